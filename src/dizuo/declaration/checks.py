@@ -1,0 +1,370 @@
+"""Cross-file checks of a declaration: names unique, references resolve, addresses fit, quotas add up."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+
+from dizuo.declaration.loader import Problem, show_value
+from dizuo.declaration.model import Declaration, ZoneKind
+
+Shown = Callable[[str], str]
+
+
+def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
+    """Every cross-reference problem of ``d``; ``shown`` turns a file name into the path users see."""
+    problems: list[Problem] = []
+    for check in (_unique_names, _addresses, _flows, _clusters, _systems, _quotas, _datasets, _hosts):
+        problems += check(d, shown)
+    return problems
+
+
+def _duplicates(file: str, items: Iterable[tuple[str, str]], what: str) -> list[Problem]:
+    seen: dict[str, str] = {}
+    problems = []
+    for path, name in items:
+        if name in seen:
+            problems.append(Problem(file, path, f"duplicate {what} {show_value(name)} (first at {seen[name]})"))
+        else:
+            seen[name] = path
+    return problems
+
+
+def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
+    net, clu = shown("network.yaml"), shown("clusters.yaml")
+    return [
+        *_duplicates(net, ((f"zones[{i}].name", z.name) for i, z in enumerate(d.zones)), "zone"),
+        *_duplicates(
+            net,
+            ((f"zones[{i}].subnets[{j}].name", s.name) for i, z in enumerate(d.zones) for j, s in enumerate(z.subnets)),
+            "subnet",
+        ),
+        *_duplicates(net, ((f"flows[{i}].name", f.name) for i, f in enumerate(d.network.flows)), "flow"),
+        *_duplicates(net, ((f"ingress[{i}].name", f.name) for i, f in enumerate(d.network.ingress)), "ingress"),
+        *_duplicates(clu, ((f"clusters[{i}].name", c.name) for i, c in enumerate(d.clusters)), "cluster"),
+        *_duplicates(
+            clu,
+            (
+                (f"clusters[{i}].node_pools[{j}].name", p.name)
+                for i, c in enumerate(d.clusters)
+                for j, p in enumerate(c.node_pools)
+            ),
+            "node pool",
+        ),
+        *_duplicates(
+            clu,
+            (
+                (f"clusters[{i}].storage_pools[{j}].name", p.name)
+                for i, c in enumerate(d.clusters)
+                for j, p in enumerate(c.storage_pools)
+            ),
+            "storage pool",
+        ),
+        *_duplicates(
+            shown("departments.yaml"),
+            ((f"departments[{i}].code", x.code) for i, x in enumerate(d.departments)),
+            "department",
+        ),
+        *_duplicates(shown("systems.yaml"), ((f"systems[{i}].code", x.code) for i, x in enumerate(d.systems)), "system"),
+        *_duplicates(
+            shown("datasets.yaml"), ((f"datasets[{i}].code", x.code) for i, x in enumerate(d.datasets)), "dataset"
+        ),
+        # 一数一源: a dataset name has exactly one authoritative owner.
+        *_duplicates(
+            shown("datasets.yaml"),
+            ((f"datasets[{i}].name", x.name) for i, x in enumerate(d.datasets)),
+            "dataset name (one authoritative source per dataset)",
+        ),
+        *_duplicates(shown("hosts.yaml"), ((f"hosts[{i}].name", h.name) for i, h in enumerate(d.inventory.hosts)), "host"),
+    ]
+
+
+def _addresses(d: Declaration, shown: Shown) -> list[Problem]:
+    net = shown("network.yaml")
+    problems = []
+    zone_nets = [(i, z, ipaddress.IPv4Network(z.cidr)) for i, z in enumerate(d.zones)]
+    for a, (i, zi, ni) in enumerate(zone_nets):
+        for j, zj, nj in zone_nets[a + 1 :]:
+            if ni.overlaps(nj):
+                problems.append(
+                    Problem(net, f"zones[{j}].cidr", f"{show_value(zj.cidr)} overlaps zone {zi.name!r} ({zi.cidr})")
+                )
+    subnets = []
+    for i, zone, zone_net in zone_nets:
+        for j, subnet in enumerate(zone.subnets):
+            sub_net = ipaddress.IPv4Network(subnet.cidr)
+            path = f"zones[{i}].subnets[{j}]"
+            if not sub_net.subnet_of(zone_net):
+                problems.append(Problem(net, f"{path}.cidr", f"{show_value(subnet.cidr)} is outside zone {zone.cidr}"))
+            if subnet.gateway is not None and ipaddress.ip_address(subnet.gateway) not in sub_net:
+                problems.append(Problem(net, f"{path}.gateway", f"{show_value(subnet.gateway)} is outside {subnet.cidr}"))
+            for other_path, other_name, other_net in subnets:
+                if sub_net.overlaps(other_net):
+                    problems.append(
+                        Problem(net, f"{path}.cidr", f"{show_value(subnet.cidr)} overlaps subnet {other_name!r} ({other_path})")
+                    )
+            subnets.append((path, subnet.name, sub_net))
+    return problems
+
+
+def _flows(d: Declaration, shown: Shown) -> list[Problem]:
+    net = shown("network.yaml")
+    zones = {z.name: z for z in d.zones}
+    management = set(d.network.management_ports)
+    problems = []
+    for i, flow in enumerate(d.network.flows):
+        for key in ("source", "destination"):
+            name = getattr(flow, key)
+            if name not in zones:
+                problems.append(Problem(net, f"flows[{i}].{key}", f"unknown zone {show_value(name)}"))
+        source = zones.get(flow.source)
+        opens = set(flow.ports) & management if flow.ports else management
+        if source is not None and source.kind is not ZoneKind.MANAGEMENT and flow.protocol == "tcp" and opens:
+            problems.append(
+                Problem(
+                    net,
+                    f"flows[{i}].ports",
+                    f"management ports {sorted(opens)} may only be opened from the management zone, "
+                    f"not from {show_value(flow.source)}",
+                )
+            )
+    for i, ingress in enumerate(d.network.ingress):
+        zone = zones.get(ingress.destination)
+        if zone is None:
+            problems.append(Problem(net, f"ingress[{i}].destination", f"unknown zone {show_value(ingress.destination)}"))
+        if set(ingress.ports) & management:
+            problems.append(
+                Problem(
+                    net,
+                    f"ingress[{i}].ports",
+                    f"management ports {sorted(set(ingress.ports) & management)} must not be reachable from outside",
+                )
+            )
+        external = ipaddress.IPv4Network(ingress.cidr)
+        if not external.is_private and zone is not None and zone.kind is not ZoneKind.INTERNET:
+            problems.append(
+                Problem(
+                    net,
+                    f"ingress[{i}].destination",
+                    f"public sources ({ingress.cidr}) may only reach the internet zone, not {show_value(zone.name)}",
+                )
+            )
+    return problems
+
+
+def _clusters(d: Declaration, shown: Shown) -> list[Problem]:
+    zones = {z.name for z in d.zones}
+    return [
+        Problem(shown("clusters.yaml"), f"clusters[{i}].zone", f"unknown zone {show_value(c.zone)}")
+        for i, c in enumerate(d.clusters)
+        if c.zone not in zones
+    ]
+
+
+def _systems(d: Declaration, shown: Shown) -> list[Problem]:
+    file = shown("systems.yaml")
+    departments = {x.code for x in d.departments}
+    zones = {z.name for z in d.zones}
+    clusters = {c.name: c for c in d.clusters}
+    codes = {s.code for s in d.systems}
+    problems = []
+    for i, s in enumerate(d.systems):
+        at = f"systems[{i}]"
+        if s.department not in departments:
+            problems.append(Problem(file, f"{at}.department", f"unknown department {show_value(s.department)}"))
+        if s.zone not in zones:
+            problems.append(Problem(file, f"{at}.zone", f"unknown zone {show_value(s.zone)}"))
+        cluster = clusters.get(s.cluster)
+        if cluster is None:
+            problems.append(Problem(file, f"{at}.cluster", f"unknown cluster {show_value(s.cluster)}"))
+        else:
+            node_pool = next((p for p in cluster.node_pools if p.name == s.node_pool), None)
+            if node_pool is None:
+                problems.append(
+                    Problem(file, f"{at}.node_pool", f"unknown node pool {show_value(s.node_pool)} in cluster {cluster.name!r}")
+                )
+            elif node_pool.arch not in s.arches:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{at}.node_pool",
+                        f"{show_value(s.node_pool)} runs {node_pool.arch.value}, but the image exists only for "
+                        f"{', '.join(a.value for a in s.arches)}",
+                    )
+                )
+            pools = {p.name: p for p in cluster.storage_pools}
+            if s.storage_pool is not None and s.storage_pool not in pools:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{at}.storage_pool",
+                        f"unknown storage pool {show_value(s.storage_pool)} in cluster {cluster.name!r}",
+                    )
+                )
+            elif s.storage_pool is not None and pools[s.storage_pool].backend == "s3":
+                problems.append(
+                    Problem(file, f"{at}.storage_pool", f"{show_value(s.storage_pool)} is an object store, not a volume pool")
+                )
+        if s.resources.storage_gib > 0 and s.storage_pool is None:
+            problems.append(Problem(file, f"{at}.storage_pool", "required when resources.storage_gib > 0"))
+        for j, dep in enumerate(s.depends_on):
+            if dep not in codes:
+                problems.append(Problem(file, f"{at}.depends_on[{j}]", f"unknown system {show_value(dep)}"))
+            elif dep == s.code:
+                problems.append(Problem(file, f"{at}.depends_on[{j}]", "a system cannot depend on itself"))
+    problems += _dependency_cycles(d, file)
+    return problems
+
+
+def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
+    graph = {s.code: [x for x in s.depends_on if x != s.code] for s in d.systems}
+    index = {s.code: i for i, s in enumerate(d.systems)}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    problems = []
+    for root in graph:
+        if root in state:
+            continue
+        stack = [(root, iter(graph[root]))]
+        state[root] = 1
+        path = [root]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif child in graph and state.get(child) == 1:
+                cycle = [*path[path.index(child) :], child]
+                problems.append(
+                    Problem(file, f"systems[{index[child]}].depends_on", f"dependency cycle {' -> '.join(cycle)}")
+                )
+            elif child in graph and child not in state:
+                state[child] = 1
+                stack.append((child, iter(graph[child])))
+                path.append(child)
+    return problems
+
+
+def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
+    """Systems fit their department's quota; placements fit their node and storage pools."""
+    problems = []
+    used: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for s in d.systems:
+        total = used[s.department]
+        total[0] += s.resources.cpu
+        total[1] += s.resources.memory_gib
+        total[2] += s.resources.storage_gib
+    for i, dept in enumerate(d.departments):
+        cpu, memory, storage = used.get(dept.code, [0.0, 0.0, 0.0])
+        for key, asked, granted in (
+            ("cpu", cpu, dept.quota.cpu),
+            ("memory_gib", memory, dept.quota.memory_gib),
+            ("storage_gib", storage, dept.quota.storage_gib),
+        ):
+            if asked > granted:
+                problems.append(
+                    Problem(
+                        shown("departments.yaml"),
+                        f"departments[{i}].quota.{key}",
+                        f"{granted:g} is less than the {asked:g} its systems request",
+                    )
+                )
+    node_cpu: Counter[tuple[str, str]] = Counter()
+    node_memory: Counter[tuple[str, str]] = Counter()
+    storage: Counter[str] = Counter()
+    for s in d.systems:
+        node_cpu[s.cluster, s.node_pool] += s.resources.cpu  # type: ignore[assignment]
+        node_memory[s.cluster, s.node_pool] += s.resources.memory_gib  # type: ignore[assignment]
+        if s.storage_pool is not None:
+            storage[s.storage_pool] += s.resources.storage_gib
+    for ds in d.datasets:
+        storage[ds.storage_pool] += ds.size_gib
+    for i, cluster in enumerate(d.clusters):
+        for j, pool in enumerate(cluster.node_pools):
+            at = f"clusters[{i}].node_pools[{j}]"
+            if node_cpu[cluster.name, pool.name] > pool.cpu:
+                problems.append(
+                    Problem(
+                        shown("clusters.yaml"),
+                        f"{at}.nodes",
+                        f"{pool.cpu} cores, but its systems request {node_cpu[cluster.name, pool.name]:g}",
+                    )
+                )
+            if node_memory[cluster.name, pool.name] > pool.memory_gib:
+                problems.append(
+                    Problem(
+                        shown("clusters.yaml"),
+                        f"{at}.memory_gib_per_node",
+                        f"{pool.memory_gib} GiB in all, but its systems request {node_memory[cluster.name, pool.name]:g}",
+                    )
+                )
+        for j, spool in enumerate(cluster.storage_pools):
+            if storage[spool.name] > spool.capacity_gib:
+                problems.append(
+                    Problem(
+                        shown("clusters.yaml"),
+                        f"clusters[{i}].storage_pools[{j}].capacity_gib",
+                        f"{spool.capacity_gib} GiB, but {storage[spool.name]} GiB of volumes and datasets are placed on it",
+                    )
+                )
+    return problems
+
+
+def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
+    file = shown("datasets.yaml")
+    departments = {x.code for x in d.departments}
+    systems = {s.code: s for s in d.systems}
+    pools = {p.name: p for p in d.storage_pools()}
+    problems = []
+    for i, ds in enumerate(d.datasets):
+        at = f"datasets[{i}]"
+        if ds.owner not in departments:
+            problems.append(Problem(file, f"{at}.owner", f"unknown department {show_value(ds.owner)}"))
+        if ds.source_system is not None:
+            source = systems.get(ds.source_system)
+            if source is None:
+                problems.append(Problem(file, f"{at}.source_system", f"unknown system {show_value(ds.source_system)}"))
+            elif source.department != ds.owner:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{at}.source_system",
+                        f"{show_value(ds.source_system)} belongs to {source.department!r}, not the owner {ds.owner!r}",
+                    )
+                )
+        pool = pools.get(ds.storage_pool)
+        if pool is None:
+            problems.append(Problem(file, f"{at}.storage_pool", f"unknown storage pool {show_value(ds.storage_pool)}"))
+        elif (ds.kind == "bucket") != (pool.backend == "s3"):
+            problems.append(
+                Problem(
+                    file,
+                    f"{at}.storage_pool",
+                    f"a {ds.kind} cannot live on {show_value(ds.storage_pool)} (backend {pool.backend})",
+                )
+            )
+        if ds.retention_days < ds.refresh_days:
+            problems.append(
+                Problem(file, f"{at}.retention_days", f"{ds.retention_days} is shorter than refresh_days {ds.refresh_days}")
+            )
+    return problems
+
+
+def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
+    file = shown("hosts.yaml")
+    zones = {z.name: z for z in d.zones}
+    problems = []
+    for i, host in enumerate(d.inventory.hosts):
+        zone = zones.get(host.zone)
+        if zone is None:
+            problems.append(Problem(file, f"hosts[{i}].zone", f"unknown zone {show_value(host.zone)}"))
+        elif ipaddress.IPv4Address(host.address) not in ipaddress.IPv4Network(zone.cidr):
+            problems.append(
+                Problem(file, f"hosts[{i}].address", f"{show_value(host.address)} is outside zone {zone.name!r} ({zone.cidr})")
+            )
+    for group in d.inventory.group_vars:
+        if group not in {g for h in d.inventory.hosts for g in h.groups} | {"all"}:
+            problems.append(Problem(file, f"group_vars.{group}", "no host is in this group"))
+    return problems

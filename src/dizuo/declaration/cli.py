@@ -1,0 +1,67 @@
+"""`dizuo validate`, `dizuo schema` and `dizuo inventory`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from pydantic import TypeAdapter
+from rich.console import Console
+from rich.markup import escape
+
+from dizuo.declaration.inventory import ansible_inventory, hosts_yml
+from dizuo.declaration.loader import DeclarationError, load
+from dizuo.declaration.model import Declaration
+
+err = Console(stderr=True)
+out = Console()
+
+CityPath = Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")]
+
+
+def load_or_exit(path: Path) -> Declaration:
+    """Load the declaration or print every problem and exit 1: never a traceback on bad input."""
+    try:
+        return load(path)
+    except DeclarationError as exc:
+        for problem in exc.problems:
+            err.print("[red]error[/red]", escape(str(problem)), highlight=False, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
+        raise typer.Exit(1) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the declaration commands."""
+
+    @app.command()
+    def validate(path: CityPath) -> None:
+        """Check a city declaration: exit 0 when valid, 1 with one located error per problem."""
+        d = load_or_exit(path)
+        out.print(
+            f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "
+            f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
+            f"{len(d.inventory.hosts)} hosts"
+        )
+
+    @app.command()
+    def schema() -> None:
+        """Print the JSON Schema of the whole declaration (for editors and CI)."""
+        out.print_json(json.dumps(TypeAdapter(Declaration).json_schema(), ensure_ascii=False))
+
+    @app.command()
+    def inventory(
+        path: CityPath,
+        list_: Annotated[bool, typer.Option("--list", help="Ansible dynamic-inventory JSON")] = False,
+        host: Annotated[str | None, typer.Option("--host", help="Variables of one host (dynamic inventory)")] = None,
+    ) -> None:
+        """Print the Ansible inventory rendered from hosts.yaml (YAML, or JSON with --list/--host)."""
+        d = load_or_exit(path)
+        if host is not None:
+            print(json.dumps(ansible_inventory(d)["_meta"]["hostvars"].get(host, {}), ensure_ascii=False))
+        elif list_:
+            print(json.dumps(ansible_inventory(d), ensure_ascii=False, indent=2))
+        else:
+            print(yaml.safe_dump(hosts_yml(d), allow_unicode=True, sort_keys=False), end="")

@@ -1,0 +1,46 @@
+"""The Ansible inventory, rendered from hosts.yaml: the declaration is the one source of truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dizuo.declaration.model import Declaration
+
+
+def ansible_inventory(declaration: Declaration) -> dict[str, Any]:
+    """The inventory in Ansible's JSON form (as a dynamic inventory script prints for ``--list``)."""
+    inv = declaration.inventory
+    hostvars: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[str]] = {}
+    for host in inv.hosts:
+        hostvars[host.name] = {
+            "ansible_host": host.ansible_host or host.address,
+            "ansible_port": host.ansible_port,
+            "dizuo_zone": host.zone,
+            "dizuo_os": host.os.value,
+            "dizuo_arch": host.arch.value,
+        }
+        for group in (f"zone_{host.zone}", *host.groups):
+            groups.setdefault(group, []).append(host.name)
+    result: dict[str, Any] = {
+        "_meta": {"hostvars": hostvars},
+        "all": {
+            "children": sorted(groups),
+            "vars": {"ansible_user": inv.ansible_user, "dizuo_city": declaration.city.code, **inv.vars},
+        },
+    }
+    for group, members in sorted(groups.items()):
+        result[group] = {"hosts": members, "vars": dict(inv.group_vars.get(group, {}))}
+    return result
+
+
+def hosts_yml(declaration: Declaration) -> dict[str, Any]:
+    """The same inventory in Ansible's YAML form (``hosts.yml``), for tools that want a file."""
+    listing = ansible_inventory(declaration)
+    hostvars = listing["_meta"]["hostvars"]
+    children = {
+        group: {"hosts": {h: dict(hostvars[h]) for h in body["hosts"]}, **({"vars": body["vars"]} if body["vars"] else {})}
+        for group, body in listing.items()
+        if group not in {"_meta", "all"}
+    }
+    return {"all": {"vars": listing["all"]["vars"], "children": children}}

@@ -1,0 +1,173 @@
+"""Load a city declaration from YAML, at the edge, into frozen typed objects.
+
+Every problem becomes one :class:`Problem` naming the file, the key path and the
+bad value; all problems are collected and raised together as
+:class:`DeclarationError`. Nothing below this module ever sees unvalidated input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from dizuo.declaration.model import FILES, City, ClustersFile, DatasetsFile, Declaration, DepartmentsFile
+from dizuo.declaration.model import HostsFile, NetworkFile, SystemsFile
+
+MAX_VALUE_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a declaration."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class DeclarationError(Exception):
+    """The declaration is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def key_path(loc: Iterable[int | str]) -> str:
+    """``('systems', 12, 'department')`` -> ``systems[12].department``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def show_value(value: object) -> str:
+    """A short, quoted rendering of a bad value for error messages."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[: MAX_VALUE_CHARS - 1] + "…"
+    return f"'{text}'"
+
+
+def _problems_from_validation(file: str, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        # Pydantic puts the union/validator name into loc for some errors; keep only data keys.
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-")))]
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] != "missing":
+            message = f"{message}: {show_value(item['input'])}"
+        problems.append(Problem(file, key_path(loc), message))
+    return problems
+
+
+def _read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(shown, "", "file is missing")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(shown, "", f"cannot read: {exc}")]
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(shown, "", f"invalid YAML: {where}{reason}")]
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        return None, [Problem(shown, "", f"the document must be a mapping, not {type(document).__name__}")]
+    return document, []
+
+
+def load_documents(root: Path) -> dict[str, dict[str, Any]]:
+    """Read every declaration file of ``root`` as raw YAML documents (no validation beyond YAML)."""
+    documents: dict[str, dict[str, Any]] = {}
+    problems: list[Problem] = []
+    for name in FILES:
+        document, found = _read_yaml(root / name, _shown(root / name))
+        problems += found
+        if document is not None:
+            documents[name] = document
+    if problems:
+        raise DeclarationError(problems)
+    return documents
+
+
+def validate_documents(root: Path, documents: dict[str, dict[str, Any]]) -> Declaration:
+    """Validate raw documents into a :class:`Declaration`, or raise with every problem."""
+    from dizuo.declaration.checks import cross_check  # noqa: PLC0415 - checks imports this module
+
+    parsed: dict[str, BaseModel] = {}
+    problems: list[Problem] = []
+    for name, model in FILES.items():
+        shown = _shown(root / name)
+        if name not in documents:
+            problems.append(Problem(shown, "", "file is missing"))
+            continue
+        try:
+            parsed[name] = model.model_validate(documents[name])
+        except ValidationError as exc:
+            problems += _problems_from_validation(shown, exc)
+    if problems:
+        raise DeclarationError(problems)
+
+    clusters = parsed["clusters.yaml"]
+    departments = parsed["departments.yaml"]
+    systems = parsed["systems.yaml"]
+    datasets = parsed["datasets.yaml"]
+    assert isinstance(clusters, ClustersFile)
+    assert isinstance(departments, DepartmentsFile)
+    assert isinstance(systems, SystemsFile)
+    assert isinstance(datasets, DatasetsFile)
+    city, network, hosts = parsed["city.yaml"], parsed["network.yaml"], parsed["hosts.yaml"]
+    assert isinstance(city, City) and isinstance(network, NetworkFile) and isinstance(hosts, HostsFile)
+    declaration = Declaration(
+        city=city,
+        network=network,
+        clusters=clusters.clusters,
+        departments=departments.departments,
+        systems=systems.systems,
+        datasets=datasets.datasets,
+        inventory=hosts,
+    )
+    problems = cross_check(declaration, lambda name: _shown(root / name))
+    if problems:
+        raise DeclarationError(problems)
+    return declaration
+
+
+def load(root: Path | str) -> Declaration:
+    """Load and validate the declaration in directory ``root``.
+
+    Raises :class:`DeclarationError` listing every problem, each with file, key path and value.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DeclarationError([Problem(str(root), "", "not a directory holding a city declaration")])
+    return validate_documents(root, load_documents(root))
+
+
+def _shown(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,444 @@
+"""The typed declaration of a city's digital foundation.
+
+One YAML file per concern under ``inventories/<city>/``; each file's document is
+validated into the frozen models below, then cross-checked as a whole (see
+``checks.py``). Everything refers to everything else by mnemonic codes
+(department code, zone name, pool name), never by cloud IDs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+# Codes become Kubernetes names, OpenStack names and Prometheus label values:
+# keep them DNS-1123 labels so every target accepts them unchanged.
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+
+
+class Frozen(BaseModel):
+    """Base of every declaration object: immutable, no unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Arch(StrEnum):
+    """CPU architectures the government cloud runs."""
+
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+    LOONG64 = "loong64"
+
+
+class CpuVendor(StrEnum):
+    """CPU vendors; all but Intel are Xinchuang (信创)."""
+
+    INTEL = "Intel"
+    HYGON = "Hygon"
+    KUNPENG = "Kunpeng"
+    PHYTIUM = "Phytium"
+    LOONGSON = "Loongson"
+
+
+VENDOR_ARCH: dict[CpuVendor, Arch] = {
+    CpuVendor.INTEL: Arch.X86_64,
+    CpuVendor.HYGON: Arch.X86_64,
+    CpuVendor.KUNPENG: Arch.ARM64,
+    CpuVendor.PHYTIUM: Arch.ARM64,
+    CpuVendor.LOONGSON: Arch.LOONG64,
+}
+
+XINCHUANG_VENDORS = frozenset({CpuVendor.HYGON, CpuVendor.KUNPENG, CpuVendor.PHYTIUM, CpuVendor.LOONGSON})
+
+
+class OperatingSystem(StrEnum):
+    """Host operating systems, legacy and Xinchuang."""
+
+    CENTOS_7 = "CentOS 7"
+    KYLIN_V10 = "Kylin V10"
+    UOS_20 = "UOS 20"
+    OPENEULER_2203 = "openEuler 22.03"
+    OPENEULER_2403 = "openEuler 24.03"
+    DEBIAN_12 = "Debian 12"
+
+
+class ZoneKind(StrEnum):
+    """The four zones of the e-government network."""
+
+    EXTRANET = "extranet"  # 政务外网
+    INTERNET = "internet"  # 互联网区 (DMZ)
+    DEDICATED = "dedicated"  # 专网
+    MANAGEMENT = "management"  # 管理区
+
+
+class Classification(StrEnum):
+    """Data classification of a dataset (数据分类分级)."""
+
+    GENERAL = "一般"
+    IMPORTANT = "重要"
+    CORE = "核心"
+
+
+class Database(StrEnum):
+    """Database engines, legacy and domestic."""
+
+    ORACLE = "Oracle"
+    MYSQL = "MySQL"
+    POSTGRESQL = "PostgreSQL"
+    SQLSERVER = "SQLServer"
+    DM = "DM"
+    KINGBASEES = "KingbaseES"
+    OPENGAUSS = "openGauss"
+    NONE = "none"
+
+
+DOMESTIC_DATABASES = frozenset({Database.DM, Database.KINGBASEES, Database.OPENGAUSS, Database.NONE})
+
+
+def _network(value: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 network in CIDR form ({exc})") from None
+
+
+def _private_network(value: str) -> str:
+    net = _network(value)
+    if not net.is_private or net.is_loopback or net.is_link_local:
+        raise ValueError("must be a private (RFC 1918) network")
+    return value
+
+
+PrivateCidr = Annotated[str, Field(description="A private IPv4 network in CIDR form, e.g. 10.20.0.0/16")]
+
+
+# ---------------------------------------------------------------- network.yaml
+
+
+class Subnet(Frozen):
+    """A subnet of a zone: one OpenStack network + subnet each."""
+
+    name: Code
+    cidr: PrivateCidr
+    gateway: str | None = Field(default=None, description="Gateway address; the first host by default")
+
+    _cidr = field_validator("cidr")(_private_network)
+
+
+class Zone(Frozen):
+    """A security zone of the e-government network."""
+
+    name: Code
+    kind: ZoneKind
+    title: str = Field(description="Chinese name, e.g. 政务外网")
+    cidr: PrivateCidr
+    subnets: tuple[Subnet, ...] = Field(min_length=1)
+
+    _cidr = field_validator("cidr")(_private_network)
+
+
+Protocol = Literal["tcp", "udp", "icmp"]
+
+
+class Flow(Frozen):
+    """An allowed flow between zones; everything not declared is denied."""
+
+    name: Code
+    source: str = Field(description="Zone name, or 'any-extranet-client' style external CIDR via source_cidr")
+    destination: str = Field(description="Zone name")
+    protocol: Protocol = "tcp"
+    ports: tuple[int, ...] = Field(default=(), description="Destination ports; empty means all of the protocol")
+    description: str = ""
+
+    @field_validator("ports")
+    @classmethod
+    def _ports_in_range(cls, ports: tuple[int, ...]) -> tuple[int, ...]:
+        for port in ports:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"port {port} is outside 1-65535")
+        return ports
+
+
+class IngressSource(Frozen):
+    """Traffic entering the city network from outside (citizens on the internet, provincial links)."""
+
+    name: Code
+    cidr: str = Field(description="External CIDR, may be public (0.0.0.0/0 for citizens)")
+    destination: str
+    protocol: Protocol = "tcp"
+    ports: tuple[int, ...] = Field(min_length=1)
+    description: str = ""
+
+    @field_validator("cidr")
+    @classmethod
+    def _is_network(cls, value: str) -> str:
+        _network(value)
+        return value
+
+
+class NetworkFile(Frozen):
+    """network.yaml: zones, subnets and the zone flow matrix."""
+
+    zones: tuple[Zone, ...] = Field(min_length=1)
+    flows: tuple[Flow, ...] = ()
+    ingress: tuple[IngressSource, ...] = ()
+    management_ports: tuple[int, ...] = Field(
+        default=(22, 3389, 5985, 5986, 6443, 2379, 10250),
+        description="Ports that count as management access: only the management zone may reach them",
+    )
+
+
+# --------------------------------------------------------------- clusters.yaml
+
+
+class NodePool(Frozen):
+    """A homogeneous set of Kubernetes nodes: one CPU architecture, vendor and OS."""
+
+    name: Code
+    arch: Arch
+    cpu_vendor: CpuVendor
+    os: OperatingSystem
+    nodes: int = Field(ge=1)
+    cpu_per_node: int = Field(ge=1)
+    memory_gib_per_node: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _vendor_builds_arch(self) -> NodePool:
+        if VENDOR_ARCH[self.cpu_vendor] is not self.arch:
+            raise ValueError(
+                f"cpu_vendor {self.cpu_vendor.value} builds {VENDOR_ARCH[self.cpu_vendor].value} CPUs, "
+                f"not {self.arch.value}"
+            )
+        return self
+
+    @property
+    def cpu(self) -> int:
+        """Total cores of the pool."""
+        return self.nodes * self.cpu_per_node
+
+    @property
+    def memory_gib(self) -> int:
+        """Total memory of the pool, GiB."""
+        return self.nodes * self.memory_gib_per_node
+
+
+StorageBackend = Literal["ceph-rbd", "cephfs", "s3", "local"]
+
+
+class StoragePool(Frozen):
+    """A storage pool of a cluster: becomes a StorageClass (block/file) or bucket endpoint (s3)."""
+
+    name: Code
+    backend: StorageBackend
+    capacity_gib: int = Field(ge=1)
+    used_gib: int = Field(default=0, ge=0, description="Last measured usage, for capacity reports")
+    phase: Literal["phase-1", "xinchuang"] = "phase-1"
+    arch: Arch | None = Field(default=None, description="Arch of the storage nodes, informational")
+
+
+class Cluster(Frozen):
+    """A Kubernetes cluster of the government cloud."""
+
+    name: Code
+    zone: str
+    kubernetes_version: str = Field(pattern=r"^1\.\d+$")
+    node_pools: tuple[NodePool, ...] = Field(min_length=1)
+    storage_pools: tuple[StoragePool, ...] = ()
+
+
+class ClustersFile(Frozen):
+    """clusters.yaml."""
+
+    clusters: tuple[Cluster, ...] = Field(min_length=1)
+
+
+# ------------------------------------------------------------ departments.yaml
+
+
+class Quota(Frozen):
+    """Resources granted to a department on the government cloud."""
+
+    cpu: int = Field(ge=0, description="Cores")
+    memory_gib: int = Field(ge=0)
+    storage_gib: int = Field(ge=0)
+
+
+class Department(Frozen):
+    """A department (委办局) or county (区县) that owns systems and data."""
+
+    code: Code
+    name: str
+    kind: Literal["bureau", "center", "county", "vertical"] = "bureau"
+    quota: Quota
+
+
+class DepartmentsFile(Frozen):
+    """departments.yaml."""
+
+    departments: tuple[Department, ...] = Field(min_length=1)
+
+
+# ----------------------------------------------------------------- systems.yaml
+
+
+class Resources(Frozen):
+    """What a system asks of the cloud."""
+
+    cpu: float = Field(gt=0, description="Cores requested")
+    memory_gib: float = Field(gt=0)
+    storage_gib: int = Field(ge=0)
+
+
+class System(Frozen):
+    """A business system (业务系统) running on the government cloud."""
+
+    code: Code
+    name: str
+    department: str
+    zone: str
+    cluster: str
+    node_pool: str
+    storage_pool: str | None = None
+    resources: Resources
+    image: str = Field(pattern=r"^[a-z0-9.\-/:]+$", description="Image without registry host, with a tag")
+    arches: tuple[Arch, ...] = Field(min_length=1, description="Arches the image is built for")
+    os: OperatingSystem
+    database: Database = Database.NONE
+    middleware: str = "none"
+    shared_platform: bool = Field(default=False, description="One of the city's shared platforms")
+    protection_level: Literal[2, 3] = Field(default=3, description="等保 level")
+    depends_on: tuple[str, ...] = ()
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class SystemsFile(Frozen):
+    """systems.yaml."""
+
+    systems: tuple[System, ...] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- datasets.yaml
+
+
+class Dataset(Frozen):
+    """A dataset of the data pool, with its one authoritative owner (一数一源)."""
+
+    code: Code
+    name: str
+    owner: str = Field(description="Department code: the one authoritative source")
+    source_system: str | None = None
+    classification: Classification
+    retention_days: int = Field(ge=1)
+    size_gib: int = Field(ge=1)
+    records: int = Field(ge=0)
+    refresh_days: int = Field(ge=1, description="The owner refreshes it at least this often; older is stale")
+    storage_pool: str
+    kind: Literal["volume", "bucket"] = "volume"
+
+
+class DatasetsFile(Frozen):
+    """datasets.yaml."""
+
+    datasets: tuple[Dataset, ...] = Field(min_length=1)
+
+
+# ------------------------------------------------------------------- hosts.yaml
+
+
+class Host(Frozen):
+    """A host managed by Ansible. This file is the one Ansible inventory of the city."""
+
+    name: Code
+    address: str = Field(description="Address in its zone")
+    zone: str
+    groups: tuple[Code, ...] = ()
+    os: OperatingSystem
+    arch: Arch
+    ansible_host: str | None = Field(default=None, description="Where Ansible connects, if not `address`")
+    ansible_port: int = Field(default=22, ge=1, le=65535)
+
+    @field_validator("address")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError("not an IPv4 address") from None
+        return value
+
+
+class HostsFile(Frozen):
+    """hosts.yaml."""
+
+    ansible_user: str = "dzadmin"
+    vars: dict[str, Any] = Field(default_factory=dict, description="Ansible variables for every host")
+    group_vars: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    hosts: tuple[Host, ...] = ()
+
+
+# -------------------------------------------------------------------- city.yaml
+
+
+class City(Frozen):
+    """city.yaml: who this declaration is for."""
+
+    code: Code
+    name: str
+    province: str
+    prefix: Code = Field(description="Prefix of every generated cloud resource name")
+    environment: Code = "prod"
+    baseline: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Security-baseline parameter overrides: {param: value, zones: {zone: {param: value}}}",
+    )
+
+
+# ------------------------------------------------------------------ Declaration
+
+
+class Declaration(Frozen):
+    """The whole city, validated and cross-checked."""
+
+    city: City
+    network: NetworkFile
+    clusters: tuple[Cluster, ...]
+    departments: tuple[Department, ...]
+    systems: tuple[System, ...]
+    datasets: tuple[Dataset, ...]
+    inventory: HostsFile
+
+    @property
+    def zones(self) -> tuple[Zone, ...]:
+        """The network zones."""
+        return self.network.zones
+
+    def department(self, code: str) -> Department:
+        """The department with this code."""
+        return next(d for d in self.departments if d.code == code)
+
+    def zone(self, name: str) -> Zone:
+        """The zone with this name."""
+        return next(z for z in self.network.zones if z.name == name)
+
+    def storage_pools(self) -> tuple[StoragePool, ...]:
+        """Every storage pool of every cluster."""
+        return tuple(p for c in self.clusters for p in c.storage_pools)
+
+    def node_pools(self) -> tuple[tuple[Cluster, NodePool], ...]:
+        """Every node pool with its cluster."""
+        return tuple((c, p) for c in self.clusters for p in c.node_pools)
+
+
+# Which file holds which part of the declaration, and the model that validates it.
+FILES: dict[str, type[Frozen]] = {
+    "city.yaml": City,
+    "network.yaml": NetworkFile,
+    "clusters.yaml": ClustersFile,
+    "departments.yaml": DepartmentsFile,
+    "systems.yaml": SystemsFile,
+    "datasets.yaml": DatasetsFile,
+    "hosts.yaml": HostsFile,
+}
