@@ -1,0 +1,1 @@
+"""Capacity monitoring: storage-exhaustion forecasts, their exporter, reports and alerts."""

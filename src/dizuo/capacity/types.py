@@ -1,0 +1,36 @@
+"""The data the forecaster takes and gives; shared by the CLI, the exporter and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageHistory:
+    """Usage samples of one volume or pool, oldest first; gaps are allowed."""
+
+    series: str
+    timestamps: IntArray  # unix seconds
+    used_bytes: FloatArray
+    capacity_bytes: FloatArray
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """When one series fills, as of its last sample. ``None`` means not within the horizon."""
+
+    series: str
+    asof: int
+    exhaustion_at: int | None
+    p10: int | None
+    p90: int | None
+    used_bytes: float
+    capacity_bytes: float
+    labels: dict[str, str] = field(default_factory=dict)
