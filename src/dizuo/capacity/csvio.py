@@ -1,0 +1,162 @@
+"""Read usage series from the benchmark CSV (plain or gzip): ``series,timestamp,used_bytes,capacity_bytes``.
+
+A fast path parses well-formed files with numpy in C; anything it does not accept is re-read row by
+row, which either copes (unsorted rows, decimal values) or raises a `UsageCsvError` that names the
+file, the line, the column and the bad value.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from dizuo.capacity.types import UsageHistory
+
+COLUMNS = ("series", "timestamp", "used_bytes", "capacity_bytes")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class UsageCsvError(ValueError):
+    """A usage CSV that cannot be read; the message names the file, line, column and value."""
+
+
+def read_usage_csv(path: Path) -> list[UsageHistory]:
+    """All series of a usage CSV, in file order of first appearance, samples oldest first."""
+    raw = _read_bytes(path)
+    newline = raw.find(b"\n")
+    header = (raw if newline < 0 else raw[:newline]).decode("utf-8", errors="replace").strip()
+    if tuple(part.strip() for part in header.split(",")) != COLUMNS:
+        raise UsageCsvError(f"{path}:1: header is {header!r}, expected {','.join(COLUMNS)!r}")
+    body = b"" if newline < 0 else raw[newline + 1 :]
+    histories = _fast_parse(body)
+    if histories is None:
+        histories = _slow_parse(path, body)
+    if not histories:
+        raise UsageCsvError(f"{path}: no samples after the header")
+    return histories
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UsageCsvError(f"{path}: cannot read: {err.strerror or err}") from None
+    if raw.startswith(_GZIP_MAGIC):
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:
+            raise UsageCsvError(f"{path}: broken gzip data: {err}") from None
+    return raw
+
+
+def _fast_parse(body: bytes) -> list[UsageHistory] | None:
+    """Parse a clean, sorted, integer-only body; None when anything is unusual."""
+    if b"\r" in body:
+        body = body.replace(b"\r", b"")
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    data = np.frombuffer(body, dtype=np.uint8)
+    line_ends = np.flatnonzero(data == ord("\n"))
+    commas = np.flatnonzero(data == ord(","))
+    per_line = np.diff(np.searchsorted(commas, line_ends), prepend=0)
+    if line_ends.size == 0 or (per_line != 3).any():
+        return None
+    try:
+        values = np.loadtxt(io.BytesIO(body), delimiter=",", usecols=(1, 2, 3), dtype=np.int64, ndmin=2)
+    except ValueError:
+        return None
+    starts = np.concatenate([[0], line_ends[:-1] + 1])
+    id_ends = commas[0::3]
+    lengths = id_ends - starts
+    if (lengths <= 0).any():
+        return None
+    # Rows are sorted by series: a new series starts where the id bytes differ from the row above.
+    width = int(lengths.max())
+    offsets = np.arange(width)
+    ids = np.where(offsets < lengths[:, None], data[np.minimum(starts[:, None] + offsets, data.size - 1)], 0)
+    first_rows = np.concatenate([[0], np.flatnonzero((ids[1:] != ids[:-1]).any(axis=1)) + 1])
+    names = [body[starts[r] : id_ends[r]].decode("utf-8", errors="replace").strip() for r in first_rows]
+    timestamps, used, capacity = values[:, 0], values[:, 1], values[:, 2]
+    bounds = np.append(first_rows, len(values))
+    step = np.diff(timestamps)
+    same_series = np.ones(len(step), dtype=bool)
+    same_series[first_rows[1:] - 1] = False
+    sorted_ok = len(set(names)) == len(names) and bool((step[same_series] > 0).all())
+    if not sorted_ok or (used < 0).any() or (capacity <= 0).any():
+        return None
+    return [
+        UsageHistory(
+            series=name,
+            timestamps=timestamps[a:b].copy(),
+            used_bytes=used[a:b].astype(np.float64),
+            capacity_bytes=capacity[a:b].astype(np.float64),
+        )
+        for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
+def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
+    """Row by row: tolerate order and decimals, reject anything else with its location."""
+    samples: dict[str, dict[int, tuple[float, float]]] = {}
+    for line_no, row in _rows(path, body):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(COLUMNS):
+            raise UsageCsvError(f"{path}:{line_no}: {len(row)} columns, expected {len(COLUMNS)}: {row!r}")
+        series = row[0].strip()
+        if not series:
+            raise UsageCsvError(f"{path}:{line_no}: column 'series' is empty")
+        stamp = _number(path, line_no, "timestamp", row[1])
+        if stamp != int(stamp):
+            raise UsageCsvError(f"{path}:{line_no}: column 'timestamp' {row[1]!r} is not whole seconds")
+        used = _number(path, line_no, "used_bytes", row[2])
+        capacity = _number(path, line_no, "capacity_bytes", row[3])
+        if used < 0:
+            raise UsageCsvError(f"{path}:{line_no}: column 'used_bytes' {row[2]!r} is negative")
+        if capacity <= 0:
+            raise UsageCsvError(f"{path}:{line_no}: column 'capacity_bytes' {row[3]!r} is not positive")
+        # A repeated timestamp keeps the later row, as a re-scrape would.
+        samples.setdefault(series, {})[int(stamp)] = (used, capacity)
+    histories = []
+    for series, by_time in samples.items():
+        stamps = sorted(by_time)
+        histories.append(
+            UsageHistory(
+                series=series,
+                timestamps=np.array(stamps, dtype=np.int64),
+                used_bytes=np.array([by_time[s][0] for s in stamps], dtype=np.float64),
+                capacity_bytes=np.array([by_time[s][1] for s in stamps], dtype=np.float64),
+            )
+        )
+    return histories
+
+
+def _rows(path: Path, body: bytes) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line_no = body[: err.start].count(b"\n") + 2
+        raise UsageCsvError(f"{path}:{line_no}: not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            yield reader.line_num + 1, row  # +1: the header line was cut off
+    except csv.Error as err:
+        raise UsageCsvError(f"{path}:{reader.line_num + 1}: {err}") from None
+
+
+def _number(path: Path, line_no: int, column: str, cell: str) -> float:
+    try:
+        value = float(cell.strip())
+    except ValueError:
+        raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is not a finite number")
+    return value
