@@ -1,0 +1,172 @@
+"""The capacity exporter's metrics: a stateless collector over an immutable forecast snapshot.
+
+The forecasting loop (``exporter.py``) replaces the snapshot after every run; a scrape only reads
+the latest one and builds fresh metric families from it, so a scrape never waits for a forecast
+and never sees half a run.
+
+Metrics (labels ``kind, volume, pool, department, system`` on the per-volume ones):
+
+- ``dizuo_storage_used_bytes``, ``dizuo_storage_capacity_bytes``: the last sample the forecast saw.
+- ``dizuo_storage_exhaustion_timestamp_seconds``: median forecast of when the volume is full.
+  ``..._p10_...`` (early, pessimistic) and ``..._p90_...`` (late) bound the 80 % interval. A
+  sample is absent when the date is beyond the forecast horizon (30 days): absent = "not soon".
+  Separate metric names rather than a ``quantile`` label, so that no rule can mix the three by
+  forgetting a label matcher.
+- ``dizuo_storage_allocated_bytes{scope="department"|"pool"}``: the declaration's department
+  storage quota (``department`` set) or the declared capacity of a storage pool (``pool`` set).
+- ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
+  ``..._stale`` (1 when the last run failed or the last success is older than ``stale_after``),
+  ``..._runs_total{result}``, ``..._series``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import CollectorRegistry
+
+from dizuo.capacity.prometheus_source import LABELS
+from dizuo.capacity.types import Forecast
+from dizuo.declaration.model import Declaration
+
+GIB = 2**30
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The outcome of the forecasting loop so far; replaced whole, never changed."""
+
+    forecasts: tuple[Forecast, ...] = ()
+    succeeded_at: float | None = None  # unix s, end of the last successful run
+    duration_seconds: float | None = None  # of the last successful run
+    error: str | None = None  # of the last run, None when it succeeded
+    successes: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Storage the declaration grants: a department's quota or a pool's declared capacity."""
+
+    scope: str  # "department" or "pool"
+    name: str
+    bytes: float
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def allocations(declaration: Declaration | None) -> tuple[Allocation, ...]:
+    """Department storage quotas and declared pool capacities, in bytes."""
+    if declaration is None:
+        return ()
+    out = [Allocation("department", d.code, d.quota.storage_gib * GIB) for d in declaration.departments]
+    out += [Allocation("pool", p.name, p.capacity_gib * GIB) for p in declaration.storage_pools()]
+    return tuple(out)
+
+
+class CapacityCollector:
+    """Builds the exporter's metric families from the latest snapshot on every scrape."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        allocated: Sequence[Allocation] = (),
+        *,
+        stale_after: float,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._snapshot = snapshot
+        self._allocated = tuple(allocated)
+        self._stale_after = stale_after
+        self._clock = clock
+        if registry is not None:
+            registry.register(self)
+
+    def describe(self) -> Iterable[Metric]:
+        """The metric names, so a registry can refuse duplicates without running collect()."""
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        """Fresh families from the latest snapshot."""
+        return list(self._families(self._snapshot()))
+
+    def _families(self, snap: Snapshot | None = None) -> Iterator[Metric]:
+        labels = list(LABELS)
+        used = GaugeMetricFamily(
+            "dizuo_storage_used_bytes", "Bytes in use at the last sample.", labels=labels
+        )
+        capacity = GaugeMetricFamily(
+            "dizuo_storage_capacity_bytes",
+            "Bytes the volume holds when full, at the last sample.",
+            labels=labels,
+        )
+        median = GaugeMetricFamily(
+            "dizuo_storage_exhaustion_timestamp_seconds",
+            "Median forecast of when the volume is full (unix s); absent when beyond the horizon.",
+            labels=labels,
+        )
+        early = GaugeMetricFamily(
+            "dizuo_storage_exhaustion_p10_timestamp_seconds",
+            "10th percentile (early) forecast of when the volume is full (unix s).",
+            labels=labels,
+        )
+        late = GaugeMetricFamily(
+            "dizuo_storage_exhaustion_p90_timestamp_seconds",
+            "90th percentile (late) forecast of when the volume is full (unix s).",
+            labels=labels,
+        )
+        allocated = GaugeMetricFamily(
+            "dizuo_storage_allocated_bytes",
+            "Granted storage: department quota (scope=department) or declared pool capacity (scope=pool).",
+            labels=["scope", "department", "pool"],
+        )
+        duration = GaugeMetricFamily(
+            "dizuo_capacity_forecast_duration_seconds", "Wall time of the last successful forecast run."
+        )
+        last_success = GaugeMetricFamily(
+            "dizuo_capacity_forecast_last_success_timestamp_seconds", "When the last forecast run succeeded."
+        )
+        stale = GaugeMetricFamily(
+            "dizuo_capacity_forecast_stale",
+            "1 when the forecasts served are not fresh: the last run failed or succeeded too long ago.",
+        )
+        runs = CounterMetricFamily(
+            "dizuo_capacity_forecast_runs", "Forecast runs by result.", labels=["result"]
+        )
+        count = GaugeMetricFamily("dizuo_capacity_forecast_series", "Volumes in the last good forecast.")
+        if snap is not None:
+            for f in snap.forecasts:
+                values = [f.labels.get(label, "") for label in LABELS]
+                used.add_metric(values, f.used_bytes)
+                capacity.add_metric(values, f.capacity_bytes)
+                for family, at in ((median, f.exhaustion_at), (early, f.p10), (late, f.p90)):
+                    if at is not None:
+                        family.add_metric(values, float(at))
+            for a in self._allocated:
+                department, pool = (a.name, "") if a.scope == "department" else ("", a.name)
+                allocated.add_metric([a.scope, department, pool], a.bytes)
+            if snap.duration_seconds is not None:
+                duration.add_metric([], snap.duration_seconds)
+            if snap.succeeded_at is not None:
+                last_success.add_metric([], snap.succeeded_at)
+            too_old = snap.succeeded_at is None or self._clock() - snap.succeeded_at > self._stale_after
+            stale.add_metric([], 1.0 if snap.error is not None or too_old else 0.0)
+            runs.add_metric(["success"], snap.successes)
+            runs.add_metric(["failure"], snap.failures)
+            count.add_metric([], len(snap.forecasts))
+        yield from (
+            used,
+            capacity,
+            median,
+            early,
+            late,
+            allocated,
+            duration,
+            last_success,
+            stale,
+            runs,
+            count,
+        )

@@ -1,0 +1,163 @@
+"""The forecasting loop behind ``dizuo capacity serve`` and the HTTP endpoint that exposes it.
+
+A background thread reads usage history from Prometheus on a timer, forecasts, and publishes an
+immutable :class:`Snapshot`. Scrapes only read the latest snapshot (see ``collector.py``). When a
+run fails (Prometheus down, bad answer, forecaster error) the last good forecasts stay published
+and the snapshot records the error, which the collector exposes as ``..._stale 1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import start_http_server
+from prometheus_client.registry import CollectorRegistry
+
+from dizuo.capacity.collector import Allocation, CapacityCollector, Snapshot
+from dizuo.capacity.types import Forecast, UsageHistory
+
+log = logging.getLogger("dizuo.capacity.exporter")
+
+HORIZON_SECONDS = 30 * 86400
+# A forecast counts as stale once this many run intervals pass without a success: one slow or
+# failed run is ordinary jitter, three in a row is not.
+STALE_AFTER_INTERVALS = 3
+
+Forecaster = Callable[[Sequence[UsageHistory]], list[Forecast]]
+
+
+class HistorySource(Protocol):
+    """Where usage histories come from (Prometheus in production, fixtures in tests)."""
+
+    def histories(self) -> list[UsageHistory]:
+        """Every volume's history as of now."""
+        ...
+
+
+def default_forecaster(histories: Sequence[UsageHistory]) -> list[Forecast]:
+    """dizuo's forecaster over the standard 30-day horizon."""
+    # Imported here: the forecaster pulls in scipy, which `dizuo --help` should not pay for.
+    from dizuo.capacity.forecast import forecast_histories  # noqa: PLC0415
+
+    return forecast_histories(histories, horizon_seconds=HORIZON_SECONDS)
+
+
+class ForecastLoop:
+    """Runs source -> forecaster on a timer and publishes each outcome as a new snapshot."""
+
+    def __init__(
+        self,
+        source: HistorySource,
+        forecaster: Forecaster = default_forecaster,
+        *,
+        interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._source = source
+        self._forecaster = forecaster
+        self.interval = interval
+        self._clock = clock
+        # Replaced, never mutated: reading one attribute is atomic, so readers need no lock.
+        self._snapshot = Snapshot()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> Snapshot:
+        """The latest published outcome."""
+        return self._snapshot
+
+    def run_once(self) -> Snapshot:
+        """One run; never raises. On failure the last good forecasts stay, with the error recorded."""
+        started = time.monotonic()
+        previous = self._snapshot
+        try:
+            histories = _unique(self._source.histories())
+            forecasts = _with_labels(self._forecaster(histories), histories)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("forecast run failed, serving the forecast of the last success: %s", message)
+            self._snapshot = replace(previous, error=message, failures=previous.failures + 1)
+            return self._snapshot
+        duration = time.monotonic() - started
+        if not histories:
+            log.warning("the source returned no volume: check the selectors and the Prometheus URL")
+        log.info("forecast run ok: %d volumes in %.2f s", len(forecasts), duration)
+        self._snapshot = Snapshot(
+            forecasts=tuple(forecasts),
+            succeeded_at=self._clock(),
+            duration_seconds=duration,
+            error=None,
+            successes=previous.successes + 1,
+            failures=previous.failures,
+        )
+        return self._snapshot
+
+    def start(self) -> None:
+        """Run now, then every ``interval`` seconds, in a daemon thread."""
+        self._thread = threading.Thread(target=self._run, name="dizuo-forecast-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to end after its current run and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.run_once()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+
+def _unique(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
+    """One history per series id: two selectors naming the same volume must not export it twice."""
+    seen: dict[str, UsageHistory] = {}
+    for history in histories:
+        seen.setdefault(history.series, history)
+    return list(seen.values())
+
+
+def _with_labels(forecasts: Sequence[Forecast], histories: Sequence[UsageHistory]) -> list[Forecast]:
+    """Forecasts carrying their history's labels, whether or not the forecaster copied them."""
+    labels = {h.series: h.labels for h in histories}
+    return [replace(f, labels={**labels.get(f.series, {}), **f.labels}) for f in forecasts]
+
+
+@dataclass
+class RunningExporter:
+    """A started exporter: its loop, HTTP server and registry; ``close()`` stops both."""
+
+    loop: ForecastLoop
+    server: WSGIServer
+    registry: CollectorRegistry
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        return int(self.server.server_address[1])
+
+    def close(self) -> None:
+        """Stop serving and stop the loop."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.loop.stop()
+
+
+def start_exporter(
+    loop: ForecastLoop, allocated: Sequence[Allocation], host: str, port: int
+) -> RunningExporter:
+    """Serve the loop's snapshots on http://host:port/metrics and start the loop."""
+    registry = CollectorRegistry()
+    CapacityCollector(
+        loop.snapshot, allocated, stale_after=STALE_AFTER_INTERVALS * loop.interval, registry=registry
+    )
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    loop.start()
+    return RunningExporter(loop=loop, server=server, registry=registry)

@@ -1,0 +1,380 @@
+"""Read storage usage history from a Prometheus server over its HTTP API.
+
+Each *selector* is a pair of PromQL expressions (used bytes, capacity bytes) for one kind of
+storage: Kubernetes volumes, node filesystems, Ceph pools, object-store buckets. The defaults
+below match the exporters in common use; a YAML file (see ``monitoring/capacity-sources.yaml``)
+replaces them. Series are joined on their identity labels and mapped to the department,
+system and storage pool of the city declaration, so the forecasts carry the labels ops teams
+route alerts by.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from dizuo.capacity.types import UsageHistory
+from dizuo.declaration.loader import key_path, show_value
+from dizuo.declaration.model import Declaration
+
+# Prometheus refuses range queries of more than 11,000 points per series.
+MAX_POINTS = 11_000
+# The labels every forecast carries, in this order; bounded by the declaration and the fleet.
+LABELS = ("kind", "volume", "pool", "department", "system")
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+class ConfigError(Exception):
+    """A configuration file is invalid; the message names the file, the key and the value."""
+
+
+class SourceError(Exception):
+    """Prometheus could not be read; the message names the URL, the query and the reason."""
+
+
+def parse_duration(value: object) -> float:
+    """A Prometheus duration (``15m``, ``28d``, ``1h30m``) or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 15m or 28d")
+    if isinstance(value, int | float):
+        if value <= 0 or not math.isfinite(value):
+            raise ValueError("must be a positive duration")
+        return float(value)
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a duration such as 15m or 28d")
+    total, rest = 0.0, value.strip()
+    while rest:
+        match = re.match(r"(\d+)(ms|s|m|h|d|w|y)", rest)
+        if match is None:
+            raise ValueError(f"not a duration (use e.g. 15m, 6h, 28d): {value!r}")
+        total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        rest = rest[match.end() :]
+    if total <= 0:
+        raise ValueError("must be a positive duration")
+    return total
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Kind = Literal["pvc", "filesystem", "ceph_pool", "bucket"]
+
+
+class Selector(BaseModel):
+    """One kind of storage: how to read its used and capacity bytes, and how to label it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    kind: Kind
+    used: str = Field(min_length=1, description="PromQL: bytes in use, one series per volume")
+    capacity: str = Field(min_length=1, description="PromQL: bytes the volume holds when full")
+    volume: tuple[str, ...] = Field(min_length=1, description="Labels naming one volume, joined with '/'")
+    owner_label: str | None = Field(
+        default=None, description="Label whose value is a system, department or dataset code"
+    )
+    pool_label: str | None = Field(default=None, description="Label whose value is a storage pool name")
+    pool: str | None = Field(default=None, description="Storage pool of every series of this selector")
+
+
+class SourceConfig(BaseModel):
+    """What to read from Prometheus: history length, resolution and the selectors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lookback: Duration = Field(default=28 * 86400, description="History handed to the forecaster")
+    step: Duration = Field(default=900, description="Resolution of the history")
+    timeout: Duration = Field(default=60, description="Per HTTP request")
+    selectors: tuple[Selector, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _points_within_limit(self) -> SourceConfig:
+        points = self.lookback / self.step
+        if points > MAX_POINTS:
+            raise ValueError(
+                f"lookback/step is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}"
+            )
+        return self
+
+
+# Filesystems that never fill in a way a forecast helps with (memory-backed, read-only images).
+_FS = (
+    'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd)/.+"'
+)
+
+_CEPH_NAME = "* on (pool_id) group_left (name) ceph_pool_metadata"
+
+DEFAULT_SELECTORS: tuple[Selector, ...] = (
+    # kubelet reports each mounted PVC from the node it runs on; `max by` folds a volume seen by two
+    # kubelets during a reschedule into one series.
+    Selector(
+        kind="pvc",
+        used="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes)",
+        capacity="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes)",
+        volume=("namespace", "persistentvolumeclaim"),
+        owner_label="namespace",
+    ),
+    # "Full" for a non-root writer means avail = 0, so used = size - avail (reserved blocks count as used).
+    Selector(
+        kind="filesystem",
+        used=f"node_filesystem_size_bytes{{{_FS}}} - node_filesystem_avail_bytes{{{_FS}}}",
+        capacity=f"node_filesystem_size_bytes{{{_FS}}}",
+        volume=("instance", "mountpoint"),
+    ),
+    # ceph-mgr exports pools by id; the name comes from ceph_pool_metadata. max_avail already
+    # accounts for replication and the full ratio, so stored + max_avail is what the pool can hold.
+    Selector(
+        kind="ceph_pool",
+        used=f"ceph_pool_stored {_CEPH_NAME}",
+        capacity=f"(ceph_pool_stored + ceph_pool_max_avail) {_CEPH_NAME}",
+        volume=("name",),
+        pool_label="name",
+    ),
+    # MinIO cluster metrics (v2); buckets without a quota have no capacity series and are skipped.
+    Selector(
+        kind="bucket",
+        used="minio_bucket_usage_total_bytes",
+        capacity="minio_bucket_quota_total_bytes",
+        volume=("bucket",),
+        owner_label="bucket",
+    ),
+)
+
+DEFAULT_CONFIG = SourceConfig(selectors=DEFAULT_SELECTORS)
+
+
+def load_config(path: Path | None) -> SourceConfig:
+    """The selectors of ``path`` (YAML), or the defaults when ``path`` is None.
+
+    Raises :class:`ConfigError` naming the file, the key path and the bad value.
+    """
+    if path is None:
+        return DEFAULT_CONFIG
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"{path}: invalid YAML: {where}{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the document must be a mapping with a 'selectors' list")
+    try:
+        return SourceConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(path, exc)) from None
+
+
+def validation_message(path: Path, error: ValidationError) -> str:
+    """One line per problem: ``file: key.path: message: 'value'``."""
+    lines = []
+    for item in error.errors(include_url=False):
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-")))]
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] != "missing":
+            message = f"{message}: {show_value(item['input'])}"
+        where = key_path(loc)
+        lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ ownership
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who a volume belongs to, as far as the declaration knows."""
+
+    department: str = ""
+    system: str = ""
+    pool: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Lookup tables from the declaration: codes and pool names -> owner."""
+
+    by_code: Mapping[str, Owner]
+    pools: frozenset[str]
+
+    @classmethod
+    def from_declaration(cls, declaration: Declaration | None) -> Ownership:
+        """Namespaces are named after system or department codes; buckets and PVCs after datasets."""
+        if declaration is None:
+            return cls(by_code={}, pools=frozenset())
+        by_code: dict[str, Owner] = {}
+        for dataset in declaration.datasets:
+            by_code[dataset.code] = Owner(department=dataset.owner, pool=dataset.storage_pool)
+        for department in declaration.departments:
+            by_code[department.code] = Owner(department=department.code)
+        for system in declaration.systems:
+            by_code[system.code] = Owner(
+                department=system.department, system=system.code, pool=system.storage_pool or ""
+            )
+        return cls(by_code=by_code, pools=frozenset(p.name for p in declaration.storage_pools()))
+
+    def owner(self, code: str) -> Owner:
+        """The owner of a system, department or dataset code; empty when the declaration does not know it."""
+        return self.by_code.get(code, Owner())
+
+    def labels(self, selector: Selector, series_labels: Mapping[str, str]) -> dict[str, str]:
+        """The forecast labels (see ``LABELS``) of one series read by ``selector``."""
+        owner = Owner()
+        if selector.owner_label is not None:
+            owner = self.owner(series_labels.get(selector.owner_label, ""))
+        pool = owner.pool
+        if selector.pool is not None:
+            pool = selector.pool
+        if selector.pool_label is not None and series_labels.get(selector.pool_label):
+            # A pool the declaration does not list keeps its own name: it is still one bounded label.
+            pool = series_labels[selector.pool_label]
+        return {
+            "kind": selector.kind,
+            "volume": "/".join(series_labels.get(label, "") for label in selector.volume),
+            "pool": pool,
+            "department": owner.department,
+            "system": owner.system,
+        }
+
+
+# ------------------------------------------------------------------------------------ HTTP API
+
+Fetch = Callable[[str, Mapping[str, str], float], Any]
+
+
+def http_post_json(url: str, form: Mapping[str, str], timeout: float) -> Any:  # noqa: ANN401 - JSON
+    """POST a form and decode the JSON answer (Prometheus answers errors as JSON too)."""
+    body = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's Prometheus, http(s) only
+        url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - see above
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        try:
+            answer = json.load(exc)
+        except (ValueError, OSError):
+            raise SourceError(f"HTTP {exc.code} {exc.reason}") from None
+        raise SourceError(f"HTTP {exc.code}: {answer.get('error', answer)}") from None
+    except urllib.error.URLError as exc:
+        raise SourceError(f"cannot connect: {exc.reason}") from None
+    except (TimeoutError, OSError) as exc:
+        raise SourceError(f"connection failed: {exc}") from None
+    except ValueError as exc:
+        raise SourceError(f"answer is not JSON: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RangeSeries:
+    """One series of a range query: its labels, timestamps (unix s) and values."""
+
+    labels: dict[str, str]
+    timestamps: np.ndarray[Any, np.dtype[np.int64]]
+    values: np.ndarray[Any, np.dtype[np.float64]]
+
+
+class PrometheusSource:
+    """Usage histories from one Prometheus server, labelled after the declaration."""
+
+    def __init__(
+        self,
+        url: str,
+        config: SourceConfig = DEFAULT_CONFIG,
+        declaration: Declaration | None = None,
+        *,
+        fetch: Fetch = http_post_json,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        scheme = urllib.parse.urlsplit(url).scheme
+        if scheme not in {"http", "https"}:
+            raise ConfigError(f"--prometheus-url: must start with http:// or https://: {show_value(url)}")
+        self.url = url.rstrip("/")
+        self.config = config
+        self.ownership = Ownership.from_declaration(declaration)
+        self._fetch = fetch
+        self._clock = clock
+
+    def query_range(self, query: str, start: float, end: float) -> list[RangeSeries]:
+        """Run one range query; raise :class:`SourceError` naming the query on any failure."""
+        endpoint = f"{self.url}/api/v1/query_range"
+        form = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{self.config.step:g}"}
+        try:
+            answer = self._fetch(endpoint, form, self.config.timeout)
+        except SourceError as exc:
+            raise SourceError(f"{endpoint} query {query!r}: {exc}") from None
+        if not isinstance(answer, dict) or answer.get("status") != "success":
+            reason = answer.get("error", answer) if isinstance(answer, dict) else answer
+            raise SourceError(f"{endpoint} query {query!r}: Prometheus answered {reason!r}")
+        data = answer.get("data") or {}
+        if data.get("resultType") != "matrix":
+            raise SourceError(
+                f"{endpoint} query {query!r}: expected a matrix, got {data.get('resultType')!r}"
+            )
+        out = []
+        for item in data.get("result", []):
+            points = item.get("values") or []
+            stamps = np.fromiter((p[0] for p in points), dtype=np.float64, count=len(points))
+            values = np.fromiter((float(p[1]) for p in points), dtype=np.float64, count=len(points))
+            out.append(RangeSeries(dict(item.get("metric", {})), stamps.round().astype(np.int64), values))
+        return out
+
+    def histories(self) -> list[UsageHistory]:
+        """Every volume of every selector, as of now, with the declaration's labels."""
+        step = self.config.step
+        # Align to the step so successive runs ask for the same grid (and Prometheus caches it).
+        end = math.floor(self._clock() / step) * step
+        start = end - self.config.lookback
+        out: list[UsageHistory] = []
+        for selector in self.config.selectors:
+            used = self.query_range(selector.used, start, end)
+            capacity = self.query_range(selector.capacity, start, end)
+            out += join_series(selector, used, capacity, self.ownership)
+        return out
+
+
+def join_series(
+    selector: Selector, used: Sequence[RangeSeries], capacity: Sequence[RangeSeries], ownership: Ownership
+) -> list[UsageHistory]:
+    """Pair used and capacity series on the selector's volume labels, on the timestamps both have."""
+
+    def identity(series: RangeSeries) -> tuple[str, ...]:
+        return tuple(series.labels.get(label, "") for label in selector.volume)
+
+    capacities = {identity(s): s for s in capacity}
+    out = []
+    for series in used:
+        other = capacities.get(identity(series))
+        if other is None:
+            continue  # No capacity (e.g. a bucket without quota): it cannot fill, nothing to forecast.
+        stamps, in_used, in_capacity = np.intersect1d(
+            series.timestamps, other.timestamps, return_indices=True
+        )
+        keep = (other.values[in_capacity] > 0) & np.isfinite(series.values[in_used])
+        if not keep.any():
+            continue
+        labels = ownership.labels(selector, series.labels)
+        out.append(
+            UsageHistory(
+                series=f"{selector.kind}:{labels['volume']}",
+                timestamps=stamps[keep].astype(np.int64),
+                used_bytes=series.values[in_used][keep].astype(np.float64),
+                capacity_bytes=other.values[in_capacity][keep].astype(np.float64),
+                labels=labels,
+            )
+        )
+    return out

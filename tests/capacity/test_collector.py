@@ -1,0 +1,165 @@
+"""The capacity collector against a fresh registry, fed fixture snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
+
+from dizuo.capacity.collector import GIB, CapacityCollector, Snapshot, allocations
+from dizuo.capacity.types import Forecast
+from dizuo.declaration import load
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_717_200_000.0
+
+FILLING = Forecast(
+    series="pvc:sjj-tyrz/data",
+    asof=int(NOW),
+    exhaustion_at=int(NOW) + 86400,
+    p10=int(NOW) + 43200,
+    p90=None,
+    used_bytes=45 * GIB,
+    capacity_bytes=50 * GIB,
+    labels={
+        "kind": "pvc",
+        "volume": "sjj-tyrz/data",
+        "pool": "xc-ceph",
+        "department": "sjj",
+        "system": "sjj-tyrz",
+    },
+)
+FLAT = Forecast(
+    series="ceph_pool:xc-ceph",
+    asof=int(NOW),
+    exhaustion_at=None,
+    p10=None,
+    p90=None,
+    used_bytes=1e14,
+    capacity_bytes=4e14,
+    labels={"kind": "ceph_pool", "volume": "xc-ceph", "pool": "xc-ceph", "department": "", "system": ""},
+)
+GOOD = Snapshot(
+    forecasts=(FILLING, FLAT), succeeded_at=NOW - 60, duration_seconds=1.5, successes=3, failures=1
+)
+
+
+def collect(snapshot: Snapshot, allocated=(), now: float = NOW) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    CapacityCollector(lambda: snapshot, allocated, stale_after=900, registry=registry, clock=lambda: now)
+    return registry
+
+
+def test_filling_volume_exports_its_exhaustion_dates_and_usage():
+    """A forecast with dates exports median and p10; p90 beyond the horizon is absent."""
+    registry = collect(GOOD)
+    labels = FILLING.labels
+    assert registry.get_sample_value("dizuo_storage_exhaustion_timestamp_seconds", labels) == NOW + 86400
+    assert registry.get_sample_value("dizuo_storage_exhaustion_p10_timestamp_seconds", labels) == NOW + 43200
+    assert registry.get_sample_value("dizuo_storage_exhaustion_p90_timestamp_seconds", labels) is None, (
+        "p90 beyond the horizon must be absent, not a made-up date"
+    )
+    assert registry.get_sample_value("dizuo_storage_used_bytes", labels) == 45 * GIB
+    assert registry.get_sample_value("dizuo_storage_capacity_bytes", labels) == 50 * GIB
+
+
+def test_volume_that_does_not_fill_has_usage_but_no_exhaustion_date():
+    """A volume not filling within the horizon exports used/capacity and no exhaustion sample."""
+    registry = collect(GOOD)
+    assert registry.get_sample_value("dizuo_storage_used_bytes", FLAT.labels) == 1e14
+    for name in ("", "_p10", "_p90"):
+        metric = f"dizuo_storage_exhaustion{name}_timestamp_seconds"
+        assert registry.get_sample_value(metric, FLAT.labels) is None, f"{metric} of ceph_pool:xc-ceph"
+
+
+def test_run_health_is_exported():
+    """Duration, last success, run counts and the series count come from the snapshot."""
+    registry = collect(GOOD)
+    assert registry.get_sample_value("dizuo_capacity_forecast_duration_seconds") == 1.5
+    assert registry.get_sample_value("dizuo_capacity_forecast_last_success_timestamp_seconds") == NOW - 60
+    assert registry.get_sample_value("dizuo_capacity_forecast_runs_total", {"result": "success"}) == 3
+    assert registry.get_sample_value("dizuo_capacity_forecast_runs_total", {"result": "failure"}) == 1
+    assert registry.get_sample_value("dizuo_capacity_forecast_series") == 2
+    assert registry.get_sample_value("dizuo_capacity_forecast_stale") == 0
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "why"),
+    [
+        (Snapshot(), "no run has succeeded yet"),
+        (
+            Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 60, error="SourceError: down"),
+            "the last run failed",
+        ),
+        (
+            Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 901),
+            "the last success is older than stale_after",
+        ),
+    ],
+)
+def test_stale_flag(snapshot, why):
+    """The stale flag is 1 whenever the served forecast is not fresh."""
+    assert collect(snapshot).get_sample_value("dizuo_capacity_forecast_stale") == 1, why
+
+
+def test_failed_run_still_serves_the_last_good_forecast():
+    """A snapshot recording a failure keeps exporting the previous forecasts."""
+    failed = Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 60, error="SourceError: down", failures=2)
+    registry = collect(failed)
+    assert (
+        registry.get_sample_value("dizuo_storage_exhaustion_timestamp_seconds", FILLING.labels) == NOW + 86400
+    )
+
+
+def test_allocations_come_from_the_declaration():
+    """Department quotas and declared pool capacities are exported in bytes, one scope each."""
+    declaration = load(ROOT / "inventories" / "yulin")
+    registry = collect(GOOD, allocations(declaration))
+    sjj = declaration.department("sjj").quota.storage_gib * GIB
+    assert (
+        registry.get_sample_value(
+            "dizuo_storage_allocated_bytes", {"scope": "department", "department": "sjj", "pool": ""}
+        )
+        == sjj
+    )
+    pool = next(p for p in declaration.storage_pools() if p.name == "phase1-ceph")
+    assert (
+        registry.get_sample_value(
+            "dizuo_storage_allocated_bytes", {"scope": "pool", "department": "", "pool": "phase1-ceph"}
+        )
+        == pool.capacity_gib * GIB
+    )
+    exported = [s for f in registry.collect() if f.name == "dizuo_storage_allocated_bytes" for s in f.samples]
+    assert len(exported) == len(declaration.departments) + len(declaration.storage_pools())
+
+
+def test_each_scrape_reads_the_latest_snapshot():
+    """The collector keeps nothing between scrapes: a new snapshot shows up on the next scrape."""
+    current = [GOOD]
+    registry = CollectorRegistry()
+    CapacityCollector(lambda: current[0], stale_after=900, registry=registry, clock=lambda: NOW)
+    assert registry.get_sample_value("dizuo_capacity_forecast_series") == 2
+    current[0] = Snapshot(forecasts=(FLAT,), succeeded_at=NOW)
+    assert registry.get_sample_value("dizuo_capacity_forecast_series") == 1
+    assert registry.get_sample_value("dizuo_storage_used_bytes", FILLING.labels) is None
+
+
+def test_exposition_is_valid_and_uses_base_units():
+    """The text exposition parses back, and every metric is dizuo_-prefixed in base units."""
+    text = generate_latest(collect(GOOD, allocations(load(ROOT / "inventories" / "yulin")))).decode()
+    families = list(text_string_to_metric_families(text))
+    names = {f.name for f in families}
+    assert "dizuo_storage_exhaustion_timestamp_seconds" in names
+    for name in names:
+        assert name.startswith("dizuo_"), name
+        assert name.endswith(("_bytes", "_seconds", "_stale", "_runs", "_series")), f"unit suffix of {name}"
+
+
+def test_registering_twice_is_refused():
+    """describe() names the metrics, so a second collector in the same registry is refused."""
+    registry = collect(GOOD)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        CapacityCollector(lambda: GOOD, stale_after=900, registry=registry)

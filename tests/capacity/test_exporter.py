@@ -1,0 +1,124 @@
+"""The forecasting loop and the HTTP endpoint: last good forecast kept on failure, never a crash."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from dizuo.capacity.collector import Allocation
+from dizuo.capacity.exporter import ForecastLoop, start_exporter
+from dizuo.capacity.prometheus_source import SourceError
+from dizuo.capacity.types import Forecast, UsageHistory
+
+NOW = 1_717_200_000
+LABELS = {"kind": "pvc", "volume": "ns/data", "pool": "p", "department": "d", "system": "s"}
+HISTORY = UsageHistory(
+    series="pvc:ns/data",
+    timestamps=np.arange(NOW - 86400, NOW + 1, 900, dtype=np.int64),
+    used_bytes=np.linspace(10.0, 90.0, 97),
+    capacity_bytes=np.full(97, 100.0),
+    labels=LABELS,
+)
+
+
+class Source:
+    """Fixture source that can be switched to failing, like a Prometheus going down."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def histories(self) -> list[UsageHistory]:
+        if self.down:
+            raise SourceError("http://127.0.0.1:9/api/v1/query_range: cannot connect: refused")
+        return [HISTORY, replace(HISTORY, labels={})]  # a duplicate series id must be exported once
+
+
+def linear(histories):
+    """A trivial forecaster for loop tests: one day ahead, labels NOT copied (the loop must add them)."""
+    return [
+        Forecast(
+            h.series, int(h.timestamps[-1]), NOW + 3600, None, None, h.used_bytes[-1], h.capacity_bytes[-1]
+        )
+        for h in histories
+    ]
+
+
+def test_success_publishes_forecasts_with_their_labels():
+    """A run publishes one forecast per distinct series, carrying the history's labels."""
+    loop = ForecastLoop(Source(), linear, interval=60, clock=lambda: NOW)
+    snap = loop.run_once()
+    assert snap.error is None
+    assert snap.successes == 1
+    assert [f.series for f in snap.forecasts] == ["pvc:ns/data"], "duplicate series ids are exported once"
+    assert snap.forecasts[0].labels == LABELS
+
+
+def test_source_failure_keeps_the_last_good_forecast():
+    """When the source fails, the previous forecasts stay published and the error is recorded."""
+    source = Source()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    good = loop.run_once()
+    source.down = True
+    failed = loop.run_once()
+    assert failed.forecasts == good.forecasts, "the last good forecast must still be served"
+    assert failed.succeeded_at == good.succeeded_at
+    assert failed.error is not None
+    assert "cannot connect" in failed.error
+    assert (failed.successes, failed.failures) == (1, 1)
+    source.down = False
+    assert loop.run_once().error is None, "the next successful run clears the error"
+
+
+def test_forecaster_exception_does_not_kill_the_loop():
+    """A bug in the forecaster is a failed run, not a dead exporter."""
+
+    def broken(_histories):
+        raise ZeroDivisionError("boom")
+
+    snap = ForecastLoop(Source(), broken, interval=60).run_once()
+    assert snap.error == "ZeroDivisionError: boom"
+    assert snap.failures == 1
+
+
+def scrape(port: int) -> dict[str, list]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+
+def wait_for(predicate, what: str, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_http_endpoint_serves_forecasts_and_turns_stale_when_the_source_fails():
+    """Over HTTP: forecasts appear after the first run; when the source fails they stay and stale=1."""
+    source = Source()
+    loop = ForecastLoop(source, linear, interval=0.1)
+    exporter = start_exporter(loop, [Allocation("department", "d", 1e3)], "127.0.0.1", 0)
+    try:
+        metrics = wait_for(
+            lambda: (m := scrape(exporter.port)).get("dizuo_storage_exhaustion_timestamp_seconds") and m,
+            "the first forecast",
+        )
+        assert metrics["dizuo_capacity_forecast_stale"][0].value == 0
+        source.down = True
+        metrics = wait_for(
+            lambda: (m := scrape(exporter.port))["dizuo_capacity_forecast_stale"][0].value == 1 and m,
+            "stale=1 after the source failed",
+        )
+        served = metrics["dizuo_storage_exhaustion_timestamp_seconds"]
+        assert [s.labels["volume"] for s in served] == ["ns/data"], "the last good forecast is still served"
+        assert served[0].value == NOW + 3600
+    finally:
+        exporter.close()

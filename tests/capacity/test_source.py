@@ -1,0 +1,240 @@
+"""The Prometheus source: range queries over HTTP, joins, declaration labels, config errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dizuo.capacity.prometheus_source import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    PrometheusSource,
+    SourceError,
+    load_config,
+    parse_duration,
+)
+from dizuo.declaration import load
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_717_200_000.0  # a multiple of 900: 2024-06-01 00:00 UTC
+GIB = 2**30
+
+
+def matrix(*series: tuple[dict[str, str], list[tuple[float, float]]]) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": m, "values": [[t, str(v)] for t, v in points]} for m, points in series],
+        },
+    }
+
+
+class FakePrometheus:
+    """A stdlib HTTP server answering /api/v1/query_range from a dict query -> JSON answer."""
+
+    def __init__(self, answers: dict[str, tuple[int, dict[str, Any]]]) -> None:
+        self.answers = answers
+        self.requests: list[dict[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                outer.requests.append({"path": self.path, **form})
+                code, answer = outer.answers.get(form.get("query", ""), (200, matrix()))
+                body = json.dumps(answer).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakePrometheus:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture(scope="module")
+def declaration():
+    return load(ROOT / "inventories" / "yulin")
+
+
+PVC = DEFAULT_CONFIG.selectors[0]
+CEPH = DEFAULT_CONFIG.selectors[2]
+BUCKET = DEFAULT_CONFIG.selectors[3]
+
+
+def grid(n: int, step: float = 900) -> list[float]:
+    return [NOW - step * (n - 1 - i) for i in range(n)]
+
+
+@pytest.fixture
+def fleet() -> Iterator[FakePrometheus]:
+    ts = grid(4)
+    pvc_labels = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
+    orphan = {"namespace": "nobody", "persistentvolumeclaim": "scratch"}
+    answers = {
+        PVC.used: (
+            200,
+            matrix((pvc_labels, [(t, 10 * GIB + i) for i, t in enumerate(ts)]), (orphan, [(ts[0], 1)])),
+        ),
+        # Capacity misses the first sample: the join keeps only the timestamps both series have.
+        PVC.capacity: (200, matrix((pvc_labels, [(t, 50 * GIB) for t in ts[1:]]))),
+        CEPH.used: (200, matrix(({"pool_id": "3", "name": "phase1-ceph"}, [(t, 9e14) for t in ts]))),
+        CEPH.capacity: (200, matrix(({"pool_id": "3", "name": "phase1-ceph"}, [(t, 1e15) for t in ts]))),
+        BUCKET.used: (200, matrix(({"bucket": "bdc-da", "server": "m1"}, [(t, 3e11) for t in ts]))),
+        BUCKET.capacity: (200, matrix(({"bucket": "bdc-da", "server": "m1"}, [(t, 4e11) for t in ts]))),
+    }
+    with FakePrometheus(answers) as server:
+        yield server
+
+
+def test_pvc_in_a_system_namespace_gets_the_systems_department_and_pool(fleet, declaration):
+    """A PVC in namespace <system code> is labelled with that system's department and storage pool."""
+    histories = PrometheusSource(fleet.url, declaration=declaration, clock=lambda: NOW + 5).histories()
+    by_series = {h.series: h for h in histories}
+    pvc = by_series["pvc:sjj-tyrz/data"]
+    assert pvc.labels == {
+        "kind": "pvc",
+        "volume": "sjj-tyrz/data",
+        "pool": "xc-ceph",
+        "department": "sjj",
+        "system": "sjj-tyrz",
+    }, f"labels of pvc:sjj-tyrz/data: {pvc.labels}"
+    assert pvc.timestamps.tolist() == [int(t) for t in grid(4)[1:]], (
+        "only timestamps both series have are kept"
+    )
+    assert pvc.used_bytes.tolist() == [10 * GIB + 1, 10 * GIB + 2, 10 * GIB + 3]
+    assert (pvc.capacity_bytes == 50 * GIB).all()
+
+
+def test_volume_without_capacity_is_not_forecast(fleet, declaration):
+    """A used series with no capacity series cannot fill, so it yields no history."""
+    series = {
+        h.series for h in PrometheusSource(fleet.url, declaration=declaration, clock=lambda: NOW).histories()
+    }
+    assert "pvc:nobody/scratch" not in series, f"series read: {sorted(series)}"
+
+
+def test_ceph_pool_and_bucket_are_mapped_through_the_declaration(fleet, declaration):
+    """A Ceph pool keeps its name as pool; a bucket named after a dataset gets its owner and pool."""
+    by_series = {
+        h.series: h
+        for h in PrometheusSource(fleet.url, declaration=declaration, clock=lambda: NOW).histories()
+    }
+    assert by_series["ceph_pool:phase1-ceph"].labels["pool"] == "phase1-ceph"
+    bucket = by_series["bucket:bdc-da"].labels
+    assert (bucket["department"], bucket["pool"]) == ("bdc", "datapool-s3"), (
+        f"labels of bucket:bdc-da: {bucket}"
+    )
+
+
+def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
+    """Every query covers [now - lookback, now] rounded down to the step, at the configured step."""
+    PrometheusSource(fleet.url, clock=lambda: NOW + 700).histories()
+    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors), (
+        "one used + one capacity query per selector"
+    )
+    for request in fleet.requests:
+        assert request["path"] == "/api/v1/query_range"
+        assert float(request["end"]) == NOW, f"end of {request['query']!r}"
+        assert float(request["start"]) == NOW - 28 * 86400, f"start of {request['query']!r}"
+        assert request["step"] == "900"
+
+
+def test_prometheus_error_names_the_query():
+    """A 400 from Prometheus becomes a SourceError with the URL, the query and Prometheus' own reason."""
+    bad = {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"}
+    with FakePrometheus({PVC.used: (400, bad)}) as server, pytest.raises(SourceError) as caught:
+        PrometheusSource(server.url, clock=lambda: NOW).histories()
+    message = str(caught.value)
+    for part in ("query_range", PVC.used, "parse error at char 5"):
+        assert part in message, message
+
+
+def test_unreachable_prometheus_is_a_source_error():
+    """A refused connection is a SourceError saying so, not a traceback."""
+    with FakePrometheus({}) as server:
+        url = server.url
+    with pytest.raises(SourceError, match="cannot connect"):
+        PrometheusSource(url, clock=lambda: NOW).histories()
+
+
+def test_url_must_be_http():
+    """A Prometheus URL without http(s):// is refused up front, naming the value."""
+    with pytest.raises(ConfigError, match="'localhost:9090'"):
+        PrometheusSource("localhost:9090")
+
+
+def test_committed_sources_file_spells_out_the_defaults():
+    """monitoring/capacity-sources.yaml is exactly the built-in default configuration."""
+    assert load_config(ROOT / "monitoring" / "capacity-sources.yaml") == DEFAULT_CONFIG
+
+
+def test_bad_config_names_file_key_and_value(tmp_path):
+    """An unknown key, a bad kind and a bad duration are each reported with file, key path and value."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "step: 15 minutes\nselectors:\n- kind: nfs\n  used: a\n  capacity: b\n  volume: [x]\n  colour: red\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert f"{path}: step: " in message, message
+    assert "'15 minutes'" in message, message
+    assert f"{path}: selectors[0].kind: " in message, message
+    assert "'nfs'" in message, message
+    assert f"{path}: selectors[0].colour: unknown key" in message, message
+
+
+def test_too_many_points_per_series_is_refused(tmp_path):
+    """lookback/step above Prometheus' 11,000-point limit is refused before any query."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "lookback: 28d\nstep: 60s\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n"
+    )
+    with pytest.raises(ConfigError, match="40320 points per series"):
+        load_config(path)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    """A config path that does not exist is a ConfigError naming it."""
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read"):
+        load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("15m", 900), ("28d", 28 * 86400), ("1h30m", 5400), (300, 300), ("500ms", 0.5)]
+)
+def test_durations_read_like_prometheus(text, seconds):
+    """Durations use Prometheus' syntax (units ms..y, combined) or plain seconds."""
+    assert parse_duration(text) == seconds
+
+
+def test_join_keeps_arrays_typed(fleet):
+    """Histories carry int64 timestamps and float64 bytes, as the forecaster expects."""
+    history = PrometheusSource(fleet.url, clock=lambda: NOW).histories()[0]
+    assert history.timestamps.dtype == np.int64
+    assert history.used_bytes.dtype == np.float64
