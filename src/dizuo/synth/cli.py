@@ -1,9 +1,76 @@
-"""CLI commands of synthesis and deployment."""
+"""`dizuo synth`, `dizuo preview` and `dizuo up`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dizuo.declaration.cli import CityPath, load_or_exit
+from dizuo.synth.engine import StackRun
+from dizuo.synth.synth import StackDir, SynthError, synth
+
+err = Console(stderr=True)
+out = Console()
+
+StacksOption = Annotated[Path, typer.Option("--stacks", help="Folder of the stack programs")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add synth/preview/up."""
+    """Add synth, preview and up."""
+
+    @app.command("synth")
+    def synth_command(
+        path: CityPath,
+        out_dir: Annotated[Path, typer.Option("--out", help="Output directory (replaced only when all is valid)")] = Path(
+            "build"
+        ),
+        stacks: StacksOption = Path("stacks"),
+        stack: Annotated[str | None, typer.Option("--stack", help="Environment; default <city>-<environment>")] = None,
+    ) -> None:
+        """Run every stack offline (Pulumi's mock engine) and write schema-valid manifests and a summary."""
+        declaration = load_or_exit(path)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=False
+        ) as progress:
+            task = progress.add_task("synthesising stacks", total=len([p for p in stacks.glob("*/Pulumi.yaml")]))
+
+            def on_stack(stack_dir: StackDir, run: StackRun | None) -> None:
+                if run is None:
+                    progress.update(task, description=f"stacks/{stack_dir.path.name}")
+                else:
+                    progress.advance(task)
+
+            try:
+                result = synth(declaration, path, out_dir, stacks, stack=stack, on_stack=on_stack)
+            except SynthError as exc:
+                progress.stop()
+                for error in exc.errors:
+                    err.print("[red]error[/red]", escape(error), soft_wrap=True)
+                err.print(f"{len(exc.errors)} error(s); {out_dir} left unchanged", style="bold red")
+                raise typer.Exit(1) from None
+        table = Table(title=f"dizuo synth: {declaration.city.name} ({result.summary['stack']}) -> {out_dir}")
+        table.add_column("stack")
+        table.add_column("resources", justify="right")
+        table.add_column("protected", justify="right")
+        table.add_column("top types")
+        for short, info in result.summary["stacks"].items():
+            top = sorted(info["by_type"].items(), key=lambda kv: -kv[1])[:4]
+            table.add_row(
+                short,
+                str(info["resources"]),
+                str(info["protected"]),
+                ", ".join(f"{t.split(':')[-1]} {n}" for t, n in top),
+            )
+        table.add_row("total", str(result.summary["total_resources"]), "", "", style="bold")
+        out.print(table)
+        d = result.summary["declaration"]
+        out.print(
+            f"{d['departments']} departments, {d['systems']} systems, {d['datasets']} datasets; "
+            f"manifests valid against Kubernetes {result.summary['kubernetes_version']} (strict)"
+        )

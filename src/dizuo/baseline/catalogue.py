@@ -1,0 +1,378 @@
+"""The 等保2.0 (GB/T 22239-2019) level-3 control catalogue: data in ``catalogue.yaml``, typed here.
+
+One catalogue feeds three consumers, so they cannot drift apart:
+
+- the hardening role (``roles/baseline``): every parameter ``p`` is the role variable ``baseline_<p>``,
+  every control names the role tag (= ``tasks/<tag>.yml``) whose tasks carry its id;
+- the audit (``dizuo audit``): every control lists machine-readable :class:`Check` s, one testinfra
+  check function per :class:`CheckKind`, with arguments that may reference parameter values;
+- people: ``dizuo baseline controls`` prints it for auditors.
+
+Checks reference parameters as ``${name}``: a string that is exactly ``${name}`` becomes the value
+itself (lists and mappings keep their type), ``${name}`` inside a longer string is replaced by its text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from dizuo.declaration.loader import Problem, key_path, show_value
+
+CATALOGUE_FILE = "catalogue.yaml"
+
+ControlId = Annotated[str, StringConstraints(pattern=r"^DZ-(IA|AC|AU|IP|MC|DB|RI)-\d{2}$")]
+# Parameter names become Ansible variables (``baseline_<name>``): keep them snake_case identifiers.
+ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*[a-z0-9]$")]
+ParamValue = bool | int | str | list[str] | list[int] | dict[str, str | int]
+
+_REFERENCE = re.compile(r"\$\{([a-z][a-z0-9_]*)\}")
+
+
+class Frozen(BaseModel):
+    """Base of every catalogue object: immutable, no unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Family(StrEnum):
+    """Control families of 安全计算环境, by the id's middle part."""
+
+    IA = "身份鉴别"
+    AC = "访问控制"
+    AU = "安全审计"
+    IP = "入侵防范"
+    MC = "恶意代码防范/可信验证"
+    DB = "数据备份恢复"
+    RI = "剩余信息保护"
+
+
+class Scope(StrEnum):
+    """What a control applies to."""
+
+    HOST = "host"
+    CLUSTER = "cluster"
+    NETWORK = "network"
+    DATAPOOL = "datapool"
+
+
+class CheckKind(StrEnum):
+    """What the audit verifies. One testinfra check function per kind; arguments documented here.
+
+    Paths are absolute; a ``mode`` is an octal string and means "no permission bits beyond these".
+    ``op`` is one of ``eq``, ``le``, ``ge``, ``contains`` (value is in the observed list).
+    """
+
+    ACCOUNTS_UNIQUE = "accounts_unique"
+    """No duplicate user names or UIDs in /etc/passwd; only root has UID 0. Args: none."""
+    NO_EMPTY_PASSWORDS = "no_empty_passwords"
+    """No /etc/shadow entry has an empty password field. Args: none."""
+    PASSWORD_MAX_AGE = "password_max_age"
+    """Every account with a usable password (hash starting with ``$``) has shadow max ≤ ``max_days``
+    (and not empty/99999). Args: ``max_days``."""
+    ACCOUNTS_LOCKED = "accounts_locked"
+    """Each of ``names`` that exists has a locked/unusable password and a shell in ``nologin_shells``.
+    Args: ``names``, ``nologin_shells``."""
+    CONFIG_VALUES = "config_values"
+    """Settings in a key/value file; the last occurrence of a key wins, keys compare case-insensitively,
+    ``#`` starts a comment. Args: ``path``, ``separator`` (``=`` or ``space``), ``expect``: list of
+    ``{key, op, value}``."""
+    FILE_CONTAINS = "file_contains"
+    """Every regex of ``patterns`` matches a line of ``path`` (re.MULTILINE). Args: ``path``, ``patterns``."""
+    FILE_EXCLUDES = "file_excludes"
+    """No regex of ``patterns`` matches a line of any of ``paths`` (missing files pass).
+    Args: ``paths``, ``patterns``."""
+    PAM_STACK = "pam_stack"
+    """The effective PAM stack of ``service`` (/etc/pam.d/<service>, following @include, include and
+    substack) has a ``type`` line using ``module``, whose arguments contain every item of ``args``.
+    Args: ``service``, ``type``, ``module``, ``args`` (optional list)."""
+    LOGIN_ENV = "login_env"
+    """In a login shell (``bash -l -c``), variable ``name`` compares to ``value`` by ``op`` and is
+    read-only. Args: ``name``, ``op``, ``value``."""
+    SSHD_EFFECTIVE = "sshd_effective"
+    """``sshd -T`` (with ``-C user=…,host=…,addr=…`` when ``connection`` is given) reports each
+    ``{key, op, value}`` of ``expect``; keys are sshd -T's lower-case names; list values (ciphers…)
+    compare as the comma-joined text. Args: ``expect``, ``connection`` (optional
+    ``{user, host, addr}``; addr values are only evaluated by sshd -T, never contacted)."""
+    PACKAGES_ABSENT = "packages_absent"
+    """None of ``names`` is installed. Args: ``names``."""
+    PORTS_CLOSED = "ports_closed"
+    """Nothing listens on any of ``tcp`` ports (any address). Args: ``tcp``."""
+    LISTENERS_ALLOWED = "listeners_allowed"
+    """Every TCP/UDP socket listening on a non-loopback address uses a port in ``tcp`` / ``udp``.
+    Args: ``tcp``, ``udp``."""
+    SERVICES_DISABLED = "services_disabled"
+    """Each of ``names`` (systemd units) that exists is neither enabled nor active. Args: ``names``."""
+    SERVICE_RUNNING = "service_running"
+    """Systemd unit ``name`` is enabled and active. Args: ``name``."""
+    TIMER_ACTIVE = "timer_active"
+    """Systemd timer ``name`` is enabled and active (waiting). Args: ``name``."""
+    SUDO_SEPARATION = "sudo_separation"
+    """三权分立: each role group of ``roles`` ({role: {group, accounts}}) exists and holds its accounts;
+    no account is in two role groups; ``sudo -l -U <account>`` grants no role account ``ALL`` commands,
+    and grants the audit admin no command outside ``audit_commands``. Args: ``roles``,
+    ``audit_commands``."""
+    SUDO_PRINCIPALS = "sudo_principals"
+    """Least privilege: every user spec in /etc/sudoers and /etc/sudoers.d/* names only users of
+    ``users`` or groups of ``groups``; members of the distribution's admin group (sudo/wheel) are
+    within ``users``. Args: ``users``, ``groups``."""
+    FILE_MODES = "file_modes"
+    """Each ``{path, mode, owner, group?, optional?}`` of ``files`` exists (unless optional) with no
+    permission bits beyond ``mode`` and the given owner (and group when given). Args: ``files``."""
+    SYSCTL = "sysctl"
+    """Each kernel parameter of ``values`` reads back (``/proc/sys``) as the value. Args: ``values``."""
+    AUDIT_RULES_LOADED = "audit_rules_loaded"
+    """``auditctl -l`` lists a rule with each key of ``keys``. Args: ``keys``."""
+    LOGROTATE_RETENTION = "logrotate_retention"
+    """Every block of ``path`` covering one of ``logs`` keeps ≥ ``min_days`` days: rotate × period
+    (daily 1, weekly 7, monthly 30) and no ``maxage`` below it. Args: ``path``, ``logs``, ``min_days``."""
+    FILE_FRESH = "file_fresh"
+    """The newest file matching glob ``path`` exists and is younger than ``max_age_hours``
+    (``max_age_hours`` null = existence only). Args: ``path``, ``max_age_hours``."""
+    COMMAND_SUCCEEDS = "command_succeeds"
+    """``command`` (argv list, run as root) exits 0. Args: ``command``."""
+
+
+class Title(Frozen):
+    """A control's title in both languages."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Parameter(Frozen):
+    """A tunable value of a control: default here, overridden per city/zone in ``city.yaml: baseline``."""
+
+    name: ParamName
+    type: Literal["bool", "int", "str", "str_list", "int_list", "mapping"]
+    default: ParamValue
+    unit: str | None = None
+    min: int | None = Field(default=None, description="Lowest value allowed (ints), or minimum list length")
+    max: int | None = Field(default=None, description="Highest value allowed (ints)")
+    choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str)")
+    rationale: str = Field(min_length=10, description="Why this default: the practice it follows")
+
+    @model_validator(mode="after")
+    def _default_is_valid(self) -> Parameter:
+        problem = self.problem_with(self.default)
+        if problem:
+            raise ValueError(f"default of {self.name}: {problem}")
+        return self
+
+    def problem_with(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable for this parameter, or None when it is."""
+        kind = self.type
+        if kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind == "str":
+            ok = isinstance(value, str)
+        elif kind in {"str_list", "int_list"}:
+            inner = str if kind == "str_list" else int
+            ok = isinstance(value, list) and all(
+                isinstance(v, inner) and not isinstance(v, bool) for v in value
+            )
+        else:
+            ok = isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool)
+                for k, v in value.items()
+            )
+        if not ok:
+            return f"must be of type {kind}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            if self.min is not None and value < self.min:
+                return f"must be ≥ {self.min}"
+            if self.max is not None and value > self.max:
+                return f"must be ≤ {self.max}"
+        if isinstance(value, list) and self.min is not None and len(value) < self.min:
+            return f"must list at least {self.min} item(s)"
+        if isinstance(value, str) and self.choices is not None and value not in self.choices:
+            return f"must be one of {', '.join(self.choices)}"
+        return None
+
+    @property
+    def variable(self) -> str:
+        """The Ansible variable of the role that carries this parameter."""
+        return f"baseline_{self.name}"
+
+
+class Remediation(Frozen):
+    """What enforces a control: a tag of ``roles/baseline`` (its tasks are in ``tasks/<tag>.yml``)."""
+
+    tag: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
+    summary: str = Field(min_length=10)
+
+
+class Check(Frozen):
+    """One machine-readable verification; a control passes when all its checks pass."""
+
+    kind: CheckKind
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    def references(self) -> set[str]:
+        """Names of the parameters this check's arguments use."""
+        found: set[str] = set()
+
+        def walk(node: object) -> None:
+            if isinstance(node, str):
+                found.update(_REFERENCE.findall(node))
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+            elif isinstance(node, dict):
+                for item in node.values():
+                    walk(item)
+
+        walk(self.args)
+        return found
+
+    def resolved_args(self, values: Mapping[str, object]) -> dict[str, Any]:
+        """The arguments with every ``${param}`` replaced by its value in ``values``."""
+
+        def resolve(node: object) -> object:
+            if isinstance(node, str):
+                whole = _REFERENCE.fullmatch(node)
+                if whole:
+                    return values[whole.group(1)]
+                return _REFERENCE.sub(lambda m: str(values[m.group(1)]), node)
+            if isinstance(node, list):
+                return [resolve(item) for item in node]
+            if isinstance(node, dict):
+                return {key: resolve(item) for key, item in node.items()}
+            return node
+
+        resolved = resolve(self.args)
+        assert isinstance(resolved, dict)
+        return resolved
+
+
+class ContainerSupport(Frozen):
+    """Whether the audit can verify the control on a host that is a container (systemd-nspawn)."""
+
+    verifiable: bool = True
+    reason: str | None = Field(default=None, description="Why not: reported by the audit as 'not verified'")
+
+    @model_validator(mode="after")
+    def _reason_when_not(self) -> ContainerSupport:
+        if not self.verifiable and not self.reason:
+            raise ValueError("a control that cannot be verified in a container needs a reason")
+        return self
+
+
+class Control(Frozen):
+    """One control of the baseline."""
+
+    id: ControlId
+    clause: str = Field(pattern=r"^8\.1\.4\.\d+ [a-g]\)$", description="GB/T 22239-2019 level-3 clause")
+    cloud_clause: str | None = Field(default=None, pattern=r"^8\.2\.4\.\d+ [a-g]\)$")
+    title: Title
+    scope: Scope
+    parameters: tuple[Parameter, ...] = ()
+    remediation: Remediation
+    checks: tuple[Check, ...] = Field(min_length=1)
+    evidence: str = Field(min_length=10, description="What the audit records as proof")
+    container: ContainerSupport = ContainerSupport()
+
+    @property
+    def family(self) -> Family:
+        """The family, from the id (DZ-IA-01 -> 身份鉴别)."""
+        return Family[self.id.split("-")[1]]
+
+
+class Catalogue(Frozen):
+    """The whole catalogue, cross-checked: unique ids and parameter names, resolvable references."""
+
+    version: int = Field(ge=1)
+    standard: str
+    controls: tuple[Control, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalogue:
+        problems: list[str] = []
+        seen_ids: set[str] = set()
+        owner: dict[str, str] = {}
+        for control in self.controls:
+            if control.id in seen_ids:
+                problems.append(f"{control.id}: duplicate control id")
+            seen_ids.add(control.id)
+            for param in control.parameters:
+                if param.name in owner:
+                    problems.append(f"{control.id}: parameter {param.name} is already defined by {owner[param.name]}")
+                owner[param.name] = control.id
+        for control in self.controls:
+            for check in control.checks:
+                for name in sorted(check.references() - owner.keys()):
+                    problems.append(f"{control.id}: check {check.kind.value} references unknown parameter {name}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def control(self, control_id: str) -> Control:
+        """The control with this id (KeyError if none)."""
+        for control in self.controls:
+            if control.id == control_id:
+                return control
+        raise KeyError(control_id)
+
+    def parameters(self) -> dict[str, Parameter]:
+        """Every parameter by name."""
+        return {p.name: p for c in self.controls for p in c.parameters}
+
+    def defaults(self) -> dict[str, ParamValue]:
+        """Every parameter's default value by name."""
+        return {name: p.default for name, p in self.parameters().items()}
+
+    def for_scope(self, scope: Scope) -> tuple[Control, ...]:
+        """The controls of one scope, in catalogue order."""
+        return tuple(c for c in self.controls if c.scope is scope)
+
+
+class CatalogueError(Exception):
+    """The catalogue file is invalid; ``problems`` names each key path and bad value."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def parse(text: str, shown: str = CATALOGUE_FILE) -> Catalogue:
+    """Validate catalogue YAML text, or raise :class:`CatalogueError` naming file, key and value."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogueError([Problem(shown, "", f"invalid YAML: {exc}")]) from None
+    try:
+        return Catalogue.model_validate(document)
+    except ValidationError as exc:
+        problems = []
+        for item in exc.errors(include_url=False):
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif item["type"] not in {"missing", "value_error"}:
+                message = f"{message}: {show_value(item['input'])}"
+            problems.append(Problem(shown, key_path(item["loc"]), message))
+        raise CatalogueError(problems) from None
+
+
+def load(path: Path | None = None) -> Catalogue:
+    """The catalogue at ``path``, by default the one shipped in the package."""
+    if path is None:
+        return packaged()
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+@cache
+def packaged() -> Catalogue:
+    """The catalogue shipped with dizuo (parsed once per process: it is immutable)."""
+    text = resources.files("dizuo.baseline").joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
+    return parse(text, f"dizuo/baseline/{CATALOGUE_FILE}")

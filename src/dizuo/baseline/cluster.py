@@ -1,0 +1,139 @@
+"""ClusterBaseline: the cluster-wide security settings every namespace relies on.
+
+三权分立 (separation of the system, security and audit administrators) as three ClusterRoles bound to three
+groups, the department roles namespaces bind to, and an admission policy that refuses privileged workloads in
+managed namespaces even where Pod Security labels were removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from dizuo.contracts import BaselineContract
+from dizuo.naming import label
+
+READ = ["get", "list", "watch"]
+WRITE = ["create", "update", "patch", "delete"]
+WORKLOADS = ["pods", "pods/log", "services", "endpoints", "configmaps", "persistentvolumeclaims", "events"]
+APPS = ["deployments", "statefulsets", "daemonsets", "replicasets"]
+SECURITY = ["roles", "rolebindings", "clusterroles", "clusterrolebindings"]
+
+
+def cluster_roles() -> dict[str, list[dict[str, Any]]]:
+    """The rules of each dizuo ClusterRole (pure data, tested without Pulumi)."""
+    return {
+        # A department runs its systems: workloads yes; quotas, RBAC and network policy no (that is the
+        # security administrator's), secrets only in its own namespaces through RoleBindings.
+        "dizuo-department-admin": [
+            {"apiGroups": [""], "resources": [*WORKLOADS, "secrets"], "verbs": READ + WRITE},
+            {"apiGroups": ["apps"], "resources": APPS, "verbs": READ + WRITE},
+            {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": READ + WRITE},
+            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges"], "verbs": READ},
+        ],
+        "dizuo-department-viewer": [
+            {"apiGroups": [""], "resources": WORKLOADS, "verbs": READ},
+            {"apiGroups": ["apps"], "resources": APPS, "verbs": READ},
+        ],
+        # 系统管理员: operates the platform, cannot grant rights or read secrets.
+        "dizuo-sysadmin": [
+            {"apiGroups": ["", "apps", "batch"], "resources": [*WORKLOADS, *APPS, "nodes", "namespaces"], "verbs": READ + WRITE},
+            {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": READ},
+        ],
+        # 安全管理员: owns RBAC, network policy, quotas and admission policy; runs no workloads.
+        "dizuo-secadmin": [
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": SECURITY, "verbs": READ + WRITE},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": READ + WRITE},
+            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": READ + ["update", "patch"]},
+            {
+                "apiGroups": ["admissionregistration.k8s.io"],
+                "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+                "verbs": READ + WRITE,
+            },
+        ],
+        # 审计管理员: reads everything but secrets, changes nothing.
+        "dizuo-auditadmin": [
+            {"apiGroups": ["", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io"], "resources": [
+                *WORKLOADS, *APPS, *SECURITY, "namespaces", "nodes", "networkpolicies", "resourcequotas", "jobs", "cronjobs",
+            ], "verbs": READ},
+        ],
+    }
+
+
+SEPARATION_OF_DUTIES = {"dizuo-sysadmin": "dizuo:sysadmins", "dizuo-secadmin": "dizuo:secadmins", "dizuo-auditadmin": "dizuo:auditadmins"}
+
+NO_PRIVILEGED = [
+    {
+        "expression": "object.spec.template.spec.containers.all(c, !has(c.securityContext) || "
+        "!has(c.securityContext.privileged) || c.securityContext.privileged == false)",
+        "message": "privileged containers are not allowed in dizuo-managed namespaces (等保 DZ 入侵防范)",
+    },
+    {
+        "expression": "!has(object.spec.template.spec.hostNetwork) || object.spec.template.spec.hostNetwork == false",
+        "message": "hostNetwork is not allowed in dizuo-managed namespaces",
+    },
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterBaselineArgs:
+    """Inputs of :class:`ClusterBaseline`."""
+
+    cluster: str
+    """The cluster's name (for logical names)."""
+
+
+class ClusterBaseline(pulumi.ComponentResource):
+    """Cluster-wide roles and admission policy of one cluster."""
+
+    contract: BaselineContract
+
+    def __init__(self, name: str, args: ClusterBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("dizuo:baseline:ClusterBaseline", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        meta_labels = {"app.kubernetes.io/managed-by": "dizuo"}
+        for role, rules in cluster_roles().items():
+            k8s.rbac.v1.ClusterRole(f"{name}-{role}", metadata={"name": role, "labels": meta_labels}, rules=rules, opts=child)
+        for role, group in SEPARATION_OF_DUTIES.items():
+            k8s.rbac.v1.ClusterRoleBinding(
+                f"{name}-{role}-binding",
+                metadata={"name": role, "labels": meta_labels},
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+                opts=child,
+            )
+        policy = "dizuo-restricted-workloads"
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-{policy}",
+            metadata={"name": policy, "labels": meta_labels},
+            spec={
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": APPS}
+                    ]
+                },
+                "validations": NO_PRIVILEGED,
+            },
+            opts=child,
+        )
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-{policy}-binding",
+            metadata={"name": policy, "labels": meta_labels},
+            spec={
+                "policyName": policy,
+                "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": {"matchLabels": {label("managed"): "true"}}},
+            },
+            opts=child,
+        )
+        self.contract = BaselineContract(
+            department_admin_role="dizuo-department-admin",
+            department_viewer_role="dizuo-department-viewer",
+            audit_admin_role="dizuo-auditadmin",
+            restricted_policy=policy,
+        )
+        self.register_outputs({"cluster": args.cluster})

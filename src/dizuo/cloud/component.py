@@ -1,0 +1,163 @@
+"""SystemTenant: a system's namespace with quota, limits, RBAC, default-deny network policy and workload."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from dizuo.cloud import shapes
+from dizuo.contracts import BaselineContract, NetworkContract
+from dizuo.declaration.model import Declaration, System, ZoneKind
+from dizuo.naming import label
+from dizuo.naming import name as dz_name
+
+INGRESS_NAMESPACE = "ingress-nginx"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemTenantArgs:
+    """Inputs of :class:`SystemTenant`."""
+
+    declaration: Declaration
+    """The whole city (for labels, placement and dependencies)."""
+    system: System
+    """The system this tenant hosts."""
+    network: pulumi.Output[NetworkContract]
+    """The network stack's contract: zone CIDRs for egress rules."""
+    baseline: pulumi.Output[BaselineContract]
+    """The baseline stack's contract: cluster roles to bind."""
+    registry: str
+    """Image registry host (the city's air-gapped registry)."""
+    registry_password: pulumi.Output[str] | None = None
+    """Pull secret for the registry; a Pulumi secret, never written in plaintext."""
+
+
+def namespace_of(system: System) -> str:
+    """A system's namespace is its code: short, unique, stable."""
+    return system.code
+
+
+class SystemTenant(pulumi.ComponentResource):
+    """Everything one business system gets on its cluster."""
+
+    namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SystemTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("dizuo:cloud:SystemTenant", name, None, opts)
+        d, s = args.declaration, args.system
+        ns_name = namespace_of(s)
+        labels = shapes.system_labels(d, s)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def meta(object_name: str) -> dict[str, object]:
+            return {"name": object_name, "namespace": ns_name, "labels": labels}
+
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata={
+                "name": ns_name,
+                "labels": shapes.namespace_labels(d, s),
+                "annotations": {label("title"): s.name, label("department-title"): d.department(s.department).name},
+            },
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("quota"), spec={"hard": shapes.quota_hard(s)}, opts=in_ns)
+        k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("limits"), spec={"limits": shapes.limit_range(s)}, opts=in_ns)
+        for role_key, group_suffix in (("department_admin_role", "admins"), ("department_viewer_role", "viewers")):
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-{group_suffix}",
+                metadata=meta(f"department-{group_suffix}"),
+                role_ref={
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": args.baseline.apply(lambda c, k=role_key: str(getattr(c, k))),
+                },
+                subjects=[
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"dept:{s.department}:{group_suffix}"}
+                ],
+                opts=in_ns,
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=meta("default-deny"),
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            opts=in_ns,
+        )
+        by_code = {x.code: x for x in d.systems}
+        callers = {code: namespace_of(by_code[code]) for code in shapes.dependents(d)[s.code]}
+        dependencies = {code: (namespace_of(by_code[code]), by_code[code].port) for code in s.depends_on}
+        zone = d.zone(s.zone)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-declared-flows",
+            metadata=meta("declared-flows"),
+            spec={
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": shapes.ingress_rules(
+                    s, callers, INGRESS_NAMESPACE if zone.kind is ZoneKind.INTERNET else None
+                ),
+                "egress": shapes.egress_rules(s, dependencies, args.network.apply(lambda c: c.zone(s.zone).cidr)),
+            },
+            opts=in_ns,
+        )
+        pull_secrets = []
+        if args.registry_password is not None:
+            auth = args.registry_password.apply(
+                lambda pw: json.dumps(
+                    {"auths": {args.registry: {"auth": base64.b64encode(f"{s.code}:{pw}".encode()).decode()}}}
+                )
+            )
+            k8s.core.v1.Secret(
+                f"{name}-registry",
+                metadata=meta("registry"),
+                type="kubernetes.io/dockerconfigjson",
+                string_data={".dockerconfigjson": pulumi.Output.secret(auth)},
+                opts=in_ns,
+            )
+            pull_secrets = [{"name": "registry"}]
+        selector = {"app.kubernetes.io/name": s.code}
+        k8s.apps.v1.Deployment(
+            f"{name}-app",
+            metadata=meta(s.code),
+            spec={
+                "replicas": shapes.REPLICAS,
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "nodeSelector": shapes.placement(d, s),
+                        "imagePullSecrets": pull_secrets,
+                        "automountServiceAccountToken": False,
+                        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                        "containers": [
+                            {
+                                "name": "app",
+                                "image": f"{args.registry}/{s.image}",
+                                "ports": [{"name": "http", "containerPort": s.port}],
+                                "resources": shapes.container_resources(s),
+                                "securityContext": shapes.RESTRICTED_CONTAINER_SECURITY,
+                            }
+                        ],
+                    },
+                },
+            },
+            opts=in_ns,
+        )
+        k8s.core.v1.Service(
+            f"{name}-svc",
+            metadata=meta(s.code),
+            spec={"selector": selector, "ports": [{"name": "http", "port": s.port, "targetPort": "http"}]},
+            opts=in_ns,
+        )
+        self.namespace = ns.metadata.name
+        self.register_outputs({"namespace": ns_name})
+
+
+def tenant_name(prefix: str, system: System) -> str:
+    """Pulumi logical name of a system's tenant."""
+    return dz_name(prefix, system.code)

@@ -1,0 +1,168 @@
+"""Pure shape functions of the cloud stack: labels, quotas, limits and network-policy bodies.
+
+Everything here returns plain dictionaries (Kubernetes manifest fragments) so tests can call it without Pulumi.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from dizuo.declaration.model import Arch, Database, Declaration, System
+from dizuo.naming import label
+
+# Kubernetes' name of each CPU architecture (the kubernetes.io/arch node label).
+K8S_ARCH = {Arch.X86_64: "amd64", Arch.ARM64: "arm64", Arch.LOONG64: "loong64"}
+
+# Where each database engine listens: egress is opened to the system's own zone on this port only.
+DATABASE_PORTS = {
+    Database.ORACLE: 1521,
+    Database.MYSQL: 3306,
+    Database.POSTGRESQL: 5432,
+    Database.SQLSERVER: 1433,
+    Database.DM: 5236,
+    Database.KINGBASEES: 54321,
+    Database.OPENGAUSS: 5432,
+}
+
+REPLICAS = 2
+# Limits are twice the requests: bursts are allowed, the namespace quota still caps the sum.
+LIMIT_FACTOR = 2
+# Restricted for level-3 systems; level-2 public information sites still may not run privileged pods.
+POD_SECURITY = {3: "restricted", 2: "baseline"}
+
+
+def system_labels(d: Declaration, s: System) -> dict[str, str]:
+    """Labels every object of a system carries: who owns it, where it runs, its protection level."""
+    return {
+        "app.kubernetes.io/name": s.code,
+        "app.kubernetes.io/part-of": d.city.code,
+        "app.kubernetes.io/managed-by": "dizuo",
+        label("department"): s.department,
+        label("system"): s.code,
+        label("zone"): s.zone,
+        label("protection-level"): str(s.protection_level),
+        label("managed"): "true",
+    }
+
+
+def namespace_labels(d: Declaration, s: System) -> dict[str, str]:
+    """Namespace labels: the system's labels plus Pod Security admission enforcement."""
+    level = POD_SECURITY[s.protection_level]
+    return {
+        **system_labels(d, s),
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }
+
+
+def _cpu(cores: float) -> str:
+    return f"{math.ceil(cores * 1000)}m"
+
+
+def _gib(value: float) -> str:
+    return f"{math.ceil(value * 1024)}Mi"
+
+
+def quota_hard(s: System) -> dict[str, str]:
+    """ResourceQuota of a system's namespace: exactly what the declaration grants it."""
+    r = s.resources
+    return {
+        "requests.cpu": _cpu(r.cpu),
+        "requests.memory": _gib(r.memory_gib),
+        "limits.cpu": _cpu(r.cpu * LIMIT_FACTOR),
+        "limits.memory": _gib(r.memory_gib * LIMIT_FACTOR),
+        "requests.storage": f"{r.storage_gib}Gi",
+        "persistentvolumeclaims": "20",
+        "pods": "50",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+
+
+def limit_range(s: System) -> list[dict[str, Any]]:
+    """Defaults for containers that declare no resources, so the quota can always be enforced."""
+    per_replica_cpu = max(s.resources.cpu / REPLICAS, 0.1)
+    return [
+        {
+            "type": "Container",
+            "default": {"cpu": _cpu(min(per_replica_cpu, 1)), "memory": "512Mi"},
+            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+            "max": {"cpu": _cpu(s.resources.cpu * LIMIT_FACTOR), "memory": _gib(s.resources.memory_gib * LIMIT_FACTOR)},
+        }
+    ]
+
+
+def container_resources(s: System) -> dict[str, dict[str, str]]:
+    """Requests and limits of one replica."""
+    cpu, memory = s.resources.cpu / REPLICAS, s.resources.memory_gib / REPLICAS
+    return {
+        "requests": {"cpu": _cpu(cpu), "memory": _gib(memory)},
+        "limits": {"cpu": _cpu(cpu * LIMIT_FACTOR), "memory": _gib(memory * LIMIT_FACTOR)},
+    }
+
+
+def placement(d: Declaration, s: System) -> dict[str, str]:
+    """Node selector pinning a system to its declared node pool, and so to that pool's CPU architecture."""
+    pool = next(p for c, p in d.node_pools() if c.name == s.cluster and p.name == s.node_pool)
+    return {label("node-pool"): pool.name, "kubernetes.io/arch": K8S_ARCH[pool.arch]}
+
+
+def dependents(d: Declaration) -> dict[str, list[str]]:
+    """For each system, the systems that depend on it (who may connect to it)."""
+    result: dict[str, list[str]] = {s.code: [] for s in d.systems}
+    for s in d.systems:
+        for dep in s.depends_on:
+            result[dep].append(s.code)
+    return result
+
+
+def _namespace_peer(namespace: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def _ports(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def ingress_rules(
+    s: System, callers: dict[str, str], ingress_namespace: str | None
+) -> list[dict[str, Any]]:
+    """Who may connect to system ``s``: its declared dependents (``callers``: code -> namespace) and,
+    for internet-zone systems, the ingress controller."""
+    peers = [_namespace_peer(ns) for _, ns in sorted(callers.items())]
+    if ingress_namespace is not None:
+        peers.append(_namespace_peer(ingress_namespace))
+    return [{"from": peers, "ports": _ports(s.port)}] if peers else []
+
+
+def egress_rules(
+    s: System, dependencies: dict[str, tuple[str, int]], zone_cidr: Any
+) -> list[dict[str, Any]]:
+    """Where system ``s`` may connect: cluster DNS, the systems it depends on, its database in its zone.
+
+    ``dependencies``: code -> (namespace, port); ``zone_cidr`` may be a Pulumi Output from the network contract.
+    """
+    rules: list[dict[str, Any]] = [
+        {
+            "to": [_namespace_peer("kube-system")],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+    ]
+    for _, (namespace, port) in sorted(dependencies.items()):
+        rules.append({"to": [_namespace_peer(namespace)], "ports": _ports(port)})
+    db_port = DATABASE_PORTS.get(s.database)
+    if db_port is not None:
+        rules.append({"to": [{"ipBlock": {"cidr": zone_cidr}}], "ports": _ports(db_port)})
+    return rules
+
+
+RESTRICTED_CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}

@@ -1,0 +1,131 @@
+"""DataPool: storage classes that retain, and one protected volume or bucket per dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_openstack as openstack
+
+from dizuo.contracts import BaselineContract
+from dizuo.datapool import shapes
+from dizuo.declaration.model import Declaration
+from dizuo.naming import label
+from dizuo.naming import name as dz_name
+
+# Data outlives stacks: Pulumi refuses to delete these (protect) and, should protection be lifted on purpose,
+# a destroy still only forgets them (retain_on_delete) instead of deleting the data.
+KEEP_DATA = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataPoolArgs:
+    """Inputs of :class:`DataPool`."""
+
+    declaration: Declaration
+    """The city: storage pools, datasets and their owners."""
+    baseline: pulumi.Output[BaselineContract]
+    """The baseline stack's contract: the role owners get in their dataset namespace."""
+    providers: dict[str, k8s.Provider]
+    """Kubernetes provider per cluster."""
+
+
+class DataPool(pulumi.ComponentResource):
+    """The city's data pool on the government cloud."""
+
+    def __init__(self, name: str, args: DataPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("dizuo:datapool:DataPool", name, None, opts)
+        d = args.declaration
+        prefix = d.city.prefix
+        pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
+        pools = {p.name: p for p in d.storage_pools()}
+
+        for cluster in d.clusters:
+            provider = args.providers.get(cluster.name)
+            if provider is None:
+                continue
+            for pool in cluster.storage_pools:
+                if pool.backend == "s3":
+                    continue  # object pools hold buckets, not volumes
+                k8s.storage.v1.StorageClass(
+                    f"{name}-{pool.name}-sc",
+                    metadata={"name": dz_name(prefix, pool.name), "labels": {label("storage-pool"): pool.name}},
+                    provisioner=shapes.PROVISIONERS[pool.backend],
+                    parameters=shapes.storage_class_parameters(pool),
+                    # Retain: deleting a claim must never delete the volume behind it.
+                    reclaim_policy="Retain",
+                    allow_volume_expansion=True,
+                    volume_binding_mode="WaitForFirstConsumer" if pool.backend == "local" else "Immediate",
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider),
+                )
+
+        namespaces: dict[tuple[str, str], k8s.core.v1.Namespace] = {}
+        for ds in d.datasets:
+            pool = pools[ds.storage_pool]
+            labels = shapes.dataset_labels(ds, d.city.code)
+            annotations = {label("title"): ds.name, label("records"): str(ds.records), label("size-gib"): str(ds.size_gib)}
+            if ds.kind == "bucket":
+                openstack.objectstorage.Container(
+                    f"{name}-{ds.code}-bucket",
+                    name=dz_name(prefix, "dp", ds.code),
+                    metadata={**{k.replace("/", "-"): v for k, v in labels.items()}},
+                    versioning=True,
+                    opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), KEEP_DATA),
+                )
+                continue
+            cluster = pool_cluster[pool.name]
+            provider = args.providers[cluster]
+            ns_name = shapes.dataset_namespace(ds.owner)
+            ns = namespaces.get((cluster, ns_name))
+            if ns is None:
+                ns = namespaces[(cluster, ns_name)] = self._owner_namespace(name, cluster, ds.owner, d, provider, args)
+            k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-{ds.code}-pvc",
+                metadata={"name": ds.code, "namespace": ns_name, "labels": labels, "annotations": annotations},
+                spec={
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": dz_name(prefix, pool.name),
+                    "resources": {"requests": {"storage": f"{ds.size_gib}Gi"}},
+                },
+                opts=pulumi.ResourceOptions.merge(
+                    pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]), KEEP_DATA
+                ),
+            )
+        self.register_outputs({"datasets": len(d.datasets)})
+
+    def _owner_namespace(
+        self,
+        name: str,
+        cluster: str,
+        owner: str,
+        d: Declaration,
+        provider: k8s.Provider,
+        args: DataPoolArgs,
+    ) -> k8s.core.v1.Namespace:
+        ns_name = shapes.dataset_namespace(owner)
+        labels = {
+            "app.kubernetes.io/managed-by": "dizuo",
+            label("owner"): owner,
+            label("managed"): "true",
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+        }
+        # Deleting a namespace deletes every claim in it: the namespace holds data too.
+        ns = k8s.core.v1.Namespace(
+            f"{name}-{cluster}-{ns_name}",
+            metadata={"name": ns_name, "labels": labels, "annotations": {label("owner-title"): d.department(owner).name}},
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, provider=provider), KEEP_DATA),
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-{cluster}-{ns_name}-owner",
+            metadata={"name": "dataset-owner", "namespace": ns_name, "labels": labels},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": args.baseline.apply(lambda c: c.department_admin_role),
+            },
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"dept:{owner}:admins"}],
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
+        )
+        return ns

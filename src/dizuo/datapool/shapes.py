@@ -1,0 +1,36 @@
+"""Pure shape functions of the data pool: storage-class parameters and dataset labels."""
+
+from __future__ import annotations
+
+from dizuo.declaration.model import Dataset, StoragePool
+from dizuo.naming import label
+
+# CSI provisioners of the backends the government cloud offers (Ceph via ceph-csi).
+PROVISIONERS = {"ceph-rbd": "rbd.csi.ceph.com", "cephfs": "cephfs.csi.ceph.com", "local": "kubernetes.io/no-provisioner"}
+
+CLASSIFICATION_LEVEL = {"一般": "general", "重要": "important", "核心": "core"}
+
+
+def storage_class_parameters(pool: StoragePool) -> dict[str, str]:
+    """CSI parameters naming the Ceph pool; the cluster ID is the pool's cluster by convention."""
+    if pool.backend == "local":
+        return {}
+    return {"pool": pool.name, "csi.storage.k8s.io/fstype": "xfs"} if pool.backend == "ceph-rbd" else {"fsName": pool.name}
+
+
+def dataset_labels(ds: Dataset, city: str) -> dict[str, str]:
+    """Ownership, classification and freshness labels every dataset carries (一数一源: one owner)."""
+    return {
+        "app.kubernetes.io/part-of": city,
+        "app.kubernetes.io/managed-by": "dizuo",
+        label("dataset"): ds.code,
+        label("owner"): ds.owner,
+        label("classification"): CLASSIFICATION_LEVEL[ds.classification.value],
+        label("retention-days"): str(ds.retention_days),
+        label("refresh-days"): str(ds.refresh_days),
+    }
+
+
+def dataset_namespace(owner: str) -> str:
+    """Datasets live in one namespace per owning department."""
+    return f"dp-{owner}"

@@ -1,0 +1,22 @@
+"""The one naming rule of the project: deterministic, prefixed, DNS-1123, no random suffixes."""
+
+from __future__ import annotations
+
+import re
+
+MAX_NAME = 63
+LABEL_PREFIX = "dizuo.io"
+
+
+def name(prefix: str, *parts: str) -> str:
+    """``name("yl", "sjj-tyrz", "quota")`` -> ``yl-sjj-tyrz-quota``; stable across runs, valid as a DNS label."""
+    joined = "-".join((prefix, *parts)).lower()
+    joined = re.sub(r"[^a-z0-9-]+", "-", joined).strip("-")
+    if len(joined) > MAX_NAME:
+        raise ValueError(f"name {joined!r} is longer than {MAX_NAME} characters; shorten a code in the declaration")
+    return joined
+
+
+def label(key: str) -> str:
+    """A label key in dizuo's namespace: ``label("department")`` -> ``dizuo.io/department``."""
+    return f"{LABEL_PREFIX}/{key}"

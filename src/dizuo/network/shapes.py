@@ -1,0 +1,60 @@
+"""Pure shape functions of the network: the zone flow matrix turned into security-group rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dizuo.declaration.model import NetworkFile
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One ingress rule on a zone's security group."""
+
+    zone: str
+    key: str
+    protocol: str
+    port: int | None  # None: every port of the protocol
+    remote_cidr: str
+    description: str
+
+
+def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
+    """Every ingress rule, per destination zone: declared flows between zones, then external ingress.
+
+    Default deny comes from OpenStack itself: a security group admits only what a rule allows.
+    """
+    cidr = {z.name: z.cidr for z in network.zones}
+    rules: list[RuleSpec] = []
+    for flow in network.flows:
+        for port in flow.ports or (None,):
+            rules.append(
+                RuleSpec(
+                    zone=flow.destination,
+                    key=f"{flow.name}-{flow.protocol}-{port or 'all'}",
+                    protocol=flow.protocol,
+                    port=port,
+                    remote_cidr=cidr[flow.source],
+                    description=f"{flow.name}: {flow.source} -> {flow.destination} {flow.description}".strip(),
+                )
+            )
+    for ingress in network.ingress:
+        for port in ingress.ports:
+            rules.append(
+                RuleSpec(
+                    zone=ingress.destination,
+                    key=f"{ingress.name}-{ingress.protocol}-{port}",
+                    protocol=ingress.protocol,
+                    port=port,
+                    remote_cidr=ingress.cidr,
+                    description=f"{ingress.name}: {ingress.cidr} -> {ingress.destination} {ingress.description}".strip(),
+                )
+            )
+    return rules
+
+
+def gateway(cidr: str) -> str:
+    """The conventional gateway of a subnet: its first host address."""
+    import ipaddress  # noqa: PLC0415 - only needed here
+
+    return str(next(ipaddress.IPv4Network(cidr).hosts()))

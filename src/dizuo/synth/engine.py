@@ -1,0 +1,208 @@
+"""Run a Pulumi stack program offline, with Pulumi's own mock runtime as the engine, and record what it declares.
+
+The mock monitor is Pulumi's unit-test mechanism (``pulumi.runtime.set_mocks``); ours additionally records
+every registration with its parent, provider and data-protection options, answers StackReferences with the
+contracts of stacks synthesised before, and returns the stack's exports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import runpy
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks, _resolve_callbacks, set_mocks
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from dizuo.contracts import ORGANIZATION
+
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+SECRET_PLACEHOLDER = "[secret]"
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """One resource the program registered, as the engine saw it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    provider: str
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    inputs: dict[str, Any]
+
+
+@dataclass(slots=True)
+class StackRun:
+    """What one stack program declared and exported."""
+
+    project: str
+    stack: str
+    resources: list[Registered] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, prefix: str) -> list[Registered]:
+        """Resources whose type token starts with ``prefix``."""
+        return [r for r in self.resources if r.type.startswith(prefix)]
+
+
+class _Mocks(Mocks):
+    """Resources echo their inputs as outputs; StackReferences return upstream exports."""
+
+    def __init__(self, upstream: Mapping[str, Mapping[str, Any]]) -> None:
+        self.upstream = upstream
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            ref = str(args.inputs["name"])
+            if ref not in self.upstream:
+                raise MissingUpstreamError(ref, sorted(self.upstream))
+            return ref, {"name": ref, "outputs": dict(self.upstream[ref]), "secretOutputNames": []}
+        # Deterministic IDs: the logical name. Nothing random ever reaches a manifest.
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class MissingUpstreamError(RuntimeError):
+    """A StackReference names a stack that was not synthesised before this one."""
+
+    def __init__(self, ref: str, known: list[str]) -> None:
+        super().__init__(f"stack reference {ref!r} is not produced by a lower tier; known: {', '.join(known) or 'none'}")
+
+
+class _RecordingMonitor(MockMonitor):
+    """Pulumi's MockMonitor, recording parent, provider, protect and retainOnDelete of each registration."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.records: list[Registered] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        _ensure_event_loop()
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = rpc.deserialize_properties(request.object)
+        args = MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=inputs,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+            transforms=_resolve_callbacks(request.transforms),
+        )
+        id_, state = self.mocks.new_resource(args)
+        record = Registered(
+            type=request.type,
+            name=request.name,
+            urn=urn,
+            parent=request.parent,
+            provider=request.provider,
+            custom=bool(request.custom),
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            inputs=inputs,
+        )
+        with self._lock:
+            self.records.append(record)
+            self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
+        obj = _sync_await(rpc.serialize_properties(state, {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+
+
+def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
+    """Plain values and secret keys of ``Pulumi.<stack>.yaml``.
+
+    Secure values cannot be decrypted offline: they enter the program as a placeholder that is itself a
+    secret, so the program runs its secret paths and the writer withholds the value.
+    """
+    path = stack_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        return {}, set()
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    values: dict[str, str] = {}
+    secrets: set[str] = set()
+    for key, value in (document.get("config") or {}).items():
+        if isinstance(value, dict) and "secure" in value:
+            values[key] = SECRET_PLACEHOLDER
+            secrets.add(key)
+        else:
+            values[key] = value if isinstance(value, str) else yaml.safe_dump(value).strip()
+    return values, secrets
+
+
+def project_name(stack_dir: Path) -> str:
+    """The Pulumi project name from ``Pulumi.yaml``."""
+    document = yaml.safe_load((stack_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    return str(document["name"])
+
+
+def run_stack(
+    stack_dir: Path,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: set[str],
+    upstream: Mapping[str, Mapping[str, Any]],
+    program: Callable[[], None] | None = None,
+) -> StackRun:
+    """Run ``stack_dir/__main__.py`` (or ``program``) under the mock engine, from inside ``stack_dir``.
+
+    ``upstream`` maps fully qualified stack names (``organization/<project>/<stack>``) to their exports.
+    """
+    project = project_name(stack_dir)
+    run = StackRun(project=project, stack=stack)
+    monitor = _RecordingMonitor(_Mocks(upstream))
+    settings.ROOT.set(None)  # a fresh root Stack per program: exports must not leak between stacks
+    set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION)
+    pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
+
+    def body() -> dict[str, Any]:
+        with contextlib.chdir(stack_dir):
+            if program is not None:
+                program()
+            else:
+                runpy.run_path(str(stack_dir / "__main__.py"), run_name="__main__")
+        root = settings.get_root_resource()
+        outputs = getattr(root, "outputs", {}) or {}
+        resolved: dict[str, Any] = _sync_await(pulumi.Output.from_input(outputs).future()) or {}
+        return resolved
+
+    result: dict[str, dict[str, Any]] = {}
+    _sync_await(run_pulumi_func(lambda: result.setdefault("exports", body())))  # type: ignore[arg-type,func-returns-value]
+    run.exports = result.get("exports", {})
+    run.resources = sorted(monitor.records, key=lambda r: r.urn)
+    return run
+
+
+def is_secret(value: object) -> bool:
+    """Whether a recorded input value is a Pulumi secret."""
+    return rpc.is_rpc_secret(value)
+
+
+def unwrap(value: Any) -> Any:
+    """Recorded inputs with every secret replaced by a placeholder: what may be written to disk."""
+    if rpc.is_rpc_secret(value):
+        return SECRET_PLACEHOLDER
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf turns every number into a float; manifests want 8080, not 8080.0
+    return value

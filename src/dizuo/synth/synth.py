@@ -1,0 +1,241 @@
+"""`dizuo synth`: every stack program, in tier order, under the mock engine; plain manifests out.
+
+Output (written to a temporary directory and swapped in only when everything is valid):
+``DIR/<stack>/<cluster>.yaml`` (Kubernetes manifests, applyable with kubectl or a GitOps tool),
+``DIR/<stack>/openstack.json`` (OpenStack resources with their inputs), ``DIR/summary.json`` (counts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dizuo.contracts import stack_reference_name
+from dizuo.declaration.model import Declaration
+from dizuo.naming import label
+from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
+from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors
+
+# Apply order inside one file: what others live in or refer to comes first.
+KIND_ORDER = [
+    "Namespace",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ResourceQuota",
+    "LimitRange",
+    "Role",
+    "RoleBinding",
+    "NetworkPolicy",
+    "Secret",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "Service",
+    "Deployment",
+]
+WITHHELD = "withheld: secret values are applied by `pulumi up` or the city's secret manager, never written here"
+
+
+@dataclass(frozen=True, slots=True)
+class StackDir:
+    """A stack folder: ``stacks/<tier>-<short>``."""
+
+    path: Path
+    tier: int
+    short: str
+
+
+def discover(stacks_root: Path) -> list[StackDir]:
+    """The stack folders under ``stacks_root``, lowest tier first."""
+    found = []
+    for path in sorted(stacks_root.iterdir()) if stacks_root.is_dir() else []:
+        tier, _, short = path.name.partition("-")
+        if path.is_dir() and tier.isdigit() and (path / "Pulumi.yaml").exists():
+            found.append(StackDir(path=path.resolve(), tier=int(tier), short=short))
+    if not found:
+        raise SynthError([f"{stacks_root}: no stacks found (expected folders like 0-network with a Pulumi.yaml)"])
+    return sorted(found, key=lambda s: (s.tier, s.short))
+
+
+class SynthError(Exception):
+    """Synthesis failed; ``errors`` lists every reason. Nothing was written to the output directory."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(slots=True)
+class SynthResult:
+    """What was written, per stack."""
+
+    out: Path
+    runs: dict[str, StackRun] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _provider_clusters(run: StackRun) -> dict[str, str]:
+    """Provider URN -> cluster (the provider's kubeconfig context)."""
+    return {r.urn: str(r.inputs.get("context", "default")) for r in run.of_type("pulumi:providers:kubernetes")}
+
+
+def _manifest(inputs: dict[str, Any]) -> dict[str, Any]:
+    manifest: dict[str, Any] = unwrap(inputs)
+    if manifest.get("kind") == "Secret":
+        # A Secret's values never reach disk, secret-marked or not.
+        had = sorted({*manifest.pop("data", {}), *manifest.pop("stringData", {})})
+        annotations = manifest.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[label("withheld-keys")] = ",".join(had)
+        annotations[label("withheld")] = WITHHELD
+    return manifest
+
+
+def _sort_key(manifest: dict[str, Any]) -> tuple[int, str, str]:
+    kind = manifest.get("kind", "")
+    order = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    meta = manifest.get("metadata", {})
+    return order, str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def _kubernetes_files(run: StackRun) -> dict[str, list[dict[str, Any]]]:
+    clusters = _provider_clusters(run)
+    files: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in run.resources:
+        if r.custom and r.type.startswith("kubernetes:"):
+            provider_urn = r.provider.rsplit("::", 1)[0]  # a provider reference is "<urn>::<id>"
+            files[clusters.get(provider_urn, "default")].append(_manifest(r.inputs))
+    return {cluster: sorted(docs, key=_sort_key) for cluster, docs in files.items()}
+
+
+def _openstack(run: StackRun) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": r.type,
+            "name": r.name,
+            "protect": r.protect,
+            "retain_on_delete": r.retain_on_delete,
+            "inputs": unwrap({k: v for k, v in r.inputs.items() if not k.startswith("__")}),
+        }
+        for r in run.resources
+        if r.custom and r.type.startswith("openstack:")
+    ]
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _dump_all(docs: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(docs, allow_unicode=True, sort_keys=False, width=120)
+
+
+def synth(
+    declaration: Declaration,
+    declaration_dir: Path,
+    out: Path,
+    stacks_root: Path,
+    stack: str | None = None,
+    secrets: dict[str, str] | None = None,
+    on_stack: Callable[[StackDir, StackRun | None], None] | None = None,
+) -> SynthResult:
+    """Synthesise every stack of ``stacks_root`` for ``declaration`` into ``out``.
+
+    ``stack`` is the environment (default ``<city>-<environment>``): its ``Pulumi.<stack>.yaml`` supplies the
+    config, with ``dizuo:declaration`` pointed at ``declaration_dir``. ``secrets`` adds secret config values
+    (as `pulumi config set --secret` would). Raises :class:`SynthError`; ``out`` is then left untouched.
+    """
+    stack = stack or f"{declaration.city.code}-{declaration.city.environment}"
+    stacks = discover(stacks_root)
+    upstream: dict[str, dict[str, Any]] = {}
+    result = SynthResult(out=out)
+    errors: list[str] = []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for stack_dir in stacks:
+            if on_stack is not None:
+                on_stack(stack_dir, None)
+            config, secret_keys = read_stack_config(stack_dir.path, stack)
+            config["dizuo:declaration"] = str(declaration_dir.resolve())
+            for key, value in (secrets or {}).items():
+                config[key] = value
+                secret_keys.add(key)
+            try:
+                run = run_stack(stack_dir.path, stack, config, secret_keys, upstream)
+            except Exception as exc:  # a failing stack program: report it, write nothing
+                raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}"]) from exc
+            upstream[stack_reference_name(run.project, stack)] = run.exports
+            result.runs[stack_dir.short] = run
+            for cluster, docs in _kubernetes_files(run).items():
+                for doc in docs:
+                    errors += [
+                        f"{stack_dir.short}/{cluster}.yaml: {doc.get('kind')} "
+                        f"{doc.get('metadata', {}).get('namespace', '-')}/{doc.get('metadata', {}).get('name')}: {e}"
+                        for e in manifest_errors(doc)
+                    ]
+                _write(staging / stack_dir.short / f"{cluster}.yaml", _dump_all(docs))
+            openstack = _openstack(run)
+            if openstack:
+                _write(staging / stack_dir.short / "openstack.json", json.dumps(openstack, ensure_ascii=False, indent=1))
+            if on_stack is not None:
+                on_stack(stack_dir, run)
+        if errors:
+            raise SynthError(errors)
+        result.summary = summary(declaration, stack, result.runs)
+        _write(staging / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` with ``staging`` so readers see the old or the new tree, never half of one."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)
+
+
+def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> dict[str, Any]:
+    """Counts per stack and type, plus what the declaration held."""
+    stacks = {}
+    for short, run in runs.items():
+        by_type = Counter(r.type for r in run.resources)
+        stacks[short] = {
+            "project": run.project,
+            "resources": len(run.resources),
+            "protected": sum(1 for r in run.resources if r.protect),
+            "retained_on_delete": sum(1 for r in run.resources if r.retain_on_delete),
+            "by_type": dict(sorted(by_type.items())),
+        }
+    return {
+        "city": declaration.city.code,
+        "stack": stack,
+        "kubernetes_version": KUBERNETES_VERSION,
+        "declaration": {
+            "zones": len(declaration.zones),
+            "clusters": len(declaration.clusters),
+            "departments": len(declaration.departments),
+            "systems": len(declaration.systems),
+            "datasets": len(declaration.datasets),
+            "hosts": len(declaration.inventory.hosts),
+        },
+        "stacks": stacks,
+        "total_resources": sum(s["resources"] for s in stacks.values()),
+    }

@@ -1,0 +1,28 @@
+"""Tier 1, cloud: one tenant per business system. Reads the network and baseline contracts."""
+
+import pulumi
+
+from dizuo import contracts
+from dizuo.cloud.component import SystemTenant, SystemTenantArgs, tenant_name
+from dizuo.cloud.providers import cluster_providers
+from dizuo.declaration import load
+
+config = pulumi.Config("dizuo")
+declaration = load(config.require("declaration"))
+network = contracts.read(contracts.NetworkContract, pulumi.get_stack())
+baseline = contracts.read(contracts.BaselineContract, pulumi.get_stack())
+providers = cluster_providers("cloud", declaration)
+for system in declaration.systems:
+    SystemTenant(
+        tenant_name(declaration.city.prefix, system),
+        SystemTenantArgs(
+            declaration=declaration,
+            system=system,
+            network=network,
+            baseline=baseline,
+            registry=config.require("registry"),
+            registry_password=config.get_secret("registryPassword"),
+        ),
+        pulumi.ResourceOptions(provider=providers[system.cluster]),
+    )
+pulumi.export("namespaces", [system.code for system in declaration.systems])
