@@ -1,0 +1,404 @@
+"""Boot a real Debian 12 host with ``systemd-nspawn -b`` on a private network of its own.
+
+The host runs systemd as PID 1 in its own PID, mount and network namespaces: its services, its
+sysctls under /proc/sys/net and its sshd are its own, never this machine's. This machine only
+sees the host end of one veth pair, with an address out of 192.168.254.0/24 that nothing else
+here uses; the tests connect to the container end and to nothing else.
+
+Every booted host is recorded in a state file, so a session killed before its teardown has its
+container, veth and tree removed by the next session (by the recorded process ids only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+from hosts.rootfs import ensure_rootfs_tarball
+
+# /30 networks out of this block: .1 is this machine's end of the veth, .2 the container.
+VETH_BLOCK = ipaddress.IPv4Network("192.168.254.0/24")
+WORK_DIR = Path(os.environ.get("DIZUO_HOST_WORKDIR", "/var/lib/dizuo/testhosts"))
+STATE_DIR = Path("/run/dizuo-testhosts")
+ADMIN_USER = "dzadmin"
+BOOT_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 20
+
+
+class HostError(RuntimeError):
+    """A test host could not be booted; the message says which step and shows its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class BootedHost:
+    """A running test host and how to reach it."""
+
+    name: str
+    address: str
+    """Where to connect: the container end of the veth pair."""
+    port: int
+    user: str
+    key_path: Path
+    known_hosts: Path
+    root: Path
+    console_log: Path
+    veth: str
+    """This machine's end of the veth pair (the container end is its peer)."""
+
+    def ssh_command(self, *command: str) -> list[str]:
+        """An ``ssh`` command line that runs ``command`` on the host as the admin, key only."""
+        return ["ssh", *self.ssh_options(), "-p", str(self.port), f"{self.user}@{self.address}", *command]
+
+    def ssh_options(self) -> list[str]:
+        """Options every connection to the host uses: this session's key and known-hosts file, no prompts."""
+        return [
+            "-i", str(self.key_path),
+            "-o", "IdentitiesOnly=yes",
+            "-o", "BatchMode=yes",
+            "-o", "PasswordAuthentication=no",
+            "-o", "StrictHostKeyChecking=no",
+            "-o", f"UserKnownHostsFile={self.known_hosts}",
+            "-o", "ConnectTimeout=5",
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    owner_pid: int
+    nspawn_pid: int
+    init_pid: int
+    veth: str
+    root: str
+
+
+def missing_tools() -> list[str]:
+    """Why test hosts cannot be booted here (empty when they can)."""
+    reasons = []
+    if os.geteuid() != 0:
+        reasons.append("not root")
+    reasons += [
+        f"{tool} not installed"
+        for tool in ("debootstrap", "systemd-nspawn", "zstd", "ip", "ssh", "ssh-keygen", "useradd")
+        if shutil.which(tool) is None
+    ]
+    return reasons
+
+
+def generate_key(directory: Path) -> Path:
+    """A fresh ed25519 key pair for one test session; returns the private key's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key = directory / "id_ed25519"
+    if not key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dizuo-test", "-f", str(key)], check=True
+        )
+    return key
+
+
+@contextlib.contextmanager
+def booted_host(name: str, key_path: Path) -> Iterator[BootedHost]:
+    """Boot one host from the cached tree, yield it once sshd answers, always stop and remove it."""
+    cleanup_stale_hosts()
+    tarball = ensure_rootfs_tarball()
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with _reserve_network() as (slot, network):
+        host_ip, guest_ip = str(network[1]), str(network[2])
+        veth_host, veth_guest = f"vh-dz{slot}", f"vc-dz{slot}"
+        root = WORK_DIR / f"{name}-{os.getpid()}"
+        state_file = STATE_DIR / f"{name}-{os.getpid()}.json"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        console = WORK_DIR / f"{name}-{os.getpid()}.console.log"
+        nspawn: subprocess.Popen[bytes] | None = None
+        init_pid = 0
+        try:
+            subprocess.run(
+                [
+                    "tar",
+                    "-C",
+                    str(root),
+                    "--numeric-owner",
+                    "--xattrs",
+                    "--xattrs-include=*",
+                    "-I",
+                    "zstd -T0",
+                    "-xf",
+                    str(tarball),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            _configure(root, name, f"{guest_ip}/{network.prefixlen}", veth_guest, key_path)
+            with console.open("wb") as log:
+                nspawn = _start_nspawn(root, name, log)
+            init_pid = _container_init(nspawn, console)
+            _write_state(state_file, _State(os.getpid(), nspawn.pid, init_pid, veth_host, str(root)))
+            _plug_veth(veth_host, veth_guest, init_pid, f"{host_ip}/{network.prefixlen}")
+            host = BootedHost(
+                name=name,
+                address=guest_ip,
+                port=22,
+                user=ADMIN_USER,
+                key_path=key_path,
+                known_hosts=key_path.parent / "known_hosts",
+                root=root,
+                console_log=console,
+                veth=veth_host,
+            )
+            _wait_for_ssh(host, nspawn)
+            yield host
+        finally:
+            _stop(nspawn.pid if nspawn else 0, init_pid, veth_host, root)
+            if nspawn is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    nspawn.wait(timeout=1)
+            state_file.unlink(missing_ok=True)
+            console.unlink(missing_ok=True)
+
+
+def cleanup_stale_hosts() -> None:
+    """Stop hosts whose session died without tearing them down (only those recorded by us)."""
+    if not STATE_DIR.is_dir():
+        return
+    for path in STATE_DIR.glob("*.json"):
+        state = _State(**json.loads(path.read_text()))
+        if _alive(state.owner_pid):
+            continue
+        nspawn = state.nspawn_pid if state.root in _cmdline(state.nspawn_pid) else 0
+        init = state.init_pid if _alive(state.init_pid) and nspawn else 0
+        _stop(nspawn, init, state.veth, Path(state.root))
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _reserve_network() -> Iterator[tuple[int, ipaddress.IPv4Network]]:
+    """A /30 of VETH_BLOCK held (by a lock) for this host's lifetime and free on this machine."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True).stdout
+    in_use = [
+        ipaddress.IPv4Interface(word).network for word in used.split() if "/" in word and word[0].isdigit()
+    ]
+    for slot, network in enumerate(VETH_BLOCK.subnets(new_prefix=30)):
+        if slot == 0 or any(network.overlaps(other) for other in in_use):
+            continue
+        lock = (STATE_DIR / f"net-{slot}.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        try:
+            yield slot, network
+        finally:
+            lock.close()
+        return
+    raise HostError(f"no free /30 left in {VETH_BLOCK} for a test host")
+
+
+def _configure(root: Path, name: str, guest_cidr: str, veth_guest: str, key_path: Path) -> None:
+    """Per-host files: hostname, hosts, the static network, and the admin with this session's key."""
+    (root / "etc/hostname").write_text(f"{name}\n")
+    (root / "etc/hosts").write_text(
+        f"127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n{guest_cidr.split('/', maxsplit=1)[0]}\t{name}\n"
+    )
+    network_dir = root / "etc/systemd/network"
+    network_dir.mkdir(parents=True, exist_ok=True)
+    (network_dir / "10-dizuo-test.network").write_text(
+        f"[Match]\nName={veth_guest}\n\n[Network]\nAddress={guest_cidr}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+    )
+    # useradd --root only edits files below root; it starts nothing.
+    subprocess.run(
+        [
+            "useradd",
+            "--root",
+            str(root),
+            "--create-home",
+            "--shell",
+            "/bin/bash",
+            "--groups",
+            "sudo",
+            ADMIN_USER,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    # A locked password ('!') would keep it out under `UsePAM no`; '*' means "no password, key only".
+    subprocess.run(
+        ["usermod", "--root", str(root), "--password", "*", ADMIN_USER], check=True, capture_output=True
+    )
+    sudoers = root / "etc/sudoers.d" / ADMIN_USER
+    sudoers.write_text(f"{ADMIN_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+    sudoers.chmod(0o440)
+    uid, gid = _ids(root, ADMIN_USER)
+    ssh_dir = root / "home" / ADMIN_USER / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    authorized = ssh_dir / "authorized_keys"
+    authorized.write_text(key_path.with_suffix(".pub").read_text())
+    authorized.chmod(0o600)
+    for path in (ssh_dir, authorized):
+        os.chown(path, uid, gid)
+
+
+def _ids(root: Path, user: str) -> tuple[int, int]:
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user:
+            return int(fields[2]), int(fields[3])
+    raise HostError(f"{root}/etc/passwd: no user {user} after useradd")
+
+
+def _start_nspawn(root: Path, name: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            "systemd-nspawn",
+            "--quiet",
+            f"--directory={root}",
+            f"--machine={name}",
+            "--boot",
+            "--register=no",  # No systemd on this machine to register with.
+            "--keep-unit",
+            "--private-network",
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            "--console=passive",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        # Its own process group: a Ctrl-C in pytest reaches the teardown, not the container first.
+        start_new_session=True,
+    )
+
+
+def _container_init(nspawn: subprocess.Popen[bytes], console: Path) -> int:
+    """The PID (on this machine) of the container's systemd: the descendant of nspawn that is PID 1 inside."""
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if nspawn.poll() is not None:
+            raise HostError(f"systemd-nspawn exited with {nspawn.returncode}:\n{_tail(console)}")
+        for pid in _descendants(nspawn.pid):
+            if _pid_in_namespace(pid) == 1:
+                return pid
+        time.sleep(0.1)
+    raise HostError(f"the container of nspawn pid {nspawn.pid} never started its init:\n{_tail(console)}")
+
+
+def _plug_veth(veth_host: str, veth_guest: str, init_pid: int, host_cidr: str) -> None:
+    for command in (
+        ["ip", "link", "add", veth_host, "type", "veth", "peer", "name", veth_guest, "netns", str(init_pid)],
+        ["ip", "addr", "add", host_cidr, "dev", veth_host],
+        ["ip", "link", "set", veth_host, "up"],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise HostError(f"{' '.join(command)}: {done.stderr.strip()}")
+
+
+def _wait_for_ssh(host: BootedHost, nspawn: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    last = ""
+    while time.monotonic() < deadline:
+        if nspawn.poll() is not None:
+            raise HostError(f"{host.name}: the container stopped while booting:\n{_tail(host.console_log)}")
+        done = subprocess.run(
+            host.ssh_command("true"), capture_output=True, text=True, check=False, timeout=30
+        )
+        if done.returncode == 0:
+            return
+        last = done.stderr.strip()
+        time.sleep(0.5)
+    raise HostError(
+        f"{host.name}: no SSH login as {host.user}@{host.address} within {BOOT_TIMEOUT_S} s "
+        f"(last error: {last}):\n{_tail(host.console_log)}"
+    )
+
+
+def _stop(nspawn_pid: int, init_pid: int, veth_host: str, root: Path) -> None:
+    """Power the container off, kill it if it does not go, remove its veth and its tree."""
+    if nspawn_pid and _alive(nspawn_pid):
+        # nspawn turns SIGTERM into an orderly poweroff of the container.
+        os.kill(nspawn_pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _alive(nspawn_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(nspawn_pid):
+            # Killing a PID namespace's init kills every process in it.
+            if init_pid and _alive(init_pid):
+                os.kill(init_pid, signal.SIGKILL)
+            os.kill(nspawn_pid, signal.SIGKILL)
+    subprocess.run(["ip", "link", "del", veth_host], capture_output=True, check=False)
+    if root.is_relative_to(WORK_DIR) and root != WORK_DIR and not _mounted_below(root):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _mounted_below(root: Path) -> bool:
+    mounts = Path("/proc/self/mounts").read_text().split("\n")
+    return any(len(fields) > 1 and fields[1].startswith(str(root)) for fields in (m.split() for m in mounts))
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found += children
+                todo += children
+    return found
+
+
+def _pid_in_namespace(pid: int) -> int:
+    """The PID a process has inside its own PID namespace (1 for a container's init), 0 if gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # A zombie is gone, only not yet reaped.
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _write_state(path: Path, state: _State) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(asdict(state)))
+    partial.rename(path)
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no console log)"
