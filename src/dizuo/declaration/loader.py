@@ -7,6 +7,7 @@ bad value; all problems are collected and raised together as
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ def _read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Prob
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(shown, "", f"cannot read: {exc}")]
     try:
-        document = yaml.safe_load(text)
+        # libyaml: the declaration of a province is large, and stack programs each load it.
+        document = yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - CSafeLoader is the safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -162,6 +164,22 @@ def load(root: Path | str) -> Declaration:
     root = Path(root)
     if not root.is_dir():
         raise DeclarationError([Problem(str(root), "", "not a directory holding a city declaration")])
+    stamp = tuple((name, *_stat(root / name)) for name in FILES)
+    return _load_unchanged(root.resolve(), stamp, str(Path.cwd()))
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_unchanged(root: Path, stamp: tuple[tuple[str, int, int], ...], cwd: str) -> Declaration:
+    """Loads are cached while no file changed (same mtime and size): every stack program loads the city."""
+    del stamp, cwd  # part of the cache key only: a change of file or of working directory (error paths) reloads
     return validate_documents(root, load_documents(root))
 
 

@@ -90,8 +90,14 @@ def _provider_clusters(run: StackRun) -> dict[str, str]:
     return {r.urn: str(r.inputs.get("context", "default")) for r in run.of_type("pulumi:providers:kubernetes")}
 
 
+HEAD_KEYS = ("apiVersion", "kind", "metadata")
+
+
 def _manifest(inputs: dict[str, Any]) -> dict[str, Any]:
-    manifest: dict[str, Any] = unwrap(inputs)
+    unwrapped: dict[str, Any] = unwrap(inputs)
+    # kubectl's order: apiVersion, kind, metadata first; then the rest as the program declared it.
+    manifest = {k: unwrapped[k] for k in HEAD_KEYS if k in unwrapped}
+    manifest.update((k, v) for k, v in unwrapped.items() if k not in HEAD_KEYS)
     if manifest.get("kind") == "Secret":
         # A Secret's values never reach disk, secret-marked or not.
         had = sorted({*manifest.pop("data", {}), *manifest.pop("stringData", {})})
@@ -138,7 +144,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _dump_all(docs: list[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(docs, allow_unicode=True, sort_keys=False, width=120)
+    return yaml.dump_all(docs, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False, width=120)
 
 
 def synth(
