@@ -19,6 +19,11 @@ err = Console(stderr=True)
 out = Console()
 
 StacksOption = Annotated[Path, typer.Option("--stacks", help="Folder of the stack programs")]
+StackName = Annotated[str, typer.Option("--stack", help="Environment stack name, e.g. yulin-prod")]
+Backend = Annotated[
+    str | None, typer.Option("--backend", help="Self-managed backend URL (file:// or s3://); default $PULUMI_BACKEND_URL")
+]
+Only = Annotated[list[str] | None, typer.Option("--only", help="Limit to these stacks (network, cloud, ...)")]
 
 
 def register(app: typer.Typer) -> None:
@@ -74,3 +79,28 @@ def register(app: typer.Typer) -> None:
             f"{d['departments']} departments, {d['systems']} systems, {d['datasets']} datasets; "
             f"manifests valid against Kubernetes {result.summary['kubernetes_version']} (strict)"
         )
+
+    def deploy(action: str, stack: str, stacks: Path, backend: str | None, only: list[str] | None) -> None:
+        from dizuo.synth.deploy import DeployError, run  # noqa: PLC0415 - keeps `dizuo --help` fast
+
+        try:
+            outcomes = run(action, stack, stacks, backend=backend, only=set(only) if only else None, on_output=err.print)
+        except DeployError as exc:
+            err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
+            raise typer.Exit(2) from None
+        table = Table(title=f"pulumi {action}: {stack}")
+        table.add_column("stack")
+        table.add_column("changes")
+        for outcome in outcomes:
+            table.add_row(outcome.stack, ", ".join(f"{k} {v}" for k, v in sorted(outcome.changes.items())) or "none")
+        out.print(table)
+
+    @app.command()
+    def preview(stack: StackName, stacks: StacksOption = Path("stacks"), backend: Backend = None, only: Only = None) -> None:
+        """Preview every stack in dependency order with the Pulumi Automation API (needs the Pulumi CLI)."""
+        deploy("preview", stack, stacks, backend, only)
+
+    @app.command()
+    def up(stack: StackName, stacks: StacksOption = Path("stacks"), backend: Backend = None, only: Only = None) -> None:
+        """Update every stack in dependency order with the Pulumi Automation API (needs the Pulumi CLI)."""
+        deploy("up", stack, stacks, backend, only)

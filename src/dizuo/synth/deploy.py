@@ -1,0 +1,90 @@
+"""`dizuo preview` / `dizuo up`: the stacks through Pulumi's Automation API, tier by tier, self-managed backend.
+
+Air-gapped cities keep state on a file:// path or an S3-compatible store of their own; never Pulumi Cloud.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dizuo.synth.synth import StackDir, discover
+
+INSTALL_HINT = (
+    "the Pulumi CLI is not installed (no `pulumi` on PATH). Install it from your mirror of the Pulumi release "
+    "tarballs (pulumi-v3.x-linux-<arch>.tar.gz, unpacked onto PATH), plus the provider plugins "
+    "`pulumi plugin install resource kubernetes` and `pulumi plugin install resource openstack` "
+    "(or PULUMI_HOME pointing at a pre-populated plugin cache). `dizuo synth` needs none of this."
+)
+
+
+class DeployError(Exception):
+    """Preview or update cannot start or failed; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class StackOutcome:
+    """What one stack's preview or update did."""
+
+    stack: str
+    changes: dict[str, int]
+
+
+def backend_url(explicit: str | None) -> str:
+    """The self-managed backend: ``--backend``, else $PULUMI_BACKEND_URL, else ./.pulumi-state (file://)."""
+    url = explicit or os.environ.get("PULUMI_BACKEND_URL") or f"file://{Path('.pulumi-state').resolve()}"
+    if url.startswith("https://api.pulumi.com") or url.startswith("https://app.pulumi.com"):
+        raise DeployError("Pulumi Cloud is not allowed: use a file:// path or an s3:// bucket of the city's own")
+    if url.startswith("file://"):
+        Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def check_prerequisites() -> None:
+    """Fail early, with what to install, when the Pulumi CLI or the secrets passphrase is missing."""
+    if shutil.which("pulumi") is None:
+        raise DeployError(INSTALL_HINT)
+    if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and "PULUMI_CONFIG_PASSPHRASE_FILE" not in os.environ:
+        raise DeployError(
+            "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): self-managed backends encrypt "
+            "stack secrets with it"
+        )
+
+
+def run(
+    action: str,
+    stack: str,
+    stacks_root: Path,
+    backend: str | None = None,
+    only: set[str] | None = None,
+    on_output: Callable[[str], None] = print,
+) -> list[StackOutcome]:
+    """Preview or update (``action``) environment ``stack`` of every stack, lowest tier first.
+
+    A tier runs only when the tier below it succeeded: a consumer must never read a half-updated contract.
+    """
+    if action not in {"preview", "up"}:
+        raise ValueError(action)
+    check_prerequisites()
+    from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
+
+    url = backend_url(backend)
+    outcomes = []
+    selected: list[StackDir] = [s for s in discover(stacks_root) if only is None or s.short in only]
+    for stack_dir in selected:
+        workspace = auto.LocalWorkspaceOptions(work_dir=str(stack_dir.path), env_vars={"PULUMI_BACKEND_URL": url})
+        try:
+            pulumi_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(stack_dir.path), opts=workspace)
+            if action == "preview":
+                preview = pulumi_stack.preview(on_output=on_output)
+                changes = {k.value if hasattr(k, "value") else str(k): v for k, v in preview.change_summary.items()}
+            else:
+                result = pulumi_stack.up(on_output=on_output)
+                changes = dict(result.summary.resource_changes or {})
+        except auto.errors.CommandError as exc:
+            raise DeployError(f"stacks/{stack_dir.path.name}: pulumi {action} failed:\n{exc}") from exc
+        outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))
+    return outcomes
