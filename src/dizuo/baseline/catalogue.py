@@ -68,14 +68,15 @@ class CheckKind(StrEnum):
     """What the audit verifies. One testinfra check function per kind; arguments documented here.
 
     Paths are absolute; a ``mode`` is an octal string and means "no permission bits beyond these".
-    ``op`` is one of ``eq``, ``le``, ``ge``, ``contains`` (value is in the observed list).
+    ``op`` is one of ``eq``, ``le``, ``ge`` (numbers compare as numbers), ``contains`` (the value is one
+    of the observed value's items, split on commas and whitespace).
     """
 
     ACCOUNTS_UNIQUE = "accounts_unique"
     """No duplicate user names or UIDs in /etc/passwd; only root has UID 0. Args: none."""
     NO_EMPTY_PASSWORDS = "no_empty_passwords"
     """No /etc/shadow entry has an empty password field. Args: none."""
-    PASSWORD_MAX_AGE = "password_max_age"
+    PASSWORD_MAX_AGE = "password_max_age"  # noqa: S105 - a check name, not a password
     """Every account with a usable password (hash starting with ``$``) has shadow max ≤ ``max_days``
     (and not empty/99999). Args: ``max_days``."""
     ACCOUNTS_LOCKED = "accounts_locked"
@@ -84,7 +85,7 @@ class CheckKind(StrEnum):
     CONFIG_VALUES = "config_values"
     """Settings in a key/value file; the last occurrence of a key wins, keys compare case-insensitively,
     ``#`` starts a comment. Args: ``path``, ``separator`` (``=`` or ``space``), ``expect``: list of
-    ``{key, op, value}``."""
+    ``{key, op, value}``; a missing key fails."""
     FILE_CONTAINS = "file_contains"
     """Every regex of ``patterns`` matches a line of ``path`` (re.MULTILINE). Args: ``path``, ``patterns``."""
     FILE_EXCLUDES = "file_excludes"
@@ -121,9 +122,8 @@ class CheckKind(StrEnum):
     and grants the audit admin no command outside ``audit_commands``. Args: ``roles``,
     ``audit_commands``."""
     SUDO_PRINCIPALS = "sudo_principals"
-    """Least privilege: every user spec in /etc/sudoers and /etc/sudoers.d/* names only users of
-    ``users`` or groups of ``groups``; members of the distribution's admin group (sudo/wheel) are
-    within ``users``. Args: ``users``, ``groups``."""
+    """Least privilege: every user spec in /etc/sudoers and /etc/sudoers.d/* (``Defaults`` and aliases
+    aside) names only users of ``users`` or groups (``%g``) of ``groups``. Args: ``users``, ``groups``."""
     FILE_MODES = "file_modes"
     """Each ``{path, mode, owner, group?, optional?}`` of ``files`` exists (unless optional) with no
     permission bits beyond ``mode`` and the given owner (and group when given). Args: ``files``."""
@@ -250,9 +250,7 @@ class Check(Frozen):
                 return {key: resolve(item) for key, item in node.items()}
             return node
 
-        resolved = resolve(self.args)
-        assert isinstance(resolved, dict)
-        return resolved
+        return {key: resolve(item) for key, item in self.args.items()}
 
 
 class ContainerSupport(Frozen):
@@ -306,12 +304,16 @@ class Catalogue(Frozen):
             seen_ids.add(control.id)
             for param in control.parameters:
                 if param.name in owner:
-                    problems.append(f"{control.id}: parameter {param.name} is already defined by {owner[param.name]}")
+                    problems.append(
+                        f"{control.id}: parameter {param.name} is already defined by {owner[param.name]}"
+                    )
                 owner[param.name] = control.id
         for control in self.controls:
             for check in control.checks:
                 for name in sorted(check.references() - owner.keys()):
-                    problems.append(f"{control.id}: check {check.kind.value} references unknown parameter {name}")
+                    problems.append(
+                        f"{control.id}: check {check.kind.value} references unknown parameter {name}"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
         return self
