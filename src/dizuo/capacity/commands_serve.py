@@ -1,9 +1,139 @@
-"""Commands of `dizuo capacity` (see capacity/cli.py)."""
+"""`dizuo capacity serve`, `dizuo capacity report` and `dizuo capacity rules` (see capacity/cli.py)."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from dizuo.capacity.prometheus_source import ConfigError, PrometheusSource, load_config
+from dizuo.declaration.model import Declaration
+
+err = Console(stderr=True)
+out = Console()
+
+DeclarationOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--declaration",
+        help="City declaration (e.g. inventories/yulin): labels volumes with departments and pools",
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Selectors YAML (default: built in; see monitoring/capacity-sources.yaml)"),
+]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a located error and return the exit to raise: bad input never ends in a traceback."""
+    for line in message.splitlines():
+        err.print("[red]error[/red]", escape(line), highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``127.0.0.1:9782`` or ``[::1]:9782`` -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise fail(f"--listen: expected HOST:PORT such as 127.0.0.1:9782, got '{value}'")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":9782" means all addresses, as the user asked
+
+
+def load_declaration(path: Path | None) -> Declaration | None:
+    """The declaration, or exit 1 listing every problem in it."""
+    if path is None:
+        return None
+    from dizuo.declaration.cli import load_or_exit  # noqa: PLC0415 - keeps `dizuo --help` light
+
+    return load_or_exit(path)
+
+
+def make_source(url: str, config: Path | None, declaration: Declaration | None) -> PrometheusSource:
+    """A Prometheus source, or exit 1 naming the bad option or config key."""
+    try:
+        return PrometheusSource(url, load_config(config), declaration)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `dizuo capacity`."""
+
+    @app.command()
+    def serve(
+        prometheus_url: Annotated[
+            str,
+            typer.Option(
+                "--prometheus-url", help="Prometheus to read usage from, e.g. http://127.0.0.1:9090"
+            ),
+        ],
+        listen: Annotated[str, typer.Option(help="HOST:PORT to serve /metrics on")] = "127.0.0.1:9782",
+        config: ConfigOption = None,
+        declaration: DeclarationOption = None,
+        interval: Annotated[float, typer.Option(min=1, help="Seconds between forecast runs")] = 300,
+    ) -> None:
+        """Serve storage-exhaustion forecasts as Prometheus metrics, recomputed every --interval seconds."""
+        from dizuo.capacity.collector import allocations  # noqa: PLC0415 - see load_declaration
+        from dizuo.capacity.exporter import ForecastLoop, start_exporter  # noqa: PLC0415
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        host, port = parse_listen(listen)
+        city = load_declaration(declaration)
+        source = make_source(prometheus_url, config, city)
+        loop = ForecastLoop(source, interval=interval)
+        try:
+            exporter = start_exporter(loop, allocations(city), host, port)
+        except OSError as exc:
+            raise fail(f"--listen {listen}: cannot listen: {exc.strerror or exc}") from None
+        err.print(f"serving http://{listen}/metrics, forecasting from {prometheus_url} every {interval:g} s")
+        stop = threading.Event()
+
+        def on_signal(_signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        try:
+            stop.wait()
+        finally:
+            exporter.close()
+            err.print("stopped")
+
+    @app.command()
+    def rules(
+        config: Annotated[Path, typer.Option(help="The commented alert config")] = Path(
+            "monitoring/alerts-config.yaml"
+        ),
+        output: Annotated[Path, typer.Option(help="The rule file Prometheus loads")] = Path(
+            "monitoring/alerts.yaml"
+        ),
+        check: Annotated[
+            bool, typer.Option("--check", help="Exit 1 if OUTPUT differs; write nothing")
+        ] = False,
+    ) -> None:
+        """Generate the capacity alert rules from their one commented config."""
+        from dizuo.capacity.rules import load_alert_config, render, write_atomically  # noqa: PLC0415
+
+        try:
+            text = render(load_alert_config(config), source=str(config))
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
+        current = output.read_text(encoding="utf-8") if output.exists() else None
+        if check:
+            if current != text:
+                raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`")
+            out.print(f"[green]ok[/green] {output} matches {config}")
+            return
+        if current == text:
+            out.print(f"{output} unchanged")
+            return
+        write_atomically(output, text)
+        out.print(f"wrote {output}")

@@ -1,0 +1,194 @@
+"""Prometheus alert rules for capacity, generated from one commented config.
+
+``monitoring/alerts-config.yaml`` holds every threshold and window with the reason for it;
+:func:`render` turns it into ``monitoring/alerts.yaml``. Both are committed, and a test checks
+that they agree, so the YAML Prometheus loads is always the one the config explains.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from dizuo.capacity.prometheus_source import ConfigError, parse_duration, validation_message
+
+GROUP = "dizuo-capacity"
+_LABELS_OF_VOLUME = (
+    "{{ $labels.kind }} {{ $labels.volume }}"
+    " ({{ with $labels.department }}department {{ . }}{{ else }}no department in the declaration{{ end }},"
+    " pool {{ with $labels.pool }}{{ . }}{{ else }}unknown{{ end }})"
+)
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+PromDuration = Annotated[str, AfterValidator(_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Window(_Model):
+    """A forecast alert: fire when the median forecast is within ``within`` for ``for``."""
+
+    within: PromDuration
+    for_: PromDuration = Field(alias="for")
+
+
+class ForecastAlerts(_Model):
+    """The warning/critical pair on the forecast."""
+
+    warning: Window
+    critical: Window
+
+
+class UsageCritical(_Model):
+    """The hard threshold on used/capacity."""
+
+    ratio: float = Field(gt=0, le=1)
+    for_: PromDuration = Field(alias="for")
+
+
+class Hold(_Model):
+    """An alert with only a ``for`` window."""
+
+    for_: PromDuration = Field(alias="for")
+
+
+class AlertConfig(_Model):
+    """monitoring/alerts-config.yaml."""
+
+    runbook_url: str = Field(pattern=r"^https?://")
+    exporter_job: str = Field(min_length=1)
+    forecast: ForecastAlerts
+    usage_critical: UsageCritical
+    stale: Hold
+    exporter_down: Hold
+
+
+def load_alert_config(path: Path) -> AlertConfig:
+    """Read and validate the alert config; :class:`ConfigError` names file, key and value."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the document must be a mapping")
+    try:
+        return AlertConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(path, exc)) from None
+
+
+def _seconds(duration: str) -> int:
+    return round(parse_duration(duration))
+
+
+def _alert(
+    config: AlertConfig, name: str, *, expr: str, hold: str, severity: str, summary: str, description: str
+) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": hold,
+        "labels": {"severity": severity},
+        "annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook_url": f"{config.runbook_url}#{name.lower()}",
+        },
+    }
+
+
+def rules(config: AlertConfig) -> dict[str, Any]:
+    """The rule file as a document: one group, warning/critical pairs first."""
+    forecast = config.forecast
+    # Seconds until the median forecast date; clamp at 0 so "already full" reads as 0s, not negative.
+    until_full = "clamp_min(dizuo_storage_exhaustion_timestamp_seconds - time(), 0)"
+    job = f'job="{config.exporter_job}"'
+    # Seconds left, humanized: "1d 11h 29m 0s".
+    in_time = "is forecast to be full in {{ $value | humanizeDuration }} (median)."
+    alerts = [
+        _alert(
+            config,
+            "DizuoStorageExhaustionForecastCritical",
+            expr=f"{until_full} < {_seconds(forecast.critical.within)}",
+            hold=forecast.critical.for_,
+            severity="critical",
+            summary=f"A volume is forecast to be full within {forecast.critical.within}.",
+            description=f"{_LABELS_OF_VOLUME} {in_time}",
+        ),
+        _alert(
+            config,
+            "DizuoStorageExhaustionForecastWarning",
+            expr=f"{until_full} < {_seconds(forecast.warning.within)}",
+            hold=forecast.warning.for_,
+            severity="warning",
+            summary=f"A volume is forecast to be full within {forecast.warning.within}.",
+            description=f"{_LABELS_OF_VOLUME} {in_time}",
+        ),
+        _alert(
+            config,
+            "DizuoStorageUsageCritical",
+            expr=f"dizuo_storage_used_bytes / dizuo_storage_capacity_bytes > {config.usage_critical.ratio:g}",
+            hold=config.usage_critical.for_,
+            severity="critical",
+            summary=f"A volume is more than {config.usage_critical.ratio:.0%} full.",
+            description=f"{_LABELS_OF_VOLUME} is {{{{ $value | humanizePercentage }}}} full.",
+        ),
+        _alert(
+            config,
+            "DizuoCapacityForecastStale",
+            expr="dizuo_capacity_forecast_stale == 1",
+            hold=config.stale.for_,
+            severity="warning",
+            summary="Capacity forecasts are stale: forecast alerts rest on old data.",
+            description="The capacity exporter {{ $labels.instance }} has not completed a forecast run "
+            f"for more than {config.stale.for_}; it serves its last good forecast.",
+        ),
+        _alert(
+            config,
+            "DizuoCapacityExporterDown",
+            expr=f"up{{{job}}} == 0 or absent(up{{{job}}})",
+            hold=config.exporter_down.for_,
+            severity="warning",
+            summary="The capacity exporter cannot be scraped: capacity alerts are blind.",
+            description=f"Prometheus has not scraped job {config.exporter_job}"
+            "{{ with $labels.instance }} at {{ . }}{{ end }}"
+            f" for more than {config.exporter_down.for_}.",
+        ),
+    ]
+    return {"groups": [{"name": GROUP, "rules": alerts}]}
+
+
+def render(config: AlertConfig, source: str = "monitoring/alerts-config.yaml") -> str:
+    """The rule file text, with a header saying where it comes from."""
+    header = (
+        f"# GENERATED by `dizuo capacity rules` from {source}: edit that file, not this one.\n"
+        "# Thresholds and windows, and why they are what they are, are explained there.\n"
+    )
+    return header + yaml.safe_dump(rules(config), sort_keys=False, allow_unicode=True, width=1000)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

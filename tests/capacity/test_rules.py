@@ -1,0 +1,119 @@
+"""Capacity alert rules: generated from one config, committed, promtool-checked, linked to the runbook."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dizuo.capacity.prometheus_source import ConfigError
+from dizuo.capacity.rules import load_alert_config, render
+from dizuo.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+MONITORING = ROOT / "monitoring"
+CONFIG = MONITORING / "alerts-config.yaml"
+ALERTS = MONITORING / "alerts.yaml"
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed"
+)
+
+
+def alert_rules() -> list[dict]:
+    return [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"] if "alert" in r]
+
+
+def test_committed_rules_are_what_the_config_generates():
+    """monitoring/alerts.yaml is exactly the output of the generator on monitoring/alerts-config.yaml."""
+    expected = render(load_alert_config(CONFIG))
+    assert ALERTS.read_text() == expected, (
+        "monitoring/alerts.yaml is out of date: run `dizuo capacity rules` and commit the result"
+    )
+
+
+@needs_promtool
+def test_promtool_accepts_the_rules():
+    """promtool check rules passes on the committed rule file."""
+    done = subprocess.run(
+        [PROMTOOL, "check", "rules", str(ALERTS)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_promtool
+def test_promtool_rule_unit_tests_pass():
+    """Every promtool test case under monitoring/tests passes (for: windows, labels, annotations)."""
+    cases = sorted(str(p.relative_to(ROOT)) for p in (MONITORING / "tests").glob("*.yaml"))
+    assert cases, "no promtool test cases under monitoring/tests"
+    done = subprocess.run(
+        [PROMTOOL, "test", "rules", *cases], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_alert_links_to_its_runbook_section():
+    """Each alert's runbook_url ends in an anchor that is a heading of monitoring/runbook.md."""
+    headings = {
+        line.removeprefix("## ").strip().lower()
+        for line in (MONITORING / "runbook.md").read_text().splitlines()
+        if line.startswith("## ")
+    }
+    for rule in alert_rules():
+        url = rule["annotations"]["runbook_url"]
+        anchor = url.rpartition("#")[2]
+        assert anchor == rule["alert"].lower(), f"{rule['alert']}: runbook_url {url} is not its own section"
+        assert anchor in headings, (
+            f"{rule['alert']}: no section '## {rule['alert']}' in monitoring/runbook.md"
+        )
+
+
+def test_alerts_follow_the_house_conventions():
+    """Names read Dizuo<Component><Symptom>; severity is set; summary static, description templated."""
+    for rule in alert_rules():
+        name = rule["alert"]
+        assert re.fullmatch(r"Dizuo[A-Z][A-Za-z]+", name), name
+        assert rule["labels"]["severity"] in {"warning", "critical"}, f"{name}: severity"
+        assert "{{" not in rule["annotations"]["summary"], f"{name}: summary must be static"
+        assert "{{" in rule["annotations"]["description"], f"{name}: description must be templated"
+        assert rule.get("for"), f"{name}: an alert without for: fires on one evaluation"
+
+
+def test_forecast_alerts_come_as_a_warning_critical_pair():
+    """The forecast has a warning and a critical alert on one metric, critical with the shorter window."""
+    forecast = {r["labels"]["severity"]: r for r in alert_rules() if "exhaustion_timestamp" in r["expr"]}
+    assert set(forecast) == {"warning", "critical"}, f"severities on the forecast: {sorted(forecast)}"
+    within = {s: int(r["expr"].rpartition("<")[2]) for s, r in forecast.items()}
+    assert within["critical"] < within["warning"], within
+
+
+def test_bad_alert_config_names_file_key_and_value(tmp_path):
+    """A bad duration or ratio in the alert config is reported with file, key path and value."""
+    text = CONFIG.read_text().replace("within: 48h", "within: two days").replace("ratio: 0.95", "ratio: 95")
+    path = tmp_path / "alerts-config.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_alert_config(path)
+    message = str(caught.value)
+    assert f"{path}: forecast.critical.within: " in message, message
+    assert "'two days'" in message, message
+    assert f"{path}: usage_critical.ratio: " in message, message
+
+
+def test_rules_check_detects_a_stale_rule_file(tmp_path):
+    """`dizuo capacity rules --check` exits 1 when the rule file differs, and writing fixes it atomically."""
+    output = tmp_path / "alerts.yaml"
+    output.write_text("groups: []\n")
+    runner = CliRunner()
+    args = ["capacity", "rules", "--config", str(CONFIG), "--output", str(output)]
+    checked = runner.invoke(app, [*args, "--check"])
+    assert checked.exit_code == 1, checked.output
+    written = runner.invoke(app, args)
+    assert written.exit_code == 0, written.output
+    assert runner.invoke(app, [*args, "--check"]).exit_code == 0
+    assert list(tmp_path.iterdir()) == [output], "no temporary file is left behind"
