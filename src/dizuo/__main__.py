@@ -1,0 +1,5 @@
+"""`python -m dizuo` runs the CLI."""
+
+from dizuo.cli import main
+
+main()

@@ -1,0 +1,194 @@
+"""The declaration loader: Yulin loads, and every kind of bad input gets one located error, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dizuo.declaration import DeclarationError, load
+
+from .conftest import YULIN, Edit
+
+
+def test_yulin_declares_the_city_of_the_seed() -> None:
+    """The bundled Yulin declaration loads with 33 departments and ~115 systems on 4 zones."""
+    d = load(YULIN)
+    assert len(d.departments) == 33
+    assert 110 <= len(d.systems) <= 120
+    assert {z.kind.value for z in d.zones} == {"extranet", "internet", "dedicated", "management"}
+    assert sum(ds.records for ds in d.datasets) == 68_000_000, "the seed says the pool holds 68 million records"
+    shared = {s.code for s in d.systems if s.shared_platform}
+    assert {"sjj-tyrz", "sjj-dzzz", "sjj-gxjh", "sjj-sjzt", "sjj-ywzt", "sjj-sjsh", "zjj-gg"} <= shared
+
+
+def test_declaration_objects_are_frozen() -> None:
+    """Loaded objects cannot be changed by the code that reads them."""
+    d = load(YULIN)
+    with pytest.raises(ValueError, match="frozen"):
+        d.systems[0].department = "other"  # type: ignore[misc]
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(DeclarationError) as caught:
+        load(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def change(doc: Any) -> None:
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+# (file, change, expected error text: file, key path and the bad value)
+CASES = [
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 12, "department"], "shuiwu"),
+        "systems.yaml: systems[12].department: unknown department 'shuiwu'",
+        id="dangling-department",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 1, "cidr"], "10.61.128.0/17"),
+        "network.yaml: zones[1].cidr: '10.61.128.0/17' overlaps zone 'extranet'",
+        id="overlapping-zones",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "cidr"], "61.134.0.0/16"),
+        "network.yaml: zones[0].cidr: must be a private (RFC 1918) network: '61.134.0.0/16'",
+        id="public-cidr",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "subnets", 0, "cidr"], "10.62.9.0/24"),
+        "network.yaml: zones[0].subnets[0].cidr: '10.62.9.0/24' is outside zone 10.61.0.0/16",
+        id="subnet-outside-zone",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "cidr"], "10.61.0.0/33"),
+        "network.yaml: zones[0].cidr: not an IPv4 network in CIDR form",
+        id="malformed-cidr",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 3, "depends_on"], ["sjj-nope"]),
+        "systems.yaml: systems[3].depends_on[0]: unknown system 'sjj-nope'",
+        id="dangling-dependency",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "depends_on"], ["sjj-dzzz"]),
+        "dependency cycle",
+        id="dependency-cycle",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 5, "resources", "cpu"], "lots"),
+        "systems.yaml: systems[5].resources.cpu: Input should be a valid number, unable to parse string as a number: 'lots'",
+        id="wrong-type",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 5, "colour"], "blue"),
+        "systems.yaml: systems[5].colour: unknown key",
+        id="unknown-key",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 1, "code"], "sjj-tyrz"),
+        "systems.yaml: systems[1].code: duplicate system 'sjj-tyrz' (first at systems[0].code)",
+        id="duplicate-code",
+    ),
+    pytest.param(
+        "departments.yaml",
+        _set(["departments", 0, "quota", "cpu"], 1),
+        "departments.yaml: departments[0].quota.cpu: 1 is less than the",
+        id="quota-does-not-add-up",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "node_pools", 2, "cpu_vendor"], "Intel"),
+        "clusters.yaml: clusters[0].node_pools[2]: cpu_vendor Intel builds x86_64 CPUs, not arm64",
+        id="vendor-arch-mismatch",
+    ),
+    pytest.param(
+        "datasets.yaml",
+        _set(["datasets", 0, "source_system"], "scjg-01"),
+        "datasets.yaml: datasets[0].source_system: 'scjg-01' belongs to 'scjg', not the owner 'gaj'",
+        id="one-source-per-dataset",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["ingress", 0, "ports"], [22, 443]),
+        "network.yaml: ingress[0].ports: management ports [22] must not be reachable from outside",
+        id="ssh-open-to-the-internet",
+    ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["hosts", 0, "address"], "10.61.1.10"),
+        "hosts.yaml: hosts[0].address: '10.61.1.10' is outside zone 'management'",
+        id="host-outside-its-zone",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "change", "expected"), CASES)
+def test_bad_input_names_file_key_and_value(city: Path, edit: Edit, file: str, change: Any, expected: str) -> None:
+    """Each kind of mistake is reported once, with file, key path and value."""
+    edit(file, change)
+    found = problems(city)
+    assert any(expected in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
+
+
+def test_every_problem_is_reported_not_just_the_first(city: Path, edit: Edit) -> None:
+    """Two independent mistakes give two errors in one run."""
+    edit("systems.yaml", _set(["systems", 12, "department"], "shuiwu"))
+    edit("systems.yaml", _set(["systems", 20, "zone"], "moon"))
+    found = problems(city)
+    assert any("systems[12].department" in p for p in found)
+    assert any("systems[20].zone: unknown zone 'moon'" in p for p in found)
+
+
+def test_broken_yaml_names_line_and_column(city: Path) -> None:
+    """A YAML syntax error gives the file with line and column."""
+    (city / "network.yaml").write_text("zones:\n  - name: [unclosed\n", encoding="utf-8")
+    found = problems(city)
+    assert len(found) == 1
+    assert "network.yaml: invalid YAML: line" in found[0]
+
+
+def test_missing_file_is_named(city: Path) -> None:
+    """A declaration without datasets.yaml says so."""
+    (city / "datasets.yaml").unlink()
+    assert any(p.endswith("datasets.yaml: file is missing") for p in problems(city))
+
+
+def test_validate_cli_prints_errors_without_traceback(city: Path, edit: Edit) -> None:
+    """`dizuo validate` exits 1 on a bad declaration, printing the located error and no traceback."""
+    edit("systems.yaml", _set(["systems", 12, "department"], "shuiwu"))
+    done = subprocess.run(
+        [sys.executable, "-m", "dizuo", "validate", str(city)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert "systems[12].department: unknown department 'shuiwu'" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_validate_cli_accepts_yulin() -> None:
+    """`dizuo validate inventories/yulin` exits 0 and summarises the city."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dizuo", "validate", str(YULIN)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "115 systems" in done.stdout

@@ -1,0 +1,67 @@
+"""The exported JSON Schema describes real declarations, and hosts.yaml is a real Ansible inventory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from dizuo.declaration import load
+from dizuo.declaration.inventory import ansible_inventory
+from dizuo.declaration.loader import load_documents
+
+from .conftest import YULIN
+
+
+def test_json_schema_accepts_yulin_and_rejects_a_typo() -> None:
+    """`dizuo schema` is a valid JSON Schema that Yulin satisfies and a misspelt key breaks."""
+    done = subprocess.run([sys.executable, "-m", "dizuo", "schema"], capture_output=True, text=True, check=True)
+    schema = json.loads(done.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    docs = load_documents(YULIN)
+    whole = {
+        "city": docs["city.yaml"],
+        "network": docs["network.yaml"],
+        "clusters": docs["clusters.yaml"]["clusters"],
+        "departments": docs["departments.yaml"]["departments"],
+        "systems": docs["systems.yaml"]["systems"],
+        "datasets": docs["datasets.yaml"]["datasets"],
+        "inventory": docs["hosts.yaml"],
+    }
+    jsonschema.validate(whole, schema)
+    whole["systems"][0]["departmnet"] = "sjj"
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(whole))
+    assert errors, "a misspelt key must not pass the schema"
+
+
+def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Path) -> None:
+    """ansible-inventory parses `dizuo inventory` output into the declared hosts, groups and addresses."""
+    rendered = subprocess.run(
+        [sys.executable, "-m", "dizuo", "inventory", str(YULIN)], capture_output=True, text=True, check=True
+    ).stdout
+    hosts_file = tmp_path / "hosts.yml"
+    hosts_file.write_text(rendered, encoding="utf-8")
+    ansible_inventory_bin = Path(sys.executable).with_name("ansible-inventory")
+    listing = json.loads(
+        subprocess.run(
+            [str(ansible_inventory_bin), "-i", str(hosts_file), "--list"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"ANSIBLE_NOCOLOR": "1", "PATH": str(ansible_inventory_bin.parent), "HOME": str(tmp_path)},
+        ).stdout
+    )
+    d = load(YULIN)
+    hostvars = listing["_meta"]["hostvars"]
+    assert set(hostvars) == {h.name for h in d.inventory.hosts}
+    for host in d.inventory.hosts:
+        assert hostvars[host.name]["ansible_host"] == host.address, host.name
+        for group in host.groups:
+            assert host.name in listing[group]["hosts"], f"{host.name} missing from group {group}"
+    assert listing["loghost"]["hosts"] == ["yl-log-01"]
+    # The YAML form and the dynamic-inventory form are the same inventory.
+    assert yaml.safe_load(rendered)["all"]["vars"]["ansible_user"] == ansible_inventory(d)["all"]["vars"]["ansible_user"]
