@@ -1,14 +1,21 @@
 """Storage-exhaustion forecaster: when will each volume or pool be full, as of its last sample.
 
-All series of a batch are laid on one padded 2-D grid of local (Asia/Shanghai) days x 15-minute
-slots, so every step is an array operation over all series at once.
+All series of a batch are laid on one padded grid [series, local day, 15-minute slot] (Asia/Shanghai),
+so every step below is an array operation over all series at once.
 
-Model: usage moves by a typical increment in each 15-minute slot of the day, one profile for working
-days and one for days off (mainland-China calendar, make-up working days included). The profile is a
-trimmed mean over recent days, so a daily log rotation or a nightly backup that is freed hours later
-(the same slots every day) stays in it, while one-off cleanups and bulk imports (rare, large) are
-trimmed away. The future path is the last sample plus the cumulated profile, slot by slot, so the
-nightly peak is part of the path: a backup that overflows for 15 minutes makes the volume full.
+Model, per series: usage on local day d at slot s is ``peak[d] + shape[kind(d), s]``, where
+- ``peak[d]`` is the day's maximum. Short spikes count as full, so the daily peak, not the mean, is
+  what has to be forecast. It moves by a typical day-over-day growth, one for working days and one for
+  days off (mainland-China calendar with make-up working days), so a holiday week is a week of days
+  off, not a slowdown. The typical growth is a trimmed mean of recent day-over-day changes: one-off
+  bulk imports and cleanups are trimmed away, while the level they leave is kept, because the
+  forecast starts from the last day of samples.
+- ``shape[kind, s] <= 0`` is the typical distance of slot s below the day's peak (median over recent
+  days of that kind): office-hours growth, a nightly backup that is freed hours later, a daily log
+  rotation. It places the moment of filling inside the day.
+Volumes that were cleaned up repeatedly from about the same level (threshold or retention cleanups)
+are expected to be cleaned again before they fill. The p10/p90 band comes from the spread of the
+day-over-day growth plus a share of the growth itself, as growth rates wander.
 """
 
 from __future__ import annotations
@@ -26,16 +33,39 @@ SLOT_SECONDS = 900
 SLOTS_PER_DAY = SECONDS_PER_DAY // SLOT_SECONDS
 # History looked at: the benchmark gives 28 days; more adds little for 30-day horizons.
 LOOKBACK_DAYS = 28
-# Days whose increments feed the slot profile: recent enough to follow rate changes, long enough
-# to hold two weeks of working days and four weekends.
-PROFILE_DAYS = 21
-# Share of the per-slot samples trimmed at each end: drops and jumps that do not recur daily.
-TRIM = 0.25
+# Complete days whose day-over-day peak changes give the growth: recent enough to follow rate changes,
+# long enough to hold two weekends (days off are the rarer kind).
+GROWTH_DAYS = 14
+# Days whose intraday shape is summarised.
+SHAPE_DAYS = 14
+# Share of the day-over-day changes trimmed at each end: imports and cleanups that do not recur daily.
+TRIM = 0.2
+# A day with fewer samples than this share says little about its peak (exporter outage).
+MIN_DAY_COVERAGE = 0.5
+# The current peak level is estimated from the last this-many slots (6 h): recent enough to start
+# after a fresh import or cleanup, long enough to average the noise.
+ANCHOR_SLOTS = 24
+# Cleanups: a fall of at least this share of capacity between two samples (a log rotation or a
+# retention job, not noise), seen at least this often, from levels within this share of capacity.
+CLEANUP_DROP = 0.03
+CLEANUP_MIN_COUNT = 2
+CLEANUP_LEVEL_SPREAD = 0.04
+# Rate changes: residual rises over these windows (24 h, 12 h, 4 h), smoothed over 1 h, at least this share
+# of capacity, with at least this share of the rise in each half of the window.
+SURGE_WINDOWS_SLOTS = (96, 48, 16)
+SURGE_SMOOTH_SLOTS = 4
+SURGE_MIN_RISE = 0.01
+SURGE_HALF_SHARE = 0.25
+# Growth uncertainty for the p10/p90 band: z of the 10th/90th percentile of a normal distribution,
+# applied to the spread of the daily growth plus this share of the growth (rates wander).
+Z80 = 1.2816
+RATE_WANDER = 0.25
 # Series per batch: bounds memory (batch x horizon slots x 8 bytes) while keeping arrays large.
 BATCH = 1024
 DEFAULT_HORIZON_SECONDS = 30 * SECONDS_PER_DAY
 
 BoolArray = npt.NDArray[np.bool_]
+OFF, WORK = 0, 1
 
 
 def forecast_histories(
@@ -49,23 +79,16 @@ def forecast_histories(
 
 
 def _forecast_batch(histories: Sequence[UsageHistory], horizon_seconds: int) -> list[Forecast]:
-    n = len(histories)
-    if n == 0:
+    if not histories:
         return []
     grid = _Grid.build(histories)
-    profile = _slot_profile(grid)
+    model = _PeakModel.fit(grid)
     horizon_slots = max(1, horizon_seconds // SLOT_SECONDS)
-    steps = _future_increments(grid, profile, horizon_slots)
-    path = grid.last_used[:, None] + np.cumsum(steps, axis=1)
-    full = path >= grid.capacity[:, None]
-    fills = full.any(axis=1)
-    first = np.argmax(full, axis=1)
-    # Offsets in seconds from asof of the first full slot; the path starts at the slot after asof.
-    offset = (grid.asof_slot_offset(first + 1)).astype(np.float64)
-    offset = np.where(fills, offset, np.inf)
-    offset = np.where(grid.last_used >= grid.capacity, 0.0, offset)
-    low = offset * 0.8
-    high = offset * 1.25
+    spread = Z80 * (model.growth_spread + RATE_WANDER * np.abs(model.growth))
+    offset = _first_full(grid, model, model.growth, horizon_slots)
+    low = _first_full(grid, model, model.growth + spread, horizon_slots)
+    high = _first_full(grid, model, model.growth - spread, horizon_slots)
+    low, high = np.minimum(low, offset), np.maximum(high, offset)
     return [
         Forecast(
             series=h.series,
@@ -142,50 +165,228 @@ class _Grid:
         return asof_slot_start - (self.asof + UTC_OFFSET_SECONDS) + steps * SLOT_SECONDS
 
 
-def _slot_profile(grid: _Grid) -> FloatArray:
-    """[series, 2, slot] typical increment per slot on days off (0) and working days (1)."""
-    n = grid.used.shape[0]
-    days = LOOKBACK_DAYS + 1
-    inc = np.full_like(grid.used, np.nan)
-    inc[:, 1:] = np.diff(grid.used, axis=1)
-    inc = inc.reshape(n, days, SLOTS_PER_DAY)[:, -PROFILE_DAYS:, :]
-    working = grid.working()[:, -PROFILE_DAYS:]
-    profile = np.empty((n, 2, SLOTS_PER_DAY))
-    for kind in (0, 1):  # two day kinds, not a per-series loop
-        values = np.where((working == bool(kind))[:, :, None], inc, np.nan)
-        profile[:, kind, :] = _trimmed_mean(values, axis=1)
-    # A day kind never seen recently (e.g. no day off in a holiday-free stretch) borrows the other.
-    for kind in (0, 1):
-        missing = np.isnan(profile[:, kind, :])
-        profile[:, kind, :] = np.where(missing, profile[:, 1 - kind, :], profile[:, kind, :])
-    return np.nan_to_num(profile, nan=0.0)
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _PeakModel:
+    """Fitted per-series parameters, see the module docstring."""
+
+    growth: FloatArray  # [series, kind] typical day-over-day change of the daily peak, bytes
+    growth_spread: FloatArray  # [series, kind] standard error of that growth, bytes
+    shape: FloatArray  # [series, kind, slot] distance below the day's peak, bytes, max 0
+    peak_today: FloatArray  # [series] peak level of the asof day
+    ceiling: FloatArray  # [series] level cleanups have kept usage under; inf if none
+    surge: FloatArray  # [series] extra growth per slot of a rise the model does not explain, bytes
+
+    @classmethod
+    def fit(cls, grid: _Grid) -> _PeakModel:
+        n = grid.used.shape[0]
+        days = LOOKBACK_DAYS + 1
+        used = grid.used.reshape(n, days, SLOTS_PER_DAY)
+        working = grid.working()
+        today = days - 1
+        coverage = np.sum(~np.isnan(used), axis=2) / SLOTS_PER_DAY
+        complete = coverage >= MIN_DAY_COVERAGE
+        complete[:, today] = False  # the asof day is still running: its peak may be ahead
+        with np.errstate(all="ignore"):
+            peak = np.where(
+                complete, np.nanmax(np.where(complete[:, :, None], used, -np.inf), axis=2), np.nan
+            )
+        change = np.full_like(peak, np.nan)
+        change[:, 1:] = np.diff(peak, axis=1)
+
+        growth = np.zeros((n, 2))
+        growth_spread = np.zeros((n, 2))
+        recent_change = change[:, today - GROWTH_DAYS : today]
+        recent_kind = working[:, today - GROWTH_DAYS : today]
+        for kind in (OFF, WORK):  # two day kinds, not a per-series loop
+            values = np.where(recent_kind == bool(kind), recent_change, np.nan)
+            growth[:, kind], growth_spread[:, kind] = _trimmed_mean(values, axis=1, trim=TRIM)
+        # A kind never seen recently (no day off in a make-up stretch) borrows the other kind's growth.
+        for kind in (OFF, WORK):
+            borrow = np.isnan(growth[:, kind])
+            growth[:, kind] = np.where(borrow, growth[:, 1 - kind], growth[:, kind])
+            growth_spread[:, kind] = np.where(borrow, growth_spread[:, 1 - kind], growth_spread[:, kind])
+        growth = np.nan_to_num(growth)
+        growth_spread = np.nan_to_num(growth_spread)
+
+        below = used - peak[:, :, None]
+        shape = np.zeros((n, 2, SLOTS_PER_DAY))
+        shape_days = slice(today - SHAPE_DAYS, today)
+        for kind in (OFF, WORK):
+            values = np.where(
+                (working[:, shape_days] == bool(kind))[:, :, None], below[:, shape_days], np.nan
+            )
+            shape[:, kind, :], _ = _trimmed_mean(values, axis=1, trim=0.5)
+        for kind in (OFF, WORK):
+            unseen = np.isnan(shape[:, kind, :]).all(axis=1, keepdims=True)
+            shape[:, kind, :] = np.where(unseen, shape[:, 1 - kind, :], shape[:, kind, :])
+        # Slots never sampled sit at the day's median distance; then the peak slot is 0 by definition,
+        # since a median over days with a jittering backup would otherwise shave the peak off.
+        fill = np.nanmedian(np.where(np.isnan(shape), np.nan, shape), axis=2, keepdims=True)
+        shape = np.where(np.isnan(shape), np.nan_to_num(fill), shape)
+        shape -= shape.max(axis=2, keepdims=True)
+
+        peak_today = _anchor(grid, used, working, growth, shape)
+        ceiling = _cleanup_ceiling(grid)
+        surge = _surge(grid, working, growth, shape)
+        return cls(
+            growth=growth,
+            growth_spread=growth_spread,
+            shape=shape,
+            peak_today=peak_today,
+            ceiling=ceiling,
+            surge=surge,
+        )
 
 
-def _trimmed_mean(values: FloatArray, axis: int) -> FloatArray:
-    """Mean of the middle (1 - 2*TRIM) share of the non-NaN values along `axis`."""
+def _anchor(
+    grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArray, shape: FloatArray
+) -> FloatArray:
+    """[series] the asof day's peak, from the last ANCHOR_SLOTS samples lifted by the shape."""
+    n = used.shape[0]
+    flat = used.reshape(n, -1)
+    columns = grid.asof_column[:, None] - np.arange(ANCHOR_SLOTS)[None, :]
+    valid = columns >= 0
+    columns = np.maximum(columns, 0)
+    day = columns // SLOTS_PER_DAY
+    slot = columns % SLOTS_PER_DAY
+    kind = np.take_along_axis(working, day, axis=1).astype(np.int64)
+    rows = np.arange(n)[:, None]
+    today = LOOKBACK_DAYS
+    today_kind = working[:, today].astype(np.int64)
+    # A sample of yesterday says what yesterday's peak was; today's is one day of growth further.
+    carried = np.where(day < today, growth[np.arange(n), today_kind][:, None], 0.0)
+    lifted = np.take_along_axis(flat, columns, axis=1) - shape[rows, kind, slot] + carried
+    lifted = np.where(valid, lifted, np.nan)
+    estimate, _ = _trimmed_mean(lifted, axis=1, trim=0.5)
+    # Today's peak is at least the highest sample seen today.
+    seen_today = np.where(day == today, np.take_along_axis(flat, columns, axis=1), -np.inf)
+    with np.errstate(invalid="ignore"):
+        seen = np.nanmax(np.where(valid, seen_today, -np.inf), axis=1)
+    anchor: FloatArray = np.fmax(np.where(np.isnan(estimate), grid.last_used, estimate), seen)
+    return anchor
+
+
+def _cleanup_ceiling(grid: _Grid) -> FloatArray:
+    """[series] the level repeated cleanups keep usage under; +inf where there is no such pattern.
+
+    A cleanup is a fall of at least CLEANUP_DROP of capacity from one sample to the next. When a
+    volume was cleaned at least CLEANUP_MIN_COUNT times and always from about the same level, its
+    cleanup is triggered by that level (a threshold or a retention job sized for it), not by the clock.
+    """
+    step = np.diff(grid.used, axis=1)
+    before = grid.used[:, :-1]
+    falls = step < -CLEANUP_DROP * grid.capacity[:, None]
+    # One cleanup can take several slots: count only the first fall of each run.
+    starts = falls.copy()
+    starts[:, 1:] &= ~falls[:, :-1]
+    count = starts.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        high = np.nanmax(np.where(starts, before, -np.inf), axis=1)
+        low = np.nanmin(np.where(starts, before, np.inf), axis=1)
+    steady = (count >= CLEANUP_MIN_COUNT) & (high - low <= CLEANUP_LEVEL_SPREAD * grid.capacity)
+    return np.where(steady, high, np.inf)
+
+
+def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArray) -> FloatArray:
+    """[series] growth per slot of a recent rise the daily model does not explain, 0 if none.
+
+    The residual ``used - shape - cumulated daily growth`` is flat for a series that behaves as its
+    last weeks did. When it rose over the last hours (or the last day) by more than any rise of the
+    same length in the history, and steadily over both halves of the window (a ramp, not a single
+    import step), the growth rate changed: the forecast carries the new rate on.
+    """
+    n, columns = grid.used.shape
+    day = np.arange(columns) // SLOTS_PER_DAY
+    slot = np.arange(columns) % SLOTS_PER_DAY
+    kind = working[:, day].astype(np.int64)
+    rows = np.arange(n)[:, None]
+    kind_growth = np.take_along_axis(growth, working.astype(np.int64), axis=1)
+    lifted = np.cumsum(kind_growth, axis=1)[:, day]
+    residual = _moving_mean(grid.used - shape[rows, kind, slot[None, :]] - lifted, SURGE_SMOOTH_SLOTS)
+    now = grid.asof_column
+    all_rows = np.arange(n)
+    rate = np.zeros(n)
+    # Longest window first, so that a steady rise over the last hours wins over the day's average.
+    for window in SURGE_WINDOWS_SLOTS:
+        half = window // 2
+        rise = np.full_like(residual, np.nan)
+        rise[:, window:] = residual[:, window:] - residual[:, :-window]
+        rise_now = rise[all_rows, now]
+        first_half = (
+            residual[all_rows, np.maximum(now - half, 0)] - residual[all_rows, np.maximum(now - window, 0)]
+        )
+        second_half = rise_now - first_half
+        past = np.arange(columns)[None, :] <= (now - max(2 * window, SLOTS_PER_DAY))[:, None]
+        with np.errstate(invalid="ignore"):
+            record = np.nanmax(np.where(past, np.abs(rise), -np.inf), axis=1)
+        ramp = (first_half > SURGE_HALF_SHARE * rise_now) & (second_half > SURGE_HALF_SHARE * rise_now)
+        surging = (rise_now > record) & (rise_now > SURGE_MIN_RISE * grid.capacity) & ramp
+        rate = np.where(surging, rise_now / window, rate)
+    return np.nan_to_num(rate)
+
+
+def _moving_mean(values: FloatArray, width: int) -> FloatArray:
+    """Trailing mean over `width` slots along the last axis, NaN-aware (NaN where all are missing)."""
+    present = ~np.isnan(values)
+    csum = np.cumsum(np.where(present, values, 0.0), axis=1)
+    ccount = np.cumsum(present, axis=1)
+    csum[:, width:] = csum[:, width:] - csum[:, :-width]
+    ccount[:, width:] = ccount[:, width:] - ccount[:, :-width]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ccount > 0, csum / ccount, np.nan)
+
+
+def _trimmed_mean(values: FloatArray, axis: int, trim: float) -> tuple[FloatArray, FloatArray]:
+    """Mean of the middle (1 - 2 trim) share of the non-NaN values along `axis`, and its standard error.
+
+    trim=0.5 gives the median. NaN where there is no value.
+    """
     ordered = np.sort(values, axis=axis)  # NaN sort last
     count = np.sum(~np.isnan(values), axis=axis)
-    low = np.floor(count * TRIM).astype(np.int64)
+    low = np.minimum(np.floor(count * trim).astype(np.int64), np.maximum(count - 1, 0))
     high = np.maximum(count - low, low + 1)
     filled = np.nan_to_num(ordered, nan=0.0)
-    csum = np.cumsum(filled, axis=axis)
-    csum = np.concatenate([np.zeros_like(np.take(csum, [0], axis=axis)), csum], axis=axis)
-    top = np.take_along_axis(csum, np.expand_dims(high, axis), axis=axis).squeeze(axis)
-    bottom = np.take_along_axis(csum, np.expand_dims(low, axis), axis=axis).squeeze(axis)
+    zero = np.zeros_like(np.take(filled, [0], axis=axis))
+    csum = np.concatenate([zero, np.cumsum(filled, axis=axis)], axis=axis)
+    csq = np.concatenate([zero, np.cumsum(filled * filled, axis=axis)], axis=axis)
+
+    def between(cum: FloatArray) -> FloatArray:
+        top = np.take_along_axis(cum, np.expand_dims(high, axis), axis=axis).squeeze(axis)
+        bottom = np.take_along_axis(cum, np.expand_dims(low, axis), axis=axis).squeeze(axis)
+        return top - bottom
+
+    kept = (high - low).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (top - bottom) / (high - low)
-    return np.where(count > 0, mean, np.nan)
+        mean = between(csum) / kept
+        var = np.maximum(between(csq) / kept - mean * mean, 0.0)
+        # The trimmed middle understates the spread; rescale it as if no tail had been cut.
+        stderr = np.sqrt(var * count / kept) / np.sqrt(np.maximum(count, 1))
+    mean = np.where(count > 0, mean, np.nan)
+    return mean, np.where(count > 0, stderr, np.nan)
 
 
-def _future_increments(grid: _Grid, profile: FloatArray, horizon_slots: int) -> FloatArray:
-    """[series, step] expected increment of each future slot after the asof slot."""
+def _first_full(grid: _Grid, model: _PeakModel, growth: FloatArray, horizon_slots: int) -> FloatArray:
+    """[series] seconds from asof until the predicted usage first reaches capacity; inf if not in horizon."""
     n = grid.used.shape[0]
     extra_days = horizon_slots // SLOTS_PER_DAY + 2
     working = grid.working(extra_days).astype(np.int64)
+    today = LOOKBACK_DAYS
+    rows = np.arange(n)[:, None]
+    future_kind = working[:, today + 1 :]
+    day_growth = np.take_along_axis(growth, future_kind, axis=1)
+    peaks = np.concatenate(
+        [model.peak_today[:, None], model.peak_today[:, None] + np.cumsum(day_growth, axis=1)], axis=1
+    )
     columns = grid.asof_column[:, None] + 1 + np.arange(horizon_slots)[None, :]
     day = columns // SLOTS_PER_DAY
     slot = columns % SLOTS_PER_DAY
     kind = np.take_along_axis(working, day, axis=1)
-    rows = np.arange(n)[:, None]
-    steps: FloatArray = profile[rows, kind, slot]
-    return steps
+    path = np.take_along_axis(peaks, day - today, axis=1) + model.shape[rows, kind, slot]
+    path += model.surge[:, None] * (1 + np.arange(horizon_slots))[None, :]
+    full = path >= grid.capacity[:, None]
+    # Repeated cleanups from about the same level start again before the volume fills.
+    full &= grid.capacity[:, None] <= model.ceiling[:, None]
+    first = np.argmax(full, axis=1)
+    offset = grid.asof_slot_offset(first + 1).astype(np.float64)
+    offset = np.where(full.any(axis=1), offset, np.inf)
+    return np.where(grid.last_used >= grid.capacity, 0.0, offset)
