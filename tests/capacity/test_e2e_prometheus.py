@@ -1,0 +1,287 @@
+"""End to end with a real Prometheus: backfilled history -> `dizuo capacity serve` -> scrape -> alert rules.
+
+Debian's Prometheus runs on 127.0.0.1 with its own TSDB in tmp, holding 14 days of kubelet volume
+stats backfilled with promtool: one PVC filling steadily (full in ~36 h) and one with daily log
+rotation (never full, but a 6 h predict_linear would cry wolf every afternoon). The exporter runs as
+a subprocess of the real CLI; Prometheus scrapes it and evaluates monitoring/alerts.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS = shutil.which("prometheus")
+PROMTOOL = shutil.which("promtool")
+GIB = 2**30
+STEP = 900
+HISTORY_DAYS = 14
+FILL_HOURS = 36  # the filling volume is full this long after the last backfilled sample
+
+pytestmark = [
+    pytest.mark.prometheus,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        PROMETHEUS is None or PROMTOOL is None,
+        reason="prometheus/promtool (Debian package prometheus) not installed",
+    ),
+]
+
+FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
+ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs"}
+
+
+def history(now: int) -> str:
+    """OpenMetrics text: 14 days at 15 min of used/capacity bytes for the two volumes (timestamps in s)."""
+    ts = np.arange(now - HISTORY_DAYS * 86400, now + 1, STEP, dtype=np.int64)
+    full_at = now + FILL_HOURS * 3600
+    noise = np.random.default_rng(4).normal(0, 0.05 * GIB, ts.size)
+    filling_used = 100 * GIB - (full_at - ts) * (70 * GIB / (full_at - ts[0])) + noise
+    # Logs grow 20 GiB over the local (UTC+8) day and are rotated away at midnight.
+    rotating_used = (10 + 20 * ((ts + 8 * 3600) % 86400) / 86400) * GIB
+    series = {
+        "kubelet_volume_stats_used_bytes": [(FILLING, filling_used), (ROTATING, rotating_used)],
+        "kubelet_volume_stats_capacity_bytes": [
+            (FILLING, np.full(ts.size, 100.0 * GIB)),
+            (ROTATING, np.full(ts.size, 50.0 * GIB)),
+        ],
+    }
+    lines = []
+    for name, volumes in series.items():
+        lines.append(f"# TYPE {name} gauge")
+        for labels, values in volumes:
+            shown = ",".join(f'{k}="{v}"' for k, v in {**labels, "job": "kubelet"}.items())
+            lines += [f"{name}{{{shown}}} {v:.0f} {t}" for t, v in zip(ts, values, strict=True)]
+    return "\n".join([*lines, "# EOF", ""])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URLs we built
+        return bytes(response.read())
+
+
+def wait_for(predicate: Callable[[], Any], what: str, logs: list[Path], timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (urllib.error.URLError, OSError, ValueError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process we started (by PID), SIGKILL if it does not exit in 10 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@dataclass
+class City:
+    """The running Prometheus and exporter of this module."""
+
+    prometheus: subprocess.Popen[bytes]
+    prometheus_url: str
+    exporter: subprocess.Popen[bytes]
+    exporter_url: str
+    logs: list[Path]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(json.loads(get(f"{self.prometheus_url}/api/v1/alerts"))["data"]["alerts"])
+
+    def metrics(self) -> dict[str, list[Any]]:
+        text = get(f"{self.exporter_url}/metrics").decode()
+        return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    work = tmp_path_factory.mktemp("e2e-prometheus")
+    now = int(time.time()) // STEP * STEP
+    (work / "history.om").write_text(history(now))
+    tsdb = work / "tsdb"
+    # One block per 30 days instead of the default 2 h: 2 blocks instead of ~170, seconds faster.
+    subprocess.run(
+        [
+            PROMTOOL,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=720h",
+            "history.om",
+            str(tsdb),
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    # The committed rules, with every `for:` cut to 3 s so the test need not wait 30 min to 1 h;
+    # expressions, labels and annotations are exactly the committed ones.
+    rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["for"] = "3s"
+    (work / "alerts.yaml").write_text(yaml.safe_dump(rules))
+    prometheus_port, exporter_port = free_port(), free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["alerts.yaml"],
+        "scrape_configs": [
+            {"job_name": "dizuo-capacity", "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}
+        ],
+    }
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
+    logs = [work / "prometheus.log", work / "exporter.log"]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with logs[0].open("wb") as log:
+            prometheus = subprocess.Popen(
+                [
+                    str(PROMETHEUS),
+                    f"--config.file={work / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tsdb}",
+                    # The default 15 d retention would start deleting the backfilled history.
+                    "--storage.tsdb.retention.time=60d",
+                    f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append(prometheus)
+        prometheus_url = f"http://127.0.0.1:{prometheus_port}"
+        wait_for(lambda: get(f"{prometheus_url}/-/ready"), "Prometheus to be ready", logs)
+        with logs[1].open("wb") as log:
+            exporter = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from dizuo.cli import main; main()",
+                    "capacity",
+                    "serve",
+                    "--prometheus-url",
+                    prometheus_url,
+                    "--listen",
+                    f"127.0.0.1:{exporter_port}",
+                    "--declaration",
+                    str(ROOT / "inventories" / "yulin"),
+                    "--interval",
+                    "2",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        processes.append(exporter)
+        yield City(prometheus, prometheus_url, exporter, f"http://127.0.0.1:{exporter_port}", logs)
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+
+def by_volume(alerts: list[dict[str, Any]], volume: str) -> dict[str, dict[str, Any]]:
+    return {a["labels"]["alertname"]: a for a in alerts if a["labels"].get("volume") == volume}
+
+
+def test_filling_volume_fires_and_rotating_volume_does_not(city):
+    """Prometheus fires the exhaustion alerts for the filling PVC and none for the daily-rotation PVC."""
+    fired = wait_for(
+        lambda: (
+            by_volume(city.alerts(), "sjj-tyrz/data")
+            .get("DizuoStorageExhaustionForecastCritical", {})
+            .get("state")
+            == "firing"
+            and city.alerts()
+        ),
+        "DizuoStorageExhaustionForecastCritical firing for pvc sjj-tyrz/data",
+        city.logs,
+    )
+    filling = by_volume(fired, "sjj-tyrz/data")
+    assert set(filling) >= {
+        "DizuoStorageExhaustionForecastCritical",
+        "DizuoStorageExhaustionForecastWarning",
+    }, f"alerts on pvc sjj-tyrz/data: {sorted(filling)}"
+    critical = filling["DizuoStorageExhaustionForecastCritical"]
+    assert {k: critical["labels"][k] for k in ("severity", "kind", "department", "system", "pool")} == {
+        "severity": "critical",
+        "kind": "pvc",
+        "department": "sjj",
+        "system": "sjj-tyrz",
+        "pool": "xc-ceph",
+    }, f"labels of the alert on pvc sjj-tyrz/data: {critical['labels']}"
+    description = critical["annotations"]["description"]
+    assert description.startswith(
+        "pvc sjj-tyrz/data (department sjj, pool xc-ceph) is forecast to be full in "
+    ), description
+    hours_left = (float(critical["value"])) / 3600
+    assert 24 < hours_left < 48, (
+        f"pvc sjj-tyrz/data is full {FILL_HOURS} h after its last sample; forecast says {hours_left:.1f} h"
+    )
+    assert "DizuoStorageUsageCritical" not in filling, (
+        "pvc sjj-tyrz/data is 93 % full: below the hard threshold"
+    )
+
+    # The rotating volume was scraped and forecast in the same runs, so its silence is a verdict.
+    used = {s.labels["volume"] for s in city.metrics()["dizuo_storage_used_bytes"]}
+    assert "gaj-01/logs" in used, f"volumes the exporter saw: {sorted(used)}"
+    rotating = by_volume(city.alerts(), "gaj-01/logs")
+    assert rotating == {}, (
+        f"the daily-rotation volume gaj-01/logs must not alert (not even pending): {rotating}"
+    )
+
+
+def test_prometheus_down_keeps_the_last_forecast_and_marks_it_stale(city):
+    """With Prometheus stopped the exporter keeps running, serves the last good forecast, and stale=1."""
+    wait_for(
+        lambda: city.metrics().get("dizuo_storage_exhaustion_timestamp_seconds"),
+        "a first forecast",
+        city.logs,
+    )
+    before = {
+        s.labels["volume"]: s.value for s in city.metrics()["dizuo_storage_exhaustion_timestamp_seconds"]
+    }
+    stop(city.prometheus)
+    metrics = wait_for(
+        lambda: (m := city.metrics())["dizuo_capacity_forecast_stale"][0].value == 1 and m,
+        "dizuo_capacity_forecast_stale 1 after Prometheus stopped",
+        city.logs,
+    )
+    after = {s.labels["volume"]: s.value for s in metrics["dizuo_storage_exhaustion_timestamp_seconds"]}
+    assert after == before, "the last good forecast must still be served while Prometheus is down"
+    failures = {s.labels["result"]: s.value for s in metrics["dizuo_capacity_forecast_runs"]}
+    assert failures["failure"] >= 1, failures
+    assert city.exporter.poll() is None, "the exporter must not exit when Prometheus is down"
+    assert "cannot connect" in city.logs[1].read_text(), "the exporter logs why the run failed"
