@@ -1,0 +1,246 @@
+"""The 等保 audit: run the testinfra checks of every host control against the declared hosts.
+
+``run_audit`` loads the declaration, resolves the baseline parameters per zone (the same values
+the hardening role gets), writes a plan for :mod:`dizuo.baseline.checks`, runs it with pytest in a
+subprocess over SSH (testinfra's Ansible backend reads the connection settings from the rendered
+inventory, exactly as ``dizuo harden`` does), then applies waivers and writes the reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dizuo.baseline import checks
+from dizuo.baseline import waivers as waivers_mod
+from dizuo.baseline.catalogue import Catalogue, Control, Scope, packaged
+from dizuo.baseline.params import resolve
+from dizuo.baseline.report import AuditMeta, ControlResult, Status, write_reports
+from dizuo.declaration import Declaration, load
+from dizuo.declaration.inventory import hosts_yml
+from dizuo.declaration.model import Host
+
+# A whole audit of one host takes seconds; this only stops a hung SSH connection from hanging CI.
+AUDIT_TIMEOUT_S = 900
+POLL_S = 0.2
+
+Progress = Callable[[int, int], None]
+"""Called with (results so far, total) while the checks run."""
+
+
+class AuditInputError(Exception):
+    """The audit cannot start: bad --limit, waivers file or declaration. The message says what and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRun:
+    """The outcome of one audit."""
+
+    results: list[ControlResult]
+    meta: AuditMeta
+    reports: list[Path]
+
+    @property
+    def failed(self) -> list[ControlResult]:
+        """Results that make the audit fail (failures, expired waivers, checks that could not run)."""
+        return [r for r in self.results if r.status.failing]
+
+
+def select_hosts(declaration: Declaration, limit: str | None) -> list[Host]:
+    """The hosts named by ``limit`` (comma-separated host names, groups, zone_<zone>, shell patterns)."""
+    hosts = list(declaration.inventory.hosts)
+    if not limit:
+        return hosts
+    chosen: set[str] = set()
+    for word in (w.strip() for w in limit.split(",") if w.strip()):
+        matched = {
+            h.name
+            for h in hosts
+            if fnmatch.fnmatchcase(h.name, word) or word in {*h.groups, f"zone_{h.zone}", "all"}
+        }
+        if not matched:
+            raise AuditInputError(f"--limit: {word!r} matches no host, group or zone_<zone> of hosts.yaml")
+        chosen |= matched
+    return [h for h in hosts if h.name in chosen]
+
+
+def plan(declaration: Declaration, catalogue: Catalogue, hosts: list[Host]) -> list[dict[str, Any]]:
+    """For each host and host control: the checks with the parameter values of the host's zone."""
+    params = resolve(declaration, catalogue)
+    items = []
+    for host in hosts:
+        values = params.for_zone(host.zone)
+        for control in catalogue.for_scope(Scope.HOST):
+            items.append(
+                {
+                    "host": host.name,
+                    "control": control.id,
+                    "checks": [
+                        {"kind": c.kind.value, "args": c.resolved_args(values)} for c in control.checks
+                    ],
+                    "container_verifiable": control.container.verifiable,
+                    "container_reason": control.container.reason or "",
+                }
+            )
+    return items
+
+
+def run_audit(
+    inventory_dir: Path,
+    report_dir: Path,
+    *,
+    limit: str | None = None,
+    waivers_file: Path | None = None,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> AuditRun:
+    """Audit the declared hosts and write the reports.
+
+    Raises AuditInputError, DeclarationError or WaiverError on bad input, before touching any host.
+    """
+    started = dt.datetime.now().astimezone()
+    today = today or started.date()
+    declaration = load(inventory_dir)
+    catalogue = packaged()
+    hosts = select_hosts(declaration, limit)
+    if not hosts:
+        raise AuditInputError(f"{inventory_dir}/hosts.yaml declares no hosts to audit")
+    waivers = (
+        waivers_mod.load(waivers_file, {c.id for c in catalogue.controls})
+        if waivers_file is not None
+        else waivers_mod.NO_WAIVERS
+    )
+    items = plan(declaration, catalogue, hosts)
+    with tempfile.TemporaryDirectory(prefix="dizuo-audit-") as work:
+        raw, log = _run_checks(declaration, items, Path(work), progress)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, report_dir / "pytest.log")
+    results = [
+        _apply_waiver(_result(catalogue.control(item["control"]), item, raw), waivers, today)
+        for item in items
+    ]
+    meta = AuditMeta(
+        city=f"{declaration.city.name} ({declaration.city.code})",
+        inventory=str(inventory_dir),
+        hosts=tuple(h.name for h in hosts),
+        started=started,
+        waivers=waivers.source,
+        catalogue_version=catalogue.version,
+    )
+    return AuditRun(results=results, meta=meta, reports=write_reports(results, meta, report_dir))
+
+
+def _run_checks(
+    declaration: Declaration, items: list[dict[str, Any]], work: Path, progress: Progress | None
+) -> tuple[dict[tuple[str, str], dict[str, Any]], Path]:
+    """Run checks.py with pytest in a subprocess; returns the results by (host, control) and the log."""
+    inventory = work / "inventory.yml"
+    inventory.write_text(yaml.safe_dump(hosts_yml(declaration), allow_unicode=True), encoding="utf-8")
+    plan_file, results_file, log = work / "plan.json", work / "results.jsonl", work / "pytest.log"
+    plan_file.write_text(json.dumps({"inventory": str(inventory), "items": items}), encoding="utf-8")
+    results_file.touch()
+    # An empty ini file keeps the project's pytest settings (testpaths, markers) out of the audit run.
+    (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        checks.PLAN_ENV: str(plan_file),
+        checks.RESULTS_ENV: str(results_file),
+        # testinfra's Ansible backend calls ansible-inventory: take the one installed next to us.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    command = [
+        sys.executable, "-m", "pytest", checks.__file__,
+        "-c", str(work / "pytest.ini"), "--rootdir", str(work),
+        "-p", "no:cacheprovider", "-q", "-rN", "--tb=line",
+    ]  # fmt: skip
+    with log.open("w") as out:
+        child = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + AUDIT_TIMEOUT_S
+        try:
+            while child.poll() is None:
+                if progress is not None:
+                    progress(_count_lines(results_file), len(items))
+                if time.monotonic() > deadline:
+                    child.kill()
+                    break
+                time.sleep(POLL_S)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+    if progress is not None:
+        progress(_count_lines(results_file), len(items))
+    raw: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in results_file.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        raw[(record["host"], record["control"])] = record
+    return raw, log
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _result(
+    control: Control, item: dict[str, Any], raw: dict[tuple[str, str], dict[str, Any]]
+) -> ControlResult:
+    record = raw.get((item["host"], item["control"]))
+    common = {
+        "host": item["host"],
+        "control": control.id,
+        "clause": control.clause + (f"; {control.cloud_clause}" if control.cloud_clause else ""),
+        "title_zh": control.title.zh,
+        "title_en": control.title.en,
+    }
+    if record is None:
+        return ControlResult(
+            **common,
+            status=Status.ERROR,
+            problems=("no result: the check did not run (see pytest.log in the report directory)",),
+        )
+    status = Status(record["status"])
+    note = ""
+    if status is Status.NOT_VERIFIED:
+        note = f"not verified: {record['evidence'][0] if record['evidence'] else control.container.reason}"
+    return ControlResult(
+        **common,
+        status=status,
+        evidence=tuple(record["evidence"]) if status is not Status.NOT_VERIFIED else (),
+        problems=tuple(record["problems"]),
+        note=note,
+    )
+
+
+def _apply_waiver(result: ControlResult, waivers: waivers_mod.Waivers, today: dt.date) -> ControlResult:
+    """A failure under a valid waiver is waived; under an expired one it stays a failure, and says so."""
+    waiver = waivers.find(result.control, result.host)
+    if waiver is None or result.status not in {Status.FAIL, Status.PASS}:
+        return result
+    until = waiver.expires.isoformat()
+    who = f", approved by {waiver.approved_by}" if waiver.approved_by else ""
+    expired = waiver.expired(today)
+    if result.status is Status.PASS:
+        note = f"{'expired ' if expired else ''}waiver until {until} is not needed: the control passes"
+        return replace(result, note=note)
+    if expired:
+        return replace(
+            result, note=f"waiver expired on {until} ({waiver.reason}{who}): renew it or fix the host"
+        )
+    return replace(result, status=Status.WAIVED, note=f"waived until {until}: {waiver.reason}{who}")

@@ -1,0 +1,98 @@
+"""`dizuo audit`: the 等保 host audit as a command (and a CI job)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dizuo.baseline.audit import AuditInputError, AuditRun, run_audit
+from dizuo.baseline.catalogue import CatalogueError
+from dizuo.baseline.report import Status
+from dizuo.baseline.waivers import WaiverError
+from dizuo.declaration import DeclarationError
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+MAX_LISTED_FAILURES = 40
+
+
+def register(app: typer.Typer) -> None:
+    """Add `dizuo audit` to the top-level app."""
+    app.command("audit")(audit)
+
+
+def audit(
+    inventory: Annotated[
+        Path, typer.Option("--inventory", "-i", help="Declaration directory, e.g. inventories/yulin")
+    ],
+    report: Annotated[
+        Path, typer.Option("--report", help="Directory for junit.xml, report.md/html, results.json")
+    ],
+    limit: Annotated[
+        str | None,
+        typer.Option("--limit", "-l", help="Hosts, groups or zone_<zone>, comma-separated; globs ok"),
+    ] = None,
+    waivers: Annotated[Path | None, typer.Option("--waivers", help="Waivers file (YAML)")] = None,
+) -> None:
+    """Check every host control of the 等保 baseline on the declared hosts; exit 1 when one fails."""
+    out, err = Console(), Console(stderr=True)
+    try:
+        with Progress(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("controls×hosts"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("audit", total=None)
+            run = run_audit(
+                inventory,
+                report,
+                limit=limit,
+                waivers_file=waivers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (DeclarationError, WaiverError, CatalogueError) as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error:[/red] {problem}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except AuditInputError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    _print(run, out)
+    sys.stdout.flush()
+    if run.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print(run: AuditRun, out: Console) -> None:
+    table = Table(title=f"等保 audit — {run.meta.city}")
+    table.add_column("Host")
+    for status in Status:
+        table.add_column(status.label, justify="right")
+    for host in run.meta.hosts:
+        mine = [r for r in run.results if r.host == host]
+        table.add_row(host, *[str(sum(1 for r in mine if r.status is s)) for s in Status])
+    out.print(table)
+    if run.failed:
+        failing = Table(title="Failing controls")
+        for column in ("Host", "Control", "Title", "Why"):
+            failing.add_column(column, overflow="fold")
+        for r in run.failed[:MAX_LISTED_FAILURES]:
+            why = "; ".join([*r.problems[:2], *([r.note] if r.note else [])])
+            failing.add_row(r.host, r.control, r.title_en, why)
+        out.print(failing)
+        if len(run.failed) > MAX_LISTED_FAILURES:
+            out.print(f"… and {len(run.failed) - MAX_LISTED_FAILURES} more: see the report")
+    for path in run.reports:
+        out.print(f"report: {path}", highlight=False)
+    verdict = f"FAILED: {len(run.failed)} control(s)" if run.failed else "PASSED"
+    out.print(f"audit {verdict}", highlight=False)

@@ -1,0 +1,804 @@
+"""Testinfra checks of the host controls: one test per control and host, parametrised from the catalogue.
+
+``dizuo audit`` runs this module with pytest in a subprocess. It hands over a plan (which checks,
+with parameters already resolved, on which host of which inventory) in ``DIZUO_AUDIT_PLAN`` and
+reads one JSON line per control and host from ``DIZUO_AUDIT_RESULTS``. Each check kind of the
+catalogue (:class:`~dizuo.baseline.catalogue.CheckKind`) has one function here that returns what it
+saw (evidence) and what is wrong (problems); a control passes when none of its checks has problems.
+
+Every command runs through the host's admin account with sudo (the same account Ansible uses).
+Nothing here changes the host.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+from dizuo.baseline.catalogue import CheckKind
+
+PLAN_ENV = "DIZUO_AUDIT_PLAN"
+RESULTS_ENV = "DIZUO_AUDIT_RESULTS"
+MAX_EVIDENCE_CHARS = 400
+# The glob of file_fresh is expanded by the remote shell: only plain path characters may reach it.
+SAFE_GLOB = re.compile(r"^/[A-Za-z0-9_./*?\-]+$")
+LOGROTATE_PERIOD_DAYS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 30, "yearly": 365}
+SECONDS_PER_HOUR = 3600
+
+Host = Any  # testinfra.host.Host: the package ships no type information.
+
+
+@dataclass
+class Finding:
+    """What one check saw on a host."""
+
+    evidence: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def see(self, text: str) -> None:
+        """Record evidence (shortened: reports show it in table cells)."""
+        self.evidence.append(_short(text))
+
+    def fail(self, text: str) -> None:
+        """Record a deviation from the control."""
+        self.problems.append(_short(text))
+
+
+Check = Callable[[Host, dict[str, Any]], Finding]
+
+
+class CommandFailedError(RuntimeError):
+    """A command the check needs failed on the host (not a control failure: the check could not run)."""
+
+
+# ----------------------------------------------------------------- host access
+
+
+def _run(host: Host, command: str, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+    result = host.run(command, *args)
+    if result.rc not in ok:
+        shown = shlex.join([command.split(maxsplit=1)[0], *args]) if args else command
+        raise CommandFailedError(
+            f"`{shown}` exited {result.rc}: {(result.stderr or result.stdout).strip()[:200]}"
+        )
+    return str(result.stdout)
+
+
+def _read(host: Host, path: str) -> str | None:
+    """The file's text, or None when it does not exist."""
+    result = host.run("cat -- %s", path)
+    if result.rc == 0:
+        return str(result.stdout)
+    if "No such file" in result.stderr:
+        return None
+    raise CommandFailedError(f"cannot read {path}: {result.stderr.strip()[:200]}")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split()) if "\n" in text else text
+    return text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
+
+
+def _passwd(host: Host) -> list[list[str]]:
+    text = _read(host, "/etc/passwd") or ""
+    return [line.split(":") for line in text.splitlines() if line.count(":") >= 6]
+
+
+def _shadow(host: Host) -> dict[str, list[str]]:
+    text = _read(host, "/etc/shadow") or ""
+    return {
+        fields[0]: fields for fields in (line.split(":") for line in text.splitlines()) if len(fields) >= 8
+    }
+
+
+def _compare(observed: str, op: str, expected: object) -> bool:
+    """``observed`` (text from the host) against the expected value; numbers compare as numbers."""
+    if op == "contains":
+        return str(expected) in re.split(r"[\s,]+", observed.strip())
+    if isinstance(expected, list):
+        expected = ",".join(str(item) for item in expected)
+    if op in {"le", "ge"}:
+        try:
+            number = int(observed.strip())
+        except ValueError:
+            return False
+        return number <= int(str(expected)) if op == "le" else number >= int(str(expected))
+    return observed.strip().lower() == str(expected).strip().lower()
+
+
+OP_TEXT = {"eq": "=", "le": "≤", "ge": "≥", "contains": "contains"}
+
+
+# ------------------------------------------------------------------- the checks
+
+
+def accounts_unique(host: Host, _args: dict[str, Any]) -> Finding:
+    """No duplicate names or UIDs; only root has UID 0."""
+    finding = Finding()
+    entries = _passwd(host)
+    names = [e[0] for e in entries]
+    by_uid: dict[str, list[str]] = {}
+    for entry in entries:
+        by_uid.setdefault(entry[2], []).append(entry[0])
+    finding.see(f"/etc/passwd: {len(entries)} accounts")
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        finding.fail(f"account name {name} appears {names.count(name)} times")
+    for uid, owners in sorted(by_uid.items()):
+        if len(owners) > 1:
+            finding.fail(f"UID {uid} is shared by {', '.join(owners)}")
+    root_like = by_uid.get("0", [])
+    finding.see(f"UID 0: {', '.join(root_like) or 'none'}")
+    if root_like != ["root"]:
+        finding.fail(f"UID 0 accounts are {root_like}, expected only root")
+    return finding
+
+
+def no_empty_passwords(host: Host, _args: dict[str, Any]) -> Finding:
+    """No shadow entry with an empty password field."""
+    finding = Finding()
+    empty = sorted(name for name, fields in _shadow(host).items() if fields[1] == "")
+    finding.see(f"accounts with an empty password: {', '.join(empty) or 'none'}")
+    for name in empty:
+        finding.fail(f"{name} has an empty password in /etc/shadow")
+    return finding
+
+
+def password_max_age(host: Host, args: dict[str, Any]) -> Finding:
+    """Every usable password expires within max_days."""
+    finding = Finding()
+    limit = int(args["max_days"])
+    usable = {name: fields for name, fields in _shadow(host).items() if fields[1].startswith("$")}
+    if not usable:
+        finding.see("no account has a usable password (key-only logins)")
+    for name, fields in sorted(usable.items()):
+        maximum = fields[4]
+        finding.see(f"{name}: password max age {maximum or 'unset'} days")
+        if not maximum or int(maximum) > limit:
+            finding.fail(f"{name}: password max age {maximum or 'unset'} exceeds {limit} days")
+    return finding
+
+
+def accounts_locked(host: Host, args: dict[str, Any]) -> Finding:
+    """Listed accounts that exist have no usable password and a nologin shell."""
+    finding = Finding()
+    shells = set(args["nologin_shells"])
+    shadow = _shadow(host)
+    present = {e[0]: e for e in _passwd(host) if e[0] in set(args["names"])}
+    if not present:
+        finding.see("none of the listed default accounts exists")
+    for name in sorted(present):
+        shell = present[name][6]
+        password = shadow.get(name, ["", ""])[1]
+        locked = password.startswith(("!", "*")) or password == ""
+        finding.see(f"{name}: shell {shell}, password {'locked' if locked and password else 'usable'}")
+        if not locked or password == "":
+            finding.fail(f"{name}: password is not locked")
+        if shell not in shells:
+            finding.fail(f"{name}: login shell {shell} is not a nologin shell")
+    return finding
+
+
+def config_values(host: Host, args: dict[str, Any]) -> Finding:
+    """Key/value settings of a file; the last occurrence of a key wins."""
+    finding = Finding()
+    path = args["path"]
+    text = _read(host, path)
+    if text is None:
+        finding.fail(f"{path} does not exist")
+        return finding
+    settings: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        stripped = line.split("#", 1)[0].strip()
+        if not stripped:
+            continue
+        if args.get("separator", "=") == "=":
+            if "=" not in stripped:
+                continue
+            key, value = (part.strip() for part in stripped.split("=", 1))
+        else:
+            parts = stripped.split(None, 1)
+            key, value = parts[0], parts[1].strip() if len(parts) > 1 else ""
+        settings[key.lower()] = (value, line.strip())
+    for item in args["expect"]:
+        key, op, expected = item["key"], item["op"], item["value"]
+        if key.lower() not in settings:
+            finding.fail(f"{path}: {key} is not set (expected {OP_TEXT[op]} {expected})")
+            continue
+        value, line = settings[key.lower()]
+        finding.see(f"{path}: {line}")
+        if not _compare(value, op, expected):
+            finding.fail(f"{path}: {key} is {value}, expected {OP_TEXT[op]} {expected}")
+    return finding
+
+
+def file_contains(host: Host, args: dict[str, Any]) -> Finding:
+    """Every pattern matches a line of the file."""
+    finding = Finding()
+    path = args["path"]
+    text = _read(host, path)
+    if text is None:
+        finding.fail(f"{path} does not exist")
+        return finding
+    for pattern in args["patterns"]:
+        match = re.search(pattern, text, flags=re.MULTILINE)
+        if match:
+            line = text[text.rfind("\n", 0, match.start()) + 1 :].split("\n", 1)[0]
+            finding.see(f"{path}: {line}")
+        else:
+            finding.fail(f"{path}: no line matches {pattern}")
+    return finding
+
+
+def file_excludes(host: Host, args: dict[str, Any]) -> Finding:
+    """No pattern matches a line of any of the files (missing files pass)."""
+    finding = Finding()
+    for path in args["paths"]:
+        text = _read(host, path)
+        if text is None:
+            continue
+        hits = [line for line in text.splitlines() for p in args["patterns"] if re.search(p, line)]
+        for line in hits:
+            finding.fail(f"{path}: {line.strip()}")
+        if not hits:
+            finding.see(f"{path}: no line matches {', '.join(args['patterns'])}")
+    return finding
+
+
+@dataclass(frozen=True)
+class PamLine:
+    """One rule of a PAM stack and the file it came from."""
+
+    file: str
+    type: str
+    control: str
+    module: str
+    args: tuple[str, ...]
+
+
+def _pam_lines(host: Host, service: str, depth: int = 0) -> Iterator[PamLine]:
+    """The effective stack of a service, following @include, include and substack."""
+    path = f"/etc/pam.d/{service}"
+    text = _read(host, path)
+    if text is None or depth > 8:
+        return
+    for raw in text.replace("\\\n", " ").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("@include"):
+            yield from _pam_lines(host, line.split()[1], depth + 1)
+            continue
+        match = re.match(r"^-?(\w+)\s+(\[[^]]*]|\S+)\s*(\S*)\s*(.*)$", line)
+        if not match:
+            continue
+        kind, control, module, rest = match.groups()
+        if control in {"include", "substack"}:
+            yield from (p for p in _pam_lines(host, module, depth + 1) if p.type == kind)
+            continue
+        yield PamLine(path, kind, control, module, tuple(rest.split()))
+
+
+def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
+    """The service's stack has a line of this type using this module with these arguments."""
+    finding = Finding()
+    service, kind, module = args["service"], args["type"], args["module"]
+    wanted = [str(a) for a in args.get("args", [])]
+    lines = [p for p in _pam_lines(host, service) if p.type == kind and Path(p.module).name == module]
+    for line in lines:
+        finding.see(f"{line.file}: {line.type} {line.control} {line.module} {' '.join(line.args)}".strip())
+    if not any(all(a in line.args for a in wanted) for line in lines):
+        extra = f" with {' '.join(wanted)}" if wanted else ""
+        finding.fail(f"PAM service {service}: no {kind} line uses {module}{extra}")
+    return finding
+
+
+def login_env(host: Host, args: dict[str, Any]) -> Finding:
+    """A login shell sees the variable with the right value, read-only."""
+    finding = Finding()
+    name, op, expected = args["name"], args["op"], args["value"]
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise CommandFailedError(f"not a variable name: {name}")
+    script = (
+        f'printf "%s\\n" "${{{name}-}}"; readonly -p | grep -q " {name}=" && echo readonly || echo writable'
+    )
+    out = _run(host, "bash -l -c %s", script).splitlines()
+    # The last two lines are ours; a profile script may print before them.
+    value, state = out[-2:] if len(out) >= 2 else ("", "writable")
+    finding.see(f"login shell: {name}={value or '(unset)'} ({state})")
+    if not value or not _compare(value, op, expected):
+        finding.fail(f"{name} is {value or 'unset'} in a login shell, expected {OP_TEXT[op]} {expected}")
+    if state != "readonly":
+        finding.fail(f"{name} is not read-only: users can switch it off")
+    return finding
+
+
+def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
+    """`sshd -T` (the effective configuration) reports the expected values."""
+    finding = Finding()
+    connection = args.get("connection")
+    command = "/usr/sbin/sshd -T"
+    if connection:
+        spec = f"user={connection['user']},host={connection['host']},addr={connection['addr']}"
+        out = _run(host, f"{command} -C %s", spec)
+        finding.see(f"sshd -T -C {spec}")
+    else:
+        out = _run(host, command)
+    effective: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        effective.setdefault(key.lower(), []).append(value.strip())
+    for item in args["expect"]:
+        key, op, expected = item["key"], item["op"], item["value"]
+        values = effective.get(key, [])
+        observed = " ".join(values)
+        finding.see(f"sshd -T: {key} {observed or '(not reported)'}")
+        if not values or not _compare(observed, op, expected):
+            shown = ",".join(map(str, expected)) if isinstance(expected, list) else expected
+            finding.fail(f"sshd -T: {key} is {observed or 'not set'}, expected {OP_TEXT[op]} {shown}")
+    return finding
+
+
+def packages_absent(host: Host, args: dict[str, Any]) -> Finding:
+    """None of the packages is installed."""
+    finding = Finding()
+    installed = [name for name in args["names"] if host.package(name).is_installed]
+    finding.see(f"installed from the list: {', '.join(installed) or 'none'}")
+    for name in installed:
+        finding.fail(f"package {name} is installed")
+    return finding
+
+
+def _listeners(host: Host, flags: str) -> list[tuple[str, str, int, str]]:
+    """(protocol, local address, port, process) of every listening socket."""
+    found = []
+    for line in _run(host, f"ss -H {flags}").splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        protocol = fields[0] if fields[0] in {"tcp", "udp"} else "tcp"
+        local = fields[4] if fields[0] in {"tcp", "udp"} else fields[3]
+        address, _, port = local.rpartition(":")
+        process = re.search(r'users:\(\("([^"]+)"', line)
+        found.append(
+            (protocol, address.strip("[]").split("%")[0], int(port), process.group(1) if process else "?")
+        )
+    return found
+
+
+def ports_closed(host: Host, args: dict[str, Any]) -> Finding:
+    """Nothing listens on the ports."""
+    finding = Finding()
+    closed = set(args["tcp"])
+    listening = _listeners(host, "-tlnp")
+    finding.see(
+        f"TCP listeners: {', '.join(sorted({f'{a}:{p} ({n})' for _, a, p, n in listening})) or 'none'}"
+    )
+    for _, address, port, process in listening:
+        if port in closed:
+            finding.fail(f"{process} listens on {address}:{port}")
+    return finding
+
+
+def listeners_allowed(host: Host, args: dict[str, Any]) -> Finding:
+    """Every non-loopback listener uses an allowed port."""
+    finding = Finding()
+    allowed = {"tcp": set(args["tcp"]), "udp": set(args["udp"])}
+    exposed = [
+        item for item in _listeners(host, "-tulnp")
+        if not (item[1].startswith("127.") or item[1] == "::1")
+    ]  # fmt: skip
+    finding.see(f"listeners: {', '.join(sorted({f'{t}/{a}:{p} ({n})' for t, a, p, n in exposed})) or 'none'}")
+    for protocol, address, port, process in exposed:
+        if port not in allowed[protocol]:
+            finding.fail(f"{process} listens on {protocol} {address}:{port}, not on the allow-list")
+    return finding
+
+
+def _unit_state(host: Host, name: str) -> tuple[str, str, str]:
+    """(load state, enabled state, active state) of a systemd unit."""
+    out = _run(host, "systemctl show --property=LoadState,UnitFileState,ActiveState -- %s", name)
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return props.get("LoadState", ""), props.get("UnitFileState", ""), props.get("ActiveState", "")
+
+
+def services_disabled(host: Host, args: dict[str, Any]) -> Finding:
+    """Listed units that exist are neither enabled nor active."""
+    finding = Finding()
+    present = 0
+    for name in args["names"]:
+        load, enabled, active = _unit_state(host, name)
+        if load == "not-found":
+            continue
+        present += 1
+        finding.see(f"{name}: {enabled or load}, {active}")
+        if enabled in {"enabled", "enabled-runtime", "static", "alias"} and load != "masked":
+            finding.fail(f"{name} is {enabled}")
+        if active in {"active", "activating", "reloading"}:
+            finding.fail(f"{name} is {active}")
+    if not present:
+        finding.see("none of the listed units exists")
+    return finding
+
+
+def _running(host: Host, name: str, finding: Finding) -> None:
+    load, enabled, active = _unit_state(host, name)
+    finding.see(f"{name}: {load}, {enabled or 'no unit file'}, {active}")
+    if load != "loaded":
+        finding.fail(f"{name} is {load or 'unknown'}")
+    elif enabled != "enabled":
+        finding.fail(f"{name} is {enabled or 'not enabled'}")
+    if active != "active":
+        finding.fail(f"{name} is {active}")
+
+
+def service_running(host: Host, args: dict[str, Any]) -> Finding:
+    """The unit is enabled and active."""
+    finding = Finding()
+    _running(host, args["name"], finding)
+    return finding
+
+
+def timer_active(host: Host, args: dict[str, Any]) -> Finding:
+    """The timer is enabled and active (waiting), with its next run."""
+    finding = Finding()
+    name = args["name"]
+    _running(host, name, finding)
+    out = _run(host, "systemctl show --property=LastTriggerUSec,NextElapseUSecRealtime -- %s", name)
+    finding.see(f"{name}: {' '.join(out.split())}")
+    return finding
+
+
+def _sudo_list(host: Host, account: str) -> list[str]:
+    """The commands `sudo -l -U` grants an account, one rule per item."""
+    out = _run(host, "sudo -l -U %s", account, ok=(0, 1))
+    rules, inside = [], False
+    for line in out.splitlines():
+        if re.match(r"^User \S+ may run the following commands", line):
+            inside = True
+            continue
+        if inside and line.strip():
+            rules.append(line.strip())
+    return rules
+
+
+def _group_members(host: Host, group: str) -> list[str] | None:
+    result = host.run("getent group %s", group)
+    if result.rc != 0:
+        return None
+    members = result.stdout.strip().split(":")[3]
+    return [m for m in members.split(",") if m]
+
+
+def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
+    """三权分立: three role groups with their accounts, disjoint, none with ALL, auditor read-only."""
+    finding = Finding()
+    seen: dict[str, str] = {}
+    for role, spec in args["roles"].items():
+        group, accounts = spec["group"], spec["accounts"]
+        members = _group_members(host, group)
+        if members is None:
+            finding.fail(f"{role}: group {group} does not exist")
+            continue
+        finding.see(f"{role}: group {group} members {', '.join(members) or 'none'}")
+        for account in accounts:
+            if account not in members:
+                finding.fail(f"{role}: account {account} is not in group {group}")
+            if account in seen and seen[account] != role:
+                finding.fail(f"account {account} holds two roles: {seen[account]} and {role}")
+            seen[account] = role
+            _role_sudo_rights(host, role, account, set(args["audit_commands"]), finding)
+    for account in sorted(seen):
+        roles = [r for r, s in args["roles"].items() if account in (_group_members(host, s["group"]) or [])]
+        if len(roles) > 1:
+            finding.fail(f"account {account} is in the groups of {', '.join(roles)}")
+    return finding
+
+
+def _role_sudo_rights(
+    host: Host, role: str, account: str, audit_commands: set[str], finding: Finding
+) -> None:
+    """No role account may run ALL; the audit admin only the audit commands."""
+    if host.run("id -u %s", account).rc != 0:
+        finding.fail(f"{role}: account {account} does not exist")
+        return
+    rules = _sudo_list(host, account)
+    finding.see(f"sudo -l -U {account}: {'; '.join(rules) or 'no commands'}")
+    for rule in rules:
+        commands = rule.split(")", 1)[-1].split(":")[-1]
+        listed = [c.strip() for c in commands.split(",") if c.strip()]
+        if "ALL" in listed:
+            finding.fail(f"{account} ({role}) may run ALL commands: {rule}")
+        if role == "auditadmin":
+            for command in listed:
+                if command.split()[0] not in audit_commands:
+                    finding.fail(f"audit admin {account} may run {command}, not an audit command")
+
+
+def _sudoers_files(host: Host) -> list[str]:
+    listed = _run(host, "find /etc/sudoers.d -maxdepth 1 -type f", ok=(0, 1)).split()
+    # sudo skips files in sudoers.d whose names contain a dot or end in ~.
+    return ["/etc/sudoers", *sorted(p for p in listed if "." not in Path(p).name and not p.endswith("~"))]
+
+
+def sudo_principals(host: Host, args: dict[str, Any]) -> Finding:
+    """Sudoers user specs name only allowed users and groups; the admin group holds only allowed users."""
+    finding = Finding()
+    users, groups = set(args["users"]), set(args["groups"])
+    for path in _sudoers_files(host):
+        text = _read(host, path) or ""
+        for raw in text.replace("\\\n", " ").splitlines():
+            line = raw.strip()
+            if not line or line.startswith(("#", "Defaults", "@include")) or re.match(r"^\w+_Alias\s", line):
+                continue
+            principals = re.split(r"\s*,\s*", line.split(None, 1)[0])
+            finding.see(f"{path}: {line}")
+            for principal in principals:
+                name = principal.lstrip("%")
+                allowed = name in groups if principal.startswith("%") else name in users
+                if not allowed:
+                    finding.fail(f"{path}: sudo rule for {principal} ({line})")
+    for group in ("sudo", "wheel"):
+        members = _group_members(host, group)
+        if members is None:
+            continue
+        finding.see(f"group {group}: {', '.join(members) or 'no members'}")
+        for member in members:
+            if member not in users:
+                finding.fail(f"{member} is in the admin group {group}")
+    return finding
+
+
+def file_modes(host: Host, args: dict[str, Any]) -> Finding:
+    """Files exist with no permission bits beyond the mode and the right owner."""
+    finding = Finding()
+    for item in args["files"]:
+        path, mode = item["path"], int(str(item["mode"]), 8)
+        result = host.run("stat -c '%%a %%U %%G' -- %s", path)
+        if result.rc != 0:
+            if not item.get("optional", False):
+                finding.fail(f"{path} does not exist")
+            continue
+        actual, owner, group = result.stdout.split()
+        finding.see(f"{path}: {int(actual, 8):04o} {owner}:{group}")
+        if int(actual, 8) & ~mode & 0o7777:
+            finding.fail(f"{path} has mode {int(actual, 8):04o}, more than {mode:04o}")
+        if owner != item["owner"]:
+            finding.fail(f"{path} is owned by {owner}, expected {item['owner']}")
+        if item.get("group") and group != item["group"]:
+            finding.fail(f"{path} has group {group}, expected {item['group']}")
+    return finding
+
+
+def sysctl(host: Host, args: dict[str, Any]) -> Finding:
+    """Each kernel parameter reads back with the value."""
+    finding = Finding()
+    for key, expected in args["values"].items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        text = _read(host, path)
+        if text is None:
+            finding.fail(f"{key} does not exist on this kernel")
+            continue
+        value = " ".join(text.split())
+        finding.see(f"{key} = {value}")
+        if value != " ".join(str(expected).split()):
+            finding.fail(f"{key} is {value}, expected {expected}")
+    return finding
+
+
+def audit_rules_loaded(host: Host, args: dict[str, Any]) -> Finding:
+    """`auditctl -l` lists a rule for each key."""
+    finding = Finding()
+    out = _run(host, "auditctl -l")
+    finding.see(f"auditctl -l: {len(out.splitlines())} rules")
+    for key in args["keys"]:
+        rules = [line for line in out.splitlines() if re.search(rf"(-k |key=){re.escape(key)}\b", line)]
+        if rules:
+            finding.see(f"{key}: {rules[0]}")
+        else:
+            finding.fail(f"no loaded audit rule has key {key}")
+    return finding
+
+
+def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], dict[str, str]]]]:
+    """Top-level directives and (paths, directives) of each block of a logrotate file."""
+    top: dict[str, str] = {}
+    blocks: list[tuple[list[str], dict[str, str]]] = []
+    current: dict[str, str] | None = None
+    paths: list[str] = []
+    in_script = False
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if in_script:
+            in_script = line != "endscript"
+            continue
+        if line.endswith("{"):
+            paths, current = line[:-1].split(), {}
+            continue
+        if line == "}":
+            if current is not None:
+                blocks.append((paths, current))
+            current = None
+            continue
+        word, _, value = line.partition(" ")
+        if word in {"postrotate", "prerotate", "firstaction", "lastaction", "preremove"}:
+            in_script = True
+            continue
+        target = current if current is not None else top
+        if word in LOGROTATE_PERIOD_DAYS:
+            target["period"] = word
+        else:
+            target[word] = value.strip()
+    return top, blocks
+
+
+def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
+    """Every block covering one of the logs keeps at least min_days (rotate × period, maxage)."""
+    finding = Finding()
+    path, min_days = args["path"], int(args["min_days"])
+    text = _read(host, path)
+    if text is None:
+        finding.fail(f"{path} does not exist")
+        return finding
+    defaults, _ = _logrotate_blocks(_read(host, "/etc/logrotate.conf") or "")
+    _, blocks = _logrotate_blocks(text)
+    covered = False
+    for paths, directives in blocks:
+        if not any(fnmatch.fnmatch(log, pattern) for log in args["logs"] for pattern in paths):
+            continue
+        covered = True
+        settings = {**defaults, **directives}
+        period = settings.get("period", "daily")
+        rotate = int(settings.get("rotate", "0"))
+        days = rotate * LOGROTATE_PERIOD_DAYS[period]
+        maxage = settings.get("maxage")
+        finding.see(
+            f"{path}: {' '.join(paths)}: {period}, rotate {rotate}"
+            + (f", maxage {maxage}" if maxage else "")
+            + f" → {days:g} days"
+        )
+        if days < min_days:
+            finding.fail(
+                f"{path}: {' '.join(paths)} keeps {days:g} days ({period} × rotate {rotate}), need {min_days}"
+            )
+        if maxage is not None and int(maxage) < min_days:
+            finding.fail(
+                f"{path}: {' '.join(paths)} deletes logs after maxage {maxage} days, need {min_days}"
+            )
+    if not covered:
+        finding.fail(f"{path}: no block rotates any of {', '.join(args['logs'])}")
+    return finding
+
+
+def file_fresh(host: Host, args: dict[str, Any]) -> Finding:
+    """The newest file matching the glob exists and is young enough."""
+    finding = Finding()
+    pattern, max_age = args["path"], args.get("max_age_hours")
+    if not SAFE_GLOB.match(pattern):
+        raise CommandFailedError(f"unsafe path pattern {pattern!r}")
+    out = _run(host, f"date +%s; stat -c '%Y %s %n' -- {pattern} 2>/dev/null || true")
+    now, *lines = out.splitlines()
+    files = sorted(
+        ((int(m), int(s), n) for m, s, n in (line.split(" ", 2) for line in lines if line)), reverse=True
+    )
+    if not files:
+        finding.fail(f"no file matches {pattern}")
+        return finding
+    mtime, size, name = files[0]
+    hours = (int(now) - mtime) / SECONDS_PER_HOUR
+    finding.see(f"newest {name}: {size} bytes, {hours:.1f} h old ({len(files)} matching)")
+    if max_age is not None and hours > int(max_age):
+        finding.fail(f"{name} is {hours:.1f} h old, more than {max_age} h")
+    return finding
+
+
+def command_succeeds(host: Host, args: dict[str, Any]) -> Finding:
+    """The command exits 0."""
+    finding = Finding()
+    command = shlex.join(str(part) for part in args["command"])
+    result = host.run(command)
+    output = (result.stdout + result.stderr).strip().splitlines()
+    finding.see(f"`{command}` exited {result.rc}{': ' + output[-1] if output else ''}")
+    if result.rc != 0:
+        finding.fail(f"`{command}` exited {result.rc}")
+    return finding
+
+
+CHECKS: dict[CheckKind, Check] = {
+    CheckKind.ACCOUNTS_UNIQUE: accounts_unique,
+    CheckKind.NO_EMPTY_PASSWORDS: no_empty_passwords,
+    CheckKind.PASSWORD_MAX_AGE: password_max_age,
+    CheckKind.ACCOUNTS_LOCKED: accounts_locked,
+    CheckKind.CONFIG_VALUES: config_values,
+    CheckKind.FILE_CONTAINS: file_contains,
+    CheckKind.FILE_EXCLUDES: file_excludes,
+    CheckKind.PAM_STACK: pam_stack,
+    CheckKind.LOGIN_ENV: login_env,
+    CheckKind.SSHD_EFFECTIVE: sshd_effective,
+    CheckKind.PACKAGES_ABSENT: packages_absent,
+    CheckKind.PORTS_CLOSED: ports_closed,
+    CheckKind.LISTENERS_ALLOWED: listeners_allowed,
+    CheckKind.SERVICES_DISABLED: services_disabled,
+    CheckKind.SERVICE_RUNNING: service_running,
+    CheckKind.TIMER_ACTIVE: timer_active,
+    CheckKind.SUDO_SEPARATION: sudo_separation,
+    CheckKind.SUDO_PRINCIPALS: sudo_principals,
+    CheckKind.FILE_MODES: file_modes,
+    CheckKind.SYSCTL: sysctl,
+    CheckKind.AUDIT_RULES_LOADED: audit_rules_loaded,
+    CheckKind.LOGROTATE_RETENTION: logrotate_retention,
+    CheckKind.FILE_FRESH: file_fresh,
+    CheckKind.COMMAND_SUCCEEDS: command_succeeds,
+}
+
+
+# ------------------------------------------------------------- pytest plumbing
+
+
+def container_of(host: Host) -> str | None:
+    """The container technology the host runs in (systemd-detect-virt -c), or None on a VM/bare metal."""
+    result = host.run("systemd-detect-virt -c")
+    name = result.stdout.strip()
+    return name if result.rc == 0 and name and name != "none" else None
+
+
+def _plan() -> dict[str, Any]:
+    path = os.environ.get(PLAN_ENV)
+    if not path:
+        return {"inventory": "", "items": []}
+    plan: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return plan
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per planned (host, control), named ``<host>::<control id>``."""
+    if "planned" in metafunc.fixturenames:
+        items = _plan()["items"]
+        metafunc.parametrize("planned", items, ids=[f"{i['host']}::{i['control']}" for i in items])
+
+
+_containers: dict[str, str | None] = {}
+
+
+def _record(result: dict[str, Any]) -> None:
+    with open(os.environ[RESULTS_ENV], "a", encoding="utf-8") as out:
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+def test_control(planned: dict[str, Any]) -> None:
+    """The host meets the control: every one of its checks finds nothing wrong."""
+    name, control = planned["host"], planned["control"]
+    result: dict[str, Any] = {"host": name, "control": control, "evidence": [], "problems": []}
+    try:
+        host = testinfra.get_host(f"ansible://{name}", ansible_inventory=_plan()["inventory"], sudo=True)
+        if name not in _containers:
+            _containers[name] = container_of(host)
+        container = _containers[name]
+        if container and not planned["container_verifiable"]:
+            result["status"] = "not_verified"
+            result["evidence"] = [f"host is a container ({container}): {planned['container_reason']}"]
+        else:
+            for check in planned["checks"]:
+                finding = CHECKS[CheckKind(check["kind"])](host, check["args"])
+                result["evidence"] += finding.evidence
+                result["problems"] += finding.problems
+            result["status"] = "fail" if result["problems"] else "pass"
+    except Exception as exc:
+        result["status"] = "error"
+        result["problems"].append(_short(f"the check could not run: {type(exc).__name__}: {exc}"))
+    _record(result)
+    if result["status"] == "not_verified":
+        pytest.skip(result["evidence"][0])
+    if result["status"] != "pass":
+        pytest.fail(f"{name} {control}: " + "; ".join(result["problems"]), pytrace=False)

@@ -1,0 +1,270 @@
+"""Audit reports: JUnit XML for CI, Markdown and HTML for people, JSON for tools.
+
+Every control of every audited host is one row (one JUnit testcase) with its status and the
+evidence the check saw, so an auditor reads the proof instead of collecting screenshots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class Status(StrEnum):
+    """Outcome of one control on one host."""
+
+    PASS = "pass"  # noqa: S105 - a status, not a password
+    FAIL = "fail"
+    WAIVED = "waived"
+    NOT_VERIFIED = "not_verified"
+    ERROR = "error"
+
+    @property
+    def label(self) -> str:
+        """How reports print it."""
+        return self.value.replace("_", " ").upper()
+
+    @property
+    def failing(self) -> bool:
+        """Whether the audit as a whole fails because of it."""
+        return self in {Status.FAIL, Status.ERROR}
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    """One control on one host, as the report shows it."""
+
+    host: str
+    control: str
+    clause: str
+    title_zh: str
+    title_en: str
+    status: Status
+    evidence: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    note: str = ""
+    """Why waived or not verified, or a remark on a waiver."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditMeta:
+    """What was audited, when, against what."""
+
+    city: str
+    inventory: str
+    hosts: tuple[str, ...]
+    started: dt.datetime
+    waivers: str
+    catalogue_version: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+REPORT_FILES = ("junit.xml", "report.md", "report.html", "results.json")
+
+
+def summary(results: Iterable[ControlResult]) -> Counter[Status]:
+    """How many results have each status."""
+    return Counter(r.status for r in results)
+
+
+def write_reports(results: list[ControlResult], meta: AuditMeta, directory: Path) -> list[Path]:
+    """Write every report into ``directory`` (each file replaced atomically); returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "junit.xml": junit_xml(results, meta),
+        "report.md": markdown(results, meta),
+        "report.html": html_report(results, meta),
+        "results.json": json.dumps(
+            {
+                "meta": {**asdict(meta), "started": meta.started.isoformat()},
+                "results": [asdict(r) for r in results],
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+    }
+    written = []
+    for name, text in contents.items():
+        written.append(_write_atomic(directory / name, text))
+    return written
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ------------------------------------------------------------------------ JUnit
+
+
+def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
+    """One testsuite per host, one testcase per control; fail -> failure, error -> error,
+    waived and not verified -> skipped with the reason (CI shows them, never as passed)."""
+    counts = summary(results)
+    suites = ET.Element(
+        "testsuites",
+        name=f"dizuo audit {meta.city}",
+        tests=str(len(results)),
+        failures=str(counts[Status.FAIL]),
+        errors=str(counts[Status.ERROR]),
+        skipped=str(counts[Status.WAIVED] + counts[Status.NOT_VERIFIED]),
+    )
+    for host in meta.hosts:
+        mine = [r for r in results if r.host == host]
+        mine_counts = summary(mine)
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=host,
+            tests=str(len(mine)),
+            failures=str(mine_counts[Status.FAIL]),
+            errors=str(mine_counts[Status.ERROR]),
+            skipped=str(mine_counts[Status.WAIVED] + mine_counts[Status.NOT_VERIFIED]),
+            timestamp=meta.started.isoformat(timespec="seconds"),
+        )
+        for result in mine:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{host}.{result.control}",
+                name=f"{result.control} {result.title_zh} / {result.title_en}",
+            )
+            props = ET.SubElement(case, "properties")
+            for name, value in (("clause", result.clause), ("status", result.status.value)):
+                ET.SubElement(props, "property", name=name, value=value)
+            message = "; ".join(result.problems)
+            if result.status is Status.FAIL:
+                ET.SubElement(
+                    case, "failure", message=_one_line(message, result.note), type="control"
+                ).text = "\n".join([*result.problems, *([result.note] if result.note else [])])
+            elif result.status is Status.ERROR:
+                ET.SubElement(
+                    case, "error", message=_one_line(message, result.note), type="check"
+                ).text = message
+            elif result.status in {Status.WAIVED, Status.NOT_VERIFIED}:
+                ET.SubElement(case, "skipped", message=f"{result.status.label}: {result.note}")
+            ET.SubElement(case, "system-out").text = "\n".join(result.evidence)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _one_line(*parts: str) -> str:
+    return " | ".join(p for p in parts if p)[:500]
+
+
+# --------------------------------------------------------------------- Markdown
+
+
+def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
+    """A per-control report an auditor reads top to bottom: summary, then each host's controls."""
+    counts = summary(results)
+    verdict = "FAILED" if any(r.status.failing for r in results) else "PASSED"
+    lines = [
+        f"# 等保 baseline audit — {meta.city}: {verdict}",
+        "",
+        f"- Audited: {meta.started.isoformat(timespec='seconds')} against `{meta.inventory}`"
+        f" (catalogue v{meta.catalogue_version})",
+        f"- Hosts: {', '.join(meta.hosts)}",
+        f"- Waivers: {meta.waivers}",
+        *[f"- {note}" for note in meta.notes],
+        "",
+        "| Status | Count |",
+        "| --- | ---: |",
+        *[f"| {status.label} | {counts[status]} |" for status in Status],
+        "",
+        "PASS: the checks saw the control in force. FAIL: they saw a deviation (listed with ✗). "
+        "WAIVED: a deviation accepted by an unexpired waiver. NOT VERIFIED: the control cannot be checked "
+        "on this kind of host (reason given) — it is not a pass. ERROR: the check could not run.",
+    ]
+    for host in meta.hosts:
+        lines += [
+            "",
+            f"## {host}",
+            "",
+            "| Control | Clause | Title | Status | Evidence |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in (r for r in results if r.host == host):
+            cells = [
+                *[f"✗ {p}" for p in r.problems],
+                *([f"**{r.note}**"] if r.note else []),
+                *r.evidence,
+            ]
+            title = f"{_md(r.title_zh)}<br>{_md(r.title_en)}"
+            evidence = "<br>".join(_md(c) for c in cells)
+            lines.append(f"| {r.control} | {r.clause} | {title} | **{r.status.label}** | {evidence} |")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", "<br>")
+
+
+# ------------------------------------------------------------------------- HTML
+
+STATUS_COLOURS = {
+    Status.PASS: "#1a7f37",
+    Status.FAIL: "#cf222e",
+    Status.WAIVED: "#9a6700",
+    Status.NOT_VERIFIED: "#6e7781",
+    Status.ERROR: "#8250df",
+}
+
+
+def html_report(results: list[ControlResult], meta: AuditMeta) -> str:
+    """The same content as the Markdown report, for a browser."""
+    counts = summary(results)
+    verdict = "FAILED" if any(r.status.failing for r in results) else "PASSED"
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
+        f"<title>等保 audit {e(meta.city)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
+        "td,th{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}"
+        ".st{font-weight:bold;white-space:nowrap}.ev{font-family:monospace;font-size:90%}</style></head><body>",
+        f"<h1>等保 baseline audit — {e(meta.city)}: {verdict}</h1>",
+        f"<p>Audited {e(meta.started.isoformat(timespec='seconds'))} "
+        f"against <code>{e(meta.inventory)}</code> (catalogue v{meta.catalogue_version}); "
+        f"waivers: {e(meta.waivers)}.</p>",
+        *[f"<p>{e(note)}</p>" for note in meta.notes],
+        "<table style='width:auto'><tr><th>Status</th><th>Count</th></tr>",
+        *[
+            f"<tr><td class='st' style='color:{STATUS_COLOURS[s]}'>{s.label}</td><td>{counts[s]}</td></tr>"
+            for s in Status
+        ],
+        "</table>",
+    ]
+    for host in meta.hosts:
+        parts.append(
+            f"<h2>{e(host)}</h2><table><tr><th>Control</th><th>Clause</th><th>Title</th>"
+            "<th>Status</th><th>Evidence</th></tr>"
+        )
+        for r in (r for r in results if r.host == host):
+            cells = [*[f"✗ {e(p)}" for p in r.problems], *([f"<b>{e(r.note)}</b>"] if r.note else [])]
+            cells += [e(x) for x in r.evidence]
+            parts.append(
+                f"<tr id='{e(host)}-{e(r.control)}'><td>{e(r.control)}</td><td>{e(r.clause)}</td>"
+                f"<td>{e(r.title_zh)}<br>{e(r.title_en)}</td>"
+                f"<td class='st' style='color:{STATUS_COLOURS[r.status]}'>{r.status.label}</td>"
+                f"<td class='ev'>{'<br>'.join(cells)}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,127 @@
+"""Waivers: a failing control accepted on named hosts, for a reason, until a date.
+
+The waivers file (YAML)::
+
+    waivers:
+    - control: DZ-IP-02
+      hosts: [yl-gw-01]          # host names or shell patterns (yl-db-*); ["*"] for every host
+      reason: 网关对外提供 443, 端口白名单按区域另行声明 (ticket SEC-2025-014)
+      expires: 2025-12-31        # the last day the waiver holds
+      approved_by: 安全管理员 张三  # optional
+
+A valid waiver turns a failure into "waived" (never into "pass"). An expired waiver waives nothing:
+the control fails, and the report says the waiver expired and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from dizuo.declaration.loader import Problem, key_path, show_value
+
+ControlRef = Annotated[str, StringConstraints(pattern=r"^DZ-[A-Z]{2}-\d{2}$")]
+
+
+class Waiver(BaseModel):
+    """One accepted deviation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    control: ControlRef
+    hosts: tuple[str, ...] = Field(min_length=1, description="Host names or shell patterns")
+    reason: str = Field(min_length=10, description="Why the deviation is accepted; cite the ticket")
+    expires: dt.date = Field(description="Last day the waiver holds")
+    approved_by: str | None = None
+
+    def covers(self, control: str, host: str) -> bool:
+        """Whether this waiver is about ``control`` on ``host`` (expired or not)."""
+        return self.control == control and any(fnmatch.fnmatchcase(host, pattern) for pattern in self.hosts)
+
+    def expired(self, today: dt.date) -> bool:
+        """Whether the waiver's last day has passed."""
+        return today > self.expires
+
+
+class WaiversFile(BaseModel):
+    """The document of a waivers file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    waivers: tuple[Waiver, ...] = ()
+
+
+class WaiverError(Exception):
+    """The waivers file is invalid; ``problems`` names each key path and bad value."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Waivers:
+    """The waivers of one file."""
+
+    source: str
+    items: tuple[Waiver, ...]
+
+    def find(self, control: str, host: str) -> Waiver | None:
+        """The waiver for ``control`` on ``host``; an unexpired one wins over an expired one."""
+        matching = [w for w in self.items if w.covers(control, host)]
+        return max(matching, key=lambda w: w.expires) if matching else None
+
+
+NO_WAIVERS = Waivers(source="(none)", items=())
+
+
+def load(path: Path, known_controls: set[str] | None = None) -> Waivers:
+    """Read and validate a waivers file, or raise :class:`WaiverError` naming file, key and value."""
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WaiverError([Problem(shown, "", "file is missing")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WaiverError([Problem(shown, "", f"cannot read: {exc}")]) from None
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise WaiverError(
+            [Problem(shown, "", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}")]
+        ) from None
+    if not isinstance(document, dict):
+        raise WaiverError(
+            [Problem(shown, "", f"the document must be a mapping, not {type(document).__name__}")]
+        )
+    try:
+        parsed = WaiversFile.model_validate(document)
+    except ValidationError as exc:
+        problems = []
+        for item in exc.errors(include_url=False):
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif item["type"] != "missing":
+                message = f"{message}: {show_value(item['input'])}"
+            problems.append(Problem(shown, key_path(item["loc"]), message))
+        raise WaiverError(problems) from None
+    if known_controls is not None:
+        unknown = [
+            Problem(
+                shown, f"waivers[{i}].control", f"no such control in the catalogue: {show_value(w.control)}"
+            )
+            for i, w in enumerate(parsed.waivers)
+            if w.control not in known_controls
+        ]
+        if unknown:
+            raise WaiverError(unknown)
+    return Waivers(source=shown, items=parsed.waivers)
