@@ -1,0 +1,117 @@
+"""Baseline parameter values of a city: catalogue defaults, then the declaration, then overrides.
+
+Precedence, lowest first:
+
+1. the catalogue default (``catalogue.yaml``);
+2. values derived from the declaration where the default is empty — the management-zone CIDRs for
+   ``mgmt_allowed_sources``, the first ``loghost`` host for ``log_server``, the inventory's
+   ``ansible_user`` for ``automation_account``;
+3. ``city.yaml: baseline: {param: value}``;
+4. ``city.yaml: baseline: zones: {zone: {param: value}}`` for the hosts of that zone.
+
+Every override is validated against the catalogue; problems name the file, the key path and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dizuo.baseline.catalogue import Catalogue, ParamValue, packaged
+from dizuo.declaration.loader import DeclarationError, Problem, show_value
+from dizuo.declaration.model import Declaration, ZoneKind
+
+LOGHOST_GROUP = "loghost"
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineParams:
+    """Resolved values: city-wide, and per zone (only zones that override something differ)."""
+
+    city: Mapping[str, ParamValue]
+    zones: Mapping[str, Mapping[str, ParamValue]] = field(default_factory=dict)
+
+    def for_zone(self, zone: str) -> dict[str, ParamValue]:
+        """The values that apply to the hosts of ``zone``."""
+        return {**self.city, **self.zones.get(zone, {})}
+
+
+def derived_defaults(declaration: Declaration) -> dict[str, ParamValue]:
+    """Values the declaration already says, used where the catalogue default is empty."""
+    derived: dict[str, ParamValue] = {"automation_account": declaration.inventory.ansible_user}
+    management = [z.cidr for z in declaration.zones if z.kind is ZoneKind.MANAGEMENT]
+    if management:
+        derived["mgmt_allowed_sources"] = management
+    loghosts = [h for h in declaration.inventory.hosts if LOGHOST_GROUP in h.groups]
+    if loghosts:
+        derived["log_server"] = loghosts[0].address
+    return derived
+
+
+def resolve(
+    declaration: Declaration, catalogue: Catalogue | None = None, *, source: str = "city.yaml"
+) -> BaselineParams:
+    """Resolve every parameter for the city and its zones, or raise :class:`DeclarationError`."""
+    catalogue = catalogue or packaged()
+    specs = catalogue.parameters()
+    base: dict[str, ParamValue] = dict(catalogue.defaults())
+    for name, value in derived_defaults(declaration).items():
+        if name in specs and not base[name]:
+            base[name] = value
+
+    overrides = dict(declaration.city.baseline)
+    zone_overrides = overrides.pop("zones", {})
+    problems = _check(overrides, "baseline", catalogue, source)
+    zones: dict[str, dict[str, ParamValue]] = {}
+    if not isinstance(zone_overrides, dict):
+        problems.append(
+            Problem(
+                source, "baseline.zones", f"must map zone names to parameters: {show_value(zone_overrides)}"
+            )
+        )
+    else:
+        known_zones = {z.name for z in declaration.zones}
+        for zone, values in zone_overrides.items():
+            where = f"baseline.zones.{zone}"
+            if zone not in known_zones:
+                problems.append(
+                    Problem(source, where, f"unknown zone (declared: {', '.join(sorted(known_zones))})")
+                )
+            elif not isinstance(values, dict):
+                problems.append(
+                    Problem(source, where, f"must map parameters to values: {show_value(values)}")
+                )
+            else:
+                problems += _check(values, where, catalogue, source)
+                zones[zone] = dict(values)
+    if problems:
+        raise DeclarationError(problems)
+    return BaselineParams(city={**base, **overrides}, zones=zones)
+
+
+def _check(values: Mapping[str, Any], where: str, catalogue: Catalogue, source: str) -> list[Problem]:
+    specs = catalogue.parameters()
+    problems = []
+    for name, value in values.items():
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(
+                Problem(
+                    source, f"{where}.{name}", "unknown baseline parameter (see `dizuo baseline controls`)"
+                )
+            )
+            continue
+        problem = spec.problem_with(value)
+        if problem:
+            owner = next(c.id for c in catalogue.controls if spec in c.parameters)
+            problems.append(Problem(source, f"{where}.{name}", f"{problem} ({owner}): {show_value(value)}"))
+    return problems
+
+
+def host_vars(declaration: Declaration, params: BaselineParams) -> dict[str, dict[str, ParamValue]]:
+    """Role variables (``baseline_<param>``) for each declared host, by its zone."""
+    return {
+        host.name: {f"baseline_{name}": value for name, value in params.for_zone(host.zone).items()}
+        for host in declaration.inventory.hosts
+    }
