@@ -36,6 +36,9 @@ LOOKBACK_DAYS = 28
 # Complete days whose day-over-day peak changes give the growth: recent enough to follow rate changes,
 # long enough to hold two weekends (days off are the rarer kind).
 GROWTH_DAYS = 14
+# The working-day growth leans this much towards the median of the last RECENT_DAYS days.
+RECENT_DAYS = 5
+RECENT_WEIGHT = 0.5
 # Days whose intraday shape is summarised.
 SHAPE_DAYS = 14
 # Share of the day-over-day changes trimmed at each end: imports and cleanups that do not recur daily.
@@ -85,9 +88,9 @@ def _forecast_batch(histories: Sequence[UsageHistory], horizon_seconds: int) -> 
     model = _PeakModel.fit(grid)
     horizon_slots = max(1, horizon_seconds // SLOT_SECONDS)
     spread = Z80 * (model.growth_spread + RATE_WANDER * np.abs(model.growth))
-    offset = _first_full(grid, model, model.growth, horizon_slots)
-    low = _first_full(grid, model, model.growth + spread, horizon_slots)
-    high = _first_full(grid, model, model.growth - spread, horizon_slots)
+    offset, low, high = _first_full(
+        grid, model, (model.growth, model.growth + spread, model.growth - spread), horizon_slots
+    )
     low, high = np.minimum(low, offset), np.maximum(high, offset)
     return [
         Forecast(
@@ -206,6 +209,11 @@ class _PeakModel:
             growth[:, kind] = np.where(borrow, growth[:, 1 - kind], growth[:, kind])
             growth_spread[:, kind] = np.where(borrow, growth_spread[:, 1 - kind], growth_spread[:, kind])
         growth = np.nan_to_num(growth)
+        # Rates wander: the last few days say more about tomorrow than two weeks do, but are noisier.
+        last = np.where(recent_kind[:, -RECENT_DAYS:], recent_change[:, -RECENT_DAYS:], np.nan)
+        latest, _ = _trimmed_mean(last, axis=1, trim=0.5)
+        blend = np.where(np.isnan(latest), growth[:, WORK], latest)
+        growth[:, WORK] = RECENT_WEIGHT * blend + (1 - RECENT_WEIGHT) * growth[:, WORK]
         growth_spread = np.nan_to_num(growth_spread)
 
         below = used - peak[:, :, None]
@@ -219,15 +227,16 @@ class _PeakModel:
         for kind in (OFF, WORK):
             unseen = np.isnan(shape[:, kind, :]).all(axis=1, keepdims=True)
             shape[:, kind, :] = np.where(unseen, shape[:, 1 - kind, :], shape[:, kind, :])
-        # Slots never sampled sit at the day's median distance; then the peak slot is 0 by definition,
-        # since a median over days with a jittering backup would otherwise shave the peak off.
+        # Slots never sampled sit at the day's median distance.
         fill = np.nanmedian(np.where(np.isnan(shape), np.nan, shape), axis=2, keepdims=True)
-        shape = np.where(np.isnan(shape), np.nan_to_num(fill), shape)
-        shape -= shape.max(axis=2, keepdims=True)
-
-        peak_today = _anchor(grid, used, working, growth, shape)
+        typical = np.where(np.isnan(shape), np.nan_to_num(fill), shape)
+        # The typical day sits below its own peak everywhere (noise, a backup starting a little earlier
+        # or later each night): it lifts the recent samples to today's peak. The path, though, must
+        # reach the peak at its highest slot, so its shape is shifted up to touch 0.
+        peak_today = _anchor(grid, used, working, growth, typical)
+        surge = _surge(grid, working, growth, typical)
+        shape = typical - typical.max(axis=2, keepdims=True)
         ceiling = _cleanup_ceiling(grid)
-        surge = _surge(grid, working, growth, shape)
         return cls(
             growth=growth,
             growth_spread=growth_spread,
@@ -365,28 +374,39 @@ def _trimmed_mean(values: FloatArray, axis: int, trim: float) -> tuple[FloatArra
     return mean, np.where(count > 0, stderr, np.nan)
 
 
-def _first_full(grid: _Grid, model: _PeakModel, growth: FloatArray, horizon_slots: int) -> FloatArray:
-    """[series] seconds from asof until the predicted usage first reaches capacity; inf if not in horizon."""
+def _first_full(
+    grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], horizon_slots: int
+) -> list[FloatArray]:
+    """Per growth scenario, [series] seconds from asof until usage first reaches capacity; inf if never.
+
+    The path is ``peak[day] + shape[kind, slot] + surge * steps``; only the peaks depend on the
+    scenario, so the rest is laid out once as the headroom the peak must close.
+    """
     n = grid.used.shape[0]
     extra_days = horizon_slots // SLOTS_PER_DAY + 2
     working = grid.working(extra_days).astype(np.int64)
     today = LOOKBACK_DAYS
     rows = np.arange(n)[:, None]
-    future_kind = working[:, today + 1 :]
-    day_growth = np.take_along_axis(growth, future_kind, axis=1)
-    peaks = np.concatenate(
-        [model.peak_today[:, None], model.peak_today[:, None] + np.cumsum(day_growth, axis=1)], axis=1
-    )
-    columns = grid.asof_column[:, None] + 1 + np.arange(horizon_slots)[None, :]
+    steps = 1 + np.arange(horizon_slots)
+    columns = grid.asof_column[:, None] + steps[None, :]
     day = columns // SLOTS_PER_DAY
-    slot = columns % SLOTS_PER_DAY
     kind = np.take_along_axis(working, day, axis=1)
-    path = np.take_along_axis(peaks, day - today, axis=1) + model.shape[rows, kind, slot]
-    path += model.surge[:, None] * (1 + np.arange(horizon_slots))[None, :]
-    full = path >= grid.capacity[:, None]
+    headroom = grid.capacity[:, None] - model.shape[rows, kind, columns % SLOTS_PER_DAY]
+    headroom -= model.surge[:, None] * steps[None, :]
+    day_ahead = day - today
+    future_kind = working[:, today + 1 :]
     # Repeated cleanups from about the same level start again before the volume fills.
-    full &= grid.capacity[:, None] <= model.ceiling[:, None]
-    first = np.argmax(full, axis=1)
-    offset = grid.asof_slot_offset(first + 1).astype(np.float64)
-    offset = np.where(full.any(axis=1), offset, np.inf)
-    return np.where(grid.last_used >= grid.capacity, 0.0, offset)
+    cleaned = grid.capacity > model.ceiling
+    full_now = grid.last_used >= grid.capacity
+    offsets = []
+    for growth in growths:  # a few scenarios, not series
+        day_growth = np.take_along_axis(growth, future_kind, axis=1)
+        peaks = model.peak_today[:, None] + np.concatenate(
+            [np.zeros((n, 1)), np.cumsum(day_growth, axis=1)], axis=1
+        )
+        full = np.take_along_axis(peaks, day_ahead, axis=1) >= headroom
+        first = np.argmax(full, axis=1)
+        offset = grid.asof_slot_offset(first + 1).astype(np.float64)
+        offset = np.where(full.any(axis=1) & ~cleaned, offset, np.inf)
+        offsets.append(np.where(full_now, 0.0, offset))
+    return offsets
