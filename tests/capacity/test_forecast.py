@@ -1,31 +1,240 @@
-"""Forecaster behaviour on synthetic series with known answers."""
+"""Forecaster behaviour on synthetic series with known answers (dizuo.capacity.forecast)."""
 
 from __future__ import annotations
 
-import numpy as np
+import datetime as dt
+from collections.abc import Callable
 
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from dizuo.capacity.calendar_cn import is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
-from dizuo.capacity.types import UsageHistory
+from dizuo.capacity.types import Forecast, UsageHistory
 
 GIB = 2.0**30
+HOUR = 3600
 DAY = 86400
 SLOT = 900
-# 2024-03-04 00:00 Asia/Shanghai, a Monday outside any holiday week.
-START = 1709481600
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+Times = npt.NDArray[np.int64]
+Usage = Callable[[Times], npt.NDArray[np.float64]]
 
 
-def _history(name: str, used: np.ndarray, capacity: float | np.ndarray, start: int = START) -> UsageHistory:
-    ts = start + SLOT * np.arange(len(used), dtype=np.int64)
-    cap = np.broadcast_to(np.asarray(capacity, dtype=np.float64), used.shape).copy()
-    return UsageHistory(series=name, timestamps=ts, used_bytes=used.astype(np.float64), capacity_bytes=cap)
+def _unix(*args: int) -> int:
+    """Unix seconds of a local Asia/Shanghai date-time."""
+    return int(dt.datetime(*args, tzinfo=SHANGHAI).timestamp())
+
+
+# Monday 2024-03-11 10:00 local: four weeks of history without a public holiday.
+PLAIN_ASOF = _unix(2024, 3, 11, 10)
+
+
+def _history(
+    name: str, usage: Usage, capacity: float, asof: int = PLAIN_ASOF, days: int = 28
+) -> UsageHistory:
+    """28 days of 15-minute samples of `usage(t)` ending at `asof`."""
+    ts = asof - SLOT * np.arange(days * 96)[::-1].astype(np.int64)
+    used = usage(ts)
+    return UsageHistory(name, ts, used, np.full(len(ts), capacity))
+
+
+def _first_full(usage: Usage, capacity: float, asof: int) -> int | None:
+    """Truth as in FORMAT.md: first 15-minute grid time in (asof, asof + 30 d] with used >= capacity."""
+    ts = asof + SLOT * np.arange(1, 30 * 96 + 1).astype(np.int64)
+    full = usage(ts) >= capacity
+    return int(ts[np.argmax(full)]) if full.any() else None
+
+
+def _hours_until(fc: Forecast) -> float:
+    assert fc.exhaustion_at is not None, f"{fc.series}: predicted never to fill, expected to fill"
+    return (fc.exhaustion_at - fc.asof) / HOUR
+
+
+def _local_hour(ts: Times) -> npt.NDArray[np.float64]:
+    return ((ts + 8 * HOUR) % DAY) / HOUR
+
+
+def _office_growth(per_hour: float) -> Usage:
+    """Growth only 09:00-18:00 local on mainland-China working days (make-up days included)."""
+
+    origin = _unix(2024, 6, 1)  # fixed, so that every call sees the same level at the same time
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        grid = np.arange(origin, ts.max() + SLOT, SLOT, dtype=np.int64)
+        hour = _local_hour(grid)
+        active = is_working_day(local_day(grid)) & (hour >= 9) & (hour < 18)
+        level = 100 * GIB + np.cumsum(active * per_hour * SLOT / HOUR)
+        return level[np.searchsorted(grid, ts)]
+
+    return usage
 
 
 def test_steady_growth_fills_at_the_extrapolated_time():
-    """A volume growing 1 GiB/day with 5 GiB free fills about 5 days after its last sample."""
-    slots = 28 * 96
-    used = 50 * GIB + GIB * np.arange(slots) / 96
-    cap = used[-1] + 5 * GIB
-    (fc,) = forecast_histories([_history("steady", used, cap)])
-    assert fc.exhaustion_at is not None, "steady: a growing volume must be predicted to fill"
-    hours = (fc.exhaustion_at - fc.asof) / 3600
-    assert abs(hours - 120) <= 2, f"steady: predicted full in {hours:.1f} h, expected 120 h"
+    """A volume growing 1 GiB/day with 5 GiB free is predicted full 5 days on, inside its p10-p90 band."""
+    usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY  # noqa: E731
+    (fc,) = forecast_histories([_history("steady", usage, 55 * GIB)])
+    assert abs(_hours_until(fc) - 120) <= 2, (
+        f"steady: predicted full in {_hours_until(fc):.1f} h, expected 120 h"
+    )
+    assert fc.p10 is not None, "steady: p10 must be given when a fill is predicted"
+    assert fc.p10 <= fc.exhaustion_at, "steady: p10 after the point forecast"
+    assert fc.p90 is None or fc.p90 >= fc.exhaustion_at, "steady: p90 before the point forecast"
+
+
+def test_daily_log_rotation_never_fills():
+    """Usage that climbs 20 % of capacity each day and is rotated back at midnight is never predicted full."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        return 40 * GIB + 20 * GIB * _local_hour(ts) / 24
+
+    (fc,) = forecast_histories([_history("rotated", usage, 100 * GIB)])
+    assert fc.exhaustion_at is None, (
+        f"rotated: predicted full at {fc.exhaustion_at}, a rotated log never fills"
+    )
+    assert fc.p10 is None, "rotated: even the early bound says never"
+
+
+def test_nightly_backup_that_overflows_counts_as_full():
+    """A 01:00-03:00 backup on a slowly growing volume fills it at night, days before the base level would."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        hour = _local_hour(ts)
+        base = 80 * GIB + 1 * GIB * (ts - PLAIN_ASOF) / DAY
+        return base + np.where((hour >= 1) & (hour < 3), 15 * GIB, 0.0)
+
+    truth = _first_full(usage, 100 * GIB, PLAIN_ASOF)
+    assert truth is not None
+    (fc,) = forecast_histories([_history("backup", usage, 100 * GIB)])
+    assert fc.exhaustion_at is not None, "backup: the nightly peak overflows within 6 days, predicted never"
+    assert abs(fc.exhaustion_at - truth) <= 3 * HOUR, (
+        f"backup: predicted full at {fc.exhaustion_at}, truth {truth} (the night the backup overflows)"
+    )
+    assert 1 <= _local_hour(np.array([fc.exhaustion_at]))[0] < 3, "backup: fill must happen during the backup"
+
+
+def test_capacity_increase_mid_history_uses_the_new_capacity():
+    """A volume enlarged from 60 to 200 GiB two weeks ago is judged against 200 GiB, not the old size."""
+    usage: Usage = lambda t: 80 * GIB + GIB * (t - PLAIN_ASOF) / DAY  # noqa: E731
+    history = _history("enlarged", usage, 200 * GIB)
+    capacity = np.where(history.timestamps < PLAIN_ASOF - 14 * DAY, 60 * GIB, 200 * GIB)
+    enlarged = UsageHistory("enlarged", history.timestamps, history.used_bytes, capacity.astype(np.float64))
+    (fc,) = forecast_histories([enlarged])
+    assert fc.capacity_bytes == 200 * GIB, (
+        f"enlarged: forecast capacity {fc.capacity_bytes}, expected 200 GiB"
+    )
+    assert fc.exhaustion_at is None, "enlarged: 120 GiB free at 1 GiB/day does not fill within 30 days"
+
+
+def test_missing_samples_do_not_move_the_forecast():
+    """A day-long exporter outage and 10 % lost scrapes change the predicted fill time by under 2 hours."""
+    usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY  # noqa: E731
+    full = _history("gappy", usage, 60 * GIB)
+    rng = np.random.default_rng(4)
+    keep = rng.random(len(full.timestamps)) > 0.1
+    keep &= ~((full.timestamps > PLAIN_ASOF - 9 * DAY) & (full.timestamps < PLAIN_ASOF - 8 * DAY))
+    keep[-1] = True  # the last sample is always there (FORMAT.md)
+    gappy = UsageHistory("gappy", full.timestamps[keep], full.used_bytes[keep], full.capacity_bytes[keep])
+    complete_fc, gappy_fc = forecast_histories([full, gappy])
+    drift = abs(_hours_until(gappy_fc) - _hours_until(complete_fc))
+    assert drift <= 2, f"gappy: missing samples moved the forecast by {drift:.1f} h"
+
+
+def test_holiday_week_is_not_a_slowdown():
+    """Office-hours growth seen through the 2024 National Day week fills when the working calendar says.
+
+    asof is Saturday 2024-10-12, a make-up working day (调休): growth goes on today, the holiday week
+    in the history is days off, not a lower growth rate.
+    """
+    usage = _office_growth(per_hour=0.5 * GIB)
+    asof = _unix(2024, 10, 12, 10)
+    capacity = float(usage(np.array([asof]))[0] + 20 * GIB)
+    truth = _first_full(usage, capacity, asof)
+    assert truth is not None
+    (fc,) = forecast_histories([_history("office", usage, capacity, asof=asof)])
+    assert fc.exhaustion_at is not None, "office: predicted never to fill"
+    error_h = abs(fc.exhaustion_at - truth) / HOUR
+    assert error_h <= 2, f"office: predicted full at {fc.exhaustion_at}, truth {truth} ({error_h:.1f} h off)"
+
+
+def test_repeated_threshold_cleanups_mean_no_fill():
+    """A volume cleaned back to 60 % whenever it reaches 90 % is not predicted to fill."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        cycle = 3.3 * DAY  # 30 % of 100 GiB at ~9 GiB/day
+        return 60 * GIB + 30 * GIB * (((ts - PLAIN_ASOF) / cycle) % 1.0)
+
+    (fc,) = forecast_histories([_history("cleaned", usage, 100 * GIB)])
+    assert fc.exhaustion_at is None, (
+        f"cleaned: predicted full at {fc.exhaustion_at}; cleanups keep it under 90 %"
+    )
+
+
+def test_one_off_bulk_import_is_a_level_not_a_rate():
+    """A 20 GiB import ten days ago raises the level but not the 1 GiB/day growth rate."""
+    start = PLAIN_ASOF - 10 * DAY
+    usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY + np.where(t >= start, 20 * GIB, 0.0)  # noqa: E731
+    (fc,) = forecast_histories([_history("import", usage, 80 * GIB)])
+    assert abs(_hours_until(fc) - 240) <= 6, (
+        f"import: predicted full in {_hours_until(fc):.1f} h, expected 240 h"
+    )
+
+
+def test_recent_steep_ramp_is_carried_on():
+    """A volume that started filling fast six hours ago is predicted full within hours, not days."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        ramp = np.clip(ts - (PLAIN_ASOF - 6 * HOUR), 0, None) / HOUR
+        return 60 * GIB + 0.1 * GIB * (ts - PLAIN_ASOF) / DAY + 3 * GIB * ramp
+
+    (fc,) = forecast_histories([_history("ramp", usage, 90 * GIB)])
+    assert _hours_until(fc) <= 6, (
+        f"ramp: predicted full in {_hours_until(fc):.1f} h; at 3 GiB/h it fills in 4 h"
+    )
+
+
+def test_full_volume_is_full_now():
+    """A volume at capacity at its last sample is full as of that sample."""
+    usage: Usage = lambda t: np.full(t.shape, 100 * GIB)  # noqa: E731
+    (fc,) = forecast_histories([_history("full", usage, 100 * GIB)])
+    assert fc.exhaustion_at == fc.asof, f"full: exhaustion_at {fc.exhaustion_at}, expected asof {fc.asof}"
+
+
+def test_one_forecast_per_history_in_order():
+    """forecast_histories returns one forecast per input, same order, with each series' own asof."""
+    flat: Usage = lambda t: np.full(t.shape, 10 * GIB)  # noqa: E731
+    histories = [_history(f"s{i}", flat, 100 * GIB, asof=PLAIN_ASOF - i * 7 * SLOT) for i in range(5)]
+    forecasts = forecast_histories(histories)
+    assert [f.series for f in forecasts] == [h.series for h in histories]
+    assert [f.asof for f in forecasts] == [int(h.timestamps[-1]) for h in histories]
+    assert forecast_histories([]) == []
+
+
+def test_horizon_bounds_the_forecast():
+    """A fill 20 days ahead is reported with a 30-day horizon and is None with a 10-day one."""
+    usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY  # noqa: E731
+    history = _history("slow", usage, 70 * GIB)
+    (long,) = forecast_histories([history])
+    (short,) = forecast_histories([history], horizon_seconds=10 * DAY)
+    assert long.exhaustion_at is not None, "slow: 20 days to full is within the 30-day horizon"
+    assert short.exhaustion_at is None, "slow: 20 days to full is beyond a 10-day horizon"
+
+
+@pytest.mark.parametrize(
+    ("date", "working"),
+    [
+        ("2024-10-01", False),  # 国庆节, a Tuesday
+        ("2024-09-29", True),  # Sunday made a working day
+        ("2024-10-12", True),  # Saturday made a working day
+        ("2024-10-13", False),  # an ordinary Sunday
+        ("2025-01-26", True),  # Sunday before 春节 made a working day
+        ("2025-01-31", False),  # 春节, a Friday
+        ("2025-06-02", False),  # 端午节, a Monday
+        ("2025-06-03", True),  # an ordinary Tuesday
+    ],
+)
+def test_working_calendar(date: str, working: bool):
+    """The shipped calendar knows holidays and make-up working days (调休) of 2024-2025."""
+    day = (dt.date.fromisoformat(date) - dt.date(1970, 1, 1)).days
+    assert bool(is_working_day(day)) is working, f"{date}: working day should be {working}"
