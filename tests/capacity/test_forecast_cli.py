@@ -1,0 +1,115 @@
+"""`dizuo capacity forecast FILE.csv[.gz]`: JSON Lines as the benchmark FORMAT.md says, clear errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DIZUO = Path(sys.executable).with_name("dizuo")
+GIB = 2**30
+ASOF = 1710122400  # 2024-03-11 10:00 Asia/Shanghai
+
+
+def _csv_text() -> str:
+    """Three series, 28 days each: one fills in ~5 days, one is flat, one has gaps and is enlarged."""
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    for i in range(28 * 96):
+        t = ASOF - (28 * 96 - 1 - i) * 900
+        lines.append(f"a-fills,{t},{50 * GIB + GIB * (i - 2687) // 96},{55 * GIB}")
+    for i in range(28 * 96):
+        t = ASOF - (28 * 96 - 1 - i) * 900
+        lines.append(f"b-flat,{t},{10 * GIB},{100 * GIB}")
+    for i in range(0, 28 * 96, 3):
+        t = ASOF - (28 * 96 - 1 - i) * 900
+        lines.append(f"c-enlarged,{t},{30 * GIB},{(40 if i < 1000 else 400) * GIB}")
+    return "\n".join(lines) + "\n"
+
+
+def _run(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(DIZUO), "capacity", "forecast", str(path)], capture_output=True, text=True, check=False)
+
+
+def _records(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def plain_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("usage") / "usage.csv"
+    path.write_text(_csv_text())
+    return path
+
+
+def test_forecast_writes_one_json_line_per_series(plain_csv: Path):
+    """Every series gets one JSON object with series, exhaustion_at and both or neither of p10/p90."""
+    done = _run(plain_csv)
+    assert done.returncode == 0, f"forecast failed: {done.stderr}"
+    records = _records(done.stdout)
+    assert [r["series"] for r in records] == ["a-fills", "b-flat", "c-enlarged"]
+    for r in records:
+        assert isinstance(r["exhaustion_at"], int | None), f"{r['series']}: exhaustion_at {r['exhaustion_at']!r}"
+        assert ("p10" in r) == ("p90" in r), f"{r['series']}: p10 and p90 come together"
+    by_series = {r["series"]: r for r in records}
+    fills = by_series["a-fills"]["exhaustion_at"]
+    assert isinstance(fills, int), "a-fills: 5 GiB free at 1 GiB/day must be predicted to fill"
+    assert abs(fills - ASOF - 5 * 86400) <= 3 * 3600, f"a-fills: predicted {fills}, expected ~{ASOF + 5 * 86400}"
+    assert by_series["b-flat"]["exhaustion_at"] is None, "b-flat: a flat volume never fills"
+    assert by_series["c-enlarged"]["exhaustion_at"] is None, "c-enlarged: judged against its new 400 GiB"
+
+
+def test_gzip_and_plain_csv_give_the_same_forecast(plain_csv: Path, tmp_path: Path):
+    """A .csv.gz gives byte-for-byte the output of the same plain .csv."""
+    gz = tmp_path / "usage.csv.gz"
+    gz.write_bytes(gzip.compress(plain_csv.read_bytes()))
+    plain, packed = _run(plain_csv), _run(gz)
+    assert packed.returncode == 0, f"forecast of gzip failed: {packed.stderr}"
+    assert packed.stdout == plain.stdout
+
+
+def test_unsorted_rows_give_the_same_forecast(plain_csv: Path, tmp_path: Path):
+    """Rows in any order (time reversed) are regrouped: the same forecasts as from sorted input."""
+    header, *rows = plain_csv.read_text().splitlines()
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    # Output follows the order in which series first appear in the file.
+    assert sorted(_run(shuffled).stdout.splitlines()) == sorted(_run(plain_csv).stdout.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,12abc,100\n",
+            ":2: column 'used_bytes' '12abc'",
+        ),
+        (b"series,timestamp,used\nx,1,2\n", ":1: header is"),
+        (b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5\n", ":2: 3 columns, expected 4"),
+        (b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5,0\n", "column 'capacity_bytes' '0'"),
+        (b"series,timestamp,used_bytes,capacity_bytes\n", "no samples"),
+        (gzip.compress(b"series,timestamp,used_bytes,capacity_bytes\n" * 50)[:40], "broken gzip data"),
+    ],
+    ids=["bad-number", "bad-header", "short-row", "zero-capacity", "empty", "truncated-gzip"],
+)
+def test_bad_file_is_a_clear_error(tmp_path: Path, content: bytes, message: str):
+    """A bad file exits non-zero with the file, line, column and value named, and no traceback."""
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    done = _run(path)
+    assert done.returncode != 0, "a bad file must fail"
+    assert str(path) in done.stderr, f"error does not name the file: {done.stderr!r}"
+    assert message in done.stderr, f"error does not say {message!r}: {done.stderr!r}"
+    assert "Traceback" not in done.stderr, f"traceback shown: {done.stderr}"
+    assert done.stdout == "", "nothing half-written on stdout"
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path):
+    """A path that does not exist is reported as such, exit non-zero, no traceback."""
+    done = _run(tmp_path / "nope.csv")
+    assert done.returncode != 0
+    assert "nope.csv: cannot read" in done.stderr
+    assert "Traceback" not in done.stderr
