@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dizuo.capacity.prometheus_source import ConfigError, PrometheusSource, load_config
+from dizuo.capacity.prometheus_source import ConfigError, PrometheusSource, SourceError, load_config
 from dizuo.declaration.model import Declaration
 
 err = Console(stderr=True)
@@ -64,6 +64,54 @@ def make_source(url: str, config: Path | None, declaration: Declaration | None) 
         raise fail(str(exc)) from None
 
 
+def run_report(
+    prometheus_url: str | None,
+    csv: Path | None,
+    config: Path | None,
+    declaration: Path | None,
+    out_dir: Path,
+    *,
+    charts: int,
+    within: str,
+    rows: int,
+) -> None:
+    """The body of `dizuo capacity report`: read, forecast, tabulate, chart."""
+    from rich.progress import Progress  # noqa: PLC0415 - see load_declaration
+
+    from dizuo.capacity.csvio import UsageCsvError, read_usage_csv  # noqa: PLC0415
+    from dizuo.capacity.exporter import default_forecaster  # noqa: PLC0415
+    from dizuo.capacity.prometheus_source import Ownership, parse_duration  # noqa: PLC0415
+    from dizuo.capacity.report import build_report, label_from_declaration, tables, write_report  # noqa: PLC0415
+
+    try:
+        risk_seconds = round(parse_duration(within))
+    except ValueError as exc:
+        raise fail(f"--within: {exc}: '{within}'") from None
+    city = load_declaration(declaration)
+    with err.status("reading usage history"):
+        try:
+            if csv is not None:
+                histories = label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city))
+            else:
+                histories = make_source(prometheus_url or "", config, city).histories()
+        except (SourceError, UsageCsvError) as exc:
+            raise fail(str(exc)) from None
+    if not histories:
+        raise fail("no usage series found: check the selectors (--config) or the CSV")
+    with err.status(f"forecasting {len(histories)} series"):
+        forecasts = default_forecaster(histories)
+    result = build_report(histories, forecasts, city, risk_seconds)
+    for table in tables(result, rows):
+        out.print(table)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("charts", total=min(charts, len(result.at_risk)) + 1)
+        try:
+            page = write_report(result, out_dir, charts, lambda _name: progress.advance(task))
+        except OSError as exc:
+            raise fail(f"--out {out_dir}: cannot write: {exc.strerror or exc}") from None
+    out.print(f"wrote {page}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `dizuo capacity`."""
 
@@ -71,9 +119,7 @@ def register(app: typer.Typer) -> None:
     def serve(
         prometheus_url: Annotated[
             str,
-            typer.Option(
-                "--prometheus-url", help="Prometheus to read usage from, e.g. http://127.0.0.1:9090"
-            ),
+            typer.Option("--prometheus-url", help="Prometheus to read usage from, e.g. http://127.0.0.1:9090"),
         ],
         listen: Annotated[str, typer.Option(help="HOST:PORT to serve /metrics on")] = "127.0.0.1:9782",
         config: ConfigOption = None,
@@ -108,16 +154,35 @@ def register(app: typer.Typer) -> None:
             err.print("stopped")
 
     @app.command()
+    def report(  # noqa: PLR0917 - typer maps each option to one parameter
+        prometheus_url: Annotated[
+            str | None, typer.Option("--prometheus-url", help="Read usage history from this Prometheus")
+        ] = None,
+        csv: Annotated[
+            Path | None,
+            typer.Option("--csv", help="Read usage history from a CSV (benchmark format, .csv[.gz])"),
+        ] = None,
+        config: ConfigOption = None,
+        declaration: DeclarationOption = None,
+        out_dir: Annotated[Path, typer.Option("--out", help="Directory for index.html and the PNG charts")] = Path(
+            "capacity-report"
+        ),
+        charts: Annotated[int, typer.Option(min=0, help="Charts for this many volumes, soonest full first")] = 12,
+        within: Annotated[str, typer.Option(help="At risk: early (p10) forecast within this long")] = "30d",
+        rows: Annotated[int, typer.Option(min=1, help="Rows per table in the terminal")] = 20,
+    ) -> None:
+        """Allocation vs usage vs forecast per department and pool: tables, PNG charts and an HTML page."""
+        if (prometheus_url is None) == (csv is None):
+            raise fail("give exactly one of --prometheus-url URL or --csv FILE")
+        run_report(prometheus_url, csv, config, declaration, out_dir, charts=charts, within=within, rows=rows)
+
+    @app.command()
     def rules(
         config: Annotated[Path, typer.Option(help="The commented alert config")] = Path(
             "monitoring/alerts-config.yaml"
         ),
-        output: Annotated[Path, typer.Option(help="The rule file Prometheus loads")] = Path(
-            "monitoring/alerts.yaml"
-        ),
-        check: Annotated[
-            bool, typer.Option("--check", help="Exit 1 if OUTPUT differs; write nothing")
-        ] = False,
+        output: Annotated[Path, typer.Option(help="The rule file Prometheus loads")] = Path("monitoring/alerts.yaml"),
+        check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUTPUT differs; write nothing")] = False,
     ) -> None:
         """Generate the capacity alert rules from their one commented config."""
         from dizuo.capacity.rules import load_alert_config, render, write_atomically  # noqa: PLC0415

@@ -1,0 +1,506 @@
+"""Allocation vs usage vs forecast, per department and per storage pool, with charts of what is at risk.
+
+``build_report`` joins usage histories, their forecasts and the declaration (department quotas,
+declared pool capacities) into rows; ``tables`` renders them for the terminal, ``write_report``
+writes one PNG per volume at risk (history, p10-p90 forecast band, capacity line, exhaustion
+date), an allocation chart and an HTML page embedding them. Every file is written to a temporary
+name and renamed, so a crash never leaves half a report.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from rich.table import Table
+
+from dizuo.capacity.prometheus_source import Ownership
+from dizuo.capacity.rules import write_atomically
+from dizuo.capacity.types import Forecast, IntArray, UsageHistory
+from dizuo.declaration.model import Declaration
+
+GIB = 2**30
+DAY = 86400
+# Dates are shown in the city's local time: Asia/Shanghai, UTC+8 all year (no DST).
+LOCAL_OFFSET = 8 * 3600
+LOCAL = timezone(timedelta(seconds=LOCAL_OFFSET), "CST")
+HORIZON = 30 * DAY
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """One volume: its history and forecast."""
+
+    history: UsageHistory
+    forecast: Forecast
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Forecast labels (kind, volume, pool, department, system), possibly empty."""
+        return {**self.history.labels, **self.forecast.labels}
+
+    def soonest(self) -> int | None:
+        """The earliest plausible exhaustion date: p10 when known, else the median."""
+        return self.forecast.p10 if self.forecast.p10 is not None else self.forecast.exhaustion_at
+
+    def seconds_left(self) -> float:
+        """Seconds from the forecast's as-of time to its earliest plausible exhaustion (inf: not soon)."""
+        soonest = self.soonest()
+        return float("inf") if soonest is None else float(soonest - self.forecast.asof)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A department or a pool: what the declaration grants vs what is provisioned, used and forecast."""
+
+    scope: str  # "department" or "pool"
+    name: str
+    title: str
+    allocated_bytes: float | None  # quota (department) or declared capacity (pool); None if undeclared
+    capacity_bytes: float  # provisioned: sum of the volumes' sizes (or the Ceph pool's own size)
+    used_bytes: float
+    volumes: int
+    at_risk: int
+    earliest: Volume | None  # the volume forecast to fill first (median), if any fills
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the report shows."""
+
+    departments: tuple[Group, ...]
+    pools: tuple[Group, ...]
+    at_risk: tuple[Volume, ...]  # soonest first
+    volumes: int
+    risk_seconds: int
+
+
+def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
+    """Label unlabelled histories (CSV input) from their series id, through the declaration.
+
+    The id names a pool, or starts with a system, department or dataset code: ``sjj-tyrz/data``
+    and ``pvc:sjj-tyrz/data`` are looked up by their first path part, ``sjj-tyrz``.
+    """
+    out = []
+    for history in histories:
+        if history.labels:
+            out.append(history)
+            continue
+        name = history.series.rpartition(":")[2]
+        code = name.partition("/")[0]
+        owner = ownership.owner(code)
+        pool = name if name in ownership.pools else owner.pool
+        labels = {
+            "kind": "",
+            "volume": name,
+            "pool": pool,
+            "department": owner.department,
+            "system": owner.system,
+        }
+        out.append(UsageHistory(history.series, history.timestamps, history.used_bytes, history.capacity_bytes, labels))
+    return out
+
+
+def build_report(
+    histories: Sequence[UsageHistory],
+    forecasts: Sequence[Forecast],
+    declaration: Declaration | None,
+    risk_seconds: int = HORIZON,
+) -> Report:
+    """Group volumes by department and pool; at risk = the p10 date is within ``risk_seconds``."""
+    by_series = {f.series: f for f in forecasts}
+    volumes = [Volume(h, by_series[h.series]) for h in histories if h.series in by_series]
+
+    def at_risk(v: Volume) -> bool:
+        return v.seconds_left() <= risk_seconds
+
+    # Each series has its own as-of time (CSV input): rank by time left, not by date.
+    risky = sorted((v for v in volumes if at_risk(v)), key=Volume.seconds_left)
+
+    def group(scope: str, name: str, title: str, allocated: float | None, members: list[Volume]) -> Group:
+        # A Ceph pool's own series already holds every volume inside it: use it, do not add its PVCs again.
+        own = [v for v in members if v.labels.get("kind") == "ceph_pool"] if scope == "pool" else []
+        counted = own or members
+        filling = [v for v in members if v.forecast.exhaustion_at is not None]
+        return Group(
+            scope=scope,
+            name=name,
+            title=title,
+            allocated_bytes=allocated,
+            capacity_bytes=sum(v.forecast.capacity_bytes for v in counted),
+            used_bytes=sum(v.forecast.used_bytes for v in counted),
+            volumes=len(members),
+            at_risk=sum(1 for v in members if at_risk(v)),
+            earliest=min(filling, key=_median_left) if filling else None,
+        )
+
+    def members(label: str, value: str) -> list[Volume]:
+        return [v for v in volumes if v.labels.get(label) == value]
+
+    departments: list[Group] = []
+    pools: list[Group] = []
+    known_departments: set[str] = set()
+    known_pools: set[str] = set()
+    if declaration is not None:
+        for d in declaration.departments:
+            departments.append(
+                group("department", d.code, d.name, d.quota.storage_gib * GIB, members("department", d.code))
+            )
+            known_departments.add(d.code)
+        for p in declaration.storage_pools():
+            pools.append(group("pool", p.name, p.backend, p.capacity_gib * GIB, members("pool", p.name)))
+            known_pools.add(p.name)
+    for code in sorted({v.labels.get("department", "") for v in volumes} - known_departments - {""}):
+        departments.append(group("department", code, "(not in the declaration)", None, members("department", code)))
+    for name in sorted({v.labels.get("pool", "") for v in volumes} - known_pools - {""}):
+        pools.append(group("pool", name, "(not in the declaration)", None, members("pool", name)))
+    return Report(
+        departments=tuple(sorted(departments, key=_urgency)),
+        pools=tuple(sorted(pools, key=_urgency)),
+        at_risk=tuple(risky),
+        volumes=len(volumes),
+        risk_seconds=risk_seconds,
+    )
+
+
+def _median_left(v: Volume) -> float:
+    at = v.forecast.exhaustion_at
+    return float("inf") if at is None else float(at - v.forecast.asof)
+
+
+def _urgency(g: Group) -> tuple[float, float, str]:
+    """Soonest exhaustion first, then the fullest against its allocation."""
+    soon = _median_left(g.earliest) if g.earliest else float("inf")
+    share = g.used_bytes / g.allocated_bytes if g.allocated_bytes else 0.0
+    return (soon, -share, g.name)
+
+
+# --------------------------------------------------------------------------------------- text
+
+
+def size(value: float | None) -> str:
+    """Bytes in binary units: 1.5 TiB, 300 GiB."""
+    if value is None:
+        return "-"
+    for unit, factor in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if abs(value) >= factor:
+            return f"{value / factor:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def when(at: int | None, asof: int) -> str:
+    """A local date with the time left: ``2024-06-02 08:00 (+1.3 d)``; ``-`` beyond the horizon."""
+    if at is None:
+        return "-"
+    shown = datetime.fromtimestamp(at, UTC).astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+    return f"{shown} ({left(at, asof)})"
+
+
+def left(at: int | None, asof: int) -> str:
+    """Time left, short: ``+1.3 d``; ``>30 d`` beyond the horizon."""
+    return f">{HORIZON / DAY:g} d" if at is None else f"+{max(at - asof, 0) / DAY:.1f} d"
+
+
+def share(used: float, of: float | None) -> str:
+    """``73 %``, or ``-`` when there is nothing to compare with."""
+    return f"{used / of:.0%}" if of else "-"
+
+
+def tables(report: Report, limit: int = 20) -> list[Table]:
+    """Departments, pools and volumes at risk, most urgent first (``limit`` rows each)."""
+    departments = Table(title="Departments: quota vs provisioned vs used", title_justify="left")
+    for column in (
+        "department",
+        "quota",
+        "provisioned",
+        "used",
+        "used/quota",
+        "volumes",
+        "at risk",
+        "first full",
+    ):
+        departments.add_column(
+            column,
+            justify="left" if column in {"department", "first full"} else "right",
+            no_wrap=column == "department",
+        )
+    for g in report.departments[:limit]:
+        departments.add_row(*_group_cells(g))
+    pools = Table(title="Storage pools: declared vs measured vs used", title_justify="left")
+    for column in (
+        "pool",
+        "declared",
+        "measured",
+        "used",
+        "used/declared",
+        "volumes",
+        "at risk",
+        "first full",
+    ):
+        pools.add_column(
+            column, justify="left" if column in {"pool", "first full"} else "right", no_wrap=column == "pool"
+        )
+    for g in report.pools[:limit]:
+        pools.add_row(*_group_cells(g))
+    risky = Table(
+        title=f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}",
+        title_justify="left",
+    )
+    for column in (
+        "volume",
+        "department",
+        "pool",
+        "used",
+        "size",
+        "full",
+        "early",
+        "median",
+        "late",
+        "median date",
+    ):
+        # Names must stay whole to be copied into kubectl; rich narrows the other columns instead.
+        risky.add_column(
+            column,
+            justify="left" if column in {"volume", "department", "pool"} else "right",
+            no_wrap=column == "volume",
+        )
+    for v in report.at_risk[:limit]:
+        f = v.forecast
+        risky.add_row(
+            f.series,
+            v.labels.get("department") or "-",
+            v.labels.get("pool") or "-",
+            size(f.used_bytes),
+            size(f.capacity_bytes),
+            share(f.used_bytes, f.capacity_bytes),
+            left(f.p10, f.asof),
+            left(f.exhaustion_at, f.asof),
+            left(f.p90, f.asof),
+            _date(f.exhaustion_at),
+        )
+    return [departments, pools, risky]
+
+
+def _date(at: int | None) -> str:
+    return "-" if at is None else datetime.fromtimestamp(at, UTC).astimezone(LOCAL).strftime("%m-%d %H:%M")
+
+
+def _group_cells(g: Group) -> list[str]:
+    first = "-"
+    if g.earliest is not None:
+        f = g.earliest.forecast
+        first = f"{_date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof)})"
+    at_risk = f"[red]{g.at_risk}[/red]" if g.at_risk else "0"
+    measured = g.volumes > 0
+    return [
+        g.name,
+        size(g.allocated_bytes),
+        size(g.capacity_bytes) if measured else "-",
+        size(g.used_bytes) if measured else "-",
+        share(g.used_bytes, g.allocated_bytes) if measured else "-",
+        str(g.volumes),
+        at_risk,
+        first,
+    ]
+
+
+# ------------------------------------------------------------------------------------- charts
+
+
+def _save(figure: object, path: Path) -> None:
+    """savefig to a temporary file next to ``path``, then rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        figure.savefig(tmp, format="png", dpi=110)  # type: ignore[attr-defined]
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _local(stamps: IntArray | Sequence[int]) -> npt.NDArray[np.datetime64]:
+    """Unix seconds -> naive datetime64 in local (UTC+8) wall time, which is what the axis shows."""
+    return (np.asarray(stamps, dtype=np.int64) + LOCAL_OFFSET).astype("datetime64[s]")
+
+
+def volume_chart(volume: Volume, path: Path) -> None:
+    """History, capacity line, p10-p90 forecast band and median exhaustion date of one volume."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: PLC0415 - slow import
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    history, f = volume.history, volume.forecast
+    unit, factor = _unit(float(max(history.capacity_bytes.max(), history.used_bytes.max())))
+    horizon_end = f.asof + HORIZON
+    # Show the future up to two days past the late forecast: enough to read the band, not so much
+    # that four weeks of history are squeezed into a corner.
+    known = [t for t in (f.p90, f.exhaustion_at, f.p10) if t is not None]
+    right = min(horizon_end, max(known) + 2 * DAY) if f.p90 is not None else horizon_end
+    figure = Figure(figsize=(9, 4.2), layout="constrained")
+    ax = figure.add_subplot()
+    ax.plot(_local(history.timestamps), history.used_bytes / factor, color="#1f77b4", linewidth=1.0, label="used")
+    capacity = f.capacity_bytes / factor
+    ax.step(
+        _local([*history.timestamps.tolist(), right]),
+        [*(history.capacity_bytes / factor).tolist(), capacity],
+        where="post",
+        color="#d62728",
+        linewidth=1.4,
+        label="capacity",
+    )
+    if f.p10 is not None:
+        # The 80 % band: the volume fills between p10 and p90 (p90 beyond the horizon: open to the right).
+        late = f.p90 if f.p90 is not None else right
+        span = "p10-p90" if f.p90 is not None else "p10 to beyond 30 d"
+        ax.axvspan(*_local([f.p10, late]), color="#ff7f0e", alpha=0.18, linewidth=0, label=f"full: {span}")
+    if f.exhaustion_at is not None:
+        full = _local([f.asof, f.exhaustion_at])
+        ax.plot(full, [f.used_bytes / factor, capacity], color="#ff7f0e", linestyle="--", linewidth=1.2)
+        ax.axvline(full[1], color="#ff7f0e", linewidth=1.2, label="full: median")
+        ax.annotate(
+            f"full {when(f.exhaustion_at, f.asof)}",
+            xy=(full[1], capacity),
+            xytext=(-4, 6),
+            textcoords="offset points",
+            fontsize=9,
+            color="#b35900",
+            ha="right",
+        )
+    labels = volume.labels
+    owner = ", ".join(f"{k} {labels[k]}" for k in ("department", "system", "pool") if labels.get(k))
+    ax.set_title(f.series + (f"  ({owner})" if owner else ""), fontsize=11, loc="left")
+    ax.set_ylabel(unit)
+    ax.set_ylim(bottom=0, top=capacity * 1.15)
+    ax.set_xlim(*_local([int(history.timestamps[0]), right]))
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.set_xlabel("Asia/Shanghai time")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8, ncols=4)
+    _save(figure, path)
+
+
+def _unit(largest: float) -> tuple[str, float]:
+    for unit, factor in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if largest >= factor:
+            return unit, float(factor)
+    return "bytes", 1.0
+
+
+def allocation_chart(report: Report, path: Path, limit: int = 15) -> None:
+    """Per department: quota vs provisioned vs used (the departments closest to their quota)."""
+    from matplotlib.figure import Figure  # noqa: PLC0415 - slow import
+
+    rows = sorted(
+        (g for g in report.departments if g.allocated_bytes and g.volumes),
+        key=lambda g: -(max(g.used_bytes, g.capacity_bytes) / (g.allocated_bytes or 1)),
+    )[:limit][::-1]
+    figure = Figure(figsize=(9, 0.38 * max(len(rows), 3) + 1.2), layout="constrained")
+    ax = figure.add_subplot()
+    names = [g.name for g in rows]
+    # Shares of each quota, not bytes: quotas span GiB to PiB, and "how close to the quota" is the question.
+    provisioned = [100 * g.capacity_bytes / (g.allocated_bytes or 1) for g in rows]
+    used = [100 * g.used_bytes / (g.allocated_bytes or 1) for g in rows]
+    ax.barh(names, provisioned, height=0.7, color="#9ecae1", label="provisioned")
+    ax.barh(names, used, height=0.35, color="#1f77b4", label="used")
+    ax.axvline(100, color="#d62728", linewidth=1.4, label="quota")
+    for y, g in enumerate(rows):
+        ax.annotate(
+            f"{size(g.used_bytes)} used of {size(g.allocated_bytes)}",
+            xy=(max(provisioned[y], used[y]), y),
+            xytext=(4, -3),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax.set_xlim(0, max([120.0, *(p * 1.35 for p in provisioned)]))
+    ax.set_xlabel("% of the department's storage quota")
+    ax.set_title("Departments: provisioned and used storage against quota", fontsize=11, loc="left")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    _save(figure, path)
+
+
+def chart_name(volume: Volume) -> str:
+    """A file name for a volume's chart: its series id with unsafe characters replaced."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in volume.forecast.series) + ".png"
+
+
+def write_report(
+    report: Report,
+    out: Path,
+    charts: int = 12,
+    progress: Callable[[str], None] = lambda _name: None,
+) -> Path:
+    """Write ``charts`` volume charts (soonest first), the allocation chart and ``index.html``; return it."""
+    out.mkdir(parents=True, exist_ok=True)
+    pictures: list[tuple[str, str]] = []
+    if any(g.allocated_bytes and g.volumes for g in report.departments):
+        allocation_chart(report, out / "allocation.png")
+        pictures.append(("allocation.png", "Departments: quota vs provisioned vs used"))
+        progress("allocation.png")
+    for volume in report.at_risk[:charts]:
+        name = chart_name(volume)
+        volume_chart(volume, out / name)
+        pictures.append((name, volume.forecast.series))
+        progress(name)
+    page = out / "index.html"
+    write_atomically(page, _html(report, pictures))
+    return page
+
+
+def _html(report: Report, pictures: Sequence[tuple[str, str]]) -> str:
+    def rows(groups: Sequence[Group]) -> str:
+        return "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _plain(g)) + "</tr>" for g in groups)
+
+    head = "".join(
+        f"<th>{c}</th>"
+        for c in (
+            "name",
+            "",
+            "allocated",
+            "provisioned",
+            "used",
+            "used/allocated",
+            "volumes",
+            "at risk",
+            "first full",
+        )
+    )
+    images = "\n".join(
+        f'<figure><img src="{html.escape(src)}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}'
+        "</figcaption></figure>"
+        for src, alt in pictures
+    )
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>dizuo capacity report</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; margin-bottom: 2em; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
+td:first-child, td:nth-child(2) {{ text-align: left; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>Storage capacity: allocation vs usage vs forecast</h1>
+<p>{report.volumes} volumes; {len(report.at_risk)} at risk
+(early forecast within {report.risk_seconds / DAY:g} days). Dates are Asia/Shanghai time.</p>
+<h2>Departments</h2><table><tr>{head}</tr>
+{rows(report.departments)}</table>
+<h2>Storage pools</h2><table><tr>{head}</tr>
+{rows(report.pools)}</table>
+<h2>Charts</h2>
+{images}
+</body></html>
+"""
+
+
+def _plain(g: Group) -> list[str]:
+    cells = _group_cells(g)
+    cells[6] = str(g.at_risk)
+    return [cells[0], g.title, *cells[1:]]

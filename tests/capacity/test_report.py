@@ -1,0 +1,151 @@
+"""`dizuo capacity report`: allocation vs usage vs forecast per department and pool, charts, HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from dizuo.capacity.collector import GIB
+from dizuo.capacity.csvio import read_usage_csv
+from dizuo.capacity.exporter import default_forecaster
+from dizuo.capacity.prometheus_source import Ownership
+from dizuo.capacity.report import build_report, label_from_declaration, tables
+from dizuo.capacity.types import Forecast, UsageHistory
+from dizuo.cli import app
+from dizuo.declaration import load
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_717_200_000  # a multiple of 900
+DAY = 86400
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def declaration():
+    return load(ROOT / "inventories" / "yulin")
+
+
+def usage_csv(path: Path) -> Path:
+    """14 days at 15 min: a PVC full in ~36 h, a daily-rotation PVC, a flat Ceph pool (ids from the declaration)."""
+    ts = np.arange(NOW - 14 * DAY, NOW + 1, 900, dtype=np.int64)
+    full_at = NOW + 36 * 3600
+    series = {
+        "gaj-01/logs": ((10 + 20 * ((ts + 8 * 3600) % DAY) / DAY) * GIB, 50 * GIB),
+        "phase1-ceph": (np.full(ts.size, 600.0 * 2**40), 1000 * 2**40),
+        "sjj-tyrz/data": (100 * GIB - (full_at - ts) * (70 * GIB / (full_at - ts[0])), 100 * GIB),
+    }
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    for name, (used, capacity) in series.items():
+        lines += [f"{name},{t},{u:.0f},{capacity}" for t, u in zip(ts, used, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_report_from_csv_writes_charts_for_the_volumes_at_risk(tmp_path):
+    """From a CSV, the report charts exactly the filling volume and links it from index.html."""
+    out = tmp_path / "report"
+    args = ["capacity", "report", "--csv", str(usage_csv(tmp_path / "usage.csv")), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
+    assert result.exit_code == 0, result.output
+    charts = sorted(p.name for p in out.glob("*.png"))
+    assert charts == ["allocation.png", "sjj-tyrz_data.png"], f"charts written: {charts}"
+    for name in charts:
+        assert (out / name).read_bytes().startswith(PNG_MAGIC), f"{name} is not a PNG"
+        assert (out / name).stat().st_size > 10_000, f"{name} is suspiciously small"
+    page = (out / "index.html").read_text()
+    for name in charts:
+        assert f'src="{name}"' in page, f"index.html does not embed {name}"
+    assert "榆林市政务服务数据管理局" in page, "the department's name from the declaration is shown"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "no temporary file is left behind"
+    assert "sjj-tyrz/data" in result.output, "the volume at risk is listed in the terminal table"
+
+
+def test_department_and_pool_rows_join_quota_usage_and_forecast(tmp_path, declaration):
+    """The filling PVC counts for department sjj against its quota; the rotating one is not at risk."""
+    histories = label_from_declaration(
+        read_usage_csv(usage_csv(tmp_path / "usage.csv")), Ownership.from_declaration(declaration)
+    )
+    report = build_report(histories, default_forecaster(histories), declaration)
+    assert [v.forecast.series for v in report.at_risk] == ["sjj-tyrz/data"], "only the filling volume is at risk"
+    sjj = next(g for g in report.departments if g.name == "sjj")
+    assert sjj.allocated_bytes == declaration.department("sjj").quota.storage_gib * GIB
+    assert (sjj.volumes, sjj.at_risk) == (1, 1), f"department sjj: {sjj}"
+    assert sjj.earliest is not None
+    assert sjj.earliest.forecast.series == "sjj-tyrz/data"
+    assert report.departments[0].name == "sjj", "the department whose volume fills first is listed first"
+    gaj = next(g for g in report.departments if g.name == "gaj")
+    assert (gaj.volumes, gaj.at_risk, gaj.earliest) == (1, 0, None), f"department gaj: {gaj}"
+    phase1 = next(g for g in report.pools if g.name == "phase1-ceph")
+    assert phase1.volumes == 2, "the Ceph pool series and the PVC inside it both belong to pool phase1-ceph"
+
+
+def forecast(series: str, used: float, capacity: float, labels: dict[str, str], at: int | None = None) -> Forecast:
+    return Forecast(series, NOW, at, at, at, used, capacity, labels)
+
+
+def history(series: str, labels: dict[str, str]) -> UsageHistory:
+    ts = np.array([NOW - 900, NOW], dtype=np.int64)
+    return UsageHistory(series, ts, np.ones(2), np.ones(2), labels)
+
+
+def test_pool_usage_comes_from_the_pool_itself_not_its_volumes_added_up(declaration):
+    """When a Ceph pool is measured directly, its PVCs are not added on top of it (no double counting)."""
+    pool = {"kind": "ceph_pool", "volume": "xc-ceph", "pool": "xc-ceph", "department": "", "system": ""}
+    pvc = {
+        "kind": "pvc",
+        "volume": "sjj-tyrz/data",
+        "pool": "xc-ceph",
+        "department": "sjj",
+        "system": "sjj-tyrz",
+    }
+    forecasts = [
+        forecast("ceph_pool:xc-ceph", 300.0, 400.0, pool),
+        forecast("pvc:sjj-tyrz/data", 50.0, 80.0, pvc),
+    ]
+    histories = [history(f.series, f.labels) for f in forecasts]
+    group = next(g for g in build_report(histories, forecasts, declaration).pools if g.name == "xc-ceph")
+    assert (group.used_bytes, group.capacity_bytes) == (300.0, 400.0), f"pool xc-ceph: {group}"
+
+
+def test_terminal_tables_show_quota_and_time_left(declaration):
+    """The department table shows the quota and the time left until the first volume fills."""
+    labels = {
+        "kind": "pvc",
+        "volume": "sjj-tyrz/data",
+        "pool": "xc-ceph",
+        "department": "sjj",
+        "system": "sjj-tyrz",
+    }
+    forecasts = [forecast("pvc:sjj-tyrz/data", 95 * GIB, 100 * GIB, labels, at=NOW + 2 * DAY)]
+    report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
+    console = Console(width=200, record=True)
+    for table in tables(report, limit=3):
+        console.print(table)
+    text = console.export_text()
+    quota = declaration.department("sjj").quota.storage_gib * GIB / 2**40
+    assert f"{quota:.1f} TiB" in text, text
+    assert "(+2.0 d)" in text, text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--csv", "missing.csv"], "missing.csv: cannot read"),
+        ([], "give exactly one of --prometheus-url URL or --csv FILE"),
+        (["--csv", "a.csv", "--prometheus-url", "http://127.0.0.1:9"], "give exactly one of"),
+        (["--csv", "a.csv", "--within", "soon"], "--within"),
+        (["--prometheus-url", "127.0.0.1:9090"], "must start with http:// or https://"),
+        (["--prometheus-url", "http://127.0.0.1:9"], "cannot connect"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path, monkeypatch, args, message):
+    """Bad report input exits 1 with a message naming the problem, never a traceback."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["capacity", "report", "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 1, result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
