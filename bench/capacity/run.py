@@ -55,33 +55,33 @@ def predict_linear(histories: Sequence[UsageHistory], window_s: int) -> dict[str
     return out
 
 
-def dizuo(histories: Sequence[UsageHistory]) -> tuple[dict[str, Prediction], float]:
-    """dizuo's forecasts and its best-of-REPEATS throughput in series per second."""
-    best = np.inf
+def dizuo(histories: Sequence[UsageHistory]) -> tuple[dict[str, Prediction], float, float]:
+    """dizuo's forecasts, best-of-REPEATS series per wall second, and series per CPU second.
+
+    The machine is shared: CPU seconds show what the code costs when other jobs take the cores.
+    """
+    best_wall = best_cpu = np.inf
     for _ in range(REPEATS):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         forecasts = forecast_histories(histories)
-        best = min(best, time.perf_counter() - start)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
     preds = {f.series: Prediction(f.exhaustion_at, f.p10, f.p90) for f in forecasts}
-    return preds, len(histories) / best
+    return preds, len(histories) / best_wall, len(histories) / best_cpu
 
 
 def cli_end_to_end(data: Path, truth_series: set[str]) -> tuple[dict[str, Prediction], float, int]:
     """Run `dizuo capacity forecast FILE` as a candidate command: predictions, wall seconds, bad lines."""
     exe = Path(sys.executable).with_name("dizuo")
     start = time.perf_counter()
-    done = subprocess.run(
-        [str(exe), "capacity", "forecast", str(data)], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([str(exe), "capacity", "forecast", str(data)], capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
     preds, bad = read_predictions(done.stdout.splitlines())
     return {k: v for k, v in preds.items() if k in truth_series}, wall, bad
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=SHARED / "public.csv.gz")
     parser.add_argument("--truth", type=Path, default=SHARED / "public_truth.jsonl")
     parser.add_argument("--subset", choices=["all", "even", "odd"], default="all")
@@ -101,7 +101,7 @@ def main() -> int:
         preds = predict_linear(histories, window)
         elapsed = time.perf_counter() - start
         results[name] = {**score(truth, preds), "series/s": len(histories) / elapsed}
-    preds, rate = dizuo(histories)
+    preds, rate, cpu_rate = dizuo(histories)
     results["dizuo"] = {**score(truth, preds), "series/s": rate}
 
     cols = ["P@24h", "R@24h", "F1@24h", "P@4d", "R@4d", "F1@4d", "FA/100@4d", "medAE_h", "p90AE_h"]
@@ -134,6 +134,7 @@ def main() -> int:
     ):
         goals.add_row(goal, target, _fmt(value), "[green]yes" if met else "[red]no")
     console.print(goals)
+    console.print(f"dizuo per CPU second (process time, all threads): {cpu_rate:,.0f} series/s")
 
     if not args.no_cli:
         cli_preds, wall, bad = cli_end_to_end(args.data, wanted)

@@ -57,6 +57,7 @@ CLEANUP_LEVEL_SPREAD = 0.04
 # of capacity, with at least this share of the rise in each half of the window.
 SURGE_WINDOWS_SLOTS = (96, 48, 16)
 SURGE_SMOOTH_SLOTS = 4
+SURGE_HISTORY_DAYS = 14
 SURGE_MIN_RISE = 0.01
 SURGE_HALF_SHARE = 0.25
 # Growth uncertainty for the p10/p90 band: z of the 10th/90th percentile of a normal distribution,
@@ -190,9 +191,7 @@ class _PeakModel:
         complete = coverage >= MIN_DAY_COVERAGE
         complete[:, today] = False  # the asof day is still running: its peak may be ahead
         with np.errstate(all="ignore"):
-            peak = np.where(
-                complete, np.nanmax(np.where(complete[:, :, None], used, -np.inf), axis=2), np.nan
-            )
+            peak = np.where(complete, np.nanmax(np.where(complete[:, :, None], used, -np.inf), axis=2), np.nan)
         change = np.full_like(peak, np.nan)
         change[:, 1:] = np.diff(peak, axis=1)
 
@@ -220,9 +219,7 @@ class _PeakModel:
         shape = np.zeros((n, 2, SLOTS_PER_DAY))
         shape_days = slice(today - SHAPE_DAYS, today)
         for kind in (OFF, WORK):
-            values = np.where(
-                (working[:, shape_days] == bool(kind))[:, :, None], below[:, shape_days], np.nan
-            )
+            values = np.where((working[:, shape_days] == bool(kind))[:, :, None], below[:, shape_days], np.nan)
             shape[:, kind, :], _ = _trimmed_mean(values, axis=1, trim=0.5)
         for kind in (OFF, WORK):
             unseen = np.isnan(shape[:, kind, :]).all(axis=1, keepdims=True)
@@ -247,9 +244,7 @@ class _PeakModel:
         )
 
 
-def _anchor(
-    grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArray, shape: FloatArray
-) -> FloatArray:
+def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArray, shape: FloatArray) -> FloatArray:
     """[series] the asof day's peak, from the last ANCHOR_SLOTS samples lifted by the shape."""
     n = used.shape[0]
     flat = used.reshape(n, -1)
@@ -304,15 +299,19 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
     same length in the history, and steadily over both halves of the window (a ramp, not a single
     import step), the growth rate changed: the forecast carries the new rate on.
     """
-    n, columns = grid.used.shape
-    day = np.arange(columns) // SLOTS_PER_DAY
+    n = grid.used.shape[0]
+    # Only the last SURGE_HISTORY_DAYS are compared: rates wander, older rises say little.
+    start = (LOOKBACK_DAYS - SURGE_HISTORY_DAYS) * SLOTS_PER_DAY
+    used = grid.used[:, start:]
+    columns = used.shape[1]
+    day = (start + np.arange(columns)) // SLOTS_PER_DAY
     slot = np.arange(columns) % SLOTS_PER_DAY
     kind = working[:, day].astype(np.int64)
     rows = np.arange(n)[:, None]
     kind_growth = np.take_along_axis(growth, working.astype(np.int64), axis=1)
     lifted = np.cumsum(kind_growth, axis=1)[:, day]
-    residual = _moving_mean(grid.used - shape[rows, kind, slot[None, :]] - lifted, SURGE_SMOOTH_SLOTS)
-    now = grid.asof_column
+    residual = _moving_mean(used - shape[rows, kind, slot[None, :]] - lifted, SURGE_SMOOTH_SLOTS)
+    now = grid.asof_column - start
     all_rows = np.arange(n)
     rate = np.zeros(n)
     # Longest window first, so that a steady rise over the last hours wins over the day's average.
@@ -321,9 +320,7 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
         rise = np.full_like(residual, np.nan)
         rise[:, window:] = residual[:, window:] - residual[:, :-window]
         rise_now = rise[all_rows, now]
-        first_half = (
-            residual[all_rows, np.maximum(now - half, 0)] - residual[all_rows, np.maximum(now - window, 0)]
-        )
+        first_half = residual[all_rows, np.maximum(now - half, 0)] - residual[all_rows, np.maximum(now - window, 0)]
         second_half = rise_now - first_half
         past = np.arange(columns)[None, :] <= (now - max(2 * window, SLOTS_PER_DAY))[:, None]
         with np.errstate(invalid="ignore"):
@@ -374,9 +371,7 @@ def _trimmed_mean(values: FloatArray, axis: int, trim: float) -> tuple[FloatArra
     return mean, np.where(count > 0, stderr, np.nan)
 
 
-def _first_full(
-    grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], horizon_slots: int
-) -> list[FloatArray]:
+def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], horizon_slots: int) -> list[FloatArray]:
     """Per growth scenario, [series] seconds from asof until usage first reaches capacity; inf if never.
 
     The path is ``peak[day] + shape[kind, slot] + surge * steps``; only the peaks depend on the
@@ -401,9 +396,7 @@ def _first_full(
     offsets = []
     for growth in growths:  # a few scenarios, not series
         day_growth = np.take_along_axis(growth, future_kind, axis=1)
-        peaks = model.peak_today[:, None] + np.concatenate(
-            [np.zeros((n, 1)), np.cumsum(day_growth, axis=1)], axis=1
-        )
+        peaks = model.peak_today[:, None] + np.concatenate([np.zeros((n, 1)), np.cumsum(day_growth, axis=1)], axis=1)
         full = np.take_along_axis(peaks, day_ahead, axis=1) >= headroom
         first = np.argmax(full, axis=1)
         offset = grid.asof_slot_offset(first + 1).astype(np.float64)
