@@ -36,7 +36,7 @@ BASE_PACKAGES = (
 FALLBACK_ROLE_PACKAGES = ("auditd", "aide", "libpam-pwquality", "rsyslog", "cron")
 ROLE_VARS = REPO / "roles" / "baseline" / "vars" / "Debian.yml"
 # Bump when the recipe below changes in a way the package list does not show.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 CACHE_DIR = Path(os.environ.get("DIZUO_HOST_CACHE", "/var/cache/dizuo/rootfs"))
 DEBOOTSTRAP_TIMEOUT_S = 900
 PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]+$")
@@ -174,6 +174,9 @@ def _prepare(tree: Path) -> None:
         "console-getty.service",
     ):
         _symlink(tree / "etc/systemd/system" / unit, "/dev/null")
+    # Downloaded .debs are half the tree and never used again: keep the tarball small and fast to untar.
+    for deb in (tree / "var/cache/apt/archives").glob("*.deb"):
+        deb.unlink()
     # The machine-id is per boot (nspawn hands one in); a baked one would make every host the same.
     (tree / "etc/machine-id").write_text("")
 

@@ -30,9 +30,7 @@ def test_host_boots_systemd_in_its_own_namespaces(debian_host):
 
 def test_admin_logs_in_with_key_and_has_passwordless_sudo(debian_host):
     """The admin comes in with this session's key and becomes root without a password (as Ansible does)."""
-    assert _ssh(debian_host, "sudo", "-n", "id", "-u") == "0", (
-        f"{debian_host.name}: sudo -n did not give root"
-    )
+    assert _ssh(debian_host, "sudo", "-n", "id", "-u") == "0", f"{debian_host.name}: sudo -n did not give root"
 
 
 def test_host_network_is_private(debian_host):
@@ -56,7 +54,5 @@ def test_teardown_stops_container_and_removes_veth_and_tree(ssh_key: Path):
     assert not root.exists(), f"tree {root} of yl-test-teardown is still there"
     left = [p.name for p in WORK_DIR.glob("yl-test-teardown-*") if p.is_dir()]
     assert left == [], f"leftover trees {left}"
-    procs = subprocess.run(
-        ["pgrep", "-f", f"--directory={root}"], capture_output=True, text=True, check=False
-    )
+    procs = subprocess.run(["pgrep", "-f", f"--directory={root}"], capture_output=True, text=True, check=False)
     assert procs.stdout.strip() == "", f"systemd-nspawn for {root} still running: {procs.stdout}"

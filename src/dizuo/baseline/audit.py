@@ -67,9 +67,7 @@ def select_hosts(declaration: Declaration, limit: str | None) -> list[Host]:
     chosen: set[str] = set()
     for word in (w.strip() for w in limit.split(",") if w.strip()):
         matched = {
-            h.name
-            for h in hosts
-            if fnmatch.fnmatchcase(h.name, word) or word in {*h.groups, f"zone_{h.zone}", "all"}
+            h.name for h in hosts if fnmatch.fnmatchcase(h.name, word) or word in {*h.groups, f"zone_{h.zone}", "all"}
         }
         if not matched:
             raise AuditInputError(f"--limit: {word!r} matches no host, group or zone_<zone> of hosts.yaml")
@@ -88,9 +86,7 @@ def plan(declaration: Declaration, catalogue: Catalogue, hosts: list[Host]) -> l
                 {
                     "host": host.name,
                     "control": control.id,
-                    "checks": [
-                        {"kind": c.kind.value, "args": c.resolved_args(values)} for c in control.checks
-                    ],
+                    "checks": [{"kind": c.kind.value, "args": c.resolved_args(values)} for c in control.checks],
                     "container_verifiable": control.container.verifiable,
                     "container_reason": control.container.reason or "",
                 }
@@ -128,10 +124,7 @@ def run_audit(
         raw, log = _run_checks(declaration, items, Path(work), progress)
         report_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, report_dir / "pytest.log")
-    results = [
-        _apply_waiver(_result(catalogue.control(item["control"]), item, raw), waivers, today)
-        for item in items
-    ]
+    results = [_apply_waiver(_result(catalogue.control(item["control"]), item, raw), waivers, today) for item in items]
     meta = AuditMeta(
         city=f"{declaration.city.name} ({declaration.city.code})",
         inventory=str(inventory_dir),
@@ -148,7 +141,14 @@ def _run_checks(
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], Path]:
     """Run checks.py with pytest in a subprocess; returns the results by (host, control) and the log."""
     inventory = work / "inventory.yml"
-    inventory.write_text(yaml.safe_dump(hosts_yml(declaration), allow_unicode=True), encoding="utf-8")
+    rendered = hosts_yml(declaration)
+    # One SSH connection per host for the whole audit (testinfra opens one per command otherwise);
+    # closed explicitly below, and by itself 10 s after its last use if we are killed.
+    common = rendered["all"]["vars"].get("ansible_ssh_common_args", "")
+    rendered["all"]["vars"]["ansible_ssh_common_args"] = (
+        f"-o ControlPath={work}/cm-%C -o ControlPersist=10s {common}".strip()
+    )
+    inventory.write_text(yaml.safe_dump(rendered, allow_unicode=True), encoding="utf-8")
     plan_file, results_file, log = work / "plan.json", work / "results.jsonl", work / "pytest.log"
     plan_file.write_text(json.dumps({"inventory": str(inventory), "items": items}), encoding="utf-8")
     results_file.touch()
@@ -184,6 +184,7 @@ def _run_checks(
             if child.poll() is None:
                 child.kill()
             child.wait()
+            _close_ssh_masters(work)
     if progress is not None:
         progress(_count_lines(results_file), len(items))
     raw: dict[tuple[str, str], dict[str, Any]] = {}
@@ -193,14 +194,22 @@ def _run_checks(
     return raw, log
 
 
+def _close_ssh_masters(work: Path) -> None:
+    for socket in work.glob("cm-*"):
+        subprocess.run(
+            ["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "audit-master"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for _ in handle)
 
 
-def _result(
-    control: Control, item: dict[str, Any], raw: dict[tuple[str, str], dict[str, Any]]
-) -> ControlResult:
+def _result(control: Control, item: dict[str, Any], raw: dict[tuple[str, str], dict[str, Any]]) -> ControlResult:
     record = raw.get((item["host"], item["control"]))
     common = {
         "host": item["host"],
@@ -240,7 +249,5 @@ def _apply_waiver(result: ControlResult, waivers: waivers_mod.Waivers, today: dt
         note = f"{'expired ' if expired else ''}waiver until {until} is not needed: the control passes"
         return replace(result, note=note)
     if expired:
-        return replace(
-            result, note=f"waiver expired on {until} ({waiver.reason}{who}): renew it or fix the host"
-        )
+        return replace(result, note=f"waiver expired on {until} ({waiver.reason}{who}): renew it or fix the host")
     return replace(result, status=Status.WAIVED, note=f"waived until {until}: {waiver.reason}{who}")

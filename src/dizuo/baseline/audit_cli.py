@@ -28,12 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def audit(
-    inventory: Annotated[
-        Path, typer.Option("--inventory", "-i", help="Declaration directory, e.g. inventories/yulin")
-    ],
-    report: Annotated[
-        Path, typer.Option("--report", help="Directory for junit.xml, report.md/html, results.json")
-    ],
+    inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Declaration directory, e.g. inventories/yulin")],
+    report: Annotated[Path, typer.Option("--report", help="Directory for junit.xml, report.md/html, results.json")],
     limit: Annotated[
         str | None,
         typer.Option("--limit", "-l", help="Hosts, groups or zone_<zone>, comma-separated; globs ok"),

@@ -68,9 +68,7 @@ def _run(host: Host, command: str, *args: str, ok: tuple[int, ...] = (0,)) -> st
     result = host.run(command, *args)
     if result.rc not in ok:
         shown = shlex.join([command.split(maxsplit=1)[0], *args]) if args else command
-        raise CommandFailedError(
-            f"`{shown}` exited {result.rc}: {(result.stderr or result.stdout).strip()[:200]}"
-        )
+        raise CommandFailedError(f"`{shown}` exited {result.rc}: {(result.stderr or result.stdout).strip()[:200]}")
     return str(result.stdout)
 
 
@@ -96,9 +94,7 @@ def _passwd(host: Host) -> list[list[str]]:
 
 def _shadow(host: Host) -> dict[str, list[str]]:
     text = _read(host, "/etc/shadow") or ""
-    return {
-        fields[0]: fields for fields in (line.split(":") for line in text.splitlines()) if len(fields) >= 8
-    }
+    return {fields[0]: fields for fields in (line.split(":") for line in text.splitlines()) if len(fields) >= 8}
 
 
 def _compare(observed: str, op: str, expected: object) -> bool:
@@ -308,9 +304,7 @@ def login_env(host: Host, args: dict[str, Any]) -> Finding:
     name, op, expected = args["name"], args["op"], args["value"]
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise CommandFailedError(f"not a variable name: {name}")
-    script = (
-        f'printf "%s\\n" "${{{name}-}}"; readonly -p | grep -q " {name}=" && echo readonly || echo writable'
-    )
+    script = f'printf "%s\\n" "${{{name}-}}"; readonly -p | grep -q " {name}=" && echo readonly || echo writable'
     out = _run(host, "bash -l -c %s", script).splitlines()
     # The last two lines are ours; a profile script may print before them.
     value, state = out[-2:] if len(out) >= 2 else ("", "writable")
@@ -369,9 +363,7 @@ def _listeners(host: Host, flags: str) -> list[tuple[str, str, int, str]]:
         local = fields[4] if fields[0] in {"tcp", "udp"} else fields[3]
         address, _, port = local.rpartition(":")
         process = re.search(r'users:\(\("([^"]+)"', line)
-        found.append(
-            (protocol, address.strip("[]").split("%")[0], int(port), process.group(1) if process else "?")
-        )
+        found.append((protocol, address.strip("[]").split("%")[0], int(port), process.group(1) if process else "?"))
     return found
 
 
@@ -380,9 +372,7 @@ def ports_closed(host: Host, args: dict[str, Any]) -> Finding:
     finding = Finding()
     closed = set(args["tcp"])
     listening = _listeners(host, "-tlnp")
-    finding.see(
-        f"TCP listeners: {', '.join(sorted({f'{a}:{p} ({n})' for _, a, p, n in listening})) or 'none'}"
-    )
+    finding.see(f"TCP listeners: {', '.join(sorted({f'{a}:{p} ({n})' for _, a, p, n in listening})) or 'none'}")
     for _, address, port, process in listening:
         if port in closed:
             finding.fail(f"{process} listens on {address}:{port}")
@@ -430,12 +420,14 @@ def services_disabled(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
-def _running(host: Host, name: str, finding: Finding) -> None:
+def _running(host: Host, name: str, finding: Finding, *, static_ok: bool = False) -> None:
     load, enabled, active = _unit_state(host, name)
     finding.see(f"{name}: {load}, {enabled or 'no unit file'}, {active}")
+    # A static timer (no [Install]) runs because a target of the distribution wants it: that is enabled.
+    accepted = {"enabled", "static"} if static_ok else {"enabled"}
     if load != "loaded":
         finding.fail(f"{name} is {load or 'unknown'}")
-    elif enabled != "enabled":
+    elif enabled not in accepted:
         finding.fail(f"{name} is {enabled or 'not enabled'}")
     if active != "active":
         finding.fail(f"{name} is {active}")
@@ -452,7 +444,7 @@ def timer_active(host: Host, args: dict[str, Any]) -> Finding:
     """The timer is enabled and active (waiting), with its next run."""
     finding = Finding()
     name = args["name"]
-    _running(host, name, finding)
+    _running(host, name, finding, static_ok=True)
     out = _run(host, "systemctl show --property=LastTriggerUSec,NextElapseUSecRealtime -- %s", name)
     finding.see(f"{name}: {' '.join(out.split())}")
     return finding
@@ -504,9 +496,7 @@ def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
-def _role_sudo_rights(
-    host: Host, role: str, account: str, audit_commands: set[str], finding: Finding
-) -> None:
+def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[str], finding: Finding) -> None:
     """No role account may run ALL; the audit admin only the audit commands."""
     if host.run("id -u %s", account).rc != 0:
         finding.fail(f"{role}: account {account} does not exist")
@@ -615,6 +605,7 @@ def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], 
     blocks: list[tuple[list[str], dict[str, str]]] = []
     current: dict[str, str] | None = None
     paths: list[str] = []
+    pending: list[str] = []
     in_script = False
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -624,12 +615,17 @@ def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], 
             in_script = line != "endscript"
             continue
         if line.endswith("{"):
-            paths, current = line[:-1].split(), {}
+            # The paths of a block may stand on the lines before its brace.
+            paths, current = [*pending, *line[:-1].split()], {}
+            pending = []
             continue
         if line == "}":
             if current is not None:
                 blocks.append((paths, current))
             current = None
+            continue
+        if current is None and line.startswith("/"):
+            pending += line.split()
             continue
         word, _, value = line.partition(" ")
         if word in {"postrotate", "prerotate", "firstaction", "lastaction", "preremove"}:
@@ -669,13 +665,9 @@ def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
             + f" → {days:g} days"
         )
         if days < min_days:
-            finding.fail(
-                f"{path}: {' '.join(paths)} keeps {days:g} days ({period} × rotate {rotate}), need {min_days}"
-            )
+            finding.fail(f"{path}: {' '.join(paths)} keeps {days:g} days ({period} × rotate {rotate}), need {min_days}")
         if maxage is not None and int(maxage) < min_days:
-            finding.fail(
-                f"{path}: {' '.join(paths)} deletes logs after maxage {maxage} days, need {min_days}"
-            )
+            finding.fail(f"{path}: {' '.join(paths)} deletes logs after maxage {maxage} days, need {min_days}")
     if not covered:
         finding.fail(f"{path}: no block rotates any of {', '.join(args['logs'])}")
     return finding
@@ -689,9 +681,7 @@ def file_fresh(host: Host, args: dict[str, Any]) -> Finding:
         raise CommandFailedError(f"unsafe path pattern {pattern!r}")
     out = _run(host, f"date +%s; stat -c '%Y %s %n' -- {pattern} 2>/dev/null || true")
     now, *lines = out.splitlines()
-    files = sorted(
-        ((int(m), int(s), n) for m, s, n in (line.split(" ", 2) for line in lines if line)), reverse=True
-    )
+    files = sorted(((int(m), int(s), n) for m, s, n in (line.split(" ", 2) for line in lines if line)), reverse=True)
     if not files:
         finding.fail(f"no file matches {pattern}")
         return finding
@@ -753,6 +743,15 @@ def container_of(host: Host) -> str | None:
     return name if result.rc == 0 and name and name != "none" else None
 
 
+def _probe(host: Host) -> None:
+    """Fail fast, with the reason, when commands cannot run on the host as root."""
+    result = host.run("id -u")
+    if result.rc != 0 or result.stdout.strip() != "0":
+        said = (result.stderr or result.stdout).strip().splitlines()
+        reason = said[-1] if said else "no output"
+        raise CommandFailedError(f"cannot run commands as root over SSH (exit {result.rc}): {reason}")
+
+
 def _plan() -> dict[str, Any]:
     path = os.environ.get(PLAN_ENV)
     if not path:
@@ -768,7 +767,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("planned", items, ids=[f"{i['host']}::{i['control']}" for i in items])
 
 
-_containers: dict[str, str | None] = {}
+# Per host, once per run: the container it runs in, or the reason it cannot be checked at all.
+_host_facts: dict[str, tuple[str | None, str | None]] = {}
+
+
+def _facts(name: str, host: Host) -> tuple[str | None, str | None]:
+    if name not in _host_facts:
+        try:
+            _probe(host)
+            _host_facts[name] = (container_of(host), None)
+        except Exception as exc:  # An unreachable host is every control's error, reported once per control.
+            _host_facts[name] = (None, f"{type(exc).__name__}: {exc}")
+    return _host_facts[name]
 
 
 def _record(result: dict[str, Any]) -> None:
@@ -782,9 +792,9 @@ def test_control(planned: dict[str, Any]) -> None:
     result: dict[str, Any] = {"host": name, "control": control, "evidence": [], "problems": []}
     try:
         host = testinfra.get_host(f"ansible://{name}", ansible_inventory=_plan()["inventory"], sudo=True)
-        if name not in _containers:
-            _containers[name] = container_of(host)
-        container = _containers[name]
+        container, unreachable = _facts(name, host)
+        if unreachable:
+            raise CommandFailedError(unreachable)
         if container and not planned["container_verifiable"]:
             result["status"] = "not_verified"
             result["evidence"] = [f"host is a container ({container}): {planned['container_reason']}"]

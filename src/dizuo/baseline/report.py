@@ -155,9 +155,7 @@ def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
                     case, "failure", message=_one_line(message, result.note), type="control"
                 ).text = "\n".join([*result.problems, *([result.note] if result.note else [])])
             elif result.status is Status.ERROR:
-                ET.SubElement(
-                    case, "error", message=_one_line(message, result.note), type="check"
-                ).text = message
+                ET.SubElement(case, "error", message=_one_line(message, result.note), type="check").text = message
             elif result.status in {Status.WAIVED, Status.NOT_VERIFIED}:
                 ET.SubElement(case, "skipped", message=f"{result.status.label}: {result.note}")
             ET.SubElement(case, "system-out").text = "\n".join(result.evidence)

@@ -95,13 +95,9 @@ def load(path: Path, known_controls: set[str] | None = None) -> Waivers:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise WaiverError(
-            [Problem(shown, "", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}")]
-        ) from None
+        raise WaiverError([Problem(shown, "", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}")]) from None
     if not isinstance(document, dict):
-        raise WaiverError(
-            [Problem(shown, "", f"the document must be a mapping, not {type(document).__name__}")]
-        )
+        raise WaiverError([Problem(shown, "", f"the document must be a mapping, not {type(document).__name__}")])
     try:
         parsed = WaiversFile.model_validate(document)
     except ValidationError as exc:
@@ -116,9 +112,7 @@ def load(path: Path, known_controls: set[str] | None = None) -> Waivers:
         raise WaiverError(problems) from None
     if known_controls is not None:
         unknown = [
-            Problem(
-                shown, f"waivers[{i}].control", f"no such control in the catalogue: {show_value(w.control)}"
-            )
+            Problem(shown, f"waivers[{i}].control", f"no such control in the catalogue: {show_value(w.control)}")
             for i, w in enumerate(parsed.waivers)
             if w.control not in known_controls
         ]
