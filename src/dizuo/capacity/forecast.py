@@ -63,7 +63,7 @@ SURGE_HALF_SHARE = 0.25
 # Growth uncertainty for the p10/p90 band: z of the 10th/90th percentile of a normal distribution,
 # applied to the spread of the daily growth plus this share of the growth (rates wander).
 Z80 = 1.2816
-RATE_WANDER = 0.25
+RATE_WANDER = 0.4
 # Series per batch: bounds memory (batch x horizon slots x 8 bytes) while keeping arrays large.
 BATCH = 1024
 DEFAULT_HORIZON_SECONDS = 30 * SECONDS_PER_DAY
