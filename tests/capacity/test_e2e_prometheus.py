@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ import numpy as np
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from dizuo.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = shutil.which("prometheus")
@@ -220,9 +224,7 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
     """Prometheus fires the exhaustion alerts for the filling PVC and none for the daily-rotation PVC."""
     fired = wait_for(
         lambda: (
-            by_volume(city.alerts(), "sjj-tyrz/data")
-            .get("DizuoStorageExhaustionForecastCritical", {})
-            .get("state")
+            by_volume(city.alerts(), "sjj-tyrz/data").get("DizuoStorageExhaustionForecastCritical", {}).get("state")
             == "firing"
             and city.alerts()
         ),
@@ -243,24 +245,58 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
         "pool": "xc-ceph",
     }, f"labels of the alert on pvc sjj-tyrz/data: {critical['labels']}"
     description = critical["annotations"]["description"]
-    assert description.startswith(
-        "pvc sjj-tyrz/data (department sjj, pool xc-ceph) is forecast to be full in "
-    ), description
+    assert description.startswith("pvc sjj-tyrz/data (department sjj, pool xc-ceph) is forecast to be full in "), (
+        description
+    )
     hours_left = (float(critical["value"])) / 3600
     assert 24 < hours_left < 48, (
         f"pvc sjj-tyrz/data is full {FILL_HOURS} h after its last sample; forecast says {hours_left:.1f} h"
     )
-    assert "DizuoStorageUsageCritical" not in filling, (
-        "pvc sjj-tyrz/data is 93 % full: below the hard threshold"
-    )
+    assert "DizuoStorageUsageCritical" not in filling, "pvc sjj-tyrz/data is 93 % full: below the hard threshold"
 
     # The rotating volume was scraped and forecast in the same runs, so its silence is a verdict.
     used = {s.labels["volume"] for s in city.metrics()["dizuo_storage_used_bytes"]}
     assert "gaj-01/logs" in used, f"volumes the exporter saw: {sorted(used)}"
     rotating = by_volume(city.alerts(), "gaj-01/logs")
-    assert rotating == {}, (
-        f"the daily-rotation volume gaj-01/logs must not alert (not even pending): {rotating}"
-    )
+    assert rotating == {}, f"the daily-rotation volume gaj-01/logs must not alert (not even pending): {rotating}"
+
+
+def query(city: City, expr: str) -> dict[str, Any]:
+    url = f"{city.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        return dict(json.loads(get(url)))
+    except urllib.error.HTTPError as exc:
+        return dict(json.loads(exc.read()))
+
+
+def test_every_dashboard_query_runs_on_prometheus(city):
+    """Every Grafana panel query is valid PromQL here, and the time-to-full table lists the filling PVC only."""
+    wait_for(lambda: city.metrics().get("dizuo_storage_exhaustion_timestamp_seconds"), "a first forecast", city.logs)
+    wait_for(lambda: query(city, "dizuo_storage_used_bytes")["data"]["result"], "a scrape of the exporter", city.logs)
+    dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
+    # What Grafana substitutes: "All" for the variables, a rate window for $__rate_interval.
+    variables = {'"$department"': '".*"', '"$pool"': '".*"', "$__rate_interval": "5m"}
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for name, value in variables.items():
+                expr = expr.replace(name, value)
+            answer = query(city, expr)
+            assert answer["status"] == "success", f"panel {panel['title']!r}: {expr!r}: {answer.get('error')}"
+    table = next(p for p in dashboard["panels"] if p["title"] == "Volumes by time to full")
+    median = next(t for t in table["targets"] if t["refId"] == "B")
+    rows = query(city, median["expr"].replace('"$department"', '".*"').replace('"$pool"', '".*"'))["data"]["result"]
+    assert [r["metric"]["volume"] for r in rows] == ["sjj-tyrz/data"], f"time-to-full rows: {rows}"
+
+
+def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):
+    """`dizuo capacity report --prometheus-url` reads the same history and charts only the filling PVC."""
+    out = tmp_path / "report"
+    args = ["capacity", "report", "--prometheus-url", city.prometheus_url, "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
+    assert result.exit_code == 0, result.output
+    charts = sorted(p.name for p in out.glob("*.png"))
+    assert charts == ["allocation.png", "pvc_sjj-tyrz_data.png"], f"charts written: {charts}"
 
 
 def test_prometheus_down_keeps_the_last_forecast_and_marks_it_stale(city):
@@ -270,9 +306,7 @@ def test_prometheus_down_keeps_the_last_forecast_and_marks_it_stale(city):
         "a first forecast",
         city.logs,
     )
-    before = {
-        s.labels["volume"]: s.value for s in city.metrics()["dizuo_storage_exhaustion_timestamp_seconds"]
-    }
+    before = {s.labels["volume"]: s.value for s in city.metrics()["dizuo_storage_exhaustion_timestamp_seconds"]}
     stop(city.prometheus)
     metrics = wait_for(
         lambda: (m := city.metrics())["dizuo_capacity_forecast_stale"][0].value == 1 and m,

@@ -154,7 +154,8 @@ def register(app: typer.Typer) -> None:
             err.print("stopped")
 
     @app.command()
-    def report(  # noqa: PLR0917 - typer maps each option to one parameter
+    def report(
+        *,
         prometheus_url: Annotated[
             str | None, typer.Option("--prometheus-url", help="Read usage history from this Prometheus")
         ] = None,

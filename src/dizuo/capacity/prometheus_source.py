@@ -102,16 +102,12 @@ class SourceConfig(BaseModel):
     def _points_within_limit(self) -> SourceConfig:
         points = self.lookback / self.step
         if points > MAX_POINTS:
-            raise ValueError(
-                f"lookback/step is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}"
-            )
+            raise ValueError(f"lookback/step is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}")
         return self
 
 
 # Filesystems that never fill in a way a forecast helps with (memory-backed, read-only images).
-_FS = (
-    'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd)/.+"'
-)
+_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd)/.+"'
 
 _CEPH_NAME = "* on (pool_id) group_left (name) ceph_pool_metadata"
 
@@ -253,10 +249,10 @@ class Ownership:
 
 # ------------------------------------------------------------------------------------ HTTP API
 
-Fetch = Callable[[str, Mapping[str, str], float], Any]
+Fetch = Callable[[str, Mapping[str, str], float], object]
 
 
-def http_post_json(url: str, form: Mapping[str, str], timeout: float) -> Any:  # noqa: ANN401 - JSON
+def http_post_json(url: str, form: Mapping[str, str], timeout: float) -> object:
     """POST a form and decode the JSON answer (Prometheus answers errors as JSON too)."""
     body = urllib.parse.urlencode(form).encode()
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's Prometheus, http(s) only
@@ -322,9 +318,7 @@ class PrometheusSource:
             raise SourceError(f"{endpoint} query {query!r}: Prometheus answered {reason!r}")
         data = answer.get("data") or {}
         if data.get("resultType") != "matrix":
-            raise SourceError(
-                f"{endpoint} query {query!r}: expected a matrix, got {data.get('resultType')!r}"
-            )
+            raise SourceError(f"{endpoint} query {query!r}: expected a matrix, got {data.get('resultType')!r}")
         out = []
         for item in data.get("result", []):
             points = item.get("values") or []
@@ -361,9 +355,7 @@ def join_series(
         other = capacities.get(identity(series))
         if other is None:
             continue  # No capacity (e.g. a bucket without quota): it cannot fill, nothing to forecast.
-        stamps, in_used, in_capacity = np.intersect1d(
-            series.timestamps, other.timestamps, return_indices=True
-        )
+        stamps, in_used, in_capacity = np.intersect1d(series.timestamps, other.timestamps, return_indices=True)
         keep = (other.values[in_capacity] > 0) & np.isfinite(series.values[in_used])
         if not keep.any():
             continue
