@@ -9,11 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
 from dizuo.capacity.collector import Allocation
 from dizuo.capacity.exporter import ForecastLoop, start_exporter
 from dizuo.capacity.prometheus_source import SourceError
 from dizuo.capacity.types import Forecast, UsageHistory
+from dizuo.cli import app
 
 NOW = 1_717_200_000
 LABELS = {"kind": "pvc", "volume": "ns/data", "pool": "p", "department": "d", "system": "s"}
@@ -41,9 +43,7 @@ class Source:
 def linear(histories):
     """A trivial forecaster for loop tests: one day ahead, labels NOT copied (the loop must add them)."""
     return [
-        Forecast(
-            h.series, int(h.timestamps[-1]), NOW + 3600, None, None, h.used_bytes[-1], h.capacity_bytes[-1]
-        )
+        Forecast(h.series, int(h.timestamps[-1]), NOW + 3600, None, None, h.used_bytes[-1], h.capacity_bytes[-1])
         for h in histories
     ]
 
@@ -122,3 +122,22 @@ def test_http_endpoint_serves_forecasts_and_turns_stale_when_the_source_fails():
         assert served[0].value == NOW + 3600
     finally:
         exporter.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--listen", "9782"], "--listen: expected HOST:PORT"),
+        (["--config", "missing.yaml"], "missing.yaml: cannot read"),
+        (["--config", "bad.yaml"], "bad.yaml: selectors[0].kind: "),
+        (["--declaration", "nowhere"], "not a directory holding a city declaration"),
+    ],
+)
+def test_serve_rejects_bad_input_before_serving(tmp_path, monkeypatch, args, message):
+    """`dizuo capacity serve` exits 1 naming the bad option, file or key; it never starts half-configured."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text("selectors:\n- {kind: nfs, used: a, capacity: b, volume: [x]}\n")
+    base = ["capacity", "serve", "--prometheus-url", "http://127.0.0.1:9", "--listen", "127.0.0.1:0"]
+    result = CliRunner().invoke(app, [*base, *args])
+    assert result.exit_code == 1, result.output
+    assert message in " ".join(result.output.split()), result.output
