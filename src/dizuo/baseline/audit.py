@@ -94,21 +94,23 @@ def plan(declaration: Declaration, catalogue: Catalogue, hosts: list[Host]) -> l
     return items
 
 
-def run_audit(
-    inventory_dir: Path,
-    report_dir: Path,
-    *,
-    limit: str | None = None,
-    waivers_file: Path | None = None,
-    today: dt.date | None = None,
-    progress: Progress | None = None,
-) -> AuditRun:
-    """Audit the declared hosts and write the reports.
+@dataclass(frozen=True, slots=True)
+class PreparedAudit:
+    """A validated audit, ready to run: every input error has been raised by now."""
 
-    Raises AuditInputError, DeclarationError or WaiverError on bad input, before touching any host.
+    inventory_dir: Path
+    declaration: Declaration
+    catalogue: Catalogue
+    hosts: list[Host]
+    waivers: waivers_mod.Waivers
+    items: list[dict[str, Any]]
+
+
+def prepare_audit(inventory_dir: Path, *, limit: str | None = None, waivers_file: Path | None = None) -> PreparedAudit:
+    """Load and validate everything the audit needs, before touching any host.
+
+    Raises AuditInputError, DeclarationError or WaiverError naming the file, key and value.
     """
-    started = dt.datetime.now().astimezone()
-    today = today or started.date()
     declaration = load(inventory_dir)
     catalogue = packaged()
     hosts = select_hosts(declaration, limit)
@@ -120,17 +122,33 @@ def run_audit(
         else waivers_mod.NO_WAIVERS
     )
     items = plan(declaration, catalogue, hosts)
+    return PreparedAudit(inventory_dir, declaration, catalogue, hosts, waivers, items)
+
+
+def run_audit(
+    prepared: PreparedAudit,
+    report_dir: Path,
+    *,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> AuditRun:
+    """Run the checks on the hosts, apply the waivers (valid on ``today``), write the reports."""
+    started = dt.datetime.now().astimezone()
+    today = today or started.date()
+    catalogue, items = prepared.catalogue, prepared.items
     with tempfile.TemporaryDirectory(prefix="dizuo-audit-") as work:
-        raw, log = _run_checks(declaration, items, Path(work), progress)
+        raw, log = _run_checks(prepared.declaration, items, Path(work), progress)
         report_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, report_dir / "pytest.log")
-    results = [_apply_waiver(_result(catalogue.control(item["control"]), item, raw), waivers, today) for item in items]
+    results = [
+        _apply_waiver(_result(catalogue.control(item["control"]), item, raw), prepared.waivers, today) for item in items
+    ]
     meta = AuditMeta(
-        city=f"{declaration.city.name} ({declaration.city.code})",
-        inventory=str(inventory_dir),
-        hosts=tuple(h.name for h in hosts),
+        city=f"{prepared.declaration.city.name} ({prepared.declaration.city.code})",
+        inventory=str(prepared.inventory_dir),
+        hosts=tuple(h.name for h in prepared.hosts),
         started=started,
-        waivers=waivers.source,
+        waivers=prepared.waivers.source,
         catalogue_version=catalogue.version,
     )
     return AuditRun(results=results, meta=meta, reports=write_reports(results, meta, report_dir))

@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dizuo.baseline.audit import AuditInputError, AuditRun, run_audit
+from dizuo.baseline.audit import AuditInputError, AuditRun, prepare_audit, run_audit
 from dizuo.baseline.catalogue import CatalogueError
 from dizuo.baseline.report import Status
 from dizuo.baseline.waivers import WaiverError
@@ -37,32 +38,28 @@ def audit(
     waivers: Annotated[Path | None, typer.Option("--waivers", help="Waivers file (YAML)")] = None,
 ) -> None:
     """Check every host control of the 等保 baseline on the declared hosts; exit 1 when one fails."""
-    out, err = Console(), Console(stderr=True)
+    # soft_wrap: an error names a file path and a key path; wrapping them would break both.
+    out, err = Console(), Console(stderr=True, soft_wrap=True)
     try:
-        with Progress(
-            TextColumn("auditing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("controls×hosts"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("audit", total=None)
-            run = run_audit(
-                inventory,
-                report,
-                limit=limit,
-                waivers_file=waivers,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        prepared = prepare_audit(inventory, limit=limit, waivers_file=waivers)
     except (DeclarationError, WaiverError, CatalogueError) as exc:
         for problem in exc.problems:
-            err.print(f"[red]error:[/red] {problem}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except AuditInputError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    with Progress(
+        TextColumn("auditing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("controls×hosts"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("audit", total=len(prepared.items))
+        run = run_audit(prepared, report, progress=lambda done, total: bar.update(task, completed=done, total=total))
     _print(run, out)
     sys.stdout.flush()
     if run.failed:

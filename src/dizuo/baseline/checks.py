@@ -745,7 +745,12 @@ def container_of(host: Host) -> str | None:
 
 def _probe(host: Host) -> None:
     """Fail fast, with the reason, when commands cannot run on the host as root."""
-    result = host.run("id -u")
+    try:
+        result = host.run("id -u")
+    except RuntimeError as exc:
+        # testinfra's ssh backend raises with the CommandResult when ssh itself fails (exit 255).
+        said = getattr(exc.args[0], "stderr", str(exc)) if exc.args else str(exc)
+        raise CommandFailedError(f"cannot run commands as root over SSH: {str(said).strip()}") from None
     if result.rc != 0 or result.stdout.strip() != "0":
         said = (result.stderr or result.stdout).strip().splitlines()
         reason = said[-1] if said else "no output"

@@ -1,0 +1,290 @@
+"""`dizuo audit` without a booted host: bad input, unreachable hosts, waivers, report formats, check parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import testinfra
+import yaml
+
+from dizuo.baseline import checks, waivers
+from dizuo.baseline.catalogue import Scope, packaged
+from dizuo.baseline.report import AuditMeta, ControlResult, Status, html_report, junit_xml, markdown, write_reports
+from hosts import BootedHost, write_declaration
+
+DIZUO = str(Path(sys.executable).parent / "dizuo")
+CONTROL_IDS = {c.id for c in packaged().controls}
+HOST_CONTROLS = [c.id for c in packaged().for_scope(Scope.HOST)]
+
+
+def _dizuo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DIZUO, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def nowhere_host(ssh_key: Path, tmp_path: Path) -> BootedHost:
+    """A declared host on a loopback port where nothing listens (the connection is refused at once)."""
+    return BootedHost(
+        name="yl-test-gone",
+        address="127.0.0.1",
+        port=_free_loopback_port(),
+        user="dzadmin",
+        key_path=ssh_key,
+        known_hosts=tmp_path / "known_hosts",
+        root=tmp_path,
+        console_log=tmp_path / "console.log",
+        veth="none",
+    )
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_missing_declaration_is_a_clear_error(tmp_path):
+    """A missing declaration directory gives exit 2 and names the missing file, no traceback."""
+    done = _dizuo("audit", "--inventory", str(tmp_path / "nope"), "--report", str(tmp_path / "r"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{tmp_path / 'nope'}: not a directory holding a city declaration" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_limit_is_a_clear_error(nowhere_host, tmp_path):
+    """--limit naming no host or group gives exit 2 and says which word matched nothing."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    done = _dizuo("audit", "-i", str(city), "--report", str(tmp_path / "r"), "--limit", "yl-test-gone,yl-nope-*")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "'yl-nope-*' matches no host" in done.stderr
+    assert not (tmp_path / "r").exists(), "no report is written when the input is bad"
+
+
+def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
+    """An out-of-range parameter in city.yaml stops the audit with file, key path and value."""
+    city = write_declaration(tmp_path / "city", [nowhere_host], city_baseline={"password_max_days": 400})
+    done = _dizuo("audit", "-i", str(city), "--report", str(tmp_path / "r"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "city.yaml: baseline.password_max_days" in done.stderr
+    assert "400" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("document", "where", "says"),
+    [
+        ("waivers:\n- control: DZ-ZZ-99\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-01-01\n",
+         "waivers[0].control", "no such control in the catalogue: 'DZ-ZZ-99'"),
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: soon\n",
+         "waivers[0].expires", "'soon'"),
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  expires: 2030-01-01\n",
+         "waivers[0].reason", "Field required"),
+        ("waivers:\n- control: DZ-IA-01\n  hosts: []\n  reason: a good reason here\n  expires: 2030-01-01\n",
+         "waivers[0].hosts", "at least 1"),
+        ("waivers: [\n", "", "invalid YAML: line 2"),
+    ],
+)  # fmt: skip
+def test_bad_waivers_file_names_file_key_and_value(tmp_path, document, where, says):
+    """Every mistake in a waivers file is reported with the file, the key path and the bad value."""
+    path = tmp_path / "waivers.yaml"
+    path.write_text(document, encoding="utf-8")
+    with pytest.raises(waivers.WaiverError) as caught:
+        waivers.load(path, CONTROL_IDS)
+    problems = [str(p) for p in caught.value.problems]
+    assert any(p.startswith(f"{path}: {where}".rstrip(": ")) and says in p for p in problems), problems
+
+
+def test_bad_waivers_file_stops_the_cli(nowhere_host, tmp_path):
+    """`dizuo audit --waivers` with a bad file exits 2 before touching any host."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    bad = tmp_path / "waivers.yaml"
+    bad.write_text("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: short\n  expires: 2030-01-01\n")
+    done = _dizuo("audit", "-i", str(city), "--report", str(tmp_path / "r"), "--waivers", str(bad))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{bad}: waivers[0].reason" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------- unreachable host
+
+
+def test_unreachable_host_fails_every_control_with_the_reason(nowhere_host, tmp_path):
+    """A host the audit cannot reach fails (exit 1): every control is an error saying why, none passes."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    report = tmp_path / "report"
+    done = _dizuo("audit", "-i", str(city), "--report", str(report))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))["results"]
+    assert sorted(r["control"] for r in results) == sorted(HOST_CONTROLS)
+    for result in results:
+        assert result["status"] == "error", f"{result['control']} on an unreachable host: {result['status']}"
+        assert "cannot run commands as root over SSH" in " ".join(result["problems"]), result["problems"]
+
+
+# ------------------------------------------------------------------- waivers
+
+
+def test_waiver_holds_through_its_expiry_day():
+    """A waiver is valid on its expiry date and expired the day after."""
+    waiver = waivers.Waiver(
+        control="DZ-IA-01", hosts=("yl-*",), reason="accepted for the pilot", expires=dt.date(2030, 1, 1)
+    )
+    assert not waiver.expired(dt.date(2030, 1, 1))
+    assert waiver.expired(dt.date(2030, 1, 2))
+    assert waiver.covers("DZ-IA-01", "yl-db-01")
+    assert not waiver.covers("DZ-IA-01", "xa-db-01"), "host patterns are matched, not prefixes of anything"
+    assert not waiver.covers("DZ-IA-02", "yl-db-01")
+
+
+def test_unexpired_waiver_wins_over_an_expired_one():
+    """When an old and a renewed waiver both cover a control, the renewed one applies."""
+    old = waivers.Waiver(control="DZ-IA-01", hosts=("*",), reason="first acceptance", expires=dt.date(2020, 1, 1))
+    new = waivers.Waiver(control="DZ-IA-01", hosts=("yl-a",), reason="renewed acceptance", expires=dt.date(2030, 1, 1))
+    found = waivers.Waivers("w.yaml", (old, new)).find("DZ-IA-01", "yl-a")
+    assert found == new
+
+
+# ------------------------------------------------------------------- reports
+
+
+def _results() -> tuple[list[ControlResult], AuditMeta]:
+    common = {"clause": "8.1.4.1 a)", "title_zh": "标题", "title_en": "Title"}
+    results = [
+        ControlResult(host="h1", control="DZ-IA-01", status=Status.PASS, evidence=("UID 0: root",), **common),
+        ControlResult(host="h1", control="DZ-IA-02", status=Status.FAIL, problems=("x | <script>",), **common),
+        ControlResult(
+            host="h1", control="DZ-AU-01", status=Status.NOT_VERIFIED, note="not verified: container", **common
+        ),
+        ControlResult(
+            host="h2", control="DZ-IA-01", status=Status.WAIVED, note="waived until 2030-01-01: ok", **common
+        ),
+        ControlResult(host="h2", control="DZ-IA-02", status=Status.ERROR, problems=("cannot reach",), **common),
+    ]
+    meta = AuditMeta(
+        city="榆林市 (yulin)",
+        inventory="inventories/yulin",
+        hosts=("h1", "h2"),
+        started=dt.datetime(2025, 5, 20, 10, 0, tzinfo=dt.UTC),
+        waivers="(none)",
+        catalogue_version=1,
+    )
+    return results, meta
+
+
+def test_junit_marks_each_status_the_way_ci_reads_it():
+    """fail -> <failure>, error -> <error>, waived / not verified -> <skipped> with the reason; pass -> nothing."""
+    results, meta = _results()
+    root = ET.fromstring(junit_xml(results, meta))  # noqa: S314 - XML we just generated
+    assert root.get("tests") == "5"
+    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == ("1", "1", "2")
+    cases = {(c.get("classname"), c.get("name", "").split()[0]): c for c in root.iter("testcase")}
+    assert len(cases) == 5, "one testcase per control × host"
+    assert cases[("h1.DZ-IA-02", "DZ-IA-02")].find("failure") is not None
+    assert cases[("h2.DZ-IA-02", "DZ-IA-02")].find("error") is not None
+    skipped = cases[("h2.DZ-IA-01", "DZ-IA-01")].find("skipped")
+    assert skipped is not None
+    assert "waived until 2030-01-01" in skipped.get("message", "")
+    passed = cases[("h1.DZ-IA-01", "DZ-IA-01")]
+    assert [child.tag for child in passed] == ["properties", "system-out"], "a pass carries only its evidence"
+
+
+def test_human_reports_escape_evidence():
+    """Evidence text cannot break the Markdown table or inject HTML."""
+    results, meta = _results()
+    md, page = markdown(results, meta), html_report(results, meta)
+    assert "x \\| &lt;script&gt;" in md
+    assert "<script>" not in page
+    assert "FAILED" in md.splitlines()[0]
+
+
+def test_reports_are_replaced_whole(tmp_path):
+    """write_reports leaves exactly the report files, no temporary leftovers."""
+    results, meta = _results()
+    (tmp_path / "junit.xml").write_text("old")
+    write_reports(results, meta, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "report.html", "report.md", "results.json"]
+    assert (tmp_path / "junit.xml").read_text().startswith("<?xml")
+
+
+# ------------------------------------------------------------ check parsing
+
+
+def test_config_values_last_occurrence_wins_and_keys_ignore_case(tmp_path):
+    """config_values reads the effective value: comments skipped, last occurrence, case-insensitive keys."""
+    conf = tmp_path / "pwquality.conf"
+    conf.write_text("# minlen = 20\nminlen = 6\nMINLEN = 12  # raised\nminclass=2\n")
+    local = testinfra.get_host("local://")
+    expect = [{"key": "minlen", "op": "ge", "value": 8}, {"key": "minclass", "op": "ge", "value": 3}]
+    finding = checks.config_values(local, {"path": str(conf), "separator": "=", "expect": expect})
+    assert finding.problems == [f"{conf}: minclass is 2, expected ≥ 3"]
+    assert f"{conf}: MINLEN = 12  # raised" in finding.evidence
+
+
+def test_config_values_missing_file_fails(tmp_path):
+    """A missing configuration file is a failure of the control, not a pass."""
+    finding = checks.config_values(
+        testinfra.get_host("local://"),
+        {"path": str(tmp_path / "nope.conf"), "separator": "=", "expect": [{"key": "deny", "op": "le", "value": 5}]},
+    )
+    assert finding.problems == [f"{tmp_path / 'nope.conf'} does not exist"]
+
+
+def test_logrotate_blocks_take_paths_before_the_brace():
+    """Debian's rsyslog file lists its logs on the lines before '{': all of them belong to the block."""
+    text = "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 4\n\tweekly\n\tpostrotate\n\t\trotate 1\n\tendscript\n}\n"
+    top, blocks = checks._logrotate_blocks(text)
+    assert top == {}
+    assert blocks == [(["/var/log/syslog", "/var/log/auth.log"], {"rotate": "4", "period": "weekly"})]
+
+
+def test_file_modes_reports_extra_permission_bits(tmp_path):
+    """file_modes fails a file with any permission bit beyond the allowed mode, and passes a stricter one."""
+    loose, strict = tmp_path / "loose", tmp_path / "strict"
+    loose.write_text("")
+    strict.write_text("")
+    loose.chmod(0o644)
+    strict.chmod(0o400)
+    owner = loose.owner()
+    finding = checks.file_modes(
+        testinfra.get_host("local://"),
+        {
+            "files": [
+                {"path": str(loose), "mode": "0600", "owner": owner},
+                {"path": str(strict), "mode": "0600", "owner": owner},
+            ]
+        },
+    )
+    assert finding.problems == [f"{loose} has mode 0644, more than 0600"]
+
+
+def test_every_check_kind_of_the_catalogue_has_a_check():
+    """Each check kind the catalogue uses is implemented by the audit."""
+    used = {check.kind for control in packaged().controls for check in control.checks}
+    assert used <= set(checks.CHECKS), f"no check function for {used - set(checks.CHECKS)}"
+
+
+def test_plan_resolves_zone_parameters(nowhere_host, tmp_path):
+    """The audit checks a host against its zone's values, the same the role enforces."""
+    from dizuo.baseline.audit import plan  # noqa: PLC0415
+    from dizuo.declaration import load  # noqa: PLC0415
+
+    city = write_declaration(
+        tmp_path / "city",
+        [nowhere_host],
+        city_baseline={"password_max_days": 60, "zones": {"management": {"password_max_days": 30}}},
+    )
+    declaration = load(city)
+    items = plan(declaration, packaged(), list(declaration.inventory.hosts))
+    ia04 = next(i for i in items if i["control"] == "DZ-IA-04")
+    assert ia04["checks"][1]["args"] == {"max_days": 30}, "the management zone's override applies"
+    assert yaml.safe_dump(items)  # the plan is plain data, handed to the checks as JSON
