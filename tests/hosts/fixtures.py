@@ -20,7 +20,12 @@ def ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def debian_host(ssh_key: Path) -> Iterator[BootedHost]:
-    """One booted Debian 12 host for the whole session, reachable as dzadmin with ``ssh_key``."""
+    """One booted Debian 12 host for the whole session, reachable as dzadmin with ``ssh_key``.
+
+    Booting costs seconds warm and minutes cold, so the session shares one host. The host cycle
+    (tests/baseline/test_host_cycle.py) needs it untouched when it starts: a test that changes the
+    host belongs in that module, or boots its own with ``hosts.booted_host``.
+    """
     reasons = missing_tools()
     if reasons:
         pytest.skip(f"cannot boot a test host here: {', '.join(reasons)}")
