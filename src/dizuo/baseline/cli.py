@@ -1,12 +1,159 @@
-"""CLI commands of the baseline domain."""
+"""CLI commands of the baseline domain: `dizuo harden`, `dizuo baseline controls`, `dizuo audit`."""
 
 from __future__ import annotations
 
-import typer
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
-from dizuo.baseline import audit_cli
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dizuo.baseline import audit_cli, harden
+from dizuo.baseline.catalogue import CatalogueError, packaged
+from dizuo.declaration import DeclarationError, load
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+err = Console(stderr=True)
+out = Console()
+
+
+class Format(StrEnum):
+    """Output formats of `dizuo baseline controls`."""
+
+    TABLE = "table"
+    JSON = "json"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this domain's commands to the top-level app."""
+    """Add the baseline commands to the top-level app."""
+    app.command("harden")(harden_command)
+    baseline = typer.Typer(name="baseline", help="The 等保2.0 level-3 control catalogue.", no_args_is_help=True)
+    baseline.command("controls")(controls)
+    app.add_typer(baseline)
     audit_cli.register(app)
+
+
+def controls(
+    format_: Annotated[Format, typer.Option("--format", "-f", help="table for people, json for tools")] = Format.TABLE,
+) -> None:
+    """List the controls of the baseline: id, clause, title, parameters, remediation and checks."""
+    try:
+        catalogue = packaged()
+    except CatalogueError as exc:
+        for problem in exc.problems:
+            err.print("[red]error[/red]", escape(str(problem)))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if format_ is Format.JSON:
+        print(json.dumps(catalogue.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{catalogue.standard} — {len(catalogue.controls)} controls", show_lines=False)
+    table.add_column("id", style="bold", no_wrap=True)
+    table.add_column("clause", no_wrap=True)
+    table.add_column("control")
+    table.add_column("parameters (default)")
+    table.add_column("role tag", no_wrap=True)
+    table.add_column("checks")
+    for control in catalogue.controls:
+        params = "\n".join(f"{p.name}={_short(p.default)}" for p in control.parameters)
+        checks = ", ".join(dict.fromkeys(c.kind.value for c in control.checks))
+        if not control.container.verifiable:
+            checks += "\n[yellow](not verifiable in a container)[/yellow]"
+        clause = control.clause + (f"\n{control.cloud_clause}" if control.cloud_clause else "")
+        table.add_row(
+            control.id,
+            clause,
+            f"{control.title.zh}\n[dim]{escape(control.title.en)}[/dim]",
+            escape(params),
+            control.remediation.tag,
+            checks,
+        )
+    out.print(table)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def harden_command(
+    inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Declaration directory, e.g. inventories/yulin")],
+    limit: Annotated[str | None, typer.Option("--limit", "-l", help="Ansible host pattern, e.g. yl-log-01")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Report what would change; change nothing")] = False,
+) -> None:
+    """Converge the declared hosts to the baseline with the Ansible role; exit 1 when a host fails."""
+    try:
+        declaration = load(inventory)
+        playbook = harden.find_playbook()
+    except DeclarationError as exc:
+        for problem in exc.problems:
+            err.print("[red]error[/red]", escape(str(problem)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except harden.HardenError as exc:
+        err.print("[red]error[/red]", escape(str(exc)))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    failures: list[str] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        overall = progress.add_task("starting ansible-playbook", total=None)
+        hosts: dict[str, Any] = {}
+        counts: dict[str, dict[str, int]] = {}
+
+        def on_event(event: dict[str, Any]) -> None:
+            kind = event.get("event", "")
+            data = event.get("event_data", {})
+            if kind == "playbook_on_task_start":
+                progress.update(overall, description=f"task: {escape(str(data.get('task', '')))}")
+                return
+            host = data.get("host")
+            if not host or not kind.startswith("runner_on_") or kind == "runner_on_start":
+                return
+            tally = counts.setdefault(host, {"ok": 0, "changed": 0, "failed": 0})
+            if host not in hosts:
+                hosts[host] = progress.add_task("", total=None)
+            if kind in {"runner_on_failed", "runner_on_unreachable"} and not data.get("ignore_errors"):
+                tally["failed"] += 1
+                message = str(data.get("res", {}).get("msg", ""))[:300]
+                failures.append(f"{host}: {data.get('task', '')}: {message}")
+            elif kind == "runner_on_ok":
+                tally["changed" if data.get("res", {}).get("changed") else "ok"] += 1
+            progress.update(
+                hosts[host],
+                description=f"  {host}: ok {tally['ok']}  changed {tally['changed']}  failed {tally['failed']}",
+            )
+
+        result = harden.run(declaration, limit=limit, check=check, on_event=on_event, playbook=playbook)
+        progress.update(overall, description=f"done ({result.status})")
+
+    table = Table(title="dizuo harden" + (" --check" if check else ""))
+    for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for name, outcome in result.hosts.items():
+        table.add_row(
+            name,
+            str(outcome.ok),
+            str(outcome.changed),
+            f"[red]{outcome.failed}[/red]" if outcome.failed else "0",
+            f"[red]{outcome.unreachable}[/red]" if outcome.unreachable else "0",
+            str(outcome.skipped),
+        )
+    out.print(table)
+    for failure in failures:
+        err.print("[red]failed[/red]", escape(failure), soft_wrap=True)
+    if not result.hosts:
+        err.print(f"[red]no host ran[/red] (ansible-runner status {result.status}, rc {result.rc})")
+        raise typer.Exit(EXIT_FAILED)
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,160 @@
+"""Run the baseline role against the declared hosts through ansible-runner, with progress.
+
+The inventory is rendered from ``hosts.yaml`` (the one source of truth) and every host gets the
+resolved baseline parameters of its zone as ``baseline_<param>`` variables, the same values the
+audit checks against. Each run uses a fresh private data directory: ansible-runner would otherwise
+replay a saved ``env/cmdline`` silently (see shared/notes/machine-facts.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import yaml
+
+from dizuo.baseline.params import host_vars, resolve
+from dizuo.declaration import Declaration
+from dizuo.declaration.inventory import hosts_yml
+
+PLAYBOOK = "baseline.yml"
+# A converge of one host takes well under a minute; this only stops a hung connection.
+RUN_TIMEOUT_S = 1800
+
+
+class HardenError(Exception):
+    """The run could not start (no playbook, bad --limit): the message says what and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostOutcome:
+    """Task counts of one host, as Ansible's play recap reports them."""
+
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HardenResult:
+    """The outcome of one run of the role."""
+
+    rc: int
+    status: str
+    hosts: dict[str, HostOutcome]
+    check: bool
+
+    @property
+    def ok(self) -> bool:
+        """True when Ansible succeeded and no host failed or was unreachable."""
+        return self.rc == 0 and all(h.failed == 0 and h.unreachable == 0 for h in self.hosts.values())
+
+    @property
+    def changed(self) -> int:
+        """Changed tasks over all hosts."""
+        return sum(h.changed for h in self.hosts.values())
+
+
+Event = dict[str, Any]
+EventHandler = Callable[[Event], None]
+
+
+def find_playbook() -> Path:
+    """The baseline playbook: shipped in the package if built so, else the repository's ``roles/``."""
+    shipped = resources.files("dizuo").joinpath("_ansible", "roles", PLAYBOOK)
+    candidates = [Path(str(shipped))]
+    # Source checkout / editable install: src/dizuo/baseline/harden.py -> repo root is parents[3].
+    candidates.append(Path(__file__).resolve().parents[3] / "roles" / PLAYBOOK)
+    candidates += [parent / "roles" / PLAYBOOK for parent in (Path.cwd(), *Path.cwd().parents)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise HardenError(f"cannot find roles/{PLAYBOOK}: run from the dizuo repository or install it with the roles")
+
+
+def inventory(declaration: Declaration) -> dict[str, Any]:
+    """The YAML inventory of the declaration with each host's resolved baseline variables."""
+    rendered = hosts_yml(declaration)
+    variables = host_vars(declaration, resolve(declaration))
+    for group in rendered["all"]["children"].values():
+        for name, hostvars in group["hosts"].items():
+            hostvars.update(variables[name])
+    return rendered
+
+
+def run(
+    declaration: Declaration,
+    *,
+    limit: str | None = None,
+    check: bool = False,
+    on_event: EventHandler | None = None,
+    playbook: Path | None = None,
+) -> HardenResult:
+    """Converge the declared hosts (or those matching ``limit``) to the baseline; ``check`` changes nothing."""
+    playbook = playbook or find_playbook()
+    names = {h.name for h in declaration.inventory.hosts}
+    if not names:
+        raise HardenError("hosts.yaml declares no host")
+    with tempfile.TemporaryDirectory(prefix="dizuo-harden-") as private:
+        root = Path(private)
+        (root / "inventory").mkdir()
+        inventory_file = root / "inventory" / "hosts.yml"
+        inventory_file.write_text(yaml.safe_dump(inventory(declaration), allow_unicode=True), encoding="utf-8")
+        bin_dir = str(Path(sys.executable).parent)
+        envvars = {
+            # ansible-runner starts ansible-playbook from PATH: use the one next to this interpreter.
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_ROLES_PATH": str(playbook.parent),
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_PIPELINING": "1",
+        }
+        cmdline = " ".join(["--check"] if check else [])
+        runner = ansible_runner.run(
+            private_data_dir=str(root),
+            playbook=str(playbook),
+            inventory=str(inventory_file),
+            limit=limit,
+            cmdline=cmdline or None,
+            envvars=envvars,
+            quiet=True,
+            timeout=RUN_TIMEOUT_S,
+            event_handler=_forward(on_event),
+        )
+        stats = runner.stats or {}
+        hosts = _outcomes(stats)
+        return HardenResult(rc=int(runner.rc), status=str(runner.status), hosts=hosts, check=check)
+
+
+def _forward(on_event: EventHandler | None) -> Callable[[Event], bool]:
+    def handler(event: Event) -> bool:
+        if on_event is not None:
+            on_event(event)
+        return True  # keep the event in the artifacts too
+
+    return handler
+
+
+def _outcomes(stats: dict[str, dict[str, int]]) -> dict[str, HostOutcome]:
+    names: set[str] = set()
+    for key in ("ok", "changed", "failures", "dark", "skipped", "processed"):
+        names.update(stats.get(key, {}))
+    return {
+        name: HostOutcome(
+            ok=stats.get("ok", {}).get(name, 0),
+            changed=stats.get("changed", {}).get(name, 0),
+            failed=stats.get("failures", {}).get(name, 0),
+            unreachable=stats.get("dark", {}).get(name, 0),
+            skipped=stats.get("skipped", {}).get(name, 0),
+        )
+        for name in sorted(names)
+    }

@@ -1,0 +1,175 @@
+"""roles/baseline, statically: ansible-lint clean, syntax, and in step with the catalogue."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dizuo.baseline.catalogue import packaged
+
+REPO = Path(__file__).resolve().parents[2]
+ROLES = REPO / "roles"
+ROLE = ROLES / "baseline"
+BIN = Path(sys.executable).parent
+# Tasks that write a file whose mistake locks people out must validate it first.
+LOCKOUT_PRONE = re.compile(r"^/etc/(ssh/sshd_config|sudoers(\.d/.*)?|pam\.d/.*)$")
+
+
+def _tool(name: str) -> str:
+    path = BIN / name
+    assert path.is_file(), f"{name} is not installed next to {sys.executable} (test dependency group)"
+    return str(path)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "ANSIBLE_NOCOLOR": "1"}
+
+
+def _yaml(path: Path) -> object:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _tasks() -> dict[str, list[dict]]:
+    return {p.stem: _yaml(p) or [] for p in sorted((ROLE / "tasks").glob("*.yml"))}
+
+
+def _walk(tasks: list[dict]) -> list[dict]:
+    found = []
+    for task in tasks:
+        found.append(task)
+        found += _walk(task.get("block", []))
+    return found
+
+
+@pytest.mark.slow
+def test_role_is_ansible_lint_clean() -> None:
+    """ansible-lint (production profile, offline) reports nothing on roles/."""
+    done = subprocess.run(
+        [_tool("ansible-lint"), "--offline", "--nocolor", "--format=pep8", "roles/"],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"ansible-lint found problems in roles/:\n{done.stdout}\n{done.stderr[-2000:]}"
+
+
+def test_playbook_passes_syntax_check() -> None:
+    """ansible-playbook --syntax-check accepts roles/baseline.yml and every imported task file."""
+    done = subprocess.run(
+        [_tool("ansible-playbook"), "--syntax-check", "-i", "localhost,", str(ROLES / "baseline.yml")],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"syntax check of roles/baseline.yml failed:\n{done.stdout}\n{done.stderr}"
+
+
+def test_role_defaults_equal_the_catalogue_defaults() -> None:
+    """The role enforces the catalogue's values when run without the declaration (no drift)."""
+    defaults = _yaml(ROLE / "defaults" / "main.yml")
+    assert isinstance(defaults, dict)
+    for param in packaged().parameters().values():
+        assert param.variable in defaults, f"{param.variable} is missing from roles/baseline/defaults/main.yml"
+        assert defaults[param.variable] == param.default, f"{param.variable}: role default differs from catalogue"
+
+
+def test_every_default_has_a_rationale_with_its_control_id() -> None:
+    """Each catalogue-backed default is preceded by a comment naming its control id."""
+    lines = (ROLE / "defaults" / "main.yml").read_text(encoding="utf-8").splitlines()
+    catalogue = packaged()
+    for control in catalogue.controls:
+        for param in control.parameters:
+            index = next(i for i, line in enumerate(lines) if line.startswith(f"{param.variable}:"))
+            assert lines[index - 1].startswith(f"# {control.id} "), f"{param.variable} lacks '# {control.id} …'"
+
+
+def test_argument_specs_declare_every_default() -> None:
+    """meta/argument_specs.yml validates every role default, with the same default value."""
+    defaults = _yaml(ROLE / "defaults" / "main.yml")
+    specs = _yaml(ROLE / "meta" / "argument_specs.yml")
+    assert isinstance(defaults, dict)
+    assert isinstance(specs, dict)
+    options = specs["argument_specs"]["main"]["options"]
+    for name, value in defaults.items():
+        assert name in options, f"{name} is not declared in meta/argument_specs.yml"
+        if not (isinstance(value, str) and "{{" in value):  # templated defaults resolve per host
+            assert options[name].get("default") == value, f"{name}: argument_specs default differs"
+
+
+def test_every_control_is_enforced_by_a_task_named_with_its_id() -> None:
+    """Each control's remediation tag has tasks/<tag>.yml with a task named after the control id."""
+    tasks = _tasks()
+    main = _yaml(ROLE / "tasks" / "main.yml")
+    assert isinstance(main, list)
+    imported = {
+        t["ansible.builtin.import_tasks"].removesuffix(".yml"): t for t in main if "ansible.builtin.import_tasks" in t
+    }
+    for control in packaged().controls:
+        tag = control.remediation.tag
+        assert tag in imported, f"{control.id}: tasks/main.yml imports no {tag}.yml"
+        assert imported[tag]["tags"] == [tag], f"{tag}.yml is not tagged '{tag}'"
+        assert f"baseline_{tag}_enabled" in imported[tag]["when"], f"{tag}.yml is not gated by baseline_{tag}_enabled"
+        names = [t.get("name", "") for t in _walk(tasks[tag])]
+        assert any(n.startswith(f"{control.id} |") for n in names), f"{control.id}: no task in {tag}.yml names it"
+
+
+def test_lockout_prone_files_are_validated_before_they_are_written() -> None:
+    """Every task writing sshd_config, sudoers or a PAM file carries `validate:`."""
+    checked = 0
+    for concern, tasks in _tasks().items():
+        for task in _walk(tasks):
+            for module in ("ansible.builtin.template", "ansible.builtin.copy", "ansible.builtin.lineinfile"):
+                args = task.get(module)
+                if not isinstance(args, dict):
+                    continue
+                dest = str(args.get("dest") or args.get("path") or "")
+                if LOCKOUT_PRONE.match(dest) or dest.startswith("/etc/pam.d/{{"):
+                    checked += 1
+                    assert "validate" in args, f"{concern}.yml: '{task.get('name')}' writes {dest} unvalidated"
+    assert checked >= 5, "expected sshd_config, two sudoers drop-ins, /etc/sudoers and PAM files to be written"
+
+
+def test_every_supported_os_has_its_variables() -> None:
+    """Debian 12, openEuler 22.03/24.03, Kylin V10 and UOS 20 resolve to vars files with the same keys."""
+    vars_dir = ROLE / "vars"
+    debian = _yaml(vars_dir / "Debian.yml")
+    redhat = _yaml(vars_dir / "RedHat.yml")
+    assert isinstance(debian, dict)
+    assert isinstance(redhat, dict)
+    assert set(debian) == set(redhat), f"OS family vars differ: {sorted(set(debian) ^ set(redhat))}"
+    for name in ("Debian-12", "openEuler-22", "openEuler-24", "Kylin_Linux_Advanced_Server-V10", "Uos-20"):
+        specific = _yaml(vars_dir / f"{name}.yml")
+        assert isinstance(specific, dict), f"vars/{name}.yml is missing or empty"
+
+
+def test_pam_validator_refuses_a_file_that_would_lock_people_out(tmp_path: Path) -> None:
+    """The PAM `validate:` script rejects unknown modules, bad controls and unclosed brackets."""
+    modules = tmp_path / "security"
+    modules.mkdir()
+    (modules / "pam_unix.so").write_bytes(b"")
+    good = tmp_path / "good"
+    good.write_text("auth\t[success=1 default=ignore]\tpam_unix.so\n-session optional pam_absent.so\n")
+    bad = tmp_path / "bad"
+    bad.write_text("auth required pam_typo.so\nauth [success=1 pam_unix.so\naccount maybe pam_unix.so\n")
+    script = str(ROLE / "files" / "dizuo-pam-check")
+    ok = subprocess.run(
+        [sys.executable, script, "--module-dirs", str(modules), str(good)], check=False, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, f"a valid PAM file was refused: {ok.stderr}"
+    refused = subprocess.run(
+        [sys.executable, script, "--module-dirs", str(modules), str(bad)], check=False, capture_output=True, text=True
+    )
+    assert refused.returncode == 1, "a PAM file naming a missing module was accepted"
+    assert "pam_typo.so is not in" in refused.stderr
+    assert "'[' without ']'" in refused.stderr
+    assert "unknown control 'maybe'" in refused.stderr
