@@ -9,7 +9,9 @@ from dizuo.declaration import load
 
 declaration = load(pulumi.Config("dizuo").require("declaration"))
 baselines = [
-    ClusterBaseline(f"{cluster}-baseline", ClusterBaselineArgs(cluster=cluster), pulumi.ResourceOptions(provider=provider))
+    ClusterBaseline(
+        f"{cluster}-baseline", ClusterBaselineArgs(cluster=cluster), pulumi.ResourceOptions(provider=provider)
+    )
     for cluster, provider in cluster_providers("baseline", declaration).items()
 ]
 contracts.export(baselines[0].contract)

@@ -42,9 +42,7 @@ FLAT = Forecast(
     capacity_bytes=4e14,
     labels={"kind": "ceph_pool", "volume": "xc-ceph", "pool": "xc-ceph", "department": "", "system": ""},
 )
-GOOD = Snapshot(
-    forecasts=(FILLING, FLAT), succeeded_at=NOW - 60, duration_seconds=1.5, successes=3, failures=1
-)
+GOOD = Snapshot(forecasts=(FILLING, FLAT), succeeded_at=NOW - 60, duration_seconds=1.5, successes=3, failures=1)
 
 
 def collect(snapshot: Snapshot, allocated=(), now: float = NOW) -> CollectorRegistry:
@@ -109,9 +107,7 @@ def test_failed_run_still_serves_the_last_good_forecast():
     """A snapshot recording a failure keeps exporting the previous forecasts."""
     failed = Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 60, error="SourceError: down", failures=2)
     registry = collect(failed)
-    assert (
-        registry.get_sample_value("dizuo_storage_exhaustion_timestamp_seconds", FILLING.labels) == NOW + 86400
-    )
+    assert registry.get_sample_value("dizuo_storage_exhaustion_timestamp_seconds", FILLING.labels) == NOW + 86400
 
 
 def test_allocations_come_from_the_declaration():

@@ -31,9 +31,7 @@ def _unix(*args: int) -> int:
 PLAIN_ASOF = _unix(2024, 3, 11, 10)
 
 
-def _history(
-    name: str, usage: Usage, capacity: float, asof: int = PLAIN_ASOF, days: int = 28
-) -> UsageHistory:
+def _history(name: str, usage: Usage, capacity: float, asof: int = PLAIN_ASOF, days: int = 28) -> UsageHistory:
     """28 days of 15-minute samples of `usage(t)` ending at `asof`."""
     ts = asof - SLOT * np.arange(days * 96)[::-1].astype(np.int64)
     used = usage(ts)
@@ -75,9 +73,7 @@ def test_steady_growth_fills_at_the_extrapolated_time():
     """A volume growing 1 GiB/day with 5 GiB free is predicted full 5 days on, inside its p10-p90 band."""
     usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY  # noqa: E731
     (fc,) = forecast_histories([_history("steady", usage, 55 * GIB)])
-    assert abs(_hours_until(fc) - 120) <= 2, (
-        f"steady: predicted full in {_hours_until(fc):.1f} h, expected 120 h"
-    )
+    assert abs(_hours_until(fc) - 120) <= 2, f"steady: predicted full in {_hours_until(fc):.1f} h, expected 120 h"
     assert fc.p10 is not None, "steady: p10 must be given when a fill is predicted"
     assert fc.p10 <= fc.exhaustion_at, "steady: p10 after the point forecast"
     assert fc.p90 is None or fc.p90 >= fc.exhaustion_at, "steady: p90 before the point forecast"
@@ -90,9 +86,7 @@ def test_daily_log_rotation_never_fills():
         return 40 * GIB + 20 * GIB * _local_hour(ts) / 24
 
     (fc,) = forecast_histories([_history("rotated", usage, 100 * GIB)])
-    assert fc.exhaustion_at is None, (
-        f"rotated: predicted full at {fc.exhaustion_at}, a rotated log never fills"
-    )
+    assert fc.exhaustion_at is None, f"rotated: predicted full at {fc.exhaustion_at}, a rotated log never fills"
     assert fc.p10 is None, "rotated: even the early bound says never"
 
 
@@ -121,9 +115,7 @@ def test_capacity_increase_mid_history_uses_the_new_capacity():
     capacity = np.where(history.timestamps < PLAIN_ASOF - 14 * DAY, 60 * GIB, 200 * GIB)
     enlarged = UsageHistory("enlarged", history.timestamps, history.used_bytes, capacity.astype(np.float64))
     (fc,) = forecast_histories([enlarged])
-    assert fc.capacity_bytes == 200 * GIB, (
-        f"enlarged: forecast capacity {fc.capacity_bytes}, expected 200 GiB"
-    )
+    assert fc.capacity_bytes == 200 * GIB, f"enlarged: forecast capacity {fc.capacity_bytes}, expected 200 GiB"
     assert fc.exhaustion_at is None, "enlarged: 120 GiB free at 1 GiB/day does not fill within 30 days"
 
 
@@ -166,9 +158,7 @@ def test_repeated_threshold_cleanups_mean_no_fill():
         return 60 * GIB + 30 * GIB * (((ts - PLAIN_ASOF) / cycle) % 1.0)
 
     (fc,) = forecast_histories([_history("cleaned", usage, 100 * GIB)])
-    assert fc.exhaustion_at is None, (
-        f"cleaned: predicted full at {fc.exhaustion_at}; cleanups keep it under 90 %"
-    )
+    assert fc.exhaustion_at is None, f"cleaned: predicted full at {fc.exhaustion_at}; cleanups keep it under 90 %"
 
 
 def test_one_off_bulk_import_is_a_level_not_a_rate():
@@ -176,9 +166,7 @@ def test_one_off_bulk_import_is_a_level_not_a_rate():
     start = PLAIN_ASOF - 10 * DAY
     usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY + np.where(t >= start, 20 * GIB, 0.0)  # noqa: E731
     (fc,) = forecast_histories([_history("import", usage, 80 * GIB)])
-    assert abs(_hours_until(fc) - 240) <= 6, (
-        f"import: predicted full in {_hours_until(fc):.1f} h, expected 240 h"
-    )
+    assert abs(_hours_until(fc) - 240) <= 6, f"import: predicted full in {_hours_until(fc):.1f} h, expected 240 h"
 
 
 def test_recent_steep_ramp_is_carried_on():
@@ -189,9 +177,7 @@ def test_recent_steep_ramp_is_carried_on():
         return 60 * GIB + 0.1 * GIB * (ts - PLAIN_ASOF) / DAY + 3 * GIB * ramp
 
     (fc,) = forecast_histories([_history("ramp", usage, 90 * GIB)])
-    assert _hours_until(fc) <= 6, (
-        f"ramp: predicted full in {_hours_until(fc):.1f} h; at 3 GiB/h it fills in 4 h"
-    )
+    assert _hours_until(fc) <= 6, f"ramp: predicted full in {_hours_until(fc):.1f} h; at 3 GiB/h it fills in 4 h"
 
 
 def test_full_volume_is_full_now():

@@ -20,9 +20,7 @@ MONITORING = ROOT / "monitoring"
 CONFIG = MONITORING / "alerts-config.yaml"
 ALERTS = MONITORING / "alerts.yaml"
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed"
-)
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed")
 
 
 def alert_rules() -> list[dict]:
@@ -40,9 +38,7 @@ def test_committed_rules_are_what_the_config_generates():
 @needs_promtool
 def test_promtool_accepts_the_rules():
     """promtool check rules passes on the committed rule file."""
-    done = subprocess.run(
-        [PROMTOOL, "check", "rules", str(ALERTS)], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([PROMTOOL, "check", "rules", str(ALERTS)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -51,9 +47,7 @@ def test_promtool_rule_unit_tests_pass():
     """Every promtool test case under monitoring/tests passes (for: windows, labels, annotations)."""
     cases = sorted(str(p.relative_to(ROOT)) for p in (MONITORING / "tests").glob("*.yaml"))
     assert cases, "no promtool test cases under monitoring/tests"
-    done = subprocess.run(
-        [PROMTOOL, "test", "rules", *cases], capture_output=True, text=True, check=False, cwd=ROOT
-    )
+    done = subprocess.run([PROMTOOL, "test", "rules", *cases], capture_output=True, text=True, check=False, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -68,9 +62,7 @@ def test_every_alert_links_to_its_runbook_section():
         url = rule["annotations"]["runbook_url"]
         anchor = url.rpartition("#")[2]
         assert anchor == rule["alert"].lower(), f"{rule['alert']}: runbook_url {url} is not its own section"
-        assert anchor in headings, (
-            f"{rule['alert']}: no section '## {rule['alert']}' in monitoring/runbook.md"
-        )
+        assert anchor in headings, f"{rule['alert']}: no section '## {rule['alert']}' in monitoring/runbook.md"
 
 
 def test_alerts_follow_the_house_conventions():

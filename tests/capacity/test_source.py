@@ -123,40 +123,31 @@ def test_pvc_in_a_system_namespace_gets_the_systems_department_and_pool(fleet, d
         "department": "sjj",
         "system": "sjj-tyrz",
     }, f"labels of pvc:sjj-tyrz/data: {pvc.labels}"
-    assert pvc.timestamps.tolist() == [int(t) for t in grid(4)[1:]], (
-        "only timestamps both series have are kept"
-    )
+    assert pvc.timestamps.tolist() == [int(t) for t in grid(4)[1:]], "only timestamps both series have are kept"
     assert pvc.used_bytes.tolist() == [10 * GIB + 1, 10 * GIB + 2, 10 * GIB + 3]
     assert (pvc.capacity_bytes == 50 * GIB).all()
 
 
 def test_volume_without_capacity_is_not_forecast(fleet, declaration):
     """A used series with no capacity series cannot fill, so it yields no history."""
-    series = {
-        h.series for h in PrometheusSource(fleet.url, declaration=declaration, clock=lambda: NOW).histories()
-    }
+    series = {h.series for h in PrometheusSource(fleet.url, declaration=declaration, clock=lambda: NOW).histories()}
     assert "pvc:nobody/scratch" not in series, f"series read: {sorted(series)}"
 
 
 def test_ceph_pool_and_bucket_are_mapped_through_the_declaration(fleet, declaration):
     """A Ceph pool keeps its name as pool; a bucket named after a dataset gets its owner and pool."""
     by_series = {
-        h.series: h
-        for h in PrometheusSource(fleet.url, declaration=declaration, clock=lambda: NOW).histories()
+        h.series: h for h in PrometheusSource(fleet.url, declaration=declaration, clock=lambda: NOW).histories()
     }
     assert by_series["ceph_pool:phase1-ceph"].labels["pool"] == "phase1-ceph"
     bucket = by_series["bucket:bdc-da"].labels
-    assert (bucket["department"], bucket["pool"]) == ("bdc", "datapool-s3"), (
-        f"labels of bucket:bdc-da: {bucket}"
-    )
+    assert (bucket["department"], bucket["pool"]) == ("bdc", "datapool-s3"), f"labels of bucket:bdc-da: {bucket}"
 
 
 def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
     """Every query covers [now - lookback, now] rounded down to the step, at the configured step."""
     PrometheusSource(fleet.url, clock=lambda: NOW + 700).histories()
-    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors), (
-        "one used + one capacity query per selector"
-    )
+    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors), "one used + one capacity query per selector"
     for request in fleet.requests:
         assert request["path"] == "/api/v1/query_range"
         assert float(request["end"]) == NOW, f"end of {request['query']!r}"
@@ -212,9 +203,7 @@ def test_bad_config_names_file_key_and_value(tmp_path):
 def test_too_many_points_per_series_is_refused(tmp_path):
     """lookback/step above Prometheus' 11,000-point limit is refused before any query."""
     path = tmp_path / "sources.yaml"
-    path.write_text(
-        "lookback: 28d\nstep: 60s\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n"
-    )
+    path.write_text("lookback: 28d\nstep: 60s\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n")
     with pytest.raises(ConfigError, match="40320 points per series"):
         load_config(path)
 

@@ -95,7 +95,8 @@ CASES = [
     pytest.param(
         "systems.yaml",
         _set(["systems", 5, "resources", "cpu"], "lots"),
-        "systems.yaml: systems[5].resources.cpu: Input should be a valid number, unable to parse string as a number: 'lots'",
+        "systems.yaml: systems[5].resources.cpu: Input should be a valid number, "
+        "unable to parse string as a number: 'lots'",
         id="wrong-type",
     ),
     pytest.param(

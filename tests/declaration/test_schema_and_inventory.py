@@ -64,4 +64,6 @@ def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Pat
             assert host.name in listing[group]["hosts"], f"{host.name} missing from group {group}"
     assert listing["loghost"]["hosts"] == ["yl-log-01"]
     # The YAML form and the dynamic-inventory form are the same inventory.
-    assert yaml.safe_load(rendered)["all"]["vars"]["ansible_user"] == ansible_inventory(d)["all"]["vars"]["ansible_user"]
+    assert (
+        yaml.safe_load(rendered)["all"]["vars"]["ansible_user"] == ansible_inventory(d)["all"]["vars"]["ansible_user"]
+    )

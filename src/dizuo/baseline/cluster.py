@@ -40,14 +40,22 @@ def cluster_roles() -> dict[str, list[dict[str, Any]]]:
         ],
         # 系统管理员: operates the platform, cannot grant rights or read secrets.
         "dizuo-sysadmin": [
-            {"apiGroups": ["", "apps", "batch"], "resources": [*WORKLOADS, *APPS, "nodes", "namespaces"], "verbs": READ + WRITE},
+            {
+                "apiGroups": ["", "apps", "batch"],
+                "resources": [*WORKLOADS, *APPS, "nodes", "namespaces"],
+                "verbs": READ + WRITE,
+            },
             {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": READ},
         ],
         # 安全管理员: owns RBAC, network policy, quotas and admission policy; runs no workloads.
         "dizuo-secadmin": [
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": SECURITY, "verbs": READ + WRITE},
             {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": READ + WRITE},
-            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": READ + ["update", "patch"]},
+            {
+                "apiGroups": [""],
+                "resources": ["resourcequotas", "limitranges", "namespaces"],
+                "verbs": [*READ, "update", "patch"],
+            },
             {
                 "apiGroups": ["admissionregistration.k8s.io"],
                 "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
@@ -56,14 +64,30 @@ def cluster_roles() -> dict[str, list[dict[str, Any]]]:
         ],
         # 审计管理员: reads everything but secrets, changes nothing.
         "dizuo-auditadmin": [
-            {"apiGroups": ["", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io"], "resources": [
-                *WORKLOADS, *APPS, *SECURITY, "namespaces", "nodes", "networkpolicies", "resourcequotas", "jobs", "cronjobs",
-            ], "verbs": READ},
+            {
+                "apiGroups": ["", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io"],
+                "resources": [
+                    *WORKLOADS,
+                    *APPS,
+                    *SECURITY,
+                    "namespaces",
+                    "nodes",
+                    "networkpolicies",
+                    "resourcequotas",
+                    "jobs",
+                    "cronjobs",
+                ],
+                "verbs": READ,
+            },
         ],
     }
 
 
-SEPARATION_OF_DUTIES = {"dizuo-sysadmin": "dizuo:sysadmins", "dizuo-secadmin": "dizuo:secadmins", "dizuo-auditadmin": "dizuo:auditadmins"}
+SEPARATION_OF_DUTIES = {
+    "dizuo-sysadmin": "dizuo:sysadmins",
+    "dizuo-secadmin": "dizuo:secadmins",
+    "dizuo-auditadmin": "dizuo:auditadmins",
+}
 
 NO_PRIVILEGED = [
     {
@@ -96,7 +120,9 @@ class ClusterBaseline(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         meta_labels = {"app.kubernetes.io/managed-by": "dizuo"}
         for role, rules in cluster_roles().items():
-            k8s.rbac.v1.ClusterRole(f"{name}-{role}", metadata={"name": role, "labels": meta_labels}, rules=rules, opts=child)
+            k8s.rbac.v1.ClusterRole(
+                f"{name}-{role}", metadata={"name": role, "labels": meta_labels}, rules=rules, opts=child
+            )
         for role, group in SEPARATION_OF_DUTIES.items():
             k8s.rbac.v1.ClusterRoleBinding(
                 f"{name}-{role}-binding",
@@ -113,7 +139,12 @@ class ClusterBaseline(pulumi.ComponentResource):
                 "failurePolicy": "Fail",
                 "matchConstraints": {
                     "resourceRules": [
-                        {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": APPS}
+                        {
+                            "apiGroups": ["apps"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": APPS,
+                        }
                     ]
                 },
                 "validations": NO_PRIVILEGED,

@@ -6,9 +6,7 @@ import typer
 
 from dizuo.capacity import commands_forecast, commands_serve
 
-capacity_app = typer.Typer(
-    help="Storage capacity: forecast exhaustion, serve metrics, report.", no_args_is_help=True
-)
+capacity_app = typer.Typer(help="Storage capacity: forecast exhaustion, serve metrics, report.", no_args_is_help=True)
 commands_forecast.register(capacity_app)
 commands_serve.register(capacity_app)
 

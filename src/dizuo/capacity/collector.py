@@ -95,9 +95,7 @@ class CapacityCollector:
 
     def _families(self, snap: Snapshot | None = None) -> Iterator[Metric]:
         labels = list(LABELS)
-        used = GaugeMetricFamily(
-            "dizuo_storage_used_bytes", "Bytes in use at the last sample.", labels=labels
-        )
+        used = GaugeMetricFamily("dizuo_storage_used_bytes", "Bytes in use at the last sample.", labels=labels)
         capacity = GaugeMetricFamily(
             "dizuo_storage_capacity_bytes",
             "Bytes the volume holds when full, at the last sample.",
@@ -133,9 +131,7 @@ class CapacityCollector:
             "dizuo_capacity_forecast_stale",
             "1 when the forecasts served are not fresh: the last run failed or succeeded too long ago.",
         )
-        runs = CounterMetricFamily(
-            "dizuo_capacity_forecast_runs", "Forecast runs by result.", labels=["result"]
-        )
+        runs = CounterMetricFamily("dizuo_capacity_forecast_runs", "Forecast runs by result.", labels=["result"])
         count = GaugeMetricFamily("dizuo_capacity_forecast_series", "Volumes in the last good forecast.")
         if snap is not None:
             for f in snap.forecasts:

@@ -14,9 +14,7 @@ from dizuo.capacity.forecast import DEFAULT_HORIZON_SECONDS, forecast_histories
 
 
 def forecast(
-    path: Annotated[
-        Path, typer.Argument(help="Usage CSV (series,timestamp,used_bytes,capacity_bytes), .gz ok.")
-    ],
+    path: Annotated[Path, typer.Argument(help="Usage CSV (series,timestamp,used_bytes,capacity_bytes), .gz ok.")],
     horizon_days: Annotated[int, typer.Option(min=1, max=365, help="Forecast horizon in days.")] = (
         DEFAULT_HORIZON_SECONDS // 86400
     ),

@@ -150,14 +150,10 @@ class RunningExporter:
         self.loop.stop()
 
 
-def start_exporter(
-    loop: ForecastLoop, allocated: Sequence[Allocation], host: str, port: int
-) -> RunningExporter:
+def start_exporter(loop: ForecastLoop, allocated: Sequence[Allocation], host: str, port: int) -> RunningExporter:
     """Serve the loop's snapshots on http://host:port/metrics and start the loop."""
     registry = CollectorRegistry()
-    CapacityCollector(
-        loop.snapshot, allocated, stale_after=STALE_AFTER_INTERVALS * loop.interval, registry=registry
-    )
+    CapacityCollector(loop.snapshot, allocated, stale_after=STALE_AFTER_INTERVALS * loop.interval, registry=registry)
     server, _thread = start_http_server(port, addr=host, registry=registry)
     loop.start()
     return RunningExporter(loop=loop, server=server, registry=registry)

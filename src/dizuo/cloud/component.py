@@ -61,24 +61,40 @@ class SystemTenant(pulumi.ComponentResource):
             metadata={
                 "name": ns_name,
                 "labels": shapes.namespace_labels(d, s),
-                "annotations": {label("title"): s.name, label("department-title"): d.department(s.department).name},
+                "annotations": {
+                    label("title"): s.name,
+                    label("department-title"): d.department(s.department).name,
+                },
             },
             opts=child,
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("quota"), spec={"hard": shapes.quota_hard(s)}, opts=in_ns)
-        k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("limits"), spec={"limits": shapes.limit_range(s)}, opts=in_ns)
-        for role_key, group_suffix in (("department_admin_role", "admins"), ("department_viewer_role", "viewers")):
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota", metadata=meta("quota"), spec={"hard": shapes.quota_hard(s)}, opts=in_ns
+        )
+        k8s.core.v1.LimitRange(
+            f"{name}-limits", metadata=meta("limits"), spec={"limits": shapes.limit_range(s)}, opts=in_ns
+        )
+        for role_key, group_suffix in (
+            ("department_admin_role", "admins"),
+            ("department_viewer_role", "viewers"),
+        ):
             k8s.rbac.v1.RoleBinding(
                 f"{name}-{group_suffix}",
                 metadata=meta(f"department-{group_suffix}"),
                 role_ref={
                     "apiGroup": "rbac.authorization.k8s.io",
                     "kind": "ClusterRole",
-                    "name": args.baseline.apply(lambda c, k=role_key: str(getattr(c, k))),
+                    "name": args.baseline.apply(
+                        lambda c, k=role_key: str(getattr(c, k))  # type: ignore[misc]  # bound per loop turn
+                    ),
                 },
                 subjects=[
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"dept:{s.department}:{group_suffix}"}
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Group",
+                        "name": f"dept:{s.department}:{group_suffix}",
+                    }
                 ],
                 opts=in_ns,
             )
@@ -133,7 +149,10 @@ class SystemTenant(pulumi.ComponentResource):
                         "nodeSelector": shapes.placement(d, s),
                         "imagePullSecrets": pull_secrets,
                         "automountServiceAccountToken": False,
-                        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
                         "containers": [
                             {
                                 "name": "app",

@@ -8,7 +8,9 @@ import pulumi_kubernetes as k8s
 from dizuo.declaration.model import Declaration
 
 
-def cluster_providers(stack: str, declaration: Declaration, clusters: set[str] | None = None) -> dict[str, k8s.Provider]:
+def cluster_providers(
+    stack: str, declaration: Declaration, clusters: set[str] | None = None
+) -> dict[str, k8s.Provider]:
     """A provider per cluster (``clusters`` limits which), using kubeconfig context ``<cluster>``.
 
     A secret ``dizuo:kubeconfig-<cluster>`` in the stack config, if set, is used instead of ~/.kube/config.

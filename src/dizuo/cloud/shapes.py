@@ -90,7 +90,10 @@ def limit_range(s: System) -> list[dict[str, Any]]:
             "type": "Container",
             "default": {"cpu": _cpu(min(per_replica_cpu, 1)), "memory": "512Mi"},
             "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-            "max": {"cpu": _cpu(s.resources.cpu * LIMIT_FACTOR), "memory": _gib(s.resources.memory_gib * LIMIT_FACTOR)},
+            "max": {
+                "cpu": _cpu(s.resources.cpu * LIMIT_FACTOR),
+                "memory": _gib(s.resources.memory_gib * LIMIT_FACTOR),
+            },
         }
     ]
 
@@ -127,9 +130,7 @@ def _ports(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
-def ingress_rules(
-    s: System, callers: dict[str, str], ingress_namespace: str | None
-) -> list[dict[str, Any]]:
+def ingress_rules(s: System, callers: dict[str, str], ingress_namespace: str | None) -> list[dict[str, Any]]:
     """Who may connect to system ``s``: its declared dependents (``callers``: code -> namespace) and,
     for internet-zone systems, the ingress controller."""
     peers = [_namespace_peer(ns) for _, ns in sorted(callers.items())]
@@ -138,9 +139,7 @@ def ingress_rules(
     return [{"from": peers, "ports": _ports(s.port)}] if peers else []
 
 
-def egress_rules(
-    s: System, dependencies: dict[str, tuple[str, int]], zone_cidr: Any
-) -> list[dict[str, Any]]:
+def egress_rules(s: System, dependencies: dict[str, tuple[str, int]], zone_cidr: Any) -> list[dict[str, Any]]:
     """Where system ``s`` may connect: cluster DNS, the systems it depends on, its database in its zone.
 
     ``dependencies``: code -> (namespace, port); ``zone_cidr`` may be a Pulumi Output from the network contract.

@@ -50,7 +50,10 @@ class DataPool(pulumi.ComponentResource):
                     continue  # object pools hold buckets, not volumes
                 k8s.storage.v1.StorageClass(
                     f"{name}-{pool.name}-sc",
-                    metadata={"name": dz_name(prefix, pool.name), "labels": {label("storage-pool"): pool.name}},
+                    metadata={
+                        "name": dz_name(prefix, pool.name),
+                        "labels": {label("storage-pool"): pool.name},
+                    },
                     provisioner=shapes.PROVISIONERS[pool.backend],
                     parameters=shapes.storage_class_parameters(pool),
                     # Retain: deleting a claim must never delete the volume behind it.
@@ -64,7 +67,11 @@ class DataPool(pulumi.ComponentResource):
         for ds in d.datasets:
             pool = pools[ds.storage_pool]
             labels = shapes.dataset_labels(ds, d.city.code)
-            annotations = {label("title"): ds.name, label("records"): str(ds.records), label("size-gib"): str(ds.size_gib)}
+            annotations = {
+                label("title"): ds.name,
+                label("records"): str(ds.records),
+                label("size-gib"): str(ds.size_gib),
+            }
             if ds.kind == "bucket":
                 openstack.objectstorage.Container(
                     f"{name}-{ds.code}-bucket",
@@ -74,15 +81,21 @@ class DataPool(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), KEEP_DATA),
                 )
                 continue
-            cluster = pool_cluster[pool.name]
-            provider = args.providers[cluster]
+            cluster_name = pool_cluster[pool.name]
+            provider = args.providers[cluster_name]
             ns_name = shapes.dataset_namespace(ds.owner)
-            ns = namespaces.get((cluster, ns_name))
+            ns = namespaces.get((cluster_name, ns_name))
             if ns is None:
-                ns = namespaces[(cluster, ns_name)] = self._owner_namespace(name, cluster, ds.owner, d, provider, args)
+                ns = self._owner_namespace(name, cluster_name, ds.owner, d, provider, args)
+                namespaces[(cluster_name, ns_name)] = ns
             k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-{ds.code}-pvc",
-                metadata={"name": ds.code, "namespace": ns_name, "labels": labels, "annotations": annotations},
+                metadata={
+                    "name": ds.code,
+                    "namespace": ns_name,
+                    "labels": labels,
+                    "annotations": annotations,
+                },
                 spec={
                     "accessModes": ["ReadWriteOnce"],
                     "storageClassName": dz_name(prefix, pool.name),
@@ -114,7 +127,11 @@ class DataPool(pulumi.ComponentResource):
         # Deleting a namespace deletes every claim in it: the namespace holds data too.
         ns = k8s.core.v1.Namespace(
             f"{name}-{cluster}-{ns_name}",
-            metadata={"name": ns_name, "labels": labels, "annotations": {label("owner-title"): d.department(owner).name}},
+            metadata={
+                "name": ns_name,
+                "labels": labels,
+                "annotations": {label("owner-title"): d.department(owner).name},
+            },
             opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, provider=provider), KEEP_DATA),
         )
         k8s.rbac.v1.RoleBinding(

@@ -6,7 +6,11 @@ from dizuo.declaration.model import Dataset, StoragePool
 from dizuo.naming import label
 
 # CSI provisioners of the backends the government cloud offers (Ceph via ceph-csi).
-PROVISIONERS = {"ceph-rbd": "rbd.csi.ceph.com", "cephfs": "cephfs.csi.ceph.com", "local": "kubernetes.io/no-provisioner"}
+PROVISIONERS = {
+    "ceph-rbd": "rbd.csi.ceph.com",
+    "cephfs": "cephfs.csi.ceph.com",
+    "local": "kubernetes.io/no-provisioner",
+}
 
 CLASSIFICATION_LEVEL = {"一般": "general", "重要": "important", "核心": "core"}
 
@@ -15,7 +19,9 @@ def storage_class_parameters(pool: StoragePool) -> dict[str, str]:
     """CSI parameters naming the Ceph pool; the cluster ID is the pool's cluster by convention."""
     if pool.backend == "local":
         return {}
-    return {"pool": pool.name, "csi.storage.k8s.io/fstype": "xfs"} if pool.backend == "ceph-rbd" else {"fsName": pool.name}
+    return (
+        {"pool": pool.name, "csi.storage.k8s.io/fstype": "xfs"} if pool.backend == "ceph-rbd" else {"fsName": pool.name}
+    )
 
 
 def dataset_labels(ds: Dataset, city: str) -> dict[str, str]:

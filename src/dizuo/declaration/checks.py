@@ -66,9 +66,13 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             ((f"departments[{i}].code", x.code) for i, x in enumerate(d.departments)),
             "department",
         ),
-        *_duplicates(shown("systems.yaml"), ((f"systems[{i}].code", x.code) for i, x in enumerate(d.systems)), "system"),
         *_duplicates(
-            shown("datasets.yaml"), ((f"datasets[{i}].code", x.code) for i, x in enumerate(d.datasets)), "dataset"
+            shown("systems.yaml"), ((f"systems[{i}].code", x.code) for i, x in enumerate(d.systems)), "system"
+        ),
+        *_duplicates(
+            shown("datasets.yaml"),
+            ((f"datasets[{i}].code", x.code) for i, x in enumerate(d.datasets)),
+            "dataset",
         ),
         # 一数一源: a dataset name has exactly one authoritative owner.
         *_duplicates(
@@ -76,7 +80,11 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             ((f"datasets[{i}].name", x.name) for i, x in enumerate(d.datasets)),
             "dataset name (one authoritative source per dataset)",
         ),
-        *_duplicates(shown("hosts.yaml"), ((f"hosts[{i}].name", h.name) for i, h in enumerate(d.inventory.hosts)), "host"),
+        *_duplicates(
+            shown("hosts.yaml"),
+            ((f"hosts[{i}].name", h.name) for i, h in enumerate(d.inventory.hosts)),
+            "host",
+        ),
     ]
 
 
@@ -84,13 +92,17 @@ def _addresses(d: Declaration, shown: Shown) -> list[Problem]:
     net = shown("network.yaml")
     problems = []
     zone_nets = [(i, z, ipaddress.IPv4Network(z.cidr)) for i, z in enumerate(d.zones)]
-    for a, (i, zi, ni) in enumerate(zone_nets):
+    for a, (_, zi, ni) in enumerate(zone_nets):
         for j, zj, nj in zone_nets[a + 1 :]:
             if ni.overlaps(nj):
                 problems.append(
-                    Problem(net, f"zones[{j}].cidr", f"{show_value(zj.cidr)} overlaps zone {zi.name!r} ({zi.cidr})")
+                    Problem(
+                        net,
+                        f"zones[{j}].cidr",
+                        f"{show_value(zj.cidr)} overlaps zone {zi.name!r} ({zi.cidr})",
+                    )
                 )
-    subnets = []
+    subnets: list[tuple[str, str, ipaddress.IPv4Network]] = []
     for i, zone, zone_net in zone_nets:
         for j, subnet in enumerate(zone.subnets):
             sub_net = ipaddress.IPv4Network(subnet.cidr)
@@ -98,11 +110,17 @@ def _addresses(d: Declaration, shown: Shown) -> list[Problem]:
             if not sub_net.subnet_of(zone_net):
                 problems.append(Problem(net, f"{path}.cidr", f"{show_value(subnet.cidr)} is outside zone {zone.cidr}"))
             if subnet.gateway is not None and ipaddress.ip_address(subnet.gateway) not in sub_net:
-                problems.append(Problem(net, f"{path}.gateway", f"{show_value(subnet.gateway)} is outside {subnet.cidr}"))
+                problems.append(
+                    Problem(net, f"{path}.gateway", f"{show_value(subnet.gateway)} is outside {subnet.cidr}")
+                )
             for other_path, other_name, other_net in subnets:
                 if sub_net.overlaps(other_net):
                     problems.append(
-                        Problem(net, f"{path}.cidr", f"{show_value(subnet.cidr)} overlaps subnet {other_name!r} ({other_path})")
+                        Problem(
+                            net,
+                            f"{path}.cidr",
+                            f"{show_value(subnet.cidr)} overlaps subnet {other_name!r} ({other_path})",
+                        )
                     )
             subnets.append((path, subnet.name, sub_net))
     return problems
@@ -132,7 +150,9 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
     for i, ingress in enumerate(d.network.ingress):
         zone = zones.get(ingress.destination)
         if zone is None:
-            problems.append(Problem(net, f"ingress[{i}].destination", f"unknown zone {show_value(ingress.destination)}"))
+            problems.append(
+                Problem(net, f"ingress[{i}].destination", f"unknown zone {show_value(ingress.destination)}")
+            )
         if set(ingress.ports) & management:
             problems.append(
                 Problem(
@@ -182,7 +202,11 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
             node_pool = next((p for p in cluster.node_pools if p.name == s.node_pool), None)
             if node_pool is None:
                 problems.append(
-                    Problem(file, f"{at}.node_pool", f"unknown node pool {show_value(s.node_pool)} in cluster {cluster.name!r}")
+                    Problem(
+                        file,
+                        f"{at}.node_pool",
+                        f"unknown node pool {show_value(s.node_pool)} in cluster {cluster.name!r}",
+                    )
                 )
             elif node_pool.arch not in s.arches:
                 problems.append(
@@ -204,7 +228,11 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             elif s.storage_pool is not None and pools[s.storage_pool].backend == "s3":
                 problems.append(
-                    Problem(file, f"{at}.storage_pool", f"{show_value(s.storage_pool)} is an object store, not a volume pool")
+                    Problem(
+                        file,
+                        f"{at}.storage_pool",
+                        f"{show_value(s.storage_pool)} is an object store, not a volume pool",
+                    )
                 )
         if s.resources.storage_gib > 0 and s.storage_pool is None:
             problems.append(Problem(file, f"{at}.storage_pool", "required when resources.storage_gib > 0"))
@@ -222,10 +250,10 @@ def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
     index = {s.code: i for i, s in enumerate(d.systems)}
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     problems = []
-    for root in graph:
+    for root, children_of_root in graph.items():
         if root in state:
             continue
-        stack = [(root, iter(graph[root]))]
+        stack = [(root, iter(children_of_root))]
         state[root] = 1
         path = [root]
         while stack:
@@ -257,11 +285,11 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
         total[1] += s.resources.memory_gib
         total[2] += s.resources.storage_gib
     for i, dept in enumerate(d.departments):
-        cpu, memory, storage = used.get(dept.code, [0.0, 0.0, 0.0])
+        cpu, memory, disk = used.get(dept.code, [0.0, 0.0, 0.0])
         for key, asked, granted in (
             ("cpu", cpu, dept.quota.cpu),
             ("memory_gib", memory, dept.quota.memory_gib),
-            ("storage_gib", storage, dept.quota.storage_gib),
+            ("storage_gib", disk, dept.quota.storage_gib),
         ):
             if asked > granted:
                 problems.append(
@@ -297,7 +325,8 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                     Problem(
                         shown("clusters.yaml"),
                         f"{at}.memory_gib_per_node",
-                        f"{pool.memory_gib} GiB in all, but its systems request {node_memory[cluster.name, pool.name]:g}",
+                        f"{pool.memory_gib} GiB in all, "
+                        f"but its systems request {node_memory[cluster.name, pool.name]:g}",
                     )
                 )
         for j, spool in enumerate(cluster.storage_pools):
@@ -306,7 +335,8 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                     Problem(
                         shown("clusters.yaml"),
                         f"clusters[{i}].storage_pools[{j}].capacity_gib",
-                        f"{spool.capacity_gib} GiB, but {storage[spool.name]} GiB of volumes and datasets are placed on it",
+                        f"{spool.capacity_gib} GiB, "
+                        f"but {storage[spool.name]} GiB of volumes and datasets are placed on it",
                     )
                 )
     return problems
@@ -347,7 +377,11 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
             )
         if ds.retention_days < ds.refresh_days:
             problems.append(
-                Problem(file, f"{at}.retention_days", f"{ds.retention_days} is shorter than refresh_days {ds.refresh_days}")
+                Problem(
+                    file,
+                    f"{at}.retention_days",
+                    f"{ds.retention_days} is shorter than refresh_days {ds.refresh_days}",
+                )
             )
     return problems
 
@@ -362,7 +396,11 @@ def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
             problems.append(Problem(file, f"hosts[{i}].zone", f"unknown zone {show_value(host.zone)}"))
         elif ipaddress.IPv4Address(host.address) not in ipaddress.IPv4Network(zone.cidr):
             problems.append(
-                Problem(file, f"hosts[{i}].address", f"{show_value(host.address)} is outside zone {zone.name!r} ({zone.cidr})")
+                Problem(
+                    file,
+                    f"hosts[{i}].address",
+                    f"{show_value(host.address)} is outside zone {zone.name!r} ({zone.cidr})",
+                )
             )
     for group in d.inventory.group_vars:
         if group not in {g for h in d.inventory.hosts for g in h.groups} | {"all"}:

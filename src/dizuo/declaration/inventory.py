@@ -39,7 +39,10 @@ def hosts_yml(declaration: Declaration) -> dict[str, Any]:
     listing = ansible_inventory(declaration)
     hostvars = listing["_meta"]["hostvars"]
     children = {
-        group: {"hosts": {h: dict(hostvars[h]) for h in body["hosts"]}, **({"vars": body["vars"]} if body["vars"] else {})}
+        group: {
+            "hosts": {h: dict(hostvars[h]) for h in body["hosts"]},
+            **({"vars": body["vars"]} if body["vars"] else {}),
+        }
         for group, body in listing.items()
         if group not in {"_meta", "all"}
     }

@@ -12,13 +12,22 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dizuo.declaration.model import FILES, City, ClustersFile, DatasetsFile, Declaration, DepartmentsFile
-from dizuo.declaration.model import HostsFile, NetworkFile, SystemsFile
+from dizuo.declaration.model import (
+    FILES,
+    City,
+    ClustersFile,
+    DatasetsFile,
+    Declaration,
+    DepartmentsFile,
+    HostsFile,
+    NetworkFile,
+    SystemsFile,
+)
 
 MAX_VALUE_CHARS = 60
 
@@ -86,7 +95,7 @@ def _read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Prob
         return None, [Problem(shown, "", f"cannot read: {exc}")]
     try:
         # libyaml: the declaration of a province is large, and stack programs each load it.
-        document = yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - CSafeLoader is the safe loader
+        document = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -131,24 +140,15 @@ def validate_documents(root: Path, documents: dict[str, dict[str, Any]]) -> Decl
     if problems:
         raise DeclarationError(problems)
 
-    clusters = parsed["clusters.yaml"]
-    departments = parsed["departments.yaml"]
-    systems = parsed["systems.yaml"]
-    datasets = parsed["datasets.yaml"]
-    assert isinstance(clusters, ClustersFile)
-    assert isinstance(departments, DepartmentsFile)
-    assert isinstance(systems, SystemsFile)
-    assert isinstance(datasets, DatasetsFile)
-    city, network, hosts = parsed["city.yaml"], parsed["network.yaml"], parsed["hosts.yaml"]
-    assert isinstance(city, City) and isinstance(network, NetworkFile) and isinstance(hosts, HostsFile)
+    # FILES maps each name to its model, so these casts only restate what model_validate returned.
     declaration = Declaration(
-        city=city,
-        network=network,
-        clusters=clusters.clusters,
-        departments=departments.departments,
-        systems=systems.systems,
-        datasets=datasets.datasets,
-        inventory=hosts,
+        city=cast(City, parsed["city.yaml"]),
+        network=cast(NetworkFile, parsed["network.yaml"]),
+        clusters=cast(ClustersFile, parsed["clusters.yaml"]).clusters,
+        departments=cast(DepartmentsFile, parsed["departments.yaml"]).departments,
+        systems=cast(SystemsFile, parsed["systems.yaml"]).systems,
+        datasets=cast(DatasetsFile, parsed["datasets.yaml"]).datasets,
+        inventory=cast(HostsFile, parsed["hosts.yaml"]),
     )
     problems = cross_check(declaration, lambda name: _shown(root / name))
     if problems:
@@ -179,7 +179,10 @@ def _stat(path: Path) -> tuple[int, int]:
 @functools.lru_cache(maxsize=8)
 def _load_unchanged(root: Path, stamp: tuple[tuple[str, int, int], ...], cwd: str) -> Declaration:
     """Loads are cached while no file changed (same mtime and size): every stack program loads the city."""
-    del stamp, cwd  # part of the cache key only: a change of file or of working directory (error paths) reloads
+    del (
+        stamp,
+        cwd,
+    )  # part of the cache key only: a change of file or of working directory (error paths) reloads
     return validate_documents(root, load_documents(root))
 
 

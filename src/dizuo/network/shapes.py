@@ -47,7 +47,8 @@ def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
                     protocol=ingress.protocol,
                     port=port,
                     remote_cidr=ingress.cidr,
-                    description=f"{ingress.name}: {ingress.cidr} -> {ingress.destination} {ingress.description}".strip(),
+                    description=f"{ingress.name}: {ingress.cidr} -> {ingress.destination} "
+                    f"{ingress.description}".strip(),
                 )
             )
     return rules

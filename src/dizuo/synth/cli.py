@@ -21,7 +21,8 @@ out = Console()
 StacksOption = Annotated[Path, typer.Option("--stacks", help="Folder of the stack programs")]
 StackName = Annotated[str, typer.Option("--stack", help="Environment stack name, e.g. yulin-prod")]
 Backend = Annotated[
-    str | None, typer.Option("--backend", help="Self-managed backend URL (file:// or s3://); default $PULUMI_BACKEND_URL")
+    str | None,
+    typer.Option("--backend", help="Self-managed backend URL (file:// or s3://); default $PULUMI_BACKEND_URL"),
 ]
 Only = Annotated[list[str] | None, typer.Option("--only", help="Limit to these stacks (network, cloud, ...)")]
 
@@ -32,18 +33,23 @@ def register(app: typer.Typer) -> None:
     @app.command("synth")
     def synth_command(
         path: CityPath,
-        out_dir: Annotated[Path, typer.Option("--out", help="Output directory (replaced only when all is valid)")] = Path(
-            "build"
-        ),
+        out_dir: Annotated[
+            Path, typer.Option("--out", help="Output directory (replaced only when all is valid)")
+        ] = Path("build"),
         stacks: StacksOption = Path("stacks"),
         stack: Annotated[str | None, typer.Option("--stack", help="Environment; default <city>-<environment>")] = None,
     ) -> None:
         """Run every stack offline (Pulumi's mock engine) and write schema-valid manifests and a summary."""
         declaration = load_or_exit(path)
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=False
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
         ) as progress:
-            task = progress.add_task("synthesising stacks", total=len([p for p in stacks.glob("*/Pulumi.yaml")]))
+            task = progress.add_task("synthesising stacks", total=len(list(stacks.glob("*/Pulumi.yaml"))))
 
             def on_stack(stack_dir: StackDir, run: StackRun | None) -> None:
                 if run is None:
@@ -84,7 +90,9 @@ def register(app: typer.Typer) -> None:
         from dizuo.synth.deploy import DeployError, run  # noqa: PLC0415 - keeps `dizuo --help` fast
 
         try:
-            outcomes = run(action, stack, stacks, backend=backend, only=set(only) if only else None, on_output=err.print)
+            outcomes = run(
+                action, stack, stacks, backend=backend, only=set(only) if only else None, on_output=err.print
+            )
         except DeployError as exc:
             err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
             raise typer.Exit(2) from None
@@ -96,7 +104,9 @@ def register(app: typer.Typer) -> None:
         out.print(table)
 
     @app.command()
-    def preview(stack: StackName, stacks: StacksOption = Path("stacks"), backend: Backend = None, only: Only = None) -> None:
+    def preview(
+        stack: StackName, stacks: StacksOption = Path("stacks"), backend: Backend = None, only: Only = None
+    ) -> None:
         """Preview every stack in dependency order with the Pulumi Automation API (needs the Pulumi CLI)."""
         deploy("preview", stack, stacks, backend, only)
 

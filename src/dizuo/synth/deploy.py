@@ -83,7 +83,7 @@ def run(
                 changes = {k.value if hasattr(k, "value") else str(k): v for k, v in preview.change_summary.items()}
             else:
                 result = pulumi_stack.up(on_output=on_output)
-                changes = dict(result.summary.resource_changes or {})
+                changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
         except auto.errors.CommandError as exc:
             raise DeployError(f"stacks/{stack_dir.path.name}: pulumi {action} failed:\n{exc}") from exc
         outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))

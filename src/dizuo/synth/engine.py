@@ -18,7 +18,14 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks, _resolve_callbacks, set_mocks
+from pulumi.runtime.mocks import (
+    MockCallArgs,
+    MockMonitor,
+    MockResourceArgs,
+    Mocks,
+    _resolve_callbacks,
+    set_mocks,
+)
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
@@ -26,7 +33,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 from dizuo.contracts import ORGANIZATION
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - the marker that replaces secrets, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +88,9 @@ class MissingUpstreamError(RuntimeError):
     """A StackReference names a stack that was not synthesised before this one."""
 
     def __init__(self, ref: str, known: list[str]) -> None:
-        super().__init__(f"stack reference {ref!r} is not produced by a lower tier; known: {', '.join(known) or 'none'}")
+        super().__init__(
+            f"stack reference {ref!r} is not produced by a lower tier; known: {', '.join(known) or 'none'}"
+        )
 
 
 class _RecordingMonitor(MockMonitor):
@@ -94,8 +103,8 @@ class _RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.type == "pulumi:pulumi:Stack":
-            return super().RegisterResource(request)
-        _ensure_event_loop()
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        _ensure_event_loop()  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = rpc.deserialize_properties(request.object)
         args = MockResourceArgs(
@@ -107,7 +116,8 @@ class _RecordingMonitor(MockMonitor):
             custom=request.custom or False,
             transforms=_resolve_callbacks(request.transforms),
         )
-        id_, state = self.mocks.new_resource(args)
+        new_id, state = self.mocks.new_resource(args)
+        id_ = new_id or request.name
         record = Registered(
             type=request.type,
             name=request.name,
@@ -124,6 +134,24 @@ class _RecordingMonitor(MockMonitor):
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        # Reads (StackReferences among them) are recorded too: they are how stacks depend on each other.
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        record = Registered(
+            type=request.type,
+            name=request.name,
+            urn=response.urn,
+            parent=request.parent,
+            provider=request.provider,
+            custom=True,
+            protect=False,
+            retain_on_delete=False,
+            inputs=rpc.deserialize_properties(request.properties),
+        )
+        with self._lock:
+            self.records.append(record)
+        return response
 
 
 def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
@@ -180,11 +208,15 @@ def run_stack(
                 runpy.run_path(str(stack_dir / "__main__.py"), run_name="__main__")
         root = settings.get_root_resource()
         outputs = getattr(root, "outputs", {}) or {}
-        resolved: dict[str, Any] = _sync_await(pulumi.Output.from_input(outputs).future()) or {}
-        return resolved
+        resolved = _sync_await(pulumi.Output.from_input(outputs).future())
+        return dict(resolved or {})
 
     result: dict[str, dict[str, Any]] = {}
-    _sync_await(run_pulumi_func(lambda: result.setdefault("exports", body())))  # type: ignore[arg-type,func-returns-value]
+
+    def program_body() -> None:
+        result["exports"] = body()
+
+    _sync_await(run_pulumi_func(program_body))
     run.exports = result.get("exports", {})
     run.resources = sorted(monitor.records, key=lambda r: r.urn)
     return run

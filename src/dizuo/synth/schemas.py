@@ -36,7 +36,7 @@ def _validator(kind: str, api_version: str, version: str) -> jsonschema.protocol
         raise kv.SchemaNotFoundError(version=version, kind=kind, api_version=api_version) from None
     definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
     registry: Registry[Any] = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)  # type: ignore[no-any-return]
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
 def manifest_errors(manifest: dict[str, Any], version: str = KUBERNETES_VERSION) -> list[str]:

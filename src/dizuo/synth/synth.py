@@ -194,7 +194,10 @@ def synth(
                 _write(staging / stack_dir.short / f"{cluster}.yaml", _dump_all(docs))
             openstack = _openstack(run)
             if openstack:
-                _write(staging / stack_dir.short / "openstack.json", json.dumps(openstack, ensure_ascii=False, indent=1))
+                _write(
+                    staging / stack_dir.short / "openstack.json",
+                    json.dumps(openstack, ensure_ascii=False, indent=1),
+                )
             if on_stack is not None:
                 on_stack(stack_dir, run)
         if errors:

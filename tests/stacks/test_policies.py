@@ -1,0 +1,153 @@
+"""Stack programs under Pulumi mocks, checked like policies: data is never deleted, nothing opens too wide."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+
+from dizuo.cloud.shapes import K8S_ARCH
+from dizuo.declaration import Declaration
+from dizuo.synth.engine import StackRun, is_secret
+
+MANAGEMENT_PORTS = {22, 3389, 5985, 5986, 6443, 2379, 10250}
+
+
+def test_every_data_volume_and_bucket_is_protected_and_retained_on_delete(runs: dict[str, StackRun]) -> None:
+    """No stack update or destroy can delete a dataset's volume, bucket or the namespace holding it."""
+    datapool = runs["datapool"]
+    holders = (
+        datapool.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+        + datapool.of_type("openstack:objectstorage/container:Container")
+        + datapool.of_type("kubernetes:core/v1:Namespace")
+    )
+    assert holders, "the data pool declares no volumes"
+    unsafe = [r.name for r in holders if not (r.protect and r.retain_on_delete)]
+    assert not unsafe, f"data holders that a destroy could delete: {unsafe}"
+
+
+def test_every_storage_class_retains_released_volumes(runs: dict[str, StackRun]) -> None:
+    """Deleting a claim never deletes the volume: every StorageClass reclaims with Retain."""
+    classes = runs["datapool"].of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert classes
+    for sc in classes:
+        assert sc.inputs["reclaimPolicy"] == "Retain", f"{sc.name} reclaims with {sc.inputs.get('reclaimPolicy')}"
+
+
+def test_one_dataset_one_owner_label(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """Every dataset carries its single owner department and classification as labels."""
+    owners = {ds.code: ds.owner for ds in yulin.datasets if ds.kind == "volume"}
+    for pvc in runs["datapool"].of_type("kubernetes:core/v1:PersistentVolumeClaim"):
+        labels = pvc.inputs["metadata"]["labels"]
+        assert labels["dizuo.io/owner"] == owners[labels["dizuo.io/dataset"]], pvc.name
+        assert labels["dizuo.io/classification"] in {"general", "important", "core"}, pvc.name
+
+
+def test_no_security_group_opens_a_management_port_to_the_world(runs: dict[str, StackRun]) -> None:
+    """No security group rule lets 0.0.0.0/0 (or any public range) reach SSH, RDP or the Kubernetes API."""
+    offenders = []
+    for rule in runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule"):
+        source = ipaddress.IPv4Network(rule.inputs["remoteIpPrefix"])
+        low, high = rule.inputs.get("portRangeMin"), rule.inputs.get("portRangeMax")
+        ports = set(range(int(low), int(high) + 1)) if low is not None else MANAGEMENT_PORTS
+        if not source.is_private and ports & MANAGEMENT_PORTS:
+            offenders.append(f"{rule.name}: {source} -> {sorted(ports & MANAGEMENT_PORTS)}")
+    assert not offenders, f"management ports open to the world: {offenders}"
+
+
+def test_management_ports_are_reachable_only_from_the_management_zone(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """Only the management zone's CIDR is admitted to management ports."""
+    management = next(z.cidr for z in yulin.zones if z.kind.value == "management")
+    for rule in runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule"):
+        if rule.inputs.get("portRangeMin") in MANAGEMENT_PORTS:
+            assert rule.inputs["remoteIpPrefix"] == management, rule.name
+
+
+def test_every_system_namespace_has_quota_limits_and_default_deny(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """Each system's namespace has a ResourceQuota, a LimitRange and a default-deny NetworkPolicy."""
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for r in runs["cloud"].resources:
+        meta = r.inputs.get("metadata", {})
+        if r.custom and "namespace" in meta:
+            kind = r.inputs["kind"]
+            name = meta["name"]
+            spec = r.inputs.get("spec", {})
+            if (
+                kind == "NetworkPolicy"
+                and spec.get("podSelector") == {}
+                and set(spec["policyTypes"])
+                == {
+                    "Ingress",
+                    "Egress",
+                }
+                and not spec.get("ingress")
+                and not spec.get("egress")
+            ):
+                kind = "default-deny"
+            kinds[meta["namespace"]].add(kind if kind != "NetworkPolicy" else f"policy:{name}")
+    for system in yulin.systems:
+        missing = {"ResourceQuota", "LimitRange", "default-deny"} - kinds[system.code]
+        assert not missing, f"namespace {system.code} lacks {sorted(missing)}"
+
+
+def test_namespaces_enforce_pod_security(runs: dict[str, StackRun]) -> None:
+    """Every namespace enforces a Pod Security level; level-3 systems enforce restricted."""
+    for ns in runs["cloud"].of_type("kubernetes:core/v1:Namespace"):
+        labels = ns.inputs["metadata"]["labels"]
+        level = labels["pod-security.kubernetes.io/enforce"]
+        assert level in {"restricted", "baseline"}, ns.name
+        if labels["dizuo.io/protection-level"] == "3":
+            assert level == "restricted", ns.name
+
+
+def test_workloads_run_on_their_declared_node_pool_and_architecture(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """A system's pods are pinned to its node pool, whose CPU architecture its image is built for."""
+    pools = {(c.name, p.name): p for c, p in yulin.node_pools()}
+    systems = {s.code: s for s in yulin.systems}
+    deployments = runs["cloud"].of_type("kubernetes:apps/v1:Deployment")
+    assert len(deployments) == len(yulin.systems)
+    for dep in deployments:
+        system = systems[dep.inputs["metadata"]["namespace"]]
+        selector = dep.inputs["spec"]["template"]["spec"]["nodeSelector"]
+        pool = pools[system.cluster, system.node_pool]
+        assert selector["dizuo.io/node-pool"] == pool.name, dep.name
+        assert selector["kubernetes.io/arch"] == K8S_ARCH[pool.arch], dep.name
+        assert pool.arch in system.arches, f"{system.code}: image not built for {pool.arch.value}"
+
+
+def test_every_resource_of_a_component_is_parented(runs: dict[str, StackRun]) -> None:
+    """Resources live under their component, so `pulumi preview` shows one tree per system and zone."""
+    for run in runs.values():
+        orphans = [
+            r.name
+            for r in run.resources
+            if r.custom and not r.type.startswith("pulumi:") and r.parent.endswith(f"Stack::{run.project}-{run.stack}")
+        ]
+        assert not orphans, f"{run.project}: resources outside any component: {orphans[:5]}"
+
+
+def test_registry_password_stays_a_secret(runs: dict[str, StackRun]) -> None:
+    """The registry pull secret reaches the engine marked secret, never as plain text."""
+    secrets = runs["cloud"].of_type("kubernetes:core/v1:Secret")
+    assert secrets, "with a registry password configured, each namespace gets a pull secret"
+    for secret in secrets:
+        assert is_secret(secret.inputs["stringData"]), f"{secret.name}: stringData is not marked secret"
+
+
+def test_tier_one_reads_tier_zero_only_through_contracts(runs: dict[str, StackRun]) -> None:
+    """Cloud and datapool read network/baseline through StackReferences to the published contract."""
+    refs = {
+        r.inputs["name"]
+        for run in (runs["cloud"], runs["datapool"])
+        for r in run.of_type("pulumi:pulumi:StackReference")
+    }
+    assert refs == {"organization/dizuo-network/yulin-prod", "organization/dizuo-baseline/yulin-prod"}
+    assert set(runs["network"].exports) == {"contract"}
+    assert set(runs["baseline"].exports) == {"contract"}
+    zones = runs["network"].exports["contract"]["zones"]
+    assert {z["name"] for z in zones} == {"extranet", "internet", "dedicated", "management"}

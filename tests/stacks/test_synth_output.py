@@ -1,0 +1,142 @@
+"""`dizuo synth` output: plain manifests valid against the Kubernetes API schemas, counts, no secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dizuo.declaration import Declaration
+from dizuo.synth.synth import SynthError, synth
+
+from .conftest import ROOT, TEST_SECRET, YULIN
+
+
+def manifests(out: Path) -> list[dict]:
+    docs = []
+    for path in sorted(out.glob("*/*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    return docs
+
+
+def test_every_manifest_passes_kubernetes_validate_strict(synthesised: tuple[Path, dict]) -> None:
+    """kubernetes-validate --strict (Kubernetes 1.30) accepts every file synth wrote."""
+    out, _ = synthesised
+    files = sorted(str(p) for p in out.glob("*/*.yaml"))
+    assert files
+    tool = Path(sys.executable).with_name("kubernetes-validate")
+    done = subprocess.run(
+        [str(tool), "--strict", "-k", "1.30", "--quiet", *files], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_manifests_cover_every_department_and_system(synthesised: tuple[Path, dict], yulin: Declaration) -> None:
+    """Each of the 33 departments and every system has its namespace in the written manifests."""
+    out, _ = synthesised
+    namespaces = [d for d in manifests(out) if d["kind"] == "Namespace"]
+    system_ns = {d["metadata"]["name"] for d in namespaces if "dizuo.io/system" in d["metadata"]["labels"]}
+    departments = {d["metadata"]["labels"].get("dizuo.io/department") for d in namespaces}
+    assert system_ns == {s.code for s in yulin.systems}
+    assert {d.code for d in yulin.departments} <= departments
+
+
+def test_summary_counts_what_was_written(synthesised: tuple[Path, dict], yulin: Declaration) -> None:
+    """summary.json counts resources per stack and type, matching the manifests on disk."""
+    out, _ = synthesised
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["declaration"]["systems"] == len(yulin.systems)
+    assert set(summary["stacks"]) == {"network", "baseline", "cloud", "datapool"}
+    written = sum(1 for _ in manifests(out))
+    declared_k8s = sum(
+        n for s in summary["stacks"].values() for t, n in s["by_type"].items() if t.startswith("kubernetes:")
+    )
+    assert written == declared_k8s
+    openstack = json.loads((out / "network" / "openstack.json").read_text(encoding="utf-8"))
+    assert len(openstack) == sum(
+        n for t, n in summary["stacks"]["network"]["by_type"].items() if t.startswith("openstack:")
+    )
+
+
+def test_no_secret_is_written_in_plaintext(synthesised: tuple[Path, dict]) -> None:
+    """The registry password appears nowhere in the output, neither plain nor base64-encoded."""
+    out, _ = synthesised
+    needles = {TEST_SECRET, base64.b64encode(TEST_SECRET.encode()).decode()[:16]}
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            for needle in needles:
+                assert needle not in text, f"{path} contains the secret"
+    secrets = [d for d in manifests(out) if d["kind"] == "Secret"]
+    assert secrets, "a registry password was configured: pull secrets must exist"
+    assert all("data" not in d and "stringData" not in d for d in secrets), "secret values were written"
+
+
+def test_a_failing_synth_leaves_the_previous_output_untouched(tmp_path: Path, yulin: Declaration) -> None:
+    """When a manifest is invalid, synth reports it and the old output directory stays as it was."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
+    bad = stacks / "1-bad"
+    bad.mkdir()
+    (bad / "Pulumi.yaml").write_text("name: dizuo-bad\nruntime: python\n", encoding="utf-8")
+    (bad / "__main__.py").write_text(
+        "import pulumi_kubernetes as k8s\n"
+        "k8s.core.v1.ConfigMap('typo', metadata={'name': 'x', 'namespace': 'y'}, data={'a': 'b'},"
+        " opts=None)\n"
+        "k8s.core.v1.Service('bad', metadata={'name': 'x'}, spec={'ports': [{'port': 'eighty'}]})\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous run", encoding="utf-8")
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, out, stacks)
+    assert any("Service -/x" in e and "ports" in e for e in caught.value.errors), caught.value.errors
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"], "the old output must be left as it was"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build")], "no staging directory left behind"
+
+
+def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
+    """`dizuo synth inventories/yulin --out DIR` exits 0, prints the table and writes summary.json."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dizuo",
+            "synth",
+            str(YULIN),
+            "--out",
+            str(tmp_path / "out"),
+            "--stacks",
+            str(ROOT / "stacks"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "datapool" in done.stdout
+    assert "total" in done.stdout
+    assert (tmp_path / "out" / "summary.json").exists()
+
+
+def test_up_without_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
+    """`dizuo up` where no Pulumi CLI exists exits non-zero with what to install, no traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dizuo", "up", "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": str(tmp_path), "COLUMNS": "200"},
+    )
+    assert done.returncode == 2
+    assert "Pulumi CLI is not installed" in done.stderr
+    assert "Traceback" not in done.stderr
