@@ -1,0 +1,220 @@
+"""The whole baseline cycle on ONE real Debian 12 host (systemd-nspawn), in order:
+
+audit the untouched host (it fails, waivers apply) -> harden -> rerun changes nothing -> check mode
+changes nothing -> audit passes (container-unverifiable controls reported as not verified) -> the
+admin still logs in with its key. The steps share the host, so they run in file order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dizuo.baseline import harden
+from dizuo.baseline.catalogue import Scope, packaged
+from dizuo.declaration import load
+from hosts import BootedHost, write_declaration
+
+pytestmark = [pytest.mark.host, pytest.mark.slow]
+
+DIZUO = str(Path(sys.executable).parent / "dizuo")
+HOST_CONTROLS = [c.id for c in packaged().for_scope(Scope.HOST)]
+UNVERIFIABLE_IN_CONTAINER = {
+    c.id: c.container.reason for c in packaged().for_scope(Scope.HOST) if not c.container.verifiable
+}
+# Controls an untouched Debian 12 minbase host cannot meet: nothing configures them by default.
+FAILING_WHEN_UNTOUCHED = {
+    "DZ-IA-03",
+    "DZ-IA-05",
+    "DZ-IA-06",
+    "DZ-AC-03",
+    "DZ-AU-02",
+    "DZ-AU-05",
+    "DZ-MC-01",
+    "DZ-DB-01",
+}
+WAIVED = "DZ-IA-08"  # valid waiver: SSH hardening accepted for a month
+EXPIRED = "DZ-AC-05"  # expired waiver: the umask deviation is no longer accepted
+AUDIT_TIMEOUT_S = 900
+
+
+@pytest.fixture(scope="module")
+def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Yulin declaration whose only host is the booted test host."""
+    # Logs are forwarded to loopback: the test never sends anything off the container.
+    return write_declaration(
+        tmp_path_factory.mktemp("city") / "yulin", [debian_host], city_baseline={"log_server": "127.0.0.1"}
+    )
+
+
+def _audit(city: Path, report: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    done = subprocess.run(
+        [DIZUO, "audit", "--inventory", str(city), "--report", str(report), *extra],
+        capture_output=True,
+        text=True,
+        timeout=AUDIT_TIMEOUT_S,
+        check=False,
+    )
+    results_file = report / "results.json"
+    assert results_file.is_file(), f"dizuo audit wrote no results.json (exit {done.returncode}):\n{done.stderr}"
+    results = json.loads(results_file.read_text(encoding="utf-8"))["results"]
+    return done, {r["control"]: r for r in results}
+
+
+def _why(result: dict[str, Any]) -> str:
+    return "; ".join([*result["problems"], result["note"]]).strip("; ")
+
+
+@pytest.fixture(scope="module")
+def untouched_audit(city: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any], Path]:
+    """`dizuo audit` of the host before hardening, with one valid and one expired waiver."""
+    report = tmp_path_factory.mktemp("audit-before")
+    waivers = report.parent / "waivers.yaml"
+    today = dt.date.today()
+    waivers.write_text(
+        "waivers:\n"
+        f"- control: {WAIVED}\n  hosts: ['yl-test-*']\n  reason: SSH hardening scheduled (ticket SEC-1)\n"
+        f"  expires: {(today + dt.timedelta(days=30)).isoformat()}\n  approved_by: 安全管理员\n"
+        f"- control: {EXPIRED}\n  hosts: [yl-test-01]\n  reason: umask change needed an application fix\n"
+        "  expires: 2020-01-01\n",
+        encoding="utf-8",
+    )
+    done, results = _audit(city, report, "--waivers", str(waivers))
+    return done, results, report
+
+
+def test_untouched_host_fails_the_audit(untouched_audit):
+    """Before hardening the audit fails (exit 1) and names the controls the host does not meet."""
+    done, results, _ = untouched_audit
+    assert done.returncode == 1, f"audit of the untouched host exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr, done.stderr
+    assert sorted(results) == sorted(HOST_CONTROLS), "the report must list every host control of the catalogue"
+    failing = {c for c, r in results.items() if r["status"] == "fail"}
+    assert failing >= FAILING_WHEN_UNTOUCHED, f"controls not reported failing: {FAILING_WHEN_UNTOUCHED - failing}"
+    errors = {c: _why(r) for c, r in results.items() if r["status"] == "error"}
+    assert errors == {}, f"checks that could not run on the untouched host: {errors}"
+    assert any("permitrootlogin" in e for e in results[WAIVED]["evidence"]), "SSH evidence comes from sshd -T"
+
+
+def test_valid_waiver_waives_and_expired_waiver_fails(untouched_audit):
+    """A valid waiver turns a failure into 'waived' with its reason; an expired one leaves it failing, saying so."""
+    _, results, _ = untouched_audit
+    assert results[WAIVED]["status"] == "waived", f"{WAIVED}: {results[WAIVED]['status']} ({_why(results[WAIVED])})"
+    assert "SEC-1" in results[WAIVED]["note"], f"{WAIVED}: the waiver's reason is not in the report"
+    assert results[EXPIRED]["status"] == "fail", f"{EXPIRED} under an expired waiver: {results[EXPIRED]['status']}"
+    assert "waiver expired on 2020-01-01" in results[EXPIRED]["note"], f"{EXPIRED}: {results[EXPIRED]['note']}"
+
+
+def test_container_unverifiable_controls_are_not_verified_with_reason(untouched_audit):
+    """auditd controls are 'not verified' on a container, with the reason, never 'pass'."""
+    _, results, _ = untouched_audit
+    for control, reason in UNVERIFIABLE_IN_CONTAINER.items():
+        assert results[control]["status"] == "not_verified", f"{control}: {results[control]['status']}"
+        assert reason, f"{control}: the catalogue gives no reason"
+        assert reason in results[control]["note"], f"{control}: reason missing: {results[control]['note']}"
+
+
+def test_junit_has_one_testcase_per_control_and_host(untouched_audit, debian_host):
+    """junit.xml parses and has exactly one testcase per host control × host, failures marked."""
+    _, results, report = untouched_audit
+    tree = ET.parse(report / "junit.xml")  # noqa: S314 - our own report, written by the audit just now
+    cases = tree.getroot().findall(".//testcase")
+    names = sorted(case.get("name", "").split()[0] for case in cases)
+    assert names == sorted(HOST_CONTROLS), "one testcase per control of the one audited host"
+    assert all(case.get("classname", "").startswith(debian_host.name) for case in cases)
+    failed = {case.get("name", "").split()[0] for case in cases if case.find("failure") is not None}
+    assert failed == {c for c, r in results.items() if r["status"] == "fail"}, "JUnit failures match the results"
+    skipped = {case.get("name", "").split()[0] for case in cases if case.find("skipped") is not None}
+    assert skipped == {c for c, r in results.items() if r["status"] in {"waived", "not_verified"}}
+
+
+def test_human_report_lists_every_control_with_evidence(untouched_audit):
+    """report.md and report.html name every control with its status and the evidence seen."""
+    _, _, report = untouched_audit
+    markdown = (report / "report.md").read_text(encoding="utf-8")
+    page = (report / "report.html").read_text(encoding="utf-8")
+    for control in HOST_CONTROLS:
+        assert f"| {control} |" in markdown, f"{control} missing from report.md"
+        assert f">{control}<" in page, f"{control} missing from report.html"
+    assert "/etc/login.defs: PASS_MAX_DAYS" in markdown, "evidence quotes the file line it saw"
+
+
+def _changed_tasks(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{e['event_data'].get('task', '?')}"
+        for e in events
+        if e.get("event") == "runner_on_ok" and e.get("event_data", {}).get("res", {}).get("changed")
+    ]
+
+
+def _failed_tasks(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{e['event_data'].get('task', '?')}: {str(e['event_data'].get('res', {}).get('msg', ''))[:300]}"
+        for e in events
+        if e.get("event") in {"runner_on_failed", "runner_on_unreachable"} and not e["event_data"].get("ignore_errors")
+    ]
+
+
+def _harden(city: Path, host: BootedHost, *, check: bool = False) -> tuple[harden.HardenResult, list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    result = harden.run(load(city), limit=host.name, check=check, on_event=events.append)
+    return result, events
+
+
+@pytest.fixture(scope="module")
+def first_converge(city, debian_host, untouched_audit):
+    """The first run of the role (after the untouched audit, which must see the host as it came)."""
+    return _harden(city, debian_host)
+
+
+def test_harden_converges(first_converge, debian_host):
+    """The role converges the untouched host without a failed task."""
+    result, events = first_converge
+    assert result.ok, f"harden failed on {debian_host.name} (rc {result.rc}): {_failed_tasks(events)}"
+    assert result.changed > 0, "the first run on an untouched host must change something"
+
+
+def test_second_run_changes_nothing(first_converge, city, debian_host):
+    """A second run of the role reports 0 changed."""
+    result, events = _harden(city, debian_host)
+    assert result.ok, f"second run failed on {debian_host.name}: {_failed_tasks(events)}"
+    assert result.changed == 0, f"second run changed on {debian_host.name}: {_changed_tasks(events)}"
+
+
+def test_check_mode_changes_nothing(first_converge, city, debian_host):
+    """Check mode on the hardened host reports 0 changed."""
+    result, events = _harden(city, debian_host, check=True)
+    assert result.ok, f"check mode failed on {debian_host.name}: {_failed_tasks(events)}"
+    assert result.changed == 0, f"check mode would change on {debian_host.name}: {_changed_tasks(events)}"
+
+
+def test_hardened_host_passes_the_audit(first_converge, city, tmp_path):
+    """After hardening every applicable control passes; container-unverifiable ones are 'not verified'."""
+    done, results = _audit(city, tmp_path / "audit-after")
+    not_passing = {
+        c: f"{r['status']}: {_why(r)}"
+        for c, r in results.items()
+        if r["status"] != "pass" and c not in UNVERIFIABLE_IN_CONTAINER
+    }
+    assert not_passing == {}, (
+        f"controls not passing after hardening: {json.dumps(not_passing, indent=1, ensure_ascii=False)}"
+    )
+    for control in UNVERIFIABLE_IN_CONTAINER:
+        assert results[control]["status"] == "not_verified", f"{control}: {results[control]['status']}"
+    assert done.returncode == 0, f"audit of the hardened host exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_admin_logs_in_with_key_after_hardening(first_converge, debian_host):
+    """The key-based admin login the run came in on still works, and still reaches root."""
+    done = subprocess.run(
+        debian_host.ssh_command("sudo", "-n", "id", "-u"), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, f"{debian_host.user}@{debian_host.name} cannot log in after hardening: {done.stderr}"
+    assert done.stdout.strip() == "0", f"{debian_host.user} no longer reaches root with sudo: {done.stdout}"
