@@ -67,9 +67,7 @@ def test_zone_override_beats_city_override_beats_default(yulin: Declaration) -> 
         ),
     ],
 )
-def test_bad_override_names_file_key_and_value(
-    yulin: Declaration, baseline: dict, path: str, message: str
-) -> None:
+def test_bad_override_names_file_key_and_value(yulin: Declaration, baseline: dict, path: str, message: str) -> None:
     """A bad override is refused with city.yaml, its key path, the rule it breaks and the value."""
     with pytest.raises(DeclarationError) as caught:
         resolve(_with_baseline(yulin, baseline), source="inventories/yulin/city.yaml")

@@ -178,13 +178,10 @@ class Parameter(Frozen):
             ok = isinstance(value, str)
         elif kind in {"str_list", "int_list"}:
             inner = str if kind == "str_list" else int
-            ok = isinstance(value, list) and all(
-                isinstance(v, inner) and not isinstance(v, bool) for v in value
-            )
+            ok = isinstance(value, list) and all(isinstance(v, inner) and not isinstance(v, bool) for v in value)
         else:
             ok = isinstance(value, dict) and all(
-                isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool)
-                for k, v in value.items()
+                isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool) for k, v in value.items()
             )
         if not ok:
             return f"must be of type {kind}"
@@ -304,16 +301,12 @@ class Catalogue(Frozen):
             seen_ids.add(control.id)
             for param in control.parameters:
                 if param.name in owner:
-                    problems.append(
-                        f"{control.id}: parameter {param.name} is already defined by {owner[param.name]}"
-                    )
+                    problems.append(f"{control.id}: parameter {param.name} is already defined by {owner[param.name]}")
                 owner[param.name] = control.id
         for control in self.controls:
             for check in control.checks:
                 for name in sorted(check.references() - owner.keys()):
-                    problems.append(
-                        f"{control.id}: check {check.kind.value} references unknown parameter {name}"
-                    )
+                    problems.append(f"{control.id}: check {check.kind.value} references unknown parameter {name}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -66,22 +66,16 @@ def resolve(
     zones: dict[str, dict[str, ParamValue]] = {}
     if not isinstance(zone_overrides, dict):
         problems.append(
-            Problem(
-                source, "baseline.zones", f"must map zone names to parameters: {show_value(zone_overrides)}"
-            )
+            Problem(source, "baseline.zones", f"must map zone names to parameters: {show_value(zone_overrides)}")
         )
     else:
         known_zones = {z.name for z in declaration.zones}
         for zone, values in zone_overrides.items():
             where = f"baseline.zones.{zone}"
             if zone not in known_zones:
-                problems.append(
-                    Problem(source, where, f"unknown zone (declared: {', '.join(sorted(known_zones))})")
-                )
+                problems.append(Problem(source, where, f"unknown zone (declared: {', '.join(sorted(known_zones))})"))
             elif not isinstance(values, dict):
-                problems.append(
-                    Problem(source, where, f"must map parameters to values: {show_value(values)}")
-                )
+                problems.append(Problem(source, where, f"must map parameters to values: {show_value(values)}"))
             else:
                 problems += _check(values, where, catalogue, source)
                 zones[zone] = dict(values)
@@ -97,9 +91,7 @@ def _check(values: Mapping[str, Any], where: str, catalogue: Catalogue, source: 
         spec = specs.get(name)
         if spec is None:
             problems.append(
-                Problem(
-                    source, f"{where}.{name}", "unknown baseline parameter (see `dizuo baseline controls`)"
-                )
+                Problem(source, f"{where}.{name}", "unknown baseline parameter (see `dizuo baseline controls`)")
             )
             continue
         problem = spec.problem_with(value)
