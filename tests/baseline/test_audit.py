@@ -70,6 +70,17 @@ def test_unknown_limit_is_a_clear_error(nowhere_host, tmp_path):
     assert not (tmp_path / "r").exists(), "no report is written when the input is bad"
 
 
+def test_report_path_that_is_a_file_is_a_clear_error(nowhere_host, tmp_path):
+    """--report pointing at a file gives exit 2 and leaves the file as it was."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    target = tmp_path / "report.txt"
+    target.write_text("keep me")
+    done = _dizuo("audit", "-i", str(city), "--report", str(target))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--report {target}: exists and is not a directory" in done.stderr
+    assert target.read_text() == "keep me"
+
+
 def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
     """An out-of-range parameter in city.yaml stops the audit with file, key path and value."""
     city = write_declaration(tmp_path / "city", [nowhere_host], city_baseline={"password_max_days": 400})

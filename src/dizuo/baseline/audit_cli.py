@@ -40,6 +40,9 @@ def audit(
     """Check every host control of the 等保 baseline on the declared hosts; exit 1 when one fails."""
     # soft_wrap: an error names a file path and a key path; wrapping them would break both.
     out, err = Console(), Console(stderr=True, soft_wrap=True)
+    if report.exists() and not report.is_dir():
+        err.print(f"[red]error:[/red] --report {escape(str(report))}: exists and is not a directory", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         prepared = prepare_audit(inventory, limit=limit, waivers_file=waivers)
     except (DeclarationError, WaiverError, CatalogueError) as exc:
