@@ -95,7 +95,7 @@ def provider_class(token: str) -> Any:
     ``kubernetes:rbac.authorization.k8s.io/v1:ClusterRole`` -> ``pulumi_kubernetes.rbac.v1.ClusterRole``."""
     package, module, cls = token.split(":")
     if package == "pulumi" and module == "providers":
-        return getattr(importlib.import_module(f"pulumi_{cls}"), "Provider")
+        return importlib.import_module(f"pulumi_{cls}").Provider
     if package == "kubernetes":
         group, version = module.split("/")
         return getattr(importlib.import_module(f"pulumi_kubernetes.{group.split('.')[0]}.{version}"), cls)
