@@ -224,3 +224,51 @@ def test_working_calendar(date: str, working: bool):
     """The shipped calendar knows holidays and make-up working days (调休) of 2024-2025."""
     day = (dt.date.fromisoformat(date) - dt.date(1970, 1, 1)).days
     assert bool(is_working_day(day)) is working, f"{date}: working day should be {working}"
+
+
+def test_accelerating_growth_is_extrapolated_with_its_curvature():
+    """Growth that doubles every ~3 days fills in about 8 days, not at the 28 days its current rate alone says."""
+    scale = 4 * DAY
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        return 20 * GIB + 5 * GIB * np.exp((ts - PLAIN_ASOF) / scale)
+
+    truth = _first_full(usage, 60 * GIB, PLAIN_ASOF)
+    assert truth is not None
+    (fc,) = forecast_histories([_history("accelerating", usage, 60 * GIB)])
+    hours = _hours_until(fc)
+    truth_h = (truth - PLAIN_ASOF) / HOUR
+    assert truth_h <= hours <= 1.5 * truth_h, (
+        f"accelerating: predicted full in {hours:.0f} h, truth {truth_h:.0f} h (linear at today's rate: 672 h)"
+    )
+
+
+def test_recent_rate_change_is_followed():
+    """A volume that went from 0.2 to 2 GiB/day six days ago fills at the new rate: 10 GiB free is 5 days."""
+    change = PLAIN_ASOF - 6 * DAY
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        days = (ts - change) / DAY
+        return 50 * GIB + np.where(days < 0, 0.2 * GIB * days, 2 * GIB * days)
+
+    capacity = float(usage(np.array([PLAIN_ASOF]))[0] + 10 * GIB)
+    (fc,) = forecast_histories([_history("rate-change", usage, capacity)])
+    assert abs(_hours_until(fc) - 120) <= 18, f"rate-change: predicted full in {_hours_until(fc):.1f} h, expected 120 h"
+
+
+def test_noisy_nightly_backup_peaks_keep_their_trend():
+    """Backups of varying size on a growing volume: the peaks' trend, not their day-to-day noise, sets the date."""
+    rng = np.random.default_rng(7)
+    nights = rng.normal(0.0, 3 * GIB, size=80)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        hour = _local_hour(ts)
+        night = ((ts + 8 * HOUR) // DAY - (PLAIN_ASOF + 8 * HOUR) // DAY + 60).astype(np.int64)
+        base = 70 * GIB + 0.5 * GIB * (ts - PLAIN_ASOF) / DAY
+        return base + np.where((hour >= 1) & (hour < 3), 15 * GIB + nights[night], 0.0)
+
+    (fc,) = forecast_histories([_history("noisy-backup", usage, 100 * GIB)])
+    # Peaks sit at 85 GiB + 0.5 GiB/day: 30 days to reach 100 GiB on average, earlier on a big night.
+    assert fc.exhaustion_at is None or _hours_until(fc) >= 10 * 24, (
+        f"noisy-backup: predicted full in {_hours_until(fc):.0f} h; the peaks' trend says about 30 days"
+    )

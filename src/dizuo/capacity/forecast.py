@@ -13,6 +13,11 @@ Model, per series: usage on local day d at slot s is ``peak[d] + shape[kind(d), 
 - ``shape[kind, s] <= 0`` is the typical distance of slot s below the day's peak (median over recent
   days of that kind): office-hours growth, a nightly backup that is freed hours later, a daily log
   rotation. It places the moment of filling inside the day.
+Two departures from that typical growth are detected on the daily peaks, with one-off steps (isolated
+outlying days) taken out and time counted in effective days (a day off weighs what its growth shows):
+a clear recent change of rate (a broken line whose knee is one of the last days) carries the new rate on,
+and accelerating growth (an exponential ``a + b exp(k t)`` fitting far better than a line or a broken
+line) is extrapolated along its exponential.
 Volumes that were cleaned up repeatedly from about the same level (threshold or retention cleanups)
 are expected to be cleaned again before they fill. The p10/p90 band comes from the spread of the
 day-over-day growth plus a share of the growth itself, as growth rates wander.
@@ -41,6 +46,19 @@ RECENT_DAYS = 5
 RECENT_WEIGHT = 0.5
 # Days whose intraday shape is summarised.
 SHAPE_DAYS = 14
+# Growth fit: recent days weigh exp(-age / GROWTH_TAU); a day-over-day change further than STEP_MADS
+# robust standard deviations (and STEP_FLOOR of capacity) from the typical change is a step, not growth.
+GROWTH_TAU = 7.0
+STEP_MADS = 5.0
+STEP_FLOOR = 0.002
+KIND_PULL = 0.05
+# Accelerating growth: an exponential fitted over GROWTH_DAYS (k on the ACCEL_RATES grid), kept when its
+# squared error is below ACCEL_SSE_SHARE of a straight line's.
+ACCEL_RATES = (1 / 2, 1 / 3, 1 / 5, 1 / 8, 1 / 12)
+ACCEL_SSE_SHARE = 0.2
+CHANGE_MIN_DAYS = 2
+CHANGE_MAX_DAYS = 10
+CHANGE_T = 10.0
 # Share of the day-over-day changes trimmed at each end: imports and cleanups that do not recur daily.
 TRIM = 0.2
 # A day with fewer samples than this share says little about its peak (exporter outage).
@@ -179,6 +197,9 @@ class _PeakModel:
     peak_today: FloatArray  # [series] peak level of the asof day
     ceiling: FloatArray  # [series] level cleanups have kept usage under; inf if none
     surge: FloatArray  # [series] extra growth per slot of a rise the model does not explain, bytes
+    amplitude: FloatArray  # [series] accelerating growth ``b (exp(k t) - 1)`` ahead: b, bytes; 0 if none
+    speed: FloatArray  # [series] k, per effective day
+    off_share: FloatArray  # [series] a day off's growth as a share of a working day's (effective days)
 
     @classmethod
     def fit(cls, grid: _Grid) -> _PeakModel:
@@ -215,6 +236,13 @@ class _PeakModel:
         growth[:, WORK] = RECENT_WEIGHT * blend + (1 - RECENT_WEIGHT) * growth[:, WORK]
         growth_spread = np.nan_to_num(growth_spread)
 
+        fitted = _fitted_growth(peak, working, grid.capacity)
+        # The trimmed mean of changes stays the growth of a series that behaves as over its last weeks;
+        # a clear change of rate or an accelerating growth takes the fitted growth instead.
+        override = fitted.accelerating | fitted.changed
+        growth = np.where(override[:, None], fitted.growth, growth)
+        growth_spread = np.where(override[:, None], fitted.spread, growth_spread)
+
         below = used - peak[:, :, None]
         shape = np.zeros((n, 2, SLOTS_PER_DAY))
         shape_days = slice(today - SHAPE_DAYS, today)
@@ -241,7 +269,164 @@ class _PeakModel:
             peak_today=peak_today,
             ceiling=ceiling,
             surge=surge,
+            amplitude=fitted.amplitude,
+            speed=fitted.speed,
+            off_share=fitted.off_share,
         )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _FittedGrowth:
+    """Growth of the daily peak from fits of its level, for series whose rate changed or accelerates."""
+
+    growth: FloatArray  # [series, kind] growth per day at asof, bytes
+    spread: FloatArray  # [series, kind] standard error of the kind-split linear fit, bytes
+    amplitude: FloatArray  # [series] b of ``b exp(k t)``, bytes; 0 where not accelerating
+    speed: FloatArray  # [series] k of ``b exp(k t)``, per effective day
+    off_share: FloatArray  # [series] a day off's growth as a share of a working day's
+    accelerating: BoolArray  # [series]
+    changed: BoolArray  # [series] the rate changed clearly over the last days
+
+
+def _fitted_growth(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> _FittedGrowth:
+    """Fits of the step-adjusted daily peaks: kind-split linear, broken line (rate change), quadratic.
+
+    Time is counted in effective days: a working day is 1, a day off the share of a working day's growth
+    it shows (0 for office-hours growth), so holidays do not look like a rate change.
+    """
+    today = peak.shape[1] - 1
+    adjusted = _step_adjusted(peak, working, capacity)
+    age = today - np.arange(peak.shape[1])
+    valid = ~np.isnan(adjusted)
+    y = np.nan_to_num(adjusted)
+    window = valid & (age >= 1) & (age <= GROWTH_DAYS)
+    kind = working.astype(np.float64)
+    x = np.stack([np.ones_like(kind), np.cumsum(kind, axis=1), np.cumsum(1 - kind, axis=1)], axis=2)
+    weight = np.where(window, np.exp(-age / GROWTH_TAU), 0.0)
+    # A light pull of the two kinds towards each other: a kind barely seen (no day off in a make-up
+    # stretch) takes the other's growth instead of an ill-defined one.
+    pull = np.zeros((3, 3))
+    pull[1:, 1:] = KIND_PULL * np.array([[1.0, -1.0], [-1.0, 1.0]])
+    beta, cov, enough = _wls(x, y, weight, pull * weight.sum(axis=1)[:, None, None])
+    linear = np.where(enough[:, None], beta[:, [2, 1]], 0.0)  # [off, work]
+    spread = np.where(enough[:, None], np.sqrt(np.maximum(cov[:, [2, 1], [2, 1]], 0.0)), 0.0)
+    rising = linear[:, WORK] > 0
+    off_share = np.clip(np.where(rising, linear[:, OFF] / np.where(rising, linear[:, WORK], 1.0), 1.0), 0.0, 1.0)
+    t = np.cumsum(np.where(working, 1.0, off_share[:, None]), axis=1)
+    t = t - t[:, [today]]
+    changed, rate, change_sse = _rate_change(y, window.astype(np.float64), t)
+    accelerating, amplitude, speed = _acceleration(y, window, t, rate, change_sse)
+    rate = np.where(accelerating, amplitude * speed, rate)
+    growth = rate[:, None] * np.stack([off_share, np.ones_like(off_share)], axis=1)
+    return _FittedGrowth(
+        growth=np.nan_to_num(growth),
+        spread=np.nan_to_num(spread),
+        amplitude=np.where(accelerating, amplitude, 0.0),
+        speed=np.where(accelerating, speed, 0.0),
+        off_share=off_share,
+        accelerating=accelerating,
+        changed=changed,
+    )
+
+
+def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> FloatArray:
+    """[series, day] daily peaks with one-off steps (bulk imports, one-off cleanups) taken out.
+
+    A step is a day-over-day change further than STEP_MADS robust deviations (and STEP_FLOOR of capacity)
+    from the typical change of its day kind, between two ordinary days: it moves the level, not the rate.
+    A run of outlying days the same way is a new rate and is kept.
+    """
+    today = peak.shape[1] - 1
+    window = slice(today - GROWTH_DAYS, today)
+    change = np.full_like(peak, np.nan)
+    change[:, 1:] = np.diff(peak, axis=1)
+    kind = working.astype(np.int64)
+    with np.errstate(all="ignore"):
+        typical = np.stack(
+            [np.nanmedian(np.where(kind[:, window] == k, change[:, window], np.nan), axis=1) for k in (OFF, WORK)],
+            axis=1,
+        )
+        typical = np.where(np.isnan(typical), np.nan_to_num(np.nanmedian(typical, axis=1, keepdims=True)), typical)
+        excess = change - np.take_along_axis(typical, kind, axis=1)
+        mad = np.nanmedian(np.abs(excess[:, window]), axis=1)
+    limit = STEP_MADS * 1.4826 * np.nan_to_num(mad)[:, None] + STEP_FLOOR * capacity[:, None]
+    outlier = np.sign(np.where(np.abs(excess) > limit, excess, 0.0))
+    before = np.zeros_like(outlier)
+    before[:, 1:] = outlier[:, :-1]
+    after = np.zeros_like(outlier)
+    after[:, :-1] = outlier[:, 1:]
+    isolated = (outlier != 0) & (before != outlier) & (after != outlier)
+    adjusted: FloatArray = peak - np.cumsum(np.where(isolated, excess, 0.0), axis=1)
+    return adjusted
+
+
+def _rate_change(y: FloatArray, weight: FloatArray, t: FloatArray) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """[series] whether the growth rate changed over the last days, the rate since, the fit's squared error.
+
+    A broken line ``a + b t + d max(0, t - knee)`` is fitted with the knee on each of the last
+    CHANGE_MIN_DAYS..CHANGE_MAX_DAYS days in turn; the best knee counts when its change of slope ``d`` is
+    clearly not noise (t statistic above CHANGE_T).
+    """
+    n, days = y.shape
+    today = days - 1
+    best_sse = np.full(n, np.inf)
+    rate = np.zeros(n)
+    for back in range(CHANGE_MIN_DAYS, CHANGE_MAX_DAYS + 1):  # candidate knees, not series
+        x = np.stack([np.ones_like(t), t, np.maximum(t - t[:, [today - back]], 0.0)], axis=2)
+        beta, cov, enough = _wls(x, y, weight, np.zeros((1, 3, 3)))
+        sse = np.sum(weight * (y - np.einsum("ndi,ni->nd", x, beta)) ** 2, axis=1)
+        with np.errstate(all="ignore"):
+            clear = np.abs(beta[:, 2]) > CHANGE_T * np.sqrt(cov[:, 2, 2])
+        better = enough & clear & (sse < best_sse)
+        best_sse = np.where(better, sse, best_sse)
+        rate = np.where(better, beta[:, 1] + beta[:, 2], rate)
+    return np.isfinite(best_sse), rate, best_sse
+
+
+def _acceleration(
+    y: FloatArray, window: BoolArray, t: FloatArray, rate: FloatArray, change_sse: FloatArray
+) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """[series] accelerating growth: ``a + b exp(k t)`` fits far better than a line, and than a broken line.
+
+    k is tried on a grid (ACCEL_RATES, per effective day). Returns whether the series accelerates, its
+    amplitude b (bytes) and rate k; the slope at asof (t = 0) is ``b k``.
+    """
+    n = y.shape[0]
+    weight = window.astype(np.float64)
+    line = np.stack([np.ones_like(t), t], axis=2)
+    beta, _, enough = _wls(line, y, weight, np.zeros((1, 2, 2)))
+    line_sse = np.sum(weight * (y - np.einsum("ndi,ni->nd", line, beta)) ** 2, axis=1)
+    best_sse = np.full(n, np.inf)
+    amplitude = np.zeros(n)
+    speed = np.zeros(n)
+    for k in ACCEL_RATES:  # a few candidate rates, not series
+        x = np.stack([np.ones_like(t), np.exp(k * t)], axis=2)
+        beta, _, _ = _wls(x, y, weight, np.zeros((1, 2, 2)))
+        sse = np.sum(weight * (y - np.einsum("ndi,ni->nd", x, beta)) ** 2, axis=1)
+        better = (beta[:, 1] > 0) & (sse < best_sse)
+        best_sse = np.where(better, sse, best_sse)
+        amplitude = np.where(better, beta[:, 1], amplitude)
+        speed = np.where(better, k, speed)
+    accelerating = enough & (best_sse < ACCEL_SSE_SHARE * line_sse) & (best_sse < change_sse)
+    accelerating &= amplitude * speed > rate
+    return accelerating, amplitude, speed
+
+
+def _wls(
+    x: FloatArray, y: FloatArray, weight: FloatArray, penalty: FloatArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Batched weighted least squares ``y ~ x @ beta`` per series: beta [n, k], its covariance, enough data."""
+    k = x.shape[2]
+    wx = weight[:, :, None] * x
+    gram = np.einsum("ndi,ndj->nij", wx, x) + penalty + 1e-12 * np.eye(k)
+    rhs = np.einsum("ndi,nd->ni", wx, y)
+    beta = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+    resid = y - np.einsum("ndi,ni->nd", x, beta)
+    used = (weight > 0).sum(axis=1)
+    wsum = np.maximum(weight.sum(axis=1), 1e-12)
+    sigma2 = (weight * resid**2).sum(axis=1) / wsum * used / np.maximum(used - k, 1)
+    cov = np.linalg.inv(gram) * (sigma2 * wsum / np.maximum(used, 1))[:, None, None]
+    return beta, cov, used > k
 
 
 def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArray, shape: FloatArray) -> FloatArray:
@@ -393,10 +578,19 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
     # Repeated cleanups from about the same level start again before the volume fills.
     cleaned = grid.capacity > model.ceiling
     full_now = grid.last_used >= grid.capacity
+    effective = np.where(future_kind == WORK, 1.0, model.off_share[:, None])
+    ahead = np.concatenate([np.zeros((n, 1)), np.cumsum(effective, axis=1)], axis=1)
+    accelerating = model.amplitude > 0
+    bend = model.amplitude[:, None] * np.expm1(model.speed[:, None] * ahead)
     offsets = []
     for growth in growths:  # a few scenarios, not series
         day_growth = np.take_along_axis(growth, future_kind, axis=1)
         peaks = model.peak_today[:, None] + np.concatenate([np.zeros((n, 1)), np.cumsum(day_growth, axis=1)], axis=1)
+        # Accelerating growth follows its exponential instead of a constant daily growth.
+        # The p10/p90 scenarios scale it as they scale the growth.
+        with np.errstate(all="ignore"):
+            scale = np.nan_to_num(growth[:, WORK] / model.growth[:, WORK], nan=1.0, posinf=1.0, neginf=1.0)
+        peaks = np.where(accelerating[:, None], model.peak_today[:, None] + scale[:, None] * bend, peaks)
         full = np.take_along_axis(peaks, day_ahead, axis=1) >= headroom
         first = np.argmax(full, axis=1)
         offset = grid.asof_slot_offset(first + 1).astype(np.float64)
