@@ -15,6 +15,7 @@ from rich.table import Table
 
 from dizuo.baseline import audit_cli, harden
 from dizuo.baseline.catalogue import CatalogueError, packaged
+from dizuo.baseline.params import resolve
 from dizuo.declaration import DeclarationError, load
 
 EXIT_FAILED = 1
@@ -90,6 +91,8 @@ def harden_command(
     """Converge the declared hosts to the baseline with the Ansible role; exit 1 when a host fails."""
     try:
         declaration = load(inventory)
+        # Validate the baseline overrides up front, so a bad value is a located error, not a traceback.
+        resolve(declaration, source=str(inventory / "city.yaml"))
         playbook = harden.find_playbook()
     except DeclarationError as exc:
         for problem in exc.problems:

@@ -1,0 +1,77 @@
+"""`dizuo baseline controls` and `dizuo harden` up to the point where Ansible would start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from dizuo.baseline import harden
+from dizuo.baseline.catalogue import packaged
+from dizuo.declaration import load
+
+REPO = Path(__file__).resolve().parents[2]
+YULIN = REPO / "inventories" / "yulin"
+DIZUO = str(Path(sys.executable).parent / "dizuo")
+
+
+def _dizuo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DIZUO, *args], capture_output=True, text=True, check=False, cwd=REPO)
+
+
+def test_controls_json_lists_every_control_with_clause_and_checks() -> None:
+    """`dizuo baseline controls --format json` is the whole catalogue, machine-readable."""
+    done = _dizuo("baseline", "controls", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)["controls"]
+    assert [c["id"] for c in listed] == [c.id for c in packaged().controls]
+    for control in listed:
+        assert control["clause"], f"{control['id']} has no clause in the JSON listing"
+        assert control["checks"], f"{control['id']} has no checks in the JSON listing"
+
+
+def test_controls_table_shows_ids_and_titles() -> None:
+    """The table for people names each control by id and Chinese title."""
+    done = _dizuo("baseline", "controls")
+    assert done.returncode == 0, done.stderr
+    for control in packaged().controls:
+        assert control.id in done.stdout, f"{control.id} missing from the table"
+
+
+def test_harden_with_a_broken_declaration_names_the_problem(tmp_path: Path) -> None:
+    """Bad input to `dizuo harden` gives file, key and value and exit 2, never a traceback."""
+    for source in YULIN.glob("*.yaml"):
+        (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    city = yaml.safe_load((tmp_path / "city.yaml").read_text(encoding="utf-8"))
+    city["baseline"] = {"log_retention_days": 30}
+    (tmp_path / "city.yaml").write_text(yaml.safe_dump(city, allow_unicode=True), encoding="utf-8")
+    done = _dizuo("harden", "--inventory", str(tmp_path))
+    assert done.returncode == 2, f"exit {done.returncode}: {done.stderr}"
+    assert "city.yaml: baseline.log_retention_days: must be ≥ 180" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_harden_inventory_carries_each_hosts_zone_values() -> None:
+    """Every declared host gets every baseline parameter, with its zone's override applied."""
+    declaration = load(YULIN)
+    city = declaration.city.model_copy(update={"baseline": {"zones": {"internet": {"listen_tcp_allowed": [22, 443]}}}})
+    declaration = declaration.model_copy(update={"city": city})
+    rendered = harden.inventory(declaration)
+    hostvars: dict[str, dict] = {}
+    for group in rendered["all"]["children"].values():
+        hostvars.update(group["hosts"])
+    assert hostvars["yl-gw-01"]["baseline_listen_tcp_allowed"] == [22, 443], "yl-gw-01 is in the internet zone"
+    assert hostvars["yl-log-01"]["baseline_listen_tcp_allowed"] == [22]
+    for name, variables in hostvars.items():
+        missing = [p.variable for p in packaged().parameters().values() if p.variable not in variables]
+        assert not missing, f"{name} lacks {missing}"
+
+
+def test_the_playbook_is_found_from_the_repository() -> None:
+    """`dizuo harden` finds roles/baseline.yml without being told where it is."""
+    assert harden.find_playbook().read_text(encoding="utf-8") == (REPO / "roles" / "baseline.yml").read_text(
+        encoding="utf-8"
+    )
