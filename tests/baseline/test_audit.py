@@ -241,6 +241,17 @@ def test_config_values_last_occurrence_wins_and_keys_ignore_case(tmp_path):
     assert f"{conf}: MINLEN = 12  # raised" in finding.evidence
 
 
+def test_zero_never_meets_an_upper_limit(tmp_path):
+    """A limit set to 0 is switched off (faillock deny=0, TMOUT=0): it fails 'at most N'."""
+    conf = tmp_path / "faillock.conf"
+    conf.write_text("deny = 0\nunlock_time = 900\n")
+    expect = [{"key": "deny", "op": "le", "value": 5}, {"key": "unlock_time", "op": "ge", "value": 900}]
+    finding = checks.config_values(
+        testinfra.get_host("local://"), {"path": str(conf), "separator": "=", "expect": expect}
+    )
+    assert finding.problems == [f"{conf}: deny is 0, expected between 1 and 5"]
+
+
 def test_config_values_missing_file_fails(tmp_path):
     """A missing configuration file is a failure of the control, not a pass."""
     finding = checks.config_values(

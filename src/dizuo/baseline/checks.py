@@ -108,11 +108,15 @@ def _compare(observed: str, op: str, expected: object) -> bool:
             number = int(observed.strip())
         except ValueError:
             return False
-        return number <= int(str(expected)) if op == "le" else number >= int(str(expected))
+        if op == "le":
+            # An upper limit of 0 switches the limit off (TMOUT, ClientAliveInterval, LoginGraceTime,
+            # faillock deny): it never meets "at most N".
+            return 0 < number <= int(str(expected))
+        return number >= int(str(expected))
     return observed.strip().lower() == str(expected).strip().lower()
 
 
-OP_TEXT = {"eq": "=", "le": "≤", "ge": "≥", "contains": "contains"}
+OP_TEXT = {"eq": "=", "le": "between 1 and", "ge": "≥", "contains": "contains"}
 
 
 # ------------------------------------------------------------------- the checks
