@@ -11,6 +11,7 @@ import pytest
 
 from dizuo.capacity.calendar_cn import is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
+from dizuo.capacity.forecast_select import select_growth
 from dizuo.capacity.types import Forecast, UsageHistory
 
 GIB = 2.0**30
@@ -272,3 +273,48 @@ def test_noisy_nightly_backup_peaks_keep_their_trend():
     assert fc.exhaustion_at is None or _hours_until(fc) >= 10 * 24, (
         f"noisy-backup: predicted full in {_hours_until(fc):.0f} h; the peaks' trend says about 30 days"
     )
+
+
+def _recurring_imports(every_days: float, size: float) -> Usage:
+    """0.1 GiB/day of steady growth plus a `size` import every `every_days` days, at 14:00 local."""
+    origin = PLAIN_ASOF - 40 * DAY + 4 * HOUR  # imports land at 14:00 local, asof is 10:00
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        imports = np.floor(np.maximum(ts - origin, 0) / (every_days * DAY))
+        return 20 * GIB + 0.1 * GIB * (ts - PLAIN_ASOF) / DAY + size * imports
+
+    return usage
+
+
+def test_recurring_bulk_imports_are_growth():
+    """A volume fed by a 3 GiB import every 2 days fills with the next imports, not at the trimmed 0.1 GiB/day."""
+    usage = _recurring_imports(every_days=2.0, size=3 * GIB)
+    capacity = float(usage(np.array([PLAIN_ASOF]))[0] + 7 * GIB)
+    truth = _first_full(usage, capacity, PLAIN_ASOF)
+    assert truth is not None
+    (fc,) = forecast_histories([_history("imports", usage, capacity)])
+    truth_h = (truth - PLAIN_ASOF) / HOUR
+    # About 1.6 GiB/day on average: 7 GiB is 4-5 days; the trimmed rate alone would say 70 days (never).
+    assert fc.exhaustion_at is not None, f"imports: predicted never to fill, truth {truth_h:.0f} h"
+    assert abs(_hours_until(fc) - truth_h) <= 36, (
+        f"imports: predicted full in {_hours_until(fc):.0f} h, truth {truth_h:.0f} h"
+    )
+
+
+def test_backtest_keeps_the_trimmed_rate_when_steps_do_not_recur():
+    """The self-backtest picks the raw average for recurring imports and the default for a one-off import."""
+    days = 29
+    working = np.ones((2, days), dtype=bool)
+    t = np.arange(days, dtype=np.float64)
+    recurring = 100.0 + 1.0 * t + 30.0 * np.floor((t + 1) / 3)  # +30 every third day
+    one_off = 100.0 + 1.0 * t + np.where(t >= 10, 30.0, 0.0)
+    peak = np.stack([recurring, one_off])
+    peak[:, -1] = np.nan  # the running day
+    # The step-adjusted peaks: the imports taken out, as the model's step detector leaves them.
+    adjusted = np.stack([100.0 + 1.0 * t, 100.0 + 1.0 * t])
+    adjusted[:, -1] = np.nan
+    default = np.ones((2, 2))
+    chosen = select_growth(peak, adjusted, working, default)
+    assert chosen.raw.tolist() == [True, False], f"raw average chosen: {chosen.raw.tolist()}"
+    assert abs(chosen.growth[0, 1] - 11.0) <= 1.5, f"recurring: growth {chosen.growth[0, 1]}, expected ~11/day"
+    assert chosen.growth[1].tolist() == [1.0, 1.0], f"one-off: growth {chosen.growth[1]}, expected the default"

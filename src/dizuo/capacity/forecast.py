@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dizuo.capacity.calendar_cn import SECONDS_PER_DAY, UTC_OFFSET_SECONDS, is_working_day
+from dizuo.capacity.forecast_select import select_growth
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
 
 SLOT_SECONDS = 900
@@ -235,8 +236,13 @@ class _PeakModel:
         blend = np.where(np.isnan(latest), growth[:, WORK], latest)
         growth[:, WORK] = RECENT_WEIGHT * blend + (1 - RECENT_WEIGHT) * growth[:, WORK]
         growth_spread = np.nan_to_num(growth_spread)
+        # Recurring imports are growth, not steps: where the series' own backtest says so, the raw
+        # average growth replaces the trimmed one (forecast_select).
+        adjusted = _step_adjusted(peak, working, grid.capacity)
+        selection = select_growth(peak, adjusted, working, growth)
+        growth = selection.growth
 
-        fitted = _fitted_growth(peak, working, grid.capacity)
+        fitted = _fitted_growth(adjusted, working)
         # The trimmed mean of changes stays the growth of a series that behaves as over its last weeks;
         # a clear change of rate or an accelerating growth takes the fitted growth instead.
         override = fitted.accelerating | fitted.changed
@@ -288,15 +294,14 @@ class _FittedGrowth:
     changed: BoolArray  # [series] the rate changed clearly over the last days
 
 
-def _fitted_growth(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> _FittedGrowth:
+def _fitted_growth(adjusted: FloatArray, working: BoolArray) -> _FittedGrowth:
     """Fits of the step-adjusted daily peaks: kind-split linear, broken line (rate change), quadratic.
 
     Time is counted in effective days: a working day is 1, a day off the share of a working day's growth
     it shows (0 for office-hours growth), so holidays do not look like a rate change.
     """
-    today = peak.shape[1] - 1
-    adjusted = _step_adjusted(peak, working, capacity)
-    age = today - np.arange(peak.shape[1])
+    today = adjusted.shape[1] - 1
+    age = today - np.arange(adjusted.shape[1])
     valid = ~np.isnan(adjusted)
     y = np.nan_to_num(adjusted)
     window = valid & (age >= 1) & (age <= GROWTH_DAYS)
