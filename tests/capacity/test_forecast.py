@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from dizuo.capacity import forecast as forecast_module
 from dizuo.capacity.calendar_cn import is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.forecast_select import select_growth
@@ -318,3 +319,25 @@ def test_backtest_keeps_the_trimmed_rate_when_steps_do_not_recur():
     assert chosen.raw.tolist() == [True, False], f"raw average chosen: {chosen.raw.tolist()}"
     assert abs(chosen.growth[0, 1] - 11.0) <= 1.5, f"recurring: growth {chosen.growth[0, 1]}, expected ~11/day"
     assert chosen.growth[1].tolist() == [1.0, 1.0], f"one-off: growth {chosen.growth[1]}, expected the default"
+
+
+def test_backtest_error_widens_the_band_of_a_wandering_rate(monkeypatch: pytest.MonkeyPatch):
+    """A rate that swings between 0.5 and 1.5 GiB/day every 4 days gets a wider p10-p90 band than its spread says."""
+    origin = PLAIN_ASOF - 40 * DAY
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        grid = np.arange(origin, ts.max() + SLOT, SLOT, dtype=np.int64)
+        fast = ((grid - origin) // (4 * DAY)) % 2 == 1
+        level = 50 * GIB + np.cumsum(np.where(fast, 1.5, 0.5) * GIB * SLOT / DAY)
+        return level[np.searchsorted(grid, ts)]
+
+    capacity = float(usage(np.array([PLAIN_ASOF]))[0] + 8 * GIB)
+    history = _history("wandering", usage, capacity)
+    (wide,) = forecast_histories([history])
+    monkeypatch.setattr(forecast_module, "MAE_TO_SD", 0.0)
+    (narrow,) = forecast_histories([history])
+    assert wide.exhaustion_at == narrow.exhaustion_at, "wandering: the band must not move the point forecast"
+    assert wide.p10 is not None, "wandering: p10 must be given"
+    assert narrow.p10 is not None, "wandering: p10 must be given without the backtest term too"
+    early_h = (narrow.p10 - wide.p10) / HOUR
+    assert early_h >= 6, f"wandering: the backtest error moved p10 earlier by {early_h:.1f} h only"

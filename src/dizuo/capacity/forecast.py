@@ -83,6 +83,9 @@ SURGE_HALF_SHARE = 0.25
 # applied to the spread of the daily growth plus this share of the growth (rates wander).
 Z80 = 1.2816
 RATE_WANDER = 0.4
+# The backtest gives a mean absolute error; a normal distribution's standard deviation is sqrt(pi / 2)
+# times it.
+MAE_TO_SD = float(np.sqrt(np.pi / 2))
 # Series per batch: bounds memory (batch x horizon slots x 8 bytes) while keeping arrays large.
 BATCH = 1024
 DEFAULT_HORIZON_SECONDS = 30 * SECONDS_PER_DAY
@@ -248,6 +251,9 @@ class _PeakModel:
         override = fitted.accelerating | fitted.changed
         growth = np.where(override[:, None], fitted.growth, growth)
         growth_spread = np.where(override[:, None], fitted.spread, growth_spread)
+        # How far the growth missed the series' own next days in the backtest, per day of lead, widens
+        # the band: rates wander by more on some series than their day-to-day spread shows.
+        growth_spread = growth_spread + MAE_TO_SD * selection.rate_error[:, None]
 
         below = used - peak[:, :, None]
         shape = np.zeros((n, 2, SLOTS_PER_DAY))

@@ -46,6 +46,7 @@ class Selection:
     raw: BoolArray  # [series] the raw average (steps included) was chosen over the default
     default_error: FloatArray  # [series] mean absolute backtest error of the default, bytes; inf if untested
     raw_error: FloatArray  # [series] same for the raw average
+    rate_error: FloatArray  # [series] mean absolute backtest error per day of lead of the chosen growth, bytes
 
 
 def select_growth(peak: FloatArray, adjusted: FloatArray, working: BoolArray, default: FloatArray) -> Selection:
@@ -62,6 +63,7 @@ def select_growth(peak: FloatArray, adjusted: FloatArray, working: BoolArray, de
     raw_change = np.full_like(peak, np.nan)
     raw_change[:, 1:] = np.diff(peak, axis=1)
     error = np.zeros((n, 2))
+    per_day = np.zeros((n, 2))
     counted = np.zeros((n, 2))
     for cut in CUTS:  # a few cut points, not series
         end = last - cut
@@ -73,9 +75,11 @@ def select_growth(peak: FloatArray, adjusted: FloatArray, working: BoolArray, de
             err = np.abs(rise - actual)
             seen = ~np.isnan(err)
             error[:, j] += np.where(seen, err, 0.0).sum(axis=1)
+            per_day[:, j] += np.where(seen, err / (target - end), 0.0).sum(axis=1)
             counted[:, j] += seen.sum(axis=1)
     with np.errstate(all="ignore"):
         mean_error = np.where(counted > 0, error / counted, np.inf)
+        day_error = np.where(counted > 0, per_day / counted, 0.0)
     raw = mean_error[:, 1] < SWITCH_SHARE * mean_error[:, 0]
     _, raw_now = _candidates(change, raw_change, working, last)
     return Selection(
@@ -83,6 +87,7 @@ def select_growth(peak: FloatArray, adjusted: FloatArray, working: BoolArray, de
         raw=raw,
         default_error=mean_error[:, 0],
         raw_error=mean_error[:, 1],
+        rate_error=np.where(raw, day_error[:, 1], day_error[:, 0]),
     )
 
 
