@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from dizuo.baseline.policies import Declared, Violation, evaluate
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
 from dizuo.naming import label
@@ -138,6 +139,15 @@ def _openstack(run: StackRun) -> list[dict[str, Any]]:
     ]
 
 
+def _policy_violations(run: StackRun) -> list[Violation]:
+    """The 等保 policy pack, run offline on what the program declared (as `pulumi preview --policy-pack` would)."""
+    return evaluate(
+        Declared(type=r.type, name=r.name, urn=r.urn, props=unwrap(r.inputs), protect=r.protect)
+        for r in run.resources
+        if r.custom and not r.type.startswith("pulumi:")
+    )
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -192,6 +202,7 @@ def synth(
                         for e in manifest_errors(doc)
                     ]
                 _write(staging / stack_dir.short / f"{cluster}.yaml", _dump_all(docs))
+            errors += [f"stacks/{stack_dir.path.name}: policy {v}" for v in _policy_violations(run)]
             openstack = _openstack(run)
             if openstack:
                 _write(

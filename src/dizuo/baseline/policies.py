@@ -1,0 +1,324 @@
+"""The 等保 policies on the stacks: one set of validate functions, enforced two ways.
+
+- by Pulumi itself: ``stacks/policy`` is a policy pack built from :func:`policies`
+  (``pulumi preview --policy-pack stacks/policy``), mandatory, each policy tagged with its catalogue
+  control and GB/T 22239-2019 clause as its compliance framework;
+- offline: ``dizuo synth`` runs the same functions on what the stack programs declared (:func:`evaluate`)
+  and fails on any violation, so an air-gapped GitOps repository never receives a non-compliant manifest.
+
+The functions read ``args.props`` (the resource's inputs, the same camelCase manifests both ways) and
+``args.opts.protect``; nothing else, so tests can call them with ``pulumi_policy.ResourceValidationArgs``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from dizuo.naming import label
+
+Report = Callable[[str, str | None], None]
+
+# SSH, RDP, WinRM, the Kubernetes API, etcd and the kubelet: management access (DZ-NW-01).
+MANAGEMENT_PORTS = frozenset({22, 3389, 5985, 5986, 6443, 2379, 10250})
+SECURITY_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+BUCKET = "openstack:objectstorage/container:Container"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One policy: its name, the catalogue control it enforces and what it checks."""
+
+    name: str
+    control: str
+    clause: str
+    description: str
+    resource_types: tuple[str, ...]
+    validate: Callable[[ResourceValidationArgs, Report], None] | None = None
+    validate_stack: Callable[[StackValidationArgs, Report], None] | None = None
+
+
+def _ports(props: Mapping[str, Any]) -> set[int]:
+    low, high = props.get("portRangeMin"), props.get("portRangeMax")
+    if low is None:
+        return set(MANAGEMENT_PORTS)  # no range: every port of the protocol
+    return set(range(int(low), int(high if high is not None else low) + 1))
+
+
+def management_ports_not_public(args: ResourceValidationArgs, report: Report) -> None:
+    """No security-group rule admits a public source to a management port."""
+    props = args.props
+    source = props.get("remoteIpPrefix")
+    if props.get("direction") != "ingress" or not source:
+        return
+    network = ipaddress.ip_network(str(source), strict=False)
+    exposed = _ports(props) & MANAGEMENT_PORTS
+    if not network.is_private and exposed:
+        report(f"{args.name}: {source} may reach management port(s) {sorted(exposed)}", None)
+
+
+def data_holders_protected(args: ResourceValidationArgs, report: Report) -> None:
+    """Dataset volumes, buckets and the namespaces holding them are protected from deletion."""
+    labels = (args.props.get("metadata") or {}).get("labels") or {}
+    holds_data = (
+        args.resource_type in {PVC, BUCKET}
+        or (args.resource_type == NAMESPACE and label("owner") in labels)
+        or label("dataset") in labels
+    )
+    if holds_data and not args.opts.protect:
+        report(f"{args.name}: holds data but is not protected (protect=True, retain_on_delete=True)", None)
+
+
+def storage_classes_retain(args: ResourceValidationArgs, report: Report) -> None:
+    """Released volumes are kept: every StorageClass reclaims with Retain."""
+    policy = args.props.get("reclaimPolicy", "Delete")
+    if policy != "Retain":
+        report(f"{args.name}: reclaimPolicy {policy} deletes the volume with its claim", None)
+
+
+def datasets_owned_and_classified(args: ResourceValidationArgs, report: Report) -> None:
+    """一数一源: every dataset volume names its one owner department and its classification."""
+    labels = (args.props.get("metadata") or {}).get("labels") or {}
+    if label("dataset") not in labels:
+        return
+    for key in ("owner", "classification", "retention-days", "refresh-days"):
+        if not labels.get(label(key)):
+            report(f"{args.name}: dataset without label {label(key)}", None)
+
+
+def namespaces_enforce_pod_security(args: ResourceValidationArgs, report: Report) -> None:
+    """Managed namespaces enforce Pod Security; level-3 systems enforce `restricted`."""
+    labels = (args.props.get("metadata") or {}).get("labels") or {}
+    if labels.get(label("managed")) != "true":
+        return
+    level = labels.get("pod-security.kubernetes.io/enforce")
+    if level not in {"restricted", "baseline"}:
+        report(f"{args.name}: Pod Security enforce level is {level!r}", None)
+    elif labels.get(label("protection-level")) == "3" and level != "restricted":
+        report(f"{args.name}: a level-3 system must enforce 'restricted', not {level!r}", None)
+
+
+def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None:
+    """No container runs privileged, as root, or may escalate privileges."""
+    pod = ((args.props.get("spec") or {}).get("template") or {}).get("spec") or {}
+    if pod.get("hostNetwork") or pod.get("hostPID"):
+        report(f"{args.name}: shares the node's network or process namespace", None)
+    for container in pod.get("containers") or []:
+        security = container.get("securityContext") or {}
+        name = container.get("name", "?")
+        if security.get("privileged"):
+            report(f"{args.name}/{name}: privileged container", None)
+        if security.get("allowPrivilegeEscalation", True):
+            report(f"{args.name}/{name}: allowPrivilegeEscalation is not false", None)
+        if not (security.get("runAsNonRoot") or (pod.get("securityContext") or {}).get("runAsNonRoot")):
+            report(f"{args.name}/{name}: may run as root (runAsNonRoot not set)", None)
+
+
+def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Report) -> None:
+    """Every system namespace has a ResourceQuota and a default-deny NetworkPolicy (ingress and egress)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    namespaces = []
+    for r in args.resources:
+        meta = r.props.get("metadata") or {}
+        if r.resource_type == NAMESPACE and label("system") in (meta.get("labels") or {}):
+            namespaces.append(str(meta.get("name")))
+        namespace = meta.get("namespace")
+        if namespace is None:
+            continue
+        spec = r.props.get("spec") or {}
+        if r.resource_type == "kubernetes:core/v1:ResourceQuota":
+            found[namespace].add("quota")
+        if (
+            r.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+            and spec.get("podSelector") == {}
+            and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
+            and not spec.get("ingress")
+            and not spec.get("egress")
+        ):
+            found[namespace].add("default-deny")
+    for namespace in namespaces:
+        for missing in sorted({"quota", "default-deny"} - found[namespace]):
+            report(f"namespace {namespace} has no {missing}", None)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "management-ports-not-public",
+        "DZ-NW-01",
+        "8.1.3.2 a)",
+        "No security-group rule lets a public address reach SSH, RDP, WinRM or the Kubernetes control plane.",
+        (SECURITY_GROUP_RULE,),
+        validate=management_ports_not_public,
+    ),
+    Rule(
+        "data-holders-protected",
+        "DZ-DP-01",
+        "8.1.4.9 a)",
+        "Dataset volumes, buckets and their namespaces are protected: no update or destroy deletes data.",
+        (PVC, BUCKET, NAMESPACE),
+        validate=data_holders_protected,
+    ),
+    Rule(
+        "storage-classes-retain",
+        "DZ-DP-01",
+        "8.1.4.9 a)",
+        "Every StorageClass reclaims with Retain: deleting a claim never deletes its volume.",
+        (STORAGE_CLASS,),
+        validate=storage_classes_retain,
+    ),
+    Rule(
+        "datasets-owned-and-classified",
+        "DZ-DP-02",
+        "8.1.4.8 a)",
+        "Every dataset names its one owner department (一数一源), its classification and its retention.",
+        (PVC,),
+        validate=datasets_owned_and_classified,
+    ),
+    Rule(
+        "namespaces-enforce-pod-security",
+        "DZ-CL-01",
+        "8.1.4.4 a)",
+        "Managed namespaces enforce Pod Security admission; level-3 systems enforce 'restricted'.",
+        (NAMESPACE,),
+        validate=namespaces_enforce_pod_security,
+    ),
+    Rule(
+        "workloads-unprivileged",
+        "DZ-CL-02",
+        "8.1.4.2 c)",
+        "No workload runs privileged, as root, with privilege escalation or in the node's namespaces.",
+        WORKLOADS,
+        validate=workloads_unprivileged,
+    ),
+    Rule(
+        "namespaces-quota-and-default-deny",
+        "DZ-CL-03",
+        "8.1.4.2 a)",
+        "Every system namespace has a ResourceQuota and a default-deny NetworkPolicy.",
+        (),
+        validate_stack=namespaces_have_quota_and_default_deny,
+    ),
+)
+
+FRAMEWORK = "GB/T 22239-2019"
+
+
+def _for_types(rule: Rule) -> Callable[[ResourceValidationArgs, Report], None]:
+    assert rule.validate is not None  # noqa: S101 - resource rules always carry validate
+
+    def validate(args: ResourceValidationArgs, report: Report) -> None:
+        if args.resource_type in rule.resource_types:
+            rule.validate(args, report)  # type: ignore[misc]
+
+    return validate
+
+
+def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    """The rules as Pulumi policies, mandatory, tagged with control and clause."""
+    built: list[ResourceValidationPolicy | StackValidationPolicy] = []
+    for rule in RULES:
+        framework = PolicyComplianceFramework(
+            name=FRAMEWORK, version="2019", reference=rule.control, specification=rule.clause
+        )
+        if rule.validate_stack is not None:
+            built.append(
+                StackValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=rule.validate_stack,
+                    enforcement_level=EnforcementLevel.MANDATORY,
+                    framework=framework,
+                    tags=[rule.control],
+                )
+            )
+        else:
+            built.append(
+                ResourceValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=_for_types(rule),
+                    enforcement_level=EnforcementLevel.MANDATORY,
+                    framework=framework,
+                    tags=[rule.control],
+                )
+            )
+    return built
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One policy violation found offline."""
+
+    policy: str
+    control: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.control} {self.policy}] {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """What the offline evaluator needs of a declared resource."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    protect: bool
+
+
+def _options(protect: bool) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=protect,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=None,
+    )
+
+
+def evaluate(resources: Iterable[Declared]) -> list[Violation]:
+    """Run every rule on the declared resources, as the Pulumi policy engine would."""
+    resources = list(resources)
+    violations: list[Violation] = []
+    for rule in RULES:
+
+        def collect(message: str, _urn: str | None = None, rule: Rule = rule) -> None:
+            violations.append(Violation(rule.name, rule.control, message))
+
+        if rule.validate_stack is not None:
+            stack = StackValidationArgs(
+                resources=[
+                    PolicyResource(r.type, r.props, r.urn, r.name, _options(r.protect), None, None, [], {})
+                    for r in resources
+                ]
+            )
+            rule.validate_stack(stack, collect)
+            continue
+        for r in resources:
+            if r.type in rule.resource_types and rule.validate is not None:
+                args = ResourceValidationArgs(r.type, r.props, r.urn, r.name, _options(r.protect), None)
+                rule.validate(args, collect)
+    return violations

@@ -1,0 +1,183 @@
+"""The 等保 policy pack: each rule catches what it should, Yulin passes all of them, synth refuses violations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy
+
+from dizuo.baseline import policies as pol
+from dizuo.declaration import Declaration
+from dizuo.synth.engine import StackRun, unwrap
+from dizuo.synth.synth import SynthError, synth
+
+from .conftest import ROOT, YULIN
+
+
+def violations(rule_name: str, resource_type: str, props: dict[str, Any], protect: bool = False) -> list[str]:
+    rule = next(r for r in pol.RULES if r.name == rule_name)
+    assert rule.validate is not None
+    found: list[str] = []
+    args = ResourceValidationArgs(resource_type, props, "urn:test", "res", pol._options(protect), None)
+    rule.validate(args, lambda message, _urn=None: found.append(message))
+    return found
+
+
+def ns(labels: dict[str, str]) -> dict[str, Any]:
+    return {"metadata": {"name": "x", "labels": labels}}
+
+
+CASES = [
+    # rule, type, props, protect, violates
+    (
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteIpPrefix": "0.0.0.0/0", "portRangeMin": 22, "portRangeMax": 22},
+        False,
+        True,
+    ),
+    (
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteIpPrefix": "0.0.0.0/0", "portRangeMin": 20, "portRangeMax": 30},
+        False,
+        True,
+    ),
+    (
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteIpPrefix": "0.0.0.0/0"},
+        False,
+        True,
+    ),
+    (
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteIpPrefix": "0.0.0.0/0", "portRangeMin": 443, "portRangeMax": 443},
+        False,
+        False,
+    ),
+    (
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteIpPrefix": "10.64.0.0/16", "portRangeMin": 22, "portRangeMax": 22},
+        False,
+        False,
+    ),
+    ("data-holders-protected", pol.PVC, {"metadata": {"name": "rk"}}, False, True),
+    ("data-holders-protected", pol.PVC, {"metadata": {"name": "rk"}}, True, False),
+    ("data-holders-protected", pol.NAMESPACE, ns({"dizuo.io/owner": "gaj"}), False, True),
+    ("data-holders-protected", pol.NAMESPACE, ns({"dizuo.io/system": "gaj-01"}), False, False),
+    ("storage-classes-retain", pol.STORAGE_CLASS, {"reclaimPolicy": "Delete"}, False, True),
+    ("storage-classes-retain", pol.STORAGE_CLASS, {}, False, True),
+    ("storage-classes-retain", pol.STORAGE_CLASS, {"reclaimPolicy": "Retain"}, False, False),
+    ("datasets-owned-and-classified", pol.PVC, ns({"dizuo.io/dataset": "rk-jcxx"}), True, True),
+    ("namespaces-enforce-pod-security", pol.NAMESPACE, ns({"dizuo.io/managed": "true"}), False, True),
+    (
+        "namespaces-enforce-pod-security",
+        pol.NAMESPACE,
+        ns(
+            {
+                "dizuo.io/managed": "true",
+                "dizuo.io/protection-level": "3",
+                "pod-security.kubernetes.io/enforce": "baseline",
+            }
+        ),
+        False,
+        True,
+    ),
+    (
+        "namespaces-enforce-pod-security",
+        pol.NAMESPACE,
+        ns(
+            {
+                "dizuo.io/managed": "true",
+                "dizuo.io/protection-level": "2",
+                "pod-security.kubernetes.io/enforce": "baseline",
+            }
+        ),
+        False,
+        False,
+    ),
+    (
+        "workloads-unprivileged",
+        pol.WORKLOADS[0],
+        {"spec": {"template": {"spec": {"containers": [{"name": "a", "securityContext": {"privileged": True}}]}}}},
+        False,
+        True,
+    ),
+    (
+        "workloads-unprivileged",
+        pol.WORKLOADS[0],
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "a", "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True}}
+                        ]
+                    }
+                }
+            }
+        },
+        False,
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "rtype", "props", "protect", "violates"), CASES)
+def test_each_rule_catches_what_it_should(rule: str, rtype: str, props: dict, protect: bool, violates: bool) -> None:
+    """A rule reports a violation exactly when its requirement is broken."""
+    found = violations(rule, rtype, props, protect)
+    assert bool(found) == violates, f"{rule} on {props}: {found}"
+
+
+def test_policies_are_mandatory_and_name_their_control() -> None:
+    """Every policy of the pack blocks deployment and carries its catalogue control and clause."""
+    built = pol.policies()
+    assert len(built) == len(pol.RULES)
+    for policy, rule in zip(built, pol.RULES, strict=True):
+        assert policy.enforcement_level == EnforcementLevel.MANDATORY, rule.name
+        assert policy.framework is not None
+        assert policy.framework.name == "GB/T 22239-2019"
+        assert policy.framework.reference == rule.control
+    assert any(isinstance(p, ResourceValidationPolicy) for p in built)
+
+
+def test_yulin_stacks_pass_every_policy(runs: dict[str, StackRun]) -> None:
+    """The bundled city satisfies the whole pack: nothing to waive."""
+    found = pol.evaluate(
+        pol.Declared(r.type, r.name, r.urn, unwrap(r.inputs), r.protect)
+        for run in runs.values()
+        for r in run.resources
+        if r.custom and not r.type.startswith("pulumi:")
+    )
+    assert not found, [str(v) for v in found]
+
+
+def test_synth_refuses_a_stack_that_breaks_a_policy(tmp_path: Path, yulin: Declaration) -> None:
+    """A program opening SSH to the internet fails synth with the control id, and writes nothing."""
+    stack = tmp_path / "stacks" / "0-open"
+    stack.mkdir(parents=True)
+    (stack / "Pulumi.yaml").write_text("name: dizuo-open\nruntime: python\n", encoding="utf-8")
+    (stack / "__main__.py").write_text(
+        "import pulumi_openstack as openstack\n"
+        "openstack.networking.SecGroupRule('ssh-world', security_group_id='sg', direction='ingress',"
+        " ethertype='IPv4', protocol='tcp', port_range_min=22, port_range_max=22, remote_ip_prefix='0.0.0.0/0')\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, tmp_path / "out", tmp_path / "stacks")
+    assert any("DZ-NW-01" in e and "ssh-world" in e for e in caught.value.errors), caught.value.errors
+    assert not (tmp_path / "out").exists()
+
+
+def test_policy_pack_folder_is_a_python_pack() -> None:
+    """stacks/policy is a Pulumi policy pack in Python that builds the pack from dizuo's rules."""
+    manifest = yaml.safe_load((ROOT / "stacks" / "policy" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    assert manifest["runtime"] == "python"
+    assert "policies()" in (ROOT / "stacks" / "policy" / "__main__.py").read_text(encoding="utf-8")
