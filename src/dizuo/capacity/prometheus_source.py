@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from dizuo.capacity.types import UsageHistory
-from dizuo.declaration.loader import key_path, show_value
+from dizuo.declaration.loader import problems_from_validation, show_value
 from dizuo.declaration.model import Declaration
 
 # Prometheus refuses range queries of more than 11,000 points per series.
@@ -174,18 +174,8 @@ def load_config(path: Path | None) -> SourceConfig:
 
 
 def validation_message(path: Path, error: ValidationError) -> str:
-    """One line per problem: ``file: key.path: message: 'value'``."""
-    lines = []
-    for item in error.errors(include_url=False):
-        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-")))]
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif item["type"] != "missing":
-            message = f"{message}: {show_value(item['input'])}"
-        where = key_path(loc)
-        lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
-    return "\n".join(lines)
+    """One line per problem: ``file: key.path: message: 'value'`` (the declaration loader's format)."""
+    return "\n".join(str(problem) for problem in problems_from_validation(str(path), error))
 
 
 # ------------------------------------------------------------------------------------ ownership

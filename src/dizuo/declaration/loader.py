@@ -72,7 +72,8 @@ def show_value(value: object) -> str:
     return f"'{text}'"
 
 
-def _problems_from_validation(file: str, error: ValidationError) -> list[Problem]:
+def problems_from_validation(file: str, error: ValidationError) -> list[Problem]:
+    """One located problem per pydantic error: key path, message and the bad value."""
     problems = []
     for item in error.errors(include_url=False):
         # Pydantic puts the union/validator name into loc for some errors; keep only data keys.
@@ -136,7 +137,7 @@ def validate_documents(root: Path, documents: dict[str, dict[str, Any]]) -> Decl
         try:
             parsed[name] = model.model_validate(documents[name])
         except ValidationError as exc:
-            problems += _problems_from_validation(shown, exc)
+            problems += problems_from_validation(shown, exc)
     if problems:
         raise DeclarationError(problems)
 
