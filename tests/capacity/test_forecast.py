@@ -13,6 +13,7 @@ from dizuo.capacity import forecast as forecast_module
 from dizuo.capacity.calendar_cn import is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.forecast_select import select_growth
+from dizuo.capacity.forecast_trend import local_trend
 from dizuo.capacity.types import Forecast, UsageHistory
 
 GIB = 2.0**30
@@ -341,3 +342,63 @@ def test_backtest_error_widens_the_band_of_a_wandering_rate(monkeypatch: pytest.
     assert narrow.p10 is not None, "wandering: p10 must be given without the backtest term too"
     early_h = (narrow.p10 - wide.p10) / HOUR
     assert early_h >= 6, f"wandering: the backtest error moved p10 earlier by {early_h:.1f} h only"
+
+
+def _trend_of(peaks: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64] | None = None) -> float:
+    """Working-day rate local_trend gives for one series of daily peaks."""
+    days = peaks.shape[0]
+    exp = np.ones((1, days)) if exposure is None else exposure[None, :]
+    return float(local_trend(peaks[None, :], exp, np.array([1.0])).rate[0])
+
+
+def test_trend_follows_a_rate_that_drifted_up_over_the_last_week():
+    """Peaks growing 1/day for three weeks, then faster each day up to 2.5/day: the rate is the recent one."""
+    rng = np.random.default_rng(7)
+    rate = np.r_[np.ones(20), np.linspace(1.25, 2.5, 6)]
+    peaks = np.cumsum(np.r_[0.0, rate]) + rng.normal(0, 0.1, 27)
+    tracked = _trend_of(peaks)
+    two_weeks = float(np.mean(np.diff(peaks)[-14:]))
+    assert tracked > 2.0, f"drifting rate: trend gives {tracked:.2f}/day, the last days grew ~2.5/day"
+    assert tracked > two_weeks + 0.5, (
+        f"drifting rate: trend {tracked:.2f} no better than the 14-day mean {two_weeks:.2f}"
+    )
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_trend_keeps_the_long_run_rate_of_a_noisy_steady_series(seed: int):
+    """Peaks growing 1/day with noise of 0.5 a day keep a rate within 5 % of 1/day, however the last days fell."""
+    peaks = np.arange(27.0) + np.random.default_rng(seed).normal(0, 0.5, 27)
+    tracked = _trend_of(peaks)
+    assert abs(tracked - 1.0) < 0.05, f"seed {seed}: steady noisy series given {tracked:.3f}/day, expected 1/day"
+
+
+def test_trend_days_off_and_missing_days_are_not_a_slowdown():
+    """Office-hours growth (flat on days off, exposure 0) with two days missing keeps 1 per working day."""
+    day = np.arange(27)
+    working = (day % 7) < 5
+    peaks = np.cumsum(np.r_[0.0, working[1:].astype(np.float64)])
+    peaks[[10, 11]] = np.nan
+    tracked = _trend_of(peaks, working.astype(np.float64))
+    assert abs(tracked - 1.0) < 1e-3, f"office-hours series: {tracked:.4f} per working day, expected 1"
+
+
+def _noisy_backup(seed: int) -> Usage:
+    """1 GiB/day steady growth plus a 01:00-02:00 backup of 1 GiB +- 0.5 GiB (normal) that sets each day's peak."""
+    size = np.random.default_rng(seed).normal(1.0, 0.5, 64)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        day = (ts + 8 * HOUR) // DAY
+        hour = _local_hour(ts)
+        backup = np.where((hour >= 1) & (hour < 2), size[day % 64], 0.0)
+        return (50 + (ts - PLAIN_ASOF) / DAY + backup) * GIB
+
+    return usage
+
+
+def test_noisy_daily_peaks_keep_the_long_run_growth():
+    """Twelve volumes growing 1 GiB/day under nightly backups of noisy size all keep 0.8-1.2 GiB/day of growth."""
+    histories = [_history(f"backup{s}", _noisy_backup(s), 80 * GIB) for s in range(12)]
+    grid = forecast_module._Grid.build(histories)
+    growth = forecast_module._PeakModel.fit(grid).growth[:, forecast_module.WORK] / GIB
+    worst = int(np.argmax(np.abs(growth - 1.0)))
+    assert abs(growth[worst] - 1.0) < 0.2, f"backup{worst}: working-day growth {growth[worst]:.3f} GiB/day, expected 1"
