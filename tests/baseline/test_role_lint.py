@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dizuo.baseline.catalogue import packaged
+from dizuo.baseline.catalogue import Scope, packaged
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
@@ -114,8 +114,9 @@ def test_every_control_is_enforced_by_a_task_named_with_its_id() -> None:
     imported = {
         t["ansible.builtin.import_tasks"].removesuffix(".yml"): t for t in main if "ansible.builtin.import_tasks" in t
     }
-    for control in packaged().controls:
+    for control in packaged().for_scope(Scope.HOST):
         tag = control.remediation.tag
+        assert tag is not None
         assert tag in imported, f"{control.id}: tasks/main.yml imports no {tag}.yml"
         assert imported[tag]["tags"] == [tag], f"{tag}.yml is not tagged '{tag}'"
         assert f"baseline_{tag}_enabled" in imported[tag]["when"], f"{tag}.yml is not gated by baseline_{tag}_enabled"

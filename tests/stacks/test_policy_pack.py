@@ -10,6 +10,7 @@ import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy
 
 from dizuo.baseline import policies as pol
+from dizuo.baseline.catalogue import CheckKind, Scope, packaged
 from dizuo.declaration import Declaration
 from dizuo.synth.engine import StackRun, unwrap
 from dizuo.synth.synth import SynthError, synth
@@ -172,7 +173,7 @@ def test_synth_refuses_a_stack_that_breaks_a_policy(tmp_path: Path, yulin: Decla
     )
     with pytest.raises(SynthError) as caught:
         synth(yulin, YULIN, tmp_path / "out", tmp_path / "stacks")
-    assert any("DZ-NW-01" in e and "ssh-world" in e for e in caught.value.errors), caught.value.errors
+    assert any("DZ-AC-07" in e and "ssh-world" in e for e in caught.value.errors), caught.value.errors
     assert not (tmp_path / "out").exists()
 
 
@@ -181,3 +182,27 @@ def test_policy_pack_folder_is_a_python_pack() -> None:
     manifest = yaml.safe_load((ROOT / "stacks" / "policy" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
     assert manifest["runtime"] == "python"
     assert "policies()" in (ROOT / "stacks" / "policy" / "__main__.py").read_text(encoding="utf-8")
+
+
+def test_catalogue_and_policy_rules_name_each_other() -> None:
+    """Every stack-scope control is checked by existing rules, and every rule checks the control it names."""
+    catalogue = packaged()
+    rules = {r.name: r for r in pol.RULES}
+    checked: set[str] = set()
+    for scope in (Scope.NETWORK, Scope.CLUSTER, Scope.DATAPOOL):
+        for control in catalogue.for_scope(scope):
+            for check in control.checks:
+                assert check.kind is CheckKind.POLICY, control.id
+                rule = rules.get(check.args["name"])
+                assert rule is not None, f"{control.id}: no policy rule {check.args['name']}"
+                assert rule.control == control.id, f"{rule.name} says it checks {rule.control}, not {control.id}"
+                checked.add(rule.name)
+    assert checked == set(rules), f"rules no control lists: {set(rules) - checked}"
+
+
+def test_policy_frameworks_carry_the_catalogue_clause() -> None:
+    """A policy's compliance framework cites the clause the catalogue gives its control."""
+    catalogue = packaged()
+    for policy, rule in zip(pol.policies(), pol.RULES, strict=True):
+        assert policy.framework is not None
+        assert policy.framework.specification == catalogue.control(rule.control).clause, rule.name

@@ -139,6 +139,10 @@ class CheckKind(StrEnum):
     (``max_age_hours`` null = existence only). Args: ``path``, ``max_age_hours``."""
     COMMAND_SUCCEEDS = "command_succeeds"
     """``command`` (argv list, run as root) exits 0. Args: ``command``."""
+    POLICY = "policy"
+    """Not a host check: rule ``name`` of :mod:`dizuo.baseline.policies`, run on what the stacks declare by
+    ``dizuo synth`` and, as a Pulumi policy pack, by ``pulumi preview --policy-pack stacks/policy``.
+    Args: ``name``."""
 
 
 class Title(Frozen):
@@ -203,10 +207,17 @@ class Parameter(Frozen):
 
 
 class Remediation(Frozen):
-    """What enforces a control: a tag of ``roles/baseline`` (its tasks are in ``tasks/<tag>.yml``)."""
+    """What enforces a control: for hosts a tag of ``roles/baseline`` (its tasks are in ``tasks/<tag>.yml``);
+    for clusters, networks and the data pool the stack component that declares it compliant."""
 
-    tag: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
+    tag: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")] | None = None
+    component: str | None = Field(default=None, description="e.g. stacks/1-cloud SystemTenant")
     summary: str = Field(min_length=10)
+
+    @property
+    def where(self) -> str:
+        """The tag or the component, for people."""
+        return self.tag or self.component or ""
 
 
 class Check(Frozen):
@@ -267,7 +278,10 @@ class Control(Frozen):
     """One control of the baseline."""
 
     id: ControlId
-    clause: str = Field(pattern=r"^8\.1\.4\.\d+ [a-g]\)$", description="GB/T 22239-2019 level-3 clause")
+    clause: str = Field(
+        pattern=r"^8\.1\.[34]\.\d+ [a-g]\)$",
+        description="GB/T 22239-2019 level-3 clause: 8.1.3 安全区域边界 or 8.1.4 安全计算环境",
+    )
     cloud_clause: str | None = Field(default=None, pattern=r"^8\.2\.4\.\d+ [a-g]\)$")
     title: Title
     scope: Scope
@@ -276,6 +290,23 @@ class Control(Frozen):
     checks: tuple[Check, ...] = Field(min_length=1)
     evidence: str = Field(min_length=10, description="What the audit records as proof")
     container: ContainerSupport = ContainerSupport()
+
+    @model_validator(mode="after")
+    def _enforced_where_it_applies(self) -> Control:
+        # Hosts are hardened by the role and audited over SSH; everything else is declared by the stacks and
+        # checked by the policy rules. A control mixing the two would be enforced by one and checked by neither.
+        policy_checks = [c for c in self.checks if c.kind is CheckKind.POLICY]
+        if self.scope is Scope.HOST:
+            if self.remediation.tag is None:
+                raise ValueError("a host control names the role tag that enforces it (remediation.tag)")
+            if policy_checks:
+                raise ValueError("a host control is checked on the host, not by a stack policy")
+        else:
+            if self.remediation.component is None:
+                raise ValueError(f"a {self.scope.value} control names its stack component (remediation.component)")
+            if len(policy_checks) != len(self.checks):
+                raise ValueError(f"a {self.scope.value} control is checked by stack policies only (kind: policy)")
+        return self
 
     @property
     def family(self) -> Family:

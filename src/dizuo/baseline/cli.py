@@ -59,7 +59,7 @@ def controls(
     table.add_column("clause", no_wrap=True)
     table.add_column("control")
     table.add_column("parameters (default)")
-    table.add_column("role tag", no_wrap=True)
+    table.add_column("enforced by")
     table.add_column("checks")
     for control in catalogue.controls:
         params = "\n".join(f"{p.name}={_short(p.default)}" for p in control.parameters)
@@ -72,7 +72,7 @@ def controls(
             clause,
             f"{control.title.zh}\n[dim]{escape(control.title.en)}[/dim]",
             escape(params),
-            control.remediation.tag,
+            control.remediation.where,
             checks,
         )
     out.print(table)

@@ -30,11 +30,12 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from dizuo.baseline.catalogue import packaged
 from dizuo.naming import label
 
 Report = Callable[[str, str | None], None]
 
-# SSH, RDP, WinRM, the Kubernetes API, etcd and the kubelet: management access (DZ-NW-01).
+# SSH, RDP, WinRM, the Kubernetes API, etcd and the kubelet: management access (DZ-AC-07).
 MANAGEMENT_PORTS = frozenset({22, 3389, 5985, 5986, 6443, 2379, 10250})
 SECURITY_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -49,8 +50,7 @@ class Rule:
     """One policy: its name, the catalogue control it enforces and what it checks."""
 
     name: str
-    control: str
-    clause: str
+    control: str  # the catalogue control this rule checks (its clause comes from the catalogue)
     description: str
     resource_types: tuple[str, ...]
     validate: Callable[[ResourceValidationArgs, Report], None] | None = None
@@ -163,56 +163,49 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
 RULES: tuple[Rule, ...] = (
     Rule(
         "management-ports-not-public",
-        "DZ-NW-01",
-        "8.1.3.2 a)",
+        "DZ-AC-07",
         "No security-group rule lets a public address reach SSH, RDP, WinRM or the Kubernetes control plane.",
         (SECURITY_GROUP_RULE,),
         validate=management_ports_not_public,
     ),
     Rule(
         "data-holders-protected",
-        "DZ-DP-01",
-        "8.1.4.9 a)",
+        "DZ-DB-02",
         "Dataset volumes, buckets and their namespaces are protected: no update or destroy deletes data.",
         (PVC, BUCKET, NAMESPACE),
         validate=data_holders_protected,
     ),
     Rule(
         "storage-classes-retain",
-        "DZ-DP-01",
-        "8.1.4.9 a)",
+        "DZ-DB-02",
         "Every StorageClass reclaims with Retain: deleting a claim never deletes its volume.",
         (STORAGE_CLASS,),
         validate=storage_classes_retain,
     ),
     Rule(
         "datasets-owned-and-classified",
-        "DZ-DP-02",
-        "8.1.4.8 a)",
+        "DZ-AC-10",
         "Every dataset names its one owner department (一数一源), its classification and its retention.",
         (PVC,),
         validate=datasets_owned_and_classified,
     ),
     Rule(
         "namespaces-enforce-pod-security",
-        "DZ-CL-01",
-        "8.1.4.4 a)",
+        "DZ-AC-09",
         "Managed namespaces enforce Pod Security admission; level-3 systems enforce 'restricted'.",
         (NAMESPACE,),
         validate=namespaces_enforce_pod_security,
     ),
     Rule(
         "workloads-unprivileged",
-        "DZ-CL-02",
-        "8.1.4.2 c)",
+        "DZ-AC-09",
         "No workload runs privileged, as root, with privilege escalation or in the node's namespaces.",
         WORKLOADS,
         validate=workloads_unprivileged,
     ),
     Rule(
         "namespaces-quota-and-default-deny",
-        "DZ-CL-03",
-        "8.1.4.2 a)",
+        "DZ-AC-08",
         "Every system namespace has a ResourceQuota and a default-deny NetworkPolicy.",
         (),
         validate_stack=namespaces_have_quota_and_default_deny,
@@ -234,10 +227,12 @@ def _for_types(rule: Rule) -> Callable[[ResourceValidationArgs, Report], None]:
 
 def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
     """The rules as Pulumi policies, mandatory, tagged with control and clause."""
+    catalogue = packaged()
     built: list[ResourceValidationPolicy | StackValidationPolicy] = []
     for rule in RULES:
+        clause = catalogue.control(rule.control).clause
         framework = PolicyComplianceFramework(
-            name=FRAMEWORK, version="2019", reference=rule.control, specification=rule.clause
+            name=FRAMEWORK, version="2019", reference=rule.control, specification=clause
         )
         if rule.validate_stack is not None:
             built.append(
