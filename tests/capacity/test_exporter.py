@@ -128,7 +128,7 @@ def test_http_endpoint_serves_forecasts_and_turns_stale_when_the_source_fails():
     ("args", "message"),
     [
         (["--listen", "9782"], "--listen: expected HOST:PORT"),
-        (["--config", "missing.yaml"], "missing.yaml: cannot read"),
+        (["--config", "missing.yaml"], "missing.yaml: file is missing"),
         (["--config", "bad.yaml"], "bad.yaml: selectors[0].kind: "),
         (["--declaration", "nowhere"], "not a directory holding a city declaration"),
     ],

@@ -210,7 +210,7 @@ def test_too_many_points_per_series_is_refused(tmp_path):
 
 def test_missing_config_file_is_a_config_error(tmp_path):
     """A config path that does not exist is a ConfigError naming it."""
-    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: file is missing"):
         load_config(tmp_path / "missing.yaml")
 
 

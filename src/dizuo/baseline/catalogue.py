@@ -22,10 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from dizuo.declaration.loader import Problem, key_path, show_value
+from dizuo.declaration.loader import Problem, problems_from_validation, yaml_mapping
 
 CATALOGUE_FILE = "catalogue.yaml"
 
@@ -372,22 +371,13 @@ class CatalogueError(Exception):
 
 def parse(text: str, shown: str = CATALOGUE_FILE) -> Catalogue:
     """Validate catalogue YAML text, or raise :class:`CatalogueError` naming file, key and value."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CatalogueError([Problem(shown, "", f"invalid YAML: {exc}")]) from None
+    document, problems = yaml_mapping(text, shown)
+    if document is None:
+        raise CatalogueError(problems)
     try:
         return Catalogue.model_validate(document)
     except ValidationError as exc:
-        problems = []
-        for item in exc.errors(include_url=False):
-            message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif item["type"] not in {"missing", "value_error"}:
-                message = f"{message}: {show_value(item['input'])}"
-            problems.append(Problem(shown, key_path(item["loc"]), message))
-        raise CatalogueError(problems) from None
+        raise CatalogueError(problems_from_validation(shown, exc)) from None
 
 
 def load(path: Path | None = None) -> Catalogue:

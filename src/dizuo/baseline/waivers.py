@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from dizuo.declaration.loader import Problem, key_path, show_value
+from dizuo.declaration.loader import Problem, problems_from_validation, read_yaml, show_value
 
 ControlRef = Annotated[str, StringConstraints(pattern=r"^DZ-[A-Z]{2}-\d{2}$")]
 
@@ -84,32 +83,13 @@ NO_WAIVERS = Waivers(source="(none)", items=())
 def load(path: Path, known_controls: set[str] | None = None) -> Waivers:
     """Read and validate a waivers file, or raise :class:`WaiverError` naming file, key and value."""
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WaiverError([Problem(shown, "", "file is missing")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WaiverError([Problem(shown, "", f"cannot read: {exc}")]) from None
-    try:
-        document = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise WaiverError([Problem(shown, "", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}")]) from None
-    if not isinstance(document, dict):
-        raise WaiverError([Problem(shown, "", f"the document must be a mapping, not {type(document).__name__}")])
+    document, problems = read_yaml(path, shown)
+    if document is None:
+        raise WaiverError(problems)
     try:
         parsed = WaiversFile.model_validate(document)
     except ValidationError as exc:
-        problems = []
-        for item in exc.errors(include_url=False):
-            message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif item["type"] != "missing":
-                message = f"{message}: {show_value(item['input'])}"
-            problems.append(Problem(shown, key_path(item["loc"]), message))
-        raise WaiverError(problems) from None
+        raise WaiverError(problems_from_validation(shown, exc)) from None
     if known_controls is not None:
         unknown = [
             Problem(shown, f"waivers[{i}].control", f"no such control in the catalogue: {show_value(w.control)}")

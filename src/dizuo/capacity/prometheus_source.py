@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from dizuo.capacity.types import UsageHistory
-from dizuo.declaration.loader import problems_from_validation, show_value
+from dizuo.declaration.loader import problems_from_validation, read_yaml, show_value
 from dizuo.declaration.model import Declaration
 
 # Prometheus refuses range queries of more than 11,000 points per series.
@@ -157,16 +156,9 @@ def load_config(path: Path | None) -> SourceConfig:
     """
     if path is None:
         return DEFAULT_CONFIG
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigError(f"{path}: invalid YAML: {where}{getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: the document must be a mapping with a 'selectors' list")
+    document, problems = read_yaml(path, str(path))
+    if document is None:
+        raise ConfigError("\n".join(str(p) for p in problems))
     try:
         return SourceConfig.model_validate(document)
     except ValidationError as exc:

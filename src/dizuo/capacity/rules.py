@@ -16,6 +16,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from dizuo.capacity.prometheus_source import ConfigError, parse_duration, validation_message
+from dizuo.declaration.loader import read_yaml
 
 GROUP = "dizuo-capacity"
 _LABELS_OF_VOLUME = (
@@ -77,14 +78,9 @@ class AlertConfig(_Model):
 
 def load_alert_config(path: Path) -> AlertConfig:
     """Read and validate the alert config; :class:`ConfigError` names file, key and value."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: the document must be a mapping")
+    document, problems = read_yaml(path, str(path))
+    if document is None:
+        raise ConfigError("\n".join(str(p) for p in problems))
     try:
         return AlertConfig.model_validate(document)
     except ValidationError as exc:

@@ -87,13 +87,22 @@ def problems_from_validation(file: str, error: ValidationError) -> list[Problem]
     return problems
 
 
-def _read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """One YAML mapping from ``path``, or the problems (missing, unreadable, bad YAML, not a mapping).
+
+    Every YAML file dizuo reads (declaration, catalogue, waivers, monitoring configs) goes through here.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None, [Problem(shown, "", "file is missing")]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(shown, "", f"cannot read: {exc}")]
+    return yaml_mapping(text, shown)
+
+
+def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """One YAML mapping parsed from ``text`` (an empty document is an empty mapping), or the problems."""
     try:
         # libyaml: the declaration of a province is large, and stack programs each load it.
         document = yaml.load(text, Loader=yaml.CSafeLoader)
@@ -114,7 +123,7 @@ def load_documents(root: Path) -> dict[str, dict[str, Any]]:
     documents: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []
     for name in FILES:
-        document, found = _read_yaml(root / name, _shown(root / name))
+        document, found = read_yaml(root / name, _shown(root / name))
         problems += found
         if document is not None:
             documents[name] = document
