@@ -109,8 +109,13 @@ def forecast_histories(
 ) -> list[Forecast]:
     """One forecast per history, same order; times are unix seconds, ``None`` = not within the horizon."""
     forecasts: list[Forecast] = []
-    for start in range(0, len(histories), BATCH):
-        forecasts.extend(_forecast_batch(histories[start : start + BATCH], horizon_seconds))
+    # Short or sparse series make some nan-reductions empty (an all-NaN day, no second complete day); the model
+    # handles the NaNs, so numpy's warnings about them are noise in the exporter's log, not news.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
+        for start in range(0, len(histories), BATCH):
+            forecasts.extend(_forecast_batch(histories[start : start + BATCH], horizon_seconds))
     return forecasts
 
 
