@@ -615,20 +615,31 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
     """Per growth scenario, [series] seconds from asof until usage first reaches capacity; inf if never.
 
     The path is ``peak[day] + shape[kind, slot] + surge * steps``; only the peaks depend on the
-    scenario, so the rest is laid out once as the headroom the peak must close.
+    scenario, so the rest is laid out once, on a [series, day ahead, slot] grid, as the headroom the peak
+    must close. A day can be full only where its peak reaches the day's lowest headroom, so each scenario
+    finds the first such day on [series, day] arrays and searches its slots only. The comparisons are the
+    same ones a slot-by-slot search makes, so the first full slot is the same.
     """
     n = grid.used.shape[0]
     extra_days = horizon_slots // SLOTS_PER_DAY + 2
     working = grid.working(extra_days).astype(np.int64)
     today = LOOKBACK_DAYS
-    rows = np.arange(n)[:, None]
-    steps = 1 + np.arange(horizon_slots)
-    columns = grid.asof_column[:, None] + steps[None, :]
-    day = columns // SLOTS_PER_DAY
-    kind = np.take_along_axis(working, day, axis=1)
-    headroom = grid.capacity[:, None] - model.shape[rows, kind, columns % SLOTS_PER_DAY]
-    headroom -= model.surge[:, None] * steps[None, :]
-    day_ahead = day - today
+    rows = np.arange(n)
+    # Days ahead (0 = the asof day) that hold a slot within the horizon for some series.
+    span = (int(grid.asof_column.max()) + horizon_slots) // SLOTS_PER_DAY - today + 1
+    # [series, day ahead, slot] steps after the asof slot; the slots 1..horizon_slots are on the path.
+    steps = (
+        (today + np.arange(span))[None, :, None] * SLOTS_PER_DAY
+        + np.arange(SLOTS_PER_DAY)[None, None, :]
+        - grid.asof_column[:, None, None]
+    )
+    on_path = (steps >= 1) & (steps <= horizon_slots)
+    kind = working[:, today : today + span]
+    headroom = grid.capacity[:, None, None] - np.take_along_axis(model.shape, kind[:, :, None], axis=1)
+    headroom -= model.surge[:, None, None] * steps
+    # Slots off the path are NaN: no comparison with them holds, and fmin passes over them.
+    headroom[~on_path] = np.nan
+    day_low = np.fmin.reduce(headroom, axis=2)
     future_kind = working[:, today + 1 :]
     # Repeated cleanups from about the same level start again before the volume fills.
     cleaned = grid.capacity > model.ceiling
@@ -645,10 +656,11 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
         # The p10/p90 scenarios scale it as they scale the growth.
         with np.errstate(all="ignore"):
             scale = np.nan_to_num(growth[:, WORK] / model.growth[:, WORK], nan=1.0, posinf=1.0, neginf=1.0)
-        peaks = np.where(accelerating[:, None], model.peak_today[:, None] + scale[:, None] * bend, peaks)
-        full = np.take_along_axis(peaks, day_ahead, axis=1) >= headroom
-        first = np.argmax(full, axis=1)
-        offset = grid.asof_slot_offset(first + 1).astype(np.float64)
-        offset = np.where(full.any(axis=1) & ~cleaned, offset, np.inf)
+        peaks = np.where(accelerating[:, None], model.peak_today[:, None] + scale[:, None] * bend, peaks)[:, :span]
+        full_day = peaks >= day_low
+        day = np.argmax(full_day, axis=1)
+        slot = np.argmax(peaks[rows, day][:, None] >= headroom[rows, day], axis=1)
+        offset = grid.asof_slot_offset(steps[rows, day, slot]).astype(np.float64)
+        offset = np.where(full_day.any(axis=1) & ~cleaned, offset, np.inf)
         offsets.append(np.where(full_now, 0.0, offset))
     return offsets
