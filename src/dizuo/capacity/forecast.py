@@ -175,17 +175,23 @@ class _Grid:
         ends = np.cumsum(lengths) - 1
         asof = ts[ends]
         last_used = used[ends]
-        capacity = np.concatenate([np.asarray(h.capacity_bytes, dtype=np.float64) for h in histories])[ends]
-        row = np.repeat(np.arange(n), lengths)
-        local = ts + UTC_OFFSET_SECONDS
+        capacity = np.array([np.asarray(h.capacity_bytes, dtype=np.float64)[-1] for h in histories], dtype=np.float64)
         asof_day = (asof + UTC_OFFSET_SECONDS) // SECONDS_PER_DAY
         first_day = asof_day - LOOKBACK_DAYS
-        # Samples snap to the nearest slot of their local day; a late scrape is still that slot.
-        col = (local - first_day[row] * SECONDS_PER_DAY + SLOT_SECONDS // 2) // SLOT_SECONDS
         asof_column = ((asof + UTC_OFFSET_SECONDS) - first_day * SECONDS_PER_DAY) // SLOT_SECONDS
-        keep = (col >= 0) & (col <= asof_column[row]) & np.isfinite(used)
-        grid = np.full((n, days * SLOTS_PER_DAY), np.nan)
-        grid[row[keep], col[keep]] = used[keep]
+        # Samples snap to the nearest slot of their local day; a late scrape is still that slot.
+        # (Integer arithmetic: the per-series constants are folded into one term, the columns are exact.)
+        base = first_day * SECONDS_PER_DAY - UTC_OFFSET_SECONDS - SLOT_SECONDS // 2
+        col = ts - np.repeat(base, lengths)
+        col //= SLOT_SECONDS
+        keep = (col >= 0) & (col <= np.repeat(asof_column, lengths)) & np.isfinite(used)
+        width = days * SLOTS_PER_DAY
+        col += np.repeat(np.arange(n, dtype=np.int64) * width, lengths)  # flat index into the grid
+        grid = np.full((n, width), np.nan)
+        if keep.all():
+            grid.ravel()[col] = used
+        else:
+            grid.ravel()[col[keep]] = used[keep]
         return cls(
             used=grid,
             asof=asof,
