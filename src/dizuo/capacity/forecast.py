@@ -263,12 +263,13 @@ class _PeakModel:
         # the band: rates wander by more on some series than their day-to-day spread shows.
         growth_spread = growth_spread + MAE_TO_SD * selection.rate_error[:, None]
 
-        below = used - peak[:, :, None]
         shape = np.zeros((n, 2, SLOTS_PER_DAY))
         shape_days = slice(today - SHAPE_DAYS, today)
+        # [series, slot, day]: each slot's days side by side, so the median runs along contiguous memory.
+        below = (used[:, shape_days] - peak[:, shape_days, None]).transpose(0, 2, 1)
         for kind in (OFF, WORK):
-            values = np.where((working[:, shape_days] == bool(kind))[:, :, None], below[:, shape_days], np.nan)
-            shape[:, kind, :], _ = _trimmed_mean(values, axis=1, trim=0.5)
+            values = np.where((working[:, shape_days] == bool(kind))[:, None, :], below, np.nan)
+            shape[:, kind, :], _ = _trimmed_mean(values, axis=2, trim=0.5, spread=False)
         for kind in (OFF, WORK):
             unseen = np.isnan(shape[:, kind, :]).all(axis=1, keepdims=True)
             shape[:, kind, :] = np.where(unseen, shape[:, 1 - kind, :], shape[:, kind, :])
@@ -317,7 +318,7 @@ def _trimmed_growth(change: FloatArray, working: BoolArray) -> tuple[FloatArray,
     growth = np.nan_to_num(growth)
     # Rates wander: the last few days say more about tomorrow than two weeks do, but are noisier.
     last = np.where(recent_kind[:, -RECENT_DAYS:], recent_change[:, -RECENT_DAYS:], np.nan)
-    latest, _ = _trimmed_mean(last, axis=1, trim=0.5)
+    latest, _ = _trimmed_mean(last, axis=1, trim=0.5, spread=False)
     blend = np.where(np.isnan(latest), growth[:, WORK], latest)
     growth[:, WORK] = RECENT_WEIGHT * blend + (1 - RECENT_WEIGHT) * growth[:, WORK]
     growth_spread = np.nan_to_num(growth_spread)
@@ -507,7 +508,7 @@ def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArra
     carried = np.where(day < today, growth[np.arange(n), today_kind][:, None], 0.0)
     lifted = np.take_along_axis(flat, columns, axis=1) - shape[rows, kind, slot] + carried
     lifted = np.where(valid, lifted, np.nan)
-    estimate, _ = _trimmed_mean(lifted, axis=1, trim=0.5)
+    estimate, _ = _trimmed_mean(lifted, axis=1, trim=0.5, spread=False)
     # Today's peak is at least the highest sample seen today.
     seen_today = np.where(day == today, np.take_along_axis(flat, columns, axis=1), -np.inf)
     with np.errstate(invalid="ignore"):
@@ -547,16 +548,16 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
     """
     n = grid.used.shape[0]
     # Only the last SURGE_HISTORY_DAYS are compared: rates wander, older rises say little.
-    start = (LOOKBACK_DAYS - SURGE_HISTORY_DAYS) * SLOTS_PER_DAY
+    first = LOOKBACK_DAYS - SURGE_HISTORY_DAYS
+    start = first * SLOTS_PER_DAY
     used = grid.used[:, start:]
     columns = used.shape[1]
-    day = (start + np.arange(columns)) // SLOTS_PER_DAY
-    slot = np.arange(columns) % SLOTS_PER_DAY
-    kind = working[:, day].astype(np.int64)
-    rows = np.arange(n)[:, None]
-    kind_growth = np.take_along_axis(growth, working.astype(np.int64), axis=1)
-    lifted = np.cumsum(kind_growth, axis=1)[:, day]
-    residual = _moving_mean(used - shape[rows, kind, slot[None, :]] - lifted, SURGE_SMOOTH_SLOTS)
+    kind = working.astype(np.int64)
+    # Per day, not per slot: the shape of the day's kind and the growth cumulated up to the day.
+    day_shape = np.take_along_axis(shape, kind[:, first:, None], axis=1).reshape(n, columns)
+    kind_growth = np.take_along_axis(growth, kind, axis=1)
+    lifted = np.repeat(np.cumsum(kind_growth, axis=1)[:, first:], SLOTS_PER_DAY, axis=1)
+    residual = _moving_mean(used - day_shape - lifted, SURGE_SMOOTH_SLOTS)
     now = grid.asof_column - start
     all_rows = np.arange(n)
     rate = np.zeros(n)
@@ -588,10 +589,11 @@ def _moving_mean(values: FloatArray, width: int) -> FloatArray:
         return np.where(ccount > 0, csum / ccount, np.nan)
 
 
-def _trimmed_mean(values: FloatArray, axis: int, trim: float) -> tuple[FloatArray, FloatArray]:
+def _trimmed_mean(values: FloatArray, axis: int, trim: float, spread: bool = True) -> tuple[FloatArray, FloatArray]:
     """Mean of the middle (1 - 2 trim) share of the non-NaN values along `axis`, and its standard error.
 
-    trim=0.5 gives the median. NaN where there is no value.
+    trim=0.5 gives the median. NaN where there is no value; the standard error is all NaN when `spread` is
+    False (not computed).
     """
     ordered = np.sort(values, axis=axis)  # NaN sort last
     count = np.sum(~np.isnan(values), axis=axis)
@@ -600,7 +602,6 @@ def _trimmed_mean(values: FloatArray, axis: int, trim: float) -> tuple[FloatArra
     filled = np.nan_to_num(ordered, nan=0.0)
     zero = np.zeros_like(np.take(filled, [0], axis=axis))
     csum = np.concatenate([zero, np.cumsum(filled, axis=axis)], axis=axis)
-    csq = np.concatenate([zero, np.cumsum(filled * filled, axis=axis)], axis=axis)
 
     def between(cum: FloatArray) -> FloatArray:
         top = np.take_along_axis(cum, np.expand_dims(high, axis), axis=axis).squeeze(axis)
@@ -610,6 +611,10 @@ def _trimmed_mean(values: FloatArray, axis: int, trim: float) -> tuple[FloatArra
     kept = (high - low).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = between(csum) / kept
+    if not spread:
+        return np.where(count > 0, mean, np.nan), np.full_like(mean, np.nan)
+    csq = np.concatenate([zero, np.cumsum(filled * filled, axis=axis)], axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
         var = np.maximum(between(csq) / kept - mean * mean, 0.0)
         # The trimmed middle understates the spread; rescale it as if no tail had been cut.
         stderr = np.sqrt(var * count / kept) / np.sqrt(np.maximum(count, 1))
