@@ -599,9 +599,14 @@ def _trimmed_mean(values: FloatArray, axis: int, trim: float, spread: bool = Tru
     count = np.sum(~np.isnan(values), axis=axis)
     low = np.minimum(np.floor(count * trim).astype(np.int64), np.maximum(count - 1, 0))
     high = np.maximum(count - low, low + 1)
-    filled = np.nan_to_num(ordered, nan=0.0)
-    zero = np.zeros_like(np.take(filled, [0], axis=axis))
-    csum = np.concatenate([zero, np.cumsum(filled, axis=axis)], axis=axis)
+    # Running sums from 0: csum[..., i] is the sum of the i smallest values. Only i <= count is read where
+    # there is a value (high <= count), so the NaNs sorted last never reach a kept sum and need no zeroing.
+    # (The values are finite or NaN: byte counts and their differences.)
+    padded = list(ordered.shape)
+    padded[axis] += 1
+    after_zero = (slice(None),) * (axis % ordered.ndim) + (slice(1, None),)
+    csum = np.zeros(padded)
+    np.cumsum(ordered, axis=axis, out=csum[after_zero])
 
     def between(cum: FloatArray) -> FloatArray:
         top = np.take_along_axis(cum, np.expand_dims(high, axis), axis=axis).squeeze(axis)
@@ -613,7 +618,8 @@ def _trimmed_mean(values: FloatArray, axis: int, trim: float, spread: bool = Tru
         mean = between(csum) / kept
     if not spread:
         return np.where(count > 0, mean, np.nan), np.full_like(mean, np.nan)
-    csq = np.concatenate([zero, np.cumsum(filled * filled, axis=axis)], axis=axis)
+    csq = np.zeros(padded)
+    np.cumsum(ordered * ordered, axis=axis, out=csq[after_zero])
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.maximum(between(csq) / kept - mean * mean, 0.0)
         # The trimmed middle understates the spread; rescale it as if no tail had been cut.
@@ -645,9 +651,12 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
         - grid.asof_column[:, None, None]
     )
     on_path = (steps >= 1) & (steps <= horizon_slots)
-    kind = working[:, today : today + span]
-    headroom = grid.capacity[:, None, None] - np.take_along_axis(model.shape, kind[:, :, None], axis=1)
-    headroom -= model.surge[:, None, None] * steps
+    kind = working[:, today : today + span, None]
+    by_kind = grid.capacity[:, None, None] - model.shape  # [series, kind, slot]
+    headroom = np.where(kind == WORK, by_kind[:, None, WORK, :], by_kind[:, None, OFF, :])
+    # Only rising residuals carry a surge; elsewhere subtracting 0 would change nothing.
+    surging = np.flatnonzero(model.surge != 0)
+    headroom[surging] -= model.surge[surging, None, None] * steps[surging]
     # Slots off the path are NaN: no comparison with them holds, and fmin passes over them.
     headroom[~on_path] = np.nan
     day_low = np.fmin.reduce(headroom, axis=2)
