@@ -431,17 +431,26 @@ def _rate_change(y: FloatArray, weight: FloatArray, t: FloatArray) -> tuple[Bool
     """
     n, days = y.shape
     today = days - 1
+    backs = np.arange(CHANGE_MIN_DAYS, CHANGE_MAX_DAYS + 1)
+    knees = len(backs)
+    # All candidate knees in one batch of fits, [knee x series, day, 3]: each fit is the same per-series
+    # least squares as one knee at a time, so the results are too.
+    hinge = np.maximum(t[None, :, :] - t[:, today - backs].T[:, :, None], 0.0)
+    x = np.stack([np.ones_like(hinge), np.broadcast_to(t, hinge.shape), hinge], axis=3).reshape(knees * n, days, 3)
+    ys = np.broadcast_to(y, (knees, n, days)).reshape(knees * n, days)
+    weights = np.broadcast_to(weight, (knees, n, days)).reshape(knees * n, days)
+    beta, cov, enough = _wls(x, ys, weights, np.zeros((1, 3, 3)))
+    sse = np.sum(weights * (ys - np.einsum("ndi,ni->nd", x, beta)) ** 2, axis=1).reshape(knees, n)
+    with np.errstate(all="ignore"):
+        clear = (np.abs(beta[:, 2]) > CHANGE_T * np.sqrt(cov[:, 2, 2])).reshape(knees, n)
+    enough = enough.reshape(knees, n)
+    knee_rate = (beta[:, 1] + beta[:, 2]).reshape(knees, n)
     best_sse = np.full(n, np.inf)
     rate = np.zeros(n)
-    for back in range(CHANGE_MIN_DAYS, CHANGE_MAX_DAYS + 1):  # candidate knees, not series
-        x = np.stack([np.ones_like(t), t, np.maximum(t - t[:, [today - back]], 0.0)], axis=2)
-        beta, cov, enough = _wls(x, y, weight, np.zeros((1, 3, 3)))
-        sse = np.sum(weight * (y - np.einsum("ndi,ni->nd", x, beta)) ** 2, axis=1)
-        with np.errstate(all="ignore"):
-            clear = np.abs(beta[:, 2]) > CHANGE_T * np.sqrt(cov[:, 2, 2])
-        better = enough & clear & (sse < best_sse)
-        best_sse = np.where(better, sse, best_sse)
-        rate = np.where(better, beta[:, 1] + beta[:, 2], rate)
+    for j in range(knees):  # candidate knees in order, not series
+        better = enough[j] & clear[j] & (sse[j] < best_sse)
+        best_sse = np.where(better, sse[j], best_sse)
+        rate = np.where(better, knee_rate[j], rate)
     return np.isfinite(best_sse), rate, best_sse
 
 
