@@ -65,12 +65,15 @@ def select_growth(peak: FloatArray, adjusted: FloatArray, working: BoolArray, de
     error = np.zeros((n, 2))
     per_day = np.zeros((n, 2))
     counted = np.zeros((n, 2))
-    for cut in CUTS:  # a few cut points, not series
+    # Both candidates at every cut point and at asof, in one batch: [cut, series, kind].
+    ends = np.array([last - cut for cut in CUTS] + [last])
+    defaults, raws = _candidates(change, raw_change, working, ends)
+    for c, cut in enumerate(CUTS):  # a few cut points, not series
         end = last - cut
         target = end + np.arange(1, min(cut, MAX_LEAD) + 1)
         kind = working[:, target].astype(np.int64)
         actual = peak[:, target] - peak[:, [end]]
-        for j, growth in enumerate(_candidates(change, raw_change, working, end)):
+        for j, growth in enumerate((defaults[c], raws[c])):
             rise = np.cumsum(np.take_along_axis(growth, kind, axis=1), axis=1)
             err = np.abs(rise - actual)
             seen = ~np.isnan(err)
@@ -81,7 +84,7 @@ def select_growth(peak: FloatArray, adjusted: FloatArray, working: BoolArray, de
         mean_error = np.where(counted > 0, error / counted, np.inf)
         day_error = np.where(counted > 0, per_day / counted, 0.0)
     raw = mean_error[:, 1] < SWITCH_SHARE * mean_error[:, 0]
-    _, raw_now = _candidates(change, raw_change, working, last)
+    raw_now = raws[-1]
     return Selection(
         growth=np.where(raw[:, None], raw_now, default),
         raw=raw,
@@ -92,21 +95,23 @@ def select_growth(peak: FloatArray, adjusted: FloatArray, working: BoolArray, de
 
 
 def _candidates(
-    change: FloatArray, raw_change: FloatArray, working: BoolArray, end: int
+    change: FloatArray, raw_change: FloatArray, working: BoolArray, ends: npt.NDArray[np.int64]
 ) -> tuple[FloatArray, FloatArray]:
-    """[series, kind] the default and the raw average growth from the days up to `end` (inclusive).
+    """[end, series, kind] the default and the raw average growth from the days up to each end (inclusive).
 
     The default is rebuilt here as the model computes it at asof: half the median of the last working
     days' growth, half the trimmed mean of the last RAW_DAYS days. A day off grows by the share of a
     working day's growth the last RAW_DAYS days show (0 for office-hours growth, 1 for steady growth).
     """
     days = change.shape[1]
-    index = np.arange(days)[None, :]
+    # [end, 1, day]: all ends at once; every reduction below runs along the days of one series and one end.
+    index = np.arange(days)[None, None, :]
+    end = ends[:, None, None]
     span = (index <= end) & (index > end - RAW_DAYS)
     recent = (index <= end) & (index > end - 5)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a series without a day off in the span: NaN
-        off_typical = np.nanmedian(np.where(~working & span, change, np.nan), axis=1)
+        off_typical = np.nanmedian(np.where(~working & span, change, np.nan), axis=2)
         work_typical = _trimmed(np.where(working & span, change, np.nan), 0.2)
         latest = _trimmed(np.where(working & recent, change, np.nan), 0.5)
     work_typical = np.nan_to_num(work_typical)
@@ -115,22 +120,24 @@ def _candidates(
     share = np.where(rising & ~np.isnan(off_typical), ratio, 1.0)
     blend = 0.5 * np.where(np.isnan(latest), work_typical, latest) + 0.5 * work_typical
     seen = span & ~np.isnan(raw_change)
-    total = np.sum(np.where(seen, raw_change, 0.0), axis=1)
-    effective = np.sum(np.where(seen, np.where(working, 1.0, share[:, None]), 0.0), axis=1)
+    total = np.sum(np.where(seen, raw_change, 0.0), axis=2)
+    effective = np.sum(np.where(seen, np.where(working, 1.0, share[:, :, None]), 0.0), axis=2)
     with np.errstate(all="ignore"):
         raw = np.where(effective > 0, total / effective, work_typical)
-    return np.stack([share * blend, blend], axis=1), np.stack([share * raw, raw], axis=1)
+    return np.stack([share * blend, blend], axis=2), np.stack([share * raw, raw], axis=2)
 
 
 def _trimmed(values: FloatArray, trim: float) -> FloatArray:
-    """Trimmed mean of the non-NaN values along axis 1 (trim 0.5 = median); NaN where there is none."""
-    ordered = np.sort(values, axis=1)  # NaN sort last
-    count = np.sum(~np.isnan(values), axis=1)
+    """Trimmed mean of the non-NaN values along the last axis (trim 0.5 = median); NaN where there is none."""
+    ordered = np.sort(values, axis=-1)  # NaN sort last
+    count = np.sum(~np.isnan(values), axis=-1)
     low = np.minimum(np.floor(count * trim).astype(np.int64), np.maximum(count - 1, 0))
     high = np.maximum(count - low, low + 1)
-    csum = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(np.nan_to_num(ordered), axis=1)], axis=1)
-    rows = np.arange(values.shape[0])
+    zero = np.zeros((*values.shape[:-1], 1))
+    csum = np.concatenate([zero, np.cumsum(np.nan_to_num(ordered), axis=-1)], axis=-1)
     with np.errstate(all="ignore"):
-        mean = (csum[rows, high] - csum[rows, low]) / (high - low)
+        top = np.take_along_axis(csum, high[..., None], axis=-1)[..., 0]
+        bottom = np.take_along_axis(csum, low[..., None], axis=-1)[..., 0]
+        mean = (top - bottom) / (high - low)
     result: FloatArray = np.where(count > 0, mean, np.nan)
     return result
