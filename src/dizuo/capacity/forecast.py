@@ -573,12 +573,12 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
     # Longest window first, so that a steady rise over the last hours wins over the day's average.
     for window in SURGE_WINDOWS_SLOTS:
         half = window // 2
-        rise = np.full_like(residual, np.nan)
-        rise[:, window:] = residual[:, window:] - residual[:, :-window]
-        rise_now = rise[all_rows, now]
+        # The rise over the window that ends at column c (from c = window on) is rise[:, c - window].
+        rise = residual[:, window:] - residual[:, :-window]
+        rise_now = np.where(now >= window, rise[all_rows, np.maximum(now - window, 0)], np.nan)
         first_half = residual[all_rows, np.maximum(now - half, 0)] - residual[all_rows, np.maximum(now - window, 0)]
         second_half = rise_now - first_half
-        past = np.arange(columns)[None, :] <= (now - max(2 * window, SLOTS_PER_DAY))[:, None]
+        past = np.arange(window, columns)[None, :] <= (now - max(2 * window, SLOTS_PER_DAY))[:, None]
         with np.errstate(invalid="ignore"):
             record = np.nanmax(np.where(past, np.abs(rise), -np.inf), axis=1)
         ramp = (first_half > SURGE_HALF_SHARE * rise_now) & (second_half > SURGE_HALF_SHARE * rise_now)
@@ -590,12 +590,17 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
 def _moving_mean(values: FloatArray, width: int) -> FloatArray:
     """Trailing mean over `width` slots along the last axis, NaN-aware (NaN where all are missing)."""
     present = ~np.isnan(values)
-    csum = np.cumsum(np.where(present, values, 0.0), axis=1)
-    ccount = np.cumsum(present, axis=1)
-    csum[:, width:] = csum[:, width:] - csum[:, :-width]
-    ccount[:, width:] = ccount[:, width:] - ccount[:, :-width]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ccount > 0, csum / ccount, np.nan)
+    csum = np.where(present, values, 0.0)
+    np.cumsum(csum, axis=1, out=csum)
+    # Counts fit int32 (a row is days of slots); they convert to float exactly, as int64 counts do.
+    ccount = np.cumsum(present, axis=1, dtype=np.int32)
+    total = csum.copy()
+    np.subtract(csum[:, width:], csum[:, :-width], out=total[:, width:])
+    count = ccount.copy()
+    np.subtract(ccount[:, width:], ccount[:, :-width], out=count[:, width:])
+    mean = np.full_like(total, np.nan)
+    np.divide(total, count, out=mean, where=count > 0)
+    return mean
 
 
 def _trimmed_mean(values: FloatArray, axis: int, trim: float, spread: bool = True) -> tuple[FloatArray, FloatArray]:
