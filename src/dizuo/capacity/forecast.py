@@ -179,19 +179,29 @@ class _Grid:
         asof_day = (asof + UTC_OFFSET_SECONDS) // SECONDS_PER_DAY
         first_day = asof_day - LOOKBACK_DAYS
         asof_column = ((asof + UTC_OFFSET_SECONDS) - first_day * SECONDS_PER_DAY) // SLOT_SECONDS
-        # Samples snap to the nearest slot of their local day; a late scrape is still that slot.
-        # (Integer arithmetic: the per-series constants are folded into one term, the columns are exact.)
-        base = first_day * SECONDS_PER_DAY - UTC_OFFSET_SECONDS - SLOT_SECONDS // 2
-        col = ts - np.repeat(base, lengths)
-        col //= SLOT_SECONDS
-        keep = (col >= 0) & (col <= np.repeat(asof_column, lengths)) & np.isfinite(used)
+        # Samples snap to the nearest slot of their local day; a late scrape is still that slot. In integer
+        # arithmetic, with the row's offset in the flat grid folded in (a whole number of slots, so the
+        # floor division gives the column plus the offset exactly): flat = row * width + column.
         width = days * SLOTS_PER_DAY
-        col += np.repeat(np.arange(n, dtype=np.int64) * width, lengths)  # flat index into the grid
+        row_start = np.arange(n, dtype=np.int64) * width
+        base = first_day * SECONDS_PER_DAY - UTC_OFFSET_SECONDS - SLOT_SECONDS // 2 - row_start * SLOT_SECONDS
+        flat = ts - np.repeat(base, lengths)
+        flat //= SLOT_SECONDS
+        # Samples outside the row's columns 0..asof_column are dropped, as are missing values. Usually there
+        # are none: each row's lowest and highest flat index tell, without a per-sample test.
+        starts = ends - lengths + 1
+        inside = bool(
+            (np.minimum.reduceat(flat, starts) >= row_start).all()
+            and (np.maximum.reduceat(flat, starts) <= row_start + asof_column).all()
+            and np.isfinite(used).all()
+        )
         grid = np.full((n, width), np.nan)
-        if keep.all():
-            grid.ravel()[col] = used
+        if inside:
+            grid.ravel()[flat] = used
         else:
-            grid.ravel()[col[keep]] = used[keep]
+            col = flat - np.repeat(row_start, lengths)
+            keep = (col >= 0) & (col <= np.repeat(asof_column, lengths)) & np.isfinite(used)
+            grid.ravel()[flat[keep]] = used[keep]
         return cls(
             used=grid,
             asof=asof,
@@ -539,10 +549,16 @@ def _cleanup_ceiling(grid: _Grid) -> FloatArray:
     # One cleanup can take several slots: count only the first fall of each run.
     starts = falls.copy()
     starts[:, 1:] &= ~falls[:, :-1]
-    count = starts.sum(axis=1)
-    with np.errstate(invalid="ignore"):
-        high = np.nanmax(np.where(starts, before, -np.inf), axis=1)
-        low = np.nanmin(np.where(starts, before, np.inf), axis=1)
+    # Cleanups are rare: gather their levels rather than mask the whole grid (a level before a fall is
+    # never NaN, so the max/min equal the NaN-aware ones over the grid).
+    rows, columns = np.nonzero(starts)
+    n = starts.shape[0]
+    count = np.bincount(rows, minlength=n)
+    level = before[rows, columns]
+    high = np.full(n, -np.inf)
+    low = np.full(n, np.inf)
+    np.maximum.at(high, rows, level)
+    np.minimum.at(low, rows, level)
     steady = (count >= CLEANUP_MIN_COUNT) & (high - low <= CLEANUP_LEVEL_SPREAD * grid.capacity)
     return np.where(steady, high, np.inf)
 
