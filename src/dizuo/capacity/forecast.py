@@ -662,10 +662,10 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
     """Per growth scenario, [series] seconds from asof until usage first reaches capacity; inf if never.
 
     The path is ``peak[day] + shape[kind, slot] + surge * steps``; only the peaks depend on the
-    scenario, so the rest is laid out once, on a [series, day ahead, slot] grid, as the headroom the peak
-    must close. A day can be full only where its peak reaches the day's lowest headroom, so each scenario
-    finds the first such day on [series, day] arrays and searches its slots only. The comparisons are the
-    same ones a slot-by-slot search makes, so the first full slot is the same.
+    scenario, so the rest is laid out once as the headroom the peak must close. A day can be full only
+    where its peak reaches the day's lowest headroom, so each scenario finds the first such day on
+    [series, day] arrays and searches that day's slots only. The comparisons are the same ones a
+    slot-by-slot search makes, so the first full slot is the same.
     """
     n = grid.used.shape[0]
     extra_days = horizon_slots // SLOTS_PER_DAY + 2
@@ -674,22 +674,34 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
     rows = np.arange(n)
     # Days ahead (0 = the asof day) that hold a slot within the horizon for some series.
     span = (int(grid.asof_column.max()) + horizon_slots) // SLOTS_PER_DAY - today + 1
-    # [series, day ahead, slot] steps after the asof slot; the slots 1..horizon_slots are on the path.
-    steps = (
-        (today + np.arange(span))[None, :, None] * SLOTS_PER_DAY
-        + np.arange(SLOTS_PER_DAY)[None, None, :]
-        - grid.asof_column[:, None, None]
-    )
-    on_path = (steps >= 1) & (steps <= horizon_slots)
-    kind = working[:, today : today + span, None]
-    by_kind = grid.capacity[:, None, None] - model.shape  # [series, kind, slot]
-    headroom = np.where(kind == WORK, by_kind[:, None, WORK, :], by_kind[:, None, OFF, :])
-    # Only rising residuals carry a surge; elsewhere subtracting 0 would change nothing.
-    surging = np.flatnonzero(model.surge != 0)
-    headroom[surging] -= model.surge[surging, None, None] * steps[surging]
-    # Slots off the path are NaN: no comparison with them holds, and fmin passes over them.
-    headroom[~on_path] = np.nan
-    day_low = np.fmin.reduce(headroom, axis=2)
+    # [day ahead, slot] position from the asof day's 00:00; the path is the positions after the asof slot
+    # up to horizon_slots steps on.
+    position = np.arange(span * SLOTS_PER_DAY).reshape(span, SLOTS_PER_DAY)
+    asof_position = grid.asof_column - today * SLOTS_PER_DAY
+    last_position = asof_position + horizon_slots
+    kind = working[:, today : today + span]
+    by_kind = grid.capacity[:, None, None] - model.shape  # [series, kind, slot] headroom without the surge
+    surging = model.surge != 0
+
+    def day_headroom(series: IntArray, days: IntArray) -> FloatArray:
+        """[pair, slot] headroom of day `days[k]` ahead for series `series[k]`; NaN off the path."""
+        steps = position[days] - asof_position[series, None]
+        headroom = by_kind[series, kind[series, days]]
+        # Only rising residuals carry a surge; elsewhere subtracting 0 would change nothing.
+        surge = model.surge[series, None]
+        headroom = np.where(surging[series, None], headroom - surge * steps, headroom)
+        # Off the path: NaN, with which no comparison holds and which fmin passes over.
+        return np.where((steps >= 1) & (steps <= horizon_slots), headroom, np.nan)
+
+    # The lowest headroom of each day: of its kind's whole day where the day lies on the path and carries no
+    # surge, from the day's own slots where the path starts or ends in it or a surge rises through it.
+    day_start, day_end = position[None, :, 0], position[None, :, -1]
+    whole = (day_start > asof_position[:, None]) & (day_end <= last_position[:, None])
+    off = (day_end <= asof_position[:, None]) | (day_start > last_position[:, None])
+    day_low = np.where(whole, np.take_along_axis(np.fmin.reduce(by_kind, axis=2), kind, axis=1), np.nan)
+    edge_series, edge_days = np.nonzero(~off & (~whole | surging[:, None]))
+    day_low[edge_series, edge_days] = np.fmin.reduce(day_headroom(edge_series, edge_days), axis=1)
+
     future_kind = working[:, today + 1 :]
     # Repeated cleanups from about the same level start again before the volume fills.
     cleaned = grid.capacity > model.ceiling
@@ -709,8 +721,8 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
         peaks = np.where(accelerating[:, None], model.peak_today[:, None] + scale[:, None] * bend, peaks)[:, :span]
         full_day = peaks >= day_low
         day = np.argmax(full_day, axis=1)
-        slot = np.argmax(peaks[rows, day][:, None] >= headroom[rows, day], axis=1)
-        offset = grid.asof_slot_offset(steps[rows, day, slot]).astype(np.float64)
+        slot = np.argmax(peaks[rows, day][:, None] >= day_headroom(rows, day), axis=1)
+        offset = grid.asof_slot_offset(position[day, slot] - asof_position).astype(np.float64)
         offset = np.where(full_day.any(axis=1) & ~cleaned, offset, np.inf)
         offsets.append(np.where(full_now, 0.0, offset))
     return offsets
