@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dizuo.capacity.calendar_cn import SECONDS_PER_DAY, UTC_OFFSET_SECONDS, is_working_day
-from dizuo.capacity.forecast_select import select_growth
+from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
 
@@ -284,7 +284,7 @@ class _PeakModel:
             unseen = np.isnan(shape[:, kind, :]).all(axis=1, keepdims=True)
             shape[:, kind, :] = np.where(unseen, shape[:, 1 - kind, :], shape[:, kind, :])
         # Slots never sampled sit at the day's median distance.
-        fill = np.nanmedian(np.where(np.isnan(shape), np.nan, shape), axis=2, keepdims=True)
+        fill = nan_median(np.where(np.isnan(shape), np.nan, shape), axis=2, keepdims=True)
         typical = np.where(np.isnan(shape), np.nan_to_num(fill), shape)
         # The typical day sits below its own peak everywhere (noise, a backup starting a little earlier
         # or later each night): it lifts the recent samples to today's peak. The path, though, must
@@ -395,7 +395,7 @@ def _trend(adjusted: FloatArray, working: BoolArray, off_share: FloatArray, capa
     exposure = np.where(working[:, :today], 1.0, off_share[:, None])
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a series without two complete days: no scale
-        scale = np.nanmedian(np.abs(np.diff(history, axis=1)), axis=1)
+        scale = nan_median(np.abs(np.diff(history, axis=1)), axis=1)
     # The scale only conditions the filter's arithmetic; a flat series takes a small share of capacity.
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1e-3 * capacity)
     return local_trend(history, exposure, scale)
@@ -415,12 +415,12 @@ def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -
     kind = working.astype(np.int64)
     with np.errstate(all="ignore"):
         typical = np.stack(
-            [np.nanmedian(np.where(kind[:, window] == k, change[:, window], np.nan), axis=1) for k in (OFF, WORK)],
+            [nan_median(np.where(kind[:, window] == k, change[:, window], np.nan), axis=1) for k in (OFF, WORK)],
             axis=1,
         )
-        typical = np.where(np.isnan(typical), np.nan_to_num(np.nanmedian(typical, axis=1, keepdims=True)), typical)
+        typical = np.where(np.isnan(typical), np.nan_to_num(nan_median(typical, axis=1, keepdims=True)), typical)
         excess = change - np.take_along_axis(typical, kind, axis=1)
-        mad = np.nanmedian(np.abs(excess[:, window]), axis=1)
+        mad = nan_median(np.abs(excess[:, window]), axis=1)
     limit = STEP_MADS * 1.4826 * np.nan_to_num(mad)[:, None] + STEP_FLOOR * capacity[:, None]
     outlier = np.sign(np.where(np.abs(excess) > limit, excess, 0.0))
     before = np.zeros_like(outlier)
