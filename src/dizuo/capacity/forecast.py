@@ -366,7 +366,7 @@ def _fitted_growth(adjusted: FloatArray, working: BoolArray) -> _FittedGrowth:
     # stretch) takes the other's growth instead of an ill-defined one.
     pull = np.zeros((3, 3))
     pull[1:, 1:] = KIND_PULL * np.array([[1.0, -1.0], [-1.0, 1.0]])
-    beta, cov, enough = _wls(x, y, weight, pull * weight.sum(axis=1)[:, None, None])
+    beta, cov, enough, _ = _wls(x, y, weight, pull * weight.sum(axis=1)[:, None, None])
     linear = np.where(enough[:, None], beta[:, [2, 1]], 0.0)  # [off, work]
     spread = np.where(enough[:, None], np.sqrt(np.maximum(cov[:, [2, 1], [2, 1]], 0.0)), 0.0)
     rising = linear[:, WORK] > 0
@@ -449,8 +449,8 @@ def _rate_change(y: FloatArray, weight: FloatArray, t: FloatArray) -> tuple[Bool
     x = np.stack([np.ones_like(hinge), np.broadcast_to(t, hinge.shape), hinge], axis=3).reshape(knees * n, days, 3)
     ys = np.broadcast_to(y, (knees, n, days)).reshape(knees * n, days)
     weights = np.broadcast_to(weight, (knees, n, days)).reshape(knees * n, days)
-    beta, cov, enough = _wls(x, ys, weights, np.zeros((1, 3, 3)))
-    sse = np.sum(weights * (ys - np.einsum("ndi,ni->nd", x, beta)) ** 2, axis=1).reshape(knees, n)
+    beta, cov, enough, sse_all = _wls(x, ys, weights, np.zeros((1, 3, 3)))
+    sse = sse_all.reshape(knees, n)
     with np.errstate(all="ignore"):
         clear = (np.abs(beta[:, 2]) > CHANGE_T * np.sqrt(cov[:, 2, 2])).reshape(knees, n)
     enough = enough.reshape(knees, n)
@@ -475,18 +475,24 @@ def _acceleration(
     n = y.shape[0]
     weight = window.astype(np.float64)
     line = np.stack([np.ones_like(t), t], axis=2)
-    beta, _, enough = _wls(line, y, weight, np.zeros((1, 2, 2)))
-    line_sse = np.sum(weight * (y - np.einsum("ndi,ni->nd", line, beta)) ** 2, axis=1)
+    _, _, enough, line_sse = _wls(line, y, weight, np.zeros((1, 2, 2)), covariance=False)
+    # All candidate rates in one batch of fits, [rate x series, day, 2]: the same per-series fits.
+    days = y.shape[1]
+    rates = len(ACCEL_RATES)
+    curve = np.exp(np.array(ACCEL_RATES)[:, None, None] * t[None, :, :])
+    x = np.stack([np.ones_like(curve), curve], axis=3).reshape(rates * n, days, 2)
+    ys = np.broadcast_to(y, (rates, n, days)).reshape(rates * n, days)
+    weights = np.broadcast_to(weight, (rates, n, days)).reshape(rates * n, days)
+    beta_all, _, _, sse_all = _wls(x, ys, weights, np.zeros((1, 2, 2)), covariance=False)
+    amplitudes = beta_all[:, 1].reshape(rates, n)
+    sses = sse_all.reshape(rates, n)
     best_sse = np.full(n, np.inf)
     amplitude = np.zeros(n)
     speed = np.zeros(n)
-    for k in ACCEL_RATES:  # a few candidate rates, not series
-        x = np.stack([np.ones_like(t), np.exp(k * t)], axis=2)
-        beta, _, _ = _wls(x, y, weight, np.zeros((1, 2, 2)))
-        sse = np.sum(weight * (y - np.einsum("ndi,ni->nd", x, beta)) ** 2, axis=1)
-        better = (beta[:, 1] > 0) & (sse < best_sse)
-        best_sse = np.where(better, sse, best_sse)
-        amplitude = np.where(better, beta[:, 1], amplitude)
+    for j, k in enumerate(ACCEL_RATES):  # a few candidate rates in order, not series
+        better = (amplitudes[j] > 0) & (sses[j] < best_sse)
+        best_sse = np.where(better, sses[j], best_sse)
+        amplitude = np.where(better, amplitudes[j], amplitude)
         speed = np.where(better, k, speed)
     accelerating = enough & (best_sse < ACCEL_SSE_SHARE * line_sse) & (best_sse < change_sse)
     accelerating &= amplitude * speed > rate
@@ -494,9 +500,13 @@ def _acceleration(
 
 
 def _wls(
-    x: FloatArray, y: FloatArray, weight: FloatArray, penalty: FloatArray
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Batched weighted least squares ``y ~ x @ beta`` per series: beta [n, k], its covariance, enough data."""
+    x: FloatArray, y: FloatArray, weight: FloatArray, penalty: FloatArray, covariance: bool = True
+) -> tuple[FloatArray, FloatArray, BoolArray, FloatArray]:
+    """Batched weighted least squares ``y ~ x @ beta`` per series.
+
+    Returns beta [n, k], its covariance [n, k, k] (empty when `covariance` is False), whether there was
+    enough data, and the weighted squared error [n].
+    """
     k = x.shape[2]
     wx = weight[:, :, None] * x
     gram = np.einsum("ndi,ndj->nij", wx, x) + penalty + 1e-12 * np.eye(k)
@@ -505,9 +515,12 @@ def _wls(
     resid = y - np.einsum("ndi,ni->nd", x, beta)
     used = (weight > 0).sum(axis=1)
     wsum = np.maximum(weight.sum(axis=1), 1e-12)
-    sigma2 = (weight * resid**2).sum(axis=1) / wsum * used / np.maximum(used - k, 1)
+    sse = (weight * resid**2).sum(axis=1)
+    if not covariance:
+        return beta, np.empty((0, k, k)), used > k, sse
+    sigma2 = sse / wsum * used / np.maximum(used - k, 1)
     cov = np.linalg.inv(gram) * (sigma2 * wsum / np.maximum(used, 1))[:, None, None]
-    return beta, cov, used > k
+    return beta, cov, used > k, sse
 
 
 def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArray, shape: FloatArray) -> FloatArray:
