@@ -28,6 +28,7 @@ day-over-day growth plus a share of the growth itself, as growth rates wander.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,25 +131,36 @@ def _forecast_batch(histories: Sequence[UsageHistory], horizon_seconds: int) -> 
         grid, model, (model.growth, model.growth + spread, model.growth - spread), horizon_slots
     )
     low, high = np.minimum(low, offset), np.maximum(high, offset)
+    # Python numbers once per array, not numpy scalars per series.
+    asof: list[int] = grid.asof.tolist()
     return [
         Forecast(
             series=h.series,
-            asof=int(grid.asof[i]),
-            exhaustion_at=_at(grid.asof[i], offset[i], horizon_seconds),
-            p10=_at(grid.asof[i], low[i], horizon_seconds),
-            p90=_at(grid.asof[i], high[i], horizon_seconds),
-            used_bytes=float(grid.last_used[i]),
-            capacity_bytes=float(grid.capacity[i]),
+            asof=at,
+            exhaustion_at=_at(at, full, horizon_seconds),
+            p10=_at(at, early, horizon_seconds),
+            p90=_at(at, late, horizon_seconds),
+            used_bytes=used,
+            capacity_bytes=capacity,
             labels=dict(h.labels),
         )
-        for i, h in enumerate(histories)
+        for h, at, full, early, late, used, capacity in zip(
+            histories,
+            asof,
+            offset.tolist(),
+            low.tolist(),
+            high.tolist(),
+            grid.last_used.tolist(),
+            grid.capacity.tolist(),
+            strict=True,
+        )
     ]
 
 
-def _at(asof: np.int64, offset: float, horizon_seconds: int) -> int | None:
-    if not np.isfinite(offset) or offset > horizon_seconds:
+def _at(asof: int, offset: float, horizon_seconds: int) -> int | None:
+    if not math.isfinite(offset) or offset > horizon_seconds:
         return None
-    return int(asof) + int(offset)
+    return asof + int(offset)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
