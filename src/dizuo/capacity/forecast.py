@@ -288,10 +288,10 @@ class _PeakModel:
         shape = np.zeros((n, 2, SLOTS_PER_DAY))
         shape_days = slice(today - SHAPE_DAYS, today)
         # [series, slot, day]: each slot's days side by side, so the median runs along contiguous memory.
-        below = (used[:, shape_days] - peak[:, shape_days, None]).transpose(0, 2, 1)
+        below = np.ascontiguousarray((used[:, shape_days] - peak[:, shape_days, None]).transpose(0, 2, 1))
         for kind in (OFF, WORK):
             values = np.where((working[:, shape_days] == bool(kind))[:, None, :], below, np.nan)
-            shape[:, kind, :], _ = _trimmed_mean(values, axis=2, trim=0.5, spread=False)
+            shape[:, kind, :], _ = _trimmed_mean(values, axis=2, trim=0.5, spread=False, scratch=True)
         for kind in (OFF, WORK):
             unseen = np.isnan(shape[:, kind, :]).all(axis=1, keepdims=True)
             shape[:, kind, :] = np.where(unseen, shape[:, 1 - kind, :], shape[:, kind, :])
@@ -331,7 +331,7 @@ def _trimmed_growth(change: FloatArray, working: BoolArray) -> tuple[FloatArray,
     recent_kind = working[:, today - GROWTH_DAYS : today]
     for kind in (OFF, WORK):  # two day kinds, not a per-series loop
         values = np.where(recent_kind == bool(kind), recent_change, np.nan)
-        growth[:, kind], growth_spread[:, kind] = _trimmed_mean(values, axis=1, trim=TRIM)
+        growth[:, kind], growth_spread[:, kind] = _trimmed_mean(values, axis=1, trim=TRIM, scratch=True)
     # A kind never seen recently (no day off in a make-up stretch) borrows the other kind's growth.
     for kind in (OFF, WORK):
         borrow = np.isnan(growth[:, kind])
@@ -340,7 +340,7 @@ def _trimmed_growth(change: FloatArray, working: BoolArray) -> tuple[FloatArray,
     growth = np.nan_to_num(growth)
     # Rates wander: the last few days say more about tomorrow than two weeks do, but are noisier.
     last = np.where(recent_kind[:, -RECENT_DAYS:], recent_change[:, -RECENT_DAYS:], np.nan)
-    latest, _ = _trimmed_mean(last, axis=1, trim=0.5, spread=False)
+    latest, _ = _trimmed_mean(last, axis=1, trim=0.5, spread=False, scratch=True)
     blend = np.where(np.isnan(latest), growth[:, WORK], latest)
     growth[:, WORK] = RECENT_WEIGHT * blend + (1 - RECENT_WEIGHT) * growth[:, WORK]
     growth_spread = np.nan_to_num(growth_spread)
@@ -552,7 +552,7 @@ def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArra
     carried = np.where(day < today, growth[np.arange(n), today_kind][:, None], 0.0)
     lifted = np.take_along_axis(flat, columns, axis=1) - shape[rows, kind, slot] + carried
     lifted = np.where(valid, lifted, np.nan)
-    estimate, _ = _trimmed_mean(lifted, axis=1, trim=0.5, spread=False)
+    estimate, _ = _trimmed_mean(lifted, axis=1, trim=0.5, spread=False, scratch=True)
     # Today's peak is at least the highest sample seen today.
     seen_today = np.where(day == today, np.take_along_axis(flat, columns, axis=1), -np.inf)
     with np.errstate(invalid="ignore"):
@@ -644,37 +644,36 @@ def _moving_mean(values: FloatArray, width: int) -> FloatArray:
     return mean
 
 
-def _trimmed_mean(values: FloatArray, axis: int, trim: float, spread: bool = True) -> tuple[FloatArray, FloatArray]:
+def _trimmed_mean(
+    values: FloatArray, axis: int, trim: float, spread: bool = True, scratch: bool = False
+) -> tuple[FloatArray, FloatArray]:
     """Mean of the middle (1 - 2 trim) share of the non-NaN values along `axis`, and its standard error.
 
     trim=0.5 gives the median. NaN where there is no value; the standard error is all NaN when `spread` is
-    False (not computed).
+    False (not computed). With `scratch`, `values` is a temporary of the caller's and is overwritten (sorted and
+    summed in place) instead of copied.
     """
-    ordered = np.sort(values, axis=axis)  # NaN sort last
-    count = np.sum(~np.isnan(values), axis=axis)
+    ordered = values if scratch else values.copy()
+    count = np.sum(~np.isnan(ordered), axis=axis)
+    ordered.sort(axis=axis)  # NaN sort last
     low = np.minimum(np.floor(count * trim).astype(np.int64), np.maximum(count - 1, 0))
     high = np.maximum(count - low, low + 1)
-    # Running sums from 0: csum[..., i] is the sum of the i smallest values. Only i <= count is read where
-    # there is a value (high <= count), so the NaNs sorted last never reach a kept sum and need no zeroing.
-    # (The values are finite or NaN: byte counts and their differences.)
-    padded = list(ordered.shape)
-    padded[axis] += 1
-    after_zero = (slice(None),) * (axis % ordered.ndim) + (slice(1, None),)
-    csum = np.zeros(padded)
-    np.cumsum(ordered, axis=axis, out=csum[after_zero])
+    # Running sums: the sum of the i smallest values is cum[..., i - 1] (0 for i = 0). Only i <= count is read
+    # where there is a value (high <= count), so the NaNs sorted last never reach a kept sum and need no
+    # zeroing. (The values are finite or NaN: byte counts and their differences.)
+    csq = np.cumsum(ordered * ordered, axis=axis) if spread else ordered
+    csum = np.cumsum(ordered, axis=axis, out=ordered)
 
     def between(cum: FloatArray) -> FloatArray:
-        top = np.take_along_axis(cum, np.expand_dims(high, axis), axis=axis).squeeze(axis)
-        bottom = np.take_along_axis(cum, np.expand_dims(low, axis), axis=axis).squeeze(axis)
-        return top - bottom
+        top = np.take_along_axis(cum, np.expand_dims(high - 1, axis), axis=axis).squeeze(axis)
+        below = np.take_along_axis(cum, np.expand_dims(np.maximum(low - 1, 0), axis), axis=axis).squeeze(axis)
+        return top - np.where(low > 0, below, 0.0)
 
     kept = (high - low).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = between(csum) / kept
     if not spread:
         return np.where(count > 0, mean, np.nan), np.full_like(mean, np.nan)
-    csq = np.zeros(padded)
-    np.cumsum(ordered * ordered, axis=axis, out=csq[after_zero])
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.maximum(between(csq) / kept - mean * mean, 0.0)
         # The trimmed middle understates the spread; rescale it as if no tail had been cut.
