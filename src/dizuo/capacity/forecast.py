@@ -604,10 +604,13 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
     columns = used.shape[1]
     kind = working.astype(np.int64)
     # Per day, not per slot: the shape of the day's kind and the growth cumulated up to the day.
-    day_shape = np.take_along_axis(shape, kind[:, first:, None], axis=1).reshape(n, columns)
+    day_shape = np.where(kind[:, first:, None] == WORK, shape[:, None, WORK], shape[:, None, OFF]).reshape(n, columns)
     kind_growth = np.take_along_axis(growth, kind, axis=1)
     lifted = np.repeat(np.cumsum(kind_growth, axis=1)[:, first:], SLOTS_PER_DAY, axis=1)
-    residual = _moving_mean(used - day_shape - lifted, SURGE_SMOOTH_SLOTS)
+    # used - day_shape - lifted, in place of the temporaries
+    np.subtract(used, day_shape, out=day_shape)
+    day_shape -= lifted
+    residual = _moving_mean(day_shape, SURGE_SMOOTH_SLOTS)
     now = grid.asof_column - start
     all_rows = np.arange(n)
     rate = np.zeros(n)
@@ -619,9 +622,17 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
         rise_now = np.where(now >= window, rise[all_rows, np.maximum(now - window, 0)], np.nan)
         first_half = residual[all_rows, np.maximum(now - half, 0)] - residual[all_rows, np.maximum(now - window, 0)]
         second_half = rise_now - first_half
-        past = np.arange(window, columns)[None, :] <= (now - max(2 * window, SLOTS_PER_DAY))[:, None]
-        with np.errstate(invalid="ignore"):
-            record = np.nanmax(np.where(past, np.abs(rise), -np.inf), axis=1)
+        # The record is the largest |rise| (NaN-aware) of the windows ending at least max(2 window, a day)
+        # before now, -inf where there is none. The first `common` rises are that far back for every series:
+        # their largest |rise| is the larger of their max and minus their min, without a masked copy.
+        last_past = now - max(2 * window, SLOTS_PER_DAY) - window  # index into rise
+        common = max(int(last_past.min()) + 1, 0)
+        past = np.arange(common, rise.shape[1])[None, :] <= last_past[:, None]
+        # The last rise (now) is never past: -inf there keeps the record from being NaN.
+        record = np.fmax.reduce(np.where(past, np.abs(rise[:, common:]), -np.inf), axis=1)
+        if common > 0:
+            head = rise[:, :common]
+            record = np.fmax(record, np.fmax(np.fmax.reduce(head, axis=1), -np.fmin.reduce(head, axis=1)))
         ramp = (first_half > SURGE_HALF_SHARE * rise_now) & (second_half > SURGE_HALF_SHARE * rise_now)
         surging = (rise_now > record) & (rise_now > SURGE_MIN_RISE * grid.capacity) & ramp
         rate = np.where(surging, rise_now / window, rate)
@@ -635,12 +646,15 @@ def _moving_mean(values: FloatArray, width: int) -> FloatArray:
     np.cumsum(csum, axis=1, out=csum)
     # Counts fit int32 (a row is days of slots); they convert to float exactly, as int64 counts do.
     ccount = np.cumsum(present, axis=1, dtype=np.int32)
-    total = csum.copy()
-    np.subtract(csum[:, width:], csum[:, :-width], out=total[:, width:])
-    count = ccount.copy()
+    mean = np.empty_like(csum)
+    mean[:, :width] = csum[:, :width]
+    np.subtract(csum[:, width:], csum[:, :-width], out=mean[:, width:])
+    count = np.empty_like(ccount)
+    count[:, :width] = ccount[:, :width]
     np.subtract(ccount[:, width:], ccount[:, :-width], out=count[:, width:])
-    mean = np.full_like(total, np.nan)
-    np.divide(total, count, out=mean, where=count > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(mean, count, out=mean)
+    mean[count == 0] = np.nan
     return mean
 
 
