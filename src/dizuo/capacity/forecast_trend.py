@@ -77,27 +77,33 @@ def local_trend(y: FloatArray, exposure: FloatArray, scale: FloatArray) -> Trend
     seen = np.zeros(n, dtype=np.int64)
     observed = ~np.isnan(z)
     z = np.nan_to_num(z)
+    # Per-day factors, once: 2 e and e e as the recursion forms them.
+    twice = 2 * exposure
+    square = exposure * exposure
     for d in range(days):  # days, not series
         # Predict. Before the first observation this only adds to a variance that is already diffuse.
         e = exposure[:, d, None]
         a = a + e * b
-        p11 = p11 + 2 * e * p12 + e * e * p22 + q_level
+        p11 = p11 + twice[:, d, None] * p12 + square[:, d, None] * p22 + q_level
         p12 = p12 + e * p22
         p22 = p22 + q_rate
-        # Update with the day's peak; a day without one has zero gain.
+        # Update with the day's peak; a day without one has zero gain. Where every series has one, the mask is
+        # the factor 1.0, which leaves every product as it is.
         obs = observed[:, d, None]
+        gain: float | BoolArray = 1.0 if obs.all() else obs
         v = z[:, d, None] - a
         f = np.maximum(p11 + q_peak, 1e-12)
-        k1 = obs * (p11 / f)
-        k2 = obs * (p12 / f)
+        k1 = gain * (p11 / f)
+        k2 = gain * (p12 / f)
         a = a + k1 * v
         b = b + k2 * v
         p22 = p22 - k2 * p12
         p12 = p12 - k1 * p12
         p11 = p11 - k1 * p11
         scored = obs & (seen >= SETTLE)[:, None]
-        sum_v2f += scored * (v * v / f)
-        sum_logf += scored * np.log(f)
+        score: float | BoolArray = 1.0 if scored.all() else scored
+        sum_v2f += score * (v * v / f)
+        sum_logf += score * np.log(f)
         seen += observed[:, d]
     count = np.maximum(seen - SETTLE, 1).astype(np.float64)
     s2 = np.maximum(sum_v2f / count[:, None], 1e-12)
