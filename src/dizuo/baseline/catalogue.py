@@ -22,9 +22,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from dizuo.declaration.loader import Problem, problems_from_validation, yaml_mapping
+from dizuo.declaration.model import Frozen  # the one base: immutable, no unknown keys
 
 CATALOGUE_FILE = "catalogue.yaml"
 
@@ -34,12 +35,6 @@ ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*[a-z0-9]$
 ParamValue = bool | int | str | list[str] | list[int] | dict[str, str | int]
 
 _REFERENCE = re.compile(r"\$\{([a-z][a-z0-9_]*)\}")
-
-
-class Frozen(BaseModel):
-    """Base of every catalogue object: immutable, no unknown keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
 class Family(StrEnum):
