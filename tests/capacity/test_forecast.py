@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from dizuo.capacity import forecast as forecast_module
-from dizuo.capacity.calendar_cn import is_working_day, local_day
+from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning, is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.forecast_select import select_growth
 from dizuo.capacity.forecast_trend import local_trend
@@ -221,12 +222,30 @@ def test_horizon_bounds_the_forecast():
         ("2025-01-31", False),  # 春节, a Friday
         ("2025-06-02", False),  # 端午节, a Monday
         ("2025-06-03", True),  # an ordinary Tuesday
+        ("2026-01-04", True),  # Sunday after 元旦 made a working day
+        ("2026-02-14", True),  # Saturday before 春节 made a working day
+        ("2026-02-23", False),  # 春节, a Monday
+        ("2026-09-25", False),  # 中秋节, a Friday
+        ("2026-10-10", True),  # Saturday after 国庆节 made a working day
     ],
 )
 def test_working_calendar(date: str, working: bool):
-    """The shipped calendar knows holidays and make-up working days (调休) of 2024-2025."""
+    """The calendar knows holidays and make-up working days (调休), up to the latest published year (2026)."""
     day = (dt.date.fromisoformat(date) - dt.date(1970, 1, 1)).days
     assert bool(is_working_day(day)) is working, f"{date}: working day should be {working}"
+
+
+def test_years_beyond_the_calendar_are_flagged():
+    """A forecast reaching a year the calendar does not know warns; one inside the known years does not."""
+    usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY  # noqa: E731
+    known = _history("known", usage, 55 * GIB)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CalendarNotCoveredWarning)
+        forecast_histories([known])
+    shift = _unix(2099, 3, 11, 10) - PLAIN_ASOF
+    future = UsageHistory("future", known.timestamps + shift, known.used_bytes, known.capacity_bytes)
+    with pytest.warns(CalendarNotCoveredWarning, match="2099"):
+        forecast_histories([future])
 
 
 def test_accelerating_growth_is_extrapolated_with_its_curvature():

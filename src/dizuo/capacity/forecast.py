@@ -36,7 +36,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dizuo.capacity.calendar_cn import SECONDS_PER_DAY, UTC_OFFSET_SECONDS, is_working_day
+from dizuo.capacity.calendar_cn import (
+    SECONDS_PER_DAY,
+    UTC_OFFSET_SECONDS,
+    CalendarNotCoveredWarning,
+    is_working_day,
+    uncovered_years,
+)
 from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
@@ -108,7 +114,21 @@ OFF, WORK = 0, 1
 def forecast_histories(
     histories: Sequence[UsageHistory], horizon_seconds: int = DEFAULT_HORIZON_SECONDS
 ) -> list[Forecast]:
-    """One forecast per history, same order; times are unix seconds, ``None`` = not within the horizon."""
+    """One forecast per history, same order; times are unix seconds, ``None`` = not within the horizon.
+
+    Warns (CalendarNotCoveredWarning) when a history or its horizon reaches a year the working calendar
+    does not know yet: those days count as plain Monday-Friday, holidays and 调休 unseen.
+    """
+    if histories:
+        first = min(int(h.timestamps[0]) for h in histories)
+        last = max(int(h.timestamps[-1]) for h in histories) + horizon_seconds
+        if missing := uncovered_years(first, last):
+            warnings.warn(
+                f"the working calendar (chinesecalendar) does not know {', '.join(map(str, missing))} yet: those "
+                "days count as plain Monday-Friday; upgrade chinesecalendar once the State Council has published them",
+                CalendarNotCoveredWarning,
+                stacklevel=2,
+            )
     forecasts: list[Forecast] = []
     # Short or sparse series make some nan-reductions empty (an all-NaN day, no second complete day); the model
     # handles the NaNs, so numpy's warnings about them are noise in the exporter's log, not news.
