@@ -165,6 +165,21 @@ def test_repeated_threshold_cleanups_mean_no_fill():
     assert fc.exhaustion_at is None, f"cleaned: predicted full at {fc.exhaustion_at}; cleanups keep it under 90 %"
 
 
+def test_falls_from_a_level_the_volume_has_since_outgrown_are_no_ceiling():
+    """Two early falls from ~80 % (backups freed in the first week) do not keep a volume at 97 % from filling."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        days_ago = (PLAIN_ASOF - ts) / DAY
+        base = 97 * GIB - 0.7 * GIB * days_ago
+        spike = ((days_ago > 24) & (days_ago < 24.2)) | ((days_ago > 22) & (days_ago < 22.2))
+        return base + np.where(spike, 8 * GIB, 0.0)
+
+    (fc,) = forecast_histories([_history("outgrown", usage, 100 * GIB)])
+    assert abs(_hours_until(fc) - 3 / 0.7 * 24) <= 12, (
+        f"outgrown: predicted full in {_hours_until(fc):.0f} h, expected ~103 h (3 GiB free at 0.7 GiB/day)"
+    )
+
+
 def test_one_off_bulk_import_is_a_level_not_a_rate():
     """A 20 GiB import ten days ago raises the level but not the 1 GiB/day growth rate."""
     start = PLAIN_ASOF - 10 * DAY

@@ -85,10 +85,12 @@ MIN_DAY_COVERAGE = 0.5
 # after a fresh import or cleanup, long enough to average the noise.
 ANCHOR_SLOTS = 24
 # Cleanups: a fall of at least this share of capacity between two samples (a log rotation or a
-# retention job, not noise), seen at least this often, from levels within this share of capacity.
+# retention job, not noise), seen at least this often, from levels within this share of capacity; a
+# volume standing higher than that level by more than CLEANUP_OVERSHOOT is not kept under it.
 CLEANUP_DROP = 0.03
 CLEANUP_MIN_COUNT = 2
 CLEANUP_LEVEL_SPREAD = 0.04
+CLEANUP_OVERSHOOT = 0.01
 # Rate changes: residual rises over these windows (24 h, 12 h, 4 h), smoothed over 1 h, at least this share
 # of capacity, with at least this share of the rise in each half of the window.
 SURGE_WINDOWS_SLOTS = (96, 48, 16)
@@ -605,6 +607,8 @@ def _cleanup_ceiling(grid: _Grid) -> FloatArray:
     np.maximum.at(high, rows, level)
     np.minimum.at(low, rows, level)
     steady = (count >= CLEANUP_MIN_COUNT) & (high - low <= CLEANUP_LEVEL_SPREAD * grid.capacity)
+    # A volume that already stands above that level without having been cleaned shows no such rule.
+    steady &= grid.last_used <= high + CLEANUP_OVERSHOOT * grid.capacity
     return np.where(steady, high, np.inf)
 
 
