@@ -1,8 +1,10 @@
 """Storage-exhaustion benchmark: dizuo next to the predict_linear anchors on the public set.
 
-Usage: python bench/capacity/run.py [--data CSV] [--truth JSONL] [--subset all|even|odd]
+Usage: python bench/capacity/run.py [--data CSV] [--truth JSONL] [--subset all|even|odd] [--synthetic-seeds 1,2,3]
 
-`--subset even|odd` scores every other series only: tune on one half, check on the other.
+`--subset even|odd` scores every other series only: tune on one half, check on the other. After the public
+set, the same models are scored on synthetic sets of 500 series (bench/capacity/synthetic.py, one per seed,
+generated in a temporary directory): a check that a change did not just fit the 300 public series.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic
 from score import Prediction, read_predictions, read_truth, score
 
 from dizuo.capacity.csvio import read_usage_csv
@@ -29,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "bench" / "capacity"
 HORIZON_S = 30 * 86400
 REPEATS = 5
+LINEAR_ANCHORS = (("pl6h", 6 * 3600), ("pl24h", 24 * 3600), ("lin7d", 7 * 86400))
 
 
 def _linear_fit(histories: Sequence[UsageHistory], window_s: int, back_s: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +121,7 @@ def main() -> int:
     parser.add_argument("--truth", type=Path, default=SHARED / "public_truth.jsonl")
     parser.add_argument("--subset", choices=["all", "even", "odd"], default="all")
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
+    parser.add_argument("--synthetic-seeds", default="1,2,3", help="comma-separated seeds; empty for none")
     args = parser.parse_args()
     console = Console(width=200)
 
@@ -126,7 +132,7 @@ def main() -> int:
     histories = [h for h in read_usage_csv(args.data) if h.series in wanted]
 
     results: dict[str, dict[str, float]] = {}
-    for name, window in (("pl6h", 6 * 3600), ("pl24h", 24 * 3600), ("lin7d", 7 * 86400)):
+    for name, window in LINEAR_ANCHORS:
         start = time.perf_counter()
         preds = predict_linear(histories, window)
         elapsed = time.perf_counter() - start
@@ -183,7 +189,33 @@ def main() -> int:
             f"{wall:.2f} s, {len(cli_preds)} series, {bad} bad lines, "
             f"scores identical to in-memory run: {same}"
         )
+    seeds = [int(seed) for seed in args.synthetic_seeds.split(",") if seed.strip()]
+    if seeds:
+        console.print(synthetic_table(seeds))
     return 0
+
+
+def synthetic_table(seeds: Sequence[int], count: int = 500) -> Table:
+    """The linear anchors and dizuo side by side on one synthetic set per seed."""
+    metrics = ("F1@24h", "F1@4d", "FA/100@4d", "medAE_h", "p90AE_h", "covF")
+    table = Table(title=f"Synthetic sets ({count} series each, bench/capacity/synthetic.py)")
+    for column in ("seed", "model", *metrics, "medAE / best anchor's"):
+        table.add_column(column, justify="left" if column in ("seed", "model") else "right")
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            folder = Path(tmp) / str(seed)
+            synthetic.write(synthetic.generate(seed, count), folder)
+            truth = read_truth(folder / "synthetic_truth.jsonl")
+            histories = read_usage_csv(folder / "synthetic.csv.gz")
+            scores = {name: score(truth, predict_linear(histories, window)) for name, window in LINEAR_ANCHORS}
+            scores["dizuo"] = score(truth, dizuo(histories)[0])
+            best = min(scores[name]["medAE_h"] for name, _ in LINEAR_ANCHORS)
+            for model, scored in scores.items():
+                ratio = f"{scored['medAE_h'] / best:.2f}"
+                table.add_row(
+                    str(seed), model, *(_fmt(scored.get(m)) for m in metrics), ratio, end_section=model == "dizuo"
+                )
+    return table
 
 
 def _fmt(value: float | None) -> str:
