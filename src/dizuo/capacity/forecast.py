@@ -77,6 +77,9 @@ ACCEL_SSE_SHARE = 0.2
 CHANGE_MIN_DAYS = 2
 CHANGE_MAX_DAYS = 10
 CHANGE_T = 10.0
+# The day's median plus its typical spike stands in for the daily peak when its changes jitter less than
+# this share of the peak's (see _typical_peak).
+CALMER_SHARE = 0.5
 # Share of the day-over-day changes trimmed at each end: imports and cleanups that do not recur daily.
 TRIM = 0.2
 # A day with fewer samples than this share says little about its peak (exporter outage).
@@ -282,6 +285,9 @@ class _PeakModel:
         complete[:, today] = False  # the asof day is still running: its peak may be ahead
         with np.errstate(all="ignore"):
             peak = np.where(complete, np.nanmax(np.where(complete[:, :, None], used, -np.inf), axis=2), np.nan)
+        # Where spikes make the daily maximum jumpy (a backup of varying size), the day's median plus the
+        # typical spike follows the same growth with far less noise.
+        peak = _typical_peak(used, complete, peak)
         change = np.full_like(peak, np.nan)
         change[:, 1:] = np.diff(peak, axis=1)
 
@@ -338,6 +344,31 @@ class _PeakModel:
             speed=fitted.speed,
             off_share=fitted.off_share,
         )
+
+
+def _typical_peak(used: FloatArray, complete: BoolArray, peak: FloatArray) -> FloatArray:
+    """[series, day] the daily peaks, or, where they jump about far more than the days' medians do, the median
+    plus the series' typical height of the peak above it.
+
+    Nightly backups whose size varies from night to night, or imports that come at random hours, make the
+    day-over-day change of the maximum noisy while the level under them grows steadily. Growth, steps and the
+    shape of the day are then read from that steadier level; the typical spike keeps it at peak height.
+    """
+    today = used.shape[1] - 1
+    recent = slice(today - GROWTH_DAYS, today)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # days without samples: NaN medians, handled below
+        middle = np.where(complete, nan_median(np.where(complete[:, :, None], used, np.nan), axis=2), np.nan)
+
+        def jitter(level: FloatArray) -> FloatArray:
+            """Median absolute deviation of the recent day-over-day changes."""
+            change = np.diff(level[:, recent], axis=1)
+            return nan_median(np.abs(change - nan_median(change, axis=1, keepdims=True)), axis=1)
+
+        calmer = np.nan_to_num(jitter(middle), nan=np.inf) < CALMER_SHARE * np.nan_to_num(jitter(peak), nan=0.0)
+        spike = nan_median(peak - middle, axis=1, keepdims=True)
+    typical: FloatArray = np.where(calmer[:, None], middle + spike, peak)
+    return typical
 
 
 def _trimmed_growth(change: FloatArray, working: BoolArray) -> tuple[FloatArray, FloatArray]:
