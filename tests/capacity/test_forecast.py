@@ -293,6 +293,19 @@ def test_recent_rate_change_is_followed():
     assert abs(_hours_until(fc) - 120) <= 18, f"rate-change: predicted full in {_hours_until(fc):.1f} h, expected 120 h"
 
 
+def _backups_of_varying_size(seed: int, spread: float, growth_per_day: float) -> Usage:
+    """01:00-03:00 backups of 15 GiB +- `spread` (normal, one size a night) on 70 GiB growing steadily."""
+    nights = np.random.default_rng(seed).normal(0.0, spread, size=80)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        hour = _local_hour(ts)
+        night = ((ts + 8 * HOUR) // DAY - (PLAIN_ASOF + 8 * HOUR) // DAY + 60).astype(np.int64)
+        base = 70 * GIB + growth_per_day * (ts - PLAIN_ASOF) / DAY
+        return base + np.where((hour >= 1) & (hour < 3), 15 * GIB + nights[night], 0.0)
+
+    return usage
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_growth_under_backups_of_varying_size_is_read_from_the_steady_level(seed: int):
     """Backups of 15 +- 6 GiB a night on a volume growing 1 GiB/day: the growth comes from the level under them.
@@ -301,15 +314,7 @@ def test_growth_under_backups_of_varying_size_is_read_from_the_steady_level(seed
     swings from seed to seed. The level under the backups grows by exactly 1 GiB/day: with the typical 15 GiB
     backup on top, 12 GiB of headroom last about 12 days.
     """
-    rng = np.random.default_rng(seed)
-    nights = rng.normal(0.0, 6 * GIB, size=80)
-
-    def usage(ts: Times) -> npt.NDArray[np.float64]:
-        hour = _local_hour(ts)
-        night = ((ts + 8 * HOUR) // DAY - (PLAIN_ASOF + 8 * HOUR) // DAY + 60).astype(np.int64)
-        base = 70 * GIB + 1 * GIB * (ts - PLAIN_ASOF) / DAY
-        return base + np.where((hour >= 1) & (hour < 3), 15 * GIB + nights[night], 0.0)
-
+    usage = _backups_of_varying_size(seed, spread=6 * GIB, growth_per_day=1 * GIB)
     (fc,) = forecast_histories([_history(f"varying-backup-{seed}", usage, 97 * GIB)])
     days = _hours_until(fc) / 24
     # The typical backup is itself estimated from 28 noisy nights (about +-1.5 GiB): +-3 days around 12.
@@ -318,15 +323,7 @@ def test_growth_under_backups_of_varying_size_is_read_from_the_steady_level(seed
 
 def test_noisy_nightly_backup_peaks_keep_their_trend():
     """Backups of varying size on a growing volume: the peaks' trend, not their day-to-day noise, sets the date."""
-    rng = np.random.default_rng(7)
-    nights = rng.normal(0.0, 3 * GIB, size=80)
-
-    def usage(ts: Times) -> npt.NDArray[np.float64]:
-        hour = _local_hour(ts)
-        night = ((ts + 8 * HOUR) // DAY - (PLAIN_ASOF + 8 * HOUR) // DAY + 60).astype(np.int64)
-        base = 70 * GIB + 0.5 * GIB * (ts - PLAIN_ASOF) / DAY
-        return base + np.where((hour >= 1) & (hour < 3), 15 * GIB + nights[night], 0.0)
-
+    usage = _backups_of_varying_size(7, spread=3 * GIB, growth_per_day=0.5 * GIB)
     (fc,) = forecast_histories([_history("noisy-backup", usage, 100 * GIB)])
     # Peaks sit at 85 GiB + 0.5 GiB/day: 30 days to reach 100 GiB on average, earlier on a big night.
     assert fc.exhaustion_at is None or _hours_until(fc) >= 10 * 24, (
