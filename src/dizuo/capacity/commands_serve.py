@@ -131,6 +131,8 @@ def register(app: typer.Typer) -> None:
         from dizuo.capacity.exporter import ForecastLoop, start_exporter  # noqa: PLC0415
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The forecaster's warnings (a calendar year not yet published) belong in the exporter's log.
+        logging.captureWarnings(True)
         host, port = parse_listen(listen)
         city = load_declaration(declaration)
         source = make_source(prometheus_url, config, city)
