@@ -1,0 +1,563 @@
+"""Which systems move where: the exact assignment model, solved by HiGHS (scipy.optimize.milp).
+
+One unit per group (systems sharing a non-null group; null = alone). A binary x[unit, target]
+exists only where every member can run on the target (non-null cost) and the unit alone fits the
+target's free storage, cores and memory. Each unit goes to at most one target; the moved bytes
+relieve the legacy pool; each target's storage, cores and memory hold; the adaptation cost is
+minimal.
+
+The solver works in floating point on scaled rows; every plan it returns is checked again in exact
+integers and, if rounding broke a rule, re-solved with that row tightened. Infeasibility is claimed
+only when HiGHS proves it, with a reason from the LP that moves as many bytes as the pools allow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from dizuo.migration.instance import Instance
+
+TIB = 2**40
+DEFAULT_TIME_LIMIT_S = 200.0
+MIP_REL_GAP = 1e-7
+MAX_REPAIRS = 5
+# Scaled rows keep their largest coefficient below 2^20: far from HiGHS's 1e-7 feasibility tolerance
+# at the small end, and no huge entries next to the 0/1 assignment rows.
+ROW_MAGNITUDE_BITS = 20
+RESOURCES = ("storage", "cores", "memory")
+# Models with more columns first get a plan from a core MILP on the columns of smallest LP reduced cost.
+CORE_MIN_VARS = 2000
+CORE_SHARE = 0.25  # of the time limit, at most, for the core MILP
+PRESOLVE_MAX_VARS = 10_000
+FIXING_MARGIN = 1e-6  # relative slack on reduced costs: LP duals are exact only to HiGHS's tolerances
+SHOWN_UNFIT = 3
+
+Log = Callable[[str], None]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+def _quiet(_: str) -> None:
+    """The default log: say nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Units:
+    """The instance's systems grouped into the units that move as one."""
+
+    label: tuple[str, ...]  # the group id, or the system id of a system alone
+    members: tuple[tuple[int, ...], ...]  # indices into instance.systems
+    size: tuple[int, ...]  # exact sums over the members
+    cores: tuple[int, ...]
+    memory: tuple[int, ...]
+    cost: FloatArray  # (units, targets) CNY summed over the members; NaN = some member cannot move there
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """The assignment MILP: variables are (unit, target) pairs, rows are scaled for the solver."""
+
+    instance: Instance
+    units: Units
+    need: int  # exact bytes that must move
+    var_unit: IntArray
+    var_target: IntArray
+    matrix: sparse.csr_matrix
+    row_lb: FloatArray
+    row_ub: FloatArray
+    row_scale: FloatArray  # original units (bytes, cores) per scaled unit, per row
+    cost: FloatArray  # the objective, divided by the costs' gcd
+    cost_gcd: int
+
+    @property
+    def relief_row(self) -> int:
+        """The row of moved bytes >= need (after the three rows per target)."""
+        return 3 * len(self.instance.targets)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The solver's answer: a destination per system, or a proof that none exists."""
+
+    status: str  # optimal | time_limit | heuristic | nothing_to_move | infeasible
+    destinations: dict[str, str | None] | None  # None when infeasible
+    reason: str | None = None
+    objective: int | None = None
+    bound: float | None = None
+    gap: float | None = None
+    seconds: float = 0.0
+    units: int = 0
+    variables: int = 0
+    repairs: int = 0
+
+
+class _Size(TypedDict):
+    """How large the model is, reported with every answer."""
+
+    units: int
+    variables: int
+
+
+def build_units(instance: Instance) -> Units:
+    """Group the systems: one unit per non-null group, one per system without a group."""
+    unit_of_group: dict[str, int] = {}
+    labels: list[str] = []
+    members: list[list[int]] = []
+    for i, system in enumerate(instance.systems):
+        if system.group is None or system.group not in unit_of_group:
+            if system.group is not None:
+                unit_of_group[system.group] = len(labels)
+            labels.append(system.group or system.id)
+            members.append([])
+        members[unit_of_group[system.group] if system.group is not None else len(labels) - 1].append(i)
+    systems = instance.systems
+    names = [t.name for t in instance.targets]
+    system_cost = np.array(
+        [[np.nan if (c := s.cost.get(n)) is None else float(c) for n in names] for s in systems],
+        dtype=np.float64,
+    ).reshape(len(systems), len(names))
+    unit_of_system = np.empty(len(systems), dtype=np.intp)
+    for u, group in enumerate(members):
+        unit_of_system[group] = u
+    cost = np.zeros((len(labels), len(names)), dtype=np.float64)
+    np.add.at(cost, unit_of_system, system_cost)  # NaN propagates: one incompatible member blocks the unit
+    return Units(
+        label=tuple(labels),
+        members=tuple(tuple(m) for m in members),
+        size=tuple(sum(systems[i].projected_bytes for i in m) for m in members),
+        cores=tuple(sum(systems[i].cpu_cores for i in m) for m in members),
+        memory=tuple(sum(systems[i].memory_bytes for i in m) for m in members),
+        cost=cost,
+    )
+
+
+def _fits(units: Units, instance: Instance) -> npt.NDArray[np.bool_]:
+    """(units, targets): the unit alone fits the target's storage, cores and memory (exact integers)."""
+    return np.array(
+        [
+            [size <= t.storage_bytes and cores <= t.cpu_cores and memory <= t.memory_bytes for t in instance.targets]
+            for size, cores, memory in zip(units.size, units.cores, units.memory, strict=True)
+        ],
+        dtype=bool,
+    ).reshape(len(units.label), len(instance.targets))
+
+
+def _pow2_scale(largest: float) -> float:
+    """A power of two that brings ``largest`` below 2^ROW_MAGNITUDE_BITS (exact division in floats)."""
+    if largest <= 0:
+        return 1.0
+    return float(2 ** max(0, math.ceil(math.log2(largest)) - ROW_MAGNITUDE_BITS))
+
+
+def build_model(instance: Instance, units: Units | None = None) -> Model:
+    """The sparse MILP of the instance, built with array operations (10,000 systems in well under a second)."""
+    units = units or build_units(instance)
+    n_targets = len(instance.targets)
+    allowed = ~np.isnan(units.cost) & _fits(units, instance)
+    var_unit, var_target = (idx.astype(np.intp) for idx in np.nonzero(allowed))
+    n_vars = len(var_unit)
+    size = np.array(units.size, dtype=np.float64)[var_unit]
+    cores = np.array(units.cores, dtype=np.float64)[var_unit]
+    memory = np.array(units.memory, dtype=np.float64)[var_unit]
+
+    # Rows: storage, cores, memory of each target; relief; one "at most one target" row per unit with a choice.
+    byte_scale = _pow2_scale(float(size.max(initial=0.0)))
+    memory_scale = _pow2_scale(float(memory.max(initial=0.0)))
+    core_scale = _pow2_scale(float(cores.max(initial=0.0)))
+    per_unit = np.bincount(var_unit, minlength=len(units.label))
+    choice_units = np.flatnonzero(per_unit > 1)
+    choice_row = np.full(len(units.label), -1, dtype=np.intp)
+    choice_row[choice_units] = 3 * n_targets + 1 + np.arange(len(choice_units))
+    has_choice = choice_row[var_unit] >= 0
+    columns = np.arange(n_vars)
+    rows = np.concatenate(
+        [
+            var_target,
+            n_targets + var_target,
+            2 * n_targets + var_target,
+            np.full(n_vars, 3 * n_targets),
+            choice_row[var_unit][has_choice],
+        ]
+    )
+    cols = np.concatenate([columns] * 4 + [columns[has_choice]])
+    values = np.concatenate(
+        [size / byte_scale, cores / core_scale, memory / memory_scale, size / byte_scale, np.ones(has_choice.sum())]
+    )
+    n_rows = 3 * n_targets + 1 + len(choice_units)
+    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(n_rows, n_vars))
+
+    need = instance.need_bytes
+    targets = instance.targets
+    row_scale = np.concatenate(
+        [
+            np.full(n_targets, byte_scale),
+            np.full(n_targets, core_scale),
+            np.full(n_targets, memory_scale),
+            np.array([byte_scale]),
+            np.ones(len(choice_units)),
+        ]
+    )
+    capacity = np.array(
+        [t.storage_bytes for t in targets] + [t.cpu_cores for t in targets] + [t.memory_bytes for t in targets],
+        dtype=np.float64,
+    )
+    row_ub = np.concatenate([capacity, [np.inf], np.ones(len(choice_units))]) / row_scale
+    row_lb = np.concatenate([np.full(3 * n_targets, -np.inf), [float(need)], np.zeros(len(choice_units))]) / row_scale
+
+    unit_cost = np.rint(units.cost[var_unit, var_target]).astype(np.int64)
+    gcd = int(np.gcd.reduce(unit_cost)) if n_vars and unit_cost.any() else 1
+    return Model(
+        instance=instance,
+        units=units,
+        need=need,
+        var_unit=var_unit,
+        var_target=var_target,
+        matrix=matrix,
+        row_lb=row_lb,
+        row_ub=row_ub,
+        row_scale=row_scale,
+        cost=(unit_cost // gcd).astype(np.float64),
+        cost_gcd=gcd,
+    )
+
+
+def exact_excess(model: Model, chosen: Sequence[int]) -> dict[int, int]:
+    """Rows the chosen variables break in exact integers: row -> excess (bytes or cores) over the limit."""
+    instance, units = model.instance, model.units
+    n_targets = len(instance.targets)
+    used = [0] * (3 * n_targets)
+    moved = 0
+    for v in chosen:
+        u, t = int(model.var_unit[v]), int(model.var_target[v])
+        used[t] += units.size[u]
+        used[n_targets + t] += units.cores[u]
+        used[2 * n_targets + t] += units.memory[u]
+        moved += units.size[u]
+    limits = [t.storage_bytes for t in instance.targets] + [t.cpu_cores for t in instance.targets]
+    limits += [t.memory_bytes for t in instance.targets]
+    excess = {row: used[row] - limit for row, limit in enumerate(limits) if used[row] > limit}
+    if moved < model.need:
+        excess[model.relief_row] = model.need - moved
+    units_twice = len({int(model.var_unit[v]) for v in chosen}) < len(chosen)
+    if units_twice:
+        excess[-1] = 1  # a unit chosen for two targets: never expected after rounding, never output
+    return excess
+
+
+def destinations(model: Model, chosen: Sequence[int]) -> dict[str, str | None]:
+    """Every system id -> its target name, or None if it stays."""
+    out: dict[str, str | None] = {s.id: None for s in model.instance.systems}
+    for v in chosen:
+        target = model.instance.targets[int(model.var_target[v])].name
+        for i in model.units.members[int(model.var_unit[v])]:
+            out[model.instance.systems[i].id] = target
+    return out
+
+
+def _cost(model: Model, chosen: Sequence[int]) -> int:
+    return int(sum(int(model.cost[v]) for v in chosen)) * model.cost_gcd
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One exact MILP solve over some columns: HiGHS's status, a plan that holds in integers, its bound."""
+
+    status: int  # scipy.optimize.milp: 0 optimal, 1 limit, 2 infeasible, 3 unbounded, 4 other
+    chosen: list[int] | None
+    bound: float | None  # in cost-gcd units, over the solved columns
+    repairs: int
+
+
+def solve(
+    instance: Instance,
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+    mip_rel_gap: float = MIP_REL_GAP,
+    log: Log = _quiet,
+) -> Assignment:
+    """The cheapest valid assignment, a proof that none exists, or the best plan found in time.
+
+    Large models go through the LP relaxation first: a MILP on the columns of smallest reduced cost
+    gives a plan, whose cost fixes every column that cannot be in a cheaper plan (reduced-cost
+    fixing: exact); the MILP on what is left then proves the optimum or improves on it.
+    """
+    start = time.perf_counter()
+    units = build_units(instance)
+    model = build_model(instance, units)
+    n_vars = len(model.var_unit)
+
+    def elapsed() -> float:
+        return time.perf_counter() - start
+
+    log(
+        f"{instance.name}: {len(instance.systems)} systems, {len(units.label)} units, {n_vars} variables, "
+        f"relief needs {_tib(model.need)}; model built in {elapsed():.2f} s"
+    )
+    base = _Size(units=len(units.label), variables=n_vars)
+    if model.need <= 0:
+        return Assignment("nothing_to_move", destinations(model, []), objective=0, seconds=elapsed(), **base)
+    if n_vars == 0:
+        reason = f"relief needs {_tib(model.need)}; no system or group fits any pool it can run on"
+        return Assignment("infeasible", None, reason=reason, seconds=elapsed(), **base)
+
+    everything = np.ones(n_vars, dtype=bool)
+    nothing = np.zeros(n_vars, dtype=bool)
+    lp = _lp_relaxation(model)
+    incumbent: list[int] | None = None
+    columns, ones, repairs = everything, nothing, 0
+    if lp is not None and n_vars > CORE_MIN_VARS:
+        lp_value, reduced = lp
+        core = reduced <= np.sort(reduced)[min(n_vars, max(CORE_MIN_VARS, n_vars // 10)) - 1]
+        run = _exact_milp(model, core, nothing, min(CORE_SHARE * time_limit, time_limit - elapsed()), mip_rel_gap, log)
+        repairs += run.repairs
+        incumbent = _cheaper(model, run.chosen, greedy_assignment(model))
+        if incumbent is not None:
+            slack = _cost(model, incumbent) / model.cost_gcd - lp_value
+            slack += FIXING_MARGIN * (1.0 + abs(lp_value))
+            columns, ones = reduced <= slack, reduced < -slack
+            log(
+                f"core of {int(core.sum())} columns: plan at {_cost(model, incumbent):,} CNY, LP bound "
+                f"{lp_value * model.cost_gcd:,.0f}; reduced-cost fixing keeps {int(columns.sum())} of {n_vars} "
+                f"columns ({int(ones.sum())} fixed to 1)"
+            )
+    run = _exact_milp(model, columns, ones, max(1.0, time_limit - elapsed()), mip_rel_gap, log)
+    repairs += run.repairs
+    if run.status == 2 and columns.all() and run.repairs == 0:  # HiGHS proved it on the full, untightened model
+        return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=elapsed(), **base)
+    best = _cheaper(model, run.chosen, incumbent)
+    if best is None:
+        best = greedy_assignment(model)
+        if best is None:
+            return _no_plan(model, elapsed(), base, log)
+        log(f"fallback: greedy plan at {_cost(model, best):,} CNY")
+        return Assignment(
+            "heuristic", destinations(model, best), objective=_cost(model, best),
+            seconds=elapsed(), repairs=repairs, **base,
+        )  # fmt: skip
+    objective = _cost(model, best)
+    bounds = [run.bound * model.cost_gcd] if run.bound is not None else []
+    if lp is not None:
+        bounds.append(math.ceil(lp[0] - FIXING_MARGIN * (1.0 + abs(lp[0]))) * model.cost_gcd)
+    bound = min(objective, max(bounds)) if bounds else None
+    # A cheaper plan than the incumbent would have survived the fixing: "no better plan" proves the optimum.
+    proven = run.status == 0 or (run.status == 2 and incumbent is not None)
+    gap = 0.0 if proven else (objective - bound) / objective if bound is not None and objective else None
+    status = "optimal" if proven or (gap is not None and gap <= mip_rel_gap) else "time_limit"
+    if status == "time_limit":
+        log(f"time limit: plan at {objective:,} CNY, bound {bound or 0:,.0f}, gap {gap or 0:.6%}")
+    return Assignment(
+        status, destinations(model, best), objective=objective, bound=bound, gap=gap,
+        seconds=elapsed(), repairs=repairs, **base,
+    )  # fmt: skip
+
+
+def _cheaper(model: Model, a: list[int] | None, b: list[int] | None) -> list[int] | None:
+    plans = [p for p in (a, b) if p is not None]
+    return min(plans, key=lambda p: _cost(model, p), default=None)
+
+
+def _lp_relaxation(model: Model) -> tuple[float, FloatArray] | None:
+    """The LP optimum (cost-gcd units) and each column's reduced cost (negative for columns at 1), or None."""
+    finite_ub, finite_lb = np.isfinite(model.row_ub), np.isfinite(model.row_lb)
+    result = linprog(
+        model.cost,
+        A_ub=sparse.vstack([model.matrix[finite_ub], -model.matrix[finite_lb]]).tocsr(),
+        b_ub=np.concatenate([model.row_ub[finite_ub], -model.row_lb[finite_lb]]),
+        bounds=(0.0, 1.0),
+        method="highs",
+    )
+    if result.status != 0:
+        return None
+    reduced = np.asarray(result.lower.marginals, dtype=np.float64) + np.asarray(result.upper.marginals)
+    return float(result.fun), reduced
+
+
+def _exact_milp(
+    model: Model, columns: npt.NDArray[np.bool_], ones: npt.NDArray[np.bool_], time_limit: float, gap: float, log: Log
+) -> _Run:
+    """HiGHS on the chosen columns (``ones`` fixed to 1, the rest to 0), re-solved while rounding breaks a row."""
+    start = time.perf_counter()
+    free = np.flatnonzero(columns & ~ones)
+    fixed = np.flatnonzero(ones)
+    sub = model.matrix[:, free]
+    taken = np.asarray(model.matrix[:, fixed].sum(axis=1)).ravel()
+    row_lb, row_ub = model.row_lb - taken, model.row_ub - taken
+    # Presolve of the full 10,000-system model runs for minutes without reducing it (and ignores the time limit).
+    presolve = len(free) <= PRESOLVE_MAX_VARS
+    repairs = 0
+    while True:
+        remaining = max(1.0, time_limit - (time.perf_counter() - start))
+        if len(free):
+            result = milp(
+                model.cost[free],
+                integrality=np.ones(len(free)),
+                bounds=Bounds(0.0, 1.0),
+                constraints=LinearConstraint(sub, row_lb, row_ub),
+                options={"time_limit": remaining, "mip_rel_gap": gap, "presolve": presolve, "disp": False},
+            )
+            x, status, dual = result.x, result.status, result.mip_dual_bound
+            log(f"HiGHS on {len(free)} columns: {result.message} ({time.perf_counter() - start:.1f} s)")
+        else:
+            feasible = bool(np.all(row_lb <= 1e-9) and np.all(row_ub >= -1e-9))
+            x, status, dual = (np.zeros(0), 0, 0.0) if feasible else (None, 2, None)
+        if x is None:
+            return _Run(status, None, None, repairs)
+        chosen = [int(v) for v in free[x > 0.5]] + [int(v) for v in fixed]
+        excess = exact_excess(model, chosen)
+        if not excess:
+            bound = None if dual is None else float(dual) + float(model.cost[fixed].sum())
+            return _Run(status, chosen, bound, repairs)
+        repairs += 1
+        log(f"the solver's plan breaks {len(excess)} row(s) by rounding; tightening them (repair {repairs})")
+        if repairs > MAX_REPAIRS or -1 in excess or time.perf_counter() - start > time_limit:
+            return _Run(4, None, None, repairs)
+        for row, over in excess.items():
+            shift = 2 * over / model.row_scale[row] + 1e-6
+            if row == model.relief_row:
+                row_lb[row] += shift
+            else:
+                row_ub[row] -= shift
+
+
+def _no_plan(model: Model, seconds: float, base: _Size, log: Log) -> Assignment:
+    """No plan in time and no greedy plan: an LP proof if there is one, else an honest non-answer."""
+    movable = max_movable(model)
+    if movable is not None and movable < model.need:
+        return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=seconds, **base)
+    reason = (
+        f"no plan found within the time limit and none proven impossible (relief needs {_tib(model.need)}; "
+        f"the LP relaxation moves {_tib(movable or 0.0)})"
+    )
+    log(reason)
+    return Assignment("unknown", None, reason=reason, seconds=seconds, **base)
+
+
+def greedy_assignment(model: Model) -> list[int] | None:
+    """Best of two greedy passes (cheapest CNY per byte first; largest first), each pruned of needless moves."""
+    units = model.units
+    size = np.array(units.size, dtype=np.float64)
+    cheapest = np.full(len(units.label), np.inf)
+    np.minimum.at(cheapest, model.var_unit, model.cost)
+    movable = np.flatnonzero(np.isfinite(cheapest) & (size > 0))
+    orders = (
+        movable[np.argsort(cheapest[movable] / size[movable], kind="stable")],
+        movable[np.argsort(-size[movable], kind="stable")],
+    )
+    plans = [plan for order in orders if (plan := _greedy_pass(model, order)) is not None]
+    return min(plans, key=lambda plan: _cost(model, plan), default=None)
+
+
+def _greedy_pass(model: Model, order: npt.NDArray[np.intp]) -> list[int] | None:
+    """Each unit in order to its cheapest target with room, until the relief is met; then drop what is not needed."""
+    units, targets = model.units, model.instance.targets
+    free = [[t.storage_bytes, t.cpu_cores, t.memory_bytes] for t in targets]
+    by_unit: dict[int, list[int]] = {}
+    for v in np.argsort(model.cost, kind="stable"):
+        by_unit.setdefault(int(model.var_unit[v]), []).append(int(v))
+    chosen: list[int] = []
+    moved = 0
+    for u in order:
+        if moved >= model.need:
+            break
+        need = (units.size[u], units.cores[u], units.memory[u])
+        for v in by_unit.get(int(u), []):
+            room = free[int(model.var_target[v])]
+            if all(n <= r for n, r in zip(need, room, strict=True)):
+                for k in range(3):
+                    room[k] -= need[k]
+                chosen.append(v)
+                moved += need[0]
+                break
+    if moved < model.need:
+        return None
+    for v in sorted(chosen, key=lambda v: -model.cost[v]):
+        size = units.size[int(model.var_unit[v])]
+        if moved - size >= model.need:
+            chosen.remove(v)
+            moved -= size
+    return chosen
+
+
+def max_movable(model: Model, drop: frozenset[str] = frozenset()) -> float | None:
+    """Bytes the LP relaxation can move at most (groups, compatibility, capacities but ``drop``); None = LP failed."""
+    n_targets = len(model.instance.targets)
+    keep = np.ones(model.matrix.shape[0], dtype=bool)
+    keep[model.relief_row] = False
+    for k, resource in enumerate(RESOURCES):
+        if resource in drop:
+            keep[k * n_targets : (k + 1) * n_targets] = False
+    rows = np.flatnonzero(keep)
+    size = model.matrix[model.relief_row].toarray().ravel()
+    result = linprog(
+        -size,
+        A_ub=model.matrix[rows],
+        b_ub=model.row_ub[rows],
+        bounds=(0.0, 1.0),
+        method="highs",
+    )
+    if result.status != 0:
+        return None
+    return float(-result.fun) * float(model.row_scale[model.relief_row])
+
+
+def explain_infeasible(model: Model) -> str:
+    """A reason for people: how far the LP bound falls short of the relief, and what binds."""
+    need = model.need
+    movable = max_movable(model)
+    unfit = _unfit_groups(model)
+    if movable is None:
+        return f"relief needs {_tib(need)}; the LP relaxation could not be solved{unfit}"
+    if movable >= need:
+        return (
+            f"relief needs {_tib(need)}; the LP relaxation moves {_tib(movable)} only by splitting systems or groups: "
+            f"no choice of whole systems and groups fits the pools' storage, cores and memory "
+            f"(integrality and groups block it){unfit}"
+        )
+    within = "within the pools' storage, cores, memory and the systems' compatibility"
+    lifted = {r: max_movable(model, frozenset({r})) for r in ("cores", "memory")}
+    binding = [r for r, value in lifted.items() if value is not None and value >= need]
+    if binding:
+        detail = "; ".join(f"without the {r} limits {_tib(lifted[r] or 0.0)} could move" for r in binding)
+        verb = "binds" if len(binding) == 1 else "bind"
+        detail = f" ({' and '.join(binding)} {verb}: {detail})"
+    else:
+        both = max_movable(model, frozenset({"cores", "memory"}))
+        if both is not None and both >= need:
+            detail = f" (cores and memory bind together: without both {_tib(both)} could move)"
+        else:
+            detail = f" (storage and compatibility alone allow only {_tib(both or 0.0)})"
+    return f"relief needs {_tib(need)}; at most {_tib(movable)} can move {within}{detail}{unfit}"
+
+
+def _unfit_groups(model: Model) -> str:
+    """Groups that some pool could run but none can hold: the model leaves them out, say which."""
+    units, instance = model.units, model.instance
+    compatible = ~np.isnan(units.cost)
+    has_var = np.zeros(len(units.label), dtype=bool)
+    has_var[model.var_unit] = True
+    unfit = [u for u in np.flatnonzero(compatible.any(axis=1) & ~has_var) if len(units.members[u]) > 1]
+    if not unfit:
+        return ""
+    unfit.sort(key=lambda u: -units.size[u])
+    shown = []
+    for u in unfit[:SHOWN_UNFIT]:
+        pools = [instance.targets[t].name for t in np.flatnonzero(compatible[u])]
+        shown.append(
+            f"group {units.label[u]} ({len(units.members[u])} systems, {_tib(units.size[u])}, "
+            f"{units.cores[u]} cores) fits none of {', '.join(pools)}"
+        )
+    more = f" and {len(unfit) - SHOWN_UNFIT} more" if len(unfit) > SHOWN_UNFIT else ""
+    return f"; {'; '.join(shown)}{more}"
+
+
+def _tib(value: float) -> str:
+    return f"{value / TIB:,.1f} TiB"
