@@ -1,0 +1,120 @@
+"""`dizuo migrate plan INSTANCE.json`: one plan (or infeasibility claim) as JSON on stdout (bench FORMAT.md).
+
+Progress and the summary table go to stderr; stdout carries exactly one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dizuo.migration.instance import Instance, InstanceError, load_instance
+from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
+from dizuo.migration.validate import Plan, check_plan, plan_cost
+from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
+from dizuo.migration.waves import Waves, plan_waves
+
+migrate_app = typer.Typer(
+    help="Xinchuang (信创) migration: which systems move to which pool, in waves.", no_args_is_help=True
+)
+
+
+def _log(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@migrate_app.command("plan")
+def plan(
+    path: Annotated[Path, typer.Argument(help="Instance JSON (bench/migration FORMAT.md).")],
+    time_limit: Annotated[
+        float, typer.Option(min=1.0, help="Seconds for the assignment solver (HiGHS); waves get their own budget.")
+    ] = DEFAULT_TIME_LIMIT_S,
+    wave_time_limit: Annotated[
+        float, typer.Option(min=0.0, help="Seconds for improving the waves beyond the heuristics.")
+    ] = WAVES_TIME_LIMIT_S,
+) -> None:
+    """Cheapest valid plan: assignments and waves as JSON on stdout, or {"infeasible": true, "reason": ...}."""
+    start = time.perf_counter()
+    try:
+        instance = load_instance(path)
+    except InstanceError as err:
+        for problem in err.problems:
+            _log(f"error: {problem}")
+        raise typer.Exit(2) from None
+    assignment = solve(instance, time_limit=time_limit, log=_log)
+    if assignment.destinations is None:
+        if assignment.status != "infeasible":  # no plan and no proof: say so rather than guess either way
+            _log(f"error: {assignment.reason}")
+            raise typer.Exit(1)
+        _emit({"infeasible": True, "reason": assignment.reason})
+        _summary(instance, assignment, None, time.perf_counter() - start)
+        return
+    waves = plan_waves(instance, assignment.destinations, time_limit=wave_time_limit, log=_log)
+    found = Plan(assignment.destinations, [list(w) for w in waves.waves])
+    violations = check_plan(instance, found)
+    if violations:  # never print a plan that breaks a rule
+        for violation in violations:
+            _log(f"error: internal: the plan breaks {violation}")
+        raise typer.Exit(1)
+    _emit({"assignments": dict(found.assignments), "waves": found.waves})
+    _summary(instance, assignment, waves, time.perf_counter() - start)
+
+
+def _emit(document: dict[str, object]) -> None:
+    # One write: a reader of the pipe never sees half a document.
+    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, seconds: float) -> None:
+    """The plan at a glance, on stderr: per pool use against capacity, cost, waves against the bound."""
+    console = Console(stderr=True)
+    dest = assignment.destinations or {}
+    head = Table(title=f"Migration plan: {instance.name}", show_header=False)
+    head.add_column("what")
+    head.add_column("value", justify="right")
+    head.add_row("solver status", assignment.status)
+    head.add_row("units / variables", f"{assignment.units:,} / {assignment.variables:,}")
+    head.add_row("relief needed", f"{max(0, instance.need_bytes) / TIB:,.1f} TiB")
+    if assignment.reason:
+        head.add_row("reason", assignment.reason)
+    if waves is not None:
+        moved = [s for s in instance.systems if dest.get(s.id) is not None]
+        found = Plan(dest, [list(w) for w in waves.waves])
+        head.add_row("moved systems", f"{len(moved):,} of {len(instance.systems):,}")
+        head.add_row("moved bytes", f"{sum(s.projected_bytes for s in moved) / TIB:,.1f} TiB")
+        head.add_row("cost", f"{plan_cost(instance, found):,} CNY")
+        bound = "-" if assignment.bound is None else f"{assignment.bound:,.0f} CNY"
+        gap = "-" if assignment.gap is None else f"{assignment.gap:.5%}"
+        head.add_row("bound / gap", f"{bound} / {gap}")
+        head.add_row("waves / lower bound", f"{len(waves.waves)} / {waves.lower_bound} ({waves.method})")
+    head.add_row("seconds", f"{seconds:.1f}")
+    console.print(head)
+    if waves is None:
+        return
+    pools = Table(title="Per pool: used / capacity")
+    for column in ("pool", "arch", "systems", "storage TiB", "cores", "memory GiB"):
+        pools.add_column(column, justify="left" if column in ("pool", "arch") else "right")
+    for target in instance.targets:
+        there = [s for s in instance.systems if dest.get(s.id) == target.name]
+        pools.add_row(
+            target.name,
+            target.arch.value,
+            str(len(there)),
+            f"{sum(s.projected_bytes for s in there) / TIB:,.1f} / {target.storage_bytes / TIB:,.1f}",
+            f"{sum(s.cpu_cores for s in there):,} / {target.cpu_cores:,}",
+            f"{sum(s.memory_bytes for s in there) / 2**30:,.0f} / {target.memory_bytes / 2**30:,.0f}",
+        )
+    console.print(pools)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `dizuo migrate`."""
+    app.add_typer(migrate_app, name="migrate")

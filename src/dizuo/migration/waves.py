@@ -1,0 +1,224 @@
+"""Order the moved systems into waves (maintenance windows of at most wave_bytes each).
+
+A wave of two or more systems copies at most ``wave_bytes``; a system larger than that moves alone.
+A moved dependency moves in the same wave or earlier. Fewer waves is better: the heuristics pack
+dependency-ready systems wave by wave, largest first; when that misses FORMAT.md's lower bound and
+the case is small, a feasibility MILP (HiGHS) looks for a packing into fewer waves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from dizuo.migration.instance import Instance
+
+DEFAULT_TIME_LIMIT_S = 20.0
+# The packing MILP has items x waves binaries; beyond this it rarely finishes, and large sets of
+# small systems are packed to the bound by the heuristics anyway.
+MILP_MAX_BINARIES = 6000
+
+
+@dataclass(frozen=True, slots=True)
+class Waves:
+    """The waves in order (system ids), FORMAT.md's lower bound for the moved set, and how they were found."""
+
+    waves: tuple[tuple[str, ...], ...]
+    lower_bound: int
+    method: str
+
+
+def lower_bound(sizes: Sequence[int], wave_bytes: int) -> int:
+    """``n_big + max(ceil(sum others / wave_bytes), count(others with 2 * size > wave_bytes))`` (FORMAT.md)."""
+    big = sum(1 for s in sizes if s > wave_bytes)
+    others = [s for s in sizes if s <= wave_bytes]
+    return big + max(-(-sum(others) // wave_bytes), sum(1 for s in others if 2 * s > wave_bytes))
+
+
+@dataclass(frozen=True, slots=True)
+class _Items:
+    """The moved systems, in instance order, with their moved dependencies (direct: rule 7 is per edge)."""
+
+    ids: tuple[str, ...]
+    size: tuple[int, ...]
+    preds: tuple[tuple[int, ...], ...]
+    wave_bytes: int
+
+    @property
+    def succs(self) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in self.ids]
+        for i, preds in enumerate(self.preds):
+            for d in preds:
+                out[d].append(i)
+        return out
+
+
+def plan_waves(
+    instance: Instance,
+    destinations: Mapping[str, str | None],
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+    log: Callable[[str], None] = lambda _: None,
+) -> Waves:
+    """Waves for the systems with a destination: as few as the heuristics and (small cases) HiGHS find."""
+    start = time.perf_counter()
+    moved = [s for s in instance.systems if destinations.get(s.id) is not None]
+    index = {s.id: i for i, s in enumerate(moved)}
+    items = _Items(
+        ids=tuple(s.id for s in moved),
+        size=tuple(s.projected_bytes for s in moved),
+        preds=tuple(tuple(index[d] for d in s.depends_on if d in index) for s in moved),
+        wave_bytes=instance.wave_bytes,
+    )
+    bound = lower_bound(items.size, items.wave_bytes)
+    best, method = _heuristics(items)
+    if len(best) > bound and len(items.ids) * (len(best) - 1) <= MILP_MAX_BINARIES:
+        for count in range(bound, len(best)):
+            remaining = time_limit - (time.perf_counter() - start)
+            if remaining <= 0:
+                break
+            found, proven = _milp_waves(items, count, remaining)
+            if found is not None:
+                best, method = found, f"MILP ({count} waves)"
+                break
+            if not proven:
+                break
+            log(f"waves: HiGHS proves {count} waves impossible")
+    if not _valid(items, best):  # never expected: every method checks its own waves in integers
+        raise AssertionError("wave planner produced an invalid order")
+    return Waves(tuple(tuple(items.ids[i] for i in sorted(w)) for w in best), bound, method)
+
+
+def _heuristics(items: _Items) -> tuple[list[list[int]], str]:
+    """The fewest waves of the ready-first packings under a few priorities."""
+    succs = items.succs
+    # Descendant counts put systems that unblock others first; sizes break ties (and lead in FFD).
+    reach = _descendants(items, succs)
+    orders = {
+        "FFD, ready first": sorted(range(len(items.ids)), key=lambda i: -items.size[i]),
+        "critical first": sorted(range(len(items.ids)), key=lambda i: (-reach[i], -items.size[i])),
+    }
+    results = [(_pack_ready(items, order, succs), name) for name, order in orders.items()]
+    return min(results, key=lambda result: len(result[0]))
+
+
+def _descendants(items: _Items, succs: list[list[int]]) -> list[int]:
+    """How many moved systems wait, directly or not, on each one."""
+    out = []
+    for i in range(len(items.ids)):
+        seen: set[int] = set()
+        stack = list(succs[i])
+        while stack:
+            j = stack.pop()
+            if j not in seen:
+                seen.add(j)
+                stack.extend(succs[j])
+        out.append(len(seen))
+    return out
+
+
+def _pack_ready(items: _Items, order: Sequence[int], succs: list[list[int]]) -> list[list[int]]:
+    """Wave by wave: a ready system too large for any window alone, else fill the window in ``order``.
+
+    A system is ready once its moved dependencies are placed, in this wave or earlier.
+    """
+    waiting = [len(p) for p in items.preds]
+    rank = {item: r for r, item in enumerate(order)}
+    big = {i for i, s in enumerate(items.size) if s > items.wave_bytes}
+    ready = {i for i, w in enumerate(waiting) if w == 0}
+    waves: list[list[int]] = []
+
+    def place(i: int) -> None:
+        ready.discard(i)
+        for j in succs[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                ready.add(j)
+
+    while ready:
+        ready_big = sorted(ready & big, key=rank.__getitem__)
+        if ready_big:
+            waves.append([ready_big[0]])
+            place(ready_big[0])
+            continue
+        wave: list[int] = []
+        room = items.wave_bytes
+        while True:
+            fitting = [i for i in ready - big if items.size[i] <= room]
+            if not fitting:
+                break
+            pick = min(fitting, key=rank.__getitem__)
+            wave.append(pick)
+            room -= items.size[pick]
+            place(pick)
+        waves.append(wave)
+    return waves
+
+
+def _milp_waves(items: _Items, count: int, time_limit: float) -> tuple[list[list[int]] | None, bool]:
+    """A packing into ``count`` waves from HiGHS, or None and whether HiGHS proved there is none."""
+    n, k = len(items.ids), count
+    big = np.array([s > items.wave_bytes for s in items.size])
+    col = np.arange(n * k).reshape(n, k)  # y[i, w] = item i moves in wave w
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lb: list[float] = []
+    ub: list[float] = []
+
+    def add(r_cols: np.ndarray, r_vals: np.ndarray, low: float, high: float) -> None:
+        rows.append(np.full(len(r_cols), len(lb)))
+        cols.append(r_cols)
+        vals.append(r_vals)
+        lb.append(low)
+        ub.append(high)
+
+    for i in range(n):  # each item in exactly one wave
+        add(col[i], np.ones(k), 1.0, 1.0)
+    normal = np.flatnonzero(~big)
+    share = np.array([s / items.wave_bytes for s in items.size])
+    for w in range(k):
+        add(col[normal, w], share[normal], -np.inf, 1.0)  # the window
+        # A large system moves alone: at most one per wave, and then no other system in it.
+        add(
+            np.concatenate([col[normal, w], col[big, w]]),
+            np.concatenate([np.ones(len(normal)), np.full(int(big.sum()), float(len(normal)))]),
+            -np.inf,
+            float(max(1, len(normal))),
+        )
+        add(col[big, w], np.ones(int(big.sum())), -np.inf, 1.0)
+    for i, preds in enumerate(items.preds):  # wave(d) <= wave(i)
+        for d in preds:
+            add(np.concatenate([col[d], col[i]]), np.concatenate([np.arange(k), -np.arange(k)]), -np.inf, 0.0)
+    matrix = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(lb), n * k)
+    )
+    result = milp(
+        np.zeros(n * k),
+        integrality=np.ones(n * k),
+        bounds=Bounds(0.0, 1.0),
+        constraints=LinearConstraint(matrix, np.array(lb), np.array(ub)),
+        options={"time_limit": max(0.5, time_limit), "disp": False},
+    )
+    if result.x is None:
+        return None, result.status == 2
+    wave_of = np.argmax(result.x.reshape(n, k), axis=1)
+    waves = [[int(i) for i in np.flatnonzero(wave_of == w)] for w in range(k)]
+    waves = [w for w in waves if w]
+    # The window row is checked in floats by HiGHS: keep the packing only if it holds in integers.
+    return (waves if _valid(items, waves) else None), False
+
+
+def _valid(items: _Items, waves: Sequence[Sequence[int]]) -> bool:
+    """Rules 5 to 7 in exact integers: each item once, windows respected, dependencies not later."""
+    wave_of = {i: w for w, wave in enumerate(waves) for i in wave}
+    if sorted(wave_of) != list(range(len(items.ids))) or sum(map(len, waves)) != len(items.ids):
+        return False
+    if any(len(w) > 1 and sum(items.size[i] for i in w) > items.wave_bytes for w in waves):
+        return False
+    return all(wave_of[d] <= wave_of[i] for i, preds in enumerate(items.preds) for d in preds)
