@@ -11,6 +11,7 @@ import typer
 from dizuo.baseline import cli as baseline_cli
 from dizuo.capacity import cli as capacity_cli
 from dizuo.declaration import cli as declaration_cli
+from dizuo.migration import cli as migration_cli
 from dizuo.synth import cli as synth_cli
 
 app = typer.Typer(
@@ -21,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for domain in (declaration_cli, synth_cli, baseline_cli, capacity_cli):
+for domain in (declaration_cli, synth_cli, baseline_cli, capacity_cli, migration_cli):
     domain.register(app)
 
 
