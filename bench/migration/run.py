@@ -1,0 +1,171 @@
+"""Xinchuang migration-planning benchmark: `dizuo migrate plan` next to the greedy anchor on the public set.
+
+Usage: python bench/migration/run.py [--instances DIR] [--reference JSON] [--only NAME ...] [--candidate CMD]
+
+For every instance, in one run: the candidate as FORMAT.md runs it (a command given the instance path,
+one JSON document on stdout, wall clock measured including process start, 300 s timeout) and the greedy
+anchor of FORMAT.md (bench/migration/greedy.py, in process). Both are checked by
+dizuo.migration.validate against the seven rules, and scored against public_reference.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from greedy import greedy
+
+from dizuo.migration.instance import Instance, load_instance
+from dizuo.migration.validate import PlanFormatError, check_plan, parse_plan, plan_cost
+from dizuo.migration.waves import lower_bound
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "bench" / "migration"
+TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One answer scored: FORMAT.md's result word, and for valid plans cost, gap and waves."""
+
+    result: str
+    seconds: float
+    cost: int | None = None
+    gap: float | None = None
+    waves: int | None = None
+    waves_lb: int | None = None
+    note: str = ""
+
+    @property
+    def correct(self) -> bool:
+        return self.result in ("ok", "infeas-ok")
+
+
+def score(instance: Instance, reference: dict[str, object], document: object, seconds: float) -> Outcome:
+    """Classify one decoded answer against the reference and the rules."""
+    infeasible = reference["status"] == "infeasible"
+    if isinstance(document, dict) and document.get("infeasible") is True:
+        reason = document.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            return Outcome("BAD-JSON", seconds, note="infeasible claim without a reason")
+        return Outcome("infeas-ok" if infeasible else "WRONG-INF", seconds, note=reason)
+    try:
+        plan = parse_plan(document)
+    except PlanFormatError as err:
+        return Outcome("BAD-JSON", seconds, note=str(err))
+    broken = check_plan(instance, plan)
+    if broken or infeasible:
+        note = "; ".join(str(v) for v in broken) or "a plan on an instance proven infeasible"
+        return Outcome("INVALID", seconds, note=note)
+    cost = plan_cost(instance, plan)
+    ref = reference["objective"] if reference["status"] == "optimal" else reference["bound"]
+    assert isinstance(ref, int | float)
+    size = {s.id: s.projected_bytes for s in instance.systems}
+    moved = [size[sid] for wave in plan.waves for sid in wave]
+    return Outcome("ok", seconds, cost, (cost - ref) / ref, len(plan.waves), lower_bound(moved, instance.wave_bytes))
+
+
+def run_candidate(command: list[str], path: Path) -> tuple[object, float, str]:
+    """Run the candidate on one instance: the decoded stdout (or a result word), wall seconds, stderr tail."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return "TIMEOUT", time.perf_counter() - start, ""
+    seconds = time.perf_counter() - start
+    tail = done.stderr.strip().splitlines()[-1:] if done.stderr.strip() else []
+    if done.returncode != 0:
+        return "CRASH", seconds, f"exit {done.returncode}: {' '.join(tail)}"
+    if not done.stdout.strip():
+        return "NO-OUTPUT", seconds, ""
+    try:
+        return json.loads(done.stdout), seconds, ""
+    except json.JSONDecodeError as err:
+        return "BAD-JSON", seconds, str(err)
+
+
+def summary(name: str, outcomes: list[Outcome], references: list[dict[str, object]]) -> str:
+    """FORMAT.md's summary line for one solver."""
+    feasible = [r["status"] != "infeasible" for r in references]
+    valid = [o for o, f in zip(outcomes, feasible, strict=True) if f and o.result == "ok"]
+    inf_ok = sum(1 for o in outcomes if o.result == "infeas-ok")
+    correct = len(valid) + inf_ok
+    n_feasible = sum(feasible)
+    gaps = [o.gap for o in valid if o.gap is not None]
+    over = f" (over {len(gaps)})" if len(gaps) != n_feasible else ""
+    gap = f"mean gap {100 * sum(gaps) / len(gaps):.3f}%, max {100 * max(gaps):.3f}%{over}" if gaps else "no gap"
+    extra = [o.waves - o.waves_lb for o in valid if o.waves is not None and o.waves_lb is not None]
+    waves = f"waves +{sum(extra) / len(extra):.1f} over LB" if extra else "no waves"
+    total = sum(o.seconds for o in outcomes)
+    return (
+        f"{name}: {correct}/{len(outcomes)} correct ({len(valid)}/{n_feasible} valid plans, "
+        f"{inf_ok}/{len(outcomes) - n_feasible} infeasible reported), {gap}, {waves}, total {total:.1f} s"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instances", type=Path, default=SHARED / "public")
+    parser.add_argument("--reference", type=Path, default=SHARED / "public_reference.json")
+    parser.add_argument("--only", nargs="*", help="instance names (default: all)")
+    exe = Path(sys.executable).with_name("dizuo")
+    parser.add_argument("--candidate", default=f"{exe} migrate plan", help="the candidate command (path appended)")
+    args = parser.parse_args()
+    console = Console(width=200)
+    references = json.loads(args.reference.read_text(encoding="utf-8"))["instances"]
+    paths = sorted(args.instances.glob("*.json"))
+    if args.only:
+        paths = [p for p in paths if p.stem in args.only]
+
+    table = Table(title=f"Migration planning, {args.instances.name} set ({len(paths)} instances)")
+    for column in ("instance", "solver", "result", "cost CNY", "gap", "waves/LB", "seconds", "note"):
+        table.add_column(column, justify="right" if column in ("cost CNY", "gap", "waves/LB", "seconds") else "left")
+    outcomes: dict[str, list[Outcome]] = {"candidate": [], "greedy": []}
+    refs = []
+    for path in paths:
+        instance = load_instance(path)
+        reference = references[instance.name]
+        refs.append(reference)
+        document, seconds, note = run_candidate(shlex.split(args.candidate), path)
+        candidate = (
+            Outcome(document, seconds, note=note)
+            if isinstance(document, str)
+            else score(instance, reference, document, seconds)
+        )
+        start = time.perf_counter()
+        anchor = greedy(instance)
+        anchor_outcome = score(instance, reference, anchor, time.perf_counter() - start)
+        star = "" if reference["status"] == "optimal" else "*"
+        for solver, outcome in (("candidate", candidate), ("greedy", anchor_outcome)):
+            outcomes[solver].append(outcome)
+            colour = "green" if outcome.correct else "red"
+            table.add_row(
+                instance.name if solver == "candidate" else "",
+                solver,
+                f"[{colour}]{outcome.result}",
+                "-" if outcome.cost is None else f"{outcome.cost:,}",
+                "-" if outcome.gap is None else f"{100 * outcome.gap:.4f}%{star}",
+                "-" if outcome.waves is None else f"{outcome.waves}/{outcome.waves_lb}",
+                f"{outcome.seconds:.2f}",
+                outcome.note[:90],
+                end_section=solver == "greedy",
+            )
+    console.print(table)
+    console.print("* gap to HiGHS's bound (the reference hit its time limit): over-states the true gap")
+    line = "; ".join(summary(name, found, refs) for name, found in outcomes.items())
+    console.print(line, soft_wrap=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
