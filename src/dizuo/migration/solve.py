@@ -7,7 +7,7 @@ relieve the legacy pool; each target's storage, cores and memory hold; the adapt
 minimal.
 
 The solver works in floating point on scaled rows; every plan it returns is checked again in exact
-integers and, if rounding broke a rule, re-solved with that row tightened. Infeasibility is claimed
+integers and, if rounding broke a rule, re-solved with that plan cut off exactly. Infeasibility is claimed
 only when HiGHS proves it, with a reason from the LP that moves as many bytes as the pools allow.
 """
 
@@ -29,7 +29,7 @@ from dizuo.migration.instance import Instance
 TIB = 2**40
 DEFAULT_TIME_LIMIT_S = 200.0
 MIP_REL_GAP = 1e-7
-MAX_REPAIRS = 5
+MAX_REPAIRS = 20
 # Scaled rows keep their largest coefficient below 2^20: far from HiGHS's 1e-7 feasibility tolerance
 # at the small end, and no huge entries next to the 0/1 assignment rows.
 ROW_MAGNITUDE_BITS = 20
@@ -331,7 +331,8 @@ def solve(
             )
     run = _exact_milp(model, columns, ones, max(1.0, time_limit - elapsed()), mip_rel_gap, log)
     repairs += run.repairs
-    if run.status == 2 and columns.all() and run.repairs == 0:  # HiGHS proved it on the full, untightened model
+    # HiGHS proved it on the full model (its repair cuts remove only plans that break a rule).
+    if run.status == 2 and columns.all() and not ones.any():
         return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=elapsed(), **base)
     best = _cheaper(model, run.chosen, incumbent)
     if best is None:
@@ -384,12 +385,20 @@ def _lp_relaxation(model: Model) -> tuple[float, FloatArray] | None:
 def _exact_milp(
     model: Model, columns: npt.NDArray[np.bool_], ones: npt.NDArray[np.bool_], time_limit: float, gap: float, log: Log
 ) -> _Run:
-    """HiGHS on the chosen columns (``ones`` fixed to 1, the rest to 0), re-solved while rounding breaks a row."""
+    """HiGHS on the chosen columns (``ones`` fixed to 1, the rest to 0), re-solved while rounding breaks a row.
+
+    HiGHS accepts a row broken by less than its tolerance (at 2^56 bytes, kilobytes). Such a plan is
+    cut off exactly, not by moving the row's bound in floats: a pool over its capacity may not hold
+    that set of units again (nor any superset); a relief short of the need must move some unit
+    outside that set. Both cuts have 0/1 coefficients and remove only plans that break a rule.
+    """
     start = time.perf_counter()
     free = np.flatnonzero(columns & ~ones)
     fixed = np.flatnonzero(ones)
-    sub = model.matrix[:, free]
+    local = np.full(len(model.var_unit), -1, dtype=np.intp)
+    local[free] = np.arange(len(free))
     taken = np.asarray(model.matrix[:, fixed].sum(axis=1)).ravel()
+    rows = sparse.csr_matrix(model.matrix[:, free])
     row_lb, row_ub = model.row_lb - taken, model.row_ub - taken
     # Presolve of the full 10,000-system model runs for minutes without reducing it (and ignores the time limit).
     presolve = len(free) <= PRESOLVE_MAX_VARS
@@ -401,7 +410,7 @@ def _exact_milp(
                 model.cost[free],
                 integrality=np.ones(len(free)),
                 bounds=Bounds(0.0, 1.0),
-                constraints=LinearConstraint(sub, row_lb, row_ub),
+                constraints=LinearConstraint(rows, row_lb, row_ub),
                 options={"time_limit": remaining, "mip_rel_gap": gap, "presolve": presolve, "disp": False},
             )
             x, status, dual = result.x, result.status, result.mip_dual_bound
@@ -417,15 +426,32 @@ def _exact_milp(
             bound = None if dual is None else float(dual) + float(model.cost[fixed].sum())
             return _Run(status, chosen, bound, repairs)
         repairs += 1
-        log(f"the solver's plan breaks {len(excess)} row(s) by rounding; tightening them (repair {repairs})")
+        log(f"the solver's plan breaks {len(excess)} row(s) by rounding; cutting it off (repair {repairs})")
         if repairs > MAX_REPAIRS or -1 in excess or time.perf_counter() - start > time_limit:
             return _Run(4, None, None, repairs)
-        for row, over in excess.items():
-            shift = 2 * over / model.row_scale[row] + 1e-6
-            if row == model.relief_row:
-                row_lb[row] += shift
-            else:
-                row_ub[row] -= shift
+        cuts = [_cut(model, chosen, row, local) for row in excess]
+        rows = sparse.vstack([rows, *(cut for cut, _, _ in cuts)]).tocsr()
+        row_lb = np.concatenate([row_lb, [low for _, low, _ in cuts]])
+        row_ub = np.concatenate([row_ub, [high for _, _, high in cuts]])
+
+
+def _cut(model: Model, chosen: list[int], row: int, local: IntArray) -> tuple[sparse.csr_matrix, float, float]:
+    """One exact cut (over the free columns, see :func:`_exact_milp`) against the chosen plan's broken row."""
+    chosen_set = np.zeros(len(model.var_unit), dtype=bool)
+    chosen_set[chosen] = True
+    if row == model.relief_row:
+        moved_units = np.zeros(len(model.units.label), dtype=bool)
+        moved_units[model.var_unit[chosen]] = True
+        members = ~moved_units[model.var_unit]  # fixed columns are all chosen: none is outside the moved set
+        low, high = 1.0, np.inf
+    else:
+        members = chosen_set & (model.var_target == row % len(model.instance.targets))
+        low, high = -np.inf, float(members.sum() - 1)
+        high -= float(np.count_nonzero(members & (local < 0) & chosen_set))  # fixed to 1: constants
+    cols = local[members & (local >= 0)]
+    n_free = int(np.count_nonzero(local >= 0))
+    cut = sparse.csr_matrix((np.ones(len(cols)), (np.zeros(len(cols), dtype=np.intp), cols)), shape=(1, n_free))
+    return cut, low, high
 
 
 def _no_plan(model: Model, seconds: float, base: _Size, log: Log) -> Assignment:

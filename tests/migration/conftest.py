@@ -1,0 +1,67 @@
+"""Small hand-made migration instances: every figure in TiB so the optimum can be worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dizuo.migration.instance import Instance, parse_instance
+
+TIB = 2**40
+GIB = 2**30
+PUBLIC = Path(__file__).resolve().parents[3] / "shared" / "bench" / "migration" / "public"
+
+
+def system(
+    sid: str,
+    tib: int,
+    cost: dict[str, int | None],
+    *,
+    cores: int = 1,
+    memory_gib: int = 1,
+    group: str | None = None,
+    deps: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One system document of FORMAT.md."""
+    return {
+        "id": sid,
+        "name": sid,
+        "department": "测试局",
+        "projected_bytes": tib * TIB,
+        "cpu_cores": cores,
+        "memory_bytes": memory_gib * GIB,
+        "group": group,
+        "depends_on": list(deps),
+        "cost": cost,
+        "stack": {"lang": "Java"},
+    }
+
+
+def target(name: str, tib: int, *, arch: str = "arm64", cores: int = 1000, memory_gib: int = 10_000) -> dict[str, Any]:
+    """One target pool document of FORMAT.md."""
+    return {
+        "name": name,
+        "arch": arch,
+        "storage_bytes": tib * TIB,
+        "cpu_cores": cores,
+        "memory_bytes": memory_gib * GIB,
+    }
+
+
+def document(
+    systems: list[dict[str, Any]], targets: list[dict[str, Any]], *, keep_tib: int, wave_tib: int = 100
+) -> dict[str, Any]:
+    """An instance document whose legacy pool may keep ``keep_tib`` TiB at the horizon."""
+    return {
+        "name": "hand-made",
+        "horizon_days": 270,
+        "legacy": {"capacity_bytes": 10**18, "target_bytes": keep_tib * TIB},
+        "targets": targets,
+        "wave_bytes": wave_tib * TIB,
+        "systems": systems,
+    }
+
+
+def build(systems: list[dict[str, Any]], targets: list[dict[str, Any]], **kwargs: Any) -> Instance:
+    """The validated instance of :func:`document`."""
+    return parse_instance(document(systems, targets, **kwargs), "hand-made.json")

@@ -1,0 +1,182 @@
+"""The assignment model: optimum by hand, groups, infeasibility proofs with reasons, exact integers."""
+
+from __future__ import annotations
+
+import pytest
+
+from dizuo.migration.instance import Instance, load_instance
+from dizuo.migration.solve import Assignment, build_model, destinations, greedy_assignment, solve
+from dizuo.migration.validate import Plan, check_plan, plan_cost
+from dizuo.migration.waves import plan_waves
+
+from .conftest import PUBLIC, TIB, build, system, target
+
+
+def _plan(instance: Instance, answer: Assignment) -> Plan:
+    assert answer.destinations is not None, f"expected a plan, got {answer.status}: {answer.reason}"
+    return Plan(answer.destinations, plan_waves(instance, answer.destinations).waves)
+
+
+def _moved(answer: Assignment) -> dict[str, str]:
+    return {sid: dest for sid, dest in (answer.destinations or {}).items() if dest is not None}
+
+
+def test_cheapest_plan_is_the_optimum_worked_out_by_hand() -> None:
+    """Relief of 10 TiB: s1 and s3 on pool A (150 CNY) beat every other subset that relieves the legacy pool."""
+    instance = build(
+        [
+            system("s1", 6, {"A": 100, "B": 300}),
+            system("s2", 5, {"A": 200, "B": 150}),
+            system("s3", 4, {"A": 50, "B": None}),
+            system("s4", 3, {"A": 10, "B": 10}),
+        ],
+        [target("A", 10), target("B", 10, arch="x86_64")],
+        keep_tib=8,
+    )
+    answer = solve(instance)
+    assert answer.status == "optimal", answer
+    assert _moved(answer) == {"s1": "A", "s3": "A"}, f"hand optimum is s1, s3 -> A; got {_moved(answer)}"
+    assert answer.objective == 150
+    plan = _plan(instance, answer)
+    assert check_plan(instance, plan) == [], check_plan(instance, plan)
+    assert plan_cost(instance, plan) == 150
+
+
+def test_group_moves_whole_to_one_pool_even_when_splitting_would_be_cheaper() -> None:
+    """Systems sharing a group go to the same target: 110 CNY together, not 20 CNY split over A and B."""
+    instance = build(
+        [
+            system("g1", 4, {"A": 10, "B": 100}, group="g"),
+            system("g2", 4, {"A": 100, "B": 10}, group="g"),
+            system("s3", 5, {"A": 500, "B": 500}),
+        ],
+        [target("A", 10), target("B", 10)],
+        keep_tib=5,
+    )
+    answer = solve(instance)
+    moved = _moved(answer)
+    assert set(moved) == {"g1", "g2"}, f"only group g should move, got {moved}"
+    assert moved["g1"] == moved["g2"], f"group g split over {moved['g1']} and {moved['g2']}"
+    assert answer.objective == 110
+
+
+def test_nothing_moves_when_the_legacy_pool_holds_everything() -> None:
+    """A legacy target above the horizon usage needs no move: every system stays, no waves."""
+    instance = build([system("s1", 6, {"A": 100})], [target("A", 10)], keep_tib=6)
+    answer = solve(instance)
+    assert answer.status == "nothing_to_move"
+    assert _moved(answer) == {}, f"nothing should move, got {_moved(answer)}"
+    assert _plan(instance, answer).waves == ()
+
+
+@pytest.mark.parametrize(
+    ("case", "systems", "pool", "reason"),
+    [
+        (
+            "cores",
+            [system("s1", 5, {"A": 1}, cores=3), system("s2", 5, {"A": 1}, cores=3)],
+            target("A", 100, cores=4),
+            "relief needs 10.0 TiB; at most 6.7 TiB can move within the pools' storage, cores, memory and the "
+            "systems' compatibility (cores binds: without the cores limits 10.0 TiB could move)",
+        ),
+        (
+            "memory",
+            [system("s1", 5, {"A": 1}, memory_gib=6), system("s2", 5, {"A": 1}, memory_gib=6)],
+            target("A", 100, memory_gib=10),
+            "relief needs 10.0 TiB; at most 8.3 TiB can move within the pools' storage, cores, memory and the "
+            "systems' compatibility (memory binds: without the memory limits 10.0 TiB could move)",
+        ),
+        (
+            "compatibility",
+            [system("s1", 5, {"A": None}), system("s2", 5, {"A": 1})],
+            target("A", 100),
+            "relief needs 10.0 TiB; at most 5.0 TiB can move within the pools' storage, cores, memory and the "
+            "systems' compatibility (storage and compatibility alone allow only 5.0 TiB)",
+        ),
+        (
+            "group larger than every pool",
+            [system("g1", 4, {"A": 1}, group="g"), system("g2", 4, {"A": 1}, group="g"), system("s3", 2, {"A": 1})],
+            target("A", 6),
+            "relief needs 8.0 TiB; at most 2.0 TiB can move within the pools' storage, cores, memory and the "
+            "systems' compatibility (storage and compatibility alone allow only 2.0 TiB); "
+            "group g (2 systems, 8.0 TiB, 2 cores) fits none of A",
+        ),
+    ],
+)
+def test_infeasible_instance_is_claimed_with_the_lp_reason(case: str, systems: list, pool: dict, reason: str) -> None:
+    """No plan exists (by cores, memory, compatibility or an oversized group): HiGHS proves it, the LP says why."""
+    total = sum(s["projected_bytes"] for s in systems) // TIB
+    instance = build(systems, [pool], keep_tib=total - 10 if case != "group larger than every pool" else 2)
+    answer = solve(instance)
+    assert answer.status == "infeasible", f"{case}: expected an infeasibility proof, got {answer.status}"
+    assert answer.destinations is None
+    assert answer.reason == reason, f"{case}: reason was {answer.reason!r}"
+
+
+def test_integrality_blocks_when_the_lp_could_move_enough() -> None:
+    """Three 4 TiB systems, two 6 TiB pools, 10 TiB to move: the LP splits systems, whole ones cannot."""
+    instance = build(
+        [system(f"s{i}", 4, {"A": 1, "B": 1}) for i in range(3)], [target("A", 6), target("B", 6)], keep_tib=2
+    )
+    answer = solve(instance)
+    assert answer.status == "infeasible"
+    assert answer.reason is not None
+    assert answer.reason.startswith("relief needs 10.0 TiB; the LP relaxation moves 12.0 TiB only by splitting"), (
+        answer.reason
+    )
+    assert "integrality and groups block it" in answer.reason
+
+
+def test_plans_hold_to_the_byte_at_2_pow_56() -> None:
+    """A plan one byte over a pool's storage (invisible in floats at 2^56) is never returned."""
+    s1, s2, s3 = 2**55 + 12345, 2**55 + 777, 2**55 + 778
+    docs = [system("s1", 0, {"A": 10}), system("s2", 0, {"A": 20}), system("s3", 0, {"A": 5})]
+    for doc, size in zip(docs, (s1, s2, s3), strict=True):
+        doc["projected_bytes"] = size
+    pool = target("A", 0)
+    pool["storage_bytes"] = s1 + s2  # s1 + s3 is one byte too many
+    instance = build(docs, [pool], keep_tib=0)
+    instance = instance.model_copy(
+        update={"legacy": instance.legacy.model_copy(update={"target_bytes": s3 + 10})}
+    )  # need = s1 + s2 - 10
+    answer = solve(instance)
+    assert answer.destinations is not None, answer.reason
+    plan = _plan(instance, answer)
+    assert check_plan(instance, plan) == [], check_plan(instance, plan)
+    assert _moved(answer) == {"s1": "A", "s2": "A"}, f"only s1 + s2 fits and relieves; got {_moved(answer)}"
+    assert answer.status == "optimal", f"the repair cuts should keep HiGHS in charge, got {answer.status}"
+
+
+def test_greedy_fallback_gives_a_valid_plan() -> None:
+    """The fallback used when HiGHS has no plan in time relieves the legacy pool within every rule."""
+    instance = build(
+        [system(f"s{i}", 2 + i, {"A": 10 * (i + 1), "B": 15 * (i + 1)}, cores=2) for i in range(6)],
+        [target("A", 10, cores=4), target("B", 12)],
+        keep_tib=10,
+    )
+    model = build_model(instance)
+    chosen = greedy_assignment(model)
+    assert chosen is not None, "greedy found no plan on an easy instance"
+    dest = destinations(model, chosen)
+    plan = Plan(dest, plan_waves(instance, dest).waves)
+    assert check_plan(instance, plan) == [], check_plan(instance, plan)
+
+
+@pytest.mark.skipif(not PUBLIC.is_dir(), reason="the shared benchmark folder is not on this machine")
+def test_public_yulin_2_reaches_the_reference_optimum() -> None:
+    """Real HiGHS on p-yulin-2: the reference optimum of 2,267,100 CNY, as a valid plan."""
+    instance = load_instance(PUBLIC / "p-yulin-2.json")
+    answer = solve(instance)
+    assert answer.status == "optimal"
+    plan = _plan(instance, answer)
+    assert check_plan(instance, plan) == [], check_plan(instance, plan)
+    assert plan_cost(instance, plan) == 2_267_100
+
+
+@pytest.mark.skipif(not PUBLIC.is_dir(), reason="the shared benchmark folder is not on this machine")
+def test_public_yulin_3_is_claimed_infeasible() -> None:
+    """p-yulin-3 has no plan (cores bind): HiGHS proves it and the reason gives the LP's figures."""
+    answer = solve(load_instance(PUBLIC / "p-yulin-3.json"))
+    assert answer.status == "infeasible"
+    assert answer.reason is not None
+    assert answer.reason.startswith("relief needs 663.0 TiB; at most 640.9 TiB can move"), answer.reason
