@@ -94,7 +94,10 @@ def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, se
         bound = "-" if assignment.bound is None else f"{assignment.bound:,.0f} CNY"
         gap = "-" if assignment.gap is None else f"{assignment.gap:.5%}"
         head.add_row("bound / gap", f"{bound} / {gap}")
-        head.add_row("waves / lower bound", f"{len(waves.waves)} / {waves.lower_bound} ({waves.method})")
+        head.add_row(
+            "waves / lower bound",
+            f"{len(waves.waves)} / {waves.lower_bound} ({waves.method}{', fewest' if waves.fewest else ''})",
+        )
     head.add_row("seconds", f"{seconds:.1f}")
     console.print(head)
     if waves is None:

@@ -31,6 +31,7 @@ class Waves:
     waves: tuple[tuple[str, ...], ...]
     lower_bound: int
     method: str
+    fewest: bool  # no fewer waves exist: the bound is met, or HiGHS proved every smaller count impossible
 
 
 def lower_bound(sizes: Sequence[int], wave_bytes: int) -> int:
@@ -77,6 +78,7 @@ def plan_waves(
     )
     bound = lower_bound(items.size, items.wave_bytes)
     best, method = _heuristics(items)
+    impossible = bound  # every count below this is proven impossible
     if len(best) > bound and len(items.ids) * (len(best) - 1) <= MILP_MAX_BINARIES:
         for count in range(bound, len(best)):
             remaining = time_limit - (time.perf_counter() - start)
@@ -88,10 +90,12 @@ def plan_waves(
                 break
             if not proven:
                 break
+            impossible = count + 1
             log(f"waves: HiGHS proves {count} waves impossible")
     if not _valid(items, best):  # never expected: every method checks its own waves in integers
         raise AssertionError("wave planner produced an invalid order")
-    return Waves(tuple(tuple(items.ids[i] for i in sorted(w)) for w in best), bound, method)
+    ordered = tuple(tuple(items.ids[i] for i in sorted(w)) for w in best)
+    return Waves(ordered, bound, method, fewest=len(best) <= impossible)
 
 
 def _heuristics(items: _Items) -> tuple[list[list[int]], str]:
