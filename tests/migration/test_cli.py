@@ -1,0 +1,74 @@
+"""`dizuo migrate plan` end to end: one JSON document on stdout, exit codes of FORMAT.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from dizuo.migration.instance import load_instance
+from dizuo.migration.validate import check_plan, parse_plan
+
+from .conftest import document, system, target
+
+DIZUO = Path(sys.executable).with_name("dizuo")
+
+
+def _run(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(DIZUO), "migrate", "plan", str(path), "--time-limit", "30"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _write(tmp_path: Path, doc: dict) -> Path:
+    path = tmp_path / "instance.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_plan_on_stdout_is_one_valid_document(tmp_path: Path) -> None:
+    """A feasible instance: exit 0, stdout is exactly one plan JSON that passes every rule."""
+    doc = document(
+        [
+            system("a", 4, {"A": 10, "B": 30}),
+            system("b", 4, {"A": 20, "B": 10}, deps=("a",)),
+            system("c", 4, {"A": 50, "B": None}),
+        ],
+        [target("A", 6), target("B", 6)],
+        keep_tib=4,
+        wave_tib=5,
+    )
+    path = _write(tmp_path, doc)
+    done = _run(path)
+    assert done.returncode == 0, done.stderr
+    plan = parse_plan(json.loads(done.stdout))
+    assert check_plan(load_instance(path), plan) == []
+    assert dict(plan.assignments) == {"a": "A", "b": "B", "c": None}, plan.assignments
+    assert "Migration plan" in done.stderr, "the summary table goes to stderr"
+
+
+def test_infeasible_instance_exits_0_with_a_reason(tmp_path: Path) -> None:
+    """No plan exists: exit 0 and {"infeasible": true, "reason": ...} on stdout."""
+    doc = document([system("a", 5, {"A": 1}, cores=8)], [target("A", 10, cores=4)], keep_tib=0)
+    done = _run(_write(tmp_path, doc))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["infeasible"] is True
+    assert answer["reason"].startswith("relief needs 5.0 TiB"), answer["reason"]
+
+
+def test_bad_instance_exits_2_with_located_problems(tmp_path: Path) -> None:
+    """An invalid file: exit 2, nothing on stdout, each problem with file, key path and value on stderr."""
+    doc = document([system("a", 5, {"A": 1, "Z": 2})], [target("A", 10)], keep_tib=0)
+    doc["wave_bytes"] = "big"
+    path = _write(tmp_path, doc)
+    done = _run(path)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert f"{path}: wave_bytes: " in done.stderr, done.stderr
+    assert "'big'" in done.stderr, done.stderr
