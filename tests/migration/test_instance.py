@@ -98,7 +98,6 @@ def test_missing_file_and_bad_json_are_problems_not_tracebacks(tmp_path: Path) -
     assert _problems(bad)[0].startswith(f"{bad}: invalid JSON: line 1")
 
 
-@pytest.mark.skipif(not PUBLIC.is_dir(), reason="the shared benchmark folder is not on this machine")
 def test_every_public_city_instance_loads() -> None:
     """The public city-scale instances load as they are."""
     for path in sorted(PUBLIC.glob("p-yulin-*.json")):

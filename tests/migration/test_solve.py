@@ -162,7 +162,6 @@ def test_greedy_fallback_gives_a_valid_plan() -> None:
     assert check_plan(instance, plan) == [], check_plan(instance, plan)
 
 
-@pytest.mark.skipif(not PUBLIC.is_dir(), reason="the shared benchmark folder is not on this machine")
 def test_public_yulin_2_reaches_the_reference_optimum() -> None:
     """Real HiGHS on p-yulin-2: the reference optimum of 2,267,100 CNY, as a valid plan."""
     instance = load_instance(PUBLIC / "p-yulin-2.json")
@@ -173,7 +172,6 @@ def test_public_yulin_2_reaches_the_reference_optimum() -> None:
     assert plan_cost(instance, plan) == 2_267_100
 
 
-@pytest.mark.skipif(not PUBLIC.is_dir(), reason="the shared benchmark folder is not on this machine")
 def test_public_yulin_3_is_claimed_infeasible() -> None:
     """p-yulin-3 has no plan (cores bind): HiGHS proves it and the reason gives the LP's figures."""
     answer = solve(load_instance(PUBLIC / "p-yulin-3.json"))
