@@ -209,6 +209,13 @@ def test_hardened_host_passes_the_audit(first_converge, city, tmp_path):
     )
     for control in UNVERIFIABLE_IN_CONTAINER:
         assert results[control]["status"] == "not_verified", f"{control}: {results[control]['status']}"
+    separation = results["DZ-AC-03"]["evidence"]
+    for probe in (
+        "sudo -l -U sysadm /usr/bin/systemctl restart rsyslog.service: allowed",
+        "sudo -l -U sysadm /usr/bin/apt-get -o APT::Update::Pre-Invoke::=/bin/sh update: refused",
+        "sudo -l -U secadm /usr/sbin/usermod -aG sudo payload: refused",
+    ):
+        assert probe in separation, f"DZ-AC-03 evidence lacks '{probe}': {separation}"
     assert done.returncode == 0, f"audit of the hardened host exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
 
@@ -219,3 +226,43 @@ def test_admin_logs_in_with_key_after_hardening(first_converge, debian_host):
     )
     assert done.returncode == 0, f"{debian_host.user}@{debian_host.name} cannot log in after hardening: {done.stderr}"
     assert done.stdout.strip() == "0", f"{debian_host.user} no longer reaches root with sudo: {done.stdout}"
+
+
+def _account_tool(host: BootedHost, *args: str) -> subprocess.CompletedProcess[str]:
+    command = host.ssh_command("sudo", "-n", "/usr/local/sbin/dizuo-account", *args)
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_account_tool_manages_ordinary_accounts_only(first_converge, debian_host):
+    """The security admin's dizuo-account creates, locks and removes an ordinary account (home kept), and
+    refuses what would reach root or another role: root, an admin account, a privileged group."""
+    for args, why in (
+        (("add", "root"), "root exists"),
+        (("passwd", "root"), "uid 0 is not an ordinary account"),
+        (("passwd", "sysadm"), "an administrator account"),
+        (("lock", "dzadmin"), "the automation account"),
+        (("add", "sudo"), "a privileged group's name"),
+        (("add", "../etc"), "not an account name"),
+    ):
+        done = _account_tool(debian_host, *args)
+        assert done.returncode == 2, f"dizuo-account {' '.join(args)} ({why}) exited {done.returncode}: {done.stderr}"
+        assert "refused" in done.stderr, f"dizuo-account {' '.join(args)} did not say why: {done.stderr}"
+    added = _account_tool(debian_host, "add", "zhangsan")
+    assert added.returncode == 0, f"dizuo-account add zhangsan: {added.stderr}"
+    try:
+        granted = _account_tool(debian_host, "groups", "zhangsan", "sudo")
+        assert granted.returncode == 2, f"dizuo-account granted the sudo group: {granted.stderr}"
+        locked = _account_tool(debian_host, "lock", "zhangsan")
+        assert locked.returncode == 0, f"dizuo-account lock zhangsan: {locked.stderr}"
+        status = subprocess.run(
+            debian_host.ssh_command("sudo", "-n", "passwd", "-S", "zhangsan"),
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert status.stdout.split()[1:2] == ["L"], f"zhangsan is not locked: {status.stdout}"
+    finally:
+        deleted = _account_tool(debian_host, "delete", "zhangsan")
+    assert deleted.returncode == 0, f"dizuo-account delete zhangsan: {deleted.stderr}"
+    home = subprocess.run(
+        debian_host.ssh_command("test", "-d", "/home/zhangsan"), capture_output=True, timeout=60, check=False
+    )
+    assert home.returncode == 0, "deleting an account must keep its home directory (nothing is lost)"

@@ -493,6 +493,8 @@ def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
                 finding.fail(f"account {account} holds two roles: {seen[account]} and {role}")
             seen[account] = role
             _role_sudo_rights(host, role, account, set(args["audit_commands"]), finding)
+            _probe_sudo(host, role, account, args.get("allowed", {}).get(role, []), True, finding)
+            _probe_sudo(host, role, account, args.get("denied", {}).get(role, []), False, finding)
     for account in sorted(seen):
         roles = [r for r, s in args["roles"].items() if account in (_group_members(host, s["group"]) or [])]
         if len(roles) > 1:
@@ -516,6 +518,25 @@ def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[s
             for command in listed:
                 if command.split()[0] not in audit_commands:
                     finding.fail(f"audit admin {account} may run {command}, not an audit command")
+
+
+def _sudo_allows(host: Host, account: str, command: str) -> bool:
+    """Whether sudo would run `command` for `account` (`sudo -l -U account command`: 0 yes, 1 no)."""
+    words = shlex.split(command)
+    result = host.run("sudo -n -l -U %s -- " + " ".join(["%s"] * len(words)), account, *words)
+    if result.rc not in (0, 1):
+        raise CommandFailedError(f"`sudo -l -U {account} {command}` exited {result.rc}: {result.stderr.strip()[:200]}")
+    return bool(result.rc == 0)
+
+
+def _probe_sudo(host: Host, role: str, account: str, commands: list[str], expected: bool, finding: Finding) -> None:
+    """Each command must be allowed (the role can do its job) or refused (no way to root or another role)."""
+    for command in commands:
+        allowed = _sudo_allows(host, account, command)
+        finding.see(f"sudo -l -U {account} {command}: {'allowed' if allowed else 'refused'}")
+        if allowed != expected:
+            what = "may run" if allowed else "cannot run"
+            finding.fail(f"{account} ({role}) {what} `{command}`")
 
 
 def _sudoers_files(host: Host) -> list[str]:
