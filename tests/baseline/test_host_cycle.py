@@ -8,14 +8,20 @@ admin still logs in with its key. The steps share the host, so they run in file 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from dizuo.baseline import harden
 from dizuo.baseline.catalogue import Scope, packaged
@@ -45,12 +51,52 @@ EXPIRED = "DZ-AC-05"  # expired waiver: the umask deviation is no longer accepte
 AUDIT_TIMEOUT_S = 900
 
 
+PKI = Path("etc/pki/dizuo")
+LOG_RECEIVER = "/var/log/remote/127.0.0.1"
+
+
+def _issue_log_host_tls(root: Path) -> None:
+    """A city CA and a certificate for 127.0.0.1 in the host's /etc/pki/dizuo, as the city's PKI would place them."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Yulin test city CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    pki = root / PKI
+    pki.mkdir(parents=True, exist_ok=True)
+    (pki / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (pki / "loghost.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file = pki / "loghost.key"
+    key_file.write_bytes(b"")
+    key_file.chmod(0o600)
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
 @pytest.fixture(scope="module")
 def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the Yulin declaration whose only host is the booted test host."""
-    # Logs are forwarded to loopback: the test never sends anything off the container.
+    """A copy of the Yulin declaration whose only host is the booted test host, also its own log host."""
+    # Logs are forwarded to loopback, over TLS, and received there: nothing leaves the container.
+    _issue_log_host_tls(debian_host.root)
     return write_declaration(
-        tmp_path_factory.mktemp("city") / "yulin", [debian_host], city_baseline={"log_server": "127.0.0.1"}
+        tmp_path_factory.mktemp("city") / "yulin",
+        [debian_host],
+        city_baseline={"log_server": "127.0.0.1", "zones": {"management": {"listen_tcp_allowed": [22, 6514]}}},
+        host_vars={"baseline_audit_log_server": True, "baseline_log_ca_file": f"/{PKI}/ca.crt"},
     )
 
 
@@ -226,6 +272,26 @@ def test_admin_logs_in_with_key_after_hardening(first_converge, debian_host):
     )
     assert done.returncode == 0, f"{debian_host.user}@{debian_host.name} cannot log in after hardening: {done.stderr}"
     assert done.stdout.strip() == "0", f"{debian_host.user} no longer reaches root with sudo: {done.stdout}"
+
+
+def test_log_host_receives_over_tls(first_converge, debian_host):
+    """A message logged on the host reaches the log host's per-sender file, through the TLS listener."""
+    token = f"dizuo-e2e-{time.time_ns()}"
+    logged = subprocess.run(
+        debian_host.ssh_command("logger", "-t", "dizuo-e2e", token), capture_output=True, timeout=60, check=False
+    )
+    assert logged.returncode == 0, f"logger failed: {logged.stderr!r}"
+    deadline = time.monotonic() + 60
+    while True:
+        found = subprocess.run(
+            debian_host.ssh_command("sudo", "-n", "grep", "-rl", token, LOG_RECEIVER),
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if found.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert found.returncode == 0, f"{token} never reached {LOG_RECEIVER} (TLS forward -> receive): {found.stderr}"
+    assert found.stdout.strip().startswith(f"{LOG_RECEIVER}/"), f"received into {found.stdout}"
 
 
 def _account_tool(host: BootedHost, *args: str) -> subprocess.CompletedProcess[str]:
