@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import alert_rule, predict_linear
+from run import alert_rule, as_predictions, predict_linear
 from score import HORIZON_S, Prediction, Truth, read_truth, score
 
 from dizuo.capacity.csvio import read_usage_csv
@@ -65,7 +65,7 @@ def main() -> int:
         "lin7d": predict_linear(histories, 7 * 86400),
         "kube": alert_rule(histories, "kube"),
         "node": alert_rule(histories, "node"),
-        "dizuo": {f.series: Prediction(f.exhaustion_at, f.p10, f.p90) for f in forecast_histories(histories)},
+        "dizuo": as_predictions(forecast_histories(histories)),
     }
     # Alert anchors answer only "alert now or not" at their own horizon, as in run.py.
     only = {"kube": ("P@4d", "R@4d", "F1@4d", "FA/100@4d"), "node": ("P@24h", "R@24h", "F1@24h")}

@@ -82,6 +82,14 @@ def _read(host: Host, path: str) -> str | None:
     raise CommandFailedError(f"cannot read {path}: {result.stderr.strip()[:200]}")
 
 
+def _read_required(host: Host, path: str, finding: Finding) -> str | None:
+    """The file's text; a file the check needs but the host lacks is a failure of the finding."""
+    text = _read(host, path)
+    if text is None:
+        finding.fail(f"{path} does not exist")
+    return text
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split()) if "\n" in text else text
     return text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
@@ -192,9 +200,8 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
     """Key/value settings of a file; the last occurrence of a key wins."""
     finding = Finding()
     path = args["path"]
-    text = _read(host, path)
+    text = _read_required(host, path, finding)
     if text is None:
-        finding.fail(f"{path} does not exist")
         return finding
     settings: dict[str, tuple[str, str]] = {}
     for line in text.splitlines():
@@ -225,9 +232,8 @@ def file_contains(host: Host, args: dict[str, Any]) -> Finding:
     """Every pattern matches a line of the file."""
     finding = Finding()
     path = args["path"]
-    text = _read(host, path)
+    text = _read_required(host, path, finding)
     if text is None:
-        finding.fail(f"{path} does not exist")
         return finding
     for pattern in args["patterns"]:
         match = re.search(pattern, text, flags=re.MULTILINE)
@@ -668,9 +674,8 @@ def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
     """Every block covering one of the logs keeps at least min_days (rotate × period, maxage)."""
     finding = Finding()
     path, min_days = args["path"], int(args["min_days"])
-    text = _read(host, path)
+    text = _read_required(host, path, finding)
     if text is None:
-        finding.fail(f"{path} does not exist")
         return finding
     defaults, _ = _logrotate_blocks(_read(host, "/etc/logrotate.conf") or "")
     _, blocks = _logrotate_blocks(text)

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -28,6 +28,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from dizuo.capacity.types import UsageHistory
 from dizuo.declaration.loader import problems_from_validation, read_yaml, show_value
 from dizuo.declaration.model import Declaration
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
@@ -156,18 +158,19 @@ def load_config(path: Path | None) -> SourceConfig:
     """
     if path is None:
         return DEFAULT_CONFIG
+    return load_model(path, SourceConfig)
+
+
+def load_model(path: Path, model: type[ModelT]) -> ModelT:
+    """One YAML config file validated into ``model``; :class:`ConfigError` lists each problem as
+    ``file: key.path: message: 'value'`` (the declaration loader's format)."""
     document, problems = read_yaml(path, str(path))
     if document is None:
         raise ConfigError("\n".join(str(p) for p in problems))
     try:
-        return SourceConfig.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(validation_message(path, exc)) from None
-
-
-def validation_message(path: Path, error: ValidationError) -> str:
-    """One line per problem: ``file: key.path: message: 'value'`` (the declaration loader's format)."""
-    return "\n".join(str(problem) for problem in problems_from_validation(str(path), error))
+        raise ConfigError("\n".join(str(p) for p in problems_from_validation(str(path), exc))) from None
 
 
 # ------------------------------------------------------------------------------------ ownership

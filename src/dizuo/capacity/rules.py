@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from dizuo.capacity.prometheus_source import ConfigError, parse_duration, validation_message
-from dizuo.declaration.loader import read_yaml
+from dizuo.capacity.prometheus_source import load_model, parse_duration
 
 GROUP = "dizuo-capacity"
 _LABELS_OF_VOLUME = (
@@ -78,13 +77,7 @@ class AlertConfig(_Model):
 
 def load_alert_config(path: Path) -> AlertConfig:
     """Read and validate the alert config; :class:`ConfigError` names file, key and value."""
-    document, problems = read_yaml(path, str(path))
-    if document is None:
-        raise ConfigError("\n".join(str(p) for p in problems))
-    try:
-        return AlertConfig.model_validate(document)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(path, exc)) from None
+    return load_model(path, AlertConfig)
 
 
 def _seconds(duration: str) -> int:
