@@ -14,8 +14,8 @@ nox.options.sessions = ["lint", "typing", "tests"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-# System packages the test suite drives for real: Prometheus + promtool, systemd-nspawn test hosts
-# built with debootstrap (cached as zstd tarballs), ssh for Ansible and testinfra.
+# System packages the test suite drives for real: Prometheus + promtool, systemd-nspawn test hosts and a QEMU
+# VM (for the kernel audit) built with debootstrap (cached as zstd tarballs), ssh for Ansible and testinfra.
 APT_PACKAGES = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
@@ -24,6 +24,8 @@ APT_PACKAGES = {
     "zstd": "zstd",
     "ssh": "openssh-client",
     "ip": "iproute2",
+    "qemu-system-x86_64": "qemu-system-x86",
+    "mkfs.ext4": "e2fsprogs",
 }
 
 

@@ -125,6 +125,16 @@ def test_bad_waivers_file_stops_the_cli(nowhere_host, tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_unknown_control_is_a_clear_error(nowhere_host, tmp_path):
+    """--controls naming no host control gives exit 2, names it and lists the host controls; no report."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    done = _dizuo("audit", "-i", str(city), "--report", str(tmp_path / "r"), "--controls", "DZ-AU-01,DZ-AU-99,DZ-K8-01")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "DZ-AU-99, DZ-K8-01" in done.stderr, done.stderr
+    assert "DZ-AU-01" in done.stderr.split("the host controls are", 1)[1], "the valid ids are listed"
+    assert not (tmp_path / "r").exists(), "no report is written when the input is bad"
+
+
 # ---------------------------------------------------------- unreachable host
 
 
@@ -140,6 +150,16 @@ def test_unreachable_host_fails_every_control_with_the_reason(nowhere_host, tmp_
     for result in results:
         assert result["status"] == "error", f"{result['control']} on an unreachable host: {result['status']}"
         assert "cannot run commands as root over SSH" in " ".join(result["problems"]), result["problems"]
+
+
+def test_controls_option_audits_only_those_controls(nowhere_host, tmp_path):
+    """--controls audits and reports exactly the controls named, in catalogue order, whatever order given."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    report = tmp_path / "report"
+    done = _dizuo("audit", "-i", str(city), "--report", str(report), "--controls", "DZ-AU-02, DZ-AU-01")
+    assert done.returncode == 1, done.stdout + done.stderr
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))["results"]
+    assert [r["control"] for r in results] == ["DZ-AU-01", "DZ-AU-02"]
 
 
 # ------------------------------------------------------------------- waivers

@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dizuo.baseline import harden
-from dizuo.baseline.catalogue import packaged
+from dizuo.baseline.catalogue import Scope, UnknownControlError, packaged
 from dizuo.declaration import load
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,3 +76,30 @@ def test_the_playbook_is_found_from_the_repository() -> None:
     assert harden.find_playbook().read_text(encoding="utf-8") == (REPO / "roles" / "baseline.yml").read_text(
         encoding="utf-8"
     )
+
+
+def test_harden_controls_run_their_role_tags_only() -> None:
+    """A control maps to the role tag that enforces it; several controls of one tag run it once."""
+    asked = ["DZ-AU-02", "DZ-AU-01", "DZ-IA-04"]
+    controls = packaged().select(Scope.HOST, asked)
+    assert [c.id for c in controls] == [c.id for c in packaged().for_scope(Scope.HOST) if c.id in asked], (
+        "catalogue order"
+    )
+    ia04 = packaged().control("DZ-IA-04").remediation.tag
+    assert ia04 not in {None, "auditd"}, "DZ-IA-04 is enforced by another tag"
+    assert harden.remediation_tags(controls) == sorted({"auditd", ia04})
+
+
+def test_harden_with_an_unknown_control_is_a_clear_error() -> None:
+    """`dizuo harden --controls` with a control that is not a host control stops before Ansible, exit 2."""
+    cluster_control = packaged().for_scope(Scope.CLUSTER)[0].id
+    done = _dizuo("harden", "-i", str(YULIN), "--controls", f"DZ-AU-01,{cluster_control}")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"not host controls of the catalogue: {cluster_control}" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
+
+
+def test_empty_control_selection_is_an_error() -> None:
+    """An empty --controls value is a mistake, not "no controls" and not "all controls"."""
+    with pytest.raises(UnknownControlError, match="none given"):
+        packaged().select(Scope.HOST, [])

@@ -8,29 +8,24 @@ admin still logs in with its key. The steps share the host, so they run in file 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from dizuo.baseline import harden
 from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.declaration import load
 from hosts import BootedHost, write_declaration
+from hosts.declaration import run_audit
+from hosts.loghost import LOG_CA_FILE, issue_log_host_tls
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
-DIZUO = str(Path(sys.executable).parent / "dizuo")
 HOST_CONTROLS = [c.id for c in packaged().for_scope(Scope.HOST)]
 UNVERIFIABLE_IN_CONTAINER = {
     c.id: c.container.reason for c in packaged().for_scope(Scope.HOST) if not c.container.verifiable
@@ -48,70 +43,22 @@ FAILING_WHEN_UNTOUCHED = {
 }
 WAIVED = "DZ-IA-08"  # valid waiver: SSH hardening accepted for a month
 EXPIRED = "DZ-AC-05"  # expired waiver: the umask deviation is no longer accepted
-AUDIT_TIMEOUT_S = 900
 
 
-PKI = Path("etc/pki/dizuo")
 LOG_RECEIVER = "/var/log/remote/127.0.0.1"
-
-
-def _issue_log_host_tls(root: Path) -> None:
-    """A city CA and a certificate for 127.0.0.1 in the host's /etc/pki/dizuo, as the city's PKI would place them."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Yulin test city CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    pki = root / PKI
-    pki.mkdir(parents=True, exist_ok=True)
-    (pki / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (pki / "loghost.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file = pki / "loghost.key"
-    key_file.write_bytes(b"")
-    key_file.chmod(0o600)
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
 
 
 @pytest.fixture(scope="module")
 def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the Yulin declaration whose only host is the booted test host, also its own log host."""
     # Logs are forwarded to loopback, over TLS, and received there: nothing leaves the container.
-    _issue_log_host_tls(debian_host.root)
+    issue_log_host_tls(debian_host.root)
     return write_declaration(
         tmp_path_factory.mktemp("city") / "yulin",
         [debian_host],
         city_baseline={"log_server": "127.0.0.1", "zones": {"management": {"listen_tcp_allowed": [22, 6514]}}},
-        host_vars={"baseline_audit_log_server": True, "baseline_log_ca_file": f"/{PKI}/ca.crt"},
+        host_vars={"baseline_audit_log_server": True, "baseline_log_ca_file": LOG_CA_FILE},
     )
-
-
-def _audit(city: Path, report: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    done = subprocess.run(
-        [DIZUO, "audit", "--inventory", str(city), "--report", str(report), *extra],
-        capture_output=True,
-        text=True,
-        timeout=AUDIT_TIMEOUT_S,
-        check=False,
-    )
-    results_file = report / "results.json"
-    assert results_file.is_file(), f"dizuo audit wrote no results.json (exit {done.returncode}):\n{done.stderr}"
-    results = json.loads(results_file.read_text(encoding="utf-8"))["results"]
-    return done, {r["control"]: r for r in results}
 
 
 def _why(result: dict[str, Any]) -> str:
@@ -132,7 +79,7 @@ def untouched_audit(city: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
         "  expires: 2020-01-01\n",
         encoding="utf-8",
     )
-    done, results = _audit(city, report, "--waivers", str(waivers))
+    done, results = run_audit(city, report, "--waivers", str(waivers))
     return done, results, report
 
 
@@ -244,7 +191,7 @@ def test_check_mode_changes_nothing(first_converge, city, debian_host):
 def test_hardened_host_passes_the_audit(first_converge, city, tmp_path):
     """After hardening every applicable control passes; container-unverifiable ones are 'not verified'."""
     # --limit by zone group: the declaration's way of naming hosts, as a CI job would.
-    done, results = _audit(city, tmp_path / "audit-after", "--limit", "zone_management")
+    done, results = run_audit(city, tmp_path / "audit-after", "--limit", "zone_management")
     not_passing = {
         c: f"{r['status']}: {_why(r)}"
         for c, r in results.items()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +77,22 @@ def write_declaration(
 def _declared_address(index: int) -> str:
     last = int(DECLARED_ADDRESS.rsplit(".", 1)[1]) - index
     return f"{DECLARED_ADDRESS.rsplit('.', 1)[0]}.{last}"
+
+
+DIZUO = str(Path(sys.executable).parent / "dizuo")
+AUDIT_TIMEOUT_S = 1800
+
+
+def run_audit(city: Path, report: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`dizuo audit` of a written declaration: the finished process, and the results by control id."""
+    done = subprocess.run(
+        [DIZUO, "audit", "--inventory", str(city), "--report", str(report), *extra],
+        capture_output=True,
+        text=True,
+        timeout=AUDIT_TIMEOUT_S,
+        check=False,
+    )
+    results_file = report / "results.json"
+    assert results_file.is_file(), f"dizuo audit wrote no results.json (exit {done.returncode}):\n{done.stderr}"
+    results = json.loads(results_file.read_text(encoding="utf-8"))["results"]
+    return done, {r["control"]: r for r in results}

@@ -21,23 +21,20 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from hosts.process import HostError, alive, cmdline, tail, wait_for_ssh, write_state
 from hosts.rootfs import ensure_rootfs_tarball
+from hosts.tree import ADMIN_USER, configure_tree
 
 # /30 networks out of this block: .1 is this machine's end of the veth, .2 the container.
 VETH_BLOCK = ipaddress.IPv4Network("192.168.254.0/24")
 WORK_DIR = Path(os.environ.get("DIZUO_HOST_WORKDIR", "/var/lib/dizuo/testhosts"))
 STATE_DIR = Path("/run/dizuo-testhosts")
-ADMIN_USER = "dzadmin"
 BOOT_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
-
-
-class HostError(RuntimeError):
-    """A test host could not be booted; the message says which step and shows its log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +139,7 @@ def booted_host(name: str, key_path: Path) -> Iterator[BootedHost]:
             with console.open("wb") as log:
                 nspawn = _start_nspawn(root, name, log)
             init_pid = _container_init(nspawn, console)
-            _write_state(state_file, _State(os.getpid(), nspawn.pid, init_pid, veth_host, str(root)))
+            write_state(state_file, _State(os.getpid(), nspawn.pid, init_pid, veth_host, str(root)))
             _plug_veth(veth_host, veth_guest, init_pid, f"{host_ip}/{network.prefixlen}")
             host = BootedHost(
                 name=name,
@@ -155,7 +152,7 @@ def booted_host(name: str, key_path: Path) -> Iterator[BootedHost]:
                 console_log=console,
                 veth=veth_host,
             )
-            _wait_for_ssh(host, nspawn)
+            wait_for_ssh(host, nspawn, timeout_s=BOOT_TIMEOUT_S, what="systemd-nspawn")
             yield host
         finally:
             _stop(nspawn.pid if nspawn else 0, init_pid, veth_host, root)
@@ -172,10 +169,10 @@ def cleanup_stale_hosts() -> None:
         return
     for path in STATE_DIR.glob("*.json"):
         state = _State(**json.loads(path.read_text()))
-        if _alive(state.owner_pid):
+        if alive(state.owner_pid):
             continue
-        nspawn = state.nspawn_pid if state.root in _cmdline(state.nspawn_pid) else 0
-        init = state.init_pid if _alive(state.init_pid) and nspawn else 0
+        nspawn = state.nspawn_pid if state.root in cmdline(state.nspawn_pid) else 0
+        init = state.init_pid if alive(state.init_pid) and nspawn else 0
         _stop(nspawn, init, state.veth, Path(state.root))
         path.unlink(missing_ok=True)
 
@@ -204,53 +201,15 @@ def _reserve_network() -> Iterator[tuple[int, ipaddress.IPv4Network]]:
 
 
 def _configure(root: Path, name: str, guest_cidr: str, veth_guest: str, key_path: Path) -> None:
-    """Per-host files: hostname, hosts, the static network, and the admin with this session's key."""
-    (root / "etc/hostname").write_text(f"{name}\n")
-    (root / "etc/hosts").write_text(
-        f"127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n{guest_cidr.split('/', maxsplit=1)[0]}\t{name}\n"
+    """Per-host files: hostname, hosts, the static network on the veth end, and the admin with this session's key."""
+    guest_ip = guest_cidr.split("/", maxsplit=1)[0]
+    configure_tree(
+        root,
+        name,
+        key_path,
+        extra_hosts_line=f"{guest_ip}\t{name}",
+        network=f"[Match]\nName={veth_guest}\n\n[Network]\nAddress={guest_cidr}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n",
     )
-    network_dir = root / "etc/systemd/network"
-    network_dir.mkdir(parents=True, exist_ok=True)
-    (network_dir / "10-dizuo-test.network").write_text(
-        f"[Match]\nName={veth_guest}\n\n[Network]\nAddress={guest_cidr}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
-    )
-    # useradd --root only edits files below root; it starts nothing.
-    subprocess.run(
-        [
-            "useradd",
-            "--root",
-            str(root),
-            "--create-home",
-            "--shell",
-            "/bin/bash",
-            "--groups",
-            "sudo",
-            ADMIN_USER,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    # A locked password ('!') would keep it out under `UsePAM no`; '*' means "no password, key only".
-    subprocess.run(["usermod", "--root", str(root), "--password", "*", ADMIN_USER], check=True, capture_output=True)
-    sudoers = root / "etc/sudoers.d" / ADMIN_USER
-    sudoers.write_text(f"{ADMIN_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
-    sudoers.chmod(0o440)
-    uid, gid = _ids(root, ADMIN_USER)
-    ssh_dir = root / "home" / ADMIN_USER / ".ssh"
-    ssh_dir.mkdir(mode=0o700)
-    authorized = ssh_dir / "authorized_keys"
-    authorized.write_text(key_path.with_suffix(".pub").read_text())
-    authorized.chmod(0o600)
-    for path in (ssh_dir, authorized):
-        os.chown(path, uid, gid)
-
-
-def _ids(root: Path, user: str) -> tuple[int, int]:
-    for line in (root / "etc/passwd").read_text().splitlines():
-        fields = line.split(":")
-        if fields[0] == user:
-            return int(fields[2]), int(fields[3])
-    raise HostError(f"{root}/etc/passwd: no user {user} after useradd")
 
 
 def _start_nspawn(root: Path, name: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -282,12 +241,12 @@ def _container_init(nspawn: subprocess.Popen[bytes], console: Path) -> int:
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     while time.monotonic() < deadline:
         if nspawn.poll() is not None:
-            raise HostError(f"systemd-nspawn exited with {nspawn.returncode}:\n{_tail(console)}")
+            raise HostError(f"systemd-nspawn exited with {nspawn.returncode}:\n{tail(console)}")
         for pid in _descendants(nspawn.pid):
             if _pid_in_namespace(pid) == 1:
                 return pid
         time.sleep(0.1)
-    raise HostError(f"the container of nspawn pid {nspawn.pid} never started its init:\n{_tail(console)}")
+    raise HostError(f"the container of nspawn pid {nspawn.pid} never started its init:\n{tail(console)}")
 
 
 def _plug_veth(veth_host: str, veth_guest: str, init_pid: int, host_cidr: str) -> None:
@@ -301,35 +260,18 @@ def _plug_veth(veth_host: str, veth_guest: str, init_pid: int, host_cidr: str) -
             raise HostError(f"{' '.join(command)}: {done.stderr.strip()}")
 
 
-def _wait_for_ssh(host: BootedHost, nspawn: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + BOOT_TIMEOUT_S
-    last = ""
-    while time.monotonic() < deadline:
-        if nspawn.poll() is not None:
-            raise HostError(f"{host.name}: the container stopped while booting:\n{_tail(host.console_log)}")
-        done = subprocess.run(host.ssh_command("true"), capture_output=True, text=True, check=False, timeout=30)
-        if done.returncode == 0:
-            return
-        last = done.stderr.strip()
-        time.sleep(0.5)
-    raise HostError(
-        f"{host.name}: no SSH login as {host.user}@{host.address} within {BOOT_TIMEOUT_S} s "
-        f"(last error: {last}):\n{_tail(host.console_log)}"
-    )
-
-
 def _stop(nspawn_pid: int, init_pid: int, veth_host: str, root: Path) -> None:
     """Kill the container, remove its veth and its tree."""
-    if init_pid and _alive(init_pid) and _root_of(init_pid) == str(root):
+    if init_pid and alive(init_pid) and _root_of(init_pid) == str(root):
         # The tree is thrown away: no orderly poweroff needed, and killing a PID namespace's init
         # kills every process in it at once (a poweroff takes up to 20 s with auditd and rsyslog).
         os.kill(init_pid, signal.SIGKILL)
-    elif nspawn_pid and _alive(nspawn_pid):
+    elif nspawn_pid and alive(nspawn_pid):
         os.kill(nspawn_pid, signal.SIGTERM)  # nspawn turns SIGTERM into a poweroff of the container.
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while nspawn_pid and _alive(nspawn_pid) and time.monotonic() < deadline:
+    while nspawn_pid and alive(nspawn_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if nspawn_pid and _alive(nspawn_pid):
+    if nspawn_pid and alive(nspawn_pid):
         os.kill(nspawn_pid, signal.SIGKILL)
     subprocess.run(["ip", "link", "del", veth_host], capture_output=True, check=False)
     if root.is_relative_to(WORK_DIR) and root != WORK_DIR and not _mounted_below(root):
@@ -371,33 +313,3 @@ def _pid_in_namespace(pid: int) -> int:
         if line.startswith("NSpid:"):
             return int(line.split()[-1])
     return 0
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # A zombie is gone, only not yet reaped.
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _write_state(path: Path, state: _State) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(asdict(state)))
-    partial.rename(path)
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no console log)"

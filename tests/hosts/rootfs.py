@@ -76,9 +76,9 @@ def debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
     return "http://deb.debian.org/debian"
 
 
-def packages() -> tuple[str, ...]:
+def packages(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Every package installed into the test host tree, sorted and unique."""
-    return tuple(sorted({*BASE_PACKAGES, *role_packages()}))
+    return tuple(sorted({*BASE_PACKAGES, *role_packages(), *extra}))
 
 
 def cache_key(mirror: str, pkgs: tuple[str, ...]) -> str:
@@ -87,9 +87,9 @@ def cache_key(mirror: str, pkgs: tuple[str, ...]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure_rootfs_tarball(cache_dir: Path = CACHE_DIR) -> Path:
-    """The cached tarball of the test host tree, built first if missing."""
-    mirror, pkgs = debian_mirror(), packages()
+def ensure_rootfs_tarball(cache_dir: Path = CACHE_DIR, extra_packages: tuple[str, ...] = ()) -> Path:
+    """The cached tarball of the test host tree (plus ``extra_packages``, e.g. a kernel), built first if missing."""
+    mirror, pkgs = debian_mirror(), packages(extra_packages)
     tarball = cache_dir / f"debian-{SUITE}-{cache_key(mirror, pkgs)}.tar.zst"
     if tarball.is_file():
         return tarball

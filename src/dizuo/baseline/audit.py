@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import yaml
 
 from dizuo.baseline import checks
 from dizuo.baseline import waivers as waivers_mod
-from dizuo.baseline.catalogue import Catalogue, Control, Scope, packaged
+from dizuo.baseline.catalogue import Catalogue, Control, Scope, UnknownControlError, packaged
 from dizuo.baseline.params import resolve
 from dizuo.baseline.report import AuditMeta, ControlResult, Status, write_reports
 from dizuo.declaration import Declaration, load
@@ -75,13 +75,16 @@ def select_hosts(declaration: Declaration, limit: str | None) -> list[Host]:
     return [h for h in hosts if h.name in chosen]
 
 
-def plan(declaration: Declaration, catalogue: Catalogue, hosts: list[Host]) -> list[dict[str, Any]]:
-    """For each host and host control: the checks with the parameter values of the host's zone."""
+def plan(
+    declaration: Declaration, catalogue: Catalogue, hosts: list[Host], controls: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """For each host and host control (those named by ``controls``, or all): the checks with the parameter
+    values of the host's zone."""
     params = resolve(declaration, catalogue)
     items = []
     for host in hosts:
         values = params.for_zone(host.zone)
-        for control in catalogue.for_scope(Scope.HOST):
+        for control in catalogue.select(Scope.HOST, controls):
             items.append(
                 {
                     "host": host.name,
@@ -106,9 +109,16 @@ class PreparedAudit:
     items: list[dict[str, Any]]
 
 
-def prepare_audit(inventory_dir: Path, *, limit: str | None = None, waivers_file: Path | None = None) -> PreparedAudit:
+def prepare_audit(
+    inventory_dir: Path,
+    *,
+    limit: str | None = None,
+    waivers_file: Path | None = None,
+    controls: Sequence[str] | None = None,
+) -> PreparedAudit:
     """Load and validate everything the audit needs, before touching any host.
 
+    ``controls`` audits only those host controls (all of them for None).
     Raises AuditInputError, DeclarationError or WaiverError naming the file, key and value.
     """
     declaration = load(inventory_dir)
@@ -121,7 +131,10 @@ def prepare_audit(inventory_dir: Path, *, limit: str | None = None, waivers_file
         if waivers_file is not None
         else waivers_mod.NO_WAIVERS
     )
-    items = plan(declaration, catalogue, hosts)
+    try:
+        items = plan(declaration, catalogue, hosts, controls)
+    except UnknownControlError as exc:
+        raise AuditInputError(f"--controls: {exc}") from None
     return PreparedAudit(inventory_dir, declaration, catalogue, hosts, waivers, items)
 
 

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dizuo.baseline.audit import AuditInputError, AuditRun, prepare_audit, run_audit
-from dizuo.baseline.catalogue import CatalogueError
+from dizuo.baseline.catalogue import CatalogueError, control_ids
 from dizuo.baseline.report import Status
 from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
@@ -36,6 +36,10 @@ def audit(
         typer.Option("--limit", "-l", help="Hosts, groups or zone_<zone>, comma-separated; globs ok"),
     ] = None,
     waivers: Annotated[Path | None, typer.Option("--waivers", help="Waivers file (YAML)")] = None,
+    controls: Annotated[
+        str | None,
+        typer.Option("--controls", help="Only these host controls, comma-separated, e.g. DZ-AU-01,DZ-AU-02"),
+    ] = None,
 ) -> None:
     """Check every host control of the 等保 baseline on the declared hosts; exit 1 when one fails."""
     # soft_wrap: an error names a file path and a key path; wrapping them would break both.
@@ -44,7 +48,8 @@ def audit(
         err.print(f"[red]error:[/red] --report {escape(str(report))}: exists and is not a directory", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        prepared = prepare_audit(inventory, limit=limit, waivers_file=waivers)
+        chosen = control_ids(controls) if controls is not None else None
+        prepared = prepare_audit(inventory, limit=limit, waivers_file=waivers, controls=chosen)
     except (DeclarationError, WaiverError, CatalogueError) as exc:
         for problem in exc.problems:
             err.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False)

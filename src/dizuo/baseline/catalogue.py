@@ -15,7 +15,7 @@ itself (lists and mappings keep their type), ``${name}`` inside a longer string 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -354,6 +354,32 @@ class Catalogue(Frozen):
     def for_scope(self, scope: Scope) -> tuple[Control, ...]:
         """The controls of one scope, in catalogue order."""
         return tuple(c for c in self.controls if c.scope is scope)
+
+    def select(self, scope: Scope, ids: Sequence[str] | None) -> tuple[Control, ...]:
+        """The controls of ``scope`` named by ``ids`` (all of them for None), in catalogue order.
+
+        Raises UnknownControlError naming every id that is not a control of that scope.
+        """
+        available = self.for_scope(scope)
+        if ids is None:
+            return available
+        known = {c.id for c in available}
+        unknown = [i for i in ids if i not in known]
+        if unknown or not ids:
+            raise UnknownControlError(
+                f"not {scope.value} controls of the catalogue: {', '.join(unknown) or '(none given)'}; "
+                f"the {scope.value} controls are {', '.join(sorted(known))}"
+            )
+        return tuple(c for c in available if c.id in set(ids))
+
+
+def control_ids(text: str) -> list[str]:
+    """Control ids from a comma-separated command-line value, e.g. ``DZ-AU-01, DZ-AU-02``."""
+    return [word.strip() for word in text.split(",") if word.strip()]
+
+
+class UnknownControlError(ValueError):
+    """A control id given on the command line is not in the catalogue (for that scope)."""
 
 
 class CatalogueError(Exception):

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dizuo.baseline import audit_cli, harden
-from dizuo.baseline.catalogue import CatalogueError, packaged
+from dizuo.baseline.catalogue import CatalogueError, Scope, UnknownControlError, control_ids, packaged
 from dizuo.baseline.params import resolve
 from dizuo.declaration import DeclarationError, load
 
@@ -87,6 +87,10 @@ def harden_command(
     inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Declaration directory, e.g. inventories/yulin")],
     limit: Annotated[str | None, typer.Option("--limit", "-l", help="Ansible host pattern, e.g. yl-log-01")] = None,
     check: Annotated[bool, typer.Option("--check", help="Report what would change; change nothing")] = False,
+    controls: Annotated[
+        str | None,
+        typer.Option("--controls", help="Only the role parts (tags) enforcing these controls, e.g. DZ-AU-01,DZ-AU-02"),
+    ] = None,
 ) -> None:
     """Converge the declared hosts to the baseline with the Ansible role; exit 1 when a host fails."""
     try:
@@ -94,9 +98,17 @@ def harden_command(
         # Validate the baseline overrides up front, so a bad value is a located error, not a traceback.
         resolve(declaration, source=str(inventory / "city.yaml"))
         playbook = harden.find_playbook()
+        tags = (
+            harden.remediation_tags(packaged().select(Scope.HOST, control_ids(controls)))
+            if controls is not None
+            else None
+        )
     except DeclarationError as exc:
         for problem in exc.problems:
             err.print("[red]error[/red]", escape(str(problem)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except UnknownControlError as exc:
+        err.print("[red]error[/red] --controls:", escape(str(exc)))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except harden.HardenError as exc:
         err.print("[red]error[/red]", escape(str(exc)))
@@ -137,10 +149,10 @@ def harden_command(
                 description=f"  {host}: ok {tally['ok']}  changed {tally['changed']}  failed {tally['failed']}",
             )
 
-        result = harden.run(declaration, limit=limit, check=check, on_event=on_event, playbook=playbook)
+        result = harden.run(declaration, limit=limit, check=check, on_event=on_event, playbook=playbook, tags=tags)
         progress.update(overall, description=f"done ({result.status})")
 
-    table = Table(title="dizuo harden" + (" --check" if check else ""))
+    table = Table(title="dizuo harden" + (" --check" if check else "") + (f" (tags {', '.join(tags)})" if tags else ""))
     for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
         table.add_column(column, justify="left" if column == "host" else "right")
     for name, outcome in result.hosts.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
+from dizuo.baseline.catalogue import Control
 from dizuo.baseline.params import host_vars, resolve
 from dizuo.declaration import Declaration
 from dizuo.declaration.inventory import hosts_yml
@@ -98,8 +99,12 @@ def run(
     check: bool = False,
     on_event: EventHandler | None = None,
     playbook: Path | None = None,
+    tags: Sequence[str] | None = None,
 ) -> HardenResult:
-    """Converge the declared hosts (or those matching ``limit``) to the baseline; ``check`` changes nothing."""
+    """Converge the declared hosts (or those matching ``limit``) to the baseline; ``check`` changes nothing.
+
+    ``tags`` runs only those parts of the role (a control's remediation tag, see ``remediation_tags``).
+    """
     playbook = playbook or find_playbook()
     names = {h.name for h in declaration.inventory.hosts}
     if not names:
@@ -124,6 +129,7 @@ def run(
             playbook=str(playbook),
             inventory=str(inventory_file),
             limit=limit,
+            tags=",".join(tags) if tags else None,
             cmdline=cmdline or None,
             envvars=envvars,
             quiet=True,
@@ -133,6 +139,14 @@ def run(
         stats = runner.stats or {}
         hosts = _outcomes(stats)
         return HardenResult(rc=int(runner.rc), status=str(runner.status), hosts=hosts, check=check)
+
+
+def remediation_tags(controls: Sequence[Control]) -> list[str]:
+    """The role tags that enforce ``controls`` (host controls all have one), sorted and unique."""
+    missing = [c.id for c in controls if not c.remediation.tag]
+    if missing:
+        raise HardenError(f"no role tag enforces {', '.join(missing)}: not host controls")
+    return sorted({c.remediation.tag for c in controls if c.remediation.tag})
 
 
 def _forward(on_event: EventHandler | None) -> Callable[[Event], bool]:

@@ -1,0 +1,139 @@
+"""The kernel audit on a real virtual machine (QEMU, own kernel): what the container cycle can only call 'not verified'.
+
+`dizuo harden --controls` the controls a container cannot verify (the role's auditd part) -> `dizuo audit
+--controls` of those passes: auditd runs and the kernel holds the rules -> a change to a watched file is
+recorded under its key -> a second run changes nothing (the auditd handlers, rule reload and restart, run for
+real here and only on change). The steps share the VM, so they run in file order.
+Only this part of the role runs here: the VM is emulated (hosts/vm.py) and a whole converge takes ~25 min.
+The container cycle (test_host_cycle.py) runs the whole role and audit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dizuo.baseline import harden
+from dizuo.baseline.catalogue import Scope, packaged
+from dizuo.declaration import load
+from hosts import BootedHost, write_declaration
+from hosts.declaration import run_audit
+from hosts.loghost import LOG_CA_FILE, issue_log_host_tls
+from hosts.vm import booted_vm, missing_vm_tools
+
+pytestmark = [pytest.mark.host, pytest.mark.vm, pytest.mark.slow]
+
+VM_NAME = "yl-test-vm-01"
+KERNEL_AUDIT = [c for c in packaged().for_scope(Scope.HOST) if not c.container.verifiable]
+TAGS = harden.remediation_tags(KERNEL_AUDIT)
+# Every control those role parts enforce: the audit of them must pass once they ran.
+VM_CONTROLS = [c.id for c in packaged().for_scope(Scope.HOST) if c.remediation.tag in TAGS]
+
+
+@pytest.fixture(scope="module")
+def vm_host(ssh_key: Path) -> Iterator[BootedHost]:
+    reasons = missing_vm_tools()
+    if reasons:
+        pytest.skip(f"cannot boot a test VM here: {', '.join(reasons)}")
+    # The log host's certificate goes in before boot, as the city's PKI would have placed it.
+    with booted_vm(VM_NAME, ssh_key, prepare=issue_log_host_tls) as host:
+        yield host
+
+
+@pytest.fixture(scope="module")
+def city(vm_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Yulin declaration whose only host is the VM, also its own log host (over loopback TLS)."""
+    return write_declaration(
+        tmp_path_factory.mktemp("vm-city") / "yulin",
+        [vm_host],
+        city_baseline={"log_server": "127.0.0.1", "zones": {"management": {"listen_tcp_allowed": [22, 6514]}}},
+        host_vars={"baseline_audit_log_server": True, "baseline_log_ca_file": LOG_CA_FILE},
+    )
+
+
+def _ssh(host: BootedHost, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(host.ssh_command(*command), capture_output=True, text=True, timeout=300, check=False)
+
+
+def _harden(city: Path, host: BootedHost) -> tuple[harden.HardenResult, list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    result = harden.run(load(city), limit=host.name, on_event=events.append, tags=TAGS)
+    return result, events
+
+
+def _tasks(events: list[dict[str, Any]], *kinds: str, changed: bool = False) -> list[str]:
+    return [
+        f"{e['event_data'].get('task', '?')}: {str(e['event_data'].get('res', {}).get('msg', ''))[:300]}"
+        for e in events
+        if e.get("event") in kinds
+        and not e["event_data"].get("ignore_errors")
+        and (not changed or e["event_data"].get("res", {}).get("changed"))
+    ]
+
+
+@pytest.fixture(scope="module")
+def first_converge(city: Path, vm_host: BootedHost) -> tuple[harden.HardenResult, list[dict[str, Any]]]:
+    return _harden(city, vm_host)
+
+
+def test_vm_is_a_vm_with_its_own_kernel(vm_host):
+    """The host is a virtual machine, not a container: the audit checks the kernel audit controls for real."""
+    virt = _ssh(vm_host, "systemd-detect-virt")
+    assert virt.stdout.strip() in {"qemu", "kvm"}, f"{vm_host.name}: detected as {virt.stdout!r} {virt.stderr}"
+    container = _ssh(vm_host, "systemd-detect-virt", "--container")
+    assert container.returncode != 0, f"{vm_host.name} looks like a container: {container.stdout!r}"
+
+
+def test_harden_converges_on_vm(first_converge, vm_host):
+    """The role converges the VM without a failed task, auditd started and its rules loaded for real."""
+    result, events = first_converge
+    failed = _tasks(events, "runner_on_failed", "runner_on_unreachable")
+    assert result.ok, f"harden failed on {vm_host.name} (rc {result.rc}): {failed}"
+    ran = {e["event_data"].get("task") for e in events if e.get("event") == "runner_on_ok"}
+    assert "DZ-AU-01 | Start auditd" in ran, "auditd must be started on a VM, not skipped as in a container"
+
+
+def test_kernel_audit_controls_pass_on_vm(first_converge, city, tmp_path):
+    """After hardening, the controls of that role part pass on the VM, verified for real (none 'not verified')."""
+    assert KERNEL_AUDIT, "the catalogue names the controls a container cannot verify"
+    done, results = run_audit(city, tmp_path, "--controls", ",".join(VM_CONTROLS))
+    assert sorted(results) == sorted(VM_CONTROLS), "the report lists exactly the controls asked for"
+    not_passing = {
+        c: f"{r['status']}: {'; '.join([*r['problems'], r['note']])}"
+        for c, r in results.items()
+        if r["status"] != "pass"
+    }
+    assert not_passing == {}, f"controls not passing on the VM: {json.dumps(not_passing, indent=1, ensure_ascii=False)}"
+    loaded = " ".join(results["DZ-AU-01"]["evidence"])
+    for key in ("dz-identity", "dz-privilege", "dz-keyfiles", "dz-audit", "dz-logins"):
+        assert key in loaded, f"DZ-AU-01 evidence does not show the kernel holding the {key} rules: {loaded}"
+    assert done.returncode == 0, f"audit of the hardened VM exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_watched_file_change_is_audited(first_converge, vm_host):
+    """A change to a watched file (/etc/sudoers) lands in the kernel's audit log under its key (dz-privilege)."""
+    # chmod to the mode it already has: an attribute change the 'wa' watch sees, leaving the file as it was.
+    changed = _ssh(vm_host, "sudo", "-n", "chmod", "0440", "/etc/sudoers")
+    assert changed.returncode == 0, changed.stderr
+    # --input-logs: without a terminal ausearch would search its (empty) standard input instead of the logs.
+    found = _ssh(
+        vm_host, "sudo", "-n", "ausearch", "--input-logs", "--start", "recent", "--key", "dz-privilege",
+        "--file", "/etc/sudoers", "--interpret",
+    )  # fmt: skip
+    assert found.returncode == 0, f"no recent dz-privilege record for /etc/sudoers: {found.stdout} {found.stderr}"
+    for field in ("comm=chmod", "auid=dzadmin"):  # the command, and the person who logged in
+        assert field in found.stdout, f"the record lacks {field}: {found.stdout[-1500:]}"
+
+
+def test_second_run_changes_nothing_on_vm(first_converge, city, vm_host):
+    """A second run reports 0 changed: with auditd really running, its handlers must not fire again."""
+    result, events = _harden(city, vm_host)
+    assert result.ok, (
+        f"second run failed on {vm_host.name}: {_tasks(events, 'runner_on_failed', 'runner_on_unreachable')}"
+    )
+    assert result.changed == 0, f"second run changed on {vm_host.name}: {_tasks(events, 'runner_on_ok', changed=True)}"
