@@ -1,4 +1,5 @@
-"""Real Debian 12 test hosts: a cached debootstrap tree booted with systemd-nspawn on a private veth.
+"""Real Debian 12 test hosts: a cached debootstrap tree booted with systemd-nspawn on a private veth, or
+(hosts.vm) as a QEMU virtual machine with its own kernel, for what a container cannot show (the kernel audit).
 
 Use the ``debian_host`` fixture (session scope, one host per session) and ``write_declaration``
 to point the real CLI (``dizuo audit``, ``dizuo harden``) at it through a city declaration.
