@@ -168,7 +168,10 @@ def cleanup_stale_hosts() -> None:
     if not STATE_DIR.is_dir():
         return
     for path in STATE_DIR.glob("*.json"):
-        state = _State(**json.loads(path.read_text()))
+        try:
+            state = _State(**json.loads(path.read_text()))
+        except (TypeError, ValueError):
+            continue  # not a container record (another kind of host, or an older layout): not ours to stop
         if alive(state.owner_pid):
             continue
         nspawn = state.nspawn_pid if state.root in cmdline(state.nspawn_pid) else 0

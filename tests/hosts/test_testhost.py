@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from hosts import nspawn, vm
 from hosts.nspawn import WORK_DIR, BootedHost, booted_host
 
 pytestmark = pytest.mark.host
@@ -56,3 +58,27 @@ def test_teardown_stops_container_and_removes_veth_and_tree(ssh_key: Path):
     assert left == [], f"leftover trees {left}"
     procs = subprocess.run(["pgrep", "-f", f"--directory={root}"], capture_output=True, text=True, check=False)
     assert procs.stdout.strip() == "", f"systemd-nspawn for {root} still running: {procs.stdout}"
+
+
+def test_stale_records_of_containers_and_vms_are_cleaned_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A session killed mid-run leaves records of both kinds; each cleanup reads only its own and removes it."""
+    gone_pid = int(Path("/proc/self/stat").read_text().split()[0]) + 10_000_000  # beyond pid_max: never alive
+    containers = tmp_path / "run"
+    monkeypatch.setattr(nspawn, "STATE_DIR", containers)
+    monkeypatch.setattr(vm, "STATE_DIR", containers / "vm")
+    (containers / "vm").mkdir(parents=True)
+    container_record = containers / "yl-old-1.json"
+    container_record.write_text(
+        json.dumps({"owner_pid": gone_pid, "nspawn_pid": 0, "init_pid": 0, "veth": "vh-dzgone", "root": str(tmp_path)})
+    )
+    vm_record = containers / "vm" / "yl-old-vm-1.json"
+    vm_record.write_text(json.dumps({"owner_pid": gone_pid, "qemu_pid": 0, "work": str(tmp_path)}))
+    foreign = containers / "vm-yl-older-layout-1.json"  # a record of another shape: skipped, not a crash
+    foreign.write_text(vm_record.read_text())
+    nspawn.cleanup_stale_hosts()
+    assert not container_record.exists(), "the container record of a dead session is left"
+    assert foreign.exists(), "a record the container cleanup cannot read is left alone"
+    assert vm_record.exists(), "the container cleanup must not touch VM records"
+    vm.cleanup_stale_vms()
+    assert not vm_record.exists(), "the VM record of a dead session is left"
+    assert tmp_path.is_dir(), "a recorded tree outside the work directory is never removed"

@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hosts.nspawn import STATE_DIR, WORK_DIR, BootedHost
+from hosts.nspawn import STATE_DIR as HOSTS_STATE_DIR
+from hosts.nspawn import WORK_DIR, BootedHost
 from hosts.process import HostError, alive, cmdline, wait_for_ssh, write_state
 from hosts.rootfs import ensure_rootfs_tarball
 from hosts.tree import ADMIN_USER, configure_tree
@@ -49,6 +50,8 @@ SSH_PORT = 2222
 # The guest's side of QEMU's user network (10.0.2.0/24).
 GUEST_ADDRESS = "10.0.2.15"
 BOOT_TIMEOUT_S = 600
+# VM records apart from the containers' (a different record: each cleanup reads only its own kind).
+STATE_DIR = HOSTS_STATE_DIR / "vm"
 STOP_TIMEOUT_S = 10
 
 
@@ -82,7 +85,7 @@ def booted_vm(name: str, key_path: Path, prepare: Callable[[Path], None] | None 
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     with _reserve_loopback() as address:
         work = WORK_DIR / f"{name}-vm-{os.getpid()}"
-        state_file = STATE_DIR / f"vm-{name}-{os.getpid()}.json"
+        state_file = STATE_DIR / f"{name}-{os.getpid()}.json"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         tree = work / "tree"
@@ -137,7 +140,7 @@ def cleanup_stale_vms() -> None:
     """Stop VMs whose session died without tearing them down (only those recorded by us)."""
     if not STATE_DIR.is_dir():
         return
-    for path in STATE_DIR.glob("vm-*.json"):
+    for path in STATE_DIR.glob("*.json"):
         state = _State(**json.loads(path.read_text()))
         if alive(state.owner_pid):
             continue
