@@ -52,7 +52,12 @@ def city(vm_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("vm-city") / "yulin",
         [vm_host],
         city_baseline={"log_server": "127.0.0.1", "zones": {"management": {"listen_tcp_allowed": [22, 6514]}}},
-        host_vars={"baseline_audit_log_server": True, "baseline_log_ca_file": LOG_CA_FILE},
+        host_vars={
+            "baseline_audit_log_server": True,
+            "baseline_log_ca_file": LOG_CA_FILE,
+            # An emulated guest on a busy machine can take longer than Ansible's default 10 s to answer SSH.
+            "ansible_ssh_timeout": 60,
+        },
     )
 
 
