@@ -43,15 +43,16 @@ class BootedHost:
 
     name: str
     address: str
-    """Where to connect: the container end of the veth pair."""
+    """Where to connect: the container end of the veth pair, or a VM's forwarded loopback address."""
     port: int
     user: str
     key_path: Path
     known_hosts: Path
     root: Path
+    """The host's tree on this machine; for a VM the tree its disk was made from, gone once it boots."""
     console_log: Path
     veth: str
-    """This machine's end of the veth pair (the container end is its peer)."""
+    """This machine's end of the veth pair (the container end is its peer); empty for a VM."""
 
     def ssh_command(self, *command: str) -> list[str]:
         """An ``ssh`` command line that runs ``command`` on the host as the admin, key only."""

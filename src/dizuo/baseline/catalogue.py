@@ -370,7 +370,8 @@ class Catalogue(Frozen):
                 f"not {scope.value} controls of the catalogue: {', '.join(unknown) or '(none given)'}; "
                 f"the {scope.value} controls are {', '.join(sorted(known))}"
             )
-        return tuple(c for c in available if c.id in set(ids))
+        wanted = set(ids)
+        return tuple(c for c in available if c.id in wanted)
 
 
 def control_ids(text: str) -> list[str]:
