@@ -1,29 +1,75 @@
 """The `dizuo` command line: thin wrappers over the library, one module per domain.
 
-Each domain module exposes ``register(app)`` and adds its own commands, so the
-domains never edit each other's CLI code.
+Each domain module exposes ``register(app)`` and adds its own commands, so the domains never edit each
+other's CLI code. A domain is imported only when one of its commands runs: `dizuo capacity forecast` does
+not pay for Pulumi, pytest and the MILP solver the other domains load (about two seconds of start-up,
+more than the forecast itself takes). `dizuo --help` lists every command, so it imports them all.
 """
 
 from __future__ import annotations
 
-import typer
+import functools
+import importlib
+from typing import Any
 
-from dizuo.baseline import cli as baseline_cli
-from dizuo.capacity import cli as capacity_cli
-from dizuo.declaration import cli as declaration_cli
-from dizuo.migration import cli as migration_cli
-from dizuo.synth import cli as synth_cli
+import typer
+from typer.core import TyperGroup
+
+# Top-level command -> the domain module whose register(app) adds it; listed in this order in --help.
+# tests/test_cli.py checks this against what each domain actually registers.
+COMMANDS: dict[str, str] = {
+    "validate": "dizuo.declaration.cli",
+    "schema": "dizuo.declaration.cli",
+    "inventory": "dizuo.declaration.cli",
+    "synth": "dizuo.synth.cli",
+    "preview": "dizuo.synth.cli",
+    "up": "dizuo.synth.cli",
+    "harden": "dizuo.baseline.cli",
+    "audit": "dizuo.baseline.cli",
+    "baseline": "dizuo.baseline.cli",
+    "capacity": "dizuo.capacity.cli",
+    "migrate": "dizuo.migration.cli",
+}
+
+
+@functools.cache
+def domain_commands(module_name: str) -> TyperGroup:
+    """The command group of everything one domain module registers (imported on first use)."""
+    module = importlib.import_module(module_name)
+    domain = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    domain.callback()(lambda: None)  # a group even when the domain registers a single command
+    module.register(domain)
+    group = typer.main.get_command(domain)
+    if not isinstance(group, TyperGroup):  # a callback always makes a group; guards a typer that changed that
+        raise TypeError(f"{module_name} did not register a command group")
+    return group
+
+
+class _Domains(TyperGroup):
+    """The root group: lists COMMANDS, loads a command's domain when it is looked up."""
+
+    # Context and Command are click's classes, which newer typer vendors (typer._click) and older typer takes from
+    # click itself: Any keeps this independent of which.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        module_name = COMMANDS.get(cmd_name)
+        return None if module_name is None else domain_commands(module_name).get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="dizuo",
-    help="底座: declare a city's network, government cloud, data pool and security baseline as code.",
+    cls=_Domains,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
-for domain in (declaration_cli, synth_cli, baseline_cli, capacity_cli, migration_cli):
-    domain.register(app)
+
+@app.callback()
+def _root() -> None:
+    """底座: declare a city's network, government cloud, data pool and security baseline as code."""
 
 
 def main() -> None:

@@ -7,14 +7,17 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dizuo.capacity.prometheus_source import ConfigError, PrometheusSource, SourceError, load_config
-from dizuo.declaration.model import Declaration
+# The Prometheus client and the declaration model load with the command that needs them: `dizuo capacity forecast`
+# is in this domain too and should start fast.
+if TYPE_CHECKING:
+    from dizuo.capacity.prometheus_source import PrometheusSource
+    from dizuo.declaration.model import Declaration
 
 err = Console(stderr=True)
 out = Console()
@@ -58,6 +61,8 @@ def load_declaration(path: Path | None) -> Declaration | None:
 
 def make_source(url: str, config: Path | None, declaration: Declaration | None) -> PrometheusSource:
     """A Prometheus source, or exit 1 naming the bad option or config key."""
+    from dizuo.capacity.prometheus_source import ConfigError, PrometheusSource, load_config  # noqa: PLC0415
+
     try:
         return PrometheusSource(url, load_config(config), declaration)
     except ConfigError as exc:
@@ -80,7 +85,7 @@ def run_report(
 
     from dizuo.capacity.csvio import UsageCsvError, read_usage_csv  # noqa: PLC0415
     from dizuo.capacity.exporter import default_forecaster  # noqa: PLC0415
-    from dizuo.capacity.prometheus_source import Ownership, parse_duration  # noqa: PLC0415
+    from dizuo.capacity.prometheus_source import Ownership, SourceError, parse_duration  # noqa: PLC0415
     from dizuo.capacity.report import build_report, label_from_declaration, tables, write_report  # noqa: PLC0415
 
     try:
@@ -188,6 +193,7 @@ def register(app: typer.Typer) -> None:
         check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUTPUT differs; write nothing")] = False,
     ) -> None:
         """Generate the capacity alert rules from their one commented config."""
+        from dizuo.capacity.prometheus_source import ConfigError  # noqa: PLC0415
         from dizuo.capacity.rules import load_alert_config, render, write_atomically  # noqa: PLC0415
 
         try:
