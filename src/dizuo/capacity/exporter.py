@@ -42,7 +42,7 @@ class HistorySource(Protocol):
 
 def default_forecaster(histories: Sequence[UsageHistory]) -> list[Forecast]:
     """dizuo's forecaster over the standard 30-day horizon."""
-    # Imported here: the forecaster pulls in scipy, which `dizuo --help` should not pay for.
+    # Imported here: a caller that brings its own forecaster (the tests do) does not load this one and its calendar.
     from dizuo.capacity.forecast import forecast_histories  # noqa: PLC0415
 
     return forecast_histories(histories, horizon_seconds=HORIZON_SECONDS)
