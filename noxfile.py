@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import nox
 
@@ -15,7 +16,8 @@ nox.options.sessions = ["lint", "typing", "tests"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # System packages the test suite drives for real: Prometheus + promtool, systemd-nspawn test hosts and a QEMU
-# VM (for the kernel audit) built with debootstrap (cached as zstd tarballs), ssh for Ansible and testinfra.
+# VM (for the kernel audit; booted by UEFI firmware and GRUB) built with debootstrap (cached as zstd tarballs),
+# ssh for Ansible and testinfra. Keyed by a command, or by a path where the package has no command of its own.
 APT_PACKAGES = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
@@ -26,12 +28,19 @@ APT_PACKAGES = {
     "ip": "iproute2",
     "qemu-system-x86_64": "qemu-system-x86",
     "mkfs.ext4": "e2fsprogs",
+    "grub-mkstandalone": "grub-common",
+    "/usr/lib/grub/x86_64-efi": "grub-efi-amd64-bin",
+    "/usr/share/ovmf/OVMF.fd": "ovmf",
 }
+
+
+def _present(tool: str) -> bool:
+    return Path(tool).exists() if tool.startswith("/") else shutil.which(tool) is not None
 
 
 def _install_system_packages(session: nox.Session) -> None:
     """apt-get install what the suite needs, when it is missing and we are root (CI, fresh machines)."""
-    missing = sorted({pkg for tool, pkg in APT_PACKAGES.items() if shutil.which(tool) is None})
+    missing = sorted({pkg for tool, pkg in APT_PACKAGES.items() if not _present(tool)})
     if not missing:
         return
     if os.geteuid() != 0:

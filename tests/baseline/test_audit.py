@@ -9,6 +9,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import testinfra
@@ -307,6 +308,33 @@ def test_file_modes_reports_extra_permission_bits(tmp_path):
         },
     )
     assert finding.problems == [f"{loose} has mode 0644, more than 0600"]
+
+
+class _CmdlineHost:
+    """Answers `cat -- /proc/cmdline` with a given command line, as testinfra's run() does."""
+
+    def __init__(self, cmdline: str) -> None:
+        self.cmdline = cmdline
+
+    def run(self, command: str, *args: str) -> SimpleNamespace:
+        assert (command, args) == ("cat -- %s", ("/proc/cmdline",))
+        return SimpleNamespace(rc=0, stdout=self.cmdline, stderr="")
+
+
+def test_kernel_cmdline_reads_the_kernel_parameters_only():
+    """kernel_cmdline: the last of a repeated parameter wins; numbers compare as numbers; init's words after
+    '--' are not the kernel's; a missing parameter fails."""
+    expect = [{"key": "audit", "op": "eq", "value": 1}, {"key": "audit_backlog_limit", "op": "ge", "value": 8192}]
+    hardened = "BOOT_IMAGE=/boot/vmlinuz root=UUID=x ro audit=0 quiet audit=1 audit_backlog_limit=16384\n"
+    finding = checks.kernel_cmdline(_CmdlineHost(hardened), {"expect": expect})
+    assert finding.problems == []
+    assert finding.evidence == [f"/proc/cmdline: {hardened.strip()}"]
+    after_init = "root=/dev/vda audit_backlog_limit=64 -- audit=1 audit_backlog_limit=8192"
+    finding = checks.kernel_cmdline(_CmdlineHost(after_init), {"expect": expect})
+    assert finding.problems == [
+        "the kernel command line has no audit (expected = 1)",
+        "the kernel command line has audit_backlog_limit=64, expected ≥ 8192",
+    ]
 
 
 def test_every_check_kind_of_the_catalogue_has_a_check():

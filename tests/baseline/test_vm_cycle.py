@@ -1,9 +1,10 @@
 """The kernel audit on a real virtual machine (QEMU, own kernel): what the container cycle can only call 'not verified'.
 
-`dizuo harden --controls` the controls a container cannot verify (the role's auditd part) -> `dizuo audit
---controls` of those passes: auditd runs and the kernel holds the rules -> a change to a watched file is
-recorded under its key -> a second run changes nothing (the auditd handlers, rule reload and restart, run for
-real here and only on change). The steps share the VM, so they run in file order.
+`dizuo harden --controls` the controls a container cannot verify (the role's auditd part) -> a reboot through the
+VM's firmware and GRUB, whose menu update-grub rewrote -> `dizuo audit --controls` of those passes: the kernel
+booted with audit=1, auditd runs and the kernel holds the rules -> a change to a watched file is recorded under
+its key -> a second run changes nothing (the handlers, update-grub, rule reload and auditd restart, run for real
+here and only on change). The steps share the VM, so they run in file order.
 Only this part of the role runs here: the VM is emulated (hosts/vm.py) and a whole converge takes ~25 min.
 The container cycle (test_host_cycle.py) runs the whole role and audit.
 """
@@ -25,7 +26,7 @@ from dizuo.declaration import load
 from hosts import BootedHost, write_declaration
 from hosts.declaration import run_audit
 from hosts.loghost import LOG_CA_FILE, issue_log_host_tls
-from hosts.vm import booted_vm, missing_vm_tools
+from hosts.vm import booted_vm, missing_vm_tools, reboot_vm
 
 pytestmark = [pytest.mark.host, pytest.mark.vm, pytest.mark.slow]
 
@@ -111,8 +112,37 @@ def test_harden_converges_on_vm(first_converge, vm_host):
     assert active.stdout.strip() == "active", f"auditd is {active.stdout.strip()!r} on a VM: {active.stderr}"
 
 
-def test_kernel_audit_controls_pass_on_vm(first_converge, city, tmp_path):
-    """After hardening, the controls of that role part pass on the VM, verified for real (none 'not verified')."""
+def test_kernel_command_line_waits_for_a_reboot(first_converge, city, tmp_path):
+    """Before a reboot the running kernel has no audit=1 yet: DZ-AU-06 fails, with the command line as evidence."""
+    done, results = run_audit(city, tmp_path, "--controls", "DZ-AU-06")
+    result = results["DZ-AU-06"]
+    assert result["status"] == "fail", result
+    assert result["problems"] == [
+        "the kernel command line has no audit (expected = 1)",
+        "the kernel command line has no audit_backlog_limit (expected ≥ 8192)",
+    ], result
+    assert any(line.startswith("/proc/cmdline: ") for line in result["evidence"]), result
+    assert done.returncode == 1, f"a failed control must fail the audit: {done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture(scope="module")
+def rebooted(first_converge: subprocess.CompletedProcess[str], vm_host: BootedHost) -> str:
+    """The VM rebooted after the first run, through its firmware and GRUB: its kernel command line after that boot."""
+    menu = _ssh(vm_host, "sudo", "-n", "grep", "-c", "audit=1", "/boot/grub/grub.cfg")
+    assert int(menu.stdout.strip() or 0) > 0, f"update-grub did not put audit=1 in the guest's GRUB menu: {menu}"
+    reboot_vm(vm_host)
+    return _ssh(vm_host, "cat", "/proc/cmdline").stdout.strip()
+
+
+def test_reboot_boots_the_guests_grub_menu(rebooted):
+    """The kernel came up from the menu update-grub wrote in the guest (not the fallback), with the role's arguments."""
+    assert "BOOT_IMAGE=/boot/vmlinuz-" in rebooted, f"not booted from the guest's GRUB menu: {rebooted}"
+    assert "audit=1" in rebooted.split(), f"audit=1 not on the kernel command line after a reboot: {rebooted}"
+
+
+def test_kernel_audit_controls_pass_on_vm(rebooted, city, tmp_path):
+    """After hardening and a reboot, the controls of that role part pass on the VM, verified for real (none 'not
+    verified')."""
     assert KERNEL_AUDIT, "the catalogue names the controls a container cannot verify"
     done, results = run_audit(city, tmp_path, "--controls", ",".join(VM_CONTROLS))
     assert sorted(results) == sorted(VM_CONTROLS), "the report lists exactly the controls asked for"
@@ -125,10 +155,11 @@ def test_kernel_audit_controls_pass_on_vm(first_converge, city, tmp_path):
     loaded = " ".join(results["DZ-AU-01"]["evidence"])
     for key in ("dz-identity", "dz-privilege", "dz-keyfiles", "dz-audit", "dz-logins"):
         assert key in loaded, f"DZ-AU-01 evidence does not show the kernel holding the {key} rules: {loaded}"
+    assert any("audit=1" in line for line in results["DZ-AU-06"]["evidence"]), results["DZ-AU-06"]
     assert done.returncode == 0, f"audit of the hardened VM exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
 
-def test_watched_file_change_is_audited(first_converge, vm_host):
+def test_watched_file_change_is_audited(rebooted, vm_host):
     """A change to a watched file (/etc/sudoers) lands in the kernel's audit log under its key (dz-privilege)."""
     # chmod to the mode it already has: an attribute change the 'wa' watch sees, leaving the file as it was.
     changed = _ssh(vm_host, "sudo", "-n", "chmod", "0440", "/etc/sudoers")
@@ -143,7 +174,7 @@ def test_watched_file_change_is_audited(first_converge, vm_host):
         assert field in found.stdout, f"the record lacks {field}: {found.stdout[-1500:]}"
 
 
-def test_second_run_changes_nothing_on_vm(first_converge, city, vm_host):
+def test_second_run_changes_nothing_on_vm(rebooted, city, vm_host):
     """A second run reports 0 changed: with auditd really running, its handlers must not fire again."""
     result, events = _harden(city, vm_host)
     assert result.ok, (

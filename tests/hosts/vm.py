@@ -1,9 +1,15 @@
 """Boot a real Debian 12 host as a QEMU virtual machine: for what no container can show, the kernel's audit.
 
 The VM starts from the same cached debootstrap tree as the containers (hosts.rootfs), with Debian's kernel
-added. The tree is configured on this machine (hosts.tree), written into an ext4 disk image with
-``mkfs.ext4 -d`` (no loop mount, nothing runs inside the tree) and booted with its own kernel and initramfs.
-The guest has its own kernel, so auditd runs there and the audit rules are really loaded.
+and GRUB's configuration tools added. The tree is configured on this machine (hosts.tree) and written into an
+ext4 disk image with ``mkfs.ext4 -d`` (no loop mount, nothing runs inside the tree). The guest has its own
+kernel, so auditd runs there and the audit rules are really loaded.
+
+Boot: UEFI firmware (OVMF), then GRUB, then the kernel, as a server boots. GRUB is a standalone EFI image
+(grub-mkstandalone) that QEMU hands the firmware in place of a kernel, so the disk needs no EFI partition: it
+reads the guest's own /boot/grub/grub.cfg, which update-grub in the guest writes (the baseline's DZ-AU-06 does),
+and boots the tree's /vmlinuz directly until there is one. So a kernel parameter the role puts in the guest's
+GRUB configuration is on the kernel command line after a reboot (reboot_vm), or it is not.
 
 Network: QEMU's user-mode network with ``restrict=on``, so the guest reaches nothing outside itself; its sshd
 is forwarded to one address of this machine's loopback (127.0.77.N), which is all the tests connect to.
@@ -33,11 +39,38 @@ from pathlib import Path
 
 from hosts.nspawn import STATE_DIR as HOSTS_STATE_DIR
 from hosts.nspawn import WORK_DIR, BootedHost
-from hosts.process import HostError, alive, cmdline, wait_for_ssh, write_state
+from hosts.process import HostError, alive, cmdline, tail, wait_for_ssh, write_state
 from hosts.rootfs import ensure_rootfs_tarball
 from hosts.tree import ADMIN_USER, configure_tree
 
-KERNEL_PACKAGES = ("linux-image-amd64",)
+# The kernel, and update-grub with what it needs (grub-mkconfig, grub-probe) for the guest's own boot menu.
+VM_PACKAGES = ("linux-image-amd64", "grub2-common")
+# UEFI firmware for QEMU (Debian's ovmf) and GRUB's EFI modules (grub-efi-amd64-bin) on this machine.
+FIRMWARE = Path("/usr/share/ovmf/OVMF.fd")
+GRUB_EFI_MODULES = Path("/usr/lib/grub/x86_64-efi")
+# The standalone GRUB's own configuration: the guest's menu once update-grub has written it, else the tree's kernel.
+# Serial only: the VM has no display, and QEMU writes the serial port to console.log.
+GRUB_EMBEDDED_CFG = """\
+serial --unit=0 --speed=115200
+terminal_input serial
+terminal_output serial
+search --no-floppy --label dzroot --set=root
+if [ -f ($root)/boot/grub/grub.cfg ]; then
+  configfile ($root)/boot/grub/grub.cfg
+else
+  linux ($root)/vmlinuz root=LABEL=dzroot rw console=ttyS0
+  initrd ($root)/initrd.img
+  boot
+fi
+"""
+# What update-grub in the guest puts on every kernel line and in its menu, as a city's VM template would have it.
+GUEST_GRUB_DEFAULTS = """\
+# The test VM: a serial console (QEMU writes it to console.log), no display, no menu delay.
+GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"
+GRUB_TERMINAL=serial
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB_TIMEOUT=0
+"""
 ACCEL = os.environ.get("DIZUO_VM_ACCEL", "tcg")
 MEMORY_MIB = 2048
 CPUS = 2
@@ -55,6 +88,10 @@ STATE_DIR = HOSTS_STATE_DIR / "vm"
 STOP_TIMEOUT_S = 10
 
 
+# The QEMU of each VM booted_vm is running, by host name (reboot_vm watches it).
+_RUNNING: dict[str, subprocess.Popen[bytes]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class _State:
     owner_pid: int
@@ -65,11 +102,18 @@ class _State:
 def missing_vm_tools() -> list[str]:
     """Why VMs cannot be booted here (empty when they can)."""
     reasons = [] if os.geteuid() == 0 else ["not root"]
-    return reasons + [
-        f"{tool} not installed"
-        for tool in ("qemu-system-x86_64", "mkfs.ext4", "debootstrap", "zstd", "ssh", "ssh-keygen", "useradd")
-        if shutil.which(tool) is None
-    ]
+    tools = (
+        "qemu-system-x86_64",
+        "mkfs.ext4",
+        "grub-mkstandalone",
+        "debootstrap",
+        "zstd",
+        "ssh",
+        "ssh-keygen",
+        "useradd",
+    )
+    reasons += [f"{tool} not installed" for tool in tools if shutil.which(tool) is None]
+    return reasons + [f"{path} missing" for path in (FIRMWARE, GRUB_EFI_MODULES) if not path.exists()]
 
 
 @contextlib.contextmanager
@@ -80,7 +124,7 @@ def booted_vm(name: str, key_path: Path, prepare: Callable[[Path], None] | None 
     would have placed): the yielded host's ``root`` is gone by then, as the disk holds the only copy.
     """
     cleanup_stale_vms()
-    tarball = ensure_rootfs_tarball(extra_packages=KERNEL_PACKAGES)
+    tarball = ensure_rootfs_tarball(extra_packages=VM_PACKAGES)
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     with _reserve_loopback() as address:
@@ -106,14 +150,17 @@ def booted_vm(name: str, key_path: Path, prepare: Callable[[Path], None] | None 
                 "LinkLocalAddressing=no\nIPv6AcceptRA=no\n",
             )
             (tree / "etc/fstab").write_text("/dev/vda / ext4 defaults,errors=remount-ro 0 1\n")
+            (tree / "etc/default/grub.d/10-test-vm.cfg").write_text(GUEST_GRUB_DEFAULTS)
+            (tree / "boot/grub").mkdir(exist_ok=True)  # where update-grub writes, as a GRUB install leaves it
             if prepare is not None:
                 prepare(tree)
-            kernel, initrd = _boot_files(tree, work)
+            _check_kernel(tree)
+            boot_loader = _standalone_grub(work)
             image = work / "disk.img"
             size = _tree_bytes(tree) + DISK_HEADROOM_BYTES
             _run(["mkfs.ext4", "-q", "-F", "-L", "dzroot", "-d", str(tree), str(image), f"{size // 1024}k"])
             shutil.rmtree(tree)  # the disk holds the only copy from here on
-            qemu = _start_qemu(kernel, initrd, image, address, console)
+            qemu = _start_qemu(boot_loader, image, address, console)
             write_state(state_file, _State(os.getpid(), qemu.pid, str(work)))
             host = BootedHost(
                 name=name,
@@ -127,8 +174,10 @@ def booted_vm(name: str, key_path: Path, prepare: Callable[[Path], None] | None 
                 veth="",
             )
             wait_for_ssh(host, qemu, timeout_s=BOOT_TIMEOUT_S, what="QEMU")
+            _RUNNING[name] = qemu
             yield host
         finally:
+            _RUNNING.pop(name, None)
             _stop(qemu.pid if qemu else 0, work)
             if qemu is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -179,18 +228,24 @@ def _port_free(address: str, port: int) -> bool:
     return True
 
 
-def _boot_files(tree: Path, work: Path) -> tuple[Path, Path]:
-    """The tree's kernel and initramfs, copied out of it (the tree itself goes into the disk image)."""
-    kernels = sorted((tree / "boot").glob("vmlinuz-*"))
-    if not kernels:
-        raise HostError(f"{tree}/boot has no kernel: the VM tree must include {', '.join(KERNEL_PACKAGES)}")
-    kernel = kernels[-1]
-    initrd = tree / "boot" / kernel.name.replace("vmlinuz-", "initrd.img-")
-    if not initrd.is_file():
-        raise HostError(f"{initrd} missing: the kernel package did not build its initramfs")
-    shutil.copyfile(kernel, work / "vmlinuz")
-    shutil.copyfile(initrd, work / "initrd.img")
-    return work / "vmlinuz", work / "initrd.img"
+def _check_kernel(tree: Path) -> None:
+    """The tree has a kernel and its initramfs where the boot loader looks (/vmlinuz, /initrd.img: links into /boot)."""
+    for name in ("vmlinuz", "initrd.img"):
+        link = tree / name
+        # Resolved inside the tree, as GRUB reads it: an absolute link means the tree's /boot, not this machine's.
+        target = os.readlink(link) if link.is_symlink() else name
+        if not (tree / target.lstrip("/")).is_file():
+            raise HostError(f"{link} missing: the VM tree must include {', '.join(VM_PACKAGES)}")
+
+
+def _standalone_grub(work: Path) -> Path:
+    """GRUB as one EFI image with GRUB_EMBEDDED_CFG and every module inside (its own memory disk)."""
+    config = work / "grub-embedded.cfg"
+    config.write_text(GRUB_EMBEDDED_CFG)
+    image = work / "grub.efi"
+    _run(["grub-mkstandalone", "--format=x86_64-efi", f"--directory={GRUB_EFI_MODULES}", f"--output={image}",
+          "--locales=", "--fonts=", "--themes=", f"boot/grub/grub.cfg={config}"])  # fmt: skip
+    return image
 
 
 def _tree_bytes(tree: Path) -> int:
@@ -198,16 +253,16 @@ def _tree_bytes(tree: Path) -> int:
     return int(done.stdout.split()[0])
 
 
-def _start_qemu(kernel: Path, initrd: Path, image: Path, address: str, console: Path) -> subprocess.Popen[bytes]:
+def _start_qemu(boot_loader: Path, image: Path, address: str, console: Path) -> subprocess.Popen[bytes]:
     accel = f"{ACCEL},thread=multi" if ACCEL == "tcg" else ACCEL
     options = {
         "-accel": accel,
         "-cpu": "max" if ACCEL == "tcg" else "host",
         "-m": str(MEMORY_MIB),
         "-smp": str(CPUS),
-        "-kernel": str(kernel),
-        "-initrd": str(initrd),
-        "-append": "root=/dev/vda rw console=ttyS0",
+        "-bios": str(FIRMWARE),
+        # The firmware starts this EFI image as it would the EFI partition's boot loader.
+        "-kernel": str(boot_loader),
         "-drive": f"file={image},if=virtio,format=raw",
         # restrict=on: the guest reaches nothing outside itself; only its sshd comes out, on loopback.
         "-nic": f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:{address}:{SSH_PORT}-:22",
@@ -215,7 +270,8 @@ def _start_qemu(kernel: Path, initrd: Path, image: Path, address: str, console: 
         "-vga": "none",
         "-serial": f"file:{console}",
     }
-    command = ["qemu-system-x86_64", *(word for pair in options.items() for word in pair), "-no-reboot"]
+    # A guest reboot goes through the firmware and GRUB again (reboot_vm), within the same QEMU.
+    command = ["qemu-system-x86_64", *(word for pair in options.items() for word in pair)]
     with console.open("wb") as log:
         return subprocess.Popen(
             command,
@@ -224,6 +280,32 @@ def _start_qemu(kernel: Path, initrd: Path, image: Path, address: str, console: 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def reboot_vm(host: BootedHost) -> None:
+    """Reboot a VM of booted_vm through its firmware and GRUB; return once sshd answers from the new boot."""
+    qemu = _RUNNING[host.name]
+    before = _boot_id(host)
+    # The connection drops as the guest goes down: the exit status says nothing.
+    subprocess.run(host.ssh_command("sudo", "-n", "systemctl", "reboot"), capture_output=True, check=False, timeout=60)
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if qemu.poll() is not None:
+            raise HostError(f"{host.name}: QEMU exited with {qemu.returncode} on reboot:\n{tail(host.console_log)}")
+        now = _boot_id(host)
+        if now is not None and now != before:
+            return
+        time.sleep(2)
+    raise HostError(f"{host.name}: not back from a reboot within {BOOT_TIMEOUT_S} s:\n{tail(host.console_log)}")
+
+
+def _boot_id(host: BootedHost) -> str | None:
+    """The kernel's id of the current boot, or None while the guest does not answer."""
+    command = host.ssh_command("cat", "/proc/sys/kernel/random/boot_id")
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
 
 
 def _stop(qemu_pid: int, work: Path) -> None:

@@ -125,6 +125,10 @@ class CheckKind(StrEnum):
     """Each kernel parameter of ``values`` reads back (``/proc/sys``) as the value. Args: ``values``."""
     AUDIT_RULES_LOADED = "audit_rules_loaded"
     """``auditctl -l`` lists a rule with each key of ``keys``. Args: ``keys``."""
+    KERNEL_CMDLINE = "kernel_cmdline"
+    """The running kernel's command line (``/proc/cmdline``) has each ``{key, op, value}`` of ``expect``; the last
+    ``key=value`` of a key wins, a key given without a value reads as empty, a missing key fails; words after a lone
+    ``--`` are init's, not the kernel's. Args: ``expect``."""
     LOGROTATE_RETENTION = "logrotate_retention"
     """Every block of ``path`` covering one of ``logs`` keeps ≥ ``min_days`` days: rotate × period
     (daily 1, weekly 7, monthly 30) and no ``maxage`` below it. Args: ``path``, ``logs``, ``min_days``."""

@@ -630,6 +630,26 @@ def audit_rules_loaded(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+def kernel_cmdline(host: Host, args: dict[str, Any]) -> Finding:
+    """The running kernel's command line has each expected parameter (the last of a repeated one wins)."""
+    finding = Finding()
+    text = _read_required(host, "/proc/cmdline", finding)
+    if text is None:
+        return finding
+    finding.see(f"/proc/cmdline: {text.strip()}")
+    words = text.split()
+    # What follows a lone "--" is for init, not the kernel.
+    kernel_words = words[: words.index("--")] if "--" in words else words
+    given = dict(word.partition("=")[::2] for word in kernel_words)
+    for item in args["expect"]:
+        key, op, expected = item["key"], item["op"], item["value"]
+        if key not in given:
+            finding.fail(f"the kernel command line has no {key} (expected {OP_TEXT[op]} {expected})")
+        elif not _compare(given[key], op, expected):
+            finding.fail(f"the kernel command line has {key}={given[key]}, expected {OP_TEXT[op]} {expected}")
+    return finding
+
+
 def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], dict[str, str]]]]:
     """Top-level directives and (paths, directives) of each block of a logrotate file."""
     top: dict[str, str] = {}
@@ -757,6 +777,7 @@ CHECKS: dict[CheckKind, Check] = {
     CheckKind.FILE_MODES: file_modes,
     CheckKind.SYSCTL: sysctl,
     CheckKind.AUDIT_RULES_LOADED: audit_rules_loaded,
+    CheckKind.KERNEL_CMDLINE: kernel_cmdline,
     CheckKind.LOGROTATE_RETENTION: logrotate_retention,
     CheckKind.FILE_FRESH: file_fresh,
     CheckKind.COMMAND_SUCCEEDS: command_succeeds,
