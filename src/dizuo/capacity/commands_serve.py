@@ -54,7 +54,7 @@ def load_declaration(path: Path | None) -> Declaration | None:
     """The declaration, or exit 1 listing every problem in it."""
     if path is None:
         return None
-    from dizuo.declaration.cli import load_or_exit  # noqa: PLC0415 - keeps `dizuo --help` light
+    from dizuo.declaration.cli import load_or_exit  # noqa: PLC0415 - not for `dizuo capacity forecast`
 
     return load_or_exit(path)
 

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         )
 
     def deploy(action: str, stack: str, stacks: Path, backend: str | None, only: list[str] | None) -> None:
-        from dizuo.synth.deploy import DeployError, run  # noqa: PLC0415 - keeps `dizuo --help` fast
+        from dizuo.synth.deploy import DeployError, run  # noqa: PLC0415 - only `preview` and `up` need it
 
         try:
             outcomes = run(
