@@ -12,7 +12,6 @@ container, veth and tree removed by the next session (by the recorded process id
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import json
 import os
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from hosts.process import HostError, alive, cmdline, tail, wait_for_ssh, write_state
+from hosts.process import HostError, alive, cmdline, tail, try_lock, wait_for_ssh, write_state
 from hosts.rootfs import ensure_rootfs_tarball
 from hosts.tree import ADMIN_USER, configure_tree
 
@@ -190,11 +189,8 @@ def _reserve_network() -> Iterator[tuple[int, ipaddress.IPv4Network]]:
     for slot, network in enumerate(VETH_BLOCK.subnets(new_prefix=30)):
         if slot == 0 or any(network.overlaps(other) for other in in_use):
             continue
-        lock = (STATE_DIR / f"net-{slot}.lock").open("w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
+        lock = try_lock(STATE_DIR / f"net-{slot}.lock")
+        if lock is None:
             continue
         try:
             yield slot, network

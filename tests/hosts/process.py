@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hosts.nspawn import BootedHost
@@ -34,6 +35,18 @@ def cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def try_lock(path: Path) -> IO[str] | None:
+    """The lock file at ``path``, open and exclusively locked (held until closed), or None if another session
+    holds it. How parallel sessions share out addresses: whoever holds a slot's lock owns the slot."""
+    lock = path.open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
 
 
 def write_state(path: Path, state: Any) -> None:

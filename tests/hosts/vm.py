@@ -25,7 +25,6 @@ disk removed by the next session (by the recorded process id, checked against it
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -39,7 +38,7 @@ from pathlib import Path
 
 from hosts.nspawn import STATE_DIR as HOSTS_STATE_DIR
 from hosts.nspawn import WORK_DIR, BootedHost
-from hosts.process import HostError, alive, cmdline, tail, wait_for_ssh, write_state
+from hosts.process import HostError, alive, cmdline, tail, try_lock, wait_for_ssh, write_state
 from hosts.rootfs import ensure_rootfs_tarball
 from hosts.tree import ADMIN_USER, configure_tree
 
@@ -202,11 +201,8 @@ def _reserve_loopback() -> Iterator[str]:
     """A loopback address held (by a lock) for this VM's lifetime, with SSH_PORT free on it."""
     for slot in LOOPBACK_SLOTS:
         address = f"{LOOPBACK_PREFIX}{slot}"
-        lock = (STATE_DIR / f"loopback-{slot}.lock").open("w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
+        lock = try_lock(STATE_DIR / f"loopback-{slot}.lock")
+        if lock is None:
             continue
         if not _port_free(address, SSH_PORT):
             lock.close()
