@@ -13,6 +13,7 @@ import pytest
 from dizuo.capacity import forecast as forecast_module
 from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning, is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
+from dizuo.capacity.forecast_imports import passage_quantiles
 from dizuo.capacity.forecast_select import select_growth
 from dizuo.capacity.forecast_trend import local_trend
 from dizuo.capacity.types import Forecast, UsageHistory
@@ -355,6 +356,66 @@ def test_recurring_bulk_imports_are_growth():
     assert abs(_hours_until(fc) - truth_h) <= 36, (
         f"imports: predicted full in {_hours_until(fc):.0f} h, truth {truth_h:.0f} h"
     )
+
+
+def test_rare_large_imports_fill_at_the_median_wait_for_the_next_one():
+    """Three 10 GiB imports in four weeks on an 8 GiB headroom: each would fill it, so the volume fills with the
+    next import, whose median wait is ln 2 / rate (rate = 3 per 27 observed days), not weeks later as the
+    growth between imports says; the p90 keeps the growth's own answer (the imports may not come back)."""
+    import_days = (22, 15, 8)  # days before asof, at 11:00 local
+    origin = PLAIN_ASOF + HOUR  # 11:00 local on the asof day
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        imported = sum(np.where(ts >= origin - d * DAY, 10 * GIB, 0.0) for d in import_days)
+        return 20 * GIB + 0.2 * GIB * (ts - PLAIN_ASOF) / DAY + imported
+
+    capacity = float(usage(np.array([PLAIN_ASOF]))[0]) + 8 * GIB
+    (fc,) = forecast_histories([_history("rare-imports", usage, capacity)])
+    median_wait_h = np.log(2) / (3 / 27) * 24
+    assert abs(_hours_until(fc) - median_wait_h) <= 6, (
+        f"rare-imports: predicted full in {_hours_until(fc):.0f} h, the next import's median wait is "
+        f"{median_wait_h:.0f} h"
+    )
+    assert fc.p90 is None, f"rare-imports: p90 in {(fc.p90 - fc.asof) / HOUR:.0f} h, growth alone fills in 40 days"
+
+
+@pytest.mark.parametrize(
+    ("size_share", "base_offset_h", "median_h", "p10_h"),
+    [
+        # One import fills: P(full by t) = 1 - exp(-rate t).
+        (1.2, np.inf, np.log(2) / 0.1 * 24, -np.log(0.9) / 0.1 * 24),
+        # Two imports fill: P = 1 - exp(-m) (1 + m), m = rate t; 0.5 at m = 1.67835, 0.1 at m = 0.53181.
+        (0.6, np.inf, 1.67835 / 0.1 * 24, 0.53181 / 0.1 * 24),
+    ],
+)
+def test_import_passage_is_the_compound_poisson_first_passage(
+    size_share: float, base_offset_h: float, median_h: float, p10_h: float
+):
+    """Imports at 0.1 a day (2 in 20 observed days) of one size: the quantiles of the first passage, exactly."""
+    headroom = 8 * GIB
+    imports = np.zeros((1, 27))
+    imports[0, [5, 15]] = size_share * headroom
+    quantiles = passage_quantiles(
+        imports, np.array([20.0]), np.array([headroom]), np.array([base_offset_h * HOUR]), (0.5, 0.1), 30 * DAY
+    )
+    median, p10 = quantiles[0] / HOUR
+    assert abs(median - median_h) <= 1, f"median {median:.1f} h, expected {median_h:.1f} h"
+    assert abs(p10 - p10_h) <= 1, f"p10 {p10:.1f} h, expected {p10_h:.1f} h"
+
+
+def test_import_passage_is_never_later_than_the_path_alone():
+    """Small imports on a path that fills in 48 h by itself: full by then at the latest, a little earlier at median."""
+    headroom = 8 * GIB
+    imports = np.zeros((1, 27))
+    imports[0, [3, 9, 14, 20]] = 0.05 * headroom
+    median, p90 = (
+        passage_quantiles(
+            imports, np.array([27.0]), np.array([headroom]), np.array([48.0 * HOUR]), (0.5, 0.9), 30 * DAY
+        )[0]
+        / HOUR
+    )
+    assert 40 <= median <= 48, f"median {median:.1f} h; the path alone fills at 48 h"
+    assert p90 <= 48, f"p90 {p90:.1f} h; the path alone fills at 48 h"
 
 
 def test_backtest_keeps_the_trimmed_rate_when_steps_do_not_recur():

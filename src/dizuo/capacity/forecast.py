@@ -24,6 +24,9 @@ of a steady series whose last days were noisy.
 Volumes that were cleaned up repeatedly from about the same level (threshold or retention cleanups)
 are expected to be cleaned again before they fill. The p10/p90 band comes from the spread of the
 day-over-day growth plus a share of the growth itself, as growth rates wander.
+Where one-off steps up recur (bulk imports), the next imports may fill the volume before the growth between
+them does: forecast_imports gives the first passage of the path plus a compound Poisson process of the
+imports seen, and the median and p10 take the earlier of the two.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from dizuo.capacity.calendar_cn import (
     is_working_day,
     uncovered_years,
 )
+from dizuo.capacity.forecast_imports import passage_quantiles, recurring
 from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
@@ -156,6 +160,7 @@ def _forecast_batch(histories: Sequence[UsageHistory], horizon_seconds: int) -> 
         grid, model, (model.growth, model.growth + spread, model.growth - spread), horizon_slots
     )
     low, high = np.minimum(low, offset), np.maximum(high, offset)
+    offset, low, high = _with_imports(grid, model, (offset, low, high), horizon_seconds)
     # Python numbers once per array, not numpy scalars per series.
     asof: list[int] = grid.asof.tolist()
     return [
@@ -180,6 +185,29 @@ def _forecast_batch(histories: Sequence[UsageHistory], horizon_seconds: int) -> 
             strict=True,
         )
     ]
+
+
+def _with_imports(
+    grid: _Grid, model: _PeakModel, quantiles: tuple[FloatArray, FloatArray, FloatArray], horizon_seconds: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(median, p10, p90) offsets with recurring imports: the median and p10 the earlier of the model's and the
+    compound Poisson's; the p90 stays the model's, so the band also covers imports that do not come back."""
+    offset = quantiles[0]
+    fed = recurring(model.imports) & (offset > 0) & (grid.last_used < grid.capacity)
+    if not fed.any():
+        return quantiles
+    with_imports = passage_quantiles(
+        model.imports[fed],
+        model.observed_days[fed],
+        (grid.capacity - grid.last_used)[fed],
+        offset[fed],
+        (0.5, 0.1),
+        horizon_seconds,
+    )
+    median, low = offset.copy(), quantiles[1].copy()
+    median[fed] = np.minimum(median[fed], with_imports[:, 0])
+    low[fed] = np.minimum(low[fed], with_imports[:, 1])
+    return median, low, quantiles[2]
 
 
 def _at(asof: int, offset: float, horizon_seconds: int) -> int | None:
@@ -272,6 +300,8 @@ class _PeakModel:
     amplitude: FloatArray  # [series] accelerating growth ``b (exp(k t) - 1)`` ahead: b, bytes; 0 if none
     speed: FloatArray  # [series] k, per effective day
     off_share: FloatArray  # [series] a day off's growth as a share of a working day's (effective days)
+    imports: FloatArray  # [series, day] upward one-off steps of the complete days' peaks, bytes; 0 elsewhere
+    observed_days: FloatArray  # [series] days a step could have been seen on (a change between two peaks)
 
     @classmethod
     def fit(cls, grid: _Grid) -> _PeakModel:
@@ -294,7 +324,7 @@ class _PeakModel:
         growth, growth_spread = _trimmed_growth(change, working)
         # Recurring imports are growth, not steps: where the series' own backtest says so, the raw
         # average growth replaces the trimmed one (forecast_select).
-        adjusted = _step_adjusted(peak, working, grid.capacity)
+        adjusted, steps = _step_adjusted(peak, working, grid.capacity)
         fitted = _fitted_growth(adjusted, working)
         # Rates wander: a local linear trend (Kalman filter, noise variances by maximum likelihood per
         # series) follows a drifting rate and keeps a steady one; it is averaged with the trimmed growth.
@@ -343,6 +373,8 @@ class _PeakModel:
             amplitude=fitted.amplitude,
             speed=fitted.speed,
             off_share=fitted.off_share,
+            imports=np.where(steps > 0, steps, 0.0)[:, :today],
+            observed_days=np.sum(~np.isnan(change[:, :today]), axis=1).astype(np.float64),
         )
 
 
@@ -466,8 +498,8 @@ def _trend(adjusted: FloatArray, working: BoolArray, off_share: FloatArray, capa
     return local_trend(history, exposure, scale)
 
 
-def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> FloatArray:
-    """[series, day] daily peaks with one-off steps (bulk imports, one-off cleanups) taken out.
+def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """[series, day] daily peaks with one-off steps (bulk imports, one-off cleanups) taken out, and the steps.
 
     A step is a day-over-day change further than STEP_MADS robust deviations (and STEP_FLOOR of capacity)
     from the typical change of its day kind, between two ordinary days: it moves the level, not the rate.
@@ -493,8 +525,9 @@ def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -
     after = np.zeros_like(outlier)
     after[:, :-1] = outlier[:, 1:]
     isolated = (outlier != 0) & (before != outlier) & (after != outlier)
-    adjusted: FloatArray = peak - np.cumsum(np.where(isolated, excess, 0.0), axis=1)
-    return adjusted
+    steps = np.where(isolated, excess, 0.0)
+    adjusted: FloatArray = peak - np.cumsum(steps, axis=1)
+    return adjusted, steps
 
 
 def _rate_change(y: FloatArray, weight: FloatArray, t: FloatArray) -> tuple[BoolArray, FloatArray, FloatArray]:
