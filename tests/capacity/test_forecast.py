@@ -166,6 +166,23 @@ def test_repeated_threshold_cleanups_mean_no_fill():
     assert fc.exhaustion_at is None, f"cleaned: predicted full at {fc.exhaustion_at}; cleanups keep it under 90 %"
 
 
+def test_cleanups_from_a_rising_level_hold_only_until_it_reaches_capacity():
+    """A retention job at 02:00 frees the day's 5 GiB, but what it keeps grows 0.1 GiB/day: the level it cleans
+    from (98.5 GiB at asof) reaches 100 GiB in ~15 days, and the volume fills then, not never."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        since_cleanup = ((ts + 8 * HOUR - 2 * HOUR) % DAY) / DAY  # 0 just after 02:00 local, ~1 just before
+        return 93.5 * GIB + 0.1 * GIB * (ts - PLAIN_ASOF) / DAY + 5 * GIB * since_cleanup
+
+    truth = _first_full(usage, 100 * GIB, PLAIN_ASOF)
+    assert truth is not None
+    (fc,) = forecast_histories([_history("rising-cleanups", usage, 100 * GIB)])
+    truth_h = (truth - PLAIN_ASOF) / HOUR
+    assert abs(_hours_until(fc) - truth_h) <= 24, (
+        f"rising-cleanups: predicted full in {_hours_until(fc):.0f} h, truth {truth_h:.0f} h"
+    )
+
+
 def test_falls_from_a_level_the_volume_has_since_outgrown_are_no_ceiling():
     """Two early falls from ~80 % (backups freed in the first week) do not keep a volume at 97 % from filling."""
 

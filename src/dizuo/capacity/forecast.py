@@ -22,10 +22,11 @@ The typical growth is averaged with the rate of a local linear trend (forecast_t
 level and wandering rate on the step-adjusted peaks), which follows a rate that drifted and keeps the rate
 of a steady series whose last days were noisy.
 Volumes that were cleaned up repeatedly from about the same level (threshold or retention cleanups)
-are expected to be cleaned again before they fill. The p10/p90 band comes from the spread of the
-day-over-day growth plus a share of the growth itself, as growth rates wander.
-Where one-off steps up recur (bulk imports), the next imports may fill the volume before the growth between
-them does: forecast_imports gives the first passage of the path plus a compound Poisson process of the
+are expected to be cleaned again before they fill, until that level, where it rises, reaches capacity.
+The p10/p90 band comes from the spread of the day-over-day growth plus a share of the growth itself, as
+growth rates wander.
+Where the history shows steps up (bulk imports), the next imports may fill the volume before the growth
+between them does: forecast_imports gives the first passage of the path plus a compound Poisson process of the
 imports seen, and the median and p10 take the earlier of the two.
 """
 
@@ -46,7 +47,7 @@ from dizuo.capacity.calendar_cn import (
     is_working_day,
     uncovered_years,
 )
-from dizuo.capacity.forecast_imports import passage_quantiles, recurring
+from dizuo.capacity.forecast_imports import passage_quantiles
 from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
@@ -190,10 +191,10 @@ def _forecast_batch(histories: Sequence[UsageHistory], horizon_seconds: int) -> 
 def _with_imports(
     grid: _Grid, model: _PeakModel, quantiles: tuple[FloatArray, FloatArray, FloatArray], horizon_seconds: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(median, p10, p90) offsets with recurring imports: the median and p10 the earlier of the model's and the
+    """(median, p10, p90) offsets with imports: the median and p10 the earlier of the model's and the
     compound Poisson's; the p90 stays the model's, so the band also covers imports that do not come back."""
     offset = quantiles[0]
-    fed = recurring(model.imports) & (offset > 0) & (grid.last_used < grid.capacity)
+    fed = (model.imports > 0).any(axis=1) & (offset > 0) & (grid.last_used < grid.capacity)
     if not fed.any():
         return quantiles
     with_imports = passage_quantiles(
@@ -295,7 +296,7 @@ class _PeakModel:
     growth_spread: FloatArray  # [series, kind] standard error of that growth, bytes
     shape: FloatArray  # [series, kind, slot] distance below the day's peak, bytes, max 0
     peak_today: FloatArray  # [series] peak level of the asof day
-    ceiling: FloatArray  # [series] level cleanups have kept usage under; inf if none
+    held_for: FloatArray  # [series] seconds from asof that repeated cleanups keep usage under capacity; 0 if none
     surge: FloatArray  # [series] extra growth per slot of a rise the model does not explain, bytes
     amplitude: FloatArray  # [series] accelerating growth ``b (exp(k t) - 1)`` ahead: b, bytes; 0 if none
     speed: FloatArray  # [series] k, per effective day
@@ -362,13 +363,13 @@ class _PeakModel:
         peak_today = _anchor(grid, used, working, growth, typical)
         surge = _surge(grid, working, growth, typical)
         shape = typical - typical.max(axis=2, keepdims=True)
-        ceiling = _cleanup_ceiling(grid)
+        held_for = _cleanup_hold(grid)
         return cls(
             growth=growth,
             growth_spread=growth_spread,
             shape=shape,
             peak_today=peak_today,
-            ceiling=ceiling,
+            held_for=held_for,
             surge=surge,
             amplitude=fitted.amplitude,
             speed=fitted.speed,
@@ -647,12 +648,16 @@ def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArra
     return anchor
 
 
-def _cleanup_ceiling(grid: _Grid) -> FloatArray:
-    """[series] the level repeated cleanups keep usage under; +inf where there is no such pattern.
+def _cleanup_hold(grid: _Grid) -> FloatArray:
+    """[series] seconds from asof for which repeated cleanups keep usage under capacity; 0 where there is no such
+    pattern, +inf where they keep it under for good.
 
     A cleanup is a fall of at least CLEANUP_DROP of capacity from one sample to the next. When a
     volume was cleaned at least CLEANUP_MIN_COUNT times and always from about the same level, its
     cleanup is triggered by that level (a threshold or a retention job sized for it), not by the clock.
+    Where those levels rise from one cleanup to the next (a retention window that holds more as the
+    volume grows), the line through them says when the level the cleanups start from reaches capacity:
+    the cleanups hold only until then.
     """
     step = np.diff(grid.used, axis=1)
     before = grid.used[:, :-1]
@@ -673,7 +678,18 @@ def _cleanup_ceiling(grid: _Grid) -> FloatArray:
     steady = (count >= CLEANUP_MIN_COUNT) & (high - low <= CLEANUP_LEVEL_SPREAD * grid.capacity)
     # A volume that already stands above that level without having been cleaned shows no such rule.
     steady &= grid.last_used <= high + CLEANUP_OVERSHOOT * grid.capacity
-    return np.where(steady, high, np.inf)
+
+    # Least-squares line level = a + rise * column through each series' cleanup levels, from per-series sums.
+    x = columns.astype(np.float64)
+    sums = [np.bincount(rows, weights=w, minlength=n) for w in (x, level, x * x, x * level)]
+    sx, sy, sxx, sxy = sums
+    spread = count * sxx - sx * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.where(spread > 0, (count * sxy - sx * sy) / spread, 0.0)  # bytes per slot
+        level_at_asof = (sy - rise * sx) / count + rise * grid.asof_column
+        slots_to_capacity = np.where(rise > 0, (grid.capacity - level_at_asof) / rise, np.inf)
+    held_for = np.maximum(slots_to_capacity, 0.0) * SLOT_SECONDS
+    return np.where(steady, held_for, 0.0)
 
 
 def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArray) -> FloatArray:
@@ -829,8 +845,7 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
     day_low[edge_series, edge_days] = np.fmin.reduce(day_headroom(edge_series, edge_days), axis=1)
 
     future_kind = working[:, today + 1 :]
-    # Repeated cleanups from about the same level start again before the volume fills.
-    cleaned = grid.capacity > model.ceiling
+    # Repeated cleanups from about the same level start again before the volume fills (while they hold).
     full_now = grid.last_used >= grid.capacity
     effective = np.where(future_kind == WORK, 1.0, model.off_share[:, None])
     ahead = np.concatenate([np.zeros((n, 1)), np.cumsum(effective, axis=1)], axis=1)
@@ -849,6 +864,6 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
         day = np.argmax(full_day, axis=1)
         slot = np.argmax(peaks[rows, day][:, None] >= day_headroom(rows, day), axis=1)
         offset = grid.asof_slot_offset(position[day, slot] - asof_position).astype(np.float64)
-        offset = np.where(full_day.any(axis=1) & ~cleaned, offset, np.inf)
+        offset = np.where(full_day.any(axis=1), np.maximum(offset, model.held_for), np.inf)
         offsets.append(np.where(full_now, 0.0, offset))
     return offsets

@@ -1,11 +1,13 @@
-"""Recurring bulk imports: when the next imports, not only the growth between them, fill a volume.
+"""Bulk imports: when the next imports, not only the growth between them, fill a volume.
 
 The model reads one-off steps of the daily peak (a bulk import, a one-off cleanup) as level changes and
 takes them out of the growth. For a volume fed by imports every few days that forecasts a fill too late:
 the fill comes with an import, days before the growth between imports alone gets there. Where a series
-shows at least MIN_IMPORTS upward steps, the imports are read as a compound Poisson process (an import
-arrives at the rate seen over the history, its size drawn from the sizes seen) on top of the model's own
-path, taken as its average rate from asof to its fill. Growth and imports only add, so the volume is full
+shows upward steps, the imports are read as a compound Poisson process (an import arrives at the rate seen
+over the history, its size drawn from the sizes seen) on top of the model's own path, taken as its average
+rate from asof to its fill. One import in four weeks is a rate of 1/28 a day: it moves the median only of
+a volume the path takes weeks to fill and that one such import would fill (a one-off migration stays, in
+effect, a level). Growth and imports only add, so the volume is full
 by time t exactly when the path plus the imports so far reach the headroom:
 
     P(full by t) = sum_k Poisson(k; rate t) * P(sum of k import sizes >= headroom - base t)
@@ -14,7 +16,7 @@ The chance that k sizes sum to the headroom is computed exactly, one import at a
 steps of the headroom (an import larger than the headroom fills at once). The quantiles of that
 distribution can only be earlier than the model's own (imports add usage); the forecaster keeps the earlier.
 
-Everything is [series, ...] arrays over the series with recurring imports; loops run over the number of
+Everything is [series, ...] arrays over the series with imports; loops run over the number of
 imports and the quantiles, never over series.
 """
 
@@ -24,8 +26,6 @@ import numpy as np
 
 from dizuo.capacity.types import FloatArray
 
-# Two imports in the history make a recurring process; one may be a one-off migration.
-MIN_IMPORTS = 2
 # Grid of the headroom the sizes are convolved on.
 BINS = 256
 # Imports counted per series within the horizon: up to MAX_IMPORTS, or until the chance of more is below TAIL.
@@ -34,11 +34,6 @@ TAIL = 1e-6
 # Time step of the first-passage distribution, seconds.
 STEP_SECONDS = 3600
 SECONDS_PER_DAY = 86_400
-
-
-def recurring(imports: FloatArray) -> np.ndarray:
-    """[series] whether the history shows recurring imports. imports: [series, day] upward steps, 0 elsewhere."""
-    return np.asarray((imports > 0).sum(axis=1) >= MIN_IMPORTS)
 
 
 def passage_quantiles(
