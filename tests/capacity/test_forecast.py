@@ -375,11 +375,18 @@ def test_recurring_bulk_imports_are_growth():
     )
 
 
-def test_rare_large_imports_fill_at_the_median_wait_for_the_next_one():
+@pytest.mark.parametrize(
+    "import_days",
+    [
+        pytest.param((22, 15, 8), id="alone"),
+        # Two days running are a run of outlying days: imports still, not a new rate of growth.
+        pytest.param((22, 21, 8), id="two-running"),
+    ],
+)
+def test_rare_large_imports_fill_at_the_median_wait_for_the_next_one(import_days: tuple[int, ...]):
     """Three 10 GiB imports in four weeks on an 8 GiB headroom: each would fill it, so the volume fills with the
     next import, whose median wait is ln 2 / rate (rate = 3 per 27 observed days), not weeks later as the
     growth between imports says; the p90 keeps the growth's own answer (the imports may not come back)."""
-    import_days = (22, 15, 8)  # days before asof, at 11:00 local
     origin = PLAIN_ASOF + HOUR  # 11:00 local on the asof day
 
     def usage(ts: Times) -> npt.NDArray[np.float64]:

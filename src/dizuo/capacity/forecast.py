@@ -25,8 +25,8 @@ Volumes that were cleaned up repeatedly from about the same level (threshold or 
 are expected to be cleaned again before they fill, until that level, where it rises, reaches capacity.
 The p10/p90 band comes from the spread of the day-over-day growth plus a share of the growth itself, as
 growth rates wander.
-Where the history shows steps up (bulk imports), the next imports may fill the volume before the growth
-between them does: forecast_imports gives the first passage of the path plus a compound Poisson process of the
+Where the history shows days that jumped (bulk imports), the next imports may fill the volume before the
+growth between them does: forecast_imports gives the first passage of the path plus a compound Poisson process of the
 imports seen, and the median and p10 take the earlier of the two.
 """
 
@@ -301,7 +301,7 @@ class _PeakModel:
     amplitude: FloatArray  # [series] accelerating growth ``b (exp(k t) - 1)`` ahead: b, bytes; 0 if none
     speed: FloatArray  # [series] k, per effective day
     off_share: FloatArray  # [series] a day off's growth as a share of a working day's (effective days)
-    imports: FloatArray  # [series, day] upward one-off steps of the complete days' peaks, bytes; 0 elsewhere
+    imports: FloatArray  # [series, day] how far days whose peak rose outlyingly stood out, bytes; 0 elsewhere
     observed_days: FloatArray  # [series] days a step could have been seen on (a change between two peaks)
 
     @classmethod
@@ -325,7 +325,7 @@ class _PeakModel:
         growth, growth_spread = _trimmed_growth(change, working)
         # Recurring imports are growth, not steps: where the series' own backtest says so, the raw
         # average growth replaces the trimmed one (forecast_select).
-        adjusted, steps = _step_adjusted(peak, working, grid.capacity)
+        adjusted, outlying = _step_adjusted(peak, working, grid.capacity)
         fitted = _fitted_growth(adjusted, working)
         # Rates wander: a local linear trend (Kalman filter, noise variances by maximum likelihood per
         # series) follows a drifting rate and keeps a steady one; it is averaged with the trimmed growth.
@@ -374,7 +374,8 @@ class _PeakModel:
             amplitude=fitted.amplitude,
             speed=fitted.speed,
             off_share=fitted.off_share,
-            imports=np.where(steps > 0, steps, 0.0)[:, :today],
+            # Imports the growth leaves out; a raw average growth has them in already.
+            imports=np.where((outlying > 0) & ~selection.raw[:, None], outlying, 0.0)[:, :today],
             observed_days=np.sum(~np.isnan(change[:, :today]), axis=1).astype(np.float64),
         )
 
@@ -500,11 +501,12 @@ def _trend(adjusted: FloatArray, working: BoolArray, off_share: FloatArray, capa
 
 
 def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """[series, day] daily peaks with one-off steps (bulk imports, one-off cleanups) taken out, and the steps.
+    """[series, day] daily peaks with one-off steps (bulk imports, one-off cleanups) taken out, and how far
+    each outlying day's change stood out (0 on ordinary days).
 
-    A step is a day-over-day change further than STEP_MADS robust deviations (and STEP_FLOOR of capacity)
-    from the typical change of its day kind, between two ordinary days: it moves the level, not the rate.
-    A run of outlying days the same way is a new rate and is kept.
+    A day is outlying when its day-over-day change is further than STEP_MADS robust deviations (and STEP_FLOOR
+    of capacity) from the typical change of its day kind. A step is an outlying day between two ordinary
+    days: it moves the level, not the rate. A run of outlying days the same way is a new rate and is kept.
     """
     today = peak.shape[1] - 1
     window = slice(today - GROWTH_DAYS, today)
@@ -526,9 +528,8 @@ def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -
     after = np.zeros_like(outlier)
     after[:, :-1] = outlier[:, 1:]
     isolated = (outlier != 0) & (before != outlier) & (after != outlier)
-    steps = np.where(isolated, excess, 0.0)
-    adjusted: FloatArray = peak - np.cumsum(steps, axis=1)
-    return adjusted, steps
+    adjusted: FloatArray = peak - np.cumsum(np.where(isolated, excess, 0.0), axis=1)
+    return adjusted, np.nan_to_num(np.where(outlier != 0, excess, 0.0))
 
 
 def _rate_change(y: FloatArray, weight: FloatArray, t: FloatArray) -> tuple[BoolArray, FloatArray, FloatArray]:

@@ -1,14 +1,16 @@
 """Bulk imports: when the next imports, not only the growth between them, fill a volume.
 
-The model reads one-off steps of the daily peak (a bulk import, a one-off cleanup) as level changes and
-takes them out of the growth. For a volume fed by imports every few days that forecasts a fill too late:
-the fill comes with an import, days before the growth between imports alone gets there. Where a series
-shows upward steps, the imports are read as a compound Poisson process (an import arrives at the rate seen
-over the history, its size drawn from the sizes seen) on top of the model's own path, taken as its average
-rate from asof to its fill. One import in four weeks is a rate of 1/28 a day: it moves the median only of
-a volume the path takes weeks to fill and that one such import would fill (a one-off migration stays, in
-effect, a level). Growth and imports only add, so the volume is full
-by time t exactly when the path plus the imports so far reach the headroom:
+The model's growth leaves bulk imports out: a one-off step of the daily peak is a level change, and the
+trimmed mean of day-over-day changes drops the days that jump. For a volume fed by imports every few days
+that forecasts a fill too late: the fill comes with an import, days before the growth between imports alone
+gets there. So every day whose peak rose by far more than a typical day's (an outlying day of the step
+detector, alone or in a run) counts as an import of the size it stood out by, and the imports are read as a
+compound Poisson process (an import arrives at the rate seen over the history, its size drawn from the sizes
+seen) on top of the model's own path, taken as its average rate from asof to its fill. Where the model
+already grows by the raw average (imports included: forecast_select), there is nothing to add. One import in
+four weeks is a rate of 1/28 a day: it moves the median only of a volume the path takes weeks to fill and
+that one such import would fill (a one-off migration stays, in effect, a level). Growth and imports only
+add, so the volume is full by time t exactly when the path plus the imports so far reach the headroom:
 
     P(full by t) = sum_k Poisson(k; rate t) * P(sum of k import sizes >= headroom - base t)
 
