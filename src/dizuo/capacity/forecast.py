@@ -194,7 +194,7 @@ def _with_imports(
     """(median, p10, p90) offsets with imports: the median and p10 the earlier of the model's and the
     compound Poisson's; the p90 stays the model's, so the band also covers imports that do not come back."""
     offset = quantiles[0]
-    fed = (model.imports > 0).any(axis=1) & (offset > 0) & (grid.last_used < grid.capacity)
+    fed = (model.imports > 0).any(axis=1) & (offset > 0)  # a volume full now (offset 0) has nothing to wait for
     if not fed.any():
         return quantiles
     with_imports = passage_quantiles(
@@ -846,7 +846,6 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
     day_low[edge_series, edge_days] = np.fmin.reduce(day_headroom(edge_series, edge_days), axis=1)
 
     future_kind = working[:, today + 1 :]
-    # Repeated cleanups from about the same level start again before the volume fills (while they hold).
     full_now = grid.last_used >= grid.capacity
     effective = np.where(future_kind == WORK, 1.0, model.off_share[:, None])
     ahead = np.concatenate([np.zeros((n, 1)), np.cumsum(effective, axis=1)], axis=1)
@@ -865,6 +864,7 @@ def _first_full(grid: _Grid, model: _PeakModel, growths: Sequence[FloatArray], h
         day = np.argmax(full_day, axis=1)
         slot = np.argmax(peaks[rows, day][:, None] >= day_headroom(rows, day), axis=1)
         offset = grid.asof_slot_offset(position[day, slot] - asof_position).astype(np.float64)
+        # Repeated cleanups from about the same level start again before the volume fills, while they hold.
         offset = np.where(full_day.any(axis=1), np.maximum(offset, model.held_for), np.inf)
         offsets.append(np.where(full_now, 0.0, offset))
     return offsets

@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from dizuo.capacity.calendar_cn import SECONDS_PER_DAY
 from dizuo.capacity.types import FloatArray
 
 # Steps of the headroom the import sizes are rounded to (sizes above the headroom fill at once).
 BINS = 128
-# Imports counted per series within the horizon: up to MAX_IMPORTS, or until the chance of more is below TAIL.
+# Imports counted per series within the horizon: until the chance of more is below TAIL, at most MAX_IMPORTS (a
+# fill that needs more imports than that, over a long horizon, keeps the model's own date).
 MAX_IMPORTS = 64
 TAIL = 1e-4
 # Time step of the first-passage distribution, seconds.
 STEP_SECONDS = 3600
-SECONDS_PER_DAY = 86_400
 
 
 def passage_quantiles(
@@ -53,14 +54,12 @@ def passage_quantiles(
     usage at asof, bytes, > 0; base_offset: [series] the model's own seconds to full (inf if not in time).
     """
     n = imports.shape[0]
-    # Series by falling import rate: the loop below stops on the rows whose chance of more imports is spent,
-    # and those are then the trailing ones, so it works on a shrinking leading slice.
-    busiest = np.argsort(-(imports > 0).sum(axis=1) / np.maximum(observed_days, 1.0), kind="stable")
-    imports, observed_days, headroom, base_offset = (
-        a[busiest] for a in (imports, observed_days, headroom, base_offset)
-    )
     count = (imports > 0).sum(axis=1)
     rate = count / np.maximum(observed_days, 1.0)  # imports per day
+    # Series by falling import rate: the loop below stops on the rows whose chance of more imports is spent,
+    # and those are then the trailing ones, so it works on a shrinking leading slice.
+    busiest = np.argsort(-rate, kind="stable")
+    imports, count, rate, headroom, base_offset = (a[busiest] for a in (imports, count, rate, headroom, base_offset))
     # The base path's average rate to its fill; none beyond the horizon.
     base = np.where(np.isfinite(base_offset) & (base_offset > 0), headroom / np.maximum(base_offset, 1.0), 0.0)
 
