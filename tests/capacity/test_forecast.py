@@ -298,6 +298,20 @@ def test_accelerating_growth_is_extrapolated_with_its_curvature():
     )
 
 
+def test_gently_accelerating_growth_is_not_read_as_its_past_average():
+    """Growth that doubles every two weeks fills in ~9.5 days; the average of its last weeks says ~14."""
+    scale = 14 * DAY / np.log(2)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        return 30 * GIB + 10 * GIB * np.exp((ts - PLAIN_ASOF) / scale)
+
+    truth = _first_full(usage, 46 * GIB, PLAIN_ASOF)
+    assert truth is not None
+    (fc,) = forecast_histories([_history("gently-accelerating", usage, 46 * GIB)])
+    hours, truth_h = _hours_until(fc), (truth - PLAIN_ASOF) / HOUR
+    assert abs(hours - truth_h) <= 0.1 * truth_h, f"predicted full in {hours:.0f} h, truth {truth_h:.0f} h"
+
+
 def test_recent_rate_change_is_followed():
     """A volume that went from 0.2 to 2 GiB/day six days ago fills at the new rate: 10 GiB free is 5 days."""
     change = PLAIN_ASOF - 6 * DAY
