@@ -74,6 +74,22 @@ def test_source_failure_keeps_the_last_good_forecast():
     assert loop.run_once().error is None, "the next successful run clears the error"
 
 
+def test_source_answering_with_no_volume_keeps_the_last_good_forecast():
+    """Every volume gone at once (a selector changed, a Prometheus restarted empty) is a failed run, not an
+    empty city; a source empty from the start is a success with nothing to forecast."""
+    source = Source()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    good = loop.run_once()
+    source.histories = lambda: []
+    failed = loop.run_once()
+    assert failed.forecasts == good.forecasts, "the last good forecast must still be served"
+    assert failed.error is not None
+    assert "no volume (1 at the last success)" in failed.error
+    assert (failed.successes, failed.failures) == (1, 1)
+    empty_from_start = ForecastLoop(source, linear, interval=60, clock=lambda: NOW).run_once()
+    assert (empty_from_start.error, empty_from_start.forecasts, empty_from_start.successes) == (None, (), 1)
+
+
 def test_forecaster_exception_does_not_kill_the_loop():
     """A bug in the forecaster is a failed run, not a dead exporter."""
 

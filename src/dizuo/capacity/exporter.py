@@ -32,6 +32,10 @@ STALE_AFTER_INTERVALS = 3
 Forecaster = Callable[[Sequence[UsageHistory]], list[Forecast]]
 
 
+class NoVolumesError(RuntimeError):
+    """The source answered with no volume at all after it had some."""
+
+
 class HistorySource(Protocol):
     """Where usage histories come from (Prometheus in production, fixtures in tests)."""
 
@@ -78,6 +82,13 @@ class ForecastLoop:
         previous = self._snapshot
         try:
             histories = _unique(self._source.histories())
+            if not histories and previous.forecasts:
+                # Every volume gone at once is the source's doing (a selector changed, a Prometheus restarted
+                # without its data), not a city without storage: keep the last good forecast and let it go stale.
+                raise NoVolumesError(
+                    f"the source returned no volume ({len(previous.forecasts)} at the last success): check the "
+                    "selectors and the Prometheus URL"
+                )
             forecasts = _with_labels(self._forecaster(histories), histories)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
