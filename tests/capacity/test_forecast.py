@@ -312,6 +312,30 @@ def test_gently_accelerating_growth_is_not_read_as_its_past_average():
     assert abs(hours - truth_h) <= 0.1 * truth_h, f"predicted full in {hours:.0f} h, truth {truth_h:.0f} h"
 
 
+def test_growth_speeding_up_is_forecast_alike_whatever_weekday_asof_falls_on():
+    """24/7 growth whose rate rises steadily (2.5 % of capacity a day at asof, +0.17 % a day each day): with asof on a
+    Saturday the weekends are the earliest, slowest days of each week, which must not read as slow days off."""
+    capacity = 20 * GIB
+
+    def forecast_hours(asof: int) -> tuple[float, float]:
+        start = -2.5 / 0.17  # days before asof when the growth started
+
+        def usage(ts: Times) -> npt.NDArray[np.float64]:
+            t = np.maximum((ts - asof) / DAY, start)
+            return 0.746 * capacity + capacity * (2.5 * t + 0.085 * t * t) / 100
+
+        truth = _first_full(usage, capacity, asof)
+        assert truth is not None
+        (fc,) = forecast_histories([_history("speeding-up", usage, capacity, asof=asof)])
+        return _hours_until(fc), (truth - asof) / HOUR
+
+    saturday, saturday_truth = forecast_hours(_unix(2024, 3, 16, 6))
+    wednesday, wednesday_truth = forecast_hours(_unix(2024, 3, 13, 6))
+    assert saturday_truth == wednesday_truth
+    assert abs(saturday - wednesday) <= 0.1 * wednesday, f"Saturday {saturday:.0f} h, Wednesday {wednesday:.0f} h"
+    assert saturday <= 1.25 * saturday_truth, f"Saturday {saturday:.0f} h, truth {saturday_truth:.0f} h"
+
+
 def test_recent_rate_change_is_followed():
     """A volume that went from 0.2 to 2 GiB/day six days ago fills at the new rate: 10 GiB free is 5 days."""
     change = PLAIN_ASOF - 6 * DAY

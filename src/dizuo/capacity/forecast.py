@@ -14,7 +14,8 @@ Model, per series: usage on local day d at slot s is ``peak[d] + shape[kind(d), 
   days of that kind): office-hours growth, a nightly backup that is freed hours later, a daily log
   rotation. It places the moment of filling inside the day.
 Two departures from that typical growth are detected on the daily peaks, with one-off steps (isolated
-outlying days) taken out and time counted in effective days (a day off weighs what its growth shows):
+outlying days) taken out and time counted in effective days (a day off weighs what its growth shows, read
+with the curvature fitted where the peaks clearly curve, as days off come in blocks):
 a clear recent change of rate (a broken line whose knee is one of the last days) carries the new rate on,
 and accelerating growth (an exponential ``a + b exp(k t)`` fitting far better than a line or a broken
 line) is extrapolated along its exponential.
@@ -75,6 +76,8 @@ GROWTH_TAU = 7.0
 STEP_MADS = 5.0
 STEP_FLOOR = 0.002
 KIND_PULL = 0.05
+# A curvature of the daily peaks this many standard errors from 0 is read as one (see _fitted_growth).
+CURVE_Z = 3.0
 # Accelerating growth: an exponential fitted over GROWTH_DAYS (k on the ACCEL_RATES grid), kept when its
 # squared error is below ACCEL_SSE_SHARE of a straight line's. The rate doubles every ln 2 / k days: 1.4 to 21
 # days. A doubling within three weeks still bends the 14 days' peaks clearly (x1.6); a slower one is wander.
@@ -469,6 +472,16 @@ def _fitted_growth(adjusted: FloatArray, working: BoolArray) -> _FittedGrowth:
     beta, cov, enough, _ = _wls(x, y, weight, pull * weight.sum(axis=1)[:, None, None])
     linear = np.where(enough[:, None], beta[:, [2, 1]], 0.0)  # [off, work]
     spread = np.where(enough[:, None], np.sqrt(np.maximum(cov[:, [2, 1], [2, 1]], 0.0)), 0.0)
+    # Days off come in blocks (weekends, holiday weeks): on a curving level a straight split gives them the
+    # growth of their place in the window, not their kind's (a growth speeding up looks slower at weekends
+    # when asof is a Saturday). Where the curvature is clear, the split is read with the curvature fitted.
+    since_today = (np.arange(adjusted.shape[1]) - today).astype(np.float64)
+    curving = np.concatenate([x, np.broadcast_to((since_today**2)[None, :, None], (*x.shape[:2], 1))], axis=2)
+    curve_pull = np.zeros((4, 4))
+    curve_pull[:3, :3] = pull
+    curved_beta, curved_cov, curved_enough, _ = _wls(curving, y, weight, curve_pull * weight.sum(axis=1)[:, None, None])
+    curved = curved_enough & (np.abs(curved_beta[:, 3]) > CURVE_Z * np.sqrt(np.maximum(curved_cov[:, 3, 3], 0.0)))
+    linear = np.where(curved[:, None], curved_beta[:, [2, 1]], linear)
     rising = linear[:, WORK] > 0
     off_share = np.clip(np.where(rising, linear[:, OFF] / np.where(rising, linear[:, WORK], 1.0), 1.0), 0.0, 1.0)
     t = np.cumsum(np.where(working, 1.0, off_share[:, None]), axis=1)
