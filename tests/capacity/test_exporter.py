@@ -75,8 +75,7 @@ def test_source_failure_keeps_the_last_good_forecast():
 
 
 def test_source_answering_with_no_volume_keeps_the_last_good_forecast():
-    """Every volume gone at once (a selector changed, a Prometheus restarted empty) is a failed run, not an
-    empty city; a source empty from the start is a success with nothing to forecast."""
+    """Every volume gone at once is a failed run (last good forecast kept); empty from the start is a success."""
     source = Source()
     loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
     good = loop.run_once()

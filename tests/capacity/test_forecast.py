@@ -313,12 +313,12 @@ def test_gently_accelerating_growth_is_not_read_as_its_past_average():
 
 
 def test_growth_speeding_up_is_forecast_alike_whatever_weekday_asof_falls_on():
-    """24/7 growth whose rate rises steadily (2.5 % of capacity a day at asof, +0.17 % a day each day): with asof on a
-    Saturday the weekends are the earliest, slowest days of each week, which must not read as slow days off."""
+    """A growth speeding up has the same forecast with asof on a Saturday (weekends its earliest, slowest days)."""
     capacity = 20 * GIB
 
     def forecast_hours(asof: int) -> tuple[float, float]:
-        start = -2.5 / 0.17  # days before asof when the growth started
+        # 24/7 growth of 2.5 % of capacity a day at asof, its rate rising by 0.17 % a day each day since it started.
+        start = -2.5 / 0.17
 
         def usage(ts: Times) -> npt.NDArray[np.float64]:
             t = np.maximum((ts - asof) / DAY, start)
