@@ -469,7 +469,8 @@ def _fitted_growth(adjusted: FloatArray, working: BoolArray) -> _FittedGrowth:
     # stretch) takes the other's growth instead of an ill-defined one.
     pull = np.zeros((3, 3))
     pull[1:, 1:] = KIND_PULL * np.array([[1.0, -1.0], [-1.0, 1.0]])
-    beta, cov, enough, _ = _wls(x, y, weight, pull * weight.sum(axis=1)[:, None, None])
+    pull = pull * weight.sum(axis=1)[:, None, None]
+    beta, cov, enough, _ = _wls(x, y, weight, pull)
     linear = np.where(enough[:, None], beta[:, [2, 1]], 0.0)  # [off, work]
     spread = np.where(enough[:, None], np.sqrt(np.maximum(cov[:, [2, 1], [2, 1]], 0.0)), 0.0)
     # Days off come in blocks (weekends, holiday weeks): on a curving level a straight split gives them the
@@ -477,9 +478,7 @@ def _fitted_growth(adjusted: FloatArray, working: BoolArray) -> _FittedGrowth:
     # when asof is a Saturday). Where the curvature is clear, the split is read with the curvature fitted.
     since_today = (np.arange(adjusted.shape[1]) - today).astype(np.float64)
     curving = np.concatenate([x, np.broadcast_to((since_today**2)[None, :, None], (*x.shape[:2], 1))], axis=2)
-    curve_pull = np.zeros((4, 4))
-    curve_pull[:3, :3] = pull
-    curved_beta, curved_cov, curved_enough, _ = _wls(curving, y, weight, curve_pull * weight.sum(axis=1)[:, None, None])
+    curved_beta, curved_cov, curved_enough, _ = _wls(curving, y, weight, np.pad(pull, ((0, 0), (0, 1), (0, 1))))
     curved = curved_enough & (np.abs(curved_beta[:, 3]) > CURVE_Z * np.sqrt(np.maximum(curved_cov[:, 3, 3], 0.0)))
     linear = np.where(curved[:, None], curved_beta[:, [2, 1]], linear)
     rising = linear[:, WORK] > 0
