@@ -1,0 +1,93 @@
+"""Where the median error is decided: filling series within the goal's error, per lead band, dizuo next to pl24h.
+
+Usage: python bench/capacity/bands.py [--data CSV] [--truth JSONL] [--goal-hours H]
+
+The median error over the truly filling series is at most H exactly when at least half of them are predicted
+within H hours. This prints, per band of true lead, how many series dizuo and pl24h (the best anchor on the
+public set) each get within H, how many either one gets (a per-series oracle choosing between the two), and the
+median |log| of the rate multiplier dizuo would have needed (how far off its growth was, whatever the lead).
+H defaults to half of pl24h's median error: the issue's goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import SHARED, as_predictions, predict_linear
+from score import HORIZON_S, Prediction, read_truth, score
+
+from dizuo.capacity.csvio import read_usage_csv
+from dizuo.capacity.forecast import forecast_histories
+
+BANDS_H = ((0, 24), (24, 48), (48, 96), (96, 192), (192, 720))
+
+
+def _lead_hours(asof: int, prediction: Prediction) -> float:
+    """Predicted lead as the scorer counts it: null or beyond 30 days is 30 days, before asof is 0."""
+    at = prediction.exhaustion_at
+    if at is None or at - asof > HORIZON_S:
+        return HORIZON_S / 3600
+    return max(0.0, at - asof) / 3600
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED / "public.csv.gz")
+    parser.add_argument("--truth", type=Path, default=SHARED / "public_truth.jsonl")
+    parser.add_argument("--goal-hours", type=float, default=None)
+    args = parser.parse_args()
+
+    truth = read_truth(args.truth)
+    histories = read_usage_csv(args.data)
+    ours = as_predictions(forecast_histories(histories))
+    anchor = predict_linear(histories, 24 * 3600)
+    goal = args.goal_hours if args.goal_hours is not None else score(truth, anchor)["medAE_h"] / 2
+
+    filling = [t for t in truth if t.exhaustion_at is not None]
+    true_lead = np.array([(t.exhaustion_at or 0) / 3600 - t.asof / 3600 for t in filling])
+    ours_lead = np.array([_lead_hours(t.asof, ours.get(t.series, Prediction(None))) for t in filling])
+    anchor_lead = np.array([_lead_hours(t.asof, anchor[t.series]) for t in filling])
+    ours_within = np.abs(ours_lead - true_lead) <= goal
+    anchor_within = np.abs(anchor_lead - true_lead) <= goal
+    # Lead is roughly remaining bytes over growth, so true / predicted lead is the growth multiplier that was needed.
+    with np.errstate(divide="ignore"):
+        multiplier = np.abs(np.log(np.maximum(true_lead, 0.25) / np.maximum(ours_lead, 0.25)))
+
+    table = Table(title=f"Filling series predicted within {goal:.1f} h, by true lead ({args.data.name})")
+    for column in ("true lead", "series", "dizuo", "pl24h", "either", "dizuo median |log growth multiplier|"):
+        table.add_column(column, justify="left" if column == "true lead" else "right")
+    for low, high in BANDS_H:
+        band = (true_lead >= low) & (true_lead < high)
+        table.add_row(
+            f"{low}-{high} h",
+            str(int(band.sum())),
+            str(int(ours_within[band].sum())),
+            str(int(anchor_within[band].sum())),
+            str(int((ours_within | anchor_within)[band].sum())),
+            f"{np.median(multiplier[band]):.2f}" if band.any() else "-",
+        )
+    needed = (len(filling) + 1) // 2
+    table.add_row(
+        "all",
+        str(len(filling)),
+        str(int(ours_within.sum())),
+        str(int(anchor_within.sum())),
+        str(int((ours_within | anchor_within).sum())),
+        f"{np.median(multiplier):.2f}",
+        end_section=True,
+    )
+    console = Console(width=160)
+    console.print(table)
+    console.print(f"A median error within {goal:.1f} h needs {needed} of the {len(filling)} filling series within it.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
