@@ -1,10 +1,12 @@
 """Storage-exhaustion benchmark: dizuo next to the predict_linear anchors on the public set.
 
 Usage: python bench/capacity/run.py [--data CSV] [--truth JSONL] [--subset all|even|odd] [--synthetic-seeds 1,2,3]
+                                   [--synthetic-mixes default,recent-knees]
 
 `--subset even|odd` scores every other series only: tune on one half, check on the other. After the public
 set, the same models are scored on synthetic sets of 500 series (bench/capacity/synthetic.py, one per seed,
-generated in a temporary directory): a check that a change did not just fit the 300 public series.
+generated in a temporary directory, for each mix of synthetic.py): a check that a change did not just fit the
+300 public series.
 """
 
 from __future__ import annotations
@@ -125,7 +127,13 @@ def main() -> int:
     parser.add_argument("--truth", type=Path, default=SHARED / "public_truth.jsonl")
     parser.add_argument("--subset", choices=["all", "even", "odd"], default="all")
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
-    parser.add_argument("--synthetic-seeds", default="1,2,3", help="comma-separated seeds; empty for none")
+    parser.add_argument("--synthetic-seeds", type=_seeds, default="1,2,3", help="comma-separated; empty for none")
+    parser.add_argument(
+        "--synthetic-mixes",
+        type=_mixes,
+        default=",".join(synthetic.MIXES),
+        help="comma-separated mixes of synthetic.py",
+    )
     args = parser.parse_args()
     console = Console(width=200)
 
@@ -193,22 +201,32 @@ def main() -> int:
             f"{wall:.2f} s, {len(cli_preds)} series, {bad} bad lines, "
             f"scores identical to in-memory run: {same}"
         )
-    seeds = [int(seed) for seed in args.synthetic_seeds.split(",") if seed.strip()]
-    if seeds:
-        console.print(synthetic_table(seeds))
+    if args.synthetic_seeds and args.synthetic_mixes:
+        console.print(synthetic_table(args.synthetic_seeds, args.synthetic_mixes))
     return 0
 
 
-def synthetic_table(seeds: Sequence[int], count: int = 500) -> Table:
-    """The linear anchors and dizuo side by side on one synthetic set per seed."""
+def _seeds(text: str) -> list[int]:
+    return [int(seed) for seed in text.split(",") if seed.strip()]
+
+
+def _mixes(text: str) -> list[str]:
+    mixes = [mix.strip() for mix in text.split(",") if mix.strip()]
+    if unknown := sorted(set(mixes) - set(synthetic.MIXES)):
+        raise argparse.ArgumentTypeError(f"unknown mix {', '.join(unknown)}; known: {', '.join(synthetic.MIXES)}")
+    return mixes
+
+
+def synthetic_table(seeds: Sequence[int], mixes: Sequence[str], count: int = 500) -> Table:
+    """The linear anchors and dizuo side by side on one synthetic set per mix and seed."""
     metrics = ("F1@24h", "F1@4d", "FA/100@4d", "medAE_h", "p90AE_h", "covF")
     table = Table(title=f"Synthetic sets ({count} series each, bench/capacity/synthetic.py)")
-    for column in ("seed", "model", *metrics, "medAE / best anchor's"):
-        table.add_column(column, justify="left" if column in ("seed", "model") else "right")
+    for column in ("mix", "seed", "model", *metrics, "medAE / best anchor's"):
+        table.add_column(column, justify="left" if column in ("mix", "seed", "model") else "right")
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
-            folder = Path(tmp) / str(seed)
-            synthetic.write(synthetic.generate(seed, count), folder)
+        for mix, seed in ((mix, seed) for mix in mixes for seed in seeds):
+            folder = Path(tmp) / f"{mix}-{seed}"
+            synthetic.write(synthetic.generate(seed, count, mix), folder)
             truth = read_truth(folder / "synthetic_truth.jsonl")
             histories = read_usage_csv(folder / "synthetic.csv.gz")
             scores = {name: score(truth, predict_linear(histories, window)) for name, window in LINEAR_ANCHORS}
@@ -218,7 +236,7 @@ def synthetic_table(seeds: Sequence[int], count: int = 500) -> Table:
             for model, scored in scores.items():
                 ratio = f"{scored['medAE_h'] / best:.2f}"
                 table.add_row(
-                    str(seed), model, *(_fmt(scored.get(m)) for m in metrics), ratio, end_section=model == "dizuo"
+                    mix, str(seed), model, *(_fmt(scored.get(m)) for m in metrics), ratio, end_section=model == "dizuo"
                 )
     return table
 

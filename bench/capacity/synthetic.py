@@ -1,6 +1,6 @@
 """Seeded synthetic storage-usage series with a hidden continuation, in the public benchmark's format.
 
-Usage: python bench/capacity/synthetic.py --seed 7 --series 500 --out DIR
+Usage: python bench/capacity/synthetic.py --seed 7 --series 500 --out DIR [--mix default|recent-knees]
 
 Writes DIR/synthetic.csv.gz (28 days of history per series, as shared/bench/capacity/FORMAT.md),
 DIR/synthetic_truth.jsonl (first 15-minute slot in (asof, asof + 30 d] where the continuation has
@@ -14,7 +14,11 @@ cannot show; then measurement noise; then a capacity. For most growing series th
 a sampled lead (the path's running maximum at asof + lead), so the share that fills within 24 h / 4 d /
 30 d is controlled; the truth is still read off the integer continuation, never from the aim. Finally
 the path is scaled to a sampled volume size, and history samples are dropped (failed scrapes, outages).
-Series i depends only on (seed, i), not on --series.
+Series i depends only on (seed, i, mix), not on --series.
+
+Mixes: `default`, and `recent-knees`, where a rate knee is more common (main-kind weight 0.20, not 0.08)
+and lies 0.5-3 days before asof, not 2-10: the mix that comes closest to the public set's anchors (seed 1:
+pl6h / pl24h / lin7d medAE 41 / 32 / 48 h; public 59 / 24 / 47 h; default mix 55 / 36 / 31 h).
 """
 
 from __future__ import annotations
@@ -63,6 +67,20 @@ MAIN_KINDS: dict[str, float] = {
     "near_full": 0.05,
     "never_fill": 0.06,
     "wandering": 0.06,
+}
+
+
+@dataclass(frozen=True)
+class Mix:
+    """The weights of the main kinds and how long before asof a rate knee lies (uniform, days)."""
+
+    main_kinds: dict[str, float]
+    knee_days_ago: tuple[float, float]
+
+
+MIXES = {
+    "default": Mix(MAIN_KINDS, (2.0, 10.0)),
+    "recent-knees": Mix({**MAIN_KINDS, "knee": 0.20}, (0.5, 3.0)),
 }
 # Kinds that can be mixed into another as a second behaviour, and how often one is.
 MIXABLE = ("office_hours", "log_rotation", "nightly_backup", "bulk_imports", "knee", "wandering", "accelerating")
@@ -216,7 +234,9 @@ def _growth_rate(rng: np.random.Generator, kind: str) -> float:
     return _loguniform(rng, 0.002, 0.06)
 
 
-def _rate_multiplier(rng: np.random.Generator, kinds: set[str], p: dict[str, Any]) -> np.ndarray:
+def _rate_multiplier(
+    rng: np.random.Generator, kinds: set[str], p: dict[str, Any], knee_days_ago: tuple[float, float]
+) -> np.ndarray:
     """The rate relative to its value at asof, per slot: random walk, acceleration, knee."""
     t_days = (np.arange(N_SLOTS) - ASOF_I) / SLOTS_PER_DAY
     # Every rate wanders (multiplicative random walk, a few % per day); a wandering series more.
@@ -229,7 +249,7 @@ def _rate_multiplier(rng: np.random.Generator, kinds: set[str], p: dict[str, Any
         p["doubling_days"] = round(doubling, 2)
         log_m += np.log(2) * t_days / doubling
     if "knee" in kinds:
-        ago = rng.uniform(2, 10)
+        ago = rng.uniform(*knee_days_ago)
         factor = _loguniform(rng, 1.8, 5) if rng.random() < 0.65 else _loguniform(rng, 0.15, 0.55)
         p["knee_days_ago"], p["knee_factor"] = round(ago, 2), round(factor, 3)
         # The rate at asof stays r0: the knee changes the past, so r0 is the new rate.
@@ -312,12 +332,14 @@ def _backups(rng: np.random.Generator, clock: _Clock, p: dict[str, Any]) -> np.n
     return per_night[clock.day_index] * shape
 
 
-def _path(rng: np.random.Generator, clock: _Clock, kind: str, mixed: list[str], p: dict[str, Any]) -> np.ndarray:
+def _path(
+    rng: np.random.Generator, clock: _Clock, kind: str, mixed: list[str], p: dict[str, Any], mix: Mix
+) -> np.ndarray:
     """The noiseless usage path in relative units over the padded grid, for a main kind and mixed-in kinds."""
     kinds = {kind, *mixed}
     r0 = _growth_rate(rng, kind)
     p["rate_per_day"] = round(r0, 5)
-    m = _rate_multiplier(rng, kinds, p)
+    m = _rate_multiplier(rng, kinds, p, mix.knee_days_ago)
     act = _activity(rng, clock, "office_hours" in kinds, p)
     jitter = np.clip(1 + rng.normal(0, rng.uniform(0.2, 1.0), N_SLOTS), 0, None)
     inc = r0 / SLOTS_PER_DAY * m * act * jitter
@@ -427,21 +449,21 @@ def _present(rng: np.random.Generator) -> np.ndarray:
 
 
 def make_series(
-    seed_seq: np.random.SeedSequence, name: str, calendar: tuple[int, int, list[tuple[int, int]]]
+    seed_seq: np.random.SeedSequence, name: str, calendar: tuple[int, int, list[tuple[int, int]]], mix: Mix
 ) -> Series:
     """One series from its own seed sequence."""
     rng = np.random.default_rng(seed_seq)
     asof, holiday = _pick_asof(rng, *calendar)
     clock = _Clock.of(asof)
-    kinds = list(MAIN_KINDS)
-    weights = np.array(list(MAIN_KINDS.values()))
+    kinds = list(mix.main_kinds)
+    weights = np.array(list(mix.main_kinds.values()))
     kind = str(rng.choice(kinds, p=weights / weights.sum()))
     mixed: list[str] = []
     if kind not in NEVER_KINDS and rng.random() < MIX_SHARE:
         choices = [k for k in MIXABLE if k != kind]
         mixed.append(str(rng.choice(choices)))
     p: dict[str, Any] = {"mixed": mixed, "future": None, "holiday_asof": holiday}
-    level = _path(rng, clock, kind, mixed, p)
+    level = _path(rng, clock, kind, mixed, p, mix)
     if kind not in NEVER_KINDS and rng.random() < FUTURE_SHARE:
         p["future"] = _future_change(rng, clock, level, p)
 
@@ -471,13 +493,13 @@ def _json_clean(p: dict[str, Any]) -> dict[str, Any]:
     return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in p.items()}
 
 
-def generate(seed: int, count: int) -> list[Series]:
+def generate(seed: int, count: int, mix: str = "default") -> list[Series]:
     first = int(np.datetime64(ASOF_FIRST, "D").astype(np.int64))
     last = int(np.datetime64(ASOF_LAST, "D").astype(np.int64))
     calendar = (first, last, _holiday_weeks(first - 30, last + 30))
     width = max(4, len(str(count)))
     seqs = np.random.SeedSequence(seed).spawn(count)
-    return [make_series(s, f"s{i + 1:0{width}d}", calendar) for i, s in enumerate(seqs)]
+    return [make_series(s, f"s{i + 1:0{width}d}", calendar, MIXES[mix]) for i, s in enumerate(seqs)]
 
 
 def write(series: list[Series], out: Path) -> None:
@@ -504,8 +526,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--series", type=int, default=500)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="default")
     args = parser.parse_args()
-    series = generate(args.seed, args.series)
+    series = generate(args.seed, args.series, args.mix)
     write(series, args.out)
     leads = np.array([(s.exhaustion_at - s.asof) if s.exhaustion_at else np.inf for s in series])
     n = len(series)

@@ -14,6 +14,7 @@ from dizuo.capacity import forecast as forecast_module
 from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning, is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.forecast_imports import passage_quantiles
+from dizuo.capacity.forecast_recent import recent_change
 from dizuo.capacity.forecast_select import select_growth
 from dizuo.capacity.forecast_trend import local_trend
 from dizuo.capacity.types import Forecast, UsageHistory
@@ -347,6 +348,83 @@ def test_recent_rate_change_is_followed():
     capacity = float(usage(np.array([PLAIN_ASOF]))[0] + 10 * GIB)
     (fc,) = forecast_histories([_history("rate-change", usage, capacity)])
     assert abs(_hours_until(fc) - 120) <= 18, f"rate-change: predicted full in {_hours_until(fc):.1f} h, expected 120 h"
+
+
+# Thursday 2024-03-14 10:00 local: the last three days are working days, so a change within them is read
+# from windows of one day kind.
+THURSDAY_ASOF = PLAIN_ASOF + 3 * DAY
+
+
+@pytest.mark.parametrize("hours_ago", [24, 30, 48])
+def test_growth_that_slowed_in_the_last_days_is_followed(hours_ago: int):
+    """2 GiB/day until `hours_ago`, 0.6 GiB/day since: 6 GiB free take 10 days at the new rate, 3 at the old.
+
+    The daily broken line needs a knee two days back and more; the recent-change test reads the last days at
+    asof's time of day (forecast_recent).
+    """
+    change = THURSDAY_ASOF - hours_ago * HOUR
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        return 50 * GIB + np.where(ts < change, 2 * GIB, 0.6 * GIB) * (ts - change) / DAY
+
+    capacity = float(usage(np.array([THURSDAY_ASOF]))[0] + 6 * GIB)
+    truth = _first_full(usage, capacity, THURSDAY_ASOF)
+    assert truth is not None
+    truth_hours = (truth - THURSDAY_ASOF) / HOUR
+    (fc,) = forecast_histories([_history("slowed", usage, capacity, asof=THURSDAY_ASOF)])
+    assert 0.75 * truth_hours <= _hours_until(fc) <= 1.25 * truth_hours, (
+        f"slowed {hours_ago} h ago: predicted full in {_hours_until(fc):.0f} h, truth {truth_hours:.0f} h"
+    )
+
+
+@pytest.mark.parametrize("hours_ago", [2, 6])
+def test_an_import_hours_before_asof_is_a_level_not_a_new_rate(hours_ago: int):
+    """A 5 GiB step `hours_ago` on 1 GiB/day growth: the 10 GiB left after it still take 10 days.
+
+    Six hours back the step sits in the middle of the 12 h surge window, where smoothing spreads it over
+    both halves; only its height within one hour tells it from a ramp.
+    """
+    start = PLAIN_ASOF - hours_ago * HOUR
+    usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY + np.where(t >= start, 5 * GIB, 0.0)  # noqa: E731
+    (fc,) = forecast_histories([_history("import-today", usage, 65 * GIB)])
+    assert abs(_hours_until(fc) - 240) <= 24, (
+        f"import {hours_ago} h ago: predicted full in {_hours_until(fc):.0f} h, expected 240 h"
+    )
+
+
+def _steady_grid(seed: int, slowed_to: float | None) -> dict[str, npt.NDArray[np.float64]]:
+    """20 series of 29 days of 15-minute samples growing 1 GiB/day with noise of 0.05 GiB per sample; where
+    `slowed_to` is given, their growth is that share of it over the last 36 h. Every day a working day."""
+    rng = np.random.default_rng(seed)
+    slots = 29 * 96
+    t_days = (np.arange(slots) - (slots - 1)) / 96
+    rate = np.where((slowed_to is not None) & (t_days > -1.5), slowed_to or 1.0, 1.0)
+    level = np.cumsum(rate) / 96 * GIB
+    used = level[None, :] + 0.05 * GIB * rng.standard_normal((20, slots))
+    return {
+        "used": 100 * GIB + used,
+        "asof_column": np.full(20, slots - 1),
+        "working": np.ones((20, 29), dtype=bool),
+        "shape": np.zeros((20, 2, 96)),
+        "growth": np.full((20, 2), 1.0 * GIB),
+        "off_share": np.ones(20),
+    }
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noisy_steady_growth_shows_no_recent_change(seed: int):
+    change = recent_change(**_steady_grid(seed, slowed_to=None))
+    assert not change.changed.any(), f"seed {seed}: {int(change.changed.sum())} of 20 steady series read as changed"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_growth_slowed_to_a_third_a_day_and_a_half_ago_is_read(seed: int):
+    change = recent_change(**_steady_grid(seed, slowed_to=1 / 3))
+    assert change.changed.all(), f"seed {seed}: only {int(change.changed.sum())} of 20 slowed series read as changed"
+    # Where one day is not clear enough on its own, two are read, and the older one straddles the change:
+    # the rate then lies between old and new, but nearer the new one.
+    nearer_new = (change.rate > 0.5 * GIB / 3) & (change.rate < (1 + 1 / 3) / 2 * GIB)
+    assert nearer_new.all(), f"seed {seed}: rates {np.round(change.rate / GIB, 2)} GiB/day, new 0.33, old 1"
 
 
 def _backups_of_varying_size(seed: int, spread: float, growth_per_day: float) -> Usage:

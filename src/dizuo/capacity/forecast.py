@@ -19,6 +19,8 @@ with the curvature fitted where the peaks clearly curve, as days off come in blo
 a clear recent change of rate (a broken line whose knee is one of the last days) carries the new rate on,
 and accelerating growth (an exponential ``a + b exp(k t)`` fitting far better than a line or a broken
 line) is extrapolated along its exponential.
+A rate that changed within the last one to three days, before a daily peak can show it, is read at asof's time
+of day instead (forecast_recent) and carried on.
 The typical growth is averaged with the rate of a local linear trend (forecast_trend: a Kalman filter of
 level and wandering rate on the step-adjusted peaks), which follows a rate that drifted and keeps the rate
 of a steady series whose last days were noisy.
@@ -49,6 +51,7 @@ from dizuo.capacity.calendar_cn import (
     uncovered_years,
 )
 from dizuo.capacity.forecast_imports import passage_quantiles
+from dizuo.capacity.forecast_recent import recent_change
 from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
@@ -104,12 +107,14 @@ CLEANUP_MIN_COUNT = 2
 CLEANUP_LEVEL_SPREAD = 0.04
 CLEANUP_OVERSHOOT = 0.01
 # Rate changes: residual rises over these windows (24 h, 12 h, 4 h), smoothed over 1 h, at least this share
-# of capacity, with at least this share of the rise in each half of the window.
+# of capacity, with at least this share of the rise in each half of the window and less than SURGE_STEP_SHARE
+# of it in any one hour (a step that smoothing spreads across the middle of the window is an import).
 SURGE_WINDOWS_SLOTS = (96, 48, 16)
 SURGE_SMOOTH_SLOTS = 4
 SURGE_HISTORY_DAYS = 14
 SURGE_MIN_RISE = 0.01
 SURGE_HALF_SHARE = 0.25
+SURGE_STEP_SHARE = 0.5
 # Growth uncertainty for the p10/p90 band: z of the 10th/90th percentile of a normal distribution,
 # applied to the spread of the daily growth plus this share of the growth (rates wander).
 Z80 = 1.2816
@@ -361,11 +366,19 @@ class _PeakModel:
         # Slots never sampled sit at the day's median distance.
         fill = nan_median(np.where(np.isnan(shape), np.nan, shape), axis=2, keepdims=True)
         typical = np.where(np.isnan(shape), np.nan_to_num(fill), shape)
+        surge = _surge(grid, working, growth, typical)
+        # A rate that changed in the last days, before the daily peaks show it, takes over from the weeks before
+        # (forecast_recent). An accelerating series already follows its own curve, and a surge of the last hours
+        # is the fresher rate.
+        recent = recent_change(grid.used, grid.asof_column, working, typical, growth, fitted.off_share)
+        knee = recent.changed & ~fitted.accelerating & (surge == 0)
+        rising = growth[:, WORK] > 0
+        off_ratio = np.where(rising, growth[:, OFF] / np.where(rising, growth[:, WORK], 1.0), 1.0)
+        growth = np.where(knee[:, None], recent.rate[:, None] * np.stack([off_ratio, np.ones(n)], axis=1), growth)
         # The typical day sits below its own peak everywhere (noise, a backup starting a little earlier
         # or later each night): it lifts the recent samples to today's peak. The path, though, must
         # reach the peak at its highest slot, so its shape is shifted up to touch 0.
         peak_today = _anchor(grid, used, working, growth, typical)
-        surge = _surge(grid, working, growth, typical)
         shape = typical - typical.max(axis=2, keepdims=True)
         held_for = _cleanup_hold(grid)
         return cls(
@@ -752,6 +765,14 @@ def _surge(grid: _Grid, working: BoolArray, growth: FloatArray, shape: FloatArra
             head = rise[:, :common]
             record = np.fmax(record, np.fmax(np.fmax.reduce(head, axis=1), -np.fmin.reduce(head, axis=1)))
         ramp = (first_half > SURGE_HALF_SHARE * rise_now) & (second_half > SURGE_HALF_SHARE * rise_now)
+        # The residual is a one-hour mean, so its rise over one hour (SURGE_SMOOTH_SLOTS) is a step's full height.
+        inside = now[:, None] - np.arange(window - SURGE_SMOOTH_SLOTS)[None, :]
+        hour_rise = residual[all_rows[:, None], np.maximum(inside, 0)]
+        hour_rise -= residual[all_rows[:, None], np.maximum(inside - SURGE_SMOOTH_SLOTS, 0)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an hour without samples: NaN, passed over
+            steepest = np.nanmax(hour_rise, axis=1)
+        ramp &= ~(steepest >= SURGE_STEP_SHARE * rise_now)
         surging = (rise_now > record) & (rise_now > SURGE_MIN_RISE * grid.capacity) & ramp
         rate = np.where(surging, rise_now / window, rate)
     return np.nan_to_num(rate)
