@@ -10,7 +10,8 @@ The last days are read at asof's time of day instead: usage at asof, 24 h before
 that slot to the level of its day's peak. Their differences are day-over-day growths of the peak that
 include the running day up to asof, so a change since this morning is in the first of them.
 
-The last j of those growths (j = 1, 2, 3, the most recent that qualifies wins) carry a new rate when
+The last j of those growths (j = 1, 2, 3; the most recent clear change decides, and where the model follows
+it already nothing changes) carry a new rate when
 - they all stand on the same side of the median growth of the KNEE_BEFORE_DAYS days before them, and their
   mean differs from it by more than KNEE_T robust standard errors (KNEE_T_ONE_DAY for a single day, as one
   window holds one day's noise and the shape of two day kinds);
