@@ -14,7 +14,7 @@ from dizuo.capacity import forecast as forecast_module
 from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning, is_working_day, local_day
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.forecast_imports import passage_quantiles
-from dizuo.capacity.forecast_recent import recent_change
+from dizuo.capacity.forecast_recent import HOUR_SLOTS, recent_change
 from dizuo.capacity.forecast_select import select_growth
 from dizuo.capacity.forecast_trend import local_trend
 from dizuo.capacity.types import Forecast, UsageHistory
@@ -398,11 +398,11 @@ def _steady_grid(seed: int, slowed_to: float | None) -> dict[str, npt.NDArray[np
     rng = np.random.default_rng(seed)
     slots = 29 * 96
     t_days = (np.arange(slots) - (slots - 1)) / 96
-    rate = np.where((slowed_to is not None) & (t_days > -1.5), slowed_to or 1.0, 1.0)
+    rate = np.ones(slots) if slowed_to is None else np.where(t_days > -1.5, slowed_to, 1.0)
     level = np.cumsum(rate) / 96 * GIB
-    used = level[None, :] + 0.05 * GIB * rng.standard_normal((20, slots))
+    used = 100 * GIB + level[None, :] + 0.05 * GIB * rng.standard_normal((20, slots))
     return {
-        "used": 100 * GIB + used,
+        "hour_mean": forecast_module._moving_mean(used, HOUR_SLOTS),
         "asof_column": np.full(20, slots - 1),
         "working": np.ones((20, 29), dtype=bool),
         "shape": np.zeros((20, 2, 96)),

@@ -51,7 +51,7 @@ from dizuo.capacity.calendar_cn import (
     uncovered_years,
 )
 from dizuo.capacity.forecast_imports import passage_quantiles
-from dizuo.capacity.forecast_recent import recent_change
+from dizuo.capacity.forecast_recent import HOUR_SLOTS, recent_change
 from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
@@ -370,7 +370,8 @@ class _PeakModel:
         # A rate that changed in the last days, before the daily peaks show it, takes over from the weeks before
         # (forecast_recent). An accelerating series already follows its own curve, and a surge of the last hours
         # is the fresher rate.
-        recent = recent_change(grid.used, grid.asof_column, working, typical, growth, fitted.off_share)
+        hour_mean = _moving_mean(grid.used, HOUR_SLOTS)
+        recent = recent_change(hour_mean, grid.asof_column, working, typical, growth, fitted.off_share)
         knee = recent.changed & ~fitted.accelerating & (surge == 0)
         rising = growth[:, WORK] > 0
         off_ratio = np.where(rising, growth[:, OFF] / np.where(rising, growth[:, WORK], 1.0), 1.0)

@@ -36,8 +36,9 @@ from dizuo.capacity.types import FloatArray, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
 SLOTS_PER_DAY = 96
-# The level at a time of day: the mean of the last hour's samples, so one noisy sample does not decide.
-KNEE_SMOOTH_SLOTS = 4
+# The level at a time of day is the mean of the last hour's samples (the caller's trailing mean over HOUR_SLOTS),
+# so one noisy sample does not decide.
+HOUR_SLOTS = 4
 # How many of the last days may carry the new rate, and how many before them give the usual growth (at least
 # KNEE_MIN_BEFORE of them with a growth to read).
 KNEE_RECENT_DAYS, KNEE_BEFORE_DAYS, KNEE_MIN_BEFORE = (1, 2, 3), 10, 4
@@ -62,7 +63,7 @@ class RecentChange:
 
 
 def recent_change(
-    used: FloatArray,
+    hour_mean: FloatArray,
     asof_column: IntArray,
     working: BoolArray,
     shape: FloatArray,
@@ -71,17 +72,23 @@ def recent_change(
 ) -> RecentChange:
     """Test each series for a rate change in its last days (module docstring).
 
-    used: [series, day x slot] usage on the local grid (NaN = no sample), the last day the asof day.
+    hour_mean: [series, day x slot] trailing mean over HOUR_SLOTS of the usage on the local grid (NaN where
+    there is no sample), the last day the asof day.
     asof_column: [series] column of the last sample. working: [series, day] over the grid's days.
     shape: [series, kind, slot] the typical distance below the day's peak. growth: [series, kind] the
     model's growth per day. off_share: [series] a day off's growth as a share of a working day's.
     """
-    n = used.shape[0]
-    today = used.shape[1] // SLOTS_PER_DAY - 1
+    n = hour_mean.shape[0]
+    today = hour_mean.shape[1] // SLOTS_PER_DAY - 1
+    rows = np.arange(n)[:, None]
+
+    def at(columns: IntArray) -> FloatArray:
+        """[series, k] the hour mean at each column; NaN before the grid."""
+        return np.where(columns >= 0, hour_mean[rows, np.maximum(columns, 0)], np.nan)
+
     days_back = np.arange(max(KNEE_RECENT_DAYS) + KNEE_BEFORE_DAYS + 1)
-    recent_slots = max(KNEE_RECENT_DAYS) * SLOTS_PER_DAY
     # [series, k] the level of day today - k at asof's time of day, lifted to the day's peak by its kind's shape.
-    level = _hour_means(used, asof_column[:, None] - SLOTS_PER_DAY * days_back[None, :])
+    level = at(asof_column[:, None] - SLOTS_PER_DAY * days_back[None, :])
     kinds = working[:, today - days_back].astype(np.int64)
     slot_shape = shape[np.arange(n), :, asof_column % SLOTS_PER_DAY]  # [series, kind]
     level -= np.take_along_axis(slot_shape, kinds, axis=1)
@@ -90,8 +97,8 @@ def recent_change(
     counted = per_working_day >= KNEE_MIN_OFF_SHARE
     day_growth = np.where(counted, (level[:, :-1] - level[:, 1:]) / np.where(counted, per_working_day, 1.0), np.nan)
     # The largest one-hour move inside each recent window: a step there is an import, not a rate.
-    trailing = _trailing_hour_means(used, asof_column, recent_slots + KNEE_SMOOTH_SLOTS)
-    hourly = np.abs(trailing[:, :recent_slots] - trailing[:, KNEE_SMOOTH_SLOTS:])
+    recent = asof_column[:, None] - np.arange(max(KNEE_RECENT_DAYS) * SLOTS_PER_DAY)[None, :]
+    hourly = np.abs(at(recent) - at(recent - HOUR_SLOTS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a window without samples: NaN, fails the test below
         largest_hour = np.nanmax(hourly.reshape(n, max(KNEE_RECENT_DAYS), SLOTS_PER_DAY), axis=2)
@@ -125,32 +132,3 @@ def recent_change(
         changed |= hit
         decided |= clear_change
     return RecentChange(changed=changed, rate=rate)
-
-
-def _hour_means(used: FloatArray, columns: IntArray) -> FloatArray:
-    """[series, k] mean of the samples in the KNEE_SMOOTH_SLOTS slots up to each column; NaN where none."""
-    window = columns[:, :, None] - np.arange(KNEE_SMOOTH_SLOTS)[None, None, :]
-    values = used[np.arange(used.shape[0])[:, None, None], np.maximum(window, 0)]
-    present = (window >= 0) & ~np.isnan(values)
-    seen = present.sum(axis=2)
-    total = np.where(present, values, 0.0).sum(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean: FloatArray = np.where(seen > 0, total / seen, np.nan)
-    return mean
-
-
-def _trailing_hour_means(used: FloatArray, asof_column: IntArray, count: int) -> FloatArray:
-    """[series, i] what _hour_means gives at column asof - i, for i < count, from running sums: the same means
-    for a contiguous run of columns, without gathering every window."""
-    back = np.arange(count + KNEE_SMOOTH_SLOTS - 1)
-    columns = asof_column[:, None] - back[None, :]
-    values = used[np.arange(used.shape[0])[:, None], np.maximum(columns, 0)]
-    present = (columns >= 0) & ~np.isnan(values)
-    # Running sums from asof backwards with a zero in front: a window's sum is the difference of two of them.
-    sums = np.pad(np.cumsum(np.where(present, values, 0.0), axis=1), ((0, 0), (1, 0)))
-    counts = np.pad(np.cumsum(present, axis=1), ((0, 0), (1, 0)))
-    total = sums[:, KNEE_SMOOTH_SLOTS : KNEE_SMOOTH_SLOTS + count] - sums[:, :count]
-    seen = counts[:, KNEE_SMOOTH_SLOTS : KNEE_SMOOTH_SLOTS + count] - counts[:, :count]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean: FloatArray = np.where(seen > 0, total / seen, np.nan)
-    return mean
