@@ -52,7 +52,7 @@ from dizuo.capacity.calendar_cn import (
     uncovered_years,
 )
 from dizuo.capacity.forecast_imports import passage_quantiles
-from dizuo.capacity.forecast_recent import HOUR_SLOTS, recent_change
+from dizuo.capacity.forecast_recent import HOUR_SLOTS, MAD_TO_SD, recent_change
 from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, UsageHistory
@@ -119,7 +119,7 @@ SURGE_STEP_SHARE = 0.5
 # The p10/p90 band: z of the 10th/90th percentile of a normal distribution, applied to the spread of the
 # daily growth plus this share of the growth (rates wander), and to the jitter of a day's peak about the growth.
 # The backtest error (forecast_select) already widens the growth's spread by how far the series' own rate
-# missed; 0.1 on top keeps 4-8-day bands near 80 % coverage (0.4 covered 92-100 %, bench/capacity README).
+# missed; 0.1 on top keeps 4-8-day bands near 80 % coverage (0.4 covered 87-100 %, bench/capacity README).
 Z80 = 1.2816
 RATE_WANDER = 0.1
 # The backtest gives a mean absolute error; a normal distribution's standard deviation is sqrt(pi / 2)
@@ -429,21 +429,10 @@ def _typical_peak(used: FloatArray, complete: BoolArray, peak: FloatArray) -> Fl
 
 
 def _peak_jitter(adjusted: FloatArray, working: BoolArray) -> FloatArray:
-    """[series] robust standard deviation of the recent day-over-day changes of the step-adjusted peaks about
-    their day kind's median change: how far one day's peak lands from where the growth puts it."""
-    today = adjusted.shape[1] - 1
-    recent = slice(today - GROWTH_DAYS, today)
-    change = np.diff(adjusted[:, today - GROWTH_DAYS - 1 : today], axis=1)
-    kind = working[:, recent]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a kind without days: its median is NaN, handled below
-        typical = np.where(
-            kind,
-            nan_median(np.where(kind, change, np.nan), axis=1, keepdims=True),
-            nan_median(np.where(~kind, change, np.nan), axis=1, keepdims=True),
-        )
-        jitter = 1.4826 * nan_median(np.abs(change - typical), axis=1)
-    return np.nan_to_num(jitter)
+    """[series] how far one day's peak lands from where the growth puts it: the robust standard deviation of
+    the step-adjusted peaks' recent day-over-day changes about their day kind's typical change."""
+    _, mad = _kind_excess(adjusted, working)
+    return MAD_TO_SD * mad
 
 
 def _trimmed_growth(change: FloatArray, working: BoolArray) -> tuple[FloatArray, FloatArray]:
@@ -550,13 +539,11 @@ def _trend(adjusted: FloatArray, working: BoolArray, off_share: FloatArray, capa
     return local_trend(history, exposure, scale)
 
 
-def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """[series, day] daily peaks with one-off steps (bulk imports, one-off cleanups) taken out, and how far
-    each outlying day's change stood out (0 on ordinary days).
+def _kind_excess(peak: FloatArray, working: BoolArray) -> tuple[FloatArray, FloatArray]:
+    """[series, day] each day's change of `peak` less the typical (median) change of its day kind over the last
+    GROWTH_DAYS, NaN where there is no change; and [series] the median absolute excess over those days (0 if none).
 
-    A day is outlying when its day-over-day change is further than STEP_MADS robust deviations (and STEP_FLOOR
-    of capacity) from the typical change of its day kind. A step is an outlying day between two ordinary
-    days: it moves the level, not the rate. A run of outlying days the same way is a new rate and is kept.
+    A kind without days there takes the other kind's typical change.
     """
     today = peak.shape[1] - 1
     window = slice(today - GROWTH_DAYS, today)
@@ -571,7 +558,19 @@ def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -
         typical = np.where(np.isnan(typical), np.nan_to_num(nan_median(typical, axis=1, keepdims=True)), typical)
         excess = change - np.take_along_axis(typical, kind, axis=1)
         mad = nan_median(np.abs(excess[:, window]), axis=1)
-    limit = STEP_MADS * 1.4826 * np.nan_to_num(mad)[:, None] + STEP_FLOOR * capacity[:, None]
+    return excess, np.nan_to_num(mad)
+
+
+def _step_adjusted(peak: FloatArray, working: BoolArray, capacity: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """[series, day] daily peaks with one-off steps (bulk imports, one-off cleanups) taken out, and how far
+    each outlying day's change stood out (0 on ordinary days).
+
+    A day is outlying when its day-over-day change is further than STEP_MADS robust deviations (and STEP_FLOOR
+    of capacity) from the typical change of its day kind. A step is an outlying day between two ordinary
+    days: it moves the level, not the rate. A run of outlying days the same way is a new rate and is kept.
+    """
+    excess, mad = _kind_excess(peak, working)
+    limit = STEP_MADS * MAD_TO_SD * mad[:, None] + STEP_FLOOR * capacity[:, None]
     outlier = np.sign(np.where(np.abs(excess) > limit, excess, 0.0))
     before = np.zeros_like(outlier)
     before[:, 1:] = outlier[:, :-1]
