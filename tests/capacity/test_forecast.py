@@ -51,6 +51,14 @@ def _first_full(usage: Usage, capacity: float, asof: int) -> int | None:
     return int(ts[np.argmax(full)]) if full.any() else None
 
 
+def _forecast_and_truth(name: str, usage: Usage, capacity: float, asof: int) -> tuple[Forecast, float]:
+    """The forecast of 28 days of `usage` up to `asof`, and the true hours until it fills (it must fill)."""
+    truth = _first_full(usage, capacity, asof)
+    assert truth is not None, f"{name}: the scenario never fills"
+    (fc,) = forecast_histories([_history(name, usage, capacity, asof=asof)])
+    return fc, (truth - asof) / HOUR
+
+
 def _hours_until(fc: Forecast) -> float:
     assert fc.exhaustion_at is not None, f"{fc.series}: predicted never to fill, expected to fill"
     return (fc.exhaustion_at - fc.asof) / HOUR
@@ -350,6 +358,28 @@ def test_recent_rate_change_is_followed():
     assert abs(_hours_until(fc) - 120) <= 18, f"rate-change: predicted full in {_hours_until(fc):.1f} h, expected 120 h"
 
 
+@pytest.mark.parametrize("minute", [30, 75])
+def test_path_starts_from_the_last_hour_after_a_rate_change(minute: int):
+    """24/7 growth from 0.5 to 2 GiB/day 3.5 days back, 1.2 GiB free just after midnight: full in 14.5 h.
+
+    Early in the day the anchor reads today's peak from yesterday's samples carried by a day of the new growth,
+    while the day's shape still rises by the old rate's 0.5 GiB: without starting from the last hour's usage
+    the path stood above it and the volume was "full" in 0.25-6.5 h.
+    """
+    asof = _unix(2024, 3, 13) + minute * 60
+    change = asof - int(3.5 * DAY)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        days = (ts - change) / DAY
+        return 50 * GIB + np.where(days < 0, 0.5 * GIB, 2 * GIB) * days
+
+    capacity = float(usage(np.array([asof]))[0] + 1.2 * GIB)
+    fc, truth_hours = _forecast_and_truth("knee-at-night", usage, capacity, asof)
+    assert 0.7 * truth_hours <= _hours_until(fc) <= 1.3 * truth_hours, (
+        f"{minute // 60:02d}:{minute % 60:02d}: predicted full in {_hours_until(fc):.2f} h, truth {truth_hours:.2f} h"
+    )
+
+
 # Thursday 2024-03-14 10:00 local: the last three days are working days, so a change within them is read
 # from windows of one day kind.
 THURSDAY_ASOF = PLAIN_ASOF + 3 * DAY
@@ -368,10 +398,7 @@ def test_growth_that_slowed_in_the_last_days_is_followed(hours_ago: int):
         return 50 * GIB + np.where(ts < change, 2 * GIB, 0.6 * GIB) * (ts - change) / DAY
 
     capacity = float(usage(np.array([THURSDAY_ASOF]))[0] + 6 * GIB)
-    truth = _first_full(usage, capacity, THURSDAY_ASOF)
-    assert truth is not None
-    truth_hours = (truth - THURSDAY_ASOF) / HOUR
-    (fc,) = forecast_histories([_history("slowed", usage, capacity, asof=THURSDAY_ASOF)])
+    fc, truth_hours = _forecast_and_truth("slowed", usage, capacity, THURSDAY_ASOF)
     assert 0.75 * truth_hours <= _hours_until(fc) <= 1.25 * truth_hours, (
         f"slowed {hours_ago} h ago: predicted full in {_hours_until(fc):.0f} h, truth {truth_hours:.0f} h"
     )

@@ -12,7 +12,9 @@ Model, per series: usage on local day d at slot s is ``peak[d] + shape[kind(d), 
   forecast starts from the last day of samples.
 - ``shape[kind, s] <= 0`` is the typical distance of slot s below the day's peak (median over recent
   days of that kind): office-hours growth, a nightly backup that is freed hours later, a daily log
-  rotation. It places the moment of filling inside the day.
+  rotation. It places the moment of filling inside the day. On the asof day the path starts from the
+  last hour's usage and joins ``peak + shape`` by midnight, so a shape or growth that changed lately does
+  not put the path above (or below) what was just seen.
 Two departures from that typical growth are detected on the daily peaks, with one-off steps (isolated
 outlying days) taken out and time counted in effective days (a day off weighs what its growth shows, read
 with the curvature fitted where the peaks clearly curve, as days off come in blocks):
@@ -316,6 +318,7 @@ class _PeakModel:
     off_share: FloatArray  # [series] a day off's growth as a share of a working day's (effective days)
     imports: FloatArray  # [series, day] how far days whose peak rose outlyingly stood out, bytes; 0 elsewhere
     observed_days: FloatArray  # [series] days a step could have been seen on (a change between two peaks)
+    start_gap: FloatArray  # [series] the last hour's usage minus the path's level there, bytes (see _start_gap)
 
     @classmethod
     def fit(cls, grid: _Grid) -> _PeakModel:
@@ -384,6 +387,7 @@ class _PeakModel:
         # or later each night): it lifts the recent samples to today's peak. The path, though, must
         # reach the peak at its highest slot, so its shape is shifted up to touch 0.
         peak_today = _anchor(grid, used, working, growth, typical)
+        start_gap = _start_gap(grid, working, typical, peak_today)
         shape = typical - typical.max(axis=2, keepdims=True)
         held_for = _cleanup_hold(grid)
         return cls(
@@ -400,6 +404,7 @@ class _PeakModel:
             # Imports the growth leaves out; a raw average growth has them in already.
             imports=np.where((outlying > 0) & ~selection.raw[:, None], outlying, 0.0)[:, :today],
             observed_days=np.sum(~np.isnan(change[:, :today]), axis=1).astype(np.float64),
+            start_gap=start_gap,
         )
 
 
@@ -698,6 +703,28 @@ def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArra
     return anchor
 
 
+def _start_gap(grid: _Grid, working: BoolArray, typical: FloatArray, peak_today: FloatArray) -> FloatArray:
+    """[series] the mean of today's samples of the last hour minus the path's level at their slots; 0 without any.
+
+    The anchor reads today's peak mostly from yesterday's samples early in the day, carried by a day of growth.
+    Where the growth or the shape changed lately (a new rate the day's shape does not show yet, a day off
+    after a working day), the path can start above or below what the last hour saw, and a volume at 99.8 %
+    would be "full" at the next slot. The path starts from the last hour and closes this gap by the day's end.
+    """
+    n = grid.used.shape[0]
+    rows = np.arange(n)[:, None]
+    back = np.arange(HOUR_SLOTS)[None, :]
+    slot = (grid.asof_column % SLOTS_PER_DAY)[:, None] - back
+    today_kind = working[:, LOOKBACK_DAYS].astype(np.int64)[:, None]
+    path = peak_today[:, None] + typical[rows, today_kind, np.maximum(slot, 0)]
+    seen = grid.used[rows, grid.asof_column[:, None] - back]
+    # Only today's slots: yesterday's sit below yesterday's peak, not today's.
+    gap = np.where(slot >= 0, seen - path, np.nan)
+    count = np.sum(~np.isnan(gap), axis=1)
+    mean: FloatArray = np.nansum(gap, axis=1) / np.maximum(count, 1)
+    return mean
+
+
 def _cleanup_hold(grid: _Grid) -> FloatArray:
     """[series] seconds from asof for which repeated cleanups keep usage under capacity; 0 where there is no such
     pattern, +inf where they keep it under for good.
@@ -893,6 +920,10 @@ def _first_full(
         # Only rising residuals carry a surge; elsewhere subtracting 0 would change nothing.
         surge = model.surge[series, None]
         headroom = np.where(surging[series, None], headroom - surge * steps, headroom)
+        # The asof day's path starts from the last hour's usage and reaches the model's by the day's last slot.
+        to_midnight = SLOTS_PER_DAY - 1 - asof_position[series, None]
+        fade = np.where((days == 0)[:, None], np.clip(1.0 - steps / np.maximum(to_midnight, 1), 0.0, 1.0), 0.0)
+        headroom = headroom - model.start_gap[series, None] * fade
         # Off the path: NaN, with which no comparison holds and which fmin passes over.
         return np.where((steps >= 1) & (steps <= horizon_slots), headroom, np.nan)
 
