@@ -318,7 +318,7 @@ class _PeakModel:
     off_share: FloatArray  # [series] a day off's growth as a share of a working day's (effective days)
     imports: FloatArray  # [series, day] how far days whose peak rose outlyingly stood out, bytes; 0 elsewhere
     observed_days: FloatArray  # [series] days a step could have been seen on (a change between two peaks)
-    start_gap: FloatArray  # [series] the last hour's usage minus the path's level there, bytes (see _start_gap)
+    start_gap: FloatArray  # [series] the last hour's usage minus ``peak_today + typical`` there, bytes (_start_gap)
 
     @classmethod
     def fit(cls, grid: _Grid) -> _PeakModel:
@@ -704,12 +704,14 @@ def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArra
 
 
 def _start_gap(grid: _Grid, working: BoolArray, typical: FloatArray, peak_today: FloatArray) -> FloatArray:
-    """[series] the mean of today's samples of the last hour minus the path's level at their slots; 0 without any.
+    """[series] mean over today's samples of the last hour of usage minus ``peak_today + typical`` at their
+    slots; 0 without any.
 
     The anchor reads today's peak mostly from yesterday's samples early in the day, carried by a day of growth.
     Where the growth or the shape changed lately (a new rate the day's shape does not show yet, a day off
-    after a working day), the path can start above or below what the last hour saw, and a volume at 99.8 %
-    would be "full" at the next slot. The path starts from the last hour and closes this gap by the day's end.
+    after a working day), the typical day through today's peak can stand above or below what the last hour
+    saw, and a volume at 99.8 % would be "full" at the next slot. The asof day's path moves by this gap at asof
+    and by less each slot until midnight; like every day's path, it stays shifted up to touch the daily peak.
     """
     n = grid.used.shape[0]
     rows = np.arange(n)[:, None]
