@@ -318,7 +318,7 @@ class _PeakModel:
     off_share: FloatArray  # [series] a day off's growth as a share of a working day's (effective days)
     imports: FloatArray  # [series, day] how far days whose peak rose outlyingly stood out, bytes; 0 elsewhere
     observed_days: FloatArray  # [series] days a step could have been seen on (a change between two peaks)
-    start_gap: FloatArray  # [series] the last hour's usage minus ``peak_today + typical`` there, bytes (_start_gap)
+    start_gap: FloatArray  # [series] the last hour's usage minus ``peak_today + typical`` there, bytes (_anchor)
 
     @classmethod
     def fit(cls, grid: _Grid) -> _PeakModel:
@@ -386,8 +386,7 @@ class _PeakModel:
         # The typical day sits below its own peak everywhere (noise, a backup starting a little earlier
         # or later each night): it lifts the recent samples to today's peak. The path, though, must
         # reach the peak at its highest slot, so its shape is shifted up to touch 0.
-        peak_today = _anchor(grid, used, working, growth, typical)
-        start_gap = _start_gap(grid, working, typical, peak_today)
+        peak_today, start_gap = _anchor(grid, used, working, growth, typical)
         shape = typical - typical.max(axis=2, keepdims=True)
         held_for = _cleanup_hold(grid)
         return cls(
@@ -677,10 +676,21 @@ def _wls(
     return beta, cov, used > k, sse
 
 
-def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArray, shape: FloatArray) -> FloatArray:
-    """[series] the asof day's peak, from the last ANCHOR_SLOTS samples lifted by the shape."""
+def _anchor(
+    grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArray, shape: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """[series] the asof day's peak, from the last ANCHOR_SLOTS samples lifted by the shape; and [series] the gap
+    of the last hour: the mean of today's samples of it, lifted, less that peak (0 without any).
+
+    Early in the day the peak is read mostly from yesterday's samples, carried by a day of growth. Where the growth
+    or the shape changed lately (a new rate the day's shape does not show yet, a day off after a working day),
+    the typical day through that peak can stand above or below what the last hour saw, and a volume at 99.8 %
+    would be "full" at the next slot. The asof day's path moves by the gap at asof and by less each slot until
+    midnight (_first_full); like every day's path, it stays shifted up to touch the daily peak.
+    """
     n = used.shape[0]
     flat = used.reshape(n, -1)
+    # Newest first: the first HOUR_SLOTS columns are the last hour.
     columns = grid.asof_column[:, None] - np.arange(ANCHOR_SLOTS)[None, :]
     valid = columns >= 0
     columns = np.maximum(columns, 0)
@@ -694,37 +704,17 @@ def _anchor(grid: _Grid, used: FloatArray, working: BoolArray, growth: FloatArra
     carried = np.where(day < today, growth[np.arange(n), today_kind][:, None], 0.0)
     lifted = np.take_along_axis(flat, columns, axis=1) - shape[rows, kind, slot] + carried
     lifted = np.where(valid, lifted, np.nan)
+    # Only today's samples for the gap: yesterday's are carried by the growth the gap is there to check.
+    last_hour = np.where(day[:, :HOUR_SLOTS] == today, lifted[:, :HOUR_SLOTS], np.nan)
     estimate, _ = _trimmed_mean(lifted, axis=1, trim=0.5, spread=False, scratch=True)
     # Today's peak is at least the highest sample seen today.
     seen_today = np.where(day == today, np.take_along_axis(flat, columns, axis=1), -np.inf)
     with np.errstate(invalid="ignore"):
         seen = np.nanmax(np.where(valid, seen_today, -np.inf), axis=1)
     anchor: FloatArray = np.fmax(np.where(np.isnan(estimate), grid.last_used, estimate), seen)
-    return anchor
-
-
-def _start_gap(grid: _Grid, working: BoolArray, typical: FloatArray, peak_today: FloatArray) -> FloatArray:
-    """[series] mean over today's samples of the last hour of usage minus ``peak_today + typical`` at their
-    slots; 0 without any.
-
-    The anchor reads today's peak mostly from yesterday's samples early in the day, carried by a day of growth.
-    Where the growth or the shape changed lately (a new rate the day's shape does not show yet, a day off
-    after a working day), the typical day through today's peak can stand above or below what the last hour
-    saw, and a volume at 99.8 % would be "full" at the next slot. The asof day's path moves by this gap at asof
-    and by less each slot until midnight; like every day's path, it stays shifted up to touch the daily peak.
-    """
-    n = grid.used.shape[0]
-    rows = np.arange(n)[:, None]
-    back = np.arange(HOUR_SLOTS)[None, :]
-    slot = (grid.asof_column % SLOTS_PER_DAY)[:, None] - back
-    today_kind = working[:, LOOKBACK_DAYS].astype(np.int64)[:, None]
-    path = peak_today[:, None] + typical[rows, today_kind, np.maximum(slot, 0)]
-    seen = grid.used[rows, grid.asof_column[:, None] - back]
-    # Only today's slots: yesterday's sit below yesterday's peak, not today's.
-    gap = np.where(slot >= 0, seen - path, np.nan)
-    count = np.sum(~np.isnan(gap), axis=1)
-    mean: FloatArray = np.nansum(gap, axis=1) / np.maximum(count, 1)
-    return mean
+    count = np.sum(~np.isnan(last_hour), axis=1)
+    gap: FloatArray = np.nansum(last_hour - anchor[:, None], axis=1) / np.maximum(count, 1)
+    return anchor, gap
 
 
 def _cleanup_hold(grid: _Grid) -> FloatArray:
