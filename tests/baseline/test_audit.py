@@ -98,6 +98,9 @@ def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
          "waivers[0].control", "no such control in the catalogue: 'DZ-ZZ-99'"),
         ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: soon\n",
          "waivers[0].expires", "'soon'"),
+        # A date that does not exist: YAML's own date reader would fail without naming the key.
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-02-30\n",
+         "waivers[0].expires", "'2030-02-30'"),
         ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  expires: 2030-01-01\n",
          "waivers[0].reason", "Field required"),
         ("waivers:\n- control: DZ-IA-01\n  hosts: []\n  reason: a good reason here\n  expires: 2030-01-01\n",

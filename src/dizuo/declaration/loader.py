@@ -101,11 +101,26 @@ def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
     return yaml_mapping(text, shown)
 
 
+class _Loader(yaml.CSafeLoader):
+    """libyaml's safe loader (the declaration of a province is large, and stack programs each load it), except
+    that a date which does not exist (2027-13-01) stays text: validation then names its key and value, where
+    PyYAML's own date constructor would fail with neither."""
+
+
+def _date_or_text(loader: _Loader, node: yaml.ScalarNode) -> object:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _date_or_text)
+
+
 def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     """One YAML mapping parsed from ``text`` (an empty document is an empty mapping), or the problems."""
     try:
-        # libyaml: the declaration of a province is large, and stack programs each load it.
-        document = yaml.load(text, Loader=yaml.CSafeLoader)
+        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
