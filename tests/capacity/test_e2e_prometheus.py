@@ -201,6 +201,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
                     f"127.0.0.1:{exporter_port}",
                     "--declaration",
                     str(ROOT / "inventories" / "yulin"),
+                    "--calendar",
+                    str(ROOT / "monitoring" / "working-calendar.yaml"),
                     "--interval",
                     "2",
                 ],

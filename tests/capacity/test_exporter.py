@@ -146,12 +146,19 @@ def test_http_endpoint_serves_forecasts_and_turns_stale_when_the_source_fails():
         (["--config", "missing.yaml"], "missing.yaml: file is missing"),
         (["--config", "bad.yaml"], "bad.yaml: selectors[0].kind: "),
         (["--declaration", "nowhere"], "not a directory holding a city declaration"),
+        (
+            ["--calendar", "calendar.yaml"],
+            "calendar.yaml: years[2027].makeup_working_days.元旦: '2027-01-05' is a Tuesday",
+        ),
     ],
 )
 def test_serve_rejects_bad_input_before_serving(tmp_path, monkeypatch, args, message):
     """`dizuo capacity serve` exits 1 naming the bad option, file or key; it never starts half-configured."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.yaml").write_text("selectors:\n- {kind: nfs, used: a, capacity: b, volume: [x]}\n")
+    (tmp_path / "calendar.yaml").write_text(
+        "years:\n  2027:\n    holidays: {}\n    makeup_working_days:\n      元旦: 2027-01-05\n", encoding="utf-8"
+    )
     base = ["capacity", "serve", "--prometheus-url", "http://127.0.0.1:9", "--listen", "127.0.0.1:0"]
     result = CliRunner().invoke(app, [*base, *args])
     assert result.exit_code == 1, result.output

@@ -49,6 +49,7 @@ def test_report_from_csv_writes_charts_for_the_volumes_at_risk(tmp_path):
     """From a CSV, the report charts exactly the filling volume and links it from index.html."""
     out = tmp_path / "report"
     args = ["capacity", "report", "--csv", str(usage_csv(tmp_path / "usage.csv")), "--out", str(out)]
+    args += ["--calendar", str(ROOT / "monitoring" / "working-calendar.yaml")]
     result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
     assert result.exit_code == 0, result.output
     charts = sorted(p.name for p in out.glob("*.png"))
@@ -138,6 +139,7 @@ def test_terminal_tables_show_quota_and_time_left(declaration):
         ([], "give exactly one of --prometheus-url URL or --csv FILE"),
         (["--csv", "a.csv", "--prometheus-url", "http://127.0.0.1:9"], "give exactly one of"),
         (["--csv", "a.csv", "--within", "soon"], "--within"),
+        (["--csv", "a.csv", "--calendar", "calendar.yaml"], "calendar.yaml: file is missing"),
         (["--prometheus-url", "127.0.0.1:9090"], "must start with http:// or https://"),
         (["--prometheus-url", "http://127.0.0.1:9"], "cannot connect"),
     ],

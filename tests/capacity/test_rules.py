@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from dizuo.capacity.prometheus_source import ConfigError
+from dizuo.capacity.config_files import ConfigError
 from dizuo.capacity.rules import load_alert_config, render
 from dizuo.cli import app
 

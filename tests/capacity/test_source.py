@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dizuo.capacity.config_files import ConfigError
 from dizuo.capacity.prometheus_source import (
     DEFAULT_CONFIG,
-    ConfigError,
     PrometheusSource,
     SourceError,
     load_config,

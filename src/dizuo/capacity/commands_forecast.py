@@ -9,8 +9,29 @@ from typing import Annotated
 
 import typer
 
+from dizuo.capacity.calendar_cn import SHIPPED, WorkingCalendar
 from dizuo.capacity.csvio import UsageCsvError, read_usage_csv
 from dizuo.capacity.forecast import DEFAULT_HORIZON_SECONDS, forecast_histories
+
+CalendarOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--calendar",
+        envvar="DIZUO_CALENDAR",
+        help="Working-calendar YAML: holiday notices for years chinesecalendar does not ship yet "
+        "(see monitoring/working-calendar.yaml)",
+    ),
+]
+
+
+def load_calendar_option(path: Path | None) -> WorkingCalendar:
+    """The shipped calendar plus the file's notices; ConfigError (file, key path, value) if the file is bad."""
+    if path is None:
+        return SHIPPED
+    # Loaded with the option only: it brings pydantic and the YAML loader, which a plain forecast does not need.
+    from dizuo.capacity.calendar_notices import load_calendar  # noqa: PLC0415
+
+    return load_calendar(path)
 
 
 def forecast(
@@ -18,14 +39,19 @@ def forecast(
     horizon_days: Annotated[int, typer.Option(min=1, max=365, help="Forecast horizon in days.")] = (
         DEFAULT_HORIZON_SECONDS // 86400
     ),
+    calendar_file: CalendarOption = None,
 ) -> None:
     """Predict when each series fills: one JSON object per series, `null` = not within the horizon."""
+    from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415 - see load_calendar_option
+
     try:
+        calendar = load_calendar_option(calendar_file)
         histories = read_usage_csv(path)
-    except UsageCsvError as err:
-        typer.echo(f"error: {err}", err=True)
+    except (UsageCsvError, ConfigError) as err:
+        for line in str(err).splitlines():
+            typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
-    forecasts = forecast_histories(histories, horizon_seconds=horizon_days * 86400)
+    forecasts = forecast_histories(histories, horizon_seconds=horizon_days * 86400, calendar=calendar)
     lines = [
         json.dumps({"series": f.series, "exhaustion_at": f.exhaustion_at, "p10": f.p10, "p90": f.p90})
         for f in forecasts

@@ -13,9 +13,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from dizuo.capacity.commands_forecast import CalendarOption, load_calendar_option
+
 # The Prometheus client and the declaration model load with the command that needs them: `dizuo capacity forecast`
 # is in this domain too and should start fast.
 if TYPE_CHECKING:
+    from dizuo.capacity.calendar_cn import WorkingCalendar
     from dizuo.capacity.prometheus_source import PrometheusSource
     from dizuo.declaration.model import Declaration
 
@@ -59,9 +62,20 @@ def load_declaration(path: Path | None) -> Declaration | None:
     return load_or_exit(path)
 
 
+def load_calendar(path: Path | None) -> WorkingCalendar:
+    """The working calendar with the file's notices, or exit 1 naming the file, key and value."""
+    from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
+
+    try:
+        return load_calendar_option(path)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
 def make_source(url: str, config: Path | None, declaration: Declaration | None) -> PrometheusSource:
     """A Prometheus source, or exit 1 naming the bad option or config key."""
-    from dizuo.capacity.prometheus_source import ConfigError, PrometheusSource, load_config  # noqa: PLC0415
+    from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
+    from dizuo.capacity.prometheus_source import PrometheusSource, load_config  # noqa: PLC0415
 
     try:
         return PrometheusSource(url, load_config(config), declaration)
@@ -79,12 +93,13 @@ def run_report(
     charts: int,
     within: str,
     rows: int,
+    calendar_file: Path | None = None,
 ) -> None:
     """The body of `dizuo capacity report`: read, forecast, tabulate, chart."""
     from rich.progress import Progress  # noqa: PLC0415 - see load_declaration
 
     from dizuo.capacity.csvio import UsageCsvError, read_usage_csv  # noqa: PLC0415
-    from dizuo.capacity.exporter import default_forecaster  # noqa: PLC0415
+    from dizuo.capacity.exporter import forecaster_for  # noqa: PLC0415
     from dizuo.capacity.prometheus_source import Ownership, SourceError, parse_duration  # noqa: PLC0415
     from dizuo.capacity.report import build_report, label_from_declaration, tables, write_report  # noqa: PLC0415
 
@@ -93,6 +108,7 @@ def run_report(
     except ValueError as exc:
         raise fail(f"--within: {exc}: '{within}'") from None
     city = load_declaration(declaration)
+    calendar = load_calendar(calendar_file)
     with err.status("reading usage history"):
         try:
             if csv is not None:
@@ -104,7 +120,7 @@ def run_report(
     if not histories:
         raise fail("no usage series found: check the selectors (--config) or the CSV")
     with err.status(f"forecasting {len(histories)} series"):
-        forecasts = default_forecaster(histories)
+        forecasts = forecaster_for(calendar)(histories)
     result = build_report(histories, forecasts, city, risk_seconds)
     for table in tables(result, rows):
         out.print(table)
@@ -130,18 +146,20 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
         declaration: DeclarationOption = None,
         interval: Annotated[float, typer.Option(min=1, help="Seconds between forecast runs")] = 300,
+        calendar_file: CalendarOption = None,
     ) -> None:
         """Serve storage-exhaustion forecasts as Prometheus metrics, recomputed every --interval seconds."""
         from dizuo.capacity.collector import allocations  # noqa: PLC0415 - see load_declaration
-        from dizuo.capacity.exporter import ForecastLoop, start_exporter  # noqa: PLC0415
+        from dizuo.capacity.exporter import ForecastLoop, forecaster_for, start_exporter  # noqa: PLC0415
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         # The forecaster's warnings (a calendar year not yet published) belong in the exporter's log.
         logging.captureWarnings(True)
         host, port = parse_listen(listen)
         city = load_declaration(declaration)
+        calendar = load_calendar(calendar_file)
         source = make_source(prometheus_url, config, city)
-        loop = ForecastLoop(source, interval=interval)
+        loop = ForecastLoop(source, forecaster_for(calendar), interval=interval)
         try:
             exporter = start_exporter(loop, allocations(city), host, port)
         except OSError as exc:
@@ -178,11 +196,22 @@ def register(app: typer.Typer) -> None:
         charts: Annotated[int, typer.Option(min=0, help="Charts for this many volumes, soonest full first")] = 12,
         within: Annotated[str, typer.Option(help="At risk: early (p10) forecast within this long")] = "30d",
         rows: Annotated[int, typer.Option(min=1, help="Rows per table in the terminal")] = 20,
+        calendar_file: CalendarOption = None,
     ) -> None:
         """Allocation vs usage vs forecast per department and pool: tables, PNG charts and an HTML page."""
         if (prometheus_url is None) == (csv is None):
             raise fail("give exactly one of --prometheus-url URL or --csv FILE")
-        run_report(prometheus_url, csv, config, declaration, out_dir, charts=charts, within=within, rows=rows)
+        run_report(
+            prometheus_url,
+            csv,
+            config,
+            declaration,
+            out_dir,
+            charts=charts,
+            within=within,
+            rows=rows,
+            calendar_file=calendar_file,
+        )
 
     @app.command()
     def rules(
@@ -193,7 +222,7 @@ def register(app: typer.Typer) -> None:
         check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUTPUT differs; write nothing")] = False,
     ) -> None:
         """Generate the capacity alert rules from their one commented config."""
-        from dizuo.capacity.prometheus_source import ConfigError  # noqa: PLC0415
+        from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
         from dizuo.capacity.rules import load_alert_config, render, write_atomically  # noqa: PLC0415
 
         try:

@@ -13,7 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
@@ -21,6 +22,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from dizuo.capacity.collector import Allocation, CapacityCollector, Snapshot
 from dizuo.capacity.types import Forecast, UsageHistory
+
+if TYPE_CHECKING:
+    from dizuo.capacity.calendar_cn import WorkingCalendar
 
 log = logging.getLogger("dizuo.capacity.exporter")
 
@@ -45,11 +49,19 @@ class HistorySource(Protocol):
 
 
 def default_forecaster(histories: Sequence[UsageHistory]) -> list[Forecast]:
-    """dizuo's forecaster over the standard 30-day horizon."""
+    """dizuo's forecaster over the standard 30-day horizon, on the shipped working calendar."""
+    return forecaster_for(None)(histories)
+
+
+def forecaster_for(calendar: WorkingCalendar | None) -> Forecaster:
+    """dizuo's forecaster over the standard 30-day horizon, on ``calendar`` (None: the shipped one)."""
     # Imported here: a caller that brings its own forecaster (the tests do) does not load this one and its calendar.
+    from dizuo.capacity.calendar_cn import SHIPPED  # noqa: PLC0415
     from dizuo.capacity.forecast import forecast_histories  # noqa: PLC0415
 
-    return forecast_histories(histories, horizon_seconds=HORIZON_SECONDS)
+    return partial(
+        forecast_histories, horizon_seconds=HORIZON_SECONDS, calendar=SHIPPED if calendar is None else calendar
+    )
 
 
 class ForecastLoop:

@@ -48,10 +48,10 @@ import numpy.typing as npt
 
 from dizuo.capacity.calendar_cn import (
     SECONDS_PER_DAY,
+    SHIPPED,
     UTC_OFFSET_SECONDS,
     CalendarNotCoveredWarning,
-    is_working_day,
-    uncovered_years,
+    WorkingCalendar,
 )
 from dizuo.capacity.forecast_imports import passage_quantiles
 from dizuo.capacity.forecast_recent import HOUR_SLOTS, MAD_TO_SD, recent_change
@@ -136,20 +136,25 @@ OFF, WORK = 0, 1
 
 
 def forecast_histories(
-    histories: Sequence[UsageHistory], horizon_seconds: int = DEFAULT_HORIZON_SECONDS
+    histories: Sequence[UsageHistory],
+    horizon_seconds: int = DEFAULT_HORIZON_SECONDS,
+    calendar: WorkingCalendar = SHIPPED,
 ) -> list[Forecast]:
     """One forecast per history, same order; times are unix seconds, ``None`` = not within the horizon.
 
-    Warns (CalendarNotCoveredWarning) when a history or its horizon reaches a year the working calendar
-    does not know yet: those days count as plain Monday-Friday, holidays and 调休 unseen.
+    ``calendar`` says which days are working days (default: chinesecalendar's notices; see
+    ``calendar_notices.load_calendar`` for the years it does not ship yet). Warns (CalendarNotCoveredWarning)
+    when a history or its horizon reaches a year the calendar does not know: those days count as plain
+    Monday-Friday, holidays and 调休 unseen.
     """
     if histories:
         first = min(int(h.timestamps[0]) for h in histories)
         last = max(int(h.timestamps[-1]) for h in histories) + horizon_seconds
-        if missing := uncovered_years(first, last):
+        if missing := calendar.uncovered_years(first, last):
             warnings.warn(
-                f"the working calendar (chinesecalendar) does not know {', '.join(map(str, missing))} yet: those "
-                "days count as plain Monday-Friday; upgrade chinesecalendar once the State Council has published them",
+                f"the working calendar does not know {', '.join(map(str, missing))} yet: those days count as plain "
+                "Monday-Friday; declare the State Council's notice in a calendar file (--calendar, see "
+                "monitoring/working-calendar.yaml) or upgrade chinesecalendar",
                 CalendarNotCoveredWarning,
                 stacklevel=2,
             )
@@ -160,14 +165,16 @@ def forecast_histories(
         warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
         warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
         for start in range(0, len(histories), BATCH):
-            forecasts.extend(_forecast_batch(histories[start : start + BATCH], horizon_seconds))
+            forecasts.extend(_forecast_batch(histories[start : start + BATCH], horizon_seconds, calendar))
     return forecasts
 
 
-def _forecast_batch(histories: Sequence[UsageHistory], horizon_seconds: int) -> list[Forecast]:
+def _forecast_batch(
+    histories: Sequence[UsageHistory], horizon_seconds: int, calendar: WorkingCalendar
+) -> list[Forecast]:
     if not histories:
         return []
-    grid = _Grid.build(histories)
+    grid = _Grid.build(histories, calendar)
     model = _PeakModel.fit(grid)
     horizon_slots = max(1, horizon_seconds // SLOT_SECONDS)
     spread = Z80 * (model.growth_spread + RATE_WANDER * np.abs(model.growth))
@@ -241,9 +248,10 @@ class _Grid:
     asof_column: IntArray  # column of the last sample
     last_used: FloatArray
     capacity: FloatArray  # the last capacity: a volume enlarged during the history keeps its new size
+    calendar: WorkingCalendar
 
     @classmethod
-    def build(cls, histories: Sequence[UsageHistory]) -> _Grid:
+    def build(cls, histories: Sequence[UsageHistory], calendar: WorkingCalendar = SHIPPED) -> _Grid:
         n = len(histories)
         days = LOOKBACK_DAYS + 1
         lengths = np.array([len(h.timestamps) for h in histories], dtype=np.int64)
@@ -289,12 +297,13 @@ class _Grid:
             asof_column=asof_column,
             last_used=last_used,
             capacity=capacity,
+            calendar=calendar,
         )
 
     def working(self, extra_days: int = 0) -> BoolArray:
         """[series, day] working-day flags over the history days and `extra_days` after them."""
         total = LOOKBACK_DAYS + 1 + extra_days
-        return is_working_day(self.first_day[:, None] + np.arange(total)[None, :])
+        return self.calendar.is_working_day(self.first_day[:, None] + np.arange(total)[None, :])
 
     def asof_slot_offset(self, steps: IntArray) -> IntArray:
         """Seconds from asof to the slot `steps` after the asof slot (asof may sit inside a slot)."""

@@ -20,16 +20,15 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.types import UsageHistory
-from dizuo.declaration.loader import problems_from_validation, read_yaml, show_value
+from dizuo.declaration.loader import show_value
 from dizuo.declaration.model import Declaration
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
@@ -37,10 +36,6 @@ MAX_POINTS = 11_000
 LABELS = ("kind", "volume", "pool", "department", "system")
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-
-
-class ConfigError(Exception):
-    """A configuration file is invalid; the message names the file, the key and the value."""
 
 
 class SourceError(Exception):
@@ -159,18 +154,6 @@ def load_config(path: Path | None) -> SourceConfig:
     if path is None:
         return DEFAULT_CONFIG
     return load_model(path, SourceConfig)
-
-
-def load_model(path: Path, model: type[ModelT]) -> ModelT:
-    """One YAML config file validated into ``model``; :class:`ConfigError` lists each problem as
-    ``file: key.path: message: 'value'`` (the declaration loader's format)."""
-    document, problems = read_yaml(path, str(path))
-    if document is None:
-        raise ConfigError("\n".join(str(p) for p in problems))
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise ConfigError("\n".join(str(p) for p in problems_from_validation(str(path), exc))) from None
 
 
 # ------------------------------------------------------------------------------------ ownership

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from dizuo.capacity.prometheus_source import load_model, parse_duration
+from dizuo.capacity.config_files import load_model
+from dizuo.capacity.prometheus_source import parse_duration
 
 GROUP = "dizuo-capacity"
 _LABELS_OF_VOLUME = (
