@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dizuo.capacity.calendar_cn import SHIPPED, WorkingCalendar
+from dizuo.capacity.calendar_cn import SHIPPED, CalendarNotCoveredWarning, WorkingCalendar
 from dizuo.capacity.csvio import UsageCsvError, read_usage_csv
 from dizuo.capacity.forecast import DEFAULT_HORIZON_SECONDS, forecast_histories
 
@@ -34,6 +37,20 @@ def load_calendar_option(path: Path | None) -> WorkingCalendar:
     return load_calendar(path)
 
 
+@contextmanager
+def calendar_warnings_as(echo: Callable[[str], None]) -> Iterator[None]:
+    """The calendar's warnings inside, told to a person as ``warning: ...`` lines (not Python's file:line form);
+    other warnings pass through as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CalendarNotCoveredWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, CalendarNotCoveredWarning):
+            echo(f"warning: {warning.message}")
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 def forecast(
     path: Annotated[Path, typer.Argument(help="Usage CSV (series,timestamp,used_bytes,capacity_bytes), .gz ok.")],
     horizon_days: Annotated[int, typer.Option(min=1, max=365, help="Forecast horizon in days.")] = (
@@ -51,7 +68,8 @@ def forecast(
         for line in str(err).splitlines():
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
-    forecasts = forecast_histories(histories, horizon_seconds=horizon_days * 86400, calendar=calendar)
+    with calendar_warnings_as(lambda line: typer.echo(line, err=True)):
+        forecasts = forecast_histories(histories, horizon_seconds=horizon_days * 86400, calendar=calendar)
     lines = [
         json.dumps({"series": f.series, "exhaustion_at": f.exhaustion_at, "p10": f.p10, "p90": f.p90})
         for f in forecasts

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dizuo.capacity.commands_forecast import CalendarOption, load_calendar_option
+from dizuo.capacity.commands_forecast import CalendarOption, calendar_warnings_as, load_calendar_option
 
 # The Prometheus client and the declaration model load with the command that needs them: `dizuo capacity forecast`
 # is in this domain too and should start fast.
@@ -119,7 +119,10 @@ def run_report(
             raise fail(str(exc)) from None
     if not histories:
         raise fail("no usage series found: check the selectors (--config) or the CSV")
-    with err.status(f"forecasting {len(histories)} series"):
+    with (
+        err.status(f"forecasting {len(histories)} series"),
+        calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
+    ):
         forecasts = forecaster_for(calendar)(histories)
     result = build_report(histories, forecasts, city, risk_seconds)
     for table in tables(result, rows):
