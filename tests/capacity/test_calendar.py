@@ -123,7 +123,8 @@ def test_a_declared_holiday_block_delays_an_office_hours_fill(made_up_2027: Path
             "years[2027].holidays.劳动节: '2026-05-01' is not in 2027's notice (2026-12-01..2027-12-31)",
         ),
         (
-            "years:\n  2027:\n    holidays: {}\n    makeup_working_days:\n      春节: 2027-02-10\n",
+            "years:\n  2027:\n    holidays:\n      元旦: 2027-01-01\n    makeup_working_days:\n"
+            "      春节: 2027-02-10\n",
             "years[2027].makeup_working_days.春节: '2027-02-10' is a Wednesday: make-up working days",
         ),
         (
@@ -145,7 +146,8 @@ def test_a_declared_holiday_block_delays_an_office_hours_fill(made_up_2027: Path
         ),
         ("years:\n  2027:\n    holiday: {}\n", "years[2027].holiday: unknown key"),
         ("years:\n  2027:\n    makeup_working_days: {}\n", "years[2027].holidays: Field required"),
-        ("years:\n  twenty: {holidays: {}}\n", "years.twenty.[key]: Input should be a valid integer"),
+        ("years:\n  twenty: {holidays: {元旦: 2027-01-01}}\n", "years.twenty.[key]: Input should be a valid integer"),
+        ("years:\n  2027:\n    holidays: {}\n", "years[2027].holidays: Dictionary should have at least 1 item"),
         ("years: [2027]\n", "years: Input should be a valid dictionary"),
         ("- 2027\n", "the document must be a mapping"),
     ],

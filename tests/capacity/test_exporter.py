@@ -157,7 +157,8 @@ def test_serve_rejects_bad_input_before_serving(tmp_path, monkeypatch, args, mes
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.yaml").write_text("selectors:\n- {kind: nfs, used: a, capacity: b, volume: [x]}\n")
     (tmp_path / "calendar.yaml").write_text(
-        "years:\n  2027:\n    holidays: {}\n    makeup_working_days:\n      元旦: 2027-01-05\n", encoding="utf-8"
+        "years:\n  2027:\n    holidays:\n      元旦: 2027-01-01\n    makeup_working_days:\n      元旦: 2027-01-05\n",
+        encoding="utf-8",
     )
     base = ["capacity", "serve", "--prometheus-url", "http://127.0.0.1:9", "--listen", "127.0.0.1:0"]
     result = CliRunner().invoke(app, [*base, *args])

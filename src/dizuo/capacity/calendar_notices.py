@@ -17,7 +17,7 @@ Monday-Friday and warns. A calendar file declares the notice instead (``--calend
 A value is a date, a span ``first..last`` or a list of them; the names are for people. A file adds days to
 the shipped calendar and never removes one, and a day it contradicts (a shipped make-up day declared a holiday)
 is an error, as are days outside the notice's year (its New Year block may start in the December before),
-make-up days that are not weekend days and spans longer than a holiday block.
+make-up days that are not weekend days, spans longer than a holiday block and a year without holidays.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class YearNotice(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    holidays: dict[str, DaySpans]
+    # Every notice has holidays; a year declared without any would only silence the warning.
+    holidays: dict[str, DaySpans] = Field(min_length=1)
     makeup_working_days: dict[str, DaySpans] = Field(default_factory=dict)
 
 
