@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.request
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +13,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
+from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning
 from dizuo.capacity.collector import Allocation
+from dizuo.capacity.commands_serve import log_warnings_plainly
 from dizuo.capacity.exporter import ForecastLoop, start_exporter
 from dizuo.capacity.prometheus_source import SourceError
 from dizuo.capacity.types import Forecast, UsageHistory
@@ -164,3 +168,19 @@ def test_serve_rejects_bad_input_before_serving(tmp_path, monkeypatch, args, mes
     result = CliRunner().invoke(app, [*base, *args])
     assert result.exit_code == 1, result.output
     assert message in " ".join(result.output.split()), result.output
+
+
+def test_serve_logs_the_calendar_warning_as_one_plain_line(monkeypatch, caplog):
+    """The exporter's log says which year the calendar lacks in one line, without Python's file:line and source."""
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
+    # catch_warnings restores showwarning on exit; captureWarnings(False) first, as a serve run earlier in this
+    # process leaves warnings captured, and capturing twice does nothing.
+    with caplog.at_level(logging.WARNING, logger="py.warnings"), warnings.catch_warnings():
+        warnings.simplefilter("always")
+        logging.captureWarnings(False)
+        log_warnings_plainly()
+        warnings.warn("the working calendar does not know 2027 yet", CalendarNotCoveredWarning, stacklevel=1)
+        logging.captureWarnings(False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "CalendarNotCoveredWarning: the working calendar does not know 2027 yet"
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import warnings
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -70,6 +71,14 @@ def load_calendar(path: Path | None) -> WorkingCalendar:
         return load_calendar_option(path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+
+
+def log_warnings_plainly() -> None:
+    """Send warnings (the forecaster's: a calendar year not yet published) to the log as one line each,
+    ``CalendarNotCoveredWarning: the working calendar does not know 2027 yet: ...``, not Python's file:line
+    form with a line of source under it."""
+    logging.captureWarnings(True)
+    warnings.formatwarning = lambda message, category, *_where, **_line: f"{category.__name__}: {message}"
 
 
 def make_source(url: str, config: Path | None, declaration: Declaration | None) -> PrometheusSource:
@@ -156,8 +165,7 @@ def register(app: typer.Typer) -> None:
         from dizuo.capacity.exporter import ForecastLoop, forecaster_for, start_exporter  # noqa: PLC0415
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        # The forecaster's warnings (a calendar year not yet published) belong in the exporter's log.
-        logging.captureWarnings(True)
+        log_warnings_plainly()
         host, port = parse_listen(listen)
         city = load_declaration(declaration)
         calendar = load_calendar(calendar_file)
