@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,13 +95,73 @@ def test_a_failing_synth_leaves_the_previous_output_untouched(tmp_path: Path, yu
         encoding="utf-8",
     )
     out = tmp_path / "build"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous run", encoding="utf-8")
+    (out / "network").mkdir(parents=True)
+    (out / "network" / "openstack.json").write_text("previous run", encoding="utf-8")
+    (out / "summary.json").write_text('{"stacks": {"network": {}}}', encoding="utf-8")
     with pytest.raises(SynthError) as caught:
         synth(yulin, YULIN, out, stacks)
     assert any("Service -/x" in e and "ports" in e for e in caught.value.errors), caught.value.errors
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"], "the old output must be left as it was"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "network",
+        "network/openstack.json",
+        "summary.json",
+    ], "the old output must be left as it was"
+    assert (out / "network" / "openstack.json").read_text(encoding="utf-8") == "previous run"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build")], "no staging directory left behind"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda root: (root / "notes.txt").write_text("mine", encoding="utf-8") and root / "notes.txt",
+            "not a directory",
+        ),
+        (lambda root: root / "notes.txt" / "build", "is a file, not a directory"),
+        (lambda root: root / "decl", "holds the declaration"),
+        (lambda root: root, "holds the declaration"),
+        (lambda root: root / "mine", "is not a previous dizuo synth output (it holds keep.txt)"),
+        (lambda root: root / "half", "is not a previous dizuo synth output (it holds README.md)"),
+    ],
+    ids=["a-file", "under-a-file", "the-declaration", "above-the-declaration", "foreign-folder", "build-plus-a-file"],
+)
+def test_synth_refuses_an_output_whose_replacement_would_lose_data(
+    tmp_path: Path, yulin: Declaration, make: Callable[[Path], Path], message: str
+) -> None:
+    """`--out` is replaced as a whole, so synth refuses anything but a new, empty or previous-build directory,
+    before running a stack, and leaves every file where it was."""
+    shutil.copytree(YULIN, tmp_path / "decl")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "half" / "network").mkdir(parents=True)
+    (tmp_path / "half" / "summary.json").write_text('{"stacks": {"network": {}}}', encoding="utf-8")
+    (tmp_path / "half" / "README.md").write_text("mine", encoding="utf-8")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, tmp_path / "decl", make(tmp_path), ROOT / "stacks")
+    assert len(caught.value.errors) == 1
+    assert message in caught.value.errors[0]
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_synth_replaces_a_previous_build_and_leaves_it_readable(tmp_path: Path, yulin: Declaration) -> None:
+    """A previous build is replaced whole (a stack folder it had and this run has not is gone), and the new
+    output has the permissions of the umask, not the private ones of a temporary directory."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
+    out = tmp_path / "build"
+    (out / "oldstack").mkdir(parents=True)
+    (out / "oldstack" / "c.yaml").write_text("kind: Namespace\n", encoding="utf-8")
+    (out / "summary.json").write_text('{"stacks": {"oldstack": {}}}', encoding="utf-8")
+    umask = os.umask(0o022)
+    try:
+        synth(yulin, YULIN, out, stacks)
+    finally:
+        os.umask(umask)
+    assert sorted(p.name for p in out.iterdir()) == ["network", "summary.json"]
+    assert out.stat().st_mode & 0o777 == 0o755
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build")], "nothing left beside it"
 
 
 def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:

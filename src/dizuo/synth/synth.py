@@ -173,17 +173,22 @@ def synth(
     (as `pulumi config set --secret` would). Raises :class:`SynthError`; ``out`` is then left untouched.
     """
     stack = stack or f"{declaration.city.code}-{declaration.city.environment}"
+    out = out.absolute()
+    check_output_dir(out, declaration_dir, stacks_root)
     stacks = discover(stacks_root)
     upstream: dict[str, dict[str, Any]] = {}
     result = SynthResult(out=out)
     errors: list[str] = []
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = _make_staging(out)
     try:
         for stack_dir in stacks:
             if on_stack is not None:
                 on_stack(stack_dir, None)
-            config, secret_keys = read_stack_config(stack_dir.path, stack)
+            config_file = stack_dir.path / f"Pulumi.{stack}.yaml"
+            try:
+                config, secret_keys = read_stack_config(stack_dir.path, stack)
+            except (OSError, yaml.YAMLError, AttributeError) as exc:
+                raise SynthError([f"{config_file}: not a readable stack config: {exc}"]) from exc
             config["dizuo:declaration"] = str(declaration_dir.resolve())
             for key, value in (secrets or {}).items():
                 config[key] = value
@@ -191,7 +196,11 @@ def synth(
             try:
                 run = run_stack(stack_dir.path, stack, config, secret_keys, upstream)
             except Exception as exc:  # a failing stack program: report it, write nothing
-                raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}"]) from exc
+                hint = ""
+                if not config_file.exists():
+                    known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir.path.glob("Pulumi.*.yaml"))
+                    hint = f" (there is no {config_file.name} here; stacks with a config: {', '.join(known) or 'none'})"
+                raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}{hint}"]) from exc
             upstream[stack_reference_name(run.project, stack)] = run.exports
             result.runs[stack_dir.short] = run
             for cluster, docs in _kubernetes_files(run).items():
@@ -219,6 +228,70 @@ def synth(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _make_staging(out: Path) -> Path:
+    """An empty directory beside ``out``, to be renamed onto it: same file system, so the swap is atomic."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        # mkdtemp makes the directory private (0700); the build is for kubectl, CI and GitOps to read.
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
+    except OSError as exc:
+        raise SynthError([f"--out {out}: cannot write there: {exc.strerror or exc}"]) from exc
+    return staging
+
+
+def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> None:
+    """Refuse an output directory whose replacement would lose anything synth did not write itself.
+
+    ``out`` is replaced as a whole, so it must be new, empty, or a previous build: ``summary.json`` plus one
+    folder per stack in it, holding only the manifests and ``openstack.json``. Raises :class:`SynthError`.
+    """
+    where = f"--out {out}"
+    for source, what in ((declaration_dir, "the declaration"), (stacks_root, "the stack programs")):
+        kept = source.resolve()
+        if out.resolve() == kept or out.resolve() in kept.parents:
+            raise SynthError([f"{where}: holds {what} ({kept}); choose a directory of its own"])
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise SynthError([f"{where}: {blocking} is a file, not a directory"])
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise SynthError([f"{where}: exists and is not a directory; choose a new or empty directory"])
+    entries = {p.name: p for p in out.iterdir()}
+    if not entries:
+        return
+    try:
+        previous = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        stack_folders = set(previous["stacks"])
+    except (OSError, ValueError, KeyError, TypeError):
+        stack_folders = None
+    foreign = (
+        sorted(entries)
+        if stack_folders is None
+        else sorted(
+            name
+            for name, path in entries.items()
+            if name != "summary.json"
+            and not (
+                name in stack_folders
+                and path.is_dir()
+                and all(f.is_file() and f.suffix in (".yaml", ".json") for f in path.iterdir())
+            )
+        )
+    )
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise SynthError(
+            [
+                f"{where}: is not a previous dizuo synth output (it holds {shown}), and it would be replaced "
+                "as a whole; choose a new or empty directory"
+            ]
+        )
 
 
 def _swap_in(staging: Path, out: Path) -> None:
