@@ -138,7 +138,10 @@ def test_terminal_tables_show_quota_and_time_left(declaration):
         (["--csv", "missing.csv"], "missing.csv: cannot read"),
         ([], "give exactly one of --prometheus-url URL or --csv FILE"),
         (["--csv", "a.csv", "--prometheus-url", "http://127.0.0.1:9"], "give exactly one of"),
-        (["--csv", "a.csv", "--within", "soon"], "--within"),
+        (["--csv", "a.csv", "--within", "soon"], "--within: not a duration (use e.g. 15m, 6h, 28d): 'soon'"),
+        (["--csv", "a.csv", "--config", "sources.yaml"], "--config holds the Prometheus selectors"),
+        # --out is checked before the history is read: the CSV is missing, and the message is about --out.
+        (["--csv", "missing.csv", "--out", "taken.txt"], "--out taken.txt: taken.txt is a file, not a directory"),
         (["--csv", "a.csv", "--calendar", "calendar.yaml"], "calendar.yaml: file is missing"),
         (["--prometheus-url", "127.0.0.1:9090"], "must start with http:// or https://"),
         (["--prometheus-url", "http://127.0.0.1:9"], "cannot connect"),
@@ -147,6 +150,7 @@ def test_terminal_tables_show_quota_and_time_left(declaration):
 def test_bad_input_is_a_clear_error(tmp_path, monkeypatch, args, message):
     """Bad report input exits 1 with a message naming the problem, never a traceback."""
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.txt").write_text("mine")
     result = CliRunner().invoke(app, ["capacity", "report", "--out", str(tmp_path / "out"), *args])
     assert result.exit_code == 1, result.output
     assert message in " ".join(result.output.split()), result.output

@@ -97,6 +97,37 @@ def test_bad_alert_config_names_file_key_and_value(tmp_path):
     assert f"{path}: usage_critical.ratio: " in message, message
 
 
+def test_a_critical_window_longer_than_the_warning_is_refused(tmp_path):
+    """A critical alert that fired at a longer lead than its warning would page first: a located error."""
+    path = tmp_path / "alerts-config.yaml"
+    path.write_text(CONFIG.read_text().replace("within: 48h", "within: 30d"))
+    with pytest.raises(ConfigError) as caught:
+        load_alert_config(path)
+    assert str(caught.value) == (
+        f"{path}: forecast.critical.within: must be shorter than forecast.warning.within (7d): "
+        "critical pages for the nearer fills: '30d'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("folder", "--output folder: is a directory; give the path of the rule file"),
+        ("notes.txt/alerts.yaml", "--output notes.txt/alerts.yaml: notes.txt is a file, not a directory"),
+    ],
+)
+def test_rules_output_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch, output, message):
+    """An --output that is a folder, or under a file, exits 1 with the reason, never a traceback."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(CONFIG), "--output", output])
+    assert result.exit_code == 1, result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_rules_check_detects_a_stale_rule_file(tmp_path):
     """`dizuo capacity rules --check` exits 1 when the rule file differs, and writing fixes it atomically."""
     output = tmp_path / "alerts.yaml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import warnings
@@ -92,6 +93,18 @@ def make_source(url: str, config: Path | None, declaration: Declaration | None) 
         raise fail(str(exc)) from None
 
 
+def unwritable_dir(path: Path) -> str | None:
+    """Why a directory cannot be created or written at ``path``, or None when it can."""
+    if path.exists():
+        if not path.is_dir():
+            return f"{path} is a file, not a directory"
+        return None if os.access(path, os.W_OK | os.X_OK) else f"{path} is not writable"
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a directory"
+    return None if os.access(existing, os.W_OK | os.X_OK) else f"cannot create it: {existing} is not writable"
+
+
 def run_report(
     prometheus_url: str | None,
     csv: Path | None,
@@ -116,6 +129,11 @@ def run_report(
         risk_seconds = round(parse_duration(within))
     except ValueError as exc:
         raise fail(f"--within: {exc}: '{within}'") from None
+    if csv is not None and config is not None:
+        raise fail("--config holds the Prometheus selectors: it goes with --prometheus-url, not with --csv")
+    problem = unwritable_dir(out_dir)
+    if problem:  # before the reading and the forecast, not after them
+        raise fail(f"--out {out_dir}: {problem}")
     city = load_declaration(declaration)
     calendar = load_calendar(calendar_file)
     with err.status("reading usage history"):
@@ -233,21 +251,37 @@ def register(app: typer.Typer) -> None:
         check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUTPUT differs; write nothing")] = False,
     ) -> None:
         """Generate the capacity alert rules from their one commented config."""
-        from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
-        from dizuo.capacity.rules import load_alert_config, render, write_atomically  # noqa: PLC0415
+        run_rules(config, output, check=check)
 
-        try:
-            text = render(load_alert_config(config), source=str(config))
-        except ConfigError as exc:
-            raise fail(str(exc)) from None
+
+def run_rules(config: Path, output: Path, *, check: bool) -> None:
+    """The body of `dizuo capacity rules`: render, then compare or write atomically."""
+    from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
+    from dizuo.capacity.rules import load_alert_config, render, write_atomically  # noqa: PLC0415
+
+    try:
+        text = render(load_alert_config(config), source=str(config))
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if output.is_dir():
+        raise fail(f"--output {output}: is a directory; give the path of the rule file")
+    problem = None if check else unwritable_dir(output.parent)
+    if problem:
+        raise fail(f"--output {output}: {problem}")
+    try:
         current = output.read_text(encoding="utf-8") if output.exists() else None
-        if check:
-            if current != text:
-                raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`")
-            out.print(f"[green]ok[/green] {output} matches {config}")
-            return
-        if current == text:
-            out.print(f"{output} unchanged")
-            return
+    except OSError as exc:
+        raise fail(f"--output {output}: cannot read: {exc.strerror or exc}") from None
+    if check:
+        if current != text:
+            raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`")
+        out.print(f"[green]ok[/green] {output} matches {config}")
+        return
+    if current == text:
+        out.print(f"{output} unchanged")
+        return
+    try:
         write_atomically(output, text)
-        out.print(f"wrote {output}")
+    except OSError as exc:
+        raise fail(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+    out.print(f"wrote {output}")

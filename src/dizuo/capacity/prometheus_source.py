@@ -56,7 +56,7 @@ def parse_duration(value: object) -> float:
     while rest:
         match = re.match(r"(\d+)(ms|s|m|h|d|w|y)", rest)
         if match is None:
-            raise ValueError(f"not a duration (use e.g. 15m, 6h, 28d): {value!r}")
+            raise ValueError("not a duration (use e.g. 15m, 6h, 28d)")
         total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         rest = rest[match.end() :]
     if total <= 0:

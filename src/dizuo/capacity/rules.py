@@ -15,8 +15,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from dizuo.capacity.config_files import load_model
+from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.prometheus_source import parse_duration
+from dizuo.declaration.loader import Problem
 
 GROUP = "dizuo-capacity"
 _LABELS_OF_VOLUME = (
@@ -78,7 +79,21 @@ class AlertConfig(_Model):
 
 def load_alert_config(path: Path) -> AlertConfig:
     """Read and validate the alert config; :class:`ConfigError` names file, key and value."""
-    return load_model(path, AlertConfig)
+    config = load_model(path, AlertConfig)
+    warning, critical = config.forecast.warning.within, config.forecast.critical.within
+    # A critical that fired at a longer lead than the warning would page before any warning is seen.
+    if parse_duration(critical) >= parse_duration(warning):
+        raise ConfigError.of(
+            [
+                Problem(
+                    str(path),
+                    "forecast.critical.within",
+                    f"must be shorter than forecast.warning.within ({warning}): critical pages for the nearer "
+                    f"fills: '{critical}'",
+                )
+            ]
+        )
+    return config
 
 
 def _seconds(duration: str) -> int:
