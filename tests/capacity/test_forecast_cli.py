@@ -92,8 +92,27 @@ def test_unsorted_rows_give_the_same_forecast(plain_csv: Path, tmp_path: Path):
         (b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5,0\n", "column 'capacity_bytes' '0'"),
         (b"series,timestamp,used_bytes,capacity_bytes\n", "no samples"),
         (gzip.compress(b"series,timestamp,used_bytes,capacity_bytes\n" * 50)[:40], "broken gzip data"),
+        (
+            b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5,9\nx,1710122400000,5,9\n",
+            ":3: column 'timestamp' '1710122400000' is not unix seconds between 2000 and 2100 (milliseconds?)",
+        ),
+        (b"series,timestamp,used_bytes,capacity_bytes\nx,1e30,5,9\n", ":2: column 'timestamp' '1e30' is not unix"),
+        (
+            b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,1e300,9\n",
+            ":2: column 'used_bytes' '1e300' is more than 2^63 bytes",
+        ),
     ],
-    ids=["bad-number", "bad-header", "short-row", "zero-capacity", "empty", "truncated-gzip"],
+    ids=[
+        "bad-number",
+        "bad-header",
+        "short-row",
+        "zero-capacity",
+        "empty",
+        "truncated-gzip",
+        "milliseconds",
+        "huge-timestamp",
+        "huge-bytes",
+    ],
 )
 def test_bad_file_is_a_clear_error(tmp_path: Path, content: bytes, message: str):
     """A bad file exits non-zero with the file, line, column and value named, and no traceback."""

@@ -20,6 +20,10 @@ import numpy as np
 from dizuo.capacity.types import UsageHistory
 
 COLUMNS = ("series", "timestamp", "used_bytes", "capacity_bytes")
+# Unix seconds from 2000 to 2100: outside it a value is most often milliseconds, or not a time at all.
+TIMESTAMP_RANGE = (946_684_800, 4_102_444_800)
+# 8 EiB: no volume or pool is larger; beyond it float arithmetic on bytes loses its meaning.
+MAX_BYTES = 2.0**63
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -89,7 +93,8 @@ def _fast_parse(body: bytes) -> list[UsageHistory] | None:
     same_series = np.ones(len(step), dtype=bool)
     same_series[first_rows[1:] - 1] = False
     sorted_ok = len(set(names)) == len(names) and bool((step[same_series] > 0).all())
-    if not sorted_ok or (used < 0).any() or (capacity <= 0).any():
+    in_range = (timestamps >= TIMESTAMP_RANGE[0]) & (timestamps < TIMESTAMP_RANGE[1])
+    if not sorted_ok or not in_range.all() or (used < 0).any() or (capacity <= 0).any():
         return None
     return [
         UsageHistory(
@@ -114,6 +119,11 @@ def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
         if not series:
             raise UsageCsvError(f"{path}:{line_no}: column 'series' is empty")
         stamp = _number(path, line_no, "timestamp", row[1])
+        if not TIMESTAMP_RANGE[0] <= stamp < TIMESTAMP_RANGE[1]:
+            raise UsageCsvError(
+                f"{path}:{line_no}: column 'timestamp' {row[1]!r} is not unix seconds between 2000 and 2100"
+                " (milliseconds?)"
+            )
         if stamp != int(stamp):
             raise UsageCsvError(f"{path}:{line_no}: column 'timestamp' {row[1]!r} is not whole seconds")
         used = _number(path, line_no, "used_bytes", row[2])
@@ -122,6 +132,9 @@ def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
             raise UsageCsvError(f"{path}:{line_no}: column 'used_bytes' {row[2]!r} is negative")
         if capacity <= 0:
             raise UsageCsvError(f"{path}:{line_no}: column 'capacity_bytes' {row[3]!r} is not positive")
+        for column, value, cell in (("used_bytes", used, row[2]), ("capacity_bytes", capacity, row[3])):
+            if value >= MAX_BYTES:
+                raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is more than 2^63 bytes")
         # A repeated timestamp keeps the later row, as a re-scrape would.
         samples.setdefault(series, {})[int(stamp)] = (used, capacity)
     histories = []
