@@ -62,6 +62,16 @@ def test_negative_counts_and_unknown_arch_are_refused(tmp_path: Path) -> None:
     assert any("targets[0].arch" in p and "'sparc'" in p for p in problems), problems
 
 
+def test_counts_beyond_int64_are_located_not_a_crash(tmp_path: Path) -> None:
+    """JSON integers have no limit, floats do: a count of 10^400 is refused at its key, not an OverflowError."""
+    doc = _base()
+    doc["systems"][0]["projected_bytes"] = 10**400
+    doc["wave_bytes"] = 2**63
+    problems = _problems(_write(tmp_path, doc))
+    assert any("systems[0].projected_bytes" in p and "less than 9223372036854775808" in p for p in problems), problems
+    assert any(p.startswith(f"{tmp_path / 'broken.json'}: wave_bytes: ") for p in problems), problems
+
+
 def test_unknown_dependency_is_located(tmp_path: Path) -> None:
     """A depends_on id that is no system of the instance is named with its key path."""
     doc = _base()

@@ -17,7 +17,8 @@ from dizuo.declaration.loader import DeclarationError, Problem, problems_from_va
 from dizuo.declaration.model import Arch, Frozen
 
 # Byte counts reach ~2^56 and must stay exact: strict JSON integers, never floats, strings or booleans.
-Count = Annotated[int, Field(strict=True, ge=0)]
+# At most 2^63 - 1 (int64), so that sums and the solver's scaled units stay finite.
+Count = Annotated[int, Field(strict=True, ge=0, lt=2**63)]
 Name = Annotated[str, Field(strict=True, min_length=1)]
 
 
@@ -65,7 +66,7 @@ class Instance(_Input):
     horizon_days: Count = 0
     legacy: Legacy
     targets: tuple[Target, ...]
-    wave_bytes: Annotated[int, Field(strict=True, gt=0)]
+    wave_bytes: Annotated[int, Field(strict=True, gt=0, lt=2**63)]
     systems: tuple[System, ...]
 
     @property

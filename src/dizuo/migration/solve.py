@@ -300,7 +300,8 @@ def solve(
 
     log(
         f"{instance.name}: {len(instance.systems)} systems, {len(units.label)} units, {n_vars} variables, "
-        f"relief needs {_tib(model.need)}; model built in {elapsed():.2f} s"
+        + (f"relief needs {_tib(model.need)}" if model.need > 0 else "nothing has to move (within the legacy target)")
+        + f"; model built in {elapsed():.2f} s"
     )
     base = _Size(units=len(units.label), variables=n_vars)
     if model.need <= 0:
