@@ -141,6 +141,38 @@ CASES = [
         "hosts.yaml: hosts[0].address: '10.61.1.10' is outside zone 'management'",
         id="host-outside-its-zone",
     ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "resources", "cpu"], True),
+        "systems.yaml: systems[0].resources.cpu: must be a number, not true/false: 'true'",
+        id="boolean-for-a-number",
+    ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["hosts", 1, "address"], "10.64.2.10"),
+        "hosts.yaml: hosts[1].address: duplicate host address '10.64.2.10' (first at hosts[0].address)",
+        id="two-hosts-one-address",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "storage_pools", 2, "used_gib"], 99999),
+        "clusters.yaml: clusters[0].storage_pools[2].used_gib: more than the pool's capacity_gib (2048): '99999'",
+        id="pool-used-beyond-capacity",
+    ),
+    # The baseline overrides are checked against the control catalogue here too, so `validate` refuses
+    # what `harden` and `audit` would.
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "zones", "management", "listen_tcp_allowed"], [22, "ssh"]),
+        "city.yaml: baseline.zones.management.listen_tcp_allowed: must be of type int_list (DZ-IP-02): '[22, \"ssh\"]'",
+        id="baseline-override-of-the-wrong-type",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "session_timeout_secs"], 300),
+        "city.yaml: baseline.session_timeout_secs: unknown",
+        id="baseline-override-misspelt",
+    ),
 ]
 
 
@@ -167,6 +199,16 @@ def test_broken_yaml_names_line_and_column(city: Path) -> None:
     found = problems(city)
     assert len(found) == 1
     assert "network.yaml: invalid YAML: line" in found[0]
+
+
+def test_a_key_given_twice_is_an_error_not_the_last_value(city: Path) -> None:
+    """PyYAML keeps the last of two equal keys; the declaration loader names both lines instead."""
+    text = (city / "city.yaml").read_text(encoding="utf-8")
+    (city / "city.yaml").write_text(text.replace("prefix: yl\n", "prefix: zz\nprefix: yl\n", 1), encoding="utf-8")
+    found = problems(city)
+    assert len(found) == 1
+    assert "city.yaml: invalid YAML: line" in found[0]
+    assert "duplicate key 'prefix' (first on line" in found[0]
 
 
 def test_missing_file_is_named(city: Path) -> None:

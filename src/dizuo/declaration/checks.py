@@ -6,7 +6,7 @@ import ipaddress
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
-from dizuo.declaration.loader import Problem, show_value
+from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import Declaration, ZoneKind
 
 Shown = Callable[[str], str]
@@ -15,9 +15,21 @@ Shown = Callable[[str], str]
 def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
     """Every cross-reference problem of ``d``; ``shown`` turns a file name into the path users see."""
     problems: list[Problem] = []
-    for check in (_unique_names, _addresses, _flows, _clusters, _systems, _quotas, _datasets, _hosts):
+    for check in (_unique_names, _addresses, _flows, _clusters, _systems, _quotas, _datasets, _hosts, _baseline):
         problems += check(d, shown)
     return problems
+
+
+def _baseline(d: Declaration, shown: Shown) -> list[Problem]:
+    """The security-baseline overrides of city.yaml, checked against the control catalogue: `validate` and
+    `synth` refuse what `harden` and `audit` would refuse."""
+    from dizuo.baseline.params import resolve  # noqa: PLC0415 - the baseline package imports the declaration
+
+    try:
+        resolve(d, source=shown("city.yaml"))
+    except DeclarationError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _duplicates(file: str, items: Iterable[tuple[str, str]], what: str) -> list[Problem]:
@@ -175,10 +187,23 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
 
 def _clusters(d: Declaration, shown: Shown) -> list[Problem]:
     zones = {z.name for z in d.zones}
+    file = shown("clusters.yaml")
     return [
-        Problem(shown("clusters.yaml"), f"clusters[{i}].zone", f"unknown zone {show_value(c.zone)}")
-        for i, c in enumerate(d.clusters)
-        if c.zone not in zones
+        *(
+            Problem(file, f"clusters[{i}].zone", f"unknown zone {show_value(c.zone)}")
+            for i, c in enumerate(d.clusters)
+            if c.zone not in zones
+        ),
+        *(
+            Problem(
+                file,
+                f"clusters[{i}].storage_pools[{j}].used_gib",
+                f"more than the pool's capacity_gib ({p.capacity_gib}): {show_value(p.used_gib)}",
+            )
+            for i, c in enumerate(d.clusters)
+            for j, p in enumerate(c.storage_pools)
+            if p.used_gib > p.capacity_gib
+        ),
     ]
 
 
@@ -402,6 +427,9 @@ def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
                     f"{show_value(host.address)} is outside zone {zone.name!r} ({zone.cidr})",
                 )
             )
+    problems += _duplicates(
+        file, ((f"hosts[{i}].address", h.address) for i, h in enumerate(d.inventory.hosts)), "host address"
+    )
     for group in d.inventory.group_vars:
         if group not in {g for h in d.inventory.hosts for g in h.groups} | {"all"}:
             problems.append(Problem(file, f"group_vars.{group}", "no host is in this group"))

@@ -104,7 +104,25 @@ def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
 class _Loader(yaml.CSafeLoader):
     """libyaml's safe loader (the declaration of a province is large, and stack programs each load it), except
     that a date which does not exist (2027-13-01) stays text: validation then names its key and value, where
-    PyYAML's own date constructor would fail with neither."""
+    PyYAML's own date constructor would fail with neither; and that a key given twice in one mapping is an
+    error, where PyYAML would silently keep the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[tuple[str, str], yaml.Mark] = {}
+        for key_node, _ in node.value:
+            # Merge keys (<<) may override on purpose; only keys written out in this mapping must be unique.
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key_node.value!r} (first on line {first[key].line + 1})",
+                    key_node.start_mark,
+                )
+            first[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 def _date_or_text(loader: _Loader, node: yaml.ScalarNode) -> object:

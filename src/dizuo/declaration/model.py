@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # Codes become Kubernetes names, OpenStack names and Prometheus label values:
 # keep them DNS-1123 labels so every target accepts them unchanged.
@@ -20,9 +28,23 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$
 
 
 class Frozen(BaseModel):
-    """Base of every declaration object: immutable, no unknown keys."""
+    """Base of every declaration object: immutable, no unknown keys, no true/false where a number belongs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: object, info: ValidationInfo) -> object:
+        # Pydantic's lax mode reads `cpu: true` as 1; in a declaration that is a typo, not a number.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if (
+                bool not in get_args(annotation)
+                and annotation is not bool
+                and {int, float} & {annotation, *get_args(annotation)}
+            ):
+                raise ValueError("must be a number, not true/false")
+        return value
 
 
 class Arch(StrEnum):
