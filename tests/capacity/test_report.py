@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,14 @@ def test_report_from_csv_writes_charts_for_the_volumes_at_risk(tmp_path):
     out = tmp_path / "report"
     args = ["capacity", "report", "--csv", str(usage_csv(tmp_path / "usage.csv")), "--out", str(out)]
     args += ["--calendar", str(ROOT / "monitoring" / "working-calendar.yaml")]
-    result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
+    previous = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
+    finally:
+        os.umask(previous)
     assert result.exit_code == 0, result.output
+    # To be shared (a web server, a colleague): the plain mode of the umask, not a temporary file's 0600.
+    assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {"0o644"}
     charts = sorted(p.name for p in out.glob("*.png"))
     assert charts == ["allocation.png", "sjj-tyrz_data.png"], f"charts written: {charts}"
     for name in charts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -140,3 +141,15 @@ def test_rules_check_detects_a_stale_rule_file(tmp_path):
     assert written.exit_code == 0, written.output
     assert runner.invoke(app, [*args, "--check"]).exit_code == 0
     assert list(tmp_path.iterdir()) == [output], "no temporary file is left behind"
+
+
+def test_written_rule_file_is_readable_by_prometheus(tmp_path):
+    """Prometheus runs as its own user: under umask 022 the rule file is 0644, not a temporary file's 0600."""
+    output = tmp_path / "alerts.yaml"
+    previous = os.umask(0o022)
+    try:
+        written = CliRunner().invoke(app, ["capacity", "rules", "--config", str(CONFIG), "--output", str(output)])
+    finally:
+        os.umask(previous)
+    assert written.exit_code == 0, written.output
+    assert output.stat().st_mode & 0o777 == 0o644

@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+from dizuo.files import write_atomically
 
 
 class Status(StrEnum):
@@ -94,21 +94,8 @@ def write_reports(results: list[ControlResult], meta: AuditMeta, directory: Path
     }
     written = []
     for name, text in contents.items():
-        written.append(_write_atomic(directory / name, text))
+        written.append(write_atomically(directory / name, text))
     return written
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ------------------------------------------------------------------------ JUnit

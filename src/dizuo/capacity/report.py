@@ -10,8 +10,6 @@ name and renamed, so a crash never leaves half a report.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,9 +20,9 @@ import numpy.typing as npt
 from rich.table import Table
 
 from dizuo.capacity.prometheus_source import Ownership
-from dizuo.capacity.rules import write_atomically
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
+from dizuo.files import atomic_path, write_atomically
 
 GIB = 2**30
 DAY = 86400
@@ -316,14 +314,8 @@ def _group_cells(g: Group) -> list[str]:
 
 def _save(figure: object, path: Path) -> None:
     """savefig to a temporary file next to ``path``, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        figure.savefig(tmp, format="png", dpi=110)  # type: ignore[attr-defined]
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".png") as partial:
+        figure.savefig(partial, format="png", dpi=110)  # type: ignore[attr-defined]
 
 
 def _local(stamps: IntArray | Sequence[int]) -> npt.NDArray[np.datetime64]:

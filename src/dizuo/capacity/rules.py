@@ -7,8 +7,6 @@ that they agree, so the YAML Prometheus loads is always the one the config expla
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -184,16 +182,3 @@ def render(config: AlertConfig, source: str = "monitoring/alerts-config.yaml") -
         "# Thresholds and windows, and why they are what they are, are explained there.\n"
     )
     return header + yaml.safe_dump(rules(config), sort_keys=False, allow_unicode=True, width=1000)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -22,6 +22,7 @@ import yaml
 from dizuo.baseline.policies import Declared, Violation, evaluate
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
+from dizuo.files import plain_mode
 from dizuo.naming import label
 from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
 from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors
@@ -236,9 +237,7 @@ def _make_staging(out: Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         # mkdtemp makes the directory private (0700); the build is for kubectl, CI and GitOps to read.
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
+        staging.chmod(plain_mode(directory=True))
     except OSError as exc:
         raise SynthError([f"--out {out}: cannot write there: {exc.strerror or exc}"]) from exc
     return staging

@@ -1,0 +1,47 @@
+"""Output files are written whole and get the mode a plain open() would give them, not a temp file's 0600."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dizuo.files import atomic_path, write_atomically
+
+
+@pytest.fixture
+def umask_027() -> Iterator[None]:
+    previous = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("umask_027")
+def test_written_file_has_the_umask_mode_and_no_leftovers(tmp_path: Path) -> None:
+    """Under umask 027 the file is 0640 (a service in the group can read it), and nothing else is left."""
+    target = tmp_path / "alerts.yaml"
+    target.write_text("old\n")
+    write_atomically(target, "new\n")
+    assert target.read_text() == "new\n"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
+    """An error while writing removes the temporary file and keeps the previous content."""
+    target = tmp_path / "chart.png"
+    target.write_bytes(b"previous")
+
+    def render_and_fail() -> None:
+        with atomic_path(target, suffix=".png") as partial:
+            partial.write_bytes(b"half")
+            raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError):
+        render_and_fail()
+    assert target.read_bytes() == b"previous"
+    assert list(tmp_path.iterdir()) == [target]
