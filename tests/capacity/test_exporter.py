@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning
 from dizuo.capacity.collector import Allocation
-from dizuo.capacity.commands_serve import log_warnings_plainly
+from dizuo.capacity.commands_serve import OncePerDay, log_warnings_plainly
 from dizuo.capacity.exporter import ForecastLoop, start_exporter
 from dizuo.capacity.prometheus_source import SourceError
 from dizuo.capacity.types import Forecast, UsageHistory
@@ -60,6 +60,17 @@ def test_success_publishes_forecasts_with_their_labels():
     assert snap.successes == 1
     assert [f.series for f in snap.forecasts] == ["pvc:ns/data"], "duplicate series ids are exported once"
     assert snap.forecasts[0].labels == LABELS
+
+
+def test_a_source_down_from_the_start_is_not_said_to_serve_a_last_success(caplog):
+    """Before any success there is nothing to serve, and the log says so rather than 'serving the last one'."""
+    source = Source()
+    source.down = True
+    with caplog.at_level(logging.WARNING, logger="dizuo.capacity.exporter"):
+        snap = ForecastLoop(source, linear, interval=60, clock=lambda: NOW).run_once()
+    assert (snap.forecasts, snap.succeeded_at) == ((), None)
+    assert "no run has succeeded yet (nothing to serve)" in caplog.text
+    assert "serving the forecast of the last success" not in caplog.text
 
 
 def test_source_failure_keeps_the_last_good_forecast():
@@ -175,12 +186,40 @@ def test_serve_logs_the_calendar_warning_as_one_plain_line(monkeypatch, caplog):
     monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
     # catch_warnings restores showwarning on exit; captureWarnings(False) first, as a serve run earlier in this
     # process leaves warnings captured, and capturing twice does nothing.
-    with caplog.at_level(logging.WARNING, logger="py.warnings"), warnings.catch_warnings():
-        warnings.simplefilter("always")
-        logging.captureWarnings(False)
-        log_warnings_plainly()
-        warnings.warn("the working calendar does not know 2027 yet", CalendarNotCoveredWarning, stacklevel=1)
-        logging.captureWarnings(False)
+    captured = logging.getLogger("py.warnings")
+    filters = list(captured.filters)
+    try:
+        with caplog.at_level(logging.WARNING, logger="py.warnings"), warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(False)
+            for f in captured.filters[:]:
+                captured.removeFilter(f)
+            log_warnings_plainly()
+            # Every forecast run warns again; the log says it once (a day), not every five minutes.
+            for _run in range(3):
+                warnings.warn("the working calendar does not know 2027 yet", CalendarNotCoveredWarning, stacklevel=1)
+            logging.captureWarnings(False)
+    finally:
+        for f in captured.filters[:]:
+            captured.removeFilter(f)
+        for f in filters:
+            captured.addFilter(f)
     assert [r.getMessage() for r in caplog.records] == [
         "CalendarNotCoveredWarning: the working calendar does not know 2027 yet"
     ]
+
+
+def test_once_per_day_passes_a_message_again_after_a_day():
+    """The filter of the exporter's warnings: the same message is dropped within 24 h and passed after."""
+    now = [0.0]
+    once = OncePerDay(clock=lambda: now[0])
+
+    def passes(message: str) -> bool:
+        return once.filter(logging.LogRecord("py.warnings", logging.WARNING, __file__, 1, message, None, None))
+
+    assert passes("calendar lacks 2027")
+    now[0] = 3600.0
+    assert not passes("calendar lacks 2027")
+    assert passes("calendar lacks 2028"), "another message is not held back"
+    now[0] = 86400.0
+    assert passes("calendar lacks 2027")

@@ -144,6 +144,29 @@ def test_ceph_pool_and_bucket_are_mapped_through_the_declaration(fleet, declarat
     assert (bucket["department"], bucket["pool"]) == ("bdc", "datapool-s3"), f"labels of bucket:bdc-da: {bucket}"
 
 
+def test_a_volume_whose_samples_stopped_is_left_out_and_said_so(caplog):
+    """A PVC deleted two hours ago still comes back from a 28-day range query: it is not forecast (it would
+    alert on a volume that is gone), and the log names it; a volume sampled until now is kept."""
+    live = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
+    deleted = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "old"}
+    until_now, until_two_hours_ago = grid(8), [t - 7200 for t in grid(8)]
+    answers = {
+        PVC.used: (
+            200,
+            matrix((live, [(t, GIB) for t in until_now]), (deleted, [(t, GIB) for t in until_two_hours_ago])),
+        ),
+        PVC.capacity: (
+            200,
+            matrix((live, [(t, 9 * GIB) for t in until_now]), (deleted, [(t, 9 * GIB) for t in until_two_hours_ago])),
+        ),
+    }
+    with FakePrometheus(answers) as server, caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+        series = [h.series for h in PrometheusSource(server.url, clock=lambda: NOW).histories()]
+    assert series == ["pvc:sjj-tyrz/data"]
+    assert "left out 1 volume(s) without a sample in the last 3600s" in caplog.text
+    assert "pvc:sjj-tyrz/old" in caplog.text
+
+
 def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
     """Every query covers [now - lookback, now] rounded down to the step, at the configured step."""
     PrometheusSource(fleet.url, clock=lambda: NOW + 700).histories()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -74,12 +77,32 @@ def load_calendar(path: Path | None) -> WorkingCalendar:
         raise fail(str(exc)) from None
 
 
+class OncePerDay(logging.Filter):
+    """Pass each distinct message at most once a day: the forecast runs every few minutes, and a warning that
+    holds until someone acts (a calendar year not yet declared) would otherwise fill the log."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message, now = record.getMessage(), self._clock()
+        if now - self._last.get(message, -math.inf) < 86400:
+            return False
+        self._last[message] = now
+        return True
+
+
 def log_warnings_plainly() -> None:
     """Send warnings (the forecaster's: a calendar year not yet published) to the log as one line each,
     ``CalendarNotCoveredWarning: the working calendar does not know 2027 yet: ...``, not Python's file:line
-    form with a line of source under it."""
+    form with a line of source under it, and each at most once a day."""
     logging.captureWarnings(True)
     warnings.formatwarning = lambda message, category, *_where, **_line: f"{category.__name__}: {message}"
+    captured = logging.getLogger("py.warnings")
+    if not any(isinstance(f, OncePerDay) for f in captured.filters):
+        captured.addFilter(OncePerDay())
 
 
 def make_source(url: str, config: Path | None, declaration: Declaration | None) -> PrometheusSource:

@@ -104,7 +104,10 @@ class ForecastLoop:
             forecasts = _with_labels(self._forecaster(histories), histories)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
-            log.warning("forecast run failed, serving the forecast of the last success: %s", message)
+            if previous.succeeded_at is None:
+                log.warning("forecast run failed, and no run has succeeded yet (nothing to serve): %s", message)
+            else:
+                log.warning("forecast run failed, serving the forecast of the last success: %s", message)
             self._snapshot = replace(previous, error=message, failures=previous.failures + 1)
             return self._snapshot
         duration = time.monotonic() - started

@@ -11,6 +11,7 @@ route alerts by.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -32,6 +33,8 @@ from dizuo.declaration.model import Declaration
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
+
+log = logging.getLogger("dizuo.capacity.source")
 # The labels every forecast carries, in this order; bounded by the declaration and the fleet.
 LABELS = ("kind", "volume", "pool", "department", "system")
 
@@ -92,6 +95,9 @@ class SourceConfig(BaseModel):
     lookback: Duration = Field(default=28 * 86400, description="History handed to the forecaster")
     step: Duration = Field(default=900, description="Resolution of the history")
     timeout: Duration = Field(default=60, description="Per HTTP request")
+    max_age: Duration = Field(
+        default=3600, description="A volume without a sample this recent is left out (deleted, or no longer scraped)"
+    )
     selectors: tuple[Selector, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -306,7 +312,19 @@ class PrometheusSource:
             used = self.query_range(selector.used, start, end)
             capacity = self.query_range(selector.capacity, start, end)
             out += join_series(selector, used, capacity, self.ownership)
-        return out
+        # A range query returns every series of the lookback, also those that ended days ago: a deleted PVC,
+        # an exporter that stopped. Forecasting on from their last sample would alert on volumes that are
+        # gone, or hide that one is no longer watched; they are left out, and said so.
+        fresh = [h for h in out if h.timestamps[-1] >= end - self.config.max_age]
+        if len(fresh) < len(out):
+            gone = sorted(h.series for h in out if h.timestamps[-1] < end - self.config.max_age)
+            log.warning(
+                "left out %d volume(s) without a sample in the last %gs (deleted, or no longer scraped): %s",
+                len(gone),
+                self.config.max_age,
+                ", ".join(gone[:10]) + (", ..." if len(gone) > 10 else ""),
+            )
+        return fresh
 
 
 def join_series(
