@@ -99,6 +99,25 @@ def test_harden_with_an_unknown_control_is_a_clear_error() -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_harden_with_a_limit_that_matches_no_host_is_a_clear_error() -> None:
+    """`--limit` is an Ansible host pattern; one that selects no declared host stops before Ansible runs, with
+    the pattern named, where ansible-playbook would only warn and run nothing."""
+    done = _dizuo("harden", "-i", str(YULIN), "--check", "--limit", "yl-nosuch-*")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--limit: 'yl-nosuch-*' matches no host or group of hosts.yaml" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
+
+
+def test_hosts_matching_follows_ansible_patterns() -> None:
+    """Host names, groups, globs and exclusions select hosts as ansible-playbook --limit does."""
+    declaration = load(YULIN)
+    every = {h.name for h in declaration.inventory.hosts}
+    loghosts = {h.name for h in declaration.inventory.hosts if "loghost" in h.groups}
+    assert set(harden.hosts_matching(declaration, "all")) == every
+    assert set(harden.hosts_matching(declaration, "loghost")) == loghosts
+    assert set(harden.hosts_matching(declaration, "all:!loghost")) == every - loghosts
+
+
 def test_empty_control_selection_is_an_error() -> None:
     """An empty --controls value is a mistake, not "no controls" and not "all controls"."""
     with pytest.raises(UnknownControlError, match="none given"):

@@ -67,3 +67,25 @@ def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Pat
     assert (
         yaml.safe_load(rendered)["all"]["vars"]["ansible_user"] == ansible_inventory(d)["all"]["vars"]["ansible_user"]
     )
+
+
+def test_inventory_host_gives_one_hosts_variables_and_refuses_an_unknown_one() -> None:
+    """`--host NAME` prints that host's variables; an undeclared name and --list with --host are errors, exit 1."""
+
+    def inventory(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "dizuo", "inventory", str(YULIN), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False, env={"COLUMNS": "300"})
+
+    known = inventory("--host", "yl-log-01")
+    assert known.returncode == 0, known.stderr
+    assert json.loads(known.stdout)["ansible_host"] == next(
+        h.address for h in load(YULIN).inventory.hosts if h.name == "yl-log-01"
+    )
+    unknown = inventory("--host", "yl-nosuch")
+    assert unknown.returncode == 1
+    assert "--host: no host 'yl-nosuch' in" in unknown.stderr
+    assert "yl-log-01" in unknown.stderr, "the declared hosts are listed"
+    assert unknown.stdout == ""
+    both = inventory("--list", "--host", "yl-log-01")
+    assert both.returncode == 1
+    assert "give --list or --host NAME, not both" in both.stderr

@@ -15,8 +15,7 @@ from rich.table import Table
 
 from dizuo.baseline import audit_cli, harden
 from dizuo.baseline.catalogue import CatalogueError, Scope, UnknownControlError, control_ids, packaged
-from dizuo.baseline.params import resolve
-from dizuo.declaration import DeclarationError, load
+from dizuo.declaration import Declaration, DeclarationError, load
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -83,21 +82,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def harden_command(
-    inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Declaration directory, e.g. inventories/yulin")],
-    limit: Annotated[str | None, typer.Option("--limit", "-l", help="Ansible host pattern, e.g. yl-log-01")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Report what would change; change nothing")] = False,
-    controls: Annotated[
-        str | None,
-        typer.Option("--controls", help="Only the role parts (tags) enforcing these controls, e.g. DZ-AU-01,DZ-AU-02"),
-    ] = None,
-) -> None:
-    """Converge the declared hosts to the baseline with the Ansible role; exit 1 when a host fails."""
+def _harden_inputs(
+    inventory: Path, limit: str | None, controls: str | None
+) -> tuple[Declaration, Path, list[str] | None]:
+    """The declaration, the playbook and the role tags of a harden run, or exit 2 naming the bad input."""
     try:
+        # load() checks the baseline overrides against the catalogue too: a bad value is a located error.
         declaration = load(inventory)
-        # Validate the baseline overrides up front, so a bad value is a located error, not a traceback.
-        resolve(declaration, source=str(inventory / "city.yaml"))
         playbook = harden.find_playbook()
+        if limit:
+            harden.hosts_matching(declaration, limit)
         tags = (
             harden.remediation_tags(packaged().select(Scope.HOST, control_ids(controls)))
             if controls is not None
@@ -113,7 +107,20 @@ def harden_command(
     except harden.HardenError as exc:
         err.print("[red]error[/red]", escape(str(exc)))
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    return declaration, playbook, tags
 
+
+def harden_command(
+    inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Declaration directory, e.g. inventories/yulin")],
+    limit: Annotated[str | None, typer.Option("--limit", "-l", help="Ansible host pattern, e.g. yl-log-01")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Report what would change; change nothing")] = False,
+    controls: Annotated[
+        str | None,
+        typer.Option("--controls", help="Only the role parts (tags) enforcing these controls, e.g. DZ-AU-01,DZ-AU-02"),
+    ] = None,
+) -> None:
+    """Converge the declared hosts to the baseline with the Ansible role; exit 1 when a host fails."""
+    declaration, playbook, tags = _harden_inputs(inventory, limit, controls)
     failures: list[str] = []
     with Progress(
         SpinnerColumn(),

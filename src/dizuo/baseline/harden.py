@@ -92,6 +92,22 @@ def inventory(declaration: Declaration) -> dict[str, Any]:
     return rendered
 
 
+def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
+    """The declared hosts an Ansible host pattern (``--limit``) selects, as ansible-playbook would select them;
+    :class:`HardenError` when it selects none (Ansible would only warn and run nothing)."""
+    from ansible.inventory.manager import InventoryManager  # noqa: PLC0415 - Ansible is slow to import
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="dizuo-limit-") as private:
+        rendered = Path(private) / "hosts.yml"
+        rendered.write_text(yaml.safe_dump(hosts_yml(declaration), allow_unicode=True), encoding="utf-8")
+        manager = InventoryManager(loader=DataLoader(), sources=[str(rendered)])
+        matched = [host.name for host in manager.list_hosts(limit)]
+    if not matched:
+        raise HardenError(f"--limit: {limit!r} matches no host or group of hosts.yaml")
+    return matched
+
+
 def run(
     declaration: Declaration,
     *,

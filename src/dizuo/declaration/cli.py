@@ -58,9 +58,19 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str | None, typer.Option("--host", help="Variables of one host (dynamic inventory)")] = None,
     ) -> None:
         """Print the Ansible inventory rendered from hosts.yaml (YAML, or JSON with --list/--host)."""
+        if list_ and host is not None:
+            err.print("[red]error[/red] give --list or --host NAME, not both")
+            raise typer.Exit(1)
         d = load_or_exit(path)
         if host is not None:
-            print(json.dumps(ansible_inventory(d)["_meta"]["hostvars"].get(host, {}), ensure_ascii=False))
+            hostvars = ansible_inventory(d)["_meta"]["hostvars"]
+            if host not in hostvars:
+                known = ", ".join(sorted(hostvars))
+                err.print(
+                    "[red]error[/red]", escape(f"--host: no host {host!r} in {path / 'hosts.yaml'} (declared: {known})")
+                )
+                raise typer.Exit(1)
+            print(json.dumps(hostvars[host], ensure_ascii=False))
         elif list_:
             print(json.dumps(ansible_inventory(d), ensure_ascii=False, indent=2))
         else:
