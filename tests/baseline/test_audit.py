@@ -118,6 +118,21 @@ def test_bad_waivers_file_names_file_key_and_value(tmp_path, document, where, sa
     assert any(p.startswith(f"{path}: {where}".rstrip(": ")) and says in p for p in problems), problems
 
 
+def test_a_waiver_for_an_undeclared_host_is_an_error(tmp_path):
+    """A host name or pattern that matches no declared host would waive nothing, silently: it is refused."""
+    path = tmp_path / "waivers.yaml"
+    path.write_text(
+        "waivers:\n- control: DZ-IA-01\n  hosts: [yl-log-*, ghost-01]\n  reason: 等保测评整改中 (SEC-1)\n"
+        "  expires: 2030-01-01\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(waivers.WaiverError) as caught:
+        waivers.load(path, CONTROL_IDS, {"yl-log-01", "yl-db-01"})
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: waivers[0].hosts[1]: matches no host of hosts.yaml: 'ghost-01'"
+    ]
+
+
 def test_bad_waivers_file_stops_the_cli(nowhere_host, tmp_path):
     """`dizuo audit --waivers` with a bad file exits 2 before touching any host."""
     city = write_declaration(tmp_path / "city", [nowhere_host])

@@ -127,7 +127,9 @@ def prepare_audit(
     if not hosts:
         raise AuditInputError(f"{inventory_dir}/hosts.yaml declares no hosts to audit")
     waivers = (
-        waivers_mod.load(waivers_file, {c.id for c in catalogue.controls})
+        waivers_mod.load(
+            waivers_file, {c.id for c in catalogue.controls}, {h.name for h in declaration.inventory.hosts}
+        )
         if waivers_file is not None
         else waivers_mod.NO_WAIVERS
     )

@@ -80,8 +80,12 @@ class Waivers:
 NO_WAIVERS = Waivers(source="(none)", items=())
 
 
-def load(path: Path, known_controls: set[str] | None = None) -> Waivers:
-    """Read and validate a waivers file, or raise :class:`WaiverError` naming file, key and value."""
+def load(path: Path, known_controls: set[str] | None = None, known_hosts: set[str] | None = None) -> Waivers:
+    """Read and validate a waivers file, or raise :class:`WaiverError` naming file, key and value.
+
+    With ``known_controls`` / ``known_hosts``, a control the catalogue lacks and a host name or pattern that
+    matches no declared host are errors too: a misspelt name would otherwise waive nothing, silently.
+    """
     shown = str(path)
     document, problems = read_yaml(path, shown)
     if document is None:
@@ -90,12 +94,17 @@ def load(path: Path, known_controls: set[str] | None = None) -> Waivers:
         parsed = WaiversFile.model_validate(document)
     except ValidationError as exc:
         raise WaiverError(problems_from_validation(shown, exc)) from None
-    if known_controls is not None:
-        unknown = [
-            Problem(shown, f"waivers[{i}].control", f"no such control in the catalogue: {show_value(w.control)}")
-            for i, w in enumerate(parsed.waivers)
-            if w.control not in known_controls
-        ]
-        if unknown:
-            raise WaiverError(unknown)
+    unknown = [
+        Problem(shown, f"waivers[{i}].control", f"no such control in the catalogue: {show_value(w.control)}")
+        for i, w in enumerate(parsed.waivers)
+        if known_controls is not None and w.control not in known_controls
+    ]
+    unknown += [
+        Problem(shown, f"waivers[{i}].hosts[{j}]", f"matches no host of hosts.yaml: {show_value(pattern)}")
+        for i, w in enumerate(parsed.waivers)
+        for j, pattern in enumerate(w.hosts)
+        if known_hosts is not None and not fnmatch.filter(known_hosts, pattern)
+    ]
+    if unknown:
+        raise WaiverError(unknown)
     return Waivers(source=shown, items=parsed.waivers)
