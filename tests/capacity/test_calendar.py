@@ -204,3 +204,8 @@ def test_forecast_cli_takes_the_calendar_from_the_option_or_the_environment(tmp_
     assert done.returncode == 2, f"a bad calendar file should exit 2, got {done.returncode}"
     assert f"error: {bad}: years[2027].makeup_working_days.元旦: '2027-01-05' is a Tuesday" in done.stderr, done.stderr
     assert done.stdout == "", "nothing on stdout when the calendar is bad"
+    from_environment = _forecast_cli(str(csv), env={"DIZUO_CALENDAR": str(tmp_path / "nope.yaml")})
+    assert from_environment.returncode == 2
+    assert "nope.yaml: file is missing (the file named by DIZUO_CALENDAR)" in from_environment.stderr, (
+        "a file the user did not type must be traced to the variable that named it"
+    )

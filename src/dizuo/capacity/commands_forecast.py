@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,8 +34,15 @@ def load_calendar_option(path: Path | None) -> WorkingCalendar:
         return SHIPPED
     # Loaded with the option only: it brings pydantic and the YAML loader, which a plain forecast does not need.
     from dizuo.capacity.calendar_notices import load_calendar  # noqa: PLC0415
+    from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
 
-    return load_calendar(path)
+    try:
+        return load_calendar(path)
+    except ConfigError as exc:
+        if os.environ.get("DIZUO_CALENDAR") == str(path):
+            # The file came from the environment, not the command line: say where to look.
+            raise ConfigError(f"{exc} (the file named by DIZUO_CALENDAR)") from None
+        raise
 
 
 @contextmanager
