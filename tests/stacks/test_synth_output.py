@@ -202,3 +202,29 @@ def test_up_without_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Pulumi CLI is not installed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stacks", "nostacks"], "nostacks: no stacks found"),
+        (["--only", "nosuch"], "--only: no stack 'nosuch' in"),
+        (["--backend", "ftp://x"], "--backend 'ftp://x': not a self-managed backend"),
+        (["--backend", "https://api.pulumi.com"], "Pulumi Cloud is not allowed"),
+    ],
+)
+def test_preview_checks_its_own_inputs_before_asking_for_pulumi(tmp_path: Path, args: list[str], message: str) -> None:
+    """A wrong stacks folder, stack name or backend is said first, not hidden behind "install the Pulumi CLI"."""
+    command = [sys.executable, "-m", "dizuo", "preview", "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
+    done = subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": str(tmp_path), "COLUMNS": "300"},
+    )
+    assert done.returncode == 2
+    assert message in done.stderr, done.stderr
+    assert "Pulumi CLI is not installed" not in done.stderr
+    assert not (tmp_path / ".pulumi-state").exists(), "no state folder is made for a run that cannot start"

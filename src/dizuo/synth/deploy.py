@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dizuo.synth.synth import StackDir, discover
+from dizuo.synth.synth import StackDir, SynthError, discover
 
 INSTALL_HINT = (
     "the Pulumi CLI is not installed (no `pulumi` on PATH). Install it from your mirror of the Pulumi release "
@@ -33,14 +33,31 @@ class StackOutcome:
     changes: dict[str, int]
 
 
+# Pulumi's self-managed ("DIY") backends. Pulumi Cloud (https://) is a public SaaS: never.
+SELF_MANAGED_SCHEMES = ("file://", "s3://", "azblob://", "gs://")
+
+
 def backend_url(explicit: str | None) -> str:
     """The self-managed backend: ``--backend``, else $PULUMI_BACKEND_URL, else ./.pulumi-state (file://)."""
     url = explicit or os.environ.get("PULUMI_BACKEND_URL") or f"file://{Path('.pulumi-state').resolve()}"
     if url.startswith("https://api.pulumi.com") or url.startswith("https://app.pulumi.com"):
         raise DeployError("Pulumi Cloud is not allowed: use a file:// path or an s3:// bucket of the city's own")
-    if url.startswith("file://"):
-        Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    if not url.startswith(SELF_MANAGED_SCHEMES):
+        raise DeployError(f"--backend {url!r}: not a self-managed backend; use a file:// path or an s3:// bucket")
     return url
+
+
+def selected_stacks(stacks_root: Path, only: set[str] | None) -> list[StackDir]:
+    """The stacks to run, lowest tier first; DeployError for a missing folder or an unknown --only name."""
+    try:
+        stacks = discover(stacks_root)
+    except SynthError as exc:
+        raise DeployError(str(exc)) from None
+    unknown = sorted((only or set()) - {s.short for s in stacks})
+    if unknown:
+        known = ", ".join(s.short for s in stacks)
+        raise DeployError(f"--only: no stack {', '.join(map(repr, unknown))} in {stacks_root} (stacks: {known})")
+    return [s for s in stacks if only is None or s.short in only]
 
 
 def check_prerequisites() -> None:
@@ -68,12 +85,15 @@ def run(
     """
     if action not in {"preview", "up"}:
         raise ValueError(action)
+    # What can be checked here comes first, so a mistake is not hidden behind "install Pulumi".
+    selected = selected_stacks(stacks_root, only)
+    url = backend_url(backend)
     check_prerequisites()
     from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
 
-    url = backend_url(backend)
+    if url.startswith("file://"):
+        Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     outcomes = []
-    selected: list[StackDir] = [s for s in discover(stacks_root) if only is None or s.short in only]
     for stack_dir in selected:
         workspace = auto.LocalWorkspaceOptions(work_dir=str(stack_dir.path), env_vars={"PULUMI_BACKEND_URL": url})
         try:
