@@ -14,7 +14,7 @@ from dizuo.capacity.collector import GIB
 from dizuo.capacity.csvio import read_usage_csv
 from dizuo.capacity.exporter import default_forecaster
 from dizuo.capacity.prometheus_source import Ownership
-from dizuo.capacity.report import build_report, label_from_declaration, tables
+from dizuo.capacity.report import build_report, label_from_declaration, tables, write_report
 from dizuo.capacity.types import Forecast, UsageHistory
 from dizuo.cli import app
 from dizuo.declaration import load
@@ -137,6 +137,20 @@ def test_terminal_tables_show_quota_and_time_left(declaration):
     quota = declaration.department("sjj").quota.storage_gib * GIB / 2**40
     assert f"{quota:.1f} TiB" in text, text
     assert "(+2.0 d)" in text, text
+
+
+def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_path, declaration):
+    """A table cut by --rows says how many it shows of how many; index.html names its columns as the terminal."""
+    labels = {"kind": "pvc", "volume": "sjj-tyrz/data", "pool": "xc-ceph", "department": "sjj", "system": "sjj-tyrz"}
+    forecasts = [forecast("pvc:sjj-tyrz/data", 95 * GIB, 100 * GIB, labels, at=NOW + 2 * DAY)]
+    report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
+    departments, pools, _volumes = tables(report, limit=2)
+    assert departments.caption == f"2 of {len(declaration.departments)}; --rows to show more"
+    assert tables(report, limit=1000)[0].caption is None, "nothing left out, nothing said"
+    page = write_report(report, tmp_path, charts=0).read_text()
+    for table in (departments, pools):
+        names = [str(c.header) for c in table.columns]
+        assert "<th>" + "</th><th>".join([names[0], "name", *names[1:]]) + "</th>" in page, names
 
 
 @pytest.mark.parametrize(

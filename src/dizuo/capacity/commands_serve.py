@@ -175,8 +175,10 @@ def run_report(
     ):
         forecasts = forecaster_for(calendar)(histories)
     result = build_report(histories, forecasts, city, risk_seconds)
+    # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps.
+    wide = out if out.is_terminal else Console(width=max(out.width, 160))
     for table in tables(result, rows):
-        out.print(table)
+        wide.print(table)
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("charts", total=min(charts, len(result.at_risk)) + 1)
         try:

@@ -10,7 +10,7 @@ name and renamed, so a crash never leaves half a report.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -211,79 +211,69 @@ def share(used: float, of: float | None) -> str:
     return f"{used / of:.0%}" if of else "-"
 
 
+# One set of column names for the terminal and the HTML page. "quota" and "declared" come from the declaration;
+# "provisioned" is what the volumes seen add up to (or a Ceph pool's own size), "used" what they hold.
+DEPARTMENT_COLUMNS = ("department", "quota", "provisioned", "used", "used/quota", "volumes", "at risk", "first full")
+POOL_COLUMNS = ("pool", "declared", "provisioned", "used", "used/declared", "volumes", "at risk", "first full")
+VOLUME_COLUMNS = ("volume", "department", "pool", "used", "size", "full", "early", "median", "late", "median date")
+
+
+def _table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], limit: int, *, left_aligned: set[str]
+) -> Table:
+    shown = rows[:limit]
+    # Say what --rows left out: a table that stops at 20 of 33 departments must not look complete.
+    caption = f"{len(shown)} of {len(rows)}; --rows to show more" if len(rows) > len(shown) else None
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for column in columns:
+        # Names must stay whole to be copied into kubectl; rich narrows the other columns instead.
+        table.add_column(column, justify="left" if column in left_aligned else "right", no_wrap=column == columns[0])
+    for row in shown:
+        table.add_row(*row)
+    return table
+
+
+def _volume_cells(v: Volume) -> list[str]:
+    f = v.forecast
+    return [
+        f.series,
+        v.labels.get("department") or "-",
+        v.labels.get("pool") or "-",
+        size(f.used_bytes),
+        size(f.capacity_bytes),
+        share(f.used_bytes, f.capacity_bytes),
+        left(f.p10, f.asof),
+        left(f.exhaustion_at, f.asof),
+        left(f.p90, f.asof),
+        _date(f.exhaustion_at),
+    ]
+
+
 def tables(report: Report, limit: int = 20) -> list[Table]:
     """Departments, pools and volumes at risk, most urgent first (``limit`` rows each)."""
-    departments = Table(title="Departments: quota vs provisioned vs used", title_justify="left")
-    for column in (
-        "department",
-        "quota",
-        "provisioned",
-        "used",
-        "used/quota",
-        "volumes",
-        "at risk",
-        "first full",
-    ):
-        departments.add_column(
-            column,
-            justify="left" if column in {"department", "first full"} else "right",
-            no_wrap=column == "department",
-        )
-    for g in report.departments[:limit]:
-        departments.add_row(*_group_cells(g))
-    pools = Table(title="Storage pools: declared vs measured vs used", title_justify="left")
-    for column in (
-        "pool",
-        "declared",
-        "measured",
-        "used",
-        "used/declared",
-        "volumes",
-        "at risk",
-        "first full",
-    ):
-        pools.add_column(
-            column, justify="left" if column in {"pool", "first full"} else "right", no_wrap=column == "pool"
-        )
-    for g in report.pools[:limit]:
-        pools.add_row(*_group_cells(g))
-    risky = Table(
-        title=f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}",
-        title_justify="left",
-    )
-    for column in (
-        "volume",
-        "department",
-        "pool",
-        "used",
-        "size",
-        "full",
-        "early",
-        "median",
-        "late",
-        "median date",
-    ):
-        # Names must stay whole to be copied into kubectl; rich narrows the other columns instead.
-        risky.add_column(
-            column,
-            justify="left" if column in {"volume", "department", "pool"} else "right",
-            no_wrap=column == "volume",
-        )
-    for v in report.at_risk[:limit]:
-        f = v.forecast
-        risky.add_row(
-            f.series,
-            v.labels.get("department") or "-",
-            v.labels.get("pool") or "-",
-            size(f.used_bytes),
-            size(f.capacity_bytes),
-            share(f.used_bytes, f.capacity_bytes),
-            left(f.p10, f.asof),
-            left(f.exhaustion_at, f.asof),
-            left(f.p90, f.asof),
-            _date(f.exhaustion_at),
-        )
-    return [departments, pools, risky]
+    return [
+        _table(
+            "Departments: quota vs provisioned vs used",
+            DEPARTMENT_COLUMNS,
+            [_group_cells(g) for g in report.departments],
+            limit,
+            left_aligned={"department", "first full"},
+        ),
+        _table(
+            "Storage pools: declared vs provisioned vs used",
+            POOL_COLUMNS,
+            [_group_cells(g) for g in report.pools],
+            limit,
+            left_aligned={"pool", "first full"},
+        ),
+        _table(
+            f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}",
+            VOLUME_COLUMNS,
+            [_volume_cells(v) for v in report.at_risk],
+            limit,
+            left_aligned={"volume", "department", "pool"},
+        ),
+    ]
 
 
 def _date(at: int | None) -> str:
@@ -449,23 +439,14 @@ def write_report(
 
 
 def _html(report: Report, pictures: Sequence[tuple[str, str]]) -> str:
-    def rows(groups: Sequence[Group]) -> str:
-        return "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _plain(g)) + "</tr>" for g in groups)
+    def table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table><tr>{head}</tr>\n{body}</table>"
 
-    head = "".join(
-        f"<th>{c}</th>"
-        for c in (
-            "name",
-            "",
-            "allocated",
-            "provisioned",
-            "used",
-            "used/allocated",
-            "volumes",
-            "at risk",
-            "first full",
-        )
-    )
+    def with_title(columns: Sequence[str]) -> list[str]:
+        return [columns[0], "name", *columns[1:]]
+
     images = "\n".join(
         f'<figure><img src="{html.escape(src)}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}'
         "</figcaption></figure>"
@@ -482,10 +463,12 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <h1>Storage capacity: allocation vs usage vs forecast</h1>
 <p>{report.volumes} volumes; {len(report.at_risk)} at risk
 (early forecast within {report.risk_seconds / DAY:g} days). Dates are Asia/Shanghai time.</p>
-<h2>Departments</h2><table><tr>{head}</tr>
-{rows(report.departments)}</table>
-<h2>Storage pools</h2><table><tr>{head}</tr>
-{rows(report.pools)}</table>
+<h2>Volumes at risk</h2>
+{table(VOLUME_COLUMNS, (_volume_cells(v) for v in report.at_risk))}
+<h2>Departments</h2>
+{table(with_title(DEPARTMENT_COLUMNS), (_plain(g) for g in report.departments))}
+<h2>Storage pools</h2>
+{table(with_title(POOL_COLUMNS), (_plain(g) for g in report.pools))}
 <h2>Charts</h2>
 {images}
 </body></html>
