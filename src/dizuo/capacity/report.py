@@ -251,20 +251,14 @@ def _volume_cells(v: Volume) -> list[str]:
 
 def tables(report: Report, limit: int = 20) -> list[Table]:
     """Departments, pools and volumes at risk, most urgent first (``limit`` rows each)."""
+    groups = (
+        ("Departments: quota vs provisioned vs used", DEPARTMENT_COLUMNS, report.departments),
+        ("Storage pools: declared vs provisioned vs used", POOL_COLUMNS, report.pools),
+    )
     return [
-        _table(
-            "Departments: quota vs provisioned vs used",
-            DEPARTMENT_COLUMNS,
-            [_group_cells(g) for g in report.departments],
-            limit,
-            left_aligned={"department", "first full"},
-        ),
-        _table(
-            "Storage pools: declared vs provisioned vs used",
-            POOL_COLUMNS,
-            [_group_cells(g) for g in report.pools],
-            limit,
-            left_aligned={"pool", "first full"},
+        *(
+            _table(title, columns, [_group_cells(g) for g in members], limit, left_aligned={columns[0], "first full"})
+            for title, columns, members in groups
         ),
         _table(
             f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}",
