@@ -22,6 +22,7 @@ APT_PACKAGES = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
     "systemd-nspawn": "systemd-container",
+    "systemd-analyze": "systemd",
     "debootstrap": "debootstrap",
     "zstd": "zstd",
     "ssh": "openssh-client",
