@@ -72,3 +72,21 @@ def test_bad_instance_exits_2_with_located_problems(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert f"{path}: wave_bytes: " in done.stderr, done.stderr
     assert "'big'" in done.stderr, done.stderr
+
+
+def test_what_a_solver_prints_from_c_goes_to_stderr_not_into_the_json() -> None:
+    """HiGHS writes some diagnostics with C/C++ stdio, past Python's sys.stdout: inside the solver guard they land
+    on stderr (also what sat in C's buffer), and stdout holds the document alone."""
+    program = (
+        "import ctypes, os, sys\n"
+        "from dizuo.migration.cli import solver_output_to_stderr\n"
+        "with solver_output_to_stderr():\n"
+        "    ctypes.CDLL(None).printf(b'HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\\n')\n"
+        "    os.write(1, b'raw write to fd 1\\n')\n"
+        "    print('python print')\n"
+        'sys.stdout.write(\'{"assignments": {}, "waves": []}\\n\')\n'
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == {"assignments": {}, "waves": []}, done.stdout
+    for noise in ("tmpSolver.run();", "raw write to fd 1", "python print"):
+        assert noise in done.stderr, f"{noise!r} not on stderr: {done.stderr!r}"

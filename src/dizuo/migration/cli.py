@@ -5,9 +5,13 @@ Progress and the summary table go to stderr; stdout carries exactly one JSON doc
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +34,33 @@ def _log(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _flush_c_stdio() -> None:
+    # Every C stdio stream of the process (C++ streams sync with them). Without a C library to ask, nothing
+    # was buffered through one either.
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextmanager
+def solver_output_to_stderr() -> Iterator[None]:
+    """Point file descriptor 1 at stderr while the solvers run, so stdout carries only the JSON document.
+
+    HiGHS prints some diagnostics straight from C++ (e.g. "HighsMipSolverData::transformNewIntegerFeasible
+    Solution tmpSolver.run();", whatever its options say); on stdout they would make the answer unparsable.
+    """
+    sys.stdout.flush()
+    _flush_c_stdio()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        _flush_c_stdio()  # what the solver left in C buffers goes to stderr, before stdout is restored
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 @migrate_app.command("plan")
 def plan(
     path: Annotated[Path, typer.Argument(help="Instance JSON (bench/migration FORMAT.md).")],
@@ -48,15 +79,20 @@ def plan(
         for problem in err.problems:
             _log(f"error: {problem}")
         raise typer.Exit(2) from None
-    assignment = solve(instance, time_limit=time_limit, log=_log)
-    if assignment.destinations is None:
+    with solver_output_to_stderr():
+        assignment = solve(instance, time_limit=time_limit, log=_log)
+        waves = (
+            plan_waves(instance, assignment.destinations, time_limit=wave_time_limit, log=_log)
+            if assignment.destinations is not None
+            else None
+        )
+    if assignment.destinations is None or waves is None:
         if assignment.status != "infeasible":  # no plan and no proof: say so rather than guess either way
             _log(f"error: {assignment.reason}")
             raise typer.Exit(1)
         _emit({"infeasible": True, "reason": assignment.reason})
         _summary(instance, assignment, None, time.perf_counter() - start)
         return
-    waves = plan_waves(instance, assignment.destinations, time_limit=wave_time_limit, log=_log)
     found = Plan(assignment.destinations, [list(w) for w in waves.waves])
     violations = check_plan(instance, found)
     if violations:  # never print a plan that breaks a rule
