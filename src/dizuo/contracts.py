@@ -69,6 +69,9 @@ class BaselineContract:
     department_viewer_role: str
     audit_admin_role: str
     restricted_policy: str
+    sysadmin_workloads_role: str
+    """Bound in each managed namespace to ``sysadmin_group``: the system administrator runs workloads there only."""
+    sysadmin_group: str
 
     @classmethod
     def from_output(cls, value: dict[str, Any]) -> Self:

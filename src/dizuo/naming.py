@@ -20,3 +20,8 @@ def name(prefix: str, *parts: str) -> str:
 def label(key: str) -> str:
     """A label key in dizuo's namespace: ``label("department")`` -> ``dizuo.io/department``."""
     return f"{LABEL_PREFIX}/{key}"
+
+
+def storage_class(prefix: str, pool: str) -> str:
+    """The StorageClass of a block or file storage pool (made by the data-pool stack, quota'd by the cloud stack)."""
+    return name(prefix, pool)

@@ -33,6 +33,20 @@ def ns(labels: dict[str, str]) -> dict[str, Any]:
 
 CASES = [
     # rule, type, props, protect, violates
+    (  # OpenStack reads a rule with neither a prefix nor a remote group as "from anywhere"
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "portRangeMin": 22, "portRangeMax": 22},
+        False,
+        True,
+    ),
+    (  # from the members of another security group: the city's own addresses
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteGroupId": "sg-mgmt", "portRangeMin": 22, "portRangeMax": 22},
+        False,
+        False,
+    ),
     (
         "management-ports-not-public",
         pol.SECURITY_GROUP_RULE,

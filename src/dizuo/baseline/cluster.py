@@ -21,6 +21,8 @@ WRITE = ["create", "update", "patch", "delete"]
 WORKLOADS = ["pods", "pods/log", "services", "endpoints", "configmaps", "persistentvolumeclaims", "events"]
 APPS = ["deployments", "statefulsets", "daemonsets", "replicasets"]
 SECURITY = ["roles", "rolebindings", "clusterroles", "clusterrolebindings"]
+SYSADMIN_GROUP = "dizuo:sysadmins"
+SYSADMIN_WORKLOADS = "dizuo-sysadmin-workloads"
 
 
 def cluster_roles() -> dict[str, list[dict[str, Any]]]:
@@ -38,14 +40,24 @@ def cluster_roles() -> dict[str, list[dict[str, Any]]]:
             {"apiGroups": [""], "resources": WORKLOADS, "verbs": READ},
             {"apiGroups": ["apps"], "resources": APPS, "verbs": READ},
         ],
-        # 系统管理员: operates the platform, cannot grant rights or read secrets.
+        # 系统管理员: operates the platform, cannot grant rights or read secrets. Cluster-wide it reads and
+        # drains nodes; it runs workloads only in the namespaces dizuo manages (SYSADMIN_WORKLOADS, bound there
+        # per namespace): the right to create pods in kube-system would be the right to become cluster-admin
+        # through its service accounts, and the right to relabel namespaces would switch off Pod Security.
         "dizuo-sysadmin": [
             {
                 "apiGroups": ["", "apps", "batch"],
                 "resources": [*WORKLOADS, *APPS, "nodes", "namespaces"],
-                "verbs": READ + WRITE,
+                "verbs": READ,
             },
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch", "update"]},  # cordon, taints
+            {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},  # drain
             {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": READ},
+        ],
+        SYSADMIN_WORKLOADS: [
+            {"apiGroups": [""], "resources": WORKLOADS, "verbs": READ + WRITE},
+            {"apiGroups": ["apps"], "resources": APPS, "verbs": READ + WRITE},
+            {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": READ + WRITE},
         ],
         # 安全管理员: owns RBAC, network policy, quotas and admission policy; runs no workloads.
         "dizuo-secadmin": [
@@ -84,20 +96,43 @@ def cluster_roles() -> dict[str, list[dict[str, Any]]]:
 
 
 SEPARATION_OF_DUTIES = {
-    "dizuo-sysadmin": "dizuo:sysadmins",
+    "dizuo-sysadmin": SYSADMIN_GROUP,
     "dizuo-secadmin": "dizuo:secadmins",
     "dizuo-auditadmin": "dizuo:auditadmins",
 }
 
-NO_PRIVILEGED = [
+# Checked on every pod, however it is made (Deployment, Job, CronJob, a bare pod, `kubectl debug`): a pod is
+# where a privileged container would run. Pod Security admission says much the same through namespace labels;
+# this holds even where those labels were removed.
+RESTRICTED_POD_VARIABLES = [
     {
-        "expression": "object.spec.template.spec.containers.all(c, !has(c.securityContext) || "
+        "name": "containers",
+        "expression": "object.spec.containers"
+        " + (has(object.spec.initContainers) ? object.spec.initContainers : [])"
+        " + (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : [])",
+    },
+]
+RESTRICTED_POD_VALIDATIONS = [
+    {
+        "expression": "variables.containers.all(c, !has(c.securityContext) || "
         "!has(c.securityContext.privileged) || c.securityContext.privileged == false)",
         "message": "privileged containers are not allowed in dizuo-managed namespaces (等保 DZ 入侵防范)",
     },
     {
-        "expression": "!has(object.spec.template.spec.hostNetwork) || object.spec.template.spec.hostNetwork == false",
-        "message": "hostNetwork is not allowed in dizuo-managed namespaces",
+        "expression": "variables.containers.all(c, !has(c.securityContext) || "
+        "!has(c.securityContext.capabilities) || !has(c.securityContext.capabilities.add) || "
+        "c.securityContext.capabilities.add.all(a, a == 'NET_BIND_SERVICE'))",
+        "message": "containers may add no capability but NET_BIND_SERVICE in dizuo-managed namespaces",
+    },
+    {
+        "expression": "(!has(object.spec.hostNetwork) || object.spec.hostNetwork == false) && "
+        "(!has(object.spec.hostPID) || object.spec.hostPID == false) && "
+        "(!has(object.spec.hostIPC) || object.spec.hostIPC == false)",
+        "message": "host namespaces (hostNetwork, hostPID, hostIPC) are not allowed in dizuo-managed namespaces",
+    },
+    {
+        "expression": "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.hostPath))",
+        "message": "hostPath volumes are not allowed in dizuo-managed namespaces",
     },
 ]
 
@@ -140,14 +175,16 @@ class ClusterBaseline(pulumi.ComponentResource):
                 "matchConstraints": {
                     "resourceRules": [
                         {
-                            "apiGroups": ["apps"],
+                            "apiGroups": [""],
                             "apiVersions": ["v1"],
                             "operations": ["CREATE", "UPDATE"],
-                            "resources": APPS,
+                            # pods/ephemeralcontainers: `kubectl debug` adds containers through it.
+                            "resources": ["pods", "pods/ephemeralcontainers"],
                         }
                     ]
                 },
-                "validations": NO_PRIVILEGED,
+                "variables": RESTRICTED_POD_VARIABLES,
+                "validations": RESTRICTED_POD_VALIDATIONS,
             },
             opts=child,
         )
@@ -164,6 +201,8 @@ class ClusterBaseline(pulumi.ComponentResource):
         self.contract = BaselineContract(
             department_admin_role="dizuo-department-admin",
             department_viewer_role="dizuo-department-viewer",
+            sysadmin_workloads_role=SYSADMIN_WORKLOADS,
+            sysadmin_group=SYSADMIN_GROUP,
             audit_admin_role="dizuo-auditadmin",
             restricted_policy=policy,
         )

@@ -67,9 +67,13 @@ def _ports(props: Mapping[str, Any]) -> set[int]:
 def management_ports_not_public(args: ResourceValidationArgs, report: Report) -> None:
     """No security-group rule admits a public source to a management port."""
     props = args.props
-    source = props.get("remoteIpPrefix")
-    if props.get("direction") != "ingress" or not source:
+    if props.get("direction") != "ingress":
         return
+    source = props.get("remoteIpPrefix")
+    if not source:
+        if props.get("remoteGroupId"):
+            return  # from the members of another security group: addresses of the city's own
+        source = "0.0.0.0/0"  # OpenStack reads a rule without prefix or group as "from anywhere"
     network = ipaddress.ip_network(str(source), strict=False)
     exposed = _ports(props) & MANAGEMENT_PORTS
     if not network.is_private and exposed:
@@ -134,12 +138,12 @@ def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None
 
 
 def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Report) -> None:
-    """Every system namespace has a ResourceQuota and a default-deny NetworkPolicy (ingress and egress)."""
+    """Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy (both ways)."""
     found: dict[str, set[str]] = defaultdict(set)
     namespaces = []
     for r in args.resources:
         meta = r.props.get("metadata") or {}
-        if r.resource_type == NAMESPACE and label("system") in (meta.get("labels") or {}):
+        if r.resource_type == NAMESPACE and {label("system"), label("owner")} & set(meta.get("labels") or {}):
             namespaces.append(str(meta.get("name")))
         namespace = meta.get("namespace")
         if namespace is None:

@@ -70,32 +70,35 @@ class SystemTenant(pulumi.ComponentResource):
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
         k8s.core.v1.ResourceQuota(
-            f"{name}-quota", metadata=meta("quota"), spec={"hard": shapes.quota_hard(s)}, opts=in_ns
+            f"{name}-quota", metadata=meta("quota"), spec={"hard": shapes.quota_hard(d, s)}, opts=in_ns
         )
         k8s.core.v1.LimitRange(
             f"{name}-limits", metadata=meta("limits"), spec={"limits": shapes.limit_range(s)}, opts=in_ns
         )
-        for role_key, group_suffix in (
-            ("department_admin_role", "admins"),
-            ("department_viewer_role", "viewers"),
-        ):
+        bindings: list[tuple[str, pulumi.Output[str], pulumi.Input[str]]] = [
+            (
+                "department-admins",
+                args.baseline.apply(lambda c: c.department_admin_role),
+                f"dept:{s.department}:admins",
+            ),
+            (
+                "department-viewers",
+                args.baseline.apply(lambda c: c.department_viewer_role),
+                f"dept:{s.department}:viewers",
+            ),
+            # The system administrator runs workloads here, and only in namespaces like this one (0-baseline).
+            (
+                "sysadmin-workloads",
+                args.baseline.apply(lambda c: c.sysadmin_workloads_role),
+                args.baseline.apply(lambda c: c.sysadmin_group),
+            ),
+        ]
+        for binding, role, group in bindings:
             k8s.rbac.v1.RoleBinding(
-                f"{name}-{group_suffix}",
-                metadata=meta(f"department-{group_suffix}"),
-                role_ref={
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": args.baseline.apply(
-                        lambda c, k=role_key: str(getattr(c, k))  # type: ignore[misc]  # bound per loop turn
-                    ),
-                },
-                subjects=[
-                    {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "Group",
-                        "name": f"dept:{s.department}:{group_suffix}",
-                    }
-                ],
+                f"{name}-{binding.removeprefix('department-')}",
+                metadata=meta(binding),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
                 opts=in_ns,
             )
         k8s.networking.v1.NetworkPolicy(
@@ -149,10 +152,8 @@ class SystemTenant(pulumi.ComponentResource):
                         "nodeSelector": shapes.placement(d, s),
                         "imagePullSecrets": pull_secrets,
                         "automountServiceAccountToken": False,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": shapes.POD_SECURITY_CONTEXT,
+                        "volumes": shapes.SCRATCH_VOLUMES,
                         "containers": [
                             {
                                 "name": "app",
@@ -160,6 +161,7 @@ class SystemTenant(pulumi.ComponentResource):
                                 "ports": [{"name": "http", "containerPort": s.port}],
                                 "resources": shapes.container_resources(s),
                                 "securityContext": shapes.RESTRICTED_CONTAINER_SECURITY,
+                                "volumeMounts": shapes.SCRATCH_MOUNTS,
                             }
                         ],
                     },

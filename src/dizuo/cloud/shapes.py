@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from dizuo.declaration.model import Arch, Database, Declaration, System
-from dizuo.naming import label
+from dizuo.naming import label, storage_class
 
 # Kubernetes' name of each CPU architecture (the kubernetes.io/arch node label).
 K8S_ARCH = {Arch.X86_64: "amd64", Arch.ARM64: "arm64", Arch.LOONG64: "loong64"}
@@ -66,15 +66,31 @@ def _gib(value: float) -> str:
     return f"{math.ceil(value * 1024)}Mi"
 
 
-def quota_hard(s: System) -> dict[str, str]:
-    """ResourceQuota of a system's namespace: exactly what the declaration grants it."""
+def quota_hard(d: Declaration, s: System) -> dict[str, str]:
+    """ResourceQuota of a system's namespace: what the declaration grants it, plus room for one more replica.
+
+    A rolling update starts the new pod before it stops an old one (maxSurge 1): a quota of exactly the
+    replicas would refuse that pod and stall every update. Storage may only be claimed from the system's own
+    declared pool: from the cluster's other storage classes it gets none.
+    """
     r = s.resources
+    room = (REPLICAS + 1) / REPLICAS
+    storage = {
+        f"{storage_class(d.city.prefix, pool.name)}.storageclass.storage.k8s.io/requests.storage": (
+            f"{r.storage_gib}Gi" if pool.name == s.storage_pool else "0"
+        )
+        for cluster in d.clusters
+        if cluster.name == s.cluster
+        for pool in cluster.storage_pools
+        if pool.backend != "s3"
+    }
     return {
-        "requests.cpu": _cpu(r.cpu),
-        "requests.memory": _gib(r.memory_gib),
-        "limits.cpu": _cpu(r.cpu * LIMIT_FACTOR),
-        "limits.memory": _gib(r.memory_gib * LIMIT_FACTOR),
+        "requests.cpu": _cpu(r.cpu * room),
+        "requests.memory": _gib(r.memory_gib * room),
+        "limits.cpu": _cpu(r.cpu * LIMIT_FACTOR * room),
+        "limits.memory": _gib(r.memory_gib * LIMIT_FACTOR * room),
         "requests.storage": f"{r.storage_gib}Gi",
+        **storage,
         "persistentvolumeclaims": "20",
         "pods": "50",
         "services.loadbalancers": "0",
@@ -157,6 +173,19 @@ def egress_rules(s: System, dependencies: dict[str, tuple[str, int]], zone_cidr:
         rules.append({"to": [{"ipBlock": {"cidr": zone_cidr}}], "ports": _ports(db_port)})
     return rules
 
+
+# A numeric user: runAsNonRoot alone refuses an image whose USER is a name (the kubelet cannot check it is not
+# root). 10001 is outside the system and login ranges of every OS family the city runs.
+POD_SECURITY_CONTEXT = {
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+# The root filesystem is read-only; Tomcat, TongWeb and most Java servers still need a writable /tmp.
+SCRATCH_VOLUMES = [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+SCRATCH_MOUNTS = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - a pod-private emptyDir, not the host /tmp
 
 RESTRICTED_CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,

@@ -11,7 +11,7 @@ import pulumi_openstack as openstack
 from dizuo.contracts import BaselineContract
 from dizuo.datapool import shapes
 from dizuo.declaration.model import Declaration
-from dizuo.naming import label
+from dizuo.naming import label, storage_class
 from dizuo.naming import name as dz_name
 
 # Data outlives stacks: Pulumi refuses to delete these (protect) and, should protection be lifted on purpose,
@@ -51,7 +51,7 @@ class DataPool(pulumi.ComponentResource):
                 k8s.storage.v1.StorageClass(
                     f"{name}-{pool.name}-sc",
                     metadata={
-                        "name": dz_name(prefix, pool.name),
+                        "name": storage_class(prefix, pool.name),
                         "labels": {label("storage-pool"): pool.name},
                     },
                     provisioner=shapes.PROVISIONERS[pool.backend],
@@ -98,7 +98,7 @@ class DataPool(pulumi.ComponentResource):
                 },
                 spec={
                     "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": dz_name(prefix, pool.name),
+                    "storageClassName": storage_class(prefix, pool.name),
                     "resources": {"requests": {"storage": f"{ds.size_gib}Gi"}},
                 },
                 opts=pulumi.ResourceOptions.merge(
@@ -144,5 +144,20 @@ class DataPool(pulumi.ComponentResource):
             },
             subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"dept:{owner}:admins"}],
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns])
+        # Like every system namespace: what it may claim is what the declaration says, and no traffic flows
+        # in or out unless a policy says so (the owner's loaders bring their own).
+        k8s.core.v1.ResourceQuota(
+            f"{name}-{cluster}-{ns_name}-quota",
+            metadata={"name": "quota", "namespace": ns_name, "labels": labels},
+            spec={"hard": shapes.dataset_quota(d, owner, cluster)},
+            opts=in_ns,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-{cluster}-{ns_name}-default-deny",
+            metadata={"name": "default-deny", "namespace": ns_name, "labels": labels},
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            opts=in_ns,
         )
         return ns

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dizuo.declaration.model import Dataset, StoragePool
+from dizuo.declaration.model import Dataset, Declaration, StoragePool
 from dizuo.naming import label
 
 # CSI provisioners of the backends the government cloud offers (Ceph via ceph-csi).
@@ -34,6 +34,22 @@ def dataset_labels(ds: Dataset, city: str) -> dict[str, str]:
         label("classification"): CLASSIFICATION_LEVEL[ds.classification.value],
         label("retention-days"): str(ds.retention_days),
         label("refresh-days"): str(ds.refresh_days),
+    }
+
+
+def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
+    """ResourceQuota of an owner's dataset namespace on ``cluster``: its declared volumes, and nothing more."""
+    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
+    volumes = [
+        ds
+        for ds in d.datasets
+        if ds.owner == owner and ds.kind != "bucket" and pool_cluster.get(ds.storage_pool) == cluster
+    ]
+    return {
+        "requests.storage": f"{sum(ds.size_gib for ds in volumes)}Gi",
+        "persistentvolumeclaims": str(len(volumes)),
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
     }
 
 

@@ -1,0 +1,142 @@
+"""The cluster baseline: 三权分立 roles that cannot reach cluster-admin, an admission policy that refuses
+privileged pods however they are made (its CEL evaluated by a CEL implementation), quotas that let updates roll."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import celpy
+import pytest
+
+from dizuo.baseline.cluster import (
+    RESTRICTED_POD_VALIDATIONS,
+    RESTRICTED_POD_VARIABLES,
+    SYSADMIN_GROUP,
+    SYSADMIN_WORKLOADS,
+    cluster_roles,
+)
+from dizuo.cloud import shapes
+from dizuo.declaration import Declaration
+from dizuo.synth.engine import StackRun
+
+CEL = celpy.Environment()
+
+COMPLIANT_POD: dict[str, Any] = {
+    "kind": "Pod",
+    "spec": {
+        "containers": [
+            {
+                "name": "app",
+                "securityContext": {
+                    "privileged": False,
+                    "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+                },
+            }
+        ],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    },
+}
+
+
+def admitted(pod: dict[str, Any]) -> list[bool]:
+    """Each validation of the policy on ``pod``, as the API server evaluates them: variables first."""
+    activation: dict[str, Any] = {"object": celpy.json_to_cel(pod)}
+    variables = {
+        v["name"]: CEL.program(CEL.compile(v["expression"])).evaluate(activation) for v in RESTRICTED_POD_VARIABLES
+    }
+    activation["variables"] = celpy.celtypes.MapType({celpy.celtypes.StringType(k): v for k, v in variables.items()})
+    return [bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation)) for v in RESTRICTED_POD_VALIDATIONS]
+
+
+def test_a_restricted_pod_is_admitted() -> None:
+    assert admitted(COMPLIANT_POD) == [True] * len(RESTRICTED_POD_VALIDATIONS)
+
+
+def _with(path: list[Any], value: Any) -> dict[str, Any]:
+    pod = copy.deepcopy(COMPLIANT_POD)
+    target: Any = pod["spec"]
+    for key in path[:-1]:
+        target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
+    target[path[-1]] = value
+    return pod
+
+
+@pytest.mark.parametrize(
+    "pod",
+    [
+        _with(["containers", 0, "securityContext", "privileged"], True),
+        _with(["initContainers"], [{"name": "init", "securityContext": {"privileged": True}}]),
+        _with(["ephemeralContainers"], [{"name": "debug", "securityContext": {"privileged": True}}]),
+        _with(["containers", 0, "securityContext", "capabilities", "add"], ["SYS_ADMIN"]),
+        _with(["hostNetwork"], True),
+        _with(["hostPID"], True),
+        _with(["hostIPC"], True),
+        _with(["volumes"], [{"name": "root", "hostPath": {"path": "/"}}]),
+    ],
+    ids=[
+        "privileged",
+        "privileged-init",
+        "privileged-debug",
+        "cap-sys-admin",
+        "host-net",
+        "host-pid",
+        "host-ipc",
+        "host-path",
+    ],
+)
+def test_each_way_to_the_host_is_refused(pod: dict[str, Any]) -> None:
+    """Every way a pod reaches the host fails exactly one validation (and so the pod is denied)."""
+    assert admitted(pod).count(False) == 1, admitted(pod)
+
+
+def test_the_policy_checks_pods_not_only_deployments(runs: dict[str, StackRun]) -> None:
+    """Bare pods, Jobs, CronJobs and `kubectl debug` all end in a pod: that is what the policy matches."""
+    policy_type = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+    policies = [r for r in runs["baseline"].of_type(policy_type) if r.type == policy_type]  # not the bindings
+    assert policies
+    for policy in policies:
+        rules = policy.inputs["spec"]["matchConstraints"]["resourceRules"]
+        assert rules == [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["pods", "pods/ephemeralcontainers"],
+            }
+        ], policy.name
+
+
+def test_the_system_administrator_cannot_reach_cluster_admin(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """Cluster-wide the system administrator reads and drains; it writes workloads only in managed namespaces
+    (a pod in kube-system runs as its service accounts), and it cannot relabel namespaces (Pod Security)."""
+    cluster_wide = cluster_roles()["dizuo-sysadmin"]
+    written = {
+        (resource, verb)
+        for rule in cluster_wide
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+        if verb not in {"get", "list", "watch"}
+    }
+    assert written == {("nodes", "patch"), ("nodes", "update"), ("pods/eviction", "create")}
+    bound = {
+        rb.inputs["metadata"]["namespace"]
+        for rb in runs["cloud"].of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+        if rb.inputs["roleRef"]["name"] == SYSADMIN_WORKLOADS and rb.inputs["subjects"][0]["name"] == SYSADMIN_GROUP
+    }
+    assert bound == {s.code for s in yulin.systems}
+
+
+def test_quota_leaves_room_for_a_rolling_update_and_only_the_declared_storage_class(yulin: Declaration) -> None:
+    """The quota holds one replica more than the system runs (maxSurge 1); storage is claimable only from the
+    system's own pool's StorageClass."""
+    system = next(s for s in yulin.systems if s.storage_pool == "xc-ceph")
+    hard = shapes.quota_hard(yulin, system)
+    per_replica = shapes.container_resources(system)["requests"]
+    assert int(hard["requests.cpu"].removesuffix("m")) >= (shapes.REPLICAS + 1) * int(
+        per_replica["cpu"].removesuffix("m")
+    )
+    by_class = {k.split(".storageclass", 1)[0]: v for k, v in hard.items() if ".storageclass." in k}
+    assert by_class[f"{yulin.city.prefix}-xc-ceph"] == f"{system.resources.storage_gib}Gi"
+    assert {v for k, v in by_class.items() if k != f"{yulin.city.prefix}-xc-ceph"} == {"0"}
+    assert len(by_class) > 1, "the cluster's other storage classes are listed, at zero"
