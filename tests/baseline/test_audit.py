@@ -355,6 +355,40 @@ def test_kernel_cmdline_reads_the_kernel_parameters_only():
     ]
 
 
+class _AnswerHost:
+    """Answers each command with a fixed output, as testinfra's run() does."""
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+
+    def run(self, command: str, *args: str) -> SimpleNamespace:
+        return SimpleNamespace(rc=0, stdout=self.answers[command % args if args else command], stderr="")
+
+
+def test_sshd_reads_without_password_as_prohibit_password():
+    """OpenSSH up to 9.3 prints prohibit-password under its old name: a host set as catalogued passes."""
+    host = _AnswerHost({"/usr/sbin/sshd -T": "permitrootlogin without-password\nkbdinteractiveauthentication no\n"})
+    expect = [
+        {"key": "permitrootlogin", "op": "eq", "value": "prohibit-password"},
+        {"key": "kbdinteractiveauthentication", "op": "eq", "value": "no"},
+    ]
+    assert checks.sshd_effective(host, {"expect": expect}).problems == []
+    expect[0]["value"] = "no"
+    assert checks.sshd_effective(host, {"expect": expect}).problems == [
+        "sshd -T: permitrootlogin is prohibit-password, expected = no"
+    ]
+
+
+def test_the_automation_accounts_password_is_exempt_from_ageing_and_the_others_are_not():
+    """An expired password would lock Ansible and the audit out, so the automation account is exempt; any
+    other account with a usable password still fails without ageing."""
+    shadow = "dzadmin:$6$x$y:19000:0:99999:7:::\nalice:$6$x$y:19000:0:99999:7:::\nbob:!:19000:0:99999:7:::\n"
+    host = _AnswerHost({"cat -- /etc/shadow": shadow})
+    finding = checks.password_max_age(host, {"max_days": 90, "exempt": ["dzadmin"]})
+    assert finding.problems == ["alice: password max age 99999 exceeds 90 days"]
+    assert "dzadmin: exempt (the automation account, key-only)" in finding.evidence
+
+
 def test_every_check_kind_of_the_catalogue_has_a_check():
     """Each check kind the catalogue uses is implemented by the audit."""
     used = {check.kind for control in packaged().for_scope(Scope.HOST) for check in control.checks}
@@ -374,5 +408,5 @@ def test_plan_resolves_zone_parameters(nowhere_host, tmp_path):
     declaration = load(city)
     items = plan(declaration, packaged(), list(declaration.inventory.hosts))
     ia04 = next(i for i in items if i["control"] == "DZ-IA-04")
-    assert ia04["checks"][1]["args"] == {"max_days": 30}, "the management zone's override applies"
+    assert ia04["checks"][1]["args"]["max_days"] == 30, "the management zone's override applies"
     assert yaml.safe_dump(items)  # the plan is plain data, handed to the checks as JSON

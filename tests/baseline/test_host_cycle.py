@@ -204,8 +204,12 @@ def test_hardened_host_passes_the_audit(first_converge, city, tmp_path):
         assert results[control]["status"] == "not_verified", f"{control}: {results[control]['status']}"
     separation = results["DZ-AC-03"]["evidence"]
     for probe in (
-        "sudo -l -U sysadm /usr/bin/systemctl restart rsyslog.service: allowed",
+        "sudo -l -U sysadm /usr/bin/systemctl restart nginx.service: allowed",
         "sudo -l -U sysadm /usr/bin/apt-get -o APT::Update::Pre-Invoke::=/bin/sh update: refused",
+        # The audited administrator cannot interrupt the audit trail, by name or by a unit glob.
+        "sudo -l -U sysadm /usr/bin/systemctl stop auditd.service: refused",
+        "sudo -l -U sysadm /usr/bin/systemctl stop rsyslog.service: refused",
+        "sudo -l -U sysadm /usr/bin/systemctl stop audit*: refused",
         "sudo -l -U secadm /usr/sbin/usermod -aG sudo payload: refused",
     ):
         assert probe in separation, f"DZ-AC-03 evidence lacks '{probe}': {separation}"

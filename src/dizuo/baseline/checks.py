@@ -162,10 +162,16 @@ def no_empty_passwords(host: Host, _args: dict[str, Any]) -> Finding:
 
 
 def password_max_age(host: Host, args: dict[str, Any]) -> Finding:
-    """Every usable password expires within max_days."""
+    """Every usable password expires within max_days, except the automation account's (``exempt``): it logs in
+    by key, and an expired password would lock Ansible and the audit out of the host."""
     finding = Finding()
     limit = int(args["max_days"])
-    usable = {name: fields for name, fields in _shadow(host).items() if fields[1].startswith("$")}
+    exempt = set(args.get("exempt", []))
+    for name in sorted(exempt & set(_shadow(host))):
+        finding.see(f"{name}: exempt (the automation account, key-only)")
+    usable = {
+        name: fields for name, fields in _shadow(host).items() if fields[1].startswith("$") and name not in exempt
+    }
     if not usable:
         finding.see("no account has a usable password (key-only logins)")
     for name, fields in sorted(usable.items()):
@@ -340,7 +346,11 @@ def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
     effective: dict[str, list[str]] = {}
     for line in out.splitlines():
         key, _, value = line.partition(" ")
-        effective.setdefault(key.lower(), []).append(value.strip())
+        value = value.strip()
+        # OpenSSH up to 9.3 prints prohibit-password under its old name; they are one setting.
+        if key.lower() == "permitrootlogin" and value == "without-password":
+            value = "prohibit-password"
+        effective.setdefault(key.lower(), []).append(value)
     for item in args["expect"]:
         key, op, expected = item["key"], item["op"], item["value"]
         values = effective.get(key, [])
