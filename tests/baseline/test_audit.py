@@ -389,6 +389,26 @@ def test_the_automation_accounts_password_is_exempt_from_ageing_and_the_others_a
     assert "dzadmin: exempt (the automation account, key-only)" in finding.evidence
 
 
+def test_an_integrity_check_that_found_changes_fails_the_control():
+    """AIDE exits non-zero when files changed: the timer still runs, but the control fails and says what to do."""
+    state = "LoadState=loaded\nUnitFileState=enabled\nActiveState=active\n"
+    times = "LastTriggerUSec=Sat 2026-12-05 03:00:00 CST\nNextElapseUSecRealtime=Sun 2026-12-06 03:00:00 CST\n"
+    timer = "dizuo-aide-check.timer"
+    service = "dizuo-aide-check.service"
+    answers = {
+        f"systemctl show --property=LoadState,UnitFileState,ActiveState -- {timer}": state,
+        f"systemctl show --property=LastTriggerUSec,NextElapseUSecRealtime -- {timer}": times,
+    }
+    result = f"systemctl show --property=Result,ExecMainStatus,ExecMainExitTimestamp -- {service}"
+    found_changes = _AnswerHost({**answers, result: "Result=exit-code\nExecMainStatus=7\n"})
+    assert checks.timer_active(found_changes, {"name": timer, "service": service}).problems == [
+        f"{service}: the last run ended with exit-code (exit status 7): read `journalctl -u {service}`, then "
+        "re-baseline if the changes are legitimate"
+    ]
+    clean = _AnswerHost({**answers, result: "Result=success\nExecMainStatus=0\n"})
+    assert checks.timer_active(clean, {"name": timer, "service": service}).problems == []
+
+
 def test_every_check_kind_of_the_catalogue_has_a_check():
     """Each check kind the catalogue uses is implemented by the audit."""
     used = {check.kind for control in packaged().for_scope(Scope.HOST) for check in control.checks}

@@ -159,6 +159,12 @@ CASES = [
         "clusters.yaml: clusters[0].storage_pools[2].used_gib: more than the pool's capacity_gib (2048): '99999'",
         id="pool-used-beyond-capacity",
     ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "storage_pools", 1, "ceph_cluster_id"], None),
+        "clusters.yaml: clusters[0].storage_pools[1]: a ceph-rbd pool needs ceph_cluster_id",
+        id="ceph-pool-without-its-cluster",
+    ),
     # The baseline overrides are checked against the control catalogue here too, so `validate` refuses
     # what `harden` and `audit` would.
     pytest.param(

@@ -140,3 +140,19 @@ def test_quota_leaves_room_for_a_rolling_update_and_only_the_declared_storage_cl
     assert by_class[f"{yulin.city.prefix}-xc-ceph"] == f"{system.resources.storage_gib}Gi"
     assert {v for k, v in by_class.items() if k != f"{yulin.city.prefix}-xc-ceph"} == {"0"}
     assert len(by_class) > 1, "the cluster's other storage classes are listed, at zero"
+
+
+def test_systems_in_a_zone_open_to_outside_accept_the_ingress_controller(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """The declaration opens the internet zone to citizens and the extranet to the provincial backbone: every
+    system there accepts the ingress controller, or its users could not reach it; elsewhere it does not."""
+    opened = {i.destination for i in yulin.network.ingress}
+    zone_of = {s.code: s.zone for s in yulin.systems}
+    for policy in runs["cloud"].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        meta = policy.inputs["metadata"]
+        if meta["name"] != "declared-flows":
+            continue
+        peers = [peer for rule in policy.inputs["spec"].get("ingress", []) for peer in rule["from"]]
+        from_controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+        assert (from_controller in peers) == (zone_of[meta["namespace"]] in opened), meta["namespace"]

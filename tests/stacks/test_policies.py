@@ -33,6 +33,23 @@ def test_every_storage_class_retains_released_volumes(runs: dict[str, StackRun])
         assert sc.inputs["reclaimPolicy"] == "Retain", f"{sc.name} reclaims with {sc.inputs.get('reclaimPolicy')}"
 
 
+def test_every_ceph_storage_class_names_its_cluster_and_credentials(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """ceph-csi provisions, stages and expands a volume only with the cluster's fsid and a secret for each step;
+    StorageClass parameters cannot change later, so all of them are there from the first `pulumi up`."""
+    fsid = {p.name: p.ceph_cluster_id for p in yulin.storage_pools()}
+    classes = runs["datapool"].of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert classes
+    for sc in classes:
+        parameters = sc.inputs["parameters"]
+        pool = sc.inputs["metadata"]["labels"]["dizuo.io/storage-pool"]
+        assert parameters["clusterID"] == fsid[pool], sc.name
+        for step in ("provisioner", "controller-expand", "node-stage"):
+            assert parameters[f"csi.storage.k8s.io/{step}-secret-name"], (sc.name, step)
+            assert parameters[f"csi.storage.k8s.io/{step}-secret-namespace"], (sc.name, step)
+
+
 def test_one_dataset_one_owner_label(runs: dict[str, StackRun], yulin: Declaration) -> None:
     """Every dataset carries its single owner department and classification as labels."""
     owners = {ds.code: ds.owner for ds in yulin.datasets if ds.kind == "volume"}
@@ -46,6 +63,10 @@ def test_no_security_group_opens_a_management_port_to_the_world(runs: dict[str, 
     """No security group rule lets 0.0.0.0/0 (or any public range) reach SSH, RDP or the Kubernetes API."""
     offenders = []
     for rule in runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule"):
+        if "remoteIpPrefix" not in rule.inputs:
+            # Only a zone's own members: a rule without prefix must name a remote group, else it means anywhere.
+            assert rule.inputs["remoteGroupId"] == rule.inputs["securityGroupId"], rule.name
+            continue
         source = ipaddress.IPv4Network(rule.inputs["remoteIpPrefix"])
         low, high = rule.inputs.get("portRangeMin"), rule.inputs.get("portRangeMax")
         ports = set(range(int(low), int(high) + 1)) if low is not None else MANAGEMENT_PORTS

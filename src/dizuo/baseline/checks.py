@@ -461,12 +461,24 @@ def service_running(host: Host, args: dict[str, Any]) -> Finding:
 
 
 def timer_active(host: Host, args: dict[str, Any]) -> Finding:
-    """The timer is enabled and active (waiting), with its next run."""
+    """The timer is enabled and active (waiting), with its next run; with ``service``, the last run of the
+    service it starts succeeded (a check that found something, AIDE say, ends non-zero: that is the alarm)."""
     finding = Finding()
     name = args["name"]
     _running(host, name, finding, static_ok=True)
     out = _run(host, "systemctl show --property=LastTriggerUSec,NextElapseUSecRealtime -- %s", name)
     finding.see(f"{name}: {' '.join(out.split())}")
+    service = args.get("service")
+    if service:
+        shown = _run(host, "systemctl show --property=Result,ExecMainStatus,ExecMainExitTimestamp -- %s", service)
+        props = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+        finding.see(f"{service}: {' '.join(shown.split())}")
+        if props.get("Result", "success") != "success":
+            finding.fail(
+                f"{service}: the last run ended with {props.get('Result')} (exit status "
+                f"{props.get('ExecMainStatus', '?')}): read `journalctl -u {service}`, then re-baseline if the "
+                "changes are legitimate"
+            )
     return finding
 
 

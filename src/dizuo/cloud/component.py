@@ -111,15 +111,18 @@ class SystemTenant(pulumi.ComponentResource):
         callers = {code: namespace_of(by_code[code]) for code in shapes.dependents(d)[s.code]}
         dependencies = {code: (namespace_of(by_code[code]), by_code[code].port) for code in s.depends_on}
         zone = d.zone(s.zone)
+        # A zone the declaration opens to outside traffic (citizens, the provincial extranet) serves it through
+        # the cluster's ingress controller: its systems accept that controller as a caller.
+        served_from_outside = zone.kind is ZoneKind.INTERNET or any(
+            i.destination == zone.name for i in d.network.ingress
+        )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-declared-flows",
             metadata=meta("declared-flows"),
             spec={
                 "podSelector": {},
                 "policyTypes": ["Ingress", "Egress"],
-                "ingress": shapes.ingress_rules(
-                    s, callers, INGRESS_NAMESPACE if zone.kind is ZoneKind.INTERNET else None
-                ),
+                "ingress": shapes.ingress_rules(s, callers, INGRESS_NAMESPACE if served_from_outside else None),
                 "egress": shapes.egress_rules(s, dependencies, args.network.apply(lambda c: c.zone(s.zone).cidr)),
             },
             opts=in_ns,

@@ -147,8 +147,8 @@ def _ports(*ports: int) -> list[dict[str, Any]]:
 
 
 def ingress_rules(s: System, callers: dict[str, str], ingress_namespace: str | None) -> list[dict[str, Any]]:
-    """Who may connect to system ``s``: its declared dependents (``callers``: code -> namespace) and,
-    for internet-zone systems, the ingress controller."""
+    """Who may connect to system ``s``: its declared dependents (``callers``: code -> namespace) and, for
+    systems in a zone open to outside traffic, the ingress controller."""
     peers = [_namespace_peer(ns) for _, ns in sorted(callers.items())]
     if ingress_namespace is not None:
         peers.append(_namespace_peer(ingress_namespace))

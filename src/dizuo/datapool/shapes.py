@@ -15,13 +15,30 @@ PROVISIONERS = {
 CLASSIFICATION_LEVEL = {"一般": "general", "重要": "important", "核心": "core"}
 
 
+# The Secret holding ceph-csi's Ceph credentials, and its namespace, as the ceph-csi Helm charts install them.
+CSI_SECRETS = {"ceph-rbd": ("csi-rbd-secret", "ceph-csi-rbd"), "cephfs": ("csi-cephfs-secret", "ceph-csi-cephfs")}
+
+
 def storage_class_parameters(pool: StoragePool) -> dict[str, str]:
-    """CSI parameters naming the Ceph pool; the cluster ID is the pool's cluster by convention."""
-    if pool.backend == "local":
+    """ceph-csi's parameters: which Ceph cluster (fsid) and pool, and the credentials for each of its steps.
+
+    StorageClass parameters cannot change after creation: everything a volume needs is set here from the start
+    (expansion needs the controller-expand secret, since allowVolumeExpansion is on).
+    """
+    if pool.backend not in CSI_SECRETS:
         return {}
-    return (
-        {"pool": pool.name, "csi.storage.k8s.io/fstype": "xfs"} if pool.backend == "ceph-rbd" else {"fsName": pool.name}
+    secret, namespace = CSI_SECRETS[pool.backend]
+    credentials = {
+        f"csi.storage.k8s.io/{step}-secret-{field}": value
+        for step in ("provisioner", "controller-expand", "node-stage")
+        for field, value in (("name", secret), ("namespace", namespace))
+    }
+    where = (
+        {"pool": pool.name, "imageFeatures": "layering", "csi.storage.k8s.io/fstype": "xfs"}
+        if pool.backend == "ceph-rbd"
+        else {"fsName": pool.name}
     )
+    return {"clusterID": str(pool.ceph_cluster_id), **where, **credentials}
 
 
 def dataset_labels(ds: Dataset, city: str) -> dict[str, str]:

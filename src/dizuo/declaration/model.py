@@ -259,6 +259,17 @@ class StoragePool(Frozen):
     used_gib: int = Field(default=0, ge=0, description="Last measured usage, for capacity reports")
     phase: Literal["phase-1", "xinchuang"] = "phase-1"
     arch: Arch | None = Field(default=None, description="Arch of the storage nodes, informational")
+    ceph_cluster_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="The Ceph cluster's fsid (`ceph fsid`), ceph-csi's clusterID; required for ceph-rbd and cephfs",
+    )
+
+    @model_validator(mode="after")
+    def _ceph_names_its_cluster(self) -> StoragePool:
+        if self.backend in {"ceph-rbd", "cephfs"} and self.ceph_cluster_id is None:
+            raise ValueError(f"a {self.backend} pool needs ceph_cluster_id (the fsid `ceph fsid` prints)")
+        return self
 
 
 class Cluster(Frozen):

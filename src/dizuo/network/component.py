@@ -63,6 +63,17 @@ class CityNetwork(pulumi.ComponentResource):
                 opts=child,
             )
             groups[zone.name] = group
+            # Members of a zone talk to each other (Kubernetes nodes and their API server, kubelets, the CNI's
+            # tunnels, a system and its database): the zone is the unit of trust; its edges are the flows below.
+            openstack.networking.SecGroupRule(
+                f"{name}-{zone.name}-within",
+                security_group_id=group.id,
+                direction="ingress",
+                ethertype="IPv4",
+                remote_group_id=group.id,
+                description=f"{zone.title}: traffic between the zone's own members",
+                opts=child,
+            )
             subnet_ids = []
             for subnet in zone.subnets:
                 sub = openstack.networking.Subnet(
