@@ -10,6 +10,7 @@ import celpy
 import pytest
 
 from dizuo.baseline.cluster import (
+    KEEP_DATA_VALIDATIONS,
     RESTRICTED_POD_VALIDATIONS,
     RESTRICTED_POD_VARIABLES,
     SYSADMIN_GROUP,
@@ -93,7 +94,11 @@ def test_each_way_to_the_host_is_refused(pod: dict[str, Any]) -> None:
 def test_the_policy_checks_pods_not_only_deployments(runs: dict[str, StackRun]) -> None:
     """Bare pods, Jobs, CronJobs and `kubectl debug` all end in a pod: that is what the policy matches."""
     policy_type = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-    policies = [r for r in runs["baseline"].of_type(policy_type) if r.type == policy_type]  # not the bindings
+    policies = [
+        r
+        for r in runs["baseline"].of_type(policy_type)
+        if r.type == policy_type and r.inputs["metadata"]["name"] == "dizuo-restricted-workloads"  # not the bindings
+    ]
     assert policies
     for policy in policies:
         rules = policy.inputs["spec"]["matchConstraints"]["resourceRules"]
@@ -156,3 +161,23 @@ def test_systems_in_a_zone_open_to_outside_accept_the_ingress_controller(
         peers = [peer for rule in policy.inputs["spec"].get("ingress", []) for peer in rule["from"]]
         from_controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
         assert (from_controller in peers) == (zone_of[meta["namespace"]] in opened), meta["namespace"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "deletable"),
+    [
+        ({"dizuo.io/dataset": "rk-jcxx", "dizuo.io/owner": "gaj"}, False),  # a dataset's claim
+        ({"dizuo.io/owner": "gaj"}, False),  # the namespace holding an owner's datasets
+        ({"dizuo.io/system": "sjj-tyrz"}, True),  # a system's scratch claim
+        (None, True),
+    ],
+)
+def test_data_of_the_pool_cannot_be_deleted_with_kubectl(labels: dict[str, str] | None, deletable: bool) -> None:
+    """The keep-data policy, evaluated on DELETE (the object is oldObject): dataset claims and owner namespaces
+    are refused, anything else passes."""
+    old: dict[str, Any] = {"metadata": {"name": "x"}}
+    if labels is not None:
+        old["metadata"]["labels"] = labels
+    activation = {"oldObject": celpy.json_to_cel(old)}
+    results = [bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation)) for v in KEEP_DATA_VALIDATIONS]
+    assert results == [deletable]

@@ -137,6 +137,19 @@ RESTRICTED_POD_VALIDATIONS = [
 ]
 
 
+# Pulumi's protect guards data against `pulumi destroy`; this guards it against `kubectl delete`, by anyone:
+# a dataset's claim, or the namespace holding an owner's datasets, cannot be deleted while it carries its label.
+# Retiring a dataset is a decision: remove it from datasets.yaml (the label goes with `pulumi up`), then delete.
+KEEP_DATA_VALIDATIONS = [
+    {
+        "expression": "!has(oldObject.metadata.labels) || "
+        f"!('{label('dataset')}' in oldObject.metadata.labels || '{label('owner')}' in oldObject.metadata.labels)",
+        "message": "holds a dataset of the data pool (dizuo.io/dataset or dizuo.io/owner label): not deleted; retire "
+        "the dataset in datasets.yaml first",
+    }
+]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClusterBaselineArgs:
     """Inputs of :class:`ClusterBaseline`."""
@@ -196,6 +209,32 @@ class ClusterBaseline(pulumi.ComponentResource):
                 "validationActions": ["Deny"],
                 "matchResources": {"namespaceSelector": {"matchLabels": {label("managed"): "true"}}},
             },
+            opts=child,
+        )
+        keep = "dizuo-keep-data"
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-{keep}",
+            metadata={"name": keep, "labels": meta_labels},
+            spec={
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["DELETE"],
+                            "resources": ["persistentvolumeclaims", "namespaces"],
+                        }
+                    ]
+                },
+                "validations": KEEP_DATA_VALIDATIONS,
+            },
+            opts=child,
+        )
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-{keep}-binding",
+            metadata={"name": keep, "labels": meta_labels},
+            spec={"policyName": keep, "validationActions": ["Deny"]},
             opts=child,
         )
         self.contract = BaselineContract(
