@@ -180,63 +180,41 @@ class ClusterBaseline(pulumi.ComponentResource):
                 opts=child,
             )
         policy = "dizuo-restricted-workloads"
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            f"{name}-{policy}",
-            metadata={"name": policy, "labels": meta_labels},
-            spec={
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            # pods/ephemeralcontainers: `kubectl debug` adds containers through it.
-                            "resources": ["pods", "pods/ephemeralcontainers"],
-                        }
-                    ]
-                },
-                "variables": RESTRICTED_POD_VARIABLES,
-                "validations": RESTRICTED_POD_VALIDATIONS,
-            },
-            opts=child,
-        )
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            f"{name}-{policy}-binding",
-            metadata={"name": policy, "labels": meta_labels},
-            spec={
-                "policyName": policy,
-                "validationActions": ["Deny"],
-                "matchResources": {"namespaceSelector": {"matchLabels": {label("managed"): "true"}}},
-            },
-            opts=child,
-        )
         keep = "dizuo-keep-data"
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            f"{name}-{keep}",
-            metadata={"name": keep, "labels": meta_labels},
-            spec={
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["DELETE"],
-                            "resources": ["persistentvolumeclaims", "namespaces"],
-                        }
-                    ]
+        # (name, operations, resources, variables, validations, binding's matchResources)
+        admission: tuple[
+            tuple[str, list[str], list[str], list[dict[str, str]], list[dict[str, str]], dict[str, Any]], ...
+        ] = (
+            (
+                policy,
+                ["CREATE", "UPDATE"],
+                # pods/ephemeralcontainers: `kubectl debug` adds containers through it.
+                ["pods", "pods/ephemeralcontainers"],
+                RESTRICTED_POD_VARIABLES,
+                RESTRICTED_POD_VALIDATIONS,
+                {"matchResources": {"namespaceSelector": {"matchLabels": {label("managed"): "true"}}}},
+            ),
+            (keep, ["DELETE"], ["persistentvolumeclaims", "namespaces"], [], KEEP_DATA_VALIDATIONS, {}),
+        )
+        for policy_name, operations, resources, variables, validations, binding in admission:
+            rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations, "resources": resources}
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                f"{name}-{policy_name}",
+                metadata={"name": policy_name, "labels": meta_labels},
+                spec={
+                    "failurePolicy": "Fail",
+                    "matchConstraints": {"resourceRules": [rule]},
+                    **({"variables": variables} if variables else {}),
+                    "validations": validations,
                 },
-                "validations": KEEP_DATA_VALIDATIONS,
-            },
-            opts=child,
-        )
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            f"{name}-{keep}-binding",
-            metadata={"name": keep, "labels": meta_labels},
-            spec={"policyName": keep, "validationActions": ["Deny"]},
-            opts=child,
-        )
+                opts=child,
+            )
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                f"{name}-{policy_name}-binding",
+                metadata={"name": policy_name, "labels": meta_labels},
+                spec={"policyName": policy_name, "validationActions": ["Deny"], **binding},
+                opts=child,
+            )
         self.contract = BaselineContract(
             department_admin_role="dizuo-department-admin",
             department_viewer_role="dizuo-department-viewer",
