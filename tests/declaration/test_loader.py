@@ -165,6 +165,13 @@ CASES = [
         "clusters.yaml: clusters[0].storage_pools[1]: a ceph-rbd pool needs ceph_cluster_id",
         id="ceph-pool-without-its-cluster",
     ),
+    pytest.param(
+        "network.yaml",
+        lambda doc: doc["flows"].pop(0),  # inet-to-ext-api: the internet zone's way to the extranet's API gateway
+        "systems.yaml: systems[5].depends_on[0]: 'sjj-tyrz' runs in cluster 'yl-gov', zone 'extranet'; no tcp flow "
+        "from zone 'internet' to 'extranet' is declared in network.yaml",
+        id="dependency-across-zones-without-a-flow",
+    ),
     # The baseline overrides are checked against the control catalogue here too, so `validate` refuses
     # what `harden` and `audit` would.
     pytest.param(

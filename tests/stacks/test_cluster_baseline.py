@@ -181,3 +181,40 @@ def test_data_of_the_pool_cannot_be_deleted_with_kubectl(labels: dict[str, str] 
     activation = {"oldObject": celpy.json_to_cel(old)}
     results = [bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation)) for v in KEEP_DATA_VALIDATIONS]
     assert results == [deletable]
+
+
+def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """A namespace selector names namespaces of its own cluster only. A system calling one in another cluster gets
+    an egress rule to that zone's address range on the declared flow's ports, the callee accepts the ingress
+    controller, and no policy names a namespace its cluster does not have."""
+    by_code = {s.code: s for s in yulin.systems}
+    crossing = [(s, by_code[dep]) for s in yulin.systems for dep in s.depends_on if by_code[dep].cluster != s.cluster]
+    assert crossing, "Yulin has calls from the DMZ into the government cloud"
+    flows = {
+        s.code: p
+        for p in runs["cloud"].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if (s := by_code.get(p.inputs["metadata"]["namespace"])) and p.inputs["metadata"]["name"] == "declared-flows"
+    }
+    cidr = {z.name: z.cidr for z in yulin.zones}
+    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    for caller, callee in crossing:
+        egress = flows[caller.code].inputs["spec"]["egress"]
+        ports = shapes.crossing_ports(yulin, caller, callee)
+        assert ports == (443, 8443)
+        assert {
+            "to": [{"ipBlock": {"cidr": cidr[callee.zone]}}],
+            "ports": [{"protocol": "TCP", "port": p} for p in ports],
+        } in egress
+        ingress = flows[callee.code].inputs["spec"]["ingress"]
+        assert any(controller in rule["from"] for rule in ingress), callee.code
+    for code, policy in flows.items():
+        cluster = by_code[code].cluster
+        known = {s.code for s in yulin.systems if s.cluster == cluster} | {"kube-system", "ingress-nginx"}
+        spec = policy.inputs["spec"]
+        named = {
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for rule in [*spec.get("ingress", []), *spec["egress"]]
+            for peer in rule.get("from", rule.get("to", []))
+            if "namespaceSelector" in peer
+        }
+        assert named <= known, f"{code} names namespaces not in {cluster}: {sorted(named - known)}"

@@ -108,13 +108,23 @@ class SystemTenant(pulumi.ComponentResource):
             opts=in_ns,
         )
         by_code = {x.code: x for x in d.systems}
-        callers = {code: namespace_of(by_code[code]) for code in shapes.dependents(d)[s.code]}
-        dependencies = {code: (namespace_of(by_code[code]), by_code[code].port) for code in s.depends_on}
+        here = {code for code, x in by_code.items() if x.cluster == s.cluster}
+        callers = {code: namespace_of(by_code[code]) for code in shapes.dependents(d)[s.code] if code in here}
+        dependencies = {
+            code: (namespace_of(by_code[code]), by_code[code].port) for code in s.depends_on if code in here
+        }
+        remote = [
+            (args.network.apply(lambda c, z=by_code[code].zone: c.zone(z).cidr), ports)  # type: ignore[misc]
+            for code in s.depends_on
+            if code not in here and (ports := shapes.crossing_ports(d, s, by_code[code]))
+        ]
         zone = d.zone(s.zone)
         # A zone the declaration opens to outside traffic (citizens, the provincial extranet) serves it through
-        # the cluster's ingress controller: its systems accept that controller as a caller.
-        served_from_outside = zone.kind is ZoneKind.INTERNET or any(
-            i.destination == zone.name for i in d.network.ingress
+        # the cluster's ingress controller, and so do systems called from other clusters: they accept it.
+        served_from_outside = (
+            zone.kind is ZoneKind.INTERNET
+            or any(i.destination == zone.name for i in d.network.ingress)
+            or any(code not in here for code in shapes.dependents(d)[s.code])
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-declared-flows",
@@ -123,7 +133,9 @@ class SystemTenant(pulumi.ComponentResource):
                 "podSelector": {},
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": shapes.ingress_rules(s, callers, INGRESS_NAMESPACE if served_from_outside else None),
-                "egress": shapes.egress_rules(s, dependencies, args.network.apply(lambda c: c.zone(s.zone).cidr)),
+                "egress": shapes.egress_rules(
+                    s, dependencies, args.network.apply(lambda c: c.zone(s.zone).cidr), remote
+                ),
             },
             opts=in_ns,
         )

@@ -6,6 +6,7 @@ Everything here returns plain dictionaries (Kubernetes manifest fragments) so te
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from dizuo.declaration.model import Arch, Database, Declaration, System
@@ -129,6 +130,22 @@ def placement(d: Declaration, s: System) -> dict[str, str]:
     return {label("node-pool"): pool.name, "kubernetes.io/arch": K8S_ARCH[pool.arch]}
 
 
+# A system in another cluster is reached through that cluster's ingress controller (the API gateway), on the
+# ports the zones' flow declares; two clusters of one zone use the controller's HTTPS port.
+INGRESS_PORTS = (443,)
+
+
+def crossing_ports(d: Declaration, caller: System, callee: System) -> tuple[int, ...] | None:
+    """Ports on which ``caller`` reaches ``callee`` in another cluster (None: same cluster, or no flow declared)."""
+    if caller.cluster == callee.cluster:
+        return None
+    if caller.zone == callee.zone:
+        return INGRESS_PORTS
+    flows = [f for f in d.network.flows if (f.source, f.destination, f.protocol) == (caller.zone, callee.zone, "tcp")]
+    ports = tuple(sorted({p for f in flows for p in f.ports}))
+    return ports or None
+
+
 def dependents(d: Declaration) -> dict[str, list[str]]:
     """For each system, the systems that depend on it (who may connect to it)."""
     result: dict[str, list[str]] = {s.code: [] for s in d.systems}
@@ -155,10 +172,16 @@ def ingress_rules(s: System, callers: dict[str, str], ingress_namespace: str | N
     return [{"from": peers, "ports": _ports(s.port)}] if peers else []
 
 
-def egress_rules(s: System, dependencies: dict[str, tuple[str, int]], zone_cidr: Any) -> list[dict[str, Any]]:
+def egress_rules(
+    s: System,
+    dependencies: dict[str, tuple[str, int]],
+    zone_cidr: Any,
+    remote: Sequence[tuple[Any, tuple[int, ...]]] = (),
+) -> list[dict[str, Any]]:
     """Where system ``s`` may connect: cluster DNS, the systems it depends on, its database in its zone.
 
-    ``dependencies``: code -> (namespace, port); ``zone_cidr`` may be a Pulumi Output from the network contract.
+    ``dependencies``: code -> (namespace, port) in this cluster; ``remote``: (zone CIDR, ports) of the systems it
+    depends on in other clusters, reached through their ingress. CIDRs may be Pulumi Outputs of the network contract.
     """
     rules: list[dict[str, Any]] = [
         {
@@ -168,6 +191,9 @@ def egress_rules(s: System, dependencies: dict[str, tuple[str, int]], zone_cidr:
     ]
     for _, (namespace, port) in sorted(dependencies.items()):
         rules.append({"to": [_namespace_peer(namespace)], "ports": _ports(port)})
+    # A namespace selector names namespaces of this cluster only: another cluster is an address range.
+    for cidr, ports in remote:
+        rules.append({"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports(*ports)})
     db_port = DATABASE_PORTS.get(s.database)
     if db_port is not None:
         rules.append({"to": [{"ipBlock": {"cidr": zone_cidr}}], "ports": _ports(db_port)})

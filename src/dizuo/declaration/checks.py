@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
-from dizuo.declaration.model import Declaration, ZoneKind
+from dizuo.declaration.model import Declaration, System, ZoneKind
 
 Shown = Callable[[str], str]
 
@@ -212,7 +212,7 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
     departments = {x.code for x in d.departments}
     zones = {z.name for z in d.zones}
     clusters = {c.name: c for c in d.clusters}
-    codes = {s.code for s in d.systems}
+    by_code = {s.code: s for s in d.systems}
     problems = []
     for i, s in enumerate(d.systems):
         at = f"systems[{i}]"
@@ -262,12 +262,31 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
         if s.resources.storage_gib > 0 and s.storage_pool is None:
             problems.append(Problem(file, f"{at}.storage_pool", "required when resources.storage_gib > 0"))
         for j, dep in enumerate(s.depends_on):
-            if dep not in codes:
+            if dep not in by_code:
                 problems.append(Problem(file, f"{at}.depends_on[{j}]", f"unknown system {show_value(dep)}"))
             elif dep == s.code:
                 problems.append(Problem(file, f"{at}.depends_on[{j}]", "a system cannot depend on itself"))
+            else:
+                problems += _crossing(d, s, by_code[dep], file, f"{at}.depends_on[{j}]")
     problems += _dependency_cycles(d, file)
     return problems
+
+
+def _crossing(d: Declaration, s: System, dep: System, file: str, where: str) -> list[Problem]:
+    """A dependency on a system of another cluster in another zone needs a declared flow between the zones:
+    without one, nothing would carry the calls (security groups and network policies deny them)."""
+    if s.cluster == dep.cluster or s.zone == dep.zone:
+        return []
+    if any((f.source, f.destination, f.protocol) == (s.zone, dep.zone, "tcp") for f in d.network.flows):
+        return []
+    return [
+        Problem(
+            file,
+            where,
+            f"{show_value(dep.code)} runs in cluster {dep.cluster!r}, zone {dep.zone!r}; no tcp flow from zone "
+            f"{s.zone!r} to {dep.zone!r} is declared in network.yaml",
+        )
+    ]
 
 
 def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
