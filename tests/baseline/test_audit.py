@@ -409,6 +409,23 @@ def test_an_integrity_check_that_found_changes_fails_the_control():
     assert checks.timer_active(clean, {"name": timer, "service": service}).problems == []
 
 
+def test_a_patch_report_whose_listing_failed_fails_the_control():
+    """A fresh report from a listing that failed says nothing about patches: the control fails with the reason;
+    a good listing passes and its counts are the evidence."""
+    path = "/var/lib/dizuo/patch-status.json"
+    failed = '{"checked_at": "2026-12-05T02:00:00+00:00", "ok": false, "pending": 0, "security": 0, "updates": [],'
+    failed += ' "error": "dnf: command not found"}'
+    assert checks.patch_report(_AnswerHost({f"cat -- {path}": failed}), {"path": path}).problems == [
+        "the update listing failed: dnf: command not found"
+    ]
+    good = '{"checked_at": "2026-12-05T02:00:00+00:00", "ok": true, "pending": 1, "security": 1,'
+    good += ' "updates": [{"package": "openssl", "version": "3.0.15-1~deb12u1", "source": "Debian-Security"}]}'
+    finding = checks.patch_report(_AnswerHost({f"cat -- {path}": good}), {"path": path})
+    assert finding.problems == []
+    assert "checked 2026-12-05T02:00:00+00:00: 1 update(s) pending, 1 of them security" in finding.evidence
+    assert "pending: openssl" in finding.evidence
+
+
 def test_every_check_kind_of_the_catalogue_has_a_check():
     """Each check kind the catalogue uses is implemented by the audit."""
     used = {check.kind for control in packaged().for_scope(Scope.HOST) for check in control.checks}

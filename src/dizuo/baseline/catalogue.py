@@ -135,6 +135,9 @@ class CheckKind(StrEnum):
     FILE_FRESH = "file_fresh"
     """The newest file matching glob ``path`` exists and is younger than ``max_age_hours``
     (``max_age_hours`` null = existence only). Args: ``path``, ``max_age_hours``."""
+    PATCH_REPORT = "patch_report"
+    """The pending-updates report at ``path`` (JSON of dizuo-patch-status) says its listing succeeded; its
+    pending and security counts are the evidence. Args: ``path``."""
     COMMAND_SUCCEEDS = "command_succeeds"
     """``command`` (argv list, run as root) exits 0. Args: ``command``."""
     POLICY = "policy"

@@ -765,6 +765,29 @@ def file_fresh(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+def patch_report(host: Host, args: dict[str, Any]) -> Finding:
+    """The pending-updates report (dizuo-patch-status) could list updates: a fresh file from a listing that
+    failed (no package manager, broken metadata) says nothing about patches. Its counts are the evidence."""
+    finding = Finding()
+    text = _read(host, args["path"])
+    if text is None:
+        finding.fail(f"{args['path']} does not exist")
+        return finding
+    try:
+        report = json.loads(text)
+    except ValueError:
+        finding.fail(f"{args['path']} is not JSON")
+        return finding
+    finding.see(
+        f"checked {report.get('checked_at', '?')}: {report.get('pending', '?')} update(s) pending, "
+        f"{report.get('security', '?')} of them security"
+    )
+    finding.see("pending: " + (", ".join(u.get("package", "?") for u in report.get("updates", [])[:20]) or "none"))
+    if report.get("ok") is not True:
+        finding.fail(f"the update listing failed: {str(report.get('error', ''))[:200] or 'no reason given'}")
+    return finding
+
+
 def command_succeeds(host: Host, args: dict[str, Any]) -> Finding:
     """The command exits 0."""
     finding = Finding()
@@ -802,6 +825,7 @@ CHECKS: dict[CheckKind, Check] = {
     CheckKind.KERNEL_CMDLINE: kernel_cmdline,
     CheckKind.LOGROTATE_RETENTION: logrotate_retention,
     CheckKind.FILE_FRESH: file_fresh,
+    CheckKind.PATCH_REPORT: patch_report,
     CheckKind.COMMAND_SUCCEEDS: command_succeeds,
 }
 
