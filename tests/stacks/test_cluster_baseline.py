@@ -218,3 +218,19 @@ def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, Stack
             if "namespaceSelector" in peer
         }
         assert named <= known, f"{code} names namespaces not in {cluster}: {sorted(named - known)}"
+
+
+def test_a_flow_without_ports_opens_every_port_across_clusters(yulin: Declaration) -> None:
+    """A declared flow that lists no ports allows them all; without any flow there is no crossing."""
+    by_code = {s.code: s for s in yulin.systems}
+    caller, callee = next(
+        (s, by_code[d]) for s in yulin.systems for d in s.depends_on if by_code[d].cluster != s.cluster
+    )
+    flows = tuple(f.model_copy(update={"ports": ()}) if f.name == "inet-to-ext-api" else f for f in yulin.network.flows)
+    open_flow = yulin.model_copy(update={"network": yulin.network.model_copy(update={"flows": flows})})
+    assert shapes.crossing_ports(open_flow, caller, callee) == ()
+    rules = shapes.egress_rules(caller, {}, "10.62.0.0/16", [("10.61.0.0/16", ())])
+    assert {"to": [{"ipBlock": {"cidr": "10.61.0.0/16"}}]} in rules
+    no_flow = tuple(f for f in yulin.network.flows if f.name != "inet-to-ext-api")
+    closed = yulin.model_copy(update={"network": yulin.network.model_copy(update={"flows": no_flow})})
+    assert shapes.crossing_ports(closed, caller, callee) is None

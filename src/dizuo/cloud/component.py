@@ -116,7 +116,7 @@ class SystemTenant(pulumi.ComponentResource):
         remote = [
             (args.network.apply(lambda c, z=by_code[code].zone: c.zone(z).cidr), ports)  # type: ignore[misc]
             for code in s.depends_on
-            if code not in here and (ports := shapes.crossing_ports(d, s, by_code[code]))
+            if code not in here and (ports := shapes.crossing_ports(d, s, by_code[code])) is not None
         ]
         zone = d.zone(s.zone)
         # A zone the declaration opens to outside traffic (citizens, the provincial extranet) serves it through

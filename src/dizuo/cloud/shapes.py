@@ -136,14 +136,18 @@ INGRESS_PORTS = (443,)
 
 
 def crossing_ports(d: Declaration, caller: System, callee: System) -> tuple[int, ...] | None:
-    """Ports on which ``caller`` reaches ``callee`` in another cluster (None: same cluster, or no flow declared)."""
+    """Ports on which ``caller`` reaches ``callee`` in another cluster: () for every port (a flow that lists
+    none), None when they share a cluster or no flow is declared."""
     if caller.cluster == callee.cluster:
         return None
     if caller.zone == callee.zone:
         return INGRESS_PORTS
     flows = [f for f in d.network.flows if (f.source, f.destination, f.protocol) == (caller.zone, callee.zone, "tcp")]
-    ports = tuple(sorted({p for f in flows for p in f.ports}))
-    return ports or None
+    if not flows:
+        return None
+    if any(not f.ports for f in flows):
+        return ()
+    return tuple(sorted({p for f in flows for p in f.ports}))
 
 
 def dependents(d: Declaration) -> dict[str, list[str]]:
@@ -193,7 +197,8 @@ def egress_rules(
         rules.append({"to": [_namespace_peer(namespace)], "ports": _ports(port)})
     # A namespace selector names namespaces of this cluster only: another cluster is an address range.
     for cidr, ports in remote:
-        rules.append({"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports(*ports)})
+        # No ports: the declared flow opens every port of the protocol, and so does a rule without ports.
+        rules.append({"to": [{"ipBlock": {"cidr": cidr}}], **({"ports": _ports(*ports)} if ports else {})})
     db_port = DATABASE_PORTS.get(s.database)
     if db_port is not None:
         rules.append({"to": [{"ipBlock": {"cidr": zone_cidr}}], "ports": _ports(db_port)})
