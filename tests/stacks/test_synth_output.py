@@ -189,16 +189,22 @@ def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "summary.json").exists()
 
 
-def test_up_without_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
-    """`dizuo up` where no Pulumi CLI exists exits non-zero with what to install, no traceback."""
-    done = subprocess.run(
-        [sys.executable, "-m", "dizuo", "up", "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")],
+def _without_pulumi(tmp_path: Path, action: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dizuo ACTION` on Yulin's stacks in ``tmp_path``, with a PATH that holds no Pulumi CLI."""
+    command = [sys.executable, "-m", "dizuo", action, "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
+    return subprocess.run(
+        [*command, *args],
         capture_output=True,
         text=True,
         check=False,
         cwd=tmp_path,
-        env={"PATH": str(tmp_path), "COLUMNS": "200"},
+        env={"PATH": str(tmp_path), "COLUMNS": "300"},
     )
+
+
+def test_up_without_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
+    """`dizuo up` where no Pulumi CLI exists exits non-zero with what to install, no traceback."""
+    done = _without_pulumi(tmp_path, "up")
     assert done.returncode == 2
     assert "Pulumi CLI is not installed" in done.stderr
     assert "Traceback" not in done.stderr
@@ -215,15 +221,7 @@ def test_up_without_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
 )
 def test_preview_checks_its_own_inputs_before_asking_for_pulumi(tmp_path: Path, args: list[str], message: str) -> None:
     """A wrong stacks folder, stack name or backend is said first, not hidden behind "install the Pulumi CLI"."""
-    command = [sys.executable, "-m", "dizuo", "preview", "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
-    done = subprocess.run(
-        [*command, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        env={"PATH": str(tmp_path), "COLUMNS": "300"},
-    )
+    done = _without_pulumi(tmp_path, "preview", *args)
     assert done.returncode == 2
     assert message in done.stderr, done.stderr
     assert "Pulumi CLI is not installed" not in done.stderr

@@ -33,10 +33,10 @@ from dizuo.declaration.model import Declaration
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
-
-log = logging.getLogger("dizuo.capacity.source")
 # The labels every forecast carries, in this order; bounded by the declaration and the fleet.
 LABELS = ("kind", "volume", "pool", "department", "system")
+
+log = logging.getLogger("dizuo.capacity.source")
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -315,9 +315,11 @@ class PrometheusSource:
         # A range query returns every series of the lookback, also those that ended days ago: a deleted PVC,
         # an exporter that stopped. Forecasting on from their last sample would alert on volumes that are
         # gone, or hide that one is no longer watched; they are left out, and said so.
-        fresh = [h for h in out if h.timestamps[-1] >= end - self.config.max_age]
-        if len(fresh) < len(out):
-            gone = sorted(h.series for h in out if h.timestamps[-1] < end - self.config.max_age)
+        fresh: list[UsageHistory] = []
+        stopped: list[UsageHistory] = []
+        for history in out:
+            (fresh if history.timestamps[-1] >= end - self.config.max_age else stopped).append(history)
+        if gone := sorted(h.series for h in stopped):
             log.warning(
                 "left out %d volume(s) without a sample in the last %gs (deleted, or no longer scraped): %s",
                 len(gone),

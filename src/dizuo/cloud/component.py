@@ -109,7 +109,8 @@ class SystemTenant(pulumi.ComponentResource):
         )
         by_code = {x.code: x for x in d.systems}
         here = {code for code, x in by_code.items() if x.cluster == s.cluster}
-        callers = {code: namespace_of(by_code[code]) for code in shapes.dependents(d)[s.code] if code in here}
+        calling = shapes.dependents(d)[s.code]
+        callers = {code: namespace_of(by_code[code]) for code in calling if code in here}
         dependencies = {
             code: (namespace_of(by_code[code]), by_code[code].port) for code in s.depends_on if code in here
         }
@@ -124,7 +125,7 @@ class SystemTenant(pulumi.ComponentResource):
         served_from_outside = (
             zone.kind is ZoneKind.INTERNET
             or any(i.destination == zone.name for i in d.network.ingress)
-            or any(code not in here for code in shapes.dependents(d)[s.code])
+            or any(code not in here for code in calling)
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-declared-flows",

@@ -142,7 +142,7 @@ def crossing_ports(d: Declaration, caller: System, callee: System) -> tuple[int,
         return None
     if caller.zone == callee.zone:
         return INGRESS_PORTS
-    flows = [f for f in d.network.flows if (f.source, f.destination, f.protocol) == (caller.zone, callee.zone, "tcp")]
+    flows = d.network.flows_between(caller.zone, callee.zone)
     if not flows:
         return None
     if any(not f.ports for f in flows):

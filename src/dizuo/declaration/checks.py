@@ -277,7 +277,7 @@ def _crossing(d: Declaration, s: System, dep: System, file: str, where: str) -> 
     without one, nothing would carry the calls (security groups and network policies deny them)."""
     if s.cluster == dep.cluster or s.zone == dep.zone:
         return []
-    if any((f.source, f.destination, f.protocol) == (s.zone, dep.zone, "tcp") for f in d.network.flows):
+    if d.network.flows_between(s.zone, dep.zone):
         return []
     return [
         Problem(

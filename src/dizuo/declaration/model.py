@@ -38,11 +38,8 @@ class Frozen(BaseModel):
         # Pydantic's lax mode reads `cpu: true` as 1; in a declaration that is a typo, not a number.
         if isinstance(value, bool) and info.field_name is not None:
             annotation = cls.model_fields[info.field_name].annotation
-            if (
-                bool not in get_args(annotation)
-                and annotation is not bool
-                and {int, float} & {annotation, *get_args(annotation)}
-            ):
+            types = {annotation, *get_args(annotation)}  # `int | None` is its members
+            if bool not in types and types & {int, float}:
                 raise ValueError("must be a number, not true/false")
         return value
 
@@ -211,6 +208,10 @@ class NetworkFile(Frozen):
         default=(22, 3389, 5985, 5986, 6443, 2379, 10250),
         description="Ports that count as management access: only the management zone may reach them",
     )
+
+    def flows_between(self, source: str, destination: str, protocol: str = "tcp") -> tuple[Flow, ...]:
+        """The declared flows from zone ``source`` to zone ``destination`` of ``protocol``."""
+        return tuple(f for f in self.flows if (f.source, f.destination, f.protocol) == (source, destination, protocol))
 
 
 # --------------------------------------------------------------- clusters.yaml
