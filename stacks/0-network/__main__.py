@@ -13,7 +13,7 @@ network = CityNetwork(
     CityNetworkArgs(
         prefix=declaration.city.prefix,
         network=declaration.network,
-        external_network_id=config.get("externalNetworkId"),
+        external_network=config.get("externalNetwork"),
     ),
 )
 contracts.export(network.contract)

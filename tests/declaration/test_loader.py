@@ -172,6 +172,25 @@ CASES = [
         "from zone 'internet' to 'extranet' is declared in network.yaml",
         id="dependency-across-zones-without-a-flow",
     ),
+    pytest.param(
+        "network.yaml",
+        _set(["transit"], None),
+        "network.yaml: transit: flows link zones (extranet-internet, extranet-dedicated, extranet-management, "
+        "internet-management, dedicated-management) but no transit network is declared",
+        id="flows-without-a-transit-network",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["transit", "cidr"], "10.64.255.0/28"),
+        "network.yaml: transit.cidr: '10.64.255.0/28' overlaps zone 'management' (10.64.0.0/16)",
+        id="transit-inside-a-zone",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["transit", "cidr"], "10.60.255.0/30"),
+        "network.yaml: transit.cidr: '10.60.255.0/30' has room for 2 routers, not 4 zones",
+        id="transit-too-small",
+    ),
     # The baseline overrides are checked against the control catalogue here too, so `validate` refuses
     # what `harden` and `audit` would.
     pytest.param(

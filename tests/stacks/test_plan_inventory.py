@@ -28,6 +28,9 @@ WATCHED: dict[str, dict[str, list[str]]] = {
         "yl-extranet-mgmt-to-ext-admin-tcp-22": ["remoteIpPrefix", "portRangeMin", "protocol"],
         "yl-internet-citizens-https-tcp-443": ["remoteIpPrefix", "portRangeMin"],
         "yl-ext-k8s-nodes-subnet": ["cidr", "gatewayIp", "name"],
+        "yl-transit-subnet": ["cidr", "noGateway", "enableDhcp"],
+        "yl-extranet-to-management-route": ["destinationCidr", "nextHop"],
+        "yl-internet-router": ["externalNetworkId"],
     },
     "baseline": {
         "yl-gov-baseline-dizuo-auditadmin": ["metadata.name"],

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from dizuo.cloud.shapes import K8S_ARCH
 from dizuo.declaration import Declaration
+from dizuo.network.component import external_network_id
 from dizuo.synth.engine import StackRun, is_secret
 
 MANAGEMENT_PORTS = {22, 3389, 5985, 5986, 6443, 2379, 10250}
@@ -83,6 +84,56 @@ def test_management_ports_are_reachable_only_from_the_management_zone(
     for rule in runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule"):
         if rule.inputs.get("portRangeMin") in MANAGEMENT_PORTS:
             assert rule.inputs["remoteIpPrefix"] == management, rule.name
+
+
+def test_zones_route_to_each_other_exactly_where_a_flow_links_them(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """Each declared flow has a route there and back, through the other zone's own router on the transit
+    network; zones that no flow links (the internet and the dedicated network) have no route between them."""
+    network = runs["network"]
+
+    def zone_tag(tags: list[str]) -> str:
+        return next(t.removeprefix("zone:") for t in tags if t.startswith("zone:"))
+
+    router_zone = {
+        f"{r.name}-id": zone_tag(r.inputs["tags"]) for r in network.of_type("openstack:networking/router:Router")
+    }
+    port_router = {
+        i.inputs["portId"]: i.inputs["routerId"]
+        for i in network.of_type("openstack:networking/routerInterface:RouterInterface")
+        if "portId" in i.inputs
+    }
+    zone_behind = {  # transit address -> the zone whose router holds it
+        ip["ipAddress"]: router_zone[port_router[f"{p.name}-id"]]
+        for p in network.of_type("openstack:networking/port:Port")
+        for ip in p.inputs["fixedIps"]
+    }
+    zone_of_cidr = {z.cidr: z.name for z in yulin.zones}
+    routed = set()
+    for route in network.of_type("openstack:networking/routerRoute:RouterRoute"):
+        here, there = router_zone[route.inputs["routerId"]], zone_of_cidr[route.inputs["destinationCidr"]]
+        assert zone_behind[route.inputs["nextHop"]] == there, route.name
+        routed.add((here, there))
+    declared = {(f.source, f.destination) for f in yulin.network.flows}
+    assert routed == declared | {(b, a) for a, b in declared}
+    assert ("internet", "dedicated") not in routed
+
+
+def test_only_the_internet_zone_routes_out_through_the_looked_up_provider_network(runs: dict[str, StackRun]) -> None:
+    """The provider network is configured by name; the stack looks its UUID up, and only the internet DMZ's router
+    uses it as gateway."""
+    gateways = {
+        r.name: r.inputs.get("externalNetworkId") for r in runs["network"].of_type("openstack:networking/router:Router")
+    }
+    assert gateways.pop("yl-internet-router") == "lookup:openstack:networking/getNetwork:getNetwork:ext-net-yulin-dmz"
+    assert set(gateways.values()) == {None}
+
+
+def test_a_provider_network_uuid_is_used_as_it_is() -> None:
+    """No lookup when the configuration already holds the UUID Neutron wants."""
+    given = "9f0e1c52-3b5a-4bb7-8d2e-2f1c5a7e6b10"
+    assert external_network_id(given.upper()) == given
 
 
 def test_every_system_namespace_has_quota_limits_and_default_deny(

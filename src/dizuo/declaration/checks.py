@@ -135,6 +135,19 @@ def _addresses(d: Declaration, shown: Shown) -> list[Problem]:
                         )
                     )
             subnets.append((path, subnet.name, sub_net))
+    if d.network.transit is not None:
+        cidr = d.network.transit.cidr
+        transit = ipaddress.IPv4Network(cidr)
+        problems += [
+            Problem(net, "transit.cidr", f"{show_value(cidr)} overlaps zone {zone.name!r} ({zone.cidr})")
+            for _, zone, zone_net in zone_nets
+            if transit.overlaps(zone_net)
+        ]
+        room, needed = len(d.network.transit_addresses()), len(d.zones)
+        if room < needed:
+            problems.append(
+                Problem(net, "transit.cidr", f"{show_value(cidr)} has room for {room} routers, not {needed} zones")
+            )
     return problems
 
 
@@ -159,6 +172,16 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
                     f"not from {show_value(flow.source)}",
                 )
             )
+    linked = d.network.routed_zone_pairs()
+    if linked and d.network.transit is None:
+        problems.append(
+            Problem(
+                net,
+                "transit",
+                f"flows link zones ({', '.join(f'{a}-{b}' for a, b in linked)}) but no transit network is declared "
+                "for their routers to route over: add transit.cidr, a private range outside every zone",
+            )
+        )
     for i, ingress in enumerate(d.network.ingress):
         zone = zones.get(ingress.destination)
         if zone is None:

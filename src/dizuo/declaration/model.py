@@ -198,10 +198,23 @@ class IngressSource(Frozen):
         return value
 
 
+class Transit(Frozen):
+    """The network that links the zone routers, so that declared flows between zones can be routed."""
+
+    cidr: PrivateCidr = Field(
+        description="Outside every zone; each zone router takes one address in it, in the order of `zones`"
+    )
+
+    _cidr = field_validator("cidr")(_private_network)
+
+
 class NetworkFile(Frozen):
     """network.yaml: zones, subnets and the zone flow matrix."""
 
     zones: tuple[Zone, ...] = Field(min_length=1)
+    transit: Transit | None = Field(
+        default=None, description="Required when flows link zones: the routers' link network"
+    )
     flows: tuple[Flow, ...] = ()
     ingress: tuple[IngressSource, ...] = ()
     management_ports: tuple[int, ...] = Field(
@@ -212,6 +225,27 @@ class NetworkFile(Frozen):
     def flows_between(self, source: str, destination: str, protocol: str = "tcp") -> tuple[Flow, ...]:
         """The declared flows from zone ``source`` to zone ``destination`` of ``protocol``."""
         return tuple(f for f in self.flows if (f.source, f.destination, f.protocol) == (source, destination, protocol))
+
+    def routed_zone_pairs(self) -> list[tuple[str, str]]:
+        """Pairs of distinct zones with a declared flow either way, in declaration order: the routes to set up.
+
+        A flow needs a route both ways, since the replies travel back the same way.
+        """
+        order = {z.name: i for i, z in enumerate(self.zones)}
+        pairs = {
+            (min(ends), max(ends))
+            for f in self.flows
+            if f.source != f.destination and f.source in order and f.destination in order
+            for ends in [(order[f.source], order[f.destination])]
+        }
+        return [(self.zones[a].name, self.zones[b].name) for a, b in sorted(pairs)]
+
+    def transit_addresses(self) -> dict[str, str]:
+        """Each zone router's address on the transit network: its hosts in the order of ``zones``."""
+        if self.transit is None:
+            return {}
+        hosts = ipaddress.IPv4Network(self.transit.cidr).hosts()
+        return {zone.name: str(address) for zone, address in zip(self.zones, hosts, strict=False)}
 
 
 # --------------------------------------------------------------- clusters.yaml

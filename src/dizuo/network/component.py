@@ -1,7 +1,13 @@
-"""CityNetwork: one OpenStack network, router and security group per zone, with the flow matrix as rules."""
+"""CityNetwork: one OpenStack network, router and security group per zone, with the flow matrix as rules.
+
+The zone routers meet on a transit network. A router routes to another zone only where a declared flow links the
+two, so the flow matrix is enforced twice: by routes (which zones can reach each other at all) and by security
+groups (which ports).
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pulumi
@@ -21,8 +27,16 @@ class CityNetworkArgs:
     """Prefix of every resource name (the city's ``prefix``)."""
     network: NetworkFile
     """Zones, subnets and flows from ``network.yaml``."""
-    external_network_id: pulumi.Input[str] | None = None
-    """The provider network routers use as gateway (only the internet zone gets one)."""
+    external_network: str | None = None
+    """The provider network the internet zone's router uses as gateway: its UUID, or its name (looked up)."""
+
+
+def external_network_id(name_or_id: str, opts: pulumi.InvokeOptions | None = None) -> pulumi.Input[str]:
+    """Neutron wants the provider network's UUID; people know its name. A UUID is used as it is."""
+    try:
+        return str(uuid.UUID(name_or_id))
+    except ValueError:
+        return openstack.networking.get_network_output(name=name_or_id, external=True, opts=opts).id
 
 
 class CityNetwork(pulumi.ComponentResource):
@@ -35,6 +49,12 @@ class CityNetwork(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         zones: list[ZoneContract] = []
         groups: dict[str, openstack.networking.SecGroup] = {}
+        routers: dict[str, openstack.networking.Router] = {}
+        gateway_id = (
+            external_network_id(args.external_network, pulumi.InvokeOptions(parent=self))
+            if args.external_network
+            else None
+        )
         for zone in args.network.zones:
             zone_name = dz_name(args.prefix, zone.name)
             network = openstack.networking.Network(
@@ -50,10 +70,11 @@ class CityNetwork(pulumi.ComponentResource):
                 name=dz_name(args.prefix, zone.name, "router"),
                 description=f"{zone.title} router",
                 # Only the internet DMZ routes out; the other zones reach the world only through declared flows.
-                external_network_id=args.external_network_id if zone.kind.value == "internet" else None,
+                external_network_id=gateway_id if zone.kind.value == "internet" else None,
                 tags=["dizuo", f"zone:{zone.name}"],
                 opts=child,
             )
+            routers[zone.name] = router
             # stateful groups with no rule deny everything: the flow matrix below is the only way in.
             group = openstack.networking.SecGroup(
                 f"{name}-{zone.name}-sg",
@@ -116,5 +137,66 @@ class CityNetwork(pulumi.ComponentResource):
                 description=rule.description[:255],
                 opts=child,
             )
+        self._route_between_zones(name, args, routers, child)
         self.contract = NetworkContract(zones=tuple(zones))
         self.register_outputs({"zones": [z.name for z in zones]})
+
+    def _route_between_zones(
+        self,
+        name: str,
+        args: CityNetworkArgs,
+        routers: dict[str, openstack.networking.Router],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The transit network, one port of each zone router on it, and a route each way per linked zone pair."""
+        network = args.network
+        if network.transit is None:
+            return  # validation requires a transit network as soon as a flow links two zones
+        transit = openstack.networking.Network(
+            f"{name}-transit-net",
+            name=dz_name(args.prefix, "transit"),
+            description="Link network of the zone routers",
+            admin_state_up=True,
+            tags=["dizuo", "zone:transit"],
+            opts=child,
+        )
+        subnet = openstack.networking.Subnet(
+            f"{name}-transit-subnet",
+            name=dz_name(args.prefix, "transit"),
+            network_id=transit.id,
+            cidr=network.transit.cidr,
+            ip_version=4,
+            no_gateway=True,  # only routers live here, each with its own address; nothing routes via a gateway
+            enable_dhcp=False,
+            tags=["dizuo", "zone:transit"],
+            opts=child,
+        )
+        addresses = network.transit_addresses()
+        attached: dict[str, openstack.networking.RouterInterface] = {}
+        for zone in network.zones:
+            port = openstack.networking.Port(
+                f"{name}-{zone.name}-transit-port",
+                name=dz_name(args.prefix, zone.name, "transit"),
+                network_id=transit.id,
+                admin_state_up=True,
+                fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=subnet.id, ip_address=addresses[zone.name])],
+                tags=["dizuo", f"zone:{zone.name}"],
+                opts=child,
+            )
+            attached[zone.name] = openstack.networking.RouterInterface(
+                f"{name}-{zone.name}-transit-rif",
+                router_id=routers[zone.name].id,
+                port_id=port.id,
+                opts=child,
+            )
+        cidr = {z.name: z.cidr for z in network.zones}
+        for a, b in network.routed_zone_pairs():
+            for here, there in ((a, b), (b, a)):
+                openstack.networking.RouterRoute(
+                    f"{name}-{here}-to-{there}-route",
+                    router_id=routers[here].id,
+                    destination_cidr=cidr[there],
+                    next_hop=addresses[there],
+                    # Neutron accepts a next hop only on a subnet the router is attached to.
+                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[attached[here]])),
+                )

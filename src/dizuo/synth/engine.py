@@ -81,7 +81,10 @@ class _Mocks(Mocks):
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        # A lookup (say, the provider network by name) answers with what it was asked and an ID that says it
+        # stands for a lookup made at deploy time.
+        asked = dict(args.args)
+        return {**asked, "id": f"lookup:{args.token}:{asked.get('name', '')}"}, []
 
 
 class MissingUpstreamError(RuntimeError):
