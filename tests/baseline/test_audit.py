@@ -389,6 +389,24 @@ def test_the_automation_accounts_password_is_exempt_from_ageing_and_the_others_a
     assert "dzadmin: exempt (the automation account, key-only)" in finding.evidence
 
 
+def test_an_account_that_is_never_disabled_after_its_password_expired_fails():
+    """CIS 5.4.1.4: an expired password disables its account within inactive_days; an account aged before the
+    control knew this (inactive field empty) or allowed longer fails, one within the limit passes."""
+    shadow = (
+        "carol:$6$x$y:19000:1:90:7:::\n"  # aged, never disabled
+        "dave:$6$x$y:19000:1:90:7:60::\n"
+        "erin:$6$x$y:19000:1:90:7:30::\n"
+    )
+    finding = checks.password_max_age(
+        _AnswerHost({"cat -- /etc/shadow": shadow}), {"max_days": 90, "inactive_days": 30, "exempt": []}
+    )
+    assert finding.problems == [
+        "carol: disabled never after its password expired, not within 30 days",
+        "dave: disabled 60 days after its password expired, not within 30 days",
+    ]
+    assert "erin: password max age 90 days, account disabled 30 days later" in finding.evidence
+
+
 def test_an_integrity_check_that_found_changes_fails_the_control():
     """AIDE exits non-zero when files changed: the timer still runs, but the control fails and says what to do."""
     state = "LoadState=loaded\nUnitFileState=enabled\nActiveState=active\n"

@@ -46,6 +46,11 @@ EXPIRED = "DZ-AC-05"  # expired waiver: the umask deviation is no longer accepte
 
 
 LOG_RECEIVER = "/var/log/remote/127.0.0.1"
+# A person's account that was there before dizuo, with a usable password (openssl passwd -6): the role ages it.
+CLERK = "clerk"
+CLERK_PASSWORD_HASH = (
+    "$6$dizuotest$OOsrwuvKQneLQ2cgRk.NFbuyT2Y2JYUI3CMqqI6XRUspIXNQ5YvymKU3GAdxDAnZIcPz4jA74veqU.r2AAkk3."  # noqa: S105 - a test account's
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +58,11 @@ def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> P
     """A copy of the Yulin declaration whose only host is the booted test host, also its own log host."""
     # Logs are forwarded to loopback, over TLS, and received there: nothing leaves the container.
     issue_log_host_tls(debian_host.root)
+    added = subprocess.run(
+        debian_host.ssh_command("sudo", "-n", "useradd", "--password", f"'{CLERK_PASSWORD_HASH}'", CLERK),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, f"useradd {CLERK}: {added.stderr}"
     return write_declaration(
         tmp_path_factory.mktemp("city") / "yulin",
         [debian_host],
@@ -214,6 +224,18 @@ def test_hardened_host_passes_the_audit(first_converge, city, tmp_path):
     ):
         assert probe in separation, f"DZ-AC-03 evidence lacks '{probe}': {separation}"
     assert done.returncode == 0, f"audit of the hardened host exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_an_existing_persons_password_ages_and_then_disables_the_account(first_converge, debian_host):
+    """The account that was there before hardening now has its password expire after 90 days and the account
+    disabled 30 days after that (DZ-IA-04 defaults), as shadow(5) holds them."""
+    shadow = subprocess.run(
+        debian_host.ssh_command("sudo", "-n", "getent", "shadow", CLERK),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    fields = shadow.stdout.strip().split(":")
+    assert fields[1] == CLERK_PASSWORD_HASH, "the password itself is left as it was"
+    assert (fields[4], fields[6]) == ("90", "30"), f"max age and inactive days of {CLERK}: {shadow.stdout}"
 
 
 def test_admin_logs_in_with_key_after_hardening(first_converge, debian_host):

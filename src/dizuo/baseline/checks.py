@@ -162,10 +162,12 @@ def no_empty_passwords(host: Host, _args: dict[str, Any]) -> Finding:
 
 
 def password_max_age(host: Host, args: dict[str, Any]) -> Finding:
-    """Every usable password expires within max_days, except the automation account's (``exempt``): it logs in
-    by key, and an expired password would lock Ansible and the audit out of the host."""
+    """Every usable password expires within max_days, and its account is disabled within inactive_days after that
+    (when given), except the automation account's (``exempt``): it logs in by key, and an expired password would
+    lock Ansible and the audit out of the host."""
     finding = Finding()
     limit = int(args["max_days"])
+    inactive_limit = int(args["inactive_days"]) if "inactive_days" in args else None
     exempt = set(args.get("exempt", []))
     for name in sorted(exempt & set(_shadow(host))):
         finding.see(f"{name}: exempt (the automation account, key-only)")
@@ -175,10 +177,14 @@ def password_max_age(host: Host, args: dict[str, Any]) -> Finding:
     if not usable:
         finding.see("no account has a usable password (key-only logins)")
     for name, fields in sorted(usable.items()):
-        maximum = fields[4]
-        finding.see(f"{name}: password max age {maximum or 'unset'} days")
+        maximum, inactive = fields[4], fields[6]
+        disabled = f"{inactive} days later" if inactive else "never"
+        finding.see(f"{name}: password max age {maximum or 'unset'} days, account disabled {disabled}")
         if not maximum or int(maximum) > limit:
             finding.fail(f"{name}: password max age {maximum or 'unset'} exceeds {limit} days")
+        if inactive_limit is not None and (not inactive or int(inactive) > inactive_limit):
+            after = f"{inactive} days" if inactive else "never"
+            finding.fail(f"{name}: disabled {after} after its password expired, not within {inactive_limit} days")
     return finding
 
 
