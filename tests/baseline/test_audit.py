@@ -407,6 +407,91 @@ def test_an_account_that_is_never_disabled_after_its_password_expired_fails():
     assert "erin: password max age 90 days, account disabled 30 days later" in finding.evidence
 
 
+FORWARD_CONF = "/etc/rsyslog.d/60-dizuo-forward.conf"
+TLS_ACTION = """# {comment}
+*.* action(type="omfwd"
+           target="10.64.1.20"
+           port="6514"
+           protocol="tcp"
+           StreamDriver="gtls"
+           StreamDriverMode="1"
+           StreamDriverAuthMode="{auth}"
+           StreamDriverPermittedPeers="10.64.1.20"
+           streamdriver.CAFile="/etc/pki/dizuo/city-ca.crt"
+           queue.type="LinkedList")
+"""
+
+
+class _ForwardingHost(_AnswerHost):
+    def __init__(self, conf: str, ca_exists: bool = True) -> None:
+        super().__init__({f"cat -- {FORWARD_CONF}": conf})
+        self.ca_exists = ca_exists
+
+    def run(self, command: str, *args: str) -> SimpleNamespace:
+        if command.startswith("test -r"):
+            return SimpleNamespace(rc=0 if self.ca_exists else 1, stdout="", stderr="")
+        return super().run(command, *args)
+
+
+@pytest.mark.parametrize(
+    ("conf", "ca_exists", "problems"),
+    [
+        pytest.param(TLS_ACTION.format(comment="as the role writes it", auth="x509/name"), True, [], id="tls"),
+        pytest.param(
+            TLS_ACTION.format(comment="encrypted, but any certificate will do", auth="anon"),
+            True,
+            [f"{FORWARD_CONF}: auth mode anon does not check the log host's identity (use x509/name)"],
+            id="anonymous-tls",
+        ),
+        pytest.param(
+            TLS_ACTION.format(comment="CA not placed", auth="x509/name"),
+            False,
+            [f"{FORWARD_CONF}: CA file /etc/pki/dizuo/city-ca.crt does not exist"],
+            id="ca-missing",
+        ),
+        pytest.param(
+            '*.* action(type="omfwd" target="10.64.1.20" port="6514" protocol="tcp")\n',
+            True,
+            [
+                f"{FORWARD_CONF}: not encrypted (stream driver ptcp, mode 0); TLS needs gtls/ossl in mode 1",
+                f"{FORWARD_CONF}: auth mode anon does not check the log host's identity (use x509/name)",
+                f"{FORWARD_CONF}: no CA file to check the log host's certificate against",
+            ],
+            id="plain-tcp",
+        ),
+        pytest.param(
+            '# *.* action(type="omfwd" target="10.64.1.20" port="6514" protocol="tcp")\n'
+            '*.* action(type="omfwd" target="10.64.1.20" port="514")\n',
+            True,
+            [
+                f"{FORWARD_CONF}: forwards to port 514, not 6514",
+                f"{FORWARD_CONF}: forwards over udp; only TCP queues and retries while the log host is away",
+                f"{FORWARD_CONF}: not encrypted (stream driver ptcp, mode 0); TLS needs gtls/ossl in mode 1",
+                f"{FORWARD_CONF}: auth mode anon does not check the log host's identity (use x509/name)",
+                f"{FORWARD_CONF}: no CA file to check the log host's certificate against",
+            ],
+            id="commented-out-tcp-live-udp",
+        ),
+    ],
+)
+def test_log_forwarding_is_checked_for_transport_and_peer_identity(conf, ca_exists, problems):
+    """8.1.4.3 c) protects audit records in transit: forwarding passes only over TCP with TLS that checks the
+    log host's certificate against a CA file that is there; anything less fails and says what is missing."""
+    host = _ForwardingHost(conf, ca_exists)
+    args = {"path": FORWARD_CONF, "server": "10.64.1.20", "port": 6514, "tls": True}
+    assert checks.log_forwarding(host, args).problems == problems
+
+
+def test_log_forwarding_without_tls_accepts_plain_tcp_to_the_right_server():
+    """With log_server_tls false (an encrypted network underneath) plain TCP passes, but not another server."""
+    conf = '*.* action(type="omfwd" target="10.64.1.20" port="6514" protocol="tcp")\n'
+    args = {"path": FORWARD_CONF, "server": "10.64.1.20", "port": 6514, "tls": False}
+    assert checks.log_forwarding(_ForwardingHost(conf), args).problems == []
+    assert checks.log_forwarding(_ForwardingHost(conf), {**args, "server": "10.64.1.21"}).problems == [
+        f"{FORWARD_CONF}: no omfwd action sends to 10.64.1.21"
+    ]
+
+
 def test_an_integrity_check_that_found_changes_fails_the_control():
     """AIDE exits non-zero when files changed: the timer still runs, but the control fails and says what to do."""
     state = "LoadState=loaded\nUnitFileState=enabled\nActiveState=active\n"

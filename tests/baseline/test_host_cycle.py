@@ -223,6 +223,8 @@ def test_hardened_host_passes_the_audit(first_converge, city, tmp_path):
         "sudo -l -U secadm /usr/sbin/usermod -aG sudo payload: refused",
     ):
         assert probe in separation, f"DZ-AC-03 evidence lacks '{probe}': {separation}"
+    forwarding = " ".join(results["DZ-AU-03"]["evidence"])
+    assert "stream driver gtls, mode 1, auth x509/name" in forwarding, f"DZ-AU-03 did not check TLS: {forwarding}"
     assert done.returncode == 0, f"audit of the hardened host exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
 

@@ -72,7 +72,8 @@ class CheckKind(StrEnum):
     """No /etc/shadow entry has an empty password field. Args: none."""
     PASSWORD_MAX_AGE = "password_max_age"  # noqa: S105 - a check name, not a password
     """Every account with a usable password (hash starting with ``$``) has shadow max ≤ ``max_days``
-    (and not empty/99999). Args: ``max_days``."""
+    (and not empty/99999) and, with ``inactive_days``, shadow inactive ≤ it (not empty). Accounts in ``exempt``
+    are only named. Args: ``max_days``, ``inactive_days`` (optional), ``exempt`` (optional)."""
     ACCOUNTS_LOCKED = "accounts_locked"
     """Each of ``names`` that exists has a locked/unusable password and a shell in ``nologin_shells``.
     Args: ``names``, ``nologin_shells``."""
@@ -138,6 +139,10 @@ class CheckKind(StrEnum):
     PATCH_REPORT = "patch_report"
     """The pending-updates report at ``path`` (JSON of dizuo-patch-status) says its listing succeeded; its
     pending and security counts are the evidence. Args: ``path``."""
+    LOG_FORWARDING = "log_forwarding"
+    """An rsyslog ``omfwd`` action in ``path`` sends to ``server``:``port`` over TCP; with ``tls`` true, through
+    the gtls/ossl stream driver in mode 1, an auth mode that checks the peer (x509/name or x509/fingerprint) and
+    a CA file that exists. Args: ``path``, ``server``, ``port``, ``tls``."""
     COMMAND_SUCCEEDS = "command_succeeds"
     """``command`` (argv list, run as root) exits 0. Args: ``command``."""
     POLICY = "policy"

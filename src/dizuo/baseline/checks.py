@@ -771,6 +771,55 @@ def file_fresh(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+_RSYSLOG_ACTION = re.compile(r"\baction\s*\((.*?)\)", re.DOTALL | re.IGNORECASE)
+_RSYSLOG_PARAMETER = re.compile(r"([\w.]+)\s*=\s*\"([^\"]*)\"")
+# Auth modes that check who the peer is; "anon" and "x509/certvalid" accept any certificate, so anyone on the path
+# could pose as the log host.
+_PEER_CHECKING_AUTH_MODES = {"x509/name", "x509/fingerprint"}
+
+
+def log_forwarding(host: Host, args: dict[str, Any]) -> Finding:
+    """An rsyslog omfwd action in ``path`` sends to ``server``:``port`` over TCP; with ``tls``, through a TLS
+    stream driver that checks the log host's certificate against a CA file that exists."""
+    finding = Finding()
+    path, server, port = args["path"], str(args["server"]), str(args["port"])
+    text = _read_required(host, path, finding)
+    if text is None:
+        return finding
+    live = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+    def parameters(body: str) -> dict[str, str]:
+        return {key.lower(): value for key, value in _RSYSLOG_PARAMETER.findall(body)}  # names ignore case
+
+    actions = [parameters(body) for body in _RSYSLOG_ACTION.findall(live)]
+    forwarding = [a for a in actions if a.get("type") == "omfwd" and a.get("target") == server]
+    if not forwarding:
+        finding.fail(f"{path}: no omfwd action sends to {server or '(no log server known)'}")
+        return finding
+    action = forwarding[0]
+    protocol = action.get("protocol", "udp")  # rsyslog's default
+    finding.see(f"{path}: forwards to {server}:{action.get('port', '514')} over {protocol}")
+    if action.get("port", "514") != port:
+        finding.fail(f"{path}: forwards to port {action.get('port', '514')}, not {port}")
+    if protocol.lower() != "tcp":
+        finding.fail(f"{path}: forwards over {protocol}; only TCP queues and retries while the log host is away")
+    if not args.get("tls"):
+        return finding
+    driver, mode = action.get("streamdriver", "ptcp"), action.get("streamdrivermode", "0")
+    auth = action.get("streamdriverauthmode", "anon").lower()
+    ca_file = action.get("streamdriver.cafile") or parameters(live).get("defaultnetstreamdrivercafile")
+    finding.see(f"{path}: stream driver {driver}, mode {mode}, auth {auth}, CA {ca_file or 'none'}")
+    if driver.lower() not in {"gtls", "ossl"} or mode != "1":
+        finding.fail(f"{path}: not encrypted (stream driver {driver}, mode {mode}); TLS needs gtls/ossl in mode 1")
+    if auth not in _PEER_CHECKING_AUTH_MODES:
+        finding.fail(f"{path}: auth mode {auth} does not check the log host's identity (use x509/name)")
+    if not ca_file:
+        finding.fail(f"{path}: no CA file to check the log host's certificate against")
+    elif host.run("test -r %s", ca_file).rc != 0:
+        finding.fail(f"{path}: CA file {ca_file} does not exist")
+    return finding
+
+
 def patch_report(host: Host, args: dict[str, Any]) -> Finding:
     """The pending-updates report (dizuo-patch-status) could list updates: a fresh file from a listing that
     failed (no package manager, broken metadata) says nothing about patches. Its counts are the evidence."""
@@ -832,6 +881,7 @@ CHECKS: dict[CheckKind, Check] = {
     CheckKind.LOGROTATE_RETENTION: logrotate_retention,
     CheckKind.FILE_FRESH: file_fresh,
     CheckKind.PATCH_REPORT: patch_report,
+    CheckKind.LOG_FORWARDING: log_forwarding,
     CheckKind.COMMAND_SUCCEEDS: command_succeeds,
 }
 
