@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 from typer.testing import CliRunner
 
 from dizuo.cli import COMMANDS, app
+from dizuo.exit_codes import BAD_INPUT, FAILED
 
 
 def test_commands_match_what_the_domains_register() -> None:
@@ -47,3 +50,21 @@ def test_a_capacity_command_does_not_load_the_other_domains() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"code": 0, "loaded": []}, result
+
+
+def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
+    """dizuo.exit_codes: a declaration with a problem is `validate`'s answer (1) but bad input to every command that
+    needs a valid one (2), like an --out that would lose data; the same files, one command each."""
+    city = tmp_path / "yulin"
+    shutil.copytree(Path(__file__).parents[1] / "inventories" / "yulin", city)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["synth", str(city), "--out", str(city)])  # would replace the declaration
+    assert refused.exit_code == BAD_INPUT, refused.output
+    assert (city / "city.yaml").is_file()
+    (city / "hosts.yaml").write_text("hosts: []\nmystery: 1\n", encoding="utf-8")
+    validated = runner.invoke(app, ["validate", str(city)])
+    assert validated.exit_code == FAILED, validated.output
+    for command in (["synth", str(city), "--out", str(tmp_path / "build")], ["inventory", str(city)]):
+        broken = runner.invoke(app, command)
+        assert broken.exit_code == BAD_INPUT, (command, broken.output)
+        assert "hosts.yaml: mystery: unknown key" in broken.output, broken.output

@@ -168,7 +168,7 @@ def test_http_endpoint_serves_forecasts_and_turns_stale_when_the_source_fails():
     ],
 )
 def test_serve_rejects_bad_input_before_serving(tmp_path, monkeypatch, args, message):
-    """`dizuo capacity serve` exits 1 naming the bad option, file or key; it never starts half-configured."""
+    """`dizuo capacity serve` exits 2 naming the bad option, file or key; it never starts half-configured."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.yaml").write_text("selectors:\n- {kind: nfs, used: a, capacity: b, volume: [x]}\n")
     (tmp_path / "calendar.yaml").write_text(
@@ -177,7 +177,7 @@ def test_serve_rejects_bad_input_before_serving(tmp_path, monkeypatch, args, mes
     )
     base = ["capacity", "serve", "--prometheus-url", "http://127.0.0.1:9", "--listen", "127.0.0.1:0"]
     result = CliRunner().invoke(app, [*base, *args])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
 
 

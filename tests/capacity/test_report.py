@@ -18,6 +18,7 @@ from dizuo.capacity.report import build_report, label_from_declaration, tables, 
 from dizuo.capacity.types import Forecast, UsageHistory
 from dizuo.cli import app
 from dizuo.declaration import load
+from dizuo.exit_codes import BAD_INPUT, FAILED
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_717_200_000  # a multiple of 900
@@ -154,25 +155,30 @@ def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["--csv", "missing.csv"], "missing.csv: cannot read"),
-        ([], "give exactly one of --prometheus-url URL or --csv FILE"),
-        (["--csv", "a.csv", "--prometheus-url", "http://127.0.0.1:9"], "give exactly one of"),
-        (["--csv", "a.csv", "--within", "soon"], "--within: not a duration (use e.g. 15m, 6h, 28d): 'soon'"),
-        (["--csv", "a.csv", "--config", "sources.yaml"], "--config holds the Prometheus selectors"),
+        (["--csv", "missing.csv"], "missing.csv: cannot read", BAD_INPUT),
+        ([], "give exactly one of --prometheus-url URL or --csv FILE", BAD_INPUT),
+        (["--csv", "a.csv", "--prometheus-url", "http://127.0.0.1:9"], "give exactly one of", BAD_INPUT),
+        (["--csv", "a.csv", "--within", "soon"], "--within: not a duration (use e.g. 15m, 6h, 28d): 'soon'", BAD_INPUT),
+        (["--csv", "a.csv", "--config", "sources.yaml"], "--config holds the Prometheus selectors", BAD_INPUT),
         # --out is checked before the history is read: the CSV is missing, and the message is about --out.
-        (["--csv", "missing.csv", "--out", "taken.txt"], "--out taken.txt: taken.txt is a file, not a directory"),
-        (["--csv", "a.csv", "--calendar", "calendar.yaml"], "calendar.yaml: file is missing"),
-        (["--prometheus-url", "127.0.0.1:9090"], "must start with http:// or https://"),
-        (["--prometheus-url", "http://127.0.0.1:9"], "cannot connect"),
+        (
+            ["--csv", "missing.csv", "--out", "taken.txt"],
+            "--out taken.txt: taken.txt is a file, not a directory",
+            BAD_INPUT,
+        ),
+        (["--csv", "a.csv", "--calendar", "calendar.yaml"], "calendar.yaml: file is missing", BAD_INPUT),
+        (["--prometheus-url", "127.0.0.1:9090"], "must start with http:// or https://", BAD_INPUT),
+        # The input is fine, the source is down: the work could not finish.
+        (["--prometheus-url", "http://127.0.0.1:9"], "cannot connect", FAILED),
     ],
 )
-def test_bad_input_is_a_clear_error(tmp_path, monkeypatch, args, message):
-    """Bad report input exits 1 with a message naming the problem, never a traceback."""
+def test_bad_input_is_a_clear_error(tmp_path, monkeypatch, args, message, code):
+    """Bad report input exits 2 with a message naming the problem, never a traceback."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken.txt").write_text("mine")
     result = CliRunner().invoke(app, ["capacity", "report", "--out", str(tmp_path / "out"), *args])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     assert message in " ".join(result.output.split()), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)

@@ -118,12 +118,12 @@ def test_a_critical_window_longer_than_the_warning_is_refused(tmp_path):
     ],
 )
 def test_rules_output_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch, output, message):
-    """An --output that is a folder, or under a file, exits 1 with the reason, never a traceback."""
+    """An --output that is a folder, or under a file, exits 2 with the reason, never a traceback."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
     (tmp_path / "notes.txt").write_text("mine")
     result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(CONFIG), "--output", output])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert (tmp_path / "notes.txt").read_text() == "mine"

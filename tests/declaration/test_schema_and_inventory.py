@@ -82,10 +82,10 @@ def test_inventory_host_gives_one_hosts_variables_and_refuses_an_unknown_one() -
         h.address for h in load(YULIN).inventory.hosts if h.name == "yl-log-01"
     )
     unknown = inventory("--host", "yl-nosuch")
-    assert unknown.returncode == 1
+    assert unknown.returncode == 2
     assert "--host: no host 'yl-nosuch' in" in unknown.stderr
     assert "yl-log-01" in unknown.stderr, "the declared hosts are listed"
     assert unknown.stdout == ""
     both = inventory("--list", "--host", "yl-log-01")
-    assert both.returncode == 1
+    assert both.returncode == 2
     assert "give --list or --host NAME, not both" in both.stderr

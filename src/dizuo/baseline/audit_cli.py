@@ -17,9 +17,8 @@ from dizuo.baseline.catalogue import CatalogueError, control_ids
 from dizuo.baseline.report import Status
 from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
+from dizuo.exit_codes import BAD_INPUT, FAILED
 
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 MAX_LISTED_FAILURES = 40
 
 
@@ -46,17 +45,17 @@ def audit(
     out, err = Console(), Console(stderr=True, soft_wrap=True)
     if report.exists() and not report.is_dir():
         err.print(f"[red]error:[/red] --report {escape(str(report))}: exists and is not a directory", highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(BAD_INPUT)
     try:
         chosen = control_ids(controls) if controls is not None else None
         prepared = prepare_audit(inventory, limit=limit, waivers_file=waivers, controls=chosen)
     except (DeclarationError, WaiverError, CatalogueError) as exc:
         for problem in exc.problems:
             err.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(BAD_INPUT) from None
     except AuditInputError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(BAD_INPUT) from None
     with Progress(
         TextColumn("auditing"),
         BarColumn(),
@@ -71,7 +70,7 @@ def audit(
     _print(run, out)
     sys.stdout.flush()
     if run.failed:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(FAILED)
 
 
 def _print(run: AuditRun, out: Console) -> None:

@@ -16,9 +16,7 @@ from rich.table import Table
 from dizuo.baseline import audit_cli, harden
 from dizuo.baseline.catalogue import CatalogueError, Scope, UnknownControlError, control_ids, packaged
 from dizuo.declaration import Declaration, DeclarationError, load
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+from dizuo.exit_codes import BAD_INPUT, FAILED
 
 err = Console(stderr=True)
 out = Console()
@@ -49,7 +47,7 @@ def controls(
     except CatalogueError as exc:
         for problem in exc.problems:
             err.print("[red]error[/red]", escape(str(problem)))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(BAD_INPUT) from None
     if format_ is Format.JSON:
         print(json.dumps(catalogue.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
@@ -100,13 +98,13 @@ def _harden_inputs(
     except DeclarationError as exc:
         for problem in exc.problems:
             err.print("[red]error[/red]", escape(str(problem)), highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(BAD_INPUT) from None
     except UnknownControlError as exc:
         err.print("[red]error[/red] --controls:", escape(str(exc)))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(BAD_INPUT) from None
     except harden.HardenError as exc:
         err.print("[red]error[/red]", escape(str(exc)))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise typer.Exit(BAD_INPUT) from None
     return declaration, playbook, tags
 
 
@@ -176,6 +174,6 @@ def harden_command(
         err.print("[red]failed[/red]", escape(failure), soft_wrap=True)
     if not result.hosts:
         err.print(f"[red]no host ran[/red] (ansible-runner status {result.status}, rc {result.rc})")
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(FAILED)
     if not result.ok:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(FAILED)

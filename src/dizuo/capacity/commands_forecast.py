@@ -16,6 +16,7 @@ import typer
 from dizuo.capacity.calendar_cn import SHIPPED, CalendarNotCoveredWarning, WorkingCalendar
 from dizuo.capacity.csvio import UsageCsvError, read_usage_csv
 from dizuo.capacity.forecast import DEFAULT_HORIZON_SECONDS, forecast_histories
+from dizuo.exit_codes import BAD_INPUT
 
 CalendarOption = Annotated[
     Path | None,
@@ -75,7 +76,7 @@ def forecast(
     except (UsageCsvError, ConfigError) as err:
         for line in str(err).splitlines():
             typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(BAD_INPUT) from None
     with calendar_warnings_as(lambda line: typer.echo(line, err=True)):
         forecasts = forecast_histories(histories, horizon_seconds=horizon_days * 86400, calendar=calendar)
     lines = [

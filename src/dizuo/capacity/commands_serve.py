@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dizuo.capacity.commands_forecast import CalendarOption, calendar_warnings_as, load_calendar_option
+from dizuo.exit_codes import BAD_INPUT, FAILED
 
 # The Prometheus client and the declaration model load with the command that needs them: `dizuo capacity forecast`
 # is in this domain too and should start fast.
@@ -43,11 +44,11 @@ ConfigOption = Annotated[
 ]
 
 
-def fail(message: str) -> typer.Exit:
+def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print a located error and return the exit to raise: bad input never ends in a traceback."""
     for line in message.splitlines():
         err.print("[red]error[/red]", escape(line), highlight=False, soft_wrap=True)
-    return typer.Exit(1)
+    return typer.Exit(code)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -59,7 +60,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def load_declaration(path: Path | None) -> Declaration | None:
-    """The declaration, or exit 1 listing every problem in it."""
+    """The declaration, or exit 2 listing every problem in it."""
     if path is None:
         return None
     from dizuo.declaration.cli import load_or_exit  # noqa: PLC0415 - not for `dizuo capacity forecast`
@@ -68,7 +69,7 @@ def load_declaration(path: Path | None) -> Declaration | None:
 
 
 def load_calendar(path: Path | None) -> WorkingCalendar:
-    """The working calendar with the file's notices, or exit 1 naming the file, key and value."""
+    """The working calendar with the file's notices, or exit 2 naming the file, key and value."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
 
     try:
@@ -106,7 +107,7 @@ def log_warnings_plainly() -> None:
 
 
 def make_source(url: str, config: Path | None, declaration: Declaration | None) -> PrometheusSource:
-    """A Prometheus source, or exit 1 naming the bad option or config key."""
+    """A Prometheus source, or exit 2 naming the bad option or config key."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
     from dizuo.capacity.prometheus_source import PrometheusSource, load_config  # noqa: PLC0415
 
@@ -165,10 +166,12 @@ def run_report(
                 histories = label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city))
             else:
                 histories = make_source(prometheus_url or "", config, city).histories()
-        except (SourceError, UsageCsvError) as exc:
+        except UsageCsvError as exc:
             raise fail(str(exc)) from None
+        except SourceError as exc:  # Prometheus unreachable or answering errors: the input was fine
+            raise fail(str(exc), FAILED) from None
     if not histories:
-        raise fail("no usage series found: check the selectors (--config) or the CSV")
+        raise fail("no usage series found: check the selectors (--config) or the CSV", FAILED)
     with (
         err.status(f"forecasting {len(histories)} series"),
         calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
@@ -184,7 +187,7 @@ def run_report(
         try:
             page = write_report(result, out_dir, charts, lambda _name: progress.advance(task))
         except OSError as exc:
-            raise fail(f"--out {out_dir}: cannot write: {exc.strerror or exc}") from None
+            raise fail(f"--out {out_dir}: cannot write: {exc.strerror or exc}", FAILED) from None
     out.print(f"wrote {page}")
 
 
@@ -300,7 +303,7 @@ def run_rules(config: Path, output: Path, *, check: bool) -> None:
         raise fail(f"--output {output}: cannot read: {exc.strerror or exc}") from None
     if check:
         if current != text:
-            raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`")
+            raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`", FAILED)
         out.print(f"[green]ok[/green] {output} matches {config}")
         return
     if current == text:
@@ -309,5 +312,5 @@ def run_rules(config: Path, output: Path, *, check: bool) -> None:
     try:
         write_atomically(output, text)
     except OSError as exc:
-        raise fail(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+        raise fail(f"--output {output}: cannot write: {exc.strerror or exc}", FAILED) from None
     out.print(f"wrote {output}")

@@ -15,6 +15,7 @@ from rich.markup import escape
 from dizuo.declaration.inventory import ansible_inventory, hosts_yml
 from dizuo.declaration.loader import DeclarationError, load
 from dizuo.declaration.model import Declaration
+from dizuo.exit_codes import BAD_INPUT, FAILED
 
 err = Console(stderr=True)
 out = Console()
@@ -22,15 +23,15 @@ out = Console()
 CityPath = Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")]
 
 
-def load_or_exit(path: Path) -> Declaration:
-    """Load the declaration or print every problem and exit 1: never a traceback on bad input."""
+def load_or_exit(path: Path, code: int = BAD_INPUT) -> Declaration:
+    """Load the declaration or print every problem and exit with ``code``: never a traceback on bad input."""
     try:
         return load(path)
     except DeclarationError as exc:
         for problem in exc.problems:
             err.print("[red]error[/red]", escape(str(problem)), highlight=False, soft_wrap=True)
         err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
-        raise typer.Exit(1) from None
+        raise typer.Exit(code) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(path: CityPath) -> None:
         """Check a city declaration: exit 0 when valid, 1 with one located error per problem."""
-        d = load_or_exit(path)
+        d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
         out.print(
             f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "
             f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
         """Print the Ansible inventory rendered from hosts.yaml (YAML, or JSON with --list/--host)."""
         if list_ and host is not None:
             err.print("[red]error[/red] give --list or --host NAME, not both")
-            raise typer.Exit(1)
+            raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path)
         if host is not None:
             hostvars = ansible_inventory(d)["_meta"]["hostvars"]
@@ -69,7 +70,7 @@ def register(app: typer.Typer) -> None:
                 err.print(
                     "[red]error[/red]", escape(f"--host: no host {host!r} in {path / 'hosts.yaml'} (declared: {known})")
                 )
-                raise typer.Exit(1)
+                raise typer.Exit(BAD_INPUT)
             print(json.dumps(hostvars[host], ensure_ascii=False))
         elif list_:
             print(json.dumps(ansible_inventory(d), ensure_ascii=False, indent=2))

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
@@ -78,7 +79,7 @@ def plan(
     except InstanceError as err:
         for problem in err.problems:
             _log(f"error: {problem}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(BAD_INPUT) from None
     with solver_output_to_stderr():
         assignment = solve(instance, time_limit=time_limit, log=_log)
         waves = (
@@ -89,7 +90,7 @@ def plan(
     if assignment.destinations is None or waves is None:
         if assignment.status != "infeasible":  # no plan and no proof: say so rather than guess either way
             _log(f"error: {assignment.reason}")
-            raise typer.Exit(1)
+            raise typer.Exit(FAILED)
         _emit({"infeasible": True, "reason": assignment.reason})
         _summary(instance, assignment, None, time.perf_counter() - start)
         return
@@ -98,7 +99,7 @@ def plan(
     if violations:  # never print a plan that breaks a rule
         for violation in violations:
             _log(f"error: internal: the plan breaks {violation}")
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED)
     _emit({"assignments": dict(found.assignments), "waves": found.waves})
     _summary(instance, assignment, waves, time.perf_counter() - start)
 

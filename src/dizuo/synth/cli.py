@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
                 for error in exc.errors:
                     err.print("[red]error[/red]", escape(error), soft_wrap=True)
                 err.print(f"{len(exc.errors)} error(s); {out_dir} left unchanged", style="bold red")
-                raise typer.Exit(1) from None
+                raise typer.Exit(exc.code) from None
         table = Table(title=f"dizuo synth: {declaration.city.name} ({result.summary['stack']}) -> {out_dir}")
         table.add_column("stack")
         table.add_column("resources", justify="right")
@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
             )
         except DeployError as exc:
             err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(exc.code) from None
         table = Table(title=f"pulumi {action}: {stack}")
         table.add_column("stack")
         table.add_column("changes")

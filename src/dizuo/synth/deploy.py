@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.synth.synth import StackDir, SynthError, discover
 
 INSTALL_HINT = (
@@ -22,7 +23,11 @@ INSTALL_HINT = (
 
 
 class DeployError(Exception):
-    """Preview or update cannot start or failed; the message says what to do."""
+    """Preview or update cannot start (``code`` BAD_INPUT) or failed (FAILED); the message says what to do."""
+
+    def __init__(self, message: str, code: int = BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,6 @@ def run(
                 result = pulumi_stack.up(on_output=on_output)
                 changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
         except auto.errors.CommandError as exc:
-            raise DeployError(f"stacks/{stack_dir.path.name}: pulumi {action} failed:\n{exc}") from exc
+            raise DeployError(f"stacks/{stack_dir.path.name}: pulumi {action} failed:\n{exc}", FAILED) from exc
         outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))
     return outcomes

@@ -22,6 +22,7 @@ import yaml
 from dizuo.baseline.policies import Declared, Violation, evaluate
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
+from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import plain_mode
 from dizuo.naming import label
 from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
@@ -66,15 +67,23 @@ def discover(stacks_root: Path) -> list[StackDir]:
         if path.is_dir() and tier.isdigit() and (path / "Pulumi.yaml").exists():
             found.append(StackDir(path=path.resolve(), tier=int(tier), short=short))
     if not found:
-        raise SynthError([f"{stacks_root}: no stacks found (expected folders like 0-network with a Pulumi.yaml)"])
+        raise SynthError(
+            [f"{stacks_root}: no stacks found (expected folders like 0-network with a Pulumi.yaml)"], BAD_INPUT
+        )
     return sorted(found, key=lambda s: (s.tier, s.short))
 
 
 class SynthError(Exception):
-    """Synthesis failed; ``errors`` lists every reason. Nothing was written to the output directory."""
+    """Synthesis failed; ``errors`` lists every reason. Nothing was written to the output directory.
 
-    def __init__(self, errors: list[str]) -> None:
+    ``code`` is the exit code (:mod:`dizuo.exit_codes`): ``BAD_INPUT`` when synthesis could not start with what it was
+    given (no stacks, an unreadable stack config, an ``--out`` it must not replace), ``FAILED`` when it ran and what it
+    built is wrong (a stack program failed, a manifest is not schema-valid, a policy is violated).
+    """
+
+    def __init__(self, errors: list[str], code: int = FAILED) -> None:
         self.errors = errors
+        self.code = code
         super().__init__("\n".join(errors))
 
 
@@ -189,7 +198,7 @@ def synth(
             try:
                 config, secret_keys = read_stack_config(stack_dir.path, stack)
             except (OSError, yaml.YAMLError, AttributeError) as exc:
-                raise SynthError([f"{config_file}: not a readable stack config: {exc}"]) from exc
+                raise SynthError([f"{config_file}: not a readable stack config: {exc}"], BAD_INPUT) from exc
             config["dizuo:declaration"] = str(declaration_dir.resolve())
             for key, value in (secrets or {}).items():
                 config[key] = value
@@ -239,7 +248,7 @@ def _make_staging(out: Path) -> Path:
         # mkdtemp makes the directory private (0700); the build is for kubectl, CI and GitOps to read.
         staging.chmod(plain_mode(directory=True))
     except OSError as exc:
-        raise SynthError([f"--out {out}: cannot write there: {exc.strerror or exc}"]) from exc
+        raise SynthError([f"--out {out}: cannot write there: {exc.strerror or exc}"], BAD_INPUT) from exc
     return staging
 
 
@@ -253,14 +262,14 @@ def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> Non
     for source, what in ((declaration_dir, "the declaration"), (stacks_root, "the stack programs")):
         kept = source.resolve()
         if out.resolve() == kept or out.resolve() in kept.parents:
-            raise SynthError([f"{where}: holds {what} ({kept}); choose a directory of its own"])
+            raise SynthError([f"{where}: holds {what} ({kept}); choose a directory of its own"], BAD_INPUT)
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
-        raise SynthError([f"{where}: {blocking} is a file, not a directory"])
+        raise SynthError([f"{where}: {blocking} is a file, not a directory"], BAD_INPUT)
     if not out.exists() and not out.is_symlink():
         return
     if not out.is_dir() or out.is_symlink():
-        raise SynthError([f"{where}: exists and is not a directory; choose a new or empty directory"])
+        raise SynthError([f"{where}: exists and is not a directory; choose a new or empty directory"], BAD_INPUT)
     entries = {p.name: p for p in out.iterdir()}
     if not entries:
         return
@@ -289,7 +298,8 @@ def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> Non
             [
                 f"{where}: is not a previous dizuo synth output (it holds {shown}), and it would be replaced "
                 "as a whole; choose a new or empty directory"
-            ]
+            ],
+            BAD_INPUT,
         )
 
 
