@@ -201,6 +201,21 @@ CASES = [
     ),
     pytest.param(
         "city.yaml",
+        _set(["baseline", "zones", "management", "services_disabled"], ["cups.service", "nginx.service"]),
+        "city.yaml: baseline.zones.management.services_disabled: may add to the catalogue's list, not drop from it "
+        "(drops avahi-daemon.service, avahi-daemon.socket, cups.socket, cups-browsed.service, rpcbind.service and 12 "
+        "more); waive the control instead (DZ-IP-01)",
+        id="baseline-deny-list-shortened",
+    ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["group_vars", "loghost", "baseline_listen_tcp_allowed_custom"], [514]),
+        "hosts.yaml: group_vars.loghost.baseline_listen_tcp_allowed_custom: sets the catalogue parameter "
+        "'listen_tcp_allowed' where the audit does not read it: put it in city.yaml baseline",
+        id="baseline-parameter-behind-the-audits-back",
+    ),
+    pytest.param(
+        "city.yaml",
         _set(["baseline", "session_timeout_secs"], 300),
         "city.yaml: baseline.session_timeout_secs: unknown",
         id="baseline-override-misspelt",

@@ -168,10 +168,17 @@ class Parameter(Frozen):
     min: int | None = Field(default=None, description="Lowest value allowed (ints), or minimum list length")
     max: int | None = Field(default=None, description="Highest value allowed (ints)")
     choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str)")
+    floor: bool = Field(
+        default=False,
+        description="A list whose default entries an override may add to but not drop: a host that must deviate "
+        "gets a waiver (reason, expiry, approver), not a quieter list",
+    )
     rationale: str = Field(min_length=10, description="Why this default: the practice it follows")
 
     @model_validator(mode="after")
     def _default_is_valid(self) -> Parameter:
+        if self.floor and self.type not in {"str_list", "int_list"}:
+            raise ValueError(f"{self.name}: only a list can be a floor, not a {self.type}")
         problem = self.problem_with(self.default)
         if problem:
             raise ValueError(f"default of {self.name}: {problem}")
@@ -200,10 +207,19 @@ class Parameter(Frozen):
                 return f"must be ≥ {self.min}"
             if self.max is not None and value > self.max:
                 return f"must be ≤ {self.max}"
-        if isinstance(value, list) and self.min is not None and len(value) < self.min:
-            return f"must list at least {self.min} item(s)"
+        if isinstance(value, list):
+            return self._list_problem(value)
         if isinstance(value, str) and self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
+        return None
+
+    def _list_problem(self, value: list[Any]) -> str | None:
+        if self.min is not None and len(value) < self.min:
+            return f"must list at least {self.min} item(s)"
+        dropped = [item for item in self.default if item not in value] if self.floor else []  # type: ignore[union-attr]
+        if dropped:
+            shown = ", ".join(map(str, dropped[:5])) + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
+            return f"may add to the catalogue's list, not drop from it (drops {shown}); waive the control instead"
         return None
 
     @property

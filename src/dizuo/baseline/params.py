@@ -101,6 +101,35 @@ def _check(values: Mapping[str, Any], where: str, catalogue: Catalogue, source: 
     return problems
 
 
+def ansible_vars_shadowing_parameters(
+    declaration: Declaration, catalogue: Catalogue | None = None, *, source: str = "hosts.yaml"
+) -> list[Problem]:
+    """hosts.yaml variables that would set a catalogue parameter behind the audit's back.
+
+    ``baseline_<param>`` there is overridden by the resolved value dizuo gives every host, and the role's
+    ``baseline_<param>_custom`` extends what it enforces without the audit checking the same: both belong in
+    city.yaml, where harden and audit read one value.
+    """
+    specs = (catalogue or packaged()).parameters()
+    scopes = [("vars", declaration.inventory.vars)] + [
+        (f"group_vars.{group}", values) for group, values in declaration.inventory.group_vars.items()
+    ]
+    problems = []
+    for where, values in scopes:
+        for key in values:
+            name = key.removeprefix("baseline_").removesuffix("_custom")
+            if key.startswith("baseline_") and name in specs:
+                problems.append(
+                    Problem(
+                        source,
+                        f"{where}.{key}",
+                        f"sets the catalogue parameter {name!r} where the audit does not read it: put it in city.yaml "
+                        f"baseline (or baseline.zones.<zone>) as {name}, the whole list",
+                    )
+                )
+    return problems
+
+
 def host_vars(declaration: Declaration, params: BaselineParams) -> dict[str, dict[str, ParamValue]]:
     """Role variables (``baseline_<param>``) for each declared host, by its zone."""
     return {

@@ -23,13 +23,14 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
 def _baseline(d: Declaration, shown: Shown) -> list[Problem]:
     """The security-baseline overrides of city.yaml, checked against the control catalogue: `validate` and
     `synth` refuse what `harden` and `audit` would refuse."""
-    from dizuo.baseline.params import resolve  # noqa: PLC0415 - the baseline package imports the declaration
+    from dizuo.baseline.params import ansible_vars_shadowing_parameters, resolve  # noqa: PLC0415 - it imports us
 
+    problems = ansible_vars_shadowing_parameters(d, source=shown("hosts.yaml"))
     try:
         resolve(d, source=shown("city.yaml"))
     except DeclarationError as exc:
-        return list(exc.problems)
-    return []
+        problems += exc.problems
+    return problems
 
 
 def _duplicates(file: str, items: Iterable[tuple[str, str]], what: str) -> list[Problem]:
