@@ -492,6 +492,67 @@ def test_log_forwarding_without_tls_accepts_plain_tcp_to_the_right_server():
     ]
 
 
+TRACKING_SYNCED = """Reference ID    : 0A40011E (10.64.1.30)
+Stratum         : 9
+System time     : 0.000012 seconds fast of NTP time
+Leap status     : Normal
+"""
+TRACKING_UNSYNCED = """Reference ID    : 00000000 ()
+Stratum         : 0
+System time     : 0.000000 seconds fast of NTP time
+Leap status     : Not synchronised
+"""
+SOURCES_HEADER = """MS Name/IP address         Stratum Poll Reach LastRx Last sample
+===============================================================================
+"""
+
+
+@pytest.mark.parametrize(
+    ("tracking", "sources", "problems"),
+    [
+        pytest.param(
+            TRACKING_SYNCED,
+            "^* 10.64.1.30                    8   6   377    35   +12us[  +20us] +/-  150us\n",
+            [],
+            id="synchronised-to-the-city",
+        ),
+        pytest.param(
+            TRACKING_SYNCED,
+            "^* 10.64.1.30                    8   6   377    35   +12us[  +20us] +/-  150us\n"
+            "^- 203.107.6.88                  2   6   377    36   +1ms[  +1ms] +/-   30ms\n",
+            ["source 203.107.6.88 is not one of the city's time sources (10.64.1.30)"],
+            id="a-public-source-too",
+        ),
+        pytest.param(
+            TRACKING_UNSYNCED,
+            "^? 10.64.1.30                    0   6     0     -     +0ns[   +0ns] +/-    0ns\n",
+            ["the clock is not synchronised (leap status Not synchronised): check that the time servers answer"],
+            id="server-unreachable",
+        ),
+    ],
+)
+def test_time_sync_is_checked_against_the_declared_sources(tracking, sources, problems):
+    """DZ-AU-07: the clock is synchronised, and only to sources the city declared (an air-gapped network has no
+    business with a public pool); the evidence is chronyc's own report."""
+    host = _AnswerHost({"chronyc -n tracking": tracking, "chronyc -n sources": SOURCES_HEADER + sources})
+    finding = checks.time_synchronised(host, {"sources": [["10.64.1.30"], []]})
+    assert finding.problems == problems
+    assert any(line.startswith("tracking: reference ") for line in finding.evidence), finding.evidence
+
+
+def test_time_sync_without_chronyd_or_a_time_server_fails():
+    """No daemon answering, or no time server declared at all, is a failure that says which."""
+
+    class _NoDaemon(_AnswerHost):
+        def run(self, command: str, *args: str) -> SimpleNamespace:
+            return SimpleNamespace(rc=1, stdout="", stderr="506 Cannot talk to daemon")
+
+    assert checks.time_synchronised(_NoDaemon({}), {"sources": [[], []]}).problems == [
+        "no time server is known: put a host in group `ntp` or set the baseline's ntp_servers",
+        "chronyd does not answer (`chronyc tracking`: 506 Cannot talk to daemon)",
+    ]
+
+
 def test_an_integrity_check_that_found_changes_fails_the_control():
     """AIDE exits non-zero when files changed: the timer still runs, but the control fails and says what to do."""
     state = "LoadState=loaded\nUnitFileState=enabled\nActiveState=active\n"

@@ -66,7 +66,12 @@ def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> P
     return write_declaration(
         tmp_path_factory.mktemp("city") / "yulin",
         [debian_host],
-        city_baseline={"log_server": "127.0.0.1", "zones": {"management": {"listen_tcp_allowed": [22, 6514]}}},
+        # A client of a time server on loopback: chrony is configured here, never started (see DZ-AU-07).
+        city_baseline={
+            "log_server": "127.0.0.1",
+            "ntp_servers": ["127.0.0.1"],
+            "zones": {"management": {"listen_tcp_allowed": [22, 6514]}},
+        },
         host_vars={"baseline_audit_log_server": True, "baseline_log_ca_file": LOG_CA_FILE},
     )
 
@@ -238,6 +243,19 @@ def test_an_existing_persons_password_ages_and_then_disables_the_account(first_c
     fields = shadow.stdout.strip().split(":")
     assert fields[1] == CLERK_PASSWORD_HASH, "the password itself is left as it was"
     assert (fields[4], fields[6]) == ("90", "30"), f"max age and inactive days of {CLERK}: {shadow.stdout}"
+
+
+def test_chrony_reads_the_time_configuration(first_converge, debian_host):
+    """The chrony configuration the role wrote parses with the host's own chronyd (`-p` prints what it read): the
+    declared server, and neither an NTP nor a command port, as a client should have."""
+    parsed = subprocess.run(
+        debian_host.ssh_command("sudo", "-n", "chronyd", "-p", "-f", "/etc/chrony/chrony.conf"),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert parsed.returncode == 0, f"chronyd -p: {parsed.stderr}"
+    lines = parsed.stdout.splitlines()
+    assert "server 127.0.0.1 iburst" in lines, parsed.stdout
+    assert {"port 0", "cmdport 0"} <= set(lines), parsed.stdout
 
 
 def test_admin_logs_in_with_key_after_hardening(first_converge, debian_host):

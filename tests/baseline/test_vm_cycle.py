@@ -56,9 +56,15 @@ def city(vm_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_declaration(
         tmp_path_factory.mktemp("vm-city") / "yulin",
         [vm_host],
-        city_baseline={"log_server": "127.0.0.1", "zones": {"management": {"listen_tcp_allowed": [22, 6514]}}},
+        # Its own time server too: no upstream source reaches an isolated VM, so it serves its local clock.
+        city_baseline={
+            "log_server": "127.0.0.1",
+            "ntp_servers": ["127.0.0.1"],
+            "zones": {"management": {"listen_tcp_allowed": [22, 6514], "listen_udp_allowed": [123]}},
+        },
         host_vars={
             "baseline_audit_log_server": True,
+            "baseline_time_server": True,
             "baseline_log_ca_file": LOG_CA_FILE,
             # An emulated guest on a busy machine can take longer than Ansible's default 10 s to answer SSH.
             "ansible_ssh_timeout": 60,
@@ -156,6 +162,8 @@ def test_kernel_audit_controls_pass_on_vm(rebooted, city, tmp_path):
     for key in ("dz-identity", "dz-privilege", "dz-keyfiles", "dz-audit", "dz-logins"):
         assert key in loaded, f"DZ-AU-01 evidence does not show the kernel holding the {key} rules: {loaded}"
     assert any("audit=1" in line for line in results["DZ-AU-06"]["evidence"]), results["DZ-AU-06"]
+    # chronyd really runs here, as the city's time server on its local clock (no upstream reaches the VM).
+    assert "leap status Normal" in " ".join(results["DZ-AU-07"]["evidence"]), results["DZ-AU-07"]
     assert done.returncode == 0, f"audit of the hardened VM exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
 

@@ -143,6 +143,10 @@ class CheckKind(StrEnum):
     """An rsyslog ``omfwd`` action in ``path`` sends to ``server``:``port`` over TCP; with ``tls`` true, through
     the gtls/ossl stream driver in mode 1, an auth mode that checks the peer (x509/name or x509/fingerprint) and
     a CA file that exists. Args: ``path``, ``server``, ``port``, ``tls``."""
+    TIME_SYNCHRONISED = "time_synchronised"
+    """``chronyc tracking`` says the clock is synchronised (to a source, or to the local reference of a time
+    server), and every source of ``chronyc sources`` is one of ``sources`` (lists are flattened); no source may be
+    there that the city did not declare. Args: ``sources``."""
     COMMAND_SUCCEEDS = "command_succeeds"
     """``command`` (argv list, run as root) exits 0. Args: ``command``."""
     POLICY = "policy"

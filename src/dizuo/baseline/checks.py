@@ -820,6 +820,36 @@ def log_forwarding(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+def time_synchronised(host: Host, args: dict[str, Any]) -> Finding:
+    """chronyd is synchronised, and only to the declared time sources (see CheckKind.TIME_SYNCHRONISED)."""
+    finding = Finding()
+    declared = {item for entry in args["sources"] for item in (entry if isinstance(entry, list) else [entry]) if item}
+    if not declared:
+        finding.fail("no time server is known: put a host in group `ntp` or set the baseline's ntp_servers")
+    tracking = host.run("chronyc -n tracking")
+    if tracking.rc != 0:
+        finding.fail(f"chronyd does not answer (`chronyc tracking`: {(tracking.stderr or tracking.stdout).strip()})")
+        return finding
+    lines = (line.partition(":") for line in tracking.stdout.splitlines())
+    fields = {key.strip(): value.strip() for key, _, value in lines}
+    leap = fields.get("Leap status", "unknown")
+    finding.see(
+        f"tracking: reference {fields.get('Reference ID', '?')}, stratum {fields.get('Stratum', '?')}, "
+        f"system time {fields.get('System time', '?')}, leap status {leap}"
+    )
+    if leap not in {"Normal", "Insert second", "Delete second"}:
+        finding.fail(f"the clock is not synchronised (leap status {leap}): check that the time servers answer")
+    listing = _run(host, "chronyc -n sources")
+    # Rows follow the ==== rule: mode and state characters, then the source's address.
+    rows = listing.split("=\n")[-1].splitlines() if "===" in listing else []
+    for row in filter(None, rows):
+        finding.see(f"source: {_short(row)}")
+        address = row[2:].split()[0] if len(row) > 2 and row[2:].split() else row
+        if address not in declared:
+            finding.fail(f"source {address} is not one of the city's time sources ({', '.join(sorted(declared))})")
+    return finding
+
+
 def patch_report(host: Host, args: dict[str, Any]) -> Finding:
     """The pending-updates report (dizuo-patch-status) could list updates: a fresh file from a listing that
     failed (no package manager, broken metadata) says nothing about patches. Its counts are the evidence."""
@@ -882,6 +912,7 @@ CHECKS: dict[CheckKind, Check] = {
     CheckKind.FILE_FRESH: file_fresh,
     CheckKind.PATCH_REPORT: patch_report,
     CheckKind.LOG_FORWARDING: log_forwarding,
+    CheckKind.TIME_SYNCHRONISED: time_synchronised,
     CheckKind.COMMAND_SUCCEEDS: command_succeeds,
 }
 

@@ -4,8 +4,9 @@ Precedence, lowest first:
 
 1. the catalogue default (``catalogue.yaml``);
 2. values derived from the declaration where the default is empty — the management-zone CIDRs for
-   ``mgmt_allowed_sources``, the first ``loghost`` host for ``log_server``, the inventory's
-   ``ansible_user`` for ``automation_account``;
+   ``mgmt_allowed_sources``, the first ``loghost`` host for ``log_server``, the ``ntp`` hosts for
+   ``ntp_servers`` and every zone for ``ntp_serve_to``, the inventory's ``ansible_user`` for
+   ``automation_account``;
 3. ``city.yaml: baseline: {param: value}``;
 4. ``city.yaml: baseline: zones: {zone: {param: value}}`` for the hosts of that zone.
 
@@ -23,6 +24,7 @@ from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import Declaration, ZoneKind
 
 LOGHOST_GROUP = "loghost"
+NTP_GROUP = "ntp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,10 @@ def derived_defaults(declaration: Declaration) -> dict[str, ParamValue]:
     loghosts = [h for h in declaration.inventory.hosts if LOGHOST_GROUP in h.groups]
     if loghosts:
         derived["log_server"] = loghosts[0].address
+    time_servers = [h.address for h in declaration.inventory.hosts if NTP_GROUP in h.groups]
+    if time_servers:
+        derived["ntp_servers"] = time_servers
+    derived["ntp_serve_to"] = [z.cidr for z in declaration.zones]
     return derived
 
 
