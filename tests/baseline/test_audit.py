@@ -553,6 +553,19 @@ def test_time_sync_without_chronyd_or_a_time_server_fails():
     ]
 
 
+def test_audit_rules_that_root_could_change_fail_when_they_must_be_locked():
+    """DZ-AU-01 with audit_immutable: the kernel's rules must be locked (-e 2, `auditctl -s` enabled 2)."""
+    listed = "-w /etc/passwd -p wa -k dz-identity\n"
+    for enabled, problems in (
+        ("1", ["the loaded rules are not locked (enabled 1, expected 2): root could change them"]),
+        ("2", []),
+    ):
+        host = _AnswerHost({"auditctl -l": listed, "auditctl -s": f"enabled {enabled}\nfailure 1\npid 412\n"})
+        finding = checks.audit_rules_loaded(host, {"keys": ["dz-identity"], "immutable": True})
+        assert finding.problems == problems
+        assert f"auditctl -s: enabled {enabled}" in finding.evidence
+
+
 def test_an_integrity_check_that_found_changes_fails_the_control():
     """AIDE exits non-zero when files changed: the timer still runs, but the control fails and says what to do."""
     state = "LoadState=loaded\nUnitFileState=enabled\nActiveState=active\n"

@@ -159,12 +159,27 @@ def test_kernel_audit_controls_pass_on_vm(rebooted, city, tmp_path):
     }
     assert not_passing == {}, f"controls not passing on the VM: {json.dumps(not_passing, indent=1, ensure_ascii=False)}"
     loaded = " ".join(results["DZ-AU-01"]["evidence"])
-    for key in ("dz-identity", "dz-privilege", "dz-keyfiles", "dz-audit", "dz-logins"):
+    for key in ("dz-identity", "dz-privilege", "dz-keyfiles", "dz-audit", "dz-logins", "dz-time", "dz-perm"):
         assert key in loaded, f"DZ-AU-01 evidence does not show the kernel holding the {key} rules: {loaded}"
+    assert "auditctl -s: enabled 2" in loaded, f"the kernel's rules are not locked: {loaded}"
     assert any("audit=1" in line for line in results["DZ-AU-06"]["evidence"]), results["DZ-AU-06"]
     # chronyd really runs here, as the city's time server on its local clock (no upstream reaches the VM).
     assert "leap status Normal" in " ".join(results["DZ-AU-07"]["evidence"]), results["DZ-AU-07"]
     assert done.returncode == 0, f"audit of the hardened VM exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_a_denied_open_by_a_person_is_audited(rebooted, vm_host):
+    """A system-call rule at work (CIS 6.2.3.7): the admin, logged in as a person, is refused /etc/shadow; the
+    kernel records the EACCES under dz-access with the login uid."""
+    denied = _ssh(vm_host, "cat", "/etc/shadow")
+    assert denied.returncode != 0, "an ordinary login read /etc/shadow"
+    found = _ssh(
+        vm_host, "sudo", "-n", "ausearch", "--input-logs", "--start", "recent", "--key", "dz-access",
+        "--file", "/etc/shadow", "--interpret",
+    )  # fmt: skip
+    assert found.returncode == 0, f"no recent dz-access record for /etc/shadow: {found.stdout} {found.stderr}"
+    for field in ("comm=cat", "auid=dzadmin", "exit=EACCES"):
+        assert field in found.stdout, f"the record lacks {field}: {found.stdout[-1500:]}"
 
 
 def test_watched_file_change_is_audited(rebooted, vm_host):

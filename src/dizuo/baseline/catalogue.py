@@ -125,7 +125,8 @@ class CheckKind(StrEnum):
     SYSCTL = "sysctl"
     """Each kernel parameter of ``values`` reads back (``/proc/sys``) as the value. Args: ``values``."""
     AUDIT_RULES_LOADED = "audit_rules_loaded"
-    """``auditctl -l`` lists a rule with each key of ``keys``. Args: ``keys``."""
+    """``auditctl -l`` lists a rule with each key of ``keys``; with ``immutable`` true, ``auditctl -s`` reports the
+    rules locked (``enabled 2``). Args: ``keys``, ``immutable`` (optional)."""
     KERNEL_CMDLINE = "kernel_cmdline"
     """The running kernel's command line (``/proc/cmdline``) has each ``{key, op, value}`` of ``expect``; the last
     ``key=value`` of a key wins, a key given without a value reads as empty, a missing key fails; words after a lone

@@ -645,7 +645,7 @@ def sysctl(host: Host, args: dict[str, Any]) -> Finding:
 
 
 def audit_rules_loaded(host: Host, args: dict[str, Any]) -> Finding:
-    """`auditctl -l` lists a rule for each key."""
+    """`auditctl -l` lists a rule for each key; with ``immutable``, `auditctl -s` reports them locked (enabled 2)."""
     finding = Finding()
     out = _run(host, "auditctl -l")
     finding.see(f"auditctl -l: {len(out.splitlines())} rules")
@@ -655,6 +655,12 @@ def audit_rules_loaded(host: Host, args: dict[str, Any]) -> Finding:
             finding.see(f"{key}: {rules[0]}")
         else:
             finding.fail(f"no loaded audit rule has key {key}")
+    if args.get("immutable"):
+        status = dict(line.partition(" ")[::2] for line in _run(host, "auditctl -s").splitlines())
+        enabled = status.get("enabled", "?").strip()
+        finding.see(f"auditctl -s: enabled {enabled}")
+        if enabled != "2":
+            finding.fail(f"the loaded rules are not locked (enabled {enabled}, expected 2): root could change them")
     return finding
 
 
