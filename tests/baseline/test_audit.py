@@ -603,6 +603,67 @@ def test_a_patch_report_whose_listing_failed_fails_the_control():
     assert "pending: openssl" in finding.evidence
 
 
+def test_a_security_update_left_waiting_past_the_grace_period_fails():
+    """8.1.4.4 e): a security update may wait while it is tested, up to security_grace_days; after that the control
+    fails and names it. Ordinary updates and recent security ones do not fail it."""
+    path = "/var/lib/dizuo/patch-status.json"
+    report = {
+        "checked_at": "2026-12-05T02:00:00+00:00",
+        "ok": True,
+        "pending": 3,
+        "security": 2,
+        "updates": [
+            {"package": "openssl", "version": "3.0.15-1~deb12u1", "source": "Debian-Security", "security": True,
+             "first_seen": "2026-11-15T02:00:00+00:00"},
+            {"package": "curl", "version": "7.88.1-10+deb12u8", "source": "Debian-Security", "security": True,
+             "first_seen": "2026-12-01T02:00:00+00:00"},
+            {"package": "tzdata", "version": "2025b-0+deb12u1", "source": "Debian", "security": False,
+             "first_seen": "2026-10-01T02:00:00+00:00"},
+        ],
+    }  # fmt: skip
+    host = _AnswerHost({f"cat -- {path}": json.dumps(report)})
+    assert checks.patch_report(host, {"path": path, "security_grace_days": 14}).problems == [
+        "openssl 3.0.15-1~deb12u1 (Debian-Security): a security update pending for 20 days, more than the 14 days "
+        "to test and install it"
+    ]
+    assert checks.patch_report(host, {"path": path, "security_grace_days": 30}).problems == []
+
+
+def test_the_patch_status_script_remembers_when_each_update_was_first_seen(tmp_path):
+    """The role's dizuo-patch-status (rendered as the role renders it, run for real with an apt-get that lists one
+    security update) keeps an update's first_seen across runs, so the grace period counts from the first sighting."""
+    template = (Path(__file__).parents[2] / "roles/baseline/templates/dizuo-patch-status.j2").read_text()
+    script = tmp_path / "dizuo-patch-status"
+    script.write_text(
+        template.replace("{{ ansible_managed }}", "rendered by the test").replace(
+            "{{ baseline_patch_list_cmd | to_json }}", json.dumps(["apt-get", "-s", "dist-upgrade"])
+        )
+    )
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    listed = "Inst openssl [3.0.11-1~deb12u2] (3.0.15-1~deb12u1 Debian-Security:12/stable-security [amd64])"
+    (fake_bin / "apt-get").write_text(f"#!/bin/sh\necho '{listed}'\n")
+    (fake_bin / "apt-get").chmod(0o755)
+    report_path = tmp_path / "patch-status.json"
+    env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "DIZUO_PATCH_STATUS": str(report_path)}
+
+    def run() -> dict:
+        subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=60)
+        return json.loads(report_path.read_text())
+
+    first = run()["updates"][0]
+    assert (first["package"], first["security"]) == ("openssl", True)
+    aged = json.loads(report_path.read_text())
+    aged["updates"][0]["first_seen"] = "2026-01-01T00:00:00+00:00"  # as if seen long ago
+    report_path.write_text(json.dumps(aged))
+    again = run()
+    assert again["updates"][0]["first_seen"] == "2026-01-01T00:00:00+00:00"
+    host = _AnswerHost({f"cat -- {report_path}": report_path.read_text()})
+    problems = checks.patch_report(host, {"path": str(report_path), "security_grace_days": 14}).problems
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("openssl 3.0.15-1~deb12u1 (Debian-Security:12/stable-security [amd64]): a"), problems
+
+
 def test_every_check_kind_of_the_catalogue_has_a_check():
     """Each check kind the catalogue uses is implemented by the audit."""
     used = {check.kind for control in packaged().for_scope(Scope.HOST) for check in control.checks}

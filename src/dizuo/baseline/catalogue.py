@@ -138,8 +138,9 @@ class CheckKind(StrEnum):
     """The newest file matching glob ``path`` exists and is younger than ``max_age_hours``
     (``max_age_hours`` null = existence only). Args: ``path``, ``max_age_hours``."""
     PATCH_REPORT = "patch_report"
-    """The pending-updates report at ``path`` (JSON of dizuo-patch-status) says its listing succeeded; its
-    pending and security counts are the evidence. Args: ``path``."""
+    """The pending-updates report at ``path`` (JSON of dizuo-patch-status) says its listing succeeded, and no
+    security update in it was first seen more than ``security_grace_days`` before the report; its pending and
+    security counts are the evidence. Args: ``path``, ``security_grace_days`` (optional)."""
     LOG_FORWARDING = "log_forwarding"
     """An rsyslog ``omfwd`` action in ``path`` sends to ``server``:``port`` over TCP; with ``tls`` true, through
     the gtls/ossl stream driver in mode 1, an auth mode that checks the peer (x509/name or x509/fingerprint) and

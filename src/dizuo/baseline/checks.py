@@ -12,6 +12,7 @@ Nothing here changes the host.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 import os
@@ -876,7 +877,26 @@ def patch_report(host: Host, args: dict[str, Any]) -> Finding:
     finding.see("pending: " + (", ".join(u.get("package", "?") for u in report.get("updates", [])[:20]) or "none"))
     if report.get("ok") is not True:
         finding.fail(f"the update listing failed: {str(report.get('error', ''))[:200] or 'no reason given'}")
+    grace = args.get("security_grace_days")
+    checked = _timestamp(report.get("checked_at"))
+    if grace is None or checked is None:
+        return finding
+    for update in report.get("updates", []):
+        seen = _timestamp(update.get("first_seen")) or checked  # a report from before first_seen was kept
+        waiting = (checked - seen).days
+        if update.get("security") and waiting > int(grace):
+            finding.fail(
+                f"{update.get('package', '?')} {update.get('version', '?')} ({update.get('source', '?')}): a security "
+                f"update pending for {waiting} days, more than the {grace} days to test and install it"
+            )
     return finding
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def command_succeeds(host: Host, args: dict[str, Any]) -> Finding:
