@@ -191,6 +191,13 @@ CASES = [
         "network.yaml: transit.cidr: '10.60.255.0/30' has room for 2 routers, not 4 zones",
         id="transit-too-small",
     ),
+    pytest.param(
+        "network.yaml",
+        lambda doc: doc["flows"].pop(6),  # ext-to-mgmt-ntp: the extranet's way to the time server
+        "hosts.yaml: hosts[4].zone: hosts of zone 'extranet' take their clock to 10.64.1.30 (123/udp, zone "
+        "'management', DZ-AU-07), but network.yaml declares no udp flow from 'extranet' to 'management' that opens 123",
+        id="time-server-behind-a-closed-zone",
+    ),
     # The baseline overrides are checked against the control catalogue here too, so `validate` refuses
     # what `harden` and `audit` would.
     pytest.param(

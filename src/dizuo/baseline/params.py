@@ -15,6 +15,7 @@ Every override is validated against the catalogue; problems name the file, the k
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,54 @@ def ansible_vars_shadowing_parameters(
                         f"baseline (or baseline.zones.<zone>) as {name}, the whole list",
                     )
                 )
+    return problems
+
+
+def unreachable_baseline_servers(
+    declaration: Declaration, params: BaselineParams, *, source: str = "hosts.yaml"
+) -> list[Problem]:
+    """Hosts whose log host (DZ-AU-03) or time servers (DZ-AU-07) sit in another zone that no declared flow opens
+    to them: the role would configure them, and the network would drop every message and every clock update.
+
+    Servers outside every zone (a provincial time service, loopback) are not judged: the declaration does not say
+    how they are reached. The city's time servers themselves follow upstream sources, not ``ntp_servers``.
+    """
+    zones = [(zone.name, ipaddress.IPv4Network(zone.cidr)) for zone in declaration.zones]
+
+    def zone_of(address: str) -> str | None:
+        try:
+            ip = ipaddress.IPv4Address(address)
+        except ValueError:
+            return None  # a name: resolved where the host runs
+        return next((name for name, network in zones if ip in network), None)
+
+    problems: list[Problem] = []
+    reported: set[tuple[str, str, str, int]] = set()
+    for index, host in enumerate(declaration.inventory.hosts):
+        values = params.for_zone(host.zone)
+        wanted: list[tuple[str, str, str, str, int]] = []
+        log_server, log_port, time_servers = values["log_server"], values["log_server_port"], values["ntp_servers"]
+        if log_server and isinstance(log_port, int):
+            wanted.append(("DZ-AU-03", "logs", str(log_server), "tcp", log_port))
+        if NTP_GROUP not in host.groups and isinstance(time_servers, list):
+            wanted += [("DZ-AU-07", "clock", str(server), "udp", 123) for server in time_servers]
+        for control, what, address, protocol, port in wanted:
+            there = zone_of(address)
+            if there is None or there == host.zone or (host.zone, address, protocol, port) in reported:
+                continue
+            flows = declaration.network.flows_between(host.zone, there, protocol)
+            if any(not flow.ports or port in flow.ports for flow in flows):
+                continue
+            reported.add((host.zone, address, protocol, port))
+            problems.append(
+                Problem(
+                    source,
+                    f"hosts[{index}].zone",
+                    f"hosts of zone {host.zone!r} take their {what} to {address} ({port}/{protocol}, zone {there!r}, "
+                    f"{control}), but network.yaml declares no {protocol} flow from {host.zone!r} to {there!r} "
+                    f"that opens {port}",
+                )
+            )
     return problems
 
 

@@ -23,14 +23,18 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
 def _baseline(d: Declaration, shown: Shown) -> list[Problem]:
     """The security-baseline overrides of city.yaml, checked against the control catalogue: `validate` and
     `synth` refuse what `harden` and `audit` would refuse."""
-    from dizuo.baseline.params import ansible_vars_shadowing_parameters, resolve  # noqa: PLC0415 - it imports us
+    from dizuo.baseline.params import (  # noqa: PLC0415 - the baseline package imports the declaration
+        ansible_vars_shadowing_parameters,
+        resolve,
+        unreachable_baseline_servers,
+    )
 
     problems = ansible_vars_shadowing_parameters(d, source=shown("hosts.yaml"))
     try:
-        resolve(d, source=shown("city.yaml"))
+        params = resolve(d, source=shown("city.yaml"))
     except DeclarationError as exc:
-        problems += exc.problems
-    return problems
+        return [*problems, *exc.problems]
+    return problems + unreachable_baseline_servers(d, params, source=shown("hosts.yaml"))
 
 
 def _duplicates(file: str, items: Iterable[tuple[str, str]], what: str) -> list[Problem]:
