@@ -540,6 +540,18 @@ def test_time_sync_is_checked_against_the_declared_sources(tracking, sources, pr
     assert any(line.startswith("tracking: reference ") for line in finding.evidence), finding.evidence
 
 
+def test_a_time_source_declared_by_name_is_recognised_by_its_address():
+    """chronyc -n lists addresses; a provincial time service declared by name is the address it resolves to."""
+    host = _AnswerHost(
+        {
+            "chronyc -n tracking": TRACKING_SYNCED,
+            "chronyc -n sources": SOURCES_HEADER + "^* 10.8.0.5          2   6   377    35   +1us[+1us] +/- 1ms\n",
+            "getent ahosts time.sn.gov.cn": "10.8.0.5        STREAM time.sn.gov.cn\n10.8.0.5        DGRAM\n",
+        }
+    )
+    assert checks.time_synchronised(host, {"sources": [["time.sn.gov.cn"], []]}).problems == []
+
+
 def test_time_sync_without_chronyd_or_a_time_server_fails():
     """No daemon answering, or no time server declared at all, is a failure that says which."""
 
@@ -656,12 +668,22 @@ def test_the_patch_status_script_remembers_when_each_update_was_first_seen(tmp_p
     aged = json.loads(report_path.read_text())
     aged["updates"][0]["first_seen"] = "2026-01-01T00:00:00+00:00"  # as if seen long ago
     report_path.write_text(json.dumps(aged))
+    # A newer build of the same update does not restart its clock.
+    newer = listed.replace("3.0.15-1~deb12u1", "3.0.16-1~deb12u1")
+    (fake_bin / "apt-get").write_text(f"#!/bin/sh\necho '{newer}'\n")
     again = run()
     assert again["updates"][0]["first_seen"] == "2026-01-01T00:00:00+00:00"
+    assert again["updates"][0]["version"] == "3.0.16-1~deb12u1"
+    # A listing that fails keeps what the last one saw, clocks included (and the report says it failed).
+    (fake_bin / "apt-get").write_text("#!/bin/sh\necho 'E: Could not open lock file' >&2\nexit 100\n")
+    failed = run()
+    assert failed["ok"] is False
+    assert failed["updates"] == again["updates"]
+    report_path.write_text(json.dumps(again))
     host = _AnswerHost({f"cat -- {report_path}": report_path.read_text()})
     problems = checks.patch_report(host, {"path": str(report_path), "security_grace_days": 14}).problems
     assert len(problems) == 1, problems
-    assert problems[0].startswith("openssl 3.0.15-1~deb12u1 (Debian-Security:12/stable-security [amd64]): a"), problems
+    assert problems[0].startswith("openssl 3.0.16-1~deb12u1 (Debian-Security:12/stable-security [amd64]): a"), problems
 
 
 def test_every_check_kind_of_the_catalogue_has_a_check():

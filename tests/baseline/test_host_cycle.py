@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -58,11 +59,18 @@ def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> P
     """A copy of the Yulin declaration whose only host is the booted test host, also its own log host."""
     # Logs are forwarded to loopback, over TLS, and received there: nothing leaves the container.
     issue_log_host_tls(debian_host.root)
+    # The clerk logs in with the same test key as the admin (a key and a password: two factors after hardening).
+    setup = (
+        f"useradd --create-home --shell /bin/bash --password {shlex.quote(CLERK_PASSWORD_HASH)} {CLERK}"
+        f" && install -d -o {CLERK} -g {CLERK} -m 0700 /home/{CLERK}/.ssh"
+        f" && install -o {CLERK} -g {CLERK} -m 0600 /home/{debian_host.user}/.ssh/authorized_keys /home/{CLERK}/.ssh/"
+    )
     added = subprocess.run(
-        debian_host.ssh_command("sudo", "-n", "useradd", "--password", f"'{CLERK_PASSWORD_HASH}'", CLERK),
+        # ssh hands the remote shell one command line: quoted once for it, once for sh -c.
+        debian_host.ssh_command(shlex.join(["sudo", "-n", "sh", "-c", setup])),
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert added.returncode == 0, f"useradd {CLERK}: {added.stderr}"
+    assert added.returncode == 0, f"adding {CLERK}: {added.stderr}"
     return write_declaration(
         tmp_path_factory.mktemp("city") / "yulin",
         [debian_host],
@@ -256,6 +264,18 @@ def test_chrony_reads_the_time_configuration(first_converge, debian_host):
     lines = parsed.stdout.splitlines()
     assert "server 127.0.0.1 iburst" in lines, parsed.stdout
     assert {"port 0", "cmdport 0"} <= set(lines), parsed.stdout
+
+
+def test_a_person_needs_key_and_password_after_hardening(first_converge, debian_host):
+    """DZ-IA-09 on the real sshd: the clerk's key is accepted as the first factor only ("partial success"), and
+    without the password (no prompt in batch mode) the login is refused."""
+    login = [
+        "ssh", "-v", *debian_host.ssh_options(), "-p", str(debian_host.port), f"{CLERK}@{debian_host.address}", "true",
+    ]  # fmt: skip
+    done = subprocess.run(login, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 255, f"{CLERK} logged in with a key alone: {done.stderr[-1500:]}"
+    assert 'Authenticated using "publickey" with partial success' in done.stderr, done.stderr[-1500:]
+    assert "Permission denied (password)" in done.stderr, done.stderr[-1500:]
 
 
 def test_admin_logs_in_with_key_after_hardening(first_converge, debian_host):

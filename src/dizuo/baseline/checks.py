@@ -846,6 +846,11 @@ def time_synchronised(host: Host, args: dict[str, Any]) -> Finding:
     )
     if leap not in {"Normal", "Insert second", "Delete second"}:
         finding.fail(f"the clock is not synchronised (leap status {leap}): check that the time servers answer")
+    # chronyc -n shows addresses; a source declared by name counts as the addresses it resolves to on the host.
+    for name in sorted(declared):
+        if not re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", name):
+            resolved = host.run("getent ahosts %s", name)
+            declared |= {line.split()[0] for line in resolved.stdout.splitlines() if line.split()}
     listing = _run(host, "chronyc -n sources")
     # Rows follow the ==== rule: mode and state characters, then the source's address.
     rows = listing.split("=\n")[-1].splitlines() if "===" in listing else []

@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(path: CityPath) -> None:
         """Check a city declaration: exit 0 when valid, 1 with one located error per problem."""
+        if not path.is_dir():
+            err.print("[red]error[/red]", escape(f"{path}: not a directory holding a city declaration"))
+            raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
         out.print(
             f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "

@@ -97,7 +97,10 @@ def run(
     from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
 
     if url.startswith("file://"):
-        Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeployError(f"--backend {url}: cannot create it: {exc.strerror or exc}") from None
     outcomes = []
     for stack_dir in selected:
         workspace = auto.LocalWorkspaceOptions(work_dir=str(stack_dir.path), env_vars={"PULUMI_BACKEND_URL": url})

@@ -210,7 +210,9 @@ def synth(
                 if not config_file.exists():
                     known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir.path.glob("Pulumi.*.yaml"))
                     hint = f" (there is no {config_file.name} here; stacks with a config: {', '.join(known) or 'none'})"
-                raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}{hint}"]) from exc
+                # Without the stack's config the program could not have run: the --stack given is the problem.
+                code = BAD_INPUT if hint else FAILED
+                raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}{hint}"], code) from exc
             upstream[stack_reference_name(run.project, stack)] = run.exports
             result.runs[stack_dir.short] = run
             for cluster, docs in _kubernetes_files(run).items():
