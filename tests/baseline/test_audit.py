@@ -460,6 +460,25 @@ class _ForwardingHost(_AnswerHost):
             id="plain-tcp",
         ),
         pytest.param(
+            "/* disabled during the move:\n" + TLS_ACTION.format(comment="", auth="x509/name") + "*/\n"
+            '*.* action(type="omfwd" target="10.64.1.20" port="6514" protocol="tcp")\n',
+            True,
+            [
+                f"{FORWARD_CONF}: not encrypted (stream driver ptcp, mode 0); TLS needs gtls/ossl in mode 1",
+                f"{FORWARD_CONF}: auth mode anon does not check the log host's identity (use x509/name)",
+                f"{FORWARD_CONF}: no CA file to check the log host's certificate against",
+            ],
+            id="tls-action-in-a-block-comment",
+        ),
+        pytest.param(
+            TLS_ACTION.format(comment="a ) in a value", auth="x509/name").replace(
+                'type="omfwd"', 'type="omfwd" name="fwd(main)"'
+            ),
+            True,
+            [],
+            id="parenthesis-inside-a-value",
+        ),
+        pytest.param(
             '# *.* action(type="omfwd" target="10.64.1.20" port="6514" protocol="tcp")\n'
             '*.* action(type="omfwd" target="10.64.1.20" port="514")\n',
             True,

@@ -778,7 +778,9 @@ def file_fresh(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
-_RSYSLOG_ACTION = re.compile(r"\baction\s*\((.*?)\)", re.DOTALL | re.IGNORECASE)
+# The body runs to the first ")" outside a quoted value.
+_RSYSLOG_ACTION = re.compile(r"\baction\s*\(((?:[^)\"]|\"[^\"]*\")*)\)", re.IGNORECASE)
+_RSYSLOG_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _RSYSLOG_PARAMETER = re.compile(r"([\w.]+)\s*=\s*\"([^\"]*)\"")
 # Auth modes that check who the peer is; "anon" and "x509/certvalid" accept any certificate, so anyone on the path
 # could pose as the log host.
@@ -793,7 +795,8 @@ def log_forwarding(host: Host, args: dict[str, Any]) -> Finding:
     text = _read_required(host, path, finding)
     if text is None:
         return finding
-    live = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    uncommented = _RSYSLOG_BLOCK_COMMENT.sub("", text)  # RainerScript has /* */ comments besides "#" lines
+    live = "\n".join(line for line in uncommented.splitlines() if not line.lstrip().startswith("#"))
 
     def parameters(body: str) -> dict[str, str]:
         return {key.lower(): value for key, value in _RSYSLOG_PARAMETER.findall(body)}  # names ignore case
