@@ -170,11 +170,10 @@ def password_max_age(host: Host, args: dict[str, Any]) -> Finding:
     limit = int(args["max_days"])
     inactive_limit = int(args["inactive_days"]) if "inactive_days" in args else None
     exempt = set(args.get("exempt", []))
-    for name in sorted(exempt & set(_shadow(host))):
+    shadow = _shadow(host)
+    for name in sorted(exempt & set(shadow)):
         finding.see(f"{name}: exempt (the automation account, key-only)")
-    usable = {
-        name: fields for name, fields in _shadow(host).items() if fields[1].startswith("$") and name not in exempt
-    }
+    usable = {name: fields for name, fields in shadow.items() if fields[1].startswith("$") and name not in exempt}
     if not usable:
         finding.see("no account has a usable password (key-only logins)")
     for name, fields in sorted(usable.items()):
@@ -859,7 +858,7 @@ def time_synchronised(host: Host, args: dict[str, Any]) -> Finding:
     rows = listing.split("=\n")[-1].splitlines() if "===" in listing else []
     for row in filter(None, rows):
         finding.see(f"source: {_short(row)}")
-        address = row[2:].split()[0] if len(row) > 2 and row[2:].split() else row
+        address = (row[2:].split() or [row])[0]  # after the mode and state characters
         if address not in declared:
             finding.fail(f"source {address} is not one of the city's time sources ({', '.join(sorted(declared))})")
     return finding
@@ -869,9 +868,8 @@ def patch_report(host: Host, args: dict[str, Any]) -> Finding:
     """The pending-updates report (dizuo-patch-status) could list updates: a fresh file from a listing that
     failed (no package manager, broken metadata) says nothing about patches. Its counts are the evidence."""
     finding = Finding()
-    text = _read(host, args["path"])
+    text = _read_required(host, args["path"], finding)
     if text is None:
-        finding.fail(f"{args['path']} does not exist")
         return finding
     try:
         report = json.loads(text)
