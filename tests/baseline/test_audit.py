@@ -609,9 +609,9 @@ def test_an_integrity_check_that_found_changes_fails_the_control():
     }
     result = f"systemctl show --property=Result,ExecMainStatus,ExecMainExitTimestamp -- {service}"
     found_changes = _AnswerHost({**answers, result: "Result=exit-code\nExecMainStatus=7\n"})
-    assert checks.timer_active(found_changes, {"name": timer, "service": service}).problems == [
-        f"{service}: the last run ended with exit-code (exit status 7): read `journalctl -u {service}`, then "
-        "re-baseline if the changes are legitimate"
+    hint = "re-baseline (`aide --init`) if the changes are legitimate"
+    assert checks.timer_active(found_changes, {"name": timer, "service": service, "hint": hint}).problems == [
+        f"{service}: the last run ended with exit-code (exit status 7): read `journalctl -u {service}`, then {hint}"
     ]
     clean = _AnswerHost({**answers, result: "Result=success\nExecMainStatus=0\n"})
     assert checks.timer_active(clean, {"name": timer, "service": service}).problems == []
@@ -703,6 +703,109 @@ def test_the_patch_status_script_remembers_when_each_update_was_first_seen(tmp_p
     problems = checks.patch_report(host, {"path": str(report_path), "security_grace_days": 14}).problems
     assert len(problems) == 1, problems
     assert problems[0].startswith("openssl 3.0.16-1~deb12u1 (Debian-Security:12/stable-security [amd64]): a"), problems
+
+
+def _malware_host(status: dict, config: str) -> _AnswerHost:
+    now = int(dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.UTC).timestamp())
+    return _AnswerHost(
+        {
+            "cat -- /etc/dizuo/freshclam.conf": config,
+            "cat -- /var/lib/dizuo/malware-status.json": json.dumps(status),
+            "date +%s": f"{now}\n",
+        }
+    )
+
+
+MALWARE_ARGS = {
+    "path": "/var/lib/dizuo/malware-status.json",
+    "config": "/etc/dizuo/freshclam.conf",
+    "mirror": "http://10.64.1.30/clamav",
+    "databases": ["main", "daily", "bytecode"],
+    "max_age_hours": 48,
+}
+MALWARE_STATUS = {
+    "mirror": "http://10.64.1.30/clamav",
+    "update": {"ok": True, "last_success": "2026-12-05T03:00:00+00:00", "error": ""},
+    "databases": [
+        {"name": "daily.cld", "signatures": 2071583, "built": "2026-12-04T09:12:00+00:00"},
+        {"name": "main.cvd", "signatures": 6647427, "built": "2021-09-16T19:32:00+00:00"},
+    ],
+    "scan": {"ok": True, "finished": "2026-12-05T03:20:00+00:00", "paths": ["/home", "/srv"], "files": 812,
+             "known_signatures": 8718999, "error": ""},
+    "found": [{"path": "/home/clerk/invoice.exe", "signature": "Win.Trojan.Agent-1", "moved_to":
+               "/var/lib/dizuo-quarantine/invoice.exe"}],
+    "quarantined": 1,
+}  # fmt: skip
+MIRROR_CONFIG = "DatabaseDirectory /var/lib/clamav\nPrivateMirror http://10.64.1.30/clamav\n"
+
+
+def test_malware_protection_passes_fresh_signatures_from_the_mirror_and_a_quarantined_find():
+    """DZ-MC-03: signatures from the city's mirror, updated and built within two days, a scan that ran, and a find
+    that was moved to quarantine: the control passes, and the evidence names the find and where it went."""
+    finding = checks.malware_protection(_malware_host(MALWARE_STATUS, MIRROR_CONFIG), MALWARE_ARGS)
+    assert finding.problems == []
+    assert "found /home/clerk/invoice.exe (Win.Trojan.Agent-1), moved to /var/lib/dizuo-quarantine/invoice.exe" in (
+        finding.evidence
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "config", "problem"),
+    [
+        pytest.param(
+            {"update": {"ok": False, "last_success": "2026-12-02T03:00:00+00:00", "error": "Connection failed"}},
+            MIRROR_CONFIG,
+            "the signatures were last updated 77.0 h ago, more than 48 h",
+            id="update-failing-for-days",
+        ),
+        pytest.param(
+            {"databases": [{"name": "daily.cld", "signatures": 2060000, "built": "2026-11-20T00:00:00+00:00"}]},
+            MIRROR_CONFIG,
+            "the daily database was built 368.0 h ago: the mirror has stopped following ClamAV's releases",
+            id="mirror-no-longer-synced",
+        ),
+        pytest.param(
+            {"scan": {"ok": False, "error": "LibClamAV Error: cli_loaddbdir: No supported database files found"}},
+            MIRROR_CONFIG,
+            "the last scan did not run: LibClamAV Error: cli_loaddbdir: No supported database files found",
+            id="no-signatures-to-scan-with",
+        ),
+        pytest.param(
+            {"found": [{"path": "/srv/up/a.php", "signature": "Php.Webshell-1", "moved_to": None}]},
+            MIRROR_CONFIG,
+            "/srv/up/a.php (Php.Webshell-1) was found and left in place",
+            id="find-left-in-place",
+        ),
+        pytest.param(
+            {},
+            MIRROR_CONFIG + "DatabaseMirror database.clamav.net\n",
+            "/etc/dizuo/freshclam.conf: DatabaseMirror database.clamav.net is not the city's mirror "
+            "(http://10.64.1.30/clamav)",
+            id="public-mirror-configured",
+        ),
+        pytest.param(
+            {},
+            MIRROR_CONFIG + "DatabaseCustomURL http://10.64.1.300.evil/city.hdb\n",
+            "/etc/dizuo/freshclam.conf: DatabaseCustomURL http://10.64.1.300.evil/city.hdb is not the city's mirror "
+            "(http://10.64.1.30/clamav)",
+            id="custom-database-from-elsewhere",
+        ),
+    ],
+)
+def test_malware_protection_fails_what_leaves_a_host_unprotected(change, config, problem):
+    """DZ-MC-03 fails, naming the cause, for stale updates, a stale mirror, a scan that could not run, a find left
+    in place, and any signature source but the city's mirror."""
+    finding = checks.malware_protection(_malware_host({**MALWARE_STATUS, **change}, config), MALWARE_ARGS)
+    assert finding.problems == [problem]
+
+
+def test_a_job_report_that_is_not_a_json_object_fails_its_control():
+    """A report cut short or overwritten (not a JSON object) is a failure that names the file, not a crash."""
+    path = "/var/lib/dizuo/patch-status.json"
+    for text in ('{"checked_at": "2026-12-05T02', "[]"):
+        assert checks.patch_report(_AnswerHost({f"cat -- {path}": text}), {"path": path}).problems == [
+            f"{path} is not a JSON object"
+        ]
 
 
 def test_every_check_kind_of_the_catalogue_has_a_check():

@@ -198,6 +198,21 @@ CASES = [
         "'management', DZ-AU-07), but network.yaml declares no udp flow from 'extranet' to 'management' that opens 123",
         id="time-server-behind-a-closed-zone",
     ),
+    pytest.param(
+        "network.yaml",
+        lambda doc: doc["flows"].pop(11),  # ded-to-mgmt-av: the dedicated network's way to the signature mirror
+        "hosts.yaml: hosts[9].zone: hosts of zone 'dedicated' take their malware signatures to 10.64.1.30 (80/tcp, "
+        "zone 'management', DZ-MC-03), but network.yaml declares no tcp flow from 'dedicated' to 'management' that "
+        "opens 80",
+        id="signature-mirror-behind-a-closed-zone",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "malware_mirror"], "10.64.1.30/clamav"),
+        "city.yaml: baseline.malware_mirror: must be an http:// or https:// URL, or empty (DZ-MC-03): "
+        "'10.64.1.30/clamav'",
+        id="signature-mirror-without-a-scheme",
+    ),
     # The baseline overrides are checked against the control catalogue here too, so `validate` refuses
     # what `harden` and `audit` would.
     pytest.param(

@@ -110,7 +110,8 @@ class CheckKind(StrEnum):
     SERVICE_RUNNING = "service_running"
     """Systemd unit ``name`` is enabled and active. Args: ``name``."""
     TIMER_ACTIVE = "timer_active"
-    """Systemd timer ``name`` is enabled and active (waiting). Args: ``name``."""
+    """Systemd timer ``name`` is enabled and active (waiting); with ``service``, that unit's last run succeeded, and
+    ``hint`` says what to do when it did not. Args: ``name``, ``service`` (optional), ``hint`` (optional)."""
     SUDO_SEPARATION = "sudo_separation"
     """三权分立: each role group of ``roles`` ({role: {group, accounts}}) exists and holds its accounts;
     no account is in two role groups; ``sudo -l -U <account>`` grants no role account ``ALL`` commands,
@@ -149,6 +150,12 @@ class CheckKind(StrEnum):
     """``chronyc tracking`` says the clock is synchronised (to a source, or to the local reference of a time
     server), and every source of ``chronyc sources`` is one of ``sources`` (lists are flattened); no source may be
     there that the city did not declare. Args: ``sources``."""
+    MALWARE_PROTECTION = "malware_protection"
+    """The malware status at ``path`` (JSON of dizuo-malware-scan) shows a scan that ran with signatures loaded,
+    a signature update that succeeded within ``max_age_hours`` and, where the official ``databases`` include daily,
+    a daily database built within ``max_age_hours``; nothing it found was left in place; and freshclam's
+    configuration ``config`` takes signatures from ``mirror`` alone. Args: ``path``, ``config``, ``mirror``,
+    ``databases``, ``max_age_hours``."""
     COMMAND_SUCCEEDS = "command_succeeds"
     """``command`` (argv list, run as root) exits 0. Args: ``command``."""
     POLICY = "policy"
@@ -174,6 +181,8 @@ class Parameter(Frozen):
     min: int | None = Field(default=None, description="Lowest value allowed (ints), or minimum list length")
     max: int | None = Field(default=None, description="Highest value allowed (ints)")
     choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str)")
+    pattern: str | None = Field(default=None, description="A regex each value must match in full (str)")
+    pattern_text: str | None = Field(default=None, description="What ``pattern`` asks for, in the error's words")
     floor: bool = Field(
         default=False,
         description="A list whose default entries an override may add to but not drop: a host that must deviate "
@@ -215,8 +224,15 @@ class Parameter(Frozen):
                 return f"must be ≤ {self.max}"
         if isinstance(value, list):
             return self._list_problem(value)
-        if isinstance(value, str) and self.choices is not None and value not in self.choices:
+        if isinstance(value, str):
+            return self._str_problem(value)
+        return None
+
+    def _str_problem(self, value: str) -> str | None:
+        if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            return f"must be {self.pattern_text}" if self.pattern_text else f"must match {self.pattern}"
         return None
 
     def _list_problem(self, value: list[Any]) -> str | None:

@@ -91,6 +91,21 @@ def _read_required(host: Host, path: str, finding: Finding) -> str | None:
     return text
 
 
+def _read_json_required(host: Host, path: str, finding: Finding) -> dict[str, Any] | None:
+    """A JSON object the check needs (a report of one of the role's jobs); missing or not JSON fails the finding."""
+    text = _read_required(host, path, finding)
+    if text is None:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        finding.fail(f"{path} is not a JSON object")
+        return None
+    return document
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split()) if "\n" in text else text
     return text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
@@ -480,10 +495,10 @@ def timer_active(host: Host, args: dict[str, Any]) -> Finding:
         props = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
         finding.see(f"{service}: {' '.join(shown.split())}")
         if props.get("Result", "success") != "success":
+            hint = f", then {args['hint']}" if args.get("hint") else ""
             finding.fail(
                 f"{service}: the last run ended with {props.get('Result')} (exit status "
-                f"{props.get('ExecMainStatus', '?')}): read `journalctl -u {service}`, then re-baseline if the "
-                "changes are legitimate"
+                f"{props.get('ExecMainStatus', '?')}): read `journalctl -u {service}`{hint}"
             )
     return finding
 
@@ -868,13 +883,8 @@ def patch_report(host: Host, args: dict[str, Any]) -> Finding:
     """The pending-updates report (dizuo-patch-status) could list updates: a fresh file from a listing that
     failed (no package manager, broken metadata) says nothing about patches. Its counts are the evidence."""
     finding = Finding()
-    text = _read_required(host, args["path"], finding)
-    if text is None:
-        return finding
-    try:
-        report = json.loads(text)
-    except ValueError:
-        finding.fail(f"{args['path']} is not JSON")
+    report = _read_json_required(host, args["path"], finding)
+    if report is None:
         return finding
     finding.see(
         f"checked {report.get('checked_at', '?')}: {report.get('pending', '?')} update(s) pending, "
@@ -896,6 +906,78 @@ def patch_report(host: Host, args: dict[str, Any]) -> Finding:
                 f"update pending for {waiting} days, more than the {grace} days to test and install it"
             )
     return finding
+
+
+_FRESHCLAM_SOURCES = ("databasemirror", "privatemirror", "databasecustomurl")
+
+
+def malware_protection(host: Host, args: dict[str, Any]) -> Finding:
+    """Signatures come from the city's mirror alone and are fresh, the last scan ran with them, and nothing it found
+    was left in place (see CheckKind.MALWARE_PROTECTION)."""
+    finding = Finding()
+    mirror, max_age = str(args["mirror"]).rstrip("/"), int(args["max_age_hours"])
+    _freshclam_sources(host, args["config"], mirror, finding)
+    status = _read_json_required(host, args["path"], finding)
+    if status is None:
+        return finding
+    now = dt.datetime.fromtimestamp(int(_run(host, "date +%s").strip()), dt.UTC)
+
+    def hours_since(value: object) -> float | None:
+        moment = _timestamp(value)
+        return None if moment is None else (now - moment).total_seconds() / SECONDS_PER_HOUR
+
+    update = status.get("update") or {}
+    updated = hours_since(update.get("last_success"))
+    finding.see(
+        f"signatures last updated {update.get('last_success') or 'never'}"
+        + (f" ({updated:.1f} h ago)" if updated is not None else "")
+        + ("" if update.get("ok") else f"; the last attempt failed: {update.get('error') or 'no reason given'}")
+    )
+    if updated is None:
+        finding.fail(f"the signatures were never updated from {status.get('mirror') or mirror}")
+    elif updated > max_age:
+        finding.fail(f"the signatures were last updated {updated:.1f} h ago, more than {max_age} h")
+    databases = status.get("databases") or []
+    for db in databases:
+        finding.see(f"database {db.get('name')}: {db.get('signatures')} signatures, built {db.get('built')}")
+    daily = [d for d in databases if str(d.get("name", "")).startswith("daily.")]
+    built = hours_since(daily[0].get("built")) if daily else None
+    if "daily" in args.get("databases", []) and (built is None or built > max_age):
+        shown = f"built {built:.1f} h ago" if built is not None else "built at an unknown time"
+        shown = shown if daily else "never fetched"
+        finding.fail(f"the daily database was {shown}: the mirror has stopped following ClamAV's releases")
+    scan = status.get("scan") or {}
+    scanned = hours_since(scan.get("finished"))
+    finding.see(
+        f"last scan {scan.get('finished') or 'never'}: {scan.get('files')} files in "
+        f"{', '.join(scan.get('paths') or []) or 'no path'}, {scan.get('known_signatures')} signatures loaded"
+    )
+    if not scan.get("ok"):
+        finding.fail(f"the last scan did not run: {scan.get('error') or 'no reason given'}")
+    elif scanned is None or scanned > max_age:
+        finding.fail(f"the last scan finished {scanned or 0:.1f} h ago, more than {max_age} h")
+    for item in status.get("found") or []:
+        where = f"moved to {item['moved_to']}" if item.get("moved_to") else "left in place"
+        finding.see(f"found {item.get('path')} ({item.get('signature')}), {where}")
+        if not item.get("moved_to"):
+            finding.fail(f"{item.get('path')} ({item.get('signature')}) was found and left in place")
+    finding.see(f"{status.get('quarantined', 0)} file(s) in quarantine")
+    return finding
+
+
+def _freshclam_sources(host: Host, path: str, mirror: str, finding: Finding) -> None:
+    """Every place freshclam's configuration takes signatures from is the city's mirror, and there is one."""
+    if not mirror:
+        finding.fail("no signature mirror is known: set malware_mirror in city.yaml baseline")
+    for line in (_read_required(host, path, finding) or "").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key.lower() not in _FRESHCLAM_SOURCES:
+            continue
+        value = value.strip()
+        finding.see(f"{path}: {key} {value}")
+        inside = bool(mirror) and (value == mirror or value.startswith(mirror + "/"))
+        if key.lower() == "databasemirror" or not inside:  # DatabaseMirror is ClamAV's public network
+            finding.fail(f"{path}: {key} {value} is not the city's mirror ({mirror or 'none'})")
 
 
 def _timestamp(value: object) -> dt.datetime | None:
@@ -945,6 +1027,7 @@ CHECKS: dict[CheckKind, Check] = {
     CheckKind.PATCH_REPORT: patch_report,
     CheckKind.LOG_FORWARDING: log_forwarding,
     CheckKind.TIME_SYNCHRONISED: time_synchronised,
+    CheckKind.MALWARE_PROTECTION: malware_protection,
     CheckKind.COMMAND_SUCCEEDS: command_succeeds,
 }
 

@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from dizuo.baseline.catalogue import Catalogue, ParamValue, packaged
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
@@ -140,8 +141,9 @@ def ansible_vars_shadowing_parameters(
 def unreachable_baseline_servers(
     declaration: Declaration, params: BaselineParams, *, source: str = "hosts.yaml"
 ) -> list[Problem]:
-    """Hosts whose log host (DZ-AU-03) or time servers (DZ-AU-07) sit in another zone that no declared flow opens
-    to them: the role would configure them, and the network would drop every message and every clock update.
+    """Hosts whose log host (DZ-AU-03), time servers (DZ-AU-07) or signature mirror (DZ-MC-03) sit in another zone
+    that no declared flow opens to them: the role would configure them, and the network would drop every message,
+    every clock update and every signature update.
 
     Servers outside every zone (a provincial time service, loopback) are not judged: the declaration does not say
     how they are reached. The city's time servers themselves follow upstream sources, not ``ntp_servers``.
@@ -165,6 +167,10 @@ def unreachable_baseline_servers(
             wanted.append(("DZ-AU-03", "logs", str(log_server), "tcp", log_port))
         if NTP_GROUP not in host.groups and isinstance(time_servers, list):
             wanted += [("DZ-AU-07", "clock", str(server), "udp", 123) for server in time_servers]
+        mirror = urlsplit(str(values["malware_mirror"]))
+        if mirror.hostname:
+            port = mirror.port or (443 if mirror.scheme == "https" else 80)
+            wanted.append(("DZ-MC-03", "malware signatures", mirror.hostname, "tcp", port))
         for control, what, address, protocol, port in wanted:
             there = zone_of(address)
             if there is None or there == host.zone or (host.zone, address, protocol, port) in reported:
