@@ -785,16 +785,29 @@ def test_malware_protection_passes_fresh_signatures_from_the_mirror_and_a_quaran
         ),
         pytest.param(
             {},
-            MIRROR_CONFIG + "DatabaseCustomURL http://10.64.1.300.evil/city.hdb\n",
-            "/etc/dizuo/freshclam.conf: DatabaseCustomURL http://10.64.1.300.evil/city.hdb is not the city's mirror "
+            MIRROR_CONFIG + "DatabaseCustomURL\thttp://10.64.1.300.evil/city.hdb\n",
+            "/etc/dizuo/freshclam.conf: DatabaseCustomURL\thttp://10.64.1.300.evil/city.hdb is not the city's mirror "
             "(http://10.64.1.30/clamav)",
-            id="custom-database-from-elsewhere",
+            id="custom-database-from-elsewhere-after-a-tab",
+        ),
+        pytest.param(
+            {},
+            "DatabaseDirectory /var/lib/clamav\n",
+            "/etc/dizuo/freshclam.conf: no PrivateMirror http://10.64.1.30/clamav, so freshclam would ask ClamAV's "
+            "public servers",
+            id="no-mirror-named",
+        ),
+        pytest.param(
+            {"scan": {**MALWARE_STATUS["scan"], "unaccounted": 1}},
+            MIRROR_CONFIG,
+            "1 find(s) whose names clamscan's output could not carry: look by hand",
+            id="find-whose-name-could-not-be-read",
         ),
     ],
 )
 def test_malware_protection_fails_what_leaves_a_host_unprotected(change, config, problem):
     """DZ-MC-03 fails, naming the cause, for stale updates, a stale mirror, a scan that could not run, a find left
-    in place, and any signature source but the city's mirror."""
+    in place or not read, and any signature source but the city's mirror (or none: freshclam's default is public)."""
     finding = checks.malware_protection(_malware_host({**MALWARE_STATUS, **change}, config), MALWARE_ARGS)
     assert finding.problems == [problem]
 

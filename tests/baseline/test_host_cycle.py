@@ -8,7 +8,6 @@ admin still logs in with its key. The steps share the host, so they run in file 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shlex
 import subprocess
@@ -25,6 +24,10 @@ from dizuo.declaration import load
 from hosts import BootedHost, write_declaration
 from hosts.declaration import run_audit
 from hosts.loghost import LOG_CA_FILE, issue_log_host_tls
+from hosts.mirror import EICAR, MIRROR_BASELINE, MIRROR_URL, SIGNATURE, signature_mirror, write_signature_mirror
+
+# node_exporter's textfile collector folder (Debian's default, the role's baseline_node_exporter_textfile_dir).
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -49,12 +52,6 @@ EXPIRED = "DZ-AC-05"  # expired waiver: the umask deviation is no longer accepte
 
 
 LOG_RECEIVER = "/var/log/remote/127.0.0.1"
-# The city's signature mirror, served inside the host on loopback (nothing leaves the container). Its one database is
-# the city's own: the MD5 of the EICAR test file, the harmless file every scanner is tested with.
-EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-MIRROR_DIR = "opt/dizuo-test-mirror"
-MIRROR_URL = "http://127.0.0.1:8080/clamav"
-MIRROR_UNIT = "dizuo-test-mirror.service"
 # A person's account that was there before dizuo, with a usable password (openssl passwd -6): the role ages it.
 CLERK = "clerk"
 CLERK_PASSWORD_HASH = (
@@ -79,11 +76,8 @@ def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> P
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert added.returncode == 0, f"adding {CLERK}: {added.stderr}"
-    signatures = debian_host.root / MIRROR_DIR / "clamav" / "city.hdb"
-    signatures.parent.mkdir(parents=True)
-    digest = hashlib.md5(EICAR.encode()).hexdigest()  # noqa: S324 - ClamAV's .hdb format is MD5
-    signatures.write_text(f"{digest}:{len(EICAR)}:Dizuo.Test.EICAR\n")
-    _mirror(debian_host, "start")
+    write_signature_mirror(debian_host.root)
+    signature_mirror(debian_host, "start")
     return write_declaration(
         tmp_path_factory.mktemp("city") / "yulin",
         [debian_host],
@@ -91,34 +85,11 @@ def city(debian_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> P
         city_baseline={
             "log_server": "127.0.0.1",
             "ntp_servers": ["127.0.0.1"],
-            "malware_mirror": MIRROR_URL,
-            "malware_databases": [],
-            "malware_custom_databases": ["city.hdb"],
+            **MIRROR_BASELINE,
             "zones": {"management": {"listen_tcp_allowed": [22, 6514]}},
         },
         host_vars={"baseline_audit_log_server": True, "baseline_log_ca_file": LOG_CA_FILE},
     )
-
-
-def _mirror(host: BootedHost, action: str) -> None:
-    """Start or stop the signature mirror: a transient unit of the host's own systemd, on loopback."""
-    command = (
-        ["systemd-run", f"--unit={MIRROR_UNIT}", "python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
-         "--directory", f"/{MIRROR_DIR}"]
-        if action == "start" else ["systemctl", "stop", MIRROR_UNIT]
-    )  # fmt: skip
-    done = subprocess.run(
-        host.ssh_command("sudo", "-n", *command), capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, f"{action} the signature mirror: {done.stderr}"
-    if action == "start":  # serving once the port answers
-        probe = f"import urllib.request as u; u.urlopen('{MIRROR_URL}/city.hdb', timeout=2)"
-        for _ in range(50):
-            if subprocess.run(host.ssh_command("python3", "-c", shlex.quote(probe)), capture_output=True,
-                              timeout=60, check=False).returncode == 0:  # fmt: skip
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"the signature mirror never answered at {MIRROR_URL}")
 
 
 def _why(result: dict[str, Any]) -> str:
@@ -394,36 +365,54 @@ def _root(host: BootedHost, *command: str, stdin: str | None = None) -> subproce
 
 
 def test_malware_is_quarantined_and_alerted_and_a_mirror_outage_keeps_the_last_update(first_converge, debian_host):
-    """DZ-MC-03 on the real host: a file matching the city's signature in a person's home is moved to the
-    root-only quarantine (nothing deleted), the alert reaches the log host, and the status says where it went.
-    With the mirror down the job still scans with the signatures it has, and keeps the time of the last update."""
+    """DZ-MC-03 on the real host: files matching the city's signature in a person's home, one of them named in GBK
+    as files from Windows shares are, are moved to the root-only quarantine (nothing deleted); the alert reaches the
+    log host; the status and node_exporter's metrics (checked by promtool) say where they went. With the mirror
+    down the job still scans with the signatures it has, and keeps the time of the last update."""
     sample = f"/home/{CLERK}/invoice.com"
     assert _root(debian_host, "tee", sample, stdin=EICAR).returncode == 0
+    gbk_name = f"/home/{CLERK}/".encode() + "发票.com".encode("gbk")
+    write_gbk = f"open({gbk_name!r}, 'w').write({EICAR!r})"
+    assert _root(debian_host, "python3", "-c", write_gbk).returncode == 0
+    assert _root(debian_host, "mkdir", "-p", TEXTFILE_DIR).returncode == 0  # as prometheus-node-exporter makes it
     scanned = _root(debian_host, "systemctl", "start", "dizuo-malware-scan.service")
     assert scanned.returncode == 0, f"the scan job failed: {scanned.stderr}"
     status = json.loads(_root(debian_host, "cat", "/var/lib/dizuo/malware-status.json").stdout)
     assert status["update"]["ok"] is True, status["update"]
-    assert [(f["path"], f["signature"]) for f in status["found"]] == [(sample, "Dizuo.Test.EICAR.UNOFFICIAL")]
-    moved_to = status["found"][0]["moved_to"]
+    shown_gbk = gbk_name.decode("utf-8", errors="backslashreplace")
+    found = {f["path"]: f for f in status["found"]}
+    assert sorted(found) == sorted([sample, shown_gbk]), status["found"]
+    assert {f["signature"] for f in found.values()} == {f"{SIGNATURE}.UNOFFICIAL"}, status["found"]
+    assert status["scan"]["unaccounted"] == 0, status["scan"]
+    moved_to = found[sample]["moved_to"]
     assert str(moved_to).startswith("/var/lib/dizuo-quarantine/"), status["found"]
+    assert found[shown_gbk]["moved_to"], f"the GBK-named file was not moved: {found[shown_gbk]}"
     assert _root(debian_host, "test", "-e", sample).returncode == 1, f"{sample} was left in place"
+    assert _root(debian_host, "ls", f"/home/{CLERK}").stdout.split() == [], "a find was left in the home"
     assert _root(debian_host, "cat", moved_to).stdout == EICAR, "the quarantined file must be kept as it was"
     mode = _root(debian_host, "stat", "-c", "%a:%U", "/var/lib/dizuo-quarantine").stdout.strip()
     assert mode == "700:root", f"the quarantine is open to others: {mode}"
+    origins = _root(debian_host, "cat", "/var/lib/dizuo/quarantine-log.jsonl").stdout.splitlines()
+    assert sample in {json.loads(line)["path"] for line in origins}, "the quarantine log must say where files came from"
+    metrics = _root(debian_host, "cat", f"{TEXTFILE_DIR}/dizuo_malware.prom").stdout
+    check = ["promtool", "check", "metrics"]  # from Debian's prometheus package, as the alert tests use it
+    promtool = subprocess.run(check, input=metrics, capture_output=True, text=True, timeout=60, check=False)
+    assert promtool.returncode == 0, f"promtool check metrics: {promtool.stdout}{promtool.stderr}\n{metrics}"
+    assert 'dizuo_malware_found{action="quarantined"} 2' in metrics.splitlines(), metrics
     deadline = time.monotonic() + 60
     while (alert := _root(debian_host, "grep", "-rh", f"DZ-MC-03 malware found: {sample}", LOG_RECEIVER)).returncode:
         assert time.monotonic() < deadline, f"the alert never reached {LOG_RECEIVER}: {alert.stderr}"
         time.sleep(2)
     assert "dizuo-malware" in alert.stdout, alert.stdout
 
-    _mirror(debian_host, "stop")
+    signature_mirror(debian_host, "stop")
     try:
         again = _root(debian_host, "systemctl", "start", "dizuo-malware-scan.service")
         assert again.returncode == 0, f"a mirror outage must not stop the scan: {again.stderr}"
         after = json.loads(_root(debian_host, "cat", "/var/lib/dizuo/malware-status.json").stdout)
     finally:
-        _mirror(debian_host, "start")
+        signature_mirror(debian_host, "start")
     assert after["update"]["ok"] is False, after["update"]
     assert after["update"]["last_success"] == status["update"]["last_success"], after["update"]
     assert (after["scan"]["ok"], after["scan"]["known_signatures"]) == (True, 1), after["scan"]
-    assert (after["found"], after["quarantined"]) == ([], 1), after
+    assert (after["found"], after["quarantined"]) == ([], 2), after

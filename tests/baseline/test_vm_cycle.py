@@ -5,8 +5,9 @@ VM's firmware and GRUB, whose menu update-grub rewrote -> `dizuo audit --control
 booted with audit=1, auditd runs and the kernel holds the rules -> a change to a watched file is recorded under
 its key -> a second run changes nothing (the handlers, update-grub, rule reload and auditd restart, run for real
 here and only on change). The steps share the VM, so they run in file order.
-Only this part of the role runs here: the VM is emulated (hosts/vm.py) and a whole converge takes ~25 min.
-The container cycle (test_host_cycle.py) runs the whole role and audit.
+Only this part of the role runs here, and then its malware part under AppArmor (which a container lacks): the VM is
+emulated (hosts/vm.py) and a whole converge takes ~25 min. The container cycle (test_host_cycle.py) runs the whole
+role and audit.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dizuo.declaration import load
 from hosts import BootedHost, write_declaration
 from hosts.declaration import run_audit
 from hosts.loghost import LOG_CA_FILE, issue_log_host_tls
+from hosts.mirror import MIRROR_BASELINE, signature_mirror, write_signature_mirror
 from hosts.vm import booted_vm, missing_vm_tools, reboot_vm
 
 pytestmark = [pytest.mark.host, pytest.mark.vm, pytest.mark.slow]
@@ -45,8 +47,14 @@ def vm_host(ssh_key: Path) -> Iterator[BootedHost]:
     reasons = missing_vm_tools()
     if reasons:
         pytest.skip(f"cannot boot a test VM here: {', '.join(reasons)}")
-    # The log host's certificate goes in before boot, as the city's PKI would have placed it.
-    with booted_vm(VM_NAME, ssh_key, prepare=issue_log_host_tls) as host:
+
+    def prepare(tree: Path) -> None:
+        # The log host's certificate goes in before boot, as the city's PKI would have placed it; the signature
+        # mirror's files too, as the guest reaches nothing outside itself.
+        issue_log_host_tls(tree)
+        write_signature_mirror(tree)
+
+    with booted_vm(VM_NAME, ssh_key, prepare=prepare) as host:
         yield host
 
 
@@ -61,14 +69,12 @@ def city(vm_host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Path:
             "log_server": "127.0.0.1",
             "ntp_servers": ["127.0.0.1"],
             "zones": {"management": {"listen_tcp_allowed": [22, 6514], "listen_udp_allowed": [123]}},
+            **MIRROR_BASELINE,
         },
         host_vars={
             "baseline_audit_log_server": True,
             "baseline_time_server": True,
             "baseline_log_ca_file": LOG_CA_FILE,
-            # The guest reaches nothing outside itself, so no signature mirror: malware protection (DZ-MC-03) runs
-            # and is audited in the container cycle, where nothing of the kernel is needed.
-            "baseline_malware_enabled": False,
             # An emulated guest on a busy machine can take longer than Ansible's default 10 s to answer SSH.
             "ansible_ssh_timeout": 60,
         },
@@ -79,9 +85,9 @@ def _ssh(host: BootedHost, *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(host.ssh_command(*command), capture_output=True, text=True, timeout=300, check=False)
 
 
-def _harden(city: Path, host: BootedHost) -> tuple[harden.HardenResult, list[dict[str, Any]]]:
+def _harden(city: Path, host: BootedHost, tags: list[str] = TAGS) -> tuple[harden.HardenResult, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
-    result = harden.run(load(city), limit=host.name, on_event=events.append, tags=TAGS)
+    result = harden.run(load(city), limit=host.name, on_event=events.append, tags=tags)
     return result, events
 
 
@@ -207,3 +213,22 @@ def test_second_run_changes_nothing_on_vm(rebooted, city, vm_host):
         f"second run failed on {vm_host.name}: {_tasks(events, 'runner_on_failed', 'runner_on_unreachable')}"
     )
     assert result.changed == 0, f"second run changed on {vm_host.name}: {_tasks(events, 'runner_on_ok', changed=True)}"
+
+
+def test_malware_protection_works_under_apparmor_on_vm(rebooted, city, vm_host, tmp_path):
+    """DZ-MC-03 where AppArmor confines freshclam, as on an installed Debian (the container has no AppArmor): the
+    role's rule lets freshclam read dizuo's configuration, the update from the city's mirror works, the control
+    passes, and a second run changes nothing."""
+    enforced = _ssh(vm_host, "sudo", "-n", "aa-status")
+    assert "/usr/bin/freshclam" in enforced.stdout, f"AppArmor does not confine freshclam here: {enforced.stdout}"
+    signature_mirror(vm_host, "start")
+    first, events = _harden(city, vm_host, tags=["malware"])
+    assert first.ok, f"the malware part failed on {vm_host.name}: {_tasks(events, 'runner_on_failed')}"
+    done, results = run_audit(city, tmp_path, "--controls", "DZ-MC-03")
+    result = results["DZ-MC-03"]
+    assert result["status"] == "pass", result
+    assert any(line.startswith("database city.hdb: 1 signatures") for line in result["evidence"]), result
+    assert done.returncode == 0, f"audit of DZ-MC-03 on the VM exited {done.returncode}:\n{done.stdout}"
+    again, events = _harden(city, vm_host, tags=["malware"])
+    assert again.ok, f"second malware run failed: {_tasks(events, 'runner_on_failed')}"
+    assert again.changed == 0, f"second malware run changed: {_tasks(events, 'runner_on_ok', changed=True)}"

@@ -47,11 +47,13 @@ class RootfsError(RuntimeError):
 
 
 def role_packages(vars_file: Path = ROLE_VARS) -> tuple[str, ...]:
-    """The packages the baseline role needs on Debian, as the role itself declares them."""
+    """The packages the baseline role installs on Debian, as the role itself declares them."""
     if not vars_file.is_file():
         return FALLBACK_ROLE_PACKAGES
     document = yaml.safe_load(vars_file.read_text(encoding="utf-8")) or {}
-    packages = document.get("baseline_packages", FALLBACK_ROLE_PACKAGES)
+    # baseline_packages, and the lists a concern installs itself (baseline_<concern>_packages: ClamAV).
+    lists = [value for key, value in document.items() if key.startswith("baseline_") and key.endswith("_packages")]
+    packages = [p for listed in lists if isinstance(listed, list) for p in listed] or FALLBACK_ROLE_PACKAGES
     # Templated entries cannot be resolved here; only literal package names go into the tree.
     return tuple(p for p in packages if isinstance(p, str) and PACKAGE_NAME.match(p))
 

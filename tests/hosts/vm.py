@@ -49,7 +49,8 @@ from hosts.rootfs import ensure_rootfs_tarball
 from hosts.tree import ADMIN_USER, configure_tree
 
 # The kernel, and update-grub with what it needs (grub-mkconfig, grub-probe) for the guest's own boot menu.
-VM_PACKAGES = ("linux-image-amd64", "grub2-common")
+# apparmor: an installed Debian confines programs (freshclam among them) with it; a container cannot.
+VM_PACKAGES = ("linux-image-amd64", "grub2-common", "apparmor")
 # UEFI firmware for QEMU (Debian's ovmf) and GRUB's EFI modules (grub-efi-amd64-bin) on this machine.
 FIRMWARE = Path("/usr/share/ovmf/OVMF.fd")
 GRUB_EFI_MODULES = Path("/usr/lib/grub/x86_64-efi")

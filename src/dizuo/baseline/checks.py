@@ -950,8 +950,11 @@ def malware_protection(host: Host, args: dict[str, Any]) -> Finding:
     scanned = hours_since(scan.get("finished"))
     finding.see(
         f"last scan {scan.get('finished') or 'never'}: {scan.get('files')} files in "
-        f"{', '.join(scan.get('paths') or []) or 'no path'}, {scan.get('known_signatures')} signatures loaded"
+        f"{', '.join(scan.get('paths') or []) or 'no path'}, {scan.get('known_signatures')} signatures loaded, "
+        f"{scan.get('errors', 0)} file(s) it could not read"
     )
+    if scan.get("unaccounted"):
+        finding.fail(f"{scan['unaccounted']} find(s) whose names clamscan's output could not carry: look by hand")
     if not scan.get("ok"):
         finding.fail(f"the last scan did not run: {scan.get('error') or 'no reason given'}")
     elif scanned is None or scanned > max_age:
@@ -966,18 +969,23 @@ def malware_protection(host: Host, args: dict[str, Any]) -> Finding:
 
 
 def _freshclam_sources(host: Host, path: str, mirror: str, finding: Finding) -> None:
-    """Every place freshclam's configuration takes signatures from is the city's mirror, and there is one."""
+    """freshclam's configuration names the city's mirror as its PrivateMirror, and takes signatures from nowhere
+    else. freshclam falls back to ClamAV's public servers when no mirror is named, so a missing line fails too."""
     if not mirror:
         finding.fail("no signature mirror is known: set malware_mirror in city.yaml baseline")
+    private = []
     for line in (_read_required(host, path, finding) or "").splitlines():
-        key, _, value = line.strip().partition(" ")
-        if key.lower() not in _FRESHCLAM_SOURCES:
+        key, value = ([*line.split(None, 1), ""])[:2]  # freshclam separates a key from its value by any blank
+        key, value = key.lower(), value.strip()
+        if key not in _FRESHCLAM_SOURCES:
             continue
-        value = value.strip()
-        finding.see(f"{path}: {key} {value}")
+        finding.see(f"{path}: {line.strip()}")
+        private += [value] if key == "privatemirror" else []
         inside = bool(mirror) and (value == mirror or value.startswith(mirror + "/"))
-        if key.lower() == "databasemirror" or not inside:  # DatabaseMirror is ClamAV's public network
-            finding.fail(f"{path}: {key} {value} is not the city's mirror ({mirror or 'none'})")
+        if key == "databasemirror" or not inside:  # DatabaseMirror is ClamAV's public network
+            finding.fail(f"{path}: {line.strip()} is not the city's mirror ({mirror or 'none'})")
+    if mirror and mirror not in private:
+        finding.fail(f"{path}: no PrivateMirror {mirror}, so freshclam would ask ClamAV's public servers")
 
 
 def _timestamp(value: object) -> dt.datetime | None:

@@ -167,10 +167,9 @@ def unreachable_baseline_servers(
             wanted.append(("DZ-AU-03", "logs", str(log_server), "tcp", log_port))
         if NTP_GROUP not in host.groups and isinstance(time_servers, list):
             wanted += [("DZ-AU-07", "clock", str(server), "udp", 123) for server in time_servers]
-        mirror = urlsplit(str(values["malware_mirror"]))
-        if mirror.hostname:
-            port = mirror.port or (443 if mirror.scheme == "https" else 80)
-            wanted.append(("DZ-MC-03", "malware signatures", mirror.hostname, "tcp", port))
+        mirror = _url_host_and_port(str(values["malware_mirror"]))
+        if mirror:
+            wanted.append(("DZ-MC-03", "malware signatures", *mirror))
         for control, what, address, protocol, port in wanted:
             there = zone_of(address)
             if there is None or there == host.zone or (host.zone, address, protocol, port) in reported:
@@ -189,6 +188,17 @@ def unreachable_baseline_servers(
                 )
             )
     return problems
+
+
+def _url_host_and_port(url: str) -> tuple[str, str, int] | None:
+    """(host, "tcp", port) that a URL is fetched from, or None where it names none or no valid port (the
+    parameter's own check reports a malformed URL)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # an unclosed [ or a port above 65535
+        return None
+    return (parts.hostname, "tcp", port) if parts.hostname else None
 
 
 def host_vars(declaration: Declaration, params: BaselineParams) -> dict[str, dict[str, ParamValue]]:
