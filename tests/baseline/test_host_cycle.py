@@ -318,6 +318,46 @@ def test_log_host_receives_over_tls(first_converge, debian_host):
     assert found.stdout.strip().startswith(f"{LOG_RECEIVER}/"), f"received into {found.stdout}"
 
 
+def test_integrity_check_is_clean_after_hardening_and_reports_a_new_file(first_converge, debian_host):
+    """DZ-MC-02 on the real host: right after hardening the check finds nothing (the baseline holds the role's own
+    files and what its handlers wrote); a file dropped into /etc is then reported to syslog, the log host and
+    node_exporter's metrics, and the unit's result says so; after the runbook's re-baseline it is clean again.
+    (Before the account tool's test: adding and deleting accounts rewrites /etc/passwd and its kin, which the check
+    reports.)"""
+    assert _root(debian_host, "mkdir", "-p", TEXTFILE_DIR).returncode == 0
+    metrics_file = f"{TEXTFILE_DIR}/dizuo_integrity.prom"
+    clean = _root(debian_host, "systemctl", "start", "dizuo-aide-check.service")
+    report = _root(debian_host, "journalctl", "-u", "dizuo-aide-check.service", "-o", "cat", "--no-pager").stdout
+    listed = report.partition("Detailed information")[0]  # the summary and the lists of added/removed/changed files
+    assert clean.returncode == 0, f"the check after hardening found changes or failed: {listed[-3000:]}"
+    assert 'dizuo_integrity_entries{change="added"} 0' in _root(debian_host, "cat", metrics_file).stdout
+    dropped = "/etc/cron.d/dizuo-test-dropped"
+    assert _root(debian_host, "tee", dropped, stdin="* * * * * root true\n").returncode == 0
+    try:
+        found = _root(debian_host, "systemctl", "start", "dizuo-aide-check.service")
+        assert found.returncode != 0, "a new file in /etc must fail the integrity check's unit"
+        metrics = _root(debian_host, "cat", metrics_file).stdout
+        check = ["promtool", "check", "metrics"]
+        promtool = subprocess.run(check, input=metrics, capture_output=True, text=True, timeout=60, check=False)
+        assert promtool.returncode == 0, f"promtool check metrics: {promtool.stdout}{promtool.stderr}\n{metrics}"
+        assert 'dizuo_integrity_entries{change="added"} 1' in metrics.splitlines(), metrics
+        assert "dizuo_integrity_check_success 1" in metrics.splitlines(), metrics
+        deadline = time.monotonic() + 60
+        pattern = "DZ-MC-02 integrity changes since the baseline: 1 added"
+        while (alert := _root(debian_host, "grep", "-rh", pattern, LOG_RECEIVER)).returncode:
+            assert time.monotonic() < deadline, f"the integrity alert never reached {LOG_RECEIVER}: {alert.stderr}"
+            time.sleep(2)
+    finally:
+        _root(debian_host, "rm", "-f", dropped)
+    # The runbook's re-baseline (the removal itself changed /etc/cron.d's times), then the check is clean again.
+    # AIDE exits with its bitmask of differences after an update too, hence ";" and not "&&".
+    database = "/var/lib/aide/dizuo-aide.db"
+    rebaseline = f"aide --config /etc/aide/dizuo-aide.conf --update; mv {database}.new {database}"
+    assert _root(debian_host, "sh", "-c", rebaseline).returncode == 0
+    again = _root(debian_host, "systemctl", "start", "dizuo-aide-check.service")
+    assert again.returncode == 0, "after the runbook's re-baseline the check must be clean again"
+
+
 def _account_tool(host: BootedHost, *args: str) -> subprocess.CompletedProcess[str]:
     command = host.ssh_command("sudo", "-n", "/usr/local/sbin/dizuo-account", *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

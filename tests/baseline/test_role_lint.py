@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -174,3 +175,19 @@ def test_pam_validator_refuses_a_file_that_would_lock_people_out(tmp_path: Path)
     assert "pam_typo.so is not in" in refused.stderr
     assert "'[' without ']'" in refused.stderr
     assert "unknown control 'maybe'" in refused.stderr
+
+
+def test_host_scripts_render_and_compile() -> None:
+    """Each Python script the role templates onto hosts renders with the role's Debian values (every variable
+    defined) and compiles: a brace pair in Python code is a Jinja expression, which only a host run would show."""
+    import jinja2  # noqa: PLC0415 - Ansible's own template engine, a dependency of ansible-core
+
+    values = {**_yaml(ROLE / "defaults" / "main.yml"), **_yaml(ROLE / "vars" / "Debian.yml")}  # type: ignore[dict-item]
+    values["ansible_managed"] = "Ansible managed"
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)  # noqa: S701 - Python, not HTML
+    environment.filters["to_json"] = json.dumps
+    scripts = [p for p in sorted((ROLE / "templates").glob("*.j2")) if p.read_text().startswith("#!/usr/bin/python3")]
+    assert scripts, "the role templates no Python script"
+    for template in scripts:
+        text = environment.from_string(template.read_text(encoding="utf-8")).render(values)
+        compile(text, str(template), "exec")  # raises SyntaxError naming the template
