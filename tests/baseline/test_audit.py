@@ -609,7 +609,7 @@ def test_an_integrity_check_that_found_changes_fails_the_control():
     }
     result = f"systemctl show --property=Result,ExecMainStatus,ExecMainExitTimestamp -- {service}"
     found_changes = _AnswerHost({**answers, result: "Result=exit-code\nExecMainStatus=7\n"})
-    hint = "re-baseline (`aide --init`) if the changes are legitimate"
+    hint = "if the changes were planned, re-baseline"
     assert checks.timer_active(found_changes, {"name": timer, "service": service, "hint": hint}).problems == [
         f"{service}: the last run ended with exit-code (exit status 7): read `journalctl -u {service}`, then {hint}"
     ]
@@ -736,7 +736,8 @@ MALWARE_STATUS = {
                "/var/lib/dizuo-quarantine/invoice.exe"}],
     "quarantined": 1,
 }  # fmt: skip
-MIRROR_CONFIG = "DatabaseDirectory /var/lib/clamav\nPrivateMirror http://10.64.1.30/clamav\n"
+# A blank line and a comment, as an administrator's edit leaves them.
+MIRROR_CONFIG = "# the city's mirror\nDatabaseDirectory /var/lib/clamav\n\n  \nPrivateMirror http://10.64.1.30/clamav\n"
 
 
 def test_malware_protection_passes_fresh_signatures_from_the_mirror_and_a_quarantined_find():

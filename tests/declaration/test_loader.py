@@ -213,6 +213,19 @@ CASES = [
         "'10.64.1.30/clamav'",
         id="signature-mirror-without-a-scheme",
     ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "malware_custom_databases"], ["city.hdb", "sigs/extra.ndb"]),
+        "city.yaml: baseline.malware_custom_databases: 'sigs/extra.ndb': must be a file name in the mirror's folder "
+        "(no /) (DZ-MC-03)",
+        id="custom-signature-database-with-a-path",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "malware_databases"], ["main", "safebrowsing"]),
+        "city.yaml: baseline.malware_databases: 'safebrowsing': must be one of main, daily, bytecode (DZ-MC-03)",
+        id="official-database-clamav-does-not-publish",
+    ),
     # The baseline overrides are checked against the control catalogue here too, so `validate` refuses
     # what `harden` and `audit` would.
     pytest.param(

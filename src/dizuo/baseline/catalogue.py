@@ -181,7 +181,7 @@ class Parameter(Frozen):
     min: int | None = Field(default=None, description="Lowest value allowed (ints), or minimum list length")
     max: int | None = Field(default=None, description="Highest value allowed (ints)")
     choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str)")
-    pattern: str | None = Field(default=None, description="A regex each value must match in full (str)")
+    pattern: str | None = Field(default=None, description="A regex each value must match in full (str, str_list)")
     pattern_text: str | None = Field(default=None, description="What ``pattern`` asks for, in the error's words")
     floor: bool = Field(
         default=False,
@@ -238,6 +238,9 @@ class Parameter(Frozen):
     def _list_problem(self, value: list[Any]) -> str | None:
         if self.min is not None and len(value) < self.min:
             return f"must list at least {self.min} item(s)"
+        wrong = [item for item in value if isinstance(item, str) and self._str_problem(item)]
+        if wrong:
+            return f"{wrong[0]!r}: {self._str_problem(wrong[0])}"
         dropped = [item for item in self.default if item not in value] if self.floor else []  # type: ignore[union-attr]
         if dropped:
             shown = ", ".join(map(str, dropped[:5])) + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")

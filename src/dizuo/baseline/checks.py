@@ -975,10 +975,10 @@ def _freshclam_sources(host: Host, path: str, mirror: str, finding: Finding) -> 
         finding.fail("no signature mirror is known: set malware_mirror in city.yaml baseline")
     private = []
     for line in (_read_required(host, path, finding) or "").splitlines():
-        key, value = ([*line.split(None, 1), ""])[:2]  # freshclam separates a key from its value by any blank
-        key, value = key.lower(), value.strip()
-        if key not in _FRESHCLAM_SOURCES:
+        fields = line.split(None, 1)  # freshclam separates a key from its value by any blank
+        if len(fields) < 2 or fields[0].lower() not in _FRESHCLAM_SOURCES:
             continue
+        key, value = fields[0].lower(), fields[1].strip()
         finding.see(f"{path}: {line.strip()}")
         private += [value] if key == "privatemirror" else []
         inside = bool(mirror) and (value == mirror or value.startswith(mirror + "/"))
