@@ -3,6 +3,7 @@
 import pulumi
 
 from dizuo import contracts
+from dizuo.cloud import shapes
 from dizuo.cloud.component import SystemTenant, SystemTenantArgs, tenant_name
 from dizuo.cloud.providers import cluster_providers
 from dizuo.declaration import load
@@ -26,3 +27,12 @@ for system in declaration.systems:
         pulumi.ResourceOptions(provider=providers[system.cluster]),
     )
 pulumi.export("namespaces", [system.code for system in declaration.systems])
+# For the city's DNS: each name to point at the ingress address of its cluster.
+pulumi.export(
+    "ingress_hosts",
+    {
+        shapes.ingress_host(declaration, system): system.cluster
+        for system in declaration.systems
+        if shapes.served_through_ingress(declaration, system)
+    },
+)

@@ -168,9 +168,29 @@ CASES = [
     pytest.param(
         "network.yaml",
         lambda doc: doc["flows"].pop(0),  # inet-to-ext-api: the internet zone's way to the extranet's API gateway
-        "systems.yaml: systems[5].depends_on[0]: 'sjj-tyrz' runs in cluster 'yl-gov', zone 'extranet'; no tcp flow "
-        "from zone 'internet' to 'extranet' is declared in network.yaml",
+        "systems.yaml: systems[5].depends_on[0]: 'sjj-tyrz' runs in cluster 'yl-gov', zone 'extranet', behind its "
+        "ingress controller; no tcp flow from zone 'internet' to 'extranet' that opens 443 is declared in network.yaml",
         id="dependency-across-zones-without-a-flow",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["flows", 0, "ports"], [8443]),  # inet-to-ext-api without the ingress controllers' port
+        "systems.yaml: systems[5].depends_on[0]: 'sjj-tyrz' runs in cluster 'yl-gov', zone 'extranet', behind its "
+        "ingress controller; no tcp flow from zone 'internet' to 'extranet' that opens 443 is declared in network.yaml",
+        id="dependency-across-zones-through-a-flow-closed-to-the-ingress",
+    ),
+    pytest.param(
+        "city.yaml",
+        lambda doc: doc.pop("domain"),
+        "city.yaml: domain: required: sjj-tyrz, sjj-dzzz, sjj-gxjh and 112 more are served through their cluster's "
+        "ingress controller, at <system code>.<domain>",
+        id="systems-behind-an-ingress-without-a-domain",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["domain"], "YL.gov.cn"),
+        "city.yaml: domain: String should match pattern",
+        id="domain-not-lower-case",
     ),
     pytest.param(
         "network.yaml",

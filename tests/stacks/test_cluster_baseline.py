@@ -19,6 +19,7 @@ from dizuo.baseline.cluster import (
 )
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration
+from dizuo.declaration.model import ZoneKind
 from dizuo.synth.engine import StackRun
 
 CEL = celpy.Environment()
@@ -200,7 +201,7 @@ def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, Stack
     for caller, callee in crossing:
         egress = flows[caller.code].inputs["spec"]["egress"]
         ports = shapes.crossing_ports(yulin, caller, callee)
-        assert ports == (443, 8443)
+        assert ports == (443,), "the callee's ingress controller, not every port the zones' flow opens (8443)"
         assert {
             "to": [{"ipBlock": {"cidr": cidr[callee.zone]}}],
             "ports": [{"protocol": "TCP", "port": p} for p in ports],
@@ -220,17 +221,65 @@ def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, Stack
         assert named <= known, f"{code} names namespaces not in {cluster}: {sorted(named - known)}"
 
 
-def test_a_flow_without_ports_opens_every_port_across_clusters(yulin: Declaration) -> None:
-    """A declared flow that lists no ports allows them all; without any flow there is no crossing."""
+def test_a_flow_without_ports_still_opens_only_the_ingress_port_across_clusters(yulin: Declaration) -> None:
+    """A declared flow that lists no ports allows them all, but a call into another cluster only ever needs its
+    ingress controller; a flow that does not open that port, or no flow, carries no crossing."""
     by_code = {s.code: s for s in yulin.systems}
     caller, callee = next(
         (s, by_code[d]) for s in yulin.systems for d in s.depends_on if by_code[d].cluster != s.cluster
     )
-    flows = tuple(f.model_copy(update={"ports": ()}) if f.name == "inet-to-ext-api" else f for f in yulin.network.flows)
-    open_flow = yulin.model_copy(update={"network": yulin.network.model_copy(update={"flows": flows})})
-    assert shapes.crossing_ports(open_flow, caller, callee) == ()
-    rules = shapes.egress_rules(caller, {}, "10.62.0.0/16", [("10.61.0.0/16", ())])
-    assert {"to": [{"ipBlock": {"cidr": "10.61.0.0/16"}}]} in rules
-    no_flow = tuple(f for f in yulin.network.flows if f.name != "inet-to-ext-api")
-    closed = yulin.model_copy(update={"network": yulin.network.model_copy(update={"flows": no_flow})})
-    assert shapes.crossing_ports(closed, caller, callee) is None
+
+    def with_api_flow_ports(ports: tuple[int, ...] | None) -> Declaration:
+        flows = tuple(
+            f.model_copy(update={"ports": ports}) if f.name == "inet-to-ext-api" else f
+            for f in yulin.network.flows
+            if ports is not None or f.name != "inet-to-ext-api"
+        )
+        return yulin.model_copy(update={"network": yulin.network.model_copy(update={"flows": flows})})
+
+    assert shapes.crossing_ports(with_api_flow_ports(()), caller, callee) == (443,)
+    assert shapes.crossing_ports(with_api_flow_ports((8443,)), caller, callee) is None
+    assert shapes.crossing_ports(with_api_flow_ports(None), caller, callee) is None
+
+
+def test_every_system_served_from_outside_has_an_ingress_for_its_host(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """Each system the ingress controller is let through to gets an Ingress routing <code>.<domain> over TLS to its
+    Service's port; no other system gets one, and no two Ingresses claim one host."""
+    ingresses = {
+        i.inputs["metadata"]["namespace"]: i.inputs
+        for i in runs["cloud"].of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    }
+    served = {s.code for s in yulin.systems if shapes.served_through_ingress(yulin, s)}
+    assert set(ingresses) == served
+    services = {
+        x.inputs["metadata"]["namespace"]: x.inputs for x in runs["cloud"].of_type("kubernetes:core/v1:Service")
+    }
+    hosts = []
+    for code, ingress in ingresses.items():
+        spec = ingress["spec"]
+        host = f"{code}.yl.gov.cn"
+        assert spec["ingressClassName"] == "nginx"
+        assert spec["tls"] == [{"hosts": [host]}], "the controller's default certificate, for this host only"
+        (rule,) = spec["rules"]
+        assert rule["host"] == host
+        (path,) = rule["http"]["paths"]
+        backend = path["backend"]["service"]
+        service = services[code]
+        assert backend["name"] == service["metadata"]["name"]
+        assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+        hosts.append(host)
+    assert len(hosts) == len(set(hosts))
+
+
+def test_a_system_only_its_own_cluster_calls_gets_no_ingress(yulin: Declaration) -> None:
+    """Outside the zones open to outside traffic, only a call from another cluster puts a system behind the ingress
+    controller."""
+    zones = tuple(z.model_copy(update={"kind": ZoneKind.DEDICATED}) if z.name == "internet" else z for z in yulin.zones)
+    network = yulin.network.model_copy(update={"zones": zones, "ingress": ()})
+    closed = yulin.model_copy(update={"network": network})
+    by_code = {s.code: s for s in yulin.systems}
+    called_across = {d for s in yulin.systems for d in s.depends_on if by_code[d].cluster != s.cluster}
+    assert called_across
+    assert {s.code for s in yulin.systems if shapes.served_through_ingress(closed, s)} == called_across

@@ -41,6 +41,7 @@ WATCHED: dict[str, dict[str, list[str]]] = {
         "yl-sjj-tyrz-quota": ["spec.hard"],
         "yl-gaj-01-app": ["spec.template.spec.nodeSelector", "spec.replicas"],
         "yl-sjj-sjsh-declared-flows": ["spec.ingress"],
+        "yl-sjj-sjsh-ingress": ["spec.rules", "spec.tls"],
     },
     "datapool": {
         "yl-datapool-rk-jcxx-pvc": ["metadata.labels", "spec.storageClassName", "spec.resources"],

@@ -144,6 +144,39 @@ CASES = [
 ]
 
 
+def ingress(tls_hosts: list[str], host: str | None = "a.yl.gov.cn", **annotations: str) -> dict[str, Any]:
+    rule: dict[str, Any] = {"http": {"paths": [{"path": "/", "pathType": "Prefix"}]}}
+    if host is not None:
+        rule["host"] = host
+    return {
+        "metadata": {"name": "a", "annotations": annotations},
+        "spec": {"tls": [{"hosts": tls_hosts}], "rules": [rule]},
+    }
+
+
+CASES += [
+    ("ingress-over-tls", pol.INGRESS, ingress(["a.yl.gov.cn"]), False, False),
+    ("ingress-over-tls", pol.INGRESS, ingress([]), False, True),
+    ("ingress-over-tls", pol.INGRESS, ingress(["b.yl.gov.cn"]), False, True),
+    ("ingress-over-tls", pol.INGRESS, ingress(["a.yl.gov.cn"], host=None), False, True),
+    ("ingress-over-tls", pol.INGRESS, {"spec": {"defaultBackend": {"service": {"name": "a"}}}}, False, True),
+    (
+        "ingress-over-tls",
+        pol.INGRESS,
+        ingress(["a.yl.gov.cn"], **{"nginx.ingress.kubernetes.io/ssl-redirect": "false"}),
+        False,
+        True,
+    ),
+    (
+        "ingress-over-tls",
+        pol.INGRESS,
+        ingress(["a.yl.gov.cn"], **{"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}),
+        False,
+        False,
+    ),
+]
+
+
 @pytest.mark.parametrize(("rule", "rtype", "props", "protect", "violates"), CASES)
 def test_each_rule_catches_what_it_should(rule: str, rtype: str, props: dict, protect: bool, violates: bool) -> None:
     """A rule reports a violation exactly when its requirement is broken."""

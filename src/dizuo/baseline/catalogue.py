@@ -29,7 +29,7 @@ from dizuo.declaration.model import Frozen  # the one base: immutable, no unknow
 
 CATALOGUE_FILE = "catalogue.yaml"
 
-ControlId = Annotated[str, StringConstraints(pattern=r"^DZ-(IA|AC|AU|IP|MC|DB|RI)-\d{2}$")]
+ControlId = Annotated[str, StringConstraints(pattern=r"^DZ-(CT|IA|AC|AU|IP|MC|DB|RI)-\d{2}$")]
 # Parameter names become Ansible variables (``baseline_<name>``): keep them snake_case identifiers.
 ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*[a-z0-9]$")]
 ParamValue = bool | int | str | list[str] | list[int] | dict[str, str | int]
@@ -38,8 +38,9 @@ _REFERENCE = re.compile(r"\$\{([a-z][a-z0-9_]*)\}")
 
 
 class Family(StrEnum):
-    """Control families of 安全计算环境, by the id's middle part."""
+    """Control families, by the id's middle part: 通信传输 of 安全通信网络, then those of 安全计算环境."""
 
+    CT = "通信传输"
     IA = "身份鉴别"
     AC = "访问控制"
     AU = "安全审计"
@@ -326,8 +327,8 @@ class Control(Frozen):
 
     id: ControlId
     clause: str = Field(
-        pattern=r"^8\.1\.[34]\.\d+ [a-g]\)$",
-        description="GB/T 22239-2019 level-3 clause: 8.1.3 安全区域边界 or 8.1.4 安全计算环境",
+        pattern=r"^8\.1\.[234]\.\d+ [a-g]\)$",
+        description="GB/T 22239-2019 level-3 clause: 8.1.2 安全通信网络, 8.1.3 安全区域边界 or 8.1.4 安全计算环境",
     )
     cloud_clause: str | None = Field(default=None, pattern=r"^8\.2\.4\.\d+ [a-g]\)$")
     title: Title

@@ -42,6 +42,9 @@ PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 BUCKET = "openstack:objectstorage/container:Container"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+# ingress-nginx's switches that would serve a TLS host over plain HTTP as well (DZ-CT-01).
+PLAIN_HTTP_ANNOTATIONS = ("nginx.ingress.kubernetes.io/ssl-redirect", "nginx.ingress.kubernetes.io/force-ssl-redirect")
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
 
 
@@ -137,6 +140,25 @@ def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None
             report(f"{args.name}/{name}: may run as root (runAsNonRoot not set)", None)
 
 
+def ingress_over_tls(args: ResourceValidationArgs, report: Report) -> None:
+    """Every host an Ingress routes is listed under its tls, and no annotation turns the redirect to HTTPS off."""
+    spec = args.props.get("spec") or {}
+    covered = {host for entry in spec.get("tls") or [] for host in entry.get("hosts") or []}
+    name = (args.props.get("metadata") or {}).get("name", args.name)
+    for rule in spec.get("rules") or []:
+        host = rule.get("host")
+        if host is None:
+            report(f"Ingress {name} routes requests for any host, which no certificate names", None)
+        elif host not in covered:
+            report(f"Ingress {name} serves {host} without TLS", None)
+    if not spec.get("rules") and spec.get("defaultBackend"):
+        report(f"Ingress {name} has a default backend for any host, which no certificate names", None)
+    annotations = (args.props.get("metadata") or {}).get("annotations") or {}
+    for key in PLAIN_HTTP_ANNOTATIONS:
+        if str(annotations.get(key, "")).strip().lower() == "false":
+            report(f"Ingress {name} turns the redirect to HTTPS off ({key}: false)", None)
+
+
 def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Report) -> None:
     """Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy (both ways)."""
     found: dict[str, set[str]] = defaultdict(set)
@@ -206,6 +228,13 @@ RULES: tuple[Rule, ...] = (
         "No workload runs privileged, as root, with privilege escalation or in the node's namespaces.",
         WORKLOADS,
         validate=workloads_unprivileged,
+    ),
+    Rule(
+        "ingress-over-tls",
+        "DZ-CT-01",
+        "Every host an Ingress routes is served over TLS, and the redirect to HTTPS is never turned off.",
+        (INGRESS,),
+        validate=ingress_over_tls,
     ),
     Rule(
         "namespaces-quota-and-default-deny",

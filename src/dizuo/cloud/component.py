@@ -11,10 +11,12 @@ import pulumi_kubernetes as k8s
 
 from dizuo.cloud import shapes
 from dizuo.contracts import BaselineContract, NetworkContract
-from dizuo.declaration.model import Declaration, System, ZoneKind
+from dizuo.declaration.model import Declaration, System
 from dizuo.naming import label
 from dizuo.naming import name as dz_name
 
+# Where the clusters' ingress controller runs (ingress-nginx's own default); it serves the IngressClass
+# shapes.INGRESS_CLASS.
 INGRESS_NAMESPACE = "ingress-nginx"
 
 
@@ -119,14 +121,7 @@ class SystemTenant(pulumi.ComponentResource):
             for code in s.depends_on
             if code not in here and (ports := shapes.crossing_ports(d, s, by_code[code])) is not None
         ]
-        zone = d.zone(s.zone)
-        # A zone the declaration opens to outside traffic (citizens, the provincial extranet) serves it through
-        # the cluster's ingress controller, and so do systems called from other clusters: they accept it.
-        served_from_outside = (
-            zone.kind is ZoneKind.INTERNET
-            or any(i.destination == zone.name for i in d.network.ingress)
-            or any(code not in here for code in calling)
-        )
+        served_from_outside = shapes.served_through_ingress(d, s)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-declared-flows",
             metadata=meta("declared-flows"),
@@ -191,6 +186,10 @@ class SystemTenant(pulumi.ComponentResource):
             spec={"selector": selector, "ports": [{"name": "http", "port": s.port, "targetPort": "http"}]},
             opts=in_ns,
         )
+        if served_from_outside:
+            k8s.networking.v1.Ingress(
+                f"{name}-ingress", metadata=meta(s.code), spec=shapes.ingress_spec(d, s), opts=in_ns
+            )
         self.namespace = ns.metadata.name
         self.register_outputs({"namespace": ns_name})
 

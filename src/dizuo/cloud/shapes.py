@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from dizuo.declaration.model import Arch, Database, Declaration, System
+from dizuo.declaration.model import Arch, Database, Declaration, System, ZoneKind
 from dizuo.naming import label, storage_class
 
 # Kubernetes' name of each CPU architecture (the kubernetes.io/arch node label).
@@ -130,24 +130,68 @@ def placement(d: Declaration, s: System) -> dict[str, str]:
     return {label("node-pool"): pool.name, "kubernetes.io/arch": K8S_ARCH[pool.arch]}
 
 
-# A system in another cluster is reached through that cluster's ingress controller (the API gateway), on the
-# ports the zones' flow declares; two clusters of one zone use the controller's HTTPS port.
+# A system in another cluster is reached through that cluster's ingress controller (the API gateway), which
+# terminates TLS on 443 with its default certificate: the city's own wildcard certificate for its domain (air-gapped
+# clusters have no ACME to ask). Calls cross zones only where a declared tcp flow opens that port.
+INGRESS_CLASS = "nginx"
 INGRESS_PORTS = (443,)
 
 
 def crossing_ports(d: Declaration, caller: System, callee: System) -> tuple[int, ...] | None:
-    """Ports on which ``caller`` reaches ``callee`` in another cluster: () for every port (a flow that lists
-    none), None when they share a cluster or no flow is declared."""
+    """Ports on which ``caller`` reaches ``callee`` in another cluster (its ingress controller's), or None when they
+    share a cluster or no declared flow between their zones opens those ports."""
     if caller.cluster == callee.cluster:
         return None
     if caller.zone == callee.zone:
         return INGRESS_PORTS
     flows = d.network.flows_between(caller.zone, callee.zone)
-    if not flows:
-        return None
-    if any(not f.ports for f in flows):
-        return ()
-    return tuple(sorted({p for f in flows for p in f.ports}))
+    if any(not f.ports or set(INGRESS_PORTS) <= set(f.ports) for f in flows):
+        return INGRESS_PORTS
+    return None
+
+
+def served_through_ingress(d: Declaration, s: System) -> bool:
+    """Whether ``s`` is reached through its cluster's ingress controller: it sits in the internet zone or a zone the
+    declaration opens to outside traffic (citizens, the provincial extranet), or a system of another cluster calls
+    it."""
+    zone = d.zone(s.zone)
+    return (
+        zone.kind is ZoneKind.INTERNET
+        or any(i.destination == zone.name for i in d.network.ingress)
+        or any(d.system(code).cluster != s.cluster for code in dependents(d)[s.code])
+    )
+
+
+def ingress_host(d: Declaration, s: System) -> str:
+    """The host name a system answers to on its ingress controller. It names no cluster, so that moving the system
+    to another cluster (a migration wave) changes a DNS record, not its callers."""
+    if d.city.domain is None:
+        raise ValueError(f"city.yaml declares no domain, and {s.code!r} is served through an ingress controller")
+    return f"{s.code}.{d.city.domain}"
+
+
+def ingress_spec(d: Declaration, s: System) -> dict[str, Any]:
+    """The Ingress routing ``<code>.<domain>`` to the system's Service, over TLS with the controller's default
+    certificate (a ``tls`` entry without ``secretName``)."""
+    host = ingress_host(d, s)
+    return {
+        "ingressClassName": INGRESS_CLASS,
+        "tls": [{"hosts": [host]}],
+        "rules": [
+            {
+                "host": host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": s.code, "port": {"name": "http"}}},
+                        }
+                    ]
+                },
+            }
+        ],
+    }
 
 
 def dependents(d: Declaration) -> dict[str, list[str]]:

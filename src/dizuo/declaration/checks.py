@@ -15,7 +15,18 @@ Shown = Callable[[str], str]
 def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
     """Every cross-reference problem of ``d``; ``shown`` turns a file name into the path users see."""
     problems: list[Problem] = []
-    for check in (_unique_names, _addresses, _flows, _clusters, _systems, _quotas, _datasets, _hosts, _baseline):
+    for check in (
+        _unique_names,
+        _addresses,
+        _flows,
+        _clusters,
+        _systems,
+        _quotas,
+        _datasets,
+        _hosts,
+        _baseline,
+        _ingress,
+    ):
         problems += check(d, shown)
     return problems
 
@@ -301,18 +312,46 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
 
 
 def _crossing(d: Declaration, s: System, dep: System, file: str, where: str) -> list[Problem]:
-    """A dependency on a system of another cluster in another zone needs a declared flow between the zones:
-    without one, nothing would carry the calls (security groups and network policies deny them)."""
+    """A dependency on a system of another cluster in another zone needs a declared flow between the zones that
+    opens the callee's ingress controller (tcp/443): without one, nothing would carry the calls (security groups
+    and network policies deny them)."""
+    from dizuo.cloud.shapes import INGRESS_PORTS  # noqa: PLC0415 - the cloud package imports the declaration
+
     if s.cluster == dep.cluster or s.zone == dep.zone:
         return []
-    if d.network.flows_between(s.zone, dep.zone):
+    flows = d.network.flows_between(s.zone, dep.zone)
+    if any(not f.ports or set(INGRESS_PORTS) <= set(f.ports) for f in flows):
         return []
+    opens = "/".join(str(p) for p in INGRESS_PORTS)
     return [
         Problem(
             file,
             where,
-            f"{show_value(dep.code)} runs in cluster {dep.cluster!r}, zone {dep.zone!r}; no tcp flow from zone "
-            f"{s.zone!r} to {dep.zone!r} is declared in network.yaml",
+            f"{show_value(dep.code)} runs in cluster {dep.cluster!r}, zone {dep.zone!r}, behind its ingress "
+            f"controller; no tcp flow from zone {s.zone!r} to {dep.zone!r} that opens {opens} is declared in "
+            "network.yaml",
+        )
+    ]
+
+
+def _ingress(d: Declaration, shown: Shown) -> list[Problem]:
+    """Systems served through an ingress controller answer at ``<code>.<domain>``: the city declares the domain."""
+    from dizuo.cloud.shapes import served_through_ingress  # noqa: PLC0415 - the cloud package imports the declaration
+
+    if d.city.domain is not None:
+        return []
+    zones, codes = {z.name for z in d.zones}, {s.code for s in d.systems}
+    if any(s.zone not in zones or not set(s.depends_on) <= codes for s in d.systems):
+        return []  # _systems reports the broken references
+    served = [s.code for s in d.systems if served_through_ingress(d, s)]
+    if not served:
+        return []
+    named = ", ".join(served[:3]) + (f" and {len(served) - 3} more" if len(served) > 3 else "")
+    return [
+        Problem(
+            shown("city.yaml"),
+            "domain",
+            f"required: {named} are served through their cluster's ingress controller, at <system code>.<domain>",
         )
     ]
 

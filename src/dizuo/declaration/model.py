@@ -25,6 +25,13 @@ from pydantic import (
 # Codes become Kubernetes names, OpenStack names and Prometheus label values:
 # keep them DNS-1123 labels so every target accepts them unchanged.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+# A lower-case DNS domain of at least two labels; 220 characters leave room for "<code>." (253 in all).
+DnsDomain = Annotated[
+    str,
+    StringConstraints(
+        max_length=220, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+    ),
+]
 
 
 class Frozen(BaseModel):
@@ -458,6 +465,10 @@ class City(Frozen):
     province: str
     prefix: Code = Field(description="Prefix of every generated cloud resource name")
     environment: Code = "prod"
+    domain: DnsDomain | None = Field(
+        default=None,
+        description="DNS domain of the systems served through a cluster's ingress controller: <system code>.<domain>",
+    )
     baseline: dict[str, Any] = Field(
         default_factory=dict,
         description="Security-baseline parameter overrides: {param: value, zones: {zone: {param: value}}}",
@@ -486,6 +497,10 @@ class Declaration(Frozen):
     def department(self, code: str) -> Department:
         """The department with this code."""
         return next(d for d in self.departments if d.code == code)
+
+    def system(self, code: str) -> System:
+        """The system with this code."""
+        return next(s for s in self.systems if s.code == code)
 
     def zone(self, name: str) -> Zone:
         """The zone with this name."""
