@@ -49,31 +49,46 @@ pytestmark = [
     ),
 ]
 
-FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
-ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs"}
+FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
+ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs", "job": "kubelet"}
+# Two Ceph clusters in one Prometheus, as ceph-mixin labels them: pool ids and the `.mgr` pool repeat in each.
+CEPH_POOLS = [
+    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283"}, "1", ".mgr"),
+    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283"}, "2", "phase1-ceph"),
+    ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283"}, "1", ".mgr"),
+    ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283"}, "2", "dmz-ceph"),
+]
 
 
 def history(now: int) -> str:
-    """OpenMetrics text: 14 days at 15 min of used/capacity bytes for the two volumes (timestamps in s)."""
+    """OpenMetrics text: 14 days at 15 min of used/capacity bytes for the two volumes and the Ceph pools."""
     ts = np.arange(now - HISTORY_DAYS * 86400, now + 1, STEP, dtype=np.int64)
     full_at = now + FILL_HOURS * 3600
     noise = np.random.default_rng(4).normal(0, 0.05 * GIB, ts.size)
     filling_used = 100 * GIB - (full_at - ts) * (70 * GIB / (full_at - ts[0])) + noise
     # Logs grow 20 GiB over the local (UTC+8) day and are rotated away at midnight.
     rotating_used = (10 + 20 * ((ts + 8 * 3600) % 86400) / 86400) * GIB
-    series = {
+    series: dict[str, list[tuple[dict[str, str], np.ndarray]]] = {
         "kubelet_volume_stats_used_bytes": [(FILLING, filling_used), (ROTATING, rotating_used)],
         "kubelet_volume_stats_capacity_bytes": [
             (FILLING, np.full(ts.size, 100.0 * GIB)),
             (ROTATING, np.full(ts.size, 50.0 * GIB)),
         ],
+        "ceph_pool_stored": [],
+        "ceph_pool_max_avail": [],
+        "ceph_pool_metadata": [],
     }
+    for i, (where, pool_id, name) in enumerate(CEPH_POOLS):
+        labels = {**where, "job": "ceph", "pool_id": pool_id}
+        series["ceph_pool_stored"].append((labels, np.full(ts.size, (100.0 + i) * GIB)))
+        series["ceph_pool_max_avail"].append((labels, np.full(ts.size, 300.0 * GIB)))
+        series["ceph_pool_metadata"].append(({**labels, "name": name}, np.ones(ts.size)))
     lines = []
-    for name, volumes in series.items():
-        lines.append(f"# TYPE {name} gauge")
+    for metric, volumes in series.items():
+        lines.append(f"# TYPE {metric} gauge")
         for labels, values in volumes:
-            shown = ",".join(f'{k}="{v}"' for k, v in {**labels, "job": "kubelet"}.items())
-            lines += [f"{name}{{{shown}}} {v:.0f} {t}" for t, v in zip(ts, values, strict=True)]
+            shown = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            lines += [f"{metric}{{{shown}}} {v:.0f} {t}" for t, v in zip(ts, values, strict=True)]
     return "\n".join([*lines, "# EOF", ""])
 
 
@@ -263,6 +278,20 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
     assert rotating == {}, f"the daily-rotation volume gaj-01/logs must not alert (not even pending): {rotating}"
 
 
+def test_ceph_pools_of_two_clusters_are_read_apart(city):
+    """Pool ids and the `.mgr` pool repeat in every Ceph cluster: the default selector joins each pool's name from
+    its own cluster, so both clusters' pools are forecast, each under its own volume."""
+    metrics = wait_for(
+        lambda: (m := city.metrics()).get("dizuo_storage_used_bytes") and m, "a first forecast", city.logs
+    )
+    used = {s.labels["volume"]: s.value for s in metrics["dizuo_storage_used_bytes"] if s.labels["kind"] == "ceph_pool"}
+    assert used == {
+        f"{where['cluster']}/ceph/{name}": (100.0 + i) * GIB for i, (where, _, name) in enumerate(CEPH_POOLS)
+    }
+    pools = {s.labels["volume"]: s.labels["pool"] for s in metrics["dizuo_storage_used_bytes"]}
+    assert pools["yl-gov-ceph/ceph/phase1-ceph"] == "phase1-ceph"
+
+
 def query(city: City, expr: str) -> dict[str, Any]:
     url = f"{city.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     try:
@@ -298,7 +327,9 @@ def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):
     result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
     assert result.exit_code == 0, result.output
     charts = sorted(p.name for p in out.glob("*.png"))
-    assert charts == ["allocation.png", "pvc_sjj-tyrz_data.png"], f"charts written: {charts}"
+    assert len(charts) == 2, f"charts written: {charts}"
+    assert charts[0] == "allocation.png", f"charts written: {charts}"
+    assert charts[1].startswith("pvc_sjj-tyrz_data-"), f"charts written: {charts}"
 
 
 def test_prometheus_down_keeps_the_last_forecast_and_marks_it_stale(city):

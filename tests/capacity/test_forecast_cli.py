@@ -80,6 +80,22 @@ def test_unsorted_rows_give_the_same_forecast(plain_csv: Path, tmp_path: Path):
     assert sorted(_run(shuffled).stdout.splitlines()) == sorted(_run(plain_csv).stdout.splitlines())
 
 
+def test_quoted_cells_a_quoted_header_and_a_byte_order_mark_read_as_plain_csv(plain_csv: Path, tmp_path: Path):
+    """What spreadsheets and Python's csv.QUOTE_NONNUMERIC write is the same data: the same series names and
+    forecasts, whether or not the values are whole numbers (the fast and the row-by-row parser agree)."""
+    header, *rows = plain_csv.read_text().splitlines()
+    quoted = tmp_path / "quoted.csv"
+    lines = ['"series","timestamp","used_bytes","capacity_bytes"']
+    lines += ['"{}",{},{},{}'.format(*row.split(",")) for row in rows]
+    quoted.write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode())
+    result = _run(quoted)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == _run(plain_csv).stdout
+    decimal = tmp_path / "decimal.csv"
+    decimal.write_text("\n".join([header, *[r + ".0" if i == 0 else r for i, r in enumerate(rows)]]) + "\n")
+    assert [r["series"] for r in _records(_run(decimal).stdout)] == ["a-fills", "b-flat", "c-enlarged"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

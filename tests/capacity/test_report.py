@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +63,9 @@ def test_report_from_csv_writes_charts_for_the_volumes_at_risk(tmp_path):
     # To be shared (a web server, a colleague): the plain mode of the umask, not a temporary file's 0600.
     assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {"0o644"}
     charts = sorted(p.name for p in out.glob("*.png"))
-    assert charts == ["allocation.png", "sjj-tyrz_data.png"], f"charts written: {charts}"
+    assert len(charts) == 2, f"charts written: {charts}"
+    assert charts[0] == "allocation.png", f"charts written: {charts}"
+    assert re.fullmatch(r"sjj-tyrz_data-[0-9a-f]{8}\.png", charts[1]), f"charts written: {charts}"
     for name in charts:
         assert (out / name).read_bytes().startswith(PNG_MAGIC), f"{name} is not a PNG"
         assert (out / name).stat().st_size > 10_000, f"{name} is suspiciously small"
@@ -71,6 +75,27 @@ def test_report_from_csv_writes_charts_for_the_volumes_at_risk(tmp_path):
     assert "榆林市政务服务数据管理局" in page, "the department's name from the declaration is shown"
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "no temporary file is left behind"
     assert "sjj-tyrz/data" in result.output, "the volume at risk is listed in the terminal table"
+
+
+def test_names_are_shown_whole_and_each_volume_gets_its_own_chart(tmp_path):
+    """Names come from mount points and pool names: brackets are printed as they are, not read as terminal markup,
+    and two names that differ only where a file name cannot hold the character get two charts."""
+    now = 1_717_200_000
+    ts = np.arange(now - 14 * 86400, now + 1, 900)
+    names = ["filesystem:node1:9100/mnt/[/backup]", "ceph_pool:rbd[ssd]", "pvc:sjj/a_b", "pvc:sjj/a b"]
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    for name in names:
+        used = 100 * GIB - (now + 36 * 3600 - ts) * (70 * GIB / (now + 36 * 3600 - ts[0]))
+        lines += [f"{name},{t},{u:.0f},{100 * GIB}" for t, u in zip(ts, used, strict=True)]
+    usage = tmp_path / "usage.csv"
+    usage.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["capacity", "report", "--csv", str(usage), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in names:
+        assert name in result.output, f"{name} is not printed whole:\n{result.output}"
+    charts = sorted(p.name for p in out.glob("*.png"))
+    assert len(charts) == len(names), f"charts written: {charts}"
 
 
 def test_department_and_pool_rows_join_quota_usage_and_forecast(tmp_path, declaration):
@@ -182,3 +207,17 @@ def test_bad_input_is_a_clear_error(tmp_path, monkeypatch, args, message, code):
     assert result.exit_code == code, result.output
     assert message in " ".join(result.output.split()), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+def test_report_takes_the_prometheus_url_from_the_environment_and_never_shows_its_password(tmp_path):
+    """DIZUO_PROMETHEUS_URL stands for --prometheus-url (a command line is public to local users); a password in it
+    appears in no message, also when Prometheus cannot be reached."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the test asks: nothing listens there
+    env = {"DIZUO_PROMETHEUS_URL": f"http://ops:s3cret@127.0.0.1:{port}"}
+    result = CliRunner().invoke(app, ["capacity", "report", "--out", str(tmp_path / "report")], env=env)
+    assert result.exit_code == FAILED, result.output
+    assert f"http://127.0.0.1:{port}/api/v1/query_range" in result.output
+    assert "cannot connect" in result.output
+    assert "s3cret" not in result.output

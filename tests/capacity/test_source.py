@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -41,7 +43,7 @@ def matrix(*series: tuple[dict[str, str], list[tuple[float, float]]]) -> dict[st
 class FakePrometheus:
     """A stdlib HTTP server answering /api/v1/query_range from a dict query -> JSON answer."""
 
-    def __init__(self, answers: dict[str, tuple[int, dict[str, Any]]]) -> None:
+    def __init__(self, answers: dict[str, tuple[int, Any]]) -> None:
         self.answers = answers
         self.requests: list[dict[str, str]] = []
         outer = self
@@ -50,7 +52,9 @@ class FakePrometheus:
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
-                outer.requests.append({"path": self.path, **form})
+                outer.requests.append(
+                    {"path": self.path, "authorization": self.headers.get("Authorization", ""), **form}
+                )
                 code, answer = outer.answers.get(form.get("query", ""), (200, matrix()))
                 body = json.dumps(answer).encode()
                 self.send_response(code)
@@ -194,6 +198,68 @@ def test_unreachable_prometheus_is_a_source_error():
         url = server.url
     with pytest.raises(SourceError, match="cannot connect"):
         PrometheusSource(url, clock=lambda: NOW).histories()
+
+
+def test_a_port_that_does_not_speak_http_is_a_source_error():
+    """A URL pointing at something that is not an HTTP server (here a line of garbage) is a SourceError, not a
+    traceback."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"GARBAGE\r\n\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        with pytest.raises(SourceError, match="not an HTTP answer"):
+            PrometheusSource(f"http://127.0.0.1:{listener.getsockname()[1]}", clock=lambda: NOW).histories()
+        thread.join(5)
+
+
+def test_an_error_answer_that_is_not_a_json_object_is_a_source_error():
+    """A proxy answering 502 with a JSON list still gives a SourceError naming the status and what it said."""
+    with FakePrometheus({PVC.used: (502, ["bad gateway"])}) as server, pytest.raises(SourceError) as caught:
+        PrometheusSource(server.url, clock=lambda: NOW).histories()
+    assert "HTTP 502: ['bad gateway']" in str(caught.value)
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(caplog):
+    """user:password@ in --prometheus-url is sent as an Authorization header (Prometheus' web config, or a proxy in
+    front of it), and is in no URL the source prints or puts into an error."""
+    bad = {"status": "error", "errorType": "bad_data", "error": "parse error"}
+    with FakePrometheus({PVC.used: (400, bad)}) as server:
+        address = server.url.removeprefix("http://")
+        with caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+            source = PrometheusSource(f"http://ops%40yl:s3cr%3At@{address}", clock=lambda: NOW)
+        assert source.url == server.url
+        assert "plain http" in caplog.text
+        assert "s3cr" not in caplog.text
+        with pytest.raises(SourceError) as caught:
+            source.histories()
+    assert "s3cr" not in str(caught.value)
+    assert server.url in str(caught.value)
+    expected = "Basic " + base64.b64encode(b"ops@yl:s3cr:t").decode()
+    assert server.requests[0]["authorization"] == expected
+
+
+def test_a_volume_returned_twice_is_counted_once(caplog):
+    """The same filesystem scraped by two jobs comes back twice: it is one volume, the one sampled last."""
+    ts = grid(4)
+    old_job = {"instance": "node1:9100", "mountpoint": "/srv", "job": "node-old"}
+    job = {"instance": "node1:9100", "mountpoint": "/srv", "job": "node"}
+    fs = DEFAULT_CONFIG.selectors[1]
+    answers = {
+        fs.used: (200, matrix((old_job, [(t, GIB) for t in ts[:2]]), (job, [(t, 2 * GIB) for t in ts]))),
+        fs.capacity: (200, matrix((old_job, [(t, 9 * GIB) for t in ts[:2]]), (job, [(t, 9 * GIB) for t in ts]))),
+    }
+    with FakePrometheus(answers) as server, caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+        histories = PrometheusSource(server.url, clock=lambda: NOW).histories()
+    assert [(h.series, h.used_bytes.tolist()) for h in histories] == [("filesystem:node1:9100//srv", [2 * GIB] * 4)]
+    assert "1 volume(s) returned more than once" in caplog.text
 
 
 def test_url_must_be_http():

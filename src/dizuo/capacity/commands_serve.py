@@ -198,7 +198,12 @@ def register(app: typer.Typer) -> None:
     def serve(
         prometheus_url: Annotated[
             str,
-            typer.Option("--prometheus-url", help="Prometheus to read usage from, e.g. http://127.0.0.1:9090"),
+            typer.Option(
+                "--prometheus-url",
+                envvar="DIZUO_PROMETHEUS_URL",
+                help="Prometheus to read usage from, e.g. http://127.0.0.1:9090 (user:password@ for basic auth: "
+                "pass it in DIZUO_PROMETHEUS_URL, not on a command line every local user can read)",
+            ),
         ],
         listen: Annotated[str, typer.Option(help="HOST:PORT to serve /metrics on")] = "127.0.0.1:9782",
         config: ConfigOption = None,
@@ -221,7 +226,7 @@ def register(app: typer.Typer) -> None:
             exporter = start_exporter(loop, allocations(city), host, port)
         except OSError as exc:
             raise fail(f"--listen {listen}: cannot listen: {exc.strerror or exc}") from None
-        err.print(f"serving http://{listen}/metrics, forecasting from {prometheus_url} every {interval:g} s")
+        err.print(f"serving http://{listen}/metrics, forecasting from {source.url} every {interval:g} s")
         stop = threading.Event()
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -239,7 +244,10 @@ def register(app: typer.Typer) -> None:
     def report(
         *,
         prometheus_url: Annotated[
-            str | None, typer.Option("--prometheus-url", help="Read usage history from this Prometheus")
+            str | None,
+            typer.Option(
+                "--prometheus-url", envvar="DIZUO_PROMETHEUS_URL", help="Read usage history from this Prometheus"
+            ),
         ] = None,
         csv: Annotated[
             Path | None,

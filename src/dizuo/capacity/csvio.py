@@ -33,10 +33,10 @@ class UsageCsvError(ValueError):
 
 def read_usage_csv(path: Path) -> list[UsageHistory]:
     """All series of a usage CSV, in file order of first appearance, samples oldest first."""
-    raw = _read_bytes(path)
+    raw = _read_bytes(path).removeprefix(b"\xef\xbb\xbf")  # the byte-order mark spreadsheet programs write
     newline = raw.find(b"\n")
     header = (raw if newline < 0 else raw[:newline]).decode("utf-8", errors="replace").strip()
-    if tuple(part.strip() for part in header.split(",")) != COLUMNS:
+    if tuple(part.strip() for part in next(csv.reader([header]), [])) != COLUMNS:
         raise UsageCsvError(f"{path}:1: header is {header!r}, expected {','.join(COLUMNS)!r}")
     body = b"" if newline < 0 else raw[newline + 1 :]
     histories = _fast_parse(body)
@@ -62,6 +62,8 @@ def _read_bytes(path: Path) -> bytes:
 
 def _fast_parse(body: bytes) -> list[UsageHistory] | None:
     """Parse a clean, sorted, integer-only body; None when anything is unusual."""
+    if b'"' in body:  # quoted cells: the csv module reads them, quotes off, as it does every other row
+        return None
     if b"\r" in body:
         body = body.replace(b"\r", b"")
     if not body.endswith(b"\n"):

@@ -10,6 +10,8 @@ route alerts by.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import logging
 import math
@@ -79,7 +81,9 @@ class Selector(BaseModel):
     kind: Kind
     used: str = Field(min_length=1, description="PromQL: bytes in use, one series per volume")
     capacity: str = Field(min_length=1, description="PromQL: bytes the volume holds when full")
-    volume: tuple[str, ...] = Field(min_length=1, description="Labels naming one volume, joined with '/'")
+    volume: tuple[str, ...] = Field(
+        min_length=1, description="Labels naming one volume, joined with '/' (those a series lacks left out)"
+    )
     owner_label: str | None = Field(
         default=None, description="Label whose value is a system, department or dataset code"
     )
@@ -111,7 +115,17 @@ class SourceConfig(BaseModel):
 # Filesystems that never fill in a way a forecast helps with (memory-backed, read-only images).
 _FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd)/.+"'
 
-_CEPH_NAME = "* on (pool_id) group_left (name) ceph_pool_metadata"
+# Pool ids start at 1 in every Ceph cluster, and every cluster has a `.mgr` pool: the name is joined from the same
+# scrape (job, instance) and the cluster label ceph-mixin uses where there is one, or two clusters in one Prometheus
+# make the join many-to-many and the query fails. `max by` then folds a manager failover (a new instance) into one
+# series, and keeps one series per cluster (its `cluster` label or its scrape job).
+_CEPH_JOIN = "* on (cluster, job, instance, pool_id) group_left (name) ceph_pool_metadata"
+_CEPH_POOL = ("cluster", "job", "name")
+
+
+def _ceph(expression: str) -> str:
+    return f"max by ({', '.join(_CEPH_POOL)}) ({expression} {_CEPH_JOIN})"
+
 
 DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # kubelet reports each mounted PVC from the node it runs on; `max by` folds a volume seen by two
@@ -134,9 +148,9 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # accounts for replication and the full ratio, so stored + max_avail is what the pool can hold.
     Selector(
         kind="ceph_pool",
-        used=f"ceph_pool_stored {_CEPH_NAME}",
-        capacity=f"(ceph_pool_stored + ceph_pool_max_avail) {_CEPH_NAME}",
-        volume=("name",),
+        used=_ceph("ceph_pool_stored"),
+        capacity=_ceph("(ceph_pool_stored + ceph_pool_max_avail)"),
+        volume=_CEPH_POOL,
         pool_label="name",
     ),
     # MinIO cluster metrics (v2); buckets without a quota have no capacity series and are skipped.
@@ -214,7 +228,8 @@ class Ownership:
             pool = series_labels[selector.pool_label]
         return {
             "kind": selector.kind,
-            "volume": "/".join(series_labels.get(label, "") for label in selector.volume),
+            # Labels a series does not carry (no `cluster` where one Ceph cluster is scraped) are left out.
+            "volume": "/".join(v for label in selector.volume if (v := series_labels.get(label, ""))),
             "pool": pool,
             "department": owner.department,
             "system": owner.system,
@@ -223,14 +238,14 @@ class Ownership:
 
 # ------------------------------------------------------------------------------------ HTTP API
 
-Fetch = Callable[[str, Mapping[str, str], float], object]
+Fetch = Callable[[str, Mapping[str, str], float, Mapping[str, str]], object]
 
 
-def http_post_json(url: str, form: Mapping[str, str], timeout: float) -> object:
+def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: Mapping[str, str]) -> object:
     """POST a form and decode the JSON answer (Prometheus answers errors as JSON too)."""
     body = urllib.parse.urlencode(form).encode()
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's Prometheus, http(s) only
-        url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - see above
@@ -240,13 +255,29 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float) -> object:
             answer = json.load(exc)
         except (ValueError, OSError):
             raise SourceError(f"HTTP {exc.code} {exc.reason}") from None
-        raise SourceError(f"HTTP {exc.code}: {answer.get('error', answer)}") from None
+        reason = answer.get("error", answer) if isinstance(answer, dict) else answer
+        raise SourceError(f"HTTP {exc.code}: {reason}") from None
     except urllib.error.URLError as exc:
         raise SourceError(f"cannot connect: {exc.reason}") from None
     except (TimeoutError, OSError) as exc:
         raise SourceError(f"connection failed: {exc}") from None
+    except http.client.HTTPException as exc:  # something that is not an HTTP server answered on that port
+        raise SourceError(f"not an HTTP answer ({type(exc).__name__}: {exc})") from None
     except ValueError as exc:
         raise SourceError(f"answer is not JSON: {exc}") from None
+
+
+def split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """``http://user:password@host:9090`` -> the URL without them (safe to print and log) and the basic-auth
+    header Prometheus' web config or a reverse proxy in front of it asks for."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, {}
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    return urllib.parse.urlunsplit(bare), {"Authorization": f"Basic {token}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,10 +301,19 @@ class PrometheusSource:
         fetch: Fetch = http_post_json,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        scheme = urllib.parse.urlsplit(url).scheme
-        if scheme not in {"http", "https"}:
-            raise ConfigError(f"--prometheus-url: must start with http:// or https://: {show_value(url)}")
-        self.url = url.rstrip("/")
+        bare, self._headers = split_credentials(url)
+        parts = urllib.parse.urlsplit(bare)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(
+                f"--prometheus-url: must start with http:// or https:// and name a host: {show_value(bare)}"
+            )
+        try:
+            parts.port  # noqa: B018 - urllib checks the port only when asked
+        except ValueError:
+            raise ConfigError(f"--prometheus-url: not a valid port: {show_value(bare)}") from None
+        if self._headers and parts.scheme == "http":
+            log.warning("sending the credentials of --prometheus-url over plain http to %s", parts.hostname)
+        self.url = bare.rstrip("/")
         self.config = config
         self.ownership = Ownership.from_declaration(declaration)
         self._fetch = fetch
@@ -284,7 +324,7 @@ class PrometheusSource:
         endpoint = f"{self.url}/api/v1/query_range"
         form = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{self.config.step:g}"}
         try:
-            answer = self._fetch(endpoint, form, self.config.timeout)
+            answer = self._fetch(endpoint, form, self.config.timeout, self._headers)
         except SourceError as exc:
             raise SourceError(f"{endpoint} query {query!r}: {exc}") from None
         if not isinstance(answer, dict) or answer.get("status") != "success":
@@ -317,7 +357,7 @@ class PrometheusSource:
         # gone, or hide that one is no longer watched; they are left out, and said so.
         fresh: list[UsageHistory] = []
         stopped: list[UsageHistory] = []
-        for history in out:
+        for history in _one_per_volume(out):
             (fresh if history.timestamps[-1] >= end - self.config.max_age else stopped).append(history)
         if gone := sorted(h.series for h in stopped):
             log.warning(
@@ -327,6 +367,27 @@ class PrometheusSource:
                 ", ".join(gone[:10]) + (", ..." if len(gone) > 10 else ""),
             )
         return fresh
+
+
+def _one_per_volume(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
+    """One history per series id. The same volume can come twice: a filesystem scraped by two jobs, two selectors
+    naming one volume. Counted twice, a department's volumes would add up to double; the one sampled last (then
+    the longer one) stands for it."""
+    chosen: dict[str, UsageHistory] = {}
+    for history in histories:
+        held = chosen.get(history.series)
+        if held is None or (int(history.timestamps[-1]), history.timestamps.size) > (
+            int(held.timestamps[-1]),
+            held.timestamps.size,
+        ):
+            chosen[history.series] = history
+    if doubled := sorted({h.series for h in histories if chosen[h.series] is not h}):
+        log.warning(
+            "%d volume(s) returned more than once (two scrape jobs or two selectors), counted once: %s",
+            len(doubled),
+            ", ".join(doubled[:10]) + (", ..." if len(doubled) > 10 else ""),
+        )
+    return list(chosen.values())
 
 
 def join_series(

@@ -9,6 +9,7 @@ name and renamed, so a crash never leaves half a report.
 
 from __future__ import annotations
 
+import hashlib
 import html
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from rich.table import Table
+from rich.text import Text
 
 from dizuo.capacity.prometheus_source import Ownership
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
@@ -219,7 +221,7 @@ VOLUME_COLUMNS = ("volume", "department", "pool", "used", "size", "full", "early
 
 
 def _table(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], limit: int, *, left_aligned: set[str]
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str | Text]], limit: int, *, left_aligned: set[str]
 ) -> Table:
     shown = rows[:limit]
     # Say what --rows left out: a table that stops at 20 of 33 departments must not look complete.
@@ -229,7 +231,8 @@ def _table(
         # Names must stay whole to be copied into kubectl; rich narrows the other columns instead.
         table.add_column(column, justify="left" if column in left_aligned else "right", no_wrap=column == columns[0])
     for row in shown:
-        table.add_row(*row)
+        # Names come from Prometheus and CSV files: as Text, a `[...]` in one is printed, not read as rich markup.
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
     return table
 
 
@@ -257,7 +260,7 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
     )
     return [
         *(
-            _table(title, columns, [_group_cells(g) for g in members], limit, left_aligned={columns[0], "first full"})
+            _table(title, columns, [_group_row(g) for g in members], limit, left_aligned={columns[0], "first full"})
             for title, columns, members in groups
         ),
         _table(
@@ -279,7 +282,6 @@ def _group_cells(g: Group) -> list[str]:
     if g.earliest is not None:
         f = g.earliest.forecast
         first = f"{_date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof)})"
-    at_risk = f"[red]{g.at_risk}[/red]" if g.at_risk else "0"
     measured = g.volumes > 0
     return [
         g.name,
@@ -288,9 +290,17 @@ def _group_cells(g: Group) -> list[str]:
         size(g.used_bytes) if measured else "-",
         share(g.used_bytes, g.allocated_bytes) if measured else "-",
         str(g.volumes),
-        at_risk,
+        str(g.at_risk),
         first,
     ]
+
+
+def _group_row(g: Group) -> list[str | Text]:
+    """A group's terminal row: its count at risk in red when there is one."""
+    cells: list[str | Text] = list(_group_cells(g))
+    if g.at_risk:
+        cells[6] = Text(str(g.at_risk), style="red")
+    return cells
 
 
 # ------------------------------------------------------------------------------------- charts
@@ -405,8 +415,11 @@ def allocation_chart(report: Report, path: Path, limit: int = 15) -> None:
 
 
 def chart_name(volume: Volume) -> str:
-    """A file name for a volume's chart: its series id with unsafe characters replaced."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in volume.forecast.series) + ".png"
+    """A file name for a volume's chart: its series id with unsafe characters replaced, and a short digest of the
+    id itself, since two ids can differ only in the characters replaced (mount points `/a b` and `/a_b`)."""
+    series = volume.forecast.series
+    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in series)[:100]
+    return f"{readable}-{hashlib.sha256(series.encode()).hexdigest()[:8]}.png"
 
 
 def write_report(
@@ -471,5 +484,4 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 
 def _plain(g: Group) -> list[str]:
     cells = _group_cells(g)
-    cells[6] = str(g.at_risk)
     return [cells[0], g.title, *cells[1:]]

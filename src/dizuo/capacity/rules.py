@@ -72,6 +72,7 @@ class AlertConfig(_Model):
     forecast: ForecastAlerts
     usage_critical: UsageCritical
     stale: Hold
+    no_volumes: Hold
     exporter_down: Hold
 
 
@@ -159,6 +160,16 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             summary="Capacity forecasts are stale: forecast alerts rest on old data.",
             description="The capacity exporter {{ $labels.instance }} has not completed a forecast run "
             f"for more than {config.stale.for_}; it serves its last good forecast.",
+        ),
+        _alert(
+            config,
+            "DizuoCapacityForecastNoVolumes",
+            expr="dizuo_capacity_forecast_series == 0",
+            hold=config.no_volumes.for_,
+            severity="warning",
+            summary="The capacity exporter forecasts no volume: no capacity alert can fire.",
+            description="The capacity exporter {{ $labels.instance }} has had no volume to forecast for more than "
+            f"{config.no_volumes.for_}: its selectors match nothing in Prometheus, or no run has succeeded yet.",
         ),
         _alert(
             config,
