@@ -74,6 +74,28 @@ def test_bad_instance_exits_2_with_located_problems(tmp_path: Path) -> None:
     assert "'big'" in done.stderr, done.stderr
 
 
+def test_an_id_with_surrounding_whitespace_exits_2_instead_of_a_plan_with_another_id(tmp_path: Path) -> None:
+    """System id "a " is refused (exit 2, located on stderr), never planned as "a"."""
+    doc = document([system("a ", 10, {"A": 100}), system("b", 1, {"A": 1})], [target("A", 100)], keep_tib=6)
+    path = _write(tmp_path, doc)
+    done = _run(path)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert f"{path}: systems[0].id: leading or trailing whitespace in a name" in done.stderr, done.stderr
+    assert "'a '" in done.stderr, done.stderr
+
+
+def test_json_python_cannot_decode_exits_2_not_a_traceback(tmp_path: Path) -> None:
+    """Nesting deeper than the decoder's recursion limit is a bad input (exit 2), not a crash (exit 1)."""
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000, encoding="utf-8")
+    done = _run(path)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert f"error: {path}: invalid JSON: nested too deeply" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
 def test_what_a_solver_prints_from_c_goes_to_stderr_not_into_the_json() -> None:
     """HiGHS writes some diagnostics with C/C++ stdio, past Python's sys.stdout: inside the solver guard they land
     on stderr (also what sat in C's buffer), and stdout holds the document alone."""

@@ -108,6 +108,74 @@ def test_missing_file_and_bad_json_are_problems_not_tracebacks(tmp_path: Path) -
     assert _problems(bad)[0].startswith(f"{bad}: invalid JSON: line 1")
 
 
+def test_integers_python_will_not_decode_and_deep_nesting_are_problems_not_tracebacks(tmp_path: Path) -> None:
+    """A 5,001-digit integer (ValueError in json) and 100,000 nested arrays (RecursionError) are invalid JSON."""
+    bigint = tmp_path / "bigint.json"
+    bigint.write_text('{"name": "x", "horizon_days": 1' + "0" * 5000 + "}", encoding="utf-8")
+    problems = _problems(bigint)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{bigint}: invalid JSON: "), problems
+    assert "4300 digits" in problems[0], problems
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000, encoding="utf-8")
+    assert _problems(deep) == [f"{deep}: invalid JSON: nested too deeply"]
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("systems[0].id", lambda doc: doc["systems"][0].update(id="s1 ")),
+        ("systems[0].group", lambda doc: doc["systems"][0].update(group=" g")),
+        ("systems[1].depends_on[0]", lambda doc: doc["systems"][1].update(depends_on=["s1\t"])),
+        ("targets[0].name", lambda doc: doc["targets"][0].update(name="A ")),
+    ],
+)
+def test_names_with_surrounding_whitespace_are_refused_not_stripped(tmp_path: Path, where: str, change) -> None:
+    """An id, group, dependency or pool name with outer whitespace is refused at its key: stripping it would make
+    the plan name ids the input does not have."""
+    doc = _base()
+    change(doc)
+    problems = _problems(_write(tmp_path, doc))
+    assert any(
+        p.startswith(f"{tmp_path / 'broken.json'}: {where}: leading or trailing whitespace") for p in problems
+    ), problems
+
+
+def test_a_cost_key_with_surrounding_whitespace_names_no_target(tmp_path: Path) -> None:
+    """A cost key "A " is not the target "A": refused at its key, with a hint, instead of silently matched."""
+    doc = _base()
+    doc["systems"][0]["cost"] = {"A ": 10}
+    problems = _problems(_write(tmp_path, doc))
+    assert problems == [
+        f"{tmp_path / 'broken.json'}: systems[0].cost.A : not a target of the instance: 'A ' "
+        "(names are compared exactly: remove the surrounding whitespace)"
+    ]
+
+
+def test_costs_beyond_the_solvers_exact_range_are_located(tmp_path: Path) -> None:
+    """A cost of 2^53 or more (float64 would round it, int64 sums would wrap) is refused at its key."""
+    doc = _base()
+    doc["systems"][0]["cost"]["A"] = 3 * 2**61
+    problems = _problems(_write(tmp_path, doc))
+    assert any(
+        p.startswith(f"{tmp_path / 'broken.json'}: systems[0].cost.A: ") and "less than 9007199254740992" in p
+        for p in problems
+    ), problems
+
+
+def test_a_group_whose_costs_sum_past_the_exact_range_is_located(tmp_path: Path) -> None:
+    """Two members each below 2^53 that sum past it on a pool: refused at the member that takes the sum over."""
+    doc = _base()
+    for member in doc["systems"]:
+        member["group"] = "g"
+        member["cost"]["A"] = 3 * 2**51
+    problems = _problems(_write(tmp_path, doc))
+    assert problems == [
+        f"{tmp_path / 'broken.json'}: systems[1].cost.A: group 'g' costs {6 * 2**51} CNY on 'A' in all, "
+        "not less than 2^53 = 9007199254740992 (the solver's exact range)"
+    ]
+
+
 def test_every_public_city_instance_loads() -> None:
     """The public city-scale instances load as they are."""
     for path in sorted(PUBLIC.glob("p-yulin-*.json")):

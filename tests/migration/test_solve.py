@@ -99,7 +99,7 @@ def test_nothing_moves_when_the_legacy_pool_holds_everything() -> None:
             target("A", 6),
             "relief needs 8.0 TiB; at most 2.0 TiB can move within the pools' storage, cores, memory and the "
             "systems' compatibility (storage and compatibility alone allow only 2.0 TiB); "
-            "group g (2 systems, 8.0 TiB, 2 cores) fits none of A",
+            "group g (2 systems, 8.0 TiB, 2 cores, 2.0 GiB memory) fits none of A (storage)",
         ),
     ],
 )
@@ -111,6 +111,51 @@ def test_infeasible_instance_is_claimed_with_the_lp_reason(case: str, systems: l
     assert answer.status == "infeasible", f"{case}: expected an infeasibility proof, got {answer.status}"
     assert answer.destinations is None
     assert answer.reason == reason, f"{case}: reason was {answer.reason!r}"
+
+
+@pytest.mark.parametrize(
+    ("resource", "big", "lifted"),
+    [
+        ("cores", system("a", 50, {"p": 10}, cores=16), "cores binds: without the cores limits 55.0 TiB could move"),
+        (
+            "memory",
+            system("a", 50, {"p": 10}, memory_gib=100),
+            "memory binds: without the memory limits 55.0 TiB could move",
+        ),
+    ],
+)
+def test_a_system_too_large_for_a_pools_cores_or_memory_is_blamed_on_them(
+    resource: str, big: dict, lifted: str
+) -> None:
+    """A 50 TiB system needing more cores (or memory) than the only pool has: the reason says that resource
+    binds and names the system, not "storage and compatibility" (which alone would let 55 TiB move)."""
+    instance = build([big, system("b", 5, {"p": 1})], [target("p", 100, cores=8, memory_gib=64)], keep_tib=0)
+    answer = solve(instance)
+    assert answer.status == "infeasible", f"{resource}: expected an infeasibility proof, got {answer.status}"
+    memory = "100.0" if resource == "memory" else "1.0"
+    cores = 16 if resource == "cores" else 1
+    assert answer.reason == (
+        "relief needs 55.0 TiB; at most 5.0 TiB can move within the pools' storage, cores, memory and the "
+        f"systems' compatibility ({lifted}); system a (50.0 TiB, {cores} cores, {memory} GiB memory) "
+        f"fits none of p ({resource})"
+    ), f"{resource}: reason was {answer.reason!r}"
+
+
+def test_nothing_fitting_any_pool_still_says_which_resource_blocks() -> None:
+    """Every system exceeds the pool's cores: the reason names cores and the systems, as when some can move."""
+    instance = build(
+        [system("a", 5, {"A": 1}, cores=8), system("b", 3, {"A": 1, "B": None}, cores=6)],
+        [target("A", 10, cores=4), target("B", 10)],
+        keep_tib=0,
+    )
+    answer = solve(instance)
+    assert answer.status == "infeasible"
+    assert answer.reason == (
+        "relief needs 8.0 TiB; at most 0.0 TiB can move within the pools' storage, cores, memory and the "
+        "systems' compatibility (cores binds: without the cores limits 8.0 TiB could move); "
+        "system a (5.0 TiB, 8 cores, 1.0 GiB memory) fits none of A (cores); "
+        "system b (3.0 TiB, 6 cores, 1.0 GiB memory) fits none of A (cores)"
+    ), answer.reason
 
 
 def test_integrality_blocks_when_the_lp_could_move_enough() -> None:

@@ -65,6 +65,18 @@ def test_the_bound_is_met_where_first_fit_decreasing_misses_it() -> None:
     assert check_plan(instance, Plan(_all_moved(instance), found.waves)) == []
 
 
+def test_moved_systems_of_zero_bytes_take_one_wave() -> None:
+    """Moved systems that all hold 0 bytes (FORMAT.md's bound is then 0) move in one wave, proven fewest."""
+    instance = build(
+        [system("cfg", 0, {"A": 1}), system("app", 0, {"A": 1}, deps=("cfg",))], [target("A", 10)], keep_tib=0
+    )
+    found = plan_waves(instance, _all_moved(instance))
+    assert found.waves == (("cfg", "app"),), f"expected one wave, got {found.waves}"
+    assert found.lower_bound == 0
+    assert found.fewest
+    assert check_plan(instance, Plan(_all_moved(instance), found.waves)) == []
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_small_random_cases_meet_the_bound_and_every_rule(seed: int) -> None:
     """Random small sets with dependencies: valid waves, as few as possible (bound met or fewer proven impossible)."""

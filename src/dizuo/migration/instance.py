@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
 from dizuo.declaration.loader import DeclarationError, Problem, problems_from_validation, show_value
 from dizuo.declaration.model import Arch, Frozen
@@ -19,13 +19,28 @@ from dizuo.declaration.model import Arch, Frozen
 # Byte counts reach ~2^56 and must stay exact: strict JSON integers, never floats, strings or booleans.
 # At most 2^63 - 1 (int64), so that sums and the solver's scaled units stay finite.
 Count = Annotated[int, Field(strict=True, ge=0, lt=2**63)]
-Name = Annotated[str, Field(strict=True, min_length=1)]
+# The solver's objective is float64, exact for integers below 2^53: a cost (and a group's sum of costs, see
+# cross_check) must stay below it, or sums wrap or round and a plan's reported cost is not its cost.
+EXACT_COST_LIMIT = 2**53
+Cost = Annotated[int, Field(strict=True, ge=0, lt=EXACT_COST_LIMIT)]
+
+
+def _no_outer_whitespace(value: str) -> str:
+    # The plan must name ids and pools exactly as the input does: "a " is not "a", and stripping it would print
+    # an id the input never had. Refusing is the only answer that changes nothing silently.
+    if value != value.strip():
+        raise ValueError("leading or trailing whitespace in a name (names are compared exactly)")
+    return value
+
+
+Name = Annotated[str, Field(strict=True, min_length=1), AfterValidator(_no_outer_whitespace)]
 
 
 class _Input(Frozen):
-    """Frozen like every declaration object, but FORMAT.md says unknown keys are to be ignored."""
+    """Frozen like every declaration object, but FORMAT.md says unknown keys are to be ignored; strings are kept
+    exactly as given (ids and pool names are what the plan prints back)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
 
 
 class Legacy(_Input):
@@ -56,7 +71,8 @@ class System(_Input):
     memory_bytes: Count
     group: Name | None = Field(default=None, description="Systems of one group stay or move together")
     depends_on: tuple[Name, ...] = ()
-    cost: dict[str, Count | None] = Field(description="CNY per target name; null (or absent) = cannot move there")
+    # Keys are checked against the target names in cross_check, exactly (a key "p " names no target "p").
+    cost: dict[str, Cost | None] = Field(description="CNY per target name; null (or absent) = cannot move there")
 
 
 class Instance(_Input):
@@ -83,14 +99,20 @@ def load_instance(path: Path | str) -> Instance:
     """Read and validate one instance JSON file, or raise :class:`InstanceError` with every problem."""
     shown = str(path)
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InstanceError([Problem(shown, "", "file is missing")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InstanceError([Problem(shown, "", f"cannot read: {exc}")]) from None
+    try:
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise InstanceError([Problem(shown, "", f"invalid JSON: {where}: {exc.msg}")]) from None
+    except ValueError as exc:  # valid syntax Python will not decode: an integer of more than 4,300 digits
+        raise InstanceError([Problem(shown, "", f"invalid JSON: {exc}")]) from None
+    except RecursionError:  # arrays or objects nested deeper than the decoder's recursion limit
+        raise InstanceError([Problem(shown, "", "invalid JSON: nested too deeply")]) from None
     return parse_instance(document, shown)
 
 
@@ -129,12 +151,46 @@ def cross_check(instance: Instance, shown: str) -> list[Problem]:
             if dep not in ids
         ]
         problems += [
-            Problem(shown, f"{where}.cost.{key}", f"not a target of the instance: {show_value(key)}")
+            Problem(shown, f"{where}.cost.{key}", f"not a target of the instance: {show_value(key)}{_near(key)}")
             for key in system.cost
             if key not in target_names
         ]
+    problems += _group_costs(instance, shown)
     if not problems:
         problems += _cycles(instance, shown)
+    return problems
+
+
+def _near(key: str) -> str:
+    """A hint when a name differs from a valid one only by surrounding whitespace."""
+    return " (names are compared exactly: remove the surrounding whitespace)" if key != key.strip() else ""
+
+
+def _group_costs(instance: Instance, shown: str) -> list[Problem]:
+    """A group moves as one unit at the sum of its members' costs: that sum, too, must be exact in the solver."""
+    members: dict[str, list[int]] = {}
+    for i, system in enumerate(instance.systems):
+        if system.group is not None:
+            members.setdefault(system.group, []).append(i)
+    problems = []
+    for group, indices in members.items():
+        for target in instance.targets:
+            costs = [cost for i in indices if (cost := instance.systems[i].cost.get(target.name)) is not None]
+            if len(costs) < len(indices):
+                continue  # some member cannot run there: the group never moves there, its sum never counts
+            running = 0
+            for i, cost in zip(indices, costs, strict=True):
+                running += cost
+                if running >= EXACT_COST_LIMIT:  # located at the member that takes the sum over the limit
+                    problems.append(
+                        Problem(
+                            shown,
+                            f"systems[{i}].cost.{target.name}",
+                            f"group {show_value(group)} costs {sum(costs)} CNY on {show_value(target.name)} in all, "
+                            f"not less than 2^53 = {EXACT_COST_LIMIT} (the solver's exact range)",
+                        )
+                    )
+                    break
     return problems
 
 

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from dizuo.migration.instance import Instance
+from dizuo.migration.instance import EXACT_COST_LIMIT, Instance, Target
 
 TIB = 2**40
 DEFAULT_TIME_LIMIT_S = 200.0
@@ -121,15 +121,18 @@ def build_units(instance: Instance) -> Units:
         members[unit_of_group[system.group] if system.group is not None else len(labels) - 1].append(i)
     systems = instance.systems
     names = [t.name for t in instance.targets]
-    system_cost = np.array(
-        [[np.nan if (c := s.cost.get(n)) is None else float(c) for n in names] for s in systems],
-        dtype=np.float64,
-    ).reshape(len(systems), len(names))
-    unit_of_system = np.empty(len(systems), dtype=np.intp)
+    # Summed in Python integers: exact, and checked against the float64 objective's exact range (the loader
+    # refuses such instances; this guards models built from instances that skipped it).
+    cost = np.full((len(labels), len(names)), np.nan, dtype=np.float64)
     for u, group in enumerate(members):
-        unit_of_system[group] = u
-    cost = np.zeros((len(labels), len(names)), dtype=np.float64)
-    np.add.at(cost, unit_of_system, system_cost)  # NaN propagates: one incompatible member blocks the unit
+        for t, name in enumerate(names):
+            costs = [c for i in group if (c := systems[i].cost.get(name)) is not None]
+            if len(costs) < len(group):
+                continue  # one incompatible member blocks the unit: NaN
+            total = sum(costs)
+            if total >= EXACT_COST_LIMIT:
+                raise ValueError(f"{labels[u]} costs {total} CNY on {name}, beyond the solver's exact range (2^53)")
+            cost[u, t] = float(total)
     return Units(
         label=tuple(labels),
         members=tuple(tuple(m) for m in members),
@@ -140,15 +143,19 @@ def build_units(instance: Instance) -> Units:
     )
 
 
-def _fits(units: Units, instance: Instance) -> npt.NDArray[np.bool_]:
-    """(units, targets): the unit alone fits the target's storage, cores and memory (exact integers)."""
+def _fits(units: Units, instance: Instance, enforced: frozenset[str] = frozenset(RESOURCES)) -> npt.NDArray[np.bool_]:
+    """(units, targets): the unit alone fits the target's ``enforced`` resources (exact integers)."""
     return np.array(
-        [
-            [size <= t.storage_bytes and cores <= t.cpu_cores and memory <= t.memory_bytes for t in instance.targets]
-            for size, cores, memory in zip(units.size, units.cores, units.memory, strict=True)
-        ],
+        [[not _blocking(units, u, target, enforced) for target in instance.targets] for u in range(len(units.label))],
         dtype=bool,
     ).reshape(len(units.label), len(instance.targets))
+
+
+def _blocking(units: Units, u: int, target: Target, enforced: frozenset[str] = frozenset(RESOURCES)) -> list[str]:
+    """The ``enforced`` resources of ``target`` that unit ``u`` alone needs more of than it has."""
+    needs = {"storage": units.size[u], "cores": units.cores[u], "memory": units.memory[u]}
+    has = {"storage": target.storage_bytes, "cores": target.cpu_cores, "memory": target.memory_bytes}
+    return [r for r in RESOURCES if r in enforced and needs[r] > has[r]]
 
 
 def _pow2_scale(largest: float) -> float:
@@ -158,11 +165,17 @@ def _pow2_scale(largest: float) -> float:
     return float(2 ** max(0, math.ceil(math.log2(largest)) - ROW_MAGNITUDE_BITS))
 
 
-def build_model(instance: Instance, units: Units | None = None) -> Model:
-    """The sparse MILP of the instance, built with array operations (10,000 systems in well under a second)."""
+def build_model(
+    instance: Instance, units: Units | None = None, enforced: frozenset[str] = frozenset(RESOURCES)
+) -> Model:
+    """The sparse MILP of the instance, built with array operations (10,000 systems in well under a second).
+
+    A column exists where the unit alone fits the target's ``enforced`` resources; the rows of the others are
+    built all the same, for :func:`max_movable` to leave out.
+    """
     units = units or build_units(instance)
     n_targets = len(instance.targets)
-    allowed = ~np.isnan(units.cost) & _fits(units, instance)
+    allowed = ~np.isnan(units.cost) & _fits(units, instance, enforced)
     var_unit, var_target = (idx.astype(np.intp) for idx in np.nonzero(allowed))
     n_vars = len(var_unit)
     size = np.array(units.size, dtype=np.float64)[var_unit]
@@ -306,9 +319,8 @@ def solve(
     base = _Size(units=len(units.label), variables=n_vars)
     if model.need <= 0:
         return Assignment("nothing_to_move", destinations(model, []), objective=0, seconds=elapsed(), **base)
-    if n_vars == 0:
-        reason = f"relief needs {_tib(model.need)}; no system or group fits any pool it can run on"
-        return Assignment("infeasible", None, reason=reason, seconds=elapsed(), **base)
+    if n_vars == 0:  # nothing can move, yet something must: proven in exact integers (the columns' fit)
+        return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=elapsed(), **base)
 
     everything = np.ones(n_vars, dtype=bool)
     nothing = np.zeros(n_vars, dtype=bool)
@@ -515,7 +527,15 @@ def _greedy_pass(model: Model, order: npt.NDArray[np.intp]) -> list[int] | None:
 
 
 def max_movable(model: Model, drop: frozenset[str] = frozenset()) -> float | None:
-    """Bytes the LP relaxation can move at most (groups, compatibility, capacities but ``drop``); None = LP failed."""
+    """Bytes the LP relaxation can move at most (groups, compatibility, capacities but ``drop``); None = LP failed.
+
+    Without a resource's limits, a unit too large for it alone may move too: the model's columns leave such units
+    out, so the relaxed LP gets columns filtered by the resources it still enforces.
+    """
+    if drop:
+        model = build_model(model.instance, model.units, frozenset(RESOURCES) - drop)
+    if len(model.var_unit) == 0:
+        return 0.0
     n_targets = len(model.instance.targets)
     keep = np.ones(model.matrix.shape[0], dtype=bool)
     keep[model.relief_row] = False
@@ -540,7 +560,7 @@ def explain_infeasible(model: Model) -> str:
     """A reason for people: how far the LP bound falls short of the relief, and what binds."""
     need = model.need
     movable = max_movable(model)
-    unfit = _unfit_groups(model)
+    unfit = _unfit_units(model)
     if movable is None:
         return f"relief needs {_tib(need)}; the LP relaxation could not be solved{unfit}"
     if movable >= need:
@@ -565,22 +585,25 @@ def explain_infeasible(model: Model) -> str:
     return f"relief needs {_tib(need)}; at most {_tib(movable)} can move {within}{detail}{unfit}"
 
 
-def _unfit_groups(model: Model) -> str:
-    """Groups that some pool could run but none can hold: the model leaves them out, say which."""
+def _unfit_units(model: Model) -> str:
+    """Systems and groups that some pool could run but none can hold: the model leaves them out, say which and why."""
     units, instance = model.units, model.instance
     compatible = ~np.isnan(units.cost)
     has_var = np.zeros(len(units.label), dtype=bool)
     has_var[model.var_unit] = True
-    unfit = [u for u in np.flatnonzero(compatible.any(axis=1) & ~has_var) if len(units.members[u]) > 1]
+    unfit = [int(u) for u in np.flatnonzero(compatible.any(axis=1) & ~has_var)]
     if not unfit:
         return ""
     unfit.sort(key=lambda u: -units.size[u])
     shown = []
     for u in unfit[:SHOWN_UNFIT]:
-        pools = [instance.targets[t].name for t in np.flatnonzero(compatible[u])]
+        pools = [instance.targets[int(t)] for t in np.flatnonzero(compatible[u])]
+        lacking = ", ".join(f"{t.name} ({', '.join(_blocking(units, u, t))})" for t in pools)
+        count = len(units.members[u])
+        what = f"group {units.label[u]} ({count} systems, " if count > 1 else f"system {units.label[u]} ("
         shown.append(
-            f"group {units.label[u]} ({len(units.members[u])} systems, {_tib(units.size[u])}, "
-            f"{units.cores[u]} cores) fits none of {', '.join(pools)}"
+            f"{what}{_tib(units.size[u])}, {units.cores[u]} cores, {units.memory[u] / 2**30:,.1f} GiB memory) "
+            f"fits none of {lacking}"
         )
     more = f" and {len(unfit) - SHOWN_UNFIT} more" if len(unfit) > SHOWN_UNFIT else ""
     return f"; {'; '.join(shown)}{more}"

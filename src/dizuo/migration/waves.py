@@ -78,9 +78,11 @@ def plan_waves(
     )
     bound = lower_bound(items.size, items.wave_bytes)
     best, method = _heuristics(items)
-    impossible = bound  # every count below this is proven impossible
-    if len(best) > bound and len(items.ids) * (len(best) - 1) <= MILP_MAX_BINARIES:
-        for count in range(bound, len(best)):
+    # Every count below this is proven impossible. FORMAT.md's bound is 0 when every moved system has 0 bytes,
+    # but moved systems need at least one wave (and a packing MILP into 0 waves has no variables).
+    impossible = max(bound, 1) if items.ids else 0
+    if len(best) > impossible and len(items.ids) * (len(best) - 1) <= MILP_MAX_BINARIES:
+        for count in range(impossible, len(best)):
             remaining = time_limit - (time.perf_counter() - start)
             if remaining <= 0:
                 break
