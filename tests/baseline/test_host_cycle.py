@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shlex
+import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from dizuo.baseline import harden
 from dizuo.baseline.catalogue import Scope, packaged
@@ -356,6 +359,57 @@ def test_integrity_check_is_clean_after_hardening_and_reports_a_new_file(first_c
     assert _root(debian_host, "sh", "-c", rebaseline).returncode == 0
     again = _root(debian_host, "systemctl", "start", "dizuo-aide-check.service")
     assert again.returncode == 0, "after the runbook's re-baseline the check must be clean again"
+
+
+def _with_aide_paths(city: Path, target: Path, extra: list[str]) -> Path:
+    """A copy of the declaration ``city`` whose aide_paths add ``extra`` to the catalogue's default."""
+    shutil.copytree(city, target)
+    city_file = target / "city.yaml"
+    document = yaml.safe_load(city_file.read_text(encoding="utf-8"))
+    default = next(p.default for p in packaged().control("DZ-MC-01").parameters if p.name == "aide_paths")
+    document["baseline"]["aide_paths"] = [*default, *extra]
+    city_file.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def test_new_integrity_paths_check_the_old_baseline_first_and_keep_it(first_converge, city, debian_host, tmp_path):
+    """DZ-MC-01 on the real host: a harden run whose aide_paths changed needs a new baseline, but what differs from
+    the old one has not been reviewed: a file dropped into /etc and a tampered job script in /usr/local/sbin (watched
+    now) are reported first, as the daily check reports them, and the old database is kept with that report. The new
+    baseline then checks clean, and so does the next after the paths go back."""
+    dropped, tampered = "/etc/cron.d/dizuo-test-unreviewed", "/usr/local/sbin/dizuo-patch-status"
+    assert _root(debian_host, "tee", dropped, stdin="* * * * * root true\n").returncode == 0
+    assert _root(debian_host, "sh", "-c", f"echo '# tampered' >> {tampered}").returncode == 0
+    superseded = "/var/lib/aide/superseded"
+    try:
+        wider = _with_aide_paths(city, tmp_path / "yulin", ["/opt"])
+        events: list[dict[str, Any]] = []
+        result = harden.run(load(wider), limit=debian_host.name, tags=["aide"], on_event=events.append)
+        assert result.ok, f"harden with new aide_paths failed: {_failed_tasks(events)}"
+        kept = _root(debian_host, "ls", superseded).stdout.split()
+        assert len(kept) == 2, f"{superseded} holds {kept}"
+        assert {name.rsplit(".", 1)[1] for name in kept} == {"db", "report"}, kept
+        report = _root(debian_host, "cat", f"{superseded}/{next(n for n in kept if n.endswith('.report'))}").stdout
+        assert dropped in report, f"the unreviewed new file is not in the kept report:\n{report[-3000:]}"
+        assert tampered in report, f"the tampered job script is not in the kept report:\n{report[-3000:]}"
+        metrics = _root(debian_host, "cat", f"{TEXTFILE_DIR}/dizuo_integrity.prom").stdout
+        entries = dict(re.findall(r'^dizuo_integrity_entries\{change="(\w+)"\} (\d+)$', metrics, re.MULTILINE))
+        # Changed: the script, and /etc/cron.d itself (a new entry changes a directory's times).
+        assert entries["added"] == "1", metrics
+        assert int(entries["changed"]) >= 1, metrics
+        assert "/opt DZ" in _root(debian_host, "cat", "/etc/aide/dizuo-aide.conf").stdout
+        clean = _root(debian_host, "systemctl", "start", "dizuo-aide-check.service")
+        assert clean.returncode == 0, "the new baseline holds what the old check reported"
+    finally:
+        _root(debian_host, "rm", "-f", dropped)
+        _root(debian_host, "sed", "-i", "/^# tampered$/d", tampered)
+    # Back to the declared paths: the same way again (the removals are reported), then a clean check.
+    events = []
+    result = harden.run(load(city), limit=debian_host.name, tags=["aide"], on_event=events.append)
+    assert result.ok, f"harden back to the declared aide_paths failed: {_failed_tasks(events)}"
+    assert len(_root(debian_host, "ls", superseded).stdout.split()) == 4
+    again = _root(debian_host, "systemctl", "start", "dizuo-aide-check.service")
+    assert again.returncode == 0, "after going back to the declared aide_paths the check must be clean"
 
 
 def _account_tool(host: BootedHost, *args: str) -> subprocess.CompletedProcess[str]:
