@@ -207,9 +207,33 @@ CASES = [
     ),
     pytest.param(
         "network.yaml",
-        _set(["transit", "cidr"], "10.60.255.0/30"),
-        "network.yaml: transit.cidr: '10.60.255.0/30' has room for 2 routers, not 4 zones",
-        id="transit-too-small",
+        _set(["transit", "routers", "management"], "10.60.255.15"),
+        "network.yaml: transit.routers.management: '10.60.255.15' is not a host address of 10.60.255.0/28",
+        id="transit-router-on-the-broadcast-address",
+    ),
+    pytest.param(
+        "network.yaml",
+        lambda doc: doc["transit"]["routers"].pop("dedicated"),
+        "network.yaml: transit.routers: no address for zone 'dedicated': each zone router needs one",
+        id="transit-router-missing",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["transit", "routers", "internet"], "10.60.255.1"),
+        "network.yaml: transit.routers.internet: '10.60.255.1' is zone 'extranet''s already",
+        id="transit-router-address-twice",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["transit", "routers", "dmz"], "10.60.255.9"),
+        "network.yaml: transit.routers.dmz: unknown zone 'dmz'",
+        id="transit-router-of-an-unknown-zone",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["transit", "routers", "internet"], "10.60.255.300"),
+        "network.yaml: transit.routers.internet: not an IPv4 address: '10.60.255.300'",
+        id="transit-router-not-an-address",
     ),
     pytest.param(
         "network.yaml",
@@ -337,3 +361,26 @@ def test_validate_cli_accepts_yulin() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "115 systems" in done.stdout
+
+
+def test_a_zone_added_in_front_moves_no_router(city: Path, edit: Edit) -> None:
+    """Router addresses on the transit network are declared per zone, so a zone inserted before the others takes a
+    free address and every existing router keeps its own (a moved address would replace its port and drop routes)."""
+    before = load(city).network.transit_addresses()
+
+    def add_zone(doc: Any) -> None:
+        doc["zones"].insert(
+            0,
+            {
+                "name": "video",
+                "kind": "dedicated",
+                "title": "视频专网",
+                "cidr": "10.65.0.0/16",
+                "subnets": [{"name": "video-cams", "cidr": "10.65.1.0/24"}],
+            },
+        )
+        doc["transit"]["routers"]["video"] = "10.60.255.5"
+
+    edit("network.yaml", add_zone)
+    after = load(city).network.transit_addresses()
+    assert after == {**before, "video": "10.60.255.5"}

@@ -159,11 +159,31 @@ def _addresses(d: Declaration, shown: Shown) -> list[Problem]:
             for _, zone, zone_net in zone_nets
             if transit.overlaps(zone_net)
         ]
-        room, needed = len(d.network.transit_addresses()), len(d.zones)
-        if room < needed:
-            problems.append(
-                Problem(net, "transit.cidr", f"{show_value(cidr)} has room for {room} routers, not {needed} zones")
-            )
+        problems += _transit_routers(d.network.transit.routers, [z.name for z in d.zones], net, transit)
+    return problems
+
+
+def _transit_routers(
+    routers: dict[str, str], zones: list[str], net: str, transit: ipaddress.IPv4Network
+) -> list[Problem]:
+    """One router address per zone, each a host address of the transit network, none twice."""
+    problems = [
+        Problem(net, "transit.routers", f"no address for zone {zone!r}: each zone router needs one")
+        for zone in zones
+        if zone not in routers
+    ]
+    hosts = (transit.network_address, transit.broadcast_address) if transit.prefixlen < 31 else ()
+    seen: dict[str, str] = {}
+    for zone, address in routers.items():
+        where = f"transit.routers.{zone}"
+        if zone not in zones:
+            problems.append(Problem(net, where, f"unknown zone {show_value(zone)}"))
+        ip = ipaddress.IPv4Address(address)
+        if ip not in transit or ip in hosts:
+            problems.append(Problem(net, where, f"{show_value(address)} is not a host address of {transit}"))
+        if address in seen:
+            problems.append(Problem(net, where, f"{show_value(address)} is zone {seen[address]!r}'s already"))
+        seen.setdefault(address, zone)
     return problems
 
 

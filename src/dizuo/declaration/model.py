@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -141,6 +142,17 @@ def _private_network(value: str) -> str:
 PrivateCidr = Annotated[str, Field(description="A private IPv4 network in CIDR form, e.g. 10.20.0.0/16")]
 
 
+def _ipv4_address(value: str) -> str:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValueError("not an IPv4 address") from None
+    return value
+
+
+IPv4Text = Annotated[str, AfterValidator(_ipv4_address)]
+
+
 # ---------------------------------------------------------------- network.yaml
 
 
@@ -208,8 +220,11 @@ class IngressSource(Frozen):
 class Transit(Frozen):
     """The network that links the zone routers, so that declared flows between zones can be routed."""
 
-    cidr: PrivateCidr = Field(
-        description="Outside every zone; each zone router takes one address in it, in the order of `zones`"
+    cidr: PrivateCidr = Field(description="Outside every zone")
+    # Pinned, not taken in the order of `zones`: a router whose address moved would get a new port, and every
+    # route through it would drop while Neutron replaces it. Adding or reordering zones moves nothing.
+    routers: dict[str, IPv4Text] = Field(
+        default_factory=dict, description="Each zone router's address on the transit network, by zone name"
     )
 
     _cidr = field_validator("cidr")(_private_network)
@@ -248,11 +263,8 @@ class NetworkFile(Frozen):
         return [(self.zones[a].name, self.zones[b].name) for a, b in sorted(pairs)]
 
     def transit_addresses(self) -> dict[str, str]:
-        """Each zone router's address on the transit network: its hosts in the order of ``zones``."""
-        if self.transit is None:
-            return {}
-        hosts = ipaddress.IPv4Network(self.transit.cidr).hosts()
-        return {zone.name: str(address) for zone, address in zip(self.zones, hosts, strict=False)}
+        """Each zone router's address on the transit network, as declared (validation requires one per zone)."""
+        return {} if self.transit is None else dict(self.transit.routers)
 
 
 # --------------------------------------------------------------- clusters.yaml
