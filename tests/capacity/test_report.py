@@ -221,3 +221,12 @@ def test_report_takes_the_prometheus_url_from_the_environment_and_never_shows_it
     assert f"http://127.0.0.1:{port}/api/v1/query_range" in result.output
     assert "cannot connect" in result.output
     assert "s3cret" not in result.output
+
+
+def test_a_csv_on_the_command_line_outranks_the_prometheus_url_of_the_environment(tmp_path):
+    """Where the exporter's DIZUO_PROMETHEUS_URL is set, `report --csv` still reads the CSV."""
+    out = tmp_path / "report"
+    args = ["capacity", "report", "--csv", str(usage_csv(tmp_path / "usage.csv")), "--out", str(out)]
+    result = CliRunner().invoke(app, args, env={"DIZUO_PROMETHEUS_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").exists()

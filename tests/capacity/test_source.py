@@ -246,6 +246,71 @@ def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(caplog):
     assert server.requests[0]["authorization"] == expected
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://dizuo:S3cr/et@127.0.0.1:9",  # an unencoded / ends the authority early: "S3cr" would be a port
+        "http://dizuo:1234/xY@prom.yl:9090",  # ... or a valid port, and the rest a path
+        "dizuo:S3cret@prom.yl:9090",  # no scheme
+    ],
+)
+def test_a_malformed_url_with_credentials_is_refused_without_showing_them(url):
+    """Credentials urllib cannot take apart are refused, and the message hides them."""
+    with pytest.raises(ConfigError) as caught:
+        PrometheusSource(url)
+    assert "S3cr" not in str(caught.value)
+    assert "xY" not in str(caught.value)
+    assert "***@" in str(caught.value)
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_host():
+    """A Prometheus answering with a redirect (urllib follows a 303 with a GET) does not get the credentials sent
+    on to the host it names."""
+    seen: list[str] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    elsewhere, elsewhere_thread = _serve(Elsewhere)
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(303)
+            self.send_header("Location", f"http://127.0.0.1:{elsewhere.server_address[1]}/api/v1/query_range")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    redirect, redirect_thread = _serve(Redirect)
+    try:
+        address = f"127.0.0.1:{redirect.server_address[1]}"
+        with pytest.raises(SourceError):
+            PrometheusSource(f"http://ops:s3cret@{address}", clock=lambda: NOW).histories()
+    finally:
+        for server, thread in ((redirect, redirect_thread), (elsewhere, elsewhere_thread)):
+            server.shutdown()
+            server.server_close()
+            thread.join()
+    assert seen, "the redirect was followed"
+    assert seen == [""] * len(seen)
+
+
 def test_a_volume_returned_twice_is_counted_once(caplog):
     """The same filesystem scraped by two jobs comes back twice: it is one volume, the one sampled last."""
     ts = grid(4)

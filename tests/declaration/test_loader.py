@@ -187,6 +187,19 @@ CASES = [
         id="systems-behind-an-ingress-without-a-domain",
     ),
     pytest.param(
+        "clusters.yaml",
+        lambda doc: doc["clusters"][1].pop("ingress_address"),
+        "clusters.yaml: clusters[1].ingress_address: required: sjj-sjsh, sjj-zwfw, rsj-05 and 5 more are served "
+        "through this cluster's ingress controller, and their DNS names point at its address",
+        id="cluster-behind-an-ingress-without-its-address",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 1, "ingress_address"], "10.61.16.10"),
+        "clusters.yaml: clusters[1].ingress_address: '10.61.16.10' is outside zone 'internet'",
+        id="ingress-address-outside-the-clusters-zone",
+    ),
+    pytest.param(
         "city.yaml",
         _set(["domain"], "YL.gov.cn"),
         "city.yaml: domain: String should match pattern",
@@ -210,6 +223,12 @@ CASES = [
         _set(["transit", "routers", "management"], "10.60.255.15"),
         "network.yaml: transit.routers.management: '10.60.255.15' is not a host address of 10.60.255.0/28",
         id="transit-router-on-the-broadcast-address",
+    ),
+    pytest.param(
+        "network.yaml",
+        lambda doc: doc["transit"].update(cidr="10.60.255.0/31"),
+        "network.yaml: transit.routers.extranet: '10.60.255.1' is not a host address of 10.60.255.0/31",
+        id="transit-network-without-host-addresses",
     ),
     pytest.param(
         "network.yaml",

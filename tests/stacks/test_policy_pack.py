@@ -167,12 +167,23 @@ CASES += [
         False,
         True,
     ),
-    (
-        "ingress-over-tls",
-        pol.INGRESS,
-        ingress(["a.yl.gov.cn"], **{"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}),
-        False,
-        False,
+    *(
+        (
+            "ingress-over-tls",
+            pol.INGRESS,
+            ingress(["a.yl.gov.cn"], **{"nginx.ingress.kubernetes.io/ssl-redirect": off}),
+            False,
+            True,
+        )
+        for off in ("0", "f", "F", "FALSE")  # Go's strconv.ParseBool, as ingress-nginx reads it
+    ),
+    *(  # force-ssl-redirect only ever adds a redirect
+        ("ingress-over-tls", pol.INGRESS, ingress(["a.yl.gov.cn"], **{key: value}), False, False)
+        for key, value in (
+            ("nginx.ingress.kubernetes.io/force-ssl-redirect", "true"),
+            ("nginx.ingress.kubernetes.io/force-ssl-redirect", "false"),
+            ("nginx.ingress.kubernetes.io/ssl-redirect", "true"),
+        )
     ),
 ]
 

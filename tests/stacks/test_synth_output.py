@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dizuo.cloud import shapes
 from dizuo.declaration import Declaration
 from dizuo.synth.synth import SynthError, synth
 
@@ -64,6 +65,39 @@ def test_summary_counts_what_was_written(synthesised: tuple[Path, dict], yulin: 
     assert len(openstack) == sum(
         n for t, n in summary["stacks"]["network"]["by_type"].items() if t.startswith("openstack:")
     )
+
+
+def test_dns_records_point_each_ingress_name_at_its_clusters_ingress(
+    synthesised: tuple[Path, dict], yulin: Declaration, tmp_path: Path
+) -> None:
+    """dns/<domain>.zone holds one A record per system served through an ingress controller, at its cluster's
+    ingress address; BIND's named-checkzone loads it $INCLUDEd in the city's zone, and its canonical dump has exactly
+    those names."""
+    out, _ = synthesised
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    fragment = out / summary["dns"]["zone_file"]
+    assert fragment == out / "dns" / "yl.gov.cn.zone"
+    zone = tmp_path / "yl.gov.cn.zone"
+    zone.write_text(
+        "$ORIGIN yl.gov.cn.\n$TTL 300\n"
+        "@ IN SOA ns1 hostmaster 2026120501 3600 600 604800 300\n@ IN NS ns1\nns1 IN A 10.64.1.53\n"
+        f"$INCLUDE {fragment}\n",
+        encoding="utf-8",
+    )
+    dump = tmp_path / "canonical.zone"
+    checked = subprocess.run(
+        ["named-checkzone", "-D", "-o", str(dump), "yl.gov.cn", str(zone)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    records = {
+        fields[0].removesuffix(".yl.gov.cn."): fields[4]
+        for fields in (line.split() for line in dump.read_text(encoding="utf-8").splitlines())
+        if len(fields) == 5 and fields[3] == "A" and fields[0] != "ns1.yl.gov.cn."
+    }
+    ingress = {c.name: c.ingress_address for c in yulin.clusters}
+    served = {s.code: ingress[s.cluster] for s in yulin.systems if shapes.served_through_ingress(yulin, s)}
+    assert records == served
+    assert summary["dns"]["records"] == len(served)
 
 
 def test_no_secret_is_written_in_plaintext(synthesised: tuple[Path, dict]) -> None:

@@ -43,8 +43,10 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 BUCKET = "openstack:objectstorage/container:Container"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
-# ingress-nginx's switches that would serve a TLS host over plain HTTP as well (DZ-CT-01).
-PLAIN_HTTP_ANNOTATIONS = ("nginx.ingress.kubernetes.io/ssl-redirect", "nginx.ingress.kubernetes.io/force-ssl-redirect")
+# ingress-nginx's switch that would serve a TLS host over plain HTTP as well (DZ-CT-01); force-ssl-redirect only
+# ever adds a redirect. ingress-nginx reads it with Go's strconv.ParseBool, so these all mean false.
+SSL_REDIRECT = "nginx.ingress.kubernetes.io/ssl-redirect"
+PARSEBOOL_FALSE = frozenset({"0", "f", "false"})
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
 
 
@@ -154,9 +156,9 @@ def ingress_over_tls(args: ResourceValidationArgs, report: Report) -> None:
     if not spec.get("rules") and spec.get("defaultBackend"):
         report(f"Ingress {name} has a default backend for any host, which no certificate names", None)
     annotations = (args.props.get("metadata") or {}).get("annotations") or {}
-    for key in PLAIN_HTTP_ANNOTATIONS:
-        if str(annotations.get(key, "")).strip().lower() == "false":
-            report(f"Ingress {name} turns the redirect to HTTPS off ({key}: false)", None)
+    value = str(annotations.get(SSL_REDIRECT, "")).strip()
+    if value.lower() in PARSEBOOL_FALSE:
+        report(f"Ingress {name} turns the redirect to HTTPS off ({SSL_REDIRECT}: {value})", None)
 
 
 def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Report) -> None:

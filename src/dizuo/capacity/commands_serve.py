@@ -242,6 +242,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def report(
+        ctx: typer.Context,
         *,
         prometheus_url: Annotated[
             str | None,
@@ -264,6 +265,10 @@ def register(app: typer.Typer) -> None:
         calendar_file: CalendarOption = None,
     ) -> None:
         """Allocation vs usage vs forecast per department and pool: tables, PNG charts and an HTML page."""
+        # By name: typer carries its own copy of click, whose enum is not click's.
+        url_source = ctx.get_parameter_source("prometheus_url")
+        if csv is not None and url_source is not None and url_source.name == "ENVIRONMENT":
+            prometheus_url = None  # a --csv given on the command line outranks the exporter's environment
         if (prometheus_url is None) == (csv is None):
             raise fail("give exactly one of --prometheus-url URL or --csv FILE")
         run_report(

@@ -245,8 +245,11 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
     """POST a form and decode the JSON answer (Prometheus answers errors as JSON too)."""
     body = urllib.parse.urlencode(form).encode()
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's Prometheus, http(s) only
-        url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
+        url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
+    for name, value in headers.items():
+        # Not carried along a redirect: credentials go to the Prometheus named, never to a host it points at.
+        request.add_unredirected_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - see above
             return json.load(response)
@@ -267,11 +270,28 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
         raise SourceError(f"answer is not JSON: {exc}") from None
 
 
+def redacted(url: str) -> str:
+    """``url`` with everything between the scheme and its last ``@`` hidden: safe to print whatever its shape."""
+    if "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if sep else f"***@{url.rpartition('@')[2]}"
+
+
 def split_credentials(url: str) -> tuple[str, dict[str, str]]:
     """``http://user:password@host:9090`` -> the URL without them (safe to print and log) and the basic-auth
-    header Prometheus' web config or a reverse proxy in front of it asks for."""
+    header Prometheus' web config or a reverse proxy in front of it asks for.
+
+    Raises :class:`ConfigError` (showing the URL redacted) when an ``@`` is left that is not the end of the
+    credentials: a password with an unencoded ``/``, ``?`` or ``#`` would otherwise be read as a host and a path.
+    """
     parts = urllib.parse.urlsplit(url)
     if parts.username is None and parts.password is None:
+        if "@" in url:
+            raise ConfigError(
+                "--prometheus-url: user and password must come right after the scheme, with / ? # @ in them "
+                f"percent-encoded (%2F %3F %23 %40): {show_value(redacted(url))}"
+            )
         return url, {}
     user = urllib.parse.unquote(parts.username or "")
     password = urllib.parse.unquote(parts.password or "")
@@ -301,12 +321,12 @@ class PrometheusSource:
         fetch: Fetch = http_post_json,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+            raise ConfigError(f"--prometheus-url: must start with http:// or https://: {show_value(redacted(url))}")
         bare, self._headers = split_credentials(url)
         parts = urllib.parse.urlsplit(bare)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ConfigError(
-                f"--prometheus-url: must start with http:// or https:// and name a host: {show_value(bare)}"
-            )
+        if not parts.hostname:
+            raise ConfigError(f"--prometheus-url: names no host: {show_value(bare)}")
         try:
             parts.port  # noqa: B018 - urllib checks the port only when asked
         except ValueError:

@@ -6,7 +6,7 @@ Everything here returns plain dictionaries (Kubernetes manifest fragments) so te
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dizuo.declaration.model import Arch, Database, Declaration, System, ZoneKind
@@ -168,6 +168,24 @@ def ingress_host(d: Declaration, s: System) -> str:
     if d.city.domain is None:
         raise ValueError(f"city.yaml declares no domain, and {s.code!r} is served through an ingress controller")
     return f"{s.code}.{d.city.domain}"
+
+
+def dns_zone_fragment(d: Declaration, hosts: Mapping[str, str]) -> str | None:
+    """One A record per Ingress host (``hosts``: host name -> cluster), at that cluster's ingress address, named
+    relative to the city's domain: a file to ``$INCLUDE`` in that zone on the city's DNS servers. None without hosts.
+    """
+    if not hosts or d.city.domain is None:
+        return None
+    address = {c.name: c.ingress_address for c in d.clusters}
+    suffix = f".{d.city.domain}"
+    names = {host: host.removesuffix(suffix) if host.endswith(suffix) else f"{host}." for host in hosts}
+    width = max(len(name) for name in names.values())
+    lines = [
+        f"; dizuo: the names {d.city.code}'s ingress controllers serve, one A record each, at the cluster's address.",
+        f"; $INCLUDE this file in the zone of {d.city.domain}. on the city's DNS servers; names are relative to it.",
+        *(f"{names[host]:<{width}}  IN  A  {address[cluster]}  ; {cluster}" for host, cluster in sorted(hosts.items())),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def ingress_spec(d: Declaration, s: System) -> dict[str, Any]:

@@ -172,14 +172,15 @@ def _transit_routers(
         for zone in zones
         if zone not in routers
     ]
-    hosts = (transit.network_address, transit.broadcast_address) if transit.prefixlen < 31 else ()
+    # Neutron gives no port the first or the last address of an IPv4 subnet, /31 and /32 included.
+    reserved = (transit.network_address, transit.broadcast_address)
     seen: dict[str, str] = {}
     for zone, address in routers.items():
         where = f"transit.routers.{zone}"
         if zone not in zones:
             problems.append(Problem(net, where, f"unknown zone {show_value(zone)}"))
         ip = ipaddress.IPv4Address(address)
-        if ip not in transit or ip in hosts:
+        if ip not in transit or ip in reserved:
             problems.append(Problem(net, where, f"{show_value(address)} is not a host address of {transit}"))
         if address in seen:
             problems.append(Problem(net, where, f"{show_value(address)} is zone {seen[address]!r}'s already"))
@@ -355,25 +356,50 @@ def _crossing(d: Declaration, s: System, dep: System, file: str, where: str) -> 
 
 
 def _ingress(d: Declaration, shown: Shown) -> list[Problem]:
-    """Systems served through an ingress controller answer at ``<code>.<domain>``: the city declares the domain."""
+    """Systems served through an ingress controller answer at ``<code>.<domain>``, a name the city's DNS points at
+    their cluster's ingress address: the city declares the domain, each such cluster its address (in its zone)."""
     from dizuo.cloud.shapes import served_through_ingress  # noqa: PLC0415 - the cloud package imports the declaration
 
-    if d.city.domain is not None:
-        return []
-    zones, codes = {z.name for z in d.zones}, {s.code for s in d.systems}
-    if any(s.zone not in zones or not set(s.depends_on) <= codes for s in d.systems):
-        return []  # _systems reports the broken references
-    served = [s.code for s in d.systems if served_through_ingress(d, s)]
-    if not served:
-        return []
-    named = ", ".join(served[:3]) + (f" and {len(served) - 3} more" if len(served) > 3 else "")
-    return [
-        Problem(
-            shown("city.yaml"),
-            "domain",
-            f"required: {named} are served through their cluster's ingress controller, at <system code>.<domain>",
-        )
+    file = shown("clusters.yaml")
+    zones = {z.name: ipaddress.IPv4Network(z.cidr) for z in d.zones}
+    problems = [
+        Problem(file, f"clusters[{i}].ingress_address", f"{show_value(c.ingress_address)} is outside zone {c.zone!r}")
+        for i, c in enumerate(d.clusters)
+        if c.ingress_address is not None
+        and c.zone in zones
+        and ipaddress.IPv4Address(c.ingress_address) not in zones[c.zone]
     ]
+    codes, clusters = {s.code for s in d.systems}, {c.name for c in d.clusters}
+    if any(s.zone not in zones or s.cluster not in clusters or not set(s.depends_on) <= codes for s in d.systems):
+        return problems  # _systems reports the broken references
+    served = [s for s in d.systems if served_through_ingress(d, s)]
+    if served and d.city.domain is None:
+        problems.append(
+            Problem(
+                shown("city.yaml"),
+                "domain",
+                f"required: {_some(s.code for s in served)} are served through their cluster's ingress controller, "
+                "at <system code>.<domain>",
+            )
+        )
+    for i, c in enumerate(d.clusters):
+        behind = [s.code for s in served if s.cluster == c.name]
+        if behind and c.ingress_address is None:
+            problems.append(
+                Problem(
+                    file,
+                    f"clusters[{i}].ingress_address",
+                    f"required: {_some(behind)} are served through this cluster's ingress controller, and their DNS "
+                    "names point at its address",
+                )
+            )
+    return problems
+
+
+def _some(codes: Iterable[str]) -> str:
+    """``a, b, c and 4 more``."""
+    listed = list(codes)
+    return ", ".join(listed[:3]) + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
 
 
 def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:

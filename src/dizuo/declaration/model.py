@@ -334,6 +334,11 @@ class Cluster(Frozen):
     kubernetes_version: str = Field(pattern=r"^1\.\d+$")
     node_pools: tuple[NodePool, ...] = Field(min_length=1)
     storage_pools: tuple[StoragePool, ...] = ()
+    ingress_address: IPv4Text | None = Field(
+        default=None,
+        description="Where the cluster's ingress controller listens (its load-balancer or virtual address, in the "
+        "cluster's zone): the DNS names of the systems it serves point here",
+    )
 
 
 class ClustersFile(Frozen):

@@ -2,7 +2,8 @@
 
 Output (written to a temporary directory and swapped in only when everything is valid):
 ``DIR/<stack>/<cluster>.yaml`` (Kubernetes manifests, applyable with kubectl or a GitOps tool),
-``DIR/<stack>/openstack.json`` (OpenStack resources with their inputs), ``DIR/summary.json`` (counts).
+``DIR/<stack>/openstack.json`` (OpenStack resources with their inputs), ``DIR/dns/<domain>.zone`` (A records of
+the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from dizuo.baseline.policies import Declared, Violation, evaluate
+from dizuo.cloud.shapes import dns_zone_fragment
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
@@ -47,6 +49,8 @@ KIND_ORDER = [
     "Service",
     "Deployment",
 ]
+# The A records of the systems served through an ingress controller, for the city's DNS (dns_zone_fragment).
+DNS_FOLDER = "dns"
 WITHHELD = "withheld: secret values are applied by `pulumi up` or the city's secret manager, never written here"
 
 
@@ -235,11 +239,30 @@ def synth(
         if errors:
             raise SynthError(errors)
         result.summary = summary(declaration, stack, result.runs)
+        _write_dns_records(declaration, result, staging)
         _write(staging / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
         _swap_in(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _write_dns_records(declaration: Declaration, result: SynthResult, staging: Path) -> None:
+    """dns/<domain>.zone: an A record for each host an Ingress of the manifests serves, at its cluster's ingress."""
+    hosts = {
+        rule["host"]: cluster
+        for run in result.runs.values()
+        for cluster, docs in _kubernetes_files(run).items()
+        for doc in docs
+        if doc.get("kind") == "Ingress"
+        for rule in doc.get("spec", {}).get("rules", [])
+        if rule.get("host")
+    }
+    zone = dns_zone_fragment(declaration, hosts)
+    if zone is not None:
+        zone_file = f"{DNS_FOLDER}/{declaration.city.domain}.zone"
+        _write(staging / zone_file, zone)
+        result.summary["dns"] = {"zone_file": zone_file, "records": len(hosts)}
 
 
 def _make_staging(out: Path) -> Path:
@@ -287,6 +310,7 @@ def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> Non
             name
             for name, path in entries.items()
             if name != "summary.json"
+            and not (name == DNS_FOLDER and path.is_dir() and all(f.suffix == ".zone" for f in path.iterdir()))
             and not (
                 name in stack_folders
                 and path.is_dir()
