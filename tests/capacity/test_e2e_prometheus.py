@@ -301,19 +301,21 @@ def query(city: City, expr: str) -> dict[str, Any]:
 
 
 def test_every_dashboard_query_runs_on_prometheus(city):
-    """Every Grafana panel query is valid PromQL here, and the time-to-full table lists the filling PVC only."""
+    """Every Grafana panel query of both dashboards (capacity, host security) is valid PromQL here, and the
+    time-to-full table lists the filling PVC only."""
     wait_for(lambda: city.metrics().get("dizuo_storage_exhaustion_timestamp_seconds"), "a first forecast", city.logs)
     wait_for(lambda: query(city, "dizuo_storage_used_bytes")["data"]["result"], "a scrape of the exporter", city.logs)
-    dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
     # What Grafana substitutes: "All" for the variables, a rate window for $__rate_interval.
-    variables = {'"$department"': '".*"', '"$pool"': '".*"', "$__rate_interval": "5m"}
-    for panel in dashboard["panels"]:
-        for target in panel["targets"]:
-            expr = target["expr"]
-            for name, value in variables.items():
-                expr = expr.replace(name, value)
-            answer = query(city, expr)
-            assert answer["status"] == "success", f"panel {panel['title']!r}: {expr!r}: {answer.get('error')}"
+    variables = {'"$department"': '".*"', '"$pool"': '".*"', '"$instance"': '".*"', "$__rate_interval": "5m"}
+    for name in ("dizuo-capacity.json", "dizuo-security.json"):
+        for panel in json.loads((ROOT / "monitoring" / "dashboards" / name).read_text())["panels"]:
+            for target in panel["targets"]:
+                expr = target["expr"]
+                for variable, value in variables.items():
+                    expr = expr.replace(variable, value)
+                answer = query(city, expr)
+                assert answer["status"] == "success", f"{name} {panel['title']!r}: {expr!r}: {answer.get('error')}"
+    dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
     table = next(p for p in dashboard["panels"] if p["title"] == "Volumes by time to full")
     median = next(t for t in table["targets"] if t["refId"] == "B")
     rows = query(city, median["expr"].replace('"$department"', '".*"').replace('"$pool"', '".*"'))["data"]["result"]
