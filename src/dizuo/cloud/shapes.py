@@ -158,7 +158,7 @@ def served_through_ingress(d: Declaration, s: System) -> bool:
     return (
         zone.kind is ZoneKind.INTERNET
         or any(i.destination == zone.name for i in d.network.ingress)
-        or any(d.system(code).cluster != s.cluster for code in dependents(d)[s.code])
+        or any(s.code in caller.depends_on and caller.cluster != s.cluster for caller in d.systems)
     )
 
 

@@ -515,10 +515,6 @@ class Declaration(Frozen):
         """The department with this code."""
         return next(d for d in self.departments if d.code == code)
 
-    def system(self, code: str) -> System:
-        """The system with this code."""
-        return next(s for s in self.systems if s.code == code)
-
     def zone(self, name: str) -> Zone:
         """The zone with this name."""
         return next(z for z in self.network.zones if z.name == name)
