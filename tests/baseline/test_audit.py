@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import testinfra
@@ -844,3 +845,142 @@ def test_plan_resolves_zone_parameters(nowhere_host, tmp_path):
     ageing = next(c for c in ia04["checks"] if c["kind"] == "password_max_age")
     assert ageing["args"]["max_days"] == 30, "the management zone's override applies"
     assert yaml.safe_dump(items)  # the plan is plain data, handed to the checks as JSON
+
+
+class _FilesHost:
+    """A host holding only ``files`` (path -> bytes): answers cat, find in a folder, and getent as testinfra's run()
+    does, with the output as bytes as well as text."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def run(self, command: str, *args: str) -> SimpleNamespace:
+        if command == "cat -- %s":
+            body = self.files.get(args[0])
+            if body is None:
+                return SimpleNamespace(
+                    rc=1, stdout="", stderr="No such file", stdout_bytes=b"", stderr_bytes=b"No such file"
+                )
+            return SimpleNamespace(rc=0, stdout=None, stderr="", stdout_bytes=body, stderr_bytes=b"")
+        if command.startswith("find %s -maxdepth 1 -type f"):
+            folder = args[0].rstrip("/") + "/"
+            found = [p for p in self.files if p.startswith(folder) and "/" not in p[len(folder) :]]
+            if command.endswith("-name '*.conf'"):
+                found = [p for p in found if p.endswith(".conf")]
+            listed = "\n".join(found)
+            return SimpleNamespace(rc=0, stdout=listed, stderr="", stdout_bytes=listed.encode(), stderr_bytes=b"")
+        if command == "getent group %s":
+            return SimpleNamespace(rc=2, stdout="", stderr="", stdout_bytes=b"", stderr_bytes=b"")
+        raise AssertionError(f"unexpected command {command!r} {args}")
+
+
+def _control_checks(control_id: str, kind: str) -> list[dict[str, Any]]:
+    """The arguments of a control's checks of one kind, with the catalogue's default parameters."""
+    catalogue = packaged()
+    control = catalogue.control(control_id)
+    return [check.resolved_args(catalogue.defaults()) for check in control.checks if check.kind == kind]
+
+
+def _findings(control_id: str, kind: str, host: Any) -> list[str]:
+    return [
+        problem for args in _control_checks(control_id, kind) for problem in getattr(checks, kind)(host, args).problems
+    ]
+
+
+PWQUALITY = b"minlen = 12\nminclass = 3\n"
+FAILLOCK = b"deny = 5\nunlock_time = 900\n"
+
+
+@pytest.mark.parametrize(
+    ("control", "files", "expected"),
+    [
+        (  # the file says 12 and 3; the module's own line says 1 and 1, and wins
+            "DZ-IA-03",
+            {
+                "/etc/security/pwquality.conf": PWQUALITY,
+                "/etc/pam.d/passwd": b"@include common-password\n",
+                "/etc/pam.d/common-password": b"password requisite pam_pwquality.so retry=3 minlen=1 minclass=1\n"
+                b"password required pam_pwhistory.so remember=5 use_authtok\n",
+            },
+            [
+                "/etc/pam.d/common-password: pam_pwquality.so sets minlen=1 on its line, over its configuration file: "
+                "expected ≥ 8",
+                "/etc/pam.d/common-password: pam_pwquality.so sets minclass=1 on its line, over its configuration "
+                "file: expected ≥ 3",
+            ],
+        ),
+        (  # a drop-in read after pwquality.conf lowers the length
+            "DZ-IA-03",
+            {
+                "/etc/security/pwquality.conf": PWQUALITY,
+                "/etc/security/pwquality.conf.d/50-vendor.conf": b"minlen = 6\n",
+                "/etc/pam.d/passwd": b"password requisite pam_pwquality.so retry=3\n"
+                b"password required pam_pwhistory.so remember=5\n",
+            },
+            ["/etc/security/pwquality.conf.d/50-vendor.conf: minlen is 6, expected ≥ 8"],
+        ),
+        (  # faillock.conf says 5 and 900; the preauth line allows 1000 failures and unlocks after a second
+            "DZ-IA-05",
+            {
+                "/etc/security/faillock.conf": FAILLOCK,
+                "/etc/pam.d/sshd": b"auth required pam_faillock.so preauth deny=1000 unlock_time=1\n"
+                b"auth [default=die] pam_faillock.so authfail\naccount required pam_faillock.so\n",
+            },
+            [
+                "/etc/pam.d/sshd: pam_faillock.so sets deny=1000 on its line, over its configuration file: expected "
+                "between 1 and 5",
+                "/etc/pam.d/sshd: pam_faillock.so sets unlock_time=1 on its line, over its configuration file: "
+                "expected ≥ 900",
+            ],
+        ),
+        (  # options on the line that meet the bounds are fine
+            "DZ-IA-05",
+            {
+                "/etc/security/faillock.conf": FAILLOCK,
+                "/etc/pam.d/sshd": b"auth required pam_faillock.so preauth deny=3 unlock_time=1800\n"
+                b"auth [default=die] pam_faillock.so authfail\naccount required pam_faillock.so\n",
+            },
+            [],
+        ),
+    ],
+)
+def test_a_pam_module_line_cannot_weaken_what_its_file_sets(control, files, expected):
+    """pam_pwquality and pam_faillock take options on their PAM line over their configuration files (and
+    pwquality over pwquality.conf.d after pwquality.conf): the audit reads all of them, as the modules do."""
+    host = _FilesHost(files)
+    found = _findings(control, "config_values", host) + _findings(control, "pam_stack", host)
+    assert found == expected
+
+
+def test_sudo_rules_behind_an_include_are_read():
+    """@include, #include (not a comment) and #includedir are followed as sudo follows them; a relative include is
+    relative to the including file; a file with a dot in its name in an included folder is skipped, as sudo does."""
+    host = _FilesHost(
+        {
+            "/etc/sudoers": b"root ALL=(ALL:ALL) ALL\n%dz-sysadmin ALL=(ALL) ALL\n@include /etc/sudoers.local\n"
+            b"#include sudoers.extra\n#includedir /etc/sudoers.d\n# a comment\n",
+            "/etc/sudoers.local": b"eve ALL=(ALL) NOPASSWD: ALL\n",
+            "/etc/sudoers.extra": b"mallory ALL=(ALL) ALL\n",
+            "/etc/sudoers.d/trent": b"trent ALL=(ALL) ALL\n",
+            "/etc/sudoers.d/skipped.bak": b"oscar ALL=(ALL) ALL\n",
+        }
+    )
+    finding = checks.sudo_principals(host, {"users": ["root"], "groups": ["dz-sysadmin"]})
+    assert finding.problems == [
+        "/etc/sudoers.local: sudo rule for eve (eve ALL=(ALL) NOPASSWD: ALL)",
+        "/etc/sudoers.extra: sudo rule for mallory (mallory ALL=(ALL) ALL)",
+        "/etc/sudoers.d/trent: sudo rule for trent (trent ALL=(ALL) ALL)",
+    ]
+
+
+def test_a_gbk_comment_in_a_configuration_file_is_read_not_an_error(tmp_path):
+    """A comment saved in GBK (as Windows editors in the city save them) is not UTF-8: the audit reads the file
+    through it, with the bytes it cannot decode shown as U+FFFD, instead of an error no waiver clears."""
+    conf = tmp_path / "login.defs"
+    conf.write_bytes("# 口令有效期\nPASS_MAX_DAYS 90\n".encode("gbk"))
+    local = testinfra.get_host("local://")
+    expect = [{"key": "PASS_MAX_DAYS", "op": "le", "value": 90}]
+    finding = checks.config_values(local, {"path": str(conf), "separator": "space", "expect": expect})
+    assert finding.problems == []
+    contains = checks.file_contains(local, {"path": str(conf), "patterns": [r"^PASS_MAX_DAYS\s+90$"]})
+    assert contains.problems == []

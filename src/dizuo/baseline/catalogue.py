@@ -79,9 +79,10 @@ class CheckKind(StrEnum):
     """Each of ``names`` that exists has a locked/unusable password and a shell in ``nologin_shells``.
     Args: ``names``, ``nologin_shells``."""
     CONFIG_VALUES = "config_values"
-    """Settings in a key/value file; the last occurrence of a key wins, keys compare case-insensitively,
-    ``#`` starts a comment. Args: ``path``, ``separator`` (``=`` or ``space``), ``expect``: list of
-    ``{key, op, value}``; a missing key fails."""
+    """Settings in a key/value file and, after it, the ``*.conf`` files of ``dropin_dir`` in name order; the last
+    occurrence of a key wins, keys compare case-insensitively, ``#`` starts a comment. Args: ``path``,
+    ``separator`` (``=`` or ``space``), ``expect``: list of ``{key, op, value}``; a missing key fails;
+    ``dropin_dir`` (optional)."""
     FILE_CONTAINS = "file_contains"
     """Every regex of ``patterns`` matches a line of ``path`` (re.MULTILINE). Args: ``path``, ``patterns``."""
     FILE_EXCLUDES = "file_excludes"
@@ -89,8 +90,9 @@ class CheckKind(StrEnum):
     Args: ``paths``, ``patterns``."""
     PAM_STACK = "pam_stack"
     """The effective PAM stack of ``service`` (/etc/pam.d/<service>, following @include, include and
-    substack) has a ``type`` line using ``module``, whose arguments contain every item of ``args``.
-    Args: ``service``, ``type``, ``module``, ``args`` (optional list)."""
+    substack) has a ``type`` line using ``module``, whose arguments contain every item of ``args``; a
+    ``key=value`` argument of such a line that is an ``expect`` key must meet it (it overrides the module's file).
+    Args: ``service``, ``type``, ``module``, ``args`` (optional list), ``expect`` (optional ``{key, op, value}``)."""
     LOGIN_ENV = "login_env"
     """In a login shell (``bash -l -c``), variable ``name`` compares to ``value`` by ``op`` and is
     read-only. Args: ``name``, ``op``, ``value``."""

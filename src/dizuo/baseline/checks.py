@@ -65,22 +65,32 @@ class CommandFailedError(RuntimeError):
 # ----------------------------------------------------------------- host access
 
 
+def _text(result: Any, stream: str = "stdout") -> str:
+    """A command's output as text, from its bytes. Configuration files in the city carry GBK comments as often as
+    UTF-8 ones, and process names are whatever their authors chose: undecodable bytes become U+FFFD, never an
+    error of the check (testinfra's own decoding is strict)."""
+    raw = getattr(result, f"{stream}_bytes", None)
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(getattr(result, stream))
+
+
 def _run(host: Host, command: str, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     result = host.run(command, *args)
     if result.rc not in ok:
         shown = shlex.join([command.split(maxsplit=1)[0], *args]) if args else command
-        raise CommandFailedError(f"`{shown}` exited {result.rc}: {(result.stderr or result.stdout).strip()[:200]}")
-    return str(result.stdout)
+        said = (_text(result, "stderr") or _text(result)).strip()[:200]
+        raise CommandFailedError(f"`{shown}` exited {result.rc}: {said}")
+    return _text(result)
 
 
 def _read(host: Host, path: str) -> str | None:
     """The file's text, or None when it does not exist."""
     result = host.run("cat -- %s", path)
     if result.rc == 0:
-        return str(result.stdout)
-    if "No such file" in result.stderr:
+        return _text(result)
+    stderr = _text(result, "stderr")
+    if "No such file" in stderr:
         return None
-    raise CommandFailedError(f"cannot read {path}: {result.stderr.strip()[:200]}")
+    raise CommandFailedError(f"cannot read {path}: {stderr.strip()[:200]}")
 
 
 def _read_required(host: Host, path: str, finding: Finding) -> str | None:
@@ -224,14 +234,19 @@ def accounts_locked(host: Host, args: dict[str, Any]) -> Finding:
 
 
 def config_values(host: Host, args: dict[str, Any]) -> Finding:
-    """Key/value settings of a file; the last occurrence of a key wins."""
+    """Key/value settings of a file and its drop-in directory (read after it, in name order, as libpwquality
+    reads pwquality.conf.d); the last occurrence of a key wins."""
     finding = Finding()
     path = args["path"]
     text = _read_required(host, path, finding)
     if text is None:
         return finding
+    sources = [(path, text)]
+    if dropins := args.get("dropin_dir"):
+        listed = _run(host, "find %s -maxdepth 1 -type f -name '*.conf'", dropins, ok=(0, 1)).split()
+        sources += [(p, _read(host, p) or "") for p in sorted(listed)]
     settings: dict[str, tuple[str, str]] = {}
-    for line in text.splitlines():
+    for line, source in ((line, source) for source, body in sources for line in body.splitlines()):
         stripped = line.split("#", 1)[0].strip()
         if not stripped:
             continue
@@ -242,16 +257,16 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
         else:
             parts = stripped.split(None, 1)
             key, value = parts[0], parts[1].strip() if len(parts) > 1 else ""
-        settings[key.lower()] = (value, line.strip())
+        settings[key.lower()] = (value, f"{source}: {line.strip()}")
     for item in args["expect"]:
         key, op, expected = item["key"], item["op"], item["value"]
         if key.lower() not in settings:
             finding.fail(f"{path}: {key} is not set (expected {OP_TEXT[op]} {expected})")
             continue
-        value, line = settings[key.lower()]
-        finding.see(f"{path}: {line}")
+        value, where = settings[key.lower()]
+        finding.see(where)
         if not _compare(value, op, expected):
-            finding.fail(f"{path}: {key} is {value}, expected {OP_TEXT[op]} {expected}")
+            finding.fail(f"{where.partition(': ')[0]}: {key} is {value}, expected {OP_TEXT[op]} {expected}")
     return finding
 
 
@@ -322,13 +337,22 @@ def _pam_lines(host: Host, service: str, depth: int = 0) -> Iterator[PamLine]:
 
 
 def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
-    """The service's stack has a line of this type using this module with these arguments."""
+    """The service's stack has a line of this type using this module with these arguments; where such a line sets
+    an ``expect`` key itself (``minlen=1``), that overrides the module's configuration file and must meet it too."""
     finding = Finding()
     service, kind, module = args["service"], args["type"], args["module"]
     wanted = [str(a) for a in args.get("args", [])]
     lines = [p for p in _pam_lines(host, service) if p.type == kind and Path(p.module).name == module]
     for line in lines:
         finding.see(f"{line.file}: {line.type} {line.control} {line.module} {' '.join(line.args)}".strip())
+        options = dict(a.split("=", 1) for a in line.args if "=" in a)
+        for item in args.get("expect", []):
+            key, op, expected = item["key"], item["op"], item["value"]
+            if key in options and not _compare(options[key], op, expected):
+                finding.fail(
+                    f"{line.file}: {module} sets {key}={options[key]} on its line, over its configuration file: "
+                    f"expected {OP_TEXT[op]} {expected}"
+                )
     if not any(all(a in line.args for a in wanted) for line in lines):
         extra = f" with {' '.join(wanted)}" if wanted else ""
         finding.fail(f"PAM service {service}: no {kind} line uses {module}{extra}")
@@ -520,7 +544,7 @@ def _group_members(host: Host, group: str) -> list[str] | None:
     result = host.run("getent group %s", group)
     if result.rc != 0:
         return None
-    members = result.stdout.strip().split(":")[3]
+    members = _text(result).strip().split(":")[3]
     return [m for m in members.split(",") if m]
 
 
@@ -574,7 +598,9 @@ def _sudo_allows(host: Host, account: str, command: str) -> bool:
     words = shlex.split(command)
     result = host.run("sudo -n -l -U %s -- " + " ".join(["%s"] * len(words)), account, *words)
     if result.rc not in (0, 1):
-        raise CommandFailedError(f"`sudo -l -U {account} {command}` exited {result.rc}: {result.stderr.strip()[:200]}")
+        raise CommandFailedError(
+            f"`sudo -l -U {account} {command}` exited {result.rc}: {_text(result, 'stderr').strip()[:200]}"
+        )
     return bool(result.rc == 0)
 
 
@@ -588,29 +614,45 @@ def _probe_sudo(host: Host, role: str, account: str, commands: list[str], expect
             finding.fail(f"{account} ({role}) {what} `{command}`")
 
 
-def _sudoers_files(host: Host) -> list[str]:
-    listed = _run(host, "find /etc/sudoers.d -maxdepth 1 -type f", ok=(0, 1)).split()
-    # sudo skips files in sudoers.d whose names contain a dot or end in ~.
-    return ["/etc/sudoers", *sorted(p for p in listed if "." not in Path(p).name and not p.endswith("~"))]
+# `@include file`, `#include file`, `@includedir dir`, `#includedir dir` (sudoers(5)); `#include` is no comment.
+_SUDOERS_INCLUDE = re.compile(r"^[@#]include(dir)?\s+(\S+)")
+
+
+def _sudoers_lines(host: Host, path: str = "/etc/sudoers", depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(file, line) of every rule sudo reads, following includes as sudo does; a relative include is relative to
+    the including file's folder, and an included folder skips names with a dot or ending in ~."""
+    text = _read(host, path)
+    if text is None or depth > 8:
+        return
+    for raw in text.replace("\\\n", " ").splitlines():
+        line = raw.strip()
+        included = _SUDOERS_INCLUDE.match(line)
+        if included:
+            target = str(Path(path).parent / included.group(2))  # an absolute path stays as it is
+            if included.group(1):
+                listed = _run(host, "find %s -maxdepth 1 -type f", target, ok=(0, 1)).split()
+                for found in sorted(p for p in listed if "." not in Path(p).name and not p.endswith("~")):
+                    yield from _sudoers_lines(host, found, depth + 1)
+            else:
+                yield from _sudoers_lines(host, target, depth + 1)
+            continue
+        yield path, line
 
 
 def sudo_principals(host: Host, args: dict[str, Any]) -> Finding:
     """Sudoers user specs name only allowed users and groups; the admin group holds only allowed users."""
     finding = Finding()
     users, groups = set(args["users"]), set(args["groups"])
-    for path in _sudoers_files(host):
-        text = _read(host, path) or ""
-        for raw in text.replace("\\\n", " ").splitlines():
-            line = raw.strip()
-            if not line or line.startswith(("#", "Defaults", "@include")) or re.match(r"^\w+_Alias\s", line):
-                continue
-            principals = re.split(r"\s*,\s*", line.split(None, 1)[0])
-            finding.see(f"{path}: {line}")
-            for principal in principals:
-                name = principal.lstrip("%")
-                allowed = name in groups if principal.startswith("%") else name in users
-                if not allowed:
-                    finding.fail(f"{path}: sudo rule for {principal} ({line})")
+    for path, line in _sudoers_lines(host):
+        if not line or line.startswith(("#", "Defaults")) or re.match(r"^\w+_Alias\s", line):
+            continue
+        principals = re.split(r"\s*,\s*", line.split(None, 1)[0])
+        finding.see(f"{path}: {line}")
+        for principal in principals:
+            name = principal.lstrip("%")
+            allowed = name in groups if principal.startswith("%") else name in users
+            if not allowed:
+                finding.fail(f"{path}: sudo rule for {principal} ({line})")
     for group in ("sudo", "wheel"):
         members = _group_members(host, group)
         if members is None:
@@ -632,7 +674,7 @@ def file_modes(host: Host, args: dict[str, Any]) -> Finding:
             if not item.get("optional", False):
                 finding.fail(f"{path} does not exist")
             continue
-        actual, owner, group = result.stdout.split()
+        actual, owner, group = _text(result).split()
         finding.see(f"{path}: {int(actual, 8):04o} {owner}:{group}")
         if int(actual, 8) & ~mode & 0o7777:
             finding.fail(f"{path} has mode {int(actual, 8):04o}, more than {mode:04o}")
@@ -852,9 +894,11 @@ def time_synchronised(host: Host, args: dict[str, Any]) -> Finding:
         finding.fail("no time server is known: put a host in group `ntp` or set the baseline's ntp_servers")
     tracking = host.run("chronyc -n tracking")
     if tracking.rc != 0:
-        finding.fail(f"chronyd does not answer (`chronyc tracking`: {(tracking.stderr or tracking.stdout).strip()})")
+        finding.fail(
+            f"chronyd does not answer (`chronyc tracking`: {(_text(tracking, 'stderr') or _text(tracking)).strip()})"
+        )
         return finding
-    lines = (line.partition(":") for line in tracking.stdout.splitlines())
+    lines = (line.partition(":") for line in _text(tracking).splitlines())
     fields = {key.strip(): value.strip() for key, _, value in lines}
     leap = fields.get("Leap status", "unknown")
     finding.see(
@@ -867,7 +911,7 @@ def time_synchronised(host: Host, args: dict[str, Any]) -> Finding:
     for name in sorted(declared):
         if not re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", name):
             resolved = host.run("getent ahosts %s", name)
-            declared |= {line.split()[0] for line in resolved.stdout.splitlines() if line.split()}
+            declared |= {line.split()[0] for line in _text(resolved).splitlines() if line.split()}
     listing = _run(host, "chronyc -n sources")
     # Rows follow the ==== rule: mode and state characters, then the source's address.
     rows = listing.split("=\n")[-1].splitlines() if "===" in listing else []
@@ -1000,7 +1044,7 @@ def command_succeeds(host: Host, args: dict[str, Any]) -> Finding:
     finding = Finding()
     command = shlex.join(str(part) for part in args["command"])
     result = host.run(command)
-    output = (result.stdout + result.stderr).strip().splitlines()
+    output = (_text(result) + _text(result, "stderr")).strip().splitlines()
     finding.see(f"`{command}` exited {result.rc}{': ' + output[-1] if output else ''}")
     if result.rc != 0:
         finding.fail(f"`{command}` exited {result.rc}")
@@ -1046,7 +1090,7 @@ CHECKS: dict[CheckKind, Check] = {
 def container_of(host: Host) -> str | None:
     """The container technology the host runs in (systemd-detect-virt -c), or None on a VM/bare metal."""
     result = host.run("systemd-detect-virt -c")
-    name = result.stdout.strip()
+    name = _text(result).strip()
     return name if result.rc == 0 and name and name != "none" else None
 
 
@@ -1058,8 +1102,8 @@ def _probe(host: Host) -> None:
         # testinfra's ssh backend raises with the CommandResult when ssh itself fails (exit 255).
         said = getattr(exc.args[0], "stderr", str(exc)) if exc.args else str(exc)
         raise CommandFailedError(f"cannot run commands as root over SSH: {str(said).strip()}") from None
-    if result.rc != 0 or result.stdout.strip() != "0":
-        said = (result.stderr or result.stdout).strip().splitlines()
+    if result.rc != 0 or _text(result).strip() != "0":
+        said = (_text(result, "stderr") or _text(result)).strip().splitlines()
         reason = said[-1] if said else "no output"
         raise CommandFailedError(f"cannot run commands as root over SSH (exit {result.rc}): {reason}")
 
