@@ -220,6 +220,7 @@ def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "datapool" in done.stdout
     assert "total" in done.stdout
+    assert "115 DNS records for the ingress names in dns/yl.gov.cn.zone" in " ".join(done.stdout.split())
     assert (tmp_path / "out" / "summary.json").exists()
 
 

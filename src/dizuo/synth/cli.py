@@ -85,6 +85,8 @@ def register(app: typer.Typer) -> None:
             f"{d['departments']} departments, {d['systems']} systems, {d['datasets']} datasets; "
             f"manifests valid against Kubernetes {result.summary['kubernetes_version']} (strict)"
         )
+        if dns := result.summary.get("dns"):
+            out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}")
 
     def deploy(action: str, stack: str, stacks: Path, backend: str | None, only: list[str] | None) -> None:
         from dizuo.synth.deploy import DeployError, run  # noqa: PLC0415 - only `preview` and `up` need it
