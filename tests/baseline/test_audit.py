@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,15 +17,19 @@ from typing import Any
 import pytest
 import testinfra
 import yaml
+from markdown_it import MarkdownIt
+from rich.console import Console
 
 from dizuo.baseline import checks, waivers
+from dizuo.baseline.audit import AuditInputError, AuditRun, ready_report_dir
+from dizuo.baseline.audit_cli import _print
 from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.baseline.report import AuditMeta, ControlResult, Status, html_report, junit_xml, markdown, write_reports
 from hosts import BootedHost, write_declaration
 
 DIZUO = str(Path(sys.executable).parent / "dizuo")
-CONTROL_IDS = {c.id for c in packaged().controls}
-HOST_CONTROLS = [c.id for c in packaged().for_scope(Scope.HOST)]
+CATALOGUE = packaged()
+HOST_CONTROLS = [c.id for c in CATALOGUE.for_scope(Scope.HOST)]
 
 
 def _dizuo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,6 +89,29 @@ def test_report_path_that_is_a_file_is_a_clear_error(nowhere_host, tmp_path):
     assert target.read_text() == "keep me"
 
 
+def test_report_path_that_cannot_be_created_stops_the_audit_before_any_check(nowhere_host, tmp_path):
+    """--report under a regular file gives exit 2 naming the path, before the checks run, not a traceback after."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    blocker = tmp_path / "report.txt"
+    blocker.write_text("keep me")
+    done = _dizuo("audit", "-i", str(city), "--report", str(blocker / "report"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--report {blocker / 'report'}: cannot write a report there: Not a directory" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "auditing" not in done.stderr, "no check ran"
+
+
+def test_report_dir_is_created_and_proved_writable(tmp_path):
+    """ready_report_dir creates the directory (and its parents) and leaves nothing in it."""
+    report = tmp_path / "a" / "b"
+    ready_report_dir(report)
+    assert report.is_dir()
+    assert list(report.iterdir()) == [], "the write probe is removed"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(AuditInputError, match="cannot write a report there"):
+        ready_report_dir(tmp_path / "file" / "report")
+
+
 def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
     """An out-of-range parameter in city.yaml stops the audit with file, key path and value."""
     city = write_declaration(tmp_path / "city", [nowhere_host], city_baseline={"password_max_days": 400})
@@ -95,17 +124,27 @@ def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
 @pytest.mark.parametrize(
     ("document", "where", "says"),
     [
-        ("waivers:\n- control: DZ-ZZ-99\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-01-01\n",
+        ("waivers:\n- control: DZ-ZZ-99\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-01-01\n"
+         "  approved_by: 安全管理员\n",
          "waivers[0].control", "no such control in the catalogue: 'DZ-ZZ-99'"),
-        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: soon\n",
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: soon\n"
+         "  approved_by: 安全管理员\n",
          "waivers[0].expires", "'soon'"),
         # A date that does not exist: YAML's own date reader would fail without naming the key.
-        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-02-30\n",
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-02-30\n"
+         "  approved_by: 安全管理员\n",
          "waivers[0].expires", "'2030-02-30'"),
-        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  expires: 2030-01-01\n",
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  expires: 2030-01-01\n  approved_by: 安全管理员\n",
          "waivers[0].reason", "Field required"),
-        ("waivers:\n- control: DZ-IA-01\n  hosts: []\n  reason: a good reason here\n  expires: 2030-01-01\n",
+        ("waivers:\n- control: DZ-IA-01\n  hosts: []\n  reason: a good reason here\n  expires: 2030-01-01\n"
+         "  approved_by: 安全管理员\n",
          "waivers[0].hosts", "at least 1"),
+        # Nobody accepted the risk: a waiver without an approver is no waiver.
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-01-01\n",
+         "waivers[0].approved_by", "Field required"),
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-01-01\n"
+         "  approved_by: '  '\n",
+         "waivers[0].approved_by", "at least 1 character"),
         ("waivers: [\n", "", "invalid YAML: line 2"),
     ],
 )  # fmt: skip
@@ -114,7 +153,7 @@ def test_bad_waivers_file_names_file_key_and_value(tmp_path, document, where, sa
     path = tmp_path / "waivers.yaml"
     path.write_text(document, encoding="utf-8")
     with pytest.raises(waivers.WaiverError) as caught:
-        waivers.load(path, CONTROL_IDS)
+        waivers.load(path, CATALOGUE)
     problems = [str(p) for p in caught.value.problems]
     assert any(p.startswith(f"{path}: {where}".rstrip(": ")) and says in p for p in problems), problems
 
@@ -124,13 +163,31 @@ def test_a_waiver_for_an_undeclared_host_is_an_error(tmp_path):
     path = tmp_path / "waivers.yaml"
     path.write_text(
         "waivers:\n- control: DZ-IA-01\n  hosts: [yl-log-*, ghost-01]\n  reason: 等保测评整改中 (SEC-1)\n"
-        "  expires: 2030-01-01\n",
+        "  expires: 2030-01-01\n  approved_by: 安全管理员\n",
         encoding="utf-8",
     )
     with pytest.raises(waivers.WaiverError) as caught:
-        waivers.load(path, CONTROL_IDS, {"yl-log-01", "yl-db-01"})
+        waivers.load(path, CATALOGUE, {"yl-log-01", "yl-db-01"})
     assert [str(p) for p in caught.value.problems] == [
         f"{path}: waivers[0].hosts[1]: matches no host of hosts.yaml: 'ghost-01'"
+    ]
+
+
+@pytest.mark.parametrize("scope", [Scope.CLUSTER, Scope.NETWORK, Scope.DATAPOOL])
+def test_a_waiver_for_a_control_the_audit_does_not_check_is_an_error(tmp_path, scope):
+    """A waiver of a stack control would waive nothing (the host audit never checks it): it is refused."""
+    control = CATALOGUE.for_scope(scope)[0].id
+    path = tmp_path / "waivers.yaml"
+    path.write_text(
+        f"waivers:\n- control: {control}\n  hosts: ['*']\n  reason: 等保测评整改中 (SEC-1)\n"
+        "  expires: 2030-01-01\n  approved_by: 安全管理员\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(waivers.WaiverError) as caught:
+        waivers.load(path, CATALOGUE, {"yl-log-01"})
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: waivers[0].control: a {scope.value} control is checked on the stacks, not on hosts, "
+        f"so a waiver of it would waive nothing: '{control}'"
     ]
 
 
@@ -188,7 +245,11 @@ def test_controls_option_audits_only_those_controls(nowhere_host, tmp_path):
 def test_waiver_holds_through_its_expiry_day():
     """A waiver is valid on its expiry date and expired the day after."""
     waiver = waivers.Waiver(
-        control="DZ-IA-01", hosts=("yl-*",), reason="accepted for the pilot", expires=dt.date(2030, 1, 1)
+        control="DZ-IA-01",
+        hosts=("yl-*",),
+        reason="accepted for the pilot",
+        expires=dt.date(2030, 1, 1),
+        approved_by="安全管理员",
     )
     assert not waiver.expired(dt.date(2030, 1, 1))
     assert waiver.expired(dt.date(2030, 1, 2))
@@ -199,8 +260,9 @@ def test_waiver_holds_through_its_expiry_day():
 
 def test_unexpired_waiver_wins_over_an_expired_one():
     """When an old and a renewed waiver both cover a control, the renewed one applies."""
-    old = waivers.Waiver(control="DZ-IA-01", hosts=("*",), reason="first acceptance", expires=dt.date(2020, 1, 1))
-    new = waivers.Waiver(control="DZ-IA-01", hosts=("yl-a",), reason="renewed acceptance", expires=dt.date(2030, 1, 1))
+    common = {"control": "DZ-IA-01", "approved_by": "安全管理员"}
+    old = waivers.Waiver(hosts=("*",), reason="first acceptance", expires=dt.date(2020, 1, 1), **common)
+    new = waivers.Waiver(hosts=("yl-a",), reason="renewed acceptance", expires=dt.date(2030, 1, 1), **common)
     found = waivers.Waivers("w.yaml", (old, new)).find("DZ-IA-01", "yl-a")
     assert found == new
 
@@ -265,6 +327,77 @@ def test_reports_are_replaced_whole(tmp_path):
     write_reports(results, meta, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "report.html", "report.md", "results.json"]
     assert (tmp_path / "junit.xml").read_text().startswith("<?xml")
+
+
+def _hostile_result() -> tuple[ControlResult, AuditMeta]:
+    """What a host can print: a process name with a terminal escape, NUL, form feed, CRLF line ends."""
+    result = ControlResult(
+        host="h1",
+        control="DZ-IP-02",
+        clause="8.1.4.5 b)",
+        title_zh="端口",
+        title_en="Listeners",
+        status=Status.FAIL,
+        evidence=('0.0.0.0:4444 users:(("x\x1b[8mevil",pid=9))', "active = yes\r\ndirection = out\r\n", "a\x00b"),
+        problems=("not allowed: 4444/tcp (x\x1b[8mevil)", "page\x0cbreak"),
+        note="waiver expired\x07",
+    )
+    _, meta = _results()
+    return result, replace(meta, hosts=("h1",))
+
+
+def test_junit_stays_well_formed_whatever_the_host_printed():
+    """Control characters from a host are written as visible escapes: CI must still parse junit.xml."""
+    result, meta = _hostile_result()
+    root = ET.fromstring(junit_xml([result], meta))  # noqa: S314 - XML we just generated
+    case = root.find("testsuite/testcase")
+    assert case is not None
+    failure, out = case.find("failure"), case.find("system-out")
+    assert failure is not None
+    assert out is not None
+    assert "x\\x1b[8mevil" in (out.text or ""), out.text
+    assert "a\\x00b" in (out.text or ""), out.text
+    assert "page\\x0cbreak" in failure.get("message", ""), failure.get("message")
+    assert "waiver expired\\x07" in (failure.text or ""), failure.text
+
+
+def test_html_report_shows_control_characters_as_escapes():
+    """The HTML report writes a terminal escape as \\x1b, never the byte a browser would hide."""
+    result, meta = _hostile_result()
+    page = html_report([result], meta)
+    assert "x\\x1b[8mevil" in page
+    assert "\x1b" not in page
+    assert "\x00" not in page
+
+
+def test_markdown_row_survives_any_line_break():
+    """CR, CRLF, U+2028 and the other line breaks in evidence stay inside their table row."""
+    result, meta = _hostile_result()
+    result = replace(result, evidence=(*result.evidence, "one\rtwo", "three\u2028four", "five\x85six|seven"))
+    md = markdown([result], meta)
+    rows = [line for line in md.splitlines() if line.startswith("| DZ-IP-02 ")]
+    assert len(rows) == 1, md
+    assert "direction = out<br>" in rows[0]
+    page = MarkdownIt("commonmark").enable("table").render(md)
+    host_table = page.split("<h2>h1</h2>", 1)[1]
+    assert host_table.count("<tr>") == 2, "one header row and one row for the control"
+    assert host_table.count("<td>") == 5, "the five columns, none split by a pipe"
+
+
+def test_console_summary_prints_evidence_verbatim():
+    """Brackets in a PAM line are printed, not read as rich markup; a stray [/path] does not crash the summary."""
+    result, meta = _hostile_result()
+    result = replace(
+        result,
+        problems=("auth [success=1 default=ignore] pam_unix.so nullok", "cannot read [/etc/pam.d/common-auth]"),
+        note="",
+    )
+    buffer = io.StringIO()
+    _print(AuditRun(results=[result], meta=meta, reports=[]), Console(file=buffer, width=300))
+    printed = buffer.getvalue()
+    assert "auth [success=1 default=ignore] pam_unix.so nullok" in printed, printed
+    assert "cannot read [/etc/pam.d/common-auth]" in printed, printed
+    assert "audit FAILED: 1 control(s)" in printed
 
 
 # ------------------------------------------------------------ check parsing

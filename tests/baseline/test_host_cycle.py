@@ -110,7 +110,7 @@ def untouched_audit(city: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
         f"- control: {WAIVED}\n  hosts: ['yl-test-*']\n  reason: SSH hardening scheduled (ticket SEC-1)\n"
         f"  expires: {(today + dt.timedelta(days=30)).isoformat()}\n  approved_by: 安全管理员\n"
         f"- control: {EXPIRED}\n  hosts: [yl-test-01]\n  reason: umask change needed an application fix\n"
-        "  expires: 2020-01-01\n",
+        "  expires: 2020-01-01\n  approved_by: 安全管理员\n",
         encoding="utf-8",
     )
     done, results = run_audit(city, report, "--waivers", str(waivers))

@@ -127,9 +127,7 @@ def prepare_audit(
     if not hosts:
         raise AuditInputError(f"{inventory_dir}/hosts.yaml declares no hosts to audit")
     waivers = (
-        waivers_mod.load(
-            waivers_file, {c.id for c in catalogue.controls}, {h.name for h in declaration.inventory.hosts}
-        )
+        waivers_mod.load(waivers_file, catalogue, {h.name for h in declaration.inventory.hosts})
         if waivers_file is not None
         else waivers_mod.NO_WAIVERS
     )
@@ -138,6 +136,22 @@ def prepare_audit(
     except UnknownControlError as exc:
         raise AuditInputError(f"--controls: {exc}") from None
     return PreparedAudit(inventory_dir, declaration, catalogue, hosts, waivers, items)
+
+
+def ready_report_dir(report_dir: Path) -> None:
+    """Create ``report_dir`` and prove a file can be written there, or raise AuditInputError naming it.
+
+    Called before any check runs: otherwise a mistyped --report is found only once the whole audit is done.
+    Writing a file is the proof, not os.access: root passes that on a read-only mount too.
+    """
+    if report_dir.exists() and not report_dir.is_dir():
+        raise AuditInputError(f"--report {report_dir}: exists and is not a directory")
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=report_dir):
+            pass
+    except OSError as exc:
+        raise AuditInputError(f"--report {report_dir}: cannot write a report there: {exc.strerror}") from None
 
 
 def run_audit(
@@ -152,13 +166,14 @@ def run_audit(
 
     ``reuse_ssh=False`` is testinfra's default, one SSH connection per command: the anchor of
     ``bench/baseline``, kept so the benchmark measures what the shared connection buys.
+    Raises AuditInputError, before any check runs, when no report can be written to ``report_dir``.
     """
     started = dt.datetime.now().astimezone()
     today = today or started.date()
     catalogue, items = prepared.catalogue, prepared.items
+    ready_report_dir(report_dir)
     with tempfile.TemporaryDirectory(prefix="dizuo-audit-") as work:
         raw, log = _run_checks(prepared.declaration, items, Path(work), progress, reuse_ssh=reuse_ssh)
-        report_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, report_dir / "pytest.log")
     results = [
         _apply_waiver(_result(catalogue.control(item["control"]), item, raw), prepared.waivers, today) for item in items
@@ -287,7 +302,7 @@ def _apply_waiver(result: ControlResult, waivers: waivers_mod.Waivers, today: dt
     if waiver is None or result.status not in {Status.FAIL, Status.PASS}:
         return result
     until = waiver.expires.isoformat()
-    who = f", approved by {waiver.approved_by}" if waiver.approved_by else ""
+    who = f", approved by {waiver.approved_by}"
     expired = waiver.expired(today)
     if result.status is Status.PASS:
         note = f"{'expired ' if expired else ''}waiver until {until} is not needed: the control passes"

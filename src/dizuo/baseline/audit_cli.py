@@ -12,9 +12,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dizuo.baseline.audit import AuditInputError, AuditRun, prepare_audit, run_audit
+from dizuo.baseline.audit import AuditInputError, AuditRun, prepare_audit, ready_report_dir, run_audit
 from dizuo.baseline.catalogue import CatalogueError, control_ids
-from dizuo.baseline.report import Status
+from dizuo.baseline.report import Status, visible
 from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
@@ -43,12 +43,11 @@ def audit(
     """Check every host control of the 等保 baseline on the declared hosts; exit 1 when one fails."""
     # soft_wrap: an error names a file path and a key path; wrapping them would break both.
     out, err = Console(), Console(stderr=True, soft_wrap=True)
-    if report.exists() and not report.is_dir():
-        err.print(f"[red]error:[/red] --report {escape(str(report))}: exists and is not a directory", highlight=False)
-        raise typer.Exit(BAD_INPUT)
     try:
         chosen = control_ids(controls) if controls is not None else None
         prepared = prepare_audit(inventory, limit=limit, waivers_file=waivers, controls=chosen)
+        # Last: a bad declaration or waiver leaves no empty report directory behind.
+        ready_report_dir(report)
     except (DeclarationError, WaiverError, CatalogueError) as exc:
         for problem in exc.problems:
             err.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False)
@@ -74,13 +73,17 @@ def audit(
 
 
 def _print(run: AuditRun, out: Console) -> None:
-    table = Table(title=f"等保 audit — {run.meta.city}")
+    """The summary table, the failing controls and the verdict.
+
+    Everything that comes from a host or a declaration goes through ``_shown``.
+    """
+    table = Table(title=f"等保 audit — {_shown(run.meta.city)}")
     table.add_column("Host")
     for status in Status:
         table.add_column(status.label, justify="right")
     for host in run.meta.hosts:
         mine = [r for r in run.results if r.host == host]
-        table.add_row(host, *[str(sum(1 for r in mine if r.status is s)) for s in Status])
+        table.add_row(_shown(host), *[str(sum(1 for r in mine if r.status is s)) for s in Status])
     out.print(table)
     if run.failed:
         failing = Table(title="Failing controls")
@@ -88,11 +91,18 @@ def _print(run: AuditRun, out: Console) -> None:
             failing.add_column(column, overflow="fold")
         for r in run.failed[:MAX_LISTED_FAILURES]:
             why = "; ".join([*r.problems[:2], *([r.note] if r.note else [])])
-            failing.add_row(r.host, r.control, r.title_en, why)
+            failing.add_row(*(_shown(text) for text in (r.host, r.control, r.title_en, why)))
         out.print(failing)
         if len(run.failed) > MAX_LISTED_FAILURES:
             out.print(f"… and {len(run.failed) - MAX_LISTED_FAILURES} more: see the report")
     for path in run.reports:
-        out.print(f"report: {path}", highlight=False)
+        out.print(f"report: {_shown(str(path))}", highlight=False)
     verdict = f"FAILED: {len(run.failed)} control(s)" if run.failed else "PASSED"
     out.print(f"audit {verdict}", highlight=False)
+
+
+def _shown(text: str) -> str:
+    """``text`` as rich prints it verbatim: rich would read ``[success=1 default=ignore]`` from a PAM line as
+    markup and drop it (an unbalanced ``[/path]`` stops the run with a MarkupError), and a terminal would obey
+    an escape sequence in a process name."""
+    return escape(visible(text))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
@@ -69,6 +70,18 @@ class AuditMeta:
 
 
 REPORT_FILES = ("junit.xml", "report.md", "report.html", "results.json")
+
+
+# What XML 1.0 forbids in any document (ElementTree writes them as they are, and the file no longer
+# parses), and what browsers show as nothing or as U+FFFD. Host output may hold them: a process name
+# with a terminal escape, a file read as bytes.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every character XML cannot hold written as its Python escape (ESC as ``\\x1b``),
+    so that reports stay well-formed and the evidence stays readable and faithful."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def summary(results: Iterable[ControlResult]) -> Counter[Status]:
@@ -146,6 +159,9 @@ def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
             elif result.status in {Status.WAIVED, Status.NOT_VERIFIED}:
                 ET.SubElement(case, "skipped", message=f"{result.status.label}: {result.note}")
             ET.SubElement(case, "system-out").text = "\n".join(result.evidence)
+    for element in suites.iter():
+        element.text = visible(element.text) if element.text else element.text
+        element.attrib = {key: visible(value) for key, value in element.attrib.items()}
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -198,8 +214,14 @@ def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Every line break str.splitlines knows: any of them inside a table row would end the row.
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def _md(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", "<br>")
+    """``text`` as one table cell: HTML escaped, pipes escaped, line breaks as ``<br>``."""
+    escaped = html.escape(text, quote=False).replace("|", "\\|")
+    return visible(_LINE_BREAK.sub("<br>", escaped))
 
 
 # ------------------------------------------------------------------------- HTML
@@ -217,7 +239,10 @@ def html_report(results: list[ControlResult], meta: AuditMeta) -> str:
     """The same content as the Markdown report, for a browser."""
     counts = summary(results)
     verdict = "FAILED" if any(r.status.failing for r in results) else "PASSED"
-    e = html.escape
+
+    def e(text: str) -> str:
+        return visible(html.escape(text))
+
     parts = [
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
         f"<title>等保 audit {e(meta.city)}</title>",

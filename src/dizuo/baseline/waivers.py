@@ -7,9 +7,10 @@ The waivers file (YAML)::
       hosts: [yl-gw-01]          # host names or shell patterns (yl-db-*); ["*"] for every host
       reason: 网关对外提供 443, 端口白名单按区域另行声明 (ticket SEC-2025-014)
       expires: 2025-12-31        # the last day the waiver holds
-      approved_by: 安全管理员 张三  # optional
+      approved_by: 安全管理员 张三  # who accepted the risk
 
-A valid waiver turns a failure into "waived" (never into "pass"). An expired waiver waives nothing:
+Only host controls can be waived: the audit checks nothing else. A valid waiver turns a failure into
+"waived" (never into "pass"). An expired waiver waives nothing:
 the control fails, and the report says the waiver expired and when.
 """
 
@@ -23,6 +24,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from dizuo.baseline.catalogue import Catalogue, Scope
 from dizuo.declaration.loader import Problem, problems_from_validation, read_yaml, show_value
 
 ControlRef = Annotated[str, StringConstraints(pattern=r"^DZ-[A-Z]{2}-\d{2}$")]
@@ -37,7 +39,7 @@ class Waiver(BaseModel):
     hosts: tuple[str, ...] = Field(min_length=1, description="Host names or shell patterns")
     reason: str = Field(min_length=10, description="Why the deviation is accepted; cite the ticket")
     expires: dt.date = Field(description="Last day the waiver holds")
-    approved_by: str | None = None
+    approved_by: str = Field(min_length=1, description="Who accepted the risk; a waiver nobody signed is refused")
 
     def covers(self, control: str, host: str) -> bool:
         """Whether this waiver is about ``control`` on ``host`` (expired or not)."""
@@ -80,11 +82,11 @@ class Waivers:
 NO_WAIVERS = Waivers(source="(none)", items=())
 
 
-def load(path: Path, known_controls: set[str] | None = None, known_hosts: set[str] | None = None) -> Waivers:
+def load(path: Path, catalogue: Catalogue | None = None, known_hosts: set[str] | None = None) -> Waivers:
     """Read and validate a waivers file, or raise :class:`WaiverError` naming file, key and value.
 
-    With ``known_controls`` / ``known_hosts``, a control the catalogue lacks and a host name or pattern that
-    matches no declared host are errors too: a misspelt name would otherwise waive nothing, silently.
+    With ``catalogue`` / ``known_hosts``, a control that is not a host control of the catalogue and a host name
+    or pattern that matches no declared host are errors too: either would otherwise waive nothing, silently.
     """
     shown = str(path)
     document, problems = read_yaml(path, shown)
@@ -94,11 +96,21 @@ def load(path: Path, known_controls: set[str] | None = None, known_hosts: set[st
         parsed = WaiversFile.model_validate(document)
     except ValidationError as exc:
         raise WaiverError(problems_from_validation(shown, exc)) from None
-    unknown = [
-        Problem(shown, f"waivers[{i}].control", f"no such control in the catalogue: {show_value(w.control)}")
-        for i, w in enumerate(parsed.waivers)
-        if known_controls is not None and w.control not in known_controls
-    ]
+    unknown = []
+    if catalogue is not None:
+        scopes = {c.id: c.scope for c in catalogue.controls}
+        for i, w in enumerate(parsed.waivers):
+            scope = scopes.get(w.control)
+            if scope is None:
+                message = f"no such control in the catalogue: {show_value(w.control)}"
+            elif scope is not Scope.HOST:
+                message = (
+                    f"a {scope.value} control is checked on the stacks, not on hosts, "
+                    f"so a waiver of it would waive nothing: {show_value(w.control)}"
+                )
+            else:
+                continue
+            unknown.append(Problem(shown, f"waivers[{i}].control", message))
     unknown += [
         Problem(shown, f"waivers[{i}].hosts[{j}]", f"matches no host of hosts.yaml: {show_value(pattern)}")
         for i, w in enumerate(parsed.waivers)
