@@ -239,7 +239,7 @@ def _without_pulumi(tmp_path: Path, action: str, *args: str) -> subprocess.Compl
 
 def test_up_without_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
     """`dizuo up` where no Pulumi CLI exists exits non-zero with what to install, no traceback."""
-    done = _without_pulumi(tmp_path, "up")
+    done = _without_pulumi(tmp_path, "up", "--new-backend")
     assert done.returncode == 2
     assert "Pulumi CLI is not installed" in done.stderr
     assert "Traceback" not in done.stderr
@@ -261,3 +261,76 @@ def test_preview_checks_its_own_inputs_before_asking_for_pulumi(tmp_path: Path, 
     assert message in done.stderr, done.stderr
     assert "Pulumi CLI is not installed" not in done.stderr
     assert not (tmp_path / ".pulumi-state").exists(), "no state folder is made for a run that cannot start"
+
+
+FAKE_PULUMI = """#!/bin/sh
+echo "$PWD :: $PULUMI_BACKEND_URL :: $*" >> "$FAKE_PULUMI_LOG"
+case "$*" in
+  version) echo v3.200.0 ;;
+  *" up "*|*" preview "*)
+    echo "    +-  kubernetes:core/v1:PersistentVolumeClaim yl-datapool-rk-jcxx-pvc replace [diff: ~spec]"
+    echo "error: open [/var/lib/x]: no such file"
+    i=0
+    while [ $i -lt 2000 ]; do echo "    ~ openstack:networking/subnet:Subnet yl-subnet-$i update"; i=$((i+1)); done ;;
+  *"stack output"*) echo "{}" ;;
+  *"stack history"*) echo '[{"version": 1, "kind": "update", "startTime": "2026-12-05T00:00:00.000Z",
+    "endTime": "2026-12-05T00:00:01.000Z", "message": "", "environment": {}, "config": {}, "result": "succeeded",
+    "resourceChanges": {"same": 3}}]' ;;
+esac
+"""
+
+
+def _with_fake_pulumi(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`dizuo ARGS` in ``tmp_path`` with a stand-in `pulumi` on PATH that logs how it was called and answers
+    like the CLI (the Automation API drives it as it would the real one)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    log = tmp_path / "calls.log"
+    done = subprocess.run(
+        [sys.executable, "-m", "dizuo", *args, "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=120,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "COLUMNS": "300",
+            "PULUMI_CONFIG_PASSPHRASE": "test",
+            "FAKE_PULUMI_LOG": str(log),
+        },
+    )
+    return done, log.read_text().splitlines() if log.exists() else []
+
+
+def test_up_runs_with_the_policy_pack_on_an_absolute_backend_and_shows_pulumis_lines_whole(tmp_path: Path) -> None:
+    """Every update runs with stacks/policy as its policy pack; a relative file:// backend is made absolute (Pulumi
+    runs in each stack's folder); Pulumi's lines reach the terminal whole, brackets and all, however many there are."""
+    (tmp_path / "state" / ".pulumi").mkdir(parents=True)
+    done, calls = _with_fake_pulumi(tmp_path, "up", "--only", "network", "--backend", "file://state")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (update,) = [c for c in calls if " up " in c]
+    folder, backend, command = update.split(" :: ")
+    assert folder == str(ROOT / "stacks" / "0-network")
+    assert backend == f"file://{tmp_path / 'state'}"
+    assert f"--policy-pack {ROOT / 'stacks' / 'policy'}" in command
+    assert "yl-datapool-rk-jcxx-pvc replace [diff: ~spec]" in done.stderr
+    assert "error: open [/var/lib/x]: no such file" in done.stderr
+    assert "yl-subnet-1999 update" in done.stderr
+
+
+def test_up_refuses_a_file_backend_without_state_unless_it_is_the_first_deployment(tmp_path: Path) -> None:
+    """An update against a folder holding no Pulumi state (a wrong --backend, or the default .pulumi-state of
+    another directory) would create everything a second time: refused before Pulumi runs, unless --new-backend."""
+    done, calls = _with_fake_pulumi(tmp_path, "up", "--only", "network")
+    assert done.returncode == 2, done.stderr
+    assert "holds no Pulumi state" in done.stderr
+    assert "--new-backend" in done.stderr
+    assert calls == []
+    first_deployment = tmp_path / "first"
+    first_deployment.mkdir()
+    first, calls = _with_fake_pulumi(first_deployment, "up", "--only", "network", "--new-backend")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert any(" up " in c for c in calls)

@@ -27,6 +27,12 @@ Backend = Annotated[
 Only = Annotated[list[str] | None, typer.Option("--only", help="Limit to these stacks (network, cloud, ...)")]
 
 
+def _pulumi_said(line: str) -> None:
+    # Pulumi's lines carry [diff: ~spec], [secret] and [/paths]: as rich markup they would vanish or raise, and an
+    # exception here would stop the thread reading Pulumi's output, hanging the update.
+    err.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add synth, preview and up."""
 
@@ -88,12 +94,20 @@ def register(app: typer.Typer) -> None:
         if dns := result.summary.get("dns"):
             out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}")
 
-    def deploy(action: str, stack: str, stacks: Path, backend: str | None, only: list[str] | None) -> None:
+    def deploy(
+        action: str, stack: str, stacks: Path, backend: str | None, only: list[str] | None, *, new_backend: bool = False
+    ) -> None:
         from dizuo.synth.deploy import DeployError, run  # noqa: PLC0415 - only `preview` and `up` need it
 
         try:
             outcomes = run(
-                action, stack, stacks, backend=backend, only=set(only) if only else None, on_output=err.print
+                action,
+                stack,
+                stacks,
+                backend=backend,
+                only=set(only) if only else None,
+                on_output=_pulumi_said,
+                new_backend=new_backend,
             )
         except DeployError as exc:
             err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
@@ -113,6 +127,17 @@ def register(app: typer.Typer) -> None:
         deploy("preview", stack, stacks, backend, only)
 
     @app.command()
-    def up(stack: StackName, stacks: StacksOption = Path("stacks"), backend: Backend = None, only: Only = None) -> None:
+    def up(
+        stack: StackName,
+        stacks: StacksOption = Path("stacks"),
+        backend: Backend = None,
+        only: Only = None,
+        new_backend: Annotated[
+            bool,
+            typer.Option(
+                "--new-backend", help="The city's first deployment: a file:// backend without state is expected"
+            ),
+        ] = False,
+    ) -> None:
         """Update every stack in dependency order with the Pulumi Automation API (needs the Pulumi CLI)."""
-        deploy("up", stack, stacks, backend, only)
+        deploy("up", stack, stacks, backend, only, new_backend=new_backend)

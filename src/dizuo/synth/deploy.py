@@ -43,13 +43,36 @@ SELF_MANAGED_SCHEMES = ("file://", "s3://", "azblob://", "gs://")
 
 
 def backend_url(explicit: str | None) -> str:
-    """The self-managed backend: ``--backend``, else $PULUMI_BACKEND_URL, else ./.pulumi-state (file://)."""
+    """The self-managed backend: ``--backend``, else $PULUMI_BACKEND_URL, else ./.pulumi-state (file://).
+
+    A file:// path is made absolute here: Pulumi runs in each stack's folder and would resolve a relative one there,
+    giving every stack a state folder of its own, where no StackReference finds the others.
+    """
     url = explicit or os.environ.get("PULUMI_BACKEND_URL") or f"file://{Path('.pulumi-state').resolve()}"
     if url.startswith("https://api.pulumi.com") or url.startswith("https://app.pulumi.com"):
         raise DeployError("Pulumi Cloud is not allowed: use a file:// path or an s3:// bucket of the city's own")
     if not url.startswith(SELF_MANAGED_SCHEMES):
         raise DeployError(f"--backend {url!r}: not a self-managed backend; use a file:// path or an s3:// bucket")
+    if url.startswith("file://"):
+        path, query, options = url.removeprefix("file://").partition("?")
+        url = f"file://{Path(path).expanduser().resolve()}{query}{options}"
     return url
+
+
+def state_folder(url: str) -> Path | None:
+    """The folder of a file:// backend, or None for a bucket."""
+    return Path(url.removeprefix("file://").partition("?")[0]) if url.startswith("file://") else None
+
+
+def policy_pack(stacks_root: Path) -> Path:
+    """The 等保 policy pack every preview and update runs with (stacks/policy); DeployError when it is missing."""
+    pack = (stacks_root / "policy").resolve()
+    if not (pack / "PulumiPolicy.yaml").is_file():
+        raise DeployError(
+            f"{pack}: no policy pack (PulumiPolicy.yaml) here; dizuo never previews or updates without the "
+            "等保 policies"
+        )
+    return pack
 
 
 def selected_stacks(stacks_root: Path, only: set[str] | None) -> list[StackDir]:
@@ -83,22 +106,35 @@ def run(
     backend: str | None = None,
     only: set[str] | None = None,
     on_output: Callable[[str], None] = print,
+    *,
+    new_backend: bool = False,
 ) -> list[StackOutcome]:
-    """Preview or update (``action``) environment ``stack`` of every stack, lowest tier first.
+    """Preview or update (``action``) environment ``stack`` of every stack, lowest tier first, each with the policy
+    pack of ``stacks_root``.
 
-    A tier runs only when the tier below it succeeded: a consumer must never read a half-updated contract.
+    A tier runs only when the tier below it succeeded: a consumer must never read a half-updated contract. An update
+    against a file:// backend that holds no state is refused unless ``new_backend`` (the city's first deployment):
+    a backend chosen by mistake would create every network and cluster object a second time.
     """
     if action not in {"preview", "up"}:
         raise ValueError(action)
     # What can be checked here comes first, so a mistake is not hidden behind "install Pulumi".
     selected = selected_stacks(stacks_root, only)
+    pack = policy_pack(stacks_root)
     url = backend_url(backend)
+    folder = state_folder(url)
+    if action == "up" and folder is not None and not (folder / ".pulumi").is_dir() and not new_backend:
+        raise DeployError(
+            f"--backend {url}: holds no Pulumi state. For the city's first deployment pass --new-backend; otherwise "
+            "this is not the city's backend (the default is .pulumi-state in the current directory), and an update "
+            "would create every resource a second time"
+        )
     check_prerequisites()
     from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
 
-    if url.startswith("file://"):
+    if folder is not None:
         try:
-            Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DeployError(f"--backend {url}: cannot create it: {exc.strerror or exc}") from None
     outcomes = []
@@ -107,12 +143,18 @@ def run(
         try:
             pulumi_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(stack_dir.path), opts=workspace)
             if action == "preview":
-                preview = pulumi_stack.preview(on_output=on_output)
+                preview = pulumi_stack.preview(on_output=on_output, policy_packs=[str(pack)])
                 changes = {k.value if hasattr(k, "value") else str(k): v for k, v in preview.change_summary.items()}
             else:
-                result = pulumi_stack.up(on_output=on_output)
+                result = pulumi_stack.up(on_output=on_output, policy_packs=[str(pack)])
                 changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
         except auto.errors.CommandError as exc:
             raise DeployError(f"stacks/{stack_dir.path.name}: pulumi {action} failed:\n{exc}", FAILED) from exc
+        except Exception as exc:  # the Automation API reading an answer of the CLI it did not expect
+            raise DeployError(
+                f"stacks/{stack_dir.path.name}: pulumi {action}: could not read the CLI's answer: "
+                f"{type(exc).__name__}: {exc}",
+                FAILED,
+            ) from exc
         outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))
     return outcomes
