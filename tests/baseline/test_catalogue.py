@@ -191,3 +191,21 @@ def test_invalid_yaml_is_a_catalogue_error(tmp_path: Path) -> None:
     broken.write_text("controls: [\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=str(broken)):
         load(broken)
+
+
+def test_a_format_that_does_not_fit_the_type_is_refused() -> None:
+    """A named rule only applies where it means something: ports to ints, networks and calendars to strings."""
+    document = _document()
+    control = next(c for c in document["controls"] if c["id"] == "DZ-IP-03")
+    control["parameters"][0]["format"] = "port"
+    with pytest.raises(CatalogueError, match="mgmt_allowed_sources: format port does not apply to a str_list"):
+        parse(yaml.safe_dump(document, allow_unicode=True), "bad.yaml")
+
+
+def test_a_default_that_breaks_its_format_is_refused() -> None:
+    """A default port list the role could not open never loads."""
+    document = _document()
+    control = next(c for c in document["controls"] if c["id"] == "DZ-IP-02")
+    control["parameters"][0]["default"] = [22, 0]
+    with pytest.raises(CatalogueError, match="default of listen_tcp_allowed: 0: must be a port number, 1-65535"):
+        parse(yaml.safe_dump(document, allow_unicode=True), "bad.yaml")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from dizuo.baseline.catalogue import packaged
+from dizuo.baseline import catalogue
+from dizuo.baseline.catalogue import calendar_problem, packaged
 from dizuo.baseline.params import host_vars, resolve
 from dizuo.declaration import Declaration, DeclarationError, load
 
@@ -75,3 +79,329 @@ def test_bad_override_names_file_key_and_value(yulin: Declaration, baseline: dic
     assert problem.file == "inventories/yulin/city.yaml"
     assert problem.path == path
     assert message in problem.message
+
+
+def _load_with(tmp_path: Path, baseline: dict[str, Any]) -> Declaration:
+    """Load a copy of Yulin whose city.yaml baseline has ``baseline`` merged in (zones by zone)."""
+    copy = tmp_path / "yulin"
+    shutil.copytree(YULIN, copy)
+    city_file = copy / "city.yaml"
+    document = yaml.safe_load(city_file.read_text(encoding="utf-8"))
+    current = document.setdefault("baseline", {})
+    for key, value in baseline.items():
+        if key == "zones":
+            for zone, values in value.items():
+                current.setdefault("zones", {}).setdefault(zone, {}).update(values)
+        else:
+            current[key] = value
+    city_file.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return load(copy)
+
+
+NEEDS_SYSTEMD_ANALYZE = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed here, so calendars are left to the host's systemd",
+)
+DEFAULT_ACCOUNTS = packaged().parameters()["default_accounts"].default
+AIDE_PATHS = packaged().parameters()["aide_paths"].default
+BACKUP_PATHS = packaged().parameters()["backup_paths"].default
+SCAN_PATHS = packaged().parameters()["malware_scan_paths"].default
+
+# (override, key path, rule the error states, the bad value as the error shows it)
+UNSAFE_VALUES = [
+    # The role makes backup_dir root-only (0700) and deletes every *.tar.gz in it but the newest; the audit globs it.
+    pytest.param({"backup_dir": "/"}, "baseline.backup_dir", "a directory of the job's own", "'/'", id="backup-root"),
+    pytest.param(
+        {"backup_dir": "/data"}, "baseline.backup_dir", "at least two levels deep", "'/data'", id="backup-data"
+    ),
+    pytest.param(
+        {"backup_dir": "/data/备份"},
+        "baseline.backup_dir",
+        "letters, digits, . _ - and /",
+        "'/data/备份'",
+        id="backup-non-ascii",
+    ),
+    pytest.param(
+        {"backup_dir": "relative"}, "baseline.backup_dir", "an absolute path", "'relative'", id="backup-relative"
+    ),
+    pytest.param({"backup_dir": ""}, "baseline.backup_dir", "an absolute path", "''", id="backup-empty"),
+    pytest.param({"backup_dir": "/etc/backup"}, "baseline.backup_dir", "/etc", "'/etc/backup'", id="backup-in-etc"),
+    pytest.param(
+        {"backup_dir": "/var/backups"}, "baseline.backup_dir", "/var itself", "'/var/backups'", id="backup-var"
+    ),
+    pytest.param(
+        {"backup_dir": "/var/tmp/backup"},  # noqa: S108 - a value to refuse, never opened
+        "baseline.backup_dir",
+        "/var/tmp",  # noqa: S108 - words of the error message
+        "'/var/tmp/backup'",
+        id="backup-world-writable-tmp",
+    ),
+    pytest.param({"backup_dir": "/run/backup"}, "baseline.backup_dir", "/run", "'/run/backup'", id="backup-run"),
+    pytest.param(
+        {"backup_dir": "/home/li/backup"}, "baseline.backup_dir", "/home", "'/home/li/backup'", id="backup-in-a-home"
+    ),
+    pytest.param(
+        {"backup_dir": "/var/lib/dizuo/backup"},
+        "baseline.backup_dir",
+        "/var/lib/dizuo",
+        "'/var/lib/dizuo/backup'",
+        id="backup-inside-a-backed-up-path",
+    ),
+    pytest.param(
+        {"backup_dir": "/data/mysql"},
+        "baseline.backup_dir",
+        "backup or dizuo",
+        "'/data/mysql'",
+        id="backup-in-an-application-folder",
+    ),
+    pytest.param(
+        {"backup_dir": "/data/backup/"},
+        "baseline.backup_dir",
+        "trailing /",
+        "'/data/backup/'",
+        id="backup-trailing-slash",
+    ),
+    pytest.param(
+        {"backup_dir": "/data/../etc/backup"},
+        "baseline.backup_dir",
+        "no ..",
+        "'/data/../etc/backup'",
+        id="backup-climbing-out",
+    ),
+    pytest.param(
+        {"backup_dir": "/data/my backup"},
+        "baseline.backup_dir",
+        "letters, digits",
+        "'/data/my backup'",
+        id="backup-with-a-space",
+    ),
+    # Ports: the audit compares listeners with these numbers; 0 and 65536 up name no port.
+    pytest.param(
+        {"zones": {"extranet": {"listen_tcp_allowed": [22, 70000, -1]}}},
+        "baseline.zones.extranet.listen_tcp_allowed",
+        "70000: must be a port number, 1-65535",
+        "'[22, 70000, -1]'",
+        id="tcp-port-too-high",
+    ),
+    pytest.param(
+        {"listen_tcp_allowed": [22, -1]},
+        "baseline.listen_tcp_allowed",
+        "-1: must be a port",
+        "'[22, -1]'",
+        id="tcp-port-negative",
+    ),
+    pytest.param(
+        {"listen_udp_allowed": [0]}, "baseline.listen_udp_allowed", "0: must be a port", "'[0]'", id="udp-port-zero"
+    ),
+    # Networks: sshd's Match Address (DZ-IP-03) and chrony's allow (DZ-AU-07) read them.
+    pytest.param(
+        {"mgmt_allowed_sources": ["10.0.0.0/33"]},
+        "baseline.mgmt_allowed_sources",
+        "'10.0.0.0/33': must be an IP address or network",
+        "'[\"10.0.0.0/33\"]'",
+        id="cidr-prefix-too-long",
+    ),
+    pytest.param(
+        {"mgmt_allowed_sources": ["10.64.1.5/16"]},
+        "baseline.mgmt_allowed_sources",
+        "no host bits set",
+        "'[\"10.64.1.5/16\"]'",
+        id="cidr-host-bits",
+    ),
+    pytest.param(
+        {"mgmt_allowed_sources": ["10.0.0.0/255.0.0.0"]},
+        "baseline.mgmt_allowed_sources",
+        "prefix notation",
+        "'[\"10.0.0.0/255.0.0.0\"]'",
+        id="cidr-netmask",
+    ),
+    pytest.param(
+        {"ntp_serve_to": ["all"]}, "baseline.ntp_serve_to", "'all': must be an IP", "'[\"all\"]'", id="ntp-serve-to-all"
+    ),
+    # Commands: sudoers and the audit's sudo check take absolute paths alone.
+    pytest.param(
+        {"audit_admin_commands": ["ausearch"]},
+        "baseline.audit_admin_commands",
+        "'ausearch': must be an absolute command path",
+        "'[\"ausearch\"]'",
+        id="command-not-absolute",
+    ),
+    pytest.param(
+        {"audit_admin_commands": ["/usr/sbin/ausearch -i"]},
+        "baseline.audit_admin_commands",
+        "an absolute command path alone",
+        "'[\"/usr/sbin/ausearch -i\"]'",
+        id="command-with-arguments",
+    ),
+    pytest.param(
+        {"audit_admin_commands": ["/usr/sbin/../../bin/sh"]},
+        "baseline.audit_admin_commands",
+        "without ..",
+        "'[\"/usr/sbin/../../bin/sh\"]'",
+        id="command-climbing-out",
+    ),
+    # Account and group names: useradd, sudoers, sshd's Match User and pam_wheel read them.
+    pytest.param(
+        {"automation_account": "dz admin"},
+        "baseline.automation_account",
+        "a Linux user name",
+        "'dz admin'",
+        id="user-name-with-a-space",
+    ),
+    pytest.param(
+        {"automation_account": "Admin"},
+        "baseline.automation_account",
+        "lower-case",
+        "'Admin'",
+        id="user-name-upper-case",
+    ),
+    pytest.param(
+        {"sysadmin_accounts": ["sysadm", "1st"]},
+        "baseline.sysadmin_accounts",
+        "'1st': must be a Linux user name",
+        '\'["sysadm", "1st"]\'',
+        id="admin-account-starting-with-a-digit",
+    ),
+    pytest.param(
+        {"ssh_key_only_accounts": ["a" * 33]},
+        "baseline.ssh_key_only_accounts",
+        "must be a Linux user name",
+        "'[\"" + "a" * 33 + "\"]'",
+        id="key-only-account-too-long",
+    ),
+    pytest.param(
+        {"default_accounts": [*DEFAULT_ACCOUNTS, "no body"]},
+        "baseline.default_accounts",
+        "'no body': must be a Linux user name",
+        "no body",
+        id="default-account-with-a-space",
+    ),
+    pytest.param(
+        {"su_group": "dz sysadmin"},
+        "baseline.su_group",
+        "a Linux group name",
+        "'dz sysadmin'",
+        id="group-name-with-a-space",
+    ),
+    pytest.param(
+        {"secadmin_grantable_groups": ["%wheel"]},
+        "baseline.secadmin_grantable_groups",
+        "'%wheel': must be a Linux group name",
+        "'[\"%wheel\"]'",
+        id="grantable-group-sudoers-syntax",
+    ),
+    # Paths the role hands to aide.conf, tar and clamscan.
+    pytest.param(
+        {"aide_paths": [*AIDE_PATHS, "/opt/my app"]},
+        "baseline.aide_paths",
+        "'/opt/my app': must be an absolute path",
+        "/opt/my app",
+        id="aide-path-with-a-space",
+    ),
+    pytest.param(
+        {"backup_paths": [*BACKUP_PATHS, "data"]},
+        "baseline.backup_paths",
+        "'data': must be an absolute path",
+        "data",
+        id="backup-path-relative",
+    ),
+    pytest.param(
+        {"malware_scan_paths": [*SCAN_PATHS, "uploads"]},
+        "baseline.malware_scan_paths",
+        "'uploads': must be an absolute path",
+        "uploads",
+        id="scan-path-relative",
+    ),
+    # Servers written into chrony.conf and rsyslog's configuration: one name, not a line of configuration.
+    pytest.param(
+        {"ntp_servers": ["10.0.0.1\nallow all"]},
+        "baseline.ntp_servers",
+        "must be a host name or IP address",
+        "allow all",
+        id="time-server-with-a-second-line",
+    ),
+    pytest.param(
+        {"log_server": 'log"host'}, "baseline.log_server", "a host name or IP", 'log"host', id="log-server-with-a-quote"
+    ),
+    # Calendars: systemd's own parser judges them (DZ-MC-02, DZ-MC-03).
+    pytest.param(
+        {"aide_check_calendar": "dayly"},
+        "baseline.aide_check_calendar",
+        "must be a systemd calendar expression (systemd-analyze calendar: Failed to parse calendar specification "
+        "'dayly'",
+        "'dayly'",
+        id="calendar-misspelt",
+        marks=NEEDS_SYSTEMD_ANALYZE,
+    ),
+    pytest.param(
+        {"zones": {"internet": {"malware_scan_calendar": "2020-01-01"}}},
+        "baseline.zones.internet.malware_scan_calendar",
+        "elapses again",
+        "'2020-01-01'",
+        id="calendar-in-the-past",
+        marks=NEEDS_SYSTEMD_ANALYZE,
+    ),
+    pytest.param(
+        {"malware_scan_calendar": "daily\nExecStart=/bin/sh"},
+        "baseline.malware_scan_calendar",
+        "must be a systemd calendar expression",
+        "ExecStart=/bin/sh",
+        id="calendar-with-a-second-line",
+    ),
+]
+
+
+@pytest.mark.parametrize(("baseline", "path", "rule", "shown"), UNSAFE_VALUES)
+def test_validate_refuses_values_that_break_the_role_or_the_audit(
+    tmp_path: Path, baseline: dict[str, Any], path: str, rule: str, shown: str
+) -> None:
+    """`dizuo validate` refuses a parameter value the role or the audit cannot use, naming city.yaml, key and value."""
+    with pytest.raises(DeclarationError) as caught:
+        _load_with(tmp_path, baseline)
+    found = [p for p in caught.value.problems if p.path == path]
+    assert found, f"no problem at {path} among: {[str(p) for p in caught.value.problems]}"
+    assert Path(found[0].file).name == "city.yaml"
+    assert rule in found[0].message, found[0].message
+    assert shown in found[0].message, found[0].message
+
+
+SAFE_VALUES = [
+    pytest.param({"backup_dir": "/data/backup"}, id="backup-on-a-data-disk"),
+    pytest.param({"backup_dir": "/srv/dizuo-backups"}, id="backup-under-srv"),
+    pytest.param({"backup_dir": "/var/backups/dizuo-local"}, id="backup-under-var-backups"),
+    pytest.param({"backup_dir": "/mnt/nas/yl-backup"}, id="backup-on-a-mount"),
+    pytest.param({"listen_tcp_allowed": [1, 22, 65535], "listen_udp_allowed": [123]}, id="port-range-ends"),
+    pytest.param({"mgmt_allowed_sources": ["10.64.0.0/16", "10.64.1.5", "fd00::/64", "2001:db8::1"]}, id="networks"),
+    pytest.param({"ntp_serve_to": ["10.64.0.0/16", "10.65.0.0/16"]}, id="ntp-serves-zones"),
+    pytest.param(
+        {"audit_admin_commands": ["/usr/sbin/ausearch", "/usr/sbin/aureport", "/usr/bin/last"]}, id="audit-commands"
+    ),
+    pytest.param({"automation_account": "ansible", "ssh_key_only_accounts": ["_svc-backup"]}, id="user-names"),
+    pytest.param({"sysadmin_group": "yl-sysadmin", "secadmin_grantable_groups": ["dialout"]}, id="group-names"),
+    pytest.param({"aide_paths": [*AIDE_PATHS, "/opt/dm8/bin"]}, id="aide-path-added"),
+    pytest.param({"backup_paths": [*BACKUP_PATHS, "/data/政务 数据"]}, id="backup-path-cjk-with-space"),
+    pytest.param(
+        {"ntp_servers": ["ntp.yulin.gov.cn", "10.64.1.30", "fd00::30"], "log_server": "10.64.1.20"}, id="hosts"
+    ),
+    pytest.param({"aide_check_calendar": "*-*-* 03:00:00", "malware_scan_calendar": "Mon..Fri 01:30"}, id="calendars"),
+]
+
+
+@pytest.mark.parametrize("baseline", SAFE_VALUES)
+def test_validate_accepts_usual_values(tmp_path: Path, baseline: dict[str, Any]) -> None:
+    """The constraints refuse what breaks the role or the audit, not the values cities use."""
+    params = resolve(_load_with(tmp_path, baseline))
+    for name, value in baseline.items():
+        assert params.city[name] == value
+
+
+def test_calendars_are_left_to_the_host_without_systemd_analyze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without systemd-analyze here a calendar is left to the host's systemd, but never one that adds a unit line."""
+    calendar_problem.cache_clear()
+    monkeypatch.setattr(catalogue.shutil, "which", lambda _name: None)
+    try:
+        calendar = packaged().parameters()["aide_check_calendar"]
+        assert calendar.problem_with("dayly") is None
+        assert calendar.problem_with("daily\nExecStart=/bin/sh") == "must be a systemd calendar expression on one line"
+    finally:
+        calendar_problem.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -311,6 +312,56 @@ CASES = [
         "hosts.yaml: group_vars.loghost.baseline_listen_tcp_allowed_custom: sets the catalogue parameter "
         "'listen_tcp_allowed' where the audit does not read it: put it in city.yaml baseline",
         id="baseline-parameter-behind-the-audits-back",
+    ),
+    # Values of the right type that the role or the audit cannot use (paths, ports, networks, commands, names,
+    # calendars): refused here rather than on the host.
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "backup_dir"], "/data"),
+        "city.yaml: baseline.backup_dir: must be a directory of the job's own: an absolute path of letters, digits, "
+        ". _ - and / (no .., no trailing /) at least two levels deep, outside the system trees (/etc, /usr, /boot, "
+        "/bin, /sbin, /lib*, /proc, /sys, /dev, /run, /tmp, /var/tmp, /home, /var/lib/dizuo) and not a folder of /var "
+        "itself, whose last part says backup or dizuo (the role makes it root-only and deletes all but the newest "
+        "archives in it) (DZ-DB-01): '/data'",
+        id="backup-directory-too-shallow",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "zones", "extranet"], {"listen_tcp_allowed": [22, 70000, -1]}),
+        "city.yaml: baseline.zones.extranet.listen_tcp_allowed: 70000: must be a port number, 1-65535 (DZ-IP-02): "
+        "'[22, 70000, -1]'",
+        id="listening-port-out-of-range",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "mgmt_allowed_sources"], ["10.0.0.0/33"]),
+        "city.yaml: baseline.mgmt_allowed_sources: '10.0.0.0/33': must be an IP address or network with no host bits "
+        "set ('10.0.0.0/33' does not appear to be an IPv4 or IPv6 network) (DZ-IP-03): '[\"10.0.0.0/33\"]'",
+        id="management-source-not-a-network",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "audit_admin_commands"], ["ausearch"]),
+        "city.yaml: baseline.audit_admin_commands: 'ausearch': must be an absolute command path alone",
+        id="audit-command-without-its-path",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "automation_account"], "dz admin"),
+        "city.yaml: baseline.automation_account: must be a Linux user name (a lower-case letter or _, then up to 31 "
+        "lower-case letters, digits, _ or -) (DZ-AC-02): 'dz admin'",
+        id="automation-account-not-a-user-name",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["baseline", "aide_check_calendar"], "dayly"),
+        "city.yaml: baseline.aide_check_calendar: must be a systemd calendar expression (systemd-analyze calendar: "
+        "Failed to parse calendar specification 'dayly': Invalid argument) (DZ-MC-02): 'dayly'",
+        id="calendar-systemd-cannot-read",
+        marks=pytest.mark.skipif(
+            shutil.which("systemd-analyze") is None,
+            reason="systemd-analyze is not installed here, so calendars are left to the host's systemd",
+        ),
     ),
     pytest.param(
         "city.yaml",

@@ -14,7 +14,10 @@ itself (lists and mappings keep their type), ``${name}`` inside a longer string 
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cache
@@ -35,6 +38,21 @@ ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*[a-z0-9]$
 ParamValue = bool | int | str | list[str] | list[int] | dict[str, str | int]
 
 _REFERENCE = re.compile(r"\$\{([a-z][a-z0-9_]*)\}")
+
+Format = Literal["port", "ip_network", "systemd_calendar"]
+"""Rules a regex cannot say, each named by what checks it:
+
+- ``port``: a TCP/UDP port, 1-65535 (ints, int lists);
+- ``ip_network``: an IPv4/IPv6 address or network in prefix notation with no host bits set, as
+  ``ipaddress.ip_network(strict=True)`` reads it; sshd's ``Match Address`` (DZ-IP-03) refuses a network with host
+  bits set, and the netmask forms (``/255.0.0.0``) that Python also reads are refused too, for sshd reads neither;
+- ``systemd_calendar``: an ``OnCalendar=`` expression that ``systemd-analyze calendar`` parses and that elapses at
+  least once more. Without systemd-analyze on the control machine the value is accepted: the timer unit written to
+  the host is then the first place systemd reads it.
+"""
+_PREFIX_NOTATION = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
+_CALENDAR_TIMEOUT_SECONDS = 10
+_PORT_MAX = 65535
 
 
 class Family(StrEnum):
@@ -186,6 +204,7 @@ class Parameter(Frozen):
     choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str)")
     pattern: str | None = Field(default=None, description="A regex each value must match in full (str, str_list)")
     pattern_text: str | None = Field(default=None, description="What ``pattern`` asks for, in the error's words")
+    format: Format | None = Field(default=None, description="A named rule each value (or list item) must satisfy")
     floor: bool = Field(
         default=False,
         description="A list whose default entries an override may add to but not drop: a host that must deviate "
@@ -197,6 +216,9 @@ class Parameter(Frozen):
     def _default_is_valid(self) -> Parameter:
         if self.floor and self.type not in {"str_list", "int_list"}:
             raise ValueError(f"{self.name}: only a list can be a floor, not a {self.type}")
+        numeric = self.format == "port"
+        if self.format is not None and self.type not in ({"int", "int_list"} if numeric else {"str", "str_list"}):
+            raise ValueError(f"{self.name}: format {self.format} does not apply to a {self.type}")
         problem = self.problem_with(self.default)
         if problem:
             raise ValueError(f"default of {self.name}: {problem}")
@@ -220,30 +242,54 @@ class Parameter(Frozen):
             )
         if not ok:
             return f"must be of type {kind}"
-        if isinstance(value, int) and not isinstance(value, bool):
-            if self.min is not None and value < self.min:
-                return f"must be ≥ {self.min}"
-            if self.max is not None and value > self.max:
-                return f"must be ≤ {self.max}"
         if isinstance(value, list):
             return self._list_problem(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self._int_problem(value)
         if isinstance(value, str):
             return self._str_problem(value)
         return None
+
+    def _int_problem(self, value: int) -> str | None:
+        if self.min is not None and value < self.min:
+            return f"must be ≥ {self.min}"
+        if self.max is not None and value > self.max:
+            return f"must be ≤ {self.max}"
+        return self._format_problem(value)
 
     def _str_problem(self, value: str) -> str | None:
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             return f"must be {self.pattern_text}" if self.pattern_text else f"must match {self.pattern}"
+        return self._format_problem(value)
+
+    def _item_problem(self, item: object) -> str | None:
+        if isinstance(item, str):
+            return self._str_problem(item)
+        if isinstance(item, int) and not isinstance(item, bool):
+            return self._format_problem(item)
+        return None
+
+    def _format_problem(self, value: str | int) -> str | None:
+        if self.format == "port":
+            ok = isinstance(value, int) and 1 <= value <= _PORT_MAX
+            return None if ok else f"must be a port number, 1-{_PORT_MAX}"
+        if not isinstance(value, str):
+            return None
+        if self.format == "ip_network":
+            return _network_problem(value)
+        if self.format == "systemd_calendar":
+            return calendar_problem(value)
         return None
 
     def _list_problem(self, value: list[Any]) -> str | None:
         if self.min is not None and len(value) < self.min:
             return f"must list at least {self.min} item(s)"
-        wrong = [item for item in value if isinstance(item, str) and self._str_problem(item)]
-        if wrong:
-            return f"{wrong[0]!r}: {self._str_problem(wrong[0])}"
+        for item in value:
+            problem = self._item_problem(item)
+            if problem:
+                return f"{item!r}: {problem}"
         dropped = [item for item in self.default if item not in value] if self.floor else []  # type: ignore[union-attr]
         if dropped:
             shown = ", ".join(map(str, dropped[:5])) + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
@@ -254,6 +300,46 @@ class Parameter(Frozen):
     def variable(self) -> str:
         """The Ansible variable of the role that carries this parameter."""
         return f"baseline_{self.name}"
+
+
+def _network_problem(value: str) -> str | None:
+    """Why ``value`` is no address or network in prefix notation with no host bits set, or None."""
+    if not _PREFIX_NOTATION.fullmatch(value):
+        return "must be an IP address or network in prefix notation (10.64.1.0/24, fd00::/64)"
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        return f"must be an IP address or network with no host bits set ({exc})"
+    return None
+
+
+@cache
+def calendar_problem(value: str) -> str | None:
+    """Why systemd would not take ``value`` as a timer's ``OnCalendar=``, or None (also when systemd-analyze is
+    not installed here: the host's systemd then judges it). Cached: a catalogue load asks for the same few values."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):  # a line break would end the unit's line
+        return "must be a systemd calendar expression on one line"
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        return None
+    try:
+        done = subprocess.run(  # the value one argument, after --
+            [analyze, "calendar", "--", value],
+            capture_output=True,
+            text=True,
+            timeout=_CALENDAR_TIMEOUT_SECONDS,
+            check=False,
+            env={"LC_ALL": "C", "SYSTEMD_COLORS": "0"},  # untranslated messages, no colour codes in them
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not be checked with systemd-analyze calendar ({exc})"
+    if done.returncode != 0:
+        said = " / ".join(line.strip() for line in done.stderr.splitlines() if line.strip())
+        said = said or f"exit {done.returncode}"
+        return f"must be a systemd calendar expression (systemd-analyze calendar: {said})"
+    if re.search(r"^\s*Next elapse:\s*never\s*$", done.stdout, re.MULTILINE):
+        return "must be a systemd calendar expression that elapses again (systemd-analyze calendar: next elapse never)"
+    return None
 
 
 class Remediation(Frozen):
