@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +193,35 @@ def test_host_scripts_render_and_compile() -> None:
     for template in scripts:
         text = environment.from_string(template.read_text(encoding="utf-8")).render(values)
         compile(text, str(template), "exec")  # raises SyntaxError naming the template
+
+
+def test_the_backup_job_prunes_only_its_own_archives(tmp_path: Path) -> None:
+    """dizuo-backup, rendered as the role writes it and run here: it keeps the newest `backup_keep` archives of
+    this host and leaves every other file of the folder alone (another job's archives are not its to delete)."""
+    import jinja2  # noqa: PLC0415 - Ansible's own template engine, a dependency of ansible-core
+
+    folder, source = tmp_path / "backups", tmp_path / "etc-copy"
+    folder.mkdir()
+    source.mkdir()
+    (source / "settings.conf").write_text("x = 1\n")
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)  # noqa: S701 - shell
+    environment.filters["quote"] = shlex.quote
+    script = tmp_path / "dizuo-backup"
+    script.write_text(
+        environment.from_string((ROLE / "templates" / "dizuo-backup.j2").read_text(encoding="utf-8")).render(
+            ansible_managed="test", baseline_backup_dir=str(folder), baseline_backup_keep=2,
+            baseline_backup_all_paths=[str(source)],
+        )
+    )  # fmt: skip
+    host = socket.gethostname().split(".")[0]
+    others = [folder / "mysql-nightly.tar.gz", folder / "ledger-20260101.tar.gz"]
+    ours = [folder / f"{host}-2026010{day}T000000Z.tar.gz" for day in (1, 2, 3)]
+    for age, path in enumerate([*others, *ours]):
+        path.write_bytes(b"")
+        os.utime(path, (1_700_000_000 + age, 1_700_000_000 + age))
+    done = subprocess.run(["sh", str(script)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    left = sorted(p.name for p in folder.iterdir())
+    newest = sorted(p.name for p in folder.glob(f"{host}-*.tar.gz") if p not in ours)
+    assert len(newest) == 1, left
+    assert left == sorted([*(p.name for p in others), ours[-1].name, *newest])
