@@ -208,6 +208,59 @@ CASES = [
     ),
     pytest.param(
         "network.yaml",
+        _set(["flows", 0, "ports"], [443, 443]),
+        "network.yaml: flows[0].ports: ports listed twice: [443]",
+        id="flow-port-twice",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["flows", 0, "name"], "citizens-https"),
+        "network.yaml: ingress[0].name: duplicate flow or ingress name 'citizens-https' (first at flows[0].name)",
+        id="flow-and-ingress-of-one-name",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(
+            ["flows", 0],
+            {"name": "ping", "source": "internet", "destination": "extranet", "protocol": "icmp", "ports": [8]},
+        ),
+        "network.yaml: flows[0]: an icmp flow has no ports",
+        id="icmp-flow-with-ports",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "subnets", 0, "name"], "extranet-transit"),
+        "network.yaml: zones[0].subnets[0].name: 'transit' and names ending in '-transit' are the "
+        "transit network's own",
+        id="subnet-named-like-the-transit-network",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "subnets", 0, "gateway"], "foo"),
+        "network.yaml: zones[0].subnets[0].gateway: not an IPv4 address: 'foo'",
+        id="subnet-gateway-not-an-address",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "subnets", 0, "gateway"], "10.61.1.255"),
+        "network.yaml: zones[0].subnets[0].gateway: '10.61.1.255' is 10.61.1.0/24's network or broadcast address",
+        id="subnet-gateway-on-the-broadcast-address",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "subnets", 0, "cidr"], "10.61.1.0/31"),
+        "network.yaml: zones[0].subnets[0].cidr: a subnet needs room for a gateway and hosts: at most /30",
+        id="subnet-without-room-for-hosts",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 3, "code"], "dp-gaj"),
+        "systems.yaml: systems[3].code: a system's namespace is its code, and this one is Kubernetes', the ingress "
+        "controller's or the data pool's",
+        id="system-code-of-a-data-pool-namespace",
+    ),
+    pytest.param(
+        "network.yaml",
         _set(["transit"], None),
         "network.yaml: transit: flows link zones (extranet-internet, extranet-dedicated, extranet-management, "
         "internet-management, dedicated-management) but no transit network is declared",
@@ -454,3 +507,16 @@ def test_a_zone_added_in_front_moves_no_router(city: Path, edit: Edit) -> None:
     edit("network.yaml", add_zone)
     after = load(city).network.transit_addresses()
     assert after == {**before, "video": "10.60.255.5"}
+
+
+def test_a_name_made_too_long_by_the_prefix_is_found_by_validate(city: Path, edit: Edit) -> None:
+    """Cloud names are <prefix>-<code>...: a long prefix and a long code that each pass alone make a name over 63
+    characters, which `validate` reports at the code, not a stack program half-way through synth."""
+    edit("city.yaml", _set(["prefix"], "yulin-shaanxi-egov-production"))
+    edit("datasets.yaml", _set(["datasets", 0, "code"], "rk-jcxx-population-basic-archive"))
+    found = problems(city)
+    expected = (
+        "datasets.yaml: datasets[0].code: makes the name 'yulin-shaanxi-egov-production-dp-rk-jcxx-population-basic-"
+        "archive' (65 characters, at most 63): shorten it or city.yaml's prefix: 'rk-jcxx-population-basic-archive'"
+    )
+    assert any(expected in p for p in found), "\n".join(found)

@@ -334,3 +334,18 @@ def test_up_refuses_a_file_backend_without_state_unless_it_is_the_first_deployme
     first, calls = _with_fake_pulumi(first_deployment, "up", "--only", "network", "--new-backend")
     assert first.returncode == 0, first.stderr[-3000:]
     assert any(" up " in c for c in calls)
+
+
+def test_the_mock_engine_refuses_two_resources_of_one_urn() -> None:
+    """Two declared things that map to one logical name are one URN, which the real engine refuses at preview: the
+    mock engine synth runs refuses it too, instead of recording both."""
+    import pulumi_kubernetes as k8s  # noqa: PLC0415 - only this test builds a program of its own
+
+    from dizuo.synth.engine import run_stack  # noqa: PLC0415
+
+    def program() -> None:
+        k8s.core.v1.Namespace("same", metadata={"name": "a"})
+        k8s.core.v1.Namespace("same", metadata={"name": "b"})
+
+    with pytest.raises(Exception, match=r"duplicate resource URN .*::same"):
+        run_stack(ROOT / "stacks" / "1-cloud", "yulin-prod", {}, set(), {}, program=program)

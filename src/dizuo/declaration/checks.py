@@ -11,6 +11,11 @@ from dizuo.declaration.model import Declaration, System, ZoneKind
 
 Shown = Callable[[str], str]
 
+# Namespaces that are not a system's: Kubernetes' own, the ingress controller's, the data pool's owner namespaces
+# (dp-<department>, made by the datapool stack). A system's namespace is its code, so its code may not be one.
+RESERVED_NAMESPACES = frozenset({"default", "ingress-nginx"})
+RESERVED_NAMESPACE_PREFIXES = ("kube-", "dp-")
+
 
 def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
     """Every cross-reference problem of ``d``; ``shown`` turns a file name into the path users see."""
@@ -26,6 +31,7 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
         _hosts,
         _baseline,
         _ingress,
+        _generated_names,
     ):
         problems += check(d, shown)
     return problems
@@ -68,8 +74,15 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             ((f"zones[{i}].subnets[{j}].name", s.name) for i, z in enumerate(d.zones) for j, s in enumerate(z.subnets)),
             "subnet",
         ),
-        *_duplicates(net, ((f"flows[{i}].name", f.name) for i, f in enumerate(d.network.flows)), "flow"),
-        *_duplicates(net, ((f"ingress[{i}].name", f.name) for i, f in enumerate(d.network.ingress)), "ingress"),
+        # Flows and ingress sources name the security-group rules they open: one name space for both.
+        *_duplicates(
+            net,
+            (
+                *((f"flows[{i}].name", f.name) for i, f in enumerate(d.network.flows)),
+                *((f"ingress[{i}].name", f.name) for i, f in enumerate(d.network.ingress)),
+            ),
+            "flow or ingress name",
+        ),
         *_duplicates(clu, ((f"clusters[{i}].name", c.name) for i, c in enumerate(d.clusters)), "cluster"),
         *_duplicates(
             clu,
@@ -140,6 +153,18 @@ def _addresses(d: Declaration, shown: Shown) -> list[Problem]:
             if subnet.gateway is not None and ipaddress.ip_address(subnet.gateway) not in sub_net:
                 problems.append(
                     Problem(net, f"{path}.gateway", f"{show_value(subnet.gateway)} is outside {subnet.cidr}")
+                )
+            elif subnet.gateway is not None and ipaddress.ip_address(subnet.gateway) in (
+                sub_net.network_address,
+                sub_net.broadcast_address,
+            ):
+                problems.append(
+                    Problem(
+                        net,
+                        f"{path}.gateway",
+                        f"{show_value(subnet.gateway)} is {subnet.cidr}'s network or broadcast address (Neutron "
+                        "refuses it)",
+                    )
                 )
             for other_path, other_name, other_net in subnets:
                 if sub_net.overlaps(other_net):
@@ -276,6 +301,16 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
     problems = []
     for i, s in enumerate(d.systems):
         at = f"systems[{i}]"
+        if s.code in RESERVED_NAMESPACES or s.code.startswith(RESERVED_NAMESPACE_PREFIXES):
+            problems.append(
+                Problem(
+                    file,
+                    f"{at}.code",
+                    "a system's namespace is its code, and this one is Kubernetes', the ingress controller's or the "
+                    f"data pool's (reserved: {', '.join(sorted(RESERVED_NAMESPACES))}, "
+                    f"{', '.join(p + '*' for p in RESERVED_NAMESPACE_PREFIXES)}): {show_value(s.code)}",
+                )
+            )
         if s.department not in departments:
             problems.append(Problem(file, f"{at}.department", f"unknown department {show_value(s.department)}"))
         if s.zone not in zones:
@@ -394,6 +429,43 @@ def _ingress(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _generated_names(d: Declaration, shown: Shown) -> list[Problem]:
+    """The cloud names made from codes (``<prefix>-<code>-<suffix>``) stay within 63 characters: `validate` says
+    so, not a stack program half-way through ``synth`` or ``up``."""
+    from dizuo.naming import MAX_NAME  # noqa: PLC0415 - small module, kept next to its one use here
+
+    prefix = d.city.prefix
+    net, clu = shown("network.yaml"), shown("clusters.yaml")
+    candidates = [
+        *((net, f"zones[{i}].name", z.name, (prefix, z.name, "transit")) for i, z in enumerate(d.zones)),
+        *(
+            (net, f"zones[{i}].subnets[{j}].name", s.name, (prefix, s.name))
+            for i, z in enumerate(d.zones)
+            for j, s in enumerate(z.subnets)
+        ),
+        *(
+            (clu, f"clusters[{i}].storage_pools[{j}].name", p.name, (prefix, p.name))
+            for i, c in enumerate(d.clusters)
+            for j, p in enumerate(c.storage_pools)
+        ),
+        *(
+            (shown("datasets.yaml"), f"datasets[{i}].code", x.code, (prefix, "dp", x.code))
+            for i, x in enumerate(d.datasets)
+        ),
+        *((shown("systems.yaml"), f"systems[{i}].code", x.code, (prefix, x.code)) for i, x in enumerate(d.systems)),
+    ]
+    return [
+        Problem(
+            file,
+            where,
+            f"makes the name {'-'.join(parts)!r} ({len('-'.join(parts))} characters, at most {MAX_NAME}): shorten it "
+            f"or city.yaml's prefix: {show_value(value)}",
+        )
+        for file, where, value, parts in candidates
+        if len("-".join(parts)) > MAX_NAME
+    ]
 
 
 def _some(codes: Iterable[str]) -> str:

@@ -161,9 +161,25 @@ class Subnet(Frozen):
 
     name: Code
     cidr: PrivateCidr
-    gateway: str | None = Field(default=None, description="Gateway address; the first host by default")
+    gateway: IPv4Text | None = Field(default=None, description="Gateway address; the first host by default")
 
     _cidr = field_validator("cidr")(_private_network)
+
+    @field_validator("cidr")
+    @classmethod
+    def _room_for_hosts(cls, value: str) -> str:
+        # Neutron keeps a subnet's first and last address; a /31 or /32 leaves no host next to its gateway.
+        if ipaddress.IPv4Network(value).prefixlen > 30:
+            raise ValueError("a subnet needs room for a gateway and hosts: at most /30")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_transit_name(cls, value: str) -> str:
+        # The transit network's own resources are named `transit` and `<zone>-transit`.
+        if value == "transit" or value.endswith("-transit"):
+            raise ValueError("'transit' and names ending in '-transit' are the transit network's own")
+        return value
 
 
 class Zone(Frozen):
@@ -181,6 +197,16 @@ class Zone(Frozen):
 Protocol = Literal["tcp", "udp", "icmp"]
 
 
+def _valid_ports(ports: tuple[int, ...]) -> tuple[int, ...]:
+    for port in ports:
+        if not 1 <= port <= 65535:
+            raise ValueError(f"port {port} is outside 1-65535")
+    if len(set(ports)) != len(ports):
+        twice = sorted({p for p in ports if ports.count(p) > 1})
+        raise ValueError(f"ports listed twice: {twice}")
+    return ports
+
+
 class Flow(Frozen):
     """An allowed flow between zones; everything not declared is denied."""
 
@@ -194,10 +220,14 @@ class Flow(Frozen):
     @field_validator("ports")
     @classmethod
     def _ports_in_range(cls, ports: tuple[int, ...]) -> tuple[int, ...]:
-        for port in ports:
-            if not 1 <= port <= 65535:
-                raise ValueError(f"port {port} is outside 1-65535")
-        return ports
+        return _valid_ports(ports)
+
+    @model_validator(mode="after")
+    def _icmp_has_no_ports(self) -> Flow:
+        # Neutron reads an ICMP rule's port range as ICMP type and code: a port there matches nothing meant.
+        if self.protocol == "icmp" and self.ports:
+            raise ValueError("an icmp flow has no ports (Neutron would read them as ICMP type and code)")
+        return self
 
 
 class IngressSource(Frozen):
@@ -215,6 +245,17 @@ class IngressSource(Frozen):
     def _is_network(cls, value: str) -> str:
         _network(value)
         return value
+
+    @field_validator("ports")
+    @classmethod
+    def _ports_in_range(cls, ports: tuple[int, ...]) -> tuple[int, ...]:
+        return _valid_ports(ports)
+
+    @model_validator(mode="after")
+    def _icmp_has_no_ports(self) -> IngressSource:
+        if self.protocol == "icmp":
+            raise ValueError("ingress is by port: tcp or udp (an icmp rule's ports would be ICMP type and code)")
+        return self
 
 
 class Transit(Frozen):

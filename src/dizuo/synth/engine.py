@@ -96,6 +96,10 @@ class MissingUpstreamError(RuntimeError):
         )
 
 
+class DuplicateUrnError(Exception):
+    """Two resources of a stack program were given one URN."""
+
+
 class _RecordingMonitor(MockMonitor):
     """Pulumi's MockMonitor, recording parent, provider, protect and retainOnDelete of each registration."""
 
@@ -109,6 +113,10 @@ class _RecordingMonitor(MockMonitor):
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         _ensure_event_loop()  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
+        with self._lock:
+            if urn in self.resources:
+                # What the real engine refuses at preview and up; the mock engine would record both silently.
+                raise DuplicateUrnError(f"duplicate resource URN {urn!r}: two declared things map to one name")
         inputs = rpc.deserialize_properties(request.object)
         args = MockResourceArgs(
             typ=request.type,
