@@ -26,6 +26,21 @@ def test_every_data_volume_and_bucket_is_protected_and_retained_on_delete(runs: 
     assert not unsafe, f"data holders that a destroy could delete: {unsafe}"
 
 
+def test_a_dataset_claim_waits_for_its_namespace_quota(runs: dict[str, StackRun]) -> None:
+    """A dataset grown in the declaration grows its claim and its owner's quota in one update; the API refuses a
+    claim beyond the quota, so each claim depends on the quota of its namespace (updated first)."""
+    datapool = runs["datapool"]
+    quotas = {
+        (r.provider, r.inputs["metadata"]["namespace"]): r.urn
+        for r in datapool.of_type("kubernetes:core/v1:ResourceQuota")
+    }
+    claims = datapool.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claims
+    for claim in claims:
+        quota = quotas[(claim.provider, claim.inputs["metadata"]["namespace"])]
+        assert quota in claim.dependencies, f"{claim.name} does not wait for {quota}"
+
+
 def test_every_storage_class_retains_released_volumes(runs: dict[str, StackRun]) -> None:
     """Deleting a claim never deletes the volume: every StorageClass reclaims with Retain."""
     classes = runs["datapool"].of_type("kubernetes:storage.k8s.io/v1:StorageClass")

@@ -63,7 +63,9 @@ class DataPool(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, provider=provider),
                 )
 
-        namespaces: dict[tuple[str, str], k8s.core.v1.Namespace] = {}
+        # An owner's namespace and its quota: a claim waits for both, so that a dataset grown in the declaration
+        # is admitted only after the quota has grown with it (the API refuses a claim beyond the quota).
+        namespaces: dict[tuple[str, str], tuple[k8s.core.v1.Namespace, k8s.core.v1.ResourceQuota]] = {}
         for ds in d.datasets:
             pool = pools[ds.storage_pool]
             labels = shapes.dataset_labels(ds, d.city.code)
@@ -84,10 +86,11 @@ class DataPool(pulumi.ComponentResource):
             cluster_name = pool_cluster[pool.name]
             provider = args.providers[cluster_name]
             ns_name = shapes.dataset_namespace(ds.owner)
-            ns = namespaces.get((cluster_name, ns_name))
-            if ns is None:
-                ns = self._owner_namespace(name, cluster_name, ds.owner, d, provider, args)
-                namespaces[(cluster_name, ns_name)] = ns
+            if (cluster_name, ns_name) not in namespaces:
+                namespaces[(cluster_name, ns_name)] = self._owner_namespace(
+                    name, cluster_name, ds.owner, d, provider, args
+                )
+            ns, quota = namespaces[(cluster_name, ns_name)]
             k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-{ds.code}-pvc",
                 metadata={
@@ -102,7 +105,7 @@ class DataPool(pulumi.ComponentResource):
                     "resources": {"requests": {"storage": f"{ds.size_gib}Gi"}},
                 },
                 opts=pulumi.ResourceOptions.merge(
-                    pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]), KEEP_DATA
+                    pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns, quota]), KEEP_DATA
                 ),
             )
         self.register_outputs({"datasets": len(d.datasets)})
@@ -115,7 +118,7 @@ class DataPool(pulumi.ComponentResource):
         d: Declaration,
         provider: k8s.Provider,
         args: DataPoolArgs,
-    ) -> k8s.core.v1.Namespace:
+    ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.ResourceQuota]:
         ns_name = shapes.dataset_namespace(owner)
         labels = {
             "app.kubernetes.io/managed-by": "dizuo",
@@ -148,7 +151,7 @@ class DataPool(pulumi.ComponentResource):
         in_ns = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns])
         # Like every system namespace: what it may claim is what the declaration says, and no traffic flows
         # in or out unless a policy says so (the owner's loaders bring their own).
-        k8s.core.v1.ResourceQuota(
+        quota = k8s.core.v1.ResourceQuota(
             f"{name}-{cluster}-{ns_name}-quota",
             metadata={"name": "quota", "namespace": ns_name, "labels": labels},
             spec={"hard": shapes.dataset_quota(d, owner, cluster)},
@@ -160,4 +163,4 @@ class DataPool(pulumi.ComponentResource):
             spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
             opts=in_ns,
         )
-        return ns
+        return ns, quota

@@ -49,6 +49,8 @@ class Registered:
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource waits for (``depends_on`` and its inputs' resources)."""
 
 
 @dataclass(slots=True)
@@ -139,6 +141,7 @@ class _RecordingMonitor(MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             inputs=inputs,
+            dependencies=tuple(request.dependencies),
         )
         with self._lock:
             self.records.append(record)
