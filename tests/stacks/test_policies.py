@@ -238,3 +238,15 @@ def test_tier_one_reads_tier_zero_only_through_contracts(runs: dict[str, StackRu
     assert set(runs["baseline"].exports) == {"contract"}
     zones = runs["network"].exports["contract"]["zones"]
     assert {z["name"] for z in zones} == {"extranet", "internet", "dedicated", "management"}
+
+
+def test_only_claims_on_a_local_pool_skip_pulumis_wait_for_binding(yulin: Declaration) -> None:
+    """A claim on a local (WaitForFirstConsumer) pool binds only when something mounts it: Pulumi must not wait for
+    it. Every other claim is awaited as usual."""
+    from dizuo.datapool import shapes as datapool  # noqa: PLC0415 - only this test reads the data pool's shapes
+
+    dataset = next(ds for ds in yulin.datasets if ds.kind != "bucket")
+    pool = next(p for p in yulin.storage_pools() if p.name == dataset.storage_pool)
+    local = pool.model_copy(update={"backend": "local", "ceph_cluster_id": None})
+    assert datapool.dataset_annotations(dataset, local)["pulumi.com/skipAwait"] == "true"
+    assert "pulumi.com/skipAwait" not in datapool.dataset_annotations(dataset, pool)

@@ -69,11 +69,7 @@ class DataPool(pulumi.ComponentResource):
         for ds in d.datasets:
             pool = pools[ds.storage_pool]
             labels = shapes.dataset_labels(ds, d.city.code)
-            annotations = {
-                label("title"): ds.name,
-                label("records"): str(ds.records),
-                label("size-gib"): str(ds.size_gib),
-            }
+            annotations = shapes.dataset_annotations(ds, pool)
             if ds.kind == "bucket":
                 openstack.objectstorage.Container(
                     f"{name}-{ds.code}-bucket",

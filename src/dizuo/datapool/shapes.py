@@ -54,6 +54,16 @@ def dataset_labels(ds: Dataset, city: str) -> dict[str, str]:
     }
 
 
+def dataset_annotations(ds: Dataset, pool: StoragePool) -> dict[str, str]:
+    """What a dataset's claim says of itself. On a local pool (WaitForFirstConsumer) the claim binds only when a
+    loader mounts it, so Pulumi must not wait for it to bind: older pulumi-kubernetes releases waited until their
+    timeout and failed the update (pulumi-kubernetes#895, #4179)."""
+    annotations = {label("title"): ds.name, label("records"): str(ds.records), label("size-gib"): str(ds.size_gib)}
+    if pool.backend == "local":
+        annotations["pulumi.com/skipAwait"] = "true"
+    return annotations
+
+
 def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
     """ResourceQuota of an owner's dataset namespace on ``cluster``: its declared volumes, and nothing more."""
     pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
