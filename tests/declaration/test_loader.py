@@ -260,6 +260,13 @@ CASES = [
         id="system-code-of-a-data-pool-namespace",
     ),
     pytest.param(
+        "city.yaml",
+        lambda doc: doc["baseline"].update(backup_paths=["/etc", "/var/lib/dizuo", "/srv"], backup_dir="/srv/backups"),
+        "city.yaml: baseline.backup_dir: is inside backup_paths entry '/srv', so each backup would archive the ones "
+        "before it (DZ-DB-01): '/srv/backups'",
+        id="backup-folder-inside-what-it-backs-up",
+    ),
+    pytest.param(
         "network.yaml",
         _set(["transit"], None),
         "network.yaml: transit: flows link zones (extranet-internet, extranet-dedicated, extranet-management, "
@@ -374,8 +381,8 @@ CASES = [
         "city.yaml: baseline.backup_dir: must be a directory of the job's own: an absolute path of letters, digits, "
         ". _ - and / (no .., no trailing /) at least two levels deep, outside the system trees (/etc, /usr, /boot, "
         "/bin, /sbin, /lib*, /proc, /sys, /dev, /run, /tmp, /var/tmp, /home, /var/lib/dizuo) and not a folder of /var "
-        "itself, whose last part says backup or dizuo (the role makes it root-only and deletes all but the newest "
-        "archives in it) (DZ-DB-01): '/data'",
+        "itself, whose last part says backup or dizuo (the role makes it root-only and prunes its own archives "
+        "there) (DZ-DB-01): '/data'",
         id="backup-directory-too-shallow",
     ),
     pytest.param(

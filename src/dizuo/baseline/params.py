@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -87,9 +88,29 @@ def resolve(
             else:
                 problems += _check(values, where, catalogue, source)
                 zones[zone] = dict(values)
+    if not problems:  # each value is sound on its own: now the ones that must fit together
+        city_values = {**base, **overrides}
+        problems += _backup_dir_outside_backup_paths(city_values, "baseline", source)
+        for zone, values in zones.items():
+            problems += _backup_dir_outside_backup_paths({**city_values, **values}, f"baseline.zones.{zone}", source)
     if problems:
         raise DeclarationError(problems)
     return BaselineParams(city={**base, **overrides}, zones=zones)
+
+
+def _backup_dir_outside_backup_paths(values: Mapping[str, Any], where: str, source: str) -> list[Problem]:
+    """The backup job's folder is not inside what it archives: each archive would hold all the ones before it."""
+    folder = PurePosixPath(str(values["backup_dir"]))
+    return [
+        Problem(
+            source,
+            f"{where}.backup_dir",
+            f"is inside backup_paths entry {str(path)!r}, so each backup would archive the ones before it "
+            f"(DZ-DB-01): {show_value(str(folder))}",
+        )
+        for path in map(PurePosixPath, map(str, values["backup_paths"]))
+        if folder == path or path in folder.parents
+    ]
 
 
 def _check(values: Mapping[str, Any], where: str, catalogue: Catalogue, source: str) -> list[Problem]:
