@@ -108,6 +108,7 @@ class _RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.records: list[Registered] = []
+        self.duplicate_urns: list[str] = []
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -117,8 +118,9 @@ class _RecordingMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         with self._lock:
             if urn in self.resources:
-                # What the real engine refuses at preview and up; the mock engine would record both silently.
-                raise DuplicateUrnError(f"duplicate resource URN {urn!r}: two declared things map to one name")
+                # What the real engine refuses at preview and up. Noted here and raised once the program is done:
+                # an exception inside the registration would sit in futures nobody awaits.
+                self.duplicate_urns.append(urn)
         inputs = rpc.deserialize_properties(request.object)
         args = MockResourceArgs(
             typ=request.type,
@@ -231,6 +233,9 @@ def run_stack(
         result["exports"] = body()
 
     _sync_await(run_pulumi_func(program_body))
+    if monitor.duplicate_urns:
+        shown = ", ".join(repr(urn) for urn in monitor.duplicate_urns[:3])
+        raise DuplicateUrnError(f"duplicate resource URN {shown}: two declared things map to one name")
     run.exports = result.get("exports", {})
     run.resources = sorted(monitor.records, key=lambda r: r.urn)
     return run
