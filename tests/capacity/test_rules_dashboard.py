@@ -11,6 +11,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from dizuo.capacity.collector import Allocation, CapacityCollector, Snapshot
 from dizuo.capacity.types import Forecast
+from grafana import check_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json"
@@ -32,15 +33,7 @@ def dashboard_exprs() -> list[str]:
 
 def test_dashboard_is_valid_grafana_json():
     """The dashboard parses, has a uid, unique panel ids, and every panel queries the chosen Prometheus."""
-    dashboard = json.loads(DASHBOARD.read_text())
-    assert dashboard["uid"] == "dizuo-capacity"
-    ids = [p["id"] for p in dashboard["panels"]]
-    assert len(ids) == len(set(ids)), f"duplicate panel ids: {ids}"
-    for panel in dashboard["panels"]:
-        assert panel["datasource"]["uid"] == "${datasource}", f"panel {panel['title']!r} hard-codes a datasource"
-        assert panel["targets"], f"panel {panel['title']!r} has no query"
-        assert panel.get("description"), f"panel {panel['title']!r} says nothing about what it shows"
-    assert "datasource" in {v["name"] for v in dashboard["templating"]["list"]}
+    check_dashboard(DASHBOARD, "dizuo-capacity", {"datasource"})
 
 
 def test_dashboard_and_alerts_use_only_exported_metrics():

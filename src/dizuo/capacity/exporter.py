@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 from prometheus_client.registry import CollectorRegistry
 
 from dizuo.capacity.collector import Allocation, CapacityCollector, Snapshot
+from dizuo.capacity.prometheus_source import one_per_volume
 from dizuo.capacity.types import Forecast, UsageHistory
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ class ForecastLoop:
         started = time.monotonic()
         previous = self._snapshot
         try:
-            histories = _unique(self._source.histories())
+            # Whatever the source: one id exported twice would be two samples of one label set.
+            histories = one_per_volume(self._source.histories())
             if not histories and previous.forecasts:
                 # Every volume gone at once is the source's doing (a selector changed, a Prometheus restarted
                 # without its data), not a city without storage: keep the last good forecast and let it go stale.
@@ -140,14 +142,6 @@ class ForecastLoop:
             started = time.monotonic()
             self.run_once()
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
-
-def _unique(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
-    """One history per series id: two selectors naming the same volume must not export it twice."""
-    seen: dict[str, UsageHistory] = {}
-    for history in histories:
-        seen.setdefault(history.series, history)
-    return list(seen.values())
 
 
 def _with_labels(forecasts: Sequence[Forecast], histories: Sequence[UsageHistory]) -> list[Forecast]:

@@ -377,7 +377,7 @@ class PrometheusSource:
         # gone, or hide that one is no longer watched; they are left out, and said so.
         fresh: list[UsageHistory] = []
         stopped: list[UsageHistory] = []
-        for history in _one_per_volume(out):
+        for history in one_per_volume(out):
             (fresh if history.timestamps[-1] >= end - self.config.max_age else stopped).append(history)
         if gone := sorted(h.series for h in stopped):
             log.warning(
@@ -389,7 +389,7 @@ class PrometheusSource:
         return fresh
 
 
-def _one_per_volume(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
+def one_per_volume(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
     """One history per series id. The same volume can come twice: a filesystem scraped by two jobs, two selectors
     naming one volume. Counted twice, a department's volumes would add up to double; the one sampled last (then
     the longer one) stands for it."""

@@ -207,6 +207,9 @@ def _valid_ports(ports: tuple[int, ...]) -> tuple[int, ...]:
     return ports
 
 
+Ports = Annotated[tuple[int, ...], AfterValidator(_valid_ports)]
+
+
 class Flow(Frozen):
     """An allowed flow between zones; everything not declared is denied."""
 
@@ -214,13 +217,8 @@ class Flow(Frozen):
     source: str = Field(description="Zone name, or 'any-extranet-client' style external CIDR via source_cidr")
     destination: str = Field(description="Zone name")
     protocol: Protocol = "tcp"
-    ports: tuple[int, ...] = Field(default=(), description="Destination ports; empty means all of the protocol")
+    ports: Ports = Field(default=(), description="Destination ports; empty means all of the protocol")
     description: str = ""
-
-    @field_validator("ports")
-    @classmethod
-    def _ports_in_range(cls, ports: tuple[int, ...]) -> tuple[int, ...]:
-        return _valid_ports(ports)
 
     @model_validator(mode="after")
     def _icmp_has_no_ports(self) -> Flow:
@@ -237,7 +235,7 @@ class IngressSource(Frozen):
     cidr: str = Field(description="External CIDR, may be public (0.0.0.0/0 for citizens)")
     destination: str
     protocol: Protocol = "tcp"
-    ports: tuple[int, ...] = Field(min_length=1)
+    ports: Ports = Field(min_length=1)
     description: str = ""
 
     @field_validator("cidr")
@@ -245,11 +243,6 @@ class IngressSource(Frozen):
     def _is_network(cls, value: str) -> str:
         _network(value)
         return value
-
-    @field_validator("ports")
-    @classmethod
-    def _ports_in_range(cls, ports: tuple[int, ...]) -> tuple[int, ...]:
-        return _valid_ports(ports)
 
     @model_validator(mode="after")
     def _icmp_has_no_ports(self) -> IngressSource:
