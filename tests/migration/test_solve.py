@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dizuo.migration.instance import Instance, load_instance
+from dizuo.migration.instance import Instance, InstanceError, load_instance, parse_instance
 from dizuo.migration.solve import Assignment, build_model, destinations, greedy_assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import plan_waves
@@ -223,3 +223,73 @@ def test_public_yulin_3_is_claimed_infeasible() -> None:
     assert answer.status == "infeasible"
     assert answer.reason is not None
     assert answer.reason.startswith("relief needs 663.0 TiB; at most 640.9 TiB can move"), answer.reason
+
+
+def _shared(instance: Instance, tib: int, targets: tuple[str, ...]) -> Instance:
+    """``instance`` with one storage of ``tib`` TiB that ``targets`` draw on together."""
+    share = {"name": "ceph", "storage_bytes": tib * TIB, "targets": list(targets)}
+    return parse_instance({**instance.model_dump(mode="json"), "shared_storage": [share]}, "hand-made.json")
+
+
+def test_pools_sharing_one_storage_hold_no_more_than_it_together() -> None:
+    """A and B each hold 10 TiB but share 10: the cheap split (s1 -> A, s2 -> B, 140 CNY) would put 12 TiB on it."""
+    alone = build(
+        [
+            system("s1", 6, {"A": 40, "B": 300}),
+            system("s2", 6, {"A": 300, "B": 100}),
+            system("s3", 9, {"A": 500, "B": 500}),
+        ],
+        [target("A", 10), target("B", 10)],
+        keep_tib=12,
+    )
+    assert _moved(solve(alone)) == {"s1": "A", "s2": "B"}, "without the share the split is cheapest"
+    instance = _shared(alone, 10, ("A", "B"))
+    answer = solve(instance)
+    assert answer.status == "optimal", answer
+    assert _moved(answer) == {"s3": "A"} or _moved(answer) == {"s3": "B"}, _moved(answer)
+    assert answer.objective == 500
+    assert check_plan(instance, _plan(instance, answer)) == []
+    split = Plan({"s1": "A", "s2": "B", "s3": None}, [["s1", "s2"]])
+    assert [v.rule for v in check_plan(instance, split)] == [2], "the checker must see the shared storage overfull"
+
+
+def test_greedy_respects_shared_storage() -> None:
+    """The greedy fallback, too, counts what the pools sharing a storage put on it."""
+    instance = _shared(
+        build(
+            [system("s1", 6, {"A": 10, "B": 10}), system("s2", 6, {"A": 20, "B": 10}), system("s3", 9, {"A": 90})],
+            [target("A", 10), target("B", 10)],
+            keep_tib=12,
+        ),
+        10,
+        ("A", "B"),
+    )
+    model = build_model(instance)
+    chosen = greedy_assignment(model)
+    assert chosen is not None
+    moved = {k: v for k, v in destinations(model, chosen).items() if v}
+    assert sum({"s1": 6, "s2": 6, "s3": 9}[k] for k in moved) <= 10, f"greedy put more than 10 TiB on ceph: {moved}"
+
+
+def test_shared_storage_that_cannot_hold_the_relief_is_infeasible_with_a_reason() -> None:
+    """Each pool alone could take the relief, their shared storage cannot: a proof, and the reason says storage."""
+    instance = _shared(
+        build(
+            [system("s1", 6, {"A": 1, "B": 1}), system("s2", 6, {"A": 1, "B": 1})],
+            [target("A", 10), target("B", 10)],
+            keep_tib=0,
+        ),
+        11,
+        ("A", "B"),
+    )
+    answer = solve(instance)
+    assert answer.status == "infeasible", answer
+    assert answer.reason is not None
+    assert "12.0 TiB" in answer.reason, answer.reason
+
+
+def test_shared_storage_naming_an_unknown_target_is_refused() -> None:
+    """A share over a pool the instance does not have names the key."""
+    with pytest.raises(InstanceError) as caught:
+        _shared(build([system("s1", 1, {"A": 1})], [target("A", 10)], keep_tib=0), 5, ("A", "Z"))
+    assert "shared_storage[0].targets[1]" in str(caught.value)

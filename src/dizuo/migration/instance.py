@@ -60,6 +60,18 @@ class Target(_Input):
     memory_bytes: Count
 
 
+class SharedStorage(_Input):
+    """Storage several targets draw on together: dizuo's extension of FORMAT.md (whose targets each have their own).
+
+    A city's Xinchuang node pools of one cluster put their volumes on one storage pool: what all of them take from
+    it is bounded, beside each target's own ``storage_bytes``.
+    """
+
+    name: Name
+    storage_bytes: Count
+    targets: tuple[Name, ...] = Field(min_length=1)
+
+
 class System(_Input):
     """A business system: what it needs on a pool and what moving it costs where."""
 
@@ -84,6 +96,12 @@ class Instance(_Input):
     targets: tuple[Target, ...]
     wave_bytes: Annotated[int, Field(strict=True, gt=0, lt=2**63)]
     systems: tuple[System, ...]
+    shared_storage: tuple[SharedStorage, ...] = ()
+
+    def storage_limit(self, target: Target) -> int:
+        """The most bytes ``target`` can take: its own storage, or less where it shares storage with others."""
+        shares = [s.storage_bytes for s in self.shared_storage if target.name in s.targets]
+        return min([target.storage_bytes, *shares])
 
     @property
     def need_bytes(self) -> int:
@@ -140,6 +158,15 @@ def cross_check(instance: Instance, shown: str) -> list[Problem]:
         for i, t in enumerate(instance.targets)
         if seen[t.name] > 1
     ]
+    shares = Counter(s.name for s in instance.shared_storage)
+    for i, share in enumerate(instance.shared_storage):
+        if shares[share.name] > 1:
+            problems.append(Problem(shown, f"shared_storage[{i}].name", f"duplicate name: {show_value(share.name)}"))
+        problems += [
+            Problem(shown, f"shared_storage[{i}].targets[{j}]", f"not a target of the instance: {show_value(name)}")
+            for j, name in enumerate(share.targets)
+            if name not in target_names
+        ]
     ids = Counter(s.id for s in instance.systems)
     for i, system in enumerate(instance.systems):
         where = f"systems[{i}]"

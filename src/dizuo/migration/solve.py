@@ -3,8 +3,8 @@
 One unit per group (systems sharing a non-null group; null = alone). A binary x[unit, target]
 exists only where every member can run on the target (non-null cost) and the unit alone fits the
 target's free storage, cores and memory. Each unit goes to at most one target; the moved bytes
-relieve the legacy pool; each target's storage, cores and memory hold; the adaptation cost is
-minimal.
+relieve the legacy pool; each target's storage, cores and memory hold, and so does any storage
+several targets share (dizuo's extension, see SharedStorage); the adaptation cost is minimal.
 
 The solver works in floating point on scaled rows; every plan it returns is checked again in exact
 integers and, if rounding broke a rule, re-solved with that plan cut off exactly. Infeasibility is claimed
@@ -83,6 +83,11 @@ class Model:
         """The row of moved bytes >= need (after the three rows per target)."""
         return 3 * len(self.instance.targets)
 
+    @property
+    def first_shared_row(self) -> int:
+        """The rows of shared storage come last, one per SharedStorage (after the units' choice rows)."""
+        return int(self.matrix.shape[0]) - len(self.instance.shared_storage)
+
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
@@ -146,15 +151,20 @@ def build_units(instance: Instance) -> Units:
 def _fits(units: Units, instance: Instance, enforced: frozenset[str] = frozenset(RESOURCES)) -> npt.NDArray[np.bool_]:
     """(units, targets): the unit alone fits the target's ``enforced`` resources (exact integers)."""
     return np.array(
-        [[not _blocking(units, u, target, enforced) for target in instance.targets] for u in range(len(units.label))],
+        [
+            [not _blocking(units, u, instance, target, enforced) for target in instance.targets]
+            for u in range(len(units.label))
+        ],
         dtype=bool,
     ).reshape(len(units.label), len(instance.targets))
 
 
-def _blocking(units: Units, u: int, target: Target, enforced: frozenset[str] = frozenset(RESOURCES)) -> list[str]:
+def _blocking(
+    units: Units, u: int, instance: Instance, target: Target, enforced: frozenset[str] = frozenset(RESOURCES)
+) -> list[str]:
     """The ``enforced`` resources of ``target`` that unit ``u`` alone needs more of than it has."""
     needs = {"storage": units.size[u], "cores": units.cores[u], "memory": units.memory[u]}
-    has = {"storage": target.storage_bytes, "cores": target.cpu_cores, "memory": target.memory_bytes}
+    has = {"storage": instance.storage_limit(target), "cores": target.cpu_cores, "memory": target.memory_bytes}
     return [r for r in RESOURCES if r in enforced and needs[r] > has[r]]
 
 
@@ -182,7 +192,8 @@ def build_model(
     cores = np.array(units.cores, dtype=np.float64)[var_unit]
     memory = np.array(units.memory, dtype=np.float64)[var_unit]
 
-    # Rows: storage, cores, memory of each target; relief; one "at most one target" row per unit with a choice.
+    # Rows: storage, cores, memory of each target; relief; one "at most one target" row per unit with a choice;
+    # one row per shared storage.
     byte_scale = _pow2_scale(float(size.max(initial=0.0)))
     memory_scale = _pow2_scale(float(memory.max(initial=0.0)))
     core_scale = _pow2_scale(float(cores.max(initial=0.0)))
@@ -192,6 +203,8 @@ def build_model(
     choice_row[choice_units] = 3 * n_targets + 1 + np.arange(len(choice_units))
     has_choice = choice_row[var_unit] >= 0
     columns = np.arange(n_vars)
+    shared_start = 3 * n_targets + 1 + len(choice_units)
+    shared = _shared_columns(instance, var_target)
     rows = np.concatenate(
         [
             var_target,
@@ -199,13 +212,21 @@ def build_model(
             2 * n_targets + var_target,
             np.full(n_vars, 3 * n_targets),
             choice_row[var_unit][has_choice],
+            *(np.full(len(on), shared_start + k) for k, on in enumerate(shared)),
         ]
     )
-    cols = np.concatenate([columns] * 4 + [columns[has_choice]])
+    cols = np.concatenate([columns] * 4 + [columns[has_choice], *shared])
     values = np.concatenate(
-        [size / byte_scale, cores / core_scale, memory / memory_scale, size / byte_scale, np.ones(has_choice.sum())]
+        [
+            size / byte_scale,
+            cores / core_scale,
+            memory / memory_scale,
+            size / byte_scale,
+            np.ones(has_choice.sum()),
+            *(size[on] / byte_scale for on in shared),
+        ]
     )
-    n_rows = 3 * n_targets + 1 + len(choice_units)
+    n_rows = shared_start + len(shared)
     matrix = sparse.csr_matrix((values, (rows, cols)), shape=(n_rows, n_vars))
 
     need = instance.need_bytes
@@ -217,14 +238,22 @@ def build_model(
             np.full(n_targets, memory_scale),
             np.array([byte_scale]),
             np.ones(len(choice_units)),
+            np.full(len(shared), byte_scale),
         ]
     )
     capacity = np.array(
         [t.storage_bytes for t in targets] + [t.cpu_cores for t in targets] + [t.memory_bytes for t in targets],
         dtype=np.float64,
     )
-    row_ub = np.concatenate([capacity, [np.inf], np.ones(len(choice_units))]) / row_scale
-    row_lb = np.concatenate([np.full(3 * n_targets, -np.inf), [float(need)], np.zeros(len(choice_units))]) / row_scale
+    shared_capacity = np.array([s.storage_bytes for s in instance.shared_storage], dtype=np.float64)
+    row_ub = np.concatenate([capacity, [np.inf], np.ones(len(choice_units)), shared_capacity]) / row_scale
+    lower: list[FloatArray] = [
+        np.full(3 * n_targets, -np.inf),
+        np.array([float(need)]),
+        np.zeros(len(choice_units)),
+        np.full(len(shared), -np.inf),
+    ]
+    row_lb = np.concatenate(lower) / row_scale
 
     unit_cost = np.rint(units.cost[var_unit, var_target]).astype(np.int64)
     gcd = int(np.gcd.reduce(unit_cost)) if n_vars and unit_cost.any() else 1
@@ -243,6 +272,15 @@ def build_model(
     )
 
 
+def _shared_columns(instance: Instance, var_target: IntArray) -> list[IntArray]:
+    """Per shared storage, the columns that put a unit on one of its targets."""
+    index = {t.name: k for k, t in enumerate(instance.targets)}
+    return [
+        np.flatnonzero(np.isin(var_target, [index[name] for name in share.targets]))
+        for share in instance.shared_storage
+    ]
+
+
 def exact_excess(model: Model, chosen: Sequence[int]) -> dict[int, int]:
     """Rows the chosen variables break in exact integers: row -> excess (bytes or cores) over the limit."""
     instance, units = model.instance, model.units
@@ -258,6 +296,11 @@ def exact_excess(model: Model, chosen: Sequence[int]) -> dict[int, int]:
     limits = [t.storage_bytes for t in instance.targets] + [t.cpu_cores for t in instance.targets]
     limits += [t.memory_bytes for t in instance.targets]
     excess = {row: used[row] - limit for row, limit in enumerate(limits) if used[row] > limit}
+    names = [t.name for t in instance.targets]
+    for k, share in enumerate(instance.shared_storage):
+        taken = sum(used[names.index(name)] for name in set(share.targets))
+        if taken > share.storage_bytes:
+            excess[model.first_shared_row + k] = taken - share.storage_bytes
     if moved < model.need:
         excess[model.relief_row] = model.need - moved
     units_twice = len({int(model.var_unit[v]) for v in chosen}) < len(chosen)
@@ -458,7 +501,12 @@ def _cut(model: Model, chosen: list[int], row: int, local: IntArray) -> tuple[sp
         members = ~moved_units[model.var_unit]  # fixed columns are all chosen: none is outside the moved set
         low, high = 1.0, np.inf
     else:
-        members = chosen_set & (model.var_target == row % len(model.instance.targets))
+        if row >= model.first_shared_row:
+            on_row = np.zeros(len(model.var_unit), dtype=bool)
+            on_row[_shared_columns(model.instance, model.var_target)[row - model.first_shared_row]] = True
+        else:
+            on_row = model.var_target == row % len(model.instance.targets)
+        members = chosen_set & on_row
         low, high = -np.inf, float(members.sum() - 1)
         high -= float(np.count_nonzero(members & (local < 0) & chosen_set))  # fixed to 1: constants
     cols = local[members & (local >= 0)]
@@ -499,6 +547,9 @@ def _greedy_pass(model: Model, order: npt.NDArray[np.intp]) -> list[int] | None:
     """Each unit in order to its cheapest target with room, until the relief is met; then drop what is not needed."""
     units, targets = model.units, model.instance.targets
     free = [[t.storage_bytes, t.cpu_cores, t.memory_bytes] for t in targets]
+    shares = model.instance.shared_storage
+    shared_free = [share.storage_bytes for share in shares]
+    shares_of = [[k for k, share in enumerate(shares) if t.name in share.targets] for t in targets]
     by_unit: dict[int, list[int]] = {}
     for v in np.argsort(model.cost, kind="stable"):
         by_unit.setdefault(int(model.var_unit[v]), []).append(int(v))
@@ -510,9 +561,12 @@ def _greedy_pass(model: Model, order: npt.NDArray[np.intp]) -> list[int] | None:
         need = (units.size[u], units.cores[u], units.memory[u])
         for v in by_unit.get(int(u), []):
             room = free[int(model.var_target[v])]
-            if all(n <= r for n, r in zip(need, room, strict=True)):
+            on = shares_of[int(model.var_target[v])]
+            if all(n <= r for n, r in zip(need, room, strict=True)) and all(need[0] <= shared_free[k] for k in on):
                 for k in range(3):
                     room[k] -= need[k]
+                for k in on:
+                    shared_free[k] -= need[0]
                 chosen.append(v)
                 moved += need[0]
                 break
@@ -598,7 +652,7 @@ def _unfit_units(model: Model) -> str:
     shown = []
     for u in unfit[:SHOWN_UNFIT]:
         pools = [instance.targets[int(t)] for t in np.flatnonzero(compatible[u])]
-        lacking = ", ".join(f"{t.name} ({', '.join(_blocking(units, u, t))})" for t in pools)
+        lacking = ", ".join(f"{t.name} ({', '.join(_blocking(units, u, instance, t))})" for t in pools)
         count = len(units.members[u])
         what = f"group {units.label[u]} ({count} systems, " if count > 1 else f"system {units.label[u]} ("
         shown.append(

@@ -132,7 +132,7 @@ def _check_relief(instance: Instance, plan: Plan) -> list[Violation]:
 
 
 def _check_capacity(instance: Instance, plan: Plan) -> list[Violation]:
-    """Rule 2: storage, cores and memory of each target."""
+    """Rule 2: storage, cores and memory of each target, and storage shared by targets."""
     moved = _moved(instance, plan)
     out = []
     for target in instance.targets:
@@ -146,6 +146,12 @@ def _check_capacity(instance: Instance, plan: Plan) -> list[Violation]:
             if used > capacity:
                 message = f"{target.name}: {resource} {used} > capacity {capacity}"
                 out.append(Violation(2, message, tuple(s.id for s in there)))
+    for share in instance.shared_storage:  # dizuo's extension: storage several targets draw on together
+        there = [s for s in instance.systems if moved.get(s.id) in share.targets]
+        used = sum(s.projected_bytes for s in there)
+        if used > share.storage_bytes:
+            message = f"shared storage {share.name}: projected_bytes {used} > capacity {share.storage_bytes}"
+            out.append(Violation(2, message, tuple(s.id for s in there)))
     return out
 
 
