@@ -39,6 +39,17 @@ def problems(path: Path) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
+def _del(path: list[Any]) -> Any:
+    """An edit that deletes the key at ``path``."""
+
+    def change(document: Any) -> None:
+        for key in path[:-1]:
+            document = document[key]
+        del document[path[-1]]
+
+    return change
+
+
 def _set(path: list[Any], value: Any) -> Any:
     def change(doc: Any) -> None:
         target = doc
@@ -428,6 +439,57 @@ CASES = [
         _set(["baseline", "session_timeout_secs"], 300),
         "city.yaml: baseline.session_timeout_secs: unknown",
         id="baseline-override-misspelt",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _del(["systems", 7, "budget_cny"]),
+        "systems.yaml: systems[7].budget_cny: required: 'sjj-12345' is on the legacy pool 'phase1-ceph', and its "
+        "adaptation cost is a share of its budget",
+        id="migration-candidate-without-budget",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["migration", "target_node_pools", 1], "xc-kunpen"),
+        "city.yaml: migration.target_node_pools[1]: no node pool 'xc-kunpen' in cluster 'yl-gov'",
+        id="migration-unknown-node-pool",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["migration", "target_storage_pool"], "datapool-s3"),
+        "city.yaml: migration.target_storage_pool: 'datapool-s3' is an object store, not a volume pool",
+        id="migration-target-storage-is-a-bucket-store",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["migration", "legacy_storage_pool"], "dmz-ceph"),
+        "city.yaml: migration.legacy_storage_pool: no storage pool 'dmz-ceph' in cluster 'yl-gov'",
+        id="migration-legacy-pool-of-another-cluster",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["migration", "database_replacement", "Oracle"], "MySQL"),
+        "city.yaml: migration.database_replacement.Oracle: must be a domestic database (DM, KingbaseES, openGauss): "
+        "'MySQL'",
+        id="migration-replacement-not-domestic",
+    ),
+    pytest.param(
+        "city.yaml",
+        _del(["migration", "database_replacement", "Oracle"]),
+        "city.yaml: migration.database_replacement: names no domestic replacement for Oracle, which systems on the "
+        "legacy pool use: sjj-12345, xzsp-02, zrzy-01 and",
+        id="migration-database-without-replacement",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["migration", "cost_share", "base"], 0.95),
+        "city.yaml: migration.cost_share: the shares add up to 1.05, more than the budget",
+        id="migration-cost-shares-over-the-budget",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["migration", "fill_target"], 1.2),
+        "city.yaml: migration.fill_target: Input should be less than or equal to 1: '1.2'",
+        id="migration-fill-target-over-full",
     ),
 ]
 

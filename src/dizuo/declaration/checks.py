@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
-from dizuo.declaration.model import Declaration, System, ZoneKind
+from dizuo.declaration.model import DOMESTIC_DATABASES, Database, Declaration, System, ZoneKind
 
 Shown = Callable[[str], str]
 
@@ -32,6 +32,7 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
         _baseline,
         _ingress,
         _generated_names,
+        _migration,
     ):
         problems += check(d, shown)
     return problems
@@ -637,4 +638,93 @@ def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
     for group in d.inventory.group_vars:
         if group not in {g for h in d.inventory.hosts for g in h.groups} | {"all"}:
             problems.append(Problem(file, f"group_vars.{group}", "no host is in this group"))
+    return problems
+
+
+def _some_domestic() -> str:
+    return ", ".join(sorted(x.value for x in DOMESTIC_DATABASES - {Database.NONE}))
+
+
+def _migration(d: Declaration, shown: Shown) -> list[Problem]:
+    """city.yaml ``migration`` names pools of its cluster, and every candidate can be costed: a budget, and a
+    domestic replacement for its database."""
+    m = d.city.migration
+    if m is None:
+        return []
+    city, systems_file = shown("city.yaml"), shown("systems.yaml")
+    cluster = next((c for c in d.clusters if c.name == m.cluster), None)
+    if cluster is None:
+        return [Problem(city, "migration.cluster", f"unknown cluster {show_value(m.cluster)}")]
+    problems = []
+    storage = {p.name: p for p in cluster.storage_pools}
+    if m.legacy_storage_pool not in storage:
+        problems.append(
+            Problem(
+                city,
+                "migration.legacy_storage_pool",
+                f"no storage pool {show_value(m.legacy_storage_pool)} in cluster {cluster.name!r}",
+            )
+        )
+    target = storage.get(m.target_storage_pool)
+    if target is None or target.backend == "s3" or m.target_storage_pool == m.legacy_storage_pool:
+        why = (
+            f"no storage pool {show_value(m.target_storage_pool)} in cluster {cluster.name!r}"
+            if target is None
+            else f"{show_value(m.target_storage_pool)} is an object store, not a volume pool"
+            if target.backend == "s3"
+            else "the legacy pool itself"
+        )
+        problems.append(Problem(city, "migration.target_storage_pool", why))
+    node_pools = {p.name for p in cluster.node_pools}
+    problems += [
+        Problem(
+            city, f"migration.target_node_pools[{i}]", f"no node pool {show_value(name)} in cluster {cluster.name!r}"
+        )
+        for i, name in enumerate(m.target_node_pools)
+        if name not in node_pools
+    ]
+    problems += _duplicates(
+        city, ((f"migration.target_node_pools[{i}]", name) for i, name in enumerate(m.target_node_pools)), "node pool"
+    )
+    shares = m.cost_share.base + m.cost_share.new_arch + m.cost_share.database
+    if shares > 1:
+        problems.append(Problem(city, "migration.cost_share", f"the shares add up to {shares:g}, more than the budget"))
+    for foreign, domestic in m.database_replacement.items():
+        if foreign in DOMESTIC_DATABASES:
+            problems.append(
+                Problem(
+                    city, f"migration.database_replacement.{foreign.value}", "is domestic already: nothing to replace"
+                )
+            )
+        if domestic not in DOMESTIC_DATABASES or domestic is Database.NONE:
+            problems.append(
+                Problem(
+                    city,
+                    f"migration.database_replacement.{foreign.value}",
+                    f"must be a domestic database ({_some_domestic()}): {show_value(domestic.value)}",
+                )
+            )
+    unreplaced: defaultdict[Database, list[str]] = defaultdict(list)
+    for i, s in enumerate(d.systems):
+        if s.cluster != m.cluster or s.storage_pool != m.legacy_storage_pool:
+            continue
+        if s.database not in DOMESTIC_DATABASES and s.database not in m.database_replacement:
+            unreplaced[s.database].append(s.code)
+        if s.budget_cny is None:
+            problems.append(
+                Problem(
+                    systems_file,
+                    f"systems[{i}].budget_cny",
+                    f"required: {s.code!r} is on the legacy pool "
+                    f"{m.legacy_storage_pool!r}, and its adaptation cost is a share of its budget",
+                )
+            )
+    problems += [
+        Problem(
+            city,
+            "migration.database_replacement",
+            f"names no domestic replacement for {database.value}, which systems on the legacy pool use: {_some(codes)}",
+        )
+        for database, codes in unreplaced.items()
+    ]
     return problems

@@ -438,6 +438,15 @@ class System(Frozen):
     protection_level: Literal[2, 3] = Field(default=3, description="等保 level")
     depends_on: tuple[str, ...] = ()
     port: int = Field(default=8080, ge=1, le=65535)
+    budget_cny: int | None = Field(
+        default=None,
+        ge=1,
+        description="Its project budget (建设预算), CNY: adapting it to Xinchuang costs a share of it",
+    )
+    portable: bool = Field(
+        default=True,
+        description="Its code can be rebuilt for another CPU (false: closed-source binaries; its arches only)",
+    )
 
 
 class SystemsFile(Frozen):
@@ -508,6 +517,31 @@ class HostsFile(Frozen):
 # -------------------------------------------------------------------- city.yaml
 
 
+class CostShares(Frozen):
+    """Adaptation cost of one system as shares of its project budget (the city's experience: 20-30 % in all)."""
+
+    base: float = Field(ge=0, le=1, description="Every move: Xinchuang OS and middleware, data migration, testing")
+    new_arch: float = Field(ge=0, le=1, description="Added when its image is not yet built for the pool's CPU")
+    database: float = Field(ge=0, le=1, description="Added when a foreign database is replaced by a domestic one")
+
+
+class Migration(Frozen):
+    """city.yaml ``migration``: how ``dizuo migrate city`` relieves the legacy storage onto Xinchuang pools."""
+
+    cluster: str = Field(description="The cluster whose legacy pool is relieved; systems stay in it")
+    legacy_storage_pool: Code = Field(description="The full legacy pool; systems on it are the candidates")
+    target_node_pools: tuple[Code, ...] = Field(min_length=1, description="Xinchuang node pools systems may move to")
+    target_storage_pool: Code = Field(description="Where the volumes of moved systems go (the pools share it)")
+    fill_target: float = Field(
+        gt=0, le=1, description="No storage pool is planned past this share of its capacity, in allocations"
+    )
+    wave_gib: int = Field(ge=1, description="Most data one maintenance window copies")
+    cost_share: CostShares
+    database_replacement: dict[Database, Database] = Field(
+        default_factory=dict, description="Foreign database -> the domestic one that replaces it on a move"
+    )
+
+
 class City(Frozen):
     """city.yaml: who this declaration is for."""
 
@@ -524,6 +558,7 @@ class City(Frozen):
         default_factory=dict,
         description="Security-baseline parameter overrides: {param: value, zones: {zone: {param: value}}}",
     )
+    migration: Migration | None = Field(default=None, description="Xinchuang migration planning (dizuo migrate city)")
 
 
 # ------------------------------------------------------------------ Declaration

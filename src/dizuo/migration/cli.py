@@ -19,8 +19,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dizuo.declaration.cli import load_or_exit
+from dizuo.declaration.loader import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.migration.city import MigrationSetupError, build_instance
 from dizuo.migration.instance import Instance, InstanceError, load_instance
+from dizuo.migration.report import write_city_plan
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
@@ -62,24 +66,15 @@ def solver_output_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-@migrate_app.command("plan")
-def plan(
-    path: Annotated[Path, typer.Argument(help="Instance JSON (bench/migration FORMAT.md).")],
-    time_limit: Annotated[
-        float, typer.Option(min=1.0, help="Seconds for the assignment solver (HiGHS); waves get their own budget.")
-    ] = DEFAULT_TIME_LIMIT_S,
-    wave_time_limit: Annotated[
-        float, typer.Option(min=0.0, help="Seconds for improving the waves beyond the heuristics.")
-    ] = WAVES_TIME_LIMIT_S,
-) -> None:
-    """Cheapest valid plan: assignments and waves as JSON on stdout, or {"infeasible": true, "reason": ...}."""
-    start = time.perf_counter()
-    try:
-        instance = load_instance(path)
-    except InstanceError as err:
-        for problem in err.problems:
-            _log(f"error: {problem}")
-        raise typer.Exit(BAD_INPUT) from None
+TimeLimit = Annotated[
+    float, typer.Option(min=1.0, help="Seconds for the assignment solver (HiGHS); waves get their own budget.")
+]
+WaveTimeLimit = Annotated[float, typer.Option(min=0.0, help="Seconds for improving the waves beyond the heuristics.")]
+
+
+def _solve(instance: Instance, time_limit: float, wave_time_limit: float) -> tuple[Assignment, Waves | None]:
+    """Assignment, then waves for it (None without a plan); exits 1 on no plan and no proof, or on a plan that
+    breaks a rule (never printed nor written)."""
     with solver_output_to_stderr():
         assignment = solve(instance, time_limit=time_limit, log=_log)
         waves = (
@@ -91,15 +86,35 @@ def plan(
         if assignment.status != "infeasible":  # no plan and no proof: say so rather than guess either way
             _log(f"error: {assignment.reason}")
             raise typer.Exit(FAILED)
+        return assignment, None
+    violations = check_plan(instance, Plan(assignment.destinations, [list(w) for w in waves.waves]))
+    if violations:
+        for violation in violations:
+            _log(f"error: internal: the plan breaks {violation}")
+        raise typer.Exit(FAILED)
+    return assignment, waves
+
+
+@migrate_app.command("plan")
+def plan(
+    path: Annotated[Path, typer.Argument(help="Instance JSON (bench/migration FORMAT.md).")],
+    time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
+    wave_time_limit: WaveTimeLimit = WAVES_TIME_LIMIT_S,
+) -> None:
+    """Cheapest valid plan: assignments and waves as JSON on stdout, or {"infeasible": true, "reason": ...}."""
+    start = time.perf_counter()
+    try:
+        instance = load_instance(path)
+    except InstanceError as err:
+        for problem in err.problems:
+            _log(f"error: {problem}")
+        raise typer.Exit(BAD_INPUT) from None
+    assignment, waves = _solve(instance, time_limit, wave_time_limit)
+    if assignment.destinations is None or waves is None:
         _emit({"infeasible": True, "reason": assignment.reason})
         _summary(instance, assignment, None, time.perf_counter() - start)
         return
     found = Plan(assignment.destinations, [list(w) for w in waves.waves])
-    violations = check_plan(instance, found)
-    if violations:  # never print a plan that breaks a rule
-        for violation in violations:
-            _log(f"error: internal: the plan breaks {violation}")
-        raise typer.Exit(FAILED)
     _emit({"assignments": dict(found.assignments), "waves": found.waves})
     _summary(instance, assignment, waves, time.perf_counter() - start)
 
@@ -152,7 +167,64 @@ def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, se
             f"{sum(s.cpu_cores for s in there):,} / {target.cpu_cores:,}",
             f"{sum(s.memory_bytes for s in there) / 2**30:,.0f} / {target.memory_bytes / 2**30:,.0f}",
         )
+    for share in instance.shared_storage:
+        there = [s for s in instance.systems if dest.get(s.id) in share.targets]
+        pools.add_row(
+            f"{share.name} (shared)",
+            "",
+            str(len(there)),
+            f"{sum(s.projected_bytes for s in there) / TIB:,.1f} / {share.storage_bytes / TIB:,.1f}",
+            "",
+            "",
+        )
     console.print(pools)
+
+
+@migrate_app.command("city")
+def city(
+    path: Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")],
+    out: Annotated[
+        Path, typer.Option("--out", help="New or empty directory for the plan and each wave's systems.yaml")
+    ] = Path("migration-plan"),
+    time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
+    wave_time_limit: WaveTimeLimit = WAVES_TIME_LIMIT_S,
+) -> None:
+    """Plan the city's own migration (city.yaml `migration`): which systems leave the legacy pool for which
+    Xinchuang pool, in which waves, and the declaration after each wave, checked as `dizuo validate` checks it."""
+    start = time.perf_counter()
+    out_problem = _unusable_out(out)
+    if out_problem is not None:
+        _log(f"error: --out {out}: {out_problem}")
+        raise typer.Exit(BAD_INPUT)
+    declaration = load_or_exit(path)
+    try:
+        planned = build_instance(declaration)
+    except MigrationSetupError as err:
+        _log(f"error: {path}: {err}")
+        raise typer.Exit(BAD_INPUT) from None
+    instance = planned.instance
+    assignment, waves = _solve(instance, time_limit, wave_time_limit)
+    try:
+        written = write_city_plan(path, planned, assignment, waves, out)
+    except DeclarationError as err:  # a wave's declaration that validate would refuse: a bug, never written
+        for problem in err.problems:
+            _log(f"error: internal: a wave's declaration is invalid: {problem}")
+        raise typer.Exit(FAILED) from None
+    _summary(instance, assignment, waves, time.perf_counter() - start)
+    console = Console(stderr=True)
+    if waves is None:
+        console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
+    console.print(f"Plan written to {written}/ (PLAN.md, plan.json, instance.json, one folder per wave)", markup=False)
+
+
+def _unusable_out(out: Path) -> str | None:
+    """Why ``out`` cannot take the plan, or None: it must be new or an empty directory (nothing is ever replaced)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        return "exists and is not a directory"
+    if out.is_dir() and any(out.iterdir()):
+        return "is not empty; a plan is never written over anything (choose a new directory)"
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    return None if blocking is None else f"{blocking} is a file, not a directory"
 
 
 def register(app: typer.Typer) -> None:

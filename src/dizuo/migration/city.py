@@ -1,0 +1,202 @@
+"""The city's own migration: the planning instance built from the declaration, and the plan written back into it.
+
+``city.yaml`` ``migration`` names the full legacy storage pool, the Xinchuang node pools systems may move to and the
+storage pool their volumes go to. Every system on the legacy pool is a candidate. What it needs is what the
+declaration grants it (cores, memory, its storage allocation); what moving it costs is a share of its project budget
+(``budget_cny``): a base share for every move, more when its image must be rebuilt for the pool's CPU, more when its
+foreign database is replaced. A system that is not ``portable`` moves only to pools of its arches.
+
+Sizes are allocations, not usage: after the moves, the staying systems can fill every quota and the legacy pool still
+stays under the fill target; the target storage is planned to the same target. The node pools share that one storage
+pool, so the instance carries it as :class:`~dizuo.migration.instance.SharedStorage`.
+
+A plan becomes the declaration after each wave: ``systems.yaml`` edited in place (comments, order and layout kept,
+ruamel.yaml's round trip), each moved system on its new node pool and storage pool, with the pool's OS, its new
+arch among the image's arches and its database replaced. Every wave's declaration is loaded and cross-checked by
+the same loader as ``dizuo validate`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from dizuo.declaration.loader import DeclarationError, load
+from dizuo.declaration.model import DOMESTIC_DATABASES, FILES, Declaration, Migration, NodePool, System
+from dizuo.migration.instance import Instance, parse_instance
+
+GIB = 2**30
+
+
+class MigrationSetupError(ValueError):
+    """The declaration cannot be planned: no ``migration`` section (validation catches everything else)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CityInstance:
+    """The planning instance of a declaration, with what is needed to write a plan back into it."""
+
+    declaration: Declaration
+    migration: Migration
+    instance: Instance
+    candidates: tuple[System, ...]
+    node_pools: Mapping[str, NodePool]  # the target node pools by name
+
+    def system(self, code: str) -> System:
+        """The candidate with this code."""
+        return next(s for s in self.candidates if s.code == code)
+
+
+def adaptation_cost(m: Migration, s: System, pool: NodePool) -> int | None:
+    """CNY to adapt ``s`` to ``pool``: shares of its budget; None when it cannot run there (not portable)."""
+    new_arch = pool.arch not in s.arches
+    if new_arch and not s.portable:
+        return None
+    if s.budget_cny is None:  # validate refuses a candidate without a budget; a model built around it must not guess
+        raise MigrationSetupError(f"{s.code!r} has no budget_cny to cost its adaptation from")
+    share = m.cost_share.base + (m.cost_share.new_arch if new_arch else 0.0)
+    share += m.cost_share.database if s.database not in DOMESTIC_DATABASES else 0.0
+    return round(s.budget_cny * share)
+
+
+def _allocated_gib(d: Declaration, pool: str) -> int:
+    """GiB the declaration places on a storage pool: system allocations and datasets (as validate counts them)."""
+    systems = sum(s.resources.storage_gib for s in d.systems if s.storage_pool == pool)
+    return systems + sum(ds.size_gib for ds in d.datasets if ds.storage_pool == pool)
+
+
+def build_instance(d: Declaration) -> CityInstance:
+    """The planning instance of the declaration's ``migration`` section (see the module docstring)."""
+    m = d.city.migration
+    if m is None:
+        raise MigrationSetupError("city.yaml declares no `migration` section: nothing says which pool to relieve")
+    cluster = next(c for c in d.clusters if c.name == m.cluster)
+    storage = {p.name: p for p in cluster.storage_pools}
+    legacy, target = storage[m.legacy_storage_pool], storage[m.target_storage_pool]
+    candidates = tuple(s for s in d.systems if s.cluster == m.cluster and s.storage_pool == legacy.name)
+    codes = {s.code for s in candidates}
+    staying_others = _allocated_gib(d, legacy.name) - sum(s.resources.storage_gib for s in candidates)
+    pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
+    free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - _allocated_gib(d, target.name)) * GIB
+
+    def used(pool: str, what: str) -> float:
+        on = [s for s in d.systems if s.cluster == m.cluster and s.node_pool == pool]
+        return sum(s.resources.cpu if what == "cpu" else s.resources.memory_gib for s in on)
+
+    document = {
+        "name": f"{d.city.code}-{cluster.name}",
+        "legacy": {
+            "capacity_bytes": legacy.capacity_gib * GIB,
+            # What the candidates may keep: the fill target less what stays there anyway (datasets, other systems).
+            "target_bytes": max(0, math.floor(m.fill_target * legacy.capacity_gib) - staying_others) * GIB,
+        },
+        "targets": [
+            {
+                "name": pool.name,
+                "arch": pool.arch.value,
+                "storage_bytes": free_storage,
+                # Whole cores and bytes: what is left after the systems already there (never below zero).
+                "cpu_cores": max(0, math.floor(pool.cpu - used(pool.name, "cpu"))),
+                "memory_bytes": max(0, math.floor((pool.memory_gib - used(pool.name, "memory")) * GIB)),
+            }
+            for pool in (pools[name] for name in m.target_node_pools)
+        ],
+        "shared_storage": [{"name": target.name, "storage_bytes": free_storage, "targets": list(m.target_node_pools)}],
+        "wave_bytes": m.wave_gib * GIB,
+        "systems": [
+            {
+                "id": s.code,
+                "name": s.name,
+                "department": d.department(s.department).name,
+                "projected_bytes": s.resources.storage_gib * GIB,
+                "cpu_cores": math.ceil(s.resources.cpu),
+                "memory_bytes": math.ceil(s.resources.memory_gib * GIB),
+                "depends_on": [dep for dep in s.depends_on if dep in codes],  # the others are not on the move
+                "cost": {name: adaptation_cost(m, s, pool) for name, pool in pools.items()},
+                "stack": {"os": s.os.value, "middleware": s.middleware, "db": s.database.value},
+            }
+            for s in candidates
+        ],
+    }
+    instance = parse_instance(document, f"{d.city.code} declaration")
+    return CityInstance(d, m, instance, candidates, pools)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one wave changes in one system's declaration."""
+
+    code: str
+    node_pool: tuple[str, str]
+    storage_pool: tuple[str, str]
+    os: tuple[str, str]
+    new_arch: str | None  # the arch its image must now be built for
+    database: tuple[str, str] | None  # foreign -> domestic
+
+
+def change_of(city: CityInstance, code: str, pool_name: str) -> Change:
+    """The declaration change that moves ``code`` to node pool ``pool_name``."""
+    s, pool, m = city.system(code), city.node_pools[pool_name], city.migration
+    replaced = m.database_replacement.get(s.database) if s.database not in DOMESTIC_DATABASES else None
+    return Change(
+        code=code,
+        node_pool=(s.node_pool, pool.name),
+        storage_pool=(s.storage_pool or "", m.target_storage_pool),
+        os=(s.os.value, pool.os.value),
+        new_arch=None if pool.arch in s.arches else pool.arch.value,
+        database=None if replaced is None else (s.database.value, replaced.value),
+    )
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round trip: comments, key order, flow style and quotes stay as the city wrote them
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def apply_changes(systems_yaml: str, changes: Sequence[Change]) -> str:
+    """``systems.yaml`` text with the changes made, everything else as it was."""
+    yaml = _yaml()
+    document = yaml.load(systems_yaml)
+    by_code = {c.code: c for c in changes}
+    for entry in document["systems"]:
+        change = by_code.pop(entry["code"], None)
+        if change is None:
+            continue
+        entry["node_pool"] = change.node_pool[1]
+        entry["storage_pool"] = change.storage_pool[1]
+        entry["os"] = change.os[1]
+        if change.new_arch is not None:
+            entry["arches"].append(change.new_arch)
+        if change.database is not None:
+            entry["database"] = change.database[1]
+    if by_code:
+        raise MigrationSetupError(f"systems.yaml has no system {sorted(by_code)[0]!r}")
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
+
+
+def check_declaration(root: Path, systems_yaml: str) -> Declaration:
+    """The declaration of ``root`` with ``systems_yaml`` in place of its systems.yaml, loaded and cross-checked as
+    ``dizuo validate`` does; raises DeclarationError."""
+    with tempfile.TemporaryDirectory(prefix="dizuo-wave-") as scratch:
+        for name in FILES:
+            if (root / name).exists():
+                shutil.copyfile(root / name, Path(scratch) / name)
+        (Path(scratch) / "systems.yaml").write_text(systems_yaml, encoding="utf-8")
+        try:
+            return load(scratch)
+        except DeclarationError as err:
+            # Name the wave's file, not the scratch copy that will be gone.
+            raise DeclarationError(
+                [type(p)(p.file.replace(scratch, "<wave>"), p.path, p.message) for p in err.problems]
+            ) from None

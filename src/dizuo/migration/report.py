@@ -1,0 +1,174 @@
+"""The city's migration plan on disk: what reviewers read, what CI checks, what engineers apply wave by wave.
+
+``--out`` gets, all at once (written beside it, then renamed into place):
+
+- ``PLAN.md``: the plan for people: relief, cost, pools, and per wave the systems with every change they need;
+- ``plan.json``: the same for tools (assignments, waves, changes, costs);
+- ``instance.json``: the planning instance (bench/migration FORMAT.md plus shared storage), for ``dizuo migrate plan``;
+- ``wave-NN/systems.yaml``: the declaration's systems.yaml after waves 1..NN, and ``wave-NN/systems.yaml.diff``
+  against the one before: the stack change of that wave, to review, copy into the declaration and ``dizuo up``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dizuo.files import plain_mode
+from dizuo.migration.city import Change, CityInstance, apply_changes, change_of, check_declaration
+from dizuo.migration.solve import TIB, Assignment
+from dizuo.migration.validate import Plan, plan_cost
+from dizuo.migration.waves import Waves
+
+
+def plan_changes(city: CityInstance, destinations: dict[str, str | None], waves: Waves) -> list[list[Change]]:
+    """Per wave, the declaration change of each system it moves."""
+    return [[change_of(city, code, destinations[code] or "") for code in wave] for wave in waves.waves]
+
+
+def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, waves: Waves | None, out: Path) -> Path:
+    """Write the plan (or the reason there is none) to ``out``, a new or empty directory; return ``out``.
+
+    Every wave's systems.yaml is checked as ``dizuo validate`` checks the declaration before anything is written
+    (DeclarationError otherwise): a plan on disk is one whose every step the stacks accept.
+    """
+    files: dict[str, str] = {
+        "instance.json": json.dumps(city.instance.model_dump(mode="json"), ensure_ascii=False, indent=1) + "\n"
+    }
+    changes: list[list[Change]] = []
+    if waves is not None and assignment.destinations is not None:
+        changes = plan_changes(city, assignment.destinations, waves)
+        before = (root / "systems.yaml").read_text(encoding="utf-8")
+        width = len(str(len(changes)))
+        for k, wave in enumerate(changes, start=1):
+            after = apply_changes(before, wave)
+            check_declaration(root, after)
+            folder = f"wave-{k:0{max(2, width)}d}"
+            files[f"{folder}/systems.yaml"] = after
+            files[f"{folder}/systems.yaml.diff"] = "".join(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    fromfile="systems.yaml" if k == 1 else f"wave-{k - 1:0{max(2, width)}d}/systems.yaml",
+                    tofile=f"{folder}/systems.yaml",
+                )
+            )
+            before = after
+    files["plan.json"] = json.dumps(_plan_document(city, assignment, waves, changes), ensure_ascii=False, indent=1)
+    files["PLAN.md"] = _markdown(city, assignment, waves, changes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(plain_mode(directory=True))  # mkdtemp's 0700 would hide the plan from its reviewers
+    for name, text in files.items():
+        (staging / name).parent.mkdir(mode=plain_mode(directory=True), exist_ok=True)
+        (staging / name).write_text(text, encoding="utf-8")
+    staging.rename(out)  # onto a new path or an empty directory: all of the plan appears at once
+    return out
+
+
+def _cost(city: CityInstance, code: str, pool: str) -> int:
+    return city.instance.systems[[s.id for s in city.instance.systems].index(code)].cost[pool] or 0
+
+
+def _plan_document(
+    city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
+) -> dict[str, Any]:
+    instance = city.instance
+    head: dict[str, Any] = {
+        "city": city.declaration.city.code,
+        "status": assignment.status,
+        "relief_needed_bytes": max(0, instance.need_bytes),
+    }
+    if waves is None or assignment.destinations is None:
+        return {**head, "infeasible": True, "reason": assignment.reason}
+    plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
+    return {
+        **head,
+        "cost_cny": plan_cost(instance, plan),
+        "bound_cny": assignment.bound,
+        "assignments": dict(assignment.destinations),
+        "waves": [
+            [
+                {
+                    "system": c.code,
+                    "node_pool": list(c.node_pool),
+                    "storage_pool": list(c.storage_pool),
+                    "os": list(c.os),
+                    "new_arch": c.new_arch,
+                    "database": None if c.database is None else list(c.database),
+                    "bytes": city.system(c.code).resources.storage_gib * 2**30,
+                    "cost_cny": _cost(city, c.code, c.node_pool[1]),
+                }
+                for c in wave
+            ]
+            for wave in changes
+        ],
+    }
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a pipe or a line break in a name would end the cell or the row."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _tib(gib: int) -> str:
+    return f"{gib * 2**30 / TIB:,.1f}"
+
+
+def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]) -> str:
+    d, m, instance = city.declaration, city.migration, city.instance
+    lines = [
+        f"# Xinchuang migration plan: {d.city.name} ({d.city.code}), cluster {m.cluster}",
+        "",
+        f"Relieve `{m.legacy_storage_pool}` to {m.fill_target:.0%} of its capacity, in allocations, onto the node "
+        f"pools {', '.join(f'`{p}`' for p in m.target_node_pools)} with their volumes on `{m.target_storage_pool}`.",
+        "",
+        f"- Candidates: {len(city.candidates)} systems on `{m.legacy_storage_pool}`",
+        f"- Relief needed: {max(0, instance.need_bytes) / TIB:,.1f} TiB",
+        f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
+    ]
+    if waves is None or assignment.destinations is None:
+        lines += ["", "## No plan", "", str(assignment.reason), ""]
+        return "\n".join(lines)
+    plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
+    moved = [c for wave in changes for c in wave]
+    lines += [
+        f"- Moves: {len(moved)} systems, "
+        f"{sum(city.system(c.code).resources.storage_gib for c in moved) * 2**30 / TIB:,.1f} TiB",
+        f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
+        f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
+        "unless one system alone is larger",
+        "",
+        "## Applying a wave",
+        "",
+        "1. Review `wave-NN/systems.yaml.diff`; rebuild the images for every new arch it names and port every "
+        "database it replaces before the window.",
+        "2. Copy `wave-NN/systems.yaml` over the declaration's, then `dizuo validate` and `dizuo preview`.",
+        f"3. `dizuo up`: the system's quota moves to `{m.target_storage_pool}`; its claims on "
+        f"`{m.legacy_storage_pool}` stay bound (no stack deletes a claim).",
+        "4. Copy each volume to a new claim on the new pool, compare checksums, switch the workload to it; delete the "
+        "old claim only after the system's owner accepts the copy.",
+        "",
+    ]
+    for k, wave in enumerate(changes, start=1):
+        total = sum(city.system(c.code).resources.storage_gib for c in wave)
+        lines += [
+            f"## Wave {k}: {len(wave)} system(s), {_tib(total)} TiB",
+            "",
+            "| system | department | node pool | OS | image arch | database | TiB | cost CNY |",
+            "| --- | --- | --- | --- | --- | --- | ---: | ---: |",
+        ]
+        for c in wave:
+            s = city.system(c.code)
+            database = f"{c.database[0]} → {c.database[1]}" if c.database else s.database.value
+            lines.append(
+                f"| {c.code} {_cell(s.name)} | {_cell(d.department(s.department).name)} | "
+                f"{c.node_pool[0]} → {c.node_pool[1]} | "
+                f"{c.os[0]} → {c.os[1]} | {'rebuild for ' + c.new_arch if c.new_arch else 'as built'} | {database} | "
+                f"{_tib(s.resources.storage_gib)} | {_cost(city, c.code, c.node_pool[1]):,} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""The city's own migration: instance from the declaration, plan by HiGHS, the declaration after every wave."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dizuo.cli import app
+from dizuo.cloud.shapes import quota_hard, storage_class
+from dizuo.declaration.loader import load
+from dizuo.declaration.model import Declaration
+from dizuo.migration.city import apply_changes, build_instance, change_of
+from dizuo.migration.validate import Plan, check_plan
+
+YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
+GIB = 2**30
+
+
+@pytest.fixture(scope="module")
+def yulin() -> Declaration:
+    return load(YULIN)
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`dizuo migrate city` on the bundled Yulin declaration (real HiGHS), once for the module."""
+    out = tmp_path_factory.mktemp("plan") / "yulin"
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _allocated(d: Declaration, pool: str) -> int:
+    return sum(s.resources.storage_gib for s in d.systems if s.storage_pool == pool) + sum(
+        ds.size_gib for ds in d.datasets if ds.storage_pool == pool
+    )
+
+
+def test_instance_is_the_declaration_in_figures(yulin: Declaration) -> None:
+    """Candidates are the systems on the legacy pool; relief, free cores and shared storage follow from the YAML."""
+    city = build_instance(yulin)
+    m = yulin.city.migration
+    assert m is not None
+    on_legacy = [s.code for s in yulin.systems if s.storage_pool == "phase1-ceph"]
+    assert [s.id for s in city.instance.systems] == on_legacy
+    legacy = next(p for p in yulin.storage_pools() if p.name == "phase1-ceph")
+    expected_need = (_allocated(yulin, "phase1-ceph") - math.floor(0.90 * legacy.capacity_gib)) * GIB
+    assert city.instance.need_bytes == expected_need, "relief = allocations over 90 % of the legacy pool"
+    xc = next(p for p in yulin.storage_pools() if p.name == "xc-ceph")
+    free = (math.floor(0.90 * xc.capacity_gib) - _allocated(yulin, "xc-ceph")) * GIB
+    assert [(s.name, s.storage_bytes, s.targets) for s in city.instance.shared_storage] == [
+        ("xc-ceph", free, ("xc-hygon", "xc-kunpeng", "xc-phytium", "xc-loongson"))
+    ]
+    kunpeng = next(t for t in city.instance.targets if t.name == "xc-kunpeng")
+    used = sum(s.resources.cpu for s in yulin.systems if s.node_pool == "xc-kunpeng")
+    assert kunpeng.cpu_cores == 3 * 96 - used, "a target offers the cores its systems leave free"
+
+
+def test_costs_are_shares_of_the_budget_and_closed_binaries_stay_on_their_arch(yulin: Declaration) -> None:
+    """20 % per move, +5 % for a new arch, +5 % for a foreign database; not portable = no other arch."""
+    city = build_instance(yulin)
+    costs = {s.id: s.cost for s in city.instance.systems}
+    systems = {s.code: s for s in yulin.systems}
+    oracle = systems["sjj-12345"]  # Oracle, x86_64 image, portable
+    assert oracle.budget_cny is not None
+    assert costs["sjj-12345"] == {
+        "xc-hygon": round(oracle.budget_cny * 0.25),
+        "xc-kunpeng": round(oracle.budget_cny * 0.30),
+        "xc-phytium": round(oracle.budget_cny * 0.30),
+        "xc-loongson": round(oracle.budget_cny * 0.30),
+    }
+    closed = systems["gaj-05"]
+    assert not closed.portable
+    assert costs["gaj-05"]["xc-kunpeng"] is None
+    assert costs["gaj-05"]["xc-loongson"] is None
+    assert costs["gaj-05"]["xc-hygon"] is not None
+
+
+def test_city_plan_relieves_the_legacy_pool_and_every_wave_is_a_valid_declaration(
+    planned: Path, yulin: Declaration
+) -> None:
+    """After the last wave the legacy pool is within 90 %, xc-ceph too, and each wave's declaration loads."""
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    moved = {code: pool for code, pool in plan["assignments"].items() if pool}
+    assert moved, "Yulin's legacy pool is over 90 %: something must move"
+    folders = sorted(p.name for p in planned.iterdir() if p.name.startswith("wave-"))
+    assert folders == [f"wave-{k:02d}" for k in range(1, len(plan["waves"]) + 1)]
+    shutil.copytree(YULIN, planned.parent / "applied", dirs_exist_ok=True)
+    applied = planned.parent / "applied"
+    for folder in folders:
+        shutil.copyfile(planned / folder / "systems.yaml", applied / "systems.yaml")
+        after = load(applied)  # the loader of `dizuo validate`: raises on any problem
+    last = {s.code: s for s in after.systems}
+    before = {s.code: s for s in yulin.systems}
+    assert {code for code, s in last.items() if s.node_pool != before[code].node_pool} == set(moved)
+    for code, pool in moved.items():
+        assert last[code].node_pool == pool
+        assert last[code].storage_pool == "xc-ceph"
+    for name in ("phase1-ceph", "xc-ceph"):
+        pool = next(p for p in after.storage_pools() if p.name == name)
+        assert _allocated(after, name) <= 0.90 * pool.capacity_gib, f"{name} planned past 90 % of its capacity"
+    # The stack change: the moved system's quota now grants its storage on the Xinchuang class, none on phase-1.
+    code = next(iter(moved))
+    quota = quota_hard(after, last[code])
+    key = "{}.storageclass.storage.k8s.io/requests.storage"
+    assert quota[key.format(storage_class("yl", "xc-ceph"))] == f"{last[code].resources.storage_gib}Gi"
+    assert quota[key.format(storage_class("yl", "phase1-ceph"))] == "0"
+
+
+def test_a_wave_changes_only_the_moved_systems_lines(planned: Path) -> None:
+    """Comments, order and every other system stay byte for byte: the diff touches the moved systems' keys."""
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    diff = (planned / "wave-01" / "systems.yaml.diff").read_text(encoding="utf-8")
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    keys = {line[1:].split(":")[0].strip() for line in changed}
+    assert keys <= {"node_pool", "storage_pool", "os", "arches", "database"}, changed
+    wave = plan["waves"][0]
+    assert len([line for line in changed if line.startswith("+  node_pool:")]) == len(wave)
+    original = (YULIN / "systems.yaml").read_text(encoding="utf-8")
+    after = (planned / "wave-01" / "systems.yaml").read_text(encoding="utf-8")
+    assert original.splitlines()[:6] == after.splitlines()[:6], "the header comments are kept"
+    assert len(original.splitlines()) == len(after.splitlines())
+
+
+def test_moving_to_another_arch_adds_it_to_the_image_and_replaces_the_database(yulin: Declaration) -> None:
+    """A move to Kunpeng makes the declaration say the image is built for arm64, and Oracle becomes DM."""
+    city = build_instance(yulin)
+    change = change_of(city, "sjj-12345", "xc-kunpeng")
+    assert change.new_arch == "arm64"
+    assert change.database == ("Oracle", "DM")
+    text = apply_changes((YULIN / "systems.yaml").read_text(encoding="utf-8"), [change])
+    entry = next(s for s in yaml.safe_load(text)["systems"] if s["code"] == "sjj-12345")
+    assert entry["arches"] == ["x86_64", "arm64"]
+    assert entry["database"] == "DM"
+    assert entry["os"] == "openEuler 22.03"
+    assert entry["node_pool"] == "xc-kunpeng"
+
+
+def test_plan_json_matches_the_rules_checked_independently(planned: Path) -> None:
+    """The plan on disk passes FORMAT.md's seven rules (and the shared storage) on the instance on disk."""
+    from dizuo.migration.instance import load_instance  # noqa: PLC0415
+
+    instance = load_instance(planned / "instance.json")
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    waves = [[entry["system"] for entry in wave] for wave in plan["waves"]]
+    assert check_plan(instance, Plan(plan["assignments"], waves)) == []
+    assert "| system | department |" in (planned / "PLAN.md").read_text(encoding="utf-8")
+
+
+def test_out_that_holds_anything_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """A plan is never written over a file or a folder with contents: exit 2, everything stays."""
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "is not empty" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_an_impossible_relief_is_an_answer_with_its_reason(tmp_path: Path) -> None:
+    """Planning the legacy pool down to 10 % cannot fit the Xinchuang pools: no waves, the reason in PLAN.md."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "city.yaml").read_text(encoding="utf-8")
+    (city / "city.yaml").write_text(text.replace("fill_target: 0.90", "fill_target: 0.10"), encoding="utf-8")
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan["infeasible"] is True
+    assert "relief needs" in plan["reason"]
+    assert not [p for p in out.iterdir() if p.name.startswith("wave-")]
+    assert "## No plan" in (out / "PLAN.md").read_text(encoding="utf-8")
+
+
+def test_a_declaration_without_a_migration_section_is_refused(tmp_path: Path) -> None:
+    """No `migration` in city.yaml: exit 2 naming what is missing, nothing written."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    document = yaml.safe_load((city / "city.yaml").read_text(encoding="utf-8"))
+    del document["migration"]
+    (city / "city.yaml").write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "declares no `migration` section" in result.output
+    assert not out.exists()
