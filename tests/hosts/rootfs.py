@@ -47,13 +47,20 @@ class RootfsError(RuntimeError):
 
 
 def role_packages(vars_file: Path = ROLE_VARS) -> tuple[str, ...]:
-    """The packages the baseline role installs on Debian, as the role itself declares them."""
+    """The packages the roles install on Debian, as each role declares them: the baseline role's Debian vars, and
+    the OS-independent vars/main.yml of the other roles (test hosts have no mirror to install from)."""
     if not vars_file.is_file():
         return FALLBACK_ROLE_PACKAGES
     document = yaml.safe_load(vars_file.read_text(encoding="utf-8")) or {}
     # baseline_packages, and the lists a concern installs itself (baseline_<concern>_packages: ClamAV).
     lists = [value for key, value in document.items() if key.startswith("baseline_") and key.endswith("_packages")]
     packages = [p for listed in lists if isinstance(listed, list) for p in listed] or FALLBACK_ROLE_PACKAGES
+    for other in sorted(vars_file.parents[2].glob("*/vars/main.yml")):
+        role = other.parents[1].name
+        if role != "baseline":
+            values = yaml.safe_load(other.read_text(encoding="utf-8"))
+            listed = values.get(f"{role}_packages", []) if isinstance(values, dict) else []
+            packages += listed if isinstance(listed, list) else []
     # Templated entries cannot be resolved here; only literal package names go into the tree.
     return tuple(p for p in packages if isinstance(p, str) and PACKAGE_NAME.match(p))
 

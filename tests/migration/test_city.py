@@ -91,6 +91,16 @@ def test_city_plan_relieves_the_legacy_pool_and_every_wave_is_a_valid_declaratio
     assert moved, "Yulin's legacy pool is over 90 %: something must move"
     folders = sorted(p.name for p in planned.iterdir() if p.name.startswith("wave-"))
     assert folders == [f"wave-{k:02d}" for k in range(1, len(plan["waves"]) + 1)]
+    for folder, wave in zip(folders, plan["waves"], strict=True):
+        copies = yaml.safe_load((planned / folder / "data-copies.yml").read_text(encoding="utf-8"))
+        assert copies["data_migration_copies"] == [
+            {
+                "name": entry["system"],
+                "source": f"/mnt/dizuo-migration/phase1-ceph/{entry['system']}",
+                "destination": f"/mnt/dizuo-migration/xc-ceph/{entry['system']}",
+            }
+            for entry in wave
+        ], f"{folder}: the data copies must be the wave's systems, old mount to new"
     shutil.copytree(YULIN, planned.parent / "applied", dirs_exist_ok=True)
     applied = planned.parent / "applied"
     for folder in folders:

@@ -540,6 +540,11 @@ class Migration(Frozen):
     database_replacement: dict[Database, Database] = Field(
         default_factory=dict, description="Foreign database -> the domestic one that replaces it on a move"
     )
+    copy_mount_root: str = Field(
+        default="/mnt/dizuo-migration",
+        pattern=r"^/[^\s]*[^/\s]$",
+        description="Where the migration host mounts a system's volumes: <root>/<storage pool>/<system code>",
+    )
 
 
 class City(Frozen):

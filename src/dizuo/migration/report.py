@@ -6,7 +6,8 @@
 - ``plan.json``: the same for tools (assignments, waves, changes, costs);
 - ``instance.json``: the planning instance (bench/migration FORMAT.md plus shared storage), for ``dizuo migrate plan``;
 - ``wave-NN/systems.yaml``: the declaration's systems.yaml after waves 1..NN, and ``wave-NN/systems.yaml.diff``
-  against the one before: the stack change of that wave, to review, copy into the declaration and ``dizuo up``.
+  against the one before: the stack change of that wave, to review, copy into the declaration and ``dizuo up``;
+- ``wave-NN/data-copies.yml``: the wave's data copies, for roles/data_migration.yml (copy, verify, never delete).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from dizuo.files import plain_mode
 from dizuo.migration.city import Change, CityInstance, apply_changes, change_of, check_declaration
@@ -48,6 +51,7 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
             check_declaration(root, after)
             folder = f"wave-{k:0{max(2, width)}d}"
             files[f"{folder}/systems.yaml"] = after
+            files[f"{folder}/data-copies.yml"] = data_copies(city, wave, folder)
             files[f"{folder}/systems.yaml.diff"] = "".join(
                 difflib.unified_diff(
                     before.splitlines(keepends=True),
@@ -67,6 +71,28 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
         (staging / name).write_text(text, encoding="utf-8")
     staging.rename(out)  # onto a new path or an empty directory: all of the plan appears at once
     return out
+
+
+def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
+    """The extra-vars file of roles/data_migration.yml for one wave: each moved system's mount, old to new."""
+    m, root = city.migration, city.migration.copy_mount_root
+    copies = [
+        {
+            "name": c.code,
+            "source": f"{root}/{c.storage_pool[0]}/{c.code}",
+            "destination": f"{root}/{c.storage_pool[1]}/{c.code}",
+        }
+        for c in wave
+    ]
+    head = [
+        f"# {folder} of {city.declaration.city.code}'s migration plan: the data of the systems it moves.",
+        f"# On the migration host, mount each system's volumes from {m.legacy_storage_pool} under "
+        f"{root}/{m.legacy_storage_pool}/<system>",
+        f"# and its new, empty ones from {m.target_storage_pool} under {root}/{m.target_storage_pool}/<system>, then:",
+        f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @{folder}/data-copies.yml",
+        "# rsync copies, every byte is verified by sha256 and the manifest kept; nothing is deleted.",
+    ]
+    return "\n".join(head) + "\n" + yaml.safe_dump({"data_migration_copies": copies}, sort_keys=False)
 
 
 def _cost(city: CityInstance, code: str, pool: str) -> int:
@@ -149,8 +175,11 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         "2. Copy `wave-NN/systems.yaml` over the declaration's, then `dizuo validate` and `dizuo preview`.",
         f"3. `dizuo up`: the system's quota moves to `{m.target_storage_pool}`; its claims on "
         f"`{m.legacy_storage_pool}` stay bound (no stack deletes a claim).",
-        "4. Copy each volume to a new claim on the new pool, compare checksums, switch the workload to it; delete the "
-        "old claim only after the system's owner accepts the copy.",
+        "4. In the window, stop the system, mount its old and new volumes on the migration host as "
+        f"`wave-NN/data-copies.yml` says (under `{m.copy_mount_root}`) and run "
+        "`ansible-playbook -i <inventory> roles/data_migration.yml -e @wave-NN/data-copies.yml`: rsync copies, "
+        "every byte is verified by sha256 (the manifest is kept as evidence), nothing is deleted. Switch the "
+        "workload to the new claims; delete the old ones only after the system's owner accepts the copy.",
         "",
     ]
     for k, wave in enumerate(changes, start=1):
