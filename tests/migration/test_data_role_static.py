@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,11 +15,12 @@ ROLE = REPO / "roles" / "data_migration"
 DIGEST = ROLE / "files" / "dizuo-tree-digest"
 
 
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(DIGEST), *args], capture_output=True, text=True, timeout=60, check=False)
+
+
 def _digest(source: Path, destination: Path, manifest: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(DIGEST), str(source), str(destination), str(manifest)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    return _run("verify", str(source), str(destination), str(manifest))
 
 
 def test_argument_specs_declare_every_default() -> None:
@@ -83,3 +85,65 @@ def test_verifier_exits_2_when_a_tree_cannot_be_read(tmp_path: Path) -> None:
     done = _digest(tmp_path / "absent", tmp_path, tmp_path / "m")
     assert done.returncode == 2
     assert "cannot read" in done.stderr
+
+
+def test_verifier_tells_apart_names_that_print_alike_and_sees_hard_links(tmp_path: Path) -> None:
+    """U+0085 and a lone byte 0x85 are different names; a hard link split in the destination is a difference."""
+    source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m"
+    source.mkdir()
+    destination.mkdir()
+    (source / os.fsdecode(b"\x85")).write_bytes(b"z")
+    (destination / os.fsdecode(b"\xc2\x85")).write_bytes(b"z")
+    done = _digest(source, destination, manifest)
+    assert done.returncode == 1
+    assert "missing from the destination: \\x85" in done.stdout, done.stdout
+    (destination / os.fsdecode(b"\xc2\x85")).unlink()
+    (destination / os.fsdecode(b"\x85")).write_bytes(b"z")
+    for root in (source, destination):
+        (root / "one").write_bytes(b"same")
+    os.link(source / "one", source / "two")
+    (destination / "two").write_bytes(b"same")  # same bytes, but no longer the same file
+    done = _digest(source, destination, manifest)
+    assert done.returncode == 1
+    assert "hard link differs: two" in done.stdout, done.stdout
+
+
+def test_guard_lets_a_copy_continue_only_over_its_own_last_verified_tree(tmp_path: Path) -> None:
+    """Empty (lost+found aside) or as last verified: go on; anything written since: stop, naming it."""
+    source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m"
+    (source / "d").mkdir(parents=True)
+    (source / "d" / "f").write_bytes(b"data")
+    (destination / "lost+found").mkdir(parents=True)
+    assert _run("guard", str(destination), str(manifest)).stdout.strip() == "empty"
+    (destination / "d").mkdir()
+    (destination / "d" / "f").write_bytes(b"data")
+    assert _digest(source, destination, manifest).returncode == 0
+    assert _run("guard", str(destination), str(manifest)).stdout.strip() == "as last verified"
+    (destination / "d" / "e").write_bytes(b"written by the application after the switch")
+    refused = _run("guard", str(destination), str(manifest))
+    assert refused.returncode == 1
+    assert "added:" in refused.stdout
+    assert refused.stdout.count("\n") == 2, "one added file is one difference, not a shifted rest"
+
+
+def test_copy_list_refuses_nesting_across_entries_symlinks_and_unmounted_folders(tmp_path: Path) -> None:
+    """A destination inside another copy's source, `//`-prefixed paths, a symlinked root, `/`, a plain folder."""
+    (tmp_path / "old" / "a").mkdir(parents=True)
+    (tmp_path / "old" / "b").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(tmp_path / "old" / "a")
+    copies = [
+        {"name": "a", "source": f"{tmp_path}/old/a", "destination": f"/{tmp_path}/new/a"},
+        {"name": "b", "source": f"{tmp_path}/old/b", "destination": f"{tmp_path}/old/a/../a/inner"},
+        {"name": "c", "source": f"{tmp_path}/alias", "destination": "/"},
+    ]
+    listed = tmp_path / "copies.json"
+    listed.write_text(json.dumps(copies), encoding="utf-8")
+    done = _run("copies", str(listed), "--no-mounts")
+    assert done.returncode == 1
+    assert "a source" in done.stdout
+    assert "b destination" in done.stdout
+    assert "inside one another" in done.stdout
+    assert "is a symlink" in done.stdout
+    assert "is the root folder" in done.stdout
+    mounted = _run("copies", str(listed))
+    assert "is not a mount point (is the volume mounted?)" in mounted.stdout
