@@ -589,3 +589,17 @@ def test_a_name_made_too_long_by_the_prefix_is_found_by_validate(city: Path, edi
         "archive' (65 characters, at most 63): shorten it or city.yaml's prefix: 'rk-jcxx-population-basic-archive'"
     )
     assert any(expected in p for p in found), "\n".join(found)
+
+
+def test_a_legacy_pool_kept_over_its_fill_target_by_what_cannot_move_is_refused(city: Path, edit: Edit) -> None:
+    """Datasets stay on the legacy pool whatever moves: over the fill target alone, no plan can reach it, and
+    validate says so at the target with the pool and the figures (not a planner reporting an "optimal" plan)."""
+    edit("datasets.yaml", lambda doc: doc["datasets"][0].update(storage_pool="phase1-ceph", size_gib=20_000))
+    edit("city.yaml", _set(["migration", "fill_target"], 0.01))
+    expected = (
+        "city.yaml: migration.fill_target: 1% of 'phase1-ceph' (1,622,016 GiB) is 16,220 GiB, but 20,000 GiB that "
+        "no move relieves stays on it (its datasets, systems of other clusters): no plan reaches it; raise the "
+        "target or move the datasets: '0.01'"
+    )
+    found = problems(city)
+    assert any(expected in p for p in found), "\n".join(found)

@@ -15,7 +15,7 @@ from dizuo.cli import app
 from dizuo.cloud.shapes import quota_hard, storage_class
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
-from dizuo.migration.city import apply_changes, build_instance, change_of
+from dizuo.migration.city import MigrationSetupError, apply_changes, build_instance, change_of
 from dizuo.migration.validate import Plan, check_plan
 
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
@@ -200,3 +200,19 @@ def test_a_declaration_without_a_migration_section_is_refused(tmp_path: Path) ->
     assert result.exit_code == 2, result.output
     assert "declares no `migration` section" in result.output
     assert not out.exists()
+
+
+def test_what_stays_on_the_legacy_pool_anyway_is_never_hidden(yulin: Declaration) -> None:
+    """Validate refuses datasets that alone keep the legacy pool over its target; a declaration that bypassed it
+    is refused by the instance builder too, never planned as if the candidates had to keep nothing."""
+    m = yulin.city.migration
+    assert m is not None
+    dataset = yulin.datasets[0].model_copy(update={"storage_pool": "phase1-ceph", "size_gib": 20_000})
+    unchecked = yulin.model_copy(
+        update={
+            "datasets": (dataset, *yulin.datasets[1:]),
+            "city": yulin.city.model_copy(update={"migration": m.model_copy(update={"fill_target": 0.01})}),
+        }
+    )
+    with pytest.raises(MigrationSetupError, match=r"'phase1-ceph' anyway \(20,000 GiB\) exceeds its fill target"):
+        build_instance(unchecked)

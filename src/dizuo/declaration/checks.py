@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
-from dizuo.declaration.model import DOMESTIC_DATABASES, Database, Declaration, System, ZoneKind
+from dizuo.declaration.model import (
+    DOMESTIC_DATABASES,
+    Database,
+    Declaration,
+    Migration,
+    StoragePool,
+    System,
+    ZoneKind,
+)
 
 Shown = Callable[[str], str]
 
@@ -645,6 +654,28 @@ def _some_domestic() -> str:
     return ", ".join(sorted(x.value for x in DOMESTIC_DATABASES - {Database.NONE}))
 
 
+def _legacy_fill(d: Declaration, m: Migration, legacy: StoragePool, city: str) -> list[Problem]:
+    """What stays on the legacy pool whatever moves (its datasets; systems of other clusters, which are no
+    candidates) must fit the fill target: no move can change it, and a planner left no room for the candidates
+    would still find a plan while the pool stays over the target."""
+    staying = sum(ds.size_gib for ds in d.datasets if ds.storage_pool == legacy.name)
+    staying += sum(
+        s.resources.storage_gib for s in d.systems if s.storage_pool == legacy.name and s.cluster != m.cluster
+    )
+    limit = math.floor(m.fill_target * legacy.capacity_gib)
+    if staying <= limit:
+        return []
+    return [
+        Problem(
+            city,
+            "migration.fill_target",
+            f"{m.fill_target:.0%} of {legacy.name!r} ({legacy.capacity_gib:,} GiB) is {limit:,} GiB, but {staying:,} "
+            "GiB that no move relieves stays on it (its datasets, systems of other clusters): no plan reaches it; "
+            f"raise the target or move the datasets: {show_value(m.fill_target)}",
+        )
+    ]
+
+
 def _migration(d: Declaration, shown: Shown) -> list[Problem]:
     """city.yaml ``migration`` names pools of its cluster, and every candidate can be costed: a budget, and a
     domestic replacement for its database."""
@@ -665,6 +696,9 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
                 f"no storage pool {show_value(m.legacy_storage_pool)} in cluster {cluster.name!r}",
             )
         )
+    legacy = storage.get(m.legacy_storage_pool)
+    if legacy is not None:
+        problems += _legacy_fill(d, m, legacy, city)
     target = storage.get(m.target_storage_pool)
     if target is None or target.backend == "s3" or m.target_storage_pool == m.legacy_storage_pool:
         why = (

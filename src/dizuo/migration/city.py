@@ -83,6 +83,12 @@ def build_instance(d: Declaration) -> CityInstance:
     candidates = tuple(s for s in d.systems if s.cluster == m.cluster and s.storage_pool == legacy.name)
     codes = {s.code for s in candidates}
     staying_others = _allocated_gib(d, legacy.name) - sum(s.resources.storage_gib for s in candidates)
+    keep_gib = math.floor(m.fill_target * legacy.capacity_gib) - staying_others
+    if keep_gib < 0:  # validate refuses it (no move can fix it); never hide it behind "keep nothing"
+        raise MigrationSetupError(
+            f"what stays on {legacy.name!r} anyway ({staying_others:,} GiB) exceeds its fill target "
+            f"({math.floor(m.fill_target * legacy.capacity_gib):,} GiB)"
+        )
     pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
     free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - _allocated_gib(d, target.name)) * GIB
 
@@ -95,7 +101,7 @@ def build_instance(d: Declaration) -> CityInstance:
         "legacy": {
             "capacity_bytes": legacy.capacity_gib * GIB,
             # What the candidates may keep: the fill target less what stays there anyway (datasets, other systems).
-            "target_bytes": max(0, math.floor(m.fill_target * legacy.capacity_gib) - staying_others) * GIB,
+            "target_bytes": keep_gib * GIB,
         },
         "targets": [
             {
