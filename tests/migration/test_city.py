@@ -15,7 +15,7 @@ from dizuo.cli import app
 from dizuo.cloud.shapes import quota_hard, storage_class
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
-from dizuo.migration.city import MigrationSetupError, apply_changes, build_instance, change_of
+from dizuo.migration.city import Change, MigrationSetupError, apply_changes, build_instance, change_of
 from dizuo.migration.validate import Plan, check_plan
 
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
@@ -216,3 +216,58 @@ def test_what_stays_on_the_legacy_pool_anyway_is_never_hidden(yulin: Declaration
     )
     with pytest.raises(MigrationSetupError, match=r"'phase1-ceph' anyway \(20,000 GiB\) exceeds its fill target"):
         build_instance(unchecked)
+
+
+SHARED = """\
+systems:
+- &base
+  code: a
+  node_pool: phase1-intel
+  storage_pool: phase1-ceph
+  arches: &x86 [x86_64]
+  os: CentOS 7
+  database: Oracle
+- <<: *base
+  code: b
+- code: c
+  node_pool: phase1-intel
+  storage_pool: phase1-ceph
+  arches: *x86
+  os: CentOS 7
+"""
+
+
+def _move(code: str, database: tuple[str, str] | None = None) -> Change:
+    return Change(
+        code=code,
+        node_pool=("phase1-intel", "xc-kunpeng"),
+        storage_pool=("phase1-ceph", "xc-ceph"),
+        os=("CentOS 7", "openEuler 22.03"),
+        new_arch="arm64",
+        database=database,
+    )
+
+
+STAYING = {"node_pool": "phase1-intel", "storage_pool": "phase1-ceph", "arches": ["x86_64"], "os": "CentOS 7"}
+MOVED = {"node_pool": "xc-kunpeng", "storage_pool": "xc-ceph", "arches": ["x86_64", "arm64"], "os": "openEuler 22.03"}
+
+
+@pytest.mark.parametrize(
+    ("moved", "expected"),
+    [
+        pytest.param("c", {"a": STAYING, "b": STAYING, "c": MOVED}, id="alias-of-an-anchored-arches"),
+        pytest.param("b", {"a": STAYING, "b": MOVED, "c": STAYING}, id="entry-that-merges-another"),
+        pytest.param("a", {"a": MOVED, "b": STAYING, "c": STAYING}, id="entry-others-merge"),
+    ],
+)
+def test_a_move_changes_no_system_that_shares_yaml_with_it(moved: str, expected: dict[str, dict[str, object]]) -> None:
+    """Anchors, aliases and merge keys share YAML between systems: the moved one changes, as the loader reads it,
+    and none of the others (a new arch appended to an aliased list would spread to every alias)."""
+    database = ("Oracle", "DM") if moved in "ab" else None
+    text = apply_changes(SHARED, [_move(moved, database)])
+    systems = {s["code"]: s for s in yaml.safe_load(text)["systems"]}
+    for code, values in expected.items():
+        assert {key: systems[code][key] for key in values} == values, f"{code}:\n{text}"
+    assert systems["a"]["database"] == ("DM" if moved == "a" else "Oracle")
+    assert systems["b"]["database"] == ("DM" if moved == "b" else "Oracle")
+    assert "database" not in systems["c"]

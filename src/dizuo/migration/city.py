@@ -18,6 +18,7 @@ the same loader as ``dizuo validate`` before anything is written.
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import shutil
@@ -25,10 +26,12 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import Comment, CommentedSeq, Format
 
-from dizuo.declaration.loader import DeclarationError, load
+from dizuo.declaration.loader import DeclarationError, load, yaml_mapping
 from dizuo.declaration.model import DOMESTIC_DATABASES, FILES, Declaration, Migration, NodePool, System
 from dizuo.migration.instance import Instance, parse_instance
 
@@ -168,24 +171,82 @@ def _yaml() -> YAML:
     return yaml
 
 
+# The keys a move sets: an entry that merges (<<) a moved one must not inherit them.
+_MOVED_KEYS = ("node_pool", "storage_pool", "os", "arches", "database")
+
+
+def _entries(text: str) -> list[dict[str, Any]]:
+    """The systems of a systems.yaml text as the declaration's loader reads them (merge keys resolved)."""
+    document, problems = yaml_mapping(text, "systems.yaml")
+    if document is None or not isinstance(document.get("systems"), list):  # validate read it: only text of ours
+        raise MigrationSetupError("; ".join(map(str, problems)) or "systems.yaml: `systems` is not a list")
+    return [entry if isinstance(entry, dict) else {} for entry in document["systems"]]
+
+
+def _with_arch(arches: CommentedSeq, arch: str) -> CommentedSeq:
+    """A new list of the image's arches with ``arch`` added, in the old one's style (flow or block, comments).
+
+    Never the old list appended to: it may be an anchor other systems alias (``arches: *x86``), or belong to a
+    mapping other entries merge (``<<: *base``); the new arch would spread to systems that did not move.
+    """
+    new = CommentedSeq([*arches, arch])
+    for attrib, value in ((Comment.attrib, arches.ca), (Format.attrib, arches.fa)):  # not its anchor
+        setattr(new, attrib, copy.deepcopy(value))
+    return new
+
+
 def apply_changes(systems_yaml: str, changes: Sequence[Change]) -> str:
-    """``systems.yaml`` text with the changes made, everything else as it was."""
+    """``systems.yaml`` text with the changes made, everything else as it was (as the loader reads it too)."""
     yaml = _yaml()
     document = yaml.load(systems_yaml)
+    entries = document["systems"]
+    before = _entries(systems_yaml)
     by_code = {c.code: c for c in changes}
-    for entry in document["systems"]:
-        change = by_code.pop(entry["code"], None)
-        if change is None:
-            continue
-        entry["node_pool"] = change.node_pool[1]
-        entry["storage_pool"] = change.storage_pool[1]
-        entry["os"] = change.os[1]
-        if change.new_arch is not None:
-            entry["arches"].append(change.new_arch)
-        if change.database is not None:
-            entry["database"] = change.database[1]
+    wanted: list[dict[str, Any]] = []  # what each system must declare afterwards
+    kept: list[dict[str, Any]] = []  # the values it declares now, as ruamel holds them (style and quotes)
+    for entry, was in zip(entries, before, strict=True):
+        kept.append({key: entry.get(key) for key in _MOVED_KEYS if key in entry})
+        values: dict[str, Any] = {key: was.get(key) for key in _MOVED_KEYS}
+        change = by_code.pop(str(was.get("code")), None)
+        if change is not None:
+            # Set on the entry itself: a key it merges from another mapping becomes its own, that mapping stays.
+            entry["node_pool"] = values["node_pool"] = change.node_pool[1]
+            entry["storage_pool"] = values["storage_pool"] = change.storage_pool[1]
+            entry["os"] = values["os"] = change.os[1]
+            if change.new_arch is not None:
+                entry["arches"] = _with_arch(entry["arches"], change.new_arch)
+                values["arches"] = [*values["arches"], change.new_arch]
+            if change.database is not None:
+                entry["database"] = values["database"] = change.database[1]
+        wanted.append(values)
     if by_code:
         raise MigrationSetupError(f"systems.yaml has no system {sorted(by_code)[0]!r}")
+    text = _dump(yaml, document)
+    # An entry that merges (<<) a moved one inherits its new values when read back: it declares its old ones
+    # itself instead. One pass is enough: what it now declares is what its own mergers read before.
+    drifted = _drifted(text, wanted)
+    for i, key in drifted:
+        if key in kept[i]:
+            entries[i][key] = kept[i][key]
+    if drifted:
+        text = _dump(yaml, document)
+    left = _drifted(text, wanted)
+    if left:
+        i, key = left[0]
+        raise MigrationSetupError(
+            f"systems.yaml: systems[{i}].{key} would read back as {_entries(text)[i].get(key)!r}, "
+            f"not {wanted[i][key]!r}"
+        )
+    return text
+
+
+def _drifted(text: str, wanted: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(index, key) of each value ``text`` declares otherwise than ``wanted``."""
+    now = _entries(text)
+    return [(i, key) for i, values in enumerate(wanted) for key, value in values.items() if now[i].get(key) != value]
+
+
+def _dump(yaml: YAML, document: Any) -> str:
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
