@@ -455,6 +455,26 @@ CASES = [
     ),
     pytest.param(
         "city.yaml",
+        _set(["migration", "target_node_pools", 2], "phase1-intel"),
+        "city.yaml: migration.target_node_pools[2]: systems on the legacy pool run on 'phase1-intel' already "
+        "(sjj-12345, xzsp-01, xzsp-02 and 89 more): a target is a pool they move to",
+        id="migration-target-the-candidates-run-on",
+    ),
+    pytest.param(
+        "city.yaml",
+        _set(["migration", "target_node_pools", 2], "phase1-intel"),
+        "city.yaml: migration.target_node_pools[2]: 'phase1-intel' is not a Xinchuang pool (cpu_vendor Intel); "
+        "systems move to Hygon, Kunpeng, Loongson, Phytium pools",
+        id="migration-target-not-xinchuang",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "node_pools", 1, "cpu_vendor"], "Intel"),
+        "city.yaml: migration.target_node_pools[0]: 'xc-hygon' is not a Xinchuang pool (cpu_vendor Intel)",
+        id="migration-target-of-intel-cpus",
+    ),
+    pytest.param(
+        "city.yaml",
         _set(["migration", "target_storage_pool"], "datapool-s3"),
         "city.yaml: migration.target_storage_pool: 'datapool-s3' is an object store, not a volume pool",
         id="migration-target-storage-is-a-bucket-store",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import (
     DOMESTIC_DATABASES,
+    XINCHUANG_VENDORS,
     Database,
     Declaration,
     Migration,
@@ -709,14 +710,31 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
             else "the legacy pool itself"
         )
         problems.append(Problem(city, "migration.target_storage_pool", why))
-    node_pools = {p.name for p in cluster.node_pools}
-    problems += [
-        Problem(
-            city, f"migration.target_node_pools[{i}]", f"no node pool {show_value(name)} in cluster {cluster.name!r}"
-        )
-        for i, name in enumerate(m.target_node_pools)
-        if name not in node_pools
-    ]
+    node_pools = {p.name: p for p in cluster.node_pools}
+    candidates = [s for s in d.systems if s.cluster == m.cluster and s.storage_pool == m.legacy_storage_pool]
+    for i, name in enumerate(m.target_node_pools):
+        at, pool = f"migration.target_node_pools[{i}]", node_pools.get(name)
+        running = [s.code for s in candidates if s.node_pool == name]
+        if pool is None:
+            problems.append(Problem(city, at, f"no node pool {show_value(name)} in cluster {cluster.name!r}"))
+        elif pool.cpu_vendor not in XINCHUANG_VENDORS:
+            problems.append(
+                Problem(
+                    city,
+                    at,
+                    f"{show_value(name)} is not a Xinchuang pool (cpu_vendor {pool.cpu_vendor.value}); systems move "
+                    f"to {', '.join(sorted(v.value for v in XINCHUANG_VENDORS))} pools",
+                )
+            )
+        if running:  # "moving" there would keep them where they are, counted twice against its capacity
+            problems.append(
+                Problem(
+                    city,
+                    at,
+                    f"systems on the legacy pool run on {show_value(name)} already ({_some(running)}): a target is "
+                    "a pool they move to",
+                )
+            )
     problems += _duplicates(
         city, ((f"migration.target_node_pools[{i}]", name) for i, name in enumerate(m.target_node_pools)), "node pool"
     )

@@ -96,6 +96,8 @@ def build_instance(d: Declaration) -> CityInstance:
     free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - _allocated_gib(d, target.name)) * GIB
 
     def used(pool: str, what: str) -> float:
+        # Every system there now. A candidate's own cores must not count against a pool it may move to (twice, here
+        # and in its move): validate refuses a target pool that any candidate runs on, so none is counted here.
         on = [s for s in d.systems if s.cluster == m.cluster and s.node_pool == pool]
         return sum(s.resources.cpu if what == "cpu" else s.resources.memory_gib for s in on)
 
