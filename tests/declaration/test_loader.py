@@ -507,6 +507,19 @@ CASES = [
     ),
     pytest.param(
         "city.yaml",
+        _set(["migration", "wave_gib"], 10_000_000_000),
+        "city.yaml: migration.wave_gib: Input should be less than or equal to 1000000000: '10000000000'",
+        id="migration-wave-past-the-planners-bytes",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 7, "budget_cny"], 100_000_000_000_000_000),
+        "systems.yaml: systems[7].budget_cny: Input should be less than or equal to 1000000000000: "
+        "'100000000000000000'",
+        id="migration-budget-past-exact-costs",
+    ),
+    pytest.param(
+        "city.yaml",
         _set(["migration", "fill_target"], 1.2),
         "city.yaml: migration.fill_target: Input should be less than or equal to 1: '1.2'",
         id="migration-fill-target-over-full",

@@ -271,3 +271,20 @@ def test_a_move_changes_no_system_that_shares_yaml_with_it(moved: str, expected:
     assert systems["a"]["database"] == ("DM" if moved == "a" else "Oracle")
     assert systems["b"]["database"] == ("DM" if moved == "b" else "Oracle")
     assert "database" not in systems["c"]
+
+
+def test_figures_the_planner_cannot_hold_are_refused_without_a_traceback(tmp_path: Path) -> None:
+    """A legacy pool of 10^10 GiB passes validate but its bytes pass int64: exit 2 naming the figure, no plan."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "clusters.yaml").read_text(encoding="utf-8")
+    (city / "clusters.yaml").write_text(
+        text.replace("capacity_gib: 1622016,", "capacity_gib: 10000000000,"), encoding="utf-8"
+    )
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "the planning instance cannot take the declaration's figures" in result.output
+    assert "legacy.capacity_bytes" in result.output
+    assert not out.exists()

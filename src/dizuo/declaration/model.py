@@ -441,6 +441,9 @@ class System(Frozen):
     budget_cny: int | None = Field(
         default=None,
         ge=1,
+        # A trillion CNY is past any project; below it every cost and sum of costs stays exact in the planner's
+        # float64 objective (integers below 2^53).
+        le=10**12,
         description="Its project budget (建设预算), CNY: adapting it to Xinchuang costs a share of it",
     )
     portable: bool = Field(
@@ -535,7 +538,8 @@ class Migration(Frozen):
     fill_target: float = Field(
         gt=0, le=1, description="No storage pool is planned past this share of its capacity, in allocations"
     )
-    wave_gib: int = Field(ge=1, description="Most data one maintenance window copies")
+    # A billion GiB (an exbibyte) per window is no limit at all; past it, its bytes would not fit the planner's int64.
+    wave_gib: int = Field(ge=1, le=10**9, description="Most data one maintenance window copies")
     cost_share: CostShares
     database_replacement: dict[Database, Database] = Field(
         default_factory=dict, description="Foreign database -> the domestic one that replaces it on a move"

@@ -202,6 +202,10 @@ def city(
     except MigrationSetupError as err:
         _log(f"error: {path}: {err}")
         raise typer.Exit(BAD_INPUT) from None
+    except InstanceError as err:  # figures validate lets through but the planner cannot hold exactly
+        for problem in err.problems:
+            _log(f"error: {path}: the planning instance cannot take the declaration's figures: {problem}")
+        raise typer.Exit(BAD_INPUT) from None
     instance = planned.instance
     assignment, waves = _solve(instance, time_limit, wave_time_limit)
     try:
