@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import io
 import json
 import math
 import shutil
@@ -15,6 +17,7 @@ from dizuo.cli import app
 from dizuo.cloud.shapes import quota_hard, storage_class
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
+from dizuo.migration import cli as migration_cli
 from dizuo.migration.city import Change, MigrationSetupError, apply_changes, build_instance, change_of
 from dizuo.migration.validate import Plan, check_plan
 
@@ -287,4 +290,64 @@ def test_figures_the_planner_cannot_hold_are_refused_without_a_traceback(tmp_pat
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "the planning instance cannot take the declaration's figures" in result.output
     assert "legacy.capacity_bytes" in result.output
+    assert not out.exists()
+
+
+def _indented(text: str) -> str:
+    """Yulin's systems.yaml in the indented list style (`systems:` then `  - code: ...`), comments kept."""
+    from ruamel.yaml import YAML  # noqa: PLC0415 - only to restyle the fixture
+
+    writer = YAML()
+    writer.width = 4096
+    writer.preserve_quotes = True
+    writer.indent(mapping=2, sequence=4, offset=2)
+    out = io.StringIO()
+    writer.dump(writer.load(text), out)
+    return out.getvalue()
+
+
+def test_a_file_in_the_indented_list_style_changes_only_the_moved_systems_lines(yulin: Declaration) -> None:
+    """`systems:` with its items indented (`  - code:`) is written back in that style: the diff is the move."""
+    original = _indented((YULIN / "systems.yaml").read_text(encoding="utf-8"))
+    assert "\n  - code: sjj-tyrz\n    name:" in original
+    change = change_of(build_instance(yulin), "sjj-12345", "xc-kunpeng")
+    after = apply_changes(original, [change])
+    diff = [
+        line
+        for line in difflib.unified_diff(original.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert sorted(diff) == sorted(
+        [
+            "-    node_pool: phase1-intel",
+            "+    node_pool: xc-kunpeng",
+            "-    storage_pool: phase1-ceph",
+            "+    storage_pool: xc-ceph",
+            "-    arches: [x86_64]",
+            "+    arches: [x86_64, arm64]",
+            "-    os: CentOS 7",
+            "+    os: openEuler 22.03",
+            "-    database: Oracle",
+            "+    database: DM",
+        ]
+    ), "\n".join(diff)
+
+
+def test_a_file_that_would_not_be_written_back_line_for_line_is_refused_before_the_solve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two list styles in one file: no one indentation writes it back, so no wave diff would show only the moves:
+    exit 2 naming the line, before the solver runs, nothing written."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "systems.yaml").read_text(encoding="utf-8")
+    mixed = text.replace("  depends_on: [sjj-tyrz]\n", "  depends_on:\n    - sjj-tyrz\n", 1)
+    (city / "systems.yaml").write_text(mixed, encoding="utf-8")
+    with pytest.raises(MigrationSetupError, match=r"line \d+: ruamel.yaml would write '    - sjj-tyrz\\n' as"):
+        apply_changes(mixed, [])
+    out = tmp_path / "plan"
+    monkeypatch.setattr(migration_cli, "_solve", lambda *_: pytest.fail("solved a plan it could not write"))
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "a wave's diff must show its moves and nothing else" in result.output
     assert not out.exists()

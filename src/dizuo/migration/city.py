@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import math
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -166,11 +168,53 @@ def change_of(city: CityInstance, code: str, pool_name: str) -> Change:
     )
 
 
-def _yaml() -> YAML:
-    yaml = YAML()  # round trip: comments, key order, flow style and quotes stay as the city wrote them
+# `key:` with its value on the lines below, and a block sequence item: what the file's indentation is read from.
+_KEY_ALONE = re.compile(r"^( *)[^\s#\-][^#]*:[ \t]*(#.*)?$")
+_ITEM = re.compile(r"^( *)-( +)\S")
+
+
+def _layout(text: str) -> tuple[int, int, int]:
+    """The file's block indentation, as ruamel.yaml's ``indent(mapping, sequence, offset)`` takes it: the first
+    nested mapping's indent, and the first list's dash (offset) and item (sequence) columns past its key."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    mapping = sequence = offset = None
+    for parent, child in itertools.pairwise(lines):
+        key = _KEY_ALONE.match(parent)
+        if key is None:
+            continue
+        indent, item = len(key.group(1)), _ITEM.match(child)
+        if item is not None and sequence is None and len(item.group(1)) >= indent:
+            offset = len(item.group(1)) - indent
+            sequence = offset + 1 + len(item.group(2))
+        elif item is None and mapping is None and len(child) - len(child.lstrip(" ")) > indent:
+            mapping = len(child) - len(child.lstrip(" ")) - indent
+    return (mapping or 2, sequence or 2, offset or 0)
+
+
+def writer_for(text: str) -> YAML:
+    """A round-trip ruamel.yaml that writes ``text`` back unchanged (comments, key order, flow style, quotes and
+    indentation as the city wrote them), or MigrationSetupError: a wave whose diff rewrote the whole file would
+    hide its moves."""
+    yaml = YAML()
     yaml.width = 4096
     yaml.preserve_quotes = True
-    return yaml
+    mapping, sequence, offset = _layout(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    again = _dump(yaml, yaml.load(text))
+    if again == text:
+        return yaml
+    lines = itertools.zip_longest(text.splitlines(keepends=True), again.splitlines(keepends=True), fillvalue="")
+    n, (was, now) = next((n, pair) for n, pair in enumerate(lines, start=1) if pair[0] != pair[1])
+    raise MigrationSetupError(
+        f"systems.yaml: line {n}: ruamel.yaml would write {was!r} as {now!r} (indentation read as mapping "
+        f"{mapping}, sequence {sequence}, offset {offset}): a wave's diff must show its moves and nothing else; "
+        "write the file in one layout, e.g. as ruamel.yaml writes it, and plan again"
+    )
+
+
+def check_layout(root: Path) -> None:
+    """MigrationSetupError unless ``root``'s systems.yaml can be written back line for line (before any solve)."""
+    writer_for((root / "systems.yaml").read_text(encoding="utf-8"))
 
 
 # The keys a move sets: an entry that merges (<<) a moved one must not inherit them.
@@ -199,7 +243,7 @@ def _with_arch(arches: CommentedSeq, arch: str) -> CommentedSeq:
 
 def apply_changes(systems_yaml: str, changes: Sequence[Change]) -> str:
     """``systems.yaml`` text with the changes made, everything else as it was (as the loader reads it too)."""
-    yaml = _yaml()
+    yaml = writer_for(systems_yaml)
     document = yaml.load(systems_yaml)
     entries = document["systems"]
     before = _entries(systems_yaml)

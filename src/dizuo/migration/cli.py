@@ -22,7 +22,7 @@ from rich.table import Table
 from dizuo.declaration.cli import load_or_exit
 from dizuo.declaration.loader import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.migration.city import MigrationSetupError, build_instance
+from dizuo.migration.city import MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.report import write_city_plan
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
@@ -199,6 +199,7 @@ def city(
     declaration = load_or_exit(path)
     try:
         planned = build_instance(declaration)
+        check_layout(path)  # before the solve: a plan it could not write back line for line is refused now
     except MigrationSetupError as err:
         _log(f"error: {path}: {err}")
         raise typer.Exit(BAD_INPUT) from None
@@ -213,6 +214,9 @@ def city(
     except DeclarationError as err:  # a wave's declaration that validate would refuse: a bug, never written
         for problem in err.problems:
             _log(f"error: internal: a wave's declaration is invalid: {problem}")
+        raise typer.Exit(FAILED) from None
+    except MigrationSetupError as err:  # a wave that would not read back as planned: a bug, never written
+        _log(f"error: internal: {err}")
         raise typer.Exit(FAILED) from None
     _summary(instance, assignment, waves, time.perf_counter() - start)
     console = Console(stderr=True)
