@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,12 @@ CASES = [
         "systems.yaml: systems[5].resources.cpu: Input should be a valid number, "
         "unable to parse string as a number: 'lots'",
         id="wrong-type",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 5, "resources", "cpu"], float("inf")),
+        "systems.yaml: systems[5].resources.cpu: Input should be a finite number: 'Infinity'",
+        id="infinite-cores",
     ),
     pytest.param(
         "systems.yaml",
@@ -636,3 +643,37 @@ def test_a_legacy_pool_kept_over_its_fill_target_by_what_cannot_move_is_refused(
     )
     found = problems(city)
     assert any(expected in p for p in found), "\n".join(found)
+
+
+def test_a_pool_filled_to_the_core_by_fractions_of_cores_is_full_not_over(city: Path, edit: Edit) -> None:
+    """2 cores and five of 0.2 on a 3-core pool add up to 3 (as floats in file order, 3.000000000000001): the
+    declaration is valid, and one core more is reported as the 4 its systems request."""
+
+    def tiny_pool(doc: Any) -> None:
+        doc["clusters"][0]["node_pools"].append(
+            {
+                "name": "xc-tiny",
+                "arch": "x86_64",
+                "cpu_vendor": "Hygon",
+                "os": "Kylin V10",
+                "nodes": 1,
+                "cpu_per_node": 3,
+                "memory_gib_per_node": 4096,
+            }
+        )
+
+    def six_on_it(cores: list[float]) -> Callable[[Any], None]:
+        def change(doc: Any) -> None:
+            on = [s for s in doc["systems"] if s["cluster"] == "yl-gov" and "x86_64" in s["arches"]][: len(cores)]
+            for system, cpu in zip(on, cores, strict=True):
+                system.update(node_pool="xc-tiny")
+                system["resources"]["cpu"] = cpu
+                system["resources"]["memory_gib"] = 1.1  # 6.6 GiB in all, 6.6000000000000005 as floats
+
+        return change
+
+    edit("clusters.yaml", tiny_pool)
+    edit("systems.yaml", six_on_it([2, 0.2, 0.2, 0.2, 0.2, 0.2]))
+    load(city)
+    edit("systems.yaml", six_on_it([3, 0.2, 0.2, 0.2, 0.2, 0.2]))
+    assert any("node_pools[5].nodes: 3 cores, but its systems request 4" in p for p in problems(city))

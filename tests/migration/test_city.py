@@ -7,6 +7,7 @@ import io
 import json
 import math
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -351,3 +352,34 @@ def test_a_file_that_would_not_be_written_back_line_for_line_is_refused_before_t
     assert result.exit_code == 2, result.output
     assert "a wave's diff must show its moves and nothing else" in result.output
     assert not out.exists()
+
+
+def test_a_targets_free_cores_and_memory_are_what_validate_finds_free(yulin: Declaration) -> None:
+    """Five systems of 0.2 cores and one of 2 leave exactly 1 of 4 cores free (floats: 0.999…, so 0), and 6 x 1.1
+    GiB leave 9.4 GiB: the planner offers what the wave's check will find, neither less nor more."""
+    cluster = yulin.clusters[0]
+    hygon = next(p for p in cluster.node_pools if p.name == "xc-hygon")
+    small = hygon.model_copy(update={"nodes": 1, "cpu_per_node": 4, "memory_gib_per_node": 16})
+    staying = [s for s in yulin.systems if s.storage_pool == "xc-ceph"][:6]
+    assert len(staying) == 6
+    cores = dict(zip((s.code for s in staying), [2, 0.2, 0.2, 0.2, 0.2, 0.2], strict=True))
+    systems = tuple(
+        s.model_copy(
+            update={
+                "node_pool": "xc-hygon",
+                "resources": s.resources.model_copy(update={"cpu": cores[s.code], "memory_gib": 1.1}),
+            }
+        )
+        if s.code in cores
+        else s.model_copy(update={"node_pool": "xc-kunpeng"})
+        if s.node_pool == "xc-hygon"
+        else s
+        for s in yulin.systems
+    )
+    pools = tuple(small if p.name == "xc-hygon" else p for p in cluster.node_pools)
+    unchecked = yulin.model_copy(
+        update={"systems": systems, "clusters": (cluster.model_copy(update={"node_pools": pools}), *yulin.clusters[1:])}
+    )
+    target = next(t for t in build_instance(unchecked).instance.targets if t.name == "xc-hygon")
+    assert target.cpu_cores == 1
+    assert target.memory_bytes == math.floor((16 - Fraction("6.6")) * GIB)

@@ -6,6 +6,7 @@ import ipaddress
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from fractions import Fraction
 
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import (
@@ -17,6 +18,7 @@ from dizuo.declaration.model import (
     StoragePool,
     System,
     ZoneKind,
+    exact,
 )
 
 Shown = Callable[[str], str]
@@ -518,14 +520,15 @@ def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
 def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
     """Systems fit their department's quota; placements fit their node and storage pools."""
     problems = []
-    used: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    # Exact sums of the declared decimals (see model.exact), so a pool or quota filled to the core is full, not over.
+    used: dict[str, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0), Fraction(0)])
     for s in d.systems:
         total = used[s.department]
-        total[0] += s.resources.cpu
-        total[1] += s.resources.memory_gib
+        total[0] += exact(s.resources.cpu)
+        total[1] += exact(s.resources.memory_gib)
         total[2] += s.resources.storage_gib
     for i, dept in enumerate(d.departments):
-        cpu, memory, disk = used.get(dept.code, [0.0, 0.0, 0.0])
+        cpu, memory, disk = used.get(dept.code, [Fraction(0), Fraction(0), Fraction(0)])
         for key, asked, granted in (
             ("cpu", cpu, dept.quota.cpu),
             ("memory_gib", memory, dept.quota.memory_gib),
@@ -536,15 +539,15 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                     Problem(
                         shown("departments.yaml"),
                         f"departments[{i}].quota.{key}",
-                        f"{granted:g} is less than the {asked:g} its systems request",
+                        f"{granted:g} is less than the {float(asked):g} its systems request",
                     )
                 )
-    node_cpu: Counter[tuple[str, str]] = Counter()
-    node_memory: Counter[tuple[str, str]] = Counter()
+    node_cpu: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
+    node_memory: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
     storage: Counter[str] = Counter()
     for s in d.systems:
-        node_cpu[s.cluster, s.node_pool] += s.resources.cpu  # type: ignore[assignment]
-        node_memory[s.cluster, s.node_pool] += s.resources.memory_gib  # type: ignore[assignment]
+        node_cpu[s.cluster, s.node_pool] += exact(s.resources.cpu)
+        node_memory[s.cluster, s.node_pool] += exact(s.resources.memory_gib)
         if s.storage_pool is not None:
             storage[s.storage_pool] += s.resources.storage_gib
     for ds in d.datasets:
@@ -557,7 +560,7 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                     Problem(
                         shown("clusters.yaml"),
                         f"{at}.nodes",
-                        f"{pool.cpu} cores, but its systems request {node_cpu[cluster.name, pool.name]:g}",
+                        f"{pool.cpu} cores, but its systems request {float(node_cpu[cluster.name, pool.name]):g}",
                     )
                 )
             if node_memory[cluster.name, pool.name] > pool.memory_gib:
@@ -566,7 +569,7 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                         shown("clusters.yaml"),
                         f"{at}.memory_gib_per_node",
                         f"{pool.memory_gib} GiB in all, "
-                        f"but its systems request {node_memory[cluster.name, pool.name]:g}",
+                        f"but its systems request {float(node_memory[cluster.name, pool.name]):g}",
                     )
                 )
         for j, spool in enumerate(cluster.storage_pools):

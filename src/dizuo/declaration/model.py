@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -410,11 +411,17 @@ class DepartmentsFile(Frozen):
 # ----------------------------------------------------------------- systems.yaml
 
 
+def exact(value: float) -> Fraction:
+    """The decimal the declaration wrote (a float's shortest repr), exactly: summed as floats, five systems of 0.2
+    cores and one of 2 ask for 3.000000000000001 cores, and a pool of 3 would seem too small."""
+    return Fraction(repr(value))
+
+
 class Resources(Frozen):
     """What a system asks of the cloud."""
 
-    cpu: float = Field(gt=0, description="Cores requested")
-    memory_gib: float = Field(gt=0)
+    cpu: float = Field(gt=0, allow_inf_nan=False, description="Cores requested")
+    memory_gib: float = Field(gt=0, allow_inf_nan=False)
     storage_gib: int = Field(ge=0)
 
 

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import Comment, CommentedSeq, Format
 
 from dizuo.declaration.loader import DeclarationError, load, yaml_mapping
-from dizuo.declaration.model import DOMESTIC_DATABASES, FILES, Declaration, Migration, NodePool, System
+from dizuo.declaration.model import DOMESTIC_DATABASES, FILES, Declaration, Migration, NodePool, System, exact
 from dizuo.migration.instance import Instance, parse_instance
 
 GIB = 2**30
@@ -97,11 +98,12 @@ def build_instance(d: Declaration) -> CityInstance:
     pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
     free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - _allocated_gib(d, target.name)) * GIB
 
-    def used(pool: str, what: str) -> float:
-        # Every system there now. A candidate's own cores must not count against a pool it may move to (twice, here
-        # and in its move): validate refuses a target pool that any candidate runs on, so none is counted here.
+    def used(pool: str, what: str) -> Fraction:
+        # Every system there now, summed exactly as validate sums them: what is free is what the wave's check finds
+        # free. A candidate's own cores must not count against a pool it may move to (twice, here and in its move):
+        # validate refuses a target pool that any candidate runs on, so none is counted here.
         on = [s for s in d.systems if s.cluster == m.cluster and s.node_pool == pool]
-        return sum(s.resources.cpu if what == "cpu" else s.resources.memory_gib for s in on)
+        return sum((exact(s.resources.cpu if what == "cpu" else s.resources.memory_gib) for s in on), Fraction(0))
 
     document = {
         "name": f"{d.city.code}-{cluster.name}",
@@ -129,8 +131,8 @@ def build_instance(d: Declaration) -> CityInstance:
                 "name": s.name,
                 "department": d.department(s.department).name,
                 "projected_bytes": s.resources.storage_gib * GIB,
-                "cpu_cores": math.ceil(s.resources.cpu),
-                "memory_bytes": math.ceil(s.resources.memory_gib * GIB),
+                "cpu_cores": math.ceil(exact(s.resources.cpu)),
+                "memory_bytes": math.ceil(exact(s.resources.memory_gib) * GIB),
                 "depends_on": [dep for dep in s.depends_on if dep in codes],  # the others are not on the move
                 "cost": {name: adaptation_cost(m, s, pool) for name, pool in pools.items()},
                 "stack": {"os": s.os.value, "middleware": s.middleware, "db": s.database.value},
