@@ -6,6 +6,7 @@ import difflib
 import io
 import json
 import math
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -383,3 +384,27 @@ def test_a_targets_free_cores_and_memory_are_what_validate_finds_free(yulin: Dec
     target = next(t for t in build_instance(unchecked).instance.targets if t.name == "xc-hygon")
     assert target.cpu_cores == 1
     assert target.memory_bytes == math.floor((16 - Fraction("6.6")) * GIB)
+
+
+def test_pools_named_as_yaml_1_1_booleans_are_written_as_the_loader_reads_them(tmp_path: Path) -> None:
+    """Node pools named on, no, off and yes (valid codes, quoted in the city's files): the waves quote them too,
+    or the loader (YAML 1.1) would read a moved system's node_pool as true or false."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    names = {"xc-hygon": "on", "xc-kunpeng": "no", "xc-phytium": "off", "xc-loongson": "yes"}
+    for file in ("clusters.yaml", "city.yaml", "systems.yaml"):
+        text = (city / file).read_text(encoding="utf-8")
+        for old, new in names.items():
+            text = re.sub(rf"\b{old}\b", f"'{new}'", text)
+        (city / file).write_text(text, encoding="utf-8")
+    assert load(city).city.migration.target_node_pools == ("on", "no", "off", "yes")  # type: ignore[union-attr]
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    moved = {code: pool for code, pool in plan["assignments"].items() if pool}
+    assert moved
+    last = sorted(p for p in out.iterdir() if p.name.startswith("wave-"))[-1]
+    shutil.copyfile(last / "systems.yaml", city / "systems.yaml")
+    after = {s.code: s for s in load(city).systems}
+    assert {code: after[code].node_pool for code in moved} == moved

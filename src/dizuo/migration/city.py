@@ -33,6 +33,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import Comment, CommentedSeq, Format
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from dizuo.declaration.loader import DeclarationError, load, yaml_mapping
 from dizuo.declaration.model import DOMESTIC_DATABASES, FILES, Declaration, Migration, NodePool, System, exact
@@ -197,14 +198,14 @@ def writer_for(text: str) -> YAML:
     """A round-trip ruamel.yaml that writes ``text`` back unchanged (comments, key order, flow style, quotes and
     indentation as the city wrote them), or MigrationSetupError: a wave whose diff rewrote the whole file would
     hide its moves."""
-    yaml = YAML()
-    yaml.width = 4096
-    yaml.preserve_quotes = True
+    writer = YAML()
+    writer.width = 4096
+    writer.preserve_quotes = True
     mapping, sequence, offset = _layout(text)
-    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    again = _dump(yaml, yaml.load(text))
+    writer.indent(mapping=mapping, sequence=sequence, offset=offset)
+    again = _dump(writer, writer.load(text))
     if again == text:
-        return yaml
+        return writer
     lines = itertools.zip_longest(text.splitlines(keepends=True), again.splitlines(keepends=True), fillvalue="")
     n, (was, now) = next((n, pair) for n, pair in enumerate(lines, start=1) if pair[0] != pair[1])
     raise MigrationSetupError(
@@ -231,13 +232,24 @@ def _entries(text: str) -> list[dict[str, Any]]:
     return [entry if isinstance(entry, dict) else {} for entry in document["systems"]]
 
 
+def _as_read(value: str) -> str:
+    """``value`` as a scalar the declaration's loader reads back as this string. ruamel.yaml writes YAML 1.2, where
+    `on`, `no`, `yes` and `off` are strings, and leaves them plain; the loader reads YAML 1.1, where they are
+    booleans (a node pool named 'no' would come back as false): such values are quoted."""
+    document, _ = yaml_mapping(f"value: {value}\n", "systems.yaml")
+    if document is not None and document.get("value") == value:
+        return value
+    quoted: str = SingleQuotedScalarString(value)
+    return quoted
+
+
 def _with_arch(arches: CommentedSeq, arch: str) -> CommentedSeq:
     """A new list of the image's arches with ``arch`` added, in the old one's style (flow or block, comments).
 
     Never the old list appended to: it may be an anchor other systems alias (``arches: *x86``), or belong to a
     mapping other entries merge (``<<: *base``); the new arch would spread to systems that did not move.
     """
-    new = CommentedSeq([*arches, arch])
+    new = CommentedSeq([*arches, _as_read(arch)])
     for attrib, value in ((Comment.attrib, arches.ca), (Format.attrib, arches.fa)):  # not its anchor
         setattr(new, attrib, copy.deepcopy(value))
     return new
@@ -245,8 +257,8 @@ def _with_arch(arches: CommentedSeq, arch: str) -> CommentedSeq:
 
 def apply_changes(systems_yaml: str, changes: Sequence[Change]) -> str:
     """``systems.yaml`` text with the changes made, everything else as it was (as the loader reads it too)."""
-    yaml = writer_for(systems_yaml)
-    document = yaml.load(systems_yaml)
+    writer = writer_for(systems_yaml)
+    document = writer.load(systems_yaml)
     entries = document["systems"]
     before = _entries(systems_yaml)
     by_code = {c.code: c for c in changes}
@@ -257,19 +269,22 @@ def apply_changes(systems_yaml: str, changes: Sequence[Change]) -> str:
         values: dict[str, Any] = {key: was.get(key) for key in _MOVED_KEYS}
         change = by_code.pop(str(was.get("code")), None)
         if change is not None:
-            # Set on the entry itself: a key it merges from another mapping becomes its own, that mapping stays.
-            entry["node_pool"] = values["node_pool"] = change.node_pool[1]
-            entry["storage_pool"] = values["storage_pool"] = change.storage_pool[1]
-            entry["os"] = values["os"] = change.os[1]
+            moved = {"node_pool": change.node_pool[1], "storage_pool": change.storage_pool[1], "os": change.os[1]}
+            if change.database is not None:
+                moved["database"] = change.database[1]
+            for key, value in moved.items():
+                # On the entry itself: a key it merges from another mapping becomes its own, that mapping stays.
+                entry[key] = _as_read(value)
+            values |= moved
             if change.new_arch is not None:
                 entry["arches"] = _with_arch(entry["arches"], change.new_arch)
                 values["arches"] = [*values["arches"], change.new_arch]
-            if change.database is not None:
-                entry["database"] = values["database"] = change.database[1]
+            for key in (*moved, "arches") if change.new_arch is not None else moved:
+                kept[-1].pop(key, None)  # what the move declares is never put back below
         wanted.append(values)
     if by_code:
         raise MigrationSetupError(f"systems.yaml has no system {sorted(by_code)[0]!r}")
-    text = _dump(yaml, document)
+    text = _dump(writer, document)
     # An entry that merges (<<) a moved one inherits its new values when read back: it declares its old ones
     # itself instead. One pass is enough: what it now declares is what its own mergers read before.
     drifted = _drifted(text, wanted)
@@ -277,7 +292,7 @@ def apply_changes(systems_yaml: str, changes: Sequence[Change]) -> str:
         if key in kept[i]:
             entries[i][key] = kept[i][key]
     if drifted:
-        text = _dump(yaml, document)
+        text = _dump(writer, document)
     left = _drifted(text, wanted)
     if left:
         i, key = left[0]
@@ -294,9 +309,9 @@ def _drifted(text: str, wanted: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return [(i, key) for i, values in enumerate(wanted) for key, value in values.items() if now[i].get(key) != value]
 
 
-def _dump(yaml: YAML, document: Any) -> str:
+def _dump(writer: YAML, document: Any) -> str:
     out = io.StringIO()
-    yaml.dump(document, out)
+    writer.dump(document, out)
     return out.getvalue()
 
 
