@@ -10,6 +10,7 @@ import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -408,3 +409,49 @@ def test_pools_named_as_yaml_1_1_booleans_are_written_as_the_loader_reads_them(t
     shutil.copyfile(last / "systems.yaml", city / "systems.yaml")
     after = {s.code: s for s in load(city).systems}
     assert {code: after[code].node_pool for code in moved} == moved
+
+
+@pytest.mark.parametrize("out", [".", "..", "sub/.."])
+def test_out_that_is_the_working_directory_is_refused_and_nothing_is_left(
+    out: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out .` (empty or not): the plan would be renamed onto the directory the shell stands in: exit 2 up
+    front, no hidden staging folder anywhere."""
+    here = tmp_path / "here"
+    (here / "sub").mkdir(parents=True)
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", out])
+    assert result.exit_code == 2, result.output
+    assert "is the working directory or holds it" in result.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["here", "sub"]
+
+
+def test_out_that_is_a_mount_point_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty mount point cannot be renamed onto: refused up front, exit 2."""
+    mounted = tmp_path / "mnt"
+    mounted.mkdir()
+    monkeypatch.setattr(migration_cli.os.path, "ismount", lambda path: Path(path) == mounted)
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(mounted)])
+    assert result.exit_code == 2, result.output
+    assert "is a mount point" in result.output
+
+
+def test_out_filled_while_the_plan_is_made_is_left_alone_and_no_staging_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Something put into --out during the solve: the plan is not renamed over it, its staging folder is removed,
+    exit 2 saying why."""
+    out = tmp_path / "plan"
+    solve = migration_cli._solve
+
+    def meanwhile(*args: Any) -> Any:
+        out.mkdir()
+        (out / "keep.txt").write_text("mine", encoding="utf-8")
+        return solve(*args)
+
+    monkeypatch.setattr(migration_cli, "_solve", meanwhile)
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "something was put there while the plan was made; nothing was written" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]

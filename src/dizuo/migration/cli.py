@@ -24,7 +24,7 @@ from dizuo.declaration.loader import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.migration.city import MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
-from dizuo.migration.report import write_city_plan
+from dizuo.migration.report import PlanWriteError, write_city_plan
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
@@ -218,6 +218,9 @@ def city(
     except MigrationSetupError as err:  # a wave that would not read back as planned: a bug, never written
         _log(f"error: internal: {err}")
         raise typer.Exit(FAILED) from None
+    except PlanWriteError as err:
+        _log(f"error: {err}")
+        raise typer.Exit(BAD_INPUT) from None
     _summary(instance, assignment, waves, time.perf_counter() - start)
     console = Console(stderr=True)
     if waves is None:
@@ -229,6 +232,12 @@ def _unusable_out(out: Path) -> str | None:
     """Why ``out`` cannot take the plan, or None: it must be new or an empty directory (nothing is ever replaced)."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         return "exists and is not a directory"
+    # The plan is renamed onto --out as a whole: the working directory would be replaced under the shell that
+    # stands in it, and a mount point cannot be renamed onto at all.
+    if Path.cwd().resolve().is_relative_to(out.resolve()):
+        return "is the working directory or holds it; name a new directory for the plan"
+    if out.is_dir() and os.path.ismount(out):
+        return "is a mount point, which the plan cannot be renamed onto; name a new directory inside it"
     if out.is_dir() and any(out.iterdir()):
         return "is not empty; a plan is never written over anything (choose a new directory)"
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)

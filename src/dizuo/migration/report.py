@@ -13,7 +13,10 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import json
+import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -63,14 +66,37 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
             before = after
     files["plan.json"] = json.dumps(_plan_document(city, assignment, waves, changes), ensure_ascii=False, indent=1)
     files["PLAN.md"] = _markdown(city, assignment, waves, changes)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(plain_mode(directory=True))  # mkdtemp's 0700 would hide the plan from its reviewers
-    for name, text in files.items():
-        (staging / name).parent.mkdir(mode=plain_mode(directory=True), exist_ok=True)
-        (staging / name).write_text(text, encoding="utf-8")
-    staging.rename(out)  # onto a new path or an empty directory: all of the plan appears at once
+    _write_at_once(files, out)
     return out
+
+
+class PlanWriteError(Exception):
+    """``--out`` could not take the plan; nothing of it was left behind."""
+
+
+def _write_at_once(files: dict[str, str], out: Path) -> None:
+    """Write ``files`` beside ``out``, then rename them into place: all of the plan appears at once, or none."""
+    target = Path(os.path.abspath(out))  # `a/b/..` names no folder to write beside
+    staging: Path | None = None
+    renaming = False
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging.chmod(plain_mode(directory=True))  # mkdtemp's 0700 would hide the plan from its reviewers
+        for name, text in files.items():
+            (staging / name).parent.mkdir(mode=plain_mode(directory=True), exist_ok=True)
+            (staging / name).write_text(text, encoding="utf-8")
+        renaming = True
+        staging.rename(target)  # onto a new path or an empty directory
+    except OSError as err:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if renaming and err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            raise PlanWriteError(
+                f"--out {out}: something was put there while the plan was made; nothing was written (a plan is never "
+                "written over anything): plan again into a new directory"
+            ) from err
+        raise PlanWriteError(f"--out {out}: the plan could not be written, nothing was: {err}") from err
 
 
 def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
