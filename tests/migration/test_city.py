@@ -455,3 +455,50 @@ def test_out_filled_while_the_plan_is_made_is_left_alone_and_no_staging_stays(
     assert "something was put there while the plan was made; nothing was written" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+HOSTILE = "x\n# Fake heading\n<script>alert(1)</script> [click](https://evil.example) **bold** | cell `code` \\"
+
+
+def test_names_in_plan_md_are_text_never_markdown(tmp_path: Path) -> None:
+    """A city, system or department name with a line break, a heading mark, HTML, a link, emphasis, a pipe or a
+    backtick renders as exactly that text in PLAN.md: one title, no HTML, no link, no emphasis, the table intact."""
+    markdown_it = pytest.importorskip("markdown_it")
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    for file, key in (("city.yaml", ""), ("departments.yaml", "departments")):
+        document = yaml.safe_load((city / file).read_text(encoding="utf-8"))
+        for item in document[key] if key else [document]:
+            item["name"] = HOSTILE
+        (city / file).write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    systems = (city / "systems.yaml").read_text(encoding="utf-8")
+    (city / "systems.yaml").write_text(
+        re.sub(r"(?m)^  name: .*$", lambda _: f"  name: {json.dumps(HOSTILE)}", systems), encoding="utf-8"
+    )
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    markdown = (out / "PLAN.md").read_text(encoding="utf-8")
+    tokens = markdown_it.MarkdownIt("commonmark").enable("table").parse(markdown)
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or []}
+    assert not kinds & {"html_block", "html_inline", "link_open", "strong_open", "em_open"}, markdown
+
+    def text(inline: Any) -> str:
+        return "".join(c.content for c in inline.children)
+
+    name = " ".join(HOSTILE.split())
+    titles = [tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h1"]
+    assert [text(t) for t in titles] == [f"Xinchuang migration plan: {name} (yulin), cluster yl-gov"]
+    waves = json.loads((out / "plan.json").read_text(encoding="utf-8"))["waves"]
+    rows = [
+        [text(tokens[j + 1]) for j in range(i, len(tokens)) if tokens[j].type == "td_open"][:8]
+        for i, t in enumerate(tokens)
+        if t.type == "tr_open" and tokens[i + 1].type == "td_open"
+    ]
+    assert len(rows) == sum(len(wave) for wave in waves)
+    first = waves[0][0]
+    assert rows[0][:3] == [
+        f"{first['system']} {name}",
+        name,
+        f"{first['node_pool'][0]} → {first['node_pool'][1]}",
+    ]

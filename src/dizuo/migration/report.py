@@ -16,6 +16,7 @@ import difflib
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -161,9 +162,22 @@ def _plan_document(
     }
 
 
-def _cell(text: str) -> str:
-    """Text for a Markdown table cell: a pipe or a line break in a name would end the cell or the row."""
-    return " ".join(text.split()).replace("|", "\\|")
+# ASCII punctuation, every mark of which CommonMark lets a backslash make literal.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def _text(name: str) -> str:
+    """A name from the declaration as literal Markdown text: one line (a line break would start a heading or end a
+    table row), every ASCII punctuation mark escaped (no HTML, link, emphasis, code span or cell end)."""
+    return _PUNCTUATION.sub(r"\\\1", " ".join(name.split()))
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span, fenced by more backticks than any run of them inside it."""
+    text = " ".join(text.split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _tib(gib: int) -> str:
@@ -173,7 +187,7 @@ def _tib(gib: int) -> str:
 def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]) -> str:
     d, m, instance = city.declaration, city.migration, city.instance
     lines = [
-        f"# Xinchuang migration plan: {d.city.name} ({d.city.code}), cluster {m.cluster}",
+        f"# Xinchuang migration plan: {_text(d.city.name)} ({d.city.code}), cluster {m.cluster}",
         "",
         f"Relieve `{m.legacy_storage_pool}` to {m.fill_target:.0%} of its capacity, in allocations, onto the node "
         f"pools {', '.join(f'`{p}`' for p in m.target_node_pools)} with their volumes on `{m.target_storage_pool}`.",
@@ -202,7 +216,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         f"3. `dizuo up`: the system's quota moves to `{m.target_storage_pool}`; its claims on "
         f"`{m.legacy_storage_pool}` stay bound (no stack deletes a claim).",
         "4. In the window, stop the system, mount its old and new volumes on the migration host as "
-        f"`wave-NN/data-copies.yml` says (under `{m.copy_mount_root}`) and run "
+        f"`wave-NN/data-copies.yml` says (under {_code(m.copy_mount_root)}) and run "
         "`ansible-playbook -i <inventory> roles/data_migration.yml -e @wave-NN/data-copies.yml`: rsync copies, "
         "every byte is verified by sha256 (the manifest is kept as evidence), nothing is deleted. Switch the "
         "workload to the new claims; delete the old ones only after the system's owner accepts the copy.",
@@ -220,7 +234,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
             s = city.system(c.code)
             database = f"{c.database[0]} → {c.database[1]}" if c.database else s.database.value
             lines.append(
-                f"| {c.code} {_cell(s.name)} | {_cell(d.department(s.department).name)} | "
+                f"| {c.code} {_text(s.name)} | {_text(d.department(s.department).name)} | "
                 f"{c.node_pool[0]} → {c.node_pool[1]} | "
                 f"{c.os[0]} → {c.os[1]} | {'rebuild for ' + c.new_arch if c.new_arch else 'as built'} | {database} | "
                 f"{_tib(s.resources.storage_gib)} | {_cost(city, c.code, c.node_pool[1]):,} |"
