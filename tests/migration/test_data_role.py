@@ -7,6 +7,7 @@ the mount root moved below /srv on the test host. The steps share the host's tre
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -141,7 +142,7 @@ def test_a_byte_changed_behind_rsyncs_back_stops_the_run_and_repair_mode_mends_i
     assert "since the last verified copy" in done.stdout, done.stdout
     assert re.search(r"now: +\w+ +file .* big\.bin", done.stdout), done.stdout
     assert damaged.read_bytes() == bytes(data), "nothing may be copied over a destination someone else changed"
-    done, _ = _play(wave, "-e", "data_migration_repair=true")
+    done, _ = _play(wave, "-e", json.dumps({"data_migration_repair": [SYSTEM]}))
     assert done.returncode == 0, done.stdout + done.stderr
     assert _tree(wave["destination"]) == _tree(wave["source"])
 
@@ -153,7 +154,7 @@ def test_a_file_written_into_the_destination_stops_the_run_and_is_kept(wave: dic
     done, _ = _play(wave)
     assert done.returncode != 0
     assert re.search(r"added: .* written-after-the-switch\.log", done.stdout), done.stdout
-    done, _ = _play(wave, "-e", "data_migration_repair=true")
+    done, _ = _play(wave, "-e", json.dumps({"data_migration_repair": [SYSTEM]}))
     assert done.returncode != 0, "even in repair mode a file only the destination holds fails the verification"
     assert "only in the destination (kept, not deleted): written-after-the-switch.log" in done.stdout, done.stdout
     assert extra.read_text(encoding="utf-8") == "new data\n"

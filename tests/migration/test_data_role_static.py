@@ -109,41 +109,74 @@ def test_verifier_tells_apart_names_that_print_alike_and_sees_hard_links(tmp_pat
 
 
 def test_guard_lets_a_copy_continue_only_over_its_own_last_verified_tree(tmp_path: Path) -> None:
-    """Empty (lost+found aside) or as last verified: go on; anything written since: stop, naming it."""
+    """Empty (lost+found aside) or as last verified: go on; anything written since: stop, naming it and counting all."""
     source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m"
     (source / "d").mkdir(parents=True)
     (source / "d" / "f").write_bytes(b"data")
+    (source / "lost+found").mkdir()  # the legacy volume's own, never copied nor compared
     (destination / "lost+found").mkdir(parents=True)
-    assert _run("guard", str(destination), str(manifest)).stdout.strip() == "empty"
+
+    def guard() -> subprocess.CompletedProcess[str]:
+        return _run("guard", str(source), str(destination), str(manifest))
+
+    assert guard().stdout.strip() == "empty"
     (destination / "d").mkdir()
     (destination / "d" / "f").write_bytes(b"data")
     assert _digest(source, destination, manifest).returncode == 0
-    assert _run("guard", str(destination), str(manifest)).stdout.strip() == "as last verified"
-    (destination / "d" / "e").write_bytes(b"written by the application after the switch")
-    refused = _run("guard", str(destination), str(manifest))
+    assert not Path(f"{manifest}.in-progress").exists(), "a verified copy clears the role's own marker"
+    assert guard().stdout.strip() == "as last verified"
+    for k in range(200):
+        (destination / "d" / f"e{k:03d}").write_bytes(b"written by the application after the switch")
+    refused = guard()
     assert refused.returncode == 1
-    assert "added:" in refused.stdout
-    assert refused.stdout.count("\n") == 2, "one added file is one difference, not a shifted rest"
+    assert refused.stdout.startswith("200 difference(s)"), refused.stdout[:200]
+    assert refused.stdout.count("added:") == 50, "the first 50 are shown"
+    assert "... and 150 more" in refused.stdout
+
+
+def test_guard_resumes_only_its_own_unfinished_copy_of_the_same_source(tmp_path: Path) -> None:
+    """A copy cut short is resumed; a destination last verified from another source is refused."""
+    source, other, destination, manifest = tmp_path / "a", tmp_path / "x", tmp_path / "b", tmp_path / "m"
+    for root in (source, other, destination):
+        root.mkdir()
+    (source / "f").write_bytes(b"data")
+    (other / "f").write_bytes(b"other")
+    assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "empty"
+    (destination / "f").write_bytes(b"da")  # rsync was killed half way
+    assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "resuming the unfinished copy"
+    refused = _run("guard", str(other), str(destination), str(manifest))
+    assert refused.returncode == 1, "another source's copy may not resume into this destination"
+    (destination / "f").write_bytes(b"data")
+    assert _digest(source, destination, manifest).returncode == 0
+    refused = _run("guard", str(other), str(destination), str(manifest))
+    assert refused.returncode == 1
+    assert "last verified as a copy of something else" in refused.stdout
 
 
 def test_copy_list_refuses_nesting_across_entries_symlinks_and_unmounted_folders(tmp_path: Path) -> None:
-    """A destination inside another copy's source, `//`-prefixed paths, a symlinked root, `/`, a plain folder."""
+    """A destination inside another copy's source, `//` and `/.` tricks, symlinked roots, `/`, a missing source,
+    evidence kept inside a source, and plain folders where volumes should be mounted."""
     (tmp_path / "old" / "a").mkdir(parents=True)
     (tmp_path / "old" / "b").mkdir(parents=True)
     (tmp_path / "alias").symlink_to(tmp_path / "old" / "a")
     copies = [
         {"name": "a", "source": f"{tmp_path}/old/a", "destination": f"/{tmp_path}/new/a"},
         {"name": "b", "source": f"{tmp_path}/old/b", "destination": f"{tmp_path}/old/a/../a/inner"},
-        {"name": "c", "source": f"{tmp_path}/alias", "destination": "/"},
+        {"name": "c", "source": f"{tmp_path}/alias/.", "destination": "/"},
+        {"name": "d", "source": f"{tmp_path}/gone", "destination": f"{tmp_path}/new/d"},
     ]
     listed = tmp_path / "copies.json"
     listed.write_text(json.dumps(copies), encoding="utf-8")
-    done = _run("copies", str(listed), "--no-mounts")
+    done = _run("copies", str(listed), f"{tmp_path}/old/b/.evidence", "--no-mounts")
     assert done.returncode == 1
     assert "a source" in done.stdout
     assert "b destination" in done.stdout
     assert "inside one another" in done.stdout
+    assert "c: source" in done.stdout
     assert "is a symlink" in done.stdout
     assert "is the root folder" in done.stdout
-    mounted = _run("copies", str(listed))
+    assert "d: source" in done.stdout
+    assert "is not a folder" in done.stdout
+    assert "the evidence folder" in done.stdout
+    mounted = _run("copies", str(listed), str(tmp_path / "evidence"))
     assert "is not a mount point (is the volume mounted?)" in mounted.stdout
