@@ -23,8 +23,6 @@ import io
 import itertools
 import math
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,8 +33,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import Comment, CommentedSeq, Format
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from dizuo.declaration.loader import DeclarationError, load, yaml_mapping
-from dizuo.declaration.model import DOMESTIC_DATABASES, FILES, Declaration, Migration, NodePool, System, exact
+from dizuo.declaration.loader import DeclarationError, validate_documents, yaml_mapping
+from dizuo.declaration.model import DOMESTIC_DATABASES, Declaration, Migration, NodePool, System, exact
 from dizuo.migration.instance import Instance, parse_instance
 
 GIB = 2**30
@@ -315,18 +313,16 @@ def _dump(writer: YAML, document: Any) -> str:
     return out.getvalue()
 
 
-def check_declaration(root: Path, systems_yaml: str) -> Declaration:
-    """The declaration of ``root`` with ``systems_yaml`` in place of its systems.yaml, loaded and cross-checked as
-    ``dizuo validate`` does; raises DeclarationError."""
-    with tempfile.TemporaryDirectory(prefix="dizuo-wave-") as scratch:
-        for name in FILES:
-            if (root / name).exists():
-                shutil.copyfile(root / name, Path(scratch) / name)
-        (Path(scratch) / "systems.yaml").write_text(systems_yaml, encoding="utf-8")
-        try:
-            return load(scratch)
-        except DeclarationError as err:
-            # Name the wave's file, not the scratch copy that will be gone.
-            raise DeclarationError(
-                [type(p)(p.file.replace(scratch, "<wave>"), p.path, p.message) for p in err.problems]
-            ) from None
+def check_declaration(root: Path, documents: Mapping[str, dict[str, Any]], systems_yaml: str) -> Declaration:
+    """The declaration of ``root`` (``documents``, read once by ``load_documents``) with ``systems_yaml`` in place of
+    its systems.yaml, validated and cross-checked as ``dizuo validate`` does; raises DeclarationError."""
+    shown = "<wave>/systems.yaml"  # problems name the wave's file, not the declaration's
+    systems, problems = yaml_mapping(systems_yaml, shown)
+    if systems is None:
+        raise DeclarationError(problems)
+    try:
+        return validate_documents(root, {**documents, "systems.yaml": systems})
+    except DeclarationError as err:
+        raise DeclarationError(
+            [type(p)(shown if Path(p.file).name == "systems.yaml" else p.file, p.path, p.message) for p in err.problems]
+        ) from None

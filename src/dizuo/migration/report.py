@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from dizuo.declaration.loader import load_documents
 from dizuo.files import plain_mode
 from dizuo.migration.city import Change, CityInstance, apply_changes, change_of, check_declaration
 from dizuo.migration.solve import TIB, Assignment
@@ -48,23 +49,24 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     changes: list[list[Change]] = []
     if waves is not None and assignment.destinations is not None:
         changes = plan_changes(city, assignment.destinations, waves)
-        before = (root / "systems.yaml").read_text(encoding="utf-8")
-        width = len(str(len(changes)))
+        documents = load_documents(root)  # the other files, read once for every wave's check
+        before, previous = (root / "systems.yaml").read_text(encoding="utf-8"), "systems.yaml"
+        digits = max(2, len(str(len(changes))))
         for k, wave in enumerate(changes, start=1):
             after = apply_changes(before, wave)
-            check_declaration(root, after)
-            folder = f"wave-{k:0{max(2, width)}d}"
+            check_declaration(root, documents, after)
+            folder = f"wave-{k:0{digits}d}"
             files[f"{folder}/systems.yaml"] = after
             files[f"{folder}/data-copies.yml"] = data_copies(city, wave, folder)
             files[f"{folder}/systems.yaml.diff"] = "".join(
                 difflib.unified_diff(
                     before.splitlines(keepends=True),
                     after.splitlines(keepends=True),
-                    fromfile="systems.yaml" if k == 1 else f"wave-{k - 1:0{max(2, width)}d}/systems.yaml",
+                    fromfile=previous,
                     tofile=f"{folder}/systems.yaml",
                 )
             )
-            before = after
+            before, previous = after, f"{folder}/systems.yaml"
     files["plan.json"] = json.dumps(_plan_document(city, assignment, waves, changes), ensure_ascii=False, indent=1)
     files["PLAN.md"] = _markdown(city, assignment, waves, changes)
     _write_at_once(files, out)
