@@ -716,3 +716,72 @@ def test_noisy_daily_peaks_keep_the_long_run_growth():
     growth = forecast_module._PeakModel.fit(grid).growth[:, forecast_module.WORK] / GIB
     worst = int(np.argmax(np.abs(growth - 1.0)))
     assert abs(growth[worst] - 1.0) < 0.2, f"backup{worst}: working-day growth {growth[worst]:.3f} GiB/day, expected 1"
+
+
+# ------------------------------------------------------------------ usage projection (migration sizes)
+
+
+def _office_hours_growth(rate_gib_per_working_day: float, seed: int = 0) -> Usage:
+    """Growth in office hours (09:00-18:00 local) of working days only, with a little noise."""
+    rng = np.random.default_rng(seed)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        day = local_day(ts)
+        work = is_working_day(np.arange(day.min(), day.max() + 1)).astype(np.float64)
+        before = np.concatenate([[0.0], np.cumsum(work)])[day - day.min()]  # working days before the sample's
+        hour = ((ts + 8 * HOUR) % DAY) / HOUR
+        today = work[day - day.min()] * np.clip((hour - 9) / 9, 0, 1)
+        return (500 + rate_gib_per_working_day * (before + today)) * GIB + rng.normal(0, 0.2 * GIB, ts.size)
+
+    return usage
+
+
+@pytest.mark.parametrize("days_ahead", [7, 30, 90])
+def test_projection_of_office_hours_growth_counts_working_days_ahead(days_ahead: int):
+    """Growth on working days only: the median projection lands on the usage of the day `days_ahead` on, and the
+    p90 above it; days off add nothing (a holiday-free March: 5 working days a week)."""
+    from dizuo.capacity.forecast import project_usage  # noqa: PLC0415
+
+    asof = _unix(2024, 3, 11, 20)  # Monday evening, the day's growth done
+    rate = 10.0
+    (p,) = project_usage([_history("office", _office_hours_growth(rate), 10_000 * GIB, asof=asof)], days_ahead)
+    working = sum(bool(is_working_day(local_day(asof + k * DAY))) for k in range(1, days_ahead + 1))
+    assert working < days_ahead
+    truth_gib = p.used_bytes / GIB + rate * working
+    assert p.days_ahead == days_ahead
+    assert p.asof == asof
+    assert abs(p.median_bytes / GIB - truth_gib) <= 0.03 * rate * working + 2, (p.median_bytes / GIB, truth_gib)
+    assert p.high_bytes > p.median_bytes, p
+
+
+def test_projection_of_a_volume_kept_under_capacity_by_cleanups_stays_under_it():
+    """Cleaned every time it reaches ~90 GiB: its peak path climbs, but the volume is never projected past 100."""
+    from dizuo.capacity.forecast import project_usage  # noqa: PLC0415
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        return (40 + (((ts - ts[0]) / DAY * 10) % 50)) * GIB
+
+    (p,) = project_usage([_history("cleaned", usage, 100 * GIB)], 30)
+    assert p.high_bytes <= 100 * GIB, p.high_bytes / GIB
+    assert p.median_bytes >= 40 * GIB
+
+
+def test_projection_adds_the_imports_the_history_showed():
+    """A 40 GiB import every week on top of 1 GiB a day: 30 days on hold about four more of them."""
+    from dizuo.capacity.forecast import project_usage  # noqa: PLC0415
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        days = (ts - ts[0]) / DAY
+        return (100 + days + 40 * np.floor((days + 3.5) / 7)) * GIB
+
+    (p,) = project_usage([_history("imports", usage, 10_000 * GIB)], 30)
+    added = (p.median_bytes - p.used_bytes) / GIB
+    assert 30 + 2 * 40 <= added <= 30 + 6 * 40, added
+    assert p.high_bytes > p.median_bytes
+
+
+def test_projection_refuses_a_day_ahead_of_zero():
+    from dizuo.capacity.forecast import project_usage  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="days_ahead"):
+        project_usage([_history("x", lambda ts: np.full(ts.size, GIB), 10 * GIB)], 0)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+from typing import Any
+
 import pytest
 
 from dizuo.migration.instance import Instance, InstanceError, load_instance, parse_instance
@@ -293,3 +297,59 @@ def test_shared_storage_naming_an_unknown_target_is_refused() -> None:
     with pytest.raises(InstanceError) as caught:
         _shared(build([system("s1", 1, {"A": 1})], [target("A", 10)], keep_tib=0), 5, ("A", "Z"))
     assert "shared_storage[0].targets[1]" in str(caught.value)
+
+
+def _with_room(doc: dict[str, Any], room_tib: int) -> dict[str, Any]:
+    return {**doc, "room_bytes": room_tib * TIB}
+
+
+def test_a_system_takes_its_room_on_the_target_and_frees_its_size_on_the_legacy_pool() -> None:
+    """s1 frees 6 TiB (enough) for 10 CNY but takes 11 TiB on A, which holds 10: s2 (50 CNY) moves instead."""
+    systems = [system("s1", 6, {"A": 10}), system("s2", 5, {"A": 50})]
+    plain = build(systems, [target("A", 10)], keep_tib=6)
+    assert _moved(solve(plain)) == {"s1": "A"}, "without room_bytes the cheap s1 moves"
+    instance = build([_with_room(systems[0], 11), _with_room(systems[1], 2)], [target("A", 10)], keep_tib=6)
+    answer = solve(instance)
+    assert answer.status == "optimal", answer
+    assert _moved(answer) == {"s2": "A"}, _moved(answer)
+    assert check_plan(instance, _plan(instance, answer)) == []
+    assert [v.rule for v in check_plan(instance, Plan({"s1": "A", "s2": None}, [["s1"]]))] == [2]
+    model = build_model(instance)
+    chosen = greedy_assignment(model)
+    assert chosen is not None
+    assert {k for k, v in destinations(model, chosen).items() if v} == {"s2"}, "greedy must count the room too"
+
+
+def test_room_and_size_apart_the_solver_matches_a_brute_force() -> None:
+    """Random small instances with room unlike size and a shared storage: HiGHS's cost is the brute-force optimum."""
+    rng = random.Random(7)  # noqa: S311 - reproducible test cases, not secrets
+    for case in range(40):
+        systems = [
+            _with_room(
+                system(
+                    f"s{i}", rng.randint(1, 6), {"A": rng.randint(1, 90), "B": rng.choice([None, rng.randint(1, 90)])}
+                ),
+                rng.randint(0, 8),
+            )
+            for i in range(6)
+        ]
+        instance = _shared(
+            build(
+                systems, [target("A", rng.randint(4, 14)), target("B", rng.randint(4, 14))], keep_tib=rng.randint(4, 16)
+            ),
+            rng.randint(6, 20),
+            ("A", "B"),
+        )
+        best = None
+        for choice in itertools.product((None, "A", "B"), repeat=len(systems)):
+            assignments = {s.id: dest for s, dest in zip(instance.systems, choice, strict=True)}
+            plan = Plan(assignments, [[sid] for sid, dest in assignments.items() if dest is not None])
+            if check_plan(instance, plan) == []:
+                cost = plan_cost(instance, plan)
+                best = cost if best is None else min(best, cost)
+        answer = solve(instance)
+        if best is None:
+            assert answer.status == "infeasible", f"case {case}: brute force finds no plan, solver says {answer}"
+        else:
+            assert answer.objective == best, f"case {case}: solver {answer.objective}, brute force {best}"
+            assert check_plan(instance, _plan(instance, answer)) == []

@@ -26,6 +26,7 @@ from dizuo.exit_codes import BAD_INPUT, FAILED
 if TYPE_CHECKING:
     from dizuo.capacity.calendar_cn import WorkingCalendar
     from dizuo.capacity.prometheus_source import PrometheusSource
+    from dizuo.capacity.types import UsageHistory
     from dizuo.declaration.model import Declaration
 
 err = Console(stderr=True)
@@ -129,6 +130,34 @@ def unwritable_dir(path: Path) -> str | None:
     return None if os.access(existing, os.W_OK | os.X_OK) else f"cannot create it: {existing} is not writable"
 
 
+def read_usage(
+    prometheus_url: str | None, csv: Path | None, config: Path | None, city: Declaration | None
+) -> list[UsageHistory]:
+    """The usage histories of a Prometheus (with the selectors of ``config``) or of a CSV, labelled after the
+    declaration; exit 2 on bad input, 1 when Prometheus fails or nothing is found."""
+    from dizuo.capacity.csvio import UsageCsvError, read_usage_csv  # noqa: PLC0415 - see load_declaration
+    from dizuo.capacity.prometheus_source import Ownership, SourceError  # noqa: PLC0415
+    from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
+
+    if (prometheus_url is None) == (csv is None):
+        raise fail("give exactly one of --prometheus-url URL or --csv FILE")
+    if csv is not None and config is not None:
+        raise fail("--config holds the Prometheus selectors: it goes with --prometheus-url, not with --csv")
+    with err.status("reading usage history"):
+        try:
+            if csv is not None:
+                histories = label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city))
+            else:
+                histories = make_source(prometheus_url or "", config, city).histories()
+        except UsageCsvError as exc:
+            raise fail(str(exc)) from None
+        except SourceError as exc:  # Prometheus unreachable or answering errors: the input was fine
+            raise fail(str(exc), FAILED) from None
+    if not histories:
+        raise fail("no usage series found: check the selectors (--config) or the CSV", FAILED)
+    return histories
+
+
 def run_report(
     prometheus_url: str | None,
     csv: Path | None,
@@ -144,34 +173,20 @@ def run_report(
     """The body of `dizuo capacity report`: read, forecast, tabulate, chart."""
     from rich.progress import Progress  # noqa: PLC0415 - see load_declaration
 
-    from dizuo.capacity.csvio import UsageCsvError, read_usage_csv  # noqa: PLC0415
     from dizuo.capacity.exporter import forecaster_for  # noqa: PLC0415
-    from dizuo.capacity.prometheus_source import Ownership, SourceError, parse_duration  # noqa: PLC0415
-    from dizuo.capacity.report import build_report, label_from_declaration, tables, write_report  # noqa: PLC0415
+    from dizuo.capacity.prometheus_source import parse_duration  # noqa: PLC0415
+    from dizuo.capacity.report import build_report, tables, write_report  # noqa: PLC0415
 
     try:
         risk_seconds = round(parse_duration(within))
     except ValueError as exc:
         raise fail(f"--within: {exc}: '{within}'") from None
-    if csv is not None and config is not None:
-        raise fail("--config holds the Prometheus selectors: it goes with --prometheus-url, not with --csv")
     problem = unwritable_dir(out_dir)
     if problem:  # before the reading and the forecast, not after them
         raise fail(f"--out {out_dir}: {problem}")
     city = load_declaration(declaration)
     calendar = load_calendar(calendar_file)
-    with err.status("reading usage history"):
-        try:
-            if csv is not None:
-                histories = label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city))
-            else:
-                histories = make_source(prometheus_url or "", config, city).histories()
-        except UsageCsvError as exc:
-            raise fail(str(exc)) from None
-        except SourceError as exc:  # Prometheus unreachable or answering errors: the input was fine
-            raise fail(str(exc), FAILED) from None
-    if not histories:
-        raise fail("no usage series found: check the selectors (--config) or the CSV", FAILED)
+    histories = read_usage(prometheus_url, csv, config, city)
     with (
         err.status(f"forecasting {len(histories)} series"),
         calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),

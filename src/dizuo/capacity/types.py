@@ -34,3 +34,17 @@ class Forecast:
     used_bytes: float
     capacity_bytes: float
     labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """Usage of one series ``days_ahead`` local days after its last sample: that day's peak, in bytes."""
+
+    series: str
+    asof: int
+    days_ahead: int
+    median_bytes: float  # under the median growth
+    high_bytes: float  # under the growth of the p90 scenario: what to plan room for
+    used_bytes: float  # at the last sample
+    capacity_bytes: float
+    labels: dict[str, str] = field(default_factory=dict)

@@ -545,6 +545,12 @@ class Migration(Frozen):
     fill_target: float = Field(
         gt=0, le=1, description="No storage pool is planned past this share of its capacity, in allocations"
     )
+    horizon_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Planned from a usage forecast: the legacy pool stays under the fill target this many days ahead",
+    )
     # A billion GiB (an exbibyte) per window is no limit at all; past it, its bytes would not fit the planner's int64.
     wave_gib: int = Field(ge=1, le=10**9, description="Most data one maintenance window copies")
     cost_share: CostShares

@@ -36,6 +36,7 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from dizuo.declaration.loader import DeclarationError, validate_documents, yaml_mapping
 from dizuo.declaration.model import DOMESTIC_DATABASES, Declaration, Migration, NodePool, System, exact
 from dizuo.migration.instance import Instance, parse_instance
+from dizuo.migration.outlook import UsageOutlook
 
 GIB = 2**30
 
@@ -53,6 +54,7 @@ class CityInstance:
     instance: Instance
     candidates: tuple[System, ...]
     node_pools: Mapping[str, NodePool]  # the target node pools by name
+    outlook: UsageOutlook | None = None  # the usage forecast the sizes came from; None: allocations
 
     def system(self, code: str) -> System:
         """The candidate with this code."""
@@ -77,8 +79,9 @@ def _allocated_gib(d: Declaration, pool: str) -> int:
     return systems + sum(ds.size_gib for ds in d.datasets if ds.storage_pool == pool)
 
 
-def build_instance(d: Declaration) -> CityInstance:
-    """The planning instance of the declaration's ``migration`` section (see the module docstring)."""
+def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityInstance:
+    """The planning instance of the declaration's ``migration`` section (see the module docstring); sized by the
+    usage forecast where ``outlook`` measures a system or the legacy pool (see migration/outlook.py)."""
     m = d.city.migration
     if m is None:
         raise MigrationSetupError("city.yaml declares no `migration` section: nothing says which pool to relieve")
@@ -87,13 +90,38 @@ def build_instance(d: Declaration) -> CityInstance:
     legacy, target = storage[m.legacy_storage_pool], storage[m.target_storage_pool]
     candidates = tuple(s for s in d.systems if s.cluster == m.cluster and s.storage_pool == legacy.name)
     codes = {s.code for s in candidates}
-    staying_others = _allocated_gib(d, legacy.name) - sum(s.resources.storage_gib for s in candidates)
-    keep_gib = math.floor(m.fill_target * legacy.capacity_gib) - staying_others
-    if keep_gib < 0:  # validate refuses it (no move can fix it); never hide it behind "keep nothing"
+    measured = {} if outlook is None else {code: p for code, p in outlook.systems.items() if code in codes}
+    fill_bytes = math.floor(m.fill_target * legacy.capacity_gib) * GIB
+    pool_outlook = None if outlook is None else outlook.pools.get(legacy.name)
+    if outlook is None or pool_outlook is None:
+        staying_others = (_allocated_gib(d, legacy.name) - sum(s.resources.storage_gib for s in candidates)) * GIB
+        measure = "allocations"
+    else:
+        # The pool's p90 less the candidates' medians: the candidates are sized by their medians (below).
+        medians = math.fsum(p.median_bytes for p in measured.values())
+        staying_others = math.ceil(max(0.0, pool_outlook.projected.high_bytes - medians))
+        measure = f"the usage forecast {outlook.days_ahead} days ahead"
+    keep_bytes = fill_bytes - staying_others
+    if keep_bytes < 0:  # validate refuses it in allocations (no move can fix it); never hide it behind "keep nothing"
         raise MigrationSetupError(
-            f"what stays on {legacy.name!r} anyway ({staying_others:,} GiB) exceeds its fill target "
-            f"({math.floor(m.fill_target * legacy.capacity_gib):,} GiB)"
+            f"what stays on {legacy.name!r} anyway ({staying_others / GIB:,.0f} GiB in {measure}) exceeds its fill "
+            f"target ({fill_bytes // GIB:,} GiB)"
         )
+
+    def size(s: System) -> dict[str, int]:
+        allocated = s.resources.storage_gib * GIB
+        if outlook is None:
+            return {"projected_bytes": allocated}
+        # Frees (and copies) its projected usage; takes its quota on the target, where pools are planned in quotas.
+        # The uncertainty counts once: in the pool's own p90 where a series measures the pool (the p90 of the sum,
+        # far below the sum of 90 p90s), in each candidate's p90 where none does.
+        if s.code in measured:
+            p = measured[s.code]
+            projected = p.median_bytes if pool_outlook is not None else p.high_bytes
+            return {"projected_bytes": math.ceil(projected), "room_bytes": allocated}
+        # Unmeasured, its usage hides in the pool's series: moving it frees nothing the plan can count on.
+        return {"projected_bytes": 0 if pool_outlook is not None else allocated, "room_bytes": allocated}
+
     pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
     free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - _allocated_gib(d, target.name)) * GIB
 
@@ -106,10 +134,11 @@ def build_instance(d: Declaration) -> CityInstance:
 
     document = {
         "name": f"{d.city.code}-{cluster.name}",
+        "horizon_days": 0 if outlook is None else outlook.days_ahead,
         "legacy": {
             "capacity_bytes": legacy.capacity_gib * GIB,
             # What the candidates may keep: the fill target less what stays there anyway (datasets, other systems).
-            "target_bytes": keep_gib * GIB,
+            "target_bytes": keep_bytes,
         },
         "targets": [
             {
@@ -129,7 +158,7 @@ def build_instance(d: Declaration) -> CityInstance:
                 "id": s.code,
                 "name": s.name,
                 "department": d.department(s.department).name,
-                "projected_bytes": s.resources.storage_gib * GIB,
+                **size(s),
                 "cpu_cores": math.ceil(exact(s.resources.cpu)),
                 "memory_bytes": math.ceil(exact(s.resources.memory_gib) * GIB),
                 "depends_on": [dep for dep in s.depends_on if dep in codes],  # the others are not on the move
@@ -140,7 +169,7 @@ def build_instance(d: Declaration) -> CityInstance:
         ],
     }
     instance = parse_instance(document, f"{d.city.code} declaration")
-    return CityInstance(d, m, instance, candidates, pools)
+    return CityInstance(d, m, instance, candidates, pools, outlook)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dizuo.capacity.commands_forecast import CalendarOption, calendar_warnings_as
+from dizuo.capacity.commands_serve import ConfigOption, load_calendar, read_usage
 from dizuo.declaration.cli import load_or_exit
 from dizuo.declaration.loader import DeclarationError
+from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.migration.city import MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
+from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
 from dizuo.migration.report import PlanWriteError, write_city_plan
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
@@ -163,7 +167,7 @@ def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, se
             target.name,
             target.arch.value,
             str(len(there)),
-            f"{sum(s.projected_bytes for s in there) / TIB:,.1f} / {target.storage_bytes / TIB:,.1f}",
+            f"{sum(s.room for s in there) / TIB:,.1f} / {target.storage_bytes / TIB:,.1f}",
             f"{sum(s.cpu_cores for s in there):,} / {target.cpu_cores:,}",
             f"{sum(s.memory_bytes for s in there) / 2**30:,.0f} / {target.memory_bytes / 2**30:,.0f}",
         )
@@ -173,7 +177,7 @@ def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, se
             f"{share.name} (shared)",
             "",
             str(len(there)),
-            f"{sum(s.projected_bytes for s in there) / TIB:,.1f} / {share.storage_bytes / TIB:,.1f}",
+            f"{sum(s.room for s in there) / TIB:,.1f} / {share.storage_bytes / TIB:,.1f}",
             "",
             "",
         )
@@ -188,17 +192,35 @@ def city(
     ] = Path("migration-plan"),
     time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
     wave_time_limit: WaveTimeLimit = WAVES_TIME_LIMIT_S,
+    prometheus_url: Annotated[
+        str | None,
+        typer.Option(
+            "--prometheus-url",
+            help="Size the relief from the usage forecast of this Prometheus's history (as `dizuo capacity serve`)",
+        ),
+    ] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Size the relief from the usage forecast of this CSV (.csv[.gz])")
+    ] = None,
+    config: ConfigOption = None,
+    calendar_file: CalendarOption = None,
 ) -> None:
     """Plan the city's own migration (city.yaml `migration`): which systems leave the legacy pool for which
-    Xinchuang pool, in which waves, and the declaration after each wave, checked as `dizuo validate` checks it."""
+    Xinchuang pool, in which waves, and the declaration after each wave, checked as `dizuo validate` checks it.
+
+    Sizes are the declaration's allocations, or with --prometheus-url/--csv the usage the capacity forecast
+    projects `migration.horizon_days` ahead."""
     start = time.perf_counter()
     out_problem = _unusable_out(out)
     if out_problem is not None:
         _log(f"error: --out {out}: {out_problem}")
         raise typer.Exit(BAD_INPUT)
     declaration = load_or_exit(path)
+    outlook = None
+    if prometheus_url is not None or csv is not None or config is not None:
+        outlook = _outlook(declaration, prometheus_url, csv, config, calendar_file)
     try:
-        planned = build_instance(declaration)
+        planned = build_instance(declaration, outlook)
         check_layout(path)  # before the solve: a plan it could not write back line for line is refused now
     except MigrationSetupError as err:
         _log(f"error: {path}: {err}")
@@ -226,6 +248,26 @@ def city(
     if waves is None:
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
     console.print(f"Plan written to {written}/ (PLAN.md, plan.json, instance.json, one folder per wave)", markup=False)
+
+
+def _outlook(
+    declaration: Declaration,
+    prometheus_url: str | None,
+    csv: Path | None,
+    config: Path | None,
+    calendar_file: Path | None,
+) -> UsageOutlook:
+    """The usage forecast's sizes of the migration's systems and pools; exits as `dizuo capacity report` does."""
+    if declaration.city.migration is None:  # before reading any history: build_instance says what is missing
+        return UsageOutlook(asof=0, days_ahead=0, systems={}, pools={})
+    calendar = load_calendar(calendar_file)
+    histories = read_usage(prometheus_url, csv, config, declaration)
+    with calendar_warnings_as(_log), Console(stderr=True).status(f"projecting {len(histories)} series"):
+        try:
+            return usage_outlook(declaration, histories, calendar)
+        except OutlookError as err:
+            _log(f"error: {err}")
+            raise typer.Exit(BAD_INPUT) from None
 
 
 def _unusable_out(out: Path) -> str | None:

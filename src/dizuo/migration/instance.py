@@ -79,12 +79,20 @@ class System(_Input):
     name: str = ""
     department: str = ""
     projected_bytes: Count
+    # dizuo's extension of FORMAT.md: what the system takes on a target's storage, where that differs from what it
+    # frees on the legacy pool (a city plans the relief from usage forecasts, the targets in allocations).
+    room_bytes: Count | None = Field(default=None, description="Bytes it takes on a target (default projected_bytes)")
     cpu_cores: Count
     memory_bytes: Count
     group: Name | None = Field(default=None, description="Systems of one group stay or move together")
     depends_on: tuple[Name, ...] = ()
     # Keys are checked against the target names in cross_check, exactly (a key "p " names no target "p").
     cost: dict[str, Cost | None] = Field(description="CNY per target name; null (or absent) = cannot move there")
+
+    @property
+    def room(self) -> int:
+        """Bytes the system takes on a target's storage."""
+        return self.projected_bytes if self.room_bytes is None else self.room_bytes
 
 
 class Instance(_Input):

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ import yaml
 from dizuo.declaration.loader import load_documents
 from dizuo.files import plain_mode
 from dizuo.migration.city import Change, CityInstance, apply_changes, change_of, check_declaration
+from dizuo.migration.instance import System
+from dizuo.migration.outlook import Projected
 from dizuo.migration.solve import TIB, Assignment
 from dizuo.migration.validate import Plan, plan_cost
 from dizuo.migration.waves import Waves
@@ -43,9 +46,11 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     Every wave's systems.yaml is checked as ``dizuo validate`` checks the declaration before anything is written
     (DeclarationError otherwise): a plan on disk is one whose every step the stacks accept.
     """
-    files: dict[str, str] = {
-        "instance.json": json.dumps(city.instance.model_dump(mode="json"), ensure_ascii=False, indent=1) + "\n"
-    }
+    instance = city.instance.model_dump(mode="json")
+    for system in instance["systems"]:
+        if system["room_bytes"] is None:  # FORMAT.md's own instance: no key of dizuo's extension
+            del system["room_bytes"]
+    files: dict[str, str] = {"instance.json": json.dumps(instance, ensure_ascii=False, indent=1) + "\n"}
     changes: list[list[Change]] = []
     if waves is not None and assignment.destinations is not None:
         changes = plan_changes(city, assignment.destinations, waves)
@@ -124,8 +129,51 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
     return "\n".join(head) + "\n" + yaml.safe_dump({"data_migration_copies": copies}, sort_keys=False)
 
 
+def _planned(city: CityInstance, code: str) -> System:
+    return next(s for s in city.instance.systems if s.id == code)
+
+
 def _cost(city: CityInstance, code: str, pool: str) -> int:
-    return city.instance.systems[[s.id for s in city.instance.systems].index(code)].cost[pool] or 0
+    return _planned(city, code).cost[pool] or 0
+
+
+def _when(at: int | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _forecast_document(city: CityInstance) -> dict[str, Any] | None:
+    """What the sizes were read from, for tools: None when they are the declaration's allocations."""
+    outlook = city.outlook
+    if outlook is None:
+        return None
+    return {
+        "asof": outlook.asof,
+        "horizon_days": outlook.days_ahead,
+        "pools": {
+            name: {
+                **_projected_document(p.projected),
+                "capacity_bytes": p.capacity_bytes,
+                "past_fill_target_at": p.fill_at,
+                "past_fill_target_p10": p.fill_p10,
+            }
+            for name, p in outlook.pools.items()
+        },
+        "systems": {code: _projected_document(p) for code, p in outlook.systems.items() if code in _codes(city)},
+        "systems_unmeasured": sorted(_codes(city) - set(outlook.systems)),
+    }
+
+
+def _projected_document(p: Projected) -> dict[str, Any]:
+    return {
+        "used_bytes": round(p.used_bytes),
+        "median_bytes": round(p.median_bytes),
+        "p90_bytes": round(p.high_bytes),
+        "series": list(p.series),
+    }
+
+
+def _codes(city: CityInstance) -> set[str]:
+    return {s.code for s in city.candidates}
 
 
 def _plan_document(
@@ -136,6 +184,8 @@ def _plan_document(
         "city": city.declaration.city.code,
         "status": assignment.status,
         "relief_needed_bytes": max(0, instance.need_bytes),
+        "sizes": "allocations" if city.outlook is None else "usage forecast",
+        "forecast": _forecast_document(city),
     }
     if waves is None or assignment.destinations is None:
         return {**head, "infeasible": True, "reason": assignment.reason}
@@ -154,7 +204,8 @@ def _plan_document(
                     "os": list(c.os),
                     "new_arch": c.new_arch,
                     "database": None if c.database is None else list(c.database),
-                    "bytes": city.system(c.code).resources.storage_gib * 2**30,
+                    "bytes": _planned(city, c.code).projected_bytes,
+                    "allocated_bytes": city.system(c.code).resources.storage_gib * 2**30,
                     "cost_cny": _cost(city, c.code, c.node_pool[1]),
                 }
                 for c in wave
@@ -182,8 +233,58 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _tib(gib: int) -> str:
-    return f"{gib * 2**30 / TIB:,.1f}"
+def _tib(size: float) -> str:
+    return f"{size / TIB:,.1f}"
+
+
+def _forecast_lines(city: CityInstance) -> list[str]:
+    """PLAN.md's account of the usage forecast the sizes came from."""
+    outlook, m = city.outlook, city.migration
+    if outlook is None:
+        return []
+    lines = [
+        "",
+        f"## Usage forecast, {outlook.days_ahead} days ahead of {_when(outlook.asof)}",
+        "",
+        "| pool | used now TiB | median TiB | p90 TiB | of capacity (p90) | past the fill target (median / early) |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, p in outlook.pools.items():
+        passes = "not within the horizon"
+        if p.fill_at is not None:
+            passes = "now" if p.fill_at <= outlook.asof else f"{_when(p.fill_at)} / {_when(p.fill_p10)}"
+        lines.append(
+            f"| `{name}` | {_tib(p.projected.used_bytes)} | {_tib(p.projected.median_bytes)} | "
+            f"{_tib(p.projected.high_bytes)} | {p.projected.high_bytes / p.capacity_bytes:.1%} | {passes} |"
+        )
+    measured = sorted(code for code in outlook.systems if code in _codes(city))
+    unmeasured = sorted(_codes(city) - set(measured))
+    legacy = m.legacy_storage_pool
+    lines += [
+        "",
+        (
+            f"- `{legacy}` holds its p90 projection at the horizon; moving a candidate frees the median projection of "
+            "its volumes there (what its wave copies)"
+            if legacy in outlook.pools
+            else f"- No series measures `{legacy}`: what else stays there is its datasets' and other systems' "
+            "allocations, and each candidate holds the p90 projection of its volumes"
+        )
+        + f"; on `{m.target_storage_pool}` a moved system takes its quota.",
+        f"- Measured: {len(measured)} of {len(city.candidates)} candidates"
+        + (
+            (
+                "; not counted (no volume series: their usage stays in the pool's, moving them frees nothing the "
+                "plan can count on): "
+                if legacy in outlook.pools
+                else "; at their allocation (no volume series): "
+            )
+            + ", ".join(unmeasured[:20])
+            + (f" and {len(unmeasured) - 20} more" if len(unmeasured) > 20 else "")
+            if unmeasured
+            else ""
+        ),
+    ]
+    return lines
 
 
 def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]) -> str:
@@ -191,21 +292,27 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
     lines = [
         f"# Xinchuang migration plan: {_text(d.city.name)} ({d.city.code}), cluster {m.cluster}",
         "",
-        f"Relieve `{m.legacy_storage_pool}` to {m.fill_target:.0%} of its capacity, in allocations, onto the node "
-        f"pools {', '.join(f'`{p}`' for p in m.target_node_pools)} with their volumes on `{m.target_storage_pool}`.",
+        f"Relieve `{m.legacy_storage_pool}` to {m.fill_target:.0%} of its capacity, "
+        + (
+            "in allocations, "
+            if city.outlook is None
+            else f"in the usage forecast {city.outlook.days_ahead} days ahead (p90), "
+        )
+        + f"onto the node pools {', '.join(f'`{p}`' for p in m.target_node_pools)} with their volumes on "
+        f"`{m.target_storage_pool}`.",
         "",
         f"- Candidates: {len(city.candidates)} systems on `{m.legacy_storage_pool}`",
         f"- Relief needed: {max(0, instance.need_bytes) / TIB:,.1f} TiB",
         f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
     ]
+    lines += _forecast_lines(city)
     if waves is None or assignment.destinations is None:
         lines += ["", "## No plan", "", str(assignment.reason), ""]
         return "\n".join(lines)
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
     lines += [
-        f"- Moves: {len(moved)} systems, "
-        f"{sum(city.system(c.code).resources.storage_gib for c in moved) * 2**30 / TIB:,.1f} TiB",
+        f"- Moves: {len(moved)} systems, {sum(_planned(city, c.code).projected_bytes for c in moved) / TIB:,.1f} TiB",
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
         f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
         "unless one system alone is larger",
@@ -225,7 +332,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         "",
     ]
     for k, wave in enumerate(changes, start=1):
-        total = sum(city.system(c.code).resources.storage_gib for c in wave)
+        total = sum(_planned(city, c.code).projected_bytes for c in wave)
         lines += [
             f"## Wave {k}: {len(wave)} system(s), {_tib(total)} TiB",
             "",
@@ -239,7 +346,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
                 f"| {c.code} {_text(s.name)} | {_text(d.department(s.department).name)} | "
                 f"{c.node_pool[0]} → {c.node_pool[1]} | "
                 f"{c.os[0]} → {c.os[1]} | {'rebuild for ' + c.new_arch if c.new_arch else 'as built'} | {database} | "
-                f"{_tib(s.resources.storage_gib)} | {_cost(city, c.code, c.node_pool[1]):,} |"
+                f"{_tib(_planned(city, c.code).projected_bytes)} | {_cost(city, c.code, c.node_pool[1]):,} |"
             )
         lines.append("")
     return "\n".join(lines)

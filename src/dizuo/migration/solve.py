@@ -56,7 +56,8 @@ class Units:
 
     label: tuple[str, ...]  # the group id, or the system id of a system alone
     members: tuple[tuple[int, ...], ...]  # indices into instance.systems
-    size: tuple[int, ...]  # exact sums over the members
+    size: tuple[int, ...]  # exact sums over the members: bytes moving frees on the legacy pool (and copies)
+    room: tuple[int, ...]  # bytes the unit takes on a target's storage
     cores: tuple[int, ...]
     memory: tuple[int, ...]
     cost: FloatArray  # (units, targets) CNY summed over the members; NaN = some member cannot move there
@@ -142,6 +143,7 @@ def build_units(instance: Instance) -> Units:
         label=tuple(labels),
         members=tuple(tuple(m) for m in members),
         size=tuple(sum(systems[i].projected_bytes for i in m) for m in members),
+        room=tuple(sum(systems[i].room for i in m) for m in members),
         cores=tuple(sum(systems[i].cpu_cores for i in m) for m in members),
         memory=tuple(sum(systems[i].memory_bytes for i in m) for m in members),
         cost=cost,
@@ -163,7 +165,7 @@ def _blocking(
     units: Units, u: int, instance: Instance, target: Target, enforced: frozenset[str] = frozenset(RESOURCES)
 ) -> list[str]:
     """The ``enforced`` resources of ``target`` that unit ``u`` alone needs more of than it has."""
-    needs = {"storage": units.size[u], "cores": units.cores[u], "memory": units.memory[u]}
+    needs = {"storage": units.room[u], "cores": units.cores[u], "memory": units.memory[u]}
     has = {"storage": instance.storage_limit(target), "cores": target.cpu_cores, "memory": target.memory_bytes}
     return [r for r in RESOURCES if r in enforced and needs[r] > has[r]]
 
@@ -189,12 +191,13 @@ def build_model(
     var_unit, var_target = (idx.astype(np.intp) for idx in np.nonzero(allowed))
     n_vars = len(var_unit)
     size = np.array(units.size, dtype=np.float64)[var_unit]
+    room = np.array(units.room, dtype=np.float64)[var_unit]
     cores = np.array(units.cores, dtype=np.float64)[var_unit]
     memory = np.array(units.memory, dtype=np.float64)[var_unit]
 
     # Rows: storage, cores, memory of each target; relief; one "at most one target" row per unit with a choice;
     # one row per shared storage.
-    byte_scale = _pow2_scale(float(size.max(initial=0.0)))
+    byte_scale = _pow2_scale(max(float(size.max(initial=0.0)), float(room.max(initial=0.0))))
     memory_scale = _pow2_scale(float(memory.max(initial=0.0)))
     core_scale = _pow2_scale(float(cores.max(initial=0.0)))
     per_unit = np.bincount(var_unit, minlength=len(units.label))
@@ -218,12 +221,12 @@ def build_model(
     cols = np.concatenate([columns] * 4 + [columns[has_choice], *shared])
     values = np.concatenate(
         [
-            size / byte_scale,
+            room / byte_scale,
             cores / core_scale,
             memory / memory_scale,
             size / byte_scale,
             np.ones(has_choice.sum()),
-            *(size[on] / byte_scale for on in shared),
+            *(room[on] / byte_scale for on in shared),
         ]
     )
     n_rows = shared_start + len(shared)
@@ -289,7 +292,7 @@ def exact_excess(model: Model, chosen: Sequence[int]) -> dict[int, int]:
     moved = 0
     for v in chosen:
         u, t = int(model.var_unit[v]), int(model.var_target[v])
-        used[t] += units.size[u]
+        used[t] += units.room[u]
         used[n_targets + t] += units.cores[u]
         used[2 * n_targets + t] += units.memory[u]
         moved += units.size[u]
@@ -558,7 +561,7 @@ def _greedy_pass(model: Model, order: npt.NDArray[np.intp]) -> list[int] | None:
     for u in order:
         if moved >= model.need:
             break
-        need = (units.size[u], units.cores[u], units.memory[u])
+        need = (units.room[u], units.cores[u], units.memory[u])
         for v in by_unit.get(int(u), []):
             room = free[int(model.var_target[v])]
             on = shares_of[int(model.var_target[v])]
@@ -568,7 +571,7 @@ def _greedy_pass(model: Model, order: npt.NDArray[np.intp]) -> list[int] | None:
                 for k in on:
                     shared_free[k] -= need[0]
                 chosen.append(v)
-                moved += need[0]
+                moved += units.size[u]
                 break
     if moved < model.need:
         return None
@@ -648,7 +651,7 @@ def _unfit_units(model: Model) -> str:
     unfit = [int(u) for u in np.flatnonzero(compatible.any(axis=1) & ~has_var)]
     if not unfit:
         return ""
-    unfit.sort(key=lambda u: -units.size[u])
+    unfit.sort(key=lambda u: -units.room[u])
     shown = []
     for u in unfit[:SHOWN_UNFIT]:
         pools = [instance.targets[int(t)] for t in np.flatnonzero(compatible[u])]
@@ -656,7 +659,7 @@ def _unfit_units(model: Model) -> str:
         count = len(units.members[u])
         what = f"group {units.label[u]} ({count} systems, " if count > 1 else f"system {units.label[u]} ("
         shown.append(
-            f"{what}{_tib(units.size[u])}, {units.cores[u]} cores, {units.memory[u] / 2**30:,.1f} GiB memory) "
+            f"{what}{_tib(units.room[u])}, {units.cores[u]} cores, {units.memory[u] / 2**30:,.1f} GiB memory) "
             f"fits none of {lacking}"
         )
     more = f" and {len(unfit) - SHOWN_UNFIT} more" if len(unfit) > SHOWN_UNFIT else ""

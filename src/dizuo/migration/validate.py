@@ -138,7 +138,7 @@ def _check_capacity(instance: Instance, plan: Plan) -> list[Violation]:
     for target in instance.targets:
         there = [s for s in instance.systems if moved.get(s.id) == target.name]
         for resource, capacity in (
-            ("projected_bytes", target.storage_bytes),
+            ("room", target.storage_bytes),
             ("cpu_cores", target.cpu_cores),
             ("memory_bytes", target.memory_bytes),
         ):
@@ -148,9 +148,9 @@ def _check_capacity(instance: Instance, plan: Plan) -> list[Violation]:
                 out.append(Violation(2, message, tuple(s.id for s in there)))
     for share in instance.shared_storage:  # dizuo's extension: storage several targets draw on together
         there = [s for s in instance.systems if moved.get(s.id) in share.targets]
-        used = sum(s.projected_bytes for s in there)
+        used = sum(s.room for s in there)
         if used > share.storage_bytes:
-            message = f"shared storage {share.name}: projected_bytes {used} > capacity {share.storage_bytes}"
+            message = f"shared storage {share.name}: room {used} > capacity {share.storage_bytes}"
             out.append(Violation(2, message, tuple(s.id for s in there)))
     return out
 

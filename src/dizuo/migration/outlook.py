@@ -1,0 +1,138 @@
+"""What the capacity forecast says about the migration's storage pools: usage ``horizon_days`` ahead.
+
+``dizuo migrate city --prometheus-url`` (or ``--csv``) plans the relief the forecast flags rather than the one the
+allocations imply: the usage histories the exporter reads (kubelet volume stats per system namespace, Ceph pools)
+are projected with the capacity forecaster's own model (:func:`~dizuo.capacity.forecast.project_usage`) to the day
+the plan must hold until, ``migration.horizon_days`` after the newest sample.
+
+- Where a series measures the legacy pool, its p90 projection is what the pool holds at the horizon; moving a
+  candidate frees the median projection of its volumes there (and a wave copies it). The uncertainty is the
+  pool's: the p90 of the sum, not a sum of p90s, which would plan for every system growing fast at once. A
+  candidate without a volume series frees nothing the plan can count on (its usage is inside the pool's).
+- Without a series of the pool, what else stays there is the declaration's allocations (as without a forecast),
+  and each candidate holds the p90 projection of its volumes, or its allocation if none is measured.
+- The targets stay planned in allocations (a moved system takes its quota there): validate holds every pool's
+  quotas within its capacity, and the new pool's usage grows into them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from dizuo.capacity.calendar_cn import SHIPPED, WorkingCalendar
+from dizuo.capacity.forecast import forecast_histories, project_usage
+from dizuo.capacity.types import UsageHistory
+from dizuo.declaration.model import Declaration
+
+GIB = 2**30
+
+
+class OutlookError(ValueError):
+    """The usage histories cannot size the plan (a pool measured twice over); the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Projected:
+    """Bytes projected for one system or pool at the horizon, with what they were read from."""
+
+    used_bytes: float  # at the newest sample
+    median_bytes: float
+    high_bytes: float  # the p90 growth scenario
+    series: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOutlook:
+    """A storage pool's projection, and when the forecast sees it pass the fill target."""
+
+    name: str
+    capacity_bytes: int  # declared
+    projected: Projected
+    # Median and early (p10) forecast of the first moment past fill_target x the declared capacity; None: not
+    # within the horizon. A pool past it already reads as its newest sample's time.
+    fill_at: int | None
+    fill_p10: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageOutlook:
+    """The forecast's sizes for one declaration's migration."""
+
+    asof: int  # the newest sample read (unix s)
+    days_ahead: int
+    systems: Mapping[str, Projected]  # candidate code -> its volumes on the legacy pool
+    pools: Mapping[str, PoolOutlook]  # the legacy and target pool, where a series measures them
+
+
+def usage_outlook(
+    declaration: Declaration, histories: Sequence[UsageHistory], calendar: WorkingCalendar = SHIPPED
+) -> UsageOutlook:
+    """Project the volumes of the migration's candidates and its two storage pools (see the module docstring).
+
+    ``histories`` carry the exporter's labels (``system``, ``pool``, ``volume``, ``kind``): a system's volumes are
+    those labelled with its code and its declared storage pool; a pool's series is one labelled with the pool and
+    no system, read from Ceph (kind ``ceph_pool``) or named after the pool (a CSV series ``phase1-ceph``).
+    """
+    m = declaration.city.migration
+    if m is None:
+        raise OutlookError("city.yaml declares no `migration` section")
+    candidates = {
+        s.code for s in declaration.systems if s.cluster == m.cluster and s.storage_pool == m.legacy_storage_pool
+    }
+    declared = {p.name: p for p in declaration.storage_pools()}
+    pools = (m.legacy_storage_pool, m.target_storage_pool)
+    volumes: dict[str, list[UsageHistory]] = {}
+    pool_series: dict[str, list[UsageHistory]] = {}
+    for h in histories:
+        system, pool = h.labels.get("system", ""), h.labels.get("pool", "")
+        if system in candidates and pool == m.legacy_storage_pool:
+            volumes.setdefault(system, []).append(h)
+        elif not system and pool in pools and (h.labels.get("kind") == "ceph_pool" or h.labels.get("volume") == pool):
+            pool_series.setdefault(pool, []).append(h)
+    for pool, found in pool_series.items():
+        if len(found) > 1:
+            raise OutlookError(
+                f"{len(found)} series measure storage pool {pool!r} ({', '.join(sorted(h.series for h in found))}): "
+                "one Ceph cluster scraped by two jobs, or two clusters with a pool of that name; select one "
+                "(--config) so the pool is counted once"
+            )
+    chosen = [h for found in volumes.values() for h in found] + [found[0] for found in pool_series.values()]
+    if not chosen:
+        return UsageOutlook(asof=0, days_ahead=m.horizon_days, systems={}, pools={})
+    projections = {p.series: p for p in project_usage(chosen, m.horizon_days, calendar)}
+
+    def projected(found: Sequence[UsageHistory]) -> Projected:
+        mine = [projections[h.series] for h in found]
+        return Projected(
+            used_bytes=math.fsum(p.used_bytes for p in mine),
+            median_bytes=math.fsum(p.median_bytes for p in mine),
+            high_bytes=math.fsum(p.high_bytes for p in mine),
+            series=tuple(sorted(h.series for h in found)),
+        )
+
+    # When the pools pass the fill target: the exhaustion forecast of the same history against that line.
+    lines = []
+    for pool, found in sorted(pool_series.items()):
+        history = found[0]
+        line = float(math.floor(m.fill_target * declared[pool].capacity_gib) * GIB)
+        lines.append(replace(history, capacity_bytes=np.full(history.timestamps.size, line)))
+    fills = {f.labels.get("pool", ""): f for f in forecast_histories(lines, m.horizon_days * 86400, calendar)}
+    return UsageOutlook(
+        asof=max(int(h.timestamps[-1]) for h in chosen),
+        days_ahead=m.horizon_days,
+        systems={code: projected(found) for code, found in sorted(volumes.items())},
+        pools={
+            pool: PoolOutlook(
+                name=pool,
+                capacity_bytes=declared[pool].capacity_gib * GIB,
+                projected=projected(found[:1]),
+                fill_at=fills[pool].exhaustion_at,
+                fill_p10=fills[pool].p10,
+            )
+            for pool, found in sorted(pool_series.items())
+        },
+    )

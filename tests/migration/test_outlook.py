@@ -1,0 +1,248 @@
+"""`dizuo migrate city --csv/--prometheus-url`: the relief the usage forecast flags, on Yulin with a known future.
+
+The usage CSV is made here with a known truth: every candidate uses a share of its allocation and grows on working
+days; the pool's series is their sum plus a fixed overhead. The plan must keep the pool's true usage 90 days on
+under the fill target once the moved systems' true usage has left it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dizuo.capacity.calendar_cn import SHIPPED, local_day
+from dizuo.cli import app
+from dizuo.declaration.loader import load
+from dizuo.declaration.model import Declaration
+
+YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
+CALENDAR = Path(__file__).resolve().parents[2] / "monitoring" / "working-calendar.yaml"
+GIB = 2**30
+TIB = 2**40
+STEP = 900
+DAY = 86400
+# Monday 2025-03-10 18:00 local: the day's growth done, a quarter ahead without a year the calendar lacks.
+ASOF = 1741600800
+HORIZON = 90
+SHARE_USED = 0.9  # of each candidate's allocation at asof
+GROWTH = 0.0006  # of its allocation per working day
+OVERHEAD_GIB = 5000  # in the pool's series besides the candidates' volumes (RBD metadata, snapshots)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The CSV written and the true usage at the horizon, per candidate and for the pool."""
+
+    csv: Path
+    truth_gib: dict[str, float]
+    pool_truth_gib: float
+
+
+def _candidates(d: Declaration) -> list[tuple[str, int]]:
+    m = d.city.migration
+    assert m is not None
+    return [
+        (s.code, s.resources.storage_gib)
+        for s in d.systems
+        if s.cluster == m.cluster and s.storage_pool == m.legacy_storage_pool
+    ]
+
+
+def _working_days_between(start: int, end: int) -> int:
+    days = np.arange(int(local_day(start)) + 1, int(local_day(end)) + 1)
+    return int(SHIPPED.is_working_day(days).sum())
+
+
+def write_usage(
+    d: Declaration,
+    path: Path,
+    *,
+    measured: set[str] | None = None,
+    pool_series: tuple[str, ...] = ("phase1-ceph",),
+    seed: int = 3,
+) -> Usage:
+    """28 days of usage of the candidates (``measured`` ones only in the CSV) and the pool, in the bench format."""
+    rng = np.random.default_rng(seed)
+    ts = np.arange(ASOF - 28 * DAY + STEP, ASOF + 1, STEP, dtype=np.int64)
+    day = local_day(ts)
+    work = SHIPPED.is_working_day(np.arange(day.min(), day.max() + 1)).astype(np.float64)
+    hour = ((ts + 8 * 3600) % DAY) / 3600
+    # Working days done by each sample: the days before it, and today's office hours (09:00-18:00) gone by.
+    done = np.concatenate([[0.0], np.cumsum(work)])[day - day.min()] + work[day - day.min()] * np.clip(
+        (hour - 9) / 9, 0, 1
+    )
+    done -= done[-1]  # 0 at asof
+    ahead = _working_days_between(ASOF, ASOF + HORIZON * DAY)
+    rows: list[tuple[str, np.ndarray]] = []
+    pool = np.full(ts.size, OVERHEAD_GIB * float(GIB))
+    truth: dict[str, float] = {}
+    for code, allocated in _candidates(d):
+        used = (SHARE_USED * allocated + GROWTH * allocated * done) * GIB
+        used += rng.normal(0, 0.0005 * allocated * GIB, ts.size)
+        pool += used
+        truth[code] = SHARE_USED * allocated + GROWTH * allocated * ahead
+        if measured is None or code in measured:
+            rows.append((f"pvc:{code}/data", used))
+    capacity = 1_622_016 * GIB  # phase1-ceph as declared
+    rows += [(name, pool) for name in pool_series]
+    out = io.StringIO()
+    out.write("series,timestamp,used_bytes,capacity_bytes\n")
+    for name, used in sorted(rows, key=lambda row: row[0]):
+        size = capacity if name in pool_series else float(np.max(used)) * 1.5
+        for t, u in zip(ts.tolist(), used.tolist(), strict=True):
+            out.write(f"{name},{t},{round(u)},{round(size)}\n")
+    path.write_bytes(gzip.compress(out.getvalue().encode()))
+    return Usage(path, truth, OVERHEAD_GIB + sum(truth.values()))
+
+
+@pytest.fixture(scope="module")
+def yulin() -> Declaration:
+    return load(YULIN)
+
+
+def _plan(usage_csv: Path, out: Path, *extra: str) -> tuple[int, str]:
+    args = ["migrate", "city", str(YULIN), "--out", str(out), "--csv", str(usage_csv), "--calendar", str(CALENDAR)]
+    result = CliRunner().invoke(app, [*args, *extra])
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def forecast_plan(tmp_path_factory: pytest.TempPathFactory, yulin: Declaration) -> tuple[Path, Usage]:
+    work = tmp_path_factory.mktemp("outlook")
+    usage = write_usage(yulin, work / "usage.csv.gz")
+    code, output = _plan(usage.csv, work / "plan")
+    assert code == 0, output
+    return work / "plan", usage
+
+
+def test_the_plan_keeps_the_pools_true_usage_under_the_fill_target_at_the_horizon(
+    forecast_plan: tuple[Path, Usage], yulin: Declaration
+) -> None:
+    """The truth 90 days on, less what the moved systems truly hold then, is within 90 % of phase1-ceph."""
+    out, usage = forecast_plan
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan["sizes"] == "usage forecast"
+    moved = {code for code, pool in plan["assignments"].items() if pool}
+    assert moved, "the pool grows past 90 % within the quarter: something must move"
+    limit = 0.90 * 1_622_016
+    assert usage.pool_truth_gib > limit, "the scenario must need a relief"
+    left = usage.pool_truth_gib - sum(usage.truth_gib[code] for code in moved)
+    assert left <= limit, f"phase1-ceph would hold {left:,.0f} GiB at the horizon, over {limit:,.0f}"
+    # The relief is the forecast's, not the allocations' 127 TiB: the pool is at 88 % in usage now.
+    assert 0 < plan["relief_needed_bytes"] < 100 * TIB, plan["relief_needed_bytes"] / TIB
+
+
+def test_sizes_are_the_projections_and_the_planner_s_arithmetic_holds(forecast_plan: tuple[Path, Usage]) -> None:
+    """With the pool measured each candidate frees its median; the pool's p90 less the moved medians fits."""
+    out, _ = forecast_plan
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    instance = json.loads((out / "instance.json").read_text(encoding="utf-8"))
+    forecast = plan["forecast"]
+    assert forecast["horizon_days"] == HORIZON
+    assert forecast["asof"] == ASOF
+    assert forecast["systems_unmeasured"] == []
+    systems = forecast["systems"]
+    for s in instance["systems"]:
+        assert abs(s["projected_bytes"] - systems[s["id"]]["median_bytes"]) <= 1, s["id"]
+        assert s["room_bytes"] % GIB == 0, "on the target a system takes its quota"
+    pool = forecast["pools"]["phase1-ceph"]
+    moved = {code for code, target in plan["assignments"].items() if target}
+    held = pool["p90_bytes"] - sum(systems[c]["median_bytes"] for c in moved)
+    assert held <= 0.90 * pool["capacity_bytes"] + len(systems), held / TIB
+    markdown = (out / "PLAN.md").read_text(encoding="utf-8")
+    assert "in the usage forecast 90 days ahead (p90)" in markdown
+    assert "| `phase1-ceph` |" in markdown
+    assert "Measured: 92 of 92 candidates" in markdown
+
+
+def test_the_same_plan_in_allocations_without_a_history(forecast_plan: tuple[Path, Usage], tmp_path: Path) -> None:
+    """Without --csv the sizes stay the declared allocations: the instance has no room_bytes at all."""
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    instance = json.loads((tmp_path / "p" / "instance.json").read_text(encoding="utf-8"))
+    assert all("room_bytes" not in s for s in instance["systems"])
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["sizes"] == "allocations"
+    assert plan["forecast"] is None
+    assert (
+        plan["relief_needed_bytes"]
+        > json.loads((forecast_plan[0] / "plan.json").read_text(encoding="utf-8"))["relief_needed_bytes"]
+    )
+
+
+def test_unmeasured_candidates_free_nothing_the_plan_counts_on(yulin: Declaration, tmp_path: Path) -> None:
+    """With the pool measured, a candidate without a volume series is sized 0 (its usage hides in the pool's) and
+    named in PLAN.md; the plan moves only measured systems, and still holds the truth."""
+    big = sorted(_candidates(yulin), key=lambda c: -c[1])
+    measured = {code for code, _ in big[1:12]}
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=measured)
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    moved = {c for c, pool in plan["assignments"].items() if pool}
+    assert moved, "the pool grows past 90 %: something must move"
+    assert moved <= measured, moved
+    instance = json.loads((tmp_path / "plan" / "instance.json").read_text(encoding="utf-8"))
+    sizes = {s["id"]: s["projected_bytes"] for s in instance["systems"]}
+    assert all(sizes[c] == 0 for c in sizes if c not in measured)
+    assert usage.pool_truth_gib - sum(usage.truth_gib[c] for c in moved) <= 0.90 * 1_622_016
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    assert f"Measured: {len(measured)} of 92 candidates; at their allocation" not in markdown
+    assert f"Measured: {len(measured)} of 92 candidates; not counted" in markdown
+
+
+def test_without_the_pool_s_series_what_else_stays_is_its_allocations(yulin: Declaration, tmp_path: Path) -> None:
+    """Only the candidates measured: the rest of the pool is read from the declaration, as without a forecast."""
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", pool_series=())
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    instance = json.loads((tmp_path / "plan" / "instance.json").read_text(encoding="utf-8"))
+    # No dataset or other cluster's system on phase1-ceph: the candidates may keep the whole fill target.
+    assert instance["legacy"]["target_bytes"] == int(0.90 * 1_622_016) * GIB
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    for s in instance["systems"]:  # no pool series to carry the uncertainty: each candidate holds its p90
+        assert abs(s["projected_bytes"] - plan["forecast"]["systems"][s["id"]]["p90_bytes"]) <= 1, s["id"]
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    assert "No series measures `phase1-ceph`" in markdown
+
+
+def test_a_pool_measured_twice_is_refused_naming_both_series(yulin: Declaration, tmp_path: Path) -> None:
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set(), pool_series=("phase1-ceph", "x:phase1-ceph"))
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 2, output
+    assert "2 series measure storage pool 'phase1-ceph'" in output
+    assert "phase1-ceph, x:phase1-ceph" in output
+    assert not (tmp_path / "plan").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--prometheus-url", "http://127.0.0.1:9"], "give exactly one of --prometheus-url URL or --csv FILE"),
+        (["--config", str(YULIN.parents[1] / "monitoring" / "capacity-sources.yaml")], "goes with --prometheus-url"),
+    ],
+)
+def test_history_options_that_do_not_go_together_are_refused(
+    yulin: Declaration, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set())
+    code, output = _plan(usage.csv, tmp_path / "plan", *extra)
+    assert code == 2, output
+    assert message in " ".join(output.split())
+
+
+def test_a_pool_over_its_target_with_no_candidate_measured_is_refused(yulin: Declaration, tmp_path: Path) -> None:
+    """The pool's series alone passes 90 % and no candidate series says what moving would free: no plan can be
+    counted on, and the error says so in the forecast's terms (exit 2, nothing written)."""
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set())
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 2, output
+    assert "in the usage forecast 90 days ahead) exceeds its fill target" in " ".join(output.split())
+    assert not (tmp_path / "plan").exists()
