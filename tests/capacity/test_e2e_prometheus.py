@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +28,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from dizuo.cli import app
+from prometheus_server import MISSING, MISSING_REASON, backfill, free_port, get, openmetrics, serving, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMETHEUS = shutil.which("prometheus")
-PROMTOOL = shutil.which("promtool")
 GIB = 2**30
 STEP = 900
 HISTORY_DAYS = 14
@@ -43,10 +39,7 @@ FILL_HOURS = 36  # the filling volume is full this long after the last backfille
 pytestmark = [
     pytest.mark.prometheus,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        PROMETHEUS is None or PROMTOOL is None,
-        reason="prometheus/promtool (Debian package prometheus) not installed",
-    ),
+    pytest.mark.skipif(MISSING, reason=MISSING_REASON),
 ]
 
 FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
@@ -83,49 +76,7 @@ def history(now: int) -> str:
         series["ceph_pool_stored"].append((labels, np.full(ts.size, (100.0 + i) * GIB)))
         series["ceph_pool_max_avail"].append((labels, np.full(ts.size, 300.0 * GIB)))
         series["ceph_pool_metadata"].append(({**labels, "name": name}, np.ones(ts.size)))
-    lines = []
-    for metric, volumes in series.items():
-        lines.append(f"# TYPE {metric} gauge")
-        for labels, values in volumes:
-            shown = ",".join(f'{k}="{v}"' for k, v in labels.items())
-            lines += [f"{metric}{{{shown}}} {v:.0f} {t}" for t, v in zip(ts, values, strict=True)]
-    return "\n".join([*lines, "# EOF", ""])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URLs we built
-        return bytes(response.read())
-
-
-def wait_for(predicate: Callable[[], Any], what: str, logs: list[Path], timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (urllib.error.URLError, OSError, ValueError):
-            value = None
-        if value:
-            return value
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process we started (by PID), SIGKILL if it does not exit in 10 s."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    return openmetrics(ts, series)
 
 
 @dataclass
@@ -150,23 +101,7 @@ class City:
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     work = tmp_path_factory.mktemp("e2e-prometheus")
     now = int(time.time()) // STEP * STEP
-    (work / "history.om").write_text(history(now))
-    tsdb = work / "tsdb"
-    # One block per 30 days instead of the default 2 h: 2 blocks instead of ~170, seconds faster.
-    subprocess.run(
-        [
-            PROMTOOL,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=720h",
-            "history.om",
-            str(tsdb),
-        ],
-        cwd=work,
-        check=True,
-        capture_output=True,
-    )
+    tsdb = backfill(work, history(now))
     # The committed rules, with every `for:` cut to 3 s so the test need not wait 30 min to 1 h;
     # expressions, labels and annotations are exactly the committed ones.
     rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())
@@ -174,7 +109,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
         for rule in group["rules"]:
             rule["for"] = "3s"
     (work / "alerts.yaml").write_text(yaml.safe_dump(rules))
-    prometheus_port, exporter_port = free_port(), free_port()
+    exporter_port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": ["alerts.yaml"],
@@ -182,55 +117,35 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
             {"job_name": "dizuo-capacity", "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}
         ],
     }
-    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     logs = [work / "prometheus.log", work / "exporter.log"]
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        with logs[0].open("wb") as log:
-            prometheus = subprocess.Popen(
-                [
-                    str(PROMETHEUS),
-                    f"--config.file={work / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={tsdb}",
-                    # The default 15 d retention would start deleting the backfilled history.
-                    "--storage.tsdb.retention.time=60d",
-                    f"--web.listen-address=127.0.0.1:{prometheus_port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        processes.append(prometheus)
-        prometheus_url = f"http://127.0.0.1:{prometheus_port}"
-        wait_for(lambda: get(f"{prometheus_url}/-/ready"), "Prometheus to be ready", logs)
-        with logs[1].open("wb") as log:
-            exporter = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "from dizuo.cli import main; main()",
-                    "capacity",
-                    "serve",
-                    "--prometheus-url",
-                    prometheus_url,
-                    "--listen",
-                    f"127.0.0.1:{exporter_port}",
-                    "--declaration",
-                    str(ROOT / "inventories" / "yulin"),
-                    "--calendar",
-                    str(ROOT / "monitoring" / "working-calendar.yaml"),
-                    "--interval",
-                    "2",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        processes.append(exporter)
-        yield City(prometheus, prometheus_url, exporter, f"http://127.0.0.1:{exporter_port}", logs)
-    finally:
-        for process in reversed(processes):
-            stop(process)
+    with serving(work, tsdb, config, logs[0]) as (prometheus, prometheus_url), logs[1].open("wb") as log:
+        exporter = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from dizuo.cli import main; main()",
+                "capacity",
+                "serve",
+                "--prometheus-url",
+                prometheus_url,
+                "--listen",
+                f"127.0.0.1:{exporter_port}",
+                "--declaration",
+                str(ROOT / "inventories" / "yulin"),
+                "--calendar",
+                str(ROOT / "monitoring" / "working-calendar.yaml"),
+                "--interval",
+                "2",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            yield City(prometheus, prometheus_url, exporter, f"http://127.0.0.1:{exporter_port}", logs)
+        finally:
+            stop(exporter)
 
 
 def by_volume(alerts: list[dict[str, Any]], volume: str) -> dict[str, dict[str, Any]]:

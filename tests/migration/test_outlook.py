@@ -10,10 +10,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from typer.testing import CliRunner
 
@@ -21,6 +23,7 @@ from dizuo.capacity.calendar_cn import SHIPPED, local_day
 from dizuo.cli import app
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
+from prometheus_server import MISSING, MISSING_REASON, backfill, openmetrics, serving
 
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
 CALENDAR = Path(__file__).resolve().parents[2] / "monitoring" / "working-calendar.yaml"
@@ -34,11 +37,23 @@ HORIZON = 90
 SHARE_USED = 0.9  # of each candidate's allocation at asof
 GROWTH = 0.0006  # of its allocation per working day
 OVERHEAD_GIB = 5000  # in the pool's series besides the candidates' volumes (RBD metadata, snapshots)
+PHASE1_GIB = 1_622_016  # phase1-ceph's declared capacity
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Usage histories with a known future: the measured candidates' volumes, the pool, and the truth at the horizon."""
+
+    ts: npt.NDArray[np.int64]
+    volumes: dict[str, npt.NDArray[np.float64]]  # measured candidate code -> used bytes
+    pool: npt.NDArray[np.float64]  # phase1-ceph's used bytes: every candidate's plus the overhead
+    truth_gib: dict[str, float]  # every candidate's usage at the horizon
+    pool_truth_gib: float
 
 
 @dataclass(frozen=True)
 class Usage:
-    """The CSV written and the true usage at the horizon, per candidate and for the pool."""
+    """The CSV written and the truth behind it."""
 
     csv: Path
     truth_gib: dict[str, float]
@@ -60,17 +75,11 @@ def _working_days_between(start: int, end: int) -> int:
     return int(SHIPPED.is_working_day(days).sum())
 
 
-def write_usage(
-    d: Declaration,
-    path: Path,
-    *,
-    measured: set[str] | None = None,
-    pool_series: tuple[str, ...] = ("phase1-ceph",),
-    seed: int = 3,
-) -> Usage:
-    """28 days of usage of the candidates (``measured`` ones only in the CSV) and the pool, in the bench format."""
+def scenario(d: Declaration, asof: int, *, measured: set[str] | None = None, seed: int = 3) -> Scenario:
+    """28 days up to ``asof``: every candidate uses 90 % of its allocation and grows 0.06 % of it per working day,
+    in office hours; the pool holds them all plus a fixed overhead. Only ``measured`` ones get a volume series."""
     rng = np.random.default_rng(seed)
-    ts = np.arange(ASOF - 28 * DAY + STEP, ASOF + 1, STEP, dtype=np.int64)
+    ts = np.arange(asof - 28 * DAY + STEP, asof + 1, STEP, dtype=np.int64)
     day = local_day(ts)
     work = SHIPPED.is_working_day(np.arange(day.min(), day.max() + 1)).astype(np.float64)
     hour = ((ts + 8 * 3600) % DAY) / 3600
@@ -79,9 +88,9 @@ def write_usage(
         (hour - 9) / 9, 0, 1
     )
     done -= done[-1]  # 0 at asof
-    ahead = _working_days_between(ASOF, ASOF + HORIZON * DAY)
-    rows: list[tuple[str, np.ndarray]] = []
+    ahead = _working_days_between(asof, asof + HORIZON * DAY)
     pool = np.full(ts.size, OVERHEAD_GIB * float(GIB))
+    volumes: dict[str, npt.NDArray[np.float64]] = {}
     truth: dict[str, float] = {}
     for code, allocated in _candidates(d):
         used = (SHARE_USED * allocated + GROWTH * allocated * done) * GIB
@@ -89,17 +98,28 @@ def write_usage(
         pool += used
         truth[code] = SHARE_USED * allocated + GROWTH * allocated * ahead
         if measured is None or code in measured:
-            rows.append((f"pvc:{code}/data", used))
-    capacity = 1_622_016 * GIB  # phase1-ceph as declared
-    rows += [(name, pool) for name in pool_series]
+            volumes[code] = used
+    return Scenario(ts, volumes, pool, truth, OVERHEAD_GIB + sum(truth.values()))
+
+
+def write_usage(
+    d: Declaration,
+    path: Path,
+    *,
+    measured: set[str] | None = None,
+    pool_series: tuple[str, ...] = ("phase1-ceph",),
+) -> Usage:
+    """The scenario as of ASOF in the bench CSV format: volumes as `pvc:<code>/data`, the pool under its name."""
+    sc = scenario(d, ASOF, measured=measured)
+    rows = [(f"pvc:{code}/data", used, float(np.max(used)) * 1.5) for code, used in sc.volumes.items()]
+    rows += [(name, sc.pool, float(PHASE1_GIB * GIB)) for name in pool_series]
     out = io.StringIO()
     out.write("series,timestamp,used_bytes,capacity_bytes\n")
-    for name, used in sorted(rows, key=lambda row: row[0]):
-        size = capacity if name in pool_series else float(np.max(used)) * 1.5
-        for t, u in zip(ts.tolist(), used.tolist(), strict=True):
+    for name, used, size in sorted(rows, key=lambda row: row[0]):
+        for t, u in zip(sc.ts.tolist(), used.tolist(), strict=True):
             out.write(f"{name},{t},{round(u)},{round(size)}\n")
     path.write_bytes(gzip.compress(out.getvalue().encode()))
-    return Usage(path, truth, OVERHEAD_GIB + sum(truth.values()))
+    return Usage(path, sc.truth_gib, sc.pool_truth_gib)
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +266,43 @@ def test_a_pool_over_its_target_with_no_candidate_measured_is_refused(yulin: Dec
     assert code == 2, output
     assert "in the usage forecast 90 days ahead) exceeds its fill target" in " ".join(output.split())
     assert not (tmp_path / "plan").exists()
+
+
+@pytest.mark.prometheus
+@pytest.mark.slow
+@pytest.mark.skipif(MISSING, reason=MISSING_REASON)
+def test_the_plan_from_a_real_prometheus_relieves_the_pool(yulin: Declaration, tmp_path: Path) -> None:
+    """kubelet volume stats of a dozen candidates and ceph-mgr's pool stats, backfilled into Debian's Prometheus up
+    to now: `migrate city --prometheus-url` reads them with the exporter's default selectors and plans the relief."""
+    now = int(time.time()) // STEP * STEP
+    big = sorted(_candidates(yulin), key=lambda c: -c[1])
+    measured = {code for code, _ in big[1:13]}
+    sc = scenario(yulin, now, measured=measured)
+    ceph = {"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph", "pool_id": "2"}
+    series: dict[str, list[tuple[dict[str, str], npt.NDArray[np.float64]]]] = {
+        "kubelet_volume_stats_used_bytes": [],
+        "kubelet_volume_stats_capacity_bytes": [],
+        "ceph_pool_stored": [(ceph, sc.pool)],
+        # stored + max_avail is what the pool holds: the declared capacity.
+        "ceph_pool_max_avail": [(ceph, PHASE1_GIB * float(GIB) - sc.pool)],
+        "ceph_pool_metadata": [({**ceph, "name": "phase1-ceph"}, np.ones(sc.ts.size))],
+    }
+    for code, used in sc.volumes.items():
+        pvc = {"namespace": code, "persistentvolumeclaim": "data", "job": "kubelet"}
+        series["kubelet_volume_stats_used_bytes"].append((pvc, used))
+        series["kubelet_volume_stats_capacity_bytes"].append((pvc, np.full(sc.ts.size, float(np.max(used)) * 1.5)))
+    tsdb = backfill(tmp_path, openmetrics(sc.ts, series))
+    config = {"global": {"scrape_interval": "1m"}, "scrape_configs": []}
+    with serving(tmp_path, tsdb, config, tmp_path / "prometheus.log") as (_, url):
+        args = ["migrate", "city", str(YULIN), "--out", str(tmp_path / "plan"), "--prometheus-url", url]
+        result = CliRunner().invoke(app, [*args, "--calendar", str(CALENDAR)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    forecast = plan["forecast"]
+    assert forecast["pools"]["phase1-ceph"]["series"] == ["ceph_pool:yl-gov-ceph/ceph/phase1-ceph"]
+    assert set(forecast["systems"]) == measured
+    assert forecast["systems"][min(measured)]["series"] == [f"pvc:{min(measured)}/data"]
+    moved = {code for code, pool in plan["assignments"].items() if pool}
+    assert moved, "the pool grows past 90 % within the quarter: something must move"
+    assert moved <= measured, moved
+    assert sc.pool_truth_gib - sum(sc.truth_gib[c] for c in moved) <= 0.90 * PHASE1_GIB

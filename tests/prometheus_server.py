@@ -1,0 +1,129 @@
+"""A real Prometheus for tests: history backfilled with promtool, the server on a free loopback port, stopped after.
+
+Debian's `prometheus` package provides both binaries; tests that use this are marked `prometheus`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import yaml
+
+PROMETHEUS = shutil.which("prometheus")
+PROMTOOL = shutil.which("promtool")
+MISSING = PROMETHEUS is None or PROMTOOL is None
+MISSING_REASON = "prometheus/promtool (Debian package prometheus) not installed"
+
+# metric name -> [(labels, values)], all on one timestamp grid
+Series = Mapping[str, Sequence[tuple[Mapping[str, str], npt.NDArray[np.float64]]]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URLs we built
+        return bytes(response.read())
+
+
+def wait_for(predicate: Callable[[], Any], what: str, logs: Sequence[Path], timeout: float = 90.0) -> Any:
+    """Poll ``predicate`` until it is truthy; fail naming ``what`` with the tails of ``logs``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (urllib.error.URLError, OSError, ValueError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process we started (by PID), SIGKILL if it does not exit in 10 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def openmetrics(ts: npt.NDArray[np.int64], series: Series) -> str:
+    """OpenMetrics text of gauges sampled at ``ts`` (unix s), as promtool backfills it."""
+    lines = []
+    for metric, volumes in series.items():
+        lines.append(f"# TYPE {metric} gauge")
+        for labels, values in volumes:
+            shown = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            lines += [f"{metric}{{{shown}}} {v:.0f} {t}" for t, v in zip(ts, values, strict=True)]
+    return "\n".join([*lines, "# EOF", ""])
+
+
+def backfill(work: Path, text: str) -> Path:
+    """A TSDB in ``work`` holding the OpenMetrics ``text``."""
+    (work / "history.om").write_text(text)
+    tsdb = work / "tsdb"
+    # One block per 30 days instead of the default 2 h: 2 blocks instead of ~170, seconds faster.
+    subprocess.run(
+        [
+            str(PROMTOOL),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=720h",
+            "history.om",
+            str(tsdb),
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    return tsdb
+
+
+@contextmanager
+def serving(
+    work: Path, tsdb: Path, config: Mapping[str, Any], log: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Prometheus on a free 127.0.0.1 port over ``tsdb`` with ``config`` (prometheus.yml), ready; stopped after."""
+    (work / "prometheus.yml").write_text(yaml.safe_dump(dict(config)))
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(PROMETHEUS),
+                f"--config.file={work / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tsdb}",
+                # The default 15 d retention would start deleting the backfilled history.
+                "--storage.tsdb.retention.time=60d",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: get(f"{url}/-/ready"), "Prometheus to be ready", [log])
+        yield process, url
+    finally:
+        stop(process)
