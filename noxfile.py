@@ -103,6 +103,7 @@ def bench(session: nox.Session) -> None:
     _install(session, "test")
     for script in sorted(_glob("bench", "run.py", recursive=True)):
         session.run("python", script)
+    session.run("python", "bench/capacity/projection.py")  # the usage projection `dizuo migrate city` sizes by
 
 
 def _glob(folder: str, suffix: str, recursive: bool = False) -> list[str]:

@@ -108,6 +108,8 @@ class Series:
     exhaustion_at: int | None
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
+    # The hidden continuation, one value per 15-minute slot in (asof, asof + 30 d]: never written to the CSV.
+    future: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -486,7 +488,9 @@ def make_series(
     capacity = _capacity_history(rng, used_hist, cap_b, p)
     present = _present(rng)
     ts = asof + SLOT_S * (np.arange(HISTORY) - (HISTORY - 1))
-    return Series(name, ts[present], used_hist[present], capacity[present], asof, exhaustion, kind, _json_clean(p))
+    return Series(
+        name, ts[present], used_hist[present], capacity[present], asof, exhaustion, kind, _json_clean(p), used_fut
+    )
 
 
 def _json_clean(p: dict[str, Any]) -> dict[str, Any]:

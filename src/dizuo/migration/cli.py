@@ -217,7 +217,7 @@ def city(
         raise typer.Exit(BAD_INPUT)
     declaration = load_or_exit(path)
     outlook = None
-    if prometheus_url is not None or csv is not None or config is not None:
+    if any(option is not None for option in (prometheus_url, csv, config, calendar_file)):
         outlook = _outlook(declaration, prometheus_url, csv, config, calendar_file)
     try:
         planned = build_instance(declaration, outlook)
