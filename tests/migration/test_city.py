@@ -497,10 +497,45 @@ def test_names_in_plan_md_are_text_never_markdown(tmp_path: Path) -> None:
         for i, t in enumerate(tokens)
         if t.type == "tr_open" and tokens[i + 1].type == "td_open"
     ]
-    assert len(rows) == sum(len(wave) for wave in waves)
+    candidates = json.loads((out / "instance.json").read_text(encoding="utf-8"))["systems"]
+    # The waves' tables, then the assessment's: one intact row per moved system and per candidate.
+    assert len(rows) == sum(len(wave) for wave in waves) + len(candidates)
+    assert [row[:2] for row in rows[-len(candidates) :]] == [[f"{c['id']} {name}", name] for c in candidates]
     first = waves[0][0]
     assert rows[0][:3] == [
         f"{first['system']} {name}",
         name,
         f"{first['node_pool'][0]} → {first['node_pool'][1]}",
     ]
+
+
+def test_plan_md_assesses_every_candidate_with_its_cost_per_pool_and_its_fate(
+    planned: Path, yulin: Declaration
+) -> None:
+    """One row per candidate: its cost on each Xinchuang pool (— where a closed binary cannot run), and the wave
+    and pool it moves to, or that it stays, as plan.json says."""
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    instance = json.loads((planned / "instance.json").read_text(encoding="utf-8"))
+    markdown = (planned / "PLAN.md").read_text(encoding="utf-8")
+    section = markdown.split("## Assessment: every candidate", 1)[1]
+    header = next(line for line in section.splitlines() if line.startswith("| system |"))
+    pools = [cell.strip() for cell in header.strip("|").split("|")][5:-1]
+    assert pools == ["xc-hygon", "xc-kunpeng", "xc-phytium", "xc-loongson"]
+    rows = {
+        line.split()[1]: [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith(("| system", "| ---"))
+    }
+    assert set(rows) == {s["id"] for s in instance["systems"]}
+    wave_of = {entry["system"]: k for k, wave in enumerate(plan["waves"], start=1) for entry in wave}
+    for s in instance["systems"]:
+        cells = rows[s["id"]]
+        costs = cells[5:-1]
+        assert costs == ["—" if s["cost"][p] is None else f"{s['cost'][p]:,}" for p in pools], s["id"]
+        target = plan["assignments"][s["id"]]
+        assert cells[-1] == ("stays" if target is None else f"wave {wave_of[s['id']]} → {target}")
+    closed = {s.code for s in yulin.systems if not s.portable and s.code in rows}
+    assert closed, "Yulin declares closed x86 binaries among the candidates"
+    for code in closed:
+        assert rows[code][2] == "x86_64 (closed)"
+        assert rows[code][5:-1][1:] == ["—", "—", "—"], "a closed x86 binary runs on Hygon only"

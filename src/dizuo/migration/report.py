@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 
 from dizuo.declaration.loader import load_documents
+from dizuo.declaration.model import DOMESTIC_DATABASES
 from dizuo.files import plain_mode
 from dizuo.migration.city import Change, CityInstance, apply_changes, change_of, check_declaration
 from dizuo.migration.instance import System
@@ -308,7 +310,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
     lines += _forecast_lines(city)
     if waves is None or assignment.destinations is None:
         lines += ["", "## No plan", "", str(assignment.reason), ""]
-        return "\n".join(lines)
+        return "\n".join([*lines, *_assessment_lines(city, {}, [])])
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
     lines += [
@@ -349,4 +351,38 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
                 f"{_tib(_planned(city, c.code).projected_bytes)} | {_cost(city, c.code, c.node_pool[1]):,} |"
             )
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves)])
+
+
+def _assessment_lines(
+    city: CityInstance, destinations: dict[str, str | None], waves: Sequence[Sequence[str]]
+) -> list[str]:
+    """Every candidate, moved or not: what it runs on, what a move changes and costs on each target pool."""
+    d, m = city.declaration, city.migration
+    wave_of = {code: k for k, wave in enumerate(waves, start=1) for code in wave}
+    pools = list(m.target_node_pools)
+    lines = [
+        "## Assessment: every candidate",
+        "",
+        "Adaptation cost of a move to each Xinchuang node pool (shares of the project budget: "
+        f"{m.cost_share.base:.0%} per move, +{m.cost_share.new_arch:.0%} to rebuild the image for a new arch, "
+        f"+{m.cost_share.database:.0%} to replace a foreign database); — where the system cannot run (a closed "
+        "binary, built for other arches only).",
+        "",
+        f"| system | department | image arch | database | TiB | {' | '.join(pools)} | plan |",
+        f"| --- | --- | --- | --- | ---: | {' | '.join('---:' for _ in pools)} | --- |",
+    ]
+    for s in city.candidates:
+        planned = _planned(city, s.code)
+        replacement = m.database_replacement.get(s.database) if s.database not in DOMESTIC_DATABASES else None
+        database = s.database.value + (f" → {replacement.value}" if replacement is not None else "")
+        arches = ", ".join(a.value for a in s.arches) + ("" if s.portable else " (closed)")
+        costs = " | ".join("—" if (c := planned.cost.get(p)) is None else f"{c:,}" for p in pools)
+        target = destinations.get(s.code)
+        plan = "stays" if target is None else f"wave {wave_of[s.code]} → {target}"
+        lines.append(
+            f"| {s.code} {_text(s.name)} | {_text(d.department(s.department).name)} | {arches} | {database} | "
+            f"{_tib(planned.projected_bytes)} | {costs} | {plan} |"
+        )
+    lines.append("")
+    return lines
