@@ -785,3 +785,16 @@ def test_projection_refuses_a_day_ahead_of_zero():
 
     with pytest.raises(ValueError, match="days_ahead"):
         project_usage([_history("x", lambda ts: np.full(ts.size, GIB), 10 * GIB)], 0)
+
+
+def test_projection_takes_one_lead_per_history():
+    """Histories whose last samples differ are projected to one date: each its own number of days ahead."""
+    from dizuo.capacity.forecast import project_usage  # noqa: PLC0415
+
+    usage = _office_hours_growth(10.0)
+    history = _history("office", usage, 10_000 * GIB, asof=_unix(2024, 3, 11, 20))
+    near, far = project_usage([history, history], [7, 30])
+    (alone,) = project_usage([history], 30)
+    assert (near.days_ahead, far.days_ahead) == (7, 30)
+    assert far.median_bytes == alone.median_bytes
+    assert far.median_bytes > near.median_bytes

@@ -12,6 +12,7 @@ import io
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,12 @@ import pytest
 from typer.testing import CliRunner
 
 from dizuo.capacity.calendar_cn import SHIPPED, local_day
+from dizuo.capacity.commands_forecast import load_calendar_option
+from dizuo.capacity.types import UsageHistory
 from dizuo.cli import app
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
+from dizuo.migration.outlook import OutlookError, usage_outlook
 from prometheus_server import MISSING, MISSING_REASON, backfill, openmetrics, serving
 
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
@@ -75,9 +79,17 @@ def _working_days_between(start: int, end: int) -> int:
     return int(SHIPPED.is_working_day(days).sum())
 
 
-def scenario(d: Declaration, asof: int, *, measured: set[str] | None = None, seed: int = 3) -> Scenario:
+def scenario(
+    d: Declaration,
+    asof: int,
+    *,
+    measured: set[str] | None = None,
+    seed: int = 3,
+    blip: tuple[str, float] | None = None,
+) -> Scenario:
     """28 days up to ``asof``: every candidate uses 90 % of its allocation and grows 0.06 % of it per working day,
-    in office hours; the pool holds them all plus a fixed overhead. Only ``measured`` ones get a volume series."""
+    in office hours; the pool holds them all plus a fixed overhead. Only ``measured`` ones get a volume series.
+    ``blip`` = (code, GiB): that candidate writes that much more over the last 6 hours, once (it stays, no new rate)."""
     rng = np.random.default_rng(seed)
     ts = np.arange(asof - 28 * DAY + STEP, asof + 1, STEP, dtype=np.int64)
     day = local_day(ts)
@@ -95,8 +107,12 @@ def scenario(d: Declaration, asof: int, *, measured: set[str] | None = None, see
     for code, allocated in _candidates(d):
         used = (SHARE_USED * allocated + GROWTH * allocated * done) * GIB
         used += rng.normal(0, 0.0005 * allocated * GIB, ts.size)
+        extra = 0.0
+        if blip is not None and blip[0] == code:
+            extra = blip[1]
+            used += np.clip((ts - (asof - 6 * 3600)) / (6 * 3600), 0, 1) * extra * GIB
         pool += used
-        truth[code] = SHARE_USED * allocated + GROWTH * allocated * ahead
+        truth[code] = SHARE_USED * allocated + GROWTH * allocated * ahead + extra
         if measured is None or code in measured:
             volumes[code] = used
     return Scenario(ts, volumes, pool, truth, OVERHEAD_GIB + sum(truth.values()))
@@ -108,15 +124,20 @@ def write_usage(
     *,
     measured: set[str] | None = None,
     pool_series: tuple[str, ...] = ("phase1-ceph",),
+    blip: tuple[str, float] | None = None,
+    asof: int = ASOF,
+    pool_lag: int = 0,
 ) -> Usage:
-    """The scenario as of ASOF in the bench CSV format: volumes as `pvc:<code>/data`, the pool under its name."""
-    sc = scenario(d, ASOF, measured=measured)
-    rows = [(f"pvc:{code}/data", used, float(np.max(used)) * 1.5) for code, used in sc.volumes.items()]
-    rows += [(name, sc.pool, float(PHASE1_GIB * GIB)) for name in pool_series]
+    """The scenario as of ``asof`` in the bench CSV format: volumes as `pvc:<code>/data`, the pool under its name
+    (its series ending ``pool_lag`` seconds earlier)."""
+    sc = scenario(d, asof, measured=measured, blip=blip)
+    rows = [(f"pvc:{code}/data", sc.ts, used, float(np.max(used)) * 1.5) for code, used in sc.volumes.items()]
+    kept = sc.ts <= asof - pool_lag
+    rows += [(name, sc.ts[kept], sc.pool[kept], float(PHASE1_GIB * GIB)) for name in pool_series]
     out = io.StringIO()
     out.write("series,timestamp,used_bytes,capacity_bytes\n")
-    for name, used, size in sorted(rows, key=lambda row: row[0]):
-        for t, u in zip(sc.ts.tolist(), used.tolist(), strict=True):
+    for name, ts, used, size in sorted(rows, key=lambda row: row[0]):
+        for t, u in zip(ts.tolist(), used.tolist(), strict=True):
             out.write(f"{name},{t},{round(u)},{round(size)}\n")
     path.write_bytes(gzip.compress(out.getvalue().encode()))
     return Usage(path, sc.truth_gib, sc.pool_truth_gib)
@@ -306,3 +327,72 @@ def test_the_plan_from_a_real_prometheus_relieves_the_pool(yulin: Declaration, t
     assert moved, "the pool grows past 90 % within the quarter: something must move"
     assert moved <= measured, moved
     assert sc.pool_truth_gib - sum(sc.truth_gib[c] for c in moved) <= 0.90 * PHASE1_GIB
+
+
+def test_a_blip_of_the_last_hours_is_not_carried_on_for_a_quarter(yulin: Declaration, tmp_path: Path) -> None:
+    """gjj-03 writes 1 TiB more over the last 6 hours, once: its projection stays within its volume's size (it frees
+    no more than that by moving), and the plan still holds the truth."""
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", blip=("gjj-03", 1024.0))
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    gjj = plan["forecast"]["systems"]["gjj-03"]
+    assert gjj["median_bytes"] <= usage.truth_gib["gjj-03"] * GIB * 1.2, gjj["median_bytes"] / GIB
+    moved = {c for c, pool in plan["assignments"].items() if pool}
+    assert usage.pool_truth_gib - sum(usage.truth_gib[c] for c in moved) <= 0.90 * PHASE1_GIB
+
+
+def test_series_are_projected_to_one_day_and_a_stale_one_is_refused(yulin: Declaration, tmp_path: Path) -> None:
+    """A pool series ending 20 hours before the volumes is projected one day further; one ending two days before
+    is refused, named (exit 2, nothing written)."""
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", pool_lag=20 * 3600)
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["forecast"]["asof"] == ASOF
+    moved = {c for c, pool in plan["assignments"].items() if pool}
+    assert usage.pool_truth_gib - sum(usage.truth_gib[c] for c in moved) <= 0.90 * PHASE1_GIB
+    stale = write_usage(yulin, tmp_path / "stale.csv.gz", pool_lag=2 * DAY)
+    code, output = _plan(stale.csv, tmp_path / "plan-stale")
+    assert code == 2, output
+    assert "1 usage series end more than a day before the newest sample" in " ".join(output.split())
+    assert "phase1-ceph" in output
+    assert not (tmp_path / "plan-stale").exists()
+
+
+def test_a_history_that_measures_nothing_of_the_migration_is_refused(tmp_path: Path) -> None:
+    csv = tmp_path / "other.csv"
+    csv.write_text("series,timestamp,used_bytes,capacity_bytes\nfoo/bar,1741600800,1,10\nfoo/bar,1741601700,2,10\n")
+    code, output = _plan(csv, tmp_path / "plan")
+    assert code == 2, output
+    assert "none of the 1 usage series measures 'phase1-ceph' or a candidate's volume" in " ".join(output.split())
+    assert not (tmp_path / "plan").exists()
+
+
+@pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")
+def test_a_projection_the_planner_cannot_hold_names_its_series(yulin: Declaration) -> None:
+    """Ten years ahead of a volume that doubles every few days: an error naming the series, not a traceback."""
+    m = yulin.city.migration
+    assert m is not None
+    decade = yulin.model_copy(
+        update={"city": yulin.city.model_copy(update={"migration": m.model_copy(update={"horizon_days": 3650})})}
+    )
+    ts = np.arange(ASOF - 28 * DAY + STEP, ASOF + 1, STEP, dtype=np.int64)
+    used = GIB * np.exp((ts - ts[0]) / (4 * DAY))
+    code = _candidates(yulin)[0][0]
+    labels = {"kind": "pvc", "volume": f"{code}/data", "pool": "phase1-ceph", "department": "", "system": code}
+    history = UsageHistory(f"pvc:{code}/data", ts, used, np.full(ts.size, 10.0**18), labels)
+    with pytest.raises(OutlookError, match=rf"series 'pvc:{code}/data': projected .* bytes \d+ days ahead"):
+        usage_outlook(decade, [history], load_calendar_option(CALENDAR))
+
+
+def test_a_calendar_year_the_forecaster_lacks_is_said_once(yulin: Declaration, tmp_path: Path) -> None:
+    """As of 2099-12-01 a quarter ahead reaches 2100, which neither chinesecalendar nor the calendar file knows:
+    the projection and the pool's fill date both read it, the warning is given once."""
+    asof = int(datetime(2099, 12, 1, 10, tzinfo=UTC).timestamp())
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", asof=asof)
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    shown = " ".join(output.split())
+    assert shown.count("the working calendar does not know") == 1, output
+    assert "does not know 2099, 2100 yet" in shown

@@ -119,6 +119,10 @@ SURGE_HISTORY_DAYS = 14
 SURGE_MIN_RISE = 0.01
 SURGE_HALF_SHARE = 0.25
 SURGE_STEP_SHARE = 0.5
+# A usage projection carries a surge on for as long as the longest window it is read over (a day): a new rate that
+# lasts shows in the daily peaks within days, while weeks of a few hours' rise make a volume of a blip
+# (projection.py: no change on the public and synthetic sets against carrying it on, or leaving it out).
+SURGE_PROJECTION_DAYS = 1
 # The p10/p90 band: z of the 10th/90th percentile of a normal distribution, applied to the spread of the
 # daily growth plus this share of the growth (rates wander), and to the jitter of a day's peak about the growth.
 # The backtest error (forecast_select) already widens the growth's spread by how far the series' own rate
@@ -157,22 +161,26 @@ def forecast_histories(
 
 
 def project_usage(
-    histories: Sequence[UsageHistory], days_ahead: int, calendar: WorkingCalendar = SHIPPED
+    histories: Sequence[UsageHistory], days_ahead: int | Sequence[int], calendar: WorkingCalendar = SHIPPED
 ) -> list[Projection]:
-    """One projection per history, same order: the daily peak ``days_ahead`` local days after its last sample.
+    """One projection per history, same order: the daily peak ``days_ahead`` local days after its last sample
+    (one number for all, or one per history: to project histories whose last samples differ to one date).
 
     The same fitted model as the exhaustion forecast, read as bytes rather than a date: the peak path under the
     median growth and under the growth of the p90 scenario (with a day's jitter above the line), plus the bulk
     imports the history showed, at their rate (the mean; the p90 adds 1.28 standard deviations of a compound
-    Poisson sum). A volume kept under its capacity by repeated cleanups beyond that day stays under it.
+    Poisson sum). A volume kept under its capacity by repeated cleanups beyond that day stays under it; any other
+    projection is the demand, which may pass the capacity (a pool's plan needs to know by how much).
     """
-    if days_ahead < 1:
-        raise ValueError(f"days_ahead must be at least 1, got {days_ahead}")
-    _warn_uncovered(histories, days_ahead * SECONDS_PER_DAY, calendar)
+    ahead = np.broadcast_to(np.asarray(days_ahead, dtype=np.int64), (len(histories),))
+    if ahead.size and int(ahead.min()) < 1:
+        raise ValueError(f"days_ahead must be at least 1, got {int(ahead.min())}")
+    _warn_uncovered(histories, int(ahead.max(initial=1)) * SECONDS_PER_DAY, calendar)
     projections: list[Projection] = []
     with _quiet_nan_reductions():
         for start in range(0, len(histories), BATCH):
-            projections.extend(_project_batch(histories[start : start + BATCH], days_ahead, calendar))
+            stop = start + BATCH
+            projections.extend(_project_batch(histories[start:stop], ahead[start:stop], calendar))
     return projections
 
 
@@ -207,18 +215,21 @@ def _high_growth(model: _PeakModel) -> tuple[FloatArray, FloatArray]:
     return model.growth + spread, model.growth - spread
 
 
-def _project_batch(histories: Sequence[UsageHistory], days_ahead: int, calendar: WorkingCalendar) -> list[Projection]:
+def _project_batch(
+    histories: Sequence[UsageHistory], days_ahead: IntArray, calendar: WorkingCalendar
+) -> list[Projection]:
     if not histories:
         return []
     grid = _Grid.build(histories, calendar)
     model = _PeakModel.fit(grid)
-    future_kind = grid.working(days_ahead + 1)[:, LOOKBACK_DAYS + 1 :].astype(np.int64)
+    future_kind = grid.working(int(days_ahead.max()) + 1)[:, LOOKBACK_DAYS + 1 :].astype(np.int64)
     paths = _PeakPaths(model, future_kind)
     high_growth, _ = _high_growth(model)
-    # A recent rise the daily model does not explain goes on per slot, as in the exhaustion forecast.
-    surge = model.surge * days_ahead * SLOTS_PER_DAY
-    median = paths.peaks(model.growth, 0.0)[:, days_ahead] + surge
-    high = paths.peaks(high_growth, Z80)[:, days_ahead] + surge
+    day = days_ahead[:, None]
+    # A recent rise the daily model does not explain goes on per slot for a while, as in the exhaustion forecast.
+    surge = model.surge * np.minimum(days_ahead, SURGE_PROJECTION_DAYS) * SLOTS_PER_DAY
+    median = np.take_along_axis(paths.peaks(model.growth, 0.0), day, axis=1)[:, 0] + surge
+    high = np.take_along_axis(paths.peaks(high_growth, Z80), day, axis=1)[:, 0] + surge
     # Imports: a compound Poisson sum over the days ahead, at the rate and sizes the history showed.
     count = (model.imports > 0).sum(axis=1)
     rate = count / np.maximum(model.observed_days, 1.0)
@@ -235,16 +246,17 @@ def _project_batch(histories: Sequence[UsageHistory], days_ahead: int, calendar:
         Projection(
             series=h.series,
             asof=at,
-            days_ahead=days_ahead,
+            days_ahead=ahead,
             median_bytes=m,
             high_bytes=hi,
             used_bytes=used,
             capacity_bytes=capacity,
             labels=dict(h.labels),
         )
-        for h, at, m, hi, used, capacity in zip(
+        for h, at, ahead, m, hi, used, capacity in zip(
             histories,
             asof,
+            days_ahead.tolist(),
             median.tolist(),
             high.tolist(),
             grid.last_used.tolist(),
@@ -981,7 +993,8 @@ class _PeakPaths:
         effective = np.where(future_kind == WORK, 1.0, model.off_share[:, None])
         ahead = np.concatenate([np.zeros((n, 1)), np.cumsum(effective, axis=1)], axis=1)
         self.accelerating = model.amplitude > 0
-        self.bend = model.amplitude[:, None] * np.expm1(model.speed[:, None] * ahead)
+        with np.errstate(over="ignore"):  # an exponential far ahead passes any size: inf, as full as it gets
+            self.bend = model.amplitude[:, None] * np.expm1(model.speed[:, None] * ahead)
 
     def peaks(self, growth: FloatArray, level_z: float) -> FloatArray:
         """[series, day ahead] peaks growing by ``growth`` [series, kind], ``level_z`` jitters above the line."""
@@ -993,7 +1006,8 @@ class _PeakPaths:
         # The p10/p90 scenarios scale it as they scale the growth.
         with np.errstate(all="ignore"):
             scale = np.nan_to_num(growth[:, WORK] / model.growth[:, WORK], nan=1.0, posinf=1.0, neginf=1.0)
-        peaks = np.where(self.accelerating[:, None], model.peak_today[:, None] + scale[:, None] * self.bend, peaks)
+            bent = model.peak_today[:, None] + scale[:, None] * self.bend
+        peaks = np.where(self.accelerating[:, None], bent, peaks)
         # Each day's peak lands about the growth's line by its own jitter: within a day or two of a fill that, not
         # the growth, decides the hour (without it, fills predicted within 24 h had 34-65 % in their 80 % band).
         jittered: FloatArray = peaks + level_z * model.level_spread[:, None]

@@ -5,10 +5,13 @@ allocations imply: the usage histories the exporter reads (kubelet volume stats 
 are projected with the capacity forecaster's own model (:func:`~dizuo.capacity.forecast.project_usage`) to the day
 the plan must hold until, ``migration.horizon_days`` after the newest sample.
 
+- Every series is projected to one day: ``horizon_days`` after the newest sample's (series that end more than a
+  day earlier are refused: a deleted volume, or one no longer scraped, would be counted as still growing).
 - Where a series measures the legacy pool, its p90 projection is what the pool holds at the horizon; moving a
-  candidate frees the median projection of its volumes there (and a wave copies it). The uncertainty is the
-  pool's: the p90 of the sum, not a sum of p90s, which would plan for every system growing fast at once. A
-  candidate without a volume series frees nothing the plan can count on (its usage is inside the pool's).
+  candidate frees the median projection of its volumes there, each at most its size (and a wave copies it). The
+  uncertainty is the pool's: the p90 of the sum, not a sum of p90s, which would plan for every system growing
+  fast at once. A candidate without a volume series frees nothing the plan can count on (its usage is inside the
+  pool's).
 - Without a series of the pool, what else stays there is the declaration's allocations (as without a forecast),
   and each candidate holds the p90 projection of its volumes, or its allocation if none is measured.
 - The targets stay planned in allocations (a moved system takes its quota there): validate holds every pool's
@@ -18,17 +21,22 @@ the plan must hold until, ``migration.horizon_days`` after the newest sample.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dizuo.capacity.calendar_cn import SHIPPED, WorkingCalendar
+from dizuo.capacity.calendar_cn import SHIPPED, CalendarNotCoveredWarning, WorkingCalendar, local_day
 from dizuo.capacity.forecast import forecast_histories, project_usage
 from dizuo.capacity.types import UsageHistory
 from dizuo.declaration.model import Declaration
 
 GIB = 2**30
+# Series must end within a day of the newest: an older one is a deleted volume or one no longer scraped.
+MAX_LAG_SECONDS = 86400
+# Far below the planner's 2^63: sums of many projections must stay exact integers.
+MAX_PROJECTED_BYTES = 2.0**56
 
 
 class OutlookError(ValueError):
@@ -102,15 +110,38 @@ def usage_outlook(
             )
     chosen = [h for found in volumes.values() for h in found] + [found[0] for found in pool_series.values()]
     if not chosen:
-        return UsageOutlook(asof=0, days_ahead=m.horizon_days, systems={}, pools={})
-    projections = {p.series: p for p in project_usage(chosen, m.horizon_days, calendar)}
+        raise OutlookError(
+            f"none of the {len(histories)} usage series measures {m.legacy_storage_pool!r} or a candidate's volume "
+            f"on it: expected the pool's series (ceph-mgr's pool stats, or a CSV series named {m.legacy_storage_pool}) "
+            "or volumes in a namespace named after a candidate's code (a CSV series such as "
+            f"pvc:{min(candidates, default='<code>')}/data)"
+        )
+    newest = max(int(h.timestamps[-1]) for h in chosen)
+    if stale := sorted(h.series for h in chosen if int(h.timestamps[-1]) < newest - MAX_LAG_SECONDS):
+        raise OutlookError(
+            f"{len(stale)} usage series end more than a day before the newest sample (a deleted volume, or one no "
+            f"longer scraped): {', '.join(stale[:10])}{', ...' if len(stale) > 10 else ''}; leave them out, a "
+            "plan cannot count what they held"
+        )
+    # Every series to the same local day: horizon_days after the newest sample's.
+    target_day = int(local_day(newest)) + m.horizon_days
+    ahead = [target_day - int(local_day(int(h.timestamps[-1]))) for h in chosen]
+    projections = {p.series: p for p in project_usage(chosen, ahead, calendar)}
+    for p in projections.values():
+        if not (math.isfinite(p.high_bytes) and p.high_bytes < MAX_PROJECTED_BYTES):
+            raise OutlookError(
+                f"series {p.series!r}: projected {p.high_bytes:.3g} bytes {p.days_ahead} days ahead (accelerating "
+                "growth), beyond what a plan can hold: shorten migration.horizon_days"
+            )
 
-    def projected(found: Sequence[UsageHistory]) -> Projected:
+    def projected(found: Sequence[UsageHistory], *, clip: bool) -> Projected:
         mine = [projections[h.series] for h in found]
+        # A volume holds at most its size: moving it frees no more, whatever its growth would demand.
+        cap = [p.capacity_bytes if clip else math.inf for p in mine]
         return Projected(
             used_bytes=math.fsum(p.used_bytes for p in mine),
-            median_bytes=math.fsum(p.median_bytes for p in mine),
-            high_bytes=math.fsum(p.high_bytes for p in mine),
+            median_bytes=math.fsum(min(p.median_bytes, c) for p, c in zip(mine, cap, strict=True)),
+            high_bytes=math.fsum(min(p.high_bytes, c) for p, c in zip(mine, cap, strict=True)),
             series=tuple(sorted(h.series for h in found)),
         )
 
@@ -120,16 +151,18 @@ def usage_outlook(
         history = found[0]
         line = float(math.floor(m.fill_target * declared[pool].capacity_gib) * GIB)
         lines.append(replace(history, capacity_bytes=np.full(history.timestamps.size, line)))
-    fills = {f.labels.get("pool", ""): f for f in forecast_histories(lines, m.horizon_days * 86400, calendar)}
+    with warnings.catch_warnings():  # project_usage has said which calendar years it lacks
+        warnings.simplefilter("ignore", CalendarNotCoveredWarning)
+        fills = {f.labels.get("pool", ""): f for f in forecast_histories(lines, m.horizon_days * 86400, calendar)}
     return UsageOutlook(
-        asof=max(int(h.timestamps[-1]) for h in chosen),
+        asof=newest,
         days_ahead=m.horizon_days,
-        systems={code: projected(found) for code, found in sorted(volumes.items())},
+        systems={code: projected(found, clip=True) for code, found in sorted(volumes.items())},
         pools={
             pool: PoolOutlook(
                 name=pool,
                 capacity_bytes=declared[pool].capacity_gib * GIB,
-                projected=projected(found[:1]),
+                projected=projected(found[:1], clip=False),
                 fill_at=fills[pool].exhaustion_at,
                 fill_p10=fills[pool].p10,
             )
