@@ -294,7 +294,7 @@ def test_figures_the_planner_cannot_hold_are_refused_without_a_traceback(tmp_pat
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "the planning instance cannot take the declaration's figures" in result.output
-    assert "legacy.capacity_bytes" in result.output
+    assert "legacy (storage pool phase1-ceph).capacity_bytes" in result.output
     assert not out.exists()
 
 
@@ -539,3 +539,19 @@ def test_plan_md_assesses_every_candidate_with_its_cost_per_pool_and_its_fate(
     for code in closed:
         assert rows[code][2] == "x86_64 (closed)"
         assert rows[code][5:-1][1:] == ["—", "—", "—"], "a closed x86 binary runs on Hygon only"
+
+
+def test_an_instance_key_is_named_after_what_the_declaration_calls_it(yulin: Declaration) -> None:
+    """A figure the planner cannot hold is shown with the declaration's name of what it sizes."""
+    from dizuo.migration.city import _whose  # noqa: PLC0415 - the one place that maps instance keys back
+
+    document = build_instance(yulin).instance.model_dump(mode="json")
+    code = document["systems"][3]["id"]
+    assert _whose("systems[3].projected_bytes", document, "phase1-ceph") == (
+        f"systems[3] (system {code}).projected_bytes"
+    )
+    assert _whose("targets[0].memory_bytes", document, "phase1-ceph") == "targets[0] (node pool xc-hygon).memory_bytes"
+    assert _whose("shared_storage[0].storage_bytes", document, "phase1-ceph") == (
+        "shared_storage[0] (storage pool xc-ceph).storage_bytes"
+    )
+    assert _whose("wave_bytes", document, "phase1-ceph") == "wave_bytes"

@@ -33,9 +33,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import Comment, CommentedSeq, Format
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from dizuo.declaration.loader import DeclarationError, validate_documents, yaml_mapping
+from dizuo.declaration.loader import DeclarationError, Problem, validate_documents, yaml_mapping
 from dizuo.declaration.model import DOMESTIC_DATABASES, Declaration, Migration, NodePool, System, exact
-from dizuo.migration.instance import Instance, parse_instance
+from dizuo.migration.instance import Instance, InstanceError, parse_instance
 from dizuo.migration.outlook import UsageOutlook
 
 GIB = 2**30
@@ -168,8 +168,30 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
             for s in candidates
         ],
     }
-    instance = parse_instance(document, f"{d.city.code} declaration")
+    try:
+        instance = parse_instance(document, f"{d.city.code} declaration")
+    except InstanceError as err:  # figures validate lets through but the planner cannot hold: say whose they are
+        raise InstanceError(
+            [Problem(p.file, _whose(p.path, document, legacy.name), p.message) for p in err.problems]
+        ) from None
     return CityInstance(d, m, instance, candidates, pools, outlook)
+
+
+_KINDS = {"targets": "node pool", "shared_storage": "storage pool"}
+_INDEXED = re.compile(r"^(systems|targets|shared_storage)\[(\d+)\]")
+
+
+def _whose(path: str, document: Mapping[str, Any], legacy: str) -> str:
+    """An instance key path with the declaration's name of what it sizes: ``systems[22] (system gjj-03).x``."""
+    if path.startswith("legacy"):
+        return f"legacy (storage pool {legacy}){path.removeprefix('legacy')}"
+    match = _INDEXED.match(path)
+    if match is None:
+        return path
+    key, index = match.group(1), int(match.group(2))
+    entry = document[key][index]
+    named = f"system {entry['id']}" if key == "systems" else f"{_KINDS[key]} {entry['name']}"
+    return f"{match.group(0)} ({named}){path[match.end() :]}"
 
 
 @dataclass(frozen=True, slots=True)
