@@ -781,6 +781,7 @@ def test_projection_adds_the_imports_the_history_showed():
 
 
 def test_projection_refuses_a_day_ahead_of_zero():
+    """A projection is of a day after the last sample: 0 days ahead is refused, not read as today."""
     from dizuo.capacity.forecast import project_usage  # noqa: PLC0415
 
     with pytest.raises(ValueError, match="days_ahead"):

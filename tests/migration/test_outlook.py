@@ -255,6 +255,7 @@ def test_without_the_pool_s_series_what_else_stays_is_its_allocations(yulin: Dec
 
 
 def test_a_pool_measured_twice_is_refused_naming_both_series(yulin: Declaration, tmp_path: Path) -> None:
+    """Two series of one pool (two scrape jobs) would be counted twice: exit 2, both named, nothing written."""
     usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set(), pool_series=("phase1-ceph", "x:phase1-ceph"))
     code, output = _plan(usage.csv, tmp_path / "plan")
     assert code == 2, output
@@ -273,6 +274,7 @@ def test_a_pool_measured_twice_is_refused_naming_both_series(yulin: Declaration,
 def test_history_options_that_do_not_go_together_are_refused(
     yulin: Declaration, tmp_path: Path, extra: list[str], message: str
 ) -> None:
+    """--csv with --prometheus-url, or --config with --csv: exit 2 saying which options go together."""
     usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set())
     code, output = _plan(usage.csv, tmp_path / "plan", *extra)
     assert code == 2, output
@@ -361,6 +363,7 @@ def test_series_are_projected_to_one_day_and_a_stale_one_is_refused(yulin: Decla
 
 
 def test_a_history_that_measures_nothing_of_the_migration_is_refused(tmp_path: Path) -> None:
+    """A history with neither the pool nor a candidate is no forecast: exit 2 saying what was expected."""
     csv = tmp_path / "other.csv"
     csv.write_text("series,timestamp,used_bytes,capacity_bytes\nfoo/bar,1741600800,1,10\nfoo/bar,1741601700,2,10\n")
     code, output = _plan(csv, tmp_path / "plan")
