@@ -399,3 +399,18 @@ def test_a_calendar_year_the_forecaster_lacks_is_said_once(yulin: Declaration, t
     shown = " ".join(output.split())
     assert shown.count("the working calendar does not know") == 1, output
     assert "does not know 2099, 2100 yet" in shown
+
+
+def test_the_exporter_s_calendar_in_the_environment_asks_for_no_forecast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DIZUO_CALENDAR (the exporter's) leaves `migrate city` planning in allocations; --calendar alone is refused."""
+    monkeypatch.setenv("DIZUO_CALENDAR", str(CALENDAR))
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))["sizes"] == "allocations"
+    monkeypatch.delenv("DIZUO_CALENDAR")
+    args = ["migrate", "city", str(YULIN), "--out", str(tmp_path / "other"), "--calendar", str(CALENDAR)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "give exactly one of --prometheus-url URL or --csv FILE" in " ".join(result.output.split())

@@ -186,6 +186,7 @@ def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, se
 
 @migrate_app.command("city")
 def city(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")],
     out: Annotated[
         Path, typer.Option("--out", help="New or empty directory for the plan and each wave's systems.yaml")
@@ -217,7 +218,11 @@ def city(
         raise typer.Exit(BAD_INPUT)
     declaration = load_or_exit(path)
     outlook = None
-    if any(option is not None for option in (prometheus_url, csv, config, calendar_file)):
+    # A calendar from the environment (DIZUO_CALENDAR, the exporter's) asks for no forecast; one on the command line
+    # without a history is a mistake worth saying.
+    calendar_source = ctx.get_parameter_source("calendar_file")
+    calendar_asked = calendar_file is not None and (calendar_source is None or calendar_source.name != "ENVIRONMENT")
+    if calendar_asked or any(option is not None for option in (prometheus_url, csv, config)):
         outlook = _outlook(declaration, prometheus_url, csv, config, calendar_file)
     try:
         planned = build_instance(declaration, outlook)
