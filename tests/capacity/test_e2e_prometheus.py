@@ -44,12 +44,18 @@ pytestmark = [
 
 FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
 ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs", "job": "kubelet"}
-# Two Ceph clusters in one Prometheus, as ceph-mixin labels them: pool ids and the `.mgr` pool repeat in each.
+# Ceph clusters in one Prometheus: pool ids and the `.mgr` pool repeat in each. Two labelled `cluster` as
+# ceph-mixin does, yl-gov-ceph scraped by a second job too (a second Prometheus job on the same managers); and one
+# without the label, told apart by its job. (labels, pool id, name, stored GiB)
 CEPH_POOLS = [
-    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283"}, "1", ".mgr"),
-    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283"}, "2", "phase1-ceph"),
-    ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283"}, "1", ".mgr"),
-    ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283"}, "2", "dmz-ceph"),
+    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph"}, "1", ".mgr", 100.0),
+    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph"}, "2", "phase1-ceph", 101.0),
+    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph-dr"}, "1", ".mgr", 100.0),
+    ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph-dr"}, "2", "phase1-ceph", 101.0),
+    ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283", "job": "ceph"}, "1", ".mgr", 102.0),
+    ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283", "job": "ceph"}, "2", "dmz-ceph", 103.0),
+    ({"instance": "10.63.16.11:9283", "job": "ceph-archive"}, "1", ".mgr", 104.0),
+    ({"instance": "10.63.16.11:9283", "job": "ceph-archive"}, "2", "archive", 105.0),
 ]
 
 
@@ -71,9 +77,9 @@ def history(now: int) -> str:
         "ceph_pool_max_avail": [],
         "ceph_pool_metadata": [],
     }
-    for i, (where, pool_id, name) in enumerate(CEPH_POOLS):
-        labels = {**where, "job": "ceph", "pool_id": pool_id}
-        series["ceph_pool_stored"].append((labels, np.full(ts.size, (100.0 + i) * GIB)))
+    for where, pool_id, name, stored in CEPH_POOLS:
+        labels = {**where, "pool_id": pool_id}
+        series["ceph_pool_stored"].append((labels, np.full(ts.size, stored * GIB)))
         series["ceph_pool_max_avail"].append((labels, np.full(ts.size, 300.0 * GIB)))
         series["ceph_pool_metadata"].append(({**labels, "name": name}, np.ones(ts.size)))
     return openmetrics(ts, series)
@@ -193,18 +199,24 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
     assert rotating == {}, f"the daily-rotation volume gaj-01/logs must not alert (not even pending): {rotating}"
 
 
-def test_ceph_pools_of_two_clusters_are_read_apart(city):
+def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):
     """Pool ids and the `.mgr` pool repeat in every Ceph cluster: the default selector joins each pool's name from
-    its own cluster, so both clusters' pools are forecast, each under its own volume."""
+    its own cluster, reads a labelled cluster's pool once however many jobs scrape it, and tells an unlabelled
+    cluster apart by its job."""
     metrics = wait_for(
         lambda: (m := city.metrics()).get("dizuo_storage_used_bytes") and m, "a first forecast", city.logs
     )
     used = {s.labels["volume"]: s.value for s in metrics["dizuo_storage_used_bytes"] if s.labels["kind"] == "ceph_pool"}
     assert used == {
-        f"{where['cluster']}/ceph/{name}": (100.0 + i) * GIB for i, (where, _, name) in enumerate(CEPH_POOLS)
+        "yl-gov-ceph/.mgr": 100.0 * GIB,
+        "yl-gov-ceph/phase1-ceph": 101.0 * GIB,
+        "yl-dmz-ceph/.mgr": 102.0 * GIB,
+        "yl-dmz-ceph/dmz-ceph": 103.0 * GIB,
+        "ceph-archive/.mgr": 104.0 * GIB,
+        "ceph-archive/archive": 105.0 * GIB,
     }
     pools = {s.labels["volume"]: s.labels["pool"] for s in metrics["dizuo_storage_used_bytes"]}
-    assert pools["yl-gov-ceph/ceph/phase1-ceph"] == "phase1-ceph"
+    assert pools["yl-gov-ceph/phase1-ceph"] == "phase1-ceph"
 
 
 def query(city: City, expr: str) -> dict[str, Any]:

@@ -322,7 +322,7 @@ def test_the_plan_from_a_real_prometheus_relieves_the_pool(yulin: Declaration, t
     assert result.exit_code == 0, result.output
     plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
     forecast = plan["forecast"]
-    assert forecast["pools"]["phase1-ceph"]["series"] == ["ceph_pool:yl-gov-ceph/ceph/phase1-ceph"]
+    assert forecast["pools"]["phase1-ceph"]["series"] == ["ceph_pool:yl-gov-ceph/phase1-ceph"]
     assert set(forecast["systems"]) == measured
     assert forecast["systems"][min(measured)]["series"] == [f"pvc:{min(measured)}/data"]
     moved = {code for code, pool in plan["assignments"].items() if pool}

@@ -118,13 +118,24 @@ _FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/
 # Pool ids start at 1 in every Ceph cluster, and every cluster has a `.mgr` pool: the name is joined from the same
 # scrape (job, instance) and the cluster label ceph-mixin uses where there is one, or two clusters in one Prometheus
 # make the join many-to-many and the query fails. `max by` then folds a manager failover (a new instance) into one
-# series, and keeps one series per cluster (its `cluster` label or its scrape job).
-_CEPH_JOIN = "* on (cluster, job, instance, pool_id) group_left (name) ceph_pool_metadata"
+# series per pool: per (cluster, name) where the scrape carries ceph-mixin's `cluster` label, so that one cluster
+# scraped by two jobs (two Prometheus jobs, a second exporter) is one pool, not two; per (job, name) where it does
+# not, the scrape job being all that tells two clusters apart.
 _CEPH_POOL = ("cluster", "job", "name")
+_CEPH_CLUSTER = '{cluster!=""}'
+_CEPH_NO_CLUSTER = '{cluster=""}'
 
 
-def _ceph(expression: str) -> str:
-    return f"max by ({', '.join(_CEPH_POOL)}) ({expression} {_CEPH_JOIN})"
+def _ceph(template: str) -> str:
+    """One series per Ceph pool of ``template``, an expression over ceph_pool_* metrics with ``$sel`` after each
+    metric name (their label matchers go there)."""
+
+    def per(by: str, matcher: str) -> str:
+        expression = template.replace("$sel", matcher)
+        join = f"* on (cluster, job, instance, pool_id) group_left (name) ceph_pool_metadata{matcher}"
+        return f"max by ({by}) ({expression} {join})"
+
+    return f"{per('cluster, name', _CEPH_CLUSTER)} or {per('job, name', _CEPH_NO_CLUSTER)}"
 
 
 DEFAULT_SELECTORS: tuple[Selector, ...] = (
@@ -148,8 +159,8 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # accounts for replication and the full ratio, so stored + max_avail is what the pool can hold.
     Selector(
         kind="ceph_pool",
-        used=_ceph("ceph_pool_stored"),
-        capacity=_ceph("(ceph_pool_stored + ceph_pool_max_avail)"),
+        used=_ceph("ceph_pool_stored$sel"),
+        capacity=_ceph("(ceph_pool_stored$sel + ceph_pool_max_avail$sel)"),
         volume=_CEPH_POOL,
         pool_label="name",
     ),
