@@ -45,8 +45,9 @@ pytestmark = [
 FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
 ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs", "job": "kubelet"}
 # Ceph clusters in one Prometheus: pool ids and the `.mgr` pool repeat in each. Two labelled `cluster` as
-# ceph-mixin does, yl-gov-ceph scraped by a second job too (a second Prometheus job on the same managers); and one
-# without the label, told apart by its job. (labels, pool id, name, stored GiB)
+# ceph-mixin does, yl-gov-ceph scraped by a second job too (a second Prometheus job on the same managers) and by a
+# third that does not label it; and one cluster without the label, told apart by its job, which shares its name
+# with the other cluster's label. (labels, pool id, name, stored GiB)
 CEPH_POOLS = [
     ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph"}, "1", ".mgr", 100.0),
     ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph"}, "2", "phase1-ceph", 101.0),
@@ -54,8 +55,10 @@ CEPH_POOLS = [
     ({"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph-dr"}, "2", "phase1-ceph", 101.0),
     ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283", "job": "ceph"}, "1", ".mgr", 102.0),
     ({"cluster": "yl-dmz-ceph", "instance": "10.62.16.11:9283", "job": "ceph"}, "2", "dmz-ceph", 103.0),
-    ({"instance": "10.63.16.11:9283", "job": "ceph-archive"}, "1", ".mgr", 104.0),
-    ({"instance": "10.63.16.11:9283", "job": "ceph-archive"}, "2", "archive", 105.0),
+    ({"instance": "10.61.16.11:9283", "job": "ceph-legacy"}, "1", ".mgr", 100.0),
+    ({"instance": "10.61.16.11:9283", "job": "ceph-legacy"}, "2", "phase1-ceph", 101.0),
+    ({"instance": "10.63.16.11:9283", "job": "yl-dmz-ceph"}, "1", ".mgr", 104.0),
+    ({"instance": "10.63.16.11:9283", "job": "yl-dmz-ceph"}, "2", "archive", 105.0),
 ]
 
 
@@ -201,8 +204,8 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
 
 def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):
     """Pool ids and the `.mgr` pool repeat in every Ceph cluster: the default selector joins each pool's name from
-    its own cluster, reads a labelled cluster's pool once however many jobs scrape it, and tells an unlabelled
-    cluster apart by its job."""
+    its own cluster, reads a labelled cluster's pool once however many jobs scrape it (with the label or without),
+    and tells an unlabelled cluster apart by its job, under a name no cluster label takes."""
     metrics = wait_for(
         lambda: (m := city.metrics()).get("dizuo_storage_used_bytes") and m, "a first forecast", city.logs
     )
@@ -212,8 +215,8 @@ def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):
         "yl-gov-ceph/phase1-ceph": 101.0 * GIB,
         "yl-dmz-ceph/.mgr": 102.0 * GIB,
         "yl-dmz-ceph/dmz-ceph": 103.0 * GIB,
-        "ceph-archive/.mgr": 104.0 * GIB,
-        "ceph-archive/archive": 105.0 * GIB,
+        "job:yl-dmz-ceph/.mgr": 104.0 * GIB,
+        "job:yl-dmz-ceph/archive": 105.0 * GIB,
     }
     pools = {s.labels["volume"]: s.labels["pool"] for s in metrics["dizuo_storage_used_bytes"]}
     assert pools["yl-gov-ceph/phase1-ceph"] == "phase1-ceph"

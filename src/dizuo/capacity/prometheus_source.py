@@ -119,23 +119,26 @@ _FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/
 # scrape (job, instance) and the cluster label ceph-mixin uses where there is one, or two clusters in one Prometheus
 # make the join many-to-many and the query fails. `max by` then folds a manager failover (a new instance) into one
 # series per pool: per (cluster, name) where the scrape carries ceph-mixin's `cluster` label, so that one cluster
-# scraped by two jobs (two Prometheus jobs, a second exporter) is one pool, not two; per (job, name) where it does
-# not, the scrape job being all that tells two clusters apart.
-_CEPH_POOL = ("cluster", "job", "name")
+# scraped by two jobs is one pool, not two; per (job, name) where it does not, the scrape job being all that tells
+# two clusters apart. Such a pool is named `job:<job>` (a job may share its name with another cluster's label: `ceph`
+# is Ceph's default cluster name), and left out where the same manager (instance) is also scraped with the label.
+_CEPH_POOL = ("cluster", "name")
 _CEPH_CLUSTER = '{cluster!=""}'
 _CEPH_NO_CLUSTER = '{cluster=""}'
 
 
 def _ceph(template: str) -> str:
     """One series per Ceph pool of ``template``, an expression over ceph_pool_* metrics with ``$sel`` after each
-    metric name (their label matchers go there)."""
+    metric name (their label matchers go there), labelled (cluster, name)."""
 
-    def per(by: str, matcher: str) -> str:
-        expression = template.replace("$sel", matcher)
+    def joined(matcher: str) -> str:
         join = f"* on (cluster, job, instance, pool_id) group_left (name) ceph_pool_metadata{matcher}"
-        return f"max by ({by}) ({expression} {join})"
+        return f"{template.replace('$sel', matcher)} {join}"
 
-    return f"{per('cluster, name', _CEPH_CLUSTER)} or {per('job, name', _CEPH_NO_CLUSTER)}"
+    labelled = f"max by (cluster, name) ({joined(_CEPH_CLUSTER)})"
+    unlabelled = f"({joined(_CEPH_NO_CLUSTER)}) unless on (instance, pool_id) ceph_pool_stored{_CEPH_CLUSTER}"
+    by_job = f'label_replace(max by (job, name) ({unlabelled}), "cluster", "job:$1", "job", "(.*)")'
+    return f"{labelled} or max by (cluster, name) ({by_job})"
 
 
 DEFAULT_SELECTORS: tuple[Selector, ...] = (
