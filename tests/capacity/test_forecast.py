@@ -799,3 +799,5 @@ def test_projection_takes_one_lead_per_history():
     assert (near.days_ahead, far.days_ahead) == (7, 30)
     assert far.median_bytes == alone.median_bytes
     assert far.median_bytes > near.median_bytes
+    with pytest.raises(ValueError, match="one per history"):
+        project_usage([history, history], [7])

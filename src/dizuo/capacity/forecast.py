@@ -172,7 +172,10 @@ def project_usage(
     Poisson sum). A volume kept under its capacity by repeated cleanups beyond that day stays under it; any other
     projection is the demand, which may pass the capacity (a pool's plan needs to know by how much).
     """
-    ahead = np.broadcast_to(np.asarray(days_ahead, dtype=np.int64), (len(histories),))
+    given = np.asarray(days_ahead, dtype=np.int64)
+    if given.ndim and given.shape != (len(histories),):
+        raise ValueError(f"days_ahead: one number, or one per history ({len(histories)}), not {given.shape[0]}")
+    ahead = np.broadcast_to(given, (len(histories),))
     if ahead.size and int(ahead.min()) < 1:
         raise ValueError(f"days_ahead must be at least 1, got {int(ahead.min())}")
     _warn_uncovered(histories, int(ahead.max(initial=1)) * SECONDS_PER_DAY, calendar)
