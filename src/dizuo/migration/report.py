@@ -307,9 +307,8 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         f"- Relief needed: {max(0, instance.need_bytes) / TIB:,.1f} TiB",
         f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
     ]
-    lines += _forecast_lines(city)
     if waves is None or assignment.destinations is None:
-        lines += ["", "## No plan", "", str(assignment.reason), ""]
+        lines += [*_forecast_lines(city), "", "## No plan", "", str(assignment.reason), ""]
         return "\n".join([*lines, *_assessment_lines(city, {}, [])])
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
@@ -318,6 +317,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
         f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
         "unless one system alone is larger",
+        *_forecast_lines(city),
         "",
         "## Applying a wave",
         "",
