@@ -555,3 +555,20 @@ def test_an_instance_key_is_named_after_what_the_declaration_calls_it(yulin: Dec
         "shared_storage[0] (storage pool xc-ceph).storage_bytes"
     )
     assert _whose("wave_bytes", document, "phase1-ceph") == "wave_bytes"
+
+
+def test_a_target_storage_past_its_fill_target_is_shown_as_the_reason_nothing_moves(tmp_path: Path) -> None:
+    """xc-ceph shrunk to 200,000 GiB holds 189,870 GiB of quotas, past 90 %: no plan, and PLAN.md shows no room."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "clusters.yaml").read_text(encoding="utf-8")
+    (city / "clusters.yaml").write_text(
+        text.replace("capacity_gib: 417792, used_gib: 146227", "capacity_gib: 200000, used_gib: 146227"),
+        encoding="utf-8",
+    )
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    markdown = (out / "PLAN.md").read_text(encoding="utf-8")
+    assert "- Room on `xc-ceph`: 0.0 TiB to its 90% fill target (189,870 of 200,000 GiB allocated, 94.9%)" in markdown
+    assert "## No plan" in markdown

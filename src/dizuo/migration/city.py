@@ -73,7 +73,7 @@ def adaptation_cost(m: Migration, s: System, pool: NodePool) -> int | None:
     return round(s.budget_cny * share)
 
 
-def _allocated_gib(d: Declaration, pool: str) -> int:
+def allocated_gib(d: Declaration, pool: str) -> int:
     """GiB the declaration places on a storage pool: system allocations and datasets (as validate counts them)."""
     systems = sum(s.resources.storage_gib for s in d.systems if s.storage_pool == pool)
     return systems + sum(ds.size_gib for ds in d.datasets if ds.storage_pool == pool)
@@ -94,7 +94,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
     fill_bytes = math.floor(m.fill_target * legacy.capacity_gib) * GIB
     pool_outlook = None if outlook is None else outlook.pools.get(legacy.name)
     if outlook is None or pool_outlook is None:
-        staying_others = (_allocated_gib(d, legacy.name) - sum(s.resources.storage_gib for s in candidates)) * GIB
+        staying_others = (allocated_gib(d, legacy.name) - sum(s.resources.storage_gib for s in candidates)) * GIB
         measure = "allocations"
     else:
         # The pool's p90 less the candidates' medians: the candidates are sized by their medians (below).
@@ -123,7 +123,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         return {"projected_bytes": 0 if pool_outlook is not None else allocated, "room_bytes": allocated}
 
     pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
-    free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - _allocated_gib(d, target.name)) * GIB
+    free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - allocated_gib(d, target.name)) * GIB
 
     def used(pool: str, what: str) -> Fraction:
         # Every system there now, summed exactly as validate sums them: what is free is what the wave's check finds

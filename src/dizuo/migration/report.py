@@ -29,7 +29,7 @@ import yaml
 from dizuo.declaration.loader import load_documents
 from dizuo.declaration.model import DOMESTIC_DATABASES
 from dizuo.files import plain_mode
-from dizuo.migration.city import Change, CityInstance, apply_changes, change_of, check_declaration
+from dizuo.migration.city import Change, CityInstance, allocated_gib, apply_changes, change_of, check_declaration
 from dizuo.migration.instance import System
 from dizuo.migration.outlook import Projected
 from dizuo.migration.solve import TIB, Assignment
@@ -239,6 +239,18 @@ def _tib(size: float) -> str:
     return f"{size / TIB:,.1f}"
 
 
+def _target_room_line(city: CityInstance) -> str:
+    """How much the target storage pool can take, in quotas, before its fill target."""
+    m = city.migration
+    pool = next(p for p in city.declaration.storage_pools() if p.name == m.target_storage_pool)
+    allocated = allocated_gib(city.declaration, pool.name)
+    room = min((share.storage_bytes for share in city.instance.shared_storage), default=0)
+    return (
+        f"- Room on `{pool.name}`: {room / TIB:,.1f} TiB to its {m.fill_target:.0%} fill target "
+        f"({allocated:,} of {pool.capacity_gib:,} GiB allocated, {allocated / pool.capacity_gib:.1%})"
+    )
+
+
 def _forecast_lines(city: CityInstance) -> list[str]:
     """PLAN.md's account of the usage forecast the sizes came from."""
     outlook, m = city.outlook, city.migration
@@ -305,6 +317,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         "",
         f"- Candidates: {len(city.candidates)} systems on `{m.legacy_storage_pool}`",
         f"- Relief needed: {max(0, instance.need_bytes) / TIB:,.1f} TiB",
+        _target_room_line(city),
         f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
     ]
     if waves is None or assignment.destinations is None:
