@@ -18,11 +18,13 @@ import pytest
 from dizuo.capacity.config_files import ConfigError
 from dizuo.capacity.prometheus_source import (
     DEFAULT_CONFIG,
+    Ownership,
     PrometheusSource,
     SourceError,
     load_config,
     parse_duration,
 )
+from dizuo.capacity.types import UsageHistory
 from dizuo.declaration import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -381,3 +383,25 @@ def test_join_keeps_arrays_typed(fleet):
     history = PrometheusSource(fleet.url, clock=lambda: NOW).histories()[0]
     assert history.timestamps.dtype == np.int64
     assert history.used_bytes.dtype == np.float64
+
+
+def test_a_data_pool_claim_belongs_to_its_dataset_owner_and_pool(declaration):
+    """The data pool's claims live in dp-<owner>, named after their dataset: a claim rk-jcxx there is gaj's dataset
+    on datapool-ceph; any other claim in that namespace is still gaj's (pool unknown); nothing is a system's."""
+    ownership = Ownership.from_declaration(declaration)
+    dataset = ownership.labels(PVC, {"namespace": "dp-gaj", "persistentvolumeclaim": "rk-jcxx"})
+    assert (dataset["department"], dataset["pool"], dataset["system"]) == ("gaj", "datapool-ceph", ""), dataset
+    other = ownership.labels(PVC, {"namespace": "dp-gaj", "persistentvolumeclaim": "scratch"})
+    assert (other["department"], other["pool"], other["system"]) == ("gaj", "", ""), other
+    # The same claim name in a system's namespace stays the system's.
+    system = ownership.labels(PVC, {"namespace": "sjj-tyrz", "persistentvolumeclaim": "rk-jcxx"})
+    assert (system["department"], system["system"]) == ("sjj", "sjj-tyrz"), system
+
+
+def test_a_data_pool_claim_in_a_csv_belongs_to_its_dataset(declaration):
+    """`--csv` series pvc:dp-gaj/rk-jcxx: labelled as the exporter labels the claim."""
+    from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
+
+    history = UsageHistory("pvc:dp-gaj/rk-jcxx", np.array([int(NOW)]), np.array([1.0]), np.array([2.0]))
+    (labelled,) = label_from_declaration([history], Ownership.from_declaration(declaration))
+    assert (labelled.labels["department"], labelled.labels["pool"]) == ("gaj", "datapool-ceph"), labelled.labels

@@ -30,6 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.types import UsageHistory
+from dizuo.datapool.shapes import dataset_namespace
 from dizuo.declaration.loader import show_value
 from dizuo.declaration.model import Declaration
 
@@ -211,12 +212,17 @@ class Ownership:
 
     @classmethod
     def from_declaration(cls, declaration: Declaration | None) -> Ownership:
-        """Namespaces are named after system or department codes; buckets and PVCs after datasets."""
+        """Namespaces are named after system or department codes; buckets and PVCs after datasets. The data pool's
+        claims live in their owner's dataset namespace (``dp-<owner>``), named after the dataset: that namespace is
+        the owner's, and ``<namespace>/<claim>`` the dataset's."""
         if declaration is None:
             return cls(by_code={}, pools=frozenset())
         by_code: dict[str, Owner] = {}
         for dataset in declaration.datasets:
-            by_code[dataset.code] = Owner(department=dataset.owner, pool=dataset.storage_pool)
+            owner = Owner(department=dataset.owner, pool=dataset.storage_pool)
+            by_code[dataset.code] = owner
+            by_code[dataset_namespace(dataset.owner)] = Owner(department=dataset.owner)
+            by_code[f"{dataset_namespace(dataset.owner)}/{dataset.code}"] = owner
         for department in declaration.departments:
             by_code[department.code] = Owner(department=department.code)
         for system in declaration.systems:
@@ -233,7 +239,10 @@ class Ownership:
         """The forecast labels (see ``LABELS``) of one series read by ``selector``."""
         owner = Owner()
         if selector.owner_label is not None:
-            owner = self.owner(series_labels.get(selector.owner_label, ""))
+            code = series_labels.get(selector.owner_label, "")
+            # A claim of the data pool: its namespace and name together say which dataset it holds.
+            claim = series_labels.get("persistentvolumeclaim", "")
+            owner = self.by_code.get(f"{code}/{claim}", self.owner(code))
         pool = owner.pool
         if selector.pool is not None:
             pool = selector.pool

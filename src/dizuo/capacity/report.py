@@ -95,7 +95,7 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
             continue
         name = history.series.rpartition(":")[2]
         code = name.partition("/")[0]
-        owner = ownership.owner(code)
+        owner = ownership.by_code.get(name, ownership.owner(code))  # a data-pool claim: <dp-owner>/<dataset>
         pool = name if name in ownership.pools else owner.pool
         labels = {
             "kind": "",
