@@ -76,6 +76,19 @@ def history(now: int) -> str:
             (FILLING, np.full(ts.size, 100.0 * GIB)),
             (ROTATING, np.full(ts.size, 50.0 * GIB)),
         ],
+        # Two dataset buckets (MinIO): bdc-da (refresh every 7 days) unchanged for the whole 14 days, gh-yzt
+        # (7 days too) loaded every night at 02:00 local.
+        "minio_bucket_usage_total_bytes": [
+            ({"bucket": "bdc-da", "job": "minio"}, np.full(ts.size, 300.0 * GIB)),
+            (
+                {"bucket": "gh-yzt", "job": "minio"},
+                (30 + ((ts + 6 * 3600) // 86400 - (ts[0] + 6 * 3600) // 86400)) * GIB,
+            ),
+        ],
+        "minio_bucket_quota_total_bytes": [
+            ({"bucket": "bdc-da", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
+            ({"bucket": "gh-yzt", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
+        ],
         "ceph_pool_stored": [],
         "ceph_pool_max_avail": [],
         "ceph_pool_metadata": [],
@@ -200,6 +213,24 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
     assert "gaj-01/logs" in used, f"volumes the exporter saw: {sorted(used)}"
     rotating = by_volume(city.alerts(), "gaj-01/logs")
     assert rotating == {}, f"the daily-rotation volume gaj-01/logs must not alert (not even pending): {rotating}"
+
+
+def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_not(city):
+    """bdc-da's bucket has not changed in 14 days, twice its declared 7-day refresh: DizuoDatasetStale fires with
+    the dataset, its owner and pool; gh-yzt, loaded every night, stays quiet."""
+    fired = wait_for(
+        lambda: [
+            a for a in city.alerts() if a["labels"]["alertname"] == "DizuoDatasetStale" and a["state"] == "firing"
+        ],
+        "DizuoDatasetStale firing for bdc-da",
+        city.logs,
+    )
+    assert [a["labels"]["dataset"] for a in fired] == ["bdc-da"], fired
+    labels = fired[0]["labels"]
+    assert (labels["department"], labels["pool"], labels["severity"]) == ("bdc", "datapool-s3", "warning"), labels
+    assert 13 * 86400 < float(fired[0]["value"]) < 15 * 86400, fired[0]["value"]
+    written = {s.labels["dataset"]: s.value for s in city.metrics()["dizuo_dataset_last_write_timestamp_seconds"]}
+    assert written["gh-yzt"] > time.time() - 86400, "gh-yzt was loaded last night"
 
 
 def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):

@@ -223,3 +223,22 @@ def test_once_per_day_passes_a_message_again_after_a_day():
     assert passes("calendar lacks 2028"), "another message is not held back"
     now[0] = 86400.0
     assert passes("calendar lacks 2027")
+
+
+def test_a_dataset_s_last_write_is_its_last_change_in_size():
+    """The last sample whose size differs from the one before; a flat history reads as its first sample; volumes
+    that hold no dataset are not counted; of two volumes of one dataset the later write counts."""
+
+    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
+
+    ts = np.arange(0, 10 * 900, 900, dtype=np.int64) + 1_717_200_000
+    labels = {"kind": "bucket", "volume": "rk-jcxx", "pool": "datapool-s3", "department": "gaj", "dataset": "rk-jcxx"}
+    written = UsageHistory("bucket:rk-jcxx", ts, np.array([1, 1, 2, 2, 2, 5, 5, 5, 5, 5.0]), np.full(10, 9.0), labels)
+    flat = UsageHistory("bucket:fr-jcxx", ts, np.full(10, 3.0), np.full(10, 9.0), labels | {"dataset": "fr-jcxx"})
+    other = UsageHistory("pvc:sjj-tyrz/data", ts, np.arange(10.0), np.full(10, 9.0), dict(LABELS))
+    older = UsageHistory("pvc:dp-gaj/rk-jcxx", ts, np.array([1, 2, 2, 2, 2, 2, 2, 2, 2, 2.0]), np.full(10, 9.0), labels)
+    writes = {w.dataset: w for w in dataset_writes([written, flat, other, older])}
+    assert set(writes) == {"rk-jcxx", "fr-jcxx"}
+    assert writes["rk-jcxx"].at == int(ts[5])
+    assert writes["fr-jcxx"].at == int(ts[0])
+    assert (writes["rk-jcxx"].department, writes["rk-jcxx"].pool) == ("gaj", "datapool-s3")

@@ -14,6 +14,10 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   forgetting a label matcher.
 - ``dizuo_storage_allocated_bytes{scope="department"|"pool"}``: the declaration's department
   storage quota (``department`` set) or the declared capacity of a storage pool (``pool`` set).
+- ``dizuo_dataset_last_write_timestamp_seconds{dataset, department, pool}``: when a data-pool dataset's volume (its
+  bucket, or its claim ``dp-<owner>/<dataset>``) last changed in size, or the first sample read if it has not since;
+  ``dizuo_dataset_refresh_period_seconds``: the refresh period the declaration gives it. Ownership and freshness of
+  the data pool, for ``DizuoDatasetStale``.
 - ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
   ``..._stale`` (1 when the last run failed or the last success is older than ``stale_after``),
   ``..._runs_total{result}``, ``..._series``.
@@ -45,6 +49,36 @@ class Snapshot:
     error: str | None = None  # of the last run, None when it succeeded
     successes: int = 0
     failures: int = 0
+    writes: tuple[DatasetWrite, ...] = ()  # the data pool's datasets seen in the last good run
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetWrite:
+    """When a dataset's volume last changed: its last write, or the first sample read if none changed since."""
+
+    dataset: str
+    department: str
+    pool: str
+    at: int  # unix s
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshPeriod:
+    """How often the declaration says a dataset's owner refreshes it."""
+
+    dataset: str
+    department: str
+    pool: str
+    seconds: float
+
+
+def refresh_periods(declaration: Declaration | None) -> tuple[RefreshPeriod, ...]:
+    """Each declared dataset's refresh period (datasets.yaml refresh_days)."""
+    if declaration is None:
+        return ()
+    return tuple(
+        RefreshPeriod(ds.code, ds.owner, ds.storage_pool, ds.refresh_days * 86400.0) for ds in declaration.datasets
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +107,7 @@ class CapacityCollector:
         self,
         snapshot: Callable[[], Snapshot],
         allocated: Sequence[Allocation] = (),
+        refresh: Sequence[RefreshPeriod] = (),
         *,
         stale_after: float,
         registry: CollectorRegistry | None = None,
@@ -80,6 +115,7 @@ class CapacityCollector:
     ) -> None:
         self._snapshot = snapshot
         self._allocated = tuple(allocated)
+        self._refresh = tuple(refresh)
         self._stale_after = stale_after
         self._clock = clock
         if registry is not None:
@@ -131,6 +167,17 @@ class CapacityCollector:
             "dizuo_capacity_forecast_stale",
             "1 when the forecasts served are not fresh: the last run failed or succeeded too long ago.",
         )
+        dataset_labels = ["dataset", "department", "pool"]
+        last_write = GaugeMetricFamily(
+            "dizuo_dataset_last_write_timestamp_seconds",
+            "When the dataset's volume last changed (unix s); the first sample read if it has not since.",
+            labels=dataset_labels,
+        )
+        refresh = GaugeMetricFamily(
+            "dizuo_dataset_refresh_period_seconds",
+            "How often the declaration says the dataset's owner refreshes it.",
+            labels=dataset_labels,
+        )
         runs = CounterMetricFamily("dizuo_capacity_forecast_runs", "Forecast runs by result.", labels=["result"])
         count = GaugeMetricFamily("dizuo_capacity_forecast_series", "Volumes in the last good forecast.")
         if snap is not None:
@@ -144,6 +191,10 @@ class CapacityCollector:
             for a in self._allocated:
                 department, pool = (a.name, "") if a.scope == "department" else ("", a.name)
                 allocated.add_metric([a.scope, department, pool], a.bytes)
+            for w in snap.writes:
+                last_write.add_metric([w.dataset, w.department, w.pool], float(w.at))
+            for r in self._refresh:
+                refresh.add_metric([r.dataset, r.department, r.pool], r.seconds)
             if snap.duration_seconds is not None:
                 duration.add_metric([], snap.duration_seconds)
             if snap.succeeded_at is not None:
@@ -160,6 +211,8 @@ class CapacityCollector:
             early,
             late,
             allocated,
+            last_write,
+            refresh,
             duration,
             last_success,
             stale,

@@ -227,7 +227,7 @@ def register(app: typer.Typer) -> None:
         calendar_file: CalendarOption = None,
     ) -> None:
         """Serve storage-exhaustion forecasts as Prometheus metrics, recomputed every --interval seconds."""
-        from dizuo.capacity.collector import allocations  # noqa: PLC0415 - see load_declaration
+        from dizuo.capacity.collector import allocations, refresh_periods  # noqa: PLC0415 - see load_declaration
         from dizuo.capacity.exporter import ForecastLoop, forecaster_for, start_exporter  # noqa: PLC0415
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -238,7 +238,7 @@ def register(app: typer.Typer) -> None:
         source = make_source(prometheus_url, config, city)
         loop = ForecastLoop(source, forecaster_for(calendar), interval=interval)
         try:
-            exporter = start_exporter(loop, allocations(city), host, port)
+            exporter = start_exporter(loop, allocations(city), host, port, refresh_periods(city))
         except OSError as exc:
             raise fail(f"--listen {listen}: cannot listen: {exc.strerror or exc}") from None
         err.print(f"serving http://{listen}/metrics, forecasting from {source.url} every {interval:g} s")

@@ -17,10 +17,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 from wsgiref.simple_server import WSGIServer
 
+import numpy as np
 from prometheus_client import start_http_server
 from prometheus_client.registry import CollectorRegistry
 
-from dizuo.capacity.collector import Allocation, CapacityCollector, Snapshot
+from dizuo.capacity.collector import Allocation, CapacityCollector, DatasetWrite, RefreshPeriod, Snapshot
 from dizuo.capacity.prometheus_source import one_per_volume
 from dizuo.capacity.types import Forecast, UsageHistory
 
@@ -118,6 +119,7 @@ class ForecastLoop:
         log.info("forecast run ok: %d volumes in %.2f s", len(forecasts), duration)
         self._snapshot = Snapshot(
             forecasts=tuple(forecasts),
+            writes=dataset_writes(histories),
             succeeded_at=self._clock(),
             duration_seconds=duration,
             error=None,
@@ -142,6 +144,22 @@ class ForecastLoop:
             started = time.monotonic()
             self.run_once()
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+
+def dataset_writes(histories: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...]:
+    """The last change of each data-pool dataset's volume: the last sample whose used bytes differ from the one
+    before it, or the history's first sample where none does (no write since at least then). A dataset held in
+    two volumes counts its latest write."""
+    latest: dict[str, DatasetWrite] = {}
+    for h in histories:
+        dataset = h.labels.get("dataset")
+        if not dataset:
+            continue
+        changed = np.flatnonzero(np.diff(h.used_bytes) != 0)
+        at = int(h.timestamps[changed[-1] + 1] if changed.size else h.timestamps[0])
+        if dataset not in latest or at > latest[dataset].at:
+            latest[dataset] = DatasetWrite(dataset, h.labels.get("department", ""), h.labels.get("pool", ""), at)
+    return tuple(latest[d] for d in sorted(latest))
 
 
 def _with_labels(forecasts: Sequence[Forecast], histories: Sequence[UsageHistory]) -> list[Forecast]:
@@ -170,10 +188,17 @@ class RunningExporter:
         self.loop.stop()
 
 
-def start_exporter(loop: ForecastLoop, allocated: Sequence[Allocation], host: str, port: int) -> RunningExporter:
+def start_exporter(
+    loop: ForecastLoop,
+    allocated: Sequence[Allocation],
+    host: str,
+    port: int,
+    refresh: Sequence[RefreshPeriod] = (),
+) -> RunningExporter:
     """Serve the loop's snapshots on http://host:port/metrics and start the loop."""
     registry = CollectorRegistry()
-    CapacityCollector(loop.snapshot, allocated, stale_after=STALE_AFTER_INTERVALS * loop.interval, registry=registry)
+    stale_after = STALE_AFTER_INTERVALS * loop.interval
+    CapacityCollector(loop.snapshot, allocated, refresh, stale_after=stale_after, registry=registry)
     server, _thread = start_http_server(port, addr=host, registry=registry)
     loop.start()
     return RunningExporter(loop=loop, server=server, registry=registry)

@@ -201,6 +201,7 @@ class Owner:
     department: str = ""
     system: str = ""
     pool: str = ""
+    dataset: str = ""  # the data-pool dataset the volume holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +220,7 @@ class Ownership:
             return cls(by_code={}, pools=frozenset())
         by_code: dict[str, Owner] = {}
         for dataset in declaration.datasets:
-            owner = Owner(department=dataset.owner, pool=dataset.storage_pool)
+            owner = Owner(department=dataset.owner, pool=dataset.storage_pool, dataset=dataset.code)
             by_code[dataset.code] = owner
             by_code[dataset_namespace(dataset.owner)] = Owner(department=dataset.owner)
             by_code[f"{dataset_namespace(dataset.owner)}/{dataset.code}"] = owner
@@ -249,7 +250,7 @@ class Ownership:
         if selector.pool_label is not None and series_labels.get(selector.pool_label):
             # A pool the declaration does not list keeps its own name: it is still one bounded label.
             pool = series_labels[selector.pool_label]
-        return {
+        labels = {
             "kind": selector.kind,
             # Labels a series does not carry (no `cluster` where one Ceph cluster is scraped) are left out.
             "volume": "/".join(v for label in selector.volume if (v := series_labels.get(label, ""))),
@@ -257,6 +258,8 @@ class Ownership:
             "department": owner.department,
             "system": owner.system,
         }
+        # Not a label of the volume metrics (LABELS): the dataset freshness metrics are keyed by it.
+        return labels | ({"dataset": owner.dataset} if owner.dataset else {})
 
 
 # ------------------------------------------------------------------------------------ HTTP API

@@ -103,7 +103,7 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
             "pool": pool,
             "department": owner.department,
             "system": owner.system,
-        }
+        } | ({"dataset": owner.dataset} if owner.dataset else {})
         out.append(UsageHistory(history.series, history.timestamps, history.used_bytes, history.capacity_bytes, labels))
     return out
 

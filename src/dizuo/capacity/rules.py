@@ -58,6 +58,13 @@ class UsageCritical(_Model):
     for_: PromDuration = Field(alias="for")
 
 
+class DatasetStale(_Model):
+    """A data-pool dataset not written for longer than its declared refresh period, with some slack."""
+
+    slack: float = Field(ge=0, le=10)
+    for_: PromDuration = Field(alias="for")
+
+
 class Hold(_Model):
     """An alert with only a ``for`` window."""
 
@@ -74,6 +81,7 @@ class AlertConfig(_Model):
     stale: Hold
     no_volumes: Hold
     exporter_down: Hold
+    dataset_stale: DatasetStale
 
 
 def load_alert_config(path: Path) -> AlertConfig:
@@ -181,6 +189,21 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             description=f"Prometheus has not scraped job {config.exporter_job}"
             "{{ with $labels.instance }} at {{ . }}{{ end }}"
             f" for more than {config.exporter_down.for_}.",
+        ),
+        _alert(
+            config,
+            "DizuoDatasetStale",
+            # Age of the last write against the declared period: the alert's labels are the write's (dataset,
+            # department, pool), its value the age.
+            expr="time() - max by (dataset, department, pool) (dizuo_dataset_last_write_timestamp_seconds)"
+            f" > on (dataset) group_left () ({1 + config.dataset_stale.slack:g}"
+            " * max by (dataset) (dizuo_dataset_refresh_period_seconds))",
+            hold=config.dataset_stale.for_,
+            severity="warning",
+            summary="A data-pool dataset has not been refreshed within its declared period.",
+            description="Dataset {{ $labels.dataset }} (owner {{ with $labels.department }}{{ . }}{{ else }}unknown"
+            "{{ end }}, pool {{ $labels.pool }}) has not been written for {{ $value | humanizeDuration }}: "
+            "longer than the refresh period datasets.yaml declares for it.",
         ),
     ]
     return {"groups": [{"name": GROUP, "rules": alerts}]}
