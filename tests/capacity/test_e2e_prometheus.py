@@ -76,18 +76,18 @@ def history(now: int) -> str:
             (FILLING, np.full(ts.size, 100.0 * GIB)),
             (ROTATING, np.full(ts.size, 50.0 * GIB)),
         ],
-        # Two dataset buckets (MinIO): bdc-da (refresh every 7 days) unchanged for the whole 14 days, gh-yzt
-        # (7 days too) loaded every night at 02:00 local.
+        # Two dataset buckets, named as the datapool stack names them: bdc-da (refresh every 7 days) unchanged for the
+        # whole 14 days, gh-yzt (7 days too) loaded every night at 02:00 local.
         "minio_bucket_usage_total_bytes": [
-            ({"bucket": "bdc-da", "job": "minio"}, np.full(ts.size, 300.0 * GIB)),
+            ({"bucket": "yl-dp-bdc-da", "job": "minio"}, np.full(ts.size, 300.0 * GIB)),
             (
-                {"bucket": "gh-yzt", "job": "minio"},
+                {"bucket": "yl-dp-gh-yzt", "job": "minio"},
                 (30 + ((ts + 6 * 3600) // 86400 - (ts[0] + 6 * 3600) // 86400)) * GIB,
             ),
         ],
         "minio_bucket_quota_total_bytes": [
-            ({"bucket": "bdc-da", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
-            ({"bucket": "gh-yzt", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
+            ({"bucket": "yl-dp-bdc-da", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
+            ({"bucket": "yl-dp-gh-yzt", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
         ],
         "ceph_pool_stored": [],
         "ceph_pool_max_avail": [],
@@ -230,7 +230,20 @@ def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_no
     assert (labels["department"], labels["pool"], labels["severity"]) == ("bdc", "datapool-s3", "warning"), labels
     assert 13 * 86400 < float(fired[0]["value"]) < 15 * 86400, fired[0]["value"]
     written = {s.labels["dataset"]: s.value for s in city.metrics()["dizuo_dataset_last_write_timestamp_seconds"]}
+    assert "gh-yzt" in written, written
     assert written["gh-yzt"] > time.time() - 86400, "gh-yzt was loaded last night"
+    # rk-jcxx has no volume in this Prometheus: unwatched, its freshness unknown; the two buckets are watched.
+    unwatched = wait_for(
+        lambda: {
+            a["labels"]["dataset"]
+            for a in city.alerts()
+            if a["labels"]["alertname"] == "DizuoDatasetUnwatched" and a["state"] == "firing"
+        },
+        "DizuoDatasetUnwatched firing",
+        city.logs,
+    )
+    assert "rk-jcxx" in unwatched, sorted(unwatched)
+    assert not unwatched & {"bdc-da", "gh-yzt"}, sorted(unwatched)
 
 
 def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):

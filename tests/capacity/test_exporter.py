@@ -225,20 +225,44 @@ def test_once_per_day_passes_a_message_again_after_a_day():
     assert passes("calendar lacks 2027")
 
 
-def test_a_dataset_s_last_write_is_its_last_change_in_size():
-    """The last sample whose size differs from the one before; a flat history reads as its first sample; volumes
-    that hold no dataset are not counted; of two volumes of one dataset the later write counts."""
-
+def test_a_dataset_s_last_write_is_its_last_growth_past_the_noise():
+    """The last sample that grew by more than 1 MiB and 0.01 % of the volume; kilobytes of metadata jitter and a
+    retention purge are no loads; a history without one reads as its first sample, unseen; volumes that hold no
+    dataset are not counted; of two volumes of one dataset the later write counts."""
     from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
 
+    gib = 2.0**30
     ts = np.arange(0, 10 * 900, 900, dtype=np.int64) + 1_717_200_000
     labels = {"kind": "bucket", "volume": "rk-jcxx", "pool": "datapool-s3", "department": "gaj", "dataset": "rk-jcxx"}
-    written = UsageHistory("bucket:rk-jcxx", ts, np.array([1, 1, 2, 2, 2, 5, 5, 5, 5, 5.0]), np.full(10, 9.0), labels)
-    flat = UsageHistory("bucket:fr-jcxx", ts, np.full(10, 3.0), np.full(10, 9.0), labels | {"dataset": "fr-jcxx"})
-    other = UsageHistory("pvc:sjj-tyrz/data", ts, np.arange(10.0), np.full(10, 9.0), dict(LABELS))
-    older = UsageHistory("pvc:dp-gaj/rk-jcxx", ts, np.array([1, 2, 2, 2, 2, 2, 2, 2, 2, 2.0]), np.full(10, 9.0), labels)
-    writes = {w.dataset: w for w in dataset_writes([written, flat, other, older])}
+    loaded = np.array([1, 1, 2, 2, 2, 5, 5, 5, 5, 5.0]) * gib + np.tile([0, 4096], 5)  # loads at 2 and 5, jitter
+    written = UsageHistory("bucket:rk-jcxx", ts, loaded, np.full(10, 90 * gib), labels)
+    purged = np.linspace(30, 20, 10) * gib  # shrinking only: a retention purge
+    flat = UsageHistory("bucket:fr-jcxx", ts, purged, np.full(10, 90 * gib), labels | {"dataset": "fr-jcxx"})
+    other = UsageHistory("pvc:sjj-tyrz/data", ts, np.arange(10.0) * gib, np.full(10, 90 * gib), dict(LABELS))
+    older = np.array([1, 2, 2, 2, 2, 2, 2, 2, 2, 2.0]) * gib
+    second = UsageHistory("pvc:dp-gaj/rk-jcxx", ts, older, np.full(10, 90 * gib), labels)
+    writes = {w.dataset: w for w in dataset_writes([written, flat, other, second])}
     assert set(writes) == {"rk-jcxx", "fr-jcxx"}
-    assert writes["rk-jcxx"].at == int(ts[5])
-    assert writes["fr-jcxx"].at == int(ts[0])
+    assert (writes["rk-jcxx"].at, writes["rk-jcxx"].seen) == (int(ts[5]), True)
+    assert (writes["fr-jcxx"].at, writes["fr-jcxx"].seen) == (int(ts[0]), False)
     assert (writes["rk-jcxx"].department, writes["rk-jcxx"].pool) == ("gaj", "datapool-s3")
+
+
+def test_a_write_seen_once_stands_beyond_the_history_and_while_the_volume_is_unseen():
+    """Run after run the exporter keeps the oldest bound it knows: a history that slid past the last write, or a
+    claim unmounted (not in kubelet's stats), does not make a dataset look freshly written."""
+    from dizuo.capacity.collector import DatasetWrite  # noqa: PLC0415
+    from dizuo.capacity.exporter import carried_writes  # noqa: PLC0415
+
+    before = (DatasetWrite("a", "d", "p", 1000), DatasetWrite("b", "d", "p", 500, seen=False))
+    now = (
+        DatasetWrite("a", "d", "p", 90_000, seen=False),  # no growth since its (later) first sample
+        DatasetWrite("b", "d", "p", 2000),  # a new load
+        DatasetWrite("c", "d", "p", 3000, seen=False),  # first seen
+    )
+    merged = {w.dataset: w for w in carried_writes(before, now)}
+    assert merged["a"].at == 1000, "the old write stands: nothing grew since"
+    assert (merged["b"].at, merged["b"].seen) == (2000, True)
+    assert merged["c"].at == 3000
+    unseen = {w.dataset: w for w in carried_writes(before, ())}
+    assert {k: w.at for k, w in unseen.items()} == {"a": 1000, "b": 500}, "a volume not seen keeps its write"

@@ -405,3 +405,10 @@ def test_a_data_pool_claim_in_a_csv_belongs_to_its_dataset(declaration):
     history = UsageHistory("pvc:dp-gaj/rk-jcxx", np.array([int(NOW)]), np.array([1.0]), np.array([2.0]))
     (labelled,) = label_from_declaration([history], Ownership.from_declaration(declaration))
     assert (labelled.labels["department"], labelled.labels["pool"]) == ("gaj", "datapool-ceph"), labelled.labels
+
+
+def test_a_bucket_named_as_the_datapool_stack_names_it_belongs_to_its_dataset(declaration):
+    """The datapool stack creates bucket <prefix>-dp-<dataset>: yl-dp-bdc-da is bdc's dataset bdc-da on datapool-s3."""
+    bucket = DEFAULT_CONFIG.selectors[3]
+    labels = Ownership.from_declaration(declaration).labels(bucket, {"bucket": "yl-dp-bdc-da"})
+    assert (labels["department"], labels["pool"], labels.get("dataset")) == ("bdc", "datapool-s3", "bdc-da"), labels

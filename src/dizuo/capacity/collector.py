@@ -15,7 +15,8 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
 - ``dizuo_storage_allocated_bytes{scope="department"|"pool"}``: the declaration's department
   storage quota (``department`` set) or the declared capacity of a storage pool (``pool`` set).
 - ``dizuo_dataset_last_write_timestamp_seconds{dataset, department, pool}``: when a data-pool dataset's volume (its
-  bucket, or its claim ``dp-<owner>/<dataset>``) last changed in size, or the first sample read if it has not since;
+  bucket, or its claim ``dp-<owner>/<dataset>``) last grew past noise, or the first sample read if it has not since
+  (the forecasting loop carries what earlier runs saw);
   ``dizuo_dataset_refresh_period_seconds``: the refresh period the declaration gives it. Ownership and freshness of
   the data pool, for ``DizuoDatasetStale``.
 - ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
@@ -54,12 +55,13 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class DatasetWrite:
-    """When a dataset's volume last changed: its last write, or the first sample read if none changed since."""
+    """When a dataset's volume last grew: its last write, or the first sample read if it has not grown since."""
 
     dataset: str
     department: str
     pool: str
     at: int  # unix s
+    seen: bool = True  # a write was seen at ``at``; False: none since ``at``, the first sample read
 
 
 @dataclass(frozen=True, slots=True)

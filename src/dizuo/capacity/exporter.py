@@ -119,7 +119,7 @@ class ForecastLoop:
         log.info("forecast run ok: %d volumes in %.2f s", len(forecasts), duration)
         self._snapshot = Snapshot(
             forecasts=tuple(forecasts),
-            writes=dataset_writes(histories),
+            writes=carried_writes(previous.writes, dataset_writes(histories)),
             succeeded_at=self._clock(),
             duration_seconds=duration,
             error=None,
@@ -146,20 +146,45 @@ class ForecastLoop:
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
 
+# A dataset's volume grew between two samples by more than this share of its capacity, and at least WRITE_MIN_BYTES:
+# a load. Filesystem metadata jitters by kilobytes; a retention purge shrinks a volume nobody loads.
+WRITE_MIN_SHARE = 1e-4
+WRITE_MIN_BYTES = 2**20
+
+
 def dataset_writes(histories: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...]:
-    """The last change of each data-pool dataset's volume: the last sample whose used bytes differ from the one
-    before it, or the history's first sample where none does (no write since at least then). A dataset held in
-    two volumes counts its latest write."""
+    """The last write of each data-pool dataset's volume: the last sample that grew past the noise (see
+    WRITE_MIN_SHARE), or, where none did, the history's first sample (``seen`` False: no write since at least then).
+    A dataset held in two volumes counts its latest write."""
     latest: dict[str, DatasetWrite] = {}
     for h in histories:
         dataset = h.labels.get("dataset")
         if not dataset:
             continue
-        changed = np.flatnonzero(np.diff(h.used_bytes) != 0)
-        at = int(h.timestamps[changed[-1] + 1] if changed.size else h.timestamps[0])
-        if dataset not in latest or at > latest[dataset].at:
-            latest[dataset] = DatasetWrite(dataset, h.labels.get("department", ""), h.labels.get("pool", ""), at)
+        threshold = np.maximum(WRITE_MIN_SHARE * h.capacity_bytes[1:], WRITE_MIN_BYTES)
+        grew = np.flatnonzero(np.diff(h.used_bytes) > threshold)
+        department, pool = h.labels.get("department", ""), h.labels.get("pool", "")
+        if grew.size:
+            write = DatasetWrite(dataset, department, pool, int(h.timestamps[grew[-1] + 1]))
+        else:
+            write = DatasetWrite(dataset, department, pool, int(h.timestamps[0]), seen=False)
+        held = latest.get(dataset)
+        if held is None or (write.seen, write.at) > (held.seen, held.at):
+            latest[dataset] = write
     return tuple(latest[d] for d in sorted(latest))
+
+
+def carried_writes(previous: Sequence[DatasetWrite], now: Sequence[DatasetWrite]) -> tuple[DatasetWrite, ...]:
+    """This run's writes, with what earlier runs knew: a write seen before stands while none is seen since (the
+    history read is only so long, and a claim no pod mounts drops out of kubelet's stats: unmounted, unwritten)."""
+    merged = {w.dataset: w for w in previous}
+    for write in now:
+        held = merged.get(write.dataset)
+        if held is None or (write.seen and write.at > held.at):
+            merged[write.dataset] = write
+        elif not write.seen and held.at > write.at:
+            merged[write.dataset] = write  # no growth since the first sample: an older write it must be
+    return tuple(merged[d] for d in sorted(merged))
 
 
 def _with_labels(forecasts: Sequence[Forecast], histories: Sequence[UsageHistory]) -> list[Forecast]:

@@ -33,6 +33,7 @@ from dizuo.capacity.types import UsageHistory
 from dizuo.datapool.shapes import dataset_namespace
 from dizuo.declaration.loader import show_value
 from dizuo.declaration.model import Declaration
+from dizuo.naming import name as resource_name
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
@@ -213,7 +214,8 @@ class Ownership:
 
     @classmethod
     def from_declaration(cls, declaration: Declaration | None) -> Ownership:
-        """Namespaces are named after system or department codes; buckets and PVCs after datasets. The data pool's
+        """Namespaces are named after system or department codes; buckets after datasets (``<prefix>-dp-<dataset>``, as
+        the datapool stack creates them, or the bare code). The data pool's
         claims live in their owner's dataset namespace (``dp-<owner>``), named after the dataset: that namespace is
         the owner's, and ``<namespace>/<claim>`` the dataset's."""
         if declaration is None:
@@ -222,6 +224,8 @@ class Ownership:
         for dataset in declaration.datasets:
             owner = Owner(department=dataset.owner, pool=dataset.storage_pool, dataset=dataset.code)
             by_code[dataset.code] = owner
+            # Its bucket, as the datapool stack names it.
+            by_code[resource_name(declaration.city.prefix, "dp", dataset.code)] = owner
             by_code[dataset_namespace(dataset.owner)] = Owner(department=dataset.owner)
             by_code[f"{dataset_namespace(dataset.owner)}/{dataset.code}"] = owner
         for department in declaration.departments:

@@ -25,6 +25,10 @@ _LABELS_OF_VOLUME = (
 )
 
 
+# Appended to the dataset alerts: nothing while no exporter has a fresh forecast (with two exporters, one is enough).
+_ALL_EXPORTERS_STALE = "unless on () (min(dizuo_capacity_forecast_stale) == 1)"
+
+
 def _duration(value: str) -> str:
     parse_duration(value)
     return value
@@ -82,6 +86,7 @@ class AlertConfig(_Model):
     no_volumes: Hold
     exporter_down: Hold
     dataset_stale: DatasetStale
+    dataset_unwatched: Hold
 
 
 def load_alert_config(path: Path) -> AlertConfig:
@@ -194,16 +199,30 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             config,
             "DizuoDatasetStale",
             # Age of the last write against the declared period: the alert's labels are the write's (dataset,
-            # department, pool), its value the age.
+            # department, pool), its value the age. Not while every exporter serves an old forecast: its writes are
+            # as old, and the owners are not to blame (DizuoCapacityForecastStale says so).
             expr="time() - max by (dataset, department, pool) (dizuo_dataset_last_write_timestamp_seconds)"
             f" > on (dataset) group_left () ({1 + config.dataset_stale.slack:g}"
-            " * max by (dataset) (dizuo_dataset_refresh_period_seconds))",
+            f" * max by (dataset) (dizuo_dataset_refresh_period_seconds)) {_ALL_EXPORTERS_STALE}",
             hold=config.dataset_stale.for_,
             severity="warning",
             summary="A data-pool dataset has not been refreshed within its declared period.",
             description="Dataset {{ $labels.dataset }} (owner {{ with $labels.department }}{{ . }}{{ else }}unknown"
             "{{ end }}, pool {{ $labels.pool }}) has not been written for {{ $value | humanizeDuration }}: "
             "longer than the refresh period datasets.yaml declares for it.",
+        ),
+        _alert(
+            config,
+            "DizuoDatasetUnwatched",
+            expr="max by (dataset, department, pool) (dizuo_dataset_refresh_period_seconds)"
+            f" unless on (dataset) dizuo_dataset_last_write_timestamp_seconds {_ALL_EXPORTERS_STALE}",
+            hold=config.dataset_unwatched.for_,
+            severity="warning",
+            summary="A data-pool dataset's volume is not seen: its freshness is unknown.",
+            description="Dataset {{ $labels.dataset }} (owner {{ with $labels.department }}{{ . }}{{ else }}unknown"
+            "{{ end }}, pool {{ $labels.pool }}): the capacity exporter has seen no volume of it"
+            f" for {config.dataset_unwatched.for_} (no bucket or claim named after it, a bucket without a quota, or a"
+            " claim no pod has mounted since the exporter started).",
         ),
     ]
     return {"groups": [{"name": GROUP, "rules": alerts}]}
