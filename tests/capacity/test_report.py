@@ -170,7 +170,7 @@ def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_pa
     labels = {"kind": "pvc", "volume": "sjj-tyrz/data", "pool": "xc-ceph", "department": "sjj", "system": "sjj-tyrz"}
     forecasts = [forecast("pvc:sjj-tyrz/data", 95 * GIB, 100 * GIB, labels, at=NOW + 2 * DAY)]
     report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
-    departments, pools, _volumes = tables(report, limit=2)
+    departments, pools, *_volumes_and_datasets = tables(report, limit=2)
     assert departments.caption == f"2 of {len(declaration.departments)}; --rows to show more"
     assert tables(report, limit=1000)[0].caption is None, "nothing left out, nothing said"
     page = write_report(report, tmp_path, charts=0).read_text()
@@ -230,3 +230,41 @@ def test_a_csv_on_the_command_line_outranks_the_prometheus_url_of_the_environmen
     result = CliRunner().invoke(app, args, env={"DIZUO_PROMETHEUS_URL": "http://127.0.0.1:9"})
     assert result.exit_code == 0, result.output
     assert (out / "index.html").exists()
+
+
+def test_datasets_are_listed_by_time_since_their_last_write(declaration, tmp_path):
+    """Every declared dataset, longest overdue first: unseen ones (no volume), then bdc-da's bucket untouched for 14
+    days (at least 2 of its 7-day periods), down to gh-yzt loaded last night; the page has the same table."""
+    ts = np.arange(NOW - 14 * DAY, NOW + 1, 900, dtype=np.int64)
+    nightly = (30 + (ts - ts[0]) // DAY) * GIB * 1.0
+    histories = label_from_declaration(
+        [
+            UsageHistory("bucket:yl-dp-bdc-da", ts, np.full(ts.size, 300.0 * GIB), np.full(ts.size, 1000.0 * GIB)),
+            UsageHistory("bucket:yl-dp-gh-yzt", ts, nightly, np.full(ts.size, 1000.0 * GIB)),
+        ],
+        Ownership.from_declaration(declaration),
+    )
+    report = build_report(histories, default_forecaster(histories), declaration)
+    rows = {f.dataset: f for f in report.datasets}
+    assert len(rows) == len(declaration.datasets)
+    order = [f.dataset for f in report.datasets]
+    assert order.index("bdc-da") < order.index("gh-yzt")
+    assert all(rows[code].last_write is None for code in order[: order.index("bdc-da")]), "not seen come first"
+    assert (rows["bdc-da"].seen, rows["bdc-da"].last_write) == (False, int(ts[0]))
+    assert rows["bdc-da"].overdue == pytest.approx(2.0)
+    assert rows["gh-yzt"].seen
+    assert NOW - rows["gh-yzt"].last_write <= DAY
+    (table,) = [t for t in tables(report, limit=100) if str(t.title).startswith("Data-pool datasets")]
+    text = _render(table)
+    assert "bdc-da" in text
+    assert ">= 14.0 d" in text
+    assert "not seen" in text
+    page = write_report(report, tmp_path / "report", charts=0).read_text(encoding="utf-8")
+    assert "Data-pool datasets by time since their last write" in page
+    assert "&gt;= 14.0 d" in page
+
+
+def _render(table: object) -> str:
+    console = Console(width=200, record=True)
+    console.print(table)
+    return console.export_text()

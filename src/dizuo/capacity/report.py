@@ -1,4 +1,5 @@
-"""Allocation vs usage vs forecast, per department and per storage pool, with charts of what is at risk.
+"""Allocation vs usage vs forecast, per department and per storage pool, with charts of what is at risk, and the
+data pool's datasets by time since their last write.
 
 ``build_report`` joins usage histories, their forecasts and the declaration (department quotas,
 declared pool capacities) into rows; ``tables`` renders them for the terminal, ``write_report``
@@ -80,6 +81,25 @@ class Report:
     at_risk: tuple[Volume, ...]  # soonest first
     volumes: int
     risk_seconds: int
+    datasets: tuple[Freshness, ...] = ()  # the declared datasets, longest overdue first
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """A declared dataset: when its volume last grew, against how often its owner is to refresh it."""
+
+    dataset: str
+    owner: str
+    pool: str
+    refresh_seconds: float
+    last_write: int | None  # None: no volume of it in the histories
+    seen: bool  # False: no growth in the history read, last_write is its first sample
+    asof: int  # the newest sample of the report
+
+    @property
+    def overdue(self) -> float:
+        """Time since the last write in refresh periods (inf when not seen at all)."""
+        return float("inf") if self.last_write is None else (self.asof - self.last_write) / self.refresh_seconds
 
 
 def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
@@ -167,7 +187,31 @@ def build_report(
         at_risk=tuple(risky),
         volumes=len(volumes),
         risk_seconds=risk_seconds,
+        datasets=_freshness(histories, declaration),
     )
+
+
+def _freshness(histories: Sequence[UsageHistory], declaration: Declaration | None) -> tuple[Freshness, ...]:
+    """Every declared dataset's last write (as the exporter reads it), longest overdue first."""
+    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415 - the exporter's rule, one place
+
+    if declaration is None or not histories:
+        return ()
+    asof = max(int(h.timestamps[-1]) for h in histories)
+    writes = {w.dataset: w for w in dataset_writes(histories)}
+    rows = [
+        Freshness(
+            dataset=ds.code,
+            owner=ds.owner,
+            pool=ds.storage_pool,
+            refresh_seconds=ds.refresh_days * DAY,
+            last_write=writes[ds.code].at if ds.code in writes else None,
+            seen=ds.code in writes and writes[ds.code].seen,
+            asof=asof,
+        )
+        for ds in declaration.datasets
+    ]
+    return tuple(sorted(rows, key=lambda f: (-f.overdue, f.dataset)))
 
 
 def _median_left(v: Volume) -> float:
@@ -218,6 +262,7 @@ def share(used: float, of: float | None) -> str:
 DEPARTMENT_COLUMNS = ("department", "quota", "provisioned", "used", "used/quota", "volumes", "at risk", "first full")
 POOL_COLUMNS = ("pool", "declared", "provisioned", "used", "used/declared", "volumes", "at risk", "first full")
 VOLUME_COLUMNS = ("volume", "department", "pool", "used", "size", "full", "early", "median", "late", "median date")
+DATASET_COLUMNS = ("dataset", "owner", "pool", "last write", "since", "refresh every", "periods")
 
 
 def _table(
@@ -253,7 +298,8 @@ def _volume_cells(v: Volume) -> list[str]:
 
 
 def tables(report: Report, limit: int = 20) -> list[Table]:
-    """Departments, pools and volumes at risk, most urgent first (``limit`` rows each)."""
+    """Departments, pools and volumes at risk, most urgent first, then the datasets longest overdue first
+    (``limit`` rows each)."""
     groups = (
         ("Departments: quota vs provisioned vs used", DEPARTMENT_COLUMNS, report.departments),
         ("Storage pools: declared vs provisioned vs used", POOL_COLUMNS, report.pools),
@@ -270,6 +316,34 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
             limit,
             left_aligned={"volume", "department", "pool"},
         ),
+        *(
+            [
+                _table(
+                    "Data-pool datasets by time since their last write (in refresh periods)",
+                    DATASET_COLUMNS,
+                    [_dataset_cells(f) for f in report.datasets],
+                    limit,
+                    left_aligned={"dataset", "owner", "pool", "last write"},
+                )
+            ]
+            if report.datasets
+            else []
+        ),
+    ]
+
+
+def _dataset_cells(f: Freshness) -> list[str]:
+    if f.last_write is None:
+        return [f.dataset, f.owner, f.pool, "not seen", "-", f"{f.refresh_seconds / DAY:g} d", "-"]
+    since = f"{(f.asof - f.last_write) / DAY:.1f} d"
+    return [
+        f.dataset,
+        f.owner,
+        f.pool,
+        _date(f.last_write) if f.seen else f"before {_date(f.last_write)}",
+        since if f.seen else f">= {since}",
+        f"{f.refresh_seconds / DAY:g} d",
+        f"{f.overdue:.1f}" if f.seen else f">= {f.overdue:.1f}",
     ]
 
 
@@ -476,6 +550,8 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 {table(with_title(DEPARTMENT_COLUMNS), (_plain(g) for g in report.departments))}
 <h2>Storage pools</h2>
 {table(with_title(POOL_COLUMNS), (_plain(g) for g in report.pools))}
+<h2>Data-pool datasets by time since their last write</h2>
+{table(DATASET_COLUMNS, (_dataset_cells(f) for f in report.datasets))}
 <h2>Charts</h2>
 {images}
 </body></html>
