@@ -266,3 +266,32 @@ def test_a_write_seen_once_stands_beyond_the_history_and_while_the_volume_is_uns
     assert merged["c"].at == 3000
     unseen = {w.dataset: w for w in carried_writes(before, ())}
     assert {k: w.at for k, w in unseen.items()} == {"a": 1000, "b": 500}, "a volume not seen keeps its write"
+
+
+def test_the_loop_keeps_a_dataset_s_write_when_its_claim_drops_out_of_the_source():
+    """A dataset claim seen loaded in one run and gone from the next (no pod mounts it) keeps its last write; a
+    failed run keeps it too (the snapshot of the last success)."""
+    gib = 2.0**30
+    labels = {"kind": "pvc", "volume": "dp-gaj/rk-jcxx", "pool": "datapool-ceph", "department": "gaj"}
+    loaded = UsageHistory(
+        "pvc:dp-gaj/rk-jcxx",
+        HISTORY.timestamps,
+        np.where(np.arange(97) >= 40, 20 * gib, 10 * gib),
+        np.full(97, 100 * gib),
+        labels | {"dataset": "rk-jcxx"},
+    )
+
+    class Unmounted(Source):
+        runs = 0
+
+        def histories(self) -> list[UsageHistory]:
+            self.runs += 1
+            return [HISTORY, loaded] if self.runs == 1 else super().histories()
+
+    source = Unmounted()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    first = loop.run_once().writes
+    assert [(w.dataset, w.at) for w in first] == [("rk-jcxx", int(HISTORY.timestamps[40]))]
+    assert loop.run_once().writes == first, "an unmounted claim is unwritten: its last write stands"
+    source.down = True
+    assert loop.run_once().writes == first
