@@ -172,7 +172,7 @@ class CapacityCollector:
         dataset_labels = ["dataset", "department", "pool"]
         last_write = GaugeMetricFamily(
             "dizuo_dataset_last_write_timestamp_seconds",
-            "When the dataset's volume last changed (unix s); the first sample read if it has not since.",
+            "When the dataset's volume last grew past noise (unix s); the first sample read if it has not since.",
             labels=dataset_labels,
         )
         refresh = GaugeMetricFamily(

@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -137,6 +137,7 @@ BATCH = 1024
 DEFAULT_HORIZON_SECONDS = 30 * SECONDS_PER_DAY
 
 BoolArray = npt.NDArray[np.bool_]
+_Out = TypeVar("_Out", Forecast, Projection)
 OFF, WORK = 0, 1
 
 
@@ -153,11 +154,7 @@ def forecast_histories(
     Monday-Friday, holidays and 调休 unseen.
     """
     _warn_uncovered(histories, horizon_seconds, calendar)
-    forecasts: list[Forecast] = []
-    with _quiet_nan_reductions():
-        for start in range(0, len(histories), BATCH):
-            forecasts.extend(_forecast_batch(histories[start : start + BATCH], horizon_seconds, calendar))
-    return forecasts
+    return _in_batches(len(histories), lambda part: _forecast_batch(histories[part], horizon_seconds, calendar))
 
 
 def project_usage(
@@ -179,12 +176,7 @@ def project_usage(
     if ahead.size and int(ahead.min()) < 1:
         raise ValueError(f"days_ahead must be at least 1, got {int(ahead.min())}")
     _warn_uncovered(histories, int(ahead.max(initial=1)) * SECONDS_PER_DAY, calendar)
-    projections: list[Projection] = []
-    with _quiet_nan_reductions():
-        for start in range(0, len(histories), BATCH):
-            stop = start + BATCH
-            projections.extend(_project_batch(histories[start:stop], ahead[start:stop], calendar))
-    return projections
+    return _in_batches(len(histories), lambda part: _project_batch(histories[part], ahead[part], calendar))
 
 
 def _warn_uncovered(histories: Sequence[UsageHistory], horizon_seconds: int, calendar: WorkingCalendar) -> None:
@@ -202,17 +194,20 @@ def _warn_uncovered(histories: Sequence[UsageHistory], horizon_seconds: int, cal
         )
 
 
-@contextmanager
-def _quiet_nan_reductions() -> Iterator[None]:
+def _in_batches(count: int, run: Callable[[slice], list[_Out]]) -> list[_Out]:
+    """``run`` over slices of BATCH series, results in order."""
+    out: list[_Out] = []
     # Short or sparse series make some nan-reductions empty (an all-NaN day, no second complete day); the model
     # handles the NaNs, so numpy's warnings about them are noise in the exporter's log, not news.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
         warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
-        yield
+        for start in range(0, count, BATCH):
+            out.extend(run(slice(start, start + BATCH)))
+    return out
 
 
-def _high_growth(model: _PeakModel) -> tuple[FloatArray, FloatArray]:
+def _band_growth(model: _PeakModel) -> tuple[FloatArray, FloatArray]:
     """The growth of the p90 and p10 scenarios: the median's plus and minus its 80 % half-band."""
     spread = Z80 * (model.growth_spread + RATE_WANDER * np.abs(model.growth))
     return model.growth + spread, model.growth - spread
@@ -227,7 +222,7 @@ def _project_batch(
     model = _PeakModel.fit(grid)
     future_kind = grid.working(int(days_ahead.max()) + 1)[:, LOOKBACK_DAYS + 1 :].astype(np.int64)
     paths = _PeakPaths(model, future_kind)
-    high_growth, _ = _high_growth(model)
+    high_growth, _ = _band_growth(model)
     day = days_ahead[:, None]
     # A recent rise the daily model does not explain goes on per slot for a while, as in the exhaustion forecast.
     surge = model.surge * np.minimum(days_ahead, SURGE_PROJECTION_DAYS) * SLOTS_PER_DAY
@@ -277,7 +272,7 @@ def _forecast_batch(
     grid = _Grid.build(histories, calendar)
     model = _PeakModel.fit(grid)
     horizon_slots = max(1, horizon_seconds // SLOT_SECONDS)
-    high_growth, low_growth = _high_growth(model)
+    high_growth, low_growth = _band_growth(model)
     offset, low, high = _first_full(
         grid, model, ((model.growth, 0.0), (high_growth, Z80), (low_growth, -Z80)), horizon_slots
     )

@@ -236,34 +236,33 @@ class Ownership:
             )
         return cls(by_code=by_code, pools=frozenset(p.name for p in declaration.storage_pools()))
 
-    def owner(self, code: str) -> Owner:
-        """The owner of a system, department or dataset code; empty when the declaration does not know it."""
-        return self.by_code.get(code, Owner())
+    def owner(self, code: str, claim: str = "") -> Owner:
+        """The owner of a system, department or dataset code, or of the data-pool claim ``<code>/<claim>`` (a
+        namespace and a claim name together say which dataset it holds); empty when the declaration does not know."""
+        return self.by_code.get(f"{code}/{claim}") or self.by_code.get(code, Owner())
+
+    @staticmethod
+    def volume_labels(kind: str, volume: str, pool: str, owner: Owner) -> dict[str, str]:
+        """The forecast labels (see ``LABELS``) of a volume, and ``dataset`` where it holds one: not a label of the
+        volume metrics, the dataset freshness metrics are keyed by it."""
+        labels = {"kind": kind, "volume": volume, "pool": pool, "department": owner.department, "system": owner.system}
+        return labels | ({"dataset": owner.dataset} if owner.dataset else {})
 
     def labels(self, selector: Selector, series_labels: Mapping[str, str]) -> dict[str, str]:
         """The forecast labels (see ``LABELS``) of one series read by ``selector``."""
         owner = Owner()
         if selector.owner_label is not None:
             code = series_labels.get(selector.owner_label, "")
-            # A claim of the data pool: its namespace and name together say which dataset it holds.
-            claim = series_labels.get("persistentvolumeclaim", "")
-            owner = self.by_code.get(f"{code}/{claim}", self.owner(code))
+            owner = self.owner(code, series_labels.get("persistentvolumeclaim", ""))
         pool = owner.pool
         if selector.pool is not None:
             pool = selector.pool
         if selector.pool_label is not None and series_labels.get(selector.pool_label):
             # A pool the declaration does not list keeps its own name: it is still one bounded label.
             pool = series_labels[selector.pool_label]
-        labels = {
-            "kind": selector.kind,
-            # Labels a series does not carry (no `cluster` where one Ceph cluster is scraped) are left out.
-            "volume": "/".join(v for label in selector.volume if (v := series_labels.get(label, ""))),
-            "pool": pool,
-            "department": owner.department,
-            "system": owner.system,
-        }
-        # Not a label of the volume metrics (LABELS): the dataset freshness metrics are keyed by it.
-        return labels | ({"dataset": owner.dataset} if owner.dataset else {})
+        # Labels a series does not carry (no `cluster` where one Ceph cluster is scraped) are left out.
+        volume = "/".join(v for label in selector.volume if (v := series_labels.get(label, "")))
+        return self.volume_labels(selector.kind, volume, pool, owner)
 
 
 # ------------------------------------------------------------------------------------ HTTP API

@@ -114,16 +114,10 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
             out.append(history)
             continue
         name = history.series.rpartition(":")[2]
-        code = name.partition("/")[0]
-        owner = ownership.by_code.get(name, ownership.owner(code))  # a data-pool claim: <dp-owner>/<dataset>
+        code, _, claim = name.partition("/")
+        owner = ownership.owner(code, claim)  # claim: a data-pool claim <dp-owner>/<dataset>
         pool = name if name in ownership.pools else owner.pool
-        labels = {
-            "kind": "",
-            "volume": name,
-            "pool": pool,
-            "department": owner.department,
-            "system": owner.system,
-        } | ({"dataset": owner.dataset} if owner.dataset else {})
+        labels = Ownership.volume_labels("", name, pool, owner)
         out.append(UsageHistory(history.series, history.timestamps, history.used_bytes, history.capacity_bytes, labels))
     return out
 
@@ -193,23 +187,24 @@ def build_report(
 
 def _freshness(histories: Sequence[UsageHistory], declaration: Declaration | None) -> tuple[Freshness, ...]:
     """Every declared dataset's last write (as the exporter reads it), longest overdue first."""
-    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415 - the exporter's rule, one place
+    from dizuo.capacity.collector import refresh_periods  # noqa: PLC0415 - the exporter's rules, one place
+    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
 
-    if declaration is None or not histories:
+    if not histories:
         return ()
     asof = max(int(h.timestamps[-1]) for h in histories)
     writes = {w.dataset: w for w in dataset_writes(histories)}
     rows = [
         Freshness(
-            dataset=ds.code,
-            owner=ds.owner,
-            pool=ds.storage_pool,
-            refresh_seconds=ds.refresh_days * DAY,
-            last_write=writes[ds.code].at if ds.code in writes else None,
-            seen=ds.code in writes and writes[ds.code].seen,
+            dataset=r.dataset,
+            owner=r.department,
+            pool=r.pool,
+            refresh_seconds=r.seconds,
+            last_write=writes[r.dataset].at if r.dataset in writes else None,
+            seen=r.dataset in writes and writes[r.dataset].seen,
             asof=asof,
         )
-        for ds in declaration.datasets
+        for r in refresh_periods(declaration)
     ]
     return tuple(sorted(rows, key=lambda f: (-f.overdue, f.dataset)))
 

@@ -25,6 +25,10 @@ _LABELS_OF_VOLUME = (
 )
 
 
+_DATASET = (
+    "Dataset {{ $labels.dataset }} (owner {{ with $labels.department }}{{ . }}{{ else }}unknown{{ end }},"
+    " pool {{ $labels.pool }})"
+)
 # Appended to the dataset alerts: nothing while no exporter has a fresh forecast (with two exporters, one is enough).
 _ALL_EXPORTERS_STALE = "unless on () (min(dizuo_capacity_forecast_stale) == 1)"
 
@@ -207,8 +211,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             hold=config.dataset_stale.for_,
             severity="warning",
             summary="A data-pool dataset has not been refreshed within its declared period.",
-            description="Dataset {{ $labels.dataset }} (owner {{ with $labels.department }}{{ . }}{{ else }}unknown"
-            "{{ end }}, pool {{ $labels.pool }}) has not been written for {{ $value | humanizeDuration }}: "
+            description=f"{_DATASET} has not been written for {{{{ $value | humanizeDuration }}}}: "
             "longer than the refresh period datasets.yaml declares for it.",
         ),
         _alert(
@@ -219,8 +222,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             hold=config.dataset_unwatched.for_,
             severity="warning",
             summary="A data-pool dataset's volume is not seen: its freshness is unknown.",
-            description="Dataset {{ $labels.dataset }} (owner {{ with $labels.department }}{{ . }}{{ else }}unknown"
-            "{{ end }}, pool {{ $labels.pool }}): the capacity exporter has seen no volume of it"
+            description=f"{_DATASET}: the capacity exporter has seen no volume of it"
             f" for {config.dataset_unwatched.for_} (no bucket or claim named after it, a bucket without a quota, or a"
             " claim no pod has mounted since the exporter started).",
         ),

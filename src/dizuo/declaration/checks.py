@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
@@ -666,7 +665,7 @@ def _legacy_fill(d: Declaration, m: Migration, legacy: StoragePool, city: str) -
     staying += sum(
         s.resources.storage_gib for s in d.systems if s.storage_pool == legacy.name and s.cluster != m.cluster
     )
-    limit = math.floor(m.fill_target * legacy.capacity_gib)
+    limit = m.fill_gib(legacy)
     if staying <= limit:
         return []
     return [
@@ -714,7 +713,7 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
         )
         problems.append(Problem(city, "migration.target_storage_pool", why))
     node_pools = {p.name: p for p in cluster.node_pools}
-    candidates = [s for s in d.systems if s.cluster == m.cluster and s.storage_pool == m.legacy_storage_pool]
+    candidates = d.migration_candidates()
     for i, name in enumerate(m.target_node_pools):
         at, pool = f"migration.target_node_pools[{i}]", node_pools.get(name)
         running = [s.code for s in candidates if s.node_pool == name]

@@ -9,6 +9,7 @@ validated into the frozen models below, then cross-checked as a whole (see
 from __future__ import annotations
 
 import ipaddress
+import math
 from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Any, Literal, get_args
@@ -563,6 +564,10 @@ class Migration(Frozen):
         description="Where the migration host mounts a system's volumes: <root>/<storage pool>/<system code>",
     )
 
+    def fill_gib(self, pool: StoragePool) -> int:
+        """The most GiB ``pool`` is planned to hold: the fill target of its capacity, rounded down."""
+        return math.floor(self.fill_target * pool.capacity_gib)
+
 
 class City(Frozen):
     """city.yaml: who this declaration is for."""
@@ -617,6 +622,13 @@ class Declaration(Frozen):
     def node_pools(self) -> tuple[tuple[Cluster, NodePool], ...]:
         """Every node pool with its cluster."""
         return tuple((c, p) for c in self.clusters for p in c.node_pools)
+
+    def migration_candidates(self) -> tuple[System, ...]:
+        """The systems ``migration`` may move: those of its cluster on its legacy storage pool (none without it)."""
+        m = self.city.migration
+        if m is None:
+            return ()
+        return tuple(s for s in self.systems if s.cluster == m.cluster and s.storage_pool == m.legacy_storage_pool)
 
 
 # Which file holds which part of the declaration, and the model that validates it.

@@ -34,7 +34,7 @@ from ruamel.yaml.comments import Comment, CommentedSeq, Format
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from dizuo.declaration.loader import DeclarationError, Problem, validate_documents, yaml_mapping
-from dizuo.declaration.model import DOMESTIC_DATABASES, Declaration, Migration, NodePool, System, exact
+from dizuo.declaration.model import DOMESTIC_DATABASES, Database, Declaration, Migration, NodePool, System, exact
 from dizuo.migration.instance import Instance, InstanceError, parse_instance
 from dizuo.migration.outlook import UsageOutlook
 
@@ -73,6 +73,11 @@ def adaptation_cost(m: Migration, s: System, pool: NodePool) -> int | None:
     return round(s.budget_cny * share)
 
 
+def database_after_move(m: Migration, s: System) -> Database | None:
+    """The domestic database that replaces ``s``'s foreign one when it moves; None when it keeps its own."""
+    return m.database_replacement.get(s.database) if s.database not in DOMESTIC_DATABASES else None
+
+
 def allocated_gib(d: Declaration, pool: str) -> int:
     """GiB the declaration places on a storage pool: system allocations and datasets (as validate counts them)."""
     systems = sum(s.resources.storage_gib for s in d.systems if s.storage_pool == pool)
@@ -88,10 +93,10 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
     cluster = next(c for c in d.clusters if c.name == m.cluster)
     storage = {p.name: p for p in cluster.storage_pools}
     legacy, target = storage[m.legacy_storage_pool], storage[m.target_storage_pool]
-    candidates = tuple(s for s in d.systems if s.cluster == m.cluster and s.storage_pool == legacy.name)
+    candidates = d.migration_candidates()
     codes = {s.code for s in candidates}
-    measured = {} if outlook is None else {code: p for code, p in outlook.systems.items() if code in codes}
-    fill_bytes = math.floor(m.fill_target * legacy.capacity_gib) * GIB
+    measured = {} if outlook is None else outlook.systems  # candidates only (usage_outlook)
+    fill_bytes = m.fill_gib(legacy) * GIB
     pool_outlook = None if outlook is None else outlook.pools.get(legacy.name)
     if outlook is None or pool_outlook is None:
         staying_others = (allocated_gib(d, legacy.name) - sum(s.resources.storage_gib for s in candidates)) * GIB
@@ -123,7 +128,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         return {"projected_bytes": 0 if pool_outlook is not None else allocated, "room_bytes": allocated}
 
     pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
-    free_storage = max(0, math.floor(m.fill_target * target.capacity_gib) - allocated_gib(d, target.name)) * GIB
+    free_storage = max(0, m.fill_gib(target) - allocated_gib(d, target.name)) * GIB
 
     def used(pool: str, what: str) -> Fraction:
         # Every system there now, summed exactly as validate sums them: what is free is what the wave's check finds
@@ -209,7 +214,7 @@ class Change:
 def change_of(city: CityInstance, code: str, pool_name: str) -> Change:
     """The declaration change that moves ``code`` to node pool ``pool_name``."""
     s, pool, m = city.system(code), city.node_pools[pool_name], city.migration
-    replaced = m.database_replacement.get(s.database) if s.database not in DOMESTIC_DATABASES else None
+    replaced = database_after_move(m, s)
     return Change(
         code=code,
         node_pool=(s.node_pool, pool.name),

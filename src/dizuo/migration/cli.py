@@ -222,7 +222,9 @@ def city(
     # without a history is a mistake worth saying.
     calendar_source = ctx.get_parameter_source("calendar_file")
     calendar_asked = calendar_file is not None and (calendar_source is None or calendar_source.name != "ENVIRONMENT")
-    if calendar_asked or any(option is not None for option in (prometheus_url, csv, config)):
+    # Without a migration section build_instance says what is missing, before any history is read.
+    asked = calendar_asked or any(option is not None for option in (prometheus_url, csv, config))
+    if asked and declaration.city.migration is not None:
         outlook = _outlook(declaration, prometheus_url, csv, config, calendar_file)
     try:
         planned = build_instance(declaration, outlook)
@@ -263,8 +265,6 @@ def _outlook(
     calendar_file: Path | None,
 ) -> UsageOutlook:
     """The usage forecast's sizes of the migration's systems and pools; exits as `dizuo capacity report` does."""
-    if declaration.city.migration is None:  # before reading any history: build_instance says what is missing
-        return UsageOutlook(asof=0, days_ahead=0, systems={}, pools={})
     calendar = load_calendar(calendar_file)
     histories = read_usage(prometheus_url, csv, config, declaration)
     with calendar_warnings_as(_log), Console(stderr=True).status(f"projecting {len(histories)} series"):

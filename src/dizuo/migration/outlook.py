@@ -88,9 +88,7 @@ def usage_outlook(
     m = declaration.city.migration
     if m is None:
         raise OutlookError("city.yaml declares no `migration` section")
-    candidates = {
-        s.code for s in declaration.systems if s.cluster == m.cluster and s.storage_pool == m.legacy_storage_pool
-    }
+    candidates = {s.code for s in declaration.migration_candidates()}
     declared = {p.name: p for p in declaration.storage_pools()}
     pools = (m.legacy_storage_pool, m.target_storage_pool)
     volumes: dict[str, list[UsageHistory]] = {}
@@ -108,7 +106,8 @@ def usage_outlook(
                 "one Ceph cluster scraped by two jobs, or two clusters with a pool of that name; select one "
                 "(--config) so the pool is counted once"
             )
-    chosen = [h for found in volumes.values() for h in found] + [found[0] for found in pool_series.values()]
+    pool_history = {pool: found[0] for pool, found in sorted(pool_series.items())}
+    chosen = [h for found in volumes.values() for h in found] + list(pool_history.values())
     if not chosen:
         raise OutlookError(
             f"none of the {len(histories)} usage series measures {m.legacy_storage_pool!r} or a candidate's volume "
@@ -146,11 +145,10 @@ def usage_outlook(
         )
 
     # When the pools pass the fill target: the exhaustion forecast of the same history against that line.
-    lines = []
-    for pool, found in sorted(pool_series.items()):
-        history = found[0]
-        line = float(math.floor(m.fill_target * declared[pool].capacity_gib) * GIB)
-        lines.append(replace(history, capacity_bytes=np.full(history.timestamps.size, line)))
+    lines = [
+        replace(h, capacity_bytes=np.full(h.timestamps.size, float(m.fill_gib(declared[pool]) * GIB)))
+        for pool, h in pool_history.items()
+    ]
     with warnings.catch_warnings():  # project_usage has said which calendar years it lacks
         warnings.simplefilter("ignore", CalendarNotCoveredWarning)
         fills = {f.labels.get("pool", ""): f for f in forecast_histories(lines, m.horizon_days * 86400, calendar)}
@@ -162,10 +160,10 @@ def usage_outlook(
             pool: PoolOutlook(
                 name=pool,
                 capacity_bytes=declared[pool].capacity_gib * GIB,
-                projected=projected(found[:1], clip=False),
+                projected=projected([h], clip=False),
                 fill_at=fills[pool].exhaustion_at,
                 fill_p10=fills[pool].p10,
             )
-            for pool, found in sorted(pool_series.items())
+            for pool, h in pool_history.items()
         },
     )

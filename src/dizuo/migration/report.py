@@ -27,9 +27,16 @@ from typing import Any
 import yaml
 
 from dizuo.declaration.loader import load_documents
-from dizuo.declaration.model import DOMESTIC_DATABASES
 from dizuo.files import plain_mode
-from dizuo.migration.city import Change, CityInstance, allocated_gib, apply_changes, change_of, check_declaration
+from dizuo.migration.city import (
+    Change,
+    CityInstance,
+    allocated_gib,
+    apply_changes,
+    change_of,
+    check_declaration,
+    database_after_move,
+)
 from dizuo.migration.instance import System
 from dizuo.migration.outlook import Projected
 from dizuo.migration.solve import TIB, Assignment
@@ -160,7 +167,7 @@ def _forecast_document(city: CityInstance) -> dict[str, Any] | None:
             }
             for name, p in outlook.pools.items()
         },
-        "systems": {code: _projected_document(p) for code, p in outlook.systems.items() if code in _codes(city)},
+        "systems": {code: _projected_document(p) for code, p in outlook.systems.items()},
         "systems_unmeasured": sorted(_codes(city) - set(outlook.systems)),
     }
 
@@ -271,7 +278,7 @@ def _forecast_lines(city: CityInstance) -> list[str]:
             f"| `{name}` | {_tib(p.projected.used_bytes)} | {_tib(p.projected.median_bytes)} | "
             f"{_tib(p.projected.high_bytes)} | {p.projected.high_bytes / p.capacity_bytes:.1%} | {passes} |"
         )
-    measured = sorted(code for code in outlook.systems if code in _codes(city))
+    measured = sorted(outlook.systems)
     unmeasured = sorted(_codes(city) - set(measured))
     legacy = m.legacy_storage_pool
     lines += [
@@ -387,7 +394,7 @@ def _assessment_lines(
     ]
     for s in city.candidates:
         planned = _planned(city, s.code)
-        replacement = m.database_replacement.get(s.database) if s.database not in DOMESTIC_DATABASES else None
+        replacement = database_after_move(m, s)
         database = s.database.value + (f" → {replacement.value}" if replacement is not None else "")
         arches = ", ".join(a.value for a in s.arches) + ("" if s.portable else " (closed)")
         costs = " | ".join("—" if (c := planned.cost.get(p)) is None else f"{c:,}" for p in pools)
