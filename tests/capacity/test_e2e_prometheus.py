@@ -1,8 +1,8 @@
 """End to end with a real Prometheus: backfilled history -> `dizuo capacity serve` -> scrape -> alert rules.
 
 Debian's Prometheus runs on 127.0.0.1 with its own TSDB in tmp, holding 14 days of kubelet volume
-stats backfilled with promtool: one PVC filling steadily (full in ~36 h) and one with daily log
-rotation (never full, but a 6 h predict_linear would cry wolf every afternoon). The exporter runs as
+stats (and 40 of Ceph pools and MinIO buckets) backfilled with promtool: one PVC filling steadily (full in ~36 h) and
+one with daily log rotation (never full, but a 6 h predict_linear would cry wolf every afternoon). The exporter runs as
 a subprocess of the real CLI; Prometheus scrapes it and evaluates monitoring/alerts.yaml.
 """
 
@@ -27,13 +27,17 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
+from dizuo.capacity.prometheus_source import PrometheusSource
 from dizuo.cli import app
+from dizuo.declaration import load
 from prometheus_server import MISSING, MISSING_REASON, backfill, free_port, get, openmetrics, serving, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GIB = 2**30
 STEP = 900
-HISTORY_DAYS = 14
+HISTORY_DAYS = 40  # longer than the 28 days the forecaster reads: a dataset's last write can lie before them
+CLAIMS_DAYS = 14  # the two PVCs' age
+BDC_DA_LOADED_DAYS = 35  # bdc-da's last load, days before the last sample
 FILL_HOURS = 36  # the filling volume is full this long after the last backfilled sample
 
 pytestmark = [
@@ -63,23 +67,33 @@ CEPH_POOLS = [
 
 
 def history(now: int) -> str:
-    """OpenMetrics text: 14 days at 15 min of used/capacity bytes for the two volumes and the Ceph pools."""
+    """OpenMetrics text: 40 days at 15 min of used/capacity bytes for the two volumes, the buckets and the Ceph
+    pools."""
     ts = np.arange(now - HISTORY_DAYS * 86400, now + 1, STEP, dtype=np.int64)
     full_at = now + FILL_HOURS * 3600
+    # The two claims were created 14 days ago: no samples before (NaN).
+    created = ts >= now - CLAIMS_DAYS * 86400
     noise = np.random.default_rng(4).normal(0, 0.05 * GIB, ts.size)
-    filling_used = 100 * GIB - (full_at - ts) * (70 * GIB / (full_at - ts[0])) + noise
+    filling_used = 100 * GIB - (full_at - ts) * (70 * GIB / (full_at - ts[created][0])) + noise
     # Logs grow 20 GiB over the local (UTC+8) day and are rotated away at midnight.
     rotating_used = (10 + 20 * ((ts + 8 * 3600) % 86400) / 86400) * GIB
     series: dict[str, list[tuple[dict[str, str], np.ndarray]]] = {
-        "kubelet_volume_stats_used_bytes": [(FILLING, filling_used), (ROTATING, rotating_used)],
-        "kubelet_volume_stats_capacity_bytes": [
-            (FILLING, np.full(ts.size, 100.0 * GIB)),
-            (ROTATING, np.full(ts.size, 50.0 * GIB)),
+        "kubelet_volume_stats_used_bytes": [
+            (FILLING, np.where(created, filling_used, np.nan)),
+            (ROTATING, np.where(created, rotating_used, np.nan)),
         ],
-        # Two dataset buckets, named as the datapool stack names them: bdc-da (refresh every 7 days) unchanged for the
-        # whole 14 days, gh-yzt (7 days too) loaded every night at 02:00 local.
+        "kubelet_volume_stats_capacity_bytes": [
+            (FILLING, np.where(created, 100.0 * GIB, np.nan)),
+            (ROTATING, np.where(created, 50.0 * GIB, np.nan)),
+        ],
+        # Two dataset buckets, named as the datapool stack names them: bdc-da (refresh every 7 days) last loaded 35
+        # days ago, before the 28 days the exporter forecasts from; gh-yzt (7 days too) loaded every night at 02:00
+        # local.
         "minio_bucket_usage_total_bytes": [
-            ({"bucket": "yl-dp-bdc-da", "job": "minio"}, np.full(ts.size, 300.0 * GIB)),
+            (
+                {"bucket": "yl-dp-bdc-da", "job": "minio"},
+                np.where(ts >= now - BDC_DA_LOADED_DAYS * 86400, 300.0, 290.0) * GIB,
+            ),
             (
                 {"bucket": "yl-dp-gh-yzt", "job": "minio"},
                 (30 + ((ts + 6 * 3600) // 86400 - (ts[0] + 6 * 3600) // 86400)) * GIB,
@@ -216,8 +230,9 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
 
 
 def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_not(city):
-    """bdc-da's bucket has not changed in 14 days, twice its declared 7-day refresh: DizuoDatasetStale fires with
-    the dataset, its owner and pool; gh-yzt, loaded every night, stays quiet."""
+    """bdc-da's bucket was last loaded 35 days ago, five times its declared 7-day refresh and before the 28 days the
+    exporter reads to forecast: DizuoDatasetStale fires with the dataset, its owner and pool, and its age is the
+    35 days, found by the exporter looking further back; gh-yzt, loaded every night, stays quiet."""
     fired = wait_for(
         lambda: [
             a for a in city.alerts() if a["labels"]["alertname"] == "DizuoDatasetStale" and a["state"] == "firing"
@@ -228,7 +243,9 @@ def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_no
     assert [a["labels"]["dataset"] for a in fired] == ["bdc-da"], fired
     labels = fired[0]["labels"]
     assert (labels["department"], labels["pool"], labels["severity"]) == ("bdc", "datapool-s3", "warning"), labels
-    assert 13 * 86400 < float(fired[0]["value"]) < 15 * 86400, fired[0]["value"]
+    # Looked for at write_step (1 h): the load is dated to the first hourly sample after it.
+    age_days = float(fired[0]["value"]) / 86400
+    assert BDC_DA_LOADED_DAYS - 1 / 24 - 0.01 < age_days < BDC_DA_LOADED_DAYS + 0.05, f"bdc-da's age: {age_days} d"
     written = {s.labels["dataset"]: s.value for s in city.metrics()["dizuo_dataset_last_write_timestamp_seconds"]}
     assert "gh-yzt" in written, written
     assert written["gh-yzt"] > time.time() - 86400, "gh-yzt was loaded last night"
@@ -244,6 +261,26 @@ def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_no
     )
     assert "rk-jcxx" in unwatched, sorted(unwatched)
     assert not unwatched & {"bdc-da", "gh-yzt"}, sorted(unwatched)
+
+
+def test_a_dataset_s_older_past_is_read_for_its_own_volumes_only(city):
+    """PrometheusSource.write_histories filters each selector in Prometheus to the volumes of the datasets asked
+    for (PromQL has no label filter on an expression: the query marks and matches them), over write_lookback at
+    write_step."""
+    declaration = load(ROOT / "inventories" / "yulin")
+    source = PrometheusSource(city.prometheus_url, declaration=declaration)
+    (older,) = source.write_histories(["bdc-da"])
+    assert (older.series, older.labels["dataset"], older.labels["department"]) == (
+        "bucket:yl-dp-bdc-da",
+        "bdc-da",
+        "bdc",
+    )
+    assert set(np.diff(older.timestamps)) == {3600}
+    days = (older.timestamps[-1] - older.timestamps[0]) / 86400
+    assert HISTORY_DAYS - 1 < days <= HISTORY_DAYS, f"read {days:.1f} days: what Prometheus holds"
+    both = source.write_histories(["bdc-da", "gh-yzt"])
+    assert sorted(h.labels["dataset"] for h in both) == ["bdc-da", "gh-yzt"]
+    assert source.write_histories(["rk-jcxx"]) == [], "a dataset without a volume in this Prometheus"
 
 
 def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):
@@ -299,11 +336,16 @@ def test_every_dashboard_query_runs_on_prometheus(city):
 def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):
     """`dizuo capacity report --prometheus-url` reads the same history and charts only the filling PVC."""
     out = tmp_path / "report"
-    args = ["capacity", "report", "--prometheus-url", city.prometheus_url, "--out", str(out)]
+    args = ["capacity", "report", "--prometheus-url", city.prometheus_url, "--out", str(out), "--rows", "200"]
     result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
     assert result.exit_code == 0, result.output
     charts = sorted(p.name for p in out.glob("*.png"))
     assert len(charts) == 2, f"charts written: {charts}"
+    # The dataset table dates bdc-da's load of 35 days ago, found further back than the 28 days read to forecast.
+    row = next(line for line in result.output.splitlines() if " bdc-da " in line)
+    assert "35.0 d" in row, row
+    assert ">=" not in row, row
+    assert "before" not in row, row
     assert charts[0] == "allocation.png", f"charts written: {charts}"
     assert charts[1].startswith("pvc_sjj-tyrz_data-"), f"charts written: {charts}"
 

@@ -43,6 +43,9 @@ class Source:
             raise SourceError("http://127.0.0.1:9/api/v1/query_range: cannot connect: refused")
         return [HISTORY, replace(HISTORY, labels={})]  # a duplicate series id must be exported once
 
+    def write_histories(self, datasets):
+        return []
+
 
 def linear(histories):
     """A trivial forecaster for loop tests: one day ahead, labels NOT copied (the loop must add them)."""
@@ -266,6 +269,8 @@ def test_a_write_seen_once_stands_beyond_the_history_and_while_the_volume_is_uns
     assert merged["c"].at == 3000
     unseen = {w.dataset: w for w in carried_writes(before, ())}
     assert {k: w.at for k, w in unseen.items()} == {"a": 1000, "b": 500}, "a volume not seen keeps its write"
+    older = carried_writes(before, (DatasetWrite("b", "d", "p", 200),))
+    assert {w.dataset: (w.at, w.seen) for w in older}["b"] == (200, True), "a write beats a later 'none since'"
 
 
 def test_the_loop_keeps_a_dataset_s_write_when_its_claim_drops_out_of_the_source():
@@ -295,3 +300,47 @@ def test_the_loop_keeps_a_dataset_s_write_when_its_claim_drops_out_of_the_source
     assert loop.run_once().writes == first, "an unmounted claim is unwritten: its last write stands"
     source.down = True
     assert loop.run_once().writes == first
+
+
+def test_a_dataset_without_a_write_in_the_history_read_is_looked_for_further_back_once():
+    """A dataset whose volume did not grow in the history read is dated by its longer past, asked of the source once
+    per exporter (later runs carry it); a failed look fails no forecast and is tried again next run."""
+    gib = 2.0**30
+    labels = {"kind": "bucket", "volume": "yl-dp-bdc-da", "pool": "datapool-s3", "department": "bdc"}
+    flat = UsageHistory(
+        "bucket:yl-dp-bdc-da", HISTORY.timestamps, np.full(97, 300 * gib), np.full(97, 1000 * gib), labels
+    )
+    flat = replace(flat, labels=labels | {"dataset": "bdc-da"})
+    loaded_at = NOW - 35 * 86400
+    longer = replace(
+        flat,
+        timestamps=np.array([loaded_at - 3600, loaded_at, NOW], dtype=np.int64),
+        used_bytes=np.array([290, 300, 300]) * gib,
+        capacity_bytes=np.full(3, 1000 * gib),
+    )
+
+    class Flat(Source):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[list[str]] = []
+            self.deep_down = True
+
+        def histories(self) -> list[UsageHistory]:
+            return [*super().histories(), flat]
+
+        def write_histories(self, datasets):
+            self.asked.append(list(datasets))
+            if self.deep_down:
+                raise SourceError("query_range: timeout")
+            return [longer]
+
+    source = Flat()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    first = loop.run_once()
+    assert first.error is None, "a failed look further back fails no forecast"
+    assert [(w.at, w.seen) for w in first.writes] == [(int(HISTORY.timestamps[0]), False)], "a bound meanwhile"
+    source.deep_down = False
+    second = loop.run_once().writes
+    assert [(w.dataset, w.at, w.seen) for w in second] == [("bdc-da", loaded_at, True)]
+    assert loop.run_once().writes == second
+    assert source.asked == [["bdc-da"], ["bdc-da"]], "asked again after the failure, then never"

@@ -22,6 +22,7 @@ from dizuo.capacity.prometheus_source import (
     PrometheusSource,
     SourceError,
     load_config,
+    only_owners,
     parse_duration,
 )
 from dizuo.capacity.types import UsageHistory
@@ -182,6 +183,32 @@ def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
         assert float(request["end"]) == NOW, f"end of {request['query']!r}"
         assert float(request["start"]) == NOW - 28 * 86400, f"start of {request['query']!r}"
         assert request["step"] == "900"
+
+
+def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_only(declaration):
+    """write_histories asks each selector with an owner label, filtered to the datasets' volumes, over write_lookback
+    at write_step; the answer keeps the volumes of the datasets asked for."""
+    ts = grid(3, 3600)
+    bucket = {"bucket": "yl-dp-bdc-da", "dizuo_keep": "1"}
+    codes = Ownership.from_declaration(declaration).dataset_codes(["bdc-da", "ss-dj"])
+    assert codes == {"bdc-da", "yl-dp-bdc-da", "ss-dj", "yl-dp-ss-dj", "dp-bdc", "dp-sw"}
+    answers = {
+        only_owners(BUCKET.used, "bucket", codes): (200, matrix((bucket, [(t, 3e11) for t in ts]))),
+        only_owners(BUCKET.capacity, "bucket", codes): (200, matrix((bucket, [(t, 4e11) for t in ts]))),
+    }
+    with FakePrometheus(answers) as server:
+        source = PrometheusSource(server.url, declaration=declaration, clock=lambda: NOW + 3000)
+        (older,) = source.write_histories(["bdc-da", "ss-dj"])
+    assert (older.series, older.labels["dataset"]) == ("bucket:yl-dp-bdc-da", "bdc-da")
+    asked = {r["query"] for r in server.requests}
+    assert asked == {
+        only_owners(e, sel.owner_label or "", codes) for sel in (PVC, BUCKET) for e in (sel.used, sel.capacity)
+    }
+    for request in server.requests:
+        assert float(request["end"]) == NOW, "aligned to the hour"
+        assert float(request["start"]) == NOW - 365 * 86400
+        assert request["step"] == "3600"
+    assert PrometheusSource(server.url, declaration=declaration).write_histories(["no-such"]) == []
 
 
 def test_prometheus_error_names_the_query():
@@ -361,6 +388,20 @@ def test_too_many_points_per_series_is_refused(tmp_path):
     path = tmp_path / "sources.yaml"
     path.write_text("lookback: 28d\nstep: 60s\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n")
     with pytest.raises(ConfigError, match="40320 points per series"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ("write_lookback: 365d\nwrite_step: 15m\n", "write_lookback/write_step is 35040 points per series"),
+        ("write_lookback: 7d\n", "write_lookback must be at least lookback"),
+    ],
+)
+def test_a_write_lookback_prometheus_cannot_answer_or_shorter_than_the_history_is_refused(tmp_path, keys, message):
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"{keys}selectors:\n- {{kind: pvc, used: a, capacity: b, volume: [x]}}\n")
+    with pytest.raises(ConfigError, match=message):
         load_config(path)
 
 

@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -158,6 +158,25 @@ def read_usage(
     return histories
 
 
+def read_older_writes(
+    prometheus_url: str, config: Path | None, city: Declaration | None, histories: Sequence[UsageHistory]
+) -> list[UsageHistory]:
+    """The longer past of the datasets with no write in ``histories`` (see ``PrometheusSource.write_histories``); a
+    warning, and nothing, when Prometheus fails it: the report then says "at least"."""
+    from dizuo.capacity.exporter import dataset_writes, unseen_datasets  # noqa: PLC0415 - see load_declaration
+    from dizuo.capacity.prometheus_source import SourceError  # noqa: PLC0415
+
+    unseen = unseen_datasets(dataset_writes(histories))
+    if not unseen:
+        return []
+    with err.status(f"looking further back for the last write of {len(unseen)} dataset(s)"):
+        try:
+            return make_source(prometheus_url, config, city).write_histories(unseen)
+        except SourceError as exc:
+            err.print(f"warning: no older writes read, ages are lower bounds: {escape(str(exc))}", highlight=False)
+            return []
+
+
 def run_report(
     prometheus_url: str | None,
     csv: Path | None,
@@ -187,12 +206,13 @@ def run_report(
     city = load_declaration(declaration)
     calendar = load_calendar(calendar_file)
     histories = read_usage(prometheus_url, csv, config, city)
+    older = [] if prometheus_url is None else read_older_writes(prometheus_url, config, city, histories)
     with (
         err.status(f"forecasting {len(histories)} series"),
         calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
     ):
         forecasts = forecaster_for(calendar)(histories)
-    result = build_report(histories, forecasts, city, risk_seconds)
+    result = build_report(histories, forecasts, city, risk_seconds, older)
     # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps.
     wide = out if out.is_terminal else Console(width=max(out.width, 160))
     for table in tables(result, rows):

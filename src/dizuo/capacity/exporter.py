@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
@@ -47,6 +47,11 @@ class HistorySource(Protocol):
 
     def histories(self) -> list[UsageHistory]:
         """Every volume's history as of now."""
+        ...
+
+    def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
+        """The volumes of ``datasets`` over a longer past than ``histories`` reads (coarser is fine): where their
+        last write lies before it."""
         ...
 
 
@@ -85,6 +90,8 @@ class ForecastLoop:
         self._snapshot = Snapshot()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Datasets whose last write was looked for further back: once per process (after that, runs carry it).
+        self._looked_back: set[str] = set()
 
     def snapshot(self) -> Snapshot:
         """The latest published outcome."""
@@ -119,7 +126,7 @@ class ForecastLoop:
         log.info("forecast run ok: %d volumes in %.2f s", len(forecasts), duration)
         self._snapshot = Snapshot(
             forecasts=tuple(forecasts),
-            writes=carried_writes(previous.writes, dataset_writes(histories)),
+            writes=self._older_writes(carried_writes(previous.writes, dataset_writes(histories))),
             succeeded_at=self._clock(),
             duration_seconds=duration,
             error=None,
@@ -127,6 +134,26 @@ class ForecastLoop:
             failures=previous.failures,
         )
         return self._snapshot
+
+    def _older_writes(self, writes: tuple[DatasetWrite, ...]) -> tuple[DatasetWrite, ...]:
+        """``writes``, with the last write of each dataset that has none in the history read looked for further back,
+        once: a just-started exporter would otherwise date a dataset untouched since before its history to that
+        history's start, and alert on it weeks late. A failed look is tried again next run, and fails nothing."""
+        unseen = [d for d in unseen_datasets(writes) if d not in self._looked_back]
+        if not unseen:
+            return writes
+        try:
+            older = dataset_writes(self._source.write_histories(unseen))
+        except Exception as exc:
+            log.warning(
+                "could not look further back for the last write of %s, trying again next run: %s: %s",
+                ", ".join(unseen),
+                type(exc).__name__,
+                exc,
+            )
+            return writes
+        self._looked_back.update(unseen)
+        return carried_writes(writes, older)
 
     def start(self) -> None:
         """Run now, then every ``interval`` seconds, in a daemon thread."""
@@ -174,13 +201,19 @@ def dataset_writes(histories: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...
     return tuple(latest[d] for d in sorted(latest))
 
 
+def unseen_datasets(writes: Sequence[DatasetWrite]) -> list[str]:
+    """The datasets of ``writes`` that have no write in the history read (a bound, not a date)."""
+    return sorted(w.dataset for w in writes if not w.seen)
+
+
 def carried_writes(previous: Sequence[DatasetWrite], now: Sequence[DatasetWrite]) -> tuple[DatasetWrite, ...]:
     """This run's writes, with what earlier runs knew: a write seen before stands while none is seen since (the
     history read is only so long, and a claim no pod mounts drops out of kubelet's stats: unmounted, unwritten)."""
     merged = {w.dataset: w for w in previous}
     for write in now:
         held = merged.get(write.dataset)
-        if held is None or (write.seen and write.at > held.at):
+        if held is None or (write.seen and (not held.seen or write.at > held.at)):
+            # A write seen beats a bound ("none since"), even an older one: a longer read found what a shorter missed.
             merged[write.dataset] = write
         elif not write.seen and held.at > write.at:
             merged[write.dataset] = write  # no growth since the first sample: an older write it must be

@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -104,13 +104,23 @@ class SourceConfig(BaseModel):
     max_age: Duration = Field(
         default=3600, description="A volume without a sample this recent is left out (deleted, or no longer scraped)"
     )
+    write_lookback: Duration = Field(
+        default=365 * 86400,
+        description="How far back a data-pool dataset's last write is looked for when the history read shows none",
+    )
+    write_step: Duration = Field(default=3600, description="Resolution of that longer read")
     selectors: tuple[Selector, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _points_within_limit(self) -> SourceConfig:
-        points = self.lookback / self.step
-        if points > MAX_POINTS:
-            raise ValueError(f"lookback/step is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}")
+        for lookback, step in (("lookback", "step"), ("write_lookback", "write_step")):
+            points = getattr(self, lookback) / getattr(self, step)
+            if points > MAX_POINTS:
+                raise ValueError(
+                    f"{lookback}/{step} is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}"
+                )
+        if self.write_lookback < self.lookback:
+            raise ValueError("write_lookback must be at least lookback: it looks further back than the history read")
         return self
 
 
@@ -235,6 +245,10 @@ class Ownership:
                 department=system.department, system=system.code, pool=system.storage_pool or ""
             )
         return cls(by_code=by_code, pools=frozenset(p.name for p in declaration.storage_pools()))
+
+    def dataset_codes(self, datasets: Collection[str]) -> frozenset[str]:
+        """The owner-label values (bucket names, dataset namespaces, bare codes) a volume of ``datasets`` can carry."""
+        return frozenset(key.partition("/")[0] for key, owner in self.by_code.items() if owner.dataset in datasets)
 
     def owner(self, code: str, claim: str = "") -> Owner:
         """The owner of a system, department or dataset code, or of the data-pool claim ``<code>/<claim>`` (a
@@ -368,10 +382,12 @@ class PrometheusSource:
         self._fetch = fetch
         self._clock = clock
 
-    def query_range(self, query: str, start: float, end: float) -> list[RangeSeries]:
-        """Run one range query; raise :class:`SourceError` naming the query on any failure."""
+    def query_range(self, query: str, start: float, end: float, step: float | None = None) -> list[RangeSeries]:
+        """Run one range query (at the configured step unless told); raise :class:`SourceError` naming the query on
+        any failure."""
         endpoint = f"{self.url}/api/v1/query_range"
-        form = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{self.config.step:g}"}
+        step = self.config.step if step is None else step
+        form = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         try:
             answer = self._fetch(endpoint, form, self.config.timeout, self._headers)
         except SourceError as exc:
@@ -416,6 +432,44 @@ class PrometheusSource:
                 ", ".join(gone[:10]) + (", ..." if len(gone) > 10 else ""),
             )
         return fresh
+
+    def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
+        """The volumes holding ``datasets``, read ``write_lookback`` back at ``write_step``: where the history read
+        shows no write of a dataset, its last write is looked for here (a dataset refreshed monthly, alerting at 45
+        days, is older than the 28 days the forecaster reads). Only those volumes travel: each selector that can name a
+        dataset (``owner_label``) is filtered in Prometheus to the owner-label values of theirs."""
+        codes = self.ownership.dataset_codes(datasets)
+        if not codes:
+            return []
+        step = self.config.write_step
+        end = math.floor(self._clock() / step) * step
+        start = end - self.config.write_lookback
+        out: list[UsageHistory] = []
+        for selector in self.config.selectors:
+            if selector.owner_label is None:
+                continue
+            used, capacity = (
+                self.query_range(only_owners(expr, selector.owner_label, codes), start, end, step)
+                for expr in (selector.used, selector.capacity)
+            )
+            joined = join_series(selector, used, capacity, self.ownership)
+            out += [h for h in joined if h.labels.get("dataset") in datasets]
+        return one_per_volume(out)
+
+
+# A label no exporter sets, marking the series `only_owners` keeps.
+_KEEP = "dizuo_keep"
+
+
+def only_owners(expression: str, label: str, values: Collection[str]) -> str:
+    """``expression`` reduced, in Prometheus, to its series whose ``label`` is one of ``values``: PromQL has no label
+    filter on an expression, so the ones that match are marked by ``label_replace`` (its regex is anchored) and kept
+    by matching the mark against a one-sample vector."""
+    if any("`" in v for v in values):
+        raise ValueError(f"a label value with a backtick cannot be matched: {sorted(values)}")
+    regex = "|".join(re.escape(v) for v in sorted(values))
+    marked = f'label_replace(({expression}), "{_KEEP}", "1", "{label}", `{regex}`)'
+    return f'{marked} and on ({_KEEP}) label_replace(vector(1), "{_KEEP}", "1", "", "")'
 
 
 def one_per_volume(histories: Sequence[UsageHistory]) -> list[UsageHistory]:

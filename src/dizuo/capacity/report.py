@@ -127,8 +127,10 @@ def build_report(
     forecasts: Sequence[Forecast],
     declaration: Declaration | None,
     risk_seconds: int = HORIZON,
+    write_histories: Sequence[UsageHistory] = (),
 ) -> Report:
-    """Group volumes by department and pool; at risk = the p10 date is within ``risk_seconds``."""
+    """Group volumes by department and pool; at risk = the p10 date is within ``risk_seconds``. ``write_histories``:
+    a longer past of the data pool's volumes, where a dataset's last write lies before ``histories``."""
     by_series = {f.series: f for f in forecasts}
     volumes = [Volume(h, by_series[h.series]) for h in histories if h.series in by_series]
 
@@ -181,19 +183,21 @@ def build_report(
         at_risk=tuple(risky),
         volumes=len(volumes),
         risk_seconds=risk_seconds,
-        datasets=_freshness(histories, declaration),
+        datasets=_freshness(histories, declaration, write_histories),
     )
 
 
-def _freshness(histories: Sequence[UsageHistory], declaration: Declaration | None) -> tuple[Freshness, ...]:
+def _freshness(
+    histories: Sequence[UsageHistory], declaration: Declaration | None, write_histories: Sequence[UsageHistory]
+) -> tuple[Freshness, ...]:
     """Every declared dataset's last write (as the exporter reads it), longest overdue first."""
     from dizuo.capacity.collector import refresh_periods  # noqa: PLC0415 - the exporter's rules, one place
-    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
+    from dizuo.capacity.exporter import carried_writes, dataset_writes  # noqa: PLC0415
 
     if not histories:
         return ()
     asof = max(int(h.timestamps[-1]) for h in histories)
-    writes = {w.dataset: w for w in dataset_writes(histories)}
+    writes = {w.dataset: w for w in carried_writes(dataset_writes(histories), dataset_writes(write_histories))}
     rows = [
         Freshness(
             dataset=r.dataset,
