@@ -86,10 +86,12 @@ def history(now: int) -> str:
             (FILLING, np.where(created, 100.0 * GIB, np.nan)),
             (ROTATING, np.where(created, 50.0 * GIB, np.nan)),
         ],
-        # Two dataset buckets, named as the datapool stack names them: bdc-da (refresh every 7 days) last loaded 35
+        # Three dataset buckets, named as the datapool stack names them: bdc-da (refresh every 7 days) last loaded 35
         # days ago, before the 28 days the exporter forecasts from; gh-yzt (7 days too) loaded every night at 02:00
-        # local.
+        # local; gtkj-jcsj (7 days) reloaded every night with the same 123 GiB: it never grows, but MinIO counts the
+        # bytes received (below).
         "minio_bucket_usage_total_bytes": [
+            ({"bucket": "yl-dp-gtkj-jcsj", "job": "minio"}, np.full(ts.size, 123.0 * GIB)),
             (
                 {"bucket": "yl-dp-bdc-da", "job": "minio"},
                 np.where(ts >= now - BDC_DA_LOADED_DAYS * 86400, 300.0, 290.0) * GIB,
@@ -100,6 +102,7 @@ def history(now: int) -> str:
             ),
         ],
         "minio_bucket_quota_total_bytes": [
+            ({"bucket": "yl-dp-gtkj-jcsj", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
             ({"bucket": "yl-dp-bdc-da", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
             ({"bucket": "yl-dp-gh-yzt", "job": "minio"}, np.full(ts.size, 1000.0 * GIB)),
         ],
@@ -112,7 +115,26 @@ def history(now: int) -> str:
         series["ceph_pool_stored"].append((labels, np.full(ts.size, stored * GIB)))
         series["ceph_pool_max_avail"].append((labels, np.full(ts.size, 300.0 * GIB)))
         series["ceph_pool_metadata"].append(({**labels, "name": name}, np.ones(ts.size)))
-    return openmetrics(ts, series)
+    return openmetrics(ts, series).removesuffix("# EOF\n") + received_bytes(ts[0], now)
+
+
+def received_bytes(start: int, now: int) -> str:
+    """MinIO's per-server counters of the S3 bytes received into gtkj-jcsj, scraped every 5 minutes (a counter's
+    increase over a step needs samples inside it): each night at 02:00 local each of the two servers takes half of the
+    123 GiB reload; the second server restarted 20 days ago (its counter starts again from 0)."""
+    ts = np.arange(start, now + 1, 300, dtype=np.int64)
+    nights = (ts + 6 * 3600) // 86400 - (start + 6 * 3600) // 86400
+    restart = now - 20 * 86400
+    since_restart = nights - nights[np.searchsorted(ts, restart)]
+    half = 61.5 * GIB
+    servers = [
+        ({"bucket": "yl-dp-gtkj-jcsj", "server": "10.61.17.11:9000", "job": "minio"}, nights * half),
+        (
+            {"bucket": "yl-dp-gtkj-jcsj", "server": "10.61.17.12:9000", "job": "minio"},
+            np.where(ts < restart, nights, since_restart) * half,
+        ),
+    ]
+    return openmetrics(ts, {"minio_bucket_traffic_received_bytes": servers})
 
 
 @dataclass
@@ -249,6 +271,7 @@ def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_no
     written = {s.labels["dataset"]: s.value for s in city.metrics()["dizuo_dataset_last_write_timestamp_seconds"]}
     assert "gh-yzt" in written, written
     assert written["gh-yzt"] > time.time() - 86400, "gh-yzt was loaded last night"
+    assert written["gtkj-jcsj"] > time.time() - 86400, "gtkj-jcsj was reloaded last night, with the same bytes"
     # rk-jcxx has no volume in this Prometheus: unwatched, its freshness unknown; the two buckets are watched.
     unwatched = wait_for(
         lambda: {

@@ -251,6 +251,24 @@ def test_a_dataset_s_last_write_is_its_last_growth_past_the_noise():
     assert (writes["rk-jcxx"].department, writes["rk-jcxx"].pool) == ("gaj", "datapool-s3")
 
 
+def test_bytes_written_without_growth_are_a_write():
+    """A reload of the same bytes (or of fewer) writes without growing the volume: where the source counts bytes
+    written, a step that wrote more than the noise threshold is a write; a few KiB (a listing, a HEAD) and steps not
+    counted (NaN) are not."""
+    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
+
+    gib = 2.0**30
+    ts = np.arange(0, 6 * 900, 900, dtype=np.int64) + 1_717_200_000
+    labels = {"kind": "bucket", "volume": "yl-dp-gtkj-jcsj", "pool": "datapool-s3", "department": "zrzy"}
+    same = np.full(6, 123 * gib)
+    written = np.array([np.nan, 0, 40 * gib, 2048, np.nan, 4096])
+    history = UsageHistory("bucket:yl-dp-gtkj-jcsj", ts, same, np.full(6, 1000 * gib), labels | {"dataset": "g"})
+    (reloaded,) = dataset_writes([replace(history, written_bytes=written)])
+    assert (reloaded.at, reloaded.seen) == (int(ts[2]), True)
+    (unknown,) = dataset_writes([history])
+    assert (unknown.at, unknown.seen) == (int(ts[0]), False), "without a count, no growth is no write"
+
+
 def test_a_write_seen_once_stands_beyond_the_history_and_while_the_volume_is_unseen():
     """Run after run the exporter keeps the oldest bound it knows: a history that slid past the last write, or a
     claim unmounted (not in kubelet's stats), does not make a dataset look freshly written."""

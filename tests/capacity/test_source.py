@@ -20,7 +20,9 @@ from dizuo.capacity.prometheus_source import (
     DEFAULT_CONFIG,
     Ownership,
     PrometheusSource,
+    RangeSeries,
     SourceError,
+    join_series,
     load_config,
     only_owners,
     parse_duration,
@@ -177,7 +179,8 @@ def test_a_volume_whose_samples_stopped_is_left_out_and_said_so(caplog):
 def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
     """Every query covers [now - lookback, now] rounded down to the step, at the configured step."""
     PrometheusSource(fleet.url, clock=lambda: NOW + 700).histories()
-    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors), "one used + one capacity query per selector"
+    written = sum(s.written is not None for s in DEFAULT_CONFIG.selectors)
+    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors) + written, "used, capacity (and written) queries"
     for request in fleet.requests:
         assert request["path"] == "/api/v1/query_range"
         assert float(request["end"]) == NOW, f"end of {request['query']!r}"
@@ -201,9 +204,11 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
         (older,) = source.write_histories(["bdc-da", "ss-dj"])
     assert (older.series, older.labels["dataset"]) == ("bucket:yl-dp-bdc-da", "bdc-da")
     asked = {r["query"] for r in server.requests}
-    assert asked == {
-        only_owners(e, sel.owner_label or "", codes) for sel in (PVC, BUCKET) for e in (sel.used, sel.capacity)
-    }
+    bucket_written = (BUCKET.written or "").replace("$step", "3600s")
+    expected = [("namespace", PVC.used), ("namespace", PVC.capacity)] + [
+        ("bucket", e) for e in (BUCKET.used, BUCKET.capacity, bucket_written)
+    ]
+    assert asked == {only_owners(e, label, codes) for label, e in expected}
     for request in server.requests:
         assert float(request["end"]) == NOW, "aligned to the hour"
         assert float(request["start"]) == NOW - 365 * 86400
@@ -417,6 +422,23 @@ def test_missing_config_file_is_a_config_error(tmp_path):
 def test_durations_read_like_prometheus(text, seconds):
     """Durations use Prometheus' syntax (units ms..y, combined) or plain seconds."""
     assert parse_duration(text) == seconds
+
+
+def test_bytes_written_are_joined_on_the_volume_and_the_timestamps(declaration):
+    """A selector's written series joins its volume on the volume labels (extra labels such as MinIO's server do not
+    matter), at the volume's timestamps: NaN where it has no sample; a volume without one has none."""
+    ts = grid(4)
+    bucket = {"bucket": "yl-dp-gtkj-jcsj"}
+    used = [RangeSeries(bucket, np.array(ts, dtype=np.int64), np.full(4, 3e11))]
+    used.append(RangeSeries({"bucket": "yl-dp-bdc-da"}, np.array(ts, dtype=np.int64), np.full(4, 3e11)))
+    capacity = [RangeSeries(s.labels, s.timestamps, np.full(4, 4e11)) for s in used]
+    written = [RangeSeries({**bucket, "job": "minio"}, np.array(ts[1:3], dtype=np.int64), np.array([5.0, 7.0]))]
+    ownership = Ownership.from_declaration(declaration)
+    joined = {h.series: h for h in join_series(BUCKET, used, capacity, ownership, written)}
+    reloaded = joined["bucket:yl-dp-gtkj-jcsj"].written_bytes
+    assert reloaded is not None
+    np.testing.assert_array_equal(reloaded, [np.nan, 5.0, 7.0, np.nan])
+    assert joined["bucket:yl-dp-bdc-da"].written_bytes is None
 
 
 def test_join_keeps_arrays_typed(fleet):

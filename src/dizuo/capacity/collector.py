@@ -15,8 +15,9 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
 - ``dizuo_storage_allocated_bytes{scope="department"|"pool"}``: the declaration's department
   storage quota (``department`` set) or the declared capacity of a storage pool (``pool`` set).
 - ``dizuo_dataset_last_write_timestamp_seconds{dataset, department, pool}``: when a data-pool dataset's volume (its
-  bucket, or its claim ``dp-<owner>/<dataset>``) last grew past noise, or the first sample read if it has not since
-  (the forecasting loop carries what earlier runs saw);
+  bucket, or its claim ``dp-<owner>/<dataset>``) last grew past noise or was written that much (where the source
+  counts bytes written), or the first sample read if neither since (the forecasting loop carries what earlier runs
+  saw, and looks further back once where the history read shows no write);
   ``dizuo_dataset_refresh_period_seconds``: the refresh period the declaration gives it. Ownership and freshness of
   the data pool, for ``DizuoDatasetStale``.
 - ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
@@ -55,7 +56,7 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class DatasetWrite:
-    """When a dataset's volume last grew: its last write, or the first sample read if it has not grown since."""
+    """When a dataset's volume last grew or was written: its last write, or the first sample read if none since."""
 
     dataset: str
     department: str
@@ -172,7 +173,8 @@ class CapacityCollector:
         dataset_labels = ["dataset", "department", "pool"]
         last_write = GaugeMetricFamily(
             "dizuo_dataset_last_write_timestamp_seconds",
-            "When the dataset's volume last grew past noise (unix s); the first sample read if it has not since.",
+            "When the dataset's volume last grew, or was written, past noise (unix s); the first sample read if not"
+            " since.",
             labels=dataset_labels,
         )
         refresh = GaugeMetricFamily(

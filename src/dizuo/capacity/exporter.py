@@ -181,7 +181,8 @@ WRITE_MIN_BYTES = 2**20
 
 def dataset_writes(histories: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...]:
     """The last write of each data-pool dataset's volume: the last sample that grew past the noise (see
-    WRITE_MIN_SHARE), or, where none did, the history's first sample (``seen`` False: no write since at least then).
+    WRITE_MIN_SHARE), or that many bytes were written in the step before (where the source counts them), or, where
+    none did, the history's first sample (``seen`` False: no write since at least then).
     A dataset held in two volumes counts its latest write."""
     latest: dict[str, DatasetWrite] = {}
     for h in histories:
@@ -189,7 +190,10 @@ def dataset_writes(histories: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...
         if not dataset:
             continue
         threshold = np.maximum(WRITE_MIN_SHARE * h.capacity_bytes[1:], WRITE_MIN_BYTES)
-        grew = np.flatnonzero(np.diff(h.used_bytes) > threshold)
+        loaded = np.diff(h.used_bytes) > threshold
+        if h.written_bytes is not None:  # NaN compares False: not known is not written
+            loaded |= h.written_bytes[1:] > threshold
+        grew = np.flatnonzero(loaded)
         department, pool = h.labels.get("department", ""), h.labels.get("pool", "")
         if grew.size:
             write = DatasetWrite(dataset, department, pool, int(h.timestamps[grew[-1] + 1]))

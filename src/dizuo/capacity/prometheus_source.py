@@ -22,6 +22,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -91,6 +92,11 @@ class Selector(BaseModel):
     )
     pool_label: str | None = Field(default=None, description="Label whose value is a storage pool name")
     pool: str | None = Field(default=None, description="Storage pool of every series of this selector")
+    written: str | None = Field(
+        default=None,
+        description="PromQL: bytes written to the volume in the step before each sample, one series per volume with "
+        "the volume labels; $step stands for the query's step (e.g. increase(counter[$step]))",
+    )
 
 
 class SourceConfig(BaseModel):
@@ -179,13 +185,15 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         volume=_CEPH_POOL,
         pool_label="name",
     ),
-    # MinIO cluster metrics (v2); buckets without a quota have no capacity series and are skipped.
+    # MinIO bucket metrics (v2); buckets without a quota have no capacity series and are skipped. Every MinIO server
+    # counts the S3 bytes its clients send into a bucket: a reload of the same bytes is a write, not a stale dataset.
     Selector(
         kind="bucket",
         used="minio_bucket_usage_total_bytes",
         capacity="minio_bucket_quota_total_bytes",
         volume=("bucket",),
         owner_label="bucket",
+        written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes[$step]))",
     ),
 )
 
@@ -416,7 +424,8 @@ class PrometheusSource:
         for selector in self.config.selectors:
             used = self.query_range(selector.used, start, end)
             capacity = self.query_range(selector.capacity, start, end)
-            out += join_series(selector, used, capacity, self.ownership)
+            written = self._written(selector, start, end, step)
+            out += join_series(selector, used, capacity, self.ownership, written)
         # A range query returns every series of the lookback, also those that ended days ago: a deleted PVC,
         # an exporter that stopped. Forecasting on from their last sample would alert on volumes that are
         # gone, or hide that one is no longer watched; they are left out, and said so.
@@ -448,13 +457,21 @@ class PrometheusSource:
         for selector in self.config.selectors:
             if selector.owner_label is None:
                 continue
-            used, capacity = (
-                self.query_range(only_owners(expr, selector.owner_label, codes), start, end, step)
-                for expr in (selector.used, selector.capacity)
-            )
-            joined = join_series(selector, used, capacity, self.ownership)
+            owners = partial(only_owners, label=selector.owner_label, values=codes)
+            used = self.query_range(owners(selector.used), start, end, step)
+            capacity = self.query_range(owners(selector.capacity), start, end, step)
+            written = self._written(selector, start, end, step, owners)
+            joined = join_series(selector, used, capacity, self.ownership, written)
             out += [h for h in joined if h.labels.get("dataset") in datasets]
         return one_per_volume(out)
+
+    def _written(
+        self, selector: Selector, start: float, end: float, step: float, only: Callable[[str], str] = str
+    ) -> list[RangeSeries]:
+        """The selector's bytes written per step (none where it has no ``written``), ``only`` applied to the query."""
+        if selector.written is None:
+            return []
+        return self.query_range(only(selector.written.replace("$step", f"{step:g}s")), start, end, step)
 
 
 # A label no exporter sets, marking the series `only_owners` keeps.
@@ -494,14 +511,20 @@ def one_per_volume(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
 
 
 def join_series(
-    selector: Selector, used: Sequence[RangeSeries], capacity: Sequence[RangeSeries], ownership: Ownership
+    selector: Selector,
+    used: Sequence[RangeSeries],
+    capacity: Sequence[RangeSeries],
+    ownership: Ownership,
+    written: Sequence[RangeSeries] = (),
 ) -> list[UsageHistory]:
-    """Pair used and capacity series on the selector's volume labels, on the timestamps both have."""
+    """Pair used and capacity series on the selector's volume labels, on the timestamps both have; bytes written, where
+    given, are joined on the same labels (NaN at a timestamp they lack)."""
 
     def identity(series: RangeSeries) -> tuple[str, ...]:
         return tuple(series.labels.get(label, "") for label in selector.volume)
 
     capacities = {identity(s): s for s in capacity}
+    writes = {identity(s): s for s in written}
     out = []
     for series in used:
         other = capacities.get(identity(series))
@@ -512,13 +535,25 @@ def join_series(
         if not keep.any():
             continue
         labels = ownership.labels(selector, series.labels)
+        kept = stamps[keep].astype(np.int64)
         out.append(
             UsageHistory(
                 series=f"{selector.kind}:{labels['volume']}",
-                timestamps=stamps[keep].astype(np.int64),
+                timestamps=kept,
                 used_bytes=series.values[in_used][keep].astype(np.float64),
                 capacity_bytes=other.values[in_capacity][keep].astype(np.float64),
                 labels=labels,
+                written_bytes=_on(kept, writes.get(identity(series))),
             )
         )
     return out
+
+
+def _on(stamps: np.ndarray[Any, np.dtype[np.int64]], series: RangeSeries | None) -> np.ndarray[Any, Any] | None:
+    """``series``' values at ``stamps``, NaN where it has none; None without a series."""
+    if series is None:
+        return None
+    values = np.full(stamps.size, np.nan)
+    _, at, of = np.intersect1d(stamps, series.timestamps, return_indices=True)
+    values[at] = series.values[of]
+    return values

@@ -20,6 +20,9 @@ class UsageHistory:
     used_bytes: FloatArray
     capacity_bytes: FloatArray
     labels: dict[str, str] = field(default_factory=dict)
+    # Bytes written to the volume in the step before each sample (NaN: not known then), where a source counts them:
+    # a load that rewrites the same bytes writes without growing. Freshness reads it; the forecaster does not.
+    written_bytes: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
