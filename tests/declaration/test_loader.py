@@ -51,6 +51,16 @@ def _del(path: list[Any]) -> Any:
     return change
 
 
+def _groups(members: dict[int, str]) -> Any:
+    """An edit that puts systems (by index) into move groups."""
+
+    def change(doc: Any) -> None:
+        for index, group in members.items():
+            doc["systems"][index]["move_group"] = group
+
+    return change
+
+
 def _set(path: list[Any], value: Any) -> Any:
     def change(doc: Any) -> None:
         target = doc
@@ -530,6 +540,26 @@ CASES = [
         _set(["migration", "fill_target"], 1.2),
         "city.yaml: migration.fill_target: Input should be less than or equal to 1: '1.2'",
         id="migration-fill-target-over-full",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _groups({0: "sjj-db", 5: "sjj-db"}),
+        "systems.yaml: systems[5].move_group: 'sjj-db' is the group of 'sjj-tyrz' in cluster 'yl-gov', and this "
+        "system runs in 'yl-dmz': systems sharing a platform run in one cluster",
+        id="move-group-across-clusters",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _groups({7: "sjj-db", 8: "sjj-db"}),
+        "systems.yaml: systems[8].move_group: 'sjj-db' groups it with systems on the legacy pool 'phase1-ceph', which "
+        "the migration may move, but it is on 'xc-ceph': the group cannot move as one",
+        id="move-group-half-on-the-legacy-pool",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 7, "move_group"], "Sjj DB"),
+        "systems.yaml: systems[7].move_group: String should match pattern",
+        id="move-group-not-a-code",
     ),
 ]
 

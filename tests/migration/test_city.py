@@ -572,3 +572,29 @@ def test_a_target_storage_past_its_fill_target_is_shown_as_the_reason_nothing_mo
     markdown = (out / "PLAN.md").read_text(encoding="utf-8")
     assert "- Room on `xc-ceph`: 0.0 TiB to its 90% fill target (189,870 of 200,000 GiB allocated, 94.9%)" in markdown
     assert "## No plan" in markdown
+
+
+def test_systems_of_one_move_group_move_together_or_stay(tmp_path: Path, planned: Path) -> None:
+    """zrzy-01 alone is the cheapest relief on Hygon; sharing a platform with zrzy-02 (move group zrzy-gis) it can
+    only move with it, to the same pool: the plan moves both together, or neither, and the checker agrees."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "systems.yaml").read_text(encoding="utf-8")
+    for code in ("zrzy-01", "zrzy-02"):
+        text = text.replace(f"- code: {code}\n", f"- code: {code}\n  move_group: zrzy-gis\n", 1)
+    (city / "systems.yaml").write_text(text, encoding="utf-8")
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    instance = json.loads((out / "instance.json").read_text(encoding="utf-8"))
+    groups = {s["id"]: s["group"] for s in instance["systems"] if s["group"] is not None}
+    assert groups == {"zrzy-01": "zrzy-gis", "zrzy-02": "zrzy-gis"}
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assignments = plan["assignments"]
+    assert assignments["zrzy-01"] == assignments["zrzy-02"]
+    alone = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    assert alone["assignments"]["zrzy-01"] is not None, "without the group zrzy-01 moves (the premise)"
+    assert alone["assignments"]["zrzy-02"] is None
+    assert plan["cost_cny"] > alone["cost_cny"], "the group costs the plan something"
+    rows = [line for line in (out / "PLAN.md").read_text(encoding="utf-8").splitlines() if "(with its group" in line]
+    assert [row.split()[1] for row in rows] == ["zrzy-01", "zrzy-02"]

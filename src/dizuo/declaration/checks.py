@@ -376,6 +376,27 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
             else:
                 problems += _crossing(d, s, by_code[dep], file, f"{at}.depends_on[{j}]")
     problems += _dependency_cycles(d, file)
+    problems += _move_groups(d, file)
+    return problems
+
+
+def _move_groups(d: Declaration, file: str) -> list[Problem]:
+    """A move group is one shared platform: its systems run in one cluster (the first member's)."""
+    first: dict[str, System] = {}
+    problems = []
+    for i, s in enumerate(d.systems):
+        if s.move_group is None:
+            continue
+        held = first.setdefault(s.move_group, s)
+        if held.cluster != s.cluster:
+            problems.append(
+                Problem(
+                    file,
+                    f"systems[{i}].move_group",
+                    f"{show_value(s.move_group)} is the group of {held.code!r} in cluster {held.cluster!r}, and this "
+                    f"system runs in {s.cluster!r}: systems sharing a platform run in one cluster",
+                )
+            )
     return problems
 
 
@@ -759,7 +780,18 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
     unreplaced: defaultdict[Database, list[str]] = defaultdict(list)
+    moving_groups = {s.move_group for s in candidates if s.move_group is not None}
     for i, s in enumerate(d.systems):
+        if s.move_group in moving_groups and s.cluster == m.cluster and s.storage_pool != m.legacy_storage_pool:
+            where = "no storage pool" if s.storage_pool is None else repr(s.storage_pool)
+            problems.append(
+                Problem(
+                    systems_file,
+                    f"systems[{i}].move_group",
+                    f"{show_value(s.move_group)} groups it with systems on the legacy pool {m.legacy_storage_pool!r}, "
+                    f"which the migration may move, but it is on {where}: the group cannot move as one",
+                )
+            )
         if s.cluster != m.cluster or s.storage_pool != m.legacy_storage_pool:
             continue
         if s.database not in DOMESTIC_DATABASES and s.database not in m.database_replacement:

@@ -458,6 +458,11 @@ class System(Frozen):
         default=True,
         description="Its code can be rebuilt for another CPU (false: closed-source binaries; its arches only)",
     )
+    move_group: Code | None = Field(
+        default=None,
+        description="A database or storage platform it shares with other systems, named alike on each of them: they "
+        "run in one cluster, and a migration moves all of them, to one node pool, or none",
+    )
 
 
 class SystemsFile(Frozen):

@@ -166,6 +166,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
                 **size(s),
                 "cpu_cores": math.ceil(exact(s.resources.cpu)),
                 "memory_bytes": math.ceil(exact(s.resources.memory_gib) * GIB),
+                "group": s.move_group,  # its members are all candidates (validate checks it)
                 "depends_on": [dep for dep in s.depends_on if dep in codes],  # the others are not on the move
                 "cost": {name: adaptation_cost(m, s, pool) for name, pool in pools.items()},
                 "stack": {"os": s.os.value, "middleware": s.middleware, "db": s.database.value},

@@ -387,7 +387,8 @@ def _assessment_lines(
         "Adaptation cost of a move to each Xinchuang node pool (shares of the project budget: "
         f"{m.cost_share.base:.0%} per move, +{m.cost_share.new_arch:.0%} to rebuild the image for a new arch, "
         f"+{m.cost_share.database:.0%} to replace a foreign database); — where the system cannot run (a closed "
-        "binary, built for other arches only).",
+        "binary, built for other arches only). Systems of one move group (a shared database or storage platform) "
+        "stay or move together, to one pool.",
         "",
         f"| system | department | image arch | database | TiB | {' | '.join(pools)} | plan |",
         f"| --- | --- | --- | --- | ---: | {' | '.join('---:' for _ in pools)} | --- |",
@@ -400,6 +401,8 @@ def _assessment_lines(
         costs = " | ".join("—" if (c := planned.cost.get(p)) is None else f"{c:,}" for p in pools)
         target = destinations.get(s.code)
         plan = "stays" if target is None else f"wave {wave_of[s.code]} → {target}"
+        if s.move_group is not None:
+            plan += f" (with its group {s.move_group})"
         lines.append(
             f"| {s.code} {_text(s.name)} | {_text(d.department(s.department).name)} | {arches} | {database} | "
             f"{_tib(planned.projected_bytes)} | {costs} | {plan} |"
