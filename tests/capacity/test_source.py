@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import threading
 import urllib.parse
@@ -24,8 +25,8 @@ from dizuo.capacity.prometheus_source import (
     SourceError,
     join_series,
     load_config,
-    only_owners,
     parse_duration,
+    query_text,
 )
 from dizuo.capacity.types import UsageHistory
 from dizuo.declaration import load
@@ -95,6 +96,11 @@ CEPH = DEFAULT_CONFIG.selectors[2]
 BUCKET = DEFAULT_CONFIG.selectors[3]
 
 
+def sent(expression: str) -> str:
+    """A selector's expression as the history read sends it."""
+    return query_text(expression, 900)
+
+
 def grid(n: int, step: float = 900) -> list[float]:
     return [NOW - step * (n - 1 - i) for i in range(n)]
 
@@ -105,16 +111,16 @@ def fleet() -> Iterator[FakePrometheus]:
     pvc_labels = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
     orphan = {"namespace": "nobody", "persistentvolumeclaim": "scratch"}
     answers = {
-        PVC.used: (
+        sent(PVC.used): (
             200,
             matrix((pvc_labels, [(t, 10 * GIB + i) for i, t in enumerate(ts)]), (orphan, [(ts[0], 1)])),
         ),
         # Capacity misses the first sample: the join keeps only the timestamps both series have.
-        PVC.capacity: (200, matrix((pvc_labels, [(t, 50 * GIB) for t in ts[1:]]))),
-        CEPH.used: (200, matrix(({"pool_id": "3", "name": "phase1-ceph"}, [(t, 9e14) for t in ts]))),
-        CEPH.capacity: (200, matrix(({"pool_id": "3", "name": "phase1-ceph"}, [(t, 1e15) for t in ts]))),
-        BUCKET.used: (200, matrix(({"bucket": "bdc-da", "server": "m1"}, [(t, 3e11) for t in ts]))),
-        BUCKET.capacity: (200, matrix(({"bucket": "bdc-da", "server": "m1"}, [(t, 4e11) for t in ts]))),
+        sent(PVC.capacity): (200, matrix((pvc_labels, [(t, 50 * GIB) for t in ts[1:]]))),
+        sent(CEPH.used): (200, matrix(({"pool_id": "3", "name": "phase1-ceph"}, [(t, 9e14) for t in ts]))),
+        sent(CEPH.capacity): (200, matrix(({"pool_id": "3", "name": "phase1-ceph"}, [(t, 1e15) for t in ts]))),
+        sent(BUCKET.used): (200, matrix(({"bucket": "bdc-da", "server": "m1"}, [(t, 3e11) for t in ts]))),
+        sent(BUCKET.capacity): (200, matrix(({"bucket": "bdc-da", "server": "m1"}, [(t, 4e11) for t in ts]))),
     }
     with FakePrometheus(answers) as server:
         yield server
@@ -160,11 +166,11 @@ def test_a_volume_whose_samples_stopped_is_left_out_and_said_so(caplog):
     deleted = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "old"}
     until_now, until_two_hours_ago = grid(8), [t - 7200 for t in grid(8)]
     answers = {
-        PVC.used: (
+        sent(PVC.used): (
             200,
             matrix((live, [(t, GIB) for t in until_now]), (deleted, [(t, GIB) for t in until_two_hours_ago])),
         ),
-        PVC.capacity: (
+        sent(PVC.capacity): (
             200,
             matrix((live, [(t, 9 * GIB) for t in until_now]), (deleted, [(t, 9 * GIB) for t in until_two_hours_ago])),
         ),
@@ -196,19 +202,25 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
     codes = Ownership.from_declaration(declaration).dataset_codes(["bdc-da", "ss-dj"])
     assert codes == {"bdc-da", "yl-dp-bdc-da", "ss-dj", "yl-dp-ss-dj", "dp-bdc", "dp-sw"}
     answers = {
-        only_owners(BUCKET.used, "bucket", codes): (200, matrix((bucket, [(t, 3e11) for t in ts]))),
-        only_owners(BUCKET.capacity, "bucket", codes): (200, matrix((bucket, [(t, 4e11) for t in ts]))),
+        query_text(BUCKET.used, 3600, "bucket", codes): (200, matrix((bucket, [(t, 3e11) for t in ts]))),
+        query_text(BUCKET.capacity, 3600, "bucket", codes): (200, matrix((bucket, [(t, 4e11) for t in ts]))),
     }
     with FakePrometheus(answers) as server:
         source = PrometheusSource(server.url, declaration=declaration, clock=lambda: NOW + 3000)
         (older,) = source.write_histories(["bdc-da", "ss-dj"])
     assert (older.series, older.labels["dataset"]) == ("bucket:yl-dp-bdc-da", "bdc-da")
     asked = {r["query"] for r in server.requests}
-    bucket_written = (BUCKET.written or "").replace("$step", "3600s")
-    expected = [("namespace", PVC.used), ("namespace", PVC.capacity)] + [
-        ("bucket", e) for e in (BUCKET.used, BUCKET.capacity, bucket_written)
-    ]
-    assert asked == {only_owners(e, label, codes) for label, e in expected}
+    assert len(asked) == 5, "used and capacity of claims, used, capacity and bytes written of buckets"
+    # The owners' matcher goes right after each metric name: Prometheus loads those volumes only.
+    matcher = "{bucket=~`" + "|".join(re.escape(c) for c in sorted(codes)) + "`}"
+    assert "minio_bucket_usage_total_bytes" + matcher in asked
+    assert (
+        "max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes"
+        + matcher.replace("bucket", "namespace")
+        + ")"
+        in asked
+    )
+    assert "increase(minio_bucket_traffic_received_bytes" + matcher + "[3600s])" in " ".join(asked)
     for request in server.requests:
         assert float(request["end"]) == NOW, "aligned to the hour"
         assert float(request["start"]) == NOW - 365 * 86400
@@ -219,10 +231,10 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
 def test_prometheus_error_names_the_query():
     """A 400 from Prometheus becomes a SourceError with the URL, the query and Prometheus' own reason."""
     bad = {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"}
-    with FakePrometheus({PVC.used: (400, bad)}) as server, pytest.raises(SourceError) as caught:
+    with FakePrometheus({sent(PVC.used): (400, bad)}) as server, pytest.raises(SourceError) as caught:
         PrometheusSource(server.url, clock=lambda: NOW).histories()
     message = str(caught.value)
-    for part in ("query_range", PVC.used, "parse error at char 5"):
+    for part in ("query_range", sent(PVC.used), "parse error at char 5"):
         assert part in message, message
 
 
@@ -256,7 +268,7 @@ def test_a_port_that_does_not_speak_http_is_a_source_error():
 
 def test_an_error_answer_that_is_not_a_json_object_is_a_source_error():
     """A proxy answering 502 with a JSON list still gives a SourceError naming the status and what it said."""
-    with FakePrometheus({PVC.used: (502, ["bad gateway"])}) as server, pytest.raises(SourceError) as caught:
+    with FakePrometheus({sent(PVC.used): (502, ["bad gateway"])}) as server, pytest.raises(SourceError) as caught:
         PrometheusSource(server.url, clock=lambda: NOW).histories()
     assert "HTTP 502: ['bad gateway']" in str(caught.value)
 
@@ -265,7 +277,7 @@ def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(caplog):
     """user:password@ in --prometheus-url is sent as an Authorization header (Prometheus' web config, or a proxy in
     front of it), and is in no URL the source prints or puts into an error."""
     bad = {"status": "error", "errorType": "bad_data", "error": "parse error"}
-    with FakePrometheus({PVC.used: (400, bad)}) as server:
+    with FakePrometheus({sent(PVC.used): (400, bad)}) as server:
         address = server.url.removeprefix("http://")
         with caplog.at_level("WARNING", logger="dizuo.capacity.source"):
             source = PrometheusSource(f"http://ops%40yl:s3cr%3At@{address}", clock=lambda: NOW)
@@ -396,18 +408,23 @@ def test_too_many_points_per_series_is_refused(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize(
-    ("keys", "message"),
-    [
-        ("write_lookback: 365d\nwrite_step: 15m\n", "write_lookback/write_step is 35040 points per series"),
-        ("write_lookback: 7d\n", "write_lookback must be at least lookback"),
-    ],
-)
-def test_a_write_lookback_prometheus_cannot_answer_or_shorter_than_the_history_is_refused(tmp_path, keys, message):
+def test_a_write_lookback_prometheus_cannot_answer_is_refused_at_its_key(tmp_path):
+    """The look further back is checked against Prometheus' point limit, reported at write_step with its value."""
     path = tmp_path / "sources.yaml"
-    path.write_text(f"{keys}selectors:\n- {{kind: pvc, used: a, capacity: b, volume: [x]}}\n")
-    with pytest.raises(ConfigError, match=message):
+    path.write_text(
+        "write_lookback: 365d\nwrite_step: 15m\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n"
+    )
+    with pytest.raises(ConfigError, match=r"write_step: write_lookback/write_step is 35040 points per series.*'15m'"):
         load_config(path)
+
+
+def test_a_write_lookback_shorter_than_the_history_reaches_as_far_as_the_history(tmp_path):
+    """A config from before write_lookback existed (a 400-day history at 1 h) still loads: the look further back
+    reaches at least as far as the history read."""
+    path = tmp_path / "sources.yaml"
+    path.write_text("lookback: 400d\nstep: 1h\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n")
+    assert load_config(path).write_lookback_seconds == 400 * 86400
+    assert DEFAULT_CONFIG.write_lookback_seconds == 365 * 86400
 
 
 def test_missing_config_file_is_a_config_error(tmp_path):

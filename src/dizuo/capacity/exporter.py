@@ -90,8 +90,10 @@ class ForecastLoop:
         self._snapshot = Snapshot()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Datasets whose last write was looked for further back: once per process (after that, runs carry it).
+        # Datasets whose last write was looked for further back: once per process (after that, runs carry it); after
+        # a failed look, not again before this (it reads a year of their volumes: not every run if it keeps failing).
         self._looked_back: set[str] = set()
+        self._look_back_after = 0.0
 
     def snapshot(self) -> Snapshot:
         """The latest published outcome."""
@@ -112,6 +114,7 @@ class ForecastLoop:
                     "selectors and the Prometheus URL"
                 )
             forecasts = _with_labels(self._forecaster(histories), histories)
+            writes = self._older_writes(carried_writes(previous.writes, dataset_writes(histories)))
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             if previous.succeeded_at is None:
@@ -126,7 +129,7 @@ class ForecastLoop:
         log.info("forecast run ok: %d volumes in %.2f s", len(forecasts), duration)
         self._snapshot = Snapshot(
             forecasts=tuple(forecasts),
-            writes=self._older_writes(carried_writes(previous.writes, dataset_writes(histories))),
+            writes=writes,
             succeeded_at=self._clock(),
             duration_seconds=duration,
             error=None,
@@ -138,22 +141,24 @@ class ForecastLoop:
     def _older_writes(self, writes: tuple[DatasetWrite, ...]) -> tuple[DatasetWrite, ...]:
         """``writes``, with the last write of each dataset that has none in the history read looked for further back,
         once: a just-started exporter would otherwise date a dataset untouched since before its history to that
-        history's start, and alert on it weeks late. A failed look is tried again next run, and fails nothing."""
+        history's start, and alert on it weeks late. A failed look fails nothing; it is tried again an hour on."""
         unseen = [d for d in unseen_datasets(writes) if d not in self._looked_back]
-        if not unseen:
+        if not unseen or self._clock() < self._look_back_after:
             return writes
         try:
-            older = dataset_writes(self._source.write_histories(unseen))
+            older = self._source.write_histories(unseen)
         except Exception as exc:
+            self._look_back_after = self._clock() + LOOK_BACK_RETRY_SECONDS
             log.warning(
-                "could not look further back for the last write of %s, trying again next run: %s: %s",
+                "could not look further back for the last write of %s, trying again in %d s: %s: %s",
                 ", ".join(unseen),
+                LOOK_BACK_RETRY_SECONDS,
                 type(exc).__name__,
                 exc,
             )
             return writes
         self._looked_back.update(unseen)
-        return carried_writes(writes, older)
+        return with_older_writes(writes, older)
 
     def start(self) -> None:
         """Run now, then every ``interval`` seconds, in a daemon thread."""
@@ -172,6 +177,9 @@ class ForecastLoop:
             self.run_once()
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
+
+# After a failed look for datasets' older writes, the next is tried this much later (it reads a year of their volumes).
+LOOK_BACK_RETRY_SECONDS = 3600
 
 # A dataset's volume grew between two samples by more than this share of its capacity, and at least WRITE_MIN_BYTES:
 # a load. Filesystem metadata jitters by kilobytes; a retention purge shrinks a volume nobody loads.
@@ -222,6 +230,28 @@ def carried_writes(previous: Sequence[DatasetWrite], now: Sequence[DatasetWrite]
         elif not write.seen and held.at > write.at:
             merged[write.dataset] = write  # no growth since the first sample: an older write it must be
     return tuple(merged[d] for d in sorted(merged))
+
+
+def with_older_writes(writes: Sequence[DatasetWrite], older: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...]:
+    """``writes``, where one of them has no write in the history read (a bound), with what ``older``, a longer past of
+    the same volumes, says before that bound: within the history read its verdict stands (the longer past is read at a
+    coarser step, where slow growth adds up past the noise threshold it stays under at the history's step)."""
+    bounds = {w.dataset: w.at for w in writes if not w.seen}
+    cut = [_until(h, bounds[h.labels["dataset"]]) for h in older if h.labels.get("dataset") in bounds]
+    return carried_writes(writes, dataset_writes([h for h in cut if h.timestamps.size]))
+
+
+def _until(history: UsageHistory, at: int) -> UsageHistory:
+    """``history``'s samples up to ``at``."""
+    n = int(np.searchsorted(history.timestamps, at, side="right"))
+    written = None if history.written_bytes is None else history.written_bytes[:n]
+    return replace(
+        history,
+        timestamps=history.timestamps[:n],
+        used_bytes=history.used_bytes[:n],
+        capacity_bytes=history.capacity_bytes[:n],
+        written_bytes=written,
+    )
 
 
 def _with_labels(forecasts: Sequence[Forecast], histories: Sequence[UsageHistory]) -> list[Forecast]:

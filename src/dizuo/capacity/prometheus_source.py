@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.types import UsageHistory
@@ -99,6 +99,27 @@ class Selector(BaseModel):
     )
 
 
+# In a selector's expressions: `$step` is the query's step; `$owners`, right after a metric name, is a label matcher on
+# the owner label that the look for a dataset's last write fills in (and every other read leaves empty), so that
+# Prometheus loads a year of those volumes only. An expression without it is filtered after it is evaluated.
+STEP = "$step"
+OWNERS = "$owners"
+
+
+def query_text(expression: str, step: float, owner_label: str | None = None, owners: Collection[str] = ()) -> str:
+    """A selector's ``expression`` as sent for ``step``: with ``owners``, only the series whose ``owner_label`` is one
+    of them (see OWNERS)."""
+    text = expression.replace(STEP, f"{step:g}s")
+    if owner_label is None or not owners:
+        return text.replace(OWNERS, "")
+    if any("`" in v for v in owners):
+        raise ValueError(f"a label value with a backtick cannot be matched: {sorted(owners)}")
+    regex = "|".join(re.escape(v) for v in sorted(owners))
+    if OWNERS in text:
+        return text.replace(OWNERS, f"{{{owner_label}=~`{regex}`}}")
+    return only_owners(text, owner_label, regex)
+
+
 class SourceConfig(BaseModel):
     """What to read from Prometheus: history length, resolution and the selectors."""
 
@@ -112,22 +133,34 @@ class SourceConfig(BaseModel):
     )
     write_lookback: Duration = Field(
         default=365 * 86400,
-        description="How far back a data-pool dataset's last write is looked for when the history read shows none",
+        description="How far back a data-pool dataset's last write is looked for when the history read shows none "
+        "(never less than lookback)",
     )
     write_step: Duration = Field(default=3600, description="Resolution of that longer read")
     selectors: tuple[Selector, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _points_within_limit(self) -> SourceConfig:
-        for lookback, step in (("lookback", "step"), ("write_lookback", "write_step")):
-            points = getattr(self, lookback) / getattr(self, step)
-            if points > MAX_POINTS:
-                raise ValueError(
-                    f"{lookback}/{step} is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}"
-                )
-        if self.write_lookback < self.lookback:
-            raise ValueError("write_lookback must be at least lookback: it looks further back than the history read")
-        return self
+    @field_validator("step")
+    @classmethod
+    def _history_within_limit(cls, step: float, info: ValidationInfo) -> float:
+        _within_limit("lookback/step", info.data.get("lookback"), step)
+        return step
+
+    @field_validator("write_step")
+    @classmethod
+    def _write_history_within_limit(cls, step: float, info: ValidationInfo) -> float:
+        lookbacks = [info.data.get("write_lookback"), info.data.get("lookback")]
+        _within_limit("write_lookback/write_step", max((x for x in lookbacks if x is not None), default=None), step)
+        return step
+
+    @property
+    def write_lookback_seconds(self) -> float:
+        """How far back the look for a dataset's last write reaches: at least as far as the history read."""
+        return max(self.write_lookback, self.lookback)
+
+
+def _within_limit(what: str, lookback: float | None, step: float) -> None:
+    if lookback is not None and (points := lookback / step) > MAX_POINTS:  # None: lookback itself was refused
+        raise ValueError(f"{what} is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}")
 
 
 # Filesystems that never fill in a way a forecast helps with (memory-backed, read-only images).
@@ -164,8 +197,8 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # kubelets during a reschedule into one series.
     Selector(
         kind="pvc",
-        used="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes)",
-        capacity="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes)",
+        used="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes$owners)",
+        capacity="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes$owners)",
         volume=("namespace", "persistentvolumeclaim"),
         owner_label="namespace",
     ),
@@ -189,11 +222,11 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # counts the S3 bytes its clients send into a bucket: a reload of the same bytes is a write, not a stale dataset.
     Selector(
         kind="bucket",
-        used="minio_bucket_usage_total_bytes",
-        capacity="minio_bucket_quota_total_bytes",
+        used="minio_bucket_usage_total_bytes$owners",
+        capacity="minio_bucket_quota_total_bytes$owners",
         volume=("bucket",),
         owner_label="bucket",
-        written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes[$step]))",
+        written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes$owners[$step]))",
     ),
 )
 
@@ -422,8 +455,8 @@ class PrometheusSource:
         start = end - self.config.lookback
         out: list[UsageHistory] = []
         for selector in self.config.selectors:
-            used = self.query_range(selector.used, start, end)
-            capacity = self.query_range(selector.capacity, start, end)
+            used = self.query_range(query_text(selector.used, step), start, end)
+            capacity = self.query_range(query_text(selector.capacity, step), start, end)
             written = self._written(selector, start, end, step)
             out += join_series(selector, used, capacity, self.ownership, written)
         # A range query returns every series of the lookback, also those that ended days ago: a deleted PVC,
@@ -445,46 +478,41 @@ class PrometheusSource:
     def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
         """The volumes holding ``datasets``, read ``write_lookback`` back at ``write_step``: where the history read
         shows no write of a dataset, its last write is looked for here (a dataset refreshed monthly, alerting at 45
-        days, is older than the 28 days the forecaster reads). Only those volumes travel: each selector that can name a
-        dataset (``owner_label``) is filtered in Prometheus to the owner-label values of theirs."""
+        days, is older than the 28 days the forecaster reads). Only those volumes are read: each selector that can name
+        a dataset (``owner_label``) is asked for the owner-label values of theirs (see OWNERS)."""
         codes = self.ownership.dataset_codes(datasets)
         if not codes:
             return []
         step = self.config.write_step
         end = math.floor(self._clock() / step) * step
-        start = end - self.config.write_lookback
+        start = end - self.config.write_lookback_seconds
         out: list[UsageHistory] = []
         for selector in self.config.selectors:
             if selector.owner_label is None:
                 continue
-            owners = partial(only_owners, label=selector.owner_label, values=codes)
+            owners = partial(query_text, step=step, owner_label=selector.owner_label, owners=codes)
             used = self.query_range(owners(selector.used), start, end, step)
             capacity = self.query_range(owners(selector.capacity), start, end, step)
-            written = self._written(selector, start, end, step, owners)
+            written = [] if selector.written is None else self.query_range(owners(selector.written), start, end, step)
             joined = join_series(selector, used, capacity, self.ownership, written)
             out += [h for h in joined if h.labels.get("dataset") in datasets]
         return one_per_volume(out)
 
-    def _written(
-        self, selector: Selector, start: float, end: float, step: float, only: Callable[[str], str] = str
-    ) -> list[RangeSeries]:
-        """The selector's bytes written per step (none where it has no ``written``), ``only`` applied to the query."""
+    def _written(self, selector: Selector, start: float, end: float, step: float) -> list[RangeSeries]:
+        """The selector's bytes written per step (none where it has no ``written``)."""
         if selector.written is None:
             return []
-        return self.query_range(only(selector.written.replace("$step", f"{step:g}s")), start, end, step)
+        return self.query_range(query_text(selector.written, step), start, end, step)
 
 
 # A label no exporter sets, marking the series `only_owners` keeps.
 _KEEP = "dizuo_keep"
 
 
-def only_owners(expression: str, label: str, values: Collection[str]) -> str:
-    """``expression`` reduced, in Prometheus, to its series whose ``label`` is one of ``values``: PromQL has no label
+def only_owners(expression: str, label: str, regex: str) -> str:
+    """``expression`` reduced, in Prometheus, to its series whose ``label`` matches ``regex``: PromQL has no label
     filter on an expression, so the ones that match are marked by ``label_replace`` (its regex is anchored) and kept
-    by matching the mark against a one-sample vector."""
-    if any("`" in v for v in values):
-        raise ValueError(f"a label value with a backtick cannot be matched: {sorted(values)}")
-    regex = "|".join(re.escape(v) for v in sorted(values))
+    by matching the mark against a one-sample vector. Prometheus still evaluates all of them (see OWNERS)."""
     marked = f'label_replace(({expression}), "{_KEEP}", "1", "{label}", `{regex}`)'
     return f'{marked} and on ({_KEEP}) label_replace(vector(1), "{_KEEP}", "1", "", "")'
 

@@ -192,12 +192,12 @@ def _freshness(
 ) -> tuple[Freshness, ...]:
     """Every declared dataset's last write (as the exporter reads it), longest overdue first."""
     from dizuo.capacity.collector import refresh_periods  # noqa: PLC0415 - the exporter's rules, one place
-    from dizuo.capacity.exporter import carried_writes, dataset_writes  # noqa: PLC0415
+    from dizuo.capacity.exporter import dataset_writes, with_older_writes  # noqa: PLC0415
 
     if not histories:
         return ()
     asof = max(int(h.timestamps[-1]) for h in histories)
-    writes = {w.dataset: w for w in carried_writes(dataset_writes(histories), dataset_writes(write_histories))}
+    writes = {w.dataset: w for w in with_older_writes(dataset_writes(histories), write_histories)}
     rows = [
         Freshness(
             dataset=r.dataset,
