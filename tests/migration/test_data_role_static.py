@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,3 +184,107 @@ def test_copy_list_refuses_nesting_across_entries_symlinks_and_unmounted_folders
     assert "the evidence folder" in done.stdout
     mounted = _run("copies", str(listed), str(tmp_path / "evidence"))
     assert "is not a mount point (is the volume mounted?)" in mounted.stdout
+
+
+def _digest_module() -> Any:
+    """dizuo-tree-digest loaded in this process, to count the files it reads."""
+    loader = importlib.machinery.SourceFileLoader("dizuo_tree_digest", str(DIGEST))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def _counting(module: Any, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    reads: list[bytes] = []
+    original = module.sha256
+
+    def sha256(path: bytes) -> Any:
+        reads.append(path)
+        return original(path)
+
+    monkeypatch.setattr(module, "sha256", sha256)
+    return reads
+
+
+def _trees(tmp_path: Path, files: int = 5) -> tuple[Path, Path, Path]:
+    source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m.sha256"
+    for root in (source, destination):
+        (root / "d").mkdir(parents=True)
+        for k in range(files):
+            (root / "d" / f"f{k}").write_bytes(bytes([k]) * 4096)
+    return source, destination, manifest
+
+
+def test_a_rerun_reads_only_what_changed_even_under_a_restored_mtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file whose inode, size, mtime and ctime are unchanged since it was hashed keeps its hash; a byte flipped
+    with size and mtime put back (what rsync's quick check misses) moves the ctime: that file is read, and found."""
+    module = _digest_module()
+    monkeypatch.setattr(module, "RACY_SECONDS", 0)  # the files were written just now: settled for this test
+    reads = _counting(module, monkeypatch)
+    source, destination, manifest = _trees(tmp_path)
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert len(reads) == 10
+    reads.clear()
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert reads == [], "nothing changed: nothing read"
+    assert module.guard(str(source), str(destination), str(manifest)) == 0
+    assert reads == []
+    damaged = destination / "d" / "f3"
+    st = damaged.stat()
+    damaged.write_bytes(b"\xff" + bytes([3]) * 4095)
+    os.utime(damaged, ns=(st.st_atime_ns, st.st_mtime_ns))
+    capsys.readouterr()
+    assert module.guard(str(source), str(destination), str(manifest)) == 1
+    assert reads == [os.fsencode(damaged)]
+    assert "d/f3" in capsys.readouterr().out
+    reads.clear()
+    assert module.verify(str(source), str(destination), str(manifest)) == 1
+    assert reads == [os.fsencode(damaged)]
+    assert "content differs: d/f3" in capsys.readouterr().out
+
+
+def test_a_file_hashed_within_the_clock_tick_of_its_last_change_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write in the same timestamp tick as the hashing would not move the ctime: such files keep no hash."""
+    module = _digest_module()
+    reads = _counting(module, monkeypatch)
+    source, destination, manifest = _trees(tmp_path)
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    reads.clear()
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert len(reads) == 10, "written less than RACY_SECONDS before the first check: read again"
+
+
+def test_reread_a_damaged_or_another_copys_cache_read_every_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--reread ignores the kept hashes; so does a cache that is damaged or was kept for another source."""
+    module = _digest_module()
+    monkeypatch.setattr(module, "RACY_SECONDS", 0)
+    reads = _counting(module, monkeypatch)
+    source, destination, manifest = _trees(tmp_path)
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    cache = Path(f"{manifest}.stat")
+    kept = cache.read_text(encoding="utf-8")
+    reads.clear()
+    assert module.verify(str(source), str(destination), str(manifest), reread=True) == 0
+    assert len(reads) == 10
+    cache.write_text(kept.replace(" ", "  x ", 3), encoding="utf-8")
+    reads.clear()
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert len(reads) == 10, "a damaged cache only costs a full read"
+    cache.write_text(kept.replace(str(source), str(tmp_path / "other"), 1), encoding="utf-8")
+    reads.clear()
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert len(reads) == 10, "kept for another copy"
+
+
+def test_the_checks_take_reread_and_refuse_other_options(tmp_path: Path) -> None:
+    """`verify ... --reread` and `guard ... --reread` run; anything else after the paths is a usage error (2)."""
+    source, destination, manifest = _trees(tmp_path, files=1)
+    assert _run("verify", str(source), str(destination), str(manifest), "--reread").stdout.strip() == "written"
+    assert _run("guard", str(source), str(destination), str(manifest), "--reread").stdout.strip() == "as last verified"
+    assert _run("verify", str(source), str(destination), str(manifest), "--rereed").returncode == 2
