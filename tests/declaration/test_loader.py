@@ -51,12 +51,14 @@ def _del(path: list[Any]) -> Any:
     return change
 
 
-def _groups(members: dict[int, str]) -> Any:
-    """An edit that puts systems (by index) into move groups."""
+def _groups(members: dict[int, str], moved: dict[int, str] | None = None) -> Any:
+    """An edit that puts systems (by index) into move groups, and puts some (by index) on a node pool and xc-ceph."""
 
     def change(doc: Any) -> None:
         for index, group in members.items():
             doc["systems"][index]["move_group"] = group
+        for index, node_pool in (moved or {}).items():
+            doc["systems"][index].update(node_pool=node_pool, storage_pool="xc-ceph", arches=["x86_64", "arm64"])
 
     return change
 
@@ -550,10 +552,18 @@ CASES = [
     ),
     pytest.param(
         "systems.yaml",
-        _groups({7: "sjj-db", 8: "sjj-db"}),
+        _groups({7: "sjj-db", 8: "sjj-db"}, moved={8: "phase1-intel"}),
         "systems.yaml: systems[8].move_group: 'sjj-db' groups it with systems on the legacy pool 'phase1-ceph', which "
-        "the migration may move, but it is on 'xc-ceph': the group cannot move as one",
+        "the migration may move, but it is on node pool 'phase1-intel' and 'xc-ceph', where the migration does not "
+        "move systems: the group cannot move as one",
         id="move-group-half-on-the-legacy-pool",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _groups({10: "xzsp-db", 11: "xzsp-db", 12: "xzsp-db"}, moved={10: "xc-hygon", 11: "xc-kunpeng"}),
+        "systems.yaml: systems[11].move_group: 'xzsp-db' moved 'xzsp-01' to node pool 'xc-hygon', and this system to "
+        "'xc-kunpeng': a group moves to one node pool",
+        id="move-group-moved-to-two-pools",
     ),
     pytest.param(
         "systems.yaml",

@@ -574,18 +574,24 @@ def test_a_target_storage_past_its_fill_target_is_shown_as_the_reason_nothing_mo
     assert "## No plan" in markdown
 
 
-def test_systems_of_one_move_group_move_together_or_stay(tmp_path: Path, planned: Path) -> None:
-    """zrzy-01 alone is the cheapest relief on Hygon; sharing a platform with zrzy-02 (move group zrzy-gis) it can
-    only move with it, to the same pool: the plan moves both together, or neither, and the checker agrees."""
+def _plan_with_group(tmp_path: Path, group: str, *codes: str) -> tuple[Path, Path]:
+    """Yulin with ``codes`` in move group ``group``, and `dizuo migrate city`'s plan of it: (city, plan folder)."""
     city = tmp_path / "yulin"
     shutil.copytree(YULIN, city)
     text = (city / "systems.yaml").read_text(encoding="utf-8")
-    for code in ("zrzy-01", "zrzy-02"):
-        text = text.replace(f"- code: {code}\n", f"- code: {code}\n  move_group: zrzy-gis\n", 1)
+    for code in codes:
+        text = text.replace(f"- code: {code}\n", f"- code: {code}\n  move_group: {group}\n", 1)
     (city / "systems.yaml").write_text(text, encoding="utf-8")
     out = tmp_path / "plan"
     result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
     assert result.exit_code == 0, result.output
+    return city, out
+
+
+def test_systems_of_one_move_group_move_together_or_stay(tmp_path: Path, planned: Path) -> None:
+    """zrzy-01 alone is the cheapest relief on Hygon; sharing a platform with zrzy-02 (move group zrzy-gis) it can
+    only move with it, to the same pool: the plan moves both together, or neither, and the checker agrees."""
+    _, out = _plan_with_group(tmp_path, "zrzy-gis", "zrzy-01", "zrzy-02")
     instance = json.loads((out / "instance.json").read_text(encoding="utf-8"))
     groups = {s["id"]: s["group"] for s in instance["systems"] if s["group"] is not None}
     assert groups == {"zrzy-01": "zrzy-gis", "zrzy-02": "zrzy-gis"}
@@ -598,3 +604,21 @@ def test_systems_of_one_move_group_move_together_or_stay(tmp_path: Path, planned
     assert plan["cost_cny"] > alone["cost_cny"], "the group costs the plan something"
     rows = [line for line in (out / "PLAN.md").read_text(encoding="utf-8").splitlines() if "(with its group" in line]
     assert [row.split()[1] for row in rows] == ["zrzy-01", "zrzy-02"]
+
+
+def test_a_group_split_across_waves_is_valid_between_them_and_replanned_to_its_pool(tmp_path: Path) -> None:
+    """slj-01 and nyj-01 share a database (move group shared-db); each fills a maintenance window, so they move in two
+    waves: the declaration between them (one moved, one not) is valid, and planning again from it can only send the
+    second where the first went."""
+    city, out = _plan_with_group(tmp_path, "shared-db", "slj-01", "nyj-01")
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan["assignments"]["slj-01"] == plan["assignments"]["nyj-01"] == "xc-hygon"
+    wave_of = {entry["system"]: k for k, wave in enumerate(plan["waves"], start=1) for entry in wave}
+    assert wave_of["slj-01"] != wave_of["nyj-01"], "each fills a window: two waves (the premise)"
+    first = min(wave_of["slj-01"], wave_of["nyj-01"])
+    between = tmp_path / "between"
+    shutil.copytree(city, between)
+    shutil.copy(out / f"wave-{first:02d}" / "systems.yaml", between / "systems.yaml")
+    rest = build_instance(load(between))
+    (waiting,) = (s for s in rest.instance.systems if s.id in {"slj-01", "nyj-01"})
+    assert [pool for pool, cost in waiting.cost.items() if cost is not None] == ["xc-hygon"]

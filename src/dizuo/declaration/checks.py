@@ -380,6 +380,34 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
     return problems
 
 
+def _moving_group_member(m: Migration, s: System, joined: dict[str, System], file: str, at: str) -> list[Problem]:
+    """A member, off the legacy pool, of a group with members on it: already moved (a wave moved part of the group)
+    to a target node pool and the target storage pool, the same node pool as the other moved members."""
+    group = show_value(s.move_group)
+    if s.storage_pool != m.target_storage_pool or s.node_pool not in m.target_node_pools:
+        where = "no storage pool" if s.storage_pool is None else f"{s.storage_pool!r}"
+        return [
+            Problem(
+                file,
+                at,
+                f"{group} groups it with systems on the legacy pool {m.legacy_storage_pool!r}, which the migration "
+                f"may move, but it is on node pool {s.node_pool!r} and {where}, where the migration does not move "
+                "systems: the group cannot move as one",
+            )
+        ]
+    first = joined.setdefault(s.move_group or "", s)
+    if first.node_pool != s.node_pool:
+        return [
+            Problem(
+                file,
+                at,
+                f"{group} moved {first.code!r} to node pool {first.node_pool!r}, and this system to {s.node_pool!r}: "
+                "a group moves to one node pool",
+            )
+        ]
+    return []
+
+
 def _move_groups(d: Declaration, file: str) -> list[Problem]:
     """A move group is one shared platform: its systems run in one cluster (the first member's)."""
     first: dict[str, System] = {}
@@ -781,17 +809,10 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
             )
     unreplaced: defaultdict[Database, list[str]] = defaultdict(list)
     moving_groups = {s.move_group for s in candidates if s.move_group is not None}
+    joined: dict[str, System] = {}  # a partly moved group's first moved member: the rest go to its node pool
     for i, s in enumerate(d.systems):
         if s.move_group in moving_groups and s.cluster == m.cluster and s.storage_pool != m.legacy_storage_pool:
-            where = "no storage pool" if s.storage_pool is None else repr(s.storage_pool)
-            problems.append(
-                Problem(
-                    systems_file,
-                    f"systems[{i}].move_group",
-                    f"{show_value(s.move_group)} groups it with systems on the legacy pool {m.legacy_storage_pool!r}, "
-                    f"which the migration may move, but it is on {where}: the group cannot move as one",
-                )
-            )
+            problems += _moving_group_member(m, s, joined, systems_file, f"systems[{i}].move_group")
         if s.cluster != m.cluster or s.storage_pool != m.legacy_storage_pool:
             continue
         if s.database not in DOMESTIC_DATABASES and s.database not in m.database_replacement:

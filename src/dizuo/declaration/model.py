@@ -635,6 +635,23 @@ class Declaration(Frozen):
             return ()
         return tuple(s for s in self.systems if s.cluster == m.cluster and s.storage_pool == m.legacy_storage_pool)
 
+    def moved_groups(self) -> dict[str, str]:
+        """Move groups partly moved by the migration (a wave moved some members, the next moves the rest): the node
+        pool their moved members run on, which the rest must join. A member is moved when it runs on one of the target
+        node pools with its volumes on the target storage pool."""
+        m = self.city.migration
+        if m is None:
+            return {}
+        waiting = {s.move_group for s in self.migration_candidates() if s.move_group is not None}
+        return {
+            s.move_group: s.node_pool
+            for s in self.systems
+            if s.move_group in waiting
+            and s.cluster == m.cluster
+            and s.storage_pool == m.target_storage_pool
+            and s.node_pool in m.target_node_pools
+        }
+
 
 # Which file holds which part of the declaration, and the model that validates it.
 FILES: dict[str, type[Frozen]] = {

@@ -128,6 +128,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         return {"projected_bytes": 0 if pool_outlook is not None else allocated, "room_bytes": allocated}
 
     pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
+    moved_groups = d.moved_groups()
     free_storage = max(0, m.fill_gib(target) - allocated_gib(d, target.name)) * GIB
 
     def used(pool: str, what: str) -> Fraction:
@@ -168,7 +169,11 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
                 "memory_bytes": math.ceil(exact(s.resources.memory_gib) * GIB),
                 "group": s.move_group,  # its members are all candidates (validate checks it)
                 "depends_on": [dep for dep in s.depends_on if dep in codes],  # the others are not on the move
-                "cost": {name: adaptation_cost(m, s, pool) for name, pool in pools.items()},
+                "cost": {
+                    # A group a wave moved in part: the rest can only join its moved members' node pool.
+                    name: adaptation_cost(m, s, pool) if moved_groups.get(s.move_group or "", name) == name else None
+                    for name, pool in pools.items()
+                },
                 "stack": {"os": s.os.value, "middleware": s.middleware, "db": s.database.value},
             }
             for s in candidates
