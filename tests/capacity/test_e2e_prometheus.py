@@ -27,7 +27,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from dizuo.capacity.prometheus_source import PrometheusSource
+from dizuo.capacity.prometheus_source import DEFAULT_CONFIG, PrometheusSource
 from dizuo.cli import app
 from dizuo.declaration import load
 from prometheus_server import MISSING, MISSING_REASON, backfill, free_port, get, openmetrics, serving, stop, wait_for
@@ -119,11 +119,12 @@ def history(now: int) -> str:
 
 
 def received_bytes(start: int, now: int) -> str:
-    """MinIO's per-server counters of the S3 bytes received into gtkj-jcsj, scraped every 5 minutes (a counter's
-    increase over a step needs samples inside it): each night at 02:00 local each of the two servers takes half of the
-    123 GiB reload; the second server restarted 20 days ago (its counter starts again from 0)."""
-    ts = np.arange(start, now + 1, 300, dtype=np.int64)
-    nights = (ts + 6 * 3600) // 86400 - (start + 6 * 3600) // 86400
+    """MinIO's per-server counters of the S3 bytes received into gtkj-jcsj, scraped every 5 minutes, 7 s past (a
+    counter's increase over a step needs samples inside it): each night at 01:58 local each of the two servers takes
+    half of the 123 GiB reload, between the last scrape of one 15-minute window and the first of the next (windows
+    of one step would miss it); the second server restarted 20 days ago (its counter starts again from 0)."""
+    ts = np.arange(start + 7, now + 1, 300, dtype=np.int64)
+    nights = (ts + 6 * 3600 + 120) // 86400 - (start + 6 * 3600 + 120) // 86400
     restart = now - 20 * 86400
     since_restart = nights - nights[np.searchsorted(ts, restart)]
     half = 61.5 * GIB
@@ -304,6 +305,19 @@ def test_a_dataset_s_older_past_is_read_for_its_own_volumes_only(city):
     both = source.write_histories(["bdc-da", "gh-yzt"])
     assert sorted(h.labels["dataset"] for h in both) == ["bdc-da", "gh-yzt"]
     assert source.write_histories(["rk-jcxx"]) == [], "a dataset without a volume in this Prometheus"
+    # A selector of one's own, $owners after braces and before them, and one without it (filtered after evaluation).
+    bucket = DEFAULT_CONFIG.selectors[3]
+    own = [
+        bucket.model_copy(update={"used": 'minio_bucket_usage_total_bytes{job="minio"}$owners', "written": None}),
+        bucket.model_copy(update={"used": 'minio_bucket_usage_total_bytes$owners{job="minio"}', "written": None}),
+        bucket.model_copy(
+            update={"used": "minio_bucket_usage_total_bytes", "capacity": "minio_bucket_quota_total_bytes"}
+        ),
+    ]
+    for selector in own:
+        config = DEFAULT_CONFIG.model_copy(update={"selectors": (selector,)})
+        found = PrometheusSource(city.prometheus_url, config, declaration).write_histories(["bdc-da"])
+        assert [h.series for h in found] == ["bucket:yl-dp-bdc-da"], selector
 
 
 def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):

@@ -375,26 +375,62 @@ def test_a_dataset_without_a_write_in_the_history_read_is_looked_for_further_bac
     assert source.asked == [["bdc-da"], ["bdc-da"]], "asked again an hour after the failure, then never"
 
 
+def _volume(series: str, dataset: str, start: int, step: int, used: np.ndarray) -> UsageHistory:
+    """A data-pool volume of ``dataset`` sampled every ``step`` from ``start``, 10 GiB in size."""
+    labels = {"kind": "pvc", "volume": series, "pool": "datapool-ceph", "department": "sw", "dataset": dataset}
+    ts = start + step * np.arange(used.size, dtype=np.int64)
+    return UsageHistory(f"pvc:{series}", ts, used, np.full(used.size, 10 * 2.0**30), labels)
+
+
 def test_a_longer_past_only_dates_what_lies_before_the_history_read():
     """Read at a coarser step, a longer past can see a write inside the history read that the history's own step does
-    not (slow growth adds up past the noise threshold): within the history read the history's verdict stands, so the
-    exported date does not flip back on the next run."""
-    from dizuo.capacity.collector import DatasetWrite  # noqa: PLC0415
-    from dizuo.capacity.exporter import carried_writes, with_older_writes  # noqa: PLC0415
+    not (0.6 MiB every 15 minutes is noise, 2.4 MiB an hour is not): within the history read the history's verdict
+    stands, so the exported date does not flip back on the next run; the history's first sample ends the longer past,
+    so the creep of the hour before it is a write there."""
+    from dizuo.capacity.exporter import carried_writes, dataset_writes, with_older_writes  # noqa: PLC0415
+
+    gib, mib = 2.0**30, 2.0**20
+    start = NOW - 28 * 86400
+    history = _volume("dp-sw/ss-dj", "ss-dj", start, 900, 5 * gib + np.arange(28 * 96 + 1) * 0.6 * mib)
+    older = _volume(
+        "dp-sw/ss-dj", "ss-dj", NOW - 40 * 86400, 3600, 5 * gib + (np.arange(40 * 24 + 1) - 12 * 24) * 2.4 * mib
+    )
+    writes = dataset_writes([history])
+    assert [(w.seen, w.at) for w in writes] == [(False, start)]
+    merged = with_older_writes(writes, [history], [older])
+    assert [(w.seen, w.at) for w in merged] == [(True, start)], "the last write before the history read: its start"
+    assert carried_writes(merged, writes) == merged, "and it stands on the next run"
+
+
+def test_a_longer_past_is_cut_at_each_volume_s_own_history():
+    """A dataset in two volumes: its old bucket, last loaded 40 days ago and creeping below the noise since, and a
+    claim made empty 2 days ago. The old volume's longer past ends where its own history starts (28 days ago), not
+    at the new claim's: the dataset is 40 days old, not 2."""
+    from dizuo.capacity.exporter import dataset_writes, with_older_writes  # noqa: PLC0415
+
+    gib, mib = 2.0**30, 2.0**20
+    start = NOW - 28 * 86400
+    creep = 5 * gib + np.arange(28 * 96 + 1) * 0.6 * mib
+    old = _volume("dp-sw/ss-dj", "ss-dj", start, 900, creep)
+    new = _volume("dp-sw/ss-dj-2", "ss-dj", NOW - 2 * 86400, 900, np.zeros(2 * 96 + 1))
+    hours = np.arange(40 * 24 + 1)
+    loaded = np.where(hours >= 24, 5 * gib, 3 * gib) + np.maximum(hours - 13 * 24, 0) * 2.4 * mib
+    older = _volume("dp-sw/ss-dj", "ss-dj", NOW - 41 * 86400, 3600, loaded)
+    writes = dataset_writes([old, new])
+    assert [(w.seen, w.at) for w in writes] == [(False, NOW - 2 * 86400)], "the newest volume's start bounds it"
+    (merged,) = with_older_writes(writes, [old, new], [older])
+    assert (merged.seen, merged.at) == (True, NOW - 40 * 86400)
+
+
+def test_a_write_just_before_the_history_read_is_found():
+    """Loaded 10 minutes before the history's first sample, which is not on the hour: between the longer past's last
+    hourly sample and the history's start, the load is in neither read alone."""
+    from dizuo.capacity.exporter import dataset_writes, with_older_writes  # noqa: PLC0415
 
     gib = 2.0**30
-    bound = NOW - 28 * 86400
-    labels = {"kind": "pvc", "volume": "dp-sw/ss-dj", "pool": "datapool-ceph", "department": "sw", "dataset": "ss-dj"}
-    hourly = np.arange(NOW - 40 * 86400, NOW + 1, 3600, dtype=np.int64)
-    creeping = UsageHistory(
-        "pvc:dp-sw/ss-dj",
-        hourly,
-        5 * gib + np.arange(hourly.size) * 2.4 * 2**20,
-        np.full(hourly.size, 10 * gib),
-        labels,
-    )
-    writes = (DatasetWrite("ss-dj", "sw", "datapool-ceph", bound, seen=False),)
-    merged = with_older_writes(writes, [creeping])
-    (ss_dj,) = merged
-    assert (ss_dj.seen, ss_dj.at) == (True, bound), "the last write before the history read: its first hour"
-    assert carried_writes(merged, writes) == merged, "and it stands on the next run"
+    start = NOW - 28 * 86400 + 1800
+    history = _volume("dp-sw/ss-dj", "ss-dj", start, 900, np.full(28 * 96 - 1, 6 * gib))
+    older = _volume("dp-sw/ss-dj", "ss-dj", NOW - 60 * 86400, 3600, np.full(60 * 24 + 1, 5 * gib))
+    older = replace(older, used_bytes=np.where(older.timestamps >= start - 600, 6 * gib, 5 * gib))
+    (merged,) = with_older_writes(dataset_writes([history]), [history], [older])
+    assert (merged.seen, merged.at) == (True, start)

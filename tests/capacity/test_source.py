@@ -220,7 +220,7 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
         + ")"
         in asked
     )
-    assert "increase(minio_bucket_traffic_received_bytes" + matcher + "[3600s])" in " ".join(asked)
+    assert "increase(minio_bucket_traffic_received_bytes" + matcher + "[7200s])" in " ".join(asked), "$range: 2 steps"
     for request in server.requests:
         assert float(request["end"]) == NOW, "aligned to the hour"
         assert float(request["start"]) == NOW - 365 * 86400
@@ -415,6 +415,39 @@ def test_a_write_lookback_prometheus_cannot_answer_is_refused_at_its_key(tmp_pat
         "write_lookback: 365d\nwrite_step: 15m\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n"
     )
     with pytest.raises(ConfigError, match=r"write_step: write_lookback/write_step is 35040 points per series.*'15m'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("expression", "history", "look_back"),
+    [
+        ("m$owners", "m", "m{bucket=~`a|b\\-c`}"),
+        ('m{job="x"}$owners', 'm{job="x"}', 'm{job="x",bucket=~`a|b\\-c`}'),
+        ('m$owners{job="x"}', 'm{job="x"}', 'm{bucket=~`a|b\\-c`,job="x"}'),
+        ("increase(c$owners[$range]) / $step", "increase(c[1800s]) / 900s", None),
+    ],
+)
+def test_placeholders_are_filled_for_each_read(expression, history, look_back):
+    """$owners after a metric name or its braces takes the owners' matcher in the look further back (merged into the
+    braces), nothing in the history read; $step and $range are the step and twice it."""
+    assert query_text(expression, 900) == history
+    if look_back is not None:
+        assert query_text(expression, 900, "bucket", ["b-c", "a"]) == look_back
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(900, "900s"), (1_209_600, "1209600s"), (1.5, "1500ms")])
+def test_steps_are_written_as_durations_prometheus_parses(seconds, text):
+    assert query_text("x[$step]", seconds) == f"x[{text}]"
+
+
+def test_a_history_longer_than_prometheus_answers_at_the_default_step_is_refused(tmp_path):
+    """lookback 120d at the default 15m is 11,520 points: refused at step, though step was not given."""
+    path = tmp_path / "sources.yaml"
+    path.write_text("lookback: 120d\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n")
+    with pytest.raises(ConfigError, match=r"step: lookback/step is 11520 points per series"):
+        load_config(path)
+    path.write_text("lookback: 500d\nstep: 2h\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n")
+    with pytest.raises(ConfigError, match=r"write_step: write_lookback/write_step is 12000 points per series"):
         load_config(path)
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from wsgiref.simple_server import WSGIServer
 
 import numpy as np
@@ -114,7 +114,7 @@ class ForecastLoop:
                     "selectors and the Prometheus URL"
                 )
             forecasts = _with_labels(self._forecaster(histories), histories)
-            writes = self._older_writes(carried_writes(previous.writes, dataset_writes(histories)))
+            writes = self._older_writes(carried_writes(previous.writes, dataset_writes(histories)), histories)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             if previous.succeeded_at is None:
@@ -138,7 +138,9 @@ class ForecastLoop:
         )
         return self._snapshot
 
-    def _older_writes(self, writes: tuple[DatasetWrite, ...]) -> tuple[DatasetWrite, ...]:
+    def _older_writes(
+        self, writes: tuple[DatasetWrite, ...], histories: Sequence[UsageHistory]
+    ) -> tuple[DatasetWrite, ...]:
         """``writes``, with the last write of each dataset that has none in the history read looked for further back,
         once: a just-started exporter would otherwise date a dataset untouched since before its history to that
         history's start, and alert on it weeks late. A failed look fails nothing; it is tried again an hour on."""
@@ -158,7 +160,7 @@ class ForecastLoop:
             )
             return writes
         self._looked_back.update(unseen)
-        return with_older_writes(writes, older)
+        return with_older_writes(writes, histories, older)
 
     def start(self) -> None:
         """Run now, then every ``interval`` seconds, in a daemon thread."""
@@ -232,25 +234,48 @@ def carried_writes(previous: Sequence[DatasetWrite], now: Sequence[DatasetWrite]
     return tuple(merged[d] for d in sorted(merged))
 
 
-def with_older_writes(writes: Sequence[DatasetWrite], older: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...]:
-    """``writes``, where one of them has no write in the history read (a bound), with what ``older``, a longer past of
-    the same volumes, says before that bound: within the history read its verdict stands (the longer past is read at a
-    coarser step, where slow growth adds up past the noise threshold it stays under at the history's step)."""
+def with_older_writes(
+    writes: Sequence[DatasetWrite], histories: Sequence[UsageHistory], older: Sequence[UsageHistory]
+) -> tuple[DatasetWrite, ...]:
+    """``writes``, where one of them has no write in ``histories`` (a bound), with what ``older``, a longer past of the
+    same volumes, says before each volume's first sample in ``histories``: after it the history's verdict stands (the
+    longer past is read at a coarser step, where slow growth adds up past the noise threshold it stays under at the
+    history's step). That first sample ends each longer past, so a write between its last sample and the history's
+    start counts; a volume the history does not hold ends at its dataset's bound."""
     bounds = {w.dataset: w.at for w in writes if not w.seen}
-    cut = [_until(h, bounds[h.labels["dataset"]]) for h in older if h.labels.get("dataset") in bounds]
+    first = {h.series: h for h in histories}
+    cut = [
+        _joined(h, first.get(h.series), bounds[h.labels["dataset"]]) for h in older if h.labels.get("dataset") in bounds
+    ]
     return carried_writes(writes, dataset_writes([h for h in cut if h.timestamps.size]))
 
 
-def _until(history: UsageHistory, at: int) -> UsageHistory:
-    """``history``'s samples up to ``at``."""
-    n = int(np.searchsorted(history.timestamps, at, side="right"))
-    written = None if history.written_bytes is None else history.written_bytes[:n]
+def _joined(older: UsageHistory, history: UsageHistory | None, bound: int) -> UsageHistory:
+    """``older``'s samples before ``history``'s first, then that first sample; without ``history``, up to ``bound``."""
+    if history is None:
+        n = int(np.searchsorted(older.timestamps, bound, side="right"))
+        return replace(
+            older,
+            timestamps=older.timestamps[:n],
+            used_bytes=older.used_bytes[:n],
+            capacity_bytes=older.capacity_bytes[:n],
+            written_bytes=None if older.written_bytes is None else older.written_bytes[:n],
+        )
+    n = int(np.searchsorted(older.timestamps, history.timestamps[0], side="left"))
+
+    def written(h: UsageHistory, part: slice) -> np.ndarray[Any, Any]:
+        return np.full(len(h.timestamps[part]), np.nan) if h.written_bytes is None else h.written_bytes[part]
+
     return replace(
-        history,
-        timestamps=history.timestamps[:n],
-        used_bytes=history.used_bytes[:n],
-        capacity_bytes=history.capacity_bytes[:n],
-        written_bytes=written,
+        older,
+        timestamps=np.concatenate([older.timestamps[:n], history.timestamps[:1]]),
+        used_bytes=np.concatenate([older.used_bytes[:n], history.used_bytes[:1]]),
+        capacity_bytes=np.concatenate([older.capacity_bytes[:n], history.capacity_bytes[:1]]),
+        written_bytes=(
+            None
+            if older.written_bytes is None and history.written_bytes is None
+            else np.concatenate([written(older, slice(None, n)), written(history, slice(None, 1))])
+        ),
     )
 
 

@@ -95,29 +95,47 @@ class Selector(BaseModel):
     written: str | None = Field(
         default=None,
         description="PromQL: bytes written to the volume in the step before each sample, one series per volume with "
-        "the volume labels; $step stands for the query's step (e.g. increase(counter[$step]))",
+        "the volume labels; $step stands for the query's step, $range for twice it (e.g. increase(counter[$range]))",
     )
 
 
-# In a selector's expressions: `$step` is the query's step; `$owners`, right after a metric name, is a label matcher on
-# the owner label that the look for a dataset's last write fills in (and every other read leaves empty), so that
-# Prometheus loads a year of those volumes only. An expression without it is filtered after it is evaluated.
+# In a selector's expressions: `$step` is the query's step, `$range` twice it (an `increase(...[$range])` per sample
+# overlaps the next one's, so a write between two scrapes at a window's edge is in one of them); `$owners`, right
+# after a metric name or its braces, is a label matcher on the owner label that the look for a dataset's last write
+# fills in (and every other read leaves empty), so that Prometheus loads a year of those volumes only. An expression
+# without it is filtered after it is evaluated.
 STEP = "$step"
+RANGE = "$range"
 OWNERS = "$owners"
+_OWNERS_AT = re.compile(r"(\})?\$owners(\{)?")
+
+
+def duration_text(seconds: float) -> str:
+    """A PromQL duration for ``seconds``: whole seconds, or milliseconds where it has a fraction."""
+    return f"{round(seconds)}s" if seconds == round(seconds) else f"{round(seconds * 1000)}ms"
 
 
 def query_text(expression: str, step: float, owner_label: str | None = None, owners: Collection[str] = ()) -> str:
     """A selector's ``expression`` as sent for ``step``: with ``owners``, only the series whose ``owner_label`` is one
     of them (see OWNERS)."""
-    text = expression.replace(STEP, f"{step:g}s")
+    text = expression.replace(STEP, duration_text(step)).replace(RANGE, duration_text(2 * step))
     if owner_label is None or not owners:
-        return text.replace(OWNERS, "")
+        return _OWNERS_AT.sub(lambda m: (m.group(1) or "") + (m.group(2) or ""), text)
     if any("`" in v for v in owners):
         raise ValueError(f"a label value with a backtick cannot be matched: {sorted(owners)}")
     regex = "|".join(re.escape(v) for v in sorted(owners))
-    if OWNERS in text:
-        return text.replace(OWNERS, f"{{{owner_label}=~`{regex}`}}")
-    return only_owners(text, owner_label, regex)
+    if OWNERS not in text:
+        return only_owners(text, owner_label, regex)
+    matcher = f"{owner_label}=~`{regex}`"
+
+    def fill(m: re.Match[str]) -> str:
+        if m.group(1):  # metric{job="x"}$owners
+            return f",{matcher}}}" + (m.group(2) or "")
+        if m.group(2):  # metric$owners{job="x"}
+            return f"{{{matcher},"
+        return f"{{{matcher}}}"
+
+    return _OWNERS_AT.sub(fill, text)
 
 
 class SourceConfig(BaseModel):
@@ -126,7 +144,7 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     lookback: Duration = Field(default=28 * 86400, description="History handed to the forecaster")
-    step: Duration = Field(default=900, description="Resolution of the history")
+    step: Duration = Field(default=900, description="Resolution of the history", validate_default=True)
     timeout: Duration = Field(default=60, description="Per HTTP request")
     max_age: Duration = Field(
         default=3600, description="A volume without a sample this recent is left out (deleted, or no longer scraped)"
@@ -136,7 +154,7 @@ class SourceConfig(BaseModel):
         description="How far back a data-pool dataset's last write is looked for when the history read shows none "
         "(never less than lookback)",
     )
-    write_step: Duration = Field(default=3600, description="Resolution of that longer read")
+    write_step: Duration = Field(default=3600, description="Resolution of that longer read", validate_default=True)
     selectors: tuple[Selector, ...] = Field(min_length=1)
 
     @field_validator("step")
@@ -226,7 +244,7 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         capacity="minio_bucket_quota_total_bytes$owners",
         volume=("bucket",),
         owner_label="bucket",
-        written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes$owners[$step]))",
+        written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes$owners[$range]))",
     ),
 )
 

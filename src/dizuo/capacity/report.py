@@ -197,7 +197,7 @@ def _freshness(
     if not histories:
         return ()
     asof = max(int(h.timestamps[-1]) for h in histories)
-    writes = {w.dataset: w for w in with_older_writes(dataset_writes(histories), write_histories)}
+    writes = {w.dataset: w for w in with_older_writes(dataset_writes(histories), histories, write_histories)}
     rows = [
         Freshness(
             dataset=r.dataset,
