@@ -42,6 +42,7 @@ SHARE_USED = 0.9  # of each candidate's allocation at asof
 GROWTH = 0.0006  # of its allocation per working day
 OVERHEAD_GIB = 5000  # in the pool's series besides the candidates' volumes (RBD metadata, snapshots)
 PHASE1_GIB = 1_622_016  # phase1-ceph's declared capacity
+XC_CEPH_GIB = 417_792  # xc-ceph's
 
 
 @dataclass(frozen=True)
@@ -127,13 +128,16 @@ def write_usage(
     blip: tuple[str, float] | None = None,
     asof: int = ASOF,
     pool_lag: int = 0,
+    target_gib: float | None = None,
 ) -> Usage:
     """The scenario as of ``asof`` in the bench CSV format: volumes as `pvc:<code>/data`, the pool under its name
-    (its series ending ``pool_lag`` seconds earlier)."""
+    (its series ending ``pool_lag`` seconds earlier); with ``target_gib``, xc-ceph holding that much."""
     sc = scenario(d, asof, measured=measured, blip=blip)
     rows = [(f"pvc:{code}/data", sc.ts, used, float(np.max(used)) * 1.5) for code, used in sc.volumes.items()]
     kept = sc.ts <= asof - pool_lag
     rows += [(name, sc.ts[kept], sc.pool[kept], float(PHASE1_GIB * GIB)) for name in pool_series]
+    if target_gib is not None:  # the target pool, flat
+        rows.append(("xc-ceph", sc.ts, np.full(sc.ts.size, target_gib * GIB), float(XC_CEPH_GIB * GIB)))
     out = io.StringIO()
     out.write("series,timestamp,used_bytes,capacity_bytes\n")
     for name, ts, used, size in sorted(rows, key=lambda row: row[0]):
@@ -414,3 +418,22 @@ def test_the_exporter_s_calendar_in_the_environment_asks_for_no_forecast(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "give exactly one of --prometheus-url URL or --csv FILE" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(("target_gib", "verdict"), [(150_000, "within"), (370_000, "**past**")])
+def test_plan_md_says_whether_the_target_pool_holds_the_moves_in_usage(
+    yulin: Declaration, tmp_path: Path, target_gib: float, verdict: str
+) -> None:
+    """xc-ceph is planned in quotas; measured, PLAN.md adds its p90 and what the moves bring, against its fill target:
+    within at 150,000 GiB used, past at 370,000 (its fill target is 376,012 GiB)."""
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", target_gib=target_gib)
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    arriving = sum(plan["forecast"]["systems"][c]["median_bytes"] for c, pool in plan["assignments"].items() if pool)
+    assert arriving > 6_012 * GIB, "the moves bring more than the room left at 370,000 GiB (the premise)"
+    (line,) = [
+        x for x in (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8").splitlines() if "in usage at" in x
+    ]
+    assert line.startswith(f"- `xc-ceph` in usage at the horizon: its p90 {target_gib / 1024:,.1f} TiB"), line
+    assert f", {verdict} its 90% fill target (367.2 TiB)" in line, line

@@ -29,6 +29,7 @@ import yaml
 from dizuo.declaration.loader import load_documents
 from dizuo.files import plain_mode
 from dizuo.migration.city import (
+    GIB,
     Change,
     CityInstance,
     allocated_gib,
@@ -258,6 +259,29 @@ def _target_room_line(city: CityInstance) -> str:
     )
 
 
+def _target_usage_lines(city: CityInstance, moved: Sequence[str]) -> list[str]:
+    """The target storage pool is planned in quotas; where a series measures it, what its usage forecast says once
+    the moved systems' volumes have arrived (their median projections): a plan within the quotas may not fit the
+    usage."""
+    outlook, m = city.outlook, city.migration
+    target = None if outlook is None else outlook.pools.get(m.target_storage_pool)
+    if target is None:
+        return []
+    pool = next(p for p in city.declaration.storage_pools() if p.name == m.target_storage_pool)
+    arriving = sum(_planned(city, code).projected_bytes for code in moved)
+    after, fill = target.projected.high_bytes + arriving, m.fill_gib(pool) * GIB
+    line = (
+        f"- `{pool.name}` in usage at the horizon: its p90 {_tib(target.projected.high_bytes)} TiB and the "
+        f"{_tib(arriving)} TiB the moves bring, {_tib(after)} TiB, "
+    )
+    if after <= fill:
+        return [f"{line}within its {m.fill_target:.0%} fill target ({_tib(fill)} TiB)."]
+    return [
+        f"{line}**past** its {m.fill_target:.0%} fill target ({_tib(fill)} TiB): the plan fits the pool's quotas, "
+        "not its usage forecast. Add capacity to it first, or lower what the quotas promise."
+    ]
+
+
 def _forecast_lines(city: CityInstance) -> list[str]:
     """PLAN.md's account of the usage forecast the sizes came from."""
     outlook, m = city.outlook, city.migration
@@ -338,6 +362,7 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
         "unless one system alone is larger",
         *_forecast_lines(city),
+        *_target_usage_lines(city, [c.code for c in moved]),
         "",
         "## Applying a wave",
         "",
