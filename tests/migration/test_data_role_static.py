@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import json
+import mmap
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -186,11 +188,15 @@ def test_copy_list_refuses_nesting_across_entries_symlinks_and_unmounted_folders
     assert "is not a mount point (is the volume mounted?)" in mounted.stdout
 
 
-def _digest_module() -> Any:
-    """dizuo-tree-digest loaded in this process, to count the files it reads."""
+def _digest_module(monkeypatch: pytest.MonkeyPatch, *, settled: bool = True) -> Any:
+    """dizuo-tree-digest loaded in this process, to count the files it reads. ``settled``: files written just now
+    count as older than the flush before the walk, and small files are kept too (the test trees are small)."""
     loader = importlib.machinery.SourceFileLoader("dizuo_tree_digest", str(DIGEST))
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
     loader.exec_module(module)
+    if settled:
+        monkeypatch.setattr(module, "RACY_SECONDS", 0)
+        monkeypatch.setattr(module, "CACHE_MIN_SIZE", 0)
     return module
 
 
@@ -206,12 +212,12 @@ def _counting(module: Any, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return reads
 
 
-def _trees(tmp_path: Path, files: int = 5) -> tuple[Path, Path, Path]:
+def _trees(tmp_path: Path, files: int = 5, size: int = 4096) -> tuple[Path, Path, Path]:
     source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m.sha256"
     for root in (source, destination):
         (root / "d").mkdir(parents=True)
         for k in range(files):
-            (root / "d" / f"f{k}").write_bytes(bytes([k]) * 4096)
+            (root / "d" / f"f{k}").write_bytes(bytes([k]) * size)
     return source, destination, manifest
 
 
@@ -220,8 +226,7 @@ def test_a_rerun_reads_only_what_changed_even_under_a_restored_mtime(
 ) -> None:
     """A file whose inode, size, mtime and ctime are unchanged since it was hashed keeps its hash; a byte flipped
     with size and mtime put back (what rsync's quick check misses) moves the ctime: that file is read, and found."""
-    module = _digest_module()
-    monkeypatch.setattr(module, "RACY_SECONDS", 0)  # the files were written just now: settled for this test
+    module = _digest_module(monkeypatch)
     reads = _counting(module, monkeypatch)
     source, destination, manifest = _trees(tmp_path)
     assert module.verify(str(source), str(destination), str(manifest)) == 0
@@ -245,41 +250,95 @@ def test_a_rerun_reads_only_what_changed_even_under_a_restored_mtime(
     assert "content differs: d/f3" in capsys.readouterr().out
 
 
-def test_a_file_hashed_within_the_clock_tick_of_its_last_change_is_read_again(
+def test_a_write_through_a_mapping_kept_open_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A process keeps a destination file mapped and writes to it before and after a verify. A write to a page that
+    is already dirty does not move the ctime; verify flushes before it walks, so the page was clean when hashed and
+    the write after it moves the ctime: the guard reads the file again and finds the change."""
+    module = _digest_module(monkeypatch)
+    source, destination, manifest = _trees(tmp_path)
+    written = destination / "d" / "f3"
+    with written.open("r+b") as handle, mmap.mmap(handle.fileno(), 0) as mapped:
+        mapped[0] = 3  # dirties the page, content unchanged
+        time.sleep(0.05)
+        assert module.verify(str(source), str(destination), str(manifest)) == 0
+        time.sleep(0.05)
+        mapped[1] = 0xFF
+        capsys.readouterr()
+        assert module.guard(str(source), str(destination), str(manifest)) == 1
+    assert "d/f3" in capsys.readouterr().out
+
+
+def test_a_file_changed_within_the_clock_tick_of_the_flush_and_small_files_are_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write in the same timestamp tick as the hashing would not move the ctime: such files keep no hash."""
-    module = _digest_module()
+    """A write in the same timestamp tick as the flush before the walk would not move the ctime: files changed that
+    recently keep no hash; nor do files under CACHE_MIN_SIZE."""
+    module = _digest_module(monkeypatch, settled=False)
     reads = _counting(module, monkeypatch)
-    source, destination, manifest = _trees(tmp_path)
+    source, destination, manifest = _trees(tmp_path, size=module.CACHE_MIN_SIZE)
     assert module.verify(str(source), str(destination), str(manifest)) == 0
     reads.clear()
     assert module.verify(str(source), str(destination), str(manifest)) == 0
     assert len(reads) == 10, "written less than RACY_SECONDS before the first check: read again"
+    monkeypatch.setattr(module, "RACY_SECONDS", 0)
+    small = tmp_path / "small"
+    small_trees = _trees(small, size=module.CACHE_MIN_SIZE - 1)
+    for _ in range(2):
+        reads.clear()
+        assert module.verify(*(str(x) for x in small_trees)) == 0
+        assert len(reads) == 10, "small files are always read"
 
 
 def test_reread_a_damaged_or_another_copys_cache_read_every_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--reread ignores the kept hashes; so does a cache that is damaged or was kept for another source."""
-    module = _digest_module()
-    monkeypatch.setattr(module, "RACY_SECONDS", 0)
+    module = _digest_module(monkeypatch)
     reads = _counting(module, monkeypatch)
     source, destination, manifest = _trees(tmp_path)
     assert module.verify(str(source), str(destination), str(manifest)) == 0
-    cache = Path(f"{manifest}.stat")
-    kept = cache.read_text(encoding="utf-8")
+    caches = [Path(f"{manifest}.{tree}.stat") for tree in ("source", "destination")]
+    kept = [cache.read_text(encoding="utf-8") for cache in caches]
     reads.clear()
     assert module.verify(str(source), str(destination), str(manifest), reread=True) == 0
     assert len(reads) == 10
-    cache.write_text(kept.replace(" ", "  x ", 3), encoding="utf-8")
+    for cache, text in zip(caches, kept, strict=True):
+        cache.write_text(text.replace(" ", "  x ", 3), encoding="utf-8")
     reads.clear()
     assert module.verify(str(source), str(destination), str(manifest)) == 0
     assert len(reads) == 10, "a damaged cache only costs a full read"
-    cache.write_text(kept.replace(str(source), str(tmp_path / "other"), 1), encoding="utf-8")
+    for cache, text in zip(caches, kept, strict=True):
+        cache.write_text(text.replace(str(source), str(tmp_path / "other"), 1), encoding="utf-8")
     reads.clear()
     assert module.verify(str(source), str(destination), str(manifest)) == 0
     assert len(reads) == 10, "kept for another copy"
+
+
+def test_a_cache_that_cannot_be_written_fails_nothing_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The evidence folder full when the hashes are kept: the manifest is written, verify succeeds, no partial file
+    stays, and stderr says the hashes were not kept."""
+    module = _digest_module(monkeypatch)
+    source, destination, manifest = _trees(tmp_path)
+    original = module.show
+
+    def full(raw: bytes) -> str:
+        if raw.endswith(b"f2"):
+            raise OSError(28, "No space left on device")
+        return original(raw)
+
+    monkeypatch.setattr(module, "show", full)
+    monkeypatch.setattr(
+        module, "line", lambda parts, d: "  ".join([d[0], " ".join(d[1:]), original(b"/".join(parts)) or "."])
+    )
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "written"
+    assert "the file hashes are not kept for the next run: [Errno 28] No space left on device" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "m.sha256"]
 
 
 def test_the_checks_take_reread_and_refuse_other_options(tmp_path: Path) -> None:
