@@ -253,29 +253,33 @@ def with_older_writes(
 def _joined(older: UsageHistory, history: UsageHistory | None, bound: int) -> UsageHistory:
     """``older``'s samples before ``history``'s first, then that first sample; without ``history``, up to ``bound``."""
     if history is None:
-        n = int(np.searchsorted(older.timestamps, bound, side="right"))
-        return replace(
-            older,
-            timestamps=older.timestamps[:n],
-            used_bytes=older.used_bytes[:n],
-            capacity_bytes=older.capacity_bytes[:n],
-            written_bytes=None if older.written_bytes is None else older.written_bytes[:n],
-        )
-    n = int(np.searchsorted(older.timestamps, history.timestamps[0], side="left"))
+        return _head(older, int(np.searchsorted(older.timestamps, bound, side="right")))
+    return _then(_head(older, int(np.searchsorted(older.timestamps, history.timestamps[0]))), _head(history, 1))
 
-    def written(h: UsageHistory, part: slice) -> np.ndarray[Any, Any]:
-        return np.full(len(h.timestamps[part]), np.nan) if h.written_bytes is None else h.written_bytes[part]
+
+def _head(h: UsageHistory, n: int) -> UsageHistory:
+    """The first ``n`` samples of ``h``."""
+    written = None if h.written_bytes is None else h.written_bytes[:n]
+    return replace(
+        h, timestamps=h.timestamps[:n], used_bytes=h.used_bytes[:n], capacity_bytes=h.capacity_bytes[:n],
+        written_bytes=written,
+    )  # fmt: skip
+
+
+def _then(a: UsageHistory, b: UsageHistory) -> UsageHistory:
+    """``a``'s samples, then ``b``'s, labelled as ``a``; bytes written NaN where one of them does not count them."""
+
+    def written(h: UsageHistory) -> np.ndarray[Any, Any]:
+        return np.full(h.timestamps.size, np.nan) if h.written_bytes is None else h.written_bytes
 
     return replace(
-        older,
-        timestamps=np.concatenate([older.timestamps[:n], history.timestamps[:1]]),
-        used_bytes=np.concatenate([older.used_bytes[:n], history.used_bytes[:1]]),
-        capacity_bytes=np.concatenate([older.capacity_bytes[:n], history.capacity_bytes[:1]]),
-        written_bytes=(
-            None
-            if older.written_bytes is None and history.written_bytes is None
-            else np.concatenate([written(older, slice(None, n)), written(history, slice(None, 1))])
-        ),
+        a,
+        timestamps=np.concatenate([a.timestamps, b.timestamps]),
+        used_bytes=np.concatenate([a.used_bytes, b.used_bytes]),
+        capacity_bytes=np.concatenate([a.capacity_bytes, b.capacity_bytes]),
+        written_bytes=None
+        if a.written_bytes is None and b.written_bytes is None
+        else np.concatenate([written(a), written(b)]),
     )
 
 
