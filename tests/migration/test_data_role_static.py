@@ -7,8 +7,10 @@ import importlib.util
 import json
 import mmap
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -347,3 +349,69 @@ def test_the_checks_take_reread_and_refuse_other_options(tmp_path: Path) -> None
     assert _run("verify", str(source), str(destination), str(manifest), "--reread").stdout.strip() == "written"
     assert _run("guard", str(source), str(destination), str(manifest), "--reread").stdout.strip() == "as last verified"
     assert _run("verify", str(source), str(destination), str(manifest), "--rereed").returncode == 2
+
+
+def test_files_on_tmpfs_are_always_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On tmpfs a write through a mapping never moves the ctime: its files keep no hash, however settled."""
+    shm = Path("/dev/shm")  # noqa: S108 - a tmpfs is what this test needs; its folder is made by mkdtemp
+    if not shm.is_dir() or os.statvfs(shm).f_fsid == os.statvfs("/").f_fsid:
+        pytest.skip("no tmpfs at /dev/shm")
+    module = _digest_module(monkeypatch)
+    reads = _counting(module, monkeypatch)
+    work = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        source, destination, manifest = _trees(work)
+        for _ in range(2):
+            reads.clear()
+            assert module.verify(str(source), str(destination), str(manifest)) == 0
+            assert len(reads) == 10
+    finally:
+        shutil.rmtree(work)
+
+
+def test_only_the_trees_file_systems_are_flushed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stalled device elsewhere cannot hang the check: no global sync; one flush per file system the walk keeps
+    hashes on, and none when there is nothing to keep."""
+    module = _digest_module(monkeypatch)
+    monkeypatch.setattr(module.os, "sync", lambda: pytest.fail("a sync of every file system"))
+    flushed: list[str] = []
+    original = module.flush_file_system
+    monkeypatch.setattr(module, "flush_file_system", lambda path: flushed.append(path) or original(path))
+    source, destination, manifest = _trees(tmp_path)
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert len(flushed) == 1, "both trees are on one file system here"
+    flushed.clear()
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert flushed == [], "every hash kept: nothing read, nothing to flush"
+
+
+def test_an_evidence_folder_too_full_for_the_hashes_still_gets_its_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest could not be written beside the growing hashes: the check runs again without keeping them; a
+    buffer that cannot be written when closed is dropped, not raised."""
+    module = _digest_module(monkeypatch)
+    source, destination, manifest = _trees(tmp_path)
+    once = module.verify_once
+    calls: list[bool] = []
+
+    def full_while_keeping(*args: Any, keep: bool) -> int:
+        calls.append(keep)
+        if keep:
+            raise OSError(28, "No space left on device")
+        return once(*args, keep=keep)
+
+    monkeypatch.setattr(module, "verify_once", full_while_keeping)
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert calls == [True, False]
+    assert manifest.exists()
+    hashes = module.Hashes(str(manifest), str(source), str(destination), False, True)
+
+    class Full:
+        def close(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    partials = list(hashes.partial.values())
+    hashes.out = {"source": Full(), "destination": Full()}
+    hashes.stop_keeping()
+    assert not any(Path(p).exists() for p in partials)
