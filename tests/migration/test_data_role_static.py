@@ -386,25 +386,33 @@ def test_only_the_trees_file_systems_are_flushed(tmp_path: Path, monkeypatch: py
 
 
 def test_an_evidence_folder_too_full_for_the_hashes_still_gets_its_manifest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The manifest could not be written beside the growing hashes: the check runs again without keeping them; a
-    buffer that cannot be written when closed is dropped, not raised."""
+    """The manifest could not be written beside the growing hashes: the check runs again without keeping them, and
+    says so; a tree that cannot be read is not walked twice; a buffer that cannot be written when closed is dropped,
+    not raised."""
     module = _digest_module(monkeypatch)
     source, destination, manifest = _trees(tmp_path)
     once = module.verify_once
     calls: list[bool] = []
+    failure: list[OSError] = [module.EvidenceWriteError(28, "No space left on device")]
 
     def full_while_keeping(*args: Any, keep: bool) -> int:
         calls.append(keep)
         if keep:
-            raise OSError(28, "No space left on device")
+            raise failure[0]
         return once(*args, keep=keep)
 
     monkeypatch.setattr(module, "verify_once", full_while_keeping)
     assert module.verify(str(source), str(destination), str(manifest)) == 0
     assert calls == [True, False]
     assert manifest.exists()
+    assert "the manifest did not fit beside the file hashes (No space left on device)" in capsys.readouterr().err
+    calls.clear()
+    failure[0] = PermissionError(13, "Permission denied", "zz")
+    with pytest.raises(PermissionError):
+        module.verify(str(source), str(destination), str(manifest))
+    assert calls == [True], "a tree read error is said after one walk"
     hashes = module.Hashes(str(manifest), str(source), str(destination), False, True)
 
     class Full:
@@ -415,3 +423,29 @@ def test_an_evidence_folder_too_full_for_the_hashes_still_gets_its_manifest(
     hashes.out = {"source": Full(), "destination": Full()}
     hashes.stop_keeping()
     assert not any(Path(p).exists() for p in partials)
+
+
+def test_kept_hashes_hold_within_one_boot_and_one_mount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a reboot (a crash can leave synced bytes under the old times) or a remount (a snapshot attached at the
+    same device number), every file is read again; so is every file where ctypes or syncfs is missing."""
+    module = _digest_module(monkeypatch)
+    reads = _counting(module, monkeypatch)
+    source, destination, manifest = _trees(tmp_path)
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    reads.clear()
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert reads == []
+    devices = module.cacheable_devices()
+    monkeypatch.setattr(module, "cacheable_devices", lambda: {dev: mount + 1000 for dev, mount in devices.items()})
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert len(reads) == 10, "mounted again"
+    reads.clear()
+    monkeypatch.setattr(module, "boot_id", lambda: "another-boot")
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert len(reads) == 10, "booted again"
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # a Python built without libffi
+    for _ in range(2):
+        reads.clear()
+        assert module.verify(str(source), str(destination), str(manifest), reread=True) == 0
+        assert module.verify(str(source), str(destination), str(manifest)) == 0
+        assert len(reads) == 20, "nothing can be flushed: nothing kept"
