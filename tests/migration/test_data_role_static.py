@@ -7,6 +7,7 @@ import importlib.util
 import json
 import mmap
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -449,3 +450,20 @@ def test_kept_hashes_hold_within_one_boot_and_one_mount(tmp_path: Path, monkeypa
         assert module.verify(str(source), str(destination), str(manifest), reread=True) == 0
         assert module.verify(str(source), str(destination), str(manifest)) == 0
         assert len(reads) == 20, "nothing can be flushed: nothing kept"
+
+
+def test_a_manifest_whose_last_buffer_does_not_fit_is_retried_and_leaves_nothing(tmp_path: Path) -> None:
+    """A manifest smaller than Python's write buffer is written only when its file is flushed: a file-size limit
+    there is the evidence folder's failure too (retried without hashes, said on stderr), and nothing is left."""
+    source, destination, manifest = _trees(tmp_path, files=20)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    done = subprocess.run(
+        [sys.executable, str(DIGEST), "verify", str(source), str(destination), str(manifest)],
+        capture_output=True, text=True, timeout=60, check=False, preexec_fn=limited,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the manifest did not fit beside the file hashes (File too large)" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
