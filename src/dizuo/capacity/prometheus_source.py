@@ -22,7 +22,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -441,11 +440,9 @@ class PrometheusSource:
         self._fetch = fetch
         self._clock = clock
 
-    def query_range(self, query: str, start: float, end: float, step: float | None = None) -> list[RangeSeries]:
-        """Run one range query (at the configured step unless told); raise :class:`SourceError` naming the query on
-        any failure."""
+    def query_range(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
+        """Run one range query; raise :class:`SourceError` naming the query on any failure."""
         endpoint = f"{self.url}/api/v1/query_range"
-        step = self.config.step if step is None else step
         form = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         try:
             answer = self._fetch(endpoint, form, self.config.timeout, self._headers)
@@ -473,10 +470,7 @@ class PrometheusSource:
         start = end - self.config.lookback
         out: list[UsageHistory] = []
         for selector in self.config.selectors:
-            used = self.query_range(query_text(selector.used, step), start, end)
-            capacity = self.query_range(query_text(selector.capacity, step), start, end)
-            written = self._written(selector, start, end, step)
-            out += join_series(selector, used, capacity, self.ownership, written)
+            out += self._read(selector, start, end, step)
         # A range query returns every series of the lookback, also those that ended days ago: a deleted PVC,
         # an exporter that stopped. Forecasting on from their last sample would alert on volumes that are
         # gone, or hide that one is no longer watched; they are left out, and said so.
@@ -506,21 +500,21 @@ class PrometheusSource:
         start = end - self.config.write_lookback_seconds
         out: list[UsageHistory] = []
         for selector in self.config.selectors:
-            if selector.owner_label is None:
-                continue
-            owners = partial(query_text, step=step, owner_label=selector.owner_label, owners=codes)
-            used = self.query_range(owners(selector.used), start, end, step)
-            capacity = self.query_range(owners(selector.capacity), start, end, step)
-            written = [] if selector.written is None else self.query_range(owners(selector.written), start, end, step)
-            joined = join_series(selector, used, capacity, self.ownership, written)
-            out += [h for h in joined if h.labels.get("dataset") in datasets]
+            if selector.owner_label is not None:
+                read = self._read(selector, start, end, step, codes)
+                out += [h for h in read if h.labels.get("dataset") in datasets]
         return one_per_volume(out)
 
-    def _written(self, selector: Selector, start: float, end: float, step: float) -> list[RangeSeries]:
-        """The selector's bytes written per step (none where it has no ``written``)."""
-        if selector.written is None:
-            return []
-        return self.query_range(query_text(selector.written, step), start, end, step)
+    def _read(
+        self, selector: Selector, start: float, end: float, step: float, owners: Collection[str] = ()
+    ) -> list[UsageHistory]:
+        """One selector's volumes (with ``owners``, only those whose owner label is one of them; see OWNERS): used,
+        capacity and, where it counts them, bytes written, joined."""
+        expressions = (selector.used, selector.capacity, *([selector.written] if selector.written else []))
+        used, capacity, *written = (
+            self.query_range(query_text(e, step, selector.owner_label, owners), start, end, step) for e in expressions
+        )
+        return join_series(selector, used, capacity, self.ownership, *written)
 
 
 # A label no exporter sets, marking the series `only_owners` keeps.
