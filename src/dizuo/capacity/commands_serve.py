@@ -135,6 +135,13 @@ def read_usage(
 ) -> list[UsageHistory]:
     """The usage histories of a Prometheus (with the selectors of ``config``) or of a CSV, labelled after the
     declaration; exit 2 on bad input, 1 when Prometheus fails or nothing is found."""
+    return read_usage_and_source(prometheus_url, csv, config, city)[0]
+
+
+def read_usage_and_source(
+    prometheus_url: str | None, csv: Path | None, config: Path | None, city: Declaration | None
+) -> tuple[list[UsageHistory], PrometheusSource | None]:
+    """``read_usage``, with the Prometheus source it read (None for a CSV), for a further read from the same one."""
     from dizuo.capacity.csvio import UsageCsvError, read_usage_csv  # noqa: PLC0415 - see load_declaration
     from dizuo.capacity.prometheus_source import Ownership, SourceError  # noqa: PLC0415
     from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
@@ -143,24 +150,24 @@ def read_usage(
         raise fail("give exactly one of --prometheus-url URL or --csv FILE")
     if csv is not None and config is not None:
         raise fail("--config holds the Prometheus selectors: it goes with --prometheus-url, not with --csv")
+    source = None
     with err.status("reading usage history"):
         try:
             if csv is not None:
                 histories = label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city))
             else:
-                histories = make_source(prometheus_url or "", config, city).histories()
+                source = make_source(prometheus_url or "", config, city)
+                histories = source.histories()
         except UsageCsvError as exc:
             raise fail(str(exc)) from None
         except SourceError as exc:  # Prometheus unreachable or answering errors: the input was fine
             raise fail(str(exc), FAILED) from None
     if not histories:
         raise fail("no usage series found: check the selectors (--config) or the CSV", FAILED)
-    return histories
+    return histories, source
 
 
-def read_older_writes(
-    prometheus_url: str, config: Path | None, city: Declaration | None, histories: Sequence[UsageHistory]
-) -> list[UsageHistory]:
+def read_older_writes(source: PrometheusSource, histories: Sequence[UsageHistory]) -> list[UsageHistory]:
     """The longer past of the datasets with no write in ``histories`` (see ``PrometheusSource.write_histories``); a
     warning, and nothing, when Prometheus fails it: the report then says "at least"."""
     from dizuo.capacity.exporter import dataset_writes, unseen_datasets  # noqa: PLC0415 - see load_declaration
@@ -171,7 +178,7 @@ def read_older_writes(
         return []
     with err.status(f"looking further back for the last write of {len(unseen)} dataset(s)"):
         try:
-            return make_source(prometheus_url, config, city).write_histories(unseen)
+            return source.write_histories(unseen)
         except SourceError as exc:
             err.print(f"warning: no older writes read, ages are lower bounds: {escape(str(exc))}", highlight=False)
             return []
@@ -205,8 +212,8 @@ def run_report(
         raise fail(f"--out {out_dir}: {problem}")
     city = load_declaration(declaration)
     calendar = load_calendar(calendar_file)
-    histories = read_usage(prometheus_url, csv, config, city)
-    older = [] if prometheus_url is None else read_older_writes(prometheus_url, config, city, histories)
+    histories, source = read_usage_and_source(prometheus_url, csv, config, city)
+    older = [] if source is None else read_older_writes(source, histories)
     with (
         err.status(f"forecasting {len(histories)} series"),
         calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
