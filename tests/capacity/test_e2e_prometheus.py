@@ -48,6 +48,13 @@ pytestmark = [
 
 FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
 ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs", "job": "kubelet"}
+# Two dataset claims on Ceph RBD, as the datapool stack names them (`dp-<owner>/<dataset>`), 40 days old and never
+# growing: fr-jcxx reloaded every night with the same bytes (ceph-mgr counts them on its image), xj-xx never written.
+# (claim, PV, the uuid of its ceph-csi image `csi-vol-<uuid>`, which ends the PV's volume handle)
+RBD_CLAIMS = [
+    ({"namespace": "dp-scjg", "persistentvolumeclaim": "fr-jcxx"}, "pvc-5b1c", "24862838-240d-4215-9183-abfc0e9e4002"),
+    ({"namespace": "dp-jyj", "persistentvolumeclaim": "xj-xx"}, "pvc-9d07", "7f3e2a10-5c4b-4d6e-8f90-1a2b3c4d5e6f"),
+]
 # Ceph clusters in one Prometheus: pool ids and the `.mgr` pool repeat in each. Two labelled `cluster` as
 # ceph-mixin does, yl-gov-ceph scraped by a second job too (a second Prometheus job on the same managers) and by a
 # third that does not label it; and one cluster without the label, told apart by its job, which shares its name
@@ -110,12 +117,31 @@ def history(now: int) -> str:
         "ceph_pool_max_avail": [],
         "ceph_pool_metadata": [],
     }
+    for claim, pv, uuid in RBD_CLAIMS:
+        series["kubelet_volume_stats_used_bytes"].append(({**claim, "job": "kubelet"}, np.full(ts.size, 30.0 * GIB)))
+        series["kubelet_volume_stats_capacity_bytes"].append(({**claim, "job": "kubelet"}, np.full(ts.size, 40 * GIB)))
+        # kube-state-metrics: which PV a claim is bound to, and the PV's CSI volume handle (Rook's driver name).
+        info = {"persistentvolume": pv, "storageclass": "yl-datapool-ceph", "job": "kube-state-metrics"}
+        handle = f"0001-0009-rook-ceph-0000000000000002-{uuid}"
+        series.setdefault("kube_persistentvolume_info", []).append(
+            ({**info, "csi_driver": "rook-ceph.rbd.csi.ceph.com", "csi_volume_handle": handle}, np.ones(ts.size))
+        )
+        series.setdefault("kube_persistentvolumeclaim_info", []).append(
+            (
+                {**claim, "volumename": pv, "storageclass": "yl-datapool-ceph", "job": "kube-state-metrics"},
+                np.ones(ts.size),
+            )
+        )
     for where, pool_id, name, stored in CEPH_POOLS:
         labels = {**where, "pool_id": pool_id}
         series["ceph_pool_stored"].append((labels, np.full(ts.size, stored * GIB)))
         series["ceph_pool_max_avail"].append((labels, np.full(ts.size, 300.0 * GIB)))
         series["ceph_pool_metadata"].append(({**labels, "name": name}, np.ones(ts.size)))
-    return openmetrics(ts, series).removesuffix("# EOF\n") + received_bytes(ts[0], now)
+    return (
+        openmetrics(ts, series).removesuffix("# EOF\n")
+        + received_bytes(ts[0], now).removesuffix("# EOF\n")
+        + rbd_written_bytes(ts[0], now)
+    )
 
 
 def received_bytes(start: int, now: int) -> str:
@@ -136,6 +162,18 @@ def received_bytes(start: int, now: int) -> str:
         ),
     ]
     return openmetrics(ts, {"minio_bucket_traffic_received_bytes": servers})
+
+
+def rbd_written_bytes(start: int, now: int) -> str:
+    """ceph-mgr's counters of the bytes written to each claim's RBD image, scraped every 5 minutes: fr-jcxx's takes
+    its 33 GiB reload each night at 01:58 local (the same bytes: the claim does not grow), xj-xx's takes none."""
+    ts = np.arange(start + 7, now + 1, 300, dtype=np.int64)
+    nights = (ts + 6 * 3600 + 120) // 86400 - (start + 6 * 3600 + 120) // 86400
+    images = [
+        ({"pool": "datapool-ceph", "namespace": "", "image": f"csi-vol-{uuid}", "job": "ceph"}, nights * 33.0 * GIB * w)
+        for (_claim, _pv, uuid), w in zip(RBD_CLAIMS, (1, 0), strict=True)
+    ]
+    return openmetrics(ts, {"ceph_rbd_write_bytes": images})
 
 
 @dataclass
@@ -255,7 +293,8 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
 def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_not(city):
     """bdc-da's bucket was last loaded 35 days ago, five times its declared 7-day refresh and before the 28 days the
     exporter reads to forecast: DizuoDatasetStale fires with the dataset, its owner and pool, and its age is the
-    35 days, found by the exporter looking further back; gh-yzt, loaded every night, stays quiet."""
+    35 days, found by the exporter looking further back; gh-yzt, loaded every night, stays quiet, and so do the
+    bucket gtkj-jcsj and the claim fr-jcxx, reloaded every night with the same bytes; the claim xj-xx fires."""
     fired = wait_for(
         lambda: [
             a for a in city.alerts() if a["labels"]["alertname"] == "DizuoDatasetStale" and a["state"] == "firing"
@@ -263,16 +302,20 @@ def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_no
         "DizuoDatasetStale firing for bdc-da",
         city.logs,
     )
-    assert [a["labels"]["dataset"] for a in fired] == ["bdc-da"], fired
-    labels = fired[0]["labels"]
+    stale = {a["labels"]["dataset"]: a for a in fired}
+    assert sorted(stale) == ["bdc-da", "xj-xx"], fired
+    labels = stale["bdc-da"]["labels"]
     assert (labels["department"], labels["pool"], labels["severity"]) == ("bdc", "datapool-s3", "warning"), labels
     # Looked for at write_step (1 h): the load is dated to the first hourly sample after it.
-    age_days = float(fired[0]["value"]) / 86400
+    age_days = float(stale["bdc-da"]["value"]) / 86400
     assert BDC_DA_LOADED_DAYS - 1 / 24 - 0.01 < age_days < BDC_DA_LOADED_DAYS + 0.05, f"bdc-da's age: {age_days} d"
     written = {s.labels["dataset"]: s.value for s in city.metrics()["dizuo_dataset_last_write_timestamp_seconds"]}
     assert "gh-yzt" in written, written
     assert written["gh-yzt"] > time.time() - 86400, "gh-yzt was loaded last night"
     assert written["gtkj-jcsj"] > time.time() - 86400, "gtkj-jcsj was reloaded last night, with the same bytes"
+    # Claims: the bytes ceph-mgr counts on each claim's RBD image (joined through kube-state-metrics) are writes.
+    assert written["fr-jcxx"] > time.time() - 86400, "fr-jcxx's claim was reloaded last night, with the same bytes"
+    assert stale["xj-xx"]["labels"]["department"] == "jyj", "xj-xx's claim: never written, its image neither"
     # rk-jcxx has no volume in this Prometheus: unwatched, its freshness unknown; the two buckets are watched.
     unwatched = wait_for(
         lambda: {

@@ -210,7 +210,7 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
         (older,) = source.write_histories(["bdc-da", "ss-dj"])
     assert (older.series, older.labels["dataset"]) == ("bucket:yl-dp-bdc-da", "bdc-da")
     asked = {r["query"] for r in server.requests}
-    assert len(asked) == 5, "used and capacity of claims, used, capacity and bytes written of buckets"
+    assert len(asked) == 6, "used, capacity and bytes written of claims and of buckets"
     # The owners' matcher goes right after each metric name: Prometheus loads those volumes only.
     matcher = "{bucket=~`" + "|".join(re.escape(c) for c in sorted(codes)) + "`}"
     assert "minio_bucket_usage_total_bytes" + matcher in asked
@@ -221,6 +221,7 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
         in asked
     )
     assert "increase(minio_bucket_traffic_received_bytes" + matcher + "[7200s])" in " ".join(asked), "$range: 2 steps"
+    assert "kube_persistentvolumeclaim_info" + matcher.replace("bucket", "namespace") in " ".join(asked)
     for request in server.requests:
         assert float(request["end"]) == NOW, "aligned to the hour"
         assert float(request["start"]) == NOW - 365 * 86400

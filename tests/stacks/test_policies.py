@@ -66,6 +66,17 @@ def test_every_ceph_storage_class_names_its_cluster_and_credentials(
             assert parameters[f"csi.storage.k8s.io/{step}-secret-namespace"], (sc.name, step)
 
 
+def test_rbd_volumes_are_mounted_without_access_times(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """A consumer reading a dataset writes nothing to its RBD image (freshness counts those writes as loads)."""
+    backend = {p.name: p.backend for p in yulin.storage_pools()}
+    classes = runs["datapool"].of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    rbd = [sc for sc in classes if backend[sc.inputs["metadata"]["labels"]["dizuo.io/storage-pool"]] == "ceph-rbd"]
+    assert rbd
+    for sc in rbd:
+        assert sc.inputs.get("mountOptions") == ["noatime"], sc.name
+    assert all("mountOptions" not in sc.inputs for sc in classes if sc not in rbd)
+
+
 def test_one_dataset_one_owner_label(runs: dict[str, StackRun], yulin: Declaration) -> None:
     """Every dataset carries its single owner department and classification as labels."""
     owners = {ds.code: ds.owner for ds in yulin.datasets if ds.kind == "volume"}

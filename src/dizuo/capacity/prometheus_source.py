@@ -209,6 +209,26 @@ def _ceph(template: str) -> str:
     return f"{labelled} or max by (cluster, name) ({by_job})"
 
 
+# Bytes written to each claim's Ceph RBD image: kubelet counts none, ceph-mgr counts them per image (with
+# `mgr/prometheus/rbd_stats_pools` set), and kube-state-metrics says which image backs which claim. ceph-csi names
+# an image `csi-vol-<uuid>` (its default volumeNamePrefix), the uuid ending the PV's volume handle; its driver is
+# `rbd.csi.ceph.com`, or `<namespace>.rbd.csi.ceph.com` under Rook. Without those metrics the query returns nothing
+# and a claim's freshness rests on its growth alone, as before.
+_RBD_IMAGE_OF_PV = (
+    "label_replace(max by (persistentvolume, csi_volume_handle) "
+    "(kube_persistentvolume_info{csi_driver=~`(.+\\.)?rbd\\.csi\\.ceph\\.com`}), "
+    '"image", "csi-vol-$1", "csi_volume_handle", `.*-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)'
+)
+_PV_OF_CLAIM = (
+    "label_replace(max by (namespace, persistentvolumeclaim, volumename) (kube_persistentvolumeclaim_info$owners), "
+    '"persistentvolume", "$1", "volumename", "(.+)")'
+)
+_RBD_WRITTEN = (
+    "sum by (namespace, persistentvolumeclaim) (max by (persistentvolume) "
+    f"(max by (image) (increase(ceph_rbd_write_bytes[$range])) * on (image) group_right () {_RBD_IMAGE_OF_PV}) "
+    f"* on (persistentvolume) group_right () {_PV_OF_CLAIM})"
+)
+
 DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # kubelet reports each mounted PVC from the node it runs on; `max by` folds a volume seen by two
     # kubelets during a reschedule into one series.
@@ -218,6 +238,7 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         capacity="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes$owners)",
         volume=("namespace", "persistentvolumeclaim"),
         owner_label="namespace",
+        written=_RBD_WRITTEN,
     ),
     # "Full" for a non-root writer means avail = 0, so used = size - avail (reserved blocks count as used).
     Selector(

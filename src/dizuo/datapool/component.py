@@ -56,6 +56,7 @@ class DataPool(pulumi.ComponentResource):
                     },
                     provisioner=shapes.PROVISIONERS[pool.backend],
                     parameters=shapes.storage_class_parameters(pool),
+                    mount_options=shapes.storage_class_mount_options(pool),
                     # Retain: deleting a claim must never delete the volume behind it.
                     reclaim_policy="Retain",
                     allow_volume_expansion=True,
