@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from dizuo.datapool.shapes import CSI_SECRETS
 from dizuo.declaration import DeclarationError, load
+from dizuo.declaration.checks import RESERVED_NAMESPACES
 
 from .conftest import YULIN, Edit
 
@@ -90,7 +92,8 @@ CASES = [
     pytest.param(
         "network.yaml",
         _set(["zones", 0, "cidr"], "61.134.0.0/16"),
-        "network.yaml: zones[0].cidr: must be a private (RFC 1918) network: '61.134.0.0/16'",
+        "network.yaml: zones[0].cidr: must be a private (RFC 1918) network: within 10.0.0.0/8, 172.16.0.0/12 or "
+        "192.168.0.0/16: '61.134.0.0/16'",
         id="public-cidr",
     ),
     pytest.param(
@@ -571,6 +574,74 @@ CASES = [
         "systems.yaml: systems[7].move_group: String should match pattern",
         id="move-group-not-a-code",
     ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 0, "cidr"], "198.18.0.0/16"),
+        "network.yaml: zones[0].cidr: must be a private (RFC 1918) network",
+        id="benchmarking-range-is-not-rfc1918",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 5, "zone"], "extranet"),
+        "systems.yaml: systems[5].zone: 'extranet', but its cluster 'yl-dmz' runs in zone 'internet'",
+        id="system-zone-not-its-cluster-s",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "resources", "memory_gib"], 800),
+        "systems.yaml: systems[0].resources.memory_gib: 800: each of its 2 replicas asks 400 GiB, more than a node "
+        "of 'xc-kunpeng' has (384 GiB)",
+        id="replica-larger-than-a-node",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 1, "kubernetes_version"], "1.28"),
+        "clusters.yaml: clusters[1].kubernetes_version: dizuo's manifests need Kubernetes 1.30 or later",
+        id="kubernetes-too-old-for-the-manifests",
+    ),
+    pytest.param(
+        "network.yaml",
+        _set(["zones", 3, "name"], "transit"),
+        "network.yaml: zones[3].name: 'transit' and names ending in '-transit' are the transit network's own",
+        id="zone-named-like-the-transit-network",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "image"], "sjj/sjj-tyrz"),
+        "systems.yaml: systems[0].image: not an image reference with a tag or digest",
+        id="image-without-a-tag",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "image"], "sjj/sjj-tyrz:"),
+        "systems.yaml: systems[0].image: not an image reference with a tag or digest",
+        id="image-with-an-empty-tag",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "image"], "sjj/sjj-tyrz:latest"),
+        "systems.yaml: systems[0].image: `:latest` names no release",
+        id="image-latest",
+    ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["hosts", 0, "groups"], ["all"]),
+        "hosts.yaml: hosts[0].groups: all: Ansible's own group(s)",
+        id="host-group-all",
+    ),
+    pytest.param(
+        "datasets.yaml",
+        lambda doc: [doc["datasets"][0].update(name="GIS 底图"), doc["datasets"][1].update(name="ｇｉｓ  底图")],
+        "datasets.yaml: datasets[1].name: duplicate dataset name (one authoritative source per dataset) 'ｇｉｓ  底图' "
+        "(first at datasets[0].name 'GIS 底图')",
+        id="dataset-names-alike-but-for-width-case-and-spaces",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 6, "code"], "ceph-csi-rbd"),
+        "systems.yaml: systems[6].code: a system's namespace is its code, and this one is",
+        id="system-in-ceph-csi-s-namespace",
+    ),
 ]
 
 
@@ -589,6 +660,24 @@ def test_every_problem_is_reported_not_just_the_first(city: Path, edit: Edit) ->
     found = problems(city)
     assert any("systems[12].department" in p for p in found)
     assert any("systems[20].zone: unknown zone 'moon'" in p for p in found)
+
+
+def test_one_mistyped_zone_is_one_error(city: Path, edit: Edit) -> None:
+    """A system's zone mistyped is reported once: not again for every flow from or to the zone that does not exist."""
+    edit("systems.yaml", _set(["systems", 0, "zone"], "extrnet"))
+    (only,) = problems(city)
+    assert only.endswith("systems.yaml: systems[0].zone: unknown zone 'extrnet'"), only
+
+
+def test_an_image_pinned_by_digest_is_accepted(city: Path, edit: Edit) -> None:
+    """A digest names one release as well as a tag does."""
+    edit("systems.yaml", _set(["systems", 0, "image"], "sjj/sjj-tyrz@sha256:" + "ab" * 32))
+    assert load(city).systems[0].image.endswith("@sha256:" + "ab" * 32)
+
+
+def test_ceph_csi_s_namespaces_are_reserved() -> None:
+    """Every namespace holding ceph-csi's credentials is one no system may take."""
+    assert {namespace for _secret, namespace in CSI_SECRETS.values()} <= RESERVED_NAMESPACES
 
 
 def test_broken_yaml_names_line_and_column(city: Path) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import celpy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dizuo.baseline.cluster import (
     KEEP_DATA_VALIDATIONS,
@@ -146,6 +148,38 @@ def test_quota_leaves_room_for_a_rolling_update_and_only_the_declared_storage_cl
     assert by_class[f"{yulin.city.prefix}-xc-ceph"] == f"{system.resources.storage_gib}Gi"
     assert {v for k, v in by_class.items() if k != f"{yulin.city.prefix}-xc-ceph"} == {"0"}
     assert len(by_class) > 1, "the cluster's other storage classes are listed, at zero"
+
+
+def _quantity(text: str) -> int:
+    """Millicores or MiB of a quantity as the shapes write it."""
+    return int(text.removesuffix("m").removesuffix("Mi"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cpu=st.decimals(min_value="0.001", max_value="256", places=3),
+    memory=st.decimals(min_value="0.01", max_value="1024", places=2),
+)
+def test_every_size_of_system_gets_limits_the_api_server_takes_and_a_quota_with_room_for_the_surge_pod(
+    yulin: Declaration, cpu: Any, memory: Any
+) -> None:
+    """The API server refuses a LimitRange whose default or default request exceeds its max, or whose default request
+    exceeds its default; a quota a MiB short of three replicas' rounded requests refuses the surge pod and stalls
+    every rollout. Neither happens for any declared size."""
+    system = yulin.systems[0].model_copy(
+        update={"resources": yulin.systems[0].resources.model_copy(update={"cpu": cpu, "memory_gib": memory})}
+    )
+    (limits,) = shapes.limit_range(system)
+    for resource in ("cpu", "memory"):
+        maximum, default = _quantity(limits["max"][resource]), _quantity(limits["default"][resource])
+        assert _quantity(limits["defaultRequest"][resource]) <= default <= maximum, (resource, limits)
+    hard = shapes.quota_hard(yulin, system)
+    pod = shapes.container_resources(system)
+    for kind in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            replica = _quantity(pod[kind][resource])
+            assert _quantity(hard[f"{kind}.{resource}"]) >= (shapes.REPLICAS + 1) * replica, (kind, resource, hard)
+            assert replica <= _quantity(limits["max"][resource]), "one replica fits the LimitRange's max"
 
 
 def test_systems_in_a_zone_open_to_outside_accept_the_ingress_controller(

@@ -8,14 +8,18 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
+import dizuo.synth.synth as synth_module
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration
+from dizuo.synth.schemas import _schema_dir as schema_dir
+from dizuo.synth.schemas import manifest_errors
 from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, TEST_SECRET, YULIN
@@ -177,6 +181,44 @@ def test_synth_refuses_an_output_whose_replacement_would_lose_data(
     assert len(caught.value.errors) == 1
     assert message in caught.value.errors[0]
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_each_cluster_s_manifests_are_checked_against_its_own_kubernetes(
+    tmp_path: Path, yulin: Declaration, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster declaring Kubernetes 1.31 has its manifests checked against 1.31's schemas, the other against its
+    1.30; the summary names both."""
+    checked: Counter[str] = Counter()
+
+    def recording(doc: dict, version: str = "") -> list[str]:
+        checked[version] += 1
+        return manifest_errors(doc, version)
+
+    monkeypatch.setattr(synth_module, "manifest_errors", recording)
+    newer = yulin.model_copy(
+        update={
+            "clusters": tuple(
+                c.model_copy(update={"kubernetes_version": "1.31"}) if c.name == "yl-dmz" else c for c in yulin.clusters
+            )
+        }
+    )
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-baseline", stacks / "0-baseline")
+    out = tmp_path / "build"
+    result = synth(newer, YULIN, out, stacks)
+    assert result.summary["kubernetes_version"] == "1.30, 1.31"
+    written = {path.stem: len(manifests_of(path)) for path in (out / "baseline").glob("*.yaml")}
+    assert checked == {"1.31": written["yl-dmz"], "1.30": written["yl-gov"]}, (checked, written)
+
+
+def manifests_of(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+
+def test_schemas_are_chosen_by_version_number_not_text() -> None:
+    """Kubernetes 1.31 is checked against 1.31's schemas; "1.100" sorts after "1.31" as a number."""
+    assert schema_dir("1.31") == "v1.31.0-local-strict"
+    assert schema_dir("1.100").startswith("v1.3")
 
 
 def test_synth_replaces_a_previous_build_and_leaves_it_readable(tmp_path: Path, yulin: Declaration) -> None:

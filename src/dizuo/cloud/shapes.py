@@ -59,23 +59,32 @@ def namespace_labels(d: Declaration, s: System) -> dict[str, str]:
     }
 
 
-def _cpu(cores: float) -> str:
-    return f"{math.ceil(cores * 1000)}m"
+def _millicores(cores: float) -> int:
+    return math.ceil(cores * 1000)
 
 
-def _gib(value: float) -> str:
-    return f"{math.ceil(value * 1024)}Mi"
+def _mebibytes(gib: float) -> int:
+    return math.ceil(gib * 1024)
+
+
+def _replica(s: System) -> tuple[int, int, int, int]:
+    """One replica's requests and limits: millicores, MiB, limit millicores, limit MiB (rounded up once, here)."""
+    cpu, memory = s.resources.cpu / REPLICAS, s.resources.memory_gib / REPLICAS
+    return _millicores(cpu), _mebibytes(memory), _millicores(cpu * LIMIT_FACTOR), _mebibytes(memory * LIMIT_FACTOR)
 
 
 def quota_hard(d: Declaration, s: System) -> dict[str, str]:
     """ResourceQuota of a system's namespace: what the declaration grants it, plus room for one more replica.
 
     A rolling update starts the new pod before it stops an old one (maxSurge 1): a quota of exactly the
-    replicas would refuse that pod and stall every update. Storage may only be claimed from the system's own
-    declared pool: from the cluster's other storage classes it gets none.
+    replicas would refuse that pod and stall every update. The quota is counted in whole replicas as the pods
+    ask (each rounded up), not rounded once over the total, which can fall a MiB short of the surge pod.
+    Storage may only be claimed from the system's own declared pool: from the cluster's other storage classes it
+    gets none.
     """
     r = s.resources
-    room = (REPLICAS + 1) / REPLICAS
+    pods = REPLICAS + 1
+    cpu, memory, cpu_limit, memory_limit = _replica(s)
     storage = {
         f"{storage_class(d.city.prefix, pool.name)}.storageclass.storage.k8s.io/requests.storage": (
             f"{r.storage_gib}Gi" if pool.name == s.storage_pool else "0"
@@ -86,10 +95,10 @@ def quota_hard(d: Declaration, s: System) -> dict[str, str]:
         if pool.backend != "s3"
     }
     return {
-        "requests.cpu": _cpu(r.cpu * room),
-        "requests.memory": _gib(r.memory_gib * room),
-        "limits.cpu": _cpu(r.cpu * LIMIT_FACTOR * room),
-        "limits.memory": _gib(r.memory_gib * LIMIT_FACTOR * room),
+        "requests.cpu": f"{pods * cpu}m",
+        "requests.memory": f"{pods * memory}Mi",
+        "limits.cpu": f"{pods * cpu_limit}m",
+        "limits.memory": f"{pods * memory_limit}Mi",
         "requests.storage": f"{r.storage_gib}Gi",
         **storage,
         "persistentvolumeclaims": "20",
@@ -100,27 +109,30 @@ def quota_hard(d: Declaration, s: System) -> dict[str, str]:
 
 
 def limit_range(s: System) -> list[dict[str, Any]]:
-    """Defaults for containers that declare no resources, so the quota can always be enforced."""
-    per_replica_cpu = max(s.resources.cpu / REPLICAS, 0.1)
+    """Defaults for containers that declare no resources, so the quota can always be enforced.
+
+    The API server refuses a LimitRange whose default or default request exceeds its max, or whose default request
+    exceeds its default: for a small system the defaults shrink to its max."""
+    max_cpu = _millicores(s.resources.cpu * LIMIT_FACTOR)
+    max_memory = _mebibytes(s.resources.memory_gib * LIMIT_FACTOR)
+    default_cpu = min(max(_millicores(s.resources.cpu / REPLICAS), 100), 1000, max_cpu)
+    default_memory = min(512, max_memory)
     return [
         {
             "type": "Container",
-            "default": {"cpu": _cpu(min(per_replica_cpu, 1)), "memory": "512Mi"},
-            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-            "max": {
-                "cpu": _cpu(s.resources.cpu * LIMIT_FACTOR),
-                "memory": _gib(s.resources.memory_gib * LIMIT_FACTOR),
-            },
+            "default": {"cpu": f"{default_cpu}m", "memory": f"{default_memory}Mi"},
+            "defaultRequest": {"cpu": f"{min(100, default_cpu)}m", "memory": f"{min(128, default_memory)}Mi"},
+            "max": {"cpu": f"{max_cpu}m", "memory": f"{max_memory}Mi"},
         }
     ]
 
 
 def container_resources(s: System) -> dict[str, dict[str, str]]:
     """Requests and limits of one replica."""
-    cpu, memory = s.resources.cpu / REPLICAS, s.resources.memory_gib / REPLICAS
+    cpu, memory, cpu_limit, memory_limit = _replica(s)
     return {
-        "requests": {"cpu": _cpu(cpu), "memory": _gib(memory)},
-        "limits": {"cpu": _cpu(cpu * LIMIT_FACTOR), "memory": _gib(memory * LIMIT_FACTOR)},
+        "requests": {"cpu": f"{cpu}m", "memory": f"{memory}Mi"},
+        "limits": {"cpu": f"{cpu_limit}m", "memory": f"{memory_limit}Mi"},
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
@@ -24,7 +25,9 @@ Shown = Callable[[str], str]
 
 # Namespaces that are not a system's: Kubernetes' own, the ingress controller's, the data pool's owner namespaces
 # (dp-<department>, made by the datapool stack). A system's namespace is its code, so its code may not be one.
-RESERVED_NAMESPACES = frozenset({"default", "ingress-nginx"})
+# ceph-csi's namespaces hold the Ceph credentials of every StorageClass (datapool.shapes.CSI_SECRETS): a system there
+# would get a department's admins reading them.
+RESERVED_NAMESPACES = frozenset({"default", "ingress-nginx", "ceph-csi-rbd", "ceph-csi-cephfs"})
 RESERVED_NAMESPACE_PREFIXES = ("kube-", "dp-")
 
 
@@ -66,15 +69,26 @@ def _baseline(d: Declaration, shown: Shown) -> list[Problem]:
     return problems + unreachable_baseline_servers(d, params, source=shown("hosts.yaml"))
 
 
-def _duplicates(file: str, items: Iterable[tuple[str, str]], what: str) -> list[Problem]:
-    seen: dict[str, str] = {}
+def _duplicates(
+    file: str, items: Iterable[tuple[str, str]], what: str, same: Callable[[str], str] = str
+) -> list[Problem]:
+    """Each later item whose name is ``same`` as an earlier one's (exactly, by default)."""
+    seen: dict[str, tuple[str, str]] = {}
     problems = []
     for path, name in items:
-        if name in seen:
-            problems.append(Problem(file, path, f"duplicate {what} {show_value(name)} (first at {seen[name]})"))
+        key = same(name)
+        if key in seen:
+            first_path, first = seen[key]
+            alike = "" if first == name else f" {show_value(first)}"
+            problems.append(Problem(file, path, f"duplicate {what} {show_value(name)} (first at {first_path}{alike})"))
         else:
-            seen[name] = path
+            seen[key] = (path, name)
     return problems
+
+
+def _written_alike(name: str) -> str:
+    """A name as a reader takes it: full-width and half-width forms alike (NFKC), case and spacing ignored."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
@@ -132,6 +146,7 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             shown("datasets.yaml"),
             ((f"datasets[{i}].name", x.name) for i, x in enumerate(d.datasets)),
             "dataset name (one authoritative source per dataset)",
+            _written_alike,
         ),
         *_duplicates(
             shown("hosts.yaml"),
@@ -311,6 +326,11 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
     clusters = {c.name: c for c in d.clusters}
     by_code = {s.code: s for s in d.systems}
     problems = []
+
+    def placed(s: System) -> bool:
+        """Its zone is known and its cluster's: flows to and from it can be checked."""
+        return s.zone in zones and s.cluster in clusters and clusters[s.cluster].zone == s.zone
+
     for i, s in enumerate(d.systems):
         at = f"systems[{i}]"
         if s.code in RESERVED_NAMESPACES or s.code.startswith(RESERVED_NAMESPACE_PREFIXES):
@@ -331,6 +351,15 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
         if cluster is None:
             problems.append(Problem(file, f"{at}.cluster", f"unknown cluster {show_value(s.cluster)}"))
         else:
+            # Network policies, ingress and DNS are shaped after the system's zone: it must be where its pods run.
+            if s.zone in zones and cluster.zone in zones and s.zone != cluster.zone:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{at}.zone",
+                        f"{show_value(s.zone)}, but its cluster {cluster.name!r} runs in zone {cluster.zone!r}",
+                    )
+                )
             node_pool = next((p for p in cluster.node_pools if p.name == s.node_pool), None)
             if node_pool is None:
                 problems.append(
@@ -373,7 +402,7 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
                 problems.append(Problem(file, f"{at}.depends_on[{j}]", f"unknown system {show_value(dep)}"))
             elif dep == s.code:
                 problems.append(Problem(file, f"{at}.depends_on[{j}]", "a system cannot depend on itself"))
-            else:
+            elif placed(s) and placed(by_code[dep]):  # else its zone is reported above; one typo, one error
                 problems += _crossing(d, s, by_code[dep], file, f"{at}.depends_on[{j}]")
     problems += _dependency_cycles(d, file)
     problems += _move_groups(d, file)
@@ -590,6 +619,7 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                         f"{granted:g} is less than the {float(asked):g} its systems request",
                     )
                 )
+    problems += _replicas_fit_a_node(d, shown)
     node_cpu: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
     node_memory: defaultdict[tuple[str, str], Fraction] = defaultdict(Fraction)
     storage: Counter[str] = Counter()
@@ -628,6 +658,33 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                         f"clusters[{i}].storage_pools[{j}].capacity_gib",
                         f"{spool.capacity_gib} GiB, "
                         f"but {storage[spool.name]} GiB of volumes and datasets are placed on it",
+                    )
+                )
+    return problems
+
+
+def _replicas_fit_a_node(d: Declaration, shown: Shown) -> list[Problem]:
+    """Each replica of a system fits on one node of its pool: a pool's total can hold the sum while no node can
+    hold one pod, which then stays Pending for good."""
+    from dizuo.cloud.shapes import REPLICAS  # noqa: PLC0415 - the cloud package imports the declaration
+
+    pools = {(c.name, p.name): p for c, p in d.node_pools()}
+    problems = []
+    for i, s in enumerate(d.systems):
+        pool = pools.get((s.cluster, s.node_pool))
+        if pool is None:
+            continue  # reported by _systems
+        for key, asked, node, unit in (
+            ("cpu", exact(s.resources.cpu) / REPLICAS, pool.cpu_per_node, " cores"),
+            ("memory_gib", exact(s.resources.memory_gib) / REPLICAS, pool.memory_gib_per_node, " GiB"),
+        ):
+            if asked > node:
+                problems.append(
+                    Problem(
+                        shown("systems.yaml"),
+                        f"systems[{i}].resources.{key}",
+                        f"{getattr(s.resources, key):g}: each of its {REPLICAS} replicas asks {float(asked):g}{unit}, "
+                        f"more than a node of {s.node_pool!r} has ({node}{unit})",
                     )
                 )
     return problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Any, Literal, get_args
@@ -134,10 +135,15 @@ def _network(value: str) -> ipaddress.IPv4Network:
         raise ValueError(f"not an IPv4 network in CIDR form ({exc})") from None
 
 
+# RFC 1918's three blocks. ipaddress' `is_private` also takes documentation, benchmarking and reserved ranges
+# (192.0.2.0/24, 198.18.0.0/15, 240.0.0.0/4, 0.0.0.0/8), none of which a government network may route.
+RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
 def _private_network(value: str) -> str:
     net = _network(value)
-    if not net.is_private or net.is_loopback or net.is_link_local:
-        raise ValueError("must be a private (RFC 1918) network")
+    if not any(net.subnet_of(block) for block in RFC1918):
+        raise ValueError("must be a private (RFC 1918) network: within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
     return value
 
 
@@ -158,6 +164,14 @@ IPv4Text = Annotated[str, AfterValidator(_ipv4_address)]
 # ---------------------------------------------------------------- network.yaml
 
 
+def _not_a_transit_name(value: str) -> str:
+    # The transit network's own resources are named `transit` and `<zone>-transit`: a zone or subnet named so would
+    # take their names (a duplicate resource in the network stack).
+    if value == "transit" or value.endswith("-transit"):
+        raise ValueError("'transit' and names ending in '-transit' are the transit network's own")
+    return value
+
+
 class Subnet(Frozen):
     """A subnet of a zone: one OpenStack network + subnet each."""
 
@@ -175,13 +189,7 @@ class Subnet(Frozen):
             raise ValueError("a subnet needs room for a gateway and hosts: at most /30")
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _not_a_transit_name(cls, value: str) -> str:
-        # The transit network's own resources are named `transit` and `<zone>-transit`.
-        if value == "transit" or value.endswith("-transit"):
-            raise ValueError("'transit' and names ending in '-transit' are the transit network's own")
-        return value
+    _name = field_validator("name")(_not_a_transit_name)
 
 
 class Zone(Frozen):
@@ -194,6 +202,7 @@ class Zone(Frozen):
     subnets: tuple[Subnet, ...] = Field(min_length=1)
 
     _cidr = field_validator("cidr")(_private_network)
+    _name = field_validator("name")(_not_a_transit_name)
 
 
 Protocol = Literal["tcp", "udp", "icmp"]
@@ -362,12 +371,29 @@ class StoragePool(Frozen):
         return self
 
 
+# The oldest Kubernetes dizuo's manifests run on: the baseline stack's ValidatingAdmissionPolicy is GA
+# (admissionregistration.k8s.io/v1) from 1.30.
+MIN_KUBERNETES_VERSION = (1, 30)
+
+
+def _supported_kubernetes(value: str) -> str:
+    if tuple(int(part) for part in value.split(".")) < MIN_KUBERNETES_VERSION:
+        oldest = ".".join(map(str, MIN_KUBERNETES_VERSION))
+        raise ValueError(
+            f"dizuo's manifests need Kubernetes {oldest} or later (ValidatingAdmissionPolicy, admissionregistration"
+            ".k8s.io/v1): upgrade the cluster first"
+        )
+    return value
+
+
 class Cluster(Frozen):
     """A Kubernetes cluster of the government cloud."""
 
     name: Code
     zone: str
-    kubernetes_version: str = Field(pattern=r"^1\.\d+$")
+    kubernetes_version: Annotated[str, AfterValidator(_supported_kubernetes)] = Field(
+        pattern=r"^1\.\d+$", description="Its API server's minor version, e.g. '1.30': manifests are checked against it"
+    )
     node_pools: tuple[NodePool, ...] = Field(min_length=1)
     storage_pools: tuple[StoragePool, ...] = ()
     ingress_address: IPv4Text | None = Field(
@@ -426,6 +452,26 @@ class Resources(Frozen):
     storage_gib: int = Field(ge=0)
 
 
+# An image reference as the distribution spec has it, without the registry host: lower-case path components, then a
+# tag or a digest. Without either the runtime pulls `:latest`, which is not a release anyone declared.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})|@sha256:[a-f0-9]{{64}})"
+)
+
+
+def _image_reference(value: str) -> str:
+    reference = _IMAGE.fullmatch(value)
+    if reference is None:
+        raise ValueError(
+            "not an image reference with a tag or digest (path/name:tag or path/name@sha256:<64 hex>, lower case, no "
+            "registry host)"
+        )
+    if reference.group("tag") == "latest":
+        raise ValueError("`:latest` names no release: declare the version the system runs")
+    return value
+
+
 class System(Frozen):
     """A business system (业务系统) running on the government cloud."""
 
@@ -437,7 +483,9 @@ class System(Frozen):
     node_pool: str
     storage_pool: str | None = None
     resources: Resources
-    image: str = Field(pattern=r"^[a-z0-9.\-/:]+$", description="Image without registry host, with a tag")
+    image: Annotated[str, AfterValidator(_image_reference)] = Field(
+        description="Image without registry host, with a tag or a sha256 digest: sjj/sjj-tyrz:1.8.3"
+    )
     arches: tuple[Arch, ...] = Field(min_length=1, description="Arches the image is built for")
     os: OperatingSystem
     database: Database = Database.NONE
@@ -505,11 +553,19 @@ class Host(Frozen):
     name: Code
     address: str = Field(description="Address in its zone")
     zone: str
-    groups: tuple[Code, ...] = ()
+    groups: tuple[Code, ...] = Field(default=(), description="Ansible groups (not `all` or `ungrouped`: Ansible's own)")
     os: OperatingSystem
     arch: Arch
     ansible_host: str | None = Field(default=None, description="Where Ansible connects, if not `address`")
     ansible_port: int = Field(default=22, ge=1, le=65535)
+
+    @field_validator("groups")
+    @classmethod
+    def _not_ansible_s_own(cls, groups: tuple[str, ...]) -> tuple[str, ...]:
+        # A group `all` would replace the inventory's global vars (ansible_user, dizuo_city) with its own.
+        if reserved := sorted({"all", "ungrouped"} & set(groups)):
+            raise ValueError(f"{', '.join(reserved)}: Ansible's own group(s), every host is in them already")
+        return groups
 
     @field_validator("address")
     @classmethod

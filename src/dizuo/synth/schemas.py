@@ -14,13 +14,20 @@ import jsonschema
 import kubernetes_validate.utils as kv
 from referencing import Registry, Resource
 
-# One pinned Kubernetes version for every manifest we write; raise it with the clusters.
+# The version a manifest is checked against when no cluster says (each cluster declares its own).
 KUBERNETES_VERSION = "1.30"
+
+
+def numeric_version(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 @functools.cache
 def _schema_dir(version: str) -> str:
-    matching = [v for v in kv.all_versions() if kv.major_minor(v) <= version]
+    # The newest schemas not newer than the cluster: "1.9" < "1.30" as numbers, not as text.
+    newest = numeric_version(version)
+    known = sorted(set(kv.all_versions()), key=numeric_version)
+    matching = [v for v in known if numeric_version(kv.major_minor(v)) <= newest]
     if not matching:
         raise ValueError(f"kubernetes-validate has no schemas for Kubernetes {version}")
     return f"v{matching[-1]}-local-strict"

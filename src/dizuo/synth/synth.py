@@ -28,7 +28,7 @@ from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import plain_mode
 from dizuo.naming import label
 from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
-from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors
+from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors, numeric_version
 
 # Apply order inside one file: what others live in or refer to comes first.
 KIND_ORDER = [
@@ -190,6 +190,8 @@ def synth(
     out = out.absolute()
     check_output_dir(out, declaration_dir, stacks_root)
     stacks = discover(stacks_root)
+    # Each cluster's manifests against the API its own server serves.
+    kubernetes_versions = {c.name: c.kubernetes_version for c in declaration.clusters}
     upstream: dict[str, dict[str, Any]] = {}
     result = SynthResult(out=out)
     errors: list[str] = []
@@ -220,11 +222,12 @@ def synth(
             upstream[stack_reference_name(run.project, stack)] = run.exports
             result.runs[stack_dir.short] = run
             for cluster, docs in _kubernetes_files(run).items():
+                version = kubernetes_versions.get(cluster, KUBERNETES_VERSION)
                 for doc in docs:
                     errors += [
                         f"{stack_dir.short}/{cluster}.yaml: {doc.get('kind')} "
                         f"{doc.get('metadata', {}).get('namespace', '-')}/{doc.get('metadata', {}).get('name')}: {e}"
-                        for e in manifest_errors(doc)
+                        for e in manifest_errors(doc, version)
                     ]
                 _write(staging / stack_dir.short / f"{cluster}.yaml", _dump_all(docs))
             errors += [f"stacks/{stack_dir.path.name}: policy {v}" for v in _policy_violations(run)]
@@ -355,7 +358,9 @@ def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> 
     return {
         "city": declaration.city.code,
         "stack": stack,
-        "kubernetes_version": KUBERNETES_VERSION,
+        "kubernetes_version": ", ".join(
+            sorted({c.kubernetes_version for c in declaration.clusters} or {KUBERNETES_VERSION}, key=numeric_version)
+        ),
         "declaration": {
             "zones": len(declaration.zones),
             "clusters": len(declaration.clusters),
