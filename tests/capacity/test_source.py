@@ -229,6 +229,28 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
     assert PrometheusSource(server.url, declaration=declaration).write_histories(["no-such"]) == []
 
 
+def test_a_failing_bytes_written_read_leaves_the_volumes_read_by_growth(caplog: pytest.LogCaptureFixture) -> None:
+    """The claims' bytes written join three exporters: when Prometheus refuses that query (too many samples), the
+    claims are still read, without bytes written (growth alone dates their writes), warned of once, not every run."""
+    claim = {"namespace": "dp-scjg", "persistentvolumeclaim": "fr-jcxx"}
+    ts = grid(3)
+    refused = {"status": "error", "errorType": "execution", "error": "query processing would load too many samples"}
+    answers = {
+        sent(PVC.used): (200, matrix((claim, [(t, 3e10) for t in ts]))),
+        sent(PVC.capacity): (200, matrix((claim, [(t, 4e10) for t in ts]))),
+        sent(PVC.written or ""): (422, refused),
+    }
+    with FakePrometheus(answers) as server, caplog.at_level("WARNING"):
+        source = PrometheusSource(server.url, clock=lambda: NOW)
+        for _run in range(2):
+            (history,) = source.histories()
+            assert history.series == "pvc:dp-scjg/fr-jcxx"
+            assert history.written_bytes is None
+    warned = [r.getMessage() for r in caplog.records if "bytes written not read" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert "too many samples" in warned[0]
+
+
 def test_prometheus_error_names_the_query():
     """A 400 from Prometheus becomes a SourceError with the URL, the query and Prometheus' own reason."""
     bad = {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"}

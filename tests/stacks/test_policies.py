@@ -77,6 +77,16 @@ def test_rbd_volumes_are_mounted_without_access_times(runs: dict[str, StackRun],
     assert all("mountOptions" not in sc.inputs for sc in classes if sc not in rbd)
 
 
+def test_pods_change_volume_ownership_only_when_the_root_differs(runs: dict[str, StackRun]) -> None:
+    """kubelet does not chown every file of a volume at each pod start (a write of every inode, which freshness would
+    count as a load on a dataset's RBD image), only when the volume's root is not the pod's group yet."""
+    deployments = runs["cloud"].of_type("kubernetes:apps/v1:Deployment")
+    assert deployments
+    for deployment in deployments:
+        context = deployment.inputs["spec"]["template"]["spec"]["securityContext"]
+        assert context["fsGroupChangePolicy"] == "OnRootMismatch", deployment.name
+
+
 def test_one_dataset_one_owner_label(runs: dict[str, StackRun], yulin: Declaration) -> None:
     """Every dataset carries its single owner department and classification as labels."""
     owners = {ds.code: ds.owner for ds in yulin.datasets if ds.kind == "volume"}

@@ -213,7 +213,7 @@ def _ceph(template: str) -> str:
 # `mgr/prometheus/rbd_stats_pools` set), and kube-state-metrics says which image backs which claim. ceph-csi names
 # an image `csi-vol-<uuid>` (its default volumeNamePrefix), the uuid ending the PV's volume handle; its driver is
 # `rbd.csi.ceph.com`, or `<namespace>.rbd.csi.ceph.com` under Rook. Without those metrics the query returns nothing
-# and a claim's freshness rests on its growth alone, as before.
+# and a claim's freshness rests on its growth alone, as it does when Prometheus refuses the query (see _read).
 _RBD_IMAGE_OF_PV = (
     "label_replace(max by (persistentvolume, csi_volume_handle) "
     "(kube_persistentvolume_info{csi_driver=~`(.+\\.)?rbd\\.csi\\.ceph\\.com`}), "
@@ -460,6 +460,7 @@ class PrometheusSource:
         self.ownership = Ownership.from_declaration(declaration)
         self._fetch = fetch
         self._clock = clock
+        self._written_failing: set[str] = set()  # selectors whose bytes-written read failed last time (warned once)
 
     def query_range(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
         """Run one range query; raise :class:`SourceError` naming the query on any failure."""
@@ -530,12 +531,29 @@ class PrometheusSource:
         self, selector: Selector, start: float, end: float, step: float, owners: Collection[str] = ()
     ) -> list[UsageHistory]:
         """One selector's volumes (with ``owners``, only those whose owner label is one of them; see OWNERS): used,
-        capacity and, where it counts them, bytes written, joined."""
-        expressions = (selector.used, selector.capacity, *([selector.written] if selector.written else []))
-        used, capacity, *written = (
-            self.query_range(query_text(e, step, selector.owner_label, owners), start, end, step) for e in expressions
+        capacity and, where it counts them, bytes written, joined. Bytes written only add to what growth says: when
+        their read fails (a join of three exporters can be refused as too large), the volumes are read without them."""
+        used, capacity = (
+            self.query_range(query_text(e, step, selector.owner_label, owners), start, end, step)
+            for e in (selector.used, selector.capacity)
         )
-        return join_series(selector, used, capacity, self.ownership, *written)
+        written: list[RangeSeries] = []
+        if selector.written:
+            try:
+                written = self.query_range(
+                    query_text(selector.written, step, selector.owner_label, owners), start, end, step
+                )
+            except SourceError as exc:
+                if selector.kind not in self._written_failing:
+                    log.warning(
+                        "%s: bytes written not read, freshness from growth alone until they are: %s", selector.kind, exc
+                    )
+                self._written_failing.add(selector.kind)
+            else:
+                if selector.kind in self._written_failing:
+                    log.info("%s: bytes written read again", selector.kind)
+                self._written_failing.discard(selector.kind)
+        return join_series(selector, used, capacity, self.ownership, written)
 
 
 # A label no exporter sets, marking the series `only_owners` keeps.
