@@ -220,8 +220,8 @@ def test_data_of_the_pool_cannot_be_deleted_with_kubectl(labels: dict[str, str] 
 
 def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, StackRun], yulin: Declaration) -> None:
     """A namespace selector names namespaces of its own cluster only. A system calling one in another cluster gets
-    an egress rule to that zone's address range on the declared flow's ports, the callee accepts the ingress
-    controller, and no policy names a namespace its cluster does not have."""
+    an egress rule to that cluster's ingress address alone (not its zone's whole range) on the ingress controller's
+    ports, the callee accepts the ingress controller, and no policy names a namespace its cluster does not have."""
     by_code = {s.code: s for s in yulin.systems}
     crossing = [(s, by_code[dep]) for s in yulin.systems for dep in s.depends_on if by_code[dep].cluster != s.cluster]
     assert crossing, "Yulin has calls from the DMZ into the government cloud"
@@ -230,16 +230,21 @@ def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, Stack
         for p in runs["cloud"].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
         if (s := by_code.get(p.inputs["metadata"]["namespace"])) and p.inputs["metadata"]["name"] == "declared-flows"
     }
-    cidr = {z.name: z.cidr for z in yulin.zones}
+    ingress_of = {c.name: f"{c.ingress_address}/32" for c in yulin.clusters}
+    zone_ranges = {z.cidr for z in yulin.zones}
     controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
     for caller, callee in crossing:
         egress = flows[caller.code].inputs["spec"]["egress"]
         ports = shapes.crossing_ports(yulin, caller, callee)
         assert ports == (443,), "the callee's ingress controller, not every port the zones' flow opens (8443)"
         assert {
-            "to": [{"ipBlock": {"cidr": cidr[callee.zone]}}],
+            "to": [{"ipBlock": {"cidr": ingress_of[callee.cluster]}}],
             "ports": [{"protocol": "TCP", "port": p} for p in ports],
         } in egress
+        opened = [peer["ipBlock"]["cidr"] for rule in egress for peer in rule["to"] if "ipBlock" in peer]
+        assert opened.count(ingress_of[callee.cluster]) == 1, "one rule per remote cluster, however many callees"
+        database_range = [cidr for cidr in opened if cidr in zone_ranges]
+        assert len(database_range) <= 1, "only its own zone's range, and that for its database only"
         ingress = flows[callee.code].inputs["spec"]["ingress"]
         assert any(controller in rule["from"] for rule in ingress), callee.code
     for code, policy in flows.items():

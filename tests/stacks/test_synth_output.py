@@ -221,6 +221,29 @@ def test_schemas_are_chosen_by_version_number_not_text() -> None:
     assert schema_dir("1.100").startswith("v1.3")
 
 
+def test_synth_writes_the_same_bytes_whichever_protobuf_runtime_is_installed(tmp_path: Path) -> None:
+    """Pulumi hands inputs back in an order that depends on the protobuf runtime (upb or pure Python): the manifests
+    are written in one order regardless, so a GitOps repository does not churn between a laptop and CI."""
+    stacks = tmp_path / "stacks"
+    for stack in ("0-network", "0-baseline"):
+        shutil.copytree(ROOT / "stacks" / stack, stacks / stack)
+    outputs = []
+    for runtime in ("upb", "python"):
+        out = tmp_path / runtime
+        done = subprocess.run(
+            [sys.executable, "-m", "dizuo", "synth", str(YULIN), "--out", str(out), "--stacks", str(stacks)],
+            env={**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": runtime},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        outputs.append({path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()})
+    assert outputs[0].keys() == outputs[1].keys()
+    differing = [str(path) for path in outputs[0] if outputs[0][path] != outputs[1][path]]
+    assert differing == [], differing
+
+
 def test_synth_replaces_a_previous_build_and_leaves_it_readable(tmp_path: Path, yulin: Declaration) -> None:
     """A previous build is replaced whole (a stack folder it had and this run has not is gone), and the new
     output has the permissions of the umask, not the private ones of a temporary directory."""

@@ -116,11 +116,7 @@ class SystemTenant(pulumi.ComponentResource):
         dependencies = {
             code: (namespace_of(by_code[code]), by_code[code].port) for code in s.depends_on if code in here
         }
-        remote = [
-            (args.network.apply(lambda c, z=by_code[code].zone: c.zone(z).cidr), ports)  # type: ignore[misc]
-            for code in s.depends_on
-            if code not in here and (ports := shapes.crossing_ports(d, s, by_code[code])) is not None
-        ]
+        remote = shapes.remote_ingresses(d, s)
         served_from_outside = shapes.served_through_ingress(d, s)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-declared-flows",

@@ -162,6 +162,21 @@ def crossing_ports(d: Declaration, caller: System, callee: System) -> tuple[int,
     return None
 
 
+def remote_ingresses(d: Declaration, s: System) -> list[tuple[str, tuple[int, ...]]]:
+    """(address/32, ports) of the ingress controller of each other cluster ``s`` calls into, once each: the callee's
+    cluster's address, not its zone's whole range (validate requires the address of a cluster called from another)."""
+    clusters = {c.name: c for c in d.clusters}
+    by_code = {x.code: x for x in d.systems}
+    remote: dict[tuple[str, tuple[int, ...]], None] = {}
+    for code in s.depends_on:
+        callee = by_code[code]
+        ports = crossing_ports(d, s, callee)
+        address = clusters[callee.cluster].ingress_address
+        if ports is not None and address is not None:
+            remote[f"{address}/32", ports] = None
+    return list(remote)
+
+
 def served_through_ingress(d: Declaration, s: System) -> bool:
     """Whether ``s`` is reached through its cluster's ingress controller: it sits in the internet zone or a zone the
     declaration opens to outside traffic (citizens, the provincial extranet), or a system of another cluster calls
@@ -258,8 +273,9 @@ def egress_rules(
 ) -> list[dict[str, Any]]:
     """Where system ``s`` may connect: cluster DNS, the systems it depends on, its database in its zone.
 
-    ``dependencies``: code -> (namespace, port) in this cluster; ``remote``: (zone CIDR, ports) of the systems it
-    depends on in other clusters, reached through their ingress. CIDRs may be Pulumi Outputs of the network contract.
+    ``dependencies``: code -> (namespace, port) in this cluster; ``remote``: (address/32, ports) of the ingress
+    controllers of the other clusters it calls into (``remote_ingresses``). The zone CIDR may be a Pulumi Output of
+    the network contract.
     """
     rules: list[dict[str, Any]] = [
         {

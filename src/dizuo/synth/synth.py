@@ -108,9 +108,19 @@ def _provider_clusters(run: StackRun) -> dict[str, str]:
 HEAD_KEYS = ("apiVersion", "kind", "metadata")
 
 
+def _sorted(value: Any) -> Any:
+    """``value`` with every mapping's keys in order: the order Pulumi hands inputs back in depends on the protobuf
+    runtime installed, and a GitOps repository must not churn between a laptop and CI."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def _manifest(inputs: dict[str, Any]) -> dict[str, Any]:
-    unwrapped: dict[str, Any] = unwrap(inputs)
-    # kubectl's order: apiVersion, kind, metadata first; then the rest as the program declared it.
+    unwrapped: dict[str, Any] = _sorted(unwrap(inputs))
+    # kubectl's order: apiVersion, kind, metadata first; then the rest, each mapping's keys sorted, as kubectl shows.
     manifest = {k: unwrapped[k] for k in HEAD_KEYS if k in unwrapped}
     manifest.update((k, v) for k, v in unwrapped.items() if k not in HEAD_KEYS)
     if manifest.get("kind") == "Secret":
@@ -146,7 +156,7 @@ def _openstack(run: StackRun) -> list[dict[str, Any]]:
             "name": r.name,
             "protect": r.protect,
             "retain_on_delete": r.retain_on_delete,
-            "inputs": unwrap({k: v for k, v in r.inputs.items() if not k.startswith("__")}),
+            "inputs": _sorted(unwrap({k: v for k, v in r.inputs.items() if not k.startswith("__")})),
         }
         for r in run.resources
         if r.custom and r.type.startswith("openstack:")
