@@ -7,8 +7,9 @@ peak some days ahead. Two truths, scored side by side in one run:
 
 - synthetic (bench/capacity/synthetic.py, one set per seed): each series' hidden 30-day continuation; the truth is
   the peak of the local day 7, 14 and 28 days after asof;
-- public (shared/bench/capacity/public.csv.gz): its own history, cut 7 and 14 days before its last complete day;
-  the truth is that day's peak (a day with under half its samples is left out).
+- public (../shared/bench/capacity/public.csv.gz next to the clone, or under DIZUO_BENCH_DATA): its own history,
+  cut 7 and 14 days before its last complete day; the truth is that day's peak (a day with under half its samples
+  is left out).
 
 Models: dizuo (median projection; its p90 for coverage); pl24h and lin7d, the least-squares line through the last
 24 h / 7 d of usage (Prometheus `predict_linear`), its highest value on the target day; last, the peak of the last
@@ -30,7 +31,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import SHARED
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # public_sets
+import public_sets
 from synthetic import generate
 
 from dizuo.capacity.calendar_cn import SECONDS_PER_DAY, UTC_OFFSET_SECONDS
@@ -138,8 +140,9 @@ def main() -> int:
     parser.add_argument("--seeds", default="1,2", help="synthetic sets, comma-separated seeds")
     parser.add_argument("--count", type=int, default=500, help="series per synthetic set")
     args = parser.parse_args()
+    (data,) = public_sets.locate(None, "capacity", [("", None, "public.csv.gz")])
     console = Console(width=120)
-    public = read_usage_csv(SHARED / "public.csv.gz")
+    public = read_usage_csv(data)
     for ahead in PUBLIC_AHEAD:
         console.print(table("public (history cut)", public_case(public, ahead), ahead))
     for seed in (int(s) for s in args.seeds.split(",") if s.strip()):

@@ -1,7 +1,11 @@
 """Storage-exhaustion benchmark: dizuo next to the predict_linear anchors on the public set.
 
-Usage: python bench/capacity/run.py [--data CSV] [--truth JSONL] [--subset all|even|odd] [--synthetic-seeds 1,2,3]
-                                   [--synthetic-mixes default,recent-knees]
+Usage: python bench/capacity/run.py [--bench-data DIR] [--data CSV] [--truth JSONL] [--subset all|even|odd]
+                                   [--synthetic-seeds 1,2,3] [--synthetic-mixes default,recent-knees]
+
+The public set is not in the repository: by default it is read from ../shared/bench/capacity/ next to the clone
+(public.csv.gz, public_truth.jsonl and FORMAT.md); --bench-data DIR or DIZUO_BENCH_DATA names the folder that holds
+capacity/, --data and --truth name the files themselves.
 
 `--subset even|odd` scores every other series only: tune on one half, check on the other. After the public
 set, the same models are scored on synthetic sets of 500 series (bench/capacity/synthetic.py, one per seed,
@@ -24,6 +28,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # public_sets
+import public_sets
 import synthetic
 from score import Prediction, read_predictions, read_truth, score
 
@@ -31,8 +37,8 @@ from dizuo.capacity.csvio import read_usage_csv
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.types import Forecast, UsageHistory
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "bench" / "capacity"
+# The public set's folder for the other scripts of this benchmark (DIZUO_BENCH_DATA, else ../shared/bench).
+SHARED = public_sets.default_root() / "capacity"
 HORIZON_S = 30 * 86400
 REPEATS = 5
 LINEAR_ANCHORS = (("pl6h", 6 * 3600), ("pl24h", 24 * 3600), ("lin7d", 7 * 86400))
@@ -121,10 +127,12 @@ def cli_end_to_end(data: Path, truth_series: set[str]) -> tuple[dict[str, Predic
     return {k: v for k, v in preds.items() if k in truth_series}, wall, bad
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
+    """The options, with --data and --truth resolved to files that exist (else exit 2 naming what is missing)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=SHARED / "public.csv.gz")
-    parser.add_argument("--truth", type=Path, default=SHARED / "public_truth.jsonl")
+    public_sets.add_option(parser)
+    parser.add_argument("--data", type=Path, help="usage history CSV (default: <bench data>/public.csv.gz)")
+    parser.add_argument("--truth", type=Path, help="truth JSON Lines (default: <bench data>/public_truth.jsonl)")
     parser.add_argument("--subset", choices=["all", "even", "odd"], default="all")
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
     parser.add_argument("--synthetic-seeds", type=_seeds, default="1,2,3", help="comma-separated; empty for none")
@@ -135,6 +143,16 @@ def main() -> int:
         help="comma-separated mixes of synthetic.py",
     )
     args = parser.parse_args()
+    args.data, args.truth = public_sets.locate(
+        args.bench_data,
+        "capacity",
+        [("--data", args.data, "public.csv.gz"), ("--truth", args.truth, "public_truth.jsonl")],
+    )
+    return args
+
+
+def main() -> int:
+    args = parse_args()
     console = Console(width=200)
 
     truth = read_truth(args.truth)

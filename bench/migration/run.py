@@ -1,6 +1,11 @@
 """Xinchuang migration-planning benchmark: `dizuo migrate plan` next to the greedy anchor on the public set.
 
-Usage: python bench/migration/run.py [--instances DIR] [--reference JSON] [--only NAME ...] [--candidate CMD]
+Usage: python bench/migration/run.py [--bench-data DIR] [--instances DIR] [--reference JSON] [--only NAME ...]
+                                    [--candidate CMD]
+
+The public set is not in the repository: by default it is read from ../shared/bench/migration/ next to the clone
+(public/*.json, public_reference.json and FORMAT.md); --bench-data DIR or DIZUO_BENCH_DATA names the folder that
+holds migration/, --instances and --reference name the files themselves.
 
 For every instance, in one run: the candidate as FORMAT.md runs it (a command given the instance path,
 one JSON document on stdout, wall clock measured including process start, 300 s timeout) and the greedy
@@ -23,14 +28,14 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # public_sets
+import public_sets
 from greedy import greedy
 
 from dizuo.migration.instance import Instance, load_instance
 from dizuo.migration.validate import PlanFormatError, check_plan, parse_plan, plan_cost
 from dizuo.migration.waves import lower_bound
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "bench" / "migration"
 TIMEOUT_S = 300.0
 
 
@@ -115,12 +120,18 @@ def summary(name: str, outcomes: list[Outcome], references: list[dict[str, objec
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--instances", type=Path, default=SHARED / "public")
-    parser.add_argument("--reference", type=Path, default=SHARED / "public_reference.json")
+    public_sets.add_option(parser)
+    parser.add_argument("--instances", type=Path, help="folder of instance JSON files (default: <bench data>/public)")
+    parser.add_argument("--reference", type=Path, help="default: <bench data>/public_reference.json")
     parser.add_argument("--only", nargs="*", help="instance names (default: all)")
     exe = Path(sys.executable).with_name("dizuo")
     parser.add_argument("--candidate", default=f"{exe} migrate plan", help="the candidate command (path appended)")
     args = parser.parse_args()
+    args.instances, args.reference = public_sets.locate(
+        args.bench_data,
+        "migration",
+        [("--instances", args.instances, "public"), ("--reference", args.reference, "public_reference.json")],
+    )
     console = Console(width=200)
     references = json.loads(args.reference.read_text(encoding="utf-8"))["instances"]
     paths = sorted(args.instances.glob("*.json"))

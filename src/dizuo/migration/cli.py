@@ -1,4 +1,5 @@
-"""`dizuo migrate plan INSTANCE.json`: one plan (or infeasibility claim) as JSON on stdout (bench FORMAT.md).
+"""`dizuo migrate plan INSTANCE.json`: one plan (or infeasibility claim) as JSON on stdout (the migration
+benchmark's FORMAT.md, in ../shared/bench/migration/ next to a clone).
 
 Progress and the summary table go to stderr; stdout carries exactly one JSON document.
 """
@@ -101,7 +102,13 @@ def _solve(instance: Instance, time_limit: float, wave_time_limit: float) -> tup
 
 @migrate_app.command("plan")
 def plan(
-    path: Annotated[Path, typer.Argument(help="Instance JSON (bench/migration FORMAT.md).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Instance JSON, as the migration benchmark's FORMAT.md describes it (../shared/bench/migration/ "
+            "next to a clone of the repository; README, `dizuo migrate plan`)."
+        ),
+    ],
     time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
     wave_time_limit: WaveTimeLimit = WAVES_TIME_LIMIT_S,
 ) -> None:
