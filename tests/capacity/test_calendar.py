@@ -136,6 +136,19 @@ def test_a_declared_holiday_block_delays_an_office_hours_fill(made_up_2027: Path
             "years:\n  2026:\n    holidays:\n      元旦: 2026-01-04\n",
             "years[2026].holidays.元旦: '2026-01-04' is a make-up working day in the shipped calendar",
         ),
+        # 2025 ships with chinesecalendar: a file may restate its notice, not move a working day into a holiday...
+        (
+            "years:\n  2025:\n    holidays:\n      元旦: 2025-01-02\n",
+            "years[2025].holidays.元旦: '2025-01-02' is a working day in the shipped calendar (chinesecalendar), "
+            "which has 2025's notice",
+        ),
+        # ... nor make a plain Saturday of it a working day.
+        (
+            "years:\n  2025:\n    holidays:\n      元旦: 2025-01-01\n    makeup_working_days:\n"
+            "      元旦: 2025-03-01\n",
+            "years[2025].makeup_working_days.元旦: '2025-03-01' is a day off in the shipped calendar "
+            "(chinesecalendar), which has 2025's notice",
+        ),
         (
             "years:\n  2027:\n    holidays:\n      春节: 2027-02-05..2027-03-30\n",
             "years[2027].holidays.春节: a span of 54 days (a holiday block is at most 15)",

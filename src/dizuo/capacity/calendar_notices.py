@@ -15,9 +15,11 @@ Monday-Friday and warns. A calendar file declares the notice instead (``--calend
           春节: [2026-02-14, 2026-02-28]
 
 A value is a date, a span ``first..last`` or a list of them; the names are for people. A file adds days to
-the shipped calendar and never removes one, and a day it contradicts (a shipped make-up day declared a holiday)
-is an error, as are days outside the notice's year (its New Year block may start in the December before),
-make-up days that are not weekend days, spans longer than a holiday block and a year without holidays.
+the shipped calendar and never changes one: a day it contradicts is an error. For a year chinesecalendar ships,
+the file may only restate it (a holiday on a day the shipped calendar works, or a make-up working day on one of
+its days off, is refused); in any year a shipped make-up day declared a holiday, or a shipped holiday declared a
+make-up day, is refused too. So are days outside the notice's year (its New Year block may start in the December
+before), make-up days that are not weekend days, spans longer than a holiday block and a year without holidays.
 """
 
 from __future__ import annotations
@@ -118,11 +120,17 @@ def _problems(file: str, notices: CalendarFile, base: WorkingCalendar) -> list[P
                 if not opens <= day <= closes:
                     problems.append(Problem(file, where, f"'{day}' is not in {year}'s notice ({opens}..{closes})"))
                 number = day_number(day)
+                # A year the shipped calendar knows is settled: the file may restate it, never change a day of it.
+                # (A day of the December before counts only where the shipped calendar knows that year too.)
+                settled = year in base.covered_years and day.year in base.covered_years
+                shipped = f"the shipped calendar (chinesecalendar), which has {year}'s notice"
                 if kind == "holidays":
                     if number in base.makeup_days:
                         problems.append(
                             Problem(file, where, f"'{day}' is a make-up working day in the shipped calendar")
                         )
+                    elif settled and base.is_working_day(number):
+                        problems.append(Problem(file, where, f"'{day}' is a working day in {shipped}"))
                     continue
                 if day.weekday() < 5:
                     problems.append(
@@ -137,6 +145,8 @@ def _problems(file: str, notices: CalendarFile, base: WorkingCalendar) -> list[P
                     problems.append(Problem(file, where, f"'{day}' is also a holiday ({off[day]})"))
                 if number in base.holidays:
                     problems.append(Problem(file, where, f"'{day}' is a holiday in the shipped calendar"))
+                elif settled and day.weekday() >= 5 and not base.is_working_day(number):
+                    problems.append(Problem(file, where, f"'{day}' is a day off in {shipped}"))
     return problems
 
 
