@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dizuo.files import atomic_path, write_atomically
+from dizuo.files import atomic_path, make_staging, swap_in, write_atomically
 
 
 @pytest.fixture
@@ -45,3 +45,21 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
         render_and_fail()
     assert target.read_bytes() == b"previous"
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.usefixtures("umask_027")
+def test_a_staged_folder_replaces_the_old_one_whole(tmp_path: Path) -> None:
+    """swap_in leaves exactly the staged tree: no file of the old one, no staging or old folder beside it."""
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "old.png").write_bytes(b"old chart")
+    staging = make_staging(out)
+    assert staging.parent == tmp_path, "staged beside the target: the swap is a rename on one file system"
+    assert staging.stat().st_mode & 0o777 == 0o750, "the mode mkdir gives, not mkdtemp's 0700"
+    (staging / "index.html").write_text("new\n")
+    swap_in(staging, out)
+    assert [p.name for p in out.iterdir()] == ["index.html"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+    fresh = make_staging(tmp_path / "new")
+    swap_in(fresh, tmp_path / "new")
+    assert (tmp_path / "new").is_dir(), "a target that did not exist is created"

@@ -3,12 +3,14 @@
 Every file dizuo writes goes to a temporary name in the same directory and is renamed over the target.
 Temporary files are created private (0600) by the standard library; they are given the mode a plain
 ``open(path, "w")`` would have (0666 less the umask) before the rename, so that, say, Prometheus running as
-its own user can read a rule file root wrote.
+its own user can read a rule file root wrote. A folder of outputs (a build, a report) is written the same way:
+into a staging directory beside it (``make_staging``), then swapped in whole (``swap_in``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,3 +50,27 @@ def write_atomically(path: Path, text: str) -> Path:
     with atomic_path(path) as partial:
         partial.write_text(text, encoding="utf-8")
     return path
+
+
+def make_staging(out: Path) -> Path:
+    """An empty directory beside ``out`` to build its next content in, for :func:`swap_in`.
+
+    Beside it means on the same file system, so the swap is a rename. Its mode is the one ``mkdir`` would give
+    (mkdtemp's 0700 would hide the output from the web server, CI or reviewer that reads it). Raises OSError.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(plain_mode(directory=True))
+    return staging
+
+
+def swap_in(staging: Path, out: Path) -> None:
+    """Replace the directory ``out`` (if any) with ``staging`` as a whole: nothing of the old content stays, and
+    a reader never sees a mix of the two (for an instant, neither)."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)

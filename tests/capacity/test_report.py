@@ -77,6 +77,66 @@ def test_report_from_csv_writes_charts_for_the_volumes_at_risk(tmp_path):
     assert "sjj-tyrz/data" in result.output, "the volume at risk is listed in the terminal table"
 
 
+def filling_csv(path: Path, count: int) -> Path:
+    """``count`` volumes that fill in 36 h, all at risk."""
+    ts = np.arange(NOW - 14 * DAY, NOW + 1, 900)
+    used = 100 * GIB - (NOW + 36 * 3600 - ts) * (70 * GIB / (NOW + 36 * 3600 - ts[0]))
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    for i in range(count):
+        lines += [f"pvc:sjj/v{i},{t},{u:.0f},{100 * GIB}" for t, u in zip(ts, used, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_new_report_replaces_the_previous_one_whole(tmp_path):
+    """Five charts, then one into the same folder: the folder holds the new page, its one chart and the marker,
+    no chart of the old report that the new page does not show."""
+    usage = filling_csv(tmp_path / "usage.csv", 6)
+    out = tmp_path / "report"
+    for charts in (5, 1):
+        args = ["capacity", "report", "--csv", str(usage), "--out", str(out), "--charts", str(charts)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        page = (out / "index.html").read_text(encoding="utf-8")
+        shown = set(re.findall(r'<img src="([^"]+)"', page))
+        assert len(shown) == charts, f"--charts {charts}: the page shows {sorted(shown)}"
+        assert {p.name for p in out.iterdir()} == {"index.html", "dizuo-report.json", *shown}, (
+            f"--charts {charts}: the folder holds more than the report it has: {sorted(p.name for p in out.iterdir())}"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "usage.csv"], "no staging folder is left"
+
+
+@pytest.mark.parametrize(
+    ("content", "replaced"),
+    [
+        ({"notes.txt": "mine"}, False),
+        ({"index.html": "<html>someone else's page</html>", "logo.png": "x"}, False),
+        # A report of a dizuo from before the marker: its page and charts, nothing else.
+        ({"index.html": "<html><head><title>dizuo capacity report</title></head></html>", "old.png": "x"}, True),
+        # A previous report someone added a file to: that file would be lost.
+        ({"dizuo-report.json": '{"written_by": "dizuo capacity report", "files": ["index.html"]}', "x.txt": ""}, False),
+    ],
+)
+def test_a_folder_holding_anything_but_a_report_is_refused(tmp_path, content, replaced):
+    """The report replaces its folder whole: one holding files no report wrote is refused (exit 2, named, kept)."""
+    out = tmp_path / "report"
+    out.mkdir()
+    for name, text in content.items():
+        (out / name).write_text(text, encoding="utf-8")
+    args = ["capacity", "report", "--csv", str(usage_csv(tmp_path / "usage.csv")), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    if replaced:
+        assert result.exit_code == 0, result.output
+        assert "old.png" not in {p.name for p in out.iterdir()}, "the old report's chart is gone with it"
+        return
+    assert result.exit_code == BAD_INPUT, result.output
+    message = " ".join(result.output.split())
+    assert f"--out {out}: holds" in message, message
+    assert "which no dizuo capacity report wrote" in message, message
+    assert {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()} == content, "the folder is left as it was"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "usage.csv"], "no staging folder is left"
+
+
 def test_names_are_shown_whole_and_each_volume_gets_its_own_chart(tmp_path):
     """Names come from mount points and pool names: brackets are printed as they are, not read as terminal markup,
     and two names that differ only where a file name cannot hold the character get two charts."""
@@ -193,6 +253,8 @@ def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_pa
             "--out taken.txt: taken.txt is a file, not a directory",
             BAD_INPUT,
         ),
+        # The report replaces its directory whole: never the one the shell stands in.
+        (["--csv", "missing.csv", "--out", "."], "--out .: is the working directory or holds it", BAD_INPUT),
         (["--csv", "a.csv", "--calendar", "calendar.yaml"], "calendar.yaml: file is missing", BAD_INPUT),
         (["--prometheus-url", "127.0.0.1:9090"], "must start with http:// or https://", BAD_INPUT),
         # The input is fine, the source is down: the work could not finish.

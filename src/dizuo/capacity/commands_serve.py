@@ -201,13 +201,13 @@ def run_report(
 
     from dizuo.capacity.exporter import forecaster_for  # noqa: PLC0415
     from dizuo.capacity.prometheus_source import parse_duration  # noqa: PLC0415
-    from dizuo.capacity.report import build_report, tables, write_report  # noqa: PLC0415
+    from dizuo.capacity.report import ReportDirError, build_report, out_dir_problem, tables, write_report  # noqa: PLC0415
 
     try:
         risk_seconds = round(parse_duration(within))
     except ValueError as exc:
         raise fail(f"--within: {exc}: '{within}'") from None
-    problem = unwritable_dir(out_dir)
+    problem = out_dir_problem(out_dir)
     if problem:  # before the reading and the forecast, not after them
         raise fail(f"--out {out_dir}: {problem}")
     city = load_declaration(declaration)
@@ -228,6 +228,8 @@ def run_report(
         task = progress.add_task("charts", total=min(charts, len(result.at_risk)) + 1)
         try:
             page = write_report(result, out_dir, charts, lambda _name: progress.advance(task))
+        except ReportDirError as exc:  # changed while the report was made
+            raise fail(f"--out {out_dir}: {exc}") from None
         except OSError as exc:
             raise fail(f"--out {out_dir}: cannot write: {exc.strerror or exc}", FAILED) from None
     out.print(f"wrote {page}")
@@ -298,9 +300,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         config: ConfigOption = None,
         declaration: DeclarationOption = None,
-        out_dir: Annotated[Path, typer.Option("--out", help="Directory for index.html and the PNG charts")] = Path(
-            "capacity-report"
-        ),
+        out_dir: Annotated[
+            Path,
+            typer.Option(
+                "--out",
+                help="Directory for index.html and the PNG charts, replaced whole: new, empty or a previous report's",
+            ),
+        ] = Path("capacity-report"),
         charts: Annotated[int, typer.Option(min=0, help="Charts for this many volumes, soonest full first")] = 12,
         within: Annotated[str, typer.Option(help="At risk: early (p10) forecast within this long")] = "30d",
         rows: Annotated[int, typer.Option(min=1, help="Rows per table in the terminal")] = 20,

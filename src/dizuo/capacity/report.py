@@ -4,14 +4,19 @@ data pool's datasets by time since their last write.
 ``build_report`` joins usage histories, their forecasts and the declaration (department quotas,
 declared pool capacities) into rows; ``tables`` renders them for the terminal, ``write_report``
 writes one PNG per volume at risk (history, p10-p90 forecast band, capacity line, exhaustion
-date), an allocation chart and an HTML page embedding them. Every file is written to a temporary
-name and renamed, so a crash never leaves half a report.
+date), an allocation chart and an HTML page embedding them. The report is written into a folder
+beside its directory and swapped in whole, so a crash never leaves half a report and a new report
+never sits beside an old one's charts; ``out_dir_problem`` says when a directory is not the
+report's to replace.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import json
+import os
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -25,7 +30,7 @@ from rich.text import Text
 from dizuo.capacity.prometheus_source import Ownership
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
-from dizuo.files import atomic_path, write_atomically
+from dizuo.files import atomic_path, make_staging, swap_in
 
 GIB = 2**30
 DAY = 86400
@@ -33,6 +38,12 @@ DAY = 86400
 LOCAL_OFFSET = 8 * 3600
 LOCAL = timezone(timedelta(seconds=LOCAL_OFFSET), "CST")
 HORIZON = 30 * DAY
+# Written into every report, listing its files: a directory holding it and nothing else is a previous report,
+# which a new one may replace whole. A plain name: a web server serving the report hides no dotfile surprises.
+MARKER = "dizuo-report.json"
+WRITTEN_BY = "dizuo capacity report"
+# Reports from before the marker: index.html with this title, and PNG charts beside it.
+TITLE = "<title>dizuo capacity report</title>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,27 +506,110 @@ def chart_name(volume: Volume) -> str:
     return f"{readable}-{hashlib.sha256(series.encode()).hexdigest()[:8]}.png"
 
 
+class ReportDirError(Exception):
+    """The report's directory cannot be replaced without losing what it holds; nothing was written."""
+
+
+def out_dir_problem(out: Path) -> str | None:
+    """Why ``out`` cannot take a report, or None.
+
+    The report replaces ``out`` whole, so it must be new, empty, or a previous report holding nothing else; not the
+    working directory (or one holding it), not a mount point (neither can be renamed), and writable.
+    """
+    absolute = Path(os.path.abspath(out))
+    return _unusable_place(out, absolute) or _held_content(out) or _unwritable(out, absolute)
+
+
+def _unusable_place(out: Path, absolute: Path) -> str | None:
+    if out.is_symlink():
+        return f"{out} is a symbolic link; name the directory itself"
+    if out.exists() and not out.is_dir():
+        return f"{out} is a file, not a directory"
+    blocking = next((p for p in absolute.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return f"{blocking} is a file, not a directory"
+    if Path.cwd().resolve().is_relative_to(absolute.resolve()):
+        return "is the working directory or holds it; the report replaces its directory whole: name a new one"
+    if out.is_dir() and os.path.ismount(out):
+        return "is a mount point, which the report cannot be renamed onto; name a new directory inside it"
+    return None
+
+
+def _held_content(out: Path) -> str | None:
+    foreign = _not_from_a_report(out) if out.is_dir() else []
+    if not foreign:
+        return None
+    shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+    return (
+        f"holds {shown}, which no dizuo capacity report wrote; the report replaces its directory whole: "
+        "choose a new or empty directory, or a previous report's"
+    )
+
+
+def _unwritable(out: Path, absolute: Path) -> str | None:
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        return f"{out} is not writable"
+    existing = next(p for p in absolute.parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable (the report is written beside {out.name} and renamed into place)"
+    return None
+
+
+def _not_from_a_report(out: Path) -> list[str]:
+    """The entries of ``out`` that no report wrote: all of them unless it holds a report."""
+    entries = {p.name: p for p in out.iterdir()}
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        ours = {MARKER, *marker["files"]} if marker["written_by"] == WRITTEN_BY else set()
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = _report_before_the_marker(entries)
+    return sorted(name for name, path in entries.items() if name not in ours or path.is_symlink() or not path.is_file())
+
+
+def _report_before_the_marker(entries: dict[str, Path]) -> set[str]:
+    page = entries.get("index.html")
+    try:
+        ours = page is not None and page.is_file() and TITLE in page.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    return {"index.html", *(name for name in entries if name.endswith(".png"))} if ours else set()
+
+
 def write_report(
     report: Report,
     out: Path,
     charts: int = 12,
     progress: Callable[[str], None] = lambda _name: None,
 ) -> Path:
-    """Write ``charts`` volume charts (soonest first), the allocation chart and ``index.html``; return it."""
-    out.mkdir(parents=True, exist_ok=True)
-    pictures: list[tuple[str, str]] = []
-    if any(g.allocated_bytes and g.volumes for g in report.departments):
-        allocation_chart(report, out / "allocation.png")
-        pictures.append(("allocation.png", "Departments: quota vs provisioned vs used"))
-        progress("allocation.png")
-    for volume in report.at_risk[:charts]:
-        name = chart_name(volume)
-        volume_chart(volume, out / name)
-        pictures.append((name, volume.forecast.series))
-        progress(name)
-    page = out / "index.html"
-    write_atomically(page, _html(report, pictures))
-    return page
+    """Write ``charts`` volume charts (soonest first), the allocation chart and ``index.html`` as the whole of
+    ``out``; return the page.
+
+    Raises :class:`ReportDirError` when ``out`` is not the report's to replace (``out_dir_problem``), OSError when
+    the files cannot be written; ``out`` is then as it was.
+    """
+    if problem := out_dir_problem(out):
+        raise ReportDirError(problem)
+    target = Path(os.path.abspath(out))  # `a/..` names no folder to write beside
+    staging = make_staging(target)
+    try:
+        pictures: list[tuple[str, str]] = []
+        if any(g.allocated_bytes and g.volumes for g in report.departments):
+            allocation_chart(report, staging / "allocation.png")
+            pictures.append(("allocation.png", "Departments: quota vs provisioned vs used"))
+            progress("allocation.png")
+        for volume in report.at_risk[:charts]:
+            name = chart_name(volume)
+            volume_chart(volume, staging / name)
+            pictures.append((name, volume.forecast.series))
+            progress(name)
+        (staging / "index.html").write_text(_html(report, pictures), encoding="utf-8")
+        files = sorted(["index.html", *(name for name, _ in pictures)])
+        marker = {"written_by": WRITTEN_BY, "files": files}
+        (staging / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+        swap_in(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "index.html"
 
 
 def _html(report: Report, pictures: Sequence[tuple[str, str]]) -> str:

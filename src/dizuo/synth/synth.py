@@ -9,9 +9,7 @@ the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ from dizuo.cloud.shapes import dns_zone_fragment
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import plain_mode
+from dizuo.files import make_staging, swap_in
 from dizuo.naming import label
 from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
 from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors, numeric_version
@@ -254,7 +252,7 @@ def synth(
         result.summary = summary(declaration, stack, result.runs)
         _write_dns_records(declaration, result, staging)
         _write(staging / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
-        _swap_in(staging, out)
+        swap_in(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -279,15 +277,11 @@ def _write_dns_records(declaration: Declaration, result: SynthResult, staging: P
 
 
 def _make_staging(out: Path) -> Path:
-    """An empty directory beside ``out``, to be renamed onto it: same file system, so the swap is atomic."""
+    """An empty directory beside ``out`` for the build (dizuo.files.make_staging), or SynthError."""
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        # mkdtemp makes the directory private (0700); the build is for kubectl, CI and GitOps to read.
-        staging.chmod(plain_mode(directory=True))
+        return make_staging(out)
     except OSError as exc:
         raise SynthError([f"--out {out}: cannot write there: {exc.strerror or exc}"], BAD_INPUT) from exc
-    return staging
 
 
 def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> None:
@@ -340,17 +334,6 @@ def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> Non
             ],
             BAD_INPUT,
         )
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Replace ``out`` with ``staging`` so readers see the old or the new tree, never half of one."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        staging.rename(out)
-        shutil.rmtree(old)
-    else:
-        staging.rename(out)
 
 
 def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> dict[str, Any]:
