@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -68,6 +70,40 @@ def test_every_alert_links_to_its_runbook_section():
         anchor = url.rpartition("#")[2]
         assert anchor == rule["alert"].lower(), f"{rule['alert']}: runbook_url {url} is not its own section"
         assert anchor in headings, f"{rule['alert']}: no section '## {rule['alert']}' in monitoring/runbook.md"
+
+
+def _runbook_commands() -> list[str]:
+    """Every `dizuo ...` command of the runbook, in code blocks and inline (joined where a line break splits one)."""
+    text = (MONITORING / "runbook.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.DOTALL)
+    inline = re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.DOTALL))
+    commands = [line.strip() for block in blocks for line in block.splitlines()]
+    commands += [" ".join(span.split()) for span in inline]
+    return [c for c in commands if c.startswith("dizuo ")]
+
+
+def test_every_dizuo_command_in_the_runbook_runs_as_pasted():
+    """Each command of the runbook parses as `dizuo` reads it: no required option missing, none unknown, no
+    <placeholder> a shell would take for a redirection."""
+    root = typer.main.get_command(app)
+    commands = _runbook_commands()
+    assert any(c.startswith("dizuo harden ") for c in commands), f"the runbook's commands were not found: {commands}"
+    problems = []
+    for line in commands:
+        if set("<>") & set(line):
+            problems.append(f"`{line}`: a shell reads <...> as a redirection; write a placeholder such as HOST")
+            continue
+        tokens, command, path = shlex.split(line)[1:], root, ["dizuo"]
+        while tokens and isinstance(command, typer.core.TyperGroup):
+            command, path = command.get_command(None, tokens[0]), [*path, tokens.pop(0)]
+        if command is None:
+            problems.append(f"`{line}`: no command '{' '.join(path)}'")
+        elif tokens:  # a bare `dizuo harden` in a sentence names the command; it is not one to paste
+            try:
+                command.make_context(" ".join(path), tokens)
+            except typer.exceptions.TyperException as exc:  # click's usage errors, from the click typer carries
+                problems.append(f"`{line}`: {exc.format_message()}")
+    assert not problems, "monitoring/runbook.md:\n" + "\n".join(problems)
 
 
 def test_alerts_follow_the_house_conventions():
