@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,162 @@ def test_each_rule_catches_what_it_should(rule: str, rtype: str, props: dict, pr
     assert bool(found) == violates, f"{rule} on {props}: {found}"
 
 
+# A container that breaks nothing, and the pod spec of each kind that makes pods, written out by hand (not read
+# from the policy module) so a wrong path there shows here.
+SAFE_SECURITY = {"allowPrivilegeEscalation": False, "runAsNonRoot": True}
+PRIVILEGED = {**SAFE_SECURITY, "privileged": True}
+
+
+def container(name: str, security: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "image": "registry.yl.gov.cn/app:1", "securityContext": security or SAFE_SECURITY}
+
+
+WORKLOAD_KINDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "kubernetes:apps/v1:Deployment": lambda pod: {"spec": {"template": {"spec": pod}}},
+    "kubernetes:apps/v1:StatefulSet": lambda pod: {"spec": {"template": {"spec": pod}}},
+    "kubernetes:apps/v1:DaemonSet": lambda pod: {"spec": {"template": {"spec": pod}}},
+    "kubernetes:apps/v1:ReplicaSet": lambda pod: {"spec": {"template": {"spec": pod}}},
+    "kubernetes:core/v1:ReplicationController": lambda pod: {"spec": {"template": {"spec": pod}}},
+    "kubernetes:batch/v1:Job": lambda pod: {"spec": {"template": {"spec": pod}}},
+    "kubernetes:batch/v1:CronJob": lambda pod: {
+        "spec": {"schedule": "0 2 * * *", "jobTemplate": {"spec": {"template": {"spec": pod}}}}
+    },
+    "kubernetes:core/v1:Pod": lambda pod: {"spec": pod},
+}
+
+
+def workload_violations(kind: str, pod: dict[str, Any]) -> list[str]:
+    """What the whole pack (as synth runs it) says of one workload of ``kind`` with pod spec ``pod``."""
+    declared = pol.Declared(kind, "app", f"urn:test::{kind}::app", WORKLOAD_KINDS[kind](pod), protect=False)
+    return [v.message for v in pol.evaluate([declared]) if v.policy == "workloads-unprivileged"]
+
+
+@pytest.mark.parametrize("kind", sorted(WORKLOAD_KINDS))
+def test_every_kind_of_workload_is_checked(kind: str) -> None:
+    """A privileged container is reported whatever kind makes its pod (Job, CronJob, bare Pod...); a safe one is not."""
+    assert workload_violations(kind, {"containers": [container("app")]}) == []
+    found = workload_violations(kind, {"containers": [container("app", PRIVILEGED)]})
+    assert found == ["app/app: privileged container"], f"{kind}: {found}"
+
+
+@pytest.mark.parametrize("field", ["initContainers", "ephemeralContainers"])
+def test_init_and_ephemeral_containers_are_checked(field: str) -> None:
+    """A privileged init or ephemeral container is reported like an app container, named with its field."""
+    pod = {"containers": [container("app")], field: [container("setup", PRIVILEGED)]}
+    found = workload_violations("kubernetes:apps/v1:Deployment", pod)
+    assert found == [f"app/setup ({field}): privileged container"], found
+
+
+@pytest.mark.parametrize(
+    ("host_field", "namespace"), [("hostNetwork", "network"), ("hostPID", "process"), ("hostIPC", "IPC")]
+)
+def test_sharing_any_host_namespace_is_reported(host_field: str, namespace: str) -> None:
+    """A pod sharing the node's network, process or IPC namespace is reported, naming the namespace."""
+    found = workload_violations("kubernetes:apps/v1:Deployment", {host_field: True, "containers": [container("app")]})
+    assert found == [f"app: shares the node's namespaces: {namespace}"], found
+
+
+@pytest.mark.parametrize(
+    ("pod_security", "container_security", "reported"),
+    [
+        (  # the container's runAsNonRoot: false and runAsUser: 0 win over the pod's runAsNonRoot: true
+            {"runAsNonRoot": True},
+            {"allowPrivilegeEscalation": False, "runAsNonRoot": False, "runAsUser": 0},
+            "app/app: runs as root (runAsUser 0)",
+        ),
+        (  # the container's runAsNonRoot: false wins over the pod's true: the image's USER, maybe root, decides
+            {"runAsNonRoot": True},
+            {"allowPrivilegeEscalation": False, "runAsNonRoot": False},
+            "app/app: may run as root (runAsNonRoot is not true)",
+        ),
+        (  # a root user set for the whole pod is root in a container that does not set its own
+            {"runAsNonRoot": True, "runAsUser": 0},
+            {"allowPrivilegeEscalation": False},
+            "app/app: runs as root (runAsUser 0)",
+        ),
+        ({"runAsNonRoot": True, "runAsUser": 10001}, {"allowPrivilegeEscalation": False}, None),
+        ({}, {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 10001}, None),
+    ],
+)
+def test_a_container_runs_as_its_effective_user(
+    pod_security: dict[str, Any], container_security: dict[str, Any], reported: str | None
+) -> None:
+    """Root is judged on the effective securityContext: the pod's settings, overridden by the container's own."""
+    pod = {"securityContext": pod_security, "containers": [container("app", container_security)]}
+    found = workload_violations("kubernetes:apps/v1:Deployment", pod)
+    assert found == ([reported] if reported else []), found
+
+
+# Provider references as the engine records them ("<provider URN>::<provider id>"), one per cluster.
+PROVIDER = "urn:pulumi:yulin-prod::dizuo-datapool::pulumi:pulumi:Stack$pulumi:providers:kubernetes::{0}::{0}-id"
+GOV = PROVIDER.format("datapool-yl-gov")
+DMZ = PROVIDER.format("datapool-yl-dmz")
+
+
+def tenant(namespace: str, provider: str, quota: bool = True, default_deny: bool = True) -> list[pol.Declared]:
+    """A dataset owner's namespace declared through ``provider``, with its quota and default-deny if asked."""
+    cluster = provider.rsplit("::", 2)[-2]
+    declared = [
+        pol.Declared(
+            pol.NAMESPACE,
+            f"{cluster}-{namespace}",
+            f"urn:{cluster}:ns:{namespace}",
+            {"metadata": {"name": namespace, "labels": {"dizuo.io/owner": "sjj"}}},
+            protect=True,
+            provider=provider,
+        )
+    ]
+    if quota:
+        declared.append(
+            pol.Declared(
+                "kubernetes:core/v1:ResourceQuota",
+                f"{cluster}-{namespace}-quota",
+                f"urn:{cluster}:quota:{namespace}",
+                {"metadata": {"name": "quota", "namespace": namespace}, "spec": {"hard": {"pods": "10"}}},
+                protect=False,
+                provider=provider,
+            )
+        )
+    if default_deny:
+        declared.append(
+            pol.Declared(
+                "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+                f"{cluster}-{namespace}-deny",
+                f"urn:{cluster}:deny:{namespace}",
+                {
+                    "metadata": {"name": "default-deny", "namespace": namespace},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+                },
+                protect=False,
+                provider=provider,
+            )
+        )
+    return declared
+
+
+def quota_violations(resources: list[pol.Declared]) -> list[str]:
+    return [v.message for v in pol.evaluate(resources) if v.policy == "namespaces-quota-and-default-deny"]
+
+
+def test_a_namespace_without_quota_or_default_deny_is_reported() -> None:
+    """A dataset namespace lacking its ResourceQuota and default-deny NetworkPolicy is reported for each."""
+    found = quota_violations(tenant("dp-sjj", GOV, quota=False, default_deny=False))
+    assert found == [
+        "namespace dp-sjj (provider datapool-yl-gov) has no default-deny",
+        "namespace dp-sjj (provider datapool-yl-gov) has no quota",
+    ], found
+
+
+def test_a_namespace_needs_quota_and_default_deny_in_each_cluster_it_is_declared_in() -> None:
+    """The quota and default-deny of dp-sjj in one cluster do not cover the dp-sjj of another cluster."""
+    found = quota_violations(tenant("dp-sjj", GOV) + tenant("dp-sjj", DMZ, quota=False, default_deny=False))
+    assert found == [
+        "namespace dp-sjj (provider datapool-yl-dmz) has no default-deny",
+        "namespace dp-sjj (provider datapool-yl-dmz) has no quota",
+    ], found
+    assert quota_violations(tenant("dp-sjj", GOV) + tenant("dp-sjj", DMZ)) == []
+
+
 def test_policies_are_mandatory_and_name_their_control() -> None:
     """Every policy of the pack blocks deployment and carries its catalogue control and clause."""
     built = pol.policies()
@@ -210,7 +367,7 @@ def test_policies_are_mandatory_and_name_their_control() -> None:
 def test_yulin_stacks_pass_every_policy(runs: dict[str, StackRun]) -> None:
     """The bundled city satisfies the whole pack: nothing to waive."""
     found = pol.evaluate(
-        pol.Declared(r.type, r.name, r.urn, unwrap(r.inputs), r.protect)
+        pol.Declared(r.type, r.name, r.urn, unwrap(r.inputs), r.protect, r.provider)
         for run in runs.values()
         for r in run.resources
         if r.custom and not r.type.startswith("pulumi:")

@@ -6,15 +6,16 @@
 - offline: ``dizuo synth`` runs the same functions on what the stack programs declared (:func:`evaluate`)
   and fails on any violation, so an air-gapped GitOps repository never receives a non-compliant manifest.
 
-The functions read ``args.props`` (the resource's inputs, the same camelCase manifests both ways) and
-``args.opts.protect``; nothing else, so tests can call them with ``pulumi_policy.ResourceValidationArgs``.
+The functions read ``args.props`` (the resource's inputs, the same camelCase manifests both ways),
+``args.opts.protect`` and, to tell one cluster's namespace from another's of the same name, a resource's
+``provider``; nothing else, so tests can call them with ``pulumi_policy.ResourceValidationArgs``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyComplianceFramework,
     PolicyCustomTimeouts,
+    PolicyProviderResource,
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
@@ -47,7 +49,33 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 # ever adds a redirect. ingress-nginx reads it with Go's strconv.ParseBool, so these all mean false.
 SSL_REDIRECT = "nginx.ingress.kubernetes.io/ssl-redirect"
 PARSEBOOL_FALSE = frozenset({"0", "f", "false"})
-WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
+# Where each kind that makes pods keeps its pod spec: a privileged container is as dangerous in a Job, a CronJob
+# or a bare Pod as in a Deployment.
+POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+WORKLOADS = tuple(POD_SPEC_PATHS)
+# The pod's host namespaces: a container in any of them sees (and can act on) the node's.
+HOST_NAMESPACES = {"hostNetwork": "network", "hostPID": "process", "hostIPC": "IPC"}
+# Every kind of container a pod spec may hold; init and ephemeral (`kubectl debug`) containers run on the node too.
+CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
+# The pod-level securityContext fields a container inherits unless its own securityContext sets them.
+INHERITED_SECURITY = (
+    "runAsNonRoot",
+    "runAsUser",
+    "runAsGroup",
+    "seLinuxOptions",
+    "seccompProfile",
+    "appArmorProfile",
+    "windowsOptions",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +154,45 @@ def namespaces_enforce_pod_security(args: ResourceValidationArgs, report: Report
         report(f"{args.name}: a level-3 system must enforce 'restricted', not {level!r}", None)
 
 
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The pod spec of a workload of any kind in :data:`POD_SPEC_PATHS` (empty when it declares none)."""
+    found: Mapping[str, Any] = props
+    for key in POD_SPEC_PATHS[resource_type]:
+        found = found.get(key) or {}
+    return found
+
+
+def containers_with_security(pod: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
+    """Each container of a pod spec, init and ephemeral ones too: (its field, itself, its effective securityContext).
+
+    The effective securityContext is what the kubelet applies: the pod's inherited fields, overridden by whatever
+    the container sets itself (a container's ``runAsNonRoot: false`` beats the pod's ``true``).
+    """
+    pod_security = pod.get("securityContext") or {}
+    inherited = {key: pod_security[key] for key in INHERITED_SECURITY if pod_security.get(key) is not None}
+    for field in CONTAINER_FIELDS:
+        for container in pod.get(field) or []:
+            own = {key: value for key, value in (container.get("securityContext") or {}).items() if value is not None}
+            yield field, container, {**inherited, **own}
+
+
 def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None:
-    """No container runs privileged, as root, or may escalate privileges."""
-    pod = ((args.props.get("spec") or {}).get("template") or {}).get("spec") or {}
-    if pod.get("hostNetwork") or pod.get("hostPID"):
-        report(f"{args.name}: shares the node's network or process namespace", None)
-    for container in pod.get("containers") or []:
-        security = container.get("securityContext") or {}
+    """No workload's pod shares the node's namespaces, and none of its containers is privileged, root or escalating."""
+    pod = pod_spec(args.resource_type, args.props)
+    shared = [namespace for key, namespace in HOST_NAMESPACES.items() if pod.get(key)]
+    if shared:
+        report(f"{args.name}: shares the node's namespaces: {', '.join(shared)}", None)
+    for field, container, security in containers_with_security(pod):
         name = container.get("name", "?")
+        where = f"{args.name}/{name}" if field == "containers" else f"{args.name}/{name} ({field})"
         if security.get("privileged"):
-            report(f"{args.name}/{name}: privileged container", None)
+            report(f"{where}: privileged container", None)
         if security.get("allowPrivilegeEscalation", True):
-            report(f"{args.name}/{name}: allowPrivilegeEscalation is not false", None)
-        if not (security.get("runAsNonRoot") or (pod.get("securityContext") or {}).get("runAsNonRoot")):
-            report(f"{args.name}/{name}: may run as root (runAsNonRoot not set)", None)
+            report(f"{where}: allowPrivilegeEscalation is not false", None)
+        if security.get("runAsUser") == 0:
+            report(f"{where}: runs as root (runAsUser 0)", None)
+        elif not security.get("runAsNonRoot"):
+            report(f"{where}: may run as root (runAsNonRoot is not true)", None)
 
 
 def ingress_over_tls(args: ResourceValidationArgs, report: Report) -> None:
@@ -161,20 +214,29 @@ def ingress_over_tls(args: ResourceValidationArgs, report: Report) -> None:
         report(f"Ingress {name} turns the redirect to HTTPS off ({SSL_REDIRECT}: {value})", None)
 
 
+def _cluster(resource: PolicyResource) -> str:
+    """The cluster a resource is declared in, as its provider's URN ("" for a resource without one)."""
+    return resource.provider.urn if resource.provider is not None else ""
+
+
 def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Report) -> None:
-    """Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy (both ways)."""
-    found: dict[str, set[str]] = defaultdict(set)
-    namespaces = []
+    """Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy (both ways), in the
+    same cluster: a namespace is per cluster, so one of the same name elsewhere does not stand in for it."""
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    namespaces: dict[tuple[str, str], str] = {}  # (cluster, namespace) -> how a report names it
     for r in args.resources:
         meta = r.props.get("metadata") or {}
+        cluster = _cluster(r)
         if r.resource_type == NAMESPACE and {label("system"), label("owner")} & set(meta.get("labels") or {}):
-            namespaces.append(str(meta.get("name")))
+            name = str(meta.get("name"))
+            where = f" (provider {r.provider.name})" if r.provider is not None else ""
+            namespaces[(cluster, name)] = f"namespace {name}{where}"
         namespace = meta.get("namespace")
         if namespace is None:
             continue
         spec = r.props.get("spec") or {}
         if r.resource_type == "kubernetes:core/v1:ResourceQuota":
-            found[namespace].add("quota")
+            found[(cluster, namespace)].add("quota")
         if (
             r.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
             and spec.get("podSelector") == {}
@@ -182,10 +244,10 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
             and not spec.get("ingress")
             and not spec.get("egress")
         ):
-            found[namespace].add("default-deny")
-    for namespace in namespaces:
-        for missing in sorted({"quota", "default-deny"} - found[namespace]):
-            report(f"namespace {namespace} has no {missing}", None)
+            found[(cluster, namespace)].add("default-deny")
+    for key, named in namespaces.items():
+        for missing in sorted({"quota", "default-deny"} - found[key]):
+            report(f"{named} has no {missing}", None)
 
 
 RULES: tuple[Rule, ...] = (
@@ -227,7 +289,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "workloads-unprivileged",
         "DZ-AC-09",
-        "No workload runs privileged, as root, with privilege escalation or in the node's namespaces.",
+        "No workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, bare Pod...) runs a container,"
+        " init and ephemeral ones included, privileged, as root or with privilege escalation, or shares the node's"
+        " network, process or IPC namespace.",
         WORKLOADS,
         validate=workloads_unprivileged,
     ),
@@ -241,7 +305,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "namespaces-quota-and-default-deny",
         "DZ-AC-08",
-        "Every system namespace has a ResourceQuota and a default-deny NetworkPolicy.",
+        "Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy in its own cluster.",
         (),
         validate_stack=namespaces_have_quota_and_default_deny,
     ),
@@ -315,6 +379,18 @@ class Declared:
     urn: str
     props: Mapping[str, Any]
     protect: bool
+    provider: str = ""
+    """The provider reference the engine registered it with (``<provider URN>::<provider id>``); "" for none."""
+
+
+def _provider(reference: str) -> PolicyProviderResource | None:
+    """The provider of a reference, as the Pulumi policy engine hands it to a stack policy (without its inputs)."""
+    if not reference:
+        return None
+    urn = reference.rsplit("::", 1)[0]  # a provider reference is "<urn>::<id>"
+    # A URN is urn:pulumi:<stack>::<project>::<parent types$><type>::<name>.
+    _stack, _project, types, name = urn.split("::", 3)
+    return PolicyProviderResource(types.rsplit("$", 1)[-1], {}, urn, name)
 
 
 def _options(protect: bool) -> PolicyResourceOptions:
@@ -341,7 +417,9 @@ def evaluate(resources: Iterable[Declared]) -> list[Violation]:
         if rule.validate_stack is not None:
             stack = StackValidationArgs(
                 resources=[
-                    PolicyResource(r.type, r.props, r.urn, r.name, _options(r.protect), None, None, [], {})
+                    PolicyResource(
+                        r.type, r.props, r.urn, r.name, _options(r.protect), _provider(r.provider), None, [], {}
+                    )
                     for r in resources
                 ]
             )
@@ -349,6 +427,8 @@ def evaluate(resources: Iterable[Declared]) -> list[Violation]:
             continue
         for r in resources:
             if r.type in rule.resource_types and rule.validate is not None:
-                args = ResourceValidationArgs(r.type, r.props, r.urn, r.name, _options(r.protect), None)
+                args = ResourceValidationArgs(
+                    r.type, r.props, r.urn, r.name, _options(r.protect), _provider(r.provider)
+                )
                 rule.validate(args, collect)
     return violations
