@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -285,14 +286,50 @@ def test_history_options_that_do_not_go_together_are_refused(
     assert message in " ".join(output.split())
 
 
-def test_a_pool_over_its_target_with_no_candidate_measured_is_refused(yulin: Declaration, tmp_path: Path) -> None:
-    """The pool's series alone passes 90 % and no candidate series says what moving would free: no plan can be
-    counted on, and the error says so in the forecast's terms (exit 2, nothing written)."""
-    usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set())
-    code, output = _plan(usage.csv, tmp_path / "plan")
-    assert code == 2, output
-    assert "in the usage forecast 90 days ahead) exceeds its fill target" in " ".join(output.split())
-    assert not (tmp_path / "plan").exists()
+def _outgrowing_pool(path: Path) -> Path:
+    """20 days of 15-minute samples to ASOF: slj-01's volume at 40,000 GiB rising 200 GiB a day, and phase1-ceph at
+    1,300 TiB rising 2 TiB a day, which alone passes 90 % of the pool within the quarter whatever leaves it."""
+    ts = np.arange(ASOF - 20 * DAY + STEP, ASOF + 1, STEP, dtype=np.int64)
+    days = (ts - ASOF) / DAY
+    rows = [
+        ("pvc:slj-01/data", (40_000 + 200 * days) * GIB, 56_700 * GIB),
+        ("phase1-ceph", (1_300 + 2 * days) * TIB, 1_584 * TIB),
+    ]
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    lines += [f"{name},{t},{round(u)},{size}" for name, used, size in rows for t, u in zip(ts, used, strict=True)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("history", ["no-candidate-measured", "pool-outgrows-its-measured-candidate"])
+def test_a_pool_that_usage_alone_keeps_over_its_target_is_an_answer(
+    yulin: Declaration, tmp_path: Path, history: str
+) -> None:
+    """What stays on phase1-ceph anyway passes 90 % in the usage forecast: the declaration is valid, so it is an
+    answer (exit 0): PLAN.md and plan.json say why no plan exists, with the forecast, and there is no wave and no
+    instance.json (whose legacy target cannot go below zero)."""
+    if history == "no-candidate-measured":
+        csv = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set()).csv
+    else:
+        csv = _outgrowing_pool(tmp_path / "usage.csv")
+    out = tmp_path / "plan"
+    code, output = _plan(csv, out)
+    assert code == 0, output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan["infeasible"] is True
+    assert plan["sizes"] == "usage forecast"
+    assert re.fullmatch(
+        r"what stays on 'phase1-ceph' anyway \([\d,]+ GiB in the usage forecast 90 days ahead\) exceeds its fill "
+        r"target \(1,459,814 GiB\): moving every candidate .*",
+        plan["reason"],
+    ), plan["reason"]
+    # The relief needed is what the pool's p90 holds past its target, not what the candidates could free.
+    pool = plan["forecast"]["pools"]["phase1-ceph"]
+    assert abs(plan["relief_needed_bytes"] - (pool["p90_bytes"] - 1_459_814 * GIB)) <= 2
+    assert sorted(p.name for p in out.iterdir()) == ["PLAN.md", "plan.json"]
+    markdown = (out / "PLAN.md").read_text(encoding="utf-8")
+    assert "## Usage forecast, 90 days ahead" in markdown
+    assert f"## No plan\n\n{plan['reason']}\n" in markdown
 
 
 @pytest.mark.prometheus

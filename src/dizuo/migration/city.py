@@ -8,7 +8,9 @@ foreign database is replaced. A system that is not ``portable`` moves only to po
 
 Sizes are allocations, not usage: after the moves, the staying systems can fill every quota and the legacy pool still
 stays under the fill target; the target storage is planned to the same target. The node pools share that one storage
-pool, so the instance carries it as :class:`~dizuo.migration.instance.SharedStorage`.
+pool, so the instance carries it as :class:`~dizuo.migration.instance.SharedStorage`. With a usage forecast, what stays
+on the legacy pool anyway may alone pass its fill target: no move can relieve it, and that is the plan's answer
+(:attr:`CityInstance.unrelievable`), not an error in the declaration.
 
 A plan becomes the declaration after each wave: ``systems.yaml`` edited in place (comments, order and layout kept,
 ruamel.yaml's round trip), each moved system on its new node pool and storage pool, with the pool's OS, its new
@@ -55,6 +57,16 @@ class CityInstance:
     candidates: tuple[System, ...]
     node_pools: Mapping[str, NodePool]  # the target node pools by name
     outlook: UsageOutlook | None = None  # the usage forecast the sizes came from; None: allocations
+    # Why no move can relieve the legacy pool, known before any solve: in the usage forecast, what stays there anyway
+    # passes its fill target. None: the solver decides.
+    unrelievable: str | None = None
+    # Bytes what stays anyway holds past the fill target: the instance's legacy target cannot go below zero to say it.
+    overflow_bytes: int = 0
+
+    @property
+    def need_bytes(self) -> int:
+        """Bytes that must leave the legacy pool by the horizon (<= 0: nothing has to move)."""
+        return self.instance.need_bytes + self.overflow_bytes
 
     def system(self, code: str) -> System:
         """The candidate with this code."""
@@ -107,11 +119,16 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         staying_others = math.ceil(max(0.0, pool_outlook.projected.high_bytes - medians))
         measure = f"the usage forecast {outlook.days_ahead} days ahead"
     keep_bytes = fill_bytes - staying_others
-    if keep_bytes < 0:  # validate refuses it in allocations (no move can fix it); never hide it behind "keep nothing"
-        raise MigrationSetupError(
+    unrelievable = None
+    if keep_bytes < 0:  # no move can fix it; never hide it behind "keep nothing"
+        unrelievable = (
             f"what stays on {legacy.name!r} anyway ({staying_others / GIB:,.0f} GiB in {measure}) exceeds its fill "
             f"target ({fill_bytes // GIB:,} GiB)"
         )
+        if pool_outlook is None:  # in allocations validate refuses it: only a declaration that bypassed it gets here
+            raise MigrationSetupError(unrelievable)
+        # Measured usage, a valid declaration: an answer (no plan, this reason), as the solver's proofs are.
+        unrelievable += ": moving every candidate would still leave the pool past it; add capacity to it first"
 
     def size(s: System) -> dict[str, int]:
         allocated = s.resources.storage_gib * GIB
@@ -144,7 +161,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         "legacy": {
             "capacity_bytes": legacy.capacity_gib * GIB,
             # What the candidates may keep: the fill target less what stays there anyway (datasets, other systems).
-            "target_bytes": keep_bytes,
+            "target_bytes": max(0, keep_bytes),  # below zero: unrelievable, see overflow_bytes
         },
         "targets": [
             {
@@ -185,7 +202,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         raise InstanceError(
             [Problem(p.file, _whose(p.path, document, legacy.name), p.message) for p in err.problems]
         ) from None
-    return CityInstance(d, m, instance, candidates, pools, outlook)
+    return CityInstance(d, m, instance, candidates, pools, outlook, unrelievable, max(0, -keep_bytes))
 
 
 _KINDS = {"targets": "node pool", "shared_storage": "storage pool"}

@@ -136,8 +136,11 @@ def _emit(document: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, seconds: float) -> None:
-    """The plan at a glance, on stderr: per pool use against capacity, cost, waves against the bound."""
+def _summary(
+    instance: Instance, assignment: Assignment, waves: Waves | None, seconds: float, need_bytes: int | None = None
+) -> None:
+    """The plan at a glance, on stderr: per pool use against capacity, cost, waves against the bound.
+    ``need_bytes``: the relief needed where the instance cannot say it (a city's unrelievable legacy pool)."""
     console = Console(stderr=True)
     dest = assignment.destinations or {}
     head = Table(title=f"Migration plan: {instance.name}", show_header=False)
@@ -145,7 +148,8 @@ def _summary(instance: Instance, assignment: Assignment, waves: Waves | None, se
     head.add_column("value", justify="right")
     head.add_row("solver status", assignment.status)
     head.add_row("units / variables", f"{assignment.units:,} / {assignment.variables:,}")
-    head.add_row("relief needed", f"{max(0, instance.need_bytes) / TIB:,.1f} TiB")
+    need = instance.need_bytes if need_bytes is None else need_bytes
+    head.add_row("relief needed", f"{max(0, need) / TIB:,.1f} TiB")
     if assignment.reason:
         head.add_row("reason", assignment.reason)
     if waves is not None:
@@ -244,7 +248,10 @@ def city(
             _log(f"error: {path}: the planning instance cannot take the declaration's figures: {problem}")
         raise typer.Exit(BAD_INPUT) from None
     instance = planned.instance
-    assignment, waves = _solve(instance, time_limit, wave_time_limit)
+    if planned.unrelievable is not None:  # proven before any solve: moving every candidate would not do
+        assignment, waves = Assignment("infeasible", None, reason=planned.unrelievable), None
+    else:
+        assignment, waves = _solve(instance, time_limit, wave_time_limit)
     try:
         written = write_city_plan(path, planned, assignment, waves, out)
     except DeclarationError as err:  # a wave's declaration that validate would refuse: a bug, never written
@@ -257,11 +264,12 @@ def city(
     except PlanWriteError as err:
         _log(f"error: {err}")
         raise typer.Exit(BAD_INPUT) from None
-    _summary(instance, assignment, waves, time.perf_counter() - start)
+    _summary(instance, assignment, waves, time.perf_counter() - start, planned.need_bytes)
     console = Console(stderr=True)
     if waves is None:
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
-    console.print(f"Plan written to {written}/ (PLAN.md, plan.json, instance.json, one folder per wave)", markup=False)
+    files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
+    console.print(f"Plan written to {written}/ ({files}, one folder per wave)", markup=False)
 
 
 def _outlook(

@@ -5,6 +5,7 @@
 - ``PLAN.md``: the plan for people: relief, cost, pools, and per wave the systems with every change they need;
 - ``plan.json``: the same for tools (assignments, waves, changes, costs);
 - ``instance.json``: the planning instance (bench/migration FORMAT.md plus shared storage), for ``dizuo migrate plan``;
+  none when what stays on the legacy pool anyway passes its fill target (no instance can say so, see below);
 - ``wave-NN/systems.yaml``: the declaration's systems.yaml after waves 1..NN, and ``wave-NN/systems.yaml.diff``
   against the one before: the stack change of that wave, to review, copy into the declaration and ``dizuo up``;
 - ``wave-NN/data-copies.yml``: the wave's data copies, for roles/data_migration.yml (copy, verify, never delete).
@@ -56,11 +57,11 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     Every wave's systems.yaml is checked as ``dizuo validate`` checks the declaration before anything is written
     (DeclarationError otherwise): a plan on disk is one whose every step the stacks accept.
     """
-    instance = city.instance.model_dump(mode="json")
-    for system in instance["systems"]:
-        if system["room_bytes"] is None:  # FORMAT.md's own instance: no key of dizuo's extension
-            del system["room_bytes"]
-    files: dict[str, str] = {"instance.json": json.dumps(instance, ensure_ascii=False, indent=1) + "\n"}
+    files: dict[str, str] = {}
+    # An unrelievable pool's instance only says the candidates may keep nothing (its target cannot go below zero):
+    # `dizuo migrate plan` could solve it with every candidate moved and the pool still past its target.
+    if city.unrelievable is None:
+        files["instance.json"] = _instance_json(city)
     changes: list[list[Change]] = []
     if waves is not None and assignment.destinations is not None:
         changes = plan_changes(city, assignment.destinations, waves)
@@ -86,6 +87,14 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     files["PLAN.md"] = _markdown(city, assignment, waves, changes)
     _write_at_once(files, out)
     return out
+
+
+def _instance_json(city: CityInstance) -> str:
+    instance = city.instance.model_dump(mode="json")
+    for system in instance["systems"]:
+        if system["room_bytes"] is None:  # FORMAT.md's own instance: no key of dizuo's extension
+            del system["room_bytes"]
+    return json.dumps(instance, ensure_ascii=False, indent=1) + "\n"
 
 
 class PlanWriteError(Exception):
@@ -193,7 +202,7 @@ def _plan_document(
     head: dict[str, Any] = {
         "city": city.declaration.city.code,
         "status": assignment.status,
-        "relief_needed_bytes": max(0, instance.need_bytes),
+        "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),
     }
@@ -347,12 +356,14 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         f"`{m.target_storage_pool}`.",
         "",
         f"- Candidates: {len(city.candidates)} systems on `{m.legacy_storage_pool}`",
-        f"- Relief needed: {max(0, instance.need_bytes) / TIB:,.1f} TiB",
+        f"- Relief needed: {max(0, city.need_bytes) / TIB:,.1f} TiB",
         _target_room_line(city),
         f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
     ]
     if waves is None or assignment.destinations is None:
         lines += [*_forecast_lines(city), "", "## No plan", "", str(assignment.reason), ""]
+        if city.unrelievable is not None:
+            lines += ["No `instance.json`: its legacy target would be below zero, which no planning instance says.", ""]
         return "\n".join([*lines, *_assessment_lines(city, {}, [])])
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
