@@ -21,7 +21,14 @@ from dizuo.cloud.shapes import quota_hard, storage_class
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
 from dizuo.migration import cli as migration_cli
-from dizuo.migration.city import Change, MigrationSetupError, apply_changes, build_instance, change_of
+from dizuo.migration.city import (
+    Change,
+    MigrationSetupError,
+    apply_changes,
+    build_instance,
+    change_of,
+    check_layout,
+)
 from dizuo.migration.validate import Plan, check_plan
 
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
@@ -356,6 +363,45 @@ def test_a_file_that_would_not_be_written_back_line_for_line_is_refused_before_t
     assert result.exit_code == 2, result.output
     assert "a wave's diff must show its moves and nothing else" in result.output
     assert not out.exists()
+
+
+def _changed_lines(diff: list[str]) -> list[str]:
+    return sorted(line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
+
+
+def test_a_crlf_systems_yaml_keeps_its_line_ends_in_every_wave(tmp_path: Path) -> None:
+    """A systems.yaml written with CRLF gets wave files with CRLF: each differs from the one before exactly in the
+    lines its systems.yaml.diff shows (copying it into the declaration changes nothing else)."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    crlf = (YULIN / "systems.yaml").read_text(encoding="utf-8").replace("\n", "\r\n")
+    (city / "systems.yaml").write_bytes(crlf.encode("utf-8"))
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    waves = sorted(out.glob("wave-*"))
+    assert waves, "Yulin's relief takes waves"
+    before = crlf
+    for wave in waves:
+        after = (wave / "systems.yaml").read_bytes().decode("utf-8")
+        assert after.count("\n") == after.count("\r\n"), f"{wave.name}/systems.yaml has lines not ending in CRLF"
+        shown = (wave / "systems.yaml.diff").read_bytes().decode("utf-8").splitlines(keepends=True)
+        real = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=0)
+        assert _changed_lines(list(real)) == _changed_lines(shown), f"{wave.name}: the file differs beyond its diff"
+        assert _changed_lines(shown), f"{wave.name}: its diff shows no move"
+        before = after
+
+
+def test_a_systems_yaml_that_mixes_line_ends_is_refused_before_the_solve(tmp_path: Path) -> None:
+    """CRLF and LF in one systems.yaml: no one line end writes it back, so it is refused, naming the first line that
+    ends otherwise than the first."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    lines = (YULIN / "systems.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
+    mixed = "".join(line.replace("\n", "\r\n") for line in lines[:10]) + "".join(lines[10:])
+    (city / "systems.yaml").write_bytes(mixed.encode("utf-8"))
+    with pytest.raises(MigrationSetupError, match=r"^systems.yaml: line 11 ends in LF, line 1 in CRLF: "):
+        check_layout(city)
 
 
 def test_a_targets_free_cores_and_memory_are_what_validate_finds_free(yulin: Declaration) -> None:

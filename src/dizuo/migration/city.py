@@ -12,9 +12,9 @@ pool, so the instance carries it as :class:`~dizuo.migration.instance.SharedStor
 on the legacy pool anyway may alone pass its fill target: no move can relieve it, and that is the plan's answer
 (:attr:`CityInstance.unrelievable`), not an error in the declaration.
 
-A plan becomes the declaration after each wave: ``systems.yaml`` edited in place (comments, order and layout kept,
-ruamel.yaml's round trip), each moved system on its new node pool and storage pool, with the pool's OS, its new
-arch among the image's arches and its database replaced. Every wave's declaration is loaded and cross-checked by
+A plan becomes the declaration after each wave: ``systems.yaml`` edited in place (comments, order, layout and line
+ends kept, ruamel.yaml's round trip), each moved system on its new node pool and storage pool, with the pool's OS,
+its new arch among the image's arches and its database replaced. Every wave's declaration is loaded and cross-checked by
 the same loader as ``dizuo validate`` before anything is written.
 """
 
@@ -294,7 +294,35 @@ def writer_for(text: str) -> YAML:
 
 def check_layout(root: Path) -> None:
     """MigrationSetupError unless ``root``'s systems.yaml can be written back line for line (before any solve)."""
-    writer_for((root / "systems.yaml").read_text(encoding="utf-8"))
+    writer_for(read_systems_yaml(root)[0])
+
+
+# What YAML reads as a line break.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END_NAMES = {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}
+
+
+def read_systems_yaml(root: Path) -> tuple[str, str]:
+    """``root``'s systems.yaml as the loader reads it (every line break a LF), and the line end the file is written
+    with, for the wave files: one written with another would differ from the declaration on every line, not only in
+    its diff. MigrationSetupError for a file that mixes line ends (no one of them writes it back)."""
+    with (root / "systems.yaml").open(encoding="utf-8", newline="") as file:  # newline="": the ends as written
+        raw = file.read()
+    ends = _LINE_END.findall(raw)
+    newline = ends[0] if ends else "\n"
+    other = next((n for n, end in enumerate(ends, start=1) if end != newline), None)
+    if other is not None:
+        raise MigrationSetupError(
+            f"systems.yaml: line {other} ends in {_LINE_END_NAMES[ends[other - 1]]}, line 1 in "
+            f"{_LINE_END_NAMES[newline]}: a wave written with one line end would change every line that has the "
+            "other; write the file with one line end and plan again"
+        )
+    return _LINE_END.sub("\n", raw), newline
+
+
+def with_line_end(text: str, newline: str) -> str:
+    """``text`` (LF line breaks, as ruamel.yaml writes it) with ``newline`` at the end of every line instead."""
+    return text if newline == "\n" else text.replace("\n", newline)
 
 
 # The keys a move sets: an entry that merges (<<) a moved one must not inherit them.

@@ -38,6 +38,8 @@ from dizuo.migration.city import (
     change_of,
     check_declaration,
     database_after_move,
+    read_systems_yaml,
+    with_line_end,
 )
 from dizuo.migration.instance import System
 from dizuo.migration.outlook import Projected
@@ -66,18 +68,21 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     if waves is not None and assignment.destinations is not None:
         changes = plan_changes(city, assignment.destinations, waves)
         documents = load_documents(root)  # the other files, read once for every wave's check
-        before, previous = (root / "systems.yaml").read_text(encoding="utf-8"), "systems.yaml"
+        # Edited with LF line breaks, as the loader and ruamel.yaml read it; written with the file's own line end,
+        # so that a wave's file differs from the declaration exactly in its diff.
+        before, newline = read_systems_yaml(root)
+        previous = "systems.yaml"
         digits = max(2, len(str(len(changes))))
         for k, wave in enumerate(changes, start=1):
             after = apply_changes(before, wave)
             check_declaration(root, documents, after)
             folder = f"wave-{k:0{digits}d}"
-            files[f"{folder}/systems.yaml"] = after
+            files[f"{folder}/systems.yaml"] = with_line_end(after, newline)
             files[f"{folder}/data-copies.yml"] = data_copies(city, wave, folder)
             files[f"{folder}/systems.yaml.diff"] = "".join(
                 difflib.unified_diff(
-                    before.splitlines(keepends=True),
-                    after.splitlines(keepends=True),
+                    _lines(with_line_end(before, newline)),
+                    _lines(with_line_end(after, newline)),
                     fromfile=previous,
                     tofile=f"{folder}/systems.yaml",
                 )
@@ -87,6 +92,12 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     files["PLAN.md"] = _markdown(city, assignment, waves, changes)
     _write_at_once(files, out)
     return out
+
+
+def _lines(text: str) -> list[str]:
+    """``text``'s lines with their ends, as diff and patch see them: split after each LF only (str.splitlines would
+    split a CRLF file the same, but also at form feeds and Unicode line separators inside a line)."""
+    return re.findall(r"[^\n]*\n|[^\n]+\Z", text)
 
 
 def _instance_json(city: CityInstance) -> str:
@@ -112,7 +123,7 @@ def _write_at_once(files: dict[str, str], out: Path) -> None:
         staging.chmod(plain_mode(directory=True))  # mkdtemp's 0700 would hide the plan from its reviewers
         for name, text in files.items():
             (staging / name).parent.mkdir(mode=plain_mode(directory=True), exist_ok=True)
-            (staging / name).write_text(text, encoding="utf-8")
+            (staging / name).write_text(text, encoding="utf-8", newline="")  # the line ends as given, anywhere
         renaming = True
         staging.rename(target)  # onto a new path or an empty directory
     except OSError as err:
