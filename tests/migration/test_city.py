@@ -365,6 +365,28 @@ def test_a_file_that_would_not_be_written_back_line_for_line_is_refused_before_t
     assert not out.exists()
 
 
+def test_a_refusal_quotes_a_long_differing_line_cut_around_the_difference(tmp_path: Path) -> None:
+    """systems.yaml written as one line of JSON (tens of KB) is refused with line 1 named and each side quoted as
+    120 characters from just before where they differ, saying it was cut, not the whole file twice."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    systems = yaml.safe_load((YULIN / "systems.yaml").read_text(encoding="utf-8"))
+    one_line = json.dumps(systems, ensure_ascii=False) + "\n"
+    (city / "systems.yaml").write_text(one_line, encoding="utf-8")
+    with pytest.raises(MigrationSetupError) as refused:
+        check_layout(city)
+    message = str(refused.value)
+    assert message.startswith("systems.yaml: line 1: ruamel.yaml would write '"), message
+    assert len(message) < 1000, f"{len(message):,} characters"
+    cut = re.findall(r"('.*?') \(cut: characters ([\d,]+)-([\d,]+) of ([\d,]+)\)", message)
+    assert len(cut) == 2, message
+    (was, first, last, total), _ = cut
+    assert int(total.replace(",", "")) == len(one_line), "the declaration's side is its whole (only) line"
+    start, end = int(first.replace(",", "")), int(last.replace(",", ""))
+    assert end - start + 1 == 120
+    assert was == repr(one_line[start - 1 : end]), "the quoted part is the line's, at the characters it names"
+
+
 def _changed_lines(diff: list[str]) -> list[str]:
     return sorted(line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
 

@@ -271,6 +271,20 @@ def _layout(text: str) -> tuple[int, int, int]:
     return (mapping or 2, sequence or 2, offset or 0)
 
 
+# A line quoted in a refusal is cut to this many characters (a file written on one line is one line), starting this
+# many before where it differs.
+_QUOTED_CHARACTERS = 120
+_QUOTED_BEFORE = 40
+
+
+def _quoted(line: str, start: int) -> str:
+    """``line`` quoted for a message: whole when short, else its characters from ``start`` on, saying it was cut."""
+    if len(line) <= _QUOTED_CHARACTERS:
+        return repr(line)
+    end = min(len(line), start + _QUOTED_CHARACTERS)
+    return f"{line[start:end]!r} (cut: characters {start + 1:,}-{end:,} of {len(line):,})"
+
+
 def writer_for(text: str) -> YAML:
     """A round-trip ruamel.yaml that writes ``text`` back unchanged (comments, key order, flow style, quotes and
     indentation as the city wrote them), or MigrationSetupError: a wave whose diff rewrote the whole file would
@@ -285,10 +299,12 @@ def writer_for(text: str) -> YAML:
         return writer
     lines = itertools.zip_longest(text.splitlines(keepends=True), again.splitlines(keepends=True), fillvalue="")
     n, (was, now) = next((n, pair) for n, pair in enumerate(lines, start=1) if pair[0] != pair[1])
+    differs_at = next((i for i, (a, b) in enumerate(zip(was, now, strict=False)) if a != b), min(len(was), len(now)))
+    start = max(0, differs_at - _QUOTED_BEFORE)  # both quoted from one column: the difference lines up
     raise MigrationSetupError(
-        f"systems.yaml: line {n}: ruamel.yaml would write {was!r} as {now!r} (indentation read as mapping "
-        f"{mapping}, sequence {sequence}, offset {offset}): a wave's diff must show its moves and nothing else; "
-        "write the file in one layout, e.g. as ruamel.yaml writes it, and plan again"
+        f"systems.yaml: line {n}: ruamel.yaml would write {_quoted(was, start)} as {_quoted(now, start)} "
+        f"(indentation read as mapping {mapping}, sequence {sequence}, offset {offset}): a wave's diff must show its "
+        "moves and nothing else; write the file in one layout, e.g. as ruamel.yaml writes it, and plan again"
     )
 
 
