@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from dizuo.baseline import policies as pol
 from dizuo.baseline.catalogue import CheckKind, Scope, packaged
 from dizuo.declaration import Declaration
 from dizuo.synth.engine import StackRun, unwrap
-from dizuo.synth.synth import SynthError, synth
+from dizuo.synth.synth import SynthError, _policy_violations, synth
 
 from .conftest import ROOT, YULIN
 
@@ -350,6 +351,25 @@ def test_a_namespace_needs_quota_and_default_deny_in_each_cluster_it_is_declared
         "namespace dp-sjj (provider datapool-yl-dmz) has no quota",
     ], found
     assert quota_violations(tenant("dp-sjj", GOV) + tenant("dp-sjj", DMZ)) == []
+
+
+def test_synth_checks_a_namespace_in_each_cluster_it_is_declared_in() -> None:
+    """`dizuo synth` runs the pack with each resource's provider: dp-sjj's quota in one cluster does not cover it in
+    another there either."""
+    declared = tenant("dp-sjj", GOV) + tenant("dp-sjj", DMZ, quota=False, default_deny=False)
+    run = SimpleNamespace(
+        resources=[
+            SimpleNamespace(
+                custom=True, type=d.type, name=d.name, urn=d.urn, inputs=d.props, protect=d.protect, provider=d.provider
+            )
+            for d in declared
+        ]
+    )
+    found = [v.message for v in _policy_violations(run) if v.policy == "namespaces-quota-and-default-deny"]
+    assert found == [
+        "namespace dp-sjj (provider datapool-yl-dmz) has no default-deny",
+        "namespace dp-sjj (provider datapool-yl-dmz) has no quota",
+    ], found
 
 
 def test_policies_are_mandatory_and_name_their_control() -> None:

@@ -386,19 +386,23 @@ def test_up_runs_with_the_policy_pack_on_an_absolute_backend_and_shows_pulumis_l
     assert "yl-subnet-1999 update" in done.stderr
 
 
-def test_up_refuses_a_file_backend_without_state_unless_it_is_the_first_deployment(tmp_path: Path) -> None:
+@pytest.mark.parametrize("action", ["up", "preview"])
+def test_a_file_backend_without_state_is_refused_unless_it_is_the_first_deployment(tmp_path: Path, action: str) -> None:
     """An update against a folder holding no Pulumi state (a wrong --backend, or the default .pulumi-state of
-    another directory) would create everything a second time: refused before Pulumi runs, unless --new-backend."""
-    done, calls = _with_fake_pulumi(tmp_path, "up", "--only", "network")
+    another directory) would create everything a second time: refused before Pulumi runs, unless --new-backend. A
+    preview too: it would create the stacks there, and the update after it would no longer see the mistake."""
+    done, calls = _with_fake_pulumi(tmp_path, action, "--only", "network")
     assert done.returncode == 2, done.stderr
     assert "holds no Pulumi state" in done.stderr
     assert "--new-backend" in done.stderr
     assert calls == []
     first_deployment = tmp_path / "first"
     first_deployment.mkdir()
-    first, calls = _with_fake_pulumi(first_deployment, "up", "--only", "network", "--new-backend")
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert any(" up " in c for c in calls)
+    first, calls = _with_fake_pulumi(first_deployment, action, "--only", "network", "--new-backend")
+    assert "holds no Pulumi state" not in first.stderr
+    assert any(f" {action} " in c for c in calls), "Pulumi ran (the stand-in answers an update as the CLI would)"
+    if action == "up":
+        assert first.returncode == 0, first.stderr[-3000:]
 
 
 def test_the_mock_engine_refuses_two_resources_of_one_urn() -> None:

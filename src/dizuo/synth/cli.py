@@ -25,6 +25,9 @@ Backend = Annotated[
     typer.Option("--backend", help="Self-managed backend URL (file:// or s3://); default $PULUMI_BACKEND_URL"),
 ]
 Only = Annotated[list[str] | None, typer.Option("--only", help="Limit to these stacks (network, cloud, ...)")]
+NewBackend = Annotated[
+    bool, typer.Option("--new-backend", help="The city's first deployment: a file:// backend without state is expected")
+]
 
 
 def _pulumi_said(line: str) -> None:
@@ -121,10 +124,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def preview(
-        stack: StackName, stacks: StacksOption = Path("stacks"), backend: Backend = None, only: Only = None
+        stack: StackName,
+        stacks: StacksOption = Path("stacks"),
+        backend: Backend = None,
+        only: Only = None,
+        new_backend: NewBackend = False,
     ) -> None:
         """Preview every stack in dependency order with the Pulumi Automation API (needs the Pulumi CLI)."""
-        deploy("preview", stack, stacks, backend, only)
+        deploy("preview", stack, stacks, backend, only, new_backend=new_backend)
 
     @app.command()
     def up(
@@ -132,12 +139,7 @@ def register(app: typer.Typer) -> None:
         stacks: StacksOption = Path("stacks"),
         backend: Backend = None,
         only: Only = None,
-        new_backend: Annotated[
-            bool,
-            typer.Option(
-                "--new-backend", help="The city's first deployment: a file:// backend without state is expected"
-            ),
-        ] = False,
+        new_backend: NewBackend = False,
     ) -> None:
         """Update every stack in dependency order with the Pulumi Automation API (needs the Pulumi CLI)."""
         deploy("up", stack, stacks, backend, only, new_backend=new_backend)

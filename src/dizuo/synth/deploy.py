@@ -112,9 +112,10 @@ def run(
     """Preview or update (``action``) environment ``stack`` of every stack, lowest tier first, each with the policy
     pack of ``stacks_root``.
 
-    A tier runs only when the tier below it succeeded: a consumer must never read a half-updated contract. An update
-    against a file:// backend that holds no state is refused unless ``new_backend`` (the city's first deployment):
-    a backend chosen by mistake would create every network and cluster object a second time.
+    A tier runs only when the tier below it succeeded: a consumer must never read a half-updated contract. A preview
+    or update against a file:// backend that holds no state is refused unless ``new_backend`` (the city's first
+    deployment): a backend chosen by mistake would create every network and cluster object a second time (a preview
+    creates the stacks there, after which an update would no longer see the mistake).
     """
     if action not in {"preview", "up"}:
         raise ValueError(action)
@@ -123,11 +124,12 @@ def run(
     pack = policy_pack(stacks_root)
     url = backend_url(backend)
     folder = state_folder(url)
-    if action == "up" and folder is not None and not (folder / ".pulumi").is_dir() and not new_backend:
+    # A preview too: it creates the stacks in the backend it is given, and an update would then find state there.
+    if folder is not None and not (folder / ".pulumi").is_dir() and not new_backend:
         raise DeployError(
             f"--backend {url}: holds no Pulumi state. For the city's first deployment pass --new-backend; otherwise "
             "this is not the city's backend (the default is .pulumi-state in the current directory), and an update "
-            "would create every resource a second time"
+            "would create every resource a second time (a preview would create the stacks there)"
         )
     check_prerequisites()
     from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
