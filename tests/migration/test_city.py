@@ -95,6 +95,37 @@ def test_costs_are_shares_of_the_budget_and_closed_binaries_stay_on_their_arch(y
     assert costs["gaj-05"]["xc-hygon"] is not None
 
 
+def test_a_pool_whose_nodes_cannot_hold_one_replica_is_no_target_for_it(yulin: Declaration) -> None:
+    """A node pool of small nodes can hold a system's cores in total while no node holds one of its replicas (the pod
+    would stay Pending, and the wave would not validate): the planner is not offered that move; others keep theirs."""
+    small = yulin.model_copy(
+        update={
+            "clusters": tuple(
+                c.model_copy(
+                    update={
+                        "node_pools": tuple(
+                            p.model_copy(update={"nodes": p.nodes * 8, "cpu_per_node": 8, "memory_gib_per_node": 32})
+                            if p.name == "xc-phytium"
+                            else p
+                            for p in c.node_pools
+                        )
+                    }
+                )
+                for c in yulin.clusters
+            )
+        }
+    )
+    before = {s.id: s.cost for s in build_instance(yulin).instance.systems}
+    after = {s.id: s.cost for s in build_instance(small).instance.systems}
+    systems = {s.code: s for s in yulin.systems}
+    too_big = {code for code in after if systems[code].resources.cpu > 16 or systems[code].resources.memory_gib > 64}
+    assert too_big, "Yulin has candidates larger than two 8-core, 32 GiB nodes"
+    assert too_big < set(after), "and smaller ones"
+    for code, cost in after.items():
+        expected = {**before[code], "xc-phytium": None} if code in too_big else before[code]
+        assert cost == expected, code
+
+
 def test_city_plan_relieves_the_legacy_pool_and_every_wave_is_a_valid_declaration(
     planned: Path, yulin: Declaration
 ) -> None:

@@ -15,6 +15,7 @@ from dizuo.declaration.model import (
     Database,
     Declaration,
     Migration,
+    NodePool,
     StoragePool,
     System,
     ZoneKind,
@@ -663,9 +664,24 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
     return problems
 
 
+def replica_oversize(s: System, pool: NodePool) -> list[tuple[str, Fraction, int, str]]:
+    """What one replica of ``s`` asks beyond one node of ``pool``: (resources key, asked, a node's, unit) for each
+    of cpu and memory it exceeds. A pool's total can hold the sum while no node can hold one pod, which then stays
+    Pending for good."""
+    from dizuo.cloud.shapes import REPLICAS  # noqa: PLC0415 - the cloud package imports the declaration
+
+    return [
+        (key, asked, node, unit)
+        for key, asked, node, unit in (
+            ("cpu", exact(s.resources.cpu) / REPLICAS, pool.cpu_per_node, " cores"),
+            ("memory_gib", exact(s.resources.memory_gib) / REPLICAS, pool.memory_gib_per_node, " GiB"),
+        )
+        if asked > node
+    ]
+
+
 def _replicas_fit_a_node(d: Declaration, shown: Shown) -> list[Problem]:
-    """Each replica of a system fits on one node of its pool: a pool's total can hold the sum while no node can
-    hold one pod, which then stays Pending for good."""
+    """Each replica of a system fits on one node of its pool (see replica_oversize)."""
     from dizuo.cloud.shapes import REPLICAS  # noqa: PLC0415 - the cloud package imports the declaration
 
     pools = {(c.name, p.name): p for c, p in d.node_pools()}
@@ -674,19 +690,15 @@ def _replicas_fit_a_node(d: Declaration, shown: Shown) -> list[Problem]:
         pool = pools.get((s.cluster, s.node_pool))
         if pool is None:
             continue  # reported by _systems
-        for key, asked, node, unit in (
-            ("cpu", exact(s.resources.cpu) / REPLICAS, pool.cpu_per_node, " cores"),
-            ("memory_gib", exact(s.resources.memory_gib) / REPLICAS, pool.memory_gib_per_node, " GiB"),
-        ):
-            if asked > node:
-                problems.append(
-                    Problem(
-                        shown("systems.yaml"),
-                        f"systems[{i}].resources.{key}",
-                        f"{getattr(s.resources, key):g}: each of its {REPLICAS} replicas asks {float(asked):g}{unit}, "
-                        f"more than a node of {s.node_pool!r} has ({node}{unit})",
-                    )
+        for key, asked, node, unit in replica_oversize(s, pool):
+            problems.append(
+                Problem(
+                    shown("systems.yaml"),
+                    f"systems[{i}].resources.{key}",
+                    f"{getattr(s.resources, key):g}: each of its {REPLICAS} replicas asks {float(asked):g}{unit}, "
+                    f"more than a node of {s.node_pool!r} has ({node}{unit})",
                 )
+            )
     return problems
 
 

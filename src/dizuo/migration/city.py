@@ -35,6 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import Comment, CommentedSeq, Format
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
+from dizuo.declaration.checks import replica_oversize
 from dizuo.declaration.loader import DeclarationError, Problem, validate_documents, yaml_mapping
 from dizuo.declaration.model import DOMESTIC_DATABASES, Database, Declaration, Migration, NodePool, System, exact
 from dizuo.migration.instance import Instance, InstanceError, parse_instance
@@ -74,9 +75,10 @@ class CityInstance:
 
 
 def adaptation_cost(m: Migration, s: System, pool: NodePool) -> int | None:
-    """CNY to adapt ``s`` to ``pool``: shares of its budget; None when it cannot run there (not portable)."""
+    """CNY to adapt ``s`` to ``pool``: shares of its budget; None when it cannot run there (not portable to the
+    pool's CPU, or one replica larger than a node of the pool: the wave would not pass `dizuo validate`)."""
     new_arch = pool.arch not in s.arches
-    if new_arch and not s.portable:
+    if (new_arch and not s.portable) or replica_oversize(s, pool):
         return None
     if s.budget_cny is None:  # validate refuses a candidate without a budget; a model built around it must not guess
         raise MigrationSetupError(f"{s.code!r} has no budget_cny to cost its adaptation from")
