@@ -425,6 +425,22 @@ def test_zero_never_meets_an_upper_limit(tmp_path):
     assert finding.problems == [f"{conf}: deny is 0, expected between 1 and 5"]
 
 
+def test_a_key_the_file_leaves_to_its_program_s_default_is_judged_by_that_default(tmp_path):
+    """pam_faillock counts failures within fail_interval (900 s unless set): 1 s would never lock, and fails; unset,
+    the default 900 meets 900 but not 1800."""
+    conf = tmp_path / "faillock.conf"
+    local = testinfra.get_host("local://")
+
+    def problems(text: str, at_least: int) -> list[str]:
+        conf.write_text(text)
+        expect = [{"key": "fail_interval", "op": "ge", "value": at_least, "unset": 900}]
+        return checks.config_values(local, {"path": str(conf), "separator": "=", "expect": expect}).problems
+
+    assert problems("deny = 5\nfail_interval = 1\n", 900) == [f"{conf}: fail_interval is 1, expected ≥ 900"]
+    assert problems("deny = 5\n", 900) == []
+    assert problems("deny = 5\n", 1800) == [f"{conf}: fail_interval is 900, expected ≥ 1800"]
+
+
 def test_config_values_missing_file_fails(tmp_path):
     """A missing configuration file is a failure of the control, not a pass."""
     finding = checks.config_values(
@@ -440,6 +456,29 @@ def test_logrotate_blocks_take_paths_before_the_brace():
     top, blocks = checks._logrotate_blocks(text)
     assert top == {}
     assert blocks == [(["/var/log/syslog", "/var/log/auth.log"], {"rotate": "4", "period": "weekly"})]
+
+
+def test_logrotate_retention_reads_every_file_of_the_directory_and_fails_a_log_named_twice(tmp_path):
+    """On the RedHat family the rsyslog package rotates the syslog files in logrotate.d/syslog: a second file naming
+    them makes logrotate skip one block and fail daily. The check reads the whole directory, as logrotate includes it
+    (backup files skipped), and fails a log two files name."""
+    rotated = tmp_path / "logrotate.d"
+    rotated.mkdir()
+    keep = "{\n\tdaily\n\trotate 180\n}\n"
+    (rotated / "syslog").write_text("/var/log/messages\n/var/log/secure\n" + keep)
+    (rotated / "dnf").write_text("/var/log/hawkey.log {\n\tweekly\n\trotate 4\n}\n")
+    (rotated / "syslog.rpmsave").write_text("/var/log/messages {\n\trotate 1\n}\n")  # skipped, as logrotate does
+    local = testinfra.get_host("local://")
+    args = {"path": str(rotated), "logs": ["/var/log/messages", "/var/log/secure"], "min_days": 180}
+    finding = checks.logrotate_retention(local, args)
+    assert finding.problems == []
+    assert any("syslog: /var/log/messages /var/log/secure: daily, rotate 180" in e for e in finding.evidence)
+    (rotated / "rsyslog").write_text("/var/log/messages\n" + keep)
+    finding = checks.logrotate_retention(local, args)
+    assert finding.problems == [
+        f"/var/log/messages is rotated by {rotated}/rsyslog and {rotated}/syslog: logrotate skips the second "
+        "(duplicate entry)"
+    ]
 
 
 def test_file_modes_reports_extra_permission_bits(tmp_path):

@@ -151,9 +151,93 @@ def test_every_supported_os_has_its_variables() -> None:
     assert isinstance(debian, dict)
     assert isinstance(redhat, dict)
     assert set(debian) == set(redhat), f"OS family vars differ: {sorted(set(debian) ^ set(redhat))}"
-    for name in ("Debian-12", "openEuler-22", "openEuler-24", "Kylin_Linux_Advanced_Server-V10", "Uos-20"):
+    for name in ("Debian-12", "openEuler-22", "openEuler-24", "Kylin_Linux_Advanced_Server-V10", "Uos-20-apt"):
         specific = _yaml(vars_dir / f"{name}.yml")
         assert isinstance(specific, dict), f"vars/{name}.yml is missing or empty"
+
+
+def _os_vars(tmp_path: Path, facts: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The role's own variable loading (tasks/os_vars.yml), run by ansible-playbook on this machine with the facts
+    of another OS set in their place: it only reads the role's vars files and writes what they chose to a file."""
+    chosen = tmp_path / "chosen.json"
+    play = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "tasks": [
+                {"ansible.builtin.set_fact": facts},
+                {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": "os_vars"}},
+                {
+                    "ansible.builtin.copy": {
+                        "dest": str(chosen),
+                        "content": "{{ {'pam_family': baseline_pam_family, 'pam_dirs': baseline_pam_module_dirs,"
+                        " 'packages': baseline_packages} | to_json }}",
+                        "mode": "0600",
+                    }
+                },
+            ],
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
+    return subprocess.run(
+        [
+            _tool("ansible-playbook"),
+            *("-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}"),
+            str(tmp_path / "play.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**_env(), "ANSIBLE_ROLES_PATH": str(ROLES), "ANSIBLE_LOCALHOST_WARNING": "false"},
+    )
+
+
+def _facts(distribution: str, major: str, os_family: str, pkg_mgr: str) -> dict[str, str]:
+    return {
+        "ansible_distribution": distribution,
+        "ansible_distribution_major_version": major,
+        "ansible_distribution_version": major,
+        "ansible_os_family": os_family,
+        "ansible_pkg_mgr": pkg_mgr,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("facts", "pam_family", "pam_dir"),
+    [
+        # ansible-core < 2.21 reports UOS Server 20's RPM editions (uel20) as the Debian family (ansible#86957).
+        pytest.param(_facts("Uos", "20", "Debian", "dnf"), "redhat", "/usr/lib64/security", id="uos-20-rpm"),
+        pytest.param(
+            _facts("Uos", "20", "Debian", "apt"), "debian", "/lib/aarch64-linux-gnu/security", id="uos-20-apt"
+        ),
+        pytest.param(_facts("openEuler", "22", "RedHat", "dnf"), "redhat", "/usr/lib64/security", id="openeuler-22"),
+        pytest.param(
+            _facts("Debian", "12", "Debian", "apt"), "debian", "/lib/x86_64-linux-gnu/security", id="debian-12"
+        ),
+    ],
+)
+def test_each_os_loads_its_family_s_variables_by_its_package_manager(
+    tmp_path: Path, facts: dict[str, str], pam_family: str, pam_dir: str
+) -> None:
+    """The family is chosen by the package manager the host installs with: an RPM-based UOS gets RedHat's PAM files
+    and packages, an apt-based one Debian's with its own module paths."""
+    done = _os_vars(tmp_path, facts)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    chosen = json.loads((tmp_path / "chosen.json").read_text(encoding="utf-8"))
+    assert chosen["pam_family"] == pam_family
+    assert pam_dir in chosen["pam_dirs"]
+    assert ("libpam-pwquality" in chosen["packages"]) == (pam_family == "debian")
+
+
+@pytest.mark.slow
+def test_a_host_whose_package_manager_is_not_its_family_s_is_refused(tmp_path: Path) -> None:
+    """A Debian-family host that installs with zypper: nothing the role knows; it stops before any change."""
+    done = _os_vars(tmp_path, _facts("Foo", "1", "Debian", "zypper"))
+    assert done.returncode != 0
+    assert "installs with zypper, but the variables loaded are for apt" in done.stdout, done.stdout[-3000:]
+    assert not (tmp_path / "chosen.json").exists()
 
 
 def test_pam_validator_refuses_a_file_that_would_lock_people_out(tmp_path: Path) -> None:

@@ -99,8 +99,9 @@ class CheckKind(StrEnum):
     CONFIG_VALUES = "config_values"
     """Settings in a key/value file and, after it, the ``*.conf`` files of ``dropin_dir`` in name order; the last
     occurrence of a key wins, keys compare case-insensitively, ``#`` starts a comment. Args: ``path``,
-    ``separator`` (``=`` or ``space``), ``expect``: list of ``{key, op, value}``; a missing key fails;
-    ``dropin_dir`` (optional)."""
+    ``separator`` (``=`` or ``space``), ``expect``: list of ``{key, op, value}``, each with an optional ``unset``,
+    the value the program uses where the file sets none (without it a missing key fails); ``dropin_dir``
+    (optional)."""
     FILE_CONTAINS = "file_contains"
     """Every regex of ``patterns`` matches a line of ``path`` (re.MULTILINE). Args: ``path``, ``patterns``."""
     FILE_EXCLUDES = "file_excludes"

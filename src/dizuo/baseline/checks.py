@@ -260,6 +260,8 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
         settings[key.lower()] = (value, f"{source}: {line.strip()}")
     for item in args["expect"]:
         key, op, expected = item["key"], item["op"], item["value"]
+        if key.lower() not in settings and "unset" in item:  # the program's own default applies
+            settings[key.lower()] = (str(item["unset"]), f"{path}: {key} not set: {item['unset']} (its default)")
         if key.lower() not in settings:
             finding.fail(f"{path}: {key} is not set (expected {OP_TEXT[op]} {expected})")
             continue
@@ -781,17 +783,34 @@ def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], 
     return top, blocks
 
 
+# Files logrotate's `include` of a directory skips (its default tabooext and taboopat).
+_LOGROTATE_SKIPPED = re.compile(r"(\.rpmorig|\.rpmsave|,v|\.swp|\.rpmnew|~|\.cfsaved|\.disabled|\.dpkg-[a-z]+)$|^\.")
+
+
 def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
-    """Every block covering one of the logs keeps at least min_days (rotate × period, maxage)."""
+    """Every block covering one of the logs keeps at least min_days (rotate × period, maxage). ``path`` is a file,
+    or a directory logrotate includes (every file in it is read, as logrotate does): a log two blocks name is a
+    failure, since logrotate refuses the later block (a "duplicate log entry") and the service fails every day."""
     finding = Finding()
     path, min_days = args["path"], int(args["min_days"])
-    text = _read_required(host, path, finding)
-    if text is None:
-        return finding
+    files = [path]
+    if host.file(path).is_directory:
+        files = [f"{path}/{name}" for name in sorted(host.file(path).listdir()) if not _LOGROTATE_SKIPPED.search(name)]
     defaults, _ = _logrotate_blocks(_read(host, "/etc/logrotate.conf") or "")
-    _, blocks = _logrotate_blocks(text)
+    blocks = []
+    for file in files:
+        text = _read_required(host, file, finding)
+        if text is not None:
+            blocks += [(file, paths, directives) for paths, directives in _logrotate_blocks(text)[1]]
+    named_in: dict[str, list[str]] = {}
+    for file, paths, _directives in blocks:
+        for pattern in paths:
+            named_in.setdefault(pattern, []).append(file)
+    for pattern, where in sorted(named_in.items()):
+        if len(where) > 1 and any(fnmatch.fnmatch(log, pattern) for log in args["logs"]):
+            finding.fail(f"{pattern} is rotated by {' and '.join(where)}: logrotate skips the second (duplicate entry)")
     covered = False
-    for paths, directives in blocks:
+    for file, paths, directives in blocks:
         if not any(fnmatch.fnmatch(log, pattern) for log in args["logs"] for pattern in paths):
             continue
         covered = True
@@ -801,16 +820,16 @@ def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
         days = rotate * LOGROTATE_PERIOD_DAYS[period]
         maxage = settings.get("maxage")
         finding.see(
-            f"{path}: {' '.join(paths)}: {period}, rotate {rotate}"
+            f"{file}: {' '.join(paths)}: {period}, rotate {rotate}"
             + (f", maxage {maxage}" if maxage else "")
             + f" → {days:g} days"
         )
         if days < min_days:
-            finding.fail(f"{path}: {' '.join(paths)} keeps {days:g} days ({period} × rotate {rotate}), need {min_days}")
+            finding.fail(f"{file}: {' '.join(paths)} keeps {days:g} days ({period} × rotate {rotate}), need {min_days}")
         if maxage is not None and int(maxage) < min_days:
-            finding.fail(f"{path}: {' '.join(paths)} deletes logs after maxage {maxage} days, need {min_days}")
+            finding.fail(f"{file}: {' '.join(paths)} deletes logs after maxage {maxage} days, need {min_days}")
     if not covered:
-        finding.fail(f"{path}: no block rotates any of {', '.join(args['logs'])}")
+        finding.fail(f"{args['path']}: no block rotates any of {', '.join(args['logs'])}")
     return finding
 
 
