@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dizuo.files import atomic_path, make_staging, swap_in, write_atomically
+from dizuo.files import (
+    ChangedWhileWritingError,
+    atomic_path,
+    make_staging,
+    resolved_out,
+    swap_in,
+    write_atomically,
+)
 
 
 @pytest.fixture
@@ -63,3 +70,52 @@ def test_a_staged_folder_replaces_the_old_one_whole(tmp_path: Path) -> None:
     fresh = make_staging(tmp_path / "new")
     swap_in(fresh, tmp_path / "new")
     assert (tmp_path / "new").is_dir(), "a target that did not exist is created"
+
+
+def test_what_came_into_the_old_folder_while_the_new_was_made_puts_it_back(tmp_path: Path) -> None:
+    """swap_in judges the old content once set aside: a file put there meanwhile puts the old folder back, whole,
+    and nothing new replaces it."""
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "index.html").write_text("old\n")
+    staging = make_staging(out)
+    (staging / "index.html").write_text("new\n")
+    (out / "notes.txt").write_text("mine\n")  # written by someone while the report was made
+
+    def problem_with(old: Path) -> str | None:
+        return "holds notes.txt" if (old / "notes.txt").exists() else None
+
+    with pytest.raises(ChangedWhileWritingError, match=r"holds notes\.txt"):
+        swap_in(staging, out, problem_with)
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "notes.txt"]
+    assert (out / "index.html").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["report", staging.name]), "no old folder left"
+
+
+def test_an_interrupted_swap_puts_the_old_folder_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C between setting the old folder aside and renaming the new one in leaves the old one where it was."""
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "summary.json").write_text("{}\n")
+    staging = make_staging(out)
+    real_rename = Path.rename
+
+    def interrupted(self: Path, target: Path) -> Path:
+        if self == staging:
+            raise KeyboardInterrupt
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        swap_in(staging, out)
+    assert (out / "summary.json").read_text() == "{}\n"
+    assert not [p for p in tmp_path.iterdir() if ".old-" in p.name]
+
+
+def test_an_output_path_through_a_link_is_the_folder_the_system_means(tmp_path: Path) -> None:
+    """`link/../x` names x beside the link's target (as the kernel resolves it), not x beside the link."""
+    (tmp_path / "elsewhere" / "sub").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "link").symlink_to(tmp_path / "elsewhere" / "sub")
+    assert resolved_out(tmp_path / "work" / "link" / ".." / "x") == tmp_path / "elsewhere" / "x"
+    assert resolved_out(tmp_path / "work" / "link") == tmp_path / "work" / "link", "a link itself stays one"

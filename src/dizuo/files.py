@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,13 +65,40 @@ def make_staging(out: Path) -> Path:
     return staging
 
 
-def swap_in(staging: Path, out: Path) -> None:
+class ChangedWhileWritingError(Exception):
+    """``out`` came to hold something its writer may not replace while the new content was made; it is as it was."""
+
+
+def resolved_out(out: Path) -> Path:
+    """Where ``out`` is, as the operating system resolves it: its parent's real path and its own name. `link/../x`
+    is `x` beside the link's target, not beside the link (``os.path.abspath`` would drop `link/..` as text, and a
+    check of one folder would be followed by a write over another). ``out`` itself stays unresolved: a symbolic
+    link is its caller's to refuse."""
+    if out.name in {"", ".", ".."}:
+        return Path(os.path.realpath(out))
+    return Path(os.path.realpath(out.parent)) / out.name
+
+
+def swap_in(staging: Path, out: Path, problem_with: Callable[[Path], str | None] | None = None) -> None:
     """Replace the directory ``out`` (if any) with ``staging`` as a whole: nothing of the old content stays, and
-    a reader never sees a mix of the two (for an instant, neither)."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
+    a reader never sees a mix of the two (for an instant, neither).
+
+    ``problem_with`` judges the old content once it is set aside (what the caller checked before it began may have
+    changed since): on a problem it is put back and :class:`ChangedWhileWritingError` raised. Any failure puts the
+    old content back. Removing the old content afterwards is best effort: a failure there is a warning."""
+    if not out.exists():
         staging.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    out.rename(old)  # onto the empty directory mkdtemp made: a name no other run holds
+    try:
+        if problem_with is not None and (problem := problem_with(old)):
+            raise ChangedWhileWritingError(problem)
+        staging.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    try:
         shutil.rmtree(old)
-    else:
-        staging.rename(out)
+    except OSError as exc:
+        warnings.warn(f"the previous {out.name} could not be removed and is kept at {old}: {exc}", stacklevel=2)

@@ -106,13 +106,47 @@ def test_a_new_report_replaces_the_previous_one_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "usage.csv"], "no staging folder is left"
 
 
+def test_out_through_a_link_is_checked_and_written_where_the_system_resolves_it(tmp_path, monkeypatch):
+    """`--out link/../victim` is victim beside the link's target (as the kernel resolves it): the report goes there,
+    and the folder named victim beside the link, holding a user's files, is never touched."""
+    (tmp_path / "elsewhere" / "sub").mkdir(parents=True)
+    work = tmp_path / "work"
+    (work / "victim").mkdir(parents=True)
+    (work / "victim" / "thesis.txt").write_text("mine", encoding="utf-8")
+    (work / "victim" / "index.html").write_text("precious", encoding="utf-8")
+    (work / "link").symlink_to(tmp_path / "elsewhere" / "sub")
+    monkeypatch.chdir(work)
+    args = ["capacity", "report", "--csv", str(usage_csv(tmp_path / "usage.csv")), "--out", "link/../victim"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (work / "victim").iterdir()) == ["index.html", "thesis.txt"]
+    assert (work / "victim" / "index.html").read_text(encoding="utf-8") == "precious"
+    assert (tmp_path / "elsewhere" / "victim" / "index.html").is_file()
+    assert str(tmp_path / "elsewhere" / "victim") in "".join(result.output.split()), "it says where it wrote"
+
+
 @pytest.mark.parametrize(
     ("content", "replaced"),
     [
         ({"notes.txt": "mine"}, False),
         ({"index.html": "<html>someone else's page</html>", "logo.png": "x"}, False),
-        # A report of a dizuo from before the marker: its page and charts, nothing else.
-        ({"index.html": "<html><head><title>dizuo capacity report</title></head></html>", "old.png": "x"}, True),
+        # A report of a dizuo from before the marker: its page and the charts it shows, nothing else.
+        (
+            {
+                "index.html": '<html><head><title>dizuo capacity report</title></head><img src="old.png"></html>',
+                "old.png": "x",
+            },
+            True,
+        ),
+        # ... but a picture beside it the page does not show is someone else's.
+        (
+            {
+                "index.html": '<html><head><title>dizuo capacity report</title></head><img src="old.png"></html>',
+                "old.png": "x",
+                "architecture-diagram.png": "y",
+            },
+            False,
+        ),
         # A previous report someone added a file to: that file would be lost.
         ({"dizuo-report.json": '{"written_by": "dizuo capacity report", "files": ["index.html"]}', "x.txt": ""}, False),
     ],

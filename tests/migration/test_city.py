@@ -537,6 +537,39 @@ def test_out_that_is_a_mount_point_is_refused(tmp_path: Path, monkeypatch: pytes
     assert "is a mount point" in result.output
 
 
+def test_out_through_a_link_is_where_the_system_resolves_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--out link/../plan` is plan beside the link's target: the plan goes there, and says so; the folder named plan
+    beside the link, holding a user's notes, is left alone (and no false "put there while the plan was made")."""
+    (tmp_path / "elsewhere" / "sub").mkdir(parents=True)
+    work = tmp_path / "work"
+    (work / "plan").mkdir(parents=True)
+    (work / "plan" / "notes.txt").write_text("mine", encoding="utf-8")
+    (work / "link").symlink_to(tmp_path / "elsewhere" / "sub")
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", "link/../plan"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (work / "plan").iterdir()] == ["notes.txt"]
+    assert (tmp_path / "elsewhere" / "plan" / "PLAN.md").is_file()
+
+
+def test_a_plan_the_disk_cannot_take_is_a_failure_not_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk is not the input's fault: exit 1, nothing left behind; exit 2 stays for an --out that is taken."""
+    real_write = Path.write_text
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name == "PLAN.md":
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", full)
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_out_filled_while_the_plan_is_made_is_left_alone_and_no_staging_stays(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

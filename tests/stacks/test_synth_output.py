@@ -160,8 +160,19 @@ def test_a_failing_synth_leaves_the_previous_output_untouched(tmp_path: Path, yu
         (lambda root: root, "holds the declaration"),
         (lambda root: root / "mine", "is not a previous dizuo synth output (it holds keep.txt)"),
         (lambda root: root / "half", "is not a previous dizuo synth output (it holds README.md)"),
+        (lambda root: root / "kustomized", "is not a previous dizuo synth output (it holds cloud/kustomization.yaml)"),
+        (lambda root: root / "kustomized" / "cloud" / "..", "is not a previous dizuo synth output (it holds cloud/"),
     ],
-    ids=["a-file", "under-a-file", "the-declaration", "above-the-declaration", "foreign-folder", "build-plus-a-file"],
+    ids=[
+        "a-file",
+        "under-a-file",
+        "the-declaration",
+        "above-the-declaration",
+        "foreign-folder",
+        "build-plus-a-file",
+        "a-file-of-ones-own-beside-the-manifests",
+        "the-same-named-through-dot-dot",
+    ],
 )
 def test_synth_refuses_an_output_whose_replacement_would_lose_data(
     tmp_path: Path, yulin: Declaration, make: Callable[[Path], Path], message: str
@@ -175,6 +186,11 @@ def test_synth_refuses_an_output_whose_replacement_would_lose_data(
     (tmp_path / "half" / "network").mkdir(parents=True)
     (tmp_path / "half" / "summary.json").write_text('{"stacks": {"network": {}}}', encoding="utf-8")
     (tmp_path / "half" / "README.md").write_text("mine", encoding="utf-8")
+    # A previous build with a file of the user's beside its manifests (Argo CD reads a kustomization there).
+    (tmp_path / "kustomized" / "cloud").mkdir(parents=True)
+    (tmp_path / "kustomized" / "summary.json").write_text('{"stacks": {"cloud": {}}}', encoding="utf-8")
+    (tmp_path / "kustomized" / "cloud" / "yl-gov.yaml").write_text("kind: Namespace\n", encoding="utf-8")
+    (tmp_path / "kustomized" / "cloud" / "kustomization.yaml").write_text("resources: [yl-gov.yaml]\n", "utf-8")
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     with pytest.raises(SynthError) as caught:
         synth(yulin, tmp_path / "decl", make(tmp_path), ROOT / "stacks")
@@ -244,6 +260,20 @@ def test_synth_writes_the_same_bytes_whichever_protobuf_runtime_is_installed(tmp
     assert differing == [], differing
 
 
+def test_synth_refuses_the_working_directory(
+    tmp_path: Path, yulin: Declaration, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A previous build that is the working directory is not replaced: the shell standing in it would be left in
+    a deleted folder."""
+    out = tmp_path / "build"
+    (out / "network").mkdir(parents=True)
+    (out / "summary.json").write_text('{"stacks": {"network": {}}}', encoding="utf-8")
+    monkeypatch.chdir(out)
+    with pytest.raises(SynthError, match="is the working directory or holds it"):
+        synth(yulin, YULIN, Path("."), ROOT / "stacks")
+    assert (out / "summary.json").is_file()
+
+
 def test_synth_replaces_a_previous_build_and_leaves_it_readable(tmp_path: Path, yulin: Declaration) -> None:
     """A previous build is replaced whole (a stack folder it had and this run has not is gone), and the new
     output has the permissions of the umask, not the private ones of a temporary directory."""
@@ -251,7 +281,7 @@ def test_synth_replaces_a_previous_build_and_leaves_it_readable(tmp_path: Path, 
     shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
     out = tmp_path / "build"
     (out / "oldstack").mkdir(parents=True)
-    (out / "oldstack" / "c.yaml").write_text("kind: Namespace\n", encoding="utf-8")
+    (out / "oldstack" / "yl-gov.yaml").write_text("kind: Namespace\n", encoding="utf-8")
     (out / "summary.json").write_text('{"stacks": {"oldstack": {}}}', encoding="utf-8")
     umask = os.umask(0o022)
     try:

@@ -16,6 +16,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from rich.text import Text
 from dizuo.capacity.prometheus_source import Ownership
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
-from dizuo.files import atomic_path, make_staging, swap_in
+from dizuo.files import ChangedWhileWritingError, atomic_path, make_staging, resolved_out, swap_in
 
 GIB = 2**30
 DAY = 86400
@@ -516,21 +517,21 @@ def out_dir_problem(out: Path) -> str | None:
     The report replaces ``out`` whole, so it must be new, empty, or a previous report holding nothing else; not the
     working directory (or one holding it), not a mount point (neither can be renamed), and writable.
     """
-    absolute = Path(os.path.abspath(out))
-    return _unusable_place(out, absolute) or _held_content(out) or _unwritable(out, absolute)
+    absolute = resolved_out(out)  # checked where the report is written; named as the user named it
+    return _unusable_place(out, absolute) or _held_content(absolute) or _unwritable(out, absolute)
 
 
 def _unusable_place(out: Path, absolute: Path) -> str | None:
-    if out.is_symlink():
+    if absolute.is_symlink():
         return f"{out} is a symbolic link; name the directory itself"
-    if out.exists() and not out.is_dir():
+    if absolute.exists() and not absolute.is_dir():
         return f"{out} is a file, not a directory"
     blocking = next((p for p in absolute.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         return f"{blocking} is a file, not a directory"
     if Path.cwd().resolve().is_relative_to(absolute.resolve()):
         return "is the working directory or holds it; the report replaces its directory whole: name a new one"
-    if out.is_dir() and os.path.ismount(out):
+    if absolute.is_dir() and os.path.ismount(absolute):
         return "is a mount point, which the report cannot be renamed onto; name a new directory inside it"
     return None
 
@@ -547,7 +548,7 @@ def _held_content(out: Path) -> str | None:
 
 
 def _unwritable(out: Path, absolute: Path) -> str | None:
-    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+    if absolute.is_dir() and not os.access(absolute, os.W_OK | os.X_OK):
         return f"{out} is not writable"
     existing = next(p for p in absolute.parents if p.exists())
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -567,12 +568,16 @@ def _not_from_a_report(out: Path) -> list[str]:
 
 
 def _report_before_the_marker(entries: dict[str, Path]) -> set[str]:
+    """A report written before the marker: its page and the charts the page shows (not any picture beside it)."""
     page = entries.get("index.html")
     try:
-        ours = page is not None and page.is_file() and TITLE in page.read_text(encoding="utf-8")
+        text = page.read_text(encoding="utf-8") if page is not None and page.is_file() else ""
     except (OSError, UnicodeDecodeError):
-        ours = False
-    return {"index.html", *(name for name in entries if name.endswith(".png"))} if ours else set()
+        text = ""
+    if TITLE not in text:
+        return set()
+    shown = {html.unescape(src) for src in re.findall(r'<img src="([^"/]+\.png)"', text)}
+    return {"index.html", *(name for name in entries if name in shown)}
 
 
 def write_report(
@@ -587,9 +592,9 @@ def write_report(
     Raises :class:`ReportDirError` when ``out`` is not the report's to replace (``out_dir_problem``), OSError when
     the files cannot be written; ``out`` is then as it was.
     """
-    if problem := out_dir_problem(out):
+    target = resolved_out(out)  # the folder checked is the folder written: `link/../x` is x beside link's target
+    if problem := out_dir_problem(target):
         raise ReportDirError(problem)
-    target = Path(os.path.abspath(out))  # `a/..` names no folder to write beside
     staging = make_staging(target)
     try:
         pictures: list[tuple[str, str]] = []
@@ -606,10 +611,13 @@ def write_report(
         files = sorted(["index.html", *(name for name, _ in pictures)])
         marker = {"written_by": WRITTEN_BY, "files": files}
         (staging / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
-        swap_in(staging, target)
+        try:
+            swap_in(staging, target, _held_content)
+        except ChangedWhileWritingError as exc:
+            raise ReportDirError(f"{exc} (put there while the report was made)") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out / "index.html"
+    return target / "index.html"
 
 
 def _html(report: Report, pictures: Sequence[tuple[str, str]]) -> str:

@@ -26,6 +26,7 @@ from dizuo.declaration.cli import load_or_exit
 from dizuo.declaration.loader import DeclarationError
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.files import resolved_out
 from dizuo.migration.city import MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
@@ -261,9 +262,9 @@ def city(
     except MigrationSetupError as err:  # a wave that would not read back as planned: a bug, never written
         _log(f"error: internal: {err}")
         raise typer.Exit(FAILED) from None
-    except PlanWriteError as err:
+    except PlanWriteError as err:  # --out taken is the input's problem; a disk that filled is a failure
         _log(f"error: {err}")
-        raise typer.Exit(BAD_INPUT) from None
+        raise typer.Exit(BAD_INPUT if err.taken else FAILED) from None
     _summary(instance, assignment, waves, time.perf_counter() - start, planned.need_bytes)
     console = Console(stderr=True)
     if waves is None:
@@ -290,8 +291,10 @@ def _outlook(
             raise typer.Exit(BAD_INPUT) from None
 
 
-def _unusable_out(out: Path) -> str | None:
-    """Why ``out`` cannot take the plan, or None: it must be new or an empty directory (nothing is ever replaced)."""
+def _unusable_out(given: Path) -> str | None:
+    """Why ``out`` cannot take the plan, or None: it must be new or an empty directory (nothing is ever replaced).
+    Checked where the plan is written (``resolved_out``: `link/../x` is x beside the link's target)."""
+    out = resolved_out(given)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         return "exists and is not a directory"
     # The plan is renamed onto --out as a whole: the working directory would be replaced under the shell that
@@ -302,8 +305,18 @@ def _unusable_out(out: Path) -> str | None:
         return "is a mount point, which the plan cannot be renamed onto; name a new directory inside it"
     if out.is_dir() and any(out.iterdir()):
         return "is not empty; a plan is never written over anything (choose a new directory)"
+    return _unwritable_parent(out)
+
+
+def _unwritable_parent(out: Path) -> str | None:
+    """Why nothing can be created beside ``out``, found before the solve, not after it."""
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    return None if blocking is None else f"{blocking} is a file, not a directory"
+    if blocking is not None:
+        return f"{blocking} is a file, not a directory"
+    existing = next(p for p in out.parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable (the plan is written beside {out.name} and renamed into place)"
+    return None
 
 
 def register(app: typer.Typer) -> None:

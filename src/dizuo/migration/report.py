@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import errno
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import yaml
 
 from dizuo.declaration.loader import load_documents
-from dizuo.files import plain_mode
+from dizuo.files import plain_mode, resolved_out
 from dizuo.migration.city import (
     GIB,
     Change,
@@ -109,12 +108,17 @@ def _instance_json(city: CityInstance) -> str:
 
 
 class PlanWriteError(Exception):
-    """``--out`` could not take the plan; nothing of it was left behind."""
+    """``--out`` could not take the plan; nothing of it was left behind. ``taken``: because something is there
+    (the input's problem), not because writing failed."""
+
+    def __init__(self, message: str, *, taken: bool = False) -> None:
+        super().__init__(message)
+        self.taken = taken
 
 
 def _write_at_once(files: dict[str, str], out: Path) -> None:
     """Write ``files`` beside ``out``, then rename them into place: all of the plan appears at once, or none."""
-    target = Path(os.path.abspath(out))  # `a/b/..` names no folder to write beside
+    target = resolved_out(out)  # `link/../x` is x beside link's target, where the checks looked
     staging: Path | None = None
     renaming = False
     try:
@@ -126,13 +130,16 @@ def _write_at_once(files: dict[str, str], out: Path) -> None:
             (staging / name).write_text(text, encoding="utf-8", newline="")  # the line ends as given, anywhere
         renaming = True
         staging.rename(target)  # onto a new path or an empty directory
-    except OSError as err:
+    except BaseException as err:  # an interrupt too: no staging folder stays behind
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if not isinstance(err, OSError):
+            raise
         if renaming and err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
             raise PlanWriteError(
                 f"--out {out}: something was put there while the plan was made; nothing was written (a plan is never "
-                "written over anything): plan again into a new directory"
+                "written over anything): plan again into a new directory",
+                taken=True,
             ) from err
         raise PlanWriteError(f"--out {out}: the plan could not be written, nothing was: {err}") from err
 

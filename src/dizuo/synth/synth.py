@@ -9,6 +9,7 @@ the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dizuo.cloud.shapes import dns_zone_fragment
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import make_staging, swap_in
+from dizuo.files import ChangedWhileWritingError, make_staging, resolved_out, swap_in
 from dizuo.naming import label
 from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
 from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors, numeric_version
@@ -195,11 +196,9 @@ def synth(
     (as `pulumi config set --secret` would). Raises :class:`SynthError`; ``out`` is then left untouched.
     """
     stack = stack or f"{declaration.city.code}-{declaration.city.environment}"
-    out = out.absolute()
-    check_output_dir(out, declaration_dir, stacks_root)
+    out = resolved_out(out)  # the folder checked is the folder written: `link/../x` is x beside link's target
+    check_output_dir(out, declaration_dir, stacks_root, declaration)
     stacks = discover(stacks_root)
-    # Each cluster's manifests against the API its own server serves.
-    kubernetes_versions = {c.name: c.kubernetes_version for c in declaration.clusters}
     upstream: dict[str, dict[str, Any]] = {}
     result = SynthResult(out=out)
     errors: list[str] = []
@@ -229,15 +228,7 @@ def synth(
                 raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}{hint}"], code) from exc
             upstream[stack_reference_name(run.project, stack)] = run.exports
             result.runs[stack_dir.short] = run
-            for cluster, docs in _kubernetes_files(run).items():
-                version = kubernetes_versions.get(cluster, KUBERNETES_VERSION)
-                for doc in docs:
-                    errors += [
-                        f"{stack_dir.short}/{cluster}.yaml: {doc.get('kind')} "
-                        f"{doc.get('metadata', {}).get('namespace', '-')}/{doc.get('metadata', {}).get('name')}: {e}"
-                        for e in manifest_errors(doc, version)
-                    ]
-                _write(staging / stack_dir.short / f"{cluster}.yaml", _dump_all(docs))
+            errors += _write_manifests(run, staging / stack_dir.short, declaration)
             errors += [f"stacks/{stack_dir.path.name}: policy {v}" for v in _policy_violations(run)]
             openstack = _openstack(run)
             if openstack:
@@ -252,10 +243,36 @@ def synth(
         result.summary = summary(declaration, stack, result.runs)
         _write_dns_records(declaration, result, staging)
         _write(staging / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
-        swap_in(staging, out)
+        _swap_in_build(staging, out, declaration)
+    except OSError as exc:  # the disk filled, a folder became unwritable: the build could not finish
+        raise SynthError([f"--out {out}: cannot write: {exc.strerror or exc}"], FAILED) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _write_manifests(run: StackRun, folder: Path, declaration: Declaration) -> list[str]:
+    """Write a stack's manifests, one file per cluster; return their schema errors, each cluster's against the API its
+    own server serves."""
+    versions = {c.name: c.kubernetes_version for c in declaration.clusters}
+    errors = []
+    for cluster, docs in _kubernetes_files(run).items():
+        for doc in docs:
+            meta = doc.get("metadata", {})
+            errors += [
+                f"{folder.name}/{cluster}.yaml: {doc.get('kind')} {meta.get('namespace', '-')}/{meta.get('name')}: {e}"
+                for e in manifest_errors(doc, versions.get(cluster, KUBERNETES_VERSION))
+            ]
+        _write(folder / f"{cluster}.yaml", _dump_all(docs))
+    return errors
+
+
+def _swap_in_build(staging: Path, out: Path, declaration: Declaration) -> None:
+    """The build in place of ``out``, unless ``out`` came to hold what synth did not write while it ran."""
+    try:
+        swap_in(staging, out, lambda old: _foreign_content(old, declaration))
+    except ChangedWhileWritingError as exc:
+        raise SynthError([f"--out {out}: {exc} (put there while the build was made)"], BAD_INPUT) from None
 
 
 def _write_dns_records(declaration: Declaration, result: SynthResult, staging: Path) -> None:
@@ -284,11 +301,12 @@ def _make_staging(out: Path) -> Path:
         raise SynthError([f"--out {out}: cannot write there: {exc.strerror or exc}"], BAD_INPUT) from exc
 
 
-def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> None:
+def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path, declaration: Declaration) -> None:
     """Refuse an output directory whose replacement would lose anything synth did not write itself.
 
-    ``out`` is replaced as a whole, so it must be new, empty, or a previous build: ``summary.json`` plus one
-    folder per stack in it, holding only the manifests and ``openstack.json``. Raises :class:`SynthError`.
+    ``out`` is replaced as a whole, so it must be new, empty, or a previous build of this declaration (see
+    ``_foreign_content``); not the working directory or one holding it, nor a mount point (neither can be renamed).
+    Raises :class:`SynthError`.
     """
     where = f"--out {out}"
     for source, what in ((declaration_dir, "the declaration"), (stacks_root, "the stack programs")):
@@ -298,42 +316,59 @@ def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path) -> Non
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise SynthError([f"{where}: {blocking} is a file, not a directory"], BAD_INPUT)
+    if Path.cwd().resolve().is_relative_to(out):
+        raise SynthError(
+            [f"{where}: is the working directory or holds it; the build replaces its directory whole: name a new one"],
+            BAD_INPUT,
+        )
     if not out.exists() and not out.is_symlink():
         return
     if not out.is_dir() or out.is_symlink():
         raise SynthError([f"{where}: exists and is not a directory; choose a new or empty directory"], BAD_INPUT)
+    if os.path.ismount(out):
+        raise SynthError(
+            [f"{where}: is a mount point, which the build cannot be renamed onto; name a new directory inside it"],
+            BAD_INPUT,
+        )
+    if problem := _foreign_content(out, declaration):
+        raise SynthError([f"{where}: {problem}"], BAD_INPUT)
+
+
+def _foreign_content(out: Path, declaration: Declaration) -> str | None:
+    """What in ``out`` synth did not write, or None: a previous build holds ``summary.json``, one folder per stack it
+    names with that stack's manifests (``<cluster>.yaml``) and ``openstack.json``, and ``dns/<domain>.zone``; each a
+    regular file. Anything else (a kustomization.yaml beside the manifests) is a user's, and would be lost."""
     entries = {p.name: p for p in out.iterdir()}
     if not entries:
-        return
+        return None
     try:
         previous = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         stack_folders = set(previous["stacks"])
     except (OSError, ValueError, KeyError, TypeError):
-        stack_folders = None
-    foreign = (
-        sorted(entries)
-        if stack_folders is None
-        else sorted(
-            name
-            for name, path in entries.items()
-            if name != "summary.json"
-            and not (name == DNS_FOLDER and path.is_dir() and all(f.suffix == ".zone" for f in path.iterdir()))
-            and not (
-                name in stack_folders
-                and path.is_dir()
-                and all(f.is_file() and f.suffix in (".yaml", ".json") for f in path.iterdir())
-            )
-        )
+        stack_folders = set()
+    manifests = {f"{c.name}.yaml" for c in declaration.clusters} | {"default.yaml", "openstack.json"}
+    zones = {f"{declaration.city.domain}.zone"} if declaration.city.domain else set()
+
+    folders: dict[str, set[str]] = {DNS_FOLDER: zones, **dict.fromkeys(stack_folders, manifests)}
+
+    def regular(path: Path) -> bool:
+        return path.is_file() and not path.is_symlink()
+
+    foreign = []
+    for name, path in sorted(entries.items()):
+        if name == "summary.json" and regular(path):
+            continue
+        if name not in folders or path.is_symlink() or not path.is_dir():
+            foreign.append(name)
+            continue
+        foreign += [f"{name}/{f.name}" for f in sorted(path.iterdir()) if f.name not in folders[name] or not regular(f)]
+    if not foreign:
+        return None
+    shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+    return (
+        f"is not a previous dizuo synth output (it holds {shown}), and it would be replaced as a whole; choose a new "
+        "or empty directory"
     )
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        raise SynthError(
-            [
-                f"{where}: is not a previous dizuo synth output (it holds {shown}), and it would be replaced "
-                "as a whole; choose a new or empty directory"
-            ],
-            BAD_INPUT,
-        )
 
 
 def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> dict[str, Any]:
