@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import signal
+from types import FrameType
 from typing import Any
 
 import typer
@@ -72,6 +74,18 @@ def _root() -> None:
     """底座: declare a city's network, government cloud, data pool and security baseline as code."""
 
 
+def stop_cleanly_on_sigterm() -> None:
+    """Make SIGTERM (a CI job cancelled, `timeout`, systemd stopping a unit) end the command the way Ctrl-C does:
+    by an exception, so that every ``finally`` runs and no staging folder or temporary file stays behind. Python's
+    default ends the process at once. Exit status 143, as the signal's own would be."""
+
+    def terminated(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, terminated)
+
+
 def main() -> None:
     """Entry point of the `dizuo` console script."""
+    stop_cleanly_on_sigterm()
     app()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +106,37 @@ def test_a_new_report_replaces_the_previous_one_whole(tmp_path):
             f"--charts {charts}: the folder holds more than the report it has: {sorted(p.name for p in out.iterdir())}"
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "usage.csv"], "no staging folder is left"
+
+
+TERMINATED_MIDWAY = """
+import os, signal, sys
+import dizuo.capacity.report as report
+drawn = report.volume_chart
+
+def chart_then_sigterm(volume, path):
+    drawn(volume, path)
+    os.kill(os.getpid(), signal.SIGTERM)  # a CI job cancelled while the charts are drawn
+
+report.volume_chart = chart_then_sigterm
+sys.argv = ["dizuo", "capacity", "report", "--csv", sys.argv[1], "--out", sys.argv[2]]
+from dizuo.cli import main
+main()
+"""
+
+
+def test_a_report_terminated_midway_leaves_the_previous_one_and_no_staging(tmp_path):
+    """SIGTERM (a cancelled CI job, `timeout`) while the charts are drawn ends the run as Ctrl-C would: exit 143, the
+    previous report as it was, and no half-drawn staging folder beside it (Python's default would just die)."""
+    csv = usage_csv(tmp_path / "usage.csv")
+    out = tmp_path / "report"
+    assert CliRunner().invoke(app, ["capacity", "report", "--csv", str(csv), "--out", str(out)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    done = subprocess.run(
+        [sys.executable, "-c", TERMINATED_MIDWAY, str(csv), str(out)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "usage.csv"], "no staging folder left"
 
 
 def test_out_through_a_link_is_checked_and_written_where_the_system_resolves_it(tmp_path, monkeypatch):
