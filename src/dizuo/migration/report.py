@@ -18,7 +18,6 @@ import errno
 import json
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import yaml
 
 from dizuo.declaration.loader import load_documents
-from dizuo.files import plain_mode, resolved_out
+from dizuo.files import make_staging, plain_mode, resolved_out
 from dizuo.migration.city import (
     GIB,
     Change,
@@ -122,9 +121,7 @@ def _write_at_once(files: dict[str, str], out: Path) -> None:
     staging: Path | None = None
     renaming = False
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        staging.chmod(plain_mode(directory=True))  # mkdtemp's 0700 would hide the plan from its reviewers
+        staging = make_staging(target)
         for name, text in files.items():
             (staging / name).parent.mkdir(mode=plain_mode(directory=True), exist_ok=True)
             (staging / name).write_text(text, encoding="utf-8", newline="")  # the line ends as given, anywhere
