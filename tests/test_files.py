@@ -12,6 +12,7 @@ from dizuo.files import (
     ChangedWhileWritingError,
     atomic_path,
     make_staging,
+    output_place_problem,
     resolved_out,
     swap_in,
     write_atomically,
@@ -119,3 +120,48 @@ def test_an_output_path_through_a_link_is_the_folder_the_system_means(tmp_path: 
     (tmp_path / "work" / "link").symlink_to(tmp_path / "elsewhere" / "sub")
     assert resolved_out(tmp_path / "work" / "link" / ".." / "x") == tmp_path / "elsewhere" / "x"
     assert resolved_out(tmp_path / "work" / "link") == tmp_path / "work" / "link", "a link itself stays one"
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda root: root / "new", None),
+        (lambda root: (root / "empty").mkdir() or root / "empty", None),
+        (lambda root: (root / "link").symlink_to(root) or root / "link", "is a symbolic link"),
+        (lambda root: (root / "f").write_text("mine") and root / "f", "exists and is not a directory"),
+        (lambda root: (root / "f").write_text("mine") and root / "f" / "out", "/f is a file, not a directory"),
+        (lambda root: root, "is the working directory or holds it; the build replaces"),
+        (lambda root: root.parent, "is the working directory or holds it"),
+    ],
+    ids=["new", "empty", "a-link", "a-file", "under-a-file", "the-working-directory", "holding-it"],
+)
+def test_a_place_an_output_folder_cannot_be_replaced_whole_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, problem
+) -> None:
+    """One judgement of an output folder's place for synth, report and migrate city, each saying what it writes."""
+    monkeypatch.chdir(tmp_path)
+    found = output_place_problem(resolved_out(make(tmp_path)), "the build")
+    assert (found is None) if problem is None else (found is not None and problem in found), found
+
+
+def test_a_mount_point_is_no_place_for_an_output_folder() -> None:
+    """A mount point cannot be renamed onto: refused before the work, not when the work is done."""
+    mounted = next((Path(p) for p in ("/proc", "/sys", "/dev") if os.path.ismount(p)), None)
+    if mounted is None:
+        pytest.skip("no mount point to try here")
+    assert "is a mount point, which the report cannot be renamed onto" in str(
+        output_place_problem(mounted, "the report")
+    )
+
+
+def test_an_unwritable_parent_is_found_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder is made beside --out: a parent nobody may write is named up front (root may write anywhere, so
+    the permission is what os.access says)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    assert output_place_problem(locked / "out", "the plan") == (
+        f"{locked} is not writable (the plan is written beside out and renamed into place)"
+    )
+    assert output_place_problem(locked, "the plan") == "is not writable"

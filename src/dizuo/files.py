@@ -79,6 +79,39 @@ def resolved_out(out: Path) -> Path:
     return Path(os.path.realpath(out.parent)) / out.name
 
 
+def output_place_problem(out: Path, what: str) -> str | None:
+    """Why the folder ``out`` (as :func:`resolved_out` gives it) cannot be replaced whole by ``what`` (say "the
+    report"), or None. What it may already hold is its writer's to judge; this is the place itself: not a symbolic
+    link or a file, not under a file, not the working directory or one holding it (the shell standing in it would
+    be left in a deleted folder), not a mount point (nothing can be renamed onto one), and writable where ``what``
+    is made (beside ``out``) and swapped in."""
+    return _unusable_place(out, what) or _unwritable_place(out, what)
+
+
+def _unusable_place(out: Path, what: str) -> str | None:
+    if out.is_symlink():
+        return "is a symbolic link; name the directory itself"
+    if out.exists() and not out.is_dir():
+        return "exists and is not a directory; choose a new or empty directory"
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return f"{blocking} is a file, not a directory"
+    if Path.cwd().resolve().is_relative_to(out.resolve()):
+        return f"is the working directory or holds it; {what} replaces its directory whole: name a new one"
+    if out.is_dir() and os.path.ismount(out):
+        return f"is a mount point, which {what} cannot be renamed onto; name a new directory inside it"
+    return None
+
+
+def _unwritable_place(out: Path, what: str) -> str | None:
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        return "is not writable"
+    existing = next(p for p in out.parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable ({what} is written beside {out.name} and renamed into place)"
+    return None
+
+
 def swap_in(staging: Path, out: Path, problem_with: Callable[[Path], str | None] | None = None) -> None:
     """Replace the directory ``out`` (if any) with ``staging`` as a whole: nothing of the old content stays, and
     a reader never sees a mix of the two (for an instant, neither).

@@ -317,7 +317,7 @@ def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_pa
         # --out is checked before the history is read: the CSV is missing, and the message is about --out.
         (
             ["--csv", "missing.csv", "--out", "taken.txt"],
-            "--out taken.txt: taken.txt is a file, not a directory",
+            "--out taken.txt: exists and is not a directory",
             BAD_INPUT,
         ),
         # The report replaces its directory whole: never the one the shell stands in.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +30,14 @@ from rich.text import Text
 from dizuo.capacity.prometheus_source import Ownership
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
-from dizuo.files import ChangedWhileWritingError, atomic_path, make_staging, resolved_out, swap_in
+from dizuo.files import (
+    ChangedWhileWritingError,
+    atomic_path,
+    make_staging,
+    output_place_problem,
+    resolved_out,
+    swap_in,
+)
 
 GIB = 2**30
 DAY = 86400
@@ -518,22 +524,7 @@ def out_dir_problem(out: Path) -> str | None:
     working directory (or one holding it), not a mount point (neither can be renamed), and writable.
     """
     absolute = resolved_out(out)  # checked where the report is written; named as the user named it
-    return _unusable_place(out, absolute) or _held_content(absolute) or _unwritable(out, absolute)
-
-
-def _unusable_place(out: Path, absolute: Path) -> str | None:
-    if absolute.is_symlink():
-        return f"{out} is a symbolic link; name the directory itself"
-    if absolute.exists() and not absolute.is_dir():
-        return f"{out} is a file, not a directory"
-    blocking = next((p for p in absolute.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        return f"{blocking} is a file, not a directory"
-    if Path.cwd().resolve().is_relative_to(absolute.resolve()):
-        return "is the working directory or holds it; the report replaces its directory whole: name a new one"
-    if absolute.is_dir() and os.path.ismount(absolute):
-        return "is a mount point, which the report cannot be renamed onto; name a new directory inside it"
-    return None
+    return output_place_problem(absolute, "the report") or _held_content(absolute)
 
 
 def _held_content(out: Path) -> str | None:
@@ -545,15 +536,6 @@ def _held_content(out: Path) -> str | None:
         f"holds {shown}, which no dizuo capacity report wrote; the report replaces its directory whole: "
         "choose a new or empty directory, or a previous report's"
     )
-
-
-def _unwritable(out: Path, absolute: Path) -> str | None:
-    if absolute.is_dir() and not os.access(absolute, os.W_OK | os.X_OK):
-        return f"{out} is not writable"
-    existing = next(p for p in absolute.parents if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable (the report is written beside {out.name} and renamed into place)"
-    return None
 
 
 def _not_from_a_report(out: Path) -> list[str]:

@@ -26,7 +26,7 @@ from dizuo.declaration.cli import load_or_exit
 from dizuo.declaration.loader import DeclarationError
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import resolved_out
+from dizuo.files import output_place_problem, resolved_out
 from dizuo.migration.city import MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
@@ -292,30 +292,14 @@ def _outlook(
 
 
 def _unusable_out(given: Path) -> str | None:
-    """Why ``out`` cannot take the plan, or None: it must be new or an empty directory (nothing is ever replaced).
-    Checked where the plan is written (``resolved_out``: `link/../x` is x beside the link's target)."""
+    """Why ``out`` cannot take the plan, or None: it must be new or an empty directory (nothing is ever replaced),
+    and found so before the solve, not after it. Checked where the plan is written (``resolved_out``: `link/../x`
+    is x beside the link's target)."""
     out = resolved_out(given)
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        return "exists and is not a directory"
-    # The plan is renamed onto --out as a whole: the working directory would be replaced under the shell that
-    # stands in it, and a mount point cannot be renamed onto at all.
-    if Path.cwd().resolve().is_relative_to(out.resolve()):
-        return "is the working directory or holds it; name a new directory for the plan"
-    if out.is_dir() and os.path.ismount(out):
-        return "is a mount point, which the plan cannot be renamed onto; name a new directory inside it"
+    if problem := output_place_problem(out, "the plan"):
+        return problem
     if out.is_dir() and any(out.iterdir()):
         return "is not empty; a plan is never written over anything (choose a new directory)"
-    return _unwritable_parent(out)
-
-
-def _unwritable_parent(out: Path) -> str | None:
-    """Why nothing can be created beside ``out``, found before the solve, not after it."""
-    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        return f"{blocking} is a file, not a directory"
-    existing = next(p for p in out.parents if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable (the plan is written beside {out.name} and renamed into place)"
     return None
 
 

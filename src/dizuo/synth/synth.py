@@ -9,7 +9,6 @@ the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from dizuo.cloud.shapes import dns_zone_fragment
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import ChangedWhileWritingError, make_staging, resolved_out, swap_in
+from dizuo.files import ChangedWhileWritingError, make_staging, output_place_problem, resolved_out, swap_in
 from dizuo.naming import label
 from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
 from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors, numeric_version
@@ -313,23 +312,10 @@ def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path, declar
         kept = source.resolve()
         if out.resolve() == kept or out.resolve() in kept.parents:
             raise SynthError([f"{where}: holds {what} ({kept}); choose a directory of its own"], BAD_INPUT)
-    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise SynthError([f"{where}: {blocking} is a file, not a directory"], BAD_INPUT)
-    if Path.cwd().resolve().is_relative_to(out):
-        raise SynthError(
-            [f"{where}: is the working directory or holds it; the build replaces its directory whole: name a new one"],
-            BAD_INPUT,
-        )
-    if not out.exists() and not out.is_symlink():
+    if problem := output_place_problem(out, "the build"):
+        raise SynthError([f"{where}: {problem}"], BAD_INPUT)
+    if not out.exists():
         return
-    if not out.is_dir() or out.is_symlink():
-        raise SynthError([f"{where}: exists and is not a directory; choose a new or empty directory"], BAD_INPUT)
-    if os.path.ismount(out):
-        raise SynthError(
-            [f"{where}: is a mount point, which the build cannot be renamed onto; name a new directory inside it"],
-            BAD_INPUT,
-        )
     if problem := _foreign_content(out, declaration):
         raise SynthError([f"{where}: {problem}"], BAD_INPUT)
 
