@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +166,20 @@ def test_an_unwritable_parent_is_found_before_the_work(tmp_path: Path, monkeypat
         f"{locked} is not writable (the plan is written beside out and renamed into place)"
     )
     assert output_place_problem(locked, "the plan") == "is not writable"
+
+
+def test_a_bind_mount_of_the_same_disk_is_no_place_for_an_output_folder(tmp_path: Path) -> None:
+    """A folder bind-mounted onto another of the same file system (as CI runners and containers do) cannot be
+    renamed onto either; os.path.ismount does not see it, the kernel's mount table does."""
+    source, target = tmp_path / "source", tmp_path / "with space"
+    source.mkdir()
+    target.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr.decode().strip()}")
+    try:
+        assert not os.path.ismount(target), "the case this guards: the device comparison misses it"
+        assert "is a mount point" in str(output_place_problem(target, "the report"))
+        assert output_place_problem(source, "the report") is None, "the folder mounted elsewhere is no mount point"
+    finally:
+        subprocess.run(["umount", str(target)], check=True)

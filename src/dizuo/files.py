@@ -10,6 +10,7 @@ into a staging directory beside it (``make_staging``), then swapped in whole (``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -79,6 +80,26 @@ def resolved_out(out: Path) -> Path:
     return Path(os.path.realpath(out.parent)) / out.name
 
 
+def is_mount_point(path: Path) -> bool:
+    """Whether something is mounted on ``path``. ``os.path.ismount`` compares devices, so it misses a bind mount of
+    the same file system (a folder of the disk mounted onto another, as containers and CI runners do); the kernel's
+    table of this process's mounts names them all."""
+    if os.path.ismount(path):
+        return True
+    try:
+        table = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:  # not Linux: the device comparison is all there is
+        return False
+    real = os.path.realpath(path)
+    # Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes.
+    unescape = re.compile(r"\\([0-7]{3})")
+    return any(
+        unescape.sub(lambda m: chr(int(m.group(1), 8)), fields[4]) == real
+        for line in table.splitlines()
+        if len(fields := line.split(" ")) > 4
+    )
+
+
 def output_place_problem(out: Path, what: str) -> str | None:
     """Why the folder ``out`` (as :func:`resolved_out` gives it) cannot be replaced whole by ``what`` (say "the
     report"), or None. What it may already hold is its writer's to judge; this is the place itself: not a symbolic
@@ -98,7 +119,7 @@ def _unusable_place(out: Path, what: str) -> str | None:
         return f"{blocking} is a file, not a directory"
     if Path.cwd().resolve().is_relative_to(out.resolve()):
         return f"is the working directory or holds it; {what} replaces its directory whole: name a new one"
-    if out.is_dir() and os.path.ismount(out):
+    if out.is_dir() and is_mount_point(out):
         return f"is a mount point, which {what} cannot be renamed onto; name a new directory inside it"
     return None
 
