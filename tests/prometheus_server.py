@@ -104,9 +104,10 @@ def backfill(work: Path, text: str) -> Path:
 
 @contextmanager
 def serving(
-    work: Path, tsdb: Path, config: Mapping[str, Any], log: Path
+    work: Path, tsdb: Path, config: Mapping[str, Any], log: Path, flags: Sequence[str] = ()
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Prometheus on a free 127.0.0.1 port over ``tsdb`` with ``config`` (prometheus.yml), ready; stopped after."""
+    """Prometheus on a free 127.0.0.1 port over ``tsdb`` with ``config`` (prometheus.yml) and command-line ``flags``,
+    ready; stopped after."""
     (work / "prometheus.yml").write_text(yaml.safe_dump(dict(config)))
     port = free_port()
     with log.open("wb") as out:
@@ -118,6 +119,7 @@ def serving(
                 # The default 15 d retention would start deleting the backfilled history.
                 "--storage.tsdb.retention.time=60d",
                 f"--web.listen-address=127.0.0.1:{port}",
+                *flags,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -49,6 +49,19 @@ class SourceError(Exception):
     """Prometheus could not be read; the message names the URL, the query and the reason."""
 
 
+class QueryTooLargeError(SourceError):
+    """Prometheus refused a query as too large for its limits: more samples than `--query.max-samples` lets it hold,
+    or longer than `--query.timeout`. A range query asked again over shorter spans may pass."""
+
+
+def refused_as_too_large(answer: object) -> bool:
+    """Whether a Prometheus error answer says the query was too large (not wrong): it then loads fewer samples, and
+    takes less time, over a shorter span."""
+    if not isinstance(answer, dict):
+        return False
+    return answer.get("errorType") == "timeout" or "too many samples" in str(answer.get("error", ""))
+
+
 def parse_duration(value: object) -> float:
     """A Prometheus duration (``15m``, ``28d``, ``1h30m``) or a number of seconds -> seconds."""
     if isinstance(value, bool):
@@ -381,7 +394,8 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
         except (ValueError, OSError):
             raise SourceError(f"HTTP {exc.code} {exc.reason}") from None
         reason = answer.get("error", answer) if isinstance(answer, dict) else answer
-        raise SourceError(f"HTTP {exc.code}: {reason}") from None
+        refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
+        raise refused(f"HTTP {exc.code}: {reason}") from None
     except urllib.error.URLError as exc:
         raise SourceError(f"cannot connect: {exc.reason}") from None
     except (TimeoutError, OSError) as exc:
@@ -431,6 +445,25 @@ class RangeSeries:
     values: np.ndarray[Any, np.dtype[np.float64]]
 
 
+def joined_in_time(earlier: Sequence[RangeSeries], later: Sequence[RangeSeries]) -> list[RangeSeries]:
+    """The answers of one range query over two spans, ``earlier`` wholly before ``later``, as one: a series (by its
+    labels) in both has its points of both, in time order."""
+    joined: dict[frozenset[tuple[str, str]], RangeSeries] = {}
+    for series in [*earlier, *later]:
+        key = frozenset(series.labels.items())
+        held = joined.get(key)
+        joined[key] = (
+            series
+            if held is None
+            else RangeSeries(
+                held.labels,
+                np.concatenate([held.timestamps, series.timestamps]),
+                np.concatenate([held.values, series.values]),
+            )
+        )
+    return list(joined.values())
+
+
 class PrometheusSource:
     """Usage histories from one Prometheus server, labelled after the declaration."""
 
@@ -463,16 +496,34 @@ class PrometheusSource:
         self._written_failing: set[str] = set()  # selectors whose bytes-written read failed last time (warned once)
 
     def query_range(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
-        """Run one range query; raise :class:`SourceError` naming the query on any failure."""
+        """Run one range query; raise :class:`SourceError` naming the query on any failure.
+
+        A query Prometheus refuses as too large (a fleet of thousands of volumes, a year of RBD counters) is asked
+        again in two halves of its time span, and so on down to a single step. Each step of a range query is
+        evaluated on its own, so the halves join into exactly the answer the whole would have been."""
+        try:
+            return self._query_range_once(query, start, end, step)
+        except QueryTooLargeError:
+            steps = round((end - start) / step)
+            if steps < 1:
+                raise
+            middle = start + (steps // 2) * step
+            log.info("query refused as too large over %gs, asked again in halves: %s", end - start, query)
+            return joined_in_time(
+                self.query_range(query, start, middle, step), self.query_range(query, middle + step, end, step)
+            )
+
+    def _query_range_once(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
         endpoint = f"{self.url}/api/v1/query_range"
         form = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         try:
             answer = self._fetch(endpoint, form, self.config.timeout, self._headers)
         except SourceError as exc:
-            raise SourceError(f"{endpoint} query {query!r}: {exc}") from None
+            raise type(exc)(f"{endpoint} query {query!r}: {exc}") from None
         if not isinstance(answer, dict) or answer.get("status") != "success":
             reason = answer.get("error", answer) if isinstance(answer, dict) else answer
-            raise SourceError(f"{endpoint} query {query!r}: Prometheus answered {reason!r}")
+            refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
+            raise refused(f"{endpoint} query {query!r}: Prometheus answered {reason!r}")
         data = answer.get("data") or {}
         if data.get("resultType") != "matrix":
             raise SourceError(f"{endpoint} query {query!r}: expected a matrix, got {data.get('resultType')!r}")
