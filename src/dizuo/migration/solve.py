@@ -22,8 +22,9 @@ from typing import TypedDict
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint
 
+from dizuo.migration.highs import linprog, milp
 from dizuo.migration.instance import EXACT_COST_LIMIT, Instance, Target
 
 TIB = 2**40

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
+from dizuo.migration.highs import milp
 from dizuo.migration.instance import Instance
 
 DEFAULT_TIME_LIMIT_S = 20.0
