@@ -801,3 +801,38 @@ def test_projection_takes_one_lead_per_history():
     assert far.median_bytes > near.median_bytes
     with pytest.raises(ValueError, match="one per history"):
         project_usage([history, history], [7])
+
+
+# ------------------------------------------------------------------ sampling coarser than the 15-minute slots
+
+
+@pytest.mark.parametrize("cadence_hours", [1, 6])
+def test_a_series_sampled_hourly_or_coarser_is_forecast_as_its_15_minute_self(cadence_hours: int):
+    """A Prometheus read at `step: 1h` (or an hourly CSV) filled no day to half its slots and was never forecast;
+    its slots between samples are now filled in, so office-hours growth fills at about the same hour either way."""
+    usage = _office_growth(per_hour=2 * GIB)
+    fine = _history("office", usage, 1000 * GIB, asof=_unix(2024, 7, 8, 10))
+    level = float(fine.used_bytes[-1])
+    capacity = level + 100 * GIB  # about 5.5 working days of growth ahead
+    every = cadence_hours * HOUR // SLOT
+    keep = np.zeros(len(fine.timestamps), dtype=bool)
+    keep[::-every] = True  # on the cadence, counted back from the last sample (asof)
+    coarse = UsageHistory("office", fine.timestamps[keep], fine.used_bytes[keep], np.full(int(keep.sum()), capacity))
+    fine = UsageHistory("office", fine.timestamps, fine.used_bytes, np.full(len(fine.timestamps), capacity))
+    (from_fine,), (from_coarse,) = forecast_histories([fine]), forecast_histories([coarse])
+    assert from_coarse.asof == from_fine.asof
+    assert abs(_hours_until(from_coarse) - _hours_until(from_fine)) <= 12, (from_fine, from_coarse)
+
+
+def test_an_outage_in_a_coarse_series_stays_a_gap():
+    """Only the span between two samples of the series' own cadence is filled in: a two-day outage is not drawn as a
+    straight line (its days stay incomplete, as they are at the 15-minute cadence)."""
+    ts = PLAIN_ASOF - HOUR * np.arange(28 * 24)[::-1].astype(np.int64)
+    outage = (ts > PLAIN_ASOF - 10 * DAY) & (ts < PLAIN_ASOF - 8 * DAY)
+    ts = ts[~outage]
+    used = 100 * GIB + (ts - ts[0]) * (GIB / DAY)
+    filled_ts, _used, lengths = forecast_module._on_the_slot_grid(ts, used, np.array([len(ts)]))
+    assert lengths[0] == len(filled_ts)
+    steps = np.diff(filled_ts)
+    assert set(steps[steps != SLOT].tolist()) == {2 * DAY}, "one gap: the outage"
+    assert filled_ts[-1] == ts[-1], "the last sample (asof) stays the last"

@@ -333,6 +333,47 @@ def _at(asof: int, offset: float, horizon_seconds: int) -> int | None:
     return asof + int(offset)
 
 
+def _on_the_slot_grid(ts: IntArray, used: FloatArray, lengths: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
+    """The samples of series sampled more coarsely than the slots (a Prometheus read at `step: 1h`, an hourly CSV)
+    with the slots between two consecutive samples filled in linearly, as usage moves between them: a day counts
+    once half its slots hold a sample (MIN_DAY_COVERAGE), which an hourly series never reached, so it was never
+    forecast. A gap longer than one and a half times the series' own cadence (an outage) stays a gap. Series at the
+    slot cadence, where most gaps are one slot, are returned as they are (the same arrays)."""
+    n = len(lengths)
+    series = np.repeat(np.arange(n), lengths)
+    within = series[1:] == series[:-1]
+    gaps = np.diff(ts)
+    owner = series[1:][within]
+    all_gaps = np.bincount(owner, minlength=n)
+    slot_gaps = np.bincount(owner, weights=gaps[within] <= SLOT_SECONDS * 3 // 2, minlength=n)
+    coarse = slot_gaps < all_gaps / 2
+    if not coarse.any():
+        return ts, used, lengths
+    starts = np.cumsum(lengths) - lengths
+    times: list[IntArray] = []
+    values: list[FloatArray] = []
+    for i in range(n):  # only coarse series are resampled; each one is a few library calls
+        t = ts[starts[i] : starts[i] + lengths[i]]
+        u = used[starts[i] : starts[i] + lengths[i]]
+        if coarse[i]:
+            finite = np.isfinite(u)
+            known_t, known_u = t[finite], u[finite]
+            cadence = float(np.median(np.diff(known_t)))
+            between = np.arange(known_t[0], known_t[-1], SLOT_SECONDS)
+            before = np.searchsorted(known_t, between, side="right") - 1
+            after = np.minimum(before + 1, len(known_t) - 1)
+            filled = between[known_t[after] - known_t[before] <= 1.5 * cadence]
+            t = np.union1d(known_t, filled)
+            u = np.interp(t, known_t, known_u)
+        times.append(t)
+        values.append(u)
+    return (
+        np.concatenate(times).astype(np.int64),
+        np.concatenate(values),
+        np.array([len(t) for t in times], dtype=np.int64),
+    )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Grid:
     """Usage of a batch on a [series, local day x slot] grid; NaN where a sample is missing."""
@@ -355,6 +396,7 @@ class _Grid:
             raise ValueError(f"series {empty!r} has no samples")
         ts = np.concatenate([np.asarray(h.timestamps, dtype=np.int64) for h in histories])
         used = np.concatenate([np.asarray(h.used_bytes, dtype=np.float64) for h in histories])
+        ts, used, lengths = _on_the_slot_grid(ts, used, lengths)
         ends = np.cumsum(lengths) - 1
         asof = ts[ends]
         last_used = used[ends]
