@@ -61,7 +61,10 @@ def calendar_warnings_as(echo: Callable[[str], None]) -> Iterator[None]:
 
 
 def forecast(
-    path: Annotated[Path, typer.Argument(help="Usage CSV (series,timestamp,used_bytes,capacity_bytes), .gz ok.")],
+    path: Annotated[
+        Path,
+        typer.Argument(metavar="USAGE.csv", help="Usage CSV (series,timestamp,used_bytes,capacity_bytes), .gz ok."),
+    ],
     horizon_days: Annotated[int, typer.Option(min=1, max=365, help="Forecast horizon in days.")] = (
         DEFAULT_HORIZON_SECONDS // 86400
     ),

@@ -106,8 +106,9 @@ def plan(
     path: Annotated[
         Path,
         typer.Argument(
+            metavar="INSTANCE.json",
             help="Instance JSON, as the migration benchmark's FORMAT.md describes it (../shared/bench/migration/ "
-            "next to a clone of the repository; README, `dizuo migrate plan`)."
+            "next to a clone of the repository; README, `dizuo migrate plan`).",
         ),
     ],
     time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
@@ -199,7 +200,9 @@ def _summary(
 @migrate_app.command("city")
 def city(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")],
+    path: Annotated[
+        Path, typer.Argument(metavar="CITY_DIR", help="Directory of the city declaration, e.g. inventories/yulin")
+    ],
     out: Annotated[
         Path, typer.Option("--out", help="New or empty directory for the plan and each wave's systems.yaml")
     ] = Path("migration-plan"),
