@@ -23,6 +23,7 @@ from dizuo.synth.schemas import manifest_errors
 from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, TEST_SECRET, YULIN
+from .test_deploy import with_fake_pulumi
 
 
 def manifests(out: Path) -> list[dict]:
@@ -376,28 +377,9 @@ esac
 
 
 def _with_fake_pulumi(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """`dizuo ARGS` in ``tmp_path`` with a stand-in `pulumi` on PATH that logs how it was called and answers
-    like the CLI (the Automation API drives it as it would the real one)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
-    (bin_dir / "pulumi").chmod(0o755)
-    log = tmp_path / "calls.log"
-    done = subprocess.run(
-        [sys.executable, "-m", "dizuo", *args, "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        timeout=120,
-        env={
-            "PATH": f"{bin_dir}:/usr/bin:/bin",
-            "COLUMNS": "300",
-            "PULUMI_CONFIG_PASSPHRASE": "test",
-            "FAKE_PULUMI_LOG": str(log),
-        },
-    )
-    return done, log.read_text().splitlines() if log.exists() else []
+    """`dizuo ARGS` on Yulin's stacks in ``tmp_path``, with this file's stand-in `pulumi` on PATH."""
+    command = [*args, "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
+    return with_fake_pulumi(tmp_path, command, fake=FAKE_PULUMI)
 
 
 def test_up_runs_with_the_policy_pack_on_an_absolute_backend_and_shows_pulumis_lines_whole(tmp_path: Path) -> None:

@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dizuo.declaration.loader import DeclarationError, load, read_yaml
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.synth.synth import StackDir, SynthError, discover
 
-INSTALL_HINT = (
-    "the Pulumi CLI is not installed (no `pulumi` on PATH). Install it from your mirror of the Pulumi release "
-    "tarballs (pulumi-v3.x-linux-<arch>.tar.gz, unpacked onto PATH), plus the provider plugins "
-    "`pulumi plugin install resource kubernetes` and `pulumi plugin install resource openstack` "
-    "(or PULUMI_HOME pointing at a pre-populated plugin cache). `dizuo synth` needs none of this."
+if TYPE_CHECKING:
+    from pulumi.automation import PulumiCommand
+
+INSTALL_HOW = (
+    "Install it from your mirror of the Pulumi release tarballs (pulumi-v3.x-linux-<arch>.tar.gz, unpacked onto PATH), "
+    "plus the provider plugins `pulumi plugin install resource kubernetes` and `pulumi plugin install resource "
+    "openstack` (or PULUMI_HOME pointing at a pre-populated plugin cache). `dizuo synth` needs none of this."
 )
+INSTALL_HINT = f"the Pulumi CLI is not installed (no `pulumi` on PATH). {INSTALL_HOW}"
 
 
 class DeployError(Exception):
@@ -88,15 +95,89 @@ def selected_stacks(stacks_root: Path, only: set[str] | None) -> list[StackDir]:
     return [s for s in stacks if only is None or s.short in only]
 
 
-def check_prerequisites() -> None:
-    """Fail early, with what to install, when the Pulumi CLI or the secrets passphrase is missing."""
-    if shutil.which("pulumi") is None:
+def configured_stacks(stack_dir: Path) -> list[str]:
+    """The stacks (environments) of a stack folder that have a config: its ``Pulumi.<stack>.yaml`` files."""
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stack_dir.glob("Pulumi.*.yaml"))
+
+
+def check_stack_configs(selected: list[StackDir], stack: str) -> None:
+    """DeployError unless every selected folder holds ``Pulumi.<stack>.yaml``: Pulumi would otherwise create a new,
+    empty stack of that name in the city's backend (a mistyped --stack left stray stacks there)."""
+    missing = [s for s in selected if not (s.path / f"Pulumi.{stack}.yaml").is_file()]
+    if missing:
+        lines = [
+            f"stacks/{s.path.name}: there is no Pulumi.{stack}.yaml here; stacks with a config: "
+            f"{', '.join(configured_stacks(s.path)) or 'none'}"
+            for s in missing
+        ]
+        raise DeployError(
+            f"--stack {stack}: not a stack of {'these folders' if len(missing) > 1 else 'this folder'} (Pulumi would "
+            "create it, empty, in the backend):\n" + "\n".join(lines)
+        )
+
+
+def check_declarations(selected: list[StackDir], stack: str) -> None:
+    """DeployError listing every problem of the declarations the selected stacks' ``Pulumi.<stack>.yaml`` name
+    (``dizuo:declaration``), before Pulumi runs: each stack program would otherwise fail in turn with a traceback."""
+    problems: dict[str, None] = {}  # in order, once: the stacks of a city share its declaration
+    for stack_dir in selected:
+        shown = f"stacks/{stack_dir.path.name}/Pulumi.{stack}.yaml"
+        document, found = read_yaml(stack_dir.path / f"Pulumi.{stack}.yaml", shown)
+        problems.update((str(p), None) for p in found)
+        config = (document or {}).get("config")
+        named = config.get("dizuo:declaration") if isinstance(config, dict) else None
+        if document is None:
+            continue
+        if not isinstance(named, str) or not named:
+            problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None
+            continue
+        try:
+            load(stack_dir.path / named)  # as the program will: relative to its folder (cached for the next stack)
+        except DeclarationError as exc:
+            problems.update((str(p), None) for p in exc.problems)
+    if problems:
+        raise DeployError(
+            f"{len(problems)} problem(s) in the declaration(s) the stacks name; nothing ran:\n" + "\n".join(problems)
+        )
+
+
+def check_prerequisites() -> PulumiCommand:
+    """The Pulumi CLI to run; fails early, with what to install, when it or the secrets passphrase is missing, or when
+    the CLI on PATH is one the Automation API cannot drive (too old, or not answering `pulumi version`)."""
+    found = shutil.which("pulumi")
+    if found is None:
         raise DeployError(INSTALL_HINT)
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and "PULUMI_CONFIG_PASSPHRASE_FILE" not in os.environ:
         raise DeployError(
             "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): self-managed backends encrypt "
             "stack secrets with it"
         )
+    from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
+
+    try:
+        return auto.PulumiCommand()  # runs `pulumi version` and checks it against the SDK's minimum
+    except (auto.InvalidVersionError, subprocess.CalledProcessError, OSError) as exc:
+        raise DeployError(f"{found}: not a Pulumi CLI dizuo can use: {exc}. {INSTALL_HOW}") from None
+
+
+def program_env(url: str) -> dict[str, str]:
+    """The environment Pulumi runs the stack programs and the policy pack in.
+
+    Both must run on this Python, which has dizuo and the Pulumi SDK: `.venv/bin/dizuo up` with the venv not
+    activated would otherwise have Pulumi start the system `python3`, which has neither. The language host takes
+    PULUMI_PYTHON_CMD (pulumi/pulumi sdk/python/toolchain/pip.go, CommandPath); the policy pack's analyzer runs the
+    first `python3` on PATH (sdk/python/dist/pulumi-analyzer-policy-python), hence this interpreter's folder first.
+    """
+    python = Path(sys.executable)  # not resolved: a venv's python is a symlink, and the venv is found through it
+    return {
+        "PULUMI_BACKEND_URL": url,
+        "PULUMI_PYTHON_CMD": str(python),
+        "PATH": os.pathsep.join(p for p in (str(python.parent), os.environ.get("PATH", "")) if p),
+    }
+
+
+# How much of a failed command's stderr its error repeats: the last lines carry Pulumi's error summary.
+STDERR_TAIL = 40
 
 
 def run(
@@ -121,6 +202,7 @@ def run(
         raise ValueError(action)
     # What can be checked here comes first, so a mistake is not hidden behind "install Pulumi".
     selected = selected_stacks(stacks_root, only)
+    check_stack_configs(selected, stack)
     pack = policy_pack(stacks_root)
     url = backend_url(backend)
     folder = state_folder(url)
@@ -131,7 +213,8 @@ def run(
             "this is not the city's backend (the default is .pulumi-state in the current directory), and an update "
             "would create every resource a second time (a preview would create the stacks there)"
         )
-    check_prerequisites()
+    check_declarations(selected, stack)
+    pulumi_command = check_prerequisites()
     from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
 
     if folder is not None:
@@ -139,24 +222,49 @@ def run(
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DeployError(f"--backend {url}: cannot create it: {exc.strerror or exc}") from None
-    outcomes = []
+    outcomes: list[StackOutcome] = []
     for stack_dir in selected:
-        workspace = auto.LocalWorkspaceOptions(work_dir=str(stack_dir.path), env_vars={"PULUMI_BACKEND_URL": url})
+        where = f"stacks/{stack_dir.path.name}"
+        workspace = auto.LocalWorkspaceOptions(
+            work_dir=str(stack_dir.path), env_vars=program_env(url), pulumi_command=pulumi_command
+        )
+        # Pulumi's stdout streams to on_output as it comes; its stderr (warnings, the error summary) is kept and
+        # said once: after the stack, or in the error when the stack failed.
+        stderr: list[str] = []
+        streamed = False
         try:
+            # Only stacks with a Pulumi.<stack>.yaml get here (check_stack_configs): a new one is the city's first.
             pulumi_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(stack_dir.path), opts=workspace)
+            streamed = True
             if action == "preview":
-                preview = pulumi_stack.preview(on_output=on_output, policy_packs=[str(pack)])
+                preview = pulumi_stack.preview(on_output=on_output, on_error=stderr.append, policy_packs=[str(pack)])
                 changes = {k.value if hasattr(k, "value") else str(k): v for k, v in preview.change_summary.items()}
             else:
-                result = pulumi_stack.up(on_output=on_output, policy_packs=[str(pack)])
+                result = pulumi_stack.up(on_output=on_output, on_error=stderr.append, policy_packs=[str(pack)])
                 changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
         except auto.errors.CommandError as exc:
-            raise DeployError(f"stacks/{stack_dir.path.name}: pulumi {action} failed:\n{exc}", FAILED) from exc
+            # The error's text repeats the whole of stdout, which the user has just seen stream by: only stderr is new.
+            if stderr:
+                said = "\n".join(stderr[-STDERR_TAIL:])
+            else:
+                said = "(nothing on stderr; its output is above)" if streamed else str(exc).strip()
+            raise DeployError(
+                f"{where}: pulumi {action} failed:\n{said}\n{_progress(outcomes, selected)}", FAILED
+            ) from exc
         except Exception as exc:  # the Automation API reading an answer of the CLI it did not expect
             raise DeployError(
-                f"stacks/{stack_dir.path.name}: pulumi {action}: could not read the CLI's answer: "
-                f"{type(exc).__name__}: {exc}",
+                f"{where}: pulumi {action}: could not read the CLI's answer: {type(exc).__name__}: {exc}\n"
+                f"{_progress(outcomes, selected)}",
                 FAILED,
             ) from exc
+        for line in stderr:
+            on_output(line)
         outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))
     return outcomes
+
+
+def _progress(outcomes: list[StackOutcome], selected: list[StackDir]) -> str:
+    """Which stacks were done before one failed, and which did not run."""
+    done = [o.stack for o in outcomes]
+    left = [s.path.name for s in selected if s.path.name not in done][1:]  # the first one left is the one that failed
+    return f"done before it: {', '.join(done) or 'none'}; not run: {', '.join(left) or 'none'}"

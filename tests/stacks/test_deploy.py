@@ -1,0 +1,140 @@
+"""`dizuo preview` / `dizuo up` driving a stand-in `pulumi` through the Automation API: what runs, where, with what."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .conftest import ROOT, YULIN
+
+# Answers like the Pulumi CLI. For an update it also does what the real language host and policy analyzer do first:
+# start $PULUMI_PYTHON_CMD (else python3) for the program and the first python3 on PATH for the policy pack, each of
+# which must import what they run (pulumi/pulumi sdk/python/toolchain/pip.go; sdk/python/dist/
+# pulumi-analyzer-policy-python). FAKE_PULUMI_FAIL_IN=<folder> fails the update there after a long stdout.
+FAKE_PULUMI = """#!/bin/sh
+echo "$(basename "$PWD") :: $*" >> "$FAKE_PULUMI_LOG"
+case "$*" in
+  version) echo "${FAKE_PULUMI_VERSION:-v3.200.0}" ;;
+  *" up "*|*" preview "*)
+    "${PULUMI_PYTHON_CMD:-python3}" -c "import dizuo, pulumi" || { echo "error: program: no dizuo" >&2; exit 255; }
+    python3 -c "import pulumi_policy, dizuo" || { echo "error: policy pack: no pulumi_policy" >&2; exit 255; }
+    if [ "$(basename "$PWD")" = "$FAKE_PULUMI_FAIL_IN" ]; then
+      i=0
+      while [ $i -lt 300 ]; do echo "    + kubernetes:core/v1:Namespace yl-ns-$i create"; i=$((i+1)); done
+      echo "error: update failed: the policy pack refused yl-ns-7" >&2
+      exit 255
+    fi
+    echo "    + done" ;;
+  *"stack output"*) echo "{}" ;;
+  *"stack history"*) echo '[{"version": 1, "kind": "update", "startTime": "2026-12-05T00:00:00.000Z",
+    "endTime": "2026-12-05T00:00:01.000Z", "message": "", "environment": {}, "config": {}, "result": "succeeded",
+    "resourceChanges": {"same": 3}}]' ;;
+esac
+"""
+
+
+def with_fake_pulumi(
+    tmp_path: Path, args: list[str], fake: str = FAKE_PULUMI, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`.venv/bin/dizuo ARGS` as README runs it (the venv not activated: PATH holds no venv), in ``tmp_path`` with
+    the stand-in ``fake`` as `pulumi` on PATH, which the Automation API drives as it would the real CLI; returns the
+    run and the lines the stand-in logged."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "pulumi").write_text(fake)
+    (bin_dir / "pulumi").chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.unlink(missing_ok=True)
+    dizuo = Path(sys.executable).parent / "dizuo"  # the console script of the environment the tests run in
+    done = subprocess.run(
+        [str(dizuo), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=300,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "COLUMNS": "300",
+            "PULUMI_CONFIG_PASSPHRASE": "test",
+            "FAKE_PULUMI_LOG": str(log),
+            **env,
+        },
+    )
+    return done, log.read_text().splitlines() if log.exists() else []
+
+
+def deploy(
+    tmp_path: Path, *args: str, stacks: Path = ROOT / "stacks", **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`dizuo ARGS` on ``stacks`` against a file:// backend in ``tmp_path`` that holds state."""
+    (tmp_path / "state" / ".pulumi").mkdir(parents=True, exist_ok=True)
+    return with_fake_pulumi(
+        tmp_path, [*args, "--stacks", str(stacks), "--backend", f"file://{tmp_path / 'state'}"], **env
+    )
+
+
+def test_stack_programs_and_the_policy_pack_run_on_dizuos_python_without_an_activated_venv(tmp_path: Path) -> None:
+    """`.venv/bin/dizuo up` with the venv not activated: Pulumi starts the programs and the policy pack with the
+    Python that has dizuo and the Pulumi SDK, not the system python3."""
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", "--only", "network")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any(c.startswith("0-network :: ") and " up " in c for c in calls), calls
+    assert "no dizuo" not in done.stderr
+    assert "no pulumi_policy" not in done.stderr
+
+
+def test_a_failed_update_says_pulumis_error_once_and_which_stacks_were_done(tmp_path: Path) -> None:
+    """A failed `pulumi up` shows its streamed output once (not again inside the error), Pulumi's error from stderr,
+    and which stacks were already updated and which did not run."""
+    done, _ = deploy(tmp_path, "up", "--stack", "yulin-prod", FAKE_PULUMI_FAIL_IN="1-cloud")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.count("yl-ns-299 create") == 1, "Pulumi's stdout is shown once"
+    assert done.stderr.count("the policy pack refused yl-ns-7") == 1
+    assert "stacks/1-cloud: pulumi up failed" in done.stderr
+    assert "done before it: 0-baseline, 0-network; not run: 1-datapool" in " ".join(done.stderr.split())
+
+
+def test_a_mistyped_stack_is_refused_before_pulumi_creates_it(tmp_path: Path) -> None:
+    """--stack yulin-prd (no Pulumi.yulin-prd.yaml) exits 2 naming the stacks that have a config, and Pulumi never
+    runs: it would have created an empty stack of that name in the city's backend."""
+    done, calls = deploy(tmp_path, "preview", "--stack", "yulin-prd")
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    assert "stacks/0-network: there is no Pulumi.yulin-prd.yaml here; stacks with a config: yulin-prod" in text
+    assert "Traceback" not in done.stderr
+    assert calls == []
+
+
+def test_an_invalid_declaration_is_refused_with_located_problems_before_pulumi_runs(tmp_path: Path) -> None:
+    """A stack config naming a declaration with a problem: exit 2 with the problem's file, key path and value, and
+    no stack is previewed or updated."""
+    city = tmp_path / "city"
+    shutil.copytree(YULIN, city)
+    systems = city / "systems.yaml"
+    document = yaml.safe_load(systems.read_text(encoding="utf-8"))
+    document["systems"][12]["department"] = "shuiwu"
+    systems.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(config.read_text().replace("../../inventories/yulin", str(city)), encoding="utf-8")
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    assert "systems.yaml: systems[12].department: unknown department 'shuiwu'" in text
+    assert text.count("unknown department 'shuiwu'") == 1, "a declaration the stacks share is reported once"
+    assert not [c for c in calls if " up " in c or " preview " in c]
+
+
+def test_a_pulumi_cli_too_old_for_the_automation_api_is_a_missing_tool(tmp_path: Path) -> None:
+    """A `pulumi` on PATH the Automation API cannot drive (v2) exits 2 saying what to install, before any stack."""
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", FAKE_PULUMI_VERSION="v2.25.0")
+    assert done.returncode == 2, done.stderr
+    assert "not a Pulumi CLI dizuo can use" in done.stderr
+    assert "pulumi-v3.x-linux" in done.stderr
+    assert [c.split(" :: ")[1] for c in calls] == ["version"]
