@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -65,11 +65,43 @@ def key_path(loc: Iterable[int | str]) -> str:
 
 
 def show_value(value: object) -> str:
-    """A short, quoted rendering of a bad value for error messages."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    if len(text) > MAX_VALUE_CHARS:
-        text = text[: MAX_VALUE_CHARS - 1] + "…"
+    """A short, quoted rendering of a bad value for error messages: JSON-like, cut after MAX_VALUE_CHARS.
+
+    Only what is shown is rendered (a value of a million items costs no more than one of three), and a value that
+    holds itself is shown with ``[…]`` / ``{…}`` where it repeats.
+    """
+    text = ""
+    for piece in _pieces(value, set()) if not isinstance(value, str) else [value]:
+        text += piece
+        if len(text) > MAX_VALUE_CHARS:
+            text = text[: MAX_VALUE_CHARS - 1] + "…"
+            break
     return f"'{text}'"
+
+
+def _pieces(value: object, open_: set[int]) -> Iterator[str]:
+    """``value`` as JSON text, piece by piece (a generator: the caller stops when it has enough)."""
+    if isinstance(value, str):
+        yield json.dumps(value[: MAX_VALUE_CHARS + 1], ensure_ascii=False)
+    elif value is None or isinstance(value, bool | int | float):
+        yield json.dumps(value)
+    elif isinstance(value, dict | list | tuple):
+        mapping = isinstance(value, dict)
+        if id(value) in open_:
+            yield "{…}" if mapping else "[…]"
+            return
+        open_.add(id(value))
+        yield "{" if mapping else "["
+        items = cast(dict[object, object], value).items() if mapping else enumerate(cast(Iterable[object], value))
+        for i, (key, item) in enumerate(items):
+            yield ", " if i else ""
+            if mapping:
+                yield json.dumps(str(key), ensure_ascii=False) + ": "
+            yield from _pieces(item, open_)
+        yield "}" if mapping else "]"
+        open_.discard(id(value))
+    else:  # dates and the like: their text, as json.dumps(default=str) gave
+        yield json.dumps(str(value), ensure_ascii=False)
 
 
 def problems_from_validation(file: str, error: ValidationError) -> list[Problem]:
@@ -132,18 +164,109 @@ def _date_or_text(loader: _Loader, node: yaml.ScalarNode) -> object:
         return loader.construct_scalar(node)
 
 
+def _int_or_text(loader: _Loader, node: yaml.ScalarNode) -> object:
+    """An integer, or its text when Python refuses to make one (more than 4,300 digits): validation names it."""
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _date_or_text)
+_Loader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+
+# How many values aliases may add to a file (beyond the values it writes out, when it writes more than this): a
+# merge key (<<: *defaults) repeating a few keys per host stays far below it; nested aliases that multiply (a "billion
+# laughs": 3 KB of YAML that expands to 10^8 values and gigabytes) are refused before anything expands them.
+MAX_ALIAS_VALUES = 100_000
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def alias_problem(root: yaml.Node, text: str) -> str | None:
+    """Why the composed document ``root`` (of ``text``) must not be constructed: an alias inside the value it
+    stands for (recursive: it never ends, and crashes whatever walks it), or aliases that expand the document by more
+    than MAX_ALIAS_VALUES values; None when neither. One pass over the nodes as written, not as expanded."""
+    size: dict[int, int] = {}  # node -> values it expands to, once all its children are done
+    written: dict[int, yaml.Node] = {id(root): root}
+    refs: dict[int, int] = {id(root): 1}
+    path: set[int] = {id(root)}  # the nodes being expanded, from root down to the current one
+    stack = [(root, iter(_children(root)))]
+    while stack:
+        node, pending = stack[-1]
+        child = next(pending, None)
+        if child is None:
+            stack.pop()
+            path.discard(id(node))
+            size[id(node)] = 1 + sum(size[id(c)] for c in _children(node))
+            continue
+        refs[id(child)] = refs.get(id(child), 0) + 1
+        if id(child) in path:
+            anchor, alias = _anchor_and_alias(text, child)
+            return (
+                f"{_at(child.start_mark)}recursive alias: *{anchor}{alias} stands for the value anchored here "
+                f"(&{anchor}), which holds it"
+            )
+        if id(child) not in written:
+            written[id(child)] = child
+            path.add(id(child))
+            stack.append((child, iter(_children(child))))
+    expanded, limit = size[id(root)], max(MAX_ALIAS_VALUES, len(written))
+    if expanded - len(written) <= limit:
+        return None
+    biggest = max((n for i, n in written.items() if refs[i] > 1), key=lambda n: size[id(n)])
+    anchor, alias = _anchor_and_alias(text, biggest)
+    return (
+        f"{_at(biggest.start_mark)}aliases expand the file to {expanded:,} values from {len(written):,} written (at "
+        f"most {limit:,} more are allowed); the value anchored here (&{anchor}) alone expands to "
+        f"{size[id(biggest)]:,} and is aliased {refs[id(biggest)] - 1} time(s), first as *{anchor}{alias}: write the "
+        "values out, or alias less"
+    )
+
+
+def _at(mark: yaml.Mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}: "
+
+
+def _anchor_and_alias(text: str, node: yaml.Node) -> tuple[str, str]:
+    """The anchor name of ``node`` and where its first alias is (" (line N)"), from the events of ``text``: a
+    composed node keeps neither. Only run when a problem was found."""
+    anchor = "?"
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        mark = event.start_mark
+        if mark is None or not isinstance(event, yaml.NodeEvent) or not event.anchor:
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor == anchor:
+                return anchor, f" (line {mark.line + 1})"
+        elif mark.index == node.start_mark.index:
+            anchor = event.anchor
+    return anchor, ""
 
 
 def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     """One YAML mapping parsed from ``text`` (an empty document is an empty mapping), or the problems."""
+    loader = _Loader(text)
     try:
-        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a safe loader
+        root = loader.get_single_node()
+        # Only a file that defines an anchor can hold an alias: the others skip the walk over their nodes.
+        refused = alias_problem(root, text) if root is not None and "&" in text else None
+        if refused is not None:
+            return None, [Problem(shown, "", f"invalid YAML: {refused}")]
+        document = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc)
         return None, [Problem(shown, "", f"invalid YAML: {where}{reason}")]
+    finally:
+        loader.dispose()
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -233,5 +356,5 @@ def _shown(path: Path) -> str:
     """The path as the user would type it: relative to the working directory when below it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # not below it; or a symlink loop (RuntimeError before Python 3.13)
         return str(path)

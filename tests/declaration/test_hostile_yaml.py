@@ -1,0 +1,125 @@
+"""YAML that is valid but hostile (alias bombs, recursive aliases, symlink loops, huge numbers) gives located
+problems, quickly, and never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dizuo.declaration.loader import MAX_VALUE_CHARS, DeclarationError, load, show_value
+
+# The 3.3 KB "billion laughs": each level aliases the one below ten times, 10^8 strings in all once expanded.
+ALIAS_BOMB = "\n".join(
+    [
+        "l0: &l0 [" + ", ".join(["lol"] * 10) + "]",
+        *(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 8)),
+        "departments:",
+        "- code: sjj",
+        "  name: *l7",
+        "",
+    ]
+)
+
+
+def dizuo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`dizuo ARGS` in a process whose memory is capped at 2 GiB: a bomb that expanded would hit the cap."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    return subprocess.run(
+        [sys.executable, "-m", "dizuo", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=120,
+        preexec_fn=cap,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+
+
+def test_an_alias_bomb_is_refused_with_its_line_before_it_expands(city: Path) -> None:
+    """Nested aliases that would expand a 3 KB file to 10^8 values: `validate` refuses them at once, naming the
+    file, the anchor's line and the first alias, instead of taking gigabytes and many seconds."""
+    (city / "departments.yaml").write_text(ALIAS_BOMB, encoding="utf-8")
+    done = dizuo("validate", str(city))
+    assert done.returncode == 1, done.stderr[-2000:]
+    text = " ".join(done.stderr.split())
+    assert "departments.yaml: invalid YAML: line 8, column 5: aliases expand the file to" in text
+    assert "(&l7) alone expands to 111,111,111 and is aliased 1 time(s), first as *l7 (line 11)" in text
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "expected"),
+    [
+        (
+            "departments.yaml",
+            "departments: &d [*d]\n",
+            "departments.yaml: invalid YAML: line 1, column 14: recursive alias: *d (line 1) stands for the value "
+            "anchored here (&d), which holds it",
+        ),
+        (
+            "hosts.yaml",
+            "hosts:\n- name: a\n  vars: &v\n    me: *v\n",
+            "hosts.yaml: invalid YAML: line 3, column 9: recursive alias: *v (line 4)",
+        ),
+    ],
+    ids=["list-holding-itself", "mapping-holding-itself"],
+)
+@pytest.mark.parametrize("command", [["validate"], ["inventory", "--list"]])
+def test_a_recursive_alias_is_refused_with_file_and_line(
+    city: Path, file: str, text: str, expected: str, command: list[str]
+) -> None:
+    """An alias inside the value it names never ends: refused with file and line by every command that loads the
+    declaration, not a "Circular reference detected" traceback (nor a pass in validate and a crash in inventory)."""
+    (city / file).write_text(text, encoding="utf-8")
+    done = dizuo(command[0], str(city), *command[1:])
+    assert done.returncode in {1, 2}, done.stdout[-2000:]
+    assert expected in " ".join(done.stderr.split()), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [["validate"], ["inventory", "--list"]])
+def test_a_symlink_loop_in_the_declaration_is_a_located_problem(city: Path, command: list[str]) -> None:
+    """departments.yaml as a link to itself: a problem naming the file, not a RuntimeError from Path.resolve()."""
+    (city / "departments.yaml").unlink()
+    (city / "departments.yaml").symlink_to("departments.yaml")
+    done = dizuo(command[0], "yulin", *command[1:], cwd=city.parent)
+    assert done.returncode in {1, 2}, done.stdout[-2000:]
+    assert "yulin/departments.yaml: cannot read:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_show_value_renders_only_what_it_shows_and_survives_a_value_holding_itself() -> None:
+    """A bad value of millions of items is shown in its first characters without rendering the rest, and a list or
+    mapping that holds itself is shown, not a "Circular reference detected" crash."""
+    huge = [["lol"] * 1000] * 100_000  # 10^8 items by reference, as a YAML alias makes them
+    shown = show_value(huge)
+    assert shown.startswith('\'[["lol", "lol"')
+    assert len(shown) == MAX_VALUE_CHARS + 2
+    loop: list[object] = [1]
+    loop.append(loop)
+    me: dict[str, object] = {}
+    me["me"] = me
+    assert show_value(loop) == "'[1, […]]'"
+    assert show_value(me) == "'{\"me\": {…}}'"
+    assert show_value({"day": __import__("datetime").date(2027, 1, 1)}) == json.dumps({"day": "2027-01-01"}).join("''")
+
+
+def test_an_integer_too_long_for_python_is_a_located_problem(city: Path) -> None:
+    """A 5,000-digit number, which Python refuses to make an int of, is a problem with its key, not a traceback."""
+    text = (city / "departments.yaml").read_text(encoding="utf-8")
+    (city / "departments.yaml").write_text(text.replace("cpu: 272,", f"cpu: {'9' * 5000},", 1), encoding="utf-8")
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    assert any(
+        "departments[0].quota.cpu: Unable to parse input string as an integer" in str(p) for p in caught.value.problems
+    )
