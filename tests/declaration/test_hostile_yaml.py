@@ -1,5 +1,5 @@
-"""YAML that is valid but hostile (alias bombs, recursive aliases, symlink loops, huge numbers) gives located
-problems, quickly, and never a traceback."""
+"""YAML that is valid but hostile or surprising (alias bombs, recursive aliases, symlink loops, YAML 1.1's
+conversions) gives located problems, quickly, and never a traceback."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field, ValidationError
 
-from dizuo.declaration.loader import MAX_VALUE_CHARS, DeclarationError, load, show_value
+from dizuo.declaration.loader import MAX_VALUE_CHARS, DeclarationError, load, problems_from_validation, show_value
 
 # The 3.3 KB "billion laughs": each level aliases the one below ten times, 10^8 strings in all once expanded.
 ALIAS_BOMB = "\n".join(
@@ -112,6 +113,57 @@ def test_show_value_renders_only_what_it_shows_and_survives_a_value_holding_itse
     assert show_value(loop) == "'[1, […]]'"
     assert show_value(me) == "'{\"me\": {…}}'"
     assert show_value({"day": __import__("datetime").date(2027, 1, 1)}) == json.dumps({"day": "2027-01-01"}).join("''")
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "expected"),
+    [
+        (
+            "departments.yaml",
+            ("- code: sjj\n", "- code: no\n"),
+            "departments.yaml: departments[0].code: Input should be a valid string: 'false' (YAML reads an unquoted "
+            "yes, no, on, off, true or false as a boolean: write the value in quotes)",
+        ),
+        (
+            "clusters.yaml",
+            ("kubernetes_version: '1.30'", "kubernetes_version: 1.30"),
+            "clusters.yaml: clusters[0].kubernetes_version: Input should be a valid string: '1.3' (YAML read an "
+            "unquoted number (1.30 becomes 1.3, 010 becomes 8): write the value in quotes)",
+        ),
+    ],
+    ids=["no-as-false", "1.30-as-1.3"],
+)
+def test_a_value_yaml_converted_says_to_quote_it(city: Path, file: str, change: tuple[str, str], expected: str) -> None:
+    """YAML 1.1 turns `no` into false and 1.30 into 1.3: the error says so and how to keep the text as written."""
+    text = (city / file).read_text(encoding="utf-8")
+    assert change[0] in text
+    (city / file).write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    assert any(str(p).endswith(expected) for p in caught.value.problems), "\n".join(map(str, caught.value.problems))
+
+
+def test_a_list_whose_items_all_failed_is_not_also_too_short() -> None:
+    """When every item of a list that needs one failed, the items' errors are the problem: no follow-on "should have
+    at least 1 item" (the same function serves declaration, capacity config, waivers, catalogue and instances)."""
+
+    class Item(BaseModel):
+        code: str
+
+    class File(BaseModel):
+        items: tuple[Item, ...] = Field(min_length=1)
+
+    with pytest.raises(ValidationError) as caught:
+        File.model_validate({"items": [{"code": False}]})
+    found = [str(p) for p in problems_from_validation("f.yaml", caught.value)]
+    assert found == [
+        "f.yaml: items[0].code: Input should be a valid string: 'false' (YAML reads an unquoted yes, no, on, off, "
+        "true or false as a boolean: write the value in quotes)"
+    ]
+    with pytest.raises(ValidationError) as empty:
+        File.model_validate({"items": []})
+    (too_short,) = problems_from_validation("f.yaml", empty.value)
+    assert too_short.message.startswith("Tuple should have at least 1 item")
 
 
 def test_an_integer_too_long_for_python_is_a_located_problem(city: Path) -> None:

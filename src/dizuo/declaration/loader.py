@@ -7,6 +7,7 @@ bad value; all problems are collected and raised together as
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -104,17 +105,41 @@ def _pieces(value: object, open_: set[int]) -> Iterator[str]:
         yield json.dumps(str(value), ensure_ascii=False)
 
 
+# What YAML 1.1 makes of an unquoted value a string field expected, and how to keep it as written.
+YAML_CONVERTED = (
+    (bool, "YAML reads an unquoted yes, no, on, off, true or false as a boolean: write the value in quotes"),
+    (int | float, "YAML read an unquoted number (1.30 becomes 1.3, 010 becomes 8): write the value in quotes"),
+    (datetime.date, "YAML read an unquoted date: write the value in quotes"),
+)
+
+
+def _why_not_text(value: object) -> str:
+    """A hint when YAML turned what was meant as text into another type, else ''."""
+    return next((f" ({hint})" for kind, hint in YAML_CONVERTED if isinstance(value, kind)), "")
+
+
 def problems_from_validation(file: str, error: ValidationError) -> list[Problem]:
-    """One located problem per pydantic error: key path, message and the bad value."""
+    """One located problem per pydantic error: key path, message and the bad value.
+
+    A list's "should have at least N items" is left out where items of that list already failed: it only counts the
+    items that were valid, and repeats the problem the item errors name.
+    """
+    items = error.errors(include_url=False)
+    # Pydantic puts the union/validator name into loc for some errors; keep only data keys.
+    locs = [
+        tuple(p for p in i["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-")))) for i in items
+    ]
     problems = []
-    for item in error.errors(include_url=False):
-        # Pydantic puts the union/validator name into loc for some errors; keep only data keys.
-        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-")))]
+    for item, loc in zip(items, locs, strict=True):
+        if item["type"] == "too_short" and any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
+            continue
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         elif item["type"] != "missing":
             message = f"{message}: {show_value(item['input'])}"
+        if item["type"] == "string_type":
+            message += _why_not_text(item["input"])
         problems.append(Problem(file, key_path(loc), message))
     return problems
 
