@@ -8,34 +8,41 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
+from typer.testing import CliRunner
 
+from dizuo.cli import app
 from dizuo.declaration import load
 from dizuo.declaration.inventory import ansible_inventory
 from dizuo.declaration.loader import load_documents
+from dizuo.declaration.model import FILES
 
 from .conftest import YULIN
 
 
-def test_json_schema_accepts_yulin_and_rejects_a_typo() -> None:
-    """`dizuo schema` is a valid JSON Schema that Yulin satisfies and a misspelt key breaks."""
-    done = subprocess.run([sys.executable, "-m", "dizuo", "schema"], capture_output=True, text=True, check=True)
+@pytest.mark.parametrize("name", list(FILES))
+def test_each_files_json_schema_accepts_yulins_file_and_rejects_a_typo(name: str) -> None:
+    """`dizuo schema FILE` is a valid JSON Schema that Yulin's FILE, as an editor's YAML language server reads it
+    (dates as text), satisfies, and a misspelt top-level key breaks."""
+    done = CliRunner().invoke(app, ["schema", f"inventories/yulin/{name}"])
+    assert done.exit_code == 0, done.output
     schema = json.loads(done.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
-    docs = load_documents(YULIN)
-    whole = {
-        "city": docs["city.yaml"],
-        "network": docs["network.yaml"],
-        "clusters": docs["clusters.yaml"]["clusters"],
-        "departments": docs["departments.yaml"]["departments"],
-        "systems": docs["systems.yaml"]["systems"],
-        "datasets": docs["datasets.yaml"]["datasets"],
-        "inventory": docs["hosts.yaml"],
-    }
-    jsonschema.validate(whole, schema)
-    whole["systems"][0]["departmnet"] = "sjj"
-    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(whole))
-    assert errors, "a misspelt key must not pass the schema"
+    document = json.loads(json.dumps(load_documents(YULIN)[name], default=str))
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft202012Validator(schema).iter_errors(document)
+    ]
+    assert errors == [], f"Yulin's {name} against `dizuo schema {name}`"
+    document["misspelt"] = 1
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(document)), "a misspelt key must not pass"
+
+
+def test_schema_of_something_not_a_declaration_file_is_refused() -> None:
+    """`dizuo schema nope.yaml` exits 2 listing the declaration files it has a schema for."""
+    done = CliRunner().invoke(app, ["schema", "nope.yaml"])
+    assert done.exit_code == 2
+    assert "nope.yaml: not a declaration file; one of: city.yaml, network.yaml" in " ".join(done.output.split())
 
 
 def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Path) -> None:

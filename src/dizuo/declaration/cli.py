@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import TypeAdapter
 from rich.console import Console
 from rich.markup import escape
 
 from dizuo.declaration.inventory import ansible_inventory, hosts_yml
 from dizuo.declaration.loader import DeclarationError, load
-from dizuo.declaration.model import Declaration
+from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 
 err = Console(stderr=True)
 out = Console()
 
 CityPath = Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")]
+FileName = Annotated[
+    str, typer.Argument(help=f"A declaration file ({', '.join(FILES)}), by name or path", metavar="FILE")
+]
+
+
+def file_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of declaration file ``name``: what the file itself holds, as an editor sees it
+    (a YAML language server reads dates and such as text, which the schema's string formats describe)."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **FILES[name].model_json_schema()}
 
 
 def load_or_exit(path: Path, code: int = BAD_INPUT) -> Declaration:
@@ -51,9 +59,14 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command()
-    def schema() -> None:
-        """Print the JSON Schema of the whole declaration (for editors and CI)."""
-        out.print_json(json.dumps(TypeAdapter(Declaration).json_schema(), ensure_ascii=False))
+    def schema(file: FileName) -> None:
+        """Print the JSON Schema of one declaration file, e.g. `dizuo schema departments.yaml` (for editors and CI)."""
+        name = Path(file).name
+        if name not in FILES:
+            message = f"{file}: not a declaration file; one of: {', '.join(FILES)}"
+            err.print("[red]error[/red]", escape(message), soft_wrap=True)
+            raise typer.Exit(BAD_INPUT)
+        print(json.dumps(file_schema(name), ensure_ascii=False, indent=2))
 
     @app.command()
     def inventory(
