@@ -19,7 +19,9 @@ from dizuo.exit_codes import BAD_INPUT, FAILED
 err = Console(stderr=True)
 out = Console()
 
-CityPath = Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")]
+CityPath = Annotated[
+    Path, typer.Argument(metavar="CITY_DIR", help="Directory of the city declaration, e.g. inventories/yulin")
+]
 FileName = Annotated[
     str, typer.Argument(help=f"A declaration file ({', '.join(FILES)}), by name or path", metavar="FILE")
 ]
