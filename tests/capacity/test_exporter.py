@@ -161,6 +161,7 @@ def test_http_endpoint_serves_forecasts_and_turns_stale_when_the_source_fails():
     ("args", "message"),
     [
         (["--listen", "9782"], "--listen: expected HOST:PORT"),
+        (["--interval", "1e10"], "Invalid value for '--interval': Input should be less than or equal to 86400"),
         (["--config", "missing.yaml"], "missing.yaml: file is missing"),
         (["--config", "bad.yaml"], "bad.yaml: selectors[0].kind: "),
         (["--declaration", "nowhere"], "not a directory holding a city declaration"),

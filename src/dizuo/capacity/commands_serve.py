@@ -252,7 +252,11 @@ def register(app: typer.Typer) -> None:
         listen: Annotated[str, typer.Option(help="HOST:PORT to serve /metrics on")] = "127.0.0.1:9782",
         config: ConfigOption = None,
         declaration: DeclarationOption = None,
-        interval: Annotated[float, typer.Option(min=1, help="Seconds between forecast runs")] = 300,
+        # At most a day: a forecast staler than that helps nobody, and a longer wait overflows the loop's timer
+        # (threading refuses waits past its limit), which would end the loop and serve its first forecast forever.
+        interval: Annotated[
+            float, typer.Option(min=1, max=86400, help="Seconds between forecast runs (1 to 86400)")
+        ] = 300,
         calendar_file: CalendarOption = None,
     ) -> None:
         """Serve storage-exhaustion forecasts as Prometheus metrics, recomputed every --interval seconds."""
