@@ -89,8 +89,8 @@ def test_run_health_is_exported():
     [
         (Snapshot(), "no run has succeeded yet"),
         (
-            Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 60, error="SourceError: down"),
-            "the last run failed",
+            Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 60, error="SourceError: down", failed_in_a_row=3),
+            "the last three runs failed",
         ),
         (
             Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 901),

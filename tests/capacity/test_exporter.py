@@ -11,10 +11,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 from typer.testing import CliRunner
 
 from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning
-from dizuo.capacity.collector import Allocation
+from dizuo.capacity.collector import Allocation, CapacityCollector
 from dizuo.capacity.commands_serve import OncePerDay, log_warnings_plainly
 from dizuo.capacity.exporter import ForecastLoop, start_exporter
 from dizuo.capacity.prometheus_source import SourceError
@@ -90,6 +91,30 @@ def test_source_failure_keeps_the_last_good_forecast():
     assert (failed.successes, failed.failures) == (1, 1)
     source.down = False
     assert loop.run_once().error is None, "the next successful run clears the error"
+
+
+def test_one_failed_run_is_jitter_and_three_in_a_row_are_stale():
+    """One failed run between successes leaves stale 0 (the dataset alerts' `for:` timers read it); the third failed
+    run in a row turns it 1, and a success clears it."""
+    source = Source()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    registry = CollectorRegistry()
+    CapacityCollector(loop.snapshot, stale_after=180, registry=registry, clock=lambda: NOW)
+
+    def stale() -> float | None:
+        return registry.get_sample_value("dizuo_capacity_forecast_stale")
+
+    loop.run_once()
+    source.down = True
+    loop.run_once()
+    assert stale() == 0, "one failed run after a success"
+    source.down = False
+    loop.run_once()
+    source.down = True
+    assert [(loop.run_once(), stale())[1] for _run in range(3)] == [0, 0, 1], "stale after three failures in a row"
+    source.down = False
+    loop.run_once()
+    assert stale() == 0, "a success clears it"
 
 
 def test_source_answering_with_no_volume_keeps_the_last_good_forecast():

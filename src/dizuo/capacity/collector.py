@@ -21,7 +21,9 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   ``dizuo_dataset_refresh_period_seconds``: the refresh period the declaration gives it. Ownership and freshness of
   the data pool, for ``DizuoDatasetStale``.
 - ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
-  ``..._stale`` (1 when the last run failed or the last success is older than ``stale_after``),
+  ``..._stale`` (1 when STALE_AFTER_INTERVALS runs in a row failed, or no run has succeeded, or the last success is
+  older than ``stale_after``: one failed run is jitter, and a flag that blinks would restart every ``for:`` timer that
+  reads it),
   ``..._runs_total{result}``, ``..._series``.
 """
 
@@ -39,6 +41,9 @@ from dizuo.capacity.types import Forecast
 from dizuo.declaration.model import Declaration
 
 GIB = 2**30
+# The forecast served counts as stale once this many run intervals pass without a success, or this many runs fail in
+# a row: one slow or failed run is ordinary jitter, three in a row is not.
+STALE_AFTER_INTERVALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,7 @@ class Snapshot:
     error: str | None = None  # of the last run, None when it succeeded
     successes: int = 0
     failures: int = 0
+    failed_in_a_row: int = 0  # runs failed since the last success (or since the start)
     writes: tuple[DatasetWrite, ...] = ()  # the data pool's datasets seen in the last good run
 
 
@@ -113,6 +119,7 @@ class CapacityCollector:
         refresh: Sequence[RefreshPeriod] = (),
         *,
         stale_after: float,
+        stale_after_failures: int = STALE_AFTER_INTERVALS,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -120,6 +127,7 @@ class CapacityCollector:
         self._allocated = tuple(allocated)
         self._refresh = tuple(refresh)
         self._stale_after = stale_after
+        self._stale_after_failures = stale_after_failures
         self._clock = clock
         if registry is not None:
             registry.register(self)
@@ -168,7 +176,7 @@ class CapacityCollector:
         )
         stale = GaugeMetricFamily(
             "dizuo_capacity_forecast_stale",
-            "1 when the forecasts served are not fresh: the last run failed or succeeded too long ago.",
+            "1 when the forecasts served are not fresh: runs failed in a row, or none succeeded recently.",
         )
         dataset_labels = ["dataset", "department", "pool"]
         last_write = GaugeMetricFamily(
@@ -204,7 +212,8 @@ class CapacityCollector:
             if snap.succeeded_at is not None:
                 last_success.add_metric([], snap.succeeded_at)
             too_old = snap.succeeded_at is None or self._clock() - snap.succeeded_at > self._stale_after
-            stale.add_metric([], 1.0 if snap.error is not None or too_old else 0.0)
+            failing = snap.failed_in_a_row >= self._stale_after_failures
+            stale.add_metric([], 1.0 if failing or too_old else 0.0)
             runs.add_metric(["success"], snap.successes)
             runs.add_metric(["failure"], snap.failures)
             count.add_metric([], len(snap.forecasts))

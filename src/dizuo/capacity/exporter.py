@@ -3,7 +3,8 @@
 A background thread reads usage history from Prometheus on a timer, forecasts, and publishes an
 immutable :class:`Snapshot`. Scrapes only read the latest snapshot (see ``collector.py``). When a
 run fails (Prometheus down, bad answer, forecaster error) the last good forecasts stay published
-and the snapshot records the error, which the collector exposes as ``..._stale 1``.
+and the snapshot records the error; the collector exposes ``..._stale 1`` once STALE_AFTER_INTERVALS runs in a row
+failed, or no run has succeeded for that many intervals.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import numpy as np
 from prometheus_client import start_http_server
 from prometheus_client.registry import CollectorRegistry
 
-from dizuo.capacity.collector import Allocation, CapacityCollector, DatasetWrite, RefreshPeriod, Snapshot
+from dizuo.capacity.collector import (
+    STALE_AFTER_INTERVALS,
+    Allocation,
+    CapacityCollector,
+    DatasetWrite,
+    RefreshPeriod,
+    Snapshot,
+)
 from dizuo.capacity.prometheus_source import one_per_volume
 from dizuo.capacity.types import Forecast, UsageHistory
 
@@ -31,9 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dizuo.capacity.exporter")
 
 HORIZON_SECONDS = 30 * 86400
-# A forecast counts as stale once this many run intervals pass without a success: one slow or
-# failed run is ordinary jitter, three in a row is not.
-STALE_AFTER_INTERVALS = 3
 
 Forecaster = Callable[[Sequence[UsageHistory]], list[Forecast]]
 
@@ -121,7 +126,9 @@ class ForecastLoop:
                 log.warning("forecast run failed, and no run has succeeded yet (nothing to serve): %s", message)
             else:
                 log.warning("forecast run failed, serving the forecast of the last success: %s", message)
-            self._snapshot = replace(previous, error=message, failures=previous.failures + 1)
+            self._snapshot = replace(
+                previous, error=message, failures=previous.failures + 1, failed_in_a_row=previous.failed_in_a_row + 1
+            )
             return self._snapshot
         duration = time.monotonic() - started
         if not histories:
