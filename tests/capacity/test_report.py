@@ -312,7 +312,12 @@ def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_pa
         (["--csv", "missing.csv"], "missing.csv: cannot read", BAD_INPUT),
         ([], "give exactly one of --prometheus-url URL or --csv FILE", BAD_INPUT),
         (["--csv", "a.csv", "--prometheus-url", "http://127.0.0.1:9"], "give exactly one of", BAD_INPUT),
-        (["--csv", "a.csv", "--within", "soon"], "--within: not a duration (use e.g. 15m, 6h, 28d): 'soon'", BAD_INPUT),
+        (
+            ["--csv", "a.csv", "--within", "soon"],
+            "--within: not a Prometheus duration: units y w d h m s ms, largest first, each once (e.g. 15m, 1h30m): "
+            "'soon'",
+            BAD_INPUT,
+        ),
         (["--csv", "a.csv", "--config", "sources.yaml"], "--config holds the Prometheus selectors", BAD_INPUT),
         # --out is checked before the history is read: the CSV is missing, and the message is about --out.
         (

@@ -150,6 +150,75 @@ def test_a_critical_window_longer_than_the_warning_is_refused(tmp_path):
     )
 
 
+def promtool_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PROMTOOL), "check", "rules", str(path)], capture_output=True, text=True, check=False)
+
+
+@needs_promtool
+@pytest.mark.parametrize("hold", ["30m1h", "15m15m", "1.5h", "30 m"])
+def test_a_duration_prometheus_refuses_is_refused_at_its_key(tmp_path, hold):
+    """A `for:` Prometheus' duration grammar refuses (units largest first, each once) is a located error from
+    `dizuo capacity rules`, not a rule file Prometheus will not load: promtool refuses the same text."""
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up", "for": hold}]}]}))
+    assert promtool_check(bare).returncode != 0, f"promtool accepts for: {hold}"
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text(CONFIG.read_text().replace("    for: 30m\n", f"    for: {hold}\n", 1))
+    output = tmp_path / "alerts.yaml"
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == 2, result.output
+    assert f"{config}: forecast.critical.for: " in " ".join(result.output.split()), result.output
+    assert f"'{hold}'" in result.output, result.output
+    assert not output.exists(), "nothing is written"
+
+
+@needs_promtool
+def test_durations_and_job_in_prometheus_grammar_make_a_rule_file_promtool_accepts(tmp_path):
+    """Combined units in Prometheus' order (1h30m, 1d12h) and a job name with the characters scrape jobs use give a
+    rule file promtool accepts, holding them as written."""
+    config = tmp_path / "alerts-config.yaml"
+    text = CONFIG.read_text().replace("    for: 30m\n", "    for: 1h30m\n", 1).replace("for: 1d\n", "for: 1d12h\n")
+    config.write_text(text.replace("exporter_job: dizuo-capacity", "exporter_job: monitoring/dizuo-capacity:9782"))
+    output = tmp_path / "alerts.yaml"
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    done = promtool_check(output)
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = yaml.safe_load(output.read_text())["groups"][0]["rules"]
+    assert {r["for"] for r in written} >= {"1h30m", "1d12h"}
+    down = next(r for r in written if r["alert"] == "DizuoCapacityExporterDown")
+    assert 'up{job="monitoring/dizuo-capacity:9782"}' in down["expr"]
+
+
+@pytest.mark.parametrize("job", ['dizuo"capacity', "dizuo capacity", "{{ .Value }}", ""])
+def test_an_exporter_job_that_would_break_the_rule_file_is_refused_at_its_key(tmp_path, job):
+    """exporter_job is pasted into PromQL and annotation templates: a quote, a space, template braces or nothing is a
+    located error, not a broken rule file."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text(CONFIG.read_text().replace("exporter_job: dizuo-capacity", f"exporter_job: '{job}'"))
+    with pytest.raises(ConfigError) as caught:
+        load_alert_config(config)
+    assert f"{config}: exporter_job: " in str(caught.value)
+    assert repr(job) in str(caught.value) or f"'{job}'" in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("severity", ["warning", "critical"])
+def test_a_forecast_window_beyond_the_horizon_is_refused(tmp_path, severity):
+    """The exporter exports no exhaustion date beyond its 30-day horizon: an alert window longer than that could
+    never fire, and is a located error."""
+    config = tmp_path / "alerts-config.yaml"
+    within = {"warning": "45d", "critical": "5w"}[severity]
+    config.write_text(
+        CONFIG.read_text().replace({"warning": "within: 7d", "critical": "within: 48h"}[severity], f"within: {within}")
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_alert_config(config)
+    assert str(caught.value) == (
+        f"{config}: forecast.{severity}.within: must be at most the forecast horizon, 30d (no exhaustion date "
+        f"further out is exported, so the alert could never fire): '{within}'"
+    )
+
+
 @pytest.mark.parametrize(
     ("output", "message"),
     [

@@ -42,7 +42,10 @@ LABELS = ("kind", "volume", "pool", "department", "system")
 
 log = logging.getLogger("dizuo.capacity.source")
 
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+_UNIT_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+# Prometheus' own grammar (model.ParseDuration): units largest first, each at most once. `30m1h` or `15m15m` would
+# pass a looser reading here and then be refused by Prometheus in the rule file `dizuo capacity rules` writes.
+_DURATION = re.compile("".join(rf"(?:(?P<{unit}>\d+){unit})?" for unit in _UNIT_SECONDS))
 
 
 class SourceError(Exception):
@@ -72,13 +75,10 @@ def parse_duration(value: object) -> float:
         return float(value)
     if not isinstance(value, str) or not value:
         raise ValueError("must be a duration such as 15m or 28d")
-    total, rest = 0.0, value.strip()
-    while rest:
-        match = re.match(r"(\d+)(ms|s|m|h|d|w|y)", rest)
-        if match is None:
-            raise ValueError("not a duration (use e.g. 15m, 6h, 28d)")
-        total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        rest = rest[match.end() :]
+    match = _DURATION.fullmatch(value)
+    if match is None:
+        raise ValueError("not a Prometheus duration: units y w d h m s ms, largest first, each once (e.g. 15m, 1h30m)")
+    total = sum(int(count) * _UNIT_SECONDS[unit] for unit, count in match.groupdict().items() if count is not None)
     if total <= 0:
         raise ValueError("must be a positive duration")
     return total

@@ -14,6 +14,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from dizuo.capacity.config_files import ConfigError, load_model
+from dizuo.capacity.exporter import HORIZON_SECONDS
 from dizuo.capacity.prometheus_source import parse_duration
 from dizuo.declaration.loader import Problem
 
@@ -34,7 +35,7 @@ _ALL_EXPORTERS_STALE = "unless on () (min(dizuo_capacity_forecast_stale) == 1)"
 
 
 def _duration(value: str) -> str:
-    parse_duration(value)
+    parse_duration(value)  # Prometheus' grammar: the text goes into the rule file as written
     return value
 
 
@@ -83,7 +84,9 @@ class AlertConfig(_Model):
     """monitoring/alerts-config.yaml."""
 
     runbook_url: str = Field(pattern=r"^https?://")
-    exporter_job: str = Field(min_length=1)
+    # Pasted into PromQL (`job="..."`) and into annotation templates: the characters scrape job names use, nothing
+    # that would end a string or open a template.
+    exporter_job: str = Field(pattern=r"^[A-Za-z0-9_.:/-]+$")
     forecast: ForecastAlerts
     usage_critical: UsageCritical
     stale: Hold
@@ -97,6 +100,19 @@ def load_alert_config(path: Path) -> AlertConfig:
     """Read and validate the alert config; :class:`ConfigError` names file, key and value."""
     config = load_model(path, AlertConfig)
     warning, critical = config.forecast.warning.within, config.forecast.critical.within
+    # The exporter exports no exhaustion date beyond its horizon (absent = not soon): a longer window never fires.
+    beyond = [
+        Problem(
+            str(path),
+            f"forecast.{severity}.within",
+            f"must be at most the forecast horizon, {HORIZON_SECONDS // 86400}d (no exhaustion date further "
+            f"out is exported, so the alert could never fire): '{within}'",
+        )
+        for severity, within in (("warning", warning), ("critical", critical))
+        if parse_duration(within) > HORIZON_SECONDS
+    ]
+    if beyond:
+        raise ConfigError.of(beyond)
     # A critical that fired at a longer lead than the warning would page before any warning is seen.
     if parse_duration(critical) >= parse_duration(warning):
         raise ConfigError.of(
