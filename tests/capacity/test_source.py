@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from dizuo.capacity.config_files import ConfigError
 from dizuo.capacity.prometheus_source import (
@@ -29,6 +30,7 @@ from dizuo.capacity.prometheus_source import (
     query_text,
 )
 from dizuo.capacity.types import UsageHistory
+from dizuo.cli import app
 from dizuo.declaration import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,6 +261,37 @@ def test_prometheus_error_names_the_query():
     message = str(caught.value)
     for part in ("query_range", sent(PVC.used), "parse error at char 5"):
         assert part in message, message
+
+
+def success(data: Any) -> dict[str, Any]:
+    return {"status": "success", "data": data}
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (success({"resultType": "matrix", "result": [{"metric": {}, "values": [[NOW, "1"], [1, "abc"]]}]}), "abc"),
+        (success({"resultType": "matrix", "result": None}), "result is 'null'"),
+        (success({"resultType": "matrix", "result": ["x"]}), "'x'"),
+        (success({"resultType": "matrix", "result": [{"metric": {}, "values": [[NOW]]}]}), "pairs"),
+        (success({"resultType": "matrix", "result": [{"metric": {}}]}), "values"),
+        (success("x"), "data is 'x'"),
+    ],
+)
+def test_a_malformed_success_answer_is_a_source_error_naming_the_query(tmp_path, answer, why):
+    """An answer that says success but is not a matrix of [timestamp, "value"] pairs is a SourceError naming the
+    endpoint, the query and what is wrong; `dizuo capacity report` exits 1 with it, never a traceback."""
+    with FakePrometheus({sent(PVC.used): (200, answer)}) as server:
+        with pytest.raises(SourceError) as caught:
+            PrometheusSource(server.url, clock=lambda: NOW).histories()
+        args = ["capacity", "report", "--prometheus-url", server.url, "--out", str(tmp_path / "report")]
+        result = CliRunner().invoke(app, args)
+    message = str(caught.value)
+    for part in (f"{server.url}/api/v1/query_range", sent(PVC.used), "malformed answer: ", why):
+        assert part in message, message
+    assert result.exit_code == 1, result.output
+    assert "malformed answer" in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
 def test_unreachable_prometheus_is_a_source_error():

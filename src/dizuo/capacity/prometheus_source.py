@@ -445,6 +445,20 @@ class RangeSeries:
     values: np.ndarray[Any, np.dtype[np.float64]]
 
 
+def range_series(item: object) -> RangeSeries:
+    """One series of a range query's answer, ``{"metric": {label: value}, "values": [[unix s, "number"], ...]}``;
+    TypeError or ValueError (KeyError, IndexError) when it has another shape."""
+    if not isinstance(item, dict) or not isinstance(item.get("metric"), dict) or not isinstance(item["values"], list):
+        raise TypeError("not a series with metric labels and values")
+    points = item["values"]
+    if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[1], str) for p in points):
+        raise TypeError('not a list of [timestamp, "value"] pairs')
+    stamps = np.fromiter((p[0] for p in points), dtype=np.float64, count=len(points))
+    values = np.fromiter((float(p[1]) for p in points), dtype=np.float64, count=len(points))
+    labels = {str(k): str(v) for k, v in item["metric"].items()}
+    return RangeSeries(labels, stamps.round().astype(np.int64), values)
+
+
 def joined_in_time(earlier: Sequence[RangeSeries], later: Sequence[RangeSeries]) -> list[RangeSeries]:
     """The answers of one range query over two spans, ``earlier`` wholly before ``later``, as one: a series (by its
     labels) in both has its points of both, in time order."""
@@ -524,15 +538,22 @@ class PrometheusSource:
             reason = answer.get("error", answer) if isinstance(answer, dict) else answer
             refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
             raise refused(f"{endpoint} query {query!r}: Prometheus answered {reason!r}")
-        data = answer.get("data") or {}
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise SourceError(f"{endpoint} query {query!r}: malformed answer: data is {show_value(data)}")
         if data.get("resultType") != "matrix":
             raise SourceError(f"{endpoint} query {query!r}: expected a matrix, got {data.get('resultType')!r}")
+        result = data.get("result")
+        if not isinstance(result, list):
+            raise SourceError(f"{endpoint} query {query!r}: malformed answer: result is {show_value(result)}")
         out = []
-        for item in data.get("result", []):
-            points = item.get("values") or []
-            stamps = np.fromiter((p[0] for p in points), dtype=np.float64, count=len(points))
-            values = np.fromiter((float(p[1]) for p in points), dtype=np.float64, count=len(points))
-            out.append(RangeSeries(dict(item.get("metric", {})), stamps.round().astype(np.int64), values))
+        for item in result:
+            try:
+                out.append(range_series(item))
+            except (TypeError, ValueError, KeyError, IndexError) as exc:
+                raise SourceError(
+                    f"{endpoint} query {query!r}: malformed answer: {exc}: series {show_value(item)}"
+                ) from None
         return out
 
     def histories(self) -> list[UsageHistory]:
