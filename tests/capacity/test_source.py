@@ -8,7 +8,8 @@ import re
 import socket
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -302,24 +303,63 @@ def test_unreachable_prometheus_is_a_source_error():
         PrometheusSource(url, clock=lambda: NOW).histories()
 
 
-def test_a_port_that_does_not_speak_http_is_a_source_error():
-    """A URL pointing at something that is not an HTTP server (here a line of garbage) is a SourceError, not a
-    traceback."""
+@contextmanager
+def answering(respond: Callable[[socket.socket], None], host: str = "127.0.0.1") -> Iterator[str]:
+    """The URL of a one-connection server on ``host`` that reads the request and leaves the answer to ``respond``."""
     with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind((host, 0))
         listener.listen(1)
 
-        def answer_garbage() -> None:
+        def serve() -> None:
             connection, _ = listener.accept()
             with connection:
                 connection.recv(65536)
-                connection.sendall(b"GARBAGE\r\n\r\n")
+                respond(connection)
 
-        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread = threading.Thread(target=serve, daemon=True)
         thread.start()
-        with pytest.raises(SourceError, match="not an HTTP answer"):
-            PrometheusSource(f"http://127.0.0.1:{listener.getsockname()[1]}", clock=lambda: NOW).histories()
-        thread.join(5)
+        try:
+            yield f"http://{host}:{listener.getsockname()[1]}"
+        finally:
+            thread.join(5)
+
+
+def test_a_port_that_does_not_speak_http_is_a_source_error():
+    """A URL pointing at something that is not an HTTP server (here a line of garbage) is a SourceError, not a
+    traceback."""
+    garbage = answering(lambda connection: connection.sendall(b"GARBAGE\r\n\r\n"))
+    with garbage as url, pytest.raises(SourceError, match="not an HTTP answer"):
+        PrometheusSource(url, clock=lambda: NOW).histories()
+
+
+@pytest.mark.parametrize("trickled", ["body", "headers"])
+def test_a_server_trickling_its_answer_is_given_up_at_the_timeout(trickled):
+    """`timeout` bounds the whole request: a server sending its answer (its body, or already its status line and
+    headers) a byte at a time, each byte well within the timeout, is a SourceError "timed out after 1 s", not a
+    run that waits for as long as the server likes."""
+    body = json.dumps(matrix()).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    sent_at_once, trickle = (head, body) if trickled == "body" else (b"", head + body)
+    done = threading.Event()
+
+    def answer_slowly(connection: socket.socket) -> None:
+        connection.sendall(sent_at_once)
+        for byte in trickle:  # 0.2 s a byte: the whole answer would take 20 s or more
+            if done.wait(0.2):
+                return
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    config = DEFAULT_CONFIG.model_copy(update={"timeout": 1.0})
+    with answering(answer_slowly, "127.0.0.3") as url:
+        try:
+            with pytest.raises(SourceError) as caught:
+                PrometheusSource(url, config, clock=lambda: NOW).histories()
+        finally:
+            done.set()
+    assert str(caught.value) == f"{url}/api/v1/query_range query {sent(PVC.used)!r}: timed out after 1 s"
 
 
 def test_an_error_answer_that_is_not_a_json_object_is_a_source_error():

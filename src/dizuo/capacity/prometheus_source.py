@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from dizuo.capacity.config_files import ConfigError, load_model
+from dizuo.capacity.deadline_http import open_by
 from dizuo.capacity.types import UsageHistory
 from dizuo.datapool.shapes import dataset_namespace
 from dizuo.declaration.loader import show_value
@@ -157,7 +158,7 @@ class SourceConfig(BaseModel):
 
     lookback: Duration = Field(default=28 * 86400, description="History handed to the forecaster")
     step: Duration = Field(default=900, description="Resolution of the history", validate_default=True)
-    timeout: Duration = Field(default=60, description="Per HTTP request")
+    timeout: Duration = Field(default=60, description="Per HTTP request, the whole answer however slowly it comes")
     max_age: Duration = Field(
         default=3600, description="A volume without a sample this recent is left out (deleted, or no longer scraped)"
     )
@@ -377,7 +378,8 @@ Fetch = Callable[[str, Mapping[str, str], float, Mapping[str, str]], object]
 
 
 def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: Mapping[str, str]) -> object:
-    """POST a form and decode the JSON answer (Prometheus answers errors as JSON too)."""
+    """POST a form and decode the JSON answer (Prometheus answers errors as JSON too), all of it within ``timeout``
+    seconds: a server sending its answer a byte at a time is given up at that deadline, not waited for."""
     body = urllib.parse.urlencode(form).encode()
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's Prometheus, http(s) only
         url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
@@ -386,19 +388,25 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
         # Not carried along a redirect: credentials go to the Prometheus named, never to a host it points at.
         request.add_unredirected_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - see above
+        with open_by(request, timeout) as response:
             return json.load(response)
+    except TimeoutError:
+        raise SourceError(f"timed out after {timeout:g} s") from None
     except urllib.error.HTTPError as exc:
         try:
             answer = json.load(exc)
+        except TimeoutError:
+            raise SourceError(f"HTTP {exc.code} {exc.reason}, then timed out after {timeout:g} s") from None
         except (ValueError, OSError):
             raise SourceError(f"HTTP {exc.code} {exc.reason}") from None
         reason = answer.get("error", answer) if isinstance(answer, dict) else answer
         refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
         raise refused(f"HTTP {exc.code}: {reason}") from None
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise SourceError(f"timed out after {timeout:g} s") from None
         raise SourceError(f"cannot connect: {exc.reason}") from None
-    except (TimeoutError, OSError) as exc:
+    except OSError as exc:
         raise SourceError(f"connection failed: {exc}") from None
     except http.client.HTTPException as exc:  # something that is not an HTTP server answered on that port
         raise SourceError(f"not an HTTP answer ({type(exc).__name__}: {exc})") from None
