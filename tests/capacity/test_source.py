@@ -469,6 +469,47 @@ def test_a_volume_returned_twice_is_counted_once(caplog):
     assert "1 volume(s) returned more than once" in caplog.text
 
 
+def test_warnings_that_hold_run_after_run_are_logged_when_another_volume_joins_them(caplog):
+    """A deleted PVC stays in the 28-day range query for 28 days, a filesystem scraped twice stays so: the exporter
+    logs each once, and again when another volume is left out or comes twice, not on every 5-minute run."""
+    ts = grid(8)
+    stopped = [t - 7200 for t in ts]
+    live, old = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, {"namespace": "sjj-tyrz"}
+    fs = DEFAULT_CONFIG.selectors[1]
+    twice = [{"instance": "node1:9100", "mountpoint": "/srv", "job": j} for j in ("node", "node-old")]
+
+    def answers(claims: list[str]) -> dict[str, tuple[int, Any]]:
+        used = [(live, [(t, GIB) for t in ts])] + [
+            ({**old, "persistentvolumeclaim": c}, [(t, GIB) for t in stopped]) for c in claims
+        ]
+        full = [(labels, [(t, 9 * GIB) for t, _ in points]) for labels, points in used]
+        return {
+            sent(PVC.used): (200, matrix(*used)),
+            sent(PVC.capacity): (200, matrix(*full)),
+            fs.used: (200, matrix(*[(j, [(t, GIB) for t in ts]) for j in twice])),
+            fs.capacity: (200, matrix(*[(j, [(t, 9 * GIB) for t in ts]) for j in twice])),
+        }
+
+    with FakePrometheus(answers(["old"])) as server, caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+        source = PrometheusSource(server.url, clock=lambda: NOW)
+        for _run in range(3):
+            source.histories()
+        said = [r.getMessage() for r in caplog.records]
+        server.answers = answers(["old", "older"])
+        caplog.clear()
+        source.histories()
+        source.histories()
+        said_after = [r.getMessage() for r in caplog.records]
+    assert [m.split(" (")[0] for m in said] == [
+        "1 volume(s) returned more than once",
+        "left out 1 volume(s) without a sample in the last 3600s",
+    ], said
+    assert said_after == [
+        "left out 2 volume(s) without a sample in the last 3600s (deleted, or no longer scraped): "
+        "pvc:sjj-tyrz/old, pvc:sjj-tyrz/older"
+    ], said_after
+
+
 def test_url_must_be_http():
     """A Prometheus URL without http(s):// is refused up front, naming the value."""
     with pytest.raises(ConfigError, match="'localhost:9090'"):

@@ -30,7 +30,7 @@ from dizuo.capacity.collector import (
     RefreshPeriod,
     Snapshot,
 )
-from dizuo.capacity.prometheus_source import one_per_volume
+from dizuo.capacity.prometheus_source import Said, one_per_volume
 from dizuo.capacity.types import Forecast, UsageHistory
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class ForecastLoop:
         # a failed look, not again before this (it reads a year of their volumes: not every run if it keeps failing).
         self._looked_back: set[str] = set()
         self._look_back_after = 0.0
+        self._said = Said()
 
     def snapshot(self) -> Snapshot:
         """The latest published outcome."""
@@ -110,7 +111,7 @@ class ForecastLoop:
         previous = self._snapshot
         try:
             # Whatever the source: one id exported twice would be two samples of one label set.
-            histories = one_per_volume(self._source.histories())
+            histories = one_per_volume(self._source.histories(), self._said)
             if not histories and previous.forecasts:
                 # Every volume gone at once is the source's doing (a selector changed, a Prometheus restarted
                 # without its data), not a city without storage: keep the last good forecast and let it go stale.

@@ -516,6 +516,7 @@ class PrometheusSource:
         self._fetch = fetch
         self._clock = clock
         self._written_failing: set[str] = set()  # selectors whose bytes-written read failed last time (warned once)
+        self._said = Said()
 
     def query_range(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
         """Run one range query; raise :class:`SourceError` naming the query on any failure.
@@ -578,9 +579,9 @@ class PrometheusSource:
         # gone, or hide that one is no longer watched; they are left out, and said so.
         fresh: list[UsageHistory] = []
         stopped: list[UsageHistory] = []
-        for history in one_per_volume(out):
+        for history in one_per_volume(out, self._said):
             (fresh if history.timestamps[-1] >= end - self.config.max_age else stopped).append(history)
-        if gone := sorted(h.series for h in stopped):
+        if self._said.anew("left out", gone := sorted(h.series for h in stopped)):
             log.warning(
                 "left out %d volume(s) without a sample in the last %gs (deleted, or no longer scraped): %s",
                 len(gone),
@@ -648,10 +649,25 @@ def only_owners(expression: str, label: str, regex: str) -> str:
     return f'{marked} and on ({_KEEP}) label_replace(vector(1), "{_KEEP}", "1", "", "")'
 
 
-def one_per_volume(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
+class Said:
+    """The volumes each warning that holds run after run named last: it is logged again when it names one more, not
+    on every run (a deleted volume stays in a 28-day range query for 28 days: 8,000 lines at a 5-minute interval)."""
+
+    def __init__(self) -> None:
+        self._named: dict[str, frozenset[str]] = {}
+
+    def anew(self, warning: str, volumes: Collection[str]) -> bool:
+        """Whether ``warning`` is to be logged for ``volumes``: one of them is not among those it named last."""
+        named = frozenset(volumes)
+        before, self._named[warning] = self._named.get(warning, frozenset()), named
+        return not named <= before
+
+
+def one_per_volume(histories: Sequence[UsageHistory], said: Said | None = None) -> list[UsageHistory]:
     """One history per series id. The same volume can come twice: a filesystem scraped by two jobs, two selectors
     naming one volume. Counted twice, a department's volumes would add up to double; the one sampled last (then
-    the longer one) stands for it."""
+    the longer one) stands for it. The log says so, each time with ``said`` None, else when another volume comes
+    twice."""
     chosen: dict[str, UsageHistory] = {}
     for history in histories:
         held = chosen.get(history.series)
@@ -660,7 +676,8 @@ def one_per_volume(histories: Sequence[UsageHistory]) -> list[UsageHistory]:
             held.timestamps.size,
         ):
             chosen[history.series] = history
-    if doubled := sorted({h.series for h in histories if chosen[h.series] is not h}):
+    doubled = sorted({h.series for h in histories if chosen[h.series] is not h})
+    if said.anew("returned more than once", doubled) if said is not None else doubled:
         log.warning(
             "%d volume(s) returned more than once (two scrape jobs or two selectors), counted once: %s",
             len(doubled),
