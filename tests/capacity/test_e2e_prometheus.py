@@ -55,6 +55,25 @@ RBD_CLAIMS = [
     ({"namespace": "dp-scjg", "persistentvolumeclaim": "fr-jcxx"}, "pvc-5b1c", "24862838-240d-4215-9183-abfc0e9e4002"),
     ({"namespace": "dp-jyj", "persistentvolumeclaim": "xj-xx"}, "pvc-9d07", "7f3e2a10-5c4b-4d6e-8f90-1a2b3c4d5e6f"),
 ]
+# One claim name in both Kubernetes clusters, labelled `cluster` as kubernetes-mixin does: Prometheus' database, 96 %
+# full in yl-gov and 30 % in yl-dmz, each on its own PV and RBD image; yl-gov's takes writes every night.
+# (cluster, used GiB of 100, PV, image uuid, GiB written a night)
+CLUSTER_CLAIMS = [
+    ("yl-gov", 96.0, "pvc-6a1e", "0c0ffee0-1111-4aaa-8bbb-000000000001", 2.0),
+    ("yl-dmz", 30.0, "pvc-7b2f", "0c0ffee0-2222-4aaa-8bbb-000000000002", 0.0),
+]
+SHARED_CLAIM = {"namespace": "monitoring", "persistentvolumeclaim": "prometheus-db"}
+# A node's filesystems as node_exporter reports them: its root, and the mounts kubelet makes of a claim's RBD image
+# (the pod's volume, and CSI's global mount): the claim is read by the pvc selector, not again as two filesystems.
+NODE = {"instance": "10.61.16.21:9100", "job": "node"}
+NODE_MOUNTS = [
+    ("/", "/dev/sda1"),
+    (
+        "/var/lib/kubelet/pods/0b6c2a1e-8d4f-4c1a-9e2b-5f6a7b8c9d0e/volumes/kubernetes.io~csi/pvc-5b1c/mount",
+        "/dev/rbd0",
+    ),
+    ("/var/lib/kubelet/plugins/kubernetes.io/csi/rbd.csi.ceph.com/2f1e/globalmount/0001-0009-rook-ceph", "/dev/rbd0"),
+]
 # Ceph clusters in one Prometheus: pool ids and the `.mgr` pool repeat in each. Two labelled `cluster` as
 # ceph-mixin does, yl-gov-ceph scraped by a second job too (a second Prometheus job on the same managers) and by a
 # third that does not label it; and one cluster without the label, told apart by its job, which shares its name
@@ -132,6 +151,22 @@ def history(now: int) -> str:
                 np.ones(ts.size),
             )
         )
+    for cluster, used, pv, uuid, _nightly in CLUSTER_CLAIMS:
+        claim = {"cluster": cluster, **SHARED_CLAIM}
+        series["kubelet_volume_stats_used_bytes"].append(({**claim, "job": "kubelet"}, np.full(ts.size, used * GIB)))
+        series["kubelet_volume_stats_capacity_bytes"].append(({**claim, "job": "kubelet"}, np.full(ts.size, 100 * GIB)))
+        handle = f"0001-0009-rook-ceph-0000000000000002-{uuid}"
+        info = {"cluster": cluster, "persistentvolume": pv, "job": "kube-state-metrics"}
+        series["kube_persistentvolume_info"].append(
+            ({**info, "csi_driver": "rook-ceph.rbd.csi.ceph.com", "csi_volume_handle": handle}, np.ones(ts.size))
+        )
+        series["kube_persistentvolumeclaim_info"].append(
+            ({**claim, "volumename": pv, "job": "kube-state-metrics"}, np.ones(ts.size))
+        )
+    for mountpoint, device in NODE_MOUNTS:
+        fs = {**NODE, "mountpoint": mountpoint, "device": device, "fstype": "ext4"}
+        series.setdefault("node_filesystem_size_bytes", []).append((fs, np.full(ts.size, 100.0 * GIB)))
+        series.setdefault("node_filesystem_avail_bytes", []).append((fs, np.full(ts.size, 80.0 * GIB)))
     for where, pool_id, name, stored in CEPH_POOLS:
         labels = {**where, "pool_id": pool_id}
         series["ceph_pool_stored"].append((labels, np.full(ts.size, stored * GIB)))
@@ -172,6 +207,10 @@ def rbd_written_bytes(start: int, now: int) -> str:
     images = [
         ({"pool": "datapool-ceph", "namespace": "", "image": f"csi-vol-{uuid}", "job": "ceph"}, nights * 33.0 * GIB * w)
         for (_claim, _pv, uuid), w in zip(RBD_CLAIMS, (1, 0), strict=True)
+    ]
+    images += [
+        ({"pool": "phase1-ceph", "namespace": "", "image": f"csi-vol-{uuid}", "job": "ceph"}, nights * nightly * GIB)
+        for _cluster, _used, _pv, uuid, nightly in CLUSTER_CLAIMS
     ]
     return openmetrics(ts, {"ceph_rbd_write_bytes": images})
 
@@ -381,6 +420,38 @@ def test_ceph_pools_are_one_volume_per_cluster_and_pool(city):
     }
     pools = {s.labels["volume"]: s.labels["pool"] for s in metrics["dizuo_storage_used_bytes"]}
     assert pools["yl-gov-ceph/phase1-ceph"] == "phase1-ceph"
+
+
+def test_one_claim_name_in_two_clusters_is_two_volumes(city):
+    """`monitoring/prometheus-db` in yl-gov (96 % full) and in yl-dmz (30 %) are two volumes, each with its own
+    usage and its own bytes written: the full one is not hidden behind the other, and pages."""
+    fired = wait_for(
+        lambda: by_volume(city.alerts(), "yl-gov/monitoring/prometheus-db").get("DizuoStorageUsageCritical"),
+        "DizuoStorageUsageCritical for pvc yl-gov/monitoring/prometheus-db",
+        city.logs,
+    )
+    assert fired["labels"]["kind"] == "pvc", fired
+    used = {
+        s.labels["volume"]: s.value
+        for s in city.metrics()["dizuo_storage_used_bytes"]
+        if "monitoring" in s.labels["volume"]
+    }
+    assert used == {"yl-gov/monitoring/prometheus-db": 96.0 * GIB, "yl-dmz/monitoring/prometheus-db": 30.0 * GIB}
+    # The bytes written join PV and claim within their cluster: yl-gov's image takes 2 GiB a night, yl-dmz's none.
+    histories = {h.series: h for h in PrometheusSource(city.prometheus_url).histories()}
+    written = {c: np.nansum(histories[f"pvc:{c}/monitoring/prometheus-db"].written_bytes) for c in ("yl-gov", "yl-dmz")}
+    assert written["yl-gov"] > 20 * GIB, written
+    assert written["yl-dmz"] == 0, written
+
+
+def test_kubelet_s_mounts_of_claims_are_not_node_filesystems(city):
+    """A node's filesystems are its own (here its root): the mounts kubelet makes of a claim under /var/lib/kubelet
+    (the pod's volume, CSI's global mount) are the claim, read by the pvc selector, not two more volumes."""
+    metrics = wait_for(
+        lambda: (m := city.metrics()).get("dizuo_storage_used_bytes") and m, "a first forecast", city.logs
+    )
+    filesystems = {s.labels["volume"] for s in metrics["dizuo_storage_used_bytes"] if s.labels["kind"] == "filesystem"}
+    assert filesystems == {"10.61.16.21:9100//"}
 
 
 def query(city: City, expr: str) -> dict[str, Any]:

@@ -218,7 +218,7 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
     matcher = "{bucket=~`" + "|".join(re.escape(c) for c in sorted(codes)) + "`}"
     assert "minio_bucket_usage_total_bytes" + matcher in asked
     assert (
-        "max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes"
+        "max by (cluster, namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes"
         + matcher.replace("bucket", "namespace")
         + ")"
         in asked

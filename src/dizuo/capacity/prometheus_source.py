@@ -194,8 +194,10 @@ def _within_limit(what: str, lookback: float | None, step: float) -> None:
         raise ValueError(f"{what} is {points:.0f} points per series; Prometheus allows at most {MAX_POINTS}")
 
 
-# Filesystems that never fill in a way a forecast helps with (memory-backed, read-only images).
-_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd)/.+"'
+# Filesystems that never fill in a way a forecast helps with (memory-backed, read-only images), and the mounts kubelet
+# makes of persistent volumes (`/var/lib/kubelet/pods/<uid>/volumes/...`, CSI's `.../globalmount`): the pvc selector
+# reads those, once per claim; as filesystems they would be forecast again, under a new name after each pod restart.
+_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd|kubelet)/.+"'
 
 # Pool ids start at 1 in every Ceph cluster, and every cluster has a `.mgr` pool: the name is joined from the same
 # scrape (job, instance) and the cluster label ceph-mixin uses where there is one, or two clusters in one Prometheus
@@ -228,29 +230,33 @@ def _ceph(template: str) -> str:
 # an image `csi-vol-<uuid>` (its default volumeNamePrefix), the uuid ending the PV's volume handle; its driver is
 # `rbd.csi.ceph.com`, or `<namespace>.rbd.csi.ceph.com` under Rook. Without those metrics the query returns nothing
 # and a claim's freshness rests on its growth alone, as it does when Prometheus refuses the query (see _read).
+# PV and claim names are per Kubernetes cluster, so they are joined within the `cluster` kube-state-metrics' series
+# carry (see the pvc selector); the image, a uuid, is one in any Ceph cluster, whose own `cluster` label is dropped.
 _RBD_IMAGE_OF_PV = (
-    "label_replace(max by (persistentvolume, csi_volume_handle) "
+    "label_replace(max by (cluster, persistentvolume, csi_volume_handle) "
     "(kube_persistentvolume_info{csi_driver=~`(.+\\.)?rbd\\.csi\\.ceph\\.com`}), "
     '"image", "csi-vol-$1", "csi_volume_handle", `.*-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)'
 )
 _PV_OF_CLAIM = (
-    "label_replace(max by (namespace, persistentvolumeclaim, volumename) (kube_persistentvolumeclaim_info$owners), "
-    '"persistentvolume", "$1", "volumename", "(.+)")'
+    "label_replace(max by (cluster, namespace, persistentvolumeclaim, volumename) "
+    '(kube_persistentvolumeclaim_info$owners), "persistentvolume", "$1", "volumename", "(.+)")'
 )
 _RBD_WRITTEN = (
-    "sum by (namespace, persistentvolumeclaim) (max by (persistentvolume) "
+    "sum by (cluster, namespace, persistentvolumeclaim) (max by (cluster, persistentvolume) "
     f"(max by (image) (increase(ceph_rbd_write_bytes[$range])) * on (image) group_right () {_RBD_IMAGE_OF_PV}) "
-    f"* on (persistentvolume) group_right () {_PV_OF_CLAIM})"
+    f"* on (cluster, persistentvolume) group_right () {_PV_OF_CLAIM})"
 )
 
 DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # kubelet reports each mounted PVC from the node it runs on; `max by` folds a volume seen by two
-    # kubelets during a reschedule into one series.
+    # kubelets during a reschedule into one series. Namespaces and claim names repeat across Kubernetes clusters
+    # (`monitoring/prometheus-db` in each): where the series carry kubernetes-mixin's `cluster` label a claim is one
+    # volume per cluster, `<cluster>/<namespace>/<claim>`, and `<namespace>/<claim>` where they do not.
     Selector(
         kind="pvc",
-        used="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes$owners)",
-        capacity="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes$owners)",
-        volume=("namespace", "persistentvolumeclaim"),
+        used="max by (cluster, namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes$owners)",
+        capacity="max by (cluster, namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes$owners)",
+        volume=("cluster", "namespace", "persistentvolumeclaim"),
         owner_label="namespace",
         written=_RBD_WRITTEN,
     ),
