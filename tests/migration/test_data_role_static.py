@@ -134,6 +134,7 @@ def test_guard_lets_a_copy_continue_only_over_its_own_last_verified_tree(tmp_pat
     assert _digest(source, destination, manifest).returncode == 0
     assert not Path(f"{manifest}.in-progress").exists(), "a verified copy clears the role's own marker"
     assert guard().stdout.strip() == "as last verified"
+    assert _digest(source, destination, manifest).returncode == 0, "the copy the guard let go on verifies"
     for k in range(200):
         (destination / "d" / f"e{k:03d}").write_bytes(b"written by the application after the switch")
     refused = guard()
@@ -237,7 +238,7 @@ def test_a_rerun_reads_only_what_changed_even_under_a_restored_mtime(
     reads.clear()
     assert module.verify(str(source), str(destination), str(manifest)) == 0
     assert reads == [], "nothing changed: nothing read"
-    assert module.guard(str(source), str(destination), str(manifest)) == 0
+    assert module.guard(str(source), str(destination), str(manifest), check=True) == 0
     assert reads == []
     damaged = destination / "d" / "f3"
     st = damaged.stat()
@@ -467,3 +468,56 @@ def test_a_manifest_whose_last_buffer_does_not_fit_is_retried_and_leaves_nothing
     assert done.returncode == 2, done.stdout + done.stderr
     assert "the manifest did not fit beside the file hashes (File too large)" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_a_resync_that_did_not_verify_is_resumed_not_blamed_on_an_application(tmp_path: Path) -> None:
+    """The guard lets a copy continue over its last verified tree and marks it in progress: when that copy does not
+    verify (the source was written while rsync ran), the next run resumes it instead of refusing it as foreign."""
+    source, destination, manifest = _trees(tmp_path, files=2)
+    assert _digest(source, destination, manifest).returncode == 0
+    assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "as last verified"
+    (destination / "d" / "f0").write_bytes(b"what rsync sent")  # the source as rsync read it...
+    (source / "d" / "f0").write_bytes(b"what the source holds now")  # ...and written again since
+    assert _digest(source, destination, manifest).returncode == 1
+    again = _run("guard", str(source), str(destination), str(manifest))
+    assert (again.returncode, again.stdout.strip()) == (0, "resuming the unfinished copy"), again.stdout
+
+
+def test_the_guard_removes_only_what_the_verified_copy_recorded_and_the_source_lost(tmp_path: Path) -> None:
+    """Continuing a verified copy, the guard removes from the destination the files and folders its manifest records
+    that the source no longer has; --check says so and removes nothing; a file no manifest records is never removed,
+    nor anything when the source is empty (an unmounted volume)."""
+    source, destination, manifest = _trees(tmp_path, files=3)
+    for root in (source, destination):
+        (root / "gone" / "deep").mkdir(parents=True)
+        (root / "gone" / "deep" / "x.log").write_bytes(b"log")
+        (root / "d" / "link").symlink_to("f0")
+    assert _digest(source, destination, manifest).returncode == 0
+    shutil.rmtree(source / "gone")
+    (source / "d" / "f1").unlink()
+    (source / "d" / "link").unlink()
+    checked = _run("guard", str(source), str(destination), str(manifest), "--check")
+    assert checked.returncode == 0, checked.stdout
+    assert "would remove (the source no longer has it): gone/deep/x.log" in checked.stdout
+    assert (destination / "gone" / "deep" / "x.log").exists(), "--check removed a file"
+    assert not Path(f"{manifest}.in-progress").exists(), "--check wrote the in-progress marker"
+    done = _run("guard", str(source), str(destination), str(manifest))
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines()[0] == "as last verified"
+    assert not (destination / "gone").exists()
+    assert not (destination / "d" / "f1").exists()
+    assert not (destination / "d" / "link").is_symlink()
+    assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]
+    assert _digest(source, destination, manifest).returncode == 0
+    (destination / "d" / "f9").write_bytes(b"rsync's, in a copy that then failed")  # recorded by no manifest
+    Path(f"{manifest}.in-progress").write_text(f"{Path(manifest).read_text().splitlines()[0]}\n")
+    resumed = _run("guard", str(source), str(destination), str(manifest))
+    assert resumed.stdout.strip() == "resuming the unfinished copy", resumed.stdout
+    assert (destination / "d" / "f9").exists(), "a file no manifest recorded was removed"
+    (destination / "d" / "f9").unlink()
+    assert _digest(source, destination, manifest).returncode == 0
+    shutil.rmtree(source / "d")
+    refused = _run("guard", str(source), str(destination), str(manifest))
+    assert refused.returncode == 1
+    assert "is empty (is its volume mounted?)" in refused.stdout, refused.stdout
+    assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]

@@ -1,0 +1,218 @@
+"""roles/data_migration run for real by ansible-playbook on this machine (connection local), over folders of a
+temporary directory: the playbook, the role's tasks, rsync and the checks, without a booted host.
+
+The checks are installed into the test's folder and the evidence kept there; nothing outside it is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE = Path(sys.executable).parent / "ansible-playbook"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the role sets owners (root's scratch folder, numeric ids)"),
+    pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed"),
+]
+
+
+class Wave:
+    """A wave's copies between folders of ``root``, and ansible-playbook to run roles/data_migration.yml on them."""
+
+    def __init__(
+        self,
+        root: Path,
+        names: tuple[str, ...] = ("sys-a",),
+        *,
+        group: str = "migration",
+        hosts: str | None = "localhost",
+    ) -> None:
+        self.root, self.hosts = root, hosts
+        self.evidence = root / "evidence"
+        (root / "bin").mkdir(parents=True)
+        self.copies = [
+            {"name": name, "source": str(root / "old" / name), "destination": str(root / "new" / name)}
+            for name in names
+        ]
+        for copy in self.copies:
+            Path(copy["source"]).mkdir(parents=True)
+            Path(copy["destination"]).mkdir(parents=True)
+        (root / "data-copies.yml").write_text(yaml.safe_dump({"data_migration_copies": self.copies}), "utf-8")
+        local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        inventory = {"all": {"children": {group: {"hosts": {"localhost": local}}}}}
+        (root / "hosts.yml").write_text(yaml.safe_dump(inventory), "utf-8")
+
+    def source(self, name: str = "sys-a") -> Path:
+        return self.root / "old" / name
+
+    def destination(self, name: str = "sys-a") -> Path:
+        return self.root / "new" / name
+
+    def command(self, *extra: str) -> list[str]:
+        return [
+            str(ANSIBLE), "-i", str(self.root / "hosts.yml"), str(REPO / "roles" / "data_migration.yml"),
+            "-e", f"@{self.root / 'data-copies.yml'}",
+            "-e", json.dumps({
+                "data_migration_digest_command": str(self.root / "bin" / "dizuo-tree-digest"),
+                "data_migration_evidence_dir": str(self.evidence),
+                "data_migration_packages": [],  # rsync and Python are this machine's
+                "data_migration_require_mounts": False,  # folders of one disk
+                **({} if self.hosts is None else {"data_migration_hosts": self.hosts}),
+            }),
+            *extra,
+        ]  # fmt: skip
+
+    def env(self, path: str | None = None) -> dict[str, str]:
+        env = {**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_NOCOLOR": "1"}
+        if path is not None:
+            env["PATH"] = path
+        return env
+
+    def play(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*extra), capture_output=True, text=True, timeout=600, check=False, env=self.env()
+        )
+
+
+def _tree(root: Path) -> dict[str, tuple[object, ...]]:
+    """Every entry below ``root``: type, mode, content or link target."""
+    out: dict[str, tuple[object, ...]] = {}
+    for path in sorted(root.rglob("*")):
+        kind = "link" if path.is_symlink() else "dir" if path.is_dir() else "file"
+        body = os.readlink(path) if kind == "link" else path.read_bytes() if kind == "file" else b""
+        out[str(path.relative_to(root))] = (kind, path.lstat().st_mode & 0o7777, body)
+    return out
+
+
+def test_the_default_group_is_one_a_declaration_can_hold_and_no_matching_host_fails(tmp_path: Path) -> None:
+    """Without data_migration_hosts the hosts of group data-migration copy; a pattern matching no host fails the
+    run, saying how to name the migration host, instead of copying nothing and exiting 0."""
+    wave = Wave(tmp_path / "grouped", group="data-migration", hosts=None)
+    (wave.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
+    done = wave.play()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (wave.destination() / "data.csv").read_text(encoding="utf-8") == "a,b\n"
+    lone = Wave(tmp_path / "ungrouped", hosts=None)
+    (lone.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
+    done = lone.play()
+    assert done.returncode != 0, "a copy that ran on no host must not succeed"
+    assert "-e data_migration_hosts=<host>" in done.stdout, done.stdout
+    assert not (lone.destination() / "data.csv").exists()
+    done = lone.play("-e", "data_migration_hosts=localhost")  # the migration host named
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_final_sync_removes_what_the_source_deleted_or_renamed_since_the_verified_copy(tmp_path: Path) -> None:
+    """A first pass verified, then the application deletes a log, renames a file and drops a folder: the final sync
+    removes exactly those from the destination and verifies; the source is not touched."""
+    wave = Wave(tmp_path)
+    source = wave.source()
+    (source / "old-reports" / "2025").mkdir(parents=True)
+    (source / "old-reports" / "2025" / "q4.pdf").write_bytes(b"%PDF q4")
+    (source / "app.log").write_text("started\n", encoding="utf-8")
+    (source / "draft.txt").write_text("text\n", encoding="utf-8")
+    (source / "kept.bin").write_bytes(b"kept")
+    first = wave.play()
+    assert first.returncode == 0, first.stdout + first.stderr
+    (source / "app.log").unlink()
+    (source / "draft.txt").rename(source / "final.txt")
+    shutil.rmtree(source / "old-reports")
+    before = _tree(source)
+    done = wave.play()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _tree(wave.destination()) == before
+    assert _tree(source) == before, "the source was changed"
+
+
+def test_check_mode_writes_no_marker_and_the_guard_still_refuses_foreign_data(tmp_path: Path) -> None:
+    """--check over an empty destination leaves no in-progress marker: data written into the destination after it
+    is still refused by the real run, never copied over."""
+    wave = Wave(tmp_path)
+    installed = wave.play()  # the checks installed (check mode skips them before), an empty source copied
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    (wave.source() / "data.csv").write_text("old\n", encoding="utf-8")
+    checked = wave.play("--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not (wave.evidence / "sys-a.sha256.in-progress").exists(), "check mode wrote the in-progress marker"
+    (wave.destination() / "data.csv").write_text("written by the application\n", encoding="utf-8")
+    done = wave.play()
+    assert done.returncode != 0
+    assert "since the last verified copy" in done.stdout, done.stdout
+    assert (wave.destination() / "data.csv").read_text(encoding="utf-8") == "written by the application\n"
+
+
+def test_one_refused_copy_does_not_stop_the_others_and_fails_the_run(tmp_path: Path) -> None:
+    """A wave's first copy refused (its destination holds someone's data): the second is still copied and verified,
+    the run fails naming the first, and the refusal warns that a repair would copy over a switched system."""
+    wave = Wave(tmp_path, ("sys-a", "sys-b"))
+    for name in ("sys-a", "sys-b"):
+        (wave.source(name) / "data.csv").write_text(f"{name}\n", encoding="utf-8")
+    assert wave.play().returncode == 0
+    (wave.destination("sys-a") / "after-switch.log").write_text("new\n", encoding="utf-8")
+    (wave.source("sys-b") / "late.csv").write_text("late\n", encoding="utf-8")
+    done = wave.play()
+    assert done.returncode != 0
+    assert (wave.destination("sys-b") / "late.csv").read_text(encoding="utf-8") == "late\n", done.stdout
+    assert "1 of 2 copies failed, each named above where it failed: sys-a." in done.stdout, done.stdout
+    assert "take its copy out of the list instead" in done.stdout, done.stdout
+    assert (wave.destination("sys-a") / "after-switch.log").exists()
+
+
+def _rsync_pids(marker: str) -> list[int]:
+    """The rsync processes whose command line holds ``marker`` (this test's own folder)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"rsync") and any(marker.encode() in arg for arg in argv):
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_a_copy_killed_outright_leaves_nothing_a_rerun_trips_on(tmp_path: Path) -> None:
+    """rsync and the playbook killed with SIGKILL in the middle of a file: the next run resumes, verifies, and
+    leaves neither rsync's half-received file nor its scratch folder in the destination."""
+    wave = Wave(tmp_path)
+    (wave.source() / "big.bin").write_bytes(os.urandom(24 * 2**20))
+    (wave.source() / "small.txt").write_text("small\n", encoding="utf-8")
+    slow = tmp_path / "slow-link"
+    slow.mkdir()
+    # A slow link, so that the kill lands while the file is half received.
+    (slow / "rsync").write_text(f'#!/bin/sh\nexec {shutil.which("rsync")} --bwlimit=2000 "$@"\n', encoding="utf-8")
+    (slow / "rsync").chmod(0o755)
+    play = subprocess.Popen(
+        wave.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=wave.env(f"{slow}:{os.environ['PATH']}"),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        # rsync's temporary name: .big.bin.XXXXXX beside the file, or big.bin.XXXXXX in a --temp-dir.
+        while not [p for p in wave.destination().rglob("*big.bin.*") if p.stat().st_size > 0]:
+            assert play.poll() is None, "the playbook ended before rsync started receiving big.bin"
+            assert time.monotonic() < deadline, "rsync never started receiving big.bin"
+            time.sleep(0.05)
+        for pid in _rsync_pids(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(play.pid, signal.SIGKILL)
+        play.wait()
+    done = wave.play()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _tree(wave.destination()) == _tree(wave.source())
