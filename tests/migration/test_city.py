@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import io
 import json
 import math
@@ -754,3 +755,47 @@ def test_a_group_split_across_waves_is_valid_between_them_and_replanned_to_its_p
     rest = build_instance(load(between))
     (waiting,) = (s for s in rest.instance.systems if s.id in {"slj-01", "nyj-01"})
     assert [pool for pool, cost in waiting.cost.items() if cost is not None] == ["xc-hygon"]
+
+
+def _check_wave(plan: Path, wave: int, declaration: Path) -> Any:
+    return CliRunner().invoke(app, ["migrate", "check-wave", str(plan), str(wave), str(declaration)])
+
+
+def test_check_wave_allows_a_wave_only_over_the_file_it_starts_from(planned: Path, tmp_path: Path) -> None:
+    """plan.json and PLAN.md record the sha256 of the systems.yaml planned from; check-wave exits 0 only when the
+    declaration's file is where the wave starts (or the wave's own), 1 when it was edited since planning or another
+    wave's would be skipped, 2 for a wave the plan does not have."""
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    base = (YULIN / "systems.yaml").read_bytes()
+    assert plan["systems_yaml_sha256"] == hashlib.sha256(base).hexdigest()
+    assert plan["systems_yaml_sha256"] in (planned / "PLAN.md").read_text(encoding="utf-8")
+    waves = len(plan["waves"])
+    assert waves >= 2, "the Yulin plan has several waves; the test needs two"
+    declaration = tmp_path / "yulin"
+    shutil.copytree(YULIN, declaration)
+    assert _check_wave(planned, 1, declaration).exit_code == 0
+    skipping = _check_wave(planned, 2, declaration)
+    assert skipping.exit_code == 1
+    assert "apply the waves between first" in skipping.output, skipping.output
+    shutil.copy(planned / "wave-01" / "systems.yaml", declaration / "systems.yaml")
+    assert _check_wave(planned, 2, declaration).exit_code == 0
+    assert "already wave 1's" in _check_wave(planned, 1, declaration).output
+    (declaration / "systems.yaml").write_bytes(base + b"# an edit made after planning\n")
+    edited = _check_wave(planned, 1, declaration)
+    assert edited.exit_code == 1
+    assert "was edited since the plan was made" in edited.output, edited.output
+    assert "would undo those edits" in edited.output
+    missing = _check_wave(planned, waves + 1, declaration)
+    assert missing.exit_code == 2
+    assert f"the plan has waves 1 to {waves}" in missing.output
+
+
+def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_host(planned: Path) -> None:
+    """A wave's `dizuo up` switches node pool, database egress and quota: PLAN.md puts it in the window, after the
+    system is stopped and before the data copy, whose command (there and in data-copies.yml) names its host."""
+    text = (planned / "PLAN.md").read_text(encoding="utf-8")
+    steps = text[text.index("## Applying a wave") : text.index("## Wave 1")]
+    assert steps.index("stop the system") < steps.index("dizuo up") < steps.index("roles/data_migration.yml")
+    assert "Before the window" in steps.split("\n1. ")[1]
+    assert "-e data_migration_hosts=<migration host>" in steps
+    assert "-e data_migration_hosts=<migration host>" in (planned / "wave-01" / "data-copies.yml").read_text("utf-8")

@@ -30,7 +30,7 @@ from dizuo.files import output_place_problem, resolved_out
 from dizuo.migration.city import MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
-from dizuo.migration.report import PlanWriteError, write_city_plan
+from dizuo.migration.report import PlanReadError, PlanWriteError, check_wave, write_city_plan
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
@@ -274,6 +274,26 @@ def city(
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
     files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
     console.print(f"Plan written to {written}/ ({files}, one folder per wave)", markup=False)
+
+
+@migrate_app.command("check-wave")
+def check_wave_command(
+    plan_dir: Annotated[Path, typer.Argument(help="The plan folder `dizuo migrate city --out` wrote")],
+    wave: Annotated[int, typer.Argument(help="The wave about to be applied, from 1")],
+    path: Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")],
+) -> None:
+    """Whether the wave's systems.yaml may be copied over the declaration's: exit 0 when that is the file the wave
+    starts from (the one planned from for wave 1, the previous wave's after) or the wave's own; 1, saying what it
+    is, when it was edited since planning or is another wave's; 2 when the plan cannot be read."""
+    try:
+        ok, message = check_wave(plan_dir, wave, path)
+    except PlanReadError as err:
+        _log(f"error: {err}")
+        raise typer.Exit(BAD_INPUT) from None
+    if not ok:
+        _log(f"error: {message}")
+        raise typer.Exit(FAILED)
+    typer.echo(message)
 
 
 def _outlook(

@@ -3,11 +3,13 @@
 ``--out`` gets, all at once (written beside it, then renamed into place):
 
 - ``PLAN.md``: the plan for people: relief, cost, pools, and per wave the systems with every change they need;
-- ``plan.json``: the same for tools (assignments, waves, changes, costs);
+- ``plan.json``: the same for tools (assignments, waves, changes, costs), and the sha256 of the systems.yaml it was
+  planned from and of each wave's, for ``dizuo migrate check-wave`` (:func:`check_wave`);
 - ``instance.json``: the planning instance (bench/migration FORMAT.md plus shared storage), for ``dizuo migrate plan``;
   none when what stays on the legacy pool anyway passes its fill target (no instance can say so, see below);
 - ``wave-NN/systems.yaml``: the declaration's systems.yaml after waves 1..NN, and ``wave-NN/systems.yaml.diff``
-  against the one before: the stack change of that wave, to review, copy into the declaration and ``dizuo up``;
+  against the one before: the stack change of that wave, to review, copy into the declaration and ``dizuo up``
+  (a whole file: copied over anything but the file it starts from, it undoes edits or moves other waves' systems);
 - ``wave-NN/data-copies.yml``: the wave's data copies, for roles/data_migration.yml (copy, verify, never delete).
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import hashlib
 import json
 import re
 import shutil
@@ -63,19 +66,21 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     if city.unrelievable is None:
         files["instance.json"] = _instance_json(city)
     changes: list[list[Change]] = []
+    hashes: list[str] = []  # the systems.yaml planned from, then each wave's
     if waves is not None and assignment.destinations is not None:
         changes = plan_changes(city, assignment.destinations, waves)
         documents = load_documents(root)  # the other files, read once for every wave's check
         # Edited with LF line breaks, as the loader and ruamel.yaml read it; written with the file's own line end,
         # so that a wave's file differs from the declaration exactly in its diff.
         before, newline = read_systems_yaml(root)
+        hashes.append(_sha256(with_line_end(before, newline)))  # the file's own bytes: it has one line end
         previous = "systems.yaml"
-        digits = max(2, len(str(len(changes))))
         for k, wave in enumerate(changes, start=1):
             after = apply_changes(before, wave)
             check_declaration(root, documents, after)
-            folder = f"wave-{k:0{digits}d}"
+            folder = wave_folder(k, len(changes))
             files[f"{folder}/systems.yaml"] = with_line_end(after, newline)
+            hashes.append(_sha256(files[f"{folder}/systems.yaml"]))
             files[f"{folder}/data-copies.yml"] = data_copies(city, wave, folder)
             files[f"{folder}/systems.yaml.diff"] = "".join(
                 difflib.unified_diff(
@@ -86,10 +91,84 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
                 )
             )
             before, previous = after, f"{folder}/systems.yaml"
-    files["plan.json"] = json.dumps(_plan_document(city, assignment, waves, changes), ensure_ascii=False, indent=1)
-    files["PLAN.md"] = _markdown(city, assignment, waves, changes)
+    document = _plan_document(city, assignment, waves, changes)
+    if hashes:
+        document |= {"systems_yaml_sha256": hashes[0], "wave_systems_yaml_sha256": hashes[1:]}
+    files["plan.json"] = json.dumps(document, ensure_ascii=False, indent=1)
+    files["PLAN.md"] = _markdown(city, assignment, waves, changes, hashes[0] if hashes else "")
     _write_at_once(files, out)
     return out
+
+
+def _sha256(text: str) -> str:
+    """The sha256 of ``text`` as its file holds it (UTF-8, written with newline="")."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def wave_folder(wave: int, waves: int) -> str:
+    """The folder of wave ``wave`` (from 1) of a plan of ``waves``: wave-01, or wave-001 past 99 waves."""
+    return f"wave-{wave:0{max(2, len(str(waves)))}d}"
+
+
+class PlanReadError(Exception):
+    """A plan folder that cannot be read as `dizuo migrate city` writes it (the message names file, key and value)."""
+
+
+def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]:
+    """Whether ``wave``'s systems.yaml may be copied over ``declaration``'s: True when that one is the file the wave
+    starts from (the one planned from for wave 1, wave N-1's after) or already the wave's; False, saying what it is,
+    otherwise (edited since planning: the copy would undo the edits; an earlier wave's: the copy would move that
+    wave's systems without their data copies). PlanReadError for a plan folder or wave that cannot be read."""
+    plan_json = plan_dir / "plan.json"
+    try:
+        plan = json.loads(plan_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise PlanReadError(f"{plan_json}: cannot be read as a plan: {err}") from None
+    base = plan.get("systems_yaml_sha256") if isinstance(plan, dict) else None
+    after = plan.get("wave_systems_yaml_sha256") if isinstance(plan, dict) else None
+    if not isinstance(base, str) or not isinstance(after, list) or not all(isinstance(h, str) for h in after):
+        raise PlanReadError(
+            f"{plan_json}: systems_yaml_sha256 / wave_systems_yaml_sha256: missing (a plan without waves, or made "
+            "by an older dizuo): plan again with `dizuo migrate city`"
+        )
+    if not 1 <= wave <= len(after):
+        raise PlanReadError(f"{plan_json}: wave {wave}: the plan has waves 1 to {len(after)}")
+    folder = wave_folder(wave, len(after))
+    try:
+        planned = hashlib.sha256((plan_dir / folder / "systems.yaml").read_bytes()).hexdigest()
+        current = hashlib.sha256((declaration / "systems.yaml").read_bytes()).hexdigest()
+    except OSError as err:
+        raise PlanReadError(f"{err.filename}: cannot be read: {err.strerror}") from None
+    if planned != after[wave - 1]:
+        return False, (
+            f"{plan_dir / folder / 'systems.yaml'} was changed since it was planned (sha256 {planned}, plan.json "
+            f"says {after[wave - 1]}): plan again rather than apply an edited wave"
+        )
+    names = {base: "the systems.yaml the plan was made from"} | {
+        h: f"wave {k}'s systems.yaml" for k, h in enumerate(after, start=1)
+    }
+    start = base if wave == 1 else after[wave - 2]
+    here = declaration / "systems.yaml"
+    if current == after[wave - 1]:
+        return True, f"{here} is already wave {wave}'s: nothing to copy"
+    if current == start:
+        return True, f"{here} is {names[start]}, where wave {wave} starts: copy {folder}/systems.yaml over it"
+    if current in names:
+        earlier = current == base or after.index(current) + 1 < wave
+        return False, (
+            f"{here} is {names[current]}, and wave {wave} starts from {names[start]}: "
+            + (
+                "apply the waves between first (copying this wave's file now would move their systems too, without "
+                "their data copies)"
+                if earlier
+                else "the declaration is past this wave already"
+            )
+        )
+    return False, (
+        f"{here} was edited since the plan was made (sha256 {current}; wave {wave} starts from {names[start]}, sha256 "
+        f"{start}): copying {folder}/systems.yaml over it would undo those edits. Plan again with `dizuo migrate "
+        "city`, or carry the edits into the wave's file by hand and review its diff"
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -157,8 +236,10 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
         f"# On the migration host, mount each system's volumes from {m.legacy_storage_pool} under "
         f"{root}/{m.legacy_storage_pool}/<system>",
         f"# and its new, empty ones from {m.target_storage_pool} under {root}/{m.target_storage_pool}/<system>, then:",
-        f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @{folder}/data-copies.yml",
-        "# rsync copies, every byte is verified by sha256 and the manifest kept; nothing is deleted.",
+        f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @{folder}/data-copies.yml "
+        "-e data_migration_hosts=<migration host>",
+        "# (without data_migration_hosts: the hosts of group data-migration; a run that matches no host fails).",
+        "# rsync copies, every byte is verified by sha256 and the manifest kept; the source is never changed.",
     ]
     return "\n".join(head) + "\n" + yaml.safe_dump({"data_migration_copies": copies}, sort_keys=False)
 
@@ -356,7 +437,9 @@ def _forecast_lines(city: CityInstance) -> list[str]:
     return lines
 
 
-def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]) -> str:
+def _markdown(
+    city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]], base_sha256: str
+) -> str:
     d, m, instance = city.declaration, city.migration, city.instance
     lines = [
         f"# Xinchuang migration plan: {_text(d.city.name)} ({d.city.code}), cluster {m.cluster}",
@@ -392,16 +475,26 @@ def _markdown(city: CityInstance, assignment: Assignment, waves: Waves | None, c
         "",
         "## Applying a wave",
         "",
-        "1. Review `wave-NN/systems.yaml.diff`; rebuild the images for every new arch it names and port every "
-        "database it replaces before the window.",
-        "2. Copy `wave-NN/systems.yaml` over the declaration's, then `dizuo validate` and `dizuo preview`.",
-        f"3. `dizuo up`: the system's quota moves to `{m.target_storage_pool}`; its claims on "
-        f"`{m.legacy_storage_pool}` stay bound (no stack deletes a claim).",
-        "4. In the window, stop the system, mount its old and new volumes on the migration host as "
-        f"`wave-NN/data-copies.yml` says (under {_code(m.copy_mount_root)}) and run "
-        "`ansible-playbook -i <inventory> roles/data_migration.yml -e @wave-NN/data-copies.yml`: rsync copies, "
-        "every byte is verified by sha256 (the manifest is kept as evidence), nothing is deleted. Switch the "
-        "workload to the new claims; delete the old ones only after the system's owner accepts the copy.",
+        f"Planned from the declaration's `systems.yaml` of sha256 `{base_sha256}`. Each `wave-NN/systems.yaml` is "
+        "that whole file with waves 1..NN applied: copied over anything else it would undo the edits made since, "
+        "or move earlier waves' systems without their data copies.",
+        "",
+        "1. Before the window: review `wave-NN/systems.yaml.diff`; rebuild the images for every new arch it names "
+        "and port every database it replaces.",
+        "2. In the window, stop the system first: the wave's `dizuo up` moves its pods to the new node pool, points "
+        "its database egress at the replacement and moves its storage quota to "
+        f"`{m.target_storage_pool}` (`{m.legacy_storage_pool}`'s goes to zero; its claims there stay bound, no "
+        "stack deletes a claim).",
+        "3. `dizuo migrate check-wave <this folder> NN <declaration>` (exit 0: the declaration's `systems.yaml` is the "
+        "file wave NN starts from), then copy `wave-NN/systems.yaml` over it, `dizuo validate`, `dizuo preview`, "
+        "`dizuo up`.",
+        f"4. Make the system's new claims on `{m.target_storage_pool}`, mount its old and new volumes on the "
+        f"migration host as `wave-NN/data-copies.yml` says (under {_code(m.copy_mount_root)}) and run "
+        "`ansible-playbook -i <inventory> roles/data_migration.yml -e @wave-NN/data-copies.yml "
+        "-e data_migration_hosts=<migration host>`: rsync copies, every byte is verified by sha256 (the manifest is "
+        "kept as evidence), the source is never changed. Rerun until it verifies.",
+        "5. Switch the workload to the new claims and start it; delete the old ones only after the system's owner "
+        "accepts the copy.",
         "",
     ]
     for k, wave in enumerate(changes, start=1):
