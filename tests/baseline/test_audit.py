@@ -1023,8 +1023,9 @@ class _FilesHost:
     """A host holding only ``files`` (path -> bytes): answers cat, find in a folder, and getent as testinfra's run()
     does, with the output as bytes as well as text."""
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    def __init__(self, files: dict[str, bytes], node: str = "yl-app-01.yulin.example") -> None:
         self.files = files
+        self.node = node
 
     def run(self, command: str, *args: str) -> SimpleNamespace:
         if command == "cat -- %s":
@@ -1043,6 +1044,9 @@ class _FilesHost:
             return SimpleNamespace(rc=0, stdout=listed, stderr="", stdout_bytes=listed.encode(), stderr_bytes=b"")
         if command == "getent group %s":
             return SimpleNamespace(rc=2, stdout="", stderr="", stdout_bytes=b"", stderr_bytes=b"")
+        if command == "uname -n":
+            said = f"{self.node}\n"
+            return SimpleNamespace(rc=0, stdout=said, stderr="", stdout_bytes=said.encode(), stderr_bytes=b"")
         raise AssertionError(f"unexpected command {command!r} {args}")
 
 
@@ -1124,10 +1128,15 @@ def test_a_pam_module_line_cannot_weaken_what_its_file_sets(control, files, expe
     assert found == expected
 
 
+def _sudo_principal_problems(files: dict[str, bytes]) -> list[str]:
+    """DZ-AC-02's sudo_principals on a host holding ``files``, with root alone allowed and dz-sysadmin the group."""
+    return checks.sudo_principals(_FilesHost(files), {"users": ["root"], "groups": ["dz-sysadmin"]}).problems
+
+
 def test_sudo_rules_behind_an_include_are_read():
     """@include, #include (not a comment) and #includedir are followed as sudo follows them; a relative include is
     relative to the including file; a file with a dot in its name in an included folder is skipped, as sudo does."""
-    host = _FilesHost(
+    problems = _sudo_principal_problems(
         {
             "/etc/sudoers": b"root ALL=(ALL:ALL) ALL\n%dz-sysadmin ALL=(ALL) ALL\n@include /etc/sudoers.local\n"
             b"#include sudoers.extra\n#includedir /etc/sudoers.d\n# a comment\n",
@@ -1137,11 +1146,28 @@ def test_sudo_rules_behind_an_include_are_read():
             "/etc/sudoers.d/skipped.bak": b"oscar ALL=(ALL) ALL\n",
         }
     )
-    finding = checks.sudo_principals(host, {"users": ["root"], "groups": ["dz-sysadmin"]})
-    assert finding.problems == [
+    assert problems == [
         "/etc/sudoers.local: sudo rule for eve (eve ALL=(ALL) NOPASSWD: ALL)",
         "/etc/sudoers.extra: sudo rule for mallory (mallory ALL=(ALL) ALL)",
         "/etc/sudoers.d/trent: sudo rule for trent (trent ALL=(ALL) ALL)",
+    ]
+
+
+def test_a_sudo_rule_for_a_uid_and_a_per_host_include_are_judged_as_sudo_reads_them():
+    """`#1001 ALL=...` is a rule for UID 1001 (sudoers(5)), not a comment; `@include /etc/sudoers.%h` is the file
+    named after the host's short name; `#0` is root; an included file that does not exist fails, not skipped."""
+    problems = _sudo_principal_problems(
+        {
+            "/etc/passwd": b"root:x:0:0:root:/root:/bin/bash\nalice:x:1001:1001::/home/alice:/bin/bash\n",
+            "/etc/sudoers": b"#0 ALL=(ALL:ALL) ALL\n#1001 ALL=(ALL) NOPASSWD: ALL\n# 1002 is a comment\n"
+            b'@include /etc/sudoers.%h\n@include "/etc/sudoers gone"\n',
+            "/etc/sudoers.yl-app-01": b"root , mallory ALL=(ALL) ALL\n",
+        }
+    )
+    assert problems == [
+        "/etc/sudoers: sudo rule for #1001 (#1001 ALL=(ALL) NOPASSWD: ALL)",
+        "/etc/sudoers.yl-app-01: sudo rule for mallory (root , mallory ALL=(ALL) ALL)",
+        '/etc/sudoers (@include "/etc/sudoers gone") includes /etc/sudoers gone, which does not exist',
     ]
 
 

@@ -616,44 +616,90 @@ def _probe_sudo(host: Host, role: str, account: str, commands: list[str], expect
             finding.fail(f"{account} ({role}) {what} `{command}`")
 
 
-# `@include file`, `#include file`, `@includedir dir`, `#includedir dir` (sudoers(5)); `#include` is no comment.
-_SUDOERS_INCLUDE = re.compile(r"^[@#]include(dir)?\s+(\S+)")
+# `@include file`, `#include file`, `@includedir dir`, `#includedir dir` (sudoers(5)); `#include` is no comment. The
+# path may be double-quoted or have backslash-escaped blanks.
+_SUDOERS_INCLUDE = re.compile(r'^[@#]include(dir)?\s+("(?:[^"\\]|\\.)*"|(?:[^\s\\]|\\.)+)\s*$')
+# sudoers(5): "#" starts a comment unless it is part of an include, or it stands where a user name goes and is
+# followed by digits: then it is a UID (`#1001 ALL=(ALL) ALL` grants root to UID 1001).
+_SUDOERS_UID = re.compile(r"^!*#\d")
+# A rule's user list: names joined by commas (blanks around a comma allowed), up to the blank before the host list.
+_SUDOERS_USER_LIST = re.compile(r"^[^\s,]+(?:\s*,\s*[^\s,]+)*")
 
 
-def _sudoers_lines(host: Host, path: str = "/etc/sudoers", depth: int = 0) -> Iterator[tuple[str, str]]:
+def _include_path(host: Host, including: str, written: str, *, directory: bool) -> str:
+    """The file or folder an include line names, as sudo resolves it: quotes and backslash escapes removed, ``%h``
+    the host's short name (in @include only: sudo does not expand it in @includedir), ``%%`` a literal %, relative to
+    the including file's folder."""
+    quoted = written.startswith('"') and written.endswith('"') and len(written) >= 2
+    path = re.sub(r"\\(.)", r"\1", written[1:-1] if quoted else written)
+    if not directory and "%" in path:
+        short = _run(host, "uname -n").strip().split(".", 1)[0]
+        path = re.sub(r"%([%h])", lambda m: short if m.group(1) == "h" else "%", path)
+    return str(Path(including).parent / path)  # an absolute path stays as it is
+
+
+def _sudoers_lines(
+    host: Host, finding: Finding, path: str = "/etc/sudoers", depth: int = 0, included_by: str = ""
+) -> Iterator[tuple[str, str]]:
     """(file, line) of every rule sudo reads, following includes as sudo does; a relative include is relative to
-    the including file's folder, and an included folder skips names with a dot or ending in ~."""
+    the including file's folder, and an included folder skips names with a dot or ending in ~. An included file that
+    does not exist fails the finding: sudo complains of it on every run, and the audit cannot see what it grants."""
     text = _read(host, path)
+    if text is None and included_by:
+        finding.fail(f"{included_by} includes {path}, which does not exist")
     if text is None or depth > 8:
         return
     for raw in text.replace("\\\n", " ").splitlines():
         line = raw.strip()
         included = _SUDOERS_INCLUDE.match(line)
         if included:
-            target = str(Path(path).parent / included.group(2))  # an absolute path stays as it is
+            target = _include_path(host, path, included.group(2), directory=bool(included.group(1)))
             if included.group(1):
                 listed = _run(host, "find %s -maxdepth 1 -type f", target, ok=(0, 1)).split()
                 for found in sorted(p for p in listed if "." not in Path(p).name and not p.endswith("~")):
-                    yield from _sudoers_lines(host, found, depth + 1)
+                    yield from _sudoers_lines(host, finding, found, depth + 1)
             else:
-                yield from _sudoers_lines(host, target, depth + 1)
+                yield from _sudoers_lines(host, finding, target, depth + 1, f"{path} ({line})")
             continue
         yield path, line
+
+
+def _uid_names(host: Host, uid: str) -> list[str]:
+    return [entry[0] for entry in _passwd(host) if entry[2] == uid]
+
+
+def _gid_name(host: Host, gid: str) -> str | None:
+    result = host.run("getent group %s", gid)
+    return _text(result).split(":", 1)[0] if result.rc == 0 else None
+
+
+def _sudoers_principal_allowed(host: Host, principal: str, users: set[str], groups: set[str]) -> bool:
+    """Whether a principal of a user list is one of the allowed users or groups; ``#uid`` and ``%#gid`` count as the
+    account or group with that number."""
+    if principal.startswith("%#"):
+        name = _gid_name(host, principal[2:])
+        return name is not None and name in groups
+    if principal.startswith("%"):
+        return principal[1:] in groups
+    if principal.startswith("#"):
+        owners = _uid_names(host, principal[1:])
+        return bool(owners) and all(owner in users for owner in owners)
+    return principal in users
 
 
 def sudo_principals(host: Host, args: dict[str, Any]) -> Finding:
     """Sudoers user specs name only allowed users and groups; the admin group holds only allowed users."""
     finding = Finding()
     users, groups = set(args["users"]), set(args["groups"])
-    for path, line in _sudoers_lines(host):
-        if not line or line.startswith(("#", "Defaults")) or re.match(r"^\w+_Alias\s", line):
+    for path, line in _sudoers_lines(host, finding):
+        comment = line.startswith("#") and not _SUDOERS_UID.match(line)
+        if not line or comment or line.startswith("Defaults") or re.match(r"^\w+_Alias\s", line):
             continue
-        principals = re.split(r"\s*,\s*", line.split(None, 1)[0])
+        listed = _SUDOERS_USER_LIST.match(line)
+        principals = re.split(r"\s*,\s*", listed.group(0)) if listed else [line]
         finding.see(f"{path}: {line}")
         for principal in principals:
-            name = principal.lstrip("%")
-            allowed = name in groups if principal.startswith("%") else name in users
-            if not allowed:
+            if not _sudoers_principal_allowed(host, principal, users, groups):
                 finding.fail(f"{path}: sudo rule for {principal} ({line})")
     for group in ("sudo", "wheel"):
         members = _group_members(host, group)
