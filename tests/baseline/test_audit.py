@@ -216,7 +216,7 @@ def test_unknown_control_is_a_clear_error(nowhere_host, tmp_path):
 
 
 def test_unreachable_host_fails_every_control_with_the_reason(nowhere_host, tmp_path):
-    """A host the audit cannot reach fails (exit 1): every control is an error saying why, none passes."""
+    """A host the audit cannot reach fails (exit 1): every control is an error saying why (once), none passes."""
     city = write_declaration(tmp_path / "city", [nowhere_host])
     report = tmp_path / "report"
     done = _dizuo("audit", "-i", str(city), "--report", str(report))
@@ -227,6 +227,8 @@ def test_unreachable_host_fails_every_control_with_the_reason(nowhere_host, tmp_
     for result in results:
         assert result["status"] == "error", f"{result['control']} on an unreachable host: {result['status']}"
         assert "cannot run commands as root over SSH" in " ".join(result["problems"]), result["problems"]
+    said = results[0]["problems"][0]
+    assert said.startswith("the check could not run: cannot run commands as root over SSH: "), "said once, plainly"
 
 
 def test_controls_option_audits_only_those_controls(nowhere_host, tmp_path):

@@ -1198,8 +1198,13 @@ def _facts(name: str, host: Host) -> tuple[str | None, str | None]:
             _probe(host)
             _host_facts[name] = (container_of(host), None)
         except Exception as exc:  # An unreachable host is every control's error, reported once per control.
-            _host_facts[name] = (None, f"{type(exc).__name__}: {exc}")
+            _host_facts[name] = (None, _reason(exc))
     return _host_facts[name]
+
+
+def _reason(exc: Exception) -> str:
+    """Why a check could not run: our own errors say it in their message; anything else is named by its type."""
+    return str(exc) if isinstance(exc, CommandFailedError) else f"{type(exc).__name__}: {exc}"
 
 
 def _record(result: dict[str, Any]) -> None:
@@ -1227,7 +1232,7 @@ def test_control(planned: dict[str, Any]) -> None:
             result["status"] = "fail" if result["problems"] else "pass"
     except Exception as exc:
         result["status"] = "error"
-        result["problems"].append(_short(f"the check could not run: {type(exc).__name__}: {exc}"))
+        result["problems"].append(_short(f"the check could not run: {_reason(exc)}"))
     _record(result)
     if result["status"] == "not_verified":
         pytest.skip(result["evidence"][0])
