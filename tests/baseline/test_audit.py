@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import json
 import socket
@@ -384,6 +385,24 @@ def test_markdown_row_survives_any_line_break():
     host_table = page.split("<h2>h1</h2>", 1)[1]
     assert host_table.count("<tr>") == 2, "one header row and one row for the control"
     assert host_table.count("<td>") == 5, "the five columns, none split by a pipe"
+
+
+def test_markdown_report_shows_host_text_as_written():
+    """Evidence read from a host is text in the rendered report: a syslog selector is no emphasis, a Markdown image
+    no image, a backtick no code span, a tilde pair no strikethrough; the report's own bold note stays bold."""
+    written = [
+        "*.* @@10.64.1.20:514",
+        "![img](http://evil/x.png) [link](http://evil/)",
+        "_a_ `b` ~~c~~ $d$ back\\slash \\*e\\* &amp; <i>f</i> __init__ x_y_ PASS_MAX_DAYS",
+    ]
+    result, meta = _hostile_result()
+    result = replace(result, problems=(), evidence=tuple(written), note="waiver expired on 2030-01-01")
+    page = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown([result], meta))
+    cell = page.split("<h2>h1</h2>", 1)[1].split("<td>")[5].split("</td>", 1)[0]
+    assert cell.startswith("<strong>waiver expired on 2030-01-01</strong><br>"), cell
+    shown = [html.unescape(line) for line in cell.split("<br>")[1:]]
+    assert shown == written, cell
+    assert "PASS_MAX_DAYS" in markdown([result], meta), "an underscore inside a word is left as it is, readable"
 
 
 def test_console_summary_prints_evidence_verbatim():

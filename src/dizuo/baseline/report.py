@@ -204,12 +204,12 @@ def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
         ]
         for r in (r for r in results if r.host == host):
             cells = [
-                *[f"✗ {p}" for p in r.problems],
-                *([f"**{r.note}**"] if r.note else []),
-                *r.evidence,
+                *[f"✗ {_md(p)}" for p in r.problems],
+                *([f"**{_md(r.note)}**"] if r.note else []),
+                *[_md(e) for e in r.evidence],
             ]
             title = f"{_md(r.title_zh)}<br>{_md(r.title_en)}"
-            evidence = "<br>".join(_md(c) for c in cells)
+            evidence = "<br>".join(cells)
             lines.append(f"| {r.control} | {r.clause} | {title} | **{r.status.label}** | {evidence} |")
     return "\n".join(lines) + "\n"
 
@@ -218,9 +218,17 @@ def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
 _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
+# What could start an inline construct in a table cell (CommonMark and GitHub's and GitLab's extensions): emphasis,
+# code, links and images, strikethrough, math, the cell's own pipes, and the backslash itself. A cell holds inline
+# content only, so what starts a block (#, -, >, 1.) is inert there; & < > are written as HTML entities instead.
+# An underscore between two letters or digits (PASS_MAX_DAYS) cannot open or close emphasis: it stays, readable.
+_MARKDOWN_INLINE = re.compile(r"([\\`*\[\]|~$]|(?<![^\W_])_|_(?![^\W_]))")
+
+
 def _md(text: str) -> str:
-    """``text`` as one table cell: HTML escaped, pipes escaped, line breaks as ``<br>``."""
-    escaped = html.escape(text, quote=False).replace("|", "\\|")
+    """``text`` as one table cell, shown as written: HTML escaped, Markdown punctuation backslash-escaped (a host's
+    ``*.* @@10.64.1.20:514`` is no emphasis, its ``![x](http://…)`` no image), line breaks as ``<br>``."""
+    escaped = _MARKDOWN_INLINE.sub(r"\\\1", html.escape(text, quote=False))
     return visible(_LINE_BREAK.sub("<br>", escaped))
 
 
