@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import testinfra
@@ -1189,6 +1189,63 @@ def test_a_sudo_rule_for_a_uid_and_a_per_host_include_are_judged_as_sudo_reads_t
         "/etc/sudoers: sudo rule for #1001 (#1001 ALL=(ALL) NOPASSWD: ALL)",
         "/etc/sudoers.yl-app-01: sudo rule for mallory (root , mallory ALL=(ALL) ALL)",
         '/etc/sudoers (@include "/etc/sudoers gone") includes /etc/sudoers gone, which does not exist',
+    ]
+
+
+class _RolesHost:
+    """A host with the three role groups and sudo rights granted per group, as `getent`, `id` and `sudo -l -U`
+    answer there: an account holds the rights of its primary group and of the groups that list it."""
+
+    GROUPS: ClassVar = {
+        "dz-sysadmin": ("2001", ["sysadm"]),
+        "dz-secadmin": ("2002", ["secadm"]),
+        "dz-auditadmin": ("2003", []),
+    }
+    GRANTS: ClassVar = {
+        "dz-sysadmin": ["/usr/bin/systemctl restart nginx.service"],
+        "dz-secadmin": ["/usr/local/sbin/dizuo-account lock someone"],
+        "dz-auditadmin": ["/usr/sbin/aureport --summary"],
+    }
+
+    def __init__(self, primary: dict[str, str]) -> None:
+        self.primary = primary  # account -> GID
+
+    def _groups_of(self, account: str) -> list[str]:
+        return [g for g, (gid, members) in self.GROUPS.items() if account in members or self.primary[account] == gid]
+
+    def run(self, command: str, *args: str) -> SimpleNamespace:
+        rc, out = 0, ""
+        if command == "getent group %s":
+            gid, members = self.GROUPS[args[0]]
+            out = f"{args[0]}:x:{gid}:{','.join(members)}\n"
+        elif command == "getent passwd":
+            out = "".join(
+                f"{a}:x:{1000 + i}:{gid}::/home/{a}:/bin/bash\n" for i, (a, gid) in enumerate(self.primary.items())
+            )
+        elif command == "id -u %s":
+            rc = 0 if args[0] in self.primary else 1
+        elif command == "sudo -l -U %s":
+            granted = [c for g in self._groups_of(args[0]) for c in self.GRANTS[g]]
+            out = f"User {args[0]} may run the following commands on yl-app-01:\n" + "".join(
+                f"    (root) NOPASSWD: {c}\n" for c in granted
+            )
+        elif command.startswith("sudo -n -l -U %s -- "):
+            rc = 0 if " ".join(args[1:]) in [c for g in self._groups_of(args[0]) for c in self.GRANTS[g]] else 1
+        else:
+            raise AssertionError(f"unexpected command {command!r} {args}")
+        return SimpleNamespace(rc=rc, stdout=out, stderr="", stdout_bytes=out.encode(), stderr_bytes=b"")
+
+
+def test_a_role_held_through_a_primary_group_breaks_the_separation_of_duties():
+    """An account whose primary group is another role's group holds that role too (`getent group` does not list
+    it): DZ-AC-03 fails it, and each role is probed with the other roles' work, which sudo must refuse."""
+    args = _control_checks("DZ-AC-03", "sudo_separation")[0]
+    separated = _RolesHost({"sysadm": "2001", "secadm": "2002", "audadm": "2003"})
+    assert checks.sudo_separation(separated, args).problems == []
+    problems = checks.sudo_separation(_RolesHost({"sysadm": "2002", "secadm": "2002", "audadm": "2003"}), args).problems
+    assert problems == [
+        "sysadm (sysadmin) may run `/usr/local/sbin/dizuo-account lock someone`",
+        "account sysadm is in the groups of sysadmin, secadmin",
     ]
 
 

@@ -543,17 +543,23 @@ def _sudo_list(host: Host, account: str) -> list[str]:
 
 
 def _group_members(host: Host, group: str) -> list[str] | None:
+    """The accounts in the group: those its entry lists and those whose primary group it is (the group's rights are
+    theirs as well, and `getent group` does not list them); None when there is no such group."""
     result = host.run("getent group %s", group)
     if result.rc != 0:
         return None
-    members = _text(result).strip().split(":")[3]
-    return [m for m in members.split(",") if m]
+    _name, _password, gid, members = [*_text(result).strip().split(":"), "", "", ""][:4]
+    listed = [m for m in members.split(",") if m]
+    users = (line.split(":") for line in _run(host, "getent passwd").splitlines())
+    primary = [fields[0] for fields in users if len(fields) >= 4 and fields[3] == gid and fields[0] not in listed]
+    return listed + primary
 
 
 def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
     """三权分立: three role groups with their accounts, disjoint, none with ALL, auditor read-only."""
     finding = Finding()
     seen: dict[str, str] = {}
+    allowed: dict[str, list[str]] = args.get("allowed", {})
     for role, spec in args["roles"].items():
         group, accounts = spec["group"], spec["accounts"]
         members = _group_members(host, group)
@@ -568,8 +574,10 @@ def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
                 finding.fail(f"account {account} holds two roles: {seen[account]} and {role}")
             seen[account] = role
             _role_sudo_rights(host, role, account, set(args["audit_commands"]), finding)
-            _probe_sudo(host, role, account, args.get("allowed", {}).get(role, []), True, finding)
-            _probe_sudo(host, role, account, args.get("denied", {}).get(role, []), False, finding)
+            _probe_sudo(host, role, account, allowed.get(role, []), True, finding)
+            # Another role's work is refused too, whatever path (a primary group, a rule for the account) grants it.
+            others = [c for r, cs in allowed.items() if r != role for c in cs if c not in allowed.get(role, [])]
+            _probe_sudo(host, role, account, [*args.get("denied", {}).get(role, []), *others], False, finding)
     for account in sorted(seen):
         roles = [r for r, s in args["roles"].items() if account in (_group_members(host, s["group"]) or [])]
         if len(roles) > 1:
