@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import io
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -1065,6 +1066,8 @@ class _FilesHost:
             return SimpleNamespace(rc=0, stdout=listed, stderr="", stdout_bytes=listed.encode(), stderr_bytes=b"")
         if command == "getent group %s":
             return SimpleNamespace(rc=2, stdout="", stderr="", stdout_bytes=b"", stderr_bytes=b"")
+        if command == "test -e %s":
+            return SimpleNamespace(rc=0 if args[0] in self.files else 1, stdout="", stderr="")
         if command == "uname -n":
             said = f"{self.node}\n"
             return SimpleNamespace(rc=0, stdout=said, stderr="", stdout_bytes=said.encode(), stderr_bytes=b"")
@@ -1247,6 +1250,37 @@ def test_a_role_held_through_a_primary_group_breaks_the_separation_of_duties():
         "sysadm (sysadmin) may run `/usr/local/sbin/dizuo-account lock someone`",
         "account sysadm is in the groups of sysadmin, secadmin",
     ]
+
+
+@pytest.fixture
+def chinese_locale(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner in zh_CN.UTF-8 (Kylin V10's default), compiled with localedef into a private LOCPATH."""
+    if shutil.which("localedef") is None:
+        pytest.skip("localedef (libc-bin) is not installed: cannot compile a zh_CN locale")
+    locales = tmp_path_factory.mktemp("locales")
+    subprocess.run(["localedef", "-i", "zh_CN", "-f", "UTF-8", str(locales / "zh_CN.UTF-8")], check=True, timeout=120)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOCPATH", str(locales))
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    said = subprocess.run(["cat", "/nonexistent"], capture_output=True, text=True, check=False).stderr
+    if "没有那个文件或目录" not in said:
+        pytest.skip(f"coreutils has no zh_CN messages here ({said.strip()}): nothing to show")
+
+
+@pytest.mark.usefixtures("chinese_locale")
+def test_a_host_in_a_chinese_locale_is_audited_as_one_in_english(tmp_path):
+    """Checks read commands' output in the C locale whatever locale reaches the host (a sudo listing in Chinese
+    would read as no rule), and a missing optional file is missing, not an error of the check."""
+    missing = tmp_path / "pam.d" / "password-auth"
+    # Whether a file exists is asked of `test -e`, not read from an error message, even outside the C locale.
+    host = testinfra.get_host("local://")
+    excluded = checks.file_excludes(host, {"paths": [str(missing)], "patterns": [r"nullok"]})
+    assert (excluded.problems, excluded.evidence) == ([], [])
+    assert checks.file_contains(host, {"path": str(missing), "patterns": ["x"]}).problems == [
+        f"{missing} does not exist"
+    ]
+    assert "No such file or directory" in checks.connect("local://").run("cat -- %s", str(missing)).stderr
 
 
 def test_a_gbk_comment_in_a_configuration_file_is_read_not_an_error(tmp_path):

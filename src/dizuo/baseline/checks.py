@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 import testinfra
+import testinfra.backend
+import testinfra.host
 
 from dizuo.baseline.catalogue import CheckKind
 
@@ -64,6 +66,27 @@ class CommandFailedError(RuntimeError):
 
 # ----------------------------------------------------------------- host access
 
+# Every command runs in the C locale: the runner's LANG and LC_* travel over SSH (AcceptEnv LANG LC_*, which the
+# role's sshd_config keeps for people) and through sudo (it keeps them by default), and a host in zh_CN.UTF-8, Kylin
+# V10's default, would answer `sudo -l` and error messages in Chinese. LANGUAGE needs no unset: gettext ignores it
+# in the C locale.
+C_LOCALE = "LC_ALL=C; export LC_ALL; "
+
+
+def connect(spec: str, **kwargs: Any) -> Host:
+    """A testinfra host (``spec`` and ``kwargs`` as for ``testinfra.get_host``) whose every command, those of
+    testinfra's modules too, runs in the C locale. A host of its own: testinfra's shared cache is left as it is."""
+    backend = testinfra.backend.get_backend(spec, **kwargs)
+    plain = backend.get_command  # where every backend turns a command and its arguments into one line to run
+
+    def in_c_locale(command: str, *args: str) -> str:
+        return str(plain(C_LOCALE + command, *args))
+
+    backend.get_command = in_c_locale
+    host = testinfra.host.Host(backend)
+    backend.set_host(host)
+    return host
+
 
 def _text(result: Any, stream: str = "stdout") -> str:
     """A command's output as text, from its bytes. Configuration files in the city carry GBK comments as often as
@@ -83,14 +106,13 @@ def _run(host: Host, command: str, *args: str, ok: tuple[int, ...] = (0,)) -> st
 
 
 def _read(host: Host, path: str) -> str | None:
-    """The file's text, or None when it does not exist."""
+    """The file's text, or None when it does not exist (asked of `test -e`: error messages are no contract)."""
     result = host.run("cat -- %s", path)
     if result.rc == 0:
         return _text(result)
-    stderr = _text(result, "stderr")
-    if "No such file" in stderr:
+    if host.run("test -e %s", path).rc == 1:
         return None
-    raise CommandFailedError(f"cannot read {path}: {stderr.strip()[:200]}")
+    raise CommandFailedError(f"cannot read {path}: {_text(result, 'stderr').strip()[:200]}")
 
 
 def _read_required(host: Host, path: str, finding: Finding) -> str | None:
@@ -1196,7 +1218,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("planned", items, ids=[f"{i['host']}::{i['control']}" for i in items])
 
 
-# Per host, once per run: the container it runs in, or the reason it cannot be checked at all.
+# Per host, once per run: the connection, and the container it runs in or the reason it cannot be checked at all.
+_hosts: dict[str, Host] = {}
 _host_facts: dict[str, tuple[str | None, str | None]] = {}
 
 
@@ -1225,7 +1248,9 @@ def test_control(planned: dict[str, Any]) -> None:
     name, control = planned["host"], planned["control"]
     result: dict[str, Any] = {"host": name, "control": control, "evidence": [], "problems": []}
     try:
-        host = testinfra.get_host(f"ansible://{name}", ansible_inventory=_plan()["inventory"], sudo=True)
+        if name not in _hosts:
+            _hosts[name] = connect(f"ansible://{name}", ansible_inventory=_plan()["inventory"], sudo=True)
+        host = _hosts[name]
         container, unreachable = _facts(name, host)
         if unreachable:
             raise CommandFailedError(unreachable)
