@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -10,7 +12,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +26,7 @@ import yaml
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from dizuo.baseline import checks, waivers
+from dizuo.baseline import audit, checks, waivers
 from dizuo.baseline.audit import AuditInputError, AuditRun, ready_report_dir
 from dizuo.baseline.audit_cli import _print
 from dizuo.baseline.catalogue import Scope, packaged
@@ -231,6 +235,81 @@ def test_unreachable_host_fails_every_control_with_the_reason(nowhere_host, tmp_
         assert "cannot run commands as root over SSH" in " ".join(result["problems"]), result["problems"]
     said = results[0]["problems"][0]
     assert said.startswith("the check could not run: cannot run commands as root over SSH: "), "said once, plainly"
+
+
+class _SilentSshServer:
+    """An SSH server on 127.0.0.1 that sends its banner and then never says another word (a hung host)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.connections: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the listener is closed at the end of the test
+            while True:
+                connection, _ = self.listener.accept()
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+                self.connections.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def hung_host(nowhere_host: BootedHost) -> Iterator[BootedHost]:
+    """A declared host whose SSH server sends its banner and goes silent."""
+    server = _SilentSshServer()
+    yield replace(nowhere_host, name="yl-test-hung", port=server.port)
+    server.close()
+
+
+def _ssh_processes(port: int) -> list[str]:
+    """Command lines of the ssh processes on this machine that connect to the loopback ``port``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+            if words[0].endswith("ssh") and any(f"Port={port}" in w for w in words):
+                found.append(" ".join(words))
+    return found
+
+
+def _audit_in_process(city: Path, report: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The results of an audit of DZ-IA-01 and DZ-IA-02, by (host, control)."""
+    prepared = audit.prepare_audit(city, controls=["DZ-IA-01", "DZ-IA-02"])
+    run = audit.run_audit(prepared, report)
+    return {(r.host, r.control): dataclasses.asdict(r) for r in run.results}
+
+
+def test_a_hung_host_is_given_up_at_its_deadline_and_the_audit_goes_on(hung_host, nowhere_host, tmp_path, monkeypatch):
+    """A host that sends its SSH banner and goes silent is given up after the per-host deadline: its controls say
+    the audit timed out while checking it (pytest.log too), the next host is still checked, no ssh is left."""
+    monkeypatch.setattr(audit, "HOST_TIMEOUT_S", 10)
+    city = write_declaration(tmp_path / "city", [hung_host, nowhere_host])
+    results = _audit_in_process(city, tmp_path / "report")
+    timed_out = "no result: audit timed out after 10 s while checking yl-test-hung"
+    for control in ("DZ-IA-01", "DZ-IA-02"):
+        assert results[("yl-test-hung", control)]["problems"] == (timed_out,), results[("yl-test-hung", control)]
+        gone = results[(nowhere_host.name, control)]
+        assert "cannot run commands as root over SSH" in " ".join(gone["problems"]), "the next host was tried"
+    assert "audit timed out after 10 s while checking yl-test-hung" in (tmp_path / "report/pytest.log").read_text()
+    assert _ssh_processes(hung_host.port) == [], "the hung host's ssh commands were ended with pytest"
+
+
+def test_a_silent_connection_ends_by_ssh_keepalives_before_the_host_deadline(hung_host, tmp_path, monkeypatch):
+    """ssh probes a silent server (during the key exchange too) and gives up: the host is reported unreachable
+    with ssh's reason, well before the host deadline would stop it."""
+    monkeypatch.setattr(audit, "SSH_KEEPALIVE", "-o ServerAliveInterval=1 -o ServerAliveCountMax=2")
+    city = write_declaration(tmp_path / "city", [hung_host])
+    results = _audit_in_process(city, tmp_path / "report")
+    said = results[("yl-test-hung", "DZ-IA-01")]["problems"]
+    assert said[0].startswith("the check could not run: cannot run commands as root over SSH"), said
+    assert "timed out" in said[0], said
 
 
 def test_controls_option_audits_only_those_controls(nowhere_host, tmp_path):

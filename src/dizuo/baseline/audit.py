@@ -8,11 +8,13 @@ inventory, exactly as ``dizuo harden`` does), then applies waivers and writes th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,8 +35,14 @@ from dizuo.declaration import Declaration, load
 from dizuo.declaration.inventory import hosts_yml
 from dizuo.declaration.model import Host
 
-# A whole audit of one host takes seconds; this only stops a hung SSH connection from hanging CI.
-AUDIT_TIMEOUT_S = 900
+# All the checks of one healthy host take about 11 s; a host still being checked after this long is hung (a command
+# that never returns, say sudo waiting on a dead directory server): its checks are stopped and the audit goes on
+# with the next host. Per host, not per audit: an audit of a hundred healthy hosts takes more than 15 minutes.
+HOST_TIMEOUT_S = 300
+# A connection that stops answering (a host that sent its SSH banner and went silent, a link that died mid-command)
+# ends after ServerAliveInterval × ServerAliveCountMax = 60 s of silence instead of hanging until the host deadline;
+# ssh sends these probes during the key exchange too, where ConnectTimeout no longer applies.
+SSH_KEEPALIVE = "-o ServerAliveInterval=15 -o ServerAliveCountMax=4"
 POLL_S = 0.2
 
 Progress = Callable[[int, int], None]
@@ -173,10 +181,11 @@ def run_audit(
     catalogue, items = prepared.catalogue, prepared.items
     ready_report_dir(report_dir)
     with tempfile.TemporaryDirectory(prefix="dizuo-audit-") as work:
-        raw, log = _run_checks(prepared.declaration, items, Path(work), progress, reuse_ssh=reuse_ssh)
+        raw, stopped, log = _run_checks(prepared.declaration, items, Path(work), progress, reuse_ssh=reuse_ssh)
         shutil.copyfile(log, report_dir / "pytest.log")
     results = [
-        _apply_waiver(_result(catalogue.control(item["control"]), item, raw), prepared.waivers, today) for item in items
+        _apply_waiver(_result(catalogue.control(item["control"]), item, raw, stopped), prepared.waivers, today)
+        for item in items
     ]
     meta = AuditMeta(
         city=f"{prepared.declaration.city.name} ({prepared.declaration.city.code})",
@@ -196,20 +205,23 @@ def _run_checks(
     progress: Progress | None,
     *,
     reuse_ssh: bool = True,
-) -> tuple[dict[tuple[str, str], dict[str, Any]], Path]:
-    """Run checks.py with pytest in a subprocess; returns the results by (host, control) and the log."""
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, str], Path]:
+    """Run checks.py with pytest in a subprocess; returns the results by (host, control), why each host whose checks
+    were stopped has no more results (host -> reason), and the log.
+
+    A host checked for longer than HOST_TIMEOUT_S is given up: the whole process group (pytest and the ssh commands
+    it started) is killed, and pytest starts again with the hosts not yet checked.
+    """
     inventory = work / "inventory.yml"
     rendered = hosts_yml(declaration)
+    common = f"{SSH_KEEPALIVE} {rendered['all']['vars'].get('ansible_ssh_common_args', '')}"
     # One SSH connection per host for the whole audit (testinfra opens one per command otherwise);
     # closed explicitly below, and by itself 10 s after its last use if we are killed.
     if reuse_ssh:
-        common = rendered["all"]["vars"].get("ansible_ssh_common_args", "")
-        rendered["all"]["vars"]["ansible_ssh_common_args"] = (
-            f"-o ControlPath={work}/cm-%C -o ControlPersist=10s {common}".strip()
-        )
+        common = f"-o ControlPath={work}/cm-%C -o ControlPersist=10s {common}"
+    rendered["all"]["vars"]["ansible_ssh_common_args"] = common.strip()
     inventory.write_text(yaml.safe_dump(rendered, allow_unicode=True), encoding="utf-8")
     plan_file, results_file, log = work / "plan.json", work / "results.jsonl", work / "pytest.log"
-    plan_file.write_text(json.dumps({"inventory": str(inventory), "items": items}), encoding="utf-8")
     results_file.touch()
     # An empty ini file keeps the project's pytest settings (testpaths, markers) out of the audit run.
     (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
@@ -228,29 +240,86 @@ def _run_checks(
         "-c", str(work / "pytest.ini"), "--rootdir", str(work),
         "-p", "no:cacheprovider", "-q", "-rN", "--tb=line",
     ]  # fmt: skip
+    results = _Results(results_file)
+    stopped: dict[str, str] = {}
+    remaining = items
     with log.open("w") as out:
-        child = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + AUDIT_TIMEOUT_S
-        try:
-            while child.poll() is None:
-                if progress is not None:
-                    progress(_count_lines(results_file), len(items))
-                if time.monotonic() > deadline:
-                    child.kill()
-                    break
-                time.sleep(POLL_S)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            child.wait()
-            _close_ssh_masters(work)
+        while remaining:
+            plan_file.write_text(json.dumps({"inventory": str(inventory), "items": remaining}), encoding="utf-8")
+            out.flush()
+            # A session of its own: on a deadline the ssh commands go with pytest, none is left behind.
+            child = subprocess.Popen(
+                command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                hung = _watch(child, remaining, results, lambda: _report(progress, results, stopped, items))
+            finally:
+                _kill_group(child)
+                _close_ssh_masters(work)
+            if hung is None:
+                break
+            stopped[hung] = f"audit timed out after {HOST_TIMEOUT_S} s while checking {hung}"
+            out.write(f"\n{stopped[hung]}: its remaining checks were stopped; going on with the next host\n")
+            results.read()
+            remaining = [
+                i for i in remaining if i["host"] not in stopped and (i["host"], i["control"]) not in results.by_key
+            ]
+    results.read()
+    _report(progress, results, stopped, items)
+    return results.by_key, stopped, log
+
+
+class _Results:
+    """The results file as pytest writes it, read as it grows: only the lines added since the last read are parsed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+        self.by_key: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def read(self) -> None:
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            added = handle.read()
+        complete = added[: added.rfind(b"\n") + 1]  # a line being written is read next time
+        self.offset += len(complete)
+        for line in complete.decode("utf-8").splitlines():
+            record = json.loads(line)
+            self.by_key[(record["host"], record["control"])] = record
+
+
+def _watch(
+    child: subprocess.Popen[bytes], items: list[dict[str, Any]], results: _Results, tick: Callable[[], None]
+) -> str | None:
+    """Wait for pytest to finish; the host it has been checking for more than HOST_TIMEOUT_S, if any (pytest is
+    still running then). The host being checked is that of the first planned item without a result."""
+    current: str | None = None
+    since, position = time.monotonic(), 0
+    while child.poll() is None:
+        results.read()
+        tick()
+        while position < len(items) and (items[position]["host"], items[position]["control"]) in results.by_key:
+            position += 1
+        host = str(items[position]["host"]) if position < len(items) else None
+        if host != current:
+            current, since = host, time.monotonic()
+        if current is not None and time.monotonic() - since > HOST_TIMEOUT_S:
+            return current
+        time.sleep(POLL_S)
+    return None
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    """End pytest and everything it started (the ssh commands of a hung host)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def _report(progress: Progress | None, results: _Results, stopped: dict[str, str], items: list[dict[str, Any]]) -> None:
+    """Progress counts the checks of a host that was given up as done: none of them will run."""
     if progress is not None:
-        progress(_count_lines(results_file), len(items))
-    raw: dict[tuple[str, str], dict[str, Any]] = {}
-    for line in results_file.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        raw[(record["host"], record["control"])] = record
-    return raw, log
+        given_up = sum(1 for i in items if i["host"] in stopped and (i["host"], i["control"]) not in results.by_key)
+        progress(len(results.by_key) + given_up, len(items))
 
 
 def _close_ssh_masters(work: Path) -> None:
@@ -263,12 +332,9 @@ def _close_ssh_masters(work: Path) -> None:
         )
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for _ in handle)
-
-
-def _result(control: Control, item: dict[str, Any], raw: dict[tuple[str, str], dict[str, Any]]) -> ControlResult:
+def _result(
+    control: Control, item: dict[str, Any], raw: dict[tuple[str, str], dict[str, Any]], stopped: dict[str, str]
+) -> ControlResult:
     record = raw.get((item["host"], item["control"]))
     common = {
         "host": item["host"],
@@ -281,7 +347,11 @@ def _result(control: Control, item: dict[str, Any], raw: dict[tuple[str, str], d
         return ControlResult(
             **common,
             status=Status.ERROR,
-            problems=("no result: the check did not run (see pytest.log in the report directory)",),
+            problems=(
+                f"no result: {stopped[item['host']]}"
+                if item["host"] in stopped
+                else "no result: the check did not run (see pytest.log in the report directory)",
+            ),
         )
     status = Status(record["status"])
     note = ""
