@@ -209,3 +209,18 @@ def test_a_default_that_breaks_its_format_is_refused() -> None:
     control["parameters"][0]["default"] = [22, 0]
     with pytest.raises(CatalogueError, match="default of listen_tcp_allowed: 0: must be a port number, 1-65535"):
         parse(yaml.safe_dump(document, allow_unicode=True), "bad.yaml")
+
+
+@pytest.mark.parametrize(
+    ("tag", "says"),
+    [(["pam", "pam"], "a list of tags names each tag once"), ([], "a list of tags names each tag once"), (["Pam"], "")],
+)
+def test_a_bad_list_of_remediation_tags_is_located(tag: list[str], says: str) -> None:
+    """A control's tags may be a list; an empty one, a repeated tag or a bad name is refused with where it is."""
+    document = _document()
+    document["controls"][1]["remediation"]["tag"] = tag
+    with pytest.raises(CatalogueError) as caught:
+        parse(yaml.safe_dump(document, allow_unicode=True), "bad.yaml")
+    problem = caught.value.problems[0]
+    assert (problem.file, problem.path.split(".tag")[0]) == ("bad.yaml", "controls[1].remediation"), problem
+    assert says in problem.message

@@ -88,6 +88,9 @@ def test_harden_controls_run_their_role_tags_only() -> None:
     ia04 = packaged().control("DZ-IA-04").remediation.tag
     assert ia04 not in {None, "auditd"}, "DZ-IA-04 is enforced by another tag"
     assert harden.remediation_tags(controls) == sorted({"auditd", ia04})
+    # A control whose files several tags write runs all of them: nullok is in the PAM stacks, ClientAlive* in sshd.
+    both = packaged().select(Scope.HOST, ["DZ-IA-02", "DZ-IA-06"])
+    assert harden.remediation_tags(both) == ["accounts", "pam", "shell", "ssh"]
 
 
 def test_harden_with_an_unknown_control_is_a_clear_error() -> None:

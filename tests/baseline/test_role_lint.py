@@ -118,13 +118,101 @@ def test_every_control_is_enforced_by_a_task_named_with_its_id() -> None:
         t["ansible.builtin.import_tasks"].removesuffix(".yml"): t for t in main if "ansible.builtin.import_tasks" in t
     }
     for control in packaged().for_scope(Scope.HOST):
-        tag = control.remediation.tag
-        assert tag is not None
-        assert tag in imported, f"{control.id}: tasks/main.yml imports no {tag}.yml"
-        assert imported[tag]["tags"] == [tag], f"{tag}.yml is not tagged '{tag}'"
-        assert f"baseline_{tag}_enabled" in imported[tag]["when"], f"{tag}.yml is not gated by baseline_{tag}_enabled"
-        names = [t.get("name", "") for t in _walk(tasks[tag])]
-        assert any(n.startswith(f"{control.id} |") for n in names), f"{control.id}: no task in {tag}.yml names it"
+        assert control.remediation.tags, f"{control.id} names no tag"
+        for tag in control.remediation.tags:
+            assert tag in imported, f"{control.id}: tasks/main.yml imports no {tag}.yml"
+            assert imported[tag]["tags"] == [tag], f"{tag}.yml is not tagged '{tag}'"
+            assert f"baseline_{tag}_enabled" in imported[tag]["when"], (
+                f"{tag}.yml is not gated by baseline_{tag}_enabled"
+            )
+            ids = [t.get("name", "").split(" |", 1)[0].split(", ") for t in _walk(tasks[tag])]
+            assert any(control.id in named for named in ids), f"{control.id}: no task in {tag}.yml names it"
+
+
+# Modules whose tasks write a file (or its mode) at `dest` or `path`.
+_WRITING_MODULES = [
+    f"ansible.builtin.{m}" for m in ("template", "copy", "lineinfile", "blockinfile", "replace", "file", "ini_file")
+]
+_VARIABLE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+
+
+def _role_values(name: str) -> list[str]:
+    """Every value the role variable takes in defaults/ or in any OS's vars/ (the items, for a list)."""
+    found: list[str] = []
+    for path in [ROLE / "defaults" / "main.yml", *sorted((ROLE / "vars").glob("*.yml"))]:
+        document = _yaml(path) or {}
+        assert isinstance(document, dict)
+        value = document.get(name)
+        found += [str(v) for v in value] if isinstance(value, list) else [] if value is None else [str(value)]
+    return found
+
+
+def _expand(text: str, items: list[str]) -> list[str]:
+    """``text`` with ``{{ item }}`` and ``{{ role_variable }}`` replaced by each value they take; what cannot be
+    derived that way (filters, item fields) is left out."""
+    expanded = [text.replace("{{ item }}", item) for item in items] if "{{ item }}" in text else [text]
+    while any(_VARIABLE.search(t) for t in expanded):
+        expanded = [
+            t.replace(m.group(0), value)
+            for t in expanded
+            for m in [_VARIABLE.search(t)]
+            if m is not None
+            for value in _role_values(m.group(1))
+        ] + [t for t in expanded if not _VARIABLE.search(t)]
+    return [t for t in expanded if "{{" not in t and t.startswith("/")]
+
+
+def _written_by() -> dict[str, set[str]]:
+    """Path -> the role tags whose tasks write it, for every path that can be derived from the tasks."""
+    writers: dict[str, set[str]] = {}
+    for tag, tasks in _tasks().items():
+        for task in _walk(tasks):
+            loop = task.get("loop", [])
+            items = _expand_loop(loop)
+            for module in _WRITING_MODULES:
+                args = task.get(module)
+                if isinstance(args, dict):
+                    for path in _expand(str(args.get("dest") or args.get("path") or ""), items):
+                        writers.setdefault(path, set()).add(tag)
+    return writers
+
+
+def _expand_loop(loop: object) -> list[str]:
+    if isinstance(loop, list):
+        return [str(item) for item in loop if not isinstance(item, dict)]
+    whole = _VARIABLE.fullmatch(str(loop).strip())
+    return _role_values(whole.group(1)) if whole else []
+
+
+def _read_by(control_id: str, written: set[str]) -> set[str]:
+    """The files a control's checks read, as far as the catalogue's arguments name them."""
+    catalogue = packaged()
+    read: set[str] = set()
+    for check in catalogue.control(control_id).checks:
+        args = check.resolved_args(catalogue.defaults())
+        read |= {str(args[key]) for key in ("path", "config", "dropin_dir") if key in args}
+        # file_modes reads no content, only modes: those the permissions tag sets on every key file that exists.
+        read |= {str(p) for p in args.get("paths", [])}
+        if check.kind == "pam_stack":  # the service's file and the shared stacks it includes
+            read |= {f"/etc/pam.d/{args['service']}", *(f"/etc/pam.d/{f}" for f in _role_values("baseline_pam_files"))}
+        if check.kind == "sshd_effective":
+            read.add("/etc/ssh/sshd_config")
+        if check.kind == "login_env":  # a login shell reads every profile script
+            read |= {p for p in written if p.startswith("/etc/profile.d/")}
+    return read
+
+
+def test_harden_of_a_control_writes_every_file_its_checks_read() -> None:
+    """`dizuo harden --controls <id>` runs the tags that write what the audit of <id> reads: every file a control's
+    checks read that the role writes is written by a task under one of the control's tags."""
+    written = _written_by()
+    assert {"/etc/ssh/sshd_config", "/etc/pam.d/common-auth", "/etc/pam.d/system-auth"} <= set(written)
+    for control in packaged().for_scope(Scope.HOST):
+        for path in sorted(_read_by(control.id, set(written)) & set(written)):
+            assert written[path] & set(control.remediation.tags), (
+                f"{control.id} checks {path}, written by tag {', '.join(sorted(written[path]))}, but `dizuo harden "
+                f"--controls {control.id}` runs only {', '.join(control.remediation.tags)}"
+            )
 
 
 def test_lockout_prone_files_are_validated_before_they_are_written() -> None:

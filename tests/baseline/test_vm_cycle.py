@@ -39,7 +39,7 @@ KERNEL_AUDIT = [c for c in packaged().for_scope(Scope.HOST) if not c.container.v
 KERNEL_AUDIT_IDS = [c.id for c in KERNEL_AUDIT]
 TAGS = harden.remediation_tags(KERNEL_AUDIT)
 # Every control those role parts enforce: the audit of them must pass once they ran.
-VM_CONTROLS = [c.id for c in packaged().for_scope(Scope.HOST) if c.remediation.tag in TAGS]
+VM_CONTROLS = [c.id for c in packaged().for_scope(Scope.HOST) if set(c.remediation.tags) <= set(TAGS)]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 One catalogue feeds three consumers, so they cannot drift apart:
 
 - the hardening role (``roles/baseline``): every parameter ``p`` is the role variable ``baseline_<p>``,
-  every control names the role tag (= ``tasks/<tag>.yml``) whose tasks carry its id;
+  every control names the role tags (= ``tasks/<tag>.yml``) whose tasks carry its id and write what it checks;
 - the audit (``dizuo audit``): every control lists machine-readable :class:`Check` s, one testinfra
   check function per :class:`CheckKind`, with arguments that may reference parameter values;
 - people: ``dizuo baseline controls`` prints it for auditors.
@@ -343,18 +343,37 @@ def calendar_problem(value: str) -> str | None:
     return None
 
 
-class Remediation(Frozen):
-    """What enforces a control: for hosts a tag of ``roles/baseline`` (its tasks are in ``tasks/<tag>.yml``);
-    for clusters, networks and the data pool the stack component that declares it compliant."""
+RoleTag = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
 
-    tag: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")] | None = None
+
+class Remediation(Frozen):
+    """What enforces a control: for hosts a tag of ``roles/baseline`` (its tasks are in ``tasks/<tag>.yml``), or a
+    list of them when the files the control's checks read are written by several (``[accounts, pam]``); for
+    clusters, networks and the data pool the stack component that declares it compliant."""
+
+    tag: RoleTag | tuple[RoleTag, ...] | None = Field(
+        default=None, description="One tag, or a list when the control's files are written by several"
+    )
     component: str | None = Field(default=None, description="e.g. stacks/1-cloud SystemTenant")
     summary: str = Field(min_length=10)
 
+    @model_validator(mode="after")
+    def _tags_listed_once(self) -> Remediation:
+        if isinstance(self.tag, tuple) and (not self.tag or len(set(self.tag)) != len(self.tag)):
+            raise ValueError(f"tag: a list of tags names each tag once, and at least one ({list(self.tag)})")
+        return self
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The role tags, one or several; none for a control enforced by a stack."""
+        if self.tag is None:
+            return ()
+        return (self.tag,) if isinstance(self.tag, str) else self.tag
+
     @property
     def where(self) -> str:
-        """The tag or the component, for people."""
-        return self.tag or self.component or ""
+        """The tags or the component, for people."""
+        return ", ".join(self.tags) or self.component or ""
 
 
 class Check(Frozen):
@@ -434,7 +453,7 @@ class Control(Frozen):
         # checked by the policy rules. A control mixing the two would be enforced by one and checked by neither.
         policy_checks = [c for c in self.checks if c.kind is CheckKind.POLICY]
         if self.scope is Scope.HOST:
-            if self.remediation.tag is None:
+            if not self.remediation.tags:
                 raise ValueError("a host control names the role tag that enforces it (remediation.tag)")
             if policy_checks:
                 raise ValueError("a host control is checked on the host, not by a stack policy")

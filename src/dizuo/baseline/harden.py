@@ -119,7 +119,7 @@ def run(
 ) -> HardenResult:
     """Converge the declared hosts (or those matching ``limit``) to the baseline; ``check`` changes nothing.
 
-    ``tags`` runs only those parts of the role (a control's remediation tag, see ``remediation_tags``).
+    ``tags`` runs only those parts of the role (a control's remediation tags, see ``remediation_tags``).
     """
     playbook = playbook or find_playbook()
     names = {h.name for h in declaration.inventory.hosts}
@@ -158,11 +158,12 @@ def run(
 
 
 def remediation_tags(controls: Sequence[Control]) -> list[str]:
-    """The role tags that enforce ``controls`` (host controls all have one), sorted and unique."""
-    missing = [c.id for c in controls if not c.remediation.tag]
+    """The role tags that enforce ``controls`` (every tag of each: a host control has one or several), sorted and
+    unique."""
+    missing = [c.id for c in controls if not c.remediation.tags]
     if missing:
         raise HardenError(f"no role tag enforces {', '.join(missing)}: not host controls")
-    return sorted({c.remediation.tag for c in controls if c.remediation.tag})
+    return sorted({tag for c in controls for tag in c.remediation.tags})
 
 
 def _forward(on_event: EventHandler | None) -> Callable[[Event], bool]:
