@@ -325,20 +325,33 @@ def test_controls_option_audits_only_those_controls(nowhere_host, tmp_path):
 # ------------------------------------------------------------------- waivers
 
 
+PILOT_WAIVER = waivers.Waiver(
+    control="DZ-IA-01",
+    hosts=("yl-*",),
+    reason="accepted for the pilot",
+    expires=dt.date(2030, 1, 1),
+    approved_by="安全管理员",
+)
+
+
 def test_waiver_holds_through_its_expiry_day():
     """A waiver is valid on its expiry date and expired the day after."""
-    waiver = waivers.Waiver(
-        control="DZ-IA-01",
-        hosts=("yl-*",),
-        reason="accepted for the pilot",
-        expires=dt.date(2030, 1, 1),
-        approved_by="安全管理员",
-    )
+    waiver = PILOT_WAIVER
     assert not waiver.expired(dt.date(2030, 1, 1))
     assert waiver.expired(dt.date(2030, 1, 2))
     assert waiver.covers("DZ-IA-01", "yl-db-01")
     assert not waiver.covers("DZ-IA-01", "xa-db-01"), "host patterns are matched, not prefixes of anything"
     assert not waiver.covers("DZ-IA-02", "yl-db-01")
+
+
+def test_a_waiver_expires_at_midnight_in_the_city_not_on_the_runner():
+    """At 01:00 on 2 January in Yulin a CI runner in UTC still sees 1 January: the waiver that ended on the 1st is
+    expired all the same, and it is still valid at 23:59 on the 1st in Yulin (15:59 UTC)."""
+    waiver = PILOT_WAIVER
+    after = dt.datetime(2030, 1, 1, 17, 0, tzinfo=dt.UTC)
+    assert after.date() == dt.date(2030, 1, 1), "the runner's own date"
+    assert waiver.expired(audit.city_date(after))
+    assert not waiver.expired(audit.city_date(dt.datetime(2030, 1, 1, 15, 59, tzinfo=dt.UTC)))
 
 
 def test_unexpired_waiver_wins_over_an_expired_one():

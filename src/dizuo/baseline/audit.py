@@ -44,6 +44,10 @@ HOST_TIMEOUT_S = 300
 # ssh sends these probes during the key exchange too, where ConnectTimeout no longer applies.
 SSH_KEEPALIVE = "-o ServerAliveInterval=15 -o ServerAliveCountMax=4"
 POLL_S = 0.2
+# A waiver's expiry is a day in the city: judged in China Standard Time (Asia/Shanghai, UTC+8 without daylight
+# saving since 1991, so a fixed offset needs no tz database), not in the runner's zone: a CI runner in UTC would
+# keep a waiver alive until 08:00 the day after it expired.
+CITY_TIMEZONE = dt.timezone(dt.timedelta(hours=8), "CST")
 
 Progress = Callable[[int, int], None]
 """Called with (results so far, total) while the checks run."""
@@ -170,14 +174,15 @@ def run_audit(
     progress: Progress | None = None,
     reuse_ssh: bool = True,
 ) -> AuditRun:
-    """Run the checks on the hosts, apply the waivers (valid on ``today``), write the reports.
+    """Run the checks on the hosts, apply the waivers (valid on ``today``, by default the date in the city), write
+    the reports.
 
     ``reuse_ssh=False`` is testinfra's default, one SSH connection per command: the anchor of
     ``bench/baseline``, kept so the benchmark measures what the shared connection buys.
     Raises AuditInputError, before any check runs, when no report can be written to ``report_dir``.
     """
     started = dt.datetime.now().astimezone()
-    today = today or started.date()
+    today = today or city_date(started)
     catalogue, items = prepared.catalogue, prepared.items
     ready_report_dir(report_dir)
     with tempfile.TemporaryDirectory(prefix="dizuo-audit-") as work:
@@ -196,6 +201,11 @@ def run_audit(
         catalogue_version=catalogue.version,
     )
     return AuditRun(results=results, meta=meta, reports=write_reports(results, meta, report_dir))
+
+
+def city_date(moment: dt.datetime) -> dt.date:
+    """The date in the city (CITY_TIMEZONE) at ``moment``, the day waivers are judged by."""
+    return moment.astimezone(CITY_TIMEZONE).date()
 
 
 def _run_checks(
