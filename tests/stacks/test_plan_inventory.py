@@ -35,6 +35,7 @@ WATCHED: dict[str, dict[str, list[str]]] = {
     "baseline": {
         "yl-gov-baseline-dizuo-auditadmin": ["metadata.name"],
         "yl-gov-baseline-dizuo-restricted-workloads-binding": ["spec.validationActions", "spec.policyName"],
+        "yl-gov-baseline-dizuo-city-storage-classes": ["spec.validations"],
     },
     "cloud": {
         "yl-sjj-tyrz-ns": ["metadata.name", "metadata.labels"],

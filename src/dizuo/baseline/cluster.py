@@ -7,6 +7,7 @@ managed namespaces even where Pod Security labels were removed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from dizuo.contracts import BaselineContract
-from dizuo.naming import label
+from dizuo.declaration.model import Declaration
+from dizuo.naming import label, storage_class
 
 READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete"]
@@ -150,12 +152,49 @@ KEEP_DATA_VALIDATIONS = [
 ]
 
 
+def storage_class_validations(classes: Sequence[str]) -> list[dict[str, str]]:
+    """A claim in a system's namespace names one of the city's StorageClasses on this cluster (``classes``).
+
+    The system's ResourceQuota caps each of those classes (its own pool at its allocation, the others at zero) and
+    no total: a total would count the claims a migration wave leaves bound on the old pool against the new one. A
+    claim on any other class (the cluster's default, a chart's own) would then be capped by nothing, so it is
+    refused here. An empty class ("") binds a pre-made volume past every quota; a missing one is what is left when
+    the cluster has no default class (the DefaultStorageClass admission plugin runs before this policy and fills it
+    in when there is one, so a claim that names no class is judged by the class it gets).
+    """
+    listed = ", ".join(f"'{c}'" for c in sorted(classes))
+    return [
+        {
+            "expression": f"has(object.spec.storageClassName) && object.spec.storageClassName in [{listed}]",
+            "message": "a system's claims use the city's storage classes on this cluster "
+            f"({', '.join(sorted(classes)) or 'none'}): the system's quota counts nothing else",
+        }
+    ]
+
+
+def city_storage_classes(d: Declaration, cluster: str) -> tuple[str, ...]:
+    """The StorageClasses the data-pool stack makes on ``cluster``: one per block or file storage pool."""
+    return tuple(
+        storage_class(d.city.prefix, pool.name)
+        for c in d.clusters
+        if c.name == cluster
+        for pool in c.storage_pools
+        if pool.backend != "s3"
+    )
+
+
+# A system's namespace, as the cloud stack labels it (dizuo.cloud.shapes.system_labels).
+SYSTEM_NAMESPACES = {"matchExpressions": [{"key": label("system"), "operator": "Exists"}]}
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClusterBaselineArgs:
     """Inputs of :class:`ClusterBaseline`."""
 
     cluster: str
     """The cluster's name (for logical names)."""
+    storage_classes: tuple[str, ...] = ()
+    """The city's StorageClasses on this cluster (``city_storage_classes``): the only ones systems may claim from."""
 
 
 class ClusterBaseline(pulumi.ComponentResource):
@@ -181,6 +220,7 @@ class ClusterBaseline(pulumi.ComponentResource):
             )
         policy = "dizuo-restricted-workloads"
         keep = "dizuo-keep-data"
+        classes = "dizuo-city-storage-classes"
         # (name, operations, resources, variables, validations, binding's matchResources)
         admission: tuple[
             tuple[str, list[str], list[str], list[dict[str, str]], list[dict[str, str]], dict[str, Any]], ...
@@ -195,6 +235,15 @@ class ClusterBaseline(pulumi.ComponentResource):
                 {"matchResources": {"namespaceSelector": {"matchLabels": {label("managed"): "true"}}}},
             ),
             (keep, ["DELETE"], ["persistentvolumeclaims", "namespaces"], [], KEEP_DATA_VALIDATIONS, {}),
+            # CREATE only: a claim's class cannot change after it, and an existing claim stays updatable (resized).
+            (
+                classes,
+                ["CREATE"],
+                ["persistentvolumeclaims"],
+                [],
+                storage_class_validations(args.storage_classes),
+                {"matchResources": {"namespaceSelector": SYSTEM_NAMESPACES}},
+            ),
         )
         for policy_name, operations, resources, variables, validations, binding in admission:
             rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": operations, "resources": resources}

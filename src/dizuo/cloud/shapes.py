@@ -79,8 +79,11 @@ def quota_hard(d: Declaration, s: System) -> dict[str, str]:
     A rolling update starts the new pod before it stops an old one (maxSurge 1): a quota of exactly the
     replicas would refuse that pod and stall every update. The quota is counted in whole replicas as the pods
     ask (each rounded up), not rounded once over the total, which can fall a MiB short of the surge pod.
-    Storage may only be claimed from the system's own declared pool: from the cluster's other storage classes it
-    gets none.
+    Storage may only be claimed from the system's own declared pool: each of the city's storage classes on the
+    cluster has its key, the system's pool at its allocation and the others at zero. There is no total
+    (``requests.storage``): after a migration wave the claims still bound on the old pool would count against it and
+    refuse the new pool's claims until the old data were deleted. Claims on any other class (the cluster's default,
+    a chart's own) are refused by the baseline's admission policy ``dizuo-city-storage-classes``.
     """
     r = s.resources
     pods = REPLICAS + 1
@@ -99,7 +102,6 @@ def quota_hard(d: Declaration, s: System) -> dict[str, str]:
         "requests.memory": f"{pods * memory}Mi",
         "limits.cpu": f"{pods * cpu_limit}m",
         "limits.memory": f"{pods * memory_limit}Mi",
-        "requests.storage": f"{r.storage_gib}Gi",
         **storage,
         "persistentvolumeclaims": "20",
         "pods": "50",

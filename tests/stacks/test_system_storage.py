@@ -1,0 +1,112 @@
+"""A system's storage: its quota lets a migration wave's new claims in while the old ones stay bound, only the
+city's storage classes are claimable (the admission policy's CEL evaluated by a CEL implementation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import celpy
+import pytest
+
+from dizuo.cloud import shapes
+from dizuo.declaration import Declaration
+from dizuo.naming import storage_class
+from dizuo.synth.engine import StackRun
+
+CEL = celpy.Environment()
+POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+
+
+def _gib(quantity: str) -> int:
+    return int(quantity.removesuffix("Gi"))
+
+
+def quota_refuses(hard: dict[str, str], claims: list[tuple[str, int]], new: tuple[str, int]) -> list[str]:
+    """The keys of ``hard`` on which the ResourceQuota admission refuses claim ``new`` (class, GiB) next to the bound
+    ``claims``: a claim counts against ``requests.storage`` and ``persistentvolumeclaims``, and the same two keys of
+    its StorageClass (``<class>.storageclass.storage.k8s.io/...``), as Kubernetes' quota evaluator counts it."""
+
+    def usage(claim: tuple[str, int]) -> dict[str, int]:
+        cls, gib = claim
+        prefix = f"{cls}.storageclass.storage.k8s.io/"
+        return {"requests.storage": gib, "persistentvolumeclaims": 1, f"{prefix}requests.storage": gib}
+
+    used: dict[str, int] = {}
+    for claim in claims:
+        for key, value in usage(claim).items():
+            used[key] = used.get(key, 0) + value
+    refused = []
+    for key, asked in usage(new).items():
+        if key in hard:
+            limit = _gib(hard[key]) if key.endswith("requests.storage") else int(hard[key])
+            if used.get(key, 0) + asked > limit:
+                refused.append(key)
+    return refused
+
+
+def test_a_moved_system_claims_its_new_pool_while_its_claims_on_the_old_one_stay_bound(yulin: Declaration) -> None:
+    """After a migration wave the system's quota grants its allocation on the new pool: a claim there is admitted
+    while the claim on the old pool is still bound (its data is copied, not yet deleted)."""
+    system = next(s for s in yulin.systems if s.storage_pool == "phase1-ceph" and s.resources.storage_gib > 0)
+    old, new = storage_class(yulin.city.prefix, "phase1-ceph"), storage_class(yulin.city.prefix, "xc-ceph")
+    size = system.resources.storage_gib
+    assert quota_refuses(shapes.quota_hard(yulin, system), [], (old, size)) == [], "before the wave, on phase1-ceph"
+    moved = system.model_copy(update={"storage_pool": "xc-ceph", "node_pool": "xc-hygon"})
+    hard = shapes.quota_hard(yulin, moved)
+    assert quota_refuses(hard, [(old, size)], (new, size)) == []
+    assert quota_refuses(hard, [(old, size)], (old, 1)) != [], "the old pool takes no new claim"
+    assert quota_refuses(hard, [(old, size), (new, size)], (new, 1)) != [], "the new pool holds the allocation"
+
+
+def _policy(runs: dict[str, StackRun], name: str) -> list[Any]:
+    return [r for r in runs["baseline"].of_type(POLICY) if r.type == POLICY and r.inputs["metadata"]["name"] == name]
+
+
+@pytest.mark.parametrize(
+    ("spec", "admitted"),
+    [
+        ({"storageClassName": "yl-xc-ceph"}, True),
+        ({"storageClassName": "yl-phase1-ceph"}, True),  # capped by the quota's per-class key (0 or the allocation)
+        ({"storageClassName": "local-path"}, False),  # the cluster's default, or a chart's own: no quota key caps it
+        ({"storageClassName": ""}, False),  # binds a pre-made volume, past every quota
+        ({}, False),  # no default class filled it in
+    ],
+)
+def test_a_system_claims_only_from_the_city_s_storage_classes(
+    runs: dict[str, StackRun], yulin: Declaration, spec: dict[str, str], admitted: bool
+) -> None:
+    """In a system's namespace, a claim on a class that is not one of the city's on the cluster is refused: the
+    system's quota has a key for each of the city's classes and no total, so nothing else would cap it."""
+    (policy,) = [p for p in _policy(runs, "dizuo-city-storage-classes") if "yl-gov" in p.name]
+    rules = policy.inputs["spec"]["matchConstraints"]["resourceRules"]
+    assert rules == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["persistentvolumeclaims"]}
+    ]
+    claim = {"metadata": {"name": "data", "namespace": "sjj-tyrz"}, "spec": {"accessModes": ["ReadWriteOnce"], **spec}}
+    activation = {"object": celpy.json_to_cel(claim)}
+    results = [
+        bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation))
+        for v in policy.inputs["spec"]["validations"]
+    ]
+    assert all(results) == admitted, (spec, results)
+    assert {c.name for c in yulin.clusters if any(p.name == "xc-ceph" for p in c.storage_pools)} == {"yl-gov"}
+
+
+def test_the_storage_class_policy_binds_to_every_system_namespace(runs: dict[str, StackRun]) -> None:
+    """The binding selects the namespaces the cloud stack labels dizuo.io/system, on each cluster, and denies."""
+    bindings = [
+        b
+        for b in runs["baseline"].of_type(BINDING)
+        if b.type == BINDING and b.inputs["metadata"]["name"] == "dizuo-city-storage-classes"
+    ]
+    assert len(bindings) == 2, "one per cluster"
+    system_namespaces = [
+        ns.inputs["metadata"]["labels"] for ns in runs["cloud"].of_type("kubernetes:core/v1:Namespace")
+    ]
+    for binding in bindings:
+        spec = binding.inputs["spec"]
+        assert spec["validationActions"] == ["Deny"]
+        (expression,) = spec["matchResources"]["namespaceSelector"]["matchExpressions"]
+        assert expression == {"key": "dizuo.io/system", "operator": "Exists"}
+        assert all(expression["key"] in labels for labels in system_namespaces)
