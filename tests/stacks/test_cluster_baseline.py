@@ -199,23 +199,37 @@ def test_systems_in_a_zone_open_to_outside_accept_the_ingress_controller(
 
 
 @pytest.mark.parametrize(
-    ("labels", "deletable"),
+    ("labels", "namespace_labels", "deletable"),
     [
-        ({"dizuo.io/dataset": "rk-jcxx", "dizuo.io/owner": "gaj"}, False),  # a dataset's claim
-        ({"dizuo.io/owner": "gaj"}, False),  # the namespace holding an owner's datasets
-        ({"dizuo.io/system": "sjj-tyrz"}, True),  # a system's scratch claim
-        (None, True),
+        ({"dizuo.io/dataset": "rk-jcxx", "dizuo.io/owner": "gaj"}, {"dizuo.io/owner": "gaj"}, False),  # a dataset's
+        ({"dizuo.io/owner": "gaj"}, None, False),  # the namespace holding an owner's datasets
+        ({"dizuo.io/system": "sjj-tyrz"}, None, False),  # a system's namespace, which holds its volumes
+        (None, {"dizuo.io/system": "sjj-tyrz"}, False),  # a claim the system's department made in it
+        (None, {"kubernetes.io/metadata.name": "sjj-tyrz"}, True),  # ... once the label is taken off on purpose
+        ({"app": "loader"}, {"dizuo.io/owner": "gaj"}, True),  # a loader's scratch claim in a dataset namespace
+        (None, None, True),
     ],
 )
-def test_data_of_the_pool_cannot_be_deleted_with_kubectl(labels: dict[str, str] | None, deletable: bool) -> None:
-    """The keep-data policy, evaluated on DELETE (the object is oldObject): dataset claims and owner namespaces
-    are refused, anything else passes."""
+def test_data_cannot_be_deleted_with_kubectl(
+    labels: dict[str, str] | None, namespace_labels: dict[str, str] | None, deletable: bool
+) -> None:
+    """The keep-data policy, evaluated on DELETE (the object is oldObject, its namespace namespaceObject, null for a
+    Namespace): dataset claims, owner namespaces, system namespaces and the claims in them are refused, anything
+    else passes."""
     old: dict[str, Any] = {"metadata": {"name": "x"}}
     if labels is not None:
         old["metadata"]["labels"] = labels
-    activation = {"oldObject": celpy.json_to_cel(old)}
+    namespace = None if namespace_labels is None else {"metadata": {"name": "ns", "labels": namespace_labels}}
+    activation = {"oldObject": celpy.json_to_cel(old), "namespaceObject": celpy.json_to_cel(namespace)}
     results = [bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation)) for v in KEEP_DATA_VALIDATIONS]
-    assert results == [deletable]
+    assert all(results) == deletable, results
+
+
+def test_a_system_namespace_outlives_the_stack(runs: dict[str, StackRun]) -> None:
+    """Retiring a system or destroying 1-cloud forgets its namespace instead of deleting it with every claim."""
+    namespaces = runs["cloud"].of_type("kubernetes:core/v1:Namespace")
+    assert namespaces
+    assert [ns.name for ns in namespaces if not ns.retain_on_delete] == []
 
 
 def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, StackRun], yulin: Declaration) -> None:

@@ -53,7 +53,6 @@ class SystemTenant(pulumi.ComponentResource):
         d, s = args.declaration, args.system
         ns_name = namespace_of(s)
         labels = shapes.system_labels(d, s)
-        child = pulumi.ResourceOptions(parent=self)
 
         def meta(object_name: str) -> dict[str, object]:
             return {"name": object_name, "namespace": ns_name, "labels": labels}
@@ -68,7 +67,11 @@ class SystemTenant(pulumi.ComponentResource):
                     label("department-title"): d.department(s.department).name,
                 },
             },
-            opts=child,
+            # The namespace holds the system's volumes: deleting it deletes every claim in it. Retiring the system in
+            # systems.yaml, or destroying this stack, only forgets it (the baseline's dizuo-keep-data refuses its
+            # deletion while it is labelled dizuo.io/system); deleting the data is a deliberate step of its own. Not
+            # protected: a retired system must leave the stack without an unprotect first.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
         k8s.core.v1.ResourceQuota(
