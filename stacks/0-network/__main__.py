@@ -8,12 +8,22 @@ from dizuo.network.component import CityNetwork, CityNetworkArgs
 
 config = pulumi.Config("dizuo")
 declaration = load(config.require("declaration"))
+ingress_addresses = {c.name: c.ingress_address for c in declaration.clusters if c.ingress_address}
 network = CityNetwork(
     declaration.city.prefix,
     CityNetworkArgs(
         prefix=declaration.city.prefix,
         network=declaration.network,
         external_network=config.get("externalNetwork"),
+        ingress_addresses=ingress_addresses,
     ),
 )
 contracts.export(network.contract)
+# For the nodes that carry an ingress address (keepalived, MetalLB): their ports list it in allowed_address_pairs.
+pulumi.export(
+    "ingress_addresses",
+    {
+        cluster: {"address": address, "port_id": network.ingress_ports[cluster].id}
+        for cluster, address in ingress_addresses.items()
+    },
+)

@@ -31,6 +31,7 @@ WATCHED: dict[str, dict[str, list[str]]] = {
         "yl-transit-subnet": ["cidr", "noGateway", "enableDhcp"],
         "yl-extranet-to-management-route": ["destinationCidr", "nextHop"],
         "yl-internet-router": ["externalNetworkId"],
+        "yl-yl-gov-ingress": ["name", "fixedIps"],
     },
     "baseline": {
         "yl-gov-baseline-dizuo-auditadmin": ["metadata.name"],

@@ -489,12 +489,18 @@ def _ingress(d: Declaration, shown: Shown) -> list[Problem]:
     file = shown("clusters.yaml")
     zones = {z.name: ipaddress.IPv4Network(z.cidr) for z in d.zones}
     problems = [
-        Problem(file, f"clusters[{i}].ingress_address", f"{show_value(c.ingress_address)} is outside zone {c.zone!r}")
+        problem
         for i, c in enumerate(d.clusters)
-        if c.ingress_address is not None
-        and c.zone in zones
-        and ipaddress.IPv4Address(c.ingress_address) not in zones[c.zone]
+        if c.ingress_address is not None and c.zone in zones
+        for problem in _host_address_in_zone(
+            d, c.zone, c.ingress_address, file, f"clusters[{i}].ingress_address", "the network stack reserves it there"
+        )
     ]
+    problems += _duplicates(
+        file,
+        ((f"clusters[{i}].ingress_address", c.ingress_address) for i, c in enumerate(d.clusters) if c.ingress_address),
+        "ingress address",
+    )
     codes, clusters = {s.code for s in d.systems}, {c.name for c in d.clusters}
     if any(s.zone not in zones or s.cluster not in clusters or not set(s.depends_on) <= codes for s in d.systems):
         return problems  # _systems reports the broken references
@@ -520,6 +526,22 @@ def _ingress(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _host_address_in_zone(d: Declaration, zone: str, address: str, file: str, where: str, why: str) -> list[Problem]:
+    """``address`` is a host address of one of ``zone``'s subnets: in the zone, in a subnet (Neutron can only hold
+    it on one; ``why`` says what for), and neither that subnet's gateway nor its network or broadcast address."""
+    from dizuo.network.shapes import subnet_holding, unusable_host  # noqa: PLC0415 - network imports the declaration
+
+    cidr = d.zone(zone).cidr
+    if ipaddress.IPv4Address(address) not in ipaddress.IPv4Network(cidr):
+        return [Problem(file, where, f"{show_value(address)} is outside zone {zone!r}")]
+    held = subnet_holding(d.network, address)
+    if held is None or held[0].name != zone:
+        subnets = ", ".join(f"{s.name} {s.cidr}" for s in d.zone(zone).subnets)
+        return [Problem(file, where, f"{show_value(address)} is in none of zone {zone!r}'s subnets ({subnets}): {why}")]
+    reason = unusable_host(held[1], address)
+    return [] if reason is None else [Problem(file, where, f"{show_value(address)} is {reason}")]
 
 
 def _generated_names(d: Declaration, shown: Shown) -> list[Problem]:

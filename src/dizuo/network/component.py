@@ -8,7 +8,7 @@ groups (which ports).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_openstack as openstack
@@ -16,7 +16,7 @@ import pulumi_openstack as openstack
 from dizuo.contracts import NetworkContract, ZoneContract
 from dizuo.declaration.model import NetworkFile
 from dizuo.naming import name as dz_name
-from dizuo.network.shapes import gateway, ingress_rules
+from dizuo.network.shapes import gateway, ingress_rules, subnet_holding
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +29,8 @@ class CityNetworkArgs:
     """Zones, subnets and flows from ``network.yaml``."""
     external_network: str | None = None
     """The provider network the internet zone's router uses as gateway: its UUID, or its name (looked up)."""
+    ingress_addresses: dict[str, str] = field(default_factory=dict)
+    """Each cluster's ingress address (clusters.yaml), by cluster name: reserved on its subnet."""
 
 
 def external_network_id(name_or_id: str, opts: pulumi.InvokeOptions | None = None) -> pulumi.Input[str]:
@@ -43,6 +45,8 @@ class CityNetwork(pulumi.ComponentResource):
     """The zones of the e-government network on the government cloud's OpenStack."""
 
     contract: NetworkContract
+    ingress_ports: dict[str, openstack.networking.Port]
+    """The port holding each cluster's ingress address, by cluster name."""
 
     def __init__(self, name: str, args: CityNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("dizuo:network:CityNetwork", name, None, opts)
@@ -50,6 +54,8 @@ class CityNetwork(pulumi.ComponentResource):
         zones: list[ZoneContract] = []
         groups: dict[str, openstack.networking.SecGroup] = {}
         routers: dict[str, openstack.networking.Router] = {}
+        subnets: dict[str, openstack.networking.Subnet] = {}
+        networks: dict[str, openstack.networking.Network] = {}
         gateway_id = (
             external_network_id(args.external_network, pulumi.InvokeOptions(parent=self))
             if args.external_network
@@ -75,6 +81,7 @@ class CityNetwork(pulumi.ComponentResource):
                 opts=child,
             )
             routers[zone.name] = router
+            networks[zone.name] = network
             # stateful groups with no rule deny everything: the flow matrix below is the only way in.
             group = openstack.networking.SecGroup(
                 f"{name}-{zone.name}-sg",
@@ -115,6 +122,7 @@ class CityNetwork(pulumi.ComponentResource):
                     opts=child,
                 )
                 subnet_ids.append(sub.id)
+                subnets[subnet.name] = sub
             zones.append(
                 ZoneContract(
                     name=zone.name,
@@ -138,8 +146,53 @@ class CityNetwork(pulumi.ComponentResource):
                 opts=child,
             )
         self._route_between_zones(name, args, routers, child)
+        self.ingress_ports = {
+            cluster: self._reserve(
+                f"{name}-{cluster}-ingress",
+                dz_name(args.prefix, cluster, "ingress"),
+                args,
+                networks,
+                subnets,
+                address,
+                f"ingress address of cluster {cluster}: the DNS names it serves point here",
+            )
+            for cluster, address in sorted(args.ingress_addresses.items())
+        }
         self.contract = NetworkContract(zones=tuple(zones))
-        self.register_outputs({"zones": [z.name for z in zones]})
+        self.register_outputs(
+            {"zones": [z.name for z in zones], "ingress_ports": {c: p.id for c, p in self.ingress_ports.items()}}
+        )
+
+    def _reserve(
+        self,
+        resource: str,
+        port_name: str,
+        args: CityNetworkArgs,
+        networks: dict[str, openstack.networking.Network],
+        subnets: dict[str, openstack.networking.Subnet],
+        address: str,
+        purpose: str,
+    ) -> openstack.networking.Port:
+        """A port holding ``address`` on its subnet, so that Neutron's allocation (DHCP, a new VM) never hands it
+        out. What answers there (the ingress controller's nodes through keepalived or MetalLB, a router) lists it in
+        its own ports' allowed_address_pairs, or is attached to this port."""
+        held = subnet_holding(args.network, address)
+        if held is None:  # validate refuses it: only a declaration that skipped validation gets here
+            raise ValueError(f"{address} ({purpose}) is in no declared subnet")
+        zone, subnet = held
+        return openstack.networking.Port(
+            resource,
+            name=port_name,
+            description=f"Reserved: {purpose}"[:255],
+            network_id=networks[zone.name].id,
+            admin_state_up=True,
+            fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=subnets[subnet.name].id, ip_address=address)],
+            tags=["dizuo", f"zone:{zone.name}", "reserved"],
+            # Protected: names in the city's DNS resolve to this address. Moving or dropping it is a planned change
+            # (DNS first, then `pulumi state unprotect`), never the side effect of an edit to the declaration, which
+            # would hand the address back to DHCP while clients still go there.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
 
     def _route_between_zones(
         self,

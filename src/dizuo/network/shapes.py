@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
-from dizuo.declaration.model import NetworkFile
+from dizuo.declaration.model import NetworkFile, Subnet, Zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,23 @@ def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
 
 def gateway(cidr: str) -> str:
     """The conventional gateway of a subnet: its first host address."""
-    import ipaddress  # noqa: PLC0415 - only needed here
-
     return str(next(ipaddress.IPv4Network(cidr).hosts()))
+
+
+def subnet_holding(network: NetworkFile, address: str) -> tuple[Zone, Subnet] | None:
+    """The zone and subnet whose range holds ``address``, if any."""
+    ip = ipaddress.IPv4Address(address)
+    return next(
+        ((z, s) for z in network.zones for s in z.subnets if ip in ipaddress.IPv4Network(s.cidr)),
+        None,
+    )
+
+
+def unusable_host(subnet: Subnet, address: str) -> str | None:
+    """Why ``address`` of ``subnet`` cannot be a host's (its gateway, network or broadcast address), or None."""
+    net, ip = ipaddress.IPv4Network(subnet.cidr), ipaddress.IPv4Address(address)
+    if ip == ipaddress.IPv4Address(subnet.gateway or gateway(subnet.cidr)):
+        return f"the gateway of subnet {subnet.name!r} ({subnet.cidr})"
+    if ip in (net.network_address, net.broadcast_address):
+        return f"the network or broadcast address of subnet {subnet.name!r} ({subnet.cidr})"
+    return None

@@ -1,0 +1,54 @@
+"""Addresses pinned on a zone's subnets (a cluster's ingress address) are host addresses of one of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dizuo.declaration import DeclarationError, load
+
+from .conftest import Edit
+
+
+def _ingress_address(cluster: int, address: str) -> Any:
+    def change(doc: Any) -> None:
+        doc["clusters"][cluster]["ingress_address"] = address
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (
+            "10.61.16.1",
+            "clusters[0].ingress_address: '10.61.16.1' is the gateway of subnet 'ext-k8s-nodes' (10.61.16.0/20)",
+        ),
+        (
+            "10.61.200.5",
+            "clusters[0].ingress_address: '10.61.200.5' is in none of zone 'extranet''s subnets "
+            "(ext-app 10.61.1.0/24, ",
+        ),
+        (
+            "10.61.16.0",
+            "clusters[0].ingress_address: '10.61.16.0' is the network or broadcast address of subnet "
+            "'ext-k8s-nodes' (10.61.16.0/20)",
+        ),
+        (
+            "10.61.31.255",
+            "clusters[0].ingress_address: '10.61.31.255' is the network or broadcast address of subnet 'ext-k8s-nodes'",
+        ),
+        ("10.62.16.10", "clusters[1].ingress_address: duplicate ingress address '10.62.16.10' (first at"),
+    ],
+    ids=["gateway", "in-no-subnet", "network-address", "broadcast-address", "twice"],
+)
+def test_an_ingress_address_no_port_can_hold_is_refused(city: Path, edit: Edit, address: str, expected: str) -> None:
+    """validate refuses an ingress address that is a subnet's gateway, network or broadcast address, lies in none of
+    the zone's subnets, or is another cluster's, naming file, key and value."""
+    edit("clusters.yaml", _ingress_address(0, address))
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    found = [str(p) for p in caught.value.problems]
+    assert any(f"clusters.yaml: {expected}" in p for p in found), found
