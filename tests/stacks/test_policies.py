@@ -273,3 +273,18 @@ def test_only_claims_on_a_local_pool_skip_pulumis_wait_for_binding(yulin: Declar
     local = pool.model_copy(update={"backend": "local", "ceph_cluster_id": None})
     assert datapool.dataset_annotations(dataset, local)["pulumi.com/skipAwait"] == "true"
     assert "pulumi.com/skipAwait" not in datapool.dataset_annotations(dataset, pool)
+
+
+def test_a_pod_is_ready_only_when_its_server_listens(runs: dict[str, StackRun]) -> None:
+    """Every system's container is Ready only once its http port accepts connections (a TCP readiness probe), and a
+    startup probe gives a slow application server (WebLogic, TongWeb) minutes before the kubelet restarts it: a rollout
+    sends no traffic to a pod whose server is still starting."""
+    deployments = runs["cloud"].of_type("kubernetes:apps/v1:Deployment")
+    assert deployments
+    for deployment in deployments:
+        (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+        assert {p["name"] for p in container["ports"]} == {"http"}, deployment.name
+        for probe in ("readinessProbe", "startupProbe"):
+            assert container.get(probe, {}).get("tcpSocket") == {"port": "http"}, f"{deployment.name}: {probe}"
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, deployment.name

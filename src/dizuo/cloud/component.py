@@ -169,6 +169,8 @@ class SystemTenant(pulumi.ComponentResource):
                                 "name": "app",
                                 "image": f"{args.registry}/{s.image}",
                                 "ports": [{"name": "http", "containerPort": s.port}],
+                                "startupProbe": shapes.STARTUP_PROBE,
+                                "readinessProbe": shapes.READINESS_PROBE,
                                 "resources": shapes.container_resources(s),
                                 "securityContext": shapes.RESTRICTED_CONTAINER_SECURITY,
                                 "volumeMounts": shapes.SCRATCH_MOUNTS,

@@ -313,6 +313,23 @@ POD_SECURITY_CONTEXT = {
 SCRATCH_VOLUMES = [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
 SCRATCH_MOUNTS = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - a pod-private emptyDir, not the host /tmp
 
+# A pod is Ready when its server accepts connections on the http port, not when its container starts: a rollout (a
+# migration wave's new nodeSelector included) sends traffic to a new pod and stops an old one only then. Tomcat,
+# TongWeb and WebLogic take from seconds to minutes to deploy their applications: the startup probe gives them up to
+# STARTUP_SECONDS before the kubelet restarts the container, and readiness is checked only after it passed.
+STARTUP_SECONDS = 600
+PROBE_PERIOD_SECONDS = 10
+READINESS_PROBE = {
+    "tcpSocket": {"port": "http"},
+    "periodSeconds": PROBE_PERIOD_SECONDS,
+    "failureThreshold": 3,
+}
+STARTUP_PROBE = {
+    "tcpSocket": {"port": "http"},
+    "periodSeconds": PROBE_PERIOD_SECONDS,
+    "failureThreshold": STARTUP_SECONDS // PROBE_PERIOD_SECONDS,
+}
+
 RESTRICTED_CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
