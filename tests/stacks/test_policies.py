@@ -288,3 +288,13 @@ def test_a_pod_is_ready_only_when_its_server_listens(runs: dict[str, StackRun]) 
             assert container.get(probe, {}).get("tcpSocket") == {"port": "http"}, f"{deployment.name}: {probe}"
         startup = container["startupProbe"]
         assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, deployment.name
+
+
+def test_every_dataset_bucket_has_its_declared_size_as_quota(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """A bucket cannot grow past the size datasets.yaml declares: Swift's container quota (metadata Quota-Bytes,
+    sent as X-Container-Meta-Quota-Bytes) is set to it, as the claims' quota is for volumes."""
+    size = {f"yl-dp-{ds.code}": ds.size_gib * 2**30 for ds in yulin.datasets if ds.kind == "bucket"}
+    buckets = runs["datapool"].of_type("openstack:objectstorage/container:Container")
+    assert {b.inputs["name"] for b in buckets} == set(size)
+    for bucket in buckets:
+        assert bucket.inputs["metadata"].get("Quota-Bytes") == str(size[bucket.inputs["name"]]), bucket.name

@@ -75,7 +75,7 @@ class DataPool(pulumi.ComponentResource):
                 openstack.objectstorage.Container(
                     f"{name}-{ds.code}-bucket",
                     name=dz_name(prefix, "dp", ds.code),
-                    metadata={**{k.replace("/", "-"): v for k, v in labels.items()}},
+                    metadata=shapes.bucket_metadata(ds, d.city.code),
                     versioning=True,
                     opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), KEEP_DATA),
                 )

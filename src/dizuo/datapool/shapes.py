@@ -61,6 +61,18 @@ def dataset_labels(ds: Dataset, city: str) -> dict[str, str]:
     }
 
 
+GIB = 2**30
+
+
+def bucket_metadata(ds: Dataset, city: str) -> dict[str, str]:
+    """A dataset bucket's container metadata (X-Container-Meta-<key>, as pulumi-openstack sends each key): its labels,
+    and its declared size as Swift's container quota (Quota-Bytes, enforced by the container_quotas middleware of the
+    proxy pipeline: an upload past it is refused). The quota is also what the capacity exporter reads as the bucket's
+    capacity where the object store publishes it."""
+    labels = {key.replace("/", "-"): value for key, value in dataset_labels(ds, city).items()}
+    return {**labels, "Quota-Bytes": str(ds.size_gib * GIB)}
+
+
 def dataset_annotations(ds: Dataset, pool: StoragePool) -> dict[str, str]:
     """What a dataset's claim says of itself. On a local pool (WaitForFirstConsumer) the claim binds only when a
     loader mounts it, so Pulumi must not wait for it to bind: older pulumi-kubernetes releases waited until their
