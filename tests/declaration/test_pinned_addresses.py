@@ -52,3 +52,39 @@ def test_an_ingress_address_no_port_can_hold_is_refused(city: Path, edit: Edit, 
         load(city)
     found = [str(p) for p in caught.value.problems]
     assert any(f"clusters.yaml: {expected}" in p for p in found), found
+
+
+def _province_via(via: str | None) -> Any:
+    def change(doc: Any) -> None:
+        (ingress,) = [i for i in doc["ingress"] if i["name"] == "province-extranet"]
+        if via is None:
+            ingress.pop("via", None)
+        else:
+            ingress["via"] = via
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("via", "expected"),
+    [
+        (
+            None,
+            "network.yaml: ingress[1].via: required: zone 'extranet' has no external network, so nothing routes the "
+            "replies to 172.16.0.0/12",
+        ),
+        ("10.62.1.5", "network.yaml: ingress[1].via: '10.62.1.5' is outside zone 'extranet'"),
+        ("10.61.0.1", "network.yaml: ingress[1].via: '10.61.0.1' is the gateway of subnet 'ext-uplink'"),
+    ],
+    ids=["missing", "other-zone", "gateway"],
+)
+def test_an_ingress_into_a_zone_without_an_external_network_names_its_next_hop(
+    city: Path, edit: Edit, via: str | None, expected: str
+) -> None:
+    """An ingress into a zone whose router has no external gateway (the extranet) routes only through a declared next
+    hop on one of the zone's subnets: without one, or with one the router cannot reach, validate refuses it."""
+    edit("network.yaml", _province_via(via))
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    found = [str(p) for p in caught.value.problems]
+    assert any(expected in p for p in found), found

@@ -30,3 +30,32 @@ def test_each_cluster_s_ingress_address_is_reserved_on_its_subnet(
         assert port.inputs["networkId"] == subnet_net[subnet], port.name
         assert port.protect, f"{port.name}: an edit of the declaration could hand the address back to DHCP"
         assert exported[cluster.name] == {"address": cluster.ingress_address, "port_id": f"{port.name}-id"}
+
+
+def test_ingress_from_outside_is_routed_into_its_zone(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """Every declared ingress can reach its zone and be answered: into the internet zone through its external
+    network, into any other zone through a route to its source range via the declared next hop, which a port holds
+    on the subnet the zone router is attached to."""
+    network = runs["network"]
+    router_of = {
+        r.name.removeprefix("yl-").removesuffix("-router"): f"{r.name}-id"
+        for r in network.of_type("openstack:networking/router:Router")
+    }
+    routes = {
+        (r.inputs["routerId"], r.inputs["destinationCidr"]): r
+        for r in network.of_type("openstack:networking/routerRoute:RouterRoute")
+    }
+    held = {ip["ipAddress"] for p in network.of_type("openstack:networking/port:Port") for ip in p.inputs["fixedIps"]}
+    gateways = {
+        r.name: r.inputs.get("externalNetworkId") for r in network.of_type("openstack:networking/router:Router")
+    }
+    checked = 0
+    for ingress in yulin.network.ingress:
+        if gateways[f"yl-{ingress.destination}-router"] is not None and ingress.via is None:
+            continue  # the internet zone answers through its external network
+        route = routes.get((router_of[ingress.destination], ingress.cidr))
+        assert route is not None, f"{ingress.name}: no route from {ingress.destination} to {ingress.cidr}"
+        assert route.inputs["nextHop"] == ingress.via
+        assert ingress.via in held, f"{ingress.name}: next hop {ingress.via} is not reserved"
+        checked += 1
+    assert checked, "Yulin's provincial extranet line is routed"

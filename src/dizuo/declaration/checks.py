@@ -286,6 +286,19 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
                     f"management ports {sorted(set(ingress.ports) & management)} must not be reachable from outside",
                 )
             )
+        if zone is not None and ingress.via is not None:
+            problems += _host_address_in_zone(
+                d, zone.name, ingress.via, net, f"ingress[{i}].via", "the zone router reaches its next hop there"
+            )
+        elif zone is not None and zone.kind is not ZoneKind.INTERNET:
+            problems.append(
+                Problem(
+                    net,
+                    f"ingress[{i}].via",
+                    f"required: zone {zone.name!r} has no external network, so nothing routes the replies to "
+                    f"{ingress.cidr}; name the next hop on one of its subnets (the router of the line it comes in on)",
+                )
+            )
         external = ipaddress.IPv4Network(ingress.cidr)
         if not external.is_private and zone is not None and zone.kind is not ZoneKind.INTERNET:
             problems.append(

@@ -248,6 +248,12 @@ class IngressSource(Frozen):
     protocol: Protocol = "tcp"
     ports: Ports = Field(min_length=1)
     description: str = ""
+    via: IPv4Text | None = Field(
+        default=None,
+        description="The next hop towards `cidr`, on one of the destination zone's subnets (the router of the line it "
+        "comes in on): the zone router routes the replies there. Required unless the zone is the internet zone, "
+        "which routes out through its external network",
+    )
 
     @field_validator("cidr")
     @classmethod

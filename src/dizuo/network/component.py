@@ -55,6 +55,7 @@ class CityNetwork(pulumi.ComponentResource):
         groups: dict[str, openstack.networking.SecGroup] = {}
         routers: dict[str, openstack.networking.Router] = {}
         subnets: dict[str, openstack.networking.Subnet] = {}
+        interfaces: dict[str, openstack.networking.RouterInterface] = {}
         networks: dict[str, openstack.networking.Network] = {}
         gateway_id = (
             external_network_id(args.external_network, pulumi.InvokeOptions(parent=self))
@@ -115,7 +116,7 @@ class CityNetwork(pulumi.ComponentResource):
                     tags=["dizuo", f"zone:{zone.name}"],
                     opts=child,
                 )
-                openstack.networking.RouterInterface(
+                interfaces[subnet.name] = openstack.networking.RouterInterface(
                     f"{name}-{subnet.name}-rif",
                     router_id=router.id,
                     subnet_id=sub.id,
@@ -146,6 +147,32 @@ class CityNetwork(pulumi.ComponentResource):
                 opts=child,
             )
         self._route_between_zones(name, args, routers, child)
+        # Ingress from outside into a zone without an external network (the provincial extranet line): the zone router
+        # routes the source range to the line's router, whose address is held like the ingress addresses.
+        next_hops: dict[str, openstack.networking.Port] = {}
+        for ingress in args.network.ingress:
+            if ingress.via is None:
+                continue
+            if ingress.via not in next_hops:
+                next_hops[ingress.via] = self._reserve(
+                    f"{name}-{ingress.name}-next-hop",
+                    dz_name(args.prefix, ingress.name, "next-hop"),
+                    args,
+                    networks,
+                    subnets,
+                    ingress.via,
+                    f"next hop of {ingress.name} ({ingress.cidr}): the router of the line it comes in on",
+                )
+            held = subnet_holding(args.network, ingress.via)
+            assert held is not None  # noqa: S101 - _reserve raised otherwise
+            openstack.networking.RouterRoute(
+                f"{name}-{ingress.destination}-{ingress.name}-route",
+                router_id=routers[ingress.destination].id,
+                destination_cidr=ingress.cidr,
+                next_hop=ingress.via,
+                # Neutron accepts a next hop only on a subnet the router is attached to.
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[interfaces[held[1].name]])),
+            )
         self.ingress_ports = {
             cluster: self._reserve(
                 f"{name}-{cluster}-ingress",
