@@ -263,7 +263,9 @@ def test_calls_into_another_cluster_go_through_its_ingress(runs: dict[str, Stack
         assert any(controller in rule["from"] for rule in ingress), callee.code
     for code, policy in flows.items():
         cluster = by_code[code].cluster
-        known = {s.code for s in yulin.systems if s.cluster == cluster} | {"kube-system", "ingress-nginx"}
+        pools = {p.name for c in yulin.clusters if c.name == cluster for p in c.storage_pools}
+        data_pool = {f"dp-{ds.owner}" for ds in yulin.datasets if ds.storage_pool in pools}
+        known = {s.code for s in yulin.systems if s.cluster == cluster} | {"kube-system", "ingress-nginx"} | data_pool
         spec = policy.inputs["spec"]
         named = {
             peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]

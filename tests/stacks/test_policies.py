@@ -300,3 +300,40 @@ def test_every_dataset_bucket_has_its_declared_size_as_quota(runs: dict[str, Sta
     assert {b.inputs["name"] for b in buckets} == set(size)
     for bucket in buckets:
         assert bucket.inputs["metadata"].get("Quota-Bytes") == str(size[bucket.inputs["name"]]), bucket.name
+
+
+def test_an_owner_s_loader_reaches_dns_and_its_datasets_source_systems(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """In dp-<owner>, the loaders may resolve names and connect to the source_system of each of the owner's datasets
+    in the cluster, on its port, and that system's namespace accepts them: datasets.yaml's source_system is a flow."""
+    pool_cluster = {p.name: c.name for c in yulin.clusters for p in c.storage_pools}
+    by_code = {s.code: s for s in yulin.systems}
+    policies = {
+        (p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
+        for run in (runs["datapool"], runs["cloud"])
+        for p in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+
+    def peer(namespace: str) -> dict[str, object]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+    checked = 0
+    for ds in yulin.datasets:
+        source = by_code.get(ds.source_system or "")
+        if ds.kind == "bucket" or source is None or source.cluster != pool_cluster[ds.storage_pool]:
+            continue
+        namespace = f"dp-{ds.owner}"
+        egress = policies[namespace, "declared-flows"]["egress"]
+        assert {
+            "to": [peer("kube-system")],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        } in egress
+        assert {"to": [peer(source.code)], "ports": [{"protocol": "TCP", "port": source.port}]} in egress, ds.code
+        ingress = policies[source.code, "declared-flows"]["ingress"]
+        assert any(
+            peer(namespace) in rule["from"] and {"protocol": "TCP", "port": source.port} in rule["ports"]
+            for rule in ingress
+        ), f"{source.code} does not accept {namespace}"
+        checked += 1
+    assert checked > 30

@@ -127,7 +127,9 @@ class SystemTenant(pulumi.ComponentResource):
             spec={
                 "podSelector": {},
                 "policyTypes": ["Ingress", "Egress"],
-                "ingress": shapes.ingress_rules(s, callers, INGRESS_NAMESPACE if served_from_outside else None),
+                "ingress": shapes.ingress_rules(
+                    s, callers, INGRESS_NAMESPACE if served_from_outside else None, shapes.dataset_loaders(d, s)
+                ),
                 "egress": shapes.egress_rules(
                     s, dependencies, args.network.apply(lambda c: c.zone(s.zone).cidr), remote
                 ),

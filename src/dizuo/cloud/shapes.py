@@ -154,11 +154,16 @@ INGRESS_PORTS = (443,)
 def crossing_ports(d: Declaration, caller: System, callee: System) -> tuple[int, ...] | None:
     """Ports on which ``caller`` reaches ``callee`` in another cluster (its ingress controller's), or None when they
     share a cluster or no declared flow between their zones opens those ports."""
-    if caller.cluster == callee.cluster:
+    return crossing_ports_from(d, caller.cluster, caller.zone, callee)
+
+
+def crossing_ports_from(d: Declaration, cluster: str, zone: str, callee: System) -> tuple[int, ...] | None:
+    """``crossing_ports`` for a caller that is not a system (a data-pool loader): its cluster and zone."""
+    if cluster == callee.cluster:
         return None
-    if caller.zone == callee.zone:
+    if zone == callee.zone:
         return INGRESS_PORTS
-    flows = d.network.flows_between(caller.zone, callee.zone)
+    flows = d.network.flows_between(zone, callee.zone)
     if any(not f.ports or set(INGRESS_PORTS) <= set(f.ports) for f in flows):
         return INGRESS_PORTS
     return None
@@ -177,6 +182,19 @@ def remote_ingresses(d: Declaration, s: System) -> list[tuple[str, tuple[int, ..
         if ports is not None and address is not None:
             remote[f"{address}/32", ports] = None
     return list(remote)
+
+
+def dataset_loaders(d: Declaration, s: System) -> list[str]:
+    """The data-pool namespaces (``dp-<owner>``) on ``s``'s cluster holding a dataset whose ``source_system`` is
+    ``s``: the owner's loader there reads from it."""
+    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
+    return sorted(
+        {
+            f"dp-{ds.owner}"
+            for ds in d.datasets
+            if ds.source_system == s.code and ds.kind != "bucket" and pool_cluster.get(ds.storage_pool) == s.cluster
+        }
+    )
 
 
 def served_through_ingress(d: Declaration, s: System) -> bool:
@@ -258,13 +276,57 @@ def _ports(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
-def ingress_rules(s: System, callers: dict[str, str], ingress_namespace: str | None) -> list[dict[str, Any]]:
-    """Who may connect to system ``s``: its declared dependents (``callers``: code -> namespace) and, for
-    systems in a zone open to outside traffic, the ingress controller."""
+def ingress_rules(
+    s: System, callers: dict[str, str], ingress_namespace: str | None, loaders: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Who may connect to system ``s``: its declared dependents (``callers``: code -> namespace), the data-pool
+    namespaces that load a dataset from it (``loaders``, ``dataset_loaders``) and, for systems in a zone open to
+    outside traffic, the ingress controller."""
     peers = [_namespace_peer(ns) for _, ns in sorted(callers.items())]
+    peers += [_namespace_peer(ns) for ns in loaders]
     if ingress_namespace is not None:
         peers.append(_namespace_peer(ingress_namespace))
     return [{"from": peers, "ports": _ports(s.port)}] if peers else []
+
+
+# Egress to the cluster's DNS (CoreDNS in kube-system): every namespace with a default-deny policy needs it.
+CLUSTER_DNS: dict[str, Any] = {
+    "to": [_namespace_peer("kube-system")],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+
+
+def loader_egress(d: Declaration, owner: str, cluster: str) -> list[dict[str, Any]]:
+    """Where an owner's loaders in ``dp-<owner>`` on ``cluster`` may connect: cluster DNS and the ``source_system`` of
+    each of its datasets there, on the system's port in this cluster, or through its cluster's ingress controller
+    (its address, on 443) in another one where a declared flow opens it. A source in another cluster that no flow
+    reaches gets no rule: the loader cannot pull from it, and the source must push (through the declared flows)."""
+    clusters = {c.name: c for c in d.clusters}
+    by_code = {x.code: x for x in d.systems}
+    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
+    sources = sorted(
+        {
+            ds.source_system
+            for ds in d.datasets
+            if ds.owner == owner
+            and ds.kind != "bucket"
+            and pool_cluster.get(ds.storage_pool) == cluster
+            and ds.source_system in by_code
+        }
+    )
+    rules: list[dict[str, Any]] = [CLUSTER_DNS]
+    remote: dict[tuple[str, tuple[int, ...]], None] = {}
+    for code in sources:
+        source = by_code[code]
+        if source.cluster == cluster:
+            rules.append({"to": [_namespace_peer(source.code)], "ports": _ports(source.port)})
+            continue
+        ports = crossing_ports_from(d, cluster, clusters[cluster].zone, source)
+        address = clusters[source.cluster].ingress_address
+        if ports is not None and address is not None:
+            remote[f"{address}/32", ports] = None
+    rules += [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports(*ports)} for cidr, ports in remote]
+    return rules
 
 
 def egress_rules(
@@ -279,12 +341,7 @@ def egress_rules(
     controllers of the other clusters it calls into (``remote_ingresses``). The zone CIDR may be a Pulumi Output of
     the network contract.
     """
-    rules: list[dict[str, Any]] = [
-        {
-            "to": [_namespace_peer("kube-system")],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        }
-    ]
+    rules: list[dict[str, Any]] = [CLUSTER_DNS]
     for _, (namespace, port) in sorted(dependencies.items()):
         rules.append({"to": [_namespace_peer(namespace)], "ports": _ports(port)})
     # A namespace selector names namespaces of this cluster only: another cluster is an address range.

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_openstack as openstack
 
+from dizuo.cloud.shapes import loader_egress
 from dizuo.contracts import BaselineContract
 from dizuo.datapool import shapes
 from dizuo.declaration.model import Declaration
@@ -158,6 +159,14 @@ class DataPool(pulumi.ComponentResource):
             f"{name}-{cluster}-{ns_name}-default-deny",
             metadata={"name": "default-deny", "namespace": ns_name, "labels": labels},
             spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            opts=in_ns,
+        )
+        # The owner's loaders resolve names and pull from each dataset's source_system (its namespace accepts this
+        # one: cloud.shapes.dataset_loaders); the owner's role may not write network policies, so they come from here.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-{cluster}-{ns_name}-declared-flows",
+            metadata={"name": "declared-flows", "namespace": ns_name, "labels": labels},
+            spec={"podSelector": {}, "policyTypes": ["Egress"], "egress": loader_egress(d, owner, cluster)},
             opts=in_ns,
         )
         return ns, quota
