@@ -1244,6 +1244,68 @@ def test_a_pam_module_line_cannot_weaken_what_its_file_sets(control, files, expe
     assert found == expected
 
 
+SSHD_FAILLOCK = (
+    "auth {preauth} pam_faillock.so preauth\nauth {authfail} pam_faillock.so authfail\n"
+    "account {account} pam_faillock.so\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("control", "files", "expected"),
+    [
+        (  # lock-out as the role writes it, with Debian's and RedHat's controls
+            "DZ-IA-05",
+            {
+                "/etc/pam.d/sshd": SSHD_FAILLOCK.format(
+                    preauth="requisite", authfail="[default=die]", account="required"
+                )
+            },
+            [],
+        ),
+        (  # a preauth line that may fail without effect: a locked account still logs in
+            "DZ-IA-05",
+            {"/etc/pam.d/sshd": SSHD_FAILLOCK.format(preauth="optional", authfail="optional", account="optional")},
+            [
+                "PAM service sshd: the auth line using pam_faillock.so with preauth is optional, so a refusal of the "
+                "module is ignored (required, requisite or [default=die] make it count)"
+            ],
+        ),
+        (  # a bracket control that ignores its module's refusal, and one that names a refusal it ignores
+            "DZ-IA-05",
+            {
+                "/etc/pam.d/sshd": SSHD_FAILLOCK.format(
+                    preauth="[success=ok default=ignore]", authfail="[default=die]", account="required"
+                )
+                + "auth [default=die auth_err=ignore] pam_faillock.so preauth\n"
+            },
+            [
+                "PAM service sshd: the auth line using pam_faillock.so with preauth is [default=die auth_err=ignore], "
+                "[success=ok default=ignore], so a refusal of the module is ignored (required, requisite or "
+                "[default=die] make it count)"
+            ],
+        ),
+        (  # `sufficient pam_wheel.so` lets members skip the password and everyone else through to it: su for all
+            "DZ-AC-04",
+            {"/etc/pam.d/su": b"auth sufficient pam_wheel.so use_uid group=dz-sysadmin\n"},
+            [
+                "PAM service su: the auth line using pam_wheel.so with use_uid group=dz-sysadmin is sufficient, so a "
+                "refusal of the module is ignored (required, requisite or [default=die] make it count)"
+            ],
+        ),
+        (  # a bracket control whose default is bad, success ignored: refuses
+            "DZ-AC-04",
+            {"/etc/pam.d/su": b"auth [success=ignore default=bad] pam_wheel.so use_uid group=dz-sysadmin\n"},
+            [],
+        ),
+    ],
+)
+def test_a_pam_line_whose_control_ignores_its_refusal_does_not_pass(control, files, expected):
+    """A PAM line is only enforcement if its module's refusal fails the stack: `optional` or `sufficient` (or a
+    `[...]` control that ignores a refusal) on pam_faillock's preauth or pam_wheel passes nobody's audit."""
+    files = {path: body.encode() if isinstance(body, str) else body for path, body in files.items()}
+    assert _findings(control, "pam_stack", _FilesHost(files)) == expected
+
+
 def _sudo_principal_problems(files: dict[str, bytes]) -> list[str]:
     """DZ-AC-02's sudo_principals on a host holding ``files``, with root alone allowed and dz-sysadmin the group."""
     return checks.sudo_principals(_FilesHost(files), {"users": ["root"], "groups": ["dz-sysadmin"]}).problems

@@ -360,9 +360,27 @@ def _pam_lines(host: Host, service: str, depth: int = 0) -> Iterator[PamLine]:
         yield PamLine(path, kind, control, module, tuple(rest.split()))
 
 
+# Return values of a PAM module that are not a refusal: the rest (auth_err, perm_denied, maxtries, ...) are.
+_PAM_NOT_REFUSALS = {"success", "ignore", "new_authtok_reqd"}
+
+
+def _pam_control_denies(control: str) -> bool:
+    """Whether a failure of the line's module fails the stack: ``required``/``requisite``, or a ``[...]`` control
+    whose default and every refusal it names are ``bad`` or ``die``. ``optional`` and ``sufficient`` ignore it."""
+    if control in {"required", "requisite"}:
+        return True
+    if not control.startswith("["):
+        return False
+    actions = dict(item.partition("=")[::2] for item in control.strip("[]").split())
+    refusals = {value: action for value, action in actions.items() if value not in _PAM_NOT_REFUSALS}
+    return refusals.get("default") in {"bad", "die"} and all(a in {"bad", "die"} for a in refusals.values())
+
+
 def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
-    """The service's stack has a line of this type using this module with these arguments; where such a line sets
-    an ``expect`` key itself (``minlen=1``), that overrides the module's configuration file and must meet it too."""
+    """The service's stack has a line of this type using this module with these arguments, whose control lets the
+    module refuse (unless ``denies: false``: a line that only records, such as pam_faillock's authfail); where such a
+    line sets an ``expect`` key itself (``minlen=1``), that overrides the module's configuration file and must meet
+    it too."""
     finding = Finding()
     service, kind, module = args["service"], args["type"], args["module"]
     wanted = [str(a) for a in args.get("args", [])]
@@ -377,9 +395,16 @@ def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
                     f"{line.file}: {module} sets {key}={options[key]} on its line, over its configuration file: "
                     f"expected {OP_TEXT[op]} {expected}"
                 )
-    if not any(all(a in line.args for a in wanted) for line in lines):
-        extra = f" with {' '.join(wanted)}" if wanted else ""
+    extra = f" with {' '.join(wanted)}" if wanted else ""
+    matching = [line for line in lines if all(a in line.args for a in wanted)]
+    if not matching:
         finding.fail(f"PAM service {service}: no {kind} line uses {module}{extra}")
+    elif args.get("denies", True) and not any(_pam_control_denies(line.control) for line in matching):
+        controls = ", ".join(sorted({line.control for line in matching}))
+        finding.fail(
+            f"PAM service {service}: the {kind} line using {module}{extra} is {controls}, so a refusal of the module "
+            "is ignored (required, requisite or [default=die] make it count)"
+        )
     return finding
 
 
