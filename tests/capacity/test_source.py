@@ -662,3 +662,35 @@ def test_a_bucket_named_as_the_datapool_stack_names_it_belongs_to_its_dataset(de
     bucket = DEFAULT_CONFIG.selectors[3]
     labels = Ownership.from_declaration(declaration).labels(bucket, {"bucket": "yl-dp-bdc-da"})
     assert (labels["department"], labels["pool"], labels.get("dataset")) == ("bdc", "datapool-s3", "bdc-da"), labels
+
+
+def test_a_namespace_is_a_systems_only_in_the_cluster_the_system_is_declared_in(declaration):
+    """sjj-tyrz runs in yl-gov: its namespace name in yl-dmz is someone else's (no department), and a dataset's claim
+    only in its pool's cluster; a `cluster` value the declaration does not name (another naming scheme) still
+    goes by the namespace, as without the label."""
+    ownership = Ownership.from_declaration(declaration)
+
+    def owner(cluster: str, namespace: str, claim: str = "data") -> tuple[str, str]:
+        labels = ownership.labels(PVC, {"cluster": cluster, "namespace": namespace, "persistentvolumeclaim": claim})
+        return labels["department"], labels["system"]
+
+    assert owner("yl-gov", "sjj-tyrz") == ("sjj", "sjj-tyrz")
+    assert owner("yl-dmz", "sjj-tyrz") == ("", "")
+    assert owner("prod-east", "sjj-tyrz") == ("sjj", "sjj-tyrz")
+    assert owner("yl-gov", "dp-gaj", "rk-jcxx") == ("gaj", "")
+    assert owner("yl-dmz", "dp-gaj", "rk-jcxx") == ("", "")
+
+
+def test_a_csv_volume_named_with_its_cluster_belongs_to_its_owner_there(declaration):
+    """`--csv` ids as the exporter names claims where Prometheus labels the cluster, `<cluster>/<ns>/<claim>`:
+    looked up by namespace and claim within that cluster, not by the cluster's name."""
+    from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
+
+    ids = ["pvc:yl-gov/dp-gaj/rk-jcxx", "yl-gov/sjj-tyrz/data", "yl-dmz/sjj-tyrz/data"]
+    histories = [UsageHistory(i, np.array([int(NOW)]), np.array([1.0]), np.array([2.0])) for i in ids]
+    labelled = label_from_declaration(histories, Ownership.from_declaration(declaration))
+    assert [(h.labels["department"], h.labels["system"], h.labels["pool"]) for h in labelled] == [
+        ("gaj", "", "datapool-ceph"),
+        ("sjj", "sjj-tyrz", "xc-ceph"),
+        ("", "", ""),
+    ]

@@ -312,6 +312,7 @@ class Owner:
     system: str = ""
     pool: str = ""
     dataset: str = ""  # the data-pool dataset the volume holds
+    cluster: str = ""  # the Kubernetes cluster it lives in; empty: any (a department's code, a dataset namespace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +321,7 @@ class Ownership:
 
     by_code: Mapping[str, Owner]
     pools: frozenset[str]
+    clusters: frozenset[str] = frozenset()
 
     @classmethod
     def from_declaration(cls, declaration: Declaration | None) -> Ownership:
@@ -330,8 +332,10 @@ class Ownership:
         if declaration is None:
             return cls(by_code={}, pools=frozenset())
         by_code: dict[str, Owner] = {}
+        pool_cluster = {p.name: c.name for c in declaration.clusters for p in c.storage_pools}
         for dataset in declaration.datasets:
-            owner = Owner(department=dataset.owner, pool=dataset.storage_pool, dataset=dataset.code)
+            cluster = pool_cluster.get(dataset.storage_pool, "")
+            owner = Owner(department=dataset.owner, pool=dataset.storage_pool, dataset=dataset.code, cluster=cluster)
             by_code[dataset.code] = owner
             # Its bucket, as the datapool stack names it.
             by_code[resource_name(declaration.city.prefix, "dp", dataset.code)] = owner
@@ -341,18 +345,36 @@ class Ownership:
             by_code[department.code] = Owner(department=department.code)
         for system in declaration.systems:
             by_code[system.code] = Owner(
-                department=system.department, system=system.code, pool=system.storage_pool or ""
+                department=system.department, system=system.code, pool=system.storage_pool or "", cluster=system.cluster
             )
-        return cls(by_code=by_code, pools=frozenset(p.name for p in declaration.storage_pools()))
+        return cls(
+            by_code=by_code,
+            pools=frozenset(p.name for p in declaration.storage_pools()),
+            clusters=frozenset(c.name for c in declaration.clusters),
+        )
 
     def dataset_codes(self, datasets: Collection[str]) -> frozenset[str]:
         """The owner-label values (bucket names, dataset namespaces, bare codes) a volume of ``datasets`` can carry."""
         return frozenset(key.partition("/")[0] for key, owner in self.by_code.items() if owner.dataset in datasets)
 
-    def owner(self, code: str, claim: str = "") -> Owner:
+    def owner(self, code: str, claim: str = "", cluster: str = "") -> Owner:
         """The owner of a system, department or dataset code, or of the data-pool claim ``<code>/<claim>`` (a
-        namespace and a claim name together say which dataset it holds); empty when the declaration does not know."""
-        return self.by_code.get(f"{code}/{claim}") or self.by_code.get(code, Owner())
+        namespace and a claim name together say which dataset it holds); empty when the declaration does not know,
+        or when ``cluster`` is a declared cluster other than the one the system or dataset is declared in (a
+        namespace of the same name there is not theirs)."""
+        owner = self.by_code.get(f"{code}/{claim}") or self.by_code.get(code, Owner())
+        if cluster in self.clusters and owner.cluster and owner.cluster != cluster:
+            return Owner()
+        return owner
+
+    def volume_owner(self, volume: str) -> Owner:
+        """The owner of a volume named as the exporter names them: ``<code>``, ``<namespace>/<claim>`` or, where
+        Prometheus labels the cluster, ``<cluster>/<namespace>/<claim>``."""
+        parts = volume.split("/")
+        if len(parts) == 3 and parts[0] in self.clusters:
+            return self.owner(parts[1], parts[2], cluster=parts[0])
+        code, _, claim = volume.partition("/")
+        return self.owner(code, claim)
 
     @staticmethod
     def volume_labels(kind: str, volume: str, pool: str, owner: Owner) -> dict[str, str]:
@@ -366,7 +388,9 @@ class Ownership:
         owner = Owner()
         if selector.owner_label is not None:
             code = series_labels.get(selector.owner_label, "")
-            owner = self.owner(code, series_labels.get("persistentvolumeclaim", ""))
+            owner = self.owner(
+                code, series_labels.get("persistentvolumeclaim", ""), cluster=series_labels.get("cluster", "")
+            )
         pool = owner.pool
         if selector.pool is not None:
             pool = selector.pool

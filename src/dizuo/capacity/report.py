@@ -123,8 +123,9 @@ class Freshness:
 def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
     """Label unlabelled histories (CSV input) from their series id, through the declaration.
 
-    The id names a pool, or starts with a system, department or dataset code: ``sjj-tyrz/data``
-    and ``pvc:sjj-tyrz/data`` are looked up by their first path part, ``sjj-tyrz``.
+    The id names a pool, or a volume as the exporter names them: ``sjj-tyrz/data`` and ``pvc:sjj-tyrz/data`` are
+    looked up by their first path part, ``sjj-tyrz`` (a system, department or dataset code), and
+    ``gov-a/sjj-tyrz/data`` by its second, within the declared cluster ``gov-a``.
     """
     out = []
     for history in histories:
@@ -132,8 +133,7 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
             out.append(history)
             continue
         name = history.series.rpartition(":")[2]
-        code, _, claim = name.partition("/")
-        owner = ownership.owner(code, claim)  # claim: a data-pool claim <dp-owner>/<dataset>
+        owner = ownership.volume_owner(name)
         pool = name if name in ownership.pools else owner.pool
         labels = Ownership.volume_labels("", name, pool, owner)
         out.append(UsageHistory(history.series, history.timestamps, history.used_bytes, history.capacity_bytes, labels))
