@@ -521,3 +521,43 @@ def test_the_guard_removes_only_what_the_verified_copy_recorded_and_the_source_l
     assert refused.returncode == 1
     assert "is empty (is its volume mounted?)" in refused.stdout, refused.stdout
     assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]
+
+
+def _mount_tmpfs(at: Path) -> None:
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "dizuo-test", str(at)], capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    if not os.statvfs(at).f_fsid:
+        subprocess.run(["umount", str(at)], check=True)
+        pytest.skip("this kernel gives tmpfs no f_fsid: two tmpfs mounts cannot be told apart")
+
+
+def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_place(tmp_path: Path) -> None:
+    """A copy marked in progress is resumed only on the file system it went into: another volume mounted at the
+    destination since (after a crash, a remount of the wrong disk) holding data is refused and keeps its data; an
+    empty one is a fresh start."""
+    source, destination, manifest = _trees(tmp_path, files=2)
+    shutil.rmtree(destination)
+    destination.mkdir()
+    _mount_tmpfs(destination)
+    try:
+        assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "empty"
+        assert Path(f"{manifest}.in-progress").read_text().splitlines()[1].startswith("filesystem fsid=")
+        (destination / "half-copied").write_bytes(b"rsync was killed here")
+        resumed = _run("guard", str(source), str(destination), str(manifest))
+        assert resumed.stdout.strip() == "resuming the unfinished copy", resumed.stdout
+    finally:
+        subprocess.run(["umount", str(destination)], check=True)
+    _mount_tmpfs(destination)
+    try:
+        (destination / "ledger.db").write_bytes(b"another system's data")
+        refused = _run("guard", str(source), str(destination), str(manifest))
+        assert refused.returncode == 1, refused.stdout
+        assert "was into another file system" in refused.stdout, refused.stdout
+        assert "holds data and no verified copy was made into it" in refused.stdout, refused.stdout
+        assert (destination / "ledger.db").read_bytes() == b"another system's data"
+        (destination / "ledger.db").unlink()
+        fresh = _run("guard", str(source), str(destination), str(manifest))
+        assert fresh.stdout.splitlines()[-1] == "empty", fresh.stdout
+    finally:
+        subprocess.run(["umount", str(destination)], check=True)
