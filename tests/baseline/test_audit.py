@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import fnmatch
 import html
 import io
 import json
@@ -572,25 +573,26 @@ def test_logrotate_blocks_take_paths_before_the_brace():
     assert blocks == [(["/var/log/syslog", "/var/log/auth.log"], {"rotate": "4", "period": "weekly"})]
 
 
-def test_logrotate_retention_reads_every_file_of_the_directory_and_fails_a_log_named_twice(tmp_path):
+def test_logrotate_retention_reads_every_file_of_the_directory_and_fails_a_log_named_twice(tmp_path, monkeypatch):
     """On the RedHat family the rsyslog package rotates the syslog files in logrotate.d/syslog: a second file naming
     them makes logrotate skip one block and fail daily. The check reads the whole directory, as logrotate includes it
-    (backup files skipped), and fails a log two files name."""
+    (backup files skipped; any name, in the C locale too), and fails a log two files name."""
     rotated = tmp_path / "logrotate.d"
     rotated.mkdir()
     keep = "{\n\tdaily\n\trotate 180\n}\n"
     (rotated / "syslog").write_text("/var/log/messages\n/var/log/secure\n" + keep)
     (rotated / "dnf").write_text("/var/log/hawkey.log {\n\tweekly\n\trotate 4\n}\n")
     (rotated / "syslog.rpmsave").write_text("/var/log/messages {\n\trotate 1\n}\n")  # skipped, as logrotate does
+    monkeypatch.setenv("LC_ALL", "C")  # the audit's locale, where `ls -q` shows a non-ASCII byte as `?`
     local = testinfra.get_host("local://")
     args = {"path": str(rotated), "logs": ["/var/log/messages", "/var/log/secure"], "min_days": 180}
     finding = checks.logrotate_retention(local, args)
     assert finding.problems == []
     assert any("syslog: /var/log/messages /var/log/secure: daily, rotate 180" in e for e in finding.evidence)
-    (rotated / "rsyslog").write_text("/var/log/messages\n" + keep)
+    (rotated / "rsyslog 日志").write_text("/var/log/messages\n" + keep)  # a space and Chinese in its name
     finding = checks.logrotate_retention(local, args)
     assert finding.problems == [
-        f"/var/log/messages is rotated by {rotated}/rsyslog and {rotated}/syslog: logrotate skips the second "
+        f"/var/log/messages is rotated by {rotated}/rsyslog 日志 and {rotated}/syslog: logrotate skips the second "
         "(duplicate entry)"
     ]
 
@@ -1149,12 +1151,12 @@ class _FilesHost:
                     rc=1, stdout="", stderr="No such file", stdout_bytes=b"", stderr_bytes=b"No such file"
                 )
             return SimpleNamespace(rc=0, stdout=None, stderr="", stdout_bytes=body, stderr_bytes=b"")
-        if command.startswith("find %s -maxdepth 1 -type f"):
+        if command.startswith("find -L %s -mindepth 1 -maxdepth 1 -type f"):
             folder = args[0].rstrip("/") + "/"
             found = [p for p in self.files if p.startswith(folder) and "/" not in p[len(folder) :]]
-            if command.endswith("-name '*.conf'"):
-                found = [p for p in found if p.endswith(".conf")]
-            listed = "\n".join(found)
+            if " -name %s" in command:
+                found = [p for p in found if fnmatch.fnmatch(Path(p).name, args[1])]
+            listed = "".join(f"{p}\0" for p in found)
             return SimpleNamespace(rc=0, stdout=listed, stderr="", stdout_bytes=listed.encode(), stderr_bytes=b"")
         if command == "getent group %s":
             return SimpleNamespace(rc=2, stdout="", stderr="", stdout_bytes=b"", stderr_bytes=b"")

@@ -115,6 +115,19 @@ def _read(host: Host, path: str) -> str | None:
     raise CommandFailedError(f"cannot read {path}: {_text(result, 'stderr').strip()[:200]}")
 
 
+def _files_in(host: Host, folder: str, name: str | None = None) -> list[str]:
+    """The regular files directly in ``folder`` (or linked there: the programs reading such folders follow links),
+    sorted; none when it does not exist. Listed NUL-separated: a name may hold spaces or newlines, and `ls` under
+    the audit's C locale shows every non-ASCII byte as ``?``, a name no file has."""
+    pattern = " -name %s" if name else ""
+    result = host.run(f"find -L %s -mindepth 1 -maxdepth 1 -type f{pattern} -print0", folder, *([name] if name else []))
+    if result.rc not in (0, 1):
+        raise CommandFailedError(f"cannot list {folder}: {_text(result, 'stderr').strip()[:200]}")
+    raw = getattr(result, "stdout_bytes", None)
+    listed = raw if isinstance(raw, bytes) else str(result.stdout).encode()
+    return sorted(os.fsdecode(item) for item in listed.split(b"\0") if item)
+
+
 def _read_required(host: Host, path: str, finding: Finding) -> str | None:
     """The file's text; a file the check needs but the host lacks is a failure of the finding."""
     text = _read(host, path)
@@ -265,8 +278,7 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
         return finding
     sources = [(path, text)]
     if dropins := args.get("dropin_dir"):
-        listed = _run(host, "find %s -maxdepth 1 -type f -name '*.conf'", dropins, ok=(0, 1)).split()
-        sources += [(p, _read(host, p) or "") for p in sorted(listed)]
+        sources += [(p, _read(host, p) or "") for p in _files_in(host, dropins, "*.conf")]
     settings: dict[str, tuple[str, str]] = {}
     for line, source in ((line, source) for source, body in sources for line in body.splitlines()):
         stripped = line.split("#", 1)[0].strip()
@@ -710,8 +722,7 @@ def _sudoers_lines(
         if included:
             target = _include_path(host, path, included.group(2), directory=bool(included.group(1)))
             if included.group(1):
-                listed = _run(host, "find %s -maxdepth 1 -type f", target, ok=(0, 1)).split()
-                for found in sorted(p for p in listed if "." not in Path(p).name and not p.endswith("~")):
+                for found in (p for p in _files_in(host, target) if "." not in Path(p).name and not p.endswith("~")):
                     yield from _sudoers_lines(host, finding, found, depth + 1)
             else:
                 yield from _sudoers_lines(host, finding, target, depth + 1, f"{path} ({line})")
@@ -896,7 +907,7 @@ def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
     path, min_days = args["path"], int(args["min_days"])
     files = [path]
     if host.file(path).is_directory:
-        files = [f"{path}/{name}" for name in sorted(host.file(path).listdir()) if not _LOGROTATE_SKIPPED.search(name)]
+        files = [p for p in _files_in(host, path) if not _LOGROTATE_SKIPPED.search(Path(p).name)]
     defaults, _ = _logrotate_blocks(_read(host, "/etc/logrotate.conf") or "")
     blocks = []
     for file in files:
