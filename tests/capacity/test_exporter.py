@@ -277,6 +277,46 @@ def test_a_dataset_s_last_write_is_its_last_growth_past_the_noise():
     assert (writes["rk-jcxx"].department, writes["rk-jcxx"].pool) == ("gaj", "datapool-s3")
 
 
+def test_a_loader_trickling_below_the_noise_per_step_writes_when_its_growth_adds_up():
+    """2 MiB every 15 minutes into 211 GiB (threshold ~22 MB a step): no single step is a write, ten days of them
+    are; the write is where the growth since the last one passed the noise, hours ago at most, not the history's
+    start. Kilobytes of jitter up and down never add up; a purge and then a trickle counts from the purged low; a
+    bytes-written counter of 1 MiB a step adds up the same way."""
+    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
+
+    gib, mib = 2.0**30, 2.0**20
+    steps = 10 * 96
+    ts = np.arange(steps, dtype=np.int64) * 900 + 1_717_200_000
+    capacity = np.full(steps, 211 * gib)
+    labels = {"kind": "pvc", "volume": "dp-gaj/rk-jcxx", "pool": "datapool-ceph", "department": "gaj"}
+
+    def history(dataset: str, used: np.ndarray, written: np.ndarray | None = None) -> UsageHistory:
+        return UsageHistory(f"pvc:{dataset}", ts, used, capacity, labels | {"dataset": dataset}, written)
+
+    trickle = 100 * gib + 2 * mib * np.arange(steps)
+    jitter = 100 * gib + np.tile([0.0, 64 * 1024], steps // 2)
+    purged = np.where(np.arange(steps) < 500, 150 * gib, 100 * gib + 2 * mib * (np.arange(steps) - 500))
+    flat = np.full(steps, 100 * gib)
+    writes = {
+        w.dataset: w
+        for w in dataset_writes(
+            [
+                history("trickle", trickle),
+                history("jitter", jitter),
+                history("purged", purged),
+                history("counted", flat, np.full(steps, 1 * mib)),
+            ]
+        )
+    }
+    threshold_steps = int(np.ceil(1e-4 * 211 * gib / (2 * mib)))  # steps of 2 MiB past the noise
+    for name in ("trickle", "purged"):
+        assert writes[name].seen, f"{name}: {writes[name]}"
+        assert ts[-1] - writes[name].at <= threshold_steps * 900, f"{name}: last write {writes[name]}"
+    assert (writes["jitter"].at, writes["jitter"].seen) == (int(ts[0]), False)
+    assert writes["counted"].seen
+    assert ts[-1] - writes["counted"].at <= 2 * threshold_steps * 900
+
+
 def test_bytes_written_without_growth_are_a_write():
     """A reload of the same bytes (or of fewer) writes without growing the volume: where the source counts bytes
     written, a step that wrote more than the noise threshold is a write; a few KiB (a listing, a HEAD) and steps not
@@ -409,15 +449,14 @@ def _volume(series: str, dataset: str, start: int, step: int, used: np.ndarray) 
 
 
 def test_a_longer_past_only_dates_what_lies_before_the_history_read():
-    """Read at a coarser step, a longer past can see a write inside the history read that the history's own step does
-    not (0.6 MiB every 15 minutes is noise, 2.4 MiB an hour is not): within the history read the history's verdict
-    stands, so the exported date does not flip back on the next run; the history's first sample ends the longer past,
-    so the creep of the hour before it is a write there."""
+    """The longer past dates only what lies before the history read: within it the history's verdict stands (flat
+    but for kilobytes of jitter: no write), so the exported date does not flip back on the next run; the history's
+    first sample ends the longer past, so the growth of the hour before it is a write there."""
     from dizuo.capacity.exporter import carried_writes, dataset_writes, with_older_writes  # noqa: PLC0415
 
     gib, mib = 2.0**30, 2.0**20
     start = NOW - 28 * 86400
-    history = _volume("dp-sw/ss-dj", "ss-dj", start, 900, 5 * gib + np.arange(28 * 96 + 1) * 0.6 * mib)
+    history = _volume("dp-sw/ss-dj", "ss-dj", start, 900, 5 * gib + (np.arange(28 * 96 + 1) % 2) * 64 * 1024)
     older = _volume(
         "dp-sw/ss-dj", "ss-dj", NOW - 40 * 86400, 3600, 5 * gib + (np.arange(40 * 24 + 1) - 12 * 24) * 2.4 * mib
     )
@@ -429,15 +468,15 @@ def test_a_longer_past_only_dates_what_lies_before_the_history_read():
 
 
 def test_a_longer_past_is_cut_at_each_volume_s_own_history():
-    """A dataset in two volumes: its old bucket, last loaded 40 days ago and creeping below the noise since, and a
+    """A dataset in two volumes: its old bucket, last loaded 40 days ago and flat since (kilobytes of jitter), and a
     claim made empty 2 days ago. The old volume's longer past ends where its own history starts (28 days ago), not
     at the new claim's: the dataset is 40 days old, not 2."""
     from dizuo.capacity.exporter import dataset_writes, with_older_writes  # noqa: PLC0415
 
     gib, mib = 2.0**30, 2.0**20
     start = NOW - 28 * 86400
-    creep = 5 * gib + np.arange(28 * 96 + 1) * 0.6 * mib
-    old = _volume("dp-sw/ss-dj", "ss-dj", start, 900, creep)
+    jitter = 5 * gib + (np.arange(28 * 96 + 1) % 2) * 64 * 1024
+    old = _volume("dp-sw/ss-dj", "ss-dj", start, 900, jitter)
     new = _volume("dp-sw/ss-dj-2", "ss-dj", NOW - 2 * 86400, 900, np.zeros(2 * 96 + 1))
     hours = np.arange(40 * 24 + 1)
     loaded = np.where(hours >= 24, 5 * gib, 3 * gib) + np.maximum(hours - 13 * 24, 0) * 2.4 * mib

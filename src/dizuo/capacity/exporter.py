@@ -191,30 +191,54 @@ class ForecastLoop:
 # After a failed look for datasets' older writes, the next is tried this much later (it reads a year of their volumes).
 LOOK_BACK_RETRY_SECONDS = 3600
 
-# A dataset's volume grew between two samples by more than this share of its capacity, and at least WRITE_MIN_BYTES:
-# a load. Filesystem metadata jitters by kilobytes; a retention purge shrinks a volume nobody loads.
+# A dataset's volume grew by more than this share of its capacity, and at least WRITE_MIN_BYTES, since its last write
+# (or its start): a load. Filesystem metadata jitters by kilobytes; a retention purge shrinks a volume nobody loads.
 WRITE_MIN_SHARE = 1e-4
 WRITE_MIN_BYTES = 2**20
 
 
+def last_write_index(
+    used: np.ndarray[Any, np.dtype[np.float64]],
+    written: np.ndarray[Any, np.dtype[np.float64]] | None,
+    threshold: np.ndarray[Any, np.dtype[np.float64]],
+) -> int | None:
+    """The index of the last sample by which the volume had been written past the noise (``threshold``, per sample)
+    since the write before it, or since the first sample: it grew that much above its lowest point since (a purge
+    lowers that point), or that many bytes were written since (where the source counts them; NaN, not known, is
+    none). Growth is added up across steps: a loader trickling 2 MiB every 15 minutes into 200 GiB writes past the
+    noise every few hours, though no single step does. None when nothing was written past it."""
+    counted = np.zeros(used.size) if written is None else np.nan_to_num(written, nan=0.0)
+    # A step past the noise on its own is a write whatever came before (its growth from the low point since the
+    # write before is at least its own): the walk starts at the last such step, and continues only for what the
+    # steps after it add up to.
+    alone = np.flatnonzero((np.diff(used) > threshold[1:]) | (counted[1:] > threshold[1:])) + 1
+    last = int(alone[-1]) if alone.size else None
+    start = last or 0
+    while start < used.size - 1:
+        since = used[start:]
+        grown = since[1:] - np.minimum.accumulate(since)[1:]
+        past = (grown > threshold[start + 1 :]) | (np.cumsum(counted[start + 1 :]) > threshold[start + 1 :])
+        hits = np.flatnonzero(past)
+        if not hits.size:
+            break
+        start = last = start + 1 + int(hits[0])
+    return last
+
+
 def dataset_writes(histories: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...]:
-    """The last write of each data-pool dataset's volume: the last sample that grew past the noise (see
-    WRITE_MIN_SHARE), or that many bytes were written in the step before (where the source counts them), or, where
-    none did, the history's first sample (``seen`` False: no write since at least then).
-    A dataset held in two volumes counts its latest write."""
+    """The last write of each data-pool dataset's volume (``last_write_index``), or, where there is none, the
+    history's first sample (``seen`` False: no write since at least then). A dataset held in two volumes counts its
+    latest write."""
     latest: dict[str, DatasetWrite] = {}
     for h in histories:
         dataset = h.labels.get("dataset")
         if not dataset:
             continue
-        threshold = np.maximum(WRITE_MIN_SHARE * h.capacity_bytes[1:], WRITE_MIN_BYTES)
-        loaded = np.diff(h.used_bytes) > threshold
-        if h.written_bytes is not None:  # NaN compares False: not known is not written
-            loaded |= h.written_bytes[1:] > threshold
-        grew = np.flatnonzero(loaded)
+        threshold = np.maximum(WRITE_MIN_SHARE * h.capacity_bytes, WRITE_MIN_BYTES)
+        index = last_write_index(h.used_bytes, h.written_bytes, threshold)
         department, pool = h.labels.get("department", ""), h.labels.get("pool", "")
-        if grew.size:
-            write = DatasetWrite(dataset, department, pool, int(h.timestamps[grew[-1] + 1]))
+        if index is not None:
+            write = DatasetWrite(dataset, department, pool, int(h.timestamps[index]))
         else:
             write = DatasetWrite(dataset, department, pool, int(h.timestamps[0]), seen=False)
         held = latest.get(dataset)
@@ -247,9 +271,9 @@ def with_older_writes(
 ) -> tuple[DatasetWrite, ...]:
     """``writes``, where one of them has no write in ``histories`` (a bound), with what ``older``, a longer past of the
     same volumes, says before each volume's first sample in ``histories``: after it the history's verdict stands (the
-    longer past is read at a coarser step, where slow growth adds up past the noise threshold it stays under at the
-    history's step). That first sample ends each longer past, so a write between its last sample and the history's
-    start counts; a volume the history does not hold ends at its dataset's bound."""
+    longer past is read at a coarser step, which sees other low points: its verdict on the history's span may differ,
+    and the exported date would flip between runs). That first sample ends each longer past, so a write between its
+    last sample and the history's start counts; a volume the history does not hold ends at its dataset's bound."""
     bounds = {w.dataset: w.at for w in writes if not w.seen}
     first = {h.series: h for h in histories}
     cut = [
