@@ -625,6 +625,19 @@ CASES = [
     ),
     pytest.param(
         "hosts.yaml",
+        _set(["group_vars", "all"], {"ansible_python_interpreter": "/usr/bin/python3.11"}),
+        "hosts.yaml: group_vars.all.ansible_python_interpreter: also set in vars (both are all.vars): keep one: "
+        "'/usr/bin/python3.11'",
+        id="variable-for-every-host-set-twice",
+    ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["group_vars", "zone_moon"], {"http_proxy": "http://10.61.1.5:3128"}),
+        "hosts.yaml: group_vars.zone_moon: no host is in this group",
+        id="group-vars-of-a-zone-without-hosts",
+    ),
+    pytest.param(
+        "hosts.yaml",
         _set(["hosts", 0, "groups"], ["all"]),
         "hosts.yaml: hosts[0].groups: all: Ansible's own group(s)",
         id="host-group-all",

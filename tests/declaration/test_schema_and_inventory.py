@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -18,7 +19,7 @@ from dizuo.declaration.inventory import ansible_inventory
 from dizuo.declaration.loader import load_documents
 from dizuo.declaration.model import FILES
 
-from .conftest import YULIN
+from .conftest import YULIN, Edit
 
 
 @pytest.mark.parametrize("name", list(FILES))
@@ -45,12 +46,12 @@ def test_schema_of_something_not_a_declaration_file_is_refused() -> None:
     assert "nope.yaml: not a declaration file; one of: city.yaml, network.yaml" in " ".join(done.output.split())
 
 
-def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Path) -> None:
-    """ansible-inventory parses `dizuo inventory` output into the declared hosts, groups and addresses."""
+def _as_ansible_reads_it(declaration: Path, work: Path) -> tuple[str, dict[str, Any]]:
+    """`dizuo inventory` of ``declaration``, and ``ansible-inventory --list`` of that file (hostvars resolved)."""
     rendered = subprocess.run(
-        [sys.executable, "-m", "dizuo", "inventory", str(YULIN)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "dizuo", "inventory", str(declaration)], capture_output=True, text=True, check=True
     ).stdout
-    hosts_file = tmp_path / "hosts.yml"
+    hosts_file = work / "hosts.yml"
     hosts_file.write_text(rendered, encoding="utf-8")
     ansible_inventory_bin = Path(sys.executable).with_name("ansible-inventory")
     listing = json.loads(
@@ -59,9 +60,15 @@ def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Pat
             capture_output=True,
             text=True,
             check=True,
-            env={"ANSIBLE_NOCOLOR": "1", "PATH": str(ansible_inventory_bin.parent), "HOME": str(tmp_path)},
+            env={"ANSIBLE_NOCOLOR": "1", "PATH": str(ansible_inventory_bin.parent), "HOME": str(work)},
         ).stdout
     )
+    return rendered, listing
+
+
+def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Path) -> None:
+    """ansible-inventory parses `dizuo inventory` output into the declared hosts, groups and addresses."""
+    rendered, listing = _as_ansible_reads_it(YULIN, tmp_path)
     d = load(YULIN)
     hostvars = listing["_meta"]["hostvars"]
     assert set(hostvars) == {h.name for h in d.inventory.hosts}
@@ -74,6 +81,28 @@ def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Pat
     assert (
         yaml.safe_load(rendered)["all"]["vars"]["ansible_user"] == ansible_inventory(d)["all"]["vars"]["ansible_user"]
     )
+
+
+def test_group_vars_of_all_reach_every_host_in_ansible(city: Path, edit: Edit, tmp_path: Path) -> None:
+    """hosts.yaml group_vars.all are variables Ansible gives every host of the rendered inventory."""
+    edit("hosts.yaml", lambda doc: doc["group_vars"].update(all={"dizuo_site": "榆林"}))
+    _, listing = _as_ansible_reads_it(city, tmp_path)
+    hostvars = listing["_meta"]["hostvars"]
+    missing = sorted(h.name for h in load(city).inventory.hosts if hostvars[h.name].get("dizuo_site") != "榆林")
+    assert missing == [], "hosts without hosts.yaml group_vars.all"
+
+
+def test_group_vars_of_a_zone_group_reach_the_zones_hosts_in_ansible(city: Path, edit: Edit, tmp_path: Path) -> None:
+    """hosts.yaml group_vars for a generated `zone_<zone>` group are accepted, and Ansible gives them to the hosts
+    of that zone and no other."""
+    edit("hosts.yaml", lambda doc: doc["group_vars"].update(zone_extranet={"http_proxy": "http://10.61.1.5:3128"}))
+    d = load(city)
+    _, listing = _as_ansible_reads_it(city, tmp_path)
+    hostvars = listing["_meta"]["hostvars"]
+    assert any(h.zone == "extranet" for h in d.inventory.hosts), "Yulin has extranet hosts"
+    for host in d.inventory.hosts:
+        proxy = hostvars[host.name].get("http_proxy")
+        assert proxy == ("http://10.61.1.5:3128" if host.zone == "extranet" else None), host.name
 
 
 def test_inventory_host_gives_one_hosts_variables_and_refuses_an_unknown_one() -> None:

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 
+from dizuo.declaration.inventory import ansible_inventory
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import (
     DOMESTIC_DATABASES,
@@ -44,6 +45,7 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
         _quotas,
         _datasets,
         _hosts,
+        _group_vars,
         _baseline,
         _ingress,
         _generated_names,
@@ -800,9 +802,24 @@ def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
     problems += _duplicates(
         file, ((f"hosts[{i}].address", h.address) for i, h in enumerate(d.inventory.hosts)), "host address"
     )
-    for group in d.inventory.group_vars:
-        if group not in {g for h in d.inventory.hosts for g in h.groups} | {"all"}:
-            problems.append(Problem(file, f"group_vars.{group}", "no host is in this group"))
+    return problems
+
+
+def _group_vars(d: Declaration, shown: Shown) -> list[Problem]:
+    """hosts.yaml ``group_vars`` name groups of the rendered inventory: the declared ones, ``all`` and the
+    ``zone_<zone>`` groups made for each zone with hosts; ``group_vars.all`` joins ``vars``, one value a variable."""
+    file = shown("hosts.yaml")
+    rendered = set(ansible_inventory(d)) - {"_meta"}
+    problems = [
+        Problem(file, f"group_vars.{group}", "no host is in this group")
+        for group in d.inventory.group_vars
+        if group not in rendered
+    ]
+    problems += [
+        Problem(file, f"group_vars.all.{key}", f"also set in vars (both are all.vars): keep one: {show_value(value)}")
+        for key, value in d.inventory.group_vars.get("all", {}).items()
+        if key in d.inventory.vars
+    ]
     return problems
 
 

@@ -8,7 +8,11 @@ from dizuo.declaration.model import Declaration
 
 
 def ansible_inventory(declaration: Declaration) -> dict[str, Any]:
-    """The inventory in Ansible's JSON form (as a dynamic inventory script prints for ``--list``)."""
+    """The inventory in Ansible's JSON form (as a dynamic inventory script prints for ``--list``).
+
+    ``group_vars.all`` is what Ansible users write for every host (``group_vars/all.yml``): it joins ``vars`` in
+    ``all.vars``, where Ansible reads both (validate refuses a variable set in both).
+    """
     inv = declaration.inventory
     hostvars: dict[str, dict[str, Any]] = {}
     groups: dict[str, list[str]] = {}
@@ -26,7 +30,12 @@ def ansible_inventory(declaration: Declaration) -> dict[str, Any]:
         "_meta": {"hostvars": hostvars},
         "all": {
             "children": sorted(groups),
-            "vars": {"ansible_user": inv.ansible_user, "dizuo_city": declaration.city.code, **inv.vars},
+            "vars": {
+                "ansible_user": inv.ansible_user,
+                "dizuo_city": declaration.city.code,
+                **inv.vars,
+                **inv.group_vars.get("all", {}),
+            },
         },
     }
     for group, members in sorted(groups.items()):

@@ -588,7 +588,10 @@ class HostsFile(Frozen):
 
     ansible_user: str = "dzadmin"
     vars: dict[str, Any] = Field(default_factory=dict, description="Ansible variables for every host")
-    group_vars: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    group_vars: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Ansible variables per group: a declared group, a zone's zone_<zone> group, or all (as vars)",
+    )
     hosts: tuple[Host, ...] = ()
 
 
