@@ -57,6 +57,7 @@ def scaled_city(factor: int, target: Path) -> Path:
                 {
                     **s,
                     "code": suffix(s["code"], k),
+                    "name": f"{s['name']} #{k}",
                     "department": suffix(s["department"], k),
                     "depends_on": [suffix(x, k) for x in s.get("depends_on", [])],
                 }

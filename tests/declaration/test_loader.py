@@ -650,6 +650,28 @@ CASES = [
         id="dataset-names-alike-but-for-width-case-and-spaces",
     ),
     pytest.param(
+        "datasets.yaml",
+        lambda doc: doc["datasets"][1].update(name="人口\u200b基础信息\u00ad"),
+        "datasets.yaml: datasets[1].name: duplicate dataset name (one authoritative source per dataset) "
+        "'人口\u200b基础信息\u00ad' (first at datasets[0].name '人口基础信息'; invisible: U+00AD SOFT HYPHEN, U+200B "
+        "ZERO WIDTH SPACE)",
+        id="dataset-names-alike-but-for-a-zero-width-space-and-a-soft-hyphen",
+    ),
+    pytest.param(
+        "departments.yaml",
+        lambda doc: doc["departments"][1].update(name="榆林市政务服务数据管理局（大数据局/智慧局）"),
+        "departments.yaml: departments[1].name: duplicate department name "
+        "'榆林市政务服务数据管理局（大数据局/智慧局）' "
+        "(first at departments[0].name '榆林市政务服务数据管理局 (大数据局/智慧局)')",
+        id="department-names-alike-but-for-full-width-parentheses",
+    ),
+    pytest.param(
+        "systems.yaml",
+        lambda doc: doc["systems"][1].update(name=doc["systems"][0]["name"]),
+        "systems.yaml: systems[1].name: duplicate system name '榆林市统一身份认证平台' (first at systems[0].name)",
+        id="two-systems-one-name",
+    ),
+    pytest.param(
         "systems.yaml",
         _set(["systems", 6, "code"], "ceph-csi-rbd"),
         "systems.yaml: systems[6].code: a system's namespace is its code, and this one is",

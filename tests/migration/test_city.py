@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import itertools
 import json
 import math
 import re
@@ -604,11 +605,15 @@ def test_names_in_plan_md_are_text_never_markdown(tmp_path: Path) -> None:
     for file, key in (("city.yaml", ""), ("departments.yaml", "departments")):
         document = yaml.safe_load((city / file).read_text(encoding="utf-8"))
         for item in document[key] if key else [document]:
-            item["name"] = HOSTILE
+            # Validate refuses two departments or systems named alike: each hostile name starts with its own code
+            # (a system's: its own number).
+            item["name"] = f"{item['code']} {HOSTILE}" if key else HOSTILE
         (city / file).write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     systems = (city / "systems.yaml").read_text(encoding="utf-8")
+    numbers = itertools.count(1)
     (city / "systems.yaml").write_text(
-        re.sub(r"(?m)^  name: .*$", lambda _: f"  name: {json.dumps(HOSTILE)}", systems), encoding="utf-8"
+        re.sub(r"(?m)^  name: .*$", lambda _: f"  name: {json.dumps(f'{next(numbers)} {HOSTILE}')}", systems),
+        encoding="utf-8",
     )
     out = tmp_path / "plan"
     result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
@@ -631,13 +636,16 @@ def test_names_in_plan_md_are_text_never_markdown(tmp_path: Path) -> None:
         if t.type == "tr_open" and tokens[i + 1].type == "td_open"
     ]
     candidates = json.loads((out / "instance.json").read_text(encoding="utf-8"))["systems"]
+    shown = {
+        c["id"]: [f"{c['id']} {' '.join(c['name'].split())}", " ".join(c["department"].split())] for c in candidates
+    }
+    assert all(HOSTILE in c["name"] and HOSTILE in c["department"] for c in candidates), "the names reach the plan"
     # The waves' tables, then the assessment's: one intact row per moved system and per candidate.
     assert len(rows) == sum(len(wave) for wave in waves) + len(candidates)
-    assert [row[:2] for row in rows[-len(candidates) :]] == [[f"{c['id']} {name}", name] for c in candidates]
+    assert [row[:2] for row in rows[-len(candidates) :]] == [shown[c["id"]] for c in candidates]
     first = waves[0][0]
     assert rows[0][:3] == [
-        f"{first['system']} {name}",
-        name,
+        *shown[first["system"]],
         f"{first['node_pool'][0]} → {first['node_pool'][1]}",
     ]
 

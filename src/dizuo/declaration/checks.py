@@ -82,7 +82,7 @@ def _duplicates(
         key = same(name)
         if key in seen:
             first_path, first = seen[key]
-            alike = "" if first == name else f" {show_value(first)}"
+            alike = "" if first == name else f" {show_value(first)}{_invisible(first + name)}"
             problems.append(Problem(file, path, f"duplicate {what} {show_value(name)} (first at {first_path}{alike})"))
         else:
             seen[key] = (path, name)
@@ -90,8 +90,21 @@ def _duplicates(
 
 
 def _written_alike(name: str) -> str:
-    """A name as a reader takes it: full-width and half-width forms alike (NFKC), case and spacing ignored."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    """A name as a reader takes it: full-width and half-width forms alike (NFKC), case, spacing and invisible format
+    characters (zero-width space, soft hyphen: Unicode category Cf, which NFKC keeps) ignored. Spacing goes
+    entirely: Chinese puts none between words, and `局 (大数据局)` and `局（大数据局）` read as one name."""
+    return "".join(c for c in unicodedata.normalize("NFKC", name).casefold() if not _unseen(c))
+
+
+def _unseen(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
+def _invisible(text: str) -> str:
+    """``; invisible: U+200B ZERO WIDTH SPACE``, naming what a reader of two names that look alike cannot see."""
+    found = sorted({c for c in text if unicodedata.category(c) == "Cf"})
+    named = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '')}".rstrip() for c in found)
+    return f"; invisible: {named}" if found else ""
 
 
 def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
@@ -136,8 +149,21 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             ((f"departments[{i}].code", x.code) for i, x in enumerate(d.departments)),
             "department",
         ),
+        # Names are what people pick from (quotas, owners, reports): two alike would be told apart by code alone.
+        *_duplicates(
+            shown("departments.yaml"),
+            ((f"departments[{i}].name", x.name) for i, x in enumerate(d.departments)),
+            "department name",
+            _written_alike,
+        ),
         *_duplicates(
             shown("systems.yaml"), ((f"systems[{i}].code", x.code) for i, x in enumerate(d.systems)), "system"
+        ),
+        *_duplicates(
+            shown("systems.yaml"),
+            ((f"systems[{i}].name", x.name) for i, x in enumerate(d.systems)),
+            "system name",
+            _written_alike,
         ),
         *_duplicates(
             shown("datasets.yaml"),
