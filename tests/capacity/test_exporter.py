@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import urllib.request
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from dizuo.capacity.prometheus_source import SourceError
 from dizuo.capacity.types import Forecast, UsageHistory
 from dizuo.cli import app
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_717_200_000
 LABELS = {"kind": "pvc", "volume": "ns/data", "pool": "p", "department": "d", "system": "s"}
 HISTORY = UsageHistory(
@@ -208,6 +211,24 @@ def test_serve_rejects_bad_input_before_serving(tmp_path, monkeypatch, args, mes
     result = CliRunner().invoke(app, [*base, *args])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
+
+
+def test_serve_refuses_a_refresh_period_no_float_holds(tmp_path):
+    """A dataset refreshed every 10^310 days (seconds past any float) is refused by `dizuo capacity serve
+    --declaration` with exit 2 naming the file and key, not an OverflowError traceback."""
+    city = tmp_path / "yulin"
+    shutil.copytree(ROOT / "inventories" / "yulin", city)
+    datasets = city / "datasets.yaml"
+    datasets.write_text(
+        datasets.read_text(encoding="utf-8").replace("refresh_days: 1,", f"refresh_days: {10**310},", 1),
+        encoding="utf-8",
+    )
+    base = ["capacity", "serve", "--prometheus-url", "http://127.0.0.1:9", "--listen", "127.0.0.1:0"]
+    result = CliRunner().invoke(app, [*base, "--declaration", str(city)])
+    assert result.exit_code == 2, result.output
+    assert "datasets.yaml: datasets[0].refresh_days: Input should be less than or equal to 36500" in " ".join(
+        result.output.split()
+    )
 
 
 def test_serve_logs_the_calendar_warning_as_one_plain_line(monkeypatch, caplog):

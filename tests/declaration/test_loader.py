@@ -672,6 +672,18 @@ CASES = [
         id="two-systems-one-name",
     ),
     pytest.param(
+        "datasets.yaml",
+        _set(["datasets", 0, "retention_days"], 10**70),
+        "datasets.yaml: datasets[0].retention_days: Input should be less than or equal to 36500: '1000000000",
+        id="retention-past-a-century",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "storage_pools", 0, "capacity_gib"], 10**310),
+        "clusters.yaml: clusters[0].storage_pools[0].capacity_gib: Input should be less than or equal to 1073741824",
+        id="storage-pool-past-an-exbibyte",
+    ),
+    pytest.param(
         "systems.yaml",
         _set(["systems", 6, "code"], "ceph-csi-rbd"),
         "systems.yaml: systems[6].code: a system's namespace is its code, and this one is",

@@ -322,7 +322,7 @@ def test_a_move_changes_no_system_that_shares_yaml_with_it(moved: str, expected:
 
 
 def test_figures_the_planner_cannot_hold_are_refused_without_a_traceback(tmp_path: Path) -> None:
-    """A legacy pool of 10^10 GiB passes validate but its bytes pass int64: exit 2 naming the figure, no plan."""
+    """A legacy pool of 10^10 GiB (its bytes pass int64) is refused: exit 2 naming the figure, no plan."""
     city = tmp_path / "yulin"
     shutil.copytree(YULIN, city)
     text = (city / "clusters.yaml").read_text(encoding="utf-8")
@@ -333,8 +333,10 @@ def test_figures_the_planner_cannot_hold_are_refused_without_a_traceback(tmp_pat
     result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "the planning instance cannot take the declaration's figures" in result.output
-    assert "legacy (storage pool phase1-ceph).capacity_bytes" in result.output
+    # validate bounds it (model.MAX_GIB) before the planner sees it
+    assert "clusters[0].storage_pools[0].capacity_gib: Input should be less than or equal to 1073741824" in " ".join(
+        result.output.split()
+    )
     assert not out.exists()
 
 

@@ -15,6 +15,15 @@ YULIN = ROOT / "inventories" / "yulin"
 TEST_SECRET = "registry-s3cr3t-do-not-leak"  # noqa: S105 - planted to prove it never leaks
 
 
+def one_file_stack(folder: Path, program: str) -> Path:
+    """A stack program of one ``__main__.py`` in ``folder`` (e.g. stacks/1-bad), its project named after it."""
+    folder.mkdir(parents=True)
+    project = folder.name.split("-", 1)[-1]
+    (folder / "Pulumi.yaml").write_text(f"name: dizuo-{project}\nruntime: python\n", encoding="utf-8")
+    (folder / "__main__.py").write_text(program, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def yulin() -> Declaration:
     return load(YULIN)

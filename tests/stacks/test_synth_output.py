@@ -19,10 +19,10 @@ import dizuo.synth.synth as synth_module
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration
 from dizuo.synth.schemas import _schema_dir as schema_dir
-from dizuo.synth.schemas import manifest_errors
+from dizuo.synth.schemas import label_errors, label_key_problem, label_value_problem, manifest_errors
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, TEST_SECRET, YULIN
+from .conftest import ROOT, TEST_SECRET, YULIN, one_file_stack
 from .test_deploy import with_fake_pulumi
 
 
@@ -147,6 +147,56 @@ def test_a_failing_synth_leaves_the_previous_output_untouched(tmp_path: Path, yu
     ], "the old output must be left as it was"
     assert (out / "network" / "openstack.json").read_text(encoding="utf-8") == "previous run"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build")], "no staging directory left behind"
+
+
+def test_a_label_the_api_server_would_refuse_fails_synth(tmp_path: Path, yulin: Declaration) -> None:
+    """A label value over 63 characters or a malformed label key, which the OpenAPI schemas let through and the API
+    server refuses, is a synth error naming the file, object and label; nothing is written."""
+    stacks = tmp_path / "stacks"
+    one_file_stack(
+        stacks / "1-bad",
+        "import pulumi_kubernetes as k8s\n"
+        "labels = {'dizuo.io/refresh-days': '1' * 71, 'Dizuo.io/x': 'y'}\n"
+        "k8s.core.v1.ConfigMap('c', metadata={'name': 'c', 'namespace': 'n', 'labels': labels}, data={'a': 'b'})\n",
+    )
+    out = tmp_path / "build"
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, out, stacks)
+    assert sorted(caught.value.errors) == [
+        "bad/default.yaml: ConfigMap n/c: metadata.labels.dizuo.io/refresh-days: a label value has 71 characters, "
+        f"more than 63: '{'1' * 59}…'",
+        "bad/default.yaml: ConfigMap n/c: metadata.labels: key 'Dizuo.io/x': its prefix (before the one '/') must be "
+        "a lower-case DNS subdomain of at most 253 characters",
+    ]
+    assert not out.exists()
+
+
+def test_label_rules_are_the_api_servers() -> None:
+    """Label keys and values are judged as apimachinery's validation does (IsQualifiedName, IsValidLabelValue), in
+    every place a manifest holds labels: metadata, pod templates, selectors, node selectors, annotation keys."""
+    good_keys = ["a", "A.b_c-9", "dizuo.io/refresh-days", "kubernetes.io/metadata.name", f"{'a' * 253}/{'b' * 63}"]
+    bad_keys = ["", "a/", "/a", "a/b/c", "-a", "a_", "Dizuo.io/x", "a b", f"{'a' * 254}/b", "c" * 64, "标签"]
+    assert [k for k in good_keys if label_key_problem(k)] == []
+    assert [k for k in bad_keys if not label_key_problem(k)] == []
+    assert [v for v in ["", "a", "1.30", "A-b_c.9", "z" * 63] if label_value_problem(v)] == []
+    assert [v for v in ["-a", "a.", "a b", "z" * 64, "人口"] if not label_value_problem(v)] == []
+    deployment = {
+        "kind": "Deployment",
+        "metadata": {"labels": {"ok": "x"}, "annotations": {"dizuo.io/title": "人口 基础信息", "bad key": "v"}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "-x"}, "matchExpressions": [{"key": "a/b/c", "operator": "Exists"}]},
+            "template": {"metadata": {"labels": {"app": "y" * 64}}, "spec": {"nodeSelector": {"arch": "a b"}}},
+        },
+    }
+    assert [e.split(":")[0] for e in label_errors(deployment)] == [
+        "metadata.annotations",
+        "spec.selector.matchLabels.app",
+        "spec.selector.matchExpressions.0.key",
+        "spec.template.metadata.labels.app",
+        "spec.template.spec.nodeSelector.arch",
+    ]
+    service = {"kind": "Service", "metadata": {}, "spec": {"selector": {"app": "y" * 64}}}
+    assert [e.split(":")[0] for e in label_errors(service)] == ["spec.selector.app"]
 
 
 @pytest.mark.parametrize(

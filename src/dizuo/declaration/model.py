@@ -38,6 +38,15 @@ DnsDomain = Annotated[
 ]
 
 
+# Upper bounds of amounts, far past any city and short of what their consumers hold: a day count becomes a label
+# value (63 characters at most) and seconds as a float; GiB become bytes in float metrics and int64 planner inputs.
+MAX_DAYS = 36_500  # a century
+MAX_GIB = 2**30  # an exbibyte: bytes stay below 2^63 (and exact in a float64: a multiple of 2^30 below 2^60)
+MAX_NODE_GIB = 2**16  # 64 TiB of memory in one node, past the largest servers sold
+MAX_NODE_CORES = 2**12
+MAX_NODES = 2**16  # a node pool's memory in bytes stays below 2^63
+
+
 class Frozen(BaseModel):
     """Base of every declaration object: immutable, no unknown keys, no true/false where a number belongs."""
 
@@ -328,9 +337,9 @@ class NodePool(Frozen):
     arch: Arch
     cpu_vendor: CpuVendor
     os: OperatingSystem
-    nodes: int = Field(ge=1)
-    cpu_per_node: int = Field(ge=1)
-    memory_gib_per_node: int = Field(ge=1)
+    nodes: int = Field(ge=1, le=MAX_NODES)
+    cpu_per_node: int = Field(ge=1, le=MAX_NODE_CORES)
+    memory_gib_per_node: int = Field(ge=1, le=MAX_NODE_GIB)
 
     @model_validator(mode="after")
     def _vendor_builds_arch(self) -> NodePool:
@@ -360,8 +369,8 @@ class StoragePool(Frozen):
 
     name: Code
     backend: StorageBackend
-    capacity_gib: int = Field(ge=1)
-    used_gib: int = Field(default=0, ge=0, description="Last measured usage, for capacity reports")
+    capacity_gib: int = Field(ge=1, le=MAX_GIB)
+    used_gib: int = Field(default=0, ge=0, le=MAX_GIB, description="Last measured usage, for capacity reports")
     phase: Literal["phase-1", "xinchuang"] = "phase-1"
     arch: Arch | None = Field(default=None, description="Arch of the storage nodes, informational")
     ceph_cluster_id: str | None = Field(
@@ -422,8 +431,8 @@ class Quota(Frozen):
     """Resources granted to a department on the government cloud."""
 
     cpu: int = Field(ge=0, description="Cores")
-    memory_gib: int = Field(ge=0)
-    storage_gib: int = Field(ge=0)
+    memory_gib: int = Field(ge=0, le=MAX_GIB)
+    storage_gib: int = Field(ge=0, le=MAX_GIB)
 
 
 class Department(Frozen):
@@ -455,7 +464,7 @@ class Resources(Frozen):
 
     cpu: float = Field(gt=0, allow_inf_nan=False, description="Cores requested")
     memory_gib: float = Field(gt=0, allow_inf_nan=False)
-    storage_gib: int = Field(ge=0)
+    storage_gib: int = Field(ge=0, le=MAX_GIB)
 
 
 # An image reference as the distribution spec has it, without the registry host: lower-case path components, then a
@@ -536,10 +545,12 @@ class Dataset(Frozen):
     owner: str = Field(description="Department code: the one authoritative source")
     source_system: str | None = None
     classification: Classification
-    retention_days: int = Field(ge=1)
-    size_gib: int = Field(ge=1)
+    retention_days: int = Field(ge=1, le=MAX_DAYS)
+    size_gib: int = Field(ge=1, le=MAX_GIB)
     records: int = Field(ge=0)
-    refresh_days: int = Field(ge=1, description="The owner refreshes it at least this often; older is stale")
+    refresh_days: int = Field(
+        ge=1, le=MAX_DAYS, description="The owner refreshes it at least this often; older is stale"
+    )
     storage_pool: str
     kind: Literal["volume", "bucket"] = "volume"
 
