@@ -65,6 +65,18 @@ def _groups(members: dict[int, str], moved: dict[int, str] | None = None) -> Any
     return change
 
 
+def _flow_ports(name: str, ports: list[int] | None) -> Any:
+    """An edit that gives flow ``name`` these ports, or removes it (None)."""
+
+    def change(doc: Any) -> None:
+        doc["flows"] = [f for f in doc["flows"] if f["name"] != name or ports is not None]
+        for flow in doc["flows"]:
+            if flow["name"] == name:
+                flow["ports"] = ports
+
+    return change
+
+
 def _set(path: list[Any], value: Any) -> Any:
     def change(doc: Any) -> None:
         target = doc
@@ -212,6 +224,22 @@ CASES = [
         "systems.yaml: systems[5].depends_on[0]: 'sjj-tyrz' runs in cluster 'yl-gov', zone 'extranet', behind its "
         "ingress controller; no tcp flow from zone 'internet' to 'extranet' that opens 443 is declared in network.yaml",
         id="dependency-across-zones-through-a-flow-closed-to-the-ingress",
+    ),
+    pytest.param(
+        "network.yaml",
+        _flow_ports("ext-to-inet-datapool", None),  # the data pool's way to the DMZ's ingress controller
+        "datasets.yaml: datasets[40].source_system: 'wlj-01' runs in cluster 'yl-dmz', zone 'internet', behind its "
+        "ingress controller; no tcp flow from zone 'extranet' to 'internet' that opens 443 is declared in "
+        "network.yaml for the loader in dp-wlj on cluster 'yl-gov' to pull from it (needed: source: extranet, "
+        "destination: internet, protocol: tcp, ports: [443])",
+        id="dataset-source-no-flow-lets-its-loader-reach",
+    ),
+    pytest.param(
+        "network.yaml",
+        _flow_ports("ext-to-inet-datapool", [8443]),
+        "datasets.yaml: datasets[40].source_system: 'wlj-01' runs in cluster 'yl-dmz', zone 'internet', behind its "
+        "ingress controller; no tcp flow from zone 'extranet' to 'internet' that opens 443",
+        id="dataset-source-through-a-flow-closed-to-the-ingress",
     ),
     pytest.param(
         "city.yaml",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from typing import Any
 
 from dizuo.cloud.shapes import K8S_ARCH
 from dizuo.declaration import Declaration
@@ -302,6 +303,15 @@ def test_every_dataset_bucket_has_its_declared_size_as_quota(runs: dict[str, Sta
         assert bucket.inputs["metadata"].get("Quota-Bytes") == str(size[bucket.inputs["name"]]), bucket.name
 
 
+def _network_policies(runs: dict[str, StackRun]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The spec of each NetworkPolicy of the cloud and datapool stacks, by (namespace, name)."""
+    return {
+        (p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
+        for run in (runs["datapool"], runs["cloud"])
+        for p in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+
+
 def test_an_owner_s_loader_reaches_dns_and_its_datasets_source_systems(
     runs: dict[str, StackRun], yulin: Declaration
 ) -> None:
@@ -309,11 +319,7 @@ def test_an_owner_s_loader_reaches_dns_and_its_datasets_source_systems(
     in the cluster, on its port, and that system's namespace accepts them: datasets.yaml's source_system is a flow."""
     pool_cluster = {p.name: c.name for c in yulin.clusters for p in c.storage_pools}
     by_code = {s.code: s for s in yulin.systems}
-    policies = {
-        (p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
-        for run in (runs["datapool"], runs["cloud"])
-        for p in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-    }
+    policies = _network_policies(runs)
 
     def peer(namespace: str) -> dict[str, object]:
         return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
@@ -337,3 +343,33 @@ def test_an_owner_s_loader_reaches_dns_and_its_datasets_source_systems(
         ), f"{source.code} does not accept {namespace}"
         checked += 1
     assert checked > 30
+
+
+def test_a_loader_pulls_a_source_of_another_cluster_through_its_ingress(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """A dataset whose source_system runs in another cluster is pulled by its owner's loader through that cluster's
+    ingress address on 443 (Yulin's ly-kl: the data pool in yl-gov, 智慧旅游平台 in the DMZ), and the source lets the
+    ingress controller in: nothing can push into the data pool instead."""
+    ingress_address = {c.name: c.ingress_address for c in yulin.clusters}
+    pool_cluster = {p.name: c.name for c in yulin.clusters for p in c.storage_pools}
+    by_code = {s.code: s for s in yulin.systems}
+    policies = _network_policies(runs)
+    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    across = [
+        (ds, by_code[ds.source_system])
+        for ds in yulin.datasets
+        if ds.kind != "bucket"
+        and ds.source_system in by_code
+        and by_code[ds.source_system].cluster != pool_cluster[ds.storage_pool]
+    ]
+    assert [ds.code for ds, _ in across] == ["ly-kl"]
+    for ds, source in across:
+        egress = policies[f"dp-{ds.owner}", "declared-flows"]["egress"]
+        rule = {
+            "to": [{"ipBlock": {"cidr": f"{ingress_address[source.cluster]}/32"}}],
+            "ports": [{"protocol": "TCP", "port": 443}],
+        }
+        assert rule in egress, f"dp-{ds.owner} cannot reach {source.code}: {egress}"
+        ingress = policies[source.code, "declared-flows"]["ingress"]
+        assert any(controller in r["from"] for r in ingress), f"{source.code} does not admit the ingress controller"

@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dizuo.declaration.model import Arch, Database, Declaration, System, ZoneKind
+from dizuo.declaration.model import Arch, Database, Dataset, Declaration, System, ZoneKind
 from dizuo.naming import label, storage_class
 
 # Kubernetes' name of each CPU architecture (the kubernetes.io/arch node label).
@@ -184,16 +184,19 @@ def remote_ingresses(d: Declaration, s: System) -> list[tuple[str, tuple[int, ..
     return list(remote)
 
 
+def loader_cluster(d: Declaration, ds: Dataset) -> str | None:
+    """The cluster whose ``dp-<owner>`` namespace loads ``ds``: its storage pool's. None for a bucket (a container of
+    the cloud's object store, which no cluster's loader holds) or a pool no cluster declares."""
+    if ds.kind == "bucket":
+        return None
+    return next((c.name for c in d.clusters for p in c.storage_pools if p.name == ds.storage_pool), None)
+
+
 def dataset_loaders(d: Declaration, s: System) -> list[str]:
     """The data-pool namespaces (``dp-<owner>``) on ``s``'s cluster holding a dataset whose ``source_system`` is
     ``s``: the owner's loader there reads from it."""
-    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
     return sorted(
-        {
-            f"dp-{ds.owner}"
-            for ds in d.datasets
-            if ds.source_system == s.code and ds.kind != "bucket" and pool_cluster.get(ds.storage_pool) == s.cluster
-        }
+        {f"dp-{ds.owner}" for ds in d.datasets if ds.source_system == s.code and loader_cluster(d, ds) == s.cluster}
     )
 
 
@@ -299,19 +302,15 @@ CLUSTER_DNS: dict[str, Any] = {
 def loader_egress(d: Declaration, owner: str, cluster: str) -> list[dict[str, Any]]:
     """Where an owner's loaders in ``dp-<owner>`` on ``cluster`` may connect: cluster DNS and the ``source_system`` of
     each of its datasets there, on the system's port in this cluster, or through its cluster's ingress controller
-    (its address, on 443) in another one where a declared flow opens it. A source in another cluster that no flow
-    reaches gets no rule: the loader cannot pull from it, and the source must push (through the declared flows)."""
+    (its address, on 443) in another one where a declared flow opens it. Nothing can push into the data pool (its
+    namespace admits no traffic): `validate` refuses a source in another cluster that no declared flow reaches."""
     clusters = {c.name: c for c in d.clusters}
     by_code = {x.code: x for x in d.systems}
-    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
     sources = sorted(
         {
             ds.source_system
             for ds in d.datasets
-            if ds.owner == owner
-            and ds.kind != "bucket"
-            and pool_cluster.get(ds.storage_pool) == cluster
-            and ds.source_system in by_code
+            if ds.owner == owner and loader_cluster(d, ds) == cluster and ds.source_system in by_code
         }
     )
     rules: list[dict[str, Any]] = [CLUSTER_DNS]

@@ -14,6 +14,7 @@ from dizuo.declaration.model import (
     DOMESTIC_DATABASES,
     XINCHUANG_VENDORS,
     Database,
+    Dataset,
     Declaration,
     Migration,
     NodePool,
@@ -445,7 +446,7 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
             elif dep == s.code:
                 problems.append(Problem(file, f"{at}.depends_on[{j}]", "a system cannot depend on itself"))
             elif placed(s) and placed(by_code[dep]):  # else its zone is reported above; one typo, one error
-                problems += _crossing(d, s, by_code[dep], file, f"{at}.depends_on[{j}]")
+                problems += _crossing(d, s.cluster, s.zone, by_code[dep], file, f"{at}.depends_on[{j}]")
     problems += _dependency_cycles(d, file)
     problems += _move_groups(d, file)
     return problems
@@ -499,25 +500,26 @@ def _move_groups(d: Declaration, file: str) -> list[Problem]:
     return problems
 
 
-def _crossing(d: Declaration, s: System, dep: System, file: str, where: str) -> list[Problem]:
-    """A dependency on a system of another cluster in another zone needs a declared flow between the zones that
-    opens the callee's ingress controller (tcp/443): without one, nothing would carry the calls (security groups
-    and network policies deny them)."""
-    from dizuo.cloud.shapes import INGRESS_PORTS  # noqa: PLC0415 - the cloud package imports the declaration
+def _crossing(
+    d: Declaration, cluster: str, zone: str, dep: System, file: str, where: str, caller: str = ""
+) -> list[Problem]:
+    """A caller in ``cluster`` and ``zone`` (a system, or a data-pool loader: ``caller`` says which, when it is not
+    the system at ``where``) reaching a system of another cluster in another zone needs a declared flow between the
+    zones that opens the callee's ingress controller (tcp/443): without one, nothing would carry the calls (security
+    groups and network policies deny them)."""
+    from dizuo.cloud.shapes import INGRESS_PORTS, crossing_ports_from  # noqa: PLC0415 - cloud imports the declaration
 
-    if s.cluster == dep.cluster or s.zone == dep.zone:
-        return []
-    flows = d.network.flows_between(s.zone, dep.zone)
-    if any(not f.ports or set(INGRESS_PORTS) <= set(f.ports) for f in flows):
+    if cluster == dep.cluster or crossing_ports_from(d, cluster, zone, dep) is not None:
         return []
     opens = "/".join(str(p) for p in INGRESS_PORTS)
+    ports = ", ".join(str(p) for p in INGRESS_PORTS)
     return [
         Problem(
             file,
             where,
             f"{show_value(dep.code)} runs in cluster {dep.cluster!r}, zone {dep.zone!r}, behind its ingress "
-            f"controller; no tcp flow from zone {s.zone!r} to {dep.zone!r} that opens {opens} is declared in "
-            "network.yaml",
+            f"controller; no tcp flow from zone {zone!r} to {dep.zone!r} that opens {opens} is declared in "
+            f"network.yaml{caller} (needed: source: {zone}, destination: {dep.zone}, protocol: tcp, ports: [{ports}])",
         )
     ]
 
@@ -787,6 +789,8 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
                         f"{show_value(ds.source_system)} belongs to {source.department!r}, not the owner {ds.owner!r}",
                     )
                 )
+            else:
+                problems += _loader_reaches(d, ds, source, file, f"{at}.source_system")
         pool = pools.get(ds.storage_pool)
         if pool is None:
             problems.append(Problem(file, f"{at}.storage_pool", f"unknown storage pool {show_value(ds.storage_pool)}"))
@@ -807,6 +811,21 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _loader_reaches(d: Declaration, ds: Dataset, source: System, file: str, where: str) -> list[Problem]:
+    """The owner's loader (``dp-<owner>`` on the cluster of the dataset's storage pool) pulls from ``source``: in
+    another cluster, through a declared flow that opens its ingress controller. Nothing can push instead: the data
+    pool's namespace admits no traffic."""
+    from dizuo.cloud.shapes import loader_cluster  # noqa: PLC0415 - the cloud package imports the declaration
+
+    clusters = {c.name: c for c in d.clusters}
+    cluster = clusters.get(loader_cluster(d, ds) or "")
+    placed = source.cluster in clusters and clusters[source.cluster].zone == source.zone
+    if cluster is None or not placed or cluster.zone not in {z.name for z in d.zones}:
+        return []  # a bucket, or a broken reference reported elsewhere
+    loader = f" for the loader in dp-{ds.owner} on cluster {cluster.name!r} to pull from it"
+    return _crossing(d, cluster.name, cluster.zone, source, file, where, loader)
 
 
 def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
