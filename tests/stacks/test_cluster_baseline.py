@@ -329,12 +329,22 @@ def test_every_system_served_from_outside_has_an_ingress_for_its_host(
 
 
 def test_a_system_only_its_own_cluster_calls_gets_no_ingress(yulin: Declaration) -> None:
-    """Outside the zones open to outside traffic, only a call from another cluster puts a system behind the ingress
-    controller."""
+    """Outside the zones open to outside traffic, only a call or a data-pool loader's pull from another cluster puts
+    a system behind the ingress controller."""
     zones = tuple(z.model_copy(update={"kind": ZoneKind.DEDICATED}) if z.name == "internet" else z for z in yulin.zones)
     network = yulin.network.model_copy(update={"zones": zones, "ingress": ()})
     closed = yulin.model_copy(update={"network": network})
     by_code = {s.code: s for s in yulin.systems}
     called_across = {d for s in yulin.systems for d in s.depends_on if by_code[d].cluster != s.cluster}
+    pool_cluster = {p.name: c.name for c in yulin.clusters for p in c.storage_pools}
+    pulled_across = {
+        ds.source_system
+        for ds in yulin.datasets
+        if ds.kind != "bucket"
+        and ds.source_system
+        and by_code[ds.source_system].cluster != pool_cluster[ds.storage_pool]
+    }
     assert called_across
-    assert {s.code for s in yulin.systems if shapes.served_through_ingress(closed, s)} == called_across
+    assert pulled_across == {"wlj-01"}, "Yulin's data pool pulls 旅游客流 from the DMZ"
+    served = {s.code for s in yulin.systems if shapes.served_through_ingress(closed, s)}
+    assert served == called_across | pulled_across

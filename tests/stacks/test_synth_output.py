@@ -11,13 +11,14 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 import dizuo.synth.synth as synth_module
 from dizuo.cloud import shapes
-from dizuo.declaration import Declaration
+from dizuo.declaration import Declaration, load
 from dizuo.synth.schemas import _schema_dir as schema_dir
 from dizuo.synth.schemas import label_errors, label_key_problem, label_value_problem, manifest_errors
 from dizuo.synth.synth import SynthError, synth
@@ -480,3 +481,77 @@ def test_the_mock_engine_refuses_two_resources_of_one_urn() -> None:
 
     with pytest.raises(Exception, match=r"duplicate resource URN .*::same"):
         run_stack(ROOT / "stacks" / "1-cloud", "yulin-prod", {}, set(), {}, program=program)
+
+
+def _with_a_dedicated_source(target: Path) -> None:
+    """Yulin with a cluster in the dedicated network, 税务专网系统 on it, and a dataset of the data pool (yl-gov)
+    whose source it is: the extranet's data pool reaches the dedicated network through ext-to-ded-exchange (443)."""
+    shutil.copytree(YULIN, target)
+
+    def edit(file: str, key: str, item: dict[str, Any]) -> None:
+        document = yaml.safe_load((target / file).read_text(encoding="utf-8"))
+        document[key].append(item)
+        (target / file).write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    edit(
+        "clusters.yaml",
+        "clusters",
+        {
+            "name": "yl-ded",
+            "zone": "dedicated",
+            "kubernetes_version": "1.30",
+            "ingress_address": "10.63.2.10",
+            "node_pools": [
+                {"name": "ded-hygon", "arch": "x86_64", "cpu_vendor": "Hygon", "os": "Kylin V10", "nodes": 3}
+                | {"cpu_per_node": 32, "memory_gib_per_node": 128}
+            ],
+        },
+    )
+    edit(
+        "systems.yaml",
+        "systems",
+        {"code": "sw-ded", "name": "税务专网系统", "department": "sw", "zone": "dedicated", "cluster": "yl-ded"}
+        | {"node_pool": "ded-hygon", "resources": {"cpu": 2, "memory_gib": 4, "storage_gib": 0}}
+        | {"image": "sw/sw-ded:1.0", "arches": ["x86_64"], "os": "Kylin V10"},
+    )
+    edit(
+        "datasets.yaml",
+        "datasets",
+        {"code": "ss-zw", "name": "专网税务数据", "owner": "sw", "source_system": "sw-ded", "classification": "核心"}
+        | {"retention_days": 3650, "size_gib": 10, "records": 1000, "refresh_days": 1}
+        | {"storage_pool": "datapool-ceph", "kind": "volume"},
+    )
+
+
+def test_a_data_pool_source_in_another_cluster_is_served_through_its_ingress(tmp_path: Path) -> None:
+    """A system that only a data-pool loader of another cluster reaches (no caller, no ingress into its zone) is
+    served through its cluster's ingress controller like a system called from there: the loader's egress to that
+    ingress address on 443 meets an Ingress for <code>.<domain>, a DNS record at the address, and a network policy
+    that lets the ingress controller in."""
+    city = tmp_path / "yulin"
+    _with_a_dedicated_source(city)
+    out = tmp_path / "build"
+    runs = synth(load(city), city, out, ROOT / "stacks").runs
+    (loaders,) = [
+        p.inputs["spec"]["egress"]
+        for p in runs["datapool"].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if (p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]) == ("dp-sw", "declared-flows")
+    ]
+    assert {"to": [{"ipBlock": {"cidr": "10.63.2.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]} in loaders
+    ingresses = [
+        i.inputs["spec"]
+        for i in runs["cloud"].of_type("kubernetes:networking.k8s.io/v1:Ingress")
+        if i.inputs["metadata"]["namespace"] == "sw-ded"
+    ]
+    assert [rule["host"] for spec in ingresses for rule in spec["rules"]] == ["sw-ded.yl.gov.cn"]
+    (admitted,) = [
+        p.inputs["spec"]["ingress"]
+        for p in runs["cloud"].of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if (p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]) == ("sw-ded", "declared-flows")
+    ]
+    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    assert any(controller in rule["from"] for rule in admitted), admitted
+    records = (out / "dns" / "yl.gov.cn.zone").read_text(encoding="utf-8").splitlines()
+    assert [line.split() for line in records if line.startswith("sw-ded ")] == [
+        ["sw-ded", "IN", "A", "10.63.2.10", ";", "yl-ded"]
+    ]

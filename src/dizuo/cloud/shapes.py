@@ -203,12 +203,14 @@ def dataset_loaders(d: Declaration, s: System) -> list[str]:
 def served_through_ingress(d: Declaration, s: System) -> bool:
     """Whether ``s`` is reached through its cluster's ingress controller: it sits in the internet zone or a zone the
     declaration opens to outside traffic (citizens, the provincial extranet), or a system of another cluster calls
-    it."""
+    it, or a data-pool loader of another cluster pulls a dataset from it (``loader_egress``: through this cluster's
+    ingress address, on 443)."""
     zone = d.zone(s.zone)
     return (
         zone.kind is ZoneKind.INTERNET
         or any(i.destination == zone.name for i in d.network.ingress)
         or any(s.code in caller.depends_on and caller.cluster != s.cluster for caller in d.systems)
+        or any(loader_cluster(d, ds) not in (None, s.cluster) for ds in d.datasets if ds.source_system == s.code)
     )
 
 
