@@ -88,3 +88,37 @@ def test_an_ingress_into_a_zone_without_an_external_network_names_its_next_hop(
         load(city)
     found = [str(p) for p in caught.value.problems]
     assert any(expected in p for p in found), found
+
+
+def _province_cidr(cidr: str) -> Any:
+    def change(doc: Any) -> None:
+        (ingress,) = [i for i in doc["ingress"] if i["name"] == "province-extranet"]
+        ingress["cidr"] = cidr
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("cidr", "expected"),
+    [
+        ("10.0.0.0/8", "'10.0.0.0/8' overlaps zone 'internet' (10.62.0.0/16)"),
+        ("10.62.0.0/16", "'10.62.0.0/16' overlaps zone 'internet' (10.62.0.0/16)"),
+        ("10.61.128.0/17", "'10.61.128.0/17' overlaps zone 'extranet' (10.61.0.0/16)"),
+        ("10.60.255.8/29", "'10.60.255.8/29' overlaps the transit network (10.60.255.0/28)"),
+    ],
+    ids=["every-zone", "another-zone", "its-own-zone", "transit"],
+)
+def test_an_ingress_range_inside_the_city_is_refused(city: Path, edit: Edit, cidr: str, expected: str) -> None:
+    """An ingress from outside may not name a range of the city's own zones or transit network: its security-group
+    rules would open the destination to those zones past the flow matrix, and its route would compete with theirs."""
+    edit("network.yaml", _province_cidr(cidr))
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    found = [str(p) for p in caught.value.problems]
+    assert any(f"network.yaml: ingress[1].cidr: {expected}" in p for p in found), found
+
+
+def test_the_internet_may_reach_the_internet_zone(city: Path) -> None:
+    """0.0.0.0/0, the internet, holds every zone's range, and is how citizens reach the internet zone: accepted."""
+    (citizens,) = [i for i in load(city).network.ingress if i.destination == "internet"]
+    assert citizens.cidr == "0.0.0.0/0"

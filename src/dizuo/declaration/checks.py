@@ -329,6 +329,8 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
         external = ipaddress.IPv4Network(ingress.cidr)
+        if external.is_private:  # a range beyond the private blocks is the internet's, the internet zone's only
+            problems += _inside_the_city(d, external, net, f"ingress[{i}].cidr")
         if not external.is_private and zone is not None and zone.kind is not ZoneKind.INTERNET:
             problems.append(
                 Problem(
@@ -338,6 +340,25 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _inside_the_city(d: Declaration, external: ipaddress.IPv4Network, net: str, where: str) -> list[Problem]:
+    """A private range entering from outside overlaps no zone and not the transit network: its security-group rules
+    would open the destination to that zone past the flow matrix, and its route would compete with the zone's own.
+    (The internet's 0.0.0.0/0, which holds every range, is no private range: it reaches only the internet zone.)"""
+    inside = [(f"zone {z.name!r}", z.cidr) for z in d.zones]
+    if d.network.transit is not None:
+        inside.append(("the transit network", d.network.transit.cidr))
+    return [
+        Problem(
+            net,
+            where,
+            f"{show_value(str(external))} overlaps {what} ({cidr}): an ingress is traffic from outside the city, and "
+            "between zones only the flows open ports",
+        )
+        for what, cidr in inside
+        if external.overlaps(ipaddress.IPv4Network(cidr))
+    ]
 
 
 def _clusters(d: Declaration, shown: Shown) -> list[Problem]:

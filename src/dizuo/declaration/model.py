@@ -252,7 +252,10 @@ class IngressSource(Frozen):
     """Traffic entering the city network from outside (citizens on the internet, provincial links)."""
 
     name: Code
-    cidr: str = Field(description="External CIDR, may be public (0.0.0.0/0 for citizens)")
+    cidr: str = Field(
+        description="External CIDR: a private one outside every zone and the transit network, or a public one "
+        "(0.0.0.0/0 for citizens) into the internet zone"
+    )
     destination: str
     protocol: Protocol = "tcp"
     ports: Ports = Field(min_length=1)
