@@ -41,12 +41,18 @@ def _ingress_address(cluster: int, address: str) -> Any:
             "clusters[0].ingress_address: '10.61.31.255' is the network or broadcast address of subnet 'ext-k8s-nodes'",
         ),
         ("10.62.16.10", "clusters[1].ingress_address: duplicate ingress address '10.62.16.10' (first at"),
+        (
+            "10.61.0.2",
+            "clusters[0].ingress_address: '10.61.0.2' is the next hop of ingress 'province-extranet' (network.yaml "
+            "ingress[1].via)",
+        ),
     ],
-    ids=["gateway", "in-no-subnet", "network-address", "broadcast-address", "twice"],
+    ids=["gateway", "in-no-subnet", "network-address", "broadcast-address", "twice", "an-ingress-next-hop"],
 )
 def test_an_ingress_address_no_port_can_hold_is_refused(city: Path, edit: Edit, address: str, expected: str) -> None:
     """validate refuses an ingress address that is a subnet's gateway, network or broadcast address, lies in none of
-    the zone's subnets, or is another cluster's, naming file, key and value."""
+    the zone's subnets, or is another cluster's or an ingress source's next hop (the network stack would reserve two
+    ports of one address), naming file, key and value."""
     edit("clusters.yaml", _ingress_address(0, address))
     with pytest.raises(DeclarationError) as caught:
         load(city)

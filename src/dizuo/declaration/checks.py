@@ -565,6 +565,17 @@ def _ingress(d: Declaration, shown: Shown) -> list[Problem]:
         ((f"clusters[{i}].ingress_address", c.ingress_address) for i, c in enumerate(d.clusters) if c.ingress_address),
         "ingress address",
     )
+    next_hops = _next_hops(d)
+    problems += [
+        Problem(
+            file,
+            f"clusters[{i}].ingress_address",
+            f"{show_value(c.ingress_address)} is {next_hops[c.ingress_address]}: the network stack reserves a port "
+            "for each, and Neutron holds an address on one port only",
+        )
+        for i, c in enumerate(d.clusters)
+        if c.ingress_address in next_hops
+    ]
     codes, clusters = {s.code for s in d.systems}, {c.name for c in d.clusters}
     if any(s.zone not in zones or s.cluster not in clusters or not set(s.depends_on) <= codes for s in d.systems):
         return problems  # _systems reports the broken references
@@ -590,6 +601,16 @@ def _ingress(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _next_hops(d: Declaration) -> dict[str, str]:
+    """The next hops of the ingress sources (network.yaml ``ingress[*].via``), each with what it is: the network stack
+    reserves a port for each."""
+    hops: dict[str, str] = {}
+    for i, x in enumerate(d.network.ingress):
+        if x.via is not None:
+            hops.setdefault(x.via, f"the next hop of ingress {x.name!r} (network.yaml ingress[{i}].via)")
+    return hops
 
 
 def _host_address_in_zone(d: Declaration, zone: str, address: str, file: str, where: str, why: str) -> list[Problem]:
