@@ -1,4 +1,5 @@
-"""Addresses pinned on a zone's subnets (a cluster's ingress address) are host addresses of one of them."""
+"""Addresses pinned on a zone's subnets (a cluster's ingress address, an ingress next hop, a host) are host addresses of
+one of them, and no two things hold one."""
 
 from __future__ import annotations
 
@@ -128,3 +129,32 @@ def test_the_internet_may_reach_the_internet_zone(city: Path) -> None:
     """0.0.0.0/0, the internet, holds every zone's range, and is how citizens reach the internet zone: accepted."""
     (citizens,) = [i for i in load(city).network.ingress if i.destination == "internet"]
     assert citizens.cidr == "0.0.0.0/0"
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("10.61.1.1", "'10.61.1.1' is the gateway of subnet 'ext-app' (10.61.1.0/24)"),
+        ("10.61.0.0", "'10.61.0.0' is the network or broadcast address of subnet 'ext-uplink' (10.61.0.0/28)"),
+        ("10.61.0.2", "'10.61.0.2' is the next hop of ingress 'province-extranet' (network.yaml ingress[1].via)"),
+        (
+            "10.61.16.10",
+            "'10.61.16.10' is cluster 'yl-gov''s ingress address (clusters.yaml clusters[0].ingress_address)",
+        ),
+        ("10.61.200.5", "'10.61.200.5' is in none of zone 'extranet''s subnets"),
+    ],
+    ids=["gateway", "network-address", "an-ingress-next-hop", "a-clusters-ingress-address", "in-no-subnet"],
+)
+def test_a_host_on_an_address_the_network_holds_is_refused(city: Path, edit: Edit, address: str, expected: str) -> None:
+    """A host of hosts.yaml may not sit on a subnet's gateway, network or broadcast address, a cluster's ingress
+    address or an ingress source's next hop (ports the network stack holds), nor outside its zone's subnets."""
+
+    def change(doc: Any) -> None:
+        assert doc["hosts"][4]["zone"] == "extranet"
+        doc["hosts"][4]["address"] = address
+
+    edit("hosts.yaml", change)
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    found = [str(p) for p in caught.value.problems]
+    assert any(f"hosts.yaml: hosts[4].address: {expected}" in p for p in found), found

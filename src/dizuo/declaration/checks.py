@@ -613,6 +613,18 @@ def _next_hops(d: Declaration) -> dict[str, str]:
     return hops
 
 
+def _pinned_addresses(d: Declaration) -> dict[str, str]:
+    """Every address the network stack reserves a port for, with what holds it: the next hops of the ingress sources
+    and the clusters' ingress addresses."""
+    pinned = _next_hops(d)
+    for i, c in enumerate(d.clusters):
+        if c.ingress_address is not None:
+            pinned.setdefault(
+                c.ingress_address, f"cluster {c.name!r}'s ingress address (clusters.yaml clusters[{i}].ingress_address)"
+            )
+    return pinned
+
+
 def _host_address_in_zone(d: Declaration, zone: str, address: str, file: str, where: str, why: str) -> list[Problem]:
     """``address`` is a host address of one of ``zone``'s subnets: in the zone, in a subnet (Neutron can only hold
     it on one; ``why`` says what for), and neither that subnet's gateway nor its network or broadcast address."""
@@ -873,19 +885,18 @@ def _loader_reaches(d: Declaration, ds: Dataset, source: System, file: str, wher
 def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
     file = shown("hosts.yaml")
     zones = {z.name: z for z in d.zones}
+    pinned = _pinned_addresses(d)
     problems = []
     for i, host in enumerate(d.inventory.hosts):
         zone = zones.get(host.zone)
         if zone is None:
             problems.append(Problem(file, f"hosts[{i}].zone", f"unknown zone {show_value(host.zone)}"))
-        elif ipaddress.IPv4Address(host.address) not in ipaddress.IPv4Network(zone.cidr):
-            problems.append(
-                Problem(
-                    file,
-                    f"hosts[{i}].address",
-                    f"{show_value(host.address)} is outside zone {zone.name!r} ({zone.cidr})",
-                )
-            )
+            continue
+        where = f"hosts[{i}].address"
+        held = _host_address_in_zone(d, zone.name, host.address, file, where, "a host sits on one of them")
+        if not held and host.address in pinned:
+            held = [Problem(file, where, f"{show_value(host.address)} is {pinned[host.address]}")]
+        problems += held
     problems += _duplicates(
         file, ((f"hosts[{i}].address", h.address) for i, h in enumerate(d.inventory.hosts)), "host address"
     )
