@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pulumi_openstack as openstack
 import pytest
 import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy
@@ -14,7 +15,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceVali
 from dizuo.baseline import policies as pol
 from dizuo.baseline.catalogue import CheckKind, Scope, packaged
 from dizuo.declaration import Declaration
-from dizuo.synth.engine import StackRun, unwrap
+from dizuo.synth.engine import StackRun, run_stack, unwrap
 from dizuo.synth.synth import SynthError, _policy_violations, synth
 
 from .conftest import ROOT, YULIN
@@ -70,10 +71,34 @@ CASES = [
         False,
         True,
     ),
+    *(  # the OpenStack provider documents 0 for a bound as the full range 1:65535
+        (
+            "management-ports-not-public",
+            pol.SECURITY_GROUP_RULE,
+            {"direction": "ingress", "protocol": "tcp", "remoteIpPrefix": "0.0.0.0/0", **ports},
+            False,
+            True,
+        )
+        for ports in (
+            {"portRangeMin": 0, "portRangeMax": 0},
+            {"portRangeMin": 0, "portRangeMax": 443},
+            {"portRangeMin": 443, "portRangeMax": 0},
+            {"portRangeMin": 443},
+            {"portRangeMax": 443},
+            {"portRangeMin": 1, "portRangeMax": 65535},
+        )
+    ),
     (
         "management-ports-not-public",
         pol.SECURITY_GROUP_RULE,
         {"direction": "ingress", "remoteIpPrefix": "0.0.0.0/0", "portRangeMin": 443, "portRangeMax": 443},
+        False,
+        False,
+    ),
+    (  # a range that stops short of every management port
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteIpPrefix": "0.0.0.0/0", "portRangeMin": 80, "portRangeMax": 2378},
         False,
         False,
     ),
@@ -410,6 +435,30 @@ def test_synth_refuses_a_stack_that_breaks_a_policy(tmp_path: Path, yulin: Decla
         synth(yulin, YULIN, tmp_path / "out", tmp_path / "stacks")
     assert any("DZ-AC-07" in e and "ssh-world" in e for e in caught.value.errors), caught.value.errors
     assert not (tmp_path / "out").exists()
+
+
+def test_a_rule_for_every_port_is_refused_as_a_program_declares_it(tmp_path: Path) -> None:
+    """A SecGroupRule declared with port_range_min=0 and port_range_max=0 (every port, as the OpenStack provider
+    documents it) from 0.0.0.0/0 fails DZ-AC-07 when a real program declares it and the pack reads its inputs."""
+
+    def program() -> None:
+        for name, low, high in (("every-port", 0, 0), ("https", 443, 443)):
+            openstack.networking.SecGroupRule(
+                name,
+                security_group_id="sg",
+                direction="ingress",
+                ethertype="IPv4",
+                protocol="tcp",
+                port_range_min=low,
+                port_range_max=high,
+                remote_ip_prefix="0.0.0.0/0",
+            )
+
+    (tmp_path / "Pulumi.yaml").write_text("name: dizuo-open\nruntime: python\n", encoding="utf-8")
+    run = run_stack(tmp_path, "dev", {}, set(), {}, program=program)
+    found = [v.message for v in _policy_violations(run) if v.policy == "management-ports-not-public"]
+    assert len(found) == 1, found
+    assert found[0].startswith("every-port: 0.0.0.0/0 may reach management port(s) [22, "), found
 
 
 def test_policy_pack_folder_is_a_python_pack() -> None:

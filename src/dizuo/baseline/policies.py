@@ -91,10 +91,12 @@ class Rule:
 
 
 def _ports(props: Mapping[str, Any]) -> set[int]:
+    """The management ports a rule's range takes in. A bound of 0 or none is every port of the protocol: the OpenStack
+    provider documents ``0``/``0`` as the full range 1:65535, and Neutron reads a rule without a range the same way."""
     low, high = props.get("portRangeMin"), props.get("portRangeMax")
-    if low is None:
-        return set(MANAGEMENT_PORTS)  # no range: every port of the protocol
-    return set(range(int(low), int(high if high is not None else low) + 1))
+    if not low or not high:
+        return set(MANAGEMENT_PORTS)
+    return {port for port in MANAGEMENT_PORTS if int(low) <= port <= int(high)}
 
 
 def management_ports_not_public(args: ResourceValidationArgs, report: Report) -> None:
