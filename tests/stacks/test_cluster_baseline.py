@@ -206,7 +206,11 @@ def test_systems_in_a_zone_open_to_outside_accept_the_ingress_controller(
         ({"dizuo.io/system": "sjj-tyrz"}, None, False),  # a system's namespace, which holds its volumes
         (None, {"dizuo.io/system": "sjj-tyrz"}, False),  # a claim the system's department made in it
         (None, {"kubernetes.io/metadata.name": "sjj-tyrz"}, True),  # ... once the label is taken off on purpose
-        ({"app": "loader"}, {"dizuo.io/owner": "gaj"}, True),  # a loader's scratch claim in a dataset namespace
+        # A claim in an owner's dataset namespace, whatever its own labels: its quota admits the datasets' claims only,
+        # and a department admin may take a claim's labels off.
+        ({"app": "loader"}, {"dizuo.io/owner": "gaj"}, False),
+        (None, {"dizuo.io/owner": "gaj"}, False),
+        (None, {"kubernetes.io/metadata.name": "dp-gaj"}, True),  # ... once the label is taken off on purpose
         (None, None, True),
     ],
 )
@@ -223,6 +227,46 @@ def test_data_cannot_be_deleted_with_kubectl(
     activation = {"oldObject": celpy.json_to_cel(old), "namespaceObject": celpy.json_to_cel(namespace)}
     results = [bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation)) for v in KEEP_DATA_VALIDATIONS]
     assert all(results) == deletable, results
+
+
+def _keep_data_admits(runs: dict[str, StackRun], request: dict[str, Any]) -> bool:
+    """Whether the keep-data policy the baseline stack declares admits ``request`` (a DELETE of a claim):
+    every validation of the synthesised ValidatingAdmissionPolicy, evaluated by a CEL implementation."""
+    declared = [
+        p.inputs
+        for p in runs["baseline"].of_type("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")
+        if p.inputs["metadata"]["name"] == "dizuo-keep-data" and p.type.endswith(":ValidatingAdmissionPolicy")
+    ]
+    assert declared, "the baseline declares dizuo-keep-data"
+    (rule,) = declared[0]["spec"]["matchConstraints"]["resourceRules"]
+    assert "DELETE" in rule["operations"]
+    assert "persistentvolumeclaims" in rule["resources"]
+    activation = {key: celpy.json_to_cel(value) for key, value in request.items()}
+    return all(
+        bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation)) for v in declared[0]["spec"]["validations"]
+    )
+
+
+def test_a_dataset_claim_stripped_of_its_labels_is_still_not_deleted(runs: dict[str, StackRun]) -> None:
+    """A department admin (who may update claims in its dataset namespace) takes dizuo.io/dataset and dizuo.io/owner
+    off a dataset's claim, then deletes it: the keep-data policy still refuses, because the claim's namespace is an
+    owner's; once the security administrator takes the namespace's label off, the delete passes."""
+    datapool = runs["datapool"]
+    claim = next(c.inputs for c in datapool.of_type("kubernetes:core/v1:PersistentVolumeClaim"))
+    namespace = next(
+        n.inputs
+        for n in datapool.of_type("kubernetes:core/v1:Namespace")
+        if n.inputs["metadata"]["name"] == claim["metadata"]["namespace"]
+    )
+    assert _keep_data_admits(runs, {"oldObject": claim, "namespaceObject": namespace}) is False
+    stripped = copy.deepcopy(claim)
+    stripped["metadata"]["labels"] = {
+        key: value for key, value in claim["metadata"]["labels"].items() if not key.startswith("dizuo.io/")
+    }
+    assert _keep_data_admits(runs, {"oldObject": stripped, "namespaceObject": namespace}) is False
+    released = copy.deepcopy(namespace)
+    del released["metadata"]["labels"]["dizuo.io/owner"]
+    assert _keep_data_admits(runs, {"oldObject": stripped, "namespaceObject": released}) is True
 
 
 def test_a_system_namespace_outlives_the_stack(runs: dict[str, StackRun]) -> None:

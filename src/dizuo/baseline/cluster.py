@@ -139,29 +139,34 @@ RESTRICTED_POD_VALIDATIONS = [
 ]
 
 
-# Pulumi's protect guards data against `pulumi destroy`; this guards it against `kubectl delete`, by anyone:
-# a dataset's claim, or the namespace holding an owner's datasets, cannot be deleted while it carries its label.
-# Retiring a dataset is a decision: remove it from datasets.yaml (the label goes with `pulumi up`), then delete.
-# A system's namespace holds the system's volumes (claims its department made, which carry no dizuo label): the
-# namespace cannot be deleted while it is labelled dizuo.io/system, nor a claim in it. The cloud stack only forgets
-# the namespace when a system is retired (retain_on_delete); deleting its data is a second, deliberate step: the
-# security administrator takes the label off, then the namespace or the claim is deleted.
+# Pulumi's protect guards data against `pulumi destroy`; this guards it against `kubectl delete`, by anyone. What
+# holds data is told by the labels of the object deleted (a dataset's claim, the namespace holding an owner's
+# datasets, a system's namespace) and, for a claim, by its namespace's: every claim in an owner's dataset namespace
+# (dizuo.io/owner) is a dataset's (its quota admits the declared datasets' claims and nothing more) and every claim in
+# a system's namespace (dizuo.io/system) holds the system's data. The namespace's label is what counts: the claim's
+# own labels are the department's to change (its admins may update claims), so taking them off must not make a
+# dataset deletable. A claim's namespace can be relabelled by the security administrator alone.
+# Deleting data is a deliberate step: the cloud and data-pool stacks only forget what is retired (retain_on_delete);
+# the security administrator then takes the namespace's label off, and the claim or the namespace is deleted.
 _DATA_LABELS = (label("dataset"), label("owner"), label("system"))
+_DATA_NAMESPACE_LABELS = (label("owner"), label("system"))
 KEEP_DATA_VALIDATIONS = [
     {
         "expression": "!has(oldObject.metadata.labels) || !("
         + " || ".join(f"'{key}' in oldObject.metadata.labels" for key in _DATA_LABELS)
         + ")",
         "message": "holds data (a dataset of the data pool: dizuo.io/dataset or dizuo.io/owner label; a system's "
-        "volumes: dizuo.io/system): not deleted; retire the dataset in datasets.yaml, or the system in systems.yaml "
-        "and have the security administrator remove the namespace's dizuo.io/system label, first",
+        "volumes: dizuo.io/system): not deleted; retire the dataset in datasets.yaml, or the system in systems.yaml, "
+        "and have the security administrator remove the namespace's dizuo.io/owner or dizuo.io/system label, first",
     },
     {
         # namespaceObject is null for a cluster-scoped object (a Namespace): the rule above judges those.
-        "expression": "namespaceObject == null || !has(namespaceObject.metadata.labels) || "
-        f"!('{label('system')}' in namespaceObject.metadata.labels)",
-        "message": "a claim in a system's namespace (labelled dizuo.io/system) holds the system's data: not deleted "
-        "while the namespace carries the label; the security administrator removes it first",
+        "expression": "namespaceObject == null || !has(namespaceObject.metadata.labels) || !("
+        + " || ".join(f"'{key}' in namespaceObject.metadata.labels" for key in _DATA_NAMESPACE_LABELS)
+        + ")",
+        "message": "a claim in an owner's dataset namespace (labelled dizuo.io/owner) or a system's namespace "
+        "(dizuo.io/system) holds a dataset or the system's data, whatever its own labels say: not deleted while the "
+        "namespace carries the label; the security administrator removes it first",
     },
 ]
 
