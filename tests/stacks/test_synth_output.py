@@ -118,6 +118,28 @@ def test_no_secret_is_written_in_plaintext(synthesised: tuple[Path, dict]) -> No
     secrets = [d for d in manifests(out) if d["kind"] == "Secret"]
     assert secrets, "a registry password was configured: pull secrets must exist"
     assert all("data" not in d and "stringData" not in d for d in secrets), "secret values were written"
+    assert {d["metadata"]["annotations"]["dizuo.io/withheld-keys"] for d in secrets} == {".dockerconfigjson"}
+
+
+def test_a_withheld_secret_names_its_keys_when_its_value_comes_from_encrypted_config(
+    tmp_path: Path, yulin: Declaration
+) -> None:
+    """A pull secret whose password is a `secure:` value of the stack config (a secret as a whole offline) is written
+    without its data, and its dizuo.io/withheld-keys annotation names the Secret's key, not the placeholder's
+    characters."""
+    stacks = tmp_path / "stacks"
+    for stack in ("0-network", "0-baseline", "1-cloud"):
+        shutil.copytree(ROOT / "stacks" / stack, stacks / stack)
+    config = stacks / "1-cloud" / "Pulumi.yulin-prod.yaml"
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["config"]["dizuo:registryPassword"] = {"secure": "AAABAHZ1bm5vdA=="}  # as `pulumi config set --secret`
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    synth(yulin, YULIN, tmp_path / "out", stacks)
+    secrets = [d for d in manifests(tmp_path / "out") if d["kind"] == "Secret"]
+    assert len(secrets) == len(yulin.systems), "a pull secret per system"
+    for secret in secrets:
+        assert not {"data", "stringData"} & set(secret), secret["metadata"]["name"]
+        assert secret["metadata"]["annotations"]["dizuo.io/withheld-keys"] == ".dockerconfigjson", secret["metadata"]
 
 
 def test_a_failing_synth_leaves_the_previous_output_untouched(tmp_path: Path, yulin: Declaration) -> None:

@@ -246,6 +246,12 @@ def is_secret(value: object) -> bool:
     return rpc.is_rpc_secret(value)
 
 
+def map_keys(value: Any) -> list[str]:
+    """The keys of a recorded map input, whether the map or any of its values is a Pulumi secret ([] for no map)."""
+    value = rpc.unwrap_rpc_secret(value)
+    return [str(key) for key in value] if isinstance(value, dict) else []
+
+
 def unwrap(value: Any) -> Any:
     """Recorded inputs with every secret replaced by a placeholder: what may be written to disk."""
     if rpc.is_rpc_secret(value):

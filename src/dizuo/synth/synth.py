@@ -25,7 +25,7 @@ from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import ChangedWhileWritingError, make_staging, output_place_problem, resolved_out, swap_in
 from dizuo.naming import label
-from dizuo.synth.engine import StackRun, read_stack_config, run_stack, unwrap
+from dizuo.synth.engine import StackRun, map_keys, read_stack_config, run_stack, unwrap
 from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors, numeric_version
 
 # Apply order inside one file: what others live in or refer to comes first.
@@ -122,8 +122,11 @@ def _manifest(inputs: dict[str, Any]) -> dict[str, Any]:
     manifest = {k: unwrapped[k] for k in HEAD_KEYS if k in unwrapped}
     manifest.update((k, v) for k, v in unwrapped.items() if k not in HEAD_KEYS)
     if manifest.get("kind") == "Secret":
-        # A Secret's values never reach disk, secret-marked or not.
-        had = sorted({*manifest.pop("data", {}), *manifest.pop("stringData", {})})
+        # A Secret's values never reach disk, secret-marked or not. Its keys are read from the inputs as recorded: a
+        # data map that is a secret as a whole (a value from secret config) is a placeholder once unwrapped.
+        manifest.pop("data", None)
+        manifest.pop("stringData", None)
+        had = sorted({key for field in ("data", "stringData") for key in map_keys(inputs.get(field))})
         annotations = manifest.setdefault("metadata", {}).setdefault("annotations", {})
         annotations[label("withheld-keys")] = ",".join(had)
         annotations[label("withheld")] = WITHHELD
