@@ -367,6 +367,33 @@ def test_synth_replaces_a_previous_build_and_leaves_it_readable(tmp_path: Path, 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build")], "nothing left beside it"
 
 
+def test_synth_replaces_its_own_build_after_the_declaration_changed_and_nothing_else(tmp_path: Path) -> None:
+    """A build written before the city's domain changed (its zone file no longer what the declaration would write)
+    is replaced by the next synth, since summary.json lists what it wrote; a file of the user's put beside the
+    manifests is still refused, and kept."""
+    decl = tmp_path / "decl"
+    shutil.copytree(YULIN, decl)
+    stacks = tmp_path / "stacks"
+    for stack in ("0-network", "0-baseline", "1-cloud"):
+        shutil.copytree(ROOT / "stacks" / stack, stacks / stack)
+    out = tmp_path / "build"
+    synth(load(decl), decl, out, stacks)
+    assert (out / "dns" / "yl.gov.cn.zone").is_file()
+    city = decl / "city.yaml"
+    city.write_text(city.read_text(encoding="utf-8").replace("domain: yl.gov.cn", "domain: yulin.gov.cn"), "utf-8")
+    synth(load(decl), decl, out, stacks)
+    assert sorted(p.name for p in (out / "dns").iterdir()) == ["yulin.gov.cn.zone"]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert "dns/yulin.gov.cn.zone" in summary["files"]
+    assert summary["files"] == sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "summary.json"
+    )
+    (out / "cloud" / "kustomization.yaml").write_text("resources: [yl-gov.yaml]\n", encoding="utf-8")
+    with pytest.raises(SynthError, match=r"it holds cloud/kustomization\.yaml\)"):
+        synth(load(decl), decl, out, stacks)
+    assert (out / "cloud" / "kustomization.yaml").read_text(encoding="utf-8") == "resources: [yl-gov.yaml]\n"
+
+
 def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
     """`dizuo synth inventories/yulin --out DIR` exits 0, prints the table and writes summary.json."""
     done = subprocess.run(

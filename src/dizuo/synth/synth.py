@@ -3,7 +3,7 @@
 Output (written to a temporary directory and swapped in only when everything is valid):
 ``DIR/<stack>/<cluster>.yaml`` (Kubernetes manifests, applyable with kubectl or a GitOps tool),
 ``DIR/<stack>/openstack.json`` (OpenStack resources with their inputs), ``DIR/dns/<domain>.zone`` (A records of
-the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts).
+the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts, and the files written).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -49,6 +49,8 @@ KIND_ORDER = [
 ]
 # The A records of the systems served through an ingress controller, for the city's DNS (dns_zone_fragment).
 DNS_FOLDER = "dns"
+# What a build wrote (``files``, for the next build to replace) and what it held.
+SUMMARY = "summary.json"
 WITHHELD = "withheld: secret values are applied by `pulumi up` or the city's secret manager, never written here"
 
 
@@ -244,7 +246,9 @@ def synth(
             raise SynthError(errors)
         result.summary = summary(declaration, stack, result.runs)
         _write_dns_records(declaration, result, staging)
-        _write(staging / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
+        # What this build wrote, so that the next one replaces exactly that, whatever its declaration has become.
+        result.summary["files"] = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+        _write(staging / SUMMARY, json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
         _swap_in_build(staging, out, declaration)
     except OSError as exc:  # the disk filled, a folder became unwritable: the build could not finish
         raise SynthError([f"--out {out}: cannot write: {exc.strerror or exc}"], FAILED) from exc
@@ -306,7 +310,7 @@ def _make_staging(out: Path) -> Path:
 def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path, declaration: Declaration) -> None:
     """Refuse an output directory whose replacement would lose anything synth did not write itself.
 
-    ``out`` is replaced as a whole, so it must be new, empty, or a previous build of this declaration (see
+    ``out`` is replaced as a whole, so it must be new, empty, or a previous build (see
     ``_foreign_content``); not the working directory or one holding it, nor a mount point (neither can be renamed).
     Raises :class:`SynthError`.
     """
@@ -324,33 +328,26 @@ def check_output_dir(out: Path, declaration_dir: Path, stacks_root: Path, declar
 
 
 def _foreign_content(out: Path, declaration: Declaration) -> str | None:
-    """What in ``out`` synth did not write, or None: a previous build holds ``summary.json``, one folder per stack it
-    names with that stack's manifests (``<cluster>.yaml``) and ``openstack.json``, and ``dns/<domain>.zone``; each a
-    regular file. Anything else (a kustomization.yaml beside the manifests) is a user's, and would be lost."""
-    entries = {p.name: p for p in out.iterdir()}
-    if not entries:
+    """What in ``out`` synth did not write, or None. A previous build names what it wrote in its ``summary.json``
+    (``files``, paths relative to ``out``); each of those, a regular file, is replaceable, and so is every folder on
+    their way. Anything else (a kustomization.yaml beside the manifests) is a user's, and would be lost."""
+    if not any(out.iterdir()):
         return None
-    try:
-        previous = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        stack_folders = set(previous["stacks"])
-    except (OSError, ValueError, KeyError, TypeError):
-        stack_folders = set()
-    manifests = {f"{c.name}.yaml" for c in declaration.clusters} | {"default.yaml", "openstack.json"}
-    zones = {f"{declaration.city.domain}.zone"} if declaration.city.domain else set()
+    written = _previous_files(out, declaration)
+    folders = {parent.as_posix() for path in written for parent in PurePosixPath(path).parents}
+    foreign: list[str] = []
 
-    folders: dict[str, set[str]] = {DNS_FOLDER: zones, **dict.fromkeys(stack_folders, manifests)}
+    def judge(folder: Path, prefix: str) -> None:
+        for path in sorted(folder.iterdir()):
+            relative = prefix + path.name
+            if path.is_symlink():
+                foreign.append(relative)
+            elif path.is_dir() and relative in folders:
+                judge(path, relative + "/")
+            elif not (path.is_file() and relative in written):
+                foreign.append(relative)
 
-    def regular(path: Path) -> bool:
-        return path.is_file() and not path.is_symlink()
-
-    foreign = []
-    for name, path in sorted(entries.items()):
-        if name == "summary.json" and regular(path):
-            continue
-        if name not in folders or path.is_symlink() or not path.is_dir():
-            foreign.append(name)
-            continue
-        foreign += [f"{name}/{f.name}" for f in sorted(path.iterdir()) if f.name not in folders[name] or not regular(f)]
+    judge(out, "")
     if not foreign:
         return None
     shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
@@ -358,6 +355,25 @@ def _foreign_content(out: Path, declaration: Declaration) -> str | None:
         f"is not a previous dizuo synth output (it holds {shown}), and it would be replaced as a whole; choose a new "
         "or empty directory"
     )
+
+
+def _previous_files(out: Path, declaration: Declaration) -> set[str]:
+    """The files a previous build in ``out`` wrote, as its ``summary.json`` lists them. A build from before that list
+    was kept (or without a readable summary) is judged by what this declaration would write: each stack folder the
+    summary names with its clusters' manifests and ``openstack.json``, and the zone file of its domain."""
+    try:
+        previous = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = {}
+    previous = previous if isinstance(previous, dict) else {}
+    files = previous.get("files")
+    if isinstance(files, list) and all(isinstance(f, str) for f in files):
+        return {SUMMARY, *files}
+    stacks = previous.get("stacks")
+    stacks = [s for s in stacks if isinstance(s, str)] if isinstance(stacks, dict | list) else []
+    manifests = {f"{c.name}.yaml" for c in declaration.clusters} | {"default.yaml", "openstack.json"}
+    zones = {f"{DNS_FOLDER}/{declaration.city.domain}.zone"} if declaration.city.domain else set()
+    return {SUMMARY, *zones, *(f"{stack}/{manifest}" for stack in stacks for manifest in manifests)}
 
 
 def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> dict[str, Any]:
