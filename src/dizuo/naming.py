@@ -22,6 +22,12 @@ def label(key: str) -> str:
     return f"{LABEL_PREFIX}/{key}"
 
 
+def metadata_key(label_key: str) -> str:
+    """A label key as object-store metadata, which holds no ``/`` (a bucket carries its dataset's labels this way):
+    ``metadata_key("dizuo.io/owner")`` -> ``dizuo.io-owner``."""
+    return label_key.replace("/", "-")
+
+
 def storage_class(prefix: str, pool: str) -> str:
     """The StorageClass of a block or file storage pool (made by the data-pool stack, quota'd by the cloud stack)."""
     return name(prefix, pool)

@@ -461,6 +461,23 @@ def test_a_rule_for_every_port_is_refused_as_a_program_declares_it(tmp_path: Pat
     assert found[0].startswith("every-port: 0.0.0.0/0 may reach management port(s) [22, "), found
 
 
+def test_a_bucket_dataset_names_its_owner_and_classification(runs: dict[str, StackRun]) -> None:
+    """A dataset bucket (a Swift container carrying its labels as dizuo.io-<key> metadata) passes as the data-pool
+    stack declares it, and is reported when its owner or classification is taken off."""
+    buckets = runs["datapool"].of_type(pol.BUCKET)
+    assert buckets, "Yulin keeps datasets in buckets"
+    for bucket in buckets:
+        props = unwrap(bucket.inputs)
+        assert violations("datasets-owned-and-classified", pol.BUCKET, props, protect=True) == [], bucket.name
+    props = unwrap(buckets[0].inputs)
+    del props["metadata"]["dizuo.io-owner"]
+    props["metadata"]["dizuo.io-classification"] = ""
+    assert violations("datasets-owned-and-classified", pol.BUCKET, props, protect=True) == [
+        "res: dataset without metadata dizuo.io-owner",
+        "res: dataset without metadata dizuo.io-classification",
+    ]
+
+
 def test_policy_pack_folder_is_a_python_pack() -> None:
     """stacks/policy is a Pulumi policy pack in Python that builds the pack from dizuo's rules."""
     manifest = yaml.safe_load((ROOT / "stacks" / "policy" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))

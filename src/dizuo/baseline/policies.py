@@ -33,7 +33,7 @@ from pulumi_policy import (
 )
 
 from dizuo.baseline.catalogue import packaged
-from dizuo.naming import label
+from dizuo.naming import label, metadata_key
 
 Report = Callable[[str, str | None], None]
 
@@ -135,13 +135,23 @@ def storage_classes_retain(args: ResourceValidationArgs, report: Report) -> None
 
 
 def datasets_owned_and_classified(args: ResourceValidationArgs, report: Report) -> None:
-    """一数一源: every dataset volume names its one owner department and its classification."""
-    labels = (args.props.get("metadata") or {}).get("labels") or {}
-    if label("dataset") not in labels:
+    """一数一源: every dataset, volume or bucket, names its one owner department and its classification.
+
+    A claim carries them as labels; a bucket as container metadata, each label key without its ``/``
+    (:func:`dizuo.naming.metadata_key`)."""
+    metadata = args.props.get("metadata") or {}
+    bucket = args.resource_type == BUCKET
+    labels = metadata if bucket else metadata.get("labels") or {}
+    what = "metadata" if bucket else "label"
+
+    def key(name: str) -> str:
+        return metadata_key(label(name)) if bucket else label(name)
+
+    if key("dataset") not in labels:
         return
-    for key in ("owner", "classification", "retention-days", "refresh-days"):
-        if not labels.get(label(key)):
-            report(f"{args.name}: dataset without label {label(key)}", None)
+    for name in ("owner", "classification", "retention-days", "refresh-days"):
+        if not labels.get(key(name)):
+            report(f"{args.name}: dataset without {what} {key(name)}", None)
 
 
 def namespaces_enforce_pod_security(args: ResourceValidationArgs, report: Report) -> None:
@@ -277,8 +287,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "datasets-owned-and-classified",
         "DZ-AC-10",
-        "Every dataset names its one owner department (一数一源), its classification and its retention.",
-        (PVC,),
+        "Every dataset, volume or bucket, names its one owner department (一数一源), its classification and its"
+        " retention.",
+        (PVC, BUCKET),
         validate=datasets_owned_and_classified,
     ),
     Rule(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dizuo.declaration.model import Dataset, Declaration, StoragePool
-from dizuo.naming import label
+from dizuo.naming import label, metadata_key
 
 # CSI provisioners of the backends the government cloud offers (Ceph via ceph-csi).
 PROVISIONERS = {
@@ -69,7 +69,7 @@ def bucket_metadata(ds: Dataset, city: str) -> dict[str, str]:
     and its declared size as Swift's container quota (Quota-Bytes, enforced by the container_quotas middleware of the
     proxy pipeline: an upload past it is refused). The quota is also what the capacity exporter reads as the bucket's
     capacity where the object store publishes it."""
-    labels = {key.replace("/", "-"): value for key, value in dataset_labels(ds, city).items()}
+    labels = {metadata_key(key): value for key, value in dataset_labels(ds, city).items()}
     return {**labels, "Quota-Bytes": str(ds.size_gib * GIB)}
 
 
