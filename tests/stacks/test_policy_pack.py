@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pulumi_kubernetes as k8s
 import pulumi_openstack as openstack
 import pytest
 import yaml
@@ -306,6 +307,86 @@ def test_a_container_runs_as_its_effective_user(
     pod = {"securityContext": pod_security, "containers": [container("app", container_security)]}
     found = workload_violations("kubernetes:apps/v1:Deployment", pod)
     assert found == ([reported] if reported else []), found
+
+
+PATCH_KINDS = sorted(f"{kind}Patch" for kind in WORKLOAD_KINDS)
+
+
+def patch_violations(kind: str, pod: dict[str, Any]) -> list[str]:
+    """What the pack says of a patch of ``kind`` setting pod spec ``pod``, laid out as the kind it patches."""
+    declared = pol.Declared(
+        kind, "app", f"urn:test::{kind}::app", WORKLOAD_KINDS[kind.removesuffix("Patch")](pod), False
+    )
+    return [v.message for v in pol.evaluate([declared]) if v.policy == "workloads-unprivileged"]
+
+
+@pytest.mark.parametrize("kind", PATCH_KINDS)
+def test_a_patch_of_any_workload_is_judged_by_what_it_sets(kind: str) -> None:
+    """A patch (DeploymentPatch, JobPatch...) that makes a container privileged, escalating or root, or shares a host
+    namespace, is reported; one that sets only an image is not (what it omits keeps the object's values)."""
+    assert patch_violations(kind, {"containers": [{"name": "app", "image": "registry.yl.gov.cn/app:2"}]}) == []
+    assert patch_violations(kind, {"containers": [{"name": "app", "securityContext": {"privileged": True}}]}) == [
+        "app/app: privileged container"
+    ]
+    escalating = {"allowPrivilegeEscalation": True, "runAsNonRoot": False}
+    assert patch_violations(kind, {"initContainers": [{"name": "setup", "securityContext": escalating}]}) == [
+        "app/setup (initContainers): allowPrivilegeEscalation is not false",
+        "app/setup (initContainers): may run as root (runAsNonRoot is not true)",
+    ]
+    root_pod = {"securityContext": {"runAsUser": 0}, "containers": [{"name": "app", "image": "app:2"}]}
+    assert patch_violations(kind, root_pod) == ["app/app: runs as root (runAsUser 0)"]
+    assert patch_violations(kind, {"hostPID": True}) == ["app: shares the node's namespaces: process"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "reported"),
+    [
+        ({"pod-security.kubernetes.io/enforce": "privileged"}, ["nsp: Pod Security enforce level is 'privileged'"]),
+        (
+            {"pod-security.kubernetes.io/enforce": "baseline", "dizuo.io/protection-level": "3"},
+            ["nsp: a level-3 system must enforce 'restricted', not 'baseline'"],
+        ),
+        (
+            {"dizuo.io/managed": "false"},
+            ["nsp: takes the namespace out of dizuo's management (dizuo.io/managed: 'false')"],
+        ),
+        ({"pod-security.kubernetes.io/enforce": "restricted"}, []),
+        ({"team": "gis"}, []),  # a label that touches no rule
+    ],
+)
+def test_a_namespace_patch_cannot_weaken_pod_security(labels: dict[str, str], reported: list[str]) -> None:
+    """A NamespacePatch may label any namespace, a managed one too: it may not set a Pod Security level weaker than
+    baseline (restricted beside a level-3 label), nor take the namespace out of dizuo's management."""
+    declared = pol.Declared(pol.NAMESPACE_PATCH, "nsp", "urn:test::nsp", ns(labels), protect=False)
+    found = [v.message for v in pol.evaluate([declared]) if v.policy == "namespaces-enforce-pod-security"]
+    assert found == reported
+
+
+def test_patches_a_program_declares_are_checked(tmp_path: Path) -> None:
+    """A DeploymentPatch making a container privileged and a NamespacePatch lowering Pod Security, declared by a real
+    program, fail the pack; a patch that only changes an image passes."""
+
+    def program() -> None:
+        k8s.apps.v1.DeploymentPatch(
+            "privileged",
+            metadata={"name": "app", "namespace": "sjj-tyrz"},
+            spec={"template": {"spec": {"containers": [{"name": "app", "securityContext": {"privileged": True}}]}}},
+        )
+        k8s.apps.v1.DeploymentPatch(
+            "new-image",
+            metadata={"name": "app", "namespace": "sjj-tyrz"},
+            spec={"template": {"spec": {"containers": [{"name": "app", "image": "registry.yl.gov.cn/app:2"}]}}},
+        )
+        k8s.core.v1.NamespacePatch(
+            "lowered", metadata={"name": "sjj-tyrz", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}
+        )
+
+    (tmp_path / "Pulumi.yaml").write_text("name: dizuo-patch\nruntime: python\n", encoding="utf-8")
+    run = run_stack(tmp_path, "dev", {}, set(), {}, program=program)
+    assert sorted(str(v) for v in _policy_violations(run)) == [
+        "[DZ-AC-09 namespaces-enforce-pod-security] lowered: Pod Security enforce level is 'privileged'",
+        "[DZ-AC-09 workloads-unprivileged] privileged/app: privileged container",
+    ]
 
 
 # Provider references as the engine records them ("<provider URN>::<provider id>"), one per cluster.

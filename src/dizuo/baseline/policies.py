@@ -49,9 +49,15 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 # ever adds a redirect. ingress-nginx reads it with Go's strconv.ParseBool, so these all mean false.
 SSL_REDIRECT = "nginx.ingress.kubernetes.io/ssl-redirect"
 PARSEBOOL_FALSE = frozenset({"0", "f", "false"})
+# A patch (pulumi-kubernetes' <Kind>Patch: a Server-Side Apply of some fields onto an object made elsewhere) holds the
+# fields it sets, at the paths of its kind, and nothing of the rest, which keeps the object's values: the pack judges
+# a patch by what it sets.
+PATCH = "Patch"
+NAMESPACE_PATCH = f"{NAMESPACE}{PATCH}"
+POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
 # Where each kind that makes pods keeps its pod spec: a privileged container is as dangerous in a Job, a CronJob
-# or a bare Pod as in a Deployment.
-POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+# or a bare Pod as in a Deployment, or in a patch of one.
+_WHOLE_POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
     "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
@@ -60,6 +66,10 @@ POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "kubernetes:core/v1:Pod": ("spec",),
+}
+POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+    **_WHOLE_POD_SPEC_PATHS,
+    **{f"{kind}{PATCH}": path for kind, path in _WHOLE_POD_SPEC_PATHS.items()},
 }
 WORKLOADS = tuple(POD_SPEC_PATHS)
 # The pod's host namespaces: a container in any of them sees (and can act on) the node's.
@@ -154,12 +164,26 @@ def datasets_owned_and_classified(args: ResourceValidationArgs, report: Report) 
             report(f"{args.name}: dataset without {what} {key(name)}", None)
 
 
+def _is_patch(resource_type: str) -> bool:
+    """Whether a resource is a patch of an object made elsewhere: only the fields it sets are known."""
+    return resource_type.endswith(PATCH)
+
+
 def namespaces_enforce_pod_security(args: ResourceValidationArgs, report: Report) -> None:
-    """Managed namespaces enforce Pod Security; level-3 systems enforce `restricted`."""
+    """Managed namespaces enforce Pod Security; level-3 systems enforce `restricted`. A patch may label any namespace,
+    a managed one too: it may not take one out of dizuo's management, nor set a weaker level."""
     labels = (args.props.get("metadata") or {}).get("labels") or {}
-    if labels.get(label("managed")) != "true":
+    managed = labels.get(label("managed"))
+    if _is_patch(args.resource_type):
+        if managed is not None and managed != "true":
+            report(
+                f"{args.name}: takes the namespace out of dizuo's management ({label('managed')}: {managed!r})", None
+            )
+        if POD_SECURITY_ENFORCE not in labels:
+            return
+    elif managed != "true":
         return
-    level = labels.get("pod-security.kubernetes.io/enforce")
+    level = labels.get(POD_SECURITY_ENFORCE)
     if level not in {"restricted", "baseline"}:
         report(f"{args.name}: Pod Security enforce level is {level!r}", None)
     elif labels.get(label("protection-level")) == "3" and level != "restricted":
@@ -189,7 +213,11 @@ def containers_with_security(pod: Mapping[str, Any]) -> Iterator[tuple[str, Mapp
 
 
 def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None:
-    """No workload's pod shares the node's namespaces, and none of its containers is privileged, root or escalating."""
+    """No workload's pod shares the node's namespaces, and none of its containers is privileged, root or escalating.
+
+    A patch leaves what it does not set as the object has it: it is judged by what it sets (a field it omits is not
+    reported as missing)."""
+    partial = _is_patch(args.resource_type)
     pod = pod_spec(args.resource_type, args.props)
     shared = [namespace for key, namespace in HOST_NAMESPACES.items() if pod.get(key)]
     if shared:
@@ -199,11 +227,12 @@ def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None
         where = f"{args.name}/{name}" if field == "containers" else f"{args.name}/{name} ({field})"
         if security.get("privileged"):
             report(f"{where}: privileged container", None)
-        if security.get("allowPrivilegeEscalation", True):
+        escalation, non_root = security.get("allowPrivilegeEscalation"), security.get("runAsNonRoot")
+        if escalation or (escalation is None and not partial):
             report(f"{where}: allowPrivilegeEscalation is not false", None)
         if security.get("runAsUser") == 0:
             report(f"{where}: runs as root (runAsUser 0)", None)
-        elif not security.get("runAsNonRoot"):
+        elif not non_root and (non_root is not None or not partial):
             report(f"{where}: may run as root (runAsNonRoot is not true)", None)
 
 
@@ -295,16 +324,17 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "namespaces-enforce-pod-security",
         "DZ-AC-09",
-        "Managed namespaces enforce Pod Security admission; level-3 systems enforce 'restricted'.",
-        (NAMESPACE,),
+        "Managed namespaces enforce Pod Security admission; level-3 systems enforce 'restricted'; no namespace patch"
+        " sets a weaker level or takes a namespace out of dizuo's management.",
+        (NAMESPACE, NAMESPACE_PATCH),
         validate=namespaces_enforce_pod_security,
     ),
     Rule(
         "workloads-unprivileged",
         "DZ-AC-09",
-        "No workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, bare Pod...) runs a container,"
-        " init and ephemeral ones included, privileged, as root or with privilege escalation, or shares the node's"
-        " network, process or IPC namespace.",
+        "No workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, bare Pod..., or a patch of one)"
+        " runs a container, init and ephemeral ones included, privileged, as root or with privilege escalation, or"
+        " shares the node's network, process or IPC namespace.",
         WORKLOADS,
         validate=workloads_unprivileged,
     ),
