@@ -11,7 +11,11 @@ import pulumi_kubernetes as k8s
 import pulumi_openstack as openstack
 import pytest
 import yaml
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy.policy import _PolicyAnalyzerServicer
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from dizuo.baseline import policies as pol
 from dizuo.baseline.catalogue import CheckKind, Scope, packaged
@@ -476,6 +480,64 @@ def test_synth_checks_a_namespace_in_each_cluster_it_is_declared_in() -> None:
         "namespace dp-sjj (provider datapool-yl-dmz) has no default-deny",
         "namespace dp-sjj (provider datapool-yl-dmz) has no quota",
     ], found
+
+
+def analyze_stack(resources: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str]]:
+    """(enforcement level, message) of each diagnostic the pack's stack policy gives when pulumi-policy's own analyzer
+    server runs it, as `pulumi preview --policy-pack` does: properties go through its deserializer and its
+    unknown-checking proxy, so an unknown sentinel is an unknown value exactly as in a preview."""
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=rtype,
+                name=name,
+                urn=f"urn:pulumi:dev::p::{rtype}::{name}",
+                properties=json_format.ParseDict(props, struct_pb2.Struct()),
+            )
+            for rtype, name, props in resources
+        ]
+    )
+    # The servicer is pulumi-policy's private class behind `serve`; it is the code a preview runs.
+    servicer = _PolicyAnalyzerServicer("dizuo", "0.1.0", pol.policies(), EnforcementLevel.MANDATORY)
+    response = servicer.AnalyzeStack(request, None)
+    levels = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"}
+    return [
+        (levels[d.enforcementLevel], d.message.rsplit("\n", 1)[-1])  # a violation's message follows the description
+        for d in response.diagnostics
+        if d.policyName == "namespaces-quota-and-default-deny"
+    ]
+
+
+def beside_two_systems(*resources: tuple[str, str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """What the analyzer says of the system namespaces sjj-tyrz and gaj-01 declared with ``resources``."""
+    namespaces = [
+        (pol.NAMESPACE, code, {"metadata": {"name": code, "labels": {"dizuo.io/system": code}}})
+        for code in ("sjj-tyrz", "gaj-01")
+    ]
+    return analyze_stack([*namespaces, *resources])
+
+
+def in_namespace(rtype: str, namespace: str, spec: Any) -> tuple[str, str, dict[str, Any]]:
+    return (rtype, f"{rtype}-{namespace}", {"metadata": {"name": "x", "namespace": namespace}, "spec": spec})
+
+
+def test_an_unknown_value_in_a_preview_leaves_the_quota_check_running_for_the_rest() -> None:
+    """In a preview, a value another resource computes (a ConfigMap's namespace, a NetworkPolicy's spec, a quota's
+    namespace) no longer skips the quota and default-deny check for every namespace: only what the unknown could
+    satisfy is left undecided, and a namespace lacking its quota and default-deny is still refused."""
+    gaj_lacks_both = [
+        ("mandatory", "namespace gaj-01 has no default-deny"),
+        ("mandatory", "namespace gaj-01 has no quota"),
+    ]
+    unrelated = in_namespace("kubernetes:core/v1:ConfigMap", UNKNOWN_STRING_VALUE, None)
+    found = beside_two_systems(unrelated, in_namespace(pol.QUOTA, "sjj-tyrz", {"hard": {"pods": "10"}}))
+    assert found == [("mandatory", "namespace sjj-tyrz has no default-deny"), *gaj_lacks_both]
+    unknown_spec = in_namespace(pol.NETWORK_POLICY, "sjj-tyrz", UNKNOWN_STRING_VALUE)
+    found = beside_two_systems(in_namespace(pol.QUOTA, "sjj-tyrz", {"hard": {"pods": "10"}}), unknown_spec)
+    assert found == gaj_lacks_both
+    quota_somewhere = in_namespace(pol.QUOTA, UNKNOWN_STRING_VALUE, {"hard": {"pods": "10"}})
+    deny = in_namespace(pol.NETWORK_POLICY, "sjj-tyrz", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    assert beside_two_systems(quota_somewhere, deny) == [("mandatory", "namespace gaj-01 has no default-deny")]
 
 
 def test_policies_are_mandatory_and_name_their_control() -> None:

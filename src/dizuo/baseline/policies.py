@@ -31,6 +31,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from dizuo.baseline.catalogue import packaged
 from dizuo.naming import label, metadata_key
@@ -45,6 +46,8 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 BUCKET = "openstack:objectstorage/container:Container"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 # ingress-nginx's switch that would serve a TLS host over plain HTTP as well (DZ-CT-01); force-ssl-redirect only
 # ever adds a redirect. ingress-nginx reads it with Go's strconv.ParseBool, so these all mean false.
 SSL_REDIRECT = "nginx.ingress.kubernetes.io/ssl-redirect"
@@ -260,34 +263,56 @@ def _cluster(resource: PolicyResource) -> str:
     return resource.provider.urn if resource.provider is not None else ""
 
 
+def _default_deny(spec: Mapping[str, Any]) -> bool:
+    """Whether a NetworkPolicy spec denies all traffic both ways to every pod of its namespace."""
+    return (
+        spec.get("podSelector") == {}
+        and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
+        and not spec.get("ingress")
+        and not spec.get("egress")
+    )
+
+
+def _namespace_of(resource: PolicyResource) -> str | None:
+    """A namespaced resource's namespace ("" when it names none); None when a preview does not know it yet."""
+    try:
+        return str((resource.props.get("metadata") or {}).get("namespace") or "")
+    except UnknownValueError:
+        return None
+
+
 def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Report) -> None:
     """Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy (both ways), in the
-    same cluster: a namespace is per cluster, so one of the same name elsewhere does not stand in for it."""
-    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    same cluster: a namespace is per cluster, so one of the same name elsewhere does not stand in for it.
+
+    During a preview a value another resource computes is unknown, and pulumi-policy skips a whole stack policy at the
+    first unknown it reads (an advisory "can't run policy" instead of the check). So only the kinds the check is about
+    are read, each on its own: a namespace whose name or labels are unknown is left out, and a quota or NetworkPolicy
+    the preview cannot read may be the one a namespace needs (any namespace's of its cluster, when its own is
+    unknown), so that namespace is not reported for lacking it; every other namespace is checked."""
+    found: dict[tuple[str, str | None], set[str]] = defaultdict(set)  # namespace None: may be any of the cluster's
     namespaces: dict[tuple[str, str], str] = {}  # (cluster, namespace) -> how a report names it
     for r in args.resources:
-        meta = r.props.get("metadata") or {}
         cluster = _cluster(r)
-        if r.resource_type == NAMESPACE and {label("system"), label("owner")} & set(meta.get("labels") or {}):
-            name = str(meta.get("name"))
-            where = f" (provider {r.provider.name})" if r.provider is not None else ""
-            namespaces[(cluster, name)] = f"namespace {name}{where}"
-        namespace = meta.get("namespace")
-        if namespace is None:
-            continue
-        spec = r.props.get("spec") or {}
-        if r.resource_type == "kubernetes:core/v1:ResourceQuota":
-            found[(cluster, namespace)].add("quota")
-        if (
-            r.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-            and spec.get("podSelector") == {}
-            and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
-            and not spec.get("ingress")
-            and not spec.get("egress")
-        ):
-            found[(cluster, namespace)].add("default-deny")
+        provides = {QUOTA: "quota", NETWORK_POLICY: "default-deny"}.get(r.resource_type)
+        if provides is not None:
+            namespace = _namespace_of(r)
+            try:
+                if namespace != "" and (provides == "quota" or _default_deny(r.props.get("spec") or {})):
+                    found[(cluster, namespace)].add(provides)
+            except UnknownValueError:
+                found[(cluster, namespace)].add(provides)  # not known to be a default-deny, nor known not to be
+        elif r.resource_type == NAMESPACE:
+            try:
+                meta = r.props.get("metadata") or {}
+                if {label("system"), label("owner")} & set(meta.get("labels") or {}):
+                    name = str(meta.get("name"))
+                    where = f" (provider {r.provider.name})" if r.provider is not None else ""
+                    namespaces[(cluster, name)] = f"namespace {name}{where}"
+            except UnknownValueError:
+                continue  # its name or labels are computed: not known to be a system's or an owner's
     for key, named in namespaces.items():
-        for missing in sorted({"quota", "default-deny"} - found[key]):
+        for missing in sorted({"quota", "default-deny"} - found[key] - found[(key[0], None)]):
             report(f"{named} has no {missing}", None)
 
 
