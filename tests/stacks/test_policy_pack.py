@@ -114,6 +114,30 @@ CASES = [
         False,
         False,
     ),
+    *(  # ICMP (by name or number) carries no ports: an echo rule from anywhere reaches no management port
+        (
+            "management-ports-not-public",
+            pol.SECURITY_GROUP_RULE,
+            {"direction": "ingress", "protocol": protocol, "remoteIpPrefix": "0.0.0.0/0"},
+            False,
+            False,
+        )
+        for protocol in ("icmp", "ICMP", "1", "ipv6-icmp")
+    ),
+    (  # every protocol, written as Neutron's "any"
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "protocol": "any", "remoteIpPrefix": "0.0.0.0/0"},
+        False,
+        True,
+    ),
+    (  # a prefix that is no address range is reported, not a crash of the policy pack
+        "management-ports-not-public",
+        pol.SECURITY_GROUP_RULE,
+        {"direction": "ingress", "remoteIpPrefix": "10.0.0.0/33", "portRangeMin": 22, "portRangeMax": 22},
+        False,
+        True,
+    ),
     ("data-holders-protected", pol.PVC, {"metadata": {"name": "rk"}}, False, True),
     ("data-holders-protected", pol.PVC, {"metadata": {"name": "rk"}}, True, False),
     ("data-holders-protected", pol.NAMESPACE, ns({"dizuo.io/owner": "gaj"}), False, True),

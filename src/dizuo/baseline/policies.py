@@ -112,17 +112,26 @@ def _ports(props: Mapping[str, Any]) -> set[int]:
     return {port for port in MANAGEMENT_PORTS if int(low) <= port <= int(high)}
 
 
+# Protocols whose rules carry ports (Neutron's names and numbers); a rule for any other (icmp, gre, vrrp, ...) reaches
+# no port. No protocol at all is every protocol, tcp among them.
+PORT_PROTOCOLS = frozenset({"", "any", "tcp", "udp", "sctp", "udplite", "dccp", "6", "17", "132", "136", "33"})
+
+
 def management_ports_not_public(args: ResourceValidationArgs, report: Report) -> None:
     """No security-group rule admits a public source to a management port."""
     props = args.props
-    if props.get("direction") != "ingress":
+    if props.get("direction") != "ingress" or str(props.get("protocol") or "").lower() not in PORT_PROTOCOLS:
         return
     source = props.get("remoteIpPrefix")
     if not source:
         if props.get("remoteGroupId"):
             return  # from the members of another security group: addresses of the city's own
         source = "0.0.0.0/0"  # OpenStack reads a rule without prefix or group as "from anywhere"
-    network = ipaddress.ip_network(str(source), strict=False)
+    try:
+        network = ipaddress.ip_network(str(source), strict=False)
+    except ValueError:
+        report(f"{args.name}: remoteIpPrefix {source!r} is not an address range", None)
+        return
     exposed = _ports(props) & MANAGEMENT_PORTS
     if not network.is_private and exposed:
         report(f"{args.name}: {source} may reach management port(s) {sorted(exposed)}", None)
