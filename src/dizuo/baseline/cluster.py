@@ -147,7 +147,8 @@ RESTRICTED_POD_VALIDATIONS = [
 # own labels are the department's to change (its admins may update claims), so taking them off must not make a
 # dataset deletable. A claim's namespace can be relabelled by the security administrator alone.
 # Deleting data is a deliberate step: the cloud and data-pool stacks only forget what is retired (retain_on_delete);
-# the security administrator then takes the namespace's label off, and the claim or the namespace is deleted.
+# the security administrator then takes the namespace's label off, a retired dataset's claim loses its own labels
+# (the stack that forgot it leaves them on), and the claim or the namespace is deleted.
 _DATA_LABELS = (label("dataset"), label("owner"), label("system"))
 _DATA_NAMESPACE_LABELS = (label("owner"), label("system"))
 KEEP_DATA_VALIDATIONS = [
