@@ -660,6 +660,20 @@ CASES = [
     ),
     pytest.param(
         "hosts.yaml",
+        _set(["group_vars", "zone_extranet"], {"ansible_port": 2222}),
+        "hosts.yaml: group_vars.zone_extranet.ansible_port: set per host by its ansible_port: a group's value is "
+        "ignored: '2222'",
+        id="group-variable-the-host-sets-itself",
+    ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["vars", "ansible_user"], "root"),
+        "hosts.yaml: vars.ansible_user: the automation account is hosts.yaml's ansible_user, which the baseline "
+        "expects to connect: 'root'",
+        id="connecting-account-set-beside-ansible-user",
+    ),
+    pytest.param(
+        "hosts.yaml",
         _set(["group_vars", "zone_moon"], {"http_proxy": "http://10.61.1.5:3128"}),
         "hosts.yaml: group_vars.zone_moon: no host is in this group",
         id="group-vars-of-a-zone-without-hosts",

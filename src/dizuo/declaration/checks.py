@@ -918,7 +918,28 @@ def _group_vars(d: Declaration, shown: Shown) -> list[Problem]:
         for key, value in d.inventory.group_vars.get("all", {}).items()
         if key in d.inventory.vars
     ]
+    settings = [("vars", d.inventory.vars)] + [(f"group_vars.{g}", v) for g, v in d.inventory.group_vars.items()]
+    problems += [
+        Problem(file, f"{at}.{key}", f"{INVENTORY_OWN_VARIABLES[key]}: {show_value(value)}")
+        for at, variables in settings
+        for key, value in variables.items()
+        if key in INVENTORY_OWN_VARIABLES
+    ]
     return problems
+
+
+# Variables the rendered inventory sets from hosts.yaml's own keys. A host's are host variables, above any group's
+# in Ansible's precedence: the same name in vars or group_vars is silently ignored. The connecting account is the
+# one the baseline treats as the automation account; another set beside it would connect as someone else.
+INVENTORY_OWN_VARIABLES = {
+    "ansible_host": "set per host by its address (or its ansible_host): a group's value is ignored",
+    "ansible_port": "set per host by its ansible_port: a group's value is ignored",
+    "dizuo_zone": "set per host by its zone: a group's value is ignored",
+    "dizuo_os": "set per host by its os: a group's value is ignored",
+    "dizuo_arch": "set per host by its arch: a group's value is ignored",
+    "ansible_user": "the automation account is hosts.yaml's ansible_user, which the baseline expects to connect",
+    "dizuo_city": "set from city.yaml's code",
+}
 
 
 def _some_domestic() -> str:
