@@ -487,8 +487,10 @@ def test_a_targets_free_cores_and_memory_are_what_validate_finds_free(yulin: Dec
     unchecked = yulin.model_copy(
         update={"systems": systems, "clusters": (cluster.model_copy(update={"node_pools": pools}), *yulin.clusters[1:])}
     )
-    target = next(t for t in build_instance(unchecked).instance.targets if t.name == "xc-hygon")
-    assert target.cpu_cores == 1
+    instance = build_instance(unchecked).instance
+    target = next(t for t in instance.targets if t.name == "xc-hygon")
+    assert instance.cpu_units_per_core == 5, "cores in fifths: 0.2 is one of them"
+    assert target.cpu_cores == 5
     assert target.memory_bytes == math.floor((16 - Fraction("6.6")) * GIB)
 
 
@@ -809,3 +811,57 @@ def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_ho
     assert "Before the window" in steps.split("\n1. ")[1]
     assert "-e data_migration_hosts=<migration host>" in steps
     assert "-e data_migration_hosts=<migration host>" in (planned / "wave-01" / "data-copies.yml").read_text("utf-8")
+
+
+def _fractional_cores(tmp_path: Path) -> Path:
+    """Yulin planned onto xc-hygon alone (101 cores free), every candidate of 17,000 GiB or more asking 33.5 cores
+    (departments and phase1-intel grown to grant them): three such systems fit in 100.5 cores."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "city.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "target_node_pools: [xc-hygon, xc-kunpeng, xc-phytium, xc-loongson]", "target_node_pools: [xc-hygon]"
+    )
+    (city / "city.yaml").write_text(text, encoding="utf-8")
+    text = (city / "clusters.yaml").read_text(encoding="utf-8")
+    (city / "clusters.yaml").write_text(text.replace("os: CentOS 7, nodes: 36,", "os: CentOS 7, nodes: 60,"), "utf-8")
+    text = (city / "departments.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"quota: \{cpu: (\d+),", lambda m: f"quota: {{cpu: {int(m.group(1)) + 300},", text)
+    (city / "departments.yaml").write_text(text, encoding="utf-8")
+    entries = (city / "systems.yaml").read_text(encoding="utf-8").split("\n- code: ")
+    large = re.compile(r"resources: \{cpu: [\d.]+, (memory_gib: [\d.]+, storage_gib: (\d+))\}")
+    entries = [
+        large.sub(lambda m: f"resources: {{cpu: 33.5, {m.group(1)}}}" if int(m.group(2)) >= 17000 else m.group(0), e)
+        if "storage_pool: phase1-ceph" in e
+        else e
+        for e in entries
+    ]
+    (city / "systems.yaml").write_text("\n- code: ".join(entries), encoding="utf-8")
+    return city
+
+
+def test_fractional_cores_are_planned_exactly_not_rounded(tmp_path: Path) -> None:
+    """Requests of 33.5 cores are not rounded up to 34 (nor 101.5 free cores down): three 33.5-core systems fit the
+    101 free cores of xc-hygon, and the optimum is the 455,000 CNY plan, not a dearer one that rounding leaves."""
+    city = _fractional_cores(tmp_path)
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan["status"] == "optimal"
+    assert sorted(code for code, pool in plan["assignments"].items() if pool) == ["nyj-01", "slj-01", "zrzy-01"]
+    assert plan["cost_cny"] == 455_000, "the rounded instance's optimum was 735,000 CNY"
+    instance = json.loads((out / "instance.json").read_text(encoding="utf-8"))
+    assert instance["cpu_units_per_core"] == 2, "cores counted in halves, systems and targets alike"
+    assert {s["id"]: s["cpu_cores"] for s in instance["systems"]}["slj-01"] == 67
+    assert "100.5 / 101" in result.output, "the summary shows cores in cores"
+
+
+def test_cores_declared_finer_than_a_billionth_are_refused_by_name(yulin: Declaration) -> None:
+    """A request of 1e-10 cores cannot be counted in a unit the instance holds: refused, naming the system and value."""
+    systems = tuple(
+        s.model_copy(update={"resources": s.resources.model_copy(update={"cpu": 1e-10})}) if s.code == "slj-01" else s
+        for s in yulin.systems
+    )
+    with pytest.raises(MigrationSetupError, match=r"^systems.yaml: system 'slj-01': resources.cpu: 1e-10: "):
+        build_instance(yulin.model_copy(update={"systems": systems}))

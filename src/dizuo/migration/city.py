@@ -157,6 +157,10 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         on = [s for s in d.systems if s.cluster == m.cluster and s.node_pool == pool]
         return sum((exact(s.resources.cpu if what == "cpu" else s.resources.memory_gib) for s in on), Fraction(0))
 
+    free_cpu = {name: pool.cpu - used(name, "cpu") for name, pool in pools.items()}
+    on_targets = [s for s in d.systems if s.cluster == m.cluster and s.node_pool in pools]
+    cpu_unit = _cpu_unit([*candidates, *on_targets])
+
     document = {
         "name": f"{d.city.code}-{cluster.name}",
         "horizon_days": 0 if outlook is None else outlook.days_ahead,
@@ -170,21 +174,23 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
                 "name": pool.name,
                 "arch": pool.arch.value,
                 "storage_bytes": free_storage,
-                # Whole cores and bytes: what is left after the systems already there (never below zero).
-                "cpu_cores": max(0, math.floor(pool.cpu - used(pool.name, "cpu"))),
+                # What is left after the systems already there (never below zero), in the instance's unit of cores
+                # (exact: the unit divides every declared decimal) and in whole bytes.
+                "cpu_cores": max(0, math.floor(free_cpu[pool.name] * cpu_unit)),
                 "memory_bytes": max(0, math.floor((pool.memory_gib - used(pool.name, "memory")) * GIB)),
             }
             for pool in (pools[name] for name in m.target_node_pools)
         ],
         "shared_storage": [{"name": target.name, "storage_bytes": free_storage, "targets": list(m.target_node_pools)}],
         "wave_bytes": m.wave_gib * GIB,
+        "cpu_units_per_core": cpu_unit,
         "systems": [
             {
                 "id": s.code,
                 "name": s.name,
                 "department": d.department(s.department).name,
                 **size(s),
-                "cpu_cores": math.ceil(exact(s.resources.cpu)),
+                "cpu_cores": math.ceil(exact(s.resources.cpu) * cpu_unit),  # exact: the unit divides it
                 "memory_bytes": math.ceil(exact(s.resources.memory_gib) * GIB),
                 "group": s.move_group,  # its members are all candidates (validate checks it)
                 "depends_on": [dep for dep in s.depends_on if dep in codes],  # the others are not on the move
@@ -205,6 +211,26 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
             [Problem(p.file, _whose(p.path, document, legacy.name), p.message) for p in err.problems]
         ) from None
     return CityInstance(d, m, instance, candidates, pools, outlook, unrelievable, max(0, -keep_bytes))
+
+
+# The finest unit of cores planned: a billionth. Counts of it stay far inside the instance's 2^63 for any pool, and no
+# request means less (Kubernetes itself counts millicores).
+MAX_CPU_UNITS_PER_CORE = 10**9
+
+
+def _cpu_unit(systems: Sequence[System]) -> int:
+    """Units per core in which every one of ``systems`` requests whole units (the least common multiple of their
+    declared decimals' denominators; 1 where the city declares whole cores), so what a target has free is whole too.
+    Rounding a request of 33.5 up to 34, and a pool's 101.5 free cores down to 101, would leave out plans that fit
+    (and report a dearer one as optimal). MigrationSetupError for a request written finer than a billionth."""
+    unit = math.lcm(*(exact(s.resources.cpu).denominator for s in systems))
+    if unit <= MAX_CPU_UNITS_PER_CORE:
+        return unit
+    fine = max(systems, key=lambda s: exact(s.resources.cpu).denominator)
+    raise MigrationSetupError(
+        f"systems.yaml: system {fine.code!r}: resources.cpu: {fine.resources.cpu!r}: the planner counts cores to a "
+        "billionth at most; write it with at most 9 decimals"
+    )
 
 
 _KINDS = {"targets": "node pool", "shared_storage": "storage pool"}

@@ -181,7 +181,7 @@ def _summary(
             target.arch.value,
             str(len(there)),
             f"{sum(s.room for s in there) / TIB:,.1f} / {target.storage_bytes / TIB:,.1f}",
-            f"{sum(s.cpu_cores for s in there):,} / {target.cpu_cores:,}",
+            f"{instance.cores(sum(s.cpu_cores for s in there))} / {instance.cores(target.cpu_cores)}",
             f"{sum(s.memory_bytes for s in there) / 2**30:,.0f} / {target.memory_bytes / 2**30:,.0f}",
         )
     for share in instance.shared_storage:

@@ -105,6 +105,19 @@ class Instance(_Input):
     wave_bytes: Annotated[int, Field(strict=True, gt=0, lt=2**63)]
     systems: tuple[System, ...]
     shared_storage: tuple[SharedStorage, ...] = ()
+    # dizuo's extension of FORMAT.md: how many of the instance's cpu_cores make one core. A city that declares
+    # fractional cores (33.5) is planned in a unit its decimals divide exactly (halves), systems and targets alike:
+    # the rows stay in FORMAT.md's integers and what fits is what `dizuo validate` finds fits, never rounded.
+    cpu_units_per_core: Annotated[int, Field(strict=True, gt=0, lt=2**63)] = 1
+
+    def cores(self, units: int) -> str:
+        """``units`` of cpu_cores as cores, for people: ``100.5``, or ``100`` when whole."""
+        unit = self.cpu_units_per_core
+        whole, part = divmod(units, unit)
+        # A city's unit divides a power of ten (the declaration's decimals), so the decimal ends; a hand-written
+        # instance's unit of thirds would not, and shows three places.
+        digits = next((k for k in range(20) if (part * 10**k) % unit == 0), 3)
+        return f"{whole:,}" + (f".{part * 10**digits // unit:0{digits}d}" if digits else "")
 
     def storage_limit(self, target: Target) -> int:
         """The most bytes ``target`` can take: its own storage, or less where it shares storage with others."""

@@ -179,6 +179,8 @@ def _lines(text: str) -> list[str]:
 
 def _instance_json(city: CityInstance) -> str:
     instance = city.instance.model_dump(mode="json")
+    if instance["cpu_units_per_core"] == 1:  # whole cores: FORMAT.md's own instance
+        del instance["cpu_units_per_core"]
     for system in instance["systems"]:
         if system["room_bytes"] is None:  # FORMAT.md's own instance: no key of dizuo's extension
             del system["room_bytes"]

@@ -660,8 +660,8 @@ def _unfit_units(model: Model) -> str:
         count = len(units.members[u])
         what = f"group {units.label[u]} ({count} systems, " if count > 1 else f"system {units.label[u]} ("
         shown.append(
-            f"{what}{_tib(units.room[u])}, {units.cores[u]} cores, {units.memory[u] / 2**30:,.1f} GiB memory) "
-            f"fits none of {lacking}"
+            f"{what}{_tib(units.room[u])}, {instance.cores(units.cores[u])} cores, "
+            f"{units.memory[u] / 2**30:,.1f} GiB memory) fits none of {lacking}"
         )
     more = f" and {len(unfit) - SHOWN_UNFIT} more" if len(unfit) > SHOWN_UNFIT else ""
     return f"; {'; '.join(shown)}{more}"
