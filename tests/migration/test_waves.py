@@ -95,3 +95,39 @@ def test_small_random_cases_meet_the_bound_and_every_rule(seed: int) -> None:
     found = plan_waves(instance, _all_moved(instance))
     assert check_plan(instance, Plan(_all_moved(instance), found.waves)) == []
     assert found.fewest, f"seed {seed}: {len(found.waves)} waves, bound {found.lower_bound}, not proven fewest"
+
+
+def test_a_group_that_fits_a_window_moves_in_one_wave() -> None:
+    """G1 (13 TiB) and G2 (5 TiB) share a platform and fit a 20 TiB window together: one wave, not G1 with the 7 TiB
+    system O and G2 after them (first-fit decreasing's packing, equally short, would switch half the platform)."""
+    instance = build(
+        [system("G1", 13, {"A": 1}, group="g"), system("O", 7, {"A": 1}), system("G2", 5, {"A": 1}, group="g")],
+        [target("A", 100)],
+        keep_tib=0,
+        wave_tib=20,
+    )
+    waves = plan_waves(instance, _all_moved(instance)).waves
+    assert sorted(waves) == [("G1", "G2"), ("O",)], waves
+
+
+def test_a_group_larger_than_a_window_is_split_and_a_dependency_through_it_is_kept() -> None:
+    """A 12 + 12 TiB group in 20 TiB windows moves over two waves; in a group of 2 + 2 TiB whose members depend on
+    one another through the outside system m (b on m, m on a), m goes between them: the group is split, the order
+    holds."""
+    instance = build(
+        [
+            system("L1", 12, {"A": 1}, group="large"),
+            system("L2", 12, {"A": 1}, group="large"),
+            system("a", 2, {"A": 1}, group="g"),
+            system("m", 15, {"A": 1}, deps=("a",)),
+            system("b", 2, {"A": 1}, group="g", deps=("m",)),
+        ],
+        [target("A", 100)],
+        keep_tib=0,
+        wave_tib=20,
+    )
+    found = plan_waves(instance, _all_moved(instance))
+    wave_of = {sid: k for k, wave in enumerate(found.waves) for sid in wave}
+    assert wave_of["L1"] != wave_of["L2"]
+    assert wave_of["a"] <= wave_of["m"] <= wave_of["b"]
+    assert not check_plan(instance, Plan(_all_moved(instance), [list(w) for w in found.waves]))

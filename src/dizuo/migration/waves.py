@@ -1,9 +1,13 @@
 """Order the moved systems into waves (maintenance windows of at most wave_bytes each).
 
 A wave of two or more systems copies at most ``wave_bytes``; a system larger than that moves alone.
-A moved dependency moves in the same wave or earlier. Fewer waves is better: the heuristics pack
-dependency-ready systems wave by wave, largest first; when that misses FORMAT.md's lower bound and
-the case is small, a feasibility MILP (HiGHS) looks for a packing into fewer waves.
+A moved dependency moves in the same wave or earlier. The systems of a group (one database or storage
+platform) move in one wave when together they fit a window: switched one by one, the moved half would run
+against a platform still being copied. Only a group larger than a window (or one that a dependency through a
+system outside it would have to wait in the middle of) is split over several waves, as FORMAT.md allows.
+Fewer waves is better: the heuristics pack dependency-ready items (a system, or such a group whole) wave by
+wave, largest first; when that misses FORMAT.md's lower bound and the case is small, a feasibility MILP
+(HiGHS) looks for a packing into fewer waves.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint
+from scipy.sparse.csgraph import connected_components
 
 from dizuo.migration.highs import milp
-from dizuo.migration.instance import Instance
+from dizuo.migration.instance import Instance, System
 
 DEFAULT_TIME_LIMIT_S = 20.0
 # The packing MILP has items x waves binaries; beyond this it rarely finishes, and large sets of
@@ -27,12 +32,13 @@ MILP_MAX_BINARIES = 6000
 
 @dataclass(frozen=True, slots=True)
 class Waves:
-    """The waves in order (system ids), FORMAT.md's lower bound for the moved set, and how they were found."""
+    """The waves in order (system ids), FORMAT.md's lower bound for the moved set, and how they were found.
+    ``fewest``: no fewer waves exist that keep whole each group that fits a window."""
 
     waves: tuple[tuple[str, ...], ...]
     lower_bound: int
     method: str
-    fewest: bool  # no fewer waves exist: the bound is met, or HiGHS proved every smaller count impossible
+    fewest: bool  # the items' bound is met, or HiGHS proved every smaller count impossible
 
 
 def lower_bound(sizes: Sequence[int], wave_bytes: int) -> int:
@@ -44,20 +50,77 @@ def lower_bound(sizes: Sequence[int], wave_bytes: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Items:
-    """The moved systems, in instance order, with their moved dependencies (direct: rule 7 is per edge)."""
+    """What the waves pack, in instance order: a moved system, or a group that fits a window whole (its members, in
+    instance order), with the items its members depend on outside it (direct: rule 7 is per edge)."""
 
-    ids: tuple[str, ...]
+    members: tuple[tuple[str, ...], ...]
     size: tuple[int, ...]
     preds: tuple[tuple[int, ...], ...]
     wave_bytes: int
 
     @property
     def succs(self) -> list[list[int]]:
-        out: list[list[int]] = [[] for _ in self.ids]
+        out: list[list[int]] = [[] for _ in self.members]
         for i, preds in enumerate(self.preds):
             for d in preds:
                 out[d].append(i)
         return out
+
+
+def _items(moved: Sequence[System], wave_bytes: int) -> _Items:
+    """The moved systems as items: each group that fits a window is one; every other system is its own."""
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(moved):
+        if s.group is not None:
+            groups.setdefault(s.group, []).append(i)
+    whole = {
+        name: members
+        for name, members in groups.items()
+        if len(members) > 1 and sum(moved[i].projected_bytes for i in members) <= wave_bytes
+    }
+    index = {s.id: i for i, s in enumerate(moved)}
+    while True:
+        item_of = list(range(len(moved)))
+        for group in whole.values():
+            for i in group:
+                item_of[i] = group[0]
+        firsts = sorted(set(item_of))
+        number = {first: k for k, first in enumerate(firsts)}
+        edges = {
+            (number[item_of[index[d]]], number[item_of[i]])
+            for i, s in enumerate(moved)
+            for d in s.depends_on
+            if d in index and item_of[index[d]] != item_of[i]
+        }
+        # A dependency from a group's member to a system outside it, which depends on another member: the group
+        # cannot move whole before or after it. Such groups are split (their members are items again), which the
+        # acyclic graph of systems always allows.
+        count, component = connected_components(
+            sparse.csr_matrix(
+                (np.ones(len(edges)), np.array(sorted(edges), dtype=np.intp).reshape(-1, 2).T),
+                shape=(len(firsts),) * 2,
+            ),
+            directed=True,
+            connection="strong",
+        )
+        on_cycle = np.bincount(component, minlength=count)[component] > 1
+        split = [name for name, group in whole.items() if on_cycle[number[group[0]]]]
+        if not split:
+            break
+        for name in split:
+            del whole[name]
+    members: list[list[int]] = [[] for _ in firsts]
+    for i, first in enumerate(item_of):
+        members[number[first]].append(i)
+    preds: list[list[int]] = [[] for _ in firsts]
+    for d, k in sorted(edges):
+        preds[k].append(d)
+    return _Items(
+        members=tuple(tuple(moved[i].id for i in m) for m in members),
+        size=tuple(sum(moved[i].projected_bytes for i in m) for m in members),
+        preds=tuple(map(tuple, preds)),
+        wave_bytes=wave_bytes,
+    )
 
 
 def plan_waves(
@@ -70,19 +133,14 @@ def plan_waves(
     """Waves for the systems with a destination: as few as the heuristics and (small cases) HiGHS find."""
     start = time.perf_counter()
     moved = [s for s in instance.systems if destinations.get(s.id) is not None]
-    index = {s.id: i for i, s in enumerate(moved)}
-    items = _Items(
-        ids=tuple(s.id for s in moved),
-        size=tuple(s.projected_bytes for s in moved),
-        preds=tuple(tuple(index[d] for d in s.depends_on if d in index) for s in moved),
-        wave_bytes=instance.wave_bytes,
-    )
-    bound = lower_bound(items.size, items.wave_bytes)
+    items = _items(moved, instance.wave_bytes)
+    bound = lower_bound([s.projected_bytes for s in moved], items.wave_bytes)
     best, method = _heuristics(items)
-    # Every count below this is proven impossible. FORMAT.md's bound is 0 when every moved system has 0 bytes,
-    # but moved systems need at least one wave (and a packing MILP into 0 waves has no variables).
-    impossible = max(bound, 1) if items.ids else 0
-    if len(best) > impossible and len(items.ids) * (len(best) - 1) <= MILP_MAX_BINARIES:
+    # Every count below this is proven impossible: FORMAT.md's bound for the items, which is at least the systems'
+    # (a group whole counts as one). It is 0 when every moved system has 0 bytes, but moved systems need at least
+    # one wave (and a packing MILP into 0 waves has no variables).
+    impossible = max(lower_bound(items.size, items.wave_bytes), 1) if items.members else 0
+    if len(best) > impossible and len(items.members) * (len(best) - 1) <= MILP_MAX_BINARIES:
         for count in range(impossible, len(best)):
             remaining = time_limit - (time.perf_counter() - start)
             if remaining <= 0:
@@ -97,7 +155,8 @@ def plan_waves(
             log(f"waves: HiGHS proves {count} waves impossible")
     if not _valid(items, best):  # never expected: every method checks its own waves in integers
         raise AssertionError("wave planner produced an invalid order")
-    ordered = tuple(tuple(items.ids[i] for i in sorted(w)) for w in best)
+    position = {s.id: i for i, s in enumerate(moved)}
+    ordered = tuple(tuple(sorted((sid for i in w for sid in items.members[i]), key=position.__getitem__)) for w in best)
     return Waves(ordered, bound, method, fewest=len(best) <= impossible)
 
 
@@ -107,8 +166,8 @@ def _heuristics(items: _Items) -> tuple[list[list[int]], str]:
     # Descendant counts put systems that unblock others first; sizes break ties (and lead in FFD).
     reach = _descendants(items, succs)
     orders = {
-        "FFD, ready first": sorted(range(len(items.ids)), key=lambda i: -items.size[i]),
-        "critical first": sorted(range(len(items.ids)), key=lambda i: (-reach[i], -items.size[i])),
+        "FFD, ready first": sorted(range(len(items.members)), key=lambda i: -items.size[i]),
+        "critical first": sorted(range(len(items.members)), key=lambda i: (-reach[i], -items.size[i])),
     }
     results = [(_pack_ready(items, order, succs), name) for name, order in orders.items()]
     return min(results, key=lambda result: len(result[0]))
@@ -117,7 +176,7 @@ def _heuristics(items: _Items) -> tuple[list[list[int]], str]:
 def _descendants(items: _Items, succs: list[list[int]]) -> list[int]:
     """How many moved systems wait, directly or not, on each one."""
     out = []
-    for i in range(len(items.ids)):
+    for i in range(len(items.members)):
         seen: set[int] = set()
         stack = list(succs[i])
         while stack:
@@ -169,7 +228,7 @@ def _pack_ready(items: _Items, order: Sequence[int], succs: list[list[int]]) -> 
 
 def _milp_waves(items: _Items, count: int, time_limit: float) -> tuple[list[list[int]] | None, bool]:
     """A packing into ``count`` waves from HiGHS, or None and whether HiGHS proved there is none."""
-    n, k = len(items.ids), count
+    n, k = len(items.members), count
     big = np.array([s > items.wave_bytes for s in items.size])
     col = np.arange(n * k).reshape(n, k)  # y[i, w] = item i moves in wave w
     rows: list[np.ndarray] = []
@@ -224,7 +283,7 @@ def _milp_waves(items: _Items, count: int, time_limit: float) -> tuple[list[list
 def _valid(items: _Items, waves: Sequence[Sequence[int]]) -> bool:
     """Rules 5 to 7 in exact integers: each item once, windows respected, dependencies not later."""
     wave_of = {i: w for w, wave in enumerate(waves) for i in wave}
-    if sorted(wave_of) != list(range(len(items.ids))) or sum(map(len, waves)) != len(items.ids):
+    if sorted(wave_of) != list(range(len(items.members))) or sum(map(len, waves)) != len(items.members):
         return False
     if any(len(w) > 1 and sum(items.size[i] for i in w) > items.wave_bytes for w in waves):
         return False
