@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -474,3 +475,38 @@ def test_plan_md_says_whether_the_target_pool_holds_the_moves_in_usage(
     ]
     assert line.startswith(f"- `xc-ceph` in usage at the horizon: its p90 {target_gib / 1024:,.1f} TiB"), line
     assert f", {verdict} its 90% fill target (367.2 TiB)" in line, line
+
+
+def test_an_unmeasured_system_moved_with_its_group_is_copied_at_its_allocation(
+    yulin: Declaration, tmp_path: Path
+) -> None:
+    """zrzy-04 has no volume series: it frees nothing the relief counts on, but its wave copies its volumes (33,750 GiB
+    allocated). Moved with its group partner zrzy-01 (~31,500 GiB measured), the two do not fit one 40 TiB window: they
+    take two waves, and the wave, the moves and xc-ceph's usage line count zrzy-04 at its allocation, not at 0."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "city.yaml").read_text(encoding="utf-8")
+    (city / "city.yaml").write_text(text.replace("wave_gib: 20480", "wave_gib: 40960"), encoding="utf-8")
+    text = (city / "systems.yaml").read_text(encoding="utf-8")
+    for code, budget in (("zrzy-01", 590000), ("zrzy-04", 1010000)):  # cheap: the group is the cheapest relief
+        head = f"- code: {code}\n"
+        entry = text[text.index(head) : text.index("\n- code: ", text.index(head) + 1)]
+        moved = entry.replace(head, f"{head}  move_group: gis\n").replace(f"budget_cny: {budget}", "budget_cny: 5900")
+        text = text.replace(entry, moved)
+    (city / "systems.yaml").write_text(text, encoding="utf-8")
+    measured = {code for code, _ in _candidates(yulin)} - {"zrzy-04"}
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=measured, target_gib=150_000)
+    args = ["--csv", str(usage.csv), "--calendar", str(CALENDAR)]
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(tmp_path / "plan"), *args])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["assignments"]["zrzy-01"] == plan["assignments"]["zrzy-04"] is not None, "the group moves (premise)"
+    copies = {entry["system"]: (k, entry) for k, wave in enumerate(plan["waves"], start=1) for entry in wave}
+    assert copies["zrzy-01"][0] != copies["zrzy-04"][0], "31,500 + 33,750 GiB do not fit one 40 TiB window"
+    assert copies["zrzy-04"][1]["bytes"] == 0, "it frees nothing the relief counts on"
+    assert copies["zrzy-04"][1]["copy_bytes"] == 33_750 * GIB, "its wave copies its allocation"
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    assert f"## Wave {copies['zrzy-04'][0]}: 1 system(s), 33.0 TiB" in markdown
+    copied = sum(entry["copy_bytes"] for _, entry in copies.values())
+    assert f"the {copied / TIB:,.1f} TiB the moves bring" in markdown
+    assert f"- Moves: {len(copies)} systems, {copied / TIB:,.1f} TiB copied, " in markdown

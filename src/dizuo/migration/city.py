@@ -143,8 +143,11 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
             p = measured[s.code]
             projected = p.median_bytes if pool_outlook is not None else p.high_bytes
             return {"projected_bytes": math.ceil(projected), "room_bytes": allocated}
-        # Unmeasured, its usage hides in the pool's series: moving it frees nothing the plan can count on.
-        return {"projected_bytes": 0 if pool_outlook is not None else allocated, "room_bytes": allocated}
+        if pool_outlook is None:
+            return {"projected_bytes": allocated, "room_bytes": allocated}
+        # Unmeasured, its usage hides in the pool's series: moving it frees nothing the plan can count on, and its
+        # wave copies what it holds, as much as its allocation.
+        return {"projected_bytes": 0, "room_bytes": allocated, "copy_bytes": allocated}
 
     pools = {p.name: p for p in cluster.node_pools if p.name in m.target_node_pools}
     moved_groups = d.moved_groups()

@@ -82,6 +82,10 @@ class System(_Input):
     # dizuo's extension of FORMAT.md: what the system takes on a target's storage, where that differs from what it
     # frees on the legacy pool (a city plans the relief from usage forecasts, the targets in allocations).
     room_bytes: Count | None = Field(default=None, description="Bytes it takes on a target (default projected_bytes)")
+    # dizuo's extension too: what its wave copies, where that differs from what the relief counts it as freeing (a
+    # city's candidate without a volume series, whose usage hides in the pool's: it frees nothing the plan can count
+    # on, yet its wave copies up to its allocation).
+    copy_bytes: Count | None = Field(default=None, description="Bytes its wave copies (default projected_bytes)")
     cpu_cores: Count
     memory_bytes: Count
     group: Name | None = Field(default=None, description="Systems of one group stay or move together")
@@ -93,6 +97,11 @@ class System(_Input):
     def room(self) -> int:
         """Bytes the system takes on a target's storage."""
         return self.projected_bytes if self.room_bytes is None else self.room_bytes
+
+    @property
+    def copied(self) -> int:
+        """Bytes the system's wave copies: what windows are packed by (rule 6)."""
+        return self.projected_bytes if self.copy_bytes is None else self.copy_bytes
 
 
 class Instance(_Input):

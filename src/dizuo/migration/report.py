@@ -182,8 +182,9 @@ def _instance_json(city: CityInstance) -> str:
     if instance["cpu_units_per_core"] == 1:  # whole cores: FORMAT.md's own instance
         del instance["cpu_units_per_core"]
     for system in instance["systems"]:
-        if system["room_bytes"] is None:  # FORMAT.md's own instance: no key of dizuo's extension
-            del system["room_bytes"]
+        for key in ("room_bytes", "copy_bytes"):
+            if system[key] is None:  # FORMAT.md's own instance: no key of dizuo's extensions
+                del system[key]
     return json.dumps(instance, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -321,7 +322,8 @@ def _plan_document(
                     "os": list(c.os),
                     "new_arch": c.new_arch,
                     "database": None if c.database is None else list(c.database),
-                    "bytes": _planned(city, c.code).projected_bytes,
+                    "bytes": _planned(city, c.code).projected_bytes,  # what the relief counts it as freeing
+                    "copy_bytes": _planned(city, c.code).copied,  # what its wave copies
                     "allocated_bytes": city.system(c.code).resources.storage_gib * 2**30,
                     "cost_cny": _cost(city, c.code, c.node_pool[1]),
                 }
@@ -375,7 +377,7 @@ def _target_usage_lines(city: CityInstance, moved: Sequence[str]) -> list[str]:
     if target is None:
         return []
     pool = next(p for p in city.declaration.storage_pools() if p.name == m.target_storage_pool)
-    arriving = sum(_planned(city, code).projected_bytes for code in moved)
+    arriving = sum(_planned(city, code).copied for code in moved)
     after, fill = target.projected.high_bytes + arriving, m.fill_gib(pool) * GIB
     line = (
         f"- `{pool.name}` in usage at the horizon: its p90 {_tib(target.projected.high_bytes)} TiB and the "
@@ -387,6 +389,15 @@ def _target_usage_lines(city: CityInstance, moved: Sequence[str]) -> list[str]:
         f"{line}**past** its {m.fill_target:.0%} fill target ({_tib(fill)} TiB): the plan fits the pool's quotas, "
         "not its usage forecast. Add capacity to it first, or lower what the quotas promise."
     ]
+
+
+def _moves_line(city: CityInstance, moved: Sequence[str]) -> str:
+    """How many systems move and what their waves copy; and what the relief counts as freed, where that is less (a
+    candidate without a volume series frees nothing the plan can count on, yet its wave copies its volumes)."""
+    copied = sum(_planned(city, code).copied for code in moved)
+    freed = sum(_planned(city, code).projected_bytes for code in moved)
+    line = f"- Moves: {len(moved)} systems, {_tib(copied)} TiB copied"
+    return line if freed == copied else f"{line}, {_tib(freed)} TiB of it counted as freed on the legacy pool"
 
 
 def _forecast_lines(city: CityInstance) -> list[str]:
@@ -426,7 +437,7 @@ def _forecast_lines(city: CityInstance) -> list[str]:
         + (
             (
                 "; not counted (no volume series: their usage stays in the pool's, moving them frees nothing the "
-                "plan can count on): "
+                "plan can count on; a wave that moves one is sized by its allocation, all it can copy): "
                 if legacy in outlook.pools
                 else "; at their allocation (no volume series): "
             )
@@ -468,7 +479,7 @@ def _markdown(
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
     lines += [
-        f"- Moves: {len(moved)} systems, {sum(_planned(city, c.code).projected_bytes for c in moved) / TIB:,.1f} TiB",
+        _moves_line(city, [c.code for c in moved]),
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
         f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
         "unless one system alone is larger",
@@ -500,7 +511,7 @@ def _markdown(
         "",
     ]
     for k, wave in enumerate(changes, start=1):
-        total = sum(_planned(city, c.code).projected_bytes for c in wave)
+        total = sum(_planned(city, c.code).copied for c in wave)
         lines += [
             f"## Wave {k}: {len(wave)} system(s), {_tib(total)} TiB",
             "",
@@ -514,7 +525,7 @@ def _markdown(
                 f"| {c.code} {_text(s.name)} | {_text(d.department(s.department).name)} | "
                 f"{c.node_pool[0]} → {c.node_pool[1]} | "
                 f"{c.os[0]} → {c.os[1]} | {'rebuild for ' + c.new_arch if c.new_arch else 'as built'} | {database} | "
-                f"{_tib(_planned(city, c.code).projected_bytes)} | {_cost(city, c.code, c.node_pool[1]):,} |"
+                f"{_tib(_planned(city, c.code).copied)} | {_cost(city, c.code, c.node_pool[1]):,} |"
             )
         lines.append("")
     return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves)])

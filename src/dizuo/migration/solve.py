@@ -57,7 +57,7 @@ class Units:
 
     label: tuple[str, ...]  # the group id, or the system id of a system alone
     members: tuple[tuple[int, ...], ...]  # indices into instance.systems
-    size: tuple[int, ...]  # exact sums over the members: bytes moving frees on the legacy pool (and copies)
+    size: tuple[int, ...]  # exact sums over the members: bytes moving frees on the legacy pool
     room: tuple[int, ...]  # bytes the unit takes on a target's storage
     cores: tuple[int, ...]
     memory: tuple[int, ...]

@@ -177,7 +177,7 @@ def _check_compatibility(instance: Instance, plan: Plan) -> list[Violation]:
 
 def _check_wave_size(instance: Instance, plan: Plan) -> list[Violation]:
     """Rule 6: a wave of two or more systems copies at most wave_bytes."""
-    size = {s.id: s.projected_bytes for s in instance.systems}
+    size = {s.id: s.copied for s in instance.systems}  # FORMAT.md's projected_bytes, unless dizuo's copy_bytes says
     out = []
     for k, wave in enumerate(plan.waves):
         total = sum(size.get(sid, 0) for sid in wave)

@@ -1,6 +1,7 @@
 """Order the moved systems into waves (maintenance windows of at most wave_bytes each).
 
-A wave of two or more systems copies at most ``wave_bytes``; a system larger than that moves alone.
+A wave of two or more systems copies at most ``wave_bytes``; a system larger than that moves alone. What a system
+copies is its ``projected_bytes`` (FORMAT.md), or dizuo's ``copy_bytes`` where that differs.
 A moved dependency moves in the same wave or earlier. The systems of a group (one database or storage
 platform) move in one wave when together they fit a window: switched one by one, the moved half would run
 against a platform still being copied. Only a group larger than a window (or one that a dependency through a
@@ -76,7 +77,7 @@ def _items(moved: Sequence[System], wave_bytes: int) -> _Items:
     whole = {
         name: members
         for name, members in groups.items()
-        if len(members) > 1 and sum(moved[i].projected_bytes for i in members) <= wave_bytes
+        if len(members) > 1 and sum(moved[i].copied for i in members) <= wave_bytes
     }
     index = {s.id: i for i, s in enumerate(moved)}
     while True:
@@ -117,7 +118,7 @@ def _items(moved: Sequence[System], wave_bytes: int) -> _Items:
         preds[k].append(d)
     return _Items(
         members=tuple(tuple(moved[i].id for i in m) for m in members),
-        size=tuple(sum(moved[i].projected_bytes for i in m) for m in members),
+        size=tuple(sum(moved[i].copied for i in m) for m in members),
         preds=tuple(map(tuple, preds)),
         wave_bytes=wave_bytes,
     )
@@ -134,7 +135,7 @@ def plan_waves(
     start = time.perf_counter()
     moved = [s for s in instance.systems if destinations.get(s.id) is not None]
     items = _items(moved, instance.wave_bytes)
-    bound = lower_bound([s.projected_bytes for s in moved], items.wave_bytes)
+    bound = lower_bound([s.copied for s in moved], items.wave_bytes)
     best, method = _heuristics(items)
     # Every count below this is proven impossible: FORMAT.md's bound for the items, which is at least the systems'
     # (a group whole counts as one). It is 0 when every moved system has 0 bytes, but moved systems need at least
