@@ -562,6 +562,12 @@ CASES = [
         id="migration-wave-past-the-planners-bytes",
     ),
     pytest.param(
+        "city.yaml",
+        _set(["migration", "wave_interval_days"], 0),
+        "city.yaml: migration.wave_interval_days: Input should be greater than or equal to 1: '0'",
+        id="migration-waves-with-no-days-between",
+    ),
+    pytest.param(
         "systems.yaml",
         _set(["systems", 7, "budget_cny"], 100_000_000_000_000_000),
         "systems.yaml: systems[7].budget_cny: Input should be less than or equal to 1000000000000: "

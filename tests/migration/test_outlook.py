@@ -510,3 +510,56 @@ def test_an_unmeasured_system_moved_with_its_group_is_copied_at_its_allocation(
     copied = sum(entry["copy_bytes"] for _, entry in copies.values())
     assert f"the {copied / TIB:,.1f} TiB the moves bring" in markdown
     assert f"- Moves: {len(copies)} systems, {copied / TIB:,.1f} TiB copied, " in markdown
+
+
+def test_the_plan_states_its_deadline_and_no_cadence_plainly(forecast_plan: tuple[Path, Usage]) -> None:
+    """A forecast plan is due before the early (p10) date phase1-ceph passes its fill target: PLAN.md and plan.json
+    say so; Yulin declares no wave cadence, and PLAN.md says that rather than guess one."""
+    out, _ = forecast_plan
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    fill = plan["forecast"]["pools"]["phase1-ceph"]["past_fill_target_p10"]
+    assert fill is not None, "the pool passes its fill target within the horizon (the premise)"
+    deadline = plan["deadline"]
+    assert deadline == {
+        "pool": "phase1-ceph",
+        "at": fill,
+        "waves": len(plan["waves"]),
+        "wave_interval_days": None,
+        "last_wave_at": None,
+        "late": None,
+    }
+    markdown = (out / "PLAN.md").read_text(encoding="utf-8")
+    day = datetime.fromtimestamp(fill, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    assert f"- Deadline: {day}, the early (p10) date `phase1-ceph` passes its fill target: the " in markdown
+    assert "- No wave cadence is declared (city.yaml `migration.wave_interval_days`)" in markdown
+
+
+@pytest.mark.parametrize(("every", "late"), [(1, False), (60, True)])
+def test_waves_that_cannot_end_before_the_pool_fills_are_a_warning(
+    yulin: Declaration, tmp_path: Path, every: int, late: bool
+) -> None:
+    """With a window every 60 days the waves end long after phase1-ceph passes its fill target (about three weeks
+    after the forecast's date): PLAN.md and the command warn; a window a day ends in time, and says so."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "city.yaml").read_text(encoding="utf-8")
+    text = text.replace("  wave_gib: 20480\n", f"  wave_gib: 20480\n  wave_interval_days: {every}\n")
+    (city / "city.yaml").write_text(text, encoding="utf-8")
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz")
+    args = ["--csv", str(usage.csv), "--calendar", str(CALENDAR)]
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(tmp_path / "plan"), *args])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    deadline = plan["deadline"]
+    assert len(plan["waves"]) >= 2, "several waves (the premise)"
+    assert deadline["last_wave_at"] == ASOF + (len(plan["waves"]) - 1) * every * DAY
+    assert deadline["late"] is late
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    output = " ".join(result.output.split())
+    if late:
+        assert "- **Late**: at one wave every 60 days from " in markdown
+        assert "warning: Late: at one wave every 60 days" in output, output
+        assert "cannot finish before phase1-ceph passes its fill target" in output
+    else:
+        assert "- In time: at one wave every 1 day from " in markdown
+        assert "warning" not in output

@@ -638,6 +638,13 @@ class Migration(Frozen):
     )
     # A billion GiB (an exbibyte) per window is no limit at all; past it, its bytes would not fit the planner's int64.
     wave_gib: int = Field(ge=1, le=10**9, description="Most data one maintenance window copies")
+    wave_interval_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=365,
+        description="Days from one wave's window to the next; unset: no cadence is declared, and a forecast plan "
+        "cannot say whether its waves end before the legacy pool passes its fill target",
+    )
     cost_share: CostShares
     database_replacement: dict[Database, Database] = Field(
         default_factory=dict, description="Foreign database -> the domestic one that replaces it on a move"

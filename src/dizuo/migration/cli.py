@@ -27,10 +27,10 @@ from dizuo.declaration.loader import DeclarationError
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import output_place_problem, resolved_out
-from dizuo.migration.city import MigrationSetupError, build_instance, check_layout
+from dizuo.migration.city import CityInstance, MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
-from dizuo.migration.report import PlanReadError, PlanWriteError, check_wave, write_city_plan
+from dizuo.migration.report import PlanReadError, PlanWriteError, check_wave, plan_deadline, write_city_plan
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
@@ -272,8 +272,21 @@ def city(
     console = Console(stderr=True)
     if waves is None:
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
+    else:
+        _say_deadline(console, planned, waves)
     files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
     console.print(f"Plan written to {written}/ ({files}, one folder per wave)", markup=False)
+
+
+def _say_deadline(console: Console, planned: CityInstance, waves: Waves) -> None:
+    """A forecast plan's deadline, as PLAN.md states it; a warning when the declared cadence ends the waves late."""
+    deadline = plan_deadline(planned, len(waves.waves))
+    if deadline is None:
+        return
+    head, cadence = deadline.sentences()
+    prefix = "warning: " if deadline.late else ""
+    shown = f"{head}\n{prefix}{cadence}".replace("**", "").replace("`", "")  # Markdown in PLAN.md only
+    console.print(shown, markup=False, highlight=False)
 
 
 @migrate_app.command("check-wave")

@@ -22,6 +22,7 @@ import json
 import re
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -312,6 +313,7 @@ def _plan_document(
         **head,
         "cost_cny": plan_cost(instance, plan),
         "bound_cny": assignment.bound,
+        "deadline": _deadline_document(plan_deadline(city, len(waves.waves))),
         "assignments": dict(assignment.destinations),
         "waves": [
             [
@@ -400,6 +402,85 @@ def _moves_line(city: CityInstance, moved: Sequence[str]) -> str:
     return line if freed == copied else f"{line}, {_tib(freed)} TiB of it counted as freed on the legacy pool"
 
 
+DAY_SECONDS = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A forecast plan's deadline: the early (p10) date the legacy pool passes its fill target. The waves, and the
+    deletion of each moved system's old claims there (what frees its bytes), must be done before it."""
+
+    pool: str
+    at: int  # unix s
+    asof: int  # the forecast's date, where the first wave is counted from
+    waves: int
+    interval_days: int | None  # city.yaml migration.wave_interval_days; None: no cadence declared
+
+    @property
+    def last_wave_at(self) -> int | None:
+        """The earliest the last wave comes at the declared cadence (the first on the forecast's date)."""
+        if self.interval_days is None:
+            return None
+        return self.asof + (self.waves - 1) * self.interval_days * DAY_SECONDS
+
+    @property
+    def late(self) -> bool | None:
+        """Whether the waves at the declared cadence end after the deadline; None: no cadence declared."""
+        return None if self.last_wave_at is None else self.last_wave_at >= self.at
+
+    def sentences(self) -> tuple[str, str]:
+        """The deadline, and what the cadence says of it (a warning when the waves end too late)."""
+        waves = f"the {self.waves} wave{'s' if self.waves > 1 else ''}"
+        head = (
+            f"Deadline: {_when(self.at)}, the early (p10) date `{self.pool}` passes its fill target"
+            + (" (already past it)" if self.at <= self.asof else "")
+            + f": {waves}, and deleting each moved system's old claims on `{self.pool}` once its owner accepts the "
+            "copy (what frees its bytes), must be done before it."
+        )
+        last = self.last_wave_at
+        if last is None:
+            return head, (
+                "No wave cadence is declared (city.yaml `migration.wave_interval_days`): nothing checks that "
+                f"{waves} end before the deadline; schedule their windows against it."
+            )
+        cadence = (
+            f"at one wave every {self.interval_days} day{'s' if self.interval_days != 1 else ''} from "
+            f"{_when(self.asof)}, the last comes {_when(last)} at the earliest"
+        )
+        days = abs(self.at - last) / DAY_SECONDS
+        if self.late:
+            return head, (
+                f"**Late**: {cadence}, {days:,.1f} days after the deadline: {waves} cannot finish before "
+                f"`{self.pool}` passes its fill target. Add capacity to it first, or hold windows more often."
+            )
+        return head, f"In time: {cadence}, {days:,.1f} days before the deadline."
+
+
+def plan_deadline(city: CityInstance, waves: int) -> Deadline | None:
+    """The deadline of a plan of ``waves`` waves, where the forecast dates the legacy pool's fill; else None."""
+    outlook, m = city.outlook, city.migration
+    pool = None if outlook is None else outlook.pools.get(m.legacy_storage_pool)
+    if outlook is None or pool is None or waves == 0:
+        return None
+    at = pool.fill_p10 if pool.fill_p10 is not None else pool.fill_at
+    if at is None:  # not within the horizon
+        return None
+    return Deadline(m.legacy_storage_pool, at, outlook.asof, waves, m.wave_interval_days)
+
+
+def _deadline_document(deadline: Deadline | None) -> dict[str, Any] | None:
+    if deadline is None:
+        return None
+    return {
+        "pool": deadline.pool,
+        "at": deadline.at,
+        "waves": deadline.waves,
+        "wave_interval_days": deadline.interval_days,
+        "last_wave_at": deadline.last_wave_at,
+        "late": deadline.late,
+    }
+
+
 def _forecast_lines(city: CityInstance) -> list[str]:
     """PLAN.md's account of the usage forecast the sizes came from."""
     outlook, m = city.outlook, city.migration
@@ -478,11 +559,13 @@ def _markdown(
         return "\n".join([*lines, *_assessment_lines(city, {}, [])])
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
+    deadline = plan_deadline(city, len(changes))
     lines += [
         _moves_line(city, [c.code for c in moved]),
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
         f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
         "unless one system alone is larger",
+        *(f"- {sentence}" for sentence in (deadline.sentences() if deadline is not None else ())),
         *_forecast_lines(city),
         *_target_usage_lines(city, [c.code for c in moved]),
         "",
