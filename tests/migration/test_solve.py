@@ -95,7 +95,16 @@ def test_nothing_moves_when_the_legacy_pool_holds_everything() -> None:
             [system("s1", 5, {"A": None}), system("s2", 5, {"A": 1})],
             target("A", 100),
             "relief needs 10.0 TiB; at most 5.0 TiB can move within the pools' storage, cores, memory and the "
-            "systems' compatibility (storage and compatibility alone allow only 5.0 TiB)",
+            "systems' compatibility (storage and compatibility alone allow only 5.0 TiB); no pool can run system s1 "
+            "(5.0 TiB)",
+        ),
+        (
+            "group one member keeps off every pool",
+            [system("a", 5, {"A": 1}, group="g"), system("b", 4, {"A": None}, group="g"), system("c", 1, {"A": 1})],
+            target("A", 100),
+            "relief needs 10.0 TiB; at most 1.0 TiB can move within the pools' storage, cores, memory and the "
+            "systems' compatibility (storage and compatibility alone allow only 1.0 TiB); no pool can run group g "
+            "(2 systems, 9.0 TiB: b cannot run on A)",
         ),
         (
             "group larger than every pool",
@@ -108,7 +117,8 @@ def test_nothing_moves_when_the_legacy_pool_holds_everything() -> None:
     ],
 )
 def test_infeasible_instance_is_claimed_with_the_lp_reason(case: str, systems: list, pool: dict, reason: str) -> None:
-    """No plan exists (by cores, memory, compatibility or an oversized group): HiGHS proves it, the LP says why."""
+    """No plan exists (by cores, memory, compatibility or an oversized group): HiGHS proves it, the LP says why, and
+    names what no pool can run (a group, by the member that keeps it off each pool)."""
     total = sum(s["projected_bytes"] for s in systems) // TIB
     instance = build(systems, [pool], keep_tib=total - 10 if case != "group larger than every pool" else 2)
     answer = solve(instance)

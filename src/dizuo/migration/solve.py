@@ -639,8 +639,34 @@ def explain_infeasible(model: Model) -> str:
         if both is not None and both >= need:
             detail = f" (cores and memory bind together: without both {_tib(both)} could move)"
         else:
-            detail = f" (storage and compatibility alone allow only {_tib(both or 0.0)})"
+            detail = f" (storage and compatibility alone allow only {_tib(both or 0.0)}){_runs_nowhere(model)}"
     return f"relief needs {_tib(need)}; at most {_tib(movable)} can move {within}{detail}{unfit}"
+
+
+def _runs_nowhere(model: Model) -> str:
+    """The largest systems and groups no pool can run (a null cost on every pool), with the members that block a
+    group: a group of systems each able to run somewhere can still run nowhere together."""
+    units, instance = model.units, model.instance
+    nowhere = [u for u in range(len(units.label)) if units.size[u] > 0 and np.isnan(units.cost[u]).all()]
+    if not nowhere:
+        return ""
+    nowhere.sort(key=lambda u: -units.size[u])
+    shown = []
+    for u in nowhere[:SHOWN_UNFIT]:
+        members = [instance.systems[i] for i in units.members[u]]
+        if len(members) == 1:
+            shown.append(f"system {units.label[u]} ({_tib(units.size[u])})")
+            continue
+        blocking = [
+            (s.id, [t.name for t in instance.targets if s.cost.get(t.name) is None])
+            for s in members
+            if any(s.cost.get(t.name) is None for t in instance.targets)
+        ]
+        blocked = "; ".join(f"{sid} cannot run on {', '.join(pools)}" for sid, pools in blocking[:SHOWN_UNFIT])
+        more = f"; and {len(blocking) - SHOWN_UNFIT} more members" if len(blocking) > SHOWN_UNFIT else ""
+        shown.append(f"group {units.label[u]} ({len(members)} systems, {_tib(units.size[u])}: {blocked}{more})")
+    more = f" and {len(nowhere) - SHOWN_UNFIT} more" if len(nowhere) > SHOWN_UNFIT else ""
+    return f"; no pool can run {', '.join(shown)}{more}"
 
 
 def _unfit_units(model: Model) -> str:
