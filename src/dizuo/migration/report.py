@@ -132,6 +132,8 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
             f"{plan_json}: systems_yaml_sha256 / wave_systems_yaml_sha256: missing (a plan without waves, or made "
             "by an older dizuo): plan again with `dizuo migrate city`"
         )
+    if not after:
+        raise PlanReadError(f"{plan_json}: the plan moves nothing: there is no wave to apply")
     if not 1 <= wave <= len(after):
         raise PlanReadError(f"{plan_json}: wave {wave}: the plan has waves 1 to {len(after)}")
     folder = wave_folder(wave, len(after))
