@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +186,45 @@ def test_a_bind_mount_of_the_same_disk_is_no_place_for_an_output_folder(tmp_path
         assert output_place_problem(source, "the report") is None, "the folder mounted elsewhere is no mount point"
     finally:
         subprocess.run(["umount", str(target)], check=True)
+
+
+def _previous_and_staged(tmp_path: Path) -> tuple[Path, Path]:
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "summary.json").write_text("old\n")
+    staging = make_staging(out)
+    (staging / "summary.json").write_text("new\n")
+    return out, staging
+
+
+def test_a_ctrl_c_after_the_commit_finds_the_swap_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the previous folder is removed (the new one already in place) is taken once the swap is done: the
+    new folder is whole and the old one gone, nothing set aside is left."""
+    out, staging = _previous_and_staged(tmp_path)
+    remove = shutil.rmtree
+
+    def remove_and_interrupt(path: Path, *args: Any, **kwargs: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", remove_and_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        swap_in(staging, out)
+    assert (out / "summary.json").read_text() == "new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["build"]
+
+
+def test_a_signal_whose_handler_returns_still_stops_the_swap(tmp_path: Path) -> None:
+    """A SIGTERM that arrives with the previous folder set aside, under a handler that only takes note (a server's
+    stop flag), leaves the previous folder in place and says so (InterruptedError): nothing swapped in after it."""
+    out, staging = _previous_and_staged(tmp_path)
+    noted: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: noted.append(signum))
+    try:
+        with pytest.raises(InterruptedError, match="interrupted before build was replaced"):
+            swap_in(staging, out, lambda _old: os.kill(os.getpid(), signal.SIGTERM))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert noted == [signal.SIGTERM], "the signal reached its own handler"
+    assert (out / "summary.json").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["build", staging.name]), "no old folder left"

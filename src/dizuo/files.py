@@ -9,6 +9,7 @@ into a staging directory beside it (``make_staging``), then swapped in whole (``
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from dizuo.interrupt import held
 
 
 def umask() -> int:
@@ -139,20 +142,40 @@ def swap_in(staging: Path, out: Path, problem_with: Callable[[Path], str | None]
 
     ``problem_with`` judges the old content once it is set aside (what the caller checked before it began may have
     changed since): on a problem it is put back and :class:`ChangedWhileWritingError` raised. Any failure puts the
-    old content back. Removing the old content afterwards is best effort: a failure there is a warning."""
+    old content back. Removing the old content afterwards is best effort: a failure there is a warning.
+
+    Ctrl-C and SIGTERM are held for the swap (:func:`dizuo.interrupt.held`) and taken as it ends: one that came before
+    the new content was renamed into place leaves ``out`` as it was, one that came after finds the swap complete, the
+    old content removed. Either way the signal's handler then ends the command (InterruptedError if it did not)."""
+    with held() as interrupted:
+        swapped = _swap(staging, out, problem_with, interrupted)
+    if not swapped:
+        raise InterruptedError(errno.EINTR, f"interrupted before {out.name} was replaced; it is as it was")
+
+
+def _swap(
+    staging: Path, out: Path, problem_with: Callable[[Path], str | None] | None, interrupted: Callable[[], bool]
+) -> bool:
+    """:func:`swap_in`'s work, with signals held; False when a signal came before the commit (``out`` as it was)."""
     if not out.exists():
+        if interrupted():
+            return False
         staging.rename(out)
-        return
+        return True
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     out.rename(old)  # onto the empty directory mkdtemp made: a name no other run holds
     try:
         if problem_with is not None and (problem := problem_with(old)):
             raise ChangedWhileWritingError(problem)
-        staging.rename(out)
+        if interrupted():
+            old.rename(out)
+            return False
+        staging.rename(out)  # the commit
     except BaseException:
         old.rename(out)
         raise
     try:
         shutil.rmtree(old)
     except OSError as exc:
-        warnings.warn(f"the previous {out.name} could not be removed and is kept at {old}: {exc}", stacklevel=2)
+        warnings.warn(f"the previous {out.name} could not be removed and is kept at {old}: {exc}", stacklevel=3)
+    return True

@@ -7,13 +7,15 @@ contracts of stacks synthesised before, and returns the stack's exports.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import runpy
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pulumi
 import yaml
@@ -31,8 +33,11 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from dizuo.contracts import ORGANIZATION
+from dizuo.interrupt import interruptible
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+P = ParamSpec("P")
+T = TypeVar("T")
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - the marker that replaces secrets, not a secret
 
 
@@ -197,6 +202,30 @@ def project_name(stack_dir: Path) -> str:
     return str(document["name"])
 
 
+def _in_a_thread_of_its_own(function: Callable[P, T]) -> Callable[P, T]:
+    """``function`` run in a worker thread (:func:`dizuo.interrupt.interruptible`) with an event loop of its own (Pulumi
+    asks asyncio for the thread's loop; a worker thread has none until one is set). A KeyboardInterrupt raised inside
+    Pulumi's loop is swallowed there and leaves the loop waiting for futures nobody resolves: Ctrl-C and SIGTERM are
+    taken by the waiting caller instead. A stack program writes no files, so an abandoned one leaves nothing behind.
+    """
+
+    def in_a_loop(*args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    @functools.wraps(function)
+    def interruptibly(*args: P.args, **kwargs: P.kwargs) -> T:
+        return interruptible(lambda: in_a_loop(*args, **kwargs), "pulumi")
+
+    return interruptibly
+
+
+@_in_a_thread_of_its_own
 def run_stack(
     stack_dir: Path,
     stack: str,
@@ -207,7 +236,8 @@ def run_stack(
 ) -> StackRun:
     """Run ``stack_dir/__main__.py`` (or ``program``) under the mock engine, from inside ``stack_dir``.
 
-    ``upstream`` maps fully qualified stack names (``organization/<project>/<stack>``) to their exports.
+    ``upstream`` maps fully qualified stack names (``organization/<project>/<stack>``) to their exports. It runs in a
+    thread of its own, so that Ctrl-C and SIGTERM reach the caller at once.
     """
     project = project_name(stack_dir)
     run = StackRun(project=project, stack=stack)

@@ -1,0 +1,169 @@
+"""Ctrl-C or SIGTERM ends a real `dizuo synth` at once, whenever it comes: exit 130 or 143, no staging folder left, the
+previous build as it was, or (a signal after the atomic replace) the new one complete; never a hang."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+YULIN = ROOT / "inventories" / "yulin"
+# A deadline for a hang, not a measurement: a whole synth takes well under it, even on a loaded machine.
+ENDED_WITHIN = 120
+MARK = "made before the interrupted run"
+
+
+def _synth(out: Path, stacks: Path, *, prefix: tuple[str, ...] = ("-m", "dizuo")) -> list[str]:
+    return [sys.executable, *prefix, "synth", str(YULIN), "--out", str(out), "--stacks", str(stacks)]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _previous_build(reference: Path, out: Path) -> dict[str, bytes]:
+    """A copy of a real build as the previous one, told apart from a new build by a key in its summary."""
+    shutil.copytree(reference, out)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    (out / "summary.json").write_text(json.dumps({**summary, "note": MARK}), encoding="utf-8")
+    return _tree(out)
+
+
+def _built(out: Path, stacks: Path) -> Path:
+    done = subprocess.run(_synth(out, stacks), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What an uninterrupted `dizuo synth` of Yulin writes."""
+    return _built(tmp_path_factory.mktemp("reference") / "build", ROOT / "stacks")
+
+
+def _assert_ended_cleanly(
+    code: int, signum: int, place: Path, out: Path, previous: dict[str, bytes], reference: Path, *, may_be_new: bool
+) -> None:
+    # -signum: the signal came as the command was already returning, and ended the interpreter itself (a shell shows
+    # that as 128 + signum too).
+    assert code in (128 + signum, -signum), f"exit {code} after {signal.Signals(signum).name}"
+    assert sorted(p.name for p in place.iterdir()) == ["build"], "no staging or set-aside folder is left"
+    tree = _tree(out)
+    if tree != previous:
+        assert may_be_new, "the previous build was replaced after the signal"
+        assert tree == _tree(reference), "the build that replaced the previous one is not complete"
+
+
+def _staging(place: Path) -> Path | None:
+    return next((p for p in place.glob(".build.*") if ".old-" not in p.name), None)
+
+
+# When to send the signal: what the staging folder holds tells which program runs (they run in tier order, 0-baseline,
+# 0-network, 1-cloud, 1-datapool, each stack's folder written once its program is done; the DNS zone just before the
+# summary and the swap), and a little while later the program is deep in its registrations, where Pulumi's event loop
+# swallowed the KeyboardInterrupt. The waits place the signal; nothing measures how long anything takes.
+MOMENTS: dict[str, tuple[Callable[[Path], bool], float]] = {
+    "early (the first program runs)": (lambda staging: True, 1.0),
+    "mid-stack (1-cloud's program runs)": (lambda staging: (staging / "network").is_dir(), 2.0),
+    "late (the last program runs)": (lambda staging: (staging / "cloud").is_dir(), 1.0),
+    "final (the build is about to be swapped in)": (lambda staging: (staging / "dns").is_dir(), 0.0),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("moment", "signum"),
+    [
+        ("early (the first program runs)", signal.SIGINT),
+        ("mid-stack (1-cloud's program runs)", signal.SIGTERM),
+        ("late (the last program runs)", signal.SIGINT),
+        ("final (the build is about to be swapped in)", signal.SIGTERM),
+    ],
+)
+def test_synth_interrupted_at_any_moment_ends_and_leaves_one_whole_build(
+    tmp_path: Path, reference: Path, moment: str, signum: int
+) -> None:
+    """Whenever Ctrl-C or SIGTERM comes, synth ends with the signal's exit code, removes its staging folder and leaves
+    the previous build byte for byte (or, past the atomic replace, the new one complete)."""
+    out = tmp_path / "build"
+    previous = _previous_build(reference, out)
+    # The dizuo console script, as a person runs it: Ctrl-C's handler is Python's default (KeyboardInterrupt).
+    process = subprocess.Popen(
+        _synth(out, ROOT / "stacks", prefix=("-c", "from dizuo.cli import main; main()")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        reached, then = MOMENTS[moment]
+        while process.poll() is None:
+            staging = _staging(tmp_path)
+            if staging is not None and reached(staging):
+                time.sleep(then)
+                break
+            time.sleep(0.01)
+        assert process.poll() is None or moment.startswith("final"), f"synth ended before {moment}"
+        if process.poll() is None:
+            process.send_signal(signum)
+        output, _ = process.communicate(timeout=ENDED_WITHIN)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(
+            f"synth still ran {ENDED_WITHIN} s after {signal.Signals(signum).name} at {moment}: {output[-3000:]}"
+        )
+    if process.returncode == 0 and moment.startswith("final"):
+        return  # it had ended before the signal: nothing to judge
+    assert "Traceback" not in output, output[-3000:]
+    _assert_ended_cleanly(process.returncode, signum, tmp_path, out, previous, reference, may_be_new="final" in moment)
+
+
+# Sends the signal to its own process right after a rename of the swap: out set aside, or the build renamed into
+# place (the commit). The rest is the real `dizuo synth`.
+SIGNAL_AFTER_RENAME = """
+import os, sys
+from pathlib import Path
+
+after, signum, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+rename = Path.rename
+
+def rename_then_signal(self, target):
+    moved = rename(self, target)
+    set_aside = self == out and ".old-" in Path(target).name
+    committed = Path(target) == out and self.name.startswith(f".{out.name}.") and ".old-" not in self.name
+    if (after == "set-aside" and set_aside) or (after == "commit" and committed):
+        os.kill(os.getpid(), signum)
+    return moved
+
+Path.rename = rename_then_signal
+sys.argv = ["dizuo", *sys.argv[4:]]
+from dizuo.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("after", "signum"), [("set-aside", signal.SIGINT), ("commit", signal.SIGTERM)])
+def test_a_signal_during_the_swap_leaves_one_whole_build(tmp_path: Path, after: str, signum: int) -> None:
+    """A signal while the previous build is set aside puts it back and nothing replaces it; one right after the new
+    build is renamed into place leaves that one, the previous one removed: either way exit 130/143 and nothing
+    beside the build."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
+    place = tmp_path / "place"
+    place.mkdir()
+    reference = _built(tmp_path / "reference", stacks)
+    out = place / "build"
+    previous = _previous_build(reference, out)
+    command = _synth(out, stacks, prefix=("-c", SIGNAL_AFTER_RENAME, after, str(int(signum)), str(out)))
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=ENDED_WITHIN)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    _assert_ended_cleanly(done.returncode, signum, place, out, previous, reference, may_be_new=after == "commit")
+    assert (_tree(out) == previous) == (after == "set-aside"), f"a signal after the {after}: {done.stderr[-2000:]}"
