@@ -26,9 +26,9 @@ class Truth:
 
 @dataclass(frozen=True)
 class Prediction:
-    exhaustion_at: int | None
-    p10: int | None = None
-    p90: int | None = None
+    exhaustion_at: float | None
+    p10: float | None = None
+    p90: float | None = None
 
 
 def read_truth(path: Path) -> list[Truth]:
@@ -36,22 +36,37 @@ def read_truth(path: Path) -> list[Truth]:
     return [Truth(r["series"], int(r["asof"]), r["exhaustion_at"]) for r in rows]
 
 
+def _not_json(constant: str) -> None:
+    """Python's json reads NaN, Infinity and -Infinity, which JSON has not (RFC 8259): such a line is not valid."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _time(value: object) -> int | float | None:
+    """A time of the output (unix seconds) or null; ValueError for anything else: text, true, a number too large
+    to be a time (1e999 reads as infinity)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+        return value
+    raise ValueError(f"not unix seconds or null: {value!r}")
+
+
 def read_predictions(lines: list[str]) -> tuple[dict[str, Prediction], int]:
-    """Predictions by series and the number of bad lines (not JSON, or not an object with a series)."""
+    """Predictions by series and the number of bad lines: not JSON, or not an object with a series whose
+    exhaustion_at, p10 and p90 are each unix seconds or null. The series of a bad line counts as null."""
     out: dict[str, Prediction] = {}
     bad = 0
     for line in lines:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-            out[str(obj["series"])] = Prediction(obj.get("exhaustion_at"), obj.get("p10"), obj.get("p90"))
-        except (ValueError, KeyError, TypeError):
+            obj = json.loads(line, parse_constant=_not_json)
+            times = [_time(obj.get(key)) for key in ("exhaustion_at", "p10", "p90")]
+            out[str(obj["series"])] = Prediction(*times)
+        except (ValueError, KeyError, TypeError, AttributeError):
             bad += 1
     return out, bad
 
 
-def _clip(asof: int, at: int | None) -> float:
+def _clip(asof: int, at: float | None) -> float:
     """Seconds after asof; +inf for null or beyond 30 days; earlier than asof counts as asof."""
     if at is None:
         return math.inf
