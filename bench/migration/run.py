@@ -80,23 +80,26 @@ def score(instance: Instance, reference: dict[str, object], document: object, se
     return Outcome("ok", seconds, cost, (cost - ref) / ref, len(plan.waves), lower_bound(moved, instance.wave_bytes))
 
 
-def run_candidate(command: list[str], path: Path) -> tuple[object, float, str]:
-    """Run the candidate on one instance: the decoded stdout (or a result word), wall seconds, stderr tail."""
+def run_candidate(command: list[str], path: Path, instance: Instance, reference: dict[str, object]) -> Outcome:
+    """Run the candidate on one instance and score its answer; wall seconds include the process start. The result
+    words of a run that gave no document (TIMEOUT, CRASH, NO-OUTPUT, BAD-JSON) are this function's own: whatever the
+    candidate printed is a document, and one that is not an object (say the string "ok") is BAD-JSON."""
     start = time.perf_counter()
     try:
         done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
-        return "TIMEOUT", time.perf_counter() - start, ""
+        return Outcome("TIMEOUT", time.perf_counter() - start)
     seconds = time.perf_counter() - start
     tail = done.stderr.strip().splitlines()[-1:] if done.stderr.strip() else []
     if done.returncode != 0:
-        return "CRASH", seconds, f"exit {done.returncode}: {' '.join(tail)}"
+        return Outcome("CRASH", seconds, note=f"exit {done.returncode}: {' '.join(tail)}")
     if not done.stdout.strip():
-        return "NO-OUTPUT", seconds, ""
+        return Outcome("NO-OUTPUT", seconds)
     try:
-        return json.loads(done.stdout), seconds, ""
+        document = json.loads(done.stdout)
     except json.JSONDecodeError as err:
-        return "BAD-JSON", seconds, str(err)
+        return Outcome("BAD-JSON", seconds, note=str(err))
+    return score(instance, reference, document, seconds)
 
 
 def summary(name: str, outcomes: list[Outcome], references: list[dict[str, object]]) -> str:
@@ -147,12 +150,7 @@ def main() -> int:
         instance = load_instance(path)
         reference = references[instance.name]
         refs.append(reference)
-        document, seconds, note = run_candidate(shlex.split(args.candidate), path)
-        candidate = (
-            Outcome(document, seconds, note=note)
-            if isinstance(document, str)
-            else score(instance, reference, document, seconds)
-        )
+        candidate = run_candidate(shlex.split(args.candidate), path, instance, reference)
         start = time.perf_counter()
         anchor = greedy(instance)
         anchor_outcome = score(instance, reference, anchor, time.perf_counter() - start)
