@@ -1,6 +1,6 @@
 """Where the median error is decided: filling series within the goal's error, per lead band, dizuo next to pl24h.
 
-Usage: python bench/capacity/bands.py [--data CSV] [--truth JSONL] [--goal-hours H]
+Usage: python bench/capacity/bands.py [--bench-data DIR] [--data CSV] [--truth JSONL] [--goal-hours H]
 
 The median error over the truly filling series is at most H exactly when at least half of them are predicted
 within H hours. This prints, per band of true lead, how many series dizuo and pl24h (the best anchor on the
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import SHARED, as_predictions, predict_linear
+from run import add_public_set_options, as_predictions, locate_public_set, predict_linear
 from score import HORIZON_S, Prediction, _clip, read_truth, score
 
 from dizuo.capacity.csvio import read_usage_csv
@@ -36,10 +36,10 @@ def _lead_hours(asof: int, at: int | None) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=SHARED / "public.csv.gz")
-    parser.add_argument("--truth", type=Path, default=SHARED / "public_truth.jsonl")
+    add_public_set_options(parser)
     parser.add_argument("--goal-hours", type=float, default=None)
     args = parser.parse_args()
+    locate_public_set(args)
 
     truth = read_truth(args.truth)
     histories = read_usage_csv(args.data)

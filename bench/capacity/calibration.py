@@ -1,6 +1,6 @@
 """Is dizuo's lead biased, is its p10-p90 band calibrated, and how firm is its median error? Four checks per set.
 
-Usage: python bench/capacity/calibration.py [--data CSV] [--truth JSONL] [--synthetic-seeds 1,2,3]
+Usage: python bench/capacity/calibration.py [--bench-data DIR] [--data CSV] [--truth JSONL] [--synthetic-seeds 1,2,3]
                                            [--synthetic-mixes default,recent-knees] [--resamples 2000]
 
 1. Bias by *predicted* lead: the median log(predicted / true lead) of the series dizuo puts in each band.
@@ -33,7 +33,15 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
 from bands import _lead_hours
-from run import LINEAR_ANCHORS, SHARED, _mixes, _seeds, as_predictions, predict_linear
+from run import (
+    LINEAR_ANCHORS,
+    _mixes,
+    _seeds,
+    add_public_set_options,
+    as_predictions,
+    locate_public_set,
+    predict_linear,
+)
 from score import HORIZON_S, Prediction, Truth, read_truth, score
 
 from dizuo.capacity.csvio import read_usage_csv
@@ -154,12 +162,12 @@ def _bootstrap_row(leads: _Leads, truth: list[Truth], histories: list[UsageHisto
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=SHARED / "public.csv.gz")
-    parser.add_argument("--truth", type=Path, default=SHARED / "public_truth.jsonl")
+    add_public_set_options(parser)
     parser.add_argument("--synthetic-seeds", type=_seeds, default=[1, 2, 3])
     parser.add_argument("--synthetic-mixes", type=_mixes, default=list(synthetic.MIXES))
     parser.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args()
+    locate_public_set(args)
 
     bands = [f"{lo}-{hi} h" for lo, hi in PREDICTED_BANDS_H]
     stretches = [f"x{s:.2f}" for s in STRETCHES]

@@ -1,6 +1,6 @@
 """Would the history have told us? Backtest dizuo, pl24h and their mixes inside each series' own history.
 
-Usage: python bench/capacity/history_backtest.py [--data CSV ...]
+Usage: python bench/capacity/history_backtest.py [--bench-data DIR] [--data CSV ...]
 
 For each series and each cut (4, 6 and 8 days before asof), the history is cut there and given a pseudo
 capacity: the highest usage of the next 2 or 4 days. Its "exhaustion" is then the first sample that reached
@@ -25,7 +25,9 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import SHARED, predict_linear
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # public_sets
+import public_sets
+from run import predict_linear
 
 from dizuo.capacity.csvio import read_usage_csv
 from dizuo.capacity.forecast import forecast_histories
@@ -81,8 +83,13 @@ def predicted_leads(histories: Sequence[UsageHistory]) -> dict[str, np.ndarray]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, nargs="+", default=[SHARED / "public.csv.gz"])
+    public_sets.add_option(parser)
+    parser.add_argument("--data", type=Path, nargs="+", help="usage history CSVs (default: <bench data>/public.csv.gz)")
     args = parser.parse_args()
+    # Each file named must exist; none named is the public set's, found as the other scripts find it.
+    args.data = public_sets.locate(
+        args.bench_data, "capacity", [("--data", data, "public.csv.gz") for data in args.data or [None]]
+    )
     console = Console(width=160)
     for data in args.data:
         histories = read_usage_csv(data)

@@ -1,15 +1,15 @@
 """How far ahead can usage be planned? dizuo's usage projection (the migration's sizes) next to linear anchors.
 
-Usage: python bench/capacity/projection.py [--seeds 1,2] [--count 500]
+Usage: python bench/capacity/projection.py [--bench-data DIR] [--seeds 1,2] [--count 500]
 
 `dizuo migrate city --prometheus-url` sizes a plan by `dizuo.capacity.forecast.project_usage`: each volume's daily
 peak some days ahead. Two truths, scored side by side in one run:
 
 - synthetic (bench/capacity/synthetic.py, one set per seed): each series' hidden 30-day continuation; the truth is
   the peak of the local day 7, 14 and 28 days after asof;
-- public (../shared/bench/capacity/public.csv.gz next to the clone, or under DIZUO_BENCH_DATA): its own history,
-  cut 7 and 14 days before its last complete day; the truth is that day's peak (a day with under half its samples
-  is left out).
+- public (../shared/bench/capacity/public.csv.gz next to the clone, or under --bench-data DIR or
+  DIZUO_BENCH_DATA): its own history, cut 7 and 14 days before its last complete day; the truth is that day's peak
+  (a day with under half its samples is left out).
 
 Models: dizuo (median projection; its p90 for coverage); pl24h and lin7d, the least-squares line through the last
 24 h / 7 d of usage (Prometheus `predict_linear`), its highest value on the target day; last, the peak of the last
@@ -139,8 +139,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="1,2", help="synthetic sets, comma-separated seeds")
     parser.add_argument("--count", type=int, default=500, help="series per synthetic set")
+    public_sets.add_option(parser)
     args = parser.parse_args()
-    (data,) = public_sets.locate(None, "capacity", [("", None, "public.csv.gz")])
+    (data,) = public_sets.locate(args.bench_data, "capacity", [("", None, "public.csv.gz")])
     console = Console(width=120)
     public = read_usage_csv(data)
     for ahead in PUBLIC_AHEAD:

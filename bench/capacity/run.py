@@ -37,8 +37,6 @@ from dizuo.capacity.csvio import read_usage_csv
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.types import Forecast, UsageHistory
 
-# The public set's folder for the other scripts of this benchmark (DIZUO_BENCH_DATA, else ../shared/bench).
-SHARED = public_sets.default_root() / "capacity"
 HORIZON_S = 30 * 86400
 REPEATS = 5
 LINEAR_ANCHORS = (("pl6h", 6 * 3600), ("pl24h", 24 * 3600), ("lin7d", 7 * 86400))
@@ -127,12 +125,26 @@ def cli_end_to_end(data: Path, truth_series: set[str]) -> tuple[dict[str, Predic
     return {k: v for k, v in preds.items() if k in truth_series}, wall, bad
 
 
-def parse_args() -> argparse.Namespace:
-    """The options, with --data and --truth resolved to files that exist (else exit 2 naming what is missing)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_public_set_options(parser: argparse.ArgumentParser) -> None:
+    """--bench-data, --data and --truth: the public set, or the files named (see :func:`locate_public_set`)."""
     public_sets.add_option(parser)
     parser.add_argument("--data", type=Path, help="usage history CSV (default: <bench data>/public.csv.gz)")
     parser.add_argument("--truth", type=Path, help="truth JSON Lines (default: <bench data>/public_truth.jsonl)")
+
+
+def locate_public_set(args: argparse.Namespace) -> None:
+    """--data and --truth resolved to files that exist, else exit 2 naming each one missing."""
+    args.data, args.truth = public_sets.locate(
+        args.bench_data,
+        "capacity",
+        [("--data", args.data, "public.csv.gz"), ("--truth", args.truth, "public_truth.jsonl")],
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    """The options, with --data and --truth resolved to files that exist (else exit 2 naming what is missing)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_public_set_options(parser)
     parser.add_argument("--subset", choices=["all", "even", "odd"], default="all")
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
     parser.add_argument("--synthetic-seeds", type=_seeds, default="1,2,3", help="comma-separated; empty for none")
@@ -143,11 +155,7 @@ def parse_args() -> argparse.Namespace:
         help="comma-separated mixes of synthetic.py",
     )
     args = parser.parse_args()
-    args.data, args.truth = public_sets.locate(
-        args.bench_data,
-        "capacity",
-        [("--data", args.data, "public.csv.gz"), ("--truth", args.truth, "public_truth.jsonl")],
-    )
+    locate_public_set(args)
     return args
 
 
