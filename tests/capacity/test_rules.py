@@ -252,6 +252,22 @@ def test_rules_check_detects_a_stale_rule_file(tmp_path):
     assert list(tmp_path.iterdir()) == [output], "no temporary file is left behind"
 
 
+@pytest.mark.parametrize(
+    ("cwd", "config", "output"),
+    [
+        ("monitoring", "alerts-config.yaml", "alerts.yaml"),
+        (".", "./monitoring/alerts-config.yaml", "monitoring/alerts.yaml"),
+        ("/", str(CONFIG), str(ALERTS)),
+        ("tests", "../monitoring/alerts-config.yaml", "../monitoring/alerts.yaml"),
+    ],
+)
+def test_rules_check_passes_however_the_paths_are_spelled(monkeypatch, cwd, config, output):
+    """`dizuo capacity rules --check` accepts the committed rule file from any folder and any spelling of the paths."""
+    monkeypatch.chdir(ROOT / cwd)
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", config, "--output", output, "--check"])
+    assert result.exit_code == 0, result.output
+
+
 def test_written_rule_file_is_readable_by_prometheus(tmp_path):
     """Prometheus runs as its own user: under umask 022 the rule file is 0644, not a temporary file's 0600."""
     output = tmp_path / "alerts.yaml"

@@ -350,11 +350,11 @@ def register(app: typer.Typer) -> None:
 def run_rules(config: Path, output: Path, *, check: bool) -> None:
     """The body of `dizuo capacity rules`: render, then compare or write atomically."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
-    from dizuo.capacity.rules import load_alert_config, render  # noqa: PLC0415
+    from dizuo.capacity.rules import load_alert_config, render, source_from  # noqa: PLC0415
     from dizuo.files import write_atomically  # noqa: PLC0415
 
     try:
-        text = render(load_alert_config(config), source=str(config))
+        text = render(load_alert_config(config), source=source_from(config, output))
     except ConfigError as exc:
         raise fail(str(exc)) from None
     if output.is_dir():
