@@ -151,7 +151,11 @@ def test_a_critical_window_longer_than_the_warning_is_refused(tmp_path):
 
 
 def promtool_check(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(PROMTOOL), "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    return promtool("check", "rules", path)
+
+
+def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PROMTOOL), *map(str, args)], capture_output=True, text=True, check=False)
 
 
 @needs_promtool
@@ -188,6 +192,59 @@ def test_durations_and_job_in_prometheus_grammar_make_a_rule_file_promtool_accep
     assert {r["for"] for r in written} >= {"1h30m", "1d12h"}
     down = next(r for r in written if r["alert"] == "DizuoCapacityExporterDown")
     assert 'up{job="monitoring/dizuo-capacity:9782"}' in down["expr"]
+
+
+@needs_promtool
+@pytest.mark.parametrize(("ratio", "shown"), [("0.995", "99.5%"), ("0.9", "90%"), ("0.9995", "99.95%")])
+def test_the_usage_summary_shows_the_threshold_unrounded(tmp_path, ratio, shown):
+    """DizuoStorageUsageCritical's summary states the configured ratio as written: 0.995 is "more than 99.5% full",
+    not a rounded "more than 100%" on a volume that is not full (checked on the alert promtool evaluates)."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text(CONFIG.read_text().replace("ratio: 0.95\n", f"ratio: {ratio}\n"))
+    output = tmp_path / "alerts.yaml"
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    volume = 'job="dizuo-capacity",instance="127.0.0.1:9782",kind="pvc",volume="ns/data"'
+    case = {
+        "rule_files": [str(output)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": f"dizuo_storage_used_bytes{{{volume}}}", "values": "99970x30"},
+                    {"series": f"dizuo_storage_capacity_bytes{{{volume}}}", "values": "100000x30"},
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "20m",
+                        "alertname": "DizuoStorageUsageCritical",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": "critical",
+                                    "job": "dizuo-capacity",
+                                    "instance": "127.0.0.1:9782",
+                                    "kind": "pvc",
+                                    "volume": "ns/data",
+                                },
+                                "exp_annotations": {
+                                    "summary": f"A volume is more than {shown} full.",
+                                    "description": "pvc ns/data (no department in the declaration, pool unknown) is"
+                                    " 99.97% full.",
+                                    "runbook_url": "https://github.com/dizuo/dizuo/blob/main/monitoring/runbook.md"
+                                    "#dizuostorageusagecritical",
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    done = promtool("test", "rules", tmp_path / "case.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("job", ['dizuo"capacity', "dizuo capacity", "{{ .Value }}", ""])

@@ -8,6 +8,7 @@ that they agree, so the YAML Prometheus loads is always the one the config expla
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -133,6 +134,11 @@ def _seconds(duration: str) -> int:
     return round(parse_duration(duration))
 
 
+def percent(ratio: float) -> str:
+    """``ratio`` as a percentage, every digit it was written with and no more: 0.995 is 99.5%, not a rounded 100%."""
+    return f"{Decimal(repr(ratio)).scaleb(2).normalize():f}%"
+
+
 def _alert(
     config: AlertConfig, name: str, *, expr: str, hold: str, severity: str, summary: str, description: str
 ) -> dict[str, Any]:
@@ -182,7 +188,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             expr=f"dizuo_storage_used_bytes / dizuo_storage_capacity_bytes > {config.usage_critical.ratio:g}",
             hold=config.usage_critical.for_,
             severity="critical",
-            summary=f"A volume is more than {config.usage_critical.ratio:.0%} full.",
+            summary=f"A volume is more than {percent(config.usage_critical.ratio)} full.",
             description=f"{_LABELS_OF_VOLUME} is {{{{ $value | humanizePercentage }}}} full.",
         ),
         _alert(
