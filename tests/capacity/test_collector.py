@@ -87,7 +87,8 @@ def test_run_health_is_exported():
 @pytest.mark.parametrize(
     ("snapshot", "why"),
     [
-        (Snapshot(), "no run has succeeded yet"),
+        (Snapshot(), "no run has succeeded yet, and no start is known"),
+        (Snapshot(started_at=NOW - 901), "no run has succeeded since a start longer ago than stale_after"),
         (
             Snapshot(forecasts=GOOD.forecasts, succeeded_at=NOW - 60, error="SourceError: down", failed_in_a_row=3),
             "the last three runs failed",

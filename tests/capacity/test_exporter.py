@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import urllib.request
 import warnings
@@ -182,6 +183,33 @@ def test_http_endpoint_serves_forecasts_and_turns_stale_when_the_source_fails():
         assert [s.labels["volume"] for s in served] == ["ns/data"], "the last good forecast is still served"
         assert served[0].value == NOW + 3600
     finally:
+        exporter.close()
+
+
+def test_a_restarted_exporter_is_not_stale_during_its_first_run():
+    """A just-started exporter whose first run is still going serves stale 0 (a restart is no failure: 1 would end the
+    `for:` timers of the dataset alerts, which hold while no exporter is stale), and 1 once that run has taken longer
+    than stale_after without a success."""
+    release = threading.Event()
+
+    class Slow(Source):
+        def histories(self) -> list[UsageHistory]:
+            release.wait(10)
+            return super().histories()
+
+    loop = ForecastLoop(Slow(), linear, interval=60)
+    exporter = start_exporter(loop, [], "127.0.0.1", 0)
+    try:
+        metrics = scrape(exporter.port)
+        assert metrics["dizuo_capacity_forecast_stale"][0].value == 0, "first run under way"
+        assert metrics["dizuo_capacity_forecast_series"][0].value == 0
+        registry = CollectorRegistry()
+        CapacityCollector(loop.snapshot, stale_after=180, registry=registry, clock=lambda: time.time() + 181)
+        assert registry.get_sample_value("dizuo_capacity_forecast_stale") == 1, "no success for stale_after"
+        release.set()
+        wait_for(lambda: scrape(exporter.port).get("dizuo_storage_exhaustion_timestamp_seconds"), "the first run")
+    finally:
+        release.set()
         exporter.close()
 
 

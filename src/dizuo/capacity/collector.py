@@ -21,9 +21,9 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   ``dizuo_dataset_refresh_period_seconds``: the refresh period the declaration gives it. Ownership and freshness of
   the data pool, for ``DizuoDatasetStale``.
 - ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
-  ``..._stale`` (1 when STALE_AFTER_INTERVALS runs in a row failed, or no run has succeeded, or the last success is
-  older than ``stale_after``: one failed run is jitter, and a flag that blinks would restart every ``for:`` timer that
-  reads it),
+  ``..._stale`` (1 when STALE_AFTER_INTERVALS runs in a row failed, or the last success, or the start where none has
+  succeeded yet, is older than ``stale_after``: one failed run is jitter, a first run still going after a restart is
+  no failure, and a flag that blinks would restart every ``for:`` timer that reads it),
   ``..._runs_total{result}``, ``..._series``.
 """
 
@@ -52,6 +52,7 @@ class Snapshot:
 
     forecasts: tuple[Forecast, ...] = ()
     succeeded_at: float | None = None  # unix s, end of the last successful run
+    started_at: float | None = None  # unix s, when the loop started: until a success, staleness counts from here
     duration_seconds: float | None = None  # of the last successful run
     error: str | None = None  # of the last run, None when it succeeded
     successes: int = 0
@@ -211,7 +212,8 @@ class CapacityCollector:
                 duration.add_metric([], snap.duration_seconds)
             if snap.succeeded_at is not None:
                 last_success.add_metric([], snap.succeeded_at)
-            too_old = snap.succeeded_at is None or self._clock() - snap.succeeded_at > self._stale_after
+            fresh_at = snap.succeeded_at if snap.succeeded_at is not None else snap.started_at
+            too_old = fresh_at is None or self._clock() - fresh_at > self._stale_after
             failing = snap.failed_in_a_row >= self._stale_after_failures
             stale.add_metric([], 1.0 if failing or too_old else 0.0)
             runs.add_metric(["success"], snap.successes)

@@ -4,7 +4,8 @@ A background thread reads usage history from Prometheus on a timer, forecasts, a
 immutable :class:`Snapshot`. Scrapes only read the latest snapshot (see ``collector.py``). When a
 run fails (Prometheus down, bad answer, forecaster error) the last good forecasts stay published
 and the snapshot records the error; the collector exposes ``..._stale 1`` once STALE_AFTER_INTERVALS runs in a row
-failed, or no run has succeeded for that many intervals.
+failed, or no run has succeeded for that many intervals (counted from the start before the first success: a restarted
+exporter's first run is not a failure).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class ForecastLoop:
         self.interval = interval
         self._clock = clock
         # Replaced, never mutated: reading one attribute is atomic, so readers need no lock.
-        self._snapshot = Snapshot()
+        self._snapshot = Snapshot(started_at=clock())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Datasets whose last write was looked for further back: once per process (after that, runs carry it); after

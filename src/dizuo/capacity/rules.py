@@ -96,6 +96,7 @@ class AlertConfig(_Model):
     exporter_down: Hold
     dataset_stale: DatasetStale
     dataset_unwatched: Hold
+    series_gap: PromDuration
 
 
 def load_alert_config(path: Path) -> AlertConfig:
@@ -158,8 +159,18 @@ def _alert(
 def rules(config: AlertConfig) -> dict[str, Any]:
     """The rule file as a document: one group, warning/critical pairs first."""
     forecast = config.forecast
+
+    def bridged(metric: str) -> str:
+        """``metric`` read at its last value for ``series_gap`` after its last sample: an exporter restart (the scrape
+        it misses, its first run serving no volume) neither resolves an alert on it nor restarts its ``for:``."""
+        return f"last_over_time({metric}[{config.series_gap}])"
+
     # Seconds until the median forecast date; clamp at 0 so "already full" reads as 0s, not negative.
-    until_full = "clamp_min(dizuo_storage_exhaustion_timestamp_seconds - time(), 0)"
+    until_full = f"clamp_min({bridged('dizuo_storage_exhaustion_timestamp_seconds')} - time(), 0)"
+    write, period = (
+        bridged("dizuo_dataset_last_write_timestamp_seconds"),
+        bridged("dizuo_dataset_refresh_period_seconds"),
+    )
     job = f'job="{config.exporter_job}"'
     # Seconds left, humanized: "1d 11h 29m 0s".
     in_time = "is forecast to be full in {{ $value | humanizeDuration }} (median)."
@@ -185,7 +196,8 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         _alert(
             config,
             "DizuoStorageUsageCritical",
-            expr=f"dizuo_storage_used_bytes / dizuo_storage_capacity_bytes > {config.usage_critical.ratio:g}",
+            expr=f"{bridged('dizuo_storage_used_bytes')} / {bridged('dizuo_storage_capacity_bytes')}"
+            f" > {config.usage_critical.ratio:g}",
             hold=config.usage_critical.for_,
             severity="critical",
             summary=f"A volume is more than {percent(config.usage_critical.ratio)} full.",
@@ -228,9 +240,9 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             # Age of the last write against the declared period: the alert's labels are the write's (dataset,
             # department, pool), its value the age. Not while every exporter serves an old forecast: its writes are
             # as old, and the owners are not to blame (DizuoCapacityForecastStale says so).
-            expr="time() - max by (dataset, department, pool) (dizuo_dataset_last_write_timestamp_seconds)"
+            expr=f"time() - max by (dataset, department, pool) ({write})"
             f" > on (dataset) group_left () ({1 + config.dataset_stale.slack:g}"
-            f" * max by (dataset) (dizuo_dataset_refresh_period_seconds)) {_ALL_EXPORTERS_STALE}",
+            f" * max by (dataset) ({period})) {_ALL_EXPORTERS_STALE}",
             hold=config.dataset_stale.for_,
             severity="warning",
             summary="A data-pool dataset has not been refreshed within its declared period.",
@@ -240,8 +252,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         _alert(
             config,
             "DizuoDatasetUnwatched",
-            expr="max by (dataset, department, pool) (dizuo_dataset_refresh_period_seconds)"
-            f" unless on (dataset) dizuo_dataset_last_write_timestamp_seconds {_ALL_EXPORTERS_STALE}",
+            expr=f"max by (dataset, department, pool) ({period}) unless on (dataset) {write} {_ALL_EXPORTERS_STALE}",
             hold=config.dataset_unwatched.for_,
             severity="warning",
             summary="A data-pool dataset's volume is not seen: its freshness is unknown.",
