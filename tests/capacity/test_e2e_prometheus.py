@@ -48,6 +48,9 @@ pytestmark = [
 
 FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
 ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs", "job": "kubelet"}
+# A claim 97 % full whose kubelet stopped reporting it STOPPED_HOURS before the last sample.
+STOPPED = {"namespace": "gaj-01", "persistentvolumeclaim": "db", "job": "kubelet"}
+STOPPED_HOURS = 2
 # Two dataset claims on Ceph RBD, as the datapool stack names them (`dp-<owner>/<dataset>`), 40 days old and never
 # growing: fr-jcxx reloaded every night with the same bytes (ceph-mgr counts them on its image), xj-xx never written.
 # (claim, PV, the uuid of its ceph-csi image `csi-vol-<uuid>`, which ends the PV's volume handle)
@@ -107,10 +110,12 @@ def history(now: int) -> str:
         "kubelet_volume_stats_used_bytes": [
             (FILLING, np.where(created, filling_used, np.nan)),
             (ROTATING, np.where(created, rotating_used, np.nan)),
+            (STOPPED, np.where(created & (ts <= now - STOPPED_HOURS * 3600), 97.0 * GIB, np.nan)),
         ],
         "kubelet_volume_stats_capacity_bytes": [
             (FILLING, np.where(created, 100.0 * GIB, np.nan)),
             (ROTATING, np.where(created, 50.0 * GIB, np.nan)),
+            (STOPPED, np.where(created & (ts <= now - STOPPED_HOURS * 3600), 100.0 * GIB, np.nan)),
         ],
         # Three dataset buckets, named as the datapool stack names them: bdc-da (refresh every 7 days) last loaded 35
         # days ago, before the 28 days the exporter forecasts from; gh-yzt (7 days too) loaded every night at 02:00
@@ -327,6 +332,30 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
     assert "gaj-01/logs" in used, f"volumes the exporter saw: {sorted(used)}"
     rotating = by_volume(city.alerts(), "gaj-01/logs")
     assert rotating == {}, f"the daily-rotation volume gaj-01/logs must not alert (not even pending): {rotating}"
+
+
+def test_a_volume_that_stopped_reporting_is_counted_and_warned_of(city):
+    """pvc gaj-01/db, 97 % full, has had no sample for 2 hours (its kubelet stopped reporting it): it is left out of the
+    forecast, so none of its alerts can fire and no volume-count alert sees it; the exporter counts it by kind and
+    DizuoCapacityVolumesLeftOut warns with that kind and count."""
+    fired = wait_for(
+        lambda: [
+            a
+            for a in city.alerts()
+            if a["labels"]["alertname"] == "DizuoCapacityVolumesLeftOut" and a["state"] == "firing"
+        ],
+        "DizuoCapacityVolumesLeftOut firing",
+        city.logs,
+    )
+    assert [(a["labels"]["kind"], a["labels"]["severity"], float(a["value"])) for a in fired] == [
+        ("pvc", "warning", 1.0)
+    ], fired
+    metrics = city.metrics()
+    left_out = {s.labels["kind"]: s.value for s in metrics["dizuo_capacity_left_out_series"]}
+    assert left_out.get("pvc") == 1, f"volumes left out by kind: {left_out}"
+    assert set(left_out.values()) <= {0, 1}, f"only the stopped claim is left out: {left_out}"
+    used = {s.labels["volume"] for s in metrics["dizuo_storage_used_bytes"]}
+    assert "gaj-01/db" not in used, "a volume with no recent sample is not forecast"
 
 
 def test_a_dataset_nobody_refreshed_fires_for_its_owner_and_a_loaded_one_does_not(city):

@@ -22,7 +22,7 @@ from dizuo.capacity.collector import Allocation, CapacityCollector
 from dizuo.capacity.commands_serve import OncePerDay, log_warnings_plainly
 from dizuo.capacity.exporter import ForecastLoop, start_exporter
 from dizuo.capacity.prometheus_source import SourceError
-from dizuo.capacity.types import Forecast, UsageHistory
+from dizuo.capacity.types import Forecast, Reading, UsageHistory
 from dizuo.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,9 @@ class Source:
         if self.down:
             raise SourceError("http://127.0.0.1:9/api/v1/query_range: cannot connect: refused")
         return [HISTORY, replace(HISTORY, labels={})]  # a duplicate series id must be exported once
+
+    def read(self) -> Reading:
+        return Reading(self.histories())
 
     def write_histories(self, datasets):
         return []

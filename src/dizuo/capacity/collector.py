@@ -25,6 +25,9 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   succeeded yet, is older than ``stale_after``: one failed run is jitter, a first run still going after a restart is
   no failure, and a flag that blinks would restart every ``for:`` timer that reads it),
   ``..._runs_total{result}``, ``..._series``.
+- ``dizuo_capacity_left_out_series{kind}``: volumes of the last good run left out for having no sample in the last
+  ``max_age`` (their exporter stopped reporting, or they were deleted): nothing forecasts them and none of their
+  alerts can fire; ``DizuoCapacityVolumesLeftOut`` says so. 0 for each kind forecast with none left out.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Snapshot:
     failures: int = 0
     failed_in_a_row: int = 0  # runs failed since the last success (or since the start)
     writes: tuple[DatasetWrite, ...] = ()  # the data pool's datasets seen in the last good run
+    left_out: tuple[tuple[str, int], ...] = ()  # (kind, volumes) the last good run left out: no recent sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,11 @@ class CapacityCollector:
         )
         runs = CounterMetricFamily("dizuo_capacity_forecast_runs", "Forecast runs by result.", labels=["result"])
         count = GaugeMetricFamily("dizuo_capacity_forecast_series", "Volumes in the last good forecast.")
+        left_out = GaugeMetricFamily(
+            "dizuo_capacity_left_out_series",
+            "Volumes the last good run left out: no sample in the last max_age (exporter stopped, or deleted).",
+            labels=["kind"],
+        )
         if snap is not None:
             for f in snap.forecasts:
                 values = [f.labels.get(label, "") for label in LABELS]
@@ -219,6 +228,9 @@ class CapacityCollector:
             runs.add_metric(["success"], snap.successes)
             runs.add_metric(["failure"], snap.failures)
             count.add_metric([], len(snap.forecasts))
+            counted = dict(snap.left_out)
+            for kind in sorted(counted.keys() | {f.labels.get("kind", "") for f in snap.forecasts}):
+                left_out.add_metric([kind], counted.get(kind, 0))
         yield from (
             used,
             capacity,
@@ -233,4 +245,5 @@ class CapacityCollector:
             stale,
             runs,
             count,
+            left_out,
         )

@@ -32,7 +32,7 @@ from dizuo.capacity.collector import (
     Snapshot,
 )
 from dizuo.capacity.prometheus_source import Said, one_per_volume
-from dizuo.capacity.types import Forecast, UsageHistory
+from dizuo.capacity.types import Forecast, Reading, UsageHistory
 
 if TYPE_CHECKING:
     from dizuo.capacity.calendar_cn import WorkingCalendar
@@ -51,8 +51,8 @@ class NoVolumesError(RuntimeError):
 class HistorySource(Protocol):
     """Where usage histories come from (Prometheus in production, fixtures in tests)."""
 
-    def histories(self) -> list[UsageHistory]:
-        """Every volume's history as of now."""
+    def read(self) -> Reading:
+        """Every volume's history as of now, and the volumes left out (no recent sample)."""
         ...
 
     def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
@@ -112,7 +112,8 @@ class ForecastLoop:
         previous = self._snapshot
         try:
             # Whatever the source: one id exported twice would be two samples of one label set.
-            histories = one_per_volume(self._source.histories(), self._said)
+            reading = self._source.read()
+            histories = one_per_volume(reading.histories, self._said)
             if not histories and previous.forecasts:
                 # Every volume gone at once is the source's doing (a selector changed, a Prometheus restarted
                 # without its data), not a city without storage: keep the last good forecast and let it go stale.
@@ -144,6 +145,7 @@ class ForecastLoop:
             error=None,
             successes=previous.successes + 1,
             failures=previous.failures,
+            left_out=left_out_by_kind(reading.left_out),
         )
         return self._snapshot
 
@@ -314,6 +316,12 @@ def _then(a: UsageHistory, b: UsageHistory) -> UsageHistory:
         if a.written_bytes is None and b.written_bytes is None
         else np.concatenate([written(a), written(b)]),
     )
+
+
+def left_out_by_kind(left_out: Sequence[UsageHistory]) -> tuple[tuple[str, int], ...]:
+    """How many volumes of each kind were left out, by kind."""
+    kinds = [h.labels.get("kind", "") for h in {h.series: h for h in left_out}.values()]
+    return tuple((kind, kinds.count(kind)) for kind in sorted(set(kinds)))
 
 
 def _with_labels(forecasts: Sequence[Forecast], histories: Sequence[UsageHistory]) -> list[Forecast]:

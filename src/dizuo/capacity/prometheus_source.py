@@ -30,7 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.deadline_http import open_by
-from dizuo.capacity.types import UsageHistory
+from dizuo.capacity.types import Reading, UsageHistory
 from dizuo.datapool.shapes import dataset_namespace
 from dizuo.declaration.loader import show_value
 from dizuo.declaration.model import Declaration
@@ -597,6 +597,10 @@ class PrometheusSource:
 
     def histories(self) -> list[UsageHistory]:
         """Every volume of every selector, as of now, with the declaration's labels."""
+        return self.read().histories
+
+    def read(self) -> Reading:
+        """Every volume of every selector, as of now, with the declaration's labels, and those left out."""
         step = self.config.step
         # Align to the step so successive runs ask for the same grid (and Prometheus caches it).
         end = math.floor(self._clock() / step) * step
@@ -606,7 +610,8 @@ class PrometheusSource:
             out += self._read(selector, start, end, step)
         # A range query returns every series of the lookback, also those that ended days ago: a deleted PVC,
         # an exporter that stopped. Forecasting on from their last sample would alert on volumes that are
-        # gone, or hide that one is no longer watched; they are left out, and said so.
+        # gone, or hide that one is no longer watched; they are left out, said so, and counted (the exporter exports
+        # how many: DizuoCapacityVolumesLeftOut).
         fresh: list[UsageHistory] = []
         stopped: list[UsageHistory] = []
         for history in one_per_volume(out, self._said):
@@ -618,7 +623,7 @@ class PrometheusSource:
                 self.config.max_age,
                 ", ".join(gone[:10]) + (", ..." if len(gone) > 10 else ""),
             )
-        return fresh
+        return Reading(fresh, stopped)
 
     def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
         """The volumes holding ``datasets``, read ``write_lookback`` back at ``write_step``: where the history read

@@ -93,6 +93,7 @@ class AlertConfig(_Model):
     usage_critical: UsageCritical
     stale: Hold
     no_volumes: Hold
+    left_out: Hold
     exporter_down: Hold
     dataset_stale: DatasetStale
     dataset_unwatched: Hold
@@ -222,6 +223,18 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             summary="The capacity exporter forecasts no volume: no capacity alert can fire.",
             description="The capacity exporter {{ $labels.instance }} has had no volume to forecast for more than "
             f"{config.no_volumes.for_}: its selectors match nothing in Prometheus, or no run has succeeded yet.",
+        ),
+        _alert(
+            config,
+            "DizuoCapacityVolumesLeftOut",
+            expr=f"{bridged('dizuo_capacity_left_out_series')} > 0",
+            hold=config.left_out.for_,
+            severity="warning",
+            summary="Volumes stopped reporting their usage: they are no longer forecast, and none of their alerts can"
+            " fire.",
+            description="The capacity exporter {{ $labels.instance }} leaves out {{ $value }} {{ $labels.kind }}"
+            " volume(s) with no recent sample (their exporter stopped reporting them, or they were deleted), for more"
+            f" than {config.left_out.for_}; its log names them.",
         ),
         _alert(
             config,

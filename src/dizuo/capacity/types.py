@@ -26,6 +26,15 @@ class UsageHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """What a source read: the volumes to forecast, and those it left out (no recent sample: their exporter stopped,
+    or they were deleted)."""
+
+    histories: list[UsageHistory]
+    left_out: list[UsageHistory] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class Forecast:
     """When one series fills, as of its last sample. ``None`` means not within the horizon."""
 
