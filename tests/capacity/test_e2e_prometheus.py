@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -511,6 +512,26 @@ def test_every_dashboard_query_runs_on_prometheus(city):
     median = next(t for t in table["targets"] if t["refId"] == "B")
     rows = query(city, median["expr"].replace('"$department"', '".*"').replace('"$pool"', '".*"'))["data"]["result"]
     assert [r["metric"]["volume"] for r in rows] == ["sjj-tyrz/data"], f"time-to-full rows: {rows}"
+
+
+def test_the_pool_panel_keeps_same_named_pools_of_two_clusters_apart(city):
+    """The dashboard's "Pools: used vs capacity" draws each Ceph pool volume the exporter exports as its own line at
+    its own value: the .mgr pools of yl-gov-ceph and yl-dmz-ceph are not added up into one "pool .mgr"."""
+    wait_for(lambda: query(city, 'dizuo_storage_used_bytes{kind="ceph_pool"}')["data"]["result"], "pools", city.logs)
+    dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
+    panel = next(p for p in dashboard["panels"] if p["title"] == "Pools: used vs capacity")
+    for metric, ref in (("dizuo_storage_used_bytes", "A"), ("dizuo_storage_capacity_bytes", "B")):
+        exported = {
+            r["metric"]["volume"]: float(r["value"][1])
+            for r in query(city, f'{metric}{{kind="ceph_pool"}}')["data"]["result"]
+        }
+        assert sum(v.endswith("/.mgr") for v in exported) >= 2, f"the city has .mgr in two clusters: {exported}"
+        target = next(t for t in panel["targets"] if t["refId"] == ref)
+        lines = query(city, target["expr"].replace('"$pool"', '".*"'))["data"]["result"]
+        legend = re.sub(r"{{(\w+)}}", lambda m: "{" + m[1] + "}", target["legendFormat"])
+        drawn = {legend.format(**r["metric"]): float(r["value"][1]) for r in lines}
+        suffix = legend.format(volume="", pool="")
+        assert drawn == {v + suffix: b for v, b in exported.items()}, f"{panel['title']} {ref}: {drawn}"
 
 
 def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):
