@@ -337,8 +337,8 @@ def test_filling_volume_fires_and_rotating_volume_does_not(city):
 
 def test_a_volume_that_stopped_reporting_is_counted_and_warned_of(city):
     """pvc gaj-01/db, 97 % full, has had no sample for 2 hours (its kubelet stopped reporting it): it is left out of the
-    forecast, so none of its alerts can fire and no volume-count alert sees it; the exporter counts it by kind and
-    DizuoCapacityVolumesLeftOut warns with that kind and count."""
+    forecast, so none of its alerts can fire and no volume-count alert sees it; the exporter exports it with its last
+    sample, and DizuoCapacityVolumesLeftOut warns for that volume, by name."""
     fired = wait_for(
         lambda: [
             a
@@ -348,13 +348,13 @@ def test_a_volume_that_stopped_reporting_is_counted_and_warned_of(city):
         "DizuoCapacityVolumesLeftOut firing",
         city.logs,
     )
-    assert [(a["labels"]["kind"], a["labels"]["severity"], float(a["value"])) for a in fired] == [
-        ("pvc", "warning", 1.0)
+    assert [(a["labels"]["kind"], a["labels"]["volume"], a["labels"]["severity"]) for a in fired] == [
+        ("pvc", "gaj-01/db", "warning")
     ], fired
     metrics = city.metrics()
-    left_out = {s.labels["kind"]: s.value for s in metrics["dizuo_capacity_left_out_series"]}
-    assert left_out.get("pvc") == 1, f"volumes left out by kind: {left_out}"
-    assert set(left_out.values()) <= {0, 1}, f"only the stopped claim is left out: {left_out}"
+    left_out = {s.labels["volume"]: s.value for s in metrics["dizuo_capacity_left_out_last_sample_timestamp_seconds"]}
+    assert list(left_out) == ["gaj-01/db"], f"only the stopped claim is left out: {left_out}"
+    assert time.time() - left_out["gaj-01/db"] > 3600, "valued at its last sample, over an hour ago"
     used = {s.labels["volume"] for s in metrics["dizuo_storage_used_bytes"]}
     assert "gaj-01/db" not in used, "a volume with no recent sample is not forecast"
 

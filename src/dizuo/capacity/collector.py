@@ -25,9 +25,10 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   succeeded yet, is older than ``stale_after``: one failed run is jitter, a first run still going after a restart is
   no failure, and a flag that blinks would restart every ``for:`` timer that reads it),
   ``..._runs_total{result}``, ``..._series``.
-- ``dizuo_capacity_left_out_series{kind}``: volumes of the last good run left out for having no sample in the last
-  ``max_age`` (their exporter stopped reporting, or they were deleted): nothing forecasts them and none of their
-  alerts can fire; ``DizuoCapacityVolumesLeftOut`` says so. 0 for each kind forecast with none left out.
+- ``dizuo_capacity_left_out_last_sample_timestamp_seconds{kind, volume, pool, department, system}``: one series per
+  volume the last good run left out for having no sample in the last ``max_age`` (its exporter stopped reporting it,
+  or it was deleted), valued at its last sample: nothing forecasts it and none of its alerts can fire;
+  ``DizuoCapacityVolumesLeftOut`` says so, per volume (a deliberate deletion is silenced by its ``volume``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,15 @@ class Snapshot:
     failures: int = 0
     failed_in_a_row: int = 0  # runs failed since the last success (or since the start)
     writes: tuple[DatasetWrite, ...] = ()  # the data pool's datasets seen in the last good run
-    left_out: tuple[tuple[str, int], ...] = ()  # (kind, volumes) the last good run left out: no recent sample
+    left_out: tuple[LeftOut, ...] = ()  # volumes the last good run left out: no recent sample
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A volume a run left out for having no recent sample: its forecast labels and its last sample (unix s)."""
+
+    labels: tuple[str, ...]  # the values of LABELS
+    last_sample: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +207,10 @@ class CapacityCollector:
         runs = CounterMetricFamily("dizuo_capacity_forecast_runs", "Forecast runs by result.", labels=["result"])
         count = GaugeMetricFamily("dizuo_capacity_forecast_series", "Volumes in the last good forecast.")
         left_out = GaugeMetricFamily(
-            "dizuo_capacity_left_out_series",
-            "Volumes the last good run left out: no sample in the last max_age (exporter stopped, or deleted).",
-            labels=["kind"],
+            "dizuo_capacity_left_out_last_sample_timestamp_seconds",
+            "A volume the last good run left out, at its last sample: none in the last max_age (its exporter "
+            "stopped, or it was deleted).",
+            labels=list(LABELS),
         )
         if snap is not None:
             for f in snap.forecasts:
@@ -228,9 +238,8 @@ class CapacityCollector:
             runs.add_metric(["success"], snap.successes)
             runs.add_metric(["failure"], snap.failures)
             count.add_metric([], len(snap.forecasts))
-            counted = dict(snap.left_out)
-            for kind in sorted(counted.keys() | {f.labels.get("kind", "") for f in snap.forecasts}):
-                left_out.add_metric([kind], counted.get(kind, 0))
+            for gone in snap.left_out:
+                left_out.add_metric(list(gone.labels), gone.last_sample)
         yield from (
             used,
             capacity,

@@ -28,10 +28,11 @@ from dizuo.capacity.collector import (
     Allocation,
     CapacityCollector,
     DatasetWrite,
+    LeftOut,
     RefreshPeriod,
     Snapshot,
 )
-from dizuo.capacity.prometheus_source import Said, one_per_volume
+from dizuo.capacity.prometheus_source import LABELS, Said, one_per_volume
 from dizuo.capacity.types import Forecast, Reading, UsageHistory
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class ForecastLoop:
             error=None,
             successes=previous.successes + 1,
             failures=previous.failures,
-            left_out=left_out_by_kind(reading.left_out),
+            left_out=left_out_volumes(reading.left_out),
         )
         return self._snapshot
 
@@ -318,10 +319,14 @@ def _then(a: UsageHistory, b: UsageHistory) -> UsageHistory:
     )
 
 
-def left_out_by_kind(left_out: Sequence[UsageHistory]) -> tuple[tuple[str, int], ...]:
-    """How many volumes of each kind were left out, by kind."""
-    kinds = [h.labels.get("kind", "") for h in {h.series: h for h in left_out}.values()]
-    return tuple((kind, kinds.count(kind)) for kind in sorted(set(kinds)))
+def left_out_volumes(left_out: Sequence[UsageHistory]) -> tuple[LeftOut, ...]:
+    """Each volume left out once (by its forecast labels), at its last sample."""
+    last: dict[tuple[str, ...], float] = {}
+    for h in left_out:
+        key = tuple(h.labels.get(label, "") for label in LABELS)
+        if h.timestamps.size:
+            last[key] = max(last.get(key, 0.0), float(h.timestamps[-1]))
+    return tuple(LeftOut(key, at) for key, at in sorted(last.items()))
 
 
 def _with_labels(forecasts: Sequence[Forecast], histories: Sequence[UsageHistory]) -> list[Forecast]:

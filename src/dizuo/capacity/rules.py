@@ -227,14 +227,14 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         _alert(
             config,
             "DizuoCapacityVolumesLeftOut",
-            expr=f"{bridged('dizuo_capacity_left_out_series')} > 0",
+            expr=bridged("dizuo_capacity_left_out_last_sample_timestamp_seconds"),
             hold=config.left_out.for_,
             severity="warning",
-            summary="Volumes stopped reporting their usage: they are no longer forecast, and none of their alerts can"
-            " fire.",
-            description="The capacity exporter {{ $labels.instance }} leaves out {{ $value }} {{ $labels.kind }}"
-            " volume(s) with no recent sample (their exporter stopped reporting them, or they were deleted), for more"
-            f" than {config.left_out.for_}; its log names them.",
+            summary="A volume stopped reporting its usage: it is no longer forecast, and none of its alerts can fire.",
+            description="The capacity exporter {{ $labels.instance }} leaves out {{ $labels.kind }}"
+            " {{ $labels.volume }} (pool {{ $labels.pool }}, department {{ $labels.department }}): no usage sample"
+            " since {{ $value | humanizeTimestamp }} (its exporter stopped reporting it, or it was deleted: then"
+            f" silence this alert for its volume), for more than {config.left_out.for_}.",
         ),
         _alert(
             config,
