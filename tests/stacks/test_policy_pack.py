@@ -138,6 +138,16 @@ CASES = [
         False,
         True,
     ),
+    *(  # a patch of an Ingress: the redirect off or a rule for any host is wrong whatever the object holds
+        ("ingress-over-tls", f"{pol.INGRESS}Patch", props, False, violates)
+        for props, violates in (
+            ({"metadata": {"name": "i", "annotations": {pol.SSL_REDIRECT: "false"}}}, True),
+            ({"metadata": {"name": "i"}, "spec": {"rules": [{"http": {}}]}}, True),
+            # a host whose certificate the object (not the patch) lists
+            ({"metadata": {"name": "i"}, "spec": {"rules": [{"host": "a.yl.gov.cn"}]}}, False),
+            ({"metadata": {"name": "i", "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}}}, False),
+        )
+    ),
     ("data-holders-protected", pol.PVC, {"metadata": {"name": "rk"}}, False, True),
     ("data-holders-protected", pol.PVC, {"metadata": {"name": "rk"}}, True, False),
     ("data-holders-protected", pol.NAMESPACE, ns({"dizuo.io/owner": "gaj"}), False, True),
@@ -391,8 +401,9 @@ def test_a_namespace_patch_cannot_weaken_pod_security(labels: dict[str, str], re
 
 
 def test_patches_a_program_declares_are_checked(tmp_path: Path) -> None:
-    """A DeploymentPatch making a container privileged and a NamespacePatch lowering Pod Security, declared by a real
-    program, fail the pack; a patch that only changes an image passes."""
+    """A DeploymentPatch making a container privileged, a NamespacePatch lowering Pod Security and an IngressPatch
+    turning the redirect to HTTPS off, declared by a real program, fail the pack; a patch that only changes an image
+    passes."""
 
     def program() -> None:
         k8s.apps.v1.DeploymentPatch(
@@ -408,12 +419,17 @@ def test_patches_a_program_declares_are_checked(tmp_path: Path) -> None:
         k8s.core.v1.NamespacePatch(
             "lowered", metadata={"name": "sjj-tyrz", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}
         )
+        k8s.networking.v1.IngressPatch(
+            "plain-http",
+            metadata={"name": "sjj-tyrz", "namespace": "sjj-tyrz", "annotations": {pol.SSL_REDIRECT: "false"}},
+        )
 
     (tmp_path / "Pulumi.yaml").write_text("name: dizuo-patch\nruntime: python\n", encoding="utf-8")
     run = run_stack(tmp_path, "dev", {}, set(), {}, program=program)
     assert sorted(str(v) for v in _policy_violations(run)) == [
         "[DZ-AC-09 namespaces-enforce-pod-security] lowered: Pod Security enforce level is 'privileged'",
         "[DZ-AC-09 workloads-unprivileged] privileged/app: privileged container",
+        f"[DZ-CT-01 ingress-over-tls] Ingress sjj-tyrz turns the redirect to HTTPS off ({pol.SSL_REDIRECT}: false)",
     ]
 
 

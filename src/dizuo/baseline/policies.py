@@ -249,7 +249,9 @@ def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None
 
 
 def ingress_over_tls(args: ResourceValidationArgs, report: Report) -> None:
-    """Every host an Ingress routes is listed under its tls, and no annotation turns the redirect to HTTPS off."""
+    """Every host an Ingress routes is listed under its tls, and no annotation turns the redirect to HTTPS off. A
+    patch of one is judged by what it sets: its hosts may be under the object's own tls, but a rule for any host or
+    the redirect turned off are wrong whatever the object holds."""
     spec = args.props.get("spec") or {}
     covered = {host for entry in spec.get("tls") or [] for host in entry.get("hosts") or []}
     name = (args.props.get("metadata") or {}).get("name", args.name)
@@ -257,7 +259,7 @@ def ingress_over_tls(args: ResourceValidationArgs, report: Report) -> None:
         host = rule.get("host")
         if host is None:
             report(f"Ingress {name} routes requests for any host, which no certificate names", None)
-        elif host not in covered:
+        elif host not in covered and not _is_patch(args.resource_type):
             report(f"Ingress {name} serves {host} without TLS", None)
     if not spec.get("rules") and spec.get("defaultBackend"):
         report(f"Ingress {name} has a default backend for any host, which no certificate names", None)
@@ -376,7 +378,7 @@ RULES: tuple[Rule, ...] = (
         "ingress-over-tls",
         "DZ-CT-01",
         "Every host an Ingress routes is served over TLS, and the redirect to HTTPS is never turned off.",
-        (INGRESS,),
+        (INGRESS, f"{INGRESS}{PATCH}"),
         validate=ingress_over_tls,
     ),
     Rule(
