@@ -1143,7 +1143,7 @@ class _FilesHost:
         self.files = files
         self.node = node
 
-    def run(self, command: str, *args: str) -> SimpleNamespace:
+    def run(self, command: str, *args: str) -> SimpleNamespace:  # noqa: PLR0911 - one answer per command it knows
         if command == "cat -- %s":
             body = self.files.get(args[0])
             if body is None:
@@ -1158,6 +1158,9 @@ class _FilesHost:
                 found = [p for p in found if fnmatch.fnmatch(Path(p).name, args[1])]
             listed = "".join(f"{p}\0" for p in found)
             return SimpleNamespace(rc=0, stdout=listed, stderr="", stdout_bytes=listed.encode(), stderr_bytes=b"")
+        if command.startswith("find -H /lib /lib64 /usr/lib /usr/lib64 -maxdepth 3 -path '*/security/*' -name %s"):
+            found = next((p for p in self.files if "/security/" in p and Path(p).name == args[0]), "")
+            return SimpleNamespace(rc=0, stdout=found, stderr="", stdout_bytes=found.encode(), stderr_bytes=b"")
         if command == "getent group %s":
             return SimpleNamespace(rc=2, stdout="", stderr="", stdout_bytes=b"", stderr_bytes=b"")
         if command == "test -e %s":
@@ -1250,6 +1253,23 @@ SSHD_FAILLOCK = (
     "auth {preauth} pam_faillock.so preauth\nauth {authfail} pam_faillock.so authfail\n"
     "account {account} pam_faillock.so\n"
 )
+
+
+def test_a_pam_line_skipped_when_its_module_is_missing_passes_only_where_the_module_is_installed():
+    """`-auth required pam_faillock.so preauth`: PAM skips a line written with '-' when its module is not installed
+    (Kylin and UOS releases that still ship pam_tally2), so the lock-out is only there where the module is."""
+    sshd = SSHD_FAILLOCK.format(preauth="requisite", authfail="[default=die]", account="required")
+    files = {"/etc/pam.d/sshd": ("-" + sshd.replace("\n", "\n-", 2)).encode()}
+    assert _findings("DZ-IA-05", "pam_stack", _FilesHost(files)) == [
+        "PAM service sshd: the auth line using pam_faillock.so with preauth starts with '-' (skipped when the module "
+        "is missing), and pam_faillock.so is not installed",
+        "PAM service sshd: the auth line using pam_faillock.so with authfail starts with '-' (skipped when the module "
+        "is missing), and pam_faillock.so is not installed",
+        "PAM service sshd: the account line using pam_faillock.so starts with '-' (skipped when the module is "
+        "missing), and pam_faillock.so is not installed",
+    ]
+    installed = {**files, "/usr/lib/x86_64-linux-gnu/security/pam_faillock.so": b""}
+    assert _findings("DZ-IA-05", "pam_stack", _FilesHost(installed)) == []
 
 
 @pytest.mark.parametrize(

@@ -347,6 +347,7 @@ class PamLine:
     control: str
     module: str
     args: tuple[str, ...]
+    if_installed: bool = False  # written `-type`: PAM skips the line when the module is not installed
 
 
 def _pam_lines(host: Host, service: str, depth: int = 0) -> Iterator[PamLine]:
@@ -362,14 +363,24 @@ def _pam_lines(host: Host, service: str, depth: int = 0) -> Iterator[PamLine]:
         if line.startswith("@include"):
             yield from _pam_lines(host, line.split()[1], depth + 1)
             continue
-        match = re.match(r"^-?(\w+)\s+(\[[^]]*]|\S+)\s*(\S*)\s*(.*)$", line)
+        match = re.match(r"^(-?)(\w+)\s+(\[[^]]*]|\S+)\s*(\S*)\s*(.*)$", line)
         if not match:
             continue
-        kind, control, module, rest = match.groups()
+        dash, kind, control, module, rest = match.groups()
         if control in {"include", "substack"}:
             yield from (p for p in _pam_lines(host, module, depth + 1) if p.type == kind)
             continue
-        yield PamLine(path, kind, control, module, tuple(rest.split()))
+        yield PamLine(path, kind, control, module, tuple(rest.split()), if_installed=dash == "-")
+
+
+def _pam_module_installed(host: Host, module: str) -> bool:
+    """Whether the PAM module (a name, or a path) is installed, as PAM would load it."""
+    if module.startswith("/"):
+        return bool(host.run("test -e %s", module).rc == 0)
+    found = host.run(
+        "find -H /lib /lib64 /usr/lib /usr/lib64 -maxdepth 3 -path '*/security/*' -name %s -print -quit", module
+    )
+    return bool(_text(found).strip())
 
 
 # Return values of a PAM module that are not a refusal: the rest (auth_err, perm_denied, maxtries, ...) are.
@@ -411,6 +422,11 @@ def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
     matching = [line for line in lines if all(a in line.args for a in wanted)]
     if not matching:
         finding.fail(f"PAM service {service}: no {kind} line uses {module}{extra}")
+    elif all(line.if_installed for line in matching) and not _pam_module_installed(host, module):
+        finding.fail(
+            f"PAM service {service}: the {kind} line using {module}{extra} starts with '-' (skipped when the module is "
+            f"missing), and {module} is not installed"
+        )
     elif args.get("denies", True) and not any(_pam_control_denies(line.control) for line in matching):
         controls = ", ".join(sorted({line.control for line in matching}))
         finding.fail(
