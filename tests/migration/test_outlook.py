@@ -510,6 +510,8 @@ def test_an_unmeasured_system_moved_with_its_group_is_copied_at_its_allocation(
     copied = sum(entry["copy_bytes"] for _, entry in copies.values())
     assert f"the {copied / TIB:,.1f} TiB the moves bring" in markdown
     assert f"- Moves: {len(copies)} systems, {copied / TIB:,.1f} TiB copied, " in markdown
+    summary = " ".join(result.output.split())
+    assert f"bytes copied │ {copied / TIB:,.1f} TiB" in summary, "the command's summary counts it copied too"
 
 
 def test_the_plan_states_its_deadline_and_no_cadence_plainly(forecast_plan: tuple[Path, Usage]) -> None:

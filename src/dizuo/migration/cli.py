@@ -158,7 +158,8 @@ def _summary(
         moved = [s for s in instance.systems if dest.get(s.id) is not None]
         found = Plan(dest, [list(w) for w in waves.waves])
         head.add_row("moved systems", f"{len(moved):,} of {len(instance.systems):,}")
-        head.add_row("moved bytes", f"{sum(s.projected_bytes for s in moved) / TIB:,.1f} TiB")
+        head.add_row("bytes freed", f"{sum(s.projected_bytes for s in moved) / TIB:,.1f} TiB")
+        head.add_row("bytes copied", f"{sum(s.copied for s in moved) / TIB:,.1f} TiB")
         head.add_row("cost", f"{plan_cost(instance, found):,} CNY")
         bound = "-" if assignment.bound is None else f"{assignment.bound:,.0f} CNY"
         gap = "-" if assignment.gap is None else f"{assignment.gap:.5%}"
