@@ -510,6 +510,10 @@ def test_an_unmeasured_system_moved_with_its_group_is_copied_at_its_allocation(
     copied = sum(entry["copy_bytes"] for _, entry in copies.values())
     assert f"the {copied / TIB:,.1f} TiB the moves bring" in markdown
     assert f"- Moves: {len(copies)} systems, {copied / TIB:,.1f} TiB copied, " in markdown
+    assessment = markdown[markdown.index("## Assessment") :]
+    assert "| 0.0 (33.0) |" in next(line for line in assessment.splitlines() if line.startswith("| zrzy-04 ")), (
+        "the assessment shows what it frees and, apart, what it copies"
+    )
     summary = " ".join(result.output.split())
     assert f"bytes copied │ {copied / TIB:,.1f} TiB" in summary, "the command's summary counts it copied too"
 

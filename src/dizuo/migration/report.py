@@ -632,7 +632,7 @@ def _assessment_lines(
         "binary, built for other arches only). Systems of one move group (a shared database or storage platform) "
         "stay or move together, to one pool.",
         "",
-        f"| system | department | image arch | database | TiB | {' | '.join(pools)} | plan |",
+        f"| system | department | image arch | database | TiB freed (copied) | {' | '.join(pools)} | plan |",
         f"| --- | --- | --- | --- | ---: | {' | '.join('---:' for _ in pools)} | --- |",
     ]
     for s in city.candidates:
@@ -645,9 +645,12 @@ def _assessment_lines(
         plan = "stays" if target is None else f"wave {wave_of[s.code]} → {target}"
         if s.move_group is not None:
             plan += f" (with its group {s.move_group})"
+        size = _tib(planned.projected_bytes)
+        if planned.copied != planned.projected_bytes:  # unmeasured on a measured pool: frees 0, copies its allocation
+            size += f" ({_tib(planned.copied)})"
         lines.append(
             f"| {s.code} {_text(s.name)} | {_text(d.department(s.department).name)} | {arches} | {database} | "
-            f"{_tib(planned.projected_bytes)} | {costs} | {plan} |"
+            f"{size} | {costs} | {plan} |"
         )
     lines.append("")
     return lines
