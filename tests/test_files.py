@@ -208,8 +208,14 @@ def test_a_ctrl_c_after_the_commit_finds_the_swap_complete(tmp_path: Path, monke
         remove(path, *args, **kwargs)
 
     monkeypatch.setattr(shutil, "rmtree", remove_and_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        swap_in(staging, out)
+    # Ctrl-C as Python handles it by default, whatever an earlier test or the runner's shell left (a background job
+    # of a non-interactive shell starts with SIGINT ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            swap_in(staging, out)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (out / "summary.json").read_text() == "new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["build"]
 
