@@ -26,9 +26,14 @@ import numpy as np
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 from typer.testing import CliRunner
 
+from dizuo.capacity.collector import CapacityCollector, Snapshot
+from dizuo.capacity.commands_serve import load_calendar
+from dizuo.capacity.exporter import ForecastLoop, forecaster_for
 from dizuo.capacity.prometheus_source import DEFAULT_CONFIG, PrometheusSource
+from dizuo.capacity.types import Forecast
 from dizuo.cli import app
 from dizuo.declaration import load
 from prometheus_server import MISSING, MISSING_REASON, backfill, free_port, get, openmetrics, serving, stop, wait_for
@@ -549,6 +554,46 @@ def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):
     assert "before" not in row, row
     assert charts[0] == "allocation.png", f"charts written: {charts}"
     assert charts[1].startswith("pvc_sjj-tyrz_data-"), f"charts written: {charts}"
+
+
+@pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published
+def test_a_selector_prometheus_refuses_leaves_the_other_kinds_fresh(city):
+    """Ceph pools joined to their names on the pool id alone (ids repeat in every cluster: Prometheus refuses the
+    query, 'found duplicate series') fail only the Ceph kind: the runs succeed with the claims, filesystems and
+    buckets, the pools are served as the last run that read them forecast them, and the Ceph kind is stale."""
+    source = PrometheusSource(city.prometheus_url, DEFAULT_CONFIG, load(ROOT / "inventories" / "yulin"))
+    calendar = load_calendar(ROOT / "monitoring" / "working-calendar.yaml")
+    loop = ForecastLoop(source, forecaster_for(calendar), interval=60)
+    registry = CollectorRegistry()
+    CapacityCollector(loop.snapshot, stale_after=180, registry=registry)
+
+    def by_kind(snapshot: Snapshot, kind: str) -> dict[str, Forecast]:
+        return {f.series: f for f in snapshot.forecasts if f.labels["kind"] == kind}
+
+    first = loop.run_once()
+    assert first.error is None, first.error
+    pools = by_kind(first, "ceph_pool")
+    assert len(pools) == 6, sorted(pools)
+    ambiguous = "ceph_pool_stored * on (pool_id) group_left (name) ceph_pool_metadata"
+    source.config = DEFAULT_CONFIG.model_copy(
+        update={
+            "selectors": tuple(
+                s.model_copy(update={"used": ambiguous}) if s.kind == "ceph_pool" else s
+                for s in DEFAULT_CONFIG.selectors
+            )
+        }
+    )
+    runs = [loop.run_once() for _run in range(3)]
+    assert [run.error for run in runs] == [None] * 3
+    assert by_kind(runs[-1], "ceph_pool") == pools, "the pools as the last run that read them forecast them"
+    assert by_kind(runs[-1], "pvc").keys() == by_kind(first, "pvc").keys()
+    reads = {r.kind: r for r in runs[-1].selectors}
+    assert reads["ceph_pool"].failed_in_a_row == 3
+    assert "duplicate series" in (reads["ceph_pool"].error or ""), reads["ceph_pool"].error
+    assert reads["pvc"].read_at == runs[-1].succeeded_at
+    assert registry.get_sample_value("dizuo_capacity_selector_stale", {"kind": "ceph_pool"}) == 1
+    assert registry.get_sample_value("dizuo_capacity_selector_stale", {"kind": "pvc"}) == 0
+    assert registry.get_sample_value("dizuo_capacity_forecast_stale") == 0
 
 
 def test_prometheus_down_keeps_the_last_forecast_and_marks_it_stale(city):

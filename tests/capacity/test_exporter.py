@@ -551,3 +551,87 @@ def test_a_write_just_before_the_history_read_is_found():
     older = replace(older, used_bytes=np.where(older.timestamps >= start - 600, 6 * gib, 5 * gib))
     (merged,) = with_older_writes(dataset_writes([history]), [history], [older])
     assert (merged.seen, merged.at) == (True, start)
+
+
+POOL = UsageHistory(
+    series="ceph_pool:yl-gov-ceph/phase1-ceph",
+    timestamps=HISTORY.timestamps,
+    used_bytes=HISTORY.used_bytes,
+    capacity_bytes=HISTORY.capacity_bytes,
+    labels={**LABELS, "kind": "ceph_pool", "volume": "yl-gov-ceph/phase1-ceph"},
+)
+STOPPED_POOL = replace(POOL, series="ceph_pool:yl-gov-ceph/old", labels={**POOL.labels, "volume": "yl-gov-ceph/old"})
+
+
+class TwoKinds:
+    """Fixture source reading claims and Ceph pools, whose Ceph read can fail alone (Prometheus refusing its query)
+    or come back empty (its selector matching nothing any more)."""
+
+    def __init__(self) -> None:
+        self.ceph = "reads"  # "reads", "fails" or "empty"
+        self.claims = True
+        self.runs = 0
+
+    def read(self) -> Reading:
+        histories = [HISTORY] if self.claims else []
+        left_out, failed = [], {}
+        if self.ceph == "reads":
+            histories.append(replace(POOL, timestamps=POOL.timestamps + self.runs * 900))
+            left_out.append(STOPPED_POOL)
+        elif self.ceph == "fails":
+            failed["ceph_pool"] = "query 'ceph_pool_stored': Prometheus answered 'found duplicate series'"
+        self.runs += 1
+        return Reading(histories, left_out, kinds=("pvc", "ceph_pool"), failed=failed)
+
+    def write_histories(self, datasets):
+        return []
+
+
+def test_one_kind_that_cannot_be_read_is_served_from_its_last_read_and_the_others_stay_fresh(caplog):
+    """A run in which Prometheus refuses one selector's query succeeds with the others: the refused kind's forecasts
+    and left-out volumes are those of the last run that read it, `dizuo_capacity_selector_stale{kind}` turns 1 after
+    three such runs in a row (the whole forecast is not stale), and a read clears it."""
+    source = TwoKinds()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    registry = CollectorRegistry()
+    CapacityCollector(loop.snapshot, stale_after=180, registry=registry, clock=lambda: NOW)
+    read = loop.run_once()
+    pool_forecast = next(f for f in read.forecasts if f.labels["kind"] == "ceph_pool")
+    source.ceph = "fails"
+    with caplog.at_level(logging.WARNING, logger="dizuo.capacity.exporter"):
+        runs = [loop.run_once() for _run in range(3)]
+    assert all(run.error is None for run in runs), "a run that reads the claims succeeds"
+    assert pool_forecast in runs[-1].forecasts, "the Ceph pool is served from the last run that read it"
+    assert {f.series for f in runs[-1].forecasts} == {"pvc:ns/data", POOL.series}
+    assert runs[-1].left_out == read.left_out, "the pool left out then is still said to be left out"
+    assert "ceph_pool: not read, serving its volumes from the last run that read them" in caplog.text
+
+    def stale(kind: str) -> float | None:
+        return registry.get_sample_value("dizuo_capacity_selector_stale", {"kind": kind})
+
+    assert (stale("ceph_pool"), stale("pvc")) == (1, 0)
+    assert registry.get_sample_value("dizuo_capacity_forecast_stale") == 0, "the claims are fresh"
+    assert registry.get_sample_value("dizuo_capacity_selector_last_read_timestamp_seconds", {"kind": "pvc"}) == NOW
+    source.ceph = "reads"
+    fresh = loop.run_once()
+    assert stale("ceph_pool") == 0, "a read clears it"
+    assert pool_forecast not in fresh.forecasts, "the pool is forecast anew from its new samples"
+
+
+def test_a_kind_that_reads_no_volume_after_it_had_some_is_served_from_its_last_read():
+    """A selector that matches nothing at all any more (not even volumes left out) while the others read is the
+    source's doing, as every volume gone at once is: its kind is served from the last read and counts as not read;
+    a run that reads nothing fresh while some kind failed is a failed run."""
+    source = TwoKinds()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    good = loop.run_once()
+    source.ceph = "empty"
+    run = loop.run_once()
+    assert run.error is None
+    assert {f.series for f in run.forecasts} == {f.series for f in good.forecasts}
+    assert next(r for r in run.selectors if r.kind == "ceph_pool").error.startswith("returned no volume (1 at")
+    source.claims, source.ceph = False, "fails"
+    failed = loop.run_once()
+    assert failed.error is not None
+    assert "ceph_pool: query 'ceph_pool_stored'" in failed.error
+    assert failed.forecasts == run.forecasts, "nothing fresh: the whole run failed, the last good forecast served"

@@ -9,7 +9,15 @@ from pathlib import Path
 import yaml
 from prometheus_client.registry import CollectorRegistry
 
-from dizuo.capacity.collector import Allocation, CapacityCollector, DatasetWrite, LeftOut, RefreshPeriod, Snapshot
+from dizuo.capacity.collector import (
+    Allocation,
+    CapacityCollector,
+    DatasetWrite,
+    LeftOut,
+    RefreshPeriod,
+    SelectorRead,
+    Snapshot,
+)
 from dizuo.capacity.types import Forecast
 from grafana import check_dashboard
 
@@ -20,12 +28,17 @@ METRIC = re.compile(r"\bdizuo_[a-z0-9_]+")
 
 def exported_names() -> set[str]:
     """Every sample name the collector can expose (a forecast with all three dates, one allocation, one dataset, one
-    volume left out)."""
+    volume left out, one kind of storage read)."""
     f = Forecast("pvc:a/b", 0, 10, 5, 20, 1.0, 2.0, {"kind": "pvc", "volume": "a/b"})
     registry = CollectorRegistry()
     gone = LeftOut(("pvc", "a/c", "", "", ""), 0.0)
     snapshot = Snapshot(
-        (f,), succeeded_at=0.0, duration_seconds=1.0, writes=(DatasetWrite("ds", "d", "p", 0),), left_out=(gone,)
+        (f,),
+        succeeded_at=0.0,
+        duration_seconds=1.0,
+        writes=(DatasetWrite("ds", "d", "p", 0),),
+        left_out=(gone,),
+        selectors=(SelectorRead("pvc", read_at=0.0),),
     )
     refresh = [RefreshPeriod("ds", "d", "p", 86400.0)]
     allocated = [Allocation("department", "d", 1.0)]

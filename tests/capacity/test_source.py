@@ -25,6 +25,7 @@ from dizuo.capacity.prometheus_source import (
     PrometheusSource,
     RangeSeries,
     SourceError,
+    http_post_json,
     join_series,
     load_config,
     parse_duration,
@@ -262,6 +263,38 @@ def test_prometheus_error_names_the_query():
     message = str(caught.value)
     for part in ("query_range", sent(PVC.used), "parse error at char 5"):
         assert part in message, message
+
+
+def test_a_selector_prometheus_refuses_is_named_while_the_others_read(fleet):
+    """Prometheus refusing one selector's query (a join gone many-to-many) fails that kind of storage only: the read
+    names it in ``failed`` and returns the other kinds' volumes; a one-off read (`histories()`, for report and plan)
+    fails, naming the kind and the query."""
+    refused = {"status": "error", "errorType": "execution", "error": "found duplicate series for the match group"}
+    fleet.answers[sent(CEPH.used)] = (422, refused)
+    source = PrometheusSource(fleet.url, DEFAULT_CONFIG, clock=lambda: NOW)
+    reading = source.read()
+    assert {h.labels["kind"] for h in reading.histories} == {"pvc", "bucket"}
+    assert reading.kinds == ("pvc", "filesystem", "ceph_pool", "bucket")
+    assert list(reading.failed) == ["ceph_pool"]
+    assert "found duplicate series" in reading.failed["ceph_pool"]
+    with pytest.raises(SourceError, match=r"^ceph_pool: .*query_range query .*found duplicate series"):
+        source.histories()
+
+
+def test_a_prometheus_that_does_not_answer_stops_the_read_at_the_first_query():
+    """No connection is no selector's fault: the read fails at once, not after trying each selector in turn (a
+    Prometheus that hangs would cost every selector its timeout)."""
+    with FakePrometheus({}) as server:
+        url = server.url
+    asked: list[str] = []
+
+    def refused(endpoint, form, timeout, headers):
+        asked.append(form["query"])
+        return http_post_json(endpoint, form, timeout, headers)
+
+    with pytest.raises(SourceError, match="cannot connect"):
+        PrometheusSource(url, clock=lambda: NOW, fetch=refused).read()
+    assert asked == [sent(PVC.used)]
 
 
 def success(data: Any) -> dict[str, Any]:

@@ -25,6 +25,9 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   succeeded yet, is older than ``stale_after``: one failed run is jitter, a first run still going after a restart is
   no failure, and a flag that blinks would restart every ``for:`` timer that reads it),
   ``..._runs_total{result}``, ``..._series``.
+- ``dizuo_capacity_selector_stale{kind}`` (1 when that kind of storage could not be read in STALE_AFTER_INTERVALS
+  good runs in a row: a run succeeds while another kind reads, and serves this kind's volumes from the last run that
+  read them) and ``dizuo_capacity_selector_last_read_timestamp_seconds{kind}``.
 - ``dizuo_capacity_left_out_last_sample_timestamp_seconds{kind, volume, pool, department, system}``: one series per
   volume the last good run left out for having no sample in the last ``max_age`` (its exporter stopped reporting it,
   or it was deleted), valued at its last sample: nothing forecasts it and none of its alerts can fire;
@@ -64,6 +67,18 @@ class Snapshot:
     failed_in_a_row: int = 0  # runs failed since the last success (or since the start)
     writes: tuple[DatasetWrite, ...] = ()  # the data pool's datasets seen in the last good run
     left_out: tuple[LeftOut, ...] = ()  # volumes the last good run left out: no recent sample
+    selectors: tuple[SelectorRead, ...] = ()  # per kind of storage, how its reads went in the good runs
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorRead:
+    """How the reads of one kind of storage (its selector) went in the runs that succeeded: a run succeeds while
+    another kind reads, and serves this kind's volumes from the last run that read them."""
+
+    kind: str
+    read_at: float | None = None  # unix s, the last run that read it; None: none has
+    failed_in_a_row: int = 0  # good runs in a row in which its read failed
+    error: str | None = None  # of its last read, None when it read
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +221,17 @@ class CapacityCollector:
         )
         runs = CounterMetricFamily("dizuo_capacity_forecast_runs", "Forecast runs by result.", labels=["result"])
         count = GaugeMetricFamily("dizuo_capacity_forecast_series", "Volumes in the last good forecast.")
+        selector_stale = GaugeMetricFamily(
+            "dizuo_capacity_selector_stale",
+            "1 when this kind of storage could not be read in the last runs in a row: its volumes' forecasts are "
+            "those of the last run that read them.",
+            labels=["kind"],
+        )
+        selector_read = GaugeMetricFamily(
+            "dizuo_capacity_selector_last_read_timestamp_seconds",
+            "When a forecast run last read this kind of storage (unix s).",
+            labels=["kind"],
+        )
         left_out = GaugeMetricFamily(
             "dizuo_capacity_left_out_last_sample_timestamp_seconds",
             "A volume the last good run left out, at its last sample: none in the last max_age (its exporter "
@@ -240,6 +266,12 @@ class CapacityCollector:
             count.add_metric([], len(snap.forecasts))
             for gone in snap.left_out:
                 left_out.add_metric(list(gone.labels), gone.last_sample)
+            for read in snap.selectors:
+                selector_stale.add_metric(
+                    [read.kind], 1.0 if read.failed_in_a_row >= self._stale_after_failures else 0.0
+                )
+                if read.read_at is not None:
+                    selector_read.add_metric([read.kind], read.read_at)
         yield from (
             used,
             capacity,
@@ -254,5 +286,7 @@ class CapacityCollector:
             stale,
             runs,
             count,
+            selector_stale,
+            selector_read,
             left_out,
         )

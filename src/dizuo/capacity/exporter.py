@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,9 +31,10 @@ from dizuo.capacity.collector import (
     DatasetWrite,
     LeftOut,
     RefreshPeriod,
+    SelectorRead,
     Snapshot,
 )
-from dizuo.capacity.prometheus_source import LABELS, Said, one_per_volume
+from dizuo.capacity.prometheus_source import LABELS, Said, SourceError, one_per_volume
 from dizuo.capacity.types import Forecast, Reading, UsageHistory
 
 if TYPE_CHECKING:
@@ -115,14 +117,19 @@ class ForecastLoop:
             # Whatever the source: one id exported twice would be two samples of one label set.
             reading = self._source.read()
             histories = one_per_volume(reading.histories, self._said)
+            failed = {**blank_kinds(previous, reading), **reading.failed}
             if not histories and previous.forecasts:
                 # Every volume gone at once is the source's doing (a selector changed, a Prometheus restarted
                 # without its data), not a city without storage: keep the last good forecast and let it go stale.
+                if failed:
+                    raise SourceError("; ".join(f"{kind}: {why}" for kind, why in failed.items()))
                 raise NoVolumesError(
                     f"the source returned no volume ({len(previous.forecasts)} at the last success): check the "
                     "selectors and the Prometheus URL"
                 )
-            forecasts = _with_labels(self._forecaster(histories), histories)
+            for kind, why in failed.items():
+                log.warning("%s: not read, serving its volumes from the last run that read them: %s", kind, why)
+            forecasts = _with_labels(self._forecaster(histories), histories) + carried(previous, failed, histories)
             writes = self._older_writes(carried_writes(previous.writes, dataset_writes(histories)), histories)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
@@ -138,15 +145,19 @@ class ForecastLoop:
         if not histories:
             log.warning("the source returned no volume: check the selectors and the Prometheus URL")
         log.info("forecast run ok: %d volumes in %.2f s", len(forecasts), duration)
+        now = self._clock()
+        left_out = left_out_volumes(reading.left_out)
         self._snapshot = Snapshot(
             forecasts=tuple(forecasts),
             writes=writes,
-            succeeded_at=self._clock(),
+            succeeded_at=now,
             duration_seconds=duration,
             error=None,
             successes=previous.successes + 1,
             failures=previous.failures,
-            left_out=left_out_volumes(reading.left_out),
+            left_out=left_out + carried_left_out(previous, failed, left_out),
+            started_at=previous.started_at,
+            selectors=selector_reads(previous.selectors, reading.kinds, failed, now),
         )
         return self._snapshot
 
@@ -317,6 +328,48 @@ def _then(a: UsageHistory, b: UsageHistory) -> UsageHistory:
         if a.written_bytes is None and b.written_bytes is None
         else np.concatenate([written(a), written(b)]),
     )
+
+
+def blank_kinds(previous: Snapshot, reading: Reading) -> dict[str, str]:
+    """The kinds of ``reading`` that read no volume at all, not even one left out, though the last good run forecast
+    some: as with every volume gone at once, that is the source's doing (a selector or a relabelling changed), not
+    storage removed (a deleted volume stays in the history read, left out, for its whole length)."""
+    had = Counter(f.labels.get("kind", "") for f in previous.forecasts)
+    now = {h.labels.get("kind", "") for h in (*reading.histories, *reading.left_out)}
+    return {
+        kind: f"returned no volume ({had[kind]} at the last run that read it): check its selector"
+        for kind in reading.kinds
+        if had[kind] and kind not in now
+    }
+
+
+def carried(previous: Snapshot, failed: Collection[str], histories: Sequence[UsageHistory]) -> list[Forecast]:
+    """The last good forecasts of the kinds not read this run, but for volumes this run read (two selectors of one
+    kind, one of which read)."""
+    fresh = {h.series for h in histories}
+    return [f for f in previous.forecasts if f.labels.get("kind") in failed and f.series not in fresh]
+
+
+def carried_left_out(previous: Snapshot, failed: Collection[str], left_out: Sequence[LeftOut]) -> tuple[LeftOut, ...]:
+    """The volumes the last good run left out, of the kinds not read this run (but for those this run left out)."""
+    now = {g.labels for g in left_out}
+    return tuple(g for g in previous.left_out if g.labels[LABELS.index("kind")] in failed and g.labels not in now)
+
+
+def selector_reads(
+    previous: Sequence[SelectorRead], kinds: Sequence[str], failed: Mapping[str, str], now: float
+) -> tuple[SelectorRead, ...]:
+    """How each kind's reads went, with this run's: read now, or failed once more."""
+    reads = {r.kind: r for r in previous}
+    for kind in kinds:
+        held = reads.get(kind, SelectorRead(kind))
+        why = failed.get(kind)
+        reads[kind] = (
+            SelectorRead(kind, read_at=now)
+            if why is None
+            else replace(held, failed_in_a_row=held.failed_in_a_row + 1, error=why)
+        )
+    return tuple(reads[k] for k in sorted(reads))
 
 
 def left_out_volumes(left_out: Sequence[UsageHistory]) -> tuple[LeftOut, ...]:

@@ -53,6 +53,11 @@ class SourceError(Exception):
     """Prometheus could not be read; the message names the URL, the query and the reason."""
 
 
+class UnreachableError(SourceError):
+    """Prometheus itself did not answer (no connection, no answer in time, not an HTTP or JSON answer, an HTTP error
+    without Prometheus' own error answer: a proxy's): every query would fail alike, so a run stops at the first."""
+
+
 class QueryTooLargeError(SourceError):
     """Prometheus refused a query as too large for its limits: more samples than `--query.max-samples` lets it hold,
     or longer than `--query.timeout`. A range query asked again over shorter spans may pass."""
@@ -421,27 +426,27 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
         with open_by(request, timeout) as response:
             return json.load(response)
     except TimeoutError:
-        raise SourceError(f"timed out after {timeout:g} s") from None
+        raise UnreachableError(f"timed out after {timeout:g} s") from None
     except urllib.error.HTTPError as exc:
         try:
             answer = json.load(exc)
         except TimeoutError:
-            raise SourceError(f"HTTP {exc.code} {exc.reason}, then timed out after {timeout:g} s") from None
+            raise UnreachableError(f"HTTP {exc.code} {exc.reason}, then timed out after {timeout:g} s") from None
         except (ValueError, OSError):
-            raise SourceError(f"HTTP {exc.code} {exc.reason}") from None
+            raise UnreachableError(f"HTTP {exc.code} {exc.reason}") from None
         reason = answer.get("error", answer) if isinstance(answer, dict) else answer
         refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
         raise refused(f"HTTP {exc.code}: {reason}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
-            raise SourceError(f"timed out after {timeout:g} s") from None
-        raise SourceError(f"cannot connect: {exc.reason}") from None
+            raise UnreachableError(f"timed out after {timeout:g} s") from None
+        raise UnreachableError(f"cannot connect: {exc.reason}") from None
     except OSError as exc:
-        raise SourceError(f"connection failed: {exc}") from None
+        raise UnreachableError(f"connection failed: {exc}") from None
     except http.client.HTTPException as exc:  # something that is not an HTTP server answered on that port
-        raise SourceError(f"not an HTTP answer ({type(exc).__name__}: {exc})") from None
+        raise UnreachableError(f"not an HTTP answer ({type(exc).__name__}: {exc})") from None
     except ValueError as exc:
-        raise SourceError(f"answer is not JSON: {exc}") from None
+        raise UnreachableError(f"answer is not JSON: {exc}") from None
 
 
 def redacted(url: str) -> str:
@@ -596,18 +601,35 @@ class PrometheusSource:
         return out
 
     def histories(self) -> list[UsageHistory]:
-        """Every volume of every selector, as of now, with the declaration's labels."""
-        return self.read().histories
+        """Every volume of every selector, as of now, with the declaration's labels; a selector's failed read fails it
+        (a one-off report or plan must not leave a kind of storage out without saying so)."""
+        reading = self.read()
+        if reading.failed:
+            kind, why = next(iter(reading.failed.items()))
+            raise SourceError(f"{kind}: {why}")
+        return reading.histories
 
     def read(self) -> Reading:
-        """Every volume of every selector, as of now, with the declaration's labels, and those left out."""
+        """Every volume of every selector, as of now, with the declaration's labels, and those left out. A selector
+        whose read fails (its query refused, timed out) is named in ``failed`` while the others read; when every one
+        fails, the read fails."""
         step = self.config.step
         # Align to the step so successive runs ask for the same grid (and Prometheus caches it).
         end = math.floor(self._clock() / step) * step
         start = end - self.config.lookback
         out: list[UsageHistory] = []
+        failed: dict[str, str] = {}
+        errors: list[SourceError] = []
         for selector in self.config.selectors:
-            out += self._read(selector, start, end, step)
+            try:
+                out += self._read(selector, start, end, step)
+            except UnreachableError:
+                raise
+            except SourceError as exc:
+                errors.append(exc)
+                failed.setdefault(selector.kind, str(exc))
+        if len(errors) == len(self.config.selectors):
+            raise errors[0] if len(errors) == 1 else SourceError("; ".join(f"{k}: {why}" for k, why in failed.items()))
         # A range query returns every series of the lookback, also those that ended days ago: a deleted PVC,
         # an exporter that stopped. Forecasting on from their last sample would alert on volumes that are
         # gone, or hide that one is no longer watched; they are left out, said so, and counted (the exporter exports
@@ -623,7 +645,9 @@ class PrometheusSource:
                 self.config.max_age,
                 ", ".join(gone[:10]) + (", ..." if len(gone) > 10 else ""),
             )
-        return Reading(fresh, stopped)
+        # Two selectors of one kind: where one read, the kind's volumes it read are fresh; the kind still counts as
+        # failed, so the other's volumes are carried.
+        return Reading(fresh, stopped, kinds=tuple(dict.fromkeys(s.kind for s in self.config.selectors)), failed=failed)
 
     def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
         """The volumes holding ``datasets``, read ``write_lookback`` back at ``write_step``: where the history read

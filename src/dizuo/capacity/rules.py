@@ -216,6 +216,17 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         ),
         _alert(
             config,
+            "DizuoCapacitySelectorStale",
+            expr="dizuo_capacity_selector_stale == 1",
+            hold=config.stale.for_,
+            severity="warning",
+            summary="One kind of storage cannot be read: its forecast alerts rest on old data.",
+            description="The capacity exporter {{ $labels.instance }} has not read its {{ $labels.kind }} volumes"
+            f" for more than {config.stale.for_} (Prometheus refuses that selector's query) while it reads the"
+            " others; it serves their forecasts from the last run that read them.",
+        ),
+        _alert(
+            config,
             "DizuoCapacityForecastNoVolumes",
             expr="dizuo_capacity_forecast_series == 0",
             hold=config.no_volumes.for_,

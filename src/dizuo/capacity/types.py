@@ -32,6 +32,10 @@ class Reading:
 
     histories: list[UsageHistory]
     left_out: list[UsageHistory] = field(default_factory=list)
+    # The kinds of storage (selectors) asked for, and those whose read failed (kind: why) while others read: their
+    # volumes are in neither list, and the exporter serves them from the last run that read them.
+    kinds: tuple[str, ...] = ()
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
