@@ -635,3 +635,15 @@ def test_a_kind_that_reads_no_volume_after_it_had_some_is_served_from_its_last_r
     assert failed.error is not None
     assert "ceph_pool: query 'ceph_pool_stored'" in failed.error
     assert failed.forecasts == run.forecasts, "nothing fresh: the whole run failed, the last good forecast served"
+
+
+def test_every_kind_reading_no_volume_at_once_is_still_no_volumes():
+    """Every kind empty at once (a Prometheus restarted without its data) is the whole run's NoVolumesError, as the
+    runbook names it, not a list of kinds that 'returned no volume'."""
+    source = TwoKinds()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    loop.run_once()
+    source.claims, source.ceph = False, "empty"
+    failed = loop.run_once()
+    assert failed.error is not None
+    assert failed.error.startswith("NoVolumesError: the source returned no volume (2 at the last success)")

@@ -121,7 +121,7 @@ class ForecastLoop:
             if not histories and previous.forecasts:
                 # Every volume gone at once is the source's doing (a selector changed, a Prometheus restarted
                 # without its data), not a city without storage: keep the last good forecast and let it go stale.
-                if failed:
+                if reading.failed:  # some kind was refused: say why, not only that nothing came
                     raise SourceError("; ".join(f"{kind}: {why}" for kind, why in failed.items()))
                 raise NoVolumesError(
                     f"the source returned no volume ({len(previous.forecasts)} at the last success): check the "
