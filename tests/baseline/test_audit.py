@@ -9,6 +9,7 @@ import fnmatch
 import html
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -668,6 +669,101 @@ def test_sshd_reads_without_password_as_prohibit_password():
     ]
 
 
+def _debian_package_tree(packages: tuple[str, ...], into: Path) -> Path:
+    """The files of Debian packages (`apt-get download` from the configured mirror, `dpkg -x`), for a real program
+    this machine does not have installed; skips the test when they cannot be fetched."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        pytest.skip("apt-get/dpkg are missing: cannot fetch the Debian packages of the real program")
+    debs = into / "debs"
+    debs.mkdir(parents=True)
+    got = subprocess.run(["apt-get", "download", *packages], cwd=debs, capture_output=True, text=True, check=False)
+    if got.returncode != 0:
+        pytest.skip(f"`apt-get download {' '.join(packages)}` failed: {got.stderr.strip()[:200]}")
+    for deb in debs.glob("*.deb"):
+        subprocess.run(["dpkg", "-x", str(deb), str(into / "root")], check=True, capture_output=True)
+    return into / "root"
+
+
+@pytest.fixture(scope="module")
+def real_sshd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A command that runs Debian 12's real sshd, as `/usr/sbin/sshd` would on a host: in a private mount namespace
+    (`unshare -m`) where /etc/passwd has its privilege-separation user and /run/sshd exists, this machine's own
+    files untouched. The sshd_config to read is given with -f."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("running sshd -T needs root and unshare (a private mount namespace for its passwd and /run)")
+    work = tmp_path_factory.mktemp("sshd")
+    root = _debian_package_tree(("openssh-server", "libwrap0"), work)
+    (work / "passwd").write_text(Path("/etc/passwd").read_text() + "sshd:x:64999:65534::/run/sshd:/usr/sbin/nologin\n")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host_key")], check=True)
+    libraries = f"{root}/usr/lib/x86_64-linux-gnu:{root}/lib/x86_64-linux-gnu"
+    inside = (
+        f"mount --bind {work}/passwd /etc/passwd && mount -t tmpfs tmpfs /run && mkdir /run/sshd && "
+        f'LD_LIBRARY_PATH={libraries} exec {root}/usr/sbin/sshd -o HostKey={work}/host_key "$@"'
+    )
+    command = work / "sshd"
+    command.write_text(f"#!/bin/sh\nexec unshare -m --propagation private sh -c '{inside}' sshd \"$@\"\n")
+    command.chmod(0o755)
+    return command
+
+
+class _SshdHost:
+    """This machine, where `/usr/sbin/sshd` is the real sshd reading ``config``."""
+
+    def __init__(self, sshd: Path, config: Path) -> None:
+        self.local = testinfra.get_host("local://")
+        self.sshd = f"{sshd} -f {config}"
+
+    def run(self, command: str, *args: str) -> Any:
+        return self.local.run(command.replace("/usr/sbin/sshd", self.sshd, 1), *args)
+
+
+SSHD_HARDENED = """PermitRootLogin no
+MaxAuthTries 4
+LoginGraceTime 60
+ClientAliveInterval 300
+ClientAliveCountMax 3
+AuthenticationMethods publickey,password
+Match Address *,!10.64.0.0/24,!127.0.0.1
+    DenyUsers *
+Match User dzadmin
+    AuthenticationMethods publickey
+"""
+
+
+def test_a_match_block_that_weakens_sshd_for_some_connections_fails(real_sshd, tmp_path):
+    """A Match block applies only to the connections it matches, and plain `sshd -T` applies none: the audit asks
+    sshd for root, a person and the automation account from each management network and from outside, so a block
+    that lets root in, takes passwords alone or allows 100 tries from the management network fails."""
+    config = tmp_path / "sshd_config"
+    mgmt = {"mgmt_allowed_sources": ["10.64.0.0/24"], "automation_account": "dzadmin"}
+    keys = {"permitrootlogin", "maxauthtries", "clientaliveinterval", "authenticationmethods"}
+
+    def problems() -> list[str]:
+        host = _SshdHost(real_sshd, config)
+        found = []
+        for control in ("DZ-IA-06", "DZ-IA-08", "DZ-IA-09"):
+            for args in _control_checks(control, "sshd_effective", **mgmt):
+                args["expect"] = [item for item in args["expect"] if item["key"] in keys]
+                found += checks.sshd_effective(host, args).problems
+        return found
+
+    config.write_text(SSHD_HARDENED)
+    assert problems() == []
+    config.write_text(
+        SSHD_HARDENED
+        + "Match Address 10.64.0.0/24\n    PermitRootLogin yes\n    MaxAuthTries 100\n    ClientAliveInterval 0\n"
+        + "    AuthenticationMethods password\n"
+    )
+    inside = "root from 10.64.0.1, dz-person-probe from 10.64.0.1, dzadmin from 10.64.0.1"
+    assert problems() == [
+        f"sshd -T -C for {inside}: clientaliveinterval is 0, expected between 1 and 300",
+        f"sshd -T -C for {inside}: permitrootlogin is yes, expected = no",
+        f"sshd -T -C for {inside}: maxauthtries is 100, expected between 1 and 4",
+        "sshd -T -C for dz-person-probe from 10.64.0.1: authenticationmethods is password, "
+        "expected = publickey,password",
+    ]
+
+
 def test_the_automation_accounts_password_is_exempt_from_ageing_and_the_others_are_not():
     """An expired password would lock Ansible and the audit out, so the automation account is exempt; any
     other account with a usable password still fails without ageing."""
@@ -1171,11 +1267,11 @@ class _FilesHost:
         raise AssertionError(f"unexpected command {command!r} {args}")
 
 
-def _control_checks(control_id: str, kind: str) -> list[dict[str, Any]]:
-    """The arguments of a control's checks of one kind, with the catalogue's default parameters."""
+def _control_checks(control_id: str, kind: str, **values: Any) -> list[dict[str, Any]]:
+    """The arguments of a control's checks of one kind, with the catalogue's default parameters (or ``values``)."""
     catalogue = packaged()
     control = catalogue.control(control_id)
-    return [check.resolved_args(catalogue.defaults()) for check in control.checks if check.kind == kind]
+    return [check.resolved_args({**catalogue.defaults(), **values}) for check in control.checks if check.kind == kind]
 
 
 def _findings(control_id: str, kind: str, host: Any) -> list[str]:

@@ -116,10 +116,12 @@ class CheckKind(StrEnum):
     """In a login shell (``bash -l -c``), variable ``name`` compares to ``value`` by ``op`` and is
     read-only. Args: ``name``, ``op``, ``value``."""
     SSHD_EFFECTIVE = "sshd_effective"
-    """``sshd -T`` (with ``-C user=…,host=…,addr=…`` when ``connection`` is given) reports each
-    ``{key, op, value}`` of ``expect``; keys are sshd -T's lower-case names; list values (ciphers…)
-    compare as the comma-joined text. Args: ``expect``, ``connection`` (optional
-    ``{user, host, addr}``; addr values are only evaluated by sshd -T, never contacted)."""
+    """``sshd -T`` reports each ``{key, op, value}`` of ``expect``; keys are sshd -T's lower-case names; list
+    values (ciphers…) compare as the comma-joined text. With ``connections`` (``{users, sources}``, lists whose
+    items may be lists), ``sshd -T -C user=…,host=probe.invalid,addr=…`` for every user from the first address of
+    every source (a network or an address), so each Match block that applies to one of them is judged; every probe
+    must meet ``expect``. Args: ``expect``, ``connections`` (optional; addresses are only evaluated by sshd -T,
+    never contacted)."""
     PACKAGES_ABSENT = "packages_absent"
     """None of ``names`` is installed. Args: ``names``."""
     PORTS_CLOSED = "ports_closed"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import ipaddress
 import json
 import os
 import re
@@ -454,17 +455,23 @@ def login_env(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
-def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
-    """`sshd -T` (the effective configuration) reports the expected values."""
-    finding = Finding()
-    connection = args.get("connection")
-    command = "/usr/sbin/sshd -T"
-    if connection:
-        spec = f"user={connection['user']},host={connection['host']},addr={connection['addr']}"
-        out = _run(host, f"{command} -C %s", spec)
-        finding.see(f"sshd -T -C {spec}")
-    else:
-        out = _run(host, command)
+# The host name of every connection `sshd -T -C` evaluates: reserved (RFC 6761), so no Match Host names it.
+SSHD_PROBE_HOST = "probe.invalid"
+
+
+def _first_address(source: str) -> str:
+    """The address a probe connects from inside ``source`` (an address or a network): its first host address."""
+    network = ipaddress.ip_network(source, strict=False)
+    return str(next(iter(network.hosts()), network.network_address))
+
+
+def _flat(items: list[Any]) -> list[str]:
+    """A list whose items may be lists (a parameter that is a list, substituted into a list), flattened."""
+    return [str(leaf) for item in items for leaf in (item if isinstance(item, list) else [item])]
+
+
+def _sshd_settings(out: str) -> dict[str, str]:
+    """The settings `sshd -T` printed, by lower-case key; a key printed on several lines has them joined."""
     effective: dict[str, list[str]] = {}
     for line in out.splitlines():
         key, _, value = line.partition(" ")
@@ -473,14 +480,45 @@ def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
         if key.lower() == "permitrootlogin" and value == "without-password":
             value = "prohibit-password"
         effective.setdefault(key.lower(), []).append(value)
+    return {key: " ".join(values) for key, values in effective.items()}
+
+
+def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
+    """`sshd -T` (the effective configuration) reports the expected values. With ``connections``, sshd evaluates
+    its configuration for each of those users connecting from an address in each source (`sshd -T -C`): a Match
+    block applies only to the connections it matches, and plain `sshd -T` applies none, so a block that weakens a
+    setting for some users or addresses is seen only this way."""
+    finding = Finding()
+    connections = args.get("connections")
+    probes: list[tuple[str, str] | None] = [None]
+    if connections:
+        addresses = list(dict.fromkeys(_first_address(s) for s in _flat(connections["sources"])))
+        probes = [(user, address) for user in _flat(connections["users"]) for address in addresses]
+        finding.see(
+            f"sshd -T -C for {', '.join(_flat(connections['users']))} from {', '.join(addresses)} "
+            f"(host {SSHD_PROBE_HOST})"
+        )
+    # key -> value -> the probes that saw it
+    seen: dict[str, dict[str, list[tuple[str, str] | None]]] = {item["key"]: {} for item in args["expect"]}
+    for probe in probes:
+        if probe is None:
+            out = _run(host, "/usr/sbin/sshd -T")
+        else:
+            out = _run(host, "/usr/sbin/sshd -T -C %s", f"user={probe[0]},host={SSHD_PROBE_HOST},addr={probe[1]}")
+        effective = _sshd_settings(out)
+        for key, values in seen.items():
+            values.setdefault(effective.get(key, ""), []).append(probe)
     for item in args["expect"]:
         key, op, expected = item["key"], item["op"], item["value"]
-        values = effective.get(key, [])
-        observed = " ".join(values)
-        finding.see(f"sshd -T: {key} {observed or '(not reported)'}")
-        if not values or not _compare(observed, op, expected):
-            shown = ",".join(map(str, expected)) if isinstance(expected, list) else expected
-            finding.fail(f"sshd -T: {key} is {observed or 'not set'}, expected {OP_TEXT[op]} {shown}")
+        shown = ",".join(map(str, expected)) if isinstance(expected, list) else expected
+        for observed, where in seen[key].items():
+            if len(seen[key]) == 1:  # every probe saw the same value
+                label = "sshd -T"
+            else:
+                label = "sshd -T -C for " + ", ".join(f"{user} from {address}" for user, address in filter(None, where))
+            finding.see(f"{label}: {key} {observed or '(not reported)'}")
+            if not observed or not _compare(observed, op, expected):
+                finding.fail(f"{label}: {key} is {observed or 'not set'}, expected {OP_TEXT[op]} {shown}")
     return finding
 
 
