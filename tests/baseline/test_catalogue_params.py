@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from dizuo.baseline import catalogue
+from dizuo.baseline.audit import plan
 from dizuo.baseline.catalogue import calendar_problem, packaged
 from dizuo.baseline.params import host_vars, resolve
 from dizuo.declaration import Declaration, DeclarationError, load
@@ -54,6 +55,29 @@ def test_zone_override_beats_city_override_beats_default(yulin: Declaration) -> 
     variables = host_vars(declaration, params)
     assert variables["yl-db-dm-01"]["baseline_session_timeout_seconds"] == 120, "yl-db-dm-01 is in extranet"
     assert variables["yl-log-01"]["baseline_session_timeout_seconds"] == 300, "yl-log-01 is in management"
+
+
+def test_a_zone_that_overrides_one_sysctl_key_keeps_the_others(yulin: Declaration) -> None:
+    """A mapping override (the catalogue's advice: Kubernetes nodes turn on ip_forward per zone) changes only the
+    keys it names: the role and the audit of that zone still set and check every other DZ-IP-04 key."""
+    defaults = packaged().defaults()["sysctl_network"]
+    assert isinstance(defaults, dict)
+    declaration = _with_baseline(
+        yulin,
+        {
+            "sysctl_network": {"net.ipv4.tcp_syncookies": 1, "net.ipv4.conf.all.arp_ignore": 1},
+            "zones": {"extranet": {"sysctl_network": {"net.ipv4.ip_forward": 1}}},
+        },
+    )
+    params = resolve(declaration)
+    city = {**defaults, "net.ipv4.conf.all.arp_ignore": 1}
+    assert params.for_zone("management")["sysctl_network"] == city
+    assert params.for_zone("extranet")["sysctl_network"] == {**city, "net.ipv4.ip_forward": 1}
+    variables = host_vars(declaration, params)
+    assert variables["yl-db-dm-01"]["baseline_sysctl_network"] == {**city, "net.ipv4.ip_forward": 1}
+    host = next(h for h in declaration.inventory.hosts if h.name == "yl-db-dm-01")
+    audited = plan(declaration, packaged(), [host], ["DZ-IP-04"])[0]["checks"][0]["args"]["values"]
+    assert audited == {**city, "net.ipv4.ip_forward": 1}, "the audit checks every key the role sets"
 
 
 @pytest.mark.parametrize(

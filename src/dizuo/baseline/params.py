@@ -10,6 +10,9 @@ Precedence, lowest first:
 3. ``city.yaml: baseline: {param: value}``;
 4. ``city.yaml: baseline: zones: {zone: {param: value}}`` for the hosts of that zone.
 
+A list is given whole; a mapping (``sysctl_network``) is merged key by key over the level below it, so a zone that
+turns on ``net.ipv4.ip_forward`` keeps every other key of the catalogue and the city.
+
 Every override is validated against the catalogue; problems name the file, the key path and the value.
 """
 
@@ -39,7 +42,17 @@ class BaselineParams:
 
     def for_zone(self, zone: str) -> dict[str, ParamValue]:
         """The values that apply to the hosts of ``zone``."""
-        return {**self.city, **self.zones.get(zone, {})}
+        return _over(self.city, self.zones.get(zone, {}))
+
+
+def _over(lower: Mapping[str, ParamValue], upper: Mapping[str, Any]) -> dict[str, ParamValue]:
+    """``upper``'s values over ``lower``'s: a mapping is merged key by key (an override names only the keys it
+    changes), any other value replaces the one below."""
+    merged = dict(lower)
+    for name, value in upper.items():
+        below = merged.get(name)
+        merged[name] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
 
 
 def derived_defaults(declaration: Declaration) -> dict[str, ParamValue]:
@@ -89,13 +102,13 @@ def resolve(
                 problems += _check(values, where, catalogue, source)
                 zones[zone] = dict(values)
     if not problems:  # each value is sound on its own: now the ones that must fit together
-        city_values = {**base, **overrides}
+        city_values = _over(base, overrides)
         problems += _backup_dir_outside_backup_paths(city_values, "baseline", source)
         for zone, values in zones.items():
-            problems += _backup_dir_outside_backup_paths({**city_values, **values}, f"baseline.zones.{zone}", source)
+            problems += _backup_dir_outside_backup_paths(_over(city_values, values), f"baseline.zones.{zone}", source)
     if problems:
         raise DeclarationError(problems)
-    return BaselineParams(city={**base, **overrides}, zones=zones)
+    return BaselineParams(city=_over(base, overrides), zones=zones)
 
 
 def _backup_dir_outside_backup_paths(values: Mapping[str, Any], where: str, source: str) -> list[Problem]:
