@@ -1524,6 +1524,27 @@ def test_a_role_held_through_a_primary_group_breaks_the_separation_of_duties():
     ]
 
 
+class _TaggedRolesHost(_RolesHost):
+    """The role host, where the audit admin's one sudo rule grants a pager before a second tag."""
+
+    def run(self, command: str, *args: str) -> SimpleNamespace:
+        if command == "sudo -l -U %s" and args[0] == "audadm":
+            out = (
+                "User audadm may run the following commands on yl-app-01:\n"
+                "    (root) NOPASSWD: /usr/bin/journalctl, NOEXEC: /usr/sbin/ausearch, /usr/sbin/aureport\n"
+            )
+            return SimpleNamespace(rc=0, stdout=out, stderr="", stdout_bytes=out.encode(), stderr_bytes=b"")
+        return super().run(command, *args)
+
+
+def test_every_command_of_a_sudo_rule_counts_whatever_tag_stands_before_it():
+    """A rule lists commands separated by commas, each with its own tags: journalctl before `NOEXEC:` is granted as
+    much as the audit tools after it (its pager opens a root shell), so DZ-AC-03 fails the audit admin for it."""
+    args = _control_checks("DZ-AC-03", "sudo_separation")[0]
+    problems = checks.sudo_separation(_TaggedRolesHost({"sysadm": "2001", "secadm": "2002", "audadm": "2003"}), args)
+    assert problems.problems == ["audit admin audadm may run /usr/bin/journalctl, not an audit command"]
+
+
 @pytest.fixture
 def chinese_locale(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The runner in zh_CN.UTF-8 (Kylin V10's default), compiled with localedef into a private LOCPATH."""

@@ -698,6 +698,18 @@ def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+# What may stand before a command of a `sudo -l` rule: a Runas list, then tags (NOPASSWD:, NOEXEC:, SETENV: ...).
+_SUDO_COMMAND_PREFIX = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:[A-Z_]+:\s*)*")
+
+
+def _sudo_rule_commands(rule: str) -> list[str]:
+    """The commands of one `sudo -l` rule: its list split on the commas that separate commands (a command's own
+    comma is escaped), each without the Runas list and tags before it. Every command counts, not only those after
+    the last tag (`NOPASSWD: /usr/bin/journalctl, NOEXEC: /usr/sbin/aureport` grants journalctl too)."""
+    entries = (_SUDO_COMMAND_PREFIX.sub("", entry, count=1).strip() for entry in re.split(r"(?<!\\),", rule))
+    return [entry for entry in entries if entry]
+
+
 def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[str], finding: Finding) -> None:
     """No role account may run ALL; the audit admin only the audit commands."""
     if host.run("id -u %s", account).rc != 0:
@@ -706,8 +718,7 @@ def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[s
     rules = _sudo_list(host, account)
     finding.see(f"sudo -l -U {account}: {'; '.join(rules) or 'no commands'}")
     for rule in rules:
-        commands = rule.split(")", 1)[-1].split(":")[-1]
-        listed = [c.strip() for c in commands.split(",") if c.strip()]
+        listed = _sudo_rule_commands(rule)
         if "ALL" in listed:
             finding.fail(f"{account} ({role}) may run ALL commands: {rule}")
         if role == "auditadmin":
