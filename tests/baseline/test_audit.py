@@ -530,6 +530,27 @@ def test_config_values_last_occurrence_wins_and_keys_ignore_case(tmp_path):
     assert f"{conf}: MINLEN = 12  # raised" in finding.evidence
 
 
+def test_pwquality_drop_ins_are_read_before_the_main_file_which_has_the_last_word(tmp_path):
+    """libpwquality reads pwquality.conf.d/*.conf first (strcmp order, names whose first `.conf` ends them) and
+    pwquality.conf last: a weak main file wins over a strong drop-in and fails; a weak drop-in under a strong main
+    file does not count, and a file libpwquality skips (`90.conf.bak`, `a.conf.conf`) is not read."""
+    conf, dropins = tmp_path / "pwquality.conf", tmp_path / "pwquality.conf.d"
+    dropins.mkdir()
+    local = testinfra.get_host("local://")
+    expect = [{"key": "minlen", "op": "ge", "value": 8}]
+    args = {"path": str(conf), "dropin_dir": str(dropins), "separator": "=", "expect": expect}
+    conf.write_text("minlen = 6\n")
+    (dropins / "50-dizuo.conf").write_text("minlen = 12\n")
+    assert checks.config_values(local, args).problems == [f"{conf}: minlen is 6, expected ≥ 8"]
+    conf.write_text("minlen = 12\n")
+    (dropins / "40-vendor.conf").write_text("minlen = 4\n")
+    (dropins / "90.conf.bak").write_text("minlen = 1\n")
+    assert checks.config_values(local, args).problems == []
+    conf.write_text("# minlen from the drop-ins\n")
+    (dropins / "zz.conf.conf").write_text("minlen = 2\n")
+    assert checks.config_values(local, args).problems == [], "50-dizuo.conf (12) is read after 40-vendor.conf (4)"
+
+
 def test_zero_never_meets_an_upper_limit(tmp_path):
     """A limit set to 0 is switched off (faillock deny=0, TMOUT=0): it fails 'at most N'."""
     conf = tmp_path / "faillock.conf"
@@ -1302,10 +1323,10 @@ FAILLOCK = b"deny = 5\nunlock_time = 900\n"
                 "file: expected ≥ 3",
             ],
         ),
-        (  # a drop-in read after pwquality.conf lowers the length
+        (  # a drop-in (read before pwquality.conf) lowers the length the main file leaves unset
             "DZ-IA-03",
             {
-                "/etc/security/pwquality.conf": PWQUALITY,
+                "/etc/security/pwquality.conf": b"minclass = 3\n",
                 "/etc/security/pwquality.conf.d/50-vendor.conf": b"minlen = 6\n",
                 "/etc/pam.d/passwd": b"password requisite pam_pwquality.so retry=3\n"
                 b"password required pam_pwhistory.so remember=5\n",

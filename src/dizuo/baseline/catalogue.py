@@ -97,8 +97,9 @@ class CheckKind(StrEnum):
     """Each of ``names`` that exists has a locked/unusable password and a shell in ``nologin_shells``.
     Args: ``names``, ``nologin_shells``."""
     CONFIG_VALUES = "config_values"
-    """Settings in a key/value file and, after it, the ``*.conf`` files of ``dropin_dir`` in name order; the last
-    occurrence of a key wins, keys compare case-insensitively, ``#`` starts a comment. Args: ``path``,
+    """Settings in a key/value file and the ``*.conf`` files of ``dropin_dir``, read before it in name order (as
+    libpwquality reads them: the file has the last word); the last occurrence of a key wins, keys compare
+    case-insensitively, ``#`` starts a comment. Args: ``path``,
     ``separator`` (``=`` or ``space``), ``expect``: list of ``{key, op, value}``, each with an optional ``unset``,
     the value the program uses where the file sets none (without it a missing key fails); ``dropin_dir``
     (optional)."""

@@ -269,9 +269,16 @@ def accounts_locked(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+def _libpwquality_reads(name: str) -> bool:
+    """Whether libpwquality reads a file of its drop-in folder: the first ``.conf`` in the name ends it (its
+    filter_conf), so ``a.conf.conf`` and ``a.conf.bak`` are skipped."""
+    return name.find(".conf") == len(name) - len(".conf")
+
+
 def config_values(host: Host, args: dict[str, Any]) -> Finding:
-    """Key/value settings of a file and its drop-in directory (read after it, in name order, as libpwquality
-    reads pwquality.conf.d); the last occurrence of a key wins."""
+    """Key/value settings of a file and its drop-in directory; the last occurrence of a key wins. The drop-ins are
+    read first, in name order (strcmp), and the file last, as libpwquality reads pwquality.conf.d and
+    pwquality.conf: the file has the last word."""
     finding = Finding()
     path = args["path"]
     text = _read_required(host, path, finding)
@@ -279,7 +286,8 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
         return finding
     sources = [(path, text)]
     if dropins := args.get("dropin_dir"):
-        sources += [(p, _read(host, p) or "") for p in _files_in(host, dropins, "*.conf")]
+        read = [p for p in _files_in(host, dropins, "*.conf") if _libpwquality_reads(Path(p).name)]
+        sources = [*((p, _read(host, p) or "") for p in read), *sources]
     settings: dict[str, tuple[str, str]] = {}
     for line, source in ((line, source) for source, body in sources for line in body.splitlines()):
         stripped = line.split("#", 1)[0].strip()
