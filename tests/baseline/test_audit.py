@@ -1372,6 +1372,18 @@ SSHD_FAILLOCK = (
 )
 
 
+@pytest.mark.parametrize("argument", ["deny", "trust", "root_only"])
+def test_a_pam_wheel_line_that_turns_the_su_limit_around_fails(argument):
+    """DZ-AC-04: `deny` lets everyone but the group su, `trust` lets the group su without a password, `root_only`
+    leaves su to every other account open: a pam_wheel line with one of them fails; the plain line passes."""
+    line = "auth required pam_wheel.so use_uid group=dz-sysadmin"
+    assert _findings("DZ-AC-04", "pam_stack", _FilesHost({"/etc/pam.d/su": f"{line}\n".encode()})) == []
+    assert _findings("DZ-AC-04", "pam_stack", _FilesHost({"/etc/pam.d/su": f"{line} {argument}\n".encode()})) == [
+        f"/etc/pam.d/su: the auth line using pam_wheel.so has {argument}, which the control refuses",
+        "PAM service su: no auth line uses pam_wheel.so with use_uid group=dz-sysadmin",
+    ]
+
+
 def test_a_pam_line_skipped_when_its_module_is_missing_passes_only_where_the_module_is_installed():
     """`-auth required pam_faillock.so preauth`: PAM skips a line written with '-' when its module is not installed
     (Kylin and UOS releases that still ship pam_tally2), so the lock-out is only there where the module is."""

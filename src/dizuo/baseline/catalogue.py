@@ -112,7 +112,9 @@ class CheckKind(StrEnum):
     """The effective PAM stack of ``service`` (/etc/pam.d/<service>, following @include, include and
     substack) has a ``type`` line using ``module``, whose arguments contain every item of ``args``; a
     ``key=value`` argument of such a line that is an ``expect`` key must meet it (it overrides the module's file).
-    Args: ``service``, ``type``, ``module``, ``args`` (optional list), ``expect`` (optional ``{key, op, value}``)."""
+    A line with an argument of ``refused_args`` fails and does not count.
+    Args: ``service``, ``type``, ``module``, ``args`` (optional list), ``expect`` (optional ``{key, op, value}``),
+    ``refused_args`` (optional list)."""
     LOGIN_ENV = "login_env"
     """In a login shell (``bash -l -c``), variable ``name`` compares to ``value`` by ``op`` and is
     read-only. Args: ``name``, ``op``, ``value``."""

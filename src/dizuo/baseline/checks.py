@@ -429,6 +429,12 @@ def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
                 )
     extra = f" with {' '.join(wanted)}" if wanted else ""
     matching = [line for line in lines if all(a in line.args for a in wanted)]
+    # Arguments that turn the module's meaning around (pam_wheel's deny lets everyone but the group in): such a line
+    # fails, and does not count as the line the control asks for.
+    for line in matching:
+        for argument in sorted(set(line.args) & set(map(str, args.get("refused_args", [])))):
+            finding.fail(f"{line.file}: the {kind} line using {module} has {argument}, which the control refuses")
+    matching = [line for line in matching if not set(line.args) & set(map(str, args.get("refused_args", [])))]
     if not matching:
         finding.fail(f"PAM service {service}: no {kind} line uses {module}{extra}")
     elif all(line.if_installed for line in matching) and not _pam_module_installed(host, module):
