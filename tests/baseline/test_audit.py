@@ -551,6 +551,21 @@ def test_pwquality_drop_ins_are_read_before_the_main_file_which_has_the_last_wor
     assert checks.config_values(local, args).problems == [], "50-dizuo.conf (12) is read after 40-vendor.conf (4)"
 
 
+def test_nullok_in_any_spelling_fails_and_a_commented_line_does_not(tmp_path):
+    """DZ-IA-02: pam_unix with nullok or nullok_secure lets an empty password in; a commented-out line, indented or
+    not, is no rule."""
+    args = _control_checks("DZ-IA-02", "file_excludes")[0]
+    common = tmp_path / "common-auth"
+    args["paths"] = [str(common)]
+    local = testinfra.get_host("local://")
+    common.write_text("auth [success=1 default=ignore] pam_unix.so nullok_secure\n")
+    assert checks.file_excludes(local, args).problems == [
+        f"{common}: auth [success=1 default=ignore] pam_unix.so nullok_secure"
+    ]
+    common.write_text("    # auth sufficient pam_unix.so nullok\nauth required pam_unix.so\n")
+    assert checks.file_excludes(local, args).problems == []
+
+
 def test_zero_never_meets_an_upper_limit(tmp_path):
     """A limit set to 0 is switched off (faillock deny=0, TMOUT=0): it fails 'at most N'."""
     conf = tmp_path / "faillock.conf"
