@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from dizuo.contracts import stack_reference_name
 from dizuo.declaration import Declaration, load
-from dizuo.synth.engine import StackRun
+from dizuo.synth.engine import StackRun, read_stack_config, run_stack
 from dizuo.synth.synth import synth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +45,29 @@ def synthesised(tmp_path_factory: pytest.TempPathFactory, yulin: Declaration) ->
 @pytest.fixture(scope="session")
 def runs(synthesised: tuple[Path, dict[str, StackRun]]) -> dict[str, StackRun]:
     return synthesised[1]
+
+
+def city_copy(folder: Path, edits: dict[str, Callable[[dict[str, Any]], None]] | None = None) -> Path:
+    """A copy of Yulin's declaration in ``folder``, each file of ``edits`` changed by its function (comments go)."""
+    shutil.copytree(YULIN, folder)
+    for file, edit in (edits or {}).items():
+        document = yaml.safe_load((folder / file).read_text(encoding="utf-8"))
+        edit(document)
+        (folder / file).write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+def run_tiers(
+    declaration: Path, *folders: str, upstream: dict[str, dict[str, Any]] | None = None, stack: str = "yulin-prod"
+) -> dict[str, StackRun]:
+    """The stack programs of ``folders`` (e.g. "0-network"), in order, under the mock engine for ``declaration``, each
+    reading the exports of those before it (and ``upstream``); by folder."""
+    upstream = dict(upstream or {})
+    runs: dict[str, StackRun] = {}
+    for folder in folders:
+        config, secret_keys = read_stack_config(ROOT / "stacks" / folder, stack)
+        config["dizuo:declaration"] = str(declaration)
+        run = run_stack(ROOT / "stacks" / folder, stack, config, secret_keys, upstream)
+        upstream[stack_reference_name(run.project, stack)] = run.exports
+        runs[folder] = run
+    return runs

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
+from typing import Any
 
 from dizuo.declaration import Declaration
-from dizuo.synth.engine import StackRun
+from dizuo.synth.engine import Registered, StackRun
+
+from .conftest import city_copy, run_tiers
 
 
 def test_each_cluster_s_ingress_address_is_reserved_on_its_subnet(
@@ -59,3 +63,31 @@ def test_ingress_from_outside_is_routed_into_its_zone(runs: dict[str, StackRun],
         assert ingress.via in held, f"{ingress.name}: next hop {ingress.via} is not reserved"
         checked += 1
     assert checked, "Yulin's provincial extranet line is routed"
+
+
+def _next_hop_port(run: StackRun, address: str) -> Registered:
+    (port,) = [
+        p
+        for p in run.of_type("openstack:networking/port:Port")
+        if address in [ip["ipAddress"] for ip in p.inputs["fixedIps"]]
+    ]
+    return port
+
+
+def test_the_port_holding_a_next_hop_keeps_its_name_whichever_ingress_uses_it(tmp_path: Path) -> None:
+    """The protected port holding an ingress `via` is named after its address: an ingress using the same next hop
+    added before the first one (or the first one removed) neither replaces it nor leaves it unmanaged, and a stack
+    deployed when it was named after its first ingress finds it under its alias."""
+
+    def another_line_first(network: dict[str, Any]) -> None:
+        province = next(i for i in network["ingress"] if i["name"] == "province-extranet")
+        backup = {**province, "name": "province-backup", "cidr": "192.168.200.0/24", "description": "备用线路"}
+        network["ingress"].insert(network["ingress"].index(province), backup)
+
+    before = run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"]
+    after = run_tiers(city_copy(tmp_path / "after", {"network.yaml": another_line_first}), "0-network")["0-network"]
+    old, new = _next_hop_port(before, "10.61.0.2"), _next_hop_port(after, "10.61.0.2")
+    assert new.urn == old.urn, f"{old.name} became {new.name}: Pulumi would replace the protected port"
+    assert new.protect
+    named_after_first_ingress = old.urn.replace(old.name, "yl-province-extranet-next-hop")
+    assert named_after_first_ingress in new.aliases, f"{new.name}: the port of an existing deployment is not aliased"

@@ -16,7 +16,7 @@ import pulumi_openstack as openstack
 from dizuo.contracts import NetworkContract, ZoneContract
 from dizuo.declaration.model import NetworkFile
 from dizuo.naming import name as dz_name
-from dizuo.network.shapes import gateway, ingress_rules, subnet_holding
+from dizuo.network.shapes import address_key, gateway, ingress_rules, subnet_holding
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,14 +154,19 @@ class CityNetwork(pulumi.ComponentResource):
             if ingress.via is None:
                 continue
             if ingress.via not in next_hops:
+                using = [i.name for i in args.network.ingress if i.via == ingress.via]
                 next_hops[ingress.via] = self._reserve(
-                    f"{name}-{ingress.name}-next-hop",
-                    dz_name(args.prefix, ingress.name, "next-hop"),
+                    f"{name}-next-hop-{address_key(ingress.via)}",
+                    dz_name(args.prefix, "next-hop", address_key(ingress.via)),
                     args,
                     networks,
                     subnets,
                     ingress.via,
-                    f"next hop of {ingress.name} ({ingress.cidr}): the router of the line it comes in on",
+                    f"next hop {ingress.via} of ingress from outside: the router of the line it comes in on",
+                    # The port is named after the address it holds, so that adding, removing or reordering the
+                    # ingress sources using it never renames (replaces) it. Before, it was named after the first
+                    # of them: whichever that was when the stack was last updated, it is this port.
+                    aliases=[f"{name}-{i}-next-hop" for i in using],
                 )
             held = subnet_holding(args.network, ingress.via)
             assert held is not None  # noqa: S101 - _reserve raised otherwise
@@ -199,6 +204,7 @@ class CityNetwork(pulumi.ComponentResource):
         subnets: dict[str, openstack.networking.Subnet],
         address: str,
         purpose: str,
+        aliases: list[str] | None = None,
     ) -> openstack.networking.Port:
         """A port holding ``address`` on its subnet, so that Neutron's allocation (DHCP, a new VM) never hands it
         out. What answers there (the ingress controller's nodes through keepalived or MetalLB, a router) lists it in
@@ -218,7 +224,9 @@ class CityNetwork(pulumi.ComponentResource):
             # Protected: names in the city's DNS resolve to this address. Moving or dropping it is a planned change
             # (DNS first, then `pulumi state unprotect`), never the side effect of an edit to the declaration, which
             # would hand the address back to DHCP while clients still go there.
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=True, aliases=[pulumi.Alias(name=n) for n in aliases or []]
+            ),
         )
 
     def _route_between_zones(

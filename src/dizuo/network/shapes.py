@@ -60,6 +60,11 @@ def gateway(cidr: str) -> str:
     return str(next(ipaddress.IPv4Network(cidr).hosts()))
 
 
+def address_key(address: str) -> str:
+    """An IPv4 address as a piece of a resource name: ``10.61.0.2`` -> ``10-61-0-2``."""
+    return str(ipaddress.IPv4Address(address)).replace(".", "-")
+
+
 def subnet_holding(network: NetworkFile, address: str) -> tuple[Zone, Subnet] | None:
     """The zone and subnet whose range holds ``address``, if any."""
     ip = ipaddress.IPv4Address(address)

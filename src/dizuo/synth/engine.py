@@ -56,6 +56,9 @@ class Registered:
     inputs: dict[str, Any]
     dependencies: tuple[str, ...] = ()
     """URNs this resource waits for (``depends_on`` and its inputs' resources)."""
+    aliases: tuple[str, ...] = ()
+    """URNs this resource was known by before (``aliases``): the engine takes a resource in the state under one of
+    them for this one, so a rename is no replacement."""
 
 
 @dataclass(slots=True)
@@ -149,12 +152,21 @@ class _RecordingMonitor(MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             inputs=inputs,
             dependencies=tuple(request.dependencies),
+            aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
         )
         with self._lock:
             self.records.append(record)
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+
+    def _alias_urn(self, request: Any, alias: Any) -> str:
+        """The URN an alias of ``request`` stands for: given as such, or a spec whose unset parts are the resource's."""
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         # Reads (StackReferences among them) are recorded too: they are how stacks depend on each other.
