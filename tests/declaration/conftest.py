@@ -35,3 +35,17 @@ def edit(city: Path) -> Edit:
         path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     return apply
+
+
+def add_dedicated_zone(network: dict[str, Any], name: str, title: str, subnet: str, router: str, at: int = -1) -> None:
+    """Add to network.yaml's document a dedicated zone 10.65.0.0/16 with one subnet 10.65.1.0/24 and its router's
+    address on the transit network; at ``at`` in the list of zones (default: last)."""
+    zone = {
+        "name": name,
+        "kind": "dedicated",
+        "title": title,
+        "cidr": "10.65.0.0/16",
+        "subnets": [{"name": subnet, "cidr": "10.65.1.0/24"}],
+    }
+    network["zones"].insert(len(network["zones"]) if at == -1 else at, zone)
+    network["transit"]["routers"][name] = router

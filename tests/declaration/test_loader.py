@@ -15,7 +15,7 @@ from dizuo.datapool.shapes import CSI_SECRETS
 from dizuo.declaration import DeclarationError, load
 from dizuo.declaration.checks import RESERVED_NAMESPACES
 
-from .conftest import YULIN, Edit
+from .conftest import YULIN, Edit, add_dedicated_zone
 
 
 def test_yulin_declares_the_city_of_the_seed() -> None:
@@ -825,17 +825,7 @@ def test_a_zone_added_in_front_moves_no_router(city: Path, edit: Edit) -> None:
     before = load(city).network.transit_addresses()
 
     def add_zone(doc: Any) -> None:
-        doc["zones"].insert(
-            0,
-            {
-                "name": "video",
-                "kind": "dedicated",
-                "title": "视频专网",
-                "cidr": "10.65.0.0/16",
-                "subnets": [{"name": "video-cams", "cidr": "10.65.1.0/24"}],
-            },
-        )
-        doc["transit"]["routers"]["video"] = "10.60.255.5"
+        add_dedicated_zone(doc, "video", "视频专网", "video-cams", "10.60.255.5", at=0)
 
     edit("network.yaml", add_zone)
     after = load(city).network.transit_addresses()

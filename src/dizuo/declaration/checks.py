@@ -50,6 +50,7 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
         _baseline,
         _ingress,
         _generated_names,
+        _network_resource_names,
         _migration,
     ):
         problems += check(d, shown)
@@ -676,6 +677,28 @@ def _generated_names(d: Declaration, shown: Shown) -> list[Problem]:
         for file, where, value, parts in candidates
         if len("-".join(parts)) > MAX_NAME
     ]
+
+
+def _network_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
+    """Two entries of network.yaml whose rule or route names come out alike (names are joined with hyphens, which
+    names contain too): the network stack would give two resources one name, which Pulumi refuses."""
+    from dizuo.network.shapes import GeneratedName, generated_names  # noqa: PLC0415 - network imports the declaration
+
+    net = shown("network.yaml")
+    first: dict[tuple[str, str], GeneratedName] = {}
+    problems = []
+    for named in generated_names(d.network):
+        seen = first.setdefault((named.kind, named.name), named)
+        if seen is not named and seen.path != named.path:
+            problems.append(
+                Problem(
+                    net,
+                    named.path,
+                    f"{named.entry} makes the {named.kind} {d.city.prefix}-{named.name}, as {seen.path} "
+                    f"({seen.entry}) does: two resources cannot share a name; rename one of them",
+                )
+            )
+    return problems
 
 
 def _some(codes: Iterable[str]) -> str:

@@ -16,7 +16,15 @@ import pulumi_openstack as openstack
 from dizuo.contracts import NetworkContract, ZoneContract
 from dizuo.declaration.model import NetworkFile
 from dizuo.naming import name as dz_name
-from dizuo.network.shapes import address_key, gateway, ingress_rules, subnet_holding
+from dizuo.network.shapes import (
+    address_key,
+    gateway,
+    ingress_route_name,
+    ingress_rules,
+    subnet_holding,
+    within_rule_name,
+    zone_route_name,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +103,7 @@ class CityNetwork(pulumi.ComponentResource):
             # Members of a zone talk to each other (Kubernetes nodes and their API server, kubelets, the CNI's
             # tunnels, a system and its database): the zone is the unit of trust; its edges are the flows below.
             openstack.networking.SecGroupRule(
-                f"{name}-{zone.name}-within",
+                f"{name}-{within_rule_name(zone.name)}",
                 security_group_id=group.id,
                 direction="ingress",
                 ethertype="IPv4",
@@ -135,7 +143,7 @@ class CityNetwork(pulumi.ComponentResource):
             )
         for rule in ingress_rules(args.network):
             openstack.networking.SecGroupRule(
-                f"{name}-{rule.zone}-{rule.key}",
+                f"{name}-{rule.resource}",
                 security_group_id=groups[rule.zone].id,
                 direction="ingress",
                 ethertype="IPv4",
@@ -171,7 +179,7 @@ class CityNetwork(pulumi.ComponentResource):
             held = subnet_holding(args.network, ingress.via)
             assert held is not None  # noqa: S101 - _reserve raised otherwise
             openstack.networking.RouterRoute(
-                f"{name}-{ingress.destination}-{ingress.name}-route",
+                f"{name}-{ingress_route_name(ingress.destination, ingress.name)}",
                 router_id=routers[ingress.destination].id,
                 destination_cidr=ingress.cidr,
                 next_hop=ingress.via,
@@ -281,7 +289,7 @@ class CityNetwork(pulumi.ComponentResource):
         for a, b in network.routed_zone_pairs():
             for here, there in ((a, b), (b, a)):
                 openstack.networking.RouterRoute(
-                    f"{name}-{here}-to-{there}-route",
+                    f"{name}-{zone_route_name(here, there)}",
                     router_id=routers[here].id,
                     destination_cidr=cidr[there],
                     next_hop=addresses[there],

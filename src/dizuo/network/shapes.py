@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from dizuo.declaration.model import NetworkFile, Subnet, Zone
+from dizuo.declaration.model import Flow, IngressSource, NetworkFile, Subnet, Zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,31 @@ class RuleSpec:
     port: int | None  # None: every port of the protocol
     remote_cidr: str
     description: str
+
+    @property
+    def resource(self) -> str:
+        """The rule's resource name, without the component's prefix (one per zone and key)."""
+        return f"{self.zone}-{self.key}"
+
+
+def rule_key(name: str, protocol: str, port: int | None) -> str:
+    """The part of a flow's or ingress source's security-group rule name that tells its rules apart."""
+    return f"{name}-{protocol}-{port or 'all'}"
+
+
+def within_rule_name(zone: str) -> str:
+    """The rule letting a zone's members reach each other (prefixed by the component's name)."""
+    return f"{zone}-within"
+
+
+def zone_route_name(here: str, there: str) -> str:
+    """The route of zone ``here``'s router to zone ``there`` over the transit network."""
+    return f"{here}-to-{there}-route"
+
+
+def ingress_route_name(destination: str, ingress: str) -> str:
+    """The route of zone ``destination``'s router to the range of ingress source ``ingress``, via its next hop."""
+    return f"{destination}-{ingress}-route"
 
 
 def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
@@ -32,7 +57,7 @@ def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
             rules.append(
                 RuleSpec(
                     zone=flow.destination,
-                    key=f"{flow.name}-{flow.protocol}-{port or 'all'}",
+                    key=rule_key(flow.name, flow.protocol, port),
                     protocol=flow.protocol,
                     port=port,
                     remote_cidr=cidr[flow.source],
@@ -44,7 +69,7 @@ def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
             rules.append(
                 RuleSpec(
                     zone=ingress.destination,
-                    key=f"{ingress.name}-{ingress.protocol}-{port}",
+                    key=rule_key(ingress.name, ingress.protocol, port),
                     protocol=ingress.protocol,
                     port=port,
                     remote_cidr=ingress.cidr,
@@ -53,6 +78,65 @@ def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
                 )
             )
     return rules
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedName:
+    """The name of a security-group rule or router route, and the network.yaml entry it is made from."""
+
+    kind: str
+    """What is named: ``security-group rule`` or ``router route`` (names need to differ within a kind only)."""
+    name: str
+    """The resource name, without the component's prefix."""
+    path: str
+    """Key path of the entry in network.yaml, e.g. ``flows[3].name``."""
+    entry: str
+    """The entry, as a reader finds it: ``'tax-sync' into zone 'dedicated'``."""
+
+
+def generated_names(network: NetworkFile) -> list[GeneratedName]:
+    """Every rule and route name the network component makes from the declaration: zone and flow names joined with
+    hyphens, which two different entries can spell alike (flow ``tax-sync`` into zone ``dedicated``, flow ``sync``
+    into zone ``dedicated-tax``). Pulumi refuses a program giving two resources one name."""
+    rule, route = "security-group rule", "router route"
+    names = [
+        GeneratedName(rule, within_rule_name(z.name), f"zones[{i}].name", f"zone {z.name!r}")
+        for i, z in enumerate(network.zones)
+    ]
+    entries: list[tuple[str, Flow | IngressSource, tuple[int | None, ...]]] = [
+        *((f"flows[{i}].name", f, f.ports or (None,)) for i, f in enumerate(network.flows)),
+        *((f"ingress[{i}].name", g, g.ports) for i, g in enumerate(network.ingress)),
+    ]
+    names += [
+        GeneratedName(
+            rule,
+            f"{entry.destination}-{rule_key(entry.name, entry.protocol, port)}",
+            path,
+            f"{entry.name!r} into zone {entry.destination!r}",
+        )
+        for path, entry, ports in entries
+        for port in ports
+    ]
+    for i, ingress in enumerate(network.ingress):
+        if ingress.via is not None:
+            names.append(
+                GeneratedName(
+                    route,
+                    ingress_route_name(ingress.destination, ingress.name),
+                    f"ingress[{i}].name",
+                    f"{ingress.name!r} into zone {ingress.destination!r}",
+                )
+            )
+    first_flow: dict[frozenset[str], tuple[int, str]] = {}
+    for i, flow in enumerate(network.flows):
+        first_flow.setdefault(frozenset((flow.source, flow.destination)), (i, flow.name))
+    for a, b in network.routed_zone_pairs():
+        i, flow_name = first_flow[frozenset((a, b))]
+        names += [
+            GeneratedName(route, zone_route_name(here, there), f"flows[{i}]", f"{flow_name!r} linking {a!r} and {b!r}")
+            for here, there in ((a, b), (b, a))
+        ]
+    return names
 
 
 def gateway(cidr: str) -> str:
