@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from dizuo.contracts import BaselineContract
+from dizuo.contracts import SYSADMIN_GROUP, SYSADMIN_WORKLOADS, BaselineContract
 from dizuo.declaration.model import Declaration
 from dizuo.naming import label, storage_class
 
@@ -23,8 +23,6 @@ WRITE = ["create", "update", "patch", "delete"]
 WORKLOADS = ["pods", "pods/log", "services", "endpoints", "configmaps", "persistentvolumeclaims", "events"]
 APPS = ["deployments", "statefulsets", "daemonsets", "replicasets"]
 SECURITY = ["roles", "rolebindings", "clusterroles", "clusterrolebindings"]
-SYSADMIN_GROUP = "dizuo:sysadmins"
-SYSADMIN_WORKLOADS = "dizuo-sysadmin-workloads"
 
 
 def cluster_roles() -> dict[str, list[dict[str, Any]]]:

@@ -257,6 +257,10 @@ def run_stack(
     settings.ROOT.set(None)  # a fresh root Stack per program: exports must not leak between stacks
     set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION)
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
+    # A program that failed leaves its pending outputs (tasks of its closed event loop) in Pulumi's settings, where the
+    # next program of this process would wait for them: "Event loop is closed".
+    with settings.SETTINGS.lock:
+        settings.SETTINGS.outputs.clear()
 
     def body() -> dict[str, Any]:
         with contextlib.chdir(stack_dir):
