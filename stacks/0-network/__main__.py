@@ -4,17 +4,18 @@ import pulumi
 
 from dizuo import contracts
 from dizuo.declaration import load
-from dizuo.network.component import CityNetwork, CityNetworkArgs
+from dizuo.network.component import CityNetwork, CityNetworkArgs, configured_external_network
 
 config = pulumi.Config("dizuo")
 declaration = load(config.require("declaration"))
+external_network = configured_external_network(config, declaration.network)
 ingress_addresses = {c.name: c.ingress_address for c in declaration.clusters if c.ingress_address}
 network = CityNetwork(
     declaration.city.prefix,
     CityNetworkArgs(
         prefix=declaration.city.prefix,
         network=declaration.network,
-        external_network=config.get("externalNetwork"),
+        external_network=external_network,
         ingress_addresses=ingress_addresses,
     ),
 )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
 
 from dizuo.cloud.shapes import K8S_ARCH
 from dizuo.declaration import Declaration
 from dizuo.network.component import external_network_id
 from dizuo.synth.engine import StackRun, is_secret
+from dizuo.synth.synth import SynthError, synth
+
+from .conftest import ROOT, YULIN
 
 MANAGEMENT_PORTS = {22, 3389, 5985, 5986, 6443, 2379, 10250}
 
@@ -174,6 +182,29 @@ def test_a_provider_network_uuid_is_used_as_it_is() -> None:
     """No lookup when the configuration already holds the UUID Neutron wants."""
     given = "9f0e1c52-3b5a-4bb7-8d2e-2f1c5a7e6b10"
     assert external_network_id(given.upper()) == given
+
+
+def test_an_internet_zone_without_a_provider_network_is_refused_naming_the_config_key(
+    tmp_path: Path, yulin: Declaration
+) -> None:
+    """Without `dizuo:externalNetwork` the internet zone's router would have no gateway while rules admitting
+    0.0.0.0/0 on 80 and 443 were created: the network stack refuses to run, naming the key, the stack config file and
+    why, and synth writes nothing."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks)
+    config_file = stacks / "0-network" / "Pulumi.yulin-prod.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    del config["config"]["dizuo:externalNetwork"]
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, tmp_path / "build", stacks)
+    (said,) = caught.value.errors
+    assert (
+        f"{config_file.resolve()}: config.dizuo:externalNetwork: missing: zone 'internet' is of kind internet" in said
+    )
+    assert "ingress 'citizens-https' comes from the public 0.0.0.0/0" in said
+    assert "pulumi config set dizuo:externalNetwork" in said
+    assert not (tmp_path / "build").exists()
 
 
 def test_every_system_namespace_has_quota_limits_and_default_deny(

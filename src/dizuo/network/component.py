@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_openstack as openstack
@@ -21,6 +22,7 @@ from dizuo.network.shapes import (
     gateway,
     ingress_route_name,
     ingress_rules,
+    needs_external_network,
     subnet_holding,
     within_rule_name,
     zone_route_name,
@@ -39,6 +41,19 @@ class CityNetworkArgs:
     """The provider network the internet zone's router uses as gateway: its UUID, or its name (looked up)."""
     ingress_addresses: dict[str, str] = field(default_factory=dict)
     """Each cluster's ingress address (clusters.yaml), by cluster name: reserved on its subnet."""
+
+
+def configured_external_network(config: pulumi.Config, network: NetworkFile) -> str | None:
+    """``dizuo:externalNetwork`` of the stack's config; a RunError naming the key and the config file when it is missing
+    and the network needs it (:func:`needs_external_network`)."""
+    external_network = config.get("externalNetwork")
+    if external_network is None and (why := needs_external_network(network)):
+        raise pulumi.RunError(
+            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.dizuo:externalNetwork: missing: {why}, "
+            "and the internet zone's router needs the government cloud's provider network as gateway; set its name or "
+            "UUID with `pulumi config set dizuo:externalNetwork <name or UUID>` in this folder"
+        )
+    return external_network
 
 
 def external_network_id(name_or_id: str, opts: pulumi.InvokeOptions | None = None) -> pulumi.Input[str]:

@@ -139,6 +139,18 @@ def generated_names(network: NetworkFile) -> list[GeneratedName]:
     return names
 
 
+def needs_external_network(network: NetworkFile) -> str | None:
+    """Why the network needs a provider network as the internet zone's gateway (an internet-kind zone, a public
+    ingress source), or None. Without one its router routes nowhere while rules admitting the world are created."""
+    reasons = [f"zone {z.name!r} is of kind internet" for z in network.zones if z.kind.value == "internet"]
+    reasons += [
+        f"ingress {i.name!r} comes from the public {i.cidr}"
+        for i in network.ingress
+        if not ipaddress.IPv4Network(i.cidr).is_private
+    ]
+    return "; ".join(reasons) or None
+
+
 def gateway(cidr: str) -> str:
     """The conventional gateway of a subnet: its first host address."""
     return str(next(ipaddress.IPv4Network(cidr).hosts()))
