@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "synth": "dizuo.synth.cli",
     "preview": "dizuo.synth.cli",
     "up": "dizuo.synth.cli",
+    "released": "dizuo.synth.cli",
     "harden": "dizuo.baseline.cli",
     "audit": "dizuo.baseline.cli",
     "baseline": "dizuo.baseline.cli",

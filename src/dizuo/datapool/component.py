@@ -146,9 +146,11 @@ class DataPool(pulumi.ComponentResource):
             subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"dept:{owner}:admins"}],
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
         )
-        in_ns = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns])
         # Like every system namespace: what it may claim is what the declaration says, and no traffic flows
-        # in or out unless a policy says so (the owner's loaders bring their own).
+        # in or out unless a policy says so (the owner's loaders bring their own). Retained on delete: when the owner's
+        # last dataset is retired, the stack forgets its namespace, which keeps the data; it keeps its quota and
+        # default-deny with it. The owner's RoleBinding goes: a retired dataset is no longer the department's to use.
+        in_ns = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns], retain_on_delete=True)
         quota = k8s.core.v1.ResourceQuota(
             f"{name}-{cluster}-{ns_name}-quota",
             metadata={"name": "quota", "namespace": ns_name, "labels": labels},

@@ -37,7 +37,8 @@ def _pulumi_said(line: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add synth, preview and up."""
+    """Add synth, preview, up and released."""
+    _register_released(app)
 
     @app.command("synth")
     def synth_command(
@@ -143,3 +144,45 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Update every stack in dependency order with the Pulumi Automation API (needs the Pulumi CLI)."""
         deploy("up", stack, stacks, backend, only, new_backend=new_backend)
+
+
+def _register_released(app: typer.Typer) -> None:
+    @app.command("released")
+    def released_command(
+        deployed: Annotated[
+            Path,
+            typer.Argument(
+                metavar="DEPLOYED_DIR",
+                help="The declaration as last deployed (a copy, or `git worktree add` of the deployed commit)",
+            ),
+        ],
+        changed: CityPath,
+        stack: StackName,
+        stacks: StacksOption = Path("stacks"),
+        backend: Backend = None,
+    ) -> None:
+        """Print the `pulumi state unprotect` commands for the protected resources CITY_DIR no longer declares (a
+        retired dataset's claim or bucket, an owner's last dataset namespace): `dizuo up` refuses to forget them
+        until they are unprotected."""
+        from dizuo.synth.deploy import DeployError, backend_url  # noqa: PLC0415 - only this command and up need it
+        from dizuo.synth.released import released, unprotect_commands  # noqa: PLC0415
+
+        load_or_exit(deployed)
+        load_or_exit(changed)
+        try:
+            url = backend_url(backend)
+            found = released(deployed, changed, stacks, stack)
+        except DeployError as exc:
+            err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
+            raise typer.Exit(exc.code) from None
+        except SynthError as exc:
+            for error in exc.errors:
+                err.print("[red]error[/red]", escape(error), soft_wrap=True)
+            raise typer.Exit(exc.code) from None
+        for line in unprotect_commands(found, stack, url):
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        err.print(
+            f"{len(found)} protected resource(s) released; run the commands, then `dizuo up --stack {stack}`"
+            if found
+            else "no protected resource is released: `dizuo up` needs no unprotect"
+        )

@@ -287,6 +287,19 @@ def run_stack(
     return run
 
 
+def engine_urn(run: StackRun, resource: Registered) -> str:
+    """The URN the Pulumi engine gives ``resource`` (``pulumi stack --show-urns``, ``pulumi state unprotect``): its type
+    qualified by the types of all its ancestors but the stack. The mock monitor qualifies it by its parent's type only,
+    the stack's included, which is good enough to tell resources apart but not to name them to the Pulumi CLI."""
+    by_urn = {r.urn: r for r in run.resources}
+    types = [resource.type]
+    parent = by_urn.get(resource.parent)
+    while parent is not None:
+        types.insert(0, parent.type)
+        parent = by_urn.get(parent.parent)
+    return f"urn:pulumi:{run.stack}::{run.project}::{'$'.join(types)}::{resource.name}"
+
+
 def is_secret(value: object) -> bool:
     """Whether a recorded input value is a Pulumi secret."""
     return rpc.is_rpc_secret(value)

@@ -211,26 +211,7 @@ def synth(
         for stack_dir in stacks:
             if on_stack is not None:
                 on_stack(stack_dir, None)
-            config_file = stack_dir.path / f"Pulumi.{stack}.yaml"
-            try:
-                config, secret_keys = read_stack_config(stack_dir.path, stack)
-            except (OSError, yaml.YAMLError, AttributeError) as exc:
-                raise SynthError([f"{config_file}: not a readable stack config: {exc}"], BAD_INPUT) from exc
-            config["dizuo:declaration"] = str(declaration_dir.resolve())
-            for key, value in (secrets or {}).items():
-                config[key] = value
-                secret_keys.add(key)
-            try:
-                run = run_stack(stack_dir.path, stack, config, secret_keys, upstream)
-            except Exception as exc:  # a failing stack program: report it, write nothing
-                hint = ""
-                if not config_file.exists():
-                    known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir.path.glob("Pulumi.*.yaml"))
-                    hint = f" (there is no {config_file.name} here; stacks with a config: {', '.join(known) or 'none'})"
-                # Without the stack's config the program could not have run: the --stack given is the problem.
-                code = BAD_INPUT if hint else FAILED
-                raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}{hint}"], code) from exc
-            upstream[stack_reference_name(run.project, stack)] = run.exports
+            run = run_program(stack_dir, stack, declaration_dir, upstream, secrets)
             result.runs[stack_dir.short] = run
             errors += _write_manifests(run, staging / stack_dir.short, declaration)
             errors += [f"stacks/{stack_dir.path.name}: policy {v}" for v in _policy_violations(run)]
@@ -255,6 +236,38 @@ def synth(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def run_program(
+    stack_dir: StackDir,
+    stack: str,
+    declaration_dir: Path,
+    upstream: dict[str, dict[str, Any]],
+    secrets: dict[str, str] | None = None,
+) -> StackRun:
+    """Run one stack program under the mock engine with its ``Pulumi.<stack>.yaml`` config, ``dizuo:declaration``
+    pointed at ``declaration_dir``, plus ``secrets``; add its exports to ``upstream``. Raises :class:`SynthError`."""
+    config_file = stack_dir.path / f"Pulumi.{stack}.yaml"
+    try:
+        config, secret_keys = read_stack_config(stack_dir.path, stack)
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise SynthError([f"{config_file}: not a readable stack config: {exc}"], BAD_INPUT) from exc
+    config["dizuo:declaration"] = str(declaration_dir.resolve())
+    for key, value in (secrets or {}).items():
+        config[key] = value
+        secret_keys.add(key)
+    try:
+        run = run_stack(stack_dir.path, stack, config, secret_keys, upstream)
+    except Exception as exc:  # a failing stack program: report it, write nothing
+        hint = ""
+        if not config_file.exists():
+            known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir.path.glob("Pulumi.*.yaml"))
+            hint = f" (there is no {config_file.name} here; stacks with a config: {', '.join(known) or 'none'})"
+        # Without the stack's config the program could not have run: the --stack given is the problem.
+        code = BAD_INPUT if hint else FAILED
+        raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}{hint}"], code) from exc
+    upstream[stack_reference_name(run.project, stack)] = run.exports
+    return run
 
 
 def _write_manifests(run: StackRun, folder: Path, declaration: Declaration) -> list[str]:

@@ -1,0 +1,82 @@
+"""Retiring a dataset as README says: protected data holders are released on purpose, then forgotten, never deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dizuo.cli import app
+from dizuo.synth.engine import StackRun, engine_urn
+
+from .conftest import ROOT, YULIN, city_copy, run_tiers
+
+RELEASED = ["released", "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
+DATAPOOL = "urn:pulumi:yulin-prod::dizuo-datapool::dizuo:datapool:DataPool"
+
+
+def _without_rk_jcxx(datasets: dict[str, Any]) -> None:
+    """The police's (gaj) only volume dataset retired: its namespace dp-gaj is no longer needed either."""
+    datasets["datasets"] = [d for d in datasets["datasets"] if d["code"] != "rk-jcxx"]
+
+
+def test_a_data_pool_namespace_keeps_its_quota_and_default_deny_when_the_stack_forgets_it(
+    runs: dict[str, StackRun],
+) -> None:
+    """When an owner's last dataset is retired the stack forgets its namespace, which still holds the data: its quota
+    and both network policies are forgotten with it (retain_on_delete), not deleted, so the data stays fenced."""
+    datapool = runs["datapool"]
+    guards = datapool.of_type("kubernetes:core/v1:ResourceQuota") + datapool.of_type(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    )
+    assert guards
+    deleted = [r.name for r in guards if not r.retain_on_delete]
+    assert not deleted, f"deleted when their data-pool namespace is forgotten: {deleted}"
+
+
+def test_released_prints_the_unprotect_commands_a_retired_dataset_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dizuo released DEPLOYED CHANGED` names, by the URNs the Pulumi engine uses, exactly the protected resources the
+    change drops (the claim, and the namespace of the owner's last dataset), each kept where it is once unprotected;
+    the quota and policies need no unprotect, and nothing else is touched."""
+    changed = city_copy(tmp_path / "changed", {"datasets.yaml": _without_rk_jcxx})
+    backend = f"file://{tmp_path / 'state'}"
+    monkeypatch.chdir(tmp_path)  # stack folders outside the working directory are named in full
+    result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(changed), "--backend", backend])
+    assert result.exit_code == 0, result.output
+    folder = ROOT / "stacks" / "1-datapool"
+    lines = [line for line in result.stdout.splitlines() if line]
+    assert lines == [
+        f"export PULUMI_BACKEND_URL={backend}",
+        f"# {folder}: kept where it is, forgotten by the stack",
+        f"pulumi -C {folder} state unprotect --stack yulin-prod --yes "
+        f"'{DATAPOOL}$kubernetes:core/v1:Namespace::yl-datapool-yl-gov-dp-gaj'",
+        f"# {folder}: kept where it is, forgotten by the stack",
+        f"pulumi -C {folder} state unprotect --stack yulin-prod --yes "
+        f"'{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc'",
+    ], result.stdout
+
+
+def test_a_change_that_releases_nothing_says_so(tmp_path: Path) -> None:
+    """A declaration change that drops no protected resource prints no command: `dizuo up` goes through as it is."""
+    result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(YULIN), "--backend", f"file://{tmp_path / 'state'}"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "no protected resource is released" in result.stderr
+
+
+def test_engine_urns_qualify_a_type_by_every_ancestor_but_the_stack() -> None:
+    """The URNs printed for `pulumi state unprotect` are the engine's: a component's children carry its type, a
+    top-level resource none (the mock monitor's own URNs carry the stack's type and only the parent's)."""
+    run = run_tiers(YULIN, "0-baseline", "1-datapool")["1-datapool"]
+
+    by_name = {r.name: r for r in run.resources}
+    assert (
+        engine_urn(run, by_name["yl-datapool"])
+        == "urn:pulumi:yulin-prod::dizuo-datapool::dizuo:datapool:DataPool::yl-datapool"
+    )
+    claim = by_name["yl-datapool-rk-jcxx-pvc"]
+    assert engine_urn(run, claim) == f"{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc"
