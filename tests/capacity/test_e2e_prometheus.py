@@ -83,6 +83,20 @@ NODE_MOUNTS = [
     ),
     ("/var/lib/kubelet/plugins/kubernetes.io/csi/rbd.csi.ceph.com/2f1e/globalmount/0001-0009-rook-ceph", "/dev/rbd0"),
 ]
+# Two filesystems whose series changed RENAMED_DAYS before the last sample, each 60 % full all along: one's device was
+# renamed at a reboot (sdc1 -> sdb1), the other was also scraped by a second job until it was retired. The stopped copy
+# of their series stays in the history read; the volume goes on in the new one. (instance, [(extra labels, until)])
+RENAMED_DAYS = 2
+RENAMED = [
+    (
+        "10.61.16.22:9100",
+        [({"device": "/dev/sdc1", "job": "node"}, True), ({"device": "/dev/sdb1", "job": "node"}, False)],
+    ),
+    (
+        "10.61.16.23:9100",
+        [({"device": "/dev/sdb1", "job": "node"}, None), ({"device": "/dev/sdb1", "job": "node-old"}, True)],
+    ),
+]
 # Ceph clusters in one Prometheus: pool ids and the `.mgr` pool repeat in each. Two labelled `cluster` as
 # ceph-mixin does, yl-gov-ceph scraped by a second job too (a second Prometheus job on the same managers) and by a
 # third that does not label it; and one cluster without the label, told apart by its job, which shares its name
@@ -178,6 +192,14 @@ def history(now: int) -> str:
         fs = {**NODE, "mountpoint": mountpoint, "device": device, "fstype": "ext4"}
         series.setdefault("node_filesystem_size_bytes", []).append((fs, np.full(ts.size, 100.0 * GIB)))
         series.setdefault("node_filesystem_avail_bytes", []).append((fs, np.full(ts.size, 80.0 * GIB)))
+    before = ts <= now - RENAMED_DAYS * 86400
+    for instance, copies in RENAMED:
+        for extra, until in copies:
+            # True: until the change; False: since; None: all along.
+            when = np.ones(ts.size, dtype=bool) if until is None else before if until else ~before
+            fs = {"instance": instance, "mountpoint": "/data", "fstype": "xfs", **extra}
+            series["node_filesystem_size_bytes"].append((fs, np.where(when, 1000.0 * GIB, np.nan)))
+            series["node_filesystem_avail_bytes"].append((fs, np.where(when, 400.0 * GIB, np.nan)))
     for where, pool_id, name, stored in CEPH_POOLS:
         labels = {**where, "pool_id": pool_id}
         series["ceph_pool_stored"].append((labels, np.full(ts.size, stored * GIB)))
@@ -485,8 +507,31 @@ def test_kubelet_s_mounts_of_claims_are_not_node_filesystems(city):
     metrics = wait_for(
         lambda: (m := city.metrics()).get("dizuo_storage_used_bytes") and m, "a first forecast", city.logs
     )
-    filesystems = {s.labels["volume"] for s in metrics["dizuo_storage_used_bytes"] if s.labels["kind"] == "filesystem"}
+    filesystems = {
+        s.labels["volume"]
+        for s in metrics["dizuo_storage_used_bytes"]
+        if s.labels["kind"] == "filesystem" and s.labels["volume"].startswith(NODE["instance"])
+    }
     assert filesystems == {"10.61.16.21:9100//"}
+
+
+def test_a_volume_whose_series_changed_is_forecast_on_its_whole_history(city):
+    """A filesystem whose device was renamed at a reboot, and one whose second scrape job was retired, leave a stopped
+    copy of their series in the history read: each is still forecast, on its whole history, and not left out."""
+    metrics = wait_for(
+        lambda: (m := city.metrics()).get("dizuo_storage_used_bytes") and m, "a first forecast", city.logs
+    )
+    volumes = [f"{instance}//data" for instance, _copies in RENAMED]
+    used = {s.labels["volume"]: s.value for s in metrics["dizuo_storage_used_bytes"] if s.labels["volume"] in volumes}
+    assert used == dict.fromkeys(volumes, 600.0 * GIB), f"served: {used}"
+    left_out = {s.labels["volume"] for s in metrics.get("dizuo_capacity_left_out_last_sample_timestamp_seconds", [])}
+    assert not left_out & set(volumes), f"left out: {sorted(left_out)}"
+    histories = {h.series: h for h in PrometheusSource(city.prometheus_url).histories()}
+    for volume in volumes:
+        history = histories[f"filesystem:{volume}"]
+        days = (history.timestamps[-1] - history.timestamps[0]) / 86400
+        assert days > 27, f"{volume}: forecast on {days:.1f} days of history, not the 28 read"
+        assert set(np.diff(history.timestamps)) == {STEP}, f"{volume}: a gap where its series changed"
 
 
 def query(city: City, expr: str) -> dict[str, Any]:

@@ -486,20 +486,23 @@ def test_credentials_do_not_follow_a_redirect_to_another_host():
     assert seen == [""] * len(seen)
 
 
-def test_a_volume_returned_twice_is_counted_once(caplog):
-    """The same filesystem scraped by two jobs comes back twice: it is one volume, the one sampled last."""
+@pytest.mark.parametrize("old_until", [2, 4], ids=["job retired", "both scraping"])
+def test_a_volume_returned_twice_is_counted_once(caplog, old_until):
+    """The same filesystem scraped by two jobs comes back twice: it is one volume, the one sampled last winning where
+    both have a sample; warned of while both are scraped, not once the second job is retired."""
     ts = grid(4)
     old_job = {"instance": "node1:9100", "mountpoint": "/srv", "job": "node-old"}
     job = {"instance": "node1:9100", "mountpoint": "/srv", "job": "node"}
     fs = DEFAULT_CONFIG.selectors[1]
+    old = ts[:old_until]
     answers = {
-        fs.used: (200, matrix((old_job, [(t, GIB) for t in ts[:2]]), (job, [(t, 2 * GIB) for t in ts]))),
-        fs.capacity: (200, matrix((old_job, [(t, 9 * GIB) for t in ts[:2]]), (job, [(t, 9 * GIB) for t in ts]))),
+        fs.used: (200, matrix((old_job, [(t, GIB) for t in old]), (job, [(t, 2 * GIB) for t in ts]))),
+        fs.capacity: (200, matrix((old_job, [(t, 9 * GIB) for t in old]), (job, [(t, 9 * GIB) for t in ts]))),
     }
     with FakePrometheus(answers) as server, caplog.at_level("WARNING", logger="dizuo.capacity.source"):
         histories = PrometheusSource(server.url, clock=lambda: NOW).histories()
     assert [(h.series, h.used_bytes.tolist()) for h in histories] == [("filesystem:node1:9100//srv", [2 * GIB] * 4)]
-    assert "1 volume(s) returned more than once" in caplog.text
+    assert ("1 volume(s) returned more than once (by selectors[1]" in caplog.text) == (old_until == len(ts))
 
 
 def test_warnings_that_hold_run_after_run_are_logged_when_another_volume_joins_them(caplog):

@@ -22,6 +22,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -620,9 +621,9 @@ class PrometheusSource:
         out: list[UsageHistory] = []
         failed: dict[str, str] = {}
         errors: list[SourceError] = []
-        for selector in self.config.selectors:
+        for index, selector in enumerate(self.config.selectors):
             try:
-                out += self._read(selector, start, end, step)
+                out += self._read(selector, start, end, step, index=index)
             except UnreachableError:
                 raise
             except SourceError as exc:
@@ -668,15 +669,25 @@ class PrometheusSource:
         return one_per_volume(out)
 
     def _read(
-        self, selector: Selector, start: float, end: float, step: float, owners: Collection[str] = ()
+        self,
+        selector: Selector,
+        start: float,
+        end: float,
+        step: float,
+        owners: Collection[str] = (),
+        *,
+        index: int | None = None,
     ) -> list[UsageHistory]:
         """One selector's volumes (with ``owners``, only those whose owner label is one of them; see OWNERS): used,
         capacity and, where it counts them, bytes written, joined. Bytes written only add to what growth says: when
-        their read fails (a join of three exporters can be refused as too large), the volumes are read without them."""
+        their read fails (a join of three exporters can be refused as too large), the volumes are read without them.
+        With ``index`` (its place in the config), a volume it returns more than once at a time is warned of."""
         used, capacity = (
             self.query_range(query_text(e, step, selector.owner_label, owners), start, end, step)
             for e in (selector.used, selector.capacity)
         )
+        if index is not None:
+            self._warn_doubled(index, selector, used)
         written: list[RangeSeries] = []
         if selector.written:
             try:
@@ -694,6 +705,36 @@ class PrometheusSource:
                     log.info("%s: bytes written read again", selector.kind)
                 self._written_failing.discard(selector.kind)
         return join_series(selector, used, capacity, self.ownership, written)
+
+    def _warn_doubled(self, index: int, selector: Selector, used: Sequence[RangeSeries]) -> None:
+        """Warn (when it names another volume) of the volumes ``selector`` returns as more than one series sampled
+        last at once: two scrape jobs of one filesystem, or volume labels that do not tell volumes apart. A stopped
+        copy (a device renamed at a reboot, a job retired) is no double: its history joins the new one's."""
+        doubled = sorted("/".join(v for v in key if v) for key in at_once(used, partial(volume_key, selector)))
+        if self._said.anew(f"returned more than once by selectors[{index}]", doubled):
+            log.warning(
+                "%d volume(s) returned more than once (by selectors[%d], kind %s: two scrape jobs, or volume labels "
+                "%s that do not tell its volumes apart), counted once: %s",
+                len(doubled),
+                index,
+                selector.kind,
+                list(selector.volume),
+                ", ".join(doubled[:10]) + (", ..." if len(doubled) > 10 else ""),
+            )
+
+
+def volume_key(selector: Selector, series: RangeSeries) -> tuple[str, ...]:
+    """Which volume of ``selector`` a series is: the values of its volume labels."""
+    return tuple(series.labels.get(label, "") for label in selector.volume)
+
+
+def at_once(series: Sequence[RangeSeries], identity: Callable[[RangeSeries], tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The volumes (by ``identity``) of which more than one series has a sample at the volume's last timestamp."""
+    last: dict[tuple[str, ...], list[int]] = {}
+    for one in series:
+        if one.timestamps.size:
+            last.setdefault(identity(one), []).append(int(one.timestamps[-1]))
+    return [key for key, ends in last.items() if ends.count(max(ends)) > 1]
 
 
 # A label no exporter sets, marking the series `only_owners` keeps.
@@ -723,10 +764,10 @@ class Said:
 
 
 def one_per_volume(histories: Sequence[UsageHistory], said: Said | None = None) -> list[UsageHistory]:
-    """One history per series id. The same volume can come twice: a filesystem scraped by two jobs, two selectors
-    naming one volume. Counted twice, a department's volumes would add up to double; the one sampled last (then
-    the longer one) stands for it. The log says so, each time with ``said`` None, else when another volume comes
-    twice."""
+    """One history per series id. The same volume can come twice: two selectors naming one volume (one selector's
+    series of one volume are merged by ``join_series``). Counted twice, a department's volumes would add up to
+    double; the one sampled last (then the longer one) stands for it. The log says so, each time with ``said`` None,
+    else when another volume comes twice."""
     chosen: dict[str, UsageHistory] = {}
     for history in histories:
         held = chosen.get(history.series)
@@ -738,7 +779,7 @@ def one_per_volume(histories: Sequence[UsageHistory], said: Said | None = None) 
     doubled = sorted({h.series for h in histories if chosen[h.series] is not h})
     if said.anew("returned more than once", doubled) if said is not None else doubled:
         log.warning(
-            "%d volume(s) returned more than once (two scrape jobs or two selectors), counted once: %s",
+            "%d volume(s) returned more than once (by two selectors of its kind), counted once: %s",
             len(doubled),
             ", ".join(doubled[:10]) + (", ..." if len(doubled) > 10 else ""),
         )
@@ -752,17 +793,17 @@ def join_series(
     ownership: Ownership,
     written: Sequence[RangeSeries] = (),
 ) -> list[UsageHistory]:
-    """Pair used and capacity series on the selector's volume labels, on the timestamps both have; bytes written, where
-    given, are joined on the same labels (NaN at a timestamp they lack)."""
+    """Pair used and capacity bytes on the selector's volume labels, on the timestamps both have; bytes written, where
+    given, are joined on the same labels (NaN at a timestamp they lack). A volume's series of each are first merged
+    over time (see ``per_volume``): a device renamed at a reboot, a scrape job retired, leave a stopped copy of its
+    series in the history read, and the volume's history runs on in the new one."""
 
-    def identity(series: RangeSeries) -> tuple[str, ...]:
-        return tuple(series.labels.get(label, "") for label in selector.volume)
-
-    capacities = {identity(s): s for s in capacity}
-    writes = {identity(s): s for s in written}
+    identity = partial(volume_key, selector)
+    capacities = per_volume(capacity, identity)
+    writes = per_volume(written, identity)
     out = []
-    for series in used:
-        other = capacities.get(identity(series))
+    for key, series in per_volume(used, identity).items():
+        other = capacities.get(key)
         if other is None:
             continue  # No capacity (e.g. a bucket without quota): it cannot fill, nothing to forecast.
         stamps, in_used, in_capacity = np.intersect1d(series.timestamps, other.timestamps, return_indices=True)
@@ -778,10 +819,32 @@ def join_series(
                 used_bytes=series.values[in_used][keep].astype(np.float64),
                 capacity_bytes=other.values[in_capacity][keep].astype(np.float64),
                 labels=labels,
-                written_bytes=_on(kept, writes.get(identity(series))),
+                written_bytes=_on(kept, writes.get(key)),
             )
         )
     return out
+
+
+def per_volume(
+    series: Sequence[RangeSeries], identity: Callable[[RangeSeries], tuple[str, ...]]
+) -> dict[tuple[str, ...], RangeSeries]:
+    """The series of each volume (by ``identity``) merged into one over time: at a timestamp where more than one has a
+    sample, the one sampled last (then the longer one) wins; it gives the labels."""
+    groups: dict[tuple[str, ...], list[RangeSeries]] = {}
+    for one in series:
+        groups.setdefault(identity(one), []).append(one)
+    merged = {}
+    for key, group in groups.items():
+        if len(group) == 1:
+            merged[key] = group[0]
+            continue
+        ordered = sorted(group, key=lambda s: (int(s.timestamps[-1]) if s.timestamps.size else 0, s.timestamps.size))
+        # Reversed, the winner's samples come first; np.unique keeps the first of each timestamp, in time order.
+        stamps = np.concatenate([s.timestamps for s in reversed(ordered)])
+        values = np.concatenate([s.values for s in reversed(ordered)])
+        unique, first = np.unique(stamps, return_index=True)
+        merged[key] = RangeSeries(ordered[-1].labels, unique.astype(np.int64), values[first])
+    return merged
 
 
 def _on(stamps: np.ndarray[Any, np.dtype[np.int64]], series: RangeSeries | None) -> np.ndarray[Any, Any] | None:
