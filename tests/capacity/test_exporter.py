@@ -10,6 +10,7 @@ import urllib.request
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -122,6 +123,28 @@ def test_one_failed_run_is_jitter_and_three_in_a_row_are_stale():
     source.down = False
     loop.run_once()
     assert stale() == 0, "a success clears it"
+
+
+def test_runs_slower_than_three_intervals_that_all_succeed_are_not_stale(monkeypatch):
+    """Runs that each take four intervals, all succeeding, leave stale 0 while the next is under way (a blinking flag
+    would restart the dataset alerts' `for:` timers); a run still going after three such durations is stale."""
+    now = [NOW]
+    # The loop times its runs on the monotonic clock: the exporter's alone is replaced, not the process's.
+    monkeypatch.setattr("dizuo.capacity.exporter.time", SimpleNamespace(monotonic=lambda: now[0]))
+
+    class Slow(Source):
+        def read(self) -> Reading:
+            now[0] += 240  # four 60-second intervals
+            return super().read()
+
+    loop = ForecastLoop(Slow(), linear, interval=60, clock=lambda: now[0])
+    registry = CollectorRegistry()
+    CapacityCollector(loop.snapshot, stale_after=180, registry=registry, clock=lambda: now[0])
+    assert loop.run_once().duration_seconds == 240
+    now[0] += 200  # the next run, back to back, is under way
+    assert registry.get_sample_value("dizuo_capacity_forecast_stale") == 0, "the next run is under way"
+    now[0] += 3 * 240
+    assert registry.get_sample_value("dizuo_capacity_forecast_stale") == 1, "no success for three run durations"
 
 
 def test_source_answering_with_no_volume_keeps_the_last_good_forecast():

@@ -22,8 +22,10 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   the data pool, for ``DizuoDatasetStale``.
 - ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
   ``..._stale`` (1 when STALE_AFTER_INTERVALS runs in a row failed, or the last success, or the start where none has
-  succeeded yet, is older than ``stale_after``: one failed run is jitter, a first run still going after a restart is
-  no failure, and a flag that blinks would restart every ``for:`` timer that reads it),
+  succeeded yet, is older than ``stale_after``, or than STALE_AFTER_INTERVALS times the last good run's duration where
+  runs take longer than that: one failed run is jitter, a first run still going after a restart is no failure, a
+  run that takes longer than the interval no stale forecast, and a flag that blinks would restart every ``for:`` timer
+  that reads it),
   ``..._runs_total{result}``, ``..._series``.
 - ``dizuo_capacity_selector_stale{kind}`` (1 when that kind of storage could not be read in STALE_AFTER_INTERVALS
   good runs in a row: a run succeeds while another kind reads, and serves this kind's volumes from the last run that
@@ -258,7 +260,10 @@ class CapacityCollector:
             if snap.succeeded_at is not None:
                 last_success.add_metric([], snap.succeeded_at)
             fresh_at = snap.succeeded_at if snap.succeeded_at is not None else snap.started_at
-            too_old = fresh_at is None or self._clock() - fresh_at > self._stale_after
+            # Runs that take longer than the interval follow one another at once: the last success is then as old as
+            # a run takes, and a flag that turned 1 during each of them would blink while every run succeeds.
+            allowed = max(self._stale_after, self._stale_after_failures * (snap.duration_seconds or 0.0))
+            too_old = fresh_at is None or self._clock() - fresh_at > allowed
             failing = snap.failed_in_a_row >= self._stale_after_failures
             stale.add_metric([], 1.0 if failing or too_old else 0.0)
             runs.add_metric(["success"], snap.successes)

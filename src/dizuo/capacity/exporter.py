@@ -4,8 +4,8 @@ A background thread reads usage history from Prometheus on a timer, forecasts, a
 immutable :class:`Snapshot`. Scrapes only read the latest snapshot (see ``collector.py``). When a
 run fails (Prometheus down, bad answer, forecaster error) the last good forecasts stay published
 and the snapshot records the error; the collector exposes ``..._stale 1`` once STALE_AFTER_INTERVALS runs in a row
-failed, or no run has succeeded for that many intervals (counted from the start before the first success: a restarted
-exporter's first run is not a failure).
+failed, or no run has succeeded for that many intervals, or that many times the last good run's duration where it is
+longer (counted from the start before the first success: a restarted exporter's first run is not a failure).
 """
 
 from __future__ import annotations
