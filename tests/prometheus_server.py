@@ -70,13 +70,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def openmetrics(ts: npt.NDArray[np.int64], series: Series) -> str:
     """OpenMetrics text of gauges sampled at ``ts`` (unix s), as promtool backfills it; a NaN value is no sample (the
-    series did not exist yet)."""
+    series did not exist yet), an infinite one is +Inf or -Inf."""
     lines = []
     for metric, volumes in series.items():
         lines.append(f"# TYPE {metric} gauge")
         for labels, values in volumes:
             shown = ",".join(f'{k}="{v}"' for k, v in labels.items())
-            lines += [f"{metric}{{{shown}}} {v:.0f} {t}" for t, v in zip(ts, values, strict=True) if np.isfinite(v)]
+            lines += [
+                f"{metric}{{{shown}}} {f'{v:.0f}' if np.isfinite(v) else f'{v:+}'.title()} {t}"
+                for t, v in zip(ts, values, strict=True)
+                if not np.isnan(v)
+            ]
     return "\n".join([*lines, "# EOF", ""])
 
 

@@ -57,6 +57,8 @@ ROTATING = {"namespace": "gaj-01", "persistentvolumeclaim": "logs", "job": "kube
 # A claim 97 % full whose kubelet stopped reporting it STOPPED_HOURS before the last sample.
 STOPPED = {"namespace": "gaj-01", "persistentvolumeclaim": "db", "job": "kubelet"}
 STOPPED_HOURS = 2
+# A claim whose capacity is +Inf all along (no limit set): nothing to forecast, no number to chart or add up.
+UNBOUNDED = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "unbounded", "job": "kubelet"}
 # Two dataset claims on Ceph RBD, as the datapool stack names them (`dp-<owner>/<dataset>`), 40 days old and never
 # growing: fr-jcxx reloaded every night with the same bytes (ceph-mgr counts them on its image), xj-xx never written.
 # (claim, PV, the uuid of its ceph-csi image `csi-vol-<uuid>`, which ends the PV's volume handle)
@@ -131,11 +133,13 @@ def history(now: int) -> str:
             (FILLING, np.where(created, filling_used, np.nan)),
             (ROTATING, np.where(created, rotating_used, np.nan)),
             (STOPPED, np.where(created & (ts <= now - STOPPED_HOURS * 3600), 97.0 * GIB, np.nan)),
+            (UNBOUNDED, np.where(created, 40.0 * GIB, np.nan)),
         ],
         "kubelet_volume_stats_capacity_bytes": [
             (FILLING, np.where(created, 100.0 * GIB, np.nan)),
             (ROTATING, np.where(created, 50.0 * GIB, np.nan)),
             (STOPPED, np.where(created & (ts <= now - STOPPED_HOURS * 3600), 100.0 * GIB, np.nan)),
+            (UNBOUNDED, np.where(created, np.inf, np.nan)),
         ],
         # Three dataset buckets, named as the datapool stack names them: bdc-da (refresh every 7 days) last loaded 35
         # days ago, before the 28 days the exporter forecasts from; gh-yzt (7 days too) loaded every night at 02:00
@@ -599,6 +603,25 @@ def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):
     assert "before" not in row, row
     assert charts[0] == "allocation.png", f"charts written: {charts}"
     assert charts[1].startswith("pvc_sjj-tyrz_data-"), f"charts written: {charts}"
+
+
+def test_a_capacity_of_plus_inf_is_left_out_and_said(city, tmp_path, caplog):
+    """A claim whose capacity is +Inf (no limit set) is not forecast: the report is written (not a crash on an
+    infinite axis or total), the log names the claim, and the exporter serves no +Inf."""
+    out = tmp_path / "report"
+    args = ["capacity", "report", "--prometheus-url", city.prometheus_url, "--out", str(out)]
+    with caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+        result = CliRunner().invoke(app, [*args, "--declaration", str(ROOT / "inventories" / "yulin")])
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").exists()
+    assert "capacity that is not a finite number" in caplog.text
+    assert "sjj-tyrz/unbounded" in caplog.text, caplog.text
+    metrics = wait_for(
+        lambda: (m := city.metrics()).get("dizuo_storage_capacity_bytes") and m, "a first forecast", city.logs
+    )
+    served = {s.labels["volume"]: s.value for s in metrics["dizuo_storage_capacity_bytes"]}
+    assert "sjj-tyrz/unbounded" not in served, served
+    assert all(np.isfinite(v) for v in served.values()), served
 
 
 @pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published

@@ -688,6 +688,7 @@ class PrometheusSource:
         )
         if index is not None:
             self._warn_doubled(index, selector, used)
+            self._warn_unbounded(index, selector, capacity)
         written: list[RangeSeries] = []
         if selector.written:
             try:
@@ -720,6 +721,22 @@ class PrometheusSource:
                 selector.kind,
                 list(selector.volume),
                 ", ".join(doubled[:10]) + (", ..." if len(doubled) > 10 else ""),
+            )
+
+    def _warn_unbounded(self, index: int, selector: Selector, capacity: Sequence[RangeSeries]) -> None:
+        """Warn (when it names another volume) of the volumes whose capacity is not a finite number at some samples
+        (+Inf: no limit set): ``join_series`` leaves those samples out."""
+        odd = sorted(
+            {"/".join(v for v in volume_key(selector, s) if v) for s in capacity if not np.isfinite(s.values).all()}
+        )
+        if self._said.anew(f"capacity not finite in selectors[{index}]", odd):
+            log.warning(
+                "%d volume(s) of selectors[%d] (kind %s) with a capacity that is not a finite number (+Inf: no limit "
+                "set?) at some samples, those samples left out (a volume with no other is not forecast): %s",
+                len(odd),
+                index,
+                selector.kind,
+                ", ".join(odd[:10]) + (", ..." if len(odd) > 10 else ""),
             )
 
 
@@ -807,7 +824,9 @@ def join_series(
         if other is None:
             continue  # No capacity (e.g. a bucket without quota): it cannot fill, nothing to forecast.
         stamps, in_used, in_capacity = np.intersect1d(series.timestamps, other.timestamps, return_indices=True)
-        keep = (other.values[in_capacity] > 0) & np.isfinite(series.values[in_used])
+        held = other.values[in_capacity]
+        # +Inf (no limit set) holds anything: nothing to forecast at that sample, and no number to chart or add up.
+        keep = (held > 0) & np.isfinite(held) & np.isfinite(series.values[in_used])
         if not keep.any():
             continue
         labels = ownership.labels(selector, series.labels)
