@@ -113,8 +113,8 @@ import os, signal, sys
 import dizuo.capacity.report as report
 drawn = report.volume_chart
 
-def chart_then_sigterm(volume, path):
-    drawn(volume, path)
+def chart_then_sigterm(volume, path, *args):
+    drawn(volume, path, *args)
     os.kill(os.getpid(), signal.SIGTERM)  # a CI job cancelled while the charts are drawn
 
 report.volume_chart = chart_then_sigterm
@@ -402,3 +402,22 @@ def _render(table: object) -> str:
     console = Console(width=200, record=True)
     console.print(table)
     return console.export_text()
+
+
+def test_within_past_the_30_day_horizon_is_honoured(tmp_path):
+    """`--within 60d` lists a volume forecast full in about 45 days as at risk: the report forecasts as far ahead as
+    it is asked, not only the exporter's 30 days (a p10 beyond them would count as never)."""
+    ts = np.arange(NOW - 14 * DAY, NOW + 1, 900, dtype=np.int64)
+    full_at = NOW + 45 * DAY
+    used = 100 * GIB - (full_at - ts) * (70 * GIB / (full_at - ts[0]))
+    path = tmp_path / "usage.csv"
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    lines += [f"sjj-tyrz/slow,{t},{u:.0f},{100 * GIB}" for t, u in zip(ts, used, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    args = ["capacity", "report", "--csv", str(path), "--out", str(tmp_path / "report"), "--within", "60d"]
+    args += ["--calendar", str(ROOT / "monitoring" / "working-calendar.yaml")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Volumes at risk (p10 within 60 d): 1" in result.output, result.output
+    row = next(line for line in result.output.splitlines() if "sjj-tyrz/slow" in line)
+    assert ">30 d" not in row, "early, median and late are forecast past 30 days: " + row

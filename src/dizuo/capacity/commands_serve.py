@@ -201,7 +201,14 @@ def run_report(
 
     from dizuo.capacity.exporter import forecaster_for  # noqa: PLC0415
     from dizuo.capacity.prometheus_source import parse_duration  # noqa: PLC0415
-    from dizuo.capacity.report import ReportDirError, build_report, out_dir_problem, tables, write_report  # noqa: PLC0415
+    from dizuo.capacity.report import (  # noqa: PLC0415
+        ReportDirError,
+        build_report,
+        out_dir_problem,
+        report_horizon,
+        tables,
+        write_report,
+    )
 
     try:
         risk_seconds = round(parse_duration(within))
@@ -218,7 +225,8 @@ def run_report(
         err.status(f"forecasting {len(histories)} series"),
         calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
     ):
-        forecasts = forecaster_for(calendar)(histories)
+        # --within past the 30-day horizon: forecast that far, or a p10 beyond 30 days would count as never.
+        forecasts = forecaster_for(calendar, report_horizon(risk_seconds))(histories)
     result = build_report(histories, forecasts, city, risk_seconds, older)
     # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps.
     wide = out if out.is_terminal else Console(width=max(out.width, 160))

@@ -69,14 +69,14 @@ def default_forecaster(histories: Sequence[UsageHistory]) -> list[Forecast]:
     return forecaster_for(None)(histories)
 
 
-def forecaster_for(calendar: WorkingCalendar | None) -> Forecaster:
-    """dizuo's forecaster over the standard 30-day horizon, on ``calendar`` (None: the shipped one)."""
+def forecaster_for(calendar: WorkingCalendar | None, horizon_seconds: int = HORIZON_SECONDS) -> Forecaster:
+    """dizuo's forecaster over ``horizon_seconds`` (the standard 30 days), on ``calendar`` (None: the shipped one)."""
     # Imported here: a caller that brings its own forecaster (the tests do) does not load this one and its calendar.
     from dizuo.capacity.calendar_cn import SHIPPED  # noqa: PLC0415
     from dizuo.capacity.forecast import forecast_histories  # noqa: PLC0415
 
     return partial(
-        forecast_histories, horizon_seconds=HORIZON_SECONDS, calendar=SHIPPED if calendar is None else calendar
+        forecast_histories, horizon_seconds=horizon_seconds, calendar=SHIPPED if calendar is None else calendar
     )
 
 

@@ -100,6 +100,7 @@ class Report:
     volumes: int
     risk_seconds: int
     datasets: tuple[Freshness, ...] = ()  # the declared datasets, longest overdue first
+    horizon_seconds: int = HORIZON  # how far ahead the forecasts look: None beyond it
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +148,9 @@ def build_report(
     risk_seconds: int = HORIZON,
     write_histories: Sequence[UsageHistory] = (),
 ) -> Report:
-    """Group volumes by department and pool; at risk = the p10 date is within ``risk_seconds``. ``write_histories``:
-    a longer past of the data pool's volumes, where a dataset's last write lies before ``histories``."""
+    """Group volumes by department and pool; at risk = the p10 date is within ``risk_seconds`` (``forecasts`` look
+    that far ahead, or HORIZON where it is shorter: see ``report_horizon``). ``write_histories``: a longer past of
+    the data pool's volumes, where a dataset's last write lies before ``histories``."""
     by_series = {f.series: f for f in forecasts}
     volumes = [Volume(h, by_series[h.series]) for h in histories if h.series in by_series]
 
@@ -202,7 +204,14 @@ def build_report(
         volumes=len(volumes),
         risk_seconds=risk_seconds,
         datasets=_freshness(histories, declaration, write_histories),
+        horizon_seconds=report_horizon(risk_seconds),
     )
+
+
+def report_horizon(risk_seconds: int) -> int:
+    """How far ahead a report forecasts: HORIZON, or further where it is asked who is at risk further ahead (a p10
+    beyond the horizon is not known, and would count as never)."""
+    return max(HORIZON, risk_seconds)
 
 
 def _freshness(
@@ -256,17 +265,17 @@ def size(value: float | None) -> str:
     return f"{value:.0f} B"
 
 
-def when(at: int | None, asof: int) -> str:
+def when(at: int | None, asof: int, horizon: int = HORIZON) -> str:
     """A local date with the time left: ``2024-06-02 08:00 (+1.3 d)``; ``-`` beyond the horizon."""
     if at is None:
         return "-"
     shown = datetime.fromtimestamp(at, UTC).astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
-    return f"{shown} ({left(at, asof)})"
+    return f"{shown} ({left(at, asof, horizon)})"
 
 
-def left(at: int | None, asof: int) -> str:
-    """Time left, short: ``+1.3 d``; ``>30 d`` beyond the horizon."""
-    return f">{HORIZON / DAY:g} d" if at is None else f"+{max(at - asof, 0) / DAY:.1f} d"
+def left(at: int | None, asof: int, horizon: int = HORIZON) -> str:
+    """Time left, short: ``+1.3 d``; ``>30 d`` beyond the horizon (30 days)."""
+    return f">{horizon / DAY:g} d" if at is None else f"+{max(at - asof, 0) / DAY:.1f} d"
 
 
 def share(used: float, of: float | None) -> str:
@@ -298,7 +307,7 @@ def _table(
     return table
 
 
-def _volume_cells(v: Volume) -> list[str]:
+def _volume_cells(v: Volume, horizon: int) -> list[str]:
     f = v.forecast
     return [
         f.series,
@@ -307,9 +316,9 @@ def _volume_cells(v: Volume) -> list[str]:
         size(f.used_bytes),
         size(f.capacity_bytes),
         share(f.used_bytes, f.capacity_bytes),
-        left(f.p10, f.asof),
-        left(f.exhaustion_at, f.asof),
-        left(f.p90, f.asof),
+        left(f.p10, f.asof, horizon),
+        left(f.exhaustion_at, f.asof, horizon),
+        left(f.p90, f.asof, horizon),
         _date(f.exhaustion_at),
     ]
 
@@ -323,13 +332,19 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
     )
     return [
         *(
-            _table(title, columns, [_group_row(g) for g in members], limit, left_aligned={columns[0], "first full"})
+            _table(
+                title,
+                columns,
+                [_group_row(g, report.horizon_seconds) for g in members],
+                limit,
+                left_aligned={columns[0], "first full"},
+            )
             for title, columns, members in groups
         ),
         _table(
             f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}",
             VOLUME_COLUMNS,
-            [_volume_cells(v) for v in report.at_risk],
+            [_volume_cells(v, report.horizon_seconds) for v in report.at_risk],
             limit,
             left_aligned={"volume", "department", "pool"},
         ),
@@ -368,11 +383,11 @@ def _date(at: int | None) -> str:
     return "-" if at is None else datetime.fromtimestamp(at, UTC).astimezone(LOCAL).strftime("%m-%d %H:%M")
 
 
-def _group_cells(g: Group) -> list[str]:
+def _group_cells(g: Group, horizon: int) -> list[str]:
     first = "-"
     if g.earliest is not None:
         f = g.earliest.forecast
-        first = f"{_date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof)})"
+        first = f"{_date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof, horizon)})"
     measured = g.volumes > 0
     return [
         g.name,
@@ -386,9 +401,9 @@ def _group_cells(g: Group) -> list[str]:
     ]
 
 
-def _group_row(g: Group) -> list[str | Text]:
+def _group_row(g: Group, horizon: int) -> list[str | Text]:
     """A group's terminal row: its count at risk in red when there is one."""
-    cells: list[str | Text] = list(_group_cells(g))
+    cells: list[str | Text] = list(_group_cells(g, horizon))
     if g.at_risk:
         cells[6] = Text(str(g.at_risk), style="red")
     return cells
@@ -408,14 +423,14 @@ def _local(stamps: IntArray | Sequence[int]) -> npt.NDArray[np.datetime64]:
     return (np.asarray(stamps, dtype=np.int64) + LOCAL_OFFSET).astype("datetime64[s]")
 
 
-def volume_chart(volume: Volume, path: Path) -> None:
+def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     """History, capacity line, p10-p90 forecast band and median exhaustion date of one volume."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: PLC0415 - slow import
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     history, f = volume.history, volume.forecast
     unit, factor = _unit(float(max(history.capacity_bytes.max(), history.used_bytes.max())))
-    horizon_end = f.asof + HORIZON
+    horizon_end = f.asof + horizon
     # Show the future up to two days past the late forecast: enough to read the band, not so much
     # that four weeks of history are squeezed into a corner.
     known = [t for t in (f.p90, f.exhaustion_at, f.p10) if t is not None]
@@ -435,14 +450,14 @@ def volume_chart(volume: Volume, path: Path) -> None:
     if f.p10 is not None:
         # The 80 % band: the volume fills between p10 and p90 (p90 beyond the horizon: open to the right).
         late = f.p90 if f.p90 is not None else right
-        span = "p10-p90" if f.p90 is not None else "p10 to beyond 30 d"
+        span = "p10-p90" if f.p90 is not None else f"p10 to beyond {horizon / DAY:g} d"
         ax.axvspan(*_local([f.p10, late]), color="#ff7f0e", alpha=0.18, linewidth=0, label=f"full: {span}")
     if f.exhaustion_at is not None:
         full = _local([f.asof, f.exhaustion_at])
         ax.plot(full, [f.used_bytes / factor, capacity], color="#ff7f0e", linestyle="--", linewidth=1.2)
         ax.axvline(full[1], color="#ff7f0e", linewidth=1.2, label="full: median")
         ax.annotate(
-            f"full {when(f.exhaustion_at, f.asof)}",
+            f"full {when(f.exhaustion_at, f.asof, horizon)}",
             xy=(full[1], capacity),
             xytext=(-4, 6),
             textcoords="offset points",
@@ -586,7 +601,7 @@ def write_report(
             progress("allocation.png")
         for volume in report.at_risk[:charts]:
             name = chart_name(volume)
-            volume_chart(volume, staging / name)
+            volume_chart(volume, staging / name, report.horizon_seconds)
             pictures.append((name, volume.forecast.series))
             progress(name)
         (staging / "index.html").write_text(_html(report, pictures), encoding="utf-8")
@@ -628,11 +643,11 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <p>{report.volumes} volumes; {len(report.at_risk)} at risk
 (early forecast within {report.risk_seconds / DAY:g} days). Dates are Asia/Shanghai time.</p>
 <h2>Volumes at risk</h2>
-{table(VOLUME_COLUMNS, (_volume_cells(v) for v in report.at_risk))}
+{table(VOLUME_COLUMNS, (_volume_cells(v, report.horizon_seconds) for v in report.at_risk))}
 <h2>Departments</h2>
-{table(with_title(DEPARTMENT_COLUMNS), (_plain(g) for g in report.departments))}
+{table(with_title(DEPARTMENT_COLUMNS), (_plain(g, report.horizon_seconds) for g in report.departments))}
 <h2>Storage pools</h2>
-{table(with_title(POOL_COLUMNS), (_plain(g) for g in report.pools))}
+{table(with_title(POOL_COLUMNS), (_plain(g, report.horizon_seconds) for g in report.pools))}
 <h2>Data-pool datasets by time since their last write</h2>
 {table(DATASET_COLUMNS, (_dataset_cells(f) for f in report.datasets))}
 <h2>Charts</h2>
@@ -641,6 +656,6 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 """
 
 
-def _plain(g: Group) -> list[str]:
-    cells = _group_cells(g)
+def _plain(g: Group, horizon: int) -> list[str]:
+    cells = _group_cells(g, horizon)
     return [cells[0], g.title, *cells[1:]]
