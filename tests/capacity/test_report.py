@@ -421,3 +421,26 @@ def test_within_past_the_30_day_horizon_is_honoured(tmp_path):
     assert "Volumes at risk (p10 within 60 d): 1" in result.output, result.output
     row = next(line for line in result.output.splitlines() if "sjj-tyrz/slow" in line)
     assert ">30 d" not in row, "early, median and late are forecast past 30 days: " + row
+
+
+def test_csv_ceph_pool_ids_are_their_pool_s_own_usage(tmp_path, declaration):
+    """`--csv` ids take the exporter's forms: `ceph_pool:xc-ceph` is pool xc-ceph's own usage (its claims are inside
+    it, not added on top), and `ceph_pool:<cluster>/<pool>`, `ceph_pool:job:<job>/<pool>` are their pool's."""
+    ts = np.arange(NOW - 2 * DAY, NOW + 1, 900, dtype=np.int64)
+    series = {
+        "ceph_pool:xc-ceph": (300 * GIB, 400 * GIB),
+        "pvc:sjj-tyrz/data": (50 * GIB, 80 * GIB),
+        "ceph_pool:yl-gov-ceph/phase1-ceph": (600 * GIB, 1000 * GIB),
+        "ceph_pool:job:ceph/datapool-ceph": (20 * GIB, 40 * GIB),
+    }
+    path = tmp_path / "usage.csv"
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    lines += [f"{name},{t},{used},{capacity}" for name, (used, capacity) in series.items() for t in ts]
+    path.write_text("\n".join(lines) + "\n")
+    histories = label_from_declaration(read_usage_csv(path), Ownership.from_declaration(declaration))
+    report = build_report(histories, default_forecaster(histories), declaration)
+    pools = {g.name: (g.used_bytes / GIB, g.capacity_bytes / GIB) for g in report.pools if g.volumes}
+    assert pools == {"xc-ceph": (300, 400), "phase1-ceph": (600, 1000), "datapool-ceph": (20, 40)}, pools
+    kinds = {h.series: h.labels["kind"] for h in histories}
+    assert kinds["ceph_pool:job:ceph/datapool-ceph"] == "ceph_pool", kinds
+    assert kinds["pvc:sjj-tyrz/data"] == "pvc", kinds

@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
 from rich.table import Table
 from rich.text import Text
 
-from dizuo.capacity.prometheus_source import Ownership
+from dizuo.capacity.prometheus_source import Kind, Owner, Ownership
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
 from dizuo.files import (
@@ -124,19 +125,26 @@ class Freshness:
 def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
     """Label unlabelled histories (CSV input) from their series id, through the declaration.
 
-    The id names a pool, or a volume as the exporter names them: ``sjj-tyrz/data`` and ``pvc:sjj-tyrz/data`` are
-    looked up by their first path part, ``sjj-tyrz`` (a system, department or dataset code), and
-    ``gov-a/sjj-tyrz/data`` by its second, within the declared cluster ``gov-a``.
+    The id names a pool, or a volume as the exporter names them, its kind first or not: ``sjj-tyrz/data`` and
+    ``pvc:sjj-tyrz/data`` are looked up by their first path part, ``sjj-tyrz`` (a system, department or dataset
+    code), and ``gov-a/sjj-tyrz/data`` by its second, within the declared cluster ``gov-a``. A Ceph pool's
+    (``ceph_pool:xc-ceph``, ``ceph_pool:<cluster>/xc-ceph``, ``ceph_pool:job:<job>/xc-ceph``) is that pool's own
+    series, as the exporter's: the pool's usage, not one more volume inside it.
     """
     out = []
     for history in histories:
         if history.labels:
             out.append(history)
             continue
-        name = history.series.rpartition(":")[2]
-        owner = ownership.volume_owner(name)
-        pool = name if name in ownership.pools else owner.pool
-        labels = Ownership.volume_labels("", name, pool, owner)
+        kind, _, name = history.series.partition(":")
+        if kind not in get_args(Kind):
+            kind, name = "", history.series.rpartition(":")[2]
+        if kind == "ceph_pool":
+            owner, pool = Owner(), name.rpartition("/")[2]
+        else:
+            owner = ownership.volume_owner(name)
+            pool = name if name in ownership.pools else owner.pool
+        labels = Ownership.volume_labels(kind, name, pool, owner)
         out.append(UsageHistory(history.series, history.timestamps, history.used_bytes, history.capacity_bytes, labels))
     return out
 
