@@ -624,6 +624,29 @@ def test_a_capacity_of_plus_inf_is_left_out_and_said(city, tmp_path, caplog):
     assert all(np.isfinite(v) for v in served.values()), served
 
 
+def test_a_selector_that_is_not_promql_is_named_by_file_and_key(city, tmp_path):
+    """A stray parenthesis in one selector of --config: `report` exits 2 naming the file and the key path
+    (selectors[3].capacity) and Prometheus' reason, and `serve` refuses to start the same way (it would only log
+    failed runs)."""
+    config = yaml.safe_load((ROOT / "monitoring" / "capacity-sources.yaml").read_text())
+    config["selectors"][3]["capacity"] += ")"
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(config))
+    args = ["capacity", "report", "--prometheus-url", city.prometheus_url, "--config", str(path)]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "report")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"{path}: selectors[3].capacity: Prometheus refuses it" in said, said
+    assert "unexpected right parenthesis" in said, said
+    assert not (tmp_path / "report").exists()
+    serve = [sys.executable, "-c", "from dizuo.cli import main; main()", "capacity", "serve", "--config", str(path)]
+    serve += ["--prometheus-url", city.prometheus_url, "--listen", f"127.0.0.1:{free_port()}"]
+    done = subprocess.run(serve, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2, done.stderr
+    assert f"{path}: selectors[3].capacity: Prometheus refuses it" in said, said
+
+
 @pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published
 def test_a_selector_prometheus_refuses_leaves_the_other_kinds_fresh(city):
     """Ceph pools joined to their names on the pool id alone (ids repeat in every cluster: Prometheus refuses the

@@ -352,7 +352,9 @@ def test_report_takes_the_prometheus_url_from_the_environment_and_never_shows_it
     env = {"DIZUO_PROMETHEUS_URL": f"http://ops:s3cret@127.0.0.1:{port}"}
     result = CliRunner().invoke(app, ["capacity", "report", "--out", str(tmp_path / "report")], env=env)
     assert result.exit_code == FAILED, result.output
-    assert f"http://127.0.0.1:{port}/api/v1/query_range" in result.output
+    assert f"http://127.0.0.1:{port}/api/v1/query" in result.output, (
+        "the Prometheus asked, by its URL without the password"
+    )
     assert "cannot connect" in result.output
     assert "s3cret" not in result.output
 

@@ -113,9 +113,26 @@ def make_source(url: str, config: Path | None, declaration: Declaration | None) 
     from dizuo.capacity.prometheus_source import PrometheusSource, load_config  # noqa: PLC0415
 
     try:
-        return PrometheusSource(url, load_config(config), declaration)
+        return PrometheusSource(url, load_config(config), declaration, config_path=config)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+
+
+def check_selectors(source: PrometheusSource, *, required: bool) -> None:
+    """Exit 2 naming the file and key path of each selector expression Prometheus refuses as invalid PromQL. When
+    Prometheus cannot be asked: exit 1 if ``required`` (a one-off report), else a warning (an exporter starts anyway,
+    and its runs say why they fail until Prometheus answers)."""
+    from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
+    from dizuo.capacity.prometheus_source import SourceError  # noqa: PLC0415
+
+    try:
+        source.check_selectors()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except SourceError as exc:
+        if required:
+            raise fail(str(exc), FAILED) from None
+        err.print(f"warning: selectors not checked, Prometheus did not answer: {escape(str(exc))}", highlight=False)
 
 
 def unwritable_dir(path: Path) -> str | None:
@@ -157,6 +174,7 @@ def read_usage_and_source(
                 histories = label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city))
             else:
                 source = make_source(prometheus_url or "", config, city)
+                check_selectors(source, required=True)
                 histories = source.histories()
         except UsageCsvError as exc:
             raise fail(str(exc)) from None
@@ -277,6 +295,7 @@ def register(app: typer.Typer) -> None:
         city = load_declaration(declaration)
         calendar = load_calendar(calendar_file)
         source = make_source(prometheus_url, config, city)
+        check_selectors(source, required=False)
         loop = ForecastLoop(source, forecaster_for(calendar), interval=interval)
         try:
             exporter = start_exporter(loop, allocations(city), host, port, refresh_periods(city))

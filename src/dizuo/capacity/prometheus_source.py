@@ -59,6 +59,11 @@ class UnreachableError(SourceError):
     without Prometheus' own error answer: a proxy's): every query would fail alike, so a run stops at the first."""
 
 
+class BadQueryError(SourceError):
+    """Prometheus refused a query as not a valid PromQL expression (HTTP 400, ``bad_data``): the selector's fault,
+    not the server's."""
+
+
 class QueryTooLargeError(SourceError):
     """Prometheus refused a query as too large for its limits: more samples than `--query.max-samples` lets it hold,
     or longer than `--query.timeout`. A range query asked again over shorter spans may pass."""
@@ -437,6 +442,8 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
             raise UnreachableError(f"HTTP {exc.code} {exc.reason}") from None
         reason = answer.get("error", answer) if isinstance(answer, dict) else answer
         refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
+        if isinstance(answer, dict) and answer.get("errorType") == "bad_data":
+            refused = BadQueryError
         raise refused(f"HTTP {exc.code}: {reason}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
@@ -533,6 +540,7 @@ class PrometheusSource:
         *,
         fetch: Fetch = http_post_json,
         clock: Callable[[], float] = time.time,
+        config_path: Path | None = None,
     ) -> None:
         if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
             raise ConfigError(f"--prometheus-url: must start with http:// or https://: {show_value(redacted(url))}")
@@ -548,11 +556,37 @@ class PrometheusSource:
             log.warning("sending the credentials of --prometheus-url over plain http to %s", parts.hostname)
         self.url = bare.rstrip("/")
         self.config = config
+        # Where the selectors come from, for errors and warnings that name one (``<where>: selectors[2].used``).
+        self.where = str(config_path) if config_path is not None else "the built-in selectors"
         self.ownership = Ownership.from_declaration(declaration)
         self._fetch = fetch
         self._clock = clock
         self._written_failing: set[str] = set()  # selectors whose bytes-written read failed last time (warned once)
         self._said = Said()
+
+    def check_selectors(self) -> None:
+        """Ask Prometheus to evaluate each selector expression at one instant where no data can be (the epoch: cheap
+        whatever the fleet), so that one it refuses as not valid PromQL is named by its file and key path before any
+        run; raise :class:`ConfigError` listing each, or :class:`SourceError` when Prometheus cannot be asked."""
+        endpoint = f"{self.url}/api/v1/query"
+        problems = []
+        for index, selector in enumerate(self.config.selectors):
+            for key in ("used", "capacity", "written"):
+                expression = getattr(selector, key)
+                if expression is None:
+                    continue
+                form = {"query": query_text(expression, self.config.step), "time": "0"}
+                try:
+                    self._fetch(endpoint, form, self.config.timeout, self._headers)
+                except BadQueryError as exc:
+                    problems.append(
+                        f"{self.where}: selectors[{index}].{key}: Prometheus refuses it ({exc}): "
+                        f"{show_value(expression)}"
+                    )
+                except SourceError as exc:
+                    raise type(exc)(f"{endpoint}: {exc}") from None
+        if problems:
+            raise ConfigError("\n".join(problems))
 
     def query_range(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
         """Run one range query; raise :class:`SourceError` naming the query on any failure.
