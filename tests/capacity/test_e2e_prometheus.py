@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 from dizuo.capacity.collector import CapacityCollector, Snapshot
 from dizuo.capacity.commands_serve import load_calendar
 from dizuo.capacity.exporter import ForecastLoop, forecaster_for
-from dizuo.capacity.prometheus_source import DEFAULT_CONFIG, PrometheusSource
+from dizuo.capacity.prometheus_source import DEFAULT_CONFIG, PrometheusSource, load_config
 from dizuo.capacity.types import Forecast
 from dizuo.cli import app
 from dizuo.declaration import load
@@ -645,6 +645,23 @@ def test_a_selector_that_is_not_promql_is_named_by_file_and_key(city, tmp_path):
     said = " ".join(done.stderr.split())
     assert done.returncode == 2, done.stderr
     assert f"{path}: selectors[3].capacity: Prometheus refuses it" in said, said
+
+
+def test_a_volume_label_no_series_carries_is_named_where_it_merges_volumes(city, tmp_path, caplog):
+    """A misspelt `volume` label (`persistentvolumeclam`) makes a namespace's claims one volume: the warning names the
+    selector, the config file and key path and the label, not only "two scrape jobs"."""
+    config = yaml.safe_load((ROOT / "monitoring" / "capacity-sources.yaml").read_text())
+    config["selectors"][0]["volume"] = ["cluster", "namespace", "persistentvolumeclam"]
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(config))
+    source = PrometheusSource(city.prometheus_url, load_config(path), config_path=path)
+    with caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+        source.histories()
+    said = [r.getMessage() for r in caplog.records if "more than once" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "by selectors[0] (kind pvc)" in said[0], said
+    assert f"no series carries 'persistentvolumeclam' ({path}: selectors[0].volume)" in said[0], said
+    assert "sjj-tyrz" in said[0], "sjj-tyrz/data and sjj-tyrz/unbounded merged: " + said[0]
 
 
 @pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published

@@ -502,7 +502,7 @@ def test_a_volume_returned_twice_is_counted_once(caplog, old_until):
     with FakePrometheus(answers) as server, caplog.at_level("WARNING", logger="dizuo.capacity.source"):
         histories = PrometheusSource(server.url, clock=lambda: NOW).histories()
     assert [(h.series, h.used_bytes.tolist()) for h in histories] == [("filesystem:node1:9100//srv", [2 * GIB] * 4)]
-    assert ("1 volume(s) returned more than once (by selectors[1]" in caplog.text) == (old_until == len(ts))
+    assert ("1 volume(s) returned more than once by selectors[1]" in caplog.text) == (old_until == len(ts))
 
 
 def test_warnings_that_hold_run_after_run_are_logged_when_another_volume_joins_them(caplog):
@@ -537,7 +537,7 @@ def test_warnings_that_hold_run_after_run_are_logged_when_another_volume_joins_t
         source.histories()
         said_after = [r.getMessage() for r in caplog.records]
     assert [m.split(" (")[0] for m in said] == [
-        "1 volume(s) returned more than once",
+        "1 volume(s) returned more than once by selectors[1]",
         "left out 1 volume(s) without a sample in the last 3600s",
     ], said
     assert said_after == [

@@ -743,19 +743,27 @@ class PrometheusSource:
 
     def _warn_doubled(self, index: int, selector: Selector, used: Sequence[RangeSeries]) -> None:
         """Warn (when it names another volume) of the volumes ``selector`` returns as more than one series sampled
-        last at once: two scrape jobs of one filesystem, or volume labels that do not tell volumes apart. A stopped
-        copy (a device renamed at a reboot, a job retired) is no double: its history joins the new one's."""
+        last at once: two scrape jobs of one filesystem, or volume labels that do not tell volumes apart (a label
+        no series carries, misspelt: named). A stopped copy (a device renamed at a reboot, a job retired) is no
+        double: its history joins the new one's."""
         doubled = sorted("/".join(v for v in key if v) for key in at_once(used, partial(volume_key, selector)))
-        if self._said.anew(f"returned more than once by selectors[{index}]", doubled):
-            log.warning(
-                "%d volume(s) returned more than once (by selectors[%d], kind %s: two scrape jobs, or volume labels "
-                "%s that do not tell its volumes apart), counted once: %s",
-                len(doubled),
-                index,
-                selector.kind,
-                list(selector.volume),
-                ", ".join(doubled[:10]) + (", ..." if len(doubled) > 10 else ""),
+        if not self._said.anew(f"returned more than once by selectors[{index}]", doubled):
+            return
+        missing = [label for label in selector.volume if not any(label in s.labels for s in used)]
+        why = f"two scrape jobs, or volume labels {list(selector.volume)} that do not tell its volumes apart"
+        if missing:
+            why += (
+                f"; no series carries {', '.join(map(repr, missing))} ({self.where}: selectors[{index}].volume): "
+                "misspelt?"
             )
+        log.warning(
+            "%d volume(s) returned more than once by selectors[%d] (kind %s), counted once: %s; %s",
+            len(doubled),
+            index,
+            selector.kind,
+            ", ".join(doubled[:10]) + (", ..." if len(doubled) > 10 else ""),
+            why,
+        )
 
     def _warn_unbounded(self, index: int, selector: Selector, capacity: Sequence[RangeSeries]) -> None:
         """Warn (when it names another volume) of the volumes whose capacity is not a finite number at some samples
