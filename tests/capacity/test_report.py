@@ -446,3 +446,22 @@ def test_csv_ceph_pool_ids_are_their_pool_s_own_usage(tmp_path, declaration):
     kinds = {h.series: h.labels["kind"] for h in histories}
     assert kinds["ceph_pool:job:ceph/datapool-ceph"] == "ceph_pool", kinds
     assert kinds["pvc:sjj-tyrz/data"] == "pvc", kinds
+
+
+def test_the_only_department_at_risk_comes_first_whatever_its_median(declaration):
+    """A department whose one volume is at risk (p10 in 5 days) with its median beyond the horizon is listed before
+    a fuller department with nothing at risk: --rows 1 must not cut it off."""
+    risky = {"kind": "pvc", "volume": "sjj-tyrz/data", "pool": "xc-ceph", "department": "sjj", "system": "sjj-tyrz"}
+    full = {"kind": "pvc", "volume": "gaj-01/data", "pool": "xc-ceph", "department": "gaj", "system": "gaj-01"}
+    quota = declaration.department("gaj").quota.storage_gib * GIB
+    pool = {"kind": "ceph_pool", "volume": "phase1-ceph", "pool": "phase1-ceph", "department": "", "system": ""}
+    declared = next(p for p in declaration.storage_pools() if p.name == "phase1-ceph").capacity_gib * GIB
+    forecasts = [
+        Forecast("pvc:sjj-tyrz/data", NOW, None, NOW + 5 * DAY, None, 10 * GIB, 20 * GIB, risky),
+        forecast("pvc:gaj-01/data", 0.9 * quota, quota, full),
+        forecast("ceph_pool:phase1-ceph", 0.95 * declared, declared, pool),
+    ]
+    report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
+    assert [g.name for g in report.departments[:2]] == ["sjj", "gaj"], [g.name for g in report.departments]
+    assert report.departments[0].at_risk == 1
+    assert [g.name for g in report.pools[:2]] == ["xc-ceph", "phase1-ceph"], [g.name for g in report.pools]

@@ -89,6 +89,7 @@ class Group:
     volumes: int
     at_risk: int
     earliest: Volume | None  # the volume forecast to fill first (median), if any fills
+    risk_left: float = float("inf")  # seconds to the soonest early (p10) date of its volumes at risk; inf: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,7 @@ def build_report(
             volumes=len(members),
             at_risk=sum(1 for v in members if at_risk(v)),
             earliest=min(filling, key=_median_left) if filling else None,
+            risk_left=min((v.seconds_left() for v in members if at_risk(v)), default=float("inf")),
         )
 
     def members(label: str, value: str) -> list[Volume]:
@@ -253,11 +255,13 @@ def _median_left(v: Volume) -> float:
     return float("inf") if at is None else float(at - v.forecast.asof)
 
 
-def _urgency(g: Group) -> tuple[float, float, str]:
-    """Soonest exhaustion first, then the fullest against its allocation."""
+def _urgency(g: Group) -> tuple[float, float, float, str]:
+    """Groups with volumes at risk first, soonest early (p10) date first (a volume whose median lies beyond the
+    horizon is at risk too: --rows must not cut its group off); then soonest median exhaustion, then the fullest
+    against its allocation."""
     soon = _median_left(g.earliest) if g.earliest else float("inf")
     share = g.used_bytes / g.allocated_bytes if g.allocated_bytes else 0.0
-    return (soon, -share, g.name)
+    return (g.risk_left, soon, -share, g.name)
 
 
 # --------------------------------------------------------------------------------------- text
