@@ -465,3 +465,20 @@ def test_the_only_department_at_risk_comes_first_whatever_its_median(declaration
     assert [g.name for g in report.departments[:2]] == ["sjj", "gaj"], [g.name for g in report.departments]
     assert report.departments[0].at_risk == 1
     assert [g.name for g in report.pools[:2]] == ["xc-ceph", "phase1-ceph"], [g.name for g in report.pools]
+
+
+def test_a_volume_chart_shows_usage_above_capacity_and_a_capacity_before_a_shrink(tmp_path, monkeypatch):
+    """The y axis reaches the highest usage and capacity drawn, not only the last capacity: usage above capacity
+    (thin provisioning) and the capacity before a shrink stay on the chart."""
+    from dizuo.capacity import report  # noqa: PLC0415 - the module whose chart is inspected
+
+    ts = np.arange(NOW - 2 * DAY, NOW + 1, 900, dtype=np.int64)
+    capacity = np.where(ts < NOW - DAY, 200.0, 100.0) * GIB  # shrunk from 200 to 100 GiB a day ago
+    used = np.full(ts.size, 120.0 * GIB)  # above the capacity since
+    history = UsageHistory("pvc:sjj-tyrz/over", ts, used, capacity, {})
+    f = Forecast(history.series, NOW, NOW + DAY, NOW + DAY // 2, NOW + 2 * DAY, 120.0 * GIB, 100.0 * GIB, {})
+    drawn = []
+    monkeypatch.setattr(report, "_save", lambda figure, _path: drawn.append(figure))
+    report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
+    (axes,) = drawn[0].axes
+    assert axes.get_ylim()[1] >= 200, f"y axis up to {axes.get_ylim()[1]} GiB: the 200 GiB before the shrink is cut"

@@ -441,7 +441,8 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     history, f = volume.history, volume.forecast
-    unit, factor = _unit(float(max(history.capacity_bytes.max(), history.used_bytes.max())))
+    largest = float(max(history.capacity_bytes.max(), history.used_bytes.max()))
+    unit, factor = _unit(largest)
     horizon_end = f.asof + horizon
     # Show the future up to two days past the late forecast: enough to read the band, not so much
     # that four weeks of history are squeezed into a corner.
@@ -481,7 +482,9 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     owner = ", ".join(f"{k} {labels[k]}" for k in ("department", "system", "pool") if labels.get(k))
     ax.set_title(f.series + (f"  ({owner})" if owner else ""), fontsize=11, loc="left")
     ax.set_ylabel(unit)
-    ax.set_ylim(bottom=0, top=capacity * 1.15)
+    # The highest point drawn, not the last capacity: usage above capacity (a thin-provisioned pool) or a capacity
+    # before a shrink would be cut off.
+    ax.set_ylim(bottom=0, top=max(capacity, largest / factor) * 1.15)
     ax.set_xlim(*_local([int(history.timestamps[0]), right]))
     locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
