@@ -91,11 +91,19 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(_DeadlineHTTPSConnection, req, deadline=self._deadline)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would resend a POST as a GET without its body (301, 302, 303), and the
+    answer is then the redirect's own ``HTTPError`` (its ``Location`` in its headers)."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
 def open_by(request: urllib.request.Request, timeout: float) -> http.client.HTTPResponse:
-    """``urllib.request.urlopen(request)``, with every read of the answer, redirects included, done within
-    ``timeout`` seconds from now; a read that would take longer raises ``TimeoutError`` (connecting and sending,
-    wrapped in ``urllib.error.URLError`` as urllib does)."""
+    """``urllib.request.urlopen(request)``, with every read of the answer done within ``timeout`` seconds from now;
+    a read that would take longer raises ``TimeoutError`` (connecting and sending, wrapped in
+    ``urllib.error.URLError`` as urllib does). A redirect is not followed: it raises ``urllib.error.HTTPError``."""
     deadline = time.monotonic() + timeout
-    opener = urllib.request.build_opener(_HTTPHandler(deadline), _HTTPSHandler(deadline))
+    opener = urllib.request.build_opener(_HTTPHandler(deadline), _HTTPSHandler(deadline), _NoRedirect())
     response: http.client.HTTPResponse = opener.open(request, timeout=timeout)
     return response

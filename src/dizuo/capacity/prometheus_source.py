@@ -426,7 +426,7 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
         url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     for name, value in headers.items():
-        # Not carried along a redirect: credentials go to the Prometheus named, never to a host it points at.
+        # Not carried along a redirect (none is followed, below): credentials go to the Prometheus named only.
         request.add_unredirected_header(name, value)
     try:
         with open_by(request, timeout) as response:
@@ -434,6 +434,13 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
     except TimeoutError:
         raise UnreachableError(f"timed out after {timeout:g} s") from None
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            # Followed, a 301/302/303 would be a GET without the query, and a 308 is not followed by urllib at all.
+            location = urllib.parse.urljoin(url, exc.headers.get("Location", ""))
+            raise UnreachableError(
+                f"HTTP {exc.code}: Prometheus redirects to {redacted(location)}: use that URL "
+                "(--prometheus-url, without the /api/v1/... part)"
+            ) from None
         try:
             answer = json.load(exc)
         except TimeoutError:
