@@ -735,3 +735,21 @@ def test_a_csv_volume_named_with_its_cluster_belongs_to_its_owner_there(declarat
         ("sjj", "sjj-tyrz", "xc-ceph"),
         ("", "", ""),
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://ops:s3cret@[::1", "--prometheus-url: not a URL"),
+        ("http://ops:s3cret@127.0.0.1:9/?x=1", "--prometheus-url: no query string or fragment"),
+        ("http://127.0.0.1:9/prometheus#top", "--prometheus-url: no query string or fragment"),
+    ],
+)
+def test_a_url_that_cannot_take_the_api_path_is_a_clear_error(tmp_path, url, message):
+    """An unclosed IPv6 bracket, a query string or a fragment in --prometheus-url: exit 2 naming the option, no
+    traceback, the password never shown (the API paths are appended to the URL: `/?x=1/api/v1/query_range`)."""
+    result = CliRunner().invoke(app, ["capacity", "report", "--prometheus-url", url, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert "s3cret" not in result.output

@@ -549,10 +549,20 @@ class PrometheusSource:
         clock: Callable[[], float] = time.time,
         config_path: Path | None = None,
     ) -> None:
-        if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+        try:
+            scheme = urllib.parse.urlsplit(url).scheme
+        except ValueError as exc:  # an unclosed `[` of an IPv6 address
+            raise ConfigError(f"--prometheus-url: not a URL ({exc}): {show_value(redacted(url))}") from None
+        if scheme not in {"http", "https"}:
             raise ConfigError(f"--prometheus-url: must start with http:// or https://: {show_value(redacted(url))}")
         bare, self._headers = split_credentials(url)
         parts = urllib.parse.urlsplit(bare)
+        if parts.query or parts.fragment or bare.endswith(("?", "#")):
+            # The API paths are appended to the URL: `...:9090/?x=1` would ask `...:9090/?x=1/api/v1/query_range`.
+            raise ConfigError(
+                f"--prometheus-url: no query string or fragment (? or #), only the server and its path prefix: "
+                f"{show_value(bare)}"
+            )
         if not parts.hostname:
             raise ConfigError(f"--prometheus-url: names no host: {show_value(bare)}")
         try:
