@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -670,3 +674,21 @@ def test_every_kind_reading_no_volume_at_once_is_still_no_volumes():
     failed = loop.run_once()
     assert failed.error is not None
     assert failed.error.startswith("NoVolumesError: the source returned no volume (2 at the last success)")
+
+
+def test_serve_prints_the_address_it_bound():
+    """`serve --listen 127.0.0.1:0` prints the port the system chose, and /metrics is served there (not at `:0`)."""
+    serve = [sys.executable, "-c", "from dizuo.cli import main; main()", "capacity", "serve", "--listen", "127.0.0.1:0"]
+    serve += ["--prometheus-url", "http://127.0.0.1:9", "--interval", "60"]
+    process = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert process.stderr is not None
+        line = next((line for line in process.stderr if line.startswith("serving ")), "")
+        match = re.match(r"serving (http://127\.0\.0\.1:(\d+)/metrics),", line)
+        assert match, f"printed: {line!r}"
+        assert match[2] != "0", line
+        with urllib.request.urlopen(match[1], timeout=10) as response:  # noqa: S310 - the loopback URL it printed
+            assert b"dizuo_capacity_forecast_stale" in response.read()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)

@@ -301,7 +301,7 @@ def register(app: typer.Typer) -> None:
             exporter = start_exporter(loop, allocations(city), host, port, refresh_periods(city))
         except OSError as exc:
             raise fail(f"--listen {listen}: cannot listen: {exc.strerror or exc}") from None
-        err.print(f"serving http://{listen}/metrics, forecasting from {source.url} every {interval:g} s")
+        err.print(f"serving {exporter.url}, forecasting from {source.url} every {interval:g} s", highlight=False)
         stop = threading.Event()
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:

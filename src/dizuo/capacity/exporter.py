@@ -401,6 +401,13 @@ class RunningExporter:
         """The port actually bound (useful with port 0)."""
         return int(self.server.server_address[1])
 
+    @property
+    def url(self) -> str:
+        """Where the metrics are served: the address and port actually bound (``--listen :0``: a port the system
+        chose; ``:9782``: every address, 0.0.0.0)."""
+        host = str(self.server.server_address[0])
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/metrics"
+
     def close(self) -> None:
         """Stop serving and stop the loop."""
         self.server.shutdown()
