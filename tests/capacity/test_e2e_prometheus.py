@@ -85,6 +85,10 @@ NODE_MOUNTS = [
     ),
     ("/var/lib/kubelet/plugins/kubernetes.io/csi/rbd.csi.ceph.com/2f1e/globalmount/0001-0009-rook-ceph", "/dev/rbd0"),
 ]
+# Claims whose kubelet series gained kubernetes-mixin's `cluster` label RELABELLED_HOURS before the last sample (as the
+# README advises): the same claims, `<namespace>/<claim>` until then and `yl-gov/<namespace>/<claim>` since.
+RELABELLED_HOURS = 3
+RELABELLED = [{"namespace": "sjj-dzzz", "persistentvolumeclaim": claim, "job": "kubelet"} for claim in ("db", "files")]
 # Two filesystems whose series changed RENAMED_DAYS before the last sample, each 60 % full all along: one's device was
 # renamed at a reboot (sdc1 -> sdb1), the other was also scraped by a second job until it was retired. The stopped copy
 # of their series stays in the history read; the volume goes on in the new one. (instance, [(extra labels, until)])
@@ -196,6 +200,11 @@ def history(now: int) -> str:
         fs = {**NODE, "mountpoint": mountpoint, "device": device, "fstype": "ext4"}
         series.setdefault("node_filesystem_size_bytes", []).append((fs, np.full(ts.size, 100.0 * GIB)))
         series.setdefault("node_filesystem_avail_bytes", []).append((fs, np.full(ts.size, 80.0 * GIB)))
+    unlabelled = ts < now - RELABELLED_HOURS * 3600
+    for claim in RELABELLED:
+        for labels, when in ((claim, unlabelled), ({**claim, "cluster": "yl-gov"}, ~unlabelled)):
+            series["kubelet_volume_stats_used_bytes"].append((labels, np.where(when, 40.0 * GIB, np.nan)))
+            series["kubelet_volume_stats_capacity_bytes"].append((labels, np.where(when, 100.0 * GIB, np.nan)))
     before = ts <= now - RENAMED_DAYS * 86400
     for instance, copies in RENAMED:
         for extra, until in copies:
@@ -528,11 +537,17 @@ def test_a_volume_whose_series_changed_is_forecast_on_its_whole_history(city):
     volumes = [f"{instance}//data" for instance, _copies in RENAMED]
     used = {s.labels["volume"]: s.value for s in metrics["dizuo_storage_used_bytes"] if s.labels["volume"] in volumes}
     assert used == dict.fromkeys(volumes, 600.0 * GIB), f"served: {used}"
+    assert_forecast_on_whole_history(city, metrics, "filesystem", volumes)
+
+
+def assert_forecast_on_whole_history(city: City, metrics: dict[str, list[Any]], kind: str, volumes: list[str]) -> None:
+    """None of ``volumes`` is left out, and each is forecast on the 28 days read, without a gap where its series
+    changed."""
     left_out = {s.labels["volume"] for s in metrics.get("dizuo_capacity_left_out_last_sample_timestamp_seconds", [])}
     assert not left_out & set(volumes), f"left out: {sorted(left_out)}"
     histories = {h.series: h for h in PrometheusSource(city.prometheus_url).histories()}
     for volume in volumes:
-        history = histories[f"filesystem:{volume}"]
+        history = histories[f"{kind}:{volume}"]
         days = (history.timestamps[-1] - history.timestamps[0]) / 86400
         assert days > 27, f"{volume}: forecast on {days:.1f} days of history, not the 28 read"
         assert set(np.diff(history.timestamps)) == {STEP}, f"{volume}: a gap where its series changed"
@@ -603,6 +618,22 @@ def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):
     assert "before" not in row, row
     assert charts[0] == "allocation.png", f"charts written: {charts}"
     assert charts[1].startswith("pvc_sjj-tyrz_data-"), f"charts written: {charts}"
+
+
+def test_a_claim_whose_series_gained_the_cluster_label_keeps_its_history(city):
+    """Claims whose kubelet series gained the `cluster` label 3 hours ago (the README's advice) are forecast under
+    `<cluster>/<namespace>/<claim>` on their whole history, and their old ids are not left out (no
+    DizuoCapacityVolumesLeftOut per claim for 28 days)."""
+    metrics = wait_for(
+        lambda: (m := city.metrics()).get("dizuo_storage_used_bytes") and m, "a first forecast", city.logs
+    )
+    claims = [f"{c['namespace']}/{c['persistentvolumeclaim']}" for c in RELABELLED]
+    used = {s.labels["volume"] for s in metrics["dizuo_storage_used_bytes"] if s.labels["kind"] == "pvc"}
+    assert {f"yl-gov/{c}" for c in claims} <= used, sorted(used)
+    assert not used & set(claims), sorted(used)
+    assert_forecast_on_whole_history(city, metrics, "pvc", [f"yl-gov/{c}" for c in claims])
+    left_out = {s.labels["volume"] for s in metrics.get("dizuo_capacity_left_out_last_sample_timestamp_seconds", [])}
+    assert not left_out & set(claims), f"the old ids are left out: {sorted(left_out)}"
 
 
 def test_a_capacity_of_plus_inf_is_left_out_and_said(city, tmp_path, caplog):

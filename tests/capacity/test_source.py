@@ -25,6 +25,7 @@ from dizuo.capacity.prometheus_source import (
     PrometheusSource,
     RangeSeries,
     SourceError,
+    completed,
     http_post_json,
     join_series,
     load_config,
@@ -753,3 +754,13 @@ def test_a_url_that_cannot_take_the_api_path_is_a_clear_error(tmp_path, url, mes
     assert message in result.output, result.output
     assert "Traceback" not in result.output
     assert "s3cret" not in result.output
+
+
+def test_a_key_lacking_a_label_joins_the_one_volume_that_carries_it_only_when_it_came_before():
+    """An unlabelled claim id joins `<cluster>/<namespace>/<claim>` where one cluster has that claim and the labelled
+    series came after (a scrape gained the label); with two clusters, or both sampled last at once (one cluster
+    labelled, another not), it stays its own volume."""
+    old, gov, dmz = ("", "ns", "db"), ("yl-gov", "ns", "db"), ("yl-dmz", "ns", "db")
+    assert completed({old: 100, gov: 200}) == {old: gov}
+    assert completed({old: 100, gov: 200, dmz: 200}) == {}, "two clusters have that claim"
+    assert completed({old: 200, gov: 200}) == {}, "both scraped now: two volumes"

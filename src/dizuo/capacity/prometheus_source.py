@@ -872,9 +872,21 @@ def join_series(
     """Pair used and capacity bytes on the selector's volume labels, on the timestamps both have; bytes written, where
     given, are joined on the same labels (NaN at a timestamp they lack). A volume's series of each are first merged
     over time (see ``per_volume``): a device renamed at a reboot, a scrape job retired, leave a stopped copy of its
-    series in the history read, and the volume's history runs on in the new one."""
+    series in the history read, and the volume's history runs on in the new one; so does a series that gained a
+    volume label (kubernetes-mixin's ``cluster``, added to the scrape) where one volume only carries it (see
+    ``completed``)."""
 
-    identity = partial(volume_key, selector)
+    last: dict[tuple[str, ...], int] = {}
+    for series in [*used, *capacity]:
+        if series.timestamps.size:
+            key = volume_key(selector, series)
+            last[key] = max(last.get(key, int(series.timestamps[-1])), int(series.timestamps[-1]))
+    named = completed(last)
+
+    def identity(series: RangeSeries) -> tuple[str, ...]:
+        key = volume_key(selector, series)
+        return named.get(key, key)
+
     capacities = per_volume(capacity, identity)
     writes = per_volume(written, identity)
     out = []
@@ -900,6 +912,30 @@ def join_series(
                 written_bytes=_on(kept, writes.get(key)),
             )
         )
+    return out
+
+
+def completed(last: Mapping[tuple[str, ...], int]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The volume each key lacking some volume labels (empty values) is, where exactly one key carries them, agrees
+    on all the others and was sampled after it (``last``: each key's last timestamp): ``("", "sjj-tyrz", "data")``
+    is ``("yl-gov", "sjj-tyrz", "data")`` once a scrape gained the ``cluster`` label, where no other cluster has that
+    claim. With two candidates, or both sampled last at once (one cluster labelled, another not), it stays its own."""
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for pattern in {tuple(v == "" for v in key) for key in last if "" in key}:
+
+        def held(key: tuple[str, ...], pattern: tuple[bool, ...] = pattern) -> tuple[str, ...]:
+            return tuple(v for v, empty in zip(key, pattern, strict=True) if not empty)
+
+        # Keys that carry every label this pattern lacks, by their values where it has them.
+        fuller: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for key in last:
+            if all(v for v, empty in zip(key, pattern, strict=True) if empty):
+                fuller.setdefault(held(key), []).append(key)
+        for key in last:
+            if tuple(v == "" for v in key) == pattern:
+                found = fuller.get(held(key), [])
+                if len(found) == 1 and last[found[0]] > last[key]:
+                    out[key] = found[0]
     return out
 
 
