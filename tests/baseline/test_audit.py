@@ -26,6 +26,7 @@ import pytest
 import testinfra
 import yaml
 from markdown_it import MarkdownIt
+from real_programs import debian_package_tree
 from rich.console import Console
 
 from dizuo.baseline import audit, checks, waivers
@@ -611,9 +612,9 @@ def test_logrotate_blocks_take_paths_before_the_brace():
 
 
 def test_logrotate_retention_reads_every_file_of_the_directory_and_fails_a_log_named_twice(tmp_path, monkeypatch):
-    """On the RedHat family the rsyslog package rotates the syslog files in logrotate.d/syslog: a second file naming
-    them makes logrotate skip one block and fail daily. The check reads the whole directory, as logrotate includes it
-    (backup files skipped; any name, in the C locale too), and fails a log two files name."""
+    """On openEuler the rsyslog package rotates the syslog files in logrotate.d/rsyslog (syslog on EL 7): a second
+    file naming them makes logrotate skip one block and fail daily. The check reads the whole directory, as logrotate
+    includes it (backup files skipped; any name, in the C locale too), and fails a log two files name."""
     rotated = tmp_path / "logrotate.d"
     rotated.mkdir()
     keep = "{\n\tdaily\n\trotate 180\n}\n"
@@ -705,21 +706,6 @@ def test_sshd_reads_without_password_as_prohibit_password():
     ]
 
 
-def _debian_package_tree(packages: tuple[str, ...], into: Path) -> Path:
-    """The files of Debian packages (`apt-get download` from the configured mirror, `dpkg -x`), for a real program
-    this machine does not have installed; skips the test when they cannot be fetched."""
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        pytest.skip("apt-get/dpkg are missing: cannot fetch the Debian packages of the real program")
-    debs = into / "debs"
-    debs.mkdir(parents=True)
-    got = subprocess.run(["apt-get", "download", *packages], cwd=debs, capture_output=True, text=True, check=False)
-    if got.returncode != 0:
-        pytest.skip(f"`apt-get download {' '.join(packages)}` failed: {got.stderr.strip()[:200]}")
-    for deb in debs.glob("*.deb"):
-        subprocess.run(["dpkg", "-x", str(deb), str(into / "root")], check=True, capture_output=True)
-    return into / "root"
-
-
 @pytest.fixture(scope="module")
 def real_sshd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A command that runs Debian 12's real sshd, as `/usr/sbin/sshd` would on a host: in a private mount namespace
@@ -728,7 +714,7 @@ def real_sshd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("running sshd -T needs root and unshare (a private mount namespace for its passwd and /run)")
     work = tmp_path_factory.mktemp("sshd")
-    root = _debian_package_tree(("openssh-server", "libwrap0"), work)
+    root = debian_package_tree(("openssh-server", "libwrap0"), work)
     (work / "passwd").write_text(Path("/etc/passwd").read_text() + "sshd:x:64999:65534::/run/sshd:/usr/sbin/nologin\n")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host_key")], check=True)
     libraries = f"{root}/usr/lib/x86_64-linux-gnu:{root}/lib/x86_64-linux-gnu"

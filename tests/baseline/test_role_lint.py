@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from real_programs import role_play
 
 from dizuo.baseline.catalogue import Scope, packaged
 
@@ -248,25 +249,17 @@ def _os_vars(tmp_path: Path, facts: dict[str, str]) -> subprocess.CompletedProce
     """The role's own variable loading (tasks/os_vars.yml), run by ansible-playbook on this machine with the facts
     of another OS set in their place: it only reads the role's vars files and writes what they chose to a file."""
     chosen = tmp_path / "chosen.json"
-    play = [
+    play = role_play(
+        facts,
         {
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": False,
-            "tasks": [
-                {"ansible.builtin.set_fact": facts},
-                {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": "os_vars"}},
-                {
-                    "ansible.builtin.copy": {
-                        "dest": str(chosen),
-                        "content": "{{ {'pam_family': baseline_pam_family, 'pam_dirs': baseline_pam_module_dirs,"
-                        " 'packages': baseline_packages} | to_json }}",
-                        "mode": "0600",
-                    }
-                },
-            ],
-        }
-    ]
+            "ansible.builtin.copy": {
+                "dest": str(chosen),
+                "content": "{{ {'pam_family': baseline_pam_family, 'pam_dirs': baseline_pam_module_dirs,"
+                " 'packages': baseline_packages} | to_json }}",
+                "mode": "0600",
+            }
+        },
+    )
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
     return subprocess.run(
         [

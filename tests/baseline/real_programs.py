@@ -1,0 +1,41 @@
+"""Helpers of the baseline tests that run real programs: Debian packages this machine lacks, role plays."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def debian_package_tree(packages: tuple[str, ...], into: Path) -> Path:
+    """The files of Debian packages (`apt-get download` from the configured mirror, `dpkg -x`), for a real program
+    this machine does not have installed; skips the test when they cannot be fetched."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        pytest.skip("apt-get/dpkg are missing: cannot fetch the Debian packages of the real program")
+    debs = into / "debs"
+    debs.mkdir(parents=True)
+    got = subprocess.run(["apt-get", "download", *packages], cwd=debs, capture_output=True, text=True, check=False)
+    if got.returncode != 0:
+        pytest.skip(f"`apt-get download {' '.join(packages)}` failed: {got.stderr.strip()[:200]}")
+    for deb in debs.glob("*.deb"):
+        subprocess.run(["dpkg", "-x", str(deb), str(into / "root")], check=True, capture_output=True)
+    return into / "root"
+
+
+def role_play(facts: dict[str, str], *tasks: dict[str, object]) -> list[dict[str, object]]:
+    """A play on this machine that sets another OS's ``facts``, loads the baseline role's variables for it
+    (tasks/os_vars.yml) and runs ``tasks``."""
+    return [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "tasks": [
+                {"ansible.builtin.set_fact": facts},
+                {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": "os_vars"}},
+                *tasks,
+            ],
+        }
+    ]

@@ -1,0 +1,162 @@
+"""roles/baseline task files run by the real ansible-playbook on this machine, with another OS's facts, in a private
+mount namespace: /etc is an overlay whose changes land in the test's folder, and the folders the tasks write are
+the test's own (this machine's files are never changed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from real_programs import debian_package_tree, role_play
+
+REPO = Path(__file__).resolve().parents[2]
+ROLES = REPO / "roles"
+BIN = Path(sys.executable).parent
+
+OPENEULER = {
+    "ansible_distribution": "openEuler",
+    "ansible_distribution_major_version": "22",
+    "ansible_distribution_version": "22.03",
+    "ansible_os_family": "RedHat",
+    "ansible_pkg_mgr": "dnf",
+}
+# openEuler 22.03's own files: logrotate.conf, and the rsyslog package's logrotate.d/rsyslog (rsyslog.log in its
+# source package).
+OPENEULER_LOGROTATE_CONF = "weekly\nrotate 4\ncreate\ndateext\ninclude /etc/logrotate.d\n"
+OPENEULER_RSYSLOG = """/var/log/cron
+/var/log/maillog
+/var/log/messages
+/var/log/secure
+/var/log/spooler
+{
+    maxage 365
+    rotate 30
+    notifempty
+    copytruncate
+    missingok
+    size +4096k
+    sharedscripts
+    postrotate
+        /usr/bin/systemctl kill -s HUP rsyslog.service >/dev/null 2>&1 || true
+    endscript
+}
+"""
+# What the role wrote on the RedHat family before it looked for the package's file: logrotate.d/syslog.
+EARLIER_ROLE_SYSLOG = """# Ansible managed
+# DZ-AU-05 日志留存: daily rotation, 180 files = 180 days (网络安全法 第二十一条: ≥ 6 months).
+/var/log/messages
+/var/log/secure
+/var/log/maillog
+/var/log/cron
+/var/log/spooler
+{
+\tdaily
+\trotate 180
+\tmissingok
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def logrotate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding Debian 12's real logrotate (3.21), for PATH."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m)")
+    root = debian_package_tree(("logrotate",), tmp_path_factory.mktemp("logrotate"))
+    return root / "usr" / "sbin"
+
+
+def _run_tasks(work: Path, tasks_from: str, facts: dict[str, str], logrotate: Path) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook running the role's ``tasks_from`` (after its OS variable loading) on this machine, in a
+    private mount namespace where /etc is an overlay (changes land in ``work/upper``, which the test may fill
+    first), /etc/logrotate.d is ``work/logrotate.d`` and /usr/local/sbin is ``work/sbin``."""
+    play = role_play(facts, {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}})
+    (work / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
+    for folder in ("upper/etc", "overlay-work", "logrotate.d", "sbin"):
+        (work / folder).mkdir(parents=True, exist_ok=True)
+    playbook = [
+        str(BIN / "ansible-playbook"),
+        *("-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}"),
+        str(work / "play.yml"),
+    ]
+    inside = (
+        f"mount -t overlay overlay -o lowerdir=/etc,upperdir={work}/upper/etc,workdir={work}/overlay-work /etc && "
+        f"mount --bind {work}/logrotate.d /etc/logrotate.d && mount --bind {work}/sbin /usr/local/sbin && "
+        'exec "$@"'
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{logrotate}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_ROLES_PATH": str(ROLES),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+    }
+    return subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", inside, "sh", *playbook],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+def _logrotate_debug(work: Path, logrotate: Path) -> subprocess.CompletedProcess[str]:
+    """`logrotate -d` on the whole configuration the tasks left (logrotate.conf including logrotate.d)."""
+    conf = (work / "upper/etc/logrotate.conf").read_text().replace("/etc/logrotate.d", str(work / "logrotate.d"))
+    (work / "whole.conf").write_text(conf)
+    return subprocess.run(
+        [str(logrotate / "logrotate"), "-d", "--state", str(work / "status"), str(work / "whole.conf")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_openeuler_syslog_rotation_goes_into_the_rsyslog_package_s_file(tmp_path: Path, logrotate: Path) -> None:
+    """On openEuler the rsyslog package rotates the syslog files in logrotate.d/rsyslog: the role writes its
+    retention there and removes the logrotate.d/syslog an earlier run wrote, so logrotate reads each log once and
+    exits 0 (a second file naming them made it fail on every run); a second run changes nothing."""
+    (tmp_path / "upper/etc").mkdir(parents=True)
+    (tmp_path / "upper/etc/logrotate.conf").write_text(OPENEULER_LOGROTATE_CONF)
+    rotated = tmp_path / "logrotate.d"
+    rotated.mkdir()
+    (rotated / "rsyslog").write_text(OPENEULER_RSYSLOG)
+    (rotated / "syslog").write_text(EARLIER_ROLE_SYSLOG)
+    assert _logrotate_debug(tmp_path, logrotate).returncode == 1, "the duplicate this test starts from is not one"
+
+    first = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    assert sorted(p.name for p in rotated.iterdir()) == ["rsyslog"], "logrotate.d/syslog (the role's own) is left"
+    text = (rotated / "rsyslog").read_text()
+    assert "rotate 180" in text
+    assert "/var/log/messages" in text
+    whole = _logrotate_debug(tmp_path, logrotate)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    second = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    assert "changed=0" in second.stdout, second.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_a_duplicate_left_by_another_package_stops_the_role_unwritten(tmp_path: Path, logrotate: Path) -> None:
+    """A logrotate.d/syslog the role did not write (no DZ-AU-05 header) naming the same logs is kept, and the role's
+    validation, run on the whole configuration, refuses to write a file logrotate would then reject: the task
+    fails naming the duplicate, and logrotate.d/rsyslog is as it was."""
+    (tmp_path / "upper/etc").mkdir(parents=True)
+    (tmp_path / "upper/etc/logrotate.conf").write_text(OPENEULER_LOGROTATE_CONF)
+    rotated = tmp_path / "logrotate.d"
+    rotated.mkdir()
+    (rotated / "rsyslog").write_text(OPENEULER_RSYSLOG)
+    (rotated / "syslog").write_text(EARLIER_ROLE_SYSLOG.replace("# DZ-AU-05 ", "# "))
+
+    done = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate)
+    assert done.returncode != 0
+    assert "duplicate log entry for /var/log/messages" in done.stdout, done.stdout[-4000:]
+    assert (rotated / "rsyslog").read_text() == OPENEULER_RSYSLOG
+    assert (rotated / "syslog").is_file()
