@@ -4,6 +4,7 @@ the test's own (this machine's files are never changed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ OPENEULER = {
     "ansible_os_family": "RedHat",
     "ansible_pkg_mgr": "dnf",
 }
+ROTATED = ("/etc/logrotate.d",)
 # openEuler 22.03's own files: logrotate.conf, and the rsyslog package's logrotate.d/rsyslog (rsyslog.log in its
 # source package).
 OPENEULER_LOGROTATE_CONF = "weekly\nrotate 4\ncreate\ndateext\ninclude /etc/logrotate.d\n"
@@ -71,27 +73,39 @@ def logrotate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "usr" / "sbin"
 
 
-def _run_tasks(work: Path, tasks_from: str, facts: dict[str, str], logrotate: Path) -> subprocess.CompletedProcess[str]:
+def _run_tasks(
+    work: Path,
+    tasks_from: str,
+    facts: dict[str, str],
+    path: Path | None = None,
+    binds: tuple[str, ...] = (),
+    extra_vars: dict[str, object] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """ansible-playbook running the role's ``tasks_from`` (after its OS variable loading) on this machine, in a
-    private mount namespace where /etc is an overlay (changes land in ``work/upper``, which the test may fill
-    first), /etc/logrotate.d is ``work/logrotate.d`` and /usr/local/sbin is ``work/sbin``."""
+    private mount namespace where /etc is an overlay (changes land in ``work/upper/etc``, which the test may fill
+    first), /usr/local/sbin is ``work/sbin`` and each folder of ``binds`` (below /etc) is ``work/<its name>``.
+    ``path`` goes first on PATH."""
     play = role_play(facts, {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}})
     (work / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
-    for folder in ("upper/etc", "overlay-work", "logrotate.d", "sbin"):
+    for folder in ("upper/etc", "overlay-work", "sbin", *(Path(b).name for b in binds)):
         (work / folder).mkdir(parents=True, exist_ok=True)
     playbook = [
         str(BIN / "ansible-playbook"),
         *("-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}"),
+        *("-e", json.dumps(extra_vars or {})),
         str(work / "play.yml"),
     ]
-    inside = (
-        f"mount -t overlay overlay -o lowerdir=/etc,upperdir={work}/upper/etc,workdir={work}/overlay-work /etc && "
-        f"mount --bind {work}/logrotate.d /etc/logrotate.d && mount --bind {work}/sbin /usr/local/sbin && "
-        'exec "$@"'
+    inside = " && ".join(
+        [
+            f"mount -t overlay overlay -o lowerdir=/etc,upperdir={work}/upper/etc,workdir={work}/overlay-work /etc",
+            f"mount --bind {work}/sbin /usr/local/sbin",
+            *(f"mount --bind {work}/{Path(b).name} {b}" for b in binds),
+            'exec "$@"',
+        ]
     )
     env = {
         **os.environ,
-        "PATH": f"{logrotate}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": os.pathsep.join([*([str(path)] if path else []), str(BIN), os.environ.get("PATH", "")]),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_ROLES_PATH": str(ROLES),
         "ANSIBLE_LOCALHOST_WARNING": "false",
@@ -130,7 +144,7 @@ def test_openeuler_syslog_rotation_goes_into_the_rsyslog_package_s_file(tmp_path
     (rotated / "syslog").write_text(EARLIER_ROLE_SYSLOG)
     assert _logrotate_debug(tmp_path, logrotate).returncode == 1, "the duplicate this test starts from is not one"
 
-    first = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate)
+    first = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate, ROTATED)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     assert sorted(p.name for p in rotated.iterdir()) == ["rsyslog"], "logrotate.d/syslog (the role's own) is left"
     text = (rotated / "rsyslog").read_text()
@@ -138,7 +152,7 @@ def test_openeuler_syslog_rotation_goes_into_the_rsyslog_package_s_file(tmp_path
     assert "/var/log/messages" in text
     whole = _logrotate_debug(tmp_path, logrotate)
     assert whole.returncode == 0, whole.stdout + whole.stderr
-    second = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate)
+    second = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate, ROTATED)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert "changed=0" in second.stdout, second.stdout[-3000:]
 
@@ -155,8 +169,53 @@ def test_a_duplicate_left_by_another_package_stops_the_role_unwritten(tmp_path: 
     (rotated / "rsyslog").write_text(OPENEULER_RSYSLOG)
     (rotated / "syslog").write_text(EARLIER_ROLE_SYSLOG.replace("# DZ-AU-05 ", "# "))
 
-    done = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate)
+    done = _run_tasks(tmp_path, "logging_rotation", OPENEULER, logrotate, ROTATED)
     assert done.returncode != 0
     assert "duplicate log entry for /var/log/messages" in done.stdout, done.stdout[-4000:]
     assert (rotated / "rsyslog").read_text() == OPENEULER_RSYSLOG
     assert (rotated / "syslog").is_file()
+
+
+DEBIAN = {**OPENEULER, "ansible_distribution": "Debian", "ansible_distribution_major_version": "12"}
+DEBIAN |= {"ansible_distribution_version": "12", "ansible_os_family": "Debian", "ansible_pkg_mgr": "apt"}
+
+
+@pytest.fixture(scope="module")
+def pam_pwquality(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding Debian 12's pam_pwquality.so (this machine has no libpam-pwquality): the role's PAM
+    validator refuses a stack naming a module it cannot find."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m)")
+    root = debian_package_tree(("libpam-pwquality",), tmp_path_factory.mktemp("pwquality"))
+    return next(root.rglob("pam_pwquality.so")).parent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "auth       required   pam_wheel.so use_uid group=dz-sysadmin deny",
+        "auth\tsufficient\tpam_wheel.so trust use_uid",
+        "auth [success=ignore default=bad] pam_wheel.so root_only group=wheel",
+    ],
+)
+def test_the_role_replaces_a_pam_wheel_line_that_turns_the_su_limit_around(
+    tmp_path: Path, pam_pwquality: Path, bad: str
+) -> None:
+    """A pam_wheel line in /etc/pam.d/su with deny, trust or root_only (which the audit refuses) is replaced by the
+    role's `use_uid group=` line, not left beside it; Debian's commented examples stay as they are."""
+    stock = Path("/etc/pam.d/su").read_text()
+    rootok = "auth       sufficient pam_rootok.so\n"
+    assert rootok in stock, "this machine's /etc/pam.d/su is not Debian 12's"
+    (tmp_path / "upper/etc/pam.d").mkdir(parents=True)
+    (tmp_path / "upper/etc/pam.d/su").write_text(stock.replace(rootok, f"{rootok}{bad}\n"))
+    modules = ["/lib/x86_64-linux-gnu/security", str(pam_pwquality)]
+    done = _run_tasks(tmp_path, "pam", DEBIAN, extra_vars={"baseline_pam_module_dirs": modules})
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    written = (tmp_path / "upper/etc/pam.d/su").read_text().splitlines()
+    wheel = [line for line in written if "pam_wheel.so" in line and not line.lstrip().startswith("#")]
+    assert wheel == ["auth       required   pam_wheel.so use_uid group=dz-sysadmin"], wheel
+    assert written.index(wheel[0]) == written.index(rootok.strip()) + 1
+    commented = [line for line in stock.splitlines() if "pam_wheel.so" in line]
+    assert commented
+    assert all(line in written for line in commented)
