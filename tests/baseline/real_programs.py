@@ -39,3 +39,8 @@ def role_play(facts: dict[str, str], *tasks: dict[str, object]) -> list[dict[str
             ],
         }
     ]
+
+
+def real_logrotate(into: Path) -> Path:
+    """Debian 12's real logrotate (3.21), fetched into ``into``: the path of the program."""
+    return debian_package_tree(("logrotate",), into) / "usr" / "sbin" / "logrotate"

@@ -26,7 +26,7 @@ import pytest
 import testinfra
 import yaml
 from markdown_it import MarkdownIt
-from real_programs import debian_package_tree
+from real_programs import debian_package_tree, real_logrotate
 from rich.console import Console
 
 from dizuo.baseline import audit, checks, waivers
@@ -633,6 +633,63 @@ def test_logrotate_retention_reads_every_file_of_the_directory_and_fails_a_log_n
         f"/var/log/messages is rotated by {rotated}/rsyslog 日志 and {rotated}/syslog: logrotate skips the second "
         "(duplicate entry)"
     ]
+
+
+@pytest.fixture(scope="module")
+def logrotate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian 12's real logrotate, to tell how it reads a block (`logrotate -d` prints each block's criterion)."""
+    return real_logrotate(tmp_path_factory.mktemp("logrotate"))
+
+
+@pytest.mark.parametrize(
+    ("directives", "logrotate_says", "problem"),
+    [
+        # openEuler 22.03's stock rsyslog block, under its logrotate.conf's weekly: 30 files of 4 MiB.
+        ("maxage 365\nrotate 30\nsize +4096k", "4194304 bytes (30 rotations)", "size +4096k replaces the period"),
+        ("weekly\nrotate 30\nsize 4M", "4194304 bytes (30 rotations)", "size 4M replaces the period"),
+        ("daily\nrotate 180\nmaxsize 100M", "log files >= 104857600 are rotated earlier", "maxsize 100M rotates"),
+        ("size 4M\nweekly\nrotate 30", "weekly (30 rotations)", None),  # the period written last wins
+        ("daily\nrotate 180\nminsize 1M", "after 1 days (180 rotations)", None),  # never before the period
+        ("size 4M\nrotate -1\nmaxage 180", "4194304 bytes empty", None),  # no count deletes; maxage keeps 180
+    ],
+)
+def test_a_block_rotated_by_size_keeps_no_number_of_days(tmp_path, logrotate, directives, logrotate_says, problem):
+    """`size` after the period (or `maxsize`) makes logrotate rotate whenever the log fills up, so `rotate` files
+    span no number of days: such a block fails DZ-AU-05 unless no count deletes its files (rotate -1) and maxage
+    keeps the minimum; `size` before the period and `minsize` keep rotation by time. Each block is read by the real
+    logrotate too, which must see it the same way."""
+    conf, rotated = tmp_path / "logrotate.conf", tmp_path / "logrotate.d"
+    conf.write_text(f"weekly\nrotate 4\ninclude {rotated}\n")
+    rotated.mkdir()
+    (rotated / "rsyslog").write_text(f"/var/log/messages\n{{\n{directives}\nmissingok\n}}\n")
+    said = subprocess.run(
+        [str(logrotate), "-d", "--state", str(tmp_path / "status"), str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert said.returncode == 0, said.stderr
+    assert logrotate_says in said.stderr + said.stdout
+    local = testinfra.get_host("local://")
+
+    class _Host:  # this machine, with the test's logrotate.conf in the place of /etc/logrotate.conf
+        file = local.file
+
+        @staticmethod
+        def run(command: str, *args: str) -> Any:
+            return local.run(command, *[str(conf) if a == "/etc/logrotate.conf" else a for a in args])
+
+    args = {"path": str(rotated), "logs": ["/var/log/messages"], "min_days": 180}
+    finding = checks.logrotate_retention(_Host(), args)  # type: ignore[arg-type]
+    if problem is None:
+        assert finding.problems == [], finding.evidence
+    else:
+        assert len(finding.problems) == 1, finding.problems
+        assert problem in finding.problems[0]
+        assert (
+            "keeps 30 rotated files whatever their age" in finding.problems[0] or "180 rotated" in finding.problems[0]
+        )
+        assert "rotate × period is no number of days" in finding.evidence[0]
 
 
 def test_file_modes_reports_extra_permission_bits(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from real_programs import debian_package_tree, role_play
+from real_programs import debian_package_tree, real_logrotate, role_play
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
@@ -69,8 +69,7 @@ def logrotate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder holding Debian 12's real logrotate (3.21), for PATH."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m)")
-    root = debian_package_tree(("logrotate",), tmp_path_factory.mktemp("logrotate"))
-    return root / "usr" / "sbin"
+    return real_logrotate(tmp_path_factory.mktemp("logrotate")).parent
 
 
 def _run_tasks(

@@ -967,11 +967,24 @@ def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], 
             in_script = True
             continue
         target = current if current is not None else top
-        if word in LOGROTATE_PERIOD_DAYS:
+        if word in LOGROTATE_PERIOD_DAYS or word == "size":
+            # logrotate keeps one rotation criterion: the last of `size` and the periods written wins
+            # (logrotate(8), size), in a block over the defaults too. `period` holds it: "size" when by size.
             target["period"] = word
-        else:
+        if word not in LOGROTATE_PERIOD_DAYS:
             target[word] = value.strip()
     return top, blocks
+
+
+def _logrotate_by_size(settings: dict[str, str]) -> str | None:
+    """Why a block's rotations follow the log's size rather than its period (None when they follow the period):
+    `size` written after the period replaces it, and `maxsize` rotates before the period whenever the log outgrows
+    it (logrotate(8)). `minsize` only holds a rotation back, so the period still bounds it from below."""
+    if settings.get("period") == "size":
+        return f"size {settings.get('size', '')} replaces the period"
+    if "maxsize" in settings:
+        return f"maxsize {settings['maxsize']} rotates before the {settings.get('period', 'daily')} period"
+    return None
 
 
 # Files logrotate's `include` of a directory skips (its default tabooext and taboopat).
@@ -979,7 +992,8 @@ _LOGROTATE_SKIPPED = re.compile(r"(\.rpmorig|\.rpmsave|,v|\.swp|\.rpmnew|~|\.cfs
 
 
 def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
-    """Every block covering one of the logs keeps at least min_days (rotate × period, maxage). ``path`` is a file,
+    """Every block covering one of the logs keeps at least min_days (rotate × period, maxage; a block rotated by
+    size keeps no number of days unless no count deletes its files: rotate -1, with maxage). ``path`` is a file,
     or a directory logrotate includes (every file in it is read, as logrotate does): a log two blocks name is a
     failure, since logrotate refuses the later block (a "duplicate log entry") and the service fails every day."""
     finding = Finding()
@@ -1006,19 +1020,36 @@ def logrotate_retention(host: Host, args: dict[str, Any]) -> Finding:
             continue
         covered = True
         settings = {**defaults, **directives}
+        block = f"{file}: {' '.join(paths)}"
         period = settings.get("period", "daily")
-        rotate = int(settings.get("rotate", "0"))
-        days = rotate * LOGROTATE_PERIOD_DAYS[period]
-        maxage = settings.get("maxage")
-        finding.see(
-            f"{file}: {' '.join(paths)}: {period}, rotate {rotate}"
-            + (f", maxage {maxage}" if maxage else "")
-            + f" → {days:g} days"
+        try:
+            rotate = int(settings.get("rotate", "0"))
+            maxage = int(settings["maxage"]) if "maxage" in settings else None
+        except ValueError:
+            finding.fail(
+                f"{block}: rotate {settings.get('rotate')!r} or maxage {settings.get('maxage')!r} is no number"
+            )
+            continue
+        kept = ("rotate -1 (none deleted by count)" if rotate < 0 else f"rotate {rotate}") + (
+            f", maxage {maxage}" if maxage is not None else ""
         )
-        if days < min_days:
-            finding.fail(f"{file}: {' '.join(paths)} keeps {days:g} days ({period} × rotate {rotate}), need {min_days}")
-        if maxage is not None and int(maxage) < min_days:
-            finding.fail(f"{file}: {' '.join(paths)} deletes logs after maxage {maxage} days, need {min_days}")
+        by_size = _logrotate_by_size(settings)
+        if by_size:
+            # Rotated whenever the log outgrows a size, so `rotate` files span as few days as the log takes to fill
+            # them: no number of days follows from the count. Only old files no count deletes stay for maxage.
+            finding.see(f"{block}: {by_size}, {kept} → rotate × period is no number of days; only maxage counts")
+            if rotate >= 0:
+                finding.fail(
+                    f"{block} is rotated by size ({by_size}) and keeps {rotate} rotated files whatever their age: "
+                    f"no number of days, need {min_days} (rotate by time alone, or rotate -1 with maxage {min_days})"
+                )
+        else:
+            days = float("inf") if rotate < 0 else rotate * LOGROTATE_PERIOD_DAYS[period]
+            finding.see(f"{block}: {period}, {kept} → {days:g} days")
+            if days < min_days:
+                finding.fail(f"{block} keeps {days:g} days ({period} × rotate {rotate}), need {min_days}")
+        if maxage is not None and maxage < min_days:
+            finding.fail(f"{block} deletes logs after maxage {maxage} days, need {min_days}")
     if not covered:
         finding.fail(f"{args['path']}: no block rotates any of {', '.join(args['logs'])}")
     return finding
