@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,22 @@ def role_play(facts: dict[str, str], *tasks: dict[str, object]) -> list[dict[str
 def real_logrotate(into: Path) -> Path:
     """Debian 12's real logrotate (3.21), fetched into ``into``: the path of the program."""
     return debian_package_tree(("logrotate",), into) / "usr" / "sbin" / "logrotate"
+
+
+@contextlib.contextmanager
+def network_namespace(name: str, *links: str) -> Iterator[list[str]]:
+    """A network namespace of its own (`ip netns add`, removed after) holding lo and a veth pair per name in
+    ``links`` (``<name>`` and ``<name>p``), created with the kernel's defaults: the command prefix that runs a
+    command inside it. Its kernel network parameters are its own; this machine's are never touched."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("a network namespace needs root and iproute2")
+    made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"`ip netns add` failed: {made.stderr.strip()[:200]}")
+    inside = ["ip", "netns", "exec", name]
+    try:
+        for link in links:
+            subprocess.run([*inside, "ip", "link", "add", link, "type", "veth", "peer", "name", f"{link}p"], check=True)
+        yield inside
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)

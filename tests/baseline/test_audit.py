@@ -26,7 +26,7 @@ import pytest
 import testinfra
 import yaml
 from markdown_it import MarkdownIt
-from real_programs import debian_package_tree, real_logrotate
+from real_programs import debian_package_tree, network_namespace, real_logrotate
 from rich.console import Console
 
 from dizuo.baseline import audit, checks, waivers
@@ -794,6 +794,40 @@ class _SshdHost:
 
     def run(self, command: str, *args: str) -> Any:
         return self.local.run(command.replace("/usr/sbin/sshd", self.sshd, 1), *args)
+
+
+class _NamespaceHost:
+    """This machine, every command of the audit run inside a network namespace (``inside``, a command prefix)."""
+
+    def __init__(self, inside: list[str]) -> None:
+        self.local = testinfra.get_host("local://")
+        self.inside = " ".join(inside)
+
+    def run(self, command: str, *args: str) -> Any:
+        return self.local.run(f"{self.inside} {command}", *args)
+
+
+def test_ipv6_router_advertisements_and_redirects_are_judged_on_every_interface():
+    """IPv6 applies net.ipv6.conf.all.accept_ra/accept_redirects to no interface and `default` only to later ones:
+    with all and default at 0, an interface that existed before keeps 1 and takes router advertisements, so the
+    audit reads each interface's own value (lo aside) and fails such a one, naming it (a VLAN's dot as '/')."""
+    expected = {key: 0 for key in _control_checks("DZ-IP-04", "sysctl")[0]["values"] if key.startswith("net.ipv6.")}
+    assert set(expected) == {
+        f"net.ipv6.conf.{w}.{k}" for w in ("all", "default") for k in ("accept_ra", "accept_redirects")
+    }
+    with network_namespace("dzb2-audit", "dzv0", "dzv1.5") as inside:
+        host = _NamespaceHost(inside)
+        for key in expected:
+            subprocess.run([*inside, "sysctl", "-q", "-w", f"{key}=0"], check=True)
+        finding = checks.sysctl(host, {"values": expected})  # type: ignore[arg-type]
+        assert "net.ipv6.conf.dzv1/5.accept_ra is 1, expected 0" in finding.problems
+        assert "net.ipv6.conf.dzv0.accept_redirects is 1, expected 0" in finding.problems
+        assert len(finding.problems) == 8, finding.problems  # four interfaces (the peers too), two keys, lo aside
+        assert not any(".lo." in e for e in finding.evidence)
+        for interface in ("dzv0", "dzv0p", "dzv1/5", "dzv1/5p"):
+            for key in ("accept_ra", "accept_redirects"):
+                subprocess.run([*inside, "sysctl", "-q", "-w", f"net.ipv6.conf.{interface}.{key}=0"], check=True)
+        assert checks.sysctl(host, {"values": expected}).problems == []  # type: ignore[arg-type]
 
 
 SSHD_HARDENED = """PermitRootLogin no

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from real_programs import debian_package_tree, real_logrotate, role_play
+from real_programs import debian_package_tree, network_namespace, real_logrotate, role_play
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
@@ -79,11 +79,12 @@ def _run_tasks(
     path: Path | None = None,
     binds: tuple[str, ...] = (),
     extra_vars: dict[str, object] | None = None,
+    inside: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """ansible-playbook running the role's ``tasks_from`` (after its OS variable loading) on this machine, in a
     private mount namespace where /etc is an overlay (changes land in ``work/upper/etc``, which the test may fill
     first), /usr/local/sbin is ``work/sbin`` and each folder of ``binds`` (below /etc) is ``work/<its name>``.
-    ``path`` goes first on PATH."""
+    ``path`` goes first on PATH; ``inside`` is a command prefix the whole run goes under (a network namespace)."""
     play = role_play(facts, {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}})
     (work / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
     for folder in ("upper/etc", "overlay-work", "sbin", *(Path(b).name for b in binds)):
@@ -94,7 +95,7 @@ def _run_tasks(
         *("-e", json.dumps(extra_vars or {})),
         str(work / "play.yml"),
     ]
-    inside = " && ".join(
+    mounts = " && ".join(
         [
             f"mount -t overlay overlay -o lowerdir=/etc,upperdir={work}/upper/etc,workdir={work}/overlay-work /etc",
             f"mount --bind {work}/sbin /usr/local/sbin",
@@ -110,7 +111,7 @@ def _run_tasks(
         "ANSIBLE_LOCALHOST_WARNING": "false",
     }
     return subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", inside, "sh", *playbook],
+        [*(inside or []), "unshare", "-m", "--propagation", "private", "sh", "-c", mounts, "sh", *playbook],
         capture_output=True,
         text=True,
         check=False,
@@ -218,3 +219,38 @@ def test_the_role_replaces_a_pam_wheel_line_that_turns_the_su_limit_around(
     commented = [line for line in stock.splitlines() if "pam_wheel.so" in line]
     assert commented
     assert all(line in written for line in commented)
+
+
+@pytest.mark.slow
+def test_ipv6_router_advertisements_and_redirects_are_refused_on_every_existing_interface(tmp_path: Path) -> None:
+    """IPv6 applies net.ipv6.conf.all.accept_ra/accept_redirects to no interface and `default` only to later ones:
+    the role sets them to 0 on each interface that exists too (lo aside, a VLAN's dot written '/'), in its sysctl.d
+    file, from which systemd's udev rule applies them again as the interface appears at boot; a second run changes
+    nothing."""
+    keys = ("accept_ra", "accept_redirects")
+    with network_namespace("dzb2-role", "dzv0", "dzv1.5") as inside:
+
+        def read(interface: str, key: str) -> str:
+            path = f"/proc/sys/net/ipv6/conf/{interface}/{key}"
+            return subprocess.run([*inside, "cat", path], capture_output=True, text=True, check=True).stdout.strip()
+
+        assert read("dzv0", "accept_ra") == "1", "a new interface does not start as the kernel's default"
+        first = _run_tasks(tmp_path, "sysctl", DEBIAN, inside=inside)
+        assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+        for interface in ("all", "default", "dzv0", "dzv0p", "dzv1.5", "dzv1.5p"):
+            for key in keys:
+                assert read(interface, key) == "0", f"net.ipv6.conf.{interface}.{key} is still 1"
+        written = (tmp_path / "upper/etc/sysctl.d/99-zz-dizuo.conf").read_text()
+        assert "net.ipv6.conf.dzv1/5.accept_ra = 0\n" in written
+        assert ".lo." not in written
+        # What systemd's udev rule (99-systemd.rules) runs when the interface appears at boot.
+        subprocess.run([*inside, "sysctl", "-q", "-w", "net.ipv6.conf.dzv0.accept_ra=1"], check=True)
+        sysctl_of = tmp_path / "99-zz-dizuo.conf"
+        sysctl_of.write_text(written)
+        subprocess.run(
+            [*inside, "/lib/systemd/systemd-sysctl", "--prefix=/net/ipv6/conf/dzv0", str(sysctl_of)], check=True
+        )
+        assert read("dzv0", "accept_ra") == "0"
+        second = _run_tasks(tmp_path, "sysctl", DEBIAN, inside=inside)
+        assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+        assert "changed=0" in second.stdout, second.stdout[-3000:]

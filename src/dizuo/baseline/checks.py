@@ -878,11 +878,33 @@ def file_modes(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+IPV6_ALL = "net.ipv6.conf.all."
+
+
+def _ipv6_interfaces(host: Host) -> list[str]:
+    """The network interfaces IPv6 keeps settings for (/proc/sys/net/ipv6/conf), lo aside; none without IPv6."""
+    listed = host.run("ls -1 -- /proc/sys/net/ipv6/conf")
+    if listed.rc != 0:
+        return []
+    return sorted(name for name in _text(listed).split() if name not in {"all", "default", "lo"})
+
+
 def sysctl(host: Host, args: dict[str, Any]) -> Finding:
-    """Each kernel parameter reads back with the value."""
+    """Each kernel parameter reads back with the value. IPv6 applies a net.ipv6.conf.all key (accept_ra,
+    accept_redirects) to no interface, each reads its own, and `default` seeds only interfaces created later: the
+    value of such a key is also required of every interface that exists, lo aside."""
     finding = Finding()
+    values: dict[str, tuple[str, object]] = {}
+    interfaces = _ipv6_interfaces(host) if any(key.startswith(IPV6_ALL) for key in args["values"]) else []
     for key, expected in args["values"].items():
-        path = "/proc/sys/" + key.replace(".", "/")
+        values[key] = ("/proc/sys/" + key.replace(".", "/"), expected)
+        if key.startswith(IPV6_ALL):
+            name = key.removeprefix(IPV6_ALL)
+            for interface in interfaces:
+                # A dot in an interface name (a VLAN) is written '/' in a key, as sysctl(8) prints it.
+                shown = f"net.ipv6.conf.{interface.replace('.', '/')}.{name}"
+                values[shown] = (f"/proc/sys/net/ipv6/conf/{interface}/{name}", expected)
+    for key, (path, expected) in values.items():
         text = _read(host, path)
         if text is None:
             finding.fail(f"{key} does not exist on this kernel")
