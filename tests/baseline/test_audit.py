@@ -1458,6 +1458,32 @@ def test_a_pam_module_line_cannot_weaken_what_its_file_sets(control, files, expe
     assert found == expected
 
 
+@pytest.mark.parametrize(
+    ("conf", "line", "expected"),
+    [
+        ("0", "", []),  # faillock.conf(5): 0 means never; locked until an administrator runs faillock --reset
+        ("never", "", []),
+        ("NEVER", " unlock_time=0", []),
+        ("900", " unlock_time=never", []),
+        ("600", "", ["/etc/security/faillock.conf: unlock_time is 600, expected ≥ 900"]),
+        ("never", " unlock_time=1", ["/etc/pam.d/sshd: pam_faillock.so sets unlock_time=1 on its line, over its "
+                                     "configuration file: expected ≥ 900"]),
+        ("-1", "", ["/etc/security/faillock.conf: unlock_time is -1, expected ≥ 900"]),
+    ],
+)  # fmt: skip
+def test_a_lock_that_never_expires_meets_the_unlock_time_bound(conf, line, expected):
+    """DZ-IA-05: unlock_time 0 or never keeps an account locked until an administrator unlocks it, stricter than
+    any number of seconds: in faillock.conf or on the pam_faillock line it meets the ≥ bound; a shorter time fails."""
+    host = _FilesHost(
+        {
+            "/etc/security/faillock.conf": f"deny = 5\nunlock_time = {conf}\n".encode(),
+            "/etc/pam.d/sshd": f"auth required pam_faillock.so preauth{line}\n".encode()
+            + b"auth [default=die] pam_faillock.so authfail\naccount required pam_faillock.so\n",
+        }
+    )
+    assert _findings("DZ-IA-05", "config_values", host) + _findings("DZ-IA-05", "pam_stack", host) == expected
+
+
 SSHD_FAILLOCK = (
     "auth {preauth} pam_faillock.so preauth\nauth {authfail} pam_faillock.so authfail\n"
     "account {account} pam_faillock.so\n"

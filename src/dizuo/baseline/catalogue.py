@@ -101,8 +101,9 @@ class CheckKind(StrEnum):
     libpwquality reads them: the file has the last word); the last occurrence of a key wins, keys compare
     case-insensitively, ``#`` starts a comment. Args: ``path``,
     ``separator`` (``=`` or ``space``), ``expect``: list of ``{key, op, value}``, each with an optional ``unset``,
-    the value the program uses where the file sets none (without it a missing key fails); ``dropin_dir``
-    (optional)."""
+    the value the program uses where the file sets none (without it a missing key fails), and an optional
+    ``unbounded``, values meaning "no limit" that meet a ``ge`` bound (faillock's unlock_time 0, never);
+    ``dropin_dir`` (optional)."""
     FILE_CONTAINS = "file_contains"
     """Every regex of ``patterns`` matches a line of ``path`` (re.MULTILINE). Args: ``path``, ``patterns``."""
     FILE_EXCLUDES = "file_excludes"
@@ -113,7 +114,8 @@ class CheckKind(StrEnum):
     substack) has a ``type`` line using ``module``, whose arguments contain every item of ``args``; a
     ``key=value`` argument of such a line that is an ``expect`` key must meet it (it overrides the module's file).
     A line with an argument of ``refused_args`` fails and does not count.
-    Args: ``service``, ``type``, ``module``, ``args`` (optional list), ``expect`` (optional ``{key, op, value}``),
+    Args: ``service``, ``type``, ``module``, ``args`` (optional list), ``expect`` (optional ``{key, op, value}``,
+    ``unbounded`` as for config_values),
     ``refused_args`` (optional list)."""
     LOGIN_ENV = "login_env"
     """In a login shell (``bash -l -c``), variable ``name`` compares to ``value`` by ``op`` and is

@@ -189,6 +189,14 @@ def _compare(observed: str, op: str, expected: object) -> bool:
 OP_TEXT = {"eq": "=", "le": "between 1 and", "ge": "≥", "contains": "contains"}
 
 
+def _meets(observed: str, item: dict[str, Any]) -> bool:
+    """``observed`` meets the expectation ``item`` ({key, op, value}): a value of its ``unbounded`` list (faillock's
+    unlock_time 0 or never: locked until an administrator unlocks) is beyond every number, so it meets a ≥ bound."""
+    if item["op"] == "ge" and observed.strip().lower() in {str(v).lower() for v in item.get("unbounded", [])}:
+        return True
+    return _compare(observed, item["op"], item["value"])
+
+
 # ------------------------------------------------------------------- the checks
 
 
@@ -310,7 +318,7 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
             continue
         value, where = settings[key.lower()]
         finding.see(where)
-        if not _compare(value, op, expected):
+        if not _meets(value, item):
             finding.fail(f"{where.partition(': ')[0]}: {key} is {value}, expected {OP_TEXT[op]} {expected}")
     return finding
 
@@ -422,7 +430,7 @@ def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
         options = dict(a.split("=", 1) for a in line.args if "=" in a)
         for item in args.get("expect", []):
             key, op, expected = item["key"], item["op"], item["value"]
-            if key in options and not _compare(options[key], op, expected):
+            if key in options and not _meets(options[key], item):
                 finding.fail(
                     f"{line.file}: {module} sets {key}={options[key]} on its line, over its configuration file: "
                     f"expected {OP_TEXT[op]} {expected}"
