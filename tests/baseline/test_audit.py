@@ -877,6 +877,25 @@ def test_a_match_block_that_weakens_sshd_for_some_connections_fails(real_sshd, t
     ]
 
 
+def test_a_stricter_subset_of_the_allowed_algorithms_passes_and_an_outside_one_fails(real_sshd, tmp_path):
+    """DZ-IA-08: sshd's Ciphers, MACs and KexAlgorithms may be fewer of the allowed ones, in any order (stricter);
+    one algorithm outside the list (CBC, SHA-1) fails, naming what sshd -T reports."""
+    config = tmp_path / "sshd_config"
+    (args,) = _control_checks("DZ-IA-08", "sshd_effective")
+    args = {"expect": [item for item in args["expect"] if item["key"] in {"ciphers", "macs", "kexalgorithms"}]}
+    strict = (
+        "Ciphers aes256-ctr,chacha20-poly1305@openssh.com\nMACs hmac-sha2-256\n"
+        "KexAlgorithms diffie-hellman-group-exchange-sha256,curve25519-sha256@libssh.org\n"
+    )
+    config.write_text(strict + SSHD_HARDENED)
+    assert checks.sshd_effective(_SshdHost(real_sshd, config), args).problems == []
+    config.write_text(strict.replace("aes256-ctr,", "aes256-ctr,aes128-cbc,") + SSHD_HARDENED)
+    (problem,) = checks.sshd_effective(_SshdHost(real_sshd, config), args).problems
+    assert problem.startswith(
+        "sshd -T: ciphers is aes256-ctr,aes128-cbc,chacha20-poly1305@openssh.com, expected one or more of "
+    )
+
+
 def test_the_automation_accounts_password_is_exempt_from_ageing_and_the_others_are_not():
     """An expired password would lock Ansible and the audit out, so the automation account is exempt; any
     other account with a usable password still fails without ageing."""

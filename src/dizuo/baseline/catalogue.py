@@ -82,7 +82,8 @@ class CheckKind(StrEnum):
 
     Paths are absolute; a ``mode`` is an octal string and means "no permission bits beyond these".
     ``op`` is one of ``eq``, ``le``, ``ge`` (numbers compare as numbers), ``contains`` (the value is one
-    of the observed value's items, split on commas and whitespace).
+    of the observed value's items, split on commas and whitespace), ``subset`` (the observed items, split so, are
+    one or more of the value's, in any order).
     """
 
     ACCOUNTS_UNIQUE = "accounts_unique"

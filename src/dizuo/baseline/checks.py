@@ -171,6 +171,10 @@ def _compare(observed: str, op: str, expected: object) -> bool:
     """``observed`` (text from the host) against the expected value; numbers compare as numbers."""
     if op == "contains":
         return str(expected) in re.split(r"[\s,]+", observed.strip())
+    if op == "subset":  # every item observed is allowed (any order, fewer is stricter), and there is one
+        observed_items = [item for item in re.split(r"[\s,]+", observed.strip()) if item]
+        allowed = expected if isinstance(expected, list) else re.split(r"[\s,]+", str(expected))
+        return bool(observed_items) and set(observed_items) <= {str(item) for item in allowed}
     if isinstance(expected, list):
         expected = ",".join(str(item) for item in expected)
     if op in {"le", "ge"}:
@@ -186,7 +190,7 @@ def _compare(observed: str, op: str, expected: object) -> bool:
     return observed.strip().lower() == str(expected).strip().lower()
 
 
-OP_TEXT = {"eq": "=", "le": "between 1 and", "ge": "≥", "contains": "contains"}
+OP_TEXT = {"eq": "=", "le": "between 1 and", "ge": "≥", "contains": "contains", "subset": "one or more of"}
 
 
 def _meets(observed: str, item: dict[str, Any]) -> bool:
