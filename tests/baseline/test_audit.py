@@ -896,6 +896,20 @@ def test_a_stricter_subset_of_the_allowed_algorithms_passes_and_an_outside_one_f
     )
 
 
+def test_a_command_that_fails_is_named_whole(real_sshd, tmp_path):
+    """An audit command that fails is shown as it was run, with its own options and its quoted arguments (`sshd -T
+    -C user=…`, not `sshd user=…`), so the message can be run again by hand."""
+    config = tmp_path / "sshd_config"
+    config.write_text("NoSuchOption yes\n" + SSHD_HARDENED)
+    (args,) = _control_checks("DZ-IA-08", "sshd_effective", mgmt_allowed_sources=["10.64.0.0/24"])
+    with pytest.raises(checks.CommandFailedError) as failed:
+        checks.sshd_effective(_SshdHost(real_sshd, config), args)
+    assert str(failed.value).startswith(
+        "`/usr/sbin/sshd -T -C user=root,host=probe.invalid,addr=10.64.0.1` exited 255: "
+    ), failed.value
+    assert "NoSuchOption" in str(failed.value)
+
+
 def test_the_automation_accounts_password_is_exempt_from_ageing_and_the_others_are_not():
     """An expired password would lock Ansible and the audit out, so the automation account is exempt; any
     other account with a usable password still fails without ageing."""

@@ -100,7 +100,8 @@ def _text(result: Any, stream: str = "stdout") -> str:
 def _run(host: Host, command: str, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     result = host.run(command, *args)
     if result.rc not in ok:
-        shown = shlex.join([command.split(maxsplit=1)[0], *args]) if args else command
+        # The whole command as run: its own options and its arguments quoted into it, as testinfra does.
+        shown = command % tuple(shlex.quote(arg) for arg in args) if args else command
         said = (_text(result, "stderr") or _text(result)).strip()[:200]
         raise CommandFailedError(f"`{shown}` exited {result.rc}: {said}")
     return _text(result)
