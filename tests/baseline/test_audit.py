@@ -1517,6 +1517,106 @@ def test_a_lock_that_never_expires_meets_the_unlock_time_bound(conf, line, expec
     assert _findings("DZ-IA-05", "config_values", host) + _findings("DZ-IA-05", "pam_stack", host) == expected
 
 
+@pytest.fixture(scope="module")
+def pamtester(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian 12's pamtester, to run a real PAM stack (this machine's libpam and modules)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("chpasswd") is None:
+        pytest.skip("a test account's password is set in a private mount namespace: root, unshare and chpasswd")
+    return debian_package_tree(("pamtester",), tmp_path_factory.mktemp("pamtester")) / "usr" / "bin" / "pamtester"
+
+
+FAILLOCK_ARGS = "deny=3 unlock_time=900 dir={tally}"
+_PREAUTH = f"auth required pam_faillock.so preauth {FAILLOCK_ARGS}\n"
+_AUTHFAIL = f"auth [default=die] pam_faillock.so authfail {FAILLOCK_ARGS}\n"
+
+
+def _logins(pamtester: Path, stack: str, work: Path) -> list[bool]:
+    """Whether each of five logins of a test account through ``stack`` (auth lines) succeeds, run by pamtester in a
+    private mount namespace (/etc an overlay): the right password, three wrong ones, the right one again."""
+    for folder in ("upper", "overlay", "tally"):
+        (work / folder).mkdir()
+    (work / "stack").write_text(stack.format(tally=work / "tally"))
+    attempts = ["Right-Pass-1", "wrong-1", "wrong-2", "wrong-3", "Right-Pass-1"]
+    script = (
+        f"mount -t overlay overlay -o lowerdir=/etc,upperdir={work}/upper,workdir={work}/overlay /etc && "
+        f"cp {work}/stack /etc/pam.d/dz-probe && useradd -M dz-probe && echo dz-probe:Right-Pass-1 | chpasswd && "
+        + " ; ".join(
+            f"(echo {attempt} | {pamtester} dz-probe dz-probe authenticate >/dev/null 2>&1 && echo ok || echo no)"
+            for attempt in attempts
+        )
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True, text=True, check=True
+    )
+    return [word == "ok" for word in done.stdout.split()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stack", "bypass"),
+    [
+        # openEuler's system-auth order: preauth first, then pam_unix sufficient
+        (_PREAUTH + "auth sufficient pam_unix.so\n" + _AUTHFAIL + "auth requisite pam_deny.so\n", None),
+        # Debian's common-auth order: pam_unix jumps over authfail to authsucc, below preauth
+        (
+            "auth required pam_env.so\n" + _PREAUTH + "auth [success=1 default=ignore] pam_unix.so\n" + _AUTHFAIL
+            + f"auth sufficient pam_faillock.so authsucc {FAILLOCK_ARGS}\nauth requisite pam_deny.so\n",
+            None,
+        ),
+        (  # pam_unix sufficient above preauth: a right password ends the stack before the lock is looked at
+            "auth sufficient pam_unix.so\n" + _PREAUTH + _AUTHFAIL + "auth requisite pam_deny.so\n",
+            "`sufficient pam_unix.so` ends the stack on success before it",
+        ),
+        (  # a jump from pam_unix over preauth and authfail to pam_permit
+            "auth [success=3 default=ignore] pam_unix.so\n" + _PREAUTH + _AUTHFAIL
+            + "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+            "`[success=3 default=ignore] pam_unix.so` jumps past it",
+        ),
+    ],
+)  # fmt: skip
+def test_a_line_above_faillock_preauth_that_lets_a_login_skip_it_fails(pamtester, tmp_path, stack, bypass):
+    """DZ-IA-05: pam_faillock's preauth refuses a locked account only if the stack reaches it: a line above it that
+    ends the stack on success or jumps past it lets the right password open an account locked after three wrong
+    ones. Each stack runs for real (pamtester, this machine's PAM modules) and the audit must agree with it."""
+    first, *wrong, last = _logins(pamtester, stack, tmp_path)
+    assert first, "the right password does not log in even before any failure: the stack is broken"
+    assert not any(wrong)
+    assert last == (bypass is not None), "pamtester: the locked account " + ("opened" if last else "stayed shut")
+    sshd = (stack.format(tally="/run/faillock") + "account required pam_faillock.so\n").encode()
+    found = [p for p in _findings("DZ-IA-05", "pam_stack", _FilesHost({"/etc/pam.d/sshd": sshd})) if "without" in p]
+    assert found == ([] if bypass is None else [
+        f"/etc/pam.d/sshd: the auth line {bypass} (the pam_faillock.so with preauth line), so a login can succeed "
+        "without it"
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sshd", "substack", "bypassed"),
+    [
+        # openEuler's sshd: the faillock lines are in the password-auth substack, below pam_sepermit
+        (b"auth required pam_sepermit.so\nauth substack password-auth\n", b"", False),
+        # a sufficient line inside another substack ends only that substack: preauth still runs
+        (b"auth substack other-auth\nauth substack password-auth\n", b"auth sufficient pam_unix.so\n", False),
+        # a sufficient line of sshd's own above the substack ends the whole stack first
+        (b"auth sufficient pam_unix.so\nauth substack password-auth\n", b"", True),
+        # a jump over the one substack line that holds preauth (include inlines its lines: they count)
+        (b"auth [success=1 default=ignore] pam_unix.so\nauth substack password-auth\n", b"", True),
+        (b"auth [success=1 default=ignore] pam_unix.so\nauth required pam_env.so\nauth substack password-auth\n",
+         b"", False),
+    ],
+)  # fmt: skip
+def test_a_bypass_of_faillock_preauth_is_judged_within_its_stack(sshd, substack, bypassed):
+    """PAM jumps count the lines of one stack (included lines inlined, a substack one line), and a substack's own
+    `done` ends only the substack: the audit places each line so, and fails only what keeps preauth from running."""
+    password_auth = (
+        b"auth required pam_env.so\nauth required pam_faillock.so preauth\nauth sufficient pam_unix.so\n"
+        b"auth [default=die] pam_faillock.so authfail\nauth required pam_deny.so\naccount required pam_faillock.so\n"
+    )
+    files = {"/etc/pam.d/sshd": sshd, "/etc/pam.d/password-auth": password_auth, "/etc/pam.d/other-auth": substack}
+    found = [p for p in _findings("DZ-IA-05", "pam_stack", _FilesHost(files)) if "without it" in p]
+    assert bool(found) == bypassed, found
+
+
 SSHD_FAILLOCK = (
     "auth {preauth} pam_faillock.so preauth\nauth {authfail} pam_faillock.so authfail\n"
     "account {account} pam_faillock.so\n"

@@ -114,10 +114,11 @@ class CheckKind(StrEnum):
     """The effective PAM stack of ``service`` (/etc/pam.d/<service>, following @include, include and
     substack) has a ``type`` line using ``module``, whose arguments contain every item of ``args``; a
     ``key=value`` argument of such a line that is an ``expect`` key must meet it (it overrides the module's file).
-    A line with an argument of ``refused_args`` fails and does not count.
+    A line with an argument of ``refused_args`` fails and does not count. With ``reached``, a line above it in its
+    stack that ends the stack on success (``sufficient``, ``success=done``) or jumps past it fails.
     Args: ``service``, ``type``, ``module``, ``args`` (optional list), ``expect`` (optional ``{key, op, value}``,
     ``unbounded`` as for config_values),
-    ``refused_args`` (optional list)."""
+    ``refused_args`` (optional list), ``reached`` (optional bool)."""
     LOGIN_ENV = "login_env"
     """In a login shell (``bash -l -c``), variable ``name`` compares to ``value`` by ``op`` and is
     read-only. Args: ``name``, ``op``, ``value``."""

@@ -370,29 +370,48 @@ class PamLine:
     module: str
     args: tuple[str, ...]
     if_installed: bool = False  # written `-type`: PAM skips the line when the module is not installed
+    # Where the line stands in its type's stack: its index, after those of the substack lines it is under (PAM jumps
+    # count the lines of one type, includes inlined, and a substack is one line of its parent).
+    position: tuple[int, ...] = ()
 
 
-def _pam_lines(host: Host, service: str, depth: int = 0) -> Iterator[PamLine]:
-    """The effective stack of a service, following @include, include and substack."""
+def _pam_lines(
+    host: Host,
+    service: str,
+    depth: int = 0,
+    only: str | None = None,
+    scope: tuple[int, ...] = (),
+    counters: dict[str, int] | None = None,
+) -> Iterator[PamLine]:
+    """The effective stack of a service, following @include, include and substack (``only``: the lines of one
+    type, as include and substack take them)."""
     path = f"/etc/pam.d/{service}"
     text = _read(host, path)
     if text is None or depth > 8:
         return
+    counters = {} if counters is None else counters
     for raw in text.replace("\\\n", " ").splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         if line.startswith("@include"):
-            yield from _pam_lines(host, line.split()[1], depth + 1)
+            yield from _pam_lines(host, line.split()[1], depth + 1, only, scope, counters)
             continue
         match = re.match(r"^(-?)(\w+)\s+(\[[^]]*]|\S+)\s*(\S*)\s*(.*)$", line)
         if not match:
             continue
         dash, kind, control, module, rest = match.groups()
-        if control in {"include", "substack"}:
-            yield from (p for p in _pam_lines(host, module, depth + 1) if p.type == kind)
+        if only is not None and kind != only:
             continue
-        yield PamLine(path, kind, control, module, tuple(rest.split()), if_installed=dash == "-")
+        if control == "include":
+            yield from _pam_lines(host, module, depth + 1, kind, scope, counters)
+            continue
+        index = counters.get(kind, 0)
+        counters[kind] = index + 1
+        if control == "substack":
+            yield from _pam_lines(host, module, depth + 1, kind, (*scope, index), {})
+            continue
+        yield PamLine(path, kind, control, module, tuple(rest.split()), dash == "-", (*scope, index))
 
 
 def _pam_module_installed(host: Host, module: str) -> bool:
@@ -409,6 +428,31 @@ def _pam_module_installed(host: Host, module: str) -> bool:
 _PAM_NOT_REFUSALS = {"success", "ignore", "new_authtok_reqd"}
 
 
+def _pam_actions(control: str) -> dict[str, str]:
+    """A line's control as return value -> action (``sufficient`` ends the stack on success, as pam.conf(5) says)."""
+    if control == "sufficient":
+        return {"success": "done", "new_authtok_reqd": "done"}
+    if not control.startswith("["):
+        return {}
+    return dict(item.partition("=")[::2] for item in control.strip("[]").split())
+
+
+def _pam_bypass(before: PamLine, line: PamLine) -> str | None:
+    """How ``before``, earlier in the stack, keeps ``line`` from running: it ends the stack on success (sufficient,
+    success=done) or jumps past it; None when it cannot. Only a line of the same stack or of a stack ``line`` is
+    under can: a substack's own done or jump ends within that substack."""
+    level = len(before.position) - 1
+    if level < 0 or len(line.position) <= level or before.position[:level] != line.position[:level]:
+        return None
+    at, target = before.position[level], line.position[level]
+    actions = _pam_actions(before.control)
+    if any(action.isdigit() and at + int(action) >= target for action in actions.values()):
+        return "jumps past it"
+    if actions.get("success") == "done":
+        return "ends the stack on success before it"
+    return None
+
+
 def _pam_control_denies(control: str) -> bool:
     """Whether a failure of the line's module fails the stack: ``required``/``requisite``, or a ``[...]`` control
     whose default and every refusal it names are ``bad`` or ``die``. ``optional`` and ``sufficient`` ignore it."""
@@ -416,7 +460,7 @@ def _pam_control_denies(control: str) -> bool:
         return True
     if not control.startswith("["):
         return False
-    actions = dict(item.partition("=")[::2] for item in control.strip("[]").split())
+    actions = _pam_actions(control)
     refusals = {value: action for value, action in actions.items() if value not in _PAM_NOT_REFUSALS}
     return refusals.get("default") in {"bad", "die"} and all(a in {"bad", "die"} for a in refusals.values())
 
@@ -429,7 +473,8 @@ def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
     finding = Finding()
     service, kind, module = args["service"], args["type"], args["module"]
     wanted = [str(a) for a in args.get("args", [])]
-    lines = [p for p in _pam_lines(host, service) if p.type == kind and Path(p.module).name == module]
+    stack = [p for p in _pam_lines(host, service) if p.type == kind]
+    lines = [p for p in stack if Path(p.module).name == module]
     for line in lines:
         finding.see(f"{line.file}: {line.type} {line.control} {line.module} {' '.join(line.args)}".strip())
         options = dict(a.split("=", 1) for a in line.args if "=" in a)
@@ -461,6 +506,19 @@ def pam_stack(host: Host, args: dict[str, Any]) -> Finding:
             f"PAM service {service}: the {kind} line using {module}{extra} is {controls}, so a refusal of the module "
             "is ignored (required, requisite or [default=die] make it count)"
         )
+    elif args.get("reached"):
+        # A line above that ends the stack on success or jumps past this one lets a login through unchecked
+        # (pam_unix `sufficient` above pam_faillock's preauth: a right password opens a locked account).
+        bypassed = {
+            line: [(earlier, how) for earlier in stack[: stack.index(line)] if (how := _pam_bypass(earlier, line))]
+            for line in matching
+        }
+        if all(bypassed.values()):
+            for earlier, how in dict.fromkeys(pair for pairs in bypassed.values() for pair in pairs):
+                finding.fail(
+                    f"{earlier.file}: the {kind} line `{earlier.control} {earlier.module}` {how} (the {module}{extra} "
+                    "line), so a login can succeed without it"
+                )
     return finding
 
 
