@@ -96,6 +96,50 @@ def test_verifier_exits_2_when_a_tree_cannot_be_read(tmp_path: Path) -> None:
     assert "cannot read" in done.stderr
 
 
+def test_a_tree_deeper_than_the_recursion_limit_is_verified_like_any_other(tmp_path: Path) -> None:
+    """Folders nested 1500 deep (beyond Python's recursion limit) are walked and compared: equal trees verify, and a
+    difference at the bottom is named (exit 1), never a crash taken for "the trees differ"."""
+    source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m"
+    for root in (source, destination):
+        folder = root
+        for _ in range(1500):  # not os.makedirs: it recurses as deep
+            folder /= "d"
+            folder.mkdir(parents=folder.parent == root)
+        (root / "/".join(["d"] * 1500) / "leaf").write_bytes(b"deep")
+    try:
+        done = _digest(source, destination, manifest)
+        assert (done.returncode, done.stdout.strip()) == (0, "written"), done.stderr[-2000:]
+        (destination / "/".join(["d"] * 1500) / "leaf").write_bytes(b"DEEP")
+        done = _digest(source, destination, manifest)
+        assert done.returncode == 1, done.stderr[-2000:]
+        assert "content differs: " + "d/" * 1500 + "leaf" in done.stdout
+    finally:  # rm, not shutil.rmtree (pytest's cleanup): that recurses as deep too
+        subprocess.run(["rm", "-rf", str(source), str(destination)], check=True)
+
+
+def test_an_unexpected_error_exits_2_with_a_message_not_1(tmp_path: Path) -> None:
+    """A bug in the checks (any exception) exits 2 with one line naming it, never 1 (which says the trees differ)."""
+    source = tmp_path / "a"
+    source.mkdir()
+    script = (
+        "import importlib.machinery, importlib.util, sys\n"
+        f"loader = importlib.machinery.SourceFileLoader('digest', {str(DIGEST)!r})\n"
+        "module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))\n"
+        "loader.exec_module(module)\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise KeyError('boom')\n"
+        "module.compare = broken\n"
+        "sys.exit(module.main(sys.argv))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "verify", str(source), str(source), str(tmp_path / "m")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("the check failed (KeyError: 'boom')"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_verifier_tells_apart_names_that_print_alike_and_sees_hard_links(tmp_path: Path) -> None:
     """U+0085 and a lone byte 0x85 are different names; a hard link split in the destination is a difference."""
     source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m"
