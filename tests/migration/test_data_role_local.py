@@ -216,3 +216,52 @@ def test_a_copy_killed_outright_leaves_nothing_a_rerun_trips_on(tmp_path: Path) 
     done = wave.play()
     assert done.returncode == 0, done.stdout + done.stderr
     assert _tree(wave.destination()) == _tree(wave.source())
+
+
+def _rsync_then(tmp_path: Path, script: str) -> str:
+    """A PATH whose rsync runs the real one, then ``script`` (sh): what happens while the role's copy runs."""
+    wrapper = tmp_path / "rsync-then"
+    wrapper.mkdir()
+    (wrapper / "rsync").write_text(f'#!/bin/sh\n{shutil.which("rsync")} "$@" || exit $?\n{script}\n', encoding="utf-8")
+    (wrapper / "rsync").chmod(0o755)
+    return f"{wrapper}:{os.environ['PATH']}"
+
+
+def _play_with(wave: Wave, path: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(wave.command(), capture_output=True, text=True, timeout=600, check=False, env=wave.env(path))
+
+
+def test_a_rerun_never_resumes_over_what_a_switched_system_wrote_after_its_verify_failed(tmp_path: Path) -> None:
+    """sys-a verified and switched; a rerun's verify fails because the application writes accounts.db meanwhile: the
+    next rerun does not take that for its own unfinished copy: it refuses, naming accounts.db, and leaves it."""
+    wave = Wave(tmp_path / "wave", ("sys-a", "sys-b"))
+    for name in ("sys-a", "sys-b"):
+        (wave.source(name) / "accounts.db").write_text(f"{name} before the switch\n", encoding="utf-8")
+    first = wave.play()
+    assert first.returncode == 0, first.stdout + first.stderr
+    accounts = wave.destination("sys-a") / "accounts.db"
+    written = _play_with(wave, _rsync_then(tmp_path, f"echo 'after the switch' > {accounts}"))
+    assert written.returncode != 0, "the verify should have seen the application's write"
+    assert "differs: accounts.db" in written.stdout, written.stdout
+    done = wave.play()
+    assert done.returncode != 0, "a rerun copied the old source over what the switched system wrote"
+    assert "accounts.db" in done.stdout, done.stdout
+    assert "resuming the unfinished copy" not in done.stdout, done.stdout
+    assert accounts.read_text(encoding="utf-8") == "after the switch\n"
+
+
+def test_what_an_unfinished_copy_wrote_and_the_source_then_lost_is_removed(tmp_path: Path) -> None:
+    """A copy that did not verify (the source was written while rsync ran) holds a file the source then deletes:
+    the next run removes it (rsync logged it as the role's own), the copy verifies; a repair of a copy left so
+    removes it too, instead of failing on "only in the destination" for ever."""
+    for repair in (False, True):
+        wave = Wave(tmp_path / f"repair-{repair}")
+        (wave.source() / "y.tmp").write_text("scratch\n", encoding="utf-8")
+        (wave.source() / "x.db").write_text("x\n", encoding="utf-8")
+        busy = _play_with(wave, _rsync_then(tmp_path / f"repair-{repair}", f"echo more >> {wave.source() / 'x.db'}"))
+        assert busy.returncode != 0, busy.stdout
+        (wave.source() / "y.tmp").unlink()
+        done = wave.play(*(["-e", '{"data_migration_repair": ["sys-a"]}'] if repair else []))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert not (wave.destination() / "y.tmp").exists()
+        assert _tree(wave.destination()) == _tree(wave.source())

@@ -32,6 +32,15 @@ def _digest(source: Path, destination: Path, manifest: Path) -> subprocess.Compl
     return _run("verify", str(source), str(destination), str(manifest))
 
 
+def _rsync(source: Path, destination: Path, manifest: Path) -> None:
+    """rsync as tasks/copy.yml runs it after the guard, logging what it writes into the copy's in-progress marker."""
+    subprocess.run(
+        ["rsync", "--archive", "--log-file-format=copied %i %n", f"--log-file={manifest}.in-progress",
+         f"{source}/", f"{destination}/"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
 def test_argument_specs_declare_every_default() -> None:
     """Every default of the role is declared in meta/argument_specs.yml, so Ansible checks what users pass."""
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
@@ -196,7 +205,8 @@ def test_guard_resumes_only_its_own_unfinished_copy_of_the_same_source(tmp_path:
     (source / "f").write_bytes(b"data")
     (other / "f").write_bytes(b"other")
     assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "empty"
-    (destination / "f").write_bytes(b"da")  # rsync was killed half way
+    _rsync(source, destination, manifest)
+    (destination / "f").write_bytes(b"da")  # as rsync renames it into place, then killed before the verify
     assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "resuming the unfinished copy"
     refused = _run("guard", str(other), str(destination), str(manifest))
     assert refused.returncode == 1, "another source's copy may not resume into this destination"
@@ -520,8 +530,9 @@ def test_a_resync_that_did_not_verify_is_resumed_not_blamed_on_an_application(tm
     source, destination, manifest = _trees(tmp_path, files=2)
     assert _digest(source, destination, manifest).returncode == 0
     assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "as last verified"
-    (destination / "d" / "f0").write_bytes(b"what rsync sent")  # the source as rsync read it...
-    (source / "d" / "f0").write_bytes(b"what the source holds now")  # ...and written again since
+    (source / "d" / "f0").write_bytes(b"what rsync sent")
+    _rsync(source, destination, manifest)
+    (source / "d" / "f0").write_bytes(b"what the source holds now")  # written again since rsync read it
     assert _digest(source, destination, manifest).returncode == 1
     again = _run("guard", str(source), str(destination), str(manifest))
     assert (again.returncode, again.stdout.strip()) == (0, "resuming the unfinished copy"), again.stdout
@@ -553,17 +564,26 @@ def test_the_guard_removes_only_what_the_verified_copy_recorded_and_the_source_l
     assert not (destination / "d" / "link").is_symlink()
     assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]
     assert _digest(source, destination, manifest).returncode == 0
-    (destination / "d" / "f9").write_bytes(b"rsync's, in a copy that then failed")  # recorded by no manifest
-    Path(f"{manifest}.in-progress").write_text(f"{Path(manifest).read_text().splitlines()[0]}\n")
-    resumed = _run("guard", str(source), str(destination), str(manifest))
-    assert resumed.stdout.strip() == "resuming the unfinished copy", resumed.stdout
-    assert (destination / "d" / "f9").exists(), "a file no manifest recorded was removed"
+    assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "as last verified"
+    (source / "d" / "f8").write_bytes(b"copied by rsync, then deleted from the source")
+    _rsync(source, destination, manifest)
+    (source / "d" / "f8").unlink()
+    (destination / "d" / "f9").write_bytes(b"written by someone else")  # recorded by no manifest, logged by no rsync
+    refused = _run("guard", str(source), str(destination), str(manifest))
+    assert refused.returncode == 1, refused.stdout
+    assert "d/f9" in refused.stdout, refused.stdout
+    assert (destination / "d" / "f9").exists(), "a file the role did not copy was removed"
+    assert (destination / "d" / "f8").exists(), "a refused guard removed something"
     (destination / "d" / "f9").unlink()
+    resumed = _run("guard", str(source), str(destination), str(manifest))
+    assert resumed.stdout.splitlines()[0] == "resuming the unfinished copy", resumed.stdout
+    assert not (destination / "d" / "f8").exists(), "what the unfinished copy's rsync wrote and the source lost stays"
     assert _digest(source, destination, manifest).returncode == 0
     shutil.rmtree(source / "d")
     refused = _run("guard", str(source), str(destination), str(manifest))
     assert refused.returncode == 1
-    assert "is empty (is its volume mounted?)" in refused.stdout, refused.stdout
+    assert "is empty and is not a mount point (is its volume mounted?)" in refused.stdout, refused.stdout
+    assert not Path(f"{manifest}.in-progress").exists(), "a refused guard marked the copy in progress"
     assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]
 
 
@@ -587,7 +607,7 @@ def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_pl
     try:
         assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "empty"
         assert Path(f"{manifest}.in-progress").read_text().splitlines()[1].startswith("filesystem fsid=")
-        (destination / "half-copied").write_bytes(b"rsync was killed here")
+        _rsync(source, destination, manifest)  # then killed before the verify
         resumed = _run("guard", str(source), str(destination), str(manifest))
         assert resumed.stdout.strip() == "resuming the unfinished copy", resumed.stdout
     finally:
@@ -605,3 +625,30 @@ def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_pl
         assert fresh.stdout.splitlines()[-1] == "empty", fresh.stdout
     finally:
         subprocess.run(["umount", str(destination)], check=True)
+
+
+def test_a_mounted_source_that_was_emptied_is_copied_as_empty_not_refused(tmp_path: Path) -> None:
+    """A drained spool: the source is a mounted volume that now holds nothing. The guard takes it as is (an empty
+    folder that is not a mount point is what an unmounted volume looks like, a mount point is not), removes the
+    verified copy's files and the copy verifies; no marker is left by a refusal."""
+    source, destination, manifest = _trees(tmp_path, files=2)
+    shutil.rmtree(source)
+    source.mkdir()
+    _mount_tmpfs(source)
+    try:
+        (source / "d").mkdir()
+        (source / "d" / "queued.msg").write_bytes(b"a message waiting")
+        (destination / "d" / "queued.msg").write_bytes(b"a message waiting")
+        for name in ("f0", "f1"):
+            (destination / "d" / name).unlink()
+        destination.chmod(source.stat().st_mode & 0o7777)  # a tmpfs root's 1777, as rsync gives it
+        assert _digest(source, destination, manifest).returncode == 0
+        (source / "d" / "queued.msg").unlink()
+        (source / "d").rmdir()
+        done = _run("guard", str(source), str(destination), str(manifest))
+        assert done.returncode == 0, done.stdout
+        assert "removed (the source no longer has it): d/queued.msg" in done.stdout, done.stdout
+        assert _digest(source, destination, manifest).returncode == 0
+        assert not any(destination.iterdir())
+    finally:
+        subprocess.run(["umount", str(source)], check=True)
