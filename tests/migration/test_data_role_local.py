@@ -265,3 +265,27 @@ def test_what_an_unfinished_copy_wrote_and_the_source_then_lost_is_removed(tmp_p
         assert done.returncode == 0, done.stdout + done.stderr
         assert not (wave.destination() / "y.tmp").exists()
         assert _tree(wave.destination()) == _tree(wave.source())
+
+
+def test_a_same_size_change_within_the_second_or_under_a_restored_time_is_copied_again(tmp_path: Path) -> None:
+    """A file rewritten at the same size within the second of the copied version is sent (times compared to the
+    nanosecond); one rewritten under its very time, which rsync's quick check takes for equal, fails one verify and
+    is sent by content on the next run, instead of failing every rerun for ever."""
+    wave = Wave(tmp_path)
+    ledger = wave.source() / "ledger.dat"
+    ledger.write_bytes(b"balance=100")
+    os.utime(ledger, ns=(1_700_000_000_100_000_000, 1_700_000_000_100_000_000))
+    first = wave.play()
+    assert first.returncode == 0, first.stdout + first.stderr
+    ledger.write_bytes(b"balance=999")
+    os.utime(ledger, ns=(1_700_000_000_900_000_000, 1_700_000_000_900_000_000))  # the same second
+    done = wave.play()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (wave.destination() / "ledger.dat").read_bytes() == b"balance=999"
+    ledger.write_bytes(b"balance=555")
+    os.utime(ledger, ns=(1_700_000_000_900_000_000, 1_700_000_000_900_000_000))  # the very same time
+    seen = wave.play()
+    assert seen.returncode != 0, "the verify should have seen the change rsync's quick check cannot"
+    again = wave.play()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (wave.destination() / "ledger.dat").read_bytes() == b"balance=555"
