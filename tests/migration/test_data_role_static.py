@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.machinery
 import importlib.util
 import json
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -627,28 +629,48 @@ def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_pl
         subprocess.run(["umount", str(destination)], check=True)
 
 
-def test_a_mounted_source_that_was_emptied_is_copied_as_empty_not_refused(tmp_path: Path) -> None:
-    """A drained spool: the source is a mounted volume that now holds nothing. The guard takes it as is (an empty
-    folder that is not a mount point is what an unmounted volume looks like, a mount point is not), removes the
-    verified copy's files and the copy verifies; no marker is left by a refusal."""
+@contextlib.contextmanager
+def _verified_from_a_mounted_source(tmp_path: Path) -> Iterator[tuple[Path, Path, Path]]:
+    """A copy verified from a source that is a mounted volume (a tmpfs, unmounted on the way out)."""
     source, destination, manifest = _trees(tmp_path, files=2)
     shutil.rmtree(source)
     source.mkdir()
     _mount_tmpfs(source)
     try:
-        (source / "d").mkdir()
-        (source / "d" / "queued.msg").write_bytes(b"a message waiting")
-        (destination / "d" / "queued.msg").write_bytes(b"a message waiting")
-        for name in ("f0", "f1"):
-            (destination / "d" / name).unlink()
+        shutil.copytree(destination / "d", source / "d")
         destination.chmod(source.stat().st_mode & 0o7777)  # a tmpfs root's 1777, as rsync gives it
         assert _digest(source, destination, manifest).returncode == 0
-        (source / "d" / "queued.msg").unlink()
-        (source / "d").rmdir()
+        yield source, destination, manifest
+    finally:
+        subprocess.run(["umount", str(source)], check=True)
+
+
+def test_a_mounted_source_that_was_emptied_is_copied_as_empty_not_refused(tmp_path: Path) -> None:
+    """A drained spool: the source is a mounted volume that now holds nothing. The guard takes it as is (an empty
+    folder that is not a mount point is what an unmounted volume looks like, a mount point is not), removes the
+    verified copy's files and the copy verifies."""
+    with _verified_from_a_mounted_source(tmp_path) as (source, destination, manifest):
+        shutil.rmtree(source / "d")
         done = _run("guard", str(source), str(destination), str(manifest))
         assert done.returncode == 0, done.stdout
-        assert "removed (the source no longer has it): d/queued.msg" in done.stdout, done.stdout
+        assert "removed (the source no longer has it): d/f0" in done.stdout, done.stdout
         assert _digest(source, destination, manifest).returncode == 0
         assert not any(destination.iterdir())
+
+
+def test_another_volume_mounted_at_the_source_is_neither_pruned_against_nor_copied(tmp_path: Path) -> None:
+    """Two legacy mounts swapped: the volume now at a copy's source is not the one its verified copy was made from.
+    The guard refuses, naming both file systems, and removes nothing of the verified copy; the marker is not written."""
+    with _verified_from_a_mounted_source(tmp_path) as (source, destination, manifest):
+        pass
+    _mount_tmpfs(source)
+    try:
+        (source / "other-system.db").write_bytes(b"another system's data")
+        refused = _run("guard", str(source), str(destination), str(manifest))
+        assert refused.returncode == 1, refused.stdout
+        assert "is on another file system" in refused.stdout, refused.stdout
+        assert "two mounts swapped?" in refused.stdout, refused.stdout
+        assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f1"], "the verified copy was pruned"
+        assert not Path(f"{manifest}.in-progress").exists()
     finally:
         subprocess.run(["umount", str(source)], check=True)
