@@ -17,6 +17,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from dizuo.interrupt import watching
+
 # Top-level command -> the domain module whose register(app) adds it; listed in this order in --help.
 # tests/test_cli.py checks this against what each domain actually registers.
 COMMANDS: dict[str, str] = {
@@ -89,4 +91,5 @@ def stop_cleanly_on_sigterm() -> None:
 def main() -> None:
     """Entry point of the `dizuo` console script."""
     stop_cleanly_on_sigterm()
-    app()
+    with watching():
+        app()

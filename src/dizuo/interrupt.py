@@ -8,11 +8,18 @@ process; it must therefore write nothing that the command's cleanup removes.
 
 The other side is a commit (a build swapped in for the previous one): a signal in its middle would leave neither.
 :func:`held` keeps the signals out of such a block and hands them to their handlers as it ends.
+
+A handler's exception is raised wherever the main thread is, also inside a weakref callback or a ``__del__`` the
+interpreter runs (a worker thread's object freed as :func:`interruptible` returns): there Python prints "Exception
+ignored" and the Ctrl-C is lost, and the command would go on to commit. Under :func:`watching` (the CLI's whole run)
+each such exception is noted as it is raised; one that was swallowed is raised again at the next checkpoint (each wait
+of :func:`interruptible`, the start of :func:`held`) and not printed where it was swallowed.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +30,22 @@ T = TypeVar("T")
 # How often the waiting main thread wakes for a signal: quick to stop, nothing to measure on work of seconds.
 WAKE_SECONDS = 0.1
 HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+# Under `watching`: the exceptions its signal handlers raised (to know them again), and those of them Python swallowed
+# where they were raised (it hands each to sys.unraisablehook), to be raised again at the next checkpoint.
+_raised: list[BaseException] = []
+_lost: list[BaseException] = []
+_watching: list[bool] = []  # one block at a time: nested ones are the outer one
+
+
+def raise_lost() -> None:
+    """A checkpoint: raise again a signal's exception that was swallowed where it was raised (see the module's doc)."""
+    if _lost:
+        lost = _lost[-1]
+        _lost.clear()
+        _raised.clear()
+        raise lost
 
 
 def interruptible(call: Callable[[], T], name: str = "interruptible") -> T:
@@ -39,10 +62,59 @@ def interruptible(call: Callable[[], T], name: str = "interruptible") -> T:
     worker.start()
     while worker.is_alive():
         worker.join(WAKE_SECONDS)
+        raise_lost()
+    # Freed here, not as this returns: a signal landing in the weakref callbacks this runs is caught just below.
+    del worker
+    raise_lost()
     done, value = outcome[0]
     if done:
         return value  # type: ignore[no-any-return]
     raise value
+
+
+@contextmanager
+def watching() -> Iterator[None]:
+    """Within the block, a signal's exception swallowed where it was raised (a weakref callback, a ``__del__``) is
+    raised again at the next checkpoint, and at the end of the block, instead of being printed and lost. Main thread
+    only; nested blocks are one."""
+    if threading.current_thread() is not threading.main_thread() or _watching:
+        yield
+        return
+
+    def noting(handler: Callable[[int, FrameType | None], Any]) -> Callable[[int, FrameType | None], Any]:
+        def on_signal(signum: int, frame: FrameType | None) -> Any:
+            try:
+                return handler(signum, frame)
+            except BaseException as exc:
+                _raised.append(exc)
+                raise
+
+        return on_signal
+
+    def quiet(unraisable: Any) -> None:
+        if any(unraisable.exc_value is r for r in _raised):
+            _lost.append(unraisable.exc_value)  # not printed: raised again at the next checkpoint
+        else:
+            previous_hook(unraisable)  # anything else is printed as before
+
+    handlers = {s: h for s in HELD if callable(h := signal.getsignal(s))}
+    previous_hook = sys.unraisablehook
+    restore: dict[signal.Signals, Any] = {}
+    _watching.append(True)
+    try:
+        for number, handler in handlers.items():
+            signal.signal(number, noting(handler))
+            restore[number] = handler
+        sys.unraisablehook = quiet
+        yield
+        raise_lost()
+    finally:
+        sys.unraisablehook = previous_hook
+        for number, handler in restore.items():
+            signal.signal(number, handler)
+        _raised.clear()
+        _lost.clear()
+        _watching.clear()
 
 
 @contextmanager
@@ -54,6 +126,7 @@ def held() -> Iterator[Callable[[], bool]]:
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
+    raise_lost()  # a signal swallowed before the block ends the command here, not after its commit
     arrived: list[int] = []
 
     def note(signum: int, _frame: FrameType | None) -> None:
