@@ -100,6 +100,19 @@ def test_verifier_names_every_difference_and_writes_nothing(tmp_path: Path) -> N
     assert not manifest.exists()
 
 
+def test_a_difference_of_the_tree_s_own_root_is_named_as_the_root(tmp_path: Path) -> None:
+    """The root itself (its mode, here) is named `.`, as rsync names it, not `''`."""
+    source, destination, manifest = tmp_path / "a", tmp_path / "b", tmp_path / "m.sha256"
+    for root in (source, destination):
+        root.mkdir()
+    source.chmod(0o750)
+    destination.chmod(0o700)
+    done = _digest(source, destination, manifest)
+    assert done.returncode == 1
+    assert "mode differs: .\n" in done.stdout + "\n", done.stdout
+    assert "''" not in done.stdout, done.stdout
+
+
 def test_verifier_exits_2_when_a_tree_cannot_be_read(tmp_path: Path) -> None:
     """A source that is not there is an error (2), never a match."""
     done = _digest(tmp_path / "absent", tmp_path, tmp_path / "m")
