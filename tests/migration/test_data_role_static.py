@@ -602,13 +602,18 @@ def test_the_guard_removes_only_what_the_verified_copy_recorded_and_the_source_l
     assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]
 
 
-def _mount_tmpfs(at: Path) -> None:
+@contextlib.contextmanager
+def _mounted_tmpfs(at: Path) -> Iterator[Path]:
+    """A fresh tmpfs mounted at `at` for the block, unmounted on the way out (skips where none can be mounted)."""
     mounted = subprocess.run(["mount", "-t", "tmpfs", "dizuo-test", str(at)], capture_output=True, check=False)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    if not os.statvfs(at).f_fsid:
+    try:
+        if not os.statvfs(at).f_fsid:
+            pytest.skip("this kernel gives tmpfs no f_fsid: two tmpfs mounts cannot be told apart")
+        yield at
+    finally:
         subprocess.run(["umount", str(at)], check=True)
-        pytest.skip("this kernel gives tmpfs no f_fsid: two tmpfs mounts cannot be told apart")
 
 
 def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_place(tmp_path: Path) -> None:
@@ -618,17 +623,13 @@ def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_pl
     source, destination, manifest = _trees(tmp_path, files=2)
     shutil.rmtree(destination)
     destination.mkdir()
-    _mount_tmpfs(destination)
-    try:
+    with _mounted_tmpfs(destination):
         assert _run("guard", str(source), str(destination), str(manifest)).stdout.strip() == "empty"
         assert Path(f"{manifest}.in-progress").read_text().splitlines()[1].startswith("filesystem fsid=")
         _rsync(source, destination, manifest)  # then killed before the verify
         resumed = _run("guard", str(source), str(destination), str(manifest))
         assert resumed.stdout.strip() == "resuming the unfinished copy", resumed.stdout
-    finally:
-        subprocess.run(["umount", str(destination)], check=True)
-    _mount_tmpfs(destination)
-    try:
+    with _mounted_tmpfs(destination):
         (destination / "ledger.db").write_bytes(b"another system's data")
         refused = _run("guard", str(source), str(destination), str(manifest))
         assert refused.returncode == 1, refused.stdout
@@ -638,8 +639,6 @@ def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_pl
         (destination / "ledger.db").unlink()
         fresh = _run("guard", str(source), str(destination), str(manifest))
         assert fresh.stdout.splitlines()[-1] == "empty", fresh.stdout
-    finally:
-        subprocess.run(["umount", str(destination)], check=True)
 
 
 @contextlib.contextmanager
@@ -648,14 +647,11 @@ def _verified_from_a_mounted_source(tmp_path: Path) -> Iterator[tuple[Path, Path
     source, destination, manifest = _trees(tmp_path, files=2)
     shutil.rmtree(source)
     source.mkdir()
-    _mount_tmpfs(source)
-    try:
+    with _mounted_tmpfs(source):
         shutil.copytree(destination / "d", source / "d")
         destination.chmod(source.stat().st_mode & 0o7777)  # a tmpfs root's 1777, as rsync gives it
         assert _digest(source, destination, manifest).returncode == 0
         yield source, destination, manifest
-    finally:
-        subprocess.run(["umount", str(source)], check=True)
 
 
 def test_a_mounted_source_that_was_emptied_is_copied_as_empty_not_refused(tmp_path: Path) -> None:
@@ -676,8 +672,7 @@ def test_another_volume_mounted_at_the_source_is_neither_pruned_against_nor_copi
     The guard refuses, naming both file systems, and removes nothing of the verified copy; the marker is not written."""
     with _verified_from_a_mounted_source(tmp_path) as (source, destination, manifest):
         pass
-    _mount_tmpfs(source)
-    try:
+    with _mounted_tmpfs(source):
         (source / "other-system.db").write_bytes(b"another system's data")
         refused = _run("guard", str(source), str(destination), str(manifest))
         assert refused.returncode == 1, refused.stdout
@@ -685,5 +680,3 @@ def test_another_volume_mounted_at_the_source_is_neither_pruned_against_nor_copi
         assert "two mounts swapped?" in refused.stdout, refused.stdout
         assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f1"], "the verified copy was pruned"
         assert not Path(f"{manifest}.in-progress").exists()
-    finally:
-        subprocess.run(["umount", str(source)], check=True)
