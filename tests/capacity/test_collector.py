@@ -163,16 +163,19 @@ def test_registering_twice_is_refused():
 
 
 def test_datasets_export_their_last_write_and_declared_refresh_period():
-    """Every declared dataset exports its refresh period; a dataset seen in the last run, its last write."""
+    """Every declared dataset exports its refresh period; a dataset seen in the last run, its last write, labelled
+    with the kind of storage it was read from (DizuoDatasetStale holds off while that kind cannot be read)."""
     from dizuo.capacity.collector import DatasetWrite, refresh_periods  # noqa: PLC0415
 
     declaration = load(ROOT / "inventories" / "yulin")
-    written = DatasetWrite("rk-jcxx", "gaj", "datapool-ceph", int(NOW) - 7200)
+    written = DatasetWrite("rk-jcxx", "gaj", "datapool-ceph", int(NOW) - 7200, kind="pvc")
     registry = CollectorRegistry()
     snapshot = Snapshot(forecasts=(FILLING,), succeeded_at=NOW, writes=(written,))
     CapacityCollector(lambda: snapshot, (), refresh_periods(declaration), stale_after=900, registry=registry)
     labels = {"dataset": "rk-jcxx", "department": "gaj", "pool": "datapool-ceph"}
-    assert registry.get_sample_value("dizuo_dataset_last_write_timestamp_seconds", labels) == NOW - 7200
+    assert (
+        registry.get_sample_value("dizuo_dataset_last_write_timestamp_seconds", labels | {"kind": "pvc"}) == NOW - 7200
+    )
     assert registry.get_sample_value("dizuo_dataset_refresh_period_seconds", labels) == 86400
     periods = [s for m in registry.collect() if m.name == "dizuo_dataset_refresh_period_seconds" for s in m.samples]
     assert len(periods) == len(declaration.datasets), "one refresh period per declared dataset"

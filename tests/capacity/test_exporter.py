@@ -336,7 +336,7 @@ def test_once_per_day_passes_a_message_again_after_a_day():
 def test_a_dataset_s_last_write_is_its_last_growth_past_the_noise():
     """The last sample that grew by more than 1 MiB and 0.01 % of the volume; kilobytes of metadata jitter and a
     retention purge are no loads; a history without one reads as its first sample, unseen; volumes that hold no
-    dataset are not counted; of two volumes of one dataset the later write counts."""
+    dataset are not counted; of two volumes of one dataset the later write counts, with the kind it was read from."""
     from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
 
     gib = 2.0**30
@@ -348,12 +348,13 @@ def test_a_dataset_s_last_write_is_its_last_growth_past_the_noise():
     flat = UsageHistory("bucket:fr-jcxx", ts, purged, np.full(10, 90 * gib), labels | {"dataset": "fr-jcxx"})
     other = UsageHistory("pvc:sjj-tyrz/data", ts, np.arange(10.0) * gib, np.full(10, 90 * gib), dict(LABELS))
     older = np.array([1, 2, 2, 2, 2, 2, 2, 2, 2, 2.0]) * gib
-    second = UsageHistory("pvc:dp-gaj/rk-jcxx", ts, older, np.full(10, 90 * gib), labels)
+    second = UsageHistory("pvc:dp-gaj/rk-jcxx", ts, older, np.full(10, 90 * gib), labels | {"kind": "pvc"})
     writes = {w.dataset: w for w in dataset_writes([written, flat, other, second])}
     assert set(writes) == {"rk-jcxx", "fr-jcxx"}
     assert (writes["rk-jcxx"].at, writes["rk-jcxx"].seen) == (int(ts[5]), True)
     assert (writes["fr-jcxx"].at, writes["fr-jcxx"].seen) == (int(ts[0]), False)
     assert (writes["rk-jcxx"].department, writes["rk-jcxx"].pool) == ("gaj", "datapool-s3")
+    assert writes["rk-jcxx"].kind == "bucket", "the kind of the volume the write was read from"
 
 
 def test_a_loader_trickling_below_the_noise_per_step_writes_when_its_growth_adds_up():

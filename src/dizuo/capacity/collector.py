@@ -14,10 +14,11 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   forgetting a label matcher.
 - ``dizuo_storage_allocated_bytes{scope="department"|"pool"}``: the declaration's department
   storage quota (``department`` set) or the declared capacity of a storage pool (``pool`` set).
-- ``dizuo_dataset_last_write_timestamp_seconds{dataset, department, pool}``: when a data-pool dataset's volume (its
-  bucket, or its claim ``dp-<owner>/<dataset>``) last grew past noise or was written that much (where the source
+- ``dizuo_dataset_last_write_timestamp_seconds{dataset, department, pool, kind}``: when a data-pool dataset's volume
+  (its bucket, or its claim ``dp-<owner>/<dataset>``) last grew past noise or was written that much (where the source
   counts bytes written), or the first sample read if neither since (the forecasting loop carries what earlier runs
-  saw, and looks further back once where the history read shows no write);
+  saw, and looks further back once where the history read shows no write); ``kind`` is the kind of storage it was
+  read from, so that a write carried while that kind cannot be read is not blamed on the dataset's owner;
   ``dizuo_dataset_refresh_period_seconds``: the refresh period the declaration gives it. Ownership and freshness of
   the data pool, for ``DizuoDatasetStale``.
 - ``dizuo_capacity_forecast_duration_seconds``, ``..._last_success_timestamp_seconds``,
@@ -100,6 +101,7 @@ class DatasetWrite:
     pool: str
     at: int  # unix s
     seen: bool = True  # a write was seen at ``at``; False: none since ``at``, the first sample read
+    kind: str = ""  # the kind of storage (selector) of the volume the write was read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +216,7 @@ class CapacityCollector:
             "dizuo_dataset_last_write_timestamp_seconds",
             "When the dataset's volume last grew, or was written, past noise (unix s); the first sample read if not"
             " since.",
-            labels=dataset_labels,
+            labels=[*dataset_labels, "kind"],
         )
         refresh = GaugeMetricFamily(
             "dizuo_dataset_refresh_period_seconds",
@@ -252,7 +254,7 @@ class CapacityCollector:
                 department, pool = (a.name, "") if a.scope == "department" else ("", a.name)
                 allocated.add_metric([a.scope, department, pool], a.bytes)
             for w in snap.writes:
-                last_write.add_metric([w.dataset, w.department, w.pool], float(w.at))
+                last_write.add_metric([w.dataset, w.department, w.pool, w.kind], float(w.at))
             for r in self._refresh:
                 refresh.add_metric([r.dataset, r.department, r.pool], r.seconds)
             if snap.duration_seconds is not None:

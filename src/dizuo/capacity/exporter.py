@@ -251,11 +251,11 @@ def dataset_writes(histories: Sequence[UsageHistory]) -> tuple[DatasetWrite, ...
             continue
         threshold = np.maximum(WRITE_MIN_SHARE * h.capacity_bytes, WRITE_MIN_BYTES)
         index = last_write_index(h.used_bytes, h.written_bytes, threshold)
-        department, pool = h.labels.get("department", ""), h.labels.get("pool", "")
+        department, pool, kind = (h.labels.get(label, "") for label in ("department", "pool", "kind"))
         if index is not None:
-            write = DatasetWrite(dataset, department, pool, int(h.timestamps[index]))
+            write = DatasetWrite(dataset, department, pool, int(h.timestamps[index]), kind=kind)
         else:
-            write = DatasetWrite(dataset, department, pool, int(h.timestamps[0]), seen=False)
+            write = DatasetWrite(dataset, department, pool, int(h.timestamps[0]), seen=False, kind=kind)
         held = latest.get(dataset)
         if held is None or (write.seen, write.at) > (held.seen, held.at):
             latest[dataset] = write

@@ -262,11 +262,15 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             config,
             "DizuoDatasetStale",
             # Age of the last write against the declared period: the alert's labels are the write's (dataset,
-            # department, pool), its value the age. Not while every exporter serves an old forecast: its writes are
-            # as old, and the owners are not to blame (DizuoCapacityForecastStale says so).
+            # department, pool), its value the age. Not while every exporter serves an old forecast, nor for a write
+            # read from a kind of storage no exporter can read any more: such writes are as old as the last read,
+            # and the owners are not to blame (DizuoCapacityForecastStale, DizuoCapacitySelectorStale say why).
             expr=f"time() - max by (dataset, department, pool) ({write})"
             f" > on (dataset) group_left () ({1 + config.dataset_stale.slack:g}"
-            f" * max by (dataset) ({period})) {_ALL_EXPORTERS_STALE}",
+            f" * max by (dataset) ({period}))"
+            f" unless on (dataset) ({write} and on (kind)"
+            f" (min by (kind) ({bridged('dizuo_capacity_selector_stale')}) == 1))"
+            f" {_ALL_EXPORTERS_STALE}",
             hold=config.dataset_stale.for_,
             severity="warning",
             summary="A data-pool dataset has not been refreshed within its declared period.",
