@@ -1871,3 +1871,23 @@ def test_a_gbk_comment_in_a_configuration_file_is_read_not_an_error(tmp_path):
     assert finding.problems == []
     contains = checks.file_contains(local, {"path": str(conf), "patterns": [r"^PASS_MAX_DAYS\s+90$"]})
     assert contains.problems == []
+
+
+def test_results_survive_any_line_separator_a_host_prints(tmp_path, monkeypatch):
+    """Host text holding U+2028, U+2029 or U+0085 (here a file name in logrotate.d, as the check reports it) reaches
+    the results file as JSON writes it, raw, and the audit reads every record back whole instead of stopping with a
+    JSONDecodeError and no report for any host."""
+    rotated = tmp_path / "logrotate.d"
+    rotated.mkdir()
+    (rotated / "rsyslog\u2028旧\u2029\x85").write_text("/var/log/syslog {\n\tdaily\n\trotate 180\n}\n")
+    local = testinfra.get_host("local://")
+    finding = checks.logrotate_retention(local, {"path": str(rotated), "logs": ["/var/log/syslog"], "min_days": 180})
+    assert finding.evidence == [f"{rotated}/rsyslog\u2028旧\u2029\x85: /var/log/syslog: daily, rotate 180 → 180 days"]
+    results = tmp_path / "results.jsonl"
+    monkeypatch.setenv(checks.RESULTS_ENV, str(results))
+    record = {"host": "h1", "control": "DZ-AU-05", "status": "pass", **dataclasses.asdict(finding)}
+    checks._record(record)
+    checks._record({**record, "host": "h2"})
+    read = audit._Results(results)
+    read.read()
+    assert read.by_key == {("h1", "DZ-AU-05"): record, ("h2", "DZ-AU-05"): {**record, "host": "h2"}}

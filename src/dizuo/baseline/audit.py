@@ -292,7 +292,9 @@ class _Results:
             added = handle.read()
         complete = added[: added.rfind(b"\n") + 1]  # a line being written is read next time
         self.offset += len(complete)
-        for line in complete.decode("utf-8").splitlines():
+        # Split at b"\n" only, the one line break JSON never leaves raw inside a string: str.splitlines also breaks
+        # at U+2028, U+2029 and U+0085, which json.dumps writes as they are (a process name on the host may hold one).
+        for line in filter(None, complete.split(b"\n")):
             record = json.loads(line)
             self.by_key[(record["host"], record["control"])] = record
 
