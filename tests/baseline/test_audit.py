@@ -1873,6 +1873,18 @@ def test_a_gbk_comment_in_a_configuration_file_is_read_not_an_error(tmp_path):
     assert contains.problems == []
 
 
+def test_management_access_from_outside_is_refused_over_ipv6_too(real_sshd, tmp_path):
+    """DZ-IP-03: sshd must refuse every user from outside the management networks over IPv6 as well as IPv4: a
+    `Match Address 0.0.0.0/0,!<mgmt>` block (IPv4 only) leaves SSH open to every IPv6 address, and fails."""
+    config = tmp_path / "sshd_config"
+    (args,) = _control_checks("DZ-IP-03", "sshd_effective", mgmt_allowed_sources=["10.64.0.0/24"])
+    config.write_text(SSHD_HARDENED)
+    assert checks.sshd_effective(_SshdHost(real_sshd, config), args).problems == []
+    config.write_text(SSHD_HARDENED.replace("Match Address *,", "Match Address 0.0.0.0/0,"))
+    problems = checks.sshd_effective(_SshdHost(real_sshd, config), args).problems
+    assert problems == ["sshd -T -C for dzadmin from 2001:db8::10: denyusers is not set, expected contains *"]
+
+
 def test_results_survive_any_line_separator_a_host_prints(tmp_path, monkeypatch):
     """Host text holding U+2028, U+2029 or U+0085 (here a file name in logrotate.d, as the check reports it) reaches
     the results file as JSON writes it, raw, and the audit reads every record back whole instead of stopping with a
