@@ -1903,3 +1903,18 @@ def test_results_survive_any_line_separator_a_host_prints(tmp_path, monkeypatch)
     read = audit._Results(results)
     read.read()
     assert read.by_key == {("h1", "DZ-AU-05"): record, ("h2", "DZ-AU-05"): {**record, "host": "h2"}}
+
+
+def test_junit_lists_what_a_waived_control_still_deviates_in(tmp_path):
+    """A waiver covers a whole control on a host: junit.xml names each deviation a waived control still has, as the
+    Markdown and HTML reports do, so CI shows a listener that appeared after the waiver was signed."""
+    results, meta = _results()
+    deviations = ("nginx listens on tcp 0.0.0.0:443, not on the allow-list", "nc listens on tcp 0.0.0.0:4444 <&]]>")
+    results = [replace(r, problems=deviations) if r.status is Status.WAIVED else r for r in results]
+    write_reports(results, meta, tmp_path)
+    root = ET.parse(tmp_path / "junit.xml").getroot()  # noqa: S314 - XML we just wrote
+    (skipped,) = [c.find("skipped") for c in root.iter("testcase") if c.get("classname") == "h2.DZ-IA-01"]
+    assert skipped is not None
+    assert skipped.get("message") == "WAIVED: waived until 2030-01-01: ok"
+    assert (skipped.text or "").splitlines() == list(deviations)
+    assert all(d in (tmp_path / "report.md").read_text(encoding="utf-8").replace("\\", "") for d in deviations[:1])

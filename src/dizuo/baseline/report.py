@@ -116,7 +116,8 @@ def write_reports(results: list[ControlResult], meta: AuditMeta, directory: Path
 
 def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
     """One testsuite per host, one testcase per control; fail -> failure, error -> error,
-    waived and not verified -> skipped with the reason (CI shows them, never as passed)."""
+    waived and not verified -> skipped with the reason (CI shows them, never as passed), a waived one with the
+    deviations it still has."""
     counts = summary(results)
     suites = ET.Element(
         "testsuites",
@@ -157,7 +158,10 @@ def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
             elif result.status is Status.ERROR:
                 ET.SubElement(case, "error", message=_one_line(message, result.note), type="check").text = message
             elif result.status in {Status.WAIVED, Status.NOT_VERIFIED}:
-                ET.SubElement(case, "skipped", message=f"{result.status.label}: {result.note}")
+                # A waived control still deviates: what the waiver accepts is shown, as the other reports show it
+                # (a waiver covers the whole control, so a deviation found after it was signed is listed here too).
+                skipped = ET.SubElement(case, "skipped", message=f"{result.status.label}: {result.note}")
+                skipped.text = "\n".join(result.problems) or None
             ET.SubElement(case, "system-out").text = "\n".join(result.evidence)
     for element in suites.iter():
         element.text = visible(element.text) if element.text else element.text
