@@ -1918,3 +1918,27 @@ def test_junit_lists_what_a_waived_control_still_deviates_in(tmp_path):
     assert skipped.get("message") == "WAIVED: waived until 2030-01-01: ok"
     assert (skipped.text or "").splitlines() == list(deviations)
     assert all(d in (tmp_path / "report.md").read_text(encoding="utf-8").replace("\\", "") for d in deviations[:1])
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("027", None),
+        ("0027", None),  # the same mask, written with four digits
+        ("077", None),  # stricter: group gets nothing either
+        ("0022", "UMASK is 0022"),  # other users read new files
+        ("007", "UMASK is 007"),  # the group writes them
+        ("27", "UMASK is 27"),  # login(1) reads it as decimal 27 (octal 033), pam_umask as octal 027
+    ],
+)
+def test_a_umask_is_judged_by_the_bits_it_masks(tmp_path, written, problem):
+    """DZ-AC-05: login.defs' UMASK passes when it masks at least the city's bits, however it is written (0027 is 027)
+    and however much stricter (077); a mask that leaves a bit open, or that programs read differently, fails."""
+    defs = tmp_path / "login.defs"
+    defs.write_text(f"# UMASK is the default umask value for pam_umask\nUMASK\t\t{written}\nPASS_MAX_DAYS 90\n")
+    (args,) = [
+        {**a, "path": str(defs)} for a in _control_checks("DZ-AC-05", "config_values") if "login.defs" in a["path"]
+    ]
+    finding = checks.config_values(testinfra.get_host("local://"), args)
+    expected = [f"{defs}: {problem}, expected an octal umask masking at least 027"] if problem else []
+    assert finding.problems == expected

@@ -83,7 +83,8 @@ class CheckKind(StrEnum):
     Paths are absolute; a ``mode`` is an octal string and means "no permission bits beyond these".
     ``op`` is one of ``eq``, ``le``, ``ge`` (numbers compare as numbers), ``contains`` (the value is one
     of the observed value's items, split on commas and whitespace), ``subset`` (the observed items, split so, are
-    one or more of the value's, in any order).
+    one or more of the value's, in any order), ``masks`` (an octal umask, written with its leading 0, that masks at
+    least the value's bits: ``0027`` meets ``027``, and so does the stricter ``077``).
     """
 
     ACCOUNTS_UNIQUE = "accounts_unique"

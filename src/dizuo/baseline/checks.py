@@ -168,14 +168,31 @@ def _shadow(host: Host) -> dict[str, list[str]]:
     return {fields[0]: fields for fields in (line.split(":") for line in text.splitlines()) if len(fields) >= 8}
 
 
+def _contains(observed: str, expected: object) -> bool:
+    return str(expected) in re.split(r"[\s,]+", observed.strip())
+
+
+def _subset(observed: str, expected: object) -> bool:
+    """Every item observed is allowed (any order, fewer is stricter), and there is one."""
+    observed_items = [item for item in re.split(r"[\s,]+", observed.strip()) if item]
+    allowed = expected if isinstance(expected, list) else re.split(r"[\s,]+", str(expected))
+    return bool(observed_items) and set(observed_items) <= {str(item) for item in allowed}
+
+
+def _masks(observed: str, expected: object) -> bool:
+    """A umask, in octal, masking at least the expected bits: 0027 is 027, and 077 is stricter. login(1) reads a
+    value without a leading 0 as decimal and pam_umask as octal: only one written with it is one mask to both."""
+    written = observed.strip()
+    return bool(re.fullmatch(r"0[0-7]{1,4}", written)) and int(str(expected), 8) & ~int(written, 8) == 0
+
+
+_ITEM_OPS: dict[str, Callable[[str, object], bool]] = {"contains": _contains, "subset": _subset, "masks": _masks}
+
+
 def _compare(observed: str, op: str, expected: object) -> bool:
     """``observed`` (text from the host) against the expected value; numbers compare as numbers."""
-    if op == "contains":
-        return str(expected) in re.split(r"[\s,]+", observed.strip())
-    if op == "subset":  # every item observed is allowed (any order, fewer is stricter), and there is one
-        observed_items = [item for item in re.split(r"[\s,]+", observed.strip()) if item]
-        allowed = expected if isinstance(expected, list) else re.split(r"[\s,]+", str(expected))
-        return bool(observed_items) and set(observed_items) <= {str(item) for item in allowed}
+    if op in _ITEM_OPS:
+        return _ITEM_OPS[op](observed, expected)
     if isinstance(expected, list):
         expected = ",".join(str(item) for item in expected)
     if op in {"le", "ge"}:
@@ -191,7 +208,14 @@ def _compare(observed: str, op: str, expected: object) -> bool:
     return observed.strip().lower() == str(expected).strip().lower()
 
 
-OP_TEXT = {"eq": "=", "le": "between 1 and", "ge": "≥", "contains": "contains", "subset": "one or more of"}
+OP_TEXT = {
+    "eq": "=",
+    "le": "between 1 and",
+    "ge": "≥",
+    "contains": "contains",
+    "subset": "one or more of",
+    "masks": "an octal umask masking at least",
+}
 
 
 def _meets(observed: str, item: dict[str, Any]) -> bool:
