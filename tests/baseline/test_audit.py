@@ -1942,3 +1942,34 @@ def test_a_umask_is_judged_by_the_bits_it_masks(tmp_path, written, problem):
     finding = checks.config_values(testinfra.get_host("local://"), args)
     expected = [f"{defs}: {problem}, expected an octal umask masking at least 027"] if problem else []
     assert finding.problems == expected
+
+
+def test_host_text_is_read_in_lines_as_the_host_s_programs_read_it(tmp_path):
+    """Only a newline ends a line for login, PAM and ss: a login.defs comment holding U+2028 before a setting is no
+    setting (login still reads PASS_MAX_DAYS 99999, and the audit must fail it), and a listener whose name holds
+    U+2028 or U+0085 is named, not shown as '?'."""
+    defs = tmp_path / "login.defs"
+    defs.write_text(
+        "PASS_MAX_DAYS 99999\r\n#\u2028PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7\n", encoding="utf-8"
+    )
+    (args,) = [
+        {**a, "path": str(defs)} for a in _control_checks("DZ-IA-04", "config_values") if "login.defs" in a["path"]
+    ]
+    local = testinfra.get_host("local://")
+    assert checks.config_values(local, args).problems == [f"{defs}: PASS_MAX_DAYS is 99999, expected between 1 and 90"]
+    name = "nginx\u2028x\x85y"
+    listener = subprocess.Popen(
+        [sys.executable, "-c",
+         "import ctypes, socket, time\n"
+         f"ctypes.CDLL(None).prctl(15, {name.encode()!r}, 0, 0, 0)\n"
+         "s = socket.socket(); s.bind(('127.0.0.9', 0)); s.listen(); print(s.getsockname()[1], flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = int(listener.stdout.readline())  # type: ignore[union-attr]
+        finding = checks.ports_closed(local, {"tcp": [port]})
+    finally:
+        listener.kill()
+        listener.wait()
+    assert finding.problems == [f"{name} listens on 127.0.0.9:{port}"]

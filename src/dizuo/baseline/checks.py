@@ -97,6 +97,17 @@ def _text(result: Any, stream: str = "stdout") -> str:
     return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(getattr(result, stream))
 
 
+def _lines(text: str) -> list[str]:
+    """``text``'s lines as the host's programs read them (fgets, getline): broken at "\\n" alone, a "\\r" before it
+    dropped. str.splitlines also breaks at \\v, \\f, \\x1c-\\x1e, U+0085, U+2028 and U+2029, which those programs read
+    inside a line: a comment line '#<U+2028>PASS_MAX_DAYS 90' would pass for a setting, and a listener's name holding
+    one would be lost."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def _run(host: Host, command: str, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     result = host.run(command, *args)
     if result.rc not in ok:
@@ -160,12 +171,12 @@ def _short(text: str) -> str:
 
 def _passwd(host: Host) -> list[list[str]]:
     text = _read(host, "/etc/passwd") or ""
-    return [line.split(":") for line in text.splitlines() if line.count(":") >= 6]
+    return [line.split(":") for line in _lines(text) if line.count(":") >= 6]
 
 
 def _shadow(host: Host) -> dict[str, list[str]]:
     text = _read(host, "/etc/shadow") or ""
-    return {fields[0]: fields for fields in (line.split(":") for line in text.splitlines()) if len(fields) >= 8}
+    return {fields[0]: fields for fields in (line.split(":") for line in _lines(text)) if len(fields) >= 8}
 
 
 def _contains(observed: str, expected: object) -> bool:
@@ -326,7 +337,7 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
         read = [p for p in _files_in(host, dropins, "*.conf") if _libpwquality_reads(Path(p).name)]
         sources = [*((p, _read(host, p) or "") for p in read), *sources]
     settings: dict[str, tuple[str, str]] = {}
-    for line, source in ((line, source) for source, body in sources for line in body.splitlines()):
+    for line, source in ((line, source) for source, body in sources for line in _lines(body)):
         stripped = line.split("#", 1)[0].strip()
         if not stripped:
             continue
@@ -376,7 +387,7 @@ def file_excludes(host: Host, args: dict[str, Any]) -> Finding:
         text = _read(host, path)
         if text is None:
             continue
-        hits = [line for line in text.splitlines() for p in args["patterns"] if re.search(p, line)]
+        hits = [line for line in _lines(text) for p in args["patterns"] if re.search(p, line)]
         for line in hits:
             finding.fail(f"{path}: {line.strip()}")
         if not hits:
@@ -414,7 +425,7 @@ def _pam_lines(
     if text is None or depth > 8:
         return
     counters = {} if counters is None else counters
-    for raw in text.replace("\\\n", " ").splitlines():
+    for raw in _lines(text.replace("\\\n", " ")):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -553,7 +564,7 @@ def login_env(host: Host, args: dict[str, Any]) -> Finding:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise CommandFailedError(f"not a variable name: {name}")
     script = f'printf "%s\\n" "${{{name}-}}"; readonly -p | grep -q " {name}=" && echo readonly || echo writable'
-    out = _run(host, "bash -l -c %s", script).splitlines()
+    out = _lines(_run(host, "bash -l -c %s", script))
     # The last two lines are ours; a profile script may print before them.
     value, state = out[-2:] if len(out) >= 2 else ("", "writable")
     finding.see(f"login shell: {name}={value or '(unset)'} ({state})")
@@ -582,7 +593,7 @@ def _flat(items: list[Any]) -> list[str]:
 def _sshd_settings(out: str) -> dict[str, str]:
     """The settings `sshd -T` printed, by lower-case key; a key printed on several lines has them joined."""
     effective: dict[str, list[str]] = {}
-    for line in out.splitlines():
+    for line in _lines(out):
         key, _, value = line.partition(" ")
         value = value.strip()
         # OpenSSH up to 9.3 prints prohibit-password under its old name; they are one setting.
@@ -644,7 +655,7 @@ def packages_absent(host: Host, args: dict[str, Any]) -> Finding:
 def _listeners(host: Host, flags: str) -> list[tuple[str, str, int, str]]:
     """(protocol, local address, port, process) of every listening socket."""
     found = []
-    for line in _run(host, f"ss -H {flags}").splitlines():
+    for line in _lines(_run(host, f"ss -H {flags}")):
         fields = line.split()
         if len(fields) < 5:
             continue
@@ -686,7 +697,7 @@ def listeners_allowed(host: Host, args: dict[str, Any]) -> Finding:
 def _unit_state(host: Host, name: str) -> tuple[str, str, str]:
     """(load state, enabled state, active state) of a systemd unit."""
     out = _run(host, "systemctl show --property=LoadState,UnitFileState,ActiveState -- %s", name)
-    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    props = dict(line.split("=", 1) for line in _lines(out) if "=" in line)
     return props.get("LoadState", ""), props.get("UnitFileState", ""), props.get("ActiveState", "")
 
 
@@ -740,7 +751,7 @@ def timer_active(host: Host, args: dict[str, Any]) -> Finding:
     service = args.get("service")
     if service:
         shown = _run(host, "systemctl show --property=Result,ExecMainStatus,ExecMainExitTimestamp -- %s", service)
-        props = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+        props = dict(line.split("=", 1) for line in _lines(shown) if "=" in line)
         finding.see(f"{service}: {' '.join(shown.split())}")
         if props.get("Result", "success") != "success":
             hint = f", then {args['hint']}" if args.get("hint") else ""
@@ -755,7 +766,7 @@ def _sudo_list(host: Host, account: str) -> list[str]:
     """The commands `sudo -l -U` grants an account, one rule per item."""
     out = _run(host, "sudo -l -U %s", account, ok=(0, 1))
     rules, inside = [], False
-    for line in out.splitlines():
+    for line in _lines(out):
         if re.match(r"^User \S+ may run the following commands", line):
             inside = True
             continue
@@ -772,7 +783,7 @@ def _group_members(host: Host, group: str) -> list[str] | None:
         return None
     _name, _password, gid, members = [*_text(result).strip().split(":"), "", "", ""][:4]
     listed = [m for m in members.split(",") if m]
-    users = (line.split(":") for line in _run(host, "getent passwd").splitlines())
+    users = (line.split(":") for line in _lines(_run(host, "getent passwd")))
     primary = [fields[0] for fields in users if len(fields) >= 4 and fields[3] == gid and fields[0] not in listed]
     return listed + primary
 
@@ -890,7 +901,7 @@ def _sudoers_lines(
         finding.fail(f"{included_by} includes {path}, which does not exist")
     if text is None or depth > 8:
         return
-    for raw in text.replace("\\\n", " ").splitlines():
+    for raw in _lines(text.replace("\\\n", " ")):
         line = raw.strip()
         included = _SUDOERS_INCLUDE.match(line)
         if included:
@@ -1015,15 +1026,15 @@ def audit_rules_loaded(host: Host, args: dict[str, Any]) -> Finding:
     """`auditctl -l` lists a rule for each key; with ``immutable``, `auditctl -s` reports them locked (enabled 2)."""
     finding = Finding()
     out = _run(host, "auditctl -l")
-    finding.see(f"auditctl -l: {len(out.splitlines())} rules")
+    finding.see(f"auditctl -l: {len(_lines(out))} rules")
     for key in args["keys"]:
-        rules = [line for line in out.splitlines() if re.search(rf"(-k |key=){re.escape(key)}\b", line)]
+        rules = [line for line in _lines(out) if re.search(rf"(-k |key=){re.escape(key)}\b", line)]
         if rules:
             finding.see(f"{key}: {rules[0]}")
         else:
             finding.fail(f"no loaded audit rule has key {key}")
     if args.get("immutable"):
-        status = dict(line.partition(" ")[::2] for line in _run(host, "auditctl -s").splitlines())
+        status = dict(line.partition(" ")[::2] for line in _lines(_run(host, "auditctl -s")))
         enabled = status.get("enabled", "?").strip()
         finding.see(f"auditctl -s: enabled {enabled}")
         if enabled != "2":
@@ -1059,7 +1070,7 @@ def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], 
     paths: list[str] = []
     pending: list[str] = []
     in_script = False
-    for raw in text.splitlines():
+    for raw in _lines(text):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -1179,7 +1190,7 @@ def file_fresh(host: Host, args: dict[str, Any]) -> Finding:
     if not SAFE_GLOB.match(pattern):
         raise CommandFailedError(f"unsafe path pattern {pattern!r}")
     out = _run(host, f"date +%s; stat -c '%Y %s %n' -- {pattern} 2>/dev/null || true")
-    now, *lines = out.splitlines()
+    now, *lines = _lines(out)
     files = sorted(((int(m), int(s), n) for m, s, n in (line.split(" ", 2) for line in lines if line)), reverse=True)
     if not files:
         finding.fail(f"no file matches {pattern}")
@@ -1210,7 +1221,7 @@ def log_forwarding(host: Host, args: dict[str, Any]) -> Finding:
     if text is None:
         return finding
     uncommented = _RSYSLOG_BLOCK_COMMENT.sub("", text)  # RainerScript has /* */ comments besides "#" lines
-    live = "\n".join(line for line in uncommented.splitlines() if not line.lstrip().startswith("#"))
+    live = "\n".join(line for line in _lines(uncommented) if not line.lstrip().startswith("#"))
 
     def parameters(body: str) -> dict[str, str]:
         return {key.lower(): value for key, value in _RSYSLOG_PARAMETER.findall(body)}  # names ignore case
@@ -1256,7 +1267,7 @@ def time_synchronised(host: Host, args: dict[str, Any]) -> Finding:
             f"chronyd does not answer (`chronyc tracking`: {(_text(tracking, 'stderr') or _text(tracking)).strip()})"
         )
         return finding
-    lines = (line.partition(":") for line in _text(tracking).splitlines())
+    lines = (line.partition(":") for line in _lines(_text(tracking)))
     fields = {key.strip(): value.strip() for key, _, value in lines}
     leap = fields.get("Leap status", "unknown")
     finding.see(
@@ -1269,10 +1280,10 @@ def time_synchronised(host: Host, args: dict[str, Any]) -> Finding:
     for name in sorted(declared):
         if not re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", name):
             resolved = host.run("getent ahosts %s", name)
-            declared |= {line.split()[0] for line in _text(resolved).splitlines() if line.split()}
+            declared |= {line.split()[0] for line in _lines(_text(resolved)) if line.split()}
     listing = _run(host, "chronyc -n sources")
     # Rows follow the ==== rule: mode and state characters, then the source's address.
-    rows = listing.split("=\n")[-1].splitlines() if "===" in listing else []
+    rows = _lines(listing.split("=\n")[-1]) if "===" in listing else []
     for row in filter(None, rows):
         finding.see(f"source: {_short(row)}")
         address = (row[2:].split() or [row])[0]  # after the mode and state characters
@@ -1376,7 +1387,7 @@ def _freshclam_sources(host: Host, path: str, mirror: str, finding: Finding) -> 
     if not mirror:
         finding.fail("no signature mirror is known: set malware_mirror in city.yaml baseline")
     private = []
-    for line in (_read_required(host, path, finding) or "").splitlines():
+    for line in _lines(_read_required(host, path, finding) or ""):
         fields = line.split(None, 1)  # freshclam separates a key from its value by any blank
         if len(fields) < 2 or fields[0].lower() not in _FRESHCLAM_SOURCES:
             continue
@@ -1402,7 +1413,7 @@ def command_succeeds(host: Host, args: dict[str, Any]) -> Finding:
     finding = Finding()
     command = shlex.join(str(part) for part in args["command"])
     result = host.run(command)
-    output = (_text(result) + _text(result, "stderr")).strip().splitlines()
+    output = _lines((_text(result) + _text(result, "stderr")).strip())
     finding.see(f"`{command}` exited {result.rc}{': ' + output[-1] if output else ''}")
     if result.rc != 0:
         finding.fail(f"`{command}` exited {result.rc}")
@@ -1461,7 +1472,7 @@ def _probe(host: Host) -> None:
         said = getattr(exc.args[0], "stderr", str(exc)) if exc.args else str(exc)
         raise CommandFailedError(f"cannot run commands as root over SSH: {str(said).strip()}") from None
     if result.rc != 0 or _text(result).strip() != "0":
-        said = (_text(result, "stderr") or _text(result)).strip().splitlines()
+        said = _lines((_text(result, "stderr") or _text(result)).strip())
         reason = said[-1] if said else "no output"
         raise CommandFailedError(f"cannot run commands as root over SSH (exit {result.rc}): {reason}")
 
