@@ -644,6 +644,46 @@ def test_a_rule_for_every_port_is_refused_as_a_program_declares_it(tmp_path: Pat
     assert found[0].startswith("every-port: 0.0.0.0/0 may reach management port(s) [22, "), found
 
 
+def test_a_rule_for_every_protocol_is_refused_however_it_is_written(tmp_path: Path) -> None:
+    """Neutron reads protocol "any", the number 0 (also written 00) and no protocol at all as every IP protocol, TCP
+    among them: such a rule from 0.0.0.0/0 reaches SSH and fails DZ-AC-07 when a real program declares it; ICMP
+    from anywhere reaches no port and passes."""
+
+    def program() -> None:
+        for name, protocol in (("number-0", "0"), ("number-00", "00"), ("any", "any"), ("none", ""), ("icmp", "icmp")):
+            openstack.networking.SecGroupRule(
+                name,
+                security_group_id="sg",
+                direction="ingress",
+                ethertype="IPv4",
+                protocol=protocol,
+                remote_ip_prefix="0.0.0.0/0",
+            )
+
+    (tmp_path / "Pulumi.yaml").write_text("name: dizuo-open\nruntime: python\n", encoding="utf-8")
+    run = run_stack(tmp_path, "dev", {}, set(), {}, program=program)
+    found = sorted(
+        v.message.split(":")[0] for v in _policy_violations(run) if v.policy == "management-ports-not-public"
+    )
+    assert found == ["any", "none", "number-0", "number-00"]
+    # The same rule as `pulumi preview --policy-pack` hands it to pulumi-policy's own analyzer server.
+    servicer = _PolicyAnalyzerServicer("dizuo", "0.1.0", pol.policies(), EnforcementLevel.MANDATORY)
+    props = {"direction": "ingress", "protocol": "0", "remoteIpPrefix": "0.0.0.0/0", "securityGroupId": "sg"}
+    request = analyzer_pb2.AnalyzeRequest(
+        type=pol.SECURITY_GROUP_RULE,
+        name="number-0",
+        urn=f"urn:pulumi:dev::p::{pol.SECURITY_GROUP_RULE}::number-0",
+        properties=json_format.ParseDict(props, struct_pb2.Struct()),
+    )
+    said = [(d.policyName, d.message.rsplit("\n", 1)[-1]) for d in servicer.Analyze(request, None).diagnostics]
+    assert said == [
+        (
+            "management-ports-not-public",
+            "number-0: 0.0.0.0/0 may reach management port(s) [22, 2379, 3389, 5985, 5986, 6443, 10250]",
+        )
+    ]
+
+
 def test_a_bucket_dataset_names_its_owner_and_classification(runs: dict[str, StackRun]) -> None:
     """A dataset bucket (a Swift container carrying its labels as dizuo.io-<key> metadata) passes as the data-pool
     stack declares it, and is reported when its owner or classification is taken off."""

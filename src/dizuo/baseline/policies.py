@@ -113,14 +113,21 @@ def _ports(props: Mapping[str, Any]) -> set[int]:
 
 
 # Protocols whose rules carry ports (Neutron's names and numbers); a rule for any other (icmp, gre, vrrp, ...) reaches
-# no port. No protocol at all is every protocol, tcp among them.
-PORT_PROTOCOLS = frozenset({"", "any", "tcp", "udp", "sctp", "udplite", "dccp", "6", "17", "132", "136", "33"})
+# no port. No protocol at all is every protocol, tcp among them, and so are Neutron's "any" and its number 0 (the
+# Networking API: "The string any (or integer 0) means all IP protocols").
+PORT_PROTOCOLS = frozenset({"", "any", "0", "tcp", "udp", "sctp", "udplite", "dccp", "6", "17", "132", "136", "33"})
+
+
+def _reaches_ports(protocol: object) -> bool:
+    """Whether a rule of ``protocol`` (a name or a number, as Neutron takes it) can reach a port."""
+    name = str(protocol or "").strip().lower()
+    return (str(int(name)) if name.isdigit() else name) in PORT_PROTOCOLS
 
 
 def management_ports_not_public(args: ResourceValidationArgs, report: Report) -> None:
     """No security-group rule admits a public source to a management port."""
     props = args.props
-    if props.get("direction") != "ingress" or str(props.get("protocol") or "").lower() not in PORT_PROTOCOLS:
+    if props.get("direction") != "ingress" or not _reaches_ports(props.get("protocol")):
         return
     source = props.get("remoteIpPrefix")
     if not source:
