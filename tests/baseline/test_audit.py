@@ -1973,3 +1973,19 @@ def test_host_text_is_read_in_lines_as_the_host_s_programs_read_it(tmp_path):
         listener.kill()
         listener.wait()
     assert finding.problems == [f"{name} listens on 127.0.0.9:{port}"]
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [("30", None), ("0", None), ("-1", "INACTIVE is -1"), ("31", "INACTIVE is 31"), ("", "INACTIVE is ")],
+)
+def test_new_accounts_disabled_at_once_after_their_password_expired_meet_the_inactive_bound(tmp_path, written, problem):
+    """DZ-IA-04: useradd's INACTIVE=0 disables a new account the day its password expires, stricter than 30 days, and
+    passes; -1 (never) and more days than the city allows fail."""
+    defaults = tmp_path / "useradd"
+    defaults.write_text(f"# useradd defaults file\nSHELL=/bin/sh\nINACTIVE={written}\n")
+    (args,) = [
+        {**a, "path": str(defaults)} for a in _control_checks("DZ-IA-04", "config_values") if "useradd" in a["path"]
+    ]
+    finding = checks.config_values(testinfra.get_host("local://"), args)
+    assert finding.problems == ([f"{defaults}: {problem}, expected between 1 and 30 or 0"] if problem else [])

@@ -104,7 +104,8 @@ class CheckKind(StrEnum):
     case-insensitively, ``#`` starts a comment. Args: ``path``,
     ``separator`` (``=`` or ``space``), ``expect``: list of ``{key, op, value}``, each with an optional ``unset``,
     the value the program uses where the file sets none (without it a missing key fails), and an optional
-    ``unbounded``, values meaning "no limit" that meet a ``ge`` bound (faillock's unlock_time 0, never);
+    ``unbounded``, values meaning "no limit" that meet a ``ge`` bound (faillock's unlock_time 0, never), and an
+    optional ``strictest``, values stricter than any number that meet a ``le`` bound (useradd's INACTIVE 0);
     ``dropin_dir`` (optional)."""
     FILE_CONTAINS = "file_contains"
     """Every regex of ``patterns`` matches a line of ``path`` (re.MULTILINE). Args: ``path``, ``patterns``."""

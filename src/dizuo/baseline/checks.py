@@ -231,8 +231,11 @@ OP_TEXT = {
 
 def _meets(observed: str, item: dict[str, Any]) -> bool:
     """``observed`` meets the expectation ``item`` ({key, op, value}): a value of its ``unbounded`` list (faillock's
-    unlock_time 0 or never: locked until an administrator unlocks) is beyond every number, so it meets a ≥ bound."""
-    if item["op"] == "ge" and observed.strip().lower() in {str(v).lower() for v in item.get("unbounded", [])}:
+    unlock_time 0 or never: locked until an administrator unlocks) is beyond every number, so it meets a ≥ bound; a
+    value of its ``strictest`` list (useradd's INACTIVE 0: disabled the day the password expires) is below every
+    number that counts, so it meets a ≤ bound, where 0 otherwise switches the limit off."""
+    special = {"ge": "unbounded", "le": "strictest"}.get(item["op"])
+    if special and observed.strip().lower() in {str(v).lower() for v in item.get(special, [])}:
         return True
     return _compare(observed, item["op"], item["value"])
 
@@ -359,7 +362,8 @@ def config_values(host: Host, args: dict[str, Any]) -> Finding:
         value, where = settings[key.lower()]
         finding.see(where)
         if not _meets(value, item):
-            finding.fail(f"{where.partition(': ')[0]}: {key} is {value}, expected {OP_TEXT[op]} {expected}")
+            also = "".join(f" or {v}" for v in item.get("strictest", []) if op == "le")
+            finding.fail(f"{where.partition(': ')[0]}: {key} is {value}, expected {OP_TEXT[op]} {expected}{also}")
     return finding
 
 
