@@ -561,6 +561,25 @@ def in_namespace(rtype: str, namespace: str, spec: Any) -> tuple[str, str, dict[
     return (rtype, f"{rtype}-{namespace}", {"metadata": {"name": "x", "namespace": namespace}, "spec": spec})
 
 
+@pytest.mark.parametrize(
+    ("selector", "default_deny"),
+    [({}, True), ({"matchLabels": {}}, True), ({"matchExpressions": []}, True), ({"matchLabels": {"app": "x"}}, False)],
+)
+def test_a_default_deny_selects_every_pod_however_its_empty_selector_is_written(
+    selector: dict[str, Any], default_deny: bool
+) -> None:
+    """Kubernetes reads an empty label selector as every pod, written {} or with empty matchLabels/matchExpressions (as
+    a program's LabelSelectorArgs may send it): such a NetworkPolicy is the namespace's default-deny in pulumi-policy's
+    analyzer; one selecting some pods is not."""
+    quota = "kubernetes:core/v1:ResourceQuota"
+    said = beside_two_systems(
+        *(in_namespace(quota, code, {"hard": {"pods": "10"}}) for code in ("sjj-tyrz", "gaj-01")),
+        in_namespace(pol.NETWORK_POLICY, "sjj-tyrz", {"podSelector": selector, "policyTypes": ["Ingress", "Egress"]}),
+        in_namespace(pol.NETWORK_POLICY, "gaj-01", {"podSelector": {}, "policyTypes": ["Egress", "Ingress"]}),
+    )
+    assert said == ([] if default_deny else [("mandatory", "namespace sjj-tyrz has no default-deny")])
+
+
 def test_an_unknown_value_in_a_preview_leaves_the_quota_check_running_for_the_rest() -> None:
     """In a preview, a value another resource computes (a ConfigMap's namespace, a NetworkPolicy's spec, a quota's
     namespace) no longer skips the quota and default-deny check for every namespace: only what the unknown could

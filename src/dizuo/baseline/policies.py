@@ -281,10 +281,16 @@ def _cluster(resource: PolicyResource) -> str:
     return resource.provider.urn if resource.provider is not None else ""
 
 
+def _selects_every_pod(selector: object) -> bool:
+    """Whether a label selector is empty, which Kubernetes reads as every object: ``{}``, and as well one whose
+    matchLabels and matchExpressions are empty (``{matchLabels: {}}``, as a program's LabelSelectorArgs may send)."""
+    return isinstance(selector, Mapping) and not any(selector.get(key) for key in ("matchLabels", "matchExpressions"))
+
+
 def _default_deny(spec: Mapping[str, Any]) -> bool:
     """Whether a NetworkPolicy spec denies all traffic both ways to every pod of its namespace."""
     return (
-        spec.get("podSelector") == {}
+        _selects_every_pod(spec.get("podSelector"))
         and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
         and not spec.get("ingress")
         and not spec.get("egress")
