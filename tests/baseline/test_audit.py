@@ -1989,3 +1989,29 @@ def test_new_accounts_disabled_at_once_after_their_password_expired_meet_the_ina
     ]
     finding = checks.config_values(testinfra.get_host("local://"), args)
     assert finding.problems == ([f"{defaults}: {problem}, expected between 1 and 30 or 0"] if problem else [])
+
+
+def test_a_file_named_in_gbk_is_read_and_shown_by_its_bytes(tmp_path, monkeypatch):
+    """A logrotate.d file whose name was written in GBK (no UTF-8) is read like any other through the audit's own
+    connection, shown by its bytes (\\xc9\\xf3...), and its record reaches every report, instead of DZ-AU-05 being a
+    permanent error ("surrogates not allowed")."""
+    rotated = tmp_path / "logrotate.d"
+    rotated.mkdir()
+    gbk = "审计".encode("gbk")
+    Path(os.fsdecode(os.fsencode(rotated) + b"/" + gbk + b"%s 'x")).write_text(
+        "/var/log/syslog {\n\tdaily\n\trotate 180\n}\n"
+    )
+    finding = checks.logrotate_retention(
+        checks.connect("local://"), {"path": str(rotated), "logs": ["/var/log/syslog"], "min_days": 180}
+    )
+    assert finding.problems == []
+    assert finding.evidence == [f"{rotated}/\\xc9\\xf3\\xbc\\xc6%s 'x: /var/log/syslog: daily, rotate 180 → 180 days"]
+    monkeypatch.setenv(checks.RESULTS_ENV, str(tmp_path / "results.jsonl"))
+    checks._record({"host": "h1", "control": "DZ-AU-05", "status": "pass", **dataclasses.asdict(finding)})
+    read = audit._Results(tmp_path / "results.jsonl")
+    read.read()
+    assert read.by_key[("h1", "DZ-AU-05")]["evidence"] == finding.evidence
+    results, meta = _results()
+    write_reports([replace(results[0], evidence=tuple(finding.evidence))], meta, tmp_path / "report")
+    written = json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
+    assert written["results"][0]["evidence"] == finding.evidence

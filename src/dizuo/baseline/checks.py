@@ -81,12 +81,31 @@ def connect(spec: str, **kwargs: Any) -> Host:
     plain = backend.get_command  # where every backend turns a command and its arguments into one line to run
 
     def in_c_locale(command: str, *args: str) -> str:
-        return str(plain(C_LOCALE + command, *args))
+        if args:  # quoted here, as testinfra would, but a name that is no UTF-8 too
+            command = command % tuple(_shell_word(arg) for arg in args)
+        return str(plain(C_LOCALE + command))
 
     backend.get_command = in_c_locale
     host = testinfra.host.Host(backend)
     backend.set_host(host)
     return host
+
+
+def _shell_word(arg: str) -> str:
+    """``arg`` as one word of the host's shell. A file name that is no UTF-8 (one written in GBK, as os.fsdecode
+    reads it: each byte that is not UTF-8 a lone surrogate) cannot travel in a command line of text (testinfra
+    encodes it strictly): its bytes are written as printf's octal escapes, which the shell turns back into them."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return "\"$(printf '" + "".join(f"\\{byte:03o}" for byte in os.fsencode(arg)) + "')\""
+    return shlex.quote(arg)
+
+
+def _shown(text: str) -> str:
+    """``text`` with each byte a host sent that is no UTF-8 (a lone surrogate of os.fsdecode) written as ``\\xNN``:
+    reports and results are UTF-8, which cannot hold the surrogate."""
+    return re.sub("[\udc80-\udcff]", lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
 
 
 def _text(result: Any, stream: str = "stdout") -> str:
@@ -165,7 +184,7 @@ def _read_json_required(host: Host, path: str, finding: Finding) -> dict[str, An
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split()) if "\n" in text else text
+    text = _shown(" ".join(text.split()) if "\n" in text else text)
     return text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
 
 
