@@ -1875,7 +1875,8 @@ def test_a_gbk_comment_in_a_configuration_file_is_read_not_an_error(tmp_path):
 
 def test_management_access_from_outside_is_refused_over_ipv6_too(real_sshd, tmp_path):
     """DZ-IP-03: sshd must refuse every user from outside the management networks over IPv6 as well as IPv4: a
-    `Match Address 0.0.0.0/0,!<mgmt>` block (IPv4 only) leaves SSH open to every IPv6 address, and fails."""
+    `Match Address 0.0.0.0/0,!<mgmt>` block (IPv4 only) leaves SSH open to every IPv6 address, and fails, unless sshd
+    listens on IPv4 only (AddressFamily inet)."""
     config = tmp_path / "sshd_config"
     (args,) = _control_checks("DZ-IP-03", "sshd_effective", mgmt_allowed_sources=["10.64.0.0/24"])
     config.write_text(SSHD_HARDENED)
@@ -1883,6 +1884,18 @@ def test_management_access_from_outside_is_refused_over_ipv6_too(real_sshd, tmp_
     config.write_text(SSHD_HARDENED.replace("Match Address *,", "Match Address 0.0.0.0/0,"))
     problems = checks.sshd_effective(_SshdHost(real_sshd, config), args).problems
     assert problems == ["sshd -T -C for dzadmin from 2001:db8::10: denyusers is not set, expected contains *"]
+    # An sshd that listens on IPv4 only (AddressFamily inet) takes no IPv6 connection: the IPv4 block is enough.
+    config.write_text("AddressFamily inet\n" + SSHD_HARDENED.replace("Match Address *,", "Match Address 0.0.0.0/0,"))
+    finding = checks.sshd_effective(_SshdHost(real_sshd, config), args)
+    assert finding.problems == []
+    assert "sshd listens on IPv4 only: none connects from 2001:db8::10" in finding.evidence
+    # Listening on IPv6 only, no IPv4 probe connects: what sshd applies outside Match blocks is still judged.
+    (ia08,) = _control_checks("DZ-IA-08", "sshd_effective", mgmt_allowed_sources=["10.64.0.0/24"])
+    ia08["expect"] = [item for item in ia08["expect"] if item["key"] == "permitrootlogin"]
+    config.write_text("AddressFamily inet6\n" + SSHD_HARDENED.replace("PermitRootLogin no", "PermitRootLogin yes"))
+    assert checks.sshd_effective(_SshdHost(real_sshd, config), ia08).problems == [
+        "sshd -T: permitrootlogin is yes, expected = no"
+    ]
 
 
 def test_results_survive_any_line_separator_a_host_prints(tmp_path, monkeypatch):

@@ -598,6 +598,8 @@ def login_env(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+# sshd -T's addressfamily, when it limits the connections sshd accepts to one IP version.
+SSHD_ADDRESS_FAMILIES = {"inet": 4, "inet6": 6}
 # The host name of every connection `sshd -T -C` evaluates: reserved (RFC 6761), so no Match Host names it.
 SSHD_PROBE_HOST = "probe.invalid"
 
@@ -641,14 +643,24 @@ def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
             f"sshd -T -C for {', '.join(_flat(connections['users']))} from {', '.join(addresses)} "
             f"(host {SSHD_PROBE_HOST})"
         )
-    # key -> value -> the probes that saw it
-    seen: dict[str, dict[str, list[tuple[str, str] | None]]] = {item["key"]: {} for item in args["expect"]}
+    judged: list[tuple[tuple[str, str] | None, dict[str, str]]] = []  # each probe with what sshd applies to it
     for probe in probes:
         if probe is None:
             out = _run(host, "/usr/sbin/sshd -T")
         else:
             out = _run(host, "/usr/sbin/sshd -T -C %s", f"user={probe[0]},host={SSHD_PROBE_HOST},addr={probe[1]}")
         effective = _sshd_settings(out)
+        family = SSHD_ADDRESS_FAMILIES.get(effective.get("addressfamily", "any"))
+        if probe is not None and family is not None and ipaddress.ip_address(probe[1]).version != family:
+            # sshd listens on the other family only (AddressFamily, global): no connection comes from there.
+            finding.see(f"sshd listens on IPv{family} only: none connects from {probe[1]}")
+            continue
+        judged.append((probe, effective))
+    if not judged:  # no probe of the family sshd listens on: what it applies outside Match blocks is still judged
+        judged.append((None, _sshd_settings(_run(host, "/usr/sbin/sshd -T"))))
+    # key -> value -> the probes that saw it
+    seen: dict[str, dict[str, list[tuple[str, str] | None]]] = {item["key"]: {} for item in args["expect"]}
+    for probe, effective in judged:
         for key, values in seen.items():
             values.setdefault(effective.get(key, ""), []).append(probe)
     for item in args["expect"]:
