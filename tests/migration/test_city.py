@@ -406,6 +406,26 @@ def test_a_file_that_would_not_be_written_back_line_for_line_is_refused_before_t
     assert not out.exists()
 
 
+def test_a_tab_only_the_loader_reads_is_refused_by_line_not_with_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tab validate reads but ruamel.yaml cannot is refused by line and column: exit 2, nothing solved or written."""
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    text = (city / "systems.yaml").read_text(encoding="utf-8")
+    line = text[: text.index("\n  os: CentOS 7\n")].count("\n") + 2
+    (city / "systems.yaml").write_text(text.replace("\n  os: CentOS 7\n", "\n  os: CentOS 7\t# EOL\n", 1), "utf-8")
+    assert CliRunner().invoke(app, ["validate", str(city)]).exit_code == 0, "the loader reads it"
+    out = tmp_path / "plan"
+    monkeypatch.setattr(migration_cli, "_solve", lambda *_: pytest.fail("solved a plan it could not write"))
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert f"systems.yaml: line {line}, column 15: " in result.output, result.output
+    assert "'\\t'" in result.output, result.output
+    assert not out.exists()
+
+
 def test_a_refusal_quotes_a_long_differing_line_cut_around_the_difference(tmp_path: Path) -> None:
     """systems.yaml written as one line of JSON (tens of KB) is refused with line 1 named and each side quoted as
     120 characters from just before where they differ, saying it was cut, not the whole file twice."""

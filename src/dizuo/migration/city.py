@@ -33,6 +33,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import Comment, CommentedSeq, Format
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from dizuo.declaration.checks import replica_oversize
@@ -325,7 +326,19 @@ def writer_for(text: str) -> YAML:
     writer.preserve_quotes = True
     mapping, sequence, offset = _layout(text)
     writer.indent(mapping=mapping, sequence=sequence, offset=offset)
-    again = _dump(writer, writer.load(text))
+    try:
+        document = writer.load(text)
+    except YAMLError as err:
+        # The loader (libyaml, YAML 1.1) reads some text ruamel.yaml's scanner refuses, e.g. a tab before a comment
+        # or at the end of a line: validate accepts the file, but no wave could be written from it.
+        mark = getattr(err, "problem_mark", None)
+        where = "" if mark is None else f" line {mark.line + 1}, column {mark.column + 1}:"
+        raise MigrationSetupError(
+            f"systems.yaml:{where} ruamel.yaml, which writes each wave's file, cannot read it "
+            f"({getattr(err, 'problem', None) or err}), though the declaration's loader can: write it as both read "
+            "it (a tab there: spaces) and plan again"
+        ) from None
+    again = _dump(writer, document)
     if again == text:
         return writer
     lines = itertools.zip_longest(text.splitlines(keepends=True), again.splitlines(keepends=True), fillvalue="")
