@@ -289,3 +289,62 @@ def test_a_same_size_change_within_the_second_or_under_a_restored_time_is_copied
     again = wave.play()
     assert again.returncode == 0, again.stdout + again.stderr
     assert (wave.destination() / "ledger.dat").read_bytes() == b"balance=555"
+
+
+def test_a_wave_that_moves_a_system_without_a_volume_copies_the_others(tmp_path: Path) -> None:
+    """A moved system allocated no storage gets no copy in its wave's data-copies.yml: the role copies the rest."""
+    from typer.testing import CliRunner  # noqa: PLC0415 - only this test plans a city
+
+    from dizuo.cli import app  # noqa: PLC0415
+
+    city, mounts = tmp_path / "yulin", tmp_path / "mnt"
+    shutil.copytree(REPO / "inventories" / "yulin", city)
+    settings = (city / "city.yaml").read_text(encoding="utf-8")
+    # A window that takes slj-01 and its group whole; the mounts under this test's folder.
+    settings = settings.replace("  wave_gib: 20480\n", f"  wave_gib: 61440\n  copy_mount_root: {mounts}\n", 1)
+    (city / "city.yaml").write_text(settings, encoding="utf-8")
+    systems = (city / "systems.yaml").read_text(encoding="utf-8")
+    # jb-01 shares slj-01's platform (so it moves with it) and has no volume of its own.
+    systems = systems.replace("- code: slj-01\n", "- code: slj-01\n  move_group: water\n", 1)
+    jb01 = "- code: jb-01\n  move_group: water\n"
+    systems = systems.replace("- code: jb-01\n", jb01, 1)
+    at = systems.index(jb01)
+    head, tail = systems[:at], systems[at:]
+    tail = tail.replace("storage_gib: 400}\n  budget_cny: 260000\n", "storage_gib: 0}\n  budget_cny: 1000\n", 1)
+    (city / "systems.yaml").write_text(head + tail, encoding="utf-8")
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    number, wave = next((k, w) for k, w in enumerate(plan["waves"], start=1) if "jb-01" in {c["system"] for c in w})
+    assert {c["system"] for c in wave} >= {"jb-01", "slj-01"}, wave
+    # What the migration host has: a mounted old and an empty new volume for each moved system that has a volume.
+    for change in wave:
+        if change["allocated_bytes"]:
+            old = mounts / change["storage_pool"][0] / change["system"]
+            old.mkdir(parents=True)
+            (old / "data.csv").write_text(f"{change['system']}\n", encoding="utf-8")
+            (mounts / change["storage_pool"][1] / change["system"]).mkdir(parents=True)
+    copies = out / f"wave-{number:02d}" / "data-copies.yml"
+    (tmp_path / "bin").mkdir()
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": local}}}), "utf-8")
+    extra = {
+        "data_migration_digest_command": str(tmp_path / "bin" / "dizuo-tree-digest"),
+        "data_migration_evidence_dir": str(tmp_path / "evidence"),
+        "data_migration_packages": [],
+        "data_migration_require_mounts": False,  # folders of one disk
+        "data_migration_hosts": "localhost",
+    }
+    playbook = [str(ANSIBLE), "-i", str(tmp_path / "hosts.yml"), str(REPO / "roles" / "data_migration.yml")]
+    done = subprocess.run(
+        [*playbook, "-e", f"@{copies}", "-e", json.dumps(extra)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (mounts / "xc-ceph" / "slj-01" / "data.csv").read_text(encoding="utf-8") == "slj-01\n"
+    assert "No volume to copy (storage_gib 0), so not listed: jb-01." in copies.read_text(encoding="utf-8")

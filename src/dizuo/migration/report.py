@@ -227,8 +227,13 @@ def _write_at_once(files: dict[str, str], out: Path) -> None:
 
 
 def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
-    """The extra-vars file of roles/data_migration.yml for one wave: each moved system's mount, old to new."""
+    """The extra-vars file of roles/data_migration.yml for one wave: each moved system's mount, old to new.
+
+    A system allocated no storage (``storage_gib: 0``: its quota allows no claim) has no volume to mount: a copy of
+    it would make the role refuse the whole list (its source is no mount point), so it is named, not listed.
+    """
     m, root = city.migration, city.migration.copy_mount_root
+    volumeless = [c.code for c in wave if city.system(c.code).resources.storage_gib == 0]
     copies = [
         {
             "name": c.code,
@@ -236,6 +241,7 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
             "destination": f"{root}/{c.storage_pool[1]}/{c.code}",
         }
         for c in wave
+        if c.code not in volumeless
     ]
     head = [
         f"# {folder} of {city.declaration.city.code}'s migration plan: the data of the systems it moves.",
@@ -247,6 +253,8 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
         "# (without data_migration_hosts: the hosts of group data-migration; a run that matches no host fails).",
         "# rsync copies, every byte is verified by sha256 and the manifest kept; the source is never changed.",
     ]
+    if volumeless:
+        head.append(f"# No volume to copy (storage_gib 0), so not listed: {', '.join(volumeless)}.")
     return "\n".join(head) + "\n" + yaml.safe_dump({"data_migration_copies": copies}, sort_keys=False)
 
 
