@@ -452,27 +452,51 @@ def _changed_lines(diff: list[str]) -> list[str]:
     return sorted(line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
 
 
-def test_a_crlf_systems_yaml_keeps_its_line_ends_in_every_wave(tmp_path: Path) -> None:
-    """A systems.yaml written with CRLF gets wave files with CRLF: each differs from the one before exactly in the
-    lines its systems.yaml.diff shows (copying it into the declaration changes nothing else)."""
-    city = tmp_path / "yulin"
+def _planned_waves(tmp_path: Path, text: str) -> tuple[Path, Path, list[Path]]:
+    """Yulin with ``text`` as its systems.yaml, planned: the declaration, the plan and its wave folders."""
+    city, out = tmp_path / "yulin", tmp_path / "plan"
     shutil.copytree(YULIN, city)
-    crlf = (YULIN / "systems.yaml").read_text(encoding="utf-8").replace("\n", "\r\n")
-    (city / "systems.yaml").write_bytes(crlf.encode("utf-8"))
-    out = tmp_path / "plan"
+    (city / "systems.yaml").write_bytes(text.encode("utf-8"))
     result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
     assert result.exit_code == 0, result.output
     waves = sorted(out.glob("wave-*"))
     assert waves, "Yulin's relief takes waves"
-    before = crlf
-    for wave in waves:
-        after = (wave / "systems.yaml").read_bytes().decode("utf-8")
-        assert after.count("\n") == after.count("\r\n"), f"{wave.name}/systems.yaml has lines not ending in CRLF"
-        shown = (wave / "systems.yaml.diff").read_bytes().decode("utf-8").splitlines(keepends=True)
-        real = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=0)
-        assert _changed_lines(list(real)) == _changed_lines(shown), f"{wave.name}: the file differs beyond its diff"
-        assert _changed_lines(shown), f"{wave.name}: its diff shows no move"
-        before = after
+    return city, out, waves
+
+
+def _only_its_diff(before: str, wave: Path) -> str:
+    """The wave's systems.yaml, once checked to differ from ``before`` exactly in the lines its diff shows."""
+    after = (wave / "systems.yaml").read_bytes().decode("utf-8")
+    shown = (wave / "systems.yaml.diff").read_bytes().decode("utf-8").splitlines(keepends=True)
+    real = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=0)
+    assert _changed_lines(list(real)) == _changed_lines(shown), f"{wave.name}: the file differs beyond its diff"
+    assert _changed_lines(shown), f"{wave.name}: its diff shows no move"
+    return after
+
+
+def test_a_crlf_systems_yaml_keeps_its_line_ends_in_every_wave(tmp_path: Path) -> None:
+    """A systems.yaml written with CRLF gets wave files with CRLF: each differs from the one before exactly in the
+    lines its systems.yaml.diff shows (copying it into the declaration changes nothing else)."""
+    before = (YULIN / "systems.yaml").read_text(encoding="utf-8").replace("\n", "\r\n")
+    for wave in _planned_waves(tmp_path, before)[2]:
+        before = _only_its_diff(before, wave)
+        assert before.count("\n") == before.count("\r\n"), f"{wave.name}/systems.yaml has lines not ending in CRLF"
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"), [("\ufeff", "a byte order mark"), ("---\n", "a document start marker")], ids=["bom", "start"]
+)
+def test_a_systems_yaml_s_head_is_kept_in_every_wave(tmp_path: Path, head: str, kind: str) -> None:
+    """A systems.yaml validate reads that opens with a BOM or `---` is planned, each wave differing only in its diff."""
+    before = head + (YULIN / "systems.yaml").read_text(encoding="utf-8")
+    city, out, waves = _planned_waves(tmp_path, before)
+    assert CliRunner().invoke(app, ["validate", str(city)]).exit_code == 0, f"the loader reads {kind}"
+    for k, wave in enumerate(waves, start=1):
+        before = _only_its_diff(before, wave)
+        assert before.startswith(head), f"{wave.name}/systems.yaml lost {kind}"
+        check = CliRunner().invoke(app, ["migrate", "check-wave", str(out), str(k), str(city)])
+        assert check.exit_code == 0, check.output
+        (city / "systems.yaml").write_bytes(before.encode("utf-8"))
 
 
 def test_a_systems_yaml_that_mixes_line_ends_is_refused_before_the_solve(tmp_path: Path) -> None:

@@ -324,6 +324,8 @@ def writer_for(text: str) -> YAML:
     writer = YAML()
     writer.width = 4096
     writer.preserve_quotes = True
+    # A file that opens with a document start marker (yamllint's default asks for one) keeps it.
+    writer.explicit_start = text.startswith("---\n")
     mapping, sequence, offset = _layout(text)
     writer.indent(mapping=mapping, sequence=sequence, offset=offset)
     try:
@@ -360,14 +362,33 @@ def check_layout(root: Path) -> None:
 # What YAML reads as a line break.
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _LINE_END_NAMES = {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}
+# The UTF-8 byte order mark some editors (Windows Notepad) start a file with; YAML readers skip it.
+BOM = "\ufeff"
 
 
-def read_systems_yaml(root: Path) -> tuple[str, str]:
-    """``root``'s systems.yaml as the loader reads it (every line break a LF), and the line end the file is written
-    with, for the wave files: one written with another would differ from the declaration on every line, not only in
-    its diff. MigrationSetupError for a file that mixes line ends (no one of them writes it back)."""
+@dataclass(frozen=True, slots=True)
+class Written:
+    """How a systems.yaml writes its text beyond what YAML reads: its line end, and a byte order mark at its start.
+    The wave files are written the same way: otherwise each would differ from the declaration on every line (or on
+    its first), not only in its diff."""
+
+    newline: str = "\n"
+    bom: bool = False
+
+    def file(self, text: str) -> str:
+        """``text`` (LF line breaks, no mark, as ruamel.yaml writes it) as this file writes it."""
+        lines = text if self.newline == "\n" else text.replace("\n", self.newline)
+        return BOM + lines if self.bom else lines
+
+
+def read_systems_yaml(root: Path) -> tuple[str, Written]:
+    """``root``'s systems.yaml as the loader reads it (every line break a LF, no byte order mark), and how the file
+    writes it, for the wave files. MigrationSetupError for a file that mixes line ends (no one of them writes it
+    back)."""
     with (root / "systems.yaml").open(encoding="utf-8", newline="") as file:  # newline="": the ends as written
         raw = file.read()
+    bom = raw.startswith(BOM)
+    raw = raw.removeprefix(BOM)
     ends = _LINE_END.findall(raw)
     newline = ends[0] if ends else "\n"
     other = next((n for n, end in enumerate(ends, start=1) if end != newline), None)
@@ -377,12 +398,7 @@ def read_systems_yaml(root: Path) -> tuple[str, str]:
             f"{_LINE_END_NAMES[newline]}: a wave written with one line end would change every line that has the "
             "other; write the file with one line end and plan again"
         )
-    return _LINE_END.sub("\n", raw), newline
-
-
-def with_line_end(text: str, newline: str) -> str:
-    """``text`` (LF line breaks, as ruamel.yaml writes it) with ``newline`` at the end of every line instead."""
-    return text if newline == "\n" else text.replace("\n", newline)
+    return _LINE_END.sub("\n", raw), Written(newline, bom)
 
 
 # The keys a move sets: an entry that merges (<<) a moved one must not inherit them.

@@ -41,7 +41,6 @@ from dizuo.migration.city import (
     check_declaration,
     database_after_move,
     read_systems_yaml,
-    with_line_end,
 )
 from dizuo.migration.instance import System
 from dizuo.migration.outlook import Projected
@@ -71,22 +70,22 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
     if waves is not None and assignment.destinations is not None:
         changes = plan_changes(city, assignment.destinations, waves)
         documents = load_documents(root)  # the other files, read once for every wave's check
-        # Edited with LF line breaks, as the loader and ruamel.yaml read it; written with the file's own line end,
-        # so that a wave's file differs from the declaration exactly in its diff.
-        before, newline = read_systems_yaml(root)
-        hashes.append(_sha256(with_line_end(before, newline)))  # the file's own bytes: it has one line end
+        # Edited with LF line breaks, as the loader and ruamel.yaml read it; written with the file's own line end
+        # (and byte order mark), so that a wave's file differs from the declaration exactly in its diff.
+        before, written = read_systems_yaml(root)
+        hashes.append(_sha256(written.file(before)))  # the file's own bytes: it has one line end
         previous = "systems.yaml"
         for k, wave in enumerate(changes, start=1):
             after = apply_changes(before, wave)
             check_declaration(root, documents, after)
             folder = wave_folder(k, len(changes))
-            files[f"{folder}/systems.yaml"] = with_line_end(after, newline)
+            files[f"{folder}/systems.yaml"] = written.file(after)
             hashes.append(_sha256(files[f"{folder}/systems.yaml"]))
             files[f"{folder}/data-copies.yml"] = data_copies(city, wave, folder)
             files[f"{folder}/systems.yaml.diff"] = "".join(
                 difflib.unified_diff(
-                    _lines(with_line_end(before, newline)),
-                    _lines(with_line_end(after, newline)),
+                    _lines(written.file(before)),
+                    _lines(written.file(after)),
                     fromfile=previous,
                     tofile=f"{folder}/systems.yaml",
                 )
