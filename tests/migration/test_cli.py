@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dizuo.migration.instance import load_instance
 from dizuo.migration.validate import check_plan, parse_plan
 
-from .conftest import document, system, target
+from .conftest import GIB, TIB, document, system, target
 
 DIZUO = Path(sys.executable).with_name("dizuo")
 
@@ -112,3 +114,26 @@ def test_what_a_solver_prints_from_c_goes_to_stderr_not_into_the_json() -> None:
     assert json.loads(done.stdout) == {"assignments": {}, "waves": []}, done.stdout
     for noise in ("tmpSolver.run();", "raw write to fd 1", "python print"):
         assert noise in done.stderr, f"{noise!r} not on stderr: {done.stderr!r}"
+
+
+@pytest.mark.parametrize(
+    ("a_gib", "pool_gib", "need_gib", "short"),
+    [
+        (60, 5, 10, "relief needs 10.0 GiB; at most 0.0 GiB can move"),  # a fits no pool: nothing can move
+        (10 * 1024, 10 * 1024, 10 * 1024 + 40, "relief needs 10.04 TiB; at most 10.00 TiB can move"),
+    ],
+    ids=["gib", "close"],
+)
+def test_an_infeasible_reason_shows_the_need_and_what_can_move_apart(
+    tmp_path: Path, a_gib: int, pool_gib: int, need_gib: int, short: str
+) -> None:
+    """A relief of some GiB, or one just above what can move, reads as two different figures, never 0.0 TiB twice."""
+    doc = document([system("a", 0, {"A": 100}), system("b", 100, {"A": None})], [target("A", 0)], keep_tib=0)
+    doc["systems"][0]["projected_bytes"] = a_gib * GIB  # b can run nowhere: only a may move
+    doc["targets"][0]["storage_bytes"] = pool_gib * GIB
+    doc["legacy"]["target_bytes"] = 100 * TIB + (a_gib - need_gib) * GIB
+    done = _run(_write(tmp_path, doc))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["infeasible"] is True, answer
+    assert answer["reason"].startswith(short), answer["reason"]

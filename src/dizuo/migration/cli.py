@@ -31,7 +31,7 @@ from dizuo.migration.city import CityInstance, MigrationSetupError, build_instan
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
 from dizuo.migration.report import PlanReadError, PlanWriteError, check_wave, plan_deadline, write_city_plan
-from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, solve
+from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, show_bytes, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
 from dizuo.migration.waves import Waves, plan_waves
@@ -151,7 +151,7 @@ def _summary(
     head.add_row("solver status", assignment.status)
     head.add_row("units / variables", f"{assignment.units:,} / {assignment.variables:,}")
     need = instance.need_bytes if need_bytes is None else need_bytes
-    head.add_row("relief needed", f"{max(0, need) / TIB:,.1f} TiB")
+    head.add_row("relief needed", show_bytes(max(0, need)))
     if assignment.reason:
         head.add_row("reason", assignment.reason)
     if waves is not None:

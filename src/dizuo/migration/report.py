@@ -44,7 +44,7 @@ from dizuo.migration.city import (
 )
 from dizuo.migration.instance import System
 from dizuo.migration.outlook import Projected
-from dizuo.migration.solve import TIB, Assignment
+from dizuo.migration.solve import TIB, Assignment, show_bytes
 from dizuo.migration.validate import Plan, plan_cost
 from dizuo.migration.waves import Waves
 
@@ -557,7 +557,7 @@ def _markdown(
         f"`{m.target_storage_pool}`.",
         "",
         f"- Candidates: {len(city.candidates)} systems on `{m.legacy_storage_pool}`",
-        f"- Relief needed: {max(0, city.need_bytes) / TIB:,.1f} TiB",
+        f"- Relief needed: {show_bytes(max(0, city.need_bytes))}",
         _target_room_line(city),
         f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
     ]

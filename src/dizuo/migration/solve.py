@@ -360,7 +360,11 @@ def solve(
 
     log(
         f"{instance.name}: {len(instance.systems)} systems, {len(units.label)} units, {n_vars} variables, "
-        + (f"relief needs {_tib(model.need)}" if model.need > 0 else "nothing has to move (within the legacy target)")
+        + (
+            f"relief needs {show_bytes(model.need)}"
+            if model.need > 0
+            else "nothing has to move (within the legacy target)"
+        )
         + f"; model built in {elapsed():.2f} s"
     )
     base = _Size(units=len(units.label), variables=n_vars)
@@ -524,9 +528,10 @@ def _no_plan(model: Model, seconds: float, base: _Size, log: Log) -> Assignment:
     movable = max_movable(model)
     if movable is not None and movable < model.need:
         return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=seconds, **base)
+    shown = reading(model.need, movable or 0.0)
     reason = (
-        f"no plan found within the time limit and none proven impossible (relief needs {_tib(model.need)}; "
-        f"the LP relaxation moves {_tib(movable or 0.0)})"
+        f"no plan found within the time limit and none proven impossible (relief needs {shown(model.need)}; "
+        f"the LP relaxation moves {shown(movable or 0.0)})"
     )
     log(reason)
     return Assignment("unknown", None, reason=reason, seconds=seconds, **base)
@@ -620,27 +625,28 @@ def explain_infeasible(model: Model) -> str:
     movable = max_movable(model)
     unfit = _unfit_units(model)
     if movable is None:
-        return f"relief needs {_tib(need)}; the LP relaxation could not be solved{unfit}"
+        return f"relief needs {show_bytes(need)}; the LP relaxation could not be solved{unfit}"
+    shown = reading(need, movable)  # one unit for every figure the reason compares with the need
     if movable >= need:
         return (
-            f"relief needs {_tib(need)}; the LP relaxation moves {_tib(movable)} only by splitting systems or groups: "
-            f"no choice of whole systems and groups fits the pools' storage, cores and memory "
+            f"relief needs {shown(need)}; the LP relaxation moves {shown(movable)} only by splitting systems or "
+            f"groups: no choice of whole systems and groups fits the pools' storage, cores and memory "
             f"(integrality and groups block it){unfit}"
         )
     within = "within the pools' storage, cores, memory and the systems' compatibility"
     lifted = {r: max_movable(model, frozenset({r})) for r in ("cores", "memory")}
     binding = [r for r, value in lifted.items() if value is not None and value >= need]
     if binding:
-        detail = "; ".join(f"without the {r} limits {_tib(lifted[r] or 0.0)} could move" for r in binding)
+        detail = "; ".join(f"without the {r} limits {shown(lifted[r] or 0.0)} could move" for r in binding)
         verb = "binds" if len(binding) == 1 else "bind"
         detail = f" ({' and '.join(binding)} {verb}: {detail})"
     else:
         both = max_movable(model, frozenset({"cores", "memory"}))
         if both is not None and both >= need:
-            detail = f" (cores and memory bind together: without both {_tib(both)} could move)"
+            detail = f" (cores and memory bind together: without both {shown(both)} could move)"
         else:
-            detail = f" (storage and compatibility alone allow only {_tib(both or 0.0)}){_runs_nowhere(model)}"
-    return f"relief needs {_tib(need)}; at most {_tib(movable)} can move {within}{detail}{unfit}"
+            detail = f" (storage and compatibility alone allow only {shown(both or 0.0)}){_runs_nowhere(model)}"
+    return f"relief needs {shown(need)}; at most {shown(movable)} can move {within}{detail}{unfit}"
 
 
 def _runs_nowhere(model: Model) -> str:
@@ -655,7 +661,7 @@ def _runs_nowhere(model: Model) -> str:
     for u in nowhere[:SHOWN_UNFIT]:
         members = [instance.systems[i] for i in units.members[u]]
         if len(members) == 1:
-            shown.append(f"system {units.label[u]} ({_tib(units.size[u])})")
+            shown.append(f"system {units.label[u]} ({show_bytes(units.size[u])})")
             continue
         blocking = [
             (s.id, [t.name for t in instance.targets if s.cost.get(t.name) is None])
@@ -664,7 +670,7 @@ def _runs_nowhere(model: Model) -> str:
         ]
         blocked = "; ".join(f"{sid} cannot run on {', '.join(pools)}" for sid, pools in blocking[:SHOWN_UNFIT])
         more = f"; and {len(blocking) - SHOWN_UNFIT} more members" if len(blocking) > SHOWN_UNFIT else ""
-        shown.append(f"group {units.label[u]} ({len(members)} systems, {_tib(units.size[u])}: {blocked}{more})")
+        shown.append(f"group {units.label[u]} ({len(members)} systems, {show_bytes(units.size[u])}: {blocked}{more})")
     more = f" and {len(nowhere) - SHOWN_UNFIT} more" if len(nowhere) > SHOWN_UNFIT else ""
     return f"; no pool can run {', '.join(shown)}{more}"
 
@@ -686,12 +692,44 @@ def _unfit_units(model: Model) -> str:
         count = len(units.members[u])
         what = f"group {units.label[u]} ({count} systems, " if count > 1 else f"system {units.label[u]} ("
         shown.append(
-            f"{what}{_tib(units.room[u])}, {instance.cores(units.cores[u])} cores, "
+            f"{what}{show_bytes(units.room[u])}, {instance.cores(units.cores[u])} cores, "
             f"{units.memory[u] / 2**30:,.1f} GiB memory) fits none of {lacking}"
         )
     more = f" and {len(unfit) - SHOWN_UNFIT} more" if len(unfit) > SHOWN_UNFIT else ""
     return f"; {'; '.join(shown)}{more}"
 
 
-def _tib(value: float) -> str:
-    return f"{value / TIB:,.1f} TiB"
+# Units for people, largest first: FORMAT.md's reasons speak TiB; a city's relief of some GiB must not read as 0.0 TiB.
+_UNITS = ((TIB, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+_MAX_DECIMALS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How byte counts are shown: in one unit, to a number of decimals (whole bytes below a KiB)."""
+
+    unit: int = 1
+    name: str = "bytes"
+    decimals: int = 0
+
+    def __call__(self, value: float) -> str:
+        return f"{value / self.unit:,.{self.decimals}f} {self.name}"
+
+
+def reading(value: float, *apart: float) -> Reading:
+    """The largest unit (up to TiB) ``value`` fills once, to one decimal, or to as many more as it takes for
+    ``value`` to read otherwise than each of ``apart``: "relief needs 580.6 TiB; at most 580.6 TiB can move" says
+    nothing."""
+    unit, name = next(((u, n) for u, n in _UNITS if abs(value) >= u), (1, "bytes"))
+    if unit == 1:
+        return Reading()
+    for decimals in range(1, _MAX_DECIMALS + 1):
+        shown = Reading(unit, name, decimals)
+        if all(shown(value) != shown(other) for other in apart):
+            return shown
+    return Reading()
+
+
+def show_bytes(value: float) -> str:
+    """``value`` bytes for people, in the largest unit it fills (see :func:`reading`)."""
+    return reading(value)(value)
