@@ -307,8 +307,8 @@ def test_a_pool_that_usage_alone_keeps_over_its_target_is_an_answer(
     yulin: Declaration, tmp_path: Path, history: str
 ) -> None:
     """What stays on phase1-ceph anyway passes 90 % in the usage forecast: the declaration is valid, so it is an
-    answer (exit 0): PLAN.md and plan.json say why no plan exists, with the forecast, and there is no wave and no
-    instance.json (whose legacy target cannot go below zero)."""
+    answer (exit 0): PLAN.md and plan.json say why no plan exists, naming the candidates no series measures, with
+    the forecast, and there is no wave and no instance.json (whose legacy target cannot go below zero)."""
     if history == "no-candidate-measured":
         csv = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set()).csv
     else:
@@ -321,9 +321,13 @@ def test_a_pool_that_usage_alone_keeps_over_its_target_is_an_answer(
     assert plan["sizes"] == "usage forecast"
     assert re.fullmatch(
         r"what stays on 'phase1-ceph' anyway \([\d,]+ GiB in the usage forecast 90 days ahead\) exceeds its fill "
-        r"target \(1,459,814 GiB\): moving every candidate .*",
+        r"target \(1,459,814 GiB\): moving every measured candidate .*",
         plan["reason"],
     ), plan["reason"]
+    # Unmeasured candidates' usage hides in the pool's: the reason says so, never that no move could relieve it.
+    unmeasured = len(plan["forecast"]["systems_unmeasured"])
+    assert f"but {unmeasured} of 92 candidates have no volume series (" in plan["reason"], plan["reason"]
+    assert "measure their volumes" in plan["reason"], plan["reason"]
     # The relief needed is what the pool's p90 holds past its target, not what the candidates could free.
     pool = plan["forecast"]["pools"]["phase1-ceph"]
     assert abs(plan["relief_needed_bytes"] - (pool["p90_bytes"] - 1_459_814 * GIB)) <= 2

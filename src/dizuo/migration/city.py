@@ -131,7 +131,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
         if pool_outlook is None:  # in allocations validate refuses it: only a declaration that bypassed it gets here
             raise MigrationSetupError(unrelievable)
         # Measured usage, a valid declaration: an answer (no plan, this reason), as the solver's proofs are.
-        unrelievable += ": moving every candidate would still leave the pool past it; add capacity to it first"
+        unrelievable += _unrelievable_advice([s.code for s in candidates if s.code not in measured], len(candidates))
 
     def size(s: System) -> dict[str, int]:
         allocated = s.resources.storage_gib * GIB
@@ -215,6 +215,26 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
             [Problem(p.file, _whose(p.path, document, legacy.name), p.message) for p in err.problems]
         ) from None
     return CityInstance(d, m, instance, candidates, pools, outlook, unrelievable, max(0, -keep_bytes))
+
+
+# Candidates a message names before it says how many more there are.
+SHOWN_CODES = 5
+
+
+def _unrelievable_advice(unmeasured: Sequence[str], candidates: int) -> str:
+    """What an unrelievable pool's reason tells the city: add capacity, or first measure the candidates whose usage
+    the forecast could not tell from the pool's (moving them frees what they hold, which no figure here counts)."""
+    if not unmeasured:
+        return ": moving every candidate would still leave the pool past it; add capacity to it first"
+    shown = ", ".join(unmeasured[:SHOWN_CODES]) + (
+        f" and {len(unmeasured) - SHOWN_CODES} more" if len(unmeasured) > SHOWN_CODES else ""
+    )
+    return (
+        f": moving every measured candidate would still leave the pool past it, but {len(unmeasured)} of "
+        f"{candidates} candidates have no volume series ({shown}) and are counted as staying, whatever moving them "
+        "would free; measure their volumes (kubelet volume stats in the namespace named after each code, or CSV "
+        "series pvc:<code>/<volume>) and plan again, or add capacity to it first"
+    )
 
 
 # The finest unit of cores planned: a billionth. Counts of it stay far inside the instance's 2^63 for any pool, and no
