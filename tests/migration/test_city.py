@@ -10,6 +10,7 @@ import json
 import math
 import re
 import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -497,6 +498,28 @@ def test_a_systems_yaml_s_head_is_kept_in_every_wave(tmp_path: Path, head: str, 
         check = CliRunner().invoke(app, ["migrate", "check-wave", str(out), str(k), str(city)])
         assert check.exit_code == 0, check.output
         (city / "systems.yaml").write_bytes(before.encode("utf-8"))
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch is not installed")
+def test_a_systems_yaml_without_a_last_line_end_is_planned_and_patch_applies_each_wave(tmp_path: Path) -> None:
+    """A systems.yaml whose last line has no line end (editors that add none) is planned; patch applies every diff."""
+    text = (YULIN / "systems.yaml").read_text(encoding="utf-8")
+    start = text.index("- code: slj-01\n")  # moved in Yulin's plan: its lines, last in the file, are in a diff
+    end = text.index("- code:", start + 1)
+    before = (text[:start] + text[end:] + text[start:end]).removesuffix("\n")
+    _, _, waves = _planned_waves(tmp_path, before)
+    for wave in waves:
+        (tmp_path / "before.yaml").write_text(before, encoding="utf-8")
+        patched = subprocess.run(
+            ["patch", "-s", "-o", "-", str(tmp_path / "before.yaml"), str(wave / "systems.yaml.diff")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        before = _only_its_diff(before, wave)
+        assert patched.returncode == 0, patched.stdout + patched.stderr
+        assert patched.stdout == before, f"{wave.name}: patch of its diff is not its systems.yaml"
+        assert not before.endswith("\n"), f"{wave.name}/systems.yaml gained a last line end"
 
 
 def test_a_systems_yaml_that_mixes_line_ends_is_refused_before_the_solve(tmp_path: Path) -> None:

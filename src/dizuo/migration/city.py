@@ -388,23 +388,26 @@ BOM = "\ufeff"
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """How a systems.yaml writes its text beyond what YAML reads: its line end, and a byte order mark at its start.
-    The wave files are written the same way: otherwise each would differ from the declaration on every line (or on
-    its first), not only in its diff."""
+    """How a systems.yaml writes its text beyond what YAML reads: its line end, a byte order mark at its start, a
+    last line without a line end (editors that add none). The wave files are written the same way: otherwise each
+    would differ from the declaration on every line (or on its first or last), not only in its diff."""
 
     newline: str = "\n"
     bom: bool = False
+    final_newline: bool = True
 
     def file(self, text: str) -> str:
-        """``text`` (LF line breaks, no mark, as ruamel.yaml writes it) as this file writes it."""
+        """``text`` (LF line breaks, no mark, a line end after the last line, as ruamel.yaml writes it) as this file
+        writes it."""
         lines = text if self.newline == "\n" else text.replace("\n", self.newline)
+        lines = lines if self.final_newline else lines.removesuffix(self.newline)
         return BOM + lines if self.bom else lines
 
 
 def read_systems_yaml(root: Path) -> tuple[str, Written]:
-    """``root``'s systems.yaml as the loader reads it (every line break a LF, no byte order mark), and how the file
-    writes it, for the wave files. MigrationSetupError for a file that mixes line ends (no one of them writes it
-    back)."""
+    """``root``'s systems.yaml as the loader reads it (every line break a LF, no byte order mark, a line end after
+    the last line), and how the file writes it, for the wave files. MigrationSetupError for a file that mixes line
+    ends (no one of them writes it back)."""
     with (root / "systems.yaml").open(encoding="utf-8", newline="") as file:  # newline="": the ends as written
         raw = file.read()
     bom = raw.startswith(BOM)
@@ -418,7 +421,8 @@ def read_systems_yaml(root: Path) -> tuple[str, Written]:
             f"{_LINE_END_NAMES[newline]}: a wave written with one line end would change every line that has the "
             "other; write the file with one line end and plan again"
         )
-    return _LINE_END.sub("\n", raw), Written(newline, bom)
+    final_newline = not raw or raw.endswith(("\n", "\r"))
+    return _LINE_END.sub("\n", raw) + ("" if final_newline else "\n"), Written(newline, bom, final_newline)
 
 
 # The keys a move sets: an entry that merges (<<) a moved one must not inherit them.

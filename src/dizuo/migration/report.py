@@ -83,7 +83,9 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
             hashes.append(_sha256(files[f"{folder}/systems.yaml"]))
             files[f"{folder}/data-copies.yml"] = data_copies(city, wave, folder)
             files[f"{folder}/systems.yaml.diff"] = "".join(
-                difflib.unified_diff(
+                # A last line without a line end is marked as diff marks it, which patch reads back.
+                line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n"
+                for line in difflib.unified_diff(
                     _lines(written.file(before)),
                     _lines(written.file(after)),
                     fromfile=previous,
