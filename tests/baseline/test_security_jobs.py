@@ -1,0 +1,165 @@
+"""The host security jobs the role installs (DZ-MC-03 dizuo-malware-scan), rendered as the role writes them and run
+on this machine with Debian 12's real ClamAV (fetched from the configured mirror), in a private mount namespace:
+/var/lib and /etc/dizuo are the test's own folders, so this machine's files are never changed. Signatures come from
+a mirror the test serves on loopback: the MD5 of the EICAR test file, the harmless file every scanner is tested with.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import jinja2
+import pytest
+from real_programs import debian_package_tree
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "baseline"
+# ClamAV and the libraries of it this machine lacks.
+CLAMAV_PACKAGES = ("clamav", "clamav-freshclam", "libclamav12", "libcurl4", "libjson-c5", "libmspack0")
+EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+SIGNATURE = "Dizuo.Test.EICAR"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clamav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root of a tree holding Debian 12's clamscan, freshclam and sigtool with their libraries."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the jobs run as root in a private mount namespace (unshare -m), as on a host")
+    return debian_package_tree(CLAMAV_PACKAGES, tmp_path_factory.mktemp("clamav"))
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The city's signature mirror on loopback, serving city.hdb: the base URL."""
+    folder = tmp_path_factory.mktemp("mirror")
+    digest = hashlib.md5(EICAR.encode()).hexdigest()  # noqa: S324 - ClamAV's .hdb format is MD5
+    (folder / "city.hdb").write_text(f"{digest}:{len(EICAR)}:{SIGNATURE}\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _render(template: str, target: Path, **values: object) -> Path:
+    """``template`` of the role rendered with ``values`` (and the role's defaults) into ``target``."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)  # noqa: S701 - not HTML
+    environment.filters["to_json"] = json.dumps
+    environment.filters["regex_replace"] = lambda text, pattern, by: re.sub(pattern, by, text)
+    text = environment.from_string((ROLE / "templates" / template).read_text(encoding="utf-8"))
+    target.write_text(text.render(ansible_managed="rendered by the test", **values), encoding="utf-8")
+    return target
+
+
+class MalwareHost:
+    """A folder standing for a host's /var/lib (``var_lib``) and the files /etc gains, with the scan job rendered
+    for it."""
+
+    def __init__(self, root: Path, clamav: Path, mirror: str, scan_paths: list[str]) -> None:
+        self.root, self.clamav = root, clamav
+        self.var_lib, self.etc, self.textfile = root / "var-lib", root / "upper-etc", root / "textfile"
+        for folder in (
+            self.var_lib / "clamav",
+            self.var_lib / "dizuo",
+            self.etc / "dizuo",
+            root / "work",
+            self.textfile,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+        values = {
+            "baseline_malware_scan_paths": scan_paths,
+            "baseline_malware_mirror": mirror,
+            "baseline_malware_databases": [],
+            "baseline_malware_custom_databases": ["city.hdb"],
+            "baseline_node_exporter_textfile_dir": str(self.textfile),
+            "baseline_clamav_user": "root",  # this machine has no clamav account
+        }
+        self.script = _render("dizuo-malware-scan.j2", root / "dizuo-malware-scan", **values)
+        _render("dizuo-freshclam.conf.j2", self.etc / "dizuo" / "freshclam.conf", **values)
+
+    @property
+    def quarantine(self) -> Path:
+        return self.var_lib / "dizuo-quarantine"
+
+    def scan(self, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """The job, run as its unit runs it (C locale, as root), from ``cwd`` (systemd starts it in /)."""
+        mounts = " && ".join(
+            [
+                f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.etc},workdir={self.root}/work /etc",
+                f"mount --bind {self.var_lib} /var/lib",
+                'exec "$@"',
+            ]
+        )
+        libraries = self.clamav / "usr" / "lib" / "x86_64-linux-gnu"
+        env = {
+            "PATH": f"{self.clamav / 'usr' / 'bin'}{os.pathsep}/usr/sbin:/usr/bin:/sbin:/bin",
+            "LD_LIBRARY_PATH": str(libraries),
+            "LC_ALL": "C",
+        }
+        return subprocess.run(
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                mounts,
+                "sh",
+                "/usr/bin/python3",
+                str(self.script),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            cwd=cwd or self.root,
+            timeout=600,
+        )
+
+    def status(self) -> dict[str, object]:
+        return json.loads((self.var_lib / "dizuo" / "malware-status.json").read_text(encoding="utf-8"))
+
+    def metrics(self) -> list[str]:
+        return (self.textfile / "dizuo_malware.prom").read_text(encoding="utf-8").splitlines()
+
+
+def test_a_host_without_any_of_the_scan_paths_is_not_scanned_from_the_folder_the_job_runs_in(
+    tmp_path: Path, clamav: Path, mirror: str
+) -> None:
+    """When none of the declared scan paths exists on a host, the job scans nothing (clamscan given no path scans
+    the folder it runs in: / under systemd, quarantining whatever it finds anywhere), and says so: the scan did not
+    run, the error names the paths, the metrics and the exit status say it failed."""
+    host = MalwareHost(tmp_path / "host", clamav, mirror, ["/srv/uploads-not-here", "/data/not-here-either"])
+    where_it_runs = tmp_path / "root-of-the-host" / "opt" / "app"
+    where_it_runs.mkdir(parents=True)
+    bystander = where_it_runs / "sample.com"
+    bystander.write_text(EICAR)
+    done = host.scan(cwd=tmp_path / "root-of-the-host")
+    assert bystander.exists(), f"a file outside the scan paths was moved: {done.stdout[-2000:]}"
+    assert not host.quarantine.exists() or not any(host.quarantine.iterdir()), "something was quarantined"
+    status = host.status()
+    scan = status["scan"]
+    assert isinstance(scan, dict)
+    assert scan["ok"] is False, scan
+    assert scan["paths"] == [], scan
+    assert "/srv/uploads-not-here" in scan["error"], scan
+    assert "/data/not-here-either" in scan["error"], scan
+    assert status["found"] == [], status
+    assert "dizuo_malware_scan_success 0" in host.metrics()
+    assert done.returncode == 1, done.stderr
