@@ -6,6 +6,7 @@ a mirror the test serves on loopback: the MD5 of the EICAR test file, the harmle
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import http.server
@@ -70,7 +71,9 @@ class MalwareHost:
     """A folder standing for a host's /var/lib (``var_lib``) and the files /etc gains, with the scan job rendered
     for it."""
 
-    def __init__(self, root: Path, clamav: Path, mirror: str, scan_paths: list[str]) -> None:
+    def __init__(
+        self, root: Path, clamav: Path, mirror: str, scan_paths: list[str], databases: tuple[str, ...] = ()
+    ) -> None:
         self.root, self.clamav = root, clamav
         self.var_lib, self.etc, self.textfile = root / "var-lib", root / "upper-etc", root / "textfile"
         for folder in (
@@ -84,7 +87,7 @@ class MalwareHost:
         values = {
             "baseline_malware_scan_paths": scan_paths,
             "baseline_malware_mirror": mirror,
-            "baseline_malware_databases": [],
+            "baseline_malware_databases": list(databases),
             "baseline_malware_custom_databases": ["city.hdb"],
             "baseline_node_exporter_textfile_dir": str(self.textfile),
             "baseline_clamav_user": "root",  # this machine has no clamav account
@@ -163,3 +166,49 @@ def test_a_host_without_any_of_the_scan_paths_is_not_scanned_from_the_folder_the
     assert status["found"] == [], status
     assert "dizuo_malware_scan_success 0" in host.metrics()
     assert done.returncode == 1, done.stderr
+
+
+def _official_database(clamav: Path, folder: Path, name: str, built: dt.datetime) -> Path:
+    """``name``.cud, an official-format database (unsigned: no key here) holding the EICAR signature, built by the
+    real sigtool and dated ``built`` in its header, as a mirror that stopped syncing at that time still serves it."""
+    folder.mkdir()
+    digest = hashlib.md5(EICAR.encode()).hexdigest()  # noqa: S324 - ClamAV's .hdb format is MD5
+    (folder / f"{name}.hdb").write_text(f"{digest}:{len(EICAR)}:{SIGNATURE}\n")
+    (folder / "COPYING").write_text("test signatures\n")  # sigtool refuses to build without one
+    sigtool = clamav / "usr" / "bin" / "sigtool"
+    env = {"LD_LIBRARY_PATH": str(clamav / "usr" / "lib" / "x86_64-linux-gnu"), "LC_ALL": "C", "PATH": "/usr/bin:/bin"}
+    command = [str(sigtool), f"--build={name}.cud", "--unsigned", "--cvd-version=1", "--datadir=."]
+    subprocess.run(command, input="dizuo-test\n", cwd=folder, env=env, check=True, capture_output=True, text=True)
+    cud = folder / f"{name}.cud"
+    header, body = cud.read_bytes()[:512], cud.read_bytes()[512:]
+    stamp = re.search(rb"^ClamAV-VDB:(\d\d \w{3} \d{4} \d\d-\d\d) ", header)
+    assert stamp, header
+    cud.write_bytes(header.replace(stamp[1], built.strftime("%d %b %Y %H-%M").encode(), 1) + body)
+    info = subprocess.run([str(sigtool), "--info", str(cud)], env=env, capture_output=True, text=True, check=True)
+    assert f"Build time: {built:%d %b %Y %H:%M} +0000" in info.stdout, info.stdout
+    return cud
+
+
+def test_the_daily_database_s_build_time_is_exported_for_the_stale_signature_alert(
+    tmp_path: Path, clamav: Path, mirror: str
+) -> None:
+    """A mirror whose cvdupdate stopped answers every update with the files it has, so only the daily database's
+    build time shows that the signatures are old: the job exports it, as sigtool reads it, for
+    DizuoMalwareSignaturesStale (which fires on it past 48 h, monitoring/tests/security-alerts-test.yaml)."""
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool (Debian package prometheus) checks the metrics and is not installed")
+    scanned = tmp_path / "srv"
+    scanned.mkdir()
+    host = MalwareHost(tmp_path / "host", clamav, mirror, [str(scanned)], databases=("daily",))
+    built = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(days=3)
+    shutil.copy(_official_database(clamav, tmp_path / "build", "daily", built), host.var_lib / "clamav")
+    host.scan()
+    metrics = host.metrics()
+    exported = [line for line in metrics if line.startswith("dizuo_malware_database_built_timestamp_seconds")]
+    assert exported == [f'dizuo_malware_database_built_timestamp_seconds{{database="daily"}} {built.timestamp()}'], (
+        "\n".join(metrics)
+    )
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input="\n".join(metrics) + "\n", capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
