@@ -99,8 +99,9 @@ class MalwareHost:
     def quarantine(self) -> Path:
         return self.var_lib / "dizuo-quarantine"
 
-    def scan(self, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        """The job, run as its unit runs it (C locale, as root), from ``cwd`` (systemd starts it in /)."""
+    def scan(self, cwd: Path | None = None, first_on_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """The job, run as its unit runs it (C locale, as root), from ``cwd`` (systemd starts it in /), with
+        ``first_on_path`` ahead of ClamAV's programs on PATH."""
         mounts = " && ".join(
             [
                 f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.etc},workdir={self.root}/work /etc",
@@ -110,7 +111,13 @@ class MalwareHost:
         )
         libraries = self.clamav / "usr" / "lib" / "x86_64-linux-gnu"
         env = {
-            "PATH": f"{self.clamav / 'usr' / 'bin'}{os.pathsep}/usr/sbin:/usr/bin:/sbin:/bin",
+            "PATH": os.pathsep.join(
+                [
+                    *([str(first_on_path)] if first_on_path else []),
+                    str(self.clamav / "usr" / "bin"),
+                    "/usr/sbin:/usr/bin:/sbin:/bin",
+                ]
+            ),
             "LD_LIBRARY_PATH": str(libraries),
             "LC_ALL": "C",
         }
@@ -212,3 +219,32 @@ def test_the_daily_database_s_build_time_is_exported_for_the_stale_signature_ale
         ["promtool", "check", "metrics"], input="\n".join(metrics) + "\n", capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_scan_killed_midway_says_so_and_keeps_what_it_quarantined(tmp_path: Path, clamav: Path, mirror: str) -> None:
+    """clamscan killed by the kernel before its summary (SIGKILL, as the OOM killer ends it on a host where the unit
+    makes it the first to go; here at its CPU limit): the report says it was killed and by what, not the find lines
+    it printed before; the find it quarantined before is reported; the quarantine count is of the files it holds,
+    not of the lock file the killed clamscan left there."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) sets the CPU limit the kernel kills clamscan at")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "invoice.com").write_text(EICAR)
+    # /usr after the find: more than a second of work, so the limit (soft = hard: SIGKILL) ends clamscan there.
+    host = MalwareHost(tmp_path / "host", clamav, mirror, [str(uploads), "/usr"])
+    limited = tmp_path / "limited"
+    limited.mkdir()
+    (limited / "clamscan").write_text(f'#!/bin/sh\nexec prlimit --cpu=1 {clamav / "usr" / "bin" / "clamscan"} "$@"\n')
+    (limited / "clamscan").chmod(0o755)
+    done = host.scan(first_on_path=limited)
+    status = host.status()
+    scan = status["scan"]
+    assert isinstance(scan, dict)
+    assert scan["ok"] is False, scan
+    assert scan["error"] == "clamscan was killed by signal SIGKILL before its summary", scan
+    assert [(f["path"], bool(f["moved_to"])) for f in status["found"]] == [(str(uploads / "invoice.com"), True)]
+    assert status["quarantined"] == 1, sorted(p.name for p in host.quarantine.iterdir())
+    assert 'dizuo_malware_found{action="quarantined"} 1' in host.metrics()
+    assert "dizuo_malware_quarantined_files 1" in host.metrics()
+    assert done.returncode == 1, done.stderr
