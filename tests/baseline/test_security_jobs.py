@@ -248,3 +248,24 @@ def test_a_scan_killed_midway_says_so_and_keeps_what_it_quarantined(tmp_path: Pa
     assert 'dizuo_malware_found{action="quarantined"} 1' in host.metrics()
     assert "dizuo_malware_quarantined_files 1" in host.metrics()
     assert done.returncode == 1, done.stderr
+
+
+def test_a_find_whose_name_has_a_line_break_is_counted_where_it_went(tmp_path: Path, clamav: Path, mirror: str) -> None:
+    """A find named with a line break cannot be read back from clamscan's output, but clamscan moved it: it counts as
+    quarantined (the page's `action`), not as left in place (which the runbook says to move by hand), and the report
+    says where it went."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "invoice.com").write_text(EICAR)
+    (uploads / "report\n2026.com").write_text(EICAR)
+    host = MalwareHost(tmp_path / "host", clamav, mirror, [str(uploads)])
+    done = host.scan()
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in host.quarantine.iterdir()) == ["invoice.com", "report\n2026.com"]
+    metrics = host.metrics()
+    assert 'dizuo_malware_found{action="quarantined"} 2' in metrics, metrics
+    assert 'dizuo_malware_found{action="left_in_place"} 0' in metrics, metrics
+    scan = host.status()["scan"]
+    assert isinstance(scan, dict)
+    assert scan["unaccounted"] == 1, scan
+    assert scan["unaccounted_moved_to"] == ["/var/lib/dizuo-quarantine/report\n2026.com"], scan
