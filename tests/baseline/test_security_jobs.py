@@ -72,7 +72,13 @@ class MalwareHost:
     for it."""
 
     def __init__(
-        self, root: Path, clamav: Path, mirror: str, scan_paths: list[str], databases: tuple[str, ...] = ()
+        self,
+        root: Path,
+        clamav: Path,
+        mirror: str,
+        scan_paths: list[str],
+        databases: tuple[str, ...] = (),
+        max_age_hours: int = 48,
     ) -> None:
         self.root, self.clamav = root, clamav
         self.var_lib, self.etc, self.textfile = root / "var-lib", root / "upper-etc", root / "textfile"
@@ -91,6 +97,7 @@ class MalwareHost:
             "baseline_malware_custom_databases": ["city.hdb"],
             "baseline_node_exporter_textfile_dir": str(self.textfile),
             "baseline_clamav_user": "root",  # this machine has no clamav account
+            "baseline_malware_signature_max_age_hours": max_age_hours,
         }
         self.script = _render("dizuo-malware-scan.j2", root / "dizuo-malware-scan", **values)
         _render("dizuo-freshclam.conf.j2", self.etc / "dizuo" / "freshclam.conf", **values)
@@ -200,13 +207,14 @@ def test_the_daily_database_s_build_time_is_exported_for_the_stale_signature_ale
     tmp_path: Path, clamav: Path, mirror: str
 ) -> None:
     """A mirror whose cvdupdate stopped answers every update with the files it has, so only the daily database's
-    build time shows that the signatures are old: the job exports it, as sigtool reads it, for
-    DizuoMalwareSignaturesStale (which fires on it past 48 h, monitoring/tests/security-alerts-test.yaml)."""
+    build time shows that the signatures are old: the job exports it, as sigtool reads it, with the host's
+    malware_signature_max_age_hours, for DizuoMalwareSignaturesStale (which fires on it past that age,
+    monitoring/tests/security-alerts-test.yaml)."""
     if shutil.which("promtool") is None:
         pytest.skip("promtool (Debian package prometheus) checks the metrics and is not installed")
     scanned = tmp_path / "srv"
     scanned.mkdir()
-    host = MalwareHost(tmp_path / "host", clamav, mirror, [str(scanned)], databases=("daily",))
+    host = MalwareHost(tmp_path / "host", clamav, mirror, [str(scanned)], databases=("daily",), max_age_hours=192)
     built = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(days=3)
     shutil.copy(_official_database(clamav, tmp_path / "build", "daily", built), host.var_lib / "clamav")
     host.scan()
@@ -215,6 +223,7 @@ def test_the_daily_database_s_build_time_is_exported_for_the_stale_signature_ale
     assert exported == [f'dizuo_malware_database_built_timestamp_seconds{{database="daily"}} {built.timestamp()}'], (
         "\n".join(metrics)
     )
+    assert "dizuo_malware_signatures_max_age_seconds 691200" in metrics, "\n".join(metrics)
     check = subprocess.run(
         ["promtool", "check", "metrics"], input="\n".join(metrics) + "\n", capture_output=True, text=True, check=False
     )
