@@ -87,6 +87,7 @@ class MalwareHost:
             self.var_lib / "dizuo",
             self.etc / "dizuo",
             root / "work",
+            root / "tmp",
             self.textfile,
         ):
             folder.mkdir(parents=True, exist_ok=True)
@@ -127,6 +128,7 @@ class MalwareHost:
             ),
             "LD_LIBRARY_PATH": str(libraries),
             "LC_ALL": "C",
+            "TMPDIR": str(self.root / "tmp"),  # what a killed clamscan leaves there stays in the test's folder
         }
         return subprocess.run(
             [
