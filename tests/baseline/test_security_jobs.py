@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -280,3 +281,42 @@ def test_a_find_whose_name_has_a_line_break_is_counted_where_it_went(tmp_path: P
     assert isinstance(scan, dict)
     assert scan["unaccounted"] == 1, scan
     assert scan["unaccounted_moved_to"] == ["/var/lib/dizuo-quarantine/report\n2026.com"], scan
+
+
+def test_a_find_on_another_filesystem_is_described_as_it_lay_before_the_move(
+    tmp_path: Path, clamav: Path, mirror: str
+) -> None:
+    """A find in /dev/shm (a default scan path, a tmpfs: another filesystem than the quarantine's) is copied there by
+    the move, owned by root: the report and the quarantine log keep who owned it, its mode and when it was written,
+    read where it lay (the runbook's first question: how did it get there?), also for a name in GBK."""
+    shm = Path("/dev/shm")  # noqa: S108 - the host's own tmpfs, a scan path of the role's default
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip(f"{shm} is not a filesystem of its own here")
+    dropped = Path(tempfile.mkdtemp(prefix="dizuo-test-", dir=shm))
+    try:
+        sample, gbk = dropped / "invoice.com", os.fsencode(dropped) + b"/" + "发票.com".encode("gbk")
+        sample.write_text(EICAR)
+        Path(os.fsdecode(gbk)).write_text(EICAR)
+        written = dt.datetime(2026, 11, 1, 10, 0, tzinfo=dt.UTC).timestamp()
+        for path in (sample, Path(os.fsdecode(gbk))):
+            os.chown(path, 65534, 65534)  # nobody:nogroup
+            path.chmod(0o640)
+            os.utime(path, (written, written))
+        host = MalwareHost(tmp_path / "host", clamav, mirror, [str(dropped)])
+        done = host.scan()
+        assert done.returncode == 0, done.stderr
+        assert not any(dropped.iterdir()), "a find was left where it lay"
+    finally:
+        shutil.rmtree(dropped)
+    found = {item["path"]: item for item in host.status()["found"]}  # type: ignore[union-attr]
+    shown_gbk = gbk.decode("utf-8", errors="backslashreplace")
+    assert sorted(found) == sorted([str(sample), shown_gbk]), found
+    for item in found.values():
+        assert str(item["moved_to"]).startswith("/var/lib/dizuo-quarantine/"), item
+        was = item["was"]
+        assert (was["owner"], was["uid"], was["mode"]) == ("nobody", 65534, "0640"), item
+        assert was["modified"] == "2026-11-01T10:00:00+00:00", item
+    copy = host.quarantine / "invoice.com"
+    assert copy.stat().st_uid == 0, "the quarantined copy is root's: only the report still knows the owner"
+    logged = [json.loads(line) for line in (host.var_lib / "dizuo" / "quarantine-log.jsonl").read_text().splitlines()]
+    assert {entry["path"]: entry["was"]["owner"] for entry in logged} == {str(sample): "nobody", shown_gbk: "nobody"}
