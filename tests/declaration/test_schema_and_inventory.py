@@ -125,3 +125,39 @@ def test_inventory_host_gives_one_hosts_variables_and_refuses_an_unknown_one() -
     both = inventory("--list", "--host", "yl-log-01")
     assert both.returncode == 2
     assert "give --list or --host NAME, not both" in both.stderr
+
+
+def _ansible_connection_aliases() -> list[str]:
+    """The variables Ansible's ssh and paramiko connection plugins read for the address, port and account they
+    connect to, from the installed plugins' own documentation, but for the names the inventory sets itself."""
+    from ansible.plugins.connection import paramiko_ssh, ssh  # noqa: PLC0415 - only these tests need Ansible
+
+    names = set()
+    for plugin in (ssh, paramiko_ssh):
+        options = yaml.safe_load(plugin.DOCUMENTATION)["options"]
+        for option in ("host", "remote_addr", "port", "remote_user"):
+            names |= {v["name"] for v in options.get(option, {}).get("vars", [])}
+    own = {"inventory_hostname", "ansible_host", "ansible_port", "ansible_user"}
+    return sorted(n for n in names - own if not n.startswith("delegated_vars"))
+
+
+@pytest.mark.parametrize("where", ["vars", "group_vars.zone_extranet"])
+@pytest.mark.parametrize("alias", _ansible_connection_aliases())
+def test_ansibles_other_names_for_a_hosts_address_port_or_account_are_refused(
+    city: Path, edit: Edit, where: str, alias: str
+) -> None:
+    """A variable Ansible reads after a host's own ansible_host/_port/_user (ansible_ssh_host...) would send every
+    host of the group to one address, port or account: validate refuses it, naming where it is set."""
+    value = {"ansible_ssh_port": 2222, "ansible_paramiko_port": 2222}.get(alias, "10.64.1.20")
+
+    def change(doc: dict[str, Any]) -> None:
+        if where == "vars":
+            doc["vars"][alias] = value
+        else:
+            doc["group_vars"]["zone_extranet"] = {alias: value}
+
+    edit("hosts.yaml", change)
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    assert f"hosts.yaml: {where}.{alias}: Ansible's other name for" in done.output
+    assert len(_ansible_connection_aliases()) >= 4, "Ansible still documents ansible_ssh_host, _port, _user..."

@@ -963,6 +963,19 @@ INVENTORY_OWN_VARIABLES = {
     "ansible_user": "the automation account is hosts.yaml's ansible_user, which the baseline expects to connect",
     "dizuo_city": "set from city.yaml's code",
 }
+# Ansible's other names for the address, port and account it connects to: the `vars` of the ssh and paramiko
+# connection plugins' host, port and remote_user options. Ansible reads them after the names above, so a value set
+# for a group is not ignored but wins over each host's own: all its hosts would connect to one address, on one port or
+# as another account, and harden and audit would act on, and certify, machines other than the ones declared.
+_WINS = "Ansible's other name for {}, and it wins over each host's own: every host it is set for would connect {}"
+INVENTORY_OWN_VARIABLES |= {
+    "ansible_ssh_host": _WINS.format("ansible_host", "to this one address"),
+    "ansible_paramiko_host": _WINS.format("ansible_host", "to this one address"),
+    "ansible_ssh_port": _WINS.format("ansible_port", "on this port"),
+    "ansible_paramiko_port": _WINS.format("ansible_port", "on this port"),
+    "ansible_ssh_user": _WINS.format("ansible_user", "as this account, not hosts.yaml's ansible_user"),
+    "ansible_paramiko_user": _WINS.format("ansible_user", "as this account, not hosts.yaml's ansible_user"),
+}
 
 
 def _some_domestic() -> str:
