@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -53,17 +54,22 @@ def _as_ansible_reads_it(declaration: Path, work: Path) -> tuple[str, dict[str, 
     ).stdout
     hosts_file = work / "hosts.yml"
     hosts_file.write_text(rendered, encoding="utf-8")
+    return rendered, _ansible_inventory_list(hosts_file, work)
+
+
+def _ansible_inventory_list(source: Path, work: Path) -> dict[str, Any]:
+    """``ansible-inventory -i SOURCE --list``: an inventory file, or an executable dynamic-inventory script."""
     ansible_inventory_bin = Path(sys.executable).with_name("ansible-inventory")
-    listing = json.loads(
+    listing: dict[str, Any] = json.loads(
         subprocess.run(
-            [str(ansible_inventory_bin), "-i", str(hosts_file), "--list"],
+            [str(ansible_inventory_bin), "-i", str(source), "--list"],
             capture_output=True,
             text=True,
             check=True,
             env={"ANSIBLE_NOCOLOR": "1", "PATH": str(ansible_inventory_bin.parent), "HOME": str(work)},
         ).stdout
     )
-    return rendered, listing
+    return listing
 
 
 def test_ansible_reads_the_inventory_rendered_from_the_declaration(tmp_path: Path) -> None:
@@ -161,3 +167,45 @@ def test_ansibles_other_names_for_a_hosts_address_port_or_account_are_refused(
     assert done.exit_code == 1, done.output
     assert f"hosts.yaml: {where}.{alias}: Ansible's other name for" in done.output
     assert len(_ansible_connection_aliases()) >= 4, "Ansible still documents ansible_ssh_host, _port, _user..."
+
+
+def test_a_date_in_vars_reaches_ansible_alike_through_the_script_and_the_file(
+    city: Path, edit: Edit, tmp_path: Path
+) -> None:
+    """A date in vars or group_vars (`patch_window: 2026-01-01`, which YAML and Ansible read as a date): `dizuo
+    inventory --list` as Ansible's inventory script gives Ansible the same variables as the rendered hosts.yml."""
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["vars"]["patch_window"] = datetime.date(2026, 1, 1)
+        doc["group_vars"]["loghost"]["rotated_at"] = datetime.datetime(2026, 1, 1, 2, 30)
+
+    edit("hosts.yaml", change)
+    script = tmp_path / "dizuo-inventory"
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} -m dizuo inventory {city} "$@"\n', encoding="utf-8")
+    script.chmod(0o755)
+    listed = subprocess.run([str(script), "--list"], capture_output=True, text=True, check=False)
+    assert listed.returncode == 0, listed.stderr
+    _, from_file = _as_ansible_reads_it(city, tmp_path)
+    from_script = _ansible_inventory_list(script, tmp_path)
+    assert from_script["_meta"]["hostvars"]["yl-log-01"]["patch_window"] == "2026-01-01"
+    assert from_script["_meta"]["hostvars"]["yl-log-01"]["rotated_at"] == "2026-01-01T02:30:00"
+    assert from_script["_meta"]["hostvars"] == from_file["_meta"]["hostvars"]
+
+
+def test_a_value_the_inventory_json_cannot_carry_is_refused(city: Path) -> None:
+    """A YAML set or binary value in hosts.yaml vars: validate names it (the --list JSON has no form for it)."""
+    hosts = city / "hosts.yaml"
+    text = hosts.read_text(encoding="utf-8")
+    hosts.write_text(
+        text.replace("\nvars: {", "\nvars: {key: !!binary aGVsbG8=, sites: !!set {a, b}, "), encoding="utf-8"
+    )
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    assert (
+        "hosts.yaml: vars.key: Ansible's dynamic-inventory JSON cannot carry it (no JSON form for a bytes"
+        in done.output
+    )
+    assert (
+        "hosts.yaml: vars.sites: Ansible's dynamic-inventory JSON cannot carry it (no JSON form for a set"
+        in done.output
+    )

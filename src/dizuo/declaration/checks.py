@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 
-from dizuo.declaration.inventory import ansible_inventory
+from dizuo.declaration.inventory import ansible_inventory, to_json
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import (
     DOMESTIC_DATABASES,
@@ -948,7 +948,22 @@ def _group_vars(d: Declaration, shown: Shown) -> list[Problem]:
         for key, value in variables.items()
         if key in INVENTORY_OWN_VARIABLES
     ]
+    problems += [
+        Problem(file, f"{at}.{key}", f"{why}: write text, a number, a list or a mapping: {show_value(value)}")
+        for at, variables in settings
+        for key, value in variables.items()
+        if (why := _no_json_form(value))
+    ]
     return problems
+
+
+def _no_json_form(value: object) -> str:
+    """Why the dynamic-inventory JSON (`dizuo inventory --list`) cannot carry ``value``, else ''."""
+    try:
+        to_json(value)
+    except (TypeError, ValueError) as exc:  # ValueError: a value that holds itself (an alias inside its anchor)
+        return f"Ansible's dynamic-inventory JSON cannot carry it ({exc})"
+    return ""
 
 
 # Variables the rendered inventory sets from hosts.yaml's own keys. A host's are host variables, above any group's

@@ -11,7 +11,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from dizuo.declaration.inventory import ansible_inventory, hosts_yml
+from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
 from dizuo.declaration.loader import DeclarationError, load
 from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
@@ -89,8 +89,8 @@ def register(app: typer.Typer) -> None:
                     "[red]error[/red]", escape(f"--host: no host {host!r} in {path / 'hosts.yaml'} (declared: {known})")
                 )
                 raise typer.Exit(BAD_INPUT)
-            print(json.dumps(hostvars[host], ensure_ascii=False))
+            print(to_json(hostvars[host]))
         elif list_:
-            print(json.dumps(ansible_inventory(d), ensure_ascii=False, indent=2))
+            print(to_json(ansible_inventory(d), indent=2))
         else:
             print(yaml.safe_dump(hosts_yml(d), allow_unicode=True, sort_keys=False), end="")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 from typing import Any
 
 from dizuo.declaration.model import Declaration
@@ -56,3 +58,16 @@ def hosts_yml(declaration: Declaration) -> dict[str, Any]:
         if group not in {"_meta", "all"}
     }
     return {"all": {"vars": listing["all"]["vars"], "children": children}}
+
+
+def to_json(value: object, indent: int | None = None) -> str:
+    """``value`` as the dynamic-inventory JSON Ansible reads (``--list``, ``--host``): a date or time as ISO 8601 text,
+    as ``ansible-inventory --list`` writes one read from a YAML inventory. Raises TypeError on a value JSON has no
+    form for (bytes, a set): validate refuses those in hosts.yaml, so a valid declaration always renders."""
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=_iso_text)
+
+
+def _iso_text(value: object) -> str:
+    if isinstance(value, datetime.date | datetime.time):  # datetime is a date
+        return value.isoformat()
+    raise TypeError(f"no JSON form for a {type(value).__name__} value")
