@@ -175,3 +175,31 @@ def test_an_integer_too_long_for_python_is_a_located_problem(city: Path) -> None
     assert any(
         "departments[0].quota.cpu: Unable to parse input string as an integer" in str(p) for p in caught.value.problems
     )
+
+
+def test_a_file_saved_as_gbk_is_named_with_its_line_and_the_encoding_to_save_it_in(city: Path) -> None:
+    """departments.yaml as a Chinese Windows editor saves it (GBK): the error names the file, the line of the first
+    byte that is no UTF-8 and what to do, not a byte offset from a codec."""
+    departments = city / "departments.yaml"
+    text = departments.read_text(encoding="utf-8")
+    first_chinese = next(i for i, line in enumerate(text.splitlines(), 1) if any(ord(c) > 127 for c in line))
+    departments.write_bytes(text.encode("gbk"))
+    done = dizuo("validate", "yulin", cwd=city.parent)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert f"yulin/departments.yaml: cannot read: line {first_chinese}: not UTF-8" in done.stderr
+    assert "it reads as GBK (GB18030): save it as UTF-8" in done.stderr
+
+
+def test_a_control_character_yaml_refuses_is_named_with_its_line_and_column(city: Path) -> None:
+    """A vertical tab pasted into a Chinese name (after multi-byte characters): the error gives the line and column
+    of the character, not libyaml's byte offset into the file."""
+    systems = city / "systems.yaml"
+    lines = systems.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("  name: "))
+    lines[at] = lines[at].replace("  name: ", "  name: 榆林\v", 1)
+    systems.write_text("".join(lines), encoding="utf-8")
+    done = dizuo("validate", "yulin", cwd=city.parent)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert f"yulin/systems.yaml: invalid YAML: line {at + 1}, column 11: character U+000B is not allowed" in " ".join(
+        done.stderr.split()
+    )

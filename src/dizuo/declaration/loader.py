@@ -31,6 +31,7 @@ from dizuo.declaration.model import (
 )
 
 MAX_VALUE_CHARS = 60
+NEWLINE = "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +151,30 @@ def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
     Every YAML file dizuo reads (declaration, catalogue, waivers, monitoring configs) goes through here.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None, [Problem(shown, "", "file is missing")]
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return None, [Problem(shown, "", f"cannot read: {exc}")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(shown, "", _not_utf8(data, exc))]
     return yaml_mapping(text, shown)
+
+
+def _not_utf8(data: bytes, exc: UnicodeDecodeError) -> str:
+    """On which line the first byte that is no UTF-8 is, and how to save the file: an editor on a Chinese Windows
+    writes GBK (GB18030) unless told otherwise. No column: an editor showing the file in its own encoding would count
+    the characters before it otherwise."""
+    where = f"line {data.count(NEWLINE.encode(), 0, exc.start) + 1}"
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        hint = "save it as UTF-8"
+    else:
+        hint = "it reads as GBK (GB18030): save it as UTF-8"
+    return f"cannot read: {where}: not UTF-8 (byte 0x{data[exc.start]:02x}), the encoding dizuo reads YAML in; {hint}"
 
 
 class _Loader(yaml.CSafeLoader):
@@ -289,6 +308,10 @@ def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Pro
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow: libyaml gives its byte offset
+            before = text.encode("utf-8")[: exc.position].decode("utf-8", errors="replace")
+            where = f"line {before.count(NEWLINE) + 1}, column {len(before) - before.rfind(NEWLINE)}: "
+            reason = f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason}): delete it"
         return None, [Problem(shown, "", f"invalid YAML: {where}{reason}")]
     finally:
         loader.dispose()
