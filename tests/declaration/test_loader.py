@@ -748,6 +748,26 @@ def test_bad_input_names_file_key_and_value(city: Path, edit: Edit, file: str, c
     assert any(expected in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
 
 
+@pytest.mark.parametrize(
+    ("path", "ports", "expected"),
+    [
+        (["flows", 0], [True, 8443], "flows[0].ports: items must be numbers, not true/false (item 0): '[true, 8443]'"),
+        (["ingress", 0], [443, 0], "ingress[0].ports[1]: Input should be greater than or equal to 1: '0'"),
+        ([], [22, 70000], "management_ports[1]: Input should be less than or equal to 65535: '70000'"),
+        ([], [22, 22], "management_ports: ports listed twice: [22]"),
+    ],
+    ids=["flow-port-yes-is-no-port-1", "ingress-port-0", "management-port-past-65535", "management-port-twice"],
+)
+def test_a_port_that_is_no_port_is_named(
+    city: Path, edit: Edit, path: list[Any], ports: list[int], expected: str
+) -> None:
+    """A port outside 1-65535, given twice, or `yes` (YAML's true, which pydantic would take for port 1) in a flow,
+    an ingress source or the management ports is an error naming the list or the item, not a rule on another port."""
+    edit("network.yaml", _set([*path, "ports" if path else "management_ports"], ports))
+    found = problems(city)
+    assert any(f"network.yaml: {expected}" in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
+
+
 def test_every_problem_is_reported_not_just_the_first(city: Path, edit: Edit) -> None:
     """Two independent mistakes give two errors in one run."""
     edit("systems.yaml", _set(["systems", 12, "department"], "shuiwu"))

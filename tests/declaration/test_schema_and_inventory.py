@@ -209,3 +209,18 @@ def test_a_value_the_inventory_json_cannot_carry_is_refused(city: Path) -> None:
         "hosts.yaml: vars.sites: Ansible's dynamic-inventory JSON cannot carry it (no JSON form for a set"
         in done.output
     )
+
+
+@pytest.mark.parametrize("port", [0, 70000])
+def test_the_schema_refuses_a_port_the_loader_refuses(port: int) -> None:
+    """An editor validating network.yaml with `dizuo schema network.yaml` marks a port outside 1-65535 of a flow, an
+    ingress source and the management ports, as `dizuo validate` does."""
+    schema = json.loads(CliRunner().invoke(app, ["schema", "network.yaml"]).stdout)
+    document = json.loads(json.dumps(load_documents(YULIN)["network.yaml"], default=str))
+    document["flows"][0]["ports"] = [443, port]
+    document["ingress"][0]["ports"] = [port]
+    document["management_ports"] = [22, port]
+    errors = sorted(
+        ".".join(map(str, e.absolute_path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(document)
+    )
+    assert errors == ["flows.0.ports.1", "ingress.0.ports.0", "management_ports.1"]

@@ -13,7 +13,7 @@ import math
 import re
 from enum import StrEnum
 from fractions import Fraction
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -55,13 +55,29 @@ class Frozen(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_numbers(cls, value: object, info: ValidationInfo) -> object:
-        # Pydantic's lax mode reads `cpu: true` as 1; in a declaration that is a typo, not a number.
-        if isinstance(value, bool) and info.field_name is not None:
-            annotation = cls.model_fields[info.field_name].annotation
-            types = {annotation, *get_args(annotation)}  # `int | None` is its members
-            if bool not in types and types & {int, float}:
-                raise ValueError("must be a number, not true/false")
+        # Pydantic's lax mode reads `cpu: true` as 1, and `ports: [yes]` as port 1; in a declaration that is a typo,
+        # not a number.
+        if info.field_name is None:
+            return value
+        annotation = cls.model_fields[info.field_name].annotation
+        if isinstance(value, bool) and _numeric(annotation):
+            raise ValueError("must be a number, not true/false")
+        numbers = (
+            isinstance(value, list | tuple) and get_origin(annotation) is tuple and _numeric(get_args(annotation)[0])
+        )
+        if numbers and (
+            flags := [str(i) for i, item in enumerate(cast(list[object], value)) if isinstance(item, bool)]
+        ):
+            raise ValueError(f"items must be numbers, not true/false (item {', '.join(flags)})")
         return value
+
+
+def _numeric(annotation: object) -> bool:
+    """Whether ``annotation`` is a number type and not bool: ``int``, ``float | None``, ``Annotated[int, ...]``."""
+    if get_origin(annotation) is Annotated:
+        return _numeric(get_args(annotation)[0])
+    types = {annotation, *get_args(annotation)}  # `int | None` is its members
+    return bool not in types and bool(types & {int, float})
 
 
 class Arch(StrEnum):
@@ -217,17 +233,16 @@ class Zone(Frozen):
 Protocol = Literal["tcp", "udp", "icmp"]
 
 
-def _valid_ports(ports: tuple[int, ...]) -> tuple[int, ...]:
-    for port in ports:
-        if not 1 <= port <= 65535:
-            raise ValueError(f"port {port} is outside 1-65535")
+def _ports_once(ports: tuple[int, ...]) -> tuple[int, ...]:
     if len(set(ports)) != len(ports):
         twice = sorted({p for p in ports if ports.count(p) > 1})
         raise ValueError(f"ports listed twice: {twice}")
     return ports
 
 
-Ports = Annotated[tuple[int, ...], AfterValidator(_valid_ports)]
+# Bounds on the item, not a check of the list: the error names the item, and `dizuo schema` carries the bounds.
+Port = Annotated[int, Field(ge=1, le=65535)]
+Ports = Annotated[tuple[Port, ...], AfterValidator(_ports_once)]
 
 
 class Flow(Frozen):
@@ -302,7 +317,7 @@ class NetworkFile(Frozen):
     )
     flows: tuple[Flow, ...] = ()
     ingress: tuple[IngressSource, ...] = ()
-    management_ports: tuple[int, ...] = Field(
+    management_ports: Ports = Field(
         default=(22, 3389, 5985, 5986, 6443, 2379, 10250),
         description="Ports that count as management access: only the management zone may reach them",
     )
