@@ -224,3 +224,16 @@ def test_the_schema_refuses_a_port_the_loader_refuses(port: int) -> None:
         ".".join(map(str, e.absolute_path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(document)
     )
     assert errors == ["flows.0.ports.1", "ingress.0.ports.0", "management_ports.1"]
+
+
+@pytest.mark.parametrize("name", ["patch-window", "class", "时区", "2fa"])
+def test_a_variable_name_ansible_refuses_is_refused_where_it_is_set(city: Path, edit: Edit, name: str) -> None:
+    """A hosts.yaml variable Ansible's own name check refuses (ansible-core warns on every run and refuses it from
+    2.23) is an error naming where it is set, not an inventory that validate passed and Ansible complains about."""
+    from ansible.utils.vars import isidentifier  # noqa: PLC0415 - only this test needs Ansible
+
+    assert not isidentifier(name), f"Ansible takes {name!r} as a variable name"
+    edit("hosts.yaml", lambda doc: doc["group_vars"]["loghost"].update({name: "x"}))
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    assert f"hosts.yaml: group_vars.loghost.{name}: not a variable name Ansible takes" in done.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import keyword
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -943,26 +944,30 @@ def _group_vars(d: Declaration, shown: Shown) -> list[Problem]:
     ]
     settings = [("vars", d.inventory.vars)] + [(f"group_vars.{g}", v) for g, v in d.inventory.group_vars.items()]
     problems += [
-        Problem(file, f"{at}.{key}", f"{INVENTORY_OWN_VARIABLES[key]}: {show_value(value)}")
+        Problem(file, f"{at}.{key}", why)
         for at, variables in settings
         for key, value in variables.items()
-        if key in INVENTORY_OWN_VARIABLES
-    ]
-    problems += [
-        Problem(file, f"{at}.{key}", f"{why}: write text, a number, a list or a mapping: {show_value(value)}")
-        for at, variables in settings
-        for key, value in variables.items()
-        if (why := _no_json_form(value))
+        if (why := _variable_problem(key, value))
     ]
     return problems
 
 
-def _no_json_form(value: object) -> str:
-    """Why the dynamic-inventory JSON (`dizuo inventory --list`) cannot carry ``value``, else ''."""
+def _variable_problem(name: str, value: object) -> str:
+    """What is wrong with Ansible variable ``name`` set to ``value`` in vars or group_vars, else ''."""
+    if name in INVENTORY_OWN_VARIABLES:
+        return f"{INVENTORY_OWN_VARIABLES[name]}: {show_value(value)}"
+    # ansible.utils.vars.isidentifier, which ansible-core applies to inventory variables (without importing Ansible,
+    # which every load would pay for).
+    if not (name.isascii() and name.isidentifier() and not keyword.iskeyword(name)):
+        return (
+            "not a variable name Ansible takes: ASCII letters, digits and underscores, not first a digit, no Python "
+            "keyword (ansible-core warns, and refuses it from 2.23)"
+        )
     try:
         to_json(value)
     except (TypeError, ValueError) as exc:  # ValueError: a value that holds itself (an alias inside its anchor)
-        return f"Ansible's dynamic-inventory JSON cannot carry it ({exc})"
+        why = f"Ansible's dynamic-inventory JSON cannot carry it ({exc})"
+        return f"{why}: write text, a number, a list or a mapping: {show_value(value)}"
     return ""
 
 
