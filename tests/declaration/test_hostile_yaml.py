@@ -203,3 +203,17 @@ def test_a_control_character_yaml_refuses_is_named_with_its_line_and_column(city
     assert f"yulin/systems.yaml: invalid YAML: line {at + 1}, column 11: character U+000B is not allowed" in " ".join(
         done.stderr.split()
     )
+
+
+def test_a_mapping_key_yaml_read_as_a_number_is_named_as_a_key_not_a_list_index(city: Path) -> None:
+    """`group_vars: {1: ...}`: the path names the key (`group_vars.1`, as a mapping's key is written), not a list item
+    `group_vars[1].[key]` that the file does not have."""
+    hosts = city / "hosts.yaml"
+    hosts.write_text(
+        hosts.read_text(encoding="utf-8").replace("\ngroup_vars:\n", "\ngroup_vars:\n  1: {a: 1}\n"), "utf-8"
+    )
+    done = dizuo("validate", "yulin", cwd=city.parent)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "yulin/hosts.yaml: group_vars.1: key: Input should be a valid string: '1' (YAML read an unquoted number" in (
+        " ".join(done.stderr.split())
+    )

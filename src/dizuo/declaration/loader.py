@@ -55,11 +55,18 @@ class DeclarationError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+KEY = "[key]"  # pydantic's mark after a mapping key in a location: the key itself is what failed
+
+
 def key_path(loc: Iterable[int | str]) -> str:
-    """``('systems', 12, 'department')`` -> ``systems[12].department``."""
+    """``('systems', 12, 'department')`` -> ``systems[12].department``; a mapping's key (``('vars', 1, '[key]')``,
+    for a key YAML read as a number) as a key, ``vars.1``, not as a list index."""
+    parts = list(loc)
     out = ""
-    for part in loc:
-        if isinstance(part, int):
+    for part, following in zip(parts, [*parts[1:], None], strict=True):
+        if part == KEY:
+            continue
+        if isinstance(part, int) and following != KEY:
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
@@ -141,6 +148,8 @@ def problems_from_validation(file: str, error: ValidationError) -> list[Problem]
             message = f"{message}: {show_value(item['input'])}"
         if item["type"] == "string_type":
             message += _why_not_text(item["input"])
+        if loc and loc[-1] == KEY:
+            message = f"key: {message}"
         problems.append(Problem(file, key_path(loc), message))
     return problems
 
