@@ -237,3 +237,22 @@ def test_a_variable_name_ansible_refuses_is_refused_where_it_is_set(city: Path, 
     done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
     assert done.exit_code == 1, done.output
     assert f"hosts.yaml: group_vars.loghost.{name}: not a variable name Ansible takes" in done.output
+
+
+def test_two_hosts_ansible_reaches_at_one_endpoint_are_refused(city: Path, edit: Edit) -> None:
+    """A host's ansible_host copied from another host's address: Ansible would harden and audit one machine under two
+    names (the report certifying a machine never checked). validate names the ansible_host; one address on two ports
+    (a NAT gateway's forwards) stays two machines."""
+    hosts = load(city).inventory.hosts
+    a, b = 0, 1
+    edit("hosts.yaml", lambda doc: doc["hosts"][a].update(ansible_host=hosts[b].address))
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    assert (
+        f"hosts.yaml: hosts[{a}].ansible_host: Ansible would connect to {hosts[b].address}:22 for "
+        f"{hosts[b].name!r} (hosts[{b}]) too: one machine under two names"
+    ) in done.output
+
+    edit("hosts.yaml", lambda doc: doc["hosts"][a].update(ansible_port=2201))
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 0, done.output

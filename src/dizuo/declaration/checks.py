@@ -924,6 +924,31 @@ def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
     problems += _duplicates(
         file, ((f"hosts[{i}].address", h.address) for i, h in enumerate(d.inventory.hosts)), "host address"
     )
+    return problems + _one_machine_two_names(d, file)
+
+
+def _one_machine_two_names(d: Declaration, file: str) -> list[Problem]:
+    """Where Ansible connects (ansible_host, else the address, and the port) is one host's only: two hosts reaching one
+    endpoint are one machine under two names, hardened twice and certified by the audit as two. Two addresses alike
+    are the duplicate address already reported."""
+    first: dict[tuple[str, int], int] = {}
+    problems = []
+    for i, host in enumerate(d.inventory.hosts):
+        endpoint = (host.ansible_host or host.address, host.ansible_port)
+        j = first.setdefault(endpoint, i)
+        if j == i or not (host.ansible_host or d.inventory.hosts[j].ansible_host):
+            continue
+        # Named at the ansible_host that points there (this host's, else the first's, which the other's address hit).
+        at, other = (i, j) if host.ansible_host else (j, i)
+        problems.append(
+            Problem(
+                file,
+                f"hosts[{at}].ansible_host",
+                f"Ansible would connect to {endpoint[0]}:{endpoint[1]} for {d.inventory.hosts[other].name!r} "
+                f"(hosts[{other}]) too: one machine under two names, whose audit would certify both: "
+                f"{show_value(endpoint[0])}",
+            )
+        )
     return problems
 
 
