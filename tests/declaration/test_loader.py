@@ -768,6 +768,27 @@ def test_a_port_that_is_no_port_is_named(
     assert any(f"network.yaml: {expected}" in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
 
 
+@pytest.mark.parametrize(
+    ("file", "path"),
+    [
+        ("city.yaml", ["name"]),
+        ("city.yaml", ["province"]),
+        ("network.yaml", ["zones", 0, "title"]),
+        ("departments.yaml", ["departments", 0, "name"]),
+        ("systems.yaml", ["systems", 0, "name"]),
+        ("datasets.yaml", ["datasets", 0, "name"]),
+    ],
+)
+def test_a_blank_name_is_refused(city: Path, edit: Edit, file: str, path: list[Any]) -> None:
+    """A name people read a thing by, left blank (`name: "  "`): an error naming it, not a department, system or
+    dataset (一数一源) that reports, labels and `validate`'s own "ok <city>" show without a name."""
+    edit(file, _set(path, "  "))
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    expected = f"{file}: {where}: String should have at least 1 character: '  '"
+    found = problems(city)
+    assert any(expected in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
+
+
 def test_every_problem_is_reported_not_just_the_first(city: Path, edit: Edit) -> None:
     """Two independent mistakes give two errors in one run."""
     edit("systems.yaml", _set(["systems", 12, "department"], "shuiwu"))

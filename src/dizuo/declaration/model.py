@@ -29,6 +29,8 @@ from pydantic import (
 # Codes become Kubernetes names, OpenStack names and Prometheus label values:
 # keep them DNS-1123 labels so every target accepts them unchanged.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+# What people read a thing by (a department's or a system's Chinese name): never blank, once spaces are stripped.
+Title = Annotated[str, StringConstraints(min_length=1)]
 # A lower-case DNS domain of at least two labels; 220 characters leave room for "<code>." (253 in all).
 DnsDomain = Annotated[
     str,
@@ -222,7 +224,7 @@ class Zone(Frozen):
 
     name: Code
     kind: ZoneKind
-    title: str = Field(description="Chinese name, e.g. 政务外网")
+    title: Title = Field(description="Chinese name, e.g. 政务外网")
     cidr: PrivateCidr
     subnets: tuple[Subnet, ...] = Field(min_length=1)
 
@@ -457,7 +459,7 @@ class Department(Frozen):
     """A department (委办局) or county (区县) that owns systems and data."""
 
     code: Code
-    name: str
+    name: Title
     kind: Literal["bureau", "center", "county", "vertical"] = "bureau"
     quota: Quota
 
@@ -509,7 +511,7 @@ class System(Frozen):
     """A business system (业务系统) running on the government cloud."""
 
     code: Code
-    name: str
+    name: Title
     department: str
     zone: str
     cluster: str
@@ -559,7 +561,7 @@ class Dataset(Frozen):
     """A dataset of the data pool, with its one authoritative owner (一数一源)."""
 
     code: Code
-    name: str
+    name: Title
     owner: str = Field(description="Department code: the one authoritative source")
     source_system: str | None = None
     classification: Classification
@@ -679,8 +681,8 @@ class City(Frozen):
     """city.yaml: who this declaration is for."""
 
     code: Code
-    name: str
-    province: str
+    name: Title
+    province: Title
     prefix: Code = Field(description="Prefix of every generated cloud resource name")
     environment: Code = "prod"
     domain: DnsDomain | None = Field(
