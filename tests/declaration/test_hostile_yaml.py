@@ -217,3 +217,14 @@ def test_a_mapping_key_yaml_read_as_a_number_is_named_as_a_key_not_a_list_index(
     assert "yulin/hosts.yaml: group_vars.1: key: Input should be a valid string: '1' (YAML read an unquoted number" in (
         " ".join(done.stderr.split())
     )
+
+
+def test_a_link_to_a_missing_file_is_named_as_a_link_where_it_is(city: Path) -> None:
+    """systems.yaml as a link to a file that is gone (a moved shared checkout): the error names the link by its path
+    in the declaration and where it points, not an absolute path and "file is missing" for a file `ls` lists."""
+    (city / "systems.yaml").unlink()
+    (city / "systems.yaml").symlink_to("../shared/systems.yaml")
+    done = dizuo("validate", "yulin", cwd=city.parent)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "yulin/systems.yaml: a link to ../shared/systems.yaml, which is missing" in " ".join(done.stderr.split())
+    assert str(city) not in done.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,8 @@ def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
     try:
         data = path.read_bytes()
     except FileNotFoundError:
+        if path.is_symlink():
+            return None, [Problem(shown, "", f"a link to {os.readlink(path)}, which is missing")]
         return None, [Problem(shown, "", "file is missing")]
     except OSError as exc:
         return None, [Problem(shown, "", f"cannot read: {exc}")]
@@ -410,8 +413,9 @@ def _load_unchanged(root: Path, stamp: tuple[tuple[str, int, int], ...], cwd: st
 
 
 def _shown(path: Path) -> str:
-    """The path as the user would type it: relative to the working directory when below it."""
+    """The path as the user would type it: relative to the working directory when below it. A file that is a link is
+    named where it is, in the declaration, not where it points (which may not exist)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except (ValueError, OSError, RuntimeError):  # not below it; or a symlink loop (RuntimeError before Python 3.13)
         return str(path)
