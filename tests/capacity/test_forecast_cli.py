@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,28 @@ def test_bad_file_is_a_clear_error(tmp_path: Path, content: bytes, message: str)
     assert message in done.stderr, f"error does not say {message!r}: {done.stderr!r}"
     assert "Traceback" not in done.stderr, f"traceback shown: {done.stderr}"
     assert done.stdout == "", "nothing half-written on stdout"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lzma.compress(_csv_text().encode()), ":1: not CSV text in UTF-8"),
+        (_csv_text().replace("\n", "\r\n").encode("utf-16"), ":1: not CSV text in UTF-8"),
+        (_csv_text().replace("\n", "\r").encode(), ":1: header is 'series,timestamp,used_bytes,capacity_bytes\\r"),
+    ],
+    ids=["xz-named-gz", "utf-16-crlf", "old-mac-line-endings"],
+)
+def test_a_file_that_is_not_utf8_csv_text_is_a_clear_error(tmp_path: Path, content: bytes, message: str):
+    """Data compressed other than with gzip, UTF-16 text (Windows PowerShell's redirect) or CR-only line endings is
+    an error on line 1 that fits on a line, not a traceback nor a dump of the whole file."""
+    path = tmp_path / "usage.csv.gz"
+    path.write_bytes(content)
+    done = _run(path)
+    assert done.returncode == 2, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert "Traceback" not in done.stderr, f"traceback shown: {done.stderr[-2000:]}"
+    assert f"{path}{message}" in done.stderr, f"error does not say {message!r}: {done.stderr[:2000]!r}"
+    assert len(done.stderr) < 400, f"the error repeats the file: {len(done.stderr)} characters"
+    assert done.stdout == ""
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path):

@@ -25,6 +25,8 @@ TIMESTAMP_RANGE = (946_684_800, 4_102_444_800)
 # 8 EiB: no volume or pool is larger; beyond it float arithmetic on bytes loses its meaning.
 MAX_BYTES = 2.0**63
 _GZIP_MAGIC = b"\x1f\x8b"
+# Characters of a wrong header shown in its error: a file without line breaks is one "line" of megabytes.
+HEADER_SHOWN = 200
 
 
 class UsageCsvError(ValueError):
@@ -35,9 +37,7 @@ def read_usage_csv(path: Path) -> list[UsageHistory]:
     """All series of a usage CSV, in file order of first appearance, samples oldest first."""
     raw = _read_bytes(path).removeprefix(b"\xef\xbb\xbf")  # the byte-order mark spreadsheet programs write
     newline = raw.find(b"\n")
-    header = (raw if newline < 0 else raw[:newline]).decode("utf-8", errors="replace").strip()
-    if tuple(part.strip() for part in next(csv.reader([header]), [])) != COLUMNS:
-        raise UsageCsvError(f"{path}:1: header is {header!r}, expected {','.join(COLUMNS)!r}")
+    _check_header(path, raw if newline < 0 else raw[:newline])
     body = b"" if newline < 0 else raw[newline + 1 :]
     histories = _fast_parse(body)
     if histories is None:
@@ -45,6 +45,27 @@ def read_usage_csv(path: Path) -> list[UsageHistory]:
     if not histories:
         raise UsageCsvError(f"{path}: no samples after the header")
     return histories
+
+
+def _check_header(path: Path, line: bytes) -> None:
+    """UsageCsvError unless ``line`` is the header COLUMNS (cells may be quoted or padded)."""
+    try:
+        header = line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        header = None
+    if header is None or "\x00" in header:
+        # xz, zstd or zip data, or UTF-16 text (what Windows PowerShell redirects write): no header to show.
+        raise UsageCsvError(
+            f"{path}:1: not CSV text in UTF-8 (data compressed other than with gzip, or text in UTF-16?): "
+            f"expected the header {','.join(COLUMNS)!r}"
+        )
+    try:
+        cells = tuple(part.strip() for part in next(csv.reader([header]), []))
+    except csv.Error:  # a carriage return inside the line (old Mac line endings): not this header either
+        cells = ()
+    if cells != COLUMNS:
+        shown = header if len(header) <= HEADER_SHOWN else f"{header[:HEADER_SHOWN]}..."
+        raise UsageCsvError(f"{path}:1: header is {shown!r}, expected {','.join(COLUMNS)!r}")
 
 
 def _read_bytes(path: Path) -> bytes:
