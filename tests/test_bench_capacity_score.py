@@ -36,12 +36,13 @@ def _score(tmp_path: Path, predictions: list[str]) -> dict[str, float]:
 
 @pytest.mark.parametrize(
     "value",
-    ["NaN", "Infinity", "-Infinity", "1e999", '"2024-03-08T00:00:00Z"', "true", "{}", "[1007200]"],
+    ["NaN", "Infinity", "-Infinity", "1e999", "1" + "0" * 400, '"2024-03-08T00:00:00Z"', "true", "{}", "[1007200]"],
 )
 @pytest.mark.parametrize("key", ["exhaustion_at", "p10", "p90"])
 def test_a_time_that_is_not_unix_seconds_or_null_is_a_bad_line(tmp_path: Path, key: str, value: str) -> None:
-    """NaN (which Python's json reads, JSON has not), text, true or an object where unix seconds or null belong is
-    a bad line, its series scored as null (not "full now", not a crash), just as if the line were missing."""
+    """NaN (which Python's json reads, JSON has not), an integer too large for a float, text, true or an object
+    where unix seconds or null belong is a bad line, its series scored as null (not "full now", not a crash), just
+    as if the line were missing."""
     times = {"exhaustion_at": str(ASOF + 3600), "p10": str(ASOF), "p90": str(ASOF + 7200)} | {key: value}
     line = '{"series": "never", ' + ", ".join(f'"{k}": {v}' for k, v in times.items()) + "}"
     scores = _score(tmp_path, [line])

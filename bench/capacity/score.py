@@ -43,10 +43,16 @@ def _not_json(constant: str) -> None:
 
 def _time(value: object) -> int | float | None:
     """A time of the output (unix seconds) or null; ValueError for anything else: text, true, a number too large
-    to be a time (1e999 reads as infinity)."""
-    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+    to be a time (1e999 reads as infinity, an integer of 400 digits has no float)."""
+    if value is None:
         return value
-    raise ValueError(f"not unix seconds or null: {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            if math.isfinite(value):
+                return value
+        except OverflowError:
+            pass
+    raise ValueError(f"not unix seconds or null: {str(value)[:40]!r}")
 
 
 def read_predictions(lines: list[str]) -> tuple[dict[str, Prediction], int]:
