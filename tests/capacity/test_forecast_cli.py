@@ -97,6 +97,20 @@ def test_quoted_cells_a_quoted_header_and_a_byte_order_mark_read_as_plain_csv(pl
     assert [r["series"] for r in _records(_run(decimal).stdout)] == ["a-fills", "b-flat", "c-enlarged"]
 
 
+def test_series_ids_are_kept_as_written(plain_csv: Path, tmp_path: Path):
+    """An id is opaque: ids that differ only in spaces around them are separate series, each named as written."""
+    header, *rows = plain_csv.read_text().splitlines()
+    spaced = tmp_path / "spaced.csv"
+    renamed = [r.replace("a-fills,", " a,").replace("b-flat,", "a,") for r in rows if not r.startswith("c-")]
+    spaced.write_text("\n".join([header, *renamed]) + "\n")
+    done = _run(spaced)
+    assert done.returncode == 0, done.stderr
+    by_series = {r["series"]: r for r in _records(done.stdout)}
+    assert list(by_series) == [" a", "a"], f"ids merged or changed: {list(by_series)}"
+    assert by_series[" a"]["exhaustion_at"] is not None, "' a' (the filling volume) lost its samples"
+    assert by_series["a"]["exhaustion_at"] is None, "'a' (the flat volume) got the other's samples"
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -114,6 +128,7 @@ def test_quoted_cells_a_quoted_header_and_a_byte_order_mark_read_as_plain_csv(pl
             ":3: column 'timestamp' '1710122400000' is not unix seconds between 2000 and 2100 (milliseconds?)",
         ),
         (b"series,timestamp,used_bytes,capacity_bytes\nx,1e30,5,9\n", ":2: column 'timestamp' '1e30' is not unix"),
+        (b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5,9\ncaf\xe9,1710122400,5,9\n", ":3: not UTF-8"),
         (
             b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,1e300,9\n",
             ":2: column 'used_bytes' '1e300' is more than 2^63 bytes",
@@ -128,6 +143,7 @@ def test_quoted_cells_a_quoted_header_and_a_byte_order_mark_read_as_plain_csv(pl
         "truncated-gzip",
         "milliseconds",
         "huge-timestamp",
+        "latin-1-id",
         "huge-bytes",
     ],
 )

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
-from dizuo.capacity.types import UsageHistory
+from dizuo.capacity.types import IntArray, UsageHistory
 
 COLUMNS = ("series", "timestamp", "used_bytes", "capacity_bytes")
 # Unix seconds from 2000 to 2100: outside it a value is most often milliseconds, or not a time at all.
@@ -102,14 +103,9 @@ def _fast_parse(body: bytes) -> list[UsageHistory] | None:
     starts = np.concatenate([[0], line_ends[:-1] + 1])
     id_ends = commas[0::3]
     lengths = id_ends - starts
-    if (lengths <= 0).any():
+    if (lengths <= 0).any() or (series := _series(data, starts, id_ends)) is None:
         return None
-    # Rows are sorted by series: a new series starts where the id bytes differ from the row above.
-    width = int(lengths.max())
-    offsets = np.arange(width)
-    ids = np.where(offsets < lengths[:, None], data[np.minimum(starts[:, None] + offsets, data.size - 1)], 0)
-    first_rows = np.concatenate([[0], np.flatnonzero((ids[1:] != ids[:-1]).any(axis=1)) + 1])
-    names = [body[starts[r] : id_ends[r]].decode("utf-8", errors="replace").strip() for r in first_rows]
+    first_rows, names = series
     timestamps, used, capacity = values[:, 0], values[:, 1], values[:, 2]
     bounds = np.append(first_rows, len(values))
     step = np.diff(timestamps)
@@ -130,6 +126,22 @@ def _fast_parse(body: bytes) -> list[UsageHistory] | None:
     ]
 
 
+def _series(data: npt.NDArray[np.uint8], starts: IntArray, id_ends: IntArray) -> tuple[IntArray, list[str]] | None:
+    """The first row of each series and its id; None for an id the row-by-row parser must judge (blank, not UTF-8)."""
+    lengths = id_ends - starts
+    # Rows are sorted by series: a new series starts where the id bytes differ from the row above.
+    width = int(lengths.max())
+    offsets = np.arange(width)
+    ids = np.where(offsets < lengths[:, None], data[np.minimum(starts[:, None] + offsets, data.size - 1)], 0)
+    first_rows = np.concatenate([[0], np.flatnonzero((ids[1:] != ids[:-1]).any(axis=1)) + 1])
+    # The id as written: an opaque string, so " a" and "a" are two series (the truth names them so).
+    try:
+        names = [data[starts[r] : id_ends[r]].tobytes().decode("utf-8") for r in first_rows]
+    except UnicodeDecodeError:
+        return None
+    return (first_rows, names) if all(name.strip() for name in names) else None
+
+
 def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
     """Row by row: tolerate order and decimals, reject anything else with its location."""
     samples: dict[str, dict[int, tuple[float, float]]] = {}
@@ -138,8 +150,8 @@ def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
             continue
         if len(row) != len(COLUMNS):
             raise UsageCsvError(f"{path}:{line_no}: {len(row)} columns, expected {len(COLUMNS)}: {row!r}")
-        series = row[0].strip()
-        if not series:
+        series = row[0]
+        if not series.strip():
             raise UsageCsvError(f"{path}:{line_no}: column 'series' is empty")
         stamp = _number(path, line_no, "timestamp", row[1])
         if not TIMESTAMP_RANGE[0] <= stamp < TIMESTAMP_RANGE[1]:
