@@ -26,6 +26,8 @@ TIMESTAMP_RANGE = (946_684_800, 4_102_444_800)
 # 8 EiB: no volume or pool is larger; beyond it float arithmetic on bytes loses its meaning.
 MAX_BYTES = 2.0**63
 _GZIP_MAGIC = b"\x1f\x8b"
+# The first k bytes of a little-endian word read at an id's offset: _WORD_MASKS[k].
+_WORD_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 # Characters of a wrong header shown in its error: a file without line breaks is one "line" of megabytes.
 HEADER_SHOWN = 200
 
@@ -129,11 +131,20 @@ def _fast_parse(body: bytes) -> list[UsageHistory] | None:
 def _series(data: npt.NDArray[np.uint8], starts: IntArray, id_ends: IntArray) -> tuple[IntArray, list[str]] | None:
     """The first row of each series and its id; None for an id the row-by-row parser must judge (blank, not UTF-8)."""
     lengths = id_ends - starts
-    # Rows are sorted by series: a new series starts where the id bytes differ from the row above.
-    width = int(lengths.max())
-    offsets = np.arange(width)
-    ids = np.where(offsets < lengths[:, None], data[np.minimum(starts[:, None] + offsets, data.size - 1)], 0)
-    first_rows = np.concatenate([[0], np.flatnonzero((ids[1:] != ids[:-1]).any(axis=1)) + 1])
+    # Rows are sorted by series: a new series starts where the id differs from the row above. Ids are compared 8 bytes
+    # at a time (a uint64 read at any byte offset), so memory and time grow with the rows, not rows x id length: a
+    # rows x bytes matrix of 1,000 series with 70-character ids took 3.9 GB. Each word read ends at most 7 bytes past
+    # an id, inside its row (",timestamp,used,capacity\n"); a file too short for that is not one to read fast.
+    if int((starts + (lengths + 7) // 8 * 8).max()) > data.size:
+        return None
+    words = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
+    differs = lengths[1:] != lengths[:-1]
+    for offset in range(0, int(lengths.max()), 8):
+        # An id shorter than the offset reads some word and keeps none of it (mask 0).
+        word = words[np.minimum(starts + offset, words.size - 1)]
+        word &= _WORD_MASKS[np.clip(lengths - offset, 0, 8)]
+        differs |= word[1:] != word[:-1]
+    first_rows = np.concatenate([[0], np.flatnonzero(differs) + 1])
     # The id as written: an opaque string, so " a" and "a" are two series (the truth names them so).
     try:
         names = [data[starts[r] : id_ends[r]].tobytes().decode("utf-8") for r in first_rows]
