@@ -131,6 +131,20 @@ def test_ids_that_differ_at_any_byte_are_separate_series(tmp_path: Path):
     assert [(h.series, len(h.timestamps)) for h in histories] == [(name, 2) for name in names]
 
 
+def test_the_largest_int64_byte_count_reads_on_either_parser(tmp_path: Path):
+    """2^63 - 1 bytes (int64's largest) is read whether the file takes the fast parser or the row-by-row one (a quoted
+    id): the latter rounded it to 2^63 and refused the whole file as "more than 2^63 bytes"."""
+    top = 2**63 - 1
+    rows = [f"{name},{ASOF - 900 * i},{top},{top}" for name in ("x", '"y"') for i in (1, 0)]
+    plain, quoted = tmp_path / "plain.csv", tmp_path / "quoted.csv"
+    plain.write_text("\n".join(["series,timestamp,used_bytes,capacity_bytes", *rows[:2]]) + "\n")
+    quoted.write_text("\n".join(["series,timestamp,used_bytes,capacity_bytes", *rows]) + "\n")
+    for path in (plain, quoted):
+        done = _run(path)
+        assert done.returncode == 0, f"{path.name}: {done.stderr}"
+        assert all(r["exhaustion_at"] == ASOF for r in _records(done.stdout)), f"{path.name}: full now: {done.stdout}"
+
+
 def test_series_ids_are_kept_as_written(plain_csv: Path, tmp_path: Path):
     """An id is opaque: ids that differ only in spaces around them are separate series, each named as written."""
     header, *rows = plain_csv.read_text().splitlines()
@@ -165,7 +179,11 @@ def test_series_ids_are_kept_as_written(plain_csv: Path, tmp_path: Path):
         (b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5,9\ncaf\xe9,1710122400,5,9\n", ":3: not UTF-8"),
         (
             b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,1e300,9\n",
-            ":2: column 'used_bytes' '1e300' is more than 2^63 bytes",
+            ":2: column 'used_bytes' '1e300' is 2^63 bytes or more",
+        ),
+        (
+            b'series,timestamp,used_bytes,capacity_bytes\n"x",1710122400,5,9223372036854775808\n',
+            ":2: column 'capacity_bytes' '9223372036854775808' is 2^63 bytes or more",
         ),
     ],
     ids=[
@@ -179,6 +197,7 @@ def test_series_ids_are_kept_as_written(plain_csv: Path, tmp_path: Path):
         "huge-timestamp",
         "latin-1-id",
         "huge-bytes",
+        "2^63-bytes",
     ],
 )
 def test_bad_file_is_a_clear_error(tmp_path: Path, content: bytes, message: str):

@@ -13,6 +13,7 @@ import io
 import math
 import zlib
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -179,8 +180,8 @@ def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
         if capacity <= 0:
             raise UsageCsvError(f"{path}:{line_no}: column 'capacity_bytes' {row[3]!r} is not positive")
         for column, value, cell in (("used_bytes", used, row[2]), ("capacity_bytes", capacity, row[3])):
-            if value >= MAX_BYTES:
-                raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is more than 2^63 bytes")
+            if _too_large(cell, value):
+                raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is 2^63 bytes or more")
         # A repeated timestamp keeps the later row, as a re-scrape would.
         samples.setdefault(series, {})[int(stamp)] = (used, capacity)
     histories = []
@@ -195,6 +196,17 @@ def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
             )
         )
     return histories
+
+
+def _too_large(cell: str, value: float) -> bool:
+    """Whether a byte count is 2^63 or more, as the fast path's int64 cannot hold it. Decided on the exact number:
+    ``float`` rounds 2^63 - 1 (the largest int64, which the fast path reads) up to 2^63."""
+    if value < MAX_BYTES:
+        return False
+    try:
+        return Decimal(cell.strip()) >= 2**63
+    except InvalidOperation:
+        return True
 
 
 def _rows(path: Path, body: bytes) -> Iterator[tuple[int, list[str]]]:
