@@ -233,6 +233,23 @@ def test_full_volume_is_full_now():
     assert fc.exhaustion_at == fc.asof, f"full: exhaustion_at {fc.exhaustion_at}, expected asof {fc.asof}"
 
 
+@pytest.mark.parametrize("minutes_late", [5, 8, 10, 14])
+def test_a_last_sample_taken_late_in_its_quarter_hour_is_forecast_from(minutes_late: int):
+    """Scrapes minutes past the quarter hour snap to their nearest slot; the last one is used like the others: an
+    import of 30 GiB seen only in it (6 GiB left at 0.5 GiB/day) fills in ~12 days, not "never"."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        return 50 * GIB + 0.5 * GIB * (ts - ts[0]) / DAY + np.where(ts == ts[-1], 30 * GIB, 0.0)
+
+    on_time, late = (
+        forecast_histories([_history(f"late-{m}", usage, 100 * GIB, asof=PLAIN_ASOF + m * 60)])[0]
+        for m in (0, minutes_late)
+    )
+    assert abs(_hours_until(late) - _hours_until(on_time)) <= 2, (
+        f"{minutes_late} min late: full in {_hours_until(late):.1f} h, on time {_hours_until(on_time):.1f} h"
+    )
+
+
 def test_one_forecast_per_history_in_order():
     """forecast_histories returns one forecast per input, same order, with each series' own asof."""
     flat: Usage = lambda t: np.full(t.shape, 10 * GIB)  # noqa: E731

@@ -397,9 +397,12 @@ class _Grid:
         asof = ts[ends]
         last_used = used[ends]
         capacity = np.array([np.asarray(h.capacity_bytes, dtype=np.float64)[-1] for h in histories], dtype=np.float64)
-        asof_day = (asof + UTC_OFFSET_SECONDS) // SECONDS_PER_DAY
+        # The last sample's slot is its nearest, as for every sample below: counted from the slot it started in, a
+        # last sample taken more than half a slot past a quarter hour landed after asof's column and was dropped.
+        nearest = asof + UTC_OFFSET_SECONDS + SLOT_SECONDS // 2
+        asof_day = nearest // SECONDS_PER_DAY
         first_day = asof_day - LOOKBACK_DAYS
-        asof_column = ((asof + UTC_OFFSET_SECONDS) - first_day * SECONDS_PER_DAY) // SLOT_SECONDS
+        asof_column = (nearest - first_day * SECONDS_PER_DAY) // SLOT_SECONDS
         # Samples snap to the nearest slot of their local day; a late scrape is still that slot. In integer
         # arithmetic, with the row's offset in the flat grid folded in (a whole number of slots, so the
         # floor division gives the column plus the offset exactly): flat = row * width + column.
