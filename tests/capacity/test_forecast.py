@@ -270,6 +270,26 @@ def test_horizon_bounds_the_forecast():
     assert short.exhaustion_at is None, "slow: 20 days to full is beyond a 10-day horizon"
 
 
+@pytest.mark.parametrize(("growth_gib", "horizon_days"), [(0.5, 7), (0.3, 14), (0.3, 7)])
+def test_a_shorter_horizon_cuts_the_forecast_without_changing_it(growth_gib: float, horizon_days: int):
+    """Three 5 GiB imports in four weeks on 8 GiB of headroom: the fill the 30-day forecast puts within the shorter
+    horizon is the same there (a path filling beyond the horizon counted as no growth, and the fill was lost)."""
+    origin = PLAIN_ASOF + HOUR
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        imported = sum(np.where(ts >= origin - d * DAY, 5 * GIB, 0.0) for d in (22, 15, 8))
+        return 20 * GIB + growth_gib * GIB * (ts - PLAIN_ASOF) / DAY + imported
+
+    history = _history("imports", usage, float(usage(np.array([PLAIN_ASOF]))[0]) + 8 * GIB)
+    (standard,) = forecast_histories([history])
+    (short,) = forecast_histories([history], horizon_seconds=horizon_days * DAY)
+    assert _hours_until(standard) <= horizon_days * 24, "the scenario must fill within the shorter horizon"
+    assert (short.exhaustion_at, short.p10) == (standard.exhaustion_at, standard.p10), (
+        f"{horizon_days}-day horizon: full in {_hours_until(short) if short.exhaustion_at else None} h, "
+        f"30 days: {_hours_until(standard):.0f} h"
+    )
+
+
 @pytest.mark.parametrize(
     ("date", "working"),
     [

@@ -154,7 +154,13 @@ def forecast_histories(
     Monday-Friday, holidays and 调休 unseen.
     """
     _warn_uncovered(histories, horizon_seconds, calendar)
-    return _in_batches(len(histories), lambda part: _forecast_batch(histories[part], horizon_seconds, calendar))
+    # A shorter horizon cuts the answer, it does not change it: the model still looks the standard 30 days ahead.
+    # The imports' passage starts from the path's rate to its fill, and a path that fills beyond the horizon counted
+    # as no growth at all, so `--horizon-days 7` dropped fills within 7 days that the 30-day forecast gives.
+    model_horizon = max(horizon_seconds, DEFAULT_HORIZON_SECONDS)
+    return _in_batches(
+        len(histories), lambda part: _forecast_batch(histories[part], model_horizon, horizon_seconds, calendar)
+    )
 
 
 def project_usage(
@@ -265,19 +271,20 @@ def _project_batch(
 
 
 def _forecast_batch(
-    histories: Sequence[UsageHistory], horizon_seconds: int, calendar: WorkingCalendar
+    histories: Sequence[UsageHistory], model_horizon: int, horizon_seconds: int, calendar: WorkingCalendar
 ) -> list[Forecast]:
+    """Forecasts looking ``model_horizon`` seconds ahead, reported within ``horizon_seconds`` (not longer)."""
     if not histories:
         return []
     grid = _Grid.build(histories, calendar)
     model = _PeakModel.fit(grid)
-    horizon_slots = max(1, horizon_seconds // SLOT_SECONDS)
+    horizon_slots = max(1, model_horizon // SLOT_SECONDS)
     high_growth, low_growth = _band_growth(model)
     offset, low, high = _first_full(
         grid, model, ((model.growth, 0.0), (high_growth, Z80), (low_growth, -Z80)), horizon_slots
     )
     low, high = np.minimum(low, offset), np.maximum(high, offset)
-    offset, low, high = _with_imports(grid, model, (offset, low, high), horizon_seconds)
+    offset, low, high = _with_imports(grid, model, (offset, low, high), model_horizon)
     # Python numbers once per array, not numpy scalars per series.
     asof: list[int] = grid.asof.tolist()
     return [
