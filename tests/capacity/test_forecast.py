@@ -861,6 +861,20 @@ def test_a_series_sampled_hourly_or_coarser_is_forecast_as_its_15_minute_self(ca
     assert abs(_hours_until(from_coarse) - _hours_until(from_fine)) <= 12, (from_fine, from_coarse)
 
 
+def test_a_series_sampled_every_30_minutes_fills_when_its_15_minute_self_does():
+    """Every other slot (Prometheus `step: 30m`, a 30-minute CSV) is a coarse series too: its days held just half
+    their slots, the unsampled half of the day's shape was guessed, and a 5-day fill came 10 h early."""
+    usage: Usage = lambda t: 50 * GIB + GIB * (t - PLAIN_ASOF) / DAY  # noqa: E731
+    fine = _history("steady", usage, 55 * GIB)
+    keep = np.zeros(len(fine.timestamps), dtype=bool)
+    keep[::-2] = True  # every 30 minutes, counted back from asof
+    coarse = UsageHistory("steady", fine.timestamps[keep], fine.used_bytes[keep], fine.capacity_bytes[keep])
+    (from_fine,), (from_coarse,) = forecast_histories([fine]), forecast_histories([coarse])
+    assert abs(_hours_until(from_coarse) - _hours_until(from_fine)) <= 2, (
+        f"30-minute samples: full in {_hours_until(from_coarse):.1f} h, 15-minute: {_hours_until(from_fine):.1f} h"
+    )
+
+
 def test_an_outage_in_a_coarse_series_stays_a_gap():
     """Only the span between two samples of the series' own cadence is filled in: a two-day outage is not drawn as a
     straight line (its days stay incomplete, as they are at the 15-minute cadence)."""

@@ -348,9 +348,11 @@ def _on_the_slot_grid(ts: IntArray, used: FloatArray, lengths: IntArray) -> tupl
     slot cadence (a median gap of one slot) are returned as they are."""
     starts = np.cumsum(lengths) - lengths
     span = ts[starts + lengths - 1] - ts[starts]
-    # Only a series with fewer samples than half the slots of its span can be coarse: a test on counts, not on
-    # every sample, so that 15-minute histories (all of them, mostly) pay nothing for it.
-    sparse = 2 * lengths * SLOT_SECONDS < span
+    # Only a series whose samples are at least 1.5 slots apart on average can be coarse: a test on counts, not on
+    # every sample, so that 15-minute histories (all of them, mostly) pay nothing for it. (Half the slots of the span
+    # left out a 30-minute series, which is a sample short of that: its days held half their slots, just enough to
+    # count, and the unsampled half of the day's shape put its fill 10 h early in 5 days.)
+    sparse = 3 * lengths * SLOT_SECONDS <= 2 * span
     if not sparse.any():
         return ts, used, lengths
     times: list[IntArray] = []
