@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -64,7 +65,7 @@ def key_path(loc: Iterable[int | str]) -> str:
     for a key YAML read as a number) as a key, ``vars.1``, not as a list index."""
     parts = list(loc)
     out = ""
-    for part, following in zip(parts, [*parts[1:], None], strict=True):
+    for part, following in itertools.pairwise([*parts, None]):  # the root's own location, (), is ''
         if part == KEY:
             continue
         if isinstance(part, int) and following != KEY:
