@@ -320,3 +320,97 @@ def test_a_find_on_another_filesystem_is_described_as_it_lay_before_the_move(
     assert copy.stat().st_uid == 0, "the quarantined copy is root's: only the report still knows the owner"
     logged = [json.loads(line) for line in (host.var_lib / "dizuo" / "quarantine-log.jsonl").read_text().splitlines()]
     assert {entry["path"]: entry["was"]["owner"] for entry in logged} == {str(sample): "nobody", shown_gbk: "nobody"}
+
+
+@pytest.fixture(scope="module")
+def aide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root of a tree holding Debian 12's aide with the library of it this machine lacks."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the jobs run as root in a private mount namespace (unshare -m), as on a host")
+    return debian_package_tree(("aide", "libmhash2"), tmp_path_factory.mktemp("aide"))
+
+
+class IntegrityHost:
+    """A folder standing for a host's /var/lib and the files /etc gains, with the integrity check job
+    (dizuo-aide-check) and its AIDE configuration rendered for it, watching one folder."""
+
+    def __init__(self, root: Path, aide: Path) -> None:
+        self.root, self.aide = root, aide
+        self.var_lib, self.etc, self.textfile = root / "var-lib", root / "upper-etc", root / "textfile"
+        self.watched = root / "watched"
+        for folder in (self.var_lib / "aide", self.etc / "aide", root / "work", self.textfile, self.watched):
+            folder.mkdir(parents=True, exist_ok=True)
+        (self.watched / "sshd").write_text("a system binary\n")
+        watched = {"results": [{"item": str(self.watched), "stat": {"exists": True}}]}
+        _render("dizuo-aide.conf.j2", self.etc / "aide" / "dizuo-aide.conf", baseline_aide_path_stats=watched)
+        self.script = _render(
+            "dizuo-aide-check.j2",
+            root / "dizuo-aide-check",
+            baseline_aide_bin=str(aide / "usr" / "bin" / "aide"),
+            baseline_node_exporter_textfile_dir=str(self.textfile),
+        )
+
+    def run(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """``command`` in a private mount namespace where /etc and /var/lib are this host's."""
+        mounts = " && ".join(
+            [
+                f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.etc},workdir={self.root}/work /etc",
+                f"mount --bind {self.var_lib} /var/lib",
+                'exec "$@"',
+            ]
+        )
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "LD_LIBRARY_PATH": str(self.aide / "usr" / "lib" / "x86_64-linux-gnu"),
+            "LC_ALL": "C",
+        }
+        return subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", mounts, "sh", *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            cwd=self.root,
+            timeout=300,
+        )
+
+    def baseline(self) -> None:
+        """The baseline as the role takes it: aide --init, its new database made the one checks compare with."""
+        aide = str(self.aide / "usr" / "bin" / "aide")
+        init = self.run(aide, "--config", "/etc/aide/dizuo-aide.conf", "--init")
+        assert init.returncode == 0, init.stdout + init.stderr
+        (self.var_lib / "aide" / "dizuo-aide.db.new").rename(self.var_lib / "aide" / "dizuo-aide.db")
+
+    def check(self) -> tuple[int, dict[str, str]]:
+        """The job's exit status and the metrics it wrote, by series."""
+        done = self.run("/usr/bin/python3", str(self.script))
+        text = (self.textfile / "dizuo_integrity.prom").read_text(encoding="utf-8")
+        series = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+        series.pop("dizuo_integrity_check_timestamp_seconds")
+        return done.returncode, series
+
+
+def test_an_integrity_check_that_cannot_compare_keeps_the_changes_it_last_saw(tmp_path: Path, aide: Path) -> None:
+    """A check AIDE cannot run (its database gone: removed by hand, or by an intruder) says it failed and keeps the
+    changes the last check that compared found: zeros would resolve DizuoIntegrityChanged, so breaking AIDE would
+    hide the very change it had reported. A check that never compared exports no counts (unknown, not none)."""
+    host = IntegrityHost(tmp_path / "host", aide)
+    status, series = host.check()
+    assert status >= 14, (status, series)
+    assert series == {"dizuo_integrity_check_success": "0"}, "a check that never compared exported counts"
+    host.baseline()
+    status, series = host.check()
+    assert status == 0, (status, series)
+    assert series["dizuo_integrity_check_success"] == "1"
+    assert series['dizuo_integrity_entries{change="added"}'] == "0"
+    (host.watched / "backdoor").write_text("planted\n")
+    status, series = host.check()
+    assert status == 1, (status, series)
+    changed = {name: value for name, value in series.items() if name.startswith("dizuo_integrity_entries")}
+    assert changed['dizuo_integrity_entries{change="added"}'] == "1", changed
+    (host.var_lib / "aide" / "dizuo-aide.db").unlink()
+    status, series = host.check()
+    assert status >= 14, (status, series)
+    assert series["dizuo_integrity_check_success"] == "0"
+    kept = {name: value for name, value in series.items() if name.startswith("dizuo_integrity_entries")}
+    assert kept == changed, "the changes last seen were not kept"
