@@ -246,13 +246,15 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
     ]
     head = [
         f"# {folder} of {city.declaration.city.code}'s migration plan: the data of the systems it moves.",
-        f"# On the migration host, mount each system's volumes from {m.legacy_storage_pool} under "
+        f"# On the migration host, mount each system's volume from {m.legacy_storage_pool} at "
         f"{root}/{m.legacy_storage_pool}/<system>",
-        f"# and its new, empty ones from {m.target_storage_pool} under {root}/{m.target_storage_pool}/<system>, then:",
+        f"# and its new, empty one from {m.target_storage_pool} at {root}/{m.target_storage_pool}/<system>, then:",
         f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @{folder}/data-copies.yml "
         "-e data_migration_hosts=<migration host>",
         "# (without data_migration_hosts: the hosts of group data-migration; a run that matches no host fails).",
         "# rsync copies, every byte is verified by sha256 and the manifest kept; the source is never changed.",
+        "# Each source and destination must be a mount point (an unmounted volume is an empty folder): a system whose",
+        "# data is on several volumes gets one entry per volume (name <system>-<volume>), each mounted at its own path.",
     ]
     if volumeless:
         head.append(f"# No volume to copy (storage_gib 0), so not listed: {', '.join(volumeless)}.")
