@@ -405,7 +405,8 @@ def test_an_integrity_check_that_cannot_compare_keeps_the_changes_it_last_saw(tm
     assert series['dizuo_integrity_entries{change="added"}'] == "0"
     (host.watched / "backdoor").write_text("planted\n")
     status, series = host.check()
-    assert status == 1, (status, series)
+    assert status < 14, (status, series)
+    assert status & 1, "AIDE's bitmask has 1, added (4, changed, too where the folder's mtime moved to a new second)"
     changed = {name: value for name, value in series.items() if name.startswith("dizuo_integrity_entries")}
     assert changed['dizuo_integrity_entries{change="added"}'] == "1", changed
     (host.var_lib / "aide" / "dizuo-aide.db").unlink()
