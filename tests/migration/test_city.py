@@ -219,8 +219,9 @@ def test_out_that_holds_anything_is_refused_and_left_alone(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
-def _plan_at_fill_target(tmp_path: Path, fill_target: str) -> tuple[Path, Path]:
-    """Yulin with ``fill_target`` in place of 0.90, and `dizuo migrate city`'s plan of it: (city, plan folder)."""
+def _plan_at_fill_target(tmp_path: Path, fill_target: str) -> tuple[Path, Path, str]:
+    """Yulin with ``fill_target`` in place of 0.90, and `dizuo migrate city`'s plan of it: (city, plan folder, what
+    the command printed)."""
     city = tmp_path / "yulin"
     shutil.copytree(YULIN, city)
     text = (city / "city.yaml").read_text(encoding="utf-8")
@@ -228,17 +229,19 @@ def _plan_at_fill_target(tmp_path: Path, fill_target: str) -> tuple[Path, Path]:
     out = tmp_path / "plan"
     result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    return city, out
+    return city, out, result.output
 
 
 def test_an_impossible_relief_is_an_answer_with_its_reason(tmp_path: Path) -> None:
-    """Planning the legacy pool down to 10 % cannot fit the Xinchuang pools: no waves, the reason in PLAN.md."""
-    _, out = _plan_at_fill_target(tmp_path, "0.10")
+    """Planning the legacy pool down to 10 % cannot fit the Xinchuang pools: no waves, the reason in PLAN.md, and
+    the command does not speak of wave folders it did not write."""
+    _, out, printed = _plan_at_fill_target(tmp_path, "0.10")
     plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert plan["infeasible"] is True
     assert "relief needs" in plan["reason"]
     assert not [p for p in out.iterdir() if p.name.startswith("wave-")]
     assert "## No plan" in (out / "PLAN.md").read_text(encoding="utf-8")
+    assert f"Plan written to {out}/ (PLAN.md, plan.json, instance.json)" in " ".join(printed.split()), printed
 
 
 def test_a_declaration_without_a_migration_section_is_refused(tmp_path: Path) -> None:
@@ -943,7 +946,7 @@ def test_cores_declared_finer_than_a_billionth_are_refused_by_name(yulin: Declar
 def test_check_wave_on_a_plan_that_moves_nothing_says_there_is_no_wave(tmp_path: Path) -> None:
     """At a 99 % fill target phase1-ceph needs no relief: the plan has no wave, and check-wave says the plan moves
     nothing (exit 2) rather than offering waves 1 to 0."""
-    city, out = _plan_at_fill_target(tmp_path, "0.99")
+    city, out, _ = _plan_at_fill_target(tmp_path, "0.99")
     assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["waves"] == [], "nothing moves (the premise)"
     checked = _check_wave(out, 1, city)
     assert checked.exit_code == 2, checked.output

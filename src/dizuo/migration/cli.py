@@ -276,7 +276,8 @@ def city(
     else:
         _say_deadline(console, planned, waves)
     files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
-    console.print(f"Plan written to {written}/ ({files}, one folder per wave)", markup=False)
+    folders = f", a folder for each of its {len(waves.waves)} waves" if waves is not None and waves.waves else ""
+    console.print(f"Plan written to {written}/ ({files}{folders})", markup=False)
 
 
 def _say_deadline(console: Console, planned: CityInstance, waves: Waves) -> None:

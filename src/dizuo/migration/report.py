@@ -253,8 +253,8 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
         "-e data_migration_hosts=<migration host>",
         "# (without data_migration_hosts: the hosts of group data-migration; a run that matches no host fails).",
         "# rsync copies, every byte is verified by sha256 and the manifest kept; the source is never changed.",
-        "# Each source and destination must be a mount point (an unmounted volume is an empty folder): a system whose",
-        "# data is on several volumes gets one entry per volume (name <system>-<volume>), each mounted at its own path.",
+        "# Each source and destination must be a mount point (an unmounted volume is an empty folder): a system",
+        "# whose data is on several volumes gets one entry per volume (name <system>-<volume>), each at its own path.",
     ]
     if volumeless:
         head.append(f"# No volume to copy (storage_gib 0), so not listed: {', '.join(volumeless)}.")
