@@ -68,6 +68,29 @@ def _render(template: str, target: Path, **values: object) -> Path:
     return target
 
 
+def _as_on_the_host(
+    root: Path, command: list[str], env: dict[str, str], cwd: Path, timeout: int
+) -> subprocess.CompletedProcess[str]:
+    """``command`` in a private mount namespace where /etc gains ``root``/upper-etc (an overlay) and /var/lib is
+    ``root``/var-lib: what a host's job reads and writes there stays in the test's folder."""
+    mounts = " && ".join(
+        [
+            f"mount -t overlay overlay -o lowerdir=/etc,upperdir={root}/upper-etc,workdir={root}/work /etc",
+            f"mount --bind {root}/var-lib /var/lib",
+            'exec "$@"',
+        ]
+    )
+    return subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", mounts, "sh", *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
 class MalwareHost:
     """A folder standing for a host's /var/lib (``var_lib``) and the files /etc gains, with the scan job rendered
     for it."""
@@ -111,13 +134,6 @@ class MalwareHost:
     def scan(self, cwd: Path | None = None, first_on_path: Path | None = None) -> subprocess.CompletedProcess[str]:
         """The job, run as its unit runs it (C locale, as root), from ``cwd`` (systemd starts it in /), with
         ``first_on_path`` ahead of ClamAV's programs on PATH."""
-        mounts = " && ".join(
-            [
-                f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.etc},workdir={self.root}/work /etc",
-                f"mount --bind {self.var_lib} /var/lib",
-                'exec "$@"',
-            ]
-        )
         libraries = self.clamav / "usr" / "lib" / "x86_64-linux-gnu"
         env = {
             "PATH": os.pathsep.join(
@@ -131,26 +147,7 @@ class MalwareHost:
             "LC_ALL": "C",
             "TMPDIR": str(self.root / "tmp"),  # what a killed clamscan leaves there stays in the test's folder
         }
-        return subprocess.run(
-            [
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                mounts,
-                "sh",
-                "/usr/bin/python3",
-                str(self.script),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-            cwd=cwd or self.root,
-            timeout=600,
-        )
+        return _as_on_the_host(self.root, ["/usr/bin/python3", str(self.script)], env, cwd or self.root, 600)
 
     def status(self) -> dict[str, object]:
         return json.loads((self.var_lib / "dizuo" / "malware-status.json").read_text(encoding="utf-8"))
@@ -352,27 +349,12 @@ class IntegrityHost:
 
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
         """``command`` in a private mount namespace where /etc and /var/lib are this host's."""
-        mounts = " && ".join(
-            [
-                f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.etc},workdir={self.root}/work /etc",
-                f"mount --bind {self.var_lib} /var/lib",
-                'exec "$@"',
-            ]
-        )
         env = {
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "LD_LIBRARY_PATH": str(self.aide / "usr" / "lib" / "x86_64-linux-gnu"),
             "LC_ALL": "C",
         }
-        return subprocess.run(
-            ["unshare", "-m", "--propagation", "private", "sh", "-c", mounts, "sh", *command],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-            cwd=self.root,
-            timeout=300,
-        )
+        return _as_on_the_host(self.root, list(command), env, self.root, 300)
 
     def baseline(self) -> None:
         """The baseline as the role takes it: aide --init, its new database made the one checks compare with."""
