@@ -661,21 +661,38 @@ def test_a_selector_that_is_not_promql_is_named_by_file_and_key(city, tmp_path):
     failed runs)."""
     config = yaml.safe_load((ROOT / "monitoring" / "capacity-sources.yaml").read_text())
     config["selectors"][3]["capacity"] += ")"
+    assert_refused_by_file_and_key(city, tmp_path, config, "selectors[3].capacity", "unexpected right parenthesis")
+
+
+def assert_refused_by_file_and_key(city: City, tmp_path: Path, config: dict[str, Any], key: str, reason: str) -> None:
+    """`report` with the selectors ``config`` exits 2 naming its file, ``key`` and Prometheus' ``reason``, writing
+    nothing; `serve` refuses to start the same way."""
     path = tmp_path / "sources.yaml"
     path.write_text(yaml.safe_dump(config))
     args = ["capacity", "report", "--prometheus-url", city.prometheus_url, "--config", str(path)]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "report")])
     said = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
-    assert f"{path}: selectors[3].capacity: Prometheus refuses it" in said, said
-    assert "unexpected right parenthesis" in said, said
+    assert f"{path}: {key}: Prometheus refuses it" in said, said
+    assert reason in said, said
     assert not (tmp_path / "report").exists()
     serve = [sys.executable, "-c", "from dizuo.cli import main; main()", "capacity", "serve", "--config", str(path)]
     serve += ["--prometheus-url", city.prometheus_url, "--listen", f"127.0.0.1:{free_port()}"]
     done = subprocess.run(serve, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
     said = " ".join(done.stderr.split())
     assert done.returncode == 2, done.stderr
-    assert f"{path}: selectors[3].capacity: Prometheus refuses it" in said, said
+    assert f"{path}: {key}: Prometheus refuses it" in said, said
+
+
+def test_a_selector_prometheus_cannot_evaluate_is_named_by_file_and_key(city, tmp_path):
+    """A regular expression Prometheus cannot compile in one selector's label_replace (HTTP 422 even at the epoch,
+    where no data is): `report` exits 2 naming the file and the key path and Prometheus' reason, and `serve` refuses
+    to start the same way, not "Prometheus did not answer" and a start whose runs never read that kind."""
+    config = yaml.safe_load((ROOT / "monitoring" / "capacity-sources.yaml").read_text())
+    config["selectors"][1]["capacity"] = (
+        f'label_replace({config["selectors"][1]["capacity"]}, "disk", "$1", "mountpoint", "(")'
+    )
+    assert_refused_by_file_and_key(city, tmp_path, config, "selectors[1].capacity", "invalid regular expression")
 
 
 def test_a_volume_label_no_series_carries_is_named_where_it_merges_volumes(city, tmp_path, caplog):

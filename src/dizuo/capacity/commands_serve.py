@@ -119,7 +119,8 @@ def make_source(url: str, config: Path | None, declaration: Declaration | None) 
 
 
 def check_selectors(source: PrometheusSource, *, required: bool) -> None:
-    """Exit 2 naming the file and key path of each selector expression Prometheus refuses as invalid PromQL. When
+    """Exit 2 naming the file and key path of each selector expression Prometheus refuses as invalid PromQL or cannot
+    evaluate where there is no data (an invalid regular expression in ``label_replace``). When
     Prometheus cannot be asked: exit 1 if ``required`` (a one-off report), else a warning (an exporter starts anyway,
     and its runs say why they fail until Prometheus answers)."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415

@@ -64,6 +64,12 @@ class BadQueryError(SourceError):
     not the server's."""
 
 
+class EvaluationError(SourceError):
+    """Prometheus parsed a query but failed evaluating it (HTTP 422, ``execution``): an invalid regular expression or
+    label name in ``label_replace``, or a join gone many-to-many on the data read. Where there is no data (the
+    epoch, see ``check_selectors``) only the expression can be at fault."""
+
+
 class QueryTooLargeError(SourceError):
     """Prometheus refused a query as too large for its limits: more samples than `--query.max-samples` lets it hold,
     or longer than `--query.timeout`. A range query asked again over shorter spans may pass."""
@@ -75,6 +81,14 @@ def refused_as_too_large(answer: object) -> bool:
     if not isinstance(answer, dict):
         return False
     return answer.get("errorType") == "timeout" or "too many samples" in str(answer.get("error", ""))
+
+
+def refused_by(answer: object) -> type[SourceError]:
+    """The error a Prometheus error answer stands for: too large, not PromQL, failed in evaluation, or else."""
+    kind = answer.get("errorType") if isinstance(answer, dict) else None
+    if refused_as_too_large(answer):  # "too many samples" is an `execution` error too, but asks for shorter spans
+        return QueryTooLargeError
+    return {"bad_data": BadQueryError, "execution": EvaluationError}.get(str(kind), SourceError)
 
 
 def parse_duration(value: object) -> float:
@@ -448,10 +462,7 @@ def http_post_json(url: str, form: Mapping[str, str], timeout: float, headers: M
         except (ValueError, OSError):
             raise UnreachableError(f"HTTP {exc.code} {exc.reason}") from None
         reason = answer.get("error", answer) if isinstance(answer, dict) else answer
-        refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
-        if isinstance(answer, dict) and answer.get("errorType") == "bad_data":
-            refused = BadQueryError
-        raise refused(f"HTTP {exc.code}: {reason}") from None
+        raise refused_by(answer)(f"HTTP {exc.code}: {reason}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise UnreachableError(f"timed out after {timeout:g} s") from None
@@ -583,8 +594,9 @@ class PrometheusSource:
 
     def check_selectors(self) -> None:
         """Ask Prometheus to evaluate each selector expression at one instant where no data can be (the epoch: cheap
-        whatever the fleet), so that one it refuses as not valid PromQL is named by its file and key path before any
-        run; raise :class:`ConfigError` listing each, or :class:`SourceError` when Prometheus cannot be asked."""
+        whatever the fleet), so that one it refuses as not valid PromQL, or fails to evaluate there (an invalid regular
+        expression in ``label_replace``: no data can be at fault), is named by its file and key path before any run;
+        raise :class:`ConfigError` listing each, or :class:`SourceError` when Prometheus cannot be asked."""
         endpoint = f"{self.url}/api/v1/query"
         problems = []
         for index, selector in enumerate(self.config.selectors):
@@ -595,7 +607,7 @@ class PrometheusSource:
                 form = {"query": query_text(expression, self.config.step), "time": "0"}
                 try:
                     self._fetch(endpoint, form, self.config.timeout, self._headers)
-                except BadQueryError as exc:
+                except (BadQueryError, EvaluationError) as exc:  # at the epoch: the expression's fault
                     problems.append(
                         f"{self.where}: selectors[{index}].{key}: Prometheus refuses it ({exc}): "
                         f"{show_value(expression)}"
@@ -632,8 +644,7 @@ class PrometheusSource:
             raise type(exc)(f"{endpoint} query {query!r}: {exc}") from None
         if not isinstance(answer, dict) or answer.get("status") != "success":
             reason = answer.get("error", answer) if isinstance(answer, dict) else answer
-            refused = QueryTooLargeError if refused_as_too_large(answer) else SourceError
-            raise refused(f"{endpoint} query {query!r}: Prometheus answered {reason!r}")
+            raise refused_by(answer)(f"{endpoint} query {query!r}: Prometheus answered {reason!r}")
         data = answer.get("data")
         if not isinstance(data, dict):
             raise SourceError(f"{endpoint} query {query!r}: malformed answer: data is {show_value(data)}")
