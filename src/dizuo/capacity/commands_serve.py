@@ -26,7 +26,7 @@ from dizuo.exit_codes import BAD_INPUT, FAILED
 if TYPE_CHECKING:
     from dizuo.capacity.calendar_cn import WorkingCalendar
     from dizuo.capacity.prometheus_source import PrometheusSource
-    from dizuo.capacity.types import UsageHistory
+    from dizuo.capacity.types import Reading, UsageHistory
     from dizuo.declaration.model import Declaration
 
 err = Console(stderr=True)
@@ -153,16 +153,18 @@ def read_usage(
 ) -> list[UsageHistory]:
     """The usage histories of a Prometheus (with the selectors of ``config``) or of a CSV, labelled after the
     declaration; exit 2 on bad input, 1 when Prometheus fails or nothing is found."""
-    return read_usage_and_source(prometheus_url, csv, config, city)[0]
+    return read_usage_and_source(prometheus_url, csv, config, city)[0].histories
 
 
 def read_usage_and_source(
     prometheus_url: str | None, csv: Path | None, config: Path | None, city: Declaration | None
-) -> tuple[list[UsageHistory], PrometheusSource | None]:
-    """``read_usage``, with the Prometheus source it read (None for a CSV), for a further read from the same one."""
+) -> tuple[Reading, PrometheusSource | None]:
+    """``read_usage``, with the volumes Prometheus left out (no recent sample: a claim no pod mounts now) and the
+    Prometheus source it read (None for a CSV), for a further read from the same one."""
     from dizuo.capacity.csvio import UsageCsvError, read_usage_csv  # noqa: PLC0415 - see load_declaration
     from dizuo.capacity.prometheus_source import Ownership, SourceError  # noqa: PLC0415
     from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
+    from dizuo.capacity.types import Reading  # noqa: PLC0415
 
     if (prometheus_url is None) == (csv is None):
         raise fail("give exactly one of --prometheus-url URL or --csv FILE")
@@ -172,18 +174,18 @@ def read_usage_and_source(
     with err.status("reading usage history"):
         try:
             if csv is not None:
-                histories = label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city))
+                reading = Reading(label_from_declaration(read_usage_csv(csv), Ownership.from_declaration(city)))
             else:
                 source = make_source(prometheus_url or "", config, city)
                 check_selectors(source, required=True)
-                histories = source.histories()
+                reading = source.read_whole()
         except UsageCsvError as exc:
             raise fail(str(exc)) from None
         except SourceError as exc:  # Prometheus unreachable or answering errors: the input was fine
             raise fail(str(exc), FAILED) from None
-    if not histories:
+    if not reading.histories:
         raise fail("no usage series found: check the selectors (--config) or the CSV", FAILED)
-    return histories, source
+    return reading, source
 
 
 def read_older_writes(source: PrometheusSource, histories: Sequence[UsageHistory]) -> list[UsageHistory]:
@@ -238,15 +240,17 @@ def run_report(
         raise fail(f"--out {out_dir}: {problem}")
     city = load_declaration(declaration)
     calendar = load_calendar(calendar_file)
-    histories, source = read_usage_and_source(prometheus_url, csv, config, city)
-    older = [] if source is None else read_older_writes(source, histories)
+    reading, source = read_usage_and_source(prometheus_url, csv, config, city)
+    histories = reading.histories
+    # The volumes left out are not forecast, but hold their datasets' last writes (see build_report).
+    older = [] if source is None else read_older_writes(source, [*histories, *reading.left_out])
     with (
         err.status(f"forecasting {len(histories)} series"),
         calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
     ):
         # --within past the 30-day horizon: forecast that far, or a p10 beyond 30 days would count as never.
         forecasts = forecaster_for(calendar, report_horizon(risk_seconds))(histories)
-    result = build_report(histories, forecasts, city, risk_seconds, older)
+    result = build_report(histories, forecasts, city, risk_seconds, older, left_out=reading.left_out)
     # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps.
     wide = out if out.is_terminal else Console(width=max(out.width, 160))
     for table in tables(result, rows):

@@ -130,7 +130,10 @@ class ForecastLoop:
             for kind, why in failed.items():
                 log.warning("%s: not read, serving its volumes from the last run that read them: %s", kind, why)
             forecasts = _with_labels(self._forecaster(histories), histories) + carried(previous, failed, histories)
-            writes = self._older_writes(carried_writes(previous.writes, dataset_writes(histories)), histories)
+            # A volume left out (no recent sample) still holds its past: a claim only a nightly loader mounts drops
+            # out of kubelet's stats by day, and its last write is in the history read all the same.
+            past = [*histories, *reading.left_out]
+            writes = self._older_writes(carried_writes(previous.writes, dataset_writes(past)), past)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             if previous.succeeded_at is None:

@@ -666,11 +666,15 @@ class PrometheusSource:
     def histories(self) -> list[UsageHistory]:
         """Every volume of every selector, as of now, with the declaration's labels; a selector's failed read fails it
         (a one-off report or plan must not leave a kind of storage out without saying so)."""
+        return self.read_whole().histories
+
+    def read_whole(self) -> Reading:
+        """``read``, where a selector's failed read fails it (see ``histories``): the volumes, and those left out."""
         reading = self.read()
         if reading.failed:
             kind, why = next(iter(reading.failed.items()))
             raise SourceError(f"{kind}: {why}")
-        return reading.histories
+        return reading
 
     def read(self) -> Reading:
         """Every volume of every selector, as of now, with the declaration's labels, and those left out. A selector

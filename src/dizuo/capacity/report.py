@@ -156,10 +156,14 @@ def build_report(
     declaration: Declaration | None,
     risk_seconds: int = HORIZON,
     write_histories: Sequence[UsageHistory] = (),
+    *,
+    left_out: Sequence[UsageHistory] = (),
 ) -> Report:
     """Group volumes by department and pool; at risk = the p10 date is within ``risk_seconds`` (``forecasts`` look
     that far ahead, or HORIZON where it is shorter: see ``report_horizon``). ``write_histories``: a longer past of
-    the data pool's volumes, where a dataset's last write lies before ``histories``."""
+    the data pool's volumes, where a dataset's last write lies before ``histories``. ``left_out``: volumes with no
+    recent sample, not forecast, whose past still says when their datasets were last written (a claim only a nightly
+    loader mounts is not in kubelet's stats by day)."""
     by_series = {f.series: f for f in forecasts}
     volumes = [Volume(h, by_series[h.series]) for h in histories if h.series in by_series]
 
@@ -213,7 +217,7 @@ def build_report(
         at_risk=tuple(risky),
         volumes=len(volumes),
         risk_seconds=risk_seconds,
-        datasets=_freshness(histories, declaration, write_histories),
+        datasets=_freshness([*histories, *left_out], declaration, write_histories),
         horizon_seconds=report_horizon(risk_seconds),
     )
 

@@ -286,7 +286,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             summary="A data-pool dataset's volume is not seen: its freshness is unknown.",
             description=f"{_DATASET}: the capacity exporter has seen no volume of it"
             f" for {config.dataset_unwatched.for_} (no bucket or claim named after it, a bucket without a quota, or a"
-            " claim no pod has mounted since the exporter started).",
+            " claim no pod has mounted within the history the exporter reads).",
         ),
     ]
     return {"groups": [{"name": GROUP, "rules": alerts}]}
