@@ -242,10 +242,10 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             hold=config.left_out.for_,
             severity="warning",
             summary="A volume stopped reporting its usage: it is no longer forecast, and none of its alerts can fire.",
-            description="The capacity exporter {{ $labels.instance }} leaves out {{ $labels.kind }}"
-            " {{ $labels.volume }} (pool {{ $labels.pool }}, department {{ $labels.department }}): no usage sample"
-            " since {{ $value | humanizeTimestamp }} (its exporter stopped reporting it, or it was deleted: then"
-            f" silence this alert for its volume), for more than {config.left_out.for_}.",
+            description="The capacity exporter {{ $labels.instance }} leaves out"
+            f" {_LABELS_OF_VOLUME}: no usage sample since {{{{ $value | humanizeTimestamp }}}} (its exporter stopped"
+            " reporting it, or it was deleted: then silence this alert for its volume), for more than"
+            f" {config.left_out.for_}.",
         ),
         _alert(
             config,
