@@ -195,10 +195,20 @@ def test_durations_and_job_in_prometheus_grammar_make_a_rule_file_promtool_accep
 
 
 @needs_promtool
-@pytest.mark.parametrize(("ratio", "shown"), [("0.995", "99.5%"), ("0.9", "90%"), ("0.9995", "99.95%")])
-def test_the_usage_summary_shows_the_threshold_unrounded(tmp_path, ratio, shown):
+@pytest.mark.parametrize(
+    ("ratio", "shown", "used", "full"),
+    [
+        ("0.995", "99.5%", 99970, "99.97%"),
+        ("0.9", "90%", 99970, "99.97%"),
+        ("0.9995", "99.95%", 99970, "99.97%"),
+        ("0.9999995", "99.99995%", 99999.96, "100%"),
+    ],
+)
+def test_the_usage_summary_shows_the_threshold_unrounded(tmp_path, ratio, shown, used, full):
     """DizuoStorageUsageCritical's summary states the configured ratio as written: 0.995 is "more than 99.5% full",
-    not a rounded "more than 100%" on a volume that is not full (checked on the alert promtool evaluates)."""
+    not a rounded "more than 100%" on a volume that is not full; and the expression compares with that ratio, not one
+    rounded to 6 digits (0.9999995 as 1: it fired on over-full volumes only). Checked on the alert promtool
+    evaluates."""
     config = tmp_path / "alerts-config.yaml"
     config.write_text(CONFIG.read_text().replace("ratio: 0.95\n", f"ratio: {ratio}\n"))
     output = tmp_path / "alerts.yaml"
@@ -212,7 +222,7 @@ def test_the_usage_summary_shows_the_threshold_unrounded(tmp_path, ratio, shown)
             {
                 "interval": "1m",
                 "input_series": [
-                    {"series": f"dizuo_storage_used_bytes{{{volume}}}", "values": "99970x30"},
+                    {"series": f"dizuo_storage_used_bytes{{{volume}}}", "values": f"{used}x30"},
                     {"series": f"dizuo_storage_capacity_bytes{{{volume}}}", "values": "100000x30"},
                 ],
                 "alert_rule_test": [
@@ -231,7 +241,7 @@ def test_the_usage_summary_shows_the_threshold_unrounded(tmp_path, ratio, shown)
                                 "exp_annotations": {
                                     "summary": f"A volume is more than {shown} full.",
                                     "description": "pvc ns/data (no department in the declaration, pool unknown) is"
-                                    " 99.97% full.",
+                                    f" {full} full.",
                                     "runbook_url": "https://github.com/dizuo/dizuo/blob/main/monitoring/runbook.md"
                                     "#dizuostorageusagecritical",
                                 },

@@ -198,7 +198,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             config,
             "DizuoStorageUsageCritical",
             expr=f"{bridged('dizuo_storage_used_bytes')} / {bridged('dizuo_storage_capacity_bytes')}"
-            f" > {config.usage_critical.ratio:g}",
+            f" > {config.usage_critical.ratio!r}",  # every digit: `:g` would make 0.9999995 a 1 that never fires
             hold=config.usage_critical.for_,
             severity="critical",
             summary=f"A volume is more than {percent(config.usage_critical.ratio)} full.",
