@@ -259,6 +259,35 @@ def test_a_scan_killed_midway_says_so_and_keeps_what_it_quarantined(tmp_path: Pa
     assert done.returncode == 1, done.stderr
 
 
+def test_a_failed_scan_keeps_the_finds_the_last_scan_reported(tmp_path: Path, clamav: Path, mirror: str) -> None:
+    """A scan that fails (clamscan short of memory: here the kernel refuses it the address space to load) says it
+    failed and keeps exporting what the last scan that completed found: zeros would resolve DizuoMalwareFound, so
+    breaking the scan would hide the find it had paged about; failing again does not lose it either."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) sets the memory limit clamscan fails at")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "invoice.com").write_text(EICAR)
+    host = MalwareHost(tmp_path / "host", clamav, mirror, [str(uploads)])
+    assert host.scan().returncode == 0
+    assert 'dizuo_malware_found{action="quarantined"} 1' in host.metrics()
+    starved = tmp_path / "starved"
+    starved.mkdir()
+    clamscan = clamav / "usr" / "bin" / "clamscan"
+    (starved / "clamscan").write_text(f'#!/bin/sh\nexec prlimit --as=30000000 {clamscan} "$@"\n')
+    (starved / "clamscan").chmod(0o755)
+    for attempt in (1, 2):
+        done = host.scan(first_on_path=starved)
+        assert done.returncode == 1, (attempt, done.stderr)
+        metrics = host.metrics()
+        assert "dizuo_malware_scan_success 0" in metrics, (attempt, metrics)
+        assert 'dizuo_malware_found{action="quarantined"} 1' in metrics, (attempt, metrics)
+        assert 'dizuo_malware_found{action="left_in_place"} 0' in metrics, (attempt, metrics)
+        status = host.status()
+        assert status["counts"] == {"quarantined": 1, "left_in_place": 0}, (attempt, status)
+        assert status["found"] == [], "the failed scan's own finds: none"
+
+
 def test_a_find_whose_name_has_a_line_break_is_counted_where_it_went(tmp_path: Path, clamav: Path, mirror: str) -> None:
     """A find named with a line break cannot be read back from clamscan's output, but clamscan moved it: it counts as
     quarantined (the page's `action`), not as left in place (which the runbook says to move by hand), and the report
