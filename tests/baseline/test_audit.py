@@ -29,16 +29,18 @@ from markdown_it import MarkdownIt
 from real_programs import debian_package_tree, network_namespace, real_logrotate
 from rich.console import Console
 
-from dizuo.baseline import audit, checks, waivers
+from dizuo.baseline import audit, checks, harden, waivers
 from dizuo.baseline.audit import AuditInputError, AuditRun, ready_report_dir
 from dizuo.baseline.audit_cli import _print
 from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.baseline.report import AuditMeta, ControlResult, Status, html_report, junit_xml, markdown, write_reports
+from dizuo.declaration import load
 from hosts import BootedHost, write_declaration
 
 DIZUO = str(Path(sys.executable).parent / "dizuo")
 CATALOGUE = packaged()
 HOST_CONTROLS = [c.id for c in CATALOGUE.for_scope(Scope.HOST)]
+YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
 
 
 def _dizuo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -85,6 +87,16 @@ def test_unknown_limit_is_a_clear_error(nowhere_host, tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "'yl-nope-*' matches no host" in done.stderr
     assert not (tmp_path / "r").exists(), "no report is written when the input is bad"
+
+
+@pytest.mark.parametrize("limit", ["all:!loghost", "zone_extranet,yl-db-*", "~yl-(gw|exch)-01", "all:&loghost"])
+def test_audit_limit_selects_the_hosts_harden_limit_selects(limit):
+    """`dizuo audit --limit` reads an Ansible host pattern as `dizuo harden --limit` does (exclusions, regexes,
+    intersections): the hosts audited after a hardening run are the ones it converged."""
+    declaration = load(YULIN)
+    audited = [h.name for h in audit.select_hosts(declaration, limit)]
+    assert audited, limit
+    assert sorted(audited) == sorted(harden.hosts_matching(declaration, limit)), limit
 
 
 def test_report_path_that_is_a_file_is_a_clear_error(nowhere_host, tmp_path):

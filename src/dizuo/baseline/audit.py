@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fnmatch
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ import yaml
 from dizuo.baseline import checks
 from dizuo.baseline import waivers as waivers_mod
 from dizuo.baseline.catalogue import Catalogue, Control, Scope, UnknownControlError, packaged
+from dizuo.baseline.harden import HardenError, hosts_matching
 from dizuo.baseline.params import resolve
 from dizuo.baseline.report import AuditMeta, ControlResult, Status, write_reports
 from dizuo.declaration import Declaration, load
@@ -72,18 +72,16 @@ class AuditRun:
 
 
 def select_hosts(declaration: Declaration, limit: str | None) -> list[Host]:
-    """The hosts named by ``limit`` (comma-separated host names, groups, zone_<zone>, shell patterns)."""
+    """The hosts named by ``limit``, an Ansible host pattern read as ``dizuo harden --limit`` reads it
+    (:func:`dizuo.baseline.harden.hosts_matching`): the audit checks the hosts a harden run with the same limit
+    converged."""
     hosts = list(declaration.inventory.hosts)
     if not limit:
         return hosts
-    chosen: set[str] = set()
-    for word in (w.strip() for w in limit.split(",") if w.strip()):
-        matched = {
-            h.name for h in hosts if fnmatch.fnmatchcase(h.name, word) or word in {*h.groups, f"zone_{h.zone}", "all"}
-        }
-        if not matched:
-            raise AuditInputError(f"--limit: {word!r} matches no host, group or zone_<zone> of hosts.yaml")
-        chosen |= matched
+    try:
+        chosen = set(hosts_matching(declaration, limit))
+    except HardenError as exc:
+        raise AuditInputError(str(exc)) from None
     return [h for h in hosts if h.name in chosen]
 
 

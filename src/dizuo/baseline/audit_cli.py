@@ -32,7 +32,7 @@ def audit(
     report: Annotated[Path, typer.Option("--report", help="Directory for junit.xml, report.md/html, results.json")],
     limit: Annotated[
         str | None,
-        typer.Option("--limit", "-l", help="Hosts, groups or zone_<zone>, comma-separated; globs ok"),
+        typer.Option("--limit", "-l", help="Ansible host pattern, as for harden, e.g. zone_extranet,yl-db-*"),
     ] = None,
     waivers: Annotated[Path | None, typer.Option("--waivers", help="Waivers file (YAML)")] = None,
     controls: Annotated[

@@ -8,10 +8,11 @@ replay a saved ``env/cmdline`` silently (see shared/notes/machine-facts.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -92,16 +93,29 @@ def inventory(declaration: Declaration) -> dict[str, Any]:
     return rendered
 
 
-def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
-    """The declared hosts an Ansible host pattern (``--limit``) selects, as ansible-playbook would select them;
-    :class:`HardenError` when it selects none (Ansible would only warn and run nothing)."""
+@contextlib.contextmanager
+def _ansible_inventory(declaration: Declaration) -> Iterator[Any]:
+    """Ansible's own view of the declared inventory (an InventoryManager over the rendered hosts.yml)."""
     from ansible.inventory.manager import InventoryManager  # noqa: PLC0415 - Ansible is slow to import
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
 
-    with tempfile.TemporaryDirectory(prefix="dizuo-limit-") as private:
+    with tempfile.TemporaryDirectory(prefix="dizuo-inventory-") as private:
         rendered = Path(private) / "hosts.yml"
         rendered.write_text(yaml.safe_dump(hosts_yml(declaration), allow_unicode=True), encoding="utf-8")
-        manager = InventoryManager(loader=DataLoader(), sources=[str(rendered)])
+        yield InventoryManager(loader=DataLoader(), sources=[str(rendered)])
+
+
+def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
+    """The declared hosts an Ansible host pattern (``--limit``) selects, as ansible-playbook would select them:
+    names, groups (``zone_<zone>`` too), globs, ``~regex``, ``,`` or ``:`` between patterns, ``!`` to exclude and
+    ``&`` to intersect. :class:`HardenError` names a part of the pattern that matches no host, where Ansible would only
+    warn and run on fewer hosts (or on none)."""
+    from ansible.inventory.manager import split_host_pattern  # noqa: PLC0415 - Ansible is slow to import
+
+    with _ansible_inventory(declaration) as manager:
+        for part in (p.lstrip("!&") for p in split_host_pattern(limit)):
+            if not manager.list_hosts(part):
+                raise HardenError(f"--limit: {part!r} matches no host or group of hosts.yaml")
         matched = [host.name for host in manager.list_hosts(limit)]
     if not matched:
         raise HardenError(f"--limit: {limit!r} matches no host or group of hosts.yaml")
