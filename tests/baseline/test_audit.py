@@ -99,6 +99,28 @@ def test_audit_limit_selects_the_hosts_harden_limit_selects(limit):
     assert sorted(audited) == sorted(harden.hosts_matching(declaration, limit)), limit
 
 
+def test_an_audit_without_an_ssh_client_says_so_and_checks_nothing(nowhere_host, tmp_path):
+    """A runner without an ssh client is the runner's problem, not the hosts': exit 2 with one message naming the
+    missing program and the hosts it would reach, and no report of every control as an ERROR."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    without_ssh = tmp_path / "bin"
+    without_ssh.mkdir()
+    done = subprocess.run(
+        [DIZUO, "audit", "-i", str(city), "--report", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PATH": str(without_ssh)},
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    assert "no `ssh` on PATH: the audit reaches yl-test-gone with it" in message, message
+    assert "Traceback" not in done.stderr
+    assert "ERROR" not in done.stdout, done.stdout
+    assert not (tmp_path / "r").exists(), "no report is written when nothing could be checked"
+
+
 def test_report_path_that_is_a_file_is_a_clear_error(nowhere_host, tmp_path):
     """--report pointing at a file gives exit 2 and leaves the file as it was."""
     city = write_declaration(tmp_path / "city", [nowhere_host])

@@ -28,7 +28,7 @@ import yaml
 from dizuo.baseline import checks
 from dizuo.baseline import waivers as waivers_mod
 from dizuo.baseline.catalogue import Catalogue, Control, Scope, UnknownControlError, packaged
-from dizuo.baseline.harden import HardenError, hosts_matching
+from dizuo.baseline.harden import HardenError, connections, hosts_matching
 from dizuo.baseline.params import resolve
 from dizuo.baseline.report import AuditMeta, ControlResult, Status, write_reports
 from dizuo.declaration import Declaration, load
@@ -136,6 +136,7 @@ def prepare_audit(
     hosts = select_hosts(declaration, limit)
     if not hosts:
         raise AuditInputError(f"{inventory_dir}/hosts.yaml declares no hosts to audit")
+    _clients_installed(declaration, hosts)
     waivers = (
         waivers_mod.load(waivers_file, catalogue, {h.name for h in declaration.inventory.hosts})
         if waivers_file is not None
@@ -146,6 +147,28 @@ def prepare_audit(
     except UnknownControlError as exc:
         raise AuditInputError(f"--controls: {exc}") from None
     return PreparedAudit(inventory_dir, declaration, catalogue, hosts, waivers, items)
+
+
+# The program testinfra runs to reach a host, by the host's ansible_connection (paramiko and local need none).
+CLIENTS = {"ssh": "ssh", "smart": "ssh", "docker": "docker", "community.docker.docker": "docker", "lxc": "lxc"}
+
+
+def _clients_installed(declaration: Declaration, hosts: list[Host]) -> None:
+    """Raise AuditInputError when the program that reaches some of ``hosts`` is not on PATH: every check of those
+    hosts would otherwise fail as an ERROR, a report of the runner and not of the hosts."""
+    connection = connections(declaration)
+    needed: dict[str, list[str]] = {}
+    for host in hosts:
+        client = CLIENTS.get(connection[host.name])
+        if client is not None and shutil.which(client) is None:
+            needed.setdefault(client, []).append(host.name)
+    for client, names in needed.items():
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        how = " (Debian: apt install openssh-client)" if client == "ssh" else ""
+        raise AuditInputError(
+            f"no `{client}` on PATH: the audit reaches {shown} with it (ansible_connection "
+            f"{connection[names[0]]}); install it{how} or run the audit where it is installed"
+        )
 
 
 def ready_report_dir(report_dir: Path) -> None:

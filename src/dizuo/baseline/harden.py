@@ -122,6 +122,21 @@ def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
     return matched
 
 
+def connections(declaration: Declaration) -> dict[str, str]:
+    """Each declared host's ``ansible_connection`` as Ansible reads it from the inventory (its groups' variables, then
+    its own), ``ssh`` where none is set."""
+    from ansible.inventory.helpers import get_group_vars  # noqa: PLC0415 - Ansible is slow to import
+    from ansible.utils.vars import combine_vars  # noqa: PLC0415
+
+    with _ansible_inventory(declaration) as manager:
+        return {
+            host.name: str(
+                combine_vars(get_group_vars(host.get_groups()), host.get_vars()).get("ansible_connection") or "ssh"
+            )
+            for host in manager.get_hosts("all")
+        }
+
+
 def run(
     declaration: Declaration,
     *,
