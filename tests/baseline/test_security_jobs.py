@@ -253,7 +253,7 @@ def test_a_scan_killed_midway_says_so_and_keeps_what_it_quarantined(tmp_path: Pa
     assert scan["ok"] is False, scan
     assert scan["error"] == "clamscan was killed by signal SIGKILL before its summary", scan
     assert [(f["path"], bool(f["moved_to"])) for f in status["found"]] == [(str(uploads / "invoice.com"), True)]
-    assert status["quarantined"] == 1, sorted(p.name for p in host.quarantine.iterdir())
+    assert status["quarantined"] == 1, sorted(str(p) for p in host.quarantine.rglob("*"))
     assert 'dizuo_malware_found{action="quarantined"} 1' in host.metrics()
     assert "dizuo_malware_quarantined_files 1" in host.metrics()
     assert done.returncode == 1, done.stderr
@@ -288,6 +288,33 @@ def test_a_failed_scan_keeps_the_finds_the_last_scan_reported(tmp_path: Path, cl
         assert status["found"] == [], "the failed scan's own finds: none"
 
 
+def test_a_thousand_finds_of_one_name_are_all_quarantined(tmp_path: Path, clamav: Path, mirror: str) -> None:
+    """clamscan moves a find under its own name, else with .001 to .998 appended, and leaves it where it lies once
+    those 999 names are taken: a web shell dropped as index.php in a thousand folders, or a name found daily for
+    years (the quarantine is never emptied), would then stay in place. Every find of one name is quarantined, each
+    scan into a folder of its own, and the quarantine keeps what earlier scans moved there."""
+    uploads = tmp_path / "uploads"
+    for n in range(1000):
+        (uploads / f"site-{n:04d}").mkdir(parents=True)
+        (uploads / f"site-{n:04d}" / "index.php").write_text(EICAR)
+    host = MalwareHost(tmp_path / "host", clamav, mirror, [str(uploads)])
+    host.quarantine.mkdir(mode=0o700)
+    earlier = ["index.php", *(f"index.php.{n:03d}" for n in range(1, 999))]  # the names earlier scans took
+    for name in earlier:
+        (host.quarantine / name).write_text("found by an earlier scan")
+    done = host.scan()
+    assert done.returncode == 0, done.stderr
+    left = sorted(str(p) for p in uploads.rglob("index.php"))
+    assert left == [], f"{len(left)} find(s) left in place, e.g. {left[:3]}"
+    metrics = host.metrics()
+    assert 'dizuo_malware_found{action="quarantined"} 1000' in metrics, metrics
+    assert 'dizuo_malware_found{action="left_in_place"} 0' in metrics, metrics
+    assert "dizuo_malware_quarantined_files 1999" in metrics, metrics
+    assert all((host.quarantine / name).read_text() == "found by an earlier scan" for name in earlier)
+    moved_to = [item["moved_to"] for item in host.status()["found"]]  # type: ignore[index]
+    assert len(set(moved_to)) == 1000, "each find has a place of its own"
+
+
 def test_a_find_whose_name_has_a_line_break_is_counted_where_it_went(tmp_path: Path, clamav: Path, mirror: str) -> None:
     """A find named with a line break cannot be read back from clamscan's output, but clamscan moved it: it counts as
     quarantined (the page's `action`), not as left in place (which the runbook says to move by hand), and the report
@@ -299,14 +326,15 @@ def test_a_find_whose_name_has_a_line_break_is_counted_where_it_went(tmp_path: P
     host = MalwareHost(tmp_path / "host", clamav, mirror, [str(uploads)])
     done = host.scan()
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in host.quarantine.iterdir()) == ["invoice.com", "report\n2026.com"]
+    (folder,) = host.quarantine.iterdir()  # the scan's own
+    assert sorted(p.name for p in folder.iterdir()) == ["invoice.com", "report\n2026.com"]
     metrics = host.metrics()
     assert 'dizuo_malware_found{action="quarantined"} 2' in metrics, metrics
     assert 'dizuo_malware_found{action="left_in_place"} 0' in metrics, metrics
     scan = host.status()["scan"]
     assert isinstance(scan, dict)
     assert scan["unaccounted"] == 1, scan
-    assert scan["unaccounted_moved_to"] == ["/var/lib/dizuo-quarantine/report\n2026.com"], scan
+    assert scan["unaccounted_moved_to"] == [f"/var/lib/dizuo-quarantine/{folder.name}/report\n2026.com"], scan
 
 
 def test_a_find_on_another_filesystem_is_described_as_it_lay_before_the_move(
@@ -342,7 +370,7 @@ def test_a_find_on_another_filesystem_is_described_as_it_lay_before_the_move(
         was = item["was"]
         assert (was["owner"], was["uid"], was["mode"]) == ("nobody", 65534, "0640"), item
         assert was["modified"] == "2026-11-01T10:00:00+00:00", item
-    copy = host.quarantine / "invoice.com"
+    copy = host.var_lib / Path(found[str(sample)]["moved_to"]).relative_to("/var/lib")
     assert copy.stat().st_uid == 0, "the quarantined copy is root's: only the report still knows the owner"
     logged = [json.loads(line) for line in (host.var_lib / "dizuo" / "quarantine-log.jsonl").read_text().splitlines()]
     assert {entry["path"]: entry["was"]["owner"] for entry in logged} == {str(sample): "nobody", shown_gbk: "nobody"}
