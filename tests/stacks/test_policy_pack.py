@@ -13,7 +13,12 @@ import pytest
 import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+)
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
@@ -27,9 +32,16 @@ from .conftest import ROOT, YULIN
 
 
 def violations(rule_name: str, resource_type: str, props: dict[str, Any], protect: bool = False) -> list[str]:
+    """What ``rule_name`` says of one resource (a stack rule: of a stack holding that resource alone)."""
     rule = next(r for r in pol.RULES if r.name == rule_name)
-    assert rule.validate is not None
     found: list[str] = []
+    if rule.validate_stack is not None:
+        resource = pol.Declared(resource_type, "res", "urn:test", props, protect)
+        rule.validate_stack(
+            StackValidationArgs(pol._policy_resources([resource])), lambda m, _urn=None: found.append(m)
+        )
+        return found
+    assert rule.validate is not None
     args = ResourceValidationArgs(resource_type, props, "urn:test", "res", pol._options(protect), None)
     rule.validate(args, lambda message, _urn=None: found.append(message))
     return found
@@ -510,7 +522,14 @@ def test_synth_checks_a_namespace_in_each_cluster_it_is_declared_in() -> None:
     run = SimpleNamespace(
         resources=[
             SimpleNamespace(
-                custom=True, type=d.type, name=d.name, urn=d.urn, inputs=d.props, protect=d.protect, provider=d.provider
+                custom=True,
+                type=d.type,
+                name=d.name,
+                urn=d.urn,
+                inputs=d.props,
+                protect=d.protect,
+                provider=d.provider,
+                property_dependencies={},
             )
             for d in declared
         ]
@@ -522,17 +541,32 @@ def test_synth_checks_a_namespace_in_each_cluster_it_is_declared_in() -> None:
     ], found
 
 
-def analyze_stack(resources: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str]]:
-    """(enforcement level, message) of each diagnostic the pack's stack policy gives when pulumi-policy's own analyzer
-    server runs it, as `pulumi preview --policy-pack` does: properties go through its deserializer and its
-    unknown-checking proxy, so an unknown sentinel is an unknown value exactly as in a preview."""
+def analyze_stack(
+    resources: list[tuple[str, str, dict[str, Any]]],
+    policy: str = "namespaces-quota-and-default-deny",
+    takes: dict[str, dict[str, str]] | None = None,
+) -> list[tuple[str, str]]:
+    """(enforcement level, message) of each diagnostic the pack's stack policy ``policy`` gives when pulumi-policy's
+    own analyzer server runs it, as `pulumi preview --policy-pack` does: properties go through its deserializer and its
+    unknown-checking proxy, so an unknown sentinel is an unknown value exactly as in a preview. ``takes``: by resource
+    name, the input that takes an output of another resource, by that resource's name (the engine's
+    propertyDependencies)."""
+
+    def urn(name: str) -> str:
+        rtype = next(t for t, n, _ in resources if n == name)
+        return f"urn:pulumi:dev::p::{rtype}::{name}"
+
     request = analyzer_pb2.AnalyzeStackRequest(
         resources=[
             analyzer_pb2.AnalyzerResource(
                 type=rtype,
                 name=name,
-                urn=f"urn:pulumi:dev::p::{rtype}::{name}",
+                urn=urn(name),
                 properties=json_format.ParseDict(props, struct_pb2.Struct()),
+                propertyDependencies={
+                    key: analyzer_pb2.AnalyzerPropertyDependencies(urns=[urn(other)])
+                    for key, other in (takes or {}).get(name, {}).items()
+                },
             )
             for rtype, name, props in resources
         ]
@@ -544,7 +578,7 @@ def analyze_stack(resources: list[tuple[str, str, dict[str, Any]]]) -> list[tupl
     return [
         (levels[d.enforcementLevel], d.message.rsplit("\n", 1)[-1])  # a violation's message follows the description
         for d in response.diagnostics
-        if d.policyName == "namespaces-quota-and-default-deny"
+        if d.policyName == policy
     ]
 
 
@@ -686,20 +720,63 @@ def test_a_rule_for_every_protocol_is_refused_however_it_is_written(tmp_path: Pa
     )
     assert found == ["any", "none", "number-0", "number-00"]
     # The same rule as `pulumi preview --policy-pack` hands it to pulumi-policy's own analyzer server.
-    servicer = _PolicyAnalyzerServicer("dizuo", "0.1.0", pol.policies(), EnforcementLevel.MANDATORY)
     props = {"direction": "ingress", "protocol": "0", "remoteIpPrefix": "0.0.0.0/0", "securityGroupId": "sg"}
-    request = analyzer_pb2.AnalyzeRequest(
-        type=pol.SECURITY_GROUP_RULE,
-        name="number-0",
-        urn=f"urn:pulumi:dev::p::{pol.SECURITY_GROUP_RULE}::number-0",
-        properties=json_format.ParseDict(props, struct_pb2.Struct()),
-    )
-    said = [(d.policyName, d.message.rsplit("\n", 1)[-1]) for d in servicer.Analyze(request, None).diagnostics]
+    said = analyze_stack([(pol.SECURITY_GROUP_RULE, "number-0", props)], "management-ports-not-public")
     assert said == [
-        (
-            "management-ports-not-public",
-            "number-0: 0.0.0.0/0 may reach management port(s) [22, 2379, 3389, 5985, 5986, 6443, 10250]",
-        )
+        ("mandatory", "number-0: 0.0.0.0/0 may reach management port(s) [22, 2379, 3389, 5985, 5986, 6443, 10250]")
+    ]
+
+
+def test_a_rule_from_an_address_group_is_judged_by_the_group_s_addresses(tmp_path: Path) -> None:
+    """Neutron admits to a rule with remoteAddressGroupId the addresses of that address group (a list of CIDRs), not
+    0.0.0.0/0: SSH from a group of the city's private ranges passes DZ-AC-07, from a group holding a public range it
+    fails naming that range and the group, and from a group the stack does not declare it fails saying its addresses
+    cannot be checked; as a real program declares them, and as `pulumi preview --policy-pack` hands them to the pack
+    (the group's ID unknown in a preview)."""
+
+    def program() -> None:
+        sources: dict[str, Any] = {
+            name: openstack.networking.AddressGroupV2(name, addresses=addresses).id
+            for name, addresses in (
+                ("ops", ["10.64.0.0/16", "192.168.8.0/24"]),
+                ("vendor", ["10.64.0.0/16", "36.110.0.0/16"]),
+            )
+        }
+        sources["elsewhere"] = "5f1c3a52-0000-4000-8000-000000000001"  # an existing group, by its ID
+        for name, group_id in sources.items():
+            openstack.networking.SecGroupRule(
+                f"ssh-from-{name}",
+                security_group_id="sg",
+                direction="ingress",
+                ethertype="IPv4",
+                protocol="tcp",
+                port_range_min=22,
+                port_range_max=22,
+                remote_address_group_id=group_id,
+            )
+
+    (tmp_path / "Pulumi.yaml").write_text("name: dizuo-groups\nruntime: python\n", encoding="utf-8")
+    run = run_stack(tmp_path, "dev", {}, set(), {}, program=program)
+    found = sorted(v.message for v in _policy_violations(run) if v.policy == "management-ports-not-public")
+    assert found == [
+        "ssh-from-elsewhere: remoteAddressGroupId '5f1c3a52-0000-4000-8000-000000000001' is an address group this "
+        "stack does not declare: the addresses it admits cannot be checked (declare the AddressGroupV2 in the stack, "
+        "or give remoteIpPrefix)",
+        "ssh-from-vendor: 36.110.0.0/16 (address group vendor) may reach management port(s) [22]",
+    ], found
+    rule = {"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22, "securityGroupId": "sg"}
+    said = analyze_stack(
+        [
+            (pol.ADDRESS_GROUP, "ops", {"addresses": ["10.64.0.0/16"]}),
+            (pol.ADDRESS_GROUP, "vendor", {"addresses": ["36.110.0.0/16"]}),
+            (pol.SECURITY_GROUP_RULE, "ssh-from-ops", {**rule, "remoteAddressGroupId": UNKNOWN_STRING_VALUE}),
+            (pol.SECURITY_GROUP_RULE, "ssh-from-vendor", {**rule, "remoteAddressGroupId": UNKNOWN_STRING_VALUE}),
+        ],
+        "management-ports-not-public",
+        takes={"ssh-from-ops": {"remoteAddressGroupId": "ops"}, "ssh-from-vendor": {"remoteAddressGroupId": "vendor"}},
+    )
+    assert said == [
+        ("mandatory", "ssh-from-vendor: 36.110.0.0/16 (address group vendor) may reach management port(s) [22]")
     ]
 
 

@@ -8,11 +8,13 @@
 
 The functions read ``args.props`` (the resource's inputs, the same camelCase manifests both ways),
 ``args.opts.protect`` and, to tell one cluster's namespace from another's of the same name, a resource's
-``provider``; nothing else, so tests can call them with ``pulumi_policy.ResourceValidationArgs``.
+``provider``, and for a stack rule the resources an input takes its value from (``property_dependencies``: a
+security-group rule's address group); nothing else, so tests can call them with ``pulumi_policy``'s own arguments.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -41,6 +43,8 @@ Report = Callable[[str, str | None], None]
 # SSH, RDP, WinRM, the Kubernetes API, etcd and the kubelet: management access (DZ-AC-07).
 MANAGEMENT_PORTS = frozenset({22, 3389, 5985, 5986, 6443, 2379, 10250})
 SECURITY_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
+# A Neutron address group: a named list of CIDRs that a security-group rule may take as its source.
+ADDRESS_GROUP = "openstack:networking/addressGroupV2:AddressGroupV2"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 BUCKET = "openstack:objectstorage/container:Container"
@@ -124,24 +128,62 @@ def _reaches_ports(protocol: object) -> bool:
     return (str(int(name)) if name.isdigit() else name) in PORT_PROTOCOLS
 
 
-def management_ports_not_public(args: ResourceValidationArgs, report: Report) -> None:
-    """No security-group rule admits a public source to a management port."""
-    props = args.props
+def _set(props: Mapping[str, Any], key: str) -> bool:
+    """Whether ``key`` has a value, known or not (an ID a preview computes later is set)."""
+    try:
+        return bool(props.get(key))
+    except UnknownValueError:
+        return True
+
+
+def management_ports_not_public(args: StackValidationArgs, report: Report) -> None:
+    """No security-group rule admits a public source to a management port.
+
+    A stack policy, to read a rule's address group: Neutron admits the members of ``remoteGroupId`` (the city's own
+    instances), the addresses of ``remoteAddressGroupId`` (an address group: a list of CIDRs, read from the
+    AddressGroupV2 the rule takes its ID from) or ``remoteIpPrefix``, each exclusive of the others, and from anywhere
+    when none is given. A rule whose values a preview does not know yet is judged at the next preview."""
+    for rule in args.resources:
+        if rule.resource_type != SECURITY_GROUP_RULE:
+            continue
+        try:
+            _judge_rule(rule, report)
+        except UnknownValueError:
+            continue
+
+
+def _judge_rule(rule: PolicyResource, report: Report) -> None:
+    props, name = rule.props, rule.name
     if props.get("direction") != "ingress" or not _reaches_ports(props.get("protocol")):
         return
-    source = props.get("remoteIpPrefix")
-    if not source:
-        if props.get("remoteGroupId"):
-            return  # from the members of another security group: addresses of the city's own
-        source = "0.0.0.0/0"  # OpenStack reads a rule without prefix or group as "from anywhere"
-    try:
-        network = ipaddress.ip_network(str(source), strict=False)
-    except ValueError:
-        report(f"{args.name}: remoteIpPrefix {source!r} is not an address range", None)
-        return
     exposed = _ports(props) & MANAGEMENT_PORTS
-    if not network.is_private and exposed:
-        report(f"{args.name}: {source} may reach management port(s) {sorted(exposed)}", None)
+    if props.get("remoteIpPrefix"):
+        sources = [(str(props["remoteIpPrefix"]), "")]
+    elif _set(props, "remoteGroupId"):
+        return  # from the members of another security group: addresses of the city's own
+    elif _set(props, "remoteAddressGroupId"):
+        groups = [
+            g for g in rule.property_dependencies.get("remoteAddressGroupId", []) if g.resource_type == ADDRESS_GROUP
+        ]
+        if not groups:
+            report(
+                f"{name}: remoteAddressGroupId {props.get('remoteAddressGroupId')!r} is an address group this stack "
+                "does not declare: the addresses it admits cannot be checked (declare the AddressGroupV2 in the stack, "
+                "or give remoteIpPrefix)",
+                rule.urn,
+            )
+            return
+        sources = [(str(a), f" (address group {g.name})") for g in groups for a in g.props.get("addresses") or []]
+    else:
+        sources = [("0.0.0.0/0", "")]  # OpenStack reads a rule without prefix or group as "from anywhere"
+    for source, where in sources:
+        try:
+            network = ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            report(f"{name}: {source!r}{where} is not an address range", rule.urn)
+            continue
+        if not network.is_private and exposed:
+            report(f"{name}: {source}{where} may reach management port(s) {sorted(exposed)}", rule.urn)
 
 
 def data_holders_protected(args: ResourceValidationArgs, report: Report) -> None:
@@ -345,8 +387,8 @@ RULES: tuple[Rule, ...] = (
         "management-ports-not-public",
         "DZ-AC-07",
         "No security-group rule lets a public address reach SSH, RDP, WinRM or the Kubernetes control plane.",
-        (SECURITY_GROUP_RULE,),
-        validate=management_ports_not_public,
+        (),
+        validate_stack=management_ports_not_public,
     ),
     Rule(
         "data-holders-protected",
@@ -473,6 +515,8 @@ class Declared:
     protect: bool
     provider: str = ""
     """The provider reference the engine registered it with (``<provider URN>::<provider id>``); "" for none."""
+    property_dependencies: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """By input, the URNs of the resources whose outputs it takes (a rule's address group ID)."""
 
 
 def _provider(reference: str) -> PolicyProviderResource | None:
@@ -497,6 +541,20 @@ def _options(protect: bool) -> PolicyResourceOptions:
     )
 
 
+def _policy_resources(resources: list[Declared]) -> list[PolicyResource]:
+    """The resources as the Pulumi policy engine hands them to a stack policy, each input's dependencies resolved to
+    the resources they name."""
+    built = {
+        r.urn: PolicyResource(r.type, r.props, r.urn, r.name, _options(r.protect), _provider(r.provider), None, [], {})
+        for r in resources
+    }
+    for r in resources:
+        built[r.urn].property_dependencies = {
+            key: [built[urn] for urn in urns if urn in built] for key, urns in r.property_dependencies.items()
+        }
+    return list(built.values())
+
+
 def evaluate(resources: Iterable[Declared]) -> list[Violation]:
     """Run every rule on the declared resources, as the Pulumi policy engine would."""
     resources = list(resources)
@@ -507,15 +565,7 @@ def evaluate(resources: Iterable[Declared]) -> list[Violation]:
             violations.append(Violation(rule.name, rule.control, message))
 
         if rule.validate_stack is not None:
-            stack = StackValidationArgs(
-                resources=[
-                    PolicyResource(
-                        r.type, r.props, r.urn, r.name, _options(r.protect), _provider(r.provider), None, [], {}
-                    )
-                    for r in resources
-                ]
-            )
-            rule.validate_stack(stack, collect)
+            rule.validate_stack(StackValidationArgs(resources=_policy_resources(resources)), collect)
             continue
         for r in resources:
             if r.type in rule.resource_types and rule.validate is not None:

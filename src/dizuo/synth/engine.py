@@ -56,6 +56,8 @@ class Registered:
     inputs: dict[str, Any]
     dependencies: tuple[str, ...] = ()
     """URNs this resource waits for (``depends_on`` and its inputs' resources)."""
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """By input, the URNs of the resources whose outputs it takes."""
     aliases: tuple[str, ...] = ()
     """URNs this resource was known by before (``aliases``): the engine takes a resource in the state under one of
     them for this one, so a rename is no replacement."""
@@ -152,6 +154,7 @@ class _RecordingMonitor(MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             inputs=inputs,
             dependencies=tuple(request.dependencies),
+            property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
             aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
         )
         with self._lock:

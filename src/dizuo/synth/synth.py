@@ -169,7 +169,15 @@ def _openstack(run: StackRun) -> list[dict[str, Any]]:
 def _policy_violations(run: StackRun) -> list[Violation]:
     """The 等保 policy pack, run offline on what the program declared (as `pulumi preview --policy-pack` would)."""
     return evaluate(
-        Declared(type=r.type, name=r.name, urn=r.urn, props=unwrap(r.inputs), protect=r.protect, provider=r.provider)
+        Declared(
+            type=r.type,
+            name=r.name,
+            urn=r.urn,
+            props=unwrap(r.inputs),
+            protect=r.protect,
+            provider=r.provider,
+            property_dependencies=r.property_dependencies,
+        )
         for r in run.resources
         if r.custom and not r.type.startswith("pulumi:")
     )
