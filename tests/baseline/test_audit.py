@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 import testinfra
+import xmlschema
 import yaml
 from markdown_it import MarkdownIt
 from real_programs import debian_package_tree, network_namespace, real_logrotate
@@ -453,7 +454,6 @@ def test_junit_is_valid_against_the_schema_ci_servers_read():
     """junit.xml validates against the JUnit schema Jenkins' xunit plugin and pytest's own tests read (junit-10.xsd,
     vendored under tests/baseline/schemas with its MIT licence): a CI server refuses or misreads what it does not
     take (properties on a testcase, a skipped count on testsuites)."""
-    xmlschema = pytest.importorskip("xmlschema", reason="the test dependency group installs xmlschema")
     schema = xmlschema.XMLSchema(Path(__file__).parent / "schemas" / "junit-10.xsd")
     results, meta = _results()
     problems = [f"{error.path}: {error.reason}" for error in schema.iter_errors(junit_xml(results, meta))]
