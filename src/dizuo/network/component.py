@@ -74,6 +74,12 @@ class CityNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: CityNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("dizuo:network:CityNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Every field of a Neutron security-group rule forces a new rule (a description or zone title edited in the
+        # declaration too), and Neutron refuses a rule equal to one the group holds but for its description (409
+        # SecurityGroupRuleExists: its duplicate check ignores the description). Pulumi creates the replacement first
+        # by default, which would fail every update from then on; the old rule goes first instead, as Terraform,
+        # which the provider is built for, does by default.
+        rule_child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         zones: list[ZoneContract] = []
         groups: dict[str, openstack.networking.SecGroup] = {}
         routers: dict[str, openstack.networking.Router] = {}
@@ -124,7 +130,7 @@ class CityNetwork(pulumi.ComponentResource):
                 ethertype="IPv4",
                 remote_group_id=group.id,
                 description=f"{zone.title}: traffic between the zone's own members",
-                opts=child,
+                opts=rule_child,
             )
             subnet_ids = []
             for subnet in zone.subnets:
@@ -167,7 +173,7 @@ class CityNetwork(pulumi.ComponentResource):
                 port_range_max=rule.port,
                 remote_ip_prefix=rule.remote_cidr,
                 description=rule.description[:255],
-                opts=child,
+                opts=rule_child,
             )
         self._route_between_zones(name, args, routers, child)
         # Ingress from outside into a zone without an external network (the provincial extranet line): the zone router

@@ -54,6 +54,8 @@ class Registered:
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
+    delete_before_replace: bool = False
+    """A replacement deletes the old resource before it creates the new one (``delete_before_replace``)."""
     dependencies: tuple[str, ...] = ()
     """URNs this resource waits for (``depends_on`` and its inputs' resources)."""
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -153,6 +155,7 @@ class _RecordingMonitor(MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             inputs=inputs,
+            delete_before_replace=bool(request.deleteBeforeReplace),
             dependencies=tuple(request.dependencies),
             property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
             aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
