@@ -52,6 +52,7 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
         _ingress,
         _generated_names,
         _network_resource_names,
+        _neutron_duplicates,
         _migration,
     ):
         problems += check(d, shown)
@@ -697,6 +698,36 @@ def _network_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
                     named.path,
                     f"{named.entry} makes the {named.kind} {d.city.prefix}-{named.name}, as {seen.path} "
                     f"({seen.entry}) does: two resources cannot share a name; rename one of them",
+                )
+            )
+    return problems
+
+
+# What Neutron does with the second of two rules or routes alike.
+_SECOND = {
+    "security-group rule": "Neutron refuses a second rule alike (409 SecurityGroupRuleExists: descriptions do not "
+    "tell rules apart), so `dizuo up` fails; list the port in one entry only",
+    "router route": "a router holds a route once: the second fails `dizuo up`, and removing either entry would take "
+    "away the route the other needs; declare both entries' ports in one",
+}
+
+
+def _neutron_duplicates(d: Declaration, shown: Shown) -> list[Problem]:
+    """Two entries of network.yaml that make one rule or route as Neutron compares them (two flows between the same
+    zones listing one port, two ingress sources of one range): names apart, Neutron holds one of them only."""
+    from dizuo.network.shapes import NeutronEntry, neutron_entries  # noqa: PLC0415 - network imports the declaration
+
+    net = shown("network.yaml")
+    first: dict[tuple[str, tuple[str | int | None, ...]], NeutronEntry] = {}
+    problems = []
+    for made in neutron_entries(d.network):
+        seen = first.setdefault((made.kind, made.key), made)
+        if seen is not made:
+            problems.append(
+                Problem(
+                    net,
+                    made.path,
+                    f"{made.name!r} {made.what}, as {seen.path} ({seen.name!r}) does: {_SECOND[made.kind]}",
                 )
             )
     return problems

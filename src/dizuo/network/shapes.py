@@ -139,6 +139,70 @@ def generated_names(network: NetworkFile) -> list[GeneratedName]:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class NeutronEntry:
+    """A security-group rule or router route as Neutron tells them apart, and the network.yaml entry it is made from."""
+
+    kind: str
+    """``security-group rule`` or ``router route``."""
+    key: tuple[str | int | None, ...]
+    """What Neutron compares: zone, protocol, port and remote range of a rule; zone, range and next hop of a route."""
+    path: str
+    """Key path of the entry in network.yaml, e.g. ``flows[3].ports[0]``."""
+    name: str
+    """The entry's name."""
+    what: str
+    """What it opens or routes, as a reader says it: ``opens tcp 443 from 172.16.0.0/12 into zone 'extranet'``."""
+
+
+def neutron_entries(network: NetworkFile) -> list[NeutronEntry]:
+    """Every rule and route the network component makes, keyed as Neutron compares them: it refuses a rule alike
+    but for its description (409 SecurityGroupRuleExists), and a router holds a route (range and next hop) once.
+    Entries of zones the declaration does not have are left out (validation reports them)."""
+    cidr = {z.name: z.cidr for z in network.zones}
+    rule, route = "security-group rule", "router route"
+    found = []
+    for i, flow in enumerate(network.flows):
+        if flow.source not in cidr or flow.destination not in cidr:
+            continue
+        for j, port in enumerate(flow.ports or (None,)):
+            found.append(
+                NeutronEntry(
+                    rule,
+                    (flow.destination, flow.protocol, port, str(ipaddress.IPv4Network(cidr[flow.source]))),
+                    f"flows[{i}].ports[{j}]" if flow.ports else f"flows[{i}].protocol",
+                    flow.name,
+                    f"opens {flow.protocol} {port or 'on every port'} from zone {flow.source!r} "
+                    f"({cidr[flow.source]}) into zone {flow.destination!r}",
+                )
+            )
+    for i, ingress in enumerate(network.ingress):
+        if ingress.destination not in cidr:
+            continue
+        source = str(ipaddress.IPv4Network(ingress.cidr))
+        found += [
+            NeutronEntry(
+                rule,
+                (ingress.destination, ingress.protocol, port, source),
+                f"ingress[{i}].ports[{j}]",
+                ingress.name,
+                f"opens {ingress.protocol} {port} from {source} into zone {ingress.destination!r}",
+            )
+            for j, port in enumerate(ingress.ports)
+        ]
+        if ingress.via is not None:
+            found.append(
+                NeutronEntry(
+                    route,
+                    (ingress.destination, source, ingress.via),
+                    f"ingress[{i}].via",
+                    ingress.name,
+                    f"routes {source} via {ingress.via} on the router of zone {ingress.destination!r}",
+                )
+            )
+    return found
+
+
 def needs_external_network(network: NetworkFile) -> str | None:
     """Why the network needs a provider network as the internet zone's gateway (an internet-kind zone, a public
     ingress source), or None. Without one its router routes nowhere while rules admitting the world are created."""
