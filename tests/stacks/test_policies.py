@@ -184,23 +184,28 @@ def test_a_provider_network_uuid_is_used_as_it_is() -> None:
     assert external_network_id(given.upper()) == given
 
 
+@pytest.mark.parametrize(("given", "said_of_it"), [(None, "missing"), ("", "blank ('')"), ("  ", "blank ('  ')")])
 def test_an_internet_zone_without_a_provider_network_is_refused_naming_the_config_key(
-    tmp_path: Path, yulin: Declaration
+    tmp_path: Path, yulin: Declaration, given: str | None, said_of_it: str
 ) -> None:
-    """Without `dizuo:externalNetwork` the internet zone's router would have no gateway while rules admitting
-    0.0.0.0/0 on 80 and 443 were created: the network stack refuses to run, naming the key, the stack config file and
-    why, and synth writes nothing."""
+    """Without `dizuo:externalNetwork`, or with a blank one (a placeholder), the internet zone's router would have no
+    gateway while rules admitting 0.0.0.0/0 on 80 and 443 were created: the network stack refuses to run, naming the
+    key, the stack config file and why, and synth writes nothing."""
     stacks = tmp_path / "stacks"
     shutil.copytree(ROOT / "stacks", stacks)
     config_file = stacks / "0-network" / "Pulumi.yulin-prod.yaml"
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    del config["config"]["dizuo:externalNetwork"]
+    if given is None:
+        del config["config"]["dizuo:externalNetwork"]
+    else:
+        config["config"]["dizuo:externalNetwork"] = given
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
     with pytest.raises(SynthError) as caught:
         synth(yulin, YULIN, tmp_path / "build", stacks)
     (said,) = caught.value.errors
     assert (
-        f"{config_file.resolve()}: config.dizuo:externalNetwork: missing: zone 'internet' is of kind internet" in said
+        f"{config_file.resolve()}: config.dizuo:externalNetwork: {said_of_it}: zone 'internet' is of kind internet"
+        in said
     )
     assert "ingress 'citizens-https' comes from the public 0.0.0.0/0" in said
     assert "pulumi config set dizuo:externalNetwork" in said

@@ -45,11 +45,15 @@ class CityNetworkArgs:
 
 def configured_external_network(config: pulumi.Config, network: NetworkFile) -> str | None:
     """``dizuo:externalNetwork`` of the stack's config; a RunError naming the key and the config file when it is missing
-    and the network needs it (:func:`needs_external_network`)."""
-    external_network = config.get("externalNetwork")
+    or blank and the network needs it (:func:`needs_external_network`)."""
+    given = config.get("externalNetwork")
+    # A blank value (`dizuo:externalNetwork: ""`, a placeholder) names no network: it would leave the router without a
+    # gateway, or look up a network called "  " at deploy time.
+    external_network = given.strip() if given is not None and given.strip() else None
     if external_network is None and (why := needs_external_network(network)):
+        said = "missing" if given is None else f"blank ({given!r})"
         raise pulumi.RunError(
-            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.dizuo:externalNetwork: missing: {why}, "
+            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.dizuo:externalNetwork: {said}: {why}, "
             "and the internet zone's router needs the government cloud's provider network as gateway; set its name or "
             "UUID with `pulumi config set dizuo:externalNetwork <name or UUID>` in this folder"
         )
