@@ -4,7 +4,7 @@ import pulumi
 
 from dizuo import contracts
 from dizuo.cloud import shapes
-from dizuo.cloud.component import SystemTenant, SystemTenantArgs, tenant_name
+from dizuo.cloud.component import SystemTenant, SystemTenantArgs, configured_registry, tenant_name
 from dizuo.cloud.providers import cluster_providers
 from dizuo.declaration import load
 
@@ -12,6 +12,7 @@ config = pulumi.Config("dizuo")
 declaration = load(config.require("declaration"))
 network = contracts.read(contracts.NetworkContract, pulumi.get_stack())
 baseline = contracts.read(contracts.BaselineContract, pulumi.get_stack())
+registry = configured_registry(config)
 providers = cluster_providers("cloud", declaration)
 for system in declaration.systems:
     SystemTenant(
@@ -21,7 +22,7 @@ for system in declaration.systems:
             system=system,
             network=network,
             baseline=baseline,
-            registry=config.require("registry"),
+            registry=registry,
             registry_password=config.get_secret("registryPassword"),
         ),
         pulumi.ResourceOptions(provider=providers[system.cluster]),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dizuo.cloud.shapes import K8S_ARCH
+from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
 from dizuo.declaration import Declaration
 from dizuo.network.component import external_network_id
 from dizuo.synth.engine import StackRun, is_secret
@@ -210,6 +210,34 @@ def test_an_internet_zone_without_a_provider_network_is_refused_naming_the_confi
     assert "ingress 'citizens-https' comes from the public 0.0.0.0/0" in said
     assert "pulumi config set dizuo:externalNetwork" in said
     assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize("given", ["", "https://registry.zwy.yl.gov.cn", "registry.zwy.yl.gov.cn/"])
+def test_a_registry_no_image_reference_can_start_with_is_refused_naming_the_config_key(
+    tmp_path: Path, yulin: Declaration, given: str
+) -> None:
+    """`dizuo:registry` blank, with a scheme or a trailing slash made every Deployment's image a reference no runtime
+    pulls (`/sjj/sjj-tyrz:1.8.3`, `https://registry...//sjj/...`): no rollout would finish. The cloud stack refuses to
+    run, naming the key, its value and the stack config file, and synth writes nothing."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks)
+    config_file = stacks / "1-cloud" / "Pulumi.yulin-prod.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    config["config"]["dizuo:registry"] = given
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, tmp_path / "build", stacks)
+    (said,) = caught.value.errors
+    assert f"{config_file.resolve()}: config.dizuo:registry: {given!r}: not an image registry" in said
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize(
+    "given", ["registry.zwy.yl.gov.cn", "10.64.1.20:5000", "harbor.yl.gov.cn/city", "reg:5000/a/b"]
+)
+def test_a_registry_host_with_port_or_project_path_is_taken(given: str) -> None:
+    """What an image reference may start with, a port and a project path included, is a registry."""
+    assert REGISTRY.fullmatch(given)
 
 
 def test_every_system_namespace_has_quota_limits_and_default_deny(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -36,6 +37,21 @@ class SystemTenantArgs:
     """Image registry host (the city's air-gapped registry)."""
     registry_password: pulumi.Output[str] | None = None
     """Pull secret for the registry; a Pulumi secret, never written in plaintext."""
+
+
+def configured_registry(config: pulumi.Config) -> str:
+    """``dizuo:registry`` of the stack's config, the registry every image is pulled from; a RunError naming the key,
+    its value and the config file when it is none (blank, a URL with a scheme, a trailing slash): every Deployment
+    would name an image no runtime can pull, and no rollout would finish."""
+    registry = config.require("registry")
+    if shapes.REGISTRY.fullmatch(registry) is None:
+        raise pulumi.RunError(
+            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.dizuo:registry: {registry!r}: not an image "
+            "registry: its host name or address, an optional port and path, as an image reference starts "
+            "(registry.example.gov.cn, 10.64.1.20:5000, harbor.example.gov.cn/city), without a scheme or a trailing "
+            "slash; set it with `pulumi config set dizuo:registry <registry>` in this folder"
+        )
+    return registry
 
 
 def namespace_of(system: System) -> str:

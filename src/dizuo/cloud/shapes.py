@@ -6,10 +6,11 @@ Everything here returns plain dictionaries (Kubernetes manifest fragments) so te
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dizuo.declaration.model import Arch, Database, Dataset, Declaration, System, ZoneKind
+from dizuo.declaration.model import IMAGE_PATH_COMPONENT, Arch, Database, Dataset, Declaration, System, ZoneKind
 from dizuo.naming import label, storage_class
 
 # Kubernetes' name of each CPU architecture (the kubernetes.io/arch node label).
@@ -31,6 +32,13 @@ REPLICAS = 2
 LIMIT_FACTOR = 2
 # Restricted for level-3 systems; level-2 public information sites still may not run privileged pods.
 POD_SECURITY = {3: "restricted", 2: "baseline"}
+
+
+# What an image reference starts with (the distribution spec's reference grammar): the registry's host name or address,
+# an optional port, then optional path components (a project of the registry). Each system's image is appended after
+# a `/`: no scheme, no trailing slash.
+_HOST_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+REGISTRY = re.compile(rf"{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?(?:/{IMAGE_PATH_COMPONENT})*")
 
 
 def system_labels(d: Declaration, s: System) -> dict[str, str]:

@@ -489,9 +489,9 @@ class Resources(Frozen):
 
 # An image reference as the distribution spec has it, without the registry host: lower-case path components, then a
 # tag or a digest. Without either the runtime pulls `:latest`, which is not a release anyone declared.
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE = re.compile(
-    rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})|@sha256:[a-f0-9]{{64}})"
+    rf"{IMAGE_PATH_COMPONENT}(?:/{IMAGE_PATH_COMPONENT})*(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})|@sha256:[a-f0-9]{{64}})"
 )
 
 
