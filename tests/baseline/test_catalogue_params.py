@@ -12,6 +12,7 @@ import yaml
 from dizuo.baseline import catalogue
 from dizuo.baseline.audit import plan
 from dizuo.baseline.catalogue import calendar_problem, packaged
+from dizuo.baseline.harden import inventory
 from dizuo.baseline.params import host_vars, resolve
 from dizuo.declaration import Declaration, DeclarationError, load
 
@@ -279,6 +280,14 @@ UNSAFE_VALUES = [
         "'Admin'",
         id="user-name-upper-case",
     ),
+    # The automation account is the one Ansible logs in with (hosts.yaml ansible_user: dzadmin in Yulin).
+    pytest.param(
+        {"zones": {"extranet": {"automation_account": "ansible"}}},
+        "baseline.zones.extranet.automation_account",
+        "hosts.yaml's ansible_user ('dzadmin'): set that instead",
+        "'ansible'",
+        id="automation-account-not-the-connecting-one",
+    ),
     pytest.param(
         {"sysadmin_accounts": ["sysadm", "1st"]},
         "baseline.sysadmin_accounts",
@@ -400,7 +409,7 @@ SAFE_VALUES = [
     pytest.param(
         {"audit_admin_commands": ["/usr/sbin/ausearch", "/usr/sbin/aureport", "/usr/bin/last"]}, id="audit-commands"
     ),
-    pytest.param({"automation_account": "ansible", "ssh_key_only_accounts": ["_svc-backup"]}, id="user-names"),
+    pytest.param({"automation_account": "dzadmin", "ssh_key_only_accounts": ["_svc-backup"]}, id="user-names"),
     pytest.param({"sysadmin_group": "yl-sysadmin", "secadmin_grantable_groups": ["dialout"]}, id="group-names"),
     pytest.param({"aide_paths": [*AIDE_PATHS, "/opt/dm8/bin"]}, id="aide-path-added"),
     pytest.param({"backup_paths": [*BACKUP_PATHS, "/data/政务 数据"]}, id="backup-path-cjk-with-space"),
@@ -429,3 +438,47 @@ def test_calendars_are_left_to_the_host_without_systemd_analyze(monkeypatch: pyt
         assert calendar.problem_with("daily\nExecStart=/bin/sh") == "must be a systemd calendar expression on one line"
     finally:
         calendar_problem.cache_clear()
+
+
+def _load_connecting_as(tmp_path: Path, account: str, baseline: dict[str, Any] | None = None) -> Declaration:
+    """Load a copy of Yulin whose hosts.yaml connects as ``account`` (and whose city.yaml baseline is ``baseline``)."""
+    copy = tmp_path / "yulin"
+    shutil.copytree(YULIN, copy)
+    hosts_file = copy / "hosts.yaml"
+    document = yaml.safe_load(hosts_file.read_text(encoding="utf-8"))
+    document["ansible_user"] = account
+    hosts_file.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    if baseline is not None:
+        city_file = copy / "city.yaml"
+        city = yaml.safe_load(city_file.read_text(encoding="utf-8"))
+        city["baseline"] = baseline
+        city_file.write_text(yaml.safe_dump(city, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return load(copy)
+
+
+def test_the_role_s_automation_account_is_the_account_ansible_logs_in_with(tmp_path: Path) -> None:
+    """Every host harden converges gets, as the automation account (key-only login, sudo), the ansible_user it is
+    reached as: with another, the hardened sshd asked Ansible's account for a password and locked it out."""
+    rendered = inventory(_load_connecting_as(tmp_path, "ansible"))
+    assert rendered["all"]["vars"]["ansible_user"] == "ansible"
+    given = {
+        name: hostvars["baseline_automation_account"]
+        for group in rendered["all"]["children"].values()
+        for name, hostvars in group["hosts"].items()
+    }
+    assert given, "the inventory renders no host"
+    assert set(given.values()) == {"ansible"}, f"hosts whose automation account is not ansible_user: {given}"
+
+
+def test_root_as_the_connecting_account_is_refused_where_root_may_not_log_in(tmp_path: Path) -> None:
+    """ansible_user root is refused, naming hosts.yaml and the zones, while sshd refuses root (the catalogue
+    default): the first run would lock Ansible and the audit out; with prohibit-password root logs in by key."""
+    with pytest.raises(DeclarationError) as caught:
+        _load_connecting_as(tmp_path / "no", "root")
+    found = [p for p in caught.value.problems if p.path == "ansible_user"]
+    assert found, [str(p) for p in caught.value.problems]
+    assert Path(found[0].file).name == "hosts.yaml"
+    assert "ssh_permit_root_login 'no' in zone(s) dedicated, extranet, internet, management" in found[0].message
+    assert "'root'" in found[0].message
+    allowed = _load_connecting_as(tmp_path / "key", "root", {"ssh_permit_root_login": "prohibit-password"})
+    assert resolve(allowed).city["automation_account"] == "root"

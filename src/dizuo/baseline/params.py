@@ -5,8 +5,9 @@ Precedence, lowest first:
 1. the catalogue default (``catalogue.yaml``);
 2. values derived from the declaration where the default is empty — the management-zone CIDRs for
    ``mgmt_allowed_sources``, the first ``loghost`` host for ``log_server``, the ``ntp`` hosts for
-   ``ntp_servers`` and every zone for ``ntp_serve_to``, the inventory's ``ansible_user`` for
-   ``automation_account``;
+   ``ntp_servers`` and every zone for ``ntp_serve_to`` — and, whatever the default, the inventory's
+   ``ansible_user`` for ``automation_account`` (the account harden and audit log in with; an override may only
+   repeat it);
 3. ``city.yaml: baseline: {param: value}``;
 4. ``city.yaml: baseline: zones: {zone: {param: value}}`` for the hosts of that zone.
 
@@ -31,6 +32,10 @@ from dizuo.declaration.model import Declaration, ZoneKind
 
 LOGHOST_GROUP = "loghost"
 NTP_GROUP = "ntp"
+# Derived from the declaration even where the catalogue has a default: the automation account is the account
+# Ansible and the audit log in with (hosts.yaml ansible_user). The role gives it the key-only SSH login and the
+# sudo grant; any other account there would leave the one Ansible uses asked for a password it does not have.
+ALWAYS_DERIVED = frozenset({"automation_account"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +84,7 @@ def resolve(
     specs = catalogue.parameters()
     base: dict[str, ParamValue] = dict(catalogue.defaults())
     for name, value in derived_defaults(declaration).items():
-        if name in specs and not base[name]:
+        if name in specs and (name in ALWAYS_DERIVED or not base[name]):
             base[name] = value
 
     overrides = dict(declaration.city.baseline)
@@ -103,12 +108,40 @@ def resolve(
                 zones[zone] = dict(values)
     if not problems:  # each value is sound on its own: now the ones that must fit together
         city_values = _over(base, overrides)
-        problems += _backup_dir_outside_backup_paths(city_values, "baseline", source)
+        problems += _fit_together(city_values, overrides, "baseline", declaration, source)
         for zone, values in zones.items():
-            problems += _backup_dir_outside_backup_paths(_over(city_values, values), f"baseline.zones.{zone}", source)
+            problems += _fit_together(_over(city_values, values), values, f"baseline.zones.{zone}", declaration, source)
     if problems:
         raise DeclarationError(problems)
     return BaselineParams(city=_over(base, overrides), zones=zones)
+
+
+def _fit_together(
+    values: Mapping[str, Any], given: Mapping[str, Any], where: str, declaration: Declaration, source: str
+) -> list[Problem]:
+    """Problems of values that are sound alone but not together (``given``: what this level of city.yaml sets)."""
+    return _backup_dir_outside_backup_paths(values, where, source) + _automation_account_is_ansible_s(
+        given, where, declaration, source
+    )
+
+
+def _automation_account_is_ansible_s(
+    given: Mapping[str, Any], where: str, declaration: Declaration, source: str
+) -> list[Problem]:
+    """An override of automation_account names the account Ansible logs in with, or nothing at all."""
+    connecting = declaration.inventory.ansible_user
+    if "automation_account" not in given or given["automation_account"] == connecting:
+        return []
+    return [
+        Problem(
+            source,
+            f"{where}.automation_account",
+            f"is the account Ansible and the audit log in with, hosts.yaml's ansible_user ({connecting!r}): set "
+            f"that instead. The role keeps key-only SSH and sudo for this account alone, so {connecting!r} would "
+            f"be asked for a password too and locked out after the first run (DZ-IA-09): "
+            f"{show_value(given['automation_account'])}",
+        )
+    ]
 
 
 def _backup_dir_outside_backup_paths(values: Mapping[str, Any], where: str, source: str) -> list[Problem]:
@@ -170,6 +203,38 @@ def ansible_vars_shadowing_parameters(
                     )
                 )
     return problems
+
+
+def connecting_account_problems(
+    declaration: Declaration, params: BaselineParams, catalogue: Catalogue | None = None, *, source: str = "hosts.yaml"
+) -> list[Problem]:
+    """hosts.yaml's ansible_user is the automation account: a user name useradd, sudoers and sshd read, and one the
+    hardened sshd still lets in (root is refused where ``ssh_permit_root_login`` is ``no``)."""
+    account = declaration.inventory.ansible_user
+    spec = (catalogue or packaged()).parameters().get("automation_account")
+    problem = spec.problem_with(account) if spec is not None else None
+    if problem:
+        return [Problem(source, "ansible_user", f"{problem} (the automation account, DZ-AC-02): {show_value(account)}")]
+    if account != "root":
+        return []
+    refusing = sorted(
+        {
+            host.zone
+            for host in declaration.inventory.hosts
+            if params.for_zone(host.zone)["ssh_permit_root_login"] == "no"
+        }
+    )
+    if not refusing:
+        return []
+    return [
+        Problem(
+            source,
+            "ansible_user",
+            f"root is refused SSH logins once hosts are hardened (ssh_permit_root_login 'no' in zone(s) "
+            f"{', '.join(refusing)}, DZ-IA-08), so Ansible and the audit would be locked out after the first run: "
+            f"connect as an account of its own (the role gives it sudo): {show_value(account)}",
+        )
+    ]
 
 
 def unreachable_baseline_servers(

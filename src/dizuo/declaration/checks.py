@@ -64,6 +64,7 @@ def _baseline(d: Declaration, shown: Shown) -> list[Problem]:
     `synth` refuse what `harden` and `audit` would refuse."""
     from dizuo.baseline.params import (  # noqa: PLC0415 - the baseline package imports the declaration
         ansible_vars_shadowing_parameters,
+        connecting_account_problems,
         resolve,
         unreachable_baseline_servers,
     )
@@ -73,7 +74,12 @@ def _baseline(d: Declaration, shown: Shown) -> list[Problem]:
         params = resolve(d, source=shown("city.yaml"))
     except DeclarationError as exc:
         return [*problems, *exc.problems]
-    return problems + unreachable_baseline_servers(d, params, source=shown("hosts.yaml"))
+    hosts = shown("hosts.yaml")
+    return (
+        problems
+        + connecting_account_problems(d, params, source=hosts)
+        + unreachable_baseline_servers(d, params, source=hosts)
+    )
 
 
 def _duplicates(
