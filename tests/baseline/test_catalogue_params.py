@@ -131,6 +131,7 @@ DEFAULT_ACCOUNTS = packaged().parameters()["default_accounts"].default
 AIDE_PATHS = packaged().parameters()["aide_paths"].default
 BACKUP_PATHS = packaged().parameters()["backup_paths"].default
 SCAN_PATHS = packaged().parameters()["malware_scan_paths"].default
+SERVICES_OFF = packaged().parameters()["services_disabled"].default
 
 # (override, key path, rule the error states, the bad value as the error shows it)
 UNSAFE_VALUES = [
@@ -323,6 +324,29 @@ UNSAFE_VALUES = [
         "'[\"%wheel\"]'",
         id="grantable-group-sudoers-syntax",
     ),
+    # Units the role masks (DZ-IP-01): masking sshd ended every SSH login; a name without its type was never found.
+    pytest.param(
+        {"zones": {"extranet": {"services_disabled": [*SERVICES_OFF, "ssh.service"]}}},
+        "baseline.zones.extranet.services_disabled",
+        "'ssh.service': must be a systemd unit name with its type (cups.service, rpcbind.socket), and none that the "
+        "baseline keeps running",
+        "ssh.service",
+        id="services-off-masks-sshd",
+    ),
+    pytest.param(
+        {"services_disabled": [*SERVICES_OFF, "auditd.service"]},
+        "baseline.services_disabled",
+        "none that the baseline keeps running (ssh/sshd, auditd",
+        "auditd.service",
+        id="services-off-masks-auditd",
+    ),
+    pytest.param(
+        {"services_disabled": [*SERVICES_OFF, "cups"]},
+        "baseline.services_disabled",
+        "'cups': must be a systemd unit name with its type",
+        "cups",
+        id="services-off-without-unit-type",
+    ),
     # Paths the role hands to aide.conf, tar and clamscan.
     pytest.param(
         {"aide_paths": [*AIDE_PATHS, "/opt/my app"]},
@@ -412,6 +436,7 @@ SAFE_VALUES = [
     pytest.param({"automation_account": "dzadmin", "ssh_key_only_accounts": ["_svc-backup"]}, id="user-names"),
     pytest.param({"sysadmin_group": "yl-sysadmin", "secadmin_grantable_groups": ["dialout"]}, id="group-names"),
     pytest.param({"aide_paths": [*AIDE_PATHS, "/opt/dm8/bin"]}, id="aide-path-added"),
+    pytest.param({"services_disabled": [*SERVICES_OFF, "postfix.service", "getty@tty2.service"]}, id="services-off"),
     pytest.param({"backup_paths": [*BACKUP_PATHS, "/data/政务 数据"]}, id="backup-path-cjk-with-space"),
     pytest.param(
         {"ntp_servers": ["ntp.yulin.gov.cn", "10.64.1.30", "fd00::30"], "log_server": "10.64.1.20"}, id="hosts"
