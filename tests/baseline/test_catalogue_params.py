@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +325,35 @@ UNSAFE_VALUES = [
         "'[\"%wheel\"]'",
         id="grantable-group-sudoers-syntax",
     ),
+    # SSH algorithms (DZ-IA-08): the audit accepts any subset of the list, so a weak one added passed it.
+    pytest.param(
+        {"ssh_ciphers": ["aes256-ctr", "aes128-cbc"]},
+        "baseline.ssh_ciphers",
+        "'aes128-cbc': must be one of chacha20-poly1305@openssh.com",
+        "aes128-cbc",
+        id="ssh-cipher-cbc",
+    ),
+    pytest.param(
+        {"zones": {"internet": {"ssh_macs": ["hmac-sha1"]}}},
+        "baseline.zones.internet.ssh_macs",
+        "'hmac-sha1': must be one of",
+        "hmac-sha1",
+        id="ssh-mac-sha1",
+    ),
+    pytest.param(
+        {"ssh_kex": ["diffie-hellman-group14-sha1"]},
+        "baseline.ssh_kex",
+        "'diffie-hellman-group14-sha1': must be one of",
+        "diffie-hellman-group14-sha1",
+        id="ssh-kex-sha1",
+    ),
+    pytest.param(
+        {"ssh_ciphers": ["aes256-ctr\nPermitRootLogin yes"]},
+        "baseline.ssh_ciphers",
+        "must be one of",
+        "PermitRootLogin yes",
+        id="ssh-cipher-with-a-second-line",
+    ),
     # Units the role masks (DZ-IP-01): masking sshd ended every SSH login; a name without its type was never found.
     pytest.param(
         {"zones": {"extranet": {"services_disabled": [*SERVICES_OFF, "ssh.service"]}}},
@@ -436,6 +466,10 @@ SAFE_VALUES = [
     pytest.param({"automation_account": "dzadmin", "ssh_key_only_accounts": ["_svc-backup"]}, id="user-names"),
     pytest.param({"sysadmin_group": "yl-sysadmin", "secadmin_grantable_groups": ["dialout"]}, id="group-names"),
     pytest.param({"aide_paths": [*AIDE_PATHS, "/opt/dm8/bin"]}, id="aide-path-added"),
+    pytest.param(
+        {"ssh_ciphers": ["aes256-gcm@openssh.com"], "ssh_kex": ["curve25519-sha256", "sntrup761x25519-sha512"]},
+        id="ssh-fewer-or-newer-algorithms",
+    ),
     pytest.param({"services_disabled": [*SERVICES_OFF, "postfix.service", "getty@tty2.service"]}, id="services-off"),
     pytest.param({"backup_paths": [*BACKUP_PATHS, "/data/政务 数据"]}, id="backup-path-cjk-with-space"),
     pytest.param(
@@ -507,3 +541,15 @@ def test_root_as_the_connecting_account_is_refused_where_root_may_not_log_in(tmp
     assert "'root'" in found[0].message
     allowed = _load_connecting_as(tmp_path / "key", "root", {"ssh_permit_root_login": "prohibit-password"})
     assert resolve(allowed).city["automation_account"] == "root"
+
+
+@pytest.mark.parametrize(("parameter", "query"), [("ssh_ciphers", "cipher"), ("ssh_macs", "mac"), ("ssh_kex", "kex")])
+def test_every_ssh_algorithm_a_city_may_choose_is_one_openssh_knows(parameter: str, query: str) -> None:
+    """Each algorithm validate accepts for sshd is spelt as the real OpenSSH (`ssh -Q`) lists it: a city choosing
+    one gets a config `sshd -t` accepts, not a run that stops at the validation of sshd_config."""
+    if shutil.which("ssh") is None:
+        pytest.skip("no OpenSSH client here to list the algorithms it knows (ssh -Q)")
+    known = set(subprocess.run(["ssh", "-Q", query], capture_output=True, text=True, check=True).stdout.split())
+    choices = packaged().parameters()[parameter].choices
+    assert choices, f"{parameter} accepts any name"
+    assert set(choices) <= known, f"{parameter} names algorithms OpenSSH does not know: {set(choices) - known}"
