@@ -354,6 +354,21 @@ UNSAFE_VALUES = [
         "PermitRootLogin yes",
         id="ssh-cipher-with-a-second-line",
     ),
+    # Kernel parameters (DZ-IP-04): each key is a line of the role's sysctl.d file and a path of the audit.
+    pytest.param(
+        {"sysctl_network": {"net.ipv4.tcp_timestamps = 1\nkernel.sysrq": 1}},
+        "baseline.sysctl_network",
+        "must be a kernel parameter as sysctl.d(5) spells it",
+        "kernel.sysrq",
+        id="sysctl-key-with-a-second-line",
+    ),
+    pytest.param(
+        {"zones": {"extranet": {"sysctl_network": {"net.ipv4.ip_forward": "1\nkernel.sysrq = 1"}}}},
+        "baseline.zones.extranet.sysctl_network",
+        "must be one line of text",
+        "kernel.sysrq = 1",
+        id="sysctl-value-with-a-second-line",
+    ),
     # Units the role masks (DZ-IP-01): masking sshd ended every SSH login; a name without its type was never found.
     pytest.param(
         {"zones": {"extranet": {"services_disabled": [*SERVICES_OFF, "ssh.service"]}}},
@@ -467,6 +482,10 @@ SAFE_VALUES = [
     pytest.param({"sysadmin_group": "yl-sysadmin", "secadmin_grantable_groups": ["dialout"]}, id="group-names"),
     pytest.param({"aide_paths": [*AIDE_PATHS, "/opt/dm8/bin"]}, id="aide-path-added"),
     pytest.param(
+        {"sysctl_network": {"net.ipv4.tcp_rmem": "4096 87380 6291456", "net.ipv6.conf.eth0/100.accept_ra": 0}},
+        id="sysctl-text-value-and-vlan-key",
+    ),
+    pytest.param(
         {"ssh_ciphers": ["aes256-gcm@openssh.com"], "ssh_kex": ["curve25519-sha256", "sntrup761x25519-sha512"]},
         id="ssh-fewer-or-newer-algorithms",
     ),
@@ -484,7 +503,12 @@ def test_validate_accepts_usual_values(tmp_path: Path, baseline: dict[str, Any])
     """The constraints refuse what breaks the role or the audit, not the values cities use."""
     params = resolve(_load_with(tmp_path, baseline))
     for name, value in baseline.items():
-        assert params.city[name] == value
+        resolved = params.city[name]
+        if isinstance(value, dict):  # a mapping is merged over the catalogue's: the keys given are there as given
+            assert isinstance(resolved, dict)
+            assert resolved.items() >= value.items()
+        else:
+            assert resolved == value
 
 
 def test_calendars_are_left_to_the_host_without_systemd_analyze(monkeypatch: pytest.MonkeyPatch) -> None:

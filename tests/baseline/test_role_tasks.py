@@ -15,6 +15,8 @@ import pytest
 import yaml
 from real_programs import debian_package_tree, network_namespace, real_logrotate, role_play
 
+from dizuo.baseline.catalogue import packaged
+
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
 BIN = Path(sys.executable).parent
@@ -254,3 +256,20 @@ def test_ipv6_router_advertisements_and_redirects_are_refused_on_every_existing_
         second = _run_tasks(tmp_path, "sysctl", DEBIAN, inside=inside)
         assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
         assert "changed=0" in second.stdout, second.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_a_kernel_parameter_the_kernel_does_not_have_is_named_not_passed_over(tmp_path: Path) -> None:
+    """A sysctl_network key this kernel lacks (misspelt in city.yaml) is named by the run, which the audit fails
+    DZ-IP-04 on, instead of being left out in silence; the keys the kernel has are still set."""
+    wanted = {**packaged().defaults()["sysctl_network"], "net.ipv4.ip_foward": 1}  # type: ignore[dict-item]
+    with network_namespace("dzb3-role", "dzv0") as inside:
+        done = _run_tasks(tmp_path, "sysctl", DEBIAN, inside=inside, extra_vars={"baseline_sysctl_network": wanted})
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        assert "DZ-IP-04: this kernel has no net.ipv4.ip_foward: nothing is set for them" in done.stdout, done.stdout[
+            -3000:
+        ]
+        redirects = subprocess.run(
+            [*inside, "cat", "/proc/sys/net/ipv4/conf/all/send_redirects"], capture_output=True, text=True, check=True
+        )
+        assert redirects.stdout.strip() == "0", "the keys the kernel has were not set"

@@ -51,6 +51,8 @@ Format = Literal["port", "ip_network", "systemd_calendar"]
   the host is then the first place systemd reads it.
 """
 _PREFIX_NOTATION = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
+# Text a configuration line carries as one value: no line break or other control character.
+_ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]+")
 _CALENDAR_TIMEOUT_SECONDS = 10
 _PORT_MAX = 65535
 
@@ -214,7 +216,9 @@ class Parameter(Frozen):
     min: int | None = Field(default=None, description="Lowest value allowed (ints), or minimum list length")
     max: int | None = Field(default=None, description="Highest value allowed (ints)")
     choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str)")
-    pattern: str | None = Field(default=None, description="A regex each value must match in full (str, str_list)")
+    pattern: str | None = Field(
+        default=None, description="A regex each value must match in full (str, str_list; a mapping's keys)"
+    )
     pattern_text: str | None = Field(default=None, description="What ``pattern`` asks for, in the error's words")
     format: Format | None = Field(default=None, description="A named rule each value (or list item) must satisfy")
     floor: bool = Field(
@@ -256,6 +260,8 @@ class Parameter(Frozen):
             return f"must be of type {kind}"
         if isinstance(value, list):
             return self._list_problem(value)
+        if isinstance(value, dict):
+            return self._mapping_problem(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return self._int_problem(value)
         if isinstance(value, str):
@@ -293,6 +299,16 @@ class Parameter(Frozen):
             return _network_problem(value)
         if self.format == "systemd_calendar":
             return calendar_problem(value)
+        return None
+
+    def _mapping_problem(self, value: dict[str, str | int]) -> str | None:
+        """A mapping's keys are judged as strings (``pattern``); its text values must stay on one line."""
+        for key, item in value.items():
+            problem = self._str_problem(key)
+            if problem:
+                return f"key {key!r}: {problem}"
+            if isinstance(item, str) and not _ONE_LINE.fullmatch(item):
+                return f"{key}: {item!r}: must be one line of text, without control characters"
         return None
 
     def _list_problem(self, value: list[Any]) -> str | None:
