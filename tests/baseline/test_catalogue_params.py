@@ -290,6 +290,28 @@ UNSAFE_VALUES = [
         "'ansible'",
         id="automation-account-not-the-connecting-one",
     ),
+    # 三权分立 (DZ-AC-03): the role adds each listed account to its role's group; the audit fails an account in two.
+    pytest.param(
+        {"sysadmin_accounts": ["ops"], "auditadmin_accounts": ["ops"]},
+        "baseline.auditadmin_accounts",
+        "'ops' is also in sysadmin_accounts: one account holds one administrator role",
+        "'[\"ops\"]'",
+        id="one-account-two-admin-roles",
+    ),
+    pytest.param(
+        {"zones": {"extranet": {"secadmin_accounts": ["dzadmin"]}}},
+        "baseline.zones.extranet.secadmin_accounts",
+        "'dzadmin' is also in automation_account",
+        "'[\"dzadmin\"]'",
+        id="automation-account-as-an-admin-role",
+    ),
+    pytest.param(
+        {"auditadmin_group": "dz-sysadmin"},
+        "baseline.auditadmin_group",
+        "is the group of another administrator role",
+        "'dz-sysadmin'",
+        id="two-admin-roles-one-group",
+    ),
     pytest.param(
         {"sysadmin_accounts": ["sysadm", "1st"]},
         "baseline.sysadmin_accounts",

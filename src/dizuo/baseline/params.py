@@ -120,9 +120,54 @@ def _fit_together(
     values: Mapping[str, Any], given: Mapping[str, Any], where: str, declaration: Declaration, source: str
 ) -> list[Problem]:
     """Problems of values that are sound alone but not together (``given``: what this level of city.yaml sets)."""
-    return _backup_dir_outside_backup_paths(values, where, source) + _automation_account_is_ansible_s(
-        given, where, declaration, source
-    )
+    return [
+        *_backup_dir_outside_backup_paths(values, where, source),
+        *_automation_account_is_ansible_s(given, where, declaration, source),
+        *_separate_administrators(values, given, where, source),
+    ]
+
+
+ADMIN_ROLES = ("sysadmin", "secadmin", "auditadmin")
+
+
+def _separate_administrators(
+    values: Mapping[str, Any], given: Mapping[str, Any], where: str, source: str
+) -> list[Problem]:
+    """三权分立 (DZ-AC-03): the three roles are three groups, and no account holds two roles or is also the automation
+    account (full sudo). The role adds every listed account to its role's group, so an account listed twice held both
+    roles, and the audit then failed DZ-AC-03 on a host the role had just converged. Judged where this level of
+    city.yaml sets one of these keys (the catalogue's defaults keep them apart), and named at a key it sets."""
+    keys = {"automation_account"} | {f"{role}_{what}" for role in ADMIN_ROLES for what in ("group", "accounts")}
+    if not keys & given.keys():
+        return []
+    problems = []
+    groups = [str(values[f"{role}_group"]) for role in ADMIN_ROLES]
+    for index, role in enumerate(ADMIN_ROLES):
+        if groups[index] in groups[:index]:
+            problems.append(
+                Problem(
+                    source,
+                    f"{where}.{role}_group",
+                    f"is the group of another administrator role: each of {', '.join(ADMIN_ROLES)} needs its own "
+                    f"(三权分立, DZ-AC-03): {show_value(groups[index])}",
+                )
+            )
+    holder: dict[str, str] = {str(values["automation_account"]): "automation_account"}
+    for role in ADMIN_ROLES:
+        key = f"{role}_accounts"
+        for account in map(str, values[key]):
+            other = holder.setdefault(account, key)
+            if other != key:
+                named, also = (other, key) if other in given and key not in given else (key, other)
+                problems.append(
+                    Problem(
+                        source,
+                        f"{where}.{named}",
+                        f"{account!r} is also in {also}: one account holds one administrator role and none is the "
+                        f"automation account (三权分立, DZ-AC-03): {show_value(values[named])}",
+                    )
+                )
+    return problems
 
 
 def _automation_account_is_ansible_s(
