@@ -199,13 +199,16 @@ def pam_pwquality(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "auth       required   pam_wheel.so use_uid group=dz-sysadmin deny",
         "auth\tsufficient\tpam_wheel.so trust use_uid",
         "auth [success=ignore default=bad] pam_wheel.so root_only group=wheel",
+        # Two active lines: the first replaced, the second (su without a password for group wheel) must not stay.
+        "auth       required   pam_wheel.so use_uid\nauth       sufficient pam_wheel.so trust use_uid group=wheel",
     ],
 )
 def test_the_role_replaces_a_pam_wheel_line_that_turns_the_su_limit_around(
     tmp_path: Path, pam_pwquality: Path, bad: str
 ) -> None:
     """A pam_wheel line in /etc/pam.d/su with deny, trust or root_only (which the audit refuses) is replaced by the
-    role's `use_uid group=` line, not left beside it; Debian's commented examples stay as they are."""
+    role's `use_uid group=` line, not left beside it, and so is a second active one; Debian's commented examples stay
+    as they are."""
     stock = Path("/etc/pam.d/su").read_text()
     rootok = "auth       sufficient pam_rootok.so\n"
     assert rootok in stock, "this machine's /etc/pam.d/su is not Debian 12's"
