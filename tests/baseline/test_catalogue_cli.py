@@ -125,3 +125,26 @@ def test_empty_control_selection_is_an_error() -> None:
     """An empty --controls value is a mistake, not "no controls" and not "all controls"."""
     with pytest.raises(UnknownControlError, match="none given"):
         packaged().select(Scope.HOST, [])
+
+
+def test_harden_shows_what_the_role_tells_the_operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The role's notes to the operator (people who need a password, audit rules waiting for a reboot, kernel keys
+    it lacks) reach the person running `dizuo harden`, naming the host, through the real ansible-runner; skipped
+    notes do not."""
+    from typer.testing import CliRunner  # noqa: PLC0415 - only this test drives the CLI in-process
+
+    from dizuo.cli import app  # noqa: PLC0415
+
+    playbook = tmp_path / "baseline.yml"
+    tasks = [
+        {"name": "DZ-AU-02 | Say", "ansible.builtin.debug": {"msg": "DZ-AU-02: the rules wait for the next boot"}},
+        {"name": "DZ-AU-01 | Skip", "ansible.builtin.debug": {"msg": "DZ-AU-01: never shown"}, "when": False},
+    ]
+    play = {"hosts": "all", "connection": "local", "gather_facts": False, "tasks": tasks}
+    playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
+    monkeypatch.setattr(harden, "find_playbook", lambda: playbook)
+    monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+    done = CliRunner().invoke(app, ["harden", "--inventory", str(YULIN), "--limit", "yl-log-01"])
+    assert done.exit_code == 0, done.output
+    assert "yl-log-01: DZ-AU-02: the rules wait for the next boot" in " ".join(done.output.split())
+    assert "never shown" not in done.output

@@ -80,6 +80,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+DEBUG_ACTIONS = frozenset({"ansible.builtin.debug", "debug"})
+
+
 def _harden_inputs(
     inventory: Path, limit: str | None, controls: str | None
 ) -> tuple[Declaration, Path, list[str] | None]:
@@ -120,6 +123,9 @@ def harden_command(
     """Converge the declared hosts to the baseline with the Ansible role; exit 1 when a host fails."""
     declaration, playbook, tags = _harden_inputs(inventory, limit, controls)
     failures: list[str] = []
+    # The role's notes to the operator (its debug tasks: people who need a password before their next login, audit
+    # rules waiting for a reboot...): ansible-runner runs quiet, so they are shown here or nowhere.
+    notes: list[str] = []
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -149,6 +155,8 @@ def harden_command(
                 failures.append(f"{host}: {data.get('task', '')}: {message}")
             elif kind == "runner_on_ok":
                 tally["changed" if data.get("res", {}).get("changed") else "ok"] += 1
+                if data.get("task_action") in DEBUG_ACTIONS and data.get("res", {}).get("msg"):
+                    notes.append(f"{host}: {data['res']['msg']}")
             progress.update(
                 hosts[host],
                 description=f"  {host}: ok {tally['ok']}  changed {tally['changed']}  failed {tally['failed']}",
@@ -170,6 +178,8 @@ def harden_command(
             str(outcome.skipped),
         )
     out.print(table)
+    for note in notes:
+        err.print("[yellow]note[/yellow]", escape(note), soft_wrap=True)
     for failure in failures:
         err.print("[red]failed[/red]", escape(failure), soft_wrap=True)
     if not result.hosts:
