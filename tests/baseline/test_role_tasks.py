@@ -276,3 +276,27 @@ def test_a_kernel_parameter_the_kernel_does_not_have_is_named_not_passed_over(tm
             [*inside, "cat", "/proc/sys/net/ipv4/conf/all/send_redirects"], capture_output=True, text=True, check=True
         )
         assert redirects.stdout.strip() == "0", "the keys the kernel has were not set"
+
+
+@pytest.mark.slow
+def test_harden_of_key_file_permissions_sets_every_mode_the_audit_checks(tmp_path: Path) -> None:
+    """`dizuo harden --controls DZ-AC-06` (tag permissions) leaves every key file that DZ-AC-06's audit lists, and
+    that exists, owned by root with no mode bit beyond the audit's: sshd_config was left 0644 (Debian's), so the
+    control stayed failed after its own remediation."""
+    catalogue = packaged()
+    listed = catalogue.control("DZ-AC-06").checks[0].resolved_args(catalogue.defaults())["files"]
+    for entry in listed:
+        path = tmp_path / "upper" / str(entry["path"]).lstrip("/")
+        if path.name != "sudoers.d":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(Path(entry["path"]).read_text() if Path(entry["path"]).is_file() else "# test\n")
+            path.chmod(0o666)
+    done = _run_tasks(tmp_path, "permissions", DEBIAN)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    too_open = {
+        str(entry["path"]): oct(mode)
+        for entry in listed
+        if (path := tmp_path / "upper" / str(entry["path"]).lstrip("/")).exists()
+        and (mode := path.stat().st_mode & 0o7777) & ~int(str(entry["mode"]), 8)
+    }
+    assert not too_open, f"key files left with more than the audit's mode: {too_open}"
