@@ -171,6 +171,31 @@ def test_one_refused_copy_does_not_stop_the_others_and_fails_the_run(tmp_path: P
     assert (wave.destination("sys-a") / "after-switch.log").exists()
 
 
+def test_a_repair_applies_to_the_copies_it_names_and_no_other(tmp_path: Path) -> None:
+    """A repair named as a string (-e data_migration_repair=rsj-db) repairs rsj-db only: rsj, switched to its new
+    volume, is not taken for it (its name is part of the string) and what its application wrote is kept; a repair
+    naming no copy of the list stops the run before anything is copied."""
+    wave = Wave(tmp_path, ("rsj", "rsj-db"))
+    for name in ("rsj", "rsj-db"):
+        (wave.source(name) / "data.csv").write_text(f"{name} before the switch\n", encoding="utf-8")
+    first = wave.play()
+    assert first.returncode == 0, first.stdout + first.stderr
+    switched = wave.destination("rsj") / "data.csv"
+    switched.write_text("written by rsj after the switch\n", encoding="utf-8")
+    flipped = wave.destination("rsj-db") / "data.csv"
+    flipped.write_text("rsj-db before the switcX\n", encoding="utf-8")
+    done = wave.play("-e", "data_migration_repair=rsj-db")
+    assert switched.read_text(encoding="utf-8") == "written by rsj after the switch\n", "rsj was repaired too"
+    assert flipped.read_text(encoding="utf-8") == "rsj-db before the switch\n", done.stdout
+    assert done.returncode != 0, "rsj's destination was written since its verified copy: it must be refused"
+    assert "1 of 2 copies failed, each named above where it failed: rsj." in done.stdout, done.stdout
+    (wave.source("rsj-db") / "late.csv").write_text("late\n", encoding="utf-8")
+    typo = wave.play("-e", '{"data_migration_repair": ["rsj_db"]}')
+    assert typo.returncode != 0
+    assert "data_migration_repair names rsj_db, which is no copy of data_migration_copies" in typo.stdout, typo.stdout
+    assert not (wave.destination("rsj-db") / "late.csv").exists(), "a run with a misnamed repair copied"
+
+
 def _rsync_pids(marker: str) -> list[int]:
     """The rsync processes whose command line holds ``marker`` (this test's own folder)."""
     pids = []
