@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from dizuo.migration.instance import Instance, parse_instance
 
@@ -66,3 +71,19 @@ def document(
 def build(systems: list[dict[str, Any]], targets: list[dict[str, Any]], **kwargs: Any) -> Instance:
     """The validated instance of :func:`document`."""
     return parse_instance(document(systems, targets, **kwargs), "hand-made.json")
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(at: Path, size: str | None = None) -> Iterator[Path]:
+    """A fresh tmpfs (of ``size``, e.g. "1m") mounted at `at` for the block, unmounted on the way out (skips where
+    none can be mounted)."""
+    options = ["-o", f"size={size}"] if size else []
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", *options, "dizuo-test", str(at)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], check=True)

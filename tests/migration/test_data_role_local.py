@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .conftest import mounted_tmpfs
+
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE = Path(sys.executable).parent / "ansible-playbook"
 
@@ -241,6 +243,23 @@ def test_a_copy_killed_outright_leaves_nothing_a_rerun_trips_on(tmp_path: Path) 
     done = wave.play()
     assert done.returncode == 0, done.stdout + done.stderr
     assert _tree(wave.destination()) == _tree(wave.source())
+
+
+def test_a_copy_that_filled_its_destination_resumes_once_the_volume_has_room(tmp_path: Path) -> None:
+    """A copy cut short by a full destination (rsync had made folders ahead of what its log names) resumes once the
+    volume has room: the rerun copies the rest and verifies, instead of taking those folders for an application's."""
+    wave = Wave(tmp_path)
+    for folder in ("d1", "d2", "d3", "d4"):
+        (wave.source() / folder).mkdir()
+        for name in ("f1", "f2"):
+            (wave.source() / folder / name).write_bytes(os.urandom(400_000))
+    with mounted_tmpfs(wave.destination(), size="1m"):
+        full = wave.play()
+        assert full.returncode != 0, "3.2 MB should not have fitted into 1 MiB"
+        subprocess.run(["mount", "-o", "remount,size=20m", str(wave.destination())], check=True)
+        done = wave.play()
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert _tree(wave.destination()) == _tree(wave.source())
 
 
 def _rsync_then(tmp_path: Path, script: str) -> str:

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from .conftest import mounted_tmpfs
+
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "data_migration"
 DIGEST = ROLE / "files" / "dizuo-tree-digest"
@@ -604,16 +606,11 @@ def test_the_guard_removes_only_what_the_verified_copy_recorded_and_the_source_l
 
 @contextlib.contextmanager
 def _mounted_tmpfs(at: Path) -> Iterator[Path]:
-    """A fresh tmpfs mounted at `at` for the block, unmounted on the way out (skips where none can be mounted)."""
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "dizuo-test", str(at)], capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    """A fresh tmpfs mounted at `at` for the block that the kernel tells apart from another (its f_fsid)."""
+    with mounted_tmpfs(at):
         if not os.statvfs(at).f_fsid:
             pytest.skip("this kernel gives tmpfs no f_fsid: two tmpfs mounts cannot be told apart")
         yield at
-    finally:
-        subprocess.run(["umount", str(at)], check=True)
 
 
 def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_place(tmp_path: Path) -> None:
