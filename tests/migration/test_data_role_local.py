@@ -198,6 +198,21 @@ def test_a_repair_applies_to_the_copies_it_names_and_no_other(tmp_path: Path) ->
     assert not (wave.destination("rsj-db") / "late.csv").exists(), "a run with a misnamed repair copied"
 
 
+def test_check_mode_does_not_say_the_other_copies_were_copied(tmp_path: Path) -> None:
+    """--check with one copy refused names it and says that nothing was copied, not that the others were copied and
+    verified: the other copy's new file is still to be sent."""
+    wave = Wave(tmp_path, ("sys-a", "sys-b"))
+    assert wave.play().returncode == 0  # the checks installed, the empty sources copied
+    (wave.destination("sys-a") / "after-switch.log").write_text("new\n", encoding="utf-8")
+    (wave.source("sys-b") / "late.csv").write_text("late\n", encoding="utf-8")
+    checked = wave.play("--check")
+    assert checked.returncode != 0
+    assert "1 of 2 copies failed, each named above where it failed: sys-a." in checked.stdout, checked.stdout
+    assert "Check mode: nothing was copied; the others would be." in checked.stdout, checked.stdout
+    assert "copied and verified" not in checked.stdout, checked.stdout
+    assert not (wave.destination("sys-b") / "late.csv").exists()
+
+
 def _rsync_pids(marker: str) -> list[int]:
     """The rsync processes whose command line holds ``marker`` (this test's own folder)."""
     pids = []
