@@ -34,7 +34,8 @@ from dizuo.migration.city import (
 )
 from dizuo.migration.validate import Plan, check_plan
 
-YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
+ROOT = Path(__file__).resolve().parents[2]
+YULIN = ROOT / "inventories" / "yulin"
 GIB = 2**30
 
 
@@ -887,6 +888,20 @@ def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_ho
     assert "Before the window" in steps.split("\n1. ")[1]
     assert "-e data_migration_hosts=<migration host>" in steps
     assert "-e data_migration_hosts=<migration host>" in (planned / "wave-01" / "data-copies.yml").read_text("utf-8")
+
+
+def test_the_data_copy_command_names_the_playbook_and_the_wave_s_file_from_one_folder(planned: Path) -> None:
+    """The data copy's command, in PLAN.md and in data-copies.yml, names roles/data_migration.yml and the wave's file
+    from one folder (the repository's, where the plan is a folder), so that it runs as printed once its placeholders
+    are filled in: not the playbook from the repository and the wave's file from inside the plan."""
+    steps = (planned / "PLAN.md").read_text(encoding="utf-8")
+    copies = (planned / "wave-01" / "data-copies.yml").read_text(encoding="utf-8")
+    for where, text, folder in (("PLAN.md", steps, "<this folder>"), ("data-copies.yml", copies, "<plan folder>")):
+        command = re.search(r"ansible-playbook -i <inventory> (\S+) -e @(.+?/data-copies\.yml)", text)
+        assert command, f"{where}: no data copy command"
+        playbook, extra = command.group(1), command.group(2).replace(folder, str(planned)).replace("NN", "01")
+        assert (ROOT / playbook).is_file(), f"{where}: {playbook} is not the repository's"
+        assert (ROOT / extra).is_file(), f"{where}: -e @{command.group(2)} is no file from the repository's folder"
 
 
 def _fractional_cores(tmp_path: Path) -> Path:

@@ -249,8 +249,9 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
         f"# On the migration host, mount each system's volume from {m.legacy_storage_pool} at "
         f"{root}/{m.legacy_storage_pool}/<system>",
         f"# and its new, empty one from {m.target_storage_pool} at {root}/{m.target_storage_pool}/<system>, then:",
-        f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @{folder}/data-copies.yml "
-        "-e data_migration_hosts=<migration host>",
+        # Both paths from the folder it runs in, the repository's, as README's command: the plan is a folder there.
+        f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @<plan folder>/{folder}/data-copies.yml \\",
+        "#     -e data_migration_hosts=<migration host>",
         "# (without data_migration_hosts: the hosts of group data-migration; a run that matches no host fails).",
         "# rsync copies, every byte is verified by sha256 and the manifest kept; the source is never changed.",
         "# Each source and destination must be a mount point (an unmounted volume is an empty folder): a system",
@@ -599,7 +600,7 @@ def _markdown(
         "`dizuo up`.",
         f"4. Make the system's new claims on `{m.target_storage_pool}`, mount its old and new volumes on the "
         f"migration host as `wave-NN/data-copies.yml` says (under {_code(m.copy_mount_root)}) and run "
-        "`ansible-playbook -i <inventory> roles/data_migration.yml -e @wave-NN/data-copies.yml "
+        "`ansible-playbook -i <inventory> roles/data_migration.yml -e @<this folder>/wave-NN/data-copies.yml "
         "-e data_migration_hosts=<migration host>`: rsync copies, every byte is verified by sha256 (the manifest is "
         "kept as evidence), the source is never changed. Rerun until it verifies.",
         "5. Switch the workload to the new claims and start it; delete the old ones only after the system's owner "
