@@ -20,7 +20,13 @@ import dizuo.synth.synth as synth_module
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration, load
 from dizuo.synth.schemas import _schema_dir as schema_dir
-from dizuo.synth.schemas import label_errors, label_key_problem, label_value_problem, manifest_errors
+from dizuo.synth.schemas import (
+    label_errors,
+    label_key_problem,
+    label_value_problem,
+    manifest_errors,
+    schema_version,
+)
 from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, TEST_SECRET, YULIN, one_file_stack
@@ -309,6 +315,31 @@ def test_schemas_are_chosen_by_version_number_not_text() -> None:
     """Kubernetes 1.31 is checked against 1.31's schemas; "1.100" sorts after "1.31" as a number."""
     assert schema_dir("1.31") == "v1.31.0-local-strict"
     assert schema_dir("1.100").startswith("v1.3")
+
+
+def test_synth_names_the_schemas_it_checked_a_cluster_newer_than_them_against(tmp_path: Path) -> None:
+    """A cluster newer than every schema kubernetes-validate holds is checked against the newest it has; the run says
+    so and names that version, instead of 'valid against' a version nothing checked."""
+    newest = max(schema_version(f"1.{minor}") for minor in (30, 999))
+    beyond = f"1.{int(newest.split('.')[1]) + 1}"
+    city = tmp_path / "yulin"
+    shutil.copytree(YULIN, city)
+    clusters = city / "clusters.yaml"
+    text = clusters.read_text(encoding="utf-8")
+    clusters.write_text(text.replace("kubernetes_version: '1.30'", f"kubernetes_version: '{beyond}'", 1), "utf-8")
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-baseline", stacks / "0-baseline")
+    done = subprocess.run(
+        [sys.executable, "-m", "dizuo", "synth", str(city), "--out", str(tmp_path / "build"), "--stacks", str(stacks)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"manifests valid against Kubernetes 1.30, {beyond} (strict); {beyond} against {newest}'s schemas" in (
+        done.stdout
+    ), done.stdout
 
 
 def test_synth_writes_the_same_bytes_whichever_protobuf_runtime_is_installed(tmp_path: Path) -> None:

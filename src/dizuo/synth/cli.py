@@ -36,6 +36,23 @@ def _pulumi_said(line: str) -> None:
     err.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
+def _older_schemas_note(versions: str) -> str:
+    """Where a cluster is newer than the schemas kubernetes-validate holds, say which version its manifests were
+    checked against instead: 'valid against 1.38' must not stand for a check against 1.37's API."""
+    from importlib.metadata import version as installed  # noqa: PLC0415 - only this rare note needs it
+
+    from dizuo.synth.schemas import schema_version  # noqa: PLC0415 - importing it loads the schema package
+
+    older = {v: schema_version(v) for v in versions.split(", ") if schema_version(v) != v}
+    if not older:
+        return ""
+    shown = ", ".join(f"{v} against {checked}'s schemas" for v, checked in older.items())
+    return (
+        f"; {shown}, the newest kubernetes-validate {installed('kubernetes-validate')} holds: upgrade it to check "
+        "the newer API"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add synth, preview, up and released."""
     _register_released(app)
@@ -94,6 +111,7 @@ def register(app: typer.Typer) -> None:
         out.print(
             f"{d['departments']} departments, {d['systems']} systems, {d['datasets']} datasets; "
             f"manifests valid against Kubernetes {result.summary['kubernetes_version']} (strict)"
+            + _older_schemas_note(result.summary["kubernetes_version"])
         )
         if dns := result.summary.get("dns"):
             out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}")

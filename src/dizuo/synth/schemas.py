@@ -40,6 +40,12 @@ def _schema_dir(version: str) -> str:
     return f"v{matching[-1]}-local-strict"
 
 
+def schema_version(version: str) -> str:
+    """The Kubernetes version whose schemas check a cluster on ``version``: its own, or the newest kubernetes-validate
+    holds when the cluster is newer than this kubernetes-validate release knows."""
+    return str(kv.major_minor(_schema_dir(version).removeprefix("v").removesuffix("-local-strict")))
+
+
 @functools.cache
 def _validator(kind: str, api_version: str, version: str) -> jsonschema.protocols.Validator:
     schema_dir = _schema_dir(version)
