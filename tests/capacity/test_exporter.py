@@ -399,8 +399,8 @@ def test_a_loader_trickling_below_the_noise_per_step_writes_when_its_growth_adds
 
 def test_bytes_written_without_growth_are_a_write():
     """A reload of the same bytes (or of fewer) writes without growing the volume: where the source counts bytes
-    written, a step that wrote more than the noise threshold is a write; a few KiB (a listing, a HEAD) and steps not
-    counted (NaN) are not."""
+    written, a step that wrote more than 1 MiB is a write; a few KiB (a listing, a HEAD) and steps not counted (NaN)
+    are not."""
     from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
 
     gib = 2.0**30
@@ -413,6 +413,35 @@ def test_bytes_written_without_growth_are_a_write():
     assert (reloaded.at, reloaded.seen) == (int(ts[2]), True)
     (unknown,) = dataset_writes([history])
     assert (unknown.at, unknown.seen) == (int(ts[0]), False), "without a count, no growth is no write"
+
+
+def test_a_daily_load_counted_in_bytes_written_is_a_write_every_night_whatever_the_claim_size():
+    """10 MiB written a night into a 211 GiB claim (below 0.01 % of it) is a write each night, not every third one
+    (DizuoDatasetStale at 1.5 days would fire on a dataset loaded daily); a reader's mount and unmount (8 KiB of
+    ext4 superblock a day) is none."""
+    from dizuo.capacity.exporter import dataset_writes  # noqa: PLC0415
+
+    gib, kib, mib = 2.0**30, 2.0**10, 2.0**20
+    steps = 28 * 96
+    ts = np.arange(steps, dtype=np.int64) * 900 + 1_717_200_000
+    nightly = np.arange(steps) % 96 == 8  # 02:00 each night
+    labels = {"kind": "pvc", "volume": "dp-gaj/rk-jcxx", "pool": "datapool-ceph", "department": "gaj"}
+    for night in range(20, 28):
+        end = night * 96 + 10
+        loaded, mounted = (
+            UsageHistory(
+                f"pvc:{dataset}",
+                ts[:end],
+                np.full(end, 100 * gib),
+                np.full(end, 211 * gib),
+                labels | {"dataset": dataset},
+                np.where(nightly, written, 0.0)[:end],
+            )
+            for dataset, written in (("loaded", 10 * mib), ("mounted", 8 * kib))
+        )
+        write, unwritten = dataset_writes([loaded, mounted])
+        assert (write.seen, write.at) == (True, int(ts[night * 96 + 8])), f"night {night}: {write}"
+        assert (unwritten.seen, unwritten.at) == (False, int(ts[0])), f"night {night}: {unwritten}"
 
 
 def test_a_write_seen_once_stands_beyond_the_history_and_while_the_volume_is_unseen():

@@ -212,6 +212,9 @@ LOOK_BACK_RETRY_SECONDS = 3600
 # A dataset's volume grew by more than this share of its capacity, and at least WRITE_MIN_BYTES, since its last write
 # (or its start): a load. Filesystem metadata jitters by kilobytes; a retention purge shrinks a volume nobody loads.
 WRITE_MIN_SHARE = 1e-4
+# Bytes written (a counter's increase) are no noise that grows with the volume: more than WRITE_MIN_BYTES of them
+# since the last write is a load, whatever the capacity. Not any increase: a reader's pod mounting and unmounting an
+# ext4 claim writes its superblock, 4 KiB each way (measured on a loop device), and that is no load either.
 WRITE_MIN_BYTES = 2**20
 
 
@@ -220,22 +223,22 @@ def last_write_index(
     written: np.ndarray[Any, np.dtype[np.float64]] | None,
     threshold: np.ndarray[Any, np.dtype[np.float64]],
 ) -> int | None:
-    """The index of the last sample by which the volume had been written past the noise (``threshold``, per sample)
-    since the write before it, or since the first sample: it grew that much above its lowest point since (a purge
-    lowers that point), or that many bytes were written since (where the source counts them; NaN, not known, is
-    none). Growth is added up across steps: a loader trickling 2 MiB every 15 minutes into 200 GiB writes past the
-    noise every few hours, though no single step does. None when nothing was written past it."""
+    """The index of the last sample by which the volume had been written past the noise since the write before it,
+    or since the first sample: it grew above its lowest point since (a purge lowers that point) by more than
+    ``threshold`` (per sample), or more than WRITE_MIN_BYTES were written since (where the source counts them; NaN,
+    not known, is none). Both add up across steps: a loader trickling 2 MiB every 15 minutes into 200 GiB writes past
+    the noise every few hours, though no single step does. None when nothing was written past it."""
     counted = np.zeros(used.size) if written is None else np.nan_to_num(written, nan=0.0)
     # A step past the noise on its own is a write whatever came before (its growth from the low point since the
     # write before is at least its own): the walk starts at the last such step, and continues only for what the
     # steps after it add up to.
-    alone = np.flatnonzero((np.diff(used) > threshold[1:]) | (counted[1:] > threshold[1:])) + 1
+    alone = np.flatnonzero((np.diff(used) > threshold[1:]) | (counted[1:] > WRITE_MIN_BYTES)) + 1
     last = int(alone[-1]) if alone.size else None
     start = last or 0
     while start < used.size - 1:
         since = used[start:]
         grown = since[1:] - np.minimum.accumulate(since)[1:]
-        past = (grown > threshold[start + 1 :]) | (np.cumsum(counted[start + 1 :]) > threshold[start + 1 :])
+        past = (grown > threshold[start + 1 :]) | (np.cumsum(counted[start + 1 :]) > WRITE_MIN_BYTES)
         hits = np.flatnonzero(past)
         if not hits.size:
             break
