@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client.registry import CollectorRegistry
+from typer.testing import CliRunner
 
 from dizuo.capacity.collector import (
     Allocation,
@@ -19,6 +23,7 @@ from dizuo.capacity.collector import (
     Snapshot,
 )
 from dizuo.capacity.types import Forecast
+from dizuo.cli import app
 from grafana import check_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +79,55 @@ def test_every_exported_storage_metric_is_on_the_dashboard():
     }
     assert used >= {"dizuo_capacity_forecast_runs_total"}, "failed runs are charted"
     assert not missing, f"exported but not on the dashboard: {sorted(missing)}"
+
+
+def panel_exprs(panel_id: int) -> list[str]:
+    """The queries of panel ``panel_id``, as Grafana sends them with every department and pool chosen."""
+    (panel,) = (p for p in json.loads(DASHBOARD.read_text())["panels"] if p["id"] == panel_id)
+    return [t["expr"].replace("$department", ".*").replace("$pool", ".*") for t in panel["targets"]]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_the_full_within_stats_follow_the_alert_horizons_and_count_each_volume_once(tmp_path):
+    """The dashboard's "full within" stats count the volumes the exhaustion alerts hold for, at the horizons
+    alerts-config.yaml sets (critical at 3d here: a volume full in 60 h counts, the committed 48 h would miss it), and
+    each volume once with two exporters (an HA pair) reporting it; the table lists each volume once. Evaluated by
+    promtool on the rules `dizuo capacity rules` generates."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text((ROOT / "monitoring" / "alerts-config.yaml").read_text().replace("within: 48h", "within: 3d"))
+    rules = tmp_path / "alerts.yaml"
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(rules)])
+    assert result.exit_code == 0, result.output
+    series = []
+    for instance in ("10.61.0.11:9782", "10.61.0.12:9782"):
+        for volume, hours in (("gaj/db", 60), ("sjj/logs", 120)):
+            labels = (
+                f'job="dizuo-capacity",instance="{instance}",kind="pvc",volume="{volume}",pool="ceph-ssd",'
+                f'department="{volume.split("/")[0]}",system=""'
+            )
+            series += [
+                # promtool's clock starts at 0: the date is `hours` from then, the evaluation minutes after.
+                {"series": f"dizuo_storage_exhaustion_{q}timestamp_seconds{{{labels}}}", "values": f"{hours * 3600}x30"}
+                for q in ("", "p10_", "p90_")
+            ]
+            series += [
+                {"series": f"dizuo_storage_used_bytes{{{labels}}}", "values": "90x30"},
+                {"series": f"dizuo_storage_capacity_bytes{{{labels}}}", "values": "100x30"},
+            ]
+    # Panels 1 and 2: the critical and warning "full within" stats; 5: the table of volumes by time to full.
+    (critical,), (warning,), table = panel_exprs(1), panel_exprs(2), panel_exprs(5)
+    counted = [
+        {"expr": critical, "eval_time": "10m", "exp_samples": [{"value": 1}]},
+        {"expr": warning, "eval_time": "10m", "exp_samples": [{"value": 2}]},
+        *({"expr": f"count({expr})", "eval_time": "10m", "exp_samples": [{"value": 2}]} for expr in table),
+    ]
+    case = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": counted}],
+    }
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    done = subprocess.run(
+        ["promtool", "test", "rules", str(tmp_path / "case.yaml")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
