@@ -625,12 +625,9 @@ LOADER_GONE_HOURS = 5  # fr-jcxx's nightly loader unmounted its claim this long 
 LOADER_MOUNTS = 5400  # for 1.5 h a night: kubelet reports a claim only while a pod mounts it
 
 
-@pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published
-def test_a_dataset_claim_only_its_nightly_loader_mounts_keeps_its_last_write(tmp_path):
-    """fr-jcxx's claim is in kubelet's stats only while its nightly loader mounts it, last 5 h ago: left out of the
-    forecast (no recent sample), its history in Prometheus still dates the last load, for `report` (not "not seen",
-    listed first as the most overdue) and for an exporter just started (which had no write of it: DizuoDatasetStale
-    could not fire on it, and DizuoDatasetUnwatched would a day later)."""
+def loader_history() -> tuple[int, np.ndarray, dict[str, list[tuple[dict[str, str], np.ndarray]]]]:
+    """Now, the sample times and kubelet's series of 10 days: fr-jcxx's claim mounted by its loader 1.5 h a night (2
+    GiB more each night), last 5 h ago; sjj-tyrz/data mounted throughout."""
     now = int(time.time()) // STEP * STEP
     ts = np.arange(now - 10 * 86400, now + 1, STEP, dtype=np.int64)
     since = (ts - (now - LOADER_GONE_HOURS * 3600) + LOADER_MOUNTS) % 86400  # from the start of each night's mount
@@ -645,6 +642,16 @@ def test_a_dataset_claim_only_its_nightly_loader_mounts_keeps_its_last_write(tmp
             (fresh, np.full(ts.size, 100.0 * GIB)),
         ],
     }
+    return now, ts, series
+
+
+@pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published
+def test_a_dataset_claim_only_its_nightly_loader_mounts_keeps_its_last_write(tmp_path):
+    """fr-jcxx's claim is in kubelet's stats only while its nightly loader mounts it, last 5 h ago: left out of the
+    forecast (no recent sample), its history in Prometheus still dates the last load, for `report` (not "not seen",
+    listed first as the most overdue) and for an exporter just started (which had no write of it: DizuoDatasetStale
+    could not fire on it, and DizuoDatasetUnwatched would a day later)."""
+    now, ts, series = loader_history()
     tsdb = backfill(tmp_path, openmetrics(ts, series))
     loaded = now - LOADER_GONE_HOURS * 3600 - LOADER_MOUNTS  # the first sample of the last mount
     with serving(tmp_path, tsdb, {"global": {"scrape_interval": "1m"}}, tmp_path / "prometheus.log") as (_, url):
@@ -831,3 +838,32 @@ def test_prometheus_down_keeps_the_last_forecast_and_marks_it_stale(city):
     # A query in flight while Prometheus shut down may fail first with its HTTP 503 (logged as such); once it is
     # gone, each run logs that it cannot connect.
     wait_for(lambda: "cannot connect" in city.logs[1].read_text(), "the exporter logging why its runs fail", city.logs)
+
+
+@pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published
+def test_a_claim_that_exists_but_no_pod_mounts_now_is_not_left_out(tmp_path, caplog):
+    """kube-state-metrics says fr-jcxx's claim exists while no pod mounts it (its loader ran 5 h ago): the exporter
+    does not export it as left out (no DizuoCapacityVolumesLeftOut every day) nor log it as deleted, and its history
+    still dates the load; a claim kube-state-metrics no longer reports (deleted) is left out as before."""
+    now, ts, series = loader_history()
+    deleted = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "old", "job": "kubelet"}
+    gone = np.where(ts < now - 86400, 1.0 * GIB, np.nan)
+    series["kubelet_volume_stats_used_bytes"].append((deleted, gone))
+    series["kubelet_volume_stats_capacity_bytes"].append((deleted, np.where(np.isnan(gone), np.nan, 10.0 * GIB)))
+    state = {"job": "kube-state-metrics", "storageclass": "rbd", "volumename": "pvc-1"}
+    series["kube_persistentvolumeclaim_info"] = [
+        ({**state, "namespace": "dp-scjg", "persistentvolumeclaim": "fr-jcxx"}, np.ones(ts.size)),
+        ({**state, "namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, np.ones(ts.size)),
+        ({**state, "namespace": "sjj-tyrz", "persistentvolumeclaim": "old"}, np.where(np.isnan(gone), np.nan, 1.0)),
+    ]
+    tsdb = backfill(tmp_path, openmetrics(ts, series))
+    loaded = now - LOADER_GONE_HOURS * 3600 - LOADER_MOUNTS
+    with serving(tmp_path, tsdb, {"global": {"scrape_interval": "1m"}}, tmp_path / "prometheus.log") as (_, url):
+        source = PrometheusSource(url, declaration=load(ROOT / "inventories" / "yulin"))
+        with caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+            snapshot = ForecastLoop(source, lambda _histories: [], interval=60).run_once()
+    assert snapshot.error is None, snapshot.error
+    assert [lo.labels[1] for lo in snapshot.left_out] == ["sjj-tyrz/old"], snapshot.left_out
+    assert "fr-jcxx" not in caplog.text, caplog.text
+    writes = {w.dataset: w for w in snapshot.writes}
+    assert (writes["fr-jcxx"].at, writes["fr-jcxx"].seen) == (loaded, True), writes.get("fr-jcxx")

@@ -188,14 +188,19 @@ def test_a_volume_whose_samples_stopped_is_left_out_and_said_so(caplog):
 
 
 def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
-    """Every query covers [now - lookback, now] rounded down to the step, at the configured step."""
+    """Every query covers [now - lookback, now] rounded down to the step, at the configured step; which volumes exist,
+    the last max_age."""
     PrometheusSource(fleet.url, clock=lambda: NOW + 700).histories()
-    written = sum(s.written is not None for s in DEFAULT_CONFIG.selectors)
-    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors) + written, "used, capacity (and written) queries"
+    written, exists = (
+        sum(getattr(s, key) is not None for s in DEFAULT_CONFIG.selectors) for key in ("written", "exists")
+    )
+    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors) + written + exists, "used, capacity (and others)"
+    existing = {query_text(s.exists, 900) for s in DEFAULT_CONFIG.selectors if s.exists}
     for request in fleet.requests:
         assert request["path"] == "/api/v1/query_range"
         assert float(request["end"]) == NOW, f"end of {request['query']!r}"
-        assert float(request["start"]) == NOW - 28 * 86400, f"start of {request['query']!r}"
+        span = 3600 if request["query"] in existing else 28 * 86400
+        assert float(request["start"]) == NOW - span, f"start of {request['query']!r}"
         assert request["step"] == "900"
 
 

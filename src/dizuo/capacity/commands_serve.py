@@ -242,15 +242,17 @@ def run_report(
     calendar = load_calendar(calendar_file)
     reading, source = read_usage_and_source(prometheus_url, csv, config, city)
     histories = reading.histories
-    # The volumes left out are not forecast, but hold their datasets' last writes (see build_report).
-    older = [] if source is None else read_older_writes(source, [*histories, *reading.left_out])
+    # The volumes not sampled now (unmounted, left out) are not forecast, but hold their datasets' last writes (see
+    # build_report).
+    unsampled = [*reading.unmounted, *reading.left_out]
+    older = [] if source is None else read_older_writes(source, [*histories, *unsampled])
     with (
         err.status(f"forecasting {len(histories)} series"),
         calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
     ):
         # --within past the 30-day horizon: forecast that far, or a p10 beyond 30 days would count as never.
         forecasts = forecaster_for(calendar, report_horizon(risk_seconds))(histories)
-    result = build_report(histories, forecasts, city, risk_seconds, older, left_out=reading.left_out)
+    result = build_report(histories, forecasts, city, risk_seconds, older, left_out=unsampled)
     # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps.
     wide = out if out.is_terminal else Console(width=max(out.width, 160))
     for table in tables(result, rows):

@@ -130,9 +130,9 @@ class ForecastLoop:
             for kind, why in failed.items():
                 log.warning("%s: not read, serving its volumes from the last run that read them: %s", kind, why)
             forecasts = _with_labels(self._forecaster(histories), histories) + carried(previous, failed, histories)
-            # A volume left out (no recent sample) still holds its past: a claim only a nightly loader mounts drops
-            # out of kubelet's stats by day, and its last write is in the history read all the same.
-            past = [*histories, *reading.left_out]
+            # A volume not sampled now (unmounted, or left out) still holds its past: a claim only a nightly loader
+            # mounts drops out of kubelet's stats by day, and its last write is in the history read all the same.
+            past = [*histories, *reading.unmounted, *reading.left_out]
             writes = self._older_writes(carried_writes(previous.writes, dataset_writes(past)), past)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
@@ -341,7 +341,7 @@ def blank_kinds(previous: Snapshot, reading: Reading) -> dict[str, str]:
     some: as with every volume gone at once, that is the source's doing (a selector or a relabelling changed), not
     storage removed (a deleted volume stays in the history read, left out, for its whole length)."""
     had = Counter(f.labels.get("kind", "") for f in previous.forecasts)
-    now = {h.labels.get("kind", "") for h in (*reading.histories, *reading.left_out)}
+    now = {h.labels.get("kind", "") for h in (*reading.histories, *reading.unmounted, *reading.left_out)}
     return {
         kind: f"returned no volume ({had[kind]} at the last run that read it): check its selector"
         for kind in reading.kinds

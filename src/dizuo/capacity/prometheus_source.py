@@ -135,6 +135,11 @@ class Selector(BaseModel):
         description="PromQL: bytes written to the volume in the step before each sample, one series per volume with "
         "the volume labels; $step stands for the query's step, $range for twice it (e.g. increase(counter[$range]))",
     )
+    exists: str | None = Field(
+        default=None,
+        description="PromQL: one series per volume that exists, sampled or not, with the volume labels (e.g. "
+        "kube-state-metrics' claims): a volume it names is not left out for want of a recent sample, only not mounted",
+    )
 
 
 # In a selector's expressions: `$step` is the query's step, `$range` twice it (an `increase(...[$range])` per sample
@@ -284,6 +289,9 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         volume=("cluster", "namespace", "persistentvolumeclaim"),
         owner_label="namespace",
         written=_RBD_WRITTEN,
+        # kubelet reports a claim only while a pod mounts it; kube-state-metrics reports every claim there is. A
+        # claim no pod mounts now (one only its nightly loader mounts) is then not mounted, not deleted.
+        exists="max by (cluster, namespace, persistentvolumeclaim) (kube_persistentvolumeclaim_info$owners)",
     ),
     # "Full" for a non-root writer means avail = 0, so used = size - avail (reserved blocks count as used).
     Selector(
@@ -600,7 +608,7 @@ class PrometheusSource:
         endpoint = f"{self.url}/api/v1/query"
         problems = []
         for index, selector in enumerate(self.config.selectors):
-            for key in ("used", "capacity", "written"):
+            for key in ("used", "capacity", "written", "exists"):
                 expression = getattr(selector, key)
                 if expression is None:
                     continue
@@ -687,9 +695,11 @@ class PrometheusSource:
         out: list[UsageHistory] = []
         failed: dict[str, str] = {}
         errors: list[SourceError] = []
+        existing: set[str] = set()
         for index, selector in enumerate(self.config.selectors):
             try:
                 out += self._read(selector, start, end, step, index=index)
+                existing |= self._existing(selector, end)
             except UnreachableError:
                 raise
             except SourceError as exc:
@@ -701,10 +711,16 @@ class PrometheusSource:
         # an exporter that stopped. Forecasting on from their last sample would alert on volumes that are
         # gone, or hide that one is no longer watched; they are left out, said so, and counted (the exporter exports
         # how many: DizuoCapacityVolumesLeftOut).
+        # A volume its selector's `exists` still names is not gone, only not mounted now: neither forecast nor left
+        # out, its history dates its dataset's writes.
         fresh: list[UsageHistory] = []
         stopped: list[UsageHistory] = []
+        unmounted: list[UsageHistory] = []
         for history in one_per_volume(out, self._said):
-            (fresh if history.timestamps[-1] >= end - self.config.max_age else stopped).append(history)
+            if history.timestamps[-1] >= end - self.config.max_age:
+                fresh.append(history)
+            else:
+                (unmounted if history.series in existing else stopped).append(history)
         if self._said.anew("left out", gone := sorted(h.series for h in stopped)):
             log.warning(
                 "left out %d volume(s) without a sample in the last %gs (deleted, or no longer scraped): %s",
@@ -714,7 +730,25 @@ class PrometheusSource:
             )
         # Two selectors of one kind: where one read, the kind's volumes it read are fresh; the kind still counts as
         # failed, so the other's volumes are carried.
-        return Reading(fresh, stopped, kinds=tuple(dict.fromkeys(s.kind for s in self.config.selectors)), failed=failed)
+        kinds = tuple(dict.fromkeys(s.kind for s in self.config.selectors))
+        return Reading(fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted)
+
+    def _existing(self, selector: Selector, end: float) -> set[str]:
+        """The series ids of the volumes ``selector.exists`` names within ``max_age`` before ``end`` (none without
+        it, or when Prometheus fails it: those volumes are then left out as before, and the log says so once)."""
+        if not selector.exists:
+            return set()
+        step = self.config.step
+        try:
+            series = self.query_range(query_text(selector.exists, step), end - self.config.max_age, end, step)
+        except UnreachableError:
+            raise
+        except SourceError as exc:
+            if self._said.anew("exists failing", [selector.kind]):  # once while it fails
+                log.warning("%s: which volumes exist not read, those unsampled are left out: %s", selector.kind, exc)
+            return set()
+        self._said.anew("exists failing", [])
+        return {f"{selector.kind}:{self.ownership.labels(selector, s.labels)['volume']}" for s in series}
 
     def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
         """The volumes holding ``datasets``, read ``write_lookback`` back at ``write_step``: where the history read

@@ -36,6 +36,9 @@ class Reading:
     # volumes are in neither list, and the exporter serves them from the last run that read them.
     kinds: tuple[str, ...] = ()
     failed: dict[str, str] = field(default_factory=dict)
+    # Volumes without a recent sample that their selector's `exists` names (a claim no pod mounts now): not
+    # forecast, not left out; their history still dates their datasets' writes.
+    unmounted: list[UsageHistory] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
