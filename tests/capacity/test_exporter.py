@@ -625,7 +625,7 @@ class TwoKinds:
     or come back empty (its selector matching nothing any more)."""
 
     def __init__(self) -> None:
-        self.ceph = "reads"  # "reads", "fails" or "empty"
+        self.ceph = "reads"  # "reads", "fails", "empty" or "unmounted" (every pool exists, none sampled now)
         self.claims = True
         self.runs = 0
 
@@ -637,8 +637,9 @@ class TwoKinds:
             left_out.append(STOPPED_POOL)
         elif self.ceph == "fails":
             failed["ceph_pool"] = "query 'ceph_pool_stored': Prometheus answered 'found duplicate series'"
+        unmounted = [POOL, STOPPED_POOL] if self.ceph == "unmounted" else []
         self.runs += 1
-        return Reading(histories, left_out, kinds=("pvc", "ceph_pool"), failed=failed)
+        return Reading(histories, left_out, kinds=("pvc", "ceph_pool"), failed=failed, unmounted=unmounted)
 
     def write_histories(self, datasets):
         return []
@@ -692,6 +693,19 @@ def test_a_kind_that_reads_no_volume_after_it_had_some_is_served_from_its_last_r
     assert failed.error is not None
     assert "ceph_pool: query 'ceph_pool_stored'" in failed.error
     assert failed.forecasts == run.forecasts, "nothing fresh: the whole run failed, the last good forecast served"
+
+
+def test_a_kind_whose_volumes_all_exist_but_none_is_sampled_is_served_from_its_last_read():
+    """Every volume of a kind existing (its `exists` query) but none sampled now is its upstream exporter's scrape
+    gone (kubelet's), not every claim unmounted at once: the kind counts as not read (DizuoCapacitySelectorStale),
+    not as volumes quietly not mounted."""
+    source = TwoKinds()
+    loop = ForecastLoop(source, linear, interval=60, clock=lambda: NOW)
+    good = loop.run_once()
+    source.ceph = "unmounted"
+    run = loop.run_once()
+    assert {f.series for f in run.forecasts} == {f.series for f in good.forecasts}
+    assert next(r for r in run.selectors if r.kind == "ceph_pool").error.startswith("returned no volume (1 at")
 
 
 def test_every_kind_reading_no_volume_at_once_is_still_no_volumes():

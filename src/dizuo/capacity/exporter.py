@@ -339,11 +339,15 @@ def _then(a: UsageHistory, b: UsageHistory) -> UsageHistory:
 def blank_kinds(previous: Snapshot, reading: Reading) -> dict[str, str]:
     """The kinds of ``reading`` that read no volume at all, not even one left out, though the last good run forecast
     some: as with every volume gone at once, that is the source's doing (a selector or a relabelling changed), not
-    storage removed (a deleted volume stays in the history read, left out, for its whole length)."""
+    storage removed (a deleted volume stays in the history read, left out, for its whole length). So is a kind whose
+    volumes all exist (its ``exists`` query) but none is sampled now: its exporter's scrape is gone, not every claim
+    unmounted at once."""
     had = Counter(f.labels.get("kind", "") for f in previous.forecasts)
-    now = {h.labels.get("kind", "") for h in (*reading.histories, *reading.unmounted, *reading.left_out)}
+    now = {h.labels.get("kind", "") for h in (*reading.histories, *reading.left_out)}
+    unsampled = Counter(h.labels.get("kind", "") for h in reading.unmounted)
     return {
         kind: f"returned no volume ({had[kind]} at the last run that read it): check its selector"
+        + (f" ({unsampled[kind]} exist, none sampled now: is its exporter scraped?)" if unsampled[kind] else "")
         for kind in reading.kinds
         if had[kind] and kind not in now
     }
