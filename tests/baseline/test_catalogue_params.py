@@ -245,27 +245,48 @@ UNSAFE_VALUES = [
     pytest.param(
         {"ntp_serve_to": ["all"]}, "baseline.ntp_serve_to", "'all': must be an IP", "'[\"all\"]'", id="ntp-serve-to-all"
     ),
-    # Commands: sudoers and the audit's sudo check take absolute paths alone.
+    # The audit admin's commands run as root (NOEXEC stops no shell builtin's or editor's write): read-only tools only,
+    # as sudoers names them.
     pytest.param(
         {"audit_admin_commands": ["ausearch"]},
         "baseline.audit_admin_commands",
-        "'ausearch': must be an absolute command path",
+        "'ausearch': must be a read-only audit tool, as sudoers names it",
         "'[\"ausearch\"]'",
         id="command-not-absolute",
     ),
     pytest.param(
         {"audit_admin_commands": ["/usr/sbin/ausearch -i"]},
         "baseline.audit_admin_commands",
-        "an absolute command path alone",
+        "one of /usr/sbin/ausearch, /usr/sbin/aureport, /usr/sbin/auditctl -l",
         "'[\"/usr/sbin/ausearch -i\"]'",
         id="command-with-arguments",
     ),
     pytest.param(
         {"audit_admin_commands": ["/usr/sbin/../../bin/sh"]},
         "baseline.audit_admin_commands",
-        "without ..",
+        "must be a read-only audit tool",
         "'[\"/usr/sbin/../../bin/sh\"]'",
         id="command-climbing-out",
+    ),
+    *(
+        pytest.param(
+            {"audit_admin_commands": ["/usr/sbin/ausearch", command]},
+            "baseline.audit_admin_commands",
+            f"{command!r}: must be a read-only audit tool, as sudoers names it (a command that can write a file or "
+            "start another program, such as a shell, an editor, a pager, find or an interpreter, gives the audit "
+            "admin root)",
+            command,
+            id=f"audit-admin-runs-{command.rsplit('/', 1)[-1].replace(' ', '')}",
+        )
+        for command in (
+            "/bin/bash",
+            "/usr/bin/vi",
+            "/usr/bin/less",
+            "/usr/bin/find",
+            "/usr/bin/python3",
+            "/usr/sbin/auditctl",  # -D deletes the rules, -e 0 stops the audit
+            "/usr/bin/journalctl",  # --vacuum-time deletes the journal
+        )
     ),
     # Account and group names: useradd, sudoers, sshd's Match User and pam_wheel read them.
     pytest.param(
@@ -498,7 +519,15 @@ SAFE_VALUES = [
     pytest.param({"mgmt_allowed_sources": ["10.64.0.0/16", "10.64.1.5", "fd00::/64", "2001:db8::1"]}, id="networks"),
     pytest.param({"ntp_serve_to": ["10.64.0.0/16", "10.65.0.0/16"]}, id="ntp-serves-zones"),
     pytest.param(
-        {"audit_admin_commands": ["/usr/sbin/ausearch", "/usr/sbin/aureport", "/usr/bin/last"]}, id="audit-commands"
+        {
+            "audit_admin_commands": [
+                "/usr/sbin/ausearch",
+                "/usr/sbin/aureport",
+                "/usr/bin/last",
+                "/usr/sbin/auditctl -l",
+            ]
+        },
+        id="audit-commands",
     ),
     pytest.param({"automation_account": "dzadmin", "ssh_key_only_accounts": ["_svc-backup"]}, id="user-names"),
     pytest.param({"sysadmin_group": "yl-sysadmin", "secadmin_grantable_groups": ["dialout"]}, id="group-names"),

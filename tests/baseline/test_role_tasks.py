@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from real_programs import debian_package_tree, network_namespace, real_logrotate, role_play
 
+from dizuo.baseline import checks
 from dizuo.baseline.catalogue import packaged
 
 REPO = Path(__file__).resolve().parents[2]
@@ -300,3 +302,83 @@ def test_harden_of_key_file_permissions_sets_every_mode_the_audit_checks(tmp_pat
         and (mode := path.stat().st_mode & 0o7777) & ~int(str(entry["mode"]), 8)
     }
     assert not too_open, f"key files left with more than the audit's mode: {too_open}"
+
+
+@pytest.fixture(scope="module")
+def sudo_and_audit_tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files of Debian 12's sudo and auditd packages (this machine has neither): sudo, visudo and the sudoers
+    plugin, and the audit tools an audit admin's sudo rule names."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m)")
+    root = debian_package_tree(("sudo", "auditd"), tmp_path_factory.mktemp("sudo"))
+    wrappers = root / "wrappers"
+    wrappers.mkdir()
+    visudo = wrappers / "visudo"  # its libraries are where the package puts them, not on this machine
+    visudo.write_text(f'#!/bin/sh\nLD_LIBRARY_PATH={root}/usr/libexec/sudo exec {root}/usr/sbin/visudo "$@"\n')
+    visudo.chmod(0o755)
+    return root
+
+
+class _SudoHost:
+    """This machine as the audit sees a host, each command run in a private mount namespace where /etc is the
+    role's result (``work/upper/etc`` over it), and sudo's plugins and the audit tools are the Debian packages'."""
+
+    def __init__(self, work: Path, tools: Path) -> None:
+        layers = {"/etc": work / "upper/etc", "/usr/libexec": work / "libexec", "/usr/sbin": work / "usr-sbin"}
+        shutil.copytree(tools / "usr/libexec", work / "libexec", dirs_exist_ok=True)
+        shutil.copytree(tools / "sbin", work / "usr-sbin", dirs_exist_ok=True)
+        mounts = []
+        for target, upper in layers.items():
+            (work / f"{upper.name}-work").mkdir(exist_ok=True)
+            mounts.append(
+                f"mount -t overlay overlay -o lowerdir={target},upperdir={upper},workdir={work}/{upper.name}-work "
+                f"{target}"
+            )
+        self.script = " && ".join([*mounts, 'exec sh -c "$0"'])
+        self.env = {**os.environ, "PATH": f"{tools}/usr/bin:{os.environ['PATH']}", "LC_ALL": "C"}
+
+    def run(self, command: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+        shown = command % tuple(shlex.quote(arg) for arg in args) if args else command
+        done = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", self.script, shown],
+            capture_output=True,
+            check=False,
+            env=self.env,
+        )
+        done.rc = done.returncode  # type: ignore[attr-defined]  # testinfra's name
+        done.stdout_bytes, done.stderr_bytes = done.stdout, done.stderr  # type: ignore[attr-defined]
+        return done
+
+
+@pytest.mark.slow
+def test_every_audit_admin_command_a_city_may_choose_is_granted_by_the_role_and_passes_the_audit(
+    tmp_path: Path, sudo_and_audit_tools: Path
+) -> None:
+    """Each read-only audit tool validate accepts for audit_admin_commands (auditctl with its reading arguments
+    pinned) is written by the role into a sudoers drop-in that the real visudo accepts, the real sudo grants it and
+    no other arguments, and DZ-AC-03's audit passes the audit admin for it."""
+    chosen = list(packaged().parameters()["audit_admin_commands"].choices or ())
+    assert "/usr/sbin/auditctl -l" in chosen
+    (tmp_path / "upper/etc/sudoers.d").mkdir(parents=True)  # what Debian's sudo package installs
+    (tmp_path / "upper/etc/sudoers").write_text(
+        "root ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n"
+    )
+    (tmp_path / "upper/etc/sudoers").chmod(0o440)
+    done = _run_tasks(
+        tmp_path,
+        "sudo",
+        DEBIAN,
+        path=sudo_and_audit_tools / "wrappers",
+        binds=("/home", "/var/log"),
+        extra_vars={"baseline_audit_admin_commands": chosen},
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    host = _SudoHost(tmp_path, sudo_and_audit_tools)
+    args = {
+        "roles": {"auditadmin": {"group": "dz-auditadmin", "accounts": ["audadm"]}},
+        "audit_commands": chosen,
+        "allowed": {"auditadmin": ["/usr/sbin/auditctl -l", "/usr/sbin/aureport --summary"]},
+        "denied": {"auditadmin": ["/usr/sbin/auditctl -D", "/usr/sbin/auditctl -e 0", "/bin/sh"]},
+    }
+    finding = checks.sudo_separation(host, args)
+    assert finding.problems == [], finding.problems

@@ -463,7 +463,7 @@ CASES = [
     pytest.param(
         "city.yaml",
         _set(["baseline", "audit_admin_commands"], ["ausearch"]),
-        "city.yaml: baseline.audit_admin_commands: 'ausearch': must be an absolute command path alone",
+        "city.yaml: baseline.audit_admin_commands: 'ausearch': must be a read-only audit tool, as sudoers names it",
         id="audit-command-without-its-path",
     ),
     pytest.param(

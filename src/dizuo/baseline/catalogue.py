@@ -215,7 +215,10 @@ class Parameter(Frozen):
     unit: str | None = None
     min: int | None = Field(default=None, description="Lowest value allowed (ints), or minimum list length")
     max: int | None = Field(default=None, description="Highest value allowed (ints)")
-    choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str)")
+    choices: tuple[str, ...] | None = Field(default=None, description="Allowed values (str; each item of a str_list)")
+    choices_text: str | None = Field(
+        default=None, description="What the ``choices`` are and why no other value, in the error's words"
+    )
     pattern: str | None = Field(
         default=None, description="A regex each value must match in full (str, str_list; a mapping's keys)"
     )
@@ -277,7 +280,8 @@ class Parameter(Frozen):
 
     def _str_problem(self, value: str) -> str | None:
         if self.choices is not None and value not in self.choices:
-            return f"must be one of {', '.join(self.choices)}"
+            listed = ", ".join(self.choices)
+            return f"must be {self.choices_text}; one of {listed}" if self.choices_text else f"must be one of {listed}"
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             return f"must be {self.pattern_text}" if self.pattern_text else f"must match {self.pattern}"
         return self._format_problem(value)

@@ -865,6 +865,15 @@ def _sudo_rule_commands(rule: str) -> list[str]:
     return [entry for entry in entries if entry]
 
 
+def _audit_command(command: str, audit_commands: set[str]) -> bool:
+    """Whether a command sudo grants is one of ``audit_commands`` as sudoers writes them: the same command and
+    arguments, or arguments pinned for a tool they grant alone (any arguments); ``auditctl -D`` is not
+    ``auditctl -l``."""
+    words = command.split()
+    listed = {" ".join(c.split()) for c in audit_commands}
+    return " ".join(words) in listed or words[0] in listed
+
+
 def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[str], finding: Finding) -> None:
     """No role account may run ALL; the audit admin only the audit commands."""
     if host.run("id -u %s", account).rc != 0:
@@ -878,7 +887,7 @@ def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[s
             finding.fail(f"{account} ({role}) may run ALL commands: {rule}")
         if role == "auditadmin":
             for command in listed:
-                if command.split()[0] not in audit_commands:
+                if not _audit_command(command, audit_commands):
                     finding.fail(f"audit admin {account} may run {command}, not an audit command")
 
 
