@@ -133,6 +133,7 @@ AIDE_PATHS = packaged().parameters()["aide_paths"].default
 BACKUP_PATHS = packaged().parameters()["backup_paths"].default
 SCAN_PATHS = packaged().parameters()["malware_scan_paths"].default
 SERVICES_OFF = packaged().parameters()["services_disabled"].default
+INSECURE_PACKAGES = packaged().parameters()["insecure_remote_packages"].default
 
 # (override, key path, rule the error states, the bad value as the error shows it)
 UNSAFE_VALUES = [
@@ -435,6 +436,29 @@ UNSAFE_VALUES = [
         "cups",
         id="services-off-without-unit-type",
     ),
+    # Packages the role removes (DZ-IA-07): the baseline's own, as its OS vars list them, would go with their service.
+    pytest.param(
+        {"insecure_remote_packages": [*INSECURE_PACKAGES, "openssh-server"]},
+        "baseline.insecure_remote_packages",
+        "a package the baseline itself installs (roles/baseline vars/Debian.yml, vars/RedHat.yml): the role removes "
+        "what this list names",
+        "names 'openssh-server'",
+        id="insecure-packages-remove-sshd",
+    ),
+    pytest.param(
+        {"zones": {"extranet": {"insecure_remote_packages": [*INSECURE_PACKAGES, "audit", "chrony"]}}},
+        "baseline.zones.extranet.insecure_remote_packages",
+        "a package the baseline itself installs (roles/baseline vars/RedHat.yml)",
+        "names 'audit'",
+        id="insecure-packages-remove-the-audit-trail-redhat",
+    ),
+    pytest.param(
+        {"insecure_remote_packages": [*INSECURE_PACKAGES, "clamav-freshclam"]},
+        "baseline.insecure_remote_packages",
+        "a package the baseline itself installs (roles/baseline vars/Debian.yml)",
+        "names 'clamav-freshclam'",
+        id="insecure-packages-remove-malware-signatures",
+    ),
     # Paths the role hands to aide.conf, tar and clamscan.
     pytest.param(
         {"aide_paths": [*AIDE_PATHS, "/opt/my app"]},
@@ -541,6 +565,7 @@ SAFE_VALUES = [
         id="ssh-fewer-or-newer-algorithms",
     ),
     pytest.param({"services_disabled": [*SERVICES_OFF, "postfix.service", "getty@tty2.service"]}, id="services-off"),
+    pytest.param({"insecure_remote_packages": [*INSECURE_PACKAGES, "vsftpd", "tftpd-hpa"]}, id="insecure-packages"),
     pytest.param({"backup_paths": [*BACKUP_PATHS, "/data/政务 数据"]}, id="backup-path-cjk-with-space"),
     pytest.param(
         {"ntp_servers": ["ntp.yulin.gov.cn", "10.64.1.30", "fd00::30"], "log_server": "10.64.1.20"}, id="hosts"

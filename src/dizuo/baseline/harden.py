@@ -14,7 +14,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ import yaml
 
 from dizuo.baseline.catalogue import Control
 from dizuo.baseline.params import host_vars, resolve
+from dizuo.baseline.role import PLAYBOOK, find_roles
 from dizuo.declaration import Declaration
 from dizuo.declaration.inventory import hosts_yml
 
-PLAYBOOK = "baseline.yml"
 # A converge of one host takes well under a minute; this only stops a hung connection.
 RUN_TIMEOUT_S = 1800
 
@@ -72,15 +71,10 @@ EventHandler = Callable[[Event], None]
 
 def find_playbook() -> Path:
     """The baseline playbook: shipped in the package if built so, else the repository's ``roles/``."""
-    shipped = resources.files("dizuo").joinpath("_ansible", "roles", PLAYBOOK)
-    candidates = [Path(str(shipped))]
-    # Source checkout / editable install: src/dizuo/baseline/harden.py -> repo root is parents[3].
-    candidates.append(Path(__file__).resolve().parents[3] / "roles" / PLAYBOOK)
-    candidates += [parent / "roles" / PLAYBOOK for parent in (Path.cwd(), *Path.cwd().parents)]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise HardenError(f"cannot find roles/{PLAYBOOK}: run from the dizuo repository or install it with the roles")
+    roles = find_roles()
+    if roles is None:
+        raise HardenError(f"cannot find roles/{PLAYBOOK}: run from the dizuo repository or install it with the roles")
+    return roles / PLAYBOOK
 
 
 def inventory(declaration: Declaration) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dizuo.baseline.catalogue import Catalogue, ParamValue, packaged
+from dizuo.baseline.role import own_packages
 from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import Declaration, ZoneKind
 
@@ -124,6 +125,26 @@ def _fit_together(
         *_backup_dir_outside_backup_paths(values, where, source),
         *_automation_account_is_ansible_s(given, where, declaration, source),
         *_separate_administrators(values, given, where, source),
+        *_removes_none_of_the_baseline_s_packages(given, where, source),
+    ]
+
+
+def _removes_none_of_the_baseline_s_packages(given: Mapping[str, Any], where: str, source: str) -> list[Problem]:
+    """insecure_remote_packages names none of the packages the role installs for the baseline itself (its OS vars'
+    lists): the role removes what the list names, so openssh-server there ended SSH to the host, auditd or rsyslog
+    the audit trail."""
+    listed = given.get("insecure_remote_packages", [])
+    own = own_packages()
+    return [
+        Problem(
+            source,
+            f"{where}.insecure_remote_packages",
+            f"names {package!r}, a package the baseline itself installs (roles/baseline {', '.join(own[package])}): "
+            f"the role removes what this list names, and with it SSH, sudo, the audit trail, the clock or the "
+            f"integrity and malware checks the baseline needs (DZ-IA-07)",
+        )
+        for package in listed
+        if package in own
     ]
 
 
