@@ -880,6 +880,31 @@ def test_ipv6_router_advertisements_and_redirects_are_judged_on_every_interface(
         assert checks.sysctl(host, {"values": expected}).problems == []  # type: ignore[arg-type]
 
 
+def _proc_sys(values: dict[str, object]) -> dict[str, bytes]:
+    """/proc/sys files of a kernel whose parameters hold ``values``."""
+    return {"/proc/sys/" + key.replace(".", "/"): f"{value}\n".encode() for key, value in values.items()}
+
+
+def test_ipv6_keys_do_not_apply_to_a_kernel_without_ipv6():
+    """A host booted with ipv6.disable=1 (no /proc/sys/net/ipv6) takes no IPv6 packet: DZ-IP-04 judges its IPv4 keys
+    and says the net.ipv6 keys do not apply, instead of failing them for ever; a kernel with IPv6 is still judged on
+    them, whether IPv6 is on or only switched off (disable_ipv6)."""
+    wanted = _control_checks("DZ-IP-04", "sysctl")[0]["values"]
+    ipv4 = {key: value for key, value in wanted.items() if not key.startswith("net.ipv6.")}
+    assert len(ipv4) < len(wanted), "the catalogue asks for no net.ipv6 key"
+    finding = checks.sysctl(_FilesHost(_proc_sys(ipv4)), {"values": wanted})
+    assert finding.problems == []
+    assert any(
+        "not applicable, this kernel has no IPv6 (/proc/sys/net/ipv6 does not exist)" in e for e in finding.evidence
+    )
+    forwarding = checks.sysctl(_FilesHost(_proc_sys({**ipv4, "net.ipv4.ip_forward": 1})), {"values": wanted})
+    assert forwarding.problems == ["net.ipv4.ip_forward is 1, expected 0"]
+    switched_off = {**ipv4, "net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.all.accept_ra": 1}
+    judged = checks.sysctl(_FilesHost(_proc_sys(switched_off)), {"values": wanted})
+    assert "net.ipv6.conf.all.accept_ra is 1, expected 0" in judged.problems
+    assert "net.ipv6.conf.default.accept_ra does not exist on this kernel" in judged.problems
+
+
 SSHD_HARDENED = """PermitRootLogin no
 MaxAuthTries 4
 LoginGraceTime 60
@@ -1455,8 +1480,15 @@ class _FilesHost:
             return SimpleNamespace(rc=0, stdout=found, stderr="", stdout_bytes=found.encode(), stderr_bytes=b"")
         if command == "getent group %s":
             return SimpleNamespace(rc=2, stdout="", stderr="", stdout_bytes=b"", stderr_bytes=b"")
-        if command == "test -e %s":
-            return SimpleNamespace(rc=0 if args[0] in self.files else 1, stdout="", stderr="")
+        if command == "test -e %s":  # a file, or a folder holding one
+            there = args[0] in self.files or any(p.startswith(args[0].rstrip("/") + "/") for p in self.files)
+            return SimpleNamespace(rc=0 if there else 1, stdout="", stderr="")
+        if command.startswith("ls -1 -- "):  # the folder as an argument, or written into the command
+            folder = (args[0] if args else command.removeprefix("ls -1 -- ")).rstrip("/") + "/"
+            names = sorted({p[len(folder) :].split("/")[0] for p in self.files if p.startswith(folder)})
+            listed = "".join(f"{n}\n" for n in names)
+            rc = 0 if names else 2
+            return SimpleNamespace(rc=rc, stdout=listed, stderr="", stdout_bytes=listed.encode(), stderr_bytes=b"")
         if command == "uname -n":
             said = f"{self.node}\n"
             return SimpleNamespace(rc=0, stdout=said, stderr="", stdout_bytes=said.encode(), stderr_bytes=b"")

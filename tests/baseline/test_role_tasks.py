@@ -281,6 +281,20 @@ def test_a_kernel_parameter_the_kernel_does_not_have_is_named_not_passed_over(tm
 
 
 @pytest.mark.slow
+def test_a_kernel_without_ipv6_is_not_told_to_correct_the_ipv6_keys(tmp_path: Path) -> None:
+    """On a kernel without IPv6 (ipv6.disable=1: no /proc/sys/net/ipv6, here an empty folder over it) the run sets the
+    IPv4 keys and names no net.ipv6 key as one to correct or waive: the audit judges them not applicable."""
+    with network_namespace("dzb4-role", "dzv0") as inside:
+        done = _run_tasks(tmp_path, "sysctl", DEBIAN, inside=inside, binds=("/proc/sys/net/ipv6",))
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        assert "this kernel has no" not in done.stdout, done.stdout[-3000:]
+        redirects = subprocess.run(
+            [*inside, "cat", "/proc/sys/net/ipv4/conf/all/send_redirects"], capture_output=True, text=True, check=True
+        )
+        assert redirects.stdout.strip() == "0", "the IPv4 keys were not set"
+
+
+@pytest.mark.slow
 def test_harden_of_key_file_permissions_sets_every_mode_the_audit_checks(tmp_path: Path) -> None:
     """`dizuo harden --controls DZ-AC-06` (tag permissions) leaves every key file that DZ-AC-06's audit lists, and
     that exists, owned by root with no mode bit beyond the audit's: sshd_config was left 0644 (Debian's), so the

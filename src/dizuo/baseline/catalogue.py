@@ -159,7 +159,8 @@ class CheckKind(StrEnum):
     """Each ``{path, mode, owner, group?, optional?}`` of ``files`` exists (unless optional) with no
     permission bits beyond ``mode`` and the given owner (and group when given). Args: ``files``."""
     SYSCTL = "sysctl"
-    """Each kernel parameter of ``values`` reads back (``/proc/sys``) as the value. Args: ``values``."""
+    """Each kernel parameter of ``values`` reads back (``/proc/sys``) as the value; the ``net.ipv6`` ones do not apply
+    to a kernel without IPv6 (no ``/proc/sys/net/ipv6``: ipv6.disable=1). Args: ``values``."""
     AUDIT_RULES_LOADED = "audit_rules_loaded"
     """``auditctl -l`` lists a rule with each key of ``keys``; with ``immutable`` true, ``auditctl -s`` reports the
     rules locked (``enabled 2``). Args: ``keys``, ``immutable`` (optional)."""

@@ -1028,7 +1028,10 @@ def file_modes(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+IPV6 = "net.ipv6."
 IPV6_ALL = "net.ipv6.conf.all."
+# Where a kernel with IPv6 keeps its settings: absent under ipv6.disable=1 or without IPv6 built in.
+IPV6_PROC = "/proc/sys/net/ipv6"
 
 
 def _ipv6_interfaces(host: Host) -> list[str]:
@@ -1042,11 +1045,18 @@ def _ipv6_interfaces(host: Host) -> list[str]:
 def sysctl(host: Host, args: dict[str, Any]) -> Finding:
     """Each kernel parameter reads back with the value. IPv6 applies a net.ipv6.conf.all key (accept_ra,
     accept_redirects) to no interface, each reads its own, and `default` seeds only interfaces created later: the
-    value of such a key is also required of every interface that exists, lo aside."""
+    value of such a key is also required of every interface that exists, lo aside. A kernel without IPv6 (booted
+    with ipv6.disable=1, or built without it: no /proc/sys/net/ipv6) takes no IPv6 packet, so its net.ipv6 keys do
+    not apply; the evidence says so. One with IPv6 only switched off (disable_ipv6) keeps them, and is judged."""
     finding = Finding()
     values: dict[str, tuple[str, object]] = {}
-    interfaces = _ipv6_interfaces(host) if any(key.startswith(IPV6_ALL) for key in args["values"]) else []
-    for key, expected in args["values"].items():
+    wanted = dict(args["values"])
+    ipv6_keys = [key for key in wanted if key.startswith(IPV6)]
+    if ipv6_keys and host.run("test -e %s", IPV6_PROC).rc == 1:
+        finding.see(f"{', '.join(ipv6_keys)}: not applicable, this kernel has no IPv6 ({IPV6_PROC} does not exist)")
+        wanted = {key: value for key, value in wanted.items() if key not in ipv6_keys}
+    interfaces = _ipv6_interfaces(host) if any(key.startswith(IPV6_ALL) for key in wanted) else []
+    for key, expected in wanted.items():
         values[key] = ("/proc/sys/" + key.replace(".", "/"), expected)
         if key.startswith(IPV6_ALL):
             name = key.removeprefix(IPV6_ALL)
