@@ -13,6 +13,7 @@ wave, largest first; when that misses FORMAT.md's lower bound and the case is sm
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -175,54 +176,72 @@ def _heuristics(items: _Items) -> tuple[list[list[int]], str]:
 
 
 def _descendants(items: _Items, succs: list[list[int]]) -> list[int]:
-    """How many moved systems wait, directly or not, on each one."""
-    out = []
-    for i in range(len(items.members)):
-        seen: set[int] = set()
-        stack = list(succs[i])
-        while stack:
-            j = stack.pop()
-            if j not in seen:
-                seen.add(j)
-                stack.extend(succs[j])
-        out.append(len(seen))
-    return out
+    """How many moved systems wait, directly or not, on each one.
+
+    One bit set per item (a Python int), merged from its successors in reverse topological order: a walk from each
+    item was quadratic on a long dependency chain (7.5 s for 10,000 systems, outside the waves' time limit).
+    """
+    waiting = [len(p) for p in items.preds]
+    order = [i for i, w in enumerate(waiting) if w == 0]
+    for i in order:  # Kahn's order; grows while it is read (the items' graph is acyclic)
+        for j in succs[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                order.append(j)
+    reach = [0] * len(items.members)
+    for i in reversed(order):
+        for j in succs[i]:
+            reach[i] |= reach[j] | (1 << j)
+    return [r.bit_count() for r in reach]
 
 
 def _pack_ready(items: _Items, order: Sequence[int], succs: list[list[int]]) -> list[list[int]]:
     """Wave by wave: a ready system too large for any window alone, else fill the window in ``order``.
 
-    A system is ready once its moved dependencies are placed, in this wave or earlier.
+    A system is ready once its moved dependencies are placed, in this wave or earlier. The ready items wait in heaps
+    by their rank in ``order``: one that does not fit what is left of a window will not fit it later either (the room
+    only shrinks), so it is set aside until the next wave, and each wave costs a log per item it looks at (a scan of
+    every ready item per pick took 50 s for 10,000 moved systems, beyond the waves' time limit).
     """
     waiting = [len(p) for p in items.preds]
     rank = {item: r for r, item in enumerate(order)}
     big = {i for i, s in enumerate(items.size) if s > items.wave_bytes}
-    ready = {i for i, w in enumerate(waiting) if w == 0}
+    ready: list[tuple[int, int]] = []  # (rank, item): items that fit a window
+    ready_big: list[tuple[int, int]] = []
     waves: list[list[int]] = []
 
+    def make_ready(i: int) -> None:
+        heapq.heappush(ready_big if i in big else ready, (rank[i], i))
+
     def place(i: int) -> None:
-        ready.discard(i)
         for j in succs[i]:
             waiting[j] -= 1
             if waiting[j] == 0:
-                ready.add(j)
+                make_ready(j)
 
-    while ready:
-        ready_big = sorted(ready & big, key=rank.__getitem__)
+    for i, w in enumerate(waiting):
+        if w == 0:
+            make_ready(i)
+    while ready or ready_big:
         if ready_big:
-            waves.append([ready_big[0]])
-            place(ready_big[0])
+            _, i = heapq.heappop(ready_big)
+            waves.append([i])
+            place(i)
             continue
         wave: list[int] = []
         room = items.wave_bytes
-        while True:
-            fitting = [i for i in ready - big if items.size[i] <= room]
-            if not fitting:
-                break
-            pick = min(fitting, key=rank.__getitem__)
-            wave.append(pick)
-            room -= items.size[pick]
-            place(pick)
+        set_aside: list[tuple[int, int]] = []
+        while ready:
+            entry = heapq.heappop(ready)
+            i = entry[1]
+            if items.size[i] > room:
+                set_aside.append(entry)
+                continue
+            wave.append(i)
+            room -= items.size[i]
+            place(i)
+        for entry in set_aside:
+            heapq.heappush(ready, entry)
         waves.append(wave)
     return waves
 
