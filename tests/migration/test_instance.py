@@ -52,6 +52,16 @@ def test_wrong_type_names_file_key_path_and_value(tmp_path: Path) -> None:
     )
 
 
+def test_a_number_where_a_name_belongs_is_not_blamed_on_yaml(tmp_path: Path) -> None:
+    """An instance is JSON: a group given as a number is refused by key path and value, without the declaration's
+    hint that YAML read an unquoted number (no YAML was read)."""
+    doc = _base()
+    doc["systems"][1]["group"] = 5
+    path = _write(tmp_path, doc)
+    problems = _problems(path)
+    assert problems == [f"{path}: systems[1].group: Input should be a valid string: '5'"], problems
+
+
 def test_negative_counts_and_unknown_arch_are_refused(tmp_path: Path) -> None:
     """Capacities are non-negative integers and arch is x86_64, arm64 or loong64: both problems listed."""
     doc = _base()

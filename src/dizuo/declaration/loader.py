@@ -128,8 +128,9 @@ def _why_not_text(value: object) -> str:
     return next((f" ({hint})" for kind, hint in YAML_CONVERTED if isinstance(value, kind)), "")
 
 
-def problems_from_validation(file: str, error: ValidationError) -> list[Problem]:
-    """One located problem per pydantic error: key path, message and the bad value.
+def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bool = True) -> list[Problem]:
+    """One located problem per pydantic error: key path, message and the bad value (``from_yaml``: with a hint where
+    YAML may have turned text into another type; JSON has no such conversions).
 
     A list's "should have at least N items" is left out where items of that list already failed: it only counts the
     items that were valid, and repeats the problem the item errors name.
@@ -148,7 +149,7 @@ def problems_from_validation(file: str, error: ValidationError) -> list[Problem]
             message = "unknown key"
         elif item["type"] != "missing":
             message = f"{message}: {show_value(item['input'])}"
-        if item["type"] == "string_type":
+        if item["type"] == "string_type" and from_yaml:
             message += _why_not_text(item["input"])
         if loc and loc[-1] == KEY:
             message = f"key: {message}"
