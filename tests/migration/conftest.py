@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,41 +71,6 @@ def document(
 def build(systems: list[dict[str, Any]], targets: list[dict[str, Any]], **kwargs: Any) -> Instance:
     """The validated instance of :func:`document`."""
     return parse_instance(document(systems, targets, **kwargs), "hand-made.json")
-
-
-def province(count: int, *, wave_tib: int = 5) -> dict[str, Any]:
-    """An instance document of ``count`` systems of 1 GiB on one pool, all of which must move (a whole province
-    moving): what scales with the moved systems scales with ``count``."""
-    systems = [
-        {
-            "id": f"s{i}",
-            "projected_bytes": GIB,
-            "cpu_cores": 1,
-            "memory_bytes": GIB,
-            "group": None,
-            "depends_on": [],
-            "cost": {"A": 1},
-        }
-        for i in range(count)
-    ]
-    pool = target("A", count, cores=count, memory_gib=count)
-    return {**document(systems, [pool], keep_tib=0, wave_tib=wave_tib), "name": "province"}
-
-
-def run_within_cpu(code: str, cpu_seconds: int) -> subprocess.CompletedProcess[str]:
-    """``code`` run by this Python in a child limited to ``cpu_seconds`` of CPU (killed by SIGXCPU beyond).
-
-    Not a speed measurement (bench/ measures speed): the limit sits tens of times above what the code needs, so only
-    a cost that grows with the square of the systems reaches it.
-    """
-    limit = f"import resource\nresource.setrlimit(resource.RLIMIT_CPU, ({cpu_seconds}, {cpu_seconds}))\n"
-    return subprocess.run(
-        [sys.executable, "-c", limit + textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],  # the child imports tests.migration.conftest
-    )
 
 
 @contextlib.contextmanager
