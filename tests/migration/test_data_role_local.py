@@ -326,6 +326,36 @@ def test_what_an_unfinished_copy_wrote_and_the_source_then_lost_is_removed(tmp_p
         assert _tree(wave.destination()) == _tree(wave.source())
 
 
+def test_what_fsck_recovered_into_the_source_s_lost_found_stops_the_copy_until_it_is_recovered(tmp_path: Path) -> None:
+    """Files fsck left in the source's top-level lost+found fail that copy's verify, named with their count and what
+    to do (the wave's other copies still verify, the source is not touched); once they are recovered into the tree
+    the copy verifies; an empty lost+found stays left out, as ext4's own."""
+    wave = Wave(tmp_path, ("sys-a", "sys-b"))
+    for name in ("sys-a", "sys-b"):
+        (wave.source(name) / "data.csv").write_text(f"{name}\n", encoding="utf-8")
+        (wave.source(name) / "lost+found").mkdir(mode=0o700)
+    found = wave.source("sys-a") / "lost+found"
+    for inode in range(131074, 131074 + 53):
+        (found / f"#{inode}").write_text(f"invoice {inode}: recovered by fsck\n", encoding="utf-8")
+    before = _tree(wave.source("sys-a"))
+    done = wave.play()
+    assert done.returncode != 0, "a copy that leaves fsck's recovered files behind must not verify"
+    assert "lost+found holds 53 entries fsck recovered" in done.stdout, done.stdout
+    assert "#131074, #131075" in done.stdout, done.stdout
+    assert "... and 3 more" in done.stdout, done.stdout
+    assert "recover each into the tree under a name" in done.stdout, done.stdout
+    assert "1 of 2 copies failed, each named above where it failed: sys-a." in done.stdout, done.stdout
+    assert not (wave.evidence / "sys-a.sha256").exists(), "a manifest was written for a copy that leaves data behind"
+    assert (wave.evidence / "sys-b.sha256").exists(), "the other copy, whose lost+found is empty, did not verify"
+    assert _tree(wave.source("sys-a")) == before, "the source was changed"
+    (wave.source("sys-a") / "recovered").mkdir()
+    for entry in sorted(found.iterdir()):
+        entry.rename(wave.source("sys-a") / "recovered" / entry.name)
+    again = wave.play()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (wave.destination("sys-a") / "recovered" / "#131074").read_text(encoding="utf-8").startswith("invoice")
+
+
 def test_a_same_size_change_within_the_second_or_under_a_restored_time_is_copied_again(tmp_path: Path) -> None:
     """A file rewritten at the same size within the second of the copied version is sent (times compared to the
     nanosecond); one rewritten under its very time, which rsync's quick check takes for equal, fails one verify and
