@@ -227,28 +227,36 @@ def _rsync_pids(marker: str) -> list[int]:
     return pids
 
 
+def _receiving_big_bin(wave: Wave, tmp_path: Path, kbps: int) -> subprocess.Popen[bytes]:
+    """The wave's playbook started over a slow link (rsync --bwlimit ``kbps``), once rsync is receiving big.bin: so
+    that a kill lands while the file is half received."""
+    slow = tmp_path / "slow-link"
+    slow.mkdir()
+    (slow / "rsync").write_text(f'#!/bin/sh\nexec {shutil.which("rsync")} --bwlimit={kbps} "$@"\n', encoding="utf-8")
+    (slow / "rsync").chmod(0o755)
+    play = subprocess.Popen(
+        wave.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=wave.env(f"{slow}:{os.environ['PATH']}"),
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    # rsync's temporary name: .big.bin.XXXXXX beside the file, or big.bin.XXXXXX in a --temp-dir.
+    while not [p for p in wave.destination().rglob("*big.bin.*") if p.stat().st_size > 0]:
+        if play.poll() is not None or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(play.pid, signal.SIGKILL)
+            pytest.fail("rsync never started receiving big.bin")
+        time.sleep(0.05)
+    return play
+
+
 def test_a_copy_killed_outright_leaves_nothing_a_rerun_trips_on(tmp_path: Path) -> None:
     """rsync and the playbook killed with SIGKILL in the middle of a file: the next run resumes, verifies, and
     leaves neither rsync's half-received file nor its scratch folder in the destination."""
     wave = Wave(tmp_path)
     (wave.source() / "big.bin").write_bytes(os.urandom(24 * 2**20))
     (wave.source() / "small.txt").write_text("small\n", encoding="utf-8")
-    slow = tmp_path / "slow-link"
-    slow.mkdir()
-    # A slow link, so that the kill lands while the file is half received.
-    (slow / "rsync").write_text(f'#!/bin/sh\nexec {shutil.which("rsync")} --bwlimit=2000 "$@"\n', encoding="utf-8")
-    (slow / "rsync").chmod(0o755)
-    play = subprocess.Popen(
-        wave.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env=wave.env(f"{slow}:{os.environ['PATH']}"),
-    )  # fmt: skip
+    play = _receiving_big_bin(wave, tmp_path, kbps=2000)
     try:
-        deadline = time.monotonic() + 120
-        # rsync's temporary name: .big.bin.XXXXXX beside the file, or big.bin.XXXXXX in a --temp-dir.
-        while not [p for p in wave.destination().rglob("*big.bin.*") if p.stat().st_size > 0]:
-            assert play.poll() is None, "the playbook ended before rsync started receiving big.bin"
-            assert time.monotonic() < deadline, "rsync never started receiving big.bin"
-            time.sleep(0.05)
         for pid in _rsync_pids(str(tmp_path)):
             os.kill(pid, signal.SIGKILL)
     finally:
@@ -257,6 +265,41 @@ def test_a_copy_killed_outright_leaves_nothing_a_rerun_trips_on(tmp_path: Path) 
         play.wait()
     done = wave.play()
     assert done.returncode == 0, done.stdout + done.stderr
+    assert _tree(wave.destination()) == _tree(wave.source())
+
+
+def test_a_rerun_while_a_killed_run_s_rsync_still_copies_is_refused_naming_its_pid(tmp_path: Path) -> None:
+    """ansible-playbook SIGKILLed while its rsync copies: the rsync goes on holding the copy's lock, and a rerun
+    fails that copy naming the rsync's pid instead of copying alongside it (the wave's other copy still verifies);
+    once that rsync has ended, the next run resumes and verifies."""
+    wave = Wave(tmp_path, ("sys-a", "sys-b"))
+    (wave.source() / "big.bin").write_bytes(os.urandom(32 * 2**20))
+    (wave.source("sys-b") / "data.csv").write_text("b\n", encoding="utf-8")
+    play = _receiving_big_bin(wave, tmp_path, kbps=1000)
+    try:
+        os.kill(play.pid, signal.SIGKILL)  # ansible-playbook only: its rsync goes on
+        play.wait()
+        orphans = _rsync_pids(str(tmp_path))
+        assert orphans, "the killed run's rsync should still be copying"
+        done = wave.play()
+        assert _rsync_pids(str(tmp_path)), "the killed run's rsync ended before the rerun was refused: too fast a link"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(play.pid, signal.SIGKILL)
+        for pid in _rsync_pids(str(tmp_path)):  # in the session of ansible's worker, not the playbook's
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert done.returncode != 0, "a rerun copied alongside the killed run's rsync"
+    assert "is held by another run of this copy: pid" in done.stdout, done.stdout
+    assert any(f"pid {pid} (" in done.stdout for pid in orphans), (orphans, done.stdout)
+    assert "1 of 2 copies failed, each named above where it failed: sys-a." in done.stdout, done.stdout
+    assert (wave.destination("sys-b") / "data.csv").exists()
+    deadline = time.monotonic() + 30
+    while _rsync_pids(str(tmp_path)):
+        assert time.monotonic() < deadline, "the killed rsync did not end"
+        time.sleep(0.1)
+    again = wave.play()
+    assert again.returncode == 0, again.stdout + again.stderr
     assert _tree(wave.destination()) == _tree(wave.source())
 
 
