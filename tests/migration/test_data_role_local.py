@@ -207,10 +207,29 @@ def test_check_mode_does_not_say_the_other_copies_were_copied(tmp_path: Path) ->
     (wave.source("sys-b") / "late.csv").write_text("late\n", encoding="utf-8")
     checked = wave.play("--check")
     assert checked.returncode != 0
-    assert "1 of 2 copies failed, each named above where it failed: sys-a." in checked.stdout, checked.stdout
+    assert "1 of 2 copies would fail, each named above where it failed: sys-a." in checked.stdout, checked.stdout
     assert "Check mode: nothing was copied; the others would be." in checked.stdout, checked.stdout
     assert "copied and verified" not in checked.stdout, checked.stdout
     assert not (wave.destination("sys-b") / "late.csv").exists()
+
+
+def test_a_wave_of_one_copy_that_fails_speaks_of_that_copy_not_of_others(tmp_path: Path) -> None:
+    """A wave with one copy refused ends naming that copy, not "1 of 1 copies" nor "the others were copied and
+    verified" (there are none), in a real run and in check mode."""
+    wave = Wave(tmp_path)
+    assert wave.play().returncode == 0  # the checks installed, the empty source copied
+    (wave.destination() / "after-switch.log").write_text("new\n", encoding="utf-8")
+    done = wave.play()
+    assert done.returncode != 0
+    assert "The copy sys-a failed, as said above where it failed. It is not verified." in done.stdout, done.stdout
+    checked = wave.play("--check")
+    assert checked.returncode != 0
+    assert "The copy sys-a would fail, as said above where it failed. Check mode: nothing was copied." in (
+        checked.stdout
+    ), checked.stdout
+    for said in (done.stdout, checked.stdout):
+        assert "1 of 1" not in said, said
+        assert "others" not in said, said
 
 
 def _rsync_pids(marker: str) -> list[int]:
