@@ -418,6 +418,27 @@ def test_what_fsck_recovered_into_the_source_s_lost_found_stops_the_copy_until_i
     assert (wave.destination("sys-a") / "recovered" / "#131074").read_text(encoding="utf-8").startswith("invoice")
 
 
+def test_check_mode_says_a_copy_whose_source_s_lost_found_holds_files_would_fail(tmp_path: Path) -> None:
+    """--check over a source whose lost+found holds what fsck recovered says, as the real run's verify would, that
+    this copy would fail, naming the entries, while the wave's other copy would be copied; nothing is written."""
+    wave = Wave(tmp_path, ("sys-a", "sys-b"))
+    assert wave.play().returncode == 0  # the checks installed, the empty sources copied
+    for name in ("sys-a", "sys-b"):
+        (wave.source(name) / "data.csv").write_text(f"{name}\n", encoding="utf-8")
+    found = wave.source("sys-a") / "lost+found"
+    found.mkdir(mode=0o700)
+    (found / "#131074").write_text("invoice: recovered by fsck\n", encoding="utf-8")
+    before = {path: _tree(path) for path in (wave.root / "new", wave.evidence, wave.root / "old")}
+    checked = wave.play("--check")
+    assert checked.returncode != 0, "check mode said a copy that leaves fsck's recovered files behind would verify"
+    assert "check mode: this copy would fail: " in checked.stdout, checked.stdout
+    assert "lost+found holds 1 entry fsck recovered, which the copy leaves out" in checked.stdout, checked.stdout
+    assert "(it is not the system's tree): #131074. They are data" in checked.stdout, checked.stdout
+    assert "1 of 2 copies would fail, each named above where it failed: sys-a." in checked.stdout, checked.stdout
+    assert "Check mode: nothing was copied; the others would be." in checked.stdout, checked.stdout
+    assert {path: _tree(path) for path in before} == before, "check mode wrote something"
+
+
 def test_a_same_size_change_within_the_second_or_under_a_restored_time_is_copied_again(tmp_path: Path) -> None:
     """A file rewritten at the same size within the second of the copied version is sent (times compared to the
     nanosecond); one rewritten under its very time, which rsync's quick check takes for equal, fails one verify and
