@@ -62,7 +62,7 @@ def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
     assert refused.exit_code == BAD_INPUT, refused.output
     no_such_stack = runner.invoke(app, ["synth", str(city), "--out", str(tmp_path / "b"), "--stack", "nosuch"])
     assert no_such_stack.exit_code == BAD_INPUT, no_such_stack.output
-    assert "there is no Pulumi.nosuch.yaml here" in no_such_stack.output
+    assert "Pulumi.nosuch.yaml: no such stack config: --stack nosuch" in no_such_stack.output
     nowhere = runner.invoke(app, ["validate", str(tmp_path / "nowhere")])
     assert nowhere.exit_code == BAD_INPUT, nowhere.output
     assert (city / "city.yaml").is_file()

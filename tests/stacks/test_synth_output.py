@@ -19,6 +19,7 @@ import yaml
 import dizuo.synth.synth as synth_module
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration, load
+from dizuo.exit_codes import BAD_INPUT
 from dizuo.synth.schemas import _schema_dir as schema_dir
 from dizuo.synth.schemas import (
     label_errors,
@@ -449,6 +450,28 @@ def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
     assert "total" in done.stdout
     assert "115 DNS records for the ingress names in dns/yl.gov.cn.zone" in " ".join(done.stdout.split())
     assert (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("command", [["synth", str(YULIN), "--out", "build"], ["released", str(YULIN), str(YULIN)]])
+def test_a_stack_without_its_config_file_is_said_as_that_not_as_a_missing_key(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """--stack naming an environment no Pulumi.<env>.yaml of a stack folder configures fails as bad input naming
+    that file's path and the environments that have one, not with the first config key the program then missed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dizuo", *command, "--stack", "yulin-dev", "--stacks", str(ROOT / "stacks")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+    assert done.returncode == BAD_INPUT, done.stdout[-2000:] + done.stderr[-2000:]
+    expected = ROOT / "stacks" / "0-network" / "Pulumi.yulin-dev.yaml"
+    assert f"error {expected}: no such stack config: --stack yulin-dev" in done.stderr, done.stderr
+    assert "(environments with a Pulumi.<env>.yaml there: yulin-prod)" in done.stderr, done.stderr
+    assert "externalNetwork" not in done.stderr, done.stderr
+    assert not (tmp_path / "build").exists()
 
 
 def _without_pulumi(tmp_path: Path, action: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from dizuo.declaration.loader import DeclarationError, load, read_yaml
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.synth.synth import StackDir, SynthError, discover
+from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
@@ -93,11 +93,6 @@ def selected_stacks(stacks_root: Path, only: set[str] | None) -> list[StackDir]:
         known = ", ".join(s.short for s in stacks)
         raise DeployError(f"--only: no stack {', '.join(map(repr, unknown))} in {stacks_root} (stacks: {known})")
     return [s for s in stacks if only is None or s.short in only]
-
-
-def configured_stacks(stack_dir: Path) -> list[str]:
-    """The stacks (environments) of a stack folder that have a config: its ``Pulumi.<stack>.yaml`` files."""
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stack_dir.glob("Pulumi.*.yaml"))
 
 
 def check_stack_configs(selected: list[StackDir], stack: str) -> None:

@@ -246,6 +246,11 @@ def synth(
     return result
 
 
+def configured_stacks(stack_dir: Path) -> list[str]:
+    """The stacks (environments) of a stack folder that have a config: its ``Pulumi.<stack>.yaml`` files."""
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stack_dir.glob("Pulumi.*.yaml"))
+
+
 def run_program(
     stack_dir: StackDir,
     stack: str,
@@ -267,13 +272,18 @@ def run_program(
     try:
         run = run_stack(stack_dir.path, stack, config, secret_keys, upstream)
     except Exception as exc:  # a failing stack program: report it, write nothing
-        hint = ""
         if not config_file.exists():
-            known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir.path.glob("Pulumi.*.yaml"))
-            hint = f" (there is no {config_file.name} here; stacks with a config: {', '.join(known) or 'none'})"
-        # Without the stack's config the program could not have run: the --stack given is the problem.
-        code = BAD_INPUT if hint else FAILED
-        raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}{hint}"], code) from exc
+            # Without the stack's config the program could not have run: the --stack given is the problem, and what
+            # the program then missed first (a config key) would only hide it.
+            raise SynthError(
+                [
+                    f"{config_file}: no such stack config: --stack {stack} is no environment of stacks/"
+                    f"{stack_dir.path.name} (environments with a Pulumi.<env>.yaml there: "
+                    f"{', '.join(configured_stacks(stack_dir.path)) or 'none'})"
+                ],
+                BAD_INPUT,
+            ) from exc
+        raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}"], FAILED) from exc
     upstream[stack_reference_name(run.project, stack)] = run.exports
     return run
 
