@@ -6,9 +6,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from dizuo.cli import app
+from dizuo.migration import solve as solve_module
 from dizuo.migration.instance import load_instance
 from dizuo.migration.validate import check_plan, parse_plan
 
@@ -137,3 +142,51 @@ def test_an_infeasible_reason_shows_the_need_and_what_can_move_apart(
     answer = json.loads(done.stdout)
     assert answer["infeasible"] is True, answer
     assert answer["reason"].startswith(short), answer["reason"]
+
+
+def _highs_says(monkeypatch: pytest.MonkeyPatch, status: int, message: str) -> None:
+    """Real HiGHS runs, then its answer is replaced by ``status`` without a plan (scipy.optimize.milp's codes)."""
+    real = solve_module.milp
+
+    def patched(*args: object, **kwargs: object) -> SimpleNamespace:
+        real(*args, **kwargs)
+        return SimpleNamespace(x=None, status=status, mip_dual_bound=None, message=message)
+
+    monkeypatch.setattr(solve_module, "milp", patched)
+
+
+def _plan_in_process(tmp_path: Path) -> tuple[Result, Path]:
+    """`dizuo migrate plan` in this process (so a patched solver is the one it calls) on an instance with plans:
+    exit 0 asserted."""
+    doc = document(
+        [system(f"s{i}", 2 + i, {"A": 10 * (i + 1), "B": 15 * (i + 1)}, cores=2) for i in range(6)],
+        [target("A", 10, cores=4), target("B", 12)],
+        keep_tib=10,
+    )
+    path = _write(tmp_path, doc)
+    result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--time-limit", "30"])
+    assert result.exit_code == 0, result.stderr
+    return result, path
+
+
+def test_a_valid_plan_in_hand_wins_over_highs_claiming_none_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HiGHS reporting the full model infeasible while a plan passes the exact check: the plan, with a warning."""
+    _highs_says(monkeypatch, 2, "infeasible (patched)")
+    result, path = _plan_in_process(tmp_path)
+    document_out = json.loads(result.stdout)
+    assert "infeasible" not in document_out, f"a plan exists, yet stdout claims none: {document_out}"
+    assert check_plan(load_instance(path), parse_plan(document_out)) == []
+    assert "warning: HiGHS reports no plan exists, yet a plan at 195 CNY passes the exact check" in result.stderr
+    assert "heuristic" in result.stderr, "the plan is not proven optimal"
+
+
+def test_greedy_fallback_shows_the_bound_and_gap_when_highs_finds_nothing_in_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No HiGHS plan in time on a small model: the greedy plan's summary gives the LP bound and its gap."""
+    _highs_says(monkeypatch, 1, "time limit reached (patched)")
+    result, _ = _plan_in_process(tmp_path)
+    assert "fallback: greedy plan at 195 CNY, bound 150, gap 23.076923%" in result.stderr
+    assert "150 CNY / 23.07692%" in result.stderr, f"the summary lacks bound / gap:\n{result.stderr}"

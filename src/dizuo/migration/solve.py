@@ -8,7 +8,9 @@ several targets share (dizuo's extension, see SharedStorage); the adaptation cos
 
 The solver works in floating point on scaled rows; every plan it returns is checked again in exact
 integers and, if rounding broke a rule, re-solved with that plan cut off exactly. Infeasibility is claimed
-only when HiGHS proves it, with a reason from the LP that moves as many bytes as the pools allow.
+only when HiGHS proves it and no plan in hand (its own, or the greedy one) passes that exact check, with a reason
+from the LP that moves as many bytes as the pools allow. A plan HiGHS did not give (the greedy fallback) comes with
+the LP bound and its gap.
 """
 
 from __future__ import annotations
@@ -95,7 +97,9 @@ class Model:
 class Assignment:
     """The solver's answer: a destination per system, or a proof that none exists."""
 
-    status: str  # optimal | time_limit | heuristic | nothing_to_move | infeasible
+    # optimal | time_limit | heuristic (a plan without HiGHS's: its greedy fallback, or one kept against its claim
+    # that none exists) | nothing_to_move | infeasible
+    status: str
     destinations: dict[str, str | None] | None  # None when infeasible
     reason: str | None = None
     objective: int | None = None
@@ -395,34 +399,46 @@ def solve(
             )
     run = _exact_milp(model, columns, ones, max(1.0, time_limit - elapsed()), mip_rel_gap, log)
     repairs += run.repairs
-    # HiGHS proved it on the full model (its repair cuts remove only plans that break a rule).
-    if run.status == 2 and columns.all() and not ones.any():
-        return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=elapsed(), **base)
     best = _cheaper(model, run.chosen, incumbent)
+    solved = best is not None  # a plan from HiGHS (this run, or the core's), not only the greedy fallback
     if best is None:
         best = greedy_assignment(model)
-        if best is None:
-            return _no_plan(model, elapsed(), base, log)
-        log(f"fallback: greedy plan at {_cost(model, best):,} CNY")
-        return Assignment(
-            "heuristic", destinations(model, best), objective=_cost(model, best),
-            seconds=elapsed(), repairs=repairs, **base,
-        )  # fmt: skip
+    # HiGHS's proof on the full model (its repair cuts remove only plans that break a rule) stands unless a plan
+    # that passes the exact check is in hand: then the claim is a numerical slip in floats, and the plan wins.
+    overruled = run.status == 2 and columns.all() and not ones.any()
+    if overruled and (best is None or exact_excess(model, best)):
+        return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=elapsed(), **base)
+    if best is None:
+        return _no_plan(model, elapsed(), base, log)
     objective = _cost(model, best)
-    bounds = [run.bound * model.cost_gcd] if run.bound is not None else []
-    if lp is not None:
-        bounds.append(math.ceil(lp[0] - FIXING_MARGIN * (1.0 + abs(lp[0]))) * model.cost_gcd)
-    bound = min(objective, max(bounds)) if bounds else None
+    if overruled:
+        log(
+            f"warning: HiGHS reports no plan exists, yet a plan at {objective:,} CNY passes the exact check "
+            "(a numerical slip in the solver): the plan is kept, not proven optimal"
+        )
+    bound = _bound(model, run, lp, objective)
     # A cheaper plan than the incumbent would have survived the fixing: "no better plan" proves the optimum.
-    proven = run.status == 0 or (run.status == 2 and incumbent is not None)
+    proven = run.status == 0 or (run.status == 2 and incumbent is not None and not overruled)
     gap = 0.0 if proven else (objective - bound) / objective if bound is not None and objective else None
-    status = "optimal" if proven or (gap is not None and gap <= mip_rel_gap) else "time_limit"
-    if status == "time_limit":
-        log(f"time limit: plan at {objective:,} CNY, bound {bound or 0:,.0f}, gap {gap or 0:.6%}")
+    if proven or (gap is not None and gap <= mip_rel_gap):
+        status = "optimal"
+    else:
+        status = "time_limit" if solved and not overruled else "heuristic"
+        what = "time limit: plan" if status == "time_limit" else "fallback: greedy plan" if not solved else "plan"
+        shown = "-" if bound is None else f"{bound:,.0f}"
+        log(f"{what} at {objective:,} CNY, bound {shown}, gap {'-' if gap is None else f'{gap:.6%}'}")
     return Assignment(
         status, destinations(model, best), objective=objective, bound=bound, gap=gap,
         seconds=elapsed(), repairs=repairs, **base,
     )  # fmt: skip
+
+
+def _bound(model: Model, run: _Run, lp: tuple[float, FloatArray] | None, objective: int) -> float | None:
+    """The best lower bound in CNY on the cost of any plan: HiGHS's (of its last run), or the LP's; None = neither."""
+    bounds = [run.bound * model.cost_gcd] if run.bound is not None else []
+    if lp is not None:
+        bounds.append(math.ceil(lp[0] - FIXING_MARGIN * (1.0 + abs(lp[0]))) * model.cost_gcd)
+    return min(objective, max(bounds)) if bounds else None
 
 
 def _cheaper(model: Model, a: list[int] | None, b: list[int] | None) -> list[int] | None:
