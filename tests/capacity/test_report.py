@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import socket
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -482,3 +484,56 @@ def test_a_volume_chart_shows_usage_above_capacity_and_a_capacity_before_a_shrin
     report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
     (axes,) = drawn[0].axes
     assert axes.get_ylim()[1] >= 200, f"y axis up to {axes.get_ylim()[1]} GiB: the 200 GiB before the shrink is cut"
+
+
+def _local_noon(year: int, month: int, day: int) -> int:
+    """Unix seconds of noon, Asia/Shanghai time, on that day."""
+    return int(datetime(year, month, day, 12, tzinfo=timezone(timedelta(hours=8))).timestamp())
+
+
+def _report_full_at(asof: int, full_at: int, declaration):
+    labels = {"kind": "pvc", "volume": "sjj-tyrz/data", "pool": "xc-ceph", "department": "sjj", "system": "sjj-tyrz"}
+    f = Forecast("pvc:sjj-tyrz/data", asof, full_at, full_at, full_at, 95 * GIB, 100 * GIB, labels)
+    ts = np.array([asof - 900, asof], dtype=np.int64)
+    h = UsageHistory(f.series, ts, np.ones(2), np.ones(2), labels)
+    return build_report([h], [f], declaration, risk_seconds=60 * DAY)
+
+
+def test_dates_in_a_column_reaching_past_this_year_show_their_year(tmp_path, declaration):
+    """A volume full next February (--within 60d from late December): its dates carry the year in the terminal
+    and on the page, as only "+N d" would tell them from this February's; dates all this year stay MM-DD."""
+    this_year = datetime.now(timezone(timedelta(hours=8))).year
+    crossing = _report_full_at(_local_noon(this_year, 12, 20), _local_noon(this_year + 1, 2, 3), declaration)
+    text = "\n".join(_render(table) for table in tables(crossing, limit=3))
+    row = next(line for line in text.splitlines() if "sjj-tyrz/data" in line)
+    assert f"{this_year + 1}-02-03 12:00" in row, f"the median date lost its year: {row}"
+    first_full = next(line for line in text.splitlines() if line.startswith("│ sjj "))
+    assert f"{this_year + 1}-02-03 12:00 (+45.0 d)" in first_full, first_full
+    page = write_report(crossing, tmp_path / "report", charts=0).read_text(encoding="utf-8")
+    assert f"<td>{this_year + 1}-02-03 12:00 (+45.0 d)</td>" in page
+    within = _report_full_at(_local_noon(this_year, 1, 10), _local_noon(this_year, 1, 12), declaration)
+    text = "\n".join(_render(table) for table in tables(within, limit=3))
+    assert "01-12 12:00 (+2.0 d)" in text, text
+    assert f"{this_year}-01-12" not in text, "dates all in this year need no year"
+
+
+def test_a_chart_reaching_into_the_next_year_labels_1_january_with_the_year(tmp_path, monkeypatch):
+    """A volume chart from mid-December into February: the tick on 1 January reads 2027, not "Jan" (the x axis
+    would otherwise read as one year's)."""
+    from dizuo.capacity import report  # noqa: PLC0415 - the module whose chart is inspected
+
+    asof = _local_noon(2026, 12, 20)
+    ts = np.arange(asof - 14 * DAY, asof + 1, 3600, dtype=np.int64)
+    used = np.linspace(30, 47, ts.size) * GIB
+    history = UsageHistory("pvc:sjj-tyrz/data", ts, used, np.full(ts.size, 100.0 * GIB), {})
+    full = _local_noon(2027, 2, 3)
+    f = Forecast(history.series, asof, full - 5 * DAY, full, full + 6 * DAY, 47.0 * GIB, 100.0 * GIB, {})
+    drawn = []
+    monkeypatch.setattr(report, "_save", lambda figure, _path: drawn.append(figure))
+    report.volume_chart(report.Volume(history, f), tmp_path / "chart.png", horizon=60 * DAY)
+    figure = drawn[0]
+    figure.savefig(io.BytesIO(), format="png")  # draws: tick labels are made then
+    (axes,) = figure.axes
+    labels = [t.get_text() for t in axes.get_xticklabels()]
+    assert "2027" in labels, f"no tick names the new year: {labels}"
+    assert "Jan" not in labels, labels

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,9 @@ from dizuo.files import (
     resolved_out,
     swap_in,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.ticker import Formatter, Locator
 
 GIB = 2**30
 DAY = 86400
@@ -285,7 +288,7 @@ def when(at: int | None, asof: int, horizon: int = HORIZON) -> str:
     """A local date with the time left: ``2024-06-02 08:00 (+1.3 d)``; ``-`` beyond the horizon."""
     if at is None:
         return "-"
-    shown = datetime.fromtimestamp(at, UTC).astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+    shown = _wall(at).strftime("%Y-%m-%d %H:%M")
     return f"{shown} ({left(at, asof, horizon)})"
 
 
@@ -323,7 +326,12 @@ def _table(
     return table
 
 
-def _volume_cells(v: Volume, horizon: int) -> list[str]:
+def _volume_rows(volumes: Sequence[Volume], horizon: int) -> list[list[str]]:
+    date = _dates(v.forecast.exhaustion_at for v in volumes)
+    return [_volume_cells(v, horizon, date) for v in volumes]
+
+
+def _volume_cells(v: Volume, horizon: int, date: Callable[[int | None], str]) -> list[str]:
     f = v.forecast
     return [
         f.series,
@@ -335,7 +343,7 @@ def _volume_cells(v: Volume, horizon: int) -> list[str]:
         left(f.p10, f.asof, horizon),
         left(f.exhaustion_at, f.asof, horizon),
         left(f.p90, f.asof, horizon),
-        _date(f.exhaustion_at),
+        date(f.exhaustion_at),
     ]
 
 
@@ -351,7 +359,7 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
             _table(
                 title,
                 columns,
-                [_group_row(g, report.horizon_seconds) for g in members],
+                [_group_row(g, cells) for g, cells in _group_rows(members, report.horizon_seconds)],
                 limit,
                 left_aligned={columns[0], "first full"},
             )
@@ -360,7 +368,7 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
         _table(
             f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}",
             VOLUME_COLUMNS,
-            [_volume_cells(v, report.horizon_seconds) for v in report.at_risk],
+            _volume_rows(report.at_risk, report.horizon_seconds),
             limit,
             left_aligned={"volume", "department", "pool"},
         ),
@@ -369,7 +377,7 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
                 _table(
                     "Data-pool datasets by time since their last write (in refresh periods)",
                     DATASET_COLUMNS,
-                    [_dataset_cells(f) for f in report.datasets],
+                    _dataset_rows(report.datasets),
                     limit,
                     left_aligned={"dataset", "owner", "pool", "last write"},
                 )
@@ -380,7 +388,12 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
     ]
 
 
-def _dataset_cells(f: Freshness) -> list[str]:
+def _dataset_rows(datasets: Sequence[Freshness]) -> list[list[str]]:
+    date = _dates(f.last_write for f in datasets)
+    return [_dataset_cells(f, date) for f in datasets]
+
+
+def _dataset_cells(f: Freshness, date: Callable[[int | None], str]) -> list[str]:
     if f.last_write is None:
         return [f.dataset, f.owner, f.pool, "not seen", "-", f"{f.refresh_seconds / DAY:g} d", "-"]
     since = f"{(f.asof - f.last_write) / DAY:.1f} d"
@@ -388,22 +401,41 @@ def _dataset_cells(f: Freshness) -> list[str]:
         f.dataset,
         f.owner,
         f.pool,
-        _date(f.last_write) if f.seen else f"before {_date(f.last_write)}",
+        date(f.last_write) if f.seen else f"before {date(f.last_write)}",
         since if f.seen else f">= {since}",
         f"{f.refresh_seconds / DAY:g} d",
         f"{f.overdue:.1f}" if f.seen else f">= {f.overdue:.1f}",
     ]
 
 
-def _date(at: int | None) -> str:
-    return "-" if at is None else datetime.fromtimestamp(at, UTC).astimezone(LOCAL).strftime("%m-%d %H:%M")
+def _dates(column: Iterable[int | None]) -> Callable[[int | None], str]:
+    """Local dates for one column: ``MM-DD HH:MM`` while all of them fall in this year, else ``YYYY-MM-DD HH:MM``
+    (a column crossing into the next year, or a write a year back, must not read as this year's)."""
+    year = datetime.now(LOCAL).year
+    short = all(_wall(at).year == year for at in column if at is not None)
+    shape = "%m-%d %H:%M" if short else "%Y-%m-%d %H:%M"
+    return lambda at: "-" if at is None else _wall(at).strftime(shape)
 
 
-def _group_cells(g: Group, horizon: int) -> list[str]:
+def _wall(at: int) -> datetime:
+    return datetime.fromtimestamp(at, UTC).astimezone(LOCAL)
+
+
+def _first_full(g: Group) -> int | None:
+    return None if g.earliest is None else g.earliest.forecast.exhaustion_at
+
+
+def _group_rows(groups: Sequence[Group], horizon: int) -> list[tuple[Group, list[str]]]:
+    """Each group with its cells, the first-full dates of all in one shape."""
+    date = _dates(_first_full(g) for g in groups)
+    return [(g, _group_cells(g, horizon, date)) for g in groups]
+
+
+def _group_cells(g: Group, horizon: int, date: Callable[[int | None], str]) -> list[str]:
     first = "-"
     if g.earliest is not None:
         f = g.earliest.forecast
-        first = f"{_date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof, horizon)})"
+        first = f"{date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof, horizon)})"
     measured = g.volumes > 0
     return [
         g.name,
@@ -417,9 +449,9 @@ def _group_cells(g: Group, horizon: int) -> list[str]:
     ]
 
 
-def _group_row(g: Group, horizon: int) -> list[str | Text]:
+def _group_row(g: Group, plain: list[str]) -> list[str | Text]:
     """A group's terminal row: its count at risk in red when there is one."""
-    cells: list[str | Text] = list(_group_cells(g, horizon))
+    cells: list[str | Text] = list(plain)
     if g.at_risk:
         cells[6] = Text(str(g.at_risk), style="red")
     return cells
@@ -441,7 +473,7 @@ def _local(stamps: IntArray | Sequence[int]) -> npt.NDArray[np.datetime64]:
 
 def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     """History, capacity line, p10-p90 forecast band and median exhaustion date of one volume."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: PLC0415 - slow import
+    from matplotlib.dates import AutoDateLocator  # noqa: PLC0415 - slow import
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     history, f = volume.history, volume.forecast
@@ -492,11 +524,29 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     ax.set_xlim(*_local([int(history.timestamps[0]), right]))
     locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(_date_labels(locator))
     ax.set_xlabel("Asia/Shanghai time")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, ncols=4)
     _save(figure, path)
+
+
+def _date_labels(locator: Locator) -> Formatter:
+    """matplotlib's ConciseDateFormatter, but a tick on 1 January shows its year: at day or hour ticks it shows
+    ``Jan`` or ``Jan-01``, and a chart reaching into the next year would read as one year's (the offset names only
+    the last tick's year)."""
+    from matplotlib.dates import ConciseDateFormatter, num2date  # noqa: PLC0415 - slow import
+
+    class YearOnNewYear(ConciseDateFormatter):
+        def format_ticks(self, values: Sequence[float]) -> list[str]:
+            labels: list[str] = super().format_ticks(values)  # type: ignore[no-untyped-call]
+            ticks = [num2date(v) for v in values]  # type: ignore[no-untyped-call]
+            return [
+                str(t.year) if (t.month, t.day, t.hour, t.minute) == (1, 1, 0, 0) else label
+                for t, label in zip(ticks, labels, strict=True)
+            ]
+
+    return YearOnNewYear(locator)  # type: ignore[no-untyped-call]
 
 
 def _unit(largest: float) -> tuple[str, float]:
@@ -662,19 +712,19 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <p>{report.volumes} volumes; {len(report.at_risk)} at risk
 (early forecast within {report.risk_seconds / DAY:g} days). Dates are Asia/Shanghai time.</p>
 <h2>Volumes at risk</h2>
-{table(VOLUME_COLUMNS, (_volume_cells(v, report.horizon_seconds) for v in report.at_risk))}
+{table(VOLUME_COLUMNS, _volume_rows(report.at_risk, report.horizon_seconds))}
 <h2>Departments</h2>
-{table(with_title(DEPARTMENT_COLUMNS), (_plain(g, report.horizon_seconds) for g in report.departments))}
+{table(with_title(DEPARTMENT_COLUMNS), _titled(report.departments, report.horizon_seconds))}
 <h2>Storage pools</h2>
-{table(with_title(POOL_COLUMNS), (_plain(g, report.horizon_seconds) for g in report.pools))}
+{table(with_title(POOL_COLUMNS), _titled(report.pools, report.horizon_seconds))}
 <h2>Data-pool datasets by time since their last write</h2>
-{table(DATASET_COLUMNS, (_dataset_cells(f) for f in report.datasets))}
+{table(DATASET_COLUMNS, _dataset_rows(report.datasets))}
 <h2>Charts</h2>
 {images}
 </body></html>
 """
 
 
-def _plain(g: Group, horizon: int) -> list[str]:
-    cells = _group_cells(g, horizon)
-    return [cells[0], g.title, *cells[1:]]
+def _titled(groups: Sequence[Group], horizon: int) -> list[list[str]]:
+    """The page's group rows: each group's title after its name."""
+    return [[cells[0], g.title, *cells[1:]] for g, cells in _group_rows(groups, horizon)]
