@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version as installed
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from dizuo.declaration.cli import CityPath, load_or_exit
 from dizuo.synth.engine import StackRun
+from dizuo.synth.schemas import schema_version
 from dizuo.synth.synth import StackDir, SynthError, synth
 
 err = Console(stderr=True)
@@ -39,14 +41,11 @@ def _pulumi_said(line: str) -> None:
 def _older_schemas_note(versions: str) -> str:
     """Where a cluster is newer than the schemas kubernetes-validate holds, say which version its manifests were
     checked against instead: 'valid against 1.38' must not stand for a check against 1.37's API."""
-    from importlib.metadata import version as installed  # noqa: PLC0415 - only this rare note needs it
-
-    from dizuo.synth.schemas import schema_version  # noqa: PLC0415 - importing it loads the schema package
-
-    older = {v: schema_version(v) for v in versions.split(", ") if schema_version(v) != v}
+    checked = {v: schema_version(v) for v in versions.split(", ")}
+    older = {v: schemas for v, schemas in checked.items() if schemas != v}
     if not older:
         return ""
-    shown = ", ".join(f"{v} against {checked}'s schemas" for v, checked in older.items())
+    shown = ", ".join(f"{v} against {schemas}'s schemas" for v, schemas in older.items())
     return (
         f"; {shown}, the newest kubernetes-validate {installed('kubernetes-validate')} holds: upgrade it to check "
         "the newer API"
