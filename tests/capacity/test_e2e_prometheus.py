@@ -867,3 +867,39 @@ def test_a_claim_that_exists_but_no_pod_mounts_now_is_not_left_out(tmp_path, cap
     assert "fr-jcxx" not in caplog.text, caplog.text
     writes = {w.dataset: w for w in snapshot.writes}
     assert (writes["fr-jcxx"].at, writes["fr-jcxx"].seen) == (loaded, True), writes.get("fr-jcxx")
+
+
+@pytest.mark.filterwarnings("ignore::dizuo.capacity.calendar_cn.CalendarNotCoveredWarning")  # 2027 not yet published
+def test_a_claim_a_running_pod_mounts_is_left_out_when_its_kubelet_is_not_read(tmp_path):
+    """A claim a running pod still mounts whose kubelet stopped reporting it 2 h ago (its node down) is left out, so
+    that DizuoCapacityVolumesLeftOut says its forecast is gone; fr-jcxx, whose loader pod ran and ended 5 h ago, is
+    only not mounted. Before, every claim kube-state-metrics reports counted as not mounted, so a node down hid its
+    claims' forecasts in silence."""
+    now, ts, series = loader_history()
+    node_down = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "cache", "job": "kubelet"}
+    reported = np.where(ts < now - 2 * 3600, 1.0, np.nan)
+    series["kubelet_volume_stats_used_bytes"].append((node_down, 5.0 * GIB * reported))
+    series["kubelet_volume_stats_capacity_bytes"].append((node_down, 10.0 * GIB * reported))
+    state = {"job": "kube-state-metrics"}
+    claims = [("dp-scjg", "fr-jcxx", "fr-loader"), ("sjj-tyrz", "data", "tyrz-0"), ("sjj-tyrz", "cache", "tyrz-1")]
+    loader_runs = ~np.isnan(series["kubelet_volume_stats_used_bytes"][0][1])  # the loader pod runs while mounted
+    series["kube_persistentvolumeclaim_info"] = [
+        ({**state, "namespace": ns, "persistentvolumeclaim": claim}, np.ones(ts.size)) for ns, claim, _ in claims
+    ]
+    series["kube_pod_spec_volumes_persistentvolumeclaims_info"] = [
+        ({**state, "namespace": ns, "pod": pod, "volume": "data", "persistentvolumeclaim": claim}, np.ones(ts.size))
+        for ns, claim, pod in claims
+    ]
+    series["kube_pod_status_phase"] = [
+        ({**state, "namespace": "dp-scjg", "pod": "fr-loader", "phase": "Running"}, loader_runs.astype(float)),
+        ({**state, "namespace": "dp-scjg", "pod": "fr-loader", "phase": "Succeeded"}, (~loader_runs).astype(float)),
+        ({**state, "namespace": "sjj-tyrz", "pod": "tyrz-0", "phase": "Running"}, np.ones(ts.size)),
+        # kube-state-metrics reads the API server: the pod of a node that stopped answering is still Running there.
+        ({**state, "namespace": "sjj-tyrz", "pod": "tyrz-1", "phase": "Running"}, np.ones(ts.size)),
+    ]
+    tsdb = backfill(tmp_path, openmetrics(ts, series))
+    with serving(tmp_path, tsdb, {"global": {"scrape_interval": "1m"}}, tmp_path / "prometheus.log") as (_, url):
+        source = PrometheusSource(url, declaration=load(ROOT / "inventories" / "yulin"))
+        snapshot = ForecastLoop(source, lambda _histories: [], interval=60).run_once()
+    assert snapshot.error is None, snapshot.error
+    assert [lo.labels[1] for lo in snapshot.left_out] == ["sjj-tyrz/cache"], snapshot.left_out

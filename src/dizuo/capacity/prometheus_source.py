@@ -137,8 +137,9 @@ class Selector(BaseModel):
     )
     exists: str | None = Field(
         default=None,
-        description="PromQL: one series per volume that exists, sampled or not, with the volume labels (e.g. "
-        "kube-state-metrics' claims): a volume it names is not left out for want of a recent sample, only not mounted",
+        description="PromQL: one series per volume that exists but is not mounted now, with the volume labels (e.g. "
+        "kube-state-metrics' claims no running pod mounts): a volume it names is not left out for want of a recent "
+        "sample, only not mounted",
     )
 
 
@@ -277,6 +278,14 @@ _RBD_WRITTEN = (
     f"* on (cluster, persistentvolume) group_right () {_PV_OF_CLAIM})"
 )
 
+# The claims that exist (kube-state-metrics) less those a running pod mounts (a pod's claims joined with its phase).
+_CLAIMS_NO_RUNNING_POD_MOUNTS = (
+    "max by (cluster, namespace, persistentvolumeclaim) (kube_persistentvolumeclaim_info$owners) "
+    "unless on (cluster, namespace, persistentvolumeclaim) "
+    "(kube_pod_spec_volumes_persistentvolumeclaims_info * on (cluster, namespace, pod) group_left () "
+    '(max by (cluster, namespace, pod) (kube_pod_status_phase{phase="Running"}) == 1))'
+)
+
 DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # kubelet reports each mounted PVC from the node it runs on; `max by` folds a volume seen by two
     # kubelets during a reschedule into one series. Namespaces and claim names repeat across Kubernetes clusters
@@ -290,8 +299,10 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         owner_label="namespace",
         written=_RBD_WRITTEN,
         # kubelet reports a claim only while a pod mounts it; kube-state-metrics reports every claim there is. A
-        # claim no pod mounts now (one only its nightly loader mounts) is then not mounted, not deleted.
-        exists="max by (cluster, namespace, persistentvolumeclaim) (kube_persistentvolumeclaim_info$owners)",
+        # claim no pod mounts now (one only its nightly loader mounts) is then not mounted, not deleted. A claim a
+        # running pod mounts is never "not mounted": without a sample its kubelet is not read (a node down, a scrape
+        # failing), and it is left out, so that DizuoCapacityVolumesLeftOut says its forecast is gone.
+        exists=_CLAIMS_NO_RUNNING_POD_MOUNTS,
     ),
     # "Full" for a non-root writer means avail = 0, so used = size - avail (reserved blocks count as used).
     Selector(
