@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dizuo.cli import app
-from dizuo.synth.engine import StackRun, engine_urn
+from dizuo.synth.engine import Registered, StackRun, engine_urn
+from dizuo.synth.released import replacing_changes
 
 from .conftest import ROOT, YULIN, city_copy, run_tiers
 
@@ -80,3 +81,61 @@ def test_engine_urns_qualify_a_type_by_every_ancestor_but_the_stack() -> None:
     )
     claim = by_name["yl-datapool-rk-jcxx-pvc"]
     assert engine_urn(run, claim) == f"{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc"
+
+
+def _rk_jcxx_on_the_xinchuang_pool(datasets: dict[str, Any]) -> None:
+    """The police's volume dataset moved to the Xinchuang Ceph pool of the same cluster: its claim's storage class
+    changes."""
+    for d in datasets["datasets"]:
+        if d["code"] == "rk-jcxx":
+            d["storage_pool"] = "xc-ceph"
+
+
+def test_released_refuses_a_change_that_would_replace_a_dataset_s_claim(tmp_path: Path) -> None:
+    """Moving a dataset to another pool keeps its claim's name but changes its storage class: the provider would
+    replace the claim with a new, empty one, which Pulumi refuses for a protected resource. `released` names the
+    claim and what forces it, and exits 1, instead of saying `dizuo up` needs nothing."""
+    changed = city_copy(tmp_path / "changed", {"datasets.yaml": _rk_jcxx_on_the_xinchuang_pool})
+    result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(changed), "--backend", f"file://{tmp_path / 's'}"])
+    assert result.exit_code == 1, result.output
+    error = " ".join(result.stderr.split())
+    claim = f"{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc"
+    assert f"{claim} would be replaced by a new, empty one" in error, error
+    assert "(spec.storageClassName: 'yl-datapool-ceph' -> 'yl-xc-ceph')" in error, error
+
+
+def test_a_claim_moved_to_another_cluster_is_replaced() -> None:
+    """A claim whose Kubernetes provider changes (its dataset's pool in another cluster) is created anew there,
+    whatever its inputs: the provider is named among what forces the replacement."""
+    provider = "urn:pulumi:prod::dizuo-datapool::pulumi:providers:kubernetes::datapool-{0}::datapool-{0}"
+    inputs = {"metadata": {"name": "rk-jcxx", "namespace": "dp-gaj"}, "spec": {"storageClassName": "yl-ceph"}}
+    before, after = (
+        Registered(
+            type="kubernetes:core/v1:PersistentVolumeClaim",
+            name="yl-datapool-rk-jcxx-pvc",
+            urn="urn",
+            parent="",
+            provider=provider.format(cluster),
+            custom=True,
+            protect=True,
+            retain_on_delete=True,
+            inputs=inputs,
+        )
+        for cluster in ("yl-gov", "yl-dmz")
+    )
+    assert replacing_changes(before, after) == ("provider: 'datapool-yl-gov' -> 'datapool-yl-dmz'",)
+    assert replacing_changes(before, before) == ()
+
+
+def test_growing_a_dataset_replaces_nothing(tmp_path: Path) -> None:
+    """A dataset grown in datasets.yaml changes its claim's requested size, which Kubernetes changes in place
+    (volume expansion): released finds nothing to replace or unprotect."""
+
+    def grow(datasets: dict[str, Any]) -> None:
+        datasets["datasets"][0]["size_gib"] += 10
+
+    changed = city_copy(tmp_path / "changed", {"datasets.yaml": grow})
+    result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(changed), "--backend", f"file://{tmp_path / 's'}"])
+    assert result.exit_code == 0, result.output
+    assert "no protected resource is released" in result.stderr
+    assert "replaced" not in result.stderr

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from dizuo.declaration.cli import CityPath, load_or_exit
+from dizuo.exit_codes import FAILED
 from dizuo.synth.engine import StackRun
 from dizuo.synth.schemas import schema_version
 from dizuo.synth.synth import StackDir, SynthError, synth
@@ -180,7 +181,8 @@ def _register_released(app: typer.Typer) -> None:
     ) -> None:
         """Print the `pulumi state unprotect` commands for the protected resources CITY_DIR no longer declares (a
         retired dataset's claim or bucket, an owner's last dataset namespace): `dizuo up` refuses to forget them
-        until they are unprotected."""
+        until they are unprotected. Exit 1 when the change would replace a protected resource (a dataset moved to
+        another pool or cluster): that is a data migration, not a stack update."""
         from dizuo.synth.deploy import DeployError, backend_url  # noqa: PLC0415 - only this command and up need it
         from dizuo.synth.released import released, unprotect_commands  # noqa: PLC0415
 
@@ -188,7 +190,7 @@ def _register_released(app: typer.Typer) -> None:
         load_or_exit(changed)
         try:
             url = backend_url(backend)
-            found = released(deployed, changed, stacks, stack)
+            change = released(deployed, changed, stacks, stack)
         except DeployError as exc:
             err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
             raise typer.Exit(exc.code) from None
@@ -196,6 +198,7 @@ def _register_released(app: typer.Typer) -> None:
             for error in exc.errors:
                 err.print("[red]error[/red]", escape(error), soft_wrap=True)
             raise typer.Exit(exc.code) from None
+        found = change.released
         for line in unprotect_commands(found, stack, url):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
         err.print(
@@ -203,3 +206,14 @@ def _register_released(app: typer.Typer) -> None:
             if found
             else "no protected resource is released: `dizuo up` needs no unprotect"
         )
+        for r in change.replaced:
+            err.print(
+                f"[red]error[/red] {escape(r.urn)} would be replaced by a new, empty one "
+                f"({escape('; '.join(r.changes))}):"
+                " Pulumi refuses to replace a protected resource, and unprotecting it would not move its data. Keep it"
+                " as deployed, declare the data's new home beside it and copy the data there (a migration wave,"
+                " roles/data_migration), then retire the old one as above.",
+                soft_wrap=True,
+            )
+        if change.replaced:
+            raise typer.Exit(FAILED)

@@ -5,6 +5,11 @@ a dataset therefore takes a deliberate step first: ``pulumi state unprotect`` of
 drops. Which ones they are follows from the stack programs: each runs under the mock engine for the declaration as
 deployed and as changed, and every protected resource of the first that the second no longer declares (under its
 name or an alias) is released.
+
+A change can also keep a protected resource but change an input its provider cannot change in place (a dataset moved
+to another storage pool: its claim's storage class): the provider replaces it, creating a new, empty one. Pulumi
+refuses that for a protected resource too, and unprotecting it would not move the data; such resources are named as
+replaced, with the inputs that force it, so that the change is made as a data migration instead.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from dizuo.synth.engine import StackRun, engine_urn
+from dizuo.synth.engine import Registered, StackRun, engine_urn
 from dizuo.synth.synth import discover, run_program
 
 
@@ -29,23 +35,88 @@ class Released:
     """``retain_on_delete``: the update forgets it and leaves it where it is (else the update deletes it)."""
 
 
-def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> list[Released]:
+@dataclass(frozen=True, slots=True)
+class Replaced:
+    """A protected resource the changed declaration still declares, with an input its provider cannot change in
+    place: the update would replace it with a new, empty one (and Pulumi refuses, the resource being protected)."""
+
+    stack_dir: Path
+    """Its stack's folder."""
+    urn: str
+    """Its URN, as the Pulumi engine writes it."""
+    changes: tuple[str, ...]
+    """Each input forcing the replacement, with its old and new value: ``spec.storageClassName: 'a' -> 'b'``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a change of the declaration does to the protected resources of one environment."""
+
+    released: list[Released]
+    replaced: list[Replaced]
+
+
+# The inputs whose change makes the provider replace a resource of a kind that holds data, read from the providers:
+# pulumi-kubernetes' forceNew table (provider/pkg/provider/diff.go; every kind: metadata.name and .namespace) and the
+# OpenStack provider's ForceNew schema fields. A different provider resource (another Kubernetes cluster) replaces
+# any resource.
+KUBERNETES_REPLACING = ("metadata.name", "metadata.namespace")
+REPLACING_INPUTS: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:PersistentVolumeClaim": (
+        *KUBERNETES_REPLACING,
+        "spec.accessModes",
+        "spec.selector",
+        "spec.storageClassName",
+        "spec.volumeName",
+    ),
+    "openstack:objectstorage/container:Container": ("name", "region", "storagePolicy"),
+    "openstack:networking/port:Port": ("networkId", "region"),
+}
+
+
+def replacing_changes(before: Registered, after: Registered) -> tuple[str, ...]:
+    """The inputs of ``before`` that ``after`` changes and that its provider cannot change in place."""
+    default = KUBERNETES_REPLACING if before.type.startswith("kubernetes:") else ()
+    changes = []
+    for path in REPLACING_INPUTS.get(before.type, default):
+        old, new = _at(before.inputs, path), _at(after.inputs, path)
+        if old != new:
+            changes.append(f"{path}: {old!r} -> {new!r}")
+    old_provider, new_provider = (r.provider.rpartition("::")[0] for r in (before, after))
+    if old_provider != new_provider:
+        changes.append(f"provider: {old_provider.rpartition('::')[2]!r} -> {new_provider.rpartition('::')[2]!r}")
+    return tuple(changes)
+
+
+def _at(inputs: dict[str, Any], path: str) -> Any:
+    """The input at a dotted path, None where any part is missing."""
+    value: Any = inputs
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Change:
     """The protected resources of environment ``stack`` that declaration ``deployed`` makes and ``changed`` does not,
-    stack by stack, lowest tier first. Raises :class:`dizuo.synth.synth.SynthError` when a stack program fails."""
+    and those ``changed`` still makes but would replace, stack by stack, lowest tier first. Raises
+    :class:`dizuo.synth.synth.SynthError` when a stack program fails."""
     stacks = discover(stacks_root)
     runs: list[list[StackRun]] = []
     for declaration in (deployed, changed):
         upstream: dict[str, dict[str, object]] = {}
         runs.append([run_program(stack_dir, stack, declaration, upstream) for stack_dir in stacks])
-    found = []
+    found: list[Released] = []
+    replaced: list[Replaced] = []
     for stack_dir, before, after in zip(stacks, *runs, strict=True):
-        declared = {r.urn for r in after.resources} | {alias for r in after.resources for alias in r.aliases}
-        found += [
-            Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete)
-            for r in before.resources
-            if r.protect and r.urn not in declared
-        ]
-    return found
+        declared = {urn: r for r in after.resources for urn in (r.urn, *r.aliases)}
+        for r in before.resources:
+            if not r.protect:
+                continue
+            if (now := declared.get(r.urn)) is None:
+                found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete))
+            elif changes := replacing_changes(r, now):
+                replaced.append(Replaced(stack_dir.path, engine_urn(before, r), changes))
+    return Change(found, replaced)
 
 
 def unprotect_commands(found: list[Released], stack: str, backend_url: str, cwd: Path | None = None) -> list[str]:
