@@ -176,6 +176,13 @@ CASES = [
         id="one-source-per-dataset",
     ),
     pytest.param(
+        "datasets.yaml",
+        _set(["datasets", 0, "storage_pool"], "dmz-ceph"),
+        "datasets.yaml: datasets[0].storage_pool: 核心 data cannot live on 'dmz-ceph', a pool of cluster 'yl-dmz' in "
+        "the internet zone 'internet': put it on a pool of an inner zone",
+        id="core-data-in-the-dmz",
+    ),
+    pytest.param(
         "network.yaml",
         _set(["ingress", 0, "ports"], [22, 443]),
         "network.yaml: ingress[0].ports: management ports [22] must not be reachable from outside",
@@ -746,6 +753,17 @@ def test_bad_input_names_file_key_and_value(city: Path, edit: Edit, file: str, c
     edit(file, change)
     found = problems(city)
     assert any(expected in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
+
+
+def test_general_data_may_live_in_the_dmz(city: Path, edit: Edit) -> None:
+    """Only important and core data (重要, 核心) are kept out of the internet zone: a 一般 dataset on the DMZ's pool
+    draws no such problem."""
+    edit("datasets.yaml", _set(["datasets", 12, "storage_pool"], "dmz-ceph"))
+    try:
+        load(city)
+    except DeclarationError as caught:
+        exposed = [str(p) for p in caught.problems if "internet zone" in str(p)]
+        assert not exposed, exposed
 
 
 @pytest.mark.parametrize(

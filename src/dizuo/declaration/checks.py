@@ -14,6 +14,7 @@ from dizuo.declaration.loader import DeclarationError, Problem, show_value
 from dizuo.declaration.model import (
     DOMESTIC_DATABASES,
     XINCHUANG_VENDORS,
+    Classification,
     Database,
     Dataset,
     Declaration,
@@ -33,6 +34,8 @@ Shown = Callable[[str], str]
 # would get a department's admins reading them.
 RESERVED_NAMESPACES = frozenset({"default", "ingress-nginx", "ceph-csi-rbd", "ceph-csi-cephfs"})
 RESERVED_NAMESPACE_PREFIXES = ("kube-", "dp-")
+# Data classes that may not live in the internet zone (DMZ): 数据安全法 art. 21, GB/T 43697-2024.
+SHIELDED = frozenset({Classification.IMPORTANT, Classification.CORE})
 
 
 def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
@@ -887,6 +890,9 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
     departments = {x.code for x in d.departments}
     systems = {s.code: s for s in d.systems}
     pools = {p.name: p for p in d.storage_pools()}
+    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
+    pool_zone = {p.name: c.zone for c in d.clusters for p in c.storage_pools}
+    exposed = {z.name for z in d.zones if z.kind is ZoneKind.INTERNET}
     problems = []
     for i, ds in enumerate(d.datasets):
         at = f"datasets[{i}]"
@@ -915,6 +921,19 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
                     file,
                     f"{at}.storage_pool",
                     f"a {ds.kind} cannot live on {show_value(ds.storage_pool)} (backend {pool.backend})",
+                )
+            )
+        elif ds.classification in SHIELDED and pool_zone.get(pool.name) in exposed:
+            # The internet zone (DMZ) is the one an attacker reaches first; 数据安全法 art. 21 and GB/T 43697 hold
+            # important and core data to stricter protection: it stays in an inner zone, and what the DMZ serves of
+            # it crosses a declared flow.
+            problems.append(
+                Problem(
+                    file,
+                    f"{at}.storage_pool",
+                    f"{ds.classification.value} data cannot live on {show_value(ds.storage_pool)}, a pool of "
+                    f"cluster {pool_cluster[pool.name]!r} in the internet zone {pool_zone[pool.name]!r}: "
+                    "put it on a pool of an inner zone (systems in the DMZ reach it through a declared flow)",
                 )
             )
         if ds.retention_days < ds.refresh_days:
