@@ -25,8 +25,8 @@ REGENERATE = "DIZUO_REGENERATE_INVENTORY=1 pytest tests/stacks/test_plan_invento
 WATCHED: dict[str, dict[str, list[str]]] = {
     "network": {
         "yl-management-sg": ["name", "description"],
-        "yl-extranet-mgmt-to-ext-admin-tcp-22": ["remoteIpPrefix", "portRangeMin", "protocol"],
-        "yl-internet-citizens-https-tcp-443": ["remoteIpPrefix", "portRangeMin"],
+        "yl-extranet-tcp-22-from-10-64-0-0-16": ["remoteIpPrefix", "portRangeMin", "protocol"],
+        "yl-internet-tcp-443-from-0-0-0-0-0": ["remoteIpPrefix", "portRangeMin"],
         "yl-ext-k8s-nodes-subnet": ["cidr", "gatewayIp", "name"],
         "yl-transit-subnet": ["cidr", "noGateway", "enableDhcp"],
         "yl-extranet-to-management-route": ["destinationCidr", "nextHop"],

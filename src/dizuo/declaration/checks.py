@@ -692,7 +692,9 @@ def _generated_names(d: Declaration, shown: Shown) -> list[Problem]:
 
 def _network_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
     """Two entries of network.yaml whose rule or route names come out alike (names are joined with hyphens, which
-    names contain too): the network stack would give two resources one name, which Pulumi refuses."""
+    names contain too): the network stack would give two resources one name, which Pulumi refuses. Two rules (or
+    routes) named after what Neutron compares share a name only when Neutron holds them once:
+    :func:`_neutron_duplicates` says so, with what it means for `dizuo up`."""
     from dizuo.network.shapes import GeneratedName, generated_names  # noqa: PLC0415 - network imports the declaration
 
     net = shown("network.yaml")
@@ -700,7 +702,7 @@ def _network_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
     problems = []
     for named in generated_names(d.network):
         seen = first.setdefault((named.kind, named.name), named)
-        if seen is not named and seen.path != named.path:
+        if seen is not named and not (seen.as_neutron_compares and named.as_neutron_compares):
             problems.append(
                 Problem(
                     net,

@@ -19,11 +19,13 @@ from dizuo.declaration.model import NetworkFile
 from dizuo.naming import name as dz_name
 from dizuo.network.shapes import (
     address_key,
+    former_ingress_route_name,
     gateway,
     ingress_route_name,
     ingress_rules,
     needs_external_network,
     subnet_holding,
+    unambiguous_formers,
     within_rule_name,
     zone_route_name,
 )
@@ -166,7 +168,15 @@ class CityNetwork(pulumi.ComponentResource):
                     subnet_ids=tuple(subnet_ids),  # type: ignore[arg-type]
                 )
             )
-        for rule in ingress_rules(args.network):
+        rules = ingress_rules(args.network)
+        # Rules are named after what Neutron compares, so that renaming a flow or an ingress source only rewords a
+        # description. Up to dizuo 0.1.0 they were named after the entry: the alias lets a stack deployed then find
+        # each rule under its new name, instead of replacing every one of them.
+        former_rules = unambiguous_formers(
+            ((rule.resource, rule.former) for rule in rules), [within_rule_name(z.name) for z in args.network.zones]
+        )
+        for rule in rules:
+            former = former_rules.get(rule.resource)
             openstack.networking.SecGroupRule(
                 f"{name}-{rule.resource}",
                 security_group_id=groups[rule.zone].id,
@@ -177,12 +187,25 @@ class CityNetwork(pulumi.ComponentResource):
                 port_range_max=rule.port,
                 remote_ip_prefix=rule.remote_cidr,
                 description=rule.description[:255],
-                opts=rule_child,
+                opts=pulumi.ResourceOptions.merge(
+                    rule_child,
+                    pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{former}")] if former else []),
+                ),
             )
         self._route_between_zones(name, args, routers, child)
         # Ingress from outside into a zone without an external network (the provincial extranet line): the zone router
         # routes the source range to the line's router, whose address is held like the ingress addresses.
         next_hops: dict[str, openstack.networking.Port] = {}
+        # Routes are named after their range and next hop, which the router holds once, and aliased to their names up
+        # to dizuo 0.1.0 (after the ingress source), as the rules are.
+        former_routes = unambiguous_formers(
+            (
+                (ingress_route_name(i.destination, i.cidr, i.via), former_ingress_route_name(i.destination, i.name))
+                for i in args.network.ingress
+                if i.via is not None
+            ),
+            [zone_route_name(*ends) for a, b in args.network.routed_zone_pairs() for ends in ((a, b), (b, a))],
+        )
         for ingress in args.network.ingress:
             if ingress.via is None:
                 continue
@@ -203,13 +226,20 @@ class CityNetwork(pulumi.ComponentResource):
                 )
             held = subnet_holding(args.network, ingress.via)
             assert held is not None  # noqa: S101 - _reserve raised otherwise
+            route = ingress_route_name(ingress.destination, ingress.cidr, ingress.via)
             openstack.networking.RouterRoute(
-                f"{name}-{ingress_route_name(ingress.destination, ingress.name)}",
+                f"{name}-{route}",
                 router_id=routers[ingress.destination].id,
                 destination_cidr=ingress.cidr,
                 next_hop=ingress.via,
-                # Neutron accepts a next hop only on a subnet the router is attached to.
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[interfaces[held[1].name]])),
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(
+                        # Neutron accepts a next hop only on a subnet the router is attached to.
+                        depends_on=[interfaces[held[1].name]],
+                        aliases=[pulumi.Alias(name=f"{name}-{former_routes[route]}")] if route in former_routes else [],
+                    ),
+                ),
             )
         self.ingress_ports = {
             cluster: self._reserve(

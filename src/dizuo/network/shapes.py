@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dizuo.declaration.model import Flow, IngressSource, NetworkFile, Subnet, Zone
@@ -13,7 +15,8 @@ class RuleSpec:
     """One ingress rule on a zone's security group."""
 
     zone: str
-    key: str
+    entry: str
+    """The name of the flow or ingress source it is made from."""
     protocol: str
     port: int | None  # None: every port of the protocol
     remote_cidr: str
@@ -21,13 +24,34 @@ class RuleSpec:
 
     @property
     def resource(self) -> str:
-        """The rule's resource name, without the component's prefix (one per zone and key)."""
-        return f"{self.zone}-{self.key}"
+        """The rule's resource name, without the component's prefix: see :func:`rule_name`."""
+        return rule_name(self.zone, self.protocol, self.port, self.remote_cidr)
+
+    @property
+    def former(self) -> str:
+        """The name the rule had up to dizuo 0.1.0, after its entry: see :func:`former_rule_name`."""
+        return former_rule_name(self.zone, self.entry, self.protocol, self.port)
 
 
-def rule_key(name: str, protocol: str, port: int | None) -> str:
-    """The part of a flow's or ingress source's security-group rule name that tells its rules apart."""
-    return f"{name}-{protocol}-{port or 'all'}"
+def range_key(cidr: str) -> str:
+    """An IPv4 range as a piece of a resource name: ``172.16.0.0/12`` -> ``172-16-0-0-12``."""
+    network = ipaddress.IPv4Network(cidr)
+    return f"{address_key(str(network.network_address))}-{network.prefixlen}"
+
+
+def rule_name(zone: str, protocol: str, port: int | None, remote_cidr: str) -> str:
+    """A flow's or ingress source's security-group rule, named after what Neutron tells rules apart by (the zone's
+    group, protocol, port, remote range), never after the entry: renaming a flow or an ingress source then edits the
+    rule's description under the same name. Named after the entry, the renamed rule was a new resource, which Pulumi
+    creates before it deletes the old one, and Neutron refuses it (409 SecurityGroupRuleExists: its duplicate check
+    ignores the description). Two rules of one name are two rules Neutron holds once (``validate`` refuses them)."""
+    return f"{zone}-{protocol}-{port or 'all'}-from-{range_key(remote_cidr)}"
+
+
+def former_rule_name(zone: str, entry: str, protocol: str, port: int | None) -> str:
+    """The name of a flow's or ingress source's rule up to dizuo 0.1.0, after the entry: the rule's alias, so that a
+    stack deployed then finds its rules under their new names instead of replacing each."""
+    return f"{zone}-{entry}-{protocol}-{port or 'all'}"
 
 
 def within_rule_name(zone: str) -> str:
@@ -40,9 +64,28 @@ def zone_route_name(here: str, there: str) -> str:
     return f"{here}-to-{there}-route"
 
 
-def ingress_route_name(destination: str, ingress: str) -> str:
-    """The route of zone ``destination``'s router to the range of ingress source ``ingress``, via its next hop."""
+def ingress_route_name(destination: str, cidr: str, via: str) -> str:
+    """The route of zone ``destination``'s router to an ingress source's range ``cidr`` via its next hop ``via``: named
+    after what the router holds once (range and next hop), never after the ingress source, which a rename would
+    otherwise turn into a second route alike, made before the old one goes."""
+    return f"{destination}-{range_key(cidr)}-via-{address_key(via)}-route"
+
+
+def former_ingress_route_name(destination: str, ingress: str) -> str:
+    """The name of an ingress route up to dizuo 0.1.0, after its ingress source: the route's alias (see
+    :func:`former_rule_name`)."""
     return f"{destination}-{ingress}-route"
+
+
+def unambiguous_formers(renamed: Iterable[tuple[str, str]], others: Iterable[str] = ()) -> dict[str, str]:
+    """Of the ``(name, former name)`` pairs of resources of one kind, by name, the former names that can stand for one
+    resource only. A former name two resources share, or which another resource (of ``others`` or ``renamed``) has
+    now, never named one deployed resource (``validate`` refused such a declaration), and Pulumi refuses two
+    resources claiming one alias, or an alias that is another resource's name."""
+    pairs = list(renamed)
+    taken = {name for name, _ in pairs} | set(others)
+    uses = Counter(former for _, former in pairs)
+    return {name: former for name, former in pairs if uses[former] == 1 and former not in taken}
 
 
 def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
@@ -57,7 +100,7 @@ def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
             rules.append(
                 RuleSpec(
                     zone=flow.destination,
-                    key=rule_key(flow.name, flow.protocol, port),
+                    entry=flow.name,
                     protocol=flow.protocol,
                     port=port,
                     remote_cidr=cidr[flow.source],
@@ -69,7 +112,7 @@ def ingress_rules(network: NetworkFile) -> list[RuleSpec]:
             rules.append(
                 RuleSpec(
                     zone=ingress.destination,
-                    key=rule_key(ingress.name, ingress.protocol, port),
+                    entry=ingress.name,
                     protocol=ingress.protocol,
                     port=port,
                     remote_cidr=ingress.cidr,
@@ -89,42 +132,53 @@ class GeneratedName:
     name: str
     """The resource name, without the component's prefix."""
     path: str
-    """Key path of the entry in network.yaml, e.g. ``flows[3].name``."""
+    """Key path of the entry in network.yaml, e.g. ``flows[3].ports[0]``."""
     entry: str
     """The entry, as a reader finds it: ``'tax-sync' into zone 'dedicated'``."""
+    as_neutron_compares: bool = False
+    """Named after what Neutron tells rules (or routes) apart by: two such entries of one name make one Neutron rule
+    or route, which :func:`neutron_entries` reports with what Neutron does with it."""
 
 
 def generated_names(network: NetworkFile) -> list[GeneratedName]:
-    """Every rule and route name the network component makes from the declaration: zone and flow names joined with
-    hyphens, which two different entries can spell alike (flow ``tax-sync`` into zone ``dedicated``, flow ``sync``
-    into zone ``dedicated-tax``). Pulumi refuses a program giving two resources one name."""
+    """Every rule and route name the network component makes from the declaration: zone names and ranges joined with
+    hyphens, which zone names contain too, so two different entries could spell one name alike. Pulumi refuses a
+    program giving two resources one name. Entries of zones the declaration does not have are left out (validation
+    reports them)."""
     rule, route = "security-group rule", "router route"
+    cidr = {z.name: z.cidr for z in network.zones}
     names = [
         GeneratedName(rule, within_rule_name(z.name), f"zones[{i}].name", f"zone {z.name!r}")
         for i, z in enumerate(network.zones)
     ]
-    entries: list[tuple[str, Flow | IngressSource, tuple[int | None, ...]]] = [
-        *((f"flows[{i}].name", f, f.ports or (None,)) for i, f in enumerate(network.flows)),
-        *((f"ingress[{i}].name", g, g.ports) for i, g in enumerate(network.ingress)),
+    entries: list[tuple[str, Flow | IngressSource, str, tuple[int | None, ...]]] = [
+        *(
+            (f"flows[{i}]", f, cidr[f.source], f.ports or (None,))
+            for i, f in enumerate(network.flows)
+            if f.source in cidr and f.destination in cidr
+        ),
+        *((f"ingress[{i}]", g, g.cidr, g.ports) for i, g in enumerate(network.ingress) if g.destination in cidr),
     ]
     names += [
         GeneratedName(
             rule,
-            f"{entry.destination}-{rule_key(entry.name, entry.protocol, port)}",
-            path,
+            rule_name(entry.destination, entry.protocol, port, remote),
+            f"{path}.ports[{j}]" if port is not None else f"{path}.protocol",
             f"{entry.name!r} into zone {entry.destination!r}",
+            as_neutron_compares=True,
         )
-        for path, entry, ports in entries
-        for port in ports
+        for path, entry, remote, ports in entries
+        for j, port in enumerate(ports)
     ]
     for i, ingress in enumerate(network.ingress):
-        if ingress.via is not None:
+        if ingress.via is not None and ingress.destination in cidr:
             names.append(
                 GeneratedName(
                     route,
-                    ingress_route_name(ingress.destination, ingress.name),
-                    f"ingress[{i}].name",
+                    ingress_route_name(ingress.destination, ingress.cidr, ingress.via),
+                    f"ingress[{i}].via",
                     f"{ingress.name!r} into zone {ingress.destination!r}",
+                    as_neutron_compares=True,
                 )
             )
     first_flow: dict[frozenset[str], tuple[int, str]] = {}
