@@ -20,6 +20,7 @@ import dizuo.synth.synth as synth_module
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration, load
 from dizuo.exit_codes import BAD_INPUT
+from dizuo.synth.released import released
 from dizuo.synth.schemas import _schema_dir as schema_dir
 from dizuo.synth.schemas import (
     label_errors,
@@ -472,6 +473,60 @@ def test_a_stack_without_its_config_file_is_said_as_that_not_as_a_missing_key(
     assert "(environments with a Pulumi.<env>.yaml there: yulin-prod)" in done.stderr, done.stderr
     assert "externalNetwork" not in done.stderr, done.stderr
     assert not (tmp_path / "build").exists()
+
+
+def _stacks_needing_no_config(root: Path, configured: dict[str, list[str]]) -> Path:
+    """Stack folders under ``root`` whose programs read no config key, each with a Pulumi.<env>.yaml per environment
+    of ``configured`` (by folder)."""
+    for folder, environments in configured.items():
+        one_file_stack(root / folder, "import pulumi\npulumi.export('ran', True)\n")
+        for environment in environments:
+            (root / folder / f"Pulumi.{environment}.yaml").write_text("config: {}\n", encoding="utf-8")
+    return root
+
+
+def test_a_named_environment_no_stack_folder_configures_is_refused_even_if_the_programs_need_no_config(
+    tmp_path: Path, yulin: Declaration
+) -> None:
+    """--stack with a typo'd environment (yulin-prdo) fails as bad input naming each folder and the environments it
+    has, before any program runs: stack programs reading no config key would otherwise synthesise quietly, with their
+    defaults, an environment that does not exist (and `released` would compare two of them). The default environment
+    may still lack a config: a city's manifests can be made before its stacks are set up."""
+    stacks = _stacks_needing_no_config(tmp_path / "stacks", {"0-first": ["yulin-prod"], "1-second": ["yulin-prod"]})
+    out = tmp_path / "build"
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, out, stacks, stack="yulin-prdo")
+    assert caught.value.code == BAD_INPUT
+    assert caught.value.errors == [
+        f"{stacks / folder / 'Pulumi.yulin-prdo.yaml'}: no such stack config: --stack yulin-prdo is no environment of "
+        f"stacks/{folder} (environments with a Pulumi.<env>.yaml there: yulin-prod)"
+        for folder in ("0-first", "1-second")
+    ]
+    assert not out.exists()
+    with pytest.raises(SynthError) as released_caught:
+        released(YULIN, YULIN, stacks, "yulin-prdo")
+    assert released_caught.value.errors == caught.value.errors
+    for folder in ("0-first", "1-second"):
+        (stacks / folder / "Pulumi.yulin-prod.yaml").unlink()
+    assert synth(yulin, YULIN, out, stacks).summary["stack"] == "yulin-prod", "the default environment needs no config"
+
+
+def test_a_named_environment_some_stack_folders_lack_is_refused_naming_those(
+    tmp_path: Path, yulin: Declaration
+) -> None:
+    """An environment configured in some stack folders only is refused, naming the folders without it: `dizuo up
+    --stack` refuses it the same way, so what synth would make of it is no deployment's."""
+    stacks = _stacks_needing_no_config(
+        tmp_path / "stacks", {"0-first": ["yulin-dev", "yulin-prod"], "1-second": ["yulin-prod"]}
+    )
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, tmp_path / "build", stacks, stack="yulin-dev")
+    assert caught.value.code == BAD_INPUT
+    assert caught.value.errors == [
+        f"{stacks / '1-second' / 'Pulumi.yulin-dev.yaml'}: no such stack config: --stack yulin-dev is no environment "
+        "of stacks/1-second (environments with a Pulumi.<env>.yaml there: yulin-prod)"
+    ]
+    assert synth(yulin, YULIN, tmp_path / "build", stacks, stack="yulin-prod").summary["stack"] == "yulin-prod"
 
 
 def _without_pulumi(tmp_path: Path, action: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dizuo.synth.engine import Registered, StackRun, engine_urn
-from dizuo.synth.synth import discover, run_program
+from dizuo.synth.synth import check_environment, discover, run_program
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +99,10 @@ def _at(inputs: dict[str, Any], path: str) -> Any:
 def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Change:
     """The protected resources of environment ``stack`` that declaration ``deployed`` makes and ``changed`` does not,
     and those ``changed`` still makes but would replace, stack by stack, lowest tier first. Raises
-    :class:`dizuo.synth.synth.SynthError` when a stack program fails."""
+    :class:`dizuo.synth.synth.SynthError` when a stack folder has no ``Pulumi.<stack>.yaml`` or a stack program
+    fails."""
     stacks = discover(stacks_root)
+    check_environment(stacks, stack)
     runs: list[list[StackRun]] = []
     for declaration in (deployed, changed):
         upstream: dict[str, dict[str, object]] = {}

@@ -204,13 +204,20 @@ def synth(
     """Synthesise every stack of ``stacks_root`` for ``declaration`` into ``out``.
 
     ``stack`` is the environment (default ``<city>-<environment>``): its ``Pulumi.<stack>.yaml`` supplies the
-    config, with ``dizuo:declaration`` pointed at ``declaration_dir``. ``secrets`` adds secret config values
+    config, with ``dizuo:declaration`` pointed at ``declaration_dir``; a named ``stack`` must have one in every stack
+    folder (:func:`check_environment`), the default may lack it (the programs then run on their own defaults).
+    ``secrets`` adds secret config values
     (as `pulumi config set --secret` would). Raises :class:`SynthError`; ``out`` is then left untouched.
     """
+    named = stack is not None
     stack = stack or f"{declaration.city.code}-{declaration.city.environment}"
     out = resolved_out(out)  # the folder checked is the folder written: `link/../x` is x beside link's target
     check_output_dir(out, declaration_dir, stacks_root, declaration)
     stacks = discover(stacks_root)
+    if named:
+        # The default environment may lack a config (manifests of a city whose stacks are not set up yet); a named
+        # one is a claim that it exists, and a typo would otherwise synthesise quietly with the programs' defaults.
+        check_environment(stacks, stack)
     upstream: dict[str, dict[str, Any]] = {}
     result = SynthResult(out=out)
     errors: list[str] = []
@@ -251,6 +258,24 @@ def configured_stacks(stack_dir: Path) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stack_dir.glob("Pulumi.*.yaml"))
 
 
+def check_environment(stacks: list[StackDir], stack: str) -> None:
+    """SynthError (bad input) unless every stack folder holds ``Pulumi.<stack>.yaml``, naming each folder without one
+    and the environments configured there. A folder missing it fails too when the others have it: `dizuo up --stack`
+    refuses that environment (it would create the stack, empty, in the backend), so what synth or released would
+    say of it is no deployment's."""
+    missing = [s for s in stacks if not (s.path / f"Pulumi.{stack}.yaml").is_file()]
+    if missing:
+        raise SynthError([_no_such_config(s, stack) for s in missing], BAD_INPUT)
+
+
+def _no_such_config(stack_dir: StackDir, stack: str) -> str:
+    return (
+        f"{stack_dir.path / f'Pulumi.{stack}.yaml'}: no such stack config: --stack {stack} is no environment of "
+        f"stacks/{stack_dir.path.name} (environments with a Pulumi.<env>.yaml there: "
+        f"{', '.join(configured_stacks(stack_dir.path)) or 'none'})"
+    )
+
+
 def run_program(
     stack_dir: StackDir,
     stack: str,
@@ -275,14 +300,7 @@ def run_program(
         if not config_file.exists():
             # Without the stack's config the program could not have run: the --stack given is the problem, and what
             # the program then missed first (a config key) would only hide it.
-            raise SynthError(
-                [
-                    f"{config_file}: no such stack config: --stack {stack} is no environment of stacks/"
-                    f"{stack_dir.path.name} (environments with a Pulumi.<env>.yaml there: "
-                    f"{', '.join(configured_stacks(stack_dir.path)) or 'none'})"
-                ],
-                BAD_INPUT,
-            ) from exc
+            raise SynthError([_no_such_config(stack_dir, stack)], BAD_INPUT) from exc
         raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}"], FAILED) from exc
     upstream[stack_reference_name(run.project, stack)] = run.exports
     return run
