@@ -15,6 +15,7 @@ from dizuo.capacity.calendar_cn import CalendarNotCoveredWarning, is_working_day
 from dizuo.capacity.forecast import forecast_histories
 from dizuo.capacity.forecast_imports import passage_quantiles
 from dizuo.capacity.forecast_recent import HOUR_SLOTS, recent_change
+from dizuo.capacity.forecast_schedule import PERIOD_SLOTS, weekly_cleanups
 from dizuo.capacity.forecast_select import select_growth
 from dizuo.capacity.forecast_trend import local_trend
 from dizuo.capacity.types import Forecast, UsageHistory
@@ -190,6 +191,77 @@ def test_cleanups_from_a_rising_level_hold_only_until_it_reaches_capacity():
     assert abs(_hours_until(fc) - truth_h) <= 24, (
         f"rising-cleanups: predicted full in {_hours_until(fc):.0f} h, truth {truth_h:.0f} h"
     )
+
+
+# A Friday, 01:00 local: the weekly cleanups below run at that hour.
+WEEKLY_CLEANUP = _unix(2024, 3, 8, 1)
+
+
+def _weekly_cleanup(growth_gib_per_day: float, freed_gib: float, level_gib: float) -> Usage:
+    """24/7 growth at `level_gib` GiB at PLAIN_ASOF, and a job freeing `freed_gib` GiB every Friday at 01:00."""
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        week = 7 * DAY
+        runs_since_asof = np.floor((ts - WEEKLY_CLEANUP) / week) - (PLAIN_ASOF - WEEKLY_CLEANUP) // week
+        return GIB * (level_gib + growth_gib_per_day * (ts - PLAIN_ASOF) / DAY - freed_gib * runs_since_asof)
+
+    return usage
+
+
+@pytest.mark.parametrize(
+    ("growth", "freed", "level"),
+    [
+        (2.0, 14.0, 93.0),  # full on Thursday night, before the next cleanup (84 h)
+        (2.8, 10.0, 85.0),  # the next cleanup frees 10 GiB first: full the Wednesday after (214.5 h)
+        (2.0, 12.0, 88.0),  # each cleanup frees most of a week's growth: full in 24 days
+    ],
+)
+def test_a_weekly_cleanup_at_a_fixed_hour_is_growth_between_cleanups_and_cleanups_due(
+    growth: float, freed: float, level: float
+):
+    """A volume cleaned every Friday at 01:00 grows at its rate between cleanups and is freed again by each one due
+    (read as steps and as shrinking days off, the forecast was 72 h late, 64 h and 433 h early)."""
+    fc, truth_h = _forecast_and_truth("weekly", _weekly_cleanup(growth, freed, level), 100 * GIB, PLAIN_ASOF)
+    assert abs(_hours_until(fc) - truth_h) <= 2, (
+        f"weekly: predicted full in {_hours_until(fc):.2f} h, truth {truth_h:.2f} h"
+    )
+
+
+def test_a_weekly_cleanup_that_frees_the_week_s_growth_means_no_fill():
+    """A volume at 91.5 % whose Friday cleanup frees what it wrote that week is not predicted to fill (it was, in
+    281 h, when the cleanups were not expected again)."""
+    (fc,) = forecast_histories([_history("weekly-steady", _weekly_cleanup(1.0, 7.0, 91.5), 100 * GIB)])
+    assert fc.exhaustion_at is None, f"weekly-steady: predicted full at {fc.exhaustion_at}; each Friday frees 7 GiB"
+
+
+def test_daily_falls_are_no_weekly_schedule():
+    """A daily log rotation has a fall every seventh day too; it is not a weekly cleanup, and nothing is added back."""
+
+    def rotation(ts: Times) -> npt.NDArray[np.float64]:
+        return GIB * (60 + 5 * (((ts + 8 * HOUR) % DAY) / DAY))
+
+    history = _history("rotated", rotation, 100 * GIB)
+    used = np.asarray(history.used_bytes)[None, :]
+    found = weekly_cleanups(used, np.array([100 * GIB]), np.array([used.shape[1] - 1]), 0.03)
+    assert not found.scheduled.any(), "rotated: a daily rotation was read as a weekly cleanup"
+    assert found.used is used, "rotated: samples changed although no weekly cleanup was found"
+
+
+def test_weekly_falls_give_the_next_cleanup_and_its_size():
+    """Four falls a week apart at the same slot: the next is due a week after the last, and frees as much."""
+    columns = 28 * 96
+    used = np.linspace(50.0, 90.0, columns)[None, :] * GIB
+    falls = [columns - 1 - 30 - k * PERIOD_SLOTS for k in range(4)]  # the last 30 slots before the last sample
+    for column in falls:
+        used[0, column:] -= 6 * GIB
+    found = weekly_cleanups(used, np.array([100 * GIB]), np.array([columns - 1]), 0.03)
+    assert found.scheduled[0], "weekly: four falls a week apart were not read as a schedule"
+    assert found.next_step[0] == PERIOD_SLOTS - 30, f"weekly: next cleanup due in {found.next_step[0]} slots"
+    # A fall is what the samples show: the 6 GiB freed less the slot's growth.
+    seen = 6 * GIB - 40 * GIB / (columns - 1)
+    assert found.size[0] == pytest.approx(seen), f"weekly: next cleanup frees {found.size[0] / GIB} GiB"
+    assert found.added[0] == pytest.approx(4 * seen), f"weekly: {found.added[0] / GIB} GiB added back, not 4 falls"
+    assert found.used[0, -1] == pytest.approx(used[0, -1] + 4 * seen), "weekly: the falls were not added back"
 
 
 def test_falls_from_a_level_the_volume_has_since_outgrown_are_no_ceiling():

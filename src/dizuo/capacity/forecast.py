@@ -28,6 +28,8 @@ level and wandering rate on the step-adjusted peaks), which follows a rate that 
 of a steady series whose last days were noisy.
 Volumes that were cleaned up repeatedly from about the same level (threshold or retention cleanups)
 are expected to be cleaned again before they fill, until that level, where it rises, reaches capacity.
+Cleanups that came a week apart at the same hour (forecast_schedule) are taken out of the history the model
+reads, and the ones still due free their size again on the path ahead.
 The p10/p90 band comes from the spread of the day-over-day growth plus a share of the growth itself, as
 growth rates wander, and from the jitter of each day's peak about the growth, which decides the hour of a fill
 that is a day or two away.
@@ -38,6 +40,7 @@ imports seen, and the median and p10 take the earlier of the two.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -56,6 +59,7 @@ from dizuo.capacity.calendar_cn import (
 )
 from dizuo.capacity.forecast_imports import passage_quantiles
 from dizuo.capacity.forecast_recent import HOUR_SLOTS, MAD_TO_SD, recent_change
+from dizuo.capacity.forecast_schedule import WeeklyCleanups, weekly_cleanups
 from dizuo.capacity.forecast_select import nan_median, select_growth
 from dizuo.capacity.forecast_trend import Trend, local_trend
 from dizuo.capacity.types import FloatArray, Forecast, IntArray, Projection, UsageHistory
@@ -277,14 +281,18 @@ def _forecast_batch(
     if not histories:
         return []
     grid = _Grid.build(histories, calendar)
-    model = _PeakModel.fit(grid)
+    # Weekly cleanups at a fixed hour: the model reads the growth between them, the path frees what the ones still
+    # due free (forecast_schedule). Bytes are then counted as if the past ones had not run, capacity included.
+    cleanups = weekly_cleanups(grid.used, grid.capacity, grid.asof_column, CLEANUP_DROP)
+    between = grid.with_added(cleanups.used, cleanups.added)
+    model = _PeakModel.fit(between)
     horizon_slots = max(1, model_horizon // SLOT_SECONDS)
     high_growth, low_growth = _band_growth(model)
     offset, low, high = _first_full(
-        grid, model, ((model.growth, 0.0), (high_growth, Z80), (low_growth, -Z80)), horizon_slots
+        between, model, ((model.growth, 0.0), (high_growth, Z80), (low_growth, -Z80)), horizon_slots, cleanups
     )
     low, high = np.minimum(low, offset), np.maximum(high, offset)
-    offset, low, high = _with_imports(grid, model, (offset, low, high), model_horizon)
+    offset, low, high = _with_imports(between, model, (offset, low, high), model_horizon)
     # Python numbers once per array, not numpy scalars per series.
     asof: list[int] = grid.asof.tolist()
     return [
@@ -444,6 +452,13 @@ class _Grid:
             capacity=capacity,
             calendar=calendar,
         )
+
+    def with_added(self, used: FloatArray, added: FloatArray) -> _Grid:
+        """The grid with ``used`` for its samples, ``added`` [series] bytes on its last sample and its capacity
+        (so the headroom stays); itself where nothing was added."""
+        if used is self.used:
+            return self
+        return dataclasses.replace(self, used=used, last_used=self.last_used + added, capacity=self.capacity + added)
 
     def working(self, extra_days: int = 0) -> BoolArray:
         """[series, day] working-day flags over the history days and `extra_days` after them."""
@@ -1063,10 +1078,14 @@ class _PeakPaths:
 
 
 def _first_full(
-    grid: _Grid, model: _PeakModel, scenarios: Sequence[tuple[FloatArray, float]], horizon_slots: int
+    grid: _Grid,
+    model: _PeakModel,
+    scenarios: Sequence[tuple[FloatArray, float]],
+    horizon_slots: int,
+    cleanups: WeeklyCleanups,
 ) -> list[FloatArray]:
     """Per scenario (growth, z of the day's peak jitter), [series] seconds from asof until usage first reaches
-    capacity; inf if never.
+    capacity; inf if never. The weekly cleanups still due add to the headroom from their slot on.
 
     The path is ``peak[day] + shape[kind, slot] + surge * steps``; only the peaks depend on the
     scenario, so the rest is laid out once as the headroom the peak must close. A day can be full only
@@ -1089,6 +1108,7 @@ def _first_full(
     kind = working[:, today : today + span]
     by_kind = grid.capacity[:, None, None] - model.shape  # [series, kind, slot] headroom without the surge
     surging = model.surge != 0
+    scheduled = cleanups.scheduled
 
     def day_headroom(series: IntArray, days: IntArray) -> FloatArray:
         """[pair, slot] headroom of day `days[k]` ahead for series `series[k]`; NaN off the path."""
@@ -1101,16 +1121,18 @@ def _first_full(
         to_midnight = SLOTS_PER_DAY - 1 - asof_position[series, None]
         fade = np.where((days == 0)[:, None], np.clip(1.0 - steps / np.maximum(to_midnight, 1), 0.0, 1.0), 0.0)
         headroom = headroom - model.start_gap[series, None] * fade
+        headroom = np.where(scheduled[series, None], headroom + cleanups.freed_by(series, steps), headroom)
         # Off the path: NaN, with which no comparison holds and which fmin passes over.
         return np.where((steps >= 1) & (steps <= horizon_slots), headroom, np.nan)
 
     # The lowest headroom of each day: of its kind's whole day where the day lies on the path and carries no
-    # surge, from the day's own slots where the path starts or ends in it or a surge rises through it.
+    # surge, from the day's own slots where the path starts or ends in it or a surge rises through it (or, for a
+    # volume with weekly cleanups, one may be due).
     day_start, day_end = position[None, :, 0], position[None, :, -1]
     whole = (day_start > asof_position[:, None]) & (day_end <= last_position[:, None])
     off = (day_end <= asof_position[:, None]) | (day_start > last_position[:, None])
     day_low = np.where(whole, np.take_along_axis(np.fmin.reduce(by_kind, axis=2), kind, axis=1), np.nan)
-    edge_series, edge_days = np.nonzero(~off & (~whole | surging[:, None]))
+    edge_series, edge_days = np.nonzero(~off & (~whole | surging[:, None] | scheduled[:, None]))
     day_low[edge_series, edge_days] = np.fmin.reduce(day_headroom(edge_series, edge_days), axis=1)
 
     future_kind = working[:, today + 1 :]
