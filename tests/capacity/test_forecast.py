@@ -264,6 +264,27 @@ def test_weekly_falls_give_the_next_cleanup_and_its_size():
     assert found.used[0, -1] == pytest.approx(used[0, -1] + 4 * seen), "weekly: the falls were not added back"
 
 
+def test_a_day_running_at_twice_its_usual_pace_fills_today():
+    """Office-hours growth of 1 GiB an hour, 2 GiB on busy days (every Tuesday so far, so no record-breaking surge),
+    busy today: 6 GiB free at 14:00 fill at 17:00 today, not tomorrow as the typical rest of the day (4 GiB) has it."""
+    asof = _unix(2024, 3, 13, 14)  # a Wednesday
+    busy_day = _unix(2024, 3, 13, 9)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        grid = np.arange(asof - 40 * DAY, ts.max() + SLOT, SLOT, dtype=np.int64)
+        hour = _local_hour(grid)
+        active = is_working_day(local_day(grid)) & (hour >= 9) & (hour < 18)
+        tuesday = ((grid + 8 * HOUR) // DAY + 3) % 7 == 1
+        busy = ((grid >= busy_day) & (grid < busy_day + 9 * HOUR)) | (tuesday & (grid < busy_day))
+        level = np.cumsum(active * np.where(busy, 2.0, 1.0) * GIB * SLOT / HOUR)
+        return 50 * GIB + level[np.searchsorted(grid, ts)]
+
+    capacity = float(usage(np.array([asof]))[0]) + 6 * GIB
+    fc, truth_h = _forecast_and_truth("busy", usage, capacity, asof)
+    assert truth_h == 3, f"busy: the scenario fills in {truth_h} h, not 3 h"
+    assert abs(_hours_until(fc) - truth_h) <= 1, f"busy: predicted full in {_hours_until(fc):.2f} h, truth 3 h"
+
+
 def test_falls_from_a_level_the_volume_has_since_outgrown_are_no_ceiling():
     """Two early falls from ~80 % (backups freed in the first week) do not keep a volume at 97 % from filling."""
 

@@ -104,6 +104,13 @@ CALMER_SHARE = 0.5
 TRIM = 0.2
 # A day with fewer samples than this share says little about its peak (exporter outage).
 MIN_DAY_COVERAGE = 0.5
+# Today's pace: once PACE_MIN_SLOTS of the asof day are in (4 h) and the typical day has risen by PACE_MIN_SHARE of
+# its range by that hour, today's rise so far over the typical day's says how much faster today runs (at most
+# PACE_MAX times). Only a faster day is read: a slow morning is often work not started yet, while what a fast one
+# wrote stays.
+PACE_MIN_SLOTS = 16
+PACE_MIN_SHARE = 0.3
+PACE_MAX = 3.0
 # The current peak level is estimated from the last this-many slots (6 h): recent enough to start
 # after a fresh import or cleanup, long enough to average the noise.
 ANCHOR_SLOTS = 24
@@ -488,6 +495,8 @@ class _PeakModel:
     imports: FloatArray  # [series, day] how far days whose peak rose outlyingly stood out, bytes; 0 elsewhere
     observed_days: FloatArray  # [series] days a step could have been seen on (a change between two peaks)
     start_gap: FloatArray  # [series] the last hour's usage minus ``peak_today + typical`` there, bytes (_anchor)
+    today_pace: FloatArray  # [series] today's rise so far over the typical day's by this hour, >= 1 (_today_pace)
+    carried: FloatArray  # [series] bytes the rest of today adds at that pace beyond the typical day; kept after it
 
     @classmethod
     def fit(cls, grid: _Grid) -> _PeakModel:
@@ -558,6 +567,7 @@ class _PeakModel:
         peak_today, start_gap = _anchor(grid, used, working, growth, typical)
         shape = typical - typical.max(axis=2, keepdims=True)
         held_for = _cleanup_hold(grid)
+        today_pace, rest_of_today = _today_pace(grid, used, working, typical)
         return cls(
             growth=growth,
             growth_spread=growth_spread,
@@ -573,7 +583,45 @@ class _PeakModel:
             imports=np.where((outlying > 0) & ~selection.raw[:, None], outlying, 0.0)[:, :today],
             observed_days=np.sum(~np.isnan(change[:, :today]), axis=1).astype(np.float64),
             start_gap=start_gap,
+            today_pace=today_pace,
+            carried=(today_pace - 1.0) * rest_of_today,
         )
+
+
+def _today_pace(
+    grid: _Grid, used: FloatArray, working: BoolArray, typical: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """[series] how much faster than the typical day of its kind the asof day has risen so far (1 where not read or
+    not faster), and [series] the typical day's rise still ahead of asof's slot, bytes.
+
+    A day that has run at twice the usual pace since midnight (a busy day, a batch running long) fills a volume
+    near full hours before the typical rest of the day would: public p0231, at 97.7 % at 14:15 after twice the
+    usual morning's rise, filled at 18:45, was forecast the next day. The rest of the asof day rises at today's
+    pace, and what it adds beyond the typical day stays in the level of the days after.
+    """
+    n = used.shape[0]
+    today = LOOKBACK_DAYS
+    rows = np.arange(n)
+    slot = np.clip(grid.asof_column - today * SLOTS_PER_DAY, 0, SLOTS_PER_DAY - 1)
+    day_shape = typical[rows, working[:, today].astype(np.int64)]  # [series, slot]
+    # The first and the last hour of today, from the samples and from the typical day.
+    last_hour = np.maximum(slot[:, None] - np.arange(HOUR_SLOTS)[None, :], 0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an hour without samples: not read
+        risen = np.nanmean(used[rows[:, None], today, last_hour], axis=1) - np.nanmean(
+            used[:, today, :HOUR_SLOTS], axis=1
+        )
+        typical_risen = day_shape[rows[:, None], last_hour].mean(axis=1) - day_shape[:, :HOUR_SLOTS].mean(axis=1)
+        pace = risen / typical_risen
+        # A rise that one hour holds half of is an import, not a faster day (as for a surge, SURGE_STEP_SHARE).
+        steepest = np.nanmax(used[:, today, HOUR_SLOTS:] - used[:, today, :-HOUR_SLOTS], axis=1)
+    span = day_shape.max(axis=1) - day_shape.min(axis=1)
+    read = (slot >= PACE_MIN_SLOTS) & (typical_risen > PACE_MIN_SHARE * span) & (typical_risen > 0) & np.isfinite(pace)
+    read &= ~(steepest >= SURGE_STEP_SHARE * risen)
+    pace = np.where(read, np.clip(np.nan_to_num(pace, nan=1.0), 1.0, PACE_MAX), 1.0)
+    ahead = np.arange(SLOTS_PER_DAY)[None, :] >= slot[:, None]
+    rest = np.where(ahead, day_shape, -np.inf).max(axis=1) - day_shape[rows, slot]
+    return pace, np.maximum(rest, 0.0)
 
 
 def _typical_peak(used: FloatArray, complete: BoolArray, peak: FloatArray) -> FloatArray:
@@ -1071,6 +1119,8 @@ class _PeakPaths:
             scale = np.nan_to_num(growth[:, WORK] / model.growth[:, WORK], nan=1.0, posinf=1.0, neginf=1.0)
             bent = model.peak_today[:, None] + scale[:, None] * self.bend
         peaks = np.where(self.accelerating[:, None], bent, peaks)
+        # What the asof day adds beyond the typical day at its faster pace stays from the next day on.
+        peaks[:, 1:] += model.carried[:, None]
         # Each day's peak lands about the growth's line by its own jitter: within a day or two of a fill that, not
         # the growth, decides the hour (without it, fills predicted within 24 h had 34-65 % in their 80 % band).
         jittered: FloatArray = peaks + level_z * model.level_spread[:, None]
@@ -1122,6 +1172,12 @@ def _first_full(
         fade = np.where((days == 0)[:, None], np.clip(1.0 - steps / np.maximum(to_midnight, 1), 0.0, 1.0), 0.0)
         headroom = headroom - model.start_gap[series, None] * fade
         headroom = np.where(scheduled[series, None], headroom + cleanups.freed_by(series, steps), headroom)
+        # The rest of the asof day rises at today's pace (_today_pace): its typical rise from the asof slot, scaled.
+        shape = model.shape[series, kind[series, days]]
+        at_asof = shape[np.arange(len(series)), np.clip(asof_position[series], 0, SLOTS_PER_DAY - 1)]
+        faster = (days == 0) & (model.today_pace[series] > 1.0)
+        rest = np.maximum(shape - at_asof[:, None], 0.0)
+        headroom = headroom - np.where(faster[:, None], (model.today_pace[series, None] - 1.0) * rest, 0.0)
         # Off the path: NaN, with which no comparison holds and which fmin passes over.
         return np.where((steps >= 1) & (steps <= horizon_slots), headroom, np.nan)
 
