@@ -247,6 +247,21 @@ def test_daily_falls_are_no_weekly_schedule():
     assert found.used is used, "rotated: samples changed although no weekly cleanup was found"
 
 
+def test_a_weekly_backup_freed_hours_later_is_no_cleanup_schedule():
+    """A full backup of 10 GiB written every Sunday at 01:00 and freed at 05:00 falls at the same hour each week, but
+    it leaves the volume where it was (plus the day's growth): no schedule, nothing added back."""
+
+    def weekly_backup(ts: Times) -> npt.NDArray[np.float64]:
+        since_sunday = (ts - _unix(2024, 3, 10)) % (7 * DAY)  # from Sunday 00:00 local
+        backup = (since_sunday >= HOUR) & (since_sunday < 5 * HOUR)
+        return GIB * (60 + 0.5 * (ts - PLAIN_ASOF) / DAY + np.where(backup, 10.0, 0.0))
+
+    history = _history("weekly-backup", weekly_backup, 100 * GIB)
+    used = np.asarray(history.used_bytes)[None, :]
+    found = weekly_cleanups(used, np.array([100 * GIB]), np.array([used.shape[1] - 1]), 0.03)
+    assert not found.scheduled.any(), "weekly-backup: a backup freed hours later was read as a weekly cleanup"
+
+
 def test_weekly_falls_give_the_next_cleanup_and_its_size():
     """Four falls a week apart at the same slot: the next is due a week after the last, and frees as much."""
     columns = 28 * 96

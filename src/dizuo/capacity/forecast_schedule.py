@@ -9,8 +9,10 @@ model know when the next cleanup is due, only, through its repeated-cleanup ceil
 from.
 
 Where the last falls of a history came exactly a week apart (MIN_FALLS of them in a row, the last within a week
-of asof), those falls are added back to every sample after them, so the model reads the growth between cleanups;
-and the first passage counts the cleanups still due: at each, the headroom grows by the size of the last one.
+of asof, each leaving the volume below where it stood a day before: a cleanup, not a weekly backup freed hours
+after it was written), those falls are added back to every sample after them, so the model reads the growth
+between cleanups; and the first passage counts the cleanups still due: at each, the headroom grows by the size of
+the last one.
 Everything is [series, ...] arrays; the falls of all series are handled together, never one series at a time.
 """
 
@@ -24,7 +26,8 @@ import numpy.typing as npt
 from dizuo.capacity.types import FloatArray, IntArray
 
 # A week of 15-minute slots, and how far (two slots: half an hour) a run may start from the week before's hour.
-PERIOD_SLOTS = 7 * 96
+DAY_SLOTS = 96
+PERIOD_SLOTS = 7 * DAY_SLOTS
 TOLERANCE_SLOTS = 2
 # Falls in a row a week apart before they are a schedule: three, two weeks of the history agreeing (two falls
 # a week apart could be chance, e.g. two threshold cleanups of a steady grower).
@@ -58,7 +61,8 @@ def weekly_cleanups(used: FloatArray, capacity: FloatArray, asof_column: IntArra
     """Find each series' weekly cleanup, if any, in ``used`` [series, column] (NaN where a sample is missing).
 
     A fall is a run of slot-to-slot drops each of more than ``drop`` times the capacity; its size is the drop from
-    the slot before the run to the slot after it. A series has a weekly cleanup when its last MIN_FALLS falls or
+    the slot before the run to the slot after it; only a fall to below the level of a day before (by half of
+    ``drop`` or more) is a cleanup, not a backup freed. A series has a weekly cleanup when its last MIN_FALLS falls or
     more each started within TOLERANCE_SLOTS of a week after the one before, the last no more than a week (and
     the tolerance) before ``asof_column``.
     """
@@ -72,10 +76,16 @@ def weekly_cleanups(used: FloatArray, capacity: FloatArray, asof_column: IntArra
     # Both in row-major order, so the k-th start and the k-th end are one run.
     rows, first = np.nonzero(starts)
     _, last = np.nonzero(ends)
+    size = used[rows, first] - used[rows, last + 1]
+    # A cleanup takes the volume below where it stood a day before the fall (it frees more than a day's writes); a
+    # backup freed hours after it was written (a weekly full backup) leaves it at that level or above, by the day's
+    # growth. Only cleanups make a schedule; half a fall's threshold of margin keeps noise on a flat volume out.
+    day_before = used[rows, np.maximum(first - DAY_SLOTS, 0)]
+    freed_spike = used[rows, last + 1] >= day_before - drop / 2 * capacity[rows]
+    rows, first, last, size = rows[~freed_spike], first[~freed_spike], last[~freed_spike], size[~freed_spike]
     count = len(rows)
     if not count:
         return none
-    size = used[rows, first] - used[rows, last + 1]
     week_after = np.zeros(count, dtype=bool)
     week_after[1:] = (rows[1:] == rows[:-1]) & (np.abs(np.diff(first) - PERIOD_SLOTS) <= TOLERANCE_SLOTS)
     # Each fall's chain head: the latest fall at or before it that did not come a week after the one before.
