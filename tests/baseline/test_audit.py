@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fnmatch
+import hashlib
 import html
 import io
 import json
@@ -35,6 +36,7 @@ from dizuo.baseline.audit import AuditInputError, AuditRun, ready_report_dir
 from dizuo.baseline.audit_cli import _print
 from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.baseline.report import AuditMeta, ControlResult, Status, html_report, junit_xml, markdown, write_reports
+from dizuo.baseline.role import audit_query_tool_text
 from dizuo.declaration import load
 from hosts import BootedHost, write_declaration
 
@@ -1845,11 +1847,15 @@ class _RolesHost:
     GRANTS: ClassVar = {
         "dz-sysadmin": ["/usr/bin/systemctl restart nginx.service"],
         "dz-secadmin": ["/usr/local/sbin/dizuo-account lock someone"],
-        "dz-auditadmin": ["/usr/sbin/aureport --summary"],
+        "dz-auditadmin": ["/usr/local/sbin/dizuo-audit-query aureport --summary"],
     }
 
-    def __init__(self, primary: dict[str, str]) -> None:
+    def __init__(self, primary: dict[str, str], tool: tuple[str, str] = ("755 root root", "")) -> None:
         self.primary = primary  # account -> GID
+        # The audit query tool's `stat` answer and text ("": what the role writes for the default audit commands).
+        self.tool_stat, self.tool_text = tool
+        if not self.tool_text:
+            self.tool_text = audit_query_tool_text(CATALOGUE.defaults()["audit_admin_commands"]) or ""  # type: ignore[arg-type]
 
     def _groups_of(self, account: str) -> list[str]:
         return [g for g, (gid, members) in self.GROUPS.items() if account in members or self.primary[account] == gid]
@@ -1872,6 +1878,10 @@ class _RolesHost:
             )
         elif command.startswith("sudo -n -l -U %s -- "):
             rc = 0 if " ".join(args[1:]) in [c for g in self._groups_of(args[0]) for c in self.GRANTS[g]] else 1
+        elif command == "stat -c '%%a %%U %%G' -- %s":
+            rc, out = (0, f"{self.tool_stat}\n") if self.tool_stat else (1, "")
+        elif command == "sha256sum -- %s":
+            out = f"{hashlib.sha256(self.tool_text.encode()).hexdigest()}  {args[0]}\n"
         else:
             raise AssertionError(f"unexpected command {command!r} {args}")
         return SimpleNamespace(rc=rc, stdout=out, stderr="", stdout_bytes=out.encode(), stderr_bytes=b"")
@@ -1890,25 +1900,64 @@ def test_a_role_held_through_a_primary_group_breaks_the_separation_of_duties():
     ]
 
 
-class _TaggedRolesHost(_RolesHost):
-    """The role host, where the audit admin's one sudo rule grants a pager before a second tag."""
+class _AuditRuleHost(_RolesHost):
+    """The role host, where the audit admin's one sudo rule is ``rule`` (as `sudo -l -U` shows it)."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__({"sysadm": "2001", "secadm": "2002", "audadm": "2003"})
+        self.rule = rule
 
     def run(self, command: str, *args: str) -> SimpleNamespace:
         if command == "sudo -l -U %s" and args[0] == "audadm":
-            out = (
-                "User audadm may run the following commands on yl-app-01:\n"
-                "    (root) NOPASSWD: /usr/bin/journalctl, NOEXEC: /usr/sbin/ausearch, /usr/sbin/aureport\n"
-            )
+            out = f"User audadm may run the following commands on yl-app-01:\n    {self.rule}\n"
             return SimpleNamespace(rc=0, stdout=out, stderr="", stdout_bytes=out.encode(), stderr_bytes=b"")
         return super().run(command, *args)
 
 
 def test_every_command_of_a_sudo_rule_counts_whatever_tag_stands_before_it():
-    """A rule lists commands separated by commas, each with its own tags: journalctl before `NOEXEC:` is granted as
-    much as the audit tools after it (its pager opens a root shell), so DZ-AC-03 fails the audit admin for it."""
+    """A rule lists commands separated by commas, each with its own tags: journalctl before `EXEC:` is granted as
+    much as the query tool after it (its pager opens a root shell), so DZ-AC-03 fails the audit admin for it."""
     args = _control_checks("DZ-AC-03", "sudo_separation")[0]
-    problems = checks.sudo_separation(_TaggedRolesHost({"sysadm": "2001", "secadm": "2002", "audadm": "2003"}), args)
-    assert problems.problems == ["audit admin audadm may run /usr/bin/journalctl, not an audit command"]
+    pager_first = _AuditRuleHost("(root) NOPASSWD: /usr/bin/journalctl, EXEC: /usr/local/sbin/dizuo-audit-query")
+    problems = checks.sudo_separation(pager_first, args)
+    assert problems.problems == [
+        "audit admin audadm may run /usr/bin/journalctl, not only /usr/local/sbin/dizuo-audit-query"
+    ]
+
+
+def test_an_audit_admin_granted_the_audit_tools_themselves_fails_the_separation_of_duties():
+    """ausearch and aureport granted with free arguments (`--checkpoint FILE` writes FILE as root, `-if FILE` reads
+    it) fail DZ-AC-03, even read-only tools of audit_admin_commands: the audit admin runs them through the query
+    tool only."""
+    args = _control_checks("DZ-AC-03", "sudo_separation")[0]
+    # As the role left it before the query tool: the tools themselves, with any arguments.
+    direct = _AuditRuleHost("(root) NOEXEC: /usr/sbin/ausearch, /usr/sbin/aureport")
+    problems = checks.sudo_separation(direct, args)
+    assert problems.problems == [
+        "audit admin audadm may run /usr/sbin/ausearch, not only /usr/local/sbin/dizuo-audit-query",
+        "audit admin audadm may run /usr/sbin/aureport, not only /usr/local/sbin/dizuo-audit-query",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tool", "problem"),
+    [
+        (("775 root root", ""), "/usr/local/sbin/dizuo-audit-query has mode 0775, more than 0755"),
+        (("755 audadm root", ""), "/usr/local/sbin/dizuo-audit-query is owned by audadm:root, not root:root"),
+        (
+            ("755 root root", '#!/bin/bash\nexec "$@"\n'),
+            "/usr/local/sbin/dizuo-audit-query is not what the role writes",
+        ),
+        (("", ""), "/usr/local/sbin/dizuo-audit-query (the audit admin's query tool) does not exist"),
+    ],
+)
+def test_an_audit_query_tool_someone_else_could_change_or_did_change_fails(tool, problem):
+    """The audit query tool runs as root for the audit admin: one another account may write, or whose text is not the
+    role's for audit_admin_commands (an edit that lets every option through), or none at all, fails DZ-AC-03."""
+    args = _control_checks("DZ-AC-03", "sudo_separation")[0]
+    problems = checks.sudo_separation(_RolesHost({"sysadm": "2001", "secadm": "2002", "audadm": "2003"}, tool), args)
+    assert len(problems.problems) == 1, problems.problems
+    assert problems.problems[0].startswith(problem), problems.problems
 
 
 @pytest.fixture

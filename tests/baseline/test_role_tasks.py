@@ -84,11 +84,13 @@ def _run_tasks(
     binds: tuple[str, ...] = (),
     extra_vars: dict[str, object] | None = None,
     inside: list[str] | None = None,
+    playbook_options: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """ansible-playbook running the role's ``tasks_from`` (after its OS variable loading) on this machine, in a
     private mount namespace where /etc is an overlay (changes land in ``work/upper/etc``, which the test may fill
     first), /usr/local/sbin is ``work/sbin`` and each folder of ``binds`` (below /etc) is ``work/<its name>``.
-    ``path`` goes first on PATH; ``inside`` is a command prefix the whole run goes under (a network namespace)."""
+    ``path`` goes first on PATH; ``inside`` is a command prefix the whole run goes under (a network namespace);
+    ``playbook_options`` go to ansible-playbook (--check)."""
     play = role_play(facts, {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}})
     (work / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
     for folder in ("upper/etc", "overlay-work", "sbin", *(Path(b).name for b in binds)):
@@ -97,6 +99,7 @@ def _run_tasks(
         str(BIN / "ansible-playbook"),
         *("-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}"),
         *("-e", json.dumps(extra_vars or {})),
+        *playbook_options,
         str(work / "play.yml"),
     ]
     mounts = " && ".join(
@@ -320,11 +323,11 @@ def test_harden_of_key_file_permissions_sets_every_mode_the_audit_checks(tmp_pat
 
 @pytest.fixture(scope="module")
 def sudo_and_audit_tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The files of Debian 12's sudo and auditd packages (this machine has neither): sudo, visudo and the sudoers
-    plugin, and the audit tools an audit admin's sudo rule names."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m)")
-    root = debian_package_tree(("sudo", "auditd"), tmp_path_factory.mktemp("sudo"))
+    """The files of Debian 12's sudo, auditd and libauparse0 packages (this machine has none of them): sudo (setuid
+    root), visudo and the sudoers plugin, and the audit tools an audit admin runs with the library they need."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m), users through setpriv")
+    root = debian_package_tree(("sudo", "auditd", "libauparse0"), tmp_path_factory.mktemp("sudo"))
     wrappers = root / "wrappers"
     wrappers.mkdir()
     visudo = wrappers / "visudo"  # its libraries are where the package puts them, not on this machine
@@ -335,12 +338,19 @@ def sudo_and_audit_tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 class _SudoHost:
     """This machine as the audit sees a host, each command run in a private mount namespace where /etc is the
-    role's result (``work/upper/etc`` over it), and sudo's plugins and the audit tools are the Debian packages'."""
+    role's result (``work/upper/etc`` over it), /usr/local/sbin the folder the role wrote its tools in, and sudo's
+    plugins, the audit tools and their library are the Debian packages'."""
 
     def __init__(self, work: Path, tools: Path) -> None:
-        layers = {"/etc": work / "upper/etc", "/usr/libexec": work / "libexec", "/usr/sbin": work / "usr-sbin"}
+        layers = {
+            "/etc": work / "upper/etc",
+            "/usr/libexec": work / "libexec",
+            "/usr/sbin": work / "usr-sbin",
+            "/usr/lib/x86_64-linux-gnu": work / "libs",
+        }
         shutil.copytree(tools / "usr/libexec", work / "libexec", dirs_exist_ok=True)
         shutil.copytree(tools / "sbin", work / "usr-sbin", dirs_exist_ok=True)
+        shutil.copytree(tools / "lib/x86_64-linux-gnu", work / "libs", dirs_exist_ok=True)
         mounts = []
         for target, upper in layers.items():
             (work / f"{upper.name}-work").mkdir(exist_ok=True)
@@ -348,6 +358,7 @@ class _SudoHost:
                 f"mount -t overlay overlay -o lowerdir={target},upperdir={upper},workdir={work}/{upper.name}-work "
                 f"{target}"
             )
+        mounts.append(f"mount --bind {work}/sbin /usr/local/sbin")
         self.script = " && ".join([*mounts, 'exec sh -c "$0"'])
         self.env = {**os.environ, "PATH": f"{tools}/usr/bin:{os.environ['PATH']}", "LC_ALL": "C"}
 
@@ -363,36 +374,135 @@ class _SudoHost:
         done.stdout_bytes, done.stderr_bytes = done.stdout, done.stderr  # type: ignore[attr-defined]
         return done
 
+    def sudo_as(self, account: str, *command: str) -> subprocess.CompletedProcess[str]:
+        """`sudo -n COMMAND` run by ``account`` (its groups as /etc/group gives them), as the account would type it."""
+        done = self.run(
+            "setpriv --reuid %s --regid %s --init-groups sudo -n " + " ".join(["%s"] * len(command)),
+            account,
+            account,
+            *command,
+        )
+        return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def _sudo_role_tree(work: Path, tools: Path, commands: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
+    """The role's sudo tasks run on Debian's stock sudoers (what its sudo package installs) in ``work``, granting
+    ``commands`` to the audit admin; ``extra`` are more ansible-playbook options (--check)."""
+    if not (work / "upper/etc/sudoers").exists():
+        (work / "upper/etc/sudoers.d").mkdir(parents=True)
+        (work / "upper/etc/sudoers").write_text(
+            "root ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n"
+        )
+        (work / "upper/etc/sudoers").chmod(0o440)
+    return _run_tasks(
+        work,
+        "sudo",
+        DEBIAN,
+        path=tools / "wrappers",
+        binds=("/home", "/var/log"),
+        extra_vars={"baseline_audit_admin_commands": commands},
+        playbook_options=extra,
+    )
+
 
 @pytest.mark.slow
 def test_every_audit_admin_command_a_city_may_choose_is_granted_by_the_role_and_passes_the_audit(
     tmp_path: Path, sudo_and_audit_tools: Path
 ) -> None:
     """Each read-only audit tool validate accepts for audit_admin_commands (auditctl with its reading arguments
-    pinned) is written by the role into a sudoers drop-in that the real visudo accepts, the real sudo grants it and
-    no other arguments, and DZ-AC-03's audit passes the audit admin for it."""
+    pinned) is granted through the audit query tool, the only command the real sudo grants the audit admin (in a
+    sudoers drop-in the real visudo accepts), and DZ-AC-03's audit passes the audit admin for it, the query tool's
+    owner, mode and text included."""
     chosen = list(packaged().parameters()["audit_admin_commands"].choices or ())
     assert "/usr/sbin/auditctl -l" in chosen
-    (tmp_path / "upper/etc/sudoers.d").mkdir(parents=True)  # what Debian's sudo package installs
-    (tmp_path / "upper/etc/sudoers").write_text(
-        "root ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n"
-    )
-    (tmp_path / "upper/etc/sudoers").chmod(0o440)
-    done = _run_tasks(
-        tmp_path,
-        "sudo",
-        DEBIAN,
-        path=sudo_and_audit_tools / "wrappers",
-        binds=("/home", "/var/log"),
-        extra_vars={"baseline_audit_admin_commands": chosen},
-    )
+    done = _sudo_role_tree(tmp_path, sudo_and_audit_tools, chosen)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     host = _SudoHost(tmp_path, sudo_and_audit_tools)
+    tool = "/usr/local/sbin/dizuo-audit-query"
     args = {
         "roles": {"auditadmin": {"group": "dz-auditadmin", "accounts": ["audadm"]}},
         "audit_commands": chosen,
-        "allowed": {"auditadmin": ["/usr/sbin/auditctl -l", "/usr/sbin/aureport --summary"]},
-        "denied": {"auditadmin": ["/usr/sbin/auditctl -D", "/usr/sbin/auditctl -e 0", "/bin/sh"]},
+        "audit_tool": tool,
+        "allowed": {"auditadmin": [f"{tool} auditctl -l", f"{tool} aureport --summary", f"{tool} last"]},
+        "denied": {
+            "auditadmin": ["/usr/sbin/auditctl -D", "/usr/sbin/ausearch -k identity", "/usr/bin/last", "/bin/sh"]
+        },
     }
     finding = checks.sudo_separation(host, args)
     assert finding.problems == [], finding.problems
+    assert any(line.startswith(f"{tool}: 0755 root:root sha256 ") for line in finding.evidence), finding.evidence
+
+
+# Two events as auditd writes them: a write to /etc/passwd under the key `identity`, and a login.
+AUDIT_RECORDS = """\
+type=SYSCALL msg=audit(1765000000.100:101): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=55d0 \
+a2=241 a3=1b6 items=1 ppid=900 pid=901 auid=1001 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 \
+ses=3 comm="vi" exe="/usr/bin/vim.basic" subj=unconfined key="identity"
+type=PATH msg=audit(1765000000.100:101): item=0 name="/etc/passwd" inode=1 dev=08:01 mode=0100644 ouid=0 ogid=0 \
+rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0
+type=USER_LOGIN msg=audit(1765000100.200:102): pid=950 uid=0 auid=1001 ses=4 msg='op=login id=1001 \
+exe="/usr/sbin/sshd" hostname=? addr=10.0.0.5 terminal=sshd res=success'
+"""
+
+
+@pytest.mark.slow
+def test_the_audit_admin_reads_the_audit_trail_but_writes_or_reads_no_file_of_their_choosing(
+    tmp_path: Path, sudo_and_audit_tools: Path
+) -> None:
+    """Through the real sudo the audit admin searches (`ausearch -k`) and summarises (`aureport --summary`) the audit
+    logs, but `ausearch --checkpoint FILE` (which overwrote FILE as root), `-if FILE` and `last -f FILE` (which read any
+    file as root) are refused, by the query tool or by sudo when the tool is passed by; check mode writes nothing,
+    and a second run changes nothing."""
+    chosen = [*packaged().defaults()["audit_admin_commands"], "/usr/bin/last", "/usr/bin/lastb"]  # type: ignore[misc]
+    checked = _sudo_role_tree(tmp_path, sudo_and_audit_tools, chosen, "--check")
+    assert checked.returncode == 0, checked.stdout[-4000:] + checked.stderr[-2000:]
+    assert not (tmp_path / "sbin/dizuo-audit-query").exists(), "check mode wrote the query tool"
+    assert not (tmp_path / "upper/etc/sudoers.d/dizuo-roles").exists(), "check mode wrote the sudoers drop-in"
+    first = _sudo_role_tree(tmp_path, sudo_and_audit_tools, chosen)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    second = _sudo_role_tree(tmp_path, sudo_and_audit_tools, chosen)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    assert "changed=0" in second.stdout, second.stdout[-3000:]
+
+    # The test's own additions, not the role's: audadm's password is locked until someone sets one, and the audit
+    # logs are the records above.
+    (tmp_path / "upper/etc/sudoers.d/zz-test").write_text("Defaults:audadm !authenticate\n")
+    (tmp_path / "upper/etc/audit").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "upper/etc/audit/auditd.conf").write_text(f"log_file = {tmp_path}/audit/audit.log\n")
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit/audit.log").write_text(AUDIT_RECORDS)
+    (tmp_path / "audit/audit.log").chmod(0o600)  # as auditd keeps it: ausearch warns of a laxer mode
+    host = _SudoHost(tmp_path, sudo_and_audit_tools)
+    tool = "/usr/local/sbin/dizuo-audit-query"
+
+    found = host.sudo_as("audadm", tool, "ausearch", "-k", "identity", "-i")
+    assert found.returncode == 0, found.stderr
+    assert "name=/etc/passwd" in found.stdout, found.stdout
+    assert "sshd" not in found.stdout, "ausearch -k identity printed the login event too"
+    summary = host.sudo_as("audadm", tool, "aureport", "--summary")
+    assert summary.returncode == 0, summary.stderr
+    assert "Number of events: 2" in summary.stdout, summary.stdout
+
+    refused_by_tool = [
+        ["ausearch", "--checkpoint", "/etc/dizuo-overwritten", "-k", "identity"],
+        ["ausearch", "--checkpoint=/etc/dizuo-overwritten", "-k", "identity"],
+        ["ausearch", "-k", "identity", "-if", "/etc/shadow"],
+        ["aureport", "--input", "/etc/shadow", "--summary"],
+        ["last", "-f", "/etc/shadow"],
+        ["lastb", "--fi", "/etc/shadow"],  # getopt takes an abbreviation: --fi is --file
+        ["last", "-xf", "/etc/shadow"],
+        ["auditctl", "-D"],
+        ["journalctl", "--vacuum-time=1s"],
+    ]
+    for command in refused_by_tool:
+        refused = host.sudo_as("audadm", tool, *command)
+        assert refused.returncode == 2, f"{' '.join(command)} exited {refused.returncode}: {refused.stderr}"
+        assert "dizuo-audit-query: refused" in refused.stderr, f"{' '.join(command)} was not refused: {refused.stderr}"
+    for command in (
+        ["/usr/sbin/ausearch", "--checkpoint", "/etc/dizuo-overwritten"],
+        ["/usr/bin/last", "-f", "/etc/shadow"],
+    ):
+        refused = host.sudo_as("audadm", *command)
+        assert refused.returncode == 1, f"sudo ran {' '.join(command)}: {refused.stdout}{refused.stderr}"
+        assert "not allowed to execute" in refused.stderr, refused.stderr
+    assert not (tmp_path / "upper/etc/dizuo-overwritten").exists(), "a checkpoint file was written as root"

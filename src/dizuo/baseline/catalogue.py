@@ -149,9 +149,11 @@ class CheckKind(StrEnum):
     ``hint`` says what to do when it did not. Args: ``name``, ``service`` (optional), ``hint`` (optional)."""
     SUDO_SEPARATION = "sudo_separation"
     """三权分立: each role group of ``roles`` ({role: {group, accounts}}) exists and holds its accounts;
-    no account is in two role groups; ``sudo -l -U <account>`` grants no role account ``ALL`` commands,
-    and grants the audit admin no command outside ``audit_commands``. Args: ``roles``,
-    ``audit_commands``."""
+    no account is in two role groups; ``sudo -l -U <account>`` grants no role account ``ALL`` commands, and grants
+    the audit admin ``audit_tool`` only (the role's query tool: the audit commands themselves take options that write
+    or read any file as root), which is root's, mode 0755 at most, and holds what the role writes for
+    ``audit_commands``; each role may run the commands of ``allowed`` (its own), and none of ``denied`` nor
+    another role's. Args: ``roles``, ``audit_commands``, ``audit_tool``, ``allowed``, ``denied``."""
     SUDO_PRINCIPALS = "sudo_principals"
     """Least privilege: every user spec in /etc/sudoers and /etc/sudoers.d/* (``Defaults`` and aliases
     aside) names only users of ``users`` or groups (``%g``) of ``groups``. Args: ``users``, ``groups``."""

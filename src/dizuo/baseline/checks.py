@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
 import ipaddress
 import json
 import os
@@ -30,6 +31,7 @@ import testinfra.backend
 import testinfra.host
 
 from dizuo.baseline.catalogue import CheckKind
+from dizuo.baseline.role import audit_query_tool_text
 
 PLAN_ENV = "DIZUO_AUDIT_PLAN"
 RESULTS_ENV = "DIZUO_AUDIT_RESULTS"
@@ -841,7 +843,7 @@ def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
             if account in seen and seen[account] != role:
                 finding.fail(f"account {account} holds two roles: {seen[account]} and {role}")
             seen[account] = role
-            _role_sudo_rights(host, role, account, set(args["audit_commands"]), finding)
+            _role_sudo_rights(host, role, account, args["audit_tool"], finding)
             _probe_sudo(host, role, account, allowed.get(role, []), True, finding)
             # Another role's work is refused too, whatever path (a primary group, a rule for the account) grants it.
             others = [c for r, cs in allowed.items() if r != role for c in cs if c not in allowed.get(role, [])]
@@ -850,6 +852,7 @@ def sudo_separation(host: Host, args: dict[str, Any]) -> Finding:
         roles = [r for r, s in args["roles"].items() if account in (_group_members(host, s["group"]) or [])]
         if len(roles) > 1:
             finding.fail(f"account {account} is in the groups of {', '.join(roles)}")
+    _audit_query_tool(host, args["audit_tool"], list(args["audit_commands"]), finding)
     return finding
 
 
@@ -865,17 +868,10 @@ def _sudo_rule_commands(rule: str) -> list[str]:
     return [entry for entry in entries if entry]
 
 
-def _audit_command(command: str, audit_commands: set[str]) -> bool:
-    """Whether a command sudo grants is one of ``audit_commands`` as sudoers writes them: the same command and
-    arguments, or arguments pinned for a tool they grant alone (any arguments); ``auditctl -D`` is not
-    ``auditctl -l``."""
-    words = command.split()
-    listed = {" ".join(c.split()) for c in audit_commands}
-    return " ".join(words) in listed or words[0] in listed
-
-
-def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[str], finding: Finding) -> None:
-    """No role account may run ALL; the audit admin only the audit commands."""
+def _role_sudo_rights(host: Host, role: str, account: str, audit_tool: str, finding: Finding) -> None:
+    """No role account may run ALL; the audit admin only the audit query tool (with any arguments: the tool checks
+    them). ausearch, aureport, last or lastb granted themselves take `--checkpoint FILE` (written as root) or
+    `-if FILE`/`-f FILE` (any file read as root), whatever NOEXEC says."""
     if host.run("id -u %s", account).rc != 0:
         finding.fail(f"{role}: account {account} does not exist")
         return
@@ -887,8 +883,34 @@ def _role_sudo_rights(host: Host, role: str, account: str, audit_commands: set[s
             finding.fail(f"{account} ({role}) may run ALL commands: {rule}")
         if role == "auditadmin":
             for command in listed:
-                if not _audit_command(command, audit_commands):
-                    finding.fail(f"audit admin {account} may run {command}, not an audit command")
+                if command.split()[0] != audit_tool:
+                    finding.fail(f"audit admin {account} may run {command}, not only {audit_tool}")
+
+
+def _audit_query_tool(host: Host, path: str, audit_commands: list[str], finding: Finding) -> None:
+    """The audit admin's query tool is root's (owner and group root, no write bit for anyone else) and holds what the
+    role writes for the city's audit commands: any other text is a root shell for whoever changed it, or lets the
+    audit admin past the options it refuses."""
+    expected = audit_query_tool_text(audit_commands)
+    if expected is None:
+        raise CommandFailedError(f"the baseline role is not installed with dizuo: cannot tell what {path} should hold")
+    stat = host.run("stat -c '%%a %%U %%G' -- %s", path)
+    if stat.rc != 0:
+        finding.fail(f"{path} (the audit admin's query tool) does not exist")
+        return
+    mode, owner, group = _text(stat).split()
+    summed = _run(host, "sha256sum -- %s", path).split()[0]
+    wanted = hashlib.sha256(expected.encode("utf-8")).hexdigest()
+    finding.see(f"{path}: {int(mode, 8):04o} {owner}:{group} sha256 {summed}")
+    if int(mode, 8) & ~0o755 & 0o7777:
+        finding.fail(f"{path} has mode {int(mode, 8):04o}, more than 0755")
+    if (owner, group) != ("root", "root"):
+        finding.fail(f"{path} is owned by {owner}:{group}, not root:root")
+    if summed != wanted:
+        finding.fail(
+            f"{path} is not what the role writes for audit_admin_commands {', '.join(audit_commands)} (sha256 "
+            f"{summed}, expected {wanted}): run `dizuo harden --controls DZ-AC-03`"
+        )
 
 
 def _sudo_allows(host: Host, account: str, command: str) -> bool:

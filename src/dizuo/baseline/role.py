@@ -1,16 +1,23 @@
-"""Where the baseline role is, and the lists of its OS variables that validate reads too (one source for both)."""
+"""Where the baseline role is, the lists of its OS variables that validate reads too (one source for both), and the
+files it writes that the audit compares byte for byte."""
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import jinja2
 import yaml
 
 PLAYBOOK = "baseline.yml"
 # The packages the role installs for the baseline's own controls, in each OS family's vars file.
 OWN_PACKAGE_LISTS = ("baseline_packages", "baseline_malware_packages")
+# DZ-AC-03 the audit administrator's one sudo command (vars/main.yml baseline_audit_query_tool) and its template.
+AUDIT_QUERY_TOOL = "/usr/local/sbin/dizuo-audit-query"
+AUDIT_QUERY_TEMPLATE = "dizuo-audit-query.j2"
 
 
 def find_roles() -> Path | None:
@@ -35,3 +42,19 @@ def own_packages() -> dict[str, tuple[str, ...]]:
         for name in (package for key in OWN_PACKAGE_LISTS for package in variables.get(key, [])):
             found[name] = (*found.get(name, ()), f"vars/{path.name}")
     return found
+
+
+def audit_query_tool_text(audit_admin_commands: Sequence[str]) -> str | None:
+    """What the role writes to the audit administrator's query tool for a city's ``audit_admin_commands``, rendered as
+    Ansible's template module renders it (trailing newline kept, ``quote`` being shlex.quote); None when the role is
+    not found. The template uses no other variable, so the audit needs no Ansible to know the file."""
+    roles = find_roles()
+    if roles is None:
+        return None
+    source = (roles / "baseline" / "templates" / AUDIT_QUERY_TEMPLATE).read_text(encoding="utf-8")
+    # A shell script, not HTML: escaping would change the text the role writes.
+    environment = jinja2.Environment(  # noqa: S701
+        keep_trailing_newline=True, trim_blocks=True, undefined=jinja2.StrictUndefined
+    )
+    environment.filters["quote"] = shlex.quote
+    return environment.from_string(source).render(baseline_audit_admin_commands=list(audit_admin_commands))
