@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -506,3 +507,92 @@ def test_the_audit_admin_reads_the_audit_trail_but_writes_or_reads_no_file_of_th
         assert refused.returncode == 1, f"sudo ran {' '.join(command)}: {refused.stdout}{refused.stderr}"
         assert "not allowed to execute" in refused.stderr, refused.stderr
     assert not (tmp_path / "upper/etc/dizuo-overwritten").exists(), "a checkpoint file was written as root"
+
+
+def _dpkg_stanza(name: str, depends: str = "", version: str = "1.0-1") -> str:
+    """An installed package as /var/lib/dpkg/status records it."""
+    depends_line = f"Depends: {depends}\n" if depends else ""
+    return (
+        f"\nPackage: {name}\nStatus: install ok installed\nPriority: optional\nSection: net\nInstalled-Size: 1\n"
+        f"Maintainer: test <test@example.invalid>\nArchitecture: amd64\nVersion: {version}\n{depends_line}"
+        f"Description: {name} as the test installs it\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def python_apt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of Debian 12's python3-apt (ansible's apt module needs it; this machine lacks it), for PYTHONPATH."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m)")
+    return (
+        debian_package_tree(("python3-apt",), tmp_path_factory.mktemp("python-apt")) / "usr/lib/python3/dist-packages"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("listed", "taken"),
+    [
+        (["telnet", "openssh-client"], "openssh-server"),  # openssh-server depends on openssh-client
+        (["telnet", "rsh-client"], "dz-city-agent"),  # one of baseline_packages_custom, made up by the test
+    ],
+)
+def test_removing_an_insecure_package_that_a_baseline_package_depends_on_is_refused_before_anything_is_removed(
+    tmp_path: Path, python_apt: Path, monkeypatch: pytest.MonkeyPatch, listed: list[str], taken: str
+) -> None:
+    """apt removes what depends on a removed package: a city listing openssh-client in insecure_remote_packages would
+    lose openssh-server (and SSH to the host) with it. The role asks apt (`apt-get --simulate remove`) first and stops,
+    naming the baseline packages it would take, before anything is removed; a list that takes none goes on to the
+    removal. Run in check mode, on a copy of this machine's dpkg status (apt-get may only simulate here)."""
+    status = Path("/var/lib/dpkg/status").read_text(encoding="utf-8")
+    assert "\nPackage: openssh-client\n" in status, "this machine has no openssh-client to depend on"
+    made_up = [
+        _dpkg_stanza("openssh-server", "openssh-client", "1:9.2p1-2+deb12u6"),  # libc6 breaks an older one
+        _dpkg_stanza("telnet"),
+        _dpkg_stanza("rsh-client"),
+        _dpkg_stanza("dz-city-agent", "rsh-client | telnet"),
+    ]
+    (tmp_path / "dpkg").mkdir()
+    (tmp_path / "dpkg/status").write_text(status + "".join(made_up), encoding="utf-8")
+    (tmp_path / "apt/archives/partial").mkdir(parents=True)
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "apt-get").write_text(
+        "#!/bin/sh\n# The test's apt-get: simulations only, this machine's packages are never changed.\n"
+        'for arg; do [ "$arg" = --simulate ] && exec /usr/bin/apt-get "$@"; done\n'
+        'echo "test guard: apt-get $* refused" >&2; exit 100\n'
+    )
+    (guard / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PYTHONPATH", str(python_apt))
+    installed = {name: [{"name": name, "version": "1.0-1", "source": "apt"}] for name in ("telnet", "rsh-client")}
+    installed["openssh-client"] = [{"name": "openssh-client", "version": "1:9.2p1-2", "source": "apt"}]
+    facts = {**DEBIAN, "packages": installed}
+
+    def run(packages: list[str]) -> subprocess.CompletedProcess[str]:
+        return _run_tasks(
+            tmp_path,
+            "services",
+            facts,  # type: ignore[arg-type]
+            path=guard,
+            binds=("/var/lib/dpkg", "/var/cache/apt"),
+            extra_vars={
+                "baseline_insecure_remote_packages": packages,
+                "baseline_services_disabled": ["dizuo-test-no-such.service"],
+                "baseline_packages_custom": ["dz-city-agent"],
+            },
+            playbook_options=("--check",),
+        )
+
+    refused = run(listed)
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    said = f"DZ-IA-07: removing {', '.join(p for p in listed if p in installed)} (insecure_remote_packages) would also"
+    assert said in refused.stdout, refused.stdout[-3000:]
+    assert f"remove {taken}, which the baseline needs" in refused.stdout, refused.stdout[-3000:]
+    assert "DZ-IA-07 | Remove them" not in refused.stdout, "the role went on to the removal"
+    alone = run(["telnet"])
+    assert alone.returncode == 0, alone.stdout[-3000:]
+    assert re.search(
+        r"DZ-IA-07 \| Refuse a removal that would take a package the baseline needs\] \*+\nok:", alone.stdout
+    )
+    assert re.search(r"DZ-IA-07 \| Remove them\] \*+\nchanged:", alone.stdout), alone.stdout[-3000:]
+    assert (tmp_path / "dpkg/status").read_text(encoding="utf-8") == status + "".join(made_up)
