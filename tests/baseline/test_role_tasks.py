@@ -596,3 +596,21 @@ def test_removing_an_insecure_package_that_a_baseline_package_depends_on_is_refu
     )
     assert re.search(r"DZ-IA-07 \| Remove them\] \*+\nchanged:", alone.stdout), alone.stdout[-3000:]
     assert (tmp_path / "dpkg/status").read_text(encoding="utf-8") == status + "".join(made_up)
+
+
+@pytest.mark.slow
+def test_an_empty_list_of_units_to_disable_masks_no_unit(tmp_path: Path) -> None:
+    """`systemctl list-unit-files` with no unit named lists every unit: with services_disabled (and its custom list)
+    empty the role masked every unit of the host, sshd and auditd included; it now asks nothing and masks nothing.
+    Run in check mode (nothing is masked either way) with /etc an overlay."""
+    done = _run_tasks(
+        tmp_path,
+        "services",
+        {**DEBIAN, "packages": {}},  # type: ignore[dict-item]
+        extra_vars={"baseline_services_disabled": [], "baseline_services_disabled_custom": []},
+        playbook_options=("--check",),
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    masked = re.search(r"DZ-IP-01 \| Stop, disable and mask unneeded units\] \*+\n(.*?)\n\n", done.stdout, re.DOTALL)
+    assert masked, done.stdout[-3000:]
+    assert "item=" not in masked.group(1), f"units were to be masked: {masked.group(1)[:2000]}"
