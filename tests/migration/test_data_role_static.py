@@ -604,6 +604,26 @@ def test_the_guard_removes_only_what_the_verified_copy_recorded_and_the_source_l
     assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]
 
 
+def test_check_mode_names_the_source_s_lost_found_also_when_the_guard_refuses_for_another_reason(
+    tmp_path: Path,
+) -> None:
+    """--check over a destination refused as someone else's still says that the source's lost+found holds what fsck
+    recovered: one check run names every reason the copy would fail, not the first; nothing is written."""
+    source, destination, manifest = _trees(tmp_path, files=1)
+    (source / "lost+found").mkdir()
+    (source / "lost+found" / "#131074").write_bytes(b"recovered by fsck")
+    (destination / "d" / "f0").write_bytes(b"written by the application")
+    checked = _run("guard", str(source), str(destination), str(manifest), "--check")
+    assert checked.returncode == 1, checked.stdout
+    assert "holds data and no verified copy was made into it" in checked.stdout, checked.stdout
+    assert "check mode: this copy would fail: " in checked.stdout, checked.stdout
+    assert "lost+found holds 1 entry fsck recovered" in checked.stdout, checked.stdout
+    assert not Path(f"{manifest}.in-progress").exists(), "--check wrote the in-progress marker"
+    refused = _run("guard", str(source), str(destination), str(manifest))
+    assert refused.returncode == 1, refused.stdout
+    assert "lost+found" not in refused.stdout, "a real run's guard says it only in its verify, which would run after it"
+
+
 @contextlib.contextmanager
 def _mounted_tmpfs(at: Path) -> Iterator[Path]:
     """A fresh tmpfs mounted at `at` for the block that the kernel tells apart from another (its f_fsid)."""
