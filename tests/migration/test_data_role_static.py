@@ -10,6 +10,7 @@ import mmap
 import os
 import resource
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -656,6 +657,45 @@ def test_an_unfinished_copy_is_not_resumed_into_another_volume_mounted_in_its_pl
         (destination / "ledger.db").unlink()
         fresh = _run("guard", str(source), str(destination), str(manifest))
         assert fresh.stdout.splitlines()[-1] == "empty", fresh.stdout
+
+
+def test_file_system_identities_are_compared_by_the_names_both_records_hold() -> None:
+    """Two records of a file system's identity name the same one when their UUIDs agree, else their f_fsid; a record
+    of another form (udev's UUID link there once, not the other time) is never taken for another file system."""
+    module = _digest_module(pytest.MonkeyPatch())
+    assert module.same_filesystem("uuid=a1", "uuid=a1 fsid=7") is True
+    assert module.same_filesystem("fsid=7", "uuid=a1 fsid=7") is True
+    assert module.same_filesystem("uuid=a1 fsid=7", "uuid=b2 fsid=7") is False, "two volumes, one device number"
+    assert module.same_filesystem("uuid=a1 fsid=7", "uuid=a1 fsid=8") is True, "a device renumbered after a reboot"
+    assert module.same_filesystem("fsid=7", "uuid=a1 fsid=8") is False
+    assert module.same_filesystem("uuid=a1", "fsid=7") is None
+    assert module.same_filesystem("", "uuid=a1 fsid=7") is None
+
+
+def test_udev_s_uuid_link_appearing_or_going_does_not_make_a_copy_s_volumes_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy verified while /dev/disk/by-uuid had no link for its volumes (udev not settled, a container) is
+    continued once the link is there, and an unfinished copy marked with the link is resumed once it is gone: the
+    form of the volume's name changed, the volume did not (neither is refused as "another file system")."""
+    module = _digest_module(monkeypatch)
+    source, destination, manifest = _trees(tmp_path / "trees", files=1)
+    if not os.statvfs(source).f_fsid:
+        pytest.skip("this file system has no f_fsid: the record without udev's link would be empty")
+    links = tmp_path / "by-uuid"
+    links.mkdir()
+    monkeypatch.setattr(module, "BY_UUID", str(links))
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
+    assert manifest.read_text(encoding="utf-8").splitlines()[1].startswith("# source filesystem fsid=")
+    os.mknod(links / "0b3c1f52-7e4a-4d7e-9a51-2f3e8c1d6a90", stat.S_IFBLK | 0o600, source.stat().st_dev)
+    (source / "d" / "late").write_bytes(b"written after the first pass")
+    assert module.guard(str(source), str(destination), str(manifest)) == 0, "the source taken for another volume"
+    marker = Path(f"{manifest}.in-progress").read_text(encoding="utf-8")
+    assert "filesystem uuid=0b3c1f52-7e4a-4d7e-9a51-2f3e8c1d6a90 fsid=" in marker, marker
+    (links / "0b3c1f52-7e4a-4d7e-9a51-2f3e8c1d6a90").unlink()
+    _rsync(source, destination, manifest)  # then killed before the verify
+    assert module.guard(str(source), str(destination), str(manifest)) == 0, "the unfinished copy was not resumed"
+    assert module.verify(str(source), str(destination), str(manifest)) == 0
 
 
 @contextlib.contextmanager
