@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -253,17 +254,26 @@ def _receiving_big_bin(wave: Wave, tmp_path: Path, kbps: int) -> subprocess.Pope
     slow.mkdir()
     (slow / "rsync").write_text(f'#!/bin/sh\nexec {shutil.which("rsync")} --bwlimit={kbps} "$@"\n', encoding="utf-8")
     (slow / "rsync").chmod(0o755)
+    # rsync's temporary name: .big.bin.XXXXXX beside the file, or big.bin.XXXXXX in a --temp-dir.
+    return _started_until(
+        wave, slow, lambda: any(p.stat().st_size > 0 for p in wave.destination().rglob("*big.bin.*")),
+        "rsync never started receiving big.bin",
+    )  # fmt: skip
+
+
+def _started_until(wave: Wave, tools: Path, reached: Callable[[], bool], never: str) -> subprocess.Popen[bytes]:
+    """The wave's playbook started in a session of its own with ``tools`` first on PATH, once ``reached`` holds
+    (killed, and the test failed saying ``never``, if it ends or two minutes pass first)."""
     play = subprocess.Popen(
         wave.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env=wave.env(f"{slow}:{os.environ['PATH']}"),
+        env=wave.env(f"{tools}:{os.environ['PATH']}"),
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    # rsync's temporary name: .big.bin.XXXXXX beside the file, or big.bin.XXXXXX in a --temp-dir.
-    while not [p for p in wave.destination().rglob("*big.bin.*") if p.stat().st_size > 0]:
+    while not reached():
         if play.poll() is not None or time.monotonic() > deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(play.pid, signal.SIGKILL)
-            pytest.fail("rsync never started receiving big.bin")
+            pytest.fail(never)
         time.sleep(0.05)
     return play
 
@@ -320,6 +330,72 @@ def test_a_rerun_while_a_killed_run_s_rsync_still_copies_is_refused_naming_its_p
     again = wave.play()
     assert again.returncode == 0, again.stdout + again.stderr
     assert _tree(wave.destination()) == _tree(wave.source())
+
+
+def _paused_between_guard_and_rsync(wave: Wave, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """The wave's playbook started and stopped between its guard and its rsync, where no step of it runs (nor holds
+    the copy's flock): PATH's touch, which the task between them runs, waits until the returned file exists."""
+    gate, paused = tmp_path / "go", tmp_path / "paused"
+    between = tmp_path / "between-steps"
+    between.mkdir()
+    (between / "touch").write_text(
+        f"#!/bin/sh\nif [ ! -e {gate} ]; then\n  echo $$ > {paused}\n"
+        f"  for _ in $(seq 3000); do [ -e {gate} ] && break; sleep 0.1; done\nfi\n"
+        f'exec {shutil.which("touch")} "$@"\n',
+        encoding="utf-8",
+    )
+    (between / "touch").chmod(0o755)
+    play = _started_until(
+        wave, between, lambda: paused.exists() and paused.read_text(encoding="utf-8").strip() != "",
+        "the run never reached the task between its guard and its rsync",
+    )  # fmt: skip
+    return play, gate
+
+
+def test_a_second_run_started_between_a_run_s_steps_is_refused_and_the_first_completes(tmp_path: Path) -> None:
+    """A run between its guard and its rsync (no step of it running) owns the copy: a second run started then fails
+    that copy naming the first's ansible-playbook and copies nothing; the first then copies and verifies, and the
+    run after both finds the copy free and changes nothing."""
+    wave = Wave(tmp_path)
+    (wave.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
+    play, gate = _paused_between_guard_and_rsync(wave, tmp_path)
+    try:
+        second = wave.play()
+        copied_by_the_second = (wave.destination() / "data.csv").exists()
+    finally:
+        gate.touch()
+        first = play.wait(timeout=600)
+    assert second.returncode != 0, "a second run went on between the first run's guard and its rsync"
+    assert f"is held by another run of this copy, between two of its steps: ansible-playbook pid {play.pid} on" in (
+        second.stdout
+    ), second.stdout
+    assert not copied_by_the_second, "the second run copied into the first run's copy"
+    assert first == 0, "the first run did not copy and verify after the second was refused"
+    assert _tree(wave.destination()) == _tree(wave.source())
+    after = wave.play()
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "changed=0" in after.stdout, after.stdout
+
+
+def test_a_run_killed_between_its_steps_does_not_hold_its_copy_against_the_next(tmp_path: Path) -> None:
+    """ansible-playbook SIGKILLed between its guard and its rsync leaves the copy recorded as its own: the next run
+    from the same controller finds it gone, takes the copy over saying from which run, copies and verifies."""
+    wave = Wave(tmp_path)
+    (wave.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
+    play, _ = _paused_between_guard_and_rsync(wave, tmp_path)
+    waiting = int((tmp_path / "paused").read_text(encoding="utf-8"))
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(play.pid, signal.SIGKILL)
+    play.wait()
+    with contextlib.suppress(ProcessLookupError):  # in the session of ansible's worker, not the playbook's
+        os.kill(waiting, signal.SIGKILL)
+    assert (wave.evidence / "sys-a.sha256.lock.run").exists(), "the killed run left no record: nothing is tested"
+    done = wave.play()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"from ansible-playbook pid {play.pid} on" in done.stdout, done.stdout
+    assert "that run is gone (its ansible-playbook no longer runs)" in done.stdout, done.stdout
+    assert _tree(wave.destination()) == _tree(wave.source())
+    assert not (wave.evidence / "sys-a.sha256.lock.run").exists(), "the copy was not released after it verified"
 
 
 def test_a_copy_that_filled_its_destination_resumes_once_the_volume_has_room(tmp_path: Path) -> None:

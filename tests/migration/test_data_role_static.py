@@ -625,6 +625,72 @@ def test_check_mode_names_the_source_s_lost_found_also_when_the_guard_refuses_fo
     assert "lost+found" not in refused.stdout, "a real run's guard says it only in its verify, which would run after it"
 
 
+def test_a_copy_s_run_record_lets_only_its_run_through_and_takes_over_only_a_run_found_gone(tmp_path: Path) -> None:
+    """The guard (--begin) records its run beside the copy's lock; another run's guard is refused while the record
+    stands, unless that run was found gone (--stale naming exactly it); the rsync and the verify run only for the
+    recorded run; check mode records nothing; unlock clears the record of its own run only."""
+    lock = tmp_path / "sys-a.sha256.lock"
+    record = tmp_path / "sys-a.sha256.lock.run"
+    one, two = (
+        "pid=101 host=ctl-a at=2026-12-06T20:00:00Z nonce=1",
+        "pid=202 host=ctl-b at=2026-12-06T21:00:00Z nonce=2",
+    )
+
+    def step(*flags: str) -> subprocess.CompletedProcess[str]:
+        return _run("locked", str(lock), *flags, "echo", "the step ran")
+
+    assert step("--check", "--run", one, "--begin").stdout.strip() == "the step ran"
+    assert not record.exists(), "check mode recorded the run"
+    assert step("--run", one, "--begin").stdout.strip() == "the step ran"
+    assert record.read_text(encoding="utf-8") == one + "\n"
+    refused = step("--run", two, "--begin")
+    assert refused.returncode == 75, refused.stdout
+    assert "held by another run of this copy, between two of its steps: ansible-playbook pid 101 on ctl-a" in (
+        refused.stdout
+    ), refused.stdout
+    assert "the step ran" not in refused.stdout
+    assert step("--check", "--run", two, "--begin").returncode == 75, "check mode said a held copy would go on"
+    slipped = step("--run", two)
+    assert (slipped.returncode, "was taken since this run's guard" in slipped.stdout) == (75, True), slipped.stdout
+    assert step("--run", one).stdout.strip() == "the step ran"
+    assert step("--run", two, "--begin", "--stale", "pid=101 nonce=0").returncode == 75, "took over another record"
+    taken = step("--run", two, "--begin", "--stale", one)
+    assert taken.returncode == 0, taken.stdout
+    assert taken.stdout.splitlines() == [
+        f"taking over {lock} from ansible-playbook pid 101 on ctl-a, started 2026-12-06T20:00:00Z: that run is gone "
+        "(its ansible-playbook no longer runs), killed between two steps of this copy",
+        "the step ran",
+    ]
+    assert step("--run", one).returncode == 75, "the run taken over went on"
+    _run("unlock", str(lock), one)
+    assert record.read_text(encoding="utf-8") == two + "\n", "unlock cleared another run's record"
+    _run("unlock", str(lock), two)
+    assert not record.exists()
+
+
+def test_the_controller_tells_a_run_that_ended_from_a_running_one_and_from_another_controller_s() -> None:
+    """run-gone: a run of this controller whose ansible-playbook ended (or whose pid now names a later process) is
+    gone, a running one is alive; a run of another machine is unknown (never taken over), one of an earlier boot of
+    this machine is gone."""
+    module = _digest_module(pytest.MonkeyPatch())
+    here = module.controller()
+    if "?" in here.values():
+        pytest.skip(f"this machine does not tell its controller identity: {here}")
+
+    def record(pid: int, start: str, **fields: str) -> str:
+        names = {**here, **fields}
+        return f"pid={pid} start={start} machine={names['machine']} boot={names['boot']} pidns={names['pidns']}"
+
+    with subprocess.Popen(["sleep", "60"]) as running:
+        start = module.process(running.pid)[1]
+        assert _run("run-gone", record(running.pid, start)).stdout.strip() == "alive"
+        assert _run("run-gone", record(running.pid, str(int(start) - 1))).stdout.strip() == "gone", "a reused pid"
+        assert _run("run-gone", record(running.pid, start, machine="0" * 32)).stdout.strip() == "unknown"
+        assert _run("run-gone", record(running.pid, start, boot="an-earlier-boot")).stdout.strip() == "gone"
+        running.kill()
+    assert _run("run-gone", record(running.pid, start)).stdout.strip() == "gone"
+
+
 @contextlib.contextmanager
 def _mounted_tmpfs(at: Path) -> Iterator[Path]:
     """A fresh tmpfs mounted at `at` for the block that the kernel tells apart from another (its f_fsid)."""
