@@ -605,11 +605,12 @@ def test_the_guard_removes_only_what_the_verified_copy_recorded_and_the_source_l
     assert sorted(p.name for p in (destination / "d").iterdir()) == ["f0", "f2"]
 
 
-def test_check_mode_names_the_source_s_lost_found_also_when_the_guard_refuses_for_another_reason(
+def test_a_refusing_guard_names_the_source_s_lost_found_too_in_check_mode_and_out(
     tmp_path: Path,
 ) -> None:
-    """--check over a destination refused as someone else's still says that the source's lost+found holds what fsck
-    recovered: one check run names every reason the copy would fail, not the first; nothing is written."""
+    """A guard refusing a destination as someone else's still says that the source's lost+found holds what fsck
+    recovered (the verify that would say it does not run): one run names every reason the copy fails, not the first;
+    so does --check, which writes nothing."""
     source, destination, manifest = _trees(tmp_path, files=1)
     (source / "lost+found").mkdir()
     (source / "lost+found" / "#131074").write_bytes(b"recovered by fsck")
@@ -622,7 +623,10 @@ def test_check_mode_names_the_source_s_lost_found_also_when_the_guard_refuses_fo
     assert not Path(f"{manifest}.in-progress").exists(), "--check wrote the in-progress marker"
     refused = _run("guard", str(source), str(destination), str(manifest))
     assert refused.returncode == 1, refused.stdout
-    assert "lost+found" not in refused.stdout, "a real run's guard says it only in its verify, which would run after it"
+    assert "holds data and no verified copy was made into it" in refused.stdout, refused.stdout
+    assert "lost+found holds 1 entry fsck recovered" in refused.stdout, refused.stdout
+    assert "check mode" not in refused.stdout, refused.stdout
+    assert not Path(f"{manifest}.in-progress").exists(), "a refused guard marked the copy in progress"
 
 
 def test_a_copy_s_run_record_lets_only_its_run_through_and_takes_over_only_a_run_found_gone(tmp_path: Path) -> None:
