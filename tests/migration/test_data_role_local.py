@@ -398,6 +398,35 @@ def test_a_run_killed_between_its_steps_does_not_hold_its_copy_against_the_next(
     assert not (wave.evidence / "sys-a.sha256.lock.run").exists(), "the copy was not released after it verified"
 
 
+def test_a_verified_copy_whose_run_record_cannot_be_cleared_does_not_fail_the_run(tmp_path: Path) -> None:
+    """The evidence folder read-only by the copy's last step (after its verify): the copy stays verified and the run
+    succeeds, its record left; the next run finds that run gone, takes the copy over and changes nothing."""
+    wave = Wave(tmp_path)
+    (wave.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
+    tools, counted = tmp_path / "read-only-at-the-end", tmp_path / "touched"
+    tools.mkdir()
+    # The second touch is the task right before the copy's last step: the evidence folder goes read-only there.
+    (tools / "touch").write_text(
+        f"#!/bin/sh\nif [ -e {counted} ]; then mount -o remount,bind,ro {wave.evidence}; else : > {counted}; fi\n"
+        f'exec {shutil.which("touch")} "$@"\n',
+        encoding="utf-8",
+    )
+    (tools / "touch").chmod(0o755)
+    wave.evidence.mkdir()
+    subprocess.run(["mount", "--bind", str(wave.evidence), str(wave.evidence)], check=True)
+    try:
+        done = _play_with(wave, f"{tools}:{os.environ['PATH']}")
+    finally:
+        subprocess.run(["umount", str(wave.evidence)], check=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (wave.evidence / "sys-a.sha256").exists(), "the copy was not verified"
+    assert (wave.evidence / "sys-a.sha256.lock.run").exists(), "the record was cleared: nothing is tested"
+    after = wave.play()
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "that run is gone" in after.stdout, after.stdout
+    assert "changed=0" in after.stdout, after.stdout
+
+
 def test_a_copy_that_filled_its_destination_resumes_once_the_volume_has_room(tmp_path: Path) -> None:
     """A copy cut short by a full destination (rsync had made folders ahead of what its log names) resumes once the
     volume has room: the rerun copies the rest and verifies, instead of taking those folders for an application's."""
