@@ -658,6 +658,11 @@ def test_a_copy_s_run_record_lets_only_its_run_through_and_takes_over_only_a_run
     assert (slipped.returncode, "was taken since this run's guard" in slipped.stdout) == (75, True), slipped.stdout
     assert step("--run", one).stdout.strip() == "the step ran"
     assert step("--run", two, "--begin", "--stale", "pid=101 nonce=0").returncode == 75, "took over another record"
+    checked = step("--check", "--run", two, "--begin", "--stale", one)
+    assert checked.stdout.startswith(f"check mode: would take over {lock} from ansible-playbook pid 101"), (
+        checked.stdout
+    )
+    assert record.read_text(encoding="utf-8") == one + "\n", "check mode took the copy over"
     taken = step("--run", two, "--begin", "--stale", one)
     assert taken.returncode == 0, taken.stdout
     assert taken.stdout.splitlines() == [
