@@ -37,6 +37,8 @@ APT_PACKAGES = {
     "/usr/include/asm-generic/unistd.h": "linux-libc-dev",
     # BIND's own zone checker reads the DNS records synth writes for the ingress names.
     "named-checkzone": "bind9-utils",
+    # roles/data_migration copies with rsync (its data_migration_packages): its tests run it on this machine.
+    "rsync": "rsync",
 }
 
 

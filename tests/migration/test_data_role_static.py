@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.machinery
 import importlib.util
@@ -65,6 +66,20 @@ def test_playbook_passes_syntax_check() -> None:
         env={**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles")},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_test_session_installs_what_the_role_installs_on_its_host() -> None:
+    """nox's tests session installs the role's packages (rsync) on a fresh machine: the role's tests run rsync here,
+    and without it they fail (the checker's) or are skipped (the playbook's) in CI."""
+    module = ast.parse((REPO / "noxfile.py").read_text(encoding="utf-8"))
+    assigned = next(
+        node.value for node in module.body
+        if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["APT_PACKAGES"]
+    )  # fmt: skip
+    installed = set(ast.literal_eval(assigned).values())
+    needed = yaml.safe_load((ROLE / "vars" / "main.yml").read_text(encoding="utf-8"))["data_migration_packages"]
+    missing = [name for name in needed if name != "python3" and name not in installed]  # python3 runs the suite
+    assert not missing, f"noxfile.py APT_PACKAGES lacks {missing}, which roles/data_migration installs"
 
 
 def test_verifier_writes_the_manifest_once_trees_match(tmp_path: Path) -> None:
