@@ -240,3 +240,20 @@ def test_missing_file_is_a_clear_error(tmp_path: Path):
     assert done.returncode != 0
     assert "nope.csv: cannot read" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("redirect", "reason"),
+    [(">/dev/full", "No space left on device"), (">&-", "standard output is closed")],
+    ids=["disk-full", "stdout-closed"],
+)
+def test_stdout_that_cannot_take_the_forecasts_is_a_clear_error(plain_csv: Path, redirect: str, reason: str):
+    """A full disk behind `> forecasts.jsonl`, or stdout closed, is one error line and exit 1, not a traceback."""
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$0" capacity forecast "$1" {redirect}', str(DIZUO), str(plain_csv)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"error: cannot write the forecasts to standard output: {reason}\n"
