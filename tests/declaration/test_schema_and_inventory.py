@@ -256,3 +256,21 @@ def test_two_hosts_ansible_reaches_at_one_endpoint_are_refused(city: Path, edit:
     edit("hosts.yaml", lambda doc: doc["hosts"][a].update(ansible_port=2201))
     done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
     assert done.exit_code == 0, done.output
+
+
+@pytest.mark.parametrize("where", ["yl log 01", "10.64.1.300", "10.064.1.20", ""])
+def test_an_ansible_host_that_is_no_address_or_host_name_is_refused(city: Path, edit: Edit, where: str) -> None:
+    """An ansible_host Ansible cannot connect to (a space, a mistyped address) is named by validate, not found when
+    harden or audit tries to connect; an IP address or a host name is taken."""
+    edit("hosts.yaml", lambda doc: doc["hosts"][0].update(ansible_host=where))
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    assert (
+        "hosts.yaml: hosts[0].ansible_host: not an IP address or a host name (letters, digits, hyphens and dots): "
+        f"'{where}'" in done.output
+    )
+
+    for reachable in ("yl-bastion-01.yl.gov.cn", "127.0.0.2", "fd00::10"):
+        edit("hosts.yaml", lambda doc, to=reachable: doc["hosts"][0].update(ansible_host=to))
+        done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+        assert done.exit_code == 0, f"{reachable}: {done.output}"

@@ -583,6 +583,23 @@ class DatasetsFile(Frozen):
 
 # ------------------------------------------------------------------- hosts.yaml
 
+# A host name as RFC 1123 writes one: labels of letters, digits and inner hyphens, at most 63 each, 253 in all, an
+# optional final dot.
+_HOST_NAME = re.compile(
+    r"(?=[^.].{0,252}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?"
+)
+
+
+def _address_or_host_name(value: str) -> str:
+    # Ansible hands ansible_host to ssh as it is: anything else only fails when `harden` or `audit` connects.
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        # A name's last label is never all digits (RFC 1123): 10.64.1.300 is a mistyped address.
+        if _HOST_NAME.fullmatch(value) is None or value.rstrip(".").rsplit(".", 1)[-1].isdigit():
+            raise ValueError("not an IP address or a host name (letters, digits, hyphens and dots)") from None
+    return value
+
 
 class Host(Frozen):
     """A host managed by Ansible. This file is the one Ansible inventory of the city."""
@@ -593,7 +610,9 @@ class Host(Frozen):
     groups: tuple[Code, ...] = Field(default=(), description="Ansible groups (not `all` or `ungrouped`: Ansible's own)")
     os: OperatingSystem
     arch: Arch
-    ansible_host: str | None = Field(default=None, description="Where Ansible connects, if not `address`")
+    ansible_host: Annotated[str, AfterValidator(_address_or_host_name)] | None = Field(
+        default=None, description="Where Ansible connects, if not `address`: an IP address or a host name"
+    )
     ansible_port: int = Field(default=22, ge=1, le=65535)
 
     @field_validator("groups")
