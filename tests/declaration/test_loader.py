@@ -852,6 +852,26 @@ def test_a_key_given_twice_is_an_error_not_the_last_value(city: Path) -> None:
     assert "duplicate key 'prefix' (first on line" in found[0]
 
 
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [
+        ("\u3000prefix", "U+3000 IDEOGRAPHIC SPACE"),
+        ("\u00a0prefix", "U+00A0 NO-BREAK SPACE"),
+        ("pre\u200bfix", "U+200B ZERO WIDTH SPACE"),
+    ],
+    ids=["ideographic-space", "no-break-space", "zero-width-space"],
+)
+def test_an_unknown_key_names_the_character_that_looks_like_a_space_or_nothing(
+    city: Path, written: str, named: str
+) -> None:
+    """A key typed with a full-width space or pasted with an invisible character reads as a known key: the error names
+    the character, not just "unknown key" beside "prefix: Field required"."""
+    text = (city / "city.yaml").read_text(encoding="utf-8")
+    (city / "city.yaml").write_text(text.replace("\nprefix: yl\n", f"\n{written}: yl\n", 1), encoding="utf-8")
+    expected = f"city.yaml: {written}: unknown key (it holds {named}, which YAML keeps in the key: retype the key)"
+    assert any(p.endswith(expected) for p in problems(city)), problems(city)
+
+
 def test_missing_file_is_named(city: Path) -> None:
     """A declaration without datasets.yaml says so."""
     (city / "datasets.yaml").unlink()

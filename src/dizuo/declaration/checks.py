@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from fractions import Fraction
 
 from dizuo.declaration.inventory import ansible_inventory, to_json
-from dizuo.declaration.loader import DeclarationError, Problem, show_value
+from dizuo.declaration.loader import DeclarationError, Problem, named_characters, show_value
 from dizuo.declaration.model import (
     DOMESTIC_DATABASES,
     XINCHUANG_VENDORS,
@@ -115,9 +115,8 @@ def _unseen(char: str) -> bool:
 
 def _invisible(text: str) -> str:
     """``; invisible: U+200B ZERO WIDTH SPACE``, naming what a reader of two names that look alike cannot see."""
-    found = sorted({c for c in text if unicodedata.category(c) == "Cf"})
-    named = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '')}".rstrip() for c in found)
-    return f"; invisible: {named}" if found else ""
+    named = named_characters(c for c in text if unicodedata.category(c) == "Cf")
+    return f"; invisible: {named}" if named else ""
 
 
 def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:

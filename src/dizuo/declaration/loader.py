@@ -12,6 +12,7 @@ import functools
 import itertools
 import json
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,10 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
+            if isinstance(loc[-1], str) and (unseen := named_characters(c for c in loc[-1] if _looks_blank(c))):
+                # `　prefix` (an IME's full-width space), ` prefix` (a no-break space pasted from a document): the key
+                # reads as `prefix`, which would be reported missing beside it.
+                message += f" (it holds {unseen}, which YAML keeps in the key: retype the key)"
         elif item["type"] != "missing":
             message = f"{message}: {show_value(item['input'])}"
         if item["type"] == "string_type" and from_yaml:
@@ -155,6 +160,16 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
             message = f"key: {message}"
         problems.append(Problem(file, key_path(loc), message))
     return problems
+
+
+def named_characters(chars: Iterable[str]) -> str:
+    """``U+00A0 NO-BREAK SPACE, U+200B ZERO WIDTH SPACE``: each of ``chars`` once, by code point and name."""
+    return ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '')}".rstrip() for c in sorted(set(chars)))
+
+
+def _looks_blank(char: str) -> bool:
+    """A character a reader takes for a space or for nothing: any space but ASCII's, a format or control character."""
+    return (char.isspace() and char != " ") or unicodedata.category(char) in {"Cf", "Cc"}
 
 
 def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
