@@ -162,6 +162,11 @@ def test_a_declared_holiday_block_delays_an_office_hours_fill(made_up_2027: Path
         ("years:\n  twenty: {holidays: {元旦: 2027-01-01}}\n", "years.twenty: key: Input should be a valid integer"),
         ("years:\n  2027:\n    holidays: {}\n", "years[2027].holidays: Dictionary should have at least 1 item"),
         ("years: [2027]\n", "years: Input should be a valid dictionary"),
+        # YAML keeps both keys; as years they are one, and the later notice would silently replace the earlier.
+        (
+            "years:\n  2027:\n    holidays: {元旦: 2027-01-01}\n  '2027':\n    holidays: {国庆节: 2027-10-01}\n",
+            "years: 2027 is given twice, as 2027 and '2027': one notice per year",
+        ),
         ("- 2027\n", "the document must be a mapping"),
     ],
 )

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from dizuo.capacity.calendar_cn import SHIPPED, WorkingCalendar, day_number
 from dizuo.capacity.config_files import ConfigError, load_model
@@ -98,6 +98,32 @@ class CalendarFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     years: dict[Annotated[int, Field(ge=1970, le=2200)], YearNotice]
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _each_year_once(cls, years: object) -> object:
+        # YAML tells 2027 from '2027' (or 2027.0), and the dict of years would keep only the later notice of the two.
+        if isinstance(years, dict):
+            first: dict[int, object] = {}
+            for key in years:
+                year = _year_of(key)
+                if year is not None and first.setdefault(year, key) is not key:
+                    raise ValueError(f"{year} is given twice, as {first[year]!r} and {key!r}: one notice per year")
+        return years
+
+
+def _year_of(key: object) -> int | None:
+    """The year pydantic makes of a key of ``years`` (None: none, which it reports itself)."""
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, int):
+        return key
+    if isinstance(key, float):
+        return int(key) if key.is_integer() else None
+    try:
+        return int(str(key).strip())
+    except ValueError:
+        return None
 
 
 def _days(spans: dict[str, tuple[Span, ...]]) -> Iterator[tuple[str, dt.date]]:
