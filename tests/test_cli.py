@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -73,3 +74,27 @@ def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
         broken = runner.invoke(app, command)
         assert broken.exit_code == BAD_INPUT, (command, broken.output)
         assert "hosts.yaml: mystery: unknown key" in broken.output, broken.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["schema", "city.yaml"], ["inventory", "inventories/yulin"], ["inventory", "inventories/yulin", "--list"]],
+    ids=["schema", "inventory", "inventory-list"],
+)
+@pytest.mark.parametrize(
+    ("redirect", "reason"),
+    [(">/dev/full", "No space left on device"), (">&-", "standard output is closed")],
+    ids=["disk-full", "stdout-closed"],
+)
+def test_output_stdout_cannot_take_is_one_error_line_not_a_traceback(command: list[str], redirect: str, reason: str):
+    """`dizuo inventory CITY > hosts.yml` on a full disk (or with stdout closed) says so in one line and exits 1."""
+    dizuo = Path(sys.executable).with_name("dizuo")
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$0" "$@" {redirect}', str(dizuo), *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.returncode == FAILED, done.stderr
+    assert done.stderr == f"error: cannot write to standard output: {reason}\n"

@@ -17,6 +17,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from dizuo.exit_codes import FAILED
+from dizuo.files import StdoutError
 from dizuo.interrupt import watching
 
 # Top-level command -> the domain module whose register(app) adds it; listed in this order in --help.
@@ -92,4 +94,8 @@ def main() -> None:
     """Entry point of the `dizuo` console script."""
     stop_cleanly_on_sigterm()
     with watching():
-        app()
+        try:
+            app()
+        except StdoutError as err:  # the work was done, its output could not be delivered
+            typer.echo(f"error: {err}", err=True)
+            raise SystemExit(FAILED) from None

@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -55,6 +56,38 @@ def write_atomically(path: Path, text: str) -> Path:
     with atomic_path(path) as partial:
         partial.write_text(text, encoding="utf-8")
     return path
+
+
+class StdoutError(Exception):
+    """Standard output cannot take what a command writes (a full disk behind `>`, stdout closed): the CLI says so in
+    one line and exits 1."""
+
+
+def write_stdout(text: str) -> None:
+    """``text`` on standard output, flushed; StdoutError when it cannot take it. A reader gone (`| head -1`) is a
+    BrokenPipeError as before, which click ends quietly."""
+    try:
+        if sys.stdout is None:  # Python's stdout when file descriptor 1 was closed (`>&-`)
+            raise OSError(errno.EBADF, "standard output is closed")
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _drop_stdout()
+        raise StdoutError(f"cannot write to standard output: {err.strerror or err}") from None
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what its buffer still holds would fail again as Python exits, and be reported a
+    second time, as an "Exception ignored" with its traceback."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdout, or one that is not a file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
 
 
 def make_staging(out: Path) -> Path:

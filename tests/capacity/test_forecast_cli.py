@@ -256,4 +256,4 @@ def test_stdout_that_cannot_take_the_forecasts_is_a_clear_error(plain_csv: Path,
         check=False,
     )
     assert done.returncode == 1, done.stderr
-    assert done.stderr == f"error: cannot write the forecasts to standard output: {reason}\n"
+    assert done.stderr == f"error: cannot write to standard output: {reason}\n"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +15,8 @@ import typer
 from dizuo.capacity.calendar_cn import SHIPPED, CalendarNotCoveredWarning, WorkingCalendar
 from dizuo.capacity.csvio import UsageCsvError, read_usage_csv
 from dizuo.capacity.forecast import DEFAULT_HORIZON_SECONDS, forecast_histories
-from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.exit_codes import BAD_INPUT
+from dizuo.files import write_stdout
 
 CalendarOption = Annotated[
     Path | None,
@@ -88,36 +87,7 @@ def forecast(
         for f in forecasts
     ]
     # One write: a reader of the pipe never sees half a line from us.
-    _write_stdout("\n".join(lines) + "\n", "the forecasts")
-
-
-def _write_stdout(text: str, what: str) -> None:
-    """``text`` on stdout, or a one-line error and exit 1 when stdout cannot take it (a full disk behind
-    `> forecasts.jsonl`, stdout closed with `>&-`), not a traceback. A reader gone (`| head -1`) is left to click,
-    which ends quietly."""
-    try:
-        if sys.stdout is None:  # Python's stdout when file descriptor 1 was closed
-            raise OSError(errno.EBADF, "standard output is closed")
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as err:
-        _drop_stdout()
-        typer.echo(f"error: cannot write {what} to standard output: {err.strerror or err}", err=True)
-        raise typer.Exit(FAILED) from None
-
-
-def _drop_stdout() -> None:
-    """Point stdout at /dev/null: what its buffer still holds would fail again as Python exits, and be reported a
-    second time, as an "Exception ignored" with its traceback."""
-    try:
-        fileno = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # no stdout, or one that is not a file (a test's capture)
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fileno)
-    os.close(devnull)
+    write_stdout("\n".join(lines) + "\n")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
 from dizuo.declaration.loader import DeclarationError, load
 from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.files import write_stdout
 
 err = Console(stderr=True)
 out = Console()
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
             message = f"{file}: not a declaration file; one of: {', '.join(FILES)}"
             err.print("[red]error[/red]", escape(message), soft_wrap=True)
             raise typer.Exit(BAD_INPUT)
-        print(json.dumps(file_schema(name), ensure_ascii=False, indent=2))
+        write_stdout(json.dumps(file_schema(name), ensure_ascii=False, indent=2) + "\n")
 
     @app.command()
     def inventory(
@@ -89,8 +90,8 @@ def register(app: typer.Typer) -> None:
                     "[red]error[/red]", escape(f"--host: no host {host!r} in {path / 'hosts.yaml'} (declared: {known})")
                 )
                 raise typer.Exit(BAD_INPUT)
-            print(to_json(hostvars[host]))
+            write_stdout(to_json(hostvars[host]) + "\n")
         elif list_:
-            print(to_json(ansible_inventory(d), indent=2))
+            write_stdout(to_json(ansible_inventory(d), indent=2) + "\n")
         else:
-            print(yaml.safe_dump(hosts_yml(d), allow_unicode=True, sort_keys=False), end="")
+            write_stdout(yaml.safe_dump(hosts_yml(d), allow_unicode=True, sort_keys=False))
