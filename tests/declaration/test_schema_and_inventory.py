@@ -274,3 +274,22 @@ def test_an_ansible_host_that_is_no_address_or_host_name_is_refused(city: Path, 
         edit("hosts.yaml", lambda doc, to=reachable: doc["hosts"][0].update(ansible_host=to))
         done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
         assert done.exit_code == 0, f"{reachable}: {done.output}"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("yl-log-01.yl.gov.cn", "YL-LOG-01.yl.gov.cn."), ("fd00::10", "fd00:0:0::10")],
+    ids=["host-name", "ipv6"],
+)
+def test_one_endpoint_written_two_ways_is_one_machine(city: Path, edit: Edit, one: str, other: str) -> None:
+    """Two ansible_hosts that differ only in how they are written (a name's case or final dot, an IPv6 address's
+    zeros) reach one machine: refused like two written alike."""
+
+    def both(doc: dict[str, Any]) -> None:
+        doc["hosts"][0]["ansible_host"] = one
+        doc["hosts"][1]["ansible_host"] = other
+
+    edit("hosts.yaml", both)
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    assert f"hosts.yaml: hosts[1].ansible_host: Ansible would connect to {other}:22 for " in done.output

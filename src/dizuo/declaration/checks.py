@@ -992,7 +992,7 @@ def _one_machine_two_names(d: Declaration, file: str) -> list[Problem]:
     problems = []
     for i, host in enumerate(d.inventory.hosts):
         endpoint = (host.ansible_host or host.address, host.ansible_port)
-        j = first.setdefault(endpoint, i)
+        j = first.setdefault((_same_place(endpoint[0]), endpoint[1]), i)
         if j == i or not (host.ansible_host or d.inventory.hosts[j].ansible_host):
             continue
         # Named at the ansible_host that points there (this host's, else the first's, which the other's address hit).
@@ -1007,6 +1007,15 @@ def _one_machine_two_names(d: Declaration, file: str) -> list[Problem]:
             )
         )
     return problems
+
+
+def _same_place(where: str) -> str:
+    """An address or host name as Ansible's connection reaches it: one form of an IPv6 address (fd00::10 is
+    fd00:0:0::10), a name in any case and with or without its final dot."""
+    try:
+        return str(ipaddress.ip_address(where))
+    except ValueError:
+        return where.lower().removesuffix(".")
 
 
 def _group_vars(d: Declaration, shown: Shown) -> list[Problem]:
