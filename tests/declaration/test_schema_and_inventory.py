@@ -293,3 +293,17 @@ def test_one_endpoint_written_two_ways_is_one_machine(city: Path, edit: Edit, on
     done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
     assert done.exit_code == 1, done.output
     assert f"hosts.yaml: hosts[1].ansible_host: Ansible would connect to {other}:22 for " in done.output
+
+
+def test_a_group_named_like_a_host_is_refused(city: Path, edit: Edit) -> None:
+    """A group named like a host: Ansible warns, and `--limit <name>` would pick the host, never the group's members,
+    so harden or audit of the group would act on another machine."""
+    hosts = load(city).inventory.hosts
+    edit("hosts.yaml", lambda doc: doc["hosts"][0].update(groups=[*hosts[0].groups, hosts[1].name]))
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    at = len(hosts[0].groups)
+    assert (
+        f"hosts.yaml: hosts[0].groups[{at}]: '{hosts[1].name}' is a host's name too: `--limit {hosts[1].name}` would "
+        "pick that host, not this group"
+    ) in done.output

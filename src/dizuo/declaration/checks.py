@@ -981,6 +981,19 @@ def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
     problems += _duplicates(
         file, ((f"hosts[{i}].address", h.address) for i, h in enumerate(d.inventory.hosts)), "host address"
     )
+    # Ansible warns of a group named like a host, and a host pattern of that name (--limit, harden and audit alike)
+    # picks the host alone: the group's members could not be named by it.
+    names = {h.name for h in d.inventory.hosts}
+    problems += [
+        Problem(
+            file,
+            f"hosts[{i}].groups[{k}]",
+            f"{show_value(group)} is a host's name too: `--limit {group}` would pick that host, not this group",
+        )
+        for i, host in enumerate(d.inventory.hosts)
+        for k, group in enumerate(host.groups)
+        if group in names
+    ]
     return problems + _one_machine_two_names(d, file)
 
 
