@@ -872,6 +872,28 @@ def test_an_unknown_key_names_the_character_that_looks_like_a_space_or_nothing(
     assert any(p.endswith(expected) for p in problems(city)), problems(city)
 
 
+@pytest.mark.parametrize(
+    ("written", "shown", "hint"),
+    [
+        ("2026", "2026", "YAML read an unquoted number"),
+        ("2026-01-01", "2026-01-01", "YAML read an unquoted date"),
+        ("yes", "true", "YAML reads an unquoted yes, no, on, off, true or false as a boolean"),
+    ],
+    ids=["number", "date", "boolean"],
+)
+def test_a_key_yaml_made_no_text_is_named_as_a_key(city: Path, written: str, shown: str, hint: str) -> None:
+    """A key YAML reads as a number, date or boolean is named as a key with the quoting hint, not as a list index
+    (`quota[2026]`) or a Python repr (`datetime.date(2026, 1, 1)`)."""
+    text = (city / "departments.yaml").read_text(encoding="utf-8")
+    (city / "departments.yaml").write_text(
+        text.replace("  quota: {cpu: 272", f"  quota: {{{written}: 5, cpu: 272", 1), encoding="utf-8"
+    )
+    found = problems(city)
+    assert len(found) == 1, found
+    assert f"departments.yaml: departments[0].quota.{shown}: key: Keys should be strings: " in found[0]
+    assert hint in found[0]
+
+
 def test_missing_file_is_named(city: Path) -> None:
     """A declaration without datasets.yaml says so."""
     (city / "datasets.yaml").unlink()

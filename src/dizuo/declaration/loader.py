@@ -146,6 +146,11 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
         if item["type"] == "too_short" and any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
             continue
         message = item["msg"].removeprefix("Value error, ")
+        where = loc
+        if item["type"] == "invalid_key" and loc:
+            # A key YAML read as a number, boolean or date: pydantic's location holds it as an index (`quota[1]`) or
+            # its Python repr (`datetime.date(2026, 1, 1)`); it is a mapping key, named as YAML shows it.
+            where = (*loc[:-1], json.dumps(item["input"], default=str).strip('"'), KEY)
         if item["type"] == "extra_forbidden":
             message = "unknown key"
             if isinstance(loc[-1], str) and (unseen := named_characters(c for c in loc[-1] if _looks_blank(c))):
@@ -154,11 +159,11 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
                 message += f" (it holds {unseen}, which YAML keeps in the key: retype the key)"
         elif item["type"] != "missing":
             message = f"{message}: {show_value(item['input'])}"
-        if item["type"] == "string_type" and from_yaml:
+        if item["type"] in {"string_type", "invalid_key"} and from_yaml:
             message += _why_not_text(item["input"])
-        if loc and loc[-1] == KEY:
+        if where and where[-1] == KEY:
             message = f"key: {message}"
-        problems.append(Problem(file, key_path(loc), message))
+        problems.append(Problem(file, key_path(where), message))
     return problems
 
 
