@@ -91,6 +91,14 @@ class YearNotice(BaseModel):
     holidays: dict[str, DaySpans] = Field(min_length=1)
     makeup_working_days: dict[str, DaySpans] = Field(default_factory=dict)
 
+    @field_validator("holidays")
+    @classmethod
+    def _each_holiday_has_days(cls, holidays: dict[str, tuple[Span, ...]]) -> dict[str, tuple[Span, ...]]:
+        # `元旦: []` would make a year without a day off that counts as declared (a make-up list may be empty: none).
+        if empty := [name for name, spans in holidays.items() if not spans]:
+            raise ValueError(f"no day given for {', '.join(empty)}: a holiday is a date, a span or a list of them")
+        return holidays
+
 
 class CalendarFile(BaseModel):
     """A calendar file: notices by year."""
