@@ -234,6 +234,22 @@ def test_a_file_that_is_not_utf8_csv_text_is_a_clear_error(tmp_path: Path, conte
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [(f"x,1710122400,{'7' * 100_000}x,9", "used_bytes"), (f"x,{'1' * 100_000},5,9", "timestamp")],
+    ids=["long-bad-number", "long-timestamp"],
+)
+def test_a_long_bad_cell_is_shown_cut(tmp_path: Path, row: str, column: str):
+    """A cell of 100,000 characters is named by line and column with its first 200 characters: one error line, not a
+    screenful of digits."""
+    path = tmp_path / "bad.csv"
+    path.write_text(f"series,timestamp,used_bytes,capacity_bytes\n{row}\n")
+    done = _run(path)
+    assert done.returncode == 2, done.stderr
+    assert f"{path}:2: column '{column}' '{row.split(',')[2 if column == 'used_bytes' else 1][:200]}...'" in done.stderr
+    assert len(done.stderr) < 500, done.stderr[:600]
+
+
 def test_missing_file_is_a_clear_error(tmp_path: Path):
     """A path that does not exist is reported as such, exit non-zero, no traceback."""
     done = _run(tmp_path / "nope.csv")

@@ -29,8 +29,8 @@ MAX_BYTES = 2.0**63
 _GZIP_MAGIC = b"\x1f\x8b"
 # The first k bytes of a little-endian word read at an id's offset: _WORD_MASKS[k].
 _WORD_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
-# Characters of a wrong header shown in its error: a file without line breaks is one "line" of megabytes.
-HEADER_SHOWN = 200
+# Characters of a wrong header, row or cell shown in its error: a file without line breaks is one "line" of megabytes.
+SHOWN_CHARS = 200
 
 
 class UsageCsvError(ValueError):
@@ -68,8 +68,7 @@ def _check_header(path: Path, line: bytes) -> None:
     except csv.Error:  # a carriage return inside the line (old Mac line endings): not this header either
         cells = ()
     if cells != COLUMNS:
-        shown = header if len(header) <= HEADER_SHOWN else f"{header[:HEADER_SHOWN]}..."
-        raise UsageCsvError(f"{path}:1: header is {shown!r}, expected {','.join(COLUMNS)!r}")
+        raise UsageCsvError(f"{path}:1: header is {_shown(header)}, expected {','.join(COLUMNS)!r}")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -161,27 +160,27 @@ def _slow_parse(path: Path, body: bytes) -> list[UsageHistory]:
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(COLUMNS):
-            raise UsageCsvError(f"{path}:{line_no}: {len(row)} columns, expected {len(COLUMNS)}: {row!r}")
+            raise UsageCsvError(f"{path}:{line_no}: {len(row)} columns, expected {len(COLUMNS)}: {_shown(row)}")
         series = row[0]
         if not series.strip():
             raise UsageCsvError(f"{path}:{line_no}: column 'series' is empty")
         stamp = _number(path, line_no, "timestamp", row[1])
         if not TIMESTAMP_RANGE[0] <= stamp < TIMESTAMP_RANGE[1]:
             raise UsageCsvError(
-                f"{path}:{line_no}: column 'timestamp' {row[1]!r} is not unix seconds between 2000 and 2100"
+                f"{path}:{line_no}: column 'timestamp' {_shown(row[1])} is not unix seconds between 2000 and 2100"
                 " (milliseconds?)"
             )
         if stamp != int(stamp):
-            raise UsageCsvError(f"{path}:{line_no}: column 'timestamp' {row[1]!r} is not whole seconds")
+            raise UsageCsvError(f"{path}:{line_no}: column 'timestamp' {_shown(row[1])} is not whole seconds")
         used = _number(path, line_no, "used_bytes", row[2])
         capacity = _number(path, line_no, "capacity_bytes", row[3])
         if used < 0:
-            raise UsageCsvError(f"{path}:{line_no}: column 'used_bytes' {row[2]!r} is negative")
+            raise UsageCsvError(f"{path}:{line_no}: column 'used_bytes' {_shown(row[2])} is negative")
         if capacity <= 0:
-            raise UsageCsvError(f"{path}:{line_no}: column 'capacity_bytes' {row[3]!r} is not positive")
+            raise UsageCsvError(f"{path}:{line_no}: column 'capacity_bytes' {_shown(row[3])} is not positive")
         for column, value, cell in (("used_bytes", used, row[2]), ("capacity_bytes", capacity, row[3])):
             if _too_large(cell, value):
-                raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is 2^63 bytes or more")
+                raise UsageCsvError(f"{path}:{line_no}: column {column!r} {_shown(cell)} is 2^63 bytes or more")
         # A repeated timestamp keeps the later row, as a re-scrape would.
         samples.setdefault(series, {})[int(stamp)] = (used, capacity)
     histories = []
@@ -223,11 +222,19 @@ def _rows(path: Path, body: bytes) -> Iterator[tuple[int, list[str]]]:
         raise UsageCsvError(f"{path}:{reader.line_num + 1}: {err}") from None
 
 
+def _shown(value: str | list[str]) -> str:
+    """A header or cell quoted, a row as its list, cut after SHOWN_CHARS characters."""
+    if isinstance(value, list):
+        text = repr(value)
+        return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}..."
+    return repr(value if len(value) <= SHOWN_CHARS else f"{value[:SHOWN_CHARS]}...")
+
+
 def _number(path: Path, line_no: int, column: str, cell: str) -> float:
     try:
         value = float(cell.strip())
     except ValueError:
-        raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is not a number") from None
+        raise UsageCsvError(f"{path}:{line_no}: column {column!r} {_shown(cell)} is not a number") from None
     if not math.isfinite(value):
-        raise UsageCsvError(f"{path}:{line_no}: column {column!r} {cell!r} is not a finite number")
+        raise UsageCsvError(f"{path}:{line_no}: column {column!r} {_shown(cell)} is not a finite number")
     return value
