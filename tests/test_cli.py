@@ -78,8 +78,13 @@ def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["schema", "city.yaml"], ["inventory", "inventories/yulin"], ["inventory", "inventories/yulin", "--list"]],
-    ids=["schema", "inventory", "inventory-list"],
+    [
+        ["schema", "city.yaml"],
+        ["inventory", "inventories/yulin"],
+        ["inventory", "inventories/yulin", "--list"],
+        ["validate", "inventories/yulin"],
+    ],
+    ids=["schema", "inventory", "inventory-list", "validate"],
 )
 @pytest.mark.parametrize(
     ("redirect", "reason"),

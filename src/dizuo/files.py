@@ -63,19 +63,26 @@ class StdoutError(Exception):
     one line and exits 1."""
 
 
-def write_stdout(text: str) -> None:
-    """``text`` on standard output, flushed; StdoutError when it cannot take it. A reader gone (`| head -1`) is a
-    BrokenPipeError as before, which click ends quietly."""
+@contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Around writes to standard output (flushed at the end): StdoutError when it cannot take them. A reader gone
+    (`| head -1`) is a BrokenPipeError as before, which click ends quietly."""
     try:
         if sys.stdout is None:  # Python's stdout when file descriptor 1 was closed (`>&-`)
             raise OSError(errno.EBADF, "standard output is closed")
-        sys.stdout.write(text)
+        yield
         sys.stdout.flush()
     except BrokenPipeError:
         raise
     except OSError as err:
         _drop_stdout()
         raise StdoutError(f"cannot write to standard output: {err.strerror or err}") from None
+
+
+def write_stdout(text: str) -> None:
+    """``text`` on standard output, flushed (see :func:`writing_stdout`)."""
+    with writing_stdout():
+        sys.stdout.write(text)
 
 
 def _drop_stdout() -> None:

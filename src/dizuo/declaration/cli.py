@@ -15,7 +15,7 @@ from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
 from dizuo.declaration.loader import DeclarationError, load
 from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import write_stdout
+from dizuo.files import write_stdout, writing_stdout
 
 err = Console(stderr=True)
 out = Console()
@@ -55,11 +55,12 @@ def register(app: typer.Typer) -> None:
             err.print("[red]error[/red]", escape(f"{path}: not a directory holding a city declaration"))
             raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
-        out.print(
-            f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "
-            f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
-            f"{len(d.inventory.hosts)} hosts"
-        )
+        with writing_stdout():
+            out.print(
+                f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "
+                f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
+                f"{len(d.inventory.hosts)} hosts"
+            )
 
     @app.command()
     def schema(file: FileName) -> None:
