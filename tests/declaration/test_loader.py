@@ -894,6 +894,18 @@ def test_a_key_yaml_made_no_text_is_named_as_a_key(city: Path, written: str, sho
     assert hint in found[0]
 
 
+@pytest.mark.parametrize(("one", "other"), [("1", "1.0"), ("1", "true"), ("1", "0x1")], ids=["float", "boolean", "hex"])
+def test_two_keys_that_read_as_one_are_an_error_not_the_last_value(city: Path, one: str, other: str) -> None:
+    """Keys written apart that YAML reads as one (1 and 1.0, 1 and true): PyYAML keeps the last value silently; the
+    loader names both lines."""
+    text = (city / "hosts.yaml").read_text(encoding="utf-8")
+    (city / "hosts.yaml").write_text(text + f"\nextra:\n  {one}: a\n  {other}: b\n", encoding="utf-8")
+    found = problems(city)
+    assert len(found) == 1, found
+    assert "hosts.yaml: invalid YAML: line" in found[0]
+    assert f"duplicate key {other!r}: once read, it is the same key as {one!r} (line" in found[0]
+
+
 def test_missing_file_is_named(city: Path) -> None:
     """A declaration without datasets.yaml says so."""
     (city / "datasets.yaml").unlink()

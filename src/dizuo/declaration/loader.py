@@ -232,7 +232,26 @@ class _Loader(yaml.CSafeLoader):
                     key_node.start_mark,
                 )
             first[key] = key_node.start_mark
+        if len(first) > 1:
+            self._no_two_keys_alike(node)
         return super().construct_mapping(node, deep=deep)
+
+    def _no_two_keys_alike(self, node: yaml.MappingNode) -> None:
+        """Keys written apart that are one in the mapping YAML makes (2027 and 2027.0, 1 and true, 1 and 0x1): the
+        later would replace the earlier's value without a word."""
+        held: dict[object, yaml.ScalarNode] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            other = held.setdefault(self.construct_object(key_node), key_node)
+            if other is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key_node.value!r}: once read, it is the same key as {other.value!r} (line "
+                    f"{other.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
 
 
 def _date_or_text(loader: _Loader, node: yaml.ScalarNode) -> object:
