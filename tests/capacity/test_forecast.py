@@ -227,6 +227,30 @@ def test_a_weekly_cleanup_at_a_fixed_hour_is_growth_between_cleanups_and_cleanup
     )
 
 
+@pytest.mark.parametrize(
+    ("growth", "level"),
+    [
+        (3.0, 92.0),  # full on Wednesday night (64 h), before the next cleanup
+        (2.0, 94.0),  # full on Thursday morning (72 h)
+    ],
+)
+def test_a_weekly_cleanup_whose_last_run_freed_little_is_still_a_schedule(growth: float, level: float):
+    """A Friday 01:00 cleanup that freed 12 GiB three weeks running and 0.5 GiB last Friday (under the 3 % of a
+    fall) still came at its hour: the growth is read between cleanups, not from falls taken as steps and as what
+    the days off do (the forecast was 10 h and 19 h late; public p0082, 14 h late, is such a volume)."""
+    last_run = _unix(2024, 3, 8, 1)
+
+    def usage(ts: Times) -> npt.NDArray[np.float64]:
+        runs = np.floor((last_run - ts) / (7 * DAY)) + 1  # runs from ts up to the light one; <= 0 after it
+        freed = np.where(runs >= 1, 0.5 + 12.0 * (runs - 1), 12.0 * runs)
+        return GIB * (level + growth * (ts - PLAIN_ASOF) / DAY + freed)
+
+    fc, truth_h = _forecast_and_truth("light-run", usage, 100 * GIB, PLAIN_ASOF)
+    assert abs(_hours_until(fc) - truth_h) <= 2, (
+        f"light-run: predicted full in {_hours_until(fc):.2f} h, truth {truth_h:.2f} h"
+    )
+
+
 def test_a_weekly_cleanup_that_frees_the_week_s_growth_means_no_fill():
     """A volume at 91.5 % whose Friday cleanup frees what it wrote that week is not predicted to fill (it was, in
     281 h, when the cleanups were not expected again)."""
@@ -277,6 +301,23 @@ def test_weekly_falls_give_the_next_cleanup_and_its_size():
     assert found.size[0] == pytest.approx(seen), f"weekly: next cleanup frees {found.size[0] / GIB} GiB"
     assert found.added[0] == pytest.approx(4 * seen), f"weekly: {found.added[0] / GIB} GiB added back, not 4 falls"
     assert found.used[0, -1] == pytest.approx(used[0, -1] + 4 * seen), "weekly: the falls were not added back"
+
+
+def test_a_light_run_at_the_schedule_s_slot_ends_the_chain_at_its_size():
+    """Three 6 GiB falls a week apart, then a run freeing 0.5 GiB at the same slot: the schedule goes on from that
+    run, which frees as little next time, and is added back with the falls."""
+    columns = 28 * 96
+    used = np.linspace(50.0, 90.0, columns)[None, :] * GIB
+    light = columns - 1 - 30
+    for column in [light - k * PERIOD_SLOTS for k in range(1, 4)]:
+        used[0, column:] -= 6 * GIB
+    used[0, light:] -= 0.5 * GIB
+    found = weekly_cleanups(used, np.array([100 * GIB]), np.array([columns - 1]), 0.03)
+    assert found.scheduled[0], "light: a schedule whose last run freed 0.5 GiB was not read as one"
+    assert found.next_step[0] == PERIOD_SLOTS - 30, f"light: next cleanup due in {found.next_step[0]} slots"
+    slot_growth = 40 * GIB / (columns - 1)
+    assert found.size[0] == pytest.approx(0.5 * GIB - slot_growth), f"light: next frees {found.size[0] / GIB} GiB"
+    assert found.used[0, -1] == pytest.approx(used[0, -1] + 3 * (6 * GIB - slot_growth) + 0.5 * GIB - slot_growth)
 
 
 def test_a_day_running_at_twice_its_usual_pace_fills_today():

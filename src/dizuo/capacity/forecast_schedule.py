@@ -12,7 +12,9 @@ Where the last falls of a history came exactly a week apart (MIN_FALLS of them i
 of asof, each leaving the volume below where it stood a day before: a cleanup, not a weekly backup freed hours
 after it was written), those falls are added back to every sample after them, so the model reads the growth
 between cleanups; and the first passage counts the cleanups still due: at each, the headroom grows by the size of
-the last one.
+the last one. A run that came at the schedule's hour but freed less than a fall (public p0082: 8-10 % three Fridays
+running, then 1 %) is the chain's last run, at its size: taken as no run, it left the schedule unseen and the
+falls read as what days off do (forecast 65 h, truth 50.75 h).
 Everything is [series, ...] arrays; the falls of all series are handled together, never one series at a time.
 """
 
@@ -64,7 +66,7 @@ def weekly_cleanups(used: FloatArray, capacity: FloatArray, asof_column: IntArra
     the slot before the run to the slot after it; only a fall to below the level of a day before (by half of
     ``drop`` or more) is a cleanup, not a backup freed. A series has a weekly cleanup when its last MIN_FALLS falls or
     more each started within TOLERANCE_SLOTS of a week after the one before, the last no more than a week (and
-    the tolerance) before ``asof_column``.
+    the tolerance) before ``asof_column``; the last may be a light run (``_light_runs``).
     """
     n = used.shape[0]
     none = WeeklyCleanups(used=used, added=np.zeros(n), next_step=np.full(n, np.inf), size=np.zeros(n))
@@ -100,6 +102,10 @@ def weekly_cleanups(used: FloatArray, capacity: FloatArray, asof_column: IntArra
     chain_length = np.where(has_falls, last_fall - chain_head + 1, 0)
     # The fall shows in column first + 1 (the first sample after the first drop).
     last_column = np.where(has_falls, first[np.maximum(last_fall, 0)] + 1, 0)
+    # A chain whose run a week after its last fall freed less than a fall ends with that run.
+    light_column, light_size = _light_runs(used, asof_column, last_column, chain_length)
+    light = light_size > 0
+    last_column = np.where(light, light_column, last_column)
     scheduled = (chain_length >= MIN_FALLS) & (asof_column - last_column <= PERIOD_SLOTS + TOLERANCE_SLOTS)
     if not scheduled.any():
         return none
@@ -107,12 +113,41 @@ def weekly_cleanups(used: FloatArray, capacity: FloatArray, asof_column: IntArra
     # Added back to every sample after each scheduled fall: a running sum of the falls along each row.
     back = np.zeros_like(used)
     np.add.at(back, (rows[member], last[member] + 1), size[member])
-    added = np.bincount(rows[member], weights=size[member], minlength=n).astype(np.float64)
+    back[light, light_column[light]] += light_size[light]
+    added = np.bincount(rows[member], weights=size[member], minlength=n).astype(np.float64) + light_size
     # The next cleanup due: whole weeks after the last one, the first after the asof slot.
     weeks = (asof_column - last_column) // PERIOD_SLOTS + 1
     next_step = np.where(scheduled, last_column + weeks * PERIOD_SLOTS - asof_column, np.inf)
     size_ahead = np.zeros(n)
     size_ahead[rows[member & row_last]] = size[member & row_last]
+    size_ahead = np.where(light, light_size, size_ahead)
     return WeeklyCleanups(
         used=used + np.cumsum(back, axis=1), added=added, next_step=next_step.astype(np.float64), size=size_ahead
     )
+
+
+def _light_runs(
+    used: FloatArray, asof_column: IntArray, last_column: IntArray, chain_length: IntArray
+) -> tuple[IntArray, FloatArray]:
+    """[series] the column and size of the run due a week after a chain's last fall, where it came (usage fell
+    within TOLERANCE_SLOTS of its slot, to below the sample before) but freed less than a fall: a light week of the
+    same job. Size 0 where there is none, or where the chain is too short or the run is not yet due or a week past.
+
+    Its size is the window's slot-to-slot drops together, as a fall's is; it shows at the steepest one. The cleanups
+    ahead are expected to free as little (the last run's size, as for any schedule): the earlier forecast while it
+    is unknown whether the job frees less from now on.
+    """
+    n = used.shape[0]
+    rows = np.arange(n)
+    due = last_column + PERIOD_SLOTS
+    candidate = (chain_length >= MIN_FALLS) & (due + TOLERANCE_SLOTS <= asof_column)
+    candidate &= asof_column - last_column <= 2 * PERIOD_SLOTS + TOLERANCE_SLOTS
+    window = np.clip(due[:, None] + np.arange(-TOLERANCE_SLOTS, TOLERANCE_SLOTS + 1)[None, :], 1, used.shape[1] - 1)
+    inside = used[rows[:, None], window]
+    steps = np.nan_to_num(inside - used[rows[:, None], window - 1])  # a missing sample: no step seen there
+    fell = -np.minimum(steps, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore"):  # a window without samples: NaN, no run seen
+        below = np.fmin.reduce(inside, axis=1) < used[rows, window[:, 0] - 1]
+    ok = candidate & below & (fell > 0)
+    steepest = window[rows, np.argmin(steps, axis=1)]
+    return np.where(ok, steepest, 0), np.where(ok, fell, 0.0)
