@@ -83,8 +83,23 @@ def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
         ["inventory", "inventories/yulin"],
         ["inventory", "inventories/yulin", "--list"],
         ["validate", "inventories/yulin"],
+        ["baseline", "controls"],
+        ["baseline", "controls", "--format", "json"],
+        ["capacity", "rules", "--check"],
+        ["migrate", "plan", "tests/migration/data/p-yulin-1.json", "--time-limit", "5"],
+        ["--help"],
     ],
-    ids=["schema", "inventory", "inventory-list", "validate"],
+    ids=[
+        "schema",
+        "inventory",
+        "inventory-list",
+        "validate",
+        "controls-table",
+        "controls-json",
+        "rules",
+        "plan",
+        "help",
+    ],
 )
 @pytest.mark.parametrize(
     ("redirect", "reason"),
@@ -92,7 +107,8 @@ def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
     ids=["disk-full", "stdout-closed"],
 )
 def test_output_stdout_cannot_take_is_one_error_line_not_a_traceback(command: list[str], redirect: str, reason: str):
-    """`dizuo inventory CITY > hosts.yml` on a full disk (or with stdout closed) says so in one line and exits 1."""
+    """`dizuo inventory CITY > hosts.yml` on a full disk (or with stdout closed) says so in one line and exits 1: any
+    command, whether it prints through rich (a table), print (JSON) or sys.stdout (a plan, after HiGHS ran)."""
     dizuo = Path(sys.executable).with_name("dizuo")
     done = subprocess.run(
         ["sh", "-c", f'exec "$0" "$@" {redirect}', str(dizuo), *command],
@@ -102,4 +118,21 @@ def test_output_stdout_cannot_take_is_one_error_line_not_a_traceback(command: li
         cwd=Path(__file__).parents[1],
     )
     assert done.returncode == FAILED, done.stderr
-    assert done.stderr == f"error: cannot write to standard output: {reason}\n"
+    # What the command says on stderr along the way (the planner's progress) stays; its end is the one error line.
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1:] == [f"error: cannot write to standard output: {reason}"], done.stderr
+    assert done.stderr.count("error:") == 1, done.stderr
+
+
+def test_output_reader_gone_ends_quietly() -> None:
+    """`dizuo baseline controls --format json | head -1`: a reader that stops early is no error and no traceback."""
+    dizuo = Path(sys.executable).with_name("dizuo")
+    # The catalogue is about 100 KB, more than a pipe holds: the command is still writing when head exits.
+    done = subprocess.run(
+        ["sh", "-c", '"$0" baseline controls --format json | head -1', str(dizuo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[1],
+    )
+    assert (done.stdout, done.stderr) == ("{\n", "")

@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from dizuo.exit_codes import FAILED
-from dizuo.files import StdoutError
+from dizuo.files import StdoutError, guarded_stdout
 from dizuo.interrupt import watching
 
 # Top-level command -> the domain module whose register(app) adds it; listed in this order in --help.
@@ -95,7 +95,8 @@ def main() -> None:
     stop_cleanly_on_sigterm()
     with watching():
         try:
-            app()
+            with guarded_stdout():  # every command's stdout: what it cannot take is one error line, not a traceback
+                app()
         except StdoutError as err:  # the work was done, its output could not be delivered
             typer.echo(f"error: {err}", err=True)
             raise SystemExit(FAILED) from None

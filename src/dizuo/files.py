@@ -10,6 +10,7 @@ into a staging directory beside it (``make_staging``), then swapped in whole (``
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from dizuo.interrupt import held
 
@@ -64,14 +66,11 @@ class StdoutError(Exception):
 
 
 @contextmanager
-def writing_stdout() -> Iterator[None]:
-    """Around writes to standard output (flushed at the end): StdoutError when it cannot take them. A reader gone
-    (`| head -1`) is a BrokenPipeError as before, which click ends quietly."""
+def _stdout_failure_reported() -> Iterator[None]:
+    """A write to standard output failing (OSError) becomes StdoutError, stdout dropped; a reader gone (`| head -1`)
+    stays the BrokenPipeError click ends quietly."""
     try:
-        if sys.stdout is None:  # Python's stdout when file descriptor 1 was closed (`>&-`)
-            raise OSError(errno.EBADF, "standard output is closed")
         yield
-        sys.stdout.flush()
     except BrokenPipeError:
         raise
     except OSError as err:
@@ -79,10 +78,87 @@ def writing_stdout() -> Iterator[None]:
         raise StdoutError(f"cannot write to standard output: {err.strerror or err}") from None
 
 
+@contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Around writes to standard output (flushed at the end): StdoutError when it cannot take them."""
+    with _stdout_failure_reported():
+        if sys.stdout is None:  # Python's stdout when file descriptor 1 was closed (`>&-`)
+            raise OSError(errno.EBADF, "standard output is closed")
+        yield
+        sys.stdout.flush()
+
+
 def write_stdout(text: str) -> None:
     """``text`` on standard output, flushed (see :func:`writing_stdout`)."""
     with writing_stdout():
         sys.stdout.write(text)
+
+
+class GuardedStdout(io.TextIOBase):
+    """Standard output for a whole command: print, rich and click write to it as to ``sys.stdout``, and a write or
+    flush it cannot take raises StdoutError (see :func:`writing_stdout`). With file descriptor 1 closed there is no
+    stream (Python's stdout is None, and would swallow everything): the first write says so."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__()
+        self._stream = stream
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # TextIOBase declares it a plain attribute
+        return self._stream.encoding if self._stream is not None else "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]  # as encoding
+        return self._stream.errors if self._stream is not None else "strict"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise OSError(errno.EBADF, "standard output is closed")
+        return self._stream.fileno()
+
+    def write(self, text: str) -> int:
+        with _stdout_failure_reported():
+            if self._stream is None:
+                raise OSError(errno.EBADF, "standard output is closed")
+            return self._stream.write(text)
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            with _stdout_failure_reported():
+                self._stream.flush()
+
+
+@contextmanager
+def guarded_stdout() -> Iterator[None]:
+    """Run a command with :class:`GuardedStdout` as ``sys.stdout``, flushed as the command ends (a plain ``print``
+    fails only then), so that whatever a command prints fails the same way: StdoutError."""
+    if sys.stdout is None:
+        _hold_closed_descriptor_1()
+    sys.stdout = GuardedStdout(sys.stdout)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+
+
+def _hold_closed_descriptor_1() -> None:
+    """With file descriptor 1 closed, the next file the command opens would be given it, and what writes to
+    descriptor 1 directly (HiGHS's C++ diagnostics, a child process) would land in that file; and moving it aside
+    (the migration planner sends it to stderr while HiGHS runs) fails with EBADF. /dev/null holds its place; Python's
+    stdout stays absent, so the first write still says standard output is closed."""
+    try:
+        os.fstat(1)
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        if devnull != 1:
+            os.dup2(devnull, 1)
+            os.close(devnull)
 
 
 def _drop_stdout() -> None:
