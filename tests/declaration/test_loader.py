@@ -807,6 +807,53 @@ def test_a_blank_name_is_refused(city: Path, edit: Edit, file: str, path: list[A
     assert any(expected in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
 
 
+@pytest.mark.parametrize(
+    ("file", "path"),
+    [
+        ("city.yaml", ["name"]),
+        ("departments.yaml", ["departments", 0, "name"]),
+        ("systems.yaml", ["systems", 0, "name"]),
+    ],
+)
+@pytest.mark.parametrize(
+    "invisible",
+    ["\u200b\u200b", "\u200d\ufeff", "\u3164", "\u200b\u3000\u2800"],
+    ids=["zero-width-spaces", "joiner-and-bom", "hangul-filler", "mixed"],
+)
+def test_a_name_of_invisible_characters_is_refused(
+    city: Path, edit: Edit, file: str, path: list[Any], invisible: str
+) -> None:
+    """A name made only of zero-width or other invisible characters shows blank, as a name of spaces would: refused,
+    with the file, the key and the characters named by code point."""
+    edit(file, _set(path, invisible))
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    expected = f"{file}: {where}: "
+    found = [p for p in problems(city) if expected in p]
+    code_points = [f"U+{ord(char):04X}" for char in invisible.strip()]
+    assert any("no visible character" in p and all(c in p for c in code_points) for p in found), "\n".join(found)
+
+
+def test_a_name_with_an_invisible_character_among_visible_ones_is_kept(city: Path, edit: Edit) -> None:
+    """Only a name that shows nothing is refused: a joiner inside a readable name is the writer's affair."""
+    edit("departments.yaml", _set(["departments", 0, "name"], "大数据\u200d局"))
+    assert load(city).departments[0].name == "大数据\u200d局"
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["1." + "3" * 5000, "1.3000", "1.\u0663\u0660"],
+    ids=["5000-digits", "four-digits", "arabic-indic-digits"],
+)
+def test_a_kubernetes_version_out_of_shape_is_refused_by_its_shape(city: Path, edit: Edit, version: str) -> None:
+    """A minor version of more than three digits, or of another script's digits, is refused as not of the form
+    1.NN, with the file and key: not with Python's message about converting a 4,300-digit int, nor accepted."""
+    edit("clusters.yaml", _set(["clusters", 1, "kubernetes_version"], version))
+    found = problems(city)
+    expected = "clusters.yaml: clusters[1].kubernetes_version: String should match pattern '^1\\.[0-9]{1,3}$'"
+    assert any(expected in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
+    assert not any("int" in p and "digits" in p for p in found), found
+
+
 def test_every_problem_is_reported_not_just_the_first(city: Path, edit: Edit) -> None:
     """Two independent mistakes give two errors in one run."""
     edit("systems.yaml", _set(["systems", 12, "department"], "shuiwu"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import unicodedata
 from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Any, Literal, cast, get_args, get_origin
@@ -29,8 +30,23 @@ from pydantic import (
 # Codes become Kubernetes names, OpenStack names and Prometheus label values:
 # keep them DNS-1123 labels so every target accepts them unchanged.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
-# What people read a thing by (a department's or a system's Chinese name): never blank, once spaces are stripped.
-Title = Annotated[str, StringConstraints(min_length=1)]
+# Characters that show nothing: format characters (zero-width space and joiners, the byte order mark), controls,
+# separators, and the fillers fonts draw blank (Hangul fillers, the braille blank).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(value: str) -> str:
+    if all(unicodedata.category(char) in _INVISIBLE_CATEGORIES or char in _BLANK_GLYPHS for char in value):
+        # Named by code point: the value itself, quoted in the error, shows as blank as the name would.
+        shown = ", ".join(f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip() for char in dict.fromkeys(value))
+        raise ValueError(f"has no visible character, it would show blank: only {shown}")
+    return value
+
+
+# What people read a thing by (a department's or a system's Chinese name): never blank, once spaces are stripped,
+# nor made only of characters that show nothing.
+Title = Annotated[str, StringConstraints(min_length=1), AfterValidator(_visible)]
 # A lower-case DNS domain of at least two labels; 220 characters leave room for "<code>." (253 in all).
 DnsDomain = Annotated[
     str,
@@ -427,7 +443,9 @@ class Cluster(Frozen):
     name: Code
     zone: str
     kubernetes_version: Annotated[str, AfterValidator(_supported_kubernetes)] = Field(
-        pattern=r"^1\.\d+$", description="Its API server's minor version, e.g. '1.30': manifests are checked against it"
+        # ASCII digits, three at most: \d would take any script's digits (1.٣٠), and int() of over 4,300 digits fails
+        pattern=r"^1\.[0-9]{1,3}$",
+        description="Its API server's minor version, e.g. '1.30': manifests are checked against it",
     )
     node_pools: tuple[NodePool, ...] = Field(min_length=1)
     storage_pools: tuple[StoragePool, ...] = ()
