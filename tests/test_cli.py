@@ -136,3 +136,16 @@ def test_output_reader_gone_ends_quietly() -> None:
         cwd=Path(__file__).parents[1],
     )
     assert (done.stdout, done.stderr) == ("{\n", "")
+
+
+def test_main_gives_back_the_stdout_it_was_given() -> None:
+    """A program calling dizuo.cli.main (a script, a test) finds sys.stdout as it was once the command ends."""
+    probe = (
+        "import sys; from dizuo.cli import main\n"
+        "given = sys.stdout\n"
+        "sys.argv = ['dizuo', 'capacity', 'forecast', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('same' if sys.stdout is given else f'replaced by {type(sys.stdout).__name__}')"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "same", done.stdout

@@ -140,11 +140,16 @@ def guarded_stdout() -> Iterator[None]:
     fails only then), so that whatever a command prints fails the same way: StdoutError."""
     if sys.stdout is None:
         _hold_closed_descriptor_1()
-    sys.stdout = GuardedStdout(sys.stdout)
+    original = sys.stdout
+    guard = sys.stdout = GuardedStdout(original)
     try:
         yield
     finally:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        finally:
+            if sys.stdout is guard:  # click puts its own wrapper over it when the reader went away: that one stays
+                sys.stdout = original
 
 
 def _hold_closed_descriptor_1() -> None:
