@@ -568,7 +568,8 @@ def test_a_targets_free_cores_and_memory_are_what_validate_finds_free(yulin: Dec
     target = next(t for t in instance.targets if t.name == "xc-hygon")
     assert instance.cpu_units_per_core == 5, "cores in fifths: 0.2 is one of them"
     assert target.cpu_cores == 5
-    assert target.memory_bytes == math.floor((16 - Fraction("6.6")) * GIB)
+    assert instance.memory_units_per_byte == 5, "memory in fifths of a byte: 1.1 GiB is no whole number of bytes"
+    assert target.memory_bytes == (16 - Fraction("6.6")) * GIB * 5, "9.4 GiB, exactly"
 
 
 def test_pools_named_as_yaml_1_1_booleans_are_written_as_the_loader_reads_them(tmp_path: Path) -> None:
@@ -904,9 +905,8 @@ def test_the_data_copy_command_names_the_playbook_and_the_wave_s_file_from_one_f
         assert (ROOT / extra).is_file(), f"{where}: -e @{command.group(2)} is no file from the repository's folder"
 
 
-def _fractional_cores(tmp_path: Path) -> Path:
-    """Yulin planned onto xc-hygon alone (101 cores free), every candidate of 17,000 GiB or more asking 33.5 cores
-    (departments and phase1-intel grown to grant them): three such systems fit in 100.5 cores."""
+def _onto_xc_hygon_alone(tmp_path: Path) -> Path:
+    """A copy of Yulin planned onto xc-hygon alone, phase1-intel grown to 60 nodes (room for larger requests)."""
     city = tmp_path / "yulin"
     shutil.copytree(YULIN, city)
     text = (city / "city.yaml").read_text(encoding="utf-8")
@@ -916,6 +916,13 @@ def _fractional_cores(tmp_path: Path) -> Path:
     (city / "city.yaml").write_text(text, encoding="utf-8")
     text = (city / "clusters.yaml").read_text(encoding="utf-8")
     (city / "clusters.yaml").write_text(text.replace("os: CentOS 7, nodes: 36,", "os: CentOS 7, nodes: 60,"), "utf-8")
+    return city
+
+
+def _fractional_cores(tmp_path: Path) -> Path:
+    """Yulin planned onto xc-hygon alone (101 cores free), every candidate of 17,000 GiB or more asking 33.5 cores
+    (departments and phase1-intel grown to grant them): three such systems fit in 100.5 cores."""
+    city = _onto_xc_hygon_alone(tmp_path)
     text = (city / "departments.yaml").read_text(encoding="utf-8")
     text = re.sub(r"quota: \{cpu: (\d+),", lambda m: f"quota: {{cpu: {int(m.group(1)) + 300},", text)
     (city / "departments.yaml").write_text(text, encoding="utf-8")
@@ -967,3 +974,46 @@ def test_check_wave_on_a_plan_that_moves_nothing_says_there_is_no_wave(tmp_path:
     assert checked.exit_code == 2, checked.output
     assert "the plan moves nothing: there is no wave to apply" in " ".join(checked.output.split())
     assert "waves 1 to 0" not in checked.output
+
+
+def _fractional_memory(tmp_path: Path) -> Path:
+    """Yulin planned onto xc-hygon alone (395 GiB of memory free), its three cheapest candidates asking 131.7, 131.7
+    and 131.6 GiB (departments and phase1-intel grown to grant them): together exactly the 395 GiB free."""
+    city = _onto_xc_hygon_alone(tmp_path)
+    text = (city / "departments.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"memory_gib: (\d+),", lambda m: f"memory_gib: {int(m.group(1)) + 300},", text)
+    (city / "departments.yaml").write_text(text, encoding="utf-8")
+    memory = {"nyj-01": "131.7", "slj-01": "131.7", "zrzy-01": "131.6"}
+    entries = (city / "systems.yaml").read_text(encoding="utf-8").split("\n- code: ")
+    entries = [
+        re.sub(r"memory_gib: [\d.]+", f"memory_gib: {memory[e.split()[0]]}", e) if e.split()[0] in memory else e
+        for e in entries
+    ]
+    (city / "systems.yaml").write_text("\n- code: ".join(entries), encoding="utf-8")
+    return city
+
+
+def test_fractional_memory_is_planned_exactly_not_rounded_to_bytes(tmp_path: Path) -> None:
+    """Requests of 131.7 GiB are no whole number of bytes: rounded up, three of them ask 3 bytes more than the 395 GiB
+    validate finds them exactly filling, and the 455,000 CNY plan (which passes `dizuo validate`) would be left out."""
+    city = _fractional_memory(tmp_path)
+    assert load(city).systems, "the variant declaration passes validate (the premise)"
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert sorted(code for code, pool in plan["assignments"].items() if pool) == ["nyj-01", "slj-01", "zrzy-01"]
+    assert plan["cost_cny"] == 455_000, "memory rounded up to whole bytes leaves only dearer plans"
+    assert "395 / 395" in result.output, "the summary shows memory in GiB"
+
+
+def test_memory_declared_finer_than_a_billionth_of_a_gib_is_refused_by_name(yulin: Declaration) -> None:
+    """A request of 1e-10 GiB cannot be counted in a unit the instance holds: refused, naming the system and value."""
+    systems = tuple(
+        s.model_copy(update={"resources": s.resources.model_copy(update={"memory_gib": 1e-10})})
+        if s.code == "slj-01"
+        else s
+        for s in yulin.systems
+    )
+    with pytest.raises(MigrationSetupError, match=r"^systems.yaml: system 'slj-01': resources.memory_gib: 1e-10: "):
+        build_instance(yulin.model_copy(update={"systems": systems}))

@@ -164,6 +164,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
     free_cpu = {name: pool.cpu - used(name, "cpu") for name, pool in pools.items()}
     on_targets = [s for s in d.systems if s.cluster == m.cluster and s.node_pool in pools]
     cpu_unit = _cpu_unit([*candidates, *on_targets])
+    memory_unit = _memory_unit([*candidates, *on_targets])
 
     document = {
         "name": f"{d.city.code}-{cluster.name}",
@@ -181,13 +182,14 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
                 # What is left after the systems already there (never below zero), in the instance's unit of cores
                 # (exact: the unit divides every declared decimal) and in whole bytes.
                 "cpu_cores": max(0, math.floor(free_cpu[pool.name] * cpu_unit)),
-                "memory_bytes": max(0, math.floor((pool.memory_gib - used(pool.name, "memory")) * GIB)),
+                "memory_bytes": max(0, math.floor((pool.memory_gib - used(pool.name, "memory")) * GIB * memory_unit)),
             }
             for pool in (pools[name] for name in m.target_node_pools)
         ],
         "shared_storage": [{"name": target.name, "storage_bytes": free_storage, "targets": list(m.target_node_pools)}],
         "wave_bytes": m.wave_gib * GIB,
         "cpu_units_per_core": cpu_unit,
+        "memory_units_per_byte": memory_unit,
         "systems": [
             {
                 "id": s.code,
@@ -195,7 +197,7 @@ def build_instance(d: Declaration, outlook: UsageOutlook | None = None) -> CityI
                 "department": d.department(s.department).name,
                 **size(s),
                 "cpu_cores": math.ceil(exact(s.resources.cpu) * cpu_unit),  # exact: the unit divides it
-                "memory_bytes": math.ceil(exact(s.resources.memory_gib) * GIB),
+                "memory_bytes": math.ceil(exact(s.resources.memory_gib) * GIB * memory_unit),  # exact too
                 "group": s.move_group,  # its members are all candidates (validate checks it)
                 "depends_on": [dep for dep in s.depends_on if dep in codes],  # the others are not on the move
                 "cost": {
@@ -242,6 +244,12 @@ def _unrelievable_advice(unmeasured: Sequence[str], candidates: int) -> str:
 MAX_CPU_UNITS_PER_CORE = 10**9
 
 
+# The finest unit of memory planned: what a GiB decimal of 9 places needs (k places need 5^k per byte, GiB's 2^30
+# absorbing the twos), as cores are counted to a billionth. A pool too large to count in it is refused by the
+# instance's own 2^63 check, naming the pool.
+MAX_MEMORY_UNITS_PER_BYTE = 5**9
+
+
 def _cpu_unit(systems: Sequence[System]) -> int:
     """Units per core in which every one of ``systems`` requests whole units (the least common multiple of their
     declared decimals' denominators; 1 where the city declares whole cores), so what a target has free is whole too.
@@ -254,6 +262,21 @@ def _cpu_unit(systems: Sequence[System]) -> int:
     raise MigrationSetupError(
         f"systems.yaml: system {fine.code!r}: resources.cpu: {fine.resources.cpu!r}: the planner counts cores to a "
         "billionth at most; write it with at most 9 decimals"
+    )
+
+
+def _memory_unit(systems: Sequence[System]) -> int:
+    """Units per byte in which every one of ``systems`` requests whole units (1 where each GiB decimal is whole
+    bytes: 0.5 GiB is, 131.7 GiB is not), as :func:`_cpu_unit` does for cores: rounded up to whole bytes, three
+    requests that exactly fill a pool would not fit it. MigrationSetupError for a request written with more than 9
+    decimals."""
+    unit = math.lcm(*((exact(s.resources.memory_gib) * GIB).denominator for s in systems))
+    if unit <= MAX_MEMORY_UNITS_PER_BYTE:
+        return unit
+    fine = max(systems, key=lambda s: (exact(s.resources.memory_gib) * GIB).denominator)
+    raise MigrationSetupError(
+        f"systems.yaml: system {fine.code!r}: resources.memory_gib: {fine.resources.memory_gib!r}: the planner counts "
+        "memory_gib to 9 decimals at most; write it with fewer"
     )
 
 

@@ -183,7 +183,7 @@ def _summary(
             str(len(there)),
             f"{sum(s.room for s in there) / TIB:,.1f} / {target.storage_bytes / TIB:,.1f}",
             f"{instance.cores(sum(s.cpu_cores for s in there))} / {instance.cores(target.cpu_cores)}",
-            f"{sum(s.memory_bytes for s in there) / 2**30:,.0f} / {target.memory_bytes / 2**30:,.0f}",
+            f"{instance.gib(sum(s.memory_bytes for s in there)):,.0f} / {instance.gib(target.memory_bytes):,.0f}",
         )
     for share in instance.shared_storage:
         there = [s for s in instance.systems if dest.get(s.id) in share.targets]

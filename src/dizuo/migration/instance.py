@@ -118,6 +118,9 @@ class Instance(_Input):
     # fractional cores (33.5) is planned in a unit its decimals divide exactly (halves), systems and targets alike:
     # the rows stay in FORMAT.md's integers and what fits is what `dizuo validate` finds fits, never rounded.
     cpu_units_per_core: Annotated[int, Field(strict=True, gt=0, lt=2**63)] = 1
+    # dizuo's extension too: how many of the instance's memory_bytes make one byte. A GiB decimal such as 131.7 is no
+    # whole number of bytes; rounded up, three requests that exactly fill a pool (as validate sums them) would not fit.
+    memory_units_per_byte: Annotated[int, Field(strict=True, gt=0, lt=2**63)] = 1
 
     def cores(self, units: int) -> str:
         """``units`` of cpu_cores as cores, for people: ``100.5``, or ``100`` when whole."""
@@ -127,6 +130,10 @@ class Instance(_Input):
         # instance's unit of thirds would not, and shows three places.
         digits = next((k for k in range(20) if (part * 10**k) % unit == 0), 3)
         return f"{whole:,}" + (f".{part * 10**digits // unit:0{digits}d}" if digits else "")
+
+    def gib(self, units: int) -> float:
+        """``units`` of memory_bytes in GiB, for people."""
+        return units / self.memory_units_per_byte / 2**30
 
     def storage_limit(self, target: Target) -> int:
         """The most bytes ``target`` can take: its own storage, or less where it shares storage with others."""

@@ -185,6 +185,8 @@ def _instance_json(city: CityInstance) -> str:
     instance = city.instance.model_dump(mode="json")
     if instance["cpu_units_per_core"] == 1:  # whole cores: FORMAT.md's own instance
         del instance["cpu_units_per_core"]
+    if instance["memory_units_per_byte"] == 1:  # whole bytes: FORMAT.md's own instance
+        del instance["memory_units_per_byte"]
     for system in instance["systems"]:
         for key in ("room_bytes", "copy_bytes"):
             if system[key] is None:  # FORMAT.md's own instance: no key of dizuo's extensions

@@ -709,7 +709,7 @@ def _unfit_units(model: Model) -> str:
         what = f"group {units.label[u]} ({count} systems, " if count > 1 else f"system {units.label[u]} ("
         shown.append(
             f"{what}{show_bytes(units.room[u])}, {instance.cores(units.cores[u])} cores, "
-            f"{units.memory[u] / 2**30:,.1f} GiB memory) fits none of {lacking}"
+            f"{instance.gib(units.memory[u]):,.1f} GiB memory) fits none of {lacking}"
         )
     more = f" and {len(unfit) - SHOWN_UNFIT} more" if len(unfit) > SHOWN_UNFIT else ""
     return f"; {'; '.join(shown)}{more}"
