@@ -1017,3 +1017,25 @@ def test_memory_declared_finer_than_a_billionth_of_a_gib_is_refused_by_name(yuli
     )
     with pytest.raises(MigrationSetupError, match=r"^systems.yaml: system 'slj-01': resources.memory_gib: 1e-10: "):
         build_instance(yulin.model_copy(update={"systems": systems}))
+
+
+def test_check_wave_refuses_a_wave_the_declaration_s_other_files_no_longer_admit(planned: Path, tmp_path: Path) -> None:
+    """xc-ceph shrunk in clusters.yaml after planning (to 200,000 GiB: what it holds now fits, wave 1's 56,700 GiB
+    more does not): systems.yaml is still where wave 1 starts, but copying the wave in would leave a declaration
+    `dizuo validate` refuses, so check-wave exits 1 naming the file, key and value rather than saying copy it."""
+    declaration = tmp_path / "yulin"
+    shutil.copytree(YULIN, declaration)
+    text = (declaration / "clusters.yaml").read_text(encoding="utf-8")
+    shrunk = text.replace(
+        "name: xc-ceph, backend: ceph-rbd, capacity_gib: 417792,",
+        "name: xc-ceph, backend: ceph-rbd, capacity_gib: 200000,",
+    )
+    assert shrunk != text
+    (declaration / "clusters.yaml").write_text(shrunk, encoding="utf-8")
+    assert load(declaration).systems, "the declaration as it is now passes validate (the premise)"
+    checked = _check_wave(planned, 1, declaration)
+    assert checked.exit_code == 1, checked.output
+    said = " ".join(checked.output.split())
+    assert "would not pass `dizuo validate`" in said, said
+    assert f"{declaration}/clusters.yaml: clusters[0].storage_pools[1].capacity_gib: 200000 GiB" in said, said
+    assert "copy wave-01/systems.yaml over it" not in said

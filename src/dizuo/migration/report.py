@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from dizuo.declaration.loader import load_documents
+from dizuo.declaration.loader import DeclarationError, Problem, load_documents
 from dizuo.files import make_staging, plain_mode, resolved_out
 from dizuo.migration.city import (
     GIB,
@@ -120,7 +120,8 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
     """Whether ``wave``'s systems.yaml may be copied over ``declaration``'s: True when that one is the file the wave
     starts from (the one planned from for wave 1, wave N-1's after) or already the wave's; False, saying what it is,
     otherwise (edited since planning: the copy would undo the edits; an earlier wave's: the copy would move that
-    wave's systems without their data copies). PlanReadError for a plan folder or wave that cannot be read."""
+    wave's systems without their data copies; where it starts, but the other files no longer admit the wave: copied in,
+    `dizuo validate` would refuse the declaration). PlanReadError for a plan folder or wave that cannot be read."""
     plan_json = plan_dir / "plan.json"
     try:
         plan = json.loads(plan_json.read_text(encoding="utf-8"))
@@ -156,6 +157,17 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
     if current == after[wave - 1]:
         return True, f"{here} is already wave {wave}'s: nothing to copy"
     if current == start:
+        # The hash covers systems.yaml only: the other files (clusters, departments, datasets) may have changed since
+        # planning, and a wave they no longer admit would leave a declaration `dizuo validate` refuses.
+        if refused := _refusals(plan_dir / folder, declaration):
+            shown = "; ".join(map(str, refused[:SHOWN_PROBLEMS])) + (
+                f"; and {len(refused) - SHOWN_PROBLEMS} more" if len(refused) > SHOWN_PROBLEMS else ""
+            )
+            return False, (
+                f"{here} is {names[start]}, where wave {wave} starts, but the declaration's other files changed since "
+                f"planning: with {folder}/systems.yaml copied in it would not pass `dizuo validate` ({shown}). Plan "
+                "again with `dizuo migrate city`"
+            )
         return True, f"{here} is {names[start]}, where wave {wave} starts: copy {folder}/systems.yaml over it"
     if current in names:
         earlier = current == base or after.index(current) + 1 < wave
@@ -173,6 +185,19 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
         f"{start}): copying {folder}/systems.yaml over it would undo those edits. Plan again with `dizuo migrate "
         "city`, or carry the edits into the wave's file by hand and review its diff"
     )
+
+
+# Problems a check-wave refusal quotes before it says how many more there are.
+SHOWN_PROBLEMS = 5
+
+
+def _refusals(wave_dir: Path, root: Path) -> list[Problem]:
+    """What `dizuo validate` would find wrong with ``root`` once ``wave_dir``'s systems.yaml is copied in."""
+    try:
+        check_declaration(root, load_documents(root), read_systems_yaml(wave_dir)[0])
+    except DeclarationError as err:
+        return list(err.problems)
+    return []
 
 
 def _lines(text: str) -> list[str]:
