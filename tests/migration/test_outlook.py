@@ -573,3 +573,19 @@ def test_waves_that_cannot_end_before_the_pool_fills_are_a_warning(
     else:
         assert "- In time: at one wave every 1 day from " in markdown
         assert "warning" not in output
+
+
+def test_a_pool_series_whose_capacity_is_not_the_declared_one_is_refused(tmp_path: Path) -> None:
+    """A CSV of phase1-ceph in GiB rather than bytes (capacity 1,622,016 'bytes', the declared 1,622,016 GiB): its
+    usage would read as a nearly empty pool and the plan as "nothing to move"; refused naming series and key."""
+    csv = tmp_path / "gib.csv"
+    csv.write_text(
+        "series,timestamp,used_bytes,capacity_bytes\n"
+        + "".join(f"phase1-ceph,{1741600800 + 86400 * d},{1_557_135 + d},{PHASE1_GIB}\n" for d in range(30))
+    )
+    code, output = _plan(csv, tmp_path / "plan")
+    assert code == 2, output
+    said = " ".join(output.split())
+    assert "series 'phase1-ceph': capacity 1.5 MiB at its newest sample" in said, said
+    assert "clusters.yaml declares phase1-ceph's capacity_gib: 1622016" in said, said
+    assert not (tmp_path / "plan").exists()

@@ -31,12 +31,17 @@ from dizuo.capacity.calendar_cn import SHIPPED, CalendarNotCoveredWarning, Worki
 from dizuo.capacity.forecast import forecast_histories, project_usage
 from dizuo.capacity.types import UsageHistory
 from dizuo.declaration.model import Declaration
+from dizuo.migration.solve import show_bytes
 
 GIB = 2**30
 # Series must end within a day of the newest: an older one is a deleted volume or one no longer scraped.
 MAX_LAG_SECONDS = 86400
 # Far below the planner's 2^63: sums of many projections must stay exact integers.
 MAX_PROJECTED_BYTES = 2.0**56
+
+
+# How far a pool series' capacity may be from the declared one (either way) before it is taken for another pool.
+MAX_CAPACITY_RATIO = 2.0
 
 
 class OutlookError(ValueError):
@@ -107,6 +112,16 @@ def usage_outlook(
                 "(--config) so the pool is counted once"
             )
     pool_history = {pool: found[0] for pool, found in sorted(pool_series.items())}
+    for pool, h in pool_history.items():
+        # Ceph's stored + max_avail is the declared capacity, give or take how evenly the OSDs fill; a factor off is
+        # another pool or another unit (a CSV in GiB), whose usage would read as a pool nearly empty or overfull.
+        measured, declared_bytes = float(h.capacity_bytes[-1]), declared[pool].capacity_gib * GIB
+        if not (declared_bytes / MAX_CAPACITY_RATIO <= measured <= declared_bytes * MAX_CAPACITY_RATIO):
+            raise OutlookError(
+                f"series {h.series!r}: capacity {show_bytes(measured)} at its newest sample, but clusters.yaml "
+                f"declares {pool}'s capacity_gib: {declared[pool].capacity_gib} ({show_bytes(declared_bytes)}): "
+                "another pool, or a history not in bytes; fix the history (or the declaration) and plan again"
+            )
     chosen = [h for found in volumes.values() for h in found] + list(pool_history.values())
     if not chosen:
         raise OutlookError(
