@@ -78,26 +78,10 @@ def _stdout_failure_reported() -> Iterator[None]:
         raise StdoutError(f"cannot write to standard output: {err.strerror or err}") from None
 
 
-@contextmanager
-def writing_stdout() -> Iterator[None]:
-    """Around writes to standard output (flushed at the end): StdoutError when it cannot take them."""
-    with _stdout_failure_reported():
-        if sys.stdout is None:  # Python's stdout when file descriptor 1 was closed (`>&-`)
-            raise OSError(errno.EBADF, "standard output is closed")
-        yield
-        sys.stdout.flush()
-
-
-def write_stdout(text: str) -> None:
-    """``text`` on standard output, flushed (see :func:`writing_stdout`)."""
-    with writing_stdout():
-        sys.stdout.write(text)
-
-
 class GuardedStdout(io.TextIOBase):
     """Standard output for a whole command: print, rich and click write to it as to ``sys.stdout``, and a write or
-    flush it cannot take raises StdoutError (see :func:`writing_stdout`). With file descriptor 1 closed there is no
-    stream (Python's stdout is None, and would swallow everything): the first write says so."""
+    flush it cannot take raises StdoutError. With file descriptor 1 closed there is no stream (Python's stdout is
+    None, and would swallow everything): the first write says so."""
 
     def __init__(self, stream: TextIO | None) -> None:
         super().__init__()

@@ -15,7 +15,6 @@ from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
 from dizuo.declaration.loader import DeclarationError, load
 from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import write_stdout, writing_stdout
 
 err = Console(stderr=True)
 out = Console()
@@ -55,12 +54,11 @@ def register(app: typer.Typer) -> None:
             err.print("[red]error[/red]", escape(f"{path}: not a directory holding a city declaration"))
             raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
-        with writing_stdout():
-            out.print(
-                f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "
-                f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
-                f"{len(d.inventory.hosts)} hosts"
-            )
+        out.print(
+            f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "
+            f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
+            f"{len(d.inventory.hosts)} hosts"
+        )
 
     @app.command()
     def schema(file: FileName) -> None:
@@ -70,7 +68,7 @@ def register(app: typer.Typer) -> None:
             message = f"{file}: not a declaration file; one of: {', '.join(FILES)}"
             err.print("[red]error[/red]", escape(message), soft_wrap=True)
             raise typer.Exit(BAD_INPUT)
-        write_stdout(json.dumps(file_schema(name), ensure_ascii=False, indent=2) + "\n")
+        print(json.dumps(file_schema(name), ensure_ascii=False, indent=2))
 
     @app.command()
     def inventory(
@@ -91,8 +89,8 @@ def register(app: typer.Typer) -> None:
                     "[red]error[/red]", escape(f"--host: no host {host!r} in {path / 'hosts.yaml'} (declared: {known})")
                 )
                 raise typer.Exit(BAD_INPUT)
-            write_stdout(to_json(hostvars[host]) + "\n")
+            print(to_json(hostvars[host]))
         elif list_:
-            write_stdout(to_json(ansible_inventory(d), indent=2) + "\n")
+            print(to_json(ansible_inventory(d), indent=2))
         else:
-            write_stdout(yaml.safe_dump(hosts_yml(d), allow_unicode=True, sort_keys=False))
+            print(yaml.safe_dump(hosts_yml(d), allow_unicode=True, sort_keys=False), end="")
