@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from dizuo.declaration.loader import DeclarationError, load, read_yaml
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover
+from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover, folders_without_config
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
@@ -98,8 +98,7 @@ def selected_stacks(stacks_root: Path, only: set[str] | None) -> list[StackDir]:
 def check_stack_configs(selected: list[StackDir], stack: str) -> None:
     """DeployError unless every selected folder holds ``Pulumi.<stack>.yaml``: Pulumi would otherwise create a new,
     empty stack of that name in the city's backend (a mistyped --stack left stray stacks there)."""
-    missing = [s for s in selected if not (s.path / f"Pulumi.{stack}.yaml").is_file()]
-    if missing:
+    if missing := folders_without_config(selected, stack):
         lines = [
             f"stacks/{s.path.name}: there is no Pulumi.{stack}.yaml here; stacks with a config: "
             f"{', '.join(configured_stacks(s.path)) or 'none'}"

@@ -263,9 +263,13 @@ def check_environment(stacks: list[StackDir], stack: str) -> None:
     and the environments configured there. A folder missing it fails too when the others have it: `dizuo up --stack`
     refuses that environment (it would create the stack, empty, in the backend), so what synth or released would
     say of it is no deployment's."""
-    missing = [s for s in stacks if not (s.path / f"Pulumi.{stack}.yaml").is_file()]
-    if missing:
+    if missing := folders_without_config(stacks, stack):
         raise SynthError([_no_such_config(s, stack) for s in missing], BAD_INPUT)
+
+
+def folders_without_config(stacks: list[StackDir], stack: str) -> list[StackDir]:
+    """The stack folders holding no ``Pulumi.<stack>.yaml``: ``stack`` is no environment of theirs."""
+    return [s for s in stacks if not (s.path / f"Pulumi.{stack}.yaml").is_file()]
 
 
 def _no_such_config(stack_dir: StackDir, stack: str) -> str:
