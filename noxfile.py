@@ -39,6 +39,9 @@ APT_PACKAGES = {
     "named-checkzone": "bind9-utils",
     # roles/data_migration copies with rsync (its data_migration_packages): its tests run it on this machine.
     "rsync": "rsync",
+    # The baseline's package removal on dnf hosts (openEuler, Kylin) runs against made-up packages built with rpmbuild.
+    "rpmbuild": "rpm",
+    "dnf": "dnf",
 }
 
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -86,13 +87,14 @@ def _run_tasks(
     extra_vars: dict[str, object] | None = None,
     inside: list[str] | None = None,
     playbook_options: tuple[str, ...] = (),
+    before: tuple[dict[str, object], ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook running the role's ``tasks_from`` (after its OS variable loading) on this machine, in a
-    private mount namespace where /etc is an overlay (changes land in ``work/upper/etc``, which the test may fill
-    first), /usr/local/sbin is ``work/sbin`` and each folder of ``binds`` (below /etc) is ``work/<its name>``.
+    """ansible-playbook running the role's ``tasks_from`` (after its OS variable loading, then the tasks ``before``)
+    on this machine, in a private mount namespace where /etc is an overlay (changes land in ``work/upper/etc``, which
+    the test may fill first), /usr/local/sbin is ``work/sbin`` and each folder of ``binds`` is ``work/<its name>``.
     ``path`` goes first on PATH; ``inside`` is a command prefix the whole run goes under (a network namespace);
     ``playbook_options`` go to ansible-playbook (--check)."""
-    play = role_play(facts, {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}})
+    play = role_play(facts, *before, {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}})
     (work / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
     for folder in ("upper/etc", "overlay-work", "sbin", *(Path(b).name for b in binds)):
         (work / folder).mkdir(parents=True, exist_ok=True)
@@ -509,6 +511,25 @@ def test_the_audit_admin_reads_the_audit_trail_but_writes_or_reads_no_file_of_th
     assert not (tmp_path / "upper/etc/dizuo-overwritten").exists(), "a checkpoint file was written as root"
 
 
+def _remove_in_check_mode(
+    work: Path, packages: list[str], facts: dict[str, str], **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """The services concern in check mode, removing ``packages`` as insecure_remote_packages, with dz-city-agent a
+    baseline package of the city's own (baseline_packages_custom); ``options`` go to _run_tasks."""
+    return _run_tasks(
+        work,
+        "services",
+        facts,
+        extra_vars={
+            "baseline_insecure_remote_packages": packages,
+            "baseline_services_disabled": ["dizuo-test-no-such.service"],
+            "baseline_packages_custom": ["dz-city-agent"],
+        },
+        playbook_options=("--check",),
+        **options,
+    )
+
+
 def _dpkg_stanza(name: str, depends: str = "", version: str = "1.0-1") -> str:
     """An installed package as /var/lib/dpkg/status records it."""
     depends_line = f"Depends: {depends}\n" if depends else ""
@@ -569,18 +590,12 @@ def test_removing_an_insecure_package_that_a_baseline_package_depends_on_is_refu
     facts = {**DEBIAN, "packages": installed}
 
     def run(packages: list[str]) -> subprocess.CompletedProcess[str]:
-        return _run_tasks(
+        return _remove_in_check_mode(
             tmp_path,
-            "services",
-            facts,  # type: ignore[arg-type]
+            packages,
+            facts,
             path=guard,
-            binds=("/var/lib/dpkg", "/var/cache/apt"),
-            extra_vars={
-                "baseline_insecure_remote_packages": packages,
-                "baseline_services_disabled": ["dizuo-test-no-such.service"],
-                "baseline_packages_custom": ["dz-city-agent"],
-            },
-            playbook_options=("--check",),
+            binds=("/var/lib/dpkg", "/var/cache/apt"),  # type: ignore[arg-type]
         )
 
     refused = run(listed)
@@ -596,6 +611,90 @@ def test_removing_an_insecure_package_that_a_baseline_package_depends_on_is_refu
     )
     assert re.search(r"DZ-IA-07 \| Remove them\] \*+\nchanged:", alone.stdout), alone.stdout[-3000:]
     assert (tmp_path / "dpkg/status").read_text(encoding="utf-8") == status + "".join(made_up)
+
+
+# Made-up openEuler packages for dnf to resolve: (name, what it requires). Like openEuler's, openssh-server needs
+# openssh (the clients are another package); dz-city-agent needs telnet only through a library of its own.
+DNF_HOST_PACKAGES = (
+    ("openssh", ""),
+    ("openssh-server", "openssh"),
+    ("telnet", ""),
+    ("rsh", ""),
+    ("dz-city-lib", "telnet"),
+    ("dz-city-agent", "dz-city-lib"),
+)
+
+
+@pytest.fixture(scope="module")
+def dnf_rpmdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An rpm database holding DNF_HOST_PACKAGES, built with the real rpmbuild and installed with the real rpm: the
+    folder to point rpm's %_dbpath at."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the role's tasks run as root in a private mount namespace (unshare -m)")
+    if shutil.which("rpmbuild") is None or shutil.which("dnf") is None:
+        pytest.skip("rpm (rpmbuild) and dnf are not installed (nox installs them)")
+    work = tmp_path_factory.mktemp("rpm")
+    for name, requires in DNF_HOST_PACKAGES:
+        spec = work / f"{name}.spec"
+        spec.write_text(
+            f"Name: {name}\nVersion: 1.0\nRelease: 1.oe2203\nEpoch: 1\nSummary: {name} as the test builds it\n"
+            f"License: MIT\nBuildArch: noarch\n{f'Requires: {requires}' if requires else ''}\n"
+            "%description\nA made-up package.\n%files\n",
+            encoding="utf-8",
+        )
+        subprocess.run(
+            ["rpmbuild", "--define", f"_topdir {work}/top", "-bb", str(spec)], capture_output=True, check=True
+        )
+    rpmdb = work / "rpmdb"
+    packages = sorted(str(p) for p in (work / "top/RPMS/noarch").glob("*.rpm"))
+    subprocess.run(["rpm", "--dbpath", str(rpmdb), "-i", *packages], capture_output=True, check=True)
+    return rpmdb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("listed", "taken"),
+    [
+        (["rsh", "openssh"], "openssh-server"),
+        (["telnet", "rsh"], "dz-city-agent"),  # one of baseline_packages_custom, two requirements away
+    ],
+)
+def test_removing_an_insecure_package_that_a_baseline_package_depends_on_is_refused_on_dnf_hosts_too(
+    tmp_path: Path, dnf_rpmdb: Path, listed: list[str], taken: str
+) -> None:
+    """dnf, like apt, removes every package that depends on one it removes (openEuler and Kylin install with dnf):
+    the role asks dnf (its own resolution, in check mode) what removing insecure_remote_packages would take, and
+    stops, naming the baseline packages among them, before anything is removed; a list that takes none goes on to
+    the removal. Run in check mode against an rpm database of made-up packages (rpm's %_dbpath, set in the /etc
+    overlay); the database is left as it was."""
+    (tmp_path / "upper/etc/rpm").mkdir(parents=True)
+    (tmp_path / "upper/etc/rpm/macros").write_text(f"%_dbpath {dnf_rpmdb}\n", encoding="utf-8")
+
+    def installed() -> list[str]:
+        query = ["rpm", "--dbpath", str(dnf_rpmdb), "-qa"]
+        return sorted(subprocess.run(query, capture_output=True, text=True, check=True).stdout.split())
+
+    assert len(installed()) == len(DNF_HOST_PACKAGES)
+
+    def run(packages: list[str]) -> subprocess.CompletedProcess[str]:
+        return _remove_in_check_mode(
+            tmp_path,
+            packages,
+            OPENEULER,
+            binds=("/var/lib/dnf", "/var/cache", "/var/log"),  # dnf's history, metadata cache and logs
+            # What an openEuler host's package_facts finds (this machine's apt would come first under `auto`).
+            before=({"ansible.builtin.package_facts": {"manager": "rpm"}},),
+        )
+
+    refused = run(listed)
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    said = f"DZ-IA-07: removing {', '.join(listed)} (insecure_remote_packages) would also remove {taken}, which"
+    assert said in refused.stdout, refused.stdout[-3000:] + refused.stderr[-2000:]
+    assert "DZ-IA-07 | Remove them" not in refused.stdout, "the role went on to the removal"
+    alone = run(["rsh"])
+    assert alone.returncode == 0, alone.stdout[-3000:] + alone.stderr[-2000:]
+    assert re.search(r"DZ-IA-07 \| Remove them with dnf\] \*+\nchanged:", alone.stdout), alone.stdout[-3000:]
+    assert len(installed()) == len(DNF_HOST_PACKAGES), f"packages were removed: {installed()}"
 
 
 @pytest.mark.slow
