@@ -25,6 +25,7 @@ from dizuo.capacity.prometheus_source import (
     PrometheusSource,
     RangeSeries,
     SourceError,
+    VolumeIdentity,
     completed,
     http_post_json,
     join_series,
@@ -769,3 +770,25 @@ def test_a_key_lacking_a_label_joins_the_one_volume_that_carries_it_only_when_it
     assert completed({old: 100, gov: 200}) == {old: gov}
     assert completed({old: 100, gov: 200, dmz: 200}) == {}, "two clusters have that claim"
     assert completed({old: 200, gov: 200}) == {}, "both scraped now: two volumes"
+
+
+@pytest.mark.parametrize(("kubelet", "state"), [("yl-gov", ""), ("", "yl-gov")])
+def test_bytes_written_join_a_claim_where_one_exporter_only_carries_the_cluster_label(declaration, kubelet, state):
+    """Bytes written, joined from kube-state-metrics' claims, reach kubelet's claim where only one of the two
+    exporters' series carry `cluster` (a relabelling on one scrape job): a nightly reload of the same bytes still
+    dates the dataset; where the claim is in two clusters, the unlabelled written series joins neither."""
+    ts = np.array(grid(4), dtype=np.int64)
+    claim = {"namespace": "dp-scjg", "persistentvolumeclaim": "fr-jcxx"}
+    used = [RangeSeries({**claim, "cluster": kubelet} if kubelet else claim, ts, np.full(4, 5e10))]
+    capacity = [RangeSeries(used[0].labels, ts, np.full(4, 2e11))]
+    written = [RangeSeries({**claim, "cluster": state} if state else claim, ts[1:3], np.array([5.0, 7.0]))]
+    ownership = Ownership.from_declaration(declaration)
+    [joined] = join_series(PVC, used, capacity, ownership, written)
+    assert joined.written_bytes is not None, "the written series joined no claim"
+    np.testing.assert_array_equal(joined.written_bytes, [np.nan, 5.0, 7.0, np.nan])
+    if kubelet:
+        other = RangeSeries({**claim, "cluster": "yl-dmz"}, ts, np.full(4, 5e10))
+        identity = VolumeIdentity(PVC, [*used, other], [*capacity, other])
+        both = join_series(PVC, [*used, other], [*capacity, other], ownership, written, identity)
+        assert [h.written_bytes for h in both] == [None, None], "a write of one cluster's claim given to both"
+        assert identity.ambiguous == {("", "dp-scjg", "fr-jcxx")}, "the log names it"

@@ -709,8 +709,7 @@ class PrometheusSource:
         existing: set[str] = set()
         for index, selector in enumerate(self.config.selectors):
             try:
-                out += self._read(selector, start, end, step, index=index)
-                existing |= self._existing(selector, end)
+                out += self._read(selector, start, end, step, index=index, existing=existing)
             except UnreachableError:
                 raise
             except SourceError as exc:
@@ -744,9 +743,10 @@ class PrometheusSource:
         kinds = tuple(dict.fromkeys(s.kind for s in self.config.selectors))
         return Reading(fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted)
 
-    def _existing(self, selector: Selector, end: float) -> set[str]:
-        """The series ids of the volumes ``selector.exists`` names within ``max_age`` before ``end`` (none without
-        it, or when Prometheus fails it: those volumes are then left out as before, and the log says so once)."""
+    def _existing(self, selector: Selector, end: float, identity: VolumeIdentity) -> set[str]:
+        """The series ids of the volumes ``selector.exists`` names within ``max_age`` before ``end``, each named as
+        ``identity`` (the volumes read) knows it (none without it, or when Prometheus fails it: those volumes are
+        then left out as before, and the log says so once)."""
         if not selector.exists:
             return set()
         step = self.config.step
@@ -759,7 +759,13 @@ class PrometheusSource:
                 log.warning("%s: which volumes exist not read, those unsampled are left out: %s", selector.kind, exc)
             return set()
         self._said.anew("exists failing", [])
-        return {f"{selector.kind}:{self.ownership.labels(selector, s.labels)['volume']}" for s in series}
+        # Named by the volume labels of the series read, not its own: kube-state-metrics' series may carry a
+        # `cluster` label kubelet's lack, or the reverse (a relabelling on one scrape job only).
+        return {
+            f"{selector.kind}:{'/'.join(v for v in identity(volume_key(selector, s)) if v)}"
+            for s in series
+            if any(volume_key(selector, s))
+        }
 
     def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
         """The volumes holding ``datasets``, read ``write_lookback`` back at ``write_step``: where the history read
@@ -788,11 +794,13 @@ class PrometheusSource:
         owners: Collection[str] = (),
         *,
         index: int | None = None,
+        existing: set[str] | None = None,
     ) -> list[UsageHistory]:
         """One selector's volumes (with ``owners``, only those whose owner label is one of them; see OWNERS): used,
         capacity and, where it counts them, bytes written, joined. Bytes written only add to what growth says: when
         their read fails (a join of three exporters can be refused as too large), the volumes are read without them.
-        With ``index`` (its place in the config), a volume it returns more than once at a time is warned of."""
+        With ``index`` (its place in the config), a volume it returns more than once at a time is warned of; with
+        ``existing``, the ids of the volumes its ``exists`` names are added to it (see ``_existing``)."""
         used, capacity = (
             self.query_range(query_text(e, step, selector.owner_label, owners), start, end, step)
             for e in (selector.used, selector.capacity)
@@ -816,7 +824,30 @@ class PrometheusSource:
                 if selector.kind in self._written_failing:
                     log.info("%s: bytes written read again", selector.kind)
                 self._written_failing.discard(selector.kind)
-        return join_series(selector, used, capacity, self.ownership, written)
+        identity = VolumeIdentity(selector, used, capacity)
+        joined = join_series(selector, used, capacity, self.ownership, written, identity)
+        if existing is not None:
+            existing |= self._existing(selector, end, identity)
+        if index is not None:
+            self._warn_ambiguous(index, selector, identity)
+        return joined
+
+    def _warn_ambiguous(self, index: int, selector: Selector, identity: VolumeIdentity) -> None:
+        """Warn (when it names another) of the volumes of ``selector``'s written or exists series that lack a volume
+        label its used series carry, or carry one they lack, and so could be more than one volume read: they are
+        joined to none."""
+        shown = sorted("/".join(v or "?" for v in key) for key in identity.ambiguous)
+        if self._said.anew(f"ambiguous in selectors[{index}]", shown):
+            log.warning(
+                "%d volume(s) of the written or exists series of selectors[%d] (kind %s) could be more than one "
+                "volume of its used series (volume labels %s: one exporter's series carry a label the other's lack, "
+                "'?' where lacking), joined to none: %s",
+                len(shown),
+                index,
+                selector.kind,
+                list(selector.volume),
+                ", ".join(shown[:10]) + (", ..." if len(shown) > 10 else ""),
+            )
 
     def _warn_doubled(self, index: int, selector: Selector, used: Sequence[RangeSeries]) -> None:
         """Warn (when it names another volume) of the volumes ``selector`` returns as more than one series sampled
@@ -928,29 +959,24 @@ def join_series(
     capacity: Sequence[RangeSeries],
     ownership: Ownership,
     written: Sequence[RangeSeries] = (),
+    identity: VolumeIdentity | None = None,
 ) -> list[UsageHistory]:
     """Pair used and capacity bytes on the selector's volume labels, on the timestamps both have; bytes written, where
-    given, are joined on the same labels (NaN at a timestamp they lack). A volume's series of each are first merged
-    over time (see ``per_volume``): a device renamed at a reboot, a scrape job retired, leave a stopped copy of its
-    series in the history read, and the volume's history runs on in the new one; so does a series that gained a
-    volume label (kubernetes-mixin's ``cluster``, added to the scrape) where one volume only carries it (see
-    ``completed``)."""
+    given, are joined on the same labels (NaN at a timestamp they lack), or those both carry (see
+    ``VolumeIdentity``). A volume's series of each are first merged over time (see ``per_volume``): a device renamed
+    at a reboot, a scrape job retired, leave a stopped copy of its series in the history read, and the volume's
+    history runs on in the new one; so does a series that gained a volume label (kubernetes-mixin's ``cluster``, added
+    to the scrape) where one volume only carries it (see ``completed``). ``identity`` is that of these series, given
+    where the caller names more series with it."""
+    known = identity if identity is not None else VolumeIdentity(selector, used, capacity)
 
-    last: dict[tuple[str, ...], int] = {}
-    for series in [*used, *capacity]:
-        if series.timestamps.size:
-            key = volume_key(selector, series)
-            last[key] = max(last.get(key, int(series.timestamps[-1])), int(series.timestamps[-1]))
-    named = completed(last)
+    def identity_of(series: RangeSeries) -> tuple[str, ...]:
+        return known(volume_key(selector, series))
 
-    def identity(series: RangeSeries) -> tuple[str, ...]:
-        key = volume_key(selector, series)
-        return named.get(key, key)
-
-    capacities = per_volume(capacity, identity)
-    writes = per_volume(written, identity)
+    capacities = per_volume(capacity, identity_of)
+    writes = per_volume(written, identity_of)
     out = []
-    for key, series in per_volume(used, identity).items():
+    for key, series in per_volume(used, identity_of).items():
         other = capacities.get(key)
         if other is None:
             continue  # No capacity (e.g. a bucket without quota): it cannot fill, nothing to forecast.
@@ -973,6 +999,63 @@ def join_series(
             )
         )
     return out
+
+
+class VolumeIdentity:
+    """Which volume of the used and capacity series read a volume key is. A key they carry is the volume it names,
+    or, where it lacks a label that one volume gained later, that one (see ``completed``). Any other key (of a
+    written or exists series, read from another exporter) is the one volume agreeing with it on every volume label
+    both carry: kube-state-metrics' ``(namespace, claim)`` is kubelet's ``(cluster, namespace, claim)`` where only
+    kubelet's scrape adds ``cluster``, and the reverse. Where it could be more than one, it stays its own (joined to
+    none) and is kept in ``ambiguous``."""
+
+    def __init__(self, selector: Selector, used: Sequence[RangeSeries], capacity: Sequence[RangeSeries]) -> None:
+        last: dict[tuple[str, ...], int] = {}
+        for series in [*used, *capacity]:
+            if series.timestamps.size:
+                key = volume_key(selector, series)
+                last[key] = max(last.get(key, int(series.timestamps[-1])), int(series.timestamps[-1]))
+        self._named = completed(last)
+        self._known = {key: self._named.get(key, key) for key in last}
+        # The volumes by the labels they carry (which are empty), for a lookup on the labels a key shares with them.
+        self._by_carried: dict[tuple[bool, ...], set[tuple[str, ...]]] = {}
+        for volume in set(self._known.values()):
+            self._by_carried.setdefault(tuple(bool(v) for v in volume), set()).add(volume)
+        self._index: dict[tuple[tuple[bool, ...], tuple[bool, ...]], dict[tuple[str, ...], set[tuple[str, ...]]]] = {}
+        self._resolved: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.ambiguous: set[tuple[str, ...]] = set()
+
+    def __call__(self, key: tuple[str, ...]) -> tuple[str, ...]:
+        known = self._known.get(key)
+        if known is not None:
+            return known
+        if key not in self._resolved:
+            found = self._agreeing(key)
+            if len(found) > 1:
+                self.ambiguous.add(key)
+            self._resolved[key] = found.pop() if len(found) == 1 else key
+        return self._resolved[key]
+
+    def _agreeing(self, key: tuple[str, ...]) -> set[tuple[str, ...]]:
+        """The volumes agreeing with ``key`` on each volume label both carry (at least one)."""
+        carries = tuple(bool(v) for v in key)
+        found: set[tuple[str, ...]] = set()
+        for carried, volumes in self._by_carried.items():
+            shared = tuple(a and b for a, b in zip(carries, carried, strict=True))
+            if not any(shared):
+                continue
+            index = self._index.get((shared, carried))
+            if index is None:
+                index = {}
+                for volume in volumes:
+                    index.setdefault(_carried(volume, shared), set()).add(volume)
+                self._index[(shared, carried)] = index
+            found |= index.get(_carried(key, shared), set())
+        return found
+
+
+def _carried(key: tuple[str, ...], shared: tuple[bool, ...]) -> tuple[str, ...]:
+    return tuple(v for v, keep in zip(key, shared, strict=True) if keep)
 
 
 def completed(last: Mapping[tuple[str, ...], int]) -> dict[tuple[str, ...], tuple[str, ...]]:
