@@ -585,6 +585,21 @@ def test_bad_config_names_file_key_and_value(tmp_path):
     assert f"{path}: selectors[0].colour: unknown key" in message, message
 
 
+def test_a_timeout_the_system_cannot_wait_is_refused_at_its_key(tmp_path):
+    """`timeout: 1000y` (past what a socket can wait) is refused naming the file, the key and the value, by `report`
+    as a bad input (exit 2), not met by a Python traceback (OverflowError) at the first request."""
+    path = tmp_path / "sources.yaml"
+    path.write_text("timeout: 1000y\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [x]}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: timeout: must be at most 1d" in str(caught.value), caught.value
+    assert "'1000y'" in str(caught.value), caught.value
+    args = ["capacity", "report", "--prometheus-url", "http://127.0.0.1:9", "--config", str(path)]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "report")])
+    assert result.exit_code == 2, result.output
+    assert "timeout: must be at most 1d" in result.output, result.output
+
+
 def test_too_many_points_per_series_is_refused(tmp_path):
     """lookback/step above Prometheus' 11,000-point limit is refused before any query."""
     path = tmp_path / "sources.yaml"

@@ -39,6 +39,9 @@ from dizuo.naming import name as resource_name
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
+# The longest wait for one answer (`timeout`): a day, the longest interval between runs of `dizuo capacity serve`. A
+# socket cannot wait much longer anyway: past some decades Python's overflows, a traceback instead of an error.
+MAX_TIMEOUT = 86400
 # The labels every forecast carries, in this order; bounded by the declaration and the fleet.
 LABELS = ("kind", "volume", "pool", "department", "system")
 
@@ -189,7 +192,9 @@ class SourceConfig(BaseModel):
 
     lookback: Duration = Field(default=28 * 86400, description="History handed to the forecaster")
     step: Duration = Field(default=900, description="Resolution of the history", validate_default=True)
-    timeout: Duration = Field(default=60, description="Per HTTP request, the whole answer however slowly it comes")
+    timeout: Duration = Field(
+        default=60, description="Per HTTP request, the whole answer however slowly it comes; at most 1d"
+    )
     max_age: Duration = Field(
         default=3600, description="A volume without a sample this recent is left out (deleted, or no longer scraped)"
     )
@@ -200,6 +205,15 @@ class SourceConfig(BaseModel):
     )
     write_step: Duration = Field(default=3600, description="Resolution of that longer read", validate_default=True)
     selectors: tuple[Selector, ...] = Field(min_length=1)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_waitable(cls, timeout: float) -> float:
+        if timeout > MAX_TIMEOUT:
+            raise ValueError(
+                "must be at most 1d: a read that takes longer helps no forecast (runs are at most a day apart)"
+            )
+        return timeout
 
     @field_validator("step")
     @classmethod
