@@ -159,10 +159,11 @@ def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @needs_promtool
-@pytest.mark.parametrize("hold", ["30m1h", "15m15m", "1.5h", "30 m"])
+@pytest.mark.parametrize("hold", ["30m1h", "15m15m", "1.5h", "30 m", "293y", "106752d", "9223372036855ms"])
 def test_a_duration_prometheus_refuses_is_refused_at_its_key(tmp_path, hold):
-    """A `for:` Prometheus' duration grammar refuses (units largest first, each once) is a located error from
-    `dizuo capacity rules`, not a rule file Prometheus will not load: promtool refuses the same text."""
+    """A `for:` Prometheus' duration grammar refuses (units largest first, each once), or one longer than its int64
+    nanoseconds hold (some 292 years), is a located error from `dizuo capacity rules`, not a rule file Prometheus will
+    not load: promtool refuses the same text."""
     bare = tmp_path / "bare.yaml"
     bare.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up", "for": hold}]}]}))
     assert promtool_check(bare).returncode != 0, f"promtool accepts for: {hold}"
@@ -178,10 +179,11 @@ def test_a_duration_prometheus_refuses_is_refused_at_its_key(tmp_path, hold):
 
 @needs_promtool
 def test_durations_and_job_in_prometheus_grammar_make_a_rule_file_promtool_accepts(tmp_path):
-    """Combined units in Prometheus' order (1h30m, 1d12h) and a job name with the characters scrape jobs use give a
-    rule file promtool accepts, holding them as written."""
+    """Combined units in Prometheus' order (1h30m, 1d12h), the longest duration Prometheus holds, and a job name with
+    the characters scrape jobs use give a rule file promtool accepts, holding them as written."""
     config = tmp_path / "alerts-config.yaml"
     text = CONFIG.read_text().replace("    for: 30m\n", "    for: 1h30m\n", 1).replace("for: 1d\n", "for: 1d12h\n")
+    text = text.replace("series_gap: 15m\n", "series_gap: 106751d23h47m16s854ms\n")
     config.write_text(text.replace("exporter_job: dizuo-capacity", "exporter_job: monitoring/dizuo-capacity:9782"))
     output = tmp_path / "alerts.yaml"
     result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(output)])

@@ -39,18 +39,29 @@ from dizuo.naming import name as resource_name
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
-# The longest wait for one answer (`timeout`): a day, the longest interval between runs of `dizuo capacity serve`. A
-# socket cannot wait much longer anyway: past some decades Python's overflows, a traceback instead of an error.
+# The longest wait for one answer (`timeout`): a day, the longest interval between runs of `dizuo capacity serve`.
 MAX_TIMEOUT = 86400
 # The labels every forecast carries, in this order; bounded by the declaration and the fleet.
 LABELS = ("kind", "volume", "pool", "department", "system")
 
 log = logging.getLogger("dizuo.capacity.source")
 
-_UNIT_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_UNIT_MS = {
+    "y": 365 * 86_400_000,
+    "w": 7 * 86_400_000,
+    "d": 86_400_000,
+    "h": 3_600_000,
+    "m": 60_000,
+    "s": 1000,
+    "ms": 1,
+}
+# Prometheus holds a duration as Go's time.Duration, int64 nanoseconds: a longer one ("duration out of range", some 292
+# years) makes it refuse the rule file or query it is in.
+MAX_DURATION_MS = (2**63 - 1) // 1_000_000
+_TOO_LONG = "longer than a Prometheus duration can be (at most 292y: its int64 nanoseconds)"
 # Prometheus' own grammar (model.ParseDuration): units largest first, each at most once. `30m1h` or `15m15m` would
 # pass a looser reading here and then be refused by Prometheus in the rule file `dizuo capacity rules` writes.
-_DURATION = re.compile("".join(rf"(?:(?P<{unit}>\d+){unit})?" for unit in _UNIT_SECONDS))
+_DURATION = re.compile("".join(rf"(?:(?P<{unit}>\d+){unit})?" for unit in _UNIT_MS))
 
 
 class SourceError(Exception):
@@ -101,16 +112,20 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         if value <= 0 or not math.isfinite(value):
             raise ValueError("must be a positive duration")
+        if value * 1000 > MAX_DURATION_MS:
+            raise ValueError(_TOO_LONG)
         return float(value)
     if not isinstance(value, str) or not value:
         raise ValueError("must be a duration such as 15m or 28d")
     match = _DURATION.fullmatch(value)
     if match is None:
         raise ValueError("not a Prometheus duration: units y w d h m s ms, largest first, each once (e.g. 15m, 1h30m)")
-    total = sum(int(count) * _UNIT_SECONDS[unit] for unit, count in match.groupdict().items() if count is not None)
+    total = sum(int(count) * _UNIT_MS[unit] for unit, count in match.groupdict().items() if count is not None)
     if total <= 0:
         raise ValueError("must be a positive duration")
-    return total
+    if total > MAX_DURATION_MS:
+        raise ValueError(_TOO_LONG)
+    return total / 1000
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
