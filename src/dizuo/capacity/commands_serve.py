@@ -384,7 +384,7 @@ def register(app: typer.Typer) -> None:
 def run_rules(config: Path, output: Path, *, check: bool) -> None:
     """The body of `dizuo capacity rules`: render, then compare or write atomically."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
-    from dizuo.capacity.rules import load_alert_config, render, source_from  # noqa: PLC0415
+    from dizuo.capacity.rules import GENERATED, load_alert_config, render, source_from  # noqa: PLC0415
     from dizuo.files import write_atomically  # noqa: PLC0415
 
     try:
@@ -397,9 +397,11 @@ def run_rules(config: Path, output: Path, *, check: bool) -> None:
     if problem:
         raise fail(f"--output {output}: {problem}")
     try:
-        current = output.read_text(encoding="utf-8") if output.exists() else None
+        held = output.read_bytes() if output.exists() else None
     except OSError as exc:
         raise fail(f"--output {output}: cannot read: {exc.strerror or exc}") from None
+    # Not UTF-8 (a binary file given by mistake) is no rule file of ours either: it differs, and is not replaced.
+    current = None if held is None else held.decode("utf-8", errors="replace")
     if check:
         if current != text:
             raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`", FAILED)
@@ -408,6 +410,12 @@ def run_rules(config: Path, output: Path, *, check: bool) -> None:
     if current == text:
         out.print(f"{output} unchanged")
         return
+    if current is not None and not current.startswith(GENERATED):
+        what = "is the alert config itself" if output.samefile(config) else "is not a rule file this command wrote"
+        raise fail(
+            f"--output {output}: {what} (it does not begin '{GENERATED}'): not replaced; give the rule file's path, "
+            "or move that file away first"
+        )
     try:
         write_atomically(output, text)
     except OSError as exc:
