@@ -585,6 +585,24 @@ def test_bad_config_names_file_key_and_value(tmp_path):
     assert f"{path}: selectors[0].colour: unknown key" in message, message
 
 
+def test_a_label_name_prometheus_does_not_take_is_refused_at_its_key(tmp_path):
+    """An owner label with a dash (it goes into the look further back's PromQL, which Prometheus then refuses on every
+    exporter start), a volume label with a space (no series carries it: every volume merged into one) and an empty
+    pool label are refused naming the file, the key path and the value."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "selectors:\n- {kind: pvc, used: a, capacity: b, volume: [cluster, persistentvolume claim],"
+        " owner_label: name-space, pool_label: ''}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    lines = str(caught.value).splitlines()
+    why = "not a Prometheus label name: letters, digits and _, not starting with a digit"
+    assert f"{path}: selectors[0].volume[1]: {why}: 'persistentvolume claim'" in lines, lines
+    assert f"{path}: selectors[0].owner_label: {why}: 'name-space'" in lines, lines
+    assert f"{path}: selectors[0].pool_label: {why}: ''" in lines, lines
+
+
 def test_a_timeout_longer_than_a_day_is_refused_at_its_key(tmp_path):
     """`timeout: 400d` is refused naming the file, the key and the value, by `report` as a bad input (exit 2): no
     forecast waits for a day's answer (and one of 1000y met a Python traceback, OverflowError, at the first request)."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.deadline_http import open_by
@@ -129,6 +129,18 @@ def parse_duration(value: object) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _label_name(name: str) -> str:
+    # Prometheus' label names (2.x; 3.x takes others only quoted): the owner label goes into PromQL as written, and a
+    # volume label misspelt with a dash or a space is carried by no series, merging every volume into one.
+    if not _LABEL_NAME.fullmatch(name):
+        raise ValueError("not a Prometheus label name: letters, digits and _, not starting with a digit")
+    return name
+
+
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LabelName = Annotated[str, AfterValidator(_label_name)]
 Kind = Literal["pvc", "filesystem", "ceph_pool", "bucket"]
 
 
@@ -140,13 +152,13 @@ class Selector(BaseModel):
     kind: Kind
     used: str = Field(min_length=1, description="PromQL: bytes in use, one series per volume")
     capacity: str = Field(min_length=1, description="PromQL: bytes the volume holds when full")
-    volume: tuple[str, ...] = Field(
+    volume: tuple[LabelName, ...] = Field(
         min_length=1, description="Labels naming one volume, joined with '/' (those a series lacks left out)"
     )
-    owner_label: str | None = Field(
+    owner_label: LabelName | None = Field(
         default=None, description="Label whose value is a system, department or dataset code"
     )
-    pool_label: str | None = Field(default=None, description="Label whose value is a storage pool name")
+    pool_label: LabelName | None = Field(default=None, description="Label whose value is a storage pool name")
     pool: str | None = Field(default=None, description="Storage pool of every series of this selector")
     written: str | None = Field(
         default=None,
