@@ -271,6 +271,30 @@ def test_an_exporter_job_that_would_break_the_rule_file_is_refused_at_its_key(tm
     assert repr(job) in str(caught.value) or f"'{job}'" in str(caught.value), str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://wiki.example/{{ runbook",  # a template Prometheus refuses the rule file for
+        "https://wiki.example/ops#capacity",  # every alert's link would end #capacity#<alert>
+        "https://wiki.example/run book.md",
+        "ftp://wiki.example/runbook.md",
+    ],
+)
+def test_a_runbook_url_that_would_break_the_links_or_the_rule_file_is_refused_at_its_key(tmp_path, url):
+    """runbook_url is the start of each alert's link, `#<alert>` appended: template braces (a rule file Prometheus will
+    not load), a fragment of its own (every link to the wrong anchor), a space or another scheme is a located error
+    from `dizuo capacity rules`, which writes nothing."""
+    config = tmp_path / "alerts-config.yaml"
+    text = CONFIG.read_text()
+    config.write_text(re.sub(r"(?m)^runbook_url: .*$", f"runbook_url: '{url}'", text))
+    output = tmp_path / "alerts.yaml"
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == 2, result.output
+    assert f"{config}: runbook_url: must be an http(s) URL without a #fragment" in " ".join(result.output.split())
+    assert f"'{url}'" in result.output, result.output
+    assert not output.exists(), "nothing is written"
+
+
 @pytest.mark.parametrize("severity", ["warning", "critical"])
 def test_a_forecast_window_beyond_the_horizon_is_refused(tmp_path, severity):
     """The exporter exports no exhaustion date beyond its 30-day horizon: an alert window longer than that could

@@ -8,12 +8,13 @@ that they agree, so the YAML Prometheus loads is always the one the config expla
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.exporter import HORIZON_SECONDS
@@ -88,7 +89,7 @@ class Hold(_Model):
 class AlertConfig(_Model):
     """monitoring/alerts-config.yaml."""
 
-    runbook_url: str = Field(pattern=r"^https?://")
+    runbook_url: str
     # Pasted into PromQL (`job="..."`) and into annotation templates: the characters scrape job names use, nothing
     # that would end a string or open a template.
     exporter_job: str = Field(pattern=r"^[A-Za-z0-9_.:/-]+$")
@@ -101,6 +102,22 @@ class AlertConfig(_Model):
     dataset_stale: DatasetStale
     dataset_unwatched: Hold
     series_gap: PromDuration
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _runbook_url(cls, url: str) -> str:
+        # Each alert appends `#<its name>`: a fragment of the URL's own would leave every link on the wrong anchor.
+        # Braces would open a template Prometheus refuses the rule file for; spaces and quotes break the link.
+        if not _RUNBOOK_URL.fullmatch(url):
+            raise ValueError(
+                "must be an http(s) URL without a #fragment (each alert adds its own section) and without spaces, "
+                "braces or quotes (percent-encode them)"
+            )
+        return url
+
+
+# RFC 3986's characters but `#`: what a URL may hold before the alert's own `#section`.
+_RUNBOOK_URL = re.compile(r"https?://[A-Za-z0-9._~:/?\[\]@!$&'()*+,;=%-]+")
 
 
 def load_alert_config(path: Path) -> AlertConfig:
