@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import yaml
 
 from dizuo.baseline.catalogue import Control
@@ -25,6 +24,7 @@ from dizuo.baseline.params import host_vars, resolve
 from dizuo.baseline.role import PLAYBOOK, find_roles
 from dizuo.declaration import Declaration
 from dizuo.declaration.inventory import hosts_yml
+from dizuo.playbook import run_playbook
 
 # A converge of one host takes well under a minute; this only stops a hung connection.
 RUN_TIMEOUT_S = 1800
@@ -163,7 +163,8 @@ def run(
             "ANSIBLE_PIPELINING": "1",
         }
         cmdline = " ".join(["--check"] if check else [])
-        runner = ansible_runner.run(
+        # Not ansible_runner.run itself: it would leave Ctrl-C and SIGTERM ignored after the run (see run_playbook).
+        runner = run_playbook(
             private_data_dir=str(root),
             playbook=str(playbook),
             inventory=str(inventory_file),

@@ -1,0 +1,94 @@
+"""`harden.run` through the real ansible-runner (connection local, a throwaway playbook) leaves Ctrl-C and SIGTERM to
+the process that called it: during the run they stop ansible-playbook, after it they act as they did before."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+import yaml
+
+from dizuo.baseline import harden
+from dizuo.declaration import load
+
+REPO = Path(__file__).resolve().parents[2]
+YULIN = REPO / "inventories" / "yulin"
+HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+class SignalledError(Exception):
+    """What the test's own SIGINT and SIGTERM handlers raise."""
+
+
+def _interrupted(signum: int, _frame: FrameType | None) -> None:
+    raise SignalledError(signal.Signals(signum).name)
+
+
+@contextmanager
+def _handlers(handler: Callable[[int, FrameType | None], Any]) -> Iterator[None]:
+    """``handler`` for SIGINT and SIGTERM within the block, pytest's own again after it."""
+    before = {number: signal.getsignal(number) for number in HELD}
+    try:
+        for number in HELD:
+            signal.signal(number, handler)
+        yield
+    finally:
+        for number, previous in before.items():
+            signal.signal(number, previous)
+
+
+def _playbook(tmp_path: Path, tasks: list[dict[str, Any]]) -> Path:
+    playbook = tmp_path / "baseline.yml"
+    play = {"hosts": "all", "connection": "local", "gather_facts": False, "tasks": tasks}
+    playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
+    return playbook
+
+
+@pytest.fixture(autouse=True)
+def _local_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+
+
+def test_the_signal_handlers_after_a_run_are_those_before_it(tmp_path: Path) -> None:
+    """After a run, SIGINT and SIGTERM reach the handlers the caller had set (ansible-runner's own, which only set an
+    event nobody reads once the run is over, would leave Ctrl-C and SIGTERM ignored for the rest of the process)."""
+    playbook = _playbook(tmp_path, [{"name": "Say", "ansible.builtin.debug": {"msg": "ran"}}])
+    with _handlers(_interrupted):
+        result = harden.run(load(YULIN), limit="yl-log-01", playbook=playbook)
+        after = {signal.Signals(number).name: signal.getsignal(number) for number in HELD}
+    assert result.ok, result
+    assert after == {"SIGINT": _interrupted, "SIGTERM": _interrupted}, after
+
+
+@pytest.mark.parametrize("signum", HELD, ids=[s.name for s in HELD])
+def test_a_signal_during_a_run_stops_ansible_and_reaches_the_caller_s_handler(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A Ctrl-C or SIGTERM arriving while ansible-playbook runs stops the playbook (its next task never runs) and is
+    then handed to the handler the caller had, which ends the run with its exception, instead of being swallowed
+    into a "canceled" result."""
+    reached, done = tmp_path / "reached", tmp_path / "done"
+    signal_the_caller = {"argv": ["kill", f"-{signum.name}", str(os.getpid())]}
+    playbook = _playbook(
+        tmp_path,
+        [
+            {"name": "Signal the caller", "ansible.builtin.command": signal_the_caller},
+            # Until the test is over: the cancel stops ansible-playbook, not the worker running this task (Ansible
+            # gives it a session of its own), which would otherwise outlive the test.
+            {"name": "Wait to be stopped", "ansible.builtin.wait_for": {"path": str(done), "timeout": 300}},
+            {"name": "Never", "ansible.builtin.file": {"path": str(reached), "state": "touch"}},
+        ],
+    )
+    try:
+        with _handlers(_interrupted), pytest.raises(SignalledError, match=signum.name):
+            harden.run(load(YULIN), limit="yl-log-01", playbook=playbook)
+    finally:
+        done.touch()
+    assert not reached.exists(), "the playbook went on after the signal"
