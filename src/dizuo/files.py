@@ -108,9 +108,18 @@ class GuardedStdout(io.TextIOBase):
 
     def write(self, text: str) -> int:
         with _stdout_failure_reported():
-            if self._stream is None:
-                raise OSError(errno.EBADF, "standard output is closed")
-            return self._stream.write(text)
+            return self._open().write(text)
+
+    def require_open(self) -> None:
+        """StdoutError now, as the first write would raise it, when there is no standard output (descriptor 1 closed:
+        ``>&-``)."""
+        with _stdout_failure_reported():
+            self._open()
+
+    def _open(self) -> TextIO:
+        if self._stream is None:
+            raise OSError(errno.EBADF, "standard output is closed")
+        return self._stream
 
     def flush(self) -> None:
         if self._stream is not None:
@@ -134,6 +143,15 @@ def guarded_stdout() -> Iterator[None]:
         finally:
             if sys.stdout is guard:  # click puts its own wrapper over it when the reader went away: that one stays
                 sys.stdout = original
+
+
+def require_stdout() -> None:
+    """For a command whose product is its standard output, before the work that makes it: StdoutError when there is
+    no standard output (``>&-``), rather than after the work, at the first write. Only that can be told in advance: a
+    write of nothing succeeds on a full disk (or /dev/full), and a test write would be part of the output; those are
+    still found at the first real write. Outside :func:`guarded_stdout` (a test's CliRunner), nothing is checked."""
+    if isinstance(sys.stdout, GuardedStdout):
+        sys.stdout.require_open()
 
 
 def _hold_closed_descriptor_1() -> None:

@@ -103,6 +103,21 @@ def test_json_python_cannot_decode_exits_2_not_a_traceback(tmp_path: Path) -> No
     assert "Traceback" not in done.stderr, done.stderr
 
 
+def test_with_stdout_closed_the_plan_is_refused_before_the_solver_runs() -> None:
+    """`dizuo migrate plan INSTANCE >&-`: with nowhere to put the plan, it says so and exits 1 before building the
+    model or running HiGHS, instead of after minutes of solving."""
+    instance = Path(__file__).parent / "data" / "p-yulin-1.json"
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" migrate plan "$1" >&-', str(DIZUO), str(instance)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == "error: cannot write to standard output: standard output is closed\n", done.stderr
+
+
 def test_what_a_solver_prints_from_c_goes_to_stderr_not_into_the_json() -> None:
     """HiGHS writes some diagnostics with C/C++ stdio, past Python's sys.stdout: inside the solver guard they land
     on stderr (also what sat in C's buffer), and stdout holds the document alone."""

@@ -26,7 +26,7 @@ from dizuo.declaration.cli import load_or_exit
 from dizuo.declaration.loader import DeclarationError
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import output_place_problem, resolved_out
+from dizuo.files import output_place_problem, require_stdout, resolved_out
 from dizuo.migration.city import CityInstance, MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
@@ -122,6 +122,7 @@ def plan(
         for problem in err.problems:
             _log(f"error: {problem}")
         raise typer.Exit(BAD_INPUT) from None
+    require_stdout()  # the plan is stdout's: with none, not minutes of HiGHS first
     assignment, waves = _solve(instance, time_limit, wave_time_limit)
     if assignment.destinations is None or waves is None:
         _emit({"infeasible": True, "reason": assignment.reason})
