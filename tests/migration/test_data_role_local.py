@@ -299,8 +299,8 @@ def test_a_copy_killed_outright_leaves_nothing_a_rerun_trips_on(tmp_path: Path) 
 
 def test_a_rerun_while_a_killed_run_s_rsync_still_copies_is_refused_naming_its_pid(tmp_path: Path) -> None:
     """ansible-playbook SIGKILLed while its rsync copies: the rsync goes on holding the copy's lock, and a rerun
-    fails that copy naming the rsync's pid instead of copying alongside it (the wave's other copy still verifies);
-    once that rsync has ended, the next run resumes and verifies."""
+    fails that copy naming the rsync's pid instead of copying alongside it, saying it left it untouched (the wave's
+    other copy still verifies); once that rsync has ended, the next run resumes and verifies."""
     wave = Wave(tmp_path, ("sys-a", "sys-b"))
     (wave.source() / "big.bin").write_bytes(os.urandom(32 * 2**20))
     (wave.source("sys-b") / "data.csv").write_text("b\n", encoding="utf-8")
@@ -321,7 +321,10 @@ def test_a_rerun_while_a_killed_run_s_rsync_still_copies_is_refused_naming_its_p
     assert done.returncode != 0, "a rerun copied alongside the killed run's rsync"
     assert "is held by another run of this copy: pid" in done.stdout, done.stdout
     assert any(f"pid {pid} (" in done.stdout for pid in orphans), (orphans, done.stdout)
-    assert "1 of 2 copies failed, each named above where it failed: sys-a." in done.stdout, done.stdout
+    assert (
+        "1 of 2 copies failed, each named above where it failed: sys-a. sys-a was refused: another run holds its lock "
+        "(named above), and this run left it untouched. The others were copied and verified."
+    ) in done.stdout, done.stdout
     assert (wave.destination("sys-b") / "data.csv").exists()
     deadline = time.monotonic() + 30
     while _rsync_pids(str(tmp_path)):
@@ -354,8 +357,9 @@ def _paused_between_guard_and_rsync(wave: Wave, tmp_path: Path) -> tuple[subproc
 
 def test_a_second_run_started_between_a_run_s_steps_is_refused_and_the_first_completes(tmp_path: Path) -> None:
     """A run between its guard and its rsync (no step of it running) owns the copy: a second run started then fails
-    that copy naming the first's ansible-playbook and copies nothing; the first then copies and verifies, and the
-    run after both finds the copy free and changes nothing."""
+    that copy naming the first's ansible-playbook, copies nothing and says it left the copy untouched (not that it
+    is unverified); the first then copies and verifies, and the run after both finds the copy free and changes
+    nothing."""
     wave = Wave(tmp_path)
     (wave.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
     play, gate = _paused_between_guard_and_rsync(wave, tmp_path)
@@ -370,6 +374,9 @@ def test_a_second_run_started_between_a_run_s_steps_is_refused_and_the_first_com
         second.stdout
     ), second.stdout
     assert not copied_by_the_second, "the second run copied into the first run's copy"
+    refused = "It was refused: another run holds its lock (named above), and this run left it untouched."
+    assert f"The copy sys-a failed, as said above where it failed. {refused}" in second.stdout, second.stdout
+    assert "not verified" not in second.stdout, second.stdout
     assert first == 0, "the first run did not copy and verify after the second was refused"
     assert _tree(wave.destination()) == _tree(wave.source())
     after = wave.play()
