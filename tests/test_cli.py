@@ -124,6 +124,44 @@ def test_output_stdout_cannot_take_is_one_error_line_not_a_traceback(command: li
     assert done.stderr.count("error:") == 1, done.stderr
 
 
+def test_ansible_imported_under_the_stdout_guard_has_nothing_to_warn_about() -> None:
+    """`dizuo harden --limit` (and `dizuo audit`) load Ansible in-process, whose display patches sys.stdout's buffer and
+    reconfigures it: the guard has both, so the user sees no "[WARNING]: failed to patch stdout/stderr" lines."""
+    dizuo = Path(sys.executable).with_name("dizuo")
+    done = subprocess.run(
+        [str(dizuo), "harden", "--inventory", "inventories/yulin", "--limit", "nosuchhost"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.returncode == BAD_INPUT, done.stderr
+    assert "--limit: 'nosuchhost' matches no host" in done.stderr, done.stderr
+    assert "failed to" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("redirect", "reason"),
+    [(">/dev/full", "No space left on device"), (">&-", "standard output is closed")],
+    ids=["disk-full", "stdout-closed"],
+)
+def test_bytes_stdout_cannot_take_fail_as_text_does(redirect: str, reason: str) -> None:
+    """What a command writes to sys.stdout.buffer under the guard fails as its text would: StdoutError, one line."""
+    program = (
+        "import sys\nfrom dizuo.files import StdoutError, guarded_stdout\n"
+        "try:\n    with guarded_stdout():\n        sys.stdout.buffer.write(b'{}\\n')\n"
+        "except StdoutError as err:\n    print(err, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$0" -c "$1" {redirect}', sys.executable, program],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"cannot write to standard output: {reason}\n", done.stderr
+
+
 def test_output_reader_gone_ends_quietly() -> None:
     """`dizuo baseline controls --format json | head -1`: a reader that stops early is no error and no traceback."""
     dizuo = Path(sys.executable).with_name("dizuo")

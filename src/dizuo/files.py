@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from dizuo.interrupt import held
 
@@ -78,14 +78,52 @@ def _stdout_failure_reported() -> Iterator[None]:
         raise StdoutError(f"cannot write to standard output: {err.strerror or err}") from None
 
 
-class GuardedStdout(io.TextIOBase):
-    """Standard output for a whole command: print, rich and click write to it as to ``sys.stdout``, and a write or
-    flush it cannot take raises StdoutError. With file descriptor 1 closed there is no stream (Python's stdout is
-    None, and would swallow everything): the first write says so."""
+class _GuardedBuffer(io.BufferedIOBase):
+    """:class:`GuardedStdout`'s binary layer (``sys.stdout.buffer``): its writes and flushes fail as the text layer's
+    do. One object for the command, so that what a library sets on it (Ansible's fork-safety lock) stays set."""
 
     def __init__(self, stream: TextIO | None) -> None:
         super().__init__()
         self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        with _stdout_failure_reported():
+            if self._stream is None:
+                raise OSError(errno.EBADF, "standard output is closed")
+            return int(self._stream.buffer.write(data))
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            with _stdout_failure_reported():
+                self._stream.buffer.flush()
+
+
+class GuardedStdout(io.TextIOBase):
+    """Standard output for a whole command: print, rich and click write to it as to ``sys.stdout``, and a write or
+    flush it cannot take raises StdoutError. With file descriptor 1 closed there is no stream (Python's stdout is
+    None, and would swallow everything): the first write says so. It has the ``buffer`` and ``reconfigure`` of the
+    stream it guards, as libraries expect of ``sys.stdout`` (Ansible, imported in-process by `dizuo harden` and
+    `dizuo audit`, would otherwise warn on every run that it could not patch stdout)."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__()
+        self._stream = stream
+        # A stream without one (a test's StringIO capture) gives none, as it would unguarded.
+        self._buffer = _GuardedBuffer(stream) if stream is None or hasattr(stream, "buffer") else None
+
+    @property
+    def buffer(self) -> io.BufferedIOBase:
+        if self._buffer is None:
+            raise AttributeError("buffer")
+        return self._buffer
+
+    def reconfigure(self, **options: Any) -> None:
+        """The guarded stream's ``reconfigure`` (its errors handler, line buffering...); nothing without a stream."""
+        if self._stream is not None and hasattr(self._stream, "reconfigure"):
+            self._stream.reconfigure(**options)
 
     @property
     def encoding(self) -> str:  # type: ignore[override]  # TextIOBase declares it a plain attribute
