@@ -3,9 +3,11 @@ the process that called it: during the run they stop ansible-playbook, after it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ import yaml
 
 from dizuo.baseline import harden
 from dizuo.declaration import load
+from hosts.process import cmdline
 
 REPO = Path(__file__).resolve().parents[2]
 YULIN = REPO / "inventories" / "yulin"
@@ -80,8 +83,7 @@ def test_a_signal_during_a_run_stops_ansible_and_reaches_the_caller_s_handler(
         tmp_path,
         [
             {"name": "Signal the caller", "ansible.builtin.command": signal_the_caller},
-            # Until the test is over: the cancel stops ansible-playbook, not the worker running this task (Ansible
-            # gives it a session of its own), which would otherwise outlive the test.
+            # Until the test is over: a task left running by a stop that failed ends with the test.
             {"name": "Wait to be stopped", "ansible.builtin.wait_for": {"path": str(done), "timeout": 300}},
             {"name": "Never", "ansible.builtin.file": {"path": str(reached), "state": "touch"}},
         ],
@@ -92,3 +94,35 @@ def test_a_signal_during_a_run_stops_ansible_and_reaches_the_caller_s_handler(
     finally:
         done.touch()
     assert not reached.exists(), "the playbook went on after the signal"
+
+
+def _processes_with(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker`` (this test's own folder)."""
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and marker in cmdline(int(p.name))]
+
+
+def test_a_signal_during_a_run_stops_the_task_running_on_the_host(tmp_path: Path) -> None:
+    """The task running when Ctrl-C came ends with the run: Ansible runs it in a worker of its own session, which a
+    kill of ansible-playbook's process group (ansible-runner's own cancel) leaves running it to its end."""
+    marker = str(tmp_path / "long-task")
+    signal_then_wait = f"import os, signal, time; os.kill({os.getpid()}, signal.SIGINT); time.sleep(300)"
+    playbook = _playbook(
+        tmp_path,
+        [
+            {
+                "name": "Run a long task",
+                "ansible.builtin.command": {"argv": [sys.executable, "-c", signal_then_wait, marker]},
+            }
+        ],
+    )
+    try:
+        with _handlers(_interrupted), pytest.raises(SignalledError):
+            harden.run(load(YULIN), limit="yl-log-01", playbook=playbook)
+        deadline = time.monotonic() + 30  # the worker ends its task's processes as it takes SIGTERM: at once
+        while (left := _processes_with(marker)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        for pid in _processes_with(marker):  # the test's own, whatever the outcome
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert not left, f"the task running at the signal is still running: pids {left}"
