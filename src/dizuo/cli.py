@@ -97,6 +97,6 @@ def main() -> None:
         try:
             with guarded_stdout():  # every command's stdout: what it cannot take is one error line, not a traceback
                 app()
-        except StdoutError as err:  # the work was done, its output could not be delivered
+        except StdoutError as err:  # its output cannot be delivered: found at a write, or before the work (>&-)
             typer.echo(f"error: {err}", err=True)
             raise SystemExit(FAILED) from None
