@@ -101,28 +101,43 @@ def _processes_with(marker: str) -> list[int]:
     return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and marker in cmdline(int(p.name))]
 
 
+@contextmanager
+def _left_running(marker: str) -> Iterator[list[int]]:
+    """After the block: the processes holding ``marker`` still running once the run's stop has had its time (given
+    in the yielded list), then killed: the test's own, whatever the outcome."""
+    left: list[int] = []
+    try:
+        yield left
+        deadline = time.monotonic() + 30  # a worker ends its task's processes as it takes SIGTERM: at once
+        while (still := _processes_with(marker)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left.extend(still)
+    finally:
+        for pid in _processes_with(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_a_signal_during_a_run_stops_the_task_running_on_the_host(tmp_path: Path) -> None:
     """The task running when Ctrl-C came ends with the run: Ansible runs it in a worker of its own session, which a
     kill of ansible-playbook's process group (ansible-runner's own cancel) leaves running it to its end."""
     marker = str(tmp_path / "long-task")
     signal_then_wait = f"import os, signal, time; os.kill({os.getpid()}, signal.SIGINT); time.sleep(300)"
-    playbook = _playbook(
-        tmp_path,
-        [
-            {
-                "name": "Run a long task",
-                "ansible.builtin.command": {"argv": [sys.executable, "-c", signal_then_wait, marker]},
-            }
-        ],
-    )
-    try:
-        with _handlers(_interrupted), pytest.raises(SignalledError):
-            harden.run(load(YULIN), limit="yl-log-01", playbook=playbook)
-        deadline = time.monotonic() + 30  # the worker ends its task's processes as it takes SIGTERM: at once
-        while (left := _processes_with(marker)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        for pid in _processes_with(marker):  # the test's own, whatever the outcome
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    long_task = {"argv": [sys.executable, "-c", signal_then_wait, marker]}
+    playbook = _playbook(tmp_path, [{"name": "Run a long task", "ansible.builtin.command": long_task}])
+    with _left_running(marker) as left, _handlers(_interrupted), pytest.raises(SignalledError):
+        harden.run(load(YULIN), limit="yl-log-01", playbook=playbook)
     assert not left, f"the task running at the signal is still running: pids {left}"
+
+
+def test_a_run_past_its_timeout_stops_its_hung_task_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped for its timeout (a hung connection) says "timeout" and leaves no task running behind it: the
+    task's worker, in a session of its own, outlived ansible-runner's own timeout kill."""
+    marker = str(tmp_path / "hung-task")
+    hung = {"argv": [sys.executable, "-c", "import time; time.sleep(300)", marker]}
+    playbook = _playbook(tmp_path, [{"name": "Hang", "ansible.builtin.command": hung}])
+    monkeypatch.setattr(harden, "RUN_TIMEOUT_S", 3)
+    with _left_running(marker) as left:
+        result = harden.run(load(YULIN), limit="yl-log-01", playbook=playbook)
+    assert (result.status, result.ok) == ("timeout", False), result
+    assert not left, f"the hung task is still running after the run's timeout: pids {left}"
