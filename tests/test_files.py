@@ -19,6 +19,7 @@ from dizuo.files import (
     output_place_problem,
     resolved_out,
     swap_in,
+    write_all_atomically,
     write_atomically,
 )
 
@@ -57,6 +58,19 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
         render_and_fail()
     assert target.read_bytes() == b"previous"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_a_set_of_files_is_written_all_or_none(tmp_path: Path) -> None:
+    """When one file of a set cannot be written, none of the set is replaced and no temporary file is left."""
+    first, second = tmp_path / "junit.xml", tmp_path / "report.md"
+    first.write_text("old junit")
+    second.write_text("old report")
+    with pytest.raises(UnicodeEncodeError):
+        write_all_atomically({first: "new junit", second: "a lone surrogate \udcff is no UTF-8"})
+    assert (first.read_text(), second.read_text()) == ("old junit", "old report")
+    assert sorted(tmp_path.iterdir()) == [first, second]
+    write_all_atomically({first: "new junit", second: b"new report"})
+    assert (first.read_text(), second.read_text()) == ("new junit", "new report")
 
 
 @pytest.mark.usefixtures("umask_027")

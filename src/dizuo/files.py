@@ -17,8 +17,8 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -58,6 +58,20 @@ def write_atomically(path: Path, text: str) -> Path:
     with atomic_path(path) as partial:
         partial.write_text(text, encoding="utf-8")
     return path
+
+
+def write_all_atomically(contents: Mapping[Path, str | bytes]) -> list[Path]:
+    """Write each file of ``contents`` whole, all or none: every file is written to its temporary name first and
+    renamed into place only once they all are, so a full disk or a failed write leaves every old file as it was
+    (not some files of the new set beside the others of the old). Text is written as UTF-8. Returns the paths."""
+    with ExitStack() as stack:
+        for path, content in contents.items():
+            partial = stack.enter_context(atomic_path(path))
+            if isinstance(content, bytes):
+                partial.write_bytes(content)
+            else:
+                partial.write_text(content, encoding="utf-8")
+    return list(contents)
 
 
 class StdoutError(Exception):

@@ -480,6 +480,56 @@ def test_reports_are_replaced_whole(tmp_path):
     assert (tmp_path / "junit.xml").read_text().startswith("<?xml")
 
 
+# Run inside a private mount namespace, with argv[1] a 64 KiB tmpfs: the reports of a failing audit, then the disk
+# filled but for 12 KiB (room for the new junit.xml, not for the whole new set), then the reports of a passing audit.
+_REPORTS_ON_A_FULL_DISK = """
+import datetime as dt, os, shutil, sys
+from pathlib import Path
+from dizuo.baseline.report import AuditMeta, ControlResult, Status, write_reports
+disk, copy = Path(sys.argv[1]), Path(sys.argv[2])
+meta = AuditMeta("yulin", "inventories/yulin", ("h1",), dt.datetime(2030, 1, 1, tzinfo=dt.UTC), "(none)", 1)
+common = {"host": "h1", "control": "DZ-IA-01", "clause": "8.1.4.1 a)", "title_zh": "t", "title_en": "t"}
+write_reports([ControlResult(status=Status.FAIL, problems=("old audit",), **common)], meta, disk)
+with (disk / "filler").open("wb", buffering=0) as filler:
+    try:
+        while True:
+            filler.write(b"x" * 4096)
+    except OSError:
+        pass
+os.truncate(disk / "filler", (disk / "filler").stat().st_size - 12 * 1024)
+try:
+    write_reports([ControlResult(status=Status.PASS, evidence=("e" * 6000,), **common)], meta, disk)
+except OSError as exc:
+    print(exc.strerror)
+(disk / "filler").unlink()
+shutil.copytree(disk, copy)
+"""
+
+
+def test_reports_on_a_full_disk_are_those_of_the_last_audit_whole(tmp_path):
+    """A disk that fills while the reports are written leaves the previous audit's reports, all of them, as they
+    were: never this audit's junit.xml (say, PASSED) beside the last audit's report.html (FAILED), nor a temporary
+    file."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("a small disk is a tmpfs mounted in a private mount namespace (unshare -m): root and unshare")
+    disk, copy = tmp_path / "disk", tmp_path / "after"
+    disk.mkdir()
+    script = tmp_path / "full_disk.py"
+    script.write_text(_REPORTS_ON_A_FULL_DISK)
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         'mount -t tmpfs -o size=64k tmpfs "$1" && exec "$2" "$3" "$1" "$4"',
+         "sh", str(disk), sys.executable, str(script), str(copy)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "No space left on device", "the disk did fill while the new reports were written"
+    assert sorted(p.name for p in copy.iterdir()) == ["junit.xml", "report.html", "report.md", "results.json"]
+    for report in copy.iterdir():
+        text = report.read_text(encoding="utf-8")
+        assert "old audit" in text, f"{report.name} is no longer the last audit's report"
+
+
 def _hostile_result() -> tuple[ControlResult, AuditMeta]:
     """What a host can print: a process name with a terminal escape, NUL, form feed, CRLF line ends."""
     result = ControlResult(

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from dizuo.files import write_atomically
+from dizuo.files import write_all_atomically
 
 
 class Status(StrEnum):
@@ -90,7 +90,8 @@ def summary(results: Iterable[ControlResult]) -> Counter[Status]:
 
 
 def write_reports(results: list[ControlResult], meta: AuditMeta, directory: Path) -> list[Path]:
-    """Write every report into ``directory`` (each file replaced atomically); returns their paths."""
+    """Write every report into ``directory``, all or none (a full disk leaves the previous audit's reports as they
+    were, never junit.xml of this audit beside report.html of the last one); returns their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     contents = {
         "junit.xml": junit_xml(results, meta),
@@ -105,10 +106,7 @@ def write_reports(results: list[ControlResult], meta: AuditMeta, directory: Path
             indent=2,
         ),
     }
-    written = []
-    for name, text in contents.items():
-        written.append(write_atomically(directory / name, text))
-    return written
+    return write_all_atomically({directory / name: text for name, text in contents.items()})
 
 
 # ------------------------------------------------------------------------ JUnit
