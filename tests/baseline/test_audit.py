@@ -277,6 +277,39 @@ def test_unreachable_host_fails_every_control_with_the_reason(nowhere_host, tmp_
     assert said.startswith("the check could not run: cannot run commands as root over SSH: "), "said once, plainly"
 
 
+def test_an_audit_whose_reports_the_full_disk_cannot_take_says_so_and_fails(nowhere_host, tmp_path):
+    """When the report directory's disk is full once the checks have run, `dizuo audit` shows the results, says in
+    one line that the reports could not be written (no traceback), exits 1 so that CI fails, and leaves the previous
+    audit's reports and pytest.log as they were."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("a full disk is a tmpfs mounted in a private mount namespace (unshare -m): root and unshare")
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    before, report, after = tmp_path / "before", tmp_path / "report", tmp_path / "after"
+    results, meta = _results()
+    write_reports(results, meta, before)
+    (before / "pytest.log").write_text("the previous audit's log\n")
+    report.mkdir()
+    # The directory proves writable (an empty file fits), then the disk has no room left for any report; what it
+    # holds after the audit is copied out of the namespace.
+    script = (
+        'report=$1 before=$2 after=$3; shift 3; mount -t tmpfs -o size=64k tmpfs "$report" || exit 99; '
+        'cp -a "$before"/. "$report" && { cat /dev/zero > "$report/filler"; } 2>/dev/null; '
+        '"$@"; rc=$?; rm "$report/filler" && cp -a "$report"/. "$after" && exit $rc'
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(report), str(before), str(after),
+         DIZUO, "audit", "-i", str(city), "--report", str(report), "--controls", "DZ-IA-01"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"--report {report}: cannot write the reports: No space left on device" in done.stderr, done.stderr
+    assert "yl-test-gone" in done.stdout, "the results are shown all the same"
+    assert sorted(p.name for p in after.iterdir()) == sorted(p.name for p in before.iterdir()), "no temporary file"
+    for kept in before.iterdir():
+        assert (after / kept.name).read_bytes() == kept.read_bytes(), f"{kept.name} of the previous audit changed"
+
+
 class _SilentSshServer:
     """An SSH server on 127.0.0.1 that sends its banner and then never says another word (a hung host)."""
 

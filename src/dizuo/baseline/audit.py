@@ -57,6 +57,15 @@ class AuditInputError(Exception):
     """The audit cannot start: bad --limit, waivers file or declaration. The message says what and where."""
 
 
+class ReportWriteError(Exception):
+    """The checks ran but their reports could not be written (a full disk): ``run`` holds the results, with no
+    reports; the report directory holds what it held before."""
+
+    def __init__(self, run: AuditRun, message: str) -> None:
+        self.run = run
+        super().__init__(message)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditRun:
     """The outcome of one audit."""
@@ -200,7 +209,8 @@ def run_audit(
 
     ``reuse_ssh=False`` is testinfra's default, one SSH connection per command: the anchor of
     ``bench/baseline``, kept so the benchmark measures what the shared connection buys.
-    Raises AuditInputError, before any check runs, when no report can be written to ``report_dir``.
+    Raises AuditInputError, before any check runs, when no report can be written to ``report_dir``, and
+    ReportWriteError when the reports (and pytest.log) cannot be written once the checks have run.
     """
     started = dt.datetime.now().astimezone()
     today = today or city_date(started)
@@ -208,7 +218,9 @@ def run_audit(
     ready_report_dir(report_dir)
     with tempfile.TemporaryDirectory(prefix="dizuo-audit-") as work:
         raw, stopped, log = _run_checks(prepared.declaration, items, Path(work), progress, reuse_ssh=reuse_ssh)
-        shutil.copyfile(log, report_dir / "pytest.log")
+        # Written with the reports, all or none: a copy straight into the report directory would truncate the
+        # previous audit's log before a full disk stopped it.
+        pytest_log = log.read_bytes()
     results = [
         _apply_waiver(_result(catalogue.control(item["control"]), item, raw, stopped), prepared.waivers, today)
         for item in items
@@ -221,7 +233,15 @@ def run_audit(
         waivers=prepared.waivers.source,
         catalogue_version=catalogue.version,
     )
-    return AuditRun(results=results, meta=meta, reports=write_reports(results, meta, report_dir))
+    try:
+        reports = write_reports(results, meta, report_dir, pytest_log)
+    except OSError as exc:
+        raise ReportWriteError(
+            AuditRun(results=results, meta=meta, reports=[]),
+            f"--report {report_dir}: cannot write the reports: {exc.strerror or exc}; "
+            "what the directory held before this audit is as it was",
+        ) from None
+    return AuditRun(results=results, meta=meta, reports=reports)
 
 
 def city_date(moment: dt.datetime) -> dt.date:

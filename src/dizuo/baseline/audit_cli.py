@@ -12,7 +12,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dizuo.baseline.audit import AuditInputError, AuditRun, prepare_audit, ready_report_dir, run_audit
+from dizuo.baseline.audit import (
+    AuditInputError,
+    AuditRun,
+    ReportWriteError,
+    prepare_audit,
+    ready_report_dir,
+    run_audit,
+)
 from dizuo.baseline.catalogue import CatalogueError, control_ids
 from dizuo.baseline.report import Status, visible
 from dizuo.baseline.waivers import WaiverError
@@ -55,6 +62,7 @@ def audit(
     except AuditInputError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(BAD_INPUT) from None
+    unwritten: ReportWriteError | None = None
     with Progress(
         TextColumn("auditing"),
         BarColumn(),
@@ -65,9 +73,18 @@ def audit(
         transient=True,
     ) as bar:
         task = bar.add_task("audit", total=len(prepared.items))
-        run = run_audit(prepared, report, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        try:
+            run = run_audit(
+                prepared, report, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        except ReportWriteError as exc:
+            run, unwritten = exc.run, exc
     _print(run, out)
     sys.stdout.flush()
+    if unwritten is not None:
+        # The results are shown above, but CI must not pass an audit whose reports are missing.
+        err.print(f"[red]error:[/red] {escape(str(unwritten))}", highlight=False)
+        raise typer.Exit(FAILED)
     if run.failed:
         raise typer.Exit(FAILED)
 

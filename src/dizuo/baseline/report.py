@@ -89,11 +89,14 @@ def summary(results: Iterable[ControlResult]) -> Counter[Status]:
     return Counter(r.status for r in results)
 
 
-def write_reports(results: list[ControlResult], meta: AuditMeta, directory: Path) -> list[Path]:
-    """Write every report into ``directory``, all or none (a full disk leaves the previous audit's reports as they
-    were, never junit.xml of this audit beside report.html of the last one); returns their paths."""
+def write_reports(
+    results: list[ControlResult], meta: AuditMeta, directory: Path, pytest_log: bytes | None = None
+) -> list[Path]:
+    """Write every report into ``directory`` (and ``pytest_log``, the checks' log, as pytest.log), all or none (a
+    full disk leaves the previous audit's reports as they were, never junit.xml of this audit beside report.html of
+    the last one); returns their paths. Raises OSError."""
     directory.mkdir(parents=True, exist_ok=True)
-    contents = {
+    contents: dict[str, str | bytes] = {
         "junit.xml": junit_xml(results, meta),
         "report.md": markdown(results, meta),
         "report.html": html_report(results, meta),
@@ -106,6 +109,8 @@ def write_reports(results: list[ControlResult], meta: AuditMeta, directory: Path
             indent=2,
         ),
     }
+    if pytest_log is not None:
+        contents["pytest.log"] = pytest_log
     return write_all_atomically({directory / name: text for name, text in contents.items()})
 
 
