@@ -513,6 +513,21 @@ def test_reports_are_replaced_whole(tmp_path):
     assert (tmp_path / "junit.xml").read_text().startswith("<?xml")
 
 
+def test_reports_of_a_declaration_folder_named_in_gbk_are_written(tmp_path):
+    """A declaration folder whose name is GBK bytes (榆林, unpacked from an archive made on Windows) loads, so its
+    audit writes every report: results.json shows the bytes that are no UTF-8 as the other reports do, instead of
+    failing to encode them after the whole audit has run."""
+    results, meta = _results()
+    folder = os.fsdecode("inventories/榆林".encode("gbk"))
+    meta = replace(meta, inventory=folder, waivers=f"{folder}/waivers.yaml")
+    write_reports(results, meta, tmp_path)
+    shown = "inventories/\\udcd3\\udcdc\\udcc1\\udcd6"
+    written = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert (written["meta"]["inventory"], written["meta"]["waivers"]) == (shown, f"{shown}/waivers.yaml")
+    for report in ("report.md", "report.html"):
+        assert shown in (tmp_path / report).read_text(encoding="utf-8"), report
+
+
 # Run inside a private mount namespace, with argv[1] a 64 KiB tmpfs: the reports of a failing audit, then the disk
 # filled but for 12 KiB (room for the new junit.xml, not for the whole new set), then the reports of a passing audit.
 _REPORTS_ON_A_FULL_DISK = """

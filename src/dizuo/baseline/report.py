@@ -100,18 +100,30 @@ def write_reports(
         "junit.xml": junit_xml(results, meta),
         "report.md": markdown(results, meta),
         "report.html": html_report(results, meta),
-        "results.json": json.dumps(
-            {
-                "meta": {**asdict(meta), "started": meta.started.isoformat()},
-                "results": [asdict(r) for r in results],
-            },
-            ensure_ascii=False,
-            indent=2,
-        ),
+        "results.json": results_json(results, meta),
     }
     if pytest_log is not None:
         contents["pytest.log"] = pytest_log
     return write_all_atomically({directory / name: text for name, text in contents.items()})
+
+
+# A lone surrogate: a byte that is no UTF-8 in a path given on the command line (a declaration folder named in GBK,
+# as Python reads it), which UTF-8, and so results.json, cannot hold.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def results_json(results: list[ControlResult], meta: AuditMeta) -> str:
+    """Every result and the audit's metadata as JSON, for tools. A lone surrogate is written as the other reports
+    write it (``visible``: ``\\udcd3``), as text: raw it could not be encoded, and a JSON escape of it would give
+    most JSON readers an error."""
+    text = json.dumps(
+        {"meta": {**asdict(meta), "started": meta.started.isoformat()}, "results": [asdict(r) for r in results]},
+        ensure_ascii=False,
+        indent=2,
+    )
+    # With ensure_ascii=False a surrogate stays raw, and only inside a string: its escape goes there with the
+    # backslash itself escaped.
+    return _SURROGATE.sub(lambda m: "\\\\" + ascii(m.group())[2:-1], text)
 
 
 # ------------------------------------------------------------------------ JUnit
@@ -189,13 +201,14 @@ def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
     counts = summary(results)
     verdict = "FAILED" if any(r.status.failing for r in results) else "PASSED"
     lines = [
-        f"# 等保 baseline audit — {meta.city}: {verdict}",
+        f"# 等保 baseline audit — {_md(meta.city)}: {verdict}",
         "",
-        f"- Audited: {meta.started.isoformat(timespec='seconds')} against `{meta.inventory}`"
+        # A code span shows its text as written, backslashes too: only what Markdown files cannot hold is escaped.
+        f"- Audited: {meta.started.isoformat(timespec='seconds')} against `{visible(meta.inventory)}`"
         f" (catalogue v{meta.catalogue_version})",
-        f"- Hosts: {', '.join(meta.hosts)}",
-        f"- Waivers: {meta.waivers}",
-        *[f"- {note}" for note in meta.notes],
+        f"- Hosts: {', '.join(_md(host) for host in meta.hosts)}",
+        f"- Waivers: {_md(meta.waivers)}",
+        *[f"- {_md(note)}" for note in meta.notes],
         "",
         "| Status | Count |",
         "| --- | ---: |",
