@@ -395,6 +395,40 @@ def test_controls_option_audits_only_those_controls(nowhere_host, tmp_path):
     assert [r["control"] for r in results] == ["DZ-AU-01", "DZ-AU-02"]
 
 
+def test_an_audit_limited_to_some_controls_and_hosts_names_what_it_left_out():
+    """--controls and --limit make a partial audit: it names the controls it checked and the hosts it did not, so a
+    report cannot be read as the whole baseline passing; a whole audit leaves nothing out."""
+    whole = audit.prepare_audit(YULIN)
+    assert whole.left_out == ()
+    declared = [h.name for h in load(YULIN).inventory.hosts]
+    partial = audit.prepare_audit(YULIN, limit="all:!loghost", controls=["DZ-AU-02", "DZ-AU-01"])
+    assert partial.left_out == (
+        f"{len(HOST_CONTROLS) - 2} of the {len(HOST_CONTROLS)} host controls were not checked "
+        "(--controls DZ-AU-01,DZ-AU-02)",
+        f"1 of the {len(declared)} declared hosts were not checked (--limit all:!loghost): "
+        f"{next(h for h in declared if h not in {h.name for h in partial.hosts})}",
+    )
+
+
+def test_reports_of_a_partial_audit_say_so_with_the_verdict():
+    """A partial audit that passed reads 'PASSED (partial audit)' in every report's headline and on the console,
+    with what it left out beside it: never the bare PASSED of the whole baseline."""
+    results, meta = _results()
+    passed = [r for r in results if not r.status.failing]
+    gap = "38 of the 40 host controls were not checked (--controls DZ-IA-01,DZ-AU-01)"
+    meta = replace(meta, left_out=(gap,))
+    md, page, junit = markdown(passed, meta), html_report(passed, meta), junit_xml(passed, meta)
+    assert md.splitlines()[0].endswith(": PASSED (partial audit)"), md.splitlines()[0]
+    assert f"- **Partial audit**: {gap}" in md
+    assert "PASSED (partial audit)</h1>" in page
+    assert f"<b>Partial audit</b>: {gap}" in page
+    root = ET.fromstring(junit)  # noqa: S314 - XML we just generated
+    assert root.get("name", "").endswith("(partial audit)"), root.get("name")
+    buffer = io.StringIO()
+    _print(AuditRun(results=passed, meta=meta, reports=[]), Console(file=buffer, width=300))
+    assert f"partial audit: {gap}\naudit PASSED (partial audit)\n" in buffer.getvalue(), buffer.getvalue()
+
+
 # ------------------------------------------------------------------- waivers
 
 

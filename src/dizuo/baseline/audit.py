@@ -126,6 +126,8 @@ class PreparedAudit:
     hosts: list[Host]
     waivers: waivers_mod.Waivers
     items: list[dict[str, Any]]
+    left_out: tuple[str, ...] = ()
+    """The controls and hosts --controls and --limit leave out, as the reports say it."""
 
 
 def prepare_audit(
@@ -155,7 +157,37 @@ def prepare_audit(
         items = plan(declaration, catalogue, hosts, controls)
     except UnknownControlError as exc:
         raise AuditInputError(f"--controls: {exc}") from None
-    return PreparedAudit(inventory_dir, declaration, catalogue, hosts, waivers, items)
+    left_out = _left_out(declaration, catalogue, hosts, items, limit)
+    return PreparedAudit(inventory_dir, declaration, catalogue, hosts, waivers, items, left_out)
+
+
+# How many names of hosts left out by --limit a report lists; the rest are counted.
+MAX_LISTED_HOSTS = 10
+
+
+def _left_out(
+    declaration: Declaration, catalogue: Catalogue, hosts: list[Host], items: list[dict[str, Any]], limit: str | None
+) -> tuple[str, ...]:
+    """What --controls and --limit leave out of the audit, one sentence each (none for a whole audit)."""
+    gaps = []
+    host_controls = [c.id for c in catalogue.for_scope(Scope.HOST)]
+    planned = {i["control"] for i in items}
+    checked = [c for c in host_controls if c in planned]
+    if len(checked) < len(host_controls):
+        gaps.append(
+            f"{len(host_controls) - len(checked)} of the {len(host_controls)} host controls were not checked "
+            f"(--controls {','.join(checked)})"
+        )
+    audited = {h.name for h in hosts}
+    skipped = [h.name for h in declaration.inventory.hosts if h.name not in audited]
+    if skipped:
+        listed = ", ".join(skipped[:MAX_LISTED_HOSTS])
+        more = f" and {len(skipped) - MAX_LISTED_HOSTS} more" if len(skipped) > MAX_LISTED_HOSTS else ""
+        gaps.append(
+            f"{len(skipped)} of the {len(declaration.inventory.hosts)} declared hosts were not checked "
+            f"(--limit {limit}): {listed}{more}"
+        )
+    return tuple(gaps)
 
 
 # The program testinfra runs to reach a host, by the host's ansible_connection (paramiko and local need none).
@@ -232,6 +264,7 @@ def run_audit(
         started=started,
         waivers=prepared.waivers.source,
         catalogue_version=catalogue.version,
+        left_out=prepared.left_out,
     )
     try:
         reports = write_reports(results, meta, report_dir, pytest_log)

@@ -21,7 +21,7 @@ from dizuo.baseline.audit import (
     run_audit,
 )
 from dizuo.baseline.catalogue import CatalogueError, control_ids
-from dizuo.baseline.report import Status, visible
+from dizuo.baseline.report import Status, verdict, visible
 from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
@@ -114,8 +114,10 @@ def _print(run: AuditRun, out: Console) -> None:
             out.print(f"… and {len(run.failed) - MAX_LISTED_FAILURES} more: see the report")
     for path in run.reports:
         out.print(f"report: {_shown(str(path))}", highlight=False)
-    verdict = f"FAILED: {len(run.failed)} control(s)" if run.failed else "PASSED"
-    out.print(f"audit {verdict}", highlight=False)
+    for gap in run.meta.left_out:
+        out.print(f"partial audit: {_shown(gap)}", highlight=False)
+    failed = f": {len(run.failed)} control(s)" if run.failed else ""
+    out.print(f"audit {verdict(run.results, run.meta)}{failed}", highlight=False)
 
 
 def _shown(text: str) -> str:

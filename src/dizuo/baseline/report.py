@@ -67,6 +67,15 @@ class AuditMeta:
     waivers: str
     catalogue_version: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    left_out: tuple[str, ...] = ()
+    """What the audit did not check (controls or hosts left out by --controls or --limit): then it is a partial
+    audit, and its reports say so next to the verdict, not only by the rows they lack."""
+
+
+def verdict(results: Iterable[ControlResult], meta: AuditMeta) -> str:
+    """FAILED or PASSED, and whether the audit left controls or hosts out."""
+    outcome = "FAILED" if any(r.status.failing for r in results) else "PASSED"
+    return f"{outcome} (partial audit)" if meta.left_out else outcome
 
 
 REPORT_FILES = ("junit.xml", "report.md", "report.html", "results.json")
@@ -140,7 +149,7 @@ def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
     counts = summary(results)
     suites = ET.Element(
         "testsuites",
-        name=f"dizuo audit {meta.city}",
+        name=f"dizuo audit {meta.city}" + (" (partial audit)" if meta.left_out else ""),
         tests=str(len(results)),
         failures=str(counts[Status.FAIL]),
         errors=str(counts[Status.ERROR]),
@@ -199,15 +208,15 @@ def _one_line(*parts: str) -> str:
 def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
     """A per-control report an auditor reads top to bottom: summary, then each host's controls."""
     counts = summary(results)
-    verdict = "FAILED" if any(r.status.failing for r in results) else "PASSED"
     lines = [
-        f"# 等保 baseline audit — {_md(meta.city)}: {verdict}",
+        f"# 等保 baseline audit — {_md(meta.city)}: {verdict(results, meta)}",
         "",
         # A code span shows its text as written, backslashes too: only what Markdown files cannot hold is escaped.
         f"- Audited: {meta.started.isoformat(timespec='seconds')} against `{visible(meta.inventory)}`"
         f" (catalogue v{meta.catalogue_version})",
         f"- Hosts: {', '.join(_md(host) for host in meta.hosts)}",
         f"- Waivers: {_md(meta.waivers)}",
+        *[f"- **Partial audit**: {_md(gap)}" for gap in meta.left_out],
         *[f"- {_md(note)}" for note in meta.notes],
         "",
         "| Status | Count |",
@@ -270,7 +279,6 @@ STATUS_COLOURS = {
 def html_report(results: list[ControlResult], meta: AuditMeta) -> str:
     """The same content as the Markdown report, for a browser."""
     counts = summary(results)
-    verdict = "FAILED" if any(r.status.failing for r in results) else "PASSED"
 
     def e(text: str) -> str:
         return visible(html.escape(text))
@@ -281,10 +289,11 @@ def html_report(results: list[ControlResult], meta: AuditMeta) -> str:
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
         "td,th{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}"
         ".st{font-weight:bold;white-space:nowrap}.ev{font-family:monospace;font-size:90%}</style></head><body>",
-        f"<h1>等保 baseline audit — {e(meta.city)}: {verdict}</h1>",
+        f"<h1>等保 baseline audit — {e(meta.city)}: {verdict(results, meta)}</h1>",
         f"<p>Audited {e(meta.started.isoformat(timespec='seconds'))} "
         f"against <code>{e(meta.inventory)}</code> (catalogue v{meta.catalogue_version}); "
         f"waivers: {e(meta.waivers)}.</p>",
+        *[f"<p><b>Partial audit</b>: {e(gap)}</p>" for gap in meta.left_out],
         *[f"<p>{e(note)}</p>" for note in meta.notes],
         "<table style='width:auto'><tr><th>Status</th><th>Count</th></tr>",
         *[
