@@ -158,6 +158,24 @@ def test_report_dir_is_created_and_proved_writable(tmp_path):
         ready_report_dir(tmp_path / "file" / "report")
 
 
+def test_a_report_directory_holding_files_no_audit_wrote_is_refused_before_any_check(tmp_path):
+    """--report naming a directory where the test suite left its junit.xml is refused (the audit would overwrite it),
+    the file left as it was; an empty directory and one holding a previous audit's report are taken."""
+    ci_reports = tmp_path / "reports"
+    ci_reports.mkdir()
+    (ci_reports / "junit.xml").write_text("<testsuites name='pytest'/>")
+    (ci_reports / "coverage.xml").write_text("<coverage/>")
+    with pytest.raises(AuditInputError, match=r"holds junit\.xml, which no dizuo audit wrote there"):
+        ready_report_dir(ci_reports)
+    assert (ci_reports / "junit.xml").read_text() == "<testsuites name='pytest'/>"
+    results, meta = _results()
+    write_reports(results, meta, tmp_path / "last-audit", pytest_log=b"log")
+    (tmp_path / "last-audit" / "notes.txt").write_text("the auditor's own notes stay")
+    ready_report_dir(tmp_path / "last-audit")
+    (tmp_path / "empty").mkdir()
+    ready_report_dir(tmp_path / "empty")
+
+
 def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
     """An out-of-range parameter in city.yaml stops the audit with file, key path and value."""
     city = write_declaration(tmp_path / "city", [nowhere_host], city_baseline={"password_max_days": 400})

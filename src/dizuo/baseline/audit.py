@@ -30,7 +30,7 @@ from dizuo.baseline import waivers as waivers_mod
 from dizuo.baseline.catalogue import Catalogue, Control, Scope, UnknownControlError, packaged
 from dizuo.baseline.harden import HardenError, connections, hosts_matching
 from dizuo.baseline.params import resolve
-from dizuo.baseline.report import AuditMeta, ControlResult, Status, write_reports
+from dizuo.baseline.report import REPORT_FILES, AuditMeta, ControlResult, Status, write_reports
 from dizuo.declaration import Declaration, load
 from dizuo.declaration.inventory import hosts_yml
 from dizuo.declaration.model import Host
@@ -212,20 +212,48 @@ def _clients_installed(declaration: Declaration, hosts: list[Host]) -> None:
         )
 
 
+# What an audit writes into its report directory, replacing what is there by those names.
+AUDIT_FILES = (*REPORT_FILES, "pytest.log")
+
+
 def ready_report_dir(report_dir: Path) -> None:
     """Create ``report_dir`` and prove a file can be written there, or raise AuditInputError naming it.
 
     Called before any check runs: otherwise a mistyped --report is found only once the whole audit is done.
     Writing a file is the proof, not os.access: root passes that on a read-only mount too.
+    A directory holding a file of an audit's names (a junit.xml of the test suite, a report.md) that no audit wrote
+    is refused: the audit would overwrite it.
     """
     if report_dir.exists() and not report_dir.is_dir():
         raise AuditInputError(f"--report {report_dir}: exists and is not a directory")
+    taken = [name for name in AUDIT_FILES if (report_dir / name).exists()]
+    if taken and not _previous_audit(report_dir / "results.json"):
+        overwritten = "it" if len(taken) == 1 else "them"
+        raise AuditInputError(
+            f"--report {report_dir}: holds {', '.join(taken)}, which no dizuo audit wrote there (it has no "
+            f"results.json of one), and the audit would overwrite {overwritten}: name a new or empty directory, "
+            "or one holding a previous audit's report"
+        )
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=report_dir):
             pass
     except OSError as exc:
         raise AuditInputError(f"--report {report_dir}: cannot write a report there: {exc.strerror}") from None
+
+
+def _previous_audit(results_file: Path) -> bool:
+    """Whether ``results_file`` is the results.json of an audit (its other files are then an audit's too)."""
+    try:
+        document = json.loads(results_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(document, dict)
+        and isinstance(document.get("meta"), dict)
+        and "catalogue_version" in document["meta"]
+        and isinstance(document.get("results"), list)
+    )
 
 
 def run_audit(
