@@ -73,6 +73,32 @@ def test_a_set_of_files_is_written_all_or_none(tmp_path: Path) -> None:
     assert (first.read_text(), second.read_text()) == ("new junit", "new report")
 
 
+def test_a_ctrl_c_while_a_set_of_files_is_renamed_into_place_is_taken_once_all_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C that comes once the first file of a set is renamed into place ends the command only after the others
+    are: never the new junit.xml beside the old report.md."""
+    first, second = tmp_path / "junit.xml", tmp_path / "report.md"
+    first.write_text("old junit")
+    second.write_text("old report")
+    real_replace = Path.replace
+    renamed: list[Path] = []
+
+    def replace_then_ctrl_c(self: Path, target: Path) -> Path:
+        done = real_replace(self, target)
+        renamed.append(target)
+        if len(renamed) == 1:
+            signal.raise_signal(signal.SIGINT)
+        return done
+
+    monkeypatch.setattr(Path, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        write_all_atomically({first: "new junit", second: "new report"})
+    assert len(renamed) == 2, "the Ctrl-C came between the two renames"
+    assert (first.read_text(), second.read_text()) == ("new junit", "new report")
+    assert sorted(tmp_path.iterdir()) == [first, second]
+
+
 @pytest.mark.usefixtures("umask_027")
 def test_a_staged_folder_replaces_the_old_one_whole(tmp_path: Path) -> None:
     """swap_in leaves exactly the staged tree: no file of the old one, no staging or old folder beside it."""

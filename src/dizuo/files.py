@@ -63,14 +63,20 @@ def write_atomically(path: Path, text: str) -> Path:
 def write_all_atomically(contents: Mapping[Path, str | bytes]) -> list[Path]:
     """Write each file of ``contents`` whole, all or none: every file is written to its temporary name first and
     renamed into place only once they all are, so a full disk or a failed write leaves every old file as it was
-    (not some files of the new set beside the others of the old). Text is written as UTF-8. Returns the paths."""
-    with ExitStack() as stack:
+    (not some files of the new set beside the others of the old). Text is written as UTF-8. Returns the paths.
+
+    Ctrl-C and SIGTERM are held meanwhile (:func:`dizuo.interrupt.held`): one that comes while the files are written
+    leaves the old ones (InterruptedError, if its handler did not end the command), one that comes during the renames
+    is taken once they are all done."""
+    with held() as interrupted, ExitStack() as stack:
         for path, content in contents.items():
-            partial = stack.enter_context(atomic_path(path))
+            partial = stack.enter_context(atomic_path(path))  # renamed into place as the stack closes
             if isinstance(content, bytes):
                 partial.write_bytes(content)
             else:
                 partial.write_text(content, encoding="utf-8")
+        if interrupted():
+            raise InterruptedError(errno.EINTR, "interrupted before the files were replaced; they are as they were")
     return list(contents)
 
 
