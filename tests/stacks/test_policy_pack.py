@@ -633,6 +633,99 @@ def test_an_unknown_value_in_a_preview_leaves_the_quota_check_running_for_the_re
     assert beside_two_systems(quota_somewhere, deny) == [("mandatory", "namespace gaj-01 has no default-deny")]
 
 
+def allowing(namespace: str, provider: str, spec: dict[str, Any]) -> pol.Declared:
+    """A NetworkPolicy ``allow`` with ``spec`` in ``namespace`` of ``provider``'s cluster."""
+    cluster = provider.rsplit("::", 2)[-2]
+    return pol.Declared(
+        pol.NETWORK_POLICY,
+        f"{cluster}-{namespace}-allow",
+        f"urn:{cluster}:allow:{namespace}",
+        {"metadata": {"name": "allow", "namespace": namespace}, "spec": spec},
+        protect=False,
+        provider=provider,
+    )
+
+
+EVERY_POD: dict[str, Any] = {"podSelector": {}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "opens"),
+    [
+        ({**EVERY_POD, "ingress": [{"ports": [{"port": 8080}]}]}, "admits any source (ingress[0] has no from)"),
+        ({**EVERY_POD, "ingress": [{"from": []}]}, "admits any source (ingress[0] has no from)"),
+        (
+            {**EVERY_POD, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]},
+            "lets out to anywhere (egress[0].to[0] is ipBlock 0.0.0.0/0)",
+        ),
+        (
+            {
+                **EVERY_POD,
+                "ingress": [{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"a": "b"}}}]}],
+            },
+            "admits any source (ingress[0].from[0] selects every namespace)",
+        ),
+    ],
+)
+def test_a_network_policy_open_to_any_peer_undoes_the_default_deny(spec: dict[str, Any], opens: str) -> None:
+    """NetworkPolicies add up: beside a namespace's default-deny, one admitting any source (no from, every namespace)
+    or letting out to anywhere (ipBlock 0.0.0.0/0) opens the tenant to everyone, and is reported."""
+    found = quota_violations([*tenant("dp-sjj", GOV), allowing("dp-sjj", GOV, spec)])
+    assert found == [
+        f"namespace dp-sjj (provider datapool-yl-gov): NetworkPolicy allow {opens}, which undoes its default-deny"
+    ], found
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {
+            **EVERY_POD,
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "x"}}}]}],
+        },
+        {**EVERY_POD, "egress": [{"to": [{"ipBlock": {"cidr": "10.61.16.10/32"}}]}]},
+        # Egress rules in a policy of type Ingress only are not enforced, and neither are ingress ones without a type.
+        {**EVERY_POD, "policyTypes": ["Ingress"], "egress": [{}]},
+        {**EVERY_POD, "policyTypes": ["Egress"], "ingress": [{}]},
+    ],
+)
+def test_a_network_policy_naming_its_peers_keeps_the_default_deny(spec: dict[str, Any]) -> None:
+    """A NetworkPolicy admitting named namespaces or addresses, or whose open direction is not among its types, is
+    not reported."""
+    assert quota_violations([*tenant("dp-sjj", GOV), allowing("dp-sjj", GOV, spec)]) == []
+
+
+def test_an_open_network_policy_is_refused_by_pulumi_policy_s_analyzer() -> None:
+    """In a preview, an allow-all NetworkPolicy in a system namespace is a mandatory violation, and one whose peers
+    are not known yet is not judged."""
+    quota, deny = {"hard": {"pods": "10"}}, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    tenants = [
+        in_namespace(kind, code, body)
+        for code in ("sjj-tyrz", "gaj-01")
+        for kind, body in ((pol.QUOTA, quota), (pol.NETWORK_POLICY, deny))
+    ]
+    open_ = (
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "open",
+        {"metadata": {"name": "open", "namespace": "gaj-01"}, "spec": {"podSelector": {}, "ingress": [{}]}},
+    )
+    unknown = (
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "unknown",
+        {
+            "metadata": {"name": "unknown", "namespace": "sjj-tyrz"},
+            "spec": {"podSelector": {}, "ingress": [{"from": UNKNOWN_STRING_VALUE}]},
+        },
+    )
+    assert beside_two_systems(*tenants, open_, unknown) == [
+        (
+            "mandatory",
+            "namespace gaj-01: NetworkPolicy open admits any source (ingress[0] has no from), which undoes "
+            "its default-deny",
+        )
+    ]
+
+
 def test_policies_are_mandatory_and_name_their_control() -> None:
     """Every policy of the pack blocks deployment and carries its catalogue control and clause."""
     built = pol.policies()

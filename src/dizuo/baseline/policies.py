@@ -339,6 +339,43 @@ def _default_deny(spec: Mapping[str, Any]) -> bool:
     )
 
 
+# Each direction of a NetworkPolicy: its rules' key, the key of their peers, its policyType, how a report says "any".
+_DIRECTIONS = (("ingress", "from", "Ingress", "admits any source"), ("egress", "to", "Egress", "lets out to anywhere"))
+
+
+def _opens_to_any(spec: Mapping[str, Any]) -> list[str]:
+    """How a NetworkPolicy spec opens its pods to every peer, which undoes a default-deny beside it (policies add up):
+    a rule without peers (Kubernetes reads a missing or empty ``from``/``to`` as every peer), an ipBlock of every
+    address (prefix length 0), or a namespaceSelector that selects every namespace (any tenant's pods, whatever labels
+    a podSelector beside it asks for: a department labels its own pods). A direction applies only if the policy's
+    types include it; without ``policyTypes``, Kubernetes takes Ingress, and Egress when egress rules are given."""
+    types = spec.get("policyTypes") or ["Ingress", *(["Egress"] if spec.get("egress") else [])]
+    found = []
+    for rules_key, peers_key, policy_type, opens in _DIRECTIONS:
+        if policy_type not in types:
+            continue
+        for i, rule in enumerate(spec.get(rules_key) or []):
+            peers = (rule or {}).get(peers_key) or []
+            if not peers:
+                found.append(f"{opens} ({rules_key}[{i}] has no {peers_key})")
+            for j, peer in enumerate(peers):
+                cidr = (peer.get("ipBlock") or {}).get("cidr")
+                namespaces = peer.get("namespaceSelector")
+                if cidr is not None and _every_address(str(cidr)):
+                    found.append(f"{opens} ({rules_key}[{i}].{peers_key}[{j}] is ipBlock {cidr})")
+                elif namespaces is not None and _selects_every_pod(namespaces):
+                    found.append(f"{opens} ({rules_key}[{i}].{peers_key}[{j}] selects every namespace)")
+    return found
+
+
+def _every_address(cidr: str) -> bool:
+    """Whether an ipBlock's CIDR is every address of its family (0.0.0.0/0, ::/0); the API refuses a malformed one."""
+    try:
+        return ipaddress.ip_network(cidr, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
 def _namespace_of(resource: PolicyResource) -> str | None:
     """A namespaced resource's namespace ("" when it names none); None when a preview does not know it yet."""
     try:
@@ -350,6 +387,8 @@ def _namespace_of(resource: PolicyResource) -> str | None:
 def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Report) -> None:
     """Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy (both ways), in the
     same cluster: a namespace is per cluster, so one of the same name elsewhere does not stand in for it.
+    NetworkPolicies add up, so one there that admits any source or lets out to anywhere (:func:`_opens_to_any`)
+    undoes the default-deny and is reported too.
 
     During a preview a value another resource computes is unknown, and pulumi-policy skips a whole stack policy at the
     first unknown it reads (an advisory "can't run policy" instead of the check). So only the kinds the check is about
@@ -358,6 +397,7 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
     unknown), so that namespace is not reported for lacking it; every other namespace is checked."""
     found: dict[tuple[str, str | None], set[str]] = defaultdict(set)  # namespace None: may be any of the cluster's
     namespaces: dict[tuple[str, str], str] = {}  # (cluster, namespace) -> how a report names it
+    opened: dict[tuple[str, str], list[str]] = defaultdict(list)  # (cluster, namespace) -> how its policies open it
     for r in args.resources:
         cluster = _cluster(r)
         provides = {QUOTA: "quota", NETWORK_POLICY: "default-deny"}.get(r.resource_type)
@@ -368,6 +408,14 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
                     found[(cluster, namespace)].add(provides)
             except UnknownValueError:
                 found[(cluster, namespace)].add(provides)  # not known to be a default-deny, nor known not to be
+            if provides == "default-deny" and namespace:
+                try:
+                    policy = str((r.props.get("metadata") or {}).get("name") or r.name)
+                    opened[(cluster, namespace)] += [
+                        f"NetworkPolicy {policy} {how}" for how in _opens_to_any(r.props.get("spec") or {})
+                    ]
+                except UnknownValueError:
+                    pass  # not known to open the namespace: judged when its values are
         elif r.resource_type == NAMESPACE:
             try:
                 meta = r.props.get("metadata") or {}
@@ -380,6 +428,8 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
     for key, named in namespaces.items():
         for missing in sorted({"quota", "default-deny"} - found[key] - found[(key[0], None)]):
             report(f"{named} has no {missing}", None)
+        for how in opened[key]:
+            report(f"{named}: {how}, which undoes its default-deny", None)
 
 
 RULES: tuple[Rule, ...] = (
@@ -439,7 +489,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "namespaces-quota-and-default-deny",
         "DZ-AC-08",
-        "Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy in its own cluster.",
+        "Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy in its own cluster,"
+        " and no NetworkPolicy there undoes it by admitting any source or letting out to anywhere.",
         (),
         validate_stack=namespaces_have_quota_and_default_deny,
     ),
