@@ -412,6 +412,48 @@ def test_a_namespace_patch_cannot_weaken_pod_security(labels: dict[str, str], re
     assert found == reported
 
 
+@pytest.mark.parametrize(
+    ("labels", "reported"),
+    [
+        (
+            {"dizuo.io/system": "sjj-tyrz", "pod-security.kubernetes.io/enforce": "privileged"},
+            [
+                "ns: a tenant's namespace (dizuo.io/system: 'sjj-tyrz') outside dizuo's management (dizuo.io/managed:"
+                " None, not 'true')",
+                "ns: Pod Security enforce level is 'privileged'",
+            ],
+        ),
+        (
+            {"dizuo.io/owner": "sjj", "dizuo.io/managed": "false", "pod-security.kubernetes.io/enforce": "restricted"},
+            [
+                "ns: a tenant's namespace (dizuo.io/owner: 'sjj') outside dizuo's management"
+                " (dizuo.io/managed: 'false', not 'true')"
+            ],
+        ),
+        (
+            {
+                "dizuo.io/system": "gaj-01",
+                "dizuo.io/protection-level": "3",
+                "pod-security.kubernetes.io/enforce": "baseline",
+            },
+            [
+                "ns: a tenant's namespace (dizuo.io/system: 'gaj-01') outside dizuo's management (dizuo.io/managed:"
+                " None, not 'true')",
+                "ns: a level-3 system must enforce 'restricted', not 'baseline'",
+            ],
+        ),
+        ({"team": "gis", "pod-security.kubernetes.io/enforce": "privileged"}, []),  # not a tenant's: not dizuo's
+    ],
+)
+def test_a_tenant_namespace_is_managed_and_enforces_pod_security(labels: dict[str, str], reported: list[str]) -> None:
+    """A system's or dataset owner's namespace (the ones that must have quota and default-deny) left without
+    dizuo.io/managed: 'true' escapes the admission policy bound to managed namespaces and, before, this rule too: it is
+    reported, and its Pod Security level is judged all the same."""
+    declared = pol.Declared(pol.NAMESPACE, "ns", "urn:test::ns", ns(labels), protect=True)
+    found = [v.message for v in pol.evaluate([declared]) if v.policy == "namespaces-enforce-pod-security"]
+    assert found == reported
+
+
 def test_patches_a_program_declares_are_checked(tmp_path: Path) -> None:
     """A DeploymentPatch making a container privileged, a NamespacePatch lowering Pod Security and an IngressPatch
     turning the redirect to HTTPS off, declared by a real program, fail the pack; a patch that only changes an image

@@ -231,8 +231,10 @@ def _is_patch(resource_type: str) -> bool:
 
 
 def namespaces_enforce_pod_security(args: ResourceValidationArgs, report: Report) -> None:
-    """Managed namespaces enforce Pod Security; level-3 systems enforce `restricted`. A patch may label any namespace,
-    a managed one too: it may not take one out of dizuo's management, nor set a weaker level."""
+    """Managed namespaces enforce Pod Security; level-3 systems enforce `restricted`. A system's or dataset owner's
+    namespace (labelled as the quota rule finds them) is managed: without the label neither this rule nor the
+    baseline's dizuo-restricted-workloads admission policy would judge it. A patch may label any namespace, a managed
+    one too: it may not take one out of dizuo's management, nor set a weaker level."""
     labels = (args.props.get("metadata") or {}).get("labels") or {}
     managed = labels.get(label("managed"))
     if _is_patch(args.resource_type):
@@ -243,7 +245,14 @@ def namespaces_enforce_pod_security(args: ResourceValidationArgs, report: Report
         if POD_SECURITY_ENFORCE not in labels:
             return
     elif managed != "true":
-        return
+        tenant = next((key for key in (label("system"), label("owner")) if key in labels), None)
+        if tenant is None:
+            return
+        report(
+            f"{args.name}: a tenant's namespace ({tenant}: {labels[tenant]!r}) outside dizuo's management "
+            f"({label('managed')}: {managed!r}, not 'true')",
+            None,
+        )
     level = labels.get(POD_SECURITY_ENFORCE)
     if level not in {"restricted", "baseline"}:
         report(f"{args.name}: Pod Security enforce level is {level!r}", None)
@@ -465,8 +474,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "namespaces-enforce-pod-security",
         "DZ-AC-09",
-        "Managed namespaces enforce Pod Security admission; level-3 systems enforce 'restricted'; no namespace patch"
-        " sets a weaker level or takes a namespace out of dizuo's management.",
+        "Managed namespaces, every system's and dataset owner's among them, enforce Pod Security admission; level-3"
+        " systems enforce 'restricted'; no namespace patch sets a weaker level or takes a namespace out of dizuo's"
+        " management.",
         (NAMESPACE, NAMESPACE_PATCH),
         validate=namespaces_enforce_pod_security,
     ),
