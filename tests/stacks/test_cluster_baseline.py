@@ -182,6 +182,23 @@ def test_every_size_of_system_gets_limits_the_api_server_takes_and_a_quota_with_
             assert replica <= _quantity(limits["max"][resource]), "one replica fits the LimitRange's max"
 
 
+@pytest.mark.parametrize(("cores", "millicores"), [(4.03, 2015), (1.1, 550), (16.1, 8050), (0.3, 150)])
+def test_a_system_asks_the_cores_it_declares_to_the_millicore(
+    yulin: Declaration, cores: float, millicores: int
+) -> None:
+    """Requests, limits, quota and the LimitRange's max are the declared decimal cores in millicores: a float times
+    1000 (4.03 / 2 * 1000 = 2015.0000000000002) rounded up asked a millicore more than declared."""
+    system = yulin.systems[0].model_copy(
+        update={"resources": yulin.systems[0].resources.model_copy(update={"cpu": cores})}
+    )
+    pod = shapes.container_resources(system)
+    assert pod["requests"]["cpu"] == f"{millicores}m"
+    assert pod["limits"]["cpu"] == f"{millicores * shapes.LIMIT_FACTOR}m"
+    assert shapes.quota_hard(yulin, system)["requests.cpu"] == f"{(shapes.REPLICAS + 1) * millicores}m"
+    (limits,) = shapes.limit_range(system)
+    assert limits["max"]["cpu"] == f"{millicores * shapes.REPLICAS * shapes.LIMIT_FACTOR}m"
+
+
 def test_systems_in_a_zone_open_to_outside_accept_the_ingress_controller(
     runs: dict[str, StackRun], yulin: Declaration
 ) -> None:

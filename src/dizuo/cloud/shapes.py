@@ -8,9 +8,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
-from dizuo.declaration.model import IMAGE_PATH_COMPONENT, Arch, Database, Dataset, Declaration, System, ZoneKind
+from dizuo.declaration.model import (
+    IMAGE_PATH_COMPONENT,
+    Arch,
+    Database,
+    Dataset,
+    Declaration,
+    System,
+    ZoneKind,
+    exact,
+)
 from dizuo.naming import label, storage_class
 
 # Kubernetes' name of each CPU architecture (the kubernetes.io/arch node label).
@@ -67,17 +77,19 @@ def namespace_labels(d: Declaration, s: System) -> dict[str, str]:
     }
 
 
-def _millicores(cores: float) -> int:
+# Exact fractions of the declared decimals (model.exact): a float times 1000 overshoots (4.03 / 2 * 1000 is
+# 2015.0000000000002), and rounding up then asks a millicore more than declared.
+def _millicores(cores: Fraction) -> int:
     return math.ceil(cores * 1000)
 
 
-def _mebibytes(gib: float) -> int:
+def _mebibytes(gib: Fraction) -> int:
     return math.ceil(gib * 1024)
 
 
 def _replica(s: System) -> tuple[int, int, int, int]:
     """One replica's requests and limits: millicores, MiB, limit millicores, limit MiB (rounded up once, here)."""
-    cpu, memory = s.resources.cpu / REPLICAS, s.resources.memory_gib / REPLICAS
+    cpu, memory = exact(s.resources.cpu) / REPLICAS, exact(s.resources.memory_gib) / REPLICAS
     return _millicores(cpu), _mebibytes(memory), _millicores(cpu * LIMIT_FACTOR), _mebibytes(memory * LIMIT_FACTOR)
 
 
@@ -123,9 +135,10 @@ def limit_range(s: System) -> list[dict[str, Any]]:
 
     The API server refuses a LimitRange whose default or default request exceeds its max, or whose default request
     exceeds its default: for a small system the defaults shrink to its max."""
-    max_cpu = _millicores(s.resources.cpu * LIMIT_FACTOR)
-    max_memory = _mebibytes(s.resources.memory_gib * LIMIT_FACTOR)
-    default_cpu = min(max(_millicores(s.resources.cpu / REPLICAS), 100), 1000, max_cpu)
+    cpu, memory = exact(s.resources.cpu), exact(s.resources.memory_gib)
+    max_cpu = _millicores(cpu * LIMIT_FACTOR)
+    max_memory = _mebibytes(memory * LIMIT_FACTOR)
+    default_cpu = min(max(_millicores(cpu / REPLICAS), 100), 1000, max_cpu)
     default_memory = min(512, max_memory)
     return [
         {

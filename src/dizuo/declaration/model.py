@@ -493,8 +493,9 @@ class DepartmentsFile(Frozen):
 
 def exact(value: float) -> Fraction:
     """The decimal the declaration wrote (a float's shortest repr), exactly: summed as floats, five systems of 0.2
-    cores and one of 2 ask for 3.000000000000001 cores, and a pool of 3 would seem too small."""
-    return Fraction(repr(value))
+    cores and one of 2 ask for 3.000000000000001 cores, and a pool of 3 would seem too small. str() of a float is its
+    shortest repr, and of a Decimal or an int the number it holds."""
+    return Fraction(str(value))
 
 
 class Resources(Frozen):
