@@ -329,6 +329,46 @@ def test_sharing_any_host_namespace_is_reported(host_field: str, namespace: str)
 
 
 @pytest.mark.parametrize(
+    ("pod", "reported"),
+    [
+        (
+            {"volumes": [{"name": "root", "hostPath": {"path": "/"}}], "containers": [container("app")]},
+            ["app: volume root mounts the node's / (hostPath)"],
+        ),
+        (
+            {
+                "containers": [
+                    container("app", {**SAFE_SECURITY, "capabilities": {"add": ["NET_BIND_SERVICE", "SYS_ADMIN"]}})
+                ]
+            },
+            ["app/app: adds capabilities ['SYS_ADMIN'] (only NET_BIND_SERVICE may be added)"],
+        ),
+        (
+            {
+                "initContainers": [container("setup", {**SAFE_SECURITY, "capabilities": {"add": ["NET_ADMIN"]}})],
+                "containers": [],
+            },
+            ["app/setup (initContainers): adds capabilities ['NET_ADMIN'] (only NET_BIND_SERVICE may be added)"],
+        ),
+        (
+            {
+                "containers": [
+                    container("app", {**SAFE_SECURITY, "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}})
+                ]
+            },
+            [],
+        ),
+        ({"volumes": [{"name": "tmp", "emptyDir": {}}], "containers": [container("app")]}, []),
+    ],
+)
+def test_what_the_admission_policy_refuses_the_pack_refuses(pod: dict[str, Any], reported: list[str]) -> None:
+    """A hostPath volume, or a capability added but NET_BIND_SERVICE, is refused by the baseline's admission policy in
+    every managed namespace: the pack reports it too, so synth never writes a workload whose pods could not start
+    there (and no stack runs one with such rights elsewhere)."""
+    assert workload_violations("kubernetes:apps/v1:Deployment", pod) == reported
+
+
+@pytest.mark.parametrize(
     ("pod_security", "container_security", "reported"),
     [
         (  # the container's runAsNonRoot: false and runAsUser: 0 win over the pod's runAsNonRoot: true

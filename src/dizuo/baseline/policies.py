@@ -81,6 +81,9 @@ POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
 WORKLOADS = tuple(POD_SPEC_PATHS)
 # The pod's host namespaces: a container in any of them sees (and can act on) the node's.
 HOST_NAMESPACES = {"hostNetwork": "network", "hostPID": "process", "hostIPC": "IPC"}
+# The one capability a container may add, as Pod Security's restricted level and the baseline's admission policy
+# dizuo-restricted-workloads (dizuo.baseline.cluster) allow it: binding a port below 1024.
+ALLOWED_CAPABILITY = "NET_BIND_SERVICE"
 # Every kind of container a pod spec may hold; init and ephemeral (`kubectl debug`) containers run on the node too.
 CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
 # The pod-level securityContext fields a container inherits unless its own securityContext sets them.
@@ -283,7 +286,9 @@ def containers_with_security(pod: Mapping[str, Any]) -> Iterator[tuple[str, Mapp
 
 
 def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None:
-    """No workload's pod shares the node's namespaces, and none of its containers is privileged, root or escalating.
+    """No workload's pod shares the node's namespaces or mounts its filesystem (hostPath), and none of its containers
+    is privileged, root or escalating, or adds a capability but NET_BIND_SERVICE: what the baseline's admission policy
+    refuses in managed namespaces is refused here too, before a manifest reaches a cluster.
 
     A patch leaves what it does not set as the object has it: it is judged by what it sets (a field it omits is not
     reported as missing)."""
@@ -292,11 +297,18 @@ def workloads_unprivileged(args: ResourceValidationArgs, report: Report) -> None
     shared = [namespace for key, namespace in HOST_NAMESPACES.items() if pod.get(key)]
     if shared:
         report(f"{args.name}: shares the node's namespaces: {', '.join(shared)}", None)
+    for volume in pod.get("volumes") or []:
+        if volume.get("hostPath") is not None:
+            path = volume["hostPath"].get("path")
+            report(f"{args.name}: volume {volume.get('name', '?')} mounts the node's {path} (hostPath)", None)
     for field, container, security in containers_with_security(pod):
         name = container.get("name", "?")
         where = f"{args.name}/{name}" if field == "containers" else f"{args.name}/{name} ({field})"
         if security.get("privileged"):
             report(f"{where}: privileged container", None)
+        added = [str(c) for c in (security.get("capabilities") or {}).get("add") or [] if c != ALLOWED_CAPABILITY]
+        if added:
+            report(f"{where}: adds capabilities {added} (only {ALLOWED_CAPABILITY} may be added)", None)
         escalation, non_root = security.get("allowPrivilegeEscalation"), security.get("runAsNonRoot")
         if escalation or (escalation is None and not partial):
             report(f"{where}: allowPrivilegeEscalation is not false", None)
@@ -484,8 +496,9 @@ RULES: tuple[Rule, ...] = (
         "workloads-unprivileged",
         "DZ-AC-09",
         "No workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, bare Pod..., or a patch of one)"
-        " runs a container, init and ephemeral ones included, privileged, as root or with privilege escalation, or"
-        " shares the node's network, process or IPC namespace.",
+        " runs a container, init and ephemeral ones included, privileged, as root, with privilege escalation or with"
+        " an added capability but NET_BIND_SERVICE, shares the node's network, process or IPC namespace, or mounts"
+        " the node's filesystem (hostPath).",
         WORKLOADS,
         validate=workloads_unprivileged,
     ),
