@@ -715,6 +715,43 @@ def test_an_unknown_value_in_a_preview_leaves_the_quota_check_running_for_the_re
     assert beside_two_systems(quota_somewhere, deny) == [("mandatory", "namespace gaj-01 has no default-deny")]
 
 
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ({"hard": {}}, "sets no hard limit"),
+        ({}, "sets no hard limit"),
+        ({"hard": {"pods": "10"}, "scopes": ["BestEffort"]}, "counts only the pods of its scopes"),
+        (
+            {
+                "hard": {"requests.cpu": "1"},
+                "scopeSelector": {
+                    "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["x"]}]
+                },
+            },
+            "counts only the pods of its scopes",
+        ),
+    ],
+)
+def test_a_quota_that_caps_nothing_is_no_quota(spec: dict[str, Any], why: str) -> None:
+    """A ResourceQuota without hard limits, or counting only BestEffort or one priority class's pods, leaves the
+    namespace's other pods and claims uncapped: the namespace is reported as having no quota, saying why."""
+    declared = tenant("dp-sjj", GOV, quota=False)
+    cluster = GOV.rsplit("::", 2)[-2]
+    declared.append(
+        pol.Declared(
+            pol.QUOTA,
+            f"{cluster}-dp-sjj-quota",
+            f"urn:{cluster}:quota:dp-sjj",
+            {"metadata": {"name": "quota", "namespace": "dp-sjj"}, "spec": spec},
+            protect=False,
+            provider=GOV,
+        )
+    )
+    assert quota_violations(declared) == [
+        f"namespace dp-sjj (provider datapool-yl-gov) has no quota (ResourceQuota quota {why})"
+    ]
+
+
 def allowing(namespace: str, provider: str, spec: dict[str, Any]) -> pol.Declared:
     """A NetworkPolicy ``allow`` with ``spec`` in ``namespace`` of ``provider``'s cluster."""
     cluster = provider.rsplit("::", 2)[-2]

@@ -397,6 +397,16 @@ def _every_address(cidr: str) -> bool:
         return False
 
 
+def _why_quota_caps_nothing(spec: Mapping[str, Any]) -> str | None:
+    """Why a ResourceQuota spec does not cap its namespace (None when it does): it sets no hard limit, or it counts only
+    the pods of some scopes (``scopes``, ``scopeSelector``: BestEffort, a priority class...) and no other pod."""
+    if not spec.get("hard"):
+        return "sets no hard limit"
+    if spec.get("scopes") or spec.get("scopeSelector"):
+        return "counts only the pods of its scopes"
+    return None
+
+
 def _namespace_of(resource: PolicyResource) -> str | None:
     """A namespaced resource's namespace ("" when it names none); None when a preview does not know it yet."""
     try:
@@ -409,7 +419,8 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
     """Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy (both ways), in the
     same cluster: a namespace is per cluster, so one of the same name elsewhere does not stand in for it.
     NetworkPolicies add up, so one there that admits any source or lets out to anywhere (:func:`_opens_to_any`)
-    undoes the default-deny and is reported too.
+    undoes the default-deny and is reported too. A ResourceQuota without hard limits, or scoped to some pods, caps
+    nothing else and is no quota (:func:`_why_quota_caps_nothing`).
 
     During a preview a value another resource computes is unknown, and pulumi-policy skips a whole stack policy at the
     first unknown it reads (an advisory "can't run policy" instead of the check). So only the kinds the check is about
@@ -419,13 +430,20 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
     found: dict[tuple[str, str | None], set[str]] = defaultdict(set)  # namespace None: may be any of the cluster's
     namespaces: dict[tuple[str, str], str] = {}  # (cluster, namespace) -> how a report names it
     opened: dict[tuple[str, str], list[str]] = defaultdict(list)  # (cluster, namespace) -> how its policies open it
+    hollow: dict[tuple[str, str], list[str]] = defaultdict(list)  # (cluster, namespace) -> its quotas that cap nothing
     for r in args.resources:
         cluster = _cluster(r)
         provides = {QUOTA: "quota", NETWORK_POLICY: "default-deny"}.get(r.resource_type)
         if provides is not None:
             namespace = _namespace_of(r)
             try:
-                if namespace != "" and (provides == "quota" or _default_deny(r.props.get("spec") or {})):
+                spec = r.props.get("spec") or {}
+                caps_nothing = _why_quota_caps_nothing(spec) if provides == "quota" else None
+                if caps_nothing is not None:  # known to cap nothing, whatever namespace it is in
+                    if namespace:
+                        name = str((r.props.get("metadata") or {}).get("name") or r.name)
+                        hollow[(cluster, namespace)].append(f"ResourceQuota {name} {caps_nothing}")
+                elif namespace != "" and (provides == "quota" or _default_deny(spec)):
                     found[(cluster, namespace)].add(provides)
             except UnknownValueError:
                 found[(cluster, namespace)].add(provides)  # not known to be a default-deny, nor known not to be
@@ -448,7 +466,8 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
                 continue  # its name or labels are computed: not known to be a system's or an owner's
     for key, named in namespaces.items():
         for missing in sorted({"quota", "default-deny"} - found[key] - found[(key[0], None)]):
-            report(f"{named} has no {missing}", None)
+            why = f" ({'; '.join(hollow[key])})" if missing == "quota" and hollow[key] else ""
+            report(f"{named} has no {missing}{why}", None)
         for how in opened[key]:
             report(f"{named}: {how}, which undoes its default-deny", None)
 
