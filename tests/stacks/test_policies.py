@@ -296,6 +296,25 @@ def test_workloads_run_on_their_declared_node_pool_and_architecture(
         assert pool.arch in system.arches, f"{system.code}: image not built for {pool.arch.value}"
 
 
+def test_a_node_drain_takes_one_replica_of_a_system_at_a_time(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """Every system's pods have a PodDisruptionBudget in their namespace, selecting exactly the Deployment's pods,
+    that lets evictions (a drain) take one replica at a time and never holds a pod that is not Ready."""
+    cloud = runs["cloud"]
+    budgets = {
+        (b.provider, b.inputs["metadata"]["namespace"]): b.inputs["spec"]
+        for b in cloud.of_type("kubernetes:policy/v1:PodDisruptionBudget")
+    }
+    deployments = cloud.of_type("kubernetes:apps/v1:Deployment")
+    assert len(deployments) == len(yulin.systems)
+    for dep in deployments:
+        spec = budgets.get((dep.provider, dep.inputs["metadata"]["namespace"]))
+        assert spec is not None, f"{dep.name}: no PodDisruptionBudget; a drain may evict every replica at once"
+        assert spec["selector"] == dep.inputs["spec"]["selector"], dep.name
+        assert spec["maxUnavailable"] == 1, dep.name
+        assert dep.inputs["spec"]["replicas"] > spec["maxUnavailable"], f"{dep.name}: a drain would stop it"
+        assert spec["unhealthyPodEvictionPolicy"] == "AlwaysAllow", dep.name
+
+
 def test_every_resource_of_a_component_is_parented(runs: dict[str, StackRun]) -> None:
     """Resources live under their component, so `pulumi preview` shows one tree per system and zone."""
     for run in runs.values():

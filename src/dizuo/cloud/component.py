@@ -1,4 +1,5 @@
-"""SystemTenant: a system's namespace with quota, limits, RBAC, default-deny network policy and workload."""
+"""SystemTenant: a system's namespace with quota, limits, RBAC, default-deny network policy, workload and disruption
+budget."""
 
 from __future__ import annotations
 
@@ -198,6 +199,9 @@ class SystemTenant(pulumi.ComponentResource):
                 },
             },
             opts=in_ns,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb", metadata=meta(s.code), spec=shapes.disruption_budget(selector), opts=in_ns
         )
         k8s.core.v1.Service(
             f"{name}-svc",

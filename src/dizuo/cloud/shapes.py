@@ -159,6 +159,18 @@ def container_resources(s: System) -> dict[str, dict[str, str]]:
     }
 
 
+def disruption_budget(selector: Mapping[str, str]) -> dict[str, Any]:
+    """PodDisruptionBudget spec of a system's pods (``selector``): a node drain (the system administrator's eviction)
+    takes one replica at a time, and the next only once its replacement is Ready, so the system stays served through
+    maintenance; without it a drain, or two in a row while a replacement is still starting (STARTUP_SECONDS), evicts
+    every replica at once. A pod that is not Ready may always be evicted, so a broken system never blocks a drain."""
+    return {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": dict(selector)},
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    }
+
+
 def placement(d: Declaration, s: System) -> dict[str, str]:
     """Node selector pinning a system to its declared node pool, and so to that pool's CPU architecture."""
     pool = next(p for c, p in d.node_pools() if c.name == s.cluster and p.name == s.node_pool)
