@@ -845,6 +845,47 @@ def test_an_open_network_policy_is_refused_by_pulumi_policy_s_analyzer() -> None
     ]
 
 
+def analyze_resource(resource_type: str, props: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(policy, enforcement level, message) of each diagnostic pulumi-policy's own analyzer server gives one resource,
+    as `pulumi preview --policy-pack` runs the pack's resource policies."""
+    request = analyzer_pb2.AnalyzeRequest(
+        type=resource_type,
+        name="app",
+        urn=f"urn:pulumi:dev::p::{resource_type}::app",
+        properties=json_format.ParseDict(props, struct_pb2.Struct()),
+    )
+    servicer = _PolicyAnalyzerServicer("dizuo", "0.1.0", pol.policies(), EnforcementLevel.MANDATORY)
+    levels = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"}
+    return [
+        (d.policyName, levels[d.enforcementLevel], d.message.rsplit("\n", 1)[-1])
+        for d in servicer.Analyze(request, None).diagnostics
+    ]
+
+
+def test_hostpath_capabilities_and_unmanaged_tenants_are_mandatory_violations_in_a_preview() -> None:
+    """Through pulumi-policy's analyzer, as a preview runs it: a Deployment's hostPath volume and added capability,
+    and a system's namespace left outside dizuo's management, block the update."""
+    capable = {**SAFE_SECURITY, "capabilities": {"add": ["SYS_ADMIN"]}}
+    pod = {"volumes": [{"name": "root", "hostPath": {"path": "/"}}], "containers": [container("app", capable)]}
+    assert analyze_resource("kubernetes:apps/v1:Deployment", WORKLOAD_KINDS["kubernetes:apps/v1:Deployment"](pod)) == [
+        ("workloads-unprivileged", "mandatory", "app: volume root mounts the node's / (hostPath)"),
+        (
+            "workloads-unprivileged",
+            "mandatory",
+            "app/app: adds capabilities ['SYS_ADMIN'] (only NET_BIND_SERVICE may be added)",
+        ),
+    ]
+    unmanaged = ns({"dizuo.io/system": "sjj-tyrz", "pod-security.kubernetes.io/enforce": "restricted"})
+    assert analyze_resource(pol.NAMESPACE, unmanaged) == [
+        (
+            "namespaces-enforce-pod-security",
+            "mandatory",
+            "app: a tenant's namespace (dizuo.io/system: 'sjj-tyrz') outside dizuo's management"
+            " (dizuo.io/managed: None, not 'true')",
+        )
+    ]
+
+
 def test_policies_are_mandatory_and_name_their_control() -> None:
     """Every policy of the pack blocks deployment and carries its catalogue control and clause."""
     built = pol.policies()
