@@ -980,6 +980,29 @@ def test_a_rule_for_every_protocol_is_refused_however_it_is_written(tmp_path: Pa
     ]
 
 
+@pytest.mark.parametrize(
+    ("resource_type", "props", "reported"),
+    [
+        ("openstack:networking/port:Port", {"networkId": "n", "portSecurityEnabled": False}, "port"),
+        ("openstack:networking/network:Network", {"name": "yl-dmz", "portSecurityEnabled": False}, "network"),
+        ("openstack:networking/port:Port", {"networkId": "n", "portSecurityEnabled": True}, None),
+        ("openstack:networking/network:Network", {"name": "yl-dmz"}, None),
+    ],
+)
+def test_a_network_or_port_without_port_security_is_refused(
+    resource_type: str, props: dict[str, Any], reported: str | None
+) -> None:
+    """portSecurityEnabled: false on a network or a port switches every security group off: SSH and the control plane
+    are open to whatever routes there, and the pack refuses it (in a preview too); left on or unset, it passes."""
+    message = (
+        f"res: portSecurityEnabled false on a {reported}: no security group filters its traffic, so management "
+        f"port(s) {sorted(pol.MANAGEMENT_PORTS)} are open to whatever routes there"
+    )
+    assert violations("management-ports-not-public", resource_type, props) == ([message] if reported else [])
+    said = analyze_stack([(resource_type, "res", props)], policy="management-ports-not-public")
+    assert said == ([("mandatory", message)] if reported else [])
+
+
 def test_a_rule_from_an_address_group_is_judged_by_the_group_s_addresses(tmp_path: Path) -> None:
     """Neutron admits to a rule with remoteAddressGroupId the addresses of that address group (a list of CIDRs), not
     0.0.0.0/0: SSH from a group of the city's private ranges passes DZ-AC-07, from a group holding a public range it

@@ -43,6 +43,8 @@ Report = Callable[[str, str | None], None]
 # SSH, RDP, WinRM, the Kubernetes API, etcd and the kubelet: management access (DZ-AC-07).
 MANAGEMENT_PORTS = frozenset({22, 3389, 5985, 5986, 6443, 2379, 10250})
 SECURITY_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
+# A network's or a port's portSecurityEnabled: false switches security groups off on its ports, whatever their rules.
+PORT_SECURITY_HOLDERS = {"openstack:networking/network:Network": "network", "openstack:networking/port:Port": "port"}
 # A Neutron address group: a named list of CIDRs that a security-group rule may take as its source.
 ADDRESS_GROUP = "openstack:networking/addressGroupV2:AddressGroupV2"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -145,8 +147,22 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
     A stack policy, to read a rule's address group: Neutron admits the members of ``remoteGroupId`` (the city's own
     instances), the addresses of ``remoteAddressGroupId`` (an address group: a list of CIDRs, read from the
     AddressGroupV2 the rule takes its ID from) or ``remoteIpPrefix``, each exclusive of the others, and from anywhere
-    when none is given. A rule whose values a preview does not know yet is judged at the next preview."""
+    when none is given. A rule whose values a preview does not know yet is judged at the next preview. A network or
+    port with port security off has no security group at all: every port of its addresses is open to whatever routes
+    there, management ports included."""
     for rule in args.resources:
+        if rule.resource_type in PORT_SECURITY_HOLDERS:
+            try:
+                switched_off = rule.props.get("portSecurityEnabled") is False
+            except UnknownValueError:
+                continue  # judged when it is known
+            if switched_off:
+                what = PORT_SECURITY_HOLDERS[rule.resource_type]
+                report(
+                    f"{rule.name}: portSecurityEnabled false on a {what}: no security group filters its traffic, so "
+                    f"management port(s) {sorted(MANAGEMENT_PORTS)} are open to whatever routes there",
+                    rule.urn,
+                )
         if rule.resource_type != SECURITY_GROUP_RULE:
             continue
         try:
@@ -476,7 +492,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "management-ports-not-public",
         "DZ-AC-07",
-        "No security-group rule lets a public address reach SSH, RDP, WinRM or the Kubernetes control plane.",
+        "No security-group rule lets a public address reach SSH, RDP, WinRM or the Kubernetes control plane, and no"
+        " network or port switches security groups off (portSecurityEnabled: false).",
         (),
         validate_stack=management_ports_not_public,
     ),
