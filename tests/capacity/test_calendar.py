@@ -204,6 +204,19 @@ def _forecast_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.C
     )
 
 
+def test_forecast_cli_with_stdout_closed_stops_before_forecasting(tmp_path: Path):
+    """`dizuo capacity forecast USAGE.csv >&-`: with nowhere to put the forecasts it says so and exits 1 before
+    forecasting (no warning about the horizon's calendar, which only the forecast gives), not after the work."""
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" capacity forecast "$1" >&-', str(DIZUO), str(_usage_csv(tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == "error: cannot write to standard output: standard output is closed\n", done.stderr
+
+
 def test_forecast_cli_takes_the_calendar_from_the_option_or_the_environment(tmp_path: Path, made_up_2027: Path):
     """--calendar (or DIZUO_CALENDAR) silences the warning for the declared year; a bad file is exit 2, located."""
     csv = _usage_csv(tmp_path)

@@ -17,6 +17,7 @@ from dizuo.capacity.calendar_cn import SHIPPED, CalendarNotCoveredWarning, Worki
 from dizuo.capacity.csvio import UsageCsvError, read_usage_csv
 from dizuo.capacity.forecast import DEFAULT_HORIZON_SECONDS, forecast_histories
 from dizuo.exit_codes import BAD_INPUT
+from dizuo.files import require_stdout
 
 CalendarOption = Annotated[
     Path | None,
@@ -80,6 +81,7 @@ def forecast(
         for line in str(err).splitlines():
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(BAD_INPUT) from None
+    require_stdout()  # the forecasts are stdout's: with none, not the forecasting first
     with calendar_warnings_as(lambda line: typer.echo(line, err=True)):
         forecasts = forecast_histories(histories, horizon_seconds=horizon_days * 86400, calendar=calendar)
     lines = [
