@@ -114,7 +114,9 @@ def plan(
     time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
     wave_time_limit: WaveTimeLimit = WAVES_TIME_LIMIT_S,
 ) -> None:
-    """Cheapest valid plan: assignments and waves as JSON on stdout, or {"infeasible": true, "reason": ...}."""
+    """A valid plan as JSON on stdout (assignments and waves), or {"infeasible": true, "reason": ...}: the cheapest
+    where HiGHS proves it within --time-limit, else the cheapest it (or the greedy fallback) found, with the gap on
+    stderr."""
     start = time.perf_counter()
     try:
         instance = load_instance(path)
