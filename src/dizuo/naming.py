@@ -6,6 +6,9 @@ import re
 
 MAX_NAME = 63
 LABEL_PREFIX = "dizuo.io"
+# The tag that carries one of the city's management ports (network.yaml ``management_ports``) on each zone's security
+# group, where the policy pack, which is handed a stack's resources and no declaration, reads them.
+MANAGEMENT_PORT_TAG = "management-port:"
 
 
 def name(prefix: str, *parts: str) -> str:
@@ -20,6 +23,11 @@ def name(prefix: str, *parts: str) -> str:
 def label(key: str) -> str:
     """A label key in dizuo's namespace: ``label("department")`` -> ``dizuo.io/department``."""
     return f"{LABEL_PREFIX}/{key}"
+
+
+def management_port_tag(port: int) -> str:
+    """The security-group tag naming a management port: ``management_port_tag(2222)`` -> ``management-port:2222``."""
+    return f"{MANAGEMENT_PORT_TAG}{port}"
 
 
 def metadata_key(label_key: str) -> str:

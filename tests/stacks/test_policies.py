@@ -19,8 +19,6 @@ from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, YULIN
 
-MANAGEMENT_PORTS = {22, 3389, 5985, 5986, 6443, 2379, 10250}
-
 
 def test_every_data_volume_and_bucket_is_protected_and_retained_on_delete(runs: dict[str, StackRun]) -> None:
     """No stack update or destroy can delete a dataset's volume, bucket or the namespace holding it."""
@@ -105,8 +103,9 @@ def test_one_dataset_one_owner_label(runs: dict[str, StackRun], yulin: Declarati
         assert labels["dizuo.io/classification"] in {"general", "important", "core"}, pvc.name
 
 
-def test_no_security_group_opens_a_management_port_to_the_world(runs: dict[str, StackRun]) -> None:
+def test_no_security_group_opens_a_management_port_to_the_world(runs: dict[str, StackRun], yulin: Declaration) -> None:
     """No security group rule lets 0.0.0.0/0 (or any public range) reach SSH, RDP or the Kubernetes API."""
+    management_ports = set(yulin.network.management_ports)
     offenders = []
     for rule in runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule"):
         if "remoteIpPrefix" not in rule.inputs:
@@ -115,9 +114,9 @@ def test_no_security_group_opens_a_management_port_to_the_world(runs: dict[str, 
             continue
         source = ipaddress.IPv4Network(rule.inputs["remoteIpPrefix"])
         low, high = rule.inputs.get("portRangeMin"), rule.inputs.get("portRangeMax")
-        ports = set(range(int(low), int(high) + 1)) if low is not None else MANAGEMENT_PORTS
-        if not source.is_private and ports & MANAGEMENT_PORTS:
-            offenders.append(f"{rule.name}: {source} -> {sorted(ports & MANAGEMENT_PORTS)}")
+        ports = set(range(int(low), int(high) + 1)) if low is not None else management_ports
+        if not source.is_private and ports & management_ports:
+            offenders.append(f"{rule.name}: {source} -> {sorted(ports & management_ports)}")
     assert not offenders, f"management ports open to the world: {offenders}"
 
 
@@ -127,7 +126,7 @@ def test_management_ports_are_reachable_only_from_the_management_zone(
     """Only the management zone's CIDR is admitted to management ports."""
     management = next(z.cidr for z in yulin.zones if z.kind.value == "management")
     for rule in runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule"):
-        if rule.inputs.get("portRangeMin") in MANAGEMENT_PORTS:
+        if rule.inputs.get("portRangeMin") in yulin.network.management_ports:
             assert rule.inputs["remoteIpPrefix"] == management, rule.name
 
 

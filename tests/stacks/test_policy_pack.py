@@ -28,7 +28,7 @@ from dizuo.declaration import Declaration
 from dizuo.synth.engine import StackRun, run_stack, unwrap
 from dizuo.synth.synth import SynthError, _policy_violations, synth
 
-from .conftest import ROOT, YULIN
+from .conftest import ROOT, YULIN, city_copy, run_tiers
 
 
 def violations(rule_name: str, resource_type: str, props: dict[str, Any], protect: bool = False) -> list[str]:
@@ -1102,3 +1102,68 @@ def test_policy_frameworks_carry_the_catalogue_clause() -> None:
     for policy, rule in zip(pol.policies(), pol.RULES, strict=True):
         assert policy.framework is not None
         assert policy.framework.specification == catalogue.control(rule.control).clause, rule.name
+
+
+def _open_to_the_world(name: str, port: int, group: str = "sg") -> pol.Declared:
+    """A rule admitting 0.0.0.0/0 to ``port`` of security group ``group``, as the pack reads its inputs."""
+    props = {
+        "direction": "ingress",
+        "protocol": "tcp",
+        "portRangeMin": port,
+        "portRangeMax": port,
+        "remoteIpPrefix": "0.0.0.0/0",
+        "securityGroupId": group,
+    }
+    return pol.Declared(
+        pol.SECURITY_GROUP_RULE, name, f"urn:pulumi:dev::p::{pol.SECURITY_GROUP_RULE}::{name}", props, False
+    )
+
+
+def test_the_city_s_own_management_ports_are_not_public(tmp_path: Path) -> None:
+    """A city that declares its management ports (network.yaml management_ports: [22, 2222]) has the network stack tag
+    its zones' security groups with them, and the pack refuses a rule opening 2222 to the world, under Pulumi mocks
+    and through pulumi-policy's analyzer server; 3389, which this city does not count as management, is its to open."""
+
+    def own_ports(network: dict[str, Any]) -> None:
+        network["management_ports"] = [22, 2222]
+
+    run = run_tiers(city_copy(tmp_path / "city", {"network.yaml": own_ports}), "0-network")["0-network"]
+    declared = [
+        pol.Declared(r.type, r.name, r.urn, unwrap(r.inputs), r.protect, r.provider, r.property_dependencies)
+        for r in run.resources
+        if r.custom and not r.type.startswith("pulumi:")
+    ]
+    rogue = [_open_to_the_world("alt-ssh-world", 2222), _open_to_the_world("rdp-world", 3389)]
+    found = [v.message for v in pol.evaluate([*declared, *rogue]) if v.policy == "management-ports-not-public"]
+    assert found == ["alt-ssh-world: 0.0.0.0/0 may reach management port(s) [2222]"], found
+    group_tags = {tuple(r.props["tags"]) for r in declared if r.type == pol.SECURITY_GROUP}
+    assert group_tags == {
+        ("dizuo", f"zone:{zone}", "management-port:22", "management-port:2222")
+        for zone in ("extranet", "internet", "dedicated", "management")
+    }
+    said = analyze_stack(
+        [
+            (
+                pol.SECURITY_GROUP,
+                "sg",
+                {"tags": ["dizuo", "zone:internet", "management-port:22", "management-port:2222"]},
+            ),
+            *((r.type, r.name, dict(r.props)) for r in rogue),
+        ],
+        "management-ports-not-public",
+    )
+    assert said == [("mandatory", "alt-ssh-world: 0.0.0.0/0 may reach management port(s) [2222]")]
+
+
+def test_a_stack_without_the_city_s_security_groups_keeps_the_default_management_ports() -> None:
+    """A stack declaring no tagged zone security group (a program of its own) is judged by network.yaml's default
+    management ports: SSH and RDP from the world are refused there."""
+    found = [
+        v.message
+        for v in pol.evaluate([_open_to_the_world("ssh-world", 22), _open_to_the_world("rdp-world", 3389)])
+        if v.policy == "management-ports-not-public"
+    ]
+    assert found == [
+        "ssh-world: 0.0.0.0/0 may reach management port(s) [22]",
+        "rdp-world: 0.0.0.0/0 may reach management port(s) [3389]",
+    ], found

@@ -6,7 +6,9 @@
 - offline: ``dizuo synth`` runs the same functions on what the stack programs declared (:func:`evaluate`)
   and fails on any violation, so an air-gapped GitOps repository never receives a non-compliant manifest.
 
-The functions read ``args.props`` (the resource's inputs, the same camelCase manifests both ways),
+The functions read ``args.props`` (the resource's inputs, the same camelCase manifests both ways; what they need of
+the declaration travels there too: labels such as a system's protection level, the city's management ports as its
+zones' security-group tags),
 ``args.opts.protect`` and, to tell one cluster's namespace from another's of the same name, a resource's
 ``provider``, and for a stack rule the resources an input takes its value from (``property_dependencies``: a
 security-group rule's address group); nothing else, so tests can call them with ``pulumi_policy``'s own arguments.
@@ -36,12 +38,16 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from dizuo.baseline.catalogue import packaged
-from dizuo.naming import label, metadata_key
+from dizuo.declaration.model import NetworkFile
+from dizuo.naming import MANAGEMENT_PORT_TAG, label, metadata_key
 
 Report = Callable[[str, str | None], None]
 
-# SSH, RDP, WinRM, the Kubernetes API, etcd and the kubelet: management access (DZ-AC-07).
-MANAGEMENT_PORTS = frozenset({22, 3389, 5985, 5986, 6443, 2379, 10250})
+# SSH, RDP, WinRM, the Kubernetes API, etcd and the kubelet: management access (DZ-AC-07), as network.yaml's
+# management_ports has them by default. A city that declares its own list has the network stack tag each zone's
+# security group with it (dizuo.naming.management_port_tag), and the pack takes that list instead.
+MANAGEMENT_PORTS: frozenset[int] = frozenset(NetworkFile.model_fields["management_ports"].default)
+SECURITY_GROUP = "openstack:networking/secGroup:SecGroup"
 SECURITY_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 # A network's or a port's portSecurityEnabled: false switches security groups off on its ports, whatever their rules.
 PORT_SECURITY_HOLDERS = {"openstack:networking/network:Network": "network", "openstack:networking/port:Port": "port"}
@@ -112,13 +118,33 @@ class Rule:
     validate_stack: Callable[[StackValidationArgs, Report], None] | None = None
 
 
-def _ports(props: Mapping[str, Any]) -> set[int]:
-    """The management ports a rule's range takes in. A bound of 0 or none is every port of the protocol: the OpenStack
-    provider documents ``0``/``0`` as the full range 1:65535, and Neutron reads a rule without a range the same way."""
+def _ports(props: Mapping[str, Any], management: frozenset[int]) -> set[int]:
+    """The ``management`` ports a rule's range takes in. A bound of 0 or none is every port of the protocol: the
+    OpenStack provider documents ``0``/``0`` as the full range 1:65535, and Neutron reads a rule without a range the
+    same way."""
     low, high = props.get("portRangeMin"), props.get("portRangeMax")
     if not low or not high:
-        return set(MANAGEMENT_PORTS)
-    return {port for port in MANAGEMENT_PORTS if int(low) <= port <= int(high)}
+        return set(management)
+    return {port for port in management if int(low) <= port <= int(high)}
+
+
+def declared_management_ports(resources: Iterable[PolicyResource]) -> frozenset[int]:
+    """The city's management ports (network.yaml ``management_ports``), read from the ``management-port:<port>`` tags
+    the network stack gives its zones' security groups; :data:`MANAGEMENT_PORTS` for a stack without such a group
+    (a program of the stack's own: the pack is handed resources, never the declaration). A group whose tags a preview
+    does not know yet adds none (the network stack sets them as plain values, known in every preview)."""
+    declared: set[int] = set()
+    for group in resources:
+        if group.resource_type != SECURITY_GROUP:
+            continue
+        try:
+            tags = [str(tag) for tag in group.props.get("tags") or []]
+        except UnknownValueError:
+            continue
+        declared |= {
+            int(port) for tag in tags if (port := tag.removeprefix(MANAGEMENT_PORT_TAG)) != tag and port.isdigit()
+        }
+    return frozenset(declared) or MANAGEMENT_PORTS
 
 
 # Protocols whose rules carry ports (Neutron's names and numbers); a rule for any other (icmp, gre, vrrp, ...) reaches
@@ -149,7 +175,8 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
     AddressGroupV2 the rule takes its ID from) or ``remoteIpPrefix``, each exclusive of the others, and from anywhere
     when none is given. A rule whose values a preview does not know yet is judged at the next preview. A network or
     port with port security off has no security group at all: every port of its addresses is open to whatever routes
-    there, management ports included."""
+    there, management ports included. The management ports are the city's (:func:`declared_management_ports`)."""
+    management = declared_management_ports(args.resources)
     for rule in args.resources:
         if rule.resource_type in PORT_SECURITY_HOLDERS:
             try:
@@ -160,22 +187,22 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
                 what = PORT_SECURITY_HOLDERS[rule.resource_type]
                 report(
                     f"{rule.name}: portSecurityEnabled false on a {what}: no security group filters its traffic, so "
-                    f"management port(s) {sorted(MANAGEMENT_PORTS)} are open to whatever routes there",
+                    f"management port(s) {sorted(management)} are open to whatever routes there",
                     rule.urn,
                 )
         if rule.resource_type != SECURITY_GROUP_RULE:
             continue
         try:
-            _judge_rule(rule, report)
+            _judge_rule(rule, management, report)
         except UnknownValueError:
             continue
 
 
-def _judge_rule(rule: PolicyResource, report: Report) -> None:
+def _judge_rule(rule: PolicyResource, management: frozenset[int], report: Report) -> None:
     props, name = rule.props, rule.name
     if props.get("direction") != "ingress" or not _reaches_ports(props.get("protocol")):
         return
-    exposed = _ports(props) & MANAGEMENT_PORTS
+    exposed = _ports(props, management)
     if props.get("remoteIpPrefix"):
         sources = [(str(props["remoteIpPrefix"]), "")]
     elif _set(props, "remoteGroupId"):

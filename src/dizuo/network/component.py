@@ -16,6 +16,7 @@ import pulumi_openstack as openstack
 
 from dizuo.contracts import NetworkContract, ZoneContract
 from dizuo.declaration.model import NetworkFile
+from dizuo.naming import management_port_tag
 from dizuo.naming import name as dz_name
 from dizuo.network.shapes import (
     address_key,
@@ -123,7 +124,12 @@ class CityNetwork(pulumi.ComponentResource):
                 f"{name}-{zone.name}-sg",
                 name=dz_name(args.prefix, zone.name, "sg"),
                 description=f"{zone.title}: only declared flows may enter",
-                tags=["dizuo", f"zone:{zone.name}"],
+                # The city's management ports, for the policy pack's management-ports-not-public (DZ-AC-07).
+                tags=[
+                    "dizuo",
+                    f"zone:{zone.name}",
+                    *(management_port_tag(port) for port in args.network.management_ports),
+                ],
                 opts=child,
             )
             groups[zone.name] = group
