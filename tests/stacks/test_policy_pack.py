@@ -1167,3 +1167,39 @@ def test_a_stack_without_the_city_s_security_groups_keeps_the_default_management
         "ssh-world: 0.0.0.0/0 may reach management port(s) [22]",
         "rdp-world: 0.0.0.0/0 may reach management port(s) [3389]",
     ], found
+
+
+@pytest.mark.parametrize(
+    ("source", "public"),
+    [
+        ("2001::/32", True),  # Teredo: any IPv4 host of the internet, tunnelled
+        ("2001:0:4136:e378::/64", True),  # one Teredo server's clients
+        ("::ffff:8.8.8.0/120", True),  # IPv4-mapped: a public IPv4 range
+        ("2001:db8::/32", True),  # documentation: no one's, so not the management zone's
+        ("fe80::/10", True),  # link-local: whoever shares the link
+        ("169.254.0.0/16", True),
+        ("192.0.2.0/24", True),
+        ("240.0.0.0/4", True),
+        ("10.64.0.0/16", False),
+        ("172.16.0.0/12", False),
+        ("192.168.8.0/24", False),
+        ("fd00:64::/48", False),  # a unique local range
+        ("127.0.0.0/8", False),
+        ("::1/128", False),
+    ],
+)
+def test_only_the_city_s_own_addresses_may_reach_a_management_port(source: str, public: bool) -> None:
+    """SSH is open only to RFC 1918, IPv6 unique local and loopback sources: a range ipaddress counts as private but
+    which is someone else's (Teredo 2001::/32, an IPv4-mapped public range, link-local, documentation, reserved) is
+    refused as a public one, offline and through pulumi-policy's analyzer server."""
+    props = {
+        "direction": "ingress",
+        "protocol": "tcp",
+        "portRangeMin": 22,
+        "portRangeMax": 22,
+        "remoteIpPrefix": source,
+    }
+    message = f"res: {source} may reach management port(s) [22]"
+    assert violations("management-ports-not-public", pol.SECURITY_GROUP_RULE, props) == ([message] if public else [])
+    said = analyze_stack([(pol.SECURITY_GROUP_RULE, "res", props)], "management-ports-not-public")
+    assert said == ([("mandatory", message)] if public else [])
