@@ -4,7 +4,13 @@ import pulumi
 
 from dizuo import contracts
 from dizuo.cloud import shapes
-from dizuo.cloud.component import SystemTenant, SystemTenantArgs, configured_registry, tenant_name
+from dizuo.cloud.component import (
+    SystemTenant,
+    SystemTenantArgs,
+    configured_registry,
+    configured_registry_user,
+    tenant_name,
+)
 from dizuo.cloud.providers import cluster_providers
 from dizuo.declaration import load
 
@@ -13,6 +19,7 @@ declaration = load(config.require("declaration"))
 network = contracts.read(contracts.NetworkContract, pulumi.get_stack())
 baseline = contracts.read(contracts.BaselineContract, pulumi.get_stack())
 registry = configured_registry(config)
+registry_user = configured_registry_user(config)
 providers = cluster_providers("cloud", declaration)
 for system in declaration.systems:
     SystemTenant(
@@ -24,6 +31,7 @@ for system in declaration.systems:
             baseline=baseline,
             registry=registry,
             registry_password=config.get_secret("registryPassword"),
+            registry_user=registry_user,
         ),
         pulumi.ResourceOptions(provider=providers[system.cluster]),
     )

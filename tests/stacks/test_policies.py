@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
 from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
 from dizuo.declaration import Declaration
@@ -17,7 +20,7 @@ from dizuo.network.component import external_network_id
 from dizuo.synth.engine import StackRun, is_secret
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, YULIN
+from .conftest import ROOT, TEST_SECRET, YULIN
 
 
 def test_every_data_volume_and_bucket_is_protected_and_retained_on_delete(runs: dict[str, StackRun]) -> None:
@@ -183,6 +186,32 @@ def test_a_provider_network_uuid_is_used_as_it_is() -> None:
     assert external_network_id(given.upper()) == given
 
 
+def stacks_configured(tmp_path: Path, folder: str, key: str, value: str | None) -> tuple[Path, Path]:
+    """A copy of the stack folders whose ``folder`` (e.g. 1-cloud) has ``key`` set to ``value`` (None: removed) in its
+    Pulumi.yulin-prod.yaml; the copy's root and that config file."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks)
+    config_file = stacks / folder / "Pulumi.yulin-prod.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    if value is None:
+        del config["config"][key]
+    else:
+        config["config"][key] = value
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return stacks, config_file
+
+
+def synth_refuses(tmp_path: Path, yulin: Declaration, folder: str, key: str, value: str | None) -> tuple[str, Path]:
+    """What synth says, refusing Yulin's stacks with ``key`` of ``folder``'s config set to ``value``
+    (:func:`stacks_configured`), having written nothing; and that config file."""
+    stacks, config_file = stacks_configured(tmp_path, folder, key, value)
+    with pytest.raises(SynthError) as caught:
+        synth(yulin, YULIN, tmp_path / "build", stacks)
+    (said,) = caught.value.errors
+    assert not (tmp_path / "build").exists()
+    return said, config_file
+
+
 @pytest.mark.parametrize(("given", "said_of_it"), [(None, "missing"), ("", "blank ('')"), ("  ", "blank ('  ')")])
 def test_an_internet_zone_without_a_provider_network_is_refused_naming_the_config_key(
     tmp_path: Path, yulin: Declaration, given: str | None, said_of_it: str
@@ -190,25 +219,13 @@ def test_an_internet_zone_without_a_provider_network_is_refused_naming_the_confi
     """Without `dizuo:externalNetwork`, or with a blank one (a placeholder), the internet zone's router would have no
     gateway while rules admitting 0.0.0.0/0 on 80 and 443 were created: the network stack refuses to run, naming the
     key, the stack config file and why, and synth writes nothing."""
-    stacks = tmp_path / "stacks"
-    shutil.copytree(ROOT / "stacks", stacks)
-    config_file = stacks / "0-network" / "Pulumi.yulin-prod.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    if given is None:
-        del config["config"]["dizuo:externalNetwork"]
-    else:
-        config["config"]["dizuo:externalNetwork"] = given
-    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    with pytest.raises(SynthError) as caught:
-        synth(yulin, YULIN, tmp_path / "build", stacks)
-    (said,) = caught.value.errors
+    said, config_file = synth_refuses(tmp_path, yulin, "0-network", "dizuo:externalNetwork", given)
     assert (
         f"{config_file.resolve()}: config.dizuo:externalNetwork: {said_of_it}: zone 'internet' is of kind internet"
         in said
     )
     assert "ingress 'citizens-https' comes from the public 0.0.0.0/0" in said
     assert "pulumi config set dizuo:externalNetwork" in said
-    assert not (tmp_path / "build").exists()
 
 
 @pytest.mark.parametrize("given", ["", "https://registry.zwy.yl.gov.cn", "registry.zwy.yl.gov.cn/"])
@@ -218,17 +235,8 @@ def test_a_registry_no_image_reference_can_start_with_is_refused_naming_the_conf
     """`dizuo:registry` blank, with a scheme or a trailing slash made every Deployment's image a reference no runtime
     pulls (`/sjj/sjj-tyrz:1.8.3`, `https://registry...//sjj/...`): no rollout would finish. The cloud stack refuses to
     run, naming the key, its value and the stack config file, and synth writes nothing."""
-    stacks = tmp_path / "stacks"
-    shutil.copytree(ROOT / "stacks", stacks)
-    config_file = stacks / "1-cloud" / "Pulumi.yulin-prod.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    config["config"]["dizuo:registry"] = given
-    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    with pytest.raises(SynthError) as caught:
-        synth(yulin, YULIN, tmp_path / "build", stacks)
-    (said,) = caught.value.errors
+    said, config_file = synth_refuses(tmp_path, yulin, "1-cloud", "dizuo:registry", given)
     assert f"{config_file.resolve()}: config.dizuo:registry: {given!r}: not an image registry" in said
-    assert not (tmp_path / "build").exists()
 
 
 @pytest.mark.parametrize(
@@ -331,6 +339,48 @@ def test_registry_password_stays_a_secret(runs: dict[str, StackRun]) -> None:
     assert secrets, "with a registry password configured, each namespace gets a pull secret"
     for secret in secrets:
         assert is_secret(secret.inputs["stringData"]), f"{secret.name}: stringData is not marked secret"
+
+
+def _pull_logins(run: StackRun, registry: str) -> dict[str, str]:
+    """The ``user:password`` each namespace's pull secret logs in to ``registry`` with, by namespace."""
+    logins = {}
+    for secret in run.of_type("kubernetes:core/v1:Secret"):
+        config = json.loads(rpc.unwrap_rpc_secret(secret.inputs["stringData"])[".dockerconfigjson"])
+        auth = base64.b64decode(config["auths"][registry]["auth"]).decode()
+        logins[secret.inputs["metadata"]["namespace"]] = auth
+    return logins
+
+
+def test_each_system_pulls_as_its_own_code_unless_a_registry_user_is_configured(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """Without dizuo:registryUser, a stack deployed before it existed keeps its pull secrets: each system logs in to
+    the registry as its own code, with the configured password."""
+    logins = _pull_logins(runs["cloud"], "registry.zwy.yl.gov.cn")
+    assert logins == {s.code: f"{s.code}:{TEST_SECRET}" for s in yulin.systems}
+
+
+def test_every_system_pulls_as_the_configured_registry_user(tmp_path: Path, yulin: Declaration) -> None:
+    """dizuo:registryUser (a Harbor robot account, the registry's one pull account) is the user of every system's pull
+    secret, with dizuo:registryPassword as its password, under Pulumi mocks; the secret stays a secret."""
+    stacks, _ = stacks_configured(tmp_path, "1-cloud", "dizuo:registryUser", "robot$yulin+pull")
+    result = synth(yulin, YULIN, tmp_path / "build", stacks, secrets={"dizuo:registryPassword": TEST_SECRET})
+    cloud = result.runs["cloud"]
+    assert _pull_logins(cloud, "registry.zwy.yl.gov.cn") == {
+        s.code: f"robot$yulin+pull:{TEST_SECRET}" for s in yulin.systems
+    }
+    assert all(is_secret(secret.inputs["stringData"]) for secret in cloud.of_type("kubernetes:core/v1:Secret"))
+
+
+@pytest.mark.parametrize("given", ["", "  ", " robot$yulin+pull", "robot:yulin"])
+def test_a_registry_user_no_registry_can_take_is_refused_naming_the_config_key(
+    tmp_path: Path, yulin: Declaration, given: str
+) -> None:
+    """A blank dizuo:registryUser, one with spaces around it or a colon (the registry reads the user up to the first
+    colon of user:password) would fail every pull with 401: the cloud stack refuses it, naming the key, its value and
+    the stack config file, and synth writes nothing."""
+    said, config_file = synth_refuses(tmp_path, yulin, "1-cloud", "dizuo:registryUser", given)
+    assert f"{config_file.resolve()}: config.dizuo:registryUser: {given!r}: not a registry account" in said
 
 
 def test_tier_one_reads_tier_zero_only_through_contracts(runs: dict[str, StackRun]) -> None:

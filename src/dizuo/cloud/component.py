@@ -38,6 +38,8 @@ class SystemTenantArgs:
     """Image registry host (the city's air-gapped registry)."""
     registry_password: pulumi.Output[str] | None = None
     """Pull secret for the registry; a Pulumi secret, never written in plaintext."""
+    registry_user: str | None = None
+    """The account the pull secret logs in to the registry as (``dizuo:registryUser``); None: the system's code."""
 
 
 def configured_registry(config: pulumi.Config) -> str:
@@ -53,6 +55,22 @@ def configured_registry(config: pulumi.Config) -> str:
             "slash; set it with `pulumi config set dizuo:registry <registry>` in this folder"
         )
     return registry
+
+
+def configured_registry_user(config: pulumi.Config) -> str | None:
+    """``dizuo:registryUser`` of the stack's config: the one account every system's pull secret logs in to the registry
+    as (a Harbor robot account, say, with ``dizuo:registryPassword`` its secret); None when it is not set, and each
+    system logs in as its own code. A RunError naming the key, its value and the config file when it is blank, has
+    spaces around it or holds a colon: the registry takes the user up to the first colon of the pull secret's
+    ``user:password``, so every pull would fail with 401."""
+    user = config.get("registryUser")
+    if user is not None and (not user.strip() or user != user.strip() or ":" in user):
+        raise pulumi.RunError(
+            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.dizuo:registryUser: {user!r}: not a "
+            "registry account: a user name without a colon or surrounding spaces (robot$city+pull); set it with "
+            "`pulumi config set dizuo:registryUser <user>` in this folder, or remove it to log in as each system's code"
+        )
+    return user
 
 
 def namespace_of(system: System) -> str:
@@ -155,9 +173,11 @@ class SystemTenant(pulumi.ComponentResource):
         )
         pull_secrets = []
         if args.registry_password is not None:
+            # One pull account for every system (dizuo:registryUser), or else one per system, named by its code.
+            user = args.registry_user or s.code
             auth = args.registry_password.apply(
                 lambda pw: json.dumps(
-                    {"auths": {args.registry: {"auth": base64.b64encode(f"{s.code}:{pw}".encode()).decode()}}}
+                    {"auths": {args.registry: {"auth": base64.b64encode(f"{user}:{pw}".encode()).decode()}}}
                 )
             )
             k8s.core.v1.Secret(
