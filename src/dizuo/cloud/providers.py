@@ -24,7 +24,11 @@ def cluster_providers(
             f"{stack}-{cluster.name}",
             context=cluster.name,
             kubeconfig=config.get_secret(f"kubeconfig-{cluster.name}"),
-            # Refuse to guess: an unreachable cluster must fail the update, not skip resources.
+            # Server-Side Apply: the API server computes each change and records which fields Pulumi manages (no
+            # last-applied-configuration annotation), and the *Patch kinds work only in this mode. It is the v4
+            # provider's default, set here so that PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY=false in an operator's
+            # environment, which the provider reads only when the option is unset, cannot switch it off. It has
+            # nothing to do with an unreachable cluster: skip_update_unreachable and delete_unreachable decide that.
             enable_server_side_apply=True,
         )
     return providers
