@@ -14,10 +14,11 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from dizuo.cloud.providers import cluster_providers
 from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
 from dizuo.declaration import Declaration
 from dizuo.network.component import external_network_id
-from dizuo.synth.engine import StackRun, is_secret
+from dizuo.synth.engine import StackRun, is_secret, run_stack
 from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, TEST_SECRET, YULIN
@@ -505,3 +506,26 @@ def test_a_loader_pulls_a_source_of_another_cluster_through_its_ingress(
         assert rule in egress, f"dp-{ds.owner} cannot reach {source.code}: {egress}"
         ingress = policies[source.code, "declared-flows"]["ingress"]
         assert any(controller in r["from"] for r in ingress), f"{source.code} does not admit the ingress controller"
+
+
+def test_an_unreachable_cluster_fails_the_update_whatever_the_environment_says(
+    tmp_path: Path, yulin: Declaration, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every cluster's provider refuses to skip an unreachable cluster's resources or drop them from the state, even
+    with PULUMI_K8S_SKIP_UPDATE_UNREACHABLE or PULUMI_K8S_DELETE_UNREACHABLE set in the operator's environment (read
+    by the provider when its option is unset), and applies server-side."""
+    monkeypatch.setenv("PULUMI_K8S_SKIP_UPDATE_UNREACHABLE", "true")
+    monkeypatch.setenv("PULUMI_K8S_DELETE_UNREACHABLE", "true")
+    monkeypatch.setenv("PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY", "false")
+    (tmp_path / "Pulumi.yaml").write_text("name: dizuo-providers\nruntime: python\n", encoding="utf-8")
+
+    def program() -> None:
+        cluster_providers("cloud", yulin)
+
+    run = run_stack(tmp_path, "dev", {}, set(), {}, program=program)
+    providers = run.of_type("pulumi:providers:kubernetes")
+    assert sorted(p.name for p in providers) == sorted(f"cloud-{c.name}" for c in yulin.clusters)
+    for provider in providers:
+        options = {key: provider.inputs.get(key) for key in ("skipUpdateUnreachable", "deleteUnreachable")}
+        assert options == {"skipUpdateUnreachable": "false", "deleteUnreachable": "false"}, provider.name
+        assert provider.inputs.get("enableServerSideApply") == "true", provider.name

@@ -28,7 +28,13 @@ def cluster_providers(
             # last-applied-configuration annotation), and the *Patch kinds work only in this mode. It is the v4
             # provider's default, set here so that PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY=false in an operator's
             # environment, which the provider reads only when the option is unset, cannot switch it off. It has
-            # nothing to do with an unreachable cluster: skip_update_unreachable and delete_unreachable decide that.
+            # nothing to do with an unreachable cluster: the two options below decide that.
             enable_server_side_apply=True,
+            # Refuse to guess: an unreachable cluster fails the update, instead of its resources being skipped (the
+            # stack then records them as applied) or dropped from the state (the next update would create them
+            # again beside the running ones). Both default to false, but the provider takes
+            # PULUMI_K8S_SKIP_UPDATE_UNREACHABLE and PULUMI_K8S_DELETE_UNREACHABLE from the environment when unset.
+            skip_update_unreachable=False,
+            delete_unreachable=False,
         )
     return providers
