@@ -125,6 +125,24 @@ def test_an_ingress_range_inside_the_city_is_refused(city: Path, edit: Edit, cid
     assert any(f"network.yaml: ingress[1].cidr: {expected}" in p for p in found), found
 
 
+@pytest.mark.parametrize(
+    "cidr",
+    ["198.18.0.0/15", "240.0.0.0/4", "192.0.2.0/24", "169.254.0.0/16", "0.0.0.0/8", "100.64.0.0/10"],
+    ids=["benchmarking", "reserved", "documentation", "link-local", "this-network", "shared-address-space"],
+)
+def test_an_ingress_from_beyond_the_city_s_own_ranges_reaches_only_the_internet_zone(
+    city: Path, edit: Edit, cidr: str
+) -> None:
+    """A source outside RFC 1918 and loopback is the internet's, as the policy pack has it, even where ipaddress calls
+    it private (benchmarking, reserved, documentation, link-local): it may not enter the extranet."""
+    edit("network.yaml", _province_cidr(cidr))
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    found = [str(p) for p in caught.value.problems]
+    expected = f"network.yaml: ingress[1].destination: public sources ({cidr}: not within the city's own"
+    assert any(expected in p and "may only reach the internet zone, not 'extranet'" in p for p in found), found
+
+
 def test_the_internet_may_reach_the_internet_zone(city: Path) -> None:
     """0.0.0.0/0, the internet, holds every zone's range, and is how citizens reach the internet zone: accepted."""
     (citizens,) = [i for i in load(city).network.ingress if i.destination == "internet"]

@@ -17,7 +17,9 @@ from pulumi.runtime import rpc
 from dizuo.cloud.providers import cluster_providers
 from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
 from dizuo.declaration import Declaration
+from dizuo.declaration.model import IngressSource
 from dizuo.network.component import external_network_id
+from dizuo.network.shapes import needs_external_network
 from dizuo.synth.engine import StackRun, is_secret, run_stack
 from dizuo.synth.synth import SynthError, synth
 
@@ -179,6 +181,15 @@ def test_only_the_internet_zone_routes_out_through_the_looked_up_provider_networ
     }
     assert gateways.pop("yl-internet-router") == "lookup:openstack:networking/getNetwork:getNetwork:ext-net-yulin-dmz"
     assert set(gateways.values()) == {None}
+
+
+@pytest.mark.parametrize("cidr", ["198.18.0.0/15", "240.0.0.0/4", "0.0.0.0/0"])
+def test_an_ingress_from_beyond_the_city_s_own_ranges_needs_the_external_network(yulin: Declaration, cidr: str) -> None:
+    """A source outside RFC 1918 and loopback (198.18.0.0/15 and 240.0.0.0/4 too, which ipaddress calls private) comes
+    from the internet: the internet zone's router needs the provider network to route its replies."""
+    lab = IngressSource(name="benchmark-lab", cidr=cidr, destination="internet", ports=(443,))
+    network = yulin.network.model_copy(update={"ingress": (*yulin.network.ingress, lab)})
+    assert f"ingress 'benchmark-lab' comes from the public {cidr}" in (needs_external_network(network) or "")
 
 
 def test_a_provider_network_uuid_is_used_as_it_is() -> None:

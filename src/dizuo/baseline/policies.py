@@ -37,8 +37,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from dizuo.addresses import is_city_own
 from dizuo.baseline.catalogue import packaged
-from dizuo.declaration.model import RFC1918, NetworkFile
+from dizuo.declaration.model import NetworkFile
 from dizuo.naming import MANAGEMENT_PORT_TAG, label, metadata_key
 
 Report = Callable[[str, str | None], None]
@@ -47,13 +48,6 @@ Report = Callable[[str, str | None], None]
 # management_ports has them by default. A city that declares its own list has the network stack tag each zone's
 # security group with it (dizuo.naming.management_port_tag), and the pack takes that list instead.
 MANAGEMENT_PORTS: frozenset[int] = frozenset(NetworkFile.model_fields["management_ports"].default)
-# The sources a rule may admit to a management port: the city's own addresses, that is RFC 1918 (where every zone,
-# transit and declared private range lies), IPv6 unique local addresses and loopback. Not ipaddress' is_private, which
-# also takes Teredo (2001::/32, tunnelling any IPv4 host of the internet) and the rest of 2001::/23, IPv4-mapped
-# ::ffff:0:0/96 (::ffff:8.8.8.0/120 is private to it), link-local, documentation, benchmarking and reserved ranges:
-# none of them is the management zone, and a rule admitting one lets in whoever sends from there.
-PRIVATE_IPV4_SOURCES = (*RFC1918, ipaddress.IPv4Network("127.0.0.0/8"))
-PRIVATE_IPV6_SOURCES = (ipaddress.IPv6Network("fc00::/7"), ipaddress.IPv6Network("::1/128"))
 SECURITY_GROUP = "openstack:networking/secGroup:SecGroup"
 SECURITY_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 # A network's or a port's portSecurityEnabled: false switches security groups off on its ports, whatever their rules.
@@ -135,14 +129,6 @@ def _ports(props: Mapping[str, Any], management: frozenset[int]) -> set[int]:
     return {port for port in management if int(low) <= port <= int(high)}
 
 
-def _private_source(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
-    """Whether every address of a rule's source is the city's own (:data:`PRIVATE_IPV4_SOURCES`,
-    :data:`PRIVATE_IPV6_SOURCES`)."""
-    if isinstance(network, ipaddress.IPv4Network):
-        return any(network.subnet_of(block) for block in PRIVATE_IPV4_SOURCES)
-    return any(network.subnet_of(block) for block in PRIVATE_IPV6_SOURCES)
-
-
 def declared_management_ports(resources: Iterable[PolicyResource]) -> frozenset[int]:
     """The city's management ports (network.yaml ``management_ports``), read from the ``management-port:<port>`` tags
     the network stack gives its zones' security groups; :data:`MANAGEMENT_PORTS` for a stack without such a group
@@ -183,9 +169,8 @@ def _set(props: Mapping[str, Any], key: str) -> bool:
 
 
 def management_ports_not_public(args: StackValidationArgs, report: Report) -> None:
-    """No security-group rule admits a public source to a management port: a source wholly inside
-    the private sources (RFC 1918, IPv6 ULA, loopback: :func:`_private_source`) is the city's own, any other is
-    public.
+    """No security-group rule admits a public source to a management port: a source wholly inside the private sources
+    (RFC 1918, IPv6 ULA, loopback: :func:`dizuo.addresses.is_city_own`) is the city's own, any other is public.
 
     A stack policy, to read a rule's address group: Neutron admits the members of ``remoteGroupId`` (the city's own
     instances), the addresses of ``remoteAddressGroupId`` (an address group: a list of CIDRs, read from the
@@ -245,7 +230,7 @@ def _judge_rule(rule: PolicyResource, management: frozenset[int], report: Report
         except ValueError:
             report(f"{name}: {source!r}{where} is not an address range", rule.urn)
             continue
-        if not _private_source(network) and exposed:
+        if not is_city_own(network) and exposed:
             report(f"{name}: {source}{where} may reach management port(s) {sorted(exposed)}", rule.urn)
 
 

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 
+from dizuo.addresses import is_city_own
 from dizuo.declaration.inventory import ansible_inventory, to_json
 from dizuo.declaration.loader import DeclarationError, Problem, named_characters, show_value
 from dizuo.declaration.model import (
@@ -340,14 +341,17 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
                 )
             )
         external = ipaddress.IPv4Network(ingress.cidr)
-        if external.is_private:  # a range beyond the private blocks is the internet's, the internet zone's only
+        # The policy pack's meaning of the city's own range: a range reaching past it (198.18.0.0/15 and 240.0.0.0/4
+        # too, which ipaddress calls private) is the internet's, the internet zone's only.
+        if is_city_own(external):
             problems += _inside_the_city(d, external, net, f"ingress[{i}].cidr")
-        if not external.is_private and zone is not None and zone.kind is not ZoneKind.INTERNET:
+        elif zone is not None and zone.kind is not ZoneKind.INTERNET:
             problems.append(
                 Problem(
                     net,
                     f"ingress[{i}].destination",
-                    f"public sources ({ingress.cidr}) may only reach the internet zone, not {show_value(zone.name)}",
+                    f"public sources ({ingress.cidr}: not within the city's own RFC 1918 or loopback ranges) may only "
+                    f"reach the internet zone, not {show_value(zone.name)}",
                 )
             )
     return problems

@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from dizuo.addresses import RFC1918
+
 # Codes become Kubernetes names, OpenStack names and Prometheus label values:
 # keep them DNS-1123 labels so every target accepts them unchanged.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
@@ -176,11 +178,6 @@ def _network(value: str) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"not an IPv4 network in CIDR form ({exc})") from None
-
-
-# RFC 1918's three blocks. ipaddress' `is_private` also takes documentation, benchmarking and reserved ranges
-# (192.0.2.0/24, 198.18.0.0/15, 240.0.0.0/4, 0.0.0.0/8), none of which a government network may route.
-RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def _private_network(value: str) -> str:

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dizuo.addresses import is_city_own
 from dizuo.declaration.model import Flow, IngressSource, NetworkFile, Subnet, Zone
 
 
@@ -264,7 +265,7 @@ def needs_external_network(network: NetworkFile) -> str | None:
     reasons += [
         f"ingress {i.name!r} comes from the public {i.cidr}"
         for i in network.ingress
-        if not ipaddress.IPv4Network(i.cidr).is_private
+        if not is_city_own(ipaddress.IPv4Network(i.cidr))
     ]
     return "; ".join(reasons) or None
 
