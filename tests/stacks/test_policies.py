@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 import json
 import shutil
@@ -14,13 +15,14 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from dizuo.addresses import is_city_own
 from dizuo.cloud.providers import cluster_providers
 from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
 from dizuo.declaration import Declaration
 from dizuo.declaration.model import IngressSource
 from dizuo.network.component import external_network_id
 from dizuo.network.shapes import needs_external_network
-from dizuo.synth.engine import StackRun, is_secret, run_stack
+from dizuo.synth.engine import Registered, StackRun, is_secret, run_stack
 from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, TEST_SECRET, YULIN
@@ -109,21 +111,41 @@ def test_one_dataset_one_owner_label(runs: dict[str, StackRun], yulin: Declarati
         assert labels["dizuo.io/classification"] in {"general", "important", "core"}, pvc.name
 
 
-def test_no_security_group_opens_a_management_port_to_the_world(runs: dict[str, StackRun], yulin: Declaration) -> None:
-    """No security group rule lets 0.0.0.0/0 (or any public range) reach SSH, RDP or the Kubernetes API."""
-    management_ports = set(yulin.network.management_ports)
+def open_to_the_world(rules: list[Registered], management_ports: set[int]) -> list[str]:
+    """The security-group rules among ``rules`` admitting a source beyond the city's own ranges (the policy pack's
+    meaning, :func:`dizuo.addresses.is_city_own`) to a management port, each with its source and those ports."""
     offenders = []
-    for rule in runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule"):
+    for rule in rules:
         if "remoteIpPrefix" not in rule.inputs:
             # Only a zone's own members: a rule without prefix must name a remote group, else it means anywhere.
             assert rule.inputs["remoteGroupId"] == rule.inputs["securityGroupId"], rule.name
             continue
-        source = ipaddress.IPv4Network(rule.inputs["remoteIpPrefix"])
+        source = ipaddress.ip_network(rule.inputs["remoteIpPrefix"], strict=False)
         low, high = rule.inputs.get("portRangeMin"), rule.inputs.get("portRangeMax")
         ports = set(range(int(low), int(high) + 1)) if low is not None else management_ports
-        if not source.is_private and ports & management_ports:
+        if not is_city_own(source) and ports & management_ports:
             offenders.append(f"{rule.name}: {source} -> {sorted(ports & management_ports)}")
+    return offenders
+
+
+def test_no_security_group_opens_a_management_port_to_the_world(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """No security group rule lets 0.0.0.0/0 (or any public range) reach SSH, RDP or the Kubernetes API."""
+    rules = runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule")
+    offenders = open_to_the_world(rules, set(yulin.network.management_ports))
     assert not offenders, f"management ports open to the world: {offenders}"
+
+
+@pytest.mark.parametrize("source", ["198.18.0.0/15", "240.0.0.0/4", "2001::/32", "::ffff:8.8.8.0/120"])
+def test_a_management_rule_from_a_range_ipaddress_calls_private_counts_as_open_to_the_world(
+    runs: dict[str, StackRun], yulin: Declaration, source: str
+) -> None:
+    """The check above counts the world as the policy pack does: Yulin's SSH rule from the management zone, moved to a
+    benchmarking, reserved, Teredo or IPv4-mapped public range, is reported, though ipaddress calls each private."""
+    management_ports = set(yulin.network.management_ports)
+    rules = runs["network"].of_type("openstack:networking/secGroupRule:SecGroupRule")
+    ssh = next(r for r in rules if r.inputs.get("portRangeMin") == 22 and "remoteIpPrefix" in r.inputs)
+    moved = dataclasses.replace(ssh, inputs={**ssh.inputs, "remoteIpPrefix": source})
+    assert open_to_the_world([moved], management_ports) == [f"{ssh.name}: {ipaddress.ip_network(source)} -> [22]"]
 
 
 def test_management_ports_are_reachable_only_from_the_management_zone(
