@@ -617,6 +617,12 @@ CASES = [
     ),
     pytest.param(
         "network.yaml",
+        _set(["management_ports"], []),  # the baseline manages sshd: a city has at least its SSH port
+        "network.yaml: management_ports: Tuple should have at least 1 item after validation, not 0: '[]'",
+        id="no-management-port",
+    ),
+    pytest.param(
+        "network.yaml",
         _set(["zones", 0, "cidr"], "198.18.0.0/16"),
         "network.yaml: zones[0].cidr: must be a private (RFC 1918) network",
         id="benchmarking-range-is-not-rfc1918",

@@ -332,8 +332,11 @@ class NetworkFile(Frozen):
     )
     flows: tuple[Flow, ...] = ()
     ingress: tuple[IngressSource, ...] = ()
+    # At least one: the baseline role manages sshd, so a city always has its SSH port; and an empty list would mean no
+    # management port to the declaration's checks while the policy pack, finding no port tagged, took its default list.
     management_ports: Ports = Field(
         default=(22, 3389, 5985, 5986, 6443, 2379, 10250),
+        min_length=1,
         description="Ports that count as management access: only the management zone may reach them",
     )
 
