@@ -669,6 +669,13 @@ def test_removing_an_insecure_package_that_a_baseline_package_depends_on_is_refu
     overlay); the database is left as it was."""
     (tmp_path / "upper/etc/rpm").mkdir(parents=True)
     (tmp_path / "upper/etc/rpm/macros").write_text(f"%_dbpath {dnf_rpmdb}\n", encoding="utf-8")
+    # An air-gapped host's repository, out of reach (nothing listens on 127.0.0.9): removing needs none.
+    (tmp_path / "upper/etc/yum.repos.d").mkdir(parents=True)
+    (tmp_path / "upper/etc/yum.repos.d/city.repo").write_text(
+        "[city-mirror]\nname=city mirror\nbaseurl=http://127.0.0.9:9/openeuler/\nenabled=1\ngpgcheck=0\n"
+        "skip_if_unavailable=False\n",
+        encoding="utf-8",
+    )
 
     def installed() -> list[str]:
         query = ["rpm", "--dbpath", str(dnf_rpmdb), "-qa"]
