@@ -13,7 +13,8 @@ RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12"
 # takes Teredo (2001::/32, tunnelling any IPv4 host of the internet) and the rest of 2001::/23, IPv4-mapped
 # ::ffff:0:0/96 (::ffff:8.8.8.0/120 is private to it), link-local, documentation, benchmarking and reserved ranges:
 # none of them is the city's, and whoever sends from there is the internet.
-CITY_IPV4_RANGES = (*RFC1918, ipaddress.IPv4Network("127.0.0.0/8"))
+LOOPBACK_IPV4 = ipaddress.IPv4Network("127.0.0.0/8")
+CITY_IPV4_RANGES = (*RFC1918, LOOPBACK_IPV4)
 CITY_IPV6_RANGES = (ipaddress.IPv6Network("fc00::/7"), ipaddress.IPv6Network("::1/128"))
 
 

@@ -143,6 +143,17 @@ def test_an_ingress_from_beyond_the_city_s_own_ranges_reaches_only_the_internet_
     assert any(expected in p and "may only reach the internet zone, not 'extranet'" in p for p in found), found
 
 
+@pytest.mark.parametrize("cidr", ["127.0.0.0/8", "127.0.0.1/32"])
+def test_an_ingress_from_loopback_is_refused(city: Path, edit: Edit, cidr: str) -> None:
+    """Loopback counts as the city's own (a security-group rule from it opens nothing), but no traffic from outside
+    a host comes from it: an ingress naming it is a mistake, refused with its key path and value."""
+    edit("network.yaml", _province_cidr(cidr))
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    found = [str(p) for p in caught.value.problems]
+    assert any(f"network.yaml: ingress[1].cidr: '{cidr}' is loopback" in p for p in found), found
+
+
 def test_the_internet_may_reach_the_internet_zone(city: Path) -> None:
     """0.0.0.0/0, the internet, holds every zone's range, and is how citizens reach the internet zone: accepted."""
     (citizens,) = [i for i in load(city).network.ingress if i.destination == "internet"]

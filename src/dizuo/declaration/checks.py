@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 
-from dizuo.addresses import is_city_own
+from dizuo.addresses import LOOPBACK_IPV4, is_city_own
 from dizuo.declaration.inventory import ansible_inventory, to_json
 from dizuo.declaration.loader import DeclarationError, Problem, named_characters, show_value
 from dizuo.declaration.model import (
@@ -343,7 +343,17 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
         external = ipaddress.IPv4Network(ingress.cidr)
         # The policy pack's meaning of the city's own range: a range reaching past it (198.18.0.0/15 and 240.0.0.0/4
         # too, which ipaddress calls private) is the internet's, the internet zone's only.
-        if is_city_own(external):
+        if external.subnet_of(LOOPBACK_IPV4):
+            # The city's own to a security-group rule (harmless there), but no packet from outside a host has it.
+            problems.append(
+                Problem(
+                    net,
+                    f"ingress[{i}].cidr",
+                    f"{show_value(str(external))} is loopback, which no traffic from outside a host comes from: name "
+                    "the range the line's traffic comes from",
+                )
+            )
+        elif is_city_own(external):
             problems += _inside_the_city(d, external, net, f"ingress[{i}].cidr")
         elif zone is not None and zone.kind is not ZoneKind.INTERNET:
             problems.append(
