@@ -283,8 +283,8 @@ class IngressSource(Frozen):
 
     name: Code
     cidr: str = Field(
-        description="External CIDR: a private one outside every zone and the transit network, or a public one "
-        "(0.0.0.0/0 for citizens) into the internet zone"
+        description="External CIDR: one within RFC 1918 (a provincial link) outside every zone and the transit "
+        "network, or any other, public, into the internet zone only (0.0.0.0/0 for citizens); never loopback"
     )
     destination: str
     protocol: Protocol = "tcp"
