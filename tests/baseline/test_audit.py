@@ -703,6 +703,16 @@ def test_markdown_report_shows_host_text_as_written():
     assert "PASS_MAX_DAYS" in markdown([result], meta), "an underscore inside a word is left as it is, readable"
 
 
+@pytest.mark.parametrize("inventory", ["/srv/city`s/yulin", "`quoted``/yulin`", "C:\\audit\\榆林"])
+def test_markdown_report_shows_the_inventory_path_as_written(inventory: str):
+    """The inventory's path is a code span in report.md: a backtick in it (one or a run, at either end) ends no
+    span, and a backslash is shown as it is; the rendered page shows the path whole."""
+    result, meta = _hostile_result()
+    page = MarkdownIt("commonmark").enable("table").render(markdown([result], replace(meta, inventory=inventory)))
+    audited = page.split("Audited: ", 1)[1].split("</li>", 1)[0]
+    assert html.unescape(audited.split("<code>", 1)[1].split("</code>", 1)[0]) == inventory, audited
+
+
 def test_console_summary_prints_evidence_verbatim():
     """Brackets in a PAM line are printed, not read as rich markup; a stray [/path] does not crash the summary."""
     result, meta = _hostile_result()

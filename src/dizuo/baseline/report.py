@@ -211,8 +211,7 @@ def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
     lines = [
         f"# 等保 baseline audit — {_md(meta.city)}: {verdict(results, meta)}",
         "",
-        # A code span shows its text as written, backslashes too: only what Markdown files cannot hold is escaped.
-        f"- Audited: {meta.started.isoformat(timespec='seconds')} against `{visible(meta.inventory)}`"
+        f"- Audited: {meta.started.isoformat(timespec='seconds')} against {_md_code(meta.inventory)}"
         f" (catalogue v{meta.catalogue_version})",
         f"- Hosts: {', '.join(_md(host) for host in meta.hosts)}",
         f"- Waivers: {_md(meta.waivers)}",
@@ -256,6 +255,16 @@ _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # content only, so what starts a block (#, -, >, 1.) is inert there; & < > are written as HTML entities instead.
 # An underscore between two letters or digits (PASS_MAX_DAYS) cannot open or close emphasis: it stays, readable.
 _MARKDOWN_INLINE = re.compile(r"([\\`*\[\]|~$]|(?<![^\W_])_|_(?![^\W_]))")
+
+
+def _md_code(text: str) -> str:
+    """``text`` as a Markdown code span, shown as written, backslashes too (only what Markdown files cannot hold is
+    escaped): fenced by one backtick more than its longest run of them, and padded with a space where it starts or
+    ends with one (CommonMark), so that a backtick in a path ends no span."""
+    shown = visible(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", shown)), default=0) + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def _md(text: str) -> str:
