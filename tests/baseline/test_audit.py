@@ -662,6 +662,18 @@ def test_junit_stays_well_formed_whatever_the_host_printed():
     assert "waiver expired\\x07" in (failure.text or ""), failure.text
 
 
+def test_junit_keeps_a_carriage_return_as_the_host_printed_it():
+    """XML parsers read a raw CR as a line feed: evidence with CRLF or a lone CR reads back from junit.xml as the host
+    printed it, as the other reports show it, not with its line ends changed."""
+    result, meta = _hostile_result()
+    result = replace(result, evidence=(*result.evidence, "one\rtwo"))
+    root = ET.fromstring(junit_xml([result], meta))  # noqa: S314 - XML we just generated
+    out = root.find("testsuite/testcase/system-out")
+    assert out is not None
+    assert "active = yes\r\ndirection = out\r\n" in (out.text or ""), repr(out.text)
+    assert (out.text or "").endswith("one\rtwo"), repr(out.text)
+
+
 def test_html_report_shows_control_characters_as_escapes():
     """The HTML report writes a terminal escape as \\x1b, never the byte a browser would hide."""
     result, meta = _hostile_result()

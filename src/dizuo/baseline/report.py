@@ -195,7 +195,10 @@ def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
         element.text = visible(element.text) if element.text else element.text
         element.attrib = {key: visible(value) for key, value in element.attrib.items()}
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    # A parser reads a raw CR in text as a line feed (XML's end-of-line handling); only its reference keeps it. ET
+    # writes attributes' CRs so already: a raw one left in the document is text's.
+    document = ET.tostring(suites, encoding="unicode").replace("\r", "&#13;")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + document + "\n"
 
 
 def _one_line(*parts: str) -> str:
