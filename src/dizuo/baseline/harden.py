@@ -99,6 +99,20 @@ def _ansible_inventory(declaration: Declaration) -> Iterator[Any]:
         yield InventoryManager(loader=DataLoader(), sources=[str(rendered)])
 
 
+@contextlib.contextmanager
+def _pattern_mismatch_unsaid() -> Iterator[None]:
+    """Ansible's "[WARNING]: Could not match supplied host pattern, ignoring: PART" held back while dizuo matches a
+    --limit: dizuo refuses that part with an error of its own, which the warning, printed first, would contradict."""
+    import ansible.constants  # noqa: PLC0415 - Ansible is slow to import
+
+    said = ansible.constants.HOST_PATTERN_MISMATCH
+    ansible.constants.HOST_PATTERN_MISMATCH = "ignore"
+    try:
+        yield
+    finally:
+        ansible.constants.HOST_PATTERN_MISMATCH = said
+
+
 def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
     """The declared hosts an Ansible host pattern (``--limit``) selects, as ansible-playbook would select them:
     names, groups (``zone_<zone>`` too), globs, ``~regex``, ``,`` or ``:`` between patterns, ``!`` to exclude and
@@ -106,7 +120,7 @@ def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
     warn and run on fewer hosts (or on none)."""
     from ansible.inventory.manager import split_host_pattern  # noqa: PLC0415 - Ansible is slow to import
 
-    with _ansible_inventory(declaration) as manager:
+    with _ansible_inventory(declaration) as manager, _pattern_mismatch_unsaid():
         for part in (p.lstrip("!&") for p in split_host_pattern(limit)):
             if not manager.list_hosts(part):
                 raise HardenError(f"--limit: {part!r} matches no host or group of hosts.yaml")
