@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -37,6 +39,23 @@ def test_help_lists_every_command_and_an_unknown_one_is_refused() -> None:
     unknown = runner.invoke(app, ["nosuch"])
     assert unknown.exit_code == 2
     assert "No such command 'nosuch'" in unknown.output
+
+
+def test_every_argument_is_shown_by_a_placeholder_in_capitals() -> None:
+    """A usage line reads `dizuo migrate check-wave [OPTIONS] PLAN_DIR WAVE CITY_DIR`, as README writes arguments,
+    never a Python parameter's name (`{plan_dir} {wave} {path}`: which path?)."""
+    pending: list[tuple[str, Any]] = [("dizuo", typer.main.get_command(app))]
+    lower: list[str] = []
+    while pending:
+        name, command = pending.pop()
+        if hasattr(command, "list_commands"):  # a group (click's, or typer's vendored copy of it)
+            ctx = command.context_class(command)
+            pending += [(f"{name} {sub}", command.get_command(ctx, sub)) for sub in command.list_commands(ctx)]
+        for param in command.params:
+            # INSTANCE.json, USAGE.csv: a placeholder's name in capitals, then the file's suffix
+            if param.param_type_name == "argument" and not re.fullmatch(r"[A-Z_]+(\.[a-z]+)?", param.metavar or ""):
+                lower.append(f"{name}: {param.name}")
+    assert lower == [], lower
 
 
 def test_a_capacity_command_does_not_load_the_other_domains() -> None:

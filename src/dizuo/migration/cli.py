@@ -296,9 +296,13 @@ def _say_deadline(console: Console, planned: CityInstance, waves: Waves) -> None
 
 @migrate_app.command("check-wave")
 def check_wave_command(
-    plan_dir: Annotated[Path, typer.Argument(help="The plan folder `dizuo migrate city --out` wrote")],
-    wave: Annotated[int, typer.Argument(help="The wave about to be applied, from 1")],
-    path: Annotated[Path, typer.Argument(help="Directory of the city declaration, e.g. inventories/yulin")],
+    plan_dir: Annotated[
+        Path, typer.Argument(metavar="PLAN_DIR", help="The plan folder `dizuo migrate city --out` wrote")
+    ],
+    wave: Annotated[int, typer.Argument(metavar="WAVE", help="The wave about to be applied, from 1")],
+    path: Annotated[
+        Path, typer.Argument(metavar="CITY_DIR", help="Directory of the city declaration, e.g. inventories/yulin")
+    ],
 ) -> None:
     """Whether the wave's systems.yaml may be copied over the declaration's: exit 0 when that is the file the wave
     starts from (the one planned from for wave 1, the previous wave's after) or the wave's own; 1, saying what it
