@@ -1,0 +1,229 @@
+"""The documentation's commands are the CLI's: every `dizuo ...` a user copies from README.md, the runbook, the
+benchmark READMEs or the systemd unit names a command that exists, with flags that exist and no more arguments than
+the command takes, and each such command's `--help` runs."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dizuo.cli import app
+
+ROOT = Path(__file__).parents[1]
+MARKDOWN = (
+    "README.md",
+    "monitoring/runbook.md",
+    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("bench/*/README.md")),
+)
+UNITS = ("monitoring/deploy/dizuo-capacity.service",)
+
+# Flags the README shows on their own (in prose) that belong to another tool, not to a dizuo command.
+OTHER_TOOLS_FLAGS = {
+    "--bench-data": "the benchmark scripts (bench/*/run.py)",
+    "--collector.textfile.directory": "node_exporter",
+    "--default-ssl-certificate": "ingress-nginx's controller",
+    "--file": "last and lastb (dizuo-audit-query refuses it)",
+    "--input": "ausearch and aureport (dizuo-audit-query refuses it)",
+    "--node-labels": "the kubelet",
+    "--tags": "ansible-playbook",
+}
+
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+# `dizuo` as a word of its own (after a path's slash too: .venv/bin/dizuo), followed by a command word.
+COMMAND = re.compile(r"(?:^|(?<=[\s/]))dizuo ([a-z].*)")
+
+
+@dataclass(frozen=True)
+class Documented:
+    """A `dizuo ...` command line as a document shows it."""
+
+    where: str
+    text: str
+
+
+def _commands_in(where: str, text: str) -> Iterator[Documented]:
+    for match in COMMAND.finditer(text):
+        yield Documented(where, "dizuo " + match[1])
+
+
+def documented_commands() -> list[Documented]:
+    """Every `dizuo ...` of the documents: each line of a fenced block, each inline code span, each ExecStart."""
+    found: list[Documented] = []
+    for name in MARKDOWN:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        for block in FENCE.findall(text):
+            for line in block.replace("\\\n", " ").splitlines():
+                found += _commands_in(name, line)
+        for _, span in SPAN.findall(FENCE.sub("", text)):
+            found += _commands_in(name, " ".join(span.split()))
+    for name in UNITS:
+        joined = (ROOT / name).read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in joined.splitlines():
+            if line.startswith("ExecStart="):
+                found += _commands_in(name, line)
+    return list(dict.fromkeys(found))  # each line once, where it first appears
+
+
+def prose_flags() -> list[Documented]:
+    """Every inline code span of README.md that is a flag on its own (`--horizon-days`, `--csv usage.csv.gz`)."""
+    text = FENCE.sub("", (ROOT / "README.md").read_text(encoding="utf-8"))
+    spans = (" ".join(span.split()) for _, span in SPAN.findall(text))
+    return [Documented("README.md", span.split()[0]) for span in spans if re.match(r"--[a-z]", span)]
+
+
+# Commands, groups and parameters are click's classes, which newer typer vendors (typer._click) and older typer takes
+# from click itself: Any, and duck typing, keep this independent of which (as dizuo.cli does).
+@cache
+def root() -> Any:
+    return typer.main.get_command(app)
+
+
+def is_group(command: Any) -> bool:
+    return hasattr(command, "get_command")
+
+
+def subcommand(group: Any, name: str) -> Any:
+    return group.get_command(group.context_class(group), name)
+
+
+def _words(text: str) -> list[str]:
+    """The shell words of a documented command, without its comment, redirection or pipe, optional parts unbracketed
+    (`[--limit yl-log-01]`)."""
+    text = re.split(r"\s#|\s\|\s|\s2?>", text)[0]
+    text = text.replace("[", " ").replace("]", " ")
+    try:
+        return shlex.split(text)
+    except ValueError:  # a quote the document opens in prose
+        return text.split()
+
+
+def problems(documented: Documented) -> Iterator[tuple[list[str], str | None]]:
+    """For each command a documented line names (`preview|up` names two): its path of command names, and what is
+    wrong with the line, or None."""
+    words = _words(documented.text)[1:]
+    paths: list[tuple[list[str], Any]] = [([], root())]
+    while words and is_group(paths[0][1]) and not words[0].startswith("-"):
+        names = words.pop(0).split("|")
+        extended = []
+        for path, group in paths:
+            for name in names:
+                command = subcommand(group, name)
+                if command is None:
+                    yield [*path, name], f"no command {' '.join(['dizuo', *path, name])!r}"
+                    continue
+                extended.append(([*path, name], command))
+        if not extended:
+            return
+        paths = extended
+    for path, command in paths:
+        yield path, _arguments_problem(command, words)
+
+
+def _arguments_problem(command: Any, words: list[str]) -> str | None:
+    options = {name: param for param in command.params for name in (*param.opts, *param.secondary_opts)}
+    options["--help"] = command.get_help_option(command.context_class(command))
+    # nargs -1: any number
+    takes = sum(
+        param.nargs if param.nargs > 0 else 99 for param in command.params if param.param_type_name == "argument"
+    )
+    positional = 0
+    rest = iter(words)
+    for word in rest:
+        if word.startswith("-") and word != "-":
+            flag = word.split("=", 1)[0]
+            param = options.get(flag)
+            if param is None:
+                return f"no option {flag} (it has {', '.join(sorted(o for o in options if o.startswith('-')))})"
+            if param.param_type_name == "option" and not param.is_flag and "=" not in word:
+                next(rest, None)  # its value
+        else:
+            positional += 1
+    if positional > takes:
+        return f"{positional} arguments given, the command takes {takes}"
+    return None
+
+
+def every_option() -> set[str]:
+    """The options of every dizuo command."""
+    found: set[str] = set()
+    pending: list[Any] = [root()]
+    while pending:
+        command = pending.pop()
+        if is_group(command):
+            ctx = command.context_class(command)
+            pending += [c for name in command.list_commands(ctx) if (c := command.get_command(ctx, name))]
+        for param in command.params:
+            found.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("-"))
+    return found
+
+
+DOCUMENTED = documented_commands()
+PROSE_FLAGS = prose_flags()
+
+
+def test_the_documents_show_commands_to_check() -> None:
+    """The scan finds the documents' commands (the set-up's synth, the harden line, the unit's serve), so an empty
+    scan cannot pass for a correct one."""
+    texts = {d.text for d in DOCUMENTED}
+    assert "dizuo synth inventories/yulin --out build" in texts
+    assert any(t.startswith("dizuo harden --inventory inventories/yulin [--limit") for t in texts), texts
+    assert any(d.where.endswith(".service") and "capacity serve" in d.text for d in DOCUMENTED)
+    assert len({d.where for d in DOCUMENTED}) >= 3
+
+
+@pytest.mark.parametrize("documented", DOCUMENTED, ids=[f"{d.where}: {d.text[:60]}" for d in DOCUMENTED])
+def test_a_documented_command_exists_with_its_flags(documented: Documented) -> None:
+    """A command a user copies from the documentation is one the CLI has, every flag it shows is one of that
+    command's, and it gives no more arguments than the command takes."""
+    found = list(problems(documented))
+    assert found, documented
+    for path, problem in found:
+        assert problem is None, f"{documented.where}: `{documented.text}`: {problem}"
+        shown = CliRunner().invoke(app, [*path, "--help"])
+        assert shown.exit_code == 0, (path, shown.output)
+
+
+@pytest.mark.parametrize("flag", PROSE_FLAGS, ids=[d.text for d in PROSE_FLAGS])
+def test_a_flag_the_readme_names_alone_is_an_option_of_a_command(flag: Documented) -> None:
+    """A flag README.md names in prose (`--horizon-days` to change the horizon) is an option of some dizuo command,
+    or one of another tool's it names (the kubelet's `--node-labels`)."""
+    if flag.text in OTHER_TOOLS_FLAGS:
+        assert flag.text not in every_option(), f"{flag.text} is dizuo's now: take it off OTHER_TOOLS_FLAGS"
+        return
+    assert flag.text in every_option(), f"README.md names {flag.text}, which no dizuo command has"
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("dizuo synth inventories/yulin --outt build", "no option --outt"),
+        ("dizuo capacity serve --prometheus-url http://127.0.0.1:9090 --listen-on 127.0.0.1:9782", "no option"),
+        ("dizuo capacity forcast usage.csv.gz > forecasts.jsonl", "no command 'dizuo capacity forcast'"),
+        ("dizuo preview|upp --stack yulin-prod", "no command 'dizuo upp'"),
+        ("dizuo migrate check-wave migration-plan 2 inventories/yulin extra", "4 arguments given, the command takes 3"),
+        ("dizuo harden --inventory inventories/yulin [--limit yl-log-01] [--chek]", "no option --chek"),
+    ],
+)
+def test_the_check_refuses_a_wrong_command_or_flag(text: str, wrong: str) -> None:
+    """The check itself: a misspelt flag or command, or an argument too many, in a documented line is found."""
+    found = [problem for _, problem in problems(Documented("test", text)) if problem]
+    assert any(wrong in problem for problem in found), found
+
+
+def test_the_check_reads_optional_parts_values_and_alternatives() -> None:
+    """A right line passes: optional parts in brackets, option values, a redirection, a comment and `preview|up`."""
+    text = "dizuo preview|up --stack yulin-prod --backend file:///srv/s [--new-backend] > log  # or s3://bucket"
+    assert [(path, problem) for path, problem in problems(Documented("test", text))] == [
+        (["preview"], None),
+        (["up"], None),
+    ]
