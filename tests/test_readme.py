@@ -4,6 +4,7 @@ the command takes, and each such command's `--help` runs."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 from collections.abc import Iterator
@@ -201,6 +202,65 @@ def test_a_flag_the_readme_names_alone_is_an_option_of_a_command(flag: Documente
         assert flag.text not in every_option(), f"{flag.text} is dizuo's now: take it off OTHER_TOOLS_FLAGS"
         return
     assert flag.text in every_option(), f"README.md names {flag.text}, which no dizuo command has"
+
+
+def python_spans() -> list[Documented]:
+    """Every inline code span of the Markdown documents that names dizuo's Python (`dizuo.migration.solve.solve(...)`),
+    not a Kubernetes label of dizuo's (`dizuo.io/owner`)."""
+    found: list[Documented] = []
+    for name in MARKDOWN:
+        text = FENCE.sub("", (ROOT / name).read_text(encoding="utf-8"))
+        found += [
+            Documented(name, span)
+            for _, span in SPAN.findall(text)
+            if re.match(r"dizuo\.\w", span) and not span.startswith("dizuo.io/")
+        ]
+    return found
+
+
+def python_problems(span: str) -> list[str]:
+    """What a user pasting ``span`` into Python (after ``import dizuo...``, ``pathlib``) would not find: a dotted
+    name of dizuo's that does not resolve, or a function called by a bare name that does not say its module."""
+    problems = []
+    for dotted in re.findall(r"\bdizuo(?:\.\w+)+", span):
+        parts = dotted.split(".")
+        for split in range(len(parts), 0, -1):
+            try:
+                found: Any = importlib.import_module(".".join(parts[:split]))
+            except ImportError:
+                continue
+            break
+        else:
+            problems.append(f"{dotted}: no such module")
+            continue
+        for part in parts[split:]:
+            if not hasattr(found, part):
+                problems.append(f"{dotted}: {'.'.join(parts[:split])} has no {part}")
+                break
+            found = getattr(found, part)
+    problems += [f"{bare}(...): from which module?" for bare in re.findall(r"(?<![.\w])([a-z_]\w*)\(", span)]
+    return problems
+
+
+PYTHON_SPANS = python_spans()
+
+
+@pytest.mark.parametrize("documented", PYTHON_SPANS, ids=[f"{d.where}: {d.text[:60]}" for d in PYTHON_SPANS])
+def test_each_python_name_a_document_shows_resolves(documented: Documented) -> None:
+    """`From Python: dizuo.migration.solve.solve(...)`: each function and module a document names is there, and a call
+    says which module its function comes from (`load_instance(path)` alone leaves the user searching)."""
+    assert python_problems(documented.text) == [], f"{documented.where}: `{documented.text}`"
+
+
+def test_the_python_check_refuses_a_name_that_is_not_there() -> None:
+    """The check itself: a misspelt function, a missing module and an unqualified call are each found."""
+    assert python_problems("dizuo.migration.solve.solve(load_instance(path))") == [
+        "load_instance(...): from which module?"
+    ]
+    assert python_problems("dizuo.capacity.forecast.forecast_history") == [
+        "dizuo.capacity.forecast.forecast_history: dizuo.capacity.forecast has no forecast_history"
+    ]
+    assert python_problems("dizuo.nosuch.thing") == ["dizuo.nosuch.thing: dizuo has no nosuch"]
 
 
 @pytest.mark.parametrize(
