@@ -40,11 +40,15 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
 
 def test_scrape_snippet_is_a_valid_prometheus_config_with_the_alerts(tmp_path: Path) -> None:
     """The snippet merged into a prometheus.yml passes `promtool check config`, which also checks the rules it
-    loads; its job name is the one the exporter-down alert watches."""
+    loads: both of dizuo's rule files, the capacity alerts and the security alerts README says to load next to them
+    (merging the snippet alone must not leave the hosts' malware and integrity alerts out); its job name is the one
+    the exporter-down alert watches."""
     snippet = yaml.safe_load((DEPLOY / "prometheus-scrape.yaml").read_text(encoding="utf-8"))
-    alerts = tmp_path / "dizuo-capacity-alerts.yaml"
-    shutil.copy(ROOT / "monitoring" / "alerts.yaml", alerts)
-    snippet["rule_files"] = [str(alerts)]
+    copies = {"dizuo-capacity-alerts.yaml": "alerts.yaml", "dizuo-security-alerts.yaml": "security-alerts.yaml"}
+    assert sorted(Path(rules).name for rules in snippet["rule_files"]) == sorted(copies), snippet["rule_files"]
+    for copy, original in copies.items():
+        shutil.copy(ROOT / "monitoring" / original, tmp_path / copy)
+    snippet["rule_files"] = [str(tmp_path / Path(rules).name) for rules in snippet["rule_files"]]
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1m"}, **snippet}))
     done = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, check=False)
