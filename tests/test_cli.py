@@ -96,6 +96,25 @@ def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
         assert "hosts.yaml: mystery: unknown key" in broken.output, broken.output
 
 
+def test_synth_outside_the_clone_says_where_it_looked_and_what_to_do(tmp_path: Path) -> None:
+    """`dizuo synth CITY` run from a folder other than the clone (the README's commands assume the clone) finds no
+    `stacks/` there: the error names the folder it looked in and says to run in the clone or pass --stacks."""
+    dizuo = Path(sys.executable).with_name("dizuo")
+    city = Path(__file__).parents[1] / "inventories" / "yulin"
+    done = subprocess.run(
+        [str(dizuo), "synth", str(city), "--out", str(tmp_path / "build")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+    assert done.returncode == BAD_INPUT, done.stderr
+    assert f"stacks: no stacks found in {tmp_path.resolve() / 'stacks'} " in done.stderr, done.stderr
+    assert "run dizuo in the folder that holds stacks/ (the clone), or pass --stacks DIR" in done.stderr, done.stderr
+    assert not (tmp_path / "build").exists()
+
+
 @pytest.mark.parametrize(
     "command",
     [

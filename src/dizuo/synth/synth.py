@@ -71,8 +71,13 @@ def discover(stacks_root: Path) -> list[StackDir]:
         if path.is_dir() and tier.isdigit() and (path / "Pulumi.yaml").exists():
             found.append(StackDir(path=path.resolve(), tier=int(tier), short=short))
     if not found:
+        # The default, `stacks`, is relative: run from anywhere but the clone, it names a folder that is not there.
         raise SynthError(
-            [f"{stacks_root}: no stacks found (expected folders like 0-network with a Pulumi.yaml)"], BAD_INPUT
+            [
+                f"{stacks_root}: no stacks found in {stacks_root.resolve()} (expected folders like 0-network with a "
+                "Pulumi.yaml): run dizuo in the folder that holds stacks/ (the clone), or pass --stacks DIR"
+            ],
+            BAD_INPUT,
         )
     return sorted(found, key=lambda s: (s.tier, s.short))
 
