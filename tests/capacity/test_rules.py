@@ -331,6 +331,20 @@ def test_rules_output_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypa
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_rules_outside_the_clone_say_where_they_looked_and_what_to_do(tmp_path, monkeypatch):
+    """`dizuo capacity rules` run from a folder other than the clone finds no monitoring/alerts-config.yaml there: it
+    exits 2 naming the option, the folder it looked in and the way out, and writes nothing."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["capacity", "rules"], env={"COLUMNS": "400"})
+    assert result.exit_code == 2, result.output
+    looked = tmp_path.resolve() / "monitoring" / "alerts-config.yaml"
+    assert result.output == (
+        f"error --config monitoring/alerts-config.yaml: no such file (looked for {looked}): run in the folder that "
+        "holds monitoring/ (the clone), or pass --config and --output\n"
+    ), result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("output", "held", "why"),
     [

@@ -387,6 +387,12 @@ def run_rules(config: Path, output: Path, *, check: bool) -> None:
     from dizuo.capacity.rules import GENERATED, load_alert_config, render, source_from  # noqa: PLC0415
     from dizuo.files import write_atomically  # noqa: PLC0415
 
+    if not config.exists():
+        # Both defaults are relative (monitoring/...): run anywhere but the clone, they name nothing.
+        raise fail(
+            f"--config {config}: no such file (looked for {config.resolve()}): run in the folder that holds "
+            "monitoring/ (the clone), or pass --config and --output"
+        )
     try:
         text = render(load_alert_config(config), source=source_from(config, output))
     except ConfigError as exc:
