@@ -9,7 +9,6 @@ a subprocess of the real CLI; Prometheus scrapes it and evaluates monitoring/ale
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -36,7 +35,19 @@ from dizuo.capacity.prometheus_source import DEFAULT_CONFIG, PrometheusSource, l
 from dizuo.capacity.types import Forecast
 from dizuo.cli import app
 from dizuo.declaration import load
-from prometheus_server import MISSING, MISSING_REASON, backfill, free_port, get, openmetrics, serving, stop, wait_for
+from prometheus_server import (
+    MISSING,
+    MISSING_REASON,
+    backfill,
+    free_port,
+    get,
+    openmetrics,
+    quick_rules,
+    serving,
+    start_exporter,
+    stop,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GIB = 2**30
@@ -284,13 +295,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     work = tmp_path_factory.mktemp("e2e-prometheus")
     now = int(time.time()) // STEP * STEP
     tsdb = backfill(work, history(now))
-    # The committed rules, with every `for:` cut to 3 s so the test need not wait 30 min to 1 h;
-    # expressions, labels and annotations are exactly the committed ones.
-    rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            rule["for"] = "3s"
-    (work / "alerts.yaml").write_text(yaml.safe_dump(rules))
+    quick_rules(work, ROOT / "monitoring" / "alerts.yaml")
     exporter_port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -300,29 +305,14 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
         ],
     }
     logs = [work / "prometheus.log", work / "exporter.log"]
-    with serving(work, tsdb, config, logs[0]) as (prometheus, prometheus_url), logs[1].open("wb") as log:
-        exporter = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from dizuo.cli import main; main()",
-                "capacity",
-                "serve",
-                "--prometheus-url",
-                prometheus_url,
-                "--listen",
-                f"127.0.0.1:{exporter_port}",
-                "--declaration",
-                str(ROOT / "inventories" / "yulin"),
-                "--calendar",
-                str(ROOT / "monitoring" / "working-calendar.yaml"),
-                "--interval",
-                "2",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    with serving(work, tsdb, config, logs[0]) as (prometheus, prometheus_url):
+        exporter = start_exporter(
+            ROOT,
+            prometheus_url,
+            f"127.0.0.1:{exporter_port}",
+            logs[1],
+            "--calendar",
+            str(ROOT / "monitoring" / "working-calendar.yaml"),
         )
         try:
             yield City(prometheus, prometheus_url, exporter, f"http://127.0.0.1:{exporter_port}", logs)

@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dizuo.capacity.config_files import ConfigError
-from dizuo.capacity.rules import load_alert_config, render
+from dizuo.capacity.rules import load_alert_config, render, rules
 from dizuo.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,7 +236,6 @@ def test_the_usage_summary_shows_the_threshold_unrounded(tmp_path, ratio, shown,
                                 "exp_labels": {
                                     "severity": "critical",
                                     "job": "dizuo-capacity",
-                                    "instance": "127.0.0.1:9782",
                                     "kind": "pvc",
                                     "volume": "ns/data",
                                 },
@@ -269,6 +268,28 @@ def test_an_exporter_job_that_would_break_the_rule_file_is_refused_at_its_key(tm
         load_alert_config(config)
     assert f"{config}: exporter_job: " in str(caught.value)
     assert repr(job) in str(caught.value) or f"'{job}'" in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("label", ["volume", "kind", "department", "dataset", "job", "__address__", "pod-name"])
+def test_a_replica_label_that_would_merge_volumes_is_refused_at_its_key(tmp_path, label):
+    """replica_labels are aggregated away in the volume alerts: one of the exporter's own labels (two volumes or
+    datasets would become one alert), job, or no label name at all is a located error naming the value."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text(
+        CONFIG.read_text().replace("replica_labels: [instance, pod]", f"replica_labels: [pod, '{label}']")
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_alert_config(config)
+    assert f"{config}: replica_labels[1]: " in str(caught.value), str(caught.value)
+    assert repr(label) in str(caught.value), str(caught.value)
+
+
+def test_no_replica_labels_keep_the_instance_on_every_alert(tmp_path):
+    """replica_labels: [] (one exporter) aggregates nothing away: the volume alerts keep `instance`, as before."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text(CONFIG.read_text().replace("replica_labels: [instance, pod]", "replica_labels: []"))
+    exprs = [r["expr"] for r in rules(load_alert_config(config))["groups"][0]["rules"]]
+    assert all("without" not in e and "unless on (job" not in e for e in exprs), exprs
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client.registry import CollectorRegistry
+from prometheus_client.samples import Sample
 from typer.testing import CliRunner
 
 from dizuo.capacity.collector import (
@@ -22,6 +23,7 @@ from dizuo.capacity.collector import (
     SelectorRead,
     Snapshot,
 )
+from dizuo.capacity.rules import load_alert_config
 from dizuo.capacity.types import Forecast
 from dizuo.cli import app
 from grafana import check_dashboard
@@ -31,8 +33,8 @@ DASHBOARD = ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json"
 METRIC = re.compile(r"\bdizuo_[a-z0-9_]+")
 
 
-def exported_names() -> set[str]:
-    """Every sample name the collector can expose (a forecast with all three dates, one allocation, one dataset, one
+def exported_samples() -> list[Sample]:
+    """Every sample the collector can expose (a forecast with all three dates, one allocation, one dataset, one
     volume left out, one kind of storage read)."""
     f = Forecast("pvc:a/b", 0, 10, 5, 20, 1.0, 2.0, {"kind": "pvc", "volume": "a/b"})
     registry = CollectorRegistry()
@@ -48,7 +50,22 @@ def exported_names() -> set[str]:
     refresh = [RefreshPeriod("ds", "d", "p", 86400.0)]
     allocated = [Allocation("department", "d", 1.0)]
     CapacityCollector(lambda: snapshot, allocated, refresh, stale_after=1, registry=registry)
-    return {sample.name for family in registry.collect() for sample in family.samples}
+    return [sample for family in registry.collect() for sample in family.samples]
+
+
+def exported_names() -> set[str]:
+    """Every sample name the collector can expose."""
+    return {sample.name for sample in exported_samples()}
+
+
+def test_the_exporter_s_own_series_carry_no_replica_label():
+    """The replica labels of alerts-config.yaml are the target's, added by Prometheus: no series the exporter serves
+    carries one (else the volume alerts would drop one of its own labels, and under `honor_labels: true` it would
+    replace the target's, so that two replicas' series collide)."""
+    replica = set(load_alert_config(ROOT / "monitoring" / "alerts-config.yaml").replica_labels)
+    served = {name for sample in exported_samples() for name in sample.labels}
+    assert {"kind", "volume", "dataset"} <= served, f"labels served: {sorted(served)}"
+    assert not served & replica, f"exporter series carry replica labels: {sorted(served & replica)}"
 
 
 def dashboard_exprs() -> list[str]:

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.exporter import HORIZON_SECONDS
-from dizuo.capacity.prometheus_source import parse_duration
+from dizuo.capacity.prometheus_source import LABELS, parse_duration
 from dizuo.declaration.loader import Problem
 
 GROUP = "dizuo-capacity"
@@ -86,10 +86,27 @@ class Hold(_Model):
     for_: PromDuration = Field(alias="for")
 
 
+# The labels of the exporter's own series: a replica label among them would merge volumes (or datasets) into one alert.
+_OWN_LABELS = frozenset({*LABELS, "dataset", "scope", "result"})
+
+
+def _replica_label(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name.startswith("__"):
+        raise ValueError("must be a Prometheus label name (letters, digits and _, not starting with __)")
+    if name in _OWN_LABELS or name == "job":
+        raise ValueError(
+            "must be a label the scrape adds per replica, not one of the exporter's own labels or job (aggregating it "
+            "away would merge volumes into one alert, or replicas of other jobs)"
+        )
+    return name
+
+
 class AlertConfig(_Model):
     """monitoring/alerts-config.yaml."""
 
     runbook_url: str
+    # Target labels that tell replicas of the exporter apart; dropped from the volume alerts (see the config).
+    replica_labels: tuple[Annotated[str, AfterValidator(_replica_label)], ...] = ("instance", "pod")
     # Pasted into PromQL (`job="..."`) and into annotation templates: the characters scrape job names use, nothing
     # that would end a string or open a template.
     exporter_job: str = Field(pattern=r"^[A-Za-z0-9_.:/-]+$")
@@ -186,8 +203,27 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         it misses, its first run serving no volume) neither resolves an alert on it nor restarts its ``for:``."""
         return f"last_over_time({metric}[{config.series_gap}])"
 
-    # Seconds until the median forecast date; clamp at 0 so "already full" reads as 0s, not negative.
-    until_full = f"clamp_min({bridged('dizuo_storage_exhaustion_timestamp_seconds')} - time(), 0)"
+    replicas = ", ".join(config.replica_labels)
+
+    def served(expr: str) -> str:
+        """``expr`` per replica of the exporter, without the series of a replica whose forecast is stale while another
+        replica of its job serves a fresh one: its old dates must not hold an alert the fresh forecast resolved.
+        (With no fresh replica, as with a single exporter, the stale forecast is all there is and is read.)"""
+        fresh_elsewhere = (
+            "dizuo_capacity_forecast_stale == 1 and on (job) (min by (job) (dizuo_capacity_forecast_stale) == 0)"
+        )
+        return f"{expr} unless on (job, {replicas}) ({fresh_elsewhere})"
+
+    def per_volume(aggregation: str, expr: str) -> str:
+        """``expr`` once per volume however many replicas of the exporter report it: the replica labels Prometheus
+        adds (``instance``, ``pod``) aggregated away, so two replicas make one alert, and a replica replaced (a new
+        pod, a new address) keeps it. The volume's own labels, a node filesystem's ``instance`` within ``volume``
+        included, are kept."""
+        return f"{aggregation} without ({replicas}) ({served(expr)})" if replicas else expr
+
+    # Seconds until the median forecast date, the earliest any replica serves; clamp at 0 so "already full" reads as
+    # 0s, not negative.
+    until_full = f"clamp_min({per_volume('min', bridged('dizuo_storage_exhaustion_timestamp_seconds'))} - time(), 0)"
     write, period = (
         bridged("dizuo_dataset_last_write_timestamp_seconds"),
         bridged("dizuo_dataset_refresh_period_seconds"),
@@ -217,8 +253,8 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         _alert(
             config,
             "DizuoStorageUsageCritical",
-            expr=f"{bridged('dizuo_storage_used_bytes')} / {bridged('dizuo_storage_capacity_bytes')}"
-            f" > {config.usage_critical.ratio!r}",  # every digit: `:g` would make 0.9999995 a 1 that never fires
+            expr=per_volume("max", f"{bridged('dizuo_storage_used_bytes')} / {bridged('dizuo_storage_capacity_bytes')}")
+            + f" > {config.usage_critical.ratio!r}",  # every digit: `:g` would make 0.9999995 a 1 that never fires
             hold=config.usage_critical.for_,
             severity="critical",
             summary=f"A volume is more than {percent(config.usage_critical.ratio)} full.",
@@ -258,12 +294,12 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         _alert(
             config,
             "DizuoCapacityVolumesLeftOut",
-            expr=bridged("dizuo_capacity_left_out_last_sample_timestamp_seconds"),
+            expr=per_volume("max", bridged("dizuo_capacity_left_out_last_sample_timestamp_seconds")),
             hold=config.left_out.for_,
             severity="warning",
             summary="A volume stopped reporting its usage: it is no longer forecast, and none of its alerts can fire.",
-            description="The capacity exporter {{ $labels.instance }} leaves out"
-            f" {_LABELS_OF_VOLUME}: no usage sample since {{{{ $value | humanizeTimestamp }}}} (its exporter stopped"
+            description=f"The capacity exporter leaves out {_LABELS_OF_VOLUME}: no usage sample since"
+            " {{ $value | humanizeTimestamp }} (its exporter stopped"
             " reporting it, or it was deleted: then silence this alert for its volume), for more than"
             f" {config.left_out.for_}.",
         ),
@@ -273,7 +309,9 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             expr=f"up{{{job}}} == 0 or absent(up{{{job}}})",
             hold=config.exporter_down.for_,
             severity="warning",
-            summary="The capacity exporter cannot be scraped: capacity alerts are blind.",
+            # Per replica: one of two down still warns (the redundancy is gone, the work queue restores it), but the
+            # other serves every volume alert, so it does not page; with no replica up the alerts are blind.
+            summary="A capacity exporter cannot be scraped: without another replica up, capacity alerts are blind.",
             description=f"Prometheus has not scraped job {config.exporter_job}"
             "{{ with $labels.instance }} at {{ . }}{{ end }}"
             f" for more than {config.exporter_down.for_}.",
