@@ -28,6 +28,8 @@ PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 MISSING = PROMETHEUS is None or PROMTOOL is None
 MISSING_REASON = "prometheus/promtool (Debian package prometheus) not installed"
+# The marks of a test module that starts a real Prometheus.
+REAL_PROMETHEUS = [pytest.mark.prometheus, pytest.mark.slow, pytest.mark.skipif(MISSING, reason=MISSING_REASON)]
 
 # metric name -> [(labels, values)], all on one timestamp grid
 Series = Mapping[str, Sequence[tuple[Mapping[str, str], npt.NDArray[np.float64]]]]

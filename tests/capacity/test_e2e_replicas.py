@@ -22,8 +22,7 @@ import numpy as np
 import pytest
 
 from prometheus_server import (
-    MISSING,
-    MISSING_REASON,
+    REAL_PROMETHEUS,
     backfill,
     free_port,
     get,
@@ -42,11 +41,7 @@ DAYS = 14
 FILL_HOURS = 36
 STOPPED_HOURS = 2
 
-pytestmark = [
-    pytest.mark.prometheus,
-    pytest.mark.slow,
-    pytest.mark.skipif(MISSING, reason=MISSING_REASON),
-]
+pytestmark = REAL_PROMETHEUS
 
 FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
 STOPPED = {"namespace": "gaj-01", "persistentvolumeclaim": "db", "job": "kubelet"}

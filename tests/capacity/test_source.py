@@ -188,6 +188,58 @@ def test_a_volume_whose_samples_stopped_is_left_out_and_said_so(caplog):
     assert "pvc:sjj-tyrz/old" in caplog.text
 
 
+@pytest.mark.parametrize("refused", [False, True])
+def test_a_volume_whose_every_exporter_is_scraped_since_is_gone_not_left_out(caplog, refused):
+    """Two claims ended two hours ago. One was reported by two kubelets (it moved), both `up` now: deleted, gone,
+    neither forecast nor left out, said once at info. The other's kubelet is down: left out. Where Prometheus refuses
+    the scraped_from query, both are left out, as before, and the log says why once."""
+    ended = [t - 7200 for t in grid(8)]
+    moved = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "tmp"}
+    stuck = {"namespace": "gaj-01", "persistentvolumeclaim": "db"}
+    at = ended[-1]
+
+    def target(instance: str) -> dict[str, str]:
+        return {"job": "kubelet", "instance": instance}
+
+    answers = {
+        sent(PVC.used): (200, matrix(*((c, [(t, GIB) for t in ended]) for c in (moved, stuck)))),
+        sent(PVC.capacity): (200, matrix(*((c, [(t, 9 * GIB) for t in ended]) for c in (moved, stuck)))),
+        "min by (job, instance) (up)": (
+            200,
+            matrix(
+                (target("10.61.16.31:10250"), [(NOW, 1)]),
+                (target("10.61.16.32:10250"), [(NOW, 1)]),
+                (target("10.61.16.33:10250"), [(NOW, 0)]),
+            ),
+        ),
+        sent(PVC.scraped_from or ""): (422, {"status": "error", "errorType": "execution", "error": "no"})
+        if refused
+        else (
+            200,
+            matrix(
+                ({**moved, **target("10.61.16.31:10250")}, [(at, GIB)]),
+                ({**moved, **target("10.61.16.32:10250")}, [(at, GIB)]),
+                ({**stuck, **target("10.61.16.33:10250")}, [(at, GIB)]),
+            ),
+        ),
+    }
+    with FakePrometheus(answers) as server, caplog.at_level("INFO", logger="dizuo.capacity.source"):
+        source = PrometheusSource(server.url, clock=lambda: NOW)
+        first, second = source.read(), source.read()
+    assert sorted(h.series for h in first.left_out) == (
+        ["pvc:gaj-01/db", "pvc:sjj-tyrz/tmp"] if refused else ["pvc:gaj-01/db"]
+    )
+    assert [h.series for h in first.gone] == ([] if refused else ["pvc:sjj-tyrz/tmp"])
+    assert first.histories == []
+    assert [[h.series for h in r.left_out + r.gone] for r in (first, second)] == [
+        [h.series for h in first.left_out + first.gone]
+    ] * 2, "the second run reads the same"
+    said = "pvc: which exporters are still scraped not read" if refused else "1 volume(s) gone"
+    assert caplog.text.count(said) == 1, caplog.text
+    asked_at = [r["start"] for r in server.requests if r["query"] == sent(PVC.scraped_from or "")]
+    assert asked_at == ([f"{at:.3f}"] * 2 if refused else [f"{at:.3f}"]), "asked once per last sample while it answers"
+
+
 def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
     """Every query covers [now - lookback, now] rounded down to the step, at the configured step; which volumes exist,
     the last max_age."""
@@ -553,8 +605,8 @@ def test_warnings_that_hold_run_after_run_are_logged_when_another_volume_joins_t
         "left out 1 volume(s) without a sample in the last 3600s",
     ], said
     assert said_after == [
-        "left out 2 volume(s) without a sample in the last 3600s (deleted, or no longer scraped): "
-        "pvc:sjj-tyrz/old, pvc:sjj-tyrz/older"
+        "left out 2 volume(s) without a sample in the last 3600s (exporter stopped, or deleted where that cannot be "
+        "told): pvc:sjj-tyrz/old, pvc:sjj-tyrz/older"
     ], said_after
 
 

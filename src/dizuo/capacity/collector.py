@@ -33,8 +33,9 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   read them) and ``dizuo_capacity_selector_last_read_timestamp_seconds{kind}``.
 - ``dizuo_capacity_left_out_last_sample_timestamp_seconds{kind, volume, pool, department, system}``: one series per
   volume the last good run left out for having no sample in the last ``max_age`` (its exporter stopped reporting it,
-  or it was deleted), valued at its last sample: nothing forecasts it and none of its alerts can fire;
-  ``DizuoCapacityVolumesLeftOut`` says so, per volume (a deliberate deletion is silenced by its ``volume``).
+  or it was deleted where that cannot be told: one deleted while its exporter is scraped is gone, not left out),
+  valued at its last sample: nothing forecasts it and none of its alerts can fire; ``DizuoCapacityVolumesLeftOut``
+  says so, per volume (such a deletion is silenced by its ``volume``).
 """
 
 from __future__ import annotations

@@ -244,7 +244,7 @@ def run_report(
     histories = reading.histories
     # The volumes not sampled now (unmounted, left out) are not forecast, but hold their datasets' last writes (see
     # build_report).
-    unsampled = [*reading.unmounted, *reading.left_out]
+    unsampled = [*reading.unmounted, *reading.left_out, *reading.gone]
     older = [] if source is None else read_older_writes(source, [*histories, *unsampled])
     with (
         err.status(f"forecasting {len(histories)} series"),

@@ -132,7 +132,7 @@ class ForecastLoop:
             forecasts = _with_labels(self._forecaster(histories), histories) + carried(previous, failed, histories)
             # A volume not sampled now (unmounted, or left out) still holds its past: a claim only a nightly loader
             # mounts drops out of kubelet's stats by day, and its last write is in the history read all the same.
-            past = [*histories, *reading.unmounted, *reading.left_out]
+            past = [*histories, *reading.unmounted, *reading.left_out, *reading.gone]
             writes = self._older_writes(carried_writes(previous.writes, dataset_writes(past)), past)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
@@ -337,13 +337,13 @@ def _then(a: UsageHistory, b: UsageHistory) -> UsageHistory:
 
 
 def blank_kinds(previous: Snapshot, reading: Reading) -> dict[str, str]:
-    """The kinds of ``reading`` that read no volume at all, not even one left out, though the last good run forecast
-    some: as with every volume gone at once, that is the source's doing (a selector or a relabelling changed), not
-    storage removed (a deleted volume stays in the history read, left out, for its whole length). So is a kind whose
-    volumes all exist (its ``exists`` query) but none is sampled now: its exporter's scrape is gone, not every claim
-    unmounted at once."""
+    """The kinds of ``reading`` that read no volume at all, not even one left out or gone, though the last good run
+    forecast some: as with every volume gone at once, that is the source's doing (a selector or a relabelling changed),
+    not storage removed (a deleted volume stays in the history read, gone or left out, for its whole length). So is a
+    kind whose volumes all exist (its ``exists`` query) but none is sampled now: its exporter's scrape is gone, not
+    every claim unmounted at once."""
     had = Counter(f.labels.get("kind", "") for f in previous.forecasts)
-    now = {h.labels.get("kind", "") for h in (*reading.histories, *reading.left_out)}
+    now = {h.labels.get("kind", "") for h in (*reading.histories, *reading.left_out, *reading.gone)}
     unsampled = Counter(h.labels.get("kind", "") for h in reading.unmounted)
     return {
         kind: f"returned no volume ({had[kind]} at the last run that read it): check its selector"

@@ -171,6 +171,13 @@ class Selector(BaseModel):
         "kube-state-metrics' claims no running pod mounts): a volume it names is not left out for want of a recent "
         "sample, only not mounted",
     )
+    scraped_from: str | None = Field(
+        default=None,
+        description="PromQL: the series a volume's samples come from, one per volume and scrape target, with the "
+        "volume labels and the target's job and instance (e.g. max by (namespace, persistentvolumeclaim, job, "
+        "instance) (kubelet_volume_stats_used_bytes)): a volume without a recent sample every target of which has "
+        "been scraped since, without it, is gone (deleted), not left out",
+    )
 
 
 # In a selector's expressions: `$step` is the query's step, `$range` twice it (an `increase(...[$range])` per sample
@@ -223,7 +230,9 @@ class SourceConfig(BaseModel):
         default=60, description="Per HTTP request, the whole answer however slowly it comes; at most 1d"
     )
     max_age: Duration = Field(
-        default=3600, description="A volume without a sample this recent is left out (deleted, or no longer scraped)"
+        default=3600,
+        description="A volume without a sample this recent is not forecast: left out (its exporter stopped), or gone "
+        "(deleted: see Selector.scraped_from)",
     )
     write_lookback: Duration = Field(
         default=365 * 86400,
@@ -339,6 +348,10 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         volume=("cluster", "namespace", "persistentvolumeclaim"),
         owner_label="namespace",
         written=_RBD_WRITTEN,
+        # The kubelet that reported a claim last: scraped since without it, the claim is deleted (a claim moved to
+        # another node is sampled there, and one no pod mounts is in `exists`).
+        scraped_from="max by (cluster, namespace, persistentvolumeclaim, job, instance) "
+        "(kubelet_volume_stats_used_bytes$owners)",
         # kubelet reports a claim only while a pod mounts it; kube-state-metrics reports every claim there is. A
         # claim no pod mounts now (one only its nightly loader mounts) is then not mounted, not deleted. A claim a
         # running pod mounts is never "not mounted": without a sample its kubelet is not read (a node down, a scrape
@@ -351,6 +364,8 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         used=f"node_filesystem_size_bytes{{{_FS}}} - node_filesystem_avail_bytes{{{_FS}}}",
         capacity=f"node_filesystem_size_bytes{{{_FS}}}",
         volume=("instance", "mountpoint"),
+        # The node's exporter scraped since without the mountpoint: unmounted for good, not a node down.
+        scraped_from=f"max by (instance, mountpoint, job) (node_filesystem_size_bytes{{{_FS}}})",
     ),
     # ceph-mgr exports pools by id; the name comes from ceph_pool_metadata. max_avail already
     # accounts for replication and the full ratio, so stored + max_avail is what the pool can hold.
@@ -370,6 +385,8 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         volume=("bucket",),
         owner_label="bucket",
         written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes$owners[$range]))",
+        # Every MinIO server scraped since without the bucket: it was deleted.
+        scraped_from="max by (bucket, job, instance) (minio_bucket_usage_total_bytes$owners)",
     ),
 )
 
@@ -651,6 +668,8 @@ class PrometheusSource:
         self._clock = clock
         self._written_failing: set[str] = set()  # selectors whose bytes-written read failed last time (warned once)
         self._said = Said()
+        # The scraped_from series at a volume's last sample, by query and time (see _ended).
+        self._reported: dict[tuple[str, int], list[RangeSeries]] = {}
 
     def check_selectors(self) -> None:
         """Ask Prometheus to evaluate each selector expression at one instant where no data can be (the epoch: cheap
@@ -660,7 +679,7 @@ class PrometheusSource:
         endpoint = f"{self.url}/api/v1/query"
         problems = []
         for index, selector in enumerate(self.config.selectors):
-            for key in ("used", "capacity", "written", "exists"):
+            for key in ("used", "capacity", "written", "exists", "scraped_from"):
                 expression = getattr(selector, key)
                 if expression is None:
                     continue
@@ -748,9 +767,10 @@ class PrometheusSource:
         failed: dict[str, str] = {}
         errors: list[SourceError] = []
         existing: set[str] = set()
+        ended: set[str] = set()
         for index, selector in enumerate(self.config.selectors):
             try:
-                out += self._read(selector, start, end, step, index=index, existing=existing)
+                out += self._read(selector, start, end, step, index=index, existing=existing, ended=ended)
             except UnreachableError:
                 raise
             except SourceError as exc:
@@ -764,17 +784,29 @@ class PrometheusSource:
         # how many: DizuoCapacityVolumesLeftOut).
         # A volume its selector's `exists` still names is not gone, only not mounted now: neither forecast nor left
         # out, its history dates its dataset's writes.
+        # A volume whose series ended while the exporters that reported it are still scraped was deleted: gone, neither
+        # forecast nor left out (else a deleted claim would warn for the 28 days its series stays in the history).
         fresh: list[UsageHistory] = []
         stopped: list[UsageHistory] = []
         unmounted: list[UsageHistory] = []
+        deleted: list[UsageHistory] = []
         for history in one_per_volume(out, self._said):
             if history.timestamps[-1] >= end - self.config.max_age:
                 fresh.append(history)
+            elif history.series in existing:
+                unmounted.append(history)
             else:
-                (unmounted if history.series in existing else stopped).append(history)
+                (deleted if history.series in ended else stopped).append(history)
+        if self._said.anew("deleted", ids := sorted(h.series for h in deleted)):
+            log.info(
+                "%d volume(s) gone: their series ended while their exporters are still scraped (deleted): %s",
+                len(ids),
+                ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else ""),
+            )
         if self._said.anew("left out", gone := sorted(h.series for h in stopped)):
             log.warning(
-                "left out %d volume(s) without a sample in the last %gs (deleted, or no longer scraped): %s",
+                "left out %d volume(s) without a sample in the last %gs (exporter stopped, or deleted where that "
+                "cannot be told): %s",
                 len(gone),
                 self.config.max_age,
                 ", ".join(gone[:10]) + (", ..." if len(gone) > 10 else ""),
@@ -782,7 +814,7 @@ class PrometheusSource:
         # Two selectors of one kind: where one read, the kind's volumes it read are fresh; the kind still counts as
         # failed, so the other's volumes are carried.
         kinds = tuple(dict.fromkeys(s.kind for s in self.config.selectors))
-        return Reading(fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted)
+        return Reading(fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted, gone=deleted)
 
     def _existing(self, selector: Selector, end: float, identity: VolumeIdentity) -> set[str]:
         """The series ids of the volumes ``selector.exists`` names within ``max_age`` before ``end``, each named as
@@ -836,12 +868,14 @@ class PrometheusSource:
         *,
         index: int | None = None,
         existing: set[str] | None = None,
+        ended: set[str] | None = None,
     ) -> list[UsageHistory]:
         """One selector's volumes (with ``owners``, only those whose owner label is one of them; see OWNERS): used,
         capacity and, where it counts them, bytes written, joined. Bytes written only add to what growth says: when
         their read fails (a join of three exporters can be refused as too large), the volumes are read without them.
         With ``index`` (its place in the config), a volume it returns more than once at a time is warned of; with
-        ``existing``, the ids of the volumes its ``exists`` names are added to it (see ``_existing``)."""
+        ``existing``, the ids of the volumes its ``exists`` names are added to it (see ``_existing``); with ``ended``,
+        the ids of those whose series ended while their exporters are still scraped (see ``_ended``)."""
         used, capacity = (
             self.query_range(query_text(e, step, selector.owner_label, owners), start, end, step)
             for e in (selector.used, selector.capacity)
@@ -869,9 +903,54 @@ class PrometheusSource:
         joined = join_series(selector, used, capacity, self.ownership, written, identity)
         if existing is not None:
             existing |= self._existing(selector, end, identity)
+        if ended is not None:
+            ended |= self._ended(selector, joined, end, identity)
         if index is not None:
             self._warn_ambiguous(index, selector, identity)
         return joined
+
+    def _ended(
+        self, selector: Selector, volumes: Sequence[UsageHistory], end: float, identity: VolumeIdentity
+    ) -> set[str]:
+        """The series ids of ``volumes`` without a sample in the last ``max_age`` whose series ended while their
+        exporters kept being scraped: every target (job, instance) that ``selector.scraped_from`` names for the volume
+        at its last sample is up now, so it has been scraped since, without the volume (Prometheus marked its series
+        stale then): it was deleted. A volume one of whose targets is down or gone (no ``up``) is not: its exporter
+        stopped, and it is left out. None without ``scraped_from``, or when Prometheus fails a query (those volumes are
+        then left out, as before, and the log says so once)."""
+        unsampled = {h.series: int(h.timestamps[-1]) for h in volumes if h.timestamps[-1] < end - self.config.max_age}
+        if not selector.scraped_from or not unsampled:
+            return set()
+        step = self.config.step
+        query = query_text(selector.scraped_from, step)
+        targets: dict[str, set[tuple[str, str]]] = {}
+        try:
+            scraped = {
+                (s.labels.get("job", ""), s.labels.get("instance", ""))
+                for s in self.query_range("min by (job, instance) (up)", end, end, step)
+                if s.values.size and s.values[-1] == 1
+            }
+            # What reported a volume at its last sample does not change: asked once per time, kept for the lookback.
+            self._reported = {k: v for k, v in self._reported.items() if k[1] >= end - self.config.lookback}
+            for at in sorted(set(unsampled.values())):
+                if (query, at) not in self._reported:
+                    self._reported[query, at] = self.query_range(query, at, at, step)
+                for s in self._reported[query, at]:
+                    volume = f"{selector.kind}:{'/'.join(v for v in identity(volume_key(selector, s)) if v)}"
+                    if unsampled.get(volume) == at:
+                        targets.setdefault(volume, set()).add((s.labels.get("job", ""), s.labels.get("instance", "")))
+        except UnreachableError:
+            raise
+        except SourceError as exc:
+            if self._said.anew("scraped_from failing", [selector.kind]):  # once while it fails
+                log.warning(
+                    "%s: which exporters are still scraped not read, volumes without a sample are left out: %s",
+                    selector.kind,
+                    exc,
+                )
+            return set()
+        self._said.anew("scraped_from failing", [])
+        return {volume for volume, by in targets.items() if by <= scraped}
 
     def _warn_ambiguous(self, index: int, selector: Selector, identity: VolumeIdentity) -> None:
         """Warn (when it names another) of the volumes of ``selector``'s written or exists series that lack a volume

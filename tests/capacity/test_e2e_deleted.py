@@ -1,0 +1,161 @@
+"""A deleted claim is gone, not left out: a real Prometheus over backfilled blocks, `dizuo capacity serve` reading it.
+
+Three claims stopped reporting 2 hours before the last backfilled sample. The kubelet that reported the first is still
+scraped (`up` 1: Prometheus scrapes a live target under that job and instance): the claim was deleted, and is gone.
+The kubelet of the second is down (its target refuses the connection: `up` 0), and the third's kubelet is no longer
+a target at all: their claims are left out, and DizuoCapacityVolumesLeftOut warns of them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from prometheus_server import (
+    REAL_PROMETHEUS,
+    backfill,
+    free_port,
+    get,
+    openmetrics,
+    quick_rules,
+    serving,
+    start_exporter,
+    stop,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+GIB = 2**30
+STEP = 900
+DAYS = 14
+ENDED_HOURS = 2
+
+pytestmark = REAL_PROMETHEUS
+
+SCRAPED = "10.61.16.31:10250"  # its kubelet still scraped, successfully
+DOWN = "10.61.16.32:10250"  # its kubelet still a target, refusing the scrape
+# (claim labels, whose kubelet reported it)
+DELETED = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "tmp-import"}, SCRAPED)
+ON_A_DOWN_NODE = ({"namespace": "gaj-01", "persistentvolumeclaim": "db"}, DOWN)
+NODE_RETIRED = ({"namespace": "gaj-01", "persistentvolumeclaim": "cache"}, "10.61.16.33:10250")
+LIVE = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, SCRAPED)
+
+
+def history(now: int) -> str:
+    """OpenMetrics text: 14 days at 15 min of the claims' stats and of their kubelets' `up`."""
+    ts = np.arange(now - DAYS * 86400, now + 1, STEP, dtype=np.int64)
+    until_ended = ts <= now - ENDED_HOURS * 3600
+    series: dict[str, list[tuple[dict[str, str], np.ndarray]]] = {
+        "kubelet_volume_stats_used_bytes": [],
+        "kubelet_volume_stats_capacity_bytes": [],
+        "up": [],
+    }
+    for claim, instance in (DELETED, ON_A_DOWN_NODE, NODE_RETIRED, LIVE):
+        labels = {**claim, "job": "kubelet", "instance": instance}
+        when = np.ones(ts.size, dtype=bool) if (claim, instance) == LIVE else until_ended
+        series["kubelet_volume_stats_used_bytes"].append((labels, np.where(when, 40.0 * GIB, np.nan)))
+        series["kubelet_volume_stats_capacity_bytes"].append((labels, np.where(when, 100.0 * GIB, np.nan)))
+    # The scrapes' own record, as Prometheus kept it: the node still scraped is up all along, the one down since the
+    # claims ended, the retired one no longer a target since then (no sample).
+    target = {"job": "kubelet"}
+    series["up"] += [
+        ({**target, "instance": SCRAPED}, np.ones(ts.size)),
+        ({**target, "instance": DOWN}, np.where(until_ended, 1.0, 0.0)),
+        ({**target, "instance": NODE_RETIRED[1]}, np.where(until_ended, 1.0, np.nan)),
+    ]
+    return openmetrics(ts, series)
+
+
+@dataclass
+class Served:
+    """The running Prometheus and exporter."""
+
+    prometheus_url: str
+    exporter_url: str
+    logs: list[Path]
+
+    def left_out(self) -> dict[str, float]:
+        text = get(f"{self.exporter_url}/metrics").decode()
+        families = {f.name: f.samples for f in text_string_to_metric_families(text)}
+        if (
+            not families.get("dizuo_capacity_forecast_series")
+            or families["dizuo_capacity_forecast_series"][0].value < 1
+        ):
+            return {}
+        return {
+            s.labels["volume"]: s.value for s in families["dizuo_capacity_left_out_last_sample_timestamp_seconds"]
+        } or {"": 0.0}
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(json.loads(get(f"{self.prometheus_url}/api/v1/alerts"))["data"]["alerts"])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    work = tmp_path_factory.mktemp("e2e-deleted")
+    now = int(time.time()) // STEP * STEP
+    tsdb = backfill(work, history(now))
+    quick_rules(work, ROOT / "monitoring" / "alerts.yaml")
+    exporter_port, refusing = free_port(), free_port()
+    listen = f"127.0.0.1:{exporter_port}"
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["alerts.yaml"],
+        "scrape_configs": [
+            {"job_name": "dizuo-capacity", "static_configs": [{"targets": [listen]}]},
+            # Live `up` of the kubelets: the one still scraped is any target that answers (the exporter, whose
+            # samples are dropped: only `up` is kept), the one down a port nothing listens on, each under its node's
+            # instance.
+            {
+                "job_name": "kubelet",
+                "static_configs": [
+                    {"targets": [listen], "labels": {"instance": SCRAPED}},
+                    {"targets": [f"127.0.0.1:{refusing}"], "labels": {"instance": DOWN}},
+                ],
+                "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": ".+", "action": "drop"}],
+            },
+        ],
+    }
+    logs = [work / "prometheus.log", work / "exporter.log"]
+    with serving(work, tsdb, config, logs[0]) as (_prometheus, prometheus_url):
+        exporter = start_exporter(ROOT, prometheus_url, listen, logs[1])
+        try:
+            yield Served(prometheus_url, f"http://{listen}", logs)
+        finally:
+            stop(exporter)
+
+
+def test_a_deleted_claim_is_gone_and_a_claim_whose_kubelet_stopped_is_left_out(served):
+    """The claim whose kubelet is still scraped without it is neither forecast nor left out; the claims whose kubelet
+    is down or no longer a target are left out, valued at their last sample."""
+    left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
+    assert set(left_out) == {"gaj-01/db", "gaj-01/cache"}, f"left out: {left_out}"
+    assert all(time.time() - at > ENDED_HOURS * 3600 - STEP for at in left_out.values()), left_out
+
+
+def test_only_the_volumes_whose_exporter_stopped_warn(served):
+    """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node, never for the deleted
+    claim."""
+    fired = wait_for(
+        lambda: (
+            sorted(
+                a["labels"]["volume"]
+                for a in served.alerts()
+                if a["labels"]["alertname"] == "DizuoCapacityVolumesLeftOut" and a["state"] == "firing"
+            )
+            == ["gaj-01/cache", "gaj-01/db"]
+            and served.alerts()
+        ),
+        "DizuoCapacityVolumesLeftOut firing for gaj-01/cache and gaj-01/db",
+        served.logs,
+    )
+    deleted = [a for a in fired if a["labels"].get("volume") == "sjj-tyrz/tmp-import"]
+    assert deleted == [], f"alerts on the deleted claim: {deleted}"
