@@ -8,9 +8,10 @@ import re
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from dizuo.capacity import prometheus_source
 from dizuo.capacity.config_files import ConfigError
 from dizuo.capacity.prometheus_source import (
     DEFAULT_CONFIG,
@@ -247,14 +249,57 @@ def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
     written, exists = (
         sum(getattr(s, key) is not None for s in DEFAULT_CONFIG.selectors) for key in ("written", "exists")
     )
-    assert len(fleet.requests) == 2 * len(DEFAULT_CONFIG.selectors) + written + exists, "used, capacity (and others)"
+    spans = asked_spans(fleet.requests, "900")
+    assert len(spans) == 2 * len(DEFAULT_CONFIG.selectors) + written + exists, "used, capacity (and others)"
     existing = {query_text(s.exists, 900) for s in DEFAULT_CONFIG.selectors if s.exists}
-    for request in fleet.requests:
+    for query, span in spans.items():
+        assert span == (NOW - (3600 if query in existing else 28 * 86400), NOW), f"span of {query!r}"
+
+
+def test_a_long_span_is_read_in_slices_no_answer_much_larger_than_the_slice(monkeypatch):
+    """A 28-day read of 50 volumes with a slice of 20,000 points is asked as its newest day, then older slices of
+    about 20,000 points each (every answer parsed whole takes some 9 times its JSON in memory): no answer holds more,
+    and the slices join into exactly the series the whole span holds, in time order. A span of under a day is one
+    request."""
+    # raising=False: code without the constant reads the whole span at once, and fails on the answers below.
+    monkeypatch.setattr(prometheus_source, "SLICE_POINTS", 20_000, raising=False)
+    start, end = NOW - 28 * 86400, NOW
+    answered: list[int] = []
+
+    def fetch(_url: str, form: Mapping[str, str], _timeout: float, _headers: Mapping[str, str]) -> object:
+        lo, hi, step = float(form["start"]), float(form["end"]), float(form["step"])
+        stamps = np.arange(lo, hi + 1, step)
+        answer = matrix(*(({"volume": f"v{i}"}, [(t, i * t) for t in stamps]) for i in range(50)))
+        answered.append(50 * stamps.size)
+        return answer
+
+    source = PrometheusSource("http://127.0.0.1:9", fetch=fetch, clock=lambda: NOW)
+    series = source.query_range("used", start, end, 900)
+    assert max(answered) <= 20_000, f"points per answer: {answered}"
+    assert answered[0] == 50 * 96, "the newest day comes first"
+    whole = np.arange(start, end + 1, 900)
+    assert sorted(s.labels["volume"] for s in series) == sorted(f"v{i}" for i in range(50))
+    for one in series:
+        i = int(one.labels["volume"][1:])
+        assert np.array_equal(one.timestamps, whole.astype(np.int64)), f"timestamps of {one.labels}"
+        assert np.array_equal(one.values, i * whole), f"values of {one.labels}"
+    answered.clear()
+    source.query_range("used", end - 95 * 900, end, 900)
+    assert answered == [50 * 96], "under a day: one request"
+
+
+def asked_spans(requests: list[dict[str, str]], step: str) -> dict[str, tuple[float, float]]:
+    """The span each query was asked over, from the slices it was asked in: each slice starts one step after the one
+    before ends (no gap, no overlap), at ``step``."""
+    slices: dict[str, list[tuple[float, float]]] = {}
+    for request in requests:
         assert request["path"] == "/api/v1/query_range"
-        assert float(request["end"]) == NOW, f"end of {request['query']!r}"
-        span = 3600 if request["query"] in existing else 28 * 86400
-        assert float(request["start"]) == NOW - span, f"start of {request['query']!r}"
-        assert request["step"] == "900"
+        assert request["step"] == step, f"step of {request['query']!r}"
+        slices.setdefault(request["query"], []).append((float(request["start"]), float(request["end"])))
+    for query, spans in slices.items():
+        spans.sort()
+        assert all(b[0] == a[1] + float(step) for a, b in pairwise(spans)), f"slices of {query!r}: {spans}"
+    return {query: (spans[0][0], spans[-1][1]) for query, spans in slices.items()}
 
 
 def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_only(declaration):
@@ -285,10 +330,7 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
     )
     assert "increase(minio_bucket_traffic_received_bytes" + matcher + "[7200s])" in " ".join(asked), "$range: 2 steps"
     assert "kube_persistentvolumeclaim_info" + matcher.replace("bucket", "namespace") in " ".join(asked)
-    for request in server.requests:
-        assert float(request["end"]) == NOW, "aligned to the hour"
-        assert float(request["start"]) == NOW - 365 * 86400
-        assert request["step"] == "3600"
+    assert set(asked_spans(server.requests, "3600").values()) == {(NOW - 365 * 86400, NOW)}, "aligned to the hour"
     assert PrometheusSource(server.url, declaration=declaration).write_histories(["no-such"]) == []
 
 

@@ -43,6 +43,11 @@ MAX_POINTS = 11_000
 MAX_TIMEOUT = 86400
 # The labels every forecast carries, in this order; bounded by the declaration and the fleet.
 LABELS = ("kind", "volume", "pool", "department", "system")
+# A range query over more steps than this is asked in slices of time (see PrometheusSource.query_range): this many
+# newest steps first (one day at the 15-minute step), then slices of about SLICE_POINTS points each (some 14 MiB of
+# JSON, 130 MiB while parsed).
+PROBE_STEPS = 96
+SLICE_POINTS = 500_000
 
 log = logging.getLogger("dizuo.capacity.source")
 
@@ -605,6 +610,19 @@ def range_series(item: object) -> RangeSeries:
     return RangeSeries(labels, stamps.round().astype(np.int64), values)
 
 
+def within(series: Sequence[RangeSeries], start: float, end: float) -> list[RangeSeries]:
+    """``series`` with only their points in [start, end] (all of them, from Prometheus), and those left with none
+    dropped: the slices of one query never overlap, whatever answers them."""
+    out = []
+    for one in series:
+        keep = (one.timestamps >= start - 1e-6) & (one.timestamps <= end + 1e-6)
+        if keep.all():
+            out.append(one)
+        elif keep.any():
+            out.append(RangeSeries(one.labels, one.timestamps[keep], one.values[keep]))
+    return out
+
+
 def joined_in_time(earlier: Sequence[RangeSeries], later: Sequence[RangeSeries]) -> list[RangeSeries]:
     """The answers of one range query over two spans, ``earlier`` wholly before ``later``, as one: a series (by its
     labels) in both has its points of both, in time order."""
@@ -699,11 +717,32 @@ class PrometheusSource:
     def query_range(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
         """Run one range query; raise :class:`SourceError` naming the query on any failure.
 
-        A query Prometheus refuses as too large (a fleet of thousands of volumes, a year of RBD counters) is asked
-        again in two halves of its time span, and so on down to a single step. Each step of a range query is
-        evaluated on its own, so the halves join into exactly the answer the whole would have been."""
+        A span longer than PROBE_STEPS steps is asked in slices of time, so that no answer is much larger than
+        SLICE_POINTS points, whatever the fleet: the JSON of an answer takes some 9 times its size in memory while it
+        is parsed (bench/capacity/answer_memory.py: 2,000 claims over 28 days, 139 MiB, peaked at 1.3 GiB whole and
+        0.3 GiB in 8 slices). Its last PROBE_STEPS steps come first, and tell how many series a step holds; the rest
+        is asked, newest first, in slices of that many points. Each step of a range query is evaluated on its own,
+        so the slices join into exactly the answer the whole would have been. A fleet of a few hundred volumes costs
+        one request more than the whole would."""
+        steps = math.floor((end - start) / step + 1e-9)  # the answer's points are start + k * step, k = 0..steps
+        if steps < PROBE_STEPS:
+            return self._query_range_fitting(query, start, end, step)
+        first = steps - PROBE_STEPS + 1  # the newest slice: steps first..steps
+        held = self._query_range_fitting(query, start + first * step, start + steps * step, step)
+        per_step = max(1.0, sum(s.timestamps.size for s in held) / PROBE_STEPS)
+        slice_steps = max(PROBE_STEPS, int(SLICE_POINTS / per_step))
+        while first > 0:
+            lo = max(0, first - slice_steps)
+            earlier = self._query_range_fitting(query, start + lo * step, start + (first - 1) * step, step)
+            held = joined_in_time(earlier, held)
+            first = lo
+        return held
+
+    def _query_range_fitting(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
+        """One range query; one Prometheus refuses as too large (a fleet of thousands of volumes, a year of RBD
+        counters) is asked again in two halves of its time span, and so on down to a single step."""
         try:
-            return self._query_range_once(query, start, end, step)
+            return within(self._query_range_once(query, start, end, step), start, end)
         except QueryTooLargeError:
             steps = round((end - start) / step)
             if steps < 1:
@@ -711,7 +750,8 @@ class PrometheusSource:
             middle = start + (steps // 2) * step
             log.info("query refused as too large over %gs, asked again in halves: %s", end - start, query)
             return joined_in_time(
-                self.query_range(query, start, middle, step), self.query_range(query, middle + step, end, step)
+                self._query_range_fitting(query, start, middle, step),
+                self._query_range_fitting(query, middle + step, end, step),
             )
 
     def _query_range_once(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
