@@ -111,6 +111,31 @@ def test_harden_with_a_limit_that_matches_no_host_is_a_clear_error() -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_harden_without_ansible_playbook_says_what_to_install(tmp_path: Path) -> None:
+    """`dizuo harden` where no ansible-playbook is installed (next to its Python or on PATH) is a missing tool: exit 2
+    before anything runs, saying what to install, not exit 1 with a run that failed on no host."""
+    # This test's Python as another environment would run it: its own bin/ (a link to the interpreter, the packages
+    # beside it), which holds no ansible-playbook.
+    environment = Path(sys.executable).parents[1]
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / "lib").symlink_to(environment / "lib")
+    (tmp_path / "pyvenv.cfg").write_text((environment / "pyvenv.cfg").read_text(encoding="utf-8"), encoding="utf-8")
+    done = subprocess.run(
+        [str(tmp_path / "bin" / "python"), "-m", "dizuo", "harden", "-i", str(YULIN), "--limit", "yl-log-01"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert f"no ansible-playbook next to this Python ({tmp_path / 'bin'}) or on PATH" in said, said
+    assert "install ansible-core" in said
+    assert "Traceback" not in done.stderr
+
+
 def test_hosts_matching_follows_ansible_patterns() -> None:
     """Host names, groups, globs and exclusions select hosts as ansible-playbook --limit does."""
     declaration = load(YULIN)

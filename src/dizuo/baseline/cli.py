@@ -86,11 +86,13 @@ DEBUG_ACTIONS = frozenset({"ansible.builtin.debug", "debug"})
 def _harden_inputs(
     inventory: Path, limit: str | None, controls: str | None
 ) -> tuple[Declaration, Path, list[str] | None]:
-    """The declaration, the playbook and the role tags of a harden run, or exit 2 naming the bad input."""
+    """The declaration, the playbook and the role tags of a harden run, or exit 2 naming the bad input (a missing
+    ansible-playbook too: a tool that is not installed is bad input, see dizuo.exit_codes)."""
     try:
         # load() checks the baseline overrides against the catalogue too: a bad value is a located error.
         declaration = load(inventory)
         playbook = harden.find_playbook()
+        harden.find_ansible_playbook()
         if limit:
             harden.hosts_matching(declaration, limit)
         tags = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -75,6 +76,25 @@ def find_playbook() -> Path:
     if roles is None:
         raise HardenError(f"cannot find roles/{PLAYBOOK}: run from the dizuo repository or install it with the roles")
     return roles / PLAYBOOK
+
+
+def _search_path() -> str:
+    """The PATH ansible-runner starts ansible-playbook from: the folder of this interpreter first (a virtual
+    environment's, where pip put ansible-core's scripts with dizuo), then the caller's PATH."""
+    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def find_ansible_playbook() -> Path:
+    """The ``ansible-playbook`` a run starts, or :class:`HardenError` saying what to install: ansible-runner would
+    otherwise start nothing and report only a failed status with rc 127, as if the hosts had failed."""
+    found = shutil.which("ansible-playbook", path=_search_path())
+    if found is None:
+        raise HardenError(
+            f"no ansible-playbook next to this Python ({Path(sys.executable).parent}) or on PATH: `dizuo harden` "
+            "runs the baseline role with it; install ansible-core into dizuo's environment "
+            "(`python -m pip install 'ansible-core>=2.16,<2.20'`) or put ansible-playbook on PATH"
+        )
+    return Path(found)
 
 
 def inventory(declaration: Declaration) -> dict[str, Any]:
@@ -162,15 +182,15 @@ def run(
     names = {h.name for h in declaration.inventory.hosts}
     if not names:
         raise HardenError("hosts.yaml declares no host")
+    find_ansible_playbook()
     with tempfile.TemporaryDirectory(prefix="dizuo-harden-") as private:
         root = Path(private)
         (root / "inventory").mkdir()
         inventory_file = root / "inventory" / "hosts.yml"
         inventory_file.write_text(yaml.safe_dump(inventory(declaration), allow_unicode=True), encoding="utf-8")
-        bin_dir = str(Path(sys.executable).parent)
         envvars = {
             # ansible-runner starts ansible-playbook from PATH: use the one next to this interpreter.
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": _search_path(),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_ROLES_PATH": str(playbook.parent),
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
