@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,64 @@ def test_group_vars_of_a_zone_group_reach_the_zones_hosts_in_ansible(city: Path,
     for host in d.inventory.hosts:
         proxy = hostvars[host.name].get("http_proxy")
         assert proxy == ("http://10.61.1.5:3128" if host.zone == "extranet" else None), host.name
+
+
+def _zone_renamed(city: Path, old: str, new: str) -> None:
+    """Zone ``old`` of the declaration in ``city`` renamed ``new`` wherever a file names it (its kind kept)."""
+    for path in city.glob("*.yaml"):
+        text = re.sub(rf"\b{old}\b", new, path.read_text(encoding="utf-8"))
+        path.write_text(text.replace(f"kind: {new}", f"kind: {old}"), encoding="utf-8")
+
+
+def test_a_hyphenated_zone_is_one_ansible_group_without_warning_or_rename(city: Path, edit: Edit) -> None:
+    """A zone named gov-dmz gets the Ansible group zone_gov_dmz: ansible-inventory reads the rendered inventory with no
+    invalid-group-name warning, and one whose ansible.cfg renames such groups (TRANSFORM_INVALID_GROUP_CHARS) finds the
+    same group names, so its group_vars reach the zone's hosts either way."""
+    _zone_renamed(city, "extranet", "gov-dmz")
+    edit("hosts.yaml", lambda doc: doc["group_vars"].update(zone_gov_dmz={"http_proxy": "http://10.61.1.5:3128"}))
+    rendered = subprocess.run(
+        [sys.executable, "-m", "dizuo", "inventory", str(city)], capture_output=True, text=True, check=True
+    ).stdout
+    (city / "hosts.yml").write_text(rendered, encoding="utf-8")
+    in_zone = sorted(h.name for h in load(city).inventory.hosts if h.zone == "gov-dmz")
+    assert in_zone, "Yulin has hosts in the renamed zone"
+    for transform in ("never", "always"):
+        listed = subprocess.run(
+            [str(Path(sys.executable).with_name("ansible-inventory")), "-i", str(city / "hosts.yml"), "--list"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"ANSIBLE_NOCOLOR": "1", "HOME": str(city), "ANSIBLE_TRANSFORM_INVALID_GROUP_CHARS": transform},
+        )
+        assert "Invalid characters were found in group names" not in listed.stderr, listed.stderr
+        listing = json.loads(listed.stdout)
+        assert set(listing) - {"_meta", "all", "ungrouped"} == set(yaml.safe_load(rendered)["all"]["children"])
+        assert sorted(listing["zone_gov_dmz"]["hosts"]) == in_zone, transform
+        proxied = sorted(h for h, v in listing["_meta"]["hostvars"].items() if v.get("http_proxy"))
+        assert proxied == in_zone, transform
+
+
+def test_a_hyphenated_group_is_refused_naming_the_host_and_the_group(city: Path, edit: Edit) -> None:
+    """A declared group with a '-' (which Ansible warns of, or renames) is refused naming hosts.yaml, the key and the
+    value, with the name to write; group_vars of zone_gov-dmz are told the zone's group is zone_gov_dmz."""
+    _zone_renamed(city, "extranet", "gov-dmz")
+    edit("hosts.yaml", lambda doc: doc["hosts"][0].update(groups=["data-migration"]))
+    edit("hosts.yaml", lambda doc: doc["group_vars"].update({"zone_gov-dmz": {"http_proxy": "http://10.61.1.5:3128"}}))
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 1, done.output
+    said = " ".join(done.output.split())
+    assert (
+        "hosts.yaml: hosts[0].groups[0]: Ansible group names take letters, digits and _, not '-' (Ansible warns of "
+        "it, or renames the group): write 'data_migration': 'data-migration'"
+    ) in said
+    assert (
+        "hosts.yaml: group_vars.zone_gov-dmz: no host is in this group: the group of zone 'gov-dmz' is zone_gov_dmz"
+        in said
+    )
+    edit("hosts.yaml", lambda doc: doc["hosts"][0].update(groups=["data_migration"]))
+    edit("hosts.yaml", lambda doc: doc["group_vars"].update({"zone_gov_dmz": doc["group_vars"].pop("zone_gov-dmz")}))
+    done = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "300"})
+    assert done.exit_code == 0, done.output
 
 
 def test_inventory_host_gives_one_hosts_variables_and_refuses_an_unknown_one() -> None:

@@ -101,9 +101,9 @@ def _tree(root: Path) -> dict[str, tuple[object, ...]]:
 
 
 def test_the_default_group_is_one_a_declaration_can_hold_and_no_matching_host_fails(tmp_path: Path) -> None:
-    """Without data_migration_hosts the hosts of group data-migration copy; a pattern matching no host fails the
+    """Without data_migration_hosts the hosts of group data_migration copy; a pattern matching no host fails the
     run, saying how to name the migration host, instead of copying nothing and exiting 0."""
-    wave = Wave(tmp_path / "grouped", group="data-migration", hosts=None)
+    wave = Wave(tmp_path / "grouped", group="data_migration", hosts=None)
     (wave.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
     done = wave.play()
     assert done.returncode == 0, done.stdout + done.stderr

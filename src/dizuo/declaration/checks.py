@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from fractions import Fraction
 
 from dizuo.addresses import LOOPBACK_IPV4, is_city_own
-from dizuo.declaration.inventory import ansible_inventory, to_json
+from dizuo.declaration.inventory import ansible_inventory, to_json, zone_group
 from dizuo.declaration.loader import DeclarationError, Problem, named_characters, show_value
 from dizuo.declaration.model import (
     DOMESTIC_DATABASES,
@@ -1008,6 +1008,19 @@ def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
         for k, group in enumerate(host.groups)
         if group in names
     ]
+    # Ansible's group names are letters, digits and _: it warns of a '-', and an ansible.cfg setting
+    # TRANSFORM_INVALID_GROUP_CHARS renames the group, so group_vars, --limit and the playbooks' patterns miss it.
+    problems += [
+        Problem(
+            file,
+            f"hosts[{i}].groups[{k}]",
+            f"Ansible group names take letters, digits and _, not '-' (Ansible warns of it, or renames the group): "
+            f"write {group.replace('-', '_')!r}: {show_value(group)}",
+        )
+        for i, host in enumerate(d.inventory.hosts)
+        for k, group in enumerate(host.groups)
+        if "-" in group
+    ]
     return problems + _one_machine_two_names(d, file)
 
 
@@ -1050,8 +1063,16 @@ def _group_vars(d: Declaration, shown: Shown) -> list[Problem]:
     ``zone_<zone>`` groups made for each zone with hosts; ``group_vars.all`` joins ``vars``, one value a variable."""
     file = shown("hosts.yaml")
     rendered = set(ansible_inventory(d)) - {"_meta"}
+    # zone_<zone> as written of a zone whose name has a '-': the zone's group writes it '_'.
+    spelt = {f"zone_{h.zone}": zone_group(h.zone) for h in d.inventory.hosts if "-" in h.zone}
     problems = [
-        Problem(file, f"group_vars.{group}", "no host is in this group")
+        Problem(
+            file,
+            f"group_vars.{group}",
+            f"no host is in this group: the group of zone {group.removeprefix('zone_')!r} is {spelt[group]}"
+            if group in spelt
+            else "no host is in this group",
+        )
         for group in d.inventory.group_vars
         if group not in rendered
     ]

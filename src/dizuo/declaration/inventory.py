@@ -9,6 +9,14 @@ from typing import Any
 from dizuo.declaration.model import Declaration
 
 
+def zone_group(zone: str) -> str:
+    """The Ansible group of a zone's hosts: ``zone_<zone>``, a ``-`` of the zone's name written ``_``. Ansible takes
+    only letters, digits and ``_`` in a group name: it warns of any other, and an ansible.cfg with
+    TRANSFORM_INVALID_GROUP_CHARS renames the group behind the user's back. Zone names hold no ``_``, so two zones never
+    share a group."""
+    return "zone_" + zone.replace("-", "_")
+
+
 def ansible_inventory(declaration: Declaration) -> dict[str, Any]:
     """The inventory in Ansible's JSON form (as a dynamic inventory script prints for ``--list``).
 
@@ -26,7 +34,7 @@ def ansible_inventory(declaration: Declaration) -> dict[str, Any]:
             "dizuo_os": host.os.value,
             "dizuo_arch": host.arch.value,
         }
-        for group in (f"zone_{host.zone}", *host.groups):
+        for group in (zone_group(host.zone), *host.groups):
             groups.setdefault(group, []).append(host.name)
     result: dict[str, Any] = {
         "_meta": {"hostvars": hostvars},

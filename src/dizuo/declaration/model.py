@@ -620,13 +620,22 @@ def _address_or_host_name(value: str) -> str:
     return value
 
 
+# An Ansible group as hosts.yaml may name one: a code's form with `_` too. A `-` passes here so that validate can say
+# why it is refused (Ansible's group names are letters, digits and `_`), naming the host and the group.
+GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,30}[a-z0-9]$")]
+
+
 class Host(Frozen):
     """A host managed by Ansible. This file is the one Ansible inventory of the city."""
 
     name: Code
     address: str = Field(description="Address in its zone")
     zone: str
-    groups: tuple[Code, ...] = Field(default=(), description="Ansible groups (not `all` or `ungrouped`: Ansible's own)")
+    groups: tuple[GroupName, ...] = Field(
+        default=(),
+        description="Ansible groups: letters, digits and _ (Ansible warns of a '-'); not `all` or `ungrouped`, "
+        "Ansible's own",
+    )
     os: OperatingSystem
     arch: Arch
     ansible_host: Annotated[str, AfterValidator(_address_or_host_name)] | None = Field(
@@ -659,7 +668,8 @@ class HostsFile(Frozen):
     vars: dict[str, Any] = Field(default_factory=dict, description="Ansible variables for every host")
     group_vars: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Ansible variables per group: a declared group, a zone's zone_<zone> group, or all (as vars)",
+        description="Ansible variables per group: a declared group, a zone's zone_<zone> group (a '-' of the zone "
+        "name written '_': zone_gov_dmz for gov-dmz), or all (as vars)",
     )
     hosts: tuple[Host, ...] = ()
 
