@@ -234,6 +234,99 @@ def test_the_role_replaces_a_pam_wheel_line_that_turns_the_su_limit_around(
     assert all(line in written for line in commented)
 
 
+# An SSSD-joined RedHat-family host's system-auth (and password-auth): authselect's sssd profile as shipped
+# (authselect/authselect, profiles/sssd/system-auth, commit 01ec14f630fc5667aa95d53be056bdd79414c9c7).
+SSSD_SYSTEM_AUTH = """auth        required      pam_env.so
+auth        required      pam_faildelay.so delay=2000000
+auth        [default=1 ignore=ignore success=ok] pam_succeed_if.so uid >= 1000 quiet
+auth        [default=1 ignore=ignore success=ok] pam_localuser.so
+auth        sufficient    pam_unix.so nullok try_first_pass
+auth        requisite     pam_succeed_if.so uid >= 1000 quiet_success
+auth        sufficient    pam_sss.so forward_pass
+auth        required      pam_deny.so
+
+account     required      pam_unix.so
+account     sufficient    pam_localuser.so
+account     sufficient    pam_succeed_if.so uid < 1000 quiet
+account     [default=bad success=ok user_unknown=ignore] pam_sss.so
+account     required      pam_permit.so
+
+password    requisite     pam_pwquality.so try_first_pass local_users_only retry=3 authtok_type=
+password    sufficient    pam_unix.so md5 nullok try_first_pass use_authtok
+password    sufficient    pam_sss.so use_authtok
+password    required      pam_deny.so
+
+session     optional      pam_keyinit.so revoke
+session     required      pam_limits.so
+-session     optional      pam_systemd.so
+session     [success=1 default=ignore] pam_succeed_if.so service in crond quiet use_uid
+session     required      pam_unix.so
+session     optional      pam_sss.so
+"""
+
+
+@pytest.fixture(scope="module")
+def pam_modules(pam_pwquality: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The PAM module folders of a RedHat-family host joined to SSSD: this machine's, Debian 12's pam_pwquality.so
+    and pam_sss.so (libpam-sss), for the role's PAM validator, which refuses a stack naming a module it cannot find."""
+    root = debian_package_tree(("libpam-sss",), tmp_path_factory.mktemp("pam-sss"))
+    return ["/lib/x86_64-linux-gnu/security", str(pam_pwquality), str(next(root.rglob("pam_sss.so")).parent)]
+
+
+def _active(text: str, kind: str) -> list[str]:
+    """The active lines of one type of a PAM file, each as its control and module (whitespace made single)."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return [line.split(" ", 1)[1] for line in lines if line.lstrip("-").startswith(f"{kind} ")]
+
+
+@pytest.mark.slow
+def test_an_sssd_joined_redhat_host_keeps_directory_logins_under_the_lock_out_and_password_rules(
+    tmp_path: Path, pam_modules: list[str]
+) -> None:
+    """On an openEuler/Kylin host whose system-auth and password-auth use pam_sss (authselect's sssd profile), the
+    role's stacks keep pam_sss in every phase, so directory users still log in, pass SSSD's access control and change
+    their password, while faillock's preauth comes before pam_sss and authfail after it, and pwquality and
+    pwhistory check every new password; a second run changes nothing, and a host without pam_sss gets none."""
+    (tmp_path / "upper/etc/pam.d").mkdir(parents=True)
+    for name in ("system-auth", "password-auth"):
+        (tmp_path / "upper/etc/pam.d" / name).write_text(SSSD_SYSTEM_AUTH)
+    modules = {"baseline_pam_module_dirs": pam_modules}
+    done = _run_tasks(tmp_path, "pam", OPENEULER, extra_vars=modules)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    for name in ("system-auth", "password-auth"):
+        text = (tmp_path / "upper/etc/pam.d" / name).read_text()
+        auth = _active(text, "auth")
+        preauth, authfail = (
+            auth.index("required pam_faillock.so preauth"),
+            auth.index("[default=die] pam_faillock.so authfail"),
+        )
+        assert preauth < auth.index("sufficient pam_sss.so forward_pass") < authfail, f"{name}: {auth}"
+        assert auth.index("sufficient pam_unix.so") < authfail, f"{name}: {auth}"
+        assert "[default=bad success=ok user_unknown=ignore] pam_sss.so" in _active(text, "account"), name
+        password = _active(text, "password")
+        assert password.index("requisite pam_pwquality.so retry=3") < password.index(
+            "sufficient pam_sss.so use_authtok"
+        )
+        assert any(
+            p.startswith("required pam_pwhistory.so")
+            for p in password[: password.index("sufficient pam_sss.so use_authtok")]
+        )
+        assert "optional pam_sss.so" in _active(text, "session"), name
+        assert not [line for kind in ("auth", "password") for line in _active(text, kind) if "nullok" in line], name
+    again = _run_tasks(tmp_path, "pam", OPENEULER, extra_vars=modules)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert "changed=0" in again.stdout, again.stdout[-3000:]
+
+    local = tmp_path / "local"
+    (local / "upper/etc/pam.d").mkdir(parents=True)
+    without_sss = "".join(line + "\n" for line in SSSD_SYSTEM_AUTH.splitlines() if "pam_sss" not in line)
+    (local / "upper/etc/pam.d/system-auth").write_text(without_sss)
+    done = _run_tasks(local, "pam", OPENEULER, extra_vars=modules)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    for name in ("system-auth", "password-auth"):
+        assert "pam_sss" not in (local / "upper/etc/pam.d" / name).read_text(), name
+
+
 @pytest.mark.slow
 def test_ipv6_router_advertisements_and_redirects_are_refused_on_every_existing_interface(tmp_path: Path) -> None:
     """IPv6 applies net.ipv6.conf.all.accept_ra/accept_redirects to no interface and `default` only to later ones:
