@@ -1126,6 +1126,45 @@ def test_a_match_block_that_weakens_sshd_for_some_connections_fails(real_sshd, t
     ]
 
 
+def test_a_match_block_no_management_source_or_probe_meets_is_evaluated_too(real_sshd, tmp_path):
+    """A Match block on an address none of the audit's own connections comes from (`Match Address 10.9.0.0/16`, in
+    an included file), or on a user it does not probe, still weakens sshd for whoever meets it: the audit reads every
+    Match block sshd reads and evaluates it for a connection that meets it, so root let in from there, a password
+    alone, or a user's 100 tries fail; a block for the key-only automation account is not held to a person's
+    methods."""
+    config = tmp_path / "sshd_config"
+    mgmt = {"mgmt_allowed_sources": ["10.64.0.0/24"], "automation_account": "dzadmin"}
+    keys = {"permitrootlogin", "maxauthtries", "authenticationmethods"}
+
+    def problems() -> list[str]:
+        host = _SshdHost(real_sshd, config)
+        found = []
+        for control in ("DZ-IA-08", "DZ-IA-09"):
+            for args in _control_checks(control, "sshd_effective", **mgmt):
+                args["expect"] = [item for item in args["expect"] if item["key"] in keys]
+                found += checks.sshd_effective(host, args).problems
+        return found
+
+    (tmp_path / "conf.d").mkdir()
+    config.write_text(f"Include {tmp_path}/conf.d/*.conf\n" + SSHD_HARDENED)
+    assert problems() == []
+    (tmp_path / "conf.d/50-branch.conf").write_text(
+        "Match Address 10.9.0.0/16\n    PasswordAuthentication yes\n    PermitRootLogin yes\n"
+        "    AuthenticationMethods password\n"
+        "Match User ops-* Address 10.8.*,!10.8.1.1\n    MaxAuthTries 100\n"
+        # A group with no member on this host: no one to log in with it (the evidence says so).
+        "Match Group dz-no-such-group\n    MaxAuthTries 100\n"
+    )
+    assert problems() == [
+        "sshd -T -C for root from 10.9.0.1, dz-person-probe from 10.9.0.1, dzadmin from 10.9.0.1: permitrootlogin is "
+        "yes, expected = no",
+        "sshd -T -C for ops-x from 10.8.2.2: maxauthtries is 100, expected between 1 and 4",
+        "sshd -T -C for dz-person-probe from 10.9.0.1: authenticationmethods is password, "
+        "expected = publickey,password",
+        "sshd -T -C for dzadmin from 10.9.0.1: authenticationmethods is password, expected = publickey",
+    ]
+
+
 def test_a_stricter_subset_of_the_allowed_algorithms_passes_and_an_outside_one_fails(real_sshd, tmp_path):
     """DZ-IA-08: sshd's Ciphers, MACs and KexAlgorithms may be fewer of the allowed ones, in any order (stricter);
     one algorithm outside the list (CBC, SHA-1) fails, naming what sshd -T reports."""

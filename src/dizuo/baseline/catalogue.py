@@ -130,9 +130,11 @@ class CheckKind(StrEnum):
     """``sshd -T`` reports each ``{key, op, value}`` of ``expect``; keys are sshd -T's lower-case names; list
     values (ciphers…) compare as the comma-joined text. With ``connections`` (``{users, sources}``, lists whose
     items may be lists), ``sshd -T -C user=…,host=probe.invalid,addr=…`` for every user from the first address of
-    every source (a network or an address), so each Match block that applies to one of them is judged; every probe
-    must meet ``expect``. Args: ``expect``, ``connections`` (optional; addresses are only evaluated by sshd -T,
-    never contacted)."""
+    every source (a network or an address), so each Match block that applies to one of them is judged; and for each
+    Match block sshd reads, a connection meeting it (the users it names but those of ``exempt``, or those users it
+    matches; its addresses, else the sources'; the members of a group it names). Every probe must meet ``expect``.
+    Args: ``expect``, ``connections`` (optional, with ``exempt``, optional user patterns: `*` judges no user a Match
+    block names but ``users``; addresses are only evaluated by sshd -T, never contacted)."""
     PACKAGES_ABSENT = "packages_absent"
     """None of ``names`` is installed. Args: ``names``."""
     PORTS_CLOSED = "ports_closed"

@@ -630,38 +630,156 @@ def _sshd_settings(out: str) -> dict[str, str]:
     return {key: " ".join(values) for key, values in effective.items()}
 
 
+# sshd's debug output names each Match block it reads (sshd_config and the files it includes) before any applies:
+# `debug3: checking syntax for 'Match Address 10.9.0.0/16'` (OpenSSH 6 to 9).
+_SSHD_MATCH_BLOCK = re.compile(r"checking syntax for 'Match (.*)'$")
+# The -C keys a probe meeting a Match criterion sets, by the criterion's keyword (lower case); User, Group and
+# Address choose the probe's user and address.
+_SSHD_MATCH_KEYS = {"host": "host", "localaddress": "laddr", "localport": "lport", "rdomain": "rdomain"}
+
+
+@dataclass(frozen=True)
+class _SshdProbe:
+    """A connection `sshd -T -C` evaluates: a user from an address, and any other keys a Match block names."""
+
+    user: str
+    address: str
+    other: tuple[tuple[str, str], ...] = ()
+
+    def spec(self) -> str:
+        """The argument of -C."""
+        keys = {"user": self.user, "host": SSHD_PROBE_HOST, "addr": self.address, **dict(self.other)}
+        return ",".join(f"{key}={value}" for key, value in keys.items())
+
+    def __str__(self) -> str:
+        return f"{self.user} from {self.address}" + "".join(f" {key} {value}" for key, value in self.other)
+
+
+def _concrete(pattern: str) -> str:
+    """A name an sshd pattern matches (`*` and `?` as one letter)."""
+    return pattern.replace("*", "x").replace("?", "x")
+
+
+def _matched_by(value: str, entries: list[str]) -> bool:
+    """Whether an address or name is one of ``entries`` (sshd patterns, or networks for an address)."""
+    for entry in entries:
+        try:
+            if ipaddress.ip_address(value) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            if fnmatch.fnmatchcase(value, entry):
+                return True
+    return False
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _addresses_meeting(entries: list[str], known: list[str]) -> list[str]:
+    """Addresses a Match Address list accepts, none in a negated entry: one of each network (its first host, else its
+    last) and of each pattern, and those of ``known`` it matches (all for `*`)."""
+    refused = [e[1:] for e in entries if e.startswith("!")]
+    candidates: list[str] = []
+    for entry in (e for e in entries if not e.startswith("!")):
+        if entry == "*":  # any address: the sources' are probed already
+            candidates += [a for a in known if not _matched_by(a, refused)]
+            continue
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+            ends = [str(a) for a in (network[1], network[-2])] if network.num_addresses > 2 else [str(network[0])]
+            candidates += [a for a in ends if not _matched_by(a, refused)][:1]
+        except ValueError:
+            # 10.9.* -> 10.9.1 -> 10.9.1.1; the wildcards filled with 2 when a negated entry takes that.
+            for digit in "12":
+                text = entry.replace("*", digit).replace("?", digit)
+                while text.count(".") < 3 and not _is_address(text):
+                    text += f".{digit}"
+                if _is_address(text) and not _matched_by(text, refused):
+                    candidates.append(text)
+                    break
+            candidates += [a for a in known if fnmatch.fnmatchcase(a, entry)]
+    return [a for a in dict.fromkeys(candidates) if not _matched_by(a, refused)]
+
+
+def _probes_meeting(
+    host: Host, criteria: str, users: list[str], addresses: list[str], exempt: list[str]
+) -> tuple[list[_SshdProbe], str]:
+    """Connections that meet a Match block's ``criteria`` (each of ``users`` and ``addresses`` that the block does not
+    narrow; a user it names, unless ``exempt``, patterns), or none and why."""
+    words = criteria.split()
+    if words and words[0].lower() == "all":
+        return [], "applies to every connection (probed already)"
+    other: list[tuple[str, str]] = []
+    for keyword, value in zip(words[::2], words[1::2], strict=False):
+        entries = value.split(",")
+        chosen = [e for e in entries if not e.startswith("!")]
+        match keyword.lower():
+            case "user":
+                refused = [e[1:] for e in entries if e.startswith("!")]
+                named = [_concrete(e) for e in chosen if e != "*" and not _matched_by(_concrete(e), exempt)]
+                known = [u for u in users if _matched_by(u, chosen)]
+                users = [u for u in dict.fromkeys(named + known) if not _matched_by(u, refused)]
+            case "group":
+                # getent group: name:x:gid:member,member (no line, exit 2, for a group the host does not have)
+                listed = [_run(host, "getent group %s", group, ok=(0, 2)).strip() for group in chosen]
+                members = (m for line in listed if line for m in line.rsplit(":", 1)[-1].split(",") if m)
+                users = [m for m in dict.fromkeys(members) if not _matched_by(m, exempt)]
+                if not users:
+                    return [], f"no member of group {value} to probe with"
+            case "address":
+                addresses = _addresses_meeting(entries, addresses)
+            case key if key in _SSHD_MATCH_KEYS:
+                other.append((_SSHD_MATCH_KEYS[key], _concrete(chosen[0]) if chosen else "x"))
+            case _:
+                return [], f"criterion {keyword} is not probed"
+    if not users or not addresses:
+        return [], "no user or address meets it"
+    return [_SshdProbe(user, address, tuple(other)) for user in users for address in addresses], ""
+
+
 def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
     """`sshd -T` (the effective configuration) reports the expected values. With ``connections``, sshd evaluates
     its configuration for each of those users connecting from an address in each source (`sshd -T -C`): a Match
     block applies only to the connections it matches, and plain `sshd -T` applies none, so a block that weakens a
-    setting for some users or addresses is seen only this way."""
+    setting for some users or addresses is seen only this way. Each Match block sshd reads is evaluated too, for a
+    connection that meets it (its addresses, users, group members...): one on a criterion none of those connections
+    meets (`Match Address 10.9.0.0/16`) would otherwise never be judged."""
     finding = Finding()
     connections = args.get("connections")
-    probes: list[tuple[str, str] | None] = [None]
+    probes: list[_SshdProbe | None] = [None]
     if connections:
+        users = _flat(connections["users"])
         addresses = list(dict.fromkeys(_first_address(s) for s in _flat(connections["sources"])))
-        probes = [(user, address) for user in _flat(connections["users"]) for address in addresses]
-        finding.see(
-            f"sshd -T -C for {', '.join(_flat(connections['users']))} from {', '.join(addresses)} "
-            f"(host {SSHD_PROBE_HOST})"
-        )
-    judged: list[tuple[tuple[str, str] | None, dict[str, str]]] = []  # each probe with what sshd applies to it
+        probes = [_SshdProbe(user, address) for user in users for address in addresses]
+        finding.see(f"sshd -T -C for {', '.join(users)} from {', '.join(addresses)} (host {SSHD_PROBE_HOST})")
+        # A configuration sshd refuses lists nothing here: the probes below fail on it, naming their command.
+        listing = host.run("/usr/sbin/sshd -ddd -T")
+        blocks = _lines(_text(listing, "stderr")) if listing.rc == 0 else []
+        for criteria in dict.fromkeys(m.group(1) for line in blocks if (m := _SSHD_MATCH_BLOCK.search(line))):
+            meeting, why = _probes_meeting(host, criteria, users, addresses, _flat(connections.get("exempt", [])))
+            added = [probe for probe in meeting if probe not in probes]
+            probes += added
+            shown = ", ".join(map(str, meeting[:3])) + (f" and {len(meeting) - 3} more" if len(meeting) > 3 else "")
+            finding.see(f"Match {criteria}: " + (f"evaluated for {shown}" if meeting else why))
+    judged: list[tuple[_SshdProbe | None, dict[str, str]]] = []  # each probe with what sshd applies to it
     for probe in probes:
-        if probe is None:
-            out = _run(host, "/usr/sbin/sshd -T")
-        else:
-            out = _run(host, "/usr/sbin/sshd -T -C %s", f"user={probe[0]},host={SSHD_PROBE_HOST},addr={probe[1]}")
+        out = _run(host, "/usr/sbin/sshd -T") if probe is None else _run(host, "/usr/sbin/sshd -T -C %s", probe.spec())
         effective = _sshd_settings(out)
         family = SSHD_ADDRESS_FAMILIES.get(effective.get("addressfamily", "any"))
-        if probe is not None and family is not None and ipaddress.ip_address(probe[1]).version != family:
+        if probe is not None and family is not None and ipaddress.ip_address(probe.address).version != family:
             # sshd listens on the other family only (AddressFamily, global): no connection comes from there.
-            finding.see(f"sshd listens on IPv{family} only: none connects from {probe[1]}")
+            finding.see(f"sshd listens on IPv{family} only: none connects from {probe.address}")
             continue
         judged.append((probe, effective))
     if not judged:  # no probe of the family sshd listens on: what it applies outside Match blocks is still judged
         judged.append((None, _sshd_settings(_run(host, "/usr/sbin/sshd -T"))))
     # key -> value -> the probes that saw it
-    seen: dict[str, dict[str, list[tuple[str, str] | None]]] = {item["key"]: {} for item in args["expect"]}
+    seen: dict[str, dict[str, list[_SshdProbe | None]]] = {item["key"]: {} for item in args["expect"]}
     for probe, effective in judged:
         for key, values in seen.items():
             values.setdefault(effective.get(key, ""), []).append(probe)
@@ -669,10 +787,8 @@ def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
         key, op, expected = item["key"], item["op"], item["value"]
         shown = ",".join(map(str, expected)) if isinstance(expected, list) else expected
         for observed, where in seen[key].items():
-            if len(seen[key]) == 1:  # every probe saw the same value
-                label = "sshd -T"
-            else:
-                label = "sshd -T -C for " + ", ".join(f"{user} from {address}" for user, address in filter(None, where))
+            # One value: every probe saw it.
+            label = "sshd -T" if len(seen[key]) == 1 else "sshd -T -C for " + ", ".join(map(str, filter(None, where)))
             finding.see(f"{label}: {key} {observed or '(not reported)'}")
             if not observed or not _compare(observed, op, expected):
                 finding.fail(f"{label}: {key} is {observed or 'not set'}, expected {OP_TEXT[op]} {shown}")
