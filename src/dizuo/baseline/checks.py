@@ -1299,7 +1299,11 @@ def _logrotate_blocks(text: str) -> tuple[dict[str, str], list[tuple[list[str], 
 def _logrotate_by_size(settings: dict[str, str]) -> str | None:
     """Why a block's rotations follow the log's size rather than its period (None when they follow the period):
     `size` written after the period replaces it, and `maxsize` rotates before the period whenever the log outgrows
-    it (logrotate(8)). `minsize` only holds a rotation back, so the period still bounds it from below."""
+    it (logrotate(8)). `minsize` only holds a rotation back, so the period still bounds it from below. With no period
+    and no size written (in the block or logrotate.conf), logrotate rotates by size, 1 MiB (`logrotate -d`: "1048576
+    bytes"), on every run: hourly where cron.hourly runs it (openEuler, Kylin), not daily."""
+    if "period" not in settings:
+        return "no period is written (in the block or /etc/logrotate.conf), so logrotate rotates at its default size 1M"
     if settings.get("period") == "size":
         return f"size {settings.get('size', '')} replaces the period"
     if "maxsize" in settings:
