@@ -327,6 +327,62 @@ def test_an_sssd_joined_redhat_host_keeps_directory_logins_under_the_lock_out_an
         assert "pam_sss" not in (local / "upper/etc/pam.d" / name).read_text(), name
 
 
+# A Debian 12 host joined to SSSD: pam-auth-update's common-auth, -account and -password with libpam-sss's profile
+# (/usr/share/pam-configs/sss: Auth and Password Primary, Account Additional) beside pam_unix's.
+SSSD_DEBIAN = {
+    "common-auth": "auth\t[success=2 default=ignore]\tpam_unix.so nullok\n"
+    "auth\t[success=1 default=ignore]\tpam_sss.so use_first_pass\n"
+    "auth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\n",
+    "common-account": "account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so\n"
+    "account\trequisite\t\t\tpam_deny.so\naccount\trequired\t\t\tpam_permit.so\n"
+    "account\tsufficient\t\t\tpam_localuser.so\naccount\t[default=bad success=ok user_unknown=ignore]\tpam_sss.so\n",
+    "common-password": "password\t[success=2 default=ignore]\tpam_unix.so obscure yescrypt\n"
+    "password\tsufficient\t\t\tpam_sss.so use_authtok\n"
+    "password\trequisite\t\t\tpam_deny.so\npassword\trequired\t\t\tpam_permit.so\n",
+}
+
+
+@pytest.mark.slow
+def test_an_sssd_joined_debian_host_keeps_directory_logins_under_the_lock_out_and_password_rules(
+    tmp_path: Path, pam_modules: list[str]
+) -> None:
+    """On a Debian host whose common-auth, -account and -password use pam_sss (pam-auth-update with libpam-sss), the
+    role's stacks keep pam_sss: a directory user's right password skips authfail as a local user's does, a wrong one
+    of either reaches it, SSSD's access control is asked after the tally is cleared, and pwquality and pwhistory come
+    before pam_sss's password change; a second run changes nothing."""
+    (tmp_path / "upper/etc/pam.d").mkdir(parents=True)
+    for name, text in SSSD_DEBIAN.items():
+        (tmp_path / "upper/etc/pam.d" / name).write_text(text)
+    modules = {"baseline_pam_module_dirs": pam_modules}
+    done = _run_tasks(tmp_path, "pam", DEBIAN, extra_vars=modules)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    written = {name: (tmp_path / "upper/etc/pam.d" / name).read_text() for name in SSSD_DEBIAN}
+    # The first lines of each stack, in order.
+    expected = {
+        ("common-auth", "auth"): [
+            "requisite pam_faillock.so preauth",
+            "[success=2 default=ignore] pam_unix.so",
+            "[success=1 default=ignore] pam_sss.so use_first_pass",
+            "[default=die] pam_faillock.so authfail",
+            "sufficient pam_faillock.so authsucc",
+        ],
+        ("common-password", "password"): [
+            "requisite pam_pwquality.so retry=3",
+            "required pam_pwhistory.so remember=5 use_authtok enforce_for_root",
+            "[success=2 default=ignore] pam_unix.so obscure use_authtok try_first_pass yescrypt",
+            "sufficient pam_sss.so use_authtok",
+        ],
+    }
+    for (name, kind), first in expected.items():
+        assert _active(written[name], kind)[: len(first)] == first, written[name]
+    account = _active(written["common-account"], "account")
+    assert account.index("required pam_faillock.so") < account.index("sufficient pam_localuser.so"), account
+    assert account[-1] == "[default=bad success=ok user_unknown=ignore] pam_sss.so", account
+    again = _run_tasks(tmp_path, "pam", DEBIAN, extra_vars=modules)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert "changed=0" in again.stdout, again.stdout[-3000:]
+
+
 @pytest.mark.slow
 def test_ipv6_router_advertisements_and_redirects_are_refused_on_every_existing_interface(tmp_path: Path) -> None:
     """IPv6 applies net.ipv6.conf.all.accept_ra/accept_redirects to no interface and `default` only to later ones:
