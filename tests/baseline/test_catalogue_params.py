@@ -429,6 +429,22 @@ UNSAFE_VALUES = [
         "auditd.service",
         id="services-off-masks-auditd",
     ),
+    # The log rotation DZ-AU-05 relies on: logrotate.timer on Debian, crond's cron.daily on openEuler and Kylin.
+    pytest.param(
+        {"zones": {"extranet": {"services_disabled": [*SERVICES_OFF, "crond.service"]}}},
+        "baseline.zones.extranet.services_disabled",
+        "none that the baseline keeps running (ssh/sshd, auditd, rsyslog, chrony/chronyd, systemd-journald, "
+        "systemd-tmpfiles-clean, logrotate, crond, dizuo-*)",
+        "crond.service",
+        id="services-off-masks-the-cron-that-runs-logrotate",
+    ),
+    pytest.param(
+        {"services_disabled": [*SERVICES_OFF, "logrotate.timer"]},
+        "baseline.services_disabled",
+        "none that the baseline keeps running",
+        "logrotate.timer",
+        id="services-off-masks-logrotate",
+    ),
     pytest.param(
         {"services_disabled": [*SERVICES_OFF, "cups"]},
         "baseline.services_disabled",
