@@ -15,6 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from dizuo.baseline import harden
 from dizuo.cli import app
 from dizuo.declaration import load
 from dizuo.declaration.inventory import ansible_inventory
@@ -122,7 +123,7 @@ def _zone_renamed(city: Path, old: str, new: str) -> None:
 def test_a_hyphenated_zone_is_one_ansible_group_without_warning_or_rename(city: Path, edit: Edit) -> None:
     """A zone named gov-dmz gets the Ansible group zone_gov_dmz: ansible-inventory reads the rendered inventory with no
     invalid-group-name warning, and one whose ansible.cfg renames such groups (TRANSFORM_INVALID_GROUP_CHARS) finds the
-    same group names, so its group_vars reach the zone's hosts either way."""
+    same group names, so its group_vars reach the zone's hosts either way; `--limit zone_gov-dmz` names the group."""
     _zone_renamed(city, "extranet", "gov-dmz")
     edit("hosts.yaml", lambda doc: doc["group_vars"].update(zone_gov_dmz={"http_proxy": "http://10.61.1.5:3128"}))
     rendered = subprocess.run(
@@ -145,6 +146,10 @@ def test_a_hyphenated_zone_is_one_ansible_group_without_warning_or_rename(city: 
         assert sorted(listing["zone_gov_dmz"]["hosts"]) == in_zone, transform
         proxied = sorted(h for h, v in listing["_meta"]["hostvars"].items() if v.get("http_proxy"))
         assert proxied == in_zone, transform
+    # harden and audit --limit read the same groups, and name the group a '-' was meant for.
+    assert sorted(harden.hosts_matching(load(city), "zone_gov_dmz")) == in_zone
+    with pytest.raises(harden.HardenError, match="a zone's group writes '-' as '_': zone_gov_dmz"):
+        harden.hosts_matching(load(city), "zone_gov-dmz")
 
 
 def test_a_hyphenated_group_is_refused_naming_the_host_and_the_group(city: Path, edit: Edit) -> None:

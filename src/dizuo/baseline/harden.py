@@ -143,7 +143,14 @@ def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
     with _ansible_inventory(declaration) as manager, _pattern_mismatch_unsaid():
         for part in (p.lstrip("!&") for p in split_host_pattern(limit)):
             if not manager.list_hosts(part):
-                raise HardenError(f"--limit: {part!r} matches no host or group of hosts.yaml")
+                # A zone's group writes its name's '-' as '_' (dizuo.declaration.inventory.zone_group).
+                spelt = part.replace("-", "_") if part.startswith("zone_") else part
+                hint = (
+                    f" (a zone's group writes '-' as '_': {spelt})"
+                    if spelt != part and manager.list_hosts(spelt)
+                    else ""
+                )
+                raise HardenError(f"--limit: {part!r} matches no host or group of hosts.yaml{hint}")
         matched = [host.name for host in manager.list_hosts(limit)]
     if not matched:
         raise HardenError(f"--limit: {limit!r} matches no host or group of hosts.yaml")
