@@ -713,3 +713,65 @@ def test_a_data_pool_source_in_another_cluster_is_served_through_its_ingress(tmp
     assert [line.split() for line in records if line.startswith("sw-ded ")] == [
         ["sw-ded", "IN", "A", "10.63.2.10", ";", "yl-ded"]
     ]
+
+
+def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_program_as_pulumi_passes_them(
+    tmp_path: Path,
+) -> None:
+    """Pulumi hands a program each config value that is not a string as its JSON, which Config.get_int, get_bool and
+    get_object parse: synth must hand it the same, or a program that `pulumi up` runs fails offline (or reads
+    YAML's '3\\n...'), a date stays the text written, and a secure leaf of a map makes the key a secret."""
+    from dizuo.synth.engine import SECRET_PLACEHOLDER, read_stack_config, run_stack  # noqa: PLC0415
+
+    folder = one_file_stack(
+        tmp_path / "stacks" / "3-typed",
+        "import pulumi\n"
+        "c = pulumi.Config()\n"
+        "pulumi.export('replicas', c.get_int('replicas'))\n"
+        "pulumi.export('strict', c.get_bool('strict'))\n"
+        "pulumi.export('ratio', c.get_float('ratio'))\n"
+        "pulumi.export('labels', c.get_object('labels'))\n"
+        "pulumi.export('zones', c.get_object('zones'))\n"
+        "pulumi.export('window', c.get('window'))\n"
+        "pulumi.export('login', c.get_secret_object('login'))\n",
+    )
+    (folder / "Pulumi.t.yaml").write_text(
+        "config:\n"
+        "  dizuo-typed:replicas: 3\n"
+        "  dizuo-typed:strict: true\n"
+        "  dizuo-typed:ratio: 1.5\n"
+        "  dizuo-typed:labels:\n"
+        "    tier: web\n"
+        "    owner: 数据局\n"
+        "  dizuo-typed:zones: [gov, dmz]\n"
+        "  dizuo-typed:window: 2026-01-31\n"
+        "  dizuo-typed:login:\n"
+        "    user: robot\n"
+        "    password:\n"
+        "      secure: v1:AAAA\n",
+        encoding="utf-8",
+    )
+    config, secret_keys = read_stack_config(folder, "t")
+    assert secret_keys == {"dizuo-typed:login"}, "the key of a map with a secure leaf is secret"
+    exports = run_stack(folder, "t", config, secret_keys, {}).exports
+    assert exports == {
+        "replicas": 3,
+        "strict": True,
+        "ratio": 1.5,
+        "labels": {"tier": "web", "owner": "数据局"},
+        "zones": ["gov", "dmz"],
+        "window": "2026-01-31",
+        "login": {"user": "robot", "password": SECRET_PLACEHOLDER},
+    }
+
+
+def test_a_stack_config_value_no_program_can_be_handed_is_refused_naming_its_key(tmp_path: Path) -> None:
+    """A value JSON cannot carry (!!binary) is bad input naming the file and its key, not a traceback."""
+    from dizuo.synth.synth import StackDir, run_program  # noqa: PLC0415
+
+    folder = one_file_stack(tmp_path / "stacks" / "3-typed", "import pulumi\n")
+    (folder / "Pulumi.t.yaml").write_text("config:\n  dizuo-typed:blob: !!binary aGVsbG8=\n", encoding="utf-8")
+    with pytest.raises(SynthError) as refused:
+        run_program(StackDir(folder, 3, "typed"), "t", YULIN, {})
+    assert refused.value.code == BAD_INPUT
+    assert f"{folder / 'Pulumi.t.yaml'}: not a readable stack config: config.dizuo-typed:blob" in str(refused.value)

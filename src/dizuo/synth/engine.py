@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import runpy
 import threading
 from collections.abc import Callable, Mapping
@@ -193,8 +194,47 @@ class _RecordingMonitor(MockMonitor):
         return response
 
 
+class _StackConfigLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads a stack config into untyped values: a date stays the text written (yaml.v3 keeps
+    a timestamp a string there), so that it reaches the program as written, not as Python's date."""
+
+
+_StackConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _config_value(value: Any) -> tuple[str, bool]:
+    """A config value as the Pulumi CLI hands it to a program, and whether it holds a secret. A string is itself; any
+    other value (a number, a boolean, a list or a map: structured config) is its JSON, which ``Config.get_int``,
+    ``get_bool`` and ``get_object`` parse; a secure leaf of a map or list is the placeholder (see below)."""
+    if isinstance(value, str):
+        return value, False
+    secret = False
+
+    def withheld(node: Any) -> Any:
+        nonlocal secret
+        if isinstance(node, dict) and set(node) == {"secure"}:
+            secret = True
+            return SECRET_PLACEHOLDER
+        if isinstance(node, dict):
+            return {str(k): withheld(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [withheld(v) for v in node]
+        return node
+
+    plain = withheld(value)
+    return json.dumps(plain, ensure_ascii=False, separators=(",", ":")), secret
+
+
+class StackConfigError(ValueError):
+    """A value of ``Pulumi.<stack>.yaml`` that no program could be handed; the message names its key."""
+
+
 def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
-    """Plain values and secret keys of ``Pulumi.<stack>.yaml``.
+    """Plain values and secret keys of ``Pulumi.<stack>.yaml``, each value as the Pulumi CLI passes it (see
+    :func:`_config_value`).
 
     Secure values cannot be decrypted offline: they enter the program as a placeholder that is itself a
     secret, so the program runs its secret paths and the writer withholds the value.
@@ -202,15 +242,20 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
     path = stack_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         return {}, set()
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackConfigLoader) or {}  # noqa: S506 - a SafeLoader
     values: dict[str, str] = {}
     secrets: set[str] = set()
     for key, value in (document.get("config") or {}).items():
         if isinstance(value, dict) and "secure" in value:
             values[key] = SECRET_PLACEHOLDER
             secrets.add(key)
-        else:
-            values[key] = value if isinstance(value, str) else yaml.safe_dump(value).strip()
+            continue
+        try:
+            values[key], secret = _config_value(value)
+        except (TypeError, ValueError) as exc:  # a value JSON cannot say (!!binary, !!set), which no CLI passes on
+            raise StackConfigError(f"config.{key}: {exc}") from None
+        if secret:
+            secrets.add(key)
     return values, secrets
 
 

@@ -25,7 +25,7 @@ from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import ChangedWhileWritingError, make_staging, output_place_problem, resolved_out, swap_in
 from dizuo.naming import label
-from dizuo.synth.engine import StackRun, map_keys, read_stack_config, run_stack, unwrap
+from dizuo.synth.engine import StackConfigError, StackRun, map_keys, read_stack_config, run_stack, unwrap
 from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors, numeric_version
 
 # Apply order inside one file: what others live in or refer to comes first.
@@ -297,7 +297,7 @@ def run_program(
     config_file = stack_dir.path / f"Pulumi.{stack}.yaml"
     try:
         config, secret_keys = read_stack_config(stack_dir.path, stack)
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
+    except (OSError, yaml.YAMLError, AttributeError, StackConfigError) as exc:
         raise SynthError([f"{config_file}: not a readable stack config: {exc}"], BAD_INPUT) from exc
     config["dizuo:declaration"] = str(declaration_dir.resolve())
     for key, value in (secrets or {}).items():
