@@ -7,7 +7,7 @@ import random
 import pytest
 
 from dizuo.migration.validate import Plan, check_plan
-from dizuo.migration.waves import lower_bound, plan_waves
+from dizuo.migration.waves import Waves, lower_bound, plan_waves
 
 from .conftest import build, system, target
 
@@ -110,24 +110,49 @@ def test_a_group_that_fits_a_window_moves_in_one_wave() -> None:
     assert sorted(waves) == [("G1", "G2"), ("O",)], waves
 
 
+def _in_20_tib_windows(systems: list[dict]) -> tuple[Waves, dict[str, int]]:
+    """The waves of ``systems``, all moved, in 20 TiB windows (checked against every rule), and each one's wave."""
+    instance = build(systems, [target("A", 100)], keep_tib=0, wave_tib=20)
+    found = plan_waves(instance, _all_moved(instance))
+    assert not check_plan(instance, Plan(_all_moved(instance), [list(w) for w in found.waves]))
+    return found, {sid: k for k, wave in enumerate(found.waves) for sid in wave}
+
+
 def test_a_group_larger_than_a_window_is_split_and_a_dependency_through_it_is_kept() -> None:
     """A 12 + 12 TiB group in 20 TiB windows moves over two waves; in a group of 2 + 2 TiB whose members depend on
-    one another through the outside system m (b on m, m on a), m goes between them: the group is split, the order
-    holds."""
-    instance = build(
+    one another through the outside system m of 17 TiB (b on m, m on a), which cannot share a window with both, m
+    goes between them: the group is split, the order holds."""
+    _, wave_of = _in_20_tib_windows(
         [
             system("L1", 12, {"A": 1}, group="large"),
             system("L2", 12, {"A": 1}, group="large"),
             system("a", 2, {"A": 1}, group="g"),
-            system("m", 15, {"A": 1}, deps=("a",)),
+            system("m", 17, {"A": 1}, deps=("a",)),
             system("b", 2, {"A": 1}, group="g", deps=("m",)),
         ],
-        [target("A", 100)],
-        keep_tib=0,
-        wave_tib=20,
     )
-    found = plan_waves(instance, _all_moved(instance))
-    wave_of = {sid: k for k, wave in enumerate(found.waves) for sid in wave}
     assert wave_of["L1"] != wave_of["L2"]
     assert wave_of["a"] <= wave_of["m"] <= wave_of["b"]
-    assert not check_plan(instance, Plan(_all_moved(instance), [list(w) for w in found.waves]))
+    assert wave_of["a"] < wave_of["b"], "17 TiB and both 2 TiB members do not fit one window"
+
+
+def test_a_group_a_system_outside_it_depends_through_moves_whole_with_it_where_they_fit_a_window() -> None:
+    """A platform's group g (a, b) and the outside system m that depends on a while b depends on m fit a 20 TiB window
+    together: they move in one wave, g whole, not g split around m. Two groups that depend on each other (h1 on k1,
+    k2 on h1) fit one too: both move whole, in one wave, not each split in half."""
+    found, wave_of = _in_20_tib_windows(
+        [
+            system("big", 14, {"A": 1}),
+            system("a", 2, {"A": 1}, group="g"),
+            system("m", 5, {"A": 1}, deps=("a",)),
+            system("b", 2, {"A": 1}, group="g", deps=("m",)),
+            system("c", 7, {"A": 1}),
+            system("h1", 2, {"A": 1}, group="h", deps=("k1",)),
+            system("h2", 1, {"A": 1}, group="h"),
+            system("k1", 2, {"A": 1}, group="k"),
+            system("k2", 1, {"A": 1}, group="k", deps=("h1",)),
+        ],
+    )
+    assert wave_of["a"] == wave_of["m"] == wave_of["b"], found.waves
+    assert wave_of["h1"] == wave_of["h2"] == wave_of["k1"] == wave_of["k2"], found.waves
+    assert len(found.waves) == found.lower_bound, found

@@ -4,8 +4,9 @@ A wave of two or more systems copies at most ``wave_bytes``; a system larger tha
 copies is its ``projected_bytes`` (FORMAT.md), or dizuo's ``copy_bytes`` where that differs.
 A moved dependency moves in the same wave or earlier. The systems of a group (one database or storage
 platform) move in one wave when together they fit a window: switched one by one, the moved half would run
-against a platform still being copied. Only a group larger than a window (or one that a dependency through a
-system outside it would have to wait in the middle of) is split over several waves, as FORMAT.md allows.
+against a platform still being copied. A system outside a group that depends on one member while another depends
+on it moves in the group's wave. Only a group larger than a window (or one whose wave would then be) is split
+over several waves, as FORMAT.md allows.
 Fewer waves is better: the heuristics pack dependency-ready items (a system, or such a group whole) wave by
 wave, largest first; when that misses FORMAT.md's lower bound and the case is small, a feasibility MILP
 (HiGHS) looks for a packing into fewer waves.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,8 +53,9 @@ def lower_bound(sizes: Sequence[int], wave_bytes: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Items:
-    """What the waves pack, in instance order: a moved system, or a group that fits a window whole (its members, in
-    instance order), with the items its members depend on outside it (direct: rule 7 is per edge)."""
+    """What the waves pack, in instance order: a moved system, or a group that fits a window whole, or systems and
+    groups that must share one wave and fit it (their members, in instance order), with the items its members depend
+    on outside it (direct: rule 7 is per edge)."""
 
     members: tuple[tuple[str, ...], ...]
     size: tuple[int, ...]
@@ -70,7 +72,13 @@ class _Items:
 
 
 def _items(moved: Sequence[System], wave_bytes: int) -> _Items:
-    """The moved systems as items: each group that fits a window is one; every other system is its own."""
+    """The moved systems as items: each group that fits a window is one; every other system is its own.
+
+    A dependency from a group's member to a system outside it that depends on another member (directly or through
+    other systems or groups) makes a cycle of items, all of which must then move in one wave: where together they fit
+    a window they are one item (the group stays whole, the outside systems move with it); where they do not, the
+    groups on the cycle are split (their members are items again), which the acyclic graph of systems always allows.
+    """
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(moved):
         if s.group is not None:
@@ -80,49 +88,92 @@ def _items(moved: Sequence[System], wave_bytes: int) -> _Items:
         for name, members in groups.items()
         if len(members) > 1 and sum(moved[i].copied for i in members) <= wave_bytes
     }
-    index = {s.id: i for i, s in enumerate(moved)}
-    while True:
-        item_of = list(range(len(moved)))
-        for group in whole.values():
-            for i in group:
-                item_of[i] = group[0]
-        firsts = sorted(set(item_of))
-        number = {first: k for k, first in enumerate(firsts)}
-        edges = {
-            (number[item_of[index[d]]], number[item_of[i]])
-            for i, s in enumerate(moved)
-            for d in s.depends_on
-            if d in index and item_of[index[d]] != item_of[i]
-        }
-        # A dependency from a group's member to a system outside it, which depends on another member: the group
-        # cannot move whole before or after it. Such groups are split (their members are items again), which the
-        # acyclic graph of systems always allows.
-        count, component = connected_components(
-            sparse.csr_matrix(
-                (np.ones(len(edges)), np.array(sorted(edges), dtype=np.intp).reshape(-1, 2).T),
-                shape=(len(firsts),) * 2,
-            ),
-            directed=True,
-            connection="strong",
-        )
-        on_cycle = np.bincount(component, minlength=count)[component] > 1
-        split = [name for name, group in whole.items() if on_cycle[number[group[0]]]]
-        if not split:
-            break
-        for name in split:
+    split: list[str] = []
+    while too_large := _too_large(moved, whole, wave_bytes):
+        # A cycle larger than a window cannot move in one: its groups are split, and the cycles looked for again.
+        for name in [name for name, group in whole.items() if group[0] in too_large]:
+            split.append(name)
             del whole[name]
+    # Splitting every group of such a cycle may split more than it takes: each is kept whole again, in the instance's
+    # order, where that makes no cycle larger than a window.
+    for name in sorted(split, key=lambda name: groups[name][0]):
+        whole[name] = groups[name]
+        if _too_large(moved, whole, wave_bytes):
+            del whole[name]
+    item_of = _merged(len(moved), whole.values())
+    cycles = _cycles(moved, item_of)
+    item_of = _merged(len(moved), [*whole.values(), *cycles])  # each cycle fits a window: one item, one wave
+    firsts = sorted(set(item_of))
+    number = {first: k for k, first in enumerate(firsts)}
+    edges = _item_edges(moved, item_of)
     members: list[list[int]] = [[] for _ in firsts]
     for i, first in enumerate(item_of):
         members[number[first]].append(i)
     preds: list[list[int]] = [[] for _ in firsts]
     for d, k in sorted(edges):
-        preds[k].append(d)
+        preds[number[k]].append(number[d])
     return _Items(
         members=tuple(tuple(moved[i].id for i in m) for m in members),
         size=tuple(sum(moved[i].copied for i in m) for m in members),
         preds=tuple(map(tuple, preds)),
         wave_bytes=wave_bytes,
     )
+
+
+def _too_large(moved: Sequence[System], whole: Mapping[str, Sequence[int]], wave_bytes: int) -> set[int]:
+    """The systems of the cycles of items (``whole`` groups kept whole) that copy more than a window together."""
+    cycles = _cycles(moved, _merged(len(moved), whole.values()))
+    return {i for cycle in cycles if sum(moved[i].copied for i in cycle) > wave_bytes for i in cycle}
+
+
+def _merged(count: int, unions: Iterable[Sequence[int]]) -> list[int]:
+    """For each of ``count`` systems, the first system of the union it belongs to (itself when in none); ``unions``
+    may overlap (a cycle holds whole groups): overlapping ones are one."""
+    parent = list(range(count))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for union in unions:
+        for i in union[1:]:
+            a, b = sorted((root(union[0]), root(i)))
+            parent[b] = a
+    return [root(i) for i in range(count)]
+
+
+def _item_edges(moved: Sequence[System], item_of: Sequence[int]) -> set[tuple[int, int]]:
+    """(item a system depends on, its own item), items named by their first system, between different items."""
+    index = {s.id: i for i, s in enumerate(moved)}
+    return {
+        (item_of[index[d]], item_of[i])
+        for i, s in enumerate(moved)
+        for d in s.depends_on
+        if d in index and item_of[index[d]] != item_of[i]
+    }
+
+
+def _cycles(moved: Sequence[System], item_of: Sequence[int]) -> list[list[int]]:
+    """The systems of each cycle of items (a strongly connected set of more than one item)."""
+    firsts = sorted(set(item_of))
+    number = {first: k for k, first in enumerate(firsts)}
+    edges = sorted((number[d], number[i]) for d, i in _item_edges(moved, item_of))
+    count, component = connected_components(
+        sparse.csr_matrix(
+            (np.ones(len(edges)), np.array(edges, dtype=np.intp).reshape(-1, 2).T), shape=(len(firsts),) * 2
+        ),
+        directed=True,
+        connection="strong",
+    )
+    sizes = np.bincount(component, minlength=count)
+    cycles: dict[int, list[int]] = {}
+    for i, first in enumerate(item_of):
+        c = int(component[number[first]])
+        if sizes[c] > 1:
+            cycles.setdefault(c, []).append(i)
+    return [cycles[c] for c in sorted(cycles)]
 
 
 def plan_waves(
