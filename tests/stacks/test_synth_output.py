@@ -775,3 +775,19 @@ def test_a_stack_config_value_no_program_can_be_handed_is_refused_naming_its_key
         run_program(StackDir(folder, 3, "typed"), "t", YULIN, {})
     assert refused.value.code == BAD_INPUT
     assert f"{folder / 'Pulumi.t.yaml'}: not a readable stack config: config.dizuo-typed:blob" in str(refused.value)
+
+
+def test_two_stack_folders_of_one_name_are_refused_not_written_over_each_other(
+    tmp_path: Path, yulin: Declaration
+) -> None:
+    """1-apps and 2-apps both write DIR/apps/: synth refuses them (exit 2), naming both folders, instead of writing
+    the second stack's manifests over the first's and counting one stack."""
+    program = "import pulumi_kubernetes as k8s\nk8s.core.v1.Namespace('ns', metadata={{'name': '{name}'}})\n"
+    one_file_stack(tmp_path / "stacks" / "1-apps", program.format(name="tier-1"))
+    two = one_file_stack(tmp_path / "stacks" / "2-apps", program.format(name="tier-2"))
+    (two / "Pulumi.yaml").write_text("name: dizuo-apps-2\nruntime: python\n", encoding="utf-8")
+    with pytest.raises(SynthError) as refused:
+        synth(yulin, YULIN, tmp_path / "build", tmp_path / "stacks")
+    assert refused.value.code == BAD_INPUT
+    assert "1-apps and 2-apps are both named 'apps'" in str(refused.value)
+    assert not (tmp_path / "build").exists()

@@ -79,6 +79,20 @@ def discover(stacks_root: Path) -> list[StackDir]:
             ],
             BAD_INPUT,
         )
+    # The name after the tier is the stack's everywhere else: its output folder (DIR/<name>), `--only <name>`. Two
+    # folders of one name would write one folder, the second's manifests over the first's.
+    folders: dict[str, list[str]] = {}
+    for s in found:
+        folders.setdefault(s.short, []).append(s.path.name)
+    if clashes := {short: names for short, names in folders.items() if len(names) > 1}:
+        raise SynthError(
+            [
+                f"{stacks_root}: stack folders {' and '.join(names)} are both named {short!r} after their tier: their "
+                f"manifests would go to one folder ({short}/) and --only {short} would name both; rename one"
+                for short, names in clashes.items()
+            ],
+            BAD_INPUT,
+        )
     return sorted(found, key=lambda s: (s.tier, s.short))
 
 
