@@ -765,16 +765,30 @@ def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_progra
     }
 
 
-def test_a_stack_config_value_no_program_can_be_handed_is_refused_naming_its_key(tmp_path: Path) -> None:
-    """A value JSON cannot carry (!!binary) is bad input naming the file and its key, not a traceback."""
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (b"config:\n  dizuo-typed:blob: !!binary aGVsbG8=\n", "config.dizuo-typed:blob: "),
+        ("# 榆林生产环境\nconfig: {}\n".encode("gbk"), "line 1: not UTF-8 (byte 0xd3), "),
+        (b"config:\n  dizuo:registry: a\n  dizuo:registry: b\n", "line 3, column 3: duplicate key 'dizuo:registry'"),
+        (b"config: [dizuo:registry]\n", "config: a mapping of keys to values, not list"),
+    ],
+    ids=["binary-value", "gbk-file", "key-twice", "config-a-list"],
+)
+def test_a_stack_config_no_program_can_be_handed_is_refused_naming_file_and_line_or_key(
+    tmp_path: Path, written: bytes, said: str
+) -> None:
+    """A stack config the Pulumi CLI would not pass on (a file in GBK, a key twice, config a list) or a value JSON
+    cannot carry (!!binary) is bad input naming the file and the line or key, not a traceback nor a value dropped."""
     from dizuo.synth.synth import StackDir, run_program  # noqa: PLC0415
 
     folder = one_file_stack(tmp_path / "stacks" / "3-typed", "import pulumi\n")
-    (folder / "Pulumi.t.yaml").write_text("config:\n  dizuo-typed:blob: !!binary aGVsbG8=\n", encoding="utf-8")
+    (folder / "Pulumi.t.yaml").write_bytes(written)
     with pytest.raises(SynthError) as refused:
         run_program(StackDir(folder, 3, "typed"), "t", YULIN, {})
     assert refused.value.code == BAD_INPUT
-    assert f"{folder / 'Pulumi.t.yaml'}: not a readable stack config: config.dizuo-typed:blob" in str(refused.value)
+    assert f"{folder / 'Pulumi.t.yaml'}: not a readable stack config: " in str(refused.value)
+    assert said in str(refused.value)
 
 
 def test_two_stack_folders_of_one_name_are_refused_not_written_over_each_other(

@@ -34,6 +34,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from dizuo.contracts import ORGANIZATION
+from dizuo.declaration.loader import read_yaml
 from dizuo.interrupt import interruptible
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -242,6 +243,14 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
     path = stack_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         return {}, set()
+    # Read as `dizuo up` reads it first (check_declarations): a file in GBK, bad YAML or a key given twice (which the
+    # Pulumi CLI refuses too) is named with its line, not a traceback or the last value silently kept.
+    checked, problems = read_yaml(path, path.name)
+    if checked is None:
+        raise StackConfigError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
+    config = checked.get("config") or {}
+    if not isinstance(config, dict):
+        raise StackConfigError(f"config: a mapping of keys to values, not {type(config).__name__}")
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackConfigLoader) or {}  # noqa: S506 - a SafeLoader
     values: dict[str, str] = {}
     secrets: set[str] = set()
