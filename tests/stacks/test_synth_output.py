@@ -805,3 +805,28 @@ def test_two_stack_folders_of_one_name_are_refused_not_written_over_each_other(
     assert refused.value.code == BAD_INPUT
     assert "1-apps and 2-apps are both named 'apps'" in str(refused.value)
     assert not (tmp_path / "build").exists()
+
+
+def test_a_secret_stack_output_stays_secret_in_the_stack_that_reads_it(tmp_path: Path, yulin: Declaration) -> None:
+    """A secret export read through a StackReference is secret there too, as `pulumi up` marks it: a ConfigMap built
+    from it is written with its keys and the placeholder, never the value, and stays schema-valid."""
+    from dizuo.synth.engine import SECRET_PLACEHOLDER  # noqa: PLC0415
+
+    one_file_stack(
+        tmp_path / "stacks" / "0-src",
+        f"import pulumi\npulumi.export('token', pulumi.Output.secret({TEST_SECRET!r}))\npulumi.export('open', 'o')\n",
+    )
+    one_file_stack(
+        tmp_path / "stacks" / "1-use",
+        "import pulumi\nimport pulumi_kubernetes as k8s\n"
+        "ref = pulumi.StackReference(f'organization/dizuo-src/{pulumi.get_stack()}')\n"
+        "k8s.core.v1.ConfigMap('cm', metadata={'name': 'cm', 'namespace': 'default'},\n"
+        "    data={'token': ref.get_output('token'), 'open': ref.get_output('open')})\n",
+    )
+    out = tmp_path / "build"
+    result = synth(yulin, YULIN, out, tmp_path / "stacks")
+    assert result.runs["src"].exports == {"token": TEST_SECRET, "open": "o"}
+    leaked = [p.name for p in out.rglob("*") if p.is_file() and TEST_SECRET in p.read_text(encoding="utf-8")]
+    assert not leaked, f"the secret export is written in plaintext in {leaked}"
+    (config_map,) = manifests(out)
+    assert config_map["data"] == {"open": SECRET_PLACEHOLDER, "token": SECRET_PLACEHOLDER}, "its keys, no value"

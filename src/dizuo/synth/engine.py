@@ -13,7 +13,7 @@ import functools
 import json
 import runpy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -67,6 +67,14 @@ class Registered:
     them for this one, so a rename is no replacement."""
 
 
+class Exports(dict[str, Any]):
+    """A stack's exports (``pulumi stack output``), and the names of those that are secret."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None, secret: Iterable[str] = ()) -> None:
+        super().__init__(values or {})
+        self.secret = frozenset(secret)
+
+
 @dataclass(slots=True)
 class StackRun:
     """What one stack program declared and exported."""
@@ -74,7 +82,7 @@ class StackRun:
     project: str
     stack: str
     resources: list[Registered] = field(default_factory=list)
-    exports: dict[str, Any] = field(default_factory=dict)
+    exports: dict[str, Any] = field(default_factory=Exports)
 
     def of_type(self, prefix: str) -> list[Registered]:
         """Resources whose type token starts with ``prefix``."""
@@ -92,7 +100,11 @@ class _Mocks(Mocks):
             ref = str(args.inputs["name"])
             if ref not in self.upstream:
                 raise MissingUpstreamError(ref, sorted(self.upstream))
-            return ref, {"name": ref, "outputs": dict(self.upstream[ref]), "secretOutputNames": []}
+            exports = self.upstream[ref]
+            # Its secret exports stay secret in the consumer (the StackReference marks them by these names), so
+            # that what the consumer derives from one is withheld as the export was.
+            secret = sorted(exports.secret) if isinstance(exports, Exports) else []
+            return ref, {"name": ref, "outputs": dict(exports), "secretOutputNames": secret}
         # Deterministic IDs: the logical name. Nothing random ever reaches a manifest.
         return f"{args.name}-id", dict(args.inputs)
 
@@ -322,7 +334,7 @@ def run_stack(
     with settings.SETTINGS.lock:
         settings.SETTINGS.outputs.clear()
 
-    def body() -> dict[str, Any]:
+    def body() -> Exports:
         with contextlib.chdir(stack_dir):
             if program is not None:
                 program()
@@ -331,9 +343,10 @@ def run_stack(
         root = settings.get_root_resource()
         outputs = getattr(root, "outputs", {}) or {}
         resolved = _sync_await(pulumi.Output.from_input(outputs).future())
-        return dict(resolved or {})
+        secret = [name for name, value in outputs.items() if _sync_await(pulumi.Output.from_input(value).is_secret())]
+        return Exports(resolved or {}, secret)
 
-    result: dict[str, dict[str, Any]] = {}
+    result: dict[str, Exports] = {}
 
     def program_body() -> None:
         result["exports"] = body()
@@ -342,7 +355,7 @@ def run_stack(
     if monitor.duplicate_urns:
         shown = ", ".join(repr(urn) for urn in monitor.duplicate_urns[:3])
         raise DuplicateUrnError(f"duplicate resource URN {shown}: two declared things map to one name")
-    run.exports = result.get("exports", {})
+    run.exports = result.get("exports", Exports())
     run.resources = sorted(monitor.records, key=lambda r: r.urn)
     return run
 
@@ -374,7 +387,7 @@ def map_keys(value: Any) -> list[str]:
 def unwrap(value: Any) -> Any:
     """Recorded inputs with every secret replaced by a placeholder: what may be written to disk."""
     if rpc.is_rpc_secret(value):
-        return SECRET_PLACEHOLDER
+        return _withheld(value)
     if isinstance(value, dict):
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -382,3 +395,15 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf turns every number into a float; manifests want 8080, not 8080.0
     return value
+
+
+def _withheld(value: Any) -> Any:
+    """A secret as it may be written: a map keeps its keys and a list its items, each value the placeholder. Pulumi
+    marks a whole map secret when one of its values is (a ConfigMap's data holding a secret stack output), and a
+    manifest whose map is one placeholder string would fail its schema."""
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {k: _withheld(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_withheld(v) for v in value]
+    return SECRET_PLACEHOLDER
