@@ -830,3 +830,30 @@ def test_a_secret_stack_output_stays_secret_in_the_stack_that_reads_it(tmp_path:
     assert not leaked, f"the secret export is written in plaintext in {leaked}"
     (config_map,) = manifests(out)
     assert config_map["data"] == {"open": SECRET_PLACEHOLDER, "token": SECRET_PLACEHOLDER}, "its keys, no value"
+
+
+@pytest.mark.parametrize(
+    ("project", "said"),
+    [
+        ("runtime: python\n", "name: missing: the project's name is required"),
+        ("name: [dizuo-x\n", "invalid YAML: line 2, column 1"),
+        ("name: {a: 1}\n", """name: '{"a": 1}': the project's name is required"""),
+    ],
+    ids=["no-name", "bad-yaml", "name-a-map"],
+)
+@pytest.mark.parametrize("configured", [True, False], ids=["with-config", "without-config"])
+def test_a_pulumi_yaml_without_a_project_name_is_bad_input_naming_it(
+    tmp_path: Path, project: str, said: str, *, configured: bool
+) -> None:
+    """A Pulumi.yaml without a usable project name is bad input (exit 2) naming that file and its key or line: not
+    "the program failed: 'name'" (exit 1), nor, where the stack config is missing too, a complaint about --stack."""
+    from dizuo.synth.synth import StackDir, run_program  # noqa: PLC0415
+
+    folder = one_file_stack(tmp_path / "stacks" / "3-x", "import pulumi\n")
+    (folder / "Pulumi.yaml").write_text(project, encoding="utf-8")
+    if configured:
+        (folder / "Pulumi.t.yaml").write_text("config: {}\n", encoding="utf-8")
+    with pytest.raises(SynthError) as refused:
+        run_program(StackDir(folder, 3, "x"), "t", YULIN, {})
+    assert refused.value.code == BAD_INPUT
+    assert f"{folder / 'Pulumi.yaml'}: not a Pulumi project file: {said}" in str(refused.value)

@@ -34,7 +34,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from dizuo.contracts import ORGANIZATION
-from dizuo.declaration.loader import read_yaml
+from dizuo.declaration.loader import read_yaml, show_value
 from dizuo.interrupt import interruptible
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -281,9 +281,15 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
 
 
 def project_name(stack_dir: Path) -> str:
-    """The Pulumi project name from ``Pulumi.yaml``."""
-    document = yaml.safe_load((stack_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
-    return str(document["name"])
+    """The Pulumi project name from ``Pulumi.yaml``; StackConfigError, naming the line or key, when it has none."""
+    document, problems = read_yaml(stack_dir / "Pulumi.yaml", "Pulumi.yaml")
+    if document is None:
+        raise StackConfigError("; ".join(p.message for p in problems))
+    name = document.get("name")
+    if name is None or isinstance(name, dict | list) or not str(name):
+        shown = show_value(name) if "name" in document else "missing"
+        raise StackConfigError(f"name: {shown}: the project's name is required (Pulumi names its stacks by it)")
+    return str(name)
 
 
 def _in_a_thread_of_its_own(function: Callable[P, T]) -> Callable[P, T]:

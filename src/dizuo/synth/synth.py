@@ -25,7 +25,15 @@ from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import ChangedWhileWritingError, make_staging, output_place_problem, resolved_out, swap_in
 from dizuo.naming import label
-from dizuo.synth.engine import StackConfigError, StackRun, map_keys, read_stack_config, run_stack, unwrap
+from dizuo.synth.engine import (
+    StackConfigError,
+    StackRun,
+    map_keys,
+    project_name,
+    read_stack_config,
+    run_stack,
+    unwrap,
+)
 from dizuo.synth.schemas import KUBERNETES_VERSION, manifest_errors, numeric_version
 
 # Apply order inside one file: what others live in or refer to comes first.
@@ -309,6 +317,10 @@ def run_program(
     """Run one stack program under the mock engine with its ``Pulumi.<stack>.yaml`` config, ``dizuo:declaration``
     pointed at ``declaration_dir``, plus ``secrets``; add its exports to ``upstream``. Raises :class:`SynthError`."""
     config_file = stack_dir.path / f"Pulumi.{stack}.yaml"
+    try:
+        project_name(stack_dir.path)  # first: without a project the program cannot run, whatever its config
+    except StackConfigError as exc:
+        raise SynthError([f"{stack_dir.path / 'Pulumi.yaml'}: not a Pulumi project file: {exc}"], BAD_INPUT) from exc
     try:
         config, secret_keys = read_stack_config(stack_dir.path, stack)
     except (OSError, yaml.YAMLError, AttributeError, StackConfigError) as exc:
