@@ -138,3 +138,24 @@ def test_a_pulumi_cli_too_old_for_the_automation_api_is_a_missing_tool(tmp_path:
     assert "not a Pulumi CLI dizuo can use" in done.stderr
     assert "pulumi-v3.x-linux" in done.stderr
     assert [c.split(" :: ")[1] for c in calls] == ["version"]
+
+
+def test_stacks_whose_configs_name_different_declarations_are_refused_before_pulumi_runs(tmp_path: Path) -> None:
+    """The network stack's config naming a copy of the city while the others name the city itself: exit 2 naming
+    each declaration and the stacks that name it, and nothing is previewed or updated (each tier would deploy
+    another declaration and read the other's contracts)."""
+    copy = tmp_path / "yulin-copy"
+    shutil.copytree(YULIN, copy)
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(config.read_text().replace("../../inventories/yulin", str(YULIN)), encoding="utf-8")
+    network = stacks / "0-network" / "Pulumi.yulin-prod.yaml"
+    network.write_text(network.read_text().replace(str(YULIN), str(copy)), encoding="utf-8")
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    named = f"(stacks/0-baseline, stacks/1-cloud, stacks/1-datapool: {YULIN}; stacks/0-network: {copy})"
+    assert f"Pulumi.yulin-prod.yaml names 2 declarations {named}" in text, text
+    assert "the stacks of an environment deploy one declaration" in text
+    assert not [c for c in calls if " up " in c or " preview " in c]

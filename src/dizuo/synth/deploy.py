@@ -114,6 +114,7 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
     """DeployError listing every problem of the declarations the selected stacks' ``Pulumi.<stack>.yaml`` name
     (``dizuo:declaration``), before Pulumi runs: each stack program would otherwise fail in turn with a traceback."""
     problems: dict[str, None] = {}  # in order, once: the stacks of a city share its declaration
+    declarations: dict[Path, list[str]] = {}  # each declaration named, with the stacks that name it
     for stack_dir in selected:
         shown = f"stacks/{stack_dir.path.name}/Pulumi.{stack}.yaml"
         document, found = read_yaml(stack_dir.path / f"Pulumi.{stack}.yaml", shown)
@@ -125,10 +126,18 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         if not isinstance(named, str) or not named:
             problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None
             continue
+        declarations.setdefault((stack_dir.path / named).resolve(), []).append(f"stacks/{stack_dir.path.name}")
         try:
             load(stack_dir.path / named)  # as the program will: relative to its folder (cached for the next stack)
         except DeclarationError as exc:
             problems.update((str(p), None) for p in exc.problems)
+    if len(declarations) > 1:
+        # Each tier would deploy another city's (or another copy's) intent, and read contracts of the other.
+        named_by = "; ".join(f"{', '.join(stacks)}: {path}" for path, stacks in declarations.items())
+        problems[
+            f"config.dizuo:declaration of Pulumi.{stack}.yaml names {len(declarations)} declarations ({named_by}): "
+            "the stacks of an environment deploy one declaration; name the same folder in each"
+        ] = None
     if problems:
         raise DeployError(
             f"{len(problems)} problem(s) in the declaration(s) the stacks name; nothing ran:\n" + "\n".join(problems)
