@@ -793,6 +793,32 @@ def test_a_port_that_is_no_port_is_named(
 
 
 @pytest.mark.parametrize(
+    ("addresses", "expected"),
+    [
+        (
+            ["8.8.8.8"],  # a resolver out of the city, not the node's cache
+            "node_local_dns[0]: must be link-local (169.254.0.0/16, NodeLocal DNSCache's 169.254.20.10) or a cluster "
+            "IP in RFC 1918: a DNS cache on the node, not a resolver elsewhere: '8.8.8.8'",
+        ),
+        (["127.0.0.1"], "node_local_dns[0]: a pod's loopback or unspecified address is not the node's DNS cache"),
+        (["169.254.20.10/32"], "node_local_dns[0]: not an IPv4 address: '169.254.20.10/32'"),
+        (["169.254.20.10", "169.254.20.10"], "node_local_dns: addresses listed twice: ['169.254.20.10']"),
+    ],
+    ids=["public-resolver", "loopback", "a-range", "twice"],
+)
+def test_a_node_local_dns_address_that_is_no_node_cache_is_named(
+    city: Path, edit: Edit, addresses: list[str], expected: str
+) -> None:
+    """node_local_dns opens DNS out of every namespace of the cluster: an address that is no cache on the node (a
+    public resolver, the pod's own loopback), a range or an address given twice is an error naming the item."""
+    edit("clusters.yaml", _set(["clusters", 0, "node_local_dns"], addresses))
+    found = problems(city)
+    assert any(f"clusters.yaml: clusters[0].{expected}" in p for p in found), f"{expected!r} not among:\n" + "\n".join(
+        found
+    )
+
+
+@pytest.mark.parametrize(
     ("file", "path"),
     [
         ("city.yaml", ["name"]),

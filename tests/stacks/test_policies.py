@@ -18,14 +18,14 @@ from pulumi.runtime import rpc
 from dizuo.addresses import is_city_own
 from dizuo.cloud.providers import cluster_providers
 from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
-from dizuo.declaration import Declaration
+from dizuo.declaration import Declaration, load
 from dizuo.declaration.model import IngressSource
 from dizuo.network.component import external_network_id
 from dizuo.network.shapes import needs_external_network
 from dizuo.synth.engine import Registered, StackRun, is_secret, run_stack
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, TEST_SECRET, YULIN
+from .conftest import ROOT, TEST_SECRET, YULIN, city_copy
 
 
 def test_every_data_volume_and_bucket_is_protected_and_retained_on_delete(runs: dict[str, StackRun]) -> None:
@@ -509,6 +509,47 @@ def test_an_owner_s_loader_reaches_dns_and_its_datasets_source_systems(
         ), f"{source.code} does not accept {namespace}"
         checked += 1
     assert checked > 30
+
+
+def test_a_cluster_with_node_local_dns_lets_every_namespace_resolve_through_it(tmp_path: Path) -> None:
+    """On a cluster declaring NodeLocal DNSCache (node_local_dns: its link-local address, and the kube-dns cluster IP
+    it binds), every system's and data-pool namespace may send DNS (UDP and TCP 53) to those addresses, beside CoreDNS
+    in kube-system; a cluster without it gets no such rule. The manifests stay valid for Kubernetes 1.30 (strict) and
+    pass the policy pack: synth refuses otherwise."""
+    node_local = ["169.254.20.10", "10.96.0.10"]
+
+    def with_node_local_dns(document: dict[str, Any]) -> None:
+        document["clusters"][0]["node_local_dns"] = node_local
+
+    folder = city_copy(tmp_path / "city", {"clusters.yaml": with_node_local_dns})
+    city = load(folder)
+    cached, plain = city.clusters[0].name, city.clusters[1].name
+    runs = synth(city, folder, tmp_path / "build", ROOT / "stacks").runs
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    through_cache = {"to": [{"ipBlock": {"cidr": f"{a}/32"}} for a in node_local], "ports": dns_ports}
+    core_dns = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]}
+    # A resource names its provider by reference, "<urn>::<id>".
+    clusters = {r.urn: r.inputs["context"] for run in runs.values() for r in run.of_type("pulumi:providers:kubernetes")}
+    checked = {cached: 0, plain: 0}
+    for run in (runs["cloud"], runs["datapool"]):
+        for policy in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+            if policy.inputs["metadata"]["name"] != "declared-flows":
+                continue
+            cluster = clusters[policy.provider.rsplit("::", 1)[0]]
+            where = f"{policy.inputs['metadata']['namespace']} on {cluster}"
+            egress = policy.inputs["spec"]["egress"]
+            assert {**core_dns, "ports": dns_ports} in egress, where
+            if cluster == cached:
+                assert through_cache in egress, f"{where} cannot reach NodeLocal DNSCache: {egress}"
+            else:
+                assert not any(
+                    "ipBlock" in peer and peer["ipBlock"]["cidr"].startswith(("169.254.", "10.96."))
+                    for rule in egress
+                    for peer in rule["to"]
+                ), where
+            checked[cluster] += 1
+    assert checked[cached] > 100, checked
+    assert checked[plain] > 5, checked
 
 
 def test_a_loader_pulls_a_source_of_another_cluster_through_its_ingress(

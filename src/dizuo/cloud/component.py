@@ -166,7 +166,11 @@ class SystemTenant(pulumi.ComponentResource):
                     s, callers, INGRESS_NAMESPACE if served_from_outside else None, shapes.dataset_loaders(d, s)
                 ),
                 "egress": shapes.egress_rules(
-                    s, dependencies, args.network.apply(lambda c: c.zone(s.zone).cidr), remote
+                    s,
+                    dependencies,
+                    args.network.apply(lambda c: c.zone(s.zone).cidr),
+                    remote,
+                    dns=shapes.dns_egress(d, s.cluster),
                 ),
             },
             opts=in_ns,

@@ -327,11 +327,21 @@ def ingress_rules(
     return [{"from": peers, "ports": _ports(s.port)}] if peers else []
 
 
+DNS_PORTS: list[dict[str, Any]] = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 # Egress to the cluster's DNS (CoreDNS in kube-system): every namespace with a default-deny policy needs it.
-CLUSTER_DNS: dict[str, Any] = {
-    "to": [_namespace_peer("kube-system")],
-    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-}
+CLUSTER_DNS: dict[str, Any] = {"to": [_namespace_peer("kube-system")], "ports": DNS_PORTS}
+
+
+def dns_egress(d: Declaration, cluster: str) -> list[dict[str, Any]]:
+    """Egress rules for name resolution in ``cluster``: CoreDNS in kube-system and, where the cluster runs NodeLocal
+    DNSCache (clusters.yaml ``node_local_dns``), its addresses on each node. Pods there send their queries to the
+    cache, a hostNetwork pod that no namespace selector matches: without an ipBlock for its address every query of a
+    default-deny namespace is dropped."""
+    node_local = next((c.node_local_dns for c in d.clusters if c.name == cluster), ())
+    rules = [CLUSTER_DNS]
+    if node_local:
+        rules.append({"to": [{"ipBlock": {"cidr": f"{address}/32"}} for address in node_local], "ports": DNS_PORTS})
+    return rules
 
 
 def loader_egress(d: Declaration, owner: str, cluster: str) -> list[dict[str, Any]]:
@@ -348,7 +358,7 @@ def loader_egress(d: Declaration, owner: str, cluster: str) -> list[dict[str, An
             if ds.owner == owner and loader_cluster(d, ds) == cluster and ds.source_system in by_code
         }
     )
-    rules: list[dict[str, Any]] = [CLUSTER_DNS]
+    rules = dns_egress(d, cluster)
     remote: dict[tuple[str, tuple[int, ...]], None] = {}
     for code in sources:
         source = by_code[code]
@@ -368,14 +378,16 @@ def egress_rules(
     dependencies: dict[str, tuple[str, int]],
     zone_cidr: Any,
     remote: Sequence[tuple[Any, tuple[int, ...]]] = (),
+    *,
+    dns: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Where system ``s`` may connect: cluster DNS, the systems it depends on, its database in its zone.
 
     ``dependencies``: code -> (namespace, port) in this cluster; ``remote``: (address/32, ports) of the ingress
-    controllers of the other clusters it calls into (``remote_ingresses``). The zone CIDR may be a Pulumi Output of
-    the network contract.
+    controllers of the other clusters it calls into (``remote_ingresses``); ``dns``: the rules of its cluster's name
+    resolution (``dns_egress``). The zone CIDR may be a Pulumi Output of the network contract.
     """
-    rules: list[dict[str, Any]] = [CLUSTER_DNS]
+    rules: list[dict[str, Any]] = list(dns)
     for _, (namespace, port) in sorted(dependencies.items()):
         rules.append({"to": [_namespace_peer(namespace)], "ports": _ports(port)})
     # A namespace selector names namespaces of this cluster only: another cluster is an address range.

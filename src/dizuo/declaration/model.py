@@ -437,6 +437,34 @@ def _supported_kubernetes(value: str) -> str:
     return value
 
 
+# Where a node-local DNS cache may answer pods: a link-local address on each node (NodeLocal DNSCache's
+# 169.254.20.10), or a cluster IP in the city's own ranges (kube-dns's Service address, which the cache also binds in
+# kube-proxy iptables mode). Anything else would be a way out of the default-deny to some other resolver on port 53.
+LINK_LOCAL_IPV4 = ipaddress.IPv4Network("169.254.0.0/16")
+
+
+def _node_local_dns_address(value: str) -> str:
+    address = ipaddress.IPv4Address(value)
+    if address.is_loopback or address.is_unspecified:
+        raise ValueError("a pod's loopback or unspecified address is not the node's DNS cache")
+    if address not in LINK_LOCAL_IPV4 and not any(address in block for block in RFC1918):
+        raise ValueError(
+            "must be link-local (169.254.0.0/16, NodeLocal DNSCache's 169.254.20.10) or a cluster IP in RFC 1918: "
+            "a DNS cache on the node, not a resolver elsewhere"
+        )
+    return value
+
+
+def _addresses_once(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(addresses)) != len(addresses):
+        twice = sorted({a for a in addresses if addresses.count(a) > 1})
+        raise ValueError(f"addresses listed twice: {twice}")
+    return addresses
+
+
+NodeLocalDnsAddress = Annotated[str, AfterValidator(_ipv4_address), AfterValidator(_node_local_dns_address)]
+
+
 class Cluster(Frozen):
     """A Kubernetes cluster of the government cloud."""
 
@@ -453,6 +481,14 @@ class Cluster(Frozen):
         default=None,
         description="Where the cluster's ingress controller listens (its load-balancer or virtual address, in the "
         "cluster's zone): the DNS names of the systems it serves point here",
+    )
+    node_local_dns: Annotated[tuple[NodeLocalDnsAddress, ...], AfterValidator(_addresses_once)] = Field(
+        default=(),
+        description="Where the cluster's NodeLocal DNSCache answers pods, when it runs one: its link-local address "
+        "(169.254.20.10 by default) and, in kube-proxy iptables mode, the kube-dns Service's cluster IP it also binds. "
+        "The cache is a hostNetwork pod that no namespace selector matches, so every tenant's and data-pool "
+        "namespace's network policy lets DNS (UDP and TCP 53) out to these addresses too, beside CoreDNS in "
+        "kube-system. Empty (the default): pods resolve through CoreDNS only",
     )
 
 
