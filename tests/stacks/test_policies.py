@@ -587,10 +587,12 @@ def test_an_unreachable_cluster_fails_the_update_whatever_the_environment_says(
 ) -> None:
     """Every cluster's provider refuses to skip an unreachable cluster's resources or drop them from the state, even
     with PULUMI_K8S_SKIP_UPDATE_UNREACHABLE or PULUMI_K8S_DELETE_UNREACHABLE set in the operator's environment (read
-    by the provider when its option is unset), and applies server-side."""
+    by the provider when its option is unset), applies server-side, and never creates over an existing object
+    (PULUMI_K8S_UPSERT_EXISTING_OBJECTS set)."""
     monkeypatch.setenv("PULUMI_K8S_SKIP_UPDATE_UNREACHABLE", "true")
     monkeypatch.setenv("PULUMI_K8S_DELETE_UNREACHABLE", "true")
     monkeypatch.setenv("PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY", "false")
+    monkeypatch.setenv("PULUMI_K8S_UPSERT_EXISTING_OBJECTS", "true")
     (tmp_path / "Pulumi.yaml").write_text("name: dizuo-providers\nruntime: python\n", encoding="utf-8")
 
     def program() -> None:
@@ -603,3 +605,4 @@ def test_an_unreachable_cluster_fails_the_update_whatever_the_environment_says(
         options = {key: provider.inputs.get(key) for key in ("skipUpdateUnreachable", "deleteUnreachable")}
         assert options == {"skipUpdateUnreachable": "false", "deleteUnreachable": "false"}, provider.name
         assert provider.inputs.get("enableServerSideApply") == "true", provider.name
+        assert provider.inputs.get("upsertExistingObjects") == "false", f"{provider.name} takes over existing objects"

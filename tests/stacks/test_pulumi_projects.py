@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from .conftest import ROOT
 
@@ -66,3 +69,14 @@ def test_the_stack_config_still_names_the_declaration() -> None:
         for config in project.parent.glob("Pulumi.*.yaml"):
             document = yaml.safe_load(config.read_text(encoding="utf-8"))
             assert (project.parent / document["config"]["dizuo:declaration"] / "city.yaml").is_file(), config
+
+
+def test_no_allowed_pulumi_kubernetes_takes_over_an_existing_object_on_create() -> None:
+    """Before 4.29.0 pulumi-kubernetes created every object by Server-Side Apply, which silently took over an object of
+    the same name already in the cluster (and a rename's create-then-delete then deleted it): pyproject allows no such
+    release, and the one installed is allowed."""
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    allowed = next(r.specifier for d in dependencies if (r := Requirement(d)).name == "pulumi-kubernetes")
+    assert not allowed.contains("4.28.1"), f"pulumi-kubernetes{allowed} allows 4.28.1, which upserts on create"
+    assert allowed.contains("4.29.0"), f"pulumi-kubernetes{allowed}"
+    assert allowed.contains(version("pulumi-kubernetes")), f"pulumi-kubernetes{allowed} refuses the installed release"

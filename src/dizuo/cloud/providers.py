@@ -36,5 +36,10 @@ def cluster_providers(
             # PULUMI_K8S_SKIP_UPDATE_UNREACHABLE and PULUMI_K8S_DELETE_UNREACHABLE from the environment when unset.
             skip_update_unreachable=False,
             delete_unreachable=False,
+            # A create fails on an object of the same name already in the cluster (pulumi-kubernetes 4.29 and later),
+            # instead of taking it over: another team's namespace, or the one a renamed resource is about to delete
+            # (create-then-delete would remove the object both name). Off by default, but the provider takes
+            # PULUMI_K8S_UPSERT_EXISTING_OBJECTS from the environment when unset.
+            upsert_existing_objects=False,
         )
     return providers
