@@ -793,6 +793,28 @@ def test_a_port_that_is_no_port_is_named(
 
 
 @pytest.mark.parametrize(
+    ("loaders", "expected"),
+    [
+        ({"cpu": 0}, "data_loaders.cpu: Input should be greater than 0: '0'"),
+        ({"memory_gib": -1}, "data_loaders.memory_gib: Input should be greater than 0: '-1'"),
+        ({"cpu": True}, "data_loaders.cpu: must be a number, not true/false: 'true'"),
+        ({"cores": 2}, "data_loaders.cores: unknown key"),
+    ],
+    ids=["no-cpu", "negative-memory", "cpu-yes", "unknown-key"],
+)
+def test_a_data_pool_grant_no_loader_could_run_in_is_named(
+    city: Path, edit: Edit, loaders: dict[str, Any], expected: str
+) -> None:
+    """A department's data_loaders becomes its dp-<owner> quota: a grant of no CPU or memory (which admits no loader
+    at all), a boolean or an unknown key is an error naming departments.yaml, the key and the value."""
+    edit("departments.yaml", _set(["departments", 0, "data_loaders"], loaders))
+    found = problems(city)
+    assert any(f"departments.yaml: departments[0].{expected}" in p for p in found), f"{expected!r} not among:\n" + (
+        "\n".join(found)
+    )
+
+
+@pytest.mark.parametrize(
     ("addresses", "expected"),
     [
         (

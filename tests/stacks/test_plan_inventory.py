@@ -49,6 +49,8 @@ WATCHED: dict[str, dict[str, list[str]]] = {
         "yl-datapool-rk-jcxx-pvc": ["metadata.labels", "spec.storageClassName", "spec.resources"],
         "yl-datapool-xl-sp-bucket": ["name", "versioning"],
         "yl-datapool-phase1-ceph-sc": ["reclaimPolicy", "provisioner"],
+        "yl-datapool-yl-gov-dp-gaj-quota": ["spec.hard"],
+        "yl-datapool-yl-gov-dp-gaj-limits": ["spec.limits"],
     },
 }
 

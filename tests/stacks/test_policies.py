@@ -18,14 +18,18 @@ from pulumi.runtime import rpc
 from dizuo.addresses import is_city_own
 from dizuo.cloud.providers import cluster_providers
 from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
+from dizuo.datapool.shapes import dataset_quota, loader_limits
 from dizuo.declaration import Declaration, load
-from dizuo.declaration.model import IngressSource
+from dizuo.declaration.model import DataLoaders, IngressSource
 from dizuo.network.component import external_network_id
 from dizuo.network.shapes import needs_external_network
 from dizuo.synth.engine import Registered, StackRun, is_secret, run_stack
 from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, TEST_SECRET, YULIN, city_copy
+
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
 
 
 def test_every_data_volume_and_bucket_is_protected_and_retained_on_delete(runs: dict[str, StackRun]) -> None:
@@ -54,6 +58,56 @@ def test_a_dataset_claim_waits_for_its_namespace_quota(runs: dict[str, StackRun]
     for claim in claims:
         quota = quotas[(claim.provider, claim.inputs["metadata"]["namespace"])]
         assert quota in claim.dependencies, f"{claim.name} does not wait for {quota}"
+
+
+def test_every_data_pool_namespace_caps_its_loaders_cpu_and_memory(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """A dp-<owner> namespace caps what its loaders run on, not only what they claim: its quota holds CPU and memory
+    requests and limits (departments.yaml data_loaders: 2 cores and 4 GiB by default, twice that as limits), and a
+    LimitRange gives a container declaring none its defaults, below the namespace's limits."""
+    datapool = runs["datapool"]
+    quotas = {q.inputs["metadata"]["namespace"]: q.inputs["spec"]["hard"] for q in datapool.of_type(QUOTA)}
+    limits = {r.inputs["metadata"]["namespace"]: r.inputs["spec"]["limits"] for r in datapool.of_type(LIMIT_RANGE)}
+    owners = {f"dp-{ds.owner}" for ds in yulin.datasets if ds.kind != "bucket"}
+    assert set(quotas) == owners
+    assert set(limits) == owners
+    for namespace, hard in quotas.items():
+        compute = {key: hard[key] for key in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")}
+        assert compute == {
+            "requests.cpu": "2000m",
+            "requests.memory": "4096Mi",
+            "limits.cpu": "4000m",
+            "limits.memory": "8192Mi",
+        }, namespace
+        assert limits[namespace] == [
+            {
+                "type": "Container",
+                "default": {"cpu": "1000m", "memory": "512Mi"},
+                "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                "max": {"cpu": "4000m", "memory": "8192Mi"},
+            }
+        ], namespace
+
+
+def test_a_department_s_data_loaders_set_its_data_pool_quota(yulin: Declaration) -> None:
+    """A department declaring its loaders' needs (data_loaders) gets exactly them as its dp-<owner> quota's requests,
+    twice them as limits, and a LimitRange that still fits a small grant; the others keep the default."""
+    owner = next(ds.owner for ds in yulin.datasets if ds.kind != "bucket")
+    cluster = next(c for c in yulin.clusters if any(ds.owner == owner for ds in yulin.datasets))
+    departments = tuple(
+        dept.model_copy(update={"data_loaders": DataLoaders(cpu=0.05, memory_gib=0.1)}) if dept.code == owner else dept
+        for dept in yulin.departments
+    )
+    city = yulin.model_copy(update={"departments": departments})
+    hard = dataset_quota(city, owner, cluster.name)
+    assert (hard["requests.cpu"], hard["requests.memory"]) == ("50m", "103Mi")
+    assert (hard["limits.cpu"], hard["limits.memory"]) == ("100m", "205Mi")
+    (limits,) = loader_limits(city, owner)
+    assert limits["max"] == {"cpu": "100m", "memory": "205Mi"}
+    assert limits["default"] == {"cpu": "100m", "memory": "205Mi"}, "defaults shrink to the max, or the API refuses"
+    other = next(d.code for d in yulin.departments if d.code != owner)
+    assert dataset_quota(city, other, cluster.name)["requests.cpu"] == "2000m"
 
 
 def test_every_storage_class_retains_released_volumes(runs: dict[str, StackRun]) -> None:

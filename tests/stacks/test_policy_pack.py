@@ -30,6 +30,9 @@ from dizuo.synth.synth import SynthError, _policy_violations, synth
 
 from .conftest import ROOT, YULIN, city_copy, run_tiers
 
+# A namespace's quota as the pack requires one: hard limits on its pods' CPU and memory (and more).
+CAPPING_QUOTA: dict[str, Any] = {"hard": {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10"}}
+
 
 def violations(rule_name: str, resource_type: str, props: dict[str, Any], protect: bool = False) -> list[str]:
     """What ``rule_name`` says of one resource (a stack rule: of a stack holding that resource alone)."""
@@ -552,7 +555,7 @@ def tenant(namespace: str, provider: str, quota: bool = True, default_deny: bool
                 "kubernetes:core/v1:ResourceQuota",
                 f"{cluster}-{namespace}-quota",
                 f"urn:{cluster}:quota:{namespace}",
-                {"metadata": {"name": "quota", "namespace": namespace}, "spec": {"hard": {"pods": "10"}}},
+                {"metadata": {"name": "quota", "namespace": namespace}, "spec": CAPPING_QUOTA},
                 protect=False,
                 provider=provider,
             )
@@ -689,7 +692,7 @@ def test_a_default_deny_selects_every_pod_however_its_empty_selector_is_written(
     analyzer; one selecting some pods is not."""
     quota = "kubernetes:core/v1:ResourceQuota"
     said = beside_two_systems(
-        *(in_namespace(quota, code, {"hard": {"pods": "10"}}) for code in ("sjj-tyrz", "gaj-01")),
+        *(in_namespace(quota, code, CAPPING_QUOTA) for code in ("sjj-tyrz", "gaj-01")),
         in_namespace(pol.NETWORK_POLICY, "sjj-tyrz", {"podSelector": selector, "policyTypes": ["Ingress", "Egress"]}),
         in_namespace(pol.NETWORK_POLICY, "gaj-01", {"podSelector": {}, "policyTypes": ["Egress", "Ingress"]}),
     )
@@ -705,12 +708,12 @@ def test_an_unknown_value_in_a_preview_leaves_the_quota_check_running_for_the_re
         ("mandatory", "namespace gaj-01 has no quota"),
     ]
     unrelated = in_namespace("kubernetes:core/v1:ConfigMap", UNKNOWN_STRING_VALUE, None)
-    found = beside_two_systems(unrelated, in_namespace(pol.QUOTA, "sjj-tyrz", {"hard": {"pods": "10"}}))
+    found = beside_two_systems(unrelated, in_namespace(pol.QUOTA, "sjj-tyrz", CAPPING_QUOTA))
     assert found == [("mandatory", "namespace sjj-tyrz has no default-deny"), *gaj_lacks_both]
     unknown_spec = in_namespace(pol.NETWORK_POLICY, "sjj-tyrz", UNKNOWN_STRING_VALUE)
-    found = beside_two_systems(in_namespace(pol.QUOTA, "sjj-tyrz", {"hard": {"pods": "10"}}), unknown_spec)
+    found = beside_two_systems(in_namespace(pol.QUOTA, "sjj-tyrz", CAPPING_QUOTA), unknown_spec)
     assert found == gaj_lacks_both
-    quota_somewhere = in_namespace(pol.QUOTA, UNKNOWN_STRING_VALUE, {"hard": {"pods": "10"}})
+    quota_somewhere = in_namespace(pol.QUOTA, UNKNOWN_STRING_VALUE, CAPPING_QUOTA)
     deny = in_namespace(pol.NETWORK_POLICY, "sjj-tyrz", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
     assert beside_two_systems(quota_somewhere, deny) == [("mandatory", "namespace gaj-01 has no default-deny")]
 
@@ -720,7 +723,7 @@ def test_an_unknown_value_in_a_preview_leaves_the_quota_check_running_for_the_re
     [
         ({"hard": {}}, "sets no hard limit"),
         ({}, "sets no hard limit"),
-        ({"hard": {"pods": "10"}, "scopes": ["BestEffort"]}, "counts only the pods of its scopes"),
+        ({**CAPPING_QUOTA, "scopes": ["BestEffort"]}, "counts only the pods of its scopes"),
         (
             {
                 "hard": {"requests.cpu": "1"},
@@ -750,6 +753,55 @@ def test_a_quota_that_caps_nothing_is_no_quota(spec: dict[str, Any], why: str) -
     assert quota_violations(declared) == [
         f"namespace dp-sjj (provider datapool-yl-gov) has no quota (ResourceQuota quota {why})"
     ]
+
+
+def _dp_sjj_with_quotas(*hards: dict[str, str]) -> list[pol.Declared]:
+    """dp-sjj in yl-gov with its default-deny and one ResourceQuota per ``hards``."""
+    cluster = GOV.rsplit("::", 2)[-2]
+    return [
+        *tenant("dp-sjj", GOV, quota=False),
+        *(
+            pol.Declared(
+                pol.QUOTA,
+                f"{cluster}-dp-sjj-quota-{i}",
+                f"urn:{cluster}:quota-{i}:dp-sjj",
+                {"metadata": {"name": f"quota-{i}", "namespace": "dp-sjj"}, "spec": {"hard": hard}},
+                protect=False,
+                provider=GOV,
+            )
+            for i, hard in enumerate(hards)
+        ),
+    ]
+
+
+def test_a_quota_on_claims_alone_leaves_the_namespace_s_cpu_and_memory_uncapped() -> None:
+    """A data-pool namespace whose quota caps its claims and nothing its pods run on (as dp-<owner> had) lets its
+    loaders take a node pool from every tenant: reported for CPU and for memory; a quota on one of them only is
+    reported for the other."""
+    storage_only = {"requests.storage": "211Gi", "persistentvolumeclaims": "1", "services.nodeports": "0"}
+    assert quota_violations(_dp_sjj_with_quotas(storage_only)) == [
+        "namespace dp-sjj (provider datapool-yl-gov) has no quota on cpu: no ResourceQuota there caps its pods' cpu",
+        "namespace dp-sjj (provider datapool-yl-gov) has no quota on memory: no ResourceQuota there caps its pods' "
+        "memory",
+    ]
+    assert quota_violations(_dp_sjj_with_quotas({**storage_only, "limits.cpu": "4"})) == [
+        "namespace dp-sjj (provider datapool-yl-gov) has no quota on memory: no ResourceQuota there caps its pods' "
+        "memory",
+    ]
+
+
+@pytest.mark.parametrize(
+    "hards",
+    [
+        [{"requests.cpu": "2", "requests.memory": "4Gi", "requests.storage": "211Gi"}],
+        [{"cpu": "2", "memory": "4Gi"}],  # the short names count requests
+        [{"requests.storage": "211Gi"}, {"limits.cpu": "4", "limits.memory": "8Gi"}],
+    ],
+    ids=["one-quota", "short-names", "split-over-two-quotas"],
+)
+def test_cpu_and_memory_capped_by_the_namespace_s_quotas_pass(hards: list[dict[str, str]]) -> None:
+    """The namespace's quotas cap CPU and memory between them, as requests or limits, in one quota or several."""
+    assert quota_violations(_dp_sjj_with_quotas(*hards)) == []
 
 
 def allowing(namespace: str, provider: str, spec: dict[str, Any]) -> pol.Declared:
@@ -817,7 +869,7 @@ def test_a_network_policy_naming_its_peers_keeps_the_default_deny(spec: dict[str
 def test_an_open_network_policy_is_refused_by_pulumi_policy_s_analyzer() -> None:
     """In a preview, an allow-all NetworkPolicy in a system namespace is a mandatory violation, and one whose peers
     are not known yet is not judged."""
-    quota, deny = {"hard": {"pods": "10"}}, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    quota, deny = CAPPING_QUOTA, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     tenants = [
         in_namespace(kind, code, body)
         for code in ("sjj-tyrz", "gaj-01")

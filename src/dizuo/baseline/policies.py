@@ -452,6 +452,24 @@ def _why_quota_caps_nothing(spec: Mapping[str, Any]) -> str | None:
     return None
 
 
+# What a namespace's quotas must cap between them besides its claims (DZ-AC-08): its pods' CPU and memory, as
+# requests or as limits (a quota's `cpu` and `memory` are its requests). Without them one namespace's pods may take a
+# whole node pool from every other tenant.
+COMPUTE_QUOTA_KEYS = {
+    "cpu": frozenset({"cpu", "requests.cpu", "limits.cpu"}),
+    "memory": frozenset({"memory", "requests.memory", "limits.memory"}),
+}
+
+
+_COMPUTE_MISSING = tuple(f"quota on {kind}" for kind in COMPUTE_QUOTA_KEYS)
+
+
+def _compute_capped(spec: Mapping[str, Any]) -> set[str]:
+    """Which of CPU and memory (:data:`COMPUTE_QUOTA_KEYS`) a ResourceQuota spec's hard limits cap."""
+    hard = set(spec.get("hard") or {})
+    return {f"quota on {kind}" for kind, keys in COMPUTE_QUOTA_KEYS.items() if hard & keys}
+
+
 def _namespace_of(resource: PolicyResource) -> str | None:
     """A namespaced resource's namespace ("" when it names none); None when a preview does not know it yet."""
     try:
@@ -465,7 +483,8 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
     same cluster: a namespace is per cluster, so one of the same name elsewhere does not stand in for it.
     NetworkPolicies add up, so one there that admits any source or lets out to anywhere (:func:`_opens_to_any`)
     undoes the default-deny and is reported too. A ResourceQuota without hard limits, or scoped to some pods, caps
-    nothing else and is no quota (:func:`_why_quota_caps_nothing`).
+    nothing else and is no quota (:func:`_why_quota_caps_nothing`); and the namespace's quotas must cap its pods' CPU
+    and memory between them (:data:`COMPUTE_QUOTA_KEYS`), not its claims alone.
 
     During a preview a value another resource computes is unknown, and pulumi-policy skips a whole stack policy at the
     first unknown it reads (an advisory "can't run policy" instead of the check). So only the kinds the check is about
@@ -490,8 +509,11 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
                         hollow[(cluster, namespace)].append(f"ResourceQuota {name} {caps_nothing}")
                 elif namespace != "" and (provides == "quota" or _default_deny(spec)):
                     found[(cluster, namespace)].add(provides)
+                    if provides == "quota":
+                        found[(cluster, namespace)] |= _compute_capped(spec)
             except UnknownValueError:
-                found[(cluster, namespace)].add(provides)  # not known to be a default-deny, nor known not to be
+                # Not known to be a default-deny, nor known not to be; a quota not known to cap CPU and memory either.
+                found[(cluster, namespace)] |= {provides, *(_COMPUTE_MISSING if provides == "quota" else ())}
             if provides == "default-deny" and namespace:
                 try:
                     policy = str((r.props.get("metadata") or {}).get("name") or r.name)
@@ -510,9 +532,13 @@ def namespaces_have_quota_and_default_deny(args: StackValidationArgs, report: Re
             except UnknownValueError:
                 continue  # its name or labels are computed: not known to be a system's or an owner's
     for key, named in namespaces.items():
-        for missing in sorted({"quota", "default-deny"} - found[key] - found[(key[0], None)]):
+        present = found[key] | found[(key[0], None)]
+        for missing in sorted({"quota", "default-deny"} - present):
             why = f" ({'; '.join(hollow[key])})" if missing == "quota" and hollow[key] else ""
             report(f"{named} has no {missing}{why}", None)
+        if "quota" in present:
+            for missing in sorted(set(_COMPUTE_MISSING) - present):
+                report(f"{named} has no {missing}: no ResourceQuota there caps its pods' {missing.split()[-1]}", None)
         for how in opened[key]:
             report(f"{named}: {how}, which undoes its default-deny", None)
 
@@ -577,8 +603,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "namespaces-quota-and-default-deny",
         "DZ-AC-08",
-        "Every system and dataset namespace has a ResourceQuota and a default-deny NetworkPolicy in its own cluster,"
-        " and no NetworkPolicy there undoes it by admitting any source or letting out to anywhere.",
+        "Every system and dataset namespace has a ResourceQuota capping its pods' CPU and memory and a default-deny"
+        " NetworkPolicy in its own cluster, and no NetworkPolicy there undoes it by admitting any source or letting out"
+        " to anywhere.",
         (),
         validate_stack=namespaces_have_quota_and_default_deny,
     ),

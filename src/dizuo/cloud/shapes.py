@@ -79,18 +79,18 @@ def namespace_labels(d: Declaration, s: System) -> dict[str, str]:
 
 # Exact fractions of the declared decimals (model.exact): a float times 1000 overshoots (4.03 / 2 * 1000 is
 # 2015.0000000000002), and rounding up then asks a millicore more than declared.
-def _millicores(cores: Fraction) -> int:
+def millicores(cores: Fraction) -> int:
     return math.ceil(cores * 1000)
 
 
-def _mebibytes(gib: Fraction) -> int:
+def mebibytes(gib: Fraction) -> int:
     return math.ceil(gib * 1024)
 
 
 def _replica(s: System) -> tuple[int, int, int, int]:
     """One replica's requests and limits: millicores, MiB, limit millicores, limit MiB (rounded up once, here)."""
     cpu, memory = exact(s.resources.cpu) / REPLICAS, exact(s.resources.memory_gib) / REPLICAS
-    return _millicores(cpu), _mebibytes(memory), _millicores(cpu * LIMIT_FACTOR), _mebibytes(memory * LIMIT_FACTOR)
+    return millicores(cpu), mebibytes(memory), millicores(cpu * LIMIT_FACTOR), mebibytes(memory * LIMIT_FACTOR)
 
 
 def quota_hard(d: Declaration, s: System) -> dict[str, str]:
@@ -131,14 +131,21 @@ def quota_hard(d: Declaration, s: System) -> dict[str, str]:
 
 
 def limit_range(s: System) -> list[dict[str, Any]]:
-    """Defaults for containers that declare no resources, so the quota can always be enforced.
+    """Defaults for containers that declare no resources, so the quota can always be enforced: a system's."""
+    cpu = exact(s.resources.cpu)
+    return container_limits(cpu, exact(s.resources.memory_gib), millicores(cpu / REPLICAS))
+
+
+def container_limits(cpu: Fraction, memory_gib: Fraction, default_millicores: int) -> list[dict[str, Any]]:
+    """LimitRange limits of a namespace granted ``cpu`` cores and ``memory_gib`` as requests (LIMIT_FACTOR times that
+    as limits): a container may take at most the limits, and one that declares no resources gets defaults
+    (``default_millicores`` of CPU, at least 100m and at most a core), so a quota on requests and limits admits it.
 
     The API server refuses a LimitRange whose default or default request exceeds its max, or whose default request
-    exceeds its default: for a small system the defaults shrink to its max."""
-    cpu, memory = exact(s.resources.cpu), exact(s.resources.memory_gib)
-    max_cpu = _millicores(cpu * LIMIT_FACTOR)
-    max_memory = _mebibytes(memory * LIMIT_FACTOR)
-    default_cpu = min(max(_millicores(cpu / REPLICAS), 100), 1000, max_cpu)
+    exceeds its default: for a small namespace the defaults shrink to its max."""
+    max_cpu = millicores(cpu * LIMIT_FACTOR)
+    max_memory = mebibytes(memory_gib * LIMIT_FACTOR)
+    default_cpu = min(max(default_millicores, 100), 1000, max_cpu)
     default_memory = min(512, max_memory)
     return [
         {

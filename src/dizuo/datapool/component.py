@@ -146,7 +146,7 @@ class DataPool(pulumi.ComponentResource):
             subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"dept:{owner}:admins"}],
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
         )
-        # Like every system namespace: what it may claim is what the declaration says, and no traffic flows
+        # Like every system namespace: what it may claim and run is what the declaration says, and no traffic flows
         # in or out unless a policy says so (the owner's loaders bring their own). Retained on delete: when the owner's
         # last dataset is retired, the stack forgets its namespace, which keeps the data; it keeps its quota and
         # default-deny with it. The owner's RoleBinding goes: a retired dataset is no longer the department's to use.
@@ -155,6 +155,14 @@ class DataPool(pulumi.ComponentResource):
             f"{name}-{cluster}-{ns_name}-quota",
             metadata={"name": "quota", "namespace": ns_name, "labels": labels},
             spec={"hard": shapes.dataset_quota(d, owner, cluster)},
+            opts=in_ns,
+        )
+        # With CPU and memory in the quota, the API refuses a pod whose containers declare no requests or limits: the
+        # LimitRange gives them defaults, and caps any one container at the namespace's limits.
+        k8s.core.v1.LimitRange(
+            f"{name}-{cluster}-{ns_name}-limits",
+            metadata={"name": "limits", "namespace": ns_name, "labels": labels},
+            spec={"limits": shapes.loader_limits(d, owner)},
             opts=in_ns,
         )
         k8s.networking.v1.NetworkPolicy(

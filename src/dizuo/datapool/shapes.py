@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dizuo.declaration.model import Dataset, Declaration, StoragePool
+from typing import Any
+
+from dizuo.cloud.shapes import LIMIT_FACTOR, container_limits, mebibytes, millicores
+from dizuo.declaration.model import Dataset, Declaration, StoragePool, exact
 from dizuo.naming import label, metadata_key
 
 # CSI provisioners of the backends the government cloud offers (Ceph via ceph-csi).
@@ -84,19 +87,34 @@ def dataset_annotations(ds: Dataset, pool: StoragePool) -> dict[str, str]:
 
 
 def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
-    """ResourceQuota of an owner's dataset namespace on ``cluster``: its declared volumes, and nothing more."""
+    """ResourceQuota of an owner's dataset namespace on ``cluster``: its declared volumes, and nothing more, and what
+    its loaders may run with (departments.yaml ``data_loaders``: requests, and LIMIT_FACTOR times that as limits)."""
     pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
     volumes = [
         ds
         for ds in d.datasets
         if ds.owner == owner and ds.kind != "bucket" and pool_cluster.get(ds.storage_pool) == cluster
     ]
+    loaders = d.department(owner).data_loaders
+    cpu, memory = exact(loaders.cpu), exact(loaders.memory_gib)
     return {
+        "requests.cpu": f"{millicores(cpu)}m",
+        "requests.memory": f"{mebibytes(memory)}Mi",
+        "limits.cpu": f"{millicores(cpu * LIMIT_FACTOR)}m",
+        "limits.memory": f"{mebibytes(memory * LIMIT_FACTOR)}Mi",
         "requests.storage": f"{sum(ds.size_gib for ds in volumes)}Gi",
         "persistentvolumeclaims": str(len(volumes)),
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }
+
+
+def loader_limits(d: Declaration, owner: str) -> list[dict[str, Any]]:
+    """LimitRange limits of an owner's dataset namespace: no loader container above the namespace's limits, and
+    defaults for one that declares no resources (a core at most), which the quota on CPU and memory would refuse."""
+    loaders = d.department(owner).data_loaders
+    cpu = exact(loaders.cpu)
+    return container_limits(cpu, exact(loaders.memory_gib), millicores(cpu))
 
 
 def dataset_namespace(owner: str) -> str:

@@ -509,6 +509,14 @@ class Quota(Frozen):
     storage_gib: int = Field(ge=0, le=MAX_GIB)
 
 
+class DataLoaders(Frozen):
+    """What a department's data loaders may request together in its data-pool namespace (``dp-<code>``) of one cluster;
+    their limits may reach twice that."""
+
+    cpu: float = Field(default=2, gt=0, le=MAX_NODE_CORES, allow_inf_nan=False, description="Cores requested")
+    memory_gib: float = Field(default=4, gt=0, le=MAX_NODE_GIB, allow_inf_nan=False, description="GiB requested")
+
+
 class Department(Frozen):
     """A department (委办局) or county (区县) that owns systems and data."""
 
@@ -516,6 +524,12 @@ class Department(Frozen):
     name: Title
     kind: Literal["bureau", "center", "county", "vertical"] = "bureau"
     quota: Quota
+    data_loaders: DataLoaders = Field(
+        default_factory=DataLoaders,
+        description="The CPU and memory quota of the department's data-pool namespace (dp-<code>) in each cluster "
+        "holding one of its datasets, where its loaders run: 2 cores and 4 GiB requested, twice that as limits, by "
+        "default (a nightly extract-and-load job or two); containers declaring none get a LimitRange's defaults",
+    )
 
 
 class DepartmentsFile(Frozen):
