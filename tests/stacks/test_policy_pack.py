@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,11 +25,11 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from dizuo.baseline import policies as pol
 from dizuo.baseline.catalogue import CheckKind, Scope, packaged
-from dizuo.declaration import Declaration
+from dizuo.declaration import Declaration, load
 from dizuo.synth.engine import StackRun, run_stack, unwrap
 from dizuo.synth.synth import SynthError, _policy_violations, synth
 
-from .conftest import ROOT, YULIN, city_copy, run_tiers
+from .conftest import ROOT, YULIN, city_copy, one_file_stack, run_tiers
 
 # A namespace's quota as the pack requires one: hard limits on its pods' CPU and memory (and more).
 CAPPING_QUOTA: dict[str, Any] = {"hard": {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10"}}
@@ -1205,6 +1206,43 @@ def test_the_city_s_own_management_ports_are_not_public(tmp_path: Path) -> None:
         "management-ports-not-public",
     )
     assert said == [("mandatory", "alt-ssh-world: 0.0.0.0/0 may reach management port(s) [2222]")]
+
+
+# A stack of its own adding rules to the internet zone's security group, its ID read from the network stack's contract.
+RULES_ON_THE_NETWORK_STACK_S_GROUP = """
+import pulumi
+import pulumi_openstack as openstack
+
+from dizuo import contracts
+
+network = contracts.read(contracts.NetworkContract, pulumi.get_stack())
+group = network.apply(lambda c: c.zone("internet").security_group_id)
+tcp_in = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "security_group_id": group}
+for name, port, source in [("alt-ssh-world", 2222, "0.0.0.0/0"), ("portal-from-the-city", 8443, "10.0.0.0/8")]:
+    openstack.networking.SecGroupRule(name, port_range_min=port, port_range_max=port, remote_ip_prefix=source, **tcp_in)
+"""
+
+
+def test_a_rule_on_another_stack_s_security_group_is_not_judged_by_the_default_ports(tmp_path: Path) -> None:
+    """A city whose SSH is on 2222 (management_ports: [22, 2222]): a stack of its own opening 2222 to the world on the
+    internet zone's group, read from the network stack's contract, knows none of the city's ports (its own groups
+    carry no tags) and the default list does not hold 2222, so the rule is refused as one whose ports cannot be judged
+    there, naming it; its rule from the city's own range passes."""
+
+    def own_ports(network: dict[str, Any]) -> None:
+        network["management_ports"] = [22, 2222]
+
+    city = city_copy(tmp_path / "city", {"network.yaml": own_ports})
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
+    one_file_stack(stacks / "1-rules", RULES_ON_THE_NETWORK_STACK_S_GROUP)
+    with pytest.raises(SynthError) as refused:
+        synth(load(city), city, tmp_path / "out", stacks)
+    said = [line for line in str(refused.value).splitlines() if "management-ports-not-public" in line]
+    assert len(said) == 1, said
+    assert said[0].startswith("stacks/1-rules: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 ")
+    assert "which this stack does not declare" in said[0]
+    assert "let public sources in through network.yaml's ingress instead" in said[0]
 
 
 def test_a_stack_without_the_city_s_security_groups_keeps_the_default_management_ports() -> None:

@@ -50,6 +50,8 @@ Report = Callable[[str, str | None], None]
 MANAGEMENT_PORTS: frozenset[int] = frozenset(NetworkFile.model_fields["management_ports"].default)
 SECURITY_GROUP = "openstack:networking/secGroup:SecGroup"
 SECURITY_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
+# How a stack reads another's outputs (a contract): a resource of the stack, which the inputs it feeds depend on.
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 # A network's or a port's portSecurityEnabled: false switches security groups off on its ports, whatever their rules.
 PORT_SECURITY_HOLDERS = {"openstack:networking/network:Network": "network", "openstack:networking/port:Port": "port"}
 # A Neutron address group: a named list of CIDRs that a security-group rule may take as its source.
@@ -134,6 +136,11 @@ def declared_management_ports(resources: Iterable[PolicyResource]) -> frozenset[
     the network stack gives its zones' security groups; :data:`MANAGEMENT_PORTS` for a stack without such a group
     (a program of the stack's own: the pack is handed resources, never the declaration). A group whose tags a preview
     does not know yet adds none (the network stack sets them as plain values, known in every preview)."""
+    return tagged_management_ports(resources) or MANAGEMENT_PORTS
+
+
+def tagged_management_ports(resources: Iterable[PolicyResource]) -> frozenset[int]:
+    """The ports the ``management-port:<port>`` tags of the stack's security groups name; empty when none does."""
     declared: set[int] = set()
     for group in resources:
         if group.resource_type != SECURITY_GROUP:
@@ -145,7 +152,7 @@ def declared_management_ports(resources: Iterable[PolicyResource]) -> frozenset[
         declared |= {
             int(port) for tag in tags if (port := tag.removeprefix(MANAGEMENT_PORT_TAG)) != tag and port.isdigit()
         }
-    return frozenset(declared) or MANAGEMENT_PORTS
+    return frozenset(declared)
 
 
 # Protocols whose rules carry ports (Neutron's names and numbers); a rule for any other (icmp, gre, vrrp, ...) reaches
@@ -177,8 +184,14 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
     AddressGroupV2 the rule takes its ID from) or ``remoteIpPrefix``, each exclusive of the others, and from anywhere
     when none is given. A rule whose values a preview does not know yet is judged at the next preview. A network or
     port with port security off has no security group at all: every port of its addresses is open to whatever routes
-    there, management ports included. The management ports are the city's (:func:`declared_management_ports`)."""
-    management = declared_management_ports(args.resources)
+    there, management ports included. The management ports are the city's (:func:`declared_management_ports`).
+
+    A rule this stack adds to another stack's security group (a zone's group, its ID read from the network stack's
+    contract through a StackReference) can be judged by the city's ports only where they are known: in a stack whose
+    own groups carry no ``management-port`` tags they are not, and the default list would pass a port the city moved
+    SSH to (2222). Such a rule from a public source is refused there, whatever its ports (:func:`_judge_rule`)."""
+    tagged = tagged_management_ports(args.resources)
+    management = tagged or MANAGEMENT_PORTS
     for rule in args.resources:
         if rule.resource_type in PORT_SECURITY_HOLDERS:
             try:
@@ -195,16 +208,24 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
         if rule.resource_type != SECURITY_GROUP_RULE:
             continue
         try:
-            _judge_rule(rule, management, report)
+            _judge_rule(rule, None if not tagged and _on_another_stack_s_group(rule) else management, report)
         except UnknownValueError:
             continue
 
 
-def _judge_rule(rule: PolicyResource, management: frozenset[int], report: Report) -> None:
+def _on_another_stack_s_group(rule: PolicyResource) -> bool:
+    """Whether a security-group rule's group is another stack's: its ``securityGroupId`` is read through a
+    StackReference (a zone's group from the network stack's contract)."""
+    return any(g.resource_type == STACK_REFERENCE for g in rule.property_dependencies.get("securityGroupId", []))
+
+
+def _judge_rule(rule: PolicyResource, management: frozenset[int] | None, report: Report) -> None:
+    """Report each public source of ``rule`` that may reach one of the ``management`` ports; None: the city's ports
+    are not known in this stack (a rule on another stack's group), and any public source is reported."""
     props, name = rule.props, rule.name
     if props.get("direction") != "ingress" or not _reaches_ports(props.get("protocol")):
         return
-    exposed = _ports(props, management)
+    exposed = _ports(props, management or MANAGEMENT_PORTS)
     if props.get("remoteIpPrefix"):
         sources = [(str(props["remoteIpPrefix"]), "")]
     elif _set(props, "remoteGroupId"):
@@ -230,7 +251,17 @@ def _judge_rule(rule: PolicyResource, management: frozenset[int], report: Report
         except ValueError:
             report(f"{name}: {source!r}{where} is not an address range", rule.urn)
             continue
-        if not is_city_own(network) and exposed:
+        if is_city_own(network):
+            continue
+        if management is None:
+            report(
+                f"{name}: {source}{where} is let into security group {props.get('securityGroupId')!r}, which this "
+                "stack does not declare, and the city's management ports (network.yaml management_ports, tagged on the "
+                "network stack's zone groups) are not known here, so any port it opens may be one: let public "
+                "sources in through network.yaml's ingress instead",
+                rule.urn,
+            )
+        elif exposed:
             report(f"{name}: {source}{where} may reach management port(s) {sorted(exposed)}", rule.urn)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from dizuo.baseline.policies import Declared, Violation, evaluate
+from dizuo.baseline.policies import STACK_REFERENCE, Declared, Violation, evaluate
 from dizuo.cloud.shapes import dns_zone_fragment
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
@@ -206,7 +206,8 @@ def _policy_violations(run: StackRun) -> list[Violation]:
             property_dependencies=r.property_dependencies,
         )
         for r in run.resources
-        if r.custom and not r.type.startswith("pulumi:")
+        # StackReferences too: a rule on another stack's security group is known by its group ID's dependency on one.
+        if r.custom and (not r.type.startswith("pulumi:") or r.type == STACK_REFERENCE)
     )
 
 
