@@ -1243,6 +1243,18 @@ def test_a_rule_on_another_stack_s_security_group_is_not_judged_by_the_default_p
     assert said[0].startswith("stacks/1-rules: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 ")
     assert "which this stack does not declare" in said[0]
     assert "let public sources in through network.yaml's ingress instead" in said[0]
+    # As `pulumi preview --policy-pack` runs it: the rule's group ID taken from the stack's StackReference.
+    reference = (pol.STACK_REFERENCE, "network", {"name": "organization/dizuo-network/dev"})
+    world = dict(_open_to_the_world("alt-ssh-world", 2222).props)
+    rules = [
+        (pol.SECURITY_GROUP_RULE, "alt-ssh-world", world),
+        (pol.SECURITY_GROUP_RULE, "from-the-city", {**world, "remoteIpPrefix": "10.0.0.0/8"}),
+    ]
+    takes = {name: {"securityGroupId": "network"} for _, name, _ in rules}
+    diagnostics = analyze_stack([reference, *rules], "management-ports-not-public", takes)
+    assert [(level, message.split(" is let into ")[0]) for level, message in diagnostics] == [
+        ("mandatory", "alt-ssh-world: 0.0.0.0/0")
+    ], diagnostics
 
 
 def test_a_stack_without_the_city_s_security_groups_keeps_the_default_management_ports() -> None:
