@@ -175,9 +175,15 @@ DOMESTIC_DATABASES = frozenset({Database.DM, Database.KINGBASEES, Database.OPENG
 
 def _network(value: str) -> ipaddress.IPv4Network:
     try:
-        return ipaddress.IPv4Network(value, strict=True)
+        net = ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"not an IPv4 network in CIDR form ({exc})") from None
+    # Python also reads a netmask (10.62.0.0/255.255.0.0), a host mask, a prefix length with leading zeros (/016) and
+    # an address without one: the value reaches Neutron (subnets, rules, routes) and Kubernetes' ipBlock as written,
+    # and both take address/prefix length only, so `dizuo up` would fail half-way through the network stack.
+    if str(net) != value:
+        raise ValueError(f"write it as {net} (address/prefix length): Neutron and Kubernetes read no other form")
+    return net
 
 
 def _private_network(value: str) -> str:
