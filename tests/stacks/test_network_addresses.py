@@ -6,7 +6,11 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dizuo.declaration import Declaration
+from dizuo.declaration.model import Subnet
+from dizuo.network.shapes import allocation_pools
 from dizuo.synth.engine import Registered, StackRun
 
 from .conftest import city_copy, run_tiers
@@ -34,6 +38,63 @@ def test_each_cluster_s_ingress_address_is_reserved_on_its_subnet(
         assert port.inputs["networkId"] == subnet_net[subnet], port.name
         assert port.protect, f"{port.name}: an edit of the declaration could hand the address back to DHCP"
         assert exported[cluster.name] == {"address": cluster.ingress_address, "port_id": f"{port.name}-id"}
+
+
+def test_no_address_a_port_holds_is_in_its_subnet_s_allocation_pool(runs: dict[str, StackRun]) -> None:
+    """Neutron's own ports (each DHCP agent's, OVN's metadata port) and any VM booted meanwhile take addresses of a
+    subnet's pool as soon as it exists, before the stack's ports for ingress addresses and next hops: those addresses
+    are left out of the pool from the start, else one taken fails the port (IpAddressAlreadyAllocated) for good. The
+    pools hold every other host address but the gateway."""
+    network = runs["network"]
+    # The transit network's subnet has no gateway and no DHCP: only the routers' ports, each with its address.
+    subnets = {
+        f"{s.name}-id": s
+        for s in network.of_type("openstack:networking/subnet:Subnet")
+        if not s.inputs.get("noGateway")
+    }
+    held = {
+        ip["ipAddress"]: ip["subnetId"]
+        for port in network.of_type("openstack:networking/port:Port")
+        for ip in port.inputs["fixedIps"]
+        if ip["subnetId"] in subnets
+    }
+    assert held, "Yulin reserves its ingress addresses and the provincial line's next hop"
+    for address, subnet_id in held.items():
+        pools = subnets[subnet_id].inputs.get("allocationPools")
+        assert pools, f"{subnets[subnet_id].name}: no allocation pool, Neutron's default holds {address}"
+        inside = [p for p in pools if _in(address, p)]
+        assert not inside, f"{subnets[subnet_id].name}: {address}, which a port holds, is in its pool {inside}"
+    for subnet in subnets.values():
+        net = ipaddress.IPv4Network(subnet.inputs["cidr"])
+        pools = subnet.inputs["allocationPools"]
+        hosts = sum(int(ipaddress.IPv4Address(p["end"])) - int(ipaddress.IPv4Address(p["start"])) + 1 for p in pools)
+        reserved = sum(held_subnet == f"{subnet.name}-id" for held_subnet in held.values())
+        assert hosts == net.num_addresses - 3 - reserved, f"{subnet.name}: pools {pools} leave out more than they hold"
+        assert not any(_in(subnet.inputs["gatewayIp"], p) for p in pools), f"{subnet.name}: gateway in {pools}"
+
+
+def _in(address: str, pool: dict[str, str]) -> bool:
+    ip = ipaddress.IPv4Address(address)
+    return ipaddress.IPv4Address(pool["start"]) <= ip <= ipaddress.IPv4Address(pool["end"])
+
+
+@pytest.mark.parametrize(
+    ("gateway", "reserved", "expected"),
+    [
+        (None, [], [("10.0.0.2", "10.0.0.14")]),
+        (None, ["10.0.0.2"], [("10.0.0.3", "10.0.0.14")]),
+        ("10.0.0.14", ["10.0.0.5", "10.0.0.6", "10.0.0.1"], [("10.0.0.2", "10.0.0.4"), ("10.0.0.7", "10.0.0.13")]),
+        (None, ["10.0.0.14", "10.0.1.5"], [("10.0.0.2", "10.0.0.13")]),
+    ],
+    ids=["none-reserved", "next-to-the-gateway", "gateway-last-two-adjacent", "last-host-and-another-subnet-s"],
+)
+def test_an_allocation_pool_is_every_host_address_but_the_gateway_and_those_reserved(
+    gateway: str | None, reserved: list[str], expected: list[tuple[str, str]]
+) -> None:
+    """The pools of 10.0.0.0/28 cover its host addresses (.1 to .14) less the gateway and the reserved addresses in
+    it, split around each, adjacent ones in one gap; addresses of other subnets are no concern of it."""
+    subnet = Subnet(name="uplink", cidr="10.0.0.0/28", gateway=gateway)
+    assert allocation_pools(subnet, reserved) == expected
 
 
 def test_ingress_from_outside_is_routed_into_its_zone(runs: dict[str, StackRun], yulin: Declaration) -> None:

@@ -20,11 +20,13 @@ from dizuo.naming import management_port_tag
 from dizuo.naming import name as dz_name
 from dizuo.network.shapes import (
     address_key,
+    allocation_pools,
     former_ingress_route_name,
     gateway,
     ingress_route_name,
     ingress_rules,
     needs_external_network,
+    reserved_addresses,
     subnet_holding,
     unambiguous_formers,
     within_rule_name,
@@ -98,6 +100,7 @@ class CityNetwork(pulumi.ComponentResource):
             if args.external_network
             else None
         )
+        reserved = reserved_addresses(args.network, args.ingress_addresses.values())
         for zone in args.network.zones:
             zone_name = dz_name(args.prefix, zone.name)
             network = openstack.networking.Network(
@@ -153,6 +156,12 @@ class CityNetwork(pulumi.ComponentResource):
                     cidr=subnet.cidr,
                     ip_version=4,
                     gateway_ip=subnet.gateway or gateway(subnet.cidr),
+                    # The addresses the ports below hold are left out of the pool from the start: Neutron's own ports
+                    # (DHCP, metadata) take theirs from it as soon as the subnet exists, before those ports do.
+                    allocation_pools=[
+                        openstack.networking.SubnetAllocationPoolArgs(start=start, end=end)
+                        for start, end in allocation_pools(subnet, reserved)
+                    ],
                     enable_dhcp=True,
                     tags=["dizuo", f"zone:{zone.name}"],
                     opts=child,

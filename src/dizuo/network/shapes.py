@@ -275,6 +275,32 @@ def gateway(cidr: str) -> str:
     return str(next(ipaddress.IPv4Network(cidr).hosts()))
 
 
+def reserved_addresses(network: NetworkFile, ingress_addresses: Iterable[str]) -> set[str]:
+    """The addresses the network stack holds with a port: the next hop of each ingress source (``via``) and each
+    cluster's ingress address."""
+    return {i.via for i in network.ingress if i.via is not None} | set(ingress_addresses)
+
+
+def allocation_pools(subnet: Subnet, reserved: Iterable[str]) -> list[tuple[str, str]]:
+    """The ranges (first, last) Neutron hands addresses out of on ``subnet``: its host addresses less its gateway and
+    the ``reserved`` ones it holds. A port holding an address is created after the subnet, and in between Neutron's
+    own ports take addresses of the pool (each DHCP agent's port, OVN's metadata port, a VM booted meanwhile): one that
+    took a reserved address would fail the port with IpAddressAlreadyAllocated, on every update. Outside the pool, an
+    address is only ever given to a port that asks for it by address."""
+    net = ipaddress.IPv4Network(subnet.cidr)
+    first, last = int(net.network_address) + 1, int(net.broadcast_address) - 1
+    held = {ipaddress.IPv4Address(subnet.gateway or gateway(subnet.cidr)), *map(ipaddress.IPv4Address, reserved)}
+    pools, start = [], first
+    for address in sorted(int(a) for a in held if a in net):
+        if first <= address <= last:
+            if start < address:
+                pools.append((start, address - 1))
+            start = max(start, address + 1)
+    if start <= last:
+        pools.append((start, last))
+    return [(str(ipaddress.IPv4Address(a)), str(ipaddress.IPv4Address(b))) for a, b in pools]
+
+
 def address_key(address: str) -> str:
     """An IPv4 address as a piece of a resource name: ``10.61.0.2`` -> ``10-61-0-2``."""
     return str(ipaddress.IPv4Address(address)).replace(".", "-")
