@@ -73,6 +73,24 @@ def test_no_address_a_port_holds_is_in_its_subnet_s_allocation_pool(runs: dict[s
         assert not any(_in(subnet.inputs["gatewayIp"], p) for p in pools), f"{subnet.name}: gateway in {pools}"
 
 
+def test_a_point_to_point_uplink_has_no_dhcp_to_take_its_next_hop(tmp_path: Path) -> None:
+    """On a /30 uplink the zone router holds one host address and the line's router, the next hop, the other: no
+    pool is left, and without a pool Neutron makes its default one, whose DHCP port would take the next hop. Such a
+    subnet has no DHCP; the other subnets keep theirs."""
+
+    def point_to_point(network: dict[str, Any]) -> None:
+        (extranet,) = [z for z in network["zones"] if z["name"] == "extranet"]
+        (uplink,) = [s for s in extranet["subnets"] if s["name"] == "ext-uplink"]
+        uplink["cidr"] = "10.61.0.0/30"
+
+    run = run_tiers(city_copy(tmp_path / "city", {"network.yaml": point_to_point}), "0-network")["0-network"]
+    subnets = {s.name: s.inputs for s in run.of_type("openstack:networking/subnet:Subnet")}
+    assert subnets["yl-ext-uplink-subnet"]["enableDhcp"] is False
+    assert not subnets["yl-ext-uplink-subnet"].get("allocationPools")
+    with_dhcp = [name for name, s in subnets.items() if s.get("enableDhcp")]
+    assert len(with_dhcp) == len(subnets) - 2, f"only the uplink and the transit network lack DHCP: {with_dhcp}"
+
+
 def _in(address: str, pool: dict[str, str]) -> bool:
     ip = ipaddress.IPv4Address(address)
     return ipaddress.IPv4Address(pool["start"]) <= ip <= ipaddress.IPv4Address(pool["end"])

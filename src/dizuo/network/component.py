@@ -149,6 +149,7 @@ class CityNetwork(pulumi.ComponentResource):
             )
             subnet_ids = []
             for subnet in zone.subnets:
+                pools = allocation_pools(subnet, reserved)
                 sub = openstack.networking.Subnet(
                     f"{name}-{subnet.name}-subnet",
                     name=dz_name(args.prefix, subnet.name),
@@ -159,10 +160,12 @@ class CityNetwork(pulumi.ComponentResource):
                     # The addresses the ports below hold are left out of the pool from the start: Neutron's own ports
                     # (DHCP, metadata) take theirs from it as soon as the subnet exists, before those ports do.
                     allocation_pools=[
-                        openstack.networking.SubnetAllocationPoolArgs(start=start, end=end)
-                        for start, end in allocation_pools(subnet, reserved)
+                        openstack.networking.SubnetAllocationPoolArgs(start=start, end=end) for start, end in pools
                     ],
-                    enable_dhcp=True,
+                    # A subnet with no address left to hand out (a /30 uplink: the zone router and the line's) has no
+                    # DHCP: no pool given means Neutron's default one, whose DHCP or metadata port would take the
+                    # reserved address.
+                    enable_dhcp=bool(pools),
                     tags=["dizuo", f"zone:{zone.name}"],
                     opts=child,
                 )
