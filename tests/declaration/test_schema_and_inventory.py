@@ -42,6 +42,36 @@ def test_each_files_json_schema_accepts_yulins_file_and_rejects_a_typo(name: str
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(document)), "a misspelt key must not pass"
 
 
+def _schema_keys_and_descriptions(node: object, keys: set[str], descriptions: list[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                keys.update(value)
+            if key == "description" and isinstance(value, str):
+                descriptions.append(value)
+            _schema_keys_and_descriptions(value, keys, descriptions)
+    elif isinstance(node, list):
+        for item in node:
+            _schema_keys_and_descriptions(item, keys, descriptions)
+
+
+def _named_keys(text: str) -> set[str]:
+    """The snake_case words of a description: the keys it names (``source_cidr``; not ``x86_64``, a value)."""
+    return set(re.findall(r"(?<![\w/.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-])", text)) - {"x86_64"}
+
+
+def test_every_key_a_schema_description_names_is_a_declaration_key() -> None:
+    """What `dizuo schema` tells an editor to write exists: a description naming a snake_case key (``source_cidr``)
+    names one of the declaration's keys, else following it earns an 'unknown key' from validate."""
+    assert _named_keys("Zone name, or an external CIDR via source_cidr (see ingress, `ceph fsid`)") == {"source_cidr"}
+    keys: set[str] = set()
+    descriptions: list[str] = []
+    for model in FILES.values():
+        _schema_keys_and_descriptions(model.model_json_schema(), keys, descriptions)
+    unknown = {word: text for text in descriptions for word in _named_keys(text) if word not in keys}
+    assert not unknown, f"descriptions naming keys the declaration does not have: {unknown}"
+
+
 def test_schema_of_something_not_a_declaration_file_is_refused() -> None:
     """`dizuo schema nope.yaml` exits 2 listing the declaration files it has a schema for."""
     done = CliRunner().invoke(app, ["schema", "nope.yaml"])

@@ -270,7 +270,7 @@ class Flow(Frozen):
     """An allowed flow between zones; everything not declared is denied."""
 
     name: Code
-    source: str = Field(description="Zone name, or 'any-extranet-client' style external CIDR via source_cidr")
+    source: str = Field(description="Zone name (traffic from outside the city is an ingress source, see ingress)")
     destination: str = Field(description="Zone name")
     protocol: Protocol = "tcp"
     ports: Ports = Field(default=(), description="Destination ports; empty means all of the protocol")
