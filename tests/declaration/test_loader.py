@@ -772,6 +772,40 @@ def test_general_data_may_live_in_the_dmz(city: Path, edit: Edit) -> None:
         assert not exposed, exposed
 
 
+def _tourism_flows_classified(classification: str) -> Any:
+    """ly-kl, the tourism flow counts loaded from the DMZ's tourism platform (wlj-01), classified ``classification``."""
+
+    def change(doc: Any) -> None:
+        (ds,) = [d for d in doc["datasets"] if d["code"] == "ly-kl"]
+        ds["classification"] = classification
+
+    return change
+
+
+@pytest.mark.parametrize("classification", ["重要", "核心"])
+def test_important_data_cannot_come_from_a_system_in_the_dmz(city: Path, edit: Edit, classification: str) -> None:
+    """Important and core data stay out of the internet zone where it is kept first too: a dataset whose source system
+    runs in the DMZ (its data on the DMZ's volumes) is refused, naming the dataset's source_system and the zone."""
+    edit("datasets.yaml", _tourism_flows_classified(classification))
+    found = problems(city)
+    expected = (
+        f"datasets[{_dataset_index('ly-kl')}].source_system: {classification} data cannot come from 'wlj-01', which "
+        "runs in the internet zone 'internet'"
+    )
+    assert any(expected in p for p in found), f"expected {expected!r} among:\n" + "\n".join(found)
+
+
+def test_general_data_may_come_from_a_system_in_the_dmz(city: Path) -> None:
+    """Yulin's ly-kl, 一般 data loaded from the DMZ's tourism platform, is accepted: only important and core data are
+    kept out of the internet zone."""
+    (ds,) = [d for d in load(city).datasets if d.code == "ly-kl"]
+    assert (ds.classification.value, ds.source_system) == ("一般", "wlj-01")
+
+
+def _dataset_index(code: str) -> int:
+    return next(i for i, d in enumerate(load(YULIN).datasets) if d.code == code)
+
+
 @pytest.mark.parametrize(
     ("path", "ports", "expected"),
     [

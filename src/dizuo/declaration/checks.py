@@ -925,6 +925,18 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
                         f"{show_value(ds.source_system)} belongs to {source.department!r}, not the owner {ds.owner!r}",
                     )
                 )
+            elif ds.classification in SHIELDED and source.zone in exposed:
+                # The source system holds the data the dataset is loaded from (一数一源: it is where the data is
+                # kept first), on its own volumes in the zone it runs in: the rule the dataset's pool follows below.
+                problems.append(
+                    Problem(
+                        file,
+                        f"{at}.source_system",
+                        f"{ds.classification.value} data cannot come from {show_value(ds.source_system)}, which runs "
+                        f"in the internet zone {source.zone!r} and keeps the data there: its source system belongs in "
+                        "an inner zone (what the DMZ collects of it goes in through a declared flow)",
+                    )
+                )
             else:
                 problems += _loader_reaches(d, ds, source, file, f"{at}.source_system")
         pool = pools.get(ds.storage_pool)
