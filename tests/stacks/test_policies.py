@@ -26,7 +26,7 @@ from dizuo.network.shapes import needs_external_network
 from dizuo.synth.engine import Registered, StackRun, is_secret, run_stack
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, TEST_SECRET, YULIN, city_copy
+from .conftest import ROOT, TEST_SECRET, YULIN, city_copy, run_tiers
 
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
@@ -496,6 +496,25 @@ def test_only_claims_on_a_local_pool_skip_pulumis_wait_for_binding(yulin: Declar
     local = pool.model_copy(update={"backend": "local", "ceph_cluster_id": None})
     assert datapool.dataset_annotations(dataset, local)["pulumi.com/skipAwait"] == "true"
     assert "pulumi.com/skipAwait" not in datapool.dataset_annotations(dataset, pool)
+
+
+def test_only_volumes_something_can_resize_may_grow(tmp_path: Path) -> None:
+    """ceph-csi expands a claim grown in the declaration; on a local pool (disks set up by hand) nothing can, so its
+    storage class refuses growth and `dizuo up` fails naming the claim, instead of succeeding while the claim waits for
+    a resize for good."""
+
+    def with_local_pool(clusters: dict[str, Any]) -> None:
+        clusters["clusters"][0]["storage_pools"].append({"name": "local-ssd", "backend": "local", "capacity_gib": 512})
+
+    city = city_copy(tmp_path / "city", {"clusters.yaml": with_local_pool})
+    run = run_tiers(city, "0-baseline", "1-datapool")["1-datapool"]
+    expands = {
+        sc.inputs["metadata"]["labels"]["dizuo.io/storage-pool"]: sc.inputs["allowVolumeExpansion"]
+        for sc in run.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    }
+    assert expands.pop("local-ssd") is False
+    assert expands, "Yulin's Ceph pools have storage classes"
+    assert all(expands.values()), f"a Ceph pool refuses growth: {expands}"
 
 
 def test_a_pod_is_ready_only_when_its_server_listens(runs: dict[str, StackRun]) -> None:

@@ -60,7 +60,7 @@ class DataPool(pulumi.ComponentResource):
                     mount_options=shapes.storage_class_mount_options(pool),
                     # Retain: deleting a claim must never delete the volume behind it.
                     reclaim_policy="Retain",
-                    allow_volume_expansion=True,
+                    allow_volume_expansion=shapes.storage_class_expands(pool),
                     volume_binding_mode="WaitForFirstConsumer" if pool.backend == "local" else "Immediate",
                     opts=pulumi.ResourceOptions(parent=self, provider=provider),
                 )

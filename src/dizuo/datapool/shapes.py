@@ -51,6 +51,13 @@ def storage_class_mount_options(pool: StoragePool) -> list[str] | None:
     return ["noatime"] if pool.backend == "ceph-rbd" else None
 
 
+def storage_class_expands(pool: StoragePool) -> bool:
+    """Whether a pool's claims may grow: ceph-csi expands its volumes; a local pool's volumes are disks set up by hand
+    (no provisioner), which nothing resizes. Allowed there, the API would take a grown claim and the update succeed,
+    while the claim waits for a resize that never comes; refused, the update fails and names the claim."""
+    return pool.backend != "local"
+
+
 def dataset_labels(ds: Dataset, city: str) -> dict[str, str]:
     """Ownership, classification and freshness labels every dataset carries (一数一源: one owner)."""
     return {
