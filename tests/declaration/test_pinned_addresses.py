@@ -154,6 +154,36 @@ def test_an_ingress_from_loopback_is_refused(city: Path, edit: Edit, cidr: str) 
     assert any(f"network.yaml: ingress[1].cidr: '{cidr}' is loopback" in p for p in found), found
 
 
+def _public_line(cidr: str) -> Any:
+    """A line from ``cidr`` into the internet zone on 8443, ending on a router at 10.62.1.5 of subnet inet-dmz."""
+
+    def change(doc: Any) -> None:
+        doc["ingress"].append(
+            {"name": "partner-line", "cidr": cidr, "destination": "internet", "ports": [8443], "via": "10.62.1.5"}
+        )
+
+    return change
+
+
+def test_a_next_hop_for_the_whole_internet_is_refused(city: Path, edit: Edit) -> None:
+    """An ingress from 0.0.0.0/0 with a next hop routes every range there: a second default route on the internet
+    zone's router beside its external network's, which would send the replies to all citizens to that next hop."""
+    edit("network.yaml", _public_line("0.0.0.0/0"))
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    found = [str(p) for p in caught.value.problems]
+    expected = "network.yaml: ingress[2].via: '10.62.1.5' would be the next hop of every range (0.0.0.0/0)"
+    assert any(expected in p for p in found), found
+
+
+def test_a_next_hop_for_some_public_ranges_is_accepted(city: Path, edit: Edit) -> None:
+    """A line carrying named public ranges into the internet zone (a partner's leased line ending in the DMZ) routes
+    only those via its router: accepted."""
+    edit("network.yaml", _public_line("203.0.113.0/24"))
+    (line,) = [i for i in load(city).network.ingress if i.name == "partner-line"]
+    assert line.via == "10.62.1.5"
+
+
 def test_the_internet_may_reach_the_internet_zone(city: Path) -> None:
     """0.0.0.0/0, the internet, holds every zone's range, and is how citizens reach the internet zone: accepted."""
     (citizens,) = [i for i in load(city).network.ingress if i.destination == "internet"]

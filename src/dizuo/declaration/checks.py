@@ -327,7 +327,19 @@ def _flows(d: Declaration, shown: Shown) -> list[Problem]:
                     f"management ports {sorted(set(ingress.ports) & management)} must not be reachable from outside",
                 )
             )
-        if zone is not None and ingress.via is not None:
+        if ingress.via is not None and ipaddress.IPv4Network(ingress.cidr).prefixlen == 0:
+            # A route to 0.0.0.0/0 is a second default route on the internet zone's router, beside its external
+            # network's: the router's replies to the world, every ingress source's, would go to the next hop.
+            problems.append(
+                Problem(
+                    net,
+                    f"ingress[{i}].via",
+                    f"{show_value(ingress.via)} would be the next hop of every range (0.0.0.0/0), a second default "
+                    "route beside the external network's, taking the replies of all traffic from the internet: leave "
+                    "via out for the internet, or name the ranges the line carries",
+                )
+            )
+        elif zone is not None and ingress.via is not None:
             problems += _host_address_in_zone(
                 d, zone.name, ingress.via, net, f"ingress[{i}].via", "the zone router reaches its next hop there"
             )
