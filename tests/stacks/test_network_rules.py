@@ -145,3 +145,17 @@ def test_entries_whose_former_names_were_alike_are_valid_and_claim_no_former_nam
     assert twice == [], f"URNs two resources claim (name or alias), which Pulumi refuses: {twice}"
     shared = "yl-dedicated-tax-sync-tcp-8443"
     assert not [r.name for r in network.of_type(RULE) if any(a.endswith(f"::{shared}") for a in r.aliases)]
+
+
+def test_every_description_fits_neutron_however_long_a_zone_title_is(tmp_path: Path) -> None:
+    """Neutron refuses a description past 255 characters: a zone title that long (the declaration bounds none) still
+    makes a network, router, security group and rules whose descriptions it accepts, instead of failing `dizuo up`."""
+
+    def long_title(network: dict[str, Any]) -> None:
+        network["zones"][0]["title"] = "省级政务外网接入区" * 30  # 270 characters
+
+    run = run_tiers(city_copy(tmp_path / "city", {"network.yaml": long_title}), "0-network")["0-network"]
+    described = [r for r in run.resources if "description" in r.inputs]
+    assert any(r.inputs["description"].startswith("省级政务外网接入区") for r in described)
+    too_long = {r.name: len(r.inputs["description"]) for r in described if len(r.inputs["description"]) > 255}
+    assert not too_long, f"descriptions Neutron refuses (characters): {too_long}"

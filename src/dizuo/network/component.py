@@ -26,6 +26,7 @@ from dizuo.network.shapes import (
     ingress_route_name,
     ingress_rules,
     needs_external_network,
+    neutron_description,
     reserved_addresses,
     subnet_holding,
     unambiguous_formers,
@@ -106,7 +107,7 @@ class CityNetwork(pulumi.ComponentResource):
             network = openstack.networking.Network(
                 f"{name}-{zone.name}-net",
                 name=zone_name,
-                description=f"{zone.title} ({zone.kind.value})",
+                description=neutron_description(f"{zone.title} ({zone.kind.value})"),
                 admin_state_up=True,
                 tags=["dizuo", f"zone:{zone.name}"],
                 opts=child,
@@ -114,7 +115,7 @@ class CityNetwork(pulumi.ComponentResource):
             router = openstack.networking.Router(
                 f"{name}-{zone.name}-router",
                 name=dz_name(args.prefix, zone.name, "router"),
-                description=f"{zone.title} router",
+                description=neutron_description(f"{zone.title} router"),
                 # Only the internet DMZ routes out; the other zones reach the world only through declared flows.
                 external_network_id=gateway_id if zone.kind.value == "internet" else None,
                 tags=["dizuo", f"zone:{zone.name}"],
@@ -126,7 +127,7 @@ class CityNetwork(pulumi.ComponentResource):
             group = openstack.networking.SecGroup(
                 f"{name}-{zone.name}-sg",
                 name=dz_name(args.prefix, zone.name, "sg"),
-                description=f"{zone.title}: only declared flows may enter",
+                description=neutron_description(f"{zone.title}: only declared flows may enter"),
                 # The city's management ports, for the policy pack's management-ports-not-public (DZ-AC-07).
                 tags=[
                     "dizuo",
@@ -144,7 +145,7 @@ class CityNetwork(pulumi.ComponentResource):
                 direction="ingress",
                 ethertype="IPv4",
                 remote_group_id=group.id,
-                description=f"{zone.title}: traffic between the zone's own members",
+                description=neutron_description(f"{zone.title}: traffic between the zone's own members"),
                 opts=rule_child,
             )
             subnet_ids = []
@@ -204,7 +205,7 @@ class CityNetwork(pulumi.ComponentResource):
                 port_range_min=rule.port,
                 port_range_max=rule.port,
                 remote_ip_prefix=rule.remote_cidr,
-                description=rule.description[:255],
+                description=neutron_description(rule.description),
                 opts=pulumi.ResourceOptions.merge(
                     rule_child,
                     pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{former}")] if former else []),
@@ -297,7 +298,7 @@ class CityNetwork(pulumi.ComponentResource):
         return openstack.networking.Port(
             resource,
             name=port_name,
-            description=f"Reserved: {purpose}"[:255],
+            description=neutron_description(f"Reserved: {purpose}"),
             network_id=networks[zone.name].id,
             admin_state_up=True,
             fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=subnets[subnet.name].id, ip_address=address)],

@@ -270,6 +270,16 @@ def needs_external_network(network: NetworkFile) -> str | None:
     return "; ".join(reasons) or None
 
 
+# Neutron refuses a description longer than this (characters): neutron_lib's DESCRIPTION_FIELD_SIZE.
+NEUTRON_DESCRIPTION = 255
+
+
+def neutron_description(text: str) -> str:
+    """``text`` cut to what Neutron accepts as a description: a zone title or a flow's description has no bound in the
+    declaration, and one too long would fail the update of the network stack."""
+    return text[:NEUTRON_DESCRIPTION]
+
+
 def gateway(cidr: str) -> str:
     """The conventional gateway of a subnet: its first host address."""
     return str(next(ipaddress.IPv4Network(cidr).hosts()))
