@@ -179,3 +179,26 @@ def test_datasets_export_their_last_write_and_declared_refresh_period():
     assert registry.get_sample_value("dizuo_dataset_refresh_period_seconds", labels) == 86400
     periods = [s for m in registry.collect() if m.name == "dizuo_dataset_refresh_period_seconds" for s in m.samples]
     assert len(periods) == len(declaration.datasets), "one refresh period per declared dataset"
+
+
+def test_a_refresh_period_the_exporter_cannot_see_past_is_named():
+    """A dataset refreshed no more often than the exporter looks back for its last write (a yearly one, against the
+    default write_lookback of 365 days) can never seem stale: `serve` names it by its key path, value and code. Those
+    refreshed more often are not named."""
+    from dizuo.capacity.collector import unwatched_refresh_periods  # noqa: PLC0415 - the function under test
+    from dizuo.capacity.prometheus_source import DEFAULT_CONFIG  # noqa: PLC0415
+
+    city = load(ROOT / "inventories" / "yulin")
+    lookback = DEFAULT_CONFIG.write_lookback_seconds
+    assert unwatched_refresh_periods(city, lookback) == [], "Yulin refreshes every dataset within 30 days"
+    statistics = next(i for i, ds in enumerate(city.datasets) if ds.code == "tj-ndsj")
+    yearly = city.model_copy(
+        update={
+            "datasets": tuple(
+                ds.model_copy(update={"refresh_days": 365}) if i == statistics else ds
+                for i, ds in enumerate(city.datasets)
+            )
+        }
+    )
+    assert unwatched_refresh_periods(yearly, lookback) == [f"datasets[{statistics}].refresh_days: 365 days (tj-ndsj)"]
+    assert unwatched_refresh_periods(yearly, lookback + 86400) == []

@@ -6,6 +6,7 @@ import logging
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -738,3 +739,29 @@ def test_serve_prints_the_address_it_bound():
         process.send_signal(signal.SIGTERM)
         _, said = process.communicate(timeout=30)
     assert process.returncode == 0, said
+
+
+def test_serve_warns_of_a_dataset_refreshed_less_often_than_it_looks_back(tmp_path):
+    """A yearly dataset against the default write_lookback of 365 days can never seem stale, its last write being
+    looked for no further back: `serve --declaration` says so at start, naming datasets.yaml, the key path, the value
+    and the setting to raise."""
+    city = tmp_path / "yulin"
+    shutil.copytree(ROOT / "inventories" / "yulin", city)
+    datasets = city / "datasets.yaml"
+    datasets.write_text(
+        datasets.read_text(encoding="utf-8").replace("refresh_days: 1,", "refresh_days: 365,", 1), encoding="utf-8"
+    )
+    with socket.socket() as taken:  # serve stops right after its start-up checks: its port is taken
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        base = ["capacity", "serve", "--prometheus-url", "http://127.0.0.1:9", "--listen", listen]
+        result = CliRunner().invoke(app, [*base, "--declaration", str(city)])
+    output = " ".join(result.output.split())
+    assert "cannot listen" in output, result.output
+    expected = (
+        f"warning: {datasets}: datasets[0].refresh_days: 365 days (rk-jcxx), no shorter than write_lookback (365 days, "
+        "the default)"
+    )
+    assert expected in output, result.output
+    assert output.count("refresh_days:") == 1, "only the yearly dataset is named"

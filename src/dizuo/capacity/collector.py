@@ -134,6 +134,20 @@ class Allocation:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+def unwatched_refresh_periods(declaration: Declaration | None, write_lookback_seconds: float) -> list[str]:
+    """The datasets whose declared refresh period is no shorter than ``write_lookback_seconds``, each as
+    ``datasets[i].refresh_days: <n> days (<code>)``. The exporter looks no further back than that for a dataset's last
+    write, and reports one it does not find as written at the start of that read: such a dataset never seems older
+    than its refresh period, and DizuoDatasetStale (which waits for a period and a slack) cannot fire for it."""
+    if declaration is None:
+        return []
+    return [
+        f"datasets[{i}].refresh_days: {ds.refresh_days} days ({ds.code})"
+        for i, ds in enumerate(declaration.datasets)
+        if ds.refresh_days * 86400.0 >= write_lookback_seconds
+    ]
+
+
 def allocations(declaration: Declaration | None) -> tuple[Allocation, ...]:
     """Department storage quotas and declared pool capacities, in bytes."""
     if declaration is None:

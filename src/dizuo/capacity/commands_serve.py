@@ -293,7 +293,11 @@ def register(app: typer.Typer) -> None:
         calendar_file: CalendarOption = None,
     ) -> None:
         """Serve storage-exhaustion forecasts as Prometheus metrics, recomputed every --interval seconds."""
-        from dizuo.capacity.collector import allocations, refresh_periods  # noqa: PLC0415 - see load_declaration
+        from dizuo.capacity.collector import (  # noqa: PLC0415 - see load_declaration
+            allocations,
+            refresh_periods,
+            unwatched_refresh_periods,
+        )
         from dizuo.capacity.exporter import ForecastLoop, forecaster_for, start_exporter  # noqa: PLC0415
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -303,6 +307,16 @@ def register(app: typer.Typer) -> None:
         calendar = load_calendar(calendar_file)
         source = make_source(prometheus_url, config, city)
         check_selectors(source, required=False)
+        lookback_days = source.config.write_lookback_seconds / 86400
+        for unwatched in unwatched_refresh_periods(city, source.config.write_lookback_seconds):
+            err.print(
+                f"warning: {declaration / 'datasets.yaml' if declaration else 'datasets.yaml'}: {unwatched}, "
+                f"no shorter than write_lookback ({lookback_days:g} days, {config or 'the default'}): its last write "
+                "is looked for no further back, so DizuoDatasetStale cannot fire for it; raise write_lookback past "
+                "its refresh period and the alert's slack (and write_step with it) in the --config file",
+                highlight=False,
+                markup=False,
+            )
         loop = ForecastLoop(source, forecaster_for(calendar), interval=interval)
         try:
             exporter = start_exporter(loop, allocations(city), host, port, refresh_periods(city))
