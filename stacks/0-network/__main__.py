@@ -17,6 +17,7 @@ network = CityNetwork(
         network=declaration.network,
         external_network=external_network,
         ingress_addresses=ingress_addresses,
+        host_addresses=tuple(h.address for h in declaration.inventory.hosts),
     ),
 )
 contracts.export(network.contract)

@@ -40,11 +40,13 @@ def test_each_cluster_s_ingress_address_is_reserved_on_its_subnet(
         assert exported[cluster.name] == {"address": cluster.ingress_address, "port_id": f"{port.name}-id"}
 
 
-def test_no_address_a_port_holds_is_in_its_subnet_s_allocation_pool(runs: dict[str, StackRun]) -> None:
+def test_no_address_a_port_holds_is_in_its_subnet_s_allocation_pool(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
     """Neutron's own ports (each DHCP agent's, OVN's metadata port) and any VM booted meanwhile take addresses of a
     subnet's pool as soon as it exists, before the stack's ports for ingress addresses and next hops: those addresses
     are left out of the pool from the start, else one taken fails the port (IpAddressAlreadyAllocated) for good. The
-    pools hold every other host address but the gateway."""
+    pools hold every other host address but the gateway and the hosts' (see below)."""
     network = runs["network"]
     # The transit network's subnet has no gateway and no DHCP: only the routers' ports, each with its address.
     subnets = {
@@ -69,7 +71,8 @@ def test_no_address_a_port_holds_is_in_its_subnet_s_allocation_pool(runs: dict[s
         pools = subnet.inputs["allocationPools"]
         hosts = sum(int(ipaddress.IPv4Address(p["end"])) - int(ipaddress.IPv4Address(p["start"])) + 1 for p in pools)
         reserved = sum(held_subnet == f"{subnet.name}-id" for held_subnet in held.values())
-        assert hosts == net.num_addresses - 3 - reserved, f"{subnet.name}: pools {pools} leave out more than they hold"
+        machines = sum(ipaddress.IPv4Address(h.address) in net for h in yulin.inventory.hosts)
+        assert hosts == net.num_addresses - 3 - reserved - machines, f"{subnet.name}: pools {pools} leave out more"
         assert not any(_in(subnet.inputs["gatewayIp"], p) for p in pools), f"{subnet.name}: gateway in {pools}"
 
 
@@ -89,6 +92,23 @@ def test_a_point_to_point_uplink_has_no_dhcp_to_take_its_next_hop(tmp_path: Path
     assert not subnets["yl-ext-uplink-subnet"].get("allocationPools")
     with_dhcp = [name for name, s in subnets.items() if s.get("enableDhcp")]
     assert len(with_dhcp) == len(subnets) - 2, f"only the uplink and the transit network lack DHCP: {with_dhcp}"
+
+
+def test_no_host_address_is_in_its_subnet_s_allocation_pool(runs: dict[str, StackRun], yulin: Declaration) -> None:
+    """The address of each host of hosts.yaml is left out of its subnet's pools: Neutron never hands it to another
+    machine, a VM booted before the host is, or one beside a host Neutron does not know (two on one address)."""
+    subnets = {
+        s.inputs["cidr"]: s
+        for s in runs["network"].of_type("openstack:networking/subnet:Subnet")
+        if not s.inputs.get("noGateway")
+    }
+    assert yulin.inventory.hosts
+    for host in yulin.inventory.hosts:
+        (subnet,) = [
+            s for cidr, s in subnets.items() if ipaddress.IPv4Address(host.address) in ipaddress.IPv4Network(cidr)
+        ]
+        inside = [p for p in subnet.inputs["allocationPools"] if _in(host.address, p)]
+        assert not inside, f"{host.name}: {host.address} is in the pool {inside} of {subnet.name}"
 
 
 def _in(address: str, pool: dict[str, str]) -> bool:

@@ -47,6 +47,9 @@ class CityNetworkArgs:
     """The provider network the internet zone's router uses as gateway: its UUID, or its name (looked up)."""
     ingress_addresses: dict[str, str] = field(default_factory=dict)
     """Each cluster's ingress address (clusters.yaml), by cluster name: reserved on its subnet."""
+    host_addresses: tuple[str, ...] = ()
+    """The addresses of the hosts of hosts.yaml: left out of their subnets' allocation pools, so that Neutron never
+    hands one to another machine (a VM booted before the host, or beside a host outside Neutron)."""
 
 
 def configured_external_network(config: pulumi.Config, network: NetworkFile) -> str | None:
@@ -101,7 +104,7 @@ class CityNetwork(pulumi.ComponentResource):
             if args.external_network
             else None
         )
-        reserved = reserved_addresses(args.network, args.ingress_addresses.values())
+        reserved = reserved_addresses(args.network, args.ingress_addresses.values()) | set(args.host_addresses)
         for zone in args.network.zones:
             zone_name = dz_name(args.prefix, zone.name)
             network = openstack.networking.Network(
@@ -158,8 +161,8 @@ class CityNetwork(pulumi.ComponentResource):
                     cidr=subnet.cidr,
                     ip_version=4,
                     gateway_ip=subnet.gateway or gateway(subnet.cidr),
-                    # The addresses the ports below hold are left out of the pool from the start: Neutron's own ports
-                    # (DHCP, metadata) take theirs from it as soon as the subnet exists, before those ports do.
+                    # The addresses the ports below hold, and the hosts', are left out of the pool from the start:
+                    # Neutron's own ports (DHCP, metadata) take theirs from it as soon as the subnet exists.
                     allocation_pools=[
                         openstack.networking.SubnetAllocationPoolArgs(start=start, end=end) for start, end in pools
                     ],
