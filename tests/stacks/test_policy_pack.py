@@ -26,6 +26,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from dizuo.baseline import policies as pol
 from dizuo.baseline.catalogue import CheckKind, Scope, packaged
 from dizuo.declaration import Declaration, load
+from dizuo.naming import label
 from dizuo.synth.engine import StackRun, run_stack, unwrap
 from dizuo.synth.synth import SynthError, _policy_violations, synth
 
@@ -1305,3 +1306,23 @@ def test_only_the_city_s_own_addresses_may_reach_a_management_port(source: str, 
     assert violations("management-ports-not-public", pol.SECURITY_GROUP_RULE, props) == ([message] if public else [])
     said = analyze_stack([(pol.SECURITY_GROUP_RULE, "res", props)], "management-ports-not-public")
     assert said == ([("mandatory", message)] if public else [])
+
+
+def test_tenant_isolation_control_names_what_its_rule_checks(runs: dict[str, StackRun]) -> None:
+    """DZ-AC-08's catalogue text, what an auditor reads, names every stack component declaring a namespace the rule
+    checks (a system's or a dataset owner's) and the CPU and memory the rule requires its quotas to cap."""
+    control = packaged().control("DZ-AC-08")
+    checked = {label("system"), label("owner")}
+    folders = {path.name.split("-", 1)[-1]: path.name for path in (ROOT / "stacks").iterdir()}  # cloud: 1-cloud
+    declaring = {
+        f"stacks/{folders[short]} {r.parent.split('::')[-2].rsplit(':', 1)[-1]}"
+        for short, run in runs.items()
+        for r in run.of_type(pol.NAMESPACE)
+        if checked & set(unwrap(r.inputs)["metadata"].get("labels") or {})
+    }
+    assert declaring, "Yulin declares no system or dataset namespace: the test checks nothing"
+    named = {part.strip() for part in (control.remediation.component or "").split(",")}
+    assert declaring <= named, f"DZ-AC-08 remediation.component leaves out {sorted(declaring - named)}"
+    for kind in pol.COMPUTE_QUOTA_KEYS:
+        for text in (control.remediation.summary, control.evidence):
+            assert kind.lower() in text.lower(), f"DZ-AC-08 does not say quotas cap {kind}: {text!r}"
