@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +141,68 @@ def test_growing_a_dataset_replaces_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "no protected resource is released" in result.stderr
     assert "replaced" not in result.stderr
+
+
+def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset retired earlier and declared again: its claim and its owner's namespace, quota, limits and policies
+    were kept in the cluster, and pulumi-kubernetes >= 4.29 refuses to create over them (AlreadyExists). `dizuo
+    released` names them and gives, commented, the `pulumi import` document adopting each under the URN the update
+    gives it, by its Kubernetes ID, parent and provider; the RoleBinding, deleted on retirement, is not among them."""
+    deployed = city_copy(tmp_path / "deployed", {"datasets.yaml": _without_rk_jcxx})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*RELEASED, str(deployed), str(YULIN), "--backend", f"file://{tmp_path / 's'}"])
+    assert result.exit_code == 0, result.output
+    assert "AlreadyExists" in result.stderr
+    lines = result.stdout.splitlines()
+    assert all(line.startswith("#") for line in lines), "adopting is conditional: nothing runs when piped to sh"
+    gets = {line.removeprefix("#   kubectl get ") for line in lines if line.startswith("#   kubectl get ")}
+    assert gets == {
+        "namespace/dp-gaj",
+        "resourcequota/quota -n dp-gaj",
+        "limitrange/limits -n dp-gaj",
+        "networkpolicy/default-deny -n dp-gaj",
+        "networkpolicy/declared-flows -n dp-gaj",
+        "persistentvolumeclaim/rk-jcxx -n dp-gaj",
+    }, result.stdout
+    (printf,) = (line for line in lines if line.startswith("# printf"))
+    document = json.loads(shlex.split(printf.removeprefix("# "))[2])
+    (command,) = (line for line in lines if " import " in line)
+    folder = ROOT / "stacks" / "1-datapool"
+    written = tmp_path / "adopt-yulin-prod-1-datapool.json"
+    assert command == f"# pulumi -C {folder} import --stack yulin-prod --yes --generate-code=false --file {written}"
+    by_id = {r["id"]: r for r in document["resources"]}
+    namespace = by_id["dp-gaj"]
+    assert namespace["type"] == "kubernetes:core/v1:Namespace"
+    assert namespace["name"] == "yl-datapool-yl-gov-dp-gaj"
+    assert document["nameTable"][namespace["parent"]] == f"{DATAPOOL}::yl-datapool"
+    assert document["nameTable"][namespace["provider"]].startswith("urn:pulumi:yulin-prod::dizuo-datapool::")
+    assert by_id["dp-gaj/rk-jcxx"]["type"] == "kubernetes:core/v1:PersistentVolumeClaim"
+    assert not any(r["type"].endswith(":RoleBinding") for r in document["resources"])
+
+
+def _without_a_leaf_system(systems: dict[str, Any]) -> None:
+    """hs-01 retired: no system depends on it and no dataset comes from it."""
+    systems["systems"] = [s for s in systems["systems"] if s["code"] != "hs-01"]
+
+
+def test_released_adopts_a_retired_system_s_namespace_under_its_new_component(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retired system declared again: the cloud stack kept its namespace, and its SystemTenant component is new to
+    the stack, so the import document creates that component empty (as `pulumi import` does for "component": true)
+    and adopts the namespace under it, the types printed as they are (no emoji for ':cloud:')."""
+    deployed = city_copy(tmp_path / "deployed", {"systems.yaml": _without_a_leaf_system})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*RELEASED, str(deployed), str(YULIN), "--backend", f"file://{tmp_path / 's'}"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "#   kubectl get namespace/hs-01" in lines, result.stdout
+    (printf,) = (line for line in lines if line.startswith("# printf"))
+    document = json.loads(shlex.split(printf.removeprefix("# "))[2])
+    component, namespace = document["resources"]
+    assert component == {"type": "dizuo:cloud:SystemTenant", "name": "yl-hs-01", "component": True}
+    assert namespace["id"] == "hs-01"
+    assert namespace["parent"] == "yl-hs-01"
+    assert document["nameTable"][namespace["provider"]].endswith("::pulumi:providers:kubernetes::cloud-yl-gov")

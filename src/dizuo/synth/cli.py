@@ -18,8 +18,9 @@ from dizuo.synth.engine import StackRun
 from dizuo.synth.schemas import schema_version
 from dizuo.synth.synth import StackDir, SynthError, synth
 
-err = Console(stderr=True)
-out = Console()
+# No emoji codes: a URN holds "dizuo:cloud:SystemTenant", which Rich would print as "dizuo☁SystemTenant".
+err = Console(stderr=True, emoji=False)
+out = Console(emoji=False)
 
 StacksOption = Annotated[Path, typer.Option("--stacks", help="Folder of the stack programs")]
 StackName = Annotated[str, typer.Option("--stack", help="Environment stack name, e.g. yulin-prod")]
@@ -181,10 +182,12 @@ def _register_released(app: typer.Typer) -> None:
     ) -> None:
         """Print the `pulumi state unprotect` commands for the protected resources CITY_DIR no longer declares (a
         retired dataset's claim or bucket, an owner's last dataset namespace): `dizuo up` refuses to forget them
-        until they are unprotected. Exit 1 when the change would replace a protected resource (a dataset moved to
-        another pool or cluster): that is a data migration, not a stack update."""
+        until they are unprotected. For what CITY_DIR declares anew that an earlier retirement kept in the cluster
+        (a retired dataset or system declared again), print, commented, the `pulumi import` that adopts it: `dizuo
+        up` fails with AlreadyExists until it is imported. Exit 1 when the change would replace a protected resource
+        (a dataset moved to another pool or cluster): that is a data migration, not a stack update."""
         from dizuo.synth.deploy import DeployError, backend_url  # noqa: PLC0415 - only this command and up need it
-        from dizuo.synth.released import released, unprotect_commands  # noqa: PLC0415
+        from dizuo.synth.released import adopt_commands, released, unprotect_commands  # noqa: PLC0415
 
         load_or_exit(deployed)
         load_or_exit(changed)
@@ -206,6 +209,15 @@ def _register_released(app: typer.Typer) -> None:
             if found
             else "no protected resource is released: `dizuo up` needs no unprotect"
         )
+        for line in adopt_commands(change.redeclared, stack):
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        if change.redeclared:
+            err.print(
+                f"{sum(len(r.objects) for r in change.redeclared)} object(s) declared anew that a retirement keeps in"
+                " the cluster: if one is still there, `dizuo up` fails with AlreadyExists; run the commented"
+                " `pulumi import` first (README, The stacks: declaring a retired dataset or system again)",
+                soft_wrap=True,
+            )
         for r in change.replaced:
             err.print(
                 f"[red]error[/red] {escape(r.urn)} would be replaced by a new, empty one "

@@ -10,12 +10,18 @@ A change can also keep a protected resource but change an input its provider can
 to another storage pool: its claim's storage class): the provider replaces it, creating a new, empty one. Pulumi
 refuses that for a protected resource too, and unprotecting it would not move the data; such resources are named as
 replaced, with the inputs that force it, so that the change is made as a data migration instead.
+
+The other way round, a change can declare again what an earlier retirement only forgot (a retired dataset's owner
+namespace with its quota, limits and policies, its claim, a retired system's namespace): the object is still in the
+cluster, and since pulumi-kubernetes 4.29 a create no longer takes over an existing object, so ``dizuo up`` fails with
+AlreadyExists. Such objects are named as possibly kept, with the ``pulumi import`` that adopts them into the stack.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +55,27 @@ class Replaced:
 
 
 @dataclass(frozen=True, slots=True)
+class Redeclared:
+    """Kubernetes objects of one stack that the changed declaration declares and the deployed one does not, of a kind
+    the stack keeps in the cluster when it forgets them (``retain_on_delete``): if an earlier retirement kept them,
+    ``dizuo up`` fails with AlreadyExists until they are imported."""
+
+    stack_dir: Path
+    """Their stack's folder."""
+    objects: tuple[str, ...]
+    """Each as ``kubectl get`` names it: ``namespace/dp-gaj``, ``resourcequota/quota -n dp-gaj``."""
+    import_file: dict[str, Any]
+    """A ``pulumi import --file`` document adopting them under the URNs the update gives them (with any component
+    parent the deployed stack lacks, created empty, as ``pulumi import`` does for ``"component": true``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """What a change of the declaration does to the protected resources of one environment."""
 
     released: list[Released]
     replaced: list[Replaced]
+    redeclared: list[Redeclared] = field(default_factory=list)
 
 
 # The inputs whose change makes the provider replace a resource of a kind that holds data, read from the providers:
@@ -109,7 +131,10 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
         runs.append([run_program(stack_dir, stack, declaration, upstream) for stack_dir in stacks])
     found: list[Released] = []
     replaced: list[Replaced] = []
+    redeclared: list[Redeclared] = []
     for stack_dir, before, after in zip(stacks, *runs, strict=True):
+        if (again := _redeclared(stack_dir.path, before, after)) is not None:
+            redeclared.append(again)
         declared = {urn: r for r in after.resources for urn in (r.urn, *r.aliases)}
         for r in before.resources:
             if not r.protect:
@@ -118,7 +143,59 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
                 found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete))
             elif changes := replacing_changes(r, now):
                 replaced.append(Replaced(stack_dir.path, engine_urn(before, r), changes))
-    return Change(found, replaced)
+    return Change(found, replaced, redeclared)
+
+
+def _kubernetes_id(r: Registered) -> str:
+    """The ID pulumi-kubernetes imports an object by: ``<namespace>/<name>``, or ``<name>`` when cluster-scoped."""
+    metadata = r.inputs.get("metadata") or {}
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    return f"{namespace}/{name}" if namespace else str(name)
+
+
+def _redeclared(stack_dir: Path, before: StackRun, after: StackRun) -> Redeclared | None:
+    """The retained Kubernetes objects ``after`` declares that ``before`` does not, with their import document."""
+    deployed = {urn for r in before.resources for urn in (r.urn, *r.aliases)}
+    new = [
+        r
+        for r in after.resources
+        if r.custom and r.retain_on_delete and r.type.startswith("kubernetes:") and r.urn not in deployed
+    ]
+    if not new:
+        return None
+    by_urn = {r.urn: r for r in after.resources}
+    name_table: dict[str, str] = {}
+    components: list[dict[str, Any]] = []
+
+    def reference(urn: str) -> str | None:
+        """How the import document names the resource ``urn`` of ``after``: one the deployed stack holds through the
+        name table, a new component as one more (empty) resource of the document; None for the stack itself."""
+        r = by_urn.get(urn)
+        if r is None or r.type == "pulumi:pulumi:Stack":
+            return None
+        if urn in deployed:
+            name_table[r.name] = engine_urn(after, r)
+        elif not any(c["name"] == r.name for c in components):
+            component: dict[str, Any] = {"type": r.type, "name": r.name, "component": True}
+            if (parent := reference(r.parent)) is not None:
+                component["parent"] = parent
+            components.append(component)
+        return r.name
+
+    resources: list[dict[str, Any]] = []
+    for r in new:
+        entry: dict[str, Any] = {"type": r.type, "name": r.name, "id": _kubernetes_id(r)}
+        if (parent := reference(r.parent)) is not None:
+            entry["parent"] = parent
+        if r.provider and (provider := reference(r.provider.rpartition("::")[0])) is not None:
+            entry["provider"] = provider
+        resources.append(entry)
+    objects = tuple(
+        f"{r.type.rpartition(':')[2].lower()}/{r.inputs['metadata']['name']}"
+        + (f" -n {namespace}" if (namespace := r.inputs["metadata"].get("namespace")) else "")
+        for r in new
+    )
+    return Redeclared(stack_dir, objects, {"nameTable": name_table, "resources": [*components, *resources]})
 
 
 def unprotect_commands(found: list[Released], stack: str, backend_url: str, cwd: Path | None = None) -> list[str]:
@@ -132,4 +209,25 @@ def unprotect_commands(found: list[Released], stack: str, backend_url: str, cwd:
         lines.append(f"# {folder}: {fate}")
         unprotect = ["pulumi", "-C", str(folder), "state", "unprotect", "--stack", stack, "--yes", r.urn]
         lines.append(shlex.join(unprotect))
+    return lines
+
+
+def adopt_commands(found: list[Redeclared], stack: str, cwd: Path | None = None) -> list[str]:
+    """Shell comments, per stack: the objects declared again that an earlier retirement may have kept in the cluster,
+    and, to run only if ``kubectl get`` finds them, the command that writes the import document and the ``pulumi
+    import`` that adopts them. Comments, because a first declaration of the same objects needs no import (and one of
+    an object that does not exist fails)."""
+    here = (cwd or Path.cwd()).resolve()
+    lines = []
+    for r in found:
+        folder = r.stack_dir.relative_to(here) if r.stack_dir.is_relative_to(here) else r.stack_dir
+        document = f"adopt-{stack}-{r.stack_dir.name}.json"
+        lines.append(
+            f"# {folder}: declared anew; if an earlier retirement kept them in the cluster (kubectl get finds them),"
+            " `dizuo up` fails with AlreadyExists until they are imported:"
+        )
+        lines += [f"#   kubectl get {obj}" for obj in r.objects]
+        lines.append(f"# printf '%s\\n' {shlex.quote(json.dumps(r.import_file, sort_keys=True))} > {document}")
+        adopt = ["pulumi", "-C", str(folder), "import", "--stack", stack, "--yes", "--generate-code=false"]
+        lines.append(f"# {shlex.join([*adopt, '--file', str(here / document)])}")
     return lines
