@@ -848,6 +848,27 @@ def test_a_data_pool_grant_no_loader_could_run_in_is_named(
     )
 
 
+def test_a_department_s_data_loaders_count_against_its_quota(city: Path, edit: Edit) -> None:
+    """What a department's data loaders may request in its dp-<owner> namespace is reserved like its systems' requests:
+    Yulin's swj (systems 6 cores, loaders 2, quota 8) is full, not over; loaders of 2.5 cores are an error naming the
+    quota, the total and its parts. zrzy holds no volume dataset, so it has no such namespace and nothing to count."""
+
+    def index(code: str) -> int:
+        departments = load(YULIN).departments
+        return next(i for i, dept in enumerate(departments) if dept.code == code)
+
+    swj, zrzy = index("swj"), index("zrzy")
+    edit("departments.yaml", _set(["departments", zrzy, "data_loaders"], {"cpu": 64, "memory_gib": 512}))
+    load(city)
+    edit("departments.yaml", _set(["departments", swj, "data_loaders"], {"cpu": 2.5}))
+    expected = (
+        f"departments.yaml: departments[{swj}].quota.cpu: 8 is less than the 8.5 its systems (6) and its data"
+        " loaders (data_loaders.cpu, 2.5 in 1 cluster(s)) request"
+    )
+    found = problems(city)
+    assert any(expected in p for p in found), f"{expected!r} not among:\n" + "\n".join(found)
+
+
 @pytest.mark.parametrize(
     ("addresses", "expected"),
     [

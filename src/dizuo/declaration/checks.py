@@ -806,7 +806,8 @@ def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
 
 
 def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
-    """Systems fit their department's quota; placements fit their node and storage pools."""
+    """Systems, with the department's data loaders, fit their department's quota; placements fit their node and
+    storage pools."""
     problems = []
     # Exact sums of the declared decimals (see model.exact), so a pool or quota filled to the core is full, not over.
     used: dict[str, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0), Fraction(0)])
@@ -817,17 +818,27 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
         total[2] += s.resources.storage_gib
     for i, dept in enumerate(d.departments):
         cpu, memory, disk = used.get(dept.code, [Fraction(0), Fraction(0), Fraction(0)])
-        for key, asked, granted in (
-            ("cpu", cpu, dept.quota.cpu),
-            ("memory_gib", memory, dept.quota.memory_gib),
-            ("storage_gib", disk, dept.quota.storage_gib),
+        # The data loaders' requests are reserved on the department's nodes like its systems' (the dp-<owner> quota
+        # admits them, in each cluster holding its volumes), so they come out of the same grant: an error, as for
+        # systems, since a quota the cloud cannot honour is one the department's own workloads find full.
+        clusters = len(d.loader_clusters(dept.code))
+        for key, asked, loaders, granted in (
+            ("cpu", cpu, clusters * exact(dept.data_loaders.cpu), dept.quota.cpu),
+            ("memory_gib", memory, clusters * exact(dept.data_loaders.memory_gib), dept.quota.memory_gib),
+            ("storage_gib", disk, Fraction(0), dept.quota.storage_gib),
         ):
-            if asked > granted:
+            if asked + loaders > granted:
+                why = (
+                    f"{float(asked + loaders):g} its systems ({float(asked):g}) and its data loaders"
+                    f" (data_loaders.{key}, {float(loaders):g} in {clusters} cluster(s)) request"
+                    if loaders
+                    else f"{float(asked):g} its systems request"
+                )
                 problems.append(
                     Problem(
                         shown("departments.yaml"),
                         f"departments[{i}].quota.{key}",
-                        f"{granted:g} is less than the {float(asked):g} its systems request",
+                        f"{granted:g} is less than the {why}",
                     )
                 )
     problems += _replicas_fit_a_node(d, shown)

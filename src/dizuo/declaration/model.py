@@ -534,7 +534,9 @@ class Department(Frozen):
         default_factory=DataLoaders,
         description="The CPU and memory quota of the department's data-pool namespace (dp-<code>) in each cluster "
         "holding one of its datasets, where its loaders run: 2 cores and 4 GiB requested, twice that as limits, by "
-        "default (a nightly extract-and-load job or two); containers declaring none get a LimitRange's defaults",
+        "default (a nightly extract-and-load job or two); containers declaring none get a LimitRange's defaults. "
+        "Its requests, once per such cluster, count against the department's quota (cpu, memory_gib) with its "
+        "systems'",
     )
 
 
@@ -830,6 +832,20 @@ class Declaration(Frozen):
     def storage_pools(self) -> tuple[StoragePool, ...]:
         """Every storage pool of every cluster."""
         return tuple(p for c in self.clusters for p in c.storage_pools)
+
+    def loader_clusters(self, owner: str) -> tuple[str, ...]:
+        """The clusters where department ``owner`` has a data-pool namespace (``dp-<owner>``, where its data loaders
+        run): those of the storage pools of its volume datasets (a bucket is no namespace's)."""
+        pool_cluster = {p.name: c.name for c in self.clusters for p in c.storage_pools}
+        return tuple(
+            sorted(
+                {
+                    pool_cluster[ds.storage_pool]
+                    for ds in self.datasets
+                    if ds.owner == owner and ds.kind != "bucket" and ds.storage_pool in pool_cluster
+                }
+            )
+        )
 
     def node_pools(self) -> tuple[tuple[Cluster, NodePool], ...]:
         """Every node pool with its cluster."""
