@@ -140,7 +140,11 @@ def test_city_plan_relieves_the_legacy_pool_and_every_wave_is_a_valid_declaratio
     folders = sorted(p.name for p in planned.iterdir() if p.name.startswith("wave-"))
     assert folders == [f"wave-{k:02d}" for k in range(1, len(plan["waves"]) + 1)]
     for folder, wave in zip(folders, plan["waves"], strict=True):
-        copies = yaml.safe_load((planned / folder / "data-copies.yml").read_text(encoding="utf-8"))
+        text = (planned / folder / "data-copies.yml").read_text(encoding="utf-8")
+        copies = yaml.safe_load(text)
+        assert f"(assumed one): {', '.join(entry['system'] for entry in wave)}; " in text, (
+            f"{folder}: planned from allocations, the header says each system's volumes are assumed to be one"
+        )
         assert copies["data_migration_copies"] == [
             {
                 "name": entry["system"],

@@ -575,6 +575,30 @@ def test_a_same_size_change_within_the_second_or_under_a_restored_time_is_copied
     assert (wave.destination() / "ledger.dat").read_bytes() == b"balance=555"
 
 
+def _play_plan_wave(work: Path, copies: Path, *, require_mounts: bool) -> subprocess.CompletedProcess[str]:
+    """roles/data_migration.yml on this machine with a plan's wave-NN/data-copies.yml, the checks and evidence in
+    ``work``."""
+    (work / "bin").mkdir(exist_ok=True)
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    (work / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": local}}}), "utf-8")
+    extra = {
+        "data_migration_digest_command": str(work / "bin" / "dizuo-tree-digest"),
+        "data_migration_evidence_dir": str(work / "evidence"),
+        "data_migration_packages": [],
+        "data_migration_require_mounts": require_mounts,
+        "data_migration_hosts": "localhost",
+    }
+    playbook = [str(ANSIBLE), "-i", str(work / "hosts.yml"), str(REPO / "roles" / "data_migration.yml")]
+    return subprocess.run(
+        [*playbook, "-e", f"@{copies}", "-e", json.dumps(extra)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_NOCOLOR": "1"},
+    )
+
+
 def test_a_wave_that_moves_a_system_without_a_volume_copies_the_others(tmp_path: Path) -> None:
     """A moved system allocated no storage gets no copy in its wave's data-copies.yml: the role copies the rest."""
     from typer.testing import CliRunner  # noqa: PLC0415 - only this test plans a city
@@ -610,25 +634,46 @@ def test_a_wave_that_moves_a_system_without_a_volume_copies_the_others(tmp_path:
             (old / "data.csv").write_text(f"{change['system']}\n", encoding="utf-8")
             (mounts / change["storage_pool"][1] / change["system"]).mkdir(parents=True)
     copies = out / f"wave-{number:02d}" / "data-copies.yml"
-    (tmp_path / "bin").mkdir()
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": local}}}), "utf-8")
-    extra = {
-        "data_migration_digest_command": str(tmp_path / "bin" / "dizuo-tree-digest"),
-        "data_migration_evidence_dir": str(tmp_path / "evidence"),
-        "data_migration_packages": [],
-        "data_migration_require_mounts": False,  # folders of one disk
-        "data_migration_hosts": "localhost",
-    }
-    playbook = [str(ANSIBLE), "-i", str(tmp_path / "hosts.yml"), str(REPO / "roles" / "data_migration.yml")]
-    done = subprocess.run(
-        [*playbook, "-e", f"@{copies}", "-e", json.dumps(extra)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_NOCOLOR": "1"},
-    )
+    done = _play_plan_wave(tmp_path, copies, require_mounts=False)  # folders of one disk
     assert done.returncode == 0, done.stdout + done.stderr
     assert (mounts / "xc-ceph" / "slj-01" / "data.csv").read_text(encoding="utf-8") == "slj-01\n"
     assert "No volume to copy (storage_gib 0), so not listed: jb-01." in copies.read_text(encoding="utf-8")
+
+
+def test_every_volume_of_a_forecast_wave_is_copied_each_from_its_own_mount(tmp_path: Path) -> None:
+    """Planned from the usage forecast, a wave's data-copies.yml lists each measured volume of its systems: with each
+    old and new volume mounted where it says, the role's checks (a mount point each, names unique) pass, and every
+    volume's data arrives, none left behind."""
+    from typer.testing import CliRunner  # noqa: PLC0415 - only these tests plan a city
+
+    from dizuo.cli import app  # noqa: PLC0415
+    from dizuo.declaration.loader import load  # noqa: PLC0415
+
+    from .test_outlook import CALENDAR, write_usage  # noqa: PLC0415 - the forecast's usage CSV, with a known future
+
+    city, mounts = tmp_path / "yulin", tmp_path / "mnt"
+    shutil.copytree(REPO / "inventories" / "yulin", city)
+    settings = (city / "city.yaml").read_text(encoding="utf-8")
+    (city / "city.yaml").write_text(
+        settings.replace("  wave_gib: 20480\n", f"  wave_gib: 20480\n  copy_mount_root: {mounts}\n", 1), "utf-8"
+    )
+    usage = write_usage(load(city), tmp_path / "usage.csv.gz", more_claims=("logs",))
+    out = tmp_path / "plan"
+    args = ["migrate", "city", str(city), "--out", str(out), "--csv", str(usage.csv), "--calendar", str(CALENDAR)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    copies_file = out / "wave-01" / "data-copies.yml"
+    copies = yaml.safe_load(copies_file.read_text(encoding="utf-8"))["data_migration_copies"]
+    assert len(copies) == 2 * len(plan["waves"][0]), "a copy for each system's data and logs volume"
+    with contextlib.ExitStack() as mounted:
+        for copy in copies:
+            for end in ("source", "destination"):
+                Path(copy[end]).mkdir(parents=True)
+                mounted.enter_context(mounted_tmpfs(Path(copy[end]), size="1m"))
+            (Path(copy["source"]) / "data.csv").write_text(f"{copy['name']}\n", encoding="utf-8")
+        done = _play_plan_wave(tmp_path, copies_file, require_mounts=True)  # each volume a tmpfs of its own
+        assert done.returncode == 0, done.stdout + done.stderr
+        arrived = {c["name"]: (Path(c["destination"]) / "data.csv").read_text(encoding="utf-8") for c in copies}
+    assert arrived == {c["name"]: f"{c['name']}\n" for c in copies}, "every volume's data, each at its own mount"
+    assert {p.name for p in (tmp_path / "evidence").glob("*.sha256")} == {f"{c['name']}.sha256" for c in copies}

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from dizuo.capacity.calendar_cn import SHIPPED, local_day
@@ -28,7 +29,9 @@ from dizuo.capacity.types import UsageHistory
 from dizuo.cli import app
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
-from dizuo.migration.outlook import OutlookError, usage_outlook
+from dizuo.migration.city import build_instance
+from dizuo.migration.outlook import OutlookError, Projected, UsageOutlook, usage_outlook
+from dizuo.migration.report import copy_names
 from prometheus_server import MISSING, MISSING_REASON, backfill, openmetrics, serving
 
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
@@ -131,11 +134,18 @@ def write_usage(
     asof: int = ASOF,
     pool_lag: int = 0,
     target_gib: float | None = None,
+    more_claims: tuple[str, ...] = (),
 ) -> Usage:
     """The scenario as of ``asof`` in the bench CSV format: volumes as `pvc:<code>/data`, the pool under its name
-    (its series ending ``pool_lag`` seconds earlier); with ``target_gib``, xc-ceph holding that much."""
+    (its series ending ``pool_lag`` seconds earlier); with ``target_gib``, xc-ceph holding that much; with
+    ``more_claims``, each measured candidate has those volumes too (`pvc:<code>/<claim>`), each 1 % of its data's."""
     sc = scenario(d, asof, measured=measured, blip=blip)
     rows = [(f"pvc:{code}/data", sc.ts, used, float(np.max(used)) * 1.5) for code, used in sc.volumes.items()]
+    rows += [
+        (f"pvc:{code}/{claim}", sc.ts, used / 100, float(np.max(used)) * 1.5 / 100)
+        for code, used in sc.volumes.items()
+        for claim in more_claims
+    ]
     kept = sc.ts <= asof - pool_lag
     rows += [(name, sc.ts[kept], sc.pool[kept], float(PHASE1_GIB * GIB)) for name in pool_series]
     if target_gib is not None:  # the target pool, flat
@@ -589,3 +599,59 @@ def test_a_pool_series_whose_capacity_is_not_the_declared_one_is_refused(tmp_pat
     assert "series 'phase1-ceph': capacity 1.5 MiB at its newest sample" in said, said
     assert "clusters.yaml declares phase1-ceph's capacity_gib: 1622016" in said, said
     assert not (tmp_path / "plan").exists()
+
+
+def test_every_volume_the_forecast_measured_gets_its_own_data_copy(yulin: Declaration, tmp_path: Path) -> None:
+    """Planned from the forecast, a moved system with three volumes gets three entries in its wave's data-copies.yml
+    (<system>-<volume>, named as the role takes them, unique), so no volume is left for the operator to add; the
+    header names the systems whose volumes the forecast measured, and check-wave still takes the wave."""
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", more_claims=("logs", "归档 2026"))
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    series = plan["forecast"]["systems"]
+    names: list[str] = []
+    for k, wave in enumerate(plan["waves"], start=1):
+        text = (tmp_path / "plan" / f"wave-{k:02d}" / "data-copies.yml").read_text(encoding="utf-8")
+        copies = yaml.safe_load(text)["data_migration_copies"]
+        moved = [entry["system"] for entry in wave]
+        assert len(copies) == 3 * len(moved), f"wave {k}: one copy per measured volume, not per system"
+        for system in moved:
+            assert len(series[system]["series"]) == 3, system
+            mine = [c for c in copies if c["name"].startswith(f"{system}-")]
+            assert [c["name"] for c in mine[:2]] == [f"{system}-data", f"{system}-logs"], mine
+            assert re.fullmatch(rf"{system}-2026-[0-9a-f]{{10}}", mine[2]["name"]), "sanitised, with its digest"
+            for copy in mine:
+                assert copy["source"] == f"/mnt/dizuo-migration/phase1-ceph/{copy['name']}"
+                assert copy["destination"] == f"/mnt/dizuo-migration/xc-ceph/{copy['name']}"
+        assert f"measured on phase1-ceph: {', '.join(moved)}." in " ".join(
+            line.removeprefix("# ") for line in text.splitlines()
+        )
+        assert "assumed one" not in text
+        names += [c["name"] for c in copies]
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) for name in names), "the role's name pattern"
+    assert len(names) == len(set(names)), "a copy's evidence is kept by its name: no two alike in the plan"
+    checked = CliRunner().invoke(app, ["migrate", "check-wave", str(tmp_path / "plan"), "1", str(YULIN)])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_copy_names_stay_unique_where_claims_collide_or_are_empty(yulin: Declaration) -> None:
+    """One claim name in two clusters, or a claim empty of what the role takes, still gives each volume its own
+    copy name (a digest of its series), stable from plan to plan; a system not measured stays one copy, its code."""
+    measured = {
+        "slj-01": ("pvc:gov-a/slj-01/data", "pvc:gov-b/slj-01/data"),
+        "jb-01": ("pvc:jb-01/归档",),
+    }
+    projected = {
+        code: Projected(GIB, GIB, GIB, series, tuple(s.partition(":")[2] for s in series))
+        for code, series in measured.items()
+    }
+    city = build_instance(yulin, UsageOutlook(ASOF, HORIZON, projected, {}))
+    names = copy_names(city)
+    assert names == copy_names(build_instance(yulin, UsageOutlook(ASOF, HORIZON, projected, {}))), "stable"
+    gov_a, gov_b = (names["slj-01"][s] for s in measured["slj-01"])
+    assert gov_a != gov_b
+    assert re.fullmatch(r"slj-01-data-[0-9a-f]{10}", gov_a), gov_a
+    assert re.fullmatch(r"jb-01-[0-9a-f]{10}", names["jb-01"]["pvc:jb-01/归档"])
+    unmeasured = next(s.code for s in city.candidates if s.code not in measured)
+    assert names[unmeasured] == {"": unmeasured}

@@ -56,6 +56,8 @@ class Projected:
     median_bytes: float
     high_bytes: float  # the p90 growth scenario
     series: tuple[str, ...]
+    # Each series' `volume` label, in the order of ``series``: for a system, the volumes its wave copies.
+    volumes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,7 @@ def usage_outlook(
             )
 
     def projected(found: Sequence[UsageHistory], *, clip: bool) -> Projected:
+        found = sorted(found, key=lambda h: h.series)
         mine = [projections[h.series] for h in found]
         # A volume holds at most its size: moving it frees no more, whatever its growth would demand.
         cap = [p.capacity_bytes if clip else math.inf for p in mine]
@@ -156,7 +159,8 @@ def usage_outlook(
             used_bytes=math.fsum(p.used_bytes for p in mine),
             median_bytes=math.fsum(min(p.median_bytes, c) for p, c in zip(mine, cap, strict=True)),
             high_bytes=math.fsum(min(p.high_bytes, c) for p, c in zip(mine, cap, strict=True)),
-            series=tuple(sorted(h.series for h in found)),
+            series=tuple(h.series for h in found),
+            volumes=tuple(h.labels.get("volume", "") for h in found),
         )
 
     # When the pools pass the fill target: the exhaustion forecast of the same history against that line.

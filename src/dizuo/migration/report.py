@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -255,38 +256,102 @@ def _write_at_once(files: dict[str, str], out: Path) -> None:
 
 
 def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
-    """The extra-vars file of roles/data_migration.yml for one wave: each moved system's mount, old to new.
+    """The extra-vars file of roles/data_migration.yml for one wave: each moved volume's mount, old to new.
 
-    A system allocated no storage (``storage_gib: 0``: its quota allows no claim) has no volume to mount: a copy of
-    it would make the role refuse the whole list (its source is no mount point), so it is named, not listed.
+    Planned from the usage forecast, a measured system's volumes are known (its series on the legacy pool): each gets
+    its own entry, ``<system>-<volume>`` (see :func:`copy_names`), so that none is left behind for the operator to
+    add. Any other system (planned from allocations, or without a volume series) is one entry, ``<system>``, and the
+    header says so. A system allocated no storage (``storage_gib: 0``: its quota allows no claim) has no volume to
+    mount: a copy of it would make the role refuse the whole list (its source is no mount point), so it is named,
+    not listed.
     """
     m, root = city.migration, city.migration.copy_mount_root
     volumeless = [c.code for c in wave if city.system(c.code).resources.storage_gib == 0]
+    names = copy_names(city)
+    copied = [c for c in wave if c.code not in volumeless]
     copies = [
         {
-            "name": c.code,
-            "source": f"{root}/{c.storage_pool[0]}/{c.code}",
-            "destination": f"{root}/{c.storage_pool[1]}/{c.code}",
+            "name": name,
+            "source": f"{root}/{c.storage_pool[0]}/{name}",
+            "destination": f"{root}/{c.storage_pool[1]}/{name}",
         }
-        for c in wave
-        if c.code not in volumeless
+        for c in copied
+        for name in names[c.code].values()
     ]
+    measured = [c.code for c in copied if names[c.code].keys() != {""}]
+    assumed = [c.code for c in copied if names[c.code].keys() == {""}]
     head = [
         f"# {folder} of {city.declaration.city.code}'s migration plan: the data of the systems it moves.",
-        f"# On the migration host, mount each system's volume from {m.legacy_storage_pool} at "
-        f"{root}/{m.legacy_storage_pool}/<system>",
-        f"# and its new, empty one from {m.target_storage_pool} at {root}/{m.target_storage_pool}/<system>, then:",
+        f"# On the migration host, mount each volume below from {m.legacy_storage_pool} at "
+        f"{root}/{m.legacy_storage_pool}/<name>",
+        f"# and its new, empty one from {m.target_storage_pool} at {root}/{m.target_storage_pool}/<name>, then:",
         # Both paths from the folder it runs in, the repository's, as README's command: the plan is a folder there.
         f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @<plan folder>/{folder}/data-copies.yml \\",
         "#     -e data_migration_hosts=<migration host>",
         "# (without data_migration_hosts: the hosts of group data_migration; a run that matches no host fails).",
         "# rsync copies, every byte is verified by sha256 and the manifest kept; the source is never changed.",
-        "# Each source and destination must be a mount point (an unmounted volume is an empty folder): a system",
-        "# whose data is on several volumes gets one entry per volume (name <system>-<volume>), each at its own path.",
+        "# Each source and destination must be a mount point (an unmounted volume is an empty folder).",
     ]
+    if measured:
+        head.append(
+            "# One entry per volume (name <system>-<volume>) the usage forecast measured on "
+            f"{m.legacy_storage_pool}: {', '.join(measured)}."
+        )
+    if assumed:
+        head += [
+            f"# One entry each, their volumes not known to the plan (assumed one): {', '.join(assumed)}; where one's",
+            "# data is on several volumes, give each its own entry (name <system>-<volume>) at its own paths.",
+        ]
     if volumeless:
         head.append(f"# No volume to copy (storage_gib 0), so not listed: {', '.join(volumeless)}.")
     return "\n".join(head) + "\n" + yaml.safe_dump({"data_migration_copies": copies}, sort_keys=False)
+
+
+# What a copy's name may hold beside its system code: the role's own pattern (a name is a file name of its evidence).
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def copy_names(city: CityInstance) -> dict[str, dict[str, str]]:
+    """Per candidate, the name of each of its copies (the last part of their mount paths and evidence files), by the
+    series of its volume; ``{"": code}`` where its volumes are not known (no forecast, or no series of it).
+
+    A volume's name is ``<system>-<claim>`` (its claim, the last part of its volume label), with only the characters
+    the role takes; where that changed the claim, or names two copies of the plan alike (``a-b`` + ``c`` and ``a`` +
+    ``b-c``, one claim in two clusters), the first 10 hex digits of the sha256 of its series follow: stable from plan
+    to plan, and unique, in every wave, since a copy's evidence is kept by its name.
+    """
+    outlook = city.outlook
+    claims: dict[str, dict[str, str]] = {}  # code -> series -> claim, of each candidate whose volumes are known
+    for system in city.candidates:
+        measured = None if outlook is None else outlook.systems.get(system.code)
+        if measured is not None and measured.series:
+            claims[system.code] = {
+                series: volume.rpartition("/")[2]
+                for series, volume in zip(measured.series, measured.volumes, strict=True)
+            }
+    parts = {
+        code: {series: _UNSAFE_IN_NAME.sub("-", claim).strip("-") for series, claim in found.items()}
+        for code, found in claims.items()
+    }
+    plain = {
+        code: {series: "-".join(filter(None, (code, part))) for series, part in found.items()}
+        for code, found in parts.items()
+    }
+    # A system whose volumes are not known is one copy, named by its code: a volume's name must not take that either.
+    taken = Counter([name for found in plain.values() for name in found.values()])
+    taken.update(s.code for s in city.candidates if s.code not in claims)
+    names: dict[str, dict[str, str]] = {}
+    for system in city.candidates:
+        code = system.code
+        if code not in claims:
+            names[code] = {"": code}
+            continue
+        names[code] = {}
+        for series, name in plain[code].items():
+            exact = parts[code][series] == claims[code][series]  # not emptied or changed to what the role takes
+            digest = hashlib.sha256(series.encode("utf-8")).hexdigest()[:10]
+            names[code][series] = name if exact and taken[name] == 1 else f"{name}-{digest}"
+    return names
 
 
 def _planned(city: CityInstance, code: str) -> System:
