@@ -29,9 +29,9 @@ from dizuo.capacity.types import UsageHistory
 from dizuo.cli import app
 from dizuo.declaration.loader import load
 from dizuo.declaration.model import Declaration
-from dizuo.migration.city import build_instance
+from dizuo.migration.city import build_instance, change_of
 from dizuo.migration.outlook import OutlookError, Projected, UsageOutlook, usage_outlook
-from dizuo.migration.report import copy_names
+from dizuo.migration.report import copy_names, data_copies
 from prometheus_server import MISSING, MISSING_REASON, backfill, openmetrics, serving
 
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
@@ -655,3 +655,23 @@ def test_copy_names_stay_unique_where_claims_collide_or_are_empty(yulin: Declara
     assert re.fullmatch(r"jb-01-[0-9a-f]{10}", names["jb-01"]["pvc:jb-01/归档"])
     unmeasured = next(s.code for s in city.candidates if s.code not in measured)
     assert names[unmeasured] == {"": unmeasured}
+
+
+def test_a_measured_volume_of_a_system_allocated_no_storage_is_still_copied(yulin: Declaration) -> None:
+    """A system declared storage_gib 0 whose volume the forecast measured on the legacy pool holds data: its wave
+    copies that volume rather than naming the system as having none to copy."""
+    systems = [
+        s.model_copy(update={"resources": s.resources.model_copy(update={"storage_gib": 0})})
+        if s.code == "jb-01"
+        else s
+        for s in yulin.systems
+    ]
+    declaration = yulin.model_copy(update={"systems": tuple(systems)})
+    series = ("pvc:jb-01/data",)
+    outlook = UsageOutlook(ASOF, HORIZON, {"jb-01": Projected(GIB, GIB, GIB, series, ("jb-01/data",))}, {})
+    city = build_instance(declaration, outlook)
+    target = next(p for p, c in next(s for s in city.instance.systems if s.id == "jb-01").cost.items() if c is not None)
+    text = data_copies(city, [change_of(city, "jb-01", target)], "wave-01")
+    copies = yaml.safe_load(text)["data_migration_copies"]
+    assert [c["name"] for c in copies] == ["jb-01-data"], text
+    assert "not listed" not in text

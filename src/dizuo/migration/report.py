@@ -261,13 +261,14 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
     Planned from the usage forecast, a measured system's volumes are known (its series on the legacy pool): each gets
     its own entry, ``<system>-<volume>`` (see :func:`copy_names`), so that none is left behind for the operator to
     add. Any other system (planned from allocations, or without a volume series) is one entry, ``<system>``, and the
-    header says so. A system allocated no storage (``storage_gib: 0``: its quota allows no claim) has no volume to
-    mount: a copy of it would make the role refuse the whole list (its source is no mount point), so it is named,
+    header says so. Such a system allocated no storage (``storage_gib: 0``: its quota allows no claim) has no volume
+    to mount: a copy of it would make the role refuse the whole list (its source is no mount point), so it is named,
     not listed.
     """
     m, root = city.migration, city.migration.copy_mount_root
-    volumeless = [c.code for c in wave if city.system(c.code).resources.storage_gib == 0]
     names = copy_names(city)
+    # A volume the forecast measured holds data whatever the quota says: only an unmeasured system is taken at it.
+    volumeless = [c.code for c in wave if city.system(c.code).resources.storage_gib == 0 and "" in names[c.code]]
     copied = [c for c in wave if c.code not in volumeless]
     copies = [
         {
