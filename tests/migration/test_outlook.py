@@ -628,6 +628,9 @@ def test_every_volume_the_forecast_measured_gets_its_own_data_copy(yulin: Declar
             line.removeprefix("# ") for line in text.splitlines()
         )
         assert "assumed one" not in text
+        assert "# A claim of theirs with no recent usage series (no pod mounts it now) is not known here" in text, (
+            "the header says what the forecast cannot know"
+        )
         names += [c["name"] for c in copies]
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) for name in names), "the role's name pattern"
     assert len(names) == len(set(names)), "a copy's evidence is kept by its name: no two alike in the plan"

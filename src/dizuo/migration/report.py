@@ -294,10 +294,13 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
         "# Each source and destination must be a mount point (an unmounted volume is an empty folder).",
     ]
     if measured:
-        head.append(
+        head += [
             "# One entry per volume (name <system>-<volume>) the usage forecast measured on "
-            f"{m.legacy_storage_pool}: {', '.join(measured)}."
-        )
+            f"{m.legacy_storage_pool}: {', '.join(measured)}.",
+            # The forecast reads volumes with recent samples only: a claim no pod mounts now is in no series.
+            "# A claim of theirs with no recent usage series (no pod mounts it now) is not known here: check each",
+            f"# one's claims on {m.legacy_storage_pool} against this list, and give a missing one its own entry.",
+        ]
     if assumed:
         head += [
             f"# One entry each, their volumes not known to the plan (assumed one): {', '.join(assumed)}; where one's",
