@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -347,16 +348,8 @@ def test_a_pool_that_usage_alone_keeps_over_its_target_is_an_answer(
     assert f"## No plan\n\n{plan['reason']}\n" in markdown
 
 
-@pytest.mark.prometheus
-@pytest.mark.slow
-@pytest.mark.skipif(MISSING, reason=MISSING_REASON)
-def test_the_plan_from_a_real_prometheus_relieves_the_pool(yulin: Declaration, tmp_path: Path) -> None:
-    """kubelet volume stats of a dozen candidates and ceph-mgr's pool stats, backfilled into Debian's Prometheus up
-    to now: `migrate city --prometheus-url` reads them with the exporter's default selectors and plans the relief."""
-    now = int(time.time()) // STEP * STEP
-    big = sorted(_candidates(yulin), key=lambda c: -c[1])
-    measured = {code for code, _ in big[1:13]}
-    sc = scenario(yulin, now, measured=measured)
+def _kubelet_and_ceph(sc: Scenario) -> dict[str, list[tuple[dict[str, str], npt.NDArray[np.float64]]]]:
+    """The scenario as kubelet's volume stats (each measured candidate's claim `data`) and ceph-mgr's pool stats."""
     ceph = {"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph", "pool_id": "2"}
     series: dict[str, list[tuple[dict[str, str], npt.NDArray[np.float64]]]] = {
         "kubelet_volume_stats_used_bytes": [],
@@ -370,13 +363,31 @@ def test_the_plan_from_a_real_prometheus_relieves_the_pool(yulin: Declaration, t
         pvc = {"namespace": code, "persistentvolumeclaim": "data", "job": "kubelet"}
         series["kubelet_volume_stats_used_bytes"].append((pvc, used))
         series["kubelet_volume_stats_capacity_bytes"].append((pvc, np.full(sc.ts.size, float(np.max(used)) * 1.5)))
+    return series
+
+
+def _plan_from_prometheus(tmp_path: Path, sc: Scenario, series: dict[str, Any]) -> dict[str, Any]:
+    """`dizuo migrate city --prometheus-url` against Debian's Prometheus holding ``series`` backfilled; plan.json."""
     tsdb = backfill(tmp_path, openmetrics(sc.ts, series))
     config = {"global": {"scrape_interval": "1m"}, "scrape_configs": []}
     with serving(tmp_path, tsdb, config, tmp_path / "prometheus.log") as (_, url):
         args = ["migrate", "city", str(YULIN), "--out", str(tmp_path / "plan"), "--prometheus-url", url]
         result = CliRunner().invoke(app, [*args, "--calendar", str(CALENDAR)])
     assert result.exit_code == 0, result.output
-    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    return cast("dict[str, Any]", json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8")))
+
+
+@pytest.mark.prometheus
+@pytest.mark.slow
+@pytest.mark.skipif(MISSING, reason=MISSING_REASON)
+def test_the_plan_from_a_real_prometheus_relieves_the_pool(yulin: Declaration, tmp_path: Path) -> None:
+    """kubelet volume stats of a dozen candidates and ceph-mgr's pool stats, backfilled into Debian's Prometheus up
+    to now: `migrate city --prometheus-url` reads them with the exporter's default selectors and plans the relief."""
+    now = int(time.time()) // STEP * STEP
+    big = sorted(_candidates(yulin), key=lambda c: -c[1])
+    measured = {code for code, _ in big[1:13]}
+    sc = scenario(yulin, now, measured=measured)
+    plan = _plan_from_prometheus(tmp_path, sc, _kubelet_and_ceph(sc))
     forecast = plan["forecast"]
     assert forecast["pools"]["phase1-ceph"]["series"] == ["ceph_pool:yl-gov-ceph/phase1-ceph"]
     assert set(forecast["systems"]) == measured
@@ -385,6 +396,43 @@ def test_the_plan_from_a_real_prometheus_relieves_the_pool(yulin: Declaration, t
     assert moved, "the pool grows past 90 % within the quarter: something must move"
     assert moved <= measured, moved
     assert sc.pool_truth_gib - sum(sc.truth_gib[c] for c in moved) <= 0.90 * PHASE1_GIB
+
+
+@pytest.mark.prometheus
+@pytest.mark.slow
+@pytest.mark.skipif(MISSING, reason=MISSING_REASON)
+def test_a_claim_no_pod_mounts_now_is_copied_by_its_system_s_wave(yulin: Declaration, tmp_path: Path) -> None:
+    """Each measured candidate also has a claim `loader` that its nightly loader last mounted 3 days ago: kubelet's
+    samples of it stop then, kube-state-metrics lists it to now. Planned from that Prometheus, every moved system's
+    wave copies its loader claim too (at its last size, said idle in the header, PLAN.md and plan.json)."""
+    now = int(time.time()) // STEP * STEP
+    big = sorted(_candidates(yulin), key=lambda c: -c[1])
+    measured = {code for code, _ in big[1:13]}
+    sc = scenario(yulin, now, measured=measured)
+    series = _kubelet_and_ceph(sc)
+    mounted_until = np.where(sc.ts <= now - 3 * DAY, 1.0, np.nan)
+    state = {"job": "kube-state-metrics"}
+    series["kube_persistentvolumeclaim_info"] = []
+    for code, used in sc.volumes.items():
+        loader = {"namespace": code, "persistentvolumeclaim": "loader", "job": "kubelet"}
+        series["kubelet_volume_stats_used_bytes"].append((loader, used[0] / 100 * mounted_until))
+        series["kubelet_volume_stats_capacity_bytes"].append((loader, used[0] / 50 * mounted_until))
+        for claim in ("data", "loader"):
+            info = {**state, "namespace": code, "persistentvolumeclaim": claim}
+            series["kube_persistentvolumeclaim_info"].append((info, np.ones(sc.ts.size)))
+    plan = _plan_from_prometheus(tmp_path, sc, series)
+    for k, wave in enumerate(plan["waves"], start=1):
+        text = (tmp_path / "plan" / f"wave-{k:02d}" / "data-copies.yml").read_text(encoding="utf-8")
+        names = [c["name"] for c in yaml.safe_load(text)["data_migration_copies"]]
+        moved = [entry["system"] for entry in wave]
+        assert names == [f"{code}-{claim}" for code in moved for claim in ("data", "loader")], f"wave {k}: {names}"
+        said = " ".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("#"))
+        assert f"copied all the same: {', '.join(f'{code}-loader' for code in moved)}." in said, said
+    systems = plan["forecast"]["systems"]
+    assert systems[min(measured)]["idle_series"] == [f"pvc:{min(measured)}/loader"], systems[min(measured)]
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    assert "- Idle at planning time (no recent usage sample: no pod mounted them)" in markdown
+    assert f"`pvc:{min(measured)}/loader`" in markdown
 
 
 def test_a_blip_of_the_last_hours_is_not_carried_on_for_a_quarter(yulin: Declaration, tmp_path: Path) -> None:
@@ -628,7 +676,7 @@ def test_every_volume_the_forecast_measured_gets_its_own_data_copy(yulin: Declar
             line.removeprefix("# ") for line in text.splitlines()
         )
         assert "assumed one" not in text
-        assert "# A claim of theirs with no recent usage series (no pod mounts it now) is not known here" in text, (
+        assert "# A claim of theirs in no usage series read (nor listed as existing by kube-state-metrics)" in text, (
             "the header says what the forecast cannot know"
         )
         names += [c["name"] for c in copies]

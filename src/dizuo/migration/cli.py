@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dizuo.capacity.commands_forecast import CalendarOption, calendar_warnings_as
-from dizuo.capacity.commands_serve import ConfigOption, load_calendar, read_usage
+from dizuo.capacity.commands_serve import ConfigOption, load_calendar, read_usage_and_source
 from dizuo.declaration.cli import load_or_exit
 from dizuo.declaration.loader import DeclarationError
 from dizuo.declaration.model import Declaration
@@ -329,10 +329,12 @@ def _outlook(
 ) -> UsageOutlook:
     """The usage forecast's sizes of the migration's systems and pools; exits as `dizuo capacity report` does."""
     calendar = load_calendar(calendar_file)
-    histories = read_usage(prometheus_url, csv, config, declaration)
+    # A claim no pod mounts now (a nightly loader's) has no recent sample but still holds data its wave must copy.
+    reading = read_usage_and_source(prometheus_url, csv, config, declaration)[0]
+    histories = reading.histories
     with calendar_warnings_as(_log), Console(stderr=True).status(f"projecting {len(histories)} series"):
         try:
-            return usage_outlook(declaration, histories, calendar)
+            return usage_outlook(declaration, histories, calendar, idle=reading.unmounted)
         except OutlookError as err:
             _log(f"error: {err}")
             raise typer.Exit(BAD_INPUT) from None

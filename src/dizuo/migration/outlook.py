@@ -14,6 +14,9 @@ the plan must hold until, ``migration.horizon_days`` after the newest sample.
   pool's).
 - Without a series of the pool, what else stays there is the declaration's allocations (as without a forecast),
   and each candidate holds the p90 projection of its volumes, or its allocation if none is measured.
+- A candidate's volume that had no recent sample when the plan was made (a claim no pod mounts now, which
+  kube-state-metrics still lists: one only a nightly loader mounts) is idle: it holds its last sample, neither grows
+  nor is projected, and its wave copies it like any other (else its data would never be copied).
 - The targets stay planned in allocations (a moved system takes its quota there): validate holds every pool's
   quotas within its capacity, and the new pool's usage grows into them.
 """
@@ -29,7 +32,7 @@ import numpy as np
 
 from dizuo.capacity.calendar_cn import SHIPPED, CalendarNotCoveredWarning, WorkingCalendar, local_day
 from dizuo.capacity.forecast import forecast_histories, project_usage
-from dizuo.capacity.types import UsageHistory
+from dizuo.capacity.types import Projection, UsageHistory
 from dizuo.declaration.model import Declaration
 from dizuo.migration.solve import show_bytes
 
@@ -58,6 +61,9 @@ class Projected:
     series: tuple[str, ...]
     # Each series' `volume` label, in the order of ``series``: for a system, the volumes its wave copies.
     volumes: tuple[str, ...] = ()
+    # The series of ``series`` that were idle at planning time (no recent sample: a claim no pod mounts now), each
+    # counted at its last sample.
+    idle: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +90,15 @@ class UsageOutlook:
 
 
 def usage_outlook(
-    declaration: Declaration, histories: Sequence[UsageHistory], calendar: WorkingCalendar = SHIPPED
+    declaration: Declaration,
+    histories: Sequence[UsageHistory],
+    calendar: WorkingCalendar = SHIPPED,
+    idle: Sequence[UsageHistory] = (),
 ) -> UsageOutlook:
     """Project the volumes of the migration's candidates and its two storage pools (see the module docstring).
+
+    ``idle`` are volumes without a recent sample that exist (the Prometheus source's ``Reading.unmounted``): a
+    candidate's on the legacy pool are its volumes too, at their last sample.
 
     ``histories`` carry the exporter's labels (``system``, ``pool``, ``volume``, ``kind``): a system's volumes are
     those labelled with its code and its declared storage pool; a pool's series is one labelled with the pool and
@@ -125,6 +137,13 @@ def usage_outlook(
                 "another pool, or a history not in bytes; fix the history (or the declaration) and plan again"
             )
     chosen = [h for found in volumes.values() for h in found] + list(pool_history.values())
+    fresh = {h.series for h in chosen}
+    idle_of: dict[str, list[UsageHistory]] = {}
+    for h in idle:
+        system = h.labels.get("system", "")
+        if system in candidates and h.labels.get("pool", "") == m.legacy_storage_pool and h.series not in fresh:
+            idle_of.setdefault(system, []).append(h)
+    idle_volumes = [h for found in idle_of.values() for h in found]
     if not chosen:
         raise OutlookError(
             f"none of the {len(histories)} usage series measures {m.legacy_storage_pool!r} or a candidate's volume "
@@ -150,9 +169,23 @@ def usage_outlook(
                 "growth), beyond what a plan can hold: shorten migration.horizon_days"
             )
 
+    # An idle volume is not projected: nothing writes it now, and its last sample may be days before the others'.
+    resting = {
+        h.series: Projection(
+            series=h.series,
+            asof=int(h.timestamps[-1]),
+            days_ahead=0,
+            median_bytes=float(h.used_bytes[-1]),
+            high_bytes=float(h.used_bytes[-1]),
+            used_bytes=float(h.used_bytes[-1]),
+            capacity_bytes=float(h.capacity_bytes[-1]),
+        )
+        for h in idle_volumes
+    }
+
     def projected(found: Sequence[UsageHistory], *, clip: bool) -> Projected:
         found = sorted(found, key=lambda h: h.series)
-        mine = [projections[h.series] for h in found]
+        mine = [projections.get(h.series) or resting[h.series] for h in found]
         # A volume holds at most its size: moving it frees no more, whatever its growth would demand.
         cap = [p.capacity_bytes if clip else math.inf for p in mine]
         return Projected(
@@ -161,6 +194,7 @@ def usage_outlook(
             high_bytes=math.fsum(min(p.high_bytes, c) for p, c in zip(mine, cap, strict=True)),
             series=tuple(h.series for h in found),
             volumes=tuple(h.labels.get("volume", "") for h in found),
+            idle=tuple(h.series for h in found if h.series in resting),
         )
 
     # When the pools pass the fill target: the exhaustion forecast of the same history against that line.
@@ -174,7 +208,10 @@ def usage_outlook(
     return UsageOutlook(
         asof=newest,
         days_ahead=m.horizon_days,
-        systems={code: projected(found, clip=True) for code, found in sorted(volumes.items())},
+        systems={
+            code: projected([*volumes.get(code, ()), *idle_of.get(code, ())], clip=True)
+            for code in sorted(volumes.keys() | idle_of.keys())
+        },
         pools={
             pool: PoolOutlook(
                 name=pool,

@@ -281,6 +281,13 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
     ]
     measured = [c.code for c in copied if names[c.code].keys() != {""}]
     assumed = [c.code for c in copied if names[c.code].keys() == {""}]
+    outlook = city.outlook
+    idle = [
+        names[c.code][series]
+        for c in copied
+        if outlook is not None and c.code in outlook.systems
+        for series in outlook.systems[c.code].idle
+    ]
     head = [
         f"# {folder} of {city.declaration.city.code}'s migration plan: the data of the systems it moves.",
         f"# On the migration host, mount each volume below from {m.legacy_storage_pool} at "
@@ -297,9 +304,16 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
         head += [
             "# One entry per volume (name <system>-<volume>) the usage forecast measured on "
             f"{m.legacy_storage_pool}: {', '.join(measured)}.",
-            # The forecast reads volumes with recent samples only: a claim no pod mounts now is in no series.
-            "# A claim of theirs with no recent usage series (no pod mounts it now) is not known here: check each",
-            f"# one's claims on {m.legacy_storage_pool} against this list, and give a missing one its own entry.",
+            # Idle claims are known only where the source lists the claims that exist (kube-state-metrics); one with
+            # no sample in the whole history read is known nowhere.
+            "# A claim of theirs in no usage series read (nor listed as existing by kube-state-metrics) is not known",
+            f"# here: check each one's claims on {m.legacy_storage_pool} against this list, and give a missing one its"
+            " own entry.",
+        ]
+    if idle:
+        head += [
+            "# Idle at planning time (no recent usage sample: no pod mounted them; sized at their last sample), copied",
+            f"# all the same: {', '.join(idle)}.",
         ]
     if assumed:
         head += [
@@ -398,6 +412,7 @@ def _projected_document(p: Projected) -> dict[str, Any]:
         "median_bytes": round(p.median_bytes),
         "p90_bytes": round(p.high_bytes),
         "series": list(p.series),
+        "idle_series": list(p.idle),
     }
 
 
@@ -613,6 +628,7 @@ def _forecast_lines(city: CityInstance) -> list[str]:
         )
     measured = sorted(outlook.systems)
     unmeasured = sorted(_codes(city) - set(measured))
+    idle = [series for code in measured for series in outlook.systems[code].idle]
     legacy = m.legacy_storage_pool
     lines += [
         "",
@@ -638,6 +654,13 @@ def _forecast_lines(city: CityInstance) -> list[str]:
             else ""
         ),
     ]
+    if idle:
+        lines.append(
+            f"- Idle at planning time (no recent usage sample: no pod mounted them), counted at their last sample and "
+            f"copied by their waves: {', '.join(f'`{s}`' for s in idle[:20])}"
+            + (f" and {len(idle) - 20} more" if len(idle) > 20 else "")
+            + "."
+        )
     return lines
 
 
