@@ -884,6 +884,28 @@ def test_check_wave_allows_a_wave_only_over_the_file_it_starts_from(planned: Pat
     assert f"the plan has waves 1 to {waves}" in missing.output
 
 
+def test_check_wave_refuses_a_wave_whose_data_copies_were_edited(planned: Path, tmp_path: Path) -> None:
+    """An entry deleted by mistake from wave 1's data-copies.yml (a volume never copied): check-wave exits 1 naming the
+    file and that it differs from the plan, though the declaration is where the wave starts; restored, it exits 0."""
+    plan, declaration = tmp_path / "plan", tmp_path / "yulin"
+    shutil.copytree(planned, plan)
+    shutil.copytree(YULIN, declaration)
+    copies = plan / "wave-01" / "data-copies.yml"
+    planned_text = copies.read_text(encoding="utf-8")
+    assert _check_wave(plan, 1, declaration).exit_code == 0
+    header = "".join(line for line in planned_text.splitlines(keepends=True) if line.startswith("#"))
+    entries = yaml.safe_load(planned_text)["data_migration_copies"]
+    copies.write_text(header + yaml.safe_dump({"data_migration_copies": entries[:-1]}, sort_keys=False), "utf-8")
+    edited = _check_wave(plan, 1, declaration)
+    said = " ".join(edited.output.split())
+    assert edited.exit_code == 1, said
+    assert "wave-01/data-copies.yml differs from the plan" in said, said
+    assert "volumes to copy beyond the plan's go in a file of their own" in said
+    copies.write_text(planned_text, "utf-8")
+    assert _check_wave(plan, 1, declaration).exit_code == 0
+    assert "and `wave-NN/data-copies.yml` is the planned one" in (plan / "PLAN.md").read_text("utf-8"), "PLAN.md says"
+
+
 def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_host(planned: Path) -> None:
     """A wave's `dizuo up` switches node pool, database egress and quota: PLAN.md puts it in the window, after the
     system is stopped and before the data copy, whose command (there and in data-copies.yml) names its host."""

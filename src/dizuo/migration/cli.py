@@ -306,9 +306,9 @@ def check_wave_command(
 ) -> None:
     """Whether the wave's systems.yaml may be copied over the declaration's: exit 0 when that is the file the wave
     starts from (the one planned from for wave 1, the previous wave's after) or the wave's own; 1, saying what it
-    is, when it was edited since planning or is another wave's, or when the declaration's other files changed so that
-    the wave would not pass `dizuo validate`; 2 when the plan cannot be read or has no such wave
-    (none at all when it moves nothing)."""
+    is, when it was edited since planning or is another wave's, when the declaration's other files changed so that
+    the wave would not pass `dizuo validate`, or when the wave's data-copies.yml is not the planned one; 2 when the
+    plan cannot be read or has no such wave (none at all when it moves nothing)."""
     try:
         ok, message = check_wave(plan_dir, wave, path)
     except PlanReadError as err:

@@ -4,7 +4,8 @@
 
 - ``PLAN.md``: the plan for people: relief, cost, pools, and per wave the systems with every change they need;
 - ``plan.json``: the same for tools (assignments, waves, changes, costs), and the sha256 of the systems.yaml it was
-  planned from and of each wave's, for ``dizuo migrate check-wave`` (:func:`check_wave`);
+  planned from and of each wave's systems.yaml and data-copies.yml, for ``dizuo migrate check-wave``
+  (:func:`check_wave`);
 - ``instance.json``: the planning instance (bench/migration FORMAT.md plus shared storage), for ``dizuo migrate plan``;
   none when what stays on the legacy pool anyway passes its fill target (no instance can say so, see below);
 - ``wave-NN/systems.yaml``: the declaration's systems.yaml after waves 1..NN, and ``wave-NN/systems.yaml.diff``
@@ -68,6 +69,7 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
         files["instance.json"] = _instance_json(city)
     changes: list[list[Change]] = []
     hashes: list[str] = []  # the systems.yaml planned from, then each wave's
+    copy_hashes: list[str] = []  # each wave's data-copies.yml
     if waves is not None and assignment.destinations is not None:
         changes = plan_changes(city, assignment.destinations, waves)
         documents = load_documents(root)  # the other files, read once for every wave's check
@@ -83,6 +85,7 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
             files[f"{folder}/systems.yaml"] = written.file(after)
             hashes.append(_sha256(files[f"{folder}/systems.yaml"]))
             files[f"{folder}/data-copies.yml"] = data_copies(city, wave, folder)
+            copy_hashes.append(_sha256(files[f"{folder}/data-copies.yml"]))
             files[f"{folder}/systems.yaml.diff"] = "".join(
                 # A last line without a line end is marked as diff marks it, which patch reads back.
                 line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n"
@@ -96,7 +99,11 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
             before, previous = after, f"{folder}/systems.yaml"
     document = _plan_document(city, assignment, waves, changes)
     if hashes:
-        document |= {"systems_yaml_sha256": hashes[0], "wave_systems_yaml_sha256": hashes[1:]}
+        document |= {
+            "systems_yaml_sha256": hashes[0],
+            "wave_systems_yaml_sha256": hashes[1:],
+            "wave_data_copies_sha256": copy_hashes,
+        }
     files["plan.json"] = json.dumps(document, ensure_ascii=False, indent=1)
     files["PLAN.md"] = _markdown(city, assignment, waves, changes, hashes[0] if hashes else "")
     _write_at_once(files, out)
@@ -122,18 +129,20 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
     starts from (the one planned from for wave 1, wave N-1's after) or already the wave's; False, saying what it is,
     otherwise (edited since planning: the copy would undo the edits; an earlier wave's: the copy would move that
     wave's systems without their data copies; where it starts, but the other files no longer admit the wave: copied in,
-    `dizuo validate` would refuse the declaration). PlanReadError for a plan folder or wave that cannot be read."""
+    `dizuo validate` would refuse the declaration; or the wave's data-copies.yml is not the planned one: an entry lost
+    there is a volume never copied). PlanReadError for a plan folder or wave that cannot be read."""
     plan_json = plan_dir / "plan.json"
     try:
         plan = json.loads(plan_json.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise PlanReadError(f"{plan_json}: cannot be read as a plan: {err}") from None
     base = plan.get("systems_yaml_sha256") if isinstance(plan, dict) else None
-    after = plan.get("wave_systems_yaml_sha256") if isinstance(plan, dict) else None
-    if not isinstance(base, str) or not isinstance(after, list) or not all(isinstance(h, str) for h in after):
+    after = _hashes(plan, "wave_systems_yaml_sha256")
+    copied = _hashes(plan, "wave_data_copies_sha256")
+    if not isinstance(base, str) or after is None or copied is None or len(after) != len(copied):
         raise PlanReadError(
-            f"{plan_json}: systems_yaml_sha256 / wave_systems_yaml_sha256: missing (a plan without waves, or made "
-            "by an older dizuo): plan again with `dizuo migrate city`"
+            f"{plan_json}: systems_yaml_sha256 / wave_systems_yaml_sha256 / wave_data_copies_sha256: missing (a plan "
+            "without waves, or made by an older dizuo): plan again with `dizuo migrate city`"
         )
     if not after:
         raise PlanReadError(f"{plan_json}: the plan moves nothing: there is no wave to apply")
@@ -141,15 +150,11 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
         raise PlanReadError(f"{plan_json}: wave {wave}: the plan has waves 1 to {len(after)}")
     folder = wave_folder(wave, len(after))
     try:
-        planned = hashlib.sha256((plan_dir / folder / "systems.yaml").read_bytes()).hexdigest()
         current = hashlib.sha256((declaration / "systems.yaml").read_bytes()).hexdigest()
     except OSError as err:
         raise PlanReadError(f"{err.filename}: cannot be read: {err.strerror}") from None
-    if planned != after[wave - 1]:
-        return False, (
-            f"{plan_dir / folder / 'systems.yaml'} was changed since it was planned (sha256 {planned}, plan.json "
-            f"says {after[wave - 1]}): plan again rather than apply an edited wave"
-        )
+    if edited := _wave_edited(plan_dir / folder, after[wave - 1], copied[wave - 1]):
+        return False, edited
     names = {base: "the systems.yaml the plan was made from"} | {
         h: f"wave {k}'s systems.yaml" for k, h in enumerate(after, start=1)
     }
@@ -186,6 +191,36 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
         f"{start}): copying {folder}/systems.yaml over it would undo those edits. Plan again with `dizuo migrate "
         "city`, or carry the edits into the wave's file by hand and review its diff"
     )
+
+
+def _wave_edited(wave_dir: Path, systems_sha256: str, copies_sha256: str) -> str | None:
+    """What of the wave's files differs from the plan's record (plan.json's sha256 of each), or None."""
+    systems, copies = wave_dir / "systems.yaml", wave_dir / "data-copies.yml"
+    try:
+        planned = hashlib.sha256(systems.read_bytes()).hexdigest()
+        copies_now = hashlib.sha256(copies.read_bytes()).hexdigest()
+    except OSError as err:
+        raise PlanReadError(f"{err.filename}: cannot be read: {err.strerror}") from None
+    if planned != systems_sha256:
+        return (
+            f"{systems} was changed since it was planned (sha256 {planned}, plan.json says {systems_sha256}): plan "
+            "again rather than apply an edited wave"
+        )
+    # An entry deleted or changed by mistake would leave a volume's data behind, its system started without it.
+    if copies_now != copies_sha256:
+        return (
+            f"{copies} differs from the plan (sha256 {copies_now}, plan.json says {copies_sha256}): an entry deleted "
+            "or changed there leaves a volume's data uncopied. Restore the planned file (or plan again with `dizuo "
+            "migrate city`); volumes to copy beyond the plan's go in a file of their own, run after it (README: "
+            f"copies added to a wave), never into {copies.name}"
+        )
+    return None
+
+
+def _hashes(plan: object, key: str) -> list[str] | None:
+    """The list of sha256 at ``key`` of a read plan.json, or None where it has none."""
+    value = plan.get(key) if isinstance(plan, dict) else None
+    return value if isinstance(value, list) and all(isinstance(h, str) for h in value) else None
 
 
 # Problems a check-wave refusal quotes before it says how many more there are.
@@ -715,8 +750,8 @@ def _markdown(
         f"`{m.target_storage_pool}` (`{m.legacy_storage_pool}`'s goes to zero; its claims there stay bound, no "
         "stack deletes a claim).",
         "3. `dizuo migrate check-wave <this folder> NN <declaration>` (exit 0: the declaration's `systems.yaml` is the "
-        "file wave NN starts from), then copy `wave-NN/systems.yaml` over it, `dizuo validate`, `dizuo preview`, "
-        "`dizuo up`.",
+        "file wave NN starts from, and `wave-NN/data-copies.yml` is the planned one), then copy `wave-NN/systems.yaml` "
+        "over it, `dizuo validate`, `dizuo preview`, `dizuo up`.",
         f"4. Make the system's new claims on `{m.target_storage_pool}`, mount its old and new volumes on the "
         f"migration host as `wave-NN/data-copies.yml` says (under {_code(m.copy_mount_root)}) and run "
         "`ansible-playbook -i <inventory> roles/data_migration.yml -e @<this folder>/wave-NN/data-copies.yml "
