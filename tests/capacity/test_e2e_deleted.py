@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,32 +98,46 @@ class Served:
     def alerts(self) -> list[dict[str, Any]]:
         return list(json.loads(get(f"{self.prometheus_url}/api/v1/alerts"))["data"]["alerts"])
 
+    def when_left_out_fires_for(self, volumes: list[str]) -> list[dict[str, Any]]:
+        """Every alert, once DizuoCapacityVolumesLeftOut fires for exactly ``volumes`` (sorted)."""
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    work = tmp_path_factory.mktemp("e2e-deleted")
-    now = int(time.time()) // STEP * STEP
-    tsdb = backfill(work, history(now))
+        def fired() -> list[dict[str, Any]]:
+            alerts = self.alerts()
+            left_out = sorted(
+                a["labels"]["volume"]
+                for a in alerts
+                if a["labels"]["alertname"] == "DizuoCapacityVolumesLeftOut" and a["state"] == "firing"
+            )
+            return alerts if left_out == volumes else []
+
+        return wait_for(fired, f"DizuoCapacityVolumesLeftOut firing for {', '.join(volumes)}", self.logs)
+
+
+@contextmanager
+def serving_targets(work: Path, text: str, answering: Mapping[str, Mapping[str, bool]]) -> Iterator[Served]:
+    """A Prometheus over the OpenMetrics ``text`` backfilled in ``work``, evaluating the capacity alerts, with the
+    exporter reading it; ``answering`` is, per scrape job, each live target's instance and whether it answers."""
+    tsdb = backfill(work, text)
     quick_rules(work, ROOT / "monitoring" / "alerts.yaml")
     exporter_port, refusing = free_port(), free_port()
     listen = f"127.0.0.1:{exporter_port}"
+    # Live `up` of the targets: one that answers is any target that does (the exporter, whose samples are dropped:
+    # only `up` is kept), one down a port nothing listens on, each under its own instance.
+    targets = [
+        {
+            "job_name": job,
+            "static_configs": [
+                {"targets": [listen if up else f"127.0.0.1:{refusing}"], "labels": {"instance": instance}}
+                for instance, up in instances.items()
+            ],
+            "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": ".+", "action": "drop"}],
+        }
+        for job, instances in answering.items()
+    ]
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": ["alerts.yaml"],
-        "scrape_configs": [
-            {"job_name": "dizuo-capacity", "static_configs": [{"targets": [listen]}]},
-            # Live `up` of the kubelets: the one still scraped is any target that answers (the exporter, whose
-            # samples are dropped: only `up` is kept), the one down a port nothing listens on, each under its node's
-            # instance.
-            {
-                "job_name": "kubelet",
-                "static_configs": [
-                    {"targets": [listen], "labels": {"instance": SCRAPED}},
-                    {"targets": [f"127.0.0.1:{refusing}"], "labels": {"instance": DOWN}},
-                ],
-                "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": ".+", "action": "drop"}],
-            },
-        ],
+        "scrape_configs": [{"job_name": "dizuo-capacity", "static_configs": [{"targets": [listen]}]}, *targets],
     }
     logs = [work / "prometheus.log", work / "exporter.log"]
     with serving(work, tsdb, config, logs[0]) as (_prometheus, prometheus_url):
@@ -131,6 +146,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             yield Served(prometheus_url, f"http://{listen}", logs)
         finally:
             stop(exporter)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    now = int(time.time()) // STEP * STEP
+    with serving_targets(
+        tmp_path_factory.mktemp("e2e-deleted"), history(now), {"kubelet": {SCRAPED: True, DOWN: False}}
+    ) as served:
+        yield served
 
 
 def test_a_deleted_claim_is_gone_and_a_claim_whose_kubelet_stopped_is_left_out(served):
@@ -144,18 +168,6 @@ def test_a_deleted_claim_is_gone_and_a_claim_whose_kubelet_stopped_is_left_out(s
 def test_only_the_volumes_whose_exporter_stopped_warn(served):
     """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node, never for the deleted
     claim."""
-    fired = wait_for(
-        lambda: (
-            sorted(
-                a["labels"]["volume"]
-                for a in served.alerts()
-                if a["labels"]["alertname"] == "DizuoCapacityVolumesLeftOut" and a["state"] == "firing"
-            )
-            == ["gaj-01/cache", "gaj-01/db"]
-            and served.alerts()
-        ),
-        "DizuoCapacityVolumesLeftOut firing for gaj-01/cache and gaj-01/db",
-        served.logs,
-    )
+    fired = served.when_left_out_fires_for(["gaj-01/cache", "gaj-01/db"])
     deleted = [a for a in fired if a["labels"].get("volume") == "sjj-tyrz/tmp-import"]
     assert deleted == [], f"alerts on the deleted claim: {deleted}"

@@ -311,6 +311,20 @@ def _ceph(template: str) -> str:
     return f"{labelled} or max by (cluster, name) ({by_job})"
 
 
+# The manager that reported each pool, the pool named as _ceph names it: the active ceph-mgr exports
+# ceph_pool_metadata for every pool its cluster has, so a manager scraped since without it had the pool deleted.
+# A failover moves the pools to the new active manager's instance; the old one, a standby now, answers with no
+# metrics at all under ceph-mgr's default standby_behaviour and stays `up`, so were the new active one not scraped
+# (down: ceph-mixin's CephMgrPrometheusModuleInactive) every pool would read as deleted. With
+# `mgr/prometheus/standby_behaviour error` a standby answers 500 (`up` 0) and the pools are left out instead.
+_CEPH_SCRAPED_FROM = (
+    f"max by (cluster, name, job, instance) (ceph_pool_metadata{_CEPH_CLUSTER}) or "
+    f"label_replace(max by (job, instance, name) (ceph_pool_metadata{_CEPH_NO_CLUSTER} "
+    f"unless on (instance, pool_id) ceph_pool_stored{_CEPH_CLUSTER}), "
+    '"cluster", "job:$1", "job", "(.*)")'
+)
+
+
 # Bytes written to each claim's Ceph RBD image: kubelet counts none, ceph-mgr counts them per image (with
 # `mgr/prometheus/rbd_stats_pools` set), and kube-state-metrics says which image backs which claim. ceph-csi names
 # an image `csi-vol-<uuid>` (its default volumeNamePrefix), the uuid ending the PV's volume handle; its driver is
@@ -380,6 +394,7 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         capacity=_ceph("(ceph_pool_stored$sel + ceph_pool_max_avail$sel)"),
         volume=_CEPH_POOL,
         pool_label="name",
+        scraped_from=_CEPH_SCRAPED_FROM,
     ),
     # MinIO bucket metrics (v2); buckets without a quota have no capacity series and are skipped. Every MinIO server
     # counts the S3 bytes its clients send into a bucket: a reload of the same bytes is a write, not a stale dataset.

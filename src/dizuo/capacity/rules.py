@@ -300,7 +300,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             summary="A volume stopped reporting its usage: it is no longer forecast, and none of its alerts can fire.",
             description=f"The capacity exporter leaves out {_LABELS_OF_VOLUME}: no usage sample since"
             " {{ $value | humanizeTimestamp }} (its exporter is down or no longer scraped; or it was deleted"
-            " meanwhile, or is a Ceph pool retired: then silence this alert for its volume), for more than"
+            " meanwhile: then silence this alert for its volume), for more than"
             f" {config.left_out.for_}.",
         ),
         _alert(
