@@ -207,12 +207,21 @@ def rules(config: AlertConfig) -> dict[str, Any]:
 
     def served(expr: str) -> str:
         """``expr`` per replica of the exporter, without the series of a replica whose forecast is stale while another
-        replica of its job serves a fresh one: its old dates must not hold an alert the fresh forecast resolved.
-        (With no fresh replica, as with a single exporter, the stale forecast is all there is and is read.)"""
+        replica of its job serves a fresh one, nor those of a kind of storage a replica cannot read (it serves that
+        kind's last forecasts: selector stale) while another replica of its job reads it: their old dates must not
+        hold an alert the fresh forecast resolved. (With no fresh replica, as with a single exporter, the stale
+        forecast is all there is and is read.)"""
         fresh_elsewhere = (
             "dizuo_capacity_forecast_stale == 1 and on (job) (min by (job) (dizuo_capacity_forecast_stale) == 0)"
         )
-        return f"{expr} unless on (job, {replicas}) ({fresh_elsewhere})"
+        kind_read_elsewhere = (
+            "dizuo_capacity_selector_stale == 1"
+            " and on (job, kind) (min by (job, kind) (dizuo_capacity_selector_stale) == 0)"
+        )
+        return (
+            f"{expr} unless on (job, {replicas}) ({fresh_elsewhere})"
+            f" unless on (job, kind, {replicas}) ({kind_read_elsewhere})"
+        )
 
     def per_volume(aggregation: str, expr: str) -> str:
         """``expr`` once per volume however many replicas of the exporter report it: the replica labels Prometheus
