@@ -110,15 +110,20 @@ def test_a_mistyped_stack_is_refused_before_pulumi_creates_it(tmp_path: Path) ->
     assert calls == []
 
 
-def test_an_invalid_declaration_is_refused_with_located_problems_before_pulumi_runs(tmp_path: Path) -> None:
-    """A stack config naming a declaration with a problem: exit 2 with the problem's file, key path and value, and
-    no stack is previewed or updated."""
-    city = tmp_path / "city"
+def _a_city_with_an_unknown_department(city: Path) -> Path:
+    """A copy of Yulin at ``city`` whose systems[12] names the department 'shuiwu', which it does not declare."""
     shutil.copytree(YULIN, city)
     systems = city / "systems.yaml"
     document = yaml.safe_load(systems.read_text(encoding="utf-8"))
     document["systems"][12]["department"] = "shuiwu"
     systems.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return city
+
+
+def test_an_invalid_declaration_is_refused_with_located_problems_before_pulumi_runs(tmp_path: Path) -> None:
+    """A stack config naming a declaration with a problem: exit 2 with the problem's file, key path and value, and
+    no stack is previewed or updated."""
+    city = _a_city_with_an_unknown_department(tmp_path / "city")
     stacks = tmp_path / "stacks"
     shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
     for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
@@ -158,4 +163,22 @@ def test_stacks_whose_configs_name_different_declarations_are_refused_before_pul
     named = f"(stacks/0-baseline, stacks/1-cloud, stacks/1-datapool: {YULIN}; stacks/0-network: {copy})"
     assert f"Pulumi.yulin-prod.yaml names 2 declarations {named}" in text, text
     assert "the stacks of an environment deploy one declaration" in text
+    assert not [c for c in calls if " up " in c or " preview " in c]
+
+
+def test_a_declaration_folder_yaml_1_1_reads_as_a_boolean_is_the_folder_the_pulumi_cli_names(tmp_path: Path) -> None:
+    """`dizuo:declaration: no` names the folder `no` to the Pulumi CLI, which hands each program the text written:
+    `dizuo up` checks that folder's declaration (here one with a problem, so nothing runs) before Pulumi runs, where
+    YAML 1.1 made it false and reported the declaration missing."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    city = _a_city_with_an_unknown_department(tmp_path / "city")
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(config.read_text().replace("../../inventories/yulin", "no"), encoding="utf-8")
+        (config.parent / "no").symlink_to(city)  # each program reads the folder relative to its own
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    assert "config.dizuo:declaration: missing" not in text, text
+    assert "systems.yaml: systems[12].department: unknown department 'shuiwu'" in text, text
     assert not [c for c in calls if " up " in c or " preview " in c]

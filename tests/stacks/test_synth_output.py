@@ -765,6 +765,70 @@ def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_progra
     }
 
 
+def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_program_as_the_cli_passes_them(
+    tmp_path: Path,
+) -> None:
+    """The Pulumi CLI hands a program each scalar of a stack config as written (`no`, `0755`, `1_000`, `12:30`), and
+    a map's values as Go's yaml.v3 reads them (`off` text, `1e3` a number, `12:30` text): synth must too, where
+    YAML 1.1 made them false, 493, 1000 and 750, so that `dizuo synth` and `pulumi up` build the same resources."""
+    from dizuo.synth.engine import read_stack_config, run_stack  # noqa: PLC0415
+
+    folder = one_file_stack(
+        tmp_path / "stacks" / "3-typed",
+        "import pulumi\n"
+        "c = pulumi.Config()\n"
+        "for key in ('tls', 'mode', 'quota', 'window', 'hex', 'empty', 'quoted'):\n"
+        "    pulumi.export(key, c.get(key))\n"
+        "pulumi.export('limits', c.get_object('limits'))\n",
+    )
+    (folder / "Pulumi.t.yaml").write_text(
+        "config:\n"
+        "  dizuo-typed:tls: no\n"
+        "  dizuo-typed:mode: 0755\n"
+        "  dizuo-typed:quota: 1_000\n"
+        "  dizuo-typed:window: 12:30\n"
+        "  dizuo-typed:hex: 0x1F\n"
+        "  dizuo-typed:empty:\n"
+        "  dizuo-typed:quoted: 'yes'\n"
+        "  dizuo-typed:limits:\n"
+        "    audit: off\n"
+        "    on: yes\n"
+        "    mode: 0755\n"
+        "    umask: 0o027\n"
+        "    quota: 1_000\n"
+        "    window: 12:30\n"
+        "    strict: True\n"
+        "    bytes: 1e3\n"
+        "    half: .5\n"
+        "    unset: ~\n",
+        encoding="utf-8",
+    )
+    config, secret_keys = read_stack_config(folder, "t")
+    exports = run_stack(folder, "t", config, secret_keys, {}).exports
+    assert exports == {
+        "tls": "no",
+        "mode": "0755",
+        "quota": "1_000",
+        "window": "12:30",
+        "hex": "0x1F",
+        "empty": "",
+        "quoted": "yes",
+        "limits": {
+            "audit": "off",
+            "on": "yes",
+            "mode": 0o755,  # yaml.v3 keeps 1.1's octal 0755 and 1_000 "for compatibility"
+            "umask": 0o027,
+            "quota": 1000,
+            "window": "12:30",
+            "strict": True,
+            "bytes": 1000,
+            "half": 0.5,
+            "unset": None,
+        },
+    }
+    assert isinstance(exports["limits"]["bytes"], int), "Go writes the float 1e3 as 1000, which JSON reads as an int"
+
+
 @pytest.mark.parametrize(
     ("written", "said"),
     [
@@ -772,14 +836,16 @@ def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_progra
         ("# 榆林生产环境\nconfig: {}\n".encode("gbk"), "line 1: not UTF-8 (byte 0xd3), "),
         (b"config:\n  dizuo:registry: a\n  dizuo:registry: b\n", "line 3, column 3: duplicate key 'dizuo:registry'"),
         (b"config: [dizuo:registry]\n", "config: a mapping of keys to values, not list"),
+        (b"config:\n  dizuo-typed:limits: {cpu: .inf}\n", "config.dizuo-typed:limits: inf: infinity and NaN"),
     ],
-    ids=["binary-value", "gbk-file", "key-twice", "config-a-list"],
+    ids=["binary-value", "gbk-file", "key-twice", "config-a-list", "infinity-in-a-map"],
 )
 def test_a_stack_config_no_program_can_be_handed_is_refused_naming_file_and_line_or_key(
     tmp_path: Path, written: bytes, said: str
 ) -> None:
     """A stack config the Pulumi CLI would not pass on (a file in GBK, a key twice, config a list) or a value JSON
-    cannot carry (!!binary) is bad input naming the file and the line or key, not a traceback nor a value dropped."""
+    cannot carry (!!binary, an infinite number in a map) is bad input naming the file and the line or key, not a
+    traceback nor a value dropped."""
     from dizuo.synth.synth import StackDir, run_program  # noqa: PLC0415
 
     folder = one_file_stack(tmp_path / "stacks" / "3-typed", "import pulumi\n")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from dizuo.declaration.loader import DeclarationError, load, read_yaml
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.synth.engine import StackConfigError, read_stack_config
 from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover, folders_without_config
 
 if TYPE_CHECKING:
@@ -119,10 +120,18 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         shown = f"stacks/{stack_dir.path.name}/Pulumi.{stack}.yaml"
         document, found = read_yaml(stack_dir.path / f"Pulumi.{stack}.yaml", shown)
         problems.update((str(p), None) for p in found)
-        config = (document or {}).get("config")
-        named = config.get("dizuo:declaration") if isinstance(config, dict) else None
         if document is None:
             continue
+        try:
+            # The folder as the program will be handed it: `dizuo:declaration: 2026` or `no` is that folder's name
+            # to the Pulumi CLI, where YAML 1.1 (read_yaml) would make it a number or a boolean and no folder.
+            values, secret_keys = read_stack_config(stack_dir.path, stack)
+        except StackConfigError as exc:
+            problems[f"{shown}: {exc}"] = None
+            continue
+        written = document.get("config")
+        structured = isinstance(written, dict) and isinstance(written.get("dizuo:declaration"), dict | list)
+        named = None if structured or "dizuo:declaration" in secret_keys else values.get("dizuo:declaration")
         if not isinstance(named, str) or not named:
             problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None
             continue

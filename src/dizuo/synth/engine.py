@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import functools
 import json
+import math
+import re
 import runpy
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -208,20 +210,100 @@ class _RecordingMonitor(MockMonitor):
 
 
 class _StackConfigLoader(yaml.SafeLoader):
-    """YAML as the Pulumi CLI reads a stack config into untyped values: a date stays the text written (yaml.v3 keeps
-    a timestamp a string there), so that it reaches the program as written, not as Python's date."""
+    """YAML as the Pulumi CLI reads a value inside a map or list of structured config: Go's gopkg.in/yaml.v3 into an
+    untyped value (its resolve.go), not PyYAML's YAML 1.1. Booleans are YAML 1.2's (``no``, ``on``, ``Yes`` stay
+    text), ``12:30`` stays text (1.1: 750), ``1e3`` and ``.5`` are numbers (1.1: text), ``0o27`` is 23 (1.1: text);
+    like 1.1, ``0755`` is octal and ``1_000`` is 1000, as yaml.v3 keeps them "for compatibility"; and a date stays
+    the text written (yaml.v3 hands a timestamp to an untyped value as its text)."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:  # plain: yaml.v3 resolves it; quoted or tagged: PyYAML as ever
+            return _yaml_v3_scalar(str(value))[0]
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]  # PyYAML has no types
 
 
-_StackConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+_YAML = "tag:yaml.org,2002:"
+_BINARY_TAG = f"{_YAML}binary"
+_NULL_TAG = f"{_YAML}null"
+_V3_WORDS: dict[str, tuple[str, Any]] = {
+    **dict.fromkeys(("true", "True", "TRUE"), (f"{_YAML}bool", True)),
+    **dict.fromkeys(("false", "False", "FALSE"), (f"{_YAML}bool", False)),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), (_NULL_TAG, None)),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), (f"{_YAML}float", math.nan)),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), (f"{_YAML}float", math.inf)),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), (f"{_YAML}float", -math.inf)),
+    "<<": (f"{_YAML}merge", "<<"),
 }
+_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+_GO_BASES = {"x": 16, "o": 8, "b": 2}
+_YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+
+
+def _yaml_v3_scalar(text: str) -> tuple[str, Any]:
+    """The tag and value yaml.v3 gives a plain scalar decoded into an untyped value (resolve.go ``resolve``): its
+    table of words, then for text starting with a digit or sign Go's ``strconv.ParseInt(s, 0, 64)`` on the text without
+    underscores (so a leading 0 is octal), a uint64, then a YAML-style float; anything else is text."""
+    if text in _V3_WORDS:
+        return _V3_WORDS[text]
+    if text[:1] == "." and _YAML_STYLE_FLOAT.fullmatch(text):
+        return f"{_YAML}float", float(text)
+    if text[:1] not in set("+-0123456789"):
+        return f"{_YAML}str", text
+    plain = text.replace("_", "")
+    if number := _GO_INT.fullmatch(plain):
+        sign, digits = number.groups()
+        prefixed = digits[:2].lower() in {"0x", "0o", "0b"}
+        base = _GO_BASES[digits[1].lower()] if prefixed else 8 if len(digits) > 1 and digits[0] == "0" else 10
+        value = int(digits[2:] if prefixed else digits, base) * (-1 if sign == "-" else 1)
+        if _INT64_MIN <= value <= _UINT64_MAX and not (sign and value > 2**63 - 1):  # ParseUint takes no sign
+            return f"{_YAML}int", value
+    if _YAML_STYLE_FLOAT.fullmatch(plain) and math.isfinite(float(plain)):  # Go: out of range is an error, no Inf
+        return f"{_YAML}float", float(plain)
+    return f"{_YAML}str", text
+
+
+def _v3_number(loader: _StackConfigLoader, node: yaml.ScalarNode) -> Any:
+    """The number yaml.v3 reads from a scalar resolved (or tagged ``!!int``/``!!float``) as one; a tagged scalar that
+    is none is refused as yaml.v3 refuses it ("cannot decode ...")."""
+    text = str(loader.construct_scalar(node))
+    tag, value = _yaml_v3_scalar(text)
+    if tag == node.tag:
+        return value
+    if tag == f"{_YAML}int" and node.tag == f"{_YAML}float":
+        return float(value)
+    raise yaml.constructor.ConstructorError(None, None, f"cannot decode {text!r} as {node.tag}", node.start_mark)
+
+
+_StackConfigLoader.add_constructor(f"{_YAML}int", _v3_number)
+_StackConfigLoader.add_constructor(f"{_YAML}float", _v3_number)
+
+
+def _config_entries(text: str) -> list[tuple[str, yaml.Node, Any]]:
+    """Each ``config`` entry of a stack config: its key as written, its node and its value as the core schema reads
+    it. The caller has read the file with ``read_yaml`` first, so its YAML is valid and ``config`` a mapping."""
+    loader = _StackConfigLoader(text)
+    try:
+        root = loader.get_single_node()
+        if not isinstance(root, yaml.MappingNode):
+            return []
+        entries: list[tuple[str, yaml.Node, Any]] = []
+        for top_key, top_value in root.value:
+            if top_key.value != "config" or not isinstance(top_value, yaml.MappingNode):
+                continue
+            loader.flatten_mapping(top_value)  # `<<: *shared` entries, as yaml.v3 merges them; a later key wins
+            for key_node, value_node in top_value.value:
+                value = loader.construct_object(value_node, deep=True)
+                entries.append((str(key_node.value), value_node, value))
+        return entries
+    finally:
+        loader.dispose()
 
 
 def _config_value(value: Any) -> tuple[str, bool]:
-    """A config value as the Pulumi CLI hands it to a program, and whether it holds a secret. A string is itself; any
-    other value (a number, a boolean, a list or a map: structured config) is its JSON, which ``Config.get_int``,
-    ``get_bool`` and ``get_object`` parse; a secure leaf of a map or list is the placeholder (see below)."""
+    """A structured config value (a list or a map) as the Pulumi CLI hands it to a program, and whether it holds a
+    secret: its JSON, which ``Config.get_object`` parses; a secure leaf of a map or list is the placeholder (see
+    below). A scalar is passed as written (see :func:`read_stack_config`), but for ``!!binary``: refused here."""
     if isinstance(value, str):
         return value, False
     secret = False
@@ -232,9 +314,17 @@ def _config_value(value: Any) -> tuple[str, bool]:
             secret = True
             return SECRET_PLACEHOLDER
         if isinstance(node, dict):
-            return {str(k): withheld(v) for k, v in node.items()}
+            # Go prints a key that is no string with %v: a boolean key is `true`, not Python's `True`.
+            return {(str(k).lower() if isinstance(k, bool) else str(k)): withheld(v) for k, v in node.items()}
         if isinstance(node, list):
             return [withheld(v) for v in node]
+        if isinstance(node, float) and not math.isfinite(node):
+            # Go's encoding/json refuses these, and with them the whole value: `pulumi up` would not start.
+            raise ValueError(f"{node}: infinity and NaN are numbers JSON cannot carry; quote it to pass the text")
+        if isinstance(node, float) and node.is_integer() and abs(node) < 1e21:
+            # As Go writes a whole float64 below 1e21, where its exponent form starts: 1e3 is 1000, not 1000.0, so
+            # get_object reads an int under synth as under `pulumi up`.
+            return int(node)
         return node
 
     plain = withheld(value)
@@ -263,13 +353,22 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
     config = checked.get("config") or {}
     if not isinstance(config, dict):
         raise StackConfigError(f"config: a mapping of keys to values, not {type(config).__name__}")
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackConfigLoader) or {}  # noqa: S506 - a SafeLoader
     values: dict[str, str] = {}
     secrets: set[str] = set()
-    for key, value in (document.get("config") or {}).items():
+    try:
+        entries = _config_entries(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:  # a value tagged !!int that yaml.v3 reads as none: the CLI refuses it too
+        raise StackConfigError(str(exc)) from None
+    for key, node, value in entries:
         if isinstance(value, dict) and "secure" in value:
             values[key] = SECRET_PLACEHOLDER
             secrets.add(key)
+            continue
+        if isinstance(node, yaml.ScalarNode) and node.tag != _BINARY_TAG:
+            # The CLI reads a config value into a Go string first (config.Value.UnmarshalYAML), which takes a scalar's
+            # text as written, whatever it would resolve to: `0755`, `no`, `1e3`, `True` reach the program as such; a
+            # null (`key:` or `~`) is the empty string. Only maps and lists are resolved (by the loader) into JSON.
+            values[key] = "" if node.tag == _NULL_TAG else node.value
             continue
         try:
             values[key], secret = _config_value(value)
