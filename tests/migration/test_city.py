@@ -906,6 +906,22 @@ def test_check_wave_refuses_a_wave_whose_data_copies_were_edited(planned: Path, 
     assert "and `wave-NN/data-copies.yml` is the planned one" in (plan / "PLAN.md").read_text("utf-8"), "PLAN.md says"
 
 
+def test_check_wave_still_applies_a_plan_made_before_copy_lists_were_recorded(planned: Path, tmp_path: Path) -> None:
+    """A plan.json made before it recorded each wave's data-copies.yml hash (a migration under way): check-wave still
+    judges the wave by systems.yaml, exit 0, and says the copy list was not checked, rather than demand a new plan
+    (which could move other systems mid-way)."""
+    plan, declaration = tmp_path / "plan", tmp_path / "yulin"
+    shutil.copytree(planned, plan)
+    shutil.copytree(YULIN, declaration)
+    document = json.loads((plan / "plan.json").read_text(encoding="utf-8"))
+    del document["wave_data_copies_sha256"]
+    (plan / "plan.json").write_text(json.dumps(document), encoding="utf-8")
+    result = _check_wave(plan, 1, declaration)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert "copy wave-01/systems.yaml over it (wave-01/data-copies.yml not checked: this plan.json, made by an" in said
+
+
 def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_host(planned: Path) -> None:
     """A wave's `dizuo up` switches node pool, database egress and quota: PLAN.md puts it in the window, after the
     system is stopped and before the data copy, whose command (there and in data-copies.yml) names its host."""

@@ -138,11 +138,13 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
         raise PlanReadError(f"{plan_json}: cannot be read as a plan: {err}") from None
     base = plan.get("systems_yaml_sha256") if isinstance(plan, dict) else None
     after = _hashes(plan, "wave_systems_yaml_sha256")
+    # A plan made before plan.json recorded the copy lists has none: its waves still apply (planning again mid-way
+    # could move other systems), their copy lists unchecked, as the OK message says.
     copied = _hashes(plan, "wave_data_copies_sha256")
-    if not isinstance(base, str) or after is None or copied is None or len(after) != len(copied):
+    if not isinstance(base, str) or after is None or (copied is not None and len(after) != len(copied)):
         raise PlanReadError(
-            f"{plan_json}: systems_yaml_sha256 / wave_systems_yaml_sha256 / wave_data_copies_sha256: missing (a plan "
-            "without waves, or made by an older dizuo): plan again with `dizuo migrate city`"
+            f"{plan_json}: systems_yaml_sha256 / wave_systems_yaml_sha256: missing (a plan without waves, or made by "
+            "an older dizuo): plan again with `dizuo migrate city`"
         )
     if not after:
         raise PlanReadError(f"{plan_json}: the plan moves nothing: there is no wave to apply")
@@ -153,15 +155,21 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
         current = hashlib.sha256((declaration / "systems.yaml").read_bytes()).hexdigest()
     except OSError as err:
         raise PlanReadError(f"{err.filename}: cannot be read: {err.strerror}") from None
-    if edited := _wave_edited(plan_dir / folder, after[wave - 1], copied[wave - 1]):
+    if edited := _wave_edited(plan_dir / folder, after[wave - 1], None if copied is None else copied[wave - 1]):
         return False, edited
+    unchecked = (
+        ""
+        if copied is not None
+        else f" ({folder}/data-copies.yml not checked: this plan.json, made by an older dizuo, records no hash of it;"
+        " compare it with PLAN.md's wave by hand)"
+    )
     names = {base: "the systems.yaml the plan was made from"} | {
         h: f"wave {k}'s systems.yaml" for k, h in enumerate(after, start=1)
     }
     start = base if wave == 1 else after[wave - 2]
     here = declaration / "systems.yaml"
     if current == after[wave - 1]:
-        return True, f"{here} is already wave {wave}'s: nothing to copy"
+        return True, f"{here} is already wave {wave}'s: nothing to copy{unchecked}"
     if current == start:
         # The hash covers systems.yaml only: the other files (clusters, departments, datasets) may have changed since
         # planning, and a wave they no longer admit would leave a declaration `dizuo validate` refuses.
@@ -174,7 +182,10 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
                 f"planning: with {folder}/systems.yaml copied in it would not pass `dizuo validate` ({shown}). Plan "
                 "again with `dizuo migrate city`"
             )
-        return True, f"{here} is {names[start]}, where wave {wave} starts: copy {folder}/systems.yaml over it"
+        return (
+            True,
+            f"{here} is {names[start]}, where wave {wave} starts: copy {folder}/systems.yaml over it{unchecked}",
+        )
     if current in names:
         earlier = current == base or after.index(current) + 1 < wave
         return False, (
@@ -193,12 +204,13 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
     )
 
 
-def _wave_edited(wave_dir: Path, systems_sha256: str, copies_sha256: str) -> str | None:
-    """What of the wave's files differs from the plan's record (plan.json's sha256 of each), or None."""
+def _wave_edited(wave_dir: Path, systems_sha256: str, copies_sha256: str | None) -> str | None:
+    """What of the wave's files differs from the plan's record (plan.json's sha256 of each; None: not recorded), or
+    None."""
     systems, copies = wave_dir / "systems.yaml", wave_dir / "data-copies.yml"
     try:
         planned = hashlib.sha256(systems.read_bytes()).hexdigest()
-        copies_now = hashlib.sha256(copies.read_bytes()).hexdigest()
+        copies_now = None if copies_sha256 is None else hashlib.sha256(copies.read_bytes()).hexdigest()
     except OSError as err:
         raise PlanReadError(f"{err.filename}: cannot be read: {err.strerror}") from None
     if planned != systems_sha256:
@@ -343,7 +355,9 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
             # no sample in the whole history read is known nowhere.
             "# A claim of theirs in no usage series read (nor listed as existing by kube-state-metrics) is not known",
             f"# here: check each one's claims on {m.legacy_storage_pool} against this list, and give a missing one its"
-            " own entry.",
+            " own entry",
+            f"# in a file of your own beside this one (e.g. {folder}/data-copies-added.yml, README: copies added to a",
+            "# wave): `dizuo migrate check-wave` refuses this one edited.",
         ]
     if idle:
         head += [
@@ -353,7 +367,9 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
     if assumed:
         head += [
             f"# One entry each, their volumes not known to the plan (assumed one): {', '.join(assumed)}; where one's",
-            "# data is on several volumes, give each its own entry (name <system>-<volume>) at its own paths.",
+            "# data is on several volumes, mount one at its entry's paths and give each other its own entry (name",
+            f"# <system>-<volume>) in a file of your own beside this one (e.g. {folder}/data-copies-added.yml): `dizuo",
+            "# migrate check-wave` refuses this one edited.",
         ]
     if volumeless:
         head.append(f"# No volume to copy (storage_gib 0), so not listed: {', '.join(volumeless)}.")
