@@ -56,14 +56,16 @@ def _schema_keys_and_descriptions(node: object, keys: set[str], descriptions: li
 
 
 def _named_keys(text: str) -> set[str]:
-    """The snake_case words of a description: the keys it names (``source_cidr``; not ``x86_64``, a value)."""
-    return set(re.findall(r"(?<![\w/.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-])", text)) - {"x86_64"}
+    """The snake_case words of a description: the keys it names (``source_cidr``; not ``x86_64``, a value, nor a
+    value quoted as one: ``'zone_gov_dmz'``)."""
+    return set(re.findall(r"(?<![\w/.'-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/'-])", text)) - {"x86_64"}
 
 
 def test_every_key_a_schema_description_names_is_a_declaration_key() -> None:
     """What `dizuo schema` tells an editor to write exists: a description naming a snake_case key (``source_cidr``)
     names one of the declaration's keys, else following it earns an 'unknown key' from validate."""
     assert _named_keys("Zone name, or an external CIDR via source_cidr (see ingress, `ceph fsid`)") == {"source_cidr"}
+    assert _named_keys("a zone's zone_<zone> group ('zone_gov_dmz' for 'gov-dmz')") == set()
     keys: set[str] = set()
     descriptions: list[str] = []
     for model in FILES.values():

@@ -727,7 +727,7 @@ class HostsFile(Frozen):
     group_vars: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Ansible variables per group: a declared group, a zone's zone_<zone> group (a '-' of the zone "
-        "name written '_': zone_gov_dmz for gov-dmz), or all (as vars)",
+        "name written '_': 'zone_gov_dmz' for 'gov-dmz'), or all (as vars)",
     )
     hosts: tuple[Host, ...] = ()
 
