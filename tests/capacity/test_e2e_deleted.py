@@ -1,9 +1,11 @@
 """A deleted claim is gone, not left out: a real Prometheus over backfilled blocks, `dizuo capacity serve` reading it.
 
-Three claims stopped reporting 2 hours before the last backfilled sample. The kubelet that reported the first is still
-scraped (`up` 1: Prometheus scrapes a live target under that job and instance): the claim was deleted, and is gone.
-The kubelet of the second is down (its target refuses the connection: `up` 0), and the third's kubelet is no longer
-a target at all: their claims are left out, and DizuoCapacityVolumesLeftOut warns of them.
+Four claims stopped reporting 2 hours before the last backfilled sample. The kubelet that reported the first is still
+scraped (`up` 1: Prometheus scrapes a live target under that job and instance) and kube-state-metrics no longer lists
+it: the claim was deleted, and is gone. The same kubelet stopped reporting the second, still mounted by a running pod
+and listed by kube-state-metrics (its CSI driver's volume stats failing): it is left out. The kubelet of the third is
+down (its target refuses the connection: `up` 0), and the fourth's kubelet is no longer a target at all: their claims
+are left out too, and DizuoCapacityVolumesLeftOut warns of the three.
 """
 
 from __future__ import annotations
@@ -48,22 +50,37 @@ DELETED = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "tmp-import"}, SCR
 ON_A_DOWN_NODE = ({"namespace": "gaj-01", "persistentvolumeclaim": "db"}, DOWN)
 NODE_RETIRED = ({"namespace": "gaj-01", "persistentvolumeclaim": "cache"}, "10.61.16.33:10250")
 LIVE = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, SCRAPED)
+STATS_FAILING = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "archive"}, SCRAPED)
 
 
 def history(now: int) -> str:
-    """OpenMetrics text: 14 days at 15 min of the claims' stats and of their kubelets' `up`."""
+    """OpenMetrics text: 14 days at 15 min of the claims' stats, of their kubelets' `up`, and of kube-state-metrics'
+    claims and pods of the claims on the node still scraped."""
     ts = np.arange(now - DAYS * 86400, now + 1, STEP, dtype=np.int64)
     until_ended = ts <= now - ENDED_HOURS * 3600
     series: dict[str, list[tuple[dict[str, str], np.ndarray]]] = {
         "kubelet_volume_stats_used_bytes": [],
         "kubelet_volume_stats_capacity_bytes": [],
         "up": [],
+        "kube_persistentvolumeclaim_info": [],
+        "kube_pod_spec_volumes_persistentvolumeclaims_info": [],
+        "kube_pod_status_phase": [],
     }
-    for claim, instance in (DELETED, ON_A_DOWN_NODE, NODE_RETIRED, LIVE):
+    for claim, instance in (DELETED, ON_A_DOWN_NODE, NODE_RETIRED, LIVE, STATS_FAILING):
         labels = {**claim, "job": "kubelet", "instance": instance}
         when = np.ones(ts.size, dtype=bool) if (claim, instance) == LIVE else until_ended
         series["kubelet_volume_stats_used_bytes"].append((labels, np.where(when, 40.0 * GIB, np.nan)))
         series["kubelet_volume_stats_capacity_bytes"].append((labels, np.where(when, 100.0 * GIB, np.nan)))
+    # kube-state-metrics: the deleted claim and its pod listed until they ended, the others, each mounted by a running
+    # pod, to the end.
+    ksm = {"job": "kube-state-metrics", "instance": "10.61.0.9:8080"}
+    for claim, listed in ((DELETED[0], until_ended), (LIVE[0], ts > 0), (STATS_FAILING[0], ts > 0)):
+        pod = {"namespace": claim["namespace"], "pod": f"{claim['persistentvolumeclaim']}-0"}
+        series["kube_persistentvolumeclaim_info"].append(({**ksm, **claim}, np.where(listed, 1.0, np.nan)))
+        series["kube_pod_spec_volumes_persistentvolumeclaims_info"].append(
+            ({**ksm, **claim, **pod, "volume": "data"}, np.where(listed, 1.0, np.nan))
+        )
+        series["kube_pod_status_phase"].append(({**ksm, **pod, "phase": "Running"}, np.where(listed, 1.0, np.nan)))
     # The scrapes' own record, as Prometheus kept it: the node still scraped is up all along, the one down since the
     # claims ended, the retired one no longer a target since then (no sample).
     target = {"job": "kubelet"}
@@ -158,16 +175,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def test_a_deleted_claim_is_gone_and_a_claim_whose_kubelet_stopped_is_left_out(served):
-    """The claim whose kubelet is still scraped without it is neither forecast nor left out; the claims whose kubelet
-    is down or no longer a target are left out, valued at their last sample."""
+    """The claim whose kubelet is still scraped without it, and kube-state-metrics no longer lists, is neither forecast
+    nor left out; the claim kube-state-metrics still lists, and the claims whose kubelet is down or no longer a target,
+    are left out, valued at their last sample."""
     left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
-    assert set(left_out) == {"gaj-01/db", "gaj-01/cache"}, f"left out: {left_out}"
+    assert set(left_out) == {"gaj-01/db", "gaj-01/cache", "sjj-tyrz/archive"}, f"left out: {left_out}"
     assert all(time.time() - at > ENDED_HOURS * 3600 - STEP for at in left_out.values()), left_out
 
 
 def test_only_the_volumes_whose_exporter_stopped_warn(served):
-    """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node, never for the deleted
-    claim."""
-    fired = served.when_left_out_fires_for(["gaj-01/cache", "gaj-01/db"])
+    """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node and for the claim its kubelet
+    stopped reporting while kube-state-metrics lists it, never for the deleted claim."""
+    fired = served.when_left_out_fires_for(["gaj-01/cache", "gaj-01/db", "sjj-tyrz/archive"])
     deleted = [a for a in fired if a["labels"].get("volume") == "sjj-tyrz/tmp-import"]
     assert deleted == [], f"alerts on the deleted claim: {deleted}"

@@ -242,6 +242,36 @@ def test_a_volume_whose_every_exporter_is_scraped_since_is_gone_not_left_out(cap
     assert asked_at == ([f"{at:.3f}"] * 2 if refused else [f"{at:.3f}"]), "asked once per last sample while it answers"
 
 
+@pytest.mark.parametrize(("listing", "gone"), [("lists it", False), ("lists another", True), ("is refused", False)])
+def test_a_volume_still_listed_is_left_out_not_gone(caplog, listing, gone):
+    """A claim its kubelet (up) stopped reporting is gone only where the listed query (kube-state-metrics' claims)
+    answers without it: one it names exists, and one Prometheus refuses to list is not proof of a deletion, so both are
+    left out; the refusal is said once."""
+    ended = [t - 7200 for t in grid(8)]
+    claim = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "archive"}
+    kubelet = {"job": "kubelet", "instance": "10.61.16.31:10250"}
+    listed: tuple[int, Any] = {
+        "lists it": (200, matrix(({**claim, "cluster": "yl-gov"}, [(NOW, 1)]))),
+        "lists another": (200, matrix(({"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, [(NOW, 1)]))),
+        "is refused": (422, {"status": "error", "errorType": "execution", "error": "no"}),
+    }[listing]
+    answers = {
+        sent(PVC.used): (200, matrix((claim, [(t, GIB) for t in ended]))),
+        sent(PVC.capacity): (200, matrix((claim, [(t, 9 * GIB) for t in ended]))),
+        "min by (job, instance) (up)": (200, matrix((kubelet, [(NOW, 1)]))),
+        sent(PVC.scraped_from or ""): (200, matrix(({**claim, **kubelet}, [(ended[-1], GIB)]))),
+        sent(PVC.listed or ""): listed,
+    }
+    with FakePrometheus(answers) as server, caplog.at_level("INFO", logger="dizuo.capacity.source"):
+        source = PrometheusSource(server.url, clock=lambda: NOW)
+        readings = [source.read(), source.read()]
+    for reading in readings:
+        assert [h.series for h in reading.gone] == (["pvc:sjj-tyrz/archive"] if gone else [])
+        assert [h.series for h in reading.left_out] == ([] if gone else ["pvc:sjj-tyrz/archive"])
+    refused = "pvc: which volumes still exist not read"
+    assert caplog.text.count(refused) == (1 if listing == "is refused" else 0), caplog.text
+
+
 def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):
     """Every query covers [now - lookback, now] rounded down to the step, at the configured step; which volumes exist,
     the last max_age."""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
@@ -50,6 +50,7 @@ PROBE_STEPS = 96
 SLICE_POINTS = 500_000
 
 log = logging.getLogger("dizuo.capacity.source")
+_T = TypeVar("_T")
 
 _UNIT_MS = {
     "y": 365 * 86_400_000,
@@ -182,6 +183,13 @@ class Selector(BaseModel):
         "volume labels and the target's job and instance (e.g. max by (namespace, persistentvolumeclaim, job, "
         "instance) (kubelet_volume_stats_used_bytes)): a volume without a recent sample every target of which has "
         "been scraped since, without it, is gone (deleted), not left out",
+    )
+    listed: str | None = Field(
+        default=None,
+        description="PromQL: one series per volume that still exists, mounted or not, with the volume labels (e.g. "
+        "kube-state-metrics' claims): a volume it names within max_age is never gone, whatever scraped_from says, "
+        "only left out (its exporter is scraped but no longer reports it: a kubelet whose CSI driver fails its volume "
+        "stats); a volume it does not name (or with no such series at all) is gone on scraped_from alone",
     )
 
 
@@ -371,6 +379,10 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         # another node is sampled there, and one no pod mounts is in `exists`).
         scraped_from="max by (cluster, namespace, persistentvolumeclaim, job, instance) "
         "(kubelet_volume_stats_used_bytes$owners)",
+        # A kubelet scraped since without a claim is no proof it was deleted: kubelet leaves out a mounted claim
+        # whose CSI driver fails its volume stats. A claim kube-state-metrics still lists is there: left out, so that
+        # DizuoCapacityVolumesLeftOut says it is no longer watched while it may be filling.
+        listed="max by (cluster, namespace, persistentvolumeclaim) (kube_persistentvolumeclaim_info$owners)",
         # kubelet reports a claim only while a pod mounts it; kube-state-metrics reports every claim there is. A
         # claim no pod mounts now (one only its nightly loader mounts) is then not mounted, not deleted. A claim a
         # running pod mounts is never "not mounted": without a sample its kubelet is not read (a node down, a scrape
@@ -712,7 +724,7 @@ class PrometheusSource:
         endpoint = f"{self.url}/api/v1/query"
         problems = []
         for index, selector in enumerate(self.config.selectors):
-            for key in ("used", "capacity", "written", "exists", "scraped_from"):
+            for key in ("used", "capacity", "written", "exists", "scraped_from", "listed"):
                 expression = getattr(selector, key)
                 if expression is None:
                     continue
@@ -872,21 +884,39 @@ class PrometheusSource:
         return Reading(fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted, gone=deleted)
 
     def _existing(self, selector: Selector, end: float, identity: VolumeIdentity) -> set[str]:
-        """The series ids of the volumes ``selector.exists`` names within ``max_age`` before ``end``, each named as
-        ``identity`` (the volumes read) knows it (none without it, or when Prometheus fails it: those volumes are
-        then left out as before, and the log says so once)."""
+        """The series ids of the volumes ``selector.exists`` names within ``max_age`` before ``end`` (see ``_named``;
+        none without it, or when Prometheus fails it: those volumes are then left out as before, and the log says so
+        once)."""
         if not selector.exists:
             return set()
-        step = self.config.step
+        named = self._unless_failing(
+            selector,
+            "exists",
+            "which volumes exist not read, those unsampled are left out",
+            partial(self._named, selector, selector.exists, end, identity),
+        )
+        return named if named is not None else set()
+
+    def _unless_failing(self, selector: Selector, key: str, consequence: str, ask: Callable[[], _T]) -> _T | None:
+        """``ask()``, or None when Prometheus fails it (a Prometheus not answering at all fails the run): then
+        ``<kind>: <consequence>: <why>`` is logged, once while ``selector``'s ``key`` query keeps failing."""
         try:
-            series = self.query_range(query_text(selector.exists, step), end - self.config.max_age, end, step)
+            answer = ask()
         except UnreachableError:
             raise
         except SourceError as exc:
-            if self._said.anew("exists failing", [selector.kind]):  # once while it fails
-                log.warning("%s: which volumes exist not read, those unsampled are left out: %s", selector.kind, exc)
-            return set()
-        self._said.anew("exists failing", [])
+            if self._said.anew(f"{key} failing", [selector.kind]):
+                log.warning("%s: %s: %s", selector.kind, consequence, exc)
+            return None
+        self._said.anew(f"{key} failing", [])
+        return answer
+
+    def _named(self, selector: Selector, expression: str, end: float, identity: VolumeIdentity) -> set[str]:
+        """The series ids of the volumes ``expression`` (a selector's ``exists`` or ``listed``) names within
+        ``max_age`` before ``end``, each named as ``identity`` (the volumes read) knows it; raise
+        :class:`SourceError` when Prometheus fails it."""
+        step = self.config.step
+        series = self.query_range(query_text(expression, step), end - self.config.max_age, end, step)
         # Named by the volume labels of the series read, not its own: kube-state-metrics' series may carry a
         # `cluster` label kubelet's lack, or the reverse (a relabelling on one scrape job only).
         return {
@@ -971,15 +1001,17 @@ class PrometheusSource:
         exporters kept being scraped: every target (job, instance) that ``selector.scraped_from`` names for the volume
         at its last sample is up now, so it has been scraped since, without the volume (Prometheus marked its series
         stale then): it was deleted. A volume one of whose targets is down or gone (no ``up``) is not: its exporter
-        stopped, and it is left out. None without ``scraped_from``, or when Prometheus fails a query (those volumes are
-        then left out, as before, and the log says so once)."""
+        stopped, and it is left out; so is one that ``selector.listed`` still names (see ``_still_listed``). None
+        without ``scraped_from``, or when Prometheus fails a query (those volumes are then left out, as before, and the
+        log says so once)."""
         unsampled = {h.series: int(h.timestamps[-1]) for h in volumes if h.timestamps[-1] < end - self.config.max_age}
         if not selector.scraped_from or not unsampled:
             return set()
         step = self.config.step
         query = query_text(selector.scraped_from, step)
-        targets: dict[str, set[tuple[str, str]]] = {}
-        try:
+
+        def targets_and_scraped() -> tuple[dict[str, set[tuple[str, str]]], set[tuple[str, str]]]:
+            targets: dict[str, set[tuple[str, str]]] = {}
             scraped = {
                 (s.labels.get("job", ""), s.labels.get("instance", ""))
                 for s in self.query_range("min by (job, instance) (up)", end, end, step)
@@ -994,29 +1026,46 @@ class PrometheusSource:
                     volume = f"{selector.kind}:{'/'.join(v for v in identity(volume_key(selector, s)) if v)}"
                     if unsampled.get(volume) == at:
                         targets.setdefault(volume, set()).add((s.labels.get("job", ""), s.labels.get("instance", "")))
-        except UnreachableError:
-            raise
-        except SourceError as exc:
-            if self._said.anew("scraped_from failing", [selector.kind]):  # once while it fails
-                log.warning(
-                    "%s: which exporters are still scraped not read, volumes without a sample are left out: %s",
-                    selector.kind,
-                    exc,
-                )
+            return targets, scraped
+
+        answer = self._unless_failing(
+            selector,
+            "scraped_from",
+            "which exporters are still scraped not read, volumes without a sample are left out",
+            targets_and_scraped,
+        )
+        if answer is None:
             return set()
-        self._said.anew("scraped_from failing", [])
-        return {volume for volume, by in targets.items() if by <= scraped}
+        targets, scraped = answer
+        deleted = {volume for volume, by in targets.items() if by <= scraped}
+        return deleted - self._still_listed(selector, deleted, end, identity)
+
+    def _still_listed(self, selector: Selector, volumes: set[str], end: float, identity: VolumeIdentity) -> set[str]:
+        """Those of ``volumes`` that ``selector.listed`` still names (see ``_named``): they exist, so they are not
+        gone. None without it; all of them when Prometheus fails it (without proof they were deleted, they are left
+        out, and the log says so once)."""
+        if not selector.listed or not volumes:
+            return set()
+        named = self._unless_failing(
+            selector,
+            "listed",
+            "which volumes still exist not read, volumes without a sample are left out",
+            partial(self._named, selector, selector.listed, end, identity),
+        )
+        if named is None:
+            return volumes
+        return volumes & named
 
     def _warn_ambiguous(self, index: int, selector: Selector, identity: VolumeIdentity) -> None:
-        """Warn (when it names another) of the volumes of ``selector``'s written or exists series that lack a volume
-        label its used series carry, or carry one they lack, and so could be more than one volume read: they are
-        joined to none."""
+        """Warn (when it names another) of the volumes of ``selector``'s written, exists or listed series that lack a
+        volume label its used series carry, or carry one they lack, and so could be more than one volume read: they
+        are joined to none."""
         shown = sorted("/".join(v or "?" for v in key) for key in identity.ambiguous)
         if self._said.anew(f"ambiguous in selectors[{index}]", shown):
             log.warning(
-                "%d volume(s) of the written or exists series of selectors[%d] (kind %s) could be more than one "
-                "volume of its used series (volume labels %s: one exporter's series carry a label the other's lack, "
-                "'?' where lacking), joined to none: %s",
+                "%d volume(s) of the written, exists or listed series of selectors[%d] (kind %s) could be more than "
+                "one volume of its used series (volume labels %s: one exporter's series carry a label the other's "
+                "lack, '?' where lacking), joined to none: %s",
                 len(shown),
                 index,
                 selector.kind,
@@ -1179,10 +1228,10 @@ def join_series(
 class VolumeIdentity:
     """Which volume of the used and capacity series read a volume key is. A key they carry is the volume it names,
     or, where it lacks a label that one volume gained later, that one (see ``completed``). Any other key (of a
-    written or exists series, read from another exporter) is the one volume agreeing with it on every volume label
-    both carry: kube-state-metrics' ``(namespace, claim)`` is kubelet's ``(cluster, namespace, claim)`` where only
-    kubelet's scrape adds ``cluster``, and the reverse. Where it could be more than one, it stays its own (joined to
-    none) and is kept in ``ambiguous``."""
+    written, exists or listed series, read from another exporter) is the one volume agreeing with it on every volume
+    label both carry: kube-state-metrics' ``(namespace, claim)`` is kubelet's ``(cluster, namespace, claim)`` where
+    only kubelet's scrape adds ``cluster``, and the reverse. Where it could be more than one, it stays its own (joined
+    to none) and is kept in ``ambiguous``."""
 
     def __init__(self, selector: Selector, used: Sequence[RangeSeries], capacity: Sequence[RangeSeries]) -> None:
         last: dict[tuple[str, ...], int] = {}

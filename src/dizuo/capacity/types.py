@@ -40,8 +40,8 @@ class Reading:
     # forecast, not left out; their history still dates their datasets' writes.
     unmounted: list[UsageHistory] = field(default_factory=list)
     # Volumes without a recent sample whose series ended while the exporters that reported them are still scraped
-    # (their selector's `scraped_from`): deleted. Not forecast, not left out; their history still dates their
-    # datasets' writes.
+    # (their selector's `scraped_from`) and that their selector's `listed` does not name: deleted. Not forecast, not
+    # left out; their history still dates their datasets' writes.
     gone: list[UsageHistory] = field(default_factory=list)
 
 
