@@ -5,6 +5,7 @@ Debian's `prometheus` package provides both binaries; tests that use this are ma
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import signal
@@ -23,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import yaml
+
+from loopback import serving_http
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -138,6 +141,27 @@ def serving(
         yield process, url
     finally:
         stop(process)
+
+
+@contextmanager
+def answering_with(text: str) -> Iterator[str]:
+    """A scrape target on a free 127.0.0.1 port answering every request with the Prometheus text ``text`` (empty: an
+    answer with no metrics, as a standby ceph-mgr gives); its address, ``host:port``. Stopped after."""
+    body = text.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with serving_http(Handler) as url:
+        yield url.removeprefix("http://")
 
 
 def quick_rules(work: Path, rules: Path) -> Path:

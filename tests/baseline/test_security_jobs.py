@@ -16,13 +16,14 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2
 import pytest
 from real_programs import debian_package_tree
+
+from loopback import serving_http
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "baseline"
 # ClamAV and the libraries of it this machine lacks.
@@ -48,14 +49,8 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     digest = hashlib.md5(EICAR.encode()).hexdigest()  # noqa: S324 - ClamAV's .hdb format is MD5
     (folder / "city.hdb").write_text(f"{digest}:{len(EICAR)}:{SIGNATURE}\n")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_http(handler) as url:
+        yield url
 
 
 def _render(template: str, target: Path, **values: object) -> Path:

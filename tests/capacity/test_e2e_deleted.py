@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from prometheus_server import (
     REAL_PROMETHEUS,
+    answering_with,
     backfill,
     free_port,
     get,
@@ -131,38 +132,55 @@ class Served:
 
 
 @contextmanager
-def serving_targets(work: Path, text: str, answering: Mapping[str, Mapping[str, bool]]) -> Iterator[Served]:
+def serving_targets(work: Path, text: str, answering: Mapping[str, Mapping[str, bool | str]]) -> Iterator[Served]:
     """A Prometheus over the OpenMetrics ``text`` backfilled in ``work``, evaluating the capacity alerts, with the
-    exporter reading it; ``answering`` is, per scrape job, each live target's instance and whether it answers."""
+    exporter reading it; ``answering`` is, per scrape job, each live target's instance and whether it answers (True),
+    refuses (False) or answers with the metrics of a Prometheus text (a str, empty for none: a standby ceph-mgr)."""
     tsdb = backfill(work, text)
     quick_rules(work, ROOT / "monitoring" / "alerts.yaml")
     exporter_port, refusing = free_port(), free_port()
     listen = f"127.0.0.1:{exporter_port}"
-    # Live `up` of the targets: one that answers is any target that does (the exporter, whose samples are dropped:
-    # only `up` is kept), one down a port nothing listens on, each under its own instance.
-    targets = [
-        {
-            "job_name": job,
-            "static_configs": [
-                {"targets": [listen if up else f"127.0.0.1:{refusing}"], "labels": {"instance": instance}}
-                for instance, up in instances.items()
-            ],
-            "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": ".+", "action": "drop"}],
+    with ExitStack() as stack:
+        # Live `up` of the targets: one that answers is any target that does (the exporter, whose own samples are
+        # dropped: only `up` is kept), or one answering with the text given; one down a port nothing listens on;
+        # each under its own instance.
+        served_at = {
+            text: stack.enter_context(answering_with(text))
+            for instances in answering.values()
+            for text in instances.values()
+            if isinstance(text, str)
         }
-        for job, instances in answering.items()
-    ]
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": ["alerts.yaml"],
-        "scrape_configs": [{"job_name": "dizuo-capacity", "static_configs": [{"targets": [listen]}]}, *targets],
-    }
-    logs = [work / "prometheus.log", work / "exporter.log"]
-    with serving(work, tsdb, config, logs[0]) as (_prometheus, prometheus_url):
-        exporter = start_exporter(ROOT, prometheus_url, listen, logs[1])
-        try:
-            yield Served(prometheus_url, f"http://{listen}", logs)
-        finally:
-            stop(exporter)
+
+        def address(answers: bool | str) -> str:
+            if isinstance(answers, str):
+                return served_at[answers]
+            return listen if answers else f"127.0.0.1:{refusing}"
+
+        targets = [
+            {
+                "job_name": job,
+                "static_configs": [
+                    {"targets": [address(answers)], "labels": {"instance": instance}}
+                    for instance, answers in instances.items()
+                ],
+                "metric_relabel_configs": [
+                    {"source_labels": ["__name__"], "regex": "(dizuo|python|process)_.+", "action": "drop"}
+                ],
+            }
+            for job, instances in answering.items()
+        ]
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": ["alerts.yaml"],
+            "scrape_configs": [{"job_name": "dizuo-capacity", "static_configs": [{"targets": [listen]}]}, *targets],
+        }
+        logs = [work / "prometheus.log", work / "exporter.log"]
+        with serving(work, tsdb, config, logs[0]) as (_prometheus, prometheus_url):
+            exporter = start_exporter(ROOT, prometheus_url, listen, logs[1])
+            try:
+                yield Served(prometheus_url, f"http://{listen}", logs)
+            finally:
+                stop(exporter)
 
 
 @pytest.fixture(scope="module")

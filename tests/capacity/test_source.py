@@ -26,6 +26,7 @@ from dizuo.capacity.prometheus_source import (
     Ownership,
     PrometheusSource,
     RangeSeries,
+    Reporting,
     SourceError,
     VolumeIdentity,
     completed,
@@ -206,13 +207,10 @@ def test_a_volume_whose_every_exporter_is_scraped_since_is_gone_not_left_out(cap
     answers = {
         sent(PVC.used): (200, matrix(*((c, [(t, GIB) for t in ended]) for c in (moved, stuck)))),
         sent(PVC.capacity): (200, matrix(*((c, [(t, 9 * GIB) for t in ended]) for c in (moved, stuck)))),
-        "min by (job, instance) (up)": (
+        # Only the targets up: 10.61.16.33 is down.
+        "min by (job, instance) (up) == 1": (
             200,
-            matrix(
-                (target("10.61.16.31:10250"), [(NOW, 1)]),
-                (target("10.61.16.32:10250"), [(NOW, 1)]),
-                (target("10.61.16.33:10250"), [(NOW, 0)]),
-            ),
+            matrix((target("10.61.16.31:10250"), [(NOW, 1)]), (target("10.61.16.32:10250"), [(NOW, 1)])),
         ),
         sent(PVC.scraped_from or ""): (422, {"status": "error", "errorType": "execution", "error": "no"})
         if refused
@@ -258,7 +256,7 @@ def test_a_volume_still_listed_is_left_out_not_gone(caplog, listing, gone):
     answers = {
         sent(PVC.used): (200, matrix((claim, [(t, GIB) for t in ended]))),
         sent(PVC.capacity): (200, matrix((claim, [(t, 9 * GIB) for t in ended]))),
-        "min by (job, instance) (up)": (200, matrix((kubelet, [(NOW, 1)]))),
+        "min by (job, instance) (up) == 1": (200, matrix((kubelet, [(NOW, 1)]))),
         sent(PVC.scraped_from or ""): (200, matrix(({**claim, **kubelet}, [(ended[-1], GIB)]))),
         sent(PVC.listed or ""): listed,
     }
@@ -270,6 +268,21 @@ def test_a_volume_still_listed_is_left_out_not_gone(caplog, listing, gone):
         assert [h.series for h in reading.left_out] == ([] if gone else ["pvc:sjj-tyrz/archive"])
     refused = "pvc: which volumes still exist not read"
     assert caplog.text.count(refused) == (1 if listing == "is refused" else 0), caplog.text
+
+
+def test_a_pool_reporter_still_reports_while_its_cluster_does_whichever_manager_answers():
+    """What reported a pool (a scraped_from series: cluster, job, instance) still reports where a reporting series
+    (a cluster whose active manager answers) agrees with it on each of its own labels, a metric name aside: another
+    instance of the same cluster, after a failover, does; another cluster, or another job's, does not."""
+    reporting = Reporting(
+        [{"cluster": "ceph"}, {"__name__": "ceph_health_status", "cluster": "job:ceph-old", "job": "ceph-old"}]
+    )
+    old_active = {"cluster": "ceph", "job": "ceph", "instance": "10.61.16.41:9283", "name": "rbd"}
+    assert reporting(old_active), "its cluster reports, from another manager now"
+    assert not reporting({**old_active, "cluster": "dr"}), "cluster dr does not report"
+    unlabelled = {"cluster": "job:ceph-old", "job": "ceph-old", "instance": "10.61.16.51:9283", "name": "scratch"}
+    assert reporting(unlabelled)
+    assert not reporting({**unlabelled, "job": "ceph"}), "the same cluster name under another job is another cluster"
 
 
 def test_queries_ask_for_the_lookback_on_a_step_aligned_grid(fleet):

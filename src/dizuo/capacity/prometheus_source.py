@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -146,6 +146,8 @@ def _label_name(name: str) -> str:
 
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What reports a volume now where its selector has no `reporting`: the scrape targets up (scraped, and answering).
+_TARGETS_UP = "min by (job, instance) (up) == 1"
 LabelName = Annotated[str, AfterValidator(_label_name)]
 Kind = Literal["pvc", "filesystem", "ceph_pool", "bucket"]
 
@@ -190,6 +192,13 @@ class Selector(BaseModel):
         "kube-state-metrics' claims): a volume it names within max_age is never gone, whatever scraped_from says, "
         "only left out (its exporter is scraped but no longer reports it: a kubelet whose CSI driver fails its volume "
         "stats); a volume it does not name (or with no such series at all) is gone on scraped_from alone",
+    )
+    reporting: str | None = Field(
+        default=None,
+        description="PromQL: what reports this kind of storage now, one series each, with some of scraped_from's "
+        "labels (e.g. a Ceph cluster whose active manager answers: max by (cluster) (ceph_health_status)): a volume "
+        "is gone only when each series scraped_from named for it agrees with one of these on all its labels. Without "
+        f"it, the scrape targets up now: {_TARGETS_UP}",
     )
 
 
@@ -320,16 +329,23 @@ def _ceph(template: str) -> str:
 
 
 # The manager that reported each pool, the pool named as _ceph names it: the active ceph-mgr exports
-# ceph_pool_metadata for every pool its cluster has, so a manager scraped since without it had the pool deleted.
-# A failover moves the pools to the new active manager's instance; the old one, a standby now, answers with no
-# metrics at all under ceph-mgr's default standby_behaviour and stays `up`, so were the new active one not scraped
-# (down: ceph-mixin's CephMgrPrometheusModuleInactive) every pool would read as deleted. With
-# `mgr/prometheus/standby_behaviour error` a standby answers 500 (`up` 0) and the pools are left out instead.
+# ceph_pool_metadata for every pool its cluster has, so a pool its cluster's active manager no longer names was
+# deleted (see _CEPH_REPORTING).
 _CEPH_SCRAPED_FROM = (
     f"max by (cluster, name, job, instance) (ceph_pool_metadata{_CEPH_CLUSTER}) or "
     f"label_replace(max by (job, instance, name) (ceph_pool_metadata{_CEPH_NO_CLUSTER} "
     f"unless on (instance, pool_id) ceph_pool_stored{_CEPH_CLUSTER}), "
     '"cluster", "job:$1", "job", "(.*)")'
+)
+# The Ceph clusters (named as _ceph names them) whose active manager answers now: only the active ceph-mgr exports
+# any metric, ceph_health_status among them. A failover moves the pools to the new active manager's instance; the
+# old one, a standby now, answers with no metrics at all under ceph-mgr's default standby_behaviour and stays `up`:
+# were the new active one not scraped (down: ceph-mixin's CephMgrPrometheusModuleInactive), a manager `up` would have
+# every pool read as deleted. A cluster none of whose managers reports is not read, and its pools are left out. By
+# cluster, not instance: a pool deleted before a failover is still gone after it.
+_CEPH_REPORTING = (
+    f"max by (cluster) (ceph_health_status{_CEPH_CLUSTER}) or "
+    f'label_replace(max by (job) (ceph_health_status{_CEPH_NO_CLUSTER}), "cluster", "job:$1", "job", "(.*)")'
 )
 
 
@@ -407,6 +423,7 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         volume=_CEPH_POOL,
         pool_label="name",
         scraped_from=_CEPH_SCRAPED_FROM,
+        reporting=_CEPH_REPORTING,
     ),
     # MinIO bucket metrics (v2); buckets without a quota have no capacity series and are skipped. Every MinIO server
     # counts the S3 bytes its clients send into a bucket: a reload of the same bytes is a write, not a stale dataset.
@@ -724,7 +741,7 @@ class PrometheusSource:
         endpoint = f"{self.url}/api/v1/query"
         problems = []
         for index, selector in enumerate(self.config.selectors):
-            for key in ("used", "capacity", "written", "exists", "scraped_from", "listed"):
+            for key in ("used", "capacity", "written", "exists", "scraped_from", "listed", "reporting"):
                 expression = getattr(selector, key)
                 if expression is None:
                     continue
@@ -998,25 +1015,23 @@ class PrometheusSource:
         self, selector: Selector, volumes: Sequence[UsageHistory], end: float, identity: VolumeIdentity
     ) -> set[str]:
         """The series ids of ``volumes`` without a sample in the last ``max_age`` whose series ended while their
-        exporters kept being scraped: every target (job, instance) that ``selector.scraped_from`` names for the volume
-        at its last sample is up now, so it has been scraped since, without the volume (Prometheus marked its series
-        stale then): it was deleted. A volume one of whose targets is down or gone (no ``up``) is not: its exporter
-        stopped, and it is left out; so is one that ``selector.listed`` still names (see ``_still_listed``). None
-        without ``scraped_from``, or when Prometheus fails a query (those volumes are then left out, as before, and the
-        log says so once)."""
+        exporters kept reporting: every series that ``selector.scraped_from`` names for the volume at its last sample
+        (its scrape target, job and instance) agrees with one that ``selector.reporting`` names now (by default the
+        targets up), so it has been scraped since, without the volume (Prometheus marked its series stale then): it was
+        deleted. A volume one of whose targets is down or gone (no ``up``), or no longer reports the kind at all (a
+        standby ceph-mgr answers with no metrics), is not: its exporter stopped, and it is left out; so is one that
+        ``selector.listed`` still names (see ``_still_listed``). None without ``scraped_from``, or when Prometheus
+        fails a query (those volumes are then left out, as before, and the log says so once)."""
         unsampled = {h.series: int(h.timestamps[-1]) for h in volumes if h.timestamps[-1] < end - self.config.max_age}
         if not selector.scraped_from or not unsampled:
             return set()
         step = self.config.step
         query = query_text(selector.scraped_from, step)
 
-        def targets_and_scraped() -> tuple[dict[str, set[tuple[str, str]]], set[tuple[str, str]]]:
-            targets: dict[str, set[tuple[str, str]]] = {}
-            scraped = {
-                (s.labels.get("job", ""), s.labels.get("instance", ""))
-                for s in self.query_range("min by (job, instance) (up)", end, end, step)
-                if s.values.size and s.values[-1] == 1
-            }
+        def reporters_and_reporting() -> tuple[dict[str, list[Mapping[str, str]]], Reporting]:
+            reporters: dict[str, list[Mapping[str, str]]] = {}
+            now = self.query_range(query_text(selector.reporting or _TARGETS_UP, step), end, end, step)
+            reporting = Reporting(s.labels for s in now if s.values.size)
             # What reported a volume at its last sample does not change: asked once per time, kept for the lookback.
             self._reported = {k: v for k, v in self._reported.items() if k[1] >= end - self.config.lookback}
             for at in sorted(set(unsampled.values())):
@@ -1025,19 +1040,19 @@ class PrometheusSource:
                 for s in self._reported[query, at]:
                     volume = f"{selector.kind}:{'/'.join(v for v in identity(volume_key(selector, s)) if v)}"
                     if unsampled.get(volume) == at:
-                        targets.setdefault(volume, set()).add((s.labels.get("job", ""), s.labels.get("instance", "")))
-            return targets, scraped
+                        reporters.setdefault(volume, []).append(s.labels)
+            return reporters, reporting
 
         answer = self._unless_failing(
             selector,
             "scraped_from",
             "which exporters are still scraped not read, volumes without a sample are left out",
-            targets_and_scraped,
+            reporters_and_reporting,
         )
         if answer is None:
             return set()
-        targets, scraped = answer
-        deleted = {volume for volume, by in targets.items() if by <= scraped}
+        reporters, reporting = answer
+        deleted = {volume for volume, by in reporters.items() if all(map(reporting, by))}
         return deleted - self._still_listed(selector, deleted, end, identity)
 
     def _still_listed(self, selector: Selector, volumes: set[str], end: float, identity: VolumeIdentity) -> set[str]:
@@ -1112,6 +1127,23 @@ class PrometheusSource:
                 selector.kind,
                 ", ".join(odd[:10]) + (", ..." if len(odd) > 10 else ""),
             )
+
+
+class Reporting:
+    """What reports a kind of storage now (a selector's ``reporting`` series, by their labels): whether the series
+    that reported a volume (a ``scraped_from`` series) is one of them, agreeing with one on each of its labels."""
+
+    def __init__(self, reporting: Iterable[Mapping[str, str]]) -> None:
+        # By the label names they carry, the values of those labels (a bare metric's name is no label to agree on).
+        self._by_names: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+        for labels in reporting:
+            names = tuple(sorted(name for name in labels if name != "__name__"))
+            self._by_names.setdefault(names, set()).add(tuple(labels[name] for name in names))
+
+    def __call__(self, reporter: Mapping[str, str]) -> bool:
+        return any(
+            tuple(reporter.get(name, "") for name in names) in values for names, values in self._by_names.items()
+        )
 
 
 def volume_key(selector: Selector, series: RangeSeries) -> tuple[str, ...]:
