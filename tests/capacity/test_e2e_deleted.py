@@ -5,7 +5,9 @@ scraped (`up` 1: Prometheus scrapes a live target under that job and instance) a
 it: the claim was deleted, and is gone. The same kubelet stopped reporting the second, still mounted by a running pod
 and listed by kube-state-metrics (its CSI driver's volume stats failing): it is left out. The kubelet of the third is
 down (its target refuses the connection: `up` 0), and the fourth's kubelet is no longer a target at all: their claims
-are left out too, and DizuoCapacityVolumesLeftOut warns of the three.
+are left out too, and DizuoCapacityVolumesLeftOut warns of the three. Likewise a node's exporter, still scraped,
+stopped reporting two filesystems' sizes: one unmounted (gone), the other an NFS mount whose statfs fails, which
+node_exporter still names (node_filesystem_device_error 1): left out.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ ON_A_DOWN_NODE = ({"namespace": "gaj-01", "persistentvolumeclaim": "db"}, DOWN)
 NODE_RETIRED = ({"namespace": "gaj-01", "persistentvolumeclaim": "cache"}, "10.61.16.33:10250")
 LIVE = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, SCRAPED)
 STATS_FAILING = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "archive"}, SCRAPED)
+NODE = "10.61.16.31:9100"  # the node's exporter, still scraped
+UNMOUNTED, HUNG = "/mnt/old", "/data"  # their sizes reported until the claims ended; the NFS mount /data still named
 
 
 def history(now: int) -> str:
@@ -66,6 +70,9 @@ def history(now: int) -> str:
         "kube_persistentvolumeclaim_info": [],
         "kube_pod_spec_volumes_persistentvolumeclaims_info": [],
         "kube_pod_status_phase": [],
+        "node_filesystem_size_bytes": [],
+        "node_filesystem_avail_bytes": [],
+        "node_filesystem_device_error": [],
     }
     for claim, instance in (DELETED, ON_A_DOWN_NODE, NODE_RETIRED, LIVE, STATS_FAILING):
         labels = {**claim, "job": "kubelet", "instance": instance}
@@ -82,6 +89,14 @@ def history(now: int) -> str:
             ({**ksm, **claim, **pod, "volume": "data"}, np.where(listed, 1.0, np.nan))
         )
         series["kube_pod_status_phase"].append(({**ksm, **pod, "phase": "Running"}, np.where(listed, 1.0, np.nan)))
+    # node_exporter: both mounts sized until the claims ended; then /mnt/old is gone, and /data fails its statfs.
+    for mountpoint, device in ((UNMOUNTED, "/dev/sdb1"), (HUNG, "10.61.20.5:/export/data")):
+        mount = {"device": device, "fstype": "nfs4", "mountpoint": mountpoint, "job": "node", "instance": NODE}
+        series["node_filesystem_size_bytes"].append((mount, np.where(until_ended, 100.0 * GIB, np.nan)))
+        series["node_filesystem_avail_bytes"].append((mount, np.where(until_ended, 60.0 * GIB, np.nan)))
+        error = np.where(until_ended, 0.0, 1.0 if mountpoint == HUNG else np.nan)
+        series["node_filesystem_device_error"].append((mount, error))
+    series["up"].append(({"job": "node", "instance": NODE}, np.ones(ts.size)))
     # The scrapes' own record, as Prometheus kept it: the node still scraped is up all along, the one down since the
     # claims ended, the retired one no longer a target since then (no sample).
     target = {"job": "kubelet"}
@@ -187,23 +202,28 @@ def serving_targets(work: Path, text: str, answering: Mapping[str, Mapping[str, 
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     now = int(time.time()) // STEP * STEP
     with serving_targets(
-        tmp_path_factory.mktemp("e2e-deleted"), history(now), {"kubelet": {SCRAPED: True, DOWN: False}}
+        tmp_path_factory.mktemp("e2e-deleted"),
+        history(now),
+        {"kubelet": {SCRAPED: True, DOWN: False}, "node": {NODE: True}},
     ) as served:
         yield served
 
 
 def test_a_deleted_claim_is_gone_and_a_claim_whose_kubelet_stopped_is_left_out(served):
     """The claim whose kubelet is still scraped without it, and kube-state-metrics no longer lists, is neither forecast
-    nor left out; the claim kube-state-metrics still lists, and the claims whose kubelet is down or no longer a target,
-    are left out, valued at their last sample."""
+    nor left out, nor is the unmounted filesystem; the claim kube-state-metrics still lists, the NFS mount
+    node_exporter still names, and the claims whose kubelet is down or no longer a target, are left out, valued at
+    their last sample."""
     left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
-    assert set(left_out) == {"gaj-01/db", "gaj-01/cache", "sjj-tyrz/archive"}, f"left out: {left_out}"
+    expected = {"gaj-01/db", "gaj-01/cache", "sjj-tyrz/archive", f"{NODE}/{HUNG}"}
+    assert set(left_out) == expected, f"left out: {left_out}"
     assert all(time.time() - at > ENDED_HOURS * 3600 - STEP for at in left_out.values()), left_out
 
 
 def test_only_the_volumes_whose_exporter_stopped_warn(served):
-    """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node and for the claim its kubelet
-    stopped reporting while kube-state-metrics lists it, never for the deleted claim."""
-    fired = served.when_left_out_fires_for(["gaj-01/cache", "gaj-01/db", "sjj-tyrz/archive"])
-    deleted = [a for a in fired if a["labels"].get("volume") == "sjj-tyrz/tmp-import"]
-    assert deleted == [], f"alerts on the deleted claim: {deleted}"
+    """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node, for the claim its kubelet
+    stopped reporting while kube-state-metrics lists it and for the hung NFS mount, never for the deleted claim or the
+    unmounted filesystem."""
+    fired = served.when_left_out_fires_for(["10.61.16.31:9100//data", "gaj-01/cache", "gaj-01/db", "sjj-tyrz/archive"])
+    deleted = [a for a in fired if a["labels"].get("volume") in ("sjj-tyrz/tmp-import", f"{NODE}/{UNMOUNTED}")]
+    assert deleted == [], f"alerts on the deleted volumes: {deleted}"

@@ -413,6 +413,9 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         volume=("instance", "mountpoint"),
         # The node's exporter scraped since without the mountpoint: unmounted for good, not a node down.
         scraped_from=f"max by (instance, mountpoint, job) (node_filesystem_size_bytes{{{_FS}}})",
+        # node_exporter names every mount in node_filesystem_device_error, also one whose statfs fails or hangs (an
+        # NFS server gone), whose sizes it then leaves out: still mounted, left out, not gone.
+        listed=f"max by (instance, mountpoint) (node_filesystem_device_error{{{_FS}}})",
     ),
     # ceph-mgr exports pools by id; the name comes from ceph_pool_metadata. max_avail already
     # accounts for replication and the full ratio, so stored + max_avail is what the pool can hold.

@@ -309,8 +309,9 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             summary="A volume stopped reporting its usage: it is no longer forecast, and none of its alerts can fire.",
             description=f"The capacity exporter leaves out {_LABELS_OF_VOLUME}: no usage sample since"
             " {{ $value | humanizeTimestamp }} (its exporter is down, no longer scraped, or scraped without it while"
-            " it still exists: kubelet volume stats failing, a Ceph manager failed over to one not scraped; or it"
-            " was deleted while its exporter was down: then silence this alert for its volume), for more than"
+            " it still exists: kubelet volume stats failing, a hung NFS mount, a Ceph manager failed over to one not"
+            " scraped; or it was deleted while its exporter was down: then silence this alert for its volume), for"
+            " more than"
             f" {config.left_out.for_}.",
         ),
         _alert(
