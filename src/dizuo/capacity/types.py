@@ -39,9 +39,9 @@ class Reading:
     # Volumes without a recent sample that their selector's `exists` names (a claim no pod mounts now): not
     # forecast, not left out; their history still dates their datasets' writes.
     unmounted: list[UsageHistory] = field(default_factory=list)
-    # Volumes without a recent sample whose series ended while the exporters that reported them are still scraped
-    # (their selector's `scraped_from`) and that their selector's `listed` does not name: deleted. Not forecast, not
-    # left out; their history still dates their datasets' writes.
+    # Volumes without a recent sample whose series ended while the exporters that reported them still report (their
+    # selector's `scraped_from`, and `reporting`: by default, up) and that their selector's `listed` does not name:
+    # deleted. Not forecast, not left out; their history still dates their datasets' writes.
     gone: list[UsageHistory] = field(default_factory=list)
 
 
