@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from dizuo.capacity.calendar_cn import SHIPPED, local_day
 from dizuo.capacity.commands_forecast import load_calendar_option
+from dizuo.capacity.prometheus_source import DEFAULT_SELECTORS
 from dizuo.capacity.types import UsageHistory
 from dizuo.cli import app
 from dizuo.declaration.loader import load
@@ -348,6 +349,23 @@ def test_a_pool_that_usage_alone_keeps_over_its_target_is_an_answer(
     assert f"## No plan\n\n{plan['reason']}\n" in markdown
 
 
+def _with_idle_loaders(sc: Scenario, now: int) -> dict[str, list[tuple[dict[str, str], npt.NDArray[np.float64]]]]:
+    """``_kubelet_and_ceph``, and each measured candidate's claim `loader`, last mounted (sampled by kubelet) 3 days
+    before ``now``, and both its claims listed by kube-state-metrics to now."""
+    series = _kubelet_and_ceph(sc)
+    mounted_until = np.where(sc.ts <= now - 3 * DAY, 1.0, np.nan)
+    state = {"job": "kube-state-metrics"}
+    series["kube_persistentvolumeclaim_info"] = []
+    for code, used in sc.volumes.items():
+        loader = {"namespace": code, "persistentvolumeclaim": "loader", "job": "kubelet"}
+        series["kubelet_volume_stats_used_bytes"].append((loader, used[0] / 100 * mounted_until))
+        series["kubelet_volume_stats_capacity_bytes"].append((loader, used[0] / 50 * mounted_until))
+        for claim in ("data", "loader"):
+            info = {**state, "namespace": code, "persistentvolumeclaim": claim}
+            series["kube_persistentvolumeclaim_info"].append((info, np.ones(sc.ts.size)))
+    return series
+
+
 def _kubelet_and_ceph(sc: Scenario) -> dict[str, list[tuple[dict[str, str], npt.NDArray[np.float64]]]]:
     """The scenario as kubelet's volume stats (each measured candidate's claim `data`) and ceph-mgr's pool stats."""
     ceph = {"cluster": "yl-gov-ceph", "instance": "10.61.16.11:9283", "job": "ceph", "pool_id": "2"}
@@ -366,15 +384,17 @@ def _kubelet_and_ceph(sc: Scenario) -> dict[str, list[tuple[dict[str, str], npt.
     return series
 
 
-def _plan_from_prometheus(tmp_path: Path, sc: Scenario, series: dict[str, Any]) -> dict[str, Any]:
-    """`dizuo migrate city --prometheus-url` against Debian's Prometheus holding ``series`` backfilled; plan.json."""
+def _plan_from_prometheus(tmp_path: Path, sc: Scenario, series: dict[str, Any], *extra: str) -> dict[str, Any]:
+    """`dizuo migrate city --prometheus-url` against Debian's Prometheus holding ``series`` backfilled; plan.json,
+    with what the command said under ``"output"``."""
     tsdb = backfill(tmp_path, openmetrics(sc.ts, series))
     config = {"global": {"scrape_interval": "1m"}, "scrape_configs": []}
     with serving(tmp_path, tsdb, config, tmp_path / "prometheus.log") as (_, url):
         args = ["migrate", "city", str(YULIN), "--out", str(tmp_path / "plan"), "--prometheus-url", url]
-        result = CliRunner().invoke(app, [*args, "--calendar", str(CALENDAR)])
+        result = CliRunner().invoke(app, [*args, "--calendar", str(CALENDAR), *extra])
     assert result.exit_code == 0, result.output
-    return cast("dict[str, Any]", json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8")))
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    return cast("dict[str, Any]", {**plan, "output": result.output})
 
 
 @pytest.mark.prometheus
@@ -409,18 +429,7 @@ def test_a_claim_no_pod_mounts_now_is_copied_by_its_system_s_wave(yulin: Declara
     big = sorted(_candidates(yulin), key=lambda c: -c[1])
     measured = {code for code, _ in big[1:13]}
     sc = scenario(yulin, now, measured=measured)
-    series = _kubelet_and_ceph(sc)
-    mounted_until = np.where(sc.ts <= now - 3 * DAY, 1.0, np.nan)
-    state = {"job": "kube-state-metrics"}
-    series["kube_persistentvolumeclaim_info"] = []
-    for code, used in sc.volumes.items():
-        loader = {"namespace": code, "persistentvolumeclaim": "loader", "job": "kubelet"}
-        series["kubelet_volume_stats_used_bytes"].append((loader, used[0] / 100 * mounted_until))
-        series["kubelet_volume_stats_capacity_bytes"].append((loader, used[0] / 50 * mounted_until))
-        for claim in ("data", "loader"):
-            info = {**state, "namespace": code, "persistentvolumeclaim": claim}
-            series["kube_persistentvolumeclaim_info"].append((info, np.ones(sc.ts.size)))
-    plan = _plan_from_prometheus(tmp_path, sc, series)
+    plan = _plan_from_prometheus(tmp_path, sc, _with_idle_loaders(sc, now))
     for k, wave in enumerate(plan["waves"], start=1):
         text = (tmp_path / "plan" / f"wave-{k:02d}" / "data-copies.yml").read_text(encoding="utf-8")
         names = [c["name"] for c in yaml.safe_load(text)["data_migration_copies"]]
@@ -433,6 +442,47 @@ def test_a_claim_no_pod_mounts_now_is_copied_by_its_system_s_wave(yulin: Declara
     markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
     assert "- Idle at planning time (no recent usage sample: no pod mounted them)" in markdown
     assert f"`pvc:{min(measured)}/loader`" in markdown
+
+
+@pytest.mark.prometheus
+@pytest.mark.slow
+@pytest.mark.skipif(MISSING, reason=MISSING_REASON)
+def test_a_failed_exists_query_is_said_where_the_operator_looks(yulin: Declaration, tmp_path: Path) -> None:
+    """The same idle loader claims, read with a claims selector whose `exists` query Prometheus accepts (at start-up,
+    with no data) but fails on the data (a join matching many claims to many): the plan is still made (exit 0), but
+    the console, PLAN.md, plan.json and every wave's data-copies.yml say that idle claims could not be read and must
+    be checked by hand, since no wave copies them."""
+    now = int(time.time()) // STEP * STEP
+    big = sorted(_candidates(yulin), key=lambda c: -c[1])
+    measured = {code for code, _ in big[1:13]}
+    sc = scenario(yulin, now, measured=measured)
+    selectors = {s.kind: s for s in DEFAULT_SELECTORS}
+    # Two claims per namespace on each side: Prometheus answers 'many-to-many matching not allowed'.
+    failing = "kube_persistentvolumeclaim_info * on (namespace) group_left () kube_persistentvolumeclaim_info"
+    config = {
+        "selectors": [
+            selectors["pvc"].model_copy(update={"exists": failing}).model_dump(mode="json", exclude_none=True),
+            selectors["ceph_pool"].model_dump(mode="json", exclude_none=True),
+        ]
+    }
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    plan = _plan_from_prometheus(tmp_path, sc, _with_idle_loaders(sc, now), "--config", str(tmp_path / "sources.yaml"))
+    output = " ".join(plan["output"].split())
+    assert "warning: idle claims could not be read: check by hand." in output, output
+    assert "many-to-many matching not allowed" in output, output
+    assert plan["forecast"]["systems"][min(measured)]["idle_series"] == [], "the loader claims were not known"
+    assert list(plan["forecast"]["exists_unread"]) == ["pvc"], plan["forecast"]
+    assert [w.split(".")[0] for w in plan["warnings"]] == ["idle claims could not be read: check by hand"]
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    assert "- **Warning: idle claims could not be read: check by hand.** Prometheus failed the `exists` query" in (
+        markdown
+    ), markdown[:3000]
+    assert plan["waves"], "something moves"
+    for k in range(1, len(plan["waves"]) + 1):
+        text = (tmp_path / "plan" / f"wave-{k:02d}" / "data-copies.yml").read_text(encoding="utf-8")
+        said = " ".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("#"))
+        assert "WARNING: idle claims could not be read: check by hand." in said, f"wave {k}: {said}"
+        assert f"wave-{k:02d}/data-copies-added.yml" in said, f"wave {k}: {said}"
 
 
 def test_a_blip_of_the_last_hours_is_not_carried_on_for_a_quarter(yulin: Declaration, tmp_path: Path) -> None:

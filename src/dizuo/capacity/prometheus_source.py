@@ -854,10 +854,13 @@ class PrometheusSource:
         failed: dict[str, str] = {}
         errors: list[SourceError] = []
         existing: set[str] = set()
+        exists_unread: dict[str, str] = {}
         ended: set[str] = set()
         for index, selector in enumerate(self.config.selectors):
             try:
-                out += self._read(selector, start, end, step, index=index, existing=existing, ended=ended)
+                out += self._read(
+                    selector, start, end, step, index=index, existing=existing, exists_unread=exists_unread, ended=ended
+                )
             except UnreachableError:
                 raise
             except SourceError as exc:
@@ -901,12 +904,17 @@ class PrometheusSource:
         # Two selectors of one kind: where one read, the kind's volumes it read are fresh; the kind still counts as
         # failed, so the other's volumes are carried.
         kinds = tuple(dict.fromkeys(s.kind for s in self.config.selectors))
-        return Reading(fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted, gone=deleted)
+        return Reading(
+            fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted, gone=deleted, exists_unread=exists_unread
+        )
 
-    def _existing(self, selector: Selector, end: float, identity: VolumeIdentity) -> set[str]:
+    def _existing(
+        self, selector: Selector, end: float, identity: VolumeIdentity, unread: dict[str, str] | None = None
+    ) -> set[str]:
         """The series ids of the volumes ``selector.exists`` names within ``max_age`` before ``end`` (see ``_named``;
-        none without it, or when Prometheus fails it: those volumes are then left out as before, and the log says so
-        once)."""
+        none without it, or when Prometheus fails it: those volumes are then left out as before, the log says so
+        once, and ``unread`` gets the selector's kind and why, for a reader that must say it: a migration plan would
+        not copy them)."""
         if not selector.exists:
             return set()
         named = self._unless_failing(
@@ -914,12 +922,21 @@ class PrometheusSource:
             "exists",
             "which volumes exist not read, those unsampled are left out",
             partial(self._named, selector, selector.exists, end, identity),
+            failures=unread,
         )
         return named if named is not None else set()
 
-    def _unless_failing(self, selector: Selector, key: str, consequence: str, ask: Callable[[], _T]) -> _T | None:
+    def _unless_failing(
+        self,
+        selector: Selector,
+        key: str,
+        consequence: str,
+        ask: Callable[[], _T],
+        failures: dict[str, str] | None = None,
+    ) -> _T | None:
         """``ask()``, or None when Prometheus fails it (a Prometheus not answering at all fails the run): then
-        ``<kind>: <consequence>: <why>`` is logged, once while ``selector``'s ``key`` query keeps failing."""
+        ``<kind>: <consequence>: <why>`` is logged, once while ``selector``'s ``key`` query keeps failing, and
+        ``failures`` (when given) gets the kind and why."""
         try:
             answer = ask()
         except UnreachableError:
@@ -927,6 +944,8 @@ class PrometheusSource:
         except SourceError as exc:
             if self._said.anew(f"{key} failing", [selector.kind]):
                 log.warning("%s: %s: %s", selector.kind, consequence, exc)
+            if failures is not None:
+                failures.setdefault(selector.kind, str(exc))
             return None
         self._said.anew(f"{key} failing", [])
         return answer
@@ -973,13 +992,15 @@ class PrometheusSource:
         *,
         index: int | None = None,
         existing: set[str] | None = None,
+        exists_unread: dict[str, str] | None = None,
         ended: set[str] | None = None,
     ) -> list[UsageHistory]:
         """One selector's volumes (with ``owners``, only those whose owner label is one of them; see OWNERS): used,
         capacity and, where it counts them, bytes written, joined. Bytes written only add to what growth says: when
         their read fails (a join of three exporters can be refused as too large), the volumes are read without them.
         With ``index`` (its place in the config), a volume it returns more than once at a time is warned of; with
-        ``existing``, the ids of the volumes its ``exists`` names are added to it (see ``_existing``); with ``ended``,
+        ``existing``, the ids of the volumes its ``exists`` names are added to it (and to ``exists_unread`` its kind,
+        when that query fails: see ``_existing``); with ``ended``,
         the ids of those whose series ended while their exporters are still scraped (see ``_ended``)."""
         used, capacity = (
             self.query_range(query_text(e, step, selector.owner_label, owners), start, end, step)
@@ -1007,7 +1028,7 @@ class PrometheusSource:
         identity = VolumeIdentity(selector, used, capacity)
         joined = join_series(selector, used, capacity, self.ownership, written, identity)
         if existing is not None:
-            existing |= self._existing(selector, end, identity)
+            existing |= self._existing(selector, end, identity, exists_unread)
         if ended is not None:
             ended |= self._ended(selector, joined, end, identity)
         if index is not None:

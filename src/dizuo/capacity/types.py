@@ -43,6 +43,9 @@ class Reading:
     # selector's `scraped_from`, and `reporting`: by default, up) and that their selector's `listed` does not name:
     # deleted. Not forecast, not left out; their history still dates their datasets' writes.
     gone: list[UsageHistory] = field(default_factory=list)
+    # The kinds whose `exists` query failed (kind: why): which of their volumes exist unmounted is not known, so such
+    # a volume is in neither ``unmounted`` nor the forecast (left out, or taken for gone).
+    exists_unread: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,14 @@ from dizuo.files import output_place_problem, require_stdout, resolved_out
 from dizuo.migration.city import CityInstance, MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
-from dizuo.migration.report import PlanReadError, PlanWriteError, check_wave, plan_deadline, write_city_plan
+from dizuo.migration.report import (
+    PlanReadError,
+    PlanWriteError,
+    check_wave,
+    idle_unread_warning,
+    plan_deadline,
+    write_city_plan,
+)
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, show_bytes, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
@@ -278,9 +285,17 @@ def city(
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
     else:
         _say_deadline(console, planned, waves)
+    _say_idle_unread(console, planned)
     files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
     folders = f", a folder for each of its {len(waves.waves)} waves" if waves is not None and waves.waves else ""
     console.print(f"Plan written to {written}/ ({files}{folders})", markup=False)
+
+
+def _say_idle_unread(console: Console, planned: CityInstance) -> None:
+    """A warning, beside where the plan went, when no idle claim could be known (the `exists` query failed): the
+    source's own log line scrolled by long before, and no wave copies such a claim."""
+    if (unread := idle_unread_warning(planned)) is not None:
+        console.print(f"warning: {unread}", markup=False, highlight=False)
 
 
 def _say_deadline(console: Console, planned: CityInstance, waves: Waves) -> None:
@@ -334,7 +349,9 @@ def _outlook(
     histories = reading.histories
     with calendar_warnings_as(_log), Console(stderr=True).status(f"projecting {len(histories)} series"):
         try:
-            return usage_outlook(declaration, histories, calendar, idle=reading.unmounted)
+            return usage_outlook(
+                declaration, histories, calendar, idle=reading.unmounted, exists_unread=reading.exists_unread
+            )
         except OutlookError as err:
             _log(f"error: {err}")
             raise typer.Exit(BAD_INPUT) from None

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -87,6 +87,9 @@ class UsageOutlook:
     days_ahead: int
     systems: Mapping[str, Projected]  # candidate code -> its volumes on the legacy pool
     pools: Mapping[str, PoolOutlook]  # the legacy and target pool, where a series measures them
+    # The kinds of volume (selectors) whose `exists` query failed, and why: their idle volumes (a claim no pod mounts
+    # now) are not known, so no wave copies them; the plan says so wherever the operator reads it.
+    exists_unread: Mapping[str, str] = field(default_factory=dict)
 
 
 def usage_outlook(
@@ -94,11 +97,13 @@ def usage_outlook(
     histories: Sequence[UsageHistory],
     calendar: WorkingCalendar = SHIPPED,
     idle: Sequence[UsageHistory] = (),
+    exists_unread: Mapping[str, str] | None = None,
 ) -> UsageOutlook:
     """Project the volumes of the migration's candidates and its two storage pools (see the module docstring).
 
     ``idle`` are volumes without a recent sample that exist (the Prometheus source's ``Reading.unmounted``): a
-    candidate's on the legacy pool are its volumes too, at their last sample.
+    candidate's on the legacy pool are its volumes too, at their last sample. ``exists_unread``: the kinds whose
+    query for such volumes failed (``Reading.exists_unread``), and why: kept for the plan to say.
 
     ``histories`` carry the exporter's labels (``system``, ``pool``, ``volume``, ``kind``): a system's volumes are
     those labelled with its code and its declared storage pool; a pool's series is one labelled with the pool and
@@ -222,4 +227,5 @@ def usage_outlook(
             )
             for pool, h in pool_history.items()
         },
+        exists_unread=dict(exists_unread or {}),
     )

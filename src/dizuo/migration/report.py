@@ -302,6 +302,11 @@ def _write_at_once(files: dict[str, str], out: Path) -> None:
         raise PlanWriteError(f"--out {out}: the plan could not be written, nothing was: {err}") from err
 
 
+# Where a claim that no pod mounts could not be known (the source's `exists` query failed), first words of the warning
+# in the console, PLAN.md, plan.json and each wave's data-copies.yml.
+IDLE_UNREAD = "idle claims could not be read: check by hand"
+
+
 def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
     """The extra-vars file of roles/data_migration.yml for one wave: each moved volume's mount, old to new.
 
@@ -337,6 +342,17 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
     ]
     head = [
         f"# {folder} of {city.declaration.city.code}'s migration plan: the data of the systems it moves.",
+        *(
+            [
+                f"# WARNING: {IDLE_UNREAD}. Prometheus failed the `exists` query of the "
+                f"{', '.join(outlook.exists_unread)} selector",
+                "# (PLAN.md says how), so a claim no pod mounted at planning time is in no entry here: check each",
+                f"# moved system's claims on {m.legacy_storage_pool} against this list and give a missing one its own",
+                f"# entry in {folder}/data-copies-added.yml (README: copies added to a wave).",
+            ]
+            if outlook is not None and outlook.exists_unread
+            else []
+        ),
         f"# On the migration host, mount each volume below from {m.legacy_storage_pool} at "
         f"{root}/{m.legacy_storage_pool}/<name>",
         f"# and its new, empty one from {m.target_storage_pool} at {root}/{m.target_storage_pool}/<name>, then:",
@@ -454,7 +470,28 @@ def _forecast_document(city: CityInstance) -> dict[str, Any] | None:
         },
         "systems": {code: _projected_document(p) for code, p in outlook.systems.items()},
         "systems_unmeasured": sorted(_codes(city) - set(outlook.systems)),
+        "exists_unread": dict(outlook.exists_unread),
     }
+
+
+def idle_unread_warning(city: CityInstance, *, markdown: bool = False) -> str | None:
+    """What the operator must do by hand when the source could not say which claims exist unmounted (its `exists`
+    query failed): such a claim got no data copy. None when it could (or the sizes are not Prometheus's). With
+    ``markdown``, PLAN.md's line: the warning in bold, Prometheus's answer a code span."""
+    outlook = city.outlook
+    if outlook is None or not outlook.exists_unread:
+        return None
+    quote = _code if markdown else str
+    failed = "; ".join(f"of the {kind} selector ({quote(why)})" for kind, why in outlook.exists_unread.items())
+    return (
+        (f"**Warning: {IDLE_UNREAD}.**" if markdown else f"{IDLE_UNREAD}.")
+        + f" Prometheus failed the `exists` query (which claims exist that no pod mounts) {failed}, "
+        "so a moved system's claim that no pod mounted at planning time (one only a nightly loader mounts) is in no "
+        "wave's data-copies.yml and its data would never be copied: check each moved system's claims on "
+        f"{quote(city.migration.legacy_storage_pool)} against its wave's list and give a missing one its own entry in "
+        "wave-NN/data-copies-added.yml beside it (README: copies added to a wave), or plan again once the query "
+        "answers."
+    )
 
 
 def _projected_document(p: Projected) -> dict[str, Any]:
@@ -475,12 +512,14 @@ def _plan_document(
     city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
 ) -> dict[str, Any]:
     instance = city.instance
+    unread = idle_unread_warning(city)
     head: dict[str, Any] = {
         "city": city.declaration.city.code,
         "status": assignment.status,
         "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),
+        "warnings": [] if unread is None else [unread],
     }
     if waves is None or assignment.destinations is None:
         return {**head, "infeasible": True, "reason": assignment.reason}
@@ -736,6 +775,8 @@ def _markdown(
         _target_room_line(city),
         f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
     ]
+    if (unread := idle_unread_warning(city, markdown=True)) is not None:
+        lines.append(f"- {unread}")
     if waves is None or assignment.destinations is None:
         lines += [*_forecast_lines(city), "", "## No plan", "", str(assignment.reason), ""]
         if city.unrelievable is not None:
