@@ -677,3 +677,51 @@ def test_every_volume_of_a_forecast_wave_is_copied_each_from_its_own_mount(tmp_p
         arrived = {c["name"]: (Path(c["destination"]) / "data.csv").read_text(encoding="utf-8") for c in copies}
     assert arrived == {c["name"]: f"{c['name']}\n" for c in copies}, "every volume's data, each at its own mount"
     assert {p.name for p in (tmp_path / "evidence").glob("*.sha256")} == {f"{c['name']}.sha256" for c in copies}
+
+
+def test_copies_added_to_a_wave_in_a_file_beside_it_are_copied_as_readme_says(tmp_path: Path) -> None:
+    """README's copies added to a wave: the planned wave-01/data-copies.yml left as it is, a volume it lacks written
+    in the same form to wave-01/data-copies-added.yml beside it, and the role run once with each file. Both lists'
+    data arrive (each from its own mount), and check-wave still finds the wave's copy list the planned one."""
+    from typer.testing import CliRunner  # noqa: PLC0415 - only these tests plan a city
+
+    from dizuo.cli import app  # noqa: PLC0415
+
+    city, mounts = tmp_path / "yulin", tmp_path / "mnt"
+    shutil.copytree(REPO / "inventories" / "yulin", city)
+    settings = (city / "city.yaml").read_text(encoding="utf-8")
+    (city / "city.yaml").write_text(
+        settings.replace("  wave_gib: 20480\n", f"  wave_gib: 20480\n  copy_mount_root: {mounts}\n", 1), "utf-8"
+    )
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(city), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    planned_file = out / "wave-01" / "data-copies.yml"
+    planned = yaml.safe_load(planned_file.read_text(encoding="utf-8"))["data_migration_copies"]
+    # A second volume of the wave's first system that the plan could not know (a claim in no series).
+    first = planned[0]
+    extra_name = f"{first['name']}-scratch"
+    added = [
+        {
+            "name": extra_name,
+            "source": first["source"].rpartition("/")[0] + f"/{extra_name}",
+            "destination": first["destination"].rpartition("/")[0] + f"/{extra_name}",
+        }
+    ]
+    added_file = out / "wave-01" / "data-copies-added.yml"
+    added_file.write_text(yaml.safe_dump({"data_migration_copies": added}, sort_keys=False), encoding="utf-8")
+    with contextlib.ExitStack() as mounted:
+        for copy in [*planned, *added]:
+            for end in ("source", "destination"):
+                Path(copy[end]).mkdir(parents=True)
+                mounted.enter_context(mounted_tmpfs(Path(copy[end]), size="1m"))
+            (Path(copy["source"]) / "data.csv").write_bytes(f"{copy['name']}\n".encode() * 100)
+        for copies_file in (planned_file, added_file):  # once with each file (README)
+            done = _play_plan_wave(tmp_path, copies_file, require_mounts=True)
+            assert done.returncode == 0, f"{copies_file.name}:\n{done.stdout}{done.stderr}"
+        arrived = {c["name"]: (Path(c["destination"]) / "data.csv").read_bytes() for c in [*planned, *added]}
+    assert arrived == {c["name"]: f"{c['name']}\n".encode() * 100 for c in [*planned, *added]}, "both lists copied"
+    evidence = {p.name for p in (tmp_path / "evidence").glob("*.sha256")}
+    assert evidence == {f"{c['name']}.sha256" for c in [*planned, *added]}, evidence
+    checked = CliRunner().invoke(app, ["migrate", "check-wave", str(out), "1", str(city)])
+    assert checked.exit_code == 0, checked.output
