@@ -11,6 +11,7 @@ import math
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ from dizuo.migration.city import (
     change_of,
     check_layout,
 )
+from dizuo.migration.report import write_city_plan
+from dizuo.migration.solve import solve
 from dizuo.migration.validate import Plan, check_plan
+from dizuo.migration.waves import plan_waves
 
 ROOT = Path(__file__).resolve().parents[2]
 YULIN = ROOT / "inventories" / "yulin"
@@ -1081,3 +1085,33 @@ def test_check_wave_refuses_a_wave_the_declaration_s_other_files_no_longer_admit
     assert "would not pass `dizuo validate`" in said, said
     assert f"{declaration}/clusters.yaml: clusters[0].storage_pools[1].capacity_gib: 200000 GiB" in said, said
     assert "copy wave-01/systems.yaml over it" not in said
+
+
+@pytest.mark.parametrize(
+    ("stopped", "said"),
+    [
+        ("work limit", "the search for fewer waves stopped at its work limit (a count of HiGHS nodes: the same "
+         "declaration gives these waves on any machine), so fewer may exist"),
+        ("time limit", "**the search for fewer waves stopped at its time safety limit** (`--wave-time-limit`) before "
+         "its work limit: these waves depend on the machine's speed and load"),
+    ],
+)  # fmt: skip
+def test_plan_md_says_where_the_search_for_fewer_waves_stopped(
+    yulin: Declaration, tmp_path: Path, stopped: str, said: str
+) -> None:
+    """Yulin's plan written with waves whose search stopped at a limit: PLAN.md's waves line says which (the work
+    limit: the same waves on any machine; the time safety: waves that depend on the machine) and plan.json records
+    it; the plan of a search that ended on its own says neither."""
+    planned = build_instance(yulin)
+    assignment = solve(planned.instance)
+    assert assignment.destinations is not None
+    found = plan_waves(planned.instance, assignment.destinations)
+    assert found.stopped is None, "Yulin's heuristics meet the bound: nothing to search"
+    write_city_plan(YULIN, planned, assignment, found, tmp_path / "ended")
+    assert "the search for fewer waves" not in (tmp_path / "ended" / "PLAN.md").read_text(encoding="utf-8")
+    write_city_plan(YULIN, planned, assignment, replace(found, fewest=False, stopped=stopped), tmp_path / "plan")
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    waves_line = next(line for line in markdown.splitlines() if line.startswith("- Waves: "))
+    assert said in waves_line, waves_line
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["waves_search"] == {"method": found.method, "fewest": False, "stopped": stopped}

@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 
 from dizuo.cli import app
 from dizuo.migration import solve as solve_module
+from dizuo.migration import waves as waves_module
 from dizuo.migration.instance import load_instance
 from dizuo.migration.validate import check_plan, parse_plan
 
 from .conftest import GIB, TIB, document, system, target
+from .test_waves import hard_packing_systems
 
 DIZUO = Path(sys.executable).with_name("dizuo")
 
@@ -205,3 +207,18 @@ def test_greedy_fallback_shows_the_bound_and_gap_when_highs_finds_nothing_in_tim
     result, _ = _plan_in_process(tmp_path)
     assert "fallback: greedy plan at 195 CNY, bound 150, gap 23.076923%" in result.stderr
     assert "150 CNY / 23.07692%" in result.stderr, f"the summary lacks bound / gap:\n{result.stderr}"
+
+
+def test_a_wave_search_stopped_at_its_work_limit_is_said_in_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dizuo migrate plan` whose search for fewer waves ends at its work limit (one HiGHS node here) prints the
+    heuristics' waves and says in the summary that the search stopped there, not that they are the fewest."""
+    monkeypatch.setattr(waves_module, "SEARCH_WORK", 1)
+    path = _write(tmp_path, document(hard_packing_systems(), [target("A", 10**6)], keep_tib=0, wave_tib=100))
+    result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--wave-time-limit", "3600"])
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)["waves"]) == 9
+    summary = " ".join(result.stderr.split())
+    assert "9 / 8 (FFD, ready first, search stopped at its work" in summary, summary  # the table wraps the rest
+    assert "waves: HiGHS stopped at its work limit before it could tell whether 8 waves do" in summary, summary

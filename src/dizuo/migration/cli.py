@@ -82,7 +82,14 @@ def solver_output_to_stderr() -> Iterator[None]:
 TimeLimit = Annotated[
     float, typer.Option(min=1.0, help="Seconds for the assignment solver (HiGHS); waves get their own budget.")
 ]
-WaveTimeLimit = Annotated[float, typer.Option(min=0.0, help="Seconds for improving the waves beyond the heuristics.")]
+WaveTimeLimit = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Seconds, an outer safety for the search for fewer waves than the heuristics find: a count of HiGHS "
+        "nodes ends it first (the same waves on any machine); stopped by the seconds, the summary and PLAN.md say so.",
+    ),
+]
 
 
 def _solve(instance: Instance, time_limit: float, wave_time_limit: float) -> tuple[Assignment, Waves | None]:
@@ -176,7 +183,9 @@ def _summary(
         head.add_row("bound / gap", f"{bound} / {gap}")
         head.add_row(
             "waves / lower bound",
-            f"{len(waves.waves)} / {waves.lower_bound} ({waves.method}{', fewest' if waves.fewest else ''})",
+            f"{len(waves.waves)} / {waves.lower_bound} ({waves.method}{', fewest' if waves.fewest else ''}"
+            + (f", search stopped at its {waves.stopped}" if waves.stopped else "")
+            + ")",
         )
     head.add_row("seconds", f"{seconds:.1f}")
     console.print(head)

@@ -508,6 +508,23 @@ def _codes(city: CityInstance) -> set[str]:
     return {s.code for s in city.candidates}
 
 
+def waves_search_sentence(waves: Waves) -> str:
+    """What PLAN.md says of a search for fewer waves that a limit stopped (nothing where it ended on its own): at its
+    work limit the waves are the same on any machine; at its time safety they depend on the machine."""
+    if waves.stopped == "work limit":
+        return (
+            "; the search for fewer waves stopped at its work limit (a count of HiGHS nodes: the same declaration "
+            "gives these waves on any machine), so fewer may exist"
+        )
+    if waves.stopped == "time limit":
+        return (
+            "; **the search for fewer waves stopped at its time safety limit** (`--wave-time-limit`) before its "
+            "work limit: these waves depend on the machine's speed and load; plan again with a larger "
+            "`--wave-time-limit` for waves any machine gives"
+        )
+    return ""
+
+
 def _plan_document(
     city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
 ) -> dict[str, Any]:
@@ -530,6 +547,7 @@ def _plan_document(
         "bound_cny": assignment.bound,
         "deadline": _deadline_document(plan_deadline(city, len(waves.waves))),
         "assignments": dict(assignment.destinations),
+        "waves_search": {"method": waves.method, "fewest": waves.fewest, "stopped": waves.stopped},
         "waves": [
             [
                 {
@@ -789,7 +807,7 @@ def _markdown(
         _moves_line(city, [c.code for c in moved]),
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
         f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
-        "unless one system alone is larger",
+        "unless one system alone is larger" + waves_search_sentence(waves),
         *(f"- {sentence}" for sentence in (deadline.sentences() if deadline is not None else ())),
         *_forecast_lines(city),
         *_target_usage_lines(city, [c.code for c in moved]),

@@ -9,7 +9,9 @@ on it moves in the group's wave. Only a group larger than a window (or one whose
 over several waves, as FORMAT.md allows.
 Fewer waves is better: the heuristics pack dependency-ready items (a system, or such a group whole) wave by
 wave, largest first; when that misses FORMAT.md's lower bound and the case is small, a feasibility MILP
-(HiGHS) looks for a packing into fewer waves.
+(HiGHS) looks for a packing into fewer waves. That search is limited by a count of work (HiGHS's branch-and-bound
+nodes), not by seconds, so that the same input gives the same waves on any machine however busy; its time limit is
+an outer safety, and a search it stops says so (``Waves.stopped``), since its waves may then differ.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from scipy.sparse.csgraph import connected_components
 from dizuo.migration.highs import milp
 from dizuo.migration.instance import Instance, System
 
-DEFAULT_TIME_LIMIT_S = 20.0
+# Seconds: an outer safety only, for HiGHS's root work, which no node count bounds. The work limit below binds first
+# on the cases measured (bench/migration/README.md); a search this stops says so in PLAN.md and the summary.
+DEFAULT_TIME_LIMIT_S = 60.0
+# The work each packing MILP may take: branch-and-bound nodes times its binaries (a node of a larger MILP costs more),
+# so some 1,700 nodes of a 600-binary MILP (10 s on 2 busy cores) and 180 at MILP_MAX_BINARIES (15-30 s). Raise it
+# to search longer; any value gives the same waves from the same input.
+SEARCH_WORK = 1_000_000
 # The packing MILP has items x waves binaries; beyond this it rarely finishes, and large sets of
 # small systems are packed to the bound by the heuristics anyway.
 MILP_MAX_BINARIES = 6000
@@ -42,6 +50,9 @@ class Waves:
     lower_bound: int
     method: str
     fewest: bool  # the items' bound is met, or HiGHS proved every smaller count impossible
+    # Why the search for fewer waves ended before it could tell (None: it did, or had nothing to search):
+    # "work limit" (SEARCH_WORK: the same on any machine) or "time limit" (the outer safety: machine-dependent).
+    stopped: str | None = None
 
 
 def lower_bound(sizes: Sequence[int], wave_bytes: int) -> int:
@@ -193,16 +204,20 @@ def plan_waves(
     # (a group whole counts as one). It is 0 when every moved system has 0 bytes, but moved systems need at least
     # one wave (and a packing MILP into 0 waves has no variables).
     impossible = max(lower_bound(items.size, items.wave_bytes), 1) if items.members else 0
+    stopped = None
     if len(best) > impossible and len(items.members) * (len(best) - 1) <= MILP_MAX_BINARIES:
         for count in range(impossible, len(best)):
             remaining = time_limit - (time.perf_counter() - start)
             if remaining <= 0:
+                stopped = "time limit"
                 break
-            found, proven = _milp_waves(items, count, remaining)
+            found, proven, stopped = _milp_waves(items, count, remaining)
             if found is not None:
                 best, method = found, f"MILP ({count} waves)"
                 break
             if not proven:
+                if stopped is not None:
+                    log(f"waves: HiGHS stopped at its {stopped} before it could tell whether {count} waves do")
                 break
             impossible = count + 1
             log(f"waves: HiGHS proves {count} waves impossible")
@@ -210,7 +225,8 @@ def plan_waves(
         raise AssertionError("wave planner produced an invalid order")
     position = {s.id: i for i, s in enumerate(moved)}
     ordered = tuple(tuple(sorted((sid for i in w for sid in items.members[i]), key=position.__getitem__)) for w in best)
-    return Waves(ordered, bound, method, fewest=len(best) <= impossible)
+    fewest = len(best) <= impossible
+    return Waves(ordered, bound, method, fewest=fewest, stopped=None if fewest else stopped)
 
 
 def _heuristics(items: _Items) -> tuple[list[list[int]], str]:
@@ -297,8 +313,9 @@ def _pack_ready(items: _Items, order: Sequence[int], succs: list[list[int]]) -> 
     return waves
 
 
-def _milp_waves(items: _Items, count: int, time_limit: float) -> tuple[list[list[int]] | None, bool]:
-    """A packing into ``count`` waves from HiGHS, or None and whether HiGHS proved there is none."""
+def _milp_waves(items: _Items, count: int, time_limit: float) -> tuple[list[list[int]] | None, bool, str | None]:
+    """A packing into ``count`` waves from HiGHS, or None and whether HiGHS proved there is none; and the limit that
+    stopped HiGHS before it could tell ("work limit", "time limit"), if one did."""
     n, k = len(items.members), count
     big = np.array([s > items.wave_bytes for s in items.size])
     col = np.arange(n * k).reshape(n, k)  # y[i, w] = item i moves in wave w
@@ -340,15 +357,19 @@ def _milp_waves(items: _Items, count: int, time_limit: float) -> tuple[list[list
         integrality=np.ones(n * k),
         bounds=Bounds(0.0, 1.0),
         constraints=LinearConstraint(matrix, np.array(lb), np.array(ub)),
-        options={"time_limit": max(0.5, time_limit), "disp": False},
+        # Nodes, not seconds, end the search (SEARCH_WORK); the time is the outer safety.
+        options={"time_limit": max(0.5, time_limit), "node_limit": max(1, SEARCH_WORK // (n * k)), "disp": False},
     )
+    # HiGHS ends at its node limit with "Solution limit reached" (scipy knows no status of its own for it).
+    message = str(result.message)
+    limit = "time limit" if message.startswith("Time limit") else "work limit" if "Solution limit" in message else None
     if result.x is None:
-        return None, result.status == 2
+        return None, result.status == 2, limit
     wave_of = np.argmax(result.x.reshape(n, k), axis=1)
     waves = [[int(i) for i in np.flatnonzero(wave_of == w)] for w in range(k)]
     waves = [w for w in waves if w]
     # The window row is checked in floats by HiGHS: keep the packing only if it holds in integers.
-    return (waves if _valid(items, waves) else None), False
+    return (waves if _valid(items, waves) else None), False, limit
 
 
 def _valid(items: _Items, waves: Sequence[Sequence[int]]) -> bool:
