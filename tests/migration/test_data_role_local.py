@@ -725,3 +725,29 @@ def test_copies_added_to_a_wave_in_a_file_beside_it_are_copied_as_readme_says(tm
     assert evidence == {f"{c['name']}.sha256" for c in [*planned, *added]}, evidence
     checked = CliRunner().invoke(app, ["migrate", "check-wave", str(out), "1", str(city)])
     assert checked.exit_code == 0, checked.output
+
+
+def test_a_copy_added_under_a_name_the_wave_uses_is_refused_and_the_wave_s_evidence_kept(tmp_path: Path) -> None:
+    """The role run with a second copy list (a copy added to a wave) that names another volume as the wave's sys-a:
+    the run fails naming the copy the evidence records, nothing is copied into the added destination, and sys-a's
+    manifest (the evidence of its verified copy) is kept; a run of the wave's list still finds it as verified."""
+    wave = Wave(tmp_path)
+    (wave.source() / "ledger.dat").write_bytes(b"planned " * 1000)
+    planned_list = (tmp_path / "data-copies.yml").read_text(encoding="utf-8")
+    assert wave.play().returncode == 0
+    evidence = (wave.evidence / "sys-a.sha256").read_bytes()
+    other = {"name": "sys-a", "source": str(tmp_path / "old" / "sys-x"), "destination": str(tmp_path / "new" / "sys-x")}
+    for end in ("source", "destination"):
+        Path(other[end]).mkdir(parents=True)
+    (Path(other["source"]) / "scratch.dat").write_bytes(b"added")
+    (tmp_path / "data-copies.yml").write_text(yaml.safe_dump({"data_migration_copies": [other]}), "utf-8")
+    added = wave.play()
+    assert added.returncode != 0, added.stdout
+    assert "records another copy under this copy's name" in added.stdout, added.stdout
+    assert list(Path(other["destination"]).iterdir()) == []
+    assert (wave.evidence / "sys-a.sha256").read_bytes() == evidence
+    (tmp_path / "data-copies.yml").write_text(planned_list, "utf-8")
+    again = wave.play()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "changed=0" in again.stdout, again.stdout  # as last verified: nothing to copy again
+    assert (wave.destination() / "ledger.dat").read_bytes() == b"planned " * 1000

@@ -250,6 +250,40 @@ def test_guard_resumes_only_its_own_unfinished_copy_of_the_same_source(tmp_path:
     assert "last verified as a copy of something else" in refused.stdout
 
 
+def test_guard_refuses_a_copy_whose_name_holds_another_copy_s_evidence(tmp_path: Path) -> None:
+    """Names are unique within one copy list only: a second list (a copy added to a wave) that reuses a name for
+    another volume, into an empty destination, is refused before anything is written, naming the copy the evidence
+    records, whether that copy was verified (its manifest) or cut short (its marker); the evidence stays as it was."""
+    planned, added = (tmp_path / "old" / "a", tmp_path / "new" / "a"), (tmp_path / "old" / "x", tmp_path / "new" / "x")
+    manifest = tmp_path / "evidence" / "sys-a.sha256"
+    manifest.parent.mkdir()
+    for root in (*planned, *added):
+        root.mkdir(parents=True)
+    (planned[0] / "f").write_bytes(b"planned")
+    (added[0] / "g").write_bytes(b"added")
+    assert _run("guard", str(planned[0]), str(planned[1]), str(manifest)).stdout.strip() == "empty"
+    marker = Path(f"{manifest}.in-progress")
+    cut_short = marker.read_bytes()
+    refused = _run("guard", str(added[0]), str(added[1]), str(manifest))
+    assert refused.returncode == 1, refused.stdout
+    assert f"{marker} records another copy under this copy's name (source={planned[0]} destination={planned[1]})" in (
+        refused.stdout
+    )
+    assert marker.read_bytes() == cut_short, "the planned copy's unfinished copy is still its own"
+    _rsync(*planned, manifest)
+    assert _digest(*planned, manifest).returncode == 0
+    evidence = manifest.read_bytes()
+    for extra in ((), ("--check",), ("--repair",)):
+        refused = _run("guard", str(added[0]), str(added[1]), str(manifest), *extra)
+        assert refused.returncode == 1, f"{extra}: {refused.stdout}"
+        assert f"{manifest} records another copy under this copy's name (source={planned[0]} " in refused.stdout
+        assert "give this copy a name no other copy of the wave uses" in refused.stdout
+    assert manifest.read_bytes() == evidence, "the planned copy's evidence is kept"
+    assert not marker.exists(), "no marker of the refused copy"
+    assert list(added[1].iterdir()) == []
+    assert _run("guard", str(planned[0]), str(planned[1]), str(manifest)).stdout.strip() == "as last verified"
+
+
 def test_copy_list_refuses_nesting_across_entries_symlinks_and_unmounted_folders(tmp_path: Path) -> None:
     """A destination inside another copy's source, `//` and `/.` tricks, symlinked roots, `/`, a missing source,
     evidence kept inside a source, and plain folders where volumes should be mounted."""
