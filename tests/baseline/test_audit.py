@@ -994,34 +994,56 @@ def test_sshd_reads_without_password_as_prohibit_password():
 @pytest.fixture(scope="module")
 def real_sshd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A command that runs Debian 12's real sshd, as `/usr/sbin/sshd` would on a host: in a private mount namespace
-    (`unshare -m`) where /etc/passwd has its privilege-separation user and /run/sshd exists, this machine's own
-    files untouched. The sshd_config to read is given with -f."""
+    (`unshare -m`) where /etc/passwd has its privilege-separation user and the test accounts (SSHD_TEST_ACCOUNTS),
+    /etc/group their groups, and /run/sshd exists, this machine's own files untouched. The sshd_config to read is
+    given with -f. Beside it, `with-accounts` runs any other command with the same passwd and group."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("running sshd -T needs root and unshare (a private mount namespace for its passwd and /run)")
     work = tmp_path_factory.mktemp("sshd")
     root = debian_package_tree(("openssh-server", "libwrap0"), work)
-    (work / "passwd").write_text(Path("/etc/passwd").read_text() + "sshd:x:64999:65534::/run/sshd:/usr/sbin/nologin\n")
+    (work / "passwd").write_text(
+        Path("/etc/passwd").read_text()
+        + "sshd:x:64999:65534::/run/sshd:/usr/sbin/nologin\n"
+        + "".join(f"{user}:x:{uid}:{gid}::/nonexistent:/usr/sbin/nologin\n" for user, uid, gid in SSHD_TEST_ACCOUNTS)
+    )
+    (work / "group").write_text(Path("/etc/group").read_text() + "".join(f"{g}\n" for g in SSHD_TEST_GROUPS))
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host_key")], check=True)
     libraries = f"{root}/usr/lib/x86_64-linux-gnu:{root}/lib/x86_64-linux-gnu"
+    accounts = f"mount --bind {work}/passwd /etc/passwd && mount --bind {work}/group /etc/group"
     inside = (
-        f"mount --bind {work}/passwd /etc/passwd && mount -t tmpfs tmpfs /run && mkdir /run/sshd && "
+        f"{accounts} && mount -t tmpfs tmpfs /run && mkdir /run/sshd && "
         f'LD_LIBRARY_PATH={libraries} exec {root}/usr/sbin/sshd -o HostKey={work}/host_key "$@"'
     )
     command = work / "sshd"
     command.write_text(f"#!/bin/sh\nexec unshare -m --propagation private sh -c '{inside}' sshd \"$@\"\n")
     command.chmod(0o755)
+    with_accounts = work / "with-accounts"
+    with_accounts.write_text(
+        f'#!/bin/sh\nexec unshare -m --propagation private sh -c \'{accounts} && exec "$@"\' sh "$@"\n'
+    )
+    with_accounts.chmod(0o755)
     return command
 
 
+# Accounts the real sshd and the audit's other commands see (user, uid, primary gid), with their groups: dz-ops-lead
+# belongs to dz-admins by its primary group only, which dz-admins' own entry does not list.
+SSHD_TEST_ACCOUNTS = [("dz-ops-lead", 64990, 64990)]
+SSHD_TEST_GROUPS = ["dz-admins:x:64990:"]
+
+
 class _SshdHost:
-    """This machine, where `/usr/sbin/sshd` is the real sshd reading ``config``."""
+    """This machine, where `/usr/sbin/sshd` is the real sshd reading ``config`` and every other command (getent)
+    sees the accounts sshd sees."""
 
     def __init__(self, sshd: Path, config: Path) -> None:
         self.local = testinfra.get_host("local://")
         self.sshd = f"{sshd} -f {config}"
+        self.with_accounts = sshd.parent / "with-accounts"
 
     def run(self, command: str, *args: str) -> Any:
-        return self.local.run(command.replace("/usr/sbin/sshd", self.sshd, 1), *args)
+        if command.startswith("/usr/sbin/sshd"):
+            return self.local.run(command.replace("/usr/sbin/sshd", self.sshd, 1), *args)
+        return self.local.run(f"{self.with_accounts} {command}", *args)
 
 
 class _NamespaceHost:
@@ -1166,6 +1188,27 @@ def test_a_match_block_no_management_source_or_probe_meets_is_evaluated_too(real
         "sshd -T -C for dz-person-probe from 10.9.0.1: authenticationmethods is password, "
         "expected = publickey,password",
         "sshd -T -C for dzadmin from 10.9.0.1: authenticationmethods is password, expected = publickey",
+    ]
+
+
+def test_a_match_group_block_is_evaluated_for_a_user_whose_primary_group_it_is(real_sshd, tmp_path):
+    """sshd matches `Match Group` on every group of the user, its primary group (passwd's gid) included, which the
+    group's own entry does not list: a block weakening sshd for dz-admins is evaluated for dz-ops-lead, whose primary
+    group it is, and fails, instead of being left unjudged for want of a listed member."""
+    config = tmp_path / "sshd_config"
+    mgmt = {"mgmt_allowed_sources": ["10.64.0.0/24"], "automation_account": "dzadmin"}
+    config.write_text(SSHD_HARDENED + "Match Group dz-admins\n    PermitRootLogin yes\n    MaxAuthTries 100\n")
+    host, found, evidence = _SshdHost(real_sshd, config), [], []
+    for args in _control_checks("DZ-IA-08", "sshd_effective", **mgmt):
+        args["expect"] = [item for item in args["expect"] if item["key"] in {"permitrootlogin", "maxauthtries"}]
+        finding = checks.sshd_effective(host, args)
+        found += finding.problems
+        evidence += finding.evidence
+    lead = "dz-ops-lead from 10.64.0.1, dz-ops-lead from 192.0.2.10"
+    assert f"Match Group dz-admins: evaluated for {lead}" in evidence
+    assert found == [
+        f"sshd -T -C for {lead}: permitrootlogin is yes, expected = no",
+        f"sshd -T -C for {lead}: maxauthtries is 100, expected between 1 and 4",
     ]
 
 

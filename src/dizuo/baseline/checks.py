@@ -725,9 +725,10 @@ def _probes_meeting(
                 known = [u for u in users if _matched_by(u, chosen)]
                 users = [u for u in dict.fromkeys(named + known) if not _matched_by(u, refused)]
             case "group":
-                # getent group: name:x:gid:member,member (no line, exit 2, for a group the host does not have)
-                listed = [_run(host, "getent group %s", group, ok=(0, 2)).strip() for group in chosen]
-                members = (m for line in listed if line for m in line.rsplit(":", 1)[-1].split(",") if m)
+                # sshd matches the groups getgrouplist gives the user: those whose entry lists it and its primary
+                # group (passwd's gid), which `getent group` does not list; a user whose only tie is the latter
+                # meets the block as well.
+                members = (m for group in chosen for m in _group_members(host, group) or [])
                 users = [m for m in dict.fromkeys(members) if not _matched_by(m, exempt)]
                 if not users:
                     return [], f"no member of group {value} to probe with"
