@@ -163,6 +163,50 @@ def test_output_stdout_cannot_take_is_one_error_line_not_a_traceback(command: li
     assert done.stderr.count("error:") == 1, done.stderr
 
 
+ROOT = Path(__file__).parents[1]
+YULIN = str(ROOT / "inventories" / "yulin")
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["harden", "-i", YULIN, "--limit", "nosuchhost"], "--limit: 'nosuchhost' matches no host or group"),
+        (["audit", "-i", YULIN, "--report", "{tmp}/r", "--limit", "nosuchhost"], "--limit: 'nosuchhost' matches no"),
+        (["harden", "-i", YULIN, "--controls", "DZ-NO-01"], "--controls: not host controls of the catalogue: DZ-NO-01"),
+        (["validate", "{tmp}/nowhere"], "{tmp}/nowhere: not a directory holding a city declaration"),
+        (["schema", "nosuch.yaml"], "nosuch.yaml: not a declaration file"),
+        (["inventory", YULIN, "--list", "--host", "x"], "give --list or --host NAME, not both"),
+        (["synth", YULIN, "--out", "{tmp}/b", "--stack", "nosuch"], "Pulumi.nosuch.yaml: no such stack config"),
+        (["capacity", "forecast", "{tmp}/usage.csv"], "{tmp}/usage.csv: cannot read"),
+        (["capacity", "rules", "--config", "{tmp}/a.yaml", "--output", "{tmp}/o"], "--config {tmp}/a.yaml: no such"),
+        (["migrate", "plan", "{tmp}/instance.json"], "{tmp}/instance.json: file is missing"),
+    ],
+    ids=[
+        "harden-limit",
+        "audit-limit",
+        "harden-controls",
+        "validate",
+        "schema",
+        "inventory",
+        "synth",
+        "forecast",
+        "rules",
+        "migrate",
+    ],
+)
+def test_every_command_refuses_with_one_prefix(command: list[str], said: str, tmp_path: Path) -> None:
+    """Every command's refusal is a line starting `error: ` (dizuo.refusal), so a person reads them alike and a script
+    finds them with one pattern: `dizuo harden` printed `error --limit: ...` where `dizuo audit` printed `error:
+    --limit: ...` for the same bad pattern."""
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in command]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == BAD_INPUT, result.output
+    refusals = [line for line in result.stderr.splitlines() if line.lower().startswith("error")]
+    assert refusals, result.stderr
+    assert all(line.startswith("error: ") for line in refusals), refusals
+    assert any(said.replace("{tmp}", str(tmp_path)) in line for line in refusals), refusals
+
+
 @pytest.mark.parametrize("mismatch", [None, "warning", "error"], ids=["default", "warning", "error"])
 def test_ansible_imported_under_the_stdout_guard_has_nothing_to_warn_about(mismatch: str | None) -> None:
     """`dizuo harden --limit` (and `dizuo audit`) load Ansible in-process, whose display patches sys.stdout's buffer and
@@ -183,7 +227,7 @@ def test_ansible_imported_under_the_stdout_guard_has_nothing_to_warn_about(misma
         env=env,
     )
     assert done.returncode == BAD_INPUT, done.stderr
-    assert done.stderr == "error --limit: 'nosuchhost' matches no host or group of hosts.yaml\n", done.stderr
+    assert done.stderr == "error: --limit: 'nosuchhost' matches no host or group of hosts.yaml\n", done.stderr
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from dizuo.exit_codes import FAILED
 from dizuo.files import StdoutError, guarded_stdout
 from dizuo.interrupt import watching
+from dizuo.refusal import error_line
 
 # Top-level command -> the domain module whose register(app) adds it; listed in this order in --help.
 # tests/test_cli.py checks this against what each domain actually registers.
@@ -98,5 +99,5 @@ def main() -> None:
             with guarded_stdout():  # every command's stdout: what it cannot take is one error line, not a traceback
                 app()
         except StdoutError as err:  # its output cannot be delivered: found at a write, or before the work (>&-)
-            typer.echo(f"error: {err}", err=True)
+            typer.echo(error_line(str(err)), err=True)
             raise SystemExit(FAILED) from None

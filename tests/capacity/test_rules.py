@@ -360,7 +360,7 @@ def test_rules_outside_the_clone_say_where_they_looked_and_what_to_do(tmp_path, 
     assert result.exit_code == 2, result.output
     looked = tmp_path.resolve() / "monitoring" / "alerts-config.yaml"
     assert result.output == (
-        f"error --config monitoring/alerts-config.yaml: no such file (looked for {looked}): run in the folder that "
+        f"error: --config monitoring/alerts-config.yaml: no such file (looked for {looked}): run in the folder that "
         "holds monitoring/ (the clone), or pass --config and --output\n"
     ), result.output
     assert list(tmp_path.iterdir()) == []

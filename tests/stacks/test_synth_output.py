@@ -469,7 +469,7 @@ def test_a_stack_without_its_config_file_is_said_as_that_not_as_a_missing_key(
     )
     assert done.returncode == BAD_INPUT, done.stdout[-2000:] + done.stderr[-2000:]
     expected = ROOT / "stacks" / "0-network" / "Pulumi.yulin-dev.yaml"
-    assert f"error {expected}: no such stack config: --stack yulin-dev" in done.stderr, done.stderr
+    assert f"error: {expected}: no such stack config: --stack yulin-dev" in done.stderr, done.stderr
     assert "(environments with a Pulumi.<env>.yaml there: yulin-prod)" in done.stderr, done.stderr
     assert "externalNetwork" not in done.stderr, done.stderr
     assert not (tmp_path / "build").exists()

@@ -25,6 +25,7 @@ from dizuo.baseline.report import Status, verdict, visible
 from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.refusal import print_error
 
 MAX_LISTED_FAILURES = 40
 
@@ -57,10 +58,10 @@ def audit(
         ready_report_dir(report)
     except (DeclarationError, WaiverError, CatalogueError) as exc:
         for problem in exc.problems:
-            err.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False)
+            print_error(err, str(problem))
         raise typer.Exit(BAD_INPUT) from None
     except AuditInputError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        print_error(err, str(exc))
         raise typer.Exit(BAD_INPUT) from None
     unwritten: ReportWriteError | None = None
     with Progress(
@@ -83,7 +84,7 @@ def audit(
     sys.stdout.flush()
     if unwritten is not None:
         # The results are shown above, but CI must not pass an audit whose reports are missing.
-        err.print(f"[red]error:[/red] {escape(str(unwritten))}", highlight=False)
+        print_error(err, str(unwritten))
         raise typer.Exit(FAILED)
     if run.failed:
         raise typer.Exit(FAILED)

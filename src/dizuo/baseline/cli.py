@@ -17,6 +17,7 @@ from dizuo.baseline import audit_cli, harden
 from dizuo.baseline.catalogue import CatalogueError, Scope, UnknownControlError, control_ids, packaged
 from dizuo.declaration import Declaration, DeclarationError, load
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.refusal import print_error
 
 err = Console(stderr=True)
 out = Console()
@@ -46,7 +47,7 @@ def controls(
         catalogue = packaged()
     except CatalogueError as exc:
         for problem in exc.problems:
-            err.print("[red]error[/red]", escape(str(problem)))
+            print_error(err, str(problem))
         raise typer.Exit(BAD_INPUT) from None
     if format_ is Format.JSON:
         print(json.dumps(catalogue.model_dump(mode="json"), ensure_ascii=False, indent=2))
@@ -102,13 +103,13 @@ def _harden_inputs(
         )
     except DeclarationError as exc:
         for problem in exc.problems:
-            err.print("[red]error[/red]", escape(str(problem)), highlight=False, soft_wrap=True)
+            print_error(err, str(problem))
         raise typer.Exit(BAD_INPUT) from None
     except UnknownControlError as exc:
-        err.print("[red]error[/red] --controls:", escape(str(exc)))
+        print_error(err, f"--controls: {exc}")
         raise typer.Exit(BAD_INPUT) from None
     except harden.HardenError as exc:
-        err.print("[red]error[/red]", escape(str(exc)))
+        print_error(err, str(exc))
         raise typer.Exit(BAD_INPUT) from None
     return declaration, playbook, tags
 

@@ -18,6 +18,7 @@ from dizuo.capacity.csvio import UsageCsvError, read_usage_csv
 from dizuo.capacity.forecast import DEFAULT_HORIZON_SECONDS, forecast_histories
 from dizuo.exit_codes import BAD_INPUT
 from dizuo.files import require_stdout
+from dizuo.refusal import error_line
 
 CalendarOption = Annotated[
     Path | None,
@@ -79,7 +80,7 @@ def forecast(
         histories = read_usage_csv(path)
     except (UsageCsvError, ConfigError) as err:
         for line in str(err).splitlines():
-            typer.echo(f"error: {line}", err=True)
+            typer.echo(error_line(line), err=True)
         raise typer.Exit(BAD_INPUT) from None
     require_stdout()  # the forecasts are stdout's: with none, not the forecasting first
     with calendar_warnings_as(lambda line: typer.echo(line, err=True)):

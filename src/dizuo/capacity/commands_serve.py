@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from dizuo.capacity.commands_forecast import CalendarOption, calendar_warnings_as, load_calendar_option
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.refusal import print_error
 
 # The Prometheus client and the declaration model load with the command that needs them: `dizuo capacity forecast`
 # is in this domain too and should start fast.
@@ -48,7 +49,7 @@ ConfigOption = Annotated[
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print a located error and return the exit to raise: bad input never ends in a traceback."""
     for line in message.splitlines():
-        err.print("[red]error[/red]", escape(line), highlight=False, soft_wrap=True)
+        print_error(err, line)
     return typer.Exit(code)
 
 

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
-from rich.markup import escape
 
 from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
 from dizuo.declaration.loader import DeclarationError, load
 from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.refusal import print_error
 
 err = Console(stderr=True)
 out = Console()
@@ -39,7 +39,7 @@ def load_or_exit(path: Path, code: int = BAD_INPUT) -> Declaration:
         return load(path)
     except DeclarationError as exc:
         for problem in exc.problems:
-            err.print("[red]error[/red]", escape(str(problem)), highlight=False, soft_wrap=True)
+            print_error(err, str(problem))
         err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
         raise typer.Exit(code) from None
 
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
     def validate(path: CityPath) -> None:
         """Check a city declaration: exit 0 when valid, 1 with one located error per problem."""
         if not path.is_dir():
-            err.print("[red]error[/red]", escape(f"{path}: not a directory holding a city declaration"))
+            print_error(err, f"{path}: not a directory holding a city declaration")
             raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
         out.print(
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         name = Path(file).name
         if name not in FILES:
             message = f"{file}: not a declaration file; one of: {', '.join(FILES)}"
-            err.print("[red]error[/red]", escape(message), soft_wrap=True)
+            print_error(err, message)
             raise typer.Exit(BAD_INPUT)
         print(json.dumps(file_schema(name), ensure_ascii=False, indent=2))
 
@@ -78,16 +78,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the Ansible inventory rendered from hosts.yaml (YAML, or JSON with --list/--host)."""
         if list_ and host is not None:
-            err.print("[red]error[/red] give --list or --host NAME, not both")
+            print_error(err, "give --list or --host NAME, not both")
             raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path)
         if host is not None:
             hostvars = ansible_inventory(d)["_meta"]["hostvars"]
             if host not in hostvars:
                 known = ", ".join(sorted(hostvars))
-                err.print(
-                    "[red]error[/red]", escape(f"--host: no host {host!r} in {path / 'hosts.yaml'} (declared: {known})")
-                )
+                print_error(err, f"--host: no host {host!r} in {path / 'hosts.yaml'} (declared: {known})")
                 raise typer.Exit(BAD_INPUT)
             print(to_json(hostvars[host]))
         elif list_:

@@ -42,6 +42,7 @@ from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, show_by
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
 from dizuo.migration.waves import Waves, plan_waves
+from dizuo.refusal import error_line
 
 migrate_app = typer.Typer(
     help="Xinchuang (信创) migration: which systems move to which pool, in waves.", no_args_is_help=True
@@ -104,13 +105,13 @@ def _solve(instance: Instance, time_limit: float, wave_time_limit: float) -> tup
         )
     if assignment.destinations is None or waves is None:
         if assignment.status != "infeasible":  # no plan and no proof: say so rather than guess either way
-            _log(f"error: {assignment.reason}")
+            _log(error_line(f"{assignment.reason}"))
             raise typer.Exit(FAILED)
         return assignment, None
     violations = check_plan(instance, Plan(assignment.destinations, [list(w) for w in waves.waves]))
     if violations:
         for violation in violations:
-            _log(f"error: internal: the plan breaks {violation}")
+            _log(error_line(f"internal: the plan breaks {violation}"))
         raise typer.Exit(FAILED)
     return assignment, waves
 
@@ -136,7 +137,7 @@ def plan(
         instance = load_instance(path)
     except InstanceError as err:
         for problem in err.problems:
-            _log(f"error: {problem}")
+            _log(error_line(f"{problem}"))
         raise typer.Exit(BAD_INPUT) from None
     require_stdout()  # the plan is stdout's: with none, not minutes of HiGHS first
     assignment, waves = _solve(instance, time_limit, wave_time_limit)
@@ -249,7 +250,7 @@ def city(
     start = time.perf_counter()
     out_problem = _unusable_out(out)
     if out_problem is not None:
-        _log(f"error: --out {out}: {out_problem}")
+        _log(error_line(f"--out {out}: {out_problem}"))
         raise typer.Exit(BAD_INPUT)
     declaration = load_or_exit(path)
     outlook = None
@@ -265,11 +266,11 @@ def city(
         planned = build_instance(declaration, outlook)
         check_layout(path)  # before the solve: a plan it could not write back line for line is refused now
     except MigrationSetupError as err:
-        _log(f"error: {path}: {err}")
+        _log(error_line(f"{path}: {err}"))
         raise typer.Exit(BAD_INPUT) from None
     except InstanceError as err:  # figures validate lets through but the planner cannot hold exactly
         for problem in err.problems:
-            _log(f"error: {path}: the planning instance cannot take the declaration's figures: {problem}")
+            _log(error_line(f"{path}: the planning instance cannot take the declaration's figures: {problem}"))
         raise typer.Exit(BAD_INPUT) from None
     instance = planned.instance
     if planned.unrelievable is not None:  # proven before any solve: moving every candidate would not do
@@ -280,13 +281,13 @@ def city(
         written = write_city_plan(path, planned, assignment, waves, out)
     except DeclarationError as err:  # a wave's declaration that validate would refuse: a bug, never written
         for problem in err.problems:
-            _log(f"error: internal: a wave's declaration is invalid: {problem}")
+            _log(error_line(f"internal: a wave's declaration is invalid: {problem}"))
         raise typer.Exit(FAILED) from None
     except MigrationSetupError as err:  # a wave that would not read back as planned: a bug, never written
-        _log(f"error: internal: {err}")
+        _log(error_line(f"internal: {err}"))
         raise typer.Exit(FAILED) from None
     except PlanWriteError as err:  # --out taken is the input's problem; a disk that filled is a failure
-        _log(f"error: {err}")
+        _log(error_line(f"{err}"))
         raise typer.Exit(BAD_INPUT if err.taken else FAILED) from None
     _summary(instance, assignment, waves, time.perf_counter() - start, planned.need_bytes)
     console = Console(stderr=True)
@@ -336,10 +337,10 @@ def check_wave_command(
     try:
         ok, message = check_wave(plan_dir, wave, path)
     except PlanReadError as err:
-        _log(f"error: {err}")
+        _log(error_line(f"{err}"))
         raise typer.Exit(BAD_INPUT) from None
     if not ok:
-        _log(f"error: {message}")
+        _log(error_line(f"{message}"))
         raise typer.Exit(FAILED)
     typer.echo(message)
 
@@ -362,7 +363,7 @@ def _outlook(
                 declaration, histories, calendar, idle=reading.unmounted, exists_unread=reading.exists_unread
             )
         except OutlookError as err:
-            _log(f"error: {err}")
+            _log(error_line(f"{err}"))
             raise typer.Exit(BAD_INPUT) from None
 
 

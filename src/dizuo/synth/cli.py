@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dizuo.declaration.cli import CityPath, load_or_exit
 from dizuo.exit_codes import FAILED
+from dizuo.refusal import print_error
 from dizuo.synth.engine import StackRun
 from dizuo.synth.schemas import schema_version
 from dizuo.synth.synth import StackDir, SynthError, synth
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
             except SynthError as exc:
                 progress.stop()
                 for error in exc.errors:
-                    err.print("[red]error[/red]", escape(error), soft_wrap=True)
+                    print_error(err, error)
                 err.print(f"{len(exc.errors)} error(s); {out_dir} left unchanged", style="bold red")
                 raise typer.Exit(exc.code) from None
         table = Table(title=f"dizuo synth: {declaration.city.name} ({result.summary['stack']}) -> {out_dir}")
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
                 new_backend=new_backend,
             )
         except DeployError as exc:
-            err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
+            print_error(err, str(exc))
             raise typer.Exit(exc.code) from None
         table = Table(title=f"pulumi {action}: {stack}")
         table.add_column("stack")
@@ -195,11 +195,11 @@ def _register_released(app: typer.Typer) -> None:
             url = backend_url(backend)
             change = released(deployed, changed, stacks, stack)
         except DeployError as exc:
-            err.print("[red]error[/red]", escape(str(exc)), soft_wrap=True)
+            print_error(err, str(exc))
             raise typer.Exit(exc.code) from None
         except SynthError as exc:
             for error in exc.errors:
-                err.print("[red]error[/red]", escape(error), soft_wrap=True)
+                print_error(err, error)
             raise typer.Exit(exc.code) from None
         found = change.released
         for line in unprotect_commands(found, stack, url):
@@ -219,13 +219,12 @@ def _register_released(app: typer.Typer) -> None:
                 soft_wrap=True,
             )
         for r in change.replaced:
-            err.print(
-                f"[red]error[/red] {escape(r.urn)} would be replaced by a new, empty one "
-                f"({escape('; '.join(r.changes))}):"
+            print_error(
+                err,
+                f"{r.urn} would be replaced by a new, empty one ({'; '.join(r.changes)}):"
                 " Pulumi refuses to replace a protected resource, and unprotecting it would not move its data. Keep it"
                 " as deployed, declare the data's new home beside it and copy the data there (a migration wave,"
                 " roles/data_migration), then retire the old one as above.",
-                soft_wrap=True,
             )
         if change.replaced:
             raise typer.Exit(FAILED)
