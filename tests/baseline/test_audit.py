@@ -920,6 +920,113 @@ def test_a_block_rotated_by_size_keeps_no_number_of_days(
         assert "rotate × period is no number of days" in finding.evidence[0]
 
 
+@pytest.fixture(scope="module")
+def logrotate_runners(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files of Debian 12's real logrotate and cron packages (logrotate.timer, /etc/cron.daily/logrotate,
+    cron.service), none enabled: a host's unit files for the real `systemctl --root` to read and change."""
+    if shutil.which("systemctl") is None:
+        pytest.skip("systemctl is missing: no real unit file states to read")
+    return debian_package_tree(("logrotate", "cron"), tmp_path_factory.mktemp("logrotate-runners"))
+
+
+class _UnitsHost:
+    """A host whose unit files and cron.daily are the tree ``root``, read by the real systemctl (``--root``); what a
+    running systemd or process table would answer (is systemd PID 1, is-active, pgrep) comes from ``running``."""
+
+    def __init__(self, root: Path, *, systemd: bool, running: set[str]) -> None:
+        self.local, self.root, self.systemd, self.running = testinfra.get_host("local://"), root, systemd, running
+
+    def run(self, command: str, *args: str) -> Any:
+        if command == "test -d /run/systemd/system":
+            return SimpleNamespace(rc=0 if self.systemd else 1, stdout="", stderr="")
+        if command == "systemctl is-enabled -- %s":
+            return self.local.run("systemctl --root=%s is-enabled -- %s", str(self.root), *args)
+        if command == "systemctl is-active -- %s":
+            up = args[0] in self.running
+            return SimpleNamespace(rc=0 if up else 3, stdout="active\n" if up else "inactive\n", stderr="")
+        if command == "pgrep -x -- %s":
+            return SimpleNamespace(rc=0 if args[0] in self.running else 1, stdout="", stderr="")
+        assert command == "test -f %s -a -x %s", command
+        return self.local.run(command, *[f"{self.root}{arg}" for arg in args])
+
+
+DAILY = "/etc/cron.daily/logrotate"
+
+
+@pytest.mark.parametrize(
+    ("host_is", "systemd", "running", "problems"),
+    [
+        pytest.param(["enable logrotate.timer"], True, {"logrotate.timer"}, [], id="debian"),
+        pytest.param(
+            [], True, {"logrotate.timer", "cron.service"},
+            ["logrotate.timer is disabled: logrotate never runs, so no log is rotated or aged out"],
+            id="timer-disabled",
+        ),
+        pytest.param(
+            ["enable logrotate.timer", "mask logrotate.timer"], True, set(),
+            ["logrotate.timer is masked: logrotate never runs, so no log is rotated or aged out"],
+            id="timer-masked",
+        ),
+        pytest.param(
+            ["enable logrotate.timer"], True, set(),
+            ["logrotate.timer is inactive: logrotate does not run until it is started"],
+            id="timer-stopped",
+        ),
+        # openEuler, Kylin: no logrotate timer, crond's cron.daily runs logrotate.
+        pytest.param(["enable cron.service", "no timer"], True, {"cron.service"}, [], id="cron"),
+        pytest.param(
+            ["no timer"], True, set(),
+            [
+                f"cron.service is disabled: nothing runs {DAILY} after the next boot",
+                f"cron.service is inactive: nothing runs {DAILY}",
+            ],
+            id="cron-disabled",
+        ),
+        pytest.param(
+            ["enable cron.service", "no timer", "no cron.daily"], True, {"cron.service"},
+            [f"{DAILY} is missing or not executable: cron never runs logrotate"],
+            id="cron-daily-gone",
+        ),
+        pytest.param(
+            ["no timer", "no cron"], True, set(),
+            [f"no cron daemon (crond.service, cron.service) is installed: nothing runs {DAILY}"],
+            id="no-cron",
+        ),
+        # systemd not PID 1: the timer never fires, cron.daily is what runs logrotate.
+        pytest.param(["enable logrotate.timer", "enable cron.service"], False, {"cron"}, [], id="no-systemd"),
+        pytest.param(
+            ["enable logrotate.timer", "enable cron.service"], False, set(),
+            [f"cron.service is not running: nothing runs {DAILY}"],
+            id="no-systemd-no-cron",
+        ),
+    ],
+)  # fmt: skip
+def test_logrotate_is_run_by_its_timer_or_cron(logrotate_runners, tmp_path, host_is, systemd, running, problems):
+    """DZ-AU-05: a retention nothing applies keeps nothing. Where systemd runs and logrotate has its timer (Debian,
+    UOS), the timer must be enabled and active; else (openEuler, Kylin, or no systemd) a cron daemon must be enabled
+    and running with cron.daily's logrotate script in place. Unit file states are the real systemctl's, on the real
+    Debian packages' units, enabled, masked or removed as each case says."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    for step in host_is:
+        if step == "no timer":
+            next(root.glob("*/systemd/system/logrotate.timer")).unlink()
+        elif step == "no cron":  # the package's unit and its SysV script (systemctl reads both)
+            next(root.glob("*/systemd/system/cron.service")).unlink()
+            (root / "etc/init.d/cron").unlink()
+        elif step == "no cron.daily":
+            (root / DAILY.lstrip("/")).unlink()
+        else:
+            # SYSTEMCTL_SKIP_SYSV: cron's SysV script is no part of the case (and update-rc.d not in the tree).
+            env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+            subprocess.run(["systemctl", f"--root={root}", *step.split()], capture_output=True, check=True, env=env)
+    host = _UnitsHost(root, systemd=systemd, running=running)
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")  # as the catalogue has the audit check it
+    finding = checks.logrotate_scheduled(host, args)
+    assert finding.problems == problems, finding.evidence
+    assert finding.evidence, "the evidence says what runs logrotate"
+
+
 def test_file_modes_reports_extra_permission_bits(tmp_path):
     """file_modes fails a file with any permission bit beyond the allowed mode, and passes a stricter one."""
     loose, strict = tmp_path / "loose", tmp_path / "strict"

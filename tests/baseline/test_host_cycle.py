@@ -247,6 +247,9 @@ def test_hardened_host_passes_the_audit(first_converge, city, tmp_path):
         "sudo -l -U secadm /usr/sbin/usermod -aG sudo payload: refused",
     ):
         assert probe in separation, f"DZ-AC-03 evidence lacks '{probe}': {separation}"
+    # Debian 12 runs logrotate from its timer (the cron.daily script steps aside under systemd): the role keeps it on.
+    rotation = results["DZ-AU-05"]["evidence"]
+    assert "logrotate.timer: enabled, active" in rotation, f"DZ-AU-05 did not see logrotate's timer run: {rotation}"
     forwarding = " ".join(results["DZ-AU-03"]["evidence"])
     assert "stream driver gtls, mode 1, auth x509/name" in forwarding, f"DZ-AU-03 did not check TLS: {forwarding}"
     malware = results["DZ-MC-03"]["evidence"]

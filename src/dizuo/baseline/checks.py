@@ -916,6 +916,52 @@ def timer_active(host: Host, args: dict[str, Any]) -> Finding:
     return finding
 
 
+def _unit_file_state(host: Host, name: str) -> str | None:
+    """`systemctl is-enabled` of a unit (enabled, static, disabled, masked...), None when the host has no such unit.
+    It reads the unit files alone, so it answers where systemd is not PID 1 as well."""
+    result = host.run("systemctl is-enabled -- %s", name)
+    state = _text(result).strip()
+    # systemd up to 253 prints nothing (exit 1, "No such file or directory"), later ones not-found (exit 4).
+    return None if state in {"", "not-found"} else state
+
+
+def logrotate_scheduled(host: Host, args: dict[str, Any]) -> Finding:
+    """logrotate runs: its systemd ``timer`` enabled and active where the host has one and systemd is PID 1 (Debian's
+    cron.daily script then steps aside), else a cron daemon of ``cron_units`` enabled and running with
+    ``cron_script`` present (openEuler and Kylin have no timer; a host without systemd runs cron.daily)."""
+    finding = Finding()
+    timer, script = args["timer"], args["cron_script"]
+    systemd = host.run("test -d /run/systemd/system").rc == 0  # sd_booted(): systemd is PID 1
+    timer_state = _unit_file_state(host, timer) if systemd else None
+    if timer_state is not None:
+        active = _text(host.run("systemctl is-active -- %s", timer)).strip()
+        finding.see(f"{timer}: {timer_state}, {active}")
+        if timer_state not in {"enabled", "static"}:
+            finding.fail(f"{timer} is {timer_state}: logrotate never runs, so no log is rotated or aged out")
+        elif active != "active":
+            finding.fail(f"{timer} is {active or 'not active'}: logrotate does not run until it is started")
+        return finding
+    finding.see(f"no {timer}, logrotate runs from {script}" if systemd else f"systemd is not PID 1: {script} runs it")
+    if host.run("test -f %s -a -x %s", script, script).rc != 0:
+        finding.fail(f"{script} is missing or not executable: cron never runs logrotate")
+    units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
+    if not units:
+        finding.fail(f"no cron daemon ({', '.join(args['cron_units'])}) is installed: nothing runs {script}")
+    for unit, state in units[:1]:
+        daemon = unit.removesuffix(".service")
+        running = (
+            _text(host.run("systemctl is-active -- %s", unit)).strip()
+            if systemd
+            else ("running" if host.run("pgrep -x -- %s", daemon).rc == 0 else "not running")
+        )
+        finding.see(f"{unit}: {state}, {running}")
+        if state != "enabled":
+            finding.fail(f"{unit} is {state}: nothing runs {script} after the next boot")
+        if running not in {"active", "running"}:
+            finding.fail(f"{unit} is {running}: nothing runs {script}")
+    return finding
+
+
 def _sudo_list(host: Host, account: str) -> list[str]:
     """The commands `sudo -l -U` grants an account, one rule per item."""
     out = _run(host, "sudo -l -U %s", account, ok=(0, 1))
@@ -1634,6 +1680,7 @@ CHECKS: dict[CheckKind, Check] = {
     CheckKind.SERVICES_DISABLED: services_disabled,
     CheckKind.SERVICE_RUNNING: service_running,
     CheckKind.TIMER_ACTIVE: timer_active,
+    CheckKind.LOGROTATE_SCHEDULED: logrotate_scheduled,
     CheckKind.SUDO_SEPARATION: sudo_separation,
     CheckKind.SUDO_PRINCIPALS: sudo_principals,
     CheckKind.FILE_MODES: file_modes,
