@@ -1319,6 +1319,30 @@ def test_a_match_group_block_is_evaluated_for_a_user_whose_primary_group_it_is(r
     ]
 
 
+@pytest.mark.parametrize(
+    ("criteria", "judged"),
+    [("dz-adm*", True), ("dz-a?mins,nosuchgroup", True), ("dz-*,!dz-admins", False)],
+    ids=["pattern", "one-letter-pattern", "negated"],
+)
+def test_a_match_group_pattern_is_evaluated_for_the_groups_it_matches(real_sshd, tmp_path, criteria, judged):
+    """sshd reads `Match Group` as patterns of group names: `dz-adm*` meets dz-ops-lead (of dz-admins) and the block
+    is evaluated for it, not left unjudged for want of a group of that literal name; a user in a negated group never
+    meets the block, so it is not held to it (sshd -T -C agrees: the audit's probe would find nothing)."""
+    config = tmp_path / "sshd_config"
+    mgmt = {"mgmt_allowed_sources": ["10.64.0.0/24"], "automation_account": "dzadmin"}
+    config.write_text(SSHD_HARDENED + f"Match Group {criteria}\n    MaxAuthTries 100\n")
+    (args,) = _control_checks("DZ-IA-08", "sshd_effective", **mgmt)
+    args["expect"] = [item for item in args["expect"] if item["key"] == "maxauthtries"]
+    finding = checks.sshd_effective(_SshdHost(real_sshd, config), args)
+    lead = "dz-ops-lead from 10.64.0.1, dz-ops-lead from 192.0.2.10"
+    if judged:
+        assert f"Match Group {criteria}: evaluated for {lead}" in finding.evidence, finding.evidence
+        assert finding.problems == [f"sshd -T -C for {lead}: maxauthtries is 100, expected between 1 and 4"]
+    else:
+        assert f"Match Group {criteria}: no member of group {criteria} to probe with" in finding.evidence
+        assert finding.problems == []
+
+
 def test_a_stricter_subset_of_the_allowed_algorithms_passes_and_an_outside_one_fails(real_sshd, tmp_path):
     """DZ-IA-08: sshd's Ciphers, MACs and KexAlgorithms may be fewer of the allowed ones, in any order (stricter);
     one algorithm outside the list (CBC, SHA-1) fails, naming what sshd -T reports."""

@@ -132,7 +132,8 @@ class CheckKind(StrEnum):
     items may be lists), ``sshd -T -C user=…,host=probe.invalid,addr=…`` for every user from the first address of
     every source (a network or an address), so each Match block that applies to one of them is judged; and for each
     Match block sshd reads, a connection meeting it (the users it names but those of ``exempt``, or those users it
-    matches; its addresses, else the sources'; the members of a group it names). Every probe must meet ``expect``.
+    matches; its addresses, else the sources'; the members, by their entry or primary group, of the groups it
+    names or matches, none of a negated one). Every probe must meet ``expect``.
     Args: ``expect``, ``connections`` (optional, with ``exempt``, optional user patterns: `*` judges no user a Match
     block names but ``users``; addresses are only evaluated by sshd -T, never contacted)."""
     PACKAGES_ABSENT = "packages_absent"

@@ -727,9 +727,11 @@ def _probes_meeting(
             case "group":
                 # sshd matches the groups getgrouplist gives the user: those whose entry lists it and its primary
                 # group (passwd's gid), which `getent group` does not list; a user whose only tie is the latter
-                # meets the block as well.
-                members = (m for group in chosen for m in _group_members(host, group) or [])
-                users = [m for m in dict.fromkeys(members) if not _matched_by(m, exempt)]
+                # meets the block as well. A pattern (adm*) names every group it matches; a user in a negated
+                # group never meets the block.
+                refused = _members_of_groups(host, [e[1:] for e in entries if e.startswith("!")])
+                members = _members_of_groups(host, chosen)
+                users = [m for m in members if m not in refused and not _matched_by(m, exempt)]
                 if not users:
                     return [], f"no member of group {value} to probe with"
             case "address":
@@ -741,6 +743,16 @@ def _probes_meeting(
     if not users or not addresses:
         return [], "no user or address meets it"
     return [_SshdProbe(user, address, tuple(other)) for user in users for address in addresses], ""
+
+
+def _members_of_groups(host: Host, patterns: list[str]) -> list[str]:
+    """The members (listed, or by primary group) of every group named by ``patterns``, sshd patterns of group names:
+    a name is asked of `getent group` alone, a pattern matched against every group getent lists."""
+    names = [p for p in patterns if not any(c in p for c in "*?")]
+    if len(names) < len(patterns):
+        listed = (line.split(":", 1)[0] for line in _lines(_run(host, "getent group")))
+        names += [g for g in listed if any(fnmatch.fnmatchcase(g, p) for p in patterns if p not in names)]
+    return list(dict.fromkeys(m for group in dict.fromkeys(names) for m in _group_members(host, group) or []))
 
 
 def sshd_effective(host: Host, args: dict[str, Any]) -> Finding:
