@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from dizuo.declaration.loader import MAX_VALUE_CHARS, DeclarationError, load, problems_from_validation, show_value
+from dizuo.declaration.loader import (
+    MAX_VALUE_CHARS,
+    DeclarationError,
+    load,
+    problems_from_validation,
+    show_value,
+    yaml_mapping,
+)
 
 # The 3.3 KB "billion laughs": each level aliases the one below ten times, 10^8 strings in all once expanded.
 ALIAS_BOMB = "\n".join(
@@ -228,3 +235,20 @@ def test_a_link_to_a_missing_file_is_named_as_a_link_where_it_is(city: Path) -> 
     assert done.returncode == 1, done.stdout[-2000:]
     assert "yulin/systems.yaml: a link to ../shared/systems.yaml, which is missing" in " ".join(done.stderr.split())
     assert str(city) not in done.stderr
+
+
+def test_a_plain_equals_sign_is_the_text_it_is_not_an_unreadable_file(city: Path) -> None:
+    """A bare `=` (a separator in a host variable, as a value, a list item and a key) is the text "=" as YAML 1.2
+    reads it, where PyYAML's 1.1 "value" type made the whole file unreadable."""
+    hosts = city / "hosts.yaml"
+    hosts.write_text(
+        hosts.read_text(encoding="utf-8").replace(
+            "vars: {ansible_python_interpreter: /usr/bin/python3}",
+            "vars: {ansible_python_interpreter: /usr/bin/python3, app_kv_separator: =, app_operators: [=, '!=']}",
+        ),
+        encoding="utf-8",
+    )
+    host_vars = load(city).inventory.vars
+    assert host_vars["app_kv_separator"] == "="
+    assert host_vars["app_operators"] == ["=", "!="]
+    assert yaml_mapping("=: equals\n", "f.yaml") == ({"=": "equals"}, [])

@@ -829,6 +829,26 @@ def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_pr
     assert isinstance(exports["limits"]["bytes"], int), "Go writes the float 1e3 as 1000, which JSON reads as an int"
 
 
+def test_a_plain_equals_sign_in_a_stack_config_reaches_the_program_as_the_text(tmp_path: Path) -> None:
+    """A bare `=` as a stack config value, and in a map, is the text "=" (as the Pulumi CLI passes it), where
+    PyYAML's YAML 1.1 "value" type made synth refuse the whole file."""
+    from dizuo.synth.engine import read_stack_config, run_stack  # noqa: PLC0415
+
+    folder = one_file_stack(
+        tmp_path / "stacks" / "3-typed",
+        "import pulumi\n"
+        "c = pulumi.Config()\n"
+        "pulumi.export('separator', c.get('separator'))\n"
+        "pulumi.export('match', c.get_object('match'))\n",
+    )
+    (folder / "Pulumi.t.yaml").write_text(
+        "config:\n  dizuo-typed:separator: =\n  dizuo-typed:match: {op: =, values: [=]}\n", encoding="utf-8"
+    )
+    config, secret_keys = read_stack_config(folder, "t")
+    exports = run_stack(folder, "t", config, secret_keys, {}).exports
+    assert exports == {"separator": "=", "match": {"op": "=", "values": ["="]}}
+
+
 @pytest.mark.parametrize(
     ("written", "said"),
     [

@@ -271,6 +271,12 @@ def _int_or_text(loader: _Loader, node: yaml.ScalarNode) -> object:
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _date_or_text)
 _Loader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+# A plain `=` is YAML 1.1's "value" key type, which PyYAML resolves but has no constructor for: every `=` (a separator
+# in a host variable, a config value) failed the whole file. YAML 1.2 has no such type; `=` is the text "=" there.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:value"]
+    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
 
 # How many values aliases may add to a file (beyond the values it writes out, when it writes more than this): a
 # merge key (<<: *defaults) repeating a few keys per host stays far below it; nested aliases that multiply (a "billion
