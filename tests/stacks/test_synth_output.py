@@ -129,6 +129,51 @@ def test_no_secret_is_written_in_plaintext(synthesised: tuple[Path, dict]) -> No
     assert {d["metadata"]["annotations"]["dizuo.io/withheld-keys"] for d in secrets} == {".dockerconfigjson"}
 
 
+def test_gitops_tools_are_told_not_to_prune_exactly_what_the_stacks_keep_on_delete(
+    synthesised: tuple[Path, dict], yulin: Declaration
+) -> None:
+    """Every data-pool claim, the namespace holding it with its quota, limits and policies, and every system's
+    namespace (what the stacks retain on delete) carry Argo CD's and Flux's marks against pruning, so that a
+    retirement dropping them from the build does not delete the data; nothing else carries them."""
+    from dizuo.cloud.component import namespace_of  # noqa: PLC0415
+    from dizuo.datapool.shapes import dataset_namespace  # noqa: PLC0415
+
+    no_prune = {"argocd.argoproj.io/sync-options": "Prune=false", "kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    out, _ = synthesised
+    marked, unmarked = set(), set()
+    for doc in manifests(out):
+        meta = doc["metadata"]
+        ident = (doc["kind"], meta.get("namespace", ""), meta["name"])
+        annotations = meta.get("annotations", {})
+        (marked if no_prune.items() <= annotations.items() else unmarked).add(ident)
+        assert not (no_prune.keys() & annotations.keys()) or ident in marked, f"{ident} is half marked: {annotations}"
+    volumes = [ds for ds in yulin.datasets if ds.kind != "bucket"]  # a bucket is an OpenStack container, no manifest
+    claims = {("PersistentVolumeClaim", dataset_namespace(ds.owner), ds.code) for ds in volumes}
+    owners = {dataset_namespace(ds.owner) for ds in volumes}
+    guards = {("ResourceQuota", "quota"), ("LimitRange", "limits")}
+    guards |= {("NetworkPolicy", "default-deny"), ("NetworkPolicy", "declared-flows")}
+    expected = (
+        claims
+        | {("Namespace", "", ns) for ns in owners}
+        | {(kind, ns, name) for ns in owners for kind, name in guards}
+        | {("Namespace", "", namespace_of(s)) for s in yulin.systems}
+    )
+    assert claims, "Yulin declares volume datasets"
+    assert marked - expected == set(), "marked against pruning, though no stack keeps it on delete"
+    assert expected - marked == set(), "kept on delete by its stack, yet GitOps may prune it"
+    assert not marked & unmarked, "a kept object is marked in one cluster's file and not another's"
+
+
+def test_the_no_prune_mark_keeps_a_programs_own_sync_options_but_no_prune_of_its_own() -> None:
+    """A kept object whose program set Argo CD sync options keeps them, but not a Prune option of its own: with
+    Prune=confirm beside Prune=false, a confirmed sync could still delete the data."""
+    marked = synth_module._no_prune({"argocd.argoproj.io/sync-options": "ServerSideApply=true, Prune=confirm"})
+    assert marked == {
+        "argocd.argoproj.io/sync-options": "ServerSideApply=true,Prune=false",
+        "kustomize.toolkit.fluxcd.io/prune": "disabled",
+    }
+
+
 def test_a_withheld_secret_names_its_keys_when_its_value_comes_from_encrypted_config(
     tmp_path: Path, yulin: Declaration
 ) -> None:

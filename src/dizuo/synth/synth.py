@@ -60,6 +60,13 @@ DNS_FOLDER = "dns"
 # What a build wrote (``files``, for the next build to replace) and what it held.
 SUMMARY = "summary.json"
 WITHHELD = "withheld: secret values are applied by `pulumi up` or the city's secret manager, never written here"
+# A GitOps tool deletes what leaves its manifests (Argo CD with auto-prune, Flux with `prune: true`), where the stacks
+# keep what they protect or retain on delete: a claim, a namespace holding claims and the quota and policies guarding
+# it. Each tool's own mark tells it to leave such an object in the cluster when a retirement drops it from the build.
+ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+ARGOCD_NO_PRUNE = "Prune=false"
+FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+FLUX_NO_PRUNE = "disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +152,9 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def _manifest(inputs: dict[str, Any]) -> dict[str, Any]:
+def _manifest(inputs: dict[str, Any], *, kept: bool = False) -> dict[str, Any]:
+    """The manifest of a Kubernetes resource from its recorded inputs; ``kept``: the stack protects it or retains it
+    on delete, so GitOps tools are told not to prune it either."""
     unwrapped: dict[str, Any] = _sorted(unwrap(inputs))
     # kubectl's order: apiVersion, kind, metadata first; then the rest, each mapping's keys sorted, as kubectl shows.
     manifest = {k: unwrapped[k] for k in HEAD_KEYS if k in unwrapped}
@@ -159,7 +168,19 @@ def _manifest(inputs: dict[str, Any]) -> dict[str, Any]:
         annotations = manifest.setdefault("metadata", {}).setdefault("annotations", {})
         annotations[label("withheld-keys")] = ",".join(had)
         annotations[label("withheld")] = WITHHELD
+    if kept:
+        metadata = manifest.setdefault("metadata", {})
+        metadata["annotations"] = _no_prune(metadata.get("annotations", {}))
     return manifest
+
+
+def _no_prune(annotations: dict[str, Any]) -> dict[str, Any]:
+    """``annotations`` with Argo CD's and Flux's marks against pruning, beside any sync options the program set."""
+    options = [o.strip() for o in str(annotations.get(ARGOCD_SYNC_OPTIONS, "")).split(",") if o.strip()]
+    # One Prune option only: the program's own Prune=confirm would otherwise let a confirmed sync delete the data.
+    options = [o for o in options if not o.startswith("Prune=")] + [ARGOCD_NO_PRUNE]
+    marked = {**annotations, ARGOCD_SYNC_OPTIONS: ",".join(options), FLUX_PRUNE: FLUX_NO_PRUNE}
+    return dict(sorted(marked.items()))  # keys in order, as every other mapping of the manifest
 
 
 def _sort_key(manifest: dict[str, Any]) -> tuple[int, str, str]:
@@ -175,7 +196,8 @@ def _kubernetes_files(run: StackRun) -> dict[str, list[dict[str, Any]]]:
     for r in run.resources:
         if r.custom and r.type.startswith("kubernetes:"):
             provider_urn = r.provider.rsplit("::", 1)[0]  # a provider reference is "<urn>::<id>"
-            files[clusters.get(provider_urn, "default")].append(_manifest(r.inputs))
+            kept = r.protect or r.retain_on_delete
+            files[clusters.get(provider_urn, "default")].append(_manifest(r.inputs, kept=kept))
     return {cluster: sorted(docs, key=_sort_key) for cluster, docs in files.items()}
 
 
