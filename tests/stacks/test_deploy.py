@@ -182,3 +182,18 @@ def test_a_declaration_folder_yaml_1_1_reads_as_a_boolean_is_the_folder_the_pulu
     assert "config.dizuo:declaration: missing" not in text, text
     assert "systems.yaml: systems[12].department: unknown department 'shuiwu'" in text, text
     assert not [c for c in calls if " up " in c or " preview " in c]
+
+
+def test_an_empty_declaration_folder_is_missing_not_a_folder_named_null(tmp_path: Path) -> None:
+    """`dizuo:declaration:` left empty reaches each program as the text null (the Pulumi CLI's JSON of an empty
+    value): `dizuo up` says the declaration is missing, not that a folder `null` holds no city."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(config.read_text().replace("../../inventories/yulin", ""), encoding="utf-8")
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    assert "Pulumi.yulin-prod.yaml: config.dizuo:declaration: missing (the folder of the city declaration)" in text
+    assert "null" not in text, text
+    assert not [c for c in calls if " up " in c or " preview " in c]

@@ -813,16 +813,17 @@ def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_progra
 def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_program_as_the_cli_passes_them(
     tmp_path: Path,
 ) -> None:
-    """The Pulumi CLI hands a program each scalar of a stack config as written (`no`, `0755`, `1_000`, `12:30`), and
-    a map's values as Go's yaml.v3 reads them (`off` text, `1e3` a number, `12:30` text): synth must too, where
-    YAML 1.1 made them false, 493, 1000 and 750, so that `dizuo synth` and `pulumi up` build the same resources."""
+    """The Pulumi CLI reads every stack config value as Go's yaml.v3 does (`no`, `off`, `12:30` text; `0755` octal,
+    `1_000` and `1e3` numbers) and hands a program a scalar as that value's text (`0755` as 493, `True` as true, an
+    empty value as null; quoted, as written) and a map as its JSON: synth must too, where YAML 1.1 made `no` false
+    and `12:30` 750, so that `dizuo synth` and `pulumi up` build the same resources."""
     from dizuo.synth.engine import read_stack_config, run_stack  # noqa: PLC0415
 
     folder = one_file_stack(
         tmp_path / "stacks" / "3-typed",
         "import pulumi\n"
         "c = pulumi.Config()\n"
-        "for key in ('tls', 'mode', 'quota', 'window', 'hex', 'empty', 'quoted'):\n"
+        "for key in ('tls', 'on', 'mode', 'quota', 'window', 'hex', 'empty', 'quoted', 'strict', 'ratio', 'tiny'):\n"
         "    pulumi.export(key, c.get(key))\n"
         "pulumi.export('limits', c.get_object('limits'))\n",
     )
@@ -835,6 +836,10 @@ def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_pr
         "  dizuo-typed:hex: 0x1F\n"
         "  dizuo-typed:empty:\n"
         "  dizuo-typed:quoted: 'yes'\n"
+        "  dizuo-typed:on: yes\n"
+        "  dizuo-typed:strict: True\n"
+        "  dizuo-typed:ratio: 1.50\n"
+        "  dizuo-typed:tiny: 1e-5\n"
         "  dizuo-typed:limits:\n"
         "    audit: off\n"
         "    on: yes\n"
@@ -852,16 +857,20 @@ def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_pr
     exports = run_stack(folder, "t", config, secret_keys, {}).exports
     assert exports == {
         "tls": "no",
-        "mode": "0755",
-        "quota": "1_000",
+        "on": "yes",
+        "mode": "493",  # yaml.v3 keeps 1.1's octal 0755 and 1_000 "for compatibility"
+        "quota": "1000",
         "window": "12:30",
-        "hex": "0x1F",
-        "empty": "",
+        "hex": "31",
+        "empty": "null",
         "quoted": "yes",
+        "strict": "true",
+        "ratio": "1.5",
+        "tiny": "0.00001",  # as Go's JSON writes it, where Python's repr says 1e-05
         "limits": {
             "audit": "off",
             "on": "yes",
-            "mode": 0o755,  # yaml.v3 keeps 1.1's octal 0755 and 1_000 "for compatibility"
+            "mode": 0o755,
             "umask": 0o027,
             "quota": 1000,
             "window": "12:30",

@@ -124,7 +124,7 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
             continue
         try:
             # The folder as the program will be handed it: `dizuo:declaration: 2026` or `no` is that folder's name
-            # to the Pulumi CLI, where YAML 1.1 (read_yaml) would make it a number or a boolean and no folder.
+            # to the Pulumi CLI (yaml.v3 reads `no` as text), where YAML 1.1 (read_yaml) would make it a boolean.
             values, secret_keys = read_stack_config(stack_dir.path, stack)
         except StackConfigError as exc:
             problems[f"{shown}: {exc}"] = None
@@ -132,7 +132,8 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         written = document.get("config")
         structured = isinstance(written, dict) and isinstance(written.get("dizuo:declaration"), dict | list)
         named = None if structured or "dizuo:declaration" in secret_keys else values.get("dizuo:declaration")
-        if not isinstance(named, str) or not named:
+        # An empty value reaches the program as the text null (the CLI's JSON of it): no declaration either.
+        if not named or (isinstance(written, dict) and written.get("dizuo:declaration") is None):
             problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None
             continue
         declarations.setdefault((stack_dir.path / named).resolve(), []).append(f"stacks/{stack_dir.path.name}")

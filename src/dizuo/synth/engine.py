@@ -17,6 +17,7 @@ import runpy
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -210,11 +211,21 @@ class _RecordingMonitor(MockMonitor):
 
 
 class _StackConfigLoader(yaml.SafeLoader):
-    """YAML as the Pulumi CLI reads a value inside a map or list of structured config: Go's gopkg.in/yaml.v3 into an
-    untyped value (its resolve.go), not PyYAML's YAML 1.1. Booleans are YAML 1.2's (``no``, ``on``, ``Yes`` stay
-    text), ``12:30`` stays text (1.1: 750), ``1e3`` and ``.5`` are numbers (1.1: text), ``0o27`` is 23 (1.1: text);
-    like 1.1, ``0755`` is octal and ``1_000`` is 1000, as yaml.v3 keeps them "for compatibility"; and a date stays
-    the text written (yaml.v3 hands a timestamp to an untyped value as its text)."""
+    """YAML as the Pulumi CLI reads each config value: Go's gopkg.in/yaml.v3 into an untyped value (its resolve.go),
+    not PyYAML's YAML 1.1. Booleans are YAML 1.2's (``no``, ``on``, ``Yes`` stay text), ``12:30`` stays text (1.1:
+    750), ``1e3`` and ``.5`` are numbers (1.1: text), ``0o27`` is 23 (1.1: text); like 1.1, ``0755`` is octal and
+    ``1_000`` is 1000, as yaml.v3 keeps them "for compatibility"; and a date stays the text written (yaml.v3 hands a
+    timestamp to an untyped value as its text).
+
+    Where this was read, in pulumi/pulumi (the current CLI): the stack file is read by
+    ``sdk/go/common/workspace/loaders.go`` (``projectStackLoader.load``) with the YAML marshaler of
+    ``sdk/go/common/encoding/marshal.go``, which is gopkg.in/yaml.v3 (``sdk/go/common/encoding/BUILD.bazel`` lists
+    yaml_v3 as its only YAML dependency; until 2022 the file imported gopkg.in/yaml.v2, whose YAML 1.1 reading would
+    make ``on: yes`` the key true). Each value then goes through ``config.Value.UnmarshalYAML``
+    (``sdk/go/common/resource/config/value.go``), which hands it to ``object.UnmarshalYAML``
+    (``sdk/go/common/resource/config/object.go``): one unmarshal into ``any``, scalars included. Before that
+    structured representation, ``Value`` unmarshalled a scalar into a Go string first, keeping its text as written;
+    the current CLI no longer does."""
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0]:  # plain: yaml.v3 resolves it; quoted or tagged: PyYAML as ever
@@ -223,7 +234,6 @@ class _StackConfigLoader(yaml.SafeLoader):
 
 
 _YAML = "tag:yaml.org,2002:"
-_BINARY_TAG = f"{_YAML}binary"
 _NULL_TAG = f"{_YAML}null"
 _V3_WORDS: dict[str, tuple[str, Any]] = {
     **dict.fromkeys(("true", "True", "TRUE"), (f"{_YAML}bool", True)),
@@ -279,33 +289,36 @@ _StackConfigLoader.add_constructor(f"{_YAML}int", _v3_number)
 _StackConfigLoader.add_constructor(f"{_YAML}float", _v3_number)
 
 
-def _config_entries(text: str) -> list[tuple[str, yaml.Node, Any]]:
-    """Each ``config`` entry of a stack config: its key as written, its node and its value as the core schema reads
-    it. The caller has read the file with ``read_yaml`` first, so its YAML is valid and ``config`` a mapping."""
+def _config_entries(text: str) -> list[tuple[str, Any]]:
+    """Each ``config`` entry of a stack config: its key as written and its value as yaml.v3 reads it. The caller has
+    read the file with ``read_yaml`` first, so its YAML is valid and ``config`` a mapping."""
     loader = _StackConfigLoader(text)
     try:
         root = loader.get_single_node()
         if not isinstance(root, yaml.MappingNode):
             return []
-        entries: list[tuple[str, yaml.Node, Any]] = []
+        entries: list[tuple[str, Any]] = []
         for top_key, top_value in root.value:
             if top_key.value != "config" or not isinstance(top_value, yaml.MappingNode):
                 continue
             loader.flatten_mapping(top_value)  # `<<: *shared` entries, as yaml.v3 merges them; a later key wins
             for key_node, value_node in top_value.value:
                 value = loader.construct_object(value_node, deep=True)
-                entries.append((str(key_node.value), value_node, value))
+                entries.append((str(key_node.value), value))
         return entries
     finally:
         loader.dispose()
 
 
 def _config_value(value: Any) -> tuple[str, bool]:
-    """A structured config value (a list or a map) as the Pulumi CLI hands it to a program, and whether it holds a
-    secret: its JSON, which ``Config.get_object`` parses; a secure leaf of a map or list is the placeholder (see
-    below). A scalar is passed as written (see :func:`read_stack_config`), but for ``!!binary``: refused here."""
+    """A config value as the Pulumi CLI hands it to a program (``object.MarshalString``), and whether it holds a
+    secret: a string as it is; any other value, a boolean, number, null, list or map, as its JSON (``0755`` is
+    ``493``, ``True`` is ``true``, an empty value ``null``), which ``Config.get_object`` parses; a secure leaf of a
+    map or list is the placeholder (see below). ``!!binary`` and ``!!set``, which JSON cannot say, are refused."""
     if isinstance(value, str):
         return value, False
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return _go_json_float(value), False  # the text of a scalar: as Go writes it, 1e-05 is 0.00001
     secret = False
 
     def withheld(node: Any) -> Any:
@@ -329,6 +342,14 @@ def _config_value(value: Any) -> tuple[str, bool]:
 
     plain = withheld(value)
     return json.dumps(plain, ensure_ascii=False, separators=(",", ":")), secret
+
+
+def _go_json_float(number: float) -> str:
+    """A float as Go's encoding/json writes it: positional from 1e-6 up to 1e21 (Python's repr turns to an exponent
+    below 1e-4), else an exponent without a leading zero (1e-7, not Python's 1e-07)."""
+    if 1e-6 <= abs(number) < 1e21:
+        return format(Decimal(repr(number)), "f")
+    return re.sub(r"e-0(\d)$", r"e-\1", repr(number))
 
 
 class StackConfigError(ValueError):
@@ -359,17 +380,14 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
         entries = _config_entries(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:  # a value tagged !!int that yaml.v3 reads as none: the CLI refuses it too
         raise StackConfigError(str(exc)) from None
-    for key, node, value in entries:
+    for key, value in entries:
         if isinstance(value, dict) and "secure" in value:
             values[key] = SECRET_PLACEHOLDER
             secrets.add(key)
             continue
-        if isinstance(node, yaml.ScalarNode) and node.tag != _BINARY_TAG:
-            # The CLI reads a config value into a Go string first (config.Value.UnmarshalYAML), which takes a scalar's
-            # text as written, whatever it would resolve to: `0755`, `no`, `1e3`, `True` reach the program as such; a
-            # null (`key:` or `~`) is the empty string. Only maps and lists are resolved (by the loader) into JSON.
-            values[key] = "" if node.tag == _NULL_TAG else node.value
-            continue
+        # Every value, scalars too, as the CLI's config.Value.UnmarshalYAML reads it (see _StackConfigLoader): `no`
+        # stays the text, `0755` reaches the program as 493, `True` as true, an empty value as null; quoted, a value
+        # is the text written.
         try:
             values[key], secret = _config_value(value)
         except (TypeError, ValueError) as exc:  # a value JSON cannot say (!!binary, !!set), which no CLI passes on
