@@ -143,6 +143,14 @@ def test_growing_a_dataset_replaces_nothing(tmp_path: Path) -> None:
     assert "replaced" not in result.stderr
 
 
+def _adoption(lines: list[str]) -> tuple[set[str], dict[str, Any]]:
+    """What `dizuo released`'s commented adoption lines name: the objects to look for (as `kubectl get` names them)
+    and the `pulumi import` document its printf line writes."""
+    gets = {line.removeprefix("#   kubectl get ") for line in lines if line.startswith("#   kubectl get ")}
+    (printf,) = (line for line in lines if line.startswith("# printf"))
+    return gets, json.loads(shlex.split(printf.removeprefix("# "))[2])
+
+
 def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -157,7 +165,7 @@ def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again
     assert "AlreadyExists" in result.stderr
     lines = result.stdout.splitlines()
     assert all(line.startswith("#") for line in lines), "adopting is conditional: nothing runs when piped to sh"
-    gets = {line.removeprefix("#   kubectl get ") for line in lines if line.startswith("#   kubectl get ")}
+    gets, document = _adoption(lines)
     assert gets == {
         "namespace/dp-gaj",
         "resourcequota/quota -n dp-gaj",
@@ -166,8 +174,6 @@ def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again
         "networkpolicy/declared-flows -n dp-gaj",
         "persistentvolumeclaim/rk-jcxx -n dp-gaj",
     }, result.stdout
-    (printf,) = (line for line in lines if line.startswith("# printf"))
-    document = json.loads(shlex.split(printf.removeprefix("# "))[2])
     (command,) = (line for line in lines if " import " in line)
     folder = ROOT / "stacks" / "1-datapool"
     written = tmp_path / "adopt-yulin-prod-1-datapool.json"
@@ -182,6 +188,21 @@ def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again
     assert not any(r["type"].endswith(":RoleBinding") for r in document["resources"])
 
 
+def test_a_retired_system_s_namespace_keeps_its_quota_limits_and_default_deny(runs: dict[str, StackRun]) -> None:
+    """A retired system's namespace, which the cloud stack forgets and still holds its volumes, keeps its quota,
+    LimitRange and default-deny (retain_on_delete), so the data stays fenced; what opens it (declared flows, role
+    bindings, pull secret) is deleted with the system."""
+    cloud = runs["cloud"]
+    tenants = [r for r in cloud.resources if r.type == "dizuo:cloud:SystemTenant"]
+    assert tenants
+    by_name = {r.name: r for r in cloud.resources}
+    for tenant in tenants:
+        for kept in ("quota", "limits", "default-deny"):
+            assert by_name[f"{tenant.name}-{kept}"].retain_on_delete, f"{tenant.name}-{kept} deleted on retirement"
+        for opening in ("declared-flows", "admins", "viewers", "sysadmin-workloads", "registry"):
+            assert not by_name[f"{tenant.name}-{opening}"].retain_on_delete, f"{tenant.name}-{opening} kept"
+
+
 def _without_a_leaf_system(systems: dict[str, Any]) -> None:
     """hs-01 retired: no system depends on it and no dataset comes from it."""
     systems["systems"] = [s for s in systems["systems"] if s["code"] != "hs-01"]
@@ -190,19 +211,26 @@ def _without_a_leaf_system(systems: dict[str, Any]) -> None:
 def test_released_adopts_a_retired_system_s_namespace_under_its_new_component(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A retired system declared again: the cloud stack kept its namespace, and its SystemTenant component is new to
-    the stack, so the import document creates that component empty (as `pulumi import` does for "component": true)
-    and adopts the namespace under it, the types printed as they are (no emoji for ':cloud:')."""
+    """A retired system declared again: the cloud stack kept its namespace with its quota, LimitRange and default-deny,
+    and its SystemTenant component is new to the stack, so the import document creates that component empty (as
+    `pulumi import` does for "component": true) and adopts those objects under it, the types printed as they are (no
+    emoji for ':cloud:'); the declared flows and bindings, deleted on retirement, are created anew."""
     deployed = city_copy(tmp_path / "deployed", {"systems.yaml": _without_a_leaf_system})
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, [*RELEASED, str(deployed), str(YULIN), "--backend", f"file://{tmp_path / 's'}"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert "#   kubectl get namespace/hs-01" in lines, result.stdout
-    (printf,) = (line for line in lines if line.startswith("# printf"))
-    document = json.loads(shlex.split(printf.removeprefix("# "))[2])
-    component, namespace = document["resources"]
+    gets, document = _adoption(lines)
+    assert gets == {
+        "namespace/hs-01",
+        "resourcequota/quota -n hs-01",
+        "limitrange/limits -n hs-01",
+        "networkpolicy/default-deny -n hs-01",
+    }, result.stdout
+    component, *adopted = document["resources"]
     assert component == {"type": "dizuo:cloud:SystemTenant", "name": "yl-hs-01", "component": True}
-    assert namespace["id"] == "hs-01"
-    assert namespace["parent"] == "yl-hs-01"
-    assert document["nameTable"][namespace["provider"]].endswith("::pulumi:providers:kubernetes::cloud-yl-gov")
+    by_id = {r["id"]: r for r in adopted}
+    assert set(by_id) == {"hs-01", "hs-01/quota", "hs-01/limits", "hs-01/default-deny"}
+    for r in adopted:
+        assert r["parent"] == "yl-hs-01", r
+        assert document["nameTable"][r["provider"]].endswith("::pulumi:providers:kubernetes::cloud-yl-gov"), r

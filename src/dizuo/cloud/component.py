@@ -109,11 +109,19 @@ class SystemTenant(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        # What fences the namespace is kept with it, as a data-pool namespace keeps its own: once the system is
+        # retired, the namespace still holds its volumes, and its quota (no claim grows past the system's storage, no
+        # pod takes more than it had), LimitRange (the defaults a pod declaring no resources needs under that quota)
+        # and default-deny (no traffic in or out) stay in force, forgotten by the stack instead of deleted. What opens
+        # it goes: the declared flows, which would let its callers and the ingress controller in to whatever pod runs
+        # there next, and the people's role bindings and pull secret, which the retired system's department no longer
+        # needs to reach its data (the security administrator archives or deletes it).
+        fence = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(retain_on_delete=True))
         k8s.core.v1.ResourceQuota(
-            f"{name}-quota", metadata=meta("quota"), spec={"hard": shapes.quota_hard(d, s)}, opts=in_ns
+            f"{name}-quota", metadata=meta("quota"), spec={"hard": shapes.quota_hard(d, s)}, opts=fence
         )
         k8s.core.v1.LimitRange(
-            f"{name}-limits", metadata=meta("limits"), spec={"limits": shapes.limit_range(s)}, opts=in_ns
+            f"{name}-limits", metadata=meta("limits"), spec={"limits": shapes.limit_range(s)}, opts=fence
         )
         bindings: list[tuple[str, pulumi.Output[str], pulumi.Input[str]]] = [
             (
@@ -145,7 +153,7 @@ class SystemTenant(pulumi.ComponentResource):
             f"{name}-default-deny",
             metadata=meta("default-deny"),
             spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-            opts=in_ns,
+            opts=fence,
         )
         by_code = {x.code: x for x in d.systems}
         here = {code for code, x in by_code.items() if x.cluster == s.cluster}
