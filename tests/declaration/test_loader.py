@@ -869,6 +869,36 @@ def test_a_department_s_data_loaders_count_against_its_quota(city: Path, edit: E
     assert any(expected in p for p in found), f"{expected!r} not among:\n" + "\n".join(found)
 
 
+def test_a_department_s_datasets_count_against_its_storage_quota(city: Path, edit: Edit) -> None:
+    """A department's datasets, volumes and buckets, take the cloud's storage granted to it like its systems' volumes:
+    Yulin's swj (systems 490 GiB, one dataset of 1 GiB, quota 1024) fits; with 534 GiB more of datasets it holds 1025
+    GiB and is refused, naming storage_gib, the grant, the total and both parts."""
+    swj = next(i for i, dept in enumerate(load(YULIN).departments) if dept.code == "swj")
+    (template,) = (ds for ds in load(YULIN).datasets if ds.owner == "swj")
+    object_pool = next(ds.storage_pool for ds in load(YULIN).datasets if ds.kind == "bucket")
+
+    def add_datasets(datasets: dict[str, Any]) -> None:
+        volume = {**template.model_dump(mode="json"), "code": "swj-extra", "name": "商务扩展", "size_gib": 500}
+        bucket = {
+            **volume,
+            "code": "swj-bucket",
+            "name": "商务扩展归档",
+            "size_gib": 34,
+            "kind": "bucket",
+            "storage_pool": object_pool,
+        }
+        datasets["datasets"] += [volume, bucket]
+
+    load(city)
+    edit("datasets.yaml", add_datasets)
+    expected = (
+        f"departments.yaml: departments[{swj}].quota.storage_gib: 1024 is less than the 1025 its systems (490) and its"
+        " datasets (535 GiB in 3, datasets.yaml) hold"
+    )
+    found = problems(city)
+    assert any(expected in p for p in found), f"{expected!r} not among:\n" + "\n".join(found)
+
+
 @pytest.mark.parametrize(
     ("addresses", "expected"),
     [

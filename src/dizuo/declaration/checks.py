@@ -805,9 +805,20 @@ def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
     return problems
 
 
+def _quantity(value: Fraction | int) -> str:
+    """A quota amount as an error shows it: a whole number in full (``:g`` writes 1048576 GiB as 1.04858e+06), else
+    its decimal (8.5)."""
+    return str(value) if value.denominator == 1 else f"{float(value):g}"
+
+
+def _loaders_request(key: str, loaders: Fraction, clusters: int) -> str:
+    """How a quota error names what a department's data loaders request of ``key`` in all."""
+    return f"its data loaders (data_loaders.{key}, {_quantity(loaders)} in {clusters} cluster(s)) request"
+
+
 def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
-    """Systems, with the department's data loaders, fit their department's quota; placements fit their node and
-    storage pools."""
+    """Systems, with the department's data loaders and datasets, fit their department's quota; placements fit their
+    node and storage pools."""
     problems = []
     # Exact sums of the declared decimals (see model.exact), so a pool or quota filled to the core is full, not over.
     used: dict[str, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0), Fraction(0)])
@@ -816,29 +827,49 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
         total[0] += exact(s.resources.cpu)
         total[1] += exact(s.resources.memory_gib)
         total[2] += s.resources.storage_gib
+    # A department's datasets, volumes and buckets alike, are the government cloud's storage granted to it as much as
+    # its systems' volumes: the capacity exporter counts their claims and buckets against its storage_gib.
+    held: Counter[str] = Counter()
+    datasets: Counter[str] = Counter()
+    for ds in d.datasets:
+        held[ds.owner] += ds.size_gib
+        datasets[ds.owner] += 1
     for i, dept in enumerate(d.departments):
         cpu, memory, disk = used.get(dept.code, [Fraction(0), Fraction(0), Fraction(0)])
         # The data loaders' requests are reserved on the department's nodes like its systems' (the dp-<owner> quota
         # admits them, in each cluster holding its volumes), so they come out of the same grant: an error, as for
         # systems, since a quota the cloud cannot honour is one the department's own workloads find full.
         clusters = len(d.loader_clusters(dept.code))
-        for key, asked, loaders, granted in (
-            ("cpu", cpu, clusters * exact(dept.data_loaders.cpu), dept.quota.cpu),
-            ("memory_gib", memory, clusters * exact(dept.data_loaders.memory_gib), dept.quota.memory_gib),
-            ("storage_gib", disk, Fraction(0), dept.quota.storage_gib),
+        cpu_loaders = clusters * exact(dept.data_loaders.cpu)
+        memory_loaders = clusters * exact(dept.data_loaders.memory_gib)
+        for key, asked, extra, whose, granted in (
+            ("cpu", cpu, cpu_loaders, _loaders_request("cpu", cpu_loaders, clusters), dept.quota.cpu),
+            (
+                "memory_gib",
+                memory,
+                memory_loaders,
+                _loaders_request("memory_gib", memory_loaders, clusters),
+                dept.quota.memory_gib,
+            ),
+            (
+                "storage_gib",
+                disk,
+                Fraction(held[dept.code]),
+                f"its datasets ({held[dept.code]} GiB in {datasets[dept.code]}, datasets.yaml) hold",
+                dept.quota.storage_gib,
+            ),
         ):
-            if asked + loaders > granted:
+            if asked + extra > granted:
                 why = (
-                    f"{float(asked + loaders):g} its systems ({float(asked):g}) and its data loaders"
-                    f" (data_loaders.{key}, {float(loaders):g} in {clusters} cluster(s)) request"
-                    if loaders
-                    else f"{float(asked):g} its systems request"
+                    f"{_quantity(asked + extra)} its systems ({_quantity(asked)}) and {whose}"
+                    if extra
+                    else f"{_quantity(asked)} its systems request"
                 )
                 problems.append(
                     Problem(
                         shown("departments.yaml"),
                         f"departments[{i}].quota.{key}",
-                        f"{granted:g} is less than the {why}",
+                        f"{_quantity(granted)} is less than the {why}",
                     )
                 )
     problems += _replicas_fit_a_node(d, shown)

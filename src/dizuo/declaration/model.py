@@ -512,7 +512,12 @@ class Quota(Frozen):
 
     cpu: int = Field(ge=0, description="Cores")
     memory_gib: int = Field(ge=0, le=MAX_GIB)
-    storage_gib: int = Field(ge=0, le=MAX_GIB)
+    storage_gib: int = Field(
+        ge=0,
+        le=MAX_GIB,
+        description="GiB of storage: its systems' (resources.storage_gib) and its datasets' (size_gib, volumes and "
+        "buckets) together",
+    )
 
 
 class DataLoaders(Frozen):
