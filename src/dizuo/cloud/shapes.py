@@ -15,7 +15,6 @@ from dizuo.declaration.model import (
     IMAGE_PATH_COMPONENT,
     Arch,
     Database,
-    Dataset,
     Declaration,
     System,
     ZoneKind,
@@ -224,19 +223,11 @@ def remote_ingresses(d: Declaration, s: System) -> list[tuple[str, tuple[int, ..
     return list(remote)
 
 
-def loader_cluster(d: Declaration, ds: Dataset) -> str | None:
-    """The cluster whose ``dp-<owner>`` namespace loads ``ds``: its storage pool's. None for a bucket (a container of
-    the cloud's object store, which no cluster's loader holds) or a pool no cluster declares."""
-    if ds.kind == "bucket":
-        return None
-    return next((c.name for c in d.clusters for p in c.storage_pools if p.name == ds.storage_pool), None)
-
-
 def dataset_loaders(d: Declaration, s: System) -> list[str]:
     """The data-pool namespaces (``dp-<owner>``) on ``s``'s cluster holding a dataset whose ``source_system`` is
     ``s``: the owner's loader there reads from it."""
     return sorted(
-        {f"dp-{ds.owner}" for ds in d.datasets if ds.source_system == s.code and loader_cluster(d, ds) == s.cluster}
+        {f"dp-{ds.owner}" for ds in d.datasets if ds.source_system == s.code and d.loader_cluster(ds) == s.cluster}
     )
 
 
@@ -250,7 +241,7 @@ def served_through_ingress(d: Declaration, s: System) -> bool:
         zone.kind is ZoneKind.INTERNET
         or any(i.destination == zone.name for i in d.network.ingress)
         or any(s.code in caller.depends_on and caller.cluster != s.cluster for caller in d.systems)
-        or any(loader_cluster(d, ds) not in (None, s.cluster) for ds in d.datasets if ds.source_system == s.code)
+        or any(d.loader_cluster(ds) not in (None, s.cluster) for ds in d.datasets if ds.source_system == s.code)
     )
 
 
@@ -362,7 +353,7 @@ def loader_egress(d: Declaration, owner: str, cluster: str) -> list[dict[str, An
         {
             ds.source_system
             for ds in d.datasets
-            if ds.owner == owner and loader_cluster(d, ds) == cluster and ds.source_system in by_code
+            if ds.owner == owner and d.loader_cluster(ds) == cluster and ds.source_system in by_code
         }
     )
     rules = dns_egress(d, cluster)

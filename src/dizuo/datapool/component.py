@@ -39,7 +39,6 @@ class DataPool(pulumi.ComponentResource):
         super().__init__("dizuo:datapool:DataPool", name, None, opts)
         d = args.declaration
         prefix = d.city.prefix
-        pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
         pools = {p.name: p for p in d.storage_pools()}
 
         for cluster in d.clusters:
@@ -65,9 +64,14 @@ class DataPool(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, provider=provider),
                 )
 
-        # An owner's namespace and its quota: a claim waits for both, so that a dataset grown in the declaration
-        # is admitted only after the quota has grown with it (the API refuses a claim beyond the quota).
-        namespaces: dict[tuple[str, str], tuple[k8s.core.v1.Namespace, k8s.core.v1.ResourceQuota]] = {}
+        # An owner's namespace and its quota in each cluster holding its volumes: a claim waits for both, so that a
+        # dataset grown in the declaration is admitted only after the quota has grown with it (the API refuses a claim
+        # beyond the quota).
+        namespaces = {
+            (cluster, owner): self._owner_namespace(name, cluster, owner, d, args.providers[cluster], args)
+            for owner in dict.fromkeys(ds.owner for ds in d.datasets)
+            for cluster in d.loader_clusters(owner)
+        }
         for ds in d.datasets:
             pool = pools[ds.storage_pool]
             labels = shapes.dataset_labels(ds, d.city.code)
@@ -81,14 +85,11 @@ class DataPool(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), KEEP_DATA),
                 )
                 continue
-            cluster_name = pool_cluster[pool.name]
+            cluster_name = d.loader_cluster(ds)
+            assert cluster_name is not None  # noqa: S101 - a volume on one of pools, each a declared cluster's
             provider = args.providers[cluster_name]
             ns_name = shapes.dataset_namespace(ds.owner)
-            if (cluster_name, ns_name) not in namespaces:
-                namespaces[(cluster_name, ns_name)] = self._owner_namespace(
-                    name, cluster_name, ds.owner, d, provider, args
-                )
-            ns, quota = namespaces[(cluster_name, ns_name)]
+            ns, quota = namespaces[(cluster_name, ds.owner)]
             k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-{ds.code}-pvc",
                 metadata={

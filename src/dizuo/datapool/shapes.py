@@ -96,12 +96,7 @@ def dataset_annotations(ds: Dataset, pool: StoragePool) -> dict[str, str]:
 def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
     """ResourceQuota of an owner's dataset namespace on ``cluster``: its declared volumes, and nothing more, and what
     its loaders may run with (departments.yaml ``data_loaders``: requests, and LIMIT_FACTOR times that as limits)."""
-    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
-    volumes = [
-        ds
-        for ds in d.datasets
-        if ds.owner == owner and ds.kind != "bucket" and pool_cluster.get(ds.storage_pool) == cluster
-    ]
+    volumes = [ds for ds in d.datasets if ds.owner == owner and d.loader_cluster(ds) == cluster]
     loaders = d.department(owner).data_loaders
     cpu, memory = exact(loaders.cpu), exact(loaders.memory_gib)
     return {

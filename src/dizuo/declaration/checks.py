@@ -1032,10 +1032,8 @@ def _loader_reaches(d: Declaration, ds: Dataset, source: System, file: str, wher
     """The owner's loader (``dp-<owner>`` on the cluster of the dataset's storage pool) pulls from ``source``: in
     another cluster, through a declared flow that opens its ingress controller. Nothing can push instead: the data
     pool's namespace admits no traffic."""
-    from dizuo.cloud.shapes import loader_cluster  # noqa: PLC0415 - the cloud package imports the declaration
-
     clusters = {c.name: c for c in d.clusters}
-    cluster = clusters.get(loader_cluster(d, ds) or "")
+    cluster = clusters.get(d.loader_cluster(ds) or "")
     placed = source.cluster in clusters and clusters[source.cluster].zone == source.zone
     if cluster is None or not placed or cluster.zone not in {z.name for z in d.zones}:
         return []  # a bucket, or a broken reference reported elsewhere

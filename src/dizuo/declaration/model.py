@@ -838,19 +838,18 @@ class Declaration(Frozen):
         """Every storage pool of every cluster."""
         return tuple(p for c in self.clusters for p in c.storage_pools)
 
+    def loader_cluster(self, ds: Dataset) -> str | None:
+        """The cluster whose ``dp-<owner>`` namespace holds and loads ``ds``: its storage pool's. None for a bucket (a
+        container of the cloud's object store, which no cluster's loader holds) or a pool no cluster declares."""
+        if ds.kind == "bucket":
+            return None
+        return next((c.name for c in self.clusters for p in c.storage_pools if p.name == ds.storage_pool), None)
+
     def loader_clusters(self, owner: str) -> tuple[str, ...]:
         """The clusters where department ``owner`` has a data-pool namespace (``dp-<owner>``, where its data loaders
         run): those of the storage pools of its volume datasets (a bucket is no namespace's)."""
-        pool_cluster = {p.name: c.name for c in self.clusters for p in c.storage_pools}
-        return tuple(
-            sorted(
-                {
-                    pool_cluster[ds.storage_pool]
-                    for ds in self.datasets
-                    if ds.owner == owner and ds.kind != "bucket" and ds.storage_pool in pool_cluster
-                }
-            )
-        )
+        clusters = {self.loader_cluster(ds) for ds in self.datasets if ds.owner == owner}
+        return tuple(sorted(cluster for cluster in clusters if cluster is not None))
 
     def node_pools(self) -> tuple[tuple[Cluster, NodePool], ...]:
         """Every node pool with its cluster."""
