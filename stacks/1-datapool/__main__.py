@@ -4,7 +4,7 @@ import pulumi
 
 from dizuo import contracts
 from dizuo.cloud.providers import cluster_providers
-from dizuo.datapool.component import DataPool, DataPoolArgs
+from dizuo.datapool.component import DataPool, DataPoolArgs, configured_region
 from dizuo.declaration import load
 
 declaration = load(pulumi.Config("dizuo").require("declaration"))
@@ -14,6 +14,7 @@ DataPool(
         declaration=declaration,
         baseline=contracts.read(contracts.BaselineContract, pulumi.get_stack()),
         providers=cluster_providers("datapool", declaration, {c.name for c in declaration.clusters if c.storage_pools}),
+        region=configured_region(declaration),
     ),
 )
 pulumi.export("datasets", [ds.code for ds in declaration.datasets])

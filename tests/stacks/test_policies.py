@@ -542,6 +542,28 @@ def test_every_dataset_bucket_has_its_declared_size_as_quota(runs: dict[str, Sta
         assert bucket.inputs["metadata"].get("Quota-Bytes") == str(size[bucket.inputs["name"]]), bucket.name
 
 
+def test_every_dataset_bucket_is_made_in_the_region_its_stack_config_pins(runs: dict[str, StackRun]) -> None:
+    """A bucket's region is the datapool stack's openstack:region, set on the bucket itself: left to the provider, it
+    would be the operator's OS_REGION_NAME, and a shell set for another region would make the buckets there."""
+    config = yaml.safe_load((ROOT / "stacks" / "1-datapool" / "Pulumi.yulin-prod.yaml").read_text(encoding="utf-8"))
+    buckets = runs["datapool"].of_type("openstack:objectstorage/container:Container")
+    assert buckets
+    unpinned = {b.name: b.inputs.get("region") for b in buckets if b.inputs.get("region") != "RegionOne"}
+    assert config["config"]["openstack:region"] == "RegionOne"
+    assert not unpinned, f"buckets not in the stack's region RegionOne: {unpinned}"
+
+
+@pytest.mark.parametrize(("given", "said_of_it"), [(None, "missing"), ("", "blank ('')"), ("  ", "blank ('  ')")])
+def test_buckets_without_a_region_in_the_stack_config_are_refused_naming_the_key(
+    tmp_path: Path, yulin: Declaration, given: str | None, said_of_it: str
+) -> None:
+    """Without openstack:region in the datapool stack's config, or with a blank one, the stack refuses to run, naming
+    the key, the config file and the buckets, rather than leave their region to the operator's environment."""
+    said, config_file = synth_refuses(tmp_path, yulin, "1-datapool", "openstack:region", given)
+    assert f"{config_file.resolve()}: config.openstack:region: {said_of_it}: datasets.yaml declares" in said, said
+    assert "pulumi config set openstack:region <region>" in said, said
+
+
 def _network_policies(runs: dict[str, StackRun]) -> dict[tuple[str, str], dict[str, Any]]:
     """The spec of each NetworkPolicy of the cloud and datapool stacks, by (namespace, name)."""
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -30,6 +31,27 @@ class DataPoolArgs:
     """The baseline stack's contract: the role owners get in their dataset namespace."""
     providers: dict[str, k8s.Provider]
     """Kubernetes provider per cluster."""
+    region: str | None = None
+    """The OpenStack region of the buckets (``openstack:region``, :func:`configured_region`); None without buckets."""
+
+
+def configured_region(declaration: Declaration) -> str | None:
+    """``openstack:region`` of the stack's config: the region every dataset bucket is made in. A RunError naming the
+    key and the config file when it is missing or blank and the declaration has a bucket: the OpenStack provider would
+    take the operator's environment (OS_REGION_NAME, or the clouds.yaml entry of OS_CLOUD) instead, so a shell set for
+    another region would make the city's buckets there, empty, beside the ones its data is in."""
+    given = pulumi.Config("openstack").get("region")
+    region = given.strip() if given is not None and given.strip() else None
+    buckets = [ds.code for ds in declaration.datasets if ds.kind == "bucket"]
+    if region is None and buckets:
+        said = "missing" if given is None else f"blank ({given!r})"
+        raise pulumi.RunError(
+            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.openstack:region: {said}: datasets.yaml "
+            f"declares {len(buckets)} bucket(s) ({', '.join(buckets[:3])}{', ...' if len(buckets) > 3 else ''}), "
+            "whose region must not come from the operator's environment; set the network stack's region with "
+            "`pulumi config set openstack:region <region>` in this folder"
+        )
+    return region
 
 
 class DataPool(pulumi.ComponentResource):
@@ -82,6 +104,9 @@ class DataPool(pulumi.ComponentResource):
                     name=dz_name(prefix, "dp", ds.code),
                     metadata=shapes.bucket_metadata(ds, d.city.code),
                     versioning=True,
+                    # Pinned, not left to the provider: where the region is unset, it takes the operator's environment.
+                    # A region is fixed at creation (the provider replaces a container whose region changes).
+                    region=args.region,
                     opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), KEEP_DATA),
                 )
                 continue
