@@ -133,8 +133,9 @@ def test_gitops_tools_are_told_not_to_prune_exactly_what_the_stacks_keep_on_dele
     synthesised: tuple[Path, dict], yulin: Declaration
 ) -> None:
     """Every data-pool claim, the namespace holding it with its quota, limits and policies, and every system's
-    namespace (what the stacks retain on delete) carry Argo CD's and Flux's marks against pruning, so that a
-    retirement dropping them from the build does not delete the data; nothing else carries them."""
+    namespace with its quota, limits and default-deny (what the stacks retain on delete) carry Argo CD's and Flux's
+    marks against pruning, so that a retirement dropping them from the build does not delete the data; nothing else
+    carries them."""
     from dizuo.cloud.component import namespace_of  # noqa: PLC0415
     from dizuo.datapool.shapes import dataset_namespace  # noqa: PLC0415
 
@@ -157,6 +158,11 @@ def test_gitops_tools_are_told_not_to_prune_exactly_what_the_stacks_keep_on_dele
         | {("Namespace", "", ns) for ns in owners}
         | {(kind, ns, name) for ns in owners for kind, name in guards}
         | {("Namespace", "", namespace_of(s)) for s in yulin.systems}
+        | {
+            (kind, namespace_of(s), name)
+            for s in yulin.systems
+            for kind, name in {("ResourceQuota", "quota"), ("LimitRange", "limits"), ("NetworkPolicy", "default-deny")}
+        }
     )
     assert claims, "Yulin declares volume datasets"
     assert marked - expected == set(), "marked against pruning, though no stack keeps it on delete"
