@@ -486,6 +486,27 @@ def test_a_volume_chart_shows_usage_above_capacity_and_a_capacity_before_a_shrin
     assert axes.get_ylim()[1] >= 200, f"y axis up to {axes.get_ylim()[1]} GiB: the 200 GiB before the shrink is cut"
 
 
+@pytest.mark.parametrize("series", ["filesystem:nas:9100//nas/share$/a\\b$", "filesystem:node1:9100/mnt/$x^2$"])
+def test_a_volume_chart_shows_a_name_with_dollar_signs_as_written(tmp_path, monkeypatch, series):
+    """A mount point holding two `$` (a Windows share mounted as `share$`) is a name, not TeX: its chart is written
+    with the name as it is, where matplotlib would read it as math (and fail on `\\b`, stopping the report)."""
+    from matplotlib.text import Text  # noqa: PLC0415 - slow import, as in the module
+
+    from dizuo.capacity import report  # noqa: PLC0415 - the module whose chart is inspected
+
+    ts = np.arange(NOW - 2 * DAY, NOW + 1, 900, dtype=np.int64)
+    history = UsageHistory(series, ts, np.linspace(50, 90, ts.size) * GIB, np.full(ts.size, 100.0 * GIB), {})
+    f = Forecast(series, NOW, NOW + DAY, NOW + DAY // 2, NOW + 2 * DAY, 90.0 * GIB, 100.0 * GIB, {})
+    drawn = []
+    save = report._save
+    monkeypatch.setattr(report, "_save", lambda figure, path: (drawn.append(figure), save(figure, path)))
+    report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(PNG_MAGIC), "the chart is written"
+    titles = [text for text in drawn[0].findobj(Text) if text.get_text() == series]
+    assert titles, f"no title reads {series}"
+    assert not any(title.get_parse_math() for title in titles), f"{series} is drawn as TeX"
+
+
 def _local_noon(year: int, month: int, day: int) -> int:
     """Unix seconds of noon, Asia/Shanghai time, on that day."""
     return int(datetime(year, month, day, 12, tzinfo=timezone(timedelta(hours=8))).timestamp())

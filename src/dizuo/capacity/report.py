@@ -516,7 +516,9 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
         )
     labels = volume.labels
     owner = ", ".join(f"{k} {labels[k]}" for k in ("department", "system", "pool") if labels.get(k))
-    ax.set_title(f.series + (f"  ({owner})" if owner else ""), fontsize=11, loc="left")
+    # As written: matplotlib reads text between two `$` as TeX, so a mount point such as `//nas/share$/a\b$` would
+    # stop the whole report with a parse error (and `/mnt/$x^2$` would show as x squared).
+    ax.set_title(f.series + (f"  ({owner})" if owner else ""), fontsize=11, loc="left", parse_math=False)
     ax.set_ylabel(unit)
     # The highest point drawn, not the last capacity: usage above capacity (a thin-provisioned pool) or a capacity
     # before a shrink would be cut off.
