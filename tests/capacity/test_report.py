@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -505,6 +506,72 @@ def test_a_volume_chart_shows_a_name_with_dollar_signs_as_written(tmp_path, monk
     titles = [text for text in drawn[0].findobj(Text) if text.get_text() == series]
     assert titles, f"no title reads {series}"
     assert not any(title.get_parse_math() for title in titles), f"{series} is drawn as TeX"
+
+
+def _han_font(path: Path, chars: str, family: str) -> Path:
+    """A real TrueType font holding ``chars`` only (each a filled square), as an installed Chinese font would."""
+    from fontTools.fontBuilder import FontBuilder  # noqa: PLC0415 - matplotlib's own dependency, for this test only
+    from fontTools.pens.ttGlyphPen import TTGlyphPen  # noqa: PLC0415
+
+    names = [".notdef", *(f"uni{ord(c):04X}" for c in chars)]
+    glyphs = {}
+    for name in names:
+        pen = TTGlyphPen(None)
+        pen.moveTo((100, 0))
+        for corner in ((100, 800), (900, 800), (900, 0)):
+            pen.lineTo(corner)
+        pen.closePath()
+        glyphs[name] = pen.glyph()
+    builder = FontBuilder(1000, isTTF=True)
+    builder.setupGlyphOrder(names)
+    builder.setupCharacterMap({ord(c): f"uni{ord(c):04X}" for c in chars})
+    builder.setupGlyf(glyphs)
+    builder.setupHorizontalMetrics(dict.fromkeys(names, (1000, 100)))
+    builder.setupHorizontalHeader(ascent=880, descent=-120)
+    builder.setupNameTable({"familyName": family, "styleName": "Regular"})
+    builder.setupOS2(sTypoAscender=880, usWinAscent=880, usWinDescent=120)
+    builder.setupPost()
+    builder.save(str(path))
+    return path
+
+
+def _chart_warnings(tmp_path: Path, series: str) -> list[str]:
+    """The warnings drawing ``series``' volume chart gives."""
+    from dizuo.capacity import report  # noqa: PLC0415 - the module whose chart is inspected
+
+    ts = np.arange(NOW - 2 * DAY, NOW + 1, 900, dtype=np.int64)
+    history = UsageHistory(series, ts, np.linspace(50, 90, ts.size) * GIB, np.full(ts.size, 100.0 * GIB), {})
+    f = Forecast(series, NOW, NOW + DAY, NOW + DAY // 2, NOW + 2 * DAY, 90.0 * GIB, 100.0 * GIB, {})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(PNG_MAGIC), "the chart is written"
+    return [str(w.message) for w in caught]
+
+
+def test_a_chinese_volume_name_is_drawn_in_an_installed_chinese_font(tmp_path, monkeypatch):
+    """A mount point named in Chinese (/数据/人口库) is drawn with an installed font that holds its characters, not as
+    empty boxes in matplotlib's DejaVu Sans, which has none."""
+    from matplotlib import font_manager  # noqa: PLC0415 - slow import
+
+    font = _han_font(tmp_path / "han.ttf", "数据人口库", "Dizuo Test Han")
+    # The machine's font list, with the test font added for this test only.
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", list(font_manager.fontManager.ttflist))
+    font_manager.fontManager.addfont(str(font))
+    missing = [w for w in _chart_warnings(tmp_path, "filesystem:node1:9100/数据/人口库") if "missing from font" in w]
+    assert not missing, f"Chinese characters drawn as boxes: {missing}"
+
+
+def test_a_chinese_volume_name_no_installed_font_holds_is_named_once(tmp_path, monkeypatch):
+    """With no Chinese font installed, one warning says which characters show as boxes and what to install."""
+    from matplotlib import font_manager  # noqa: PLC0415 - slow import
+
+    plain = [e for e in font_manager.fontManager.ttflist if "DejaVu" in e.name or e.name.startswith("Last Resort")]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", plain)
+    said = [w for w in _chart_warnings(tmp_path, "filesystem:node1:9100/数据/人口库") if "no installed font" in w]
+    assert len(said) == 1, said
+    assert "holds 数据人口库:" in said[0], said[0]
+    assert "fonts-noto-cjk" in said[0], said[0]
 
 
 def _local_noon(year: int, month: int, day: int) -> int:

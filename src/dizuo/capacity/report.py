@@ -17,6 +17,7 @@ import html
 import json
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -518,7 +519,8 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     owner = ", ".join(f"{k} {labels[k]}" for k in ("department", "system", "pool") if labels.get(k))
     # As written: matplotlib reads text between two `$` as TeX, so a mount point such as `//nas/share$/a\b$` would
     # stop the whole report with a parse error (and `/mnt/$x^2$` would show as x squared).
-    ax.set_title(f.series + (f"  ({owner})" if owner else ""), fontsize=11, loc="left", parse_math=False)
+    title = f.series + (f"  ({owner})" if owner else "")
+    ax.set_title(title, fontsize=11, loc="left", parse_math=False, fontfamily=_families_for(title))
     ax.set_ylabel(unit)
     # The highest point drawn, not the last capacity: usage above capacity (a thin-provisioned pool) or a capacity
     # before a shrink would be cut off.
@@ -531,6 +533,46 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, ncols=4)
     _save(figure, path)
+
+
+def _families_for(text: str) -> list[str]:
+    """The fonts to draw ``text`` in: matplotlib's own (DejaVu Sans), then, for characters it lacks (Chinese in a
+    mount point: ``/数据/人口库``), the installed font holding most of them, to which matplotlib falls back glyph by
+    glyph. matplotlib's own alone would draw each Chinese character as an empty box, whatever fonts are installed."""
+    from matplotlib import font_manager, rcParams  # noqa: PLC0415 - slow import
+
+    default = list(rcParams["font.family"])
+    missing = _lacking(font_manager.findfont(font_manager.FontProperties()), text)
+    if not missing:
+        return default
+    best, covered = None, 0
+    # Not matplotlib's Last Resort font: it "holds" every character, as a box naming its Unicode block.
+    for entry in (e for e in font_manager.fontManager.ttflist if not e.name.startswith("Last Resort")):
+        held = len(missing) - len(_lacking(entry.fname, "".join(missing)))
+        if held > covered:
+            best, covered = entry.name, held
+    if best is None:
+        boxed = "".join(dict.fromkeys(c for c in text if c in missing))
+        warnings.warn(
+            f"no installed font holds {boxed}: the chart of {text} shows them as boxes; install a font with Chinese "
+            "characters, such as Noto Sans CJK (Debian: fonts-noto-cjk)",
+            stacklevel=2,
+        )
+        return default
+    return [*default, best]
+
+
+def _lacking(font_file: str, text: str) -> set[str]:
+    """The printable characters of ``text`` that the font in ``font_file`` has no glyph for (all of them when it cannot
+    be read)."""
+    from matplotlib import font_manager  # noqa: PLC0415 - slow import
+
+    shown = {c for c in text if c.isprintable() and not c.isspace()}
+    try:
+        held = font_manager.get_font(font_file).get_charmap()
+    except (OSError, RuntimeError):  # a broken or unreadable font file: it holds nothing we can draw
+        return shown
+    return {c for c in shown if ord(c) not in held}
 
 
 def _date_labels(locator: Locator) -> Formatter:
