@@ -166,7 +166,7 @@ def test_a_declared_holiday_block_delays_an_office_hours_fill(made_up_2027: Path
             "years:\n  2027:\n    holidays: {元旦: []}\n",
             "years[2027].holidays: no day given for 元旦: a holiday is a date",
         ),
-        ("years: [2027]\n", "years: Input should be a valid dictionary"),
+        ("years: [2027]\n", "years: Input should be a mapping"),
         # YAML keeps both keys; as years they are one, and the later notice would silently replace the earlier.
         (
             "years:\n  2027:\n    holidays: {元旦: 2027-01-01}\n  '2027':\n    holidays: {国庆节: 2027-10-01}\n",

@@ -750,6 +750,25 @@ CASES = [
         "systems.yaml: systems[6].code: a system's namespace is its code, and this one is",
         id="system-in-ceph-csi-s-namespace",
     ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["hosts", 1, "groups"], "loghost"),
+        "hosts.yaml: hosts[1].groups: Input should be a list, written [a, b] or as '- a' lines: 'loghost'",
+        id="list-written-as-one-value",
+    ),
+    pytest.param(
+        "departments.yaml",
+        _set(["departments", 0], None),
+        "departments.yaml: departments[0]: Input should be a mapping, written {key: value} or as 'key: value' lines:"
+        " 'null'",
+        id="empty-list-item",
+    ),
+    pytest.param(
+        "hosts.yaml",
+        _set(["vars"], ["a", "b"]),
+        "hosts.yaml: vars: Input should be a mapping, written {key: value} or as 'key: value' lines: '[\"a\", \"b\"]'",
+        id="mapping-written-as-a-list",
+    ),
 ]
 
 

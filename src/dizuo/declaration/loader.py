@@ -124,6 +124,21 @@ YAML_CONVERTED = (
 )
 
 
+# pydantic names Python's types ("a valid tuple", "a valid dictionary or instance of Host"); the author of a YAML file
+# writes lists and mappings, and `groups: loghost` for `groups: [loghost]` must say so in those words.
+_LIST = "Input should be a list, written [a, b] or as '- a' lines"
+_MAPPING = "Input should be a mapping, written {key: value} or as 'key: value' lines"
+YAML_SHAPES = {
+    "list_type": _LIST,
+    "tuple_type": _LIST,
+    "set_type": _LIST,
+    "frozen_set_type": _LIST,
+    "dict_type": _MAPPING,
+    "model_type": _MAPPING,
+    "dataclass_type": _MAPPING,
+}
+
+
 def _why_not_text(value: object) -> str:
     """A hint when YAML turned what was meant as text into another type, else ''."""
     return next((f" ({hint})" for kind, hint in YAML_CONVERTED if isinstance(value, kind)), "")
@@ -158,7 +173,7 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
                 # reads as `prefix`, which would be reported missing beside it.
                 message += f" (it holds {unseen}, which YAML keeps in the key: retype the key)"
         elif item["type"] != "missing":
-            message = f"{message}: {show_value(item['input'])}"
+            message = f"{YAML_SHAPES.get(item['type'], message)}: {show_value(item['input'])}"
         if item["type"] in {"string_type", "invalid_key"} and from_yaml:
             message += _why_not_text(item["input"])
         if where and where[-1] == KEY:
