@@ -160,7 +160,7 @@ def test_a_declared_holiday_block_delays_an_office_hours_fill(made_up_2027: Path
         ("years:\n  2027:\n    holiday: {}\n", "years[2027].holiday: unknown key"),
         ("years:\n  2027:\n    makeup_working_days: {}\n", "years[2027].holidays: Field required"),
         ("years:\n  twenty: {holidays: {元旦: 2027-01-01}}\n", "years.twenty: key: Input should be a valid integer"),
-        ("years:\n  2027:\n    holidays: {}\n", "years[2027].holidays: Dictionary should have at least 1 item"),
+        ("years:\n  2027:\n    holidays: {}\n", "years[2027].holidays: Mapping should have at least 1 item"),
         # A holiday without a day: the year would count as declared, its warning silenced, with no day off.
         (
             "years:\n  2027:\n    holidays: {元旦: []}\n",

@@ -170,7 +170,7 @@ def test_a_list_whose_items_all_failed_is_not_also_too_short() -> None:
     with pytest.raises(ValidationError) as empty:
         File.model_validate({"items": []})
     (too_short,) = problems_from_validation("f.yaml", empty.value)
-    assert too_short.message.startswith("Tuple should have at least 1 item")
+    assert too_short.message.startswith("List should have at least 1 item")
 
 
 def test_an_integer_too_long_for_python_is_a_located_problem(city: Path) -> None:

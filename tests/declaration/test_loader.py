@@ -618,7 +618,7 @@ CASES = [
     pytest.param(
         "network.yaml",
         _set(["management_ports"], []),  # the baseline manages sshd: a city has at least its SSH port
-        "network.yaml: management_ports: Tuple should have at least 1 item after validation, not 0: '[]'",
+        "network.yaml: management_ports: List should have at least 1 item after validation, not 0: '[]'",
         id="no-management-port",
     ),
     pytest.param(

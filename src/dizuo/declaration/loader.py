@@ -128,6 +128,7 @@ YAML_CONVERTED = (
 # writes lists and mappings, and `groups: loghost` for `groups: [loghost]` must say so in those words.
 _LIST = "Input should be a list, written [a, b] or as '- a' lines"
 _MAPPING = "Input should be a mapping, written {key: value} or as 'key: value' lines"
+YAML_KINDS = {"Tuple": "List", "Set": "List", "Frozenset": "List", "Dictionary": "Mapping"}
 YAML_SHAPES = {
     "list_type": _LIST,
     "tuple_type": _LIST,
@@ -161,6 +162,9 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
         if item["type"] == "too_short" and any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
             continue
         message = item["msg"].removeprefix("Value error, ")
+        kind, _, rest = message.partition(" ")
+        if item["type"] in {"too_short", "too_long"} and kind in YAML_KINDS:  # "Tuple should have at least 1 item"
+            message = f"{YAML_KINDS[kind]} {rest}"
         where = loc
         if item["type"] == "invalid_key" and loc:
             # A key YAML read as a number, boolean or date: pydantic's location holds it as an index (`quota[1]`) or
