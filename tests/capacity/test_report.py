@@ -228,6 +228,26 @@ def test_names_are_shown_whole_and_each_volume_gets_its_own_chart(tmp_path):
     assert len(charts) == len(names), f"charts written: {charts}"
 
 
+def test_a_volume_with_a_long_chinese_name_gets_its_chart(tmp_path):
+    """A mount point of many Chinese characters (three bytes each) gets a chart file name the file system takes
+    (at most 255 bytes), not an error that leaves no report at all."""
+    now = 1_717_200_000
+    ts = np.arange(now - 14 * 86400, now + 1, 900)
+    name = "filesystem:node1:9100/数据/" + "人口基础信息库" * 12
+    used = 100 * GIB - (now + 36 * 3600 - ts) * (70 * GIB / (now + 36 * 3600 - ts[0]))
+    usage = tmp_path / "usage.csv"
+    lines = [
+        "series,timestamp,used_bytes,capacity_bytes",
+        *(f"{name},{t},{u:.0f},{100 * GIB}" for t, u in zip(ts, used, strict=True)),
+    ]
+    usage.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["capacity", "report", "--csv", str(usage), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (chart,) = out.glob("*_数据_人口*.png")
+    assert len(chart.name.encode()) <= 255, chart.name
+
+
 def test_department_and_pool_rows_join_quota_usage_and_forecast(tmp_path, declaration):
     """The filling PVC counts for department sjj against its quota; the rotating one is not at risk."""
     histories = label_from_declaration(

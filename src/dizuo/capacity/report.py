@@ -637,7 +637,10 @@ def chart_name(volume: Volume) -> str:
     """A file name for a volume's chart: its series id with unsafe characters replaced, and a short digest of the
     id itself, since two ids can differ only in the characters replaced (mount points `/a b` and `/a_b`)."""
     series = volume.forecast.series
-    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in series)[:100]
+    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in series)
+    # At most 100 bytes, not characters: a file system holds 255 bytes of a name, and a Chinese character takes three
+    # in UTF-8 (a long Chinese mount point would fail the whole report). A character cut in two is left out.
+    readable = readable.encode()[:100].decode(errors="ignore")
     return f"{readable}-{hashlib.sha256(series.encode()).hexdigest()[:8]}.png"
 
 
