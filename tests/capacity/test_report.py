@@ -248,6 +248,24 @@ def test_a_volume_with_a_long_chinese_name_gets_its_chart(tmp_path):
     assert len(chart.name.encode()) <= 255, chart.name
 
 
+def test_figures_beside_a_long_volume_name_are_printed_whole_into_a_file(tmp_path):
+    """Piped into a file or a CI log, a volume's figures stay whole however long its name (a deep mount point): the
+    table is as wide as it needs, not squeezed to 160 columns with the size cut to "100…"."""
+    now = 1_717_200_000
+    ts = np.arange(now - 14 * 86400, now + 1, 900)
+    name = "filesystem:yl-db-dm-01.yl.gov.cn:9100/var/lib/dmdbms/data/DAMENG/archive/standby/redo-logs/2026"
+    used = 100 * GIB - (now + 36 * 3600 - ts) * (70 * GIB / (now + 36 * 3600 - ts[0]))
+    usage = tmp_path / "usage.csv"
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    lines += [f"{name},{t},{u:.0f},{100 * GIB}" for t, u in zip(ts, used, strict=True)]
+    usage.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(app, ["capacity", "report", "--csv", str(usage), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if name in line)
+    for figure in ("93.2 GiB", "100.0 GiB", "93%", "+1.5 d", "2024-06-02 20:00"):
+        assert figure in row, f"{figure} is not printed whole: {row}"
+
+
 def test_department_and_pool_rows_join_quota_usage_and_forecast(tmp_path, declaration):
     """The filling PVC counts for department sjj against its quota; the rotating one is not at risk."""
     histories = label_from_declaration(

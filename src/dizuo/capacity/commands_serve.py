@@ -254,9 +254,12 @@ def run_report(
         # --within past the 30-day horizon: forecast that far, or a p10 beyond 30 days would count as never.
         forecasts = forecaster_for(calendar, report_horizon(risk_seconds))(histories)
     result = build_report(histories, forecasts, city, risk_seconds, older, left_out=unsampled)
-    # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps.
-    wide = out if out.is_terminal else Console(width=max(out.width, 160))
-    for table in tables(result, rows):
+    shown = tables(result, rows)
+    # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps; and
+    # as wide as the widest table needs, or a long mount point (kept whole) squeezes the figures beside it to "100…".
+    needed = max(Console(width=1_000_000).measure(table).maximum for table in shown)
+    wide = out if out.is_terminal else Console(width=max(out.width, 160, needed))
+    for table in shown:
         wide.print(table)
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("charts", total=min(charts, len(result.at_risk)) + 1)
