@@ -769,6 +769,14 @@ CASES = [
         "hosts.yaml: vars: Input should be a mapping, written {key: value} or as 'key: value' lines: '[\"a\", \"b\"]'",
         id="mapping-written-as-a-list",
     ),
+    pytest.param(
+        "departments.yaml",
+        _set(["departments", 1, "code"], "xz\u200bsp"),
+        "departments.yaml: departments[1].code: String should match pattern '^[a-z][a-z0-9-]{0,30}[a-z0-9]$': "
+        "'xz\u200bsp' (it holds U+200B ZERO WIDTH SPACE, which the value shows as nothing or a space: retype the "
+        "value)",
+        id="invisible-character-in-a-value",
+    ),
 ]
 
 

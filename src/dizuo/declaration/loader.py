@@ -178,6 +178,10 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
                 message += f" (it holds {unseen}, which YAML keeps in the key: retype the key)"
         elif item["type"] != "missing":
             message = f"{YAML_SHAPES.get(item['type'], message)}: {show_value(item['input'])}"
+            unseen = named_characters(filter(_looks_blank, item["input"])) if isinstance(item["input"], str) else ""
+            if unseen and "U+" not in message:  # a check of names may have named them already
+                # `xz\u200bsp` is shown as 'xzsp', which looks right: say what the eye cannot see.
+                message += f" (it holds {unseen}, which the value shows as nothing or a space: retype the value)"
         if item["type"] in {"string_type", "invalid_key"} and from_yaml:
             message += _why_not_text(item["input"])
         if where and where[-1] == KEY:
