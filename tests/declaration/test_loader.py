@@ -1055,6 +1055,38 @@ def test_broken_yaml_names_line_and_column(city: Path) -> None:
     assert "network.yaml: invalid YAML: line" in found[0]
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "says"),
+    [
+        (
+            "  kind: bureau\n",
+            "  kind\uff1a bureau\n",
+            "line 7, column 3: could not find expected ':' (line 6 holds a full-width colon '\uff1a', U+FF1A, where "
+            "':' was meant)",
+        ),
+        (
+            "{cpu: 272,",
+            "{cpu\uff1a 272,",
+            "departments[0].quota.cpu\uff1a 272: unknown key (it holds a full-width colon '\uff1a', U+FF1A, where ':' "
+            "was meant)",
+        ),
+        (
+            "departments:\n- code: sjj",
+            "departments:\n\t- code: sjj",
+            "line 4, column 1: found character that cannot start any token (a tab: YAML indents with spaces only)",
+        ),
+    ],
+    ids=["full-width-colon", "full-width-colon-in-a-flow-mapping", "tab"],
+)
+def test_what_an_author_typed_for_a_colon_or_an_indent_is_named(city: Path, before: str, after: str, says: str) -> None:
+    """A key typed with a Chinese input method's full-width colon, or a line indented with a tab, is named as such,
+    not only as YAML's "could not find expected ':'" on the line after it."""
+    path = city / "departments.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(before, after, 1), encoding="utf-8")
+    found = problems(city)
+    assert any(says in p for p in found), "\n".join(found)
+
+
 def test_a_key_given_twice_is_an_error_not_the_last_value(city: Path) -> None:
     """PyYAML keeps the last of two equal keys; the declaration loader names both lines instead."""
     text = (city / "city.yaml").read_text(encoding="utf-8")

@@ -176,6 +176,8 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
                 # `　prefix` (an IME's full-width space), ` prefix` (a no-break space pasted from a document): the key
                 # reads as `prefix`, which would be reported missing beside it.
                 message += f" (it holds {unseen}, which YAML keeps in the key: retype the key)"
+            elif isinstance(loc[-1], str) and FULL_WIDTH_COLON in loc[-1]:  # {cpu： 272}: one key, no value
+                message += f" (it holds a full-width colon '{FULL_WIDTH_COLON}', U+FF1A, where ':' was meant)"
         elif item["type"] != "missing":
             message = f"{YAML_SHAPES.get(item['type'], message)}: {show_value(item['input'])}"
             unseen = named_characters(filter(_looks_blank, item["input"])) if isinstance(item["input"], str) else ""
@@ -394,7 +396,8 @@ def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Pro
             before = text.encode("utf-8")[: exc.position].decode("utf-8", errors="replace")
             where = f"line {before.count(NEWLINE) + 1}, column {len(before) - before.rfind(NEWLINE)}: "
             reason = f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason}): delete it"
-        return None, [Problem(shown, "", f"invalid YAML: {where}{reason}")]
+        hint = _typed_otherwise(text, mark) if "tab" not in str(reason) else ""  # libyaml may name the tab itself
+        return None, [Problem(shown, "", f"invalid YAML: {where}{reason}{hint}")]
     finally:
         loader.dispose()
     if document is None:
@@ -402,6 +405,26 @@ def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Pro
     if not isinstance(document, dict):
         return None, [Problem(shown, "", f"the document must be a mapping, not {type(document).__name__}")]
     return document, []
+
+
+FULL_WIDTH_COLON = "\uff1a"
+
+
+def _typed_otherwise(text: str, mark: yaml.Mark | None) -> str:
+    """A hint where the error comes of what an author typed for something else: a tab where YAML indents with spaces
+    only, or a key written with a full-width colon (``kind： bureau``, as a Chinese input method types it) at or just
+    before the error, which YAML reads as text, not as ``:``; else ''."""
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    if mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t":
+        return " (a tab: YAML indents with spaces only)"
+    for number in range(min(mark.line, len(lines) - 1), max(mark.line - 3, -1), -1):
+        content = lines[number].split("#", 1)[0]
+        wide, ascii_colon = content.find(FULL_WIDTH_COLON), content.find(":")
+        if wide >= 0 and (ascii_colon < 0 or wide < ascii_colon):  # in the key, not in a value after `key: `
+            return f" (line {number + 1} holds a full-width colon '{FULL_WIDTH_COLON}', U+FF1A, where ':' was meant)"
+    return ""
 
 
 def load_documents(root: Path) -> dict[str, dict[str, Any]]:
