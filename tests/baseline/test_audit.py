@@ -198,6 +198,13 @@ def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
         ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-02-30\n"
          "  approved_by: 安全管理员\n",
          "waivers[0].expires", "'2030-02-30'"),
+        # A date typed as a number: pydantic would read it as Unix seconds.
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 20301231\n"
+         "  approved_by: 安全管理员\n",
+         "waivers[0].expires", "a date is written YYYY-MM-DD (2025-12-31), not as a number: '20301231'"),
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 1924905600\n"
+         "  approved_by: 安全管理员\n",
+         "waivers[0].expires", "not as a number: '1924905600'"),
         ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  expires: 2030-01-01\n  approved_by: 安全管理员\n",
          "waivers[0].reason", "Field required"),
         ("waivers:\n- control: DZ-IA-01\n  hosts: []\n  reason: a good reason here\n  expires: 2030-01-01\n"

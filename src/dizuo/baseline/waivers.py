@@ -22,12 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from dizuo.baseline.catalogue import Catalogue, Scope
 from dizuo.declaration.loader import Problem, problems_from_validation, read_yaml, show_value
 
 ControlRef = Annotated[str, StringConstraints(pattern=r"^DZ-[A-Z]{2}-\d{2}$")]
+
+
+def _not_a_number(value: object) -> object:
+    """pydantic reads a number given for a date as Unix seconds: ``expires: 20251231``, meant as 2025-12-31, would be
+    refused as a datetime "should have zero time", and ``expires: 1767139200`` taken as a day without a word."""
+    if isinstance(value, int | float):
+        raise ValueError("a date is written YYYY-MM-DD (2025-12-31), not as a number")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_not_a_number)]
 
 
 class Waiver(BaseModel):
@@ -38,7 +49,7 @@ class Waiver(BaseModel):
     control: ControlRef
     hosts: tuple[str, ...] = Field(min_length=1, description="Host names or shell patterns")
     reason: str = Field(min_length=10, description="Why the deviation is accepted; cite the ticket")
-    expires: dt.date = Field(description="Last day the waiver holds")
+    expires: Day = Field(description="Last day the waiver holds")
     approved_by: str = Field(min_length=1, description="Who accepted the risk; a waiver nobody signed is refused")
 
     def covers(self, control: str, host: str) -> bool:
