@@ -178,6 +178,11 @@ def test_series_ids_are_kept_as_written(plain_csv: Path, tmp_path: Path):
         (b"series,timestamp,used_bytes,capacity_bytes\nx,1e30,5,9\n", ":2: column 'timestamp' '1e30' is not unix"),
         (b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5,9\ncaf\xe9,1710122400,5,9\n", ":3: not UTF-8"),
         (
+            "series,timestamp,used_bytes,capacity_bytes\nx,1710122400,5,9\n/数据,1710122400,5,9\n".encode("gb18030"),
+            ":3: not UTF-8 text; it reads as GBK (GB18030), as Excel on a Chinese Windows saves CSV: save it as CSV "
+            "UTF-8",
+        ),
+        (
             b"series,timestamp,used_bytes,capacity_bytes\nx,1710122400,1e300,9\n",
             ":2: column 'used_bytes' '1e300' is 2^63 bytes or more",
         ),
@@ -196,6 +201,7 @@ def test_series_ids_are_kept_as_written(plain_csv: Path, tmp_path: Path):
         "milliseconds",
         "huge-timestamp",
         "latin-1-id",
+        "gbk-id",
         "huge-bytes",
         "2^63-bytes",
     ],

@@ -208,12 +208,21 @@ def _too_large(cell: str, value: float) -> bool:
         return True
 
 
+def _gbk_hint(body: bytes) -> str:
+    """Where the text reads as GBK: Excel on a Chinese Windows saves "CSV" in it (its "CSV UTF-8" is another type)."""
+    try:
+        body.decode("gb18030")
+    except UnicodeDecodeError:
+        return ""
+    return "; it reads as GBK (GB18030), as Excel on a Chinese Windows saves CSV: save it as CSV UTF-8"
+
+
 def _rows(path: Path, body: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
         line_no = body[: err.start].count(b"\n") + 2
-        raise UsageCsvError(f"{path}:{line_no}: not UTF-8 text") from None
+        raise UsageCsvError(f"{path}:{line_no}: not UTF-8 text{_gbk_hint(body)}") from None
     reader = csv.reader(io.StringIO(text))
     try:
         for row in reader:
