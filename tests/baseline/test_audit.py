@@ -205,6 +205,10 @@ def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
         ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 1924905600\n"
          "  approved_by: 安全管理员\n",
          "waivers[0].expires", "not as a number: '1924905600'"),
+        # yes is a YAML 1.1 boolean, which Python counts as a number: the message must not say "number".
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: yes\n"
+         "  approved_by: 安全管理员\n",
+         "waivers[0].expires", "not as yes or no: 'true'"),
         ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  expires: 2030-01-01\n  approved_by: 安全管理员\n",
          "waivers[0].reason", "Field required"),
         ("waivers:\n- control: DZ-IA-01\n  hosts: []\n  reason: a good reason here\n  expires: 2030-01-01\n"

@@ -33,6 +33,8 @@ ControlRef = Annotated[str, StringConstraints(pattern=r"^DZ-[A-Z]{2}-\d{2}$")]
 def _not_a_number(value: object) -> object:
     """pydantic reads a number given for a date as Unix seconds: ``expires: 20251231``, meant as 2025-12-31, would be
     refused as a datetime "should have zero time", and ``expires: 1767139200`` taken as a day without a word."""
+    if isinstance(value, bool):  # YAML 1.1 reads an unquoted yes/no/on/off as one, and bool is an int in Python
+        raise ValueError("a date is written YYYY-MM-DD (2025-12-31), not as yes or no")
     if isinstance(value, int | float):
         raise ValueError("a date is written YYYY-MM-DD (2025-12-31), not as a number")
     return value
