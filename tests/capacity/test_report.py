@@ -519,7 +519,7 @@ def test_a_volume_chart_shows_usage_above_capacity_and_a_capacity_before_a_shrin
     history = UsageHistory("pvc:sjj-tyrz/over", ts, used, capacity, {})
     f = Forecast(history.series, NOW, NOW + DAY, NOW + DAY // 2, NOW + 2 * DAY, 120.0 * GIB, 100.0 * GIB, {})
     drawn = []
-    monkeypatch.setattr(report, "_save", lambda figure, _path: drawn.append(figure))
+    monkeypatch.setattr(report, "_save", lambda figure, _path, **_: drawn.append(figure))
     report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
     (axes,) = drawn[0].axes
     assert axes.get_ylim()[1] >= 200, f"y axis up to {axes.get_ylim()[1]} GiB: the 200 GiB before the shrink is cut"
@@ -538,7 +538,7 @@ def test_a_volume_chart_shows_a_name_with_dollar_signs_as_written(tmp_path, monk
     f = Forecast(series, NOW, NOW + DAY, NOW + DAY // 2, NOW + 2 * DAY, 90.0 * GIB, 100.0 * GIB, {})
     drawn = []
     save = report._save
-    monkeypatch.setattr(report, "_save", lambda figure, path: (drawn.append(figure), save(figure, path)))
+    monkeypatch.setattr(report, "_save", lambda figure, path, **how: (drawn.append(figure), save(figure, path, **how)))
     report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes().startswith(PNG_MAGIC), "the chart is written"
     titles = [text for text in drawn[0].findobj(Text) if text.get_text() == series]
@@ -601,7 +601,8 @@ def test_a_chinese_volume_name_is_drawn_in_an_installed_chinese_font(tmp_path, m
 
 
 def test_a_chinese_volume_name_no_installed_font_holds_is_named_once(tmp_path, monkeypatch):
-    """With no Chinese font installed, one warning says which characters show as boxes and what to install."""
+    """With no Chinese font installed, one warning says which characters show as boxes and what to install, and
+    matplotlib does not say it again for every character."""
     from matplotlib import font_manager  # noqa: PLC0415 - slow import
 
     plain = [e for e in font_manager.fontManager.ttflist if "DejaVu" in e.name or e.name.startswith("Last Resort")]
@@ -610,6 +611,8 @@ def test_a_chinese_volume_name_no_installed_font_holds_is_named_once(tmp_path, m
     assert len(said) == 1, said
     assert "holds 数据人口库:" in said[0], said[0]
     assert "fonts-noto-cjk" in said[0], said[0]
+    glyphs = [w for w in _chart_warnings(tmp_path, "filesystem:node1:9100/数据/人口库") if "missing from font" in w]
+    assert not glyphs, f"said again by matplotlib, once per character: {glyphs}"
 
 
 def _local_noon(year: int, month: int, day: int) -> int:
@@ -655,7 +658,7 @@ def test_a_chart_reaching_into_the_next_year_labels_1_january_with_the_year(tmp_
     full = _local_noon(2027, 2, 3)
     f = Forecast(history.series, asof, full - 5 * DAY, full, full + 6 * DAY, 47.0 * GIB, 100.0 * GIB, {})
     drawn = []
-    monkeypatch.setattr(report, "_save", lambda figure, _path: drawn.append(figure))
+    monkeypatch.setattr(report, "_save", lambda figure, _path, **_: drawn.append(figure))
     report.volume_chart(report.Volume(history, f), tmp_path / "chart.png", horizon=60 * DAY)
     figure = drawn[0]
     figure.savefig(io.BytesIO(), format="png")  # draws: tick labels are made then

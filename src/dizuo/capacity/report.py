@@ -461,9 +461,12 @@ def _group_row(g: Group, plain: list[str]) -> list[str | Text]:
 # ------------------------------------------------------------------------------------- charts
 
 
-def _save(figure: object, path: Path) -> None:
-    """savefig to a temporary file next to ``path``, then rename."""
-    with atomic_path(path, suffix=".png") as partial:
+def _save(figure: object, path: Path, *, boxes_named: bool = False) -> None:
+    """savefig to a temporary file next to ``path``, then rename. ``boxes_named``: the characters no installed font
+    holds were named once already (see ``_families_for``)."""
+    with atomic_path(path, suffix=".png") as partial, warnings.catch_warnings():
+        if boxes_named:  # matplotlib would say it again, once per character
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         figure.savefig(partial, format="png", dpi=110)  # type: ignore[attr-defined]
 
 
@@ -520,7 +523,8 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     # As written: matplotlib reads text between two `$` as TeX, so a mount point such as `//nas/share$/a\b$` would
     # stop the whole report with a parse error (and `/mnt/$x^2$` would show as x squared).
     title = f.series + (f"  ({owner})" if owner else "")
-    ax.set_title(title, fontsize=11, loc="left", parse_math=False, fontfamily=_families_for(title))
+    families, boxes_named = _families_for(title)
+    ax.set_title(title, fontsize=11, loc="left", parse_math=False, fontfamily=families)
     ax.set_ylabel(unit)
     # The highest point drawn, not the last capacity: usage above capacity (a thin-provisioned pool) or a capacity
     # before a shrink would be cut off.
@@ -532,34 +536,34 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     ax.set_xlabel("Asia/Shanghai time")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, ncols=4)
-    _save(figure, path)
+    _save(figure, path, boxes_named=boxes_named)
 
 
-def _families_for(text: str) -> list[str]:
+def _families_for(text: str) -> tuple[list[str], bool]:
     """The fonts to draw ``text`` in: matplotlib's own (DejaVu Sans), then, for characters it lacks (Chinese in a
     mount point: ``/数据/人口库``), the installed font holding most of them, to which matplotlib falls back glyph by
-    glyph. matplotlib's own alone would draw each Chinese character as an empty box, whatever fonts are installed."""
+    glyph. matplotlib's own alone would draw each Chinese character as an empty box, whatever fonts are installed.
+    True beside them when some characters are still without a glyph (said here, once)."""
     from matplotlib import font_manager, rcParams  # noqa: PLC0415 - slow import
 
     default = list(rcParams["font.family"])
     missing = _lacking(font_manager.findfont(font_manager.FontProperties()), text)
     if not missing:
-        return default
-    best, covered = None, 0
+        return default, False
+    best, still_missing = None, missing
     # Not matplotlib's Last Resort font: it "holds" every character, as a box naming its Unicode block.
     for entry in (e for e in font_manager.fontManager.ttflist if not e.name.startswith("Last Resort")):
-        held = len(missing) - len(_lacking(entry.fname, "".join(missing)))
-        if held > covered:
-            best, covered = entry.name, held
-    if best is None:
-        boxed = "".join(dict.fromkeys(c for c in text if c in missing))
+        lacking = _lacking(entry.fname, "".join(missing))
+        if len(lacking) < len(still_missing):
+            best, still_missing = entry.name, lacking
+    if still_missing:
+        boxed = "".join(dict.fromkeys(c for c in text if c in still_missing))
         warnings.warn(
             f"no installed font holds {boxed}: the chart of {text} shows them as boxes; install a font with Chinese "
             "characters, such as Noto Sans CJK (Debian: fonts-noto-cjk)",
             stacklevel=2,
         )
-        return default
-    return [*default, best]
+    return (default if best is None else [*default, best]), bool(still_missing)
 
 
 def _lacking(font_file: str, text: str) -> set[str]:
