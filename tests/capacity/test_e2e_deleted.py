@@ -7,7 +7,9 @@ and listed by kube-state-metrics (its CSI driver's volume stats failing): it is 
 down (its target refuses the connection: `up` 0), and the fourth's kubelet is no longer a target at all: their claims
 are left out too, and DizuoCapacityVolumesLeftOut warns of the three. Likewise a node's exporter, still scraped,
 stopped reporting two filesystems' sizes: one unmounted (gone), the other an NFS mount whose statfs fails, which
-node_exporter still names (node_filesystem_device_error 1): left out.
+node_exporter still names (node_filesystem_device_error 1): left out. In a second cluster, yl-dr, whose
+kube-state-metrics stopped when the claims ended (it lists nothing since), its kubelet, still scraped, stopped
+reporting a claim: with no listing of that cluster, nothing proves it deleted, and it is left out.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ ON_A_DOWN_NODE = ({"namespace": "gaj-01", "persistentvolumeclaim": "db"}, DOWN)
 NODE_RETIRED = ({"namespace": "gaj-01", "persistentvolumeclaim": "cache"}, "10.61.16.33:10250")
 LIVE = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, SCRAPED)
 STATS_FAILING = ({"namespace": "sjj-tyrz", "persistentvolumeclaim": "archive"}, SCRAPED)
+DR_SCRAPED = "10.62.16.31:10250"  # cluster yl-dr's kubelet, still scraped; its kube-state-metrics down
+UNLISTED = ({"cluster": "yl-dr", "namespace": "gaj-02", "persistentvolumeclaim": "db"}, DR_SCRAPED)
 NODE = "10.61.16.31:9100"  # the node's exporter, still scraped
 UNMOUNTED, HUNG = "/mnt/old", "/data"  # their sizes reported until the claims ended; the NFS mount /data still named
 
@@ -74,16 +78,23 @@ def history(now: int) -> str:
         "node_filesystem_avail_bytes": [],
         "node_filesystem_device_error": [],
     }
-    for claim, instance in (DELETED, ON_A_DOWN_NODE, NODE_RETIRED, LIVE, STATS_FAILING):
+    for claim, instance in (DELETED, ON_A_DOWN_NODE, NODE_RETIRED, LIVE, STATS_FAILING, UNLISTED):
         labels = {**claim, "job": "kubelet", "instance": instance}
         when = np.ones(ts.size, dtype=bool) if (claim, instance) == LIVE else until_ended
         series["kubelet_volume_stats_used_bytes"].append((labels, np.where(when, 40.0 * GIB, np.nan)))
         series["kubelet_volume_stats_capacity_bytes"].append((labels, np.where(when, 100.0 * GIB, np.nan)))
     # kube-state-metrics: the deleted claim and its pod listed until they ended, the others, each mounted by a running
     # pod, to the end.
+    # yl-dr's kube-state-metrics, with a cluster label, listed its claim until it stopped then.
     ksm = {"job": "kube-state-metrics", "instance": "10.61.0.9:8080"}
-    for claim, listed in ((DELETED[0], until_ended), (LIVE[0], ts > 0), (STATS_FAILING[0], ts > 0)):
+    for claim, listed in (
+        (DELETED[0], until_ended),
+        (LIVE[0], ts > 0),
+        (STATS_FAILING[0], ts > 0),
+        (UNLISTED[0], until_ended),
+    ):
         pod = {"namespace": claim["namespace"], "pod": f"{claim['persistentvolumeclaim']}-0"}
+        pod |= {"cluster": claim["cluster"]} if "cluster" in claim else {}
         series["kube_persistentvolumeclaim_info"].append(({**ksm, **claim}, np.where(listed, 1.0, np.nan)))
         series["kube_pod_spec_volumes_persistentvolumeclaims_info"].append(
             ({**ksm, **claim, **pod, "volume": "data"}, np.where(listed, 1.0, np.nan))
@@ -102,6 +113,7 @@ def history(now: int) -> str:
     target = {"job": "kubelet"}
     series["up"] += [
         ({**target, "instance": SCRAPED}, np.ones(ts.size)),
+        ({**target, "instance": DR_SCRAPED}, np.ones(ts.size)),
         ({**target, "instance": DOWN}, np.where(until_ended, 1.0, 0.0)),
         ({**target, "instance": NODE_RETIRED[1]}, np.where(until_ended, 1.0, np.nan)),
     ]
@@ -204,7 +216,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serving_targets(
         tmp_path_factory.mktemp("e2e-deleted"),
         history(now),
-        {"kubelet": {SCRAPED: True, DOWN: False}, "node": {NODE: True}},
+        {"kubelet": {SCRAPED: True, DOWN: False, DR_SCRAPED: True}, "node": {NODE: True}},
     ) as served:
         yield served
 
@@ -212,18 +224,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def test_a_deleted_claim_is_gone_and_a_claim_whose_kubelet_stopped_is_left_out(served):
     """The claim whose kubelet is still scraped without it, and kube-state-metrics no longer lists, is neither forecast
     nor left out, nor is the unmounted filesystem; the claim kube-state-metrics still lists, the NFS mount
-    node_exporter still names, and the claims whose kubelet is down or no longer a target, are left out, valued at
-    their last sample."""
+    node_exporter still names, the claims whose kubelet is down or no longer a target, and the claim of the cluster
+    whose kube-state-metrics lists nothing, are left out, valued at their last sample."""
     left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
-    expected = {"gaj-01/db", "gaj-01/cache", "sjj-tyrz/archive", f"{NODE}/{HUNG}"}
+    expected = {"gaj-01/db", "gaj-01/cache", "sjj-tyrz/archive", f"{NODE}/{HUNG}", "yl-dr/gaj-02/db"}
     assert set(left_out) == expected, f"left out: {left_out}"
     assert all(time.time() - at > ENDED_HOURS * 3600 - STEP for at in left_out.values()), left_out
 
 
 def test_only_the_volumes_whose_exporter_stopped_warn(served):
     """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node, for the claim its kubelet
-    stopped reporting while kube-state-metrics lists it and for the hung NFS mount, never for the deleted claim or the
-    unmounted filesystem."""
-    fired = served.when_left_out_fires_for(["10.61.16.31:9100//data", "gaj-01/cache", "gaj-01/db", "sjj-tyrz/archive"])
+    stopped reporting while kube-state-metrics lists it, for the claim of the cluster whose kube-state-metrics is down
+    and for the hung NFS mount, never for the deleted claim or the unmounted filesystem."""
+    fired = served.when_left_out_fires_for(
+        ["10.61.16.31:9100//data", "gaj-01/cache", "gaj-01/db", "sjj-tyrz/archive", "yl-dr/gaj-02/db"]
+    )
     deleted = [a for a in fired if a["labels"].get("volume") in ("sjj-tyrz/tmp-import", f"{NODE}/{UNMOUNTED}")]
     assert deleted == [], f"alerts on the deleted volumes: {deleted}"

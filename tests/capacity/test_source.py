@@ -222,6 +222,8 @@ def test_a_volume_whose_every_exporter_is_scraped_since_is_gone_not_left_out(cap
                 ({**stuck, **target("10.61.16.33:10250")}, [(at, GIB)]),
             ),
         ),
+        # kube-state-metrics is up, listing the claims there are: neither of these.
+        sent(PVC.listed or ""): (200, matrix(({"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}, [(NOW, 1)]))),
     }
     with FakePrometheus(answers) as server, caplog.at_level("INFO", logger="dizuo.capacity.source"):
         source = PrometheusSource(server.url, clock=lambda: NOW)
@@ -268,6 +270,54 @@ def test_a_volume_still_listed_is_left_out_not_gone(caplog, listing, gone):
         assert [h.series for h in reading.left_out] == ([] if gone else ["pvc:sjj-tyrz/archive"])
     refused = "pvc: which volumes still exist not read"
     assert caplog.text.count(refused) == (1 if listing == "is refused" else 0), caplog.text
+
+
+@pytest.mark.parametrize("clusters", [True, False])
+def test_a_claim_of_a_cluster_whose_lister_names_nothing_is_left_out_not_gone(caplog, clusters):
+    """kube-state-metrics down lists no claim at all: a claim its kubelet (up) stopped reporting meanwhile is left
+    out, not gone, since an empty listing proves no deletion. With the `cluster` label, this holds per cluster: in
+    cluster yl-gov, whose kube-state-metrics lists its other claim, the unlisted claim is gone; in yl-dr, listing
+    nothing, it is left out, and the log says why once. Without the label, one listing for all: none, left out."""
+    ended = [t - 7200 for t in grid(8)]
+    live = [(t, GIB) for t in grid(8)]
+    kubelet = {"job": "kubelet", "instance": "10.61.16.31:10250"}
+    gov, dr = ({"cluster": c} if clusters else {} for c in ("yl-gov", "yl-dr"))
+    deleted = {**gov, "namespace": "sjj-tyrz", "persistentvolumeclaim": "old"}
+    still_there = {**gov, "namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
+    unlisted = {**dr, "namespace": "gaj-01", "persistentvolumeclaim": "db"}
+    answers = {
+        sent(PVC.used): (
+            200,
+            matrix((deleted, [(t, GIB) for t in ended]), (still_there, live), (unlisted, [(t, GIB) for t in ended])),
+        ),
+        sent(PVC.capacity): (
+            200,
+            matrix(
+                (deleted, [(t, 9 * GIB) for t in ended]),
+                (still_there, [(t, 9 * GIB) for t, _ in live]),
+                (unlisted, [(t, 9 * GIB) for t in ended]),
+            ),
+        ),
+        "min by (job, instance) (up) == 1": (200, matrix((kubelet, [(NOW, 1)]))),
+        sent(PVC.scraped_from or ""): (
+            200,
+            matrix(({**deleted, **kubelet}, [(ended[-1], GIB)]), ({**unlisted, **kubelet}, [(ended[-1], GIB)])),
+        ),
+        # yl-gov's kube-state-metrics lists its live claim; yl-dr's is down. Without cluster labels, none answers.
+        sent(PVC.listed or ""): (200, matrix((still_there, [(NOW, 1)])) if clusters else matrix()),
+    }
+    with FakePrometheus(answers) as server, caplog.at_level("INFO", logger="dizuo.capacity.source"):
+        source = PrometheusSource(server.url, clock=lambda: NOW)
+        readings = [source.read(), source.read()]
+    for reading in readings:
+        if clusters:
+            assert [h.series for h in reading.gone] == ["pvc:yl-gov/sjj-tyrz/old"], "listed in its cluster: deleted"
+            assert [h.series for h in reading.left_out] == ["pvc:yl-dr/gaj-01/db"], "its cluster lists nothing"
+        else:
+            assert reading.gone == [], "nothing listed: no claim is proven deleted"
+            assert sorted(h.series for h in reading.left_out) == ["pvc:gaj-01/db", "pvc:sjj-tyrz/old"]
+    said = "pvc: listed names no volume of cluster 'yl-dr'" if clusters else "pvc: listed names no volume at all"
+    assert caplog.text.count(said) == 1, caplog.text
 
 
 def test_a_pool_reporter_still_reports_while_its_cluster_does_whichever_manager_answers():

@@ -191,7 +191,8 @@ class Selector(BaseModel):
         description="PromQL: one series per volume that still exists, mounted or not, with the volume labels (e.g. "
         "kube-state-metrics' claims): a volume it names within max_age is never gone, whatever scraped_from says, "
         "only left out (its exporter is scraped but no longer reports it: a kubelet whose CSI driver fails its volume "
-        "stats); a volume it does not name (or with no such series at all) is gone on scraped_from alone",
+        "stats); a volume it does not name is gone on scraped_from alone, unless it names no volume at all of the "
+        "volume's cluster (its `cluster` volume label; without it, of its kind): a lister down proves no deletion",
     )
     reporting: str | None = Field(
         default=None,
@@ -954,15 +955,18 @@ class PrometheusSource:
         """The series ids of the volumes ``expression`` (a selector's ``exists`` or ``listed``) names within
         ``max_age`` before ``end``, each named as ``identity`` (the volumes read) knows it; raise
         :class:`SourceError` when Prometheus fails it."""
+        return {volume_id(selector, key) for key in self._named_keys(selector, expression, end, identity)}
+
+    def _named_keys(
+        self, selector: Selector, expression: str, end: float, identity: VolumeIdentity
+    ) -> set[tuple[str, ...]]:
+        """The volume keys, as ``identity`` knows them, of the volumes ``expression`` names within ``max_age`` before
+        ``end``; raise :class:`SourceError` when Prometheus fails it."""
         step = self.config.step
         series = self.query_range(query_text(expression, step), end - self.config.max_age, end, step)
         # Named by the volume labels of the series read, not its own: kube-state-metrics' series may carry a
         # `cluster` label kubelet's lack, or the reverse (a relabelling on one scrape job only).
-        return {
-            f"{selector.kind}:{'/'.join(v for v in identity(volume_key(selector, s)) if v)}"
-            for s in series
-            if any(volume_key(selector, s))
-        }
+        return {identity(volume_key(selector, s)) for s in series if any(volume_key(selector, s))}
 
     def write_histories(self, datasets: Collection[str]) -> list[UsageHistory]:
         """The volumes holding ``datasets``, read ``write_lookback`` back at ``write_step``: where the history read
@@ -1052,6 +1056,8 @@ class PrometheusSource:
         step = self.config.step
         query = query_text(selector.scraped_from, step)
 
+        keys: dict[str, tuple[str, ...]] = {}
+
         def reporters_and_reporting() -> tuple[dict[str, list[Mapping[str, str]]], Reporting]:
             reporters: dict[str, list[Mapping[str, str]]] = {}
             now = self.query_range(query_text(selector.reporting or _TARGETS_UP, step), end, end, step)
@@ -1062,9 +1068,11 @@ class PrometheusSource:
                 if (query, at) not in self._reported:
                     self._reported[query, at] = self.query_range(query, at, at, step)
                 for s in self._reported[query, at]:
-                    volume = f"{selector.kind}:{'/'.join(v for v in identity(volume_key(selector, s)) if v)}"
+                    key = identity(volume_key(selector, s))
+                    volume = volume_id(selector, key)
                     if unsampled.get(volume) == at:
                         reporters.setdefault(volume, []).append(s.labels)
+                        keys[volume] = key
             return reporters, reporting
 
         answer = self._unless_failing(
@@ -1076,24 +1084,38 @@ class PrometheusSource:
         if answer is None:
             return set()
         reporters, reporting = answer
-        deleted = {volume for volume, by in reporters.items() if all(map(reporting, by))}
-        return deleted - self._still_listed(selector, deleted, end, identity)
+        deleted = {volume: keys[volume] for volume, by in reporters.items() if all(map(reporting, by))}
+        return set(deleted) - self._still_listed(selector, deleted, end, identity)
 
-    def _still_listed(self, selector: Selector, volumes: set[str], end: float, identity: VolumeIdentity) -> set[str]:
-        """Those of ``volumes`` that ``selector.listed`` still names (see ``_named``): they exist, so they are not
-        gone. None without it; all of them when Prometheus fails it (without proof they were deleted, they are left
-        out, and the log says so once)."""
+    def _still_listed(
+        self, selector: Selector, volumes: Mapping[str, tuple[str, ...]], end: float, identity: VolumeIdentity
+    ) -> set[str]:
+        """Those of ``volumes`` (series id: volume key) that ``selector.listed`` does not show deleted: those it still
+        names (see ``_named_keys``: they exist), and those of a cluster (``cluster`` volume label; without it, the
+        whole kind) of which it names no volume at all: an empty listing is its lister down (kube-state-metrics not
+        scraped), no proof that every volume there was deleted. None without it; all of them when Prometheus fails
+        it. Those not gone are left out, and the log says so once."""
         if not selector.listed or not volumes:
             return set()
         named = self._unless_failing(
             selector,
             "listed",
             "which volumes still exist not read, volumes without a sample are left out",
-            partial(self._named, selector, selector.listed, end, identity),
+            partial(self._named_keys, selector, selector.listed, end, identity),
         )
         if named is None:
-            return volumes
-        return volumes & named
+            return set(volumes)
+        listing = {_cluster_of(selector, key) for key in named}
+        unlisted = sorted({_cluster_of(selector, key) for key in volumes.values()} - listing)
+        if self._said.anew(f"listed names nothing in {selector.kind}", unlisted):
+            log.warning(
+                "%s: listed names no volume %s (its lister, such as kube-state-metrics, down?): volumes there without "
+                "a sample are left out, not gone",
+                selector.kind,
+                ", ".join(f"of cluster {c!r}" if c else "at all" for c in unlisted),
+            )
+        ids = {volume_id(selector, key) for key in named}
+        return {v for v, key in volumes.items() if v in ids or _cluster_of(selector, key) in unlisted}
 
     def _warn_ambiguous(self, index: int, selector: Selector, identity: VolumeIdentity) -> None:
         """Warn (when it names another) of the volumes of ``selector``'s written, exists or listed series that lack a
@@ -1173,6 +1195,17 @@ class Reporting:
 def volume_key(selector: Selector, series: RangeSeries) -> tuple[str, ...]:
     """Which volume of ``selector`` a series is: the values of its volume labels."""
     return tuple(series.labels.get(label, "") for label in selector.volume)
+
+
+def volume_id(selector: Selector, key: tuple[str, ...]) -> str:
+    """The series id of ``selector``'s volume ``key``: its kind, then the volume labels it carries, joined by '/'."""
+    return f"{selector.kind}:{'/'.join(v for v in key if v)}"
+
+
+def _cluster_of(selector: Selector, key: tuple[str, ...]) -> str:
+    """The ``cluster`` volume label of ``key`` ('' where ``selector`` has none, or ``key`` lacks it): the lister
+    (kube-state-metrics) of a Kubernetes cluster answers for its own volumes only."""
+    return key[selector.volume.index("cluster")] if "cluster" in selector.volume else ""
 
 
 def at_once(series: Sequence[RangeSeries], identity: Callable[[RangeSeries], tuple[str, ...]]) -> list[tuple[str, ...]]:

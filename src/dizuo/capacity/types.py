@@ -40,7 +40,8 @@ class Reading:
     # forecast, not left out; their history still dates their datasets' writes.
     unmounted: list[UsageHistory] = field(default_factory=list)
     # Volumes without a recent sample whose series ended while the exporters that reported them still report (their
-    # selector's `scraped_from`, and `reporting`: by default, up) and that their selector's `listed` does not name:
+    # selector's `scraped_from`, and `reporting`: by default, up) and that their selector's `listed` does not name
+    # while it names some volume of their cluster (a lister naming none is down, no proof):
     # deleted. Not forecast, not left out; their history still dates their datasets' writes.
     gone: list[UsageHistory] = field(default_factory=list)
     # The kinds whose `exists` query failed (kind: why): which of their volumes exist unmounted is not known, so such
