@@ -313,6 +313,27 @@ def test_pool_usage_comes_from_the_pool_itself_not_its_volumes_added_up(declarat
     assert (group.used_bytes, group.capacity_bytes) == (300.0, 400.0), f"pool xc-ceph: {group}"
 
 
+def test_two_ceph_clusters_pools_of_one_name_are_two_pool_rows(declaration):
+    """Pool rbd of Ceph cluster dc1 and pool rbd of dc2 are two pools, each its own row with its own usage, not one
+    row summing both; a pool name no other cluster shares keeps its row, and so does the one of a shared name whose
+    cluster is the one the declaration declares it in (phase1-ceph in yl-gov), the other beside it."""
+    pools = (
+        ("dc1/rbd", "rbd", 300.0),
+        ("dc2/rbd", "rbd", 100.0),
+        ("dc1/xc-ceph", "xc-ceph", 5.0),
+        ("yl-gov/phase1-ceph", "phase1-ceph", 7.0),
+        ("dc2/phase1-ceph", "phase1-ceph", 9.0),
+    )
+    forecasts = [
+        forecast(f"ceph_pool:{volume}", used, 400.0, {"kind": "ceph_pool", "volume": volume, "pool": pool})
+        for volume, pool, used in pools
+    ]
+    report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
+    used = {g.name: g.used_bytes for g in report.pools if g.volumes}
+    expected = {"dc1/rbd": 300.0, "dc2/rbd": 100.0, "xc-ceph": 5.0, "phase1-ceph": 7.0, "dc2/phase1-ceph": 9.0}
+    assert used == expected, f"pool rows: {used}"
+
+
 def test_terminal_tables_show_quota_and_time_left(declaration):
     """The department table shows the quota and the time left until the first volume fills."""
     labels = {

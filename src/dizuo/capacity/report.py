@@ -195,8 +195,10 @@ def build_report(
             risk_left=min((v.seconds_left() for v in members if at_risk(v)), default=float("inf")),
         )
 
+    row_of = _pool_rows(volumes, declaration)
+
     def members(label: str, value: str) -> list[Volume]:
-        return [v for v in volumes if v.labels.get(label) == value]
+        return [v for v in volumes if (row_of(v) if label == "pool" else v.labels.get(label)) == value]
 
     departments: list[Group] = []
     pools: list[Group] = []
@@ -213,7 +215,7 @@ def build_report(
             known_pools.add(p.name)
     for code in sorted({v.labels.get("department", "") for v in volumes} - known_departments - {""}):
         departments.append(group("department", code, "(not in the declaration)", None, members("department", code)))
-    for name in sorted({v.labels.get("pool", "") for v in volumes} - known_pools - {""}):
+    for name in sorted({row_of(v) for v in volumes} - known_pools - {""}):
         pools.append(group("pool", name, "(not in the declaration)", None, members("pool", name)))
     return Report(
         departments=tuple(sorted(departments, key=_urgency)),
@@ -224,6 +226,29 @@ def build_report(
         datasets=_freshness([*histories, *left_out], declaration, write_histories),
         horizon_seconds=report_horizon(risk_seconds),
     )
+
+
+def _pool_rows(volumes: Sequence[Volume], declaration: Declaration | None) -> Callable[[Volume], str]:
+    """The pool row each volume counts in: its pool, but a Ceph pool whose name another cluster's pool shares
+    (``ceph_pool:<a>/rbd``, ``ceph_pool:<b>/rbd``) is a pool of its own, ``<cluster>/rbd``, not summed with the other,
+    unless the declaration declares that pool in the Kubernetes cluster of that name (what the pool row then is)."""
+    clusters: dict[str, set[str]] = {}
+    for v in volumes:
+        if v.labels.get("kind") == "ceph_pool":
+            clusters.setdefault(v.labels.get("pool", ""), set()).add(v.labels.get("volume", ""))
+    declared_in: dict[str, str] = {}
+    if declaration is not None:
+        declared_in = {p.name: c.name for c in declaration.clusters for p in c.storage_pools}
+
+    def row_of(v: Volume) -> str:
+        pool = v.labels.get("pool", "")
+        if v.labels.get("kind") != "ceph_pool" or len(clusters.get(pool, ())) < 2:
+            return pool
+        # The volume of a Ceph pool is `<cluster>/<name>` (`job:<job>/<name>` where its series carry no cluster).
+        cluster = v.labels.get("volume", "").rpartition("/")[0]
+        return pool if declared_in.get(pool) == cluster else v.labels.get("volume", pool)
+
+    return row_of
 
 
 def report_horizon(risk_seconds: int) -> int:
