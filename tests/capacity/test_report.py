@@ -354,6 +354,27 @@ def test_terminal_tables_show_quota_and_time_left(declaration):
     assert "(+2.0 d)" in text, text
 
 
+def test_a_department_with_no_storage_quota_but_bytes_in_use_shows_it_is_over_it(declaration):
+    """A department granted 0 GiB of storage whose claims hold bytes is over its quota: its used/quota cell says so
+    (not '-', as for nothing to compare with), and it comes before a department at half its quota."""
+    departments = tuple(
+        d.model_copy(update={"quota": d.quota.model_copy(update={"storage_gib": 0})}) if d.code == "gaj" else d
+        for d in declaration.departments
+    )
+    no_storage = declaration.model_copy(update={"departments": departments})
+    half = no_storage.department("sjj").quota.storage_gib * GIB / 2
+    forecasts = [
+        forecast(f"pvc:{system}/data", used, 2 * used, {"kind": "pvc", "volume": f"{system}/data", "department": code})
+        for system, code, used in (("gaj-01", "gaj", 10.0 * GIB), ("sjj-tyrz", "sjj", half))
+    ]
+    report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, no_storage)
+    console = Console(width=200, record=True)
+    console.print(tables(report, limit=50)[0])
+    gaj = next(line for line in console.export_text().splitlines() if line.lstrip("│ ").startswith("gaj "))
+    assert "over 0" in gaj, f"the department row of gaj: {gaj}"
+    assert [g.name for g in report.departments[:2]] == ["gaj", "sjj"], "over its quota comes first"
+
+
 def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_path, declaration):
     """A table cut by --rows says how many it shows of how many; index.html names its columns as the terminal."""
     labels = {"kind": "pvc", "volume": "sjj-tyrz/data", "pool": "xc-ceph", "department": "sjj", "system": "sjj-tyrz"}

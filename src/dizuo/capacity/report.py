@@ -294,6 +294,8 @@ def _urgency(g: Group) -> tuple[float, float, float, str]:
     against its allocation."""
     soon = _median_left(g.earliest) if g.earliest else float("inf")
     share = g.used_bytes / g.allocated_bytes if g.allocated_bytes else 0.0
+    if g.allocated_bytes == 0 and g.used_bytes > 0:
+        share = float("inf")  # bytes in use under a quota of 0: over it, fuller than any other
     return (g.risk_left, soon, -share, g.name)
 
 
@@ -324,8 +326,11 @@ def left(at: int | None, asof: int, horizon: int = HORIZON) -> str:
 
 
 def share(used: float, of: float | None) -> str:
-    """``73 %``, or ``-`` when there is nothing to compare with."""
-    return f"{used / of:.0%}" if of else "-"
+    """``73%``; ``over 0`` for bytes in use against nothing allowed (a quota of 0: over it, whatever the bytes), or
+    ``-`` when there is nothing to compare with."""
+    if of is None or (of == 0 and used <= 0):
+        return "-"
+    return f"{used / of:.0%}" if of else "over 0"
 
 
 # One set of column names for the terminal and the HTML page. "quota" and "declared" come from the declaration;
