@@ -3,12 +3,16 @@
 import pulumi
 
 from dizuo import contracts
+from dizuo.cloud.providers import configured_openstack_region
 from dizuo.declaration import load
 from dizuo.network.component import CityNetwork, CityNetworkArgs, configured_external_network
 
 config = pulumi.Config("dizuo")
 declaration = load(config.require("declaration"))
 external_network = configured_external_network(config, declaration.network)
+# Every resource of this stack is OpenStack's, made through the default provider, which reads openstack:region from
+# this config and, without it, from the operator's environment: refuse rather than build the city in another region.
+configured_openstack_region("the network stack makes every zone's network, subnet, router and security groups in it")
 ingress_addresses = {c.name: c.ingress_address for c in declaration.clusters if c.ingress_address}
 network = CityNetwork(
     declaration.city.prefix,

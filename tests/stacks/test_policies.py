@@ -316,6 +316,18 @@ def test_an_internet_zone_without_a_provider_network_is_refused_naming_the_confi
     assert "pulumi config set dizuo:externalNetwork" in said
 
 
+@pytest.mark.parametrize(("given", "said_of_it"), [(None, "missing"), ("", "blank ('')"), ("  ", "blank ('  ')")])
+def test_a_network_without_a_region_in_the_stack_config_is_refused_naming_the_key(
+    tmp_path: Path, yulin: Declaration, given: str | None, said_of_it: str
+) -> None:
+    """Without openstack:region in the network stack's config, or with a blank one, its default OpenStack provider
+    would take the operator's OS_REGION_NAME and make the city's networks wherever that shell points: the stack refuses
+    to run, naming the config file, the key and the pulumi config set to run, and synth writes nothing."""
+    said, config_file = synth_refuses(tmp_path, yulin, "0-network", "openstack:region", given)
+    assert f"{config_file.resolve()}: config.openstack:region: {said_of_it}: the network stack makes" in said, said
+    assert "pulumi config set openstack:region <region>" in said, said
+
+
 @pytest.mark.parametrize("given", ["", "https://registry.zwy.yl.gov.cn", "registry.zwy.yl.gov.cn/"])
 def test_a_registry_no_image_reference_can_start_with_is_refused_naming_the_config_key(
     tmp_path: Path, yulin: Declaration, given: str

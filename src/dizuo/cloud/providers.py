@@ -1,6 +1,9 @@
-"""One explicit Kubernetes provider per declared cluster: no stack ever talks to an implicit default cluster."""
+"""One explicit Kubernetes provider per declared cluster: no stack ever talks to an implicit default cluster; and the
+OpenStack region a stack's config pins, so that no operator's environment picks one."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -43,3 +46,20 @@ def cluster_providers(
             upsert_existing_objects=False,
         )
     return providers
+
+
+def configured_openstack_region(needed_for: str | None) -> str | None:
+    """``openstack:region`` of the stack's config, stripped; None when blank or missing. A RunError naming the config
+    file and the key when it is missing or blank and ``needed_for`` says what the stack makes in it: the OpenStack
+    provider would take the operator's environment (OS_REGION_NAME, or the clouds.yaml entry of OS_CLOUD) instead, so a
+    shell set for another region would make the city's resources there, beside the ones it runs on."""
+    given = pulumi.Config("openstack").get("region")
+    region = given.strip() if given is not None and given.strip() else None
+    if region is None and needed_for is not None:
+        said = "missing" if given is None else f"blank ({given!r})"
+        raise pulumi.RunError(
+            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.openstack:region: {said}: {needed_for}, "
+            "whose region must not come from the operator's environment; set the region of the network stack (the "
+            "same in 0-network and 1-datapool) with `pulumi config set openstack:region <region>` in this folder"
+        )
+    return region

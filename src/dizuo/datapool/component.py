@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_openstack as openstack
 
+from dizuo.cloud.providers import configured_openstack_region
 from dizuo.cloud.shapes import loader_egress
 from dizuo.contracts import BaselineContract
 from dizuo.datapool import shapes
@@ -36,22 +36,13 @@ class DataPoolArgs:
 
 
 def configured_region(declaration: Declaration) -> str | None:
-    """``openstack:region`` of the stack's config: the region every dataset bucket is made in. A RunError naming the
-    key and the config file when it is missing or blank and the declaration has a bucket: the OpenStack provider would
-    take the operator's environment (OS_REGION_NAME, or the clouds.yaml entry of OS_CLOUD) instead, so a shell set for
-    another region would make the city's buckets there, empty, beside the ones its data is in."""
-    given = pulumi.Config("openstack").get("region")
-    region = given.strip() if given is not None and given.strip() else None
+    """``openstack:region`` of the stack's config: the region every dataset bucket is made in; required, as
+    :func:`~dizuo.cloud.providers.configured_openstack_region` says, when the declaration has a bucket."""
     buckets = [ds.code for ds in declaration.datasets if ds.kind == "bucket"]
-    if region is None and buckets:
-        said = "missing" if given is None else f"blank ({given!r})"
-        raise pulumi.RunError(
-            f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.openstack:region: {said}: datasets.yaml "
-            f"declares {len(buckets)} bucket(s) ({', '.join(buckets[:3])}{', ...' if len(buckets) > 3 else ''}), "
-            "whose region must not come from the operator's environment; set the network stack's region with "
-            "`pulumi config set openstack:region <region>` in this folder"
-        )
-    return region
+    named = ", ".join(buckets[:3]) + (", ..." if len(buckets) > 3 else "")
+    return configured_openstack_region(
+        f"datasets.yaml declares {len(buckets)} bucket(s) ({named})" if buckets else None
+    )
 
 
 class DataPool(pulumi.ComponentResource):
