@@ -25,18 +25,25 @@ def _without_rk_jcxx(datasets: dict[str, Any]) -> None:
     datasets["datasets"] = [d for d in datasets["datasets"] if d["code"] != "rk-jcxx"]
 
 
-def test_a_data_pool_namespace_keeps_its_quota_and_default_deny_when_the_stack_forgets_it(
+def test_a_data_pool_namespace_keeps_its_fence_and_loses_its_flows_when_the_stack_forgets_it(
     runs: dict[str, StackRun],
 ) -> None:
-    """When an owner's last dataset is retired the stack forgets its namespace, which still holds the data: its quota
-    and both network policies are forgotten with it (retain_on_delete), not deleted, so the data stays fenced."""
+    """When an owner's last dataset is retired the stack forgets its namespace, which still holds the data: its quota,
+    LimitRange and default-deny are forgotten with it (retain_on_delete), not deleted, so the data stays fenced; its
+    declared flows and the owner's RoleBinding, which would still let a pod there reach the retired datasets' source
+    systems and the department use it, are deleted, as a retired system's are."""
     datapool = runs["datapool"]
-    guards = datapool.of_type("kubernetes:core/v1:ResourceQuota") + datapool.of_type(
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-    )
-    assert guards
-    deleted = [r.name for r in guards if not r.retain_on_delete]
+    by_role: dict[tuple[str, str], list[Registered]] = {}
+    for r in datapool.resources:
+        if r.custom and r.type.startswith("kubernetes:") and "namespace" in r.inputs.get("metadata", {}):
+            by_role.setdefault((r.type.rsplit(":", 1)[1], r.inputs["metadata"]["name"]), []).append(r)
+    fence = [("ResourceQuota", "quota"), ("LimitRange", "limits"), ("NetworkPolicy", "default-deny")]
+    opening = [("NetworkPolicy", "declared-flows"), ("RoleBinding", "dataset-owner")]
+    assert all(by_role.get(role) for role in fence + opening), sorted(by_role)
+    deleted = [r.name for role in fence for r in by_role[role] if not r.retain_on_delete]
     assert not deleted, f"deleted when their data-pool namespace is forgotten: {deleted}"
+    kept = [r.name for role in opening for r in by_role[role] if r.retain_on_delete]
+    assert not kept, f"still opening a forgotten data-pool namespace: {kept}"
 
 
 def test_released_prints_the_unprotect_commands_a_retired_dataset_needs(
@@ -44,7 +51,7 @@ def test_released_prints_the_unprotect_commands_a_retired_dataset_needs(
 ) -> None:
     """`dizuo released DEPLOYED CHANGED` names, by the URNs the Pulumi engine uses, exactly the protected resources the
     change drops (the claim, and the namespace of the owner's last dataset), each kept where it is once unprotected;
-    the quota and policies need no unprotect, and nothing else is touched."""
+    the quota, limits and policies need no unprotect, and nothing else is touched."""
     changed = city_copy(tmp_path / "changed", {"datasets.yaml": _without_rk_jcxx})
     backend = f"file://{tmp_path / 'state'}"
     monkeypatch.chdir(tmp_path)  # stack folders outside the working directory are named in full
@@ -154,10 +161,11 @@ def _adoption(lines: list[str]) -> tuple[set[str], dict[str, Any]]:
 def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A dataset retired earlier and declared again: its claim and its owner's namespace, quota, limits and policies
+    """A dataset retired earlier and declared again: its claim and its owner's namespace, quota, limits and default-deny
     were kept in the cluster, and pulumi-kubernetes >= 4.29 refuses to create over them (AlreadyExists). `dizuo
     released` names them and gives, commented, the `pulumi import` document adopting each under the URN the update
-    gives it, by its Kubernetes ID, parent and provider; the RoleBinding, deleted on retirement, is not among them."""
+    gives it, by its Kubernetes ID, parent and provider; the RoleBinding and declared flows, deleted on retirement, are
+    not among them."""
     deployed = city_copy(tmp_path / "deployed", {"datasets.yaml": _without_rk_jcxx})
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, [*RELEASED, str(deployed), str(YULIN), "--backend", f"file://{tmp_path / 's'}"])
@@ -171,7 +179,6 @@ def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again
         "resourcequota/quota -n dp-gaj",
         "limitrange/limits -n dp-gaj",
         "networkpolicy/default-deny -n dp-gaj",
-        "networkpolicy/declared-flows -n dp-gaj",
         "persistentvolumeclaim/rk-jcxx -n dp-gaj",
     }, result.stdout
     (command,) = (line for line in lines if " import " in line)
@@ -186,6 +193,7 @@ def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again
     assert document["nameTable"][namespace["provider"]].startswith("urn:pulumi:yulin-prod::dizuo-datapool::")
     assert by_id["dp-gaj/rk-jcxx"]["type"] == "kubernetes:core/v1:PersistentVolumeClaim"
     assert not any(r["type"].endswith(":RoleBinding") for r in document["resources"])
+    assert "dp-gaj/declared-flows" not in by_id, "the declared flows were deleted on retirement"
 
 
 def test_a_retired_system_s_namespace_keeps_its_quota_limits_and_default_deny(runs: dict[str, StackRun]) -> None:

@@ -132,7 +132,7 @@ def test_no_secret_is_written_in_plaintext(synthesised: tuple[Path, dict]) -> No
 def test_gitops_tools_are_told_not_to_prune_exactly_what_the_stacks_keep_on_delete(
     synthesised: tuple[Path, dict], yulin: Declaration
 ) -> None:
-    """Every data-pool claim, the namespace holding it with its quota, limits and policies, and every system's
+    """Every data-pool claim, the namespace holding it with its quota, limits and default-deny, and every system's
     namespace with its quota, limits and default-deny (what the stacks retain on delete) carry Argo CD's and Flux's
     marks against pruning, so that a retirement dropping them from the build does not delete the data; nothing else
     carries them."""
@@ -151,18 +151,14 @@ def test_gitops_tools_are_told_not_to_prune_exactly_what_the_stacks_keep_on_dele
     volumes = [ds for ds in yulin.datasets if ds.kind != "bucket"]  # a bucket is an OpenStack container, no manifest
     claims = {("PersistentVolumeClaim", dataset_namespace(ds.owner), ds.code) for ds in volumes}
     owners = {dataset_namespace(ds.owner) for ds in volumes}
-    guards = {("ResourceQuota", "quota"), ("LimitRange", "limits")}
-    guards |= {("NetworkPolicy", "default-deny"), ("NetworkPolicy", "declared-flows")}
+    # The fence both kinds of namespace keep: what opens one (declared flows, bindings) is deleted on retirement.
+    guards = {("ResourceQuota", "quota"), ("LimitRange", "limits"), ("NetworkPolicy", "default-deny")}
     expected = (
         claims
         | {("Namespace", "", ns) for ns in owners}
         | {(kind, ns, name) for ns in owners for kind, name in guards}
         | {("Namespace", "", namespace_of(s)) for s in yulin.systems}
-        | {
-            (kind, namespace_of(s), name)
-            for s in yulin.systems
-            for kind, name in {("ResourceQuota", "quota"), ("LimitRange", "limits"), ("NetworkPolicy", "default-deny")}
-        }
+        | {(kind, namespace_of(s), name) for s in yulin.systems for kind, name in guards}
     )
     assert claims, "Yulin declares volume datasets"
     assert marked - expected == set(), "marked against pruning, though no stack keeps it on delete"

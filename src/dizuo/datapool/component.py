@@ -164,15 +164,18 @@ class DataPool(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
         )
         # Like every system namespace: what it may claim and run is what the declaration says, and no traffic flows
-        # in or out unless a policy says so (the owner's loaders bring their own). Retained on delete: when the owner's
-        # last dataset is retired, the stack forgets its namespace, which keeps the data; it keeps its quota and
-        # default-deny with it. The owner's RoleBinding goes: a retired dataset is no longer the department's to use.
-        in_ns = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns], retain_on_delete=True)
+        # in or out unless a policy says so (the owner's loaders bring their own). The fence is retained on delete:
+        # when the owner's last dataset is retired, the stack forgets its namespace, which keeps the data, and its
+        # quota, LimitRange and default-deny with it. What opens it goes, as a retired system's does: the owner's
+        # RoleBinding (a retired dataset is no longer the department's to use) and the declared flows, which would
+        # still let the next pod there send to the retired datasets' source systems.
+        in_ns = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns])
+        fence = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(retain_on_delete=True))
         quota = k8s.core.v1.ResourceQuota(
             f"{name}-{cluster}-{ns_name}-quota",
             metadata={"name": "quota", "namespace": ns_name, "labels": labels},
             spec={"hard": shapes.dataset_quota(d, owner, cluster)},
-            opts=in_ns,
+            opts=fence,
         )
         # With CPU and memory in the quota, the API refuses a pod whose containers declare no requests or limits: the
         # LimitRange gives them defaults, and caps any one container at the namespace's limits.
@@ -180,13 +183,13 @@ class DataPool(pulumi.ComponentResource):
             f"{name}-{cluster}-{ns_name}-limits",
             metadata={"name": "limits", "namespace": ns_name, "labels": labels},
             spec={"limits": shapes.loader_limits(d, owner)},
-            opts=in_ns,
+            opts=fence,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-{cluster}-{ns_name}-default-deny",
             metadata={"name": "default-deny", "namespace": ns_name, "labels": labels},
             spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-            opts=in_ns,
+            opts=fence,
         )
         # The owner's loaders resolve names and pull from each dataset's source_system (its namespace accepts this
         # one: cloud.shapes.dataset_loaders); the owner's role may not write network policies, so they come from here.

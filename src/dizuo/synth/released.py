@@ -12,7 +12,7 @@ refuses that for a protected resource too, and unprotecting it would not move th
 replaced, with the inputs that force it, so that the change is made as a data migration instead.
 
 The other way round, a change can declare again what an earlier retirement only forgot (a retired dataset's owner
-namespace with its quota, limits and policies, its claim, a retired system's namespace): the object is still in the
+namespace with its quota, limits and default-deny, its claim, a retired system's namespace): the object is still in the
 cluster, and since pulumi-kubernetes 4.29 a create no longer takes over an existing object, so ``dizuo up`` fails with
 AlreadyExists. Such objects are named as possibly kept, with the ``pulumi import`` that adopts them into the stack.
 """

@@ -61,8 +61,9 @@ DNS_FOLDER = "dns"
 SUMMARY = "summary.json"
 WITHHELD = "withheld: secret values are applied by `pulumi up` or the city's secret manager, never written here"
 # A GitOps tool deletes what leaves its manifests (Argo CD with auto-prune, Flux with `prune: true`), where the stacks
-# keep what they protect or retain on delete: a claim, a namespace holding claims and the quota and policies guarding
-# it. Each tool's own mark tells it to leave such an object in the cluster when a retirement drops it from the build.
+# keep what they protect or retain on delete: a claim, a namespace holding claims and the quota, limits and
+# default-deny fencing it. Each tool's own mark tells it to leave such an object in the cluster when a retirement
+# drops it from the build.
 ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 ARGOCD_NO_PRUNE = "Prune=false"
 FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
