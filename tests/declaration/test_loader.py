@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -1215,6 +1216,30 @@ def test_a_legacy_pool_kept_over_its_fill_target_by_what_cannot_move_is_refused(
     )
     found = problems(city)
     assert any(expected in p for p in found), "\n".join(found)
+
+
+def test_node_pool_and_replica_amounts_are_written_in_full(city: Path, edit: Edit) -> None:
+    """A system asking a million cores or GiB is named with the amounts as declared, 1048576.5 and 2097152, its
+    replica's half as 524288.25, and its pool's total in full, not as ':g' wrote them (1.04858e+06, 2.09715e+06)."""
+
+    def huge(doc: Any) -> None:
+        doc["systems"][0]["resources"].update(cpu=1048576.5, memory_gib=2097152)
+
+    yulin = load(YULIN)
+    first = yulin.systems[0]
+    beside = [s.resources for s in yulin.systems[1:] if (s.cluster, s.node_pool) == (first.cluster, first.node_pool)]
+    cores = Decimal("1048576.5") + sum(Decimal(str(r.cpu)) for r in beside)
+    gib = Decimal(2097152) + sum(Decimal(str(r.memory_gib)) for r in beside)
+    edit("systems.yaml", huge)
+    found = problems(city)
+    for expected in (
+        f"cores, but its systems request {cores.normalize():f}",
+        f"GiB in all, but its systems request {gib.normalize():f}",
+        "systems[0].resources.cpu: 1048576.5: each of its 2 replicas asks 524288.25 cores, more than a node of",
+        "systems[0].resources.memory_gib: 2097152: each of its 2 replicas asks 1048576 GiB, more than a node of",
+    ):
+        assert any(expected in p for p in found), f"{expected!r} not in:\n" + "\n".join(found)
+    assert not any("e+0" in p for p in found), "\n".join(found)
 
 
 def test_a_pool_filled_to_the_core_by_fractions_of_cores_is_full_not_over(city: Path, edit: Edit) -> None:

@@ -7,6 +7,7 @@ import keyword
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from fractions import Fraction
 
 from dizuo.addresses import LOOPBACK_IPV4, is_city_own
@@ -806,9 +807,11 @@ def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
 
 
 def _quantity(value: Fraction | int) -> str:
-    """A quota amount as an error shows it: a whole number in full (``:g`` writes 1048576 GiB as 1.04858e+06), else
-    its decimal (8.5)."""
-    return str(value) if value.denominator == 1 else f"{float(value):g}"
+    """An amount as an error shows it, in full: a whole number as it is (``:g`` writes 1048576 GiB as 1.04858e+06),
+    else its decimal (8.5, 1048576.25), which ends: sums of declared decimals, and halves of them per replica, are."""
+    if value.denominator == 1:
+        return str(value)
+    return format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), "f")
 
 
 def _loaders_request(key: str, loaders: Fraction, clusters: int) -> str:
@@ -891,7 +894,7 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                     Problem(
                         shown("clusters.yaml"),
                         f"{at}.nodes",
-                        f"{pool.cpu} cores, but its systems request {float(node_cpu[cluster.name, pool.name]):g}",
+                        f"{pool.cpu} cores, but its systems request {_quantity(node_cpu[cluster.name, pool.name])}",
                     )
                 )
             if node_memory[cluster.name, pool.name] > pool.memory_gib:
@@ -900,7 +903,7 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                         shown("clusters.yaml"),
                         f"{at}.memory_gib_per_node",
                         f"{pool.memory_gib} GiB in all, "
-                        f"but its systems request {float(node_memory[cluster.name, pool.name]):g}",
+                        f"but its systems request {_quantity(node_memory[cluster.name, pool.name])}",
                     )
                 )
         for j, spool in enumerate(cluster.storage_pools):
@@ -947,7 +950,8 @@ def _replicas_fit_a_node(d: Declaration, shown: Shown) -> list[Problem]:
                 Problem(
                     shown("systems.yaml"),
                     f"systems[{i}].resources.{key}",
-                    f"{getattr(s.resources, key):g}: each of its {REPLICAS} replicas asks {float(asked):g}{unit}, "
+                    f"{_quantity(exact(getattr(s.resources, key)))}: each of its {REPLICAS} replicas asks "
+                    f"{_quantity(asked)}{unit}, "
                     f"more than a node of {s.node_pool!r} has ({node}{unit})",
                 )
             )
