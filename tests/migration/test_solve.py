@@ -363,3 +363,35 @@ def test_room_and_size_apart_the_solver_matches_a_brute_force() -> None:
         else:
             assert answer.objective == best, f"case {case}: solver {answer.objective}, brute force {best}"
             assert check_plan(instance, _plan(instance, answer)) == []
+
+
+def _knapsacks(seed: int, count: int = 40) -> Instance:
+    """Random systems into three pools tight in storage and cores: HiGHS needs branching (some 30 nodes) to prove
+    the optimum, beyond its root node."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible test cases, not secrets
+    systems = [
+        system(f"s{i:02d}", rng.randint(3, 30), {p: rng.randint(50, 500) for p in "ABC"}, cores=rng.randint(2, 40))
+        for i in range(count)
+    ]
+    total = sum(s["projected_bytes"] for s in systems) // TIB
+    pools = [target("A", total // 5, cores=150), target("B", total // 5, cores=150), target("C", total // 4, cores=120)]
+    return build(systems, pools, keep_tib=total * 45 // 100)
+
+
+def test_a_solve_stopped_at_its_work_limit_gives_the_same_plan_and_says_so() -> None:
+    """HiGHS stopped at its work limit (one node, an hour to spare) gives the same plan twice, said to be stopped at
+    the work limit with the gap it reached; the default work proves the optimum: the plan HiGHS leaves unproven no
+    longer depends on how many seconds a busy machine gave it."""
+    instance = _knapsacks(3)
+    first, second = (solve(instance, time_limit=3600, work=1) for _ in range(2))
+    assert first.status == "work_limit", (first.status, first.stopped, first.gap)
+    assert first.stopped == "work limit"
+    assert first.gap is not None, "a plan stopped short has a gap to its bound"
+    assert first.gap > 0, first.gap
+    assert (second.destinations, second.objective, second.gap) == (first.destinations, first.objective, first.gap)
+    assert check_plan(instance, _plan(instance, first)) == []
+    proven = solve(instance, time_limit=3600)
+    assert (proven.status, proven.stopped, proven.gap) == ("optimal", None, 0.0)
+    assert proven.objective is not None, proven
+    assert first.objective is not None, first
+    assert proven.objective <= first.objective, (proven.objective, first.objective)

@@ -81,7 +81,12 @@ def solver_output_to_stderr() -> Iterator[None]:
 
 
 TimeLimit = Annotated[
-    float, typer.Option(min=1.0, help="Seconds for the assignment solver (HiGHS); waves get their own budget.")
+    float,
+    typer.Option(
+        min=1.0,
+        help="Seconds, an outer safety for the assignment solver (HiGHS): a count of HiGHS nodes ends it first (the "
+        "same plan on any machine); stopped by the seconds, the summary and PLAN.md say so. Waves have their own.",
+    ),
 ]
 WaveTimeLimit = Annotated[
     float,
@@ -166,7 +171,16 @@ def _summary(
     head = Table(title=f"Migration plan: {instance.name}", show_header=False)
     head.add_column("what")
     head.add_column("value", justify="right")
-    head.add_row("solver status", assignment.status)
+    head.add_row(
+        "solver status",
+        # work_limit and time_limit say it already; a greedy fallback or no plan says here what stopped HiGHS
+        assignment.status
+        + (
+            f" (HiGHS stopped at its {assignment.stopped})"
+            if assignment.stopped and "limit" not in assignment.status
+            else ""
+        ),
+    )
     head.add_row("units / variables", f"{assignment.units:,} / {assignment.variables:,}")
     need = instance.need_bytes if need_bytes is None else need_bytes
     head.add_row("relief needed", show_bytes(max(0, need)))

@@ -20,6 +20,16 @@ def milp(*args: Any, **kwargs: Any) -> Any:
     return interruptible(lambda: optimize.milp(*args, **kwargs), "highs")
 
 
+def stopped_by(result: Any) -> str | None:
+    """The limit that ended a :func:`milp` before it could tell (optimum, or no plan): "work limit" (its node limit,
+    the same on any machine) or "time limit" (machine-dependent); None when it finished on its own."""
+    # HiGHS ends at its node limit with "Solution limit reached" (scipy knows no status of its own for it).
+    message = str(result.message)
+    if message.startswith("Time limit"):
+        return "time limit"
+    return "work limit" if "Solution limit" in message else None
+
+
 def linprog(*args: Any, **kwargs: Any) -> Any:
     """:func:`scipy.optimize.linprog`, interruptible."""
     return interruptible(lambda: optimize.linprog(*args, **kwargs), "highs")

@@ -525,6 +525,24 @@ def waves_search_sentence(waves: Waves) -> str:
     return ""
 
 
+def solver_sentence(assignment: Assignment) -> str:
+    """What PLAN.md says of an assignment HiGHS did not prove optimal because a limit stopped it (nothing where it
+    did): at its work limit the plan is the same on any machine; at its time safety it depends on the machine."""
+    gap = "" if assignment.gap is None else f" with the plan {assignment.gap:.4%} above the bound"
+    if assignment.stopped == "work limit":
+        return (
+            f"; HiGHS stopped at its work limit{gap} (a count of branch-and-bound nodes: the same declaration "
+            "gives this plan on any machine), so a cheaper plan may exist"
+        )
+    if assignment.stopped == "time limit":
+        return (
+            f"; **HiGHS stopped at its time safety limit** (`--time-limit`) before its work limit{gap}: this plan "
+            "depends on the machine's speed and load; plan again with a larger `--time-limit` for a plan any "
+            "machine gives"
+        )
+    return ""
+
+
 def _plan_document(
     city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
 ) -> dict[str, Any]:
@@ -533,6 +551,8 @@ def _plan_document(
     head: dict[str, Any] = {
         "city": city.declaration.city.code,
         "status": assignment.status,
+        # The limit that stopped HiGHS before it proved the plan optimal (None: it did), and the gap it reached.
+        "solver": {"stopped": assignment.stopped, "gap": assignment.gap},
         "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),
@@ -791,7 +811,9 @@ def _markdown(
         f"- Candidates: {len(city.candidates)} systems on `{m.legacy_storage_pool}`",
         f"- Relief needed: {show_bytes(max(0, city.need_bytes))}",
         _target_room_line(city),
-        f"- Solver: {assignment.status}" + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else ""),
+        f"- Solver: {assignment.status}"
+        + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else "")
+        + solver_sentence(assignment),
     ]
     if (unread := idle_unread_warning(city, markdown=True)) is not None:
         lines.append(f"- {unread}")

@@ -26,11 +26,20 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint
 
-from dizuo.migration.highs import linprog, milp
+from dizuo.migration.highs import linprog, milp, stopped_by
 from dizuo.migration.instance import EXACT_COST_LIMIT, Instance, Target
 
 TIB = 2**40
+# Seconds: an outer safety only, for HiGHS's root work (presolve, the root LP, cuts), which no node count bounds, and
+# for models too large to reach their work limit in time; a plan it stops says so (Assignment.stopped).
 DEFAULT_TIME_LIMIT_S = 200.0
+# The work each exact MILP may take: branch-and-bound nodes times its free columns (a node of a larger MILP costs
+# more). A plan HiGHS has not proven optimal by then is the same from the same input on any machine, however busy,
+# where a number of seconds gave one that varied with the machine's load. p-prov10k-1's final MILP proves its optimum
+# in 11,504 nodes of 1,320 columns (15.2 million, 34-69 s on 2 busy cores), and its core (CORE_SHARE of the work:
+# 1,367 nodes) finds the plan that lets it (bench/migration/README.md). Raise it to search longer; any value gives
+# the same plan from the same input.
+SOLVE_WORK = 20_000_000
 MIP_REL_GAP = 1e-7
 MAX_REPAIRS = 20
 # Scaled rows keep their largest coefficient below 2^20: far from HiGHS's 1e-7 feasibility tolerance
@@ -39,7 +48,7 @@ ROW_MAGNITUDE_BITS = 20
 RESOURCES = ("storage", "cores", "memory")
 # Models with more columns first get a plan from a core MILP on the columns of smallest LP reduced cost.
 CORE_MIN_VARS = 2000
-CORE_SHARE = 0.25  # of the time limit, at most, for the core MILP
+CORE_SHARE = 0.25  # of the work and of the time limit, at most, for the core MILP
 PRESOLVE_MAX_VARS = 10_000
 FIXING_MARGIN = 1e-6  # relative slack on reduced costs: LP duals are exact only to HiGHS's tolerances
 SHOWN_UNFIT = 3
@@ -97,8 +106,9 @@ class Model:
 class Assignment:
     """The solver's answer: a destination per system, or a proof that none exists."""
 
-    # optimal | time_limit | heuristic (a plan without HiGHS's: its greedy fallback, or one kept against its claim
-    # that none exists) | nothing_to_move | infeasible
+    # optimal | work_limit | time_limit (HiGHS stopped at that limit before proving its plan optimal) | heuristic (a
+    # plan without HiGHS's: its greedy fallback, or one kept against its claim that none exists) | nothing_to_move |
+    # infeasible
     status: str
     destinations: dict[str, str | None] | None  # None when infeasible
     reason: str | None = None
@@ -109,6 +119,9 @@ class Assignment:
     units: int = 0
     variables: int = 0
     repairs: int = 0
+    # Why HiGHS ended before it proved the plan optimal (None: it did, or no MILP ran): "work limit" (SOLVE_WORK: the
+    # same plan on any machine) or "time limit" (the outer safety, in any of its runs: the plan depends on the machine).
+    stopped: str | None = None
 
 
 class _Size(TypedDict):
@@ -339,6 +352,7 @@ class _Run:
     chosen: list[int] | None
     bound: float | None  # in cost-gcd units, over the solved columns
     repairs: int
+    stopped: str | None = None  # the limit that ended HiGHS before it could tell (highs.stopped_by)
 
 
 def solve(
@@ -346,9 +360,11 @@ def solve(
     *,
     time_limit: float = DEFAULT_TIME_LIMIT_S,
     mip_rel_gap: float = MIP_REL_GAP,
+    work: int = SOLVE_WORK,
     log: Log = _quiet,
 ) -> Assignment:
-    """The cheapest valid assignment, a proof that none exists, or the best plan found in time.
+    """The cheapest valid assignment, a proof that none exists, or the best plan found within ``work`` (HiGHS nodes
+    times free columns, per MILP) or, failing that, ``time_limit`` seconds.
 
     Large models go through the LP relaxation first: a MILP on the columns of smallest reduced cost
     gives a plan, whose cost fixes every column that cannot be in a cheaper plan (reduced-cost
@@ -382,11 +398,15 @@ def solve(
     lp = _lp_relaxation(model)
     incumbent: list[int] | None = None
     columns, ones, repairs = everything, nothing, 0
+    limits: list[str | None] = []  # what stopped each MILP run: a plan is machine-dependent if time stopped any
     if lp is not None and n_vars > CORE_MIN_VARS:
         lp_value, reduced = lp
         core = reduced <= np.sort(reduced)[min(n_vars, max(CORE_MIN_VARS, n_vars // 10)) - 1]
-        run = _exact_milp(model, core, nothing, min(CORE_SHARE * time_limit, time_limit - elapsed()), mip_rel_gap, log)
-        repairs += run.repairs
+        run = _exact_milp(
+            model, core, nothing, min(CORE_SHARE * time_limit, time_limit - elapsed()), mip_rel_gap,
+            int(CORE_SHARE * work), log,
+        )  # fmt: skip
+        repairs, limits = repairs + run.repairs, [run.stopped]
         incumbent = _cheaper(model, run.chosen, greedy_assignment(model))
         if incumbent is not None:
             slack = _cost(model, incumbent) / model.cost_gcd - lp_value
@@ -397,8 +417,8 @@ def solve(
                 f"{lp_value * model.cost_gcd:,.0f}; reduced-cost fixing keeps {int(columns.sum())} of {n_vars} "
                 f"columns ({int(ones.sum())} fixed to 1)"
             )
-    run = _exact_milp(model, columns, ones, max(1.0, time_limit - elapsed()), mip_rel_gap, log)
-    repairs += run.repairs
+    run = _exact_milp(model, columns, ones, max(1.0, time_limit - elapsed()), mip_rel_gap, work, log)
+    repairs, limits = repairs + run.repairs, [*limits, run.stopped]
     best = _cheaper(model, run.chosen, incumbent)
     solved = best is not None  # a plan from HiGHS (this run, or the core's), not only the greedy fallback
     if best is None:
@@ -408,8 +428,9 @@ def solve(
     overruled = run.status == 2 and columns.all() and not ones.any()
     if overruled and (best is None or exact_excess(model, best)):
         return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=elapsed(), **base)
+    stopped = "time limit" if "time limit" in limits else "work limit" if "work limit" in limits else None
     if best is None:
-        return _no_plan(model, elapsed(), base, log)
+        return _no_plan(model, elapsed(), base, stopped or "time limit", log)
     objective = _cost(model, best)
     if overruled:
         log(
@@ -421,16 +442,28 @@ def solve(
     proven = run.status == 0 or (run.status == 2 and incumbent is not None and not overruled)
     gap = 0.0 if proven else (objective - bound) / objective if bound is not None and objective else None
     if proven or (gap is not None and gap <= mip_rel_gap):
-        status = "optimal"
+        status, stopped = "optimal", None
     else:
-        status = "time_limit" if solved and not overruled else "heuristic"
-        what = "time limit: plan" if status == "time_limit" else "fallback: greedy plan" if not solved else "plan"
+        status, what = _unproven_status(stopped, solved=solved, overruled=bool(overruled))
         shown = "-" if bound is None else f"{bound:,.0f}"
         log(f"{what} at {objective:,} CNY, bound {shown}, gap {'-' if gap is None else f'{gap:.6%}'}")
     return Assignment(
         status, destinations(model, best), objective=objective, bound=bound, gap=gap,
-        seconds=elapsed(), repairs=repairs, **base,
+        seconds=elapsed(), repairs=repairs, stopped=stopped, **base,
     )  # fmt: skip
+
+
+def _unproven_status(stopped: str | None, *, solved: bool, overruled: bool) -> tuple[str, str]:
+    """The status of a plan not proven optimal, and what the log calls it: the limit that stopped HiGHS
+    (``work_limit``, ``time_limit``), or ``heuristic`` for a plan HiGHS did not give (the greedy fallback) or one kept
+    against its claim that none exists."""
+    if not solved:
+        return "heuristic", "fallback: greedy plan"
+    if overruled:
+        return "heuristic", "plan"
+    # A run ended short at neither limit (its repairs ran out, the core's plan kept): time_limit, as it always said.
+    limit = stopped or "time limit"
+    return limit.replace(" ", "_"), f"{limit}: plan"
 
 
 def _bound(model: Model, run: _Run, lp: tuple[float, FloatArray] | None, objective: int) -> float | None:
@@ -463,9 +496,16 @@ def _lp_relaxation(model: Model) -> tuple[float, FloatArray] | None:
 
 
 def _exact_milp(
-    model: Model, columns: npt.NDArray[np.bool_], ones: npt.NDArray[np.bool_], time_limit: float, gap: float, log: Log
+    model: Model,
+    columns: npt.NDArray[np.bool_],
+    ones: npt.NDArray[np.bool_],
+    time_limit: float,
+    gap: float,
+    work: int,
+    log: Log,
 ) -> _Run:
-    """HiGHS on the chosen columns (``ones`` fixed to 1, the rest to 0), re-solved while rounding breaks a row.
+    """HiGHS on the chosen columns (``ones`` fixed to 1, the rest to 0), re-solved while rounding breaks a row; each
+    solve ends at ``work`` // free columns branch-and-bound nodes, or at the time left, whichever comes first.
 
     HiGHS accepts a row broken by less than its tolerance (at 2^56 bytes, kilobytes). Such a plan is
     cut off exactly, not by moving the row's bound in floats: a pool over its capacity may not hold
@@ -482,33 +522,44 @@ def _exact_milp(
     row_lb, row_ub = model.row_lb - taken, model.row_ub - taken
     # Presolve of the full 10,000-system model runs for minutes without reducing it (and ignores the time limit).
     presolve = len(free) <= PRESOLVE_MAX_VARS
+    # Nodes, not seconds, end the search (SOLVE_WORK); the time is the outer safety.
+    nodes = max(1, work // max(1, len(free)))
     repairs = 0
     while True:
         remaining = max(1.0, time_limit - (time.perf_counter() - start))
+        stopped = None
         if len(free):
             result = milp(
                 model.cost[free],
                 integrality=np.ones(len(free)),
                 bounds=Bounds(0.0, 1.0),
                 constraints=LinearConstraint(rows, row_lb, row_ub),
-                options={"time_limit": remaining, "mip_rel_gap": gap, "presolve": presolve, "disp": False},
+                options={
+                    "time_limit": remaining, "node_limit": nodes, "mip_rel_gap": gap, "presolve": presolve,
+                    "disp": False,
+                },
+            )  # fmt: skip
+            x, status, dual, stopped = result.x, result.status, result.mip_dual_bound, stopped_by(result)
+            log(
+                f"HiGHS on {len(free)} columns: {result.message} ({getattr(result, 'mip_node_count', '-')} of "
+                f"{nodes:,} nodes, {time.perf_counter() - start:.1f} s)"
             )
-            x, status, dual = result.x, result.status, result.mip_dual_bound
-            log(f"HiGHS on {len(free)} columns: {result.message} ({time.perf_counter() - start:.1f} s)")
         else:
             feasible = bool(np.all(row_lb <= 1e-9) and np.all(row_ub >= -1e-9))
             x, status, dual = (np.zeros(0), 0, 0.0) if feasible else (None, 2, None)
         if x is None:
-            return _Run(status, None, None, repairs)
+            return _Run(status, None, None, repairs, stopped)
         chosen = [int(v) for v in free[x > 0.5]] + [int(v) for v in fixed]
         excess = exact_excess(model, chosen)
         if not excess:
             bound = None if dual is None else float(dual) + float(model.cost[fixed].sum())
-            return _Run(status, chosen, bound, repairs)
+            return _Run(status, chosen, bound, repairs, stopped)
         repairs += 1
         log(f"the solver's plan breaks {len(excess)} row(s) by rounding; cutting it off (repair {repairs})")
-        if repairs > MAX_REPAIRS or -1 in excess or time.perf_counter() - start > time_limit:
-            return _Run(4, None, None, repairs)
+        if time.perf_counter() - start > time_limit:
+            return _Run(4, None, None, repairs, "time limit")
+        if repairs > MAX_REPAIRS or -1 in excess:
+            return _Run(4, None, None, repairs, stopped)
         cuts = [_cut(model, chosen, row, local) for row in excess]
         rows = sparse.vstack([rows, *(cut for cut, _, _ in cuts)]).tocsr()
         row_lb = np.concatenate([row_lb, [low for _, low, _ in cuts]])
@@ -539,18 +590,18 @@ def _cut(model: Model, chosen: list[int], row: int, local: IntArray) -> tuple[sp
     return cut, low, high
 
 
-def _no_plan(model: Model, seconds: float, base: _Size, log: Log) -> Assignment:
-    """No plan in time and no greedy plan: an LP proof if there is one, else an honest non-answer."""
+def _no_plan(model: Model, seconds: float, base: _Size, stopped: str, log: Log) -> Assignment:
+    """No plan within the limits and no greedy plan: an LP proof if there is one, else an honest non-answer."""
     movable = max_movable(model)
     if movable is not None and movable < model.need:
         return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=seconds, **base)
     shown = reading(model.need, movable or 0.0)
     reason = (
-        f"no plan found within the time limit and none proven impossible (relief needs {shown(model.need)}; "
+        f"no plan found within the {stopped} and none proven impossible (relief needs {shown(model.need)}; "
         f"the LP relaxation moves {shown(movable or 0.0)})"
     )
     log(reason)
-    return Assignment("unknown", None, reason=reason, seconds=seconds, **base)
+    return Assignment("unknown", None, reason=reason, seconds=seconds, stopped=stopped, **base)
 
 
 def greedy_assignment(model: Model) -> list[int] | None:

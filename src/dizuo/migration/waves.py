@@ -26,7 +26,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.sparse.csgraph import connected_components
 
-from dizuo.migration.highs import milp
+from dizuo.migration.highs import milp, stopped_by
 from dizuo.migration.instance import Instance, System
 
 # Seconds: an outer safety only, for HiGHS's root work, which no node count bounds. The work limit below binds first
@@ -360,9 +360,7 @@ def _milp_waves(items: _Items, count: int, time_limit: float) -> tuple[list[list
         # Nodes, not seconds, end the search (SEARCH_WORK); the time is the outer safety.
         options={"time_limit": max(0.5, time_limit), "node_limit": max(1, SEARCH_WORK // (n * k)), "disp": False},
     )
-    # HiGHS ends at its node limit with "Solution limit reached" (scipy knows no status of its own for it).
-    message = str(result.message)
-    limit = "time limit" if message.startswith("Time limit") else "work limit" if "Solution limit" in message else None
+    limit = stopped_by(result)
     if result.x is None:
         return None, result.status == 2, limit
     wave_of = np.argmax(result.x.reshape(n, k), axis=1)
