@@ -1274,3 +1274,21 @@ def test_a_pool_filled_to_the_core_by_fractions_of_cores_is_full_not_over(city: 
     load(city)
     edit("systems.yaml", six_on_it([3, 0.2, 0.2, 0.2, 0.2, 0.2]))
     assert any("node_pools[5].nodes: 3 cores, but its systems request 4" in p for p in problems(city))
+
+
+def test_cost_shares_adding_up_to_the_whole_budget_are_valid(city: Path, edit: Edit) -> None:
+    """Shares of 0.33, 0.56 and 0.11 are the whole budget (1.0000000000000002 as floats, once refused as more); one
+    hundredth more is refused as 1.01."""
+
+    def shares(base: float) -> Callable[[Any], None]:
+        def change(doc: Any) -> None:
+            doc["migration"]["cost_share"] = {"base": base, "new_arch": 0.56, "database": 0.11}
+
+        return change
+
+    edit("city.yaml", shares(0.33))
+    load(city)
+    edit("city.yaml", shares(0.34))
+    with pytest.raises(DeclarationError) as caught:
+        load(city)
+    assert "migration.cost_share: the shares add up to 1.01, more than the budget" in str(caught.value)

@@ -1292,9 +1292,12 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
     problems += _duplicates(
         city, ((f"migration.target_node_pools[{i}]", name) for i, name in enumerate(m.target_node_pools)), "node pool"
     )
-    shares = m.cost_share.base + m.cost_share.new_arch + m.cost_share.database
+    # Exact: as floats 0.33 + 0.56 + 0.11 is 1.0000000000000002, refused as more than a budget they add up to.
+    shares = exact(m.cost_share.base) + exact(m.cost_share.new_arch) + exact(m.cost_share.database)
     if shares > 1:
-        problems.append(Problem(city, "migration.cost_share", f"the shares add up to {shares:g}, more than the budget"))
+        problems.append(
+            Problem(city, "migration.cost_share", f"the shares add up to {_quantity(shares)}, more than the budget")
+        )
     for foreign, domestic in m.database_replacement.items():
         if foreign in DOMESTIC_DATABASES:
             problems.append(
