@@ -350,6 +350,23 @@ _CEPH_REPORTING = (
 )
 
 
+# The MinIO servers exporting bucket usage now. MinIO's v2 metrics (`/minio/v2/metrics/bucket`; `/cluster` before
+# bucket usage moved there) read it from the data usage its scanner last saved (minio/minio cmd/metrics-v2.go,
+# getBucketUsageMetrics: loadDataUsageFromBackend) and export none of it while the object layer is not up (a server
+# restarting answers while it waits for its drives and peers), while the saved usage cannot be read, or before the
+# scanner first saved any (`dataUsageInfo.LastUpdate.IsZero()`: a new deployment): such a server is `up` and names no
+# bucket, but deleted none. Whenever it exports bucket usage it exports its last scan activity beside it, from the same
+# read: `minio_bucket_usage_last_activity_nano_seconds` on `/bucket`, `minio_usage_last_activity_nano_seconds` on
+# `/cluster` (older MinIO's getBucketUsageMetrics there, getClusterUsageMetrics since, which reads the usage alike).
+# `/bucket` names only the first 100 buckets by name (v2MetricsMaxBuckets): a new bucket whose name sorts first pushes
+# the last one out, so a server naming 100 buckets proves no deletion. No per-bucket series comes without the usage
+# (the quota and replication series are read in the same loop over the usage's buckets; traffic names only buckets
+# requested since the server started), so the bucket selector has no `listed`.
+_MINIO_REPORTING = (
+    "max by (job, instance) (minio_bucket_usage_last_activity_nano_seconds or minio_usage_last_activity_nano_seconds) "
+    "unless on (job, instance) (count by (job, instance) (minio_bucket_usage_total_bytes) >= 100)"
+)
+
 # Bytes written to each claim's Ceph RBD image: kubelet counts none, ceph-mgr counts them per image (with
 # `mgr/prometheus/rbd_stats_pools` set), and kube-state-metrics says which image backs which claim. ceph-csi names
 # an image `csi-vol-<uuid>` (its default volumeNamePrefix), the uuid ending the PV's volume handle; its driver is
@@ -438,8 +455,9 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         volume=("bucket",),
         owner_label="bucket",
         written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes$owners[$range]))",
-        # Every MinIO server scraped since without the bucket: it was deleted.
+        # Every MinIO server that reported the bucket scraped since, exporting bucket usage, without it: it was deleted.
         scraped_from="max by (bucket, job, instance) (minio_bucket_usage_total_bytes$owners)",
+        reporting=_MINIO_REPORTING,
     ),
 )
 
