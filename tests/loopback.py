@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 
@@ -20,3 +20,30 @@ def serving_http(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> 
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler answering GET and POST alike through ``respond`` (a subclass's), with one call to ``answer``;
+    it logs nothing (no line per request in the test's output)."""
+
+    def respond(self) -> None:
+        """Answer the request (``self.path``, ``self.headers``, a POST's body in ``self.rfile``)."""
+        self.answer(501)
+
+    def do_GET(self) -> None:
+        self.respond()
+
+    def do_POST(self) -> None:
+        self.respond()
+
+    def answer(self, code: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
+        """Answer with ``code``, ``headers`` and ``body``, its length said."""
+        self.send_response(code)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass

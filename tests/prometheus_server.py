@@ -5,7 +5,6 @@ Debian's `prometheus` package provides both binaries; tests that use this are ma
 
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ import numpy.typing as npt
 import pytest
 import yaml
 
-from loopback import serving_http
+from loopback import QuietHandler, serving_http
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -149,16 +148,9 @@ def answering_with(text: str) -> Iterator[str]:
     answer with no metrics, as a standby ceph-mgr gives); its address, ``host:port``. Stopped after."""
     body = text.encode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
+    class Handler(QuietHandler):
+        def respond(self) -> None:
+            self.answer(200, body, {"Content-Type": "text/plain; version=0.0.4"})
 
     with serving_http(Handler) as url:
         yield url.removeprefix("http://")

@@ -9,8 +9,7 @@ import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack, contextmanager
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from dizuo.capacity.prometheus_source import (
 from dizuo.capacity.types import UsageHistory
 from dizuo.cli import app
 from dizuo.declaration import load
+from loopback import QuietHandler, serving_http
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_717_200_000.0  # a multiple of 900: 2024-06-01 00:00 UTC
@@ -56,43 +56,33 @@ def matrix(*series: tuple[dict[str, str], list[tuple[float, float]]]) -> dict[st
 
 
 class FakePrometheus:
-    """A stdlib HTTP server answering /api/v1/query_range from a dict query -> JSON answer."""
+    """A Prometheus on loopback answering /api/v1/query_range from a dict query -> (status, JSON answer), keeping each
+    request's path, Authorization header and form in ``requests``."""
 
     def __init__(self, answers: dict[str, tuple[int, Any]]) -> None:
         self.answers = answers
         self.requests: list[dict[str, str]] = []
+        self.url = ""
+        self._serving = ExitStack()
+
+    def __enter__(self) -> FakePrometheus:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+        class Handler(QuietHandler):
+            def respond(self) -> None:
                 length = int(self.headers["Content-Length"])
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 outer.requests.append(
                     {"path": self.path, "authorization": self.headers.get("Authorization", ""), **form}
                 )
                 code, answer = outer.answers.get(form.get("query", ""), (200, matrix()))
-                body = json.dumps(answer).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(code, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakePrometheus:
-        self.thread.start()
+        self.url = self._serving.enter_context(serving_http(Handler))
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        self._serving.close()
 
 
 @pytest.fixture(scope="module")
@@ -632,13 +622,6 @@ def test_a_malformed_url_with_credentials_is_refused_without_showing_them(url):
     assert "***@" in str(caught.value)
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
-
-
 @pytest.mark.parametrize("code", [301, 303, 307, 308])
 def test_a_redirect_is_not_followed_and_names_where_it_points(code):
     """A Prometheus answering with a redirect (urllib would resend a POST as a GET without the query on a 301-303,
@@ -646,42 +629,23 @@ def test_a_redirect_is_not_followed_and_names_where_it_points(code):
     sent to the host it names."""
     seen: list[str] = []
 
-    class Elsewhere(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Elsewhere(QuietHandler):
+        def respond(self) -> None:
             seen.append(self.headers.get("Authorization", ""))
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.answer(404)
 
-        def do_POST(self) -> None:
-            self.do_GET()
+    with serving_http(Elsewhere) as elsewhere:
+        target = f"{elsewhere}/api/v1/query_range"
 
-        def log_message(self, *_args: object) -> None:
-            pass
+        class Redirect(QuietHandler):
+            def respond(self) -> None:
+                self.answer(code, headers={"Location": target})
 
-    elsewhere, elsewhere_thread = _serve(Elsewhere)
-    target = f"http://127.0.0.1:{elsewhere.server_address[1]}/api/v1/query_range"
-
-    class Redirect(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.send_response(code)
-            self.send_header("Location", target)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    redirect, redirect_thread = _serve(Redirect)
-    try:
-        address = f"127.0.0.1:{redirect.server_address[1]}"
-        with pytest.raises(SourceError, match=f"HTTP {code}: Prometheus redirects to {re.escape(target)}: use that"):
-            PrometheusSource(f"http://ops:s3cret@{address}", clock=lambda: NOW).histories()
-    finally:
-        for server, thread in ((redirect, redirect_thread), (elsewhere, elsewhere_thread)):
-            server.shutdown()
-            server.server_close()
-            thread.join()
+        with serving_http(Redirect) as redirect:
+            address = redirect.removeprefix("http://")
+            expected = f"HTTP {code}: Prometheus redirects to {re.escape(target)}: use that"
+            with pytest.raises(SourceError, match=expected):
+                PrometheusSource(f"http://ops:s3cret@{address}", clock=lambda: NOW).histories()
     assert seen == [], "the redirect was followed"
 
 
