@@ -708,3 +708,46 @@ def test_a_chart_reaching_into_the_next_year_labels_1_january_with_the_year(tmp_
     labels = [t.get_text() for t in axes.get_xticklabels()]
     assert "2027" in labels, f"no tick names the new year: {labels}"
     assert "Jan" not in labels, labels
+
+
+def test_a_full_volume_s_usage_is_drawn_over_its_capacity_and_dated(tmp_path, monkeypatch):
+    """A volume that reached its capacity two days ago: its usage along the capacity line is drawn over that line (not
+    hidden behind it), in a style of its own, and the sample where it reached capacity is marked and dated."""
+    from matplotlib.lines import Line2D  # noqa: PLC0415 - slow import, as in the module
+    from matplotlib.text import Annotation  # noqa: PLC0415
+
+    from dizuo.capacity import report  # noqa: PLC0415 - the module whose chart is inspected
+
+    ts = np.arange(NOW - 6 * DAY, NOW + 1, 3600, dtype=np.int64)
+    reached = NOW - 2 * DAY
+    used = np.where(ts < reached, 60 + 30 * (ts - ts[0]) / (reached - ts[0]), 100.0) * GIB  # 90 GiB, then full
+    history = UsageHistory("pvc:sjj-tyrz/data", ts, used, np.full(ts.size, 100.0 * GIB), {})
+    f = Forecast(history.series, NOW, NOW, NOW, NOW, 100.0 * GIB, 100.0 * GIB, {})
+    drawn = []
+    monkeypatch.setattr(report, "_save", lambda figure, _path, **_: drawn.append(figure))
+    report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
+    (axes,) = drawn[0].axes
+    # matplotlib draws by zorder, artists of one zorder in the order they were added: later is on top.
+    artists = sorted(axes.get_children(), key=lambda a: a.get_zorder())
+    lines = [a for a in artists if isinstance(a, Line2D)]
+    (capacity,) = [line for line in lines if line.get_label() == "capacity"]
+    above = lines[lines.index(capacity) + 1 :]
+    full_since = report._local(ts[ts >= reached])
+    over_capacity = [
+        line
+        for line in above
+        if line.get_linestyle() not in {"None", ""}
+        and set(full_since) <= {x for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True) if y == 100.0}
+    ]
+    assert over_capacity, f"no line drawn over the capacity line covers the days at capacity: {[str(a) for a in above]}"
+    assert all(line.get_color() != capacity.get_color() for line in over_capacity), "drawn in the capacity's colour"
+    marks = [
+        (x, y)
+        for line in above
+        if line.get_marker() not in {"None", "", None}
+        for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)
+    ]
+    assert marks == [(report._local([reached])[0], 100.0)], f"marks over the capacity line: {marks}"
+    texts = [a.get_text() for a in axes.get_children() if isinstance(a, Annotation)]
+    stamp = datetime.fromtimestamp(reached, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    assert f"full since {stamp}" in texts, f"annotations: {texts}"

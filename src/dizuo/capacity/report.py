@@ -42,6 +42,7 @@ from dizuo.files import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.ticker import Formatter, Locator
 
 GIB = 2**30
@@ -50,6 +51,11 @@ DAY = 86400
 LOCAL_OFFSET = 8 * 3600
 LOCAL = timezone(timedelta(seconds=LOCAL_OFFSET), "CST")
 HORIZON = 30 * DAY
+# A volume's usage at or above this share of its capacity is drawn as at capacity: the last 1 % is less than a line's
+# width on a chart, and a volume that full takes no real write (a file system keeps its last blocks for root).
+AT_CAPACITY = 0.99
+# Lines are drawn by zorder, then in order: usage goes above the capacity line (matplotlib's lines sit at 2).
+USED_ZORDER = 3
 # Written into every report, listing its files: a directory holding it and nothing else is a previous report,
 # which a new one may replace whole. A plain name: a web server serving the report hides no dotfile surprises.
 MARKER = "dizuo-report.json"
@@ -520,7 +526,15 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     right = min(horizon_end, max(known) + 2 * DAY) if f.p90 is not None else horizon_end
     figure = Figure(figsize=(9, 4.2), layout="constrained")
     ax = figure.add_subplot()
-    ax.plot(_local(history.timestamps), history.used_bytes / factor, color="#1f77b4", linewidth=1.0, label="used")
+    # Usage above the capacity line: a full volume's usage runs along it and, drawn beneath, would not be seen.
+    ax.plot(
+        _local(history.timestamps),
+        history.used_bytes / factor,
+        color="#1f77b4",
+        linewidth=1.0,
+        label="used",
+        zorder=USED_ZORDER,
+    )
     capacity = f.capacity_bytes / factor
     ax.step(
         _local([*history.timestamps.tolist(), right]),
@@ -530,6 +544,7 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
         linewidth=1.4,
         label="capacity",
     )
+    _mark_at_capacity(ax, history, factor)
     if f.p10 is not None:
         # The 80 % band: the volume fills between p10 and p90 (p90 beyond the horizon: open to the right).
         late = f.p90 if f.p90 is not None else right
@@ -567,6 +582,48 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, ncols=4)
     _save(figure, path, boxes_named=boxes_named)
+
+
+def _mark_at_capacity(ax: Axes, history: UsageHistory, factor: float) -> None:
+    """Where usage reached its capacity (within ``AT_CAPACITY`` of it), draw it bold over the capacity line, and
+    mark and date the samples where it got there: the two lines, a hair apart, would read as capacity alone."""
+    at_capacity = history.used_bytes >= AT_CAPACITY * history.capacity_bytes
+    if not at_capacity.any():
+        return
+    used = history.used_bytes / factor
+    # Samples off capacity are left blank (NaN), so each stretch at capacity is its own piece of line.
+    ax.plot(
+        _local(history.timestamps),
+        np.where(at_capacity, used, np.nan),
+        color="#08306b",
+        linewidth=2.6,
+        label="used: at capacity",
+        zorder=USED_ZORDER + 1,
+    )
+    reached = np.flatnonzero(at_capacity & ~np.concatenate(([False], at_capacity[:-1])))
+    ax.plot(
+        _local(history.timestamps[reached]),
+        used[reached],
+        linestyle="none",
+        marker="v",
+        markersize=7,
+        color="#08306b",
+        label="reached capacity",
+        zorder=USED_ZORDER + 2,
+    )
+    last = int(reached[-1])
+    since = "full since" if at_capacity[-1] else "reached capacity"
+    ax.annotate(
+        f"{since} {_wall(int(history.timestamps[last])):%Y-%m-%d %H:%M}",
+        xy=(_local(history.timestamps[last : last + 1])[0], used[last]),
+        # Below the line: the median forecast's date is written above it, at the same height.
+        xytext=(4, -6),
+        textcoords="offset points",
+        va="top",
+        fontsize=9,
+        color="#08306b",
+        zorder=USED_ZORDER + 2,
+    )
 
 
 def _families_for(text: str) -> tuple[list[str], bool]:
