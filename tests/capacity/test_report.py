@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import os
 import re
@@ -332,6 +333,55 @@ def test_two_ceph_clusters_pools_of_one_name_are_two_pool_rows(declaration):
     used = {g.name: g.used_bytes for g in report.pools if g.volumes}
     expected = {"dc1/rbd": 300.0, "dc2/rbd": 100.0, "xc-ceph": 5.0, "phase1-ceph": 7.0, "dc2/phase1-ceph": 9.0}
     assert used == expected, f"pool rows: {used}"
+
+
+def _ceph_pools_report(declaration, pools):
+    """A report of Ceph pools' own series, each (volume, used bytes), against ``declaration``."""
+    forecasts = [
+        forecast(
+            f"ceph_pool:{volume}",
+            used,
+            400.0,
+            {"kind": "ceph_pool", "volume": volume, "pool": volume.rpartition("/")[2]},
+        )
+        for volume, used in pools
+    ]
+    return build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
+
+
+def test_a_declared_pool_takes_the_series_of_its_own_ceph_cluster_never_another_s(declaration):
+    """Ceph series labelled by fsid (as cephadm's Prometheus does): the declared phase1-ceph row holds the series of
+    its own Ceph cluster (its ceph_cluster_id), the other cluster's pool of that name beside it; xc-ceph, seen only in
+    the Ceph cluster of yl-dmz, does not take that pool's usage as its own; a pool seen once, in a cluster the
+    declaration does not name, keeps its row."""
+    phase1, dmz = "0c8b5dea-7c82-5ea0-a053-3cfcf5247670", "9836d4ef-5a2f-519f-b1ce-7d85327731ee"
+    pools = (
+        (f"{phase1}/phase1-ceph", 300.0),
+        (f"{dmz}/phase1-ceph", 100.0),
+        ("yl-dmz/xc-ceph", 5.0),
+        ("dc1/dmz-ceph", 7.0),
+    )
+    report = _ceph_pools_report(declaration, pools)
+    used = {g.name: g.used_bytes for g in report.pools if g.volumes}
+    expected = {"phase1-ceph": 300.0, f"{dmz}/phase1-ceph": 100.0, "yl-dmz/xc-ceph": 5.0, "dmz-ceph": 7.0}
+    assert used == expected, f"pool rows with usage: {used}"
+    xc = next(g for g in report.pools if g.name == "xc-ceph")
+    assert "yl-dmz/xc-ceph" in xc.note, f"xc-ceph does not say where its name was seen: {xc}"
+
+
+def test_a_declared_pool_two_unknown_ceph_clusters_share_is_said_to_be_ambiguous(tmp_path, declaration):
+    """datapool-ceph seen in Ceph clusters dc1 and dc2, neither the pool's (by fsid or Kubernetes cluster): neither
+    series is put on the declared row, and the terminal and the page say which series it could be and the label that
+    would tell them apart."""
+    report = _ceph_pools_report(declaration, (("dc1/datapool-ceph", 300.0), ("dc2/datapool-ceph", 100.0)))
+    rows = {g.name: g for g in report.pools}
+    assert rows["datapool-ceph"].volumes == 0, f"a guess: {rows['datapool-ceph']}"
+    assert {rows["dc1/datapool-ceph"].used_bytes, rows["dc2/datapool-ceph"].used_bytes} == {300.0, 100.0}
+    text = "\n".join(_render(table) for table in tables(report, limit=3))
+    page = write_report(report, tmp_path / "report").read_text()
+    for shown in (" ".join(text.split()), page):
+        assert "datapool-ceph: not told which of dc1/datapool-ceph, dc2/datapool-ceph is its own" in shown, shown
+        assert 'cluster="f4c7f28e-b0c8-56c6-b1e4-3f4fd4c8064b" or cluster="yl-gov"' in html.unescape(shown), shown
 
 
 def test_terminal_tables_show_quota_and_time_left(declaration):

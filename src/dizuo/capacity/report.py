@@ -19,7 +19,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
@@ -100,6 +100,7 @@ class Group:
     at_risk: int
     earliest: Volume | None  # the volume forecast to fill first (median), if any fills
     risk_left: float = float("inf")  # seconds to the soonest early (p10) date of its volumes at risk; inf: none
+    note: str = ""  # what the report could not tell of it (a declared pool whose Ceph cluster's series is not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,7 @@ def build_report(
             risk_left=min((v.seconds_left() for v in members if at_risk(v)), default=float("inf")),
         )
 
-    row_of = _pool_rows(volumes, declaration)
+    row_of, notes = _pool_rows(volumes, declaration)
 
     def members(label: str, value: str) -> list[Volume]:
         return [v for v in volumes if (row_of(v) if label == "pool" else v.labels.get(label)) == value]
@@ -217,7 +218,8 @@ def build_report(
             )
             known_departments.add(d.code)
         for p in declaration.storage_pools():
-            pools.append(group("pool", p.name, p.backend, p.capacity_gib * GIB, members("pool", p.name)))
+            pool = group("pool", p.name, p.backend, p.capacity_gib * GIB, members("pool", p.name))
+            pools.append(replace(pool, note=notes[p.name]) if p.name in notes else pool)
             known_pools.add(p.name)
     for code in sorted({v.labels.get("department", "") for v in volumes} - known_departments - {""}):
         departments.append(group("department", code, "(not in the declaration)", None, members("department", code)))
@@ -234,27 +236,62 @@ def build_report(
     )
 
 
-def _pool_rows(volumes: Sequence[Volume], declaration: Declaration | None) -> Callable[[Volume], str]:
-    """The pool row each volume counts in: its pool, but a Ceph pool whose name another cluster's pool shares
-    (``ceph_pool:<a>/rbd``, ``ceph_pool:<b>/rbd``) is a pool of its own, ``<cluster>/rbd``, not summed with the other,
-    unless the declaration declares that pool in the Kubernetes cluster of that name (what the pool row then is)."""
-    clusters: dict[str, set[str]] = {}
+def _pool_rows(
+    volumes: Sequence[Volume], declaration: Declaration | None
+) -> tuple[Callable[[Volume], str], dict[str, str]]:
+    """The pool row each volume counts in, and what the report must say of a declared pool whose Ceph series it could
+    not tell (pool name: note).
+
+    A volume counts in its pool's row, but a Ceph pool's own series is told by its Ceph cluster too: every cluster has
+    its ``.mgr``, and ``rbd`` is Ceph's usual name, so two clusters' pools can share a name. The series' volume is
+    ``<cluster>/<name>`` (``job:<job>/<name>`` where its scrape carries no ``cluster`` label). A declared pool's row
+    takes the series whose cluster is the pool's own: its ``ceph_cluster_id`` (cephadm's Prometheus labels ``cluster``
+    with the fsid) or the Kubernetes cluster declaring it (a Ceph cluster scraped as part of it, as Rook's). A series
+    whose cluster is another declared one (another fsid or Kubernetes cluster) is never the declared pool's. Where
+    none is identified, the one series left of that name takes the row, as the only candidate; of two or more, none
+    does (each is its own row, ``<cluster>/<name>``) and the declared row says so rather than guess. An undeclared
+    pool name two clusters share is a row per cluster."""
+    candidates: dict[str, list[str]] = {}
     for v in volumes:
         if v.labels.get("kind") == "ceph_pool":
-            clusters.setdefault(v.labels.get("pool", ""), set()).add(v.labels.get("volume", ""))
-    declared_in: dict[str, str] = {}
+            candidates.setdefault(v.labels.get("pool", ""), []).append(v.labels.get("volume", ""))
+    # A declared pool's name: the Kubernetes cluster declaring it and its Ceph cluster's fsid, the values a `cluster`
+    # label of its Ceph cluster may carry.
+    own: dict[str, tuple[str, ...]] = {}
     if declaration is not None:
-        declared_in = {p.name: c.name for c in declaration.clusters for p in c.storage_pools}
+        for c in declaration.clusters:
+            for p in c.storage_pools:
+                own[p.name] = (c.name, *([p.ceph_cluster_id] if p.ceph_cluster_id else []))
+    declared_clusters = {name for names in own.values() for name in names}
+    in_row: set[str] = set()  # the Ceph series counted in their pool's own row
+    notes: dict[str, str] = {}
+    for pool, series in candidates.items():
+        if pool not in own:
+            in_row.update(series if len(series) == 1 else ())
+            continue
+        theirs = [s for s in series if _ceph_cluster(s) in own[pool]]
+        unknown = [s for s in series if s not in theirs and _ceph_cluster(s) not in declared_clusters]
+        if theirs or len(unknown) == 1:
+            in_row.update(theirs or unknown)
+        elif unknown:
+            labels = " or ".join(f'cluster="{name}"' for name in reversed(own[pool]))
+            notes[pool] = f"not told which of {', '.join(sorted(unknown))} is its own: label its Ceph series {labels}"
+        else:
+            notes[pool] = f"not seen in its own Ceph cluster, only in other declared ones: {', '.join(sorted(series))}"
 
     def row_of(v: Volume) -> str:
         pool = v.labels.get("pool", "")
-        if v.labels.get("kind") != "ceph_pool" or len(clusters.get(pool, ())) < 2:
+        if v.labels.get("kind") != "ceph_pool":
             return pool
-        # The volume of a Ceph pool is `<cluster>/<name>` (`job:<job>/<name>` where its series carry no cluster).
-        cluster = v.labels.get("volume", "").rpartition("/")[0]
-        return pool if declared_in.get(pool) == cluster else v.labels.get("volume", pool)
+        volume = v.labels.get("volume", "")
+        return pool if volume in in_row else volume
 
-    return row_of
+    return row_of, notes
+
+
+def _ceph_cluster(volume: str) -> str:
+    """The cluster part of a Ceph pool's volume, ``<cluster>/<name>``: '' where it has none (a CSV's ``xc-ceph``)."""
+    return volume.rpartition("/")[0]
 
 
 def report_horizon(risk_seconds: int) -> int:
@@ -348,11 +385,18 @@ DATASET_COLUMNS = ("dataset", "owner", "pool", "last write", "since", "refresh e
 
 
 def _table(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[str | Text]], limit: int, *, left_aligned: set[str]
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str | Text]],
+    limit: int,
+    *,
+    left_aligned: set[str],
+    notes: Sequence[str] = (),
 ) -> Table:
     shown = rows[:limit]
     # Say what --rows left out: a table that stops at 20 of 33 departments must not look complete.
-    caption = f"{len(shown)} of {len(rows)}; --rows to show more" if len(rows) > len(shown) else None
+    cut = [f"{len(shown)} of {len(rows)}; --rows to show more"] if len(rows) > len(shown) else []
+    caption = "\n".join([*cut, *notes]) or None
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for column in columns:
         # Names must stay whole to be copied into kubectl; rich narrows the other columns instead.
@@ -399,6 +443,7 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
                 [_group_row(g, cells) for g, cells in _group_rows(members, report.horizon_seconds)],
                 limit,
                 left_aligned={columns[0], "first full"},
+                notes=_notes(members),
             )
             for title, columns, members in groups
         ),
@@ -423,6 +468,11 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
             else []
         ),
     ]
+
+
+def _notes(groups: Sequence[Group]) -> list[str]:
+    """What the report could not tell of its groups, a line each, named (shown whether --rows shows its row or not)."""
+    return [f"{g.name}: {g.note}" for g in groups if g.note]
 
 
 def _dataset_rows(datasets: Sequence[Freshness]) -> list[list[str]]:
@@ -838,6 +888,7 @@ def _html(report: Report, pictures: Sequence[tuple[str, str]]) -> str:
         "</figcaption></figure>"
         for src, alt in pictures
     )
+    pool_notes = "".join(f"<p>{html.escape(note)}</p>" for note in _notes(report.pools))
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>dizuo capacity report</title>
 <style>
@@ -855,6 +906,7 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 {table(with_title(DEPARTMENT_COLUMNS), _titled(report.departments, report.horizon_seconds))}
 <h2>Storage pools</h2>
 {table(with_title(POOL_COLUMNS), _titled(report.pools, report.horizon_seconds))}
+{pool_notes}
 <h2>Data-pool datasets by time since their last write</h2>
 {table(DATASET_COLUMNS, _dataset_rows(report.datasets))}
 <h2>Charts</h2>
