@@ -404,6 +404,37 @@ def test_terminal_tables_show_quota_and_time_left(declaration):
     assert "(+2.0 d)" in text, text
 
 
+def test_a_volume_full_for_days_says_since_when_not_that_it_fills_now(tmp_path, declaration):
+    """A volume at its capacity since five days ago: its row reads full since that sample, in the terminal and on the
+    page, and so does its department's first full (of its two full volumes, the one full the longest), not '+0.0 d' on
+    the report's own date as if it filled now."""
+    ts = np.arange(NOW - 8 * DAY, NOW + 1, 900, dtype=np.int64)
+    reached = NOW - 5 * DAY
+    histories, forecasts = [], []
+    for system, since_then in (("sjj-dzzz", NOW - 2 * DAY), ("sjj-tyrz", reached)):
+        labels = {"kind": "pvc", "volume": f"{system}/data", "pool": "xc-ceph", "department": "sjj", "system": system}
+        used = np.where(ts < since_then, 99.5, 100.0) * GIB  # within 1 % before (drawn bold), then full
+        histories.append(UsageHistory(f"pvc:{system}/data", ts, used, np.full(ts.size, 100.0 * GIB), labels))
+        # The forecast's full now: at its as-of time.
+        forecasts.append(forecast(f"pvc:{system}/data", 100.0 * GIB, 100.0 * GIB, labels, at=NOW))
+    report = build_report(histories, forecasts, declaration)
+    since = datetime.fromtimestamp(reached, timezone(timedelta(hours=8)))
+    shown = (
+        since.strftime("%m-%d %H:%M") if since.year == datetime.now(since.tzinfo).year else f"{since:%Y-%m-%d %H:%M}"
+    )
+    text = "\n".join(_render(table) for table in tables(report, limit=3))
+    page = write_report(report, tmp_path / "report").read_text()
+    volume_row = next(line for line in text.splitlines() if "pvc:sjj-tyrz/data" in line)
+    assert [cell.strip() for cell in volume_row.split("│")[7:11]] == ["full", "full", "full", f"since {shown}"], (
+        volume_row
+    )
+    department_row = next(line for line in text.splitlines() if line.startswith("│ sjj "))
+    assert f"full since {shown}" in department_row, department_row
+    assert "+0.0 d" not in text, text
+    assert f"<td>since {shown}</td>" in page, page
+    assert f"<td>full since {shown}</td>" in page, page
+
+
 def test_a_department_with_no_storage_quota_but_bytes_in_use_shows_it_is_over_it(declaration):
     """A department granted 0 GiB of storage whose claims hold bytes is over its quota: its used/quota cell says so
     (not '-', as for nothing to compare with), and it comes before a department at half its quota."""

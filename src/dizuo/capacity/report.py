@@ -51,8 +51,8 @@ DAY = 86400
 LOCAL_OFFSET = 8 * 3600
 LOCAL = timezone(timedelta(seconds=LOCAL_OFFSET), "CST")
 HORIZON = 30 * DAY
-# A volume's usage at or above this share of its capacity is drawn as at capacity: the last 1 % is less than a line's
-# width on a chart, and a volume that full takes no real write (a file system keeps its last blocks for root).
+# A volume's usage at or above this share of its capacity is drawn bold, as at capacity: the last 1 % is about a line's
+# width on a chart. Only usage at the capacity itself is full (marked and dated, and 'full since' in the tables).
 AT_CAPACITY = 0.99
 # Lines are drawn by zorder, then in order: usage goes above the capacity line (matplotlib's lines sit at 2).
 USED_ZORDER = 3
@@ -84,6 +84,20 @@ class Volume:
         """Seconds from the forecast's as-of time to its earliest plausible exhaustion (inf: not soon)."""
         soonest = self.soonest()
         return float("inf") if soonest is None else float(soonest - self.forecast.asof)
+
+    def full_since(self) -> int | None:
+        """When a volume the forecast finds full now got there (the first sample of its last stretch at capacity, as
+        its chart marks it); None when it is not full."""
+        f = self.forecast
+        if f.exhaustion_at is None or f.exhaustion_at > f.asof:
+            return None
+        reached = _reached_capacity(self.history)
+        return int(self.history.timestamps[reached[-1]]) if reached.size else f.asof
+
+    def first_full(self) -> int | None:
+        """The date its row shows: since when it is full, or when the forecast has it fill (median)."""
+        since = self.full_since()
+        return self.forecast.exhaustion_at if since is None else since
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +212,8 @@ def build_report(
             used_bytes=sum(v.forecast.used_bytes for v in counted),
             volumes=len(members),
             at_risk=sum(1 for v in members if at_risk(v)),
-            earliest=min(filling, key=_median_left) if filling else None,
+            # Of volumes full already (median 0), the one full the longest.
+            earliest=min(filling, key=lambda v: (_median_left(v), v.first_full() or 0)) if filling else None,
             risk_left=min((v.seconds_left() for v in members if at_risk(v)), default=float("inf")),
         )
 
@@ -408,12 +423,19 @@ def _table(
 
 
 def _volume_rows(volumes: Sequence[Volume], horizon: int) -> list[list[str]]:
-    date = _dates(v.forecast.exhaustion_at for v in volumes)
+    date = _dates(v.first_full() for v in volumes)
     return [_volume_cells(v, horizon, date) for v in volumes]
 
 
 def _volume_cells(v: Volume, horizon: int, date: Callable[[int | None], str]) -> list[str]:
     f = v.forecast
+    since = v.full_since()
+    # A volume full already: '+0.0 d' and the report's own time would read as filling now, not days ago.
+    forecast = (
+        [left(f.p10, f.asof, horizon), left(f.exhaustion_at, f.asof, horizon), left(f.p90, f.asof, horizon)]
+        if since is None
+        else ["full"] * 3
+    )
     return [
         f.series,
         v.labels.get("department") or "-",
@@ -421,10 +443,8 @@ def _volume_cells(v: Volume, horizon: int, date: Callable[[int | None], str]) ->
         size(f.used_bytes),
         size(f.capacity_bytes),
         share(f.used_bytes, f.capacity_bytes),
-        left(f.p10, f.asof, horizon),
-        left(f.exhaustion_at, f.asof, horizon),
-        left(f.p90, f.asof, horizon),
-        date(f.exhaustion_at),
+        *forecast,
+        date(f.exhaustion_at) if since is None else f"since {date(since)}",
     ]
 
 
@@ -509,7 +529,7 @@ def _wall(at: int) -> datetime:
 
 
 def _first_full(g: Group) -> int | None:
-    return None if g.earliest is None else g.earliest.forecast.exhaustion_at
+    return None if g.earliest is None else g.earliest.first_full()
 
 
 def _group_rows(groups: Sequence[Group], horizon: int) -> list[tuple[Group, list[str]]]:
@@ -520,7 +540,9 @@ def _group_rows(groups: Sequence[Group], horizon: int) -> list[tuple[Group, list
 
 def _group_cells(g: Group, horizon: int, date: Callable[[int | None], str]) -> list[str]:
     first = "-"
-    if g.earliest is not None:
+    if g.earliest is not None and (since := g.earliest.full_since()) is not None:
+        first = f"full since {date(since)}"
+    elif g.earliest is not None:
         f = g.earliest.forecast
         first = f"{date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof, horizon)})"
     measured = g.volumes > 0
@@ -635,22 +657,25 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
 
 
 def _mark_at_capacity(ax: Axes, history: UsageHistory, factor: float) -> None:
-    """Where usage reached its capacity (within ``AT_CAPACITY`` of it), draw it bold over the capacity line, and
-    mark and date the samples where it got there: the two lines, a hair apart, would read as capacity alone."""
-    at_capacity = history.used_bytes >= AT_CAPACITY * history.capacity_bytes
-    if not at_capacity.any():
+    """Where usage is at its capacity (within ``AT_CAPACITY`` of it), draw it bold over the capacity line: the two
+    lines, a hair apart, would read as capacity alone. Mark the samples where it reached the capacity itself (what
+    the forecast calls full), and date the last."""
+    near = _at_capacity(history, AT_CAPACITY)
+    if not near.any():
         return
     used = history.used_bytes / factor
     # Samples off capacity are left blank (NaN), so each stretch at capacity is its own piece of line.
     ax.plot(
         _local(history.timestamps),
-        np.where(at_capacity, used, np.nan),
+        np.where(near, used, np.nan),
         color="#08306b",
         linewidth=2.6,
         label="used: at capacity",
         zorder=USED_ZORDER + 1,
     )
-    reached = np.flatnonzero(at_capacity & ~np.concatenate(([False], at_capacity[:-1])))
+    reached = _reached_capacity(history)
+    if not reached.size:
+        return
     ax.plot(
         _local(history.timestamps[reached]),
         used[reached],
@@ -662,7 +687,7 @@ def _mark_at_capacity(ax: Axes, history: UsageHistory, factor: float) -> None:
         zorder=USED_ZORDER + 2,
     )
     last = int(reached[-1])
-    since = "full since" if at_capacity[-1] else "reached capacity"
+    since = "full since" if _at_capacity(history)[-1] else "reached capacity"
     ax.annotate(
         f"{since} {_wall(int(history.timestamps[last])):%Y-%m-%d %H:%M}",
         xy=(_local(history.timestamps[last : last + 1])[0], used[last]),
@@ -674,6 +699,17 @@ def _mark_at_capacity(ax: Axes, history: UsageHistory, factor: float) -> None:
         color="#08306b",
         zorder=USED_ZORDER + 2,
     )
+
+
+def _at_capacity(history: UsageHistory, share: float = 1.0) -> npt.NDArray[np.bool_]:
+    """Per sample: usage at or above ``share`` of the capacity (1: full, as the forecast judges it)."""
+    return np.asarray(history.used_bytes >= share * history.capacity_bytes)
+
+
+def _reached_capacity(history: UsageHistory) -> IntArray:
+    """The samples where usage reached its capacity: the first of each stretch at it."""
+    full = _at_capacity(history)
+    return np.flatnonzero(full & ~np.concatenate(([False], full[:-1])))
 
 
 def _families_for(text: str) -> tuple[list[str], bool]:
