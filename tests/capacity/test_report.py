@@ -832,3 +832,25 @@ def test_a_full_volume_s_usage_is_drawn_over_its_capacity_and_dated(tmp_path, mo
     texts = [a.get_text() for a in axes.get_children() if isinstance(a, Annotation)]
     stamp = datetime.fromtimestamp(reached, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
     assert f"full since {stamp}" in texts, f"annotations: {texts}"
+
+
+def test_a_full_volume_s_chart_forecasts_no_fill_at_the_report_s_time(tmp_path, monkeypatch):
+    """A volume full for two days: its chart dates when it got full and draws no forecast of it filling at the
+    report's own time (a 'full: median' line and 'full <now> (+0.0 d)' beside 'full since')."""
+    from matplotlib.text import Annotation  # noqa: PLC0415 - slow import, as in the module
+
+    from dizuo.capacity import report  # noqa: PLC0415 - the module whose chart is inspected
+
+    ts = np.arange(NOW - 6 * DAY, NOW + 1, 3600, dtype=np.int64)
+    used = np.where(ts < NOW - 2 * DAY, 90.0, 100.0) * GIB
+    history = UsageHistory("pvc:sjj-tyrz/data", ts, used, np.full(ts.size, 100.0 * GIB), {})
+    f = Forecast(history.series, NOW, NOW, NOW, NOW, 100.0 * GIB, 100.0 * GIB, {})  # the forecast's full now
+    drawn = []
+    monkeypatch.setattr(report, "_save", lambda figure, _path, **_: drawn.append(figure))
+    report.volume_chart(report.Volume(history, f), tmp_path / "chart.png")
+    (axes,) = drawn[0].axes
+    texts = [a.get_text() for a in axes.get_children() if isinstance(a, Annotation)]
+    assert [t for t in texts if t.startswith("full since")], f"annotations: {texts}"
+    assert not [t for t in texts if "(+0.0 d)" in t], f"annotations: {texts}"
+    labels = [str(artist.get_label()) for artist in axes.get_children()]
+    assert not [label for label in labels if label.startswith("full:")], f"forecast drawn for a full volume: {labels}"

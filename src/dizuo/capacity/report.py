@@ -617,12 +617,15 @@ def volume_chart(volume: Volume, path: Path, horizon: int = HORIZON) -> None:
         label="capacity",
     )
     _mark_at_capacity(ax, history, factor)
-    if f.p10 is not None:
+    # A volume full already has no date left to forecast: its band and median would sit on the report's time and read
+    # 'full <now> (+0.0 d)', beside the date it really got there.
+    filling = volume.full_since() is None
+    if filling and f.p10 is not None:
         # The 80 % band: the volume fills between p10 and p90 (p90 beyond the horizon: open to the right).
         late = f.p90 if f.p90 is not None else right
         span = "p10-p90" if f.p90 is not None else f"p10 to beyond {horizon / DAY:g} d"
         ax.axvspan(*_local([f.p10, late]), color="#ff7f0e", alpha=0.18, linewidth=0, label=f"full: {span}")
-    if f.exhaustion_at is not None:
+    if filling and f.exhaustion_at is not None:
         full = _local([f.asof, f.exhaustion_at])
         ax.plot(full, [f.used_bytes / factor, capacity], color="#ff7f0e", linestyle="--", linewidth=1.2)
         ax.axvline(full[1], color="#ff7f0e", linewidth=1.2, label="full: median")
