@@ -128,6 +128,7 @@ class Report:
     risk_seconds: int
     datasets: tuple[Freshness, ...] = ()  # the declared datasets, longest overdue first
     horizon_seconds: int = HORIZON  # how far ahead the forecasts look: None beyond it
+    asof: int | None = None  # the newest sample forecast from (each volume's time left counts from its own last one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,7 @@ def build_report(
         risk_seconds=risk_seconds,
         datasets=_freshness([*histories, *left_out], declaration, write_histories),
         horizon_seconds=report_horizon(risk_seconds),
+        asof=max((v.forecast.asof for v in volumes), default=None),
     )
 
 
@@ -468,7 +470,7 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
             for title, columns, members in groups
         ),
         _table(
-            f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}",
+            f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}{_as_of(report)}",
             VOLUME_COLUMNS,
             _volume_rows(report.at_risk, report.horizon_seconds),
             limit,
@@ -488,6 +490,12 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
             else []
         ),
     ]
+
+
+def _as_of(report: Report) -> str:
+    """``, as of 2026-11-30 09:00``: the time the report's figures describe (its newest sample), with its year, so
+    that a report read later, or printed into a CI log, says when '+2.3 d' counts from; '' with no volume."""
+    return "" if report.asof is None else f", as of {_wall(report.asof):%Y-%m-%d %H:%M}"
 
 
 def _notes(groups: Sequence[Group]) -> list[str]:
@@ -937,7 +945,7 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>Storage capacity: allocation vs usage vs forecast</h1>
-<p>{report.volumes} volumes; {len(report.at_risk)} at risk
+<p>{report.volumes} volumes{_as_of(report)}; {len(report.at_risk)} at risk
 (early forecast within {report.risk_seconds / DAY:g} days). Dates are Asia/Shanghai time.</p>
 <h2>Volumes at risk</h2>
 {table(VOLUME_COLUMNS, _volume_rows(report.at_risk, report.horizon_seconds))}
