@@ -456,6 +456,29 @@ def test_a_department_with_no_storage_quota_but_bytes_in_use_shows_it_is_over_it
     assert [g.name for g in report.departments[:2]] == ["gaj", "sjj"], "over its quota comes first"
 
 
+def test_a_share_that_rounds_to_0_or_100_percent_is_not_shown_as_empty_or_full(declaration):
+    """gaj, holding 1.2 TiB of its 412 TiB quota, reads '<1%', not '0%' (nothing in use); a volume at 99.7 % reads
+    '>99%', not '100%' (full, while it still takes writes); a full one 100%."""
+    rows = (("gaj-01", "gaj", 1.2 * 2**40, 2 * 2**40, NOW + DAY), ("sjj-tyrz", "sjj", 99.7 * GIB, 100 * GIB, NOW + DAY))
+    rows += (("sjj-dzzz", "sjj", 100 * GIB, 100 * GIB, NOW),)
+    forecasts = [
+        forecast(f"pvc:{system}/data", used, size, {"kind": "pvc", "volume": f"{system}/data", "department": code}, at)
+        for system, code, used, size, at in rows
+    ]
+    text = "\n".join(
+        _render(t)
+        for t in tables(build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration))
+    )
+
+    def cells(start: str) -> list[str]:
+        line = next(line for line in text.splitlines() if line.startswith(f"│ {start} "))
+        return [cell.strip() for cell in line.split("│")]
+
+    assert cells("gaj")[5] == "<1%", cells("gaj")
+    shares = {volume: cells(volume)[6] for volume in ("pvc:sjj-tyrz/data", "pvc:sjj-dzzz/data", "pvc:gaj-01/data")}
+    assert shares == {"pvc:sjj-tyrz/data": ">99%", "pvc:sjj-dzzz/data": "100%", "pvc:gaj-01/data": "60%"}, shares
+
+
 def test_tables_say_what_rows_left_out_and_the_page_uses_the_same_columns(tmp_path, declaration):
     """A table cut by --rows says how many it shows of how many; index.html names its columns as the terminal."""
     labels = {"kind": "pvc", "volume": "sjj-tyrz/data", "pool": "xc-ceph", "department": "sjj", "system": "sjj-tyrz"}

@@ -386,11 +386,17 @@ def left(at: int | None, asof: int, horizon: int = HORIZON) -> str:
 
 
 def share(used: float, of: float | None) -> str:
-    """``73%``; ``over 0`` for bytes in use against nothing allowed (a quota of 0: over it, whatever the bytes), or
-    ``-`` when there is nothing to compare with."""
+    """``73%``; ``<1%`` and ``>99%`` where rounding would say ``0%`` of bytes in use or ``100%`` of a volume not full;
+    ``over 0`` for bytes in use against nothing allowed (a quota of 0: over it, whatever the bytes), or ``-`` when
+    there is nothing to compare with."""
     if of is None or (of == 0 and used <= 0):
         return "-"
-    return f"{used / of:.0%}" if of else "over 0"
+    if not of:
+        return "over 0"
+    shown = f"{used / of:.0%}"
+    if shown == "0%" and used > 0:
+        return "<1%"
+    return ">99%" if shown == "100%" and used < of else shown
 
 
 # One set of column names for the terminal and the HTML page. "quota" and "declared" come from the declaration;
