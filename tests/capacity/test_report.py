@@ -890,3 +890,18 @@ def test_the_report_says_when_its_figures_are_from(tmp_path, declaration):
     text = "\n".join(_render(table) for table in tables(report, limit=3))
     assert f"as of {stamp}" in text, text
     assert f"as of {stamp}" in write_report(report, tmp_path / "report").read_text()
+
+
+def test_the_page_says_how_many_volumes_at_risk_it_charts(tmp_path, declaration):
+    """With --charts 1 and two volumes at risk, the page says it charts the one soonest full of the two, so the
+    second, listed in its table without a chart, is not taken for an oversight."""
+    forecasts = [
+        forecast(f"pvc:{system}/data", 90 * GIB, 100 * GIB, {"kind": "pvc", "volume": f"{system}/data"}, at)
+        for system, at in (("sjj-tyrz", NOW + DAY), ("sjj-dzzz", NOW + 2 * DAY))
+    ]
+    report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
+    page = write_report(report, tmp_path / "report", charts=1).read_text()
+    assert "Charted: the 1 soonest full of the 2 volumes at risk; 1 more with --charts." in page, page
+    assert len(list((tmp_path / "report").glob("pvc_*.png"))) == 1
+    whole = write_report(report, tmp_path / "whole", charts=2).read_text()
+    assert "Charted:" not in whole, "all charted: nothing to say"

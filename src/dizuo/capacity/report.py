@@ -914,7 +914,8 @@ def write_report(
             volume_chart(volume, staging / name, report.horizon_seconds)
             pictures.append((name, volume.forecast.series))
             progress(name)
-        (staging / "index.html").write_text(_html(report, pictures), encoding="utf-8")
+        charted = min(charts, len(report.at_risk))
+        (staging / "index.html").write_text(_html(report, pictures, charted), encoding="utf-8")
         files = sorted(["index.html", *(name for name, _ in pictures)])
         marker = {"written_by": WRITTEN_BY, "files": files}
         (staging / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
@@ -927,7 +928,7 @@ def write_report(
     return target / "index.html"
 
 
-def _html(report: Report, pictures: Sequence[tuple[str, str]]) -> str:
+def _html(report: Report, pictures: Sequence[tuple[str, str]], charted: int) -> str:
     def table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
         body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
@@ -942,6 +943,14 @@ def _html(report: Report, pictures: Sequence[tuple[str, str]]) -> str:
         for src, alt in pictures
     )
     pool_notes = "".join(f"<p>{html.escape(note)}</p>" for note in _notes(report.pools))
+    # A volume at risk in the table above with no chart must not look like an oversight.
+    uncharted = len(report.at_risk) - charted
+    cut = (
+        f"<p>Charted: the {charted} soonest full of the {len(report.at_risk)} volumes at risk; {uncharted} more "
+        "with --charts.</p>"
+        if uncharted
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>dizuo capacity report</title>
 <style>
@@ -963,6 +972,7 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 <h2>Data-pool datasets by time since their last write</h2>
 {table(DATASET_COLUMNS, _dataset_rows(report.datasets))}
 <h2>Charts</h2>
+{cut}
 {images}
 </body></html>
 """
