@@ -351,19 +351,27 @@ def _ceph_pools_report(declaration, pools):
 
 def test_a_declared_pool_takes_the_series_of_its_own_ceph_cluster_never_another_s(declaration):
     """Ceph series labelled by fsid (as cephadm's Prometheus does): the declared phase1-ceph row holds the series of
-    its own Ceph cluster (its ceph_cluster_id), the other cluster's pool of that name beside it; xc-ceph, seen only in
+    its own Ceph cluster (its ceph_cluster_id), the other clusters' pools of that name beside it (one labelled after
+    the Kubernetes cluster declaring it too: the fsid names the cluster, a name only may); xc-ceph, seen only in
     the Ceph cluster of yl-dmz, does not take that pool's usage as its own; a pool seen once, in a cluster the
     declaration does not name, keeps its row."""
     phase1, dmz = "0c8b5dea-7c82-5ea0-a053-3cfcf5247670", "9836d4ef-5a2f-519f-b1ce-7d85327731ee"
     pools = (
         (f"{phase1}/phase1-ceph", 300.0),
         (f"{dmz}/phase1-ceph", 100.0),
+        ("yl-gov/phase1-ceph", 50.0),  # a Ceph cluster labelled after yl-gov: not the one its fsid names
         ("yl-dmz/xc-ceph", 5.0),
         ("dc1/dmz-ceph", 7.0),
     )
     report = _ceph_pools_report(declaration, pools)
     used = {g.name: g.used_bytes for g in report.pools if g.volumes}
-    expected = {"phase1-ceph": 300.0, f"{dmz}/phase1-ceph": 100.0, "yl-dmz/xc-ceph": 5.0, "dmz-ceph": 7.0}
+    expected = {
+        "phase1-ceph": 300.0,
+        f"{dmz}/phase1-ceph": 100.0,
+        "yl-gov/phase1-ceph": 50.0,
+        "yl-dmz/xc-ceph": 5.0,
+        "dmz-ceph": 7.0,
+    }
     assert used == expected, f"pool rows with usage: {used}"
     xc = next(g for g in report.pools if g.name == "xc-ceph")
     assert "yl-dmz/xc-ceph" in xc.note, f"xc-ceph does not say where its name was seen: {xc}"

@@ -263,7 +263,8 @@ def _pool_rows(
     its ``.mgr``, and ``rbd`` is Ceph's usual name, so two clusters' pools can share a name. The series' volume is
     ``<cluster>/<name>`` (``job:<job>/<name>`` where its scrape carries no ``cluster`` label). A declared pool's row
     takes the series whose cluster is the pool's own: its ``ceph_cluster_id`` (cephadm's Prometheus labels ``cluster``
-    with the fsid) or the Kubernetes cluster declaring it (a Ceph cluster scraped as part of it, as Rook's). A series
+    with the fsid), or where none carries it, the Kubernetes cluster declaring it (a Ceph cluster scraped as part of
+    it, as Rook's). A series
     whose cluster is another declared one (another fsid or Kubernetes cluster) is never the declared pool's. Where
     none is identified, the one series left of that name takes the row, as the only candidate; of two or more, none
     does (each is its own row, ``<cluster>/<name>``) and the declared row says so rather than guess. An undeclared
@@ -286,7 +287,11 @@ def _pool_rows(
         if pool not in own:
             in_row.update(series if len(series) == 1 else ())
             continue
-        theirs = [s for s in series if _ceph_cluster(s) in own[pool]]
+        kubernetes, *fsid = own[pool]
+        # The fsid names one Ceph cluster; a Kubernetes cluster's name may label another Ceph cluster run beside it.
+        theirs = [s for s in series if _ceph_cluster(s) in fsid] or [
+            s for s in series if _ceph_cluster(s) == kubernetes
+        ]
         unknown = [s for s in series if s not in theirs and _ceph_cluster(s) not in declared_clusters]
         if theirs or len(unknown) == 1:
             in_row.update(theirs or unknown)
