@@ -443,6 +443,17 @@ def test_a_volume_full_for_days_says_since_when_not_that_it_fills_now(tmp_path, 
     assert f"<td>full since {shown}</td>" in page, page
 
 
+def test_a_volume_full_by_its_forecast_but_not_its_last_sample_is_not_dated_by_an_older_stretch(declaration):
+    """A volume full a week ago, cleaned, and full again by its forecast (as of now) though its last sample reads just
+    under capacity: it is full since the forecast's time, not since the week-old stretch it was cleaned after."""
+    ts = np.arange(NOW - 8 * DAY, NOW + 1, 900, dtype=np.int64)
+    used = np.where(ts < NOW - 7 * DAY, 100.0, np.where(ts < NOW, 80.0, 99.99)) * GIB
+    full = UsageHistory("pvc:sjj-tyrz/data", ts, used, np.full(ts.size, 100.0 * GIB), {"kind": "pvc"})
+    f = forecast(full.series, 100.0 * GIB, 100.0 * GIB, {"kind": "pvc"}, at=NOW)
+    (volume,) = build_report([full], [f], declaration).at_risk
+    assert volume.full_since() == NOW, f"full since {volume.full_since()}, the report's time is {NOW}"
+
+
 def test_a_department_with_no_storage_quota_but_bytes_in_use_shows_it_is_over_it(declaration):
     """A department granted 0 GiB of storage whose claims hold bytes is over its quota: its used/quota cell says so
     (not '-', as for nothing to compare with), and it comes before a department at half its quota."""

@@ -91,8 +91,11 @@ class Volume:
         f = self.forecast
         if f.exhaustion_at is None or f.exhaustion_at > f.asof:
             return None
-        reached = _reached_capacity(self.history)
-        return int(self.history.timestamps[reached[-1]]) if reached.size else f.asof
+        # The forecast reads a 15-minute grid: where the history's own last sample is not at capacity, an older stretch
+        # at capacity is not this one, and the forecast's own time is all that is known.
+        if not _at_capacity(self.history)[-1]:
+            return f.asof
+        return int(self.history.timestamps[_reached_capacity(self.history)[-1]])
 
     def first_full(self) -> int | None:
         """The date its row shows: since when it is full, or when the forecast has it fill (median)."""
