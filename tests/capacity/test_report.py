@@ -924,3 +924,23 @@ def test_the_page_says_how_many_volumes_at_risk_it_charts(tmp_path, declaration)
     assert len(list((tmp_path / "report").glob("pvc_*.png"))) == 1
     whole = write_report(report, tmp_path / "whole", charts=2).read_text()
     assert "Charted:" not in whole, "all charted: nothing to say"
+
+
+def test_without_a_declaration_the_empty_department_table_says_why(tmp_path):
+    """A report without --declaration has no department rows, and from bare CSV ids no pool rows: the terminal and
+    the page say that the declaration is what gives volumes their departments and pools, instead of empty tables; a
+    Ceph pool's own series is a pool row all the same, and then nothing is said of pools."""
+    histories = label_from_declaration(
+        read_usage_csv(usage_csv(tmp_path / "usage.csv")), Ownership.from_declaration(None)
+    )
+    report = build_report(histories, default_forecaster(histories), None)
+    text = " ".join("\n".join(_render(table) for table in tables(report)).split())
+    page = write_report(report, tmp_path / "report").read_text()
+    for shown in (text, page):
+        assert "No departments: --declaration gives volumes their departments and quotas." in shown, shown
+        assert "No pools: no volume read names its pool, and no --declaration declares any." in shown, shown
+    pool = forecast("ceph_pool:xc-ceph", 1.0, 2.0, {"kind": "ceph_pool", "volume": "xc-ceph", "pool": "xc-ceph"})
+    with_pool = build_report([history(pool.series, pool.labels)], [pool], None)
+    text = " ".join("\n".join(_render(table) for table in tables(with_pool)).split())
+    assert "No pools" not in text, text
+    assert "No pools" not in write_report(with_pool, tmp_path / "with-pool").read_text()

@@ -407,6 +407,9 @@ def share(used: float, of: float | None) -> str:
     return ">99%" if shown == "100%" and used < of else shown
 
 
+# What an empty department or pool table means: without a declaration no volume has a department or a declared pool.
+NO_DEPARTMENTS = "No departments: --declaration gives volumes their departments and quotas."
+NO_POOLS = "No pools: no volume read names its pool, and no --declaration declares any."
 # One set of column names for the terminal and the HTML page. "quota" and "declared" come from the declaration;
 # "provisioned" is what the volumes seen add up to (or a Ceph pool's own size), "used" what they hold.
 DEPARTMENT_COLUMNS = ("department", "quota", "provisioned", "used", "used/quota", "volumes", "at risk", "first full")
@@ -468,8 +471,8 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
     """Departments, pools and volumes at risk, most urgent first, then the datasets longest overdue first
     (``limit`` rows each)."""
     groups = (
-        ("Departments: quota vs provisioned vs used", DEPARTMENT_COLUMNS, report.departments),
-        ("Storage pools: declared vs provisioned vs used", POOL_COLUMNS, report.pools),
+        ("Departments: quota vs provisioned vs used", DEPARTMENT_COLUMNS, report.departments, NO_DEPARTMENTS),
+        ("Storage pools: declared vs provisioned vs used", POOL_COLUMNS, report.pools, NO_POOLS),
     )
     return [
         *(
@@ -479,9 +482,9 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
                 [_group_row(g, cells) for g, cells in _group_rows(members, report.horizon_seconds)],
                 limit,
                 left_aligned={columns[0], "first full"},
-                notes=_notes(members),
+                notes=_notes(members) if members else [empty],
             )
-            for title, columns, members in groups
+            for title, columns, members, empty in groups
         ),
         _table(
             f"Volumes at risk (p10 within {report.risk_seconds / DAY:g} d): {len(report.at_risk)}{_as_of(report)}",
@@ -950,7 +953,10 @@ def _html(report: Report, pictures: Sequence[tuple[str, str]], charted: int) -> 
         "</figcaption></figure>"
         for src, alt in pictures
     )
-    pool_notes = "".join(f"<p>{html.escape(note)}</p>" for note in _notes(report.pools))
+    department_notes = "" if report.departments else f"<p>{html.escape(NO_DEPARTMENTS)}</p>"
+    pool_notes = "".join(
+        f"<p>{html.escape(note)}</p>" for note in (_notes(report.pools) if report.pools else [NO_POOLS])
+    )
     # A volume at risk in the table above with no chart must not look like an oversight.
     uncharted = len(report.at_risk) - charted
     cut = (
@@ -974,6 +980,7 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
 {table(VOLUME_COLUMNS, _volume_rows(report.at_risk, report.horizon_seconds))}
 <h2>Departments</h2>
 {table(with_title(DEPARTMENT_COLUMNS), _titled(report.departments, report.horizon_seconds))}
+{department_notes}
 <h2>Storage pools</h2>
 {table(with_title(POOL_COLUMNS), _titled(report.pools, report.horizon_seconds))}
 {pool_notes}
