@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -985,10 +986,11 @@ def test_a_rule_for_every_port_is_refused_as_a_program_declares_it(tmp_path: Pat
     documents it) from 0.0.0.0/0 fails DZ-AC-07 when a real program declares it and the pack reads its inputs."""
 
     def program() -> None:
+        group = openstack.networking.SecGroup("sg")
         for name, low, high in (("every-port", 0, 0), ("https", 443, 443)):
             openstack.networking.SecGroupRule(
                 name,
-                security_group_id="sg",
+                security_group_id=group.id,
                 direction="ingress",
                 ethertype="IPv4",
                 protocol="tcp",
@@ -1010,10 +1012,11 @@ def test_a_rule_for_every_protocol_is_refused_however_it_is_written(tmp_path: Pa
     from anywhere reaches no port and passes."""
 
     def program() -> None:
+        group = openstack.networking.SecGroup("sg")
         for name, protocol in (("number-0", "0"), ("number-00", "00"), ("any", "any"), ("none", ""), ("icmp", "icmp")):
             openstack.networking.SecGroupRule(
                 name,
-                security_group_id="sg",
+                security_group_id=group.id,
                 direction="ingress",
                 ethertype="IPv4",
                 protocol=protocol,
@@ -1027,8 +1030,12 @@ def test_a_rule_for_every_protocol_is_refused_however_it_is_written(tmp_path: Pa
     )
     assert found == ["any", "none", "number-0", "number-00"]
     # The same rule as `pulumi preview --policy-pack` hands it to pulumi-policy's own analyzer server.
-    props = {"direction": "ingress", "protocol": "0", "remoteIpPrefix": "0.0.0.0/0", "securityGroupId": "sg"}
-    said = analyze_stack([(pol.SECURITY_GROUP_RULE, "number-0", props)], "management-ports-not-public")
+    props = {"direction": "ingress", "protocol": "0", "remoteIpPrefix": "0.0.0.0/0", "securityGroupId": "sg-id"}
+    said = analyze_stack(
+        [(pol.SECURITY_GROUP, "sg", {}), (pol.SECURITY_GROUP_RULE, "number-0", props)],
+        "management-ports-not-public",
+        {"number-0": {"securityGroupId": "sg"}},
+    )
     assert said == [
         ("mandatory", "number-0: 0.0.0.0/0 may reach management port(s) [22, 2379, 3389, 5985, 5986, 6443, 10250]")
     ]
@@ -1073,10 +1080,11 @@ def test_a_rule_from_an_address_group_is_judged_by_the_group_s_addresses(tmp_pat
             )
         }
         sources["elsewhere"] = "5f1c3a52-0000-4000-8000-000000000001"  # an existing group, by its ID
+        group = openstack.networking.SecGroup("sg")
         for name, group_id in sources.items():
             openstack.networking.SecGroupRule(
                 f"ssh-from-{name}",
-                security_group_id="sg",
+                security_group_id=group.id,
                 direction="ingress",
                 ethertype="IPv4",
                 protocol="tcp",
@@ -1094,16 +1102,26 @@ def test_a_rule_from_an_address_group_is_judged_by_the_group_s_addresses(tmp_pat
         "or give remoteIpPrefix)",
         "ssh-from-vendor: 36.110.0.0/16 (address group vendor) may reach management port(s) [22]",
     ], found
-    rule = {"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22, "securityGroupId": "sg"}
+    rule = {
+        "direction": "ingress",
+        "protocol": "tcp",
+        "portRangeMin": 22,
+        "portRangeMax": 22,
+        "securityGroupId": "sg-id",
+    }
     said = analyze_stack(
         [
+            (pol.SECURITY_GROUP, "sg", {}),
             (pol.ADDRESS_GROUP, "ops", {"addresses": ["10.64.0.0/16"]}),
             (pol.ADDRESS_GROUP, "vendor", {"addresses": ["36.110.0.0/16"]}),
             (pol.SECURITY_GROUP_RULE, "ssh-from-ops", {**rule, "remoteAddressGroupId": UNKNOWN_STRING_VALUE}),
             (pol.SECURITY_GROUP_RULE, "ssh-from-vendor", {**rule, "remoteAddressGroupId": UNKNOWN_STRING_VALUE}),
         ],
         "management-ports-not-public",
-        takes={"ssh-from-ops": {"remoteAddressGroupId": "ops"}, "ssh-from-vendor": {"remoteAddressGroupId": "vendor"}},
+        takes={
+            "ssh-from-ops": {"remoteAddressGroupId": "ops", "securityGroupId": "sg"},
+            "ssh-from-vendor": {"remoteAddressGroupId": "vendor", "securityGroupId": "sg"},
+        },
     )
     assert said == [
         ("mandatory", "ssh-from-vendor: 36.110.0.0/16 (address group vendor) may reach management port(s) [22]")
@@ -1258,18 +1276,73 @@ def test_a_rule_on_another_stack_s_security_group_is_not_judged_by_the_default_p
     ], diagnostics
 
 
+def _on_own_group(rule: pol.Declared, group: pol.Declared) -> pol.Declared:
+    """``rule`` taking its securityGroupId from ``group``, a SecGroup of the same stack."""
+    return dataclasses.replace(rule, property_dependencies={"securityGroupId": (group.urn,)})
+
+
 def test_a_stack_without_the_city_s_security_groups_keeps_the_default_management_ports() -> None:
     """A stack declaring no tagged zone security group (a program of its own) is judged by network.yaml's default
-    management ports: SSH and RDP from the world are refused there."""
+    management ports on the groups it declares: SSH and RDP from the world are refused there, HTTPS is not."""
+    group = pol.Declared(pol.SECURITY_GROUP, "sg", f"urn:pulumi:dev::p::{pol.SECURITY_GROUP}::sg", {}, False)
+    rules = [_open_to_the_world(name, port) for name, port in (("ssh-world", 22), ("rdp-world", 3389), ("https", 443))]
     found = [
         v.message
-        for v in pol.evaluate([_open_to_the_world("ssh-world", 22), _open_to_the_world("rdp-world", 3389)])
+        for v in pol.evaluate([group, *(_on_own_group(rule, group) for rule in rules)])
         if v.policy == "management-ports-not-public"
     ]
     assert found == [
         "ssh-world: 0.0.0.0/0 may reach management port(s) [22]",
         "rdp-world: 0.0.0.0/0 may reach management port(s) [3389]",
     ], found
+
+
+# A stack of its own adding a rule to a security group by its cloud ID, written in the program: a group it does not
+# declare, which may be any zone's of a city whose management ports it cannot see.
+RULE_ON_A_HARD_CODED_GROUP = """
+import pulumi_openstack as openstack
+
+openstack.networking.SecGroupRule(
+    "alt-ssh-world",
+    security_group_id="0b6e5c1e-7f2a-4d39-9a51-2f8c1d7e4b60",
+    direction="ingress",
+    ethertype="IPv4",
+    protocol="tcp",
+    port_range_min=2222,
+    port_range_max=2222,
+    remote_ip_prefix="0.0.0.0/0",
+)
+"""
+
+
+def test_a_rule_on_a_hard_coded_security_group_id_is_not_judged_by_the_default_ports(tmp_path: Path) -> None:
+    """A city whose SSH is on 2222: a stack of its own opening 2222 to the world on a group named by its cloud ID (no
+    group of the stack, no StackReference) knows none of the city's ports, and the default list does not hold 2222, so
+    the rule is refused as one whose ports cannot be judged there, by dizuo synth and by pulumi-policy's analyzer;
+    the same rule on a group the stack declares is judged by the default list, which 2222 is not on."""
+
+    def own_ports(network: dict[str, Any]) -> None:
+        network["management_ports"] = [22, 2222]
+
+    city = city_copy(tmp_path / "city", {"network.yaml": own_ports})
+    stacks = tmp_path / "stacks"
+    one_file_stack(stacks / "1-rules", RULE_ON_A_HARD_CODED_GROUP)
+    with pytest.raises(SynthError) as refused:
+        synth(load(city), city, tmp_path / "out", stacks)
+    said = [line for line in str(refused.value).splitlines() if "management-ports-not-public" in line]
+    assert len(said) == 1, said
+    assert said[0].startswith(
+        "stacks/1-rules: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 is let into security "
+        "group '0b6e5c1e-7f2a-4d39-9a51-2f8c1d7e4b60', which this stack does not declare"
+    ), said[0]
+    world = dict(_open_to_the_world("alt-ssh-world", 2222, "0b6e5c1e-7f2a-4d39-9a51-2f8c1d7e4b60").props)
+    diagnostics = analyze_stack([(pol.SECURITY_GROUP_RULE, "alt-ssh-world", world)], "management-ports-not-public")
+    assert [(level, message.split(" is let into ")[0]) for level, message in diagnostics] == [
+        ("mandatory", "alt-ssh-world: 0.0.0.0/0")
+    ], diagnostics
+    own = [(pol.SECURITY_GROUP, "sg", {}), (pol.SECURITY_GROUP_RULE, "alt-ssh-world", world)]
+    on_own = analyze_stack(own, "management-ports-not-public", {"alt-ssh-world": {"securityGroupId": "sg"}})
+    assert on_own == [], on_own
 
 
 @pytest.mark.parametrize(

@@ -186,10 +186,11 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
     port with port security off has no security group at all: every port of its addresses is open to whatever routes
     there, management ports included. The management ports are the city's (:func:`declared_management_ports`).
 
-    A rule this stack adds to another stack's security group (a zone's group, its ID read from the network stack's
-    contract through a StackReference) can be judged by the city's ports only where they are known: in a stack whose
-    own groups carry no ``management-port`` tags they are not, and the default list would pass a port the city moved
-    SSH to (2222). Such a rule from a public source is refused there, whatever its ports (:func:`_judge_rule`)."""
+    A rule on a security group this stack does not declare (a zone's group, its ID read from the network stack's
+    contract through a StackReference; a group looked up, or its cloud ID written in the program) can be judged by
+    the city's ports only where they are known: in a stack whose own groups carry no ``management-port`` tags they are
+    not, and the default list would pass a port the city moved SSH to (2222). Such a rule from a public source is
+    refused there, whatever its ports (:func:`_judge_rule`)."""
     tagged = tagged_management_ports(args.resources)
     management = tagged or MANAGEMENT_PORTS
     for rule in args.resources:
@@ -208,15 +209,19 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
         if rule.resource_type != SECURITY_GROUP_RULE:
             continue
         try:
-            _judge_rule(rule, None if not tagged and _on_another_stack_s_group(rule) else management, report)
+            _judge_rule(rule, None if not tagged and _on_a_group_not_declared_here(rule) else management, report)
         except UnknownValueError:
             continue
 
 
-def _on_another_stack_s_group(rule: PolicyResource) -> bool:
-    """Whether a security-group rule's group is another stack's: its ``securityGroupId`` is read through a
-    StackReference (a zone's group from the network stack's contract)."""
-    return any(g.resource_type == STACK_REFERENCE for g in rule.property_dependencies.get("securityGroupId", []))
+def _on_a_group_not_declared_here(rule: PolicyResource) -> bool:
+    """Whether a security-group rule's group is one this stack does not declare: its ``securityGroupId`` takes the ID
+    of no SecGroup of the stack, but is read through a StackReference (a zone's group from the network stack's
+    contract), looked up, or written in the program as a cloud ID. Whose group that is, and so which ports count as
+    management there, the stack cannot tell."""
+    if not _set(rule.props, "securityGroupId"):
+        return False  # the provider requires one: nothing to tell, the rule is judged as one on a group of its own
+    return not any(g.resource_type == SECURITY_GROUP for g in rule.property_dependencies.get("securityGroupId", []))
 
 
 def _judge_rule(rule: PolicyResource, management: frozenset[int] | None, report: Report) -> None:
