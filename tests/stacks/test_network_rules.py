@@ -24,12 +24,11 @@ def _rules(run: StackRun) -> dict[str, Registered]:
 
 
 def test_a_rule_whose_description_changed_is_deleted_before_its_replacement_is_created(tmp_path: Path) -> None:
-    """Editing a flow's description or a zone's title replaces its rules (every field of a Neutron rule forces a new
-    one), and Neutron refuses the replacement while the old rule, equal but for its description, is still there: the
-    old rule goes first, or every `dizuo up` from then on fails with 409 SecurityGroupRuleExists."""
+    """Editing a flow's description replaces its rules (every field of a Neutron rule forces a new one), and Neutron
+    refuses the replacement while the old rule, equal but for its description, is still there: the old rule goes
+    first, or every `dizuo up` from then on fails with 409 SecurityGroupRuleExists."""
 
     def reworded(network: dict[str, Any]) -> None:
-        network["zones"][0]["title"] = "政务外网 (市级)"
         network["flows"][0]["description"] = "互联网区前置服务经 API 网关访问政务外网后端 (改写)"
 
     before = _rules(run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"])
@@ -43,6 +42,27 @@ def test_a_rule_whose_description_changed_is_deleted_before_its_replacement_is_c
         assert changed == {"description"}, f"{urn}: {changed}"
     created_first = [r.name for r in after.values() if not r.delete_before_replace]
     assert created_first == [], f"replaced by creating the new rule first, which Neutron refuses: {created_first}"
+
+
+def test_a_zone_title_edit_replaces_no_rule(tmp_path: Path) -> None:
+    """A zone's title reworded in network.yaml changes no security-group rule: Neutron edits no rule, so a changed
+    input replaces it, the old rule deleted first, and with the within-zone rule the zone's members (Kubernetes nodes
+    and their API server) lost each other until the new one was made. The within-zone rules made up to dizuo 0.1.0,
+    whose description carries the title, keep it rather than be replaced once on the first update."""
+
+    def retitled(network: dict[str, Any]) -> None:
+        for zone in network["zones"]:
+            zone["title"] = f"{zone['title']} (市级, 改名)"
+
+    before = _rules(run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"])
+    after = _rules(run_tiers(city_copy(tmp_path / "after", {"network.yaml": retitled}), "0-network")["0-network"])
+    assert set(after) == set(before), "a zone title edit renamed a rule"
+    replaced = sorted(after[urn].name for urn in after if after[urn].inputs != before[urn].inputs)
+    assert replaced == [], f"rules a zone title edit replaces (their zone's traffic stops meanwhile): {replaced}"
+    within = sorted(r.name for r in after.values() if r.name.endswith("-within"))
+    assert within == [f"yl-{zone}-within" for zone in ("dedicated", "extranet", "internet", "management")], within
+    kept = [r.name for r in after.values() if r.name.endswith("-within") and r.ignore_changes != ("description",)]
+    assert kept == [], f"within-zone rules a deployed 0.1.0 description would replace: {kept}"
 
 
 def _renamed(network: dict[str, Any]) -> None:

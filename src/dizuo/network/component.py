@@ -30,6 +30,7 @@ from dizuo.network.shapes import (
     reserved_addresses,
     subnet_holding,
     unambiguous_formers,
+    within_rule_description,
     within_rule_name,
     zone_route_name,
 )
@@ -148,8 +149,13 @@ class CityNetwork(pulumi.ComponentResource):
                 direction="ingress",
                 ethertype="IPv4",
                 remote_group_id=group.id,
-                description=neutron_description(f"{zone.title}: traffic between the zone's own members"),
-                opts=rule_child,
+                # Made from the zone's code, as the rule's name is, never from its title: Neutron edits no rule, so a
+                # title reworded in the declaration replaced the rule, deleted first (above), and the zone's members
+                # lost each other (Kubernetes nodes their API server) until the new one was made.
+                description=within_rule_description(zone.name),
+                # The description never changes for a rule of this name; what is ignored is the title that rules made
+                # up to dizuo 0.1.0 carry, which would otherwise replace each of them (the same outage) once.
+                opts=pulumi.ResourceOptions.merge(rule_child, pulumi.ResourceOptions(ignore_changes=["description"])),
             )
             subnet_ids = []
             for subnet in zone.subnets:

@@ -60,6 +60,12 @@ def within_rule_name(zone: str) -> str:
     return f"{zone}-within"
 
 
+def within_rule_description(zone: str) -> str:
+    """The description of the rule letting zone ``zone``'s members reach each other: after the zone's code, which names
+    the rule too, so that nothing a declaration edits in place (the zone's title) makes Neutron replace the rule."""
+    return f"zone {zone}: traffic between the zone's own members"
+
+
 def zone_route_name(here: str, there: str) -> str:
     """The route of zone ``here``'s router to zone ``there`` over the transit network."""
     return f"{here}-to-{there}-route"

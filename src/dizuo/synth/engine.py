@@ -68,6 +68,8 @@ class Registered:
     aliases: tuple[str, ...] = ()
     """URNs this resource was known by before (``aliases``): the engine takes a resource in the state under one of
     them for this one, so a rename is no replacement."""
+    ignore_changes: tuple[str, ...] = ()
+    """Inputs whose changes the engine ignores (``ignore_changes``): a deployed resource keeps what it was made with."""
 
 
 class Exports(dict[str, Any]):
@@ -176,6 +178,7 @@ class _RecordingMonitor(MockMonitor):
             dependencies=tuple(request.dependencies),
             property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
             aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
+            ignore_changes=tuple(request.ignoreChanges),
         )
         with self._lock:
             self.records.append(record)
