@@ -104,6 +104,40 @@ def _duplicates(
     return problems
 
 
+def _former_subnet_names(d: Declaration, net: str) -> list[Problem]:
+    """A subnet's ``renamed_from`` that cannot stand for one deployed subnet: the network stack aliases the subnet to
+    its former name, and Pulumi refuses an alias that two resources claim or that another resource has now."""
+    named = {s.name: f"zones[{i}].subnets[{j}]" for i, z in enumerate(d.zones) for j, s in enumerate(z.subnets)}
+    claimed: dict[str, str] = {}
+    problems = []
+    for i, zone in enumerate(d.zones):
+        for j, subnet in enumerate(zone.subnets):
+            former, where = subnet.renamed_from, f"zones[{i}].subnets[{j}].renamed_from"
+            if former is None:
+                continue
+            if former in named:
+                whose = "this subnet" if former == subnet.name else named[former]
+                problems.append(
+                    Problem(
+                        net,
+                        where,
+                        f"{show_value(former)} is the name of {whose} now: a former name must be one no subnet has "
+                        "(drop renamed_from once `dizuo up` has run with the new name)",
+                    )
+                )
+            elif former in claimed:
+                problems.append(
+                    Problem(
+                        net,
+                        where,
+                        f"{show_value(former)} is also the former name of {claimed[former]}: one deployed subnet "
+                        "cannot become two",
+                    )
+                )
+            claimed.setdefault(former, f"zones[{i}].subnets[{j}]")
+    return problems
+
+
 def _written_alike(name: str) -> str:
     """A name as a reader takes it: full-width and half-width forms alike (NFKC), case, spacing and invisible format
     characters (zero-width space, soft hyphen: Unicode category Cf, which NFKC keeps) ignored. Spacing goes
@@ -139,6 +173,7 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             ),
             "flow or ingress name",
         ),
+        *_former_subnet_names(d, net),
         *_duplicates(clu, ((f"clusters[{i}].name", c.name) for i, c in enumerate(d.clusters)), "cluster"),
         *_duplicates(
             clu,

@@ -218,14 +218,25 @@ def _not_a_transit_name(value: str) -> str:
     return value
 
 
+def _no_transit_name(value: str | None) -> str | None:
+    return None if value is None else _not_a_transit_name(value)
+
+
 class Subnet(Frozen):
     """A subnet of a zone: one OpenStack network + subnet each."""
 
     name: Code
     cidr: PrivateCidr
     gateway: IPv4Text | None = Field(default=None, description="Gateway address; the first host by default")
+    renamed_from: Code | None = Field(
+        default=None,
+        description="The subnet's name before a rename, kept until `dizuo up` has run with the new one: the network "
+        "stack then renames the deployed subnet in place. Without it the renamed subnet is a new one, made before the "
+        "old one goes, which Neutron refuses (its range overlaps the old subnet's on the zone's network)",
+    )
 
     _cidr = field_validator("cidr")(_private_network)
+    _renamed_from = field_validator("renamed_from")(_no_transit_name)
 
     @field_validator("cidr")
     @classmethod

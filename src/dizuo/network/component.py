@@ -78,6 +78,19 @@ def external_network_id(name_or_id: str, opts: pulumi.InvokeOptions | None = Non
         return openstack.networking.get_network_output(name=name_or_id, external=True, opts=opts).id
 
 
+def _formerly(
+    opts: pulumi.ResourceOptions, component: str, renamed_from: str | None, role: str
+) -> pulumi.ResourceOptions:
+    """``opts`` of the ``role`` resource of an entry (``f"{component}-<entry>-{role}"``), with an alias to its name
+    under the entry's former name when the declaration gives one (``renamed_from``): Pulumi then takes the deployed
+    resource for this one, and updates what changed in place, instead of replacing it."""
+    if renamed_from is None:
+        return opts
+    return pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{component}-{renamed_from}-{role}")])
+    )
+
+
 class CityNetwork(pulumi.ComponentResource):
     """The zones of the e-government network on the government cloud's OpenStack."""
 
@@ -177,13 +190,17 @@ class CityNetwork(pulumi.ComponentResource):
                     # reserved address.
                     enable_dhcp=bool(pools),
                     tags=["dizuo", f"zone:{zone.name}"],
-                    opts=child,
+                    # A renamed subnet is the deployed one under its former name, renamed in place. As a new resource
+                    # it would be made before the old one goes, and Neutron refuses a second subnet of one range on a
+                    # network ("Requested subnet with cidr ... overlaps with another subnet"); deleting the old one
+                    # first would cut its machines off, and Neutron deletes no subnet with their ports on it anyway.
+                    opts=_formerly(child, name, subnet.renamed_from, "subnet"),
                 )
                 interfaces[subnet.name] = openstack.networking.RouterInterface(
                     f"{name}-{subnet.name}-rif",
                     router_id=router.id,
                     subnet_id=sub.id,
-                    opts=child,
+                    opts=_formerly(child, name, subnet.renamed_from, "rif"),
                 )
                 subnet_ids.append(sub.id)
                 subnets[subnet.name] = sub
