@@ -83,19 +83,21 @@ def test_two_entries_making_one_neutron_rule_or_route_are_refused_naming_both(ci
     assert said.count("error") == 2, result.output
 
 
-def _former_names_that_stand_for_no_one_subnet(doc: Any) -> None:
-    """ext-app says it was ext-data, which is a subnet's name now; ded-police and ded-tax both say they were ded-old."""
+def _former_names_that_stand_for_no_one_entry(doc: Any) -> None:
+    """ext-app says it was ext-data, which is a subnet's name now; ded-police and ded-tax both say they were ded-old;
+    the internet zone says it was the management zone."""
     subnets = {s["name"]: s for z in doc["zones"] for s in z["subnets"]}
     subnets["ext-app"]["renamed_from"] = "ext-data"
     subnets["ded-police"]["renamed_from"] = "ded-old"
     subnets["ded-tax"]["renamed_from"] = "ded-old"
+    doc["zones"][1]["renamed_from"] = "management"
 
 
-def test_a_subnet_s_former_name_must_stand_for_one_deployed_subnet(city: Path, edit: Edit) -> None:
-    """A subnet's renamed_from becomes an alias of its resources in the network stack: one that is another subnet's
-    name now, or that two subnets give, is refused by `validate` naming the key and the value (Pulumi would refuse the
-    alias at `dizuo up`, after the stacks before it had run)."""
-    edit("network.yaml", _former_names_that_stand_for_no_one_subnet)
+def test_a_former_name_must_stand_for_one_deployed_zone_or_subnet(city: Path, edit: Edit) -> None:
+    """A zone's or subnet's renamed_from becomes an alias of its resources in the network stack: one that is another
+    entry's name now, or that two entries give, is refused by `validate` naming the key and the value (Pulumi would
+    refuse the alias at `dizuo up`, after the stacks before it had run)."""
+    edit("network.yaml", _former_names_that_stand_for_no_one_entry)
     result = CliRunner().invoke(app, ["validate", str(city)])
     assert result.exit_code == FAILED, result.output
     said = " ".join(result.output.split())
@@ -105,6 +107,7 @@ def test_a_subnet_s_former_name_must_stand_for_one_deployed_subnet(city: Path, e
     assert (
         "network.yaml: zones[2].subnets[1].renamed_from: 'ded-old' is also the former name of zones[2].subnets[0]"
     ) in said, result.output
+    assert "network.yaml: zones[1].renamed_from: 'management' is the name of zones[3] now" in said, result.output
 
 
 def test_a_subnet_renamed_from_its_former_name_is_valid(city: Path, edit: Edit) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,9 @@ from dizuo.synth.engine import Registered, StackRun
 from .conftest import city_copy, run_tiers
 
 SUBNET = "openstack:networking/subnet:Subnet"
+RULE = "openstack:networking/secGroupRule:SecGroupRule"
+ROUTE = "openstack:networking/routerRoute:RouterRoute"
+PORT = "openstack:networking/port:Port"
 INTERFACE = "openstack:networking/routerInterface:RouterInterface"
 
 
@@ -44,3 +49,76 @@ def test_a_subnet_renamed_with_its_former_name_is_the_deployed_subnet_renamed_in
     assert lost == [], f"deployed resources the renamed declaration no longer claims (replaced or deleted): {lost}"
     aliased = sorted(r.name for r in after.resources if r.aliases and r.type in (SUBNET, INTERFACE))
     assert aliased == ["yl-ext-province-line-rif", "yl-ext-province-line-subnet"], aliased
+
+
+def _zone_renamed(old: str, new: str) -> dict[str, Callable[[dict[str, Any]], None]]:
+    """Edits renaming zone ``old`` to ``new`` everywhere the declaration names it, saying its former name."""
+
+    def network(doc: dict[str, Any]) -> None:
+        zone = next(z for z in doc["zones"] if z["name"] == old)
+        zone["name"], zone["renamed_from"] = new, old
+        doc["transit"]["routers"] = {new if k == old else k: v for k, v in doc["transit"]["routers"].items()}
+        for entry in (*doc["flows"], *doc["ingress"]):
+            for end in ("source", "destination"):
+                if entry.get(end) == old:
+                    entry[end] = new
+
+    def zoned(key: str) -> Callable[[dict[str, Any]], None]:
+        def rename(doc: dict[str, Any]) -> None:
+            for item in doc[key]:
+                if item.get("zone") == old:
+                    item["zone"] = new
+
+        return rename
+
+    return {
+        "network.yaml": network,
+        "clusters.yaml": zoned("clusters"),
+        "hosts.yaml": zoned("hosts"),
+        "systems.yaml": zoned("systems"),
+    }
+
+
+def test_a_zone_renamed_with_its_former_name_keeps_every_resource_of_the_network_stack(tmp_path: Path) -> None:
+    """The extranet renamed `gov-extranet` with `renamed_from`: its network, router, security group, rules, routes
+    (between zones, and the provincial line's ingress route) and transit port are the deployed ones under their former
+    names (aliases), none replaced: a new transit port would ask for the router's pinned address the old one holds, new
+    rules are refused by Neutron beside the old ones alike. What changes is edited in place (names, tags) or is a
+    flow rule's description, which names the zone."""
+    before = run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"]
+    city = city_copy(tmp_path / "after", _zone_renamed("extranet", "gov-extranet"))
+    after = run_tiers(city, "0-network")["0-network"]
+    claimed = Counter([r.urn for r in after.resources] + [a for r in after.resources for a in r.aliases])
+    lost = sorted(r.name for r in before.resources if claimed[r.urn] == 0)
+    assert lost == [], f"deployed resources the renamed declaration no longer claims (replaced or deleted): {lost}"
+    twice = sorted(urn for urn, count in claimed.items() if count > 1)
+    assert twice == [], f"URNs two resources claim (name or alias), which Pulumi refuses: {twice}"
+    old = {r.urn: r for r in before.resources}
+    renamed = {
+        r.name: next(old[a] for a in r.aliases if a in old) for r in after.resources if set(r.aliases) & set(old)
+    }
+    expected = {
+        "yl-gov-extranet-net",
+        "yl-gov-extranet-sg",
+        "yl-gov-extranet-within",
+        "yl-gov-extranet-transit-port",
+        "yl-dedicated-to-gov-extranet-route",
+        "yl-gov-extranet-172-16-0-0-12-via-10-61-0-2-route",
+    }
+    assert expected <= set(renamed), sorted(expected - set(renamed))
+    # Neutron edits no rule and no route in place, nor does a port move to another address: what Pulumi would
+    # replace them for must be the deployed resource's (IDs aside, which the mock engine makes from names).
+    replaced_for = {
+        RULE: ("direction", "protocol", "portRangeMin", "portRangeMax", "remoteIpPrefix"),
+        ROUTE: ("destinationCidr", "nextHop"),
+        PORT: ("fixedIps",),
+    }
+    checked = 0
+    for r in after.resources:
+        if r.name in renamed and r.type in replaced_for:
+            was, checked = renamed[r.name], checked + 1
+            ips = [ip.get("ipAddress") for ip in r.inputs.get("fixedIps", [])]
+            assert ips == [ip.get("ipAddress") for ip in was.inputs.get("fixedIps", [])], r.name
+            moved = [k for k in replaced_for[r.type] if k != "fixedIps" and was.inputs.get(k) != r.inputs.get(k)]
+            assert moved == [], f"{r.name}: {moved} changed, which replaces it"
+    assert checked > 5, sorted(renamed)

@@ -104,37 +104,37 @@ def _duplicates(
     return problems
 
 
-def _former_subnet_names(d: Declaration, net: str) -> list[Problem]:
-    """A subnet's ``renamed_from`` that cannot stand for one deployed subnet: the network stack aliases the subnet to
-    its former name, and Pulumi refuses an alias that two resources claim or that another resource has now."""
-    named = {s.name: f"zones[{i}].subnets[{j}]" for i, z in enumerate(d.zones) for j, s in enumerate(z.subnets)}
+def _former_names(file: str, entries: Iterable[tuple[str, str, str | None]], what: str) -> list[Problem]:
+    """Of ``entries`` (key path, name, ``renamed_from``) of one kind (zones, subnets), each former name that cannot
+    stand for one deployed entry: the network stack aliases the entry's resources to their former names, and Pulumi
+    refuses an alias that two resources claim or that another resource has now."""
+    listed = list(entries)
+    named = {name: path for path, name, _ in listed}
     claimed: dict[str, str] = {}
     problems = []
-    for i, zone in enumerate(d.zones):
-        for j, subnet in enumerate(zone.subnets):
-            former, where = subnet.renamed_from, f"zones[{i}].subnets[{j}].renamed_from"
-            if former is None:
-                continue
-            if former in named:
-                whose = "this subnet" if former == subnet.name else named[former]
-                problems.append(
-                    Problem(
-                        net,
-                        where,
-                        f"{show_value(former)} is the name of {whose} now: a former name must be one no subnet has "
-                        "(drop renamed_from once `dizuo up` has run with the new name)",
-                    )
+    for path, name, former in listed:
+        if former is None:
+            continue
+        if former in named:
+            whose = f"this {what}" if former == name else named[former]
+            problems.append(
+                Problem(
+                    file,
+                    f"{path}.renamed_from",
+                    f"{show_value(former)} is the name of {whose} now: a former name must be one no {what} has "
+                    "(drop renamed_from once `dizuo up` has run with the new name)",
                 )
-            elif former in claimed:
-                problems.append(
-                    Problem(
-                        net,
-                        where,
-                        f"{show_value(former)} is also the former name of {claimed[former]}: one deployed subnet "
-                        "cannot become two",
-                    )
+            )
+        elif former in claimed:
+            problems.append(
+                Problem(
+                    file,
+                    f"{path}.renamed_from",
+                    f"{show_value(former)} is also the former name of {claimed[former]}: one deployed {what} cannot "
+                    "become two",
                 )
-            claimed.setdefault(former, f"zones[{i}].subnets[{j}]")
+            )
+        claimed.setdefault(former, path)
     return problems
 
 
@@ -173,7 +173,16 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             ),
             "flow or ingress name",
         ),
-        *_former_subnet_names(d, net),
+        *_former_names(net, ((f"zones[{i}]", z.name, z.renamed_from) for i, z in enumerate(d.zones)), "zone"),
+        *_former_names(
+            net,
+            (
+                (f"zones[{i}].subnets[{j}]", s.name, s.renamed_from)
+                for i, z in enumerate(d.zones)
+                for j, s in enumerate(z.subnets)
+            ),
+            "subnet",
+        ),
         *_duplicates(clu, ((f"clusters[{i}].name", c.name) for i, c in enumerate(d.clusters)), "cluster"),
         *_duplicates(
             clu,

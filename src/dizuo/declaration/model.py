@@ -257,9 +257,17 @@ class Zone(Frozen):
     title: Title = Field(description="Chinese name, e.g. 政务外网")
     cidr: PrivateCidr
     subnets: tuple[Subnet, ...] = Field(min_length=1)
+    renamed_from: Code | None = Field(
+        default=None,
+        description="The zone's name before a rename, kept until `dizuo up` has run with the new one: the network "
+        "stack then renames the zone's network, router, security group, rules and routes in place. Without it each "
+        "is a new one, made before the old one goes: new rules Neutron refuses beside the old ones alike, a new "
+        "transit port the router's address the old one holds",
+    )
 
     _cidr = field_validator("cidr")(_private_network)
     _name = field_validator("name")(_not_a_transit_name)
+    _renamed_from = field_validator("renamed_from")(_no_transit_name)
 
 
 Protocol = Literal["tcp", "udp", "icmp"]

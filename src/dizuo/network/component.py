@@ -8,6 +8,7 @@ groups (which ports).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from dizuo.network.shapes import (
     needs_external_network,
     neutron_description,
     reserved_addresses,
+    rule_name,
     subnet_holding,
     unambiguous_formers,
     within_rule_description,
@@ -78,17 +80,14 @@ def external_network_id(name_or_id: str, opts: pulumi.InvokeOptions | None = Non
         return openstack.networking.get_network_output(name=name_or_id, external=True, opts=opts).id
 
 
-def _formerly(
-    opts: pulumi.ResourceOptions, component: str, renamed_from: str | None, role: str
-) -> pulumi.ResourceOptions:
-    """``opts`` of the ``role`` resource of an entry (``f"{component}-<entry>-{role}"``), with an alias to its name
-    under the entry's former name when the declaration gives one (``renamed_from``): Pulumi then takes the deployed
-    resource for this one, and updates what changed in place, instead of replacing it."""
-    if renamed_from is None:
+def _formerly(opts: pulumi.ResourceOptions, *names: str | None) -> pulumi.ResourceOptions:
+    """``opts`` with an alias to each of the resource's former ``names`` (None: none), its name under a zone's or
+    subnet's ``renamed_from`` or as dizuo 0.1.0 named it: Pulumi then takes the deployed resource for this one, and
+    updates what changed in place, instead of replacing it."""
+    formers = sorted({n for n in names if n is not None})
+    if not formers:
         return opts
-    return pulumi.ResourceOptions.merge(
-        opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{component}-{renamed_from}-{role}")])
-    )
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=n) for n in formers]))
 
 
 class CityNetwork(pulumi.ComponentResource):
@@ -119,15 +118,21 @@ class CityNetwork(pulumi.ComponentResource):
             else None
         )
         reserved = reserved_addresses(args.network, args.ingress_addresses.values()) | set(args.host_addresses)
+        # A zone renamed in the declaration (its renamed_from) keeps every resource named after it, under its new name
+        # (an alias to the former one): the network, router, group and their rules and routes are renamed in place, not
+        # replaced. A new network of the zone would get its subnets made before the old ones go, a new transit port the
+        # router's pinned address, which the old port holds, and new rules Neutron refuses beside the old ones alike.
+        formerly = {z.name: z.renamed_from for z in args.network.zones if z.renamed_from is not None}
         for zone in args.network.zones:
             zone_name = dz_name(args.prefix, zone.name)
+            was = zone.renamed_from
             network = openstack.networking.Network(
                 f"{name}-{zone.name}-net",
                 name=zone_name,
                 description=neutron_description(f"{zone.title} ({zone.kind.value})"),
                 admin_state_up=True,
                 tags=["dizuo", f"zone:{zone.name}"],
-                opts=child,
+                opts=_formerly(child, was and f"{name}-{was}-net"),
             )
             router = openstack.networking.Router(
                 f"{name}-{zone.name}-router",
@@ -136,7 +141,7 @@ class CityNetwork(pulumi.ComponentResource):
                 # Only the internet DMZ routes out; the other zones reach the world only through declared flows.
                 external_network_id=gateway_id if zone.kind.value == "internet" else None,
                 tags=["dizuo", f"zone:{zone.name}"],
-                opts=child,
+                opts=_formerly(child, was and f"{name}-{was}-router"),
             )
             routers[zone.name] = router
             networks[zone.name] = network
@@ -151,7 +156,7 @@ class CityNetwork(pulumi.ComponentResource):
                     f"zone:{zone.name}",
                     *(management_port_tag(port) for port in args.network.management_ports),
                 ],
-                opts=child,
+                opts=_formerly(child, was and f"{name}-{was}-sg"),
             )
             groups[zone.name] = group
             # Members of a zone talk to each other (Kubernetes nodes and their API server, kubelets, the CNI's
@@ -168,7 +173,10 @@ class CityNetwork(pulumi.ComponentResource):
                 description=within_rule_description(zone.name),
                 # The description never changes for a rule of this name; what is ignored is the title that rules made
                 # up to dizuo 0.1.0 carry, which would otherwise replace each of them (the same outage) once.
-                opts=pulumi.ResourceOptions.merge(rule_child, pulumi.ResourceOptions(ignore_changes=["description"])),
+                opts=_formerly(
+                    pulumi.ResourceOptions.merge(rule_child, pulumi.ResourceOptions(ignore_changes=["description"])),
+                    was and f"{name}-{within_rule_name(was)}",
+                ),
             )
             subnet_ids = []
             for subnet in zone.subnets:
@@ -194,13 +202,13 @@ class CityNetwork(pulumi.ComponentResource):
                     # it would be made before the old one goes, and Neutron refuses a second subnet of one range on a
                     # network ("Requested subnet with cidr ... overlaps with another subnet"); deleting the old one
                     # first would cut its machines off, and Neutron deletes no subnet with their ports on it anyway.
-                    opts=_formerly(child, name, subnet.renamed_from, "subnet"),
+                    opts=_formerly(child, subnet.renamed_from and f"{name}-{subnet.renamed_from}-subnet"),
                 )
                 interfaces[subnet.name] = openstack.networking.RouterInterface(
                     f"{name}-{subnet.name}-rif",
                     router_id=router.id,
                     subnet_id=sub.id,
-                    opts=_formerly(child, name, subnet.renamed_from, "rif"),
+                    opts=_formerly(child, subnet.renamed_from and f"{name}-{subnet.renamed_from}-rif"),
                 )
                 subnet_ids.append(sub.id)
                 subnets[subnet.name] = sub
@@ -221,7 +229,7 @@ class CityNetwork(pulumi.ComponentResource):
             ((rule.resource, rule.former) for rule in rules), [within_rule_name(z.name) for z in args.network.zones]
         )
         for rule in rules:
-            former = former_rules.get(rule.resource)
+            up_to_0_1_0 = former_rules.get(rule.resource)
             openstack.networking.SecGroupRule(
                 f"{name}-{rule.resource}",
                 security_group_id=groups[rule.zone].id,
@@ -232,12 +240,14 @@ class CityNetwork(pulumi.ComponentResource):
                 port_range_max=rule.port,
                 remote_ip_prefix=rule.remote_cidr,
                 description=neutron_description(rule.description),
-                opts=pulumi.ResourceOptions.merge(
+                opts=_formerly(
                     rule_child,
-                    pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{former}")] if former else []),
+                    up_to_0_1_0 and f"{name}-{up_to_0_1_0}",
+                    (was := formerly.get(rule.zone))
+                    and f"{name}-{rule_name(was, rule.protocol, rule.port, rule.remote_cidr)}",
                 ),
             )
-        self._route_between_zones(name, args, routers, child)
+        self._route_between_zones(name, args, routers, child, formerly)
         # Ingress from outside into a zone without an external network (the provincial extranet line): the zone router
         # routes the source range to the line's router, whose address is held like the ingress addresses.
         next_hops: dict[str, openstack.networking.Port] = {}
@@ -272,18 +282,18 @@ class CityNetwork(pulumi.ComponentResource):
             held = subnet_holding(args.network, ingress.via)
             assert held is not None  # noqa: S101 - _reserve raised otherwise
             route = ingress_route_name(ingress.destination, ingress.cidr, ingress.via)
+            up_to_0_1_0 = former_routes.get(route)
             openstack.networking.RouterRoute(
                 f"{name}-{route}",
                 router_id=routers[ingress.destination].id,
                 destination_cidr=ingress.cidr,
                 next_hop=ingress.via,
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(
-                        # Neutron accepts a next hop only on a subnet the router is attached to.
-                        depends_on=[interfaces[held[1].name]],
-                        aliases=[pulumi.Alias(name=f"{name}-{former_routes[route]}")] if route in former_routes else [],
-                    ),
+                opts=_formerly(
+                    # Neutron accepts a next hop only on a subnet the router is attached to.
+                    pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[interfaces[held[1].name]])),
+                    up_to_0_1_0 and f"{name}-{up_to_0_1_0}",
+                    (was := formerly.get(ingress.destination))
+                    and f"{name}-{ingress_route_name(was, ingress.cidr, ingress.via)}",
                 ),
             )
         self.ingress_ports = {
@@ -343,8 +353,10 @@ class CityNetwork(pulumi.ComponentResource):
         args: CityNetworkArgs,
         routers: dict[str, openstack.networking.Router],
         child: pulumi.ResourceOptions,
+        formerly: Mapping[str, str],
     ) -> None:
-        """The transit network, one port of each zone router on it, and a route each way per linked zone pair."""
+        """The transit network, one port of each zone router on it, and a route each way per linked zone pair;
+        ``formerly``: the former name of each zone renamed (its resources' aliases)."""
         network = args.network
         if network.transit is None:
             return  # validation requires a transit network as soon as a flow links two zones
@@ -370,6 +382,7 @@ class CityNetwork(pulumi.ComponentResource):
         addresses = network.transit_addresses()
         attached: dict[str, openstack.networking.RouterInterface] = {}
         for zone in network.zones:
+            was = formerly.get(zone.name)
             port = openstack.networking.Port(
                 f"{name}-{zone.name}-transit-port",
                 name=dz_name(args.prefix, zone.name, "transit"),
@@ -377,22 +390,28 @@ class CityNetwork(pulumi.ComponentResource):
                 admin_state_up=True,
                 fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=subnet.id, ip_address=addresses[zone.name])],
                 tags=["dizuo", f"zone:{zone.name}"],
-                opts=child,
+                opts=_formerly(child, was and f"{name}-{was}-transit-port"),
             )
             attached[zone.name] = openstack.networking.RouterInterface(
                 f"{name}-{zone.name}-transit-rif",
                 router_id=routers[zone.name].id,
                 port_id=port.id,
-                opts=child,
+                opts=_formerly(child, was and f"{name}-{was}-transit-rif"),
             )
         cidr = {z.name: z.cidr for z in network.zones}
         for a, b in network.routed_zone_pairs():
             for here, there in ((a, b), (b, a)):
+                renamed = here in formerly or there in formerly
                 openstack.networking.RouterRoute(
                     f"{name}-{zone_route_name(here, there)}",
                     router_id=routers[here].id,
                     destination_cidr=cidr[there],
                     next_hop=addresses[there],
-                    # Neutron accepts a next hop only on a subnet the router is attached to.
-                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[attached[here]])),
+                    opts=_formerly(
+                        # Neutron accepts a next hop only on a subnet the router is attached to.
+                        pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[attached[here]])),
+                        f"{name}-{zone_route_name(formerly.get(here, here), formerly.get(there, there))}"
+                        if renamed
+                        else None,
+                    ),
                 )
