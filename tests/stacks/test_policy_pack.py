@@ -66,12 +66,12 @@ CASES = [
         False,
         True,
     ),
-    (  # from the members of another security group: the city's own addresses
+    (  # from the members of a group known by its ID alone: an unknown peer (see the remote group test)
         "management-ports-not-public",
         pol.SECURITY_GROUP_RULE,
         {"direction": "ingress", "remoteGroupId": "sg-mgmt", "portRangeMin": 22, "portRangeMax": 22},
         False,
-        False,
+        True,
     ),
     (
         "management-ports-not-public",
@@ -956,7 +956,7 @@ def test_policies_are_mandatory_and_name_their_control() -> None:
 def test_yulin_stacks_pass_every_policy(runs: dict[str, StackRun]) -> None:
     """The bundled city satisfies the whole pack: nothing to waive."""
     found = pol.evaluate(
-        pol.Declared(r.type, r.name, r.urn, unwrap(r.inputs), r.protect, r.provider)
+        pol.Declared(r.type, r.name, r.urn, unwrap(r.inputs), r.protect, r.provider, r.property_dependencies)
         for run in runs.values()
         for r in run.resources
         if r.custom and not r.type.startswith("pulumi:")
@@ -1295,6 +1295,42 @@ def test_a_stack_without_the_city_s_security_groups_keeps_the_default_management
         "ssh-world: 0.0.0.0/0 may reach management port(s) [22]",
         "rdp-world: 0.0.0.0/0 may reach management port(s) [3389]",
     ], found
+
+
+def test_a_rule_from_a_remote_group_known_by_its_id_alone_is_an_unknown_peer() -> None:
+    """SSH from the members of a remote group is the city's own where the group is one the stack declares, or reads
+    from another stack's contract (a zone's group); from a group named by its cloud ID alone, whose members may hold
+    public addresses, it cannot be checked and is refused naming the rule and the group, offline and through
+    pulumi-policy's analyzer; such a group on a port that is no management one passes."""
+    ssh = {"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22, "securityGroupId": "own"}
+    resources = [
+        (pol.SECURITY_GROUP, "own", {}),
+        (pol.STACK_REFERENCE, "network", {"name": "organization/dizuo-network/dev"}),
+        (pol.SECURITY_GROUP_RULE, "ssh-from-own", {**ssh, "remoteGroupId": "own-id"}),
+        (pol.SECURITY_GROUP_RULE, "ssh-from-zone", {**ssh, "remoteGroupId": "zone-id"}),
+        (pol.SECURITY_GROUP_RULE, "ssh-from-vendor", {**ssh, "remoteGroupId": "7d0c2a9e-vendor"}),
+        (
+            pol.SECURITY_GROUP_RULE,
+            "https-from-vendor",
+            {**ssh, "portRangeMin": 443, "portRangeMax": 443, "remoteGroupId": "7d0c2a9e-vendor"},
+        ),
+    ]
+    takes = {name: {"securityGroupId": "own"} for kind, name, _ in resources if kind == pol.SECURITY_GROUP_RULE}
+    takes["ssh-from-own"]["remoteGroupId"] = "own"
+    takes["ssh-from-zone"]["remoteGroupId"] = "network"
+    message = (
+        "ssh-from-vendor: remoteGroupId '7d0c2a9e-vendor' is a security group this stack neither declares nor reads "
+        "from another stack's contract, so whose members it lets reach management port(s) [22] cannot be checked "
+        "(name a zone's group through the network contract, or give remoteIpPrefix)"
+    )
+    urn = {name: f"urn:pulumi:dev::p::{kind}::{name}" for kind, name, _ in resources}
+    declared = [
+        pol.Declared(kind, name, urn[name], props, False, "", {k: (urn[v],) for k, v in takes.get(name, {}).items()})
+        for kind, name, props in resources
+    ]
+    found = [v.message for v in pol.evaluate(declared) if v.policy == "management-ports-not-public"]
+    assert found == [message], found
+    assert analyze_stack(resources, "management-ports-not-public", takes) == [("mandatory", message)]
 
 
 # A stack of its own adding a rule to a security group by its cloud ID, written in the program: a group it does not

@@ -180,11 +180,14 @@ def management_ports_not_public(args: StackValidationArgs, report: Report) -> No
     (RFC 1918, IPv6 ULA, loopback: :func:`dizuo.addresses.is_city_own`) is the city's own, any other is public.
 
     A stack policy, to read a rule's address group: Neutron admits the members of ``remoteGroupId`` (the city's own
-    instances), the addresses of ``remoteAddressGroupId`` (an address group: a list of CIDRs, read from the
-    AddressGroupV2 the rule takes its ID from) or ``remoteIpPrefix``, each exclusive of the others, and from anywhere
-    when none is given. A rule whose values a preview does not know yet is judged at the next preview. A network or
-    port with port security off has no security group at all: every port of its addresses is open to whatever routes
-    there, management ports included. The management ports are the city's (:func:`declared_management_ports`).
+    instances, where the group is one the stack declares or reads from another stack's contract), the addresses of
+    ``remoteAddressGroupId`` (an address group: a list of CIDRs, read from the AddressGroupV2 the rule takes its ID
+    from) or ``remoteIpPrefix``, each exclusive of the others, and from anywhere when none is given. A remote group
+    known by its cloud ID alone (written in the program, looked up) is an unknown peer: whose ports are its members,
+    public addresses among them or not, the stack cannot tell, and it is refused on a management port. A rule whose
+    values a preview does not know yet is judged at the next preview. A network or port with port security off has no
+    security group at all: every port of its addresses is open to whatever routes there, management ports included.
+    The management ports are the city's (:func:`declared_management_ports`).
 
     A rule on a security group this stack does not declare (a zone's group, its ID read from the network stack's
     contract through a StackReference; a group looked up, or its cloud ID written in the program) can be judged by
@@ -224,6 +227,13 @@ def _on_a_group_not_declared_here(rule: PolicyResource) -> bool:
     return not any(g.resource_type == SECURITY_GROUP for g in rule.property_dependencies.get("securityGroupId", []))
 
 
+def _known_peer(rule: PolicyResource) -> bool:
+    """Whether a rule's remote group is one the city's stacks made: a SecGroup of this stack, or one read through a
+    StackReference (a zone's group from the network stack's contract)."""
+    peers = rule.property_dependencies.get("remoteGroupId", [])
+    return any(g.resource_type in (SECURITY_GROUP, STACK_REFERENCE) for g in peers)
+
+
 def _judge_rule(rule: PolicyResource, management: frozenset[int] | None, report: Report) -> None:
     """Report each public source of ``rule`` that may reach one of the ``management`` ports; None: the city's ports
     are not known in this stack (a rule on another stack's group), and any public source is reported."""
@@ -234,7 +244,16 @@ def _judge_rule(rule: PolicyResource, management: frozenset[int] | None, report:
     if props.get("remoteIpPrefix"):
         sources = [(str(props["remoteIpPrefix"]), "")]
     elif _set(props, "remoteGroupId"):
-        return  # from the members of another security group: addresses of the city's own
+        if _known_peer(rule) or (management is not None and not exposed):
+            return  # from the members of a group of the city's own, or to no management port
+        ports = f"management port(s) {sorted(exposed)}" if management is not None else "any port it opens"
+        report(
+            f"{name}: remoteGroupId {props.get('remoteGroupId')!r} is a security group this stack neither declares nor "
+            f"reads from another stack's contract, so whose members it lets reach {ports} cannot be checked (name a "
+            "zone's group through the network contract, or give remoteIpPrefix)",
+            rule.urn,
+        )
+        return
     elif _set(props, "remoteAddressGroupId"):
         groups = [
             g for g in rule.property_dependencies.get("remoteAddressGroupId", []) if g.resource_type == ADDRESS_GROUP
