@@ -203,7 +203,7 @@ def test_greedy_fallback_shows_the_bound_and_gap_when_highs_finds_nothing_in_tim
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No HiGHS plan in time on a small model: the greedy plan's summary gives the LP bound and its gap."""
-    _highs_says(monkeypatch, 1, "time limit reached (patched)")
+    _highs_says(monkeypatch, 1, "Time limit reached. (HiGHS Status 13: model_status is Time limit reached; patched)")
     result, _ = _plan_in_process(tmp_path)
     assert "fallback: greedy plan at 195 CNY, bound 150, gap 23.076923%" in result.stderr
     assert "150 CNY / 23.07692%" in result.stderr, f"the summary lacks bound / gap:\n{result.stderr}"

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
+from scipy.optimize import Bounds, LinearConstraint
 
+from dizuo.migration import highs
 from dizuo.migration.instance import Instance, InstanceError, load_instance, parse_instance
 from dizuo.migration.solve import Assignment, build_model, destinations, greedy_assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
@@ -395,3 +400,39 @@ def test_a_solve_stopped_at_its_work_limit_gives_the_same_plan_and_says_so() -> 
     assert proven.objective is not None, proven
     assert first.objective is not None, first
     assert proven.objective <= first.objective, (proven.objective, first.objective)
+
+
+@pytest.mark.parametrize(
+    ("options", "limit", "code", "name"),
+    [
+        ({"node_limit": 1, "time_limit": 3600.0}, "work limit", highs.SOLUTION_LIMIT_STATUS, "Solution limit reached"),
+        ({"time_limit": 0.0}, "time limit", highs.TIME_LIMIT_STATUS, "Time limit reached"),
+        ({"time_limit": 3600.0}, None, 7, "Optimal"),  # kOptimal
+    ],
+)
+def test_real_highs_at_each_limit_is_named_by_its_model_status(
+    options: dict[str, float], limit: str | None, code: int, name: str
+) -> None:
+    """Real HiGHS on a MILP that needs branching, run to its node limit, to its time limit (0 s: it stops before its
+    first node on any machine) and to its end: stopped_by names each from HiGHS's model status code, which scipy's
+    message carries beside HiGHS's own name for it (Highs::modelStatusToString), so a scipy or HiGHS that words or
+    numbers it otherwise fails here rather than mislabelling a plan."""
+    model = build_model(_knapsacks(3))
+    result = highs.milp(
+        model.cost,
+        integrality=np.ones(len(model.cost)),
+        bounds=Bounds(0.0, 1.0),
+        constraints=LinearConstraint(model.matrix, model.row_lb, model.row_ub),
+        options={"disp": False, **options},
+    )
+    assert re.search(rf"\(HiGHS Status {code}: (model_status is )?{name}\b", result.message), result.message
+    assert highs.model_status(result) == code, result.message
+    assert highs.stopped_by(result) == limit, result.message
+
+
+def test_a_milp_message_without_highs_model_status_is_refused() -> None:
+    """A milp result that ended short with no HiGHS model status in its message (a scipy that words it otherwise) is
+    refused with the message quoted, not read as a plan HiGHS finished."""
+    worded_otherwise = SimpleNamespace(status=4, message="Node limit reached.")
+    with pytest.raises(RuntimeError, match=re.escape("names no HiGHS model status ('Node limit reached.')")):
+        highs.stopped_by(worded_otherwise)

@@ -8,6 +8,7 @@ the command then ends through its ``finally`` blocks, and the abandoned solve en
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from scipy import optimize
@@ -20,14 +21,37 @@ def milp(*args: Any, **kwargs: Any) -> Any:
     return interruptible(lambda: optimize.milp(*args, **kwargs), "highs")
 
 
+# HiGHS's model status codes (enum HighsModelStatus, src/lp_data/HConst.h; Highs::modelStatusToString names them
+# "Time limit reached" and "Solution limit reached", the latter also for its node limit, mip_max_nodes).
+TIME_LIMIT_STATUS = 13  # kTimeLimit
+SOLUTION_LIMIT_STATUS = 16  # kSolutionLimit
+LIMIT_OF_STATUS = {SOLUTION_LIMIT_STATUS: "work limit", TIME_LIMIT_STATUS: "time limit"}
+# scipy's milp has no field for HiGHS's model status: its own status folds the node limit into 4 ("other") and the
+# time limit into 1; only its message keeps HiGHS's code, "... (HiGHS Status 16: Solution limit reached)"
+# (scipy.optimize._linprog_highs._highs_to_scipy_status_message, as read in scipy 1.17).
+_MODEL_STATUS = re.compile(r"\(HiGHS Status (\d+): ")
+_FINISHED = (0, 2, 3)  # scipy's optimal, infeasible, unbounded: HiGHS ended on its own, no limit to name
+
+
+def model_status(result: Any) -> int:
+    """HiGHS's model status code of a :func:`milp` result, read from scipy's message; a message without one (a scipy
+    that words it otherwise) is refused rather than guessed at."""
+    found = _MODEL_STATUS.search(str(result.message))
+    if found is None:
+        raise RuntimeError(
+            f"scipy.optimize.milp's message names no HiGHS model status ({str(result.message)!r}): dizuo cannot tell "
+            "which limit stopped HiGHS; this scipy words its results otherwise than dizuo.migration.highs expects"
+        )
+    return int(found.group(1))
+
+
 def stopped_by(result: Any) -> str | None:
     """The limit that ended a :func:`milp` before it could tell (optimum, or no plan): "work limit" (its node limit,
-    the same on any machine) or "time limit" (machine-dependent); None when it finished on its own."""
-    # HiGHS ends at its node limit with "Solution limit reached" (scipy knows no status of its own for it).
-    message = str(result.message)
-    if message.startswith("Time limit"):
-        return "time limit"
-    return "work limit" if "Solution limit" in message else None
+    the same on any machine) or "time limit" (machine-dependent); None when it finished on its own (or ended for
+    another reason, such as a numerical failure, which no limit explains)."""
+    if result.status in _FINISHED:
+        return None
+    return LIMIT_OF_STATUS.get(model_status(result))
 
 
 def linprog(*args: Any, **kwargs: Any) -> Any:
