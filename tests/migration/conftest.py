@@ -68,6 +68,20 @@ def document(
     }
 
 
+def one_byte_over() -> dict[str, Any]:
+    """Three systems near 2^55 bytes onto one pool where s1 + s3, HiGHS's first plan, is one byte too many (invisible
+    in floats): HiGHS's plan needs a rounding repair before only s1 + s2, 30 CNY, fits and relieves."""
+    s1, s2, s3 = 2**55 + 12345, 2**55 + 777, 2**55 + 778
+    docs = [system("s1", 0, {"A": 10}), system("s2", 0, {"A": 20}), system("s3", 0, {"A": 5})]
+    for doc, size in zip(docs, (s1, s2, s3), strict=True):
+        doc["projected_bytes"] = size
+    pool = target("A", 0)
+    pool["storage_bytes"] = s1 + s2  # s1 + s3 is one byte too many
+    out = document(docs, [pool], keep_tib=0)
+    out["legacy"]["target_bytes"] = s3 + 10  # need = s1 + s2 - 10
+    return out
+
+
 def build(systems: list[dict[str, Any]], targets: list[dict[str, Any]], **kwargs: Any) -> Instance:
     """The validated instance of :func:`document`."""
     return parse_instance(document(systems, targets, **kwargs), "hand-made.json")

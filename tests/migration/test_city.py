@@ -1124,14 +1124,18 @@ def test_plan_md_says_where_the_search_for_fewer_waves_stopped(
          "branch-and-bound nodes: the same declaration gives this plan on any machine), so a cheaper plan may exist"),
         ("time limit", "**HiGHS stopped at its time safety limit** (`--time-limit`) before its work limit with the "
          "plan 0.1000% above the bound: this plan depends on the machine's speed and load"),
+        ("repair limit", "HiGHS stopped after 21 rounding repairs with the plan 0.1000% above the bound (its repair "
+         "limit: each plan it gave broke a pool's capacity or the relief by a rounding error and was cut off; the "
+         "same declaration gives this plan on any machine), so a cheaper plan may exist"),
     ],
 )  # fmt: skip
 def test_plan_md_says_which_limit_stopped_the_assignment_solver(
     yulin: Declaration, tmp_path: Path, stopped: str, said: str
 ) -> None:
     """Yulin's plan written as if HiGHS had stopped at a limit before proving it optimal: PLAN.md's solver line says
-    which (the work limit: the same plan on any machine; the time safety: a plan that depends on the machine) and the
-    gap reached, and plan.json records both; the plan HiGHS proved optimal says neither."""
+    which (the work limit: the same plan on any machine; the time safety: a plan that depends on the machine; the
+    repair limit: after how many rounding repairs, never a time limit) and the gap reached, and plan.json records them
+    with the repairs; the plan HiGHS proved optimal says neither."""
     planned = build_instance(yulin)
     assignment = solve(planned.instance)
     assert assignment.destinations is not None
@@ -1140,11 +1144,11 @@ def test_plan_md_says_which_limit_stopped_the_assignment_solver(
     write_city_plan(YULIN, planned, assignment, found, tmp_path / "proven")
     assert "HiGHS stopped" not in (tmp_path / "proven" / "PLAN.md").read_text(encoding="utf-8")
     proven = json.loads((tmp_path / "proven" / "plan.json").read_text(encoding="utf-8"))
-    assert proven["solver"] == {"stopped": None, "gap": 0.0}, proven["solver"]
-    cut_short = replace(assignment, status=stopped.replace(" ", "_"), stopped=stopped, gap=0.001)
+    assert proven["solver"] == {"stopped": None, "gap": 0.0, "repairs": 0}, proven["solver"]
+    cut_short = replace(assignment, status=stopped.replace(" ", "_"), stopped=stopped, gap=0.001, repairs=21)
     write_city_plan(YULIN, planned, cut_short, found, tmp_path / "plan")
     markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
     solver_line = next(line for line in markdown.splitlines() if line.startswith("- Solver: "))
     assert said in solver_line, solver_line
     plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
-    assert plan["solver"] == {"stopped": stopped, "gap": 0.001}, plan["solver"]
+    assert plan["solver"] == {"stopped": stopped, "gap": 0.001, "repairs": 21}, plan["solver"]

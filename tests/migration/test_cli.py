@@ -18,7 +18,7 @@ from dizuo.migration import waves as waves_module
 from dizuo.migration.instance import load_instance
 from dizuo.migration.validate import check_plan, parse_plan
 
-from .conftest import GIB, TIB, document, system, target
+from .conftest import GIB, TIB, document, one_byte_over, system, target
 from .test_waves import hard_packing_systems
 
 DIZUO = Path(sys.executable).with_name("dizuo")
@@ -207,6 +207,24 @@ def test_greedy_fallback_shows_the_bound_and_gap_when_highs_finds_nothing_in_tim
     result, _ = _plan_in_process(tmp_path)
     assert "fallback: greedy plan at 195 CNY, bound 150, gap 23.076923%" in result.stderr
     assert "150 CNY / 23.07692%" in result.stderr, f"the summary lacks bound / gap:\n{result.stderr}"
+
+
+def test_a_plan_stopped_by_its_repair_limit_says_so_in_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dizuo migrate plan` whose MILP ran out of rounding repairs (none allowed here, HiGHS's first plan one byte
+    over) prints the plan kept and says in the summary it stopped after that many repairs, not at a time limit."""
+    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
+    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)  # a core MILP first, as on a large model: a plan in hand
+    path = _write(tmp_path, one_byte_over())
+    result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--time-limit", "3600"])
+    assert result.exit_code == 0, result.stderr
+    assert check_plan(load_instance(path), parse_plan(json.loads(result.stdout))) == []
+    summary = " ".join(result.stderr.split())
+    assert "repair limit (stopped after 1 rounding repair): plan at 30 CNY" in summary, summary
+    assert "repair_limit (stopped after 1 rounding repair)" in summary, summary
+    assert "time limit" not in summary, summary
+    assert "time_limit" not in summary, summary
 
 
 def test_a_wave_search_stopped_at_its_work_limit_is_said_in_the_summary(

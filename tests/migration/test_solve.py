@@ -13,12 +13,13 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint
 
 from dizuo.migration import highs
+from dizuo.migration import solve as solve_module
 from dizuo.migration.instance import Instance, InstanceError, load_instance, parse_instance
 from dizuo.migration.solve import Assignment, build_model, destinations, greedy_assignment, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import plan_waves
 
-from .conftest import PUBLIC, TIB, build, system, target
+from .conftest import PUBLIC, TIB, build, one_byte_over, system, target
 
 
 def _plan(instance: Instance, answer: Assignment) -> Plan:
@@ -191,24 +192,39 @@ def test_integrality_blocks_when_the_lp_could_move_enough() -> None:
     assert "integrality and groups block it" in answer.reason
 
 
+def _one_byte_over() -> Instance:
+    """:func:`one_byte_over`, validated."""
+    return parse_instance(one_byte_over(), "hand-made.json")
+
+
 def test_plans_hold_to_the_byte_at_2_pow_56() -> None:
     """A plan one byte over a pool's storage (invisible in floats at 2^56) is never returned."""
-    s1, s2, s3 = 2**55 + 12345, 2**55 + 777, 2**55 + 778
-    docs = [system("s1", 0, {"A": 10}), system("s2", 0, {"A": 20}), system("s3", 0, {"A": 5})]
-    for doc, size in zip(docs, (s1, s2, s3), strict=True):
-        doc["projected_bytes"] = size
-    pool = target("A", 0)
-    pool["storage_bytes"] = s1 + s2  # s1 + s3 is one byte too many
-    instance = build(docs, [pool], keep_tib=0)
-    instance = instance.model_copy(
-        update={"legacy": instance.legacy.model_copy(update={"target_bytes": s3 + 10})}
-    )  # need = s1 + s2 - 10
+    instance = _one_byte_over()
     answer = solve(instance)
     assert answer.destinations is not None, answer.reason
     plan = _plan(instance, answer)
     assert check_plan(instance, plan) == [], check_plan(instance, plan)
     assert _moved(answer) == {"s1": "A", "s2": "A"}, f"only s1 + s2 fits and relieves; got {_moved(answer)}"
     assert answer.status == "optimal", f"the repair cuts should keep HiGHS in charge, got {answer.status}"
+    assert answer.repairs >= 1, "the instance is meant to need a rounding repair"
+
+
+def test_a_solve_out_of_rounding_repairs_says_so_not_a_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS's plans broke by rounding more often than MAX_REPAIRS allows (none here, on an instance whose first plan
+    is one byte over): the plan kept is said to be stopped at its repair limit after that many repairs, never at a
+    time limit no run reached, and the greedy fallback says the same of HiGHS."""
+    instance = _one_byte_over()
+    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
+    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)  # a core MILP first, as on a large model: a plan in hand
+    kept = solve(instance, time_limit=3600)
+    assert (kept.status, kept.stopped, kept.repairs) == ("repair_limit", "repair limit", 1), kept
+    assert check_plan(instance, _plan(instance, kept)) == []
+    assert kept.gap is not None, "a plan stopped short has a gap to its bound"
+    assert kept.gap > 0, kept.gap
+    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 2000)  # no core: nothing but the greedy plan is left
+    fallback = solve(instance, time_limit=3600)
+    assert (fallback.status, fallback.stopped, fallback.repairs) == ("heuristic", "repair limit", 1), fallback
+    assert check_plan(instance, _plan(instance, fallback)) == []
 
 
 def test_greedy_fallback_gives_a_valid_plan() -> None:

@@ -38,7 +38,7 @@ from dizuo.migration.report import (
     plan_deadline,
     write_city_plan,
 )
-from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, show_bytes, solve
+from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, rounding_repairs, show_bytes, solve
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
 from dizuo.migration.waves import Waves, plan_waves
@@ -161,6 +161,16 @@ def _emit(document: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
+def _solver_status(assignment: Assignment) -> str:
+    """The summary's solver status: work_limit and time_limit say it already; repair_limit adds after how many
+    repairs; a greedy fallback or no plan adds what stopped HiGHS."""
+    if assignment.status == "repair_limit":
+        return f"repair_limit (stopped after {rounding_repairs(assignment.repairs)})"
+    if assignment.stopped and "limit" not in assignment.status:
+        return f"{assignment.status} (HiGHS stopped at its {assignment.stopped})"
+    return assignment.status
+
+
 def _summary(
     instance: Instance, assignment: Assignment, waves: Waves | None, seconds: float, need_bytes: int | None = None
 ) -> None:
@@ -171,16 +181,7 @@ def _summary(
     head = Table(title=f"Migration plan: {instance.name}", show_header=False)
     head.add_column("what")
     head.add_column("value", justify="right")
-    head.add_row(
-        "solver status",
-        # work_limit and time_limit say it already; a greedy fallback or no plan says here what stopped HiGHS
-        assignment.status
-        + (
-            f" (HiGHS stopped at its {assignment.stopped})"
-            if assignment.stopped and "limit" not in assignment.status
-            else ""
-        ),
-    )
+    head.add_row("solver status", _solver_status(assignment))
     head.add_row("units / variables", f"{assignment.units:,} / {assignment.variables:,}")
     need = instance.need_bytes if need_bytes is None else need_bytes
     head.add_row("relief needed", show_bytes(max(0, need)))

@@ -46,7 +46,7 @@ from dizuo.migration.city import (
 )
 from dizuo.migration.instance import System
 from dizuo.migration.outlook import Projected
-from dizuo.migration.solve import TIB, Assignment, show_bytes
+from dizuo.migration.solve import TIB, Assignment, rounding_repairs, show_bytes
 from dizuo.migration.validate import Plan, plan_cost
 from dizuo.migration.waves import Waves
 
@@ -527,12 +527,19 @@ def waves_search_sentence(waves: Waves) -> str:
 
 def solver_sentence(assignment: Assignment) -> str:
     """What PLAN.md says of an assignment HiGHS did not prove optimal because a limit stopped it (nothing where it
-    did): at its work limit the plan is the same on any machine; at its time safety it depends on the machine."""
+    did): at its work limit or its repair limit the plan is the same on any machine; at its time safety it depends on
+    the machine."""
     gap = "" if assignment.gap is None else f" with the plan {assignment.gap:.4%} above the bound"
     if assignment.stopped == "work limit":
         return (
             f"; HiGHS stopped at its work limit{gap} (a count of branch-and-bound nodes: the same declaration "
             "gives this plan on any machine), so a cheaper plan may exist"
+        )
+    if assignment.stopped == "repair limit":
+        return (
+            f"; HiGHS stopped after {rounding_repairs(assignment.repairs)}{gap} (its repair limit: each plan it gave "
+            "broke a pool's capacity or the relief by a rounding error and was cut off; the same declaration gives "
+            "this plan on any machine), so a cheaper plan may exist"
         )
     if assignment.stopped == "time limit":
         return (
@@ -551,8 +558,9 @@ def _plan_document(
     head: dict[str, Any] = {
         "city": city.declaration.city.code,
         "status": assignment.status,
-        # The limit that stopped HiGHS before it proved the plan optimal (None: it did), and the gap it reached.
-        "solver": {"stopped": assignment.stopped, "gap": assignment.gap},
+        # The limit that stopped HiGHS before it proved the plan optimal (None: it did), the gap it reached, and the
+        # plans it gave that rounding broke (cut off and solved again; past MAX_REPAIRS, stopped is "repair limit").
+        "solver": {"stopped": assignment.stopped, "gap": assignment.gap, "repairs": assignment.repairs},
         "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),

@@ -41,6 +41,8 @@ DEFAULT_TIME_LIMIT_S = 200.0
 # the same plan from the same input.
 SOLVE_WORK = 20_000_000
 MIP_REL_GAP = 1e-7
+# Plans HiGHS may give per exact MILP that rounding breaks (each cut off exactly, then solved again): past this, the
+# MILP ends at its "repair limit" with the best plan in hand, said so (Assignment.stopped, status repair_limit).
 MAX_REPAIRS = 20
 # Scaled rows keep their largest coefficient below 2^20: far from HiGHS's 1e-7 feasibility tolerance
 # at the small end, and no huge entries next to the 0/1 assignment rows.
@@ -106,9 +108,9 @@ class Model:
 class Assignment:
     """The solver's answer: a destination per system, or a proof that none exists."""
 
-    # optimal | work_limit | time_limit (HiGHS stopped at that limit before proving its plan optimal) | heuristic (a
-    # plan without HiGHS's: its greedy fallback, or one kept against its claim that none exists) | nothing_to_move |
-    # infeasible
+    # optimal | work_limit | time_limit | repair_limit (HiGHS stopped at that limit before proving its plan optimal) |
+    # heuristic (a plan without HiGHS's: its greedy fallback, or one kept against its claim that none exists; or one
+    # HiGHS left unproven for a reason no limit explains) | nothing_to_move | infeasible | unknown (no plan, no proof)
     status: str
     destinations: dict[str, str | None] | None  # None when infeasible
     reason: str | None = None
@@ -119,8 +121,10 @@ class Assignment:
     units: int = 0
     variables: int = 0
     repairs: int = 0
-    # Why HiGHS ended before it proved the plan optimal (None: it did, or no MILP ran): "work limit" (SOLVE_WORK: the
-    # same plan on any machine) or "time limit" (the outer safety, in any of its runs: the plan depends on the machine).
+    # Why HiGHS ended before it proved the plan optimal (None: it did, or no MILP ran, or no limit explains it): "work
+    # limit" (SOLVE_WORK: the same plan on any machine), "repair limit" (more than MAX_REPAIRS of its plans broke a
+    # rule by rounding: the same on any machine; ``repairs`` says how many) or "time limit" (the outer safety, in any
+    # of its runs: the plan depends on the machine).
     stopped: str | None = None
 
 
@@ -352,7 +356,7 @@ class _Run:
     chosen: list[int] | None
     bound: float | None  # in cost-gcd units, over the solved columns
     repairs: int
-    stopped: str | None = None  # the limit that ended HiGHS before it could tell (highs.stopped_by)
+    stopped: str | None = None  # the limit that ended HiGHS before it could tell (highs.stopped_by, "repair limit")
 
 
 def solve(
@@ -428,9 +432,11 @@ def solve(
     overruled = run.status == 2 and columns.all() and not ones.any()
     if overruled and (best is None or exact_excess(model, best)):
         return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=elapsed(), **base)
-    stopped = "time limit" if "time limit" in limits else "work limit" if "work limit" in limits else None
+    # The time limit in any run makes the plan machine-dependent; otherwise the final run's limit is what kept it from
+    # proving the plan, or the core's where the final run ended for no limit.
+    stopped = "time limit" if "time limit" in limits else run.stopped or next((s for s in limits if s), None)
     if best is None:
-        return _no_plan(model, elapsed(), base, stopped or "time limit", log)
+        return _no_plan(model, elapsed(), base, stopped, repairs, log)
     objective = _cost(model, best)
     if overruled:
         log(
@@ -444,7 +450,7 @@ def solve(
     if proven or (gap is not None and gap <= mip_rel_gap):
         status, stopped = "optimal", None
     else:
-        status, what = _unproven_status(stopped, solved=solved, overruled=bool(overruled))
+        status, what = _unproven_status(stopped, solved=solved, overruled=bool(overruled), repairs=repairs)
         shown = "-" if bound is None else f"{bound:,.0f}"
         log(f"{what} at {objective:,} CNY, bound {shown}, gap {'-' if gap is None else f'{gap:.6%}'}")
     return Assignment(
@@ -453,17 +459,24 @@ def solve(
     )  # fmt: skip
 
 
-def _unproven_status(stopped: str | None, *, solved: bool, overruled: bool) -> tuple[str, str]:
+def _unproven_status(stopped: str | None, *, solved: bool, overruled: bool, repairs: int) -> tuple[str, str]:
     """The status of a plan not proven optimal, and what the log calls it: the limit that stopped HiGHS
-    (``work_limit``, ``time_limit``), or ``heuristic`` for a plan HiGHS did not give (the greedy fallback) or one kept
-    against its claim that none exists."""
+    (``work_limit``, ``repair_limit``, ``time_limit``), or ``heuristic`` for a plan HiGHS did not give (the greedy
+    fallback), one kept against its claim that none exists, or one HiGHS left unproven for no limit."""
     if not solved:
         return "heuristic", "fallback: greedy plan"
     if overruled:
         return "heuristic", "plan"
-    # A run ended short at neither limit (its repairs ran out, the core's plan kept): time_limit, as it always said.
-    limit = stopped or "time limit"
-    return limit.replace(" ", "_"), f"{limit}: plan"
+    if stopped is None:  # HiGHS ended for another reason (a numerical failure): no limit to blame, no proof either
+        return "heuristic", "plan HiGHS did not prove"
+    if stopped == "repair limit":
+        return "repair_limit", f"repair limit (stopped after {rounding_repairs(repairs)}): plan"
+    return stopped.replace(" ", "_"), f"{stopped}: plan"
+
+
+def rounding_repairs(count: int) -> str:
+    """``count`` rounding repairs, in words: how an unproven plan says the repair limit stopped HiGHS."""
+    return f"{count:,} rounding repair{'' if count == 1 else 's'}"
 
 
 def _bound(model: Model, run: _Run, lp: tuple[float, FloatArray] | None, objective: int) -> float | None:
@@ -558,7 +571,9 @@ def _exact_milp(
         log(f"the solver's plan breaks {len(excess)} row(s) by rounding; cutting it off (repair {repairs})")
         if time.perf_counter() - start > time_limit:
             return _Run(4, None, None, repairs, "time limit")
-        if repairs > MAX_REPAIRS or -1 in excess:
+        if repairs > MAX_REPAIRS:
+            return _Run(4, None, None, repairs, "repair limit")
+        if -1 in excess:  # not a rounding a cut can repair
             return _Run(4, None, None, repairs, stopped)
         cuts = [_cut(model, chosen, row, local) for row in excess]
         rows = sparse.vstack([rows, *(cut for cut, _, _ in cuts)]).tocsr()
@@ -590,18 +605,22 @@ def _cut(model: Model, chosen: list[int], row: int, local: IntArray) -> tuple[sp
     return cut, low, high
 
 
-def _no_plan(model: Model, seconds: float, base: _Size, stopped: str, log: Log) -> Assignment:
+def _no_plan(model: Model, seconds: float, base: _Size, stopped: str | None, repairs: int, log: Log) -> Assignment:
     """No plan within the limits and no greedy plan: an LP proof if there is one, else an honest non-answer."""
     movable = max_movable(model)
     if movable is not None and movable < model.need:
         return Assignment("infeasible", None, reason=explain_infeasible(model), seconds=seconds, **base)
     shown = reading(model.need, movable or 0.0)
+    within = {
+        None: "(HiGHS ended without one, at no limit)",
+        "repair limit": f"after {rounding_repairs(repairs)} (the repair limit)",
+    }.get(stopped, f"within the {stopped}")
     reason = (
-        f"no plan found within the {stopped} and none proven impossible (relief needs {shown(model.need)}; "
+        f"no plan found {within} and none proven impossible (relief needs {shown(model.need)}; "
         f"the LP relaxation moves {shown(movable or 0.0)})"
     )
     log(reason)
-    return Assignment("unknown", None, reason=reason, seconds=seconds, stopped=stopped, **base)
+    return Assignment("unknown", None, reason=reason, seconds=seconds, stopped=stopped, repairs=repairs, **base)
 
 
 def greedy_assignment(model: Model) -> list[int] | None:
