@@ -36,9 +36,9 @@ DEFAULT_TIME_LIMIT_S = 200.0
 # The work each exact MILP may take: branch-and-bound nodes times its free columns (a node of a larger MILP costs
 # more). A plan HiGHS has not proven optimal by then is the same from the same input on any machine, however busy,
 # where a number of seconds gave one that varied with the machine's load. p-prov10k-1's final MILP proves its optimum
-# in 11,504 nodes of 1,320 columns (15.2 million, 34-69 s on 2 busy cores), and its core (CORE_SHARE of the work:
-# 1,367 nodes) finds the plan that lets it (bench/migration/README.md). Raise it to search longer; any value gives
-# the same plan from the same input.
+# in 11,504 nodes of 1,320 columns (15.2 million, 34-69 s on 2 busy cores), and its core (CORE_WORK_SHARE of the work)
+# finds the plan that lets it (bench/migration/README.md). Raise it to search longer; any value gives the same plan
+# from the same input.
 SOLVE_WORK = 20_000_000
 MIP_REL_GAP = 1e-7
 # Plans HiGHS may give per exact MILP that rounding breaks (each cut off exactly, then solved again): past this, the
@@ -50,7 +50,13 @@ ROW_MAGNITUDE_BITS = 20
 RESOURCES = ("storage", "cores", "memory")
 # Models with more columns first get a plan from a core MILP on the columns of smallest LP reduced cost.
 CORE_MIN_VARS = 2000
-CORE_SHARE = 0.25  # of the work and of the time limit, at most, for the core MILP
+# The core MILP only seeds reduced-cost fixing with a good plan, so it gets a twentieth of the work: little enough
+# that its work limit, not its time safety, ends it on a busy machine (its root work, which no node count bounds, is
+# most of what is left). On 2 cores under load the seed-2 10k variant's core (2,463 columns) took 28 s for a quarter
+# of the work (2,030 nodes), more than its 50 s safety when busier, and 21 s for the 406 nodes a twentieth gives, with
+# the plan a tenth gives too; p-prov10k-1's core finds its optimum at the root (bench/migration/README.md).
+CORE_WORK_SHARE = 0.05
+CORE_TIME_SHARE = 0.25  # of the time limit, at most: the core's outer safety
 PRESOLVE_MAX_VARS = 10_000
 FIXING_MARGIN = 1e-6  # relative slack on reduced costs: LP duals are exact only to HiGHS's tolerances
 SHOWN_UNFIT = 3
@@ -407,8 +413,8 @@ def solve(
         lp_value, reduced = lp
         core = reduced <= np.sort(reduced)[min(n_vars, max(CORE_MIN_VARS, n_vars // 10)) - 1]
         run = _exact_milp(
-            model, core, nothing, min(CORE_SHARE * time_limit, time_limit - elapsed()), mip_rel_gap,
-            int(CORE_SHARE * work), log,
+            model, core, nothing, min(CORE_TIME_SHARE * time_limit, time_limit - elapsed()), mip_rel_gap,
+            int(CORE_WORK_SHARE * work), log,
         )  # fmt: skip
         repairs, limits = repairs + run.repairs, [run.stopped]
         incumbent = _cheaper(model, run.chosen, greedy_assignment(model))
