@@ -934,15 +934,34 @@ def test_a_block_rotated_by_size_keeps_no_number_of_days(
 @pytest.fixture(scope="module")
 def logrotate_runners(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The files of Debian 12's real logrotate and cron packages (logrotate.timer, /etc/cron.daily/logrotate,
-    cron.service), none enabled: a host's unit files for the real `systemctl --root` to read and change."""
+    cron.service, /etc/crontab of cron-daemon-common), none enabled: a host's unit files for the real `systemctl
+    --root` to read and change, and its crontabs for the check to read."""
     if shutil.which("systemctl") is None:
         pytest.skip("systemctl is missing: no real unit file states to read")
-    return debian_package_tree(("logrotate", "cron"), tmp_path_factory.mktemp("logrotate-runners"))
+    return debian_package_tree(
+        ("logrotate", "cron", "cron-daemon-common"), tmp_path_factory.mktemp("logrotate-runners")
+    )
+
+
+@pytest.fixture(scope="module")
+def debian_anacron(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files of Debian 12's real anacron package (/etc/anacrontab, /etc/cron.d/anacron, anacron.timer)."""
+    return debian_package_tree(("anacron",), tmp_path_factory.mktemp("anacron"))
 
 
 class _UnitsHost:
-    """A host whose unit files and cron.daily are the tree ``root``, read by the real systemctl (``--root``); what a
-    running systemd or process table would answer (is systemd PID 1, is-active, pgrep) comes from ``running``."""
+    """A host whose unit files, crontabs and cron folders are the tree ``root``: unit files read by the real
+    systemctl (``--root``), files by the real cat, test and find under ``root``; what a running systemd or process
+    table would answer (is systemd PID 1, is-active, pgrep) comes from ``running``."""
+
+    FILE_COMMANDS: ClassVar[set[str]] = {
+        "cat -- %s",
+        "test -e %s",
+        "test -f %s",
+        "test -x %s",
+        "test -f %s -a -x %s",
+        "find -L %s -mindepth 1 -maxdepth 1 -type f -print0",
+    }
 
     def __init__(self, root: Path, *, systemd: bool, running: set[str]) -> None:
         self.local, self.root, self.systemd, self.running = testinfra.get_host("local://"), root, systemd, running
@@ -957,66 +976,90 @@ class _UnitsHost:
             return SimpleNamespace(rc=0 if up else 3, stdout="active\n" if up else "inactive\n", stderr="")
         if command == "pgrep -x -- %s":
             return SimpleNamespace(rc=0 if args[0] in self.running else 1, stdout="", stderr="")
-        assert command == "test -f %s -a -x %s", command
-        return self.local.run(command, *[f"{self.root}{arg}" for arg in args])
+        assert command in self.FILE_COMMANDS, command
+        result = self.local.run(command, *[f"{self.root}{arg}" for arg in args])
+        # find names the files as the host would, without the tree's own path
+        listed = result.stdout_bytes.replace(os.fsencode(f"{self.root}/"), b"/")
+        return SimpleNamespace(rc=result.rc, stdout_bytes=listed, stdout=os.fsdecode(listed), stderr=result.stderr)
 
 
 DAILY = "/etc/cron.daily/logrotate"
+STEPS_ASIDE = f"{DAILY} exits where systemd is PID 1 (it tests /run/systemd/system): only logrotate.timer runs it"
 
 
 @pytest.mark.parametrize(
     ("host_is", "systemd", "running", "problems"),
     [
         pytest.param(["enable logrotate.timer"], True, {"logrotate.timer"}, [], id="debian"),
+        # Debian's cron.daily script exits under systemd: there the timer alone runs logrotate.
         pytest.param(
-            [], True, {"logrotate.timer", "cron.service"},
-            ["logrotate.timer is disabled: logrotate never runs, so no log is rotated or aged out"],
+            ["enable cron.service"], True, {"logrotate.timer", "cron.service"},
+            [
+                "logrotate.timer is disabled: logrotate never runs, so no log is rotated or aged out",
+                f"nor does cron run it: {STEPS_ASIDE}",
+            ],
             id="timer-disabled",
         ),
         pytest.param(
             ["enable logrotate.timer", "mask logrotate.timer"], True, set(),
-            ["logrotate.timer is masked: logrotate never runs, so no log is rotated or aged out"],
+            [
+                "logrotate.timer is masked: logrotate never runs, so no log is rotated or aged out",
+                f"nor does cron run it: {STEPS_ASIDE}",
+            ],
             id="timer-masked",
         ),
         pytest.param(
             ["enable logrotate.timer"], True, set(),
-            ["logrotate.timer is inactive: logrotate does not run until it is started"],
+            [
+                "logrotate.timer is inactive: logrotate does not run until it is started",
+                f"nor does cron run it: {STEPS_ASIDE}",
+            ],
             id="timer-stopped",
         ),
-        # openEuler, Kylin: no logrotate timer, crond's cron.daily runs logrotate.
-        pytest.param(["enable cron.service", "no timer"], True, {"cron.service"}, [], id="cron"),
-        pytest.param(
-            ["no timer"], True, set(),
-            [
-                f"cron.service is disabled: nothing runs {DAILY} after the next boot",
-                f"cron.service is inactive: nothing runs {DAILY}",
-            ],
-            id="cron-disabled",
-        ),
-        pytest.param(
-            ["enable cron.service", "no timer", "no cron.daily"], True, {"cron.service"},
-            [f"{DAILY} is missing or not executable: cron never runs logrotate"],
-            id="cron-daily-gone",
-        ),
-        pytest.param(
-            ["no timer", "no cron"], True, set(),
-            [f"no cron daemon (crond.service, cron.service) is installed: nothing runs {DAILY}"],
-            id="no-cron",
-        ),
-        # systemd not PID 1: the timer never fires, cron.daily is what runs logrotate.
+        pytest.param(["enable cron.service", "no timer"], True, {"cron.service"}, [STEPS_ASIDE], id="no-timer"),
+        # systemd not PID 1: the timer never fires, cron runs cron.daily from /etc/crontab (no anacron installed).
         pytest.param(["enable logrotate.timer", "enable cron.service"], False, {"cron"}, [], id="no-systemd"),
+        pytest.param(
+            ["enable logrotate.timer"], False, {"cron"},
+            [f"cron.service is disabled: nothing runs {DAILY} after the next boot"],
+            id="no-systemd-cron-disabled",
+        ),
         pytest.param(
             ["enable logrotate.timer", "enable cron.service"], False, set(),
             [f"cron.service is not running: nothing runs {DAILY}"],
             id="no-systemd-no-cron",
         ),
+        pytest.param(
+            ["enable cron.service", "no cron.daily"], False, {"cron"},
+            [f"{DAILY} is missing or not executable: cron never runs logrotate"],
+            id="cron-daily-gone",
+        ),
+        pytest.param(
+            ["no cron"], False, set(),
+            [f"no cron daemon (crond.service, cron.service) is installed: nothing runs {DAILY}"],
+            id="no-cron",
+        ),
+        # With anacron installed /etc/crontab's cron.daily line steps aside; /etc/cron.d/anacron starts anacron.
+        pytest.param(["enable cron.service", "anacron"], False, {"cron"}, [], id="no-systemd-anacron"),
+        pytest.param(
+            ["enable cron.service", "anacron", "no anacron cron.daily"], False, {"cron"},
+            [
+                "nothing runs /etc/cron.daily, so cron never runs /etc/cron.daily/logrotate: /etc/crontab runs "
+                "/etc/cron.daily but `test -x /usr/sbin/anacron ||` stops it: /usr/sbin/anacron is executable; "
+                "anacron is started "
+                "(/etc/cron.d/anacron), but /etc/anacrontab has no job running /etc/cron.daily"
+            ],
+            id="no-systemd-anacron-without-daily-job",
+        ),
     ],
 )  # fmt: skip
-def test_logrotate_is_run_by_its_timer_or_cron(logrotate_runners, tmp_path, host_is, systemd, running, problems):
-    """DZ-AU-05: a retention nothing applies keeps nothing. Where systemd runs and logrotate has its timer (Debian,
-    UOS), the timer must be enabled and active; else (openEuler, Kylin, or no systemd) a cron daemon must be enabled
-    and running with cron.daily's logrotate script in place. Unit file states are the real systemctl's, on the real
-    Debian packages' units, enabled, masked or removed as each case says."""
+def test_logrotate_is_run_by_its_timer_or_cron_on_debian(
+    logrotate_runners, debian_anacron, tmp_path, host_is, systemd, running, problems
+):
+    """DZ-AU-05: a retention nothing applies keeps nothing. On Debian (and UOS) under systemd the timer must be
+    enabled and active: the cron.daily script exits there. Without systemd as PID 1, cron must be enabled and
+    running, with cron.daily run from /etc/crontab, or by anacron where it is installed. Unit file states are the
+    real systemctl's, on the real Debian packages' units and crontabs, changed as each case says."""
     root = tmp_path / "root"
     shutil.copytree(logrotate_runners, root, symlinks=True)
     for step in host_is:
@@ -1027,6 +1070,12 @@ def test_logrotate_is_run_by_its_timer_or_cron(logrotate_runners, tmp_path, host
             (root / "etc/init.d/cron").unlink()
         elif step == "no cron.daily":
             (root / DAILY.lstrip("/")).unlink()
+        elif step == "anacron":
+            shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
+        elif step == "no anacron cron.daily":
+            anacrontab = root / "etc/anacrontab"
+            anacrontab.write_text("".join(line for line in anacrontab.read_text().splitlines(keepends=True)
+                                          if "cron.daily" not in line))  # fmt: skip
         else:
             # SYSTEMCTL_SKIP_SYSV: cron's SysV script is no part of the case (and update-rc.d not in the tree).
             env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
@@ -1036,6 +1085,131 @@ def test_logrotate_is_run_by_its_timer_or_cron(logrotate_runners, tmp_path, host
     finding = checks.logrotate_scheduled(host, args)
     assert finding.problems == problems, finding.evidence
     assert finding.evidence, "the evidence says what runs logrotate"
+
+
+def _redhat_cron_tree(root: Path, debian: Path, *, anacron: bool, noanacron: bool) -> None:
+    """The files openEuler's and Kylin's logrotate and cronie packages install, as their spec files do: logrotate's
+    upstream units (the same as Debian's) and cron.daily script (upstream examples/logrotate.cron: no systemd test);
+    cronie's crond.service (contrib/cronie.systemd), /etc/cron.d/0hourly and an /etc/crontab of settings alone
+    (crontabs); with ``anacron``, cronie-anacron's /etc/cron.hourly/0anacron and /etc/anacrontab; with
+    ``noanacron``, cronie-noanacron's /etc/cron.d/dailyjobs."""
+    units = root / "usr/lib/systemd/system"
+    units.mkdir(parents=True)
+    for unit in ("logrotate.timer", "logrotate.service"):
+        shutil.copy(next(debian.glob(f"*/systemd/system/{unit}")), units / unit)
+    (units / "crond.service").write_text(
+        "[Unit]\nDescription=Command Scheduler\nAfter=auditd.service systemd-user-sessions.service\n\n"
+        "[Service]\nEnvironmentFile=-/etc/sysconfig/crond\nExecStart=/usr/sbin/crond -n $CRONDARGS\n"
+        "KillMode=process\n\n[Install]\nWantedBy=multi-user.target\n"
+    )
+    etc = root / "etc"
+    for folder in ("cron.d", "cron.daily", "cron.hourly"):
+        (etc / folder).mkdir(parents=True)
+    files = {
+        "cron.daily/logrotate": ("#!/bin/sh\n\n/usr/sbin/logrotate /etc/logrotate.conf\nexit 0\n", 0o755),
+        "crontab": ("SHELL=/bin/bash\nPATH=/sbin:/bin:/usr/sbin:/usr/bin\nMAILTO=root\n\n"
+                    "# *  *  *  *  * user-name  command to be executed\n", 0o644),
+        "cron.d/0hourly": ("SHELL=/bin/bash\nPATH=/sbin:/bin:/usr/sbin:/usr/bin\nMAILTO=root\n"
+                           "01 * * * * root run-parts /etc/cron.hourly\n", 0o644),
+    }  # fmt: skip
+    if anacron:
+        files["cron.hourly/0anacron"] = (
+            "#!/bin/sh\n# Check whether 0anacron was run today already\n"
+            "if test -r /var/spool/anacron/cron.daily; then\n"
+            '    day=`cat /var/spool/anacron/cron.daily`\nfi\nif [ `date +%Y%m%d` = "$day" ]; then\n    exit 0\nfi\n'
+            "/usr/sbin/anacron -s\n",
+            0o755,
+        )
+        files["anacrontab"] = (
+            "SHELL=/bin/sh\nPATH=/sbin:/bin:/usr/sbin:/usr/bin\nMAILTO=root\nRANDOM_DELAY=45\n"
+            "START_HOURS_RANGE=3-22\n\n#period in days   delay in minutes   job-identifier   command\n"
+            "1\t5\tcron.daily\t\tnice run-parts /etc/cron.daily\n"
+            "7\t25\tcron.weekly\t\tnice run-parts /etc/cron.weekly\n"
+            "@monthly 45\tcron.monthly\t\tnice run-parts /etc/cron.monthly\n",
+            0o644,
+        )
+    if noanacron:
+        files["cron.d/dailyjobs"] = (
+            "SHELL=/bin/bash\nPATH=/sbin:/bin:/usr/sbin:/usr/bin\nMAILTO=root\n\n"
+            "02 4 * * * root [ ! -f /etc/cron.hourly/0anacron ] && run-parts /etc/cron.daily\n",
+            0o644,
+        )
+    for name, (text, mode) in files.items():
+        (etc / name).write_text(text)
+        (etc / name).chmod(mode)
+
+
+ANACRON_RUNS_DAILY = (
+    "cron runs /etc/cron.daily/logrotate: /etc/cron.d/0hourly runs /etc/cron.hourly/0anacron, which starts anacron, "
+    "whose /etc/anacrontab job cron.daily runs /etc/cron.daily"
+)
+TIMER_DISABLED = "logrotate.timer is disabled: logrotate never runs, so no log is rotated or aged out"
+
+
+@pytest.mark.parametrize(
+    ("host_is", "running", "problems", "evidence"),
+    [
+        # openEuler's default: cronie with cronie-anacron; logrotate.timer disabled (old code: failed).
+        pytest.param(["enable crond.service"], {"crond.service"}, [], ANACRON_RUNS_DAILY, id="anacron"),
+        pytest.param(
+            ["enable crond.service", "enable logrotate.timer"], {"crond.service", "logrotate.timer"}, [],
+            "logrotate.timer runs logrotate", id="timer",
+        ),
+        pytest.param(
+            ["enable crond.service", "noanacron", "no anacron"], {"crond.service"}, [],
+            "cron runs /etc/cron.daily/logrotate: /etc/cron.d/dailyjobs runs /etc/cron.daily", id="noanacron",
+        ),
+        # cronie-anacron and cronie-noanacron both: dailyjobs steps aside, anacron runs cron.daily (once).
+        pytest.param(["enable crond.service", "noanacron"], {"crond.service"}, [], ANACRON_RUNS_DAILY, id="both"),
+        pytest.param(
+            ["enable crond.service", "no anacron cron.daily"], {"crond.service"},
+            [
+                TIMER_DISABLED,
+                "nor does cron run it: nothing runs /etc/cron.daily, so cron never runs /etc/cron.daily/logrotate: "
+                "anacron is started (/etc/cron.d/0hourly runs /etc/cron.hourly/0anacron, which starts anacron), but "
+                "/etc/anacrontab has no job running /etc/cron.daily",
+            ],
+            None, id="anacron-without-daily-job",
+        ),
+        pytest.param(
+            ["enable crond.service", "no anacron"], {"crond.service"},
+            [
+                TIMER_DISABLED,
+                "nor does cron run it: nothing runs /etc/cron.daily, so cron never runs /etc/cron.daily/logrotate: no "
+                "line of /etc/crontab or /etc/cron.d runs run-parts on /etc/cron.daily, nor any job of /etc/anacrontab",
+            ],
+            None, id="nothing-runs-cron-daily",
+        ),
+        pytest.param(
+            ["enable crond.service"], set(),
+            [TIMER_DISABLED, f"nor does cron run it: crond.service is inactive: nothing runs {DAILY}"],
+            ANACRON_RUNS_DAILY, id="crond-stopped",
+        ),
+    ],
+)  # fmt: skip
+def test_logrotate_is_run_by_cron_and_anacron_on_the_redhat_family(
+    logrotate_runners, tmp_path, host_is, running, problems, evidence
+):
+    """DZ-AU-05 on openEuler and Kylin: logrotate ships its timer and its cron.daily script, and many hosts keep the
+    timer disabled and rotate from cron. Either passes: the timer enabled and active, or crond enabled and running
+    with something running cron.daily (cronie's 0hourly -> 0anacron -> anacrontab's cron.daily job, or
+    cronie-noanacron's dailyjobs); where nothing runs cron.daily the finding says why. The files are those the
+    packages' spec files install, the unit states the real systemctl's."""
+    root = tmp_path / "root"
+    _redhat_cron_tree(root, logrotate_runners, anacron="no anacron" not in host_is, noanacron="noanacron" in host_is)
+    if "no anacron cron.daily" in host_is:
+        anacrontab = root / "etc/anacrontab"
+        anacrontab.write_text("".join(line for line in anacrontab.read_text().splitlines(keepends=True)
+                                      if "cron.daily" not in line))  # fmt: skip
+    for step in host_is:
+        if step.startswith("enable "):
+            subprocess.run(["systemctl", f"--root={root}", *step.split()], capture_output=True, check=True)
+    host = _UnitsHost(root, systemd=True, running=running)
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
+    finding = checks.logrotate_scheduled(host, args)
+    assert finding.problems == problems, finding.evidence
+    if evidence is not None:
+        assert evidence in finding.evidence, finding.evidence
 
 
 def test_file_modes_reports_extra_permission_bits(tmp_path):

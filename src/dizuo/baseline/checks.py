@@ -18,6 +18,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -937,28 +938,154 @@ def _unit_file_state(host: Host, name: str) -> str | None:
     return None if state in {"", "not-found"} else state
 
 
-def logrotate_scheduled(host: Host, args: dict[str, Any]) -> Finding:
-    """logrotate runs: its systemd ``timer`` enabled and active where the host has one and systemd is PID 1 (Debian's
-    cron.daily script then steps aside), else a cron daemon of ``cron_units`` enabled and running with
-    ``cron_script`` present (openEuler and Kylin have no timer; a host without systemd runs cron.daily)."""
-    finding = Finding()
-    timer, script = args["timer"], args["cron_script"]
-    systemd = host.run("test -d /run/systemd/system").rc == 0  # sd_booted(): systemd is PID 1
-    timer_state = _unit_file_state(host, timer) if systemd else None
-    if timer_state is not None:
-        active = _text(host.run("systemctl is-active -- %s", timer)).strip()
-        finding.see(f"{timer}: {timer_state}, {active}")
-        if timer_state not in {"enabled", "static"}:
-            finding.fail(f"{timer} is {timer_state}: logrotate never runs, so no log is rotated or aged out")
-        elif active != "active":
-            finding.fail(f"{timer} is {active or 'not active'}: logrotate does not run until it is started")
-        return finding
-    finding.see(f"no {timer}, logrotate runs from {script}" if systemd else f"systemd is not PID 1: {script} runs it")
+# What runs logrotate (DZ-AU-05), as the packages ship it:
+# - logrotate.timer (upstream examples/logrotate.timer, OnCalendar=daily), enabled by Debian 12 and UOS. Debian's
+#   /etc/cron.daily/logrotate then exits at once where /run/systemd/system exists ("skip in favour of systemd
+#   timer"), so under systemd only the timer runs logrotate there.
+# - /etc/cron.daily/logrotate (upstream examples/logrotate.cron, no such test), the RedHat family's traditional way
+#   (openEuler, Kylin, UOS's server editions: cronie with cronie-anacron; where logrotate ships its timer too, a host
+#   may keep it disabled and rotate from cron alone), run by whatever runs cron.daily:
+#   * a crontab line `run-parts /etc/cron.daily`: Debian cron's /etc/crontab (`25 6 * * * root test -x
+#     /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }`), cronie-noanacron's /etc/cron.d/dailyjobs
+#     (`02 4 * * * root [ ! -f /etc/cron.hourly/0anacron ] && run-parts /etc/cron.daily`); each steps aside for anacron;
+#   * anacron's /etc/anacrontab job (cronie-anacron: `1 5 cron.daily nice run-parts /etc/cron.daily`; Debian's anacron
+#     `run-parts --report /etc/cron.daily`), anacron itself started hourly by cronie's /etc/cron.d/0hourly (`01 * * * *
+#     root run-parts /etc/cron.hourly`) through cronie-anacron's /etc/cron.hourly/0anacron (`/usr/sbin/anacron -s`),
+#     and on Debian by anacron.timer under systemd or /etc/cron.d/anacron (`[ -x /etc/init.d/anacron ] && if [ ! -d
+#     /run/systemd/system ]; then /usr/sbin/invoke-rc.d anacron start ...`) without it.
+# Each of these tests a file before it runs; the check weighs the tests the shipped lines use, as the shell would.
+_CRONTABS = ("/etc/crontab", "/etc/cron.d")
+_ANACRONTAB = "/etc/anacrontab"
+_ANACRON_TIMER = "anacron.timer"
+# A leading `test -x PATH ||`, `[ ! -f PATH ] &&` or `if [ ! -d PATH ]; then` of a cron command.
+_COMMAND_TEST = re.compile(r"\s*(?:if\s+)?(?:test|\[)\s+(!\s+)?-([defx])\s+(\S+)(?:\s+\])?\s*(\|\||&&|;\s*then\b)\s*")
+_RUN_PARTS = re.compile(r"\brun-parts(?:\s+--?[a-z-]+)*\s+(/[^\s;&|}]+?)/?(?=$|[\s;&|}])")
+_STARTS_ANACRON = re.compile(
+    r"(?:^|[\s;&|({])(?:/usr/sbin/)?anacron(?:\s+-[a-zA-Z]+)*\s*(?:$|[;&|)}<>])|invoke-rc\.d\s+anacron\s+start", re.M
+)
+# Debian's cron.daily script steps aside where systemd is PID 1 (`if [ -d /run/systemd/system ]; then exit 0`).
+_STEPS_ASIDE_FOR_SYSTEMD = re.compile(r"\[\s+-d\s+/run/systemd/system\s+\]")
+
+
+def _cron_reads(name: str, daemon: str) -> bool:
+    """Whether the cron daemon reads a file of /etc/cron.d so named: Debian's cron only run-parts names
+    ([A-Za-z0-9_-], cron(8)); cronie all but hidden files and editor or package-manager leftovers (crond(8))."""
+    if daemon == "cron.service":
+        return re.fullmatch(r"[A-Za-z0-9_-]+", name) is not None
+    return not name.startswith(".") and not name.endswith(("~", ".rpmsave", ".rpmorig", ".rpmnew", ".swp"))
+
+
+def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str]]:
+    """(file, command) of every job of the system crontabs the daemon reads: /etc/crontab and /etc/cron.d/*."""
+    files = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
+    jobs = []
+    for file in files:
+        for line in _lines(_read(host, file) or ""):
+            text = line.strip()
+            if not text or text.startswith("#") or re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=", text):
+                continue  # a comment or an environment setting
+            fields = text.split(None, 2 if text.startswith("@") else 6)  # @daily or 5 time fields, user, command
+            if len(fields) == (3 if text.startswith("@") else 7):
+                jobs.append((file, fields[-1]))
+    return jobs
+
+
+_TESTED = {
+    "e": ("exists", "does not exist"),
+    "f": ("is a file", "is no file"),
+    "x": ("is executable", "is not executable"),
+}
+
+
+def _command_runs(host: Host, command: str, systemd: bool) -> tuple[str, str | None]:
+    """The command after its leading file tests (up to the one that stops it), and which test stops it here (None
+    when they let it run)."""
+    while match := _COMMAND_TEST.match(command):
+        negated, test, path, joiner = match.groups()
+        if (test, path) == ("d", "/run/systemd/system"):
+            holds, state = systemd, ("systemd is PID 1" if systemd else "systemd is not PID 1")
+        else:
+            holds = host.run(f"test -{test} %s", path).rc == 0
+            state = f"{path} {_TESTED.get(test, ('is a directory', 'is no directory'))[0 if holds else 1]}"
+        passed = holds != bool(negated)
+        if passed == (joiner == "||"):  # `a || b` runs b when a fails, `a && b` and `if a; then b` when it passes
+            return command[match.end() :], f"`{match.group(0).strip()}` stops it: {state}"
+        command = command[match.end() :]
+    return command, None
+
+
+def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
+    """The identifiers of the /etc/anacrontab jobs that run ``daily`` (period, delay, identifier, command)."""
+    jobs = []
+    for line in _lines(_read(host, _ANACRONTAB) or ""):
+        text = line.strip()
+        if not text or text.startswith("#") or re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=", text):
+            continue
+        fields = text.split(None, 3)
+        if len(fields) == 4 and daily in _RUN_PARTS.findall(fields[3]):
+            jobs.append(fields[2])
+    return jobs
+
+
+def _what_runs_cron_daily(
+    host: Host, daily: str, daemon: str | None, systemd: bool
+) -> tuple[list[tuple[str, bool]], list[str]]:
+    """What runs ``daily`` here, each as its chain (for the evidence) and whether it goes through the cron daemon
+    (Debian's anacron.timer does not); and, where nothing does, what stops each line that would."""
+    chains: list[tuple[str, bool]] = []
+    why_not: list[str] = []
+    starts_anacron: list[str] = []
+    for file, command in _cron_commands(host, daemon) if daemon else []:
+        rest, stopped = _command_runs(host, command, systemd)
+        parts = _RUN_PARTS.findall(rest)
+        if daily in parts and stopped:
+            why_not.append(f"{file} runs {daily} but {stopped}")
+        elif daily in parts:
+            chains.append((f"{file} runs {daily}", True))
+        if "/etc/cron.hourly" in parts and stopped is None:
+            for hourly in _files_in(host, "/etc/cron.hourly"):
+                if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or ""):
+                    starts_anacron.append(f"{file} runs {hourly}, which starts anacron")
+        if _STARTS_ANACRON.search(rest) and stopped:
+            why_not.append(f"{file} starts anacron but {stopped}")
+        elif _STARTS_ANACRON.search(rest):
+            starts_anacron.append(file)
+    jobs = _anacron_daily_jobs(host, daily)
+    timer_runs = systemd and _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
+    if timer_runs and _text(host.run("systemctl is-active -- %s", _ANACRON_TIMER)).strip() == "active":
+        starts_anacron.append(_ANACRON_TIMER)
+    for starter in starts_anacron if jobs else []:
+        chains.append((f"{starter}, whose {_ANACRONTAB} job {jobs[0]} runs {daily}", starter != _ANACRON_TIMER))
+    if jobs and not starts_anacron:
+        why_not.append(f"{_ANACRONTAB}'s job {jobs[0]} runs {daily}, but nothing starts anacron")
+    elif starts_anacron and not jobs:
+        why_not.append(f"anacron is started ({starts_anacron[0]}), but {_ANACRONTAB} has no job running {daily}")
+    if not chains and not why_not:
+        why_not.append(
+            f"no line of /etc/crontab or /etc/cron.d runs run-parts on {daily}, nor any job of {_ANACRONTAB}"
+        )
+    return chains, why_not
+
+
+def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, finding: Finding) -> list[str]:
+    """Why cron does not run ``cron_script`` here (none when it does, the chain that runs it in the evidence):
+    the script executable (and not one that steps aside under systemd, where systemd is PID 1), something running
+    its folder, and the first of ``cron_units`` the host has enabled and running where that goes through cron."""
+    script = args["cron_script"]
+    daily = posixpath.dirname(script)
     if host.run("test -f %s -a -x %s", script, script).rc != 0:
-        finding.fail(f"{script} is missing or not executable: cron never runs logrotate")
+        return [f"{script} is missing or not executable: cron never runs logrotate"]
+    if systemd and _STEPS_ASIDE_FOR_SYSTEMD.search(_read(host, script) or ""):
+        return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
+    chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd)
+    for chain, _ in chains:
+        finding.see(f"cron runs {script}: {chain}")
+    if any(not through_cron for _, through_cron in chains):
+        return []
     if not units:
-        finding.fail(f"no cron daemon ({', '.join(args['cron_units'])}) is installed: nothing runs {script}")
+        return [f"no cron daemon ({', '.join(args['cron_units'])}) is installed: nothing runs {script}"]
+    problems = []
     for unit, state in units[:1]:
         daemon = unit.removesuffix(".service")
         running = (
@@ -968,9 +1095,40 @@ def logrotate_scheduled(host: Host, args: dict[str, Any]) -> Finding:
         )
         finding.see(f"{unit}: {state}, {running}")
         if state != "enabled":
-            finding.fail(f"{unit} is {state}: nothing runs {script} after the next boot")
+            problems.append(f"{unit} is {state}: nothing runs {script} after the next boot")
         if running not in {"active", "running"}:
-            finding.fail(f"{unit} is {running}: nothing runs {script}")
+            problems.append(f"{unit} is {running}: nothing runs {script}")
+    if not chains:
+        problems.append(f"nothing runs {daily}, so cron never runs {script}: {'; '.join(why_not)}")
+    return problems
+
+
+def logrotate_scheduled(host: Host, args: dict[str, Any]) -> Finding:
+    """logrotate runs: its systemd ``timer`` enabled and active (where systemd is PID 1), or cron running
+    ``cron_script`` daily (see _cron_runs_logrotate), the RedHat family's traditional way, kept on many of its hosts
+    with the timer disabled. A host without systemd as PID 1 is judged by cron alone: its timers never fire."""
+    finding = Finding()
+    timer = args["timer"]
+    systemd = host.run("test -d /run/systemd/system").rc == 0  # sd_booted(): systemd is PID 1
+    timer_state = _unit_file_state(host, timer) if systemd else None
+    timer_problem = None
+    if timer_state is not None:
+        active = _text(host.run("systemctl is-active -- %s", timer)).strip()
+        finding.see(f"{timer}: {timer_state}, {active}")
+        if timer_state not in {"enabled", "static"}:
+            timer_problem = f"{timer} is {timer_state}: logrotate never runs, so no log is rotated or aged out"
+        elif active != "active":
+            timer_problem = f"{timer} is {active or 'not active'}: logrotate does not run until it is started"
+        else:
+            finding.see(f"{timer} runs logrotate")
+            return finding
+    else:
+        finding.see(f"no {timer}" if systemd else f"systemd is not PID 1: {timer} never fires")
+    cron_problems = _cron_runs_logrotate(host, args, systemd, finding)
+    if cron_problems and timer_problem:
+        finding.fail(timer_problem)
+    for problem in cron_problems:
+        finding.fail(problem if timer_problem is None else f"nor does cron run it: {problem}")
     return finding
 
 
