@@ -1151,6 +1151,11 @@ TIMER_DISABLED = "logrotate.timer is disabled: logrotate never runs, so no log i
     [
         # openEuler's default: cronie with cronie-anacron; logrotate.timer disabled (old code: failed).
         pytest.param(["enable crond.service"], {"crond.service"}, [], ANACRON_RUNS_DAILY, id="anacron"),
+        # A systemd test commented out of the script is no test.
+        pytest.param(
+            ["enable crond.service", "commented systemd test"], {"crond.service"}, [], ANACRON_RUNS_DAILY,
+            id="commented-systemd-test",
+        ),
         pytest.param(
             ["enable crond.service", "enable logrotate.timer"], {"crond.service", "logrotate.timer"}, [],
             "logrotate.timer runs logrotate", id="timer",
@@ -1197,6 +1202,9 @@ def test_logrotate_is_run_by_cron_and_anacron_on_the_redhat_family(
     packages' spec files install, the unit states the real systemctl's."""
     root = tmp_path / "root"
     _redhat_cron_tree(root, logrotate_runners, anacron="no anacron" not in host_is, noanacron="noanacron" in host_is)
+    if "commented systemd test" in host_is:
+        script = root / DAILY.lstrip("/")
+        script.write_text(script.read_text().replace("\n\n", "\n# if [ -d /run/systemd/system ]; then exit 0; fi\n", 1))
     if "no anacron cron.daily" in host_is:
         anacrontab = root / "etc/anacrontab"
         anacrontab.write_text("".join(line for line in anacrontab.read_text().splitlines(keepends=True)

@@ -88,13 +88,15 @@ def _run_tasks(
     inside: list[str] | None = None,
     playbook_options: tuple[str, ...] = (),
     before: tuple[dict[str, object], ...] = (),
+    after: tuple[dict[str, object], ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """ansible-playbook running the role's ``tasks_from`` (after its OS variable loading, then the tasks ``before``)
     on this machine, in a private mount namespace where /etc is an overlay (changes land in ``work/upper/etc``, which
     the test may fill first), /usr/local/sbin is ``work/sbin`` and each folder of ``binds`` is ``work/<its name>``.
     ``path`` goes first on PATH; ``inside`` is a command prefix the whole run goes under (a network namespace);
-    ``playbook_options`` go to ansible-playbook (--check)."""
-    play = role_play(facts, *before, {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}})
+    ``playbook_options`` go to ansible-playbook (--check); the tasks ``after`` run last."""
+    include = {"ansible.builtin.include_role": {"name": "baseline", "tasks_from": tasks_from}}
+    play = role_play(facts, *before, include, *after)
     (work / "play.yml").write_text(yaml.safe_dump(play), encoding="utf-8")
     for folder in ("upper/etc", "overlay-work", "sbin", *(Path(b).name for b in binds)):
         (work / folder).mkdir(parents=True, exist_ok=True)
@@ -188,6 +190,45 @@ def test_a_duplicate_left_by_another_package_stops_the_role_unwritten(tmp_path: 
 
 DEBIAN = {**OPENEULER, "ansible_distribution": "Debian", "ansible_distribution_major_version": "12"}
 DEBIAN |= {"ansible_distribution_version": "12", "ansible_os_family": "Debian", "ansible_pkg_mgr": "apt"}
+# logrotate's upstream cron.daily script (examples/logrotate.cron), as the RedHat family installs it: no systemd test.
+REDHAT_CRON_DAILY = "#!/bin/sh\n\n/usr/sbin/logrotate /etc/logrotate.conf\nexit 0\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("facts", "cron_daily", "timer", "runner"),
+    [
+        # openEuler: logrotate with its timer and its cron.daily script, cronie running cron.daily (old code: timer).
+        pytest.param(OPENEULER, "redhat", True, "crond", id="openeuler-cron"),
+        pytest.param(OPENEULER, None, True, "logrotate.timer", id="openeuler-timer-only"),
+        pytest.param(OPENEULER, "redhat", False, "crond", id="openeuler-no-timer"),
+        # Debian: its script exits under systemd in favour of the timer.
+        pytest.param(DEBIAN, "debian", True, "logrotate.timer", id="debian"),
+        pytest.param(DEBIAN, "debian", False, "cron", id="debian-no-timer"),
+    ],
+)
+def test_the_role_keeps_running_what_runs_logrotate_there(
+    tmp_path: Path, logrotate: Path, facts: dict[str, str], cron_daily: str | None, timer: bool, runner: str
+) -> None:
+    """DZ-AU-05: the role keeps cron running logrotate where cron.daily's script runs it itself (the RedHat family:
+    enabling the timer beside a working cron setup would run logrotate twice a day), and the timer where the script
+    steps aside for it under systemd (Debian's real script) or is missing; reading the host changes nothing."""
+    debian_root = logrotate.parents[1]  # the Debian logrotate package's files: its script and its timer
+    etc = tmp_path / "upper/etc"
+    (etc / "cron.daily").mkdir(parents=True)
+    if cron_daily == "debian":
+        shutil.copy(debian_root / "etc/cron.daily/logrotate", etc / "cron.daily/logrotate")
+    elif cron_daily == "redhat":
+        (etc / "cron.daily/logrotate").write_text(REDHAT_CRON_DAILY)
+    if timer:  # systemctl list-unit-files reads /etc/systemd/system as the host's own units
+        (etc / "systemd/system").mkdir(parents=True)
+        shutil.copy(next(debian_root.glob("*/systemd/system/logrotate.timer")), etc / "systemd/system")
+    chosen = tmp_path / "runner"
+    save = {"ansible.builtin.copy": {"content": "{{ baseline_logrotate_runner }}", "dest": str(chosen)}}
+    done = _run_tasks(tmp_path, "logging_rotation_runner", facts, logrotate, after=(save,))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert chosen.read_text() == runner
+    assert "changed=1 " in done.stdout, "only the test's own copy of the answer changes anything"
 
 
 @pytest.fixture(scope="module")

@@ -1075,7 +1075,8 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     daily = posixpath.dirname(script)
     if host.run("test -f %s -a -x %s", script, script).rc != 0:
         return [f"{script} is missing or not executable: cron never runs logrotate"]
-    if systemd and _STEPS_ASIDE_FOR_SYSTEMD.search(_read(host, script) or ""):
+    script_lines = [line for line in _lines(_read(host, script) or "") if not line.lstrip().startswith("#")]
+    if systemd and any(_STEPS_ASIDE_FOR_SYSTEMD.search(line) for line in script_lines):
         return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
     chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd)
