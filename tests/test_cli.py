@@ -207,6 +207,35 @@ def test_every_command_refuses_with_one_prefix(command: list[str], said: str, tm
     assert any(said.replace("{tmp}", str(tmp_path)) in line for line in refusals), refusals
 
 
+@pytest.mark.parametrize(
+    ("command", "said", "usage"),
+    [
+        (["synth"], "Missing argument 'CITY_DIR'.", "Usage: dizuo synth [OPTIONS]"),
+        (["synth", YULIN, "--bogus"], "No such option: --bogus", "Usage: dizuo synth [OPTIONS]"),
+        (["nosuch"], "No such command 'nosuch'.", "Usage: dizuo [OPTIONS] COMMAND"),
+        (["--bogus"], "No such option: --bogus", "Usage: dizuo [OPTIONS] COMMAND"),
+        (["capacity", "forecast"], "Missing argument 'USAGE.csv'.", "Usage: dizuo capacity forecast [OPTIONS]"),
+        (
+            ["migrate", "plan", "--time-limit", "soon", "instance.json"],
+            "Invalid value for '--time-limit'",
+            "Usage: dizuo migrate plan [OPTIONS]",
+        ),
+    ],
+    ids=["missing-argument", "unknown-option", "unknown-command", "unknown-root-option", "domain", "bad-value"],
+)
+def test_a_usage_error_is_refused_with_the_one_prefix(command: list[str], said: str, usage: str) -> None:
+    """What click refuses (a missing argument, an unknown option or command, a value it cannot read) is a refusal
+    like every other: exit 2 and a first line starting `error: `, then the usage and where help is, where typer drew
+    the usage above a boxed "Error" panel."""
+    result = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert result.exit_code == BAD_INPUT, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: {said}"), lines
+    assert lines[1].startswith(usage), lines
+    assert lines[2] == f"Try '{lines[1].split(' [')[0].removeprefix('Usage: ')} --help' for help.", lines
+    assert "╭" not in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("mismatch", [None, "warning", "error"], ids=["default", "warning", "error"])
 def test_ansible_imported_under_the_stdout_guard_has_nothing_to_warn_about(mismatch: str | None) -> None:
     """`dizuo harden --limit` (and `dizuo audit`) load Ansible in-process, whose display patches sys.stdout's buffer and

@@ -8,9 +8,11 @@ more than the forecast itself takes). `dizuo --help` lists every command, so it 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import signal
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -53,8 +55,42 @@ def domain_commands(module_name: str) -> TyperGroup:
     return group
 
 
+# click's exception for what it refuses (an unknown option or command, a missing argument, a value it cannot
+# convert), raised from typer's own copy of click (typer._click) in newer typer and from click in older: the base of
+# the public typer.BadParameter of either (Any: its attributes are the ones of whichever click it is).
+_ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+@contextlib.contextmanager
+def _refusing_as_dizuo() -> Iterator[None]:
+    """A usage error is a refusal like any other: its line starts `error: ` (dizuo.refusal), then the usage and
+    where help is, on stderr, with its own exit status (2, BAD_INPUT, for a usage error), where typer drew a boxed
+    "Error" panel below the usage. Ended through typer.Exit, which typer turns into the exit status."""
+    try:
+        yield
+    except _ClickException as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # a group called bare prints its help, as typer does
+            raise
+        typer.echo(error_line(err.format_message()), err=True)
+        ctx = getattr(err, "ctx", None)
+        if ctx is not None:
+            typer.echo(ctx.get_usage(), err=True)
+            if ctx.command.get_help_option(ctx) is not None:
+                typer.echo(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.", err=True)
+        raise typer.Exit(err.exit_code) from None
+
+
 class _Domains(TyperGroup):
-    """The root group: lists COMMANDS, loads a command's domain when it is looked up."""
+    """The root group: lists COMMANDS, loads a command's domain when it is looked up; what click refuses on the way
+    (in the root's own options, or in a command's, parsed as the root invokes it) is refused as dizuo refuses."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with _refusing_as_dizuo():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _refusing_as_dizuo():
+            return super().invoke(ctx)
 
     # Context and Command are click's classes, which newer typer vendors (typer._click) and older typer takes from
     # click itself: Any keeps this independent of which.
