@@ -9,7 +9,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from dizuo.capacity.collector import GIB, CapacityCollector, Snapshot, allocations
+from dizuo.capacity.collector import GIB, CapacityCollector, LeftOut, Snapshot, allocations
 from dizuo.capacity.types import Forecast
 from dizuo.declaration import load
 
@@ -118,19 +118,69 @@ def test_allocations_come_from_the_declaration():
     sjj = declaration.department("sjj").quota.storage_gib * GIB
     assert (
         registry.get_sample_value(
-            "dizuo_storage_allocated_bytes", {"scope": "department", "department": "sjj", "pool": ""}
+            "dizuo_storage_allocated_bytes",
+            {"scope": "department", "department": "sjj", "pool": "", "kind": "", "volume": ""},
         )
         == sjj
     )
     pool = next(p for p in declaration.storage_pools() if p.name == "phase1-ceph")
     assert (
         registry.get_sample_value(
-            "dizuo_storage_allocated_bytes", {"scope": "pool", "department": "", "pool": "phase1-ceph"}
+            "dizuo_storage_allocated_bytes",
+            {"scope": "pool", "department": "", "pool": "phase1-ceph", "kind": "", "volume": ""},
         )
         == pool.capacity_gib * GIB
     )
     exported = [s for f in registry.collect() if f.name == "dizuo_storage_allocated_bytes" for s in f.samples]
     assert len(exported) == len(declaration.departments) + len(declaration.storage_pools())
+
+
+def ceph_pool(volume: str) -> Forecast:
+    """A Ceph pool's forecast, its volume ``<cluster>/<pool>`` as the default selector names it."""
+    labels = {"kind": "ceph_pool", "volume": volume, "pool": volume.rpartition("/")[2], "department": "", "system": ""}
+    return Forecast(f"ceph_pool:{volume}", int(NOW), None, None, None, 1e12, 4e12, labels)
+
+
+def test_a_declared_pool_s_allocation_carries_its_own_ceph_cluster_s_pool():
+    """With Ceph clusters each holding a pool of a declared pool's name, the declared capacity carries the kind and
+    volume of its own cluster's pool (fsid first, then the Kubernetes cluster declaring it, else the only one no
+    declared cluster names; one left out counts), so a join on them meets that pool only; where none is told (two
+    unknown clusters' pools, or none seen) its volume is empty rather than a guess."""
+    declaration = load(ROOT / "inventories" / "yulin")
+    fsid = {p.name: p.ceph_cluster_id for p in declaration.storage_pools()}
+    forecasts = [
+        # phase1-ceph: its fsid's, beside a pool labelled after yl-gov (a Ceph cluster run in it) and dc2's.
+        *(ceph_pool(f"{c}/phase1-ceph") for c in (fsid["phase1-ceph"], "yl-gov", "dc2")),
+        # dmz-ceph: dc2's here, and yl-dmz's (its Kubernetes cluster's name) left out below.
+        ceph_pool("dc2/dmz-ceph"),
+        # xc-ceph: phase1-ceph's cluster (declared: not xc-ceph's), and one job's cluster, the only one unknown.
+        *(ceph_pool(f"{c}/xc-ceph") for c in (fsid["phase1-ceph"], "job:ceph")),
+        # datapool-ceph: two clusters the declaration does not name: which is its own is not told.
+        *(ceph_pool(f"{c}/datapool-ceph") for c in ("dc2", "dc3")),
+    ]
+    left_out = LeftOut(("ceph_pool", "yl-dmz/dmz-ceph", "dmz-ceph", "", ""), NOW - 3600)
+    registry = collect(
+        Snapshot(forecasts=tuple(forecasts), succeeded_at=NOW, left_out=(left_out,)), allocations(declaration)
+    )
+    told = {
+        s.labels["pool"]: (s.labels["kind"], s.labels["volume"])
+        for f in registry.collect()
+        if f.name == "dizuo_storage_allocated_bytes"
+        for s in f.samples
+        if s.labels["scope"] == "pool"
+    }
+    assert told == {
+        "phase1-ceph": ("ceph_pool", f"{fsid['phase1-ceph']}/phase1-ceph"),
+        "dmz-ceph": ("ceph_pool", "yl-dmz/dmz-ceph"),
+        "xc-ceph": ("ceph_pool", "job:ceph/xc-ceph"),
+        "datapool-ceph": ("", ""),
+        "datapool-s3": ("", ""),
+    }
+    department = registry.get_sample_value(
+        "dizuo_storage_allocated_bytes",
+        {"scope": "department", "department": "sjj", "pool": "", "kind": "", "volume": ""},
+    )
+    assert department == declaration.department("sjj").quota.storage_gib * GIB
 
 
 def test_each_scrape_reads_the_latest_snapshot():

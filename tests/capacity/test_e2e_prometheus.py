@@ -579,18 +579,49 @@ def test_the_pool_panel_keeps_same_named_pools_of_two_clusters_apart(city):
     wait_for(lambda: query(city, 'dizuo_storage_used_bytes{kind="ceph_pool"}')["data"]["result"], "pools", city.logs)
     dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
     panel = next(p for p in dashboard["panels"] if p["title"] == "Pools: used vs capacity")
-    for metric, ref in (("dizuo_storage_used_bytes", "A"), ("dizuo_storage_capacity_bytes", "B")):
+    for metric, ref, what in (
+        ("dizuo_storage_used_bytes", "A", "used"),
+        ("dizuo_storage_capacity_bytes", "B", "capacity"),
+    ):
         exported = {
             r["metric"]["volume"]: float(r["value"][1])
             for r in query(city, f'{metric}{{kind="ceph_pool"}}')["data"]["result"]
         }
         assert sum(v.endswith("/.mgr") for v in exported) >= 2, f"the city has .mgr in two clusters: {exported}"
-        target = next(t for t in panel["targets"] if t["refId"] == ref)
-        lines = query(city, target["expr"].replace('"$pool"', '".*"'))["data"]["result"]
-        legend = re.sub(r"{{(\w+)}}", lambda m: "{" + m[1] + "}", target["legendFormat"])
-        drawn = {legend.format(**r["metric"]): float(r["value"][1]) for r in lines}
-        suffix = legend.format(volume="", pool="")
-        assert drawn == {v + suffix: b for v, b in exported.items()}, f"{panel['title']} {ref}: {drawn}"
+        drawn = panel_lines(city, panel, ref)
+        assert drawn == {f"{v} {what}": b for v, b in exported.items()}, f"{panel['title']} {ref}: {drawn}"
+
+
+def panel_lines(city: City, panel: dict[str, Any], ref: str) -> dict[str, float]:
+    """The lines query ``ref`` of ``panel`` draws with every pool chosen, by legend."""
+    target = next(t for t in panel["targets"] if t["refId"] == ref)
+    lines = query(city, target["expr"].replace('"$pool"', '".*"'))["data"]["result"]
+    legend = re.sub(r"{{(\w+)}}", lambda m: "{" + m[1] + "}", target["legendFormat"])
+    return {legend.format(**r["metric"]): float(r["value"][1]) for r in lines}
+
+
+def test_the_pool_panel_draws_each_declared_pool_beside_its_own_cluster_s_pool(city):
+    """The declared capacity of a pool is drawn as `<cluster>/<pool> declared`, the Ceph pool told as its own (here
+    the only one of its name), and a join of the used bytes with the allocation on their labels meets that pool only;
+    a declared pool with no Ceph series told as its own is drawn under its name, saying so."""
+    wait_for(lambda: query(city, 'dizuo_storage_used_bytes{kind="ceph_pool"}')["data"]["result"], "pools", city.logs)
+    dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
+    panel = next(p for p in dashboard["panels"] if p["title"] == "Pools: used vs capacity")
+    declared = {p.name: p.capacity_gib * GIB for p in load(ROOT / "inventories" / "yulin").storage_pools()}
+    drawn = {**panel_lines(city, panel, "C"), **panel_lines(city, panel, "D")}
+    untold = ("xc-ceph", "datapool-ceph", "datapool-s3")
+    assert drawn == {
+        "yl-gov-ceph/phase1-ceph declared": declared["phase1-ceph"],
+        "yl-dmz-ceph/dmz-ceph declared": declared["dmz-ceph"],
+        **{f"{p} declared (no Ceph pool told as its own)": declared[p] for p in untold},
+    }, f"{panel['title']}: {drawn}"
+    used, allocated = 'dizuo_storage_used_bytes{kind="ceph_pool"}', 'dizuo_storage_allocated_bytes{scope="pool"}'
+    share = f"{used} / on (kind, volume, pool) {allocated}"
+    joined = {r["metric"]["volume"]: float(r["value"][1]) for r in query(city, share)["data"]["result"]}
+    assert joined == {
+        "yl-gov-ceph/phase1-ceph": 101.0 * GIB / declared["phase1-ceph"],
+        "yl-dmz-ceph/dmz-ceph": 103.0 * GIB / declared["dmz-ceph"],
+    }, f"used / allocated joined: {joined}"
 
 
 def test_report_from_prometheus_charts_the_filling_volume(city, tmp_path):

@@ -12,8 +12,12 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
   sample is absent when the date is beyond the forecast horizon (30 days): absent = "not soon".
   Separate metric names rather than a ``quantile`` label, so that no rule can mix the three by
   forgetting a label matcher.
-- ``dizuo_storage_allocated_bytes{scope="department"|"pool"}``: the declaration's department
-  storage quota (``department`` set) or the declared capacity of a storage pool (``pool`` set).
+- ``dizuo_storage_allocated_bytes{scope="department"|"pool", department, pool, kind, volume}``: the declaration's
+  department storage quota (``department`` set) or the declared capacity of a storage pool (``pool`` set). A pool's
+  ``kind`` and ``volume`` are those of the Ceph pool series it is the declared capacity of (``ceph_pool``,
+  ``<cluster>/<pool>``), told by its Ceph cluster as the capacity report tells a declared pool's row (see
+  ``ceph_volume_of``), so that it joins that series and not the same-named pool of another Ceph cluster; both are
+  empty where none is told (none seen yet, or two no declared cluster names), and for a department.
 - ``dizuo_dataset_last_write_timestamp_seconds{dataset, department, pool, kind}``: when a data-pool dataset's volume
   (its bucket, or its claim ``dp-<owner>/<dataset>``) last grew past noise or was written that much (where the source
   counts bytes written), or the first sample read if neither since (the forecasting loop carries what earlier runs
@@ -41,7 +45,7 @@ Metrics (labels ``kind, volume, pool, department, system`` on the per-volume one
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -132,6 +136,9 @@ class Allocation:
     name: str
     bytes: float
     labels: dict[str, str] = field(default_factory=dict)
+    # A pool's: the values the `cluster` label of its Ceph cluster's series may carry, its fsid (ceph_cluster_id)
+    # first, then the name of the Kubernetes cluster declaring it.
+    clusters: tuple[str, ...] = ()
 
 
 def unwatched_refresh_periods(declaration: Declaration | None, write_lookback_seconds: float) -> list[str]:
@@ -153,8 +160,41 @@ def allocations(declaration: Declaration | None) -> tuple[Allocation, ...]:
     if declaration is None:
         return ()
     out = [Allocation("department", d.code, d.quota.storage_gib * GIB) for d in declaration.departments]
-    out += [Allocation("pool", p.name, p.capacity_gib * GIB) for p in declaration.storage_pools()]
+    out += [
+        Allocation(
+            "pool", p.name, p.capacity_gib * GIB, clusters=(*([p.ceph_cluster_id] if p.ceph_cluster_id else []), c.name)
+        )
+        for c in declaration.clusters
+        for p in c.storage_pools
+    ]
     return tuple(out)
+
+
+def ceph_volume_of(pool: Allocation, seen: Mapping[str, Sequence[str]], declared: Collection[str]) -> str:
+    """The Ceph pool volume (``<cluster>/<name>``) of the pools ``seen`` (pool name: volumes) that ``pool`` is the
+    declared capacity of, or '' where none is told. As the capacity report tells a declared pool's row: two Ceph
+    clusters may each have a pool of its name (every cluster has ``.mgr``, ``rbd`` is Ceph's usual name), so it is the
+    one whose cluster is its own (its fsid wins over the Kubernetes cluster's name, which may label another Ceph
+    cluster run beside it), else the only one whose cluster no ``declared`` pool names; of two or more such, none."""
+    # A volume's cluster is what comes before its last '/': '' where it has none (a CSV's ``xc-ceph``).
+    clusters = {v: v.rpartition("/")[0] for v in seen.get(pool.name, ())}
+    for cluster in pool.clusters:
+        own = [v for v, its in clusters.items() if its == cluster]
+        if own:
+            return own[0]
+    unknown = [v for v, its in clusters.items() if its not in declared]
+    return unknown[0] if len(unknown) == 1 else ""
+
+
+def _ceph_pools_seen(snap: Snapshot) -> dict[str, list[str]]:
+    """The Ceph pool volumes the last good run forecast or left out (a pool left out is still there), by pool name."""
+    kind, volume, pool = (LABELS.index(label) for label in ("kind", "volume", "pool"))
+    found = [tuple(f.labels.get(label, "") for label in LABELS) for f in snap.forecasts]
+    seen: dict[str, list[str]] = {}
+    for labels in (*found, *(g.labels for g in snap.left_out)):
+        if labels[kind] == "ceph_pool":
+            seen.setdefault(labels[pool], []).append(labels[volume])
+    return seen
 
 
 class CapacityCollector:
@@ -214,7 +254,7 @@ class CapacityCollector:
         allocated = GaugeMetricFamily(
             "dizuo_storage_allocated_bytes",
             "Granted storage: department quota (scope=department) or declared pool capacity (scope=pool).",
-            labels=["scope", "department", "pool"],
+            labels=["scope", "department", "pool", "kind", "volume"],
         )
         duration = GaugeMetricFamily(
             "dizuo_capacity_forecast_duration_seconds", "Wall time of the last successful forecast run."
@@ -265,9 +305,14 @@ class CapacityCollector:
                 for family, at in ((median, f.exhaustion_at), (early, f.p10), (late, f.p90)):
                     if at is not None:
                         family.add_metric(values, float(at))
+            seen = _ceph_pools_seen(snap)
+            declared = {cluster for a in self._allocated for cluster in a.clusters}
             for a in self._allocated:
-                department, pool = (a.name, "") if a.scope == "department" else ("", a.name)
-                allocated.add_metric([a.scope, department, pool], a.bytes)
+                if a.scope == "department":
+                    allocated.add_metric([a.scope, a.name, "", "", ""], a.bytes)
+                    continue
+                told = ceph_volume_of(a, seen, declared)
+                allocated.add_metric([a.scope, "", a.name, "ceph_pool" if told else "", told], a.bytes)
             for w in snap.writes:
                 last_write.add_metric([w.dataset, w.department, w.pool, w.kind], float(w.at))
             for r in self._refresh:
