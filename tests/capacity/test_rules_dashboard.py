@@ -148,3 +148,107 @@ def test_the_full_within_stats_follow_the_alert_horizons_and_count_each_volume_o
         ["promtool", "test", "rules", str(tmp_path / "case.yaml")], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def replica_series(instance: str, *, stale: int, db_full_in_hours: int, db_used: int, rbd_used: int) -> list[dict]:
+    """promtool input series of one exporter replica of job dizuo-capacity: its stale flag, gaj's claim db (forecast
+    full ``db_full_in_hours`` from promtool's clock start, ``db_used`` of 100 bytes used), pool dc1/rbd
+    (``rbd_used`` of 100) and gaj's quota of 1000."""
+    own = f'job="dizuo-capacity",instance="{instance}"'
+    db = f'{own},kind="pvc",volume="gaj-01/db",pool="xc-ceph",department="gaj",system=""'
+    rbd = f'{own},kind="ceph_pool",volume="dc1/rbd",pool="rbd",department="",system=""'
+    quota = f'{own},scope="department",department="gaj",pool="",kind="",volume=""'
+    return [
+        {"series": f"dizuo_capacity_forecast_stale{{{own}}}", "values": f"{stale}x30"},
+        *(
+            {"series": f'dizuo_capacity_selector_stale{{{own},kind="{k}"}}', "values": "0x30"}
+            for k in ("pvc", "ceph_pool")
+        ),
+        *(
+            {
+                "series": f"dizuo_storage_exhaustion_{q}timestamp_seconds{{{db}}}",
+                "values": f"{db_full_in_hours * 3600}x30",
+            }
+            for q in ("", "p10_", "p90_")
+        ),
+        {"series": f"dizuo_storage_used_bytes{{{db}}}", "values": f"{db_used}x30"},
+        {"series": f"dizuo_storage_capacity_bytes{{{db}}}", "values": "100x30"},
+        {"series": f"dizuo_storage_used_bytes{{{rbd}}}", "values": f"{rbd_used}x30"},
+        {"series": f"dizuo_storage_capacity_bytes{{{rbd}}}", "values": "100x30"},
+        {"series": f"dizuo_storage_allocated_bytes{{{quota}}}", "values": "1000x30"},
+    ]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_the_dashboard_reads_a_stale_replica_only_where_no_replica_is_fresh(tmp_path):
+    """With two exporter replicas, one serving a stale forecast (gaj-01/db full in 2 h, 95 % used, dc1/rbd at 90, a
+    volume left out) and one a fresh one (db full in 100 h, 40 % used, rbd at 50), the time-to-full table, the fullest
+    volumes, the departments' used/quota, the pools and the volumes no longer reporting show the fresh forecast, as the
+    alerts do; a stale exporter with no fresh replica beside it is still read. Evaluated by promtool."""
+    db = {"kind": "pvc", "volume": "gaj-01/db", "pool": "xc-ceph", "department": "gaj", "system": ""}
+    left_out = (
+        'dizuo_capacity_left_out_last_sample_timestamp_seconds{job="dizuo-capacity",instance="%s",kind="pvc",'
+        'volume="gaj-01/old",pool="xc-ceph",department="gaj",system=""}'
+    )
+    stale = replica_series("10.61.0.11:9782", stale=1, db_full_in_hours=2, db_used=95, rbd_used=90)
+    stale.append({"series": left_out % "10.61.0.11:9782", "values": "0x30"})
+    fresh = replica_series("10.61.0.12:9782", stale=0, db_full_in_hours=100, db_used=40, rbd_used=50)
+    (table_p10, table_median, table_p90, table_full), (fullest,), (departments,) = (panel_exprs(i) for i in (5, 6, 7))
+    pool_used, pool_capacity, *_declared = panel_exprs(8)
+    (no_longer_reporting,) = panel_exprs(11)
+    # promtool's clock starts at 0 and evaluates at 10 minutes: a date h hours from 0 is h * 3600 - 600 s away.
+    read = [
+        *(
+            {"expr": expr, "eval_time": "10m", "exp_samples": [{"labels": label_set(db), "value": 100 * 3600 - 600}]}
+            for expr in (table_p10, table_median, table_p90)
+        ),
+        *(
+            {
+                "expr": expr,
+                "eval_time": "10m",
+                "exp_samples": [
+                    {"labels": label_set(db), "value": 0.4},
+                    {"labels": '{kind="ceph_pool",pool="rbd",volume="dc1/rbd"}', "value": 0.5},
+                ],
+            }
+            for expr in (table_full, fullest)
+        ),
+        {"expr": departments, "eval_time": "10m", "exp_samples": [{"labels": '{department="gaj"}', "value": 0.04}]},
+        *(
+            {"expr": expr, "eval_time": "10m", "exp_samples": [{"labels": '{pool="rbd",volume="dc1/rbd"}', "value": v}]}
+            for expr, v in ((pool_used, 50), (pool_capacity, 100))
+        ),
+        {"expr": no_longer_reporting, "eval_time": "10m", "exp_samples": []},
+    ]
+    alone = {
+        "expr": table_median,
+        "eval_time": "10m",
+        "exp_samples": [{"labels": label_set(db), "value": 2 * 3600 - 600}],
+    }
+    case = {
+        "evaluation_interval": "1m",
+        "tests": [
+            {"interval": "1m", "input_series": stale + fresh, "promql_expr_test": read},
+            {"interval": "1m", "input_series": stale, "promql_expr_test": [alone]},
+        ],
+    }
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    done = subprocess.run(
+        ["promtool", "test", "rules", str(tmp_path / "case.yaml")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def label_set(labels: dict[str, str]) -> str:
+    """``labels`` as promtool's expected samples write them (an empty label is no label)."""
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if v) + "}"
+
+
+def test_the_dashboard_s_stale_replica_filter_names_the_configured_replica_labels():
+    """The per-volume panels tell exporter replicas apart by the replica labels alerts-config.yaml names, as the
+    alerts do: a replica label left out would make two replicas one, and a stale one would hide the fresh one."""
+    replicas = ", ".join(load_alert_config(ROOT / "monitoring" / "alerts-config.yaml").replica_labels)
+    per_volume = [*panel_exprs(5), *panel_exprs(6), *panel_exprs(7), *panel_exprs(8)[:2], *panel_exprs(11)]
+    for expr in per_volume:
+        assert f"unless on (job, {replicas}) (dizuo_capacity_forecast_stale == 1" in expr, expr
+        assert f"unless on (job, kind, {replicas}) (dizuo_capacity_selector_stale == 1" in expr, expr
