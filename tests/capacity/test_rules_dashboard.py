@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -143,17 +144,15 @@ def test_the_full_within_stats_follow_the_alert_horizons_and_count_each_volume_o
         "evaluation_interval": "1m",
         "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": counted}],
     }
-    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
-    done = subprocess.run(
-        ["promtool", "test", "rules", str(tmp_path / "case.yaml")], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_promtool_passes(tmp_path, case)
 
 
-def replica_series(instance: str, *, stale: int, db_full_in_hours: int, db_used: int, rbd_used: int) -> list[dict]:
-    """promtool input series of one exporter replica of job dizuo-capacity: its stale flag, gaj's claim db (forecast
-    full ``db_full_in_hours`` from promtool's clock start, ``db_used`` of 100 bytes used), pool dc1/rbd
-    (``rbd_used`` of 100) and gaj's quota of 1000."""
+def replica_series(
+    instance: str, *, stale: int, db_full_in_hours: int, db_used: int, rbd_used: int, unread: tuple[str, ...] = ()
+) -> list[dict]:
+    """promtool input series of one exporter replica of job dizuo-capacity: its stale flag, its selector stale flags
+    (1 for the kinds ``unread``), gaj's claim db (forecast full ``db_full_in_hours`` from promtool's clock start,
+    ``db_used`` of 100 bytes used), pool dc1/rbd (``rbd_used`` of 100) and gaj's quota of 1000."""
     own = f'job="dizuo-capacity",instance="{instance}"'
     db = f'{own},kind="pvc",volume="gaj-01/db",pool="xc-ceph",department="gaj",system=""'
     rbd = f'{own},kind="ceph_pool",volume="dc1/rbd",pool="rbd",department="",system=""'
@@ -161,7 +160,7 @@ def replica_series(instance: str, *, stale: int, db_full_in_hours: int, db_used:
     return [
         {"series": f"dizuo_capacity_forecast_stale{{{own}}}", "values": f"{stale}x30"},
         *(
-            {"series": f'dizuo_capacity_selector_stale{{{own},kind="{k}"}}', "values": "0x30"}
+            {"series": f'dizuo_capacity_selector_stale{{{own},kind="{k}"}}', "values": f"{int(k in unread)}x30"}
             for k in ("pvc", "ceph_pool")
         ),
         *(
@@ -232,11 +231,7 @@ def test_the_dashboard_reads_a_stale_replica_only_where_no_replica_is_fresh(tmp_
             {"interval": "1m", "input_series": stale, "promql_expr_test": [alone]},
         ],
     }
-    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
-    done = subprocess.run(
-        ["promtool", "test", "rules", str(tmp_path / "case.yaml")], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_promtool_passes(tmp_path, case)
 
 
 def label_set(labels: dict[str, str]) -> str:
@@ -252,3 +247,37 @@ def test_the_dashboard_s_stale_replica_filter_names_the_configured_replica_label
     for expr in per_volume:
         assert f"unless on (job, {replicas}) (dizuo_capacity_forecast_stale == 1" in expr, expr
         assert f"unless on (job, kind, {replicas}) (dizuo_capacity_selector_stale == 1" in expr, expr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_the_stale_stat_says_stale_only_where_no_replica_serves_a_fresh_forecast(tmp_path):
+    """The "Forecast stale" stat is 0 while one replica of a pair serves a fresh forecast beside a stale one (the
+    panels show the fresh one), and 1 when both are stale or neither reads a kind of storage. Evaluated by promtool."""
+    (stat,) = panel_exprs(3)
+    pair = {"stale": 0, "db_full_in_hours": 100, "db_used": 40, "rbd_used": 50}
+    cases = [
+        (replica_series("a", **{**pair, "stale": 1}) + replica_series("b", **pair), 0),
+        (replica_series("a", **{**pair, "stale": 1}) + replica_series("b", **{**pair, "stale": 1}), 1),
+        (replica_series("a", **pair, unread=("pvc",)) + replica_series("b", **pair, unread=("pvc",)), 1),
+    ]
+    case = {
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [{"expr": stat, "eval_time": "10m", "exp_samples": [{"value": stale}]}],
+            }
+            for series, stale in cases
+        ],
+    }
+    assert_promtool_passes(tmp_path, case)
+
+
+def assert_promtool_passes(tmp_path: Path, case: dict[str, Any]) -> None:
+    """`promtool test rules` passes the unit test file ``case``, written in ``tmp_path``."""
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    done = subprocess.run(
+        ["promtool", "test", "rules", str(tmp_path / "case.yaml")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
