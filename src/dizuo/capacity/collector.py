@@ -170,20 +170,27 @@ def allocations(declaration: Declaration | None) -> tuple[Allocation, ...]:
     return tuple(out)
 
 
+def own_ceph_series(
+    series: Sequence[str], clusters: Sequence[str], declared: Collection[str]
+) -> tuple[list[str], list[str]]:
+    """Of the Ceph pool volumes ``series`` (``<cluster>/<name>``) of one declared pool's name: those of its own Ceph
+    cluster, and those of clusters no declared pool names (``declared``). ``clusters`` are the values its own
+    cluster's ``cluster`` label may carry, its fsid first: the fsid names one Ceph cluster and wins; the name of the
+    Kubernetes cluster declaring the pool (Rook's labelling) counts only where no series carries the fsid, since it
+    may label another Ceph cluster run beside it. Every cluster has ``.mgr`` and ``rbd`` is Ceph's usual name, so two
+    clusters' pools may share the name; the capacity report and the exporter both tell a declared pool's series so."""
+    of_cluster = {s: s.rpartition("/")[0] for s in series}  # '' where it has none (a CSV's ``xc-ceph``)
+    own = next(([s for s in series if of_cluster[s] == c] for c in clusters if c in of_cluster.values()), [])
+    unknown = [s for s in series if s not in own and of_cluster[s] not in declared]
+    return own, unknown
+
+
 def ceph_volume_of(pool: Allocation, seen: Mapping[str, Sequence[str]], declared: Collection[str]) -> str:
-    """The Ceph pool volume (``<cluster>/<name>``) of the pools ``seen`` (pool name: volumes) that ``pool`` is the
-    declared capacity of, or '' where none is told. As the capacity report tells a declared pool's row: two Ceph
-    clusters may each have a pool of its name (every cluster has ``.mgr``, ``rbd`` is Ceph's usual name), so it is the
-    one whose cluster is its own (its fsid wins over the Kubernetes cluster's name, which may label another Ceph
-    cluster run beside it), else the only one whose cluster no ``declared`` pool names; of two or more such, none."""
-    # A volume's cluster is what comes before its last '/': '' where it has none (a CSV's ``xc-ceph``).
-    clusters = {v: v.rpartition("/")[0] for v in seen.get(pool.name, ())}
-    for cluster in pool.clusters:
-        own = [v for v, its in clusters.items() if its == cluster]
-        if own:
-            return own[0]
-    unknown = [v for v, its in clusters.items() if its not in declared]
-    return unknown[0] if len(unknown) == 1 else ""
+    """The Ceph pool volume of the pools ``seen`` (pool name: volumes) that ``pool`` is the declared capacity of
+    (:func:`own_ceph_series`): its own cluster's, else the only one in a cluster no declared pool names; of two or
+    more such, or none, ''."""
+    own, unknown = own_ceph_series(seen.get(pool.name, ()), pool.clusters, declared)
+    return own[0] if own else unknown[0] if len(unknown) == 1 else ""
 
 
 def _ceph_pools_seen(snap: Snapshot) -> dict[str, list[str]]:

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from rich.table import Table
 from rich.text import Text
 
+from dizuo.capacity.collector import allocations, own_ceph_series, refresh_periods
 from dizuo.capacity.prometheus_source import Kind, Owner, Ownership
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
@@ -276,13 +277,8 @@ def _pool_rows(
     for v in volumes:
         if v.labels.get("kind") == "ceph_pool":
             candidates.setdefault(v.labels.get("pool", ""), []).append(v.labels.get("volume", ""))
-    # A declared pool's name: the Kubernetes cluster declaring it and its Ceph cluster's fsid, the values a `cluster`
-    # label of its Ceph cluster may carry.
-    own: dict[str, tuple[str, ...]] = {}
-    if declaration is not None:
-        for c in declaration.clusters:
-            for p in c.storage_pools:
-                own[p.name] = (c.name, *([p.ceph_cluster_id] if p.ceph_cluster_id else []))
+    # A declared pool's name: the values a `cluster` label of its Ceph cluster may carry, its fsid first.
+    own: dict[str, tuple[str, ...]] = {a.name: a.clusters for a in allocations(declaration) if a.scope == "pool"}
     declared_clusters = {name for names in own.values() for name in names}
     in_row: set[str] = set()  # the Ceph series counted in their pool's own row
     notes: dict[str, str] = {}
@@ -290,16 +286,11 @@ def _pool_rows(
         if pool not in own:
             in_row.update(series if len(series) == 1 else ())
             continue
-        kubernetes, *fsid = own[pool]
-        # The fsid names one Ceph cluster; a Kubernetes cluster's name may label another Ceph cluster run beside it.
-        theirs = [s for s in series if _ceph_cluster(s) in fsid] or [
-            s for s in series if _ceph_cluster(s) == kubernetes
-        ]
-        unknown = [s for s in series if s not in theirs and _ceph_cluster(s) not in declared_clusters]
+        theirs, unknown = own_ceph_series(series, own[pool], declared_clusters)
         if theirs or len(unknown) == 1:
             in_row.update(theirs or unknown)
         elif unknown:
-            labels = " or ".join(f'cluster="{name}"' for name in reversed(own[pool]))
+            labels = " or ".join(f'cluster="{name}"' for name in own[pool])
             notes[pool] = f"not told which of {', '.join(sorted(unknown))} is its own: label its Ceph series {labels}"
         else:
             notes[pool] = f"not seen in its own Ceph cluster, only in other declared ones: {', '.join(sorted(series))}"
@@ -314,11 +305,6 @@ def _pool_rows(
     return row_of, notes
 
 
-def _ceph_cluster(volume: str) -> str:
-    """The cluster part of a Ceph pool's volume, ``<cluster>/<name>``: '' where it has none (a CSV's ``xc-ceph``)."""
-    return volume.rpartition("/")[0]
-
-
 def report_horizon(risk_seconds: int) -> int:
     """How far ahead a report forecasts: HORIZON, or further where it is asked who is at risk further ahead (a p10
     beyond the horizon is not known, and would count as never)."""
@@ -329,7 +315,6 @@ def _freshness(
     histories: Sequence[UsageHistory], declaration: Declaration | None, write_histories: Sequence[UsageHistory]
 ) -> tuple[Freshness, ...]:
     """Every declared dataset's last write (as the exporter reads it), longest overdue first."""
-    from dizuo.capacity.collector import refresh_periods  # noqa: PLC0415 - the exporter's rules, one place
     from dizuo.capacity.exporter import dataset_writes, with_older_writes  # noqa: PLC0415
 
     if not histories:
