@@ -905,6 +905,47 @@ def test_a_plain_equals_sign_in_a_stack_config_reaches_the_program_as_the_text(t
     assert exports == {"separator": "=", "match": {"op": "=", "values": ["="]}}
 
 
+# Go's encoding/json writes a float64 (floatEncoder) with strconv's shortest digits (precision -1, which Python's
+# repr picks alike), positionally ('f') for 1e-6 <= |x| < 1e21 and with an exponent ('e') outside, cleaning e-07 to
+# e-7; 'f' pads the shortest digits with zeros rather than writing the exact binary value.
+GO_JSON_FLOATS = [
+    ("9007199254740992.0", "9007199254740992"),  # 2**53: its shortest digits are all of it
+    ("1152921504606846976.0", "1152921504606847000"),  # 2**60: shortest digits, zero-padded ('f', -1)
+    ("18446744073709551616", "18446744073709552000"),  # 2**64: past uint64, so yaml.v3 reads a float
+    ("1e20", "100000000000000000000"),  # below 1e21: positional
+    ("1e21", "1e+21"),  # from 1e21: an exponent
+    ("1e-7", "1e-7"),  # below 1e-6: an exponent, e-07 cleaned to e-7
+    ("1.5e-7", "1.5e-7"),
+    ("1e-6", "0.000001"),  # from 1e-6: positional
+    ("0.1", "0.1"),
+    ("123456789.0", "123456789"),  # a whole float has no fraction
+    # Go's JSON alone writes -0; the CLI's loader first writes the file back out with yaml.v3 (-0) and reads the
+    # integer 0 from it (LoadProjectStackBytes in sdk/go/common/workspace/loaders.go).
+    ("-0.0", "0"),
+]
+
+
+@pytest.mark.parametrize(("written", "passed"), GO_JSON_FLOATS, ids=[written for written, _ in GO_JSON_FLOATS])
+def test_a_float_in_a_stack_config_is_written_as_the_pulumi_cli_writes_it(
+    tmp_path: Path, written: str, passed: str
+) -> None:
+    """A float config value, alone or in a map or list, reaches the program in the text Go's encoding/json gives it
+    (as `pulumi up` hands it over), not Python's (1e-07, 1e-06) nor the exact integer of a large whole float."""
+    from dizuo.synth.engine import read_stack_config  # noqa: PLC0415
+
+    (tmp_path / "Pulumi.t.yaml").write_text(
+        f"config:\n  dizuo-typed:alone: {written}\n  dizuo-typed:limits: {{size: {written}}}\n"
+        f"  dizuo-typed:sizes: [{written}]\n",
+        encoding="utf-8",
+    )
+    config, _ = read_stack_config(tmp_path, "t")
+    assert config == {
+        "dizuo-typed:alone": passed,
+        "dizuo-typed:limits": f'{{"size":{passed}}}',
+        "dizuo-typed:sizes": f"[{passed}]",
+    }
+
+
 @pytest.mark.parametrize(
     ("written", "said"),
     [

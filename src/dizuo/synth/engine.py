@@ -315,13 +315,12 @@ def _config_entries(text: str) -> list[tuple[str, Any]]:
 
 def _config_value(value: Any) -> tuple[str, bool]:
     """A config value as the Pulumi CLI hands it to a program (``object.MarshalString``), and whether it holds a
-    secret: a string as it is; any other value, a boolean, number, null, list or map, as its JSON (``0755`` is
-    ``493``, ``True`` is ``true``, an empty value ``null``), which ``Config.get_object`` parses; a secure leaf of a
-    map or list is the placeholder (see below). ``!!binary`` and ``!!set``, which JSON cannot say, are refused."""
+    secret: a string as it is; any other value, a boolean, number, null, list or map, as its JSON written by Go's
+    encoding/json (``0755`` is ``493``, ``True`` is ``true``, an empty value ``null``, ``1e-5`` is ``0.00001``), which
+    ``Config.get_object`` parses; a secure leaf of a map or list is the placeholder (see below). ``!!binary`` and
+    ``!!set``, which JSON cannot say, are refused."""
     if isinstance(value, str):
         return value, False
-    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
-        return _go_json_float(value), False  # the text of a scalar: as Go writes it, 1e-05 is 0.00001
     secret = False
 
     def withheld(node: Any) -> Any:
@@ -337,22 +336,37 @@ def _config_value(value: Any) -> tuple[str, bool]:
         if isinstance(node, float) and not math.isfinite(node):
             # Go's encoding/json refuses these, and with them the whole value: `pulumi up` would not start.
             raise ValueError(f"{node}: infinity and NaN are numbers JSON cannot carry; quote it to pass the text")
-        if isinstance(node, float) and node.is_integer() and abs(node) < 1e21:
-            # As Go writes a whole float64 below 1e21, where its exponent form starts: 1e3 is 1000, not 1000.0, so
-            # get_object reads an int under synth as under `pulumi up`.
-            return int(node)
         return node
 
-    plain = withheld(value)
-    return json.dumps(plain, ensure_ascii=False, separators=(",", ":")), secret
+    return _go_json(withheld(value)), secret
+
+
+def _go_json(node: Any) -> str:
+    """``node`` (made of what :func:`_config_value` leaves: maps with text keys, lists, text, booleans, numbers, None)
+    as Go's ``json.Marshal`` writes it, compact: Python's JSON writes a float otherwise (``1e-05``, a whole float's
+    every digit). Anything else raises JSON's TypeError."""
+    if isinstance(node, dict):
+        return "{" + ",".join(f"{_go_json(key)}:{_go_json(value)}" for key, value in node.items()) + "}"
+    if isinstance(node, list):
+        return "[" + ",".join(_go_json(value) for value in node) + "]"
+    if isinstance(node, float):
+        return _go_json_float(node)
+    return json.dumps(node, ensure_ascii=False)
 
 
 def _go_json_float(number: float) -> str:
-    """A float as Go's encoding/json writes it: positional from 1e-6 up to 1e21 (Python's repr turns to an exponent
-    below 1e-4), else an exponent without a leading zero (1e-7, not Python's 1e-07)."""
-    if 1e-6 <= abs(number) < 1e21:
-        return format(Decimal(repr(number)), "f")
-    return re.sub(r"e-0(\d)$", r"e-\1", repr(number))
+    """A finite float as the Pulumi CLI writes it (Go's encoding/json ``floatEncoder``): the shortest digits that read
+    back as the same float (Go's precision -1, as Python's repr), positional (``'f'``) for magnitudes from 1e-6 up to
+    1e21 and an exponent (``'e'``) outside them, the exponent without a leading zero (``1e-7``, ``1e+21``; Python's
+    repr turns to an exponent from 1e16 and below 1e-4, and pads it: ``1e-07``). So ``2.0**60`` is
+    ``1152921504606847000`` (Go pads the shortest digits with zeros; ``int()`` would give 1152921504606846976) and a
+    whole float below 1e21 has no fraction (``1e3`` is ``1000``, which ``get_object`` reads as an int as under
+    ``pulumi up``). ``-0.0`` is ``0``: the CLI's loader (``LoadProjectStackBytes``) writes the stack file back out
+    with yaml.v3 before reading its values, which writes it ``-0`` and reads that back as the integer 0."""
+    if number == 0:
+        return "0"
+    shortest = Decimal(repr(number)).normalize()  # 1.152921504606847E+18: repr's digits, no trailing zeros
+    return format(shortest, "f" if 1e-6 <= abs(number) < 1e21 else "e")
 
 
 class StackConfigError(ValueError):
