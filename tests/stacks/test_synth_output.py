@@ -767,7 +767,7 @@ def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_progra
 ) -> None:
     """Pulumi hands a program each config value that is not a string as its JSON, which Config.get_int, get_bool and
     get_object parse: synth must hand it the same, or a program that `pulumi up` runs fails offline (or reads
-    YAML's '3\\n...'), a date stays the text written, and a secure leaf of a map makes the key a secret."""
+    YAML's '3\\n...'), a quoted date stays the text written, and a secure leaf of a map makes the key a secret."""
     from dizuo.synth.engine import SECRET_PLACEHOLDER, read_stack_config, run_stack  # noqa: PLC0415
 
     folder = one_file_stack(
@@ -791,7 +791,7 @@ def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_progra
         "    tier: web\n"
         "    owner: 数据局\n"
         "  dizuo-typed:zones: [gov, dmz]\n"
-        "  dizuo-typed:window: 2026-01-31\n"
+        "  dizuo-typed:window: '2026-01-31'\n"
         "  dizuo-typed:login:\n"
         "    user: robot\n"
         "    password:\n"
@@ -953,16 +953,49 @@ def test_a_float_in_a_stack_config_is_written_as_the_pulumi_cli_writes_it(
         ("# 榆林生产环境\nconfig: {}\n".encode("gbk"), "line 1: not UTF-8 (byte 0xd3), "),
         (b"config:\n  dizuo:registry: a\n  dizuo:registry: b\n", "line 3, column 3: duplicate key 'dizuo:registry'"),
         (b"config: [dizuo:registry]\n", "config: a mapping of keys to values, not list"),
-        (b"config:\n  dizuo-typed:limits: {cpu: .inf}\n", "config.dizuo-typed:limits: inf: infinity and NaN"),
+        (b"config:\n  dizuo-typed:limits: {cpu: .inf}\n", "config.dizuo-typed:limits.cpu: inf: infinity and NaN"),
+        (
+            b"config:\n  dizuo-typed:cutover: 2026-12-07\n",
+            "config.dizuo-typed:cutover: 2026-12-07: a date or time, which the Pulumi CLI reads as a time and hands "
+            "the program as Go prints it (2026-12-07 00:00:00 +0000 UTC), not as written; quote it ('2026-12-07')",
+        ),
+        (
+            b"config:\n  dizuo-typed:cutover: 2026-12-07T10:00:00Z\n",
+            "config.dizuo-typed:cutover: 2026-12-07T10:00:00Z: a date or time, which the Pulumi CLI reads as a time "
+            "and hands the program as Go prints it (2026-12-07 10:00:00 +0000 UTC), not as written; quote it "
+            "('2026-12-07T10:00:00Z')",
+        ),
+        (
+            b"config:\n  dizuo-typed:windows: [{start: 2026-12-07 22:00:00}]\n",
+            "config.dizuo-typed:windows[0].start: 2026-12-07 22:00:00: a date or time, which the Pulumi CLI reads as "
+            "a time and hands the program as Go prints it (2026-12-07 22:00:00 +0000 UTC)",
+        ),
+        (
+            b"config:\n  dizuo-typed:cutover: !!timestamp '2026-12-07'\n",
+            "config.dizuo-typed:cutover: !!timestamp 2026-12-07: a date or time, which the Pulumi CLI reads as a "
+            "time and hands the program as Go prints it (2026-12-07 00:00:00 +0000 UTC), not as written; write it "
+            "quoted, without the tag ('2026-12-07')",
+        ),
     ],
-    ids=["binary-value", "gbk-file", "key-twice", "config-a-list", "infinity-in-a-map"],
+    ids=[
+        "binary-value",
+        "gbk-file",
+        "key-twice",
+        "config-a-list",
+        "infinity-in-a-map",
+        "unquoted-date",
+        "unquoted-date-and-time",
+        "time-in-a-list-of-maps",
+        "tagged-timestamp",
+    ],
 )
 def test_a_stack_config_no_program_can_be_handed_is_refused_naming_file_and_line_or_key(
     tmp_path: Path, written: bytes, said: str
 ) -> None:
-    """A stack config the Pulumi CLI would not pass on (a file in GBK, a key twice, config a list) or a value JSON
-    cannot carry (!!binary, an infinite number in a map) is bad input naming the file and the line or key, not a
-    traceback nor a value dropped."""
+    """A stack config the Pulumi CLI would not pass on (a file in GBK, a key twice, config a list), a value JSON
+    cannot carry (!!binary, an infinite number in a map) or a date or time the CLI would hand over as Go's text of a
+    time (unquoted or tagged !!timestamp, alone or deep in a value) is bad input naming the file and the line or key
+    path and how to write it, not a traceback nor a value dropped or changed."""
     from dizuo.synth.synth import StackDir, run_program  # noqa: PLC0415
 
     folder = one_file_stack(tmp_path / "stacks" / "3-typed", "import pulumi\n")

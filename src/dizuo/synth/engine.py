@@ -217,8 +217,9 @@ class _StackConfigLoader(yaml.SafeLoader):
     """YAML as the Pulumi CLI reads each config value: Go's gopkg.in/yaml.v3 into an untyped value (its resolve.go),
     not PyYAML's YAML 1.1. Booleans are YAML 1.2's (``no``, ``on``, ``Yes`` stay text), ``12:30`` stays text (1.1:
     750), ``1e3`` and ``.5`` are numbers (1.1: text), ``0o27`` is 23 (1.1: text); like 1.1, ``0755`` is octal and
-    ``1_000`` is 1000, as yaml.v3 keeps them "for compatibility"; and a date stays the text written (yaml.v3 hands a
-    timestamp to an untyped value as its text).
+    ``1_000`` is 1000, as yaml.v3 keeps them "for compatibility"; and an unquoted date or time (``2026-12-07``,
+    ``2026-12-07T10:00:00Z``) is a time (:class:`_Timestamp`), as yaml.v3 hands it to an untyped value (its
+    decode_test.go: "implicit timestamp tag into interface"; yaml.v2 handed over the text).
 
     Where this was read, in pulumi/pulumi (the current CLI): the stack file is read by
     ``sdk/go/common/workspace/loaders.go`` (``projectStackLoader.load``) with the YAML marshaler of
@@ -232,12 +233,14 @@ class _StackConfigLoader(yaml.SafeLoader):
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0]:  # plain: yaml.v3 resolves it; quoted or tagged: PyYAML as ever
-            return _yaml_v3_scalar(str(value))[0]
+            # A time first, as yaml.v3 tries it before numbers; its own tag tells it from one tagged !!timestamp.
+            return _UNQUOTED_TIME if _go_timestamp(str(value)) else _yaml_v3_scalar(str(value))[0]
         return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]  # PyYAML has no types
 
 
 _YAML = "tag:yaml.org,2002:"
 _NULL_TAG = f"{_YAML}null"
+_UNQUOTED_TIME = "tag:dizuo,2026:unquoted-timestamp"
 _V3_WORDS: dict[str, tuple[str, Any]] = {
     **dict.fromkeys(("true", "True", "TRUE"), (f"{_YAML}bool", True)),
     **dict.fromkeys(("false", "False", "FALSE"), (f"{_YAML}bool", False)),
@@ -247,6 +250,13 @@ _V3_WORDS: dict[str, tuple[str, Any]] = {
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), (f"{_YAML}float", -math.inf)),
     "<<": (f"{_YAML}merge", "<<"),
 }
+# yaml.v3's parseTimestamp: Go's time.Parse with "2006-1-2T15:4:5.999999999Z07:00" (or a lower-case t),
+# "2006-1-2 15:4:5.999999999" or "2006-1-2", each field of one or two digits but the year's four.
+_GO_TIMESTAMP = re.compile(
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})"
+    r"(?:(?P<sep>[Tt ])(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{1,2}):(?P<second>[0-9]{1,2})"
+    r"(?:[.,](?P<fraction>[0-9]+))?(?P<zone>Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
 _GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
 _GO_BASES = {"x": 16, "o": 8, "b": 2}
 _YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
@@ -276,6 +286,70 @@ def _yaml_v3_scalar(text: str) -> tuple[str, Any]:
     return f"{_YAML}str", text
 
 
+def _go_timestamp(text: str) -> re.Match[str] | None:
+    """The fields of ``text`` where yaml.v3 reads it as a time (``parseTimestamp``): one of its layouts, a ``T`` form
+    with a zone (``Z`` or ``+08:00``) and a space form without, and every field in Go's ranges (a day the month has,
+    hour below 24, minute and second below 60, a zone's hours up to 24 and minutes up to 60). Else None: the text is
+    then read as a number or text, as yaml.v3 goes on to."""
+    fields = _GO_TIMESTAMP.fullmatch(text)
+    if fields is None:
+        return None
+    year, month, day = int(fields["year"]), int(fields["month"]), int(fields["day"])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)  # year 0 too, which Go takes and date() does not
+    days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
+        return None
+    if fields["sep"] is None:
+        return fields
+    if (fields["sep"] == " ") == (fields["zone"] is not None):
+        return None
+    if not (int(fields["hour"]) < 24 and int(fields["minute"]) < 60 and int(fields["second"]) < 60):
+        return None
+    zone = fields["zone"] or "Z"
+    return fields if zone == "Z" or (int(zone[1:3]) <= 24 and int(zone[4:]) <= 60) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Timestamp:
+    """A config value yaml.v3 reads as a time: unquoted (``2026-12-07``), or tagged ``!!timestamp``."""
+
+    written: str
+    tagged: bool
+
+    def refusal(self) -> str:
+        """Why no program is handed this value as written, what the Pulumi CLI hands over instead, and how to write it.
+
+        The CLI turns the time into Go's ``time.Time.String()`` (``case time.Time: return newObject(v.String())`` in
+        ``unmarshalObject``, sdk/go/common/resource/config/object.go): ``2026-12-07`` reaches ``pulumi up``'s program
+        as ``2026-12-07 00:00:00 +0000 UTC``, and a time with an offset names a zone after the machine running
+        pulumi. No program means that text, and synth cannot know the zone: refused, to be quoted."""
+        fields = _go_timestamp(self.written)
+        assert fields is not None  # noqa: S101 - only what _go_timestamp read is made one
+        clock = ":".join(f"{int(fields[part] or 0):02d}" for part in ("hour", "minute", "second"))
+        fraction = (fields["fraction"] or "")[:9].rstrip("0")  # Go reads nine digits and prints no trailing zero
+        printed = f"{fields['year']}-{int(fields['month']):02d}-{int(fields['day']):02d} {clock}"
+        printed += f".{fraction}" if fraction else ""
+        zone = fields["zone"] or "Z"
+        if zone == "Z":
+            printed += " +0000 UTC"
+        else:
+            printed += f" {zone[0]}{zone[1:3]}{zone[4:]} and a zone name that depends on the machine running pulumi"
+        written = f"!!timestamp {self.written}" if self.tagged else self.written
+        how = "write it quoted, without the tag" if self.tagged else "quote it"
+        return (
+            f"{written}: a date or time, which the Pulumi CLI reads as a time and hands the program as Go prints it "
+            f"({printed}), not as written; {how} ('{self.written}') to pass the text"
+        )
+
+
+def _v3_timestamp(loader: _StackConfigLoader, node: yaml.ScalarNode) -> _Timestamp:
+    """A scalar yaml.v3 reads as a time; one tagged ``!!timestamp`` that is none is refused as yaml.v3 refuses it."""
+    text = str(loader.construct_scalar(node))
+    if _go_timestamp(text) is None:
+        raise yaml.constructor.ConstructorError(None, None, f"cannot decode {text!r} as {node.tag}", node.start_mark)
+    return _Timestamp(text, tagged=node.tag != _UNQUOTED_TIME)
+
+
 def _v3_number(loader: _StackConfigLoader, node: yaml.ScalarNode) -> Any:
     """The number yaml.v3 reads from a scalar resolved (or tagged ``!!int``/``!!float``) as one; a tagged scalar that
     is none is refused as yaml.v3 refuses it ("cannot decode ...")."""
@@ -290,6 +364,8 @@ def _v3_number(loader: _StackConfigLoader, node: yaml.ScalarNode) -> Any:
 
 _StackConfigLoader.add_constructor(f"{_YAML}int", _v3_number)
 _StackConfigLoader.add_constructor(f"{_YAML}float", _v3_number)
+_StackConfigLoader.add_constructor(f"{_YAML}timestamp", _v3_timestamp)
+_StackConfigLoader.add_constructor(_UNQUOTED_TIME, _v3_timestamp)
 
 
 def _config_entries(text: str) -> list[tuple[str, Any]]:
@@ -323,22 +399,41 @@ def _config_value(value: Any) -> tuple[str, bool]:
         return value, False
     secret = False
 
-    def withheld(node: Any) -> Any:
+    def withheld(node: Any, where: str) -> Any:
         nonlocal secret
         if isinstance(node, dict) and set(node) == {"secure"}:
             secret = True
             return SECRET_PLACEHOLDER
         if isinstance(node, dict):
-            # Go prints a key that is no string with %v: a boolean key is `true`, not Python's `True`.
-            return {(str(k).lower() if isinstance(k, bool) else str(k)): withheld(v) for k, v in node.items()}
+            return {_go_key(k, where): withheld(v, f"{where}.{_go_key(k, where)}") for k, v in node.items()}
         if isinstance(node, list):
-            return [withheld(v) for v in node]
+            return [withheld(v, f"{where}[{i}]") for i, v in enumerate(node)]
         if isinstance(node, float) and not math.isfinite(node):
             # Go's encoding/json refuses these, and with them the whole value: `pulumi up` would not start.
-            raise ValueError(f"{node}: infinity and NaN are numbers JSON cannot carry; quote it to pass the text")
+            message = f"{node}: infinity and NaN are numbers JSON cannot carry; quote it to pass the text"
+            raise NotPassableError(where, message)
+        if isinstance(node, _Timestamp):
+            raise NotPassableError(where, node.refusal())
         return node
 
-    return _go_json(withheld(value)), secret
+    return _go_json(withheld(value, "")), secret
+
+
+def _go_key(key: Any, where: str) -> str:
+    """A map key as the CLI names it: Go prints a key that is no string with %v, so a boolean key is ``true``, not
+    Python's ``True``; a time as key is refused as a time as value is."""
+    if isinstance(key, _Timestamp):
+        raise NotPassableError(where, f"key {key.refusal()}")
+    return str(key).lower() if isinstance(key, bool) else str(key)
+
+
+class NotPassableError(ValueError):
+    """A config value, or a value inside one, that no program is handed as written; ``where`` is its path below the
+    config key (``.limits.cpu``, ``.zones[0]``), empty for the value itself."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 def _go_json(node: Any) -> str:
@@ -407,6 +502,8 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
         # is the text written.
         try:
             values[key], secret = _config_value(value)
+        except NotPassableError as exc:
+            raise StackConfigError(f"config.{key}{exc.where}: {exc}") from None
         except (TypeError, ValueError) as exc:  # a value JSON cannot say (!!binary, !!set), which no CLI passes on
             raise StackConfigError(f"config.{key}: {exc}") from None
         if secret:
