@@ -185,8 +185,8 @@ def test_a_declaration_folder_yaml_1_1_reads_as_a_boolean_is_the_folder_the_pulu
 
 
 def test_an_empty_declaration_folder_is_missing_not_a_folder_named_null(tmp_path: Path) -> None:
-    """`dizuo:declaration:` left empty reaches each program as the text null (the Pulumi CLI's JSON of an empty
-    value): `dizuo up` says the declaration is missing, not that a folder `null` holds no city."""
+    """`dizuo:declaration:` left empty reaches each program as the empty text, as the Pulumi CLI hands it over:
+    `dizuo up` says the declaration is missing, not that a folder `null` (or the stack's own folder) holds no city."""
     stacks = tmp_path / "stacks"
     shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
     for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):

@@ -132,8 +132,8 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         written = document.get("config")
         structured = isinstance(written, dict) and isinstance(written.get("dizuo:declaration"), dict | list)
         named = None if structured or "dizuo:declaration" in secret_keys else values.get("dizuo:declaration")
-        # An empty value reaches the program as the text null (the CLI's JSON of it): no declaration either.
-        if not named or (isinstance(written, dict) and written.get("dizuo:declaration") is None):
+        # An empty value reaches the program as "", as the CLI hands it over: no declaration either.
+        if not named:
             problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None
             continue
         declarations.setdefault((stack_dir.path / named).resolve(), []).append(f"stacks/{stack_dir.path.name}")

@@ -391,12 +391,17 @@ def _config_entries(text: str) -> list[tuple[str, Any]]:
 
 def _config_value(value: Any) -> tuple[str, bool]:
     """A config value as the Pulumi CLI hands it to a program (``object.MarshalString``), and whether it holds a
-    secret: a string as it is; any other value, a boolean, number, null, list or map, as its JSON written by Go's
-    encoding/json (``0755`` is ``493``, ``True`` is ``true``, an empty value ``null``, ``1e-5`` is ``0.00001``), which
-    ``Config.get_object`` parses; a secure leaf of a map or list is the placeholder (see below). ``!!binary`` and
-    ``!!set``, which JSON cannot say, are refused."""
+    secret: a string as it is; an empty value (null) as the empty string; any other value, a boolean, number, list or
+    map, as its JSON written by Go's encoding/json (``0755`` is ``493``, ``True`` is ``true``, ``1e-5`` is
+    ``0.00001``, a null inside a map ``null``), which ``Config.get_object`` parses; a secure leaf of a map or list is
+    the placeholder (see below). ``!!binary`` and ``!!set``, which JSON cannot say, are refused."""
     if isinstance(value, str):
         return value, False
+    if value is None:
+        # yaml.v3 never calls config.Value's UnmarshalYAML for a null (decode.go, prepare: a null node returns before
+        # any unmarshaler), so the key keeps a zero Value: the text "". The CLI warns that this "is currently
+        # treated as an empty string" and will be null one day (checkForEmptyConfig, sdk/go/common/workspace).
+        return "", False
     secret = False
 
     def withheld(node: Any, where: str) -> Any:
@@ -498,7 +503,7 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
             secrets.add(key)
             continue
         # Every value, scalars too, as the CLI's config.Value.UnmarshalYAML reads it (see _StackConfigLoader): `no`
-        # stays the text, `0755` reaches the program as 493, `True` as true, an empty value as null; quoted, a value
+        # stays the text, `0755` reaches the program as 493, `True` as true, an empty value as ""; quoted, a value
         # is the text written.
         try:
             values[key], secret = _config_value(value)
