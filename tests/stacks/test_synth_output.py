@@ -762,6 +762,16 @@ def test_a_data_pool_source_in_another_cluster_is_served_through_its_ingress(tmp
     ]
 
 
+def exports_under_config(tmp_path: Path, program: str, stack_config: str) -> dict[str, Any]:
+    """The exports of the one-file stack program ``program`` run offline with ``stack_config`` as its config."""
+    from dizuo.synth.engine import read_stack_config, run_stack  # noqa: PLC0415
+
+    folder = one_file_stack(tmp_path / "stacks" / "3-typed", program)
+    (folder / "Pulumi.t.yaml").write_text(stack_config, encoding="utf-8")
+    config, secret_keys = read_stack_config(folder, "t")
+    return run_stack(folder, "t", config, secret_keys, {}).exports
+
+
 def test_a_stack_configs_numbers_booleans_and_structured_values_reach_the_program_as_pulumi_passes_them(
     tmp_path: Path,
 ) -> None:
@@ -819,17 +829,13 @@ def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_pr
     `1_000` and `1e3` numbers) and hands a program a scalar as that value's text (`0755` as 493, `True` as true, an
     empty value as ""; quoted, as written) and a map as its JSON: synth must too, where YAML 1.1 made `no` false
     and `12:30` 750, so that `dizuo synth` and `pulumi up` build the same resources."""
-    from dizuo.synth.engine import read_stack_config, run_stack  # noqa: PLC0415
-
-    folder = one_file_stack(
-        tmp_path / "stacks" / "3-typed",
+    exports = exports_under_config(
+        tmp_path,
         "import pulumi\n"
         "c = pulumi.Config()\n"
         "for key in ('tls', 'on', 'mode', 'quota', 'window', 'hex', 'empty', 'quoted', 'strict', 'ratio', 'tiny'):\n"
         "    pulumi.export(key, c.get(key))\n"
         "pulumi.export('limits', c.get_object('limits'))\n",
-    )
-    (folder / "Pulumi.t.yaml").write_text(
         "config:\n"
         "  dizuo-typed:tls: no\n"
         "  dizuo-typed:mode: 0755\n"
@@ -853,10 +859,7 @@ def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_pr
         "    bytes: 1e3\n"
         "    half: .5\n"
         "    unset: ~\n",
-        encoding="utf-8",
     )
-    config, secret_keys = read_stack_config(folder, "t")
-    exports = run_stack(folder, "t", config, secret_keys, {}).exports
     assert exports == {
         "tls": "no",
         "on": "yes",
@@ -888,20 +891,14 @@ def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_pr
 def test_a_plain_equals_sign_in_a_stack_config_reaches_the_program_as_the_text(tmp_path: Path) -> None:
     """A bare `=` as a stack config value, and in a map, is the text "=" (as the Pulumi CLI passes it), where
     PyYAML's YAML 1.1 "value" type made synth refuse the whole file."""
-    from dizuo.synth.engine import read_stack_config, run_stack  # noqa: PLC0415
-
-    folder = one_file_stack(
-        tmp_path / "stacks" / "3-typed",
+    exports = exports_under_config(
+        tmp_path,
         "import pulumi\n"
         "c = pulumi.Config()\n"
         "pulumi.export('separator', c.get('separator'))\n"
         "pulumi.export('match', c.get_object('match'))\n",
+        "config:\n  dizuo-typed:separator: =\n  dizuo-typed:match: {op: =, values: [=]}\n",
     )
-    (folder / "Pulumi.t.yaml").write_text(
-        "config:\n  dizuo-typed:separator: =\n  dizuo-typed:match: {op: =, values: [=]}\n", encoding="utf-8"
-    )
-    config, secret_keys = read_stack_config(folder, "t")
-    exports = run_stack(folder, "t", config, secret_keys, {}).exports
     assert exports == {"separator": "=", "match": {"op": "=", "values": ["="]}}
 
 
@@ -943,6 +940,28 @@ def test_a_float_in_a_stack_config_is_written_as_the_pulumi_cli_writes_it(
         "dizuo-typed:alone": passed,
         "dizuo-typed:limits": f'{{"size":{passed}}}',
         "dizuo-typed:sizes": f"[{passed}]",
+    }
+
+
+def test_a_map_in_a_stack_config_reaches_the_program_in_the_text_go_writes_it(tmp_path: Path) -> None:
+    """A map config value reaches the program as Go's json.Marshal writes it, as `pulumi up` hands it over: keys
+    sorted (so get_object's dict iterates in that order) and <, >, &, U+2028 escaped, not in the order written."""
+    exports = exports_under_config(
+        tmp_path,
+        "import pulumi\n"
+        "c = pulumi.Config()\n"
+        "pulumi.export('text', c.get('routes'))\n"
+        "pulumi.export('order', list(c.get_object('routes')))\n",
+        "config:\n"
+        "  dizuo-typed:routes:\n"
+        "    zone: gov\n"
+        '    match: "a<b && c>d \\u2028"\n'
+        "    数据: 1\n"
+        "    Default: [true, null]\n",
+    )
+    assert exports == {
+        "text": '{"Default":[true,null],"match":"a\\u003cb \\u0026\\u0026 c\\u003ed \\u2028","zone":"gov","数据":1}',
+        "order": ["Default", "match", "zone", "数据"],
     }
 
 

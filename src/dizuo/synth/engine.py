@@ -443,15 +443,23 @@ class NotPassableError(ValueError):
 
 def _go_json(node: Any) -> str:
     """``node`` (made of what :func:`_config_value` leaves: maps with text keys, lists, text, booleans, numbers, None)
-    as Go's ``json.Marshal`` writes it, compact: Python's JSON writes a float otherwise (``1e-05``, a whole float's
-    every digit). Anything else raises JSON's TypeError."""
+    as Go's ``json.Marshal`` writes it, compact, where Python's JSON writes it otherwise: a map's keys sorted (Go sorts
+    them, by bytes, which for UTF-8 is by code point as Python sorts), text with ``<``, ``>``, ``&``, U+2028 and U+2029
+    escaped (Go's default HTML-safe escaping), a float by Go's rules (:func:`_go_json_float`). Anything else raises
+    JSON's TypeError."""
     if isinstance(node, dict):
-        return "{" + ",".join(f"{_go_json(key)}:{_go_json(value)}" for key, value in node.items()) + "}"
+        return "{" + ",".join(f"{_go_json(key)}:{_go_json(node[key])}" for key in sorted(node)) + "}"
     if isinstance(node, list):
         return "[" + ",".join(_go_json(value) for value in node) + "]"
     if isinstance(node, float):
         return _go_json_float(node)
-    return json.dumps(node, ensure_ascii=False)
+    if isinstance(node, str):
+        # These characters never occur inside an escape sequence json.dumps writes, so replacing them is safe.
+        return json.dumps(node, ensure_ascii=False).translate(_GO_HTML_ESCAPES)
+    return json.dumps(node)
+
+
+_GO_HTML_ESCAPES = str.maketrans({char: f"\\u{ord(char):04x}" for char in "<>&\u2028\u2029"})
 
 
 def _go_json_float(number: float) -> str:
