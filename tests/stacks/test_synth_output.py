@@ -366,6 +366,17 @@ def test_schemas_are_chosen_by_version_number_not_text() -> None:
     assert schema_dir("1.100").startswith("v1.3")
 
 
+def synth_cli(city: Path, out: Path, stacks: Path) -> subprocess.CompletedProcess[str]:
+    """`dizuo synth CITY --out OUT --stacks STACKS` run as a user runs it, on a console wide enough for no wrapping."""
+    return subprocess.run(
+        [sys.executable, "-m", "dizuo", "synth", str(city), "--out", str(out), "--stacks", str(stacks)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+
+
 def test_synth_names_the_schemas_it_checked_a_cluster_newer_than_them_against(tmp_path: Path) -> None:
     """A cluster newer than every schema kubernetes-validate holds is checked against the newest it has; the run says
     so and names that version, instead of 'valid against' a version nothing checked."""
@@ -378,16 +389,30 @@ def test_synth_names_the_schemas_it_checked_a_cluster_newer_than_them_against(tm
     clusters.write_text(text.replace("kubernetes_version: '1.30'", f"kubernetes_version: '{beyond}'", 1), "utf-8")
     stacks = tmp_path / "stacks"
     shutil.copytree(ROOT / "stacks" / "0-baseline", stacks / "0-baseline")
-    done = subprocess.run(
-        [sys.executable, "-m", "dizuo", "synth", str(city), "--out", str(tmp_path / "build"), "--stacks", str(stacks)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "COLUMNS": "400"},
-    )
+    done = synth_cli(city, tmp_path / "build", stacks)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert f"manifests valid against Kubernetes 1.30, {beyond} (strict); {beyond} against {newest}'s schemas" in (
         done.stdout
+    ), done.stdout
+
+
+def test_synth_says_what_the_stacks_retain_on_delete_and_mark_against_gitops_pruning(tmp_path: Path) -> None:
+    """The run's table counts what each stack retains on delete beside what it protects, and says how many objects
+    carry the marks against GitOps pruning: a stack that only retains (the cloud stack's namespaces) no longer reads
+    as keeping nothing."""
+    stacks = tmp_path / "stacks"
+    one_file_stack(
+        stacks / "1-keep",
+        "import pulumi\nimport pulumi_kubernetes as k8s\n"
+        "k8s.core.v1.Namespace('kept', metadata={'name': 'kept'}, opts=pulumi.ResourceOptions(retain_on_delete=True))\n"
+        "k8s.core.v1.Namespace('plain', metadata={'name': 'plain'})\n",
+    )
+    done = synth_cli(YULIN, tmp_path / "build", stacks)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (row,) = [line.split("│")[1:-1] for line in done.stdout.splitlines() if line.startswith("│ keep ")]
+    assert [cell.strip() for cell in row[:4]] == ["keep", "2", "0", "1"], done.stdout
+    assert "1 Kubernetes object marked against GitOps pruning (Argo CD Prune=false, Flux prune: disabled)" in " ".join(
+        done.stdout.split()
     ), done.stdout
 
 

@@ -12,11 +12,12 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from dizuo.declaration.cli import CityPath, load_or_exit
+from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import FAILED
 from dizuo.refusal import print_error
 from dizuo.synth.engine import StackRun
 from dizuo.synth.schemas import schema_version
-from dizuo.synth.synth import StackDir, SynthError, synth
+from dizuo.synth.synth import StackDir, SynthError, SynthResult, synth
 
 # No emoji codes: a URN holds "dizuo:cloud:SystemTenant", which Rich would print as "dizuo☁SystemTenant".
 err = Console(stderr=True, emoji=False)
@@ -52,6 +53,46 @@ def _older_schemas_note(versions: str) -> str:
         f"; {shown}, the newest kubernetes-validate {installed('kubernetes-validate')} holds: upgrade it to check "
         "the newer API"
     )
+
+
+def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -> None:
+    """What a synth run built: resources per stack, what the stacks keep, the declaration's size, the DNS records."""
+    table = Table(title=f"dizuo synth: {declaration.city.name} ({result.summary['stack']}) -> {out_dir}")
+    table.add_column("stack")
+    table.add_column("resources", justify="right")
+    # Both ways a stack keeps a resource: `protect` (an update that would delete it fails) and retain_on_delete
+    # (deleted from the stack, left in the cloud); the second is most of what holds data, so both are shown.
+    table.add_column("protected", justify="right")
+    table.add_column("retained", justify="right")
+    table.add_column("top types")
+    stacks_run = result.summary["stacks"].values()
+    for short, info in result.summary["stacks"].items():
+        top = sorted(info["by_type"].items(), key=lambda kv: -kv[1])[:4]
+        table.add_row(
+            short,
+            str(info["resources"]),
+            str(info["protected"]),
+            str(info["retained_on_delete"]),
+            ", ".join(f"{t.split(':')[-1]} {n}" for t, n in top),
+        )
+    totals = [sum(info[column] for info in stacks_run) for column in ("protected", "retained_on_delete")]
+    table.add_row("total", str(result.summary["total_resources"]), *map(str, totals), "", style="bold")
+    out.print(table)
+    if marked := sum(info["marked_no_prune"] for info in stacks_run):
+        out.print(
+            f"{marked} Kubernetes object{'s' if marked > 1 else ''} marked against GitOps pruning (Argo CD "
+            "Prune=false, Flux prune: "
+            "disabled): what the stacks protect or retain on delete stays in the cluster when a retirement drops "
+            "it from the build"
+        )
+    d = result.summary["declaration"]
+    out.print(
+        f"{d['departments']} departments, {d['systems']} systems, {d['datasets']} datasets; "
+        f"manifests valid against Kubernetes {result.summary['kubernetes_version']} (strict)"
+        + _older_schemas_note(result.summary["kubernetes_version"])
+    )
+    if dns := result.summary.get("dns"):
+        out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}")
 
 
 def register(app: typer.Typer) -> None:
@@ -93,29 +134,7 @@ def register(app: typer.Typer) -> None:
                     print_error(err, error)
                 err.print(f"{len(exc.errors)} error(s); {out_dir} left unchanged", style="bold red")
                 raise typer.Exit(exc.code) from None
-        table = Table(title=f"dizuo synth: {declaration.city.name} ({result.summary['stack']}) -> {out_dir}")
-        table.add_column("stack")
-        table.add_column("resources", justify="right")
-        table.add_column("protected", justify="right")
-        table.add_column("top types")
-        for short, info in result.summary["stacks"].items():
-            top = sorted(info["by_type"].items(), key=lambda kv: -kv[1])[:4]
-            table.add_row(
-                short,
-                str(info["resources"]),
-                str(info["protected"]),
-                ", ".join(f"{t.split(':')[-1]} {n}" for t, n in top),
-            )
-        table.add_row("total", str(result.summary["total_resources"]), "", "", style="bold")
-        out.print(table)
-        d = result.summary["declaration"]
-        out.print(
-            f"{d['departments']} departments, {d['systems']} systems, {d['datasets']} datasets; "
-            f"manifests valid against Kubernetes {result.summary['kubernetes_version']} (strict)"
-            + _older_schemas_note(result.summary["kubernetes_version"])
-        )
-        if dns := result.summary.get("dns"):
-            out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}")
+        _print_built(declaration, result, out_dir)
 
     def deploy(
         action: str, stack: str, stacks: Path, backend: str | None, only: list[str] | None, *, new_backend: bool = False

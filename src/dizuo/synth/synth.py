@@ -26,6 +26,7 @@ from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import ChangedWhileWritingError, make_staging, output_place_problem, resolved_out, swap_in
 from dizuo.naming import label
 from dizuo.synth.engine import (
+    Registered,
     StackConfigError,
     StackRun,
     map_keys,
@@ -195,11 +196,20 @@ def _kubernetes_files(run: StackRun) -> dict[str, list[dict[str, Any]]]:
     clusters = _provider_clusters(run)
     files: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in run.resources:
-        if r.custom and r.type.startswith("kubernetes:"):
+        if _is_manifest(r):
             provider_urn = r.provider.rsplit("::", 1)[0]  # a provider reference is "<urn>::<id>"
-            kept = r.protect or r.retain_on_delete
-            files[clusters.get(provider_urn, "default")].append(_manifest(r.inputs, kept=kept))
+            files[clusters.get(provider_urn, "default")].append(_manifest(r.inputs, kept=_kept(r)))
     return {cluster: sorted(docs, key=_sort_key) for cluster, docs in files.items()}
+
+
+def _is_manifest(resource: Registered) -> bool:
+    """Whether ``resource`` is written as a Kubernetes manifest (a Kubernetes resource; not its provider)."""
+    return resource.custom and resource.type.startswith("kubernetes:")
+
+
+def _kept(resource: Registered) -> bool:
+    """Whether an update or destroy leaves ``resource`` in place: protected, or retained on delete."""
+    return resource.protect or resource.retain_on_delete
 
 
 def _openstack(run: StackRun) -> list[dict[str, Any]]:
@@ -494,6 +504,8 @@ def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> 
             "resources": len(run.resources),
             "protected": sum(1 for r in run.resources if r.protect),
             "retained_on_delete": sum(1 for r in run.resources if r.retain_on_delete),
+            # The manifests carrying Argo CD's and Flux's marks against pruning (see _manifest).
+            "marked_no_prune": sum(1 for r in run.resources if _is_manifest(r) and _kept(r)),
             "by_type": dict(sorted(by_type.items())),
         }
     return {
