@@ -175,12 +175,12 @@ def test_released_prints_the_import_that_adopts_a_retired_dataset_declared_again
     assert all(line.startswith("#") for line in lines), "adopting is conditional: nothing runs when piped to sh"
     gets, document = _adoption(lines)
     assert gets == {
-        "namespace/dp-gaj",
-        "resourcequota/quota -n dp-gaj",
-        "limitrange/limits -n dp-gaj",
-        "networkpolicy/default-deny -n dp-gaj",
-        "persistentvolumeclaim/rk-jcxx -n dp-gaj",
-    }, result.stdout
+        "namespace/dp-gaj --context yl-gov",
+        "resourcequota/quota -n dp-gaj --context yl-gov",
+        "limitrange/limits -n dp-gaj --context yl-gov",
+        "networkpolicy/default-deny -n dp-gaj --context yl-gov",
+        "persistentvolumeclaim/rk-jcxx -n dp-gaj --context yl-gov",
+    }, "each looked for in the cluster that holds it (the provider's context), not the current one: " + result.stdout
     (command,) = (line for line in lines if " import " in line)
     folder = ROOT / "stacks" / "1-datapool"
     written = tmp_path / "adopt-yulin-prod-1-datapool.json"
@@ -230,10 +230,10 @@ def test_released_adopts_a_retired_system_s_namespace_under_its_new_component(
     lines = result.stdout.splitlines()
     gets, document = _adoption(lines)
     assert gets == {
-        "namespace/hs-01",
-        "resourcequota/quota -n hs-01",
-        "limitrange/limits -n hs-01",
-        "networkpolicy/default-deny -n hs-01",
+        "namespace/hs-01 --context yl-gov",
+        "resourcequota/quota -n hs-01 --context yl-gov",
+        "limitrange/limits -n hs-01 --context yl-gov",
+        "networkpolicy/default-deny -n hs-01 --context yl-gov",
     }, result.stdout
     component, *adopted = document["resources"]
     assert component == {"type": "dizuo:cloud:SystemTenant", "name": "yl-hs-01", "component": True}

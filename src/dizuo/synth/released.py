@@ -63,7 +63,8 @@ class Redeclared:
     stack_dir: Path
     """Their stack's folder."""
     objects: tuple[str, ...]
-    """Each as ``kubectl get`` names it: ``namespace/dp-gaj``, ``resourcequota/quota -n dp-gaj``."""
+    """Each as ``kubectl get`` names it in its cluster: ``namespace/dp-gaj --context yl-gov``,
+    ``resourcequota/quota -n dp-gaj --context yl-gov``."""
     import_file: dict[str, Any]
     """A ``pulumi import --file`` document adopting them under the URNs the update gives them (with any component
     parent the deployed stack lacks, created empty, as ``pulumi import`` does for ``"component": true``)."""
@@ -153,6 +154,15 @@ def _kubernetes_id(r: Registered) -> str:
     return f"{namespace}/{name}" if namespace else str(name)
 
 
+def _kubectl_context(provider: Registered | None) -> str:
+    """`` --context <name>``: the kubeconfig context the object's cluster provider uses (its cluster's name), so that
+    ``kubectl get`` looks in the cluster the stack would create the object in and not in the current context's, where
+    a city has several clusters (finding nothing there, one would skip the import and `dizuo up` fail with
+    AlreadyExists). Empty for a provider naming no context."""
+    context = provider.inputs.get("context") if provider is not None else None
+    return f" --context {shlex.quote(context)}" if isinstance(context, str) and context else ""
+
+
 def _redeclared(stack_dir: Path, before: StackRun, after: StackRun) -> Redeclared | None:
     """The retained Kubernetes objects ``after`` declares that ``before`` does not, with their import document."""
     deployed = {urn for r in before.resources for urn in (r.urn, *r.aliases)}
@@ -193,6 +203,7 @@ def _redeclared(stack_dir: Path, before: StackRun, after: StackRun) -> Redeclare
     objects = tuple(
         f"{r.type.rpartition(':')[2].lower()}/{r.inputs['metadata']['name']}"
         + (f" -n {namespace}" if (namespace := r.inputs["metadata"].get("namespace")) else "")
+        + _kubectl_context(by_urn.get(r.provider.rpartition("::")[0]))
         for r in new
     )
     return Redeclared(stack_dir, objects, {"nameTable": name_table, "resources": [*components, *resources]})
