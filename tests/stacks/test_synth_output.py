@@ -913,6 +913,23 @@ def test_stack_config_values_yaml_1_1_and_the_pulumi_cli_read_apart_reach_the_pr
     assert isinstance(exports["limits"]["bytes"], int), "Go writes the float 1e3 as 1000, which JSON reads as an int"
 
 
+def test_a_stack_config_key_without_a_namespace_reaches_the_program_under_the_project_s_name(tmp_path: Path) -> None:
+    """`replicas: 3` in Pulumi.<stack>.yaml is `<project>:replicas` to the program, as the Pulumi CLI names a key
+    without a namespace after the project: Config().get('replicas') finds it under synth as under `pulumi up`."""
+    from dizuo.synth.engine import SECRET_PLACEHOLDER  # noqa: PLC0415
+
+    exports = exports_under_config(
+        tmp_path,
+        "import pulumi\n"
+        "c = pulumi.Config()\n"
+        "pulumi.export('replicas', c.get_int('replicas'))\n"
+        "pulumi.export('password', c.get_secret('password'))\n"
+        "pulumi.export('registry', pulumi.Config('dizuo').get('registry'))\n",
+        "config:\n  replicas: 3\n  password:\n    secure: v1:AAAA\n  dizuo:registry: registry.yl.gov.cn\n",
+    )
+    assert exports == {"replicas": 3, "password": SECRET_PLACEHOLDER, "registry": "registry.yl.gov.cn"}
+
+
 def test_a_plain_equals_sign_in_a_stack_config_reaches_the_program_as_the_text(tmp_path: Path) -> None:
     """A bare `=` as a stack config value, and in a map, is the text "=" (as the Pulumi CLI passes it), where
     PyYAML's YAML 1.1 "value" type made synth refuse the whole file."""
@@ -999,6 +1016,11 @@ def test_a_map_in_a_stack_config_reaches_the_program_in_the_text_go_writes_it(tm
         (b"config: [dizuo:registry]\n", "config: a mapping of keys to values, not list"),
         (b"config:\n  dizuo-typed:limits: {cpu: .inf}\n", "config.dizuo-typed:limits.cpu: inf: infinity and NaN"),
         (
+            b"config:\n  replicas: 3\n  dizuo-typed:replicas: 4\n",
+            "config.dizuo-typed:replicas: the same key as config.replicas: the Pulumi CLI names a key without a "
+            "namespace after the project (dizuo-typed:replicas) and keeps one of the two values, either; give it once",
+        ),
+        (
             b"config:\n  dizuo-typed:cutover: 2026-12-07\n",
             "config.dizuo-typed:cutover: 2026-12-07: a date or time, which the Pulumi CLI reads as a time and hands "
             "the program as Go prints it (2026-12-07 00:00:00 +0000 UTC), not as written; quote it ('2026-12-07')",
@@ -1027,6 +1049,7 @@ def test_a_map_in_a_stack_config_reaches_the_program_in_the_text_go_writes_it(tm
         "key-twice",
         "config-a-list",
         "infinity-in-a-map",
+        "one-key-with-and-without-namespace",
         "unquoted-date",
         "unquoted-date-and-time",
         "time-in-a-list-of-maps",

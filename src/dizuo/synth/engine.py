@@ -483,7 +483,9 @@ class StackConfigError(ValueError):
 
 def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
     """Plain values and secret keys of ``Pulumi.<stack>.yaml``, each value as the Pulumi CLI passes it (see
-    :func:`_config_value`).
+    :func:`_config_value`), each key as it names it: one without a namespace (``replicas``) after the project
+    (``dizuo-cloud:replicas``, as ``stackConfigNamespacedWithProject`` in sdk/go/common/workspace/loaders.go writes
+    it), so that ``pulumi.Config().get("replicas")`` finds it as under ``pulumi up``.
 
     Secure values cannot be decrypted offline: they enter the program as a placeholder that is itself a
     secret, so the program runs its secret paths and the writer withholds the value.
@@ -505,7 +507,15 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
         entries = _config_entries(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:  # a value tagged !!int that yaml.v3 reads as none: the CLI refuses it too
         raise StackConfigError(str(exc)) from None
-    for key, value in entries:
+    written_as: dict[str, str] = {}
+    for written, value in entries:
+        key = written if ":" in written else f"{project_name(stack_dir)}:{written}"
+        if key in written_as:
+            raise StackConfigError(
+                f"config.{written}: the same key as config.{written_as[key]}: the Pulumi CLI names a key without a "
+                f"namespace after the project ({key}) and keeps one of the two values, either; give it once"
+            )
+        written_as[key] = written
         if isinstance(value, dict) and "secure" in value:
             values[key] = SECRET_PLACEHOLDER
             secrets.add(key)
@@ -516,9 +526,9 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
         try:
             values[key], secret = _config_value(value)
         except NotPassableError as exc:
-            raise StackConfigError(f"config.{key}{exc.where}: {exc}") from None
+            raise StackConfigError(f"config.{written}{exc.where}: {exc}") from None
         except (TypeError, ValueError) as exc:  # a value JSON cannot say (!!binary, !!set), which no CLI passes on
-            raise StackConfigError(f"config.{key}: {exc}") from None
+            raise StackConfigError(f"config.{written}: {exc}") from None
         if secret:
             secrets.add(key)
     return values, secrets
