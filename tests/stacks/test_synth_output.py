@@ -930,6 +930,20 @@ def test_a_stack_config_key_without_a_namespace_reaches_the_program_under_the_pr
     assert exports == {"replicas": 3, "password": SECRET_PLACEHOLDER, "registry": "registry.yl.gov.cn"}
 
 
+def test_a_map_with_a_secure_key_that_is_no_ciphertext_reaches_the_program_as_a_plain_map(tmp_path: Path) -> None:
+    """Only a map of the one key `secure` holding text is an encrypted secret to the Pulumi CLI: `{secure: true,
+    port: 443}` or `{secure: false}` is a plain map, handed over as its JSON and not secret, not the placeholder."""
+    exports = exports_under_config(
+        tmp_path,
+        "import pulumi\n"
+        "c = pulumi.Config()\n"
+        "pulumi.export('tls', c.get_object('tls'))\n"
+        "pulumi.export('probe', c.get_object('probe'))\n",
+        "config:\n  tls: {secure: true, port: 443}\n  probe:\n    http: {secure: false}\n",
+    )
+    assert exports == {"tls": {"port": 443, "secure": True}, "probe": {"http": {"secure": False}}}
+
+
 def test_a_plain_equals_sign_in_a_stack_config_reaches_the_program_as_the_text(tmp_path: Path) -> None:
     """A bare `=` as a stack config value, and in a map, is the text "=" (as the Pulumi CLI passes it), where
     PyYAML's YAML 1.1 "value" type made synth refuse the whole file."""

@@ -406,7 +406,7 @@ def _config_value(value: Any) -> tuple[str, bool]:
 
     def withheld(node: Any, where: str) -> Any:
         nonlocal secret
-        if isinstance(node, dict) and set(node) == {"secure"}:
+        if _is_secure(node):
             secret = True
             return SECRET_PLACEHOLDER
         if isinstance(node, dict):
@@ -422,6 +422,13 @@ def _config_value(value: Any) -> tuple[str, bool]:
         return node
 
     return _go_json(withheld(value, "")), secret
+
+
+def _is_secure(value: Any) -> bool:
+    """Whether ``value`` is an encrypted secret as the Pulumi CLI tells one (``isSecureValue`` in
+    sdk/go/common/resource/config/object.go): a map of the one key ``secure`` holding text. ``{secure: true}`` or a map
+    with more keys is a plain map, handed over as its JSON."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("secure"), str)
 
 
 def _go_key(key: Any, where: str) -> str:
@@ -516,7 +523,7 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
                 f"namespace after the project ({key}) and keeps one of the two values, either; give it once"
             )
         written_as[key] = written
-        if isinstance(value, dict) and "secure" in value:
+        if _is_secure(value):
             values[key] = SECRET_PLACEHOLDER
             secrets.add(key)
             continue
