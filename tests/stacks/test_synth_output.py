@@ -1029,6 +1029,8 @@ def test_a_map_in_a_stack_config_reaches_the_program_in_the_text_go_writes_it(tm
         (b"config:\n  dizuo:registry: a\n  dizuo:registry: b\n", "line 3, column 3: duplicate key 'dizuo:registry'"),
         (b"config: [dizuo:registry]\n", "config: a mapping of keys to values, not list"),
         (b"config:\n  dizuo-typed:limits: {cpu: .inf}\n", "config.dizuo-typed:limits.cpu: inf: infinity and NaN"),
+        (b"config:\n  dizuo-typed:tls: !!bool yes\n", "cannot decode 'yes' as tag:yaml.org,2002:bool"),
+        (b"config:\n  dizuo-typed:limits: {unset: !!null none}\n", "cannot decode 'none' as tag:yaml.org,2002:null"),
         (
             b"config:\n  replicas: 3\n  dizuo-typed:replicas: 4\n",
             "config.dizuo-typed:replicas: the same key as config.replicas: the Pulumi CLI names a key without a "
@@ -1063,6 +1065,8 @@ def test_a_map_in_a_stack_config_reaches_the_program_in_the_text_go_writes_it(tm
         "key-twice",
         "config-a-list",
         "infinity-in-a-map",
+        "bool-tag-on-no-boolean",
+        "null-tag-on-no-null",
         "one-key-with-and-without-namespace",
         "unquoted-date",
         "unquoted-date-and-time",
@@ -1074,7 +1078,8 @@ def test_a_stack_config_no_program_can_be_handed_is_refused_naming_file_and_line
     tmp_path: Path, written: bytes, said: str
 ) -> None:
     """A stack config the Pulumi CLI would not pass on (a file in GBK, a key twice, config a list), a value JSON
-    cannot carry (!!binary, an infinite number in a map) or a date or time the CLI would hand over as Go's text of a
+    cannot carry (!!binary, an infinite number in a map), a tag yaml.v3 refuses for its text (!!bool yes, which YAML
+    1.1 reads as true) or a date or time the CLI would hand over as Go's text of a
     time (unquoted or tagged !!timestamp, alone or deep in a value) is bad input naming the file and the line or key
     path and how to write it, not a traceback nor a value dropped or changed."""
     from dizuo.synth.synth import StackDir, run_program  # noqa: PLC0415

@@ -350,9 +350,10 @@ def _v3_timestamp(loader: _StackConfigLoader, node: yaml.ScalarNode) -> _Timesta
     return _Timestamp(text, tagged=node.tag != _UNQUOTED_TIME)
 
 
-def _v3_number(loader: _StackConfigLoader, node: yaml.ScalarNode) -> Any:
-    """The number yaml.v3 reads from a scalar resolved (or tagged ``!!int``/``!!float``) as one; a tagged scalar that
-    is none is refused as yaml.v3 refuses it ("cannot decode ...")."""
+def _v3_scalar(loader: _StackConfigLoader, node: yaml.ScalarNode) -> Any:
+    """The number, boolean or null yaml.v3 reads from a scalar resolved (or tagged ``!!int``, ``!!float``, ``!!bool``,
+    ``!!null``) as one; a tagged scalar that is none (``!!bool yes``, which YAML 1.1 reads as true) is refused as
+    yaml.v3 refuses it ("cannot decode ...")."""
     text = str(loader.construct_scalar(node))
     tag, value = _yaml_v3_scalar(text)
     if tag == node.tag:
@@ -362,8 +363,8 @@ def _v3_number(loader: _StackConfigLoader, node: yaml.ScalarNode) -> Any:
     raise yaml.constructor.ConstructorError(None, None, f"cannot decode {text!r} as {node.tag}", node.start_mark)
 
 
-_StackConfigLoader.add_constructor(f"{_YAML}int", _v3_number)
-_StackConfigLoader.add_constructor(f"{_YAML}float", _v3_number)
+for _tag in ("int", "float", "bool", "null"):
+    _StackConfigLoader.add_constructor(f"{_YAML}{_tag}", _v3_scalar)
 _StackConfigLoader.add_constructor(f"{_YAML}timestamp", _v3_timestamp)
 _StackConfigLoader.add_constructor(_UNQUOTED_TIME, _v3_timestamp)
 
@@ -512,7 +513,7 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
     secrets: set[str] = set()
     try:
         entries = _config_entries(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:  # a value tagged !!int that yaml.v3 reads as none: the CLI refuses it too
+    except yaml.YAMLError as exc:  # a value tagged !!int or !!bool that yaml.v3 reads as none: the CLI refuses it too
         raise StackConfigError(str(exc)) from None
     written_as: dict[str, str] = {}
     for written, value in entries:
