@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +42,21 @@ def manifests(out: Path) -> list[dict]:
     for path in sorted(out.glob("*/*.yaml")):
         docs += [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
     return docs
+
+
+def test_the_readme_s_gitops_include_takes_exactly_one_cluster_s_manifests(synthesised: tuple[Path, dict]) -> None:
+    """The Argo CD include pattern README gives for a cluster selects every stack's file of that cluster and nothing
+    else of the build: not summary.json nor an openstack.json, which are no manifests and would fail the sync."""
+    out, _ = synthesised
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (pattern,) = re.findall(r"include: '([^']+)'", readme)
+    built = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    taken = [path for path in built if fnmatch.fnmatchcase(path, pattern)]
+    assert taken == ["baseline/yl-gov.yaml", "cloud/yl-gov.yaml", "datapool/yl-gov.yaml"], built
+    for path in taken:
+        for doc in yaml.safe_load_all((out / path).read_text(encoding="utf-8")):
+            assert {"apiVersion", "kind"} <= set(doc), f"{path}: a document that is no Kubernetes object"
+    assert {"summary.json", "datapool/openstack.json", "network/openstack.json"} <= set(built), "what it must leave"
 
 
 def test_every_manifest_passes_kubernetes_validate_strict(synthesised: tuple[Path, dict]) -> None:
