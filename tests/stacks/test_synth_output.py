@@ -941,10 +941,17 @@ def test_a_stack_config_key_without_a_namespace_reaches_the_program_under_the_pr
         "c = pulumi.Config()\n"
         "pulumi.export('replicas', c.get_int('replicas'))\n"
         "pulumi.export('password', c.get_secret('password'))\n"
-        "pulumi.export('registry', pulumi.Config('dizuo').get('registry'))\n",
-        "config:\n  replicas: 3\n  password:\n    secure: v1:AAAA\n  dizuo:registry: registry.yl.gov.cn\n",
+        "pulumi.export('registry', pulumi.Config('dizuo').get('registry'))\n"
+        "pulumi.export('region', pulumi.Config('dizuo').get('region'))\n",
+        "config:\n  replicas: 3\n  password:\n    secure: v1:AAAA\n  dizuo:registry: registry.yl.gov.cn\n"
+        "  dizuo:config:region: RegionOne\n",
     )
-    assert exports == {"replicas": 3, "password": SECRET_PLACEHOLDER, "registry": "registry.yl.gov.cn"}
+    assert exports == {
+        "replicas": 3,
+        "password": SECRET_PLACEHOLDER,
+        "registry": "registry.yl.gov.cn",
+        "region": "RegionOne",  # the old <namespace>:config:<name> form, which the CLI still reads
+    }
 
 
 def test_a_map_with_a_secure_key_that_is_no_ciphertext_reaches_the_program_as_a_plain_map(tmp_path: Path) -> None:
@@ -1046,12 +1053,20 @@ def test_a_map_in_a_stack_config_reaches_the_program_in_the_text_go_writes_it(tm
         (b"config:\n  dizuo:registry: a\n  dizuo:registry: b\n", "line 3, column 3: duplicate key 'dizuo:registry'"),
         (b"config: [dizuo:registry]\n", "config: a mapping of keys to values, not list"),
         (b"config:\n  dizuo-typed:limits: {cpu: .inf}\n", "config.dizuo-typed:limits.cpu: inf: infinity and NaN"),
+        (
+            b"config:\n  dizuo:registry: a\n  dizuo:config:registry: b\n",
+            "config.dizuo:config:registry: the same key as config.dizuo:registry to the Pulumi CLI (dizuo:registry)",
+        ),
+        (
+            b"config:\n  dizuo:cloud:registry: a\n",
+            "config.dizuo:cloud:registry: a key the Pulumi CLI cannot parse, and it refuses the file",
+        ),
         (b"config:\n  dizuo-typed:tls: !!bool yes\n", "cannot decode 'yes' as tag:yaml.org,2002:bool"),
         (b"config:\n  dizuo-typed:limits: {unset: !!null none}\n", "cannot decode 'none' as tag:yaml.org,2002:null"),
         (
             b"config:\n  replicas: 3\n  dizuo-typed:replicas: 4\n",
-            "config.dizuo-typed:replicas: the same key as config.replicas: the Pulumi CLI names a key without a "
-            "namespace after the project (dizuo-typed:replicas) and keeps one of the two values, either; give it once",
+            "config.dizuo-typed:replicas: the same key as config.replicas to the Pulumi CLI (dizuo-typed:replicas), "
+            "which keeps one of the two values, either; give it once",
         ),
         (
             b"config:\n  dizuo-typed:cutover: 2026-12-07\n",
@@ -1082,6 +1097,8 @@ def test_a_map_in_a_stack_config_reaches_the_program_in_the_text_go_writes_it(tm
         "key-twice",
         "config-a-list",
         "infinity-in-a-map",
+        "one-key-new-and-old-form",
+        "key-of-three-parts",
         "bool-tag-on-no-boolean",
         "null-tag-on-no-null",
         "one-key-with-and-without-namespace",

@@ -517,11 +517,11 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
         raise StackConfigError(str(exc)) from None
     written_as: dict[str, str] = {}
     for written, value in entries:
-        key = written if ":" in written else f"{project_name(stack_dir)}:{written}"
+        key = _pulumi_key(written, stack_dir)
         if key in written_as:
             raise StackConfigError(
-                f"config.{written}: the same key as config.{written_as[key]}: the Pulumi CLI names a key without a "
-                f"namespace after the project ({key}) and keeps one of the two values, either; give it once"
+                f"config.{written}: the same key as config.{written_as[key]} to the Pulumi CLI ({key}), which keeps "
+                "one of the two values, either; give it once"
             )
         written_as[key] = written
         if _is_secure(value):
@@ -540,6 +540,24 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
         if secret:
             secrets.add(key)
     return values, secrets
+
+
+def _pulumi_key(written: str, stack_dir: Path) -> str:
+    """The key the Pulumi CLI hands the program for config key ``written``: a name without a namespace is the
+    project's (``stackConfigNamespacedWithProject``, sdk/go/common/workspace/loaders.go), ``<namespace>:<name>`` is
+    itself and the old ``<namespace>:config:<name>`` is ``<namespace>:<name>`` (``config.ParseKey``,
+    sdk/go/common/resource/config/key.go); anything else the CLI refuses, and so does this, as StackConfigError."""
+    parts = written.split(":")
+    if len(parts) == 1:
+        return f"{project_name(stack_dir)}:{written}"
+    if len(parts) == 2:  # <namespace>:<name>
+        return written
+    if len(parts) == 3 and parts[1] == "config":  # <namespace>:config:<name>
+        return f"{parts[0]}:{parts[2]}"
+    raise StackConfigError(
+        f"config.{written}: a key the Pulumi CLI cannot parse, and it refuses the file: a key is <namespace>:<name> "
+        "(or a name alone, the project's)"
+    )
 
 
 def project_name(stack_dir: Path) -> str:
