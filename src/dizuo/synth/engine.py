@@ -411,7 +411,8 @@ def _config_value(value: Any) -> tuple[str, bool]:
             secret = True
             return SECRET_PLACEHOLDER
         if isinstance(node, dict):
-            return {_go_key(k, where): withheld(v, f"{where}.{_go_key(k, where)}") for k, v in node.items()}
+            named = {_go_key(k, where): v for k, v in node.items()}
+            return {k: withheld(v, f"{where}.{k}") for k, v in named.items()}
         if isinstance(node, list):
             return [withheld(v, f"{where}[{i}]") for i, v in enumerate(node)]
         if isinstance(node, float) and not math.isfinite(node):
