@@ -118,11 +118,12 @@ def watching() -> Iterator[None]:
 
 
 @contextmanager
-def held() -> Iterator[Callable[[], bool]]:
+def held(on_signal: Callable[[int], None] | None = None) -> Iterator[Callable[[], bool]]:
     """Keep SIGINT and SIGTERM out of the block: one arriving meanwhile is noted, and handed to its own handler (which
     raises KeyboardInterrupt, SystemExit or ends the process) as the block ends. Yields a test of whether one has
-    arrived, for the block to leave undone what must not happen after the signal. Only the main thread runs Python's
-    handlers; elsewhere nothing is held, and nothing interrupts the block either."""
+    arrived, for the block to leave undone what must not happen after the signal. ``on_signal`` is called with each
+    one as it arrives (to ask a child process to stop). Only the main thread runs Python's handlers; elsewhere nothing
+    is held, and nothing interrupts the block either."""
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
@@ -131,6 +132,8 @@ def held() -> Iterator[Callable[[], bool]]:
 
     def note(signum: int, _frame: FrameType | None) -> None:
         arrived.append(signum)
+        if on_signal is not None:
+            on_signal(signum)
 
     # A handler not set from Python (None) could not be put back, and an ignored signal ends nothing: both stay as is.
     handlers = {s: h for s in HELD if (h := signal.getsignal(s)) not in (None, signal.SIG_IGN)}

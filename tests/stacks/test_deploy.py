@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import ROOT, YULIN
@@ -197,3 +201,85 @@ def test_an_empty_declaration_folder_is_missing_not_a_folder_named_null(tmp_path
     assert "Pulumi.yulin-prod.yaml: config.dizuo:declaration: missing (the folder of the city declaration)" in text
     assert "null" not in text, text
     assert not [c for c in calls if " up " in c or " preview " in c]
+
+
+# Like the Pulumi CLI, an update or preview cancels on SIGINT: it keeps writing (the operations in flight finishing)
+# and only then saves its state; killed meanwhile (by SIGPIPE once nobody reads its output), it saves nothing.
+CANCELLABLE_PULUMI = """#!/bin/sh
+echo "$(basename "$PWD") :: $*" >> "$FAKE_PULUMI_LOG"
+case "$*" in
+  version) echo v3.200.0 ;;
+  *" up "*|*" preview "*)
+    trap 'echo "^C received; cancelling"; sleep 0.5; echo "  creating yl-net-7 (in flight)";
+          echo "$(basename "$PWD") :: state saved" >> "$FAKE_PULUMI_LOG";
+          echo "error: update canceled" >&2; exit 255' INT
+    echo "$(basename "$PWD") :: updating" >> "$FAKE_PULUMI_LOG"
+    i=0
+    while [ $i -lt 600 ]; do echo "    + yl-net-$i create"; sleep 0.05; i=$((i+1)); done ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("how", "exit_code"),
+    [("ctrl-c", 128 + signal.SIGINT), ("sigterm", 128 + signal.SIGTERM)],
+    ids=["ctrl-c-at-the-terminal", "sigterm-to-dizuo-alone"],
+)
+def test_a_signal_during_an_update_lets_pulumi_cancel_and_save_its_state(
+    tmp_path: Path, how: str, exit_code: int
+) -> None:
+    """Ctrl-C at the terminal (to dizuo and Pulumi, one process group) or SIGTERM to dizuo alone (handed to Pulumi as
+    its Ctrl-C) during `dizuo up`: Pulumi cancels and saves its state before dizuo exits 130 or 143 saying which stack
+    was cancelled, and no later tier starts. dizuo used to exit at once and close Pulumi's pipes, which killed it
+    mid-update: stack locked, operations pending."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(CANCELLABLE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    (tmp_path / "state" / ".pulumi").mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    dizuo = Path(sys.executable).parent / "dizuo"
+    args = [
+        "up",
+        "--stack",
+        "yulin-prod",
+        "--stacks",
+        str(ROOT / "stacks"),
+        "--backend",
+        f"file://{tmp_path / 'state'}",
+    ]
+    with subprocess.Popen(
+        [str(dizuo), *args],
+        cwd=tmp_path,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "COLUMNS": "300",
+            "PULUMI_CONFIG_PASSPHRASE": "test",
+            "FAKE_PULUMI_LOG": str(log),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
+        # Ctrl-C ends Python with KeyboardInterrupt only where SIGINT is not ignored (as in a background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads start it
+    ) as dizuo_run:
+        deadline = time.monotonic() + 120
+        while not (log.exists() and ":: updating" in log.read_text()):
+            assert dizuo_run.poll() is None, "dizuo ended before the update started"
+            assert time.monotonic() < deadline, "the update never started"
+            time.sleep(0.1)
+        if how == "ctrl-c":
+            os.killpg(dizuo_run.pid, signal.SIGINT)
+        else:
+            os.kill(dizuo_run.pid, signal.SIGTERM)
+        _, stderr = dizuo_run.communicate(timeout=120)
+    assert dizuo_run.returncode == exit_code, stderr[-3000:]
+    calls = log.read_text().splitlines()
+    assert "0-baseline :: state saved" in calls, "Pulumi was stopped before it saved its state"
+    started = [c.split(" :: ")[0] for c in calls if c.endswith(":: updating")]
+    assert started == ["0-baseline"], "a later tier started after the signal"
+    text = " ".join(stderr.split())
+    assert "stacks/0-baseline: pulumi up cancelled: error: update canceled" in text, text
+    assert "not run: 0-network, 1-cloud, 1-datapool" in text, text
+    assert "Traceback" not in stderr

@@ -5,8 +5,10 @@ Air-gapped cities keep state on a file:// path or an S3-compatible store of thei
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from dizuo.declaration.loader import DeclarationError, load, read_yaml
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.interrupt import held
 from dizuo.synth.engine import StackConfigError, read_stack_config
 from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover, folders_without_config
 
@@ -245,35 +248,80 @@ def run(
         # said once: after the stack, or in the error when the stack failed.
         stderr: list[str] = []
         streamed = False
-        try:
-            # Only stacks with a Pulumi.<stack>.yaml get here (check_stack_configs): a new one is the city's first.
-            pulumi_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(stack_dir.path), opts=workspace)
-            streamed = True
-            if action == "preview":
-                preview = pulumi_stack.preview(on_output=on_output, on_error=stderr.append, policy_packs=[str(pack)])
-                changes = {k.value if hasattr(k, "value") else str(k): v for k, v in preview.change_summary.items()}
-            else:
-                result = pulumi_stack.up(on_output=on_output, on_error=stderr.append, policy_packs=[str(pack)])
-                changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
-        except auto.errors.CommandError as exc:
-            # The error's text repeats the whole of stdout, which the user has just seen stream by: only stderr is new.
-            if stderr:
-                said = "\n".join(stderr[-STDERR_TAIL:])
-            else:
-                said = "(nothing on stderr; its output is above)" if streamed else str(exc).strip()
-            raise DeployError(
-                f"{where}: pulumi {action} failed:\n{said}\n{_progress(outcomes, selected)}", FAILED
-            ) from exc
-        except Exception as exc:  # the Automation API reading an answer of the CLI it did not expect
-            raise DeployError(
-                f"{where}: pulumi {action}: could not read the CLI's answer: {type(exc).__name__}: {exc}\n"
-                f"{_progress(outcomes, selected)}",
-                FAILED,
-            ) from exc
-        for line in stderr:
-            on_output(line)
-        outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))
+        # A signal must not cut Pulumi short: ended mid-update (or killed by SIGPIPE as the Automation API closes its
+        # pipes), it leaves the stack locked with operations pending, resources made that its state does not hold.
+        # Held, Pulumi cancels as at its terminal (the operations in flight finish, the state is saved), and the signal
+        # ends the command once it has, before the next tier.
+        with held(on_signal=_cancel_pulumi) as interrupted:
+            try:
+                # Only stacks with a Pulumi.<stack>.yaml get here (check_stack_configs): a new one is the city's first.
+                pulumi_stack = auto.create_or_select_stack(
+                    stack_name=stack, work_dir=str(stack_dir.path), opts=workspace
+                )
+                streamed = True
+                if action == "preview":
+                    preview = pulumi_stack.preview(
+                        on_output=on_output, on_error=stderr.append, policy_packs=[str(pack)]
+                    )
+                    changes = {k.value if hasattr(k, "value") else str(k): v for k, v in preview.change_summary.items()}
+                else:
+                    result = pulumi_stack.up(on_output=on_output, on_error=stderr.append, policy_packs=[str(pack)])
+                    changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
+            except auto.errors.CommandError as exc:
+                # The error's text repeats the whole of stdout, which the user has just seen stream by: only stderr
+                # is new.
+                if stderr:
+                    said = "\n".join(stderr[-STDERR_TAIL:])
+                else:
+                    said = "(nothing on stderr; its output is above)" if streamed else str(exc).strip()
+                if interrupted():  # Pulumi cancelled: what it said, then the signal ends the command (130, 143)
+                    on_output(f"{where}: pulumi {action} cancelled:\n{said}\n{_progress(outcomes, selected)}")
+                    return outcomes
+                raise DeployError(
+                    f"{where}: pulumi {action} failed:\n{said}\n{_progress(outcomes, selected)}", FAILED
+                ) from exc
+            except Exception as exc:  # the Automation API reading an answer of the CLI it did not expect
+                raise DeployError(
+                    f"{where}: pulumi {action}: could not read the CLI's answer: {type(exc).__name__}: {exc}\n"
+                    f"{_progress(outcomes, selected)}",
+                    FAILED,
+                ) from exc
+            for line in stderr:
+                on_output(line)
+            outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))
+            if interrupted():  # the signal came as the stack finished: no tier above it starts
+                left = [s.path.name for s in selected[len(outcomes) :]]
+                on_output(f"stopped after {where}; not run: {', '.join(left) or 'none'}")
+                return outcomes
     return outcomes
+
+
+def _cancel_pulumi(signum: int) -> None:
+    """Ask the running `pulumi` to cancel, as Ctrl-C at its terminal does. That Ctrl-C reaches it already (it runs in
+    dizuo's process group), and a second SIGINT would make it stop at once without saving; SIGTERM (`timeout`, a
+    cancelled CI job, `kill`) reaches dizuo alone, so each is handed on as one SIGINT."""
+    if signum != signal.SIGTERM:
+        return
+    for pid in _children():
+        with contextlib.suppress(ProcessLookupError):  # it has just ended
+            os.kill(pid, signal.SIGINT)
+
+
+def _children() -> list[int]:
+    """This process's children, from /proc: while a stack runs, the one `pulumi` command the Automation API started
+    (Pulumi stops its own plugins). Where there is no /proc, none: the stack then runs to its end before the signal."""
+    me = os.getpid()
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so the fields are read after the last ")".
+        fields = text.rpartition(")")[2].split()
+        if len(fields) > 1 and fields[1] == str(me):
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _progress(outcomes: list[StackOutcome], selected: list[StackDir]) -> str:
