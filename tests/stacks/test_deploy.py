@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+
+from dizuo.synth.deploy import backend_url, state_folder
 
 from .conftest import ROOT, YULIN
 
@@ -283,3 +287,56 @@ def test_a_signal_during_an_update_lets_pulumi_cancel_and_save_its_state(
     assert "stacks/0-baseline: pulumi up cancelled: error: update canceled" in text, text
     assert "not run: 0-network, 1-cloud, 1-datapool" in text, text
     assert "Traceback" not in stderr
+
+
+def folder_pulumi_opens(url: str) -> Path:
+    """The folder of a file:// backend as Pulumi opens it: gocloud.dev fileblob takes Go's url.URL.Path, the path
+    percent-decoded and cut at '#'; Go's url.Parse refuses a '%' that starts no escape ("invalid URL escape")."""
+    path = urlsplit(url).path
+    assert re.fullmatch(r"(?:[^%]|%[0-9A-Fa-f]{2})*", path), f"Pulumi refuses {url}: invalid URL escape"
+    return Path(unquote(path))
+
+
+@pytest.mark.parametrize(
+    ("given", "folder"),
+    [
+        ("pulumi%20state", "pulumi state"),
+        ("pulumi state", "pulumi state"),
+        ("state-100%", "state-100%"),
+        ("state#2", "state#2"),
+        ("榆林", "榆林"),
+    ],
+    ids=["percent-encoded-space", "space", "percent-sign", "hash", "chinese"],
+)
+def test_the_folder_checked_for_state_is_the_folder_pulumi_opens(tmp_path: Path, given: str, folder: str) -> None:
+    """The folder dizuo checks for state (and creates for --new-backend) is the one Pulumi opens from the URL dizuo
+    hands it: `file:///srv/pulumi%20state` is the folder `pulumi state`, and a folder named with '%' or '#' reaches
+    Pulumi as itself. dizuo used to check `pulumi%20state`, refuse the city's backend as holding no state, and with
+    --new-backend create that stray folder."""
+    url = backend_url(f"file://{tmp_path}/{given}")
+    assert state_folder(url) == tmp_path / folder
+    assert folder_pulumi_opens(url) == tmp_path / folder
+
+
+def test_a_percent_encoded_backend_path_finds_the_state_pulumi_uses(tmp_path: Path) -> None:
+    """`--backend file://.../pulumi%20state`, the state being in `pulumi state`: the update runs on it, with no
+    --new-backend, and no folder `pulumi%20state` appears."""
+    (tmp_path / "pulumi state" / ".pulumi").mkdir(parents=True)
+    backend = f"file://{tmp_path}/pulumi%20state"
+    done, calls = with_fake_pulumi(
+        tmp_path,
+        [
+            "up",
+            "--stack",
+            "yulin-prod",
+            "--only",
+            "network",
+            "--stacks",
+            str(ROOT / "stacks"),
+            "--backend",
+            backend,
+        ],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any(c.startswith("0-network :: ") and " up " in c for c in calls), calls
+    assert not (tmp_path / "pulumi%20state").exists()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
 
 from dizuo.declaration.loader import DeclarationError, load, read_yaml
 from dizuo.exit_codes import BAD_INPUT, FAILED
@@ -57,7 +58,10 @@ def backend_url(explicit: str | None) -> str:
     """The self-managed backend: ``--backend``, else $PULUMI_BACKEND_URL, else ./.pulumi-state (file://).
 
     A file:// path is made absolute here: Pulumi runs in each stack's folder and would resolve a relative one there,
-    giving every stack a state folder of its own, where no StackReference finds the others.
+    giving every stack a state folder of its own, where no StackReference finds the others. Pulumi opens the folder of
+    the URL's path percent-decoded (gocloud.dev fileblob reads Go's url.URL.Path), so the path is decoded here too,
+    for :func:`state_folder` to be that folder, and handed on encoded: `file:///srv/pulumi%20state` is the folder
+    `pulumi state`, and a folder named with `%`, `#` or a space reaches Pulumi as itself.
     """
     url = explicit or os.environ.get("PULUMI_BACKEND_URL") or f"file://{Path('.pulumi-state').resolve()}"
     if url.startswith("https://api.pulumi.com") or url.startswith("https://app.pulumi.com"):
@@ -66,13 +70,13 @@ def backend_url(explicit: str | None) -> str:
         raise DeployError(f"--backend {url!r}: not a self-managed backend; use a file:// path or an s3:// bucket")
     if url.startswith("file://"):
         path, query, options = url.removeprefix("file://").partition("?")
-        url = f"file://{Path(path).expanduser().resolve()}{query}{options}"
+        url = f"file://{quote(str(Path(unquote(path)).expanduser().resolve()))}{query}{options}"
     return url
 
 
 def state_folder(url: str) -> Path | None:
-    """The folder of a file:// backend, or None for a bucket."""
-    return Path(url.removeprefix("file://").partition("?")[0]) if url.startswith("file://") else None
+    """The folder of a file:// backend (from :func:`backend_url`), or None for a bucket."""
+    return Path(unquote(url.removeprefix("file://").partition("?")[0])) if url.startswith("file://") else None
 
 
 def policy_pack(stacks_root: Path) -> Path:
