@@ -28,6 +28,10 @@ echo "$(basename "$PWD") :: $*" >> "$FAKE_PULUMI_LOG"
 case "$*" in
   version) echo "${FAKE_PULUMI_VERSION:-v3.200.0}" ;;
   *" up "*|*" preview "*)
+    if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ]; then  # read where it runs, as Pulumi's filepath.Abs does
+      cat "$PULUMI_CONFIG_PASSPHRASE_FILE" >/dev/null 2>&1 || {
+        echo "error: unable to read PULUMI_CONFIG_PASSPHRASE_FILE: $PWD/$PULUMI_CONFIG_PASSPHRASE_FILE" >&2; exit 255; }
+    fi
     "${PULUMI_PYTHON_CMD:-python3}" -c "import dizuo, pulumi" || { echo "error: program: no dizuo" >&2; exit 255; }
     python3 -c "import pulumi_policy, dizuo" || { echo "error: policy pack: no pulumi_policy" >&2; exit 255; }
     if [ "$(basename "$PWD")" = "$FAKE_PULUMI_FAIL_IN" ]; then
@@ -43,6 +47,10 @@ case "$*" in
     "resourceChanges": {"same": 3}}]' ;;
 esac
 """
+
+
+# `dizuo up` of the network stack alone.
+UPDATE_NETWORK = ("up", "--stack", "yulin-prod", "--only", "network")
 
 
 def with_fake_pulumi(
@@ -68,7 +76,7 @@ def with_fake_pulumi(
         env={
             "PATH": f"{bin_dir}:/usr/bin:/bin",
             "COLUMNS": "300",
-            "PULUMI_CONFIG_PASSPHRASE": "test",
+            **({} if "PULUMI_CONFIG_PASSPHRASE_FILE" in env else {"PULUMI_CONFIG_PASSPHRASE": "test"}),
             "FAKE_PULUMI_LOG": str(log),
             **env,
         },
@@ -89,7 +97,7 @@ def deploy(
 def test_stack_programs_and_the_policy_pack_run_on_dizuos_python_without_an_activated_venv(tmp_path: Path) -> None:
     """`.venv/bin/dizuo up` with the venv not activated: Pulumi starts the programs and the policy pack with the
     Python that has dizuo and the Pulumi SDK, not the system python3."""
-    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", "--only", "network")
+    done, calls = deploy(tmp_path, *UPDATE_NETWORK)
     assert done.returncode == 0, done.stderr[-3000:]
     assert any(c.startswith("0-network :: ") and " up " in c for c in calls), calls
     assert "no dizuo" not in done.stderr
@@ -323,20 +331,31 @@ def test_a_percent_encoded_backend_path_finds_the_state_pulumi_uses(tmp_path: Pa
     --new-backend, and no folder `pulumi%20state` appears."""
     (tmp_path / "pulumi state" / ".pulumi").mkdir(parents=True)
     backend = f"file://{tmp_path}/pulumi%20state"
-    done, calls = with_fake_pulumi(
-        tmp_path,
-        [
-            "up",
-            "--stack",
-            "yulin-prod",
-            "--only",
-            "network",
-            "--stacks",
-            str(ROOT / "stacks"),
-            "--backend",
-            backend,
-        ],
-    )
+    done, calls = with_fake_pulumi(tmp_path, [*UPDATE_NETWORK, "--stacks", str(ROOT / "stacks"), "--backend", backend])
     assert done.returncode == 0, done.stderr[-3000:]
     assert any(c.startswith("0-network :: ") and " up " in c for c in calls), calls
     assert not (tmp_path / "pulumi%20state").exists()
+
+
+def test_a_relative_passphrase_file_is_read_from_where_dizuo_runs(tmp_path: Path) -> None:
+    """PULUMI_CONFIG_PASSPHRASE_FILE=passphrase (relative, in the folder dizuo runs in) reaches Pulumi as that file,
+    where Pulumi, run in each stack's folder, looked for stacks/0-network/passphrase and failed the first stack."""
+    (tmp_path / "passphrase").write_text("s3cret\n", encoding="utf-8")
+    done, calls = deploy(tmp_path, *UPDATE_NETWORK, PULUMI_CONFIG_PASSPHRASE_FILE="passphrase")  # noqa: S106 - a file
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any(c.startswith("0-network :: ") and " up " in c for c in calls), calls
+
+
+@pytest.mark.parametrize("named", ["", "no-such-passphrase"], ids=["empty", "missing"])
+def test_a_passphrase_file_pulumi_cannot_read_is_refused_before_any_stack(tmp_path: Path, named: str) -> None:
+    """PULUMI_CONFIG_PASSPHRASE_FILE empty (Pulumi takes it for unset) or naming no file, without
+    PULUMI_CONFIG_PASSPHRASE: exit 2 saying what to set or which file cannot be read, and no stack runs, where the
+    first stack failed with Pulumi's error (exit 1)."""
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", PULUMI_CONFIG_PASSPHRASE_FILE=named)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    if named:
+        assert f"PULUMI_CONFIG_PASSPHRASE_FILE={named}: cannot read {tmp_path / named}: No such file" in text, text
+    else:
+        assert "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)" in text, text
+    assert not [c for c in calls if " up " in c or " preview " in c]

@@ -167,17 +167,40 @@ def check_prerequisites() -> PulumiCommand:
     found = shutil.which("pulumi")
     if found is None:
         raise DeployError(INSTALL_HINT)
-    if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and "PULUMI_CONFIG_PASSPHRASE_FILE" not in os.environ:
-        raise DeployError(
-            "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): self-managed backends encrypt "
-            "stack secrets with it"
-        )
+    passphrase_file()  # before any stack: Pulumi would fail on it in the first one
     from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
 
     try:
         return auto.PulumiCommand()  # runs `pulumi version` and checks it against the SDK's minimum
     except (auto.InvalidVersionError, subprocess.CalledProcessError, OSError) as exc:
         raise DeployError(f"{found}: not a Pulumi CLI dizuo can use: {exc}. {INSTALL_HOW}") from None
+
+
+def passphrase_file() -> Path | None:
+    """$PULUMI_CONFIG_PASSPHRASE_FILE made absolute, or None where $PULUMI_CONFIG_PASSPHRASE is set (Pulumi takes that
+    first); DeployError when neither gives a passphrase, or the file cannot be read.
+
+    Pulumi reads the file relative to where it runs, each stack's folder, not where dizuo was started, and takes an
+    empty value for none (pulumi/pulumi pkg/secrets/passphrase, readPassphrase).
+    """
+    if "PULUMI_CONFIG_PASSPHRASE" in os.environ:
+        return None
+    named = os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE", "")
+    if not named:
+        raise DeployError(
+            "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): self-managed backends encrypt "
+            "stack secrets with it"
+        )
+    path = Path(named).expanduser().resolve()
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise DeployError(
+            f"PULUMI_CONFIG_PASSPHRASE_FILE={named}: cannot read {path}: {exc.strerror or exc}; it holds the "
+            "passphrase the stacks' secrets are encrypted with"
+        ) from None
+    return path
 
 
 def program_env(url: str) -> dict[str, str]:
@@ -189,11 +212,14 @@ def program_env(url: str) -> dict[str, str]:
     first `python3` on PATH (sdk/python/dist/pulumi-analyzer-policy-python), hence this interpreter's folder first.
     """
     python = Path(sys.executable)  # not resolved: a venv's python is a symlink, and the venv is found through it
-    return {
+    env = {
         "PULUMI_BACKEND_URL": url,
         "PULUMI_PYTHON_CMD": str(python),
         "PATH": os.pathsep.join(p for p in (str(python.parent), os.environ.get("PATH", "")) if p),
     }
+    if (passphrase := passphrase_file()) is not None:
+        env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(passphrase)  # absolute: Pulumi runs in each stack's folder
+    return env
 
 
 # How much of a failed command's stderr its error repeats: the last lines carry Pulumi's error summary.
