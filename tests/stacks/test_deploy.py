@@ -14,7 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from dizuo.cli import app
 from dizuo.synth.deploy import backend_url, state_folder
 
 from .conftest import ROOT, YULIN
@@ -359,3 +361,12 @@ def test_a_passphrase_file_pulumi_cannot_read_is_refused_before_any_stack(tmp_pa
     else:
         assert "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)" in text, text
     assert not [c for c in calls if " up " in c or " preview " in c]
+
+
+@pytest.mark.parametrize("command", ["preview", "up", "released"])
+def test_help_names_the_backend_used_when_none_is_given(command: str) -> None:
+    """`--help` of preview, up and released says where the state is without --backend or $PULUMI_BACKEND_URL
+    (.pulumi-state in the current directory), as README and the refusal of an empty backend do."""
+    shown = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert "else file://.pulumi-state in the current directory" in " ".join(shown.output.split()), shown.output

@@ -27,7 +27,11 @@ StacksOption = Annotated[Path, typer.Option("--stacks", help="Folder of the stac
 StackName = Annotated[str, typer.Option("--stack", help="Environment stack name, e.g. yulin-prod")]
 Backend = Annotated[
     str | None,
-    typer.Option("--backend", help="Self-managed backend URL (file:// or s3://); default $PULUMI_BACKEND_URL"),
+    typer.Option(
+        "--backend",
+        help="Self-managed backend URL (file:// or s3://); default $PULUMI_BACKEND_URL, else file://.pulumi-state "
+        "in the current directory",
+    ),
 ]
 Only = Annotated[list[str] | None, typer.Option("--only", help="Limit to these stacks (network, cloud, ...)")]
 NewBackend = Annotated[
