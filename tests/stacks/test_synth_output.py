@@ -618,8 +618,8 @@ def test_a_named_environment_some_stack_folders_lack_is_refused_naming_those(
     assert synth(yulin, YULIN, tmp_path / "build", stacks, stack="yulin-prod").summary["stack"] == "yulin-prod"
 
 
-def _without_pulumi(tmp_path: Path, action: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`dizuo ACTION` on Yulin's stacks in ``tmp_path``, with a PATH that holds no Pulumi CLI."""
+def _without_pulumi(tmp_path: Path, action: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`dizuo ACTION` on Yulin's stacks in ``tmp_path``, with a PATH that holds no Pulumi CLI (and ``env``)."""
     command = [sys.executable, "-m", "dizuo", action, "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
     return subprocess.run(
         [*command, *args],
@@ -627,7 +627,7 @@ def _without_pulumi(tmp_path: Path, action: str, *args: str) -> subprocess.Compl
         text=True,
         check=False,
         cwd=tmp_path,
-        env={"PATH": str(tmp_path), "COLUMNS": "300"},
+        env={"PATH": str(tmp_path), "COLUMNS": "300", **env},
     )
 
 
@@ -644,7 +644,7 @@ def test_up_without_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
     [
         (["--stacks", "nostacks"], "nostacks: no stacks found"),
         (["--only", "nosuch"], "--only: no stack 'nosuch' in"),
-        (["--backend", "ftp://x"], "--backend 'ftp://x': not a self-managed backend"),
+        (["--backend", "ftp://x"], "--backend ftp://x: not a self-managed backend"),
         (["--backend", "https://api.pulumi.com"], "Pulumi Cloud is not allowed"),
     ],
 )
@@ -654,6 +654,43 @@ def test_preview_checks_its_own_inputs_before_asking_for_pulumi(tmp_path: Path, 
     assert done.returncode == 2
     assert message in done.stderr, done.stderr
     assert "Pulumi CLI is not installed" not in done.stderr
+    assert not (tmp_path / ".pulumi-state").exists(), "no state folder is made for a run that cannot start"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (
+            [],
+            {"PULUMI_BACKEND_URL": "/srv/pulumi-state"},
+            "PULUMI_BACKEND_URL=/srv/pulumi-state: not a self-managed backend; use a file:// path (a folder: "
+            "file:///srv/pulumi-state) or an s3:// bucket",
+        ),
+        (
+            [],
+            {"PULUMI_BACKEND_URL": "https://api.pulumi.com"},
+            "PULUMI_BACKEND_URL=https://api.pulumi.com: Pulumi Cloud is not allowed",
+        ),
+        (
+            [],
+            {"PULUMI_BACKEND_URL": "file:///srv/no-state"},
+            "PULUMI_BACKEND_URL=file:///srv/no-state: holds no Pulumi",
+        ),
+        ([], {}, "the default backend file://{tmp_path}/.pulumi-state: holds no Pulumi state"),
+        (["--backend", ""], {"PULUMI_BACKEND_URL": "file:///srv/no-state"}, "--backend: empty;"),
+    ],
+    ids=["env-without-scheme", "env-pulumi-cloud", "env-without-state", "default-without-state", "empty-flag"],
+)
+def test_a_refused_backend_is_named_as_it_was_given(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    """A backend refused is named as the user gave it, --backend, $PULUMI_BACKEND_URL or the default (a URL never
+    typed on the command line is not called --backend), a bare folder gets its file:// URL, and an empty --backend
+    (an unset shell variable) is refused instead of falling back to another backend."""
+    done = _without_pulumi(tmp_path, "preview", *args, **env)
+    assert done.returncode == 2
+    text = " ".join(done.stderr.split())
+    assert message.format(tmp_path=tmp_path) in text, text
     assert not (tmp_path / ".pulumi-state").exists(), "no state folder is made for a run that cannot start"
 
 

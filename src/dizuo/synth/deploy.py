@@ -63,15 +63,35 @@ def backend_url(explicit: str | None) -> str:
     for :func:`state_folder` to be that folder, and handed on encoded: `file:///srv/pulumi%20state` is the folder
     `pulumi state`, and a folder named with `%`, `#` or a space reaches Pulumi as itself.
     """
+    if explicit is not None and not explicit.strip():
+        # An unset shell variable (--backend "$STATE"): falling back would take another backend than the one meant.
+        raise DeployError(
+            "--backend: empty; give the city's file:// path or s3:// bucket, or leave --backend out for "
+            "$PULUMI_BACKEND_URL (else .pulumi-state in the current directory)"
+        )
     url = explicit or os.environ.get("PULUMI_BACKEND_URL") or f"file://{Path('.pulumi-state').resolve()}"
+    named = backend_named(explicit, url)
     if url.startswith("https://api.pulumi.com") or url.startswith("https://app.pulumi.com"):
-        raise DeployError("Pulumi Cloud is not allowed: use a file:// path or an s3:// bucket of the city's own")
+        raise DeployError(
+            f"{named}: Pulumi Cloud is not allowed: use a file:// path or an s3:// bucket of the city's own"
+        )
     if not url.startswith(SELF_MANAGED_SCHEMES):
-        raise DeployError(f"--backend {url!r}: not a self-managed backend; use a file:// path or an s3:// bucket")
+        folder = f" (a folder: file://{Path(url).expanduser().resolve()})" if "://" not in url else ""
+        raise DeployError(f"{named}: not a self-managed backend; use a file:// path{folder} or an s3:// bucket")
     if url.startswith("file://"):
         path, query, options = url.removeprefix("file://").partition("?")
         url = f"file://{quote(str(Path(unquote(path)).expanduser().resolve()))}{query}{options}"
     return url
+
+
+def backend_named(explicit: str | None, url: str) -> str:
+    """The backend as errors name it, with where it came from: `--backend URL`, `PULUMI_BACKEND_URL=URL`, or the
+    default, so that a URL the user never typed is traced to the variable that set it."""
+    if explicit is not None:
+        return f"--backend {url}"
+    if os.environ.get("PULUMI_BACKEND_URL"):
+        return f"PULUMI_BACKEND_URL={url}"
+    return f"the default backend {url}"
 
 
 def state_folder(url: str) -> Path | None:
@@ -255,9 +275,10 @@ def run(
     # A preview too: it creates the stacks in the backend it is given, and an update would then find state there.
     if folder is not None and not (folder / ".pulumi").is_dir() and not new_backend:
         raise DeployError(
-            f"--backend {url}: holds no Pulumi state. For the city's first deployment pass --new-backend; otherwise "
-            "this is not the city's backend (the default is .pulumi-state in the current directory), and an update "
-            "would create every resource a second time (a preview would create the stacks there)"
+            f"{backend_named(backend, url)}: holds no Pulumi state. For the city's first deployment pass "
+            "--new-backend; otherwise this is not the city's backend (the default is .pulumi-state in the current "
+            "directory), and an update would create every resource a second time (a preview would create the stacks "
+            "there)"
         )
     check_declarations(selected, stack)
     pulumi_command = check_prerequisites()
@@ -267,7 +288,7 @@ def run(
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DeployError(f"--backend {url}: cannot create it: {exc.strerror or exc}") from None
+            raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
     outcomes: list[StackOutcome] = []
     for stack_dir in selected:
         where = f"stacks/{stack_dir.path.name}"
