@@ -29,6 +29,9 @@ FAKE_PULUMI = """#!/bin/sh
 echo "$(basename "$PWD") :: $*" >> "$FAKE_PULUMI_LOG"
 case "$*" in
   version) echo "${FAKE_PULUMI_VERSION:-v3.200.0}" ;;
+  *"stack select"*)
+    # FAKE_PULUMI_TERM_ON_SELECT: dizuo gets SIGTERM as the stack is selected, which completes all the same.
+    if [ -n "$FAKE_PULUMI_TERM_ON_SELECT" ]; then trap '' INT; kill -TERM "$PPID"; fi ;;
   *" up "*|*" preview "*)
     if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ]; then  # read where it runs, as Pulumi's filepath.Abs does
       cat "$PULUMI_CONFIG_PASSPHRASE_FILE" >/dev/null 2>&1 || {
@@ -370,3 +373,13 @@ def test_help_names_the_backend_used_when_none_is_given(command: str) -> None:
     shown = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "300"})
     assert shown.exit_code == 0, shown.output
     assert "else file://.pulumi-state in the current directory" in " ".join(shown.output.split()), shown.output
+
+
+def test_a_signal_as_a_stack_is_selected_starts_no_update(tmp_path: Path) -> None:
+    """SIGTERM arriving while Pulumi selects the stack (which completes all the same): dizuo exits 143 without
+    starting that stack's update, saying it stopped before it."""
+    done, calls = deploy(tmp_path, *UPDATE_NETWORK, FAKE_PULUMI_TERM_ON_SELECT="1")
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr[-3000:]
+    assert any("stack select" in c for c in calls), calls
+    assert not [c for c in calls if " up " in c], calls
+    assert "stopped before stacks/0-network; not run: 0-network" in " ".join(done.stderr.split())

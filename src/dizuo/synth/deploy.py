@@ -310,6 +310,9 @@ def run(
                     stack_name=stack, work_dir=str(stack_dir.path), opts=workspace
                 )
                 streamed = True
+                if interrupted():  # the signal came as the stack was selected: its preview or update never starts
+                    on_output(f"stopped before {where}; not run: {_not_started(outcomes, selected)}")
+                    return outcomes
                 if action == "preview":
                     preview = pulumi_stack.preview(
                         on_output=on_output, on_error=stderr.append, policy_packs=[str(pack)]
@@ -341,8 +344,7 @@ def run(
                 on_output(line)
             outcomes.append(StackOutcome(stack=stack_dir.path.name, changes=changes))
             if interrupted():  # the signal came as the stack finished: no tier above it starts
-                left = [s.path.name for s in selected[len(outcomes) :]]
-                on_output(f"stopped after {where}; not run: {', '.join(left) or 'none'}")
+                on_output(f"stopped after {where}; not run: {_not_started(outcomes, selected)}")
                 return outcomes
     return outcomes
 
@@ -373,6 +375,11 @@ def _children() -> list[int]:
         if len(fields) > 1 and fields[1] == str(me):
             found.append(int(stat.parent.name))
     return found
+
+
+def _not_started(outcomes: list[StackOutcome], selected: list[StackDir]) -> str:
+    """The stacks after those done, in order (the one a signal stopped first): 'none' when all were done."""
+    return ", ".join(s.path.name for s in selected[len(outcomes) :]) or "none"
 
 
 def _progress(outcomes: list[StackOutcome], selected: list[StackDir]) -> str:
