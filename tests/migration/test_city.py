@@ -1144,11 +1144,33 @@ def test_plan_md_says_which_limit_stopped_the_assignment_solver(
     write_city_plan(YULIN, planned, assignment, found, tmp_path / "proven")
     assert "HiGHS stopped" not in (tmp_path / "proven" / "PLAN.md").read_text(encoding="utf-8")
     proven = json.loads((tmp_path / "proven" / "plan.json").read_text(encoding="utf-8"))
-    assert proven["solver"] == {"stopped": None, "gap": 0.0, "repairs": 0}, proven["solver"]
+    assert proven["solver"] == {"stopped": None, "gap": 0.0, "repairs": 0, "greedy": False}, proven["solver"]
     cut_short = replace(assignment, status=stopped.replace(" ", "_"), stopped=stopped, gap=0.001, repairs=21)
     write_city_plan(YULIN, planned, cut_short, found, tmp_path / "plan")
     markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
     solver_line = next(line for line in markdown.splitlines() if line.startswith("- Solver: "))
     assert said in solver_line, solver_line
     plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
-    assert plan["solver"] == {"stopped": stopped, "gap": 0.001, "repairs": 21}, plan["solver"]
+    assert plan["solver"] == {"stopped": stopped, "gap": 0.001, "repairs": 21, "greedy": False}, plan["solver"]
+
+
+def test_plan_md_says_the_greedy_plan_was_kept_and_what_stopped_highs(yulin: Declaration, tmp_path: Path) -> None:
+    """Yulin's plan written as the greedy plan kept because HiGHS gave none as cheap before its work limit: PLAN.md's
+    solver line says heuristic, that the greedy plan was kept and why, with the limit and the gap, and plan.json
+    records it as the greedy plan."""
+    planned = build_instance(yulin)
+    assignment = solve(planned.instance)
+    assert assignment.destinations is not None
+    found = plan_waves(planned.instance, assignment.destinations)
+    kept = replace(assignment, status="heuristic", stopped="work limit", gap=0.001, greedy=True)
+    write_city_plan(YULIN, planned, kept, found, tmp_path / "plan")
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    solver_line = next(line for line in markdown.splitlines() if line.startswith("- Solver: "))
+    assert solver_line.startswith("- Solver: heuristic"), solver_line
+    said = (
+        "the greedy plan was kept, as HiGHS gave none as cheap: HiGHS stopped at its work limit with the plan 0.1000% "
+        "above the bound"
+    )
+    assert said in solver_line, solver_line
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert (plan["status"], plan["solver"]["greedy"], plan["solver"]["stopped"]) == ("heuristic", True, "work limit")

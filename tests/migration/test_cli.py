@@ -213,16 +213,18 @@ def test_a_plan_stopped_by_its_repair_limit_says_so_in_the_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`dizuo migrate plan` whose MILP ran out of rounding repairs (none allowed here, HiGHS's first plan one byte
-    over) prints the plan kept and says in the summary it stopped after that many repairs, not at a time limit."""
+    over) prints the plan kept, the greedy one the core seeded the fixing with, and says in the summary that it kept
+    the greedy plan as HiGHS stopped after that many repairs, not at a time limit nor as HiGHS's plan."""
     monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
-    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)  # a core MILP first, as on a large model: a plan in hand
+    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)  # a core MILP first, as on a large model
     path = _write(tmp_path, one_byte_over())
-    result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--time-limit", "3600"])
+    result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--time-limit", "3600"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
     assert check_plan(load_instance(path), parse_plan(json.loads(result.stdout))) == []
     summary = " ".join(result.stderr.split())
-    assert "repair limit (stopped after 1 rounding repair): plan at 30 CNY" in summary, summary
-    assert "repair_limit (stopped after 1 rounding repair)" in summary, summary
+    assert "fallback: greedy plan at 30 CNY" in summary, summary
+    assert "heuristic (greedy plan kept: HiGHS stopped after 1 rounding repair)" in summary, summary
+    assert "repair_limit" not in summary, summary
     assert "time limit" not in summary, summary
     assert "time_limit" not in summary, summary
 

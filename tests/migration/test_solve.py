@@ -212,19 +212,35 @@ def test_plans_hold_to_the_byte_at_2_pow_56() -> None:
 def test_a_solve_out_of_rounding_repairs_says_so_not_a_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """HiGHS's plans broke by rounding more often than MAX_REPAIRS allows (none here, on an instance whose first plan
     is one byte over): the plan kept is said to be stopped at its repair limit after that many repairs, never at a
-    time limit no run reached, and the greedy fallback says the same of HiGHS."""
+    time limit no run reached, whether the greedy plan was the fallback or the core's seed."""
     instance = _one_byte_over()
     monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
-    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)  # a core MILP first, as on a large model: a plan in hand
+    for core_min_vars in (1, 2000):  # a core MILP first, as on a large model; none
+        monkeypatch.setattr(solve_module, "CORE_MIN_VARS", core_min_vars)
+        kept = solve(instance, time_limit=3600)
+        assert (kept.status, kept.stopped, kept.repairs) == ("heuristic", "repair limit", 1), kept
+        assert check_plan(instance, _plan(instance, kept)) == []
+        assert kept.gap is not None, "a plan stopped short has a gap to its bound"
+        assert kept.gap > 0, kept.gap
+
+
+def test_the_greedy_plan_no_highs_run_improved_on_is_heuristic_not_a_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a large model (the core MILP first) the greedy plan seeds the fixing; where neither HiGHS run gives a plan
+    as cheap (the core's has no plan, the final run's plans all break by rounding) the greedy plan is kept and said
+    to be: heuristic, greedy, with the limit that stopped HiGHS named, never HiGHS's plan at that limit."""
+    instance = _one_byte_over()
+    model = build_model(instance)
+    greedy = greedy_assignment(model)
+    assert greedy is not None, "greedy finds s1 + s2 (largest first)"
+    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
+    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)
     kept = solve(instance, time_limit=3600)
-    assert (kept.status, kept.stopped, kept.repairs) == ("repair_limit", "repair limit", 1), kept
-    assert check_plan(instance, _plan(instance, kept)) == []
-    assert kept.gap is not None, "a plan stopped short has a gap to its bound"
-    assert kept.gap > 0, kept.gap
-    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 2000)  # no core: nothing but the greedy plan is left
-    fallback = solve(instance, time_limit=3600)
-    assert (fallback.status, fallback.stopped, fallback.repairs) == ("heuristic", "repair limit", 1), fallback
-    assert check_plan(instance, _plan(instance, fallback)) == []
+    assert kept.destinations == destinations(model, greedy), kept
+    assert (kept.status, kept.greedy, kept.stopped) == ("heuristic", True, "repair limit"), kept
+    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 20)
+    repaired = solve(instance, time_limit=3600)
+    assert repaired.destinations == kept.destinations, "HiGHS's plan after its repair cut costs what greedy's does"
+    assert (repaired.status, repaired.greedy) == ("optimal", False), "a plan HiGHS gave at the greedy's cost is its"
 
 
 def test_greedy_fallback_gives_a_valid_plan() -> None:

@@ -526,24 +526,33 @@ def waves_search_sentence(waves: Waves) -> str:
 
 
 def solver_sentence(assignment: Assignment) -> str:
-    """What PLAN.md says of an assignment HiGHS did not prove optimal because a limit stopped it (nothing where it
-    did): at its work limit or its repair limit the plan is the same on any machine; at its time safety it depends on
-    the machine."""
+    """What PLAN.md says of an assignment HiGHS did not prove optimal (nothing where it did): the limit that stopped
+    it (at its work limit or its repair limit the plan is the same on any machine; at its time safety it depends on
+    the machine), and first, for the greedy plan, that it was kept because HiGHS gave none as cheap."""
     gap = "" if assignment.gap is None else f" with the plan {assignment.gap:.4%} above the bound"
+    limit = _solver_limit_clause(assignment, gap)
+    if assignment.greedy and assignment.status != "optimal":
+        kept = "; the greedy plan was kept, as HiGHS gave none as cheap"
+        return f"{kept}: {limit}" if limit else f"{kept}{gap}, so a cheaper plan may exist"
+    return f"; {limit}" if limit else ""
+
+
+def _solver_limit_clause(assignment: Assignment, gap: str) -> str:
+    """The limit that stopped HiGHS before it proved the plan optimal, for PLAN.md ("": none did)."""
     if assignment.stopped == "work limit":
         return (
-            f"; HiGHS stopped at its work limit{gap} (a count of branch-and-bound nodes: the same declaration "
+            f"HiGHS stopped at its work limit{gap} (a count of branch-and-bound nodes: the same declaration "
             "gives this plan on any machine), so a cheaper plan may exist"
         )
     if assignment.stopped == "repair limit":
         return (
-            f"; HiGHS stopped after {rounding_repairs(assignment.repairs)}{gap} (its repair limit: each plan it gave "
+            f"HiGHS stopped after {rounding_repairs(assignment.repairs)}{gap} (its repair limit: each plan it gave "
             "broke a pool's capacity or the relief by a rounding error and was cut off; the same declaration gives "
             "this plan on any machine), so a cheaper plan may exist"
         )
     if assignment.stopped == "time limit":
         return (
-            f"; **HiGHS stopped at its time safety limit** (`--time-limit`) before its work limit{gap}: this plan "
+            f"**HiGHS stopped at its time safety limit** (`--time-limit`) before its work limit{gap}: this plan "
             "depends on the machine's speed and load; plan again with a larger `--time-limit` for a plan any "
             "machine gives"
         )
@@ -558,9 +567,15 @@ def _plan_document(
     head: dict[str, Any] = {
         "city": city.declaration.city.code,
         "status": assignment.status,
-        # The limit that stopped HiGHS before it proved the plan optimal (None: it did), the gap it reached, and the
-        # plans it gave that rounding broke (cut off and solved again; past MAX_REPAIRS, stopped is "repair limit").
-        "solver": {"stopped": assignment.stopped, "gap": assignment.gap, "repairs": assignment.repairs},
+        # The limit that stopped HiGHS before it proved the plan optimal (None: it did), the gap it reached, the
+        # plans it gave that rounding broke (cut off and solved again; past MAX_REPAIRS, stopped is "repair limit"),
+        # and whether the plan is the greedy one, kept as HiGHS gave none as cheap.
+        "solver": {
+            "stopped": assignment.stopped,
+            "gap": assignment.gap,
+            "repairs": assignment.repairs,
+            "greedy": assignment.greedy,
+        },
         "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),

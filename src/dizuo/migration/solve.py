@@ -115,8 +115,9 @@ class Assignment:
     """The solver's answer: a destination per system, or a proof that none exists."""
 
     # optimal | work_limit | time_limit | repair_limit (HiGHS stopped at that limit before proving its plan optimal) |
-    # heuristic (a plan without HiGHS's: its greedy fallback, or one kept against its claim that none exists; or one
-    # HiGHS left unproven for a reason no limit explains) | nothing_to_move | infeasible | unknown (no plan, no proof)
+    # heuristic (a plan without HiGHS's: its greedy fallback, kept where HiGHS gave none as cheap before it stopped;
+    # or one kept against its claim that none exists; or one HiGHS left unproven for a reason no limit explains) |
+    # nothing_to_move | infeasible | unknown (no plan, no proof)
     status: str
     destinations: dict[str, str | None] | None  # None when infeasible
     reason: str | None = None
@@ -132,6 +133,8 @@ class Assignment:
     # rule by rounding: the same on any machine; ``repairs`` says how many) or "time limit" (the outer safety, in any
     # of its runs: the plan depends on the machine).
     stopped: str | None = None
+    # The plan is the greedy fallback's: HiGHS gave none as cheap (a plan HiGHS gave at the same cost counts as its).
+    greedy: bool = False
 
 
 class _Size(TypedDict):
@@ -407,6 +410,8 @@ def solve(
     nothing = np.zeros(n_vars, dtype=bool)
     lp = _lp_relaxation(model)
     incumbent: list[int] | None = None
+    # The greedy plan, once made: where it is still the cheapest in the end, the plan is no plan of HiGHS's.
+    greedy: list[int] | None = None
     columns, ones, repairs = everything, nothing, 0
     limits: list[str | None] = []  # what stopped each MILP run: a plan is machine-dependent if time stopped any
     if lp is not None and n_vars > CORE_MIN_VARS:
@@ -417,7 +422,7 @@ def solve(
             int(CORE_WORK_SHARE * work), log,
         )  # fmt: skip
         repairs, limits = repairs + run.repairs, [run.stopped]
-        incumbent = _cheaper(model, run.chosen, greedy_assignment(model))
+        incumbent = _cheaper(model, run.chosen, greedy := greedy_assignment(model))  # HiGHS's first: a tie keeps it
         if incumbent is not None:
             slack = _cost(model, incumbent) / model.cost_gcd - lp_value
             slack += FIXING_MARGIN * (1.0 + abs(lp_value))
@@ -430,9 +435,11 @@ def solve(
     run = _exact_milp(model, columns, ones, max(1.0, time_limit - elapsed()), mip_rel_gap, work, log)
     repairs, limits = repairs + run.repairs, [*limits, run.stopped]
     best = _cheaper(model, run.chosen, incumbent)
-    solved = best is not None  # a plan from HiGHS (this run, or the core's), not only the greedy fallback
-    if best is None:
-        best = greedy_assignment(model)
+    if best is None and greedy is None:  # (made for the core and None, it would be None again: nothing lost)
+        best = greedy = greedy_assignment(model)
+    # A plan from HiGHS (this run, or the core's); not the greedy one, whether made as the fallback or made to seed the
+    # fixing and never improved on by either run.
+    solved = best is not None and best is not greedy
     # HiGHS's proof on the full model (its repair cuts remove only plans that break a rule) stands unless a plan
     # that passes the exact check is in hand: then the claim is a numerical slip in floats, and the plan wins.
     overruled = run.status == 2 and columns.all() and not ones.any()
@@ -461,14 +468,15 @@ def solve(
         log(f"{what} at {objective:,} CNY, bound {shown}, gap {'-' if gap is None else f'{gap:.6%}'}")
     return Assignment(
         status, destinations(model, best), objective=objective, bound=bound, gap=gap,
-        seconds=elapsed(), repairs=repairs, stopped=stopped, **base,
+        seconds=elapsed(), repairs=repairs, stopped=stopped, greedy=not solved, **base,
     )  # fmt: skip
 
 
 def _unproven_status(stopped: str | None, *, solved: bool, overruled: bool, repairs: int) -> tuple[str, str]:
     """The status of a plan not proven optimal, and what the log calls it: the limit that stopped HiGHS
     (``work_limit``, ``repair_limit``, ``time_limit``), or ``heuristic`` for a plan HiGHS did not give (the greedy
-    fallback), one kept against its claim that none exists, or one HiGHS left unproven for no limit."""
+    plan: the fallback, or the core's seed neither run improved on), one kept against its claim that none exists,
+    or one HiGHS left unproven for no limit."""
     if not solved:
         return "heuristic", "fallback: greedy plan"
     if overruled:
@@ -494,6 +502,7 @@ def _bound(model: Model, run: _Run, lp: tuple[float, FloatArray] | None, objecti
 
 
 def _cheaper(model: Model, a: list[int] | None, b: list[int] | None) -> list[int] | None:
+    """The cheaper of two plans (None: no plan), ``a`` itself on a tie: whose plan is kept is told by identity."""
     plans = [p for p in (a, b) if p is not None]
     return min(plans, key=lambda p: _cost(model, p), default=None)
 
