@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -935,6 +936,35 @@ def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_ho
     assert "Before the window" in steps.split("\n1. ")[1]
     assert "-e data_migration_hosts=<migration host>" in steps
     assert "-e data_migration_hosts=<migration host>" in (planned / "wave-01" / "data-copies.yml").read_text("utf-8")
+
+
+def _parsed_by_the_cli(words: list[str]) -> None:
+    """Parse ``words`` (after `dizuo`) as the CLI does before it runs a command: click's error when they do not."""
+    command: Any = typer.main.get_command(app)
+    context = command.make_context("dizuo", list(words))
+    while hasattr(command, "resolve_command"):  # a group: its command's words are left for it
+        name, command, rest = command.resolve_command(context, [*context._protected_args, *context.args])
+        context = command.make_context(name, rest, parent=context)
+
+
+def test_every_dizuo_command_of_plan_md_s_steps_runs_as_written(planned: Path) -> None:
+    """Every `dizuo ...` PLAN.md's 'Applying a wave' tells the operator to run, its placeholders filled in, is one
+    the CLI accepts as written: no command missing the declaration or the stack it needs."""
+    text = (planned / "PLAN.md").read_text(encoding="utf-8")
+    steps = text[text.index("## Applying a wave") : text.index("## Wave 1")]
+    filled = {"<this folder>": str(planned), "NN": "1", "<declaration>": str(YULIN), "<stack>": "yulin-prod"}
+    commands = re.findall(r"`dizuo ([^`]+)`", steps)
+    assert {c.split()[0] for c in commands} >= {"migrate", "validate", "preview", "up"}, commands
+    for written in commands:
+        command = written
+        for placeholder, value in filled.items():
+            command = command.replace(placeholder, value)
+        assert "<" not in command, f"a placeholder PLAN.md does not explain: `dizuo {written}`"
+        try:
+            _parsed_by_the_cli(command.split())
+        except Exception as err:  # click's usage error (click's own, or the copy newer typer vendors)
+            err.add_note(f"`dizuo {written}`, as PLAN.md writes it")
+            raise
 
 
 def test_the_data_copy_command_names_the_playbook_and_the_wave_s_file_from_one_folder(planned: Path) -> None:

@@ -865,13 +865,14 @@ def _markdown(
         "",
         "1. Before the window: review `wave-NN/systems.yaml.diff`; rebuild the images for every new arch it names "
         "and port every database it replaces.",
-        "2. In the window, stop the system first: the wave's `dizuo up` moves its pods to the new node pool, points "
-        "its database egress at the replacement and moves its storage quota to "
+        "2. In the window, stop the system first: the wave's `dizuo up --stack <stack>` (step 3) moves its pods to "
+        "the new node pool, points its database egress at the replacement and moves its storage quota to "
         f"`{m.target_storage_pool}` (`{m.legacy_storage_pool}`'s goes to zero; its claims there stay bound, no "
         "stack deletes a claim).",
         "3. `dizuo migrate check-wave <this folder> NN <declaration>` (exit 0: the declaration's `systems.yaml` is the "
         "file wave NN starts from, and `wave-NN/data-copies.yml` is the planned one), then copy `wave-NN/systems.yaml` "
-        "over it, `dizuo validate`, `dizuo preview`, `dizuo up`.",
+        "over it, `dizuo validate <declaration>`, `dizuo preview --stack <stack>`, `dizuo up --stack <stack>` "
+        "(`<stack>`: the environment whose `Pulumi.<stack>.yaml` the stack folders hold).",
         f"4. Make the system's new claims on `{m.target_storage_pool}`, mount its old and new volumes on the "
         f"migration host as `wave-NN/data-copies.yml` says (under {_code(m.copy_mount_root)}) and run "
         "`ansible-playbook -i <inventory> roles/data_migration.yml -e @<this folder>/wave-NN/data-copies.yml "
