@@ -938,6 +938,20 @@ def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_ho
     assert "-e data_migration_hosts=<migration host>" in (planned / "wave-01" / "data-copies.yml").read_text("utf-8")
 
 
+def test_plan_md_gives_the_wave_limit_in_the_unit_of_the_waves(planned: Path) -> None:
+    """PLAN.md's waves line gives the most a wave copies in TiB, as each wave's heading gives what it copies, so an
+    operator sees that a wave past it holds one system alone (its promise) without converting from GiB."""
+    text = (planned / "PLAN.md").read_text(encoding="utf-8")
+    waves_line = next(line for line in text.splitlines() if line.startswith("- Waves: "))
+    limit = re.search(r"at most ([\d,.]+) TiB \(20,480 GiB\) copied per wave", waves_line)
+    assert limit, waves_line
+    assert float(limit.group(1).replace(",", "")) == 20.0, waves_line
+    headings = re.findall(r"^## Wave \d+: (\d+) system\(s\), ([\d,.]+) TiB$", text, flags=re.MULTILINE)
+    assert headings, "no wave headings"
+    for systems, tib in headings:
+        assert float(tib.replace(",", "")) <= 20.0 or systems == "1", (systems, tib, waves_line)
+
+
 def _parsed_by_the_cli(words: list[str]) -> None:
     """Parse ``words`` (after `dizuo`) as the CLI does before it runs a command: click's error when they do not."""
     command: Any = typer.main.get_command(app)

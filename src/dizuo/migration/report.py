@@ -851,8 +851,9 @@ def _markdown(
     lines += [
         _moves_line(city, [c.code for c in moved]),
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
-        f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {m.wave_gib:,} GiB copied per wave "
-        "unless one system alone is larger" + waves_search_sentence(waves),
+        # In TiB first, as each wave's heading gives what it copies: the two compare as they stand.
+        f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {_tib(instance.wave_bytes)} TiB "
+        f"({m.wave_gib:,} GiB) copied per wave unless one system alone is larger" + waves_search_sentence(waves),
         *(f"- {sentence}" for sentence in (deadline.sentences() if deadline is not None else ())),
         *_forecast_lines(city),
         *_target_usage_lines(city, [c.code for c in moved]),
