@@ -963,14 +963,19 @@ def _parsed_by_the_cli(words: list[str]) -> None:
 
 def test_every_dizuo_command_of_plan_md_s_steps_runs_as_written(planned: Path) -> None:
     """Every `dizuo ...` PLAN.md's 'Applying a wave' tells the operator to run, its placeholders filled in, is one
-    the CLI accepts as written: no command missing the declaration or the stack it needs."""
+    the CLI accepts as written: no command missing the declaration or the stack it needs; and the data copy's
+    ansible-playbook says what its inventory and migration host are (the inventory: as `dizuo inventory` writes it)."""
     text = (planned / "PLAN.md").read_text(encoding="utf-8")
     steps = text[text.index("## Applying a wave") : text.index("## Wave 1")]
     filled = {"<this folder>": str(planned), "NN": "1", "<declaration>": str(YULIN), "<stack>": "yulin-prod"}
     commands = re.findall(r"`dizuo ([^`]+)`", steps)
-    assert {c.split()[0] for c in commands} >= {"migrate", "validate", "preview", "up"}, commands
+    assert {c.split()[0] for c in commands} >= {"migrate", "validate", "preview", "up", "inventory"}, commands
+    playbook = re.search(r"`ansible-playbook [^`]+`", steps)
+    assert playbook, "no data copy command"
+    for placeholder in re.findall(r"<[^>]+>", playbook.group(0)):
+        assert f"`{placeholder}`: " in steps or placeholder == "<this folder>", f"PLAN.md leaves {placeholder} unsaid"
     for written in commands:
-        command = written
+        command = written.split(" > ")[0]  # the shell's redirection, not the command's
         for placeholder, value in filled.items():
             command = command.replace(placeholder, value)
         assert "<" not in command, f"a placeholder PLAN.md does not explain: `dizuo {written}`"

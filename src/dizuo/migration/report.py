@@ -877,8 +877,10 @@ def _markdown(
         f"4. Make the system's new claims on `{m.target_storage_pool}`, mount its old and new volumes on the "
         f"migration host as `wave-NN/data-copies.yml` says (under {_code(m.copy_mount_root)}) and run "
         "`ansible-playbook -i <inventory> roles/data_migration.yml -e @<this folder>/wave-NN/data-copies.yml "
-        "-e data_migration_hosts=<migration host>`: rsync copies, every byte is verified by sha256 (the manifest is "
-        "kept as evidence), the source is never changed. Rerun until it verifies.",
+        "-e data_migration_hosts=<migration host>` (`<inventory>`: the declaration's hosts, as "
+        "`dizuo inventory <declaration> > hosts.yml` writes them; `<migration host>`: the one of them with the "
+        "volumes mounted): rsync copies, every byte is verified by sha256 (the manifest is kept as evidence), the "
+        "source is never changed. Rerun until it verifies.",
         "5. Switch the workload to the new claims and start it; delete the old ones only after the system's owner "
         "accepts the copy.",
         "",
