@@ -938,6 +938,16 @@ def test_plan_md_stops_the_system_before_the_waves_up_and_names_the_migration_ho
     assert "-e data_migration_hosts=<migration host>" in (planned / "wave-01" / "data-copies.yml").read_text("utf-8")
 
 
+def test_data_copies_yml_says_where_its_inventory_comes_from(planned: Path) -> None:
+    """A wave's data-copies.yml, read on its own on the migration host, says that the -i inventory of its command is
+    the declaration's hosts as `dizuo inventory` writes them, a command that parses as written."""
+    header = (planned / "wave-01" / "data-copies.yml").read_text("utf-8").split("data_migration_copies:")[0]
+    said = re.search(r"# \(<inventory>: the declaration's hosts, as `dizuo ([^`]+)` writes them;", header)
+    assert said, header
+    command = said.group(1).split(" > ")[0].replace("<declaration>", str(YULIN))
+    _parsed_by_the_cli(command.split())
+
+
 def test_plan_md_gives_the_wave_limit_in_the_unit_of_the_waves(planned: Path) -> None:
     """PLAN.md's waves line gives the most a wave copies in TiB, as each wave's heading gives what it copies, so an
     operator sees that a wave past it holds one system alone (its promise) without converting from GiB."""

@@ -359,7 +359,8 @@ def data_copies(city: CityInstance, wave: list[Change], folder: str) -> str:
         # Both paths from the folder it runs in, the repository's, as README's command: the plan is a folder there.
         f"#   ansible-playbook -i <inventory> roles/data_migration.yml -e @<plan folder>/{folder}/data-copies.yml \\",
         "#     -e data_migration_hosts=<migration host>",
-        "# (without data_migration_hosts: the hosts of group data_migration; a run that matches no host fails).",
+        "# (<inventory>: the declaration's hosts, as `dizuo inventory <declaration> > hosts.yml` writes them;",
+        "# without data_migration_hosts: the hosts of group data_migration; a run that matches no host fails).",
         "# rsync copies, every byte is verified by sha256 and the manifest kept; the source is never changed.",
         "# Each source and destination must be a mount point (an unmounted volume is an empty folder).",
     ]
