@@ -222,6 +222,7 @@ def test_a_plan_stopped_by_its_repair_limit_says_so_in_the_summary(
     assert result.exit_code == 0, result.stderr
     assert check_plan(load_instance(path), parse_plan(json.loads(result.stdout))) == []
     summary = " ".join(result.stderr.split())
+    assert "core of 1 columns: the greedy plan (none of its own as cheap) at 30 CNY" in summary, summary
     assert "fallback: greedy plan at 30 CNY" in summary, summary
     assert "heuristic (greedy plan kept: HiGHS stopped after 1 rounding repair)" in summary, summary
     assert "repair_limit" not in summary, summary

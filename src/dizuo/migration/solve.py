@@ -428,7 +428,9 @@ def solve(
             slack += FIXING_MARGIN * (1.0 + abs(lp_value))
             columns, ones = reduced <= slack, reduced < -slack
             log(
-                f"core of {int(core.sum())} columns: plan at {_cost(model, incumbent):,} CNY, LP bound "
+                f"core of {int(core.sum())} columns: "
+                f"{'the greedy plan (none of its own as cheap)' if incumbent is greedy else 'plan'} "
+                f"at {_cost(model, incumbent):,} CNY, LP bound "
                 f"{lp_value * model.cost_gcd:,.0f}; reduced-cost fixing keeps {int(columns.sum())} of {n_vars} "
                 f"columns ({int(ones.sum())} fixed to 1)"
             )
