@@ -458,6 +458,37 @@ def test_reports_of_a_partial_audit_say_so_with_the_verdict():
     assert f"partial audit: {gap}\naudit PASSED (partial audit)\n" in buffer.getvalue(), buffer.getvalue()
 
 
+def test_an_audit_that_verified_nothing_does_not_pass_unless_allowed():
+    """An audit whose every control is NOT VERIFIED (the kernel audit controls checked on containers) showed nothing
+    in force: every report's headline and the console read NOT VERIFIED and it fails (exit 1), not PASSED; with
+    --allow-unverified it passes as before, and says so; one verified control among them passes as documented."""
+    results, meta = _results()
+    unverified = [r for r in results if r.status is Status.NOT_VERIFIED]
+    unverified += [replace(r, host="h2") for r in unverified]
+    md, page = markdown(unverified, meta), html_report(unverified, meta)
+    assert md.splitlines()[0].endswith(": NOT VERIFIED"), md.splitlines()[0]
+    assert "NOT VERIFIED</h1>" in page
+    run = AuditRun(results=unverified, meta=meta, reports=[])
+    assert not run.passed, "an audit that verified nothing is no pass"
+    buffer = io.StringIO()
+    _print(run, Console(file=buffer, width=300))
+    assert "audit NOT VERIFIED: no control could be verified on the audited hosts" in buffer.getvalue()
+    assert "--allow-unverified" in buffer.getvalue()
+
+    allowed = AuditRun(results=unverified, meta=replace(meta, allow_unverified=True), reports=[])
+    assert allowed.passed
+    assert (
+        markdown(allowed.results, allowed.meta)
+        .splitlines()[0]
+        .endswith(": PASSED (nothing verified, --allow-unverified)")
+    )
+
+    passing = [r for r in results if r.status is Status.PASS]
+    some_verified = AuditRun(results=passing + unverified, meta=meta, reports=[])
+    assert some_verified.passed, "NOT VERIFIED beside verified controls passes, as the README says"
+    assert markdown(some_verified.results, meta).splitlines()[0].endswith(": PASSED")
+
+
 # ------------------------------------------------------------------- waivers
 
 

@@ -30,7 +30,7 @@ from dizuo.baseline import waivers as waivers_mod
 from dizuo.baseline.catalogue import Catalogue, Control, Scope, UnknownControlError, packaged
 from dizuo.baseline.harden import HardenError, connections, hosts_matching
 from dizuo.baseline.params import resolve
-from dizuo.baseline.report import REPORT_FILES, AuditMeta, ControlResult, Status, write_reports
+from dizuo.baseline.report import REPORT_FILES, AuditMeta, ControlResult, Status, passes, write_reports
 from dizuo.declaration import Declaration, load
 from dizuo.declaration.inventory import hosts_yml
 from dizuo.declaration.model import Host
@@ -78,6 +78,11 @@ class AuditRun:
     def failed(self) -> list[ControlResult]:
         """Results that make the audit fail (failures, expired waivers, checks that could not run)."""
         return [r for r in self.results if r.status.failing]
+
+    @property
+    def passed(self) -> bool:
+        """Whether the audit passes: nothing failed, and a control was verified (or ``meta`` allows none)."""
+        return passes(self.results, self.meta)
 
 
 def select_hosts(declaration: Declaration, limit: str | None) -> list[Host]:
@@ -263,9 +268,13 @@ def run_audit(
     today: dt.date | None = None,
     progress: Progress | None = None,
     reuse_ssh: bool = True,
+    allow_unverified: bool = False,
 ) -> AuditRun:
     """Run the checks on the hosts, apply the waivers (valid on ``today``, by default the date in the city), write
     the reports.
+
+    ``allow_unverified`` lets an audit that verified nothing (every control NOT VERIFIED) pass, as it did before
+    such an audit read NOT VERIFIED.
 
     ``reuse_ssh=False`` is testinfra's default, one SSH connection per command: the anchor of
     ``bench/baseline``, kept so the benchmark measures what the shared connection buys.
@@ -293,6 +302,7 @@ def run_audit(
         waivers=prepared.waivers.source,
         catalogue_version=catalogue.version,
         left_out=prepared.left_out,
+        allow_unverified=allow_unverified,
     )
     try:
         reports = write_reports(results, meta, report_dir, pytest_log)

@@ -21,7 +21,7 @@ from dizuo.baseline.audit import (
     run_audit,
 )
 from dizuo.baseline.catalogue import CatalogueError, control_ids
-from dizuo.baseline.report import Status, verdict, visible
+from dizuo.baseline.report import Status, nothing_verified, verdict, visible
 from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
@@ -47,8 +47,16 @@ def audit(
         str | None,
         typer.Option("--controls", help="Only these host controls, comma-separated, e.g. DZ-AU-01,DZ-AU-02"),
     ] = None,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified",
+            help="Pass an audit that verified nothing (every control NOT VERIFIED), as before; by default it fails",
+        ),
+    ] = False,
 ) -> None:
-    """Check every host control of the 等保 baseline on the declared hosts; exit 1 when one fails."""
+    """Check every host control of the 等保 baseline on the declared hosts; exit 1 when one fails or none could be
+    verified."""
     # soft_wrap: an error names a file path and a key path; wrapping them would break both.
     out, err = Console(), Console(stderr=True, soft_wrap=True)
     try:
@@ -76,7 +84,10 @@ def audit(
         task = bar.add_task("audit", total=len(prepared.items))
         try:
             run = run_audit(
-                prepared, report, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                prepared,
+                report,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                allow_unverified=allow_unverified,
             )
         except ReportWriteError as exc:
             run, unwritten = exc.run, exc
@@ -86,7 +97,7 @@ def audit(
         # The results are shown above, but CI must not pass an audit whose reports are missing.
         print_error(err, str(unwritten))
         raise typer.Exit(FAILED)
-    if run.failed:
+    if not run.passed:
         raise typer.Exit(FAILED)
 
 
@@ -117,8 +128,16 @@ def _print(run: AuditRun, out: Console) -> None:
         out.print(f"report: {_shown(str(path))}", highlight=False)
     for gap in run.meta.left_out:
         out.print(f"partial audit: {_shown(gap)}", highlight=False)
-    failed = f": {len(run.failed)} control(s)" if run.failed else ""
-    out.print(f"audit {verdict(run.results, run.meta)}{failed}", highlight=False)
+    if run.failed:
+        why = f": {len(run.failed)} control(s)"
+    elif nothing_verified(run.results) and not run.meta.allow_unverified:
+        why = (
+            ": no control could be verified on the audited hosts (see each one's reason); verify them on a VM or "
+            "bare metal, or pass --allow-unverified to let such an audit pass"
+        )
+    else:
+        why = ""
+    out.print(f"audit {verdict(run.results, run.meta)}{why}", highlight=False)
 
 
 def _shown(text: str) -> str:

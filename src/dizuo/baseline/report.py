@@ -70,11 +70,34 @@ class AuditMeta:
     left_out: tuple[str, ...] = ()
     """What the audit did not check (controls or hosts left out by --controls or --limit): then it is a partial
     audit, and its reports say so next to the verdict, not only by the rows they lack."""
+    allow_unverified: bool = False
+    """Whether an audit that verified nothing passes (--allow-unverified, the behaviour before it was an outcome of
+    its own): by default it reads NOT VERIFIED and fails."""
+
+
+def nothing_verified(results: Iterable[ControlResult]) -> bool:
+    """Whether the audit verified no control at all: every result NOT VERIFIED (the kernel audit controls alone,
+    checked on containers). Such an audit shows nothing in force, so a CI gate must not read it as passed."""
+    statuses = [r.status for r in results]
+    return bool(statuses) and all(status is Status.NOT_VERIFIED for status in statuses)
+
+
+def passes(results: Iterable[ControlResult], meta: AuditMeta) -> bool:
+    """Whether the audit passes (exit 0): nothing failing, and something verified unless ``meta`` allows otherwise."""
+    results = list(results)
+    return not any(r.status.failing for r in results) and (meta.allow_unverified or not nothing_verified(results))
 
 
 def verdict(results: Iterable[ControlResult], meta: AuditMeta) -> str:
-    """FAILED or PASSED, and whether the audit left controls or hosts out."""
-    outcome = "FAILED" if any(r.status.failing for r in results) else "PASSED"
+    """FAILED, NOT VERIFIED (no control could be verified) or PASSED, and whether the audit left controls or
+    hosts out."""
+    results = list(results)
+    if any(r.status.failing for r in results):
+        outcome = "FAILED"
+    elif nothing_verified(results):
+        outcome = "PASSED (nothing verified, --allow-unverified)" if meta.allow_unverified else "NOT VERIFIED"
+    else:
+        outcome = "PASSED"
     return f"{outcome} (partial audit)" if meta.left_out else outcome
 
 
