@@ -35,7 +35,16 @@ from dizuo.baseline import audit, checks, harden, waivers
 from dizuo.baseline.audit import AuditInputError, AuditRun, ready_report_dir
 from dizuo.baseline.audit_cli import _print
 from dizuo.baseline.catalogue import Scope, packaged
-from dizuo.baseline.report import AuditMeta, ControlResult, Status, html_report, junit_xml, markdown, write_reports
+from dizuo.baseline.report import (
+    AuditMeta,
+    ControlResult,
+    Status,
+    html_report,
+    junit_xml,
+    markdown,
+    results_json,
+    write_reports,
+)
 from dizuo.baseline.role import audit_query_tool_text
 from dizuo.declaration import load
 from hosts import BootedHost, write_declaration
@@ -487,6 +496,26 @@ def test_an_audit_that_verified_nothing_does_not_pass_unless_allowed():
     some_verified = AuditRun(results=passing + unverified, meta=meta, reports=[])
     assert some_verified.passed, "NOT VERIFIED beside verified controls passes, as the README says"
     assert markdown(some_verified.results, meta).splitlines()[0].endswith(": PASSED")
+
+
+def test_results_json_gives_the_verdict_and_exit_of_the_other_reports():
+    """results.json says what report.md's headline and the exit code say (FAILED, NOT VERIFIED, PASSED; passed or
+    not) and how many results have each status, the counts adding up to its results: a tool reading it gets the
+    audit's verdict, not a list of results to judge again."""
+    results, meta = _results()
+    unverified = [r for r in results if r.status is Status.NOT_VERIFIED]
+    passing = [r for r in results if r.status is Status.PASS]
+    for chosen, headline, passed in (
+        (results, "FAILED", False),
+        (unverified, "NOT VERIFIED", False),
+        (passing + unverified, "PASSED", True),
+    ):
+        document = json.loads(results_json(chosen, meta))
+        assert markdown(chosen, meta).splitlines()[0].endswith(f": {headline}")
+        assert (document["verdict"], document["passed"]) == (headline, passed)
+        assert AuditRun(results=chosen, meta=meta, reports=[]).passed is passed
+        assert sum(document["summary"].values()) == len(document["results"]) == len(chosen)
+        assert document["summary"]["not_verified"] == len(unverified)
 
 
 # ------------------------------------------------------------------- waivers

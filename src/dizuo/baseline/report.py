@@ -145,11 +145,19 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def results_json(results: list[ControlResult], meta: AuditMeta) -> str:
-    """Every result and the audit's metadata as JSON, for tools. A lone surrogate is written as the other reports
-    write it (``visible``: ``\\udcd3``), as text: raw it could not be encoded, and a JSON escape of it would give
-    most JSON readers an error."""
+    """Every result and the audit's metadata as JSON, for tools, with the verdict the other reports print, whether
+    the audit passed (its exit code: 0 or 1) and the count of each status, so a tool need not judge the results
+    again. A lone surrogate is written as the other reports write it (``visible``: ``\\udcd3``), as text: raw it
+    could not be encoded, and a JSON escape of it would give most JSON readers an error."""
+    counts = summary(results)
     text = json.dumps(
-        {"meta": {**asdict(meta), "started": meta.started.isoformat()}, "results": [asdict(r) for r in results]},
+        {
+            "meta": {**asdict(meta), "started": meta.started.isoformat()},
+            "verdict": verdict(results, meta),
+            "passed": passes(results, meta),
+            "summary": {status.value: counts[status] for status in Status},
+            "results": [asdict(r) for r in results],
+        },
         ensure_ascii=False,
         indent=2,
     )
