@@ -315,6 +315,25 @@ def test_unreachable_host_fails_every_control_with_the_reason(nowhere_host, tmp_
     assert said.startswith("the check could not run: cannot run commands as root over SSH: "), "said once, plainly"
 
 
+def test_an_audit_run_describes_each_control_it_checked_once(nowhere_host, tmp_path):
+    """A real audit run's reports carry the catalogue's description of each control it checked (--controls), once
+    for all hosts, in the order checked: what the audit reads and the remediation with its harden command."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    report = tmp_path / "report"
+    done = _dizuo("audit", "-i", str(city), "--report", str(report), "--controls", "DZ-AU-01,DZ-IA-01")
+    assert done.returncode == 1, done.stdout + done.stderr
+    described = json.loads((report / "results.json").read_text(encoding="utf-8"))["meta"]["controls"]
+    assert [(d["control"], d["checked"]) for d in described] == [
+        (c.id, c.evidence) for c in CATALOGUE.select(Scope.HOST, ["DZ-AU-01", "DZ-IA-01"])
+    ]
+    md = (report / "report.md").read_text(encoding="utf-8")
+    section = md.split("## Controls: what the audit reads and how to fix a failure", 1)[1]
+    assert [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| DZ-")] == [
+        f"| {d['control']}" for d in described
+    ]
+    assert "dizuo harden --controls DZ-AU-01: role tag auditd" in section
+
+
 def test_an_audit_whose_reports_the_full_disk_cannot_take_says_so_and_fails(nowhere_host, tmp_path):
     """When the report directory's disk is full once the checks have run, `dizuo audit` shows the results, says in
     one line that the reports could not be written (no traceback), exits 1 so that CI fails, and leaves the previous
@@ -784,6 +803,47 @@ def test_markdown_report_shows_host_text_as_written():
     shown = [html.unescape(line) for line in cell.split("<br>")[1:]]
     assert shown == written, cell
     assert "PASS_MAX_DAYS" in markdown([result], meta), "an underscore inside a word is left as it is, readable"
+
+
+def test_every_audited_control_is_shown_once_with_what_is_read_and_how_to_fix_it():
+    """Each report shows every control the audit checked once, whatever the number of hosts, with what the audit
+    reads as proof and the remediation with the command that applies it (the catalogue's evidence and remediation),
+    and a JUnit failure carries its remediation: a FAIL row alone says what is wrong, not what to do about it."""
+    host_controls = CATALOGUE.for_scope(Scope.HOST)
+    controls = audit.described(CATALOGUE, [*HOST_CONTROLS, HOST_CONTROLS[0]])
+    assert [doc.control for doc in controls] == HOST_CONTROLS, "each control once, in the audit's order"
+    failing = HOST_CONTROLS[0]
+    results = [
+        ControlResult(
+            host=host,
+            status=Status.FAIL if doc.control == failing else Status.PASS,
+            problems=("deviation",) if doc.control == failing else (),
+            **{name: getattr(doc, name) for name in ("control", "clause", "title_zh", "title_en")},
+        )
+        for host in ("h1", "h2")
+        for doc in controls
+    ]
+    meta = replace(_results()[1], controls=controls)
+    rendered = MarkdownIt("commonmark").enable(["table"]).render(markdown(results, meta))
+    section = rendered.split("<h2>Controls: what the audit reads and how to fix a failure</h2>", 1)[1]
+    rows = section.split("<tr>")[2:]
+    assert [row.split("<td>")[1].split("</td>")[0] for row in rows] == HOST_CONTROLS
+    page = html_report(results, meta)
+    for control, row in zip(host_controls, rows, strict=True):
+        cells = [html.unescape(cell.split("</td>")[0]) for cell in row.split("<td>")[1:]]
+        assert cells[3] == control.evidence, control.id
+        assert cells[4].startswith(control.remediation.summary), control.id
+        assert f"dizuo harden --controls {control.id}: role tag" in cells[4], control.id
+        assert page.count(f"id='{control.id}'") == 1, control.id
+        in_page = page.split(f"<tr id='{control.id}'>", 1)[1].split("</tr>", 1)[0]
+        assert html.escape(control.remediation.summary) in in_page, control.id
+        assert html.escape(control.evidence) in in_page, control.id
+    root = ET.fromstring(junit_xml(results, meta))  # noqa: S314 - XML we just generated
+    failures = [case.find("failure") for case in root.iter("testcase") if case.find("failure") is not None]
+    assert len(failures) == 2, "the failing control on each host"
+    summary = next(c for c in host_controls if c.id == failing).remediation.summary
+    assert all(f"remediation: {summary}" in (failure.text or "") for failure in failures)
+    assert [c["control"] for c in json.loads(results_json(results, meta))["meta"]["controls"]] == HOST_CONTROLS
 
 
 @pytest.mark.parametrize("inventory", ["/srv/city`s/yulin", "`quoted``/yulin`", "C:\\audit\\榆林"])

@@ -30,7 +30,15 @@ from dizuo.baseline import waivers as waivers_mod
 from dizuo.baseline.catalogue import Catalogue, Control, Scope, UnknownControlError, packaged
 from dizuo.baseline.harden import HardenError, connections, hosts_matching
 from dizuo.baseline.params import resolve
-from dizuo.baseline.report import REPORT_FILES, AuditMeta, ControlResult, Status, passes, write_reports
+from dizuo.baseline.report import (
+    REPORT_FILES,
+    AuditMeta,
+    ControlDoc,
+    ControlResult,
+    Status,
+    passes,
+    write_reports,
+)
 from dizuo.declaration import Declaration, load
 from dizuo.declaration.inventory import hosts_yml
 from dizuo.declaration.model import Host
@@ -303,6 +311,7 @@ def run_audit(
         catalogue_version=catalogue.version,
         left_out=prepared.left_out,
         allow_unverified=allow_unverified,
+        controls=described(catalogue, [item["control"] for item in items]),
     )
     try:
         reports = write_reports(results, meta, report_dir, pytest_log)
@@ -313,6 +322,22 @@ def run_audit(
             "what the directory held before this audit is as it was",
         ) from None
     return AuditRun(results=results, meta=meta, reports=reports)
+
+
+def described(catalogue: Catalogue, control_ids: Sequence[str]) -> tuple[ControlDoc, ...]:
+    """Each of ``control_ids`` once, in their order, as the catalogue describes its check and remediation."""
+    return tuple(
+        ControlDoc(
+            control=control.id,
+            clause=control.clause + (f"; {control.cloud_clause}" if control.cloud_clause else ""),
+            title_zh=control.title.zh,
+            title_en=control.title.en,
+            checked=control.evidence,
+            remediation=control.remediation.summary,
+            role_tags=control.remediation.tags,
+        )
+        for control in (catalogue.control(cid) for cid in dict.fromkeys(control_ids))
+    )
 
 
 def city_date(moment: dt.datetime) -> dt.date:

@@ -57,6 +57,29 @@ class ControlResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlDoc:
+    """An audited control as the catalogue describes it, shown once in each report: what the audit reads as proof
+    and what brings a host that fails it back in line."""
+
+    control: str
+    clause: str
+    title_zh: str
+    title_en: str
+    checked: str
+    """What the audit records as proof (the catalogue's evidence)."""
+    remediation: str
+    """What the hardening role does for it (the catalogue's remediation summary)."""
+    role_tags: tuple[str, ...]
+    """The tags of roles/baseline that enforce it."""
+
+    @property
+    def fix(self) -> str:
+        """The remediation and the command that applies it, in one line."""
+        tags = f"role tag{'s' if len(self.role_tags) > 1 else ''} {', '.join(self.role_tags)}"
+        return f"{self.remediation} (dizuo harden --controls {self.control}: {tags})"
+
+
+@dataclass(frozen=True, slots=True)
 class AuditMeta:
     """What was audited, when, against what."""
 
@@ -70,6 +93,8 @@ class AuditMeta:
     left_out: tuple[str, ...] = ()
     """What the audit did not check (controls or hosts left out by --controls or --limit): then it is a partial
     audit, and its reports say so next to the verdict, not only by the rows they lack."""
+    controls: tuple[ControlDoc, ...] = ()
+    """Each audited control once, as the catalogue describes its check and remediation."""
     allow_unverified: bool = False
     """Whether an audit that verified nothing passes (--allow-unverified, the behaviour before it was an outcome of
     its own): by default it reads NOT VERIFIED and fails."""
@@ -178,6 +203,7 @@ def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
     and no skipped count on testsuites: each control's clause and status are properties of its host's testsuite,
     named ``<control> clause`` and ``<control> status``."""
     counts = summary(results)
+    docs = {doc.control: doc for doc in meta.controls}
     suites = ET.Element(
         "testsuites",
         name=f"dizuo audit {meta.city}" + (" (partial audit)" if meta.left_out else ""),
@@ -211,9 +237,10 @@ def junit_xml(results: list[ControlResult], meta: AuditMeta) -> str:
             )
             message = "; ".join(result.problems)
             if result.status is Status.FAIL:
+                fix = [f"remediation: {docs[result.control].fix}"] if result.control in docs else []
                 ET.SubElement(
                     case, "failure", message=_one_line(message, result.note), type="control"
-                ).text = "\n".join([*result.problems, *([result.note] if result.note else [])])
+                ).text = "\n".join([*result.problems, *([result.note] if result.note else []), *fix])
             elif result.status is Status.ERROR:
                 ET.SubElement(case, "error", message=_one_line(message, result.note), type="check").text = message
             elif result.status in {Status.WAIVED, Status.NOT_VERIFIED}:
@@ -277,6 +304,17 @@ def markdown(results: list[ControlResult], meta: AuditMeta) -> str:
             title = f"{_md(r.title_zh)}<br>{_md(r.title_en)}"
             evidence = "<br>".join(cells)
             lines.append(f"| {r.control} | {r.clause} | {title} | **{r.status.label}** | {evidence} |")
+    if meta.controls:
+        lines += [
+            "",
+            "## Controls: what the audit reads and how to fix a failure",
+            "",
+            "| Control | Clause | Title | What the audit reads | Remediation |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for doc in meta.controls:
+            title = f"{_md(doc.title_zh)}<br>{_md(doc.title_en)}"
+            lines.append(f"| {doc.control} | {doc.clause} | {title} | {_md(doc.checked)} | {_md(doc.fix)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -359,6 +397,19 @@ def html_report(results: list[ControlResult], meta: AuditMeta) -> str:
                 f"<td class='st' style='color:{STATUS_COLOURS[r.status]}'>{r.status.label}</td>"
                 f"<td class='ev'>{'<br>'.join(cells)}</td></tr>"
             )
+        parts.append("</table>")
+    if meta.controls:
+        parts.append(
+            "<h2>Controls: what the audit reads and how to fix a failure</h2><table><tr><th>Control</th>"
+            "<th>Clause</th><th>Title</th><th>What the audit reads</th><th>Remediation</th></tr>"
+        )
+        # Anchored by the bare control id: a host's rows are '<host>-<control>', which no control id is, whatever
+        # the host is called ('control-DZ-IA-01' would be the row of a host named control).
+        parts += [
+            f"<tr id='{e(doc.control)}'><td>{e(doc.control)}</td><td>{e(doc.clause)}</td>"
+            f"<td>{e(doc.title_zh)}<br>{e(doc.title_en)}</td><td>{e(doc.checked)}</td><td>{e(doc.fix)}</td></tr>"
+            for doc in meta.controls
+        ]
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
