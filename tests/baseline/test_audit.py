@@ -334,6 +334,22 @@ def test_an_audit_run_describes_each_control_it_checked_once(nowhere_host, tmp_p
     assert "dizuo harden --controls DZ-AU-01: role tag auditd" in section
 
 
+def test_an_audit_report_says_which_controls_the_stacks_policy_pack_checks_instead(nowhere_host, tmp_path):
+    """The host audit's reports name every control of the catalogue that is no host's (network, cluster, data pool)
+    as checked by the policy pack, not by this audit: an auditor sees where each catalogue control is checked."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    report = tmp_path / "report"
+    done = _dizuo("audit", "-i", str(city), "--report", str(report), "--controls", "DZ-IA-01")
+    assert done.returncode == 1, done.stdout + done.stderr
+    elsewhere = [c.id for c in CATALOGUE.controls if c.scope is not Scope.HOST]
+    assert sorted([*elsewhere, *HOST_CONTROLS]) == sorted(c.id for c in CATALOGUE.controls)
+    md = (report / "report.md").read_text(encoding="utf-8")
+    note = next(line for line in md.splitlines() if line.startswith("- Not checked by this audit:"))
+    assert all(control in note for control in elsewhere), note
+    assert "policy pack" in note
+    assert note[2:] in html.unescape((report / "report.html").read_text(encoding="utf-8"))
+
+
 def test_an_audit_whose_reports_the_full_disk_cannot_take_says_so_and_fails(nowhere_host, tmp_path):
     """When the report directory's disk is full once the checks have run, `dizuo audit` shows the results, says in
     one line that the reports could not be written (no traceback), exits 1 so that CI fails, and leaves the previous
