@@ -643,6 +643,20 @@ def test_junit_marks_each_status_the_way_ci_reads_it():
     assert properties["DZ-IA-02 status"] == "fail"
 
 
+def test_junit_says_once_why_a_control_was_skipped():
+    """A skipped testcase's message, what CI lists for it, says NOT VERIFIED once, then why: never 'NOT VERIFIED:
+    not verified: host is a container ...'; a note that does not start with its status gets the label first."""
+    results, meta = _results()
+    results.append(replace(results[2], host="h2", note="host is a container (docker): no kernel of its own"))
+    root = ET.fromstring(junit_xml(results, meta))  # noqa: S314 - XML we just generated
+    messages = [skipped.get("message", "") for skipped in root.iter("skipped")]
+    assert messages == [
+        "not verified: container",
+        "WAIVED: waived until 2030-01-01: ok",
+        "NOT VERIFIED: host is a container (docker): no kernel of its own",
+    ]
+
+
 def test_junit_is_valid_against_the_schema_ci_servers_read():
     """junit.xml validates against the JUnit schema Jenkins' xunit plugin and pytest's own tests read (junit-10.xsd,
     vendored under tests/baseline/schemas with its MIT licence): a CI server refuses or misreads what it does not
