@@ -162,11 +162,15 @@ def test_junit_has_one_testcase_per_control_and_host(untouched_audit, debian_hos
     assert skipped == {c for c, r in results.items() if r["status"] in {"waived", "not_verified"}}
 
 
-def test_human_report_lists_every_control_with_evidence(untouched_audit):
-    """report.md and report.html name every control with its status and the evidence seen."""
+def test_human_report_lists_every_control_with_evidence(untouched_audit, debian_host):
+    """report.md and report.html name every control with its status and the evidence seen, in the host's table (the
+    section describing the controls below the hosts' would name them too)."""
     _, _, report = untouched_audit
+    heading = "Controls: what the audit reads and how to fix a failure"
     markdown = (report / "report.md").read_text(encoding="utf-8")
+    markdown = markdown.split(f"## {debian_host.name}\n", 1)[1].split(f"## {heading}", 1)[0]
     page = (report / "report.html").read_text(encoding="utf-8")
+    page = page.split(f"<h2>{debian_host.name}</h2>", 1)[1].split(f"<h2>{heading}</h2>", 1)[0]
     for control in HOST_CONTROLS:
         assert f"| {control} |" in markdown, f"{control} missing from report.md"
         assert f">{control}<" in page, f"{control} missing from report.html"
