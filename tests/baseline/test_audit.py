@@ -55,8 +55,10 @@ HOST_CONTROLS = [c.id for c in CATALOGUE.for_scope(Scope.HOST)]
 YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
 
 
-def _dizuo(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DIZUO, *args], capture_output=True, text=True, timeout=300, check=False)
+def _dizuo(*args: str, path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run dizuo, with ``path`` alone as its PATH when given."""
+    env = {**os.environ, "PATH": str(path)} if path is not None else None
+    return subprocess.run([DIZUO, *args], capture_output=True, text=True, timeout=300, check=False, env=env)
 
 
 def _free_loopback_port() -> int:
@@ -117,14 +119,7 @@ def test_an_audit_without_an_ssh_client_says_so_and_checks_nothing(nowhere_host,
     city = write_declaration(tmp_path / "city", [nowhere_host])
     without_ssh = tmp_path / "bin"
     without_ssh.mkdir()
-    done = subprocess.run(
-        [DIZUO, "audit", "-i", str(city), "--report", str(tmp_path / "r")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "PATH": str(without_ssh)},
-    )
+    done = _dizuo("audit", "-i", str(city), "--report", str(tmp_path / "r"), path=without_ssh)
     assert done.returncode == 2, done.stdout + done.stderr
     message = " ".join(done.stderr.split())
     assert "no `ssh` on PATH: the audit reaches yl-test-gone with it" in message, message
@@ -348,6 +343,28 @@ def test_an_audit_report_says_which_controls_the_stacks_policy_pack_checks_inste
     assert all(control in note for control in elsewhere), note
     assert "policy pack" in note
     assert note[2:] in html.unescape((report / "report.html").read_text(encoding="utf-8"))
+
+
+def test_a_host_reached_without_ssh_that_cannot_run_commands_as_root_is_not_said_to_be_reached_over_ssh(tmp_path):
+    """A host declared with ansible_connection local whose commands cannot run as root (here: no sudo on the PATH the
+    audit runs with) fails every control saying it was reached locally, not 'over SSH', which it never used."""
+    city = write_declaration(tmp_path / "city", [], host_vars={"ansible_connection": "local"})
+    hosts = yaml.safe_load((city / "hosts.yaml").read_text(encoding="utf-8"))
+    hosts["hosts"] = [
+        {"name": "yl-self-01", "address": "10.64.1.99", "zone": "management", "os": "Debian 12", "arch": "x86_64"}
+    ]
+    (city / "hosts.yaml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+    no_sudo = tmp_path / "bin"  # the audit puts dizuo's own folder first; nothing else, so no sudo
+    no_sudo.mkdir()
+    report = tmp_path / "report"
+    done = _dizuo("audit", "-i", str(city), "--report", str(report), "--controls", "DZ-IA-01", path=no_sudo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (result,) = json.loads((report / "results.json").read_text(encoding="utf-8"))["results"]
+    assert result["status"] == "error"
+    assert result["problems"][0].startswith(
+        "the check could not run: cannot run commands as root locally (ansible_connection local) (exit 127): "
+    ), result["problems"]
+    assert "SSH" not in result["problems"][0]
 
 
 def test_an_audit_whose_reports_the_full_disk_cannot_take_says_so_and_fails(nowhere_host, tmp_path):

@@ -1878,18 +1878,36 @@ def container_of(host: Host) -> str | None:
     return name if result.rc == 0 and name and name != "none" else None
 
 
+# How the audit reaches a host, by testinfra's backend (from the host's ansible_connection), as an error says it.
+REACHED = {"ssh": "over SSH", "paramiko": "over SSH", "local": "locally (ansible_connection local)"}
+
+
+def _reached_by(host: Host) -> str:
+    """The testinfra backend that runs the host's commands: the audit's Ansible backend hands each one to the backend
+    of the host's ansible_connection (ssh, local, docker...), or runs it through Ansible itself."""
+    backend = host.backend
+    if backend.NAME == "ansible":
+        inner = backend.ansible_runner.get_host(
+            backend.host, ssh_config=backend.ssh_config, ssh_identity_file=backend.ssh_identity_file
+        )
+        backend = inner.backend if inner is not None else backend
+    return str(backend.NAME)
+
+
 def _probe(host: Host) -> None:
     """Fail fast, with the reason, when commands cannot run on the host as root."""
+    backend = _reached_by(host)
+    how = REACHED.get(backend, f"through {backend} (ansible_connection)")
     try:
         result = host.run("id -u")
     except RuntimeError as exc:
         # testinfra's ssh backend raises with the CommandResult when ssh itself fails (exit 255).
         said = getattr(exc.args[0], "stderr", str(exc)) if exc.args else str(exc)
-        raise CommandFailedError(f"cannot run commands as root over SSH: {str(said).strip()}") from None
+        raise CommandFailedError(f"cannot run commands as root {how}: {str(said).strip()}") from None
     if result.rc != 0 or _text(result).strip() != "0":
         said = _lines((_text(result, "stderr") or _text(result)).strip())
         reason = said[-1] if said else "no output"
-        raise CommandFailedError(f"cannot run commands as root over SSH (exit {result.rc}): {reason}")
+        raise CommandFailedError(f"cannot run commands as root {how} (exit {result.rc}): {reason}")
 
 
 def _plan() -> dict[str, Any]:
