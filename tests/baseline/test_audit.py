@@ -602,6 +602,32 @@ def test_a_waiver_expires_at_midnight_in_the_city_not_on_the_runner():
     assert not waiver.expired(audit.city_date(dt.datetime(2030, 1, 1, 15, 59, tzinfo=dt.UTC)))
 
 
+def test_a_waiver_of_a_control_that_could_not_be_checked_is_named_not_applied(tmp_path):
+    """A waiver of a control that was not verified or whose check could not run accepts nothing: the status stays
+    NOT VERIFIED or ERROR, and the report names the waiver as not applied instead of leaving no trace of it."""
+    results, meta = _results()
+    signed = waivers.Waivers(
+        "w.yaml",
+        (
+            PILOT_WAIVER.model_copy(update={"control": "DZ-AU-01", "hosts": ("h1",)}),
+            PILOT_WAIVER.model_copy(update={"hosts": ("h2",)}),
+        ),
+    )
+    not_verified = next(r for r in results if r.status is Status.NOT_VERIFIED)
+    error = next(r for r in results if r.status is Status.ERROR)
+    error = replace(error, control="DZ-IA-01")
+    today = dt.date(2029, 1, 1)
+    seen = [audit._apply_waiver(r, signed, today) for r in (not_verified, error)]
+    assert [r.status for r in seen] == [Status.NOT_VERIFIED, Status.ERROR]
+    said = "waiver until 2030-01-01 (accepted for the pilot, approved by 安全管理员) not applied"
+    assert seen[0].note.startswith("not verified: container; " + said), seen[0].note
+    assert seen[1].note.startswith(said), seen[1].note
+    md = markdown(seen, meta)
+    assert md.count(said) == 2, md
+    root = ET.fromstring(junit_xml(seen, meta))  # noqa: S314 - XML we just generated
+    assert all(said in (element.get("message") or "") for element in (*root.iter("skipped"), *root.iter("error")))
+
+
 def test_unexpired_waiver_wins_over_an_expired_one():
     """When an old and a renewed waiver both cover a control, the renewed one applies."""
     common = {"control": "DZ-IA-01", "approved_by": "安全管理员"}

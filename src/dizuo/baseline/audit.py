@@ -528,13 +528,21 @@ def _result(
 
 
 def _apply_waiver(result: ControlResult, waivers: waivers_mod.Waivers, today: dt.date) -> ControlResult:
-    """A failure under a valid waiver is waived; under an expired one it stays a failure, and says so."""
+    """A failure under a valid waiver is waived; under an expired one it stays a failure, and says so. A waiver of
+    a control that could not be checked (an error, not verified) accepts nothing, and the note says it was seen."""
     waiver = waivers.find(result.control, result.host)
-    if waiver is None or result.status not in {Status.FAIL, Status.PASS}:
+    if waiver is None:
         return result
     until = waiver.expires.isoformat()
     who = f", approved by {waiver.approved_by}"
     expired = waiver.expired(today)
+    if result.status in {Status.ERROR, Status.NOT_VERIFIED}:
+        # Otherwise the report shows no trace of a waiver the auditor signed for this control and host.
+        unused = (
+            f"{'expired ' if expired else ''}waiver until {until} ({waiver.reason}{who}) not applied: it accepts a "
+            "deviation the checks saw, and they could not check this control here"
+        )
+        return replace(result, note="; ".join(filter(None, (result.note, unused))))
     if result.status is Status.PASS:
         note = f"{'expired ' if expired else ''}waiver until {until} is not needed: the control passes"
         return replace(result, note=note)
