@@ -516,7 +516,8 @@ def test_reports_of_a_partial_audit_say_so_with_the_verdict():
     assert root.get("name", "").endswith("(partial audit)"), root.get("name")
     buffer = io.StringIO()
     _print(AuditRun(results=passed, meta=meta, reports=[]), Console(file=buffer, width=300))
-    assert f"partial audit: {gap}\naudit PASSED (partial audit)\n" in buffer.getvalue(), buffer.getvalue()
+    said = f"partial audit: {gap}\naudit PASSED (partial audit): not verified on 1 host(s)"
+    assert said in buffer.getvalue(), buffer.getvalue()
 
 
 def test_an_audit_that_verified_nothing_does_not_pass_unless_allowed():
@@ -548,6 +549,22 @@ def test_an_audit_that_verified_nothing_does_not_pass_unless_allowed():
     some_verified = AuditRun(results=passing + unverified, meta=meta, reports=[])
     assert some_verified.passed, "NOT VERIFIED beside verified controls passes, as the README says"
     assert markdown(some_verified.results, meta).splitlines()[0].endswith(": PASSED")
+
+
+def test_a_console_pass_names_the_controls_left_not_verified():
+    """The console's last line, what a CI log shows of a passing audit, names the controls that could not be
+    verified and on how many hosts, not only the summary table's count: PASSED is no pass of those."""
+    results, meta = _results()
+    unverified = [r for r in results if r.status is Status.NOT_VERIFIED]
+    unverified += [replace(r, host="h2") for r in unverified] + [replace(unverified[0], control="DZ-AU-06")]
+    passing = [r for r in results if r.status is Status.PASS]
+    buffer = io.StringIO()
+    _print(AuditRun(results=passing + unverified, meta=meta, reports=[]), Console(file=buffer, width=300))
+    last = buffer.getvalue().splitlines()[-1]
+    assert last == "audit PASSED: not verified on 2 host(s), verify on a VM or bare metal: DZ-AU-01, DZ-AU-06", last
+    buffer = io.StringIO()
+    _print(AuditRun(results=passing, meta=meta, reports=[]), Console(file=buffer, width=300))
+    assert buffer.getvalue().splitlines()[-1] == "audit PASSED"
 
 
 def test_results_json_gives_the_verdict_and_exit_of_the_other_reports():

@@ -135,6 +135,11 @@ def _print(run: AuditRun, out: Console) -> None:
             ": no control could be verified on the audited hosts (see each one's reason); verify them on a VM or "
             "bare metal, or pass --allow-unverified to let such an audit pass"
         )
+    elif unverified := [r for r in run.results if r.status is Status.NOT_VERIFIED]:
+        # A pass with controls left unverified is no pass of those: the CI log says which, not only the table's count.
+        controls = ", ".join(dict.fromkeys(r.control for r in unverified))
+        hosts = len({r.host for r in unverified})
+        why = f": not verified on {hosts} host(s), verify on a VM or bare metal: {_shown(controls)}"
     else:
         why = ""
     out.print(f"audit {verdict(run.results, run.meta)}{why}", highlight=False)
