@@ -1233,3 +1233,18 @@ def test_plan_md_says_the_greedy_plan_was_kept_and_what_stopped_highs(yulin: Dec
     assert said in solver_line, solver_line
     plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert (plan["status"], plan["solver"]["greedy"], plan["solver"]["stopped"]) == ("heuristic", True, "work limit")
+
+
+def test_plan_md_states_a_bound_of_zero_cny(yulin: Declaration, tmp_path: Path) -> None:
+    """A solver bound of 0 CNY (a relief whose cheapest plan may cost nothing) is a bound like any other: PLAN.md's
+    solver line states it, as plan.json does, rather than leaving it out as if HiGHS had none."""
+    planned = build_instance(yulin)
+    assignment = solve(planned.instance)
+    assert assignment.destinations is not None
+    found = plan_waves(planned.instance, assignment.destinations)
+    write_city_plan(YULIN, planned, replace(assignment, bound=0.0), found, tmp_path / "plan")
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    solver_line = next(line for line in markdown.splitlines() if line.startswith("- Solver: "))
+    assert solver_line.startswith(f"- Solver: {assignment.status}, bound 0 CNY"), solver_line
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["bound_cny"] == 0, plan["bound_cny"]

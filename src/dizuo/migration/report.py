@@ -836,7 +836,7 @@ def _markdown(
         f"- Relief needed: {show_bytes(max(0, city.need_bytes))}",
         _target_room_line(city),
         f"- Solver: {assignment.status}"
-        + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound else "")
+        + (f", bound {assignment.bound:,.0f} CNY" if assignment.bound is not None else "")  # 0 CNY is a bound
         + solver_sentence(assignment),
     ]
     if (unread := idle_unread_warning(city, markdown=True)) is not None:
