@@ -1248,3 +1248,59 @@ def test_plan_md_states_a_bound_of_zero_cny(yulin: Declaration, tmp_path: Path) 
     assert solver_line.startswith(f"- Solver: {assignment.status}, bound 0 CNY"), solver_line
     plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert plan["bound_cny"] == 0, plan["bound_cny"]
+
+
+def _tenths(shown: str) -> int:
+    """A TiB figure of PLAN.md or the summary ('1,234.5') in tenths of a TiB."""
+    return round(Fraction(shown.replace(",", "")) * 10)
+
+
+def test_the_waves_shown_add_up_to_the_bytes_copied_shown(tmp_path: Path) -> None:
+    """Yulin's waves copy 55.37, 39.375 and 32.75 TiB: each rounded on its own they read 55.4 + 39.4 + 32.8 = 127.6,
+    while their total reads 127.5. PLAN.md's wave headings add up to the total its moves line and the command's summary
+    show, each within a tenth of its exact figure."""
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    exact = [Fraction(sum(entry["copy_bytes"] for entry in wave) * 10, 2**40) for wave in plan["waves"]]
+    total = round(sum(exact))
+    assert sum(map(round, exact)) != total, "premise: the waves' separate roundings do not add up to the total's"
+    markdown = (out / "PLAN.md").read_text(encoding="utf-8")
+    headings = [_tenths(m) for m in re.findall(r"^## Wave \d+: \d+ system\(s\), ([\d,.]+) TiB$", markdown, re.M)]
+    moves = re.search(r"^- Moves: \d+ systems, ([\d,.]+) TiB copied", markdown, re.M)
+    summary = re.search(r"bytes copied\s*│\s*([\d,.]+) TiB", result.output)
+    assert moves is not None, markdown
+    assert summary is not None, result.output
+    assert _tenths(moves[1]) == _tenths(summary[1]) == total == sum(headings), (headings, moves[1], summary[1])
+    assert all(abs(shown - figure) < 1 for shown, figure in zip(headings, exact, strict=True)), (headings, exact)
+
+
+def test_the_systems_shown_in_a_wave_add_up_to_its_heading(yulin: Declaration, tmp_path: Path) -> None:
+    """Yulin's three moves written as one wave (55.37 + 39.375 + 32.75 TiB, which read 55.4 + 39.4 + 32.8 each
+    rounded on its own): the wave's rows add up to its heading, 127.5 TiB, each within a tenth of its exact figure,
+    and the assessment shows each moved system copying what its row shows."""
+    planned = build_instance(yulin)
+    assignment = solve(planned.instance)
+    assert assignment.destinations is not None
+    found = plan_waves(planned.instance, assignment.destinations)
+    together = replace(found, waves=(tuple(code for wave in found.waves for code in wave),))
+    write_city_plan(YULIN, planned, assignment, together, tmp_path / "plan")
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    heading = re.search(r"^## Wave 1: 3 system\(s\), ([\d,.]+) TiB$", markdown, re.M)
+    assert heading is not None, markdown
+    table = markdown[heading.end() : markdown.index("## Assessment")]
+    rows = {
+        line.split()[1]: line.split(" | ")[6]
+        for line in table.splitlines()
+        if line.startswith("| ") and "---" not in line
+    }
+    rows.pop("system")
+    exact = {s.id: Fraction(s.copied * 10, 2**40) for s in planned.instance.systems if s.id in rows}
+    assert sum(map(round, exact.values())) != round(sum(exact.values())), "premise: separate roundings disagree"
+    assert sum(_tenths(shown) for shown in rows.values()) == _tenths(heading[1]) == round(sum(exact.values())), rows
+    assert all(abs(_tenths(rows[code]) - figure) < 1 for code, figure in exact.items()), (rows, exact)
+    assessment = markdown[markdown.index("## Assessment") :].splitlines()
+    for code, shown in rows.items():
+        line = next(line for line in assessment if line.startswith(f"| {code} "))
+        assert f"| {shown} |" in line, (code, shown, line)

@@ -20,12 +20,14 @@ import difflib
 import errno
 import hashlib
 import json
+import math
 import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -635,6 +637,48 @@ def _tib(size: float) -> str:
     return f"{size / TIB:,.1f}"
 
 
+def _tenths_tib(tenths: int) -> str:
+    """A count of tenths of a TiB as :func:`_tib` shows sizes."""
+    return f"{tenths / 10:,.1f}"
+
+
+def apportion(parts: Sequence[Fraction], total: int) -> list[int]:
+    """``parts`` rounded to whole numbers that add up to ``total``, a rounding of their sum: each is rounded down,
+    and what that leaves of ``total`` goes one each to the parts with the largest remainders (the earlier on a tie).
+    Largest-remainder rounding: every part is within one of its exact figure, and a reader adding them up finds the
+    total they are shown with."""
+    shown = [math.floor(part) for part in parts]
+    left = total - sum(shown)
+    if not 0 <= left <= sum(1 for part, down in zip(parts, shown, strict=True) if part != down):
+        raise ValueError(f"{total} is no rounding of the sum of {[str(part) for part in parts]}")
+    for k in sorted(range(len(parts)), key=lambda k: (shown[k] - parts[k], k))[:left]:
+        shown[k] += 1
+    return shown
+
+
+@dataclass(frozen=True, slots=True)
+class ShownCopies:
+    """The bytes a plan's waves copy as PLAN.md shows them, in tenths of a TiB: the total rounded as the command's
+    summary rounds it, each wave's share of it and each system's of its wave's, so that the parts add up."""
+
+    total: int
+    waves: list[int]
+    systems: dict[str, int]
+
+
+def shown_copies(city: CityInstance, changes: list[list[Change]]) -> ShownCopies:
+    """What PLAN.md shows each wave and moved system copying (see :class:`ShownCopies`)."""
+    exact = [[Fraction(_planned(city, c.code).copied * 10, TIB) for c in wave] for wave in changes]
+    total = round(sum((sum(wave, Fraction(0)) for wave in exact), Fraction(0)))  # half to even, as f"{:.1f}"
+    waves = apportion([sum(wave, Fraction(0)) for wave in exact], total)
+    systems = {
+        c.code: tenths
+        for wave, parts, wave_tenths in zip(changes, exact, waves, strict=True)
+        for c, tenths in zip(wave, apportion(parts, wave_tenths), strict=True)
+    }
+    return ShownCopies(total, waves, systems)
+
+
 def _target_room_line(city: CityInstance) -> str:
     """How much the target storage pool can take, in quotas, before its fill target."""
     m = city.migration
@@ -670,12 +714,13 @@ def _target_usage_lines(city: CityInstance, moved: Sequence[str]) -> list[str]:
     ]
 
 
-def _moves_line(city: CityInstance, moved: Sequence[str]) -> str:
-    """How many systems move and what their waves copy; and what the relief counts as freed, where that is less (a
-    candidate without a volume series frees nothing the plan can count on, yet its wave copies its volumes)."""
+def _moves_line(city: CityInstance, moved: Sequence[str], shown: ShownCopies) -> str:
+    """How many systems move and what their waves copy (the total their headings add up to); and what the relief
+    counts as freed, where that is less (a candidate without a volume series frees nothing the plan can count on, yet
+    its wave copies its volumes)."""
     copied = sum(_planned(city, code).copied for code in moved)
     freed = sum(_planned(city, code).projected_bytes for code in moved)
-    line = f"- Moves: {len(moved)} systems, {_tib(copied)} TiB copied"
+    line = f"- Moves: {len(moved)} systems, {_tenths_tib(shown.total)} TiB copied"
     return line if freed == copied else f"{line}, {_tib(freed)} TiB of it counted as freed on the legacy pool"
 
 
@@ -845,12 +890,13 @@ def _markdown(
         lines += [*_forecast_lines(city), "", "## No plan", "", str(assignment.reason), ""]
         if city.unrelievable is not None:
             lines += ["No `instance.json`: its legacy target would be below zero, which no planning instance says.", ""]
-        return "\n".join([*lines, *_assessment_lines(city, {}, [])])
+        return "\n".join([*lines, *_assessment_lines(city, {}, [], {})])
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
     deadline = plan_deadline(city, len(changes))
+    shown = shown_copies(city, changes)
     lines += [
-        _moves_line(city, [c.code for c in moved]),
+        _moves_line(city, [c.code for c in moved], shown),
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
         # In TiB first, as each wave's heading gives what it copies: the two compare as they stand.
         f"- Waves: {len(changes)} (lower bound {waves.lower_bound}), at most {_tib(instance.wave_bytes)} TiB "
@@ -887,9 +933,8 @@ def _markdown(
         "",
     ]
     for k, wave in enumerate(changes, start=1):
-        total = sum(_planned(city, c.code).copied for c in wave)
         lines += [
-            f"## Wave {k}: {len(wave)} system(s), {_tib(total)} TiB",
+            f"## Wave {k}: {len(wave)} system(s), {_tenths_tib(shown.waves[k - 1])} TiB",
             "",
             "| system | department | node pool | OS | image arch | database | TiB | cost CNY |",
             "| --- | --- | --- | --- | --- | --- | ---: | ---: |",
@@ -901,16 +946,20 @@ def _markdown(
                 f"| {c.code} {_text(s.name)} | {_text(d.department(s.department).name)} | "
                 f"{c.node_pool[0]} → {c.node_pool[1]} | "
                 f"{c.os[0]} → {c.os[1]} | {'rebuild for ' + c.new_arch if c.new_arch else 'as built'} | {database} | "
-                f"{_tib(_planned(city, c.code).copied)} | {_cost(city, c.code, c.node_pool[1]):,} |"
+                f"{_tenths_tib(shown.systems[c.code])} | {_cost(city, c.code, c.node_pool[1]):,} |"
             )
         lines.append("")
-    return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves)])
+    return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves, shown.systems)])
 
 
 def _assessment_lines(
-    city: CityInstance, destinations: dict[str, str | None], waves: Sequence[Sequence[str]]
+    city: CityInstance,
+    destinations: dict[str, str | None],
+    waves: Sequence[Sequence[str]],
+    copied_tenths: dict[str, int],
 ) -> list[str]:
-    """Every candidate, moved or not: what it runs on, what a move changes and costs on each target pool."""
+    """Every candidate, moved or not: what it runs on, what a move changes and costs on each target pool.
+    ``copied_tenths``: what each moved system's wave row shows it copies, shown the same here."""
     d, m = city.declaration, city.migration
     wave_of = {code: k for k, wave in enumerate(waves, start=1) for code in wave}
     pools = list(m.target_node_pools)
@@ -936,9 +985,12 @@ def _assessment_lines(
         plan = "stays" if target is None else f"wave {wave_of[s.code]} → {target}"
         if s.move_group is not None:
             plan += f" (with its group {s.move_group})"
-        size = _tib(planned.projected_bytes)
-        if planned.copied != planned.projected_bytes:  # unmeasured on a measured pool: frees 0, copies its allocation
-            size += f" ({_tib(planned.copied)})"
+        copied = copied_tenths.get(s.code)
+        copied_text = _tib(planned.copied) if copied is None else _tenths_tib(copied)
+        if planned.copied == planned.projected_bytes:
+            size = copied_text
+        else:  # unmeasured on a measured pool: frees 0, copies its allocation
+            size = f"{_tib(planned.projected_bytes)} ({copied_text})"
         lines.append(
             f"| {s.code} {_text(s.name)} | {_text(d.department(s.department).name)} | {arches} | {database} | "
             f"{size} | {costs} | {plan} |"
