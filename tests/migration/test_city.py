@@ -1304,3 +1304,16 @@ def test_the_systems_shown_in_a_wave_add_up_to_its_heading(yulin: Declaration, t
     for code, shown in rows.items():
         line = next(line for line in assessment if line.startswith(f"| {code} "))
         assert f"| {shown} |" in line, (code, shown, line)
+
+
+def test_plan_json_has_the_exact_bytes_freed_and_copied_in_all_and_per_wave(planned: Path) -> None:
+    """plan.json states what PLAN.md and the summary show rounded, in exact bytes: per wave and in all, what the moves
+    are counted as freeing and what they copy, each the sum of its systems' figures, so a tool need not add them."""
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    waves = plan["waves"]
+    assert plan["wave_copy_bytes"] == [sum(entry["copy_bytes"] for entry in wave) for wave in waves], plan
+    assert plan["wave_freed_bytes"] == [sum(entry["bytes"] for entry in wave) for wave in waves], plan
+    assert plan["copy_bytes"] == sum(entry["copy_bytes"] for wave in waves for entry in wave), plan["copy_bytes"]
+    assert plan["freed_bytes"] == sum(entry["bytes"] for wave in waves for entry in wave), plan["freed_bytes"]
+    assert all(isinstance(plan[key], int) for key in ("copy_bytes", "freed_bytes")), "whole bytes, not TiB"
+    assert plan["copy_bytes"] > 0, "Yulin's plan moves systems (premise)"

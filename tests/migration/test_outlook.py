@@ -617,6 +617,8 @@ def test_an_unmeasured_system_moved_with_its_group_is_copied_at_its_allocation(
     assert copies["zrzy-01"][0] != copies["zrzy-04"][0], "31,500 + 33,750 GiB do not fit one 40 TiB window"
     assert copies["zrzy-04"][1]["bytes"] == 0, "it frees nothing the relief counts on"
     assert copies["zrzy-04"][1]["copy_bytes"] == 33_750 * GIB, "its wave copies its allocation"
+    assert plan["copy_bytes"] - plan["freed_bytes"] == 33_750 * GIB, "plan.json's totals: copied, not counted freed"
+    assert plan["wave_freed_bytes"][copies["zrzy-04"][0] - 1] == 0, "its wave frees nothing the relief counts on"
     markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
     assert f"## Wave {copies['zrzy-04'][0]}: 1 system(s), 33.0 TiB" in markdown
     copied = sum(entry["copy_bytes"] for _, entry in copies.values())

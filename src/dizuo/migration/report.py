@@ -587,10 +587,17 @@ def _plan_document(
     if waves is None or assignment.destinations is None:
         return {**head, "infeasible": True, "reason": assignment.reason}
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
+    # Exact bytes of what PLAN.md and the summary show rounded: a tool need not add up the systems' figures.
+    freed = [sum(_planned(city, c.code).projected_bytes for c in wave) for wave in changes]
+    copied = [sum(_planned(city, c.code).copied for c in wave) for wave in changes]
     return {
         **head,
         "cost_cny": plan_cost(instance, plan),
         "bound_cny": assignment.bound,
+        "freed_bytes": sum(freed),  # what the relief counts the moves as freeing on the legacy pool
+        "copy_bytes": sum(copied),  # what the waves copy
+        "wave_freed_bytes": freed,
+        "wave_copy_bytes": copied,
         "deadline": _deadline_document(plan_deadline(city, len(waves.waves))),
         "assignments": dict(assignment.destinations),
         "waves_search": {"method": waves.method, "fewest": waves.fewest, "stopped": waves.stopped},
