@@ -192,7 +192,9 @@ def test_the_dashboard_reads_a_stale_replica_only_where_no_replica_is_fresh(tmp_
     stale = replica_series("10.61.0.11:9782", stale=1, db_full_in_hours=2, db_used=95, rbd_used=90)
     stale.append({"series": left_out % "10.61.0.11:9782", "values": "0x30"})
     fresh = replica_series("10.61.0.12:9782", stale=0, db_full_in_hours=100, db_used=40, rbd_used=50)
-    (table_p10, table_median, table_p90, table_full), (fullest,), (departments,) = (panel_exprs(i) for i in (5, 6, 7))
+    (table_p10, table_median, table_p90, table_full), (fullest,), (departments, _over_0_quota) = (
+        panel_exprs(i) for i in (5, 6, 7)
+    )
     pool_used, pool_capacity, *_declared = panel_exprs(8)
     (no_longer_reporting,) = panel_exprs(11)
     # promtool's clock starts at 0 and evaluates at 10 minutes: a date h hours from 0 is h * 3600 - 600 s away.
@@ -272,6 +274,49 @@ def test_the_stale_stat_says_stale_only_where_no_replica_serves_a_fresh_forecast
         ],
     }
     assert_promtool_passes(tmp_path, case)
+
+
+def panel_targets(panel_id: int) -> dict[str, dict[str, Any]]:
+    """The targets of panel ``panel_id`` by refId."""
+    (panel,) = (p for p in json.loads(DASHBOARD.read_text())["panels"] if p["id"] == panel_id)
+    return {t["refId"]: t for t in panel["targets"]}
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_a_department_over_a_quota_of_0_reads_over_0_quota_not_inf(tmp_path):
+    """A department granted no storage (quota 0) whose volumes hold bytes is drawn as 'over 0 quota' with the bytes it
+    holds, never as a +Inf share; one at a share of its quota keeps its share, and one with quota 0 holding nothing is
+    not drawn (the report's '-'). Evaluated by promtool on the departments panel's queries, two exporters reporting."""
+    gib = 2**30
+    held = {"gaj": (0, 10 * gib), "sjj": (100 * gib, 50 * gib), "zwb": (0, 0)}  # department: quota, used
+    series = []
+    for instance in ("10.61.0.11:9782", "10.61.0.12:9782"):
+        target = f'job="dizuo-capacity",instance="{instance}"'
+        for department, (quota, used) in held.items():
+            volume = f'kind="pvc",volume="{department}/db",pool="ceph-ssd",department="{department}",system=""'
+            allocation = f'scope="department",department="{department}",pool="",kind="",volume=""'
+            series += [
+                {"series": f"dizuo_storage_used_bytes{{{target},{volume}}}", "values": f"{used}x10"},
+                {"series": f"dizuo_storage_allocated_bytes{{{target},{allocation}}}", "values": f"{quota}x10"},
+            ]
+    targets = panel_targets(7)
+    assert "B" in targets, "the departments panel has no query for departments over a quota of 0"
+    share, over_0 = panel_exprs(7)
+    expected = [
+        {"expr": share, "eval_time": "5m", "exp_samples": [{"labels": '{department="sjj"}', "value": 0.5}]},
+        {"expr": over_0, "eval_time": "5m", "exp_samples": [{"labels": '{department="gaj"}', "value": 10 * gib}]},
+    ]
+    case = {
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": expected}],
+    }
+    assert_promtool_passes(tmp_path, case)
+    (panel,) = (p for p in json.loads(DASHBOARD.read_text())["panels"] if p["id"] == 7)
+    (override,) = (
+        o for o in panel["fieldConfig"]["overrides"] if o["matcher"] == {"id": "byFrameRefID", "options": "B"}
+    )
+    assert "over 0 quota" in targets["B"]["legendFormat"], targets["B"]["legendFormat"]
+    assert {"id": "unit", "value": "bytes"} in override["properties"], "the bytes over a quota of 0 read as a share"
 
 
 def assert_promtool_passes(tmp_path: Path, case: dict[str, Any]) -> None:
