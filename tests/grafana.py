@@ -20,3 +20,17 @@ def check_dashboard(path: Path, uid: str, variables: set[str]) -> dict[str, Any]
         assert panel.get("description"), f"panel {panel['title']!r} says nothing about what it shows"
     assert variables <= {v["name"] for v in dashboard["templating"]["list"]}
     return dashboard
+
+
+# What Grafana substitutes for the other variables: "All" for the choosers, a rate window for $__rate_interval.
+_CHOSEN = {"$department": ".*", "$pool": ".*", "$instance": ".*", "$__rate_interval": "5m"}
+
+
+def as_sent(expr: str, dashboard: dict[str, Any]) -> str:
+    """``expr`` as Grafana sends it to Prometheus from ``dashboard``: its hidden constants' values in place, every
+    department, pool and instance chosen."""
+    constants = {f"${v['name']}": str(v["query"]) for v in dashboard["templating"]["list"] if v["type"] == "constant"}
+    # Longest first: `$pool` must not eat the start of a longer name.
+    for variable, value in sorted({**_CHOSEN, **constants}.items(), key=lambda item: -len(item[0])):
+        expr = expr.replace(variable, value)
+    return expr

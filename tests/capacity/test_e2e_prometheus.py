@@ -35,6 +35,7 @@ from dizuo.capacity.prometheus_source import DEFAULT_CONFIG, PrometheusSource, l
 from dizuo.capacity.types import Forecast
 from dizuo.cli import app
 from dizuo.declaration import load
+from grafana import as_sent
 from prometheus_server import (
     MISSING,
     MISSING_REASON,
@@ -556,20 +557,17 @@ def test_every_dashboard_query_runs_on_prometheus(city):
     time-to-full table lists the filling PVC only."""
     wait_for(lambda: city.metrics().get("dizuo_storage_exhaustion_timestamp_seconds"), "a first forecast", city.logs)
     wait_for(lambda: query(city, "dizuo_storage_used_bytes")["data"]["result"], "a scrape of the exporter", city.logs)
-    # What Grafana substitutes: "All" for the variables, a rate window for $__rate_interval.
-    variables = {'"$department"': '".*"', '"$pool"': '".*"', '"$instance"': '".*"', "$__rate_interval": "5m"}
     for name in ("dizuo-capacity.json", "dizuo-security.json"):
-        for panel in json.loads((ROOT / "monitoring" / "dashboards" / name).read_text())["panels"]:
+        document = json.loads((ROOT / "monitoring" / "dashboards" / name).read_text())
+        for panel in document["panels"]:
             for target in panel["targets"]:
-                expr = target["expr"]
-                for variable, value in variables.items():
-                    expr = expr.replace(variable, value)
+                expr = as_sent(target["expr"], document)
                 answer = query(city, expr)
                 assert answer["status"] == "success", f"{name} {panel['title']!r}: {expr!r}: {answer.get('error')}"
     dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
     table = next(p for p in dashboard["panels"] if p["title"] == "Volumes by time to full")
     median = next(t for t in table["targets"] if t["refId"] == "B")
-    rows = query(city, median["expr"].replace('"$department"', '".*"').replace('"$pool"', '".*"'))["data"]["result"]
+    rows = query(city, as_sent(median["expr"], dashboard))["data"]["result"]
     assert [r["metric"]["volume"] for r in rows] == ["sjj-tyrz/data"], f"time-to-full rows: {rows}"
 
 
@@ -588,14 +586,14 @@ def test_the_pool_panel_keeps_same_named_pools_of_two_clusters_apart(city):
             for r in query(city, f'{metric}{{kind="ceph_pool"}}')["data"]["result"]
         }
         assert sum(v.endswith("/.mgr") for v in exported) >= 2, f"the city has .mgr in two clusters: {exported}"
-        drawn = panel_lines(city, panel, ref)
+        drawn = panel_lines(city, dashboard, panel, ref)
         assert drawn == {f"{v} {what}": b for v, b in exported.items()}, f"{panel['title']} {ref}: {drawn}"
 
 
-def panel_lines(city: City, panel: dict[str, Any], ref: str) -> dict[str, float]:
-    """The lines query ``ref`` of ``panel`` draws with every pool chosen, by legend."""
+def panel_lines(city: City, dashboard: dict[str, Any], panel: dict[str, Any], ref: str) -> dict[str, float]:
+    """The lines query ``ref`` of ``dashboard``'s ``panel`` draws as Grafana sends it (every pool chosen), by legend."""
     target = next(t for t in panel["targets"] if t["refId"] == ref)
-    lines = query(city, target["expr"].replace('"$pool"', '".*"'))["data"]["result"]
+    lines = query(city, as_sent(target["expr"], dashboard))["data"]["result"]
     legend = re.sub(r"{{(\w+)}}", lambda m: "{" + m[1] + "}", target["legendFormat"])
     return {legend.format(**r["metric"]): float(r["value"][1]) for r in lines}
 
@@ -608,7 +606,7 @@ def test_the_pool_panel_draws_each_declared_pool_beside_its_own_cluster_s_pool(c
     dashboard = json.loads((ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json").read_text())
     panel = next(p for p in dashboard["panels"] if p["title"] == "Pools: used vs capacity")
     declared = {p.name: p.capacity_gib * GIB for p in load(ROOT / "inventories" / "yulin").storage_pools()}
-    drawn = {**panel_lines(city, panel, "C"), **panel_lines(city, panel, "D")}
+    drawn = {**panel_lines(city, dashboard, panel, "C"), **panel_lines(city, dashboard, panel, "D")}
     untold = ("xc-ceph", "datapool-ceph", "datapool-s3")
     assert drawn == {
         "yl-gov-ceph/phase1-ceph declared": declared["phase1-ceph"],

@@ -24,10 +24,11 @@ from dizuo.capacity.collector import (
     SelectorRead,
     Snapshot,
 )
-from dizuo.capacity.rules import load_alert_config
+from dizuo.capacity.rules import REPLICA_VARIABLE, load_alert_config, render, render_dashboard, served
 from dizuo.capacity.types import Forecast
 from dizuo.cli import app
-from grafana import check_dashboard
+from dizuo.exit_codes import BAD_INPUT, FAILED
+from grafana import as_sent, check_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json"
@@ -101,8 +102,9 @@ def test_every_exported_storage_metric_is_on_the_dashboard():
 
 def panel_exprs(panel_id: int) -> list[str]:
     """The queries of panel ``panel_id``, as Grafana sends them with every department and pool chosen."""
-    (panel,) = (p for p in json.loads(DASHBOARD.read_text())["panels"] if p["id"] == panel_id)
-    return [t["expr"].replace("$department", ".*").replace("$pool", ".*") for t in panel["targets"]]
+    dashboard = json.loads(DASHBOARD.read_text())
+    (panel,) = (p for p in dashboard["panels"] if p["id"] == panel_id)
+    return [as_sent(t["expr"], dashboard) for t in panel["targets"]]
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
@@ -241,14 +243,107 @@ def label_set(labels: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if v) + "}"
 
 
-def test_the_dashboard_s_stale_replica_filter_names_the_configured_replica_labels():
-    """The per-volume panels tell exporter replicas apart by the replica labels alerts-config.yaml names, as the
-    alerts do: a replica label left out would make two replicas one, and a stale one would hide the fresh one."""
-    replicas = ", ".join(load_alert_config(ROOT / "monitoring" / "alerts-config.yaml").replica_labels)
-    per_volume = [*panel_exprs(5), *panel_exprs(6), *panel_exprs(7), *panel_exprs(8)[:2], *panel_exprs(11)]
-    for expr in per_volume:
-        assert f"unless on (job, {replicas}) (dizuo_capacity_forecast_stale == 1" in expr, expr
-        assert f"unless on (job, kind, {replicas}) (dizuo_capacity_selector_stale == 1" in expr, expr
+# The per-volume series the panels read: each only through the alerts' filter of stale replicas.
+PER_VOLUME_SELECTOR = re.compile(
+    r"\b(?:dizuo_storage_(?:used|capacity|exhaustion(?:_p10|_p90)?_timestamp)_(?:bytes|seconds)"
+    r"|dizuo_capacity_left_out_last_sample_timestamp_seconds)\{[^}]*\}"
+)
+
+
+def test_the_dashboard_s_stale_replica_filter_is_the_alerts_with_the_config_s_replica_labels():
+    """Every per-volume panel (5, 6, 7, 8's measured lines, 11) reads its series through the alerts' own filter
+    (rules.served) with the dashboard's replica labels constant, and the committed dashboard is what `dizuo capacity
+    rules` makes of it from the committed alert config: its replica labels are the config's. A replica label left out
+    would make two replicas one, and a stale one would hide the fresh one."""
+    config = load_alert_config(ROOT / "monitoring" / "alerts-config.yaml")
+    text = DASHBOARD.read_text(encoding="utf-8")
+    assert render_dashboard(config, text, str(DASHBOARD)) == text, "run `dizuo capacity rules` and commit the result"
+    assert replica_constant(DASHBOARD) == ", ".join(config.replica_labels)
+    panels = {p["id"]: p for p in json.loads(text)["panels"]}
+    per_volume = [t for i in (5, 6, 7, 11) for t in panels[i]["targets"]] + panels[8]["targets"][:2]
+    for target in per_volume:
+        selectors = PER_VOLUME_SELECTOR.findall(target["expr"])
+        assert selectors, f"{target['expr']!r} reads no per-volume series"
+        for selector in selectors:
+            assert f"({served(selector, '$' + REPLICA_VARIABLE)})" in target["expr"], target["expr"]
+
+
+def replica_constant(dashboard: Path) -> str:
+    """The value of ``dashboard``'s hidden replica-labels constant, as Grafana puts it into the queries."""
+    variables = {v["name"]: v for v in json.loads(dashboard.read_text())["templating"]["list"]}
+    assert REPLICA_VARIABLE in variables, f"{dashboard} has no {REPLICA_VARIABLE} constant"
+    return str(variables[REPLICA_VARIABLE]["query"])
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_a_city_s_own_replica_label_reaches_the_dashboard_and_hides_a_stale_replica(tmp_path):
+    """A city whose scrape tells replicas apart by its own label (`replica`, both replicas behind one address) runs
+    `dizuo capacity rules`: the dashboard beside the rules gets that label, and its time-to-full table shows the fresh
+    replica's date, not the stale replica's older one, as the alerts do. Evaluated by promtool on the table's
+    median query as Grafana sends it."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text((ROOT / "monitoring" / "alerts-config.yaml").read_text().replace("[instance, pod]", "[replica]"))
+    (tmp_path / "dashboards").mkdir()
+    dashboard = tmp_path / "dashboards" / "dizuo-capacity.json"
+    shutil.copy(DASHBOARD, dashboard)
+    rules = tmp_path / "alerts.yaml"
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(rules)])
+    assert result.exit_code == 0, result.output
+    assert replica_constant(dashboard) == "replica", "the dashboard's replica labels are not the config's"
+    series = []
+    for replica, stale, hours in (("a", 1, 10), ("b", 0, 100)):
+        target = f'job="dizuo-capacity",instance="10.61.0.10:9782",replica="{replica}"'
+        volume = 'kind="pvc",volume="gaj/db",pool="ceph-ssd",department="gaj",system=""'
+        series += [
+            {"series": f"dizuo_capacity_forecast_stale{{{target}}}", "values": f"{stale}x30"},
+            {
+                "series": f"dizuo_storage_exhaustion_timestamp_seconds{{{target},{volume}}}",
+                "values": f"{hours * 3600}x30",
+            },
+        ]
+    written = json.loads(dashboard.read_text())
+    (panel,) = (p for p in written["panels"] if p["id"] == 5)
+    (median,) = (as_sent(t["expr"], written) for t in panel["targets"] if t["refId"] == "B")
+    fresh = 100 * 3600 - 600  # replica b's date, seen 10 minutes in
+    labels = '{kind="pvc",volume="gaj/db",pool="ceph-ssd",department="gaj"}'
+    expected = {"expr": median, "eval_time": "10m", "exp_samples": [{"labels": labels, "value": fresh}]}
+    case = {
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": [expected]}],
+    }
+    assert_promtool_passes(tmp_path, case)
+
+
+def test_rules_check_names_a_dashboard_whose_replica_labels_are_not_the_config_s(tmp_path):
+    """`dizuo capacity rules --check` fails, naming the dashboard, when the config's replica labels changed and the
+    dashboard beside the rules was not regenerated; the rules themselves written, it passes."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text((ROOT / "monitoring" / "alerts-config.yaml").read_text().replace("[instance, pod]", "[pod]"))
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(render(load_alert_config(config), source="alerts-config.yaml"))
+    (tmp_path / "dashboards").mkdir()
+    shutil.copy(DASHBOARD, tmp_path / "dashboards" / "dizuo-capacity.json")
+    command = ["capacity", "rules", "--config", str(config), "--output", str(rules), "--check"]
+    result = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert result.exit_code == FAILED, result.output
+    assert "dizuo-capacity.json: its replica labels are not" in result.output, result.output
+    assert CliRunner().invoke(app, command[:-1]).exit_code == 0
+    assert CliRunner().invoke(app, command).exit_code == 0
+
+
+def test_rules_refuse_a_dashboard_that_is_not_the_capacity_dashboard(tmp_path):
+    """`dizuo capacity rules --dashboard` given another dashboard (the security one) refuses, naming the file and the
+    key, and writes neither file."""
+    other = tmp_path / "dizuo-security.json"
+    shutil.copy(ROOT / "monitoring" / "dashboards" / "dizuo-security.json", other)
+    before = other.read_bytes()
+    rules = tmp_path / "alerts.yaml"
+    command = ["capacity", "rules", "--config", str(ROOT / "monitoring" / "alerts-config.yaml"), "--output", str(rules)]
+    result = CliRunner().invoke(app, [*command, "--dashboard", str(other)], env={"COLUMNS": "400"})
+    assert result.exit_code == BAD_INPUT, result.output
+    assert f"{other}: templating.list: is not the capacity dashboard" in result.output, result.output
+    assert other.read_bytes() == before
+    assert not rules.exists()
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")

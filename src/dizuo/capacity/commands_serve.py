@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -27,6 +28,7 @@ from dizuo.refusal import print_error
 if TYPE_CHECKING:
     from dizuo.capacity.calendar_cn import WorkingCalendar
     from dizuo.capacity.prometheus_source import PrometheusSource
+    from dizuo.capacity.rules import AlertConfig
     from dizuo.capacity.types import Reading, UsageHistory
     from dizuo.declaration.model import Declaration
 
@@ -393,14 +395,56 @@ def register(app: typer.Typer) -> None:
             "monitoring/alerts-config.yaml"
         ),
         output: Annotated[Path, typer.Option(help="The rule file Prometheus loads")] = Path("monitoring/alerts.yaml"),
-        check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUTPUT differs; write nothing")] = False,
+        check: Annotated[
+            bool,
+            typer.Option("--check", help="Exit 1 if OUTPUT (or the dashboard's replica labels) differs; write nothing"),
+        ] = False,
+        dashboard: Annotated[
+            Path | None,
+            typer.Option(
+                help="The capacity dashboard whose replica labels to set from the config "
+                "(default: dashboards/dizuo-capacity.json beside OUTPUT, where there is one)"
+            ),
+        ] = None,
     ) -> None:
-        """Generate the capacity alert rules from their one commented config."""
-        run_rules(config, output, check=check)
+        """Generate the capacity alert rules from their one commented config, and set the dashboard's replica labels."""
+        run_rules(config, output, check=check, dashboard=dashboard)
 
 
-def run_rules(config: Path, output: Path, *, check: bool) -> None:
-    """The body of `dizuo capacity rules`: render, then compare or write atomically."""
+def rendered_dashboard(config: AlertConfig, dashboard: Path) -> str:
+    """``dashboard``'s text with its replica labels set from ``config``; a located refusal when it cannot be."""
+    from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
+    from dizuo.capacity.rules import render_dashboard  # noqa: PLC0415
+
+    try:
+        return render_dashboard(config, dashboard.read_text(encoding="utf-8"), str(dashboard))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"--dashboard {dashboard}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def same_json(dashboard: Path, text: str) -> bool:
+    """Whether ``dashboard`` (parsed before, by :func:`rendered_dashboard`) holds the document ``text`` does."""
+    return bool(json.loads(dashboard.read_text(encoding="utf-8")) == json.loads(text))
+
+
+def write_dashboard(dashboard: Path, text: str) -> None:
+    """Replace ``dashboard`` by ``text`` atomically, unless it already is."""
+    from dizuo.files import write_atomically  # noqa: PLC0415
+
+    if same_json(dashboard, text):
+        return  # labels right: a dashboard Grafana exported in its own layout is not rewritten for its spacing
+    try:
+        write_atomically(dashboard, text)
+    except OSError as exc:
+        raise fail(f"--dashboard {dashboard}: cannot write: {exc.strerror or exc}", FAILED) from None
+    out.print(f"wrote {dashboard} (replica labels)")
+
+
+def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None = None) -> None:
+    """The body of `dizuo capacity rules`: render, then compare or write atomically; the same for the dashboard's
+    replica labels (``dashboard``, or the one beside ``output`` where the clone keeps it)."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
     from dizuo.capacity.rules import GENERATED, load_alert_config, render, source_from  # noqa: PLC0415
     from dizuo.files import write_atomically  # noqa: PLC0415
@@ -412,9 +456,17 @@ def run_rules(config: Path, output: Path, *, check: bool) -> None:
             "monitoring/ (the clone), or pass --config and --output"
         )
     try:
-        text = render(load_alert_config(config), source=source_from(config, output))
+        alert_config = load_alert_config(config)
+        text = render(alert_config, source=source_from(config, output))
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if dashboard is None:
+        beside = output.parent / "dashboards" / "dizuo-capacity.json"
+        # A rule file written outside the clone (a city's deploy repository) may have no dashboard beside it.
+        dashboard = beside if beside.is_file() else None
+    elif not dashboard.is_file():
+        raise fail(f"--dashboard {dashboard}: no such file; give the path of dizuo-capacity.json")
+    dashboard_text = None if dashboard is None else rendered_dashboard(alert_config, dashboard)
     if output.is_dir():
         raise fail(f"--output {output}: is a directory; give the path of the rule file")
     problem = None if check else unwritable_dir(output.parent)
@@ -429,19 +481,27 @@ def run_rules(config: Path, output: Path, *, check: bool) -> None:
     if check:
         if current != text:
             raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`", FAILED)
-        out.print(f"[green]ok[/green] {output} matches {config}")
+        if dashboard is not None and dashboard_text is not None and not same_json(dashboard, dashboard_text):
+            raise fail(
+                f"{dashboard}: its replica labels are not {config}'s replica_labels: run `dizuo capacity rules`", FAILED
+            )
+        also = "" if dashboard is None else f", and so do {dashboard}'s replica labels"
+        out.print(f"[green]ok[/green] {output} matches {config}{also}")
         return
     if current == text:
         out.print(f"{output} unchanged")
-        return
-    if current is not None and not current.startswith(GENERATED):
-        what = "is the alert config itself" if output.samefile(config) else "is not a rule file this command wrote"
-        raise fail(
-            f"--output {output}: {what} (it does not begin '{GENERATED}'): not replaced; give the rule file's path, "
-            "or move that file away first"
-        )
-    try:
-        write_atomically(output, text)
-    except OSError as exc:
-        raise fail(f"--output {output}: cannot write: {exc.strerror or exc}", FAILED) from None
-    out.print(f"wrote {output}")
+    else:
+        if current is not None and not current.startswith(GENERATED):
+            what = "is the alert config itself" if output.samefile(config) else "is not a rule file this command wrote"
+            raise fail(
+                f"--output {output}: {what} (it does not begin '{GENERATED}'): not replaced; give the rule file's "
+                "path, or move that file away first"
+            )
+        try:
+            write_atomically(output, text)
+        except OSError as exc:
+            raise fail(f"--output {output}: cannot write: {exc.strerror or exc}", FAILED) from None
+        out.print(f"wrote {output}")
+    # After the rules: a rule file refused leaves the dashboard as it was too.
+    if dashboard is not None and dashboard_text is not None:
+        write_dashboard(dashboard, dashboard_text)

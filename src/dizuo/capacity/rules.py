@@ -7,6 +7,7 @@ that they agree, so the YAML Prometheus loads is always the one the config expla
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from decimal import Decimal
@@ -194,6 +195,25 @@ def _alert(
     }
 
 
+def served(expr: str, replicas: str) -> str:
+    """``expr`` per replica of the exporter (told apart by the labels ``replicas``, comma-separated), without the series
+    of a replica whose forecast is stale while another replica of its job serves a fresh one, nor those of a kind of
+    storage a replica cannot read (it serves that kind's last forecasts: selector stale) while another replica of its
+    job reads it: their old dates must not hold an alert the fresh forecast resolved, nor show on the dashboard. (With
+    no fresh replica, as with a single exporter, the stale forecast is all there is and is read.)"""
+    fresh_elsewhere = (
+        "dizuo_capacity_forecast_stale == 1 and on (job) (min by (job) (dizuo_capacity_forecast_stale) == 0)"
+    )
+    kind_read_elsewhere = (
+        "dizuo_capacity_selector_stale == 1"
+        " and on (job, kind) (min by (job, kind) (dizuo_capacity_selector_stale) == 0)"
+    )
+    return (
+        f"{expr} unless on (job, {replicas}) ({fresh_elsewhere})"
+        f" unless on (job, kind, {replicas}) ({kind_read_elsewhere})"
+    )
+
+
 def rules(config: AlertConfig) -> dict[str, Any]:
     """The rule file as a document: one group, warning/critical pairs first."""
     forecast = config.forecast
@@ -205,30 +225,12 @@ def rules(config: AlertConfig) -> dict[str, Any]:
 
     replicas = ", ".join(config.replica_labels)
 
-    def served(expr: str) -> str:
-        """``expr`` per replica of the exporter, without the series of a replica whose forecast is stale while another
-        replica of its job serves a fresh one, nor those of a kind of storage a replica cannot read (it serves that
-        kind's last forecasts: selector stale) while another replica of its job reads it: their old dates must not
-        hold an alert the fresh forecast resolved. (With no fresh replica, as with a single exporter, the stale
-        forecast is all there is and is read.)"""
-        fresh_elsewhere = (
-            "dizuo_capacity_forecast_stale == 1 and on (job) (min by (job) (dizuo_capacity_forecast_stale) == 0)"
-        )
-        kind_read_elsewhere = (
-            "dizuo_capacity_selector_stale == 1"
-            " and on (job, kind) (min by (job, kind) (dizuo_capacity_selector_stale) == 0)"
-        )
-        return (
-            f"{expr} unless on (job, {replicas}) ({fresh_elsewhere})"
-            f" unless on (job, kind, {replicas}) ({kind_read_elsewhere})"
-        )
-
     def per_volume(aggregation: str, expr: str) -> str:
         """``expr`` once per volume however many replicas of the exporter report it: the replica labels Prometheus
         adds (``instance``, ``pod``) aggregated away, so two replicas make one alert, and a replica replaced (a new
         pod, a new address) keeps it. The volume's own labels, a node filesystem's ``instance`` within ``volume``
         included, are kept."""
-        return f"{aggregation} without ({replicas}) ({served(expr)})" if replicas else expr
+        return f"{aggregation} without ({replicas}) ({served(expr, replicas)})" if replicas else expr
 
     # Seconds until the median forecast date, the earliest any replica serves; clamp at 0 so "already full" reads as
     # 0s, not negative.
@@ -375,3 +377,30 @@ def source_from(config: Path, output: Path) -> str:
     """How the header of ``output`` names ``config``: its path relative to ``output``'s folder, the same from whatever
     folder and however (relative, absolute, ``./``) the two were given."""
     return Path(os.path.relpath(config.absolute(), output.absolute().parent)).as_posix()
+
+
+# The dashboard's hidden constant holding the replica labels: its queries read `$replica_labels` where the alerts name
+# the labels, so `dizuo capacity rules` writes this one value and the dashboard drops the replicas the alerts drop.
+REPLICA_VARIABLE = "replica_labels"
+
+
+def render_dashboard(config: AlertConfig, dashboard: str, source: str) -> str:
+    """The capacity dashboard ``dashboard`` (its JSON text, read from ``source``) with its replica labels set to the
+    config's; everything else as it was. :class:`ConfigError` when it has no such constant (not dizuo's dashboard)."""
+    try:
+        document = json.loads(dashboard)
+        (variable,) = (v for v in document["templating"]["list"] if v.get("name") == REPLICA_VARIABLE)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ConfigError.of(
+            [
+                Problem(
+                    source,
+                    "templating.list",
+                    f"is not the capacity dashboard: no single constant named {REPLICA_VARIABLE!r} in its "
+                    "templating list (the file is monitoring/dashboards/dizuo-capacity.json)",
+                )
+            ]
+        ) from None
+    value = ", ".join(config.replica_labels)
+    variable.update({"type": "constant", "query": value, "current": {"text": value, "value": value}, "hide": 2})
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
