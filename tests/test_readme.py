@@ -1,10 +1,12 @@
 """The documentation's commands are the CLI's: every `dizuo ...` a user copies from README.md, the runbook, the
 benchmark READMEs or the systemd unit names a command that exists, with flags that exist and no more arguments than
-the command takes, and each such command's `--help` runs."""
+the command takes, each command line parses as the command parses it (nothing it requires is missing), and each such
+command's `--help` runs."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import typer
@@ -50,23 +53,32 @@ class Documented:
 
     where: str
     text: str
+    # In prose (an inline code span): `dizuo up` or `dizuo harden --limit` there names the command or its option, and
+    # is not a line to run. Any other word (a value, an argument) makes it one, as every line of a code block is.
+    prose: bool = False
 
 
-def _commands_in(where: str, text: str) -> Iterator[Documented]:
+def _commands_in(where: str, text: str, *, prose: bool = False) -> Iterator[Documented]:
     for match in COMMAND.finditer(text):
-        yield Documented(where, "dizuo " + match[1])
+        yield Documented(where, "dizuo " + match[1], prose)
+
+
+def markdown_commands(name: str, text: str) -> list[Documented]:
+    """The `dizuo ...` of one Markdown document: each line of a fenced block, each inline code span (prose)."""
+    found: list[Documented] = []
+    for block in FENCE.findall(text):
+        for line in block.replace("\\\n", " ").splitlines():
+            found += _commands_in(name, line)
+    for _, span in SPAN.findall(FENCE.sub("", text)):
+        found += _commands_in(name, " ".join(span.split()), prose=True)
+    return found
 
 
 def documented_commands() -> list[Documented]:
     """Every `dizuo ...` of the documents: each line of a fenced block, each inline code span, each ExecStart."""
     found: list[Documented] = []
     for name in MARKDOWN:
-        text = (ROOT / name).read_text(encoding="utf-8")
-        for block in FENCE.findall(text):
-            for line in block.replace("\\\n", " ").splitlines():
-                found += _commands_in(name, line)
-        for _, span in SPAN.findall(FENCE.sub("", text)):
-            found += _commands_in(name, " ".join(span.split()))
+        found += markdown_commands(name, (ROOT / name).read_text(encoding="utf-8"))
     for name in UNITS:
         joined = (ROOT / name).read_text(encoding="utf-8").replace("\\\n", " ")
         for line in joined.splitlines():
@@ -126,8 +138,30 @@ def problems(documented: Documented) -> Iterator[tuple[list[str], str | None]]:
         if not extended:
             return
         paths = extended
+    # Prose naming a command (`dizuo up`) or its options (`dizuo harden --limit`) is not a line to run.
+    to_run = not documented.prose or any(not word.startswith("-") for word in words)
     for path, command in paths:
-        yield path, _arguments_problem(command, words)
+        yield path, _arguments_problem(command, words) or (_parse_problem(path, command, words) if to_run else None)
+
+
+def _parse_problem(path: list[str], command: Any, words: list[str]) -> str | None:
+    """What the command itself says of the line (a required argument or option missing, an option without its value,
+    a value of the wrong type), or None when it parses. Placeholders (`<stack>`, `PATH`, `...`) are values like any
+    other: they parse wherever the command takes text or a path, which is where the documents use them."""
+    if "--help" in words:
+        return None  # its callback prints the help and exits: nothing else of the line is read
+    with mock.patch.dict(os.environ):
+        # An option the line leaves out is not given by the environment the tests run in ($DIZUO_PROMETHEUS_URL).
+        for param in command.params:
+            for name in [param.envvar] if isinstance(param.envvar, str) else param.envvar or ():
+                os.environ.pop(name, None)
+        try:
+            command.make_context(" ".join(["dizuo", *path]), list(words), resilient_parsing=False)
+        except Exception as exc:  # click's UsageError, from click or from typer's vendored copy (see root())
+            if not hasattr(exc, "format_message"):
+                raise
+            return str(exc.format_message())
+    return None
 
 
 def _arguments_problem(command: Any, words: list[str]) -> str | None:
@@ -272,10 +306,18 @@ def test_the_python_check_refuses_a_name_that_is_not_there() -> None:
         ("dizuo preview|upp --stack yulin-prod", "no command 'dizuo upp'"),
         ("dizuo migrate check-wave migration-plan 2 inventories/yulin extra", "4 arguments given, the command takes 3"),
         ("dizuo harden --inventory inventories/yulin [--limit yl-log-01] [--chek]", "no option --chek"),
+        ("dizuo up", "Missing option '--stack'"),
+        ("dizuo preview|up --backend file:///srv/s", "Missing option '--stack'"),
+        ("dizuo migrate city --out migration-plan", "Missing argument 'CITY_DIR'"),
+        ("dizuo released inventories/yulin --stack yulin-prod", "Missing argument 'CITY_DIR'"),
+        ("dizuo harden --inventory inventories/yulin --limit", "'--limit' requires an argument"),
+        ("dizuo capacity serve --listen 127.0.0.1:9782", "Missing option '--prometheus-url'"),
+        ("dizuo migrate check-wave migration-plan second inventories/yulin", "Invalid value for 'WAVE'"),
     ],
 )
 def test_the_check_refuses_a_wrong_command_or_flag(text: str, wrong: str) -> None:
-    """The check itself: a misspelt flag or command, or an argument too many, in a documented line is found."""
+    """The check itself: a misspelt flag or command, an argument too many, or a required argument, option or value
+    missing, in a documented line is found."""
     found = [problem for _, problem in problems(Documented("test", text)) if problem]
     assert any(wrong in problem for problem in found), found
 
@@ -287,3 +329,29 @@ def test_the_check_reads_optional_parts_values_and_alternatives() -> None:
         (["preview"], None),
         (["up"], None),
     ]
+
+
+def test_the_check_refuses_a_bare_command_a_readme_gives_to_run() -> None:
+    """A README code block with a bare `dizuo up` (it needs --stack) is refused; the same words in prose, naming the
+    command (`dizuo up` fails with AlreadyExists), or an option of it (`dizuo harden --limit`), are not."""
+    readme = "Deploy:\n\n```\ndizuo up\n```\n\nThen `dizuo up` fails, as `dizuo harden --limit` says.\n"
+    found = {
+        (documented.text, documented.prose): [problem for _, problem in problems(documented)]
+        for documented in markdown_commands("README.md", readme)
+    }
+    assert found == {
+        ("dizuo up", False): ["Missing option '--stack'."],
+        ("dizuo up", True): [None],
+        ("dizuo harden --limit", True): [None],
+    }
+
+
+def test_the_check_takes_placeholders_as_values() -> None:
+    """README's placeholders stand for a value the command takes: `<stack>`, `PATH`, `DIR`, `...`, an optional part."""
+    for text in (
+        "dizuo up --stack <stack> --only network",
+        "dizuo synth PATH --out DIR",
+        "dizuo capacity report --prometheus-url ... --config ...",
+        "dizuo harden --inventory inventories/yulin --limit HOST [--check]",
+    ):
+        assert [problem for _, problem in problems(Documented("test", text))] == [None], text
