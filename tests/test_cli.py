@@ -10,13 +10,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from dizuo.cli import COMMANDS, app
+from dizuo.cli import COMMANDS, _usage_as_click, app
 from dizuo.exit_codes import BAD_INPUT, FAILED
 
 
@@ -56,6 +56,52 @@ def test_every_argument_is_shown_by_a_placeholder_in_capitals() -> None:
             if param.param_type_name == "argument" and not re.fullmatch(r"[A-Z_]+(\.[a-z]+)?", param.metavar or ""):
                 lower.append(f"{name}: {param.name}")
     assert lower == [], lower
+
+
+def _every_command() -> list[tuple[list[str], Any]]:
+    """Each command of the CLI (not a group) with its path of names: (["migrate", "city"], its command)."""
+    pending: list[tuple[list[str], Any]] = [([], typer.main.get_command(app))]
+    found = []
+    while pending:
+        path, command = pending.pop()
+        if hasattr(command, "list_commands"):  # a group (click's, or typer's vendored copy of it)
+            ctx = command.context_class(command)
+            pending += [([*path, sub], command.get_command(ctx, sub)) for sub in command.list_commands(ctx)]
+        else:
+            found.append((path, command))
+    return sorted(found, key=lambda found: found[0])
+
+
+def test_a_usage_line_writes_its_arguments_as_readme_does() -> None:
+    """`dizuo migrate city --help` says `Usage: dizuo migrate city [OPTIONS] CITY_DIR`, the argument as README and
+    every other tool writes it, not `{CITY_DIR}` (typer's braces), in every command's help."""
+    usages, wrong = [], []
+    for path, command in _every_command():
+        shown = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+        assert shown.exit_code == 0, (path, shown.output)
+        usages.append(next(line.strip() for line in shown.output.splitlines() if "Usage:" in line))
+        arguments = [param.metavar for param in command.params if param.param_type_name == "argument"]
+        if usages[-1] != " ".join(["Usage:", "dizuo", *path, "[OPTIONS]", *arguments]):
+            wrong.append(usages[-1])
+    assert wrong == [], wrong
+    assert "Usage: dizuo migrate city [OPTIONS] CITY_DIR" in usages
+
+
+def test_an_optional_argument_and_one_of_any_number_are_written_as_click_writes_them() -> None:
+    """No dizuo command has them yet: an optional argument is `[NAME]`, one taking any number `FILES...`."""
+    domain = typer.Typer(add_completion=False)
+    domain.callback()(lambda: None)
+
+    @domain.command("show")
+    def show(
+        files: Annotated[list[Path], typer.Argument(metavar="FILES")],
+        name: Annotated[str | None, typer.Argument(metavar="NAME")] = None,
+    ) -> None:
+        """A command of the test's."""
+
+    _usage_as_click(domain)
+    shown = CliRunner().invoke(domain, ["show", "--help"], terminal_width=200)
+    assert "Usage: root show [OPTIONS] FILES... [NAME]" in shown.output, shown.output
 
 
 def test_a_capacity_command_does_not_load_the_other_domains() -> None:

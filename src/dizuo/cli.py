@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dizuo.exit_codes import FAILED
 from dizuo.files import StdoutError, guarded_stdout
@@ -42,6 +42,35 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Command(TyperCommand):
+    """A command whose usage line writes its arguments as click, and the usage of most tools, do: `CITY_DIR` required,
+    `[CITY_DIR]` optional, `FILES...` any number. Typer 0.2x writes a required one in braces, `{CITY_DIR}`, which reads
+    as a literal to type or a set to choose from."""
+
+    # Context is click's class, vendored by newer typer (see _Domains): Any keeps this independent of which.
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name != "argument":
+                pieces += param.get_usage_pieces(ctx)
+                continue
+            name = param.metavar or (param.name or "").upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(f"{name}..." if param.nargs != 1 else name)
+        return pieces
+
+
+def _usage_as_click(domain: typer.Typer) -> None:
+    """Build the domain's commands, and those of its sub-groups (`dizuo migrate ...`), as _Command: set here, where the
+    CLI is built, so that no domain module has to remember it for each command it adds."""
+    for command in domain.registered_commands:
+        if command.cls in (None, TyperCommand):  # typer's default (set as it registers), not a class of the domain's
+            command.cls = _Command
+    for group in domain.registered_groups:
+        if group.typer_instance is not None:
+            _usage_as_click(group.typer_instance)
+
+
 @functools.cache
 def domain_commands(module_name: str) -> TyperGroup:
     """The command group of everything one domain module registers (imported on first use)."""
@@ -49,6 +78,7 @@ def domain_commands(module_name: str) -> TyperGroup:
     domain = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
     domain.callback()(lambda: None)  # a group even when the domain registers a single command
     module.register(domain)
+    _usage_as_click(domain)
     group = typer.main.get_command(domain)
     if not isinstance(group, TyperGroup):  # a callback always makes a group; guards a typer that changed that
         raise TypeError(f"{module_name} did not register a command group")
