@@ -182,3 +182,40 @@ def test_a_signal_during_the_swap_leaves_one_whole_build(tmp_path: Path, after: 
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     _assert_ended_cleanly(done.returncode, signum, place, out, previous, reference, may_be_new=after == "commit")
     assert (_tree(out) == previous) == (after == "set-aside"), f"a signal after the {after}: {done.stderr[-2000:]}"
+    said = _said(done.stderr)
+    if after == "set-aside":
+        assert f"interrupted: the previous build in {out} is left unchanged" in said, done.stderr[-2000:]
+    else:
+        assert f"interrupted after the new build was in place: {out} holds it, complete" in said, done.stderr[-2000:]
+
+
+def _said(output: str) -> str:
+    """Output as one line of words: Rich wraps a long line at the terminal's width (80 columns in a pipe)."""
+    return " ".join(output.split())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_synth_says_so_and_that_the_previous_build_is_left(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C or SIGTERM while the stack programs run: beside the frozen progress bar, one line on stderr says the run
+    was interrupted and the previous build is left unchanged (and, with no previous build, that nothing was written)."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
+    reference = _built(tmp_path / "reference", stacks)
+    for out in (tmp_path / "place" / "build", tmp_path / "new" / "build"):
+        out.parent.mkdir()
+        previous = _previous_build(reference, out) if out.parent.name == "place" else {}
+        process = subprocess.Popen(
+            _synth(out, stacks, prefix=("-c", "from dizuo.cli import main; main()")),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=_ctrl_c_handled,  # noqa: PLW1509 - one signal call, no threads started in this test
+        )
+        while process.poll() is None and _staging(out.parent) is None:  # the programs run once the staging folder is
+            time.sleep(0.01)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=ENDED_WITHIN)
+        assert process.returncode in (128 + signum, -signum), stderr[-2000:]
+        assert (_tree(out) if out.exists() else {}) == previous
+        kept = f"the previous build in {out} is left unchanged" if previous else f"nothing was written to {out}"
+        assert f"interrupted: {kept}" in _said(stderr), stderr[-2000:]
