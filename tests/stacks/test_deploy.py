@@ -131,6 +131,19 @@ def test_a_mistyped_stack_is_refused_before_pulumi_creates_it(tmp_path: Path) ->
     assert calls == []
 
 
+def test_a_refusal_names_the_stack_folders_stacks_points_at(tmp_path: Path) -> None:
+    """With --stacks naming a copy elsewhere, a refusal names the copy's folder (where the user would look and fix),
+    not `stacks/0-network` of the clone, which may not be the one that lacks the config."""
+    copy = tmp_path / "elsewhere" / "city-stacks"
+    shutil.copytree(ROOT / "stacks", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    done, calls = deploy(tmp_path, "preview", "--stack", "yulin-prd", stacks=copy)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    assert f"{copy / '0-network'}: there is no Pulumi.yulin-prd.yaml here" in text, text
+    assert " stacks/0-network" not in text, text
+    assert calls == []
+
+
 def _a_city_with_an_unknown_department(city: Path) -> Path:
     """A copy of Yulin at ``city`` whose systems[12] names the department 'shuiwu', which it does not declare."""
     shutil.copytree(YULIN, city)
@@ -181,7 +194,10 @@ def test_stacks_whose_configs_name_different_declarations_are_refused_before_pul
     done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
     assert done.returncode == 2, done.stderr
     text = " ".join(done.stderr.split())
-    named = f"(stacks/0-baseline, stacks/1-cloud, stacks/1-datapool: {YULIN}; stacks/0-network: {copy})"
+    named = (
+        f"({stacks / '0-baseline'}, {stacks / '1-cloud'}, {stacks / '1-datapool'}: {YULIN}; {stacks / '0-network'}: "
+        f"{copy})"
+    )
     assert f"Pulumi.yulin-prod.yaml names 2 declarations {named}" in text, text
     assert "the stacks of an environment deploy one declaration" in text
     assert not [c for c in calls if " up " in c or " preview " in c]

@@ -1259,7 +1259,9 @@ def test_a_rule_on_another_stack_s_security_group_is_not_judged_by_the_default_p
         synth(load(city), city, tmp_path / "out", stacks)
     said = [line for line in str(refused.value).splitlines() if "management-ports-not-public" in line]
     assert len(said) == 1, said
-    assert said[0].startswith("stacks/1-rules: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 ")
+    assert said[0].startswith(
+        f"{stacks / '1-rules'}: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 "
+    )
     assert "which this stack does not declare" in said[0]
     assert "let public sources in through network.yaml's ingress instead" in said[0]
     # As `pulumi preview --policy-pack` runs it: the rule's group ID taken from the stack's StackReference.

@@ -383,14 +383,15 @@ def test_schemas_are_chosen_by_version_number_not_text() -> None:
     assert schema_dir("1.100").startswith("v1.3")
 
 
-def synth_cli(city: Path, out: Path, stacks: Path) -> subprocess.CompletedProcess[str]:
-    """`dizuo synth CITY --out OUT --stacks STACKS` run as a user runs it, on a console wide enough for no wrapping."""
+def synth_cli(city: Path, out: Path, stacks: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`dizuo synth CITY --out OUT --stacks STACKS` run as a user runs it, on a console wide enough for no wrapping
+    (COLUMNS 400 unless ``env`` says otherwise), with ``env`` added to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "dizuo", "synth", str(city), "--out", str(out), "--stacks", str(stacks)],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "COLUMNS": "400"},
+        env={**os.environ, "COLUMNS": "400", **env},
     )
 
 
@@ -442,13 +443,7 @@ def test_synth_writes_the_same_bytes_whichever_protobuf_runtime_is_installed(tmp
     outputs = []
     for runtime in ("upb", "python"):
         out = tmp_path / runtime
-        done = subprocess.run(
-            [sys.executable, "-m", "dizuo", "synth", str(YULIN), "--out", str(out), "--stacks", str(stacks)],
-            env={**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": runtime},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = synth_cli(YULIN, out, stacks, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=runtime)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         outputs.append({path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()})
     assert outputs[0].keys() == outputs[1].keys()
@@ -588,7 +583,7 @@ def test_a_named_environment_no_stack_folder_configures_is_refused_even_if_the_p
     assert caught.value.code == BAD_INPUT
     assert caught.value.errors == [
         f"{stacks / folder / 'Pulumi.yulin-prdo.yaml'}: no such stack config: --stack yulin-prdo is no environment of "
-        f"stacks/{folder} (environments with a Pulumi.<env>.yaml there: yulin-prod)"
+        f"{stacks / folder} (environments with a Pulumi.<env>.yaml there: yulin-prod)"
         for folder in ("0-first", "1-second")
     ]
     assert not out.exists()
@@ -598,6 +593,18 @@ def test_a_named_environment_no_stack_folder_configures_is_refused_even_if_the_p
     for folder in ("0-first", "1-second"):
         (stacks / folder / "Pulumi.yulin-prod.yaml").unlink()
     assert synth(yulin, YULIN, out, stacks).summary["stack"] == "yulin-prod", "the default environment needs no config"
+
+
+def test_a_failing_program_is_named_by_the_folder_stacks_points_at(tmp_path: Path) -> None:
+    """`dizuo synth --stacks DIR` names a failing stack program by DIR's folder (the copy the user ran), not
+    `stacks/<name>`, which would send them to the clone's folder of that name."""
+    copy = tmp_path / "elsewhere" / "city-stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", copy / "0-network", ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "0-network" / "__main__.py").write_text("raise RuntimeError('broken on purpose')\n", encoding="utf-8")
+    done = synth_cli(YULIN, tmp_path / "build", copy, COLUMNS="500")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert f"{copy / '0-network'}: the program failed: broken on purpose" in done.stderr, done.stderr[-3000:]
+    assert " stacks/0-network" not in done.stderr
 
 
 def test_a_named_environment_some_stack_folders_lack_is_refused_naming_those(
@@ -613,7 +620,7 @@ def test_a_named_environment_some_stack_folders_lack_is_refused_naming_those(
     assert caught.value.code == BAD_INPUT
     assert caught.value.errors == [
         f"{stacks / '1-second' / 'Pulumi.yulin-dev.yaml'}: no such stack config: --stack yulin-dev is no environment "
-        "of stacks/1-second (environments with a Pulumi.<env>.yaml there: yulin-prod)"
+        f"of {stacks / '1-second'} (environments with a Pulumi.<env>.yaml there: yulin-prod)"
     ]
     assert synth(yulin, YULIN, tmp_path / "build", stacks, stack="yulin-prod").summary["stack"] == "yulin-prod"
 

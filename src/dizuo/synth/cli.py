@@ -135,7 +135,7 @@ def _synth_showing_progress(
 
         def on_stack(stack_dir: StackDir, run: StackRun | None) -> None:
             if run is None:
-                progress.update(task, description=f"stacks/{stack_dir.path.name}")
+                progress.update(task, description=stack_dir.shown)
             else:
                 progress.advance(task)
 

@@ -128,7 +128,7 @@ def check_stack_configs(selected: list[StackDir], stack: str) -> None:
     empty stack of that name in the city's backend (a mistyped --stack left stray stacks there)."""
     if missing := folders_without_config(selected, stack):
         lines = [
-            f"stacks/{s.path.name}: there is no Pulumi.{stack}.yaml here; stacks with a config: "
+            f"{s.shown}: there is no Pulumi.{stack}.yaml here; stacks with a config: "
             f"{', '.join(configured_stacks(s.path)) or 'none'}"
             for s in missing
         ]
@@ -144,7 +144,7 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
     problems: dict[str, None] = {}  # in order, once: the stacks of a city share its declaration
     declarations: dict[Path, list[str]] = {}  # each declaration named, with the stacks that name it
     for stack_dir in selected:
-        shown = f"stacks/{stack_dir.path.name}/Pulumi.{stack}.yaml"
+        shown = f"{stack_dir.shown}/Pulumi.{stack}.yaml"
         document, found = read_yaml(stack_dir.path / f"Pulumi.{stack}.yaml", shown)
         problems.update((str(p), None) for p in found)
         if document is None:
@@ -163,7 +163,7 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         if not named:
             problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None
             continue
-        declarations.setdefault((stack_dir.path / named).resolve(), []).append(f"stacks/{stack_dir.path.name}")
+        declarations.setdefault((stack_dir.path / named).resolve(), []).append(stack_dir.shown)
         try:
             load(stack_dir.path / named)  # as the program will: relative to its folder (cached for the next stack)
         except DeclarationError as exc:
@@ -291,7 +291,7 @@ def run(
             raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
     outcomes: list[StackOutcome] = []
     for stack_dir in selected:
-        where = f"stacks/{stack_dir.path.name}"
+        where = stack_dir.shown
         workspace = auto.LocalWorkspaceOptions(
             work_dir=str(stack_dir.path), env_vars=program_env(url), pulumi_command=pulumi_command
         )

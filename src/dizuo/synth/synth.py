@@ -78,6 +78,14 @@ class StackDir:
     path: Path
     tier: int
     short: str
+    # The folder as the user named it (`--stacks DIR`: DIR/<tier>-<short>), for messages: `stacks/0-network` by default,
+    # the copy's own folder when --stacks names another.
+    given: Path | None = None
+
+    @property
+    def shown(self) -> str:
+        """The folder as messages name it: as given, else its full path."""
+        return str(self.given or self.path)
 
 
 def discover(stacks_root: Path) -> list[StackDir]:
@@ -86,7 +94,7 @@ def discover(stacks_root: Path) -> list[StackDir]:
     for path in sorted(stacks_root.iterdir()) if stacks_root.is_dir() else []:
         tier, _, short = path.name.partition("-")
         if path.is_dir() and tier.isdigit() and (path / "Pulumi.yaml").exists():
-            found.append(StackDir(path=path.resolve(), tier=int(tier), short=short))
+            found.append(StackDir(path=path.resolve(), tier=int(tier), short=short, given=path))
     if not found:
         # The default, `stacks`, is relative: run from anywhere but the clone, it names a folder that is not there.
         raise SynthError(
@@ -290,7 +298,7 @@ def synth(
             run = run_program(stack_dir, stack, declaration_dir, upstream, secrets)
             result.runs[stack_dir.short] = run
             errors += _write_manifests(run, staging / stack_dir.short, declaration)
-            errors += [f"stacks/{stack_dir.path.name}: policy {v}" for v in _policy_violations(run)]
+            errors += [f"{stack_dir.shown}: policy {v}" for v in _policy_violations(run)]
             openstack = _openstack(run)
             if openstack:
                 _write(
@@ -336,7 +344,7 @@ def folders_without_config(stacks: list[StackDir], stack: str) -> list[StackDir]
 def _no_such_config(stack_dir: StackDir, stack: str) -> str:
     return (
         f"{stack_dir.path / f'Pulumi.{stack}.yaml'}: no such stack config: --stack {stack} is no environment of "
-        f"stacks/{stack_dir.path.name} (environments with a Pulumi.<env>.yaml there: "
+        f"{stack_dir.shown} (environments with a Pulumi.<env>.yaml there: "
         f"{', '.join(configured_stacks(stack_dir.path)) or 'none'})"
     )
 
@@ -370,7 +378,7 @@ def run_program(
             # Without the stack's config the program could not have run: the --stack given is the problem, and what
             # the program then missed first (a config key) would only hide it.
             raise SynthError([_no_such_config(stack_dir, stack)], BAD_INPUT) from exc
-        raise SynthError([f"stacks/{stack_dir.path.name}: the program failed: {exc}"], FAILED) from exc
+        raise SynthError([f"{stack_dir.shown}: the program failed: {exc}"], FAILED) from exc
     upstream[stack_reference_name(run.project, stack)] = run.exports
     return run
 
