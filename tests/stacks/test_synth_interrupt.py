@@ -98,7 +98,7 @@ def test_synth_interrupted_at_any_moment_ends_and_leaves_one_whole_build(
     tmp_path: Path, reference: Path, moment: str, signum: int
 ) -> None:
     """Whenever Ctrl-C or SIGTERM comes, synth ends with the signal's exit code, removes its staging folder and leaves
-    the previous build byte for byte (or, past the atomic replace, the new one complete)."""
+    the previous build byte for byte (or, past the atomic replace, the new one complete), and says which."""
     out = tmp_path / "build"
     previous = _previous_build(reference, out)
     # The dizuo console script, as a person runs it: Ctrl-C's handler is Python's default (KeyboardInterrupt).
@@ -132,6 +132,8 @@ def test_synth_interrupted_at_any_moment_ends_and_leaves_one_whole_build(
     assert "Traceback" not in output, output[-3000:]
     # A signal sent while the last program runs may land after the commit on a quick run: one whole build, either.
     _assert_ended_cleanly(process.returncode, signum, tmp_path, out, previous, reference, may_be_new=True)
+    left = f"the previous build in {out} is left unchanged" if _tree(out) == previous else f"{out} holds it, complete"
+    assert left in _said(output), output[-3000:]
 
 
 # Sends the signal to its own process right after a rename of the swap: out set aside, or the build renamed into
