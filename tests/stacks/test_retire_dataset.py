@@ -113,6 +113,30 @@ def test_released_refuses_a_change_that_would_replace_a_dataset_s_claim(tmp_path
     assert "(spec.storageClassName: 'yl-datapool-ceph' -> 'yl-xc-ceph')" in error, error
 
 
+def test_released_exiting_1_does_not_say_dizuo_up_needs_nothing(tmp_path: Path) -> None:
+    """When a change would replace a protected claim, `released` says there is nothing to unprotect but that
+    `dizuo up` fails until the move is a migration, not "no protected resource is released: `dizuo up` needs no
+    unprotect" just before the replacement error; with a release beside it, not "run the commands, then dizuo up"."""
+
+    def moved_and_retired(datasets: dict[str, Any]) -> None:
+        _rk_jcxx_on_the_xinchuang_pool(datasets)
+        # The Statistics Bureau's datasets retired beside the move: their claims are released.
+        datasets["datasets"] = [d for d in datasets["datasets"] if not d["code"].startswith("tj-")]
+
+    moved = _rk_jcxx_on_the_xinchuang_pool
+    for name, change, unprotect in (("moved", moved, "nothing to unprotect:"), ("both", moved_and_retired, "but")):
+        changed = city_copy(tmp_path / name, {"datasets.yaml": change})
+        result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(changed), "--backend", f"file://{tmp_path}/s"])
+        assert result.exit_code == 1, result.output
+        said = " ".join(result.stderr.split())
+        assert "needs no unprotect" not in said, said
+        assert "no protected resource is released" not in said, said
+        assert "run the commands, then" not in said, said
+        assert unprotect in said, said
+        refused = "1 protected resource(s) would be replaced, which Pulumi refuses: `dizuo up --stack yulin-prod` fails"
+        assert refused in said, said
+
+
 def test_a_claim_moved_to_another_cluster_is_replaced() -> None:
     """A claim whose Kubernetes provider changes (its dataset's pool in another cluster) is created anew there,
     whatever its inputs: the provider is named among what forces the replacement."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import version as installed
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from dizuo.refusal import print_error
 from dizuo.synth.engine import StackRun
 from dizuo.synth.schemas import schema_version
 from dizuo.synth.synth import StackDir, SynthError, SynthResult, synth
+
+if TYPE_CHECKING:
+    from dizuo.synth.released import Change
 
 # No emoji codes: a URN holds "dizuo:cloud:SystemTenant", which Rich would print as "dizuo☁SystemTenant".
 err = Console(stderr=True, emoji=False)
@@ -260,11 +263,7 @@ def _register_released(app: typer.Typer) -> None:
         found = change.released
         for line in unprotect_commands(found, stack, url):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
-        err.print(
-            f"{len(found)} protected resource(s) released; run the commands, then `dizuo up --stack {stack}`"
-            if found
-            else "no protected resource is released: `dizuo up` needs no unprotect"
-        )
+        err.print(_released_summary(change, stack), soft_wrap=True)
         for line in adopt_commands(change.redeclared, stack):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
         if change.redeclared:
@@ -284,3 +283,20 @@ def _register_released(app: typer.Typer) -> None:
             )
         if change.replaced:
             raise typer.Exit(FAILED)
+
+
+def _released_summary(change: Change, stack: str) -> str:
+    """What `dizuo released` found, in one line that stays true when a replacement makes it exit 1: then `dizuo up`
+    fails whatever is unprotected, so neither "needs no unprotect" nor "run the commands, then dizuo up" is said."""
+    found, replaced = len(change.released), len(change.replaced)
+    if replaced:
+        unprotect = (
+            f"{found} protected resource(s) released (commands above), but" if found else "nothing to unprotect:"
+        )
+        return (
+            f"{unprotect} {replaced} protected resource(s) would be replaced, which Pulumi refuses: `dizuo up --stack"
+            f" {stack}` fails until the change is made as a migration (below)"
+        )
+    if found:
+        return f"{found} protected resource(s) released; run the commands, then `dizuo up --stack {stack}`"
+    return "no protected resource is released: `dizuo up` needs no unprotect"
