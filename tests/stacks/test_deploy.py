@@ -398,4 +398,4 @@ def test_a_signal_as_a_stack_is_selected_starts_no_update(tmp_path: Path) -> Non
     assert done.returncode == 128 + signal.SIGTERM, done.stderr[-3000:]
     assert any("stack select" in c for c in calls), calls
     assert not [c for c in calls if " up " in c], calls
-    assert "stopped before stacks/0-network; not run: 0-network" in " ".join(done.stderr.split())
+    assert f"stopped before {ROOT / 'stacks' / '0-network'}; not run: 0-network" in " ".join(done.stderr.split())
