@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 import dizuo.synth.synth as synth_module
+from dizuo.baseline.catalogue import Scope, packaged
+from dizuo.baseline.policies import policies
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration, load
 from dizuo.exit_codes import BAD_INPUT
@@ -96,6 +98,25 @@ def test_summary_counts_what_was_written(synthesised: tuple[Path, dict], yulin: 
     assert len(openstack) == sum(
         n for t, n in summary["stacks"]["network"]["by_type"].items() if t.startswith("openstack:")
     )
+
+
+def test_summary_says_the_policy_pack_ran_on_every_stack_covering_what_the_host_audit_leaves_to_it(
+    synthesised: tuple[Path, dict],
+) -> None:
+    """summary.json's policy_pack names the stacks the 等保 pack ran on, each policy as stacks/policy enforces it
+    (name, control, enforcement level) with its violations, and covers every control the host audit leaves to it."""
+    out, _ = synthesised
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    pack = summary["policy_pack"]
+    assert pack["stacks"] == list(summary["stacks"]) == ["baseline", "network", "cloud", "datapool"], pack
+    enforced = [(p.name, p.framework.reference, p.enforcement_level.value) for p in policies()]
+    assert [(p["name"], p["control"], p["enforcement"]) for p in pack["policies"]] == enforced, pack["policies"]
+    assert {p["name"]: p["violations"] for p in pack["policies"]} == {p.name: 0 for p in policies()}, pack
+    assert pack["violations"] == 0, pack
+    left_to_the_pack = [c.id for c in packaged().controls if c.scope is not Scope.HOST]
+    assert left_to_the_pack == ["DZ-AC-07", "DZ-CT-01", "DZ-AC-08", "DZ-AC-09", "DZ-AC-10", "DZ-DB-02"]
+    assert pack["controls"] == left_to_the_pack, pack["controls"]
+    assert {"city", "stack", "declaration", "stacks", "total_resources", "files"} <= set(summary), "existing keys kept"
 
 
 def test_dns_records_point_each_ingress_name_at_its_clusters_ingress(
@@ -512,7 +533,8 @@ def test_synth_replaces_its_own_build_after_the_declaration_changed_and_nothing_
 
 
 def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
-    """`dizuo synth inventories/yulin --out DIR` exits 0, prints the table and writes summary.json."""
+    """`dizuo synth inventories/yulin --out DIR` exits 0, prints the table and the line saying what the policy pack
+    checked, and writes summary.json."""
     done = subprocess.run(
         [
             sys.executable,
@@ -534,6 +556,10 @@ def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
     assert "datapool" in done.stdout
     assert "total" in done.stdout
     assert "115 DNS records for the ingress names in dns/yl.gov.cn.zone" in " ".join(done.stdout.split())
+    assert (
+        "等保 policy pack (GB/T 22239-2019): 8 mandatory policies ran on 4 stacks, covering controls DZ-AC-07, "
+        "DZ-CT-01, DZ-AC-08, DZ-AC-09, DZ-AC-10, DZ-DB-02; no violation"
+    ) in " ".join(done.stdout.split()), done.stdout
     assert (tmp_path / "out" / "summary.json").exists()
 
 

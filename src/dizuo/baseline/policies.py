@@ -667,6 +667,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 FRAMEWORK = "GB/T 22239-2019"
+# Every rule stops the deployment: `pulumi preview/up` fail on a violation, and so does `dizuo synth` (which says so in
+# its summary.json's policy_pack).
+ENFORCEMENT = EnforcementLevel.MANDATORY
 
 
 def _for_types(rule: Rule) -> Callable[[ResourceValidationArgs, Report], None]:
@@ -694,7 +697,7 @@ def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
                     name=rule.name,
                     description=rule.description,
                     validate=rule.validate_stack,
-                    enforcement_level=EnforcementLevel.MANDATORY,
+                    enforcement_level=ENFORCEMENT,
                     framework=framework,
                     tags=[rule.control],
                 )
@@ -705,7 +708,7 @@ def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
                     name=rule.name,
                     description=rule.description,
                     validate=_for_types(rule),
-                    enforcement_level=EnforcementLevel.MANDATORY,
+                    enforcement_level=ENFORCEMENT,
                     framework=framework,
                     tags=[rule.control],
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import version as installed
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -101,6 +101,18 @@ def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -
     )
     if dns := result.summary.get("dns"):
         out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}")
+    out.print(_policy_pack_line(result.summary["policy_pack"]), markup=False, highlight=False)
+
+
+def _policy_pack_line(pack: dict[str, Any]) -> str:
+    """One line saying the 等保 policy pack ran, on what, covering which controls, and what it found."""
+    levels = "/".join(sorted({policy["enforcement"] for policy in pack["policies"]}))
+    found = pack["violations"]
+    return (
+        f"等保 policy pack ({pack['framework']}): {len(pack['policies'])} {levels} policies ran on "
+        f"{len(pack['stacks'])} stacks, covering controls {', '.join(pack['controls'])}; "
+        + (f"{found} violation{'s' if found > 1 else ''}" if found else "no violation")
+    )
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:

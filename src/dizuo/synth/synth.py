@@ -3,7 +3,8 @@
 Output (written to a temporary directory and swapped in only when everything is valid):
 ``DIR/<stack>/<cluster>.yaml`` (Kubernetes manifests, applyable with kubectl or a GitOps tool),
 ``DIR/<stack>/openstack.json`` (OpenStack resources with their inputs), ``DIR/dns/<domain>.zone`` (A records of
-the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts, and the files written).
+the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts, what the policy pack checked, and
+the files written).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
-from dizuo.baseline.policies import STACK_REFERENCE, Declared, Violation, evaluate
+from dizuo.baseline.catalogue import packaged
+from dizuo.baseline.policies import ENFORCEMENT, FRAMEWORK, RULES, STACK_REFERENCE, Declared, Violation, evaluate
 from dizuo.cloud.shapes import dns_zone_fragment
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration.model import Declaration
@@ -290,6 +292,7 @@ def synth(
     upstream: dict[str, dict[str, Any]] = {}
     result = SynthResult(out=out)
     errors: list[str] = []
+    violations: list[Violation] = []
     staging = _make_staging(out)
     try:
         for stack_dir in stacks:
@@ -298,7 +301,9 @@ def synth(
             run = run_program(stack_dir, stack, declaration_dir, upstream, secrets)
             result.runs[stack_dir.short] = run
             errors += _write_manifests(run, staging / stack_dir.short, declaration)
-            errors += [f"{stack_dir.shown}: policy {v}" for v in _policy_violations(run)]
+            found = _policy_violations(run)
+            violations += found
+            errors += [f"{stack_dir.shown}: policy {v}" for v in found]
             openstack = _openstack(run)
             if openstack:
                 _write(
@@ -309,7 +314,7 @@ def synth(
                 on_stack(stack_dir, run)
         if errors:
             raise SynthError(errors)
-        result.summary = summary(declaration, stack, result.runs)
+        result.summary = summary(declaration, stack, result.runs, violations)
         _write_dns_records(declaration, result, staging)
         # What this build wrote, so that the next one replaces exactly that, whatever its declaration has become.
         result.summary["files"] = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
@@ -502,8 +507,11 @@ def _previous_files(out: Path, declaration: Declaration) -> set[str]:
     return {SUMMARY, *zones, *(f"{stack}/{manifest}" for stack in stacks for manifest in manifests)}
 
 
-def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> dict[str, Any]:
-    """Counts per stack and type, plus what the declaration held."""
+def summary(
+    declaration: Declaration, stack: str, runs: dict[str, StackRun], violations: Iterable[Violation]
+) -> dict[str, Any]:
+    """Counts per stack and type, what the declaration held, and what the policy pack checked (:func:`policy_pack`),
+    which found ``violations``."""
     stacks = {}
     for short, run in runs.items():
         by_type = Counter(r.type for r in run.resources)
@@ -532,4 +540,28 @@ def summary(declaration: Declaration, stack: str, runs: dict[str, StackRun]) -> 
         },
         "stacks": stacks,
         "total_resources": sum(s["resources"] for s in stacks.values()),
+        "policy_pack": policy_pack(list(runs), violations),
+    }
+
+
+def policy_pack(stacks: list[str], violations: Iterable[Violation]) -> dict[str, Any]:
+    """What the 等保 policy pack checked, for an auditor: the stacks it ran on, each policy with the control it checks,
+    its enforcement level and the violations it found, and the controls the policies cover (in the catalogue's order,
+    the one the host audit names them in when it leaves them to the pack)."""
+    found = Counter(v.policy for v in violations)
+    covered = {rule.control for rule in RULES}
+    return {
+        "framework": FRAMEWORK,
+        "stacks": stacks,
+        "policies": [
+            {
+                "name": rule.name,
+                "control": rule.control,
+                "enforcement": ENFORCEMENT.value,
+                "violations": found[rule.name],
+            }
+            for rule in RULES
+        ],
+        "controls": [control.id for control in packaged().controls if control.id in covered],
+        "violations": sum(found.values()),
     }
