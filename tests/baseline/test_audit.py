@@ -326,7 +326,7 @@ def test_an_audit_run_describes_each_control_it_checked_once(nowhere_host, tmp_p
     assert [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| DZ-")] == [
         f"| {d['control']}" for d in described
     ]
-    assert "dizuo harden --controls DZ-AU-01: role tag auditd" in section
+    assert "dizuo harden -i <declaration> --controls DZ-AU-01: role tag auditd" in section
 
 
 def test_an_audit_report_says_which_controls_the_stacks_policy_pack_checks_instead(nowhere_host, tmp_path):
@@ -923,7 +923,7 @@ def test_every_audited_control_is_shown_once_with_what_is_read_and_how_to_fix_it
         cells = [html.unescape(cell.split("</td>")[0]) for cell in row.split("<td>")[1:]]
         assert cells[3] == control.evidence, control.id
         assert cells[4].startswith(control.remediation.summary), control.id
-        assert f"dizuo harden --controls {control.id}: role tag" in cells[4], control.id
+        assert f"dizuo harden -i <declaration> --controls {control.id}: role tag" in cells[4], control.id
         assert page.count(f"id='{control.id}'") == 1, control.id
         in_page = page.split(f"<tr id='{control.id}'>", 1)[1].split("</tr>", 1)[0]
         assert html.escape(control.remediation.summary) in in_page, control.id

@@ -1243,7 +1243,7 @@ def _audit_query_tool(host: Host, path: str, audit_commands: list[str], finding:
     if summed != wanted:
         finding.fail(
             f"{path} is not what the role writes for audit_admin_commands {', '.join(audit_commands)} (sha256 "
-            f"{summed}, expected {wanted}): run `dizuo harden --controls DZ-AC-03`"
+            f"{summed}, expected {wanted}): run `dizuo harden -i <declaration> --controls DZ-AC-03`"
         )
 
 

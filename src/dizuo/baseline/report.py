@@ -76,7 +76,7 @@ class ControlDoc:
     def fix(self) -> str:
         """The remediation and the command that applies it, in one line."""
         tags = f"role tag{'s' if len(self.role_tags) > 1 else ''} {', '.join(self.role_tags)}"
-        return f"{self.remediation} (dizuo harden --controls {self.control}: {tags})"
+        return f"{self.remediation} (dizuo harden -i <declaration> --controls {self.control}: {tags})"
 
 
 @dataclass(frozen=True, slots=True)
