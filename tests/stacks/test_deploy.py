@@ -154,6 +154,17 @@ def _a_city_with_an_unknown_department(city: Path) -> Path:
     return city
 
 
+def _up_refuses_the_city_s_problem(tmp_path: Path, stacks: Path) -> None:
+    """`dizuo up` with ``stacks`` naming the city with an unknown department exits 2 naming that problem (not a
+    missing declaration) before any stack is previewed or updated."""
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    assert "config.dizuo:declaration: missing" not in text, text
+    assert "systems.yaml: systems[12].department: unknown department 'shuiwu'" in text, text
+    assert not [c for c in calls if " up " in c or " preview " in c]
+
+
 def test_an_invalid_declaration_is_refused_with_located_problems_before_pulumi_runs(tmp_path: Path) -> None:
     """A stack config naming a declaration with a problem: exit 2 with the problem's file, key path and value, and
     no stack is previewed or updated."""
@@ -213,12 +224,7 @@ def test_a_declaration_folder_yaml_1_1_reads_as_a_boolean_is_the_folder_the_pulu
     for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
         config.write_text(config.read_text().replace("../../inventories/yulin", "no"), encoding="utf-8")
         (config.parent / "no").symlink_to(city)  # each program reads the folder relative to its own
-    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
-    assert done.returncode == 2, done.stderr
-    text = " ".join(done.stderr.split())
-    assert "config.dizuo:declaration: missing" not in text, text
-    assert "systems.yaml: systems[12].department: unknown department 'shuiwu'" in text, text
-    assert not [c for c in calls if " up " in c or " preview " in c]
+    _up_refuses_the_city_s_problem(tmp_path, stacks)
 
 
 def test_an_empty_declaration_folder_is_missing_not_a_folder_named_null(tmp_path: Path) -> None:
@@ -234,6 +240,22 @@ def test_an_empty_declaration_folder_is_missing_not_a_folder_named_null(tmp_path
     assert "Pulumi.yulin-prod.yaml: config.dizuo:declaration: missing (the folder of the city declaration)" in text
     assert "null" not in text, text
     assert not [c for c in calls if " up " in c or " preview " in c]
+
+
+def test_a_declaration_named_in_the_projects_config_block_is_checked_not_called_missing(tmp_path: Path) -> None:
+    """`dizuo:declaration` given as a project-level value in each Pulumi.yaml (`config: {dizuo:declaration: {value:
+    ...}}`) and in no stack file reaches every program as `pulumi up` applies it: `dizuo up` checks that declaration
+    (here one with a problem, so nothing runs), where it used to look at the stack file only and call it missing."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    city = _a_city_with_an_unknown_department(tmp_path / "city")
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(
+            config.read_text().replace("dizuo:declaration: ../../inventories/yulin", ""), encoding="utf-8"
+        )
+        project = config.parent / "Pulumi.yaml"
+        project.write_text(f"{project.read_text()}config:\n  dizuo:declaration: {{value: {city}}}\n", encoding="utf-8")
+    _up_refuses_the_city_s_problem(tmp_path, stacks)
 
 
 # Like the Pulumi CLI, an update or preview cancels on SIGINT: it keeps writing (the operations in flight finishing)

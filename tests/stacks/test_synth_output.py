@@ -1080,6 +1080,7 @@ def test_a_float_in_a_stack_config_is_written_as_the_pulumi_cli_writes_it(
     (as `pulumi up` hands it over), not Python's (1e-07, 1e-06) nor the exact integer of a large whole float."""
     from dizuo.synth.engine import read_stack_config  # noqa: PLC0415
 
+    (tmp_path / "Pulumi.yaml").write_text("name: dizuo-typed\nruntime: python\n", encoding="utf-8")
     (tmp_path / "Pulumi.t.yaml").write_text(
         f"config:\n  dizuo-typed:alone: {written}\n  dizuo-typed:limits: {{size: {written}}}\n"
         f"  dizuo-typed:sizes: [{written}]\n",

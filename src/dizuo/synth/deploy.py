@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from dizuo.declaration.loader import DeclarationError, load, read_yaml
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.interrupt import held
-from dizuo.synth.engine import StackConfigError, read_stack_config
+from dizuo.synth.engine import ProjectConfigError, StackConfigError, read_stack_config
 from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover, folders_without_config
 
 if TYPE_CHECKING:
@@ -153,6 +153,9 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
             # The folder as the program will be handed it: `dizuo:declaration: 2026` or `no` is that folder's name
             # to the Pulumi CLI (yaml.v3 reads `no` as text), where YAML 1.1 (read_yaml) would make it a boolean.
             values, secret_keys = read_stack_config(stack_dir.path, stack)
+        except ProjectConfigError as exc:
+            problems[f"{stack_dir.shown}/Pulumi.yaml: {exc}"] = None
+            continue
         except StackConfigError as exc:
             problems[f"{shown}: {exc}"] = None
             continue

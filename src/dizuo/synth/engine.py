@@ -490,18 +490,230 @@ class StackConfigError(ValueError):
     """A value of ``Pulumi.<stack>.yaml`` that no program could be handed; the message names its key."""
 
 
+class ProjectConfigError(StackConfigError):
+    """A ``Pulumi.yaml`` the Pulumi CLI refuses to load (no name, or a ``config:`` block it refuses), or one dizuo does
+    not handle; the message names its key."""
+
+
+# The types a project may declare (project.json's simpleConfigType); `object` is not among them.
+_PROJECT_CONFIG_TYPES = ("string", "integer", "boolean", "array")
+_PROJECT_CONFIG_FIELDS = {"type", "items", "description", "secret", "default", "value"}
+_GO_ATOI = re.compile(r"[+-]?[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _ProjectConfigKey:
+    """One entry of a ``Pulumi.yaml`` ``config:`` block, after Pulumi's shorthand rewrite."""
+
+    written: str
+    """The key as written: the name Pulumi's messages give it."""
+    key: str
+    """The key as the program reads it (:func:`_pulumi_key`)."""
+    type: str | None
+    """The declared type, None when untyped."""
+    items: Any
+    """For an array, the declaration of its items (``{type: ..., items: ...}``)."""
+    given: Any
+    """The ``default`` (a project key) or ``value`` (another namespace), None for none."""
+    secret: bool
+    """``secret: true``: each stack must give the value encrypted."""
+
+
+def _type_name(type_name: str | None, items: Any) -> str:
+    """A declared type as Pulumi's messages name it (InferFullTypeName): ``array<integer>``."""
+    if isinstance(items, dict):
+        return f"array<{_type_name(items.get('type'), items.get('items'))}>"
+    return str(type_name)
+
+
+def _is_of_type(type_name: str | None, items: Any, value: Any) -> bool:  # noqa: PLR0911 - one per type, as Pulumi
+    """Whether ``value`` passes Pulumi's check of a declared type (ValidateConfigValue): a scalar is checked as its
+    text, so an integer may be written ``"3"`` and a boolean ``"true"``, and any scalar is a string."""
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        if isinstance(value, str):  # Go's strconv.Atoi: decimal digits, a sign, within int64
+            return bool(_GO_ATOI.fullmatch(value)) and _INT64_MIN <= int(value) < 2**63
+        if isinstance(value, float):
+            return not math.isnan(value) and (math.isinf(value) or value.is_integer())  # Go: f == math.Trunc(f)
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_name == "boolean":
+        return value in ("true", "false") if isinstance(value, str) else isinstance(value, bool)
+    if not isinstance(value, list) or not isinstance(items, dict):
+        return False
+    return all(_is_of_type(items.get("type"), items.get("items"), item) for item in value)
+
+
+def _items_problem(items: Any) -> str | None:
+    """What project.json's configItemsType refuses in an array's ``items``, None when it is right."""
+    if not isinstance(items, dict) or items.get("type") not in _PROJECT_CONFIG_TYPES:
+        return f"items: {show_value(items)}: a map whose type is one of {', '.join(_PROJECT_CONFIG_TYPES)}"
+    if items["type"] == "array":
+        return (
+            "items: an array of arrays needs its own items" if "items" not in items else _items_problem(items["items"])
+        )
+    return None
+
+
+def _project_config_key(project: str, written: str, given: Any) -> _ProjectConfigKey:
+    """One ``config:`` entry of ``Pulumi.yaml`` read as the Pulumi CLI loads a project (sdk/go/common/workspace:
+    project.json's schema, RewriteShorthandConfigValues, then Project.Validate); ProjectConfigError naming the key
+    with Pulumi's reason where the CLI refuses the file."""
+    own = ":" not in written or written.startswith(f"{project}:")  # configKeyIsNamespacedByProject
+    where = f"config.{written}"
+    if isinstance(given, str | int | list):  # isPrimitiveValue (string, int, bool) or isArray; a float is neither
+        # The shorthand: a plain value is the default of a key of the project's own, the value of any other.
+        given = {"default": given} if own else {"value": given}
+    if isinstance(given, _Timestamp):  # yaml.v3's time, which Pulumi's schema takes for no kind of value
+        raise ProjectConfigError(f"{where}: {given.refusal()}")
+    if not isinstance(given, dict):
+        raise ProjectConfigError(
+            f"{where}: {show_value(given)}: a string, integer, boolean, list or a declaration "
+            "({type, default, value, description, secret, items}), as Pulumi's project schema requires"
+        )
+    if unknown := sorted(str(field_) for field_ in given if field_ not in _PROJECT_CONFIG_FIELDS):
+        raise ProjectConfigError(
+            f"{where}.{unknown[0]}: not a field of a config declaration "
+            f"(Pulumi allows {', '.join(sorted(_PROJECT_CONFIG_FIELDS))})"
+        )
+    type_name, items = given.get("type"), given.get("items")
+    if "type" in given and type_name not in _PROJECT_CONFIG_TYPES:
+        raise ProjectConfigError(
+            f"{where}.type: {show_value(type_name)}: Pulumi declares one of {', '.join(_PROJECT_CONFIG_TYPES)}"
+        )
+    if type_name == "array" and "items" not in given:
+        raise ProjectConfigError(
+            f"{where}: The configuration key '{written}' declares an array "
+            "but does not specify the underlying type via the 'items' attribute"
+        )
+    if "items" in given and (problem := _items_problem(items)):
+        raise ProjectConfigError(f"{where}.{problem}")
+    for field_, kind, expected in (("secret", bool, "boolean"), ("description", str, "string")):
+        if field_ in given and not isinstance(given[field_], kind):
+            raise ProjectConfigError(f"{where}.{field_}: {show_value(given[field_])}: a {expected}")
+    default, value = given.get("default"), given.get("value")
+    if default is not None and value is not None:
+        raise ProjectConfigError(
+            f"{where}: project config '{written}' cannot have both a 'default' and 'value' attribute"
+        )
+    if own:
+        if type_name is not None and default is not None and not _is_of_type(type_name, items, default):
+            raise ProjectConfigError(
+                f"{where}.default: {show_value(default)}: The default value specified for configuration key "
+                f"'{written}' is not of the expected type '{_type_name(type_name, items)}'"
+            )
+    elif type_name is not None:
+        raise ProjectConfigError(
+            f"{where}: Configuration key '{written}' is not namespaced by the project and should not define a type"
+        )
+    elif default is not None:
+        raise ProjectConfigError(
+            f"{where}: Configuration key '{written}' is not namespaced by the project and should not define a "
+            "default value. Did you mean to use the 'value' attribute instead of 'default'?"
+        )
+    elif value is None:
+        raise ProjectConfigError(
+            f"{where}: Configuration key '{written}' is namespaced and must provide an attribute 'value'"
+        )
+    try:
+        key = _pulumi_key(written, project)
+    except StackConfigError as exc:  # a key the CLI cannot parse: here it refuses Pulumi.yaml
+        raise ProjectConfigError(str(exc)) from None
+    return _ProjectConfigKey(
+        written=written,
+        key=key,
+        type=type_name,
+        items=items,
+        given=default if default is not None else value,
+        secret=given.get("secret", False),
+    )
+
+
+def read_project_config(stack_dir: Path, project: str) -> list[_ProjectConfigKey]:
+    """The ``config:`` block of ``stack_dir/Pulumi.yaml`` (project-level config) of project ``project``, each entry
+    checked as the Pulumi CLI checks it when it loads the project, its values read by yaml.v3 as the stack config's
+    are. ProjectConfigError names the key Pulumi would refuse, or a stack config folder elsewhere
+    (``stackConfigDir``), which dizuo does not read from."""
+    path = stack_dir / "Pulumi.yaml"
+    document, _ = read_yaml(path, path.name)  # project_name read it first: YAML, a mapping, no key twice
+    document = document or {}
+    config = document.get("config")
+    if isinstance(config, str) or "stackConfigDir" in document:  # `config: <folder>` is the old spelling
+        key = "stackConfigDir" if "stackConfigDir" in document else "config"
+        raise ProjectConfigError(
+            f"{key}: {show_value(document[key])}: stack config files kept in another folder are not read by dizuo; "
+            "keep Pulumi.<stack>.yaml beside Pulumi.yaml"
+        )
+    if config is None:
+        return []
+    if not isinstance(config, dict):
+        raise ProjectConfigError(f"config: a mapping of keys to their declarations, not {type(config).__name__}")
+    try:
+        entries = _config_entries(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProjectConfigError(str(exc)) from None
+    declared: dict[str, _ProjectConfigKey] = {}
+    for written, given in entries:
+        entry = _project_config_key(project, written, given)
+        if entry.key in declared:
+            raise ProjectConfigError(
+                f"config.{written}: the same key as config.{declared[entry.key].written} to the Pulumi CLI "
+                f"({entry.key}); declare it once"
+            )
+        declared[entry.key] = entry
+    return list(declared.values())
+
+
 def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
-    """Plain values and secret keys of ``Pulumi.<stack>.yaml``, each value as the Pulumi CLI passes it (see
-    :func:`_config_value`), each key as it names it: one without a namespace (``replicas``) after the project
-    (``dizuo-cloud:replicas``, as ``stackConfigNamespacedWithProject`` in sdk/go/common/workspace/loaders.go writes
-    it), so that ``pulumi.Config().get("replicas")`` finds it as under ``pulumi up``.
+    """Plain values and secret keys of ``Pulumi.<stack>.yaml`` merged with the project's ``config:`` block in
+    ``Pulumi.yaml``, each value as the Pulumi CLI passes it (see :func:`_config_value`), each key as it names it: one
+    without a namespace (``replicas``) after the project (``dizuo-cloud:replicas``, as
+    ``stackConfigNamespacedWithProject`` in sdk/go/common/workspace/loaders.go writes it), so that
+    ``pulumi.Config().get("replicas")`` finds it as under ``pulumi up``.
+
+    As the CLI merges the project's block (sdk/go/common/workspace/config.go, mergeConfig and
+    validateStackConfigValue): a stack value overrides the project's ``default`` or ``value``, which applies where the
+    stack gives none; a project key with neither is required of every stack; a typed key's value must be of its type
+    and a ``secret: true`` key's value encrypted. ProjectConfigError for a ``Pulumi.yaml`` the CLI refuses to load.
 
     Secure values cannot be decrypted offline: they enter the program as a placeholder that is itself a
-    secret, so the program runs its secret paths and the writer withholds the value.
+    secret, so the program runs its secret paths and the writer withholds the value (and its type goes unchecked).
     """
+    project = project_name(stack_dir)
+    declared = read_project_config(stack_dir, project)
+    values: dict[str, str] = {}
+    secrets: set[str] = set()
+    written_values: dict[str, Any] = {}  # each value as yaml.v3 read it, by the key the program reads
     path = stack_dir / f"Pulumi.{stack}.yaml"
+    for written, key, value in _stack_entries(path, project):
+        written_values[key] = value
+        if _is_secure(value):
+            values[key] = SECRET_PLACEHOLDER
+            secrets.add(key)
+            continue
+        values[key], secret = _passed(value, written, StackConfigError)
+        if secret:
+            secrets.add(key)
+    if missing := [d.written for d in declared if d.key not in values and d.given is None]:
+        # Only a project key can lack both: Pulumi refuses another namespace's key without a value (above).
+        raise StackConfigError(
+            f"Stack '{stack}' is missing configuration value(s) {', '.join(repr(m) for m in missing)}, which"
+            " Pulumi.yaml declares without a default: give each in Pulumi.<stack>.yaml"
+        )
+    for entry in declared:
+        if entry.key not in values:
+            written_values[entry.key] = entry.given
+            values[entry.key], _ = _passed(entry.given, entry.written, ProjectConfigError)
+        _check_declared(stack, entry, values[entry.key], written_values[entry.key], entry.key in secrets)
+    return values, secrets
+
+
+def _stack_entries(path: Path, project: str) -> list[tuple[str, str, Any]]:
+    """Each ``config`` entry of the stack file ``path`` (none when there is no such file): its key as written, the key
+    the program reads (:func:`_pulumi_key`) and the value as yaml.v3 reads it. StackConfigError for a file the CLI
+    refuses."""
     if not path.exists():
-        return {}, set()
+        return []
     # Read as `dizuo up` reads it first (check_declarations): a file in GBK, bad YAML or a key given twice (which the
     # Pulumi CLI refuses too) is named with its line, not a traceback or the last value silently kept.
     checked, problems = read_yaml(path, path.name)
@@ -510,47 +722,67 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
     config = checked.get("config") or {}
     if not isinstance(config, dict):
         raise StackConfigError(f"config: a mapping of keys to values, not {type(config).__name__}")
-    values: dict[str, str] = {}
-    secrets: set[str] = set()
     try:
         entries = _config_entries(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:  # a value tagged !!int or !!bool that yaml.v3 reads as none: the CLI refuses it too
         raise StackConfigError(str(exc)) from None
     written_as: dict[str, str] = {}
+    keyed: list[tuple[str, str, Any]] = []
     for written, value in entries:
-        key = _pulumi_key(written, stack_dir)
+        key = _pulumi_key(written, project)
         if key in written_as:
             raise StackConfigError(
                 f"config.{written}: the same key as config.{written_as[key]} to the Pulumi CLI ({key}), which keeps "
                 "one of the two values, either; give it once"
             )
         written_as[key] = written
-        if _is_secure(value):
-            values[key] = SECRET_PLACEHOLDER
-            secrets.add(key)
-            continue
-        # Every value, scalars too, as the CLI's config.Value.UnmarshalYAML reads it (see _StackConfigLoader): `no`
-        # stays the text, `0755` reaches the program as 493, `True` as true, an empty value as ""; quoted, a value
-        # is the text written.
-        try:
-            values[key], secret = _config_value(value)
-        except NotPassableError as exc:
-            raise StackConfigError(f"config.{written}{exc.where}: {exc}") from None
-        except (TypeError, ValueError) as exc:  # a value JSON cannot say (!!binary, !!set), which no CLI passes on
-            raise StackConfigError(f"config.{written}: {exc}") from None
-        if secret:
-            secrets.add(key)
-    return values, secrets
+        keyed.append((written, key, value))
+    return keyed
 
 
-def _pulumi_key(written: str, stack_dir: Path) -> str:
-    """The key the Pulumi CLI hands the program for config key ``written``: a name without a namespace is the
-    project's (``stackConfigNamespacedWithProject``, sdk/go/common/workspace/loaders.go), ``<namespace>:<name>`` is
-    itself and the old ``<namespace>:config:<name>`` is ``<namespace>:<name>`` (``config.ParseKey``,
-    sdk/go/common/resource/config/key.go); anything else the CLI refuses, and so does this, as StackConfigError."""
+def _passed(value: Any, named: str, error: type[StackConfigError]) -> tuple[str, bool]:
+    """:func:`_config_value` of the value of config key ``named``, a value no program is handed raised as ``error``
+    naming the key and where in the value. Every value, scalars too, is read as the CLI's config.Value.UnmarshalYAML
+    reads it (see _StackConfigLoader): `no` stays the text, `0755` reaches the program as 493, `True` as true, an
+    empty value as ""; quoted, a value is the text written."""
+    try:
+        return _config_value(value)
+    except NotPassableError as exc:
+        raise error(f"config.{named}{exc.where}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a value JSON cannot say (!!binary, !!set), which no CLI passes on
+        raise error(f"config.{named}: {exc}") from None
+
+
+def _check_declared(stack: str, declared: _ProjectConfigKey, passed: str, value: Any, secure: bool) -> None:
+    """StackConfigError naming the key and value where the value the program gets breaks the project's declaration of
+    it, as ``pulumi up`` refuses it (validateStackConfigValue): not encrypted where declared secret (a plaintext
+    default too), or not of the declared type, checked on what the program gets (a scalar, an empty value included, as
+    its text; a list or map as its JSON)."""
+    if declared.secret and not secure:
+        raise StackConfigError(
+            f"config.{declared.key}: Stack '{stack}' with configuration key '{declared.written}' must be encrypted "
+            "as it's secret (Pulumi.yaml declares it secret: true): set it with `pulumi config set --secret`"
+        )
+    if declared.type is None or secure:  # a ciphertext cannot be read offline: `pulumi up` checks its type
+        return
+    content = json.loads(passed) if isinstance(value, dict | list) else passed
+    if not _is_of_type(declared.type, declared.items, content):
+        raise StackConfigError(
+            f"config.{declared.key}: {show_value('' if value is None else value)}: Stack '{stack}' with configuration "
+            f"key '{declared.written}' must be of type '{_type_name(declared.type, declared.items)}' "
+            "(as Pulumi.yaml declares it)"
+        )
+
+
+def _pulumi_key(written: str, project: str) -> str:
+    """The key the Pulumi CLI hands the program for config key ``written`` of project ``project``: a name without a
+    namespace is the project's (``stackConfigNamespacedWithProject``, sdk/go/common/workspace/loaders.go, and
+    ``parseConfigKey`` for Pulumi.yaml's block), ``<namespace>:<name>`` is itself and the old
+    ``<namespace>:config:<name>`` is ``<namespace>:<name>`` (``config.ParseKey``, sdk/go/common/resource/config/key.go);
+    anything else the CLI refuses, and so does this, as StackConfigError."""
     parts = written.split(":")
     if len(parts) == 1:
-        return f"{project_name(stack_dir)}:{written}"
+        return f"{project}:{written}"
     if len(parts) == 2:  # <namespace>:<name>
         return written
     if len(parts) == 3 and parts[1] == "config":  # <namespace>:config:<name>
@@ -562,14 +794,14 @@ def _pulumi_key(written: str, stack_dir: Path) -> str:
 
 
 def project_name(stack_dir: Path) -> str:
-    """The Pulumi project name from ``Pulumi.yaml``; StackConfigError, naming the line or key, when it has none."""
+    """The Pulumi project name from ``Pulumi.yaml``; ProjectConfigError, naming the line or key, when it has none."""
     document, problems = read_yaml(stack_dir / "Pulumi.yaml", "Pulumi.yaml")
     if document is None:
-        raise StackConfigError("; ".join(p.message for p in problems))
+        raise ProjectConfigError("; ".join(p.message for p in problems))
     name = document.get("name")
     if name is None or isinstance(name, dict | list) or not str(name):
         shown = show_value(name) if "name" in document else "missing"
-        raise StackConfigError(f"name: {shown}: the project's name is required (Pulumi names its stacks by it)")
+        raise ProjectConfigError(f"name: {shown}: the project's name is required (Pulumi names its stacks by it)")
     return str(name)
 
 

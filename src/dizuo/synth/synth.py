@@ -28,6 +28,7 @@ from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import ChangedWhileWritingError, make_staging, output_place_problem, resolved_out, swap_in
 from dizuo.naming import label
 from dizuo.synth.engine import (
+    ProjectConfigError,
     Registered,
     StackConfigError,
     StackRun,
@@ -370,7 +371,11 @@ def run_program(
         raise SynthError([f"{stack_dir.path / 'Pulumi.yaml'}: not a Pulumi project file: {exc}"], BAD_INPUT) from exc
     try:
         config, secret_keys = read_stack_config(stack_dir.path, stack)
+    except ProjectConfigError as exc:  # the project's config: block, which every stack of the folder reads
+        raise SynthError([f"{stack_dir.path / 'Pulumi.yaml'}: not a Pulumi project file: {exc}"], BAD_INPUT) from exc
     except (OSError, yaml.YAMLError, AttributeError, StackConfigError) as exc:
+        if not config_file.exists():  # a key the project requires of every stack: the file is what is missing
+            raise SynthError([_no_such_config(stack_dir, stack)], BAD_INPUT) from exc
         raise SynthError([f"{config_file}: not a readable stack config: {exc}"], BAD_INPUT) from exc
     config["dizuo:declaration"] = str(declaration_dir.resolve())
     for key, value in (secrets or {}).items():
