@@ -170,10 +170,14 @@ def test_a_stack_value_the_project_declares_otherwise_is_refused_naming_file_key
         ("  ports: {type: array}\n", "config.ports: The configuration key 'ports' declares an array"),
         ("  mode: {defualt: blue}\n", "config.mode.defualt: not a field of a config declaration"),
         ("  ratio: 1.5\n", "config.ratio: '1.5': a string, integer, boolean, list or a declaration"),
+        (
+            "  password: {secret: true, default: hunter2}\n",
+            "config.dizuo-proj:password: Stack 't' with configuration key 'password' must be encrypted as it's secret",
+        ),
         ("  cutover: 2026-12-07\n", "config.cutover: 2026-12-07: a date or time, which the Pulumi CLI reads as a time"),
     ],
     ids=["typed-other-namespace", "default-other-namespace", "default-of-wrong-type", "default-and-value",
-         "array-without-items", "misspelt-field", "float-shorthand", "unquoted-date"],
+         "array-without-items", "misspelt-field", "float-shorthand", "secret-default-in-plaintext", "unquoted-date"],
 )  # fmt: skip
 def test_a_project_config_pulumi_refuses_to_load_is_refused_naming_pulumi_yaml_and_the_key(
     tmp_path: Path, declared: str, said: str

@@ -701,10 +701,12 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
             " Pulumi.yaml declares without a default: give each in Pulumi.<stack>.yaml"
         )
     for entry in declared:
+        breaking: type[StackConfigError] = StackConfigError
         if entry.key not in values:
             written_values[entry.key] = entry.given
             values[entry.key], _ = _passed(entry.given, entry.written, ProjectConfigError)
-        _check_declared(stack, entry, values[entry.key], written_values[entry.key], entry.key in secrets)
+            breaking = ProjectConfigError  # the project's own value breaks its declaration: Pulumi.yaml is to fix
+        _check_declared(stack, entry, values[entry.key], written_values[entry.key], entry.key in secrets, breaking)
     return values, secrets
 
 
@@ -753,13 +755,15 @@ def _passed(value: Any, named: str, error: type[StackConfigError]) -> tuple[str,
         raise error(f"config.{named}: {exc}") from None
 
 
-def _check_declared(stack: str, declared: _ProjectConfigKey, passed: str, value: Any, secure: bool) -> None:
-    """StackConfigError naming the key and value where the value the program gets breaks the project's declaration of
-    it, as ``pulumi up`` refuses it (validateStackConfigValue): not encrypted where declared secret (a plaintext
-    default too), or not of the declared type, checked on what the program gets (a scalar, an empty value included, as
-    its text; a list or map as its JSON)."""
+def _check_declared(
+    stack: str, declared: _ProjectConfigKey, passed: str, value: Any, secure: bool, error: type[StackConfigError]
+) -> None:
+    """``error`` naming the key and value where the value the program gets breaks the project's declaration of it, as
+    ``pulumi up`` refuses it (validateStackConfigValue): not encrypted where declared secret (a plaintext default too,
+    as Pulumi refuses it), or not of the declared type, checked on what the program gets (a scalar, an empty value
+    included, as its text; a list or map as its JSON)."""
     if declared.secret and not secure:
-        raise StackConfigError(
+        raise error(
             f"config.{declared.key}: Stack '{stack}' with configuration key '{declared.written}' must be encrypted "
             "as it's secret (Pulumi.yaml declares it secret: true): set it with `pulumi config set --secret`"
         )
@@ -767,7 +771,7 @@ def _check_declared(stack: str, declared: _ProjectConfigKey, passed: str, value:
         return
     content = json.loads(passed) if isinstance(value, dict | list) else passed
     if not _is_of_type(declared.type, declared.items, content):
-        raise StackConfigError(
+        raise error(
             f"config.{declared.key}: {show_value('' if value is None else value)}: Stack '{stack}' with configuration "
             f"key '{declared.written}' must be of type '{_type_name(declared.type, declared.items)}' "
             "(as Pulumi.yaml declares it)"
