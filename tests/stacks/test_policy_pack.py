@@ -1255,14 +1255,11 @@ def test_a_rule_on_another_stack_s_security_group_is_not_judged_by_the_default_p
     stacks = tmp_path / "stacks"
     shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
     one_file_stack(stacks / "1-rules", RULES_ON_THE_NETWORK_STACK_S_GROUP)
-    with pytest.raises(SynthError) as refused:
-        synth(load(city), city, tmp_path / "out", stacks)
-    said = [line for line in str(refused.value).splitlines() if "management-ports-not-public" in line]
-    assert len(said) == 1, said
-    assert said[0].startswith(
+    said = management_ports_refusal(city, stacks, tmp_path / "out")
+    assert said.startswith(
         f"{stacks / '1-rules'}: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 "
     )
-    assert "which this stack does not declare" in said[0]
+    assert "which this stack does not declare" in said
     assert "let public sources in through network.yaml's ingress instead" in said[0]
     # As `pulumi preview --policy-pack` runs it: the rule's group ID taken from the stack's StackReference.
     reference = (pol.STACK_REFERENCE, "network", {"name": "organization/dizuo-network/dev"})
@@ -1365,14 +1362,11 @@ def test_a_rule_on_a_hard_coded_security_group_id_is_not_judged_by_the_default_p
     city = city_copy(tmp_path / "city", {"network.yaml": own_ports})
     stacks = tmp_path / "stacks"
     one_file_stack(stacks / "1-rules", RULE_ON_A_HARD_CODED_GROUP)
-    with pytest.raises(SynthError) as refused:
-        synth(load(city), city, tmp_path / "out", stacks)
-    said = [line for line in str(refused.value).splitlines() if "management-ports-not-public" in line]
-    assert len(said) == 1, said
-    assert said[0].startswith(
-        "stacks/1-rules: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 is let into security "
-        "group '0b6e5c1e-7f2a-4d39-9a51-2f8c1d7e4b60', which this stack does not declare"
-    ), said[0]
+    said = management_ports_refusal(city, stacks, tmp_path / "out")
+    assert said.startswith(
+        f"{stacks / '1-rules'}: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 is let into "
+        "security group '0b6e5c1e-7f2a-4d39-9a51-2f8c1d7e4b60', which this stack does not declare"
+    ), said
     world = dict(_open_to_the_world("alt-ssh-world", 2222, "0b6e5c1e-7f2a-4d39-9a51-2f8c1d7e4b60").props)
     diagnostics = analyze_stack([(pol.SECURITY_GROUP_RULE, "alt-ssh-world", world)], "management-ports-not-public")
     assert [(level, message.split(" is let into ")[0]) for level, message in diagnostics] == [
@@ -1437,3 +1431,12 @@ def test_tenant_isolation_control_names_what_its_rule_checks(runs: dict[str, Sta
     for kind in pol.COMPUTE_QUOTA_KEYS:
         for text in (control.remediation.summary, control.evidence):
             assert kind.lower() in text.lower(), f"DZ-AC-08 does not say quotas cap {kind}: {text!r}"
+
+
+def management_ports_refusal(city: Path, stacks: Path, out: Path) -> str:
+    """The one management-ports-not-public line of synth's refusal of ``stacks`` on ``city``."""
+    with pytest.raises(SynthError) as refused:
+        synth(load(city), city, out, stacks)
+    said = [line for line in str(refused.value).splitlines() if "management-ports-not-public" in line]
+    assert len(said) == 1, said
+    return said[0]
