@@ -326,7 +326,7 @@ def test_an_audit_run_describes_each_control_it_checked_once(nowhere_host, tmp_p
     assert [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| DZ-")] == [
         f"| {d['control']}" for d in described
     ]
-    assert "dizuo harden -i <declaration> --controls DZ-AU-01: role tag auditd" in section
+    assert "dizuo harden -i &lt;declaration&gt; --controls DZ-AU-01: role tag auditd" in section
 
 
 def test_an_audit_report_says_which_controls_the_stacks_policy_pack_checks_instead(nowhere_host, tmp_path):

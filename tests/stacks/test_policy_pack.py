@@ -1260,7 +1260,7 @@ def test_a_rule_on_another_stack_s_security_group_is_not_judged_by_the_default_p
         f"{stacks / '1-rules'}: policy [DZ-AC-07 management-ports-not-public] alt-ssh-world: 0.0.0.0/0 "
     )
     assert "which this stack does not declare" in said
-    assert "let public sources in through network.yaml's ingress instead" in said[0]
+    assert "let public sources in through network.yaml's ingress instead" in said
     # As `pulumi preview --policy-pack` runs it: the rule's group ID taken from the stack's StackReference.
     reference = (pol.STACK_REFERENCE, "network", {"name": "organization/dizuo-network/dev"})
     world = dict(_open_to_the_world("alt-ssh-world", 2222).props)
