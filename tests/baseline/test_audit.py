@@ -337,7 +337,6 @@ def test_an_audit_report_says_which_controls_the_stacks_policy_pack_checks_inste
     done = _dizuo("audit", "-i", str(city), "--report", str(report), "--controls", "DZ-IA-01")
     assert done.returncode == 1, done.stdout + done.stderr
     elsewhere = [c.id for c in CATALOGUE.controls if c.scope is not Scope.HOST]
-    assert sorted([*elsewhere, *HOST_CONTROLS]) == sorted(c.id for c in CATALOGUE.controls)
     md = (report / "report.md").read_text(encoding="utf-8")
     note = next(line for line in md.splitlines() if line.startswith("- Not checked by this audit:"))
     assert all(control in note for control in elsewhere), note

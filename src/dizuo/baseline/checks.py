@@ -994,6 +994,7 @@ _TESTED = {
     "e": ("exists", "does not exist"),
     "f": ("is a file", "is no file"),
     "x": ("is executable", "is not executable"),
+    "d": ("is a directory", "is no directory"),
 }
 
 
@@ -1006,7 +1007,7 @@ def _command_runs(host: Host, command: str, systemd: bool) -> tuple[str, str | N
             holds, state = systemd, ("systemd is PID 1" if systemd else "systemd is not PID 1")
         else:
             holds = host.run(f"test -{test} %s", path).rc == 0
-            state = f"{path} {_TESTED.get(test, ('is a directory', 'is no directory'))[0 if holds else 1]}"
+            state = f"{path} {_TESTED[test][0 if holds else 1]}"
         passed = holds != bool(negated)
         if passed == (joiner == "||"):  # `a || b` runs b when a fails, `a && b` and `if a; then b` when it passes
             return command[match.end() :], f"`{match.group(0).strip()}` stops it: {state}"
@@ -1035,6 +1036,7 @@ def _what_runs_cron_daily(
     chains: list[tuple[str, bool]] = []
     why_not: list[str] = []
     starts_anacron: list[str] = []
+    hourly_starters: list[str] | None = None  # the cron.hourly scripts that start anacron, read once if needed
     for file, command in _cron_commands(host, daemon) if daemon else []:
         rest, stopped = _command_runs(host, command, systemd)
         parts = _RUN_PARTS.findall(rest)
@@ -1043,13 +1045,18 @@ def _what_runs_cron_daily(
         elif daily in parts:
             chains.append((f"{file} runs {daily}", True))
         if "/etc/cron.hourly" in parts and stopped is None:
-            for hourly in _files_in(host, "/etc/cron.hourly"):
-                if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or ""):
-                    starts_anacron.append(f"{file} runs {hourly}, which starts anacron")
-        if _STARTS_ANACRON.search(rest) and stopped:
-            why_not.append(f"{file} starts anacron but {stopped}")
-        elif _STARTS_ANACRON.search(rest):
-            starts_anacron.append(file)
+            if hourly_starters is None:
+                hourly_starters = [
+                    hourly
+                    for hourly in _files_in(host, "/etc/cron.hourly")
+                    if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
+                ]
+            starts_anacron += [f"{file} runs {hourly}, which starts anacron" for hourly in hourly_starters]
+        if _STARTS_ANACRON.search(rest):
+            if stopped:
+                why_not.append(f"{file} starts anacron but {stopped}")
+            else:
+                starts_anacron.append(file)
     jobs = _anacron_daily_jobs(host, daily)
     timer_runs = systemd and _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
     if timer_runs and _text(host.run("systemctl is-active -- %s", _ANACRON_TIMER)).strip() == "active":

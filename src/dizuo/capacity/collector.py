@@ -220,6 +220,8 @@ class CapacityCollector:
     ) -> None:
         self._snapshot = snapshot
         self._allocated = tuple(allocated)
+        # The clusters the declared pools name: a Ceph series of another is told as no declared pool's own.
+        self._declared_clusters = frozenset(cluster for a in self._allocated for cluster in a.clusters)
         self._refresh = tuple(refresh)
         self._stale_after = stale_after
         self._stale_after_failures = stale_after_failures
@@ -313,12 +315,11 @@ class CapacityCollector:
                     if at is not None:
                         family.add_metric(values, float(at))
             seen = _ceph_pools_seen(snap)
-            declared = {cluster for a in self._allocated for cluster in a.clusters}
             for a in self._allocated:
                 if a.scope == "department":
                     allocated.add_metric([a.scope, a.name, "", "", ""], a.bytes)
                     continue
-                told = ceph_volume_of(a, seen, declared)
+                told = ceph_volume_of(a, seen, self._declared_clusters)
                 allocated.add_metric([a.scope, "", a.name, "ceph_pool" if told else "", told], a.bytes)
             for w in snap.writes:
                 last_write.add_metric([w.dataset, w.department, w.pool, w.kind], float(w.at))

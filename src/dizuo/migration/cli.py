@@ -164,15 +164,14 @@ def _emit(document: dict[str, object]) -> None:
 def _solver_status(assignment: Assignment) -> str:
     """The summary's solver status: work_limit and time_limit say it already; repair_limit adds after how many
     repairs; a greedy plan kept says so and what stopped HiGHS, no plan what stopped HiGHS."""
-    stopped = (
-        f"HiGHS stopped after {rounding_repairs(assignment.repairs)}"
-        if assignment.stopped == "repair limit"
-        else f"HiGHS stopped at its {assignment.stopped}"
-        if assignment.stopped
-        else None
-    )
     if assignment.status == "repair_limit":
         return f"repair_limit (stopped after {rounding_repairs(assignment.repairs)})"
+    if assignment.stopped == "repair limit":
+        stopped: str | None = f"HiGHS stopped after {rounding_repairs(assignment.repairs)}"
+    elif assignment.stopped:
+        stopped = f"HiGHS stopped at its {assignment.stopped}"
+    else:
+        stopped = None
     if assignment.greedy and assignment.status != "optimal":
         return f"{assignment.status} (greedy plan kept{f': {stopped}' if stopped else ''})"
     if stopped and "limit" not in assignment.status:

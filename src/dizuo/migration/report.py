@@ -587,9 +587,27 @@ def _plan_document(
     if waves is None or assignment.destinations is None:
         return {**head, "infeasible": True, "reason": assignment.reason}
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
+    waves_document: list[list[dict[str, Any]]] = [
+        [
+            {
+                "system": c.code,
+                "node_pool": list(c.node_pool),
+                "storage_pool": list(c.storage_pool),
+                "os": list(c.os),
+                "new_arch": c.new_arch,
+                "database": None if c.database is None else list(c.database),
+                "bytes": _planned(city, c.code).projected_bytes,  # what the relief counts it as freeing
+                "copy_bytes": _planned(city, c.code).copied,  # what its wave copies
+                "allocated_bytes": city.system(c.code).resources.storage_gib * 2**30,
+                "cost_cny": _cost(city, c.code, c.node_pool[1]),
+            }
+            for c in wave
+        ]
+        for wave in changes
+    ]
     # Exact bytes of what PLAN.md and the summary show rounded: a tool need not add up the systems' figures.
-    freed = [sum(_planned(city, c.code).projected_bytes for c in wave) for wave in changes]
-    copied = [sum(_planned(city, c.code).copied for c in wave) for wave in changes]
+    freed = [sum(system["bytes"] for system in wave) for wave in waves_document]
+    copied = [sum(system["copy_bytes"] for system in wave) for wave in waves_document]
     return {
         **head,
         "cost_cny": plan_cost(instance, plan),
@@ -601,24 +619,7 @@ def _plan_document(
         "deadline": _deadline_document(plan_deadline(city, len(waves.waves))),
         "assignments": dict(assignment.destinations),
         "waves_search": {"method": waves.method, "fewest": waves.fewest, "stopped": waves.stopped},
-        "waves": [
-            [
-                {
-                    "system": c.code,
-                    "node_pool": list(c.node_pool),
-                    "storage_pool": list(c.storage_pool),
-                    "os": list(c.os),
-                    "new_arch": c.new_arch,
-                    "database": None if c.database is None else list(c.database),
-                    "bytes": _planned(city, c.code).projected_bytes,  # what the relief counts it as freeing
-                    "copy_bytes": _planned(city, c.code).copied,  # what its wave copies
-                    "allocated_bytes": city.system(c.code).resources.storage_gib * 2**30,
-                    "cost_cny": _cost(city, c.code, c.node_pool[1]),
-                }
-                for c in wave
-            ]
-            for wave in changes
-        ],
+        "waves": waves_document,
     }
 
 

@@ -387,6 +387,5 @@ def _not_started(outcomes: list[StackOutcome], selected: list[StackDir]) -> str:
 
 def _progress(outcomes: list[StackOutcome], selected: list[StackDir]) -> str:
     """Which stacks were done before one failed, and which did not run."""
-    done = [o.stack for o in outcomes]
-    left = [s.path.name for s in selected if s.path.name not in done][1:]  # the first one left is the one that failed
-    return f"done before it: {', '.join(done) or 'none'}; not run: {', '.join(left) or 'none'}"
+    done = ", ".join(o.stack for o in outcomes) or "none"
+    return f"done before it: {done}; not run: {_not_started(outcomes, selected[1:])}"  # selected[len(outcomes)] failed
