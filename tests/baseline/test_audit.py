@@ -636,7 +636,7 @@ def test_a_waiver_of_a_control_that_could_not_be_checked_is_named_not_applied(tm
     seen = [audit._apply_waiver(r, signed, today) for r in (not_verified, error)]
     assert [r.status for r in seen] == [Status.NOT_VERIFIED, Status.ERROR]
     said = "waiver until 2030-01-01 (accepted for the pilot, approved by 安全管理员) not applied"
-    assert seen[0].note.startswith("not verified: container; " + said), seen[0].note
+    assert seen[0].note.startswith("container; " + said), seen[0].note
     assert seen[1].note.startswith(said), seen[1].note
     md = markdown(seen, meta)
     assert md.count(said) == 2, md
@@ -661,9 +661,7 @@ def _results() -> tuple[list[ControlResult], AuditMeta]:
     results = [
         ControlResult(host="h1", control="DZ-IA-01", status=Status.PASS, evidence=("UID 0: root",), **common),
         ControlResult(host="h1", control="DZ-IA-02", status=Status.FAIL, problems=("x | <script>",), **common),
-        ControlResult(
-            host="h1", control="DZ-AU-01", status=Status.NOT_VERIFIED, note="not verified: container", **common
-        ),
+        ControlResult(host="h1", control="DZ-AU-01", status=Status.NOT_VERIFIED, note="container", **common),
         ControlResult(
             host="h2", control="DZ-IA-01", status=Status.WAIVED, note="waived until 2030-01-01: ok", **common
         ),
@@ -702,18 +700,26 @@ def test_junit_marks_each_status_the_way_ci_reads_it():
     assert properties["DZ-IA-02 status"] == "fail"
 
 
-def test_junit_says_once_why_a_control_was_skipped():
-    """A skipped testcase's message, what CI lists for it, says NOT VERIFIED once, then why: never 'NOT VERIFIED:
-    not verified: host is a container ...'; a note that does not start with its status gets the label first."""
+def test_each_report_says_once_why_a_control_was_not_verified():
+    """A not-verified control's result holds the reason alone, as the check gave it (or the catalogue's): junit.xml's
+    skipped message, what CI lists for the testcase, says NOT VERIFIED once and then why, and report.md's row says
+    the status in its column and the reason beside it, never 'not verified: ' again."""
     results, meta = _results()
-    results.append(replace(results[2], host="h2", note="host is a container (docker): no kernel of its own"))
-    root = ET.fromstring(junit_xml(results, meta))  # noqa: S314 - XML we just generated
+    reason = "host is a container (docker): no kernel of its own"
+    record = {"status": "not_verified", "evidence": [reason], "problems": []}
+    item = {"host": "h2", "control": "DZ-AU-01"}
+    not_verified = audit._result(packaged().control("DZ-AU-01"), item, {("h2", "DZ-AU-01"): record}, {})
+    assert not_verified.note == reason
+    root = ET.fromstring(junit_xml([*results, not_verified], meta))  # noqa: S314 - XML we just generated
     messages = [skipped.get("message", "") for skipped in root.iter("skipped")]
     assert messages == [
-        "not verified: container",
+        "NOT VERIFIED: container",
         "WAIVED: waived until 2030-01-01: ok",
-        "NOT VERIFIED: host is a container (docker): no kernel of its own",
+        f"NOT VERIFIED: {reason}",
     ]
+    (row,) = [line for line in markdown([not_verified], meta).splitlines() if line.startswith("| DZ-AU-01 ")]
+    assert row.lower().count("not verified") == 1, row
+    assert row.endswith(f"| **NOT VERIFIED** | **{reason}** |"), row
 
 
 def test_junit_is_valid_against_the_schema_ci_servers_read():
