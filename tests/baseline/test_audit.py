@@ -1198,6 +1198,12 @@ class _UnitsHost:
         return SimpleNamespace(rc=result.rc, stdout_bytes=listed, stdout=os.fsdecode(listed), stderr=result.stderr)
 
 
+def _drop_lines(path: Path, containing: str) -> None:
+    """Remove from the file at ``path`` every line holding ``containing`` (an anacrontab without its cron.daily job)."""
+    kept = [line for line in path.read_text().splitlines(keepends=True) if containing not in line]
+    path.write_text("".join(kept))
+
+
 DAILY = "/etc/cron.daily/logrotate"
 STEPS_ASIDE = f"{DAILY} exits where systemd is PID 1 (it tests /run/systemd/system): only logrotate.timer runs it"
 
@@ -1288,9 +1294,7 @@ def test_logrotate_is_run_by_its_timer_or_cron_on_debian(
         elif step == "anacron":
             shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
         elif step == "no anacron cron.daily":
-            anacrontab = root / "etc/anacrontab"
-            anacrontab.write_text("".join(line for line in anacrontab.read_text().splitlines(keepends=True)
-                                          if "cron.daily" not in line))  # fmt: skip
+            _drop_lines(root / "etc/anacrontab", "cron.daily")
         else:
             # SYSTEMCTL_SKIP_SYSV: cron's SysV script is no part of the case (and update-rc.d not in the tree).
             env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
@@ -1421,9 +1425,7 @@ def test_logrotate_is_run_by_cron_and_anacron_on_the_redhat_family(
         script = root / DAILY.lstrip("/")
         script.write_text(script.read_text().replace("\n\n", "\n# if [ -d /run/systemd/system ]; then exit 0; fi\n", 1))
     if "no anacron cron.daily" in host_is:
-        anacrontab = root / "etc/anacrontab"
-        anacrontab.write_text("".join(line for line in anacrontab.read_text().splitlines(keepends=True)
-                                      if "cron.daily" not in line))  # fmt: skip
+        _drop_lines(root / "etc/anacrontab", "cron.daily")
     for step in host_is:
         if step.startswith("enable "):
             subprocess.run(["systemctl", f"--root={root}", *step.split()], capture_output=True, check=True)

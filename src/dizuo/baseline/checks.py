@@ -938,6 +938,11 @@ def _unit_file_state(host: Host, name: str) -> str | None:
     return None if state in {"", "not-found"} else state
 
 
+def _active_state(host: Host, name: str) -> str:
+    """`systemctl is-active` of a unit (active, inactive, failed...), from the running systemd."""
+    return _text(host.run("systemctl is-active -- %s", name)).strip()
+
+
 # What runs logrotate (DZ-AU-05), as the packages ship it:
 # - logrotate.timer (upstream examples/logrotate.timer, OnCalendar=daily), enabled by Debian 12 and UOS. Debian's
 #   /etc/cron.daily/logrotate then exits at once where /run/systemd/system exists ("skip in favour of systemd
@@ -963,6 +968,8 @@ _RUN_PARTS = re.compile(r"\brun-parts(?:\s+--?[a-z-]+)*\s+(/[^\s;&|}]+?)/?(?=$|[
 _STARTS_ANACRON = re.compile(
     r"(?:^|[\s;&|({])(?:/usr/sbin/)?anacron(?:\s+-[a-zA-Z]+)*\s*(?:$|[;&|)}<>])|invoke-rc\.d\s+anacron\s+start", re.M
 )
+# An environment setting of a crontab or anacrontab (SHELL=/bin/sh, MAILTO=root), no job.
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*=")
 # Debian's cron.daily script steps aside where systemd is PID 1 (`if [ -d /run/systemd/system ]; then exit 0`).
 _STEPS_ASIDE_FOR_SYSTEMD = re.compile(r"\[\s+-d\s+/run/systemd/system\s+\]")
 
@@ -975,15 +982,18 @@ def _cron_reads(name: str, daemon: str) -> bool:
     return not name.startswith(".") and not name.endswith(("~", ".rpmsave", ".rpmorig", ".rpmnew", ".swp"))
 
 
+def _job_lines(text: str) -> list[str]:
+    """The job lines of a crontab or anacrontab, stripped: blank lines, comments and environment settings left out."""
+    stripped = (line.strip() for line in _lines(text))
+    return [line for line in stripped if line and not line.startswith("#") and not _ASSIGNMENT.match(line)]
+
+
 def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str]]:
     """(file, command) of every job of the system crontabs the daemon reads: /etc/crontab and /etc/cron.d/*."""
     files = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
     jobs = []
     for file in files:
-        for line in _lines(_read(host, file) or ""):
-            text = line.strip()
-            if not text or text.startswith("#") or re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=", text):
-                continue  # a comment or an environment setting
+        for text in _job_lines(_read(host, file) or ""):
             fields = text.split(None, 2 if text.startswith("@") else 6)  # @daily or 5 time fields, user, command
             if len(fields) == (3 if text.startswith("@") else 7):
                 jobs.append((file, fields[-1]))
@@ -1018,10 +1028,7 @@ def _command_runs(host: Host, command: str, systemd: bool) -> tuple[str, str | N
 def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
     """The identifiers of the /etc/anacrontab jobs that run ``daily`` (period, delay, identifier, command)."""
     jobs = []
-    for line in _lines(_read(host, _ANACRONTAB) or ""):
-        text = line.strip()
-        if not text or text.startswith("#") or re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=", text):
-            continue
+    for text in _job_lines(_read(host, _ANACRONTAB) or ""):
         fields = text.split(None, 3)
         if len(fields) == 4 and daily in _RUN_PARTS.findall(fields[3]):
             jobs.append(fields[2])
@@ -1059,7 +1066,7 @@ def _what_runs_cron_daily(
                 starts_anacron.append(file)
     jobs = _anacron_daily_jobs(host, daily)
     timer_runs = systemd and _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
-    if timer_runs and _text(host.run("systemctl is-active -- %s", _ANACRON_TIMER)).strip() == "active":
+    if timer_runs and _active_state(host, _ANACRON_TIMER) == "active":
         starts_anacron.append(_ANACRON_TIMER)
     for starter in starts_anacron if jobs else []:
         chains.append((f"{starter}, whose {_ANACRONTAB} job {jobs[0]} runs {daily}", starter != _ANACRON_TIMER))
@@ -1097,7 +1104,7 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     for unit, state in units[:1]:
         daemon = unit.removesuffix(".service")
         running = (
-            _text(host.run("systemctl is-active -- %s", unit)).strip()
+            _active_state(host, unit)
             if systemd
             else ("running" if host.run("pgrep -x -- %s", daemon).rc == 0 else "not running")
         )
@@ -1121,7 +1128,7 @@ def logrotate_scheduled(host: Host, args: dict[str, Any]) -> Finding:
     timer_state = _unit_file_state(host, timer) if systemd else None
     timer_problem = None
     if timer_state is not None:
-        active = _text(host.run("systemctl is-active -- %s", timer)).strip()
+        active = _active_state(host, timer)
         finding.see(f"{timer}: {timer_state}, {active}")
         if timer_state not in {"enabled", "static"}:
             timer_problem = f"{timer} is {timer_state}: logrotate never runs, so no log is rotated or aged out"

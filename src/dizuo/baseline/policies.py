@@ -224,14 +224,18 @@ def _on_a_group_not_declared_here(rule: PolicyResource) -> bool:
     management there, the stack cannot tell."""
     if not _set(rule.props, "securityGroupId"):
         return False  # the provider requires one: nothing to tell, the rule is judged as one on a group of its own
-    return not any(g.resource_type == SECURITY_GROUP for g in rule.property_dependencies.get("securityGroupId", []))
+    return not _taken_from(rule, "securityGroupId", SECURITY_GROUP)
 
 
 def _known_peer(rule: PolicyResource) -> bool:
     """Whether a rule's remote group is one the city's stacks made: a SecGroup of this stack, or one read through a
     StackReference (a zone's group from the network stack's contract)."""
-    peers = rule.property_dependencies.get("remoteGroupId", [])
-    return any(g.resource_type in (SECURITY_GROUP, STACK_REFERENCE) for g in peers)
+    return bool(_taken_from(rule, "remoteGroupId", SECURITY_GROUP, STACK_REFERENCE))
+
+
+def _taken_from(rule: PolicyResource, key: str, *resource_types: str) -> list[PolicyResource]:
+    """The resources of ``resource_types`` among those the rule's input ``key`` takes its value from."""
+    return [r for r in rule.property_dependencies.get(key, []) if r.resource_type in resource_types]
 
 
 def _judge_rule(rule: PolicyResource, management: frozenset[int] | None, report: Report) -> None:
@@ -255,9 +259,7 @@ def _judge_rule(rule: PolicyResource, management: frozenset[int] | None, report:
         )
         return
     elif _set(props, "remoteAddressGroupId"):
-        groups = [
-            g for g in rule.property_dependencies.get("remoteAddressGroupId", []) if g.resource_type == ADDRESS_GROUP
-        ]
+        groups = _taken_from(rule, "remoteAddressGroupId", ADDRESS_GROUP)
         if not groups:
             report(
                 f"{name}: remoteAddressGroupId {props.get('remoteAddressGroupId')!r} is an address group this stack "
