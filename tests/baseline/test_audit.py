@@ -1204,6 +1204,12 @@ def _drop_lines(path: Path, containing: str) -> None:
     path.write_text("".join(kept))
 
 
+def _logrotate_scheduled_on(root: Path, *, systemd: bool, running: set[str]) -> checks.Finding:
+    """DZ-AU-05's logrotate_scheduled, with the arguments the catalogue gives the audit, on the host tree ``root``."""
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
+    return checks.logrotate_scheduled(_UnitsHost(root, systemd=systemd, running=running), args)
+
+
 DAILY = "/etc/cron.daily/logrotate"
 STEPS_ASIDE = f"{DAILY} exits where systemd is PID 1 (it tests /run/systemd/system): only logrotate.timer runs it"
 
@@ -1299,9 +1305,7 @@ def test_logrotate_is_run_by_its_timer_or_cron_on_debian(
             # SYSTEMCTL_SKIP_SYSV: cron's SysV script is no part of the case (and update-rc.d not in the tree).
             env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
             subprocess.run(["systemctl", f"--root={root}", *step.split()], capture_output=True, check=True, env=env)
-    host = _UnitsHost(root, systemd=systemd, running=running)
-    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")  # as the catalogue has the audit check it
-    finding = checks.logrotate_scheduled(host, args)
+    finding = _logrotate_scheduled_on(root, systemd=systemd, running=running)
     assert finding.problems == problems, finding.evidence
     assert finding.evidence, "the evidence says what runs logrotate"
 
@@ -1400,7 +1404,8 @@ TIMER_DISABLED = "logrotate.timer is disabled: logrotate never runs, so no log i
             [
                 TIMER_DISABLED,
                 "nor does cron run it: nothing runs /etc/cron.daily, so cron never runs /etc/cron.daily/logrotate: no "
-                "line of /etc/crontab or /etc/cron.d runs run-parts on /etc/cron.daily, nor any job of /etc/anacrontab",
+                "line of /etc/crontab, /etc/cron.d or /var/spool/cron/root runs run-parts on /etc/cron.daily, nor any "
+                "job of /etc/anacrontab",
             ],
             None, id="nothing-runs-cron-daily",
         ),
@@ -1429,9 +1434,66 @@ def test_logrotate_is_run_by_cron_and_anacron_on_the_redhat_family(
     for step in host_is:
         if step.startswith("enable "):
             subprocess.run(["systemctl", f"--root={root}", *step.split()], capture_output=True, check=True)
-    host = _UnitsHost(root, systemd=True, running=running)
-    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
-    finding = checks.logrotate_scheduled(host, args)
+    finding = _logrotate_scheduled_on(root, systemd=True, running=running)
+    assert finding.problems == problems, finding.evidence
+    if evidence is not None:
+        assert evidence in finding.evidence, finding.evidence
+
+
+DEBIAN_ROOT_CRONTAB, CRONIE_ROOT_CRONTAB = "/var/spool/cron/crontabs/root", "/var/spool/cron/root"
+NOTHING_RUNS_DAILY = f"nothing runs /etc/cron.daily, so cron never runs {DAILY}"
+
+
+@pytest.mark.parametrize(
+    ("family", "crontab", "line", "problems", "evidence"),
+    [
+        # Debian's cron, without systemd as PID 1, /etc/crontab's cron.daily line gone (old code: nothing runs it).
+        pytest.param(
+            "debian", DEBIAN_ROOT_CRONTAB, "30 6 * * * run-parts --report /etc/cron.daily", [],
+            f"cron runs {DAILY}: {DEBIAN_ROOT_CRONTAB} runs /etc/cron.daily", id="debian",
+        ),
+        # cronie's place for root's crontab is none of Debian's cron.
+        pytest.param(
+            "debian", CRONIE_ROOT_CRONTAB, "30 6 * * * run-parts --report /etc/cron.daily",
+            [f"{NOTHING_RUNS_DAILY}: no line of /etc/crontab, /etc/cron.d or {DEBIAN_ROOT_CRONTAB} runs run-parts on "
+             "/etc/cron.daily, nor any job of /etc/anacrontab"],
+            None, id="debian-not-its-spool",
+        ),
+        # openEuler's cronie without anacron or dailyjobs, logrotate.timer disabled (old code: failed).
+        pytest.param(
+            "redhat", CRONIE_ROOT_CRONTAB, "@daily run-parts /etc/cron.daily", [],
+            f"cron runs {DAILY}: {CRONIE_ROOT_CRONTAB} runs /etc/cron.daily", id="redhat",
+        ),
+        # A line copied from /etc/crontab: cron would run a command named root.
+        pytest.param(
+            "redhat", CRONIE_ROOT_CRONTAB, "02 4 * * * root run-parts /etc/cron.daily",
+            [TIMER_DISABLED,
+             f"nor does cron run it: {NOTHING_RUNS_DAILY}: {CRONIE_ROOT_CRONTAB} names the user root, as /etc/crontab "
+             "does, but root's crontab has no user field"],
+            None, id="redhat-user-field",
+        ),
+    ],
+)  # fmt: skip
+def test_roots_own_crontab_can_run_cron_daily(logrotate_runners, tmp_path, family, crontab, line, problems, evidence):
+    """DZ-AU-05: root's own crontab (crontab -e as root) may be what runs cron.daily, and with it logrotate: Debian's
+    cron reads it from /var/spool/cron/crontabs/root, cronie from /var/spool/cron/root, its lines without a user
+    field. The package files and unit states are those of the Debian and RedHat-family tests above, with nothing
+    else running cron.daily."""
+    root = tmp_path / "root"
+    if family == "debian":
+        shutil.copytree(logrotate_runners, root, symlinks=True)
+        _drop_lines(root / "etc/crontab", "cron.daily")
+        unit, systemd, running = "cron.service", False, {"cron"}
+    else:
+        _redhat_cron_tree(root, logrotate_runners, anacron=False, noanacron=False)
+        unit, systemd, running = "crond.service", True, {"crond.service"}
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", unit], capture_output=True, check=True, env=env)
+    written = root / crontab.lstrip("/")
+    written.parent.mkdir(parents=True, exist_ok=True)
+    written.write_text(f"# m h  dom mon dow   command\nMAILTO=root\n{line}\n")
+    written.chmod(0o600)  # as crontab(1) writes it
+    finding = _logrotate_scheduled_on(root, systemd=systemd, running=running)
     assert finding.problems == problems, finding.evidence
     if evidence is not None:
         assert evidence in finding.evidence, finding.evidence

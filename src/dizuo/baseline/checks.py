@@ -960,6 +960,10 @@ def _active_state(host: Host, name: str) -> str:
 #     /run/systemd/system ]; then /usr/sbin/invoke-rc.d anacron start ...`) without it.
 # Each of these tests a file before it runs; the check weighs the tests the shipped lines use, as the shell would.
 _CRONTABS = ("/etc/crontab", "/etc/cron.d")
+# Root's own crontab, where its lines have no user field (crontab(5)), can run cron.daily too: Debian's cron reads the
+# users' crontabs from /var/spool/cron/crontabs (cron(8)), cronie from /var/spool/cron (crond(8)). Another user's
+# crontab would run logrotate without the rights to rotate the system's logs: only root's counts.
+_ROOT_CRONTABS = {"cron.service": "/var/spool/cron/crontabs/root", "crond.service": "/var/spool/cron/root"}
 _ANACRONTAB = "/etc/anacrontab"
 _ANACRON_TIMER = "anacron.timer"
 # A leading `test -x PATH ||`, `[ ! -f PATH ] &&` or `if [ ! -d PATH ]; then` of a cron command.
@@ -989,15 +993,31 @@ def _job_lines(text: str) -> list[str]:
 
 
 def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str]]:
-    """(file, command) of every job of the system crontabs the daemon reads: /etc/crontab and /etc/cron.d/*."""
-    files = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
+    """(file, command) of every job the daemon runs as root: those of the system crontabs, /etc/crontab and
+    /etc/cron.d/*, whose lines name their user, and those of root's own crontab (``crontab -e`` as root), whose lines
+    do not."""
+    system = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
+    crontabs = [(file, True) for file in system] + [(file, False) for file in _root_crontab(daemon)]
     jobs = []
-    for file in files:
+    for file, names_user in crontabs:
         for text in _job_lines(_read(host, file) or ""):
-            fields = text.split(None, 2 if text.startswith("@") else 6)  # @daily or 5 time fields, user, command
-            if len(fields) == (3 if text.startswith("@") else 7):
+            # @daily or 5 time fields, then the user in a system crontab, then the command.
+            before = (1 if text.startswith("@") else 5) + names_user
+            fields = text.split(None, before)
+            if len(fields) == before + 1:
                 jobs.append((file, fields[-1]))
     return jobs
+
+
+def _root_crontab(daemon: str) -> list[str]:
+    """Where the daemon reads root's own crontab (none for a daemon not known here)."""
+    return [_ROOT_CRONTABS[daemon]] if daemon in _ROOT_CRONTABS else []
+
+
+def _crontabs_read(daemon: str | None) -> str:
+    """The crontabs the daemon reads for root's jobs, as the evidence names them."""
+    files = [_CRONTABS[0], _CRONTABS[1], *_root_crontab(daemon or "")]
+    return f"{', '.join(files[:-1])} or {files[-1]}"
 
 
 _TESTED = {
@@ -1044,7 +1064,12 @@ def _what_runs_cron_daily(
     why_not: list[str] = []
     starts_anacron: list[str] = []
     hourly_starters: list[str] | None = None  # the cron.hourly scripts that start anacron, read once if needed
+    own = _root_crontab(daemon) if daemon else []
     for file, command in _cron_commands(host, daemon) if daemon else []:
+        if file in own and command.split(None, 1)[0] == "root":
+            # A line copied from /etc/crontab: cron hands `root run-parts ...` to the shell, which finds no root.
+            why_not.append(f"{file} names the user root, as /etc/crontab does, but root's crontab has no user field")
+            continue
         rest, stopped = _command_runs(host, command, systemd)
         parts = _RUN_PARTS.findall(rest)
         if daily in parts and stopped:
@@ -1075,9 +1100,7 @@ def _what_runs_cron_daily(
     elif starts_anacron and not jobs:
         why_not.append(f"anacron is started ({starts_anacron[0]}), but {_ANACRONTAB} has no job running {daily}")
     if not chains and not why_not:
-        why_not.append(
-            f"no line of /etc/crontab or /etc/cron.d runs run-parts on {daily}, nor any job of {_ANACRONTAB}"
-        )
+        why_not.append(f"no line of {_crontabs_read(daemon)} runs run-parts on {daily}, nor any job of {_ANACRONTAB}")
     return chains, why_not
 
 
