@@ -1268,6 +1268,13 @@ STEPS_ASIDE = f"{DAILY} exits where systemd is PID 1 (it tests /run/systemd/syst
         ),
         # With anacron installed /etc/crontab's cron.daily line steps aside; /etc/cron.d/anacron starts anacron.
         pytest.param(["enable cron.service", "anacron"], False, {"cron"}, [], id="no-systemd-anacron"),
+        # /etc/crontab's cron.daily line run as another user: logrotate could rotate none of the system's logs.
+        pytest.param(
+            ["enable cron.service", "cron.daily as nobody"], False, {"cron"},
+            [f"nothing runs /etc/cron.daily, so cron never runs {DAILY}: /etc/crontab runs /etc/cron.daily as nobody, "
+             "not root, who alone can rotate the system's logs"],
+            id="no-systemd-cron-daily-not-root",
+        ),
         pytest.param(
             ["enable cron.service", "anacron", "no anacron cron.daily"], False, {"cron"},
             [
@@ -1301,6 +1308,12 @@ def test_logrotate_is_run_by_its_timer_or_cron_on_debian(
             shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
         elif step == "no anacron cron.daily":
             _drop_lines(root / "etc/anacrontab", "cron.daily")
+        elif step == "cron.daily as nobody":
+            crontab = root / "etc/crontab"
+            lines = crontab.read_text().splitlines(keepends=True)
+            changed = [line.replace("\troot\t", "\tnobody\t") if "cron.daily" in line else line for line in lines]
+            assert changed != lines, "the package's cron.daily line names root"
+            crontab.write_text("".join(changed))
         else:
             # SYSTEMCTL_SKIP_SYSV: cron's SysV script is no part of the case (and update-rc.d not in the tree).
             env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}

@@ -992,10 +992,10 @@ def _job_lines(text: str) -> list[str]:
     return [line for line in stripped if line and not line.startswith("#") and not _ASSIGNMENT.match(line)]
 
 
-def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str]]:
-    """(file, command) of every job the daemon runs as root: those of the system crontabs, /etc/crontab and
-    /etc/cron.d/*, whose lines name their user, and those of root's own crontab (``crontab -e`` as root), whose lines
-    do not."""
+def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str, str]]:
+    """(file, user, command) of every job of the crontabs the daemon reads for the system and for root: the system
+    crontabs, /etc/crontab and /etc/cron.d/*, whose lines name their user, and root's own crontab (``crontab -e`` as
+    root), whose lines do not."""
     system = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
     crontabs = [(file, True) for file in system] + [(file, False) for file in _root_crontab(daemon)]
     jobs = []
@@ -1005,7 +1005,7 @@ def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str]]:
             before = (1 if text.startswith("@") else 5) + names_user
             fields = text.split(None, before)
             if len(fields) == before + 1:
-                jobs.append((file, fields[-1]))
+                jobs.append((file, fields[-2] if names_user else "root", fields[-1]))
     return jobs
 
 
@@ -1065,7 +1065,12 @@ def _what_runs_cron_daily(
     starts_anacron: list[str] = []
     hourly_starters: list[str] | None = None  # the cron.hourly scripts that start anacron, read once if needed
     own = _root_crontab(daemon) if daemon else []
-    for file, command in _cron_commands(host, daemon) if daemon else []:
+    for file, user, command in _cron_commands(host, daemon) if daemon else []:
+        if user != "root":
+            # logrotate needs root to rotate the system's logs and write its state; anacron, to keep its own.
+            if daily in _RUN_PARTS.findall(command):
+                why_not.append(f"{file} runs {daily} as {user}, not root, who alone can rotate the system's logs")
+            continue
         if file in own and command.split(None, 1)[0] == "root":
             # A line copied from /etc/crontab: cron hands `root run-parts ...` to the shell, which finds no root.
             why_not.append(f"{file} names the user root, as /etc/crontab does, but root's crontab has no user field")
