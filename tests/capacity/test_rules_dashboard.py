@@ -314,6 +314,63 @@ def test_a_city_s_own_replica_label_reaches_the_dashboard_and_hides_a_stale_repl
     assert_promtool_passes(tmp_path, case)
 
 
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_forecast_runs_draws_each_replica_as_its_own_named_line(tmp_path):
+    """With two exporter replicas behind one address told apart by the city's own label (`replica`), "Forecast runs"
+    draws each replica's run time, failed runs and time since it read a kind of storage as its own line, named by that
+    label: the failing replica's pvc read 10 minutes ago is not hidden behind the fresh one's, nor are the two lines
+    named alike. Evaluated by promtool on the panel's queries as Grafana sends them from the dashboard `dizuo capacity
+    rules` writes."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text((ROOT / "monitoring" / "alerts-config.yaml").read_text().replace("[instance, pod]", "[replica]"))
+    (tmp_path / "dashboards").mkdir()
+    dashboard = tmp_path / "dashboards" / "dizuo-capacity.json"
+    shutil.copy(DASHBOARD, dashboard)
+    result = CliRunner().invoke(
+        app, ["capacity", "rules", "--config", str(config), "--output", str(tmp_path / "a.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    series = []
+    # Replica a fails every run and last read pvc at promtool's clock start; b reads it every minute.
+    for replica, duration, failures, last_read in (("a", 30, "0+1x30", "0x30"), ("b", 40, "0x30", "0+60x30")):
+        target = f'job="dizuo-capacity",instance="10.61.0.10:9782",replica="{replica}"'
+        series += [
+            {"series": f"dizuo_capacity_forecast_duration_seconds{{{target}}}", "values": f"{duration}x30"},
+            {"series": f'dizuo_capacity_forecast_runs_total{{{target},result="failure"}}', "values": failures},
+            {
+                "series": f'dizuo_capacity_selector_last_read_timestamp_seconds{{{target},kind="pvc"}}',
+                "values": last_read,
+            },
+        ]
+    written = json.loads(dashboard.read_text())
+    (panel,) = (p for p in written["panels"] if p["title"] == "Forecast runs")
+    # Each query's value per replica, seen 10 minutes in; a line's labels are the job, the replica label and its kind.
+    drawn = {"A": {"a": 30, "b": 40}, "B": {"a": 5, "b": 0}, "C": {"a": 600, "b": 0}}
+    expected, legends = [], {}
+    for target in panel["targets"]:
+        kind = {"kind": "pvc"} if target["refId"] == "C" else {}
+        lines = {replica: {"job": "dizuo-capacity", "replica": replica, **kind} for replica in drawn[target["refId"]]}
+        samples = [{"labels": label_set(lines[r]), "value": v} for r, v in drawn[target["refId"]].items()]
+        expected.append({"expr": as_sent(target["expr"], written), "eval_time": "10m", "exp_samples": samples})
+        legend = as_sent(target["legendFormat"], written)
+        legends[target["refId"]] = {legend_of(legend, line) for line in lines.values()}
+    assert legends == {
+        "A": {"duration a", "duration b"},
+        "B": {"failed runs a", "failed runs b"},
+        "C": {"since pvc read a", "since pvc read b"},
+    }, legends
+    case = {
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": expected}],
+    }
+    assert_promtool_passes(tmp_path, case)
+
+
+def legend_of(legend: str, labels: dict[str, str]) -> str:
+    """The name Grafana draws a line by: ``legend`` (as sent) with each ``{{label}}`` the line's value of it."""
+    return re.sub(r"{{(\w+)}}", lambda m: labels.get(m[1], ""), legend)
+
+
 def test_rules_check_names_a_dashboard_whose_replica_labels_are_not_the_config_s(tmp_path):
     """`dizuo capacity rules --check` fails, naming the dashboard, when the config's replica labels changed and the
     dashboard beside the rules was not regenerated; the rules themselves written, it passes."""

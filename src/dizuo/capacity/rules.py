@@ -379,28 +379,38 @@ def source_from(config: Path, output: Path) -> str:
     return Path(os.path.relpath(config.absolute(), output.absolute().parent)).as_posix()
 
 
-# The dashboard's hidden constant holding the replica labels: its queries read `$replica_labels` where the alerts name
-# the labels, so `dizuo capacity rules` writes this one value and the dashboard drops the replicas the alerts drop.
+# The dashboard's hidden constants holding the replica labels: its queries read `$replica_labels` where the alerts name
+# the labels, and its per-replica legends `$replica_legend` (each label as `{{label}}`, which Grafana puts into a
+# legend before it fills in the labels), so `dizuo capacity rules` writes these values and the dashboard drops the
+# replicas the alerts drop, and names each replica as the alerts tell them apart.
 REPLICA_VARIABLE = "replica_labels"
+LEGEND_VARIABLE = "replica_legend"
 
 
 def render_dashboard(config: AlertConfig, dashboard: str, source: str) -> str:
-    """The capacity dashboard ``dashboard`` (its JSON text, read from ``source``) with its replica labels set to the
-    config's; everything else as it was. :class:`ConfigError` when it has no such constant (not dizuo's dashboard)."""
+    """The capacity dashboard ``dashboard`` (its JSON text, read from ``source``) with its replica labels and legend
+    set to the config's; everything else as it was. :class:`ConfigError` when it has no such constants (not dizuo's
+    dashboard)."""
     try:
         document = json.loads(dashboard)
-        (variable,) = (v for v in document["templating"]["list"] if v.get("name") == REPLICA_VARIABLE)
+        variables = document["templating"]["list"]
+        (labels,) = (v for v in variables if v.get("name") == REPLICA_VARIABLE)
+        (legend,) = (v for v in variables if v.get("name") == LEGEND_VARIABLE)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ConfigError.of(
             [
                 Problem(
                     source,
                     "templating.list",
-                    f"is not the capacity dashboard: no single constant named {REPLICA_VARIABLE!r} in its "
-                    "templating list (the file is monitoring/dashboards/dizuo-capacity.json)",
+                    f"is not the capacity dashboard: no single constant named {REPLICA_VARIABLE!r} and one named "
+                    f"{LEGEND_VARIABLE!r} in its templating list (the file is "
+                    "monitoring/dashboards/dizuo-capacity.json)",
                 )
             ]
         ) from None
-    value = ", ".join(config.replica_labels)
-    variable.update({"type": "constant", "query": value, "current": {"text": value, "value": value}, "hide": 2})
+    for variable, value in (
+        (labels, ", ".join(config.replica_labels)),
+        (legend, " ".join(f"{{{{{label}}}}}" for label in config.replica_labels)),
+    ):
+        variable.update({"type": "constant", "query": value, "current": {"text": value, "value": value}, "hide": 2})
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
