@@ -22,7 +22,7 @@ from dizuo.capacity.collector import GIB
 from dizuo.capacity.csvio import read_usage_csv
 from dizuo.capacity.exporter import default_forecaster
 from dizuo.capacity.prometheus_source import Ownership
-from dizuo.capacity.report import build_report, label_from_declaration, tables, write_report
+from dizuo.capacity.report import POOL_COLUMNS, build_report, label_from_declaration, tables, write_report
 from dizuo.capacity.types import Forecast, UsageHistory
 from dizuo.cli import app
 from dizuo.declaration import load
@@ -314,6 +314,31 @@ def test_pool_usage_comes_from_the_pool_itself_not_its_volumes_added_up(declarat
     assert (group.used_bytes, group.capacity_bytes) == (300.0, 400.0), f"pool xc-ceph: {group}"
 
 
+def test_a_pool_row_counts_the_volumes_in_it_not_the_pool_s_own_series(declaration):
+    """A Ceph pool measured directly with two claims in it reads 2 volumes, in the report and its terminal row, not 3
+    (its own series is the pool's usage, not a volume of it); a pool seen only by its own series reads 0 volumes beside
+    the usage it measures."""
+    own = {"kind": "ceph_pool", "pool": "xc-ceph", "department": "", "system": ""}
+    forecasts = [
+        forecast("ceph_pool:xc-ceph", 300 * GIB, 400 * GIB, {**own, "volume": "xc-ceph"}),
+        forecast("ceph_pool:phase1-ceph", 7 * GIB, 400 * GIB, {**own, "volume": "phase1-ceph", "pool": "phase1-ceph"}),
+        *(
+            forecast(
+                f"pvc:{c}", 50 * GIB, 80 * GIB, {"kind": "pvc", "volume": c, "pool": "xc-ceph", "department": "sjj"}
+            )
+            for c in ("sjj-tyrz/data", "sjj-tyrz/logs")
+        ),
+    ]
+    report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
+    rows = {g.name: g for g in report.pools}
+    assert (rows["xc-ceph"].volumes, rows["phase1-ceph"].volumes) == (2, 0), rows
+    (pools,) = (t for t in tables(report) if t.title.startswith("Storage pools"))
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in _render(pools).splitlines() if "│" in line]
+    printed = {row[0]: dict(zip(POOL_COLUMNS, row, strict=True)) for row in cells}
+    assert printed["xc-ceph"]["volumes"] == "2", f"xc-ceph: {printed['xc-ceph']}"
+    assert (printed["phase1-ceph"]["used"], printed["phase1-ceph"]["volumes"]) == ("7.0 GiB", "0"), printed
+
+
 def test_two_ceph_clusters_pools_of_one_name_are_two_pool_rows(declaration):
     """Pool rbd of Ceph cluster dc1 and pool rbd of dc2 are two pools, each its own row with its own usage, not one
     row summing both; a pool name no other cluster shares keeps its row, and so does the one of a shared name whose
@@ -330,7 +355,7 @@ def test_two_ceph_clusters_pools_of_one_name_are_two_pool_rows(declaration):
         for volume, pool, used in pools
     ]
     report = build_report([history(f.series, f.labels) for f in forecasts], forecasts, declaration)
-    used = {g.name: g.used_bytes for g in report.pools if g.volumes}
+    used = {g.name: g.used_bytes for g in report.pools if g.measured}
     expected = {"dc1/rbd": 300.0, "dc2/rbd": 100.0, "xc-ceph": 5.0, "phase1-ceph": 7.0, "dc2/phase1-ceph": 9.0}
     assert used == expected, f"pool rows: {used}"
 
@@ -364,7 +389,7 @@ def test_a_declared_pool_takes_the_series_of_its_own_ceph_cluster_never_another_
         ("dc1/dmz-ceph", 7.0),
     )
     report = _ceph_pools_report(declaration, pools)
-    used = {g.name: g.used_bytes for g in report.pools if g.volumes}
+    used = {g.name: g.used_bytes for g in report.pools if g.measured}
     expected = {
         "phase1-ceph": 300.0,
         f"{dmz}/phase1-ceph": 100.0,
@@ -383,7 +408,7 @@ def test_a_declared_pool_two_unknown_ceph_clusters_share_is_said_to_be_ambiguous
     would tell them apart."""
     report = _ceph_pools_report(declaration, (("dc1/datapool-ceph", 300.0), ("dc2/datapool-ceph", 100.0)))
     rows = {g.name: g for g in report.pools}
-    assert rows["datapool-ceph"].volumes == 0, f"a guess: {rows['datapool-ceph']}"
+    assert not rows["datapool-ceph"].measured, f"a guess: {rows['datapool-ceph']}"
     assert {rows["dc1/datapool-ceph"].used_bytes, rows["dc2/datapool-ceph"].used_bytes} == {300.0, 100.0}
     text = "\n".join(_render(table) for table in tables(report, limit=3))
     page = write_report(report, tmp_path / "report").read_text()
@@ -647,7 +672,7 @@ def test_csv_ceph_pool_ids_are_their_pool_s_own_usage(tmp_path, declaration):
     path.write_text("\n".join(lines) + "\n")
     histories = label_from_declaration(read_usage_csv(path), Ownership.from_declaration(declaration))
     report = build_report(histories, default_forecaster(histories), declaration)
-    pools = {g.name: (g.used_bytes / GIB, g.capacity_bytes / GIB) for g in report.pools if g.volumes}
+    pools = {g.name: (g.used_bytes / GIB, g.capacity_bytes / GIB) for g in report.pools if g.measured}
     assert pools == {"xc-ceph": (300, 400), "phase1-ceph": (600, 1000), "datapool-ceph": (20, 40)}, pools
     kinds = {h.series: h.labels["kind"] for h in histories}
     assert kinds["ceph_pool:job:ceph/datapool-ceph"] == "ceph_pool", kinds

@@ -114,8 +114,9 @@ class Group:
     allocated_bytes: float | None  # quota (department) or declared capacity (pool); None if undeclared
     capacity_bytes: float  # provisioned: sum of the volumes' sizes (or the Ceph pool's own size)
     used_bytes: float
-    volumes: int
-    at_risk: int
+    volumes: int  # the volumes in it, not a Ceph pool's own series (the pool is no volume of itself)
+    at_risk: int  # of its volumes and, for a pool, its own Ceph series (the pool itself filling)
+    measured: bool  # any series of it seen: its volumes or its pool's own (else provisioned and used are unknown)
     earliest: Volume | None  # the volume forecast to fill first (median), if any fills
     risk_left: float = float("inf")  # seconds to the soonest early (p10) date of its volumes at risk; inf: none
     note: str = ""  # what the report could not tell of it (a declared pool whose Ceph cluster's series is not known)
@@ -215,11 +216,12 @@ def build_report(
             allocated_bytes=allocated,
             capacity_bytes=sum(v.forecast.capacity_bytes for v in counted),
             used_bytes=sum(v.forecast.used_bytes for v in counted),
-            volumes=len(members),
+            volumes=len(members) - len(own),
             at_risk=sum(1 for v in members if at_risk(v)),
             # Of volumes full already (median 0), the one full the longest.
             earliest=min(filling, key=lambda v: (_median_left(v), v.first_full() or 0)) if filling else None,
             risk_left=min((v.seconds_left() for v in members if at_risk(v)), default=float("inf")),
+            measured=bool(members),
         )
 
     row_of, notes = _pool_rows(volumes, declaration)
@@ -555,13 +557,12 @@ def _group_cells(g: Group, horizon: int, date: Callable[[int | None], str]) -> l
     elif g.earliest is not None:
         f = g.earliest.forecast
         first = f"{date(f.exhaustion_at)} ({left(f.exhaustion_at, f.asof, horizon)})"
-    measured = g.volumes > 0
     return [
         g.name,
         size(g.allocated_bytes),
-        size(g.capacity_bytes) if measured else "-",
-        size(g.used_bytes) if measured else "-",
-        share(g.used_bytes, g.allocated_bytes) if measured else "-",
+        size(g.capacity_bytes) if g.measured else "-",
+        size(g.used_bytes) if g.measured else "-",
+        share(g.used_bytes, g.allocated_bytes) if g.measured else "-",
         str(g.volumes),
         str(g.at_risk),
         first,
