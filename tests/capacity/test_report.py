@@ -599,9 +599,10 @@ def test_a_csv_on_the_command_line_outranks_the_prometheus_url_of_the_environmen
     assert (out / "index.html").exists()
 
 
-def test_datasets_are_listed_by_time_since_their_last_write(declaration, tmp_path):
-    """Every declared dataset, longest overdue first: unseen ones (no volume), then bdc-da's bucket untouched for 14
-    days (at least 2 of its 7-day periods), down to gh-yzt loaded last night; the page has the same table."""
+def test_datasets_are_listed_overdue_first_then_unseen_then_by_time_since_their_last_write(declaration, tmp_path):
+    """Every declared dataset: bdc-da's bucket untouched for 14 days (at least 2 of its 7-day periods) first, so that
+    `--rows 1` still shows it, then the unseen ones (no volume), then gh-yzt loaded last night; the page has the same
+    table."""
     ts = np.arange(NOW - 14 * DAY, NOW + 1, 900, dtype=np.int64)
     nightly = (30 + (ts - ts[0]) // DAY) * GIB * 1.0
     histories = label_from_declaration(
@@ -615,8 +616,11 @@ def test_datasets_are_listed_by_time_since_their_last_write(declaration, tmp_pat
     rows = {f.dataset: f for f in report.datasets}
     assert len(rows) == len(declaration.datasets)
     order = [f.dataset for f in report.datasets]
-    assert order.index("bdc-da") < order.index("gh-yzt")
-    assert all(rows[code].last_write is None for code in order[: order.index("bdc-da")]), "not seen come first"
+    assert order[0] == "bdc-da", f"the overdue dataset is not first: {order}"
+    assert order[-1] == "gh-yzt", f"the dataset refreshed within its period is not last: {order}"
+    assert all(rows[code].last_write is None for code in order[1:-1]), "not seen come between"
+    (first,) = [t for t in tables(report, limit=1) if str(t.title).startswith("Data-pool datasets")]
+    assert "bdc-da" in _render(first), "--rows 1 cut the overdue dataset off for an unseen one"
     assert (rows["bdc-da"].seen, rows["bdc-da"].last_write) == (False, int(ts[0]))
     assert rows["bdc-da"].overdue == pytest.approx(2.0)
     assert rows["gh-yzt"].seen

@@ -131,7 +131,7 @@ class Report:
     at_risk: tuple[Volume, ...]  # soonest first
     volumes: int
     risk_seconds: int
-    datasets: tuple[Freshness, ...] = ()  # the declared datasets, longest overdue first
+    datasets: tuple[Freshness, ...] = ()  # the declared datasets, overdue first (see _staleness)
     horizon_seconds: int = HORIZON  # how far ahead the forecasts look: None beyond it
     asof: int | None = None  # the newest sample forecast from (each volume's time left counts from its own last one)
 
@@ -316,7 +316,7 @@ def report_horizon(risk_seconds: int) -> int:
 def _freshness(
     histories: Sequence[UsageHistory], declaration: Declaration | None, write_histories: Sequence[UsageHistory]
 ) -> tuple[Freshness, ...]:
-    """Every declared dataset's last write (as the exporter reads it), longest overdue first."""
+    """Every declared dataset's last write (as the exporter reads it), overdue first (see :func:`_staleness`)."""
     from dizuo.capacity.exporter import dataset_writes, with_older_writes  # noqa: PLC0415
 
     if not histories:
@@ -335,7 +335,17 @@ def _freshness(
         )
         for r in refresh_periods(declaration)
     ]
-    return tuple(sorted(rows, key=lambda f: (-f.overdue, f.dataset)))
+    return tuple(sorted(rows, key=_staleness))
+
+
+def _staleness(f: Freshness) -> tuple[int, float, str]:
+    """Datasets overdue first (not written within their refresh period: owned data nobody refreshes, for its owner to
+    act on), the longest overdue first; then those never seen (their freshness unknown: a dozen of them must not push an
+    overdue one below what --rows shows); then the others, the longest since their write first."""
+    if f.last_write is None:
+        return (1, 0.0, f.dataset)
+    # Of a dataset not seen growing, overdue is a lower bound: above 1, overdue for sure.
+    return (0 if f.overdue > 1 else 2, -f.overdue, f.dataset)
 
 
 def _median_left(v: Volume) -> float:
@@ -455,8 +465,8 @@ def _volume_cells(v: Volume, horizon: int, date: Callable[[int | None], str]) ->
 
 
 def tables(report: Report, limit: int = 20) -> list[Table]:
-    """Departments, pools and volumes at risk, most urgent first, then the datasets longest overdue first
-    (``limit`` rows each)."""
+    """Departments, pools and volumes at risk, most urgent first, then the datasets overdue first, then those never
+    seen (``limit`` rows each)."""
     groups = (
         ("Departments: quota vs provisioned vs used", DEPARTMENT_COLUMNS, report.departments, NO_DEPARTMENTS),
         ("Storage pools: declared vs provisioned vs used", POOL_COLUMNS, report.pools, NO_POOLS),
