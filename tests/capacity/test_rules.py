@@ -3,12 +3,14 @@ security-alerts.yaml); all promtool-checked, unit-tested and linked to the runbo
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import typer
@@ -17,7 +19,9 @@ from typer.testing import CliRunner
 
 from dizuo.capacity.config_files import ConfigError
 from dizuo.capacity.rules import load_alert_config, render, rules
+from dizuo.capacity.runbook import render_runbook
 from dizuo.cli import app
+from dizuo.exit_codes import BAD_INPUT, FAILED
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
@@ -70,6 +74,55 @@ def test_every_alert_links_to_its_runbook_section():
         anchor = url.rpartition("#")[2]
         assert anchor == rule["alert"].lower(), f"{rule['alert']}: runbook_url {url} is not its own section"
         assert anchor in headings, f"{rule['alert']}: no section '## {rule['alert']}' in monitoring/runbook.md"
+
+
+def test_every_alert_links_into_the_runbook_page_the_city_serves_itself():
+    """The city runs air-gapped: every alert, capacity and security, links to the one runbook page alerts-config.yaml
+    names, on a private address of the city's network (not github.com, which a paged engineer cannot open), at an
+    anchor monitoring/runbook.html has; and runbook.html is what `dizuo capacity rules` makes of runbook.md."""
+    page = (MONITORING / "runbook.html").read_text(encoding="utf-8")
+    assert page == render_runbook((MONITORING / "runbook.md").read_text(encoding="utf-8")), (
+        "monitoring/runbook.html is out of date: run `dizuo capacity rules` and commit the result"
+    )
+    base = load_alert_config(CONFIG).runbook_url
+    assert _private(urlsplit(base).hostname or ""), f"runbook_url {base} is not on the city's own network"
+    ids = set(re.findall(r'<h[1-6] id="([^"]+)"', page))
+    for rule in alert_rules():
+        url, _, section = rule["annotations"]["runbook_url"].partition("#")
+        assert url == base, f"{rule['alert']}: runbook_url {url} is not the page of alerts-config.yaml, {base}"
+        assert section in ids, f"{rule['alert']}: monitoring/runbook.html has no anchor #{section}"
+
+
+def _private(host: str) -> bool:
+    """Whether ``host`` is an address of a private network (a name, such as github.com, is none)."""
+    try:
+        return ipaddress.ip_address(host).is_private
+    except ValueError:
+        return False
+
+
+def test_rules_make_the_runbook_page_check_it_and_never_replace_a_page_of_someone_else(tmp_path):
+    """`dizuo capacity rules` makes runbook.html of the runbook.md beside the rule file, `--check` fails naming the
+    page once runbook.md changed, and a runbook.html it did not write is refused before anything is written."""
+    shutil.copy(CONFIG, tmp_path / "alerts-config.yaml")
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text("# Runbook\n\n## DizuoStorageUsageCritical\n\nFree space.\n", encoding="utf-8")
+    command = ["capacity", "rules", "--config", str(tmp_path / "alerts-config.yaml")]
+    command += ["--output", str(tmp_path / "alerts.yaml")]
+    assert CliRunner().invoke(app, command).exit_code == 0
+    page = tmp_path / "runbook.html"
+    assert '<h2 id="dizuostorageusagecritical">' in page.read_text(encoding="utf-8")
+    runbook.write_text(runbook.read_text(encoding="utf-8") + "\nCall sjj.\n", encoding="utf-8")
+    checked = CliRunner().invoke(app, [*command, "--check"], env={"COLUMNS": "400"})
+    assert checked.exit_code == FAILED, checked.output
+    assert f"{page} is not what {runbook} makes" in checked.output, checked.output
+    (tmp_path / "alerts.yaml").unlink()
+    page.write_text("<p>our own page</p>\n", encoding="utf-8")
+    refused = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert refused.exit_code == BAD_INPUT, refused.output
+    assert f"{page}: is not a runbook page this command wrote" in refused.output, refused.output
+    assert page.read_text(encoding="utf-8") == "<p>our own page</p>\n"
+    assert not (tmp_path / "alerts.yaml").exists(), "the rule file was written before the refusal"
 
 
 def _runbook_commands() -> list[str]:
@@ -243,8 +296,7 @@ def test_the_usage_summary_shows_the_threshold_unrounded(tmp_path, ratio, shown,
                                     "summary": f"A volume is more than {shown} full.",
                                     "description": "pvc ns/data (no department in the declaration, pool unknown) is"
                                     f" {full} full.",
-                                    "runbook_url": "https://github.com/dizuo/dizuo/blob/main/monitoring/runbook.md"
-                                    "#dizuostorageusagecritical",
+                                    "runbook_url": "http://10.64.1.30/dizuo/runbook.html#dizuostorageusagecritical",
                                 },
                             }
                         ],
@@ -393,7 +445,7 @@ def test_rules_never_replace_a_file_they_did_not_write(tmp_path, output, held, w
     assert f"--output {path}: {why}" in " ".join(result.output.split()), result.output
     assert path.read_bytes() == before, f"{output} was changed"
     checked = CliRunner().invoke(app, [*args, "--check"])
-    assert checked.exit_code == 1, checked.output
+    assert checked.exit_code == FAILED, checked.output
     assert "is not what" in checked.output, checked.output
 
 
@@ -404,7 +456,7 @@ def test_rules_check_detects_a_stale_rule_file(tmp_path):
     runner = CliRunner()
     args = ["capacity", "rules", "--config", str(CONFIG), "--output", str(output)]
     checked = runner.invoke(app, [*args, "--check"])
-    assert checked.exit_code == 1, checked.output
+    assert checked.exit_code == FAILED, checked.output
     written = runner.invoke(app, args)
     assert written.exit_code == 0, written.output
     assert runner.invoke(app, [*args, "--check"]).exit_code == 0

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 from rich.console import Console
@@ -397,7 +397,10 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Path, typer.Option(help="The rule file Prometheus loads")] = Path("monitoring/alerts.yaml"),
         check: Annotated[
             bool,
-            typer.Option("--check", help="Exit 1 if OUTPUT (or the dashboard's replica labels) differs; write nothing"),
+            typer.Option(
+                "--check",
+                help="Exit 1 if OUTPUT (or the dashboard's replica labels, or runbook.html) differs; write nothing",
+            ),
         ] = False,
         dashboard: Annotated[
             Path | None,
@@ -407,8 +410,21 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Generate the capacity alert rules from their one commented config, and set the dashboard's replica labels."""
+        """Generate the capacity alert rules from their one commented config, set the dashboard's replica labels, and
+        make runbook.html (the page the alerts link to) of the runbook.md beside the rules."""
         run_rules(config, output, check=check, dashboard=dashboard)
+
+
+def dashboard_to_set(output: Path, dashboard: Path | None) -> Path | None:
+    """The dashboard whose replica labels to set: ``dashboard`` (which must exist), else the one beside ``output``
+    where the clone keeps it."""
+    if dashboard is None:
+        beside = output.parent / "dashboards" / "dizuo-capacity.json"
+        # A rule file written outside the clone (a city's deploy repository) may have no dashboard beside it.
+        return beside if beside.is_file() else None
+    if not dashboard.is_file():
+        raise fail(f"--dashboard {dashboard}: no such file; give the path of dizuo-capacity.json")
+    return dashboard
 
 
 def rendered_dashboard(config: AlertConfig, dashboard: Path) -> str:
@@ -442,9 +458,53 @@ def write_dashboard(dashboard: Path, text: str) -> None:
     out.print(f"wrote {dashboard} (replica labels)")
 
 
+class RunbookPage(NamedTuple):
+    """runbook.html beside the rule file: the page the alerts' runbook_url points to, as the city serves it."""
+
+    source: Path  # runbook.md
+    path: Path
+    text: str  # what runbook.md makes
+    held: str | None  # what the page holds now (None: no page, or not one this command wrote in UTF-8)
+
+    def write(self) -> None:
+        """Replace the page by what runbook.md makes, atomically, unless it already is."""
+        from dizuo.files import write_atomically  # noqa: PLC0415
+
+        if self.held == self.text:
+            return
+        try:
+            write_atomically(self.path, self.text)
+        except OSError as exc:
+            raise fail(f"{self.path}: cannot write: {exc.strerror or exc}", FAILED) from None
+        out.print(f"wrote {self.path} (the runbook the alerts link to)")
+
+
+def runbook_page(output: Path, *, check: bool) -> RunbookPage | None:
+    """The runbook page beside ``output`` where the clone keeps runbook.md there (a rule file written elsewhere, a
+    city's deploy repository, may have none); refused before anything is written when the page there is not one this
+    command wrote, so that a refusal leaves the rule file and the dashboard as they were too."""
+    from dizuo.capacity.runbook import GENERATED, render_runbook  # noqa: PLC0415
+
+    source, path = output.parent / "runbook.md", output.parent / "runbook.html"
+    if not source.is_file():
+        return None
+    try:
+        text = render_runbook(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        held: str | None = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        held = None
+    if not check and path.exists() and not (held or "").startswith(GENERATED):
+        raise fail(f"{path}: is not a runbook page this command wrote: not replaced; move it away first")
+    return RunbookPage(source, path, text, held)
+
+
 def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None = None) -> None:
     """The body of `dizuo capacity rules`: render, then compare or write atomically; the same for the dashboard's
-    replica labels (``dashboard``, or the one beside ``output`` where the clone keeps it)."""
+    replica labels (``dashboard``, or the one beside ``output`` where the clone keeps it) and for the runbook page made
+    of the runbook.md beside ``output`` (runbook.html, which the city serves where the alerts' runbook_url points)."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
     from dizuo.capacity.rules import GENERATED, load_alert_config, render, source_from  # noqa: PLC0415
     from dizuo.files import write_atomically  # noqa: PLC0415
@@ -460,13 +520,9 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
         text = render(alert_config, source=source_from(config, output))
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    if dashboard is None:
-        beside = output.parent / "dashboards" / "dizuo-capacity.json"
-        # A rule file written outside the clone (a city's deploy repository) may have no dashboard beside it.
-        dashboard = beside if beside.is_file() else None
-    elif not dashboard.is_file():
-        raise fail(f"--dashboard {dashboard}: no such file; give the path of dizuo-capacity.json")
+    dashboard = dashboard_to_set(output, dashboard)
     dashboard_text = None if dashboard is None else rendered_dashboard(alert_config, dashboard)
+    page = runbook_page(output, check=check)
     if output.is_dir():
         raise fail(f"--output {output}: is a directory; give the path of the rule file")
     problem = None if check else unwritable_dir(output.parent)
@@ -485,7 +541,10 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
             raise fail(
                 f"{dashboard}: its replica labels are not {config}'s replica_labels: run `dizuo capacity rules`", FAILED
             )
+        if page is not None and page.held != page.text:
+            raise fail(f"{page.path} is not what {page.source} makes: run `dizuo capacity rules`", FAILED)
         also = "" if dashboard is None else f", and so do {dashboard}'s replica labels"
+        also += "" if page is None else f" and {page.path}"
         out.print(f"[green]ok[/green] {output} matches {config}{also}")
         return
     if current == text:
@@ -502,6 +561,8 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
         except OSError as exc:
             raise fail(f"--output {output}: cannot write: {exc.strerror or exc}", FAILED) from None
         out.print(f"wrote {output}")
-    # After the rules: a rule file refused leaves the dashboard as it was too.
+    # After the rules: a rule file refused leaves the dashboard and the runbook page as they were too.
     if dashboard is not None and dashboard_text is not None:
         write_dashboard(dashboard, dashboard_text)
+    if page is not None:
+        page.write()
