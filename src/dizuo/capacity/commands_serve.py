@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -28,7 +27,7 @@ from dizuo.refusal import print_error
 if TYPE_CHECKING:
     from dizuo.capacity.calendar_cn import WorkingCalendar
     from dizuo.capacity.prometheus_source import PrometheusSource
-    from dizuo.capacity.rules import AlertConfig
+    from dizuo.capacity.rules import AlertConfig, RenderedDashboard
     from dizuo.capacity.types import Reading, UsageHistory
     from dizuo.declaration.model import Declaration
 
@@ -427,8 +426,8 @@ def dashboard_to_set(output: Path, dashboard: Path | None) -> Path | None:
     return dashboard
 
 
-def rendered_dashboard(config: AlertConfig, dashboard: Path) -> str:
-    """``dashboard``'s text with its replica labels set from ``config``; a located refusal when it cannot be."""
+def rendered_dashboard(config: AlertConfig, dashboard: Path) -> RenderedDashboard:
+    """``dashboard`` with its replica labels set from ``config``; a located refusal when it cannot be."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
     from dizuo.capacity.rules import render_dashboard  # noqa: PLC0415
 
@@ -440,19 +439,14 @@ def rendered_dashboard(config: AlertConfig, dashboard: Path) -> str:
         raise fail(str(exc)) from None
 
 
-def same_json(dashboard: Path, text: str) -> bool:
-    """Whether ``dashboard`` (parsed before, by :func:`rendered_dashboard`) holds the document ``text`` does."""
-    return bool(json.loads(dashboard.read_text(encoding="utf-8")) == json.loads(text))
-
-
-def write_dashboard(dashboard: Path, text: str) -> None:
-    """Replace ``dashboard`` by ``text`` atomically, unless it already is."""
+def write_dashboard(dashboard: Path, rendered: RenderedDashboard) -> None:
+    """Replace ``dashboard`` by its ``rendered`` text atomically, unless its labels were the config's already."""
     from dizuo.files import write_atomically  # noqa: PLC0415
 
-    if same_json(dashboard, text):
+    if not rendered.changed:
         return  # labels right: a dashboard Grafana exported in its own layout is not rewritten for its spacing
     try:
-        write_atomically(dashboard, text)
+        write_atomically(dashboard, rendered.text)
     except OSError as exc:
         raise fail(f"--dashboard {dashboard}: cannot write: {exc.strerror or exc}", FAILED) from None
     out.print(f"wrote {dashboard} (replica labels)")
@@ -537,7 +531,7 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
     if check:
         if current != text:
             raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`", FAILED)
-        if dashboard is not None and dashboard_text is not None and not same_json(dashboard, dashboard_text):
+        if dashboard is not None and dashboard_text is not None and dashboard_text.changed:
             raise fail(
                 f"{dashboard}: its replica labels are not {config}'s replica_labels: run `dizuo capacity rules`", FAILED
             )

@@ -1074,10 +1074,8 @@ class PrometheusSource:
         step = self.config.step
         query = query_text(selector.scraped_from, step)
 
-        keys: dict[str, tuple[str, ...]] = {}
-
-        def reporters_and_reporting() -> tuple[dict[str, list[Mapping[str, str]]], Reporting]:
-            reporters: dict[str, list[Mapping[str, str]]] = {}
+        def reporters_and_reporting() -> tuple[dict[str, list[RangeSeries]], Reporting]:
+            reporters: dict[str, list[RangeSeries]] = {}
             now = self.query_range(query_text(selector.reporting or _TARGETS_UP, step), end, end, step)
             reporting = Reporting(s.labels for s in now if s.values.size)
             # What reported a volume at its last sample does not change: asked once per time, kept for the lookback.
@@ -1086,11 +1084,9 @@ class PrometheusSource:
                 if (query, at) not in self._reported:
                     self._reported[query, at] = self.query_range(query, at, at, step)
                 for s in self._reported[query, at]:
-                    key = identity(volume_key(selector, s))
-                    volume = volume_id(selector, key)
+                    volume = volume_id(selector, identity(volume_key(selector, s)))
                     if unsampled.get(volume) == at:
-                        reporters.setdefault(volume, []).append(s.labels)
-                        keys[volume] = key
+                        reporters.setdefault(volume, []).append(s)
             return reporters, reporting
 
         answer = self._unless_failing(
@@ -1102,7 +1098,12 @@ class PrometheusSource:
         if answer is None:
             return set()
         reporters, reporting = answer
-        deleted = {volume: keys[volume] for volume, by in reporters.items() if all(map(reporting, by))}
+        # Each deleted volume with its key (by which _still_listed tells its cluster): that of its last reporter read.
+        deleted = {
+            volume: identity(volume_key(selector, by[-1]))
+            for volume, by in reporters.items()
+            if all(reporting(s.labels) for s in by)
+        }
         return set(deleted) - self._still_listed(selector, deleted, end, identity)
 
     def _still_listed(

@@ -94,9 +94,10 @@ class Volume:
             return None
         # The forecast reads a 15-minute grid: where the history's own last sample is not at capacity, an older stretch
         # at capacity is not this one, and the forecast's own time is all that is known.
-        if not _at_capacity(self.history)[-1]:
+        full = _at_capacity(self.history)
+        if not full[-1]:
             return f.asof
-        return int(self.history.timestamps[_reached_capacity(self.history)[-1]])
+        return int(self.history.timestamps[_reached_capacity(full)[-1]])
 
     def first_full(self) -> int | None:
         """The date its row shows: since when it is full, or when the forecast has it fill (median)."""
@@ -697,7 +698,8 @@ def _mark_at_capacity(ax: Axes, history: UsageHistory, factor: float) -> None:
         label="used: at capacity",
         zorder=USED_ZORDER + 1,
     )
-    reached = _reached_capacity(history)
+    full = _at_capacity(history)
+    reached = _reached_capacity(full)
     if not reached.size:
         return
     ax.plot(
@@ -711,7 +713,7 @@ def _mark_at_capacity(ax: Axes, history: UsageHistory, factor: float) -> None:
         zorder=USED_ZORDER + 2,
     )
     last = int(reached[-1])
-    since = "full since" if _at_capacity(history)[-1] else "reached capacity"
+    since = "full since" if full[-1] else "reached capacity"
     ax.annotate(
         f"{since} {_wall(int(history.timestamps[last])):%Y-%m-%d %H:%M}",
         xy=(_local(history.timestamps[last : last + 1])[0], used[last]),
@@ -730,9 +732,8 @@ def _at_capacity(history: UsageHistory, share: float = 1.0) -> npt.NDArray[np.bo
     return np.asarray(history.used_bytes >= share * history.capacity_bytes)
 
 
-def _reached_capacity(history: UsageHistory) -> IntArray:
-    """The samples where usage reached its capacity: the first of each stretch at it."""
-    full = _at_capacity(history)
+def _reached_capacity(full: npt.NDArray[np.bool_]) -> IntArray:
+    """The samples where usage reached its capacity (``full``: per sample, at it): the first of each stretch at it."""
     return np.flatnonzero(full & ~np.concatenate(([False], full[:-1])))
 
 

@@ -12,7 +12,7 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -387,7 +387,14 @@ REPLICA_VARIABLE = "replica_labels"
 LEGEND_VARIABLE = "replica_legend"
 
 
-def render_dashboard(config: AlertConfig, dashboard: str, source: str) -> str:
+class RenderedDashboard(NamedTuple):
+    """The capacity dashboard with the config's replica labels."""
+
+    text: str
+    changed: bool  # whether its constants held other values (else the file is right as it is, whatever its layout)
+
+
+def render_dashboard(config: AlertConfig, dashboard: str, source: str) -> RenderedDashboard:
     """The capacity dashboard ``dashboard`` (its JSON text, read from ``source``) with its replica labels and legend
     set to the config's; everything else as it was. :class:`ConfigError` when it has no such constants (not dizuo's
     dashboard)."""
@@ -408,9 +415,10 @@ def render_dashboard(config: AlertConfig, dashboard: str, source: str) -> str:
                 )
             ]
         ) from None
+    held = [dict(labels), dict(legend)]  # update() replaces their values, so a shallow copy keeps what they held
     for variable, value in (
         (labels, ", ".join(config.replica_labels)),
         (legend, " ".join(f"{{{{{label}}}}}" for label in config.replica_labels)),
     ):
         variable.update({"type": "constant", "query": value, "current": {"text": value, "value": value}, "hide": 2})
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return RenderedDashboard(json.dumps(document, indent=2, ensure_ascii=False) + "\n", [labels, legend] != held)
