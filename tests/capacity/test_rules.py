@@ -344,6 +344,51 @@ def test_no_replica_labels_keep_the_instance_on_every_alert(tmp_path):
     assert all("without" not in e and "unless on (job" not in e for e in exprs), exprs
 
 
+@needs_promtool
+def test_an_alert_on_one_replica_names_it_by_the_city_s_replica_label(tmp_path):
+    """Two exporter replicas behind one address, told apart by the city's own label (`replica`): the one whose runs
+    fail is named in DizuoCapacityForecastStale by that label beside its address, not by the address both share.
+    Evaluated by promtool on the rules `dizuo capacity rules` generates from that config."""
+    config = tmp_path / "alerts-config.yaml"
+    config.write_text(CONFIG.read_text().replace("replica_labels: [instance, pod]", "replica_labels: [replica]"))
+    output = tmp_path / "alerts.yaml"
+    result = CliRunner().invoke(app, ["capacity", "rules", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    target = 'job="dizuo-capacity",instance="10.61.0.10:9782",replica="%s"'
+    series = [
+        {"series": f"dizuo_capacity_forecast_stale{{{target % replica}}}", "values": f"{stale}x40"}
+        for replica, stale in (("a", 1), ("b", 0))
+    ]
+    stale = {
+        "eval_time": "35m",
+        "alertname": "DizuoCapacityForecastStale",
+        "exp_alerts": [
+            {
+                "exp_labels": {
+                    "severity": "warning",
+                    "job": "dizuo-capacity",
+                    "instance": "10.61.0.10:9782",
+                    "replica": "a",
+                },
+                "exp_annotations": {
+                    "summary": "Capacity forecasts are stale: forecast alerts rest on old data.",
+                    "description": "The capacity exporter 10.61.0.10:9782 (replica a) has not completed a forecast run"
+                    " for more than 30m; it serves its last good forecast.",
+                    "runbook_url": "http://10.64.1.30/dizuo/runbook.html#dizuocapacityforecaststale",
+                },
+            }
+        ],
+    }
+    case = {
+        "rule_files": [str(output)],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": [stale]}],
+    }
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    done = promtool("test", "rules", tmp_path / "case.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.parametrize(
     "url",
     [

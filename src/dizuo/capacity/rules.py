@@ -224,6 +224,13 @@ def rules(config: AlertConfig) -> dict[str, Any]:
         return f"last_over_time({metric}[{config.series_gap}])"
 
     replicas = ", ".join(config.replica_labels)
+    # The replica an alert on the exporter itself is for: its address, and each other replica label it carries (two
+    # replicas behind one address, told apart by a relabelled `replica`, would otherwise read alike).
+    replica = "{{ $labels.instance }}" + "".join(
+        f"{{{{ with $labels.{label} }}}} ({label} {{{{ . }}}}){{{{ end }}}}"
+        for label in config.replica_labels
+        if label != "instance"
+    )
 
     def per_volume(aggregation: str, expr: str) -> str:
         """``expr`` once per volume however many replicas of the exporter report it: the replica labels Prometheus
@@ -278,7 +285,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             hold=config.stale.for_,
             severity="warning",
             summary="Capacity forecasts are stale: forecast alerts rest on old data.",
-            description="The capacity exporter {{ $labels.instance }} has not completed a forecast run "
+            description=f"The capacity exporter {replica} has not completed a forecast run "
             f"for more than {config.stale.for_}; it serves its last good forecast.",
         ),
         _alert(
@@ -288,7 +295,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             hold=config.stale.for_,
             severity="warning",
             summary="One kind of storage cannot be read: its forecast alerts rest on old data.",
-            description="The capacity exporter {{ $labels.instance }} has not read its {{ $labels.kind }} volumes"
+            description=f"The capacity exporter {replica} has not read its {{{{ $labels.kind }}}} volumes"
             f" for more than {config.stale.for_} (Prometheus refuses that selector's query) while it reads the"
             " others; it serves their forecasts from the last run that read them.",
         ),
@@ -299,7 +306,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             hold=config.no_volumes.for_,
             severity="warning",
             summary="The capacity exporter forecasts no volume: no capacity alert can fire.",
-            description="The capacity exporter {{ $labels.instance }} has had no volume to forecast for more than "
+            description=f"The capacity exporter {replica} has had no volume to forecast for more than "
             f"{config.no_volumes.for_}: its selectors match nothing in Prometheus, or no run has succeeded yet.",
         ),
         _alert(
@@ -326,7 +333,7 @@ def rules(config: AlertConfig) -> dict[str, Any]:
             # other serves every volume alert, so it does not page; with no replica up the alerts are blind.
             summary="A capacity exporter cannot be scraped: without another replica up, capacity alerts are blind.",
             description=f"Prometheus has not scraped job {config.exporter_job}"
-            "{{ with $labels.instance }} at {{ . }}{{ end }}"
+            f"{{{{ with $labels.instance }}}} at {replica}{{{{ end }}}}"
             f" for more than {config.exporter_down.for_}.",
         ),
         _alert(
