@@ -83,8 +83,9 @@ def test_a_zone_renamed_with_its_former_name_keeps_every_resource_of_the_network
     """The extranet renamed `gov-extranet` with `renamed_from`: its network, router, security group, rules, routes
     (between zones, and the provincial line's ingress route) and transit port are the deployed ones under their former
     names (aliases), none replaced: a new transit port would ask for the router's pinned address the old one holds, new
-    rules are refused by Neutron beside the old ones alike. What changes is edited in place (names, tags) or is a
-    flow rule's description, which names the zone."""
+    rules are refused by Neutron beside the old ones alike, and replacing a rule the old one first stops its traffic.
+    What changes is edited in place (names, tags) or is the description of a rule of a flow, which names the zone and
+    is left as the rule was made."""
     before = run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"]
     city = city_copy(tmp_path / "after", _zone_renamed("extranet", "gov-extranet"))
     after = run_tiers(city, "0-network")["0-network"]
@@ -109,7 +110,7 @@ def test_a_zone_renamed_with_its_former_name_keeps_every_resource_of_the_network
     # Neutron edits no rule and no route in place, nor does a port move to another address: what Pulumi would
     # replace them for must be the deployed resource's (IDs aside, which the mock engine makes from names).
     replaced_for = {
-        RULE: ("direction", "protocol", "portRangeMin", "portRangeMax", "remoteIpPrefix"),
+        RULE: ("direction", "ethertype", "protocol", "portRangeMin", "portRangeMax", "remoteIpPrefix", "description"),
         ROUTE: ("destinationCidr", "nextHop"),
         PORT: ("fixedIps",),
     }
@@ -119,6 +120,25 @@ def test_a_zone_renamed_with_its_former_name_keeps_every_resource_of_the_network
             was, checked = renamed[r.name], checked + 1
             ips = [ip.get("ipAddress") for ip in r.inputs.get("fixedIps", [])]
             assert ips == [ip.get("ipAddress") for ip in was.inputs.get("fixedIps", [])], r.name
-            moved = [k for k in replaced_for[r.type] if k != "fixedIps" and was.inputs.get(k) != r.inputs.get(k)]
+            moved = [
+                k
+                for k in replaced_for[r.type]
+                if k != "fixedIps" and k not in r.ignore_changes and was.inputs.get(k) != r.inputs.get(k)
+            ]
             assert moved == [], f"{r.name}: {moved} changed, which replaces it"
     assert checked > 5, sorted(renamed)
+
+
+def test_the_within_zone_rule_names_nothing_a_rename_changes(tmp_path: Path) -> None:
+    """The rule letting a zone's members reach each other says the same in every zone and names no zone, so that one
+    made after a zone rename reads as one made before: Neutron keeps a rule's description as it was made (changing it
+    means replacing the rule, which cuts the members off from each other meanwhile), and a description naming the
+    zone's former code would mislead whoever reads the renamed zone's group."""
+    city = city_copy(tmp_path / "after", _zone_renamed("extranet", "gov-extranet"))
+    after = run_tiers(city, "0-network")["0-network"]
+    within = {r.name: r.inputs["description"] for r in after.of_type(RULE) if r.name.endswith("-within")}
+    assert len(within) == 4, sorted(within)
+    zones = ("extranet", "dedicated", "internet", "management")
+    naming = {rule: text for rule, text in within.items() if any(zone in text for zone in zones)}
+    assert naming == {}, f"within-zone rules whose description names a zone: {naming}"
+    assert len(set(within.values())) == 1, within

@@ -23,10 +23,23 @@ def _rules(run: StackRun) -> dict[str, Registered]:
     return {r.urn: r for r in run.of_type(RULE)}
 
 
-def test_a_rule_whose_description_changed_is_deleted_before_its_replacement_is_created(tmp_path: Path) -> None:
-    """Editing a flow's description replaces its rules (every field of a Neutron rule forces a new one), and Neutron
-    refuses the replacement while the old rule, equal but for its description, is still there: the old rule goes
-    first, or every `dizuo up` from then on fails with 409 SecurityGroupRuleExists."""
+def _replaced(before: dict[str, Registered], after: dict[str, Registered]) -> dict[str, list[str]]:
+    """The rules of ``after`` (by name) that an update from ``before`` replaces, each with the inputs it is replaced
+    for: Neutron edits no rule, so every changed input replaces it but those the rule ignores changes to."""
+    replaced = {}
+    for urn, new in after.items():
+        old = before[urn].inputs
+        changed = sorted(k for k in old.keys() | new.inputs.keys() if old.get(k) != new.inputs.get(k))
+        if forcing := [k for k in changed if k not in new.ignore_changes]:
+            replaced[new.name] = forcing
+    return replaced
+
+
+def test_a_reworded_flow_description_replaces_no_rule(tmp_path: Path) -> None:
+    """Editing a flow's description replaces none of its rules: Neutron edits no rule (the description forces a new
+    one too), and no replacement keeps the flow open (created first, it is refused with 409 SecurityGroupRuleExists
+    beside the old one alike; deleted first, the flow stops until the new one is made), so each rule keeps the
+    description it was made with. Should a rule be replaced all the same, the old one goes first."""
 
     def reworded(network: dict[str, Any]) -> None:
         network["flows"][0]["description"] = "互联网区前置服务经 API 网关访问政务外网后端 (改写)"
@@ -34,12 +47,12 @@ def test_a_rule_whose_description_changed_is_deleted_before_its_replacement_is_c
     before = _rules(run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"])
     after = _rules(run_tiers(city_copy(tmp_path / "after", {"network.yaml": reworded}), "0-network")["0-network"])
     assert set(after) == set(before), "a reworded description renamed a rule"
-    replaced = [urn for urn in after if after[urn].inputs != before[urn].inputs]
-    assert replaced, "the edit changed no rule: the test edits the wrong entries"
-    for urn in replaced:
-        old, new = before[urn].inputs, after[urn].inputs
-        changed = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
-        assert changed == {"description"}, f"{urn}: {changed}"
+    reworded_rules = [urn for urn in after if after[urn].inputs != before[urn].inputs]
+    assert reworded_rules, "the edit changed no rule: the test edits the wrong entries"
+    replaced = _replaced(before, after)
+    assert replaced == {}, (
+        f"rules a reworded flow description replaces (the flow stops or the update fails): {replaced}"
+    )
     created_first = [r.name for r in after.values() if not r.delete_before_replace]
     assert created_first == [], f"replaced by creating the new rule first, which Neutron refuses: {created_first}"
 
@@ -74,9 +87,10 @@ def _renamed(network: dict[str, Any]) -> None:
 
 
 def test_renaming_a_flow_or_an_ingress_source_keeps_every_rule_and_route(tmp_path: Path) -> None:
-    """A renamed flow or ingress source rewords its rules' descriptions under the same names: named after the entry,
-    each rule was a new resource, which Pulumi creates before deleting the old one, and Neutron refuses it (409
-    SecurityGroupRuleExists) as it refuses a second route alike on a router, so `dizuo up` failed."""
+    """A renamed flow or ingress source keeps its rules and route, none replaced: named after the entry, each rule was
+    a new resource, which Pulumi creates before deleting the old one, and Neutron refuses it (409
+    SecurityGroupRuleExists) as it refuses a second route alike on a router, so `dizuo up` failed; and a rule whose
+    description names the entry was replaced, the old one deleted first, so the flow stopped for a moment."""
     before = run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"]
     after = run_tiers(city_copy(tmp_path / "after", {"network.yaml": _renamed}), "0-network")["0-network"]
     for kind in (RULE, ROUTE):
@@ -86,11 +100,8 @@ def test_renaming_a_flow_or_an_ingress_source_keeps_every_rule_and_route(tmp_pat
     old_rules, new_rules = _rules(before), _rules(after)
     reworded = [urn for urn in new_rules if new_rules[urn].inputs != old_rules[urn].inputs]
     assert len(reworded) == 3, f"the renamed flow opens 2 ports and the ingress source 1: {reworded}"
-    for urn in reworded:
-        old_inputs, new_inputs = old_rules[urn].inputs, new_rules[urn].inputs
-        changed = {key for key in old_inputs.keys() | new_inputs.keys() if old_inputs.get(key) != new_inputs.get(key)}
-        assert changed == {"description"}, f"{urn}: {changed}"
-        assert new_rules[urn].delete_before_replace, f"{new_rules[urn].name}: created before the old rule goes"
+    replaced = _replaced(old_rules, new_rules)
+    assert replaced == {}, f"rules a rename replaces (the flow stops meanwhile): {replaced}"
     routes = {r.urn: r.inputs for r in before.of_type(ROUTE)}
     assert {r.urn: r.inputs for r in after.of_type(ROUTE)} == routes, "a renamed ingress source changed its route"
 

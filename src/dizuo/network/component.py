@@ -20,6 +20,7 @@ from dizuo.declaration.model import NetworkFile
 from dizuo.naming import management_port_tag
 from dizuo.naming import name as dz_name
 from dizuo.network.shapes import (
+    WITHIN_RULE_DESCRIPTION,
     address_key,
     allocation_pools,
     former_ingress_route_name,
@@ -32,7 +33,6 @@ from dizuo.network.shapes import (
     rule_name,
     subnet_holding,
     unambiguous_formers,
-    within_rule_description,
     within_rule_name,
     zone_route_name,
 )
@@ -100,12 +100,15 @@ class CityNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: CityNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("dizuo:network:CityNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # Every field of a Neutron security-group rule forces a new rule (a description or zone title edited in the
-        # declaration too), and Neutron refuses a rule equal to one the group holds but for its description (409
-        # SecurityGroupRuleExists: its duplicate check ignores the description). Pulumi creates the replacement first
-        # by default, which would fail every update from then on; the old rule goes first instead, as Terraform,
-        # which the provider is built for, does by default.
-        rule_child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        # Neutron edits no security-group rule: every field forces a new one, its description too. Its description is
+        # therefore written once, when the rule is made, and left as it is (ignore_changes): a flow, ingress source or
+        # zone renamed, or a flow's description reworded, would otherwise replace the rule, and no replacement keeps
+        # the traffic flowing. Pulumi creates the new rule first by default, and Neutron refuses it beside the old one
+        # (409 SecurityGroupRuleExists: its duplicate check ignores the description), failing every update from then
+        # on; deleting the old one first stops what it admits until the new one is made. A rule Pulumi still replaces
+        # (its zone's security group made anew, or `pulumi up --replace`) has the old one deleted first, as Terraform,
+        # which the provider is built for, does by default: Neutron would refuse the new one beside it.
+        rule_child = pulumi.ResourceOptions(parent=self, delete_before_replace=True, ignore_changes=["description"])
         zones: list[ZoneContract] = []
         groups: dict[str, openstack.networking.SecGroup] = {}
         routers: dict[str, openstack.networking.Router] = {}
@@ -167,16 +170,11 @@ class CityNetwork(pulumi.ComponentResource):
                 direction="ingress",
                 ethertype="IPv4",
                 remote_group_id=group.id,
-                # Made from the zone's code, as the rule's name is, never from its title: Neutron edits no rule, so a
-                # title reworded in the declaration replaced the rule, deleted first (above), and the zone's members
-                # lost each other (Kubernetes nodes their API server) until the new one was made.
-                description=within_rule_description(zone.name),
-                # The description never changes for a rule of this name; what is ignored is the title that rules made
-                # up to dizuo 0.1.0 carry, which would otherwise replace each of them (the same outage) once.
-                opts=_formerly(
-                    pulumi.ResourceOptions.merge(rule_child, pulumi.ResourceOptions(ignore_changes=["description"])),
-                    was and f"{name}-{within_rule_name(was)}",
-                ),
+                # Names nothing the declaration renames or rewords (the rule is in the zone's group, whose name says
+                # the zone), so that it never goes out of date. Rules made before keep theirs (rule_child): the zone's
+                # title up to dizuo 0.1.0, its code since, the former code after a zone rename.
+                description=WITHIN_RULE_DESCRIPTION,
+                opts=_formerly(rule_child, was and f"{name}-{within_rule_name(was)}"),
             )
             subnet_ids = []
             for subnet in zone.subnets:

@@ -60,10 +60,10 @@ def within_rule_name(zone: str) -> str:
     return f"{zone}-within"
 
 
-def within_rule_description(zone: str) -> str:
-    """The description of the rule letting zone ``zone``'s members reach each other: after the zone's code, which names
-    the rule too, so that nothing a declaration edits in place (the zone's title) makes Neutron replace the rule."""
-    return f"zone {zone}: traffic between the zone's own members"
+WITHIN_RULE_DESCRIPTION = "Traffic between the members of this security group: the zone's own"
+"""The description of the rule letting a zone's members reach each other: the same for every zone, naming neither
+its code nor its title, which a declaration renames or rewords while Neutron keeps a rule's description as it was
+made (replacing the rule would cut the zone's members off from each other meanwhile)."""
 
 
 def zone_route_name(here: str, there: str) -> str:
