@@ -142,3 +142,22 @@ def test_the_within_zone_rule_names_nothing_a_rename_changes(tmp_path: Path) -> 
     naming = {rule: text for rule, text in within.items() if any(zone in text for zone in zones)}
     assert naming == {}, f"within-zone rules whose description names a zone: {naming}"
     assert len(set(within.values())) == 1, within
+
+
+def test_a_rule_from_anywhere_says_so_and_keeps_the_rule_deployed_under_its_digits(tmp_path: Path) -> None:
+    """A rule admitting every address is named `...-from-anywhere`, which a reader of a preview cannot take for a rule
+    from some range as `...-from-0-0-0-0-0` could be, and finds the rule deployed under that former name (an alias),
+    its zone renamed too: as a new resource it would be made before the old one goes, and Neutron refuses it beside
+    the old one alike (409 SecurityGroupRuleExists)."""
+    before = run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"]
+    world = sorted(r.name for r in before.of_type(RULE) if r.inputs.get("remoteIpPrefix") == "0.0.0.0/0")
+    assert world == ["yl-internet-tcp-443-from-anywhere", "yl-internet-tcp-80-from-anywhere"], world
+    # The stack as deployed before rules from anywhere said so.
+    deployed = [r.urn.replace("-from-anywhere", "-from-0-0-0-0-0") for r in before.resources]
+    for city in (city_copy(tmp_path / "same"), city_copy(tmp_path / "renamed", _zone_renamed("internet", "dmz"))):
+        after = run_tiers(city, "0-network")["0-network"]
+        claimed = Counter([r.urn for r in after.resources] + [a for r in after.resources for a in r.aliases])
+        lost = sorted(urn.rsplit("::", 1)[1] for urn in deployed if claimed[urn] == 0)
+        assert lost == [], f"{city.name}: deployed resources no longer claimed (replaced or deleted): {lost}"
+        twice = sorted(urn for urn, count in claimed.items() if count > 1)
+        assert twice == [], f"{city.name}: URNs two resources claim (name or alias), which Pulumi refuses: {twice}"

@@ -26,7 +26,7 @@ WATCHED: dict[str, dict[str, list[str]]] = {
     "network": {
         "yl-management-sg": ["name", "description"],
         "yl-extranet-tcp-22-from-10-64-0-0-16": ["remoteIpPrefix", "portRangeMin", "protocol"],
-        "yl-internet-tcp-443-from-0-0-0-0-0": ["remoteIpPrefix", "portRangeMin"],
+        "yl-internet-tcp-443-from-anywhere": ["remoteIpPrefix", "portRangeMin"],
         "yl-ext-k8s-nodes-subnet": ["cidr", "gatewayIp", "name"],
         "yl-transit-subnet": ["cidr", "noGateway", "enableDhcp"],
         "yl-extranet-to-management-route": ["destinationCidr", "nextHop"],

@@ -24,13 +24,13 @@ from dizuo.network.shapes import (
     address_key,
     allocation_pools,
     former_ingress_route_name,
+    former_rule_names,
     gateway,
     ingress_route_name,
     ingress_rules,
     needs_external_network,
     neutron_description,
     reserved_addresses,
-    rule_name,
     subnet_holding,
     unambiguous_formers,
     within_rule_name,
@@ -241,8 +241,12 @@ class CityNetwork(pulumi.ComponentResource):
                 opts=_formerly(
                     rule_child,
                     up_to_0_1_0 and f"{name}-{up_to_0_1_0}",
-                    (was := formerly.get(rule.zone))
-                    and f"{name}-{rule_name(was, rule.protocol, rule.port, rule.remote_cidr)}",
+                    *(
+                        f"{name}-{former}"
+                        for former in former_rule_names(
+                            rule.zone, rule.protocol, rule.port, rule.remote_cidr, formerly.get(rule.zone)
+                        )
+                    ),
                 ),
             )
         self._route_between_zones(name, args, routers, child, formerly)

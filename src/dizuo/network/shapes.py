@@ -42,11 +42,25 @@ def range_key(cidr: str) -> str:
 
 def rule_name(zone: str, protocol: str, port: int | None, remote_cidr: str) -> str:
     """A flow's or ingress source's security-group rule, named after what Neutron tells rules apart by (the zone's
-    group, protocol, port, remote range), never after the entry: renaming a flow or an ingress source then edits the
-    rule's description under the same name. Named after the entry, the renamed rule was a new resource, which Pulumi
+    group, protocol, port, remote range), never after the entry: renaming a flow or an ingress source then leaves the
+    rule as it is, under the same name. Named after the entry, the renamed rule was a new resource, which Pulumi
     creates before it deletes the old one, and Neutron refuses it (409 SecurityGroupRuleExists: its duplicate check
-    ignores the description). Two rules of one name are two rules Neutron holds once (``validate`` refuses them)."""
-    return f"{zone}-{protocol}-{port or 'all'}-from-{range_key(remote_cidr)}"
+    ignores the description). Two rules of one name are two rules Neutron holds once (``validate`` refuses them).
+    A rule admitting every address says so, ``from-anywhere``: in digits (``from-0-0-0-0-0``) a reader of a preview
+    could take the rule open to the world for one from some range."""
+    source = "anywhere" if ipaddress.IPv4Network(remote_cidr).prefixlen == 0 else range_key(remote_cidr)
+    return f"{zone}-{protocol}-{port or 'all'}-from-{source}"
+
+
+def former_rule_names(zone: str, protocol: str, port: int | None, remote_cidr: str, zone_was: str | None) -> set[str]:
+    """The names a rule had before it was renamed (its aliases), but for the one of the 0.1.0 release
+    (:func:`former_rule_name`): its zone's former name (``zone_was``, a zone's ``renamed_from``), and a rule from
+    anywhere its range in digits (``from-0-0-0-0-0``, before :func:`rule_name` wrote ``from-anywhere``)."""
+    zones = [zone] if zone_was is None else [zone, zone_was]
+    digits = {f"{z}-{protocol}-{port or 'all'}-from-{range_key(remote_cidr)}" for z in zones}
+    return ({rule_name(z, protocol, port, remote_cidr) for z in zones} | digits) - {
+        rule_name(zone, protocol, port, remote_cidr)
+    }
 
 
 def former_rule_name(zone: str, entry: str, protocol: str, port: int | None) -> str:
