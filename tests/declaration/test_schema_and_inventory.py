@@ -74,6 +74,17 @@ def test_every_key_a_schema_description_names_is_a_declaration_key() -> None:
     assert not unknown, f"descriptions naming keys the declaration does not have: {unknown}"
 
 
+def test_the_schema_says_a_rules_description_is_kept_as_it_was_made() -> None:
+    """`dizuo schema network.yaml` tells whoever edits a flow's or ingress source's description that its rules keep the
+    words they were made with (the network stack ignores later changes, since replacing a rule stops its traffic),
+    rather than leave them to wonder why Horizon still shows the old words."""
+    defs = FILES["network.yaml"].model_json_schema()["$defs"]
+    for entry in ("Flow", "IngressSource"):
+        said = defs[entry]["properties"]["description"].get("description", "")
+        assert "when the rule is made" in said, f"{entry}.description: {said!r}"
+        assert "replaces no rule" in said, f"{entry}.description: {said!r}"
+
+
 def test_schema_of_something_not_a_declaration_file_is_refused() -> None:
     """`dizuo schema nope.yaml` exits 2 listing the declaration files it has a schema for."""
     done = CliRunner().invoke(app, ["schema", "nope.yaml"])

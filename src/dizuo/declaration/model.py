@@ -285,6 +285,15 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Ports = Annotated[tuple[Port, ...], AfterValidator(_ports_once)]
 
 
+# Neutron edits no security-group rule, and replacing one stops what it admits (or fails), so the network stack
+# writes a rule's description once.
+RULE_WORDS = (
+    "Free text, written after the entry's name, source and destination into the description of each of its "
+    "security-group rules when the rule is made; Neutron changes no rule in place, so a later edit or rename leaves "
+    "the rules' descriptions as they were made and replaces no rule"
+)
+
+
 class Flow(Frozen):
     """An allowed flow between zones; everything not declared is denied."""
 
@@ -293,7 +302,7 @@ class Flow(Frozen):
     destination: str = Field(description="Zone name")
     protocol: Protocol = "tcp"
     ports: Ports = Field(default=(), description="Destination ports; empty means all of the protocol")
-    description: str = ""
+    description: str = Field(default="", description=RULE_WORDS)
 
     @model_validator(mode="after")
     def _icmp_has_no_ports(self) -> Flow:
@@ -314,7 +323,7 @@ class IngressSource(Frozen):
     destination: str
     protocol: Protocol = "tcp"
     ports: Ports = Field(min_length=1)
-    description: str = ""
+    description: str = Field(default="", description=RULE_WORDS)
     via: IPv4Text | None = Field(
         default=None,
         description="The next hop towards `cidr`, on one of the destination zone's subnets (the router of the line it "
