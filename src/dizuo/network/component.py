@@ -220,9 +220,9 @@ class CityNetwork(pulumi.ComponentResource):
                 )
             )
         rules = ingress_rules(args.network)
-        # Rules are named after what Neutron compares, so that renaming a flow or an ingress source only rewords a
-        # description. Up to dizuo 0.1.0 they were named after the entry: the alias lets a stack deployed then find
-        # each rule under its new name, instead of replacing every one of them.
+        # Rules are named after what Neutron compares, so that renaming a flow or an ingress source keeps its rules
+        # (their descriptions as made, above). Up to dizuo 0.1.0 they were named after the entry: the alias lets a
+        # stack deployed then find each rule under its new name, instead of replacing every one of them.
         former_rules = unambiguous_formers(
             ((rule.resource, rule.former) for rule in rules), [within_rule_name(z.name) for z in args.network.zones]
         )
