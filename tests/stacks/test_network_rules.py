@@ -9,6 +9,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from dizuo.cli import app
+from dizuo.network.shapes import former_rule_names, rule_name
 from dizuo.synth.engine import Registered, StackRun
 
 from .conftest import ROOT, YULIN, city_copy, run_tiers
@@ -190,3 +191,18 @@ def test_every_description_fits_neutron_however_long_a_zone_title_is(tmp_path: P
     assert any(r.inputs["description"].startswith("省级政务外网接入区") for r in described)
     too_long = {r.name: len(r.inputs["description"]) for r in described if len(r.inputs["description"]) > 255}
     assert not too_long, f"descriptions Neutron refuses (characters): {too_long}"
+
+
+def test_a_rule_s_former_names_are_its_zone_s_former_name_and_its_range_in_digits() -> None:
+    """A rule's aliases: its name under its zone's former name, and for a rule from anywhere its name in digits
+    (under both zone names), never its own name (Pulumi takes an alias to a resource's own name for another one)."""
+    assert rule_name("internet", "tcp", 443, "0.0.0.0/0") == "internet-tcp-443-from-anywhere"
+    assert rule_name("extranet", "udp", None, "172.16.0.0/12") == "extranet-udp-all-from-172-16-0-0-12"
+    assert former_rule_names("extranet", "tcp", 443, "172.16.0.0/12", None) == set()
+    assert former_rule_names("extranet", "tcp", 443, "172.16.0.0/12", "ext") == {"ext-tcp-443-from-172-16-0-0-12"}
+    assert former_rule_names("internet", "tcp", 80, "0.0.0.0/0", None) == {"internet-tcp-80-from-0-0-0-0-0"}
+    assert former_rule_names("dmz", "tcp", 80, "0.0.0.0/0", "internet") == {
+        "dmz-tcp-80-from-0-0-0-0-0",
+        "internet-tcp-80-from-anywhere",
+        "internet-tcp-80-from-0-0-0-0-0",
+    }
