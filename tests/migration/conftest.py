@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from dizuo.migration import solve as solve_module
 from dizuo.migration.instance import Instance, parse_instance
 
 TIB = 2**40
 GIB = 2**30
+PIB = 2**50
 # The five city-scale public instances of shared/bench/migration, kept with the tests so a clean clone runs them.
 PUBLIC = Path(__file__).resolve().parent / "data"
 
@@ -80,6 +82,34 @@ def one_byte_over() -> dict[str, Any]:
     out = document(docs, [pool], keep_tib=0)
     out["legacy"]["target_bytes"] = s3 + 10  # need = s1 + s2 - 10
     return out
+
+
+def _sized(doc: dict[str, Any], size: int) -> dict[str, Any]:
+    """``doc`` with its projected bytes set to ``size`` exactly (a byte off a whole TiB, where needed)."""
+    doc["projected_bytes"] = size
+    return doc
+
+
+def no_greedy_plan_and_one_byte_short() -> dict[str, Any]:
+    """Both greedy passes take a and d (the cheapest per byte, the largest) and then find no room for b or c, one byte
+    short of the relief; HiGHS's first plan, a + d at 2 CNY, is that byte short too (invisible in floats): only b + c,
+    20 CNY, fits and relieves, and HiGHS finds it only after a rounding repair."""
+    docs = [
+        _sized(system("a", 0, {"A": 1}), 6 * PIB),
+        _sized(system("b", 0, {"A": 10}), 5 * PIB),
+        _sized(system("c", 0, {"A": 10}), 5 * PIB),
+        _sized(system("d", 0, {"A": 1}), 4 * PIB - 1),
+    ]
+    out = document(docs, [target("A", 10 * 1024)], keep_tib=0, wave_tib=100 * 1024)
+    out["legacy"]["target_bytes"] = 10 * PIB - 1  # need = 10 PiB: a + d is one byte short
+    return out
+
+
+def allow_no_repairs(monkeypatch: pytest.MonkeyPatch, *, core_min_vars: int) -> None:
+    """Solve with no rounding repair allowed (MAX_REPAIRS 0), a core MILP first on models of more than
+    ``core_min_vars`` columns (as on a large model)."""
+    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
+    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", core_min_vars)
 
 
 def build(systems: list[dict[str, Any]], targets: list[dict[str, Any]], **kwargs: Any) -> Instance:

@@ -15,11 +15,27 @@ from scipy.optimize import Bounds, LinearConstraint
 from dizuo.migration import highs
 from dizuo.migration import solve as solve_module
 from dizuo.migration.instance import Instance, InstanceError, load_instance, parse_instance
-from dizuo.migration.solve import Assignment, build_model, destinations, greedy_assignment, solve
+from dizuo.migration.solve import (
+    Assignment,
+    build_model,
+    destinations,
+    greedy_assignment,
+    solve,
+    stopped_after_repairs,
+)
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import plan_waves
 
-from .conftest import PUBLIC, TIB, build, one_byte_over, system, target
+from .conftest import (
+    PUBLIC,
+    TIB,
+    allow_no_repairs,
+    build,
+    no_greedy_plan_and_one_byte_short,
+    one_byte_over,
+    system,
+    target,
+)
 
 
 def _plan(instance: Instance, answer: Assignment) -> Plan:
@@ -241,6 +257,34 @@ def test_the_greedy_plan_no_highs_run_improved_on_is_heuristic_not_a_limit(monke
     repaired = solve(instance, time_limit=3600)
     assert repaired.destinations == kept.destinations, "HiGHS's plan after its repair cut costs what greedy's does"
     assert (repaired.status, repaired.greedy) == ("optimal", False), "a plan HiGHS gave at the greedy's cost is its"
+
+
+def test_no_plan_at_the_repair_limit_says_after_how_many_repairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither greedy pass finds a plan and HiGHS's first one breaks the relief by a byte, no repair allowed: no plan,
+    status unknown, the reason saying HiGHS stopped after 1 rounding repair (its repair limit), never that none
+    exists; allowed its repairs, HiGHS finds the one plan that holds."""
+    instance = parse_instance(no_greedy_plan_and_one_byte_short(), "hand-made.json")
+    assert greedy_assignment(build_model(instance)) is None, "the premise: greedy finds no plan"
+    allow_no_repairs(monkeypatch, core_min_vars=2000)
+    stuck = solve(instance, time_limit=3600)
+    assert (stuck.status, stuck.destinations, stuck.stopped, stuck.repairs) == ("unknown", None, "repair limit", 1)
+    assert stuck.reason is not None
+    assert stuck.reason.startswith(
+        "no plan found before HiGHS stopped after 1 rounding repair (its repair limit) and none proven impossible"
+    ), stuck.reason
+    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 20)
+    assert _moved(solve(instance, time_limit=3600)) == {"b": "A", "c": "A"}
+
+
+@pytest.mark.parametrize(
+    ("count", "said"),
+    [(1, "stopped after 1 rounding repair"), (21, "stopped after 21 rounding repairs"),
+     (1234, "stopped after 1,234 rounding repairs")],
+)  # fmt: skip
+def test_the_repair_limit_is_worded_one_way(count: int, said: str) -> None:
+    """The log, the summary, PLAN.md and an unknown's reason all say the repair limit with one helper: singular for
+    one repair, thousands grouped as the other counts are."""
+    assert stopped_after_repairs(count) == said
 
 
 def test_greedy_fallback_gives_a_valid_plan() -> None:

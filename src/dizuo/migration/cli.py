@@ -38,7 +38,7 @@ from dizuo.migration.report import (
     plan_deadline,
     write_city_plan,
 )
-from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, rounding_repairs, show_bytes, solve
+from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, show_bytes, solve, stopped_after_repairs
 from dizuo.migration.validate import Plan, check_plan, plan_cost
 from dizuo.migration.waves import DEFAULT_TIME_LIMIT_S as WAVES_TIME_LIMIT_S
 from dizuo.migration.waves import Waves, plan_waves
@@ -165,9 +165,9 @@ def _solver_status(assignment: Assignment) -> str:
     """The summary's solver status: work_limit and time_limit say it already; repair_limit adds after how many
     repairs; a greedy plan kept says so and what stopped HiGHS, no plan what stopped HiGHS."""
     if assignment.status == "repair_limit":
-        return f"repair_limit (stopped after {rounding_repairs(assignment.repairs)})"
+        return f"repair_limit ({stopped_after_repairs(assignment.repairs)})"
     if assignment.stopped == "repair limit":
-        stopped: str | None = f"HiGHS stopped after {rounding_repairs(assignment.repairs)}"
+        stopped: str | None = f"HiGHS {stopped_after_repairs(assignment.repairs)}"
     elif assignment.stopped:
         stopped = f"HiGHS stopped at its {assignment.stopped}"
     else:

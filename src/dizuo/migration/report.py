@@ -48,7 +48,7 @@ from dizuo.migration.city import (
 )
 from dizuo.migration.instance import System
 from dizuo.migration.outlook import Projected
-from dizuo.migration.solve import TIB, Assignment, rounding_repairs, show_bytes
+from dizuo.migration.solve import TIB, Assignment, show_bytes, stopped_after_repairs
 from dizuo.migration.validate import Plan, plan_cost
 from dizuo.migration.waves import Waves
 
@@ -549,7 +549,7 @@ def _solver_limit_clause(assignment: Assignment, gap: str) -> str:
         )
     if assignment.stopped == "repair limit":
         return (
-            f"HiGHS stopped after {rounding_repairs(assignment.repairs)}{gap} (its repair limit: each plan it gave "
+            f"HiGHS {stopped_after_repairs(assignment.repairs)}{gap} (its repair limit: each plan it gave "
             "broke a pool's capacity or the relief by a rounding error and was cut off; the same declaration gives "
             "this plan on any machine), so a cheaper plan may exist"
         )

@@ -486,13 +486,14 @@ def _unproven_status(stopped: str | None, *, solved: bool, overruled: bool, repa
     if stopped is None:  # HiGHS ended for another reason (a numerical failure): no limit to blame, no proof either
         return "heuristic", "plan HiGHS did not prove"
     if stopped == "repair limit":
-        return "repair_limit", f"repair limit (stopped after {rounding_repairs(repairs)}): plan"
+        return "repair_limit", f"repair limit ({stopped_after_repairs(repairs)}): plan"
     return stopped.replace(" ", "_"), f"{stopped}: plan"
 
 
-def rounding_repairs(count: int) -> str:
-    """``count`` rounding repairs, in words: how an unproven plan says the repair limit stopped HiGHS."""
-    return f"{count:,} rounding repair{'' if count == 1 else 's'}"
+def stopped_after_repairs(count: int) -> str:
+    """How the log, the summary, PLAN.md and an unknown's reason say the repair limit stopped HiGHS: "stopped after
+    ``count`` rounding repair(s)", one wording wherever it is said."""
+    return f"stopped after {count:,} rounding repair{'' if count == 1 else 's'}"
 
 
 def _bound(model: Model, run: _Run, lp: tuple[float, FloatArray] | None, objective: int) -> float | None:
@@ -630,7 +631,7 @@ def _no_plan(model: Model, seconds: float, base: _Size, stopped: str | None, rep
     shown = reading(model.need, movable or 0.0)
     within = {
         None: "(HiGHS ended without one, at no limit)",
-        "repair limit": f"after {rounding_repairs(repairs)} (the repair limit)",
+        "repair limit": f"before HiGHS {stopped_after_repairs(repairs)} (its repair limit)",
     }.get(stopped, f"within the {stopped}")
     reason = (
         f"no plan found {within} and none proven impossible (relief needs {shown(model.need)}; "
