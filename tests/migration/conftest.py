@@ -90,6 +90,20 @@ def _sized(doc: dict[str, Any], size: int) -> dict[str, Any]:
     return doc
 
 
+def core_plan_then_one_byte_short() -> dict[str, Any]:
+    """The core MILP (the two columns of smallest LP reduced cost, with CORE_MIN_VARS at 2) gives x + y, 12 CNY, which
+    holds; the full MILP's plan, z alone at 11 CNY, moves one byte less than the relief needs (invisible in floats), so
+    HiGHS's own plan needs a rounding repair before the core's, its optimum, is proven. Greedy also finds x + y."""
+    docs = [
+        _sized(system("x", 0, {"A": 6}), 6 * PIB),
+        _sized(system("y", 0, {"A": 6}), 6 * PIB),
+        _sized(system("z", 0, {"A": 11}), 10 * PIB),
+    ]
+    out = document(docs, [target("A", 100 * 1024)], keep_tib=0, wave_tib=100 * 1024)
+    out["legacy"]["target_bytes"] = 12 * PIB - 1  # need = 10 PiB + 1 byte: z alone is one byte short
+    return out
+
+
 def no_greedy_plan_and_one_byte_short() -> dict[str, Any]:
     """Both greedy passes take a and d (the cheapest per byte, the largest) and then find no room for b or c, one byte
     short of the relief; HiGHS's first plan, a + d at 2 CNY, is that byte short too (invisible in floats): only b + c,

@@ -18,7 +18,16 @@ from dizuo.migration import waves as waves_module
 from dizuo.migration.instance import load_instance
 from dizuo.migration.validate import check_plan, parse_plan
 
-from .conftest import GIB, TIB, document, one_byte_over, system, target
+from .conftest import (
+    GIB,
+    TIB,
+    allow_no_repairs,
+    core_plan_then_one_byte_short,
+    document,
+    one_byte_over,
+    system,
+    target,
+)
 from .test_waves import hard_packing_systems
 
 DIZUO = Path(sys.executable).with_name("dizuo")
@@ -215,8 +224,7 @@ def test_a_plan_stopped_by_its_repair_limit_says_so_in_the_summary(
     """`dizuo migrate plan` whose MILP ran out of rounding repairs (none allowed here, HiGHS's first plan one byte
     over) prints the plan kept, the greedy one the core seeded the fixing with, and says in the summary that it kept
     the greedy plan as HiGHS stopped after that many repairs, not at a time limit nor as HiGHS's plan."""
-    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
-    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)  # a core MILP first, as on a large model
+    allow_no_repairs(monkeypatch, core_min_vars=1)  # a core MILP first, as on a large model
     path = _write(tmp_path, one_byte_over())
     result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--time-limit", "3600"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
@@ -228,6 +236,23 @@ def test_a_plan_stopped_by_its_repair_limit_says_so_in_the_summary(
     assert "repair_limit" not in summary, summary
     assert "time limit" not in summary, summary
     assert "time_limit" not in summary, summary
+
+
+def test_highs_s_own_plan_at_its_repair_limit_says_so_in_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dizuo migrate plan` where HiGHS's core gives a plan that holds and the full MILP's breaks by a byte, no repair
+    allowed, prints HiGHS's plan and says in the summary it stopped at its repair limit after 1 rounding repair, as
+    the log and PLAN.md say it, not that the greedy plan was kept."""
+    allow_no_repairs(monkeypatch, core_min_vars=2)
+    path = _write(tmp_path, core_plan_then_one_byte_short())
+    result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--time-limit", "3600"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["assignments"] == {"x": "A", "y": "A", "z": None}
+    summary = " ".join(result.stderr.split())
+    assert "repair limit (stopped after 1 rounding repair): plan at 12 CNY, bound 10" in summary, summary
+    assert "│ repair_limit (stopped after 1 rounding repair) │" in summary, summary
+    assert "greedy" not in summary, summary
 
 
 def test_a_wave_search_stopped_at_its_work_limit_is_said_in_the_summary(

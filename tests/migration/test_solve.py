@@ -15,6 +15,7 @@ from scipy.optimize import Bounds, LinearConstraint
 from dizuo.migration import highs
 from dizuo.migration import solve as solve_module
 from dizuo.migration.instance import Instance, InstanceError, load_instance, parse_instance
+from dizuo.migration.report import solver_sentence
 from dizuo.migration.solve import (
     Assignment,
     build_model,
@@ -31,6 +32,7 @@ from .conftest import (
     TIB,
     allow_no_repairs,
     build,
+    core_plan_then_one_byte_short,
     no_greedy_plan_and_one_byte_short,
     one_byte_over,
     system,
@@ -225,38 +227,64 @@ def test_plans_hold_to_the_byte_at_2_pow_56() -> None:
     assert answer.repairs >= 1, "the instance is meant to need a rounding repair"
 
 
-def test_a_solve_out_of_rounding_repairs_says_so_not_a_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def _kept_without_repairs(monkeypatch: pytest.MonkeyPatch, *, core_min_vars: int) -> tuple[Instance, Assignment]:
+    """:func:`one_byte_over` solved with no rounding repair allowed: HiGHS's only plans (the final run's, and the
+    core's where ``core_min_vars`` makes one run first) are one byte over, so the plan kept is the greedy one."""
+    instance = _one_byte_over()
+    allow_no_repairs(monkeypatch, core_min_vars=core_min_vars)
+    return instance, solve(instance, time_limit=3600)
+
+
+@pytest.mark.parametrize("core_min_vars", [1, 2000], ids=["core MILP first", "no core"])
+def test_a_solve_out_of_rounding_repairs_says_so_not_a_time_limit(
+    monkeypatch: pytest.MonkeyPatch, core_min_vars: int
+) -> None:
     """HiGHS's plans broke by rounding more often than MAX_REPAIRS allows (none here, on an instance whose first plan
     is one byte over): the plan kept is said to be stopped at its repair limit after that many repairs, never at a
     time limit no run reached, whether the greedy plan was the fallback or the core's seed."""
-    instance = _one_byte_over()
-    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
-    for core_min_vars in (1, 2000):  # a core MILP first, as on a large model; none
-        monkeypatch.setattr(solve_module, "CORE_MIN_VARS", core_min_vars)
-        kept = solve(instance, time_limit=3600)
-        assert (kept.status, kept.stopped, kept.repairs) == ("heuristic", "repair limit", 1), kept
-        assert check_plan(instance, _plan(instance, kept)) == []
-        assert kept.gap is not None, "a plan stopped short has a gap to its bound"
-        assert kept.gap > 0, kept.gap
+    instance, kept = _kept_without_repairs(monkeypatch, core_min_vars=core_min_vars)
+    assert (kept.status, kept.stopped, kept.repairs) == ("heuristic", "repair limit", 1), kept
+    assert check_plan(instance, _plan(instance, kept)) == []
+    assert kept.gap is not None, "a plan stopped short has a gap to its bound"
+    assert kept.gap > 0, kept.gap
 
 
 def test_the_greedy_plan_no_highs_run_improved_on_is_heuristic_not_a_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """On a large model (the core MILP first) the greedy plan seeds the fixing; where neither HiGHS run gives a plan
     as cheap (the core's has no plan, the final run's plans all break by rounding) the greedy plan is kept and said
     to be: heuristic, greedy, with the limit that stopped HiGHS named, never HiGHS's plan at that limit."""
-    instance = _one_byte_over()
+    instance, kept = _kept_without_repairs(monkeypatch, core_min_vars=1)
     model = build_model(instance)
     greedy = greedy_assignment(model)
     assert greedy is not None, "greedy finds s1 + s2 (largest first)"
-    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 0)
-    monkeypatch.setattr(solve_module, "CORE_MIN_VARS", 1)
-    kept = solve(instance, time_limit=3600)
     assert kept.destinations == destinations(model, greedy), kept
     assert (kept.status, kept.greedy, kept.stopped) == ("heuristic", True, "repair limit"), kept
     monkeypatch.setattr(solve_module, "MAX_REPAIRS", 20)
     repaired = solve(instance, time_limit=3600)
     assert repaired.destinations == kept.destinations, "HiGHS's plan after its repair cut costs what greedy's does"
     assert (repaired.status, repaired.greedy) == ("optimal", False), "a plan HiGHS gave at the greedy's cost is its"
+
+
+def test_highs_s_own_plan_stopped_at_its_repair_limit_is_repair_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS's core MILP gives a plan that holds, and the full MILP's plan breaks the relief by a byte with no repair
+    allowed: the plan kept is HiGHS's (not the greedy one, though as cheap), status repair_limit after 1 rounding
+    repair with its gap to the LP bound, and PLAN.md's solver line says so; allowed its repairs, HiGHS proves it."""
+    instance = parse_instance(core_plan_then_one_byte_short(), "hand-made.json")
+    allow_no_repairs(monkeypatch, core_min_vars=2)
+    kept = solve(instance, time_limit=3600)
+    assert (kept.status, kept.stopped, kept.repairs, kept.greedy) == ("repair_limit", "repair limit", 1, False), kept
+    assert _moved(kept) == {"x": "A", "y": "A"}, "the core's plan, the only one of HiGHS's that holds"
+    assert check_plan(instance, _plan(instance, kept)) == []
+    assert (kept.objective, kept.bound) == (12, 10), "x + y against the LP's x + 4/6 y"
+    assert kept.gap == pytest.approx(2 / 12), kept.gap
+    assert solver_sentence(kept) == (
+        "; HiGHS stopped after 1 rounding repair with the plan 16.6667% above the bound (its repair limit: each plan "
+        "it gave broke a pool's capacity or the relief by a rounding error and was cut off; the same declaration "
+        "gives this plan on any machine), so a cheaper plan may exist"
+    ), "PLAN.md's solver line, after '- Solver: repair_limit, bound 10 CNY'"
+    monkeypatch.setattr(solve_module, "MAX_REPAIRS", 20)
+    repaired = solve(instance, time_limit=3600)
+    assert (repaired.status, repaired.repairs, repaired.destinations) == ("optimal", 1, kept.destinations), repaired
 
 
 def test_no_plan_at_the_repair_limit_says_after_how_many_repairs(monkeypatch: pytest.MonkeyPatch) -> None:
