@@ -589,6 +589,28 @@ def test_plan_md_says_whether_the_target_pool_holds_the_moves_in_usage(
     assert f", {verdict} its 90% fill target (367.2 TiB)" in line, line
 
 
+def test_plan_md_s_target_usage_line_adds_up(yulin: Declaration, tmp_path: Path) -> None:
+    """xc-ceph's p90 (1,464.49 tenths of a TiB) and what the moves bring (765.01 tenths) round down apart but not
+    together: PLAN.md's usage line shows the p90 as its forecast table does, what the moves bring as its moves line
+    does, and their sum, within a tenth of a TiB of the exact bytes."""
+    usage = write_usage(yulin, tmp_path / "usage.csv.gz", target_gib=149_963.8)
+    code, output = _plan(usage.csv, tmp_path / "plan")
+    assert code == 0, output
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    p90, arriving = plan["forecast"]["pools"]["xc-ceph"]["p90_bytes"], plan["copy_bytes"]
+    apart = round(p90 * 10 / TIB) + round(arriving * 10 / TIB)
+    assert apart != round((p90 + arriving) * 10 / TIB), "the premise: the parts rounded apart miss the sum by 0.1"
+    markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
+    (line,) = [x for x in markdown.splitlines() if "in usage at" in x]
+    shown = re.search(r"its p90 ([\d,.]+) TiB and the ([\d,.]+) TiB the moves bring, ([\d,.]+) TiB", line)
+    assert shown is not None, line
+    p90_tenths, arriving_tenths, after_tenths = (round(float(x.replace(",", "")) * 10) for x in shown.groups())
+    assert p90_tenths + arriving_tenths == after_tenths, f"the parts do not add up to the sum shown: {line}"
+    assert abs(after_tenths - (p90 + arriving) * 10 / TIB) <= 1, line
+    assert f"| `xc-ceph` | {shown[1]} | {shown[1]} | {shown[1]} |" in markdown, "the forecast table's p90 (flat)"
+    assert f"- Moves: {len([c for c in plan['assignments'].values() if c])} systems, {shown[2]} TiB copied" in markdown
+
+
 def test_an_unmeasured_system_moved_with_its_group_is_copied_at_its_allocation(
     yulin: Declaration, tmp_path: Path
 ) -> None:

@@ -699,10 +699,11 @@ def _target_room_line(city: CityInstance) -> str:
     )
 
 
-def _target_usage_lines(city: CityInstance, moved: Sequence[str]) -> list[str]:
+def _target_usage_lines(city: CityInstance, moved: Sequence[str], shown: ShownCopies) -> list[str]:
     """The target storage pool is planned in quotas; where a series measures it, what its usage forecast says once
     the moved systems' volumes have arrived (their median projections): a plan within the quotas may not fit the
-    usage."""
+    usage. Its figures add up: the p90 as the forecast table shows it, what the moves bring as the moves line does
+    (``shown.total``), and their sum, within a tenth of a TiB of the exact bytes as each part is within half of one."""
     outlook, m = city.outlook, city.migration
     target = None if outlook is None else outlook.pools.get(m.target_storage_pool)
     if target is None:
@@ -710,9 +711,11 @@ def _target_usage_lines(city: CityInstance, moved: Sequence[str]) -> list[str]:
     pool = next(p for p in city.declaration.storage_pools() if p.name == m.target_storage_pool)
     arriving = sum(_planned(city, code).copied for code in moved)
     after, fill = target.projected.high_bytes + arriving, m.fill_gib(pool) * GIB
+    # Rounded half to even from its exact value, as _tib shows it in the forecast table.
+    p90_tenths = round(Fraction(target.projected.high_bytes) * 10 / TIB)
     line = (
-        f"- `{pool.name}` in usage at the horizon: its p90 {_tib(target.projected.high_bytes)} TiB and the "
-        f"{_tib(arriving)} TiB the moves bring, {_tib(after)} TiB, "
+        f"- `{pool.name}` in usage at the horizon: its p90 {_tenths_tib(p90_tenths)} TiB and the "
+        f"{_tenths_tib(shown.total)} TiB the moves bring, {_tenths_tib(p90_tenths + shown.total)} TiB, "
     )
     if after <= fill:
         return [f"{line}within its {m.fill_target:.0%} fill target ({_tib(fill)} TiB)."]
@@ -911,7 +914,7 @@ def _markdown(
         f"({m.wave_gib:,} GiB) copied per wave unless one system alone is larger" + waves_search_sentence(waves),
         *(f"- {sentence}" for sentence in (deadline.sentences() if deadline is not None else ())),
         *_forecast_lines(city),
-        *_target_usage_lines(city, [c.code for c in moved]),
+        *_target_usage_lines(city, [c.code for c in moved], shown),
         "",
         "## Applying a wave",
         "",
