@@ -3,12 +3,16 @@ previous build as it was, or (a signal after the atomic replace) the new one com
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -221,3 +225,33 @@ def test_interrupted_synth_says_so_and_that_the_previous_build_is_left(tmp_path:
         assert (_tree(out) if out.exists() else {}) == previous
         kept = f"the previous build in {out} is left unchanged" if previous else f"nothing was written to {out}"
         assert f"interrupted: {kept}" in _said(stderr), stderr[-2000:]
+
+
+def test_a_stack_program_leaves_no_event_loop_for_the_garbage_collector_to_close() -> None:
+    """Every event loop a stack program's run opens (its own, and those Pulumi's mock monitor sets for the threads that
+    serve its calls) is closed by the run: one left to the garbage collector, as the process exits after an interrupted
+    synth, can be finalised after its own socket and print an "Exception ignored in BaseEventLoop.__del__" traceback."""
+    import pulumi  # noqa: PLC0415 - only this test builds a program of its own
+    import pulumi_kubernetes as k8s  # noqa: PLC0415
+
+    from dizuo.synth.engine import run_stack  # noqa: PLC0415
+
+    def program() -> None:
+        k8s.core.v1.Namespace("one", metadata={"name": "one"})
+        pulumi.export("name", "one")
+
+    threads_before = set(threading.enumerate())
+    open_before = {id(o) for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        run_stack(ROOT / "stacks" / "1-cloud", "yulin-prod", {}, set(), {}, program=program)
+        for thread in set(threading.enumerate()) - threads_before:  # the monitor's threads end once the run closes
+            thread.join(ENDED_WITHIN)
+        gc.collect()
+        left_open = [
+            repr(o)
+            for o in gc.get_objects()
+            if isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed() and id(o) not in open_before
+        ]
+    unclosed = [str(w.message) for w in caught if "unclosed event loop" in str(w.message)]
+    assert (left_open, unclosed) == ([], []), "event loops the run left for the garbage collector"

@@ -16,6 +16,7 @@ import re
 import runpy
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -809,6 +810,31 @@ def project_name(stack_dir: Path) -> str:
     return str(name)
 
 
+def _with_a_loop_of_its_own(call: Callable[[], T], executor: ThreadPoolExecutor | None = None) -> T:
+    """``call()`` with an event loop set for its thread (``executor`` its default executor), closed as it returns."""
+    loop = asyncio.new_event_loop()
+    if executor is not None:
+        loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    try:
+        return call()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+class _LoopPerCall(ThreadPoolExecutor):
+    """The default executor of a stack program's event loop: Pulumi's runtime calls the (mock) monitor in it. Pulumi's
+    mock monitor sets an event loop for each thread that serves a call and never closes it; left to the garbage
+    collector, which finalises a loop and its self-pipe socket in no set order, such a loop can be closed after its
+    socket and print an "Exception ignored in BaseEventLoop.__del__ ... Invalid file descriptor: -1" traceback (as the
+    process exits after an interrupted synth, under the line saying what became of --out). Here each call runs with a
+    loop of its own, closed as the call returns."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return super().submit(_with_a_loop_of_its_own, functools.partial(fn, *args, **kwargs))
+
+
 def _in_a_thread_of_its_own(function: Callable[P, T]) -> Callable[P, T]:
     """``function`` run in a worker thread (:func:`dizuo.interrupt.interruptible`) with an event loop of its own (Pulumi
     asks asyncio for the thread's loop; a worker thread has none until one is set). A KeyboardInterrupt raised inside
@@ -816,18 +842,14 @@ def _in_a_thread_of_its_own(function: Callable[P, T]) -> Callable[P, T]:
     taken by the waiting caller instead. A stack program writes no files, so an abandoned one leaves nothing behind.
     """
 
-    def in_a_loop(*args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-
     @functools.wraps(function)
     def interruptibly(*args: P.args, **kwargs: P.kwargs) -> T:
-        return interruptible(lambda: in_a_loop(*args, **kwargs), "pulumi")
+        def in_a_loop() -> T:
+            return _with_a_loop_of_its_own(
+                functools.partial(function, *args, **kwargs), _LoopPerCall(thread_name_prefix="pulumi-monitor")
+            )
+
+        return interruptible(in_a_loop, "pulumi")
 
     return interruptibly
 
