@@ -15,6 +15,7 @@ import pytest
 from dizuo.files import (
     ChangedWhileWritingError,
     atomic_path,
+    interruption_said,
     make_staging,
     output_place_problem,
     resolved_out,
@@ -274,3 +275,56 @@ def test_a_signal_whose_handler_returns_still_stops_the_swap(tmp_path: Path) -> 
     assert noted == [signal.SIGTERM], "the signal reached its own handler"
     assert (out / "summary.json").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["build", staging.name]), "no old folder left"
+
+
+REPORTS = ("report.md", "results.json")
+
+
+def _interrupted_after(tmp_path: Path, commit: bool) -> list[str]:
+    """What interruption_said says of a report folder's files when Ctrl-C comes before or after they are replaced."""
+    reports = tmp_path / "reports"
+    write_all_atomically({reports / name: "previous\n" for name in REPORTS})
+    said: list[str] = []
+
+    def interrupted() -> None:
+        with interruption_said(reports, "reports", said.append, files=REPORTS, plural=True):
+            if commit:
+                write_all_atomically({reports / name: "new\n" for name in REPORTS})
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    return said
+
+
+def test_an_interruption_before_the_files_are_replaced_says_the_previous_ones_are_left(tmp_path: Path) -> None:
+    """Ctrl-C before a set of files is replaced: one line says the previous files in the folder are left unchanged."""
+    assert _interrupted_after(tmp_path, commit=False) == [
+        f"interrupted: the previous reports in {tmp_path / 'reports'} are left unchanged"
+    ]
+
+
+def test_an_interruption_after_the_files_are_replaced_says_the_new_ones_are_in_place(tmp_path: Path) -> None:
+    """Ctrl-C once a set of files is renamed into place: one line says the folder holds the new ones, complete."""
+    assert _interrupted_after(tmp_path, commit=True) == [
+        f"interrupted after the new reports were in place: {tmp_path / 'reports'} holds them, complete"
+    ]
+
+
+def test_an_empty_output_folder_left_as_it_was_is_said_to_have_nothing_written(tmp_path: Path) -> None:
+    """An interrupted command whose --out is an empty folder says nothing was written to it, not that a previous
+    output in it is left."""
+    out = tmp_path / "plan"
+    out.mkdir()
+    said: list[str] = []
+    with pytest.raises(SystemExit), interruption_said(out, "plan", said.append):
+        raise SystemExit(128 + signal.SIGTERM)  # the CLI's SIGTERM
+    assert said == [f"interrupted: nothing was written to {out}"]
+
+
+def test_a_command_s_own_exit_is_no_interruption(tmp_path: Path) -> None:
+    """A command ending itself (SystemExit 1) within the block is not said to be interrupted."""
+    said: list[str] = []
+    with pytest.raises(SystemExit), interruption_said(tmp_path / "build", "build", said.append):
+        raise SystemExit(1)
+    assert said == []

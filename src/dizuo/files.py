@@ -14,10 +14,11 @@ import io
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -360,3 +361,52 @@ def _swap(
     except OSError as exc:
         warnings.warn(f"the previous {out.name} could not be removed and is kept at {old}: {exc}", stacklevel=3)
     return True
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file or folder ``path`` is (device and inode), None when there is none."""
+    try:
+        found = path.stat(follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _holds_something(path: Path) -> bool:
+    """Whether ``path`` is a file, or a folder with anything in it."""
+    try:
+        return not path.is_dir() or any(path.iterdir())
+    except OSError:  # gone, or not readable: nothing to say was kept
+        return False
+
+
+@contextmanager
+def interruption_said(
+    out: Path, what: str, say: Callable[[str], None], *, files: Sequence[str] = (), plural: bool = False
+) -> Iterator[None]:
+    """A command writing ``what`` (say "build", or "reports" with ``plural``) to ``out`` says, when Ctrl-C or SIGTERM
+    ends it within the block (KeyboardInterrupt, or the CLI's SystemExit 143), what became of ``out``, in one line
+    handed to ``say`` before the exception goes on: 'interrupted: the previous build in OUT is left unchanged',
+    'interrupted: nothing was written to OUT', or, for a signal that came after the commit, 'interrupted after the new
+    build was in place: OUT holds it, complete'.
+
+    Which one is true is read from ``out`` itself: its output goes in by renames (:func:`swap_in` and the like for a
+    folder replaced whole; for ``files``, names inside ``out`` each renamed over by :func:`write_all_atomically`), and
+    a rename keeps a file's or a folder's inode, so what is there is the same as before unless the new output got
+    there. Neither writer leaves half of it: a signal is held until the commit is done or undone."""
+    targets = [resolved_out(out) / name for name in files] if files else [resolved_out(out)]
+    before = [_identity(target) for target in targets]
+    held_before = any(_holds_something(target) for target, found in zip(targets, before, strict=True) if found)
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if isinstance(exc, SystemExit) and exc.code != 128 + signal.SIGTERM:
+            raise  # an exit of the command's own, not a signal
+        if [_identity(target) for target in targets] != before:
+            were, them = ("were", "them") if plural else ("was", "it")
+            say(f"interrupted after the new {what} {were} in place: {out} holds {them}, complete")
+        elif held_before:
+            say(f"interrupted: the previous {what} in {out} {'are' if plural else 'is'} left unchanged")
+        else:
+            say(f"interrupted: nothing was written to {out}")
+        raise

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from markdown_it import MarkdownIt
 from real_programs import debian_package_tree, network_namespace, real_logrotate
 from rich.console import Console
 
+from ctrl_c import dizuo_with_ctrl_c_at
 from dizuo.baseline import audit, checks, harden, waivers
 from dizuo.baseline.audit import AuditInputError, AuditRun, ready_report_dir
 from dizuo.baseline.audit_cli import _print
@@ -364,6 +366,22 @@ def test_a_host_reached_without_ssh_that_cannot_run_commands_as_root_is_not_said
         "the check could not run: cannot run commands as root locally (ansible_connection local) (exit 127): "
     ), result["problems"]
     assert "SSH" not in result["problems"][0]
+
+
+def test_an_interrupted_audit_says_the_previous_reports_are_left_unchanged(nowhere_host, tmp_path):
+    """Ctrl-C while the hosts are checked ends `dizuo audit` with 130 and one line saying the previous audit's reports
+    in --report are left unchanged, which they are."""
+    city = write_declaration(tmp_path / "city", [nowhere_host])
+    report = tmp_path / "report"
+    results, meta = _results()
+    write_reports(results, meta, report, b"the previous audit's log\n")
+    before = {p.name: p.read_bytes() for p in report.iterdir()}
+    done = dizuo_with_ctrl_c_at("dizuo.baseline.audit:_run_checks", "audit", "-i", str(city), "--report", str(report))
+    assert done.returncode in (130, -signal.SIGINT), done.stderr[-2000:]
+    said = " ".join(done.stderr.split())  # rich wraps a long line at 80 columns in a pipe
+    assert f"interrupted: the previous reports in {report} are left unchanged" in said, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in report.iterdir()} == before
 
 
 def test_an_audit_whose_reports_the_full_disk_cannot_take_says_so_and_fails(nowhere_host, tmp_path):

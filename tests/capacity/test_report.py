@@ -130,7 +130,8 @@ main()
 
 def test_a_report_terminated_midway_leaves_the_previous_one_and_no_staging(tmp_path):
     """SIGTERM (a cancelled CI job, `timeout`) while the charts are drawn ends the run as Ctrl-C would: exit 143, the
-    previous report as it was, and no half-drawn staging folder beside it (Python's default would just die)."""
+    previous report as it was and said to be, and no half-drawn staging folder beside it (Python's default would just
+    die)."""
     csv = usage_csv(tmp_path / "usage.csv")
     out = tmp_path / "report"
     assert CliRunner().invoke(app, ["capacity", "report", "--csv", str(csv), "--out", str(out)]).exit_code == 0
@@ -141,6 +142,9 @@ def test_a_report_terminated_midway_leaves_the_previous_one_and_no_staging(tmp_p
     assert done.returncode == 143, done.stderr[-2000:]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "usage.csv"], "no staging folder left"
+    said = " ".join(done.stderr.split())  # rich wraps a long line at 80 columns in a pipe
+    assert f"interrupted: the previous report in {out} is left unchanged" in said, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
 def test_out_through_a_link_is_checked_and_written_where_the_system_resolves_it(tmp_path, monkeypatch):

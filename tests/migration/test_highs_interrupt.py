@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ctrl_c import dizuo_with_ctrl_c_at
+
+YULIN = Path(__file__).resolve().parents[2] / "inventories" / "yulin"
 # A knapsack-like MILP HiGHS does not close within its 300 s limit on two cores: the signal arrives mid-solve.
 SOLVE = textwrap.dedent(
     """
@@ -61,3 +64,14 @@ def test_sigterm_during_a_solve_ends_the_command_through_its_finally_blocks(tmp_
         process.wait()
     assert code == 128 + signal.SIGTERM
     assert marker.read_text() == "cleaned up"
+
+
+def test_a_city_plan_interrupted_says_nothing_was_written_to_out(tmp_path: Path) -> None:
+    """Ctrl-C while the city's plan is solved ends `dizuo migrate city` with 130 and a line saying that nothing was
+    written to --out (the plan goes in only whole), which is so."""
+    out = tmp_path / "plan"
+    done = dizuo_with_ctrl_c_at("dizuo.migration.cli:_solve", "migrate", "city", str(YULIN), "--out", str(out))
+    assert done.returncode in (130, -signal.SIGINT), done.stderr[-2000:]
+    assert f"interrupted: nothing was written to {out}" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], "nothing, not even a staging folder, is left"

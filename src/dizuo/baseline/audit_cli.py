@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dizuo.baseline.audit import (
+    AUDIT_FILES,
     AuditInputError,
     AuditRun,
     ReportWriteError,
@@ -25,6 +26,7 @@ from dizuo.baseline.report import Status, verdict, visible
 from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
+from dizuo.files import interruption_said
 from dizuo.refusal import print_error
 
 MAX_LISTED_FAILURES = 40
@@ -72,15 +74,23 @@ def audit(
         print_error(err, str(exc))
         raise typer.Exit(BAD_INPUT) from None
     unwritten: ReportWriteError | None = None
-    with Progress(
-        TextColumn("auditing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("controls×hosts"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+
+    def say(line: str) -> None:
+        err.print(line, style="bold red", markup=False, highlight=False)
+
+    # Ctrl-C or SIGTERM while the hosts are checked: say what became of the previous audit's reports.
+    with (
+        interruption_said(report, "reports", say, files=AUDIT_FILES, plural=True),
+        Progress(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("controls×hosts"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("audit", total=len(prepared.items))
         try:
             run = run_audit(

@@ -207,6 +207,10 @@ def read_older_writes(source: PrometheusSource, histories: Sequence[UsageHistory
             return []
 
 
+def _said_in_red(line: str) -> None:
+    err.print(line, style="bold red", markup=False, highlight=False)
+
+
 def run_report(
     prometheus_url: str | None,
     csv: Path | None,
@@ -232,6 +236,7 @@ def run_report(
         tables,
         write_report,
     )
+    from dizuo.files import interruption_said  # noqa: PLC0415
 
     try:
         risk_seconds = round(parse_duration(within))
@@ -240,36 +245,39 @@ def run_report(
     problem = out_dir_problem(out_dir)
     if problem:  # before the reading and the forecast, not after them
         raise fail(f"--out {out_dir}: {problem}")
-    city = load_declaration(declaration)
-    calendar = load_calendar(calendar_file)
-    reading, source = read_usage_and_source(prometheus_url, csv, config, city)
-    histories = reading.histories
-    # The volumes not sampled now (unmounted, left out) are not forecast, but hold their datasets' last writes (see
-    # build_report).
-    unsampled = [*reading.unmounted, *reading.left_out, *reading.gone]
-    older = [] if source is None else read_older_writes(source, [*histories, *unsampled])
-    with (
-        err.status(f"forecasting {len(histories)} series"),
-        calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
-    ):
-        # --within past the 30-day horizon: forecast that far, or a p10 beyond 30 days would count as never.
-        forecasts = forecaster_for(calendar, report_horizon(risk_seconds))(histories)
-    result = build_report(histories, forecasts, city, risk_seconds, older, left_out=unsampled)
-    shown = tables(result, rows)
-    # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps; and
-    # as wide as the widest table needs, or a long mount point (kept whole) squeezes the figures beside it to "100…".
-    needed = max(Console(width=1_000_000).measure(table).maximum for table in shown)
-    wide = out if out.is_terminal else Console(width=max(out.width, 160, needed))
-    for table in shown:
-        wide.print(table)
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("charts", total=min(charts, len(result.at_risk)) + 1)
-        try:
-            page = write_report(result, out_dir, charts, lambda _name: progress.advance(task))
-        except ReportDirError as exc:  # changed while the report was made
-            raise fail(f"--out {out_dir}: {exc}") from None
-        except OSError as exc:
-            raise fail(f"--out {out_dir}: cannot write: {exc.strerror or exc}", FAILED) from None
+    # Ctrl-C or SIGTERM while Prometheus is read, the forecast runs or the charts are drawn: say what became of --out.
+    with interruption_said(out_dir, "report", _said_in_red):
+        city = load_declaration(declaration)
+        calendar = load_calendar(calendar_file)
+        reading, source = read_usage_and_source(prometheus_url, csv, config, city)
+        histories = reading.histories
+        # The volumes not sampled now (unmounted, left out) are not forecast, but hold their datasets' last writes (see
+        # build_report).
+        unsampled = [*reading.unmounted, *reading.left_out, *reading.gone]
+        older = [] if source is None else read_older_writes(source, [*histories, *unsampled])
+        with (
+            err.status(f"forecasting {len(histories)} series"),
+            calendar_warnings_as(lambda line: err.print(escape(line), highlight=False)),
+        ):
+            # --within past the 30-day horizon: forecast that far, or a p10 beyond 30 days would count as never.
+            forecasts = forecaster_for(calendar, report_horizon(risk_seconds))(histories)
+        result = build_report(histories, forecasts, city, risk_seconds, older, left_out=unsampled)
+        shown = tables(result, rows)
+        # Piped into a file or a CI log, rich would assume 80 columns and squeeze the tables into unreadable wraps;
+        # and as wide as the widest table needs, or a long mount point (kept whole) squeezes the figures beside it to
+        # "100…".
+        needed = max(Console(width=1_000_000).measure(table).maximum for table in shown)
+        wide = out if out.is_terminal else Console(width=max(out.width, 160, needed))
+        for table in shown:
+            wide.print(table)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("charts", total=min(charts, len(result.at_risk)) + 1)
+            try:
+                page = write_report(result, out_dir, charts, lambda _name: progress.advance(task))
+            except ReportDirError as exc:  # changed while the report was made
+                raise fail(f"--out {out_dir}: {exc}") from None
+            except OSError as exc:
+                raise fail(f"--out {out_dir}: cannot write: {exc.strerror or exc}", FAILED) from None
     out.print(f"wrote {page}")
 
 

@@ -26,7 +26,7 @@ from dizuo.declaration.cli import load_or_exit
 from dizuo.declaration.loader import DeclarationError
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.files import output_place_problem, require_stdout, resolved_out
+from dizuo.files import interruption_said, output_place_problem, require_stdout, resolved_out
 from dizuo.migration.city import CityInstance, MigrationSetupError, build_instance, check_layout
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
@@ -275,43 +275,36 @@ def city(
     if out_problem is not None:
         _log(error_line(f"--out {out}: {out_problem}"))
         raise typer.Exit(BAD_INPUT)
-    declaration = load_or_exit(path)
-    outlook = None
-    # A calendar from the environment (DIZUO_CALENDAR, the exporter's) asks for no forecast; one on the command line
-    # without a history is a mistake worth saying.
-    calendar_source = ctx.get_parameter_source("calendar_file")
-    calendar_asked = calendar_file is not None and (calendar_source is None or calendar_source.name != "ENVIRONMENT")
-    # Without a migration section build_instance says what is missing, before any history is read.
-    asked = calendar_asked or any(option is not None for option in (prometheus_url, csv, config))
-    if asked and declaration.city.migration is not None:
-        outlook = _outlook(declaration, prometheus_url, csv, config, calendar_file)
-    try:
-        planned = build_instance(declaration, outlook)
-        check_layout(path)  # before the solve: a plan it could not write back line for line is refused now
-    except MigrationSetupError as err:
-        _log(error_line(f"{path}: {err}"))
-        raise typer.Exit(BAD_INPUT) from None
-    except InstanceError as err:  # figures validate lets through but the planner cannot hold exactly
-        for problem in err.problems:
-            _log(error_line(f"{path}: the planning instance cannot take the declaration's figures: {problem}"))
-        raise typer.Exit(BAD_INPUT) from None
-    instance = planned.instance
-    if planned.unrelievable is not None:  # proven before any solve: moving every candidate would not do
-        assignment, waves = Assignment("infeasible", None, reason=planned.unrelievable), None
-    else:
-        assignment, waves = _solve(instance, time_limit, wave_time_limit)
-    try:
-        written = write_city_plan(path, planned, assignment, waves, out)
-    except DeclarationError as err:  # a wave's declaration that validate would refuse: a bug, never written
-        for problem in err.problems:
-            _log(error_line(f"internal: a wave's declaration is invalid: {problem}"))
-        raise typer.Exit(FAILED) from None
-    except MigrationSetupError as err:  # a wave that would not read back as planned: a bug, never written
-        _log(error_line(f"internal: {err}"))
-        raise typer.Exit(FAILED) from None
-    except PlanWriteError as err:  # --out taken is the input's problem; a disk that filled is a failure
-        _log(error_line(f"{err}"))
-        raise typer.Exit(BAD_INPUT if err.taken else FAILED) from None
+    # Ctrl-C or SIGTERM while the history is read or HiGHS solves: say what became of --out.
+    with interruption_said(out, "plan", _log):
+        declaration = load_or_exit(path)
+        outlook = None
+        # A calendar from the environment (DIZUO_CALENDAR, the exporter's) asks for no forecast; one on the command
+        # line without a history is a mistake worth saying.
+        calendar_source = ctx.get_parameter_source("calendar_file")
+        calendar_asked = calendar_file is not None and (
+            calendar_source is None or calendar_source.name != "ENVIRONMENT"
+        )
+        # Without a migration section build_instance says what is missing, before any history is read.
+        asked = calendar_asked or any(option is not None for option in (prometheus_url, csv, config))
+        if asked and declaration.city.migration is not None:
+            outlook = _outlook(declaration, prometheus_url, csv, config, calendar_file)
+        try:
+            planned = build_instance(declaration, outlook)
+            check_layout(path)  # before the solve: a plan it could not write back line for line is refused now
+        except MigrationSetupError as err:
+            _log(error_line(f"{path}: {err}"))
+            raise typer.Exit(BAD_INPUT) from None
+        except InstanceError as err:  # figures validate lets through but the planner cannot hold exactly
+            for problem in err.problems:
+                _log(error_line(f"{path}: the planning instance cannot take the declaration's figures: {problem}"))
+            raise typer.Exit(BAD_INPUT) from None
+        instance = planned.instance
+        if planned.unrelievable is not None:  # proven before any solve: moving every candidate would not do
+            assignment, waves = Assignment("infeasible", None, reason=planned.unrelievable), None
+        else:
+            assignment, waves = _solve(instance, time_limit, wave_time_limit)
+        written = _write_plan(path, planned, assignment, waves, out)
     _summary(instance, assignment, waves, time.perf_counter() - start, planned.need_bytes)
     console = Console(stderr=True)
     if waves is None:
@@ -322,6 +315,22 @@ def city(
     files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
     folders = f", a folder for each of its {len(waves.waves)} waves" if waves is not None and waves.waves else ""
     console.print(f"Plan written to {written}/ ({files}{folders})", markup=False)
+
+
+def _write_plan(path: Path, planned: CityInstance, assignment: Assignment, waves: Waves | None, out: Path) -> Path:
+    """write_city_plan, its refusals said; returns where the plan went."""
+    try:
+        return write_city_plan(path, planned, assignment, waves, out)
+    except DeclarationError as err:  # a wave's declaration that validate would refuse: a bug, never written
+        for problem in err.problems:
+            _log(error_line(f"internal: a wave's declaration is invalid: {problem}"))
+        raise typer.Exit(FAILED) from None
+    except MigrationSetupError as err:  # a wave that would not read back as planned: a bug, never written
+        _log(error_line(f"internal: {err}"))
+        raise typer.Exit(FAILED) from None
+    except PlanWriteError as err:  # --out taken is the input's problem; a disk that filled is a failure
+        _log(error_line(f"{err}"))
+        raise typer.Exit(BAD_INPUT if err.taken else FAILED) from None
 
 
 def _say_idle_unread(console: Console, planned: CityInstance) -> None:

@@ -14,7 +14,7 @@ from rich.table import Table
 from dizuo.declaration.cli import CityPath, load_or_exit
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import FAILED
-from dizuo.files import resolved_out
+from dizuo.files import interruption_said
 from dizuo.refusal import print_error
 from dizuo.synth.engine import StackRun
 from dizuo.synth.schemas import schema_version
@@ -114,37 +114,26 @@ def _policy_pack_line(pack: dict[str, Any]) -> str:
     )
 
 
-def _identity(folder: Path) -> tuple[int, int] | None:
-    """Which folder ``folder`` is (device and inode), None when there is none."""
-    try:
-        found = resolved_out(folder).stat(follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    return found.st_dev, found.st_ino
-
-
-def _interrupted(out_dir: Path, previous: tuple[int, int] | None) -> str:
-    """What an interrupted synth left: synth swaps its build in by renaming it onto ``out_dir`` (dizuo.files.swap_in),
-    and a rename keeps a folder's inode, so ``out_dir`` is the same folder as before unless the new build got there (a
-    signal in the swap, after the commit, finds it complete)."""
-    if _identity(out_dir) == previous:
-        kept = f"the previous build in {out_dir} is left unchanged" if previous else f"nothing was written to {out_dir}"
-        return f"interrupted: {kept}"
-    return f"interrupted after the new build was in place: {out_dir} holds it, complete"
-
-
 def _synth_showing_progress(
     declaration: Declaration, path: Path, out_dir: Path, stacks: Path, stack: str | None
 ) -> SynthResult:
     """synth() with a progress bar; its errors, or an interruption, said on stderr."""
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
+
+    def say(line: str) -> None:
+        err.print(line, style="bold red", markup=False, highlight=False)
+
+    # Ctrl-C, or SIGTERM (dizuo.cli): said below the bar, which stops as the exception leaves its block.
+    with (
+        interruption_said(out_dir, "build", say),
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        ) as progress,
+    ):
         task = progress.add_task("synthesising stacks", total=len(list(stacks.glob("*/Pulumi.yaml"))))
 
         def on_stack(stack_dir: StackDir, run: StackRun | None) -> None:
@@ -153,13 +142,8 @@ def _synth_showing_progress(
             else:
                 progress.advance(task)
 
-        previous = _identity(out_dir)
         try:
             result = synth(declaration, path, out_dir, stacks, stack=stack, on_stack=on_stack)
-        except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (dizuo.cli): the bar alone would say nothing
-            progress.stop()
-            err.print(_interrupted(out_dir, previous), style="bold red", markup=False, highlight=False)
-            raise
         except SynthError as exc:
             progress.stop()
             for error in exc.errors:
