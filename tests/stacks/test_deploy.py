@@ -258,6 +258,33 @@ def test_a_declaration_named_in_the_projects_config_block_is_checked_not_called_
     _up_refuses_the_city_s_problem(tmp_path, stacks)
 
 
+@pytest.mark.parametrize("where", ["Pulumi.yaml", "Pulumi.yulin-prod.yaml"])
+def test_a_declaration_given_as_a_map_is_refused_naming_file_key_and_value(tmp_path: Path, where: str) -> None:
+    """`dizuo:declaration` given a map (in the project's config block or the stack file) is refused before Pulumi runs
+    naming the file it is in, the key and the value, not taken for a folder named by the map's JSON (or missing)."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(
+            config.read_text().replace("dizuo:declaration: ../../inventories/yulin", ""), encoding="utf-8"
+        )
+        if where == "Pulumi.yaml":
+            project = config.parent / "Pulumi.yaml"
+            project.write_text(
+                f"{project.read_text()}config:\n  dizuo:declaration: {{value: {{city: yulin}}}}\n", encoding="utf-8"
+            )
+        else:
+            config.write_text(f"{config.read_text()}  dizuo:declaration: {{city: yulin}}\n", encoding="utf-8")
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    shown = """'{"city": "yulin"}'"""  # the value as errors show one
+    refused = f"{stacks / '0-network' / where}: config.dizuo:declaration: {shown}: a map, not the folder"
+    assert refused in text, text
+    assert "missing" not in text, text
+    assert not [c for c in calls if " up " in c or " preview " in c]
+
+
 # Like the Pulumi CLI, an update or preview cancels on SIGINT: it keeps writing (the operations in flight finishing)
 # and only then saves its state; killed meanwhile (by SIGPIPE once nobody reads its output), it saves nothing.
 CANCELLABLE_PULUMI = """#!/bin/sh

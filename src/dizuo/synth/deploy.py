@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from dizuo.declaration.loader import DeclarationError, load, read_yaml
+from dizuo.declaration.loader import DeclarationError, load, read_yaml, show_value
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.interrupt import held
-from dizuo.synth.engine import ProjectConfigError, StackConfigError, read_stack_config
+from dizuo.synth.engine import ProjectConfigError, StackConfigError, stack_config
 from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover, folders_without_config
 
 if TYPE_CHECKING:
@@ -152,16 +152,23 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         try:
             # The folder as the program will be handed it: `dizuo:declaration: 2026` or `no` is that folder's name
             # to the Pulumi CLI (yaml.v3 reads `no` as text), where YAML 1.1 (read_yaml) would make it a boolean.
-            values, secret_keys = read_stack_config(stack_dir.path, stack)
+            config = stack_config(stack_dir.path, stack)
         except ProjectConfigError as exc:
             problems[f"{stack_dir.shown}/Pulumi.yaml: {exc}"] = None
             continue
         except StackConfigError as exc:
             problems[f"{shown}: {exc}"] = None
             continue
-        written = document.get("config")
-        structured = isinstance(written, dict) and isinstance(written.get("dizuo:declaration"), dict | list)
-        named = None if structured or "dizuo:declaration" in secret_keys else values.get("dizuo:declaration")
+        given = config.read.get("dizuo:declaration")
+        if isinstance(given, dict | list):  # its JSON would be taken for a folder's name
+            given_in = f"{stack_dir.shown}/Pulumi.yaml" if "dizuo:declaration" in config.from_project else shown
+            kind = "map" if isinstance(given, dict) else "list"
+            problems[
+                f"{given_in}: config.dizuo:declaration: {show_value(given)}: a {kind}, not the folder of the city "
+                "declaration (a path, e.g. ../../inventories/yulin)"
+            ] = None
+            continue
+        named = None if "dizuo:declaration" in config.secrets else config.values.get("dizuo:declaration")
         # An empty value reaches the program as "", as the CLI hands it over: no declaration either.
         if not named:
             problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None

@@ -316,39 +316,42 @@ class _Timestamp:
 
     written: str
     tagged: bool
+    printed: str
+    """The time as the Pulumi CLI hands it to the program (:func:`_go_printed`)."""
 
     def refusal(self) -> str:
-        """Why no program is handed this value as written, what the Pulumi CLI hands over instead, and how to write it.
-
-        The CLI turns the time into Go's ``time.Time.String()`` (``case time.Time: return newObject(v.String())`` in
-        ``unmarshalObject``, sdk/go/common/resource/config/object.go): ``2026-12-07`` reaches ``pulumi up``'s program
-        as ``2026-12-07 00:00:00 +0000 UTC``, and a time with an offset names a zone after the machine running
-        pulumi. No program means that text, and synth cannot know the zone: refused, to be quoted."""
-        fields = _go_timestamp(self.written)
-        assert fields is not None  # noqa: S101 - only what _go_timestamp read is made one
-        clock = ":".join(f"{int(fields[part] or 0):02d}" for part in ("hour", "minute", "second"))
-        fraction = (fields["fraction"] or "")[:9].rstrip("0")  # Go reads nine digits and prints no trailing zero
-        printed = f"{fields['year']}-{int(fields['month']):02d}-{int(fields['day']):02d} {clock}"
-        printed += f".{fraction}" if fraction else ""
-        zone = fields["zone"] or "Z"
-        if zone == "Z":
-            printed += " +0000 UTC"
-        else:
-            printed += f" {zone[0]}{zone[1:3]}{zone[4:]} and a zone name that depends on the machine running pulumi"
+        """Why no program is handed this value as written, what the Pulumi CLI hands over instead, and how to write
+        it: no program means that text, and synth cannot know the zone: refused, to be quoted."""
         written = f"!!timestamp {self.written}" if self.tagged else self.written
         how = "write it quoted, without the tag" if self.tagged else "quote it"
         return (
             f"{written}: a date or time, which the Pulumi CLI reads as a time and hands the program as Go prints it "
-            f"({printed}), not as written; {how} ('{self.written}') to pass the text"
+            f"({self.printed}), not as written; {how} ('{self.written}') to pass the text"
         )
+
+
+def _go_printed(fields: re.Match[str]) -> str:
+    """The time :func:`_go_timestamp` read, as the Pulumi CLI hands it to the program: Go's ``time.Time.String()``
+    (``case time.Time: return newObject(v.String())`` in ``unmarshalObject``, sdk/go/common/resource/config/object.go).
+    ``2026-12-07`` reaches ``pulumi up``'s program as ``2026-12-07 00:00:00 +0000 UTC``, and a time with an offset
+    names a zone after the machine running pulumi."""
+    clock = ":".join(f"{int(fields[part] or 0):02d}" for part in ("hour", "minute", "second"))
+    fraction = (fields["fraction"] or "")[:9].rstrip("0")  # Go reads nine digits and prints no trailing zero
+    printed = f"{fields['year']}-{int(fields['month']):02d}-{int(fields['day']):02d} {clock}"
+    printed += f".{fraction}" if fraction else ""
+    zone = fields["zone"] or "Z"
+    if zone == "Z":
+        return f"{printed} +0000 UTC"
+    return f"{printed} {zone[0]}{zone[1:3]}{zone[4:]} and a zone name that depends on the machine running pulumi"
 
 
 def _v3_timestamp(loader: _StackConfigLoader, node: yaml.ScalarNode) -> _Timestamp:
     """A scalar yaml.v3 reads as a time; one tagged ``!!timestamp`` that is none is refused as yaml.v3 refuses it."""
     text = str(loader.construct_scalar(node))
-    if _go_timestamp(text) is None:
+    fields = _go_timestamp(text)
+    if fields is None:
         raise yaml.constructor.ConstructorError(None, None, f"cannot decode {text!r} as {node.tag}", node.start_mark)
-    return _Timestamp(text, tagged=node.tag != _UNQUOTED_TIME)
+    return _Timestamp(text, tagged=node.tag != _UNQUOTED_TIME, printed=_go_printed(fields))
 
 
 def _v3_scalar(loader: _StackConfigLoader, node: yaml.ScalarNode) -> Any:
@@ -630,14 +633,12 @@ def _project_config_key(project: str, written: str, given: Any) -> _ProjectConfi
     )
 
 
-def read_project_config(stack_dir: Path, project: str) -> list[_ProjectConfigKey]:
-    """The ``config:`` block of ``stack_dir/Pulumi.yaml`` (project-level config) of project ``project``, each entry
-    checked as the Pulumi CLI checks it when it loads the project, its values read by yaml.v3 as the stack config's
-    are. ProjectConfigError names the key Pulumi would refuse, or a stack config folder elsewhere
-    (``stackConfigDir``), which dizuo does not read from."""
+def read_project_config(stack_dir: Path, project: str, document: Mapping[str, Any]) -> list[_ProjectConfigKey]:
+    """The ``config:`` block of ``stack_dir/Pulumi.yaml`` (project-level config) of project ``project``, whose
+    ``document`` :func:`_project_document` read, each entry checked as the Pulumi CLI checks it when it loads the
+    project, its values read by yaml.v3 as the stack config's are. ProjectConfigError names the key Pulumi would
+    refuse, or a stack config folder elsewhere (``stackConfigDir``), which dizuo does not read from."""
     path = stack_dir / "Pulumi.yaml"
-    document, _ = read_yaml(path, path.name)  # project_name read it first: YAML, a mapping, no key twice
-    document = document or {}
     config = document.get("config")
     if isinstance(config, str) or "stackConfigDir" in document:  # `config: <folder>` is the old spelling
         key = "stackConfigDir" if "stackConfigDir" in document else "config"
@@ -665,7 +666,27 @@ def read_project_config(stack_dir: Path, project: str) -> list[_ProjectConfigKey
     return list(declared.values())
 
 
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """A stack's config as the Pulumi CLI hands it to the program (:func:`stack_config`)."""
+
+    values: dict[str, str]
+    """Each key the program reads, with the text it gets (a map or list as its JSON)."""
+    secrets: set[str]
+    """The keys whose value is secret."""
+    read: dict[str, Any]
+    """Each key's value as yaml.v3 read it (a map or list as such), where it was given."""
+    from_project: set[str]
+    """The keys whose value is Pulumi.yaml's (a project ``value`` or ``default``), none of the stack file's."""
+
+
 def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
+    """The plain values and secret keys of :func:`stack_config`."""
+    config = stack_config(stack_dir, stack)
+    return config.values, config.secrets
+
+
+def stack_config(stack_dir: Path, stack: str) -> StackConfig:
     """Plain values and secret keys of ``Pulumi.<stack>.yaml`` merged with the project's ``config:`` block in
     ``Pulumi.yaml``, each value as the Pulumi CLI passes it (see :func:`_config_value`), each key as it names it: one
     without a namespace (``replicas``) after the project (``dizuo-cloud:replicas``, as
@@ -680,8 +701,9 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
     Secure values cannot be decrypted offline: they enter the program as a placeholder that is itself a
     secret, so the program runs its secret paths and the writer withholds the value (and its type goes unchecked).
     """
-    project = project_name(stack_dir)
-    declared = read_project_config(stack_dir, project)
+    document = _project_document(stack_dir)
+    project = _project_name(document)
+    declared = read_project_config(stack_dir, project, document)
     values: dict[str, str] = {}
     secrets: set[str] = set()
     written_values: dict[str, Any] = {}  # each value as yaml.v3 read it, by the key the program reads
@@ -701,14 +723,16 @@ def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[
             f"Stack '{stack}' is missing configuration value(s) {', '.join(repr(m) for m in missing)}, which"
             " Pulumi.yaml declares without a default: give each in Pulumi.<stack>.yaml"
         )
+    from_project: set[str] = set()
     for entry in declared:
         breaking: type[StackConfigError] = StackConfigError
         if entry.key not in values:
             written_values[entry.key] = entry.given
             values[entry.key], _ = _passed(entry.given, entry.written, ProjectConfigError)
+            from_project.add(entry.key)
             breaking = ProjectConfigError  # the project's own value breaks its declaration: Pulumi.yaml is to fix
         _check_declared(stack, entry, values[entry.key], written_values[entry.key], entry.key in secrets, breaking)
-    return values, secrets
+    return StackConfig(values, secrets, written_values, from_project)
 
 
 def _stack_entries(path: Path, project: str) -> list[tuple[str, str, Any]]:
@@ -800,9 +824,20 @@ def _pulumi_key(written: str, project: str) -> str:
 
 def project_name(stack_dir: Path) -> str:
     """The Pulumi project name from ``Pulumi.yaml``; ProjectConfigError, naming the line or key, when it has none."""
+    return _project_name(_project_document(stack_dir))
+
+
+def _project_document(stack_dir: Path) -> dict[str, Any]:
+    """``stack_dir/Pulumi.yaml``, read once: ProjectConfigError naming the line when it is no YAML mapping (or gives a
+    key twice)."""
     document, problems = read_yaml(stack_dir / "Pulumi.yaml", "Pulumi.yaml")
     if document is None:
         raise ProjectConfigError("; ".join(p.message for p in problems))
+    return document
+
+
+def _project_name(document: Mapping[str, Any]) -> str:
+    """The project name of a ``Pulumi.yaml`` ``document``; ProjectConfigError naming the key when it has none."""
     name = document.get("name")
     if name is None or isinstance(name, dict | list) or not str(name):
         shown = show_value(name) if "name" in document else "missing"
