@@ -292,7 +292,8 @@ echo "$(basename "$PWD") :: $*" >> "$FAKE_PULUMI_LOG"
 case "$*" in
   version) echo v3.200.0 ;;
   *" up "*|*" preview "*)
-    trap 'echo "^C received; cancelling"; sleep 0.5; echo "  creating yl-net-7 (in flight)";
+    trap 'echo "$(basename "$PWD") :: ^C" >> "$FAKE_PULUMI_LOG";
+          echo "^C received; cancelling"; sleep 0.5; echo "  creating yl-net-7 (in flight)";
           echo "$(basename "$PWD") :: state saved" >> "$FAKE_PULUMI_LOG";
           echo "error: update canceled" >&2; exit 255' INT
     echo "$(basename "$PWD") :: updating" >> "$FAKE_PULUMI_LOG"
@@ -304,16 +305,16 @@ esac
 
 @pytest.mark.parametrize(
     ("how", "exit_code"),
-    [("ctrl-c", 128 + signal.SIGINT), ("sigterm", 128 + signal.SIGTERM)],
-    ids=["ctrl-c-at-the-terminal", "sigterm-to-dizuo-alone"],
+    [("ctrl-c", 128 + signal.SIGINT), ("sigint", 128 + signal.SIGINT), ("sigterm", 128 + signal.SIGTERM)],
+    ids=["ctrl-c-at-the-terminal", "sigint-to-dizuo-alone", "sigterm-to-dizuo-alone"],
 )
 def test_a_signal_during_an_update_lets_pulumi_cancel_and_save_its_state(
     tmp_path: Path, how: str, exit_code: int
 ) -> None:
-    """Ctrl-C at the terminal (to dizuo and Pulumi, one process group) or SIGTERM to dizuo alone (handed to Pulumi as
-    its Ctrl-C) during `dizuo up`: Pulumi cancels and saves its state before dizuo exits 130 or 143 saying which stack
-    was cancelled, and no later tier starts. dizuo used to exit at once and close Pulumi's pipes, which killed it
-    mid-update: stack locked, operations pending."""
+    """Ctrl-C at the terminal (to dizuo's process group), or SIGINT or SIGTERM to dizuo alone (`kill -INT`, `timeout`),
+    during `dizuo up`: Pulumi gets one Ctrl-C (from dizuo), cancels and saves its state before dizuo exits 130 or 143
+    saying which stack was cancelled, and no later tier starts. dizuo used to exit at once and close Pulumi's pipes,
+    which killed it mid-update (stack locked, operations pending); and a SIGINT to dizuo alone never reached Pulumi."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "pulumi").write_text(CANCELLABLE_PULUMI)
@@ -354,11 +355,12 @@ def test_a_signal_during_an_update_lets_pulumi_cancel_and_save_its_state(
         if how == "ctrl-c":
             os.killpg(dizuo_run.pid, signal.SIGINT)
         else:
-            os.kill(dizuo_run.pid, signal.SIGTERM)
+            os.kill(dizuo_run.pid, signal.SIGINT if how == "sigint" else signal.SIGTERM)
         _, stderr = dizuo_run.communicate(timeout=120)
     assert dizuo_run.returncode == exit_code, stderr[-3000:]
     calls = log.read_text().splitlines()
     assert "0-baseline :: state saved" in calls, "Pulumi was stopped before it saved its state"
+    assert calls.count("0-baseline :: ^C") == 1, "Pulumi got one Ctrl-C (a second stops it without saving)"
     started = [c.split(" :: ")[0] for c in calls if c.endswith(":: updating")]
     assert started == ["0-baseline"], "a later tier started after the signal"
     text = " ".join(stderr.split())

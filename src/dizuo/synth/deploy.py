@@ -6,11 +6,14 @@ Air-gapped cities keep state on a file:// path or an S3-compatible store of thei
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,18 +295,34 @@ def run(
         )
     check_declarations(selected, stack)
     pulumi_command = check_prerequisites()
-    from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
-
     if folder is not None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
+    # Pulumi in a session of its own: each signal reaches it from dizuo only, once (_cancel_pulumi).
+    with tempfile.TemporaryDirectory(prefix="dizuo-pulumi-") as wrapper_root:
+        session_command = _in_a_session_of_its_own(pulumi_command, Path(wrapper_root))
+        return _run_stacks(action, stack, selected, pack, url, session_command, on_output)
+
+
+def _run_stacks(
+    action: str,
+    stack: str,
+    selected: list[StackDir],
+    pack: Path,
+    url: str,
+    session_command: PulumiCommand,
+    on_output: Callable[[str], None],
+) -> list[StackOutcome]:
+    """:func:`run`'s preview or update of each selected stack in turn, until one fails or a signal comes."""
+    from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
+
     outcomes: list[StackOutcome] = []
     for stack_dir in selected:
         where = stack_dir.shown
         workspace = auto.LocalWorkspaceOptions(
-            work_dir=str(stack_dir.path), env_vars=program_env(url), pulumi_command=pulumi_command
+            work_dir=str(stack_dir.path), env_vars=program_env(url), pulumi_command=session_command
         )
         # Pulumi's stdout streams to on_output as it comes; its stderr (warnings, the error summary) is kept and
         # said once: after the stack, or in the error when the stack failed.
@@ -359,15 +378,45 @@ def run(
     return outcomes
 
 
-def _cancel_pulumi(signum: int) -> None:
-    """Ask the running `pulumi` to cancel, as Ctrl-C at its terminal does. That Ctrl-C reaches it already (it runs in
-    dizuo's process group), and a second SIGINT would make it stop at once without saving; SIGTERM (`timeout`, a
-    cancelled CI job, `kill`) reaches dizuo alone, so each is handed on as one SIGINT."""
-    if signum != signal.SIGTERM:
-        return
+def _cancel_pulumi(_signum: int) -> None:
+    """Ask the running `pulumi` to cancel, as one Ctrl-C at its terminal does, for each Ctrl-C or SIGTERM dizuo gets: a
+    second one makes Pulumi stop at once without saving, as its own second Ctrl-C does. Pulumi runs in a session of its
+    own (:func:`_in_a_session_of_its_own`), so nothing else hands it the signal: not a terminal's Ctrl-C, which reaches
+    the foreground process group, nor `kill -INT` of dizuo alone, nor SIGTERM (`timeout`, a cancelled CI job)."""
     for pid in _children():
         with contextlib.suppress(ProcessLookupError):  # it has just ended
             os.kill(pid, signal.SIGINT)
+
+
+# Run by the Automation API as `pulumi`: the real CLI, the same process (exec), in a session of its own. The API puts
+# this folder first on PATH; the CLI gets PATH as it was.
+_SESSION_WRAPPER = """#!/bin/sh
+case "$PATH" in {folder}:*) PATH=${{PATH#*:}} ;; esac
+exec {python} -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' {pulumi} "$@"
+"""
+
+
+def _in_a_session_of_its_own(pulumi_command: PulumiCommand, root: Path) -> PulumiCommand:
+    """``pulumi_command`` run through a wrapper in ``root/bin`` that starts the CLI in a session (and process group) of
+    its own. In dizuo's process group a terminal's Ctrl-C reached Pulumi directly, so dizuo could not hand on a SIGINT
+    sent to it alone (`kill -INT`) without a terminal's Ctrl-C reaching Pulumi twice, which stops it without saving;
+    signals are not told apart by their sender."""
+    real = shutil.which(pulumi_command.command)
+    if real is None:  # gone since check_prerequisites found it
+        raise DeployError(INSTALL_HINT)
+    folder = root / "bin"
+    folder.mkdir()
+    wrapper = folder / "pulumi"
+    wrapper.write_text(
+        _SESSION_WRAPPER.format(
+            folder=shlex.quote(str(folder)), python=shlex.quote(sys.executable), pulumi=shlex.quote(real)
+        ),
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o700)
+    session_command = copy.copy(pulumi_command)
+    session_command.command = str(wrapper)
+    return session_command
 
 
 def _children() -> list[int]:
