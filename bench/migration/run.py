@@ -10,7 +10,9 @@ holds migration/, --instances and --reference name the files themselves.
 For every instance, in one run: the candidate as FORMAT.md runs it (a command given the instance path,
 one JSON document on stdout, wall clock measured including process start, 300 s timeout) and the greedy
 anchor of FORMAT.md (bench/migration/greedy.py, in process). Both are checked by
-dizuo.migration.validate against the seven rules, and scored against public_reference.json.
+dizuo.migration.validate against the seven rules, and scored against public_reference.json. Beside the score, the
+candidate's own solver status, bound and gap where its document carries them (`dizuo migrate plan` does: `status`,
+`bound_cny`, `solver.gap`, as plan.json), so a plan a limit stopped does not pass for a proven optimum.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -40,8 +43,19 @@ TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
+class SolverReport:
+    """How the candidate says its solve ended, from its document's `status`, `bound_cny` and `solver.gap` (the keys
+    `dizuo migrate plan` adds beside FORMAT.md's): a plan a limit stopped must not read like a proven one."""
+
+    status: str
+    bound: float | None = None
+    gap: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """One answer scored: FORMAT.md's result word, and for valid plans cost, gap and waves."""
+    """One answer scored: FORMAT.md's result word, and for valid plans cost, gap and waves; the solver's own report
+    where the answer carries one."""
 
     result: str
     seconds: float
@@ -50,14 +64,33 @@ class Outcome:
     waves: int | None = None
     waves_lb: int | None = None
     note: str = ""
+    solver: SolverReport | None = None
 
     @property
     def correct(self) -> bool:
         return self.result in ("ok", "infeas-ok")
 
 
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def solver_report(document: object) -> SolverReport | None:
+    """The solver's status, bound and gap in a decoded answer (None where it gives no status: FORMAT.md asks for
+    none, so the greedy anchor and other candidates have none; a bound or gap that is not a number is left out)."""
+    if not isinstance(document, dict) or not isinstance(status := document.get("status"), str):
+        return None
+    solver = document.get("solver")
+    gap = _number(solver.get("gap")) if isinstance(solver, dict) else None
+    return SolverReport(status, _number(document.get("bound_cny")), gap)
+
+
 def score(instance: Instance, reference: dict[str, object], document: object, seconds: float) -> Outcome:
-    """Classify one decoded answer against the reference and the rules."""
+    """Classify one decoded answer against the reference and the rules; the solver's report rides along."""
+    return replace(_score(instance, reference, document, seconds), solver=solver_report(document))
+
+
+def _score(instance: Instance, reference: dict[str, object], document: object, seconds: float) -> Outcome:
     infeasible = reference["status"] == "infeasible"
     if isinstance(document, dict) and document.get("infeasible") is True:
         reason = document.get("reason")
@@ -121,6 +154,22 @@ def summary(name: str, outcomes: list[Outcome], references: list[dict[str, objec
     )
 
 
+def statuses(name: str, outcomes: list[Outcome]) -> str:
+    """How many runs ended in each solver status, as the answers report it ("no status" for those that give none)."""
+    counts = Counter("no status" if o.solver is None else o.solver.status for o in outcomes)
+    return f"{name} solver status: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def show_solver(report: SolverReport | None) -> tuple[str, str]:
+    """The status and bound / gap cells of a row (the candidate's own bound and gap, not the reference's)."""
+    if report is None:
+        return "-", "-"
+    bound = "-" if report.bound is None else f"{report.bound:,.0f}"
+    gap = "-" if report.gap is None else f"{100 * report.gap:.4f}%"
+    colour = "green" if report.status in ("optimal", "infeasible") else "yellow"
+    return f"[{colour}]{report.status}", f"{bound} / {gap}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     public_sets.add_option(parser)
@@ -142,8 +191,9 @@ def main() -> int:
         paths = [p for p in paths if p.stem in args.only]
 
     table = Table(title=f"Migration planning, {args.instances.name} set ({len(paths)} instances)")
-    for column in ("instance", "solver", "result", "cost CNY", "gap", "waves/LB", "seconds", "note"):
-        table.add_column(column, justify="right" if column in ("cost CNY", "gap", "waves/LB", "seconds") else "left")
+    numbers = ("cost CNY", "own bound / gap", "gap", "waves/LB", "seconds")
+    for column in ("instance", "solver", "result", "status", *numbers, "note"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     outcomes: dict[str, list[Outcome]] = {"candidate": [], "greedy": []}
     refs = []
     for path in paths:
@@ -158,21 +208,30 @@ def main() -> int:
         for solver, outcome in (("candidate", candidate), ("greedy", anchor_outcome)):
             outcomes[solver].append(outcome)
             colour = "green" if outcome.correct else "red"
+            status, own = show_solver(outcome.solver)
             table.add_row(
                 instance.name if solver == "candidate" else "",
                 solver,
                 f"[{colour}]{outcome.result}",
+                status,
                 "-" if outcome.cost is None else f"{outcome.cost:,}",
+                own,
                 "-" if outcome.gap is None else f"{100 * outcome.gap:.4f}%{star}",
                 "-" if outcome.waves is None else f"{outcome.waves}/{outcome.waves_lb}",
                 f"{outcome.seconds:.2f}",
-                outcome.note[:90],
+                outcome.note[:70],
                 end_section=solver == "greedy",
             )
     console.print(table)
     console.print("* gap to HiGHS's bound (the reference hit its time limit): over-states the true gap")
+    console.print(
+        "status, own bound / gap: how the candidate says its solve ended (its document's `status`, `bound_cny`, "
+        "`solver.gap`); only `optimal` is a proven optimum",
+        soft_wrap=True,
+    )
     line = "; ".join(summary(name, found, refs) for name, found in outcomes.items())
     console.print(line, soft_wrap=True)
+    console.print(statuses("candidate", outcomes["candidate"]), soft_wrap=True)
     return 0
 
 

@@ -70,6 +70,23 @@ def test_plan_on_stdout_is_one_valid_document(tmp_path: Path) -> None:
     assert "Migration plan" in done.stderr, "the summary table goes to stderr"
 
 
+def test_the_document_says_how_the_solve_ended_as_plan_json_does(tmp_path: Path) -> None:
+    """Beside FORMAT.md's keys, stdout carries the solver's status, its bound and plan.json's `solver` object, so a
+    reader of the document alone (the benchmark) can tell a proven plan from one a limit stopped."""
+    doc = document(
+        [system("a", 4, {"A": 10, "B": 30}), system("b", 4, {"A": 20, "B": 10})],
+        [target("A", 6), target("B", 6)],
+        keep_tib=4,
+        wave_tib=5,
+    )
+    done = _run(_write(tmp_path, doc))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["status"] == "optimal", answer
+    assert answer["bound_cny"] == 10, answer
+    assert answer["solver"] == {"stopped": None, "gap": 0.0, "repairs": 0, "greedy": False}, answer
+
+
 def test_infeasible_instance_exits_0_with_a_reason(tmp_path: Path) -> None:
     """No plan exists: exit 0 and {"infeasible": true, "reason": ...} on stdout."""
     doc = document([system("a", 5, {"A": 1}, cores=8)], [target("A", 10, cores=4)], keep_tib=0)
@@ -78,6 +95,7 @@ def test_infeasible_instance_exits_0_with_a_reason(tmp_path: Path) -> None:
     answer = json.loads(done.stdout)
     assert answer["infeasible"] is True
     assert answer["reason"].startswith("relief needs 5.0 TiB"), answer["reason"]
+    assert answer["status"] == "infeasible", answer
 
 
 def test_bad_instance_exits_2_with_located_problems(tmp_path: Path) -> None:
@@ -248,7 +266,11 @@ def test_highs_s_own_plan_at_its_repair_limit_says_so_in_the_summary(
     path = _write(tmp_path, core_plan_then_one_byte_short())
     result = CliRunner().invoke(app, ["migrate", "plan", str(path), "--time-limit", "3600"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["assignments"] == {"x": "A", "y": "A", "z": None}
+    answer = json.loads(result.stdout)
+    assert answer["assignments"] == {"x": "A", "y": "A", "z": None}
+    assert answer["status"] == "repair_limit", answer
+    assert answer["solver"]["stopped"] == "repair limit", answer
+    assert answer["solver"]["repairs"] == 1, answer
     summary = " ".join(result.stderr.split())
     assert "repair limit (stopped after 1 rounding repair): plan at 12 CNY, bound 10" in summary, summary
     assert "│ repair_limit (stopped after 1 rounding repair) │" in summary, summary

@@ -36,6 +36,7 @@ from dizuo.migration.report import (
     check_wave,
     idle_unread_warning,
     plan_deadline,
+    solver_document,
     write_city_plan,
 )
 from dizuo.migration.solve import DEFAULT_TIME_LIMIT_S, TIB, Assignment, show_bytes, solve, stopped_after_repairs
@@ -146,12 +147,15 @@ def plan(
         raise typer.Exit(BAD_INPUT) from None
     require_stdout()  # the plan is stdout's: with none, not minutes of HiGHS first
     assignment, waves = _solve(instance, time_limit, wave_time_limit)
+    # Beside FORMAT.md's keys, which a scorer reads, how the solve ended as plan.json says it: a plan a limit stopped
+    # must not pass for a proven one where only the document is kept (the benchmark shows it next to the cost).
+    solver = solver_document(assignment)
     if assignment.destinations is None or waves is None:
-        _emit({"infeasible": True, "reason": assignment.reason})
+        _emit({"infeasible": True, "reason": assignment.reason, **solver})
         _summary(instance, assignment, None, time.perf_counter() - start)
         return
     found = Plan(assignment.destinations, [list(w) for w in waves.waves])
-    _emit({"assignments": dict(found.assignments), "waves": found.waves})
+    _emit({"assignments": dict(found.assignments), "waves": found.waves, "bound_cny": assignment.bound, **solver})
     _summary(instance, assignment, waves, time.perf_counter() - start)
 
 

@@ -562,13 +562,9 @@ def _solver_limit_clause(assignment: Assignment, gap: str) -> str:
     return ""
 
 
-def _plan_document(
-    city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
-) -> dict[str, Any]:
-    instance = city.instance
-    unread = idle_unread_warning(city)
-    head: dict[str, Any] = {
-        "city": city.declaration.city.code,
+def solver_document(assignment: Assignment) -> dict[str, Any]:
+    """How the solve ended, as plan.json and `dizuo migrate plan`'s stdout both carry it (the benchmark reads it)."""
+    return {
         "status": assignment.status,
         # The limit that stopped HiGHS before it proved the plan optimal (None: it did), the gap it reached, the
         # plans it gave that rounding broke (cut off and solved again; past MAX_REPAIRS, stopped is "repair limit"),
@@ -579,6 +575,17 @@ def _plan_document(
             "repairs": assignment.repairs,
             "greedy": assignment.greedy,
         },
+    }
+
+
+def _plan_document(
+    city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
+) -> dict[str, Any]:
+    instance = city.instance
+    unread = idle_unread_warning(city)
+    head: dict[str, Any] = {
+        "city": city.declaration.city.code,
+        **solver_document(assignment),
         "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),
