@@ -1194,6 +1194,8 @@ class _UnitsHost:
         "test -x %s",
         "test -f %s -a -x %s",
         "find -L %s -mindepth 1 -maxdepth 1 -type f -print0",
+        "stat -c '%%f %%u %%U %%h' -- %s",
+        "stat -L -c '%%f %%u %%U %%h' -- %s",
     }
 
     def __init__(self, root: Path, *, systemd: bool, running: set[str]) -> None:
@@ -1528,6 +1530,157 @@ def test_roots_own_crontab_can_run_cron_daily(logrotate_runners, tmp_path, famil
     assert finding.problems == problems, finding.evidence
     if evidence is not None:
         assert evidence in finding.evidence, finding.evidence
+
+
+NOBODY = 65534  # nobody, on Debian and the RedHat family alike
+
+
+def _break_cron_rule(path: Path, change: str, root: Path) -> None:
+    """Give the crontab at ``path`` what one of the cron daemons' rules refuses (or, for ``symlink``, a root-owned
+    symlink in its place, which Debian's cron follows for a system crontab), as an administrator's slip would."""
+    if change == "owned by nobody":
+        os.chown(path, NOBODY, NOBODY)
+    elif change.startswith("mode "):
+        path.chmod(int(change.removeprefix("mode "), 8))
+    elif change == "hard link":  # a copy kept by `ln`, outside the folders cron reads
+        os.link(path, root / f"{path.name}.kept")
+    elif change.startswith("symlink"):
+        (root / "srv").mkdir(exist_ok=True)
+        target = path.rename(root / "srv" / path.name)
+        path.symlink_to(os.path.relpath(target, path.parent))
+        if change == "symlink owned by nobody":
+            os.lchown(path, NOBODY, NOBODY)
+    else:
+        raise AssertionError(change)
+
+
+DEBIAN_CRONTAB_LINE = "30 6 * * * run-parts --report /etc/cron.daily"
+CRONIE_SKIPS_MODE = "it must be readable by root, with no execute, group or other write, setuid, setgid or sticky bit"
+
+
+@pytest.mark.parametrize(
+    ("path", "change", "problems"),
+    [
+        pytest.param(
+            "/etc/crontab", "owned by nobody",
+            [f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but cron.service skips it: owned by nobody, "
+             "not root"],
+            id="crontab-owner",
+        ),
+        pytest.param(
+            "/etc/crontab", "mode 0664",
+            [f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but cron.service skips it: mode 0664, "
+             "writable by group or others"],
+            id="crontab-group-writable",
+        ),
+        pytest.param(
+            "/etc/crontab", "hard link",
+            [f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but cron.service skips it: 2 hard links, not 1"],
+            id="crontab-hard-link",
+        ),
+        pytest.param(
+            "/etc/crontab", "symlink owned by nobody",
+            [f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but cron.service skips it: a symlink owned by "
+             "nobody, not root"],
+            id="crontab-symlink-owner",
+        ),
+        # A system crontab may be a symlink, both it and its file root's.
+        pytest.param("/etc/crontab", "symlink", [], id="crontab-symlink"),
+        # Root's own crontab: mode 0600 exactly, and no symlink.
+        pytest.param(
+            DEBIAN_ROOT_CRONTAB, "mode 0644",
+            [f"{NOTHING_RUNS_DAILY}: {DEBIAN_ROOT_CRONTAB} runs /etc/cron.daily but cron.service skips it: mode 0644, "
+             "not 0600"],
+            id="root-crontab-mode",
+        ),
+        pytest.param(
+            DEBIAN_ROOT_CRONTAB, "symlink",
+            [f"{NOTHING_RUNS_DAILY}: {DEBIAN_ROOT_CRONTAB} runs /etc/cron.daily but cron.service skips it: a symlink, "
+             "which it does not follow to a user's crontab"],
+            id="root-crontab-symlink",
+        ),
+    ],
+)  # fmt: skip
+def test_debian_cron_skips_crontabs_breaking_its_rules(logrotate_runners, tmp_path, path, change, problems):
+    """DZ-AU-05: Debian's cron reads no crontab that breaks its rules (a system crontab root's, regular, not group-
+    or other-writable, one hard link, a symlink only if root's; root's own crontab mode 0600 and no symlink), so
+    such a crontab's cron.daily line runs nothing and is named. Debian 12's real cron package without systemd as
+    PID 1, cron.daily run from /etc/crontab or, with its line gone from there, from root's crontab."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    if path == DEBIAN_ROOT_CRONTAB:
+        _drop_lines(root / "etc/crontab", "cron.daily")
+        written = root / path.lstrip("/")
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_text(f"{DEBIAN_CRONTAB_LINE}\n")
+        written.chmod(0o600)  # as crontab(1) writes it
+    _break_cron_rule(root / path.lstrip("/"), change, root)
+    finding = _logrotate_scheduled_on(root, systemd=False, running={"cron"})
+    assert finding.problems == problems, finding.evidence
+    if problems:
+        assert f"cron.service skips {path}: {problems[0].rsplit('skips it: ', 1)[1]}" in finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("tree", "path", "change", "problems"),
+    [
+        pytest.param(
+            "anacron", "/etc/cron.d/0hourly", "mode 0664",
+            [TIMER_DISABLED,
+             f"nor does cron run it: {NOTHING_RUNS_DAILY}: /etc/cron.d/0hourly runs /etc/cron.hourly/0anacron, which "
+             "starts anacron, but crond.service "
+             f"skips it: mode 0664: {CRONIE_SKIPS_MODE}; /etc/anacrontab's job cron.daily runs /etc/cron.daily, but "
+             "nothing starts anacron"],
+            id="0hourly-group-writable",
+        ),
+        pytest.param(
+            "noanacron", "/etc/cron.d/dailyjobs", "mode 0755",
+            [TIMER_DISABLED,
+             f"nor does cron run it: {NOTHING_RUNS_DAILY}: /etc/cron.d/dailyjobs runs /etc/cron.daily but "
+             f"crond.service skips it: mode 0755: {CRONIE_SKIPS_MODE}"],
+            id="dailyjobs-executable",
+        ),
+        pytest.param(
+            "noanacron", "/etc/cron.d/dailyjobs", "owned by nobody",
+            [TIMER_DISABLED,
+             f"nor does cron run it: {NOTHING_RUNS_DAILY}: /etc/cron.d/dailyjobs runs /etc/cron.daily but "
+             "crond.service skips it: owned by nobody, not root"],
+            id="dailyjobs-owner",
+        ),
+        # cronie counts no hard links of a system crontab and follows any symlink to a root-owned file.
+        pytest.param("noanacron", "/etc/cron.d/dailyjobs", "hard link", [], id="dailyjobs-hard-link"),
+        pytest.param("noanacron", "/etc/cron.d/dailyjobs", "symlink owned by nobody", [], id="dailyjobs-symlink"),
+        # Root's own crontab: group and others may read it, but it has one hard link.
+        pytest.param("root crontab", CRONIE_ROOT_CRONTAB, "mode 0644", [], id="root-crontab-readable"),
+        pytest.param(
+            "root crontab", CRONIE_ROOT_CRONTAB, "hard link",
+            [TIMER_DISABLED,
+             f"nor does cron run it: {NOTHING_RUNS_DAILY}: {CRONIE_ROOT_CRONTAB} runs /etc/cron.daily but "
+             "crond.service skips it: 2 hard links, not 1"],
+            id="root-crontab-hard-link",
+        ),
+    ],
+)  # fmt: skip
+def test_cronie_skips_crontabs_breaking_its_rules(logrotate_runners, tmp_path, tree, path, change, problems):
+    """DZ-AU-05: cronie reads no crontab that breaks its rules (a regular file, followed through any symlink, owned
+    by root, mode within 0644 without execute, setuid, setgid or sticky bits; root's own crontab one hard link), so
+    such a crontab's line runs nothing and is named; what cronie allows and Debian's cron does not still counts.
+    The RedHat-family tree of the tests above, logrotate.timer disabled, crond enabled and running."""
+    root = tmp_path / "root"
+    _redhat_cron_tree(root, logrotate_runners, anacron=tree == "anacron", noanacron=tree == "noanacron")
+    subprocess.run(["systemctl", f"--root={root}", "enable", "crond.service"], capture_output=True, check=True)
+    if tree == "root crontab":
+        written = root / path.lstrip("/")
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_text("@daily run-parts /etc/cron.daily\n")
+        written.chmod(0o600)  # as crontab(1) writes it
+    _break_cron_rule(root / path.lstrip("/"), change, root)
+    finding = _logrotate_scheduled_on(root, systemd=True, running={"crond.service"})
+    assert finding.problems == problems, finding.evidence
+    if problems:
+        assert any(line.startswith(f"crond.service skips {path}: ") for line in finding.evidence), finding.evidence
 
 
 def test_file_modes_reports_extra_permission_bits(tmp_path):

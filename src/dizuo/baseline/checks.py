@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import hashlib
 import ipaddress
 import json
@@ -21,6 +22,7 @@ import os
 import posixpath
 import re
 import shlex
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -992,20 +994,79 @@ def _job_lines(text: str) -> list[str]:
     return [line for line in stripped if line and not line.startswith("#") and not _ASSIGNMENT.match(line)]
 
 
-def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str, str]]:
-    """(file, user, command) of every job of the crontabs the daemon reads for the system and for root: the system
-    crontabs, /etc/crontab and /etc/cron.d/*, whose lines name their user, and root's own crontab (``crontab -e`` as
-    root), whose lines do not."""
+def _stat(host: Host, path: str, *, follow: bool) -> tuple[int, int, str, int] | None:
+    """(st_mode, st_uid, owner's name, st_nlink) of ``path`` (of what a symlink points to with ``follow``), None when
+    there is nothing there."""
+    result = host.run(f"stat{' -L' if follow else ''} -c '%%f %%u %%U %%h' -- %s", path)
+    if result.rc != 0:
+        if host.run("test -e %s", path).rc == 1:
+            return None
+        raise CommandFailedError(f"cannot stat {path}: {_text(result, 'stderr').strip()[:200]}")
+    mode, uid, owner, links = _text(result).split()
+    return int(mode, 16), int(uid), owner, int(links)
+
+
+# What each cron daemon asks of a crontab before it reads it; one that fails is logged and skipped, its jobs never run.
+# - Debian's cron (database.c, process_crontab, with Debian's patches): a system crontab (/etc/crontab, /etc/cron.d/*)
+#   may be a symlink owned by root ("WRONG SYMLINK OWNER"); the file must be owned by root ("WRONG FILE OWNER"), a
+#   regular file, not group- or other-writable ("INSECURE MODE") and have one hard link ("NUMBER OF HARD LINKS > 1").
+#   A user's crontab, root's too, is opened O_NOFOLLOW (no symlink) and must be owned by root or its user, regular,
+#   of mode 0600 exactly and have one hard link.
+# - cronie (database.c, check_open) follows symlinks, then asks of every crontab a regular file ("NOT REGULAR"),
+#   mode & 07533 == 0400 ("BAD FILE MODE": readable by its owner, not executable, not group- or other-writable, no
+#   setuid, setgid or sticky bit), owned by root or, for a user's crontab, its user ("WRONG FILE OWNER"), and of a
+#   user's crontab one hard link ("BAD LINK COUNT"). crond -p (PermitAnyCrontab) waives all of it; no distribution
+#   this project audits starts it so.
+# Every crontab read here is root's or the system's, so root alone may own it.
+_CRONIE_MODE = "it must be readable by root, with no execute, group or other write, setuid, setgid or sticky bit"
+
+
+def _crontab_skipped(host: Host, file: str, daemon: str, *, users: bool) -> str | None:
+    """Why the cron daemon (its unit) skips the crontab ``file`` (a user's with ``users``), None when it reads it."""
+    found = _stat(host, file, follow=False)
+    debian = daemon == "cron.service"
+    if found is not None and stat.S_ISLNK(found[0]):
+        if debian and users:
+            return "a symlink, which it does not follow to a user's crontab"
+        if debian and found[1] != 0:
+            return f"a symlink owned by {found[2]}, not root"
+        found = _stat(host, file, follow=True)
+    if found is None:
+        return None  # nothing there, or a link to nothing: no job to read
+    mode, uid, owner, links = found
+    shown = f"{stat.S_IMODE(mode):04o}"
+    refusals = [
+        (not stat.S_ISREG(mode), "no regular file"),
+        (uid != 0, f"owned by {owner}, not root"),
+        (debian and users and stat.S_IMODE(mode) != 0o600, f"mode {shown}, not 0600"),
+        (
+            debian and not users and mode & (stat.S_IWGRP | stat.S_IWOTH) != 0,
+            f"mode {shown}, writable by group or others",
+        ),
+        (not debian and mode & 0o7533 != 0o400, f"mode {shown}: {_CRONIE_MODE}"),
+        (links != 1 and (debian or users), f"{links} hard links, not 1"),
+    ]
+    return next((why for refused, why in refusals if refused), None)
+
+
+def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str, str, str | None]]:
+    """(file, user, command, why the daemon skips the file or None) of every job of the crontabs the daemon reads for
+    the system and for root: the system crontabs, /etc/crontab and /etc/cron.d/*, whose lines name their user, and
+    root's own crontab (``crontab -e`` as root), whose lines do not."""
     system = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
     crontabs = [(file, True) for file in system] + [(file, False) for file in _root_crontab(daemon)]
     jobs = []
     for file, names_user in crontabs:
-        for text in _job_lines(_read(host, file) or ""):
+        text = _read(host, file)
+        if text is None:
+            continue
+        skipped = _crontab_skipped(host, file, daemon, users=not names_user)
+        for line in _job_lines(text):
             # @daily or 5 time fields, then the user in a system crontab, then the command.
-            before = (1 if text.startswith("@") else 5) + names_user
-            fields = text.split(None, before)
+            before = (1 if line.startswith("@") else 5) + names_user
+            fields = line.split(None, before)
             if len(fields) == before + 1:
-                jobs.append((file, fields[-2] if names_user else "root", fields[-1]))
+                jobs.append((file, fields[-2] if names_user else "root", fields[-1], skipped))
     return jobs
 
 
@@ -1055,17 +1116,53 @@ def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
     return jobs
 
 
+def _what_a_line_does(
+    host: Host, command: str, daily: str, systemd: bool, hourly_starters: Callable[[], list[str]]
+) -> list[str]:
+    """What a crontab line would do towards running ``daily``: run it, run a cron.hourly script that starts anacron
+    (``hourly_starters``), start anacron; its leading file tests looked past (``test -x /usr/sbin/anacron ||`` starts
+    no anacron)."""
+    rest = _command_runs(host, command, systemd)[0]
+    parts = _RUN_PARTS.findall(rest)
+    return [
+        *([f"runs {daily}"] if daily in parts else []),
+        *(
+            f"runs {hourly}, which starts anacron,"
+            for hourly in (hourly_starters() if "/etc/cron.hourly" in parts else [])
+        ),
+        *(["starts anacron"] if _STARTS_ANACRON.search(rest) else []),
+    ]
+
+
 def _what_runs_cron_daily(
-    host: Host, daily: str, daemon: str | None, systemd: bool
+    host: Host, daily: str, daemon: str | None, systemd: bool, finding: Finding
 ) -> tuple[list[tuple[str, bool]], list[str]]:
     """What runs ``daily`` here, each as its chain (for the evidence) and whether it goes through the cron daemon
-    (Debian's anacron.timer does not); and, where nothing does, what stops each line that would."""
+    (Debian's anacron.timer does not); and, where nothing does, what stops each line that would. A crontab the
+    daemon skips is named in the evidence, and its lines count for nothing."""
     chains: list[tuple[str, bool]] = []
     why_not: list[str] = []
     starts_anacron: list[str] = []
-    hourly_starters: list[str] | None = None  # the cron.hourly scripts that start anacron, read once if needed
+
+    @functools.cache
+    def hourly_starters() -> list[str]:
+        """The cron.hourly scripts that start anacron, read once if a line runs cron.hourly."""
+        return [
+            hourly
+            for hourly in _files_in(host, "/etc/cron.hourly")
+            if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
+        ]
+
     own = _root_crontab(daemon) if daemon else []
-    for file, user, command in _cron_commands(host, daemon) if daemon else []:
+    skipped_files: set[str] = set()
+    for file, user, command, skipped in _cron_commands(host, daemon) if daemon else []:
+        if skipped:
+            if file not in skipped_files:
+                skipped_files.add(file)
+                finding.see(f"{daemon} skips {file}: {skipped}")
+            if does := _what_a_line_does(host, command, daily, systemd, hourly_starters):
+                why_not.append(f"{file} {' and '.join(does)} but {daemon} skips it: {skipped}")
+            continue
         if user != "root":
             # logrotate needs root to rotate the system's logs and write its state; anacron, to keep its own.
             if daily in _RUN_PARTS.findall(command):
@@ -1082,13 +1179,7 @@ def _what_runs_cron_daily(
         elif daily in parts:
             chains.append((f"{file} runs {daily}", True))
         if "/etc/cron.hourly" in parts and stopped is None:
-            if hourly_starters is None:
-                hourly_starters = [
-                    hourly
-                    for hourly in _files_in(host, "/etc/cron.hourly")
-                    if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
-                ]
-            starts_anacron += [f"{file} runs {hourly}, which starts anacron" for hourly in hourly_starters]
+            starts_anacron += [f"{file} runs {hourly}, which starts anacron" for hourly in hourly_starters()]
         if _STARTS_ANACRON.search(rest):
             if stopped:
                 why_not.append(f"{file} starts anacron but {stopped}")
@@ -1121,7 +1212,7 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     if systemd and any(_STEPS_ASIDE_FOR_SYSTEMD.search(line) for line in script_lines):
         return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
-    chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd)
+    chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd, finding)
     for chain, _ in chains:
         finding.see(f"cron runs {script}: {chain}")
     if any(not through_cron for _, through_cron in chains):
