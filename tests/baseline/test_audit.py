@@ -1683,6 +1683,29 @@ def test_cronie_skips_crontabs_breaking_its_rules(logrotate_runners, tmp_path, t
         assert any(line.startswith(f"crond.service skips {path}: ") for line in finding.evidence), finding.evidence
 
 
+@pytest.mark.parametrize(
+    ("settings", "skipped"),
+    [
+        pytest.param('CRONDARGS="-m off -sp"\n', False, id="p-bundled"),
+        pytest.param("CRONDARGS=-m p -s\n", True, id="p-is-mail-command"),
+        pytest.param("# CRONDARGS=-p\nCRONDARGS=-p\nCRONDARGS=\n", True, id="last-setting-wins"),
+    ],
+)
+def test_cronie_started_with_p_reads_any_crontab(logrotate_runners, tmp_path, settings, skipped):
+    """DZ-AU-05: crond started with -p (CRONDARGS of /etc/sysconfig/crond, which crond.service reads) reads a crontab
+    its rules would refuse, so an executable dailyjobs then runs cron.daily; -p must be crond's own option, from the
+    setting in force. The RedHat-family tree with cronie-noanacron, logrotate.timer disabled."""
+    root = tmp_path / "root"
+    _redhat_cron_tree(root, logrotate_runners, anacron=False, noanacron=True)
+    subprocess.run(["systemctl", f"--root={root}", "enable", "crond.service"], capture_output=True, check=True)
+    (root / "etc/sysconfig").mkdir()
+    (root / "etc/sysconfig/crond").write_text(settings)
+    _break_cron_rule(root / "etc/cron.d/dailyjobs", "mode 0755", root)
+    finding = _logrotate_scheduled_on(root, systemd=True, running={"crond.service"})
+    assert (finding.problems != []) == skipped, finding.evidence
+    assert any(line.startswith("crond.service skips /etc/cron.d/dailyjobs") for line in finding.evidence) == skipped
+
+
 def test_file_modes_reports_extra_permission_bits(tmp_path):
     """file_modes fails a file with any permission bit beyond the allowed mode, and passes a stricter one."""
     loose, strict = tmp_path / "loose", tmp_path / "strict"

@@ -1015,10 +1015,36 @@ def _stat(host: Host, path: str, *, follow: bool) -> tuple[int, int, str, int] |
 # - cronie (database.c, check_open) follows symlinks, then asks of every crontab a regular file ("NOT REGULAR"),
 #   mode & 07533 == 0400 ("BAD FILE MODE": readable by its owner, not executable, not group- or other-writable, no
 #   setuid, setgid or sticky bit), owned by root or, for a user's crontab, its user ("WRONG FILE OWNER"), and of a
-#   user's crontab one hard link ("BAD LINK COUNT"). crond -p (PermitAnyCrontab) waives all of it; no distribution
-#   this project audits starts it so.
+#   user's crontab one hard link ("BAD LINK COUNT"). crond -p (PermitAnyCrontab) waives all of it: crond.service
+#   (contrib/cronie.systemd) starts `crond -n $CRONDARGS`, CRONDARGS from /etc/sysconfig/crond (empty as shipped).
 # Every crontab read here is root's or the system's, so root alone may own it.
 _CRONIE_MODE = "it must be readable by root, with no execute, group or other write, setuid, setgid or sticky bit"
+_CRONIE_ARGS = "/etc/sysconfig/crond"
+
+
+def _cronie_permits_any_crontab(host: Host) -> bool:
+    """Whether crond is started with -p, from CRONDARGS of /etc/sysconfig/crond (the last setting wins), its options
+    read as glibc's getopt reads cronie's "hnfpsiPx:m:cV": flags bundled, -x and -m taking the rest of their word or
+    the next one, other words skipped, none after --."""
+    args: list[str] = []
+    for line in _lines(_read(host, _CRONIE_ARGS) or ""):
+        name, _, value = line.strip().partition("=")
+        if name == "CRONDARGS":  # systemd drops the quotes round the value, $CRONDARGS splits at whitespace
+            args = value.strip().strip("\"'").split()
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            break
+        if not word.startswith("-"):
+            continue
+        for index, flag in enumerate(word[1:], start=2):
+            if flag == "p":
+                return True
+            if flag in "xm":
+                if index == len(word):
+                    next(words, None)
+                break
+    return False
 
 
 def _crontab_skipped(host: Host, file: str, daemon: str, *, users: bool) -> str | None:
@@ -1055,12 +1081,13 @@ def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str, str, str | N
     root's own crontab (``crontab -e`` as root), whose lines do not."""
     system = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
     crontabs = [(file, True) for file in system] + [(file, False) for file in _root_crontab(daemon)]
+    checked = daemon == "cron.service" or not _cronie_permits_any_crontab(host)
     jobs = []
     for file, names_user in crontabs:
         text = _read(host, file)
         if text is None:
             continue
-        skipped = _crontab_skipped(host, file, daemon, users=not names_user)
+        skipped = _crontab_skipped(host, file, daemon, users=not names_user) if checked else None
         for line in _job_lines(text):
             # @daily or 5 time fields, then the user in a system crontab, then the command.
             before = (1 if line.startswith("@") else 5) + names_user
