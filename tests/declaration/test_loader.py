@@ -1088,6 +1088,42 @@ def test_what_an_author_typed_for_a_colon_or_an_indent_is_named(city: Path, befo
     assert any(says in p for p in found), "\n".join(found)
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "says"),
+    [
+        (
+            "storage_gib: 186880}\n",
+            "storage_gib: 186880\n",
+            "line 8, column 7: did not find expected ',' or '}' (the '{' at line 7, column 10 is still open there: "
+            "write ',' between its entries and '}' after the last)",
+        ),
+        (
+            "- code: sjj\n  name: 榆林市政务服务数据管理局 (大数据局/智慧局)\n",
+            "- code: sjj\n  name: [榆林市政务服务数据管理局, 大数据局\n",
+            "line 6, column 7: did not find expected ',' or ']' (the '[' at line 5, column 9 is still open there: "
+            "write ',' between its items and ']' after the last)",
+        ),
+        (
+            "  name: 榆林市政务服务数据管理局 (大数据局/智慧局)\n",
+            "  name: '榆林市政务服务数据管理局 (大数据局/智慧局)\n",
+            "found unexpected end of stream (the quote at line 5, column 9 is never closed: end the value with the "
+            "same quote)",
+        ),
+    ],
+    ids=["brace", "bracket", "quote"],
+)
+def test_a_bracket_or_quote_left_open_names_the_line_it_was_opened_on(
+    city: Path, before: str, after: str, says: str
+) -> None:
+    """A '{', '[' or quote never closed is found by YAML only on a later line (the next entry, the end of the file),
+    where there is nothing to correct: the error also names where it was opened and what closes it."""
+    path = city / "departments.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(before, after, 1), encoding="utf-8")
+    found = problems(city)
+    assert len(found) == 1, "\n".join(found)
+    assert says in found[0], found[0]
+
+
 def test_a_key_given_twice_is_an_error_not_the_last_value(city: Path) -> None:
     """PyYAML keeps the last of two equal keys; the declaration loader names both lines instead."""
     text = (city / "city.yaml").read_text(encoding="utf-8")

@@ -397,6 +397,7 @@ def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Pro
             where = f"line {before.count(NEWLINE) + 1}, column {len(before) - before.rfind(NEWLINE)}: "
             reason = f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason}): delete it"
         hint = _typed_otherwise(text, mark) if "tab" not in str(reason) else ""  # libyaml may name the tab itself
+        hint = hint or _left_open(exc)
         return None, [Problem(shown, "", f"invalid YAML: {where}{reason}{hint}")]
     finally:
         loader.dispose()
@@ -408,6 +409,25 @@ def yaml_mapping(text: str, shown: str) -> tuple[dict[str, Any] | None, list[Pro
 
 
 FULL_WIDTH_COLON = "\uff1a"
+
+# What libyaml was inside when it failed, and what is missing there. A '{', '[' or quote left open is found only
+# where the next line no longer fits it, or at the end of the file: its own line is the one to correct.
+_LEFT_OPEN = {
+    "while parsing a flow mapping": "the '{{' at {at} is still open there: write ',' between its entries and '}}' "
+    "after the last",
+    "while parsing a flow sequence": "the '[' at {at} is still open there: write ',' between its items and ']' after "
+    "the last",
+    "while scanning a quoted scalar": "the quote at {at} is never closed: end the value with the same quote",
+}
+
+
+def _left_open(exc: yaml.YAMLError) -> str:
+    """Where the '{', '[' or quote that the error is inside of was opened, when that is on an earlier line; else ''."""
+    context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    failed = getattr(exc, "problem_mark", None)
+    if context not in _LEFT_OPEN or opened is None or failed is None or opened.line == failed.line:
+        return ""
+    return f" ({_LEFT_OPEN[context].format(at=f'line {opened.line + 1}, column {opened.column + 1}')})"
 
 
 def _typed_otherwise(text: str, mark: yaml.Mark | None) -> str:
