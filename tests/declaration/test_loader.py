@@ -43,6 +43,17 @@ def problems(path: Path) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
+def _rename(path: list[Any], new: str) -> Any:
+    """An edit that writes the key at ``path`` as ``new``, keeping its value."""
+
+    def change(document: Any) -> None:
+        for key in path[:-1]:
+            document = document[key]
+        document[new] = document.pop(path[-1])
+
+    return change
+
+
 def _del(path: list[Any]) -> Any:
     """An edit that deletes the key at ``path``."""
 
@@ -149,8 +160,38 @@ CASES = [
     pytest.param(
         "systems.yaml",
         _set(["systems", 5, "colour"], "blue"),
-        "systems.yaml: systems[5].colour: unknown key",
+        "systems.yaml: systems[5].colour: unknown key (dizuo schema systems.yaml lists the keys here)",
         id="unknown-key",
+    ),
+    pytest.param(
+        "departments.yaml",
+        _rename(["departments", 0, "quota", "cpu"], "cpus"),
+        "departments.yaml: departments[0].quota.cpus: unknown key (did you mean 'cpu'?)",
+        id="typo-of-a-required-key",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _rename(["clusters", 0, "node_pools", 0, "memory_gib_per_node"], "memory_per_node"),
+        "clusters.yaml: clusters[0].node_pools[0].memory_per_node: unknown key (did you mean 'memory_gib_per_node'?)",
+        id="unit-left-out",
+    ),
+    pytest.param(
+        "departments.yaml",
+        _set(["departments", 0, "data_loader"], {"cpu": 1}),
+        "departments.yaml: departments[0].data_loader: unknown key (did you mean 'data_loaders'?)",
+        id="typo-of-an-optional-key",
+    ),
+    pytest.param(
+        "departments.yaml",
+        _set(["departments", 0, "quota", "gpu"], 2),
+        "departments.yaml: departments[0].quota.gpu: unknown key (the keys here are cpu, memory_gib, storage_gib)",
+        id="no-such-key",
+    ),
+    pytest.param(
+        "datasets.yaml",
+        _rename(["datasets"], "dataset"),
+        "datasets.yaml: dataset: unknown key (did you mean 'datasets'?)",
+        id="top-level",
     ),
     pytest.param(
         "systems.yaml",

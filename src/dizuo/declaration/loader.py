@@ -8,6 +8,7 @@ bad value; all problems are collected and raised together as
 from __future__ import annotations
 
 import datetime
+import difflib
 import functools
 import itertools
 import json
@@ -16,7 +17,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from types import UnionType
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -34,6 +36,7 @@ from dizuo.declaration.model import (
 )
 
 MAX_VALUE_CHARS = 60
+MAX_KEYS_LISTED = 8  # an unknown key's mapping with more keys is told where they are listed (dizuo schema)
 NEWLINE = "\n"
 
 
@@ -145,9 +148,12 @@ def _why_not_text(value: object) -> str:
     return next((f" ({hint})" for kind, hint in YAML_CONVERTED if isinstance(value, kind)), "")
 
 
-def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bool = True) -> list[Problem]:
+def problems_from_validation(
+    file: str, error: ValidationError, *, from_yaml: bool = True, model: type[BaseModel] | None = None
+) -> list[Problem]:
     """One located problem per pydantic error: key path, message and the bad value (``from_yaml``: with a hint where
-    YAML may have turned text into another type; JSON has no such conversions).
+    YAML may have turned text into another type; JSON has no such conversions). Given the ``model`` validated, an
+    unknown key is told the key it may stand for, or the keys its mapping takes.
 
     A list's "should have at least N items" is left out where items of that list already failed: it only counts the
     items that were valid, and repeats the problem the item errors name.
@@ -178,6 +184,10 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
                 message += f" (it holds {unseen}, which YAML keeps in the key: retype the key)"
             elif isinstance(loc[-1], str) and FULL_WIDTH_COLON in loc[-1]:  # {cpu： 272}: one key, no value
                 message += f" (it holds a full-width colon '{FULL_WIDTH_COLON}', U+FF1A, where ':' was meant)"
+            elif model is not None and isinstance(loc[-1], str):
+                siblings = (other for other, i in zip(locs, items, strict=True) if i["type"] == "missing")
+                missing = [other[-1] for other in siblings if other[:-1] == loc[:-1]]
+                message += _which_key(loc[-1], _keys_at(model, loc[:-1]), missing, file)
         elif item["type"] != "missing":
             message = f"{YAML_SHAPES.get(item['type'], message)}: {show_value(item['input'])}"
             unseen = named_characters(filter(_looks_blank, item["input"])) if isinstance(item["input"], str) else ""
@@ -190,6 +200,54 @@ def problems_from_validation(file: str, error: ValidationError, *, from_yaml: bo
             message = f"key: {message}"
         problems.append(Problem(file, key_path(where), message))
     return problems
+
+
+def _which_key(written: str, keys: Sequence[str], missing: Sequence[object], file: str) -> str:
+    """What an unknown key ``written`` may have meant: the close one of ``keys`` (a ``missing`` one first, as `cpus`
+    beside a missing `cpu`), else the keys its mapping takes, or where they are listed when there are many."""
+    if not keys:
+        return ""
+    close = difflib.get_close_matches(written, [str(k) for k in missing if k in keys], n=1, cutoff=0.6)
+    close = close or difflib.get_close_matches(written, keys, n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    if len(keys) <= MAX_KEYS_LISTED:
+        return f" (the keys here are {', '.join(keys)})"
+    return f" (dizuo schema {Path(file).name} lists the keys here)"
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys of the mapping at ``loc`` in a document of ``model``, or [] where that is no model's mapping."""
+    annotation: object = model
+    for part in loc:
+        annotation = _inside(annotation, part)
+    models = [a for a in _arms(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return list(models[0].model_fields) if len(models) == 1 else []
+
+
+def _inside(annotation: object, part: int | str) -> object:
+    """The type of item ``part`` (a list index or a key) of a value of ``annotation``; None where it cannot say."""
+    for arm in _arms(annotation):
+        origin, args = get_origin(arm), get_args(arm)
+        if isinstance(part, int) and origin in {tuple, list, set, frozenset} and args:
+            return args[0]
+        if isinstance(part, str) and origin is dict and len(args) == 2:
+            return args[1]
+        if isinstance(part, str) and isinstance(arm, type) and issubclass(arm, BaseModel):
+            if part in arm.model_fields:
+                return arm.model_fields[part].annotation
+            if part == arm.__name__:  # pydantic names the arm of a union it tried
+                return arm
+    return None
+
+
+def _arms(annotation: object) -> list[object]:
+    """``annotation`` without Annotated, as the types of its union (``X | None`` is [X, None])."""
+    if get_origin(annotation) is Annotated:
+        return _arms(get_args(annotation)[0])
+    if get_origin(annotation) in {Union, UnionType}:
+        return [inner for arm in get_args(annotation) for inner in _arms(arm)]
+    return [annotation]
 
 
 def named_characters(chars: Iterable[str]) -> str:
@@ -475,7 +533,7 @@ def validate_documents(root: Path, documents: dict[str, dict[str, Any]]) -> Decl
         try:
             parsed[name] = model.model_validate(documents[name])
         except ValidationError as exc:
-            problems += problems_from_validation(shown, exc)
+            problems += problems_from_validation(shown, exc, model=model)
     if problems:
         raise DeclarationError(problems)
 
