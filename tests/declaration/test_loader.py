@@ -194,6 +194,41 @@ CASES = [
         id="top-level",
     ),
     pytest.param(
+        "departments.yaml",
+        _set(["departments", 0, "quota", "storage_gib"], "182.5TiB"),
+        "departments.yaml: departments[0].quota.storage_gib: Input should be a valid integer, unable to parse string "
+        "as an integer: '182.5TiB' (storage_gib counts GiB: write 186880, which is 182.5TiB, with no unit)",
+        id="quota-in-tebibytes",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "node_pools", 0, "memory_gib_per_node"], "128Gi"),
+        "clusters[0].node_pools[0].memory_gib_per_node: Input should be a valid integer, unable to parse string as an "
+        "integer: '128Gi' (memory_gib_per_node counts GiB: write 128, which is 128Gi, with no unit)",
+        id="kubernetes-quantity",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "resources", "cpu"], "500m"),
+        "systems[0].resources.cpu: Input should be a valid number, unable to parse string as a number: '500m' (cpu "
+        "counts cores: write 0.5, which is 500m, with no unit)",
+        id="millicores",
+    ),
+    pytest.param(
+        "datasets.yaml",
+        _set(["datasets", 0, "refresh_days"], "1 day"),
+        "datasets[0].refresh_days: Input should be a valid integer, unable to parse string as an integer: '1 day' "
+        "(refresh_days counts days: write 1, which is 1 day, with no unit)",
+        id="days-with-their-unit",
+    ),
+    pytest.param(
+        "datasets.yaml",
+        _set(["datasets", 0, "size_gib"], "211GB"),
+        "datasets[0].size_gib: Input should be a valid integer, unable to parse string as an integer: '211GB' "
+        "(size_gib counts GiB: write the number of GiB alone, with no unit)",
+        id="decimal-unit",
+    ),
+    pytest.param(
         "systems.yaml",
         _set(["systems", 1, "code"], "sjj-tyrz"),
         "systems.yaml: systems[1].code: duplicate system 'sjj-tyrz' (first at systems[0].code)",

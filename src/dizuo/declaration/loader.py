@@ -13,9 +13,11 @@ import functools
 import itertools
 import json
 import os
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, cast, get_args, get_origin
@@ -196,6 +198,8 @@ def problems_from_validation(
                 message += f" (it holds {unseen}, which the value shows as nothing or a space: retype the value)"
         if item["type"] in {"string_type", "invalid_key"} and from_yaml:
             message += _why_not_text(item["input"])
+        if item["type"] in {"int_parsing", "float_parsing"} and isinstance(item["input"], str) and loc:
+            message += _unit_hint(str(loc[-1]), item["input"])
         if where and where[-1] == KEY:
             message = f"key: {message}"
         problems.append(Problem(file, key_path(where), message))
@@ -248,6 +252,40 @@ def _arms(annotation: object) -> list[object]:
     if get_origin(annotation) in {Union, UnionType}:
         return [inner for arm in get_args(annotation) for inner in _arms(arm)]
     return [annotation]
+
+
+# The unit a key's name gives its amounts (`storage_gib`, `refresh_days`, `cpu`), and what a unit written after the
+# amount makes of it in that unit: Kubernetes' quantities (976Gi, 2Ti, 500m) are what a platform engineer types.
+_GIB_PER = {
+    "ki": Decimal(1) / 2**20,
+    "mi": Decimal(1) / 2**10,
+    "gi": Decimal(1),
+    "ti": Decimal(2**10),
+    "pi": Decimal(2**20),
+}
+_UNITS = (
+    ("_gib", "GiB", {**_GIB_PER, **{f"{unit}b": per for unit, per in _GIB_PER.items()}}),
+    ("_days", "days", {"d": Decimal(1), "day": Decimal(1), "days": Decimal(1), "w": Decimal(7), "weeks": Decimal(7)}),
+    ("cpu", "cores", {"m": Decimal(1) / 1000, "core": Decimal(1), "cores": Decimal(1)}),
+)
+_AMOUNT_AND_UNIT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*")
+
+
+def _unit_hint(key: str, value: str) -> str:
+    """Where ``value`` is an amount with a unit written after it and ``key`` names its unit already (`storage_gib:
+    182.5TiB`): the number to write instead, when the unit converts to the key's; else that the key's unit is meant.
+    '' for any other key or value."""
+    measured = key.split("_per_", maxsplit=1)[0]  # memory_gib_per_node counts GiB, cpu_per_node cores
+    counted = next(((unit, per) for ending, unit, per in _UNITS if measured.endswith(ending)), None)
+    written = _AMOUNT_AND_UNIT.fullmatch(value)
+    if counted is None or written is None:
+        return ""
+    unit, per = counted
+    factor = per.get(written[2].lower())
+    if factor is None:
+        return f" ({key} counts {unit}: write the number of {unit} alone, with no unit)"
+    amount = Decimal(written[1]) * factor
+    return f" ({key} counts {unit}: write {amount.normalize():f}, which is {value.strip()}, with no unit)"
 
 
 def named_characters(chars: Iterable[str]) -> str:
