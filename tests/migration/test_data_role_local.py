@@ -118,6 +118,25 @@ def test_the_default_group_is_one_a_declaration_can_hold_and_no_matching_host_fa
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_a_run_without_the_wave_s_list_fails_and_an_empty_list_is_a_wave_with_nothing_to_copy(tmp_path: Path) -> None:
+    """The wave's data-copies.yml left out of the command copied nothing and exited 0, read as the wave copied: it
+    now fails before anything is installed, saying to pass the list; a list of no copies (a wave whose systems hold no
+    volume) still runs and succeeds."""
+    wave = Wave(tmp_path)
+    (wave.source() / "data.csv").write_text("a,b\n", encoding="utf-8")
+    command = wave.command()
+    at = command.index(f"@{wave.root / 'data-copies.yml'}") - 1
+    del command[at : at + 2]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=wave.env())
+    assert done.returncode != 0, "a run given no copies must not succeed"
+    assert "No data_migration_copies: nothing would be copied. Pass the wave's list" in done.stdout, done.stdout
+    assert not (wave.root / "bin" / "dizuo-tree-digest").exists(), "the run went on after the missing list"
+    (wave.root / "data-copies.yml").write_text(yaml.safe_dump({"data_migration_copies": []}), "utf-8")
+    done = wave.play()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (wave.destination() / "data.csv").exists(), "an empty list copies nothing"
+
+
 def test_a_final_sync_removes_what_the_source_deleted_or_renamed_since_the_verified_copy(tmp_path: Path) -> None:
     """A first pass verified, then the application deletes a log, renames a file and drops a folder: the final sync
     removes exactly those from the destination and verifies; the source is not touched."""
