@@ -194,6 +194,34 @@ CASES = [
         id="top-level",
     ),
     pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "node_pools", 2, "arch"], "aarch64"),
+        "clusters.yaml: clusters[0].node_pools[2].arch: Input should be 'x86_64', 'arm64' or 'loong64': 'aarch64' "
+        "(did you mean 'arm64'?)",
+        id="arch-as-the-kernel-names-it",
+    ),
+    pytest.param(
+        "systems.yaml",
+        _set(["systems", 0, "arches", 0], "amd64"),
+        "systems.yaml: systems[0].arches[0]: Input should be 'x86_64', 'arm64' or 'loong64': 'amd64' (did you mean "
+        "'x86_64'?)",
+        id="arch-as-debian-names-it",
+    ),
+    pytest.param(
+        "clusters.yaml",
+        _set(["clusters", 0, "node_pools", 0, "cpu_vendor"], "intel"),
+        "clusters.yaml: clusters[0].node_pools[0].cpu_vendor: Input should be 'Intel', 'Hygon', 'Kunpeng', 'Phytium' "
+        "or 'Loongson': 'intel' (did you mean 'Intel'?)",
+        id="vendor-in-other-case",
+    ),
+    pytest.param(
+        "datasets.yaml",
+        _set(["datasets", 0, "classification"], "核心数据"),
+        "datasets.yaml: datasets[0].classification: Input should be '一般', '重要' or '核心': '核心数据' (did you mean "
+        "'核心'?)",
+        id="classification-typo",
+    ),
+    pytest.param(
         "departments.yaml",
         _set(["departments", 0, "quota", "storage_gib"], "182.5TiB"),
         "departments.yaml: departments[0].quota.storage_gib: Input should be a valid integer, unable to parse string "

@@ -18,9 +18,10 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -200,6 +201,8 @@ def problems_from_validation(
             message += _why_not_text(item["input"])
         if item["type"] in {"int_parsing", "float_parsing"} and isinstance(item["input"], str) and loc:
             message += _unit_hint(str(loc[-1]), item["input"])
+        if item["type"] in {"enum", "literal_error"} and isinstance(item["input"], str) and model is not None:
+            message += _which_value(item["input"], _annotation_at(model, loc))
         if where and where[-1] == KEY:
             message = f"key: {message}"
         problems.append(Problem(file, key_path(where), message))
@@ -222,11 +225,36 @@ def _which_key(written: str, keys: Sequence[str], missing: Sequence[object], fil
 
 def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
     """The keys of the mapping at ``loc`` in a document of ``model``, or [] where that is no model's mapping."""
+    models = [a for a in _arms(_annotation_at(model, loc)) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return list(models[0].model_fields) if len(models) == 1 else []
+
+
+def _annotation_at(model: type[BaseModel], loc: Sequence[int | str]) -> object:
+    """The type of the value at ``loc`` in a document of ``model``; None where it cannot say."""
     annotation: object = model
     for part in loc:
         annotation = _inside(annotation, part)
-    models = [a for a in _arms(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-    return list(models[0].model_fields) if len(models) == 1 else []
+    return annotation
+
+
+# What other tools call an architecture the declaration names otherwise (Debian and Docker say amd64, the kernel
+# and RPM aarch64): an author copying from them is told the declaration's name.
+OTHER_NAMES = {"amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64", "loongarch64": "loong64"}
+
+
+def _which_value(written: str, annotation: object) -> str:
+    """The one of an enumeration's or Literal's values that ``written`` stands for (another tool's name for it, other
+    letter case, a typo), as a hint; else ''."""
+    allowed: list[str] = []
+    for arm in _arms(annotation):
+        if isinstance(arm, type) and issubclass(arm, Enum):
+            allowed += [str(member.value) for member in arm]
+        elif get_origin(arm) is Literal:
+            allowed += [str(value) for value in get_args(arm)]
+    meant = OTHER_NAMES.get(written.strip().lower())
+    meant = meant if meant in allowed else next((v for v in allowed if v.lower() == written.strip().lower()), None)
+    close = [meant] if meant else difflib.get_close_matches(written, allowed, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _inside(annotation: object, part: int | str) -> object:
