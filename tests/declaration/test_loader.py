@@ -1292,6 +1292,21 @@ def test_two_keys_that_read_as_one_are_an_error_not_the_last_value(city: Path, o
     assert f"duplicate key {other!r}: once read, it is the same key as {one!r} (line" in found[0]
 
 
+def test_a_declaration_file_or_a_folder_of_declarations_given_names_the_folder_meant(city: Path) -> None:
+    """A declaration file given for its folder, or the folder holding the cities (inventories/), is named as such with
+    the folder to give, not as 'not a directory' or as seven missing files."""
+    files = "city.yaml, network.yaml, clusters.yaml, departments.yaml, systems.yaml, datasets.yaml, hosts.yaml"
+    assert problems(city / "departments.yaml") == [
+        f"{city / 'departments.yaml'}: a declaration file, not its folder: give the folder, {city}"
+    ]
+    assert problems(city.parent) == [
+        f"{city.parent}: holds none of the declaration files ({files}): give one of the declarations in it, {city}"
+    ]
+    (city / "city.yaml").unlink()
+    assert problems(city.parent) == [f"{city.parent}: holds none of the declaration files ({files})"]
+    assert any(p.endswith("city.yaml: file is missing") for p in problems(city)), "a declaration lacking a file"
+
+
 def test_missing_file_is_named(city: Path) -> None:
     """A declaration without datasets.yaml says so."""
     (city / "datasets.yaml").unlink()

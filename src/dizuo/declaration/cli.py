@@ -11,7 +11,7 @@ import yaml
 from rich.console import Console
 
 from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
-from dizuo.declaration.loader import DeclarationError, load
+from dizuo.declaration.loader import DeclarationError, load, not_a_declaration
 from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.refusal import print_error
@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(path: CityPath) -> None:
         """Check a city declaration: exit 0 when valid, 1 with one located error per problem."""
-        if not path.is_dir():
-            print_error(err, f"{path}: not a directory holding a city declaration")
+        if (refused := not_a_declaration(path)) is not None:
+            print_error(err, f"{path}: {refused}")
             raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
         out.print(

@@ -625,10 +625,27 @@ def load(root: Path | str) -> Declaration:
     Raises :class:`DeclarationError` listing every problem, each with file, key path and value.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DeclarationError([Problem(str(root), "", "not a directory holding a city declaration")])
+    if (refused := not_a_declaration(root)) is not None:
+        raise DeclarationError([Problem(str(root), "", refused)])
     stamp = tuple((name, *_stat(root / name)) for name in FILES)
     return _load_unchanged(root.resolve(), stamp, str(Path.cwd()))
+
+
+def not_a_declaration(root: Path) -> str | None:
+    """Why ``root`` is no city declaration's folder, with the one meant where it can tell (the folder of a declaration
+    file given, the declarations in a folder that holds them, as inventories/ does); None where it may be one."""
+    if root.is_file() and root.name in FILES:
+        return f"a declaration file, not its folder: give the folder, {root.parent}"
+    if not root.is_dir():
+        return "not a directory holding a city declaration"
+    try:
+        if any((root / name).exists() or (root / name).is_symlink() for name in FILES):
+            return None  # a declaration, whole or not: each missing file is named when it loads
+        cities = sorted(str(folder) for folder in root.iterdir() if (folder / "city.yaml").is_file())
+    except OSError:
+        return None  # unreadable: loading names the files it cannot read
+    where = f": give one of the declarations in it, {', '.join(cities)}" if cities else ""
+    return f"holds none of the declaration files ({', '.join(FILES)}){where}"
 
 
 def _stat(path: Path) -> tuple[int, int]:
