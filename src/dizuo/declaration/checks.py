@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypeVar
 
 from dizuo.addresses import LOOPBACK_IPV4, is_city_own
 from dizuo.declaration.inventory import ansible_inventory, to_json, zone_group
@@ -38,6 +39,19 @@ RESERVED_NAMESPACES = frozenset({"default", "ingress-nginx", "ceph-csi-rbd", "ce
 RESERVED_NAMESPACE_PREFIXES = ("kube-", "dp-")
 # Data classes that may not live in the internet zone (DMZ): 数据安全法 art. 21, GB/T 43697-2024.
 SHIELDED = frozenset({Classification.IMPORTANT, Classification.CORE})
+
+
+T = TypeVar("T")
+
+
+def first_of_each(items: Iterable[T], name: Callable[[T], str]) -> dict[str, T]:
+    """``items`` by name, the first of each: where a name is given twice (_unique_names names it, 'first at ...'), the
+    checks judge references by the one it names first, as Declaration.zone and .department find it, not by the later
+    one, whose difference would be blamed on every system referring to the name."""
+    found: dict[str, T] = {}
+    for item in items:
+        found.setdefault(name(item), item)
+    return found
 
 
 def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
@@ -329,7 +343,7 @@ def _transit_routers(
 
 def _flows(d: Declaration, shown: Shown) -> list[Problem]:
     net = shown("network.yaml")
-    zones = {z.name: z for z in d.zones}
+    zones = first_of_each(d.zones, lambda z: z.name)
     management = set(d.network.management_ports)
     problems = []
     for i, flow in enumerate(d.network.flows):
@@ -469,8 +483,8 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
     file = shown("systems.yaml")
     departments = {x.code for x in d.departments}
     zones = {z.name for z in d.zones}
-    clusters = {c.name: c for c in d.clusters}
-    by_code = {s.code: s for s in d.systems}
+    clusters = first_of_each(d.clusters, lambda c: c.name)
+    by_code = first_of_each(d.systems, lambda s: s.code)
     problems = []
 
     def placed(s: System) -> bool:
@@ -1005,7 +1019,7 @@ def _replicas_fit_a_node(d: Declaration, shown: Shown) -> list[Problem]:
 def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
     file = shown("datasets.yaml")
     departments = {x.code for x in d.departments}
-    systems = {s.code: s for s in d.systems}
+    systems = first_of_each(d.systems, lambda s: s.code)
     pools = {p.name: p for p in d.storage_pools()}
     pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
     pool_zone = {p.name: c.zone for c in d.clusters for p in c.storage_pools}
@@ -1080,7 +1094,7 @@ def _loader_reaches(d: Declaration, ds: Dataset, source: System, file: str, wher
     """The owner's loader (``dp-<owner>`` on the cluster of the dataset's storage pool) pulls from ``source``: in
     another cluster, through a declared flow that opens its ingress controller. Nothing can push instead: the data
     pool's namespace admits no traffic."""
-    clusters = {c.name: c for c in d.clusters}
+    clusters = first_of_each(d.clusters, lambda c: c.name)
     cluster = clusters.get(d.loader_cluster(ds) or "")
     placed = source.cluster in clusters and clusters[source.cluster].zone == source.zone
     if cluster is None or not placed or cluster.zone not in {z.name for z in d.zones}:
@@ -1091,7 +1105,7 @@ def _loader_reaches(d: Declaration, ds: Dataset, source: System, file: str, wher
 
 def _hosts(d: Declaration, shown: Shown) -> list[Problem]:
     file = shown("hosts.yaml")
-    zones = {z.name: z for z in d.zones}
+    zones = first_of_each(d.zones, lambda z: z.name)
     pinned = _pinned_addresses(d)
     problems = []
     for i, host in enumerate(d.inventory.hosts):
