@@ -1319,6 +1319,17 @@ def test_a_name_given_twice_is_judged_by_its_first_holder_not_blamed_on_every_re
     assert not blamed, "\n".join(blamed[:5])
 
 
+def test_a_department_code_given_twice_is_not_held_to_the_first_holder_s_systems(city: Path, edit: Edit) -> None:
+    """xzsp's entry given sjj's code is the duplicate, and xzsp's systems name a department that is gone; its quota is
+    not also measured against sjj's 213 cores of systems (old code: three quota problems at departments[1])."""
+    edit("departments.yaml", _set(["departments", 1, "code"], "sjj"))
+    found = problems(city)
+    assert any(
+        p.endswith("departments[1].code: duplicate department 'sjj' (first at departments[0].code)") for p in found
+    )
+    assert not [p for p in found if "departments[1].quota" in p], "\n".join(found)
+
+
 def test_missing_file_is_named(city: Path) -> None:
     """A declaration without datasets.yaml says so."""
     (city / "datasets.yaml").unlink()

@@ -895,7 +895,10 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
     for ds in d.datasets:
         held[ds.owner] += ds.size_gib
         datasets[ds.owner] += 1
+    first = first_of_each(d.departments, lambda x: x.code)
     for i, dept in enumerate(d.departments):
+        if first[dept.code] is not dept:
+            continue  # a code given twice (reported): its systems and datasets are the first holder's to fit
         cpu, memory, disk = used.get(dept.code, [Fraction(0), Fraction(0), Fraction(0)])
         # The data loaders' requests are reserved on the department's nodes like its systems' (the dp-<owner> quota
         # admits them, in each cluster holding its volumes), so they come out of the same grant: an error, as for
