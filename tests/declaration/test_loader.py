@@ -222,6 +222,13 @@ CASES = [
         id="classification-typo",
     ),
     pytest.param(
+        "datasets.yaml",
+        _set(["datasets", 0, "classification"], "Core"),
+        "datasets.yaml: datasets[0].classification: Input should be '一般', '重要' or '核心': 'Core' (did you mean "
+        "'核心'?)",
+        id="classification-in-english",
+    ),
+    pytest.param(
         "departments.yaml",
         _set(["departments", 0, "quota", "storage_gib"], "182.5TiB"),
         "departments.yaml: departments[0].quota.storage_gib: Input should be a valid integer, unable to parse string "

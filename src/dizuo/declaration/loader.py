@@ -237,9 +237,19 @@ def _annotation_at(model: type[BaseModel], loc: Sequence[int | str]) -> object:
     return annotation
 
 
-# What other tools call an architecture the declaration names otherwise (Debian and Docker say amd64, the kernel
-# and RPM aarch64): an author copying from them is told the declaration's name.
-OTHER_NAMES = {"amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64", "loongarch64": "loong64"}
+# Other names of values the declaration writes one way: an architecture as other tools call it (Debian and Docker say
+# amd64, the kernel and RPM aarch64), a data classification in English (GB/T 43697's general, important and core
+# data): an author copying from them is told the declaration's name.
+OTHER_NAMES = {
+    "amd64": "x86_64",
+    "x64": "x86_64",
+    "x86-64": "x86_64",
+    "aarch64": "arm64",
+    "loongarch64": "loong64",
+    "general": "一般",
+    "important": "重要",
+    "core": "核心",
+}
 
 
 def _which_value(written: str, annotation: object) -> str:
