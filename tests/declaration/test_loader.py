@@ -1326,6 +1326,20 @@ def test_a_name_given_twice_is_judged_by_its_first_holder_not_blamed_on_every_re
     assert not blamed, "\n".join(blamed[:5])
 
 
+def test_a_storage_pool_name_given_twice_is_judged_by_its_first_holder(city: Path, edit: Edit) -> None:
+    """datapool-s3 renamed datapool-ceph by mistake: the duplicate, and the datasets naming datapool-s3, which is gone;
+    the volume datasets on the first datapool-ceph are not told they cannot live on an object store, nor the second
+    pool that it is over its capacity with the first's data (old code: 46 problems)."""
+    edit("clusters.yaml", _set(["clusters", 0, "storage_pools", 3, "name"], "datapool-ceph"))
+    found = problems(city)
+    duplicate = (
+        "storage_pools[3].name: duplicate storage pool 'datapool-ceph' (first at clusters[0].storage_pools[2].name)"
+    )
+    assert any(p.endswith(duplicate) for p in found), "\n".join(found)
+    blamed = [p for p in found if not p.endswith((duplicate, ".storage_pool: unknown storage pool 'datapool-s3'"))]
+    assert not blamed, "\n".join(blamed[:5])
+
+
 def test_a_department_code_given_twice_is_not_held_to_the_first_holder_s_systems(city: Path, edit: Edit) -> None:
     """xzsp's entry given sjj's code is the duplicate, and xzsp's systems name a department that is gone; its quota is
     not also measured against sjj's 213 cores of systems (old code: three quota problems at departments[1])."""

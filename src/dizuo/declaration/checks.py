@@ -538,7 +538,7 @@ def _systems(d: Declaration, shown: Shown) -> list[Problem]:
                         f"{', '.join(a.value for a in s.arches)}",
                     )
                 )
-            pools = {p.name: p for p in cluster.storage_pools}
+            pools = first_of_each(cluster.storage_pools, lambda p: p.name)
             if s.storage_pool is not None and s.storage_pool not in pools:
                 problems.append(
                     Problem(
@@ -947,8 +947,16 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
             storage[s.storage_pool] += s.resources.storage_gib
     for ds in d.datasets:
         storage[ds.storage_pool] += ds.size_gib
+    # A name given twice is reported; what is placed by that name is the first holder's to fit.
+    first_cluster = first_of_each(d.clusters, lambda c: c.name)
+    first_storage = first_of_each(d.storage_pools(), lambda p: p.name)
     for i, cluster in enumerate(d.clusters):
+        if first_cluster[cluster.name] is not cluster:
+            continue
+        first_nodes = first_of_each(cluster.node_pools, lambda p: p.name)
         for j, pool in enumerate(cluster.node_pools):
+            if first_nodes[pool.name] is not pool:
+                continue
             at = f"clusters[{i}].node_pools[{j}]"
             if node_cpu[cluster.name, pool.name] > pool.cpu:
                 problems.append(
@@ -968,7 +976,7 @@ def _quotas(d: Declaration, shown: Shown) -> list[Problem]:
                     )
                 )
         for j, spool in enumerate(cluster.storage_pools):
-            if storage[spool.name] > spool.capacity_gib:
+            if first_storage[spool.name] is spool and storage[spool.name] > spool.capacity_gib:
                 problems.append(
                     Problem(
                         shown("clusters.yaml"),
@@ -1023,9 +1031,10 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
     file = shown("datasets.yaml")
     departments = {x.code for x in d.departments}
     systems = first_of_each(d.systems, lambda s: s.code)
-    pools = {p.name: p for p in d.storage_pools()}
-    pool_cluster = {p.name: c.name for c in d.clusters for p in c.storage_pools}
-    pool_zone = {p.name: c.zone for c in d.clusters for p in c.storage_pools}
+    pools = first_of_each(d.storage_pools(), lambda p: p.name)
+    holders = first_of_each(((c, p) for c in d.clusters for p in c.storage_pools), lambda held: held[1].name)
+    pool_cluster = {name: c.name for name, (c, _) in holders.items()}
+    pool_zone = {name: c.zone for name, (c, _) in holders.items()}
     exposed = {z.name for z in d.zones if z.kind is ZoneKind.INTERNET}
     problems = []
     for i, ds in enumerate(d.datasets):
@@ -1303,7 +1312,7 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
     if cluster is None:
         return [Problem(city, "migration.cluster", f"unknown cluster {show_value(m.cluster)}")]
     problems = []
-    storage = {p.name: p for p in cluster.storage_pools}
+    storage = first_of_each(cluster.storage_pools, lambda p: p.name)
     if m.legacy_storage_pool not in storage:
         problems.append(
             Problem(
@@ -1325,7 +1334,7 @@ def _migration(d: Declaration, shown: Shown) -> list[Problem]:
             else "the legacy pool itself"
         )
         problems.append(Problem(city, "migration.target_storage_pool", why))
-    node_pools = {p.name: p for p in cluster.node_pools}
+    node_pools = first_of_each(cluster.node_pools, lambda p: p.name)
     candidates = d.migration_candidates()
     for i, name in enumerate(m.target_node_pools):
         at, pool = f"migration.target_node_pools[{i}]", node_pools.get(name)
