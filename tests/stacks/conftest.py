@@ -57,6 +57,34 @@ def city_copy(folder: Path, edits: dict[str, Callable[[dict[str, Any]], None]] |
     return folder
 
 
+def zone_renamed(old: str, new: str) -> dict[str, Callable[[dict[str, Any]], None]]:
+    """Edits renaming zone ``old`` to ``new`` everywhere the declaration names it, saying its former name."""
+
+    def network(doc: dict[str, Any]) -> None:
+        zone = next(z for z in doc["zones"] if z["name"] == old)
+        zone["name"], zone["renamed_from"] = new, old
+        doc["transit"]["routers"] = {new if k == old else k: v for k, v in doc["transit"]["routers"].items()}
+        for entry in (*doc["flows"], *doc["ingress"]):
+            for end in ("source", "destination"):
+                if entry.get(end) == old:
+                    entry[end] = new
+
+    def zoned(key: str) -> Callable[[dict[str, Any]], None]:
+        def rename(doc: dict[str, Any]) -> None:
+            for item in doc[key]:
+                if item.get("zone") == old:
+                    item["zone"] = new
+
+        return rename
+
+    return {
+        "network.yaml": network,
+        "clusters.yaml": zoned("clusters"),
+        "hosts.yaml": zoned("hosts"),
+        "systems.yaml": zoned("systems"),
+    }
+
+
 def run_tiers(
     declaration: Path, *folders: str, upstream: dict[str, dict[str, Any]] | None = None, stack: str = "yulin-prod"
 ) -> dict[str, StackRun]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dizuo.synth.engine import Registered, StackRun
 
-from .conftest import city_copy, run_tiers
+from .conftest import city_copy, run_tiers, zone_renamed
 
 SUBNET = "openstack:networking/subnet:Subnet"
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
@@ -51,34 +50,6 @@ def test_a_subnet_renamed_with_its_former_name_is_the_deployed_subnet_renamed_in
     assert aliased == ["yl-ext-province-line-rif", "yl-ext-province-line-subnet"], aliased
 
 
-def _zone_renamed(old: str, new: str) -> dict[str, Callable[[dict[str, Any]], None]]:
-    """Edits renaming zone ``old`` to ``new`` everywhere the declaration names it, saying its former name."""
-
-    def network(doc: dict[str, Any]) -> None:
-        zone = next(z for z in doc["zones"] if z["name"] == old)
-        zone["name"], zone["renamed_from"] = new, old
-        doc["transit"]["routers"] = {new if k == old else k: v for k, v in doc["transit"]["routers"].items()}
-        for entry in (*doc["flows"], *doc["ingress"]):
-            for end in ("source", "destination"):
-                if entry.get(end) == old:
-                    entry[end] = new
-
-    def zoned(key: str) -> Callable[[dict[str, Any]], None]:
-        def rename(doc: dict[str, Any]) -> None:
-            for item in doc[key]:
-                if item.get("zone") == old:
-                    item["zone"] = new
-
-        return rename
-
-    return {
-        "network.yaml": network,
-        "clusters.yaml": zoned("clusters"),
-        "hosts.yaml": zoned("hosts"),
-        "systems.yaml": zoned("systems"),
-    }
-
-
 def test_a_zone_renamed_with_its_former_name_keeps_every_resource_of_the_network_stack(tmp_path: Path) -> None:
     """The extranet renamed `gov-extranet` with `renamed_from`: its network, router, security group, rules, routes
     (between zones, and the provincial line's ingress route) and transit port are the deployed ones under their former
@@ -87,7 +58,7 @@ def test_a_zone_renamed_with_its_former_name_keeps_every_resource_of_the_network
     What changes is edited in place (names, tags) or is the description of a rule of a flow, which names the zone and
     is left as the rule was made."""
     before = run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"]
-    city = city_copy(tmp_path / "after", _zone_renamed("extranet", "gov-extranet"))
+    city = city_copy(tmp_path / "after", zone_renamed("extranet", "gov-extranet"))
     after = run_tiers(city, "0-network")["0-network"]
     claimed = Counter([r.urn for r in after.resources] + [a for r in after.resources for a in r.aliases])
     lost = sorted(r.name for r in before.resources if claimed[r.urn] == 0)
@@ -148,7 +119,7 @@ def test_the_within_zone_rule_names_nothing_a_rename_changes(tmp_path: Path) -> 
     made after a zone rename reads as one made before: Neutron keeps a rule's description as it was made (changing it
     means replacing the rule, which cuts the members off from each other meanwhile), and a description naming the
     zone's former code would mislead whoever reads the renamed zone's group."""
-    city = city_copy(tmp_path / "after", _zone_renamed("extranet", "gov-extranet"))
+    city = city_copy(tmp_path / "after", zone_renamed("extranet", "gov-extranet"))
     after = run_tiers(city, "0-network")["0-network"]
     within = {r.name: r.inputs["description"] for r in after.of_type(RULE) if r.name.endswith("-within")}
     assert len(within) == 4, sorted(within)
@@ -168,7 +139,7 @@ def test_a_rule_from_anywhere_says_so_and_keeps_the_rule_deployed_under_its_digi
     assert world == ["yl-internet-tcp-443-from-anywhere", "yl-internet-tcp-80-from-anywhere"], world
     # The stack as deployed before rules from anywhere said so.
     deployed = [r.urn.replace("-from-anywhere", "-from-0-0-0-0-0") for r in before.resources]
-    for city in (city_copy(tmp_path / "same"), city_copy(tmp_path / "renamed", _zone_renamed("internet", "dmz"))):
+    for city in (city_copy(tmp_path / "same"), city_copy(tmp_path / "renamed", zone_renamed("internet", "dmz"))):
         after = run_tiers(city, "0-network")["0-network"]
         claimed = Counter([r.urn for r in after.resources] + [a for r in after.resources for a in r.aliases])
         lost = sorted(urn.rsplit("::", 1)[1] for urn in deployed if claimed[urn] == 0)

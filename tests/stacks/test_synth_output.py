@@ -35,7 +35,7 @@ from dizuo.synth.schemas import (
 )
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, TEST_SECRET, YULIN, one_file_stack
+from .conftest import ROOT, TEST_SECRET, YULIN, city_copy, one_file_stack, zone_renamed
 from .test_deploy import with_fake_pulumi
 
 
@@ -98,6 +98,105 @@ def test_summary_counts_what_was_written(synthesised: tuple[Path, dict], yulin: 
     assert len(openstack) == sum(
         n for t, n in summary["stacks"]["network"]["by_type"].items() if t.startswith("openstack:")
     )
+
+
+RULE = "openstack:networking/secGroupRule:SecGroupRule"
+CITY_NETWORK = "dizuo:network:CityNetwork"
+
+
+def _openstack_json(out: Path, stack: str = "network") -> dict[str, dict[str, Any]]:
+    """A stack's openstack.json, by resource name."""
+    return {r["name"]: r for r in json.loads((out / stack / "openstack.json").read_text(encoding="utf-8"))}
+
+
+def test_openstack_json_says_which_rules_keep_their_description_and_are_deleted_before_replaced(
+    synthesised: tuple[Path, dict],
+) -> None:
+    """A reviewer of network/openstack.json sees that every security-group rule keeps the description it was made with
+    (ignore_changes) and is deleted before its replacement is made, and that a rule renamed since 0.1.0 is the
+    deployed one under its former name (an alias, as the URN `pulumi up` looks for in the state): what `pulumi up`
+    will do beyond the inputs."""
+    out, runs = synthesised
+    written = _openstack_json(out)
+    rules = {name: entry for name, entry in written.items() if entry["type"] == RULE}
+    assert rules, sorted(written)
+    unmarked = sorted(
+        name
+        for name, entry in rules.items()
+        if entry.get("ignore_changes") != ["description"] or entry.get("delete_before_replace") is not True
+    )
+    assert unmarked == [], f"rules whose entry does not say they ignore description and delete first: {unmarked}"
+    anywhere = written["yl-internet-tcp-443-from-anywhere"]
+    run = runs["network"]
+    # Its name up to 0.1.0 (after the flow) and its name before from-anywhere (after the range in digits), sorted.
+    assert anywhere["aliases"] == [
+        f"urn:pulumi:{run.stack}::{run.project}::{CITY_NETWORK}${RULE}::{former}"
+        for former in ("yl-internet-citizens-https-tcp-443", "yl-internet-tcp-443-from-0-0-0-0-0")
+    ], anywhere
+    # Keys in one order, options only where set: a resource with none reads as before.
+    assert list(anywhere) == [
+        "type",
+        "name",
+        "protect",
+        "retain_on_delete",
+        "aliases",
+        "ignore_changes",
+        "delete_before_replace",
+        "inputs",
+    ]
+    plain = [e for e in written.values() if not e["protect"] and e["type"] == "openstack:networking/network:Network"]
+    assert plain, sorted(written)
+    assert all(list(e) == ["type", "name", "protect", "retain_on_delete", "inputs"] for e in plain), plain[0]
+
+
+def test_openstack_json_names_a_renamed_zones_resources_by_the_urns_pulumi_finds_them_under(tmp_path: Path) -> None:
+    """With the extranet renamed gov-extranet (renamed_from), the synthesised network/openstack.json says that its
+    network, security group and within-zone rule are the deployed ones: each lists as alias the engine URN it had
+    under the former name, which is what `pulumi stack --show-urns` of the deployed stack shows."""
+    city = city_copy(tmp_path / "city", zone_renamed("extranet", "gov-extranet"))
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network", ignore=shutil.ignore_patterns("__pycache__"))
+    result = synth(load(city), city, tmp_path / "build", stacks)
+    run = result.runs["network"]
+    written = _openstack_json(tmp_path / "build")
+    prefix = f"urn:pulumi:{run.stack}::{run.project}::{CITY_NETWORK}$openstack:networking/"
+    expected = {
+        "yl-gov-extranet-net": f"{prefix}network:Network::yl-extranet-net",
+        "yl-gov-extranet-sg": f"{prefix}secGroup:SecGroup::yl-extranet-sg",
+        "yl-gov-extranet-within": f"{prefix}secGroupRule:SecGroupRule::yl-extranet-within",
+    }
+    aliases = {name: written[name].get("aliases") for name in expected}
+    assert aliases == {name: [urn] for name, urn in expected.items()}, aliases
+
+
+def test_openstack_json_carries_every_option_that_changes_what_pulumi_up_does(tmp_path: Path) -> None:
+    """A program's replace_on_changes, replace_with, deleted_with and import reach openstack.json, each URN as the
+    engine's and each list sorted, so a reviewer sees a resource that an input or another resource replaces, that
+    another's deletion takes with it, or that `pulumi up` adopts rather than makes."""
+    stacks = tmp_path / "stacks"
+    one_file_stack(
+        stacks / "0-opts",
+        "import pulumi\nimport pulumi_openstack as openstack\n"
+        "net = openstack.networking.Network('net', name='n')\n"
+        "group = openstack.networking.SecGroup('group', name='g', opts=pulumi.ResourceOptions(parent=net))\n"
+        "openstack.networking.SecGroup('adopted', name='a', opts=pulumi.ResourceOptions(\n"
+        "    replace_on_changes=['name', 'description'], replace_with=[group], deleted_with=net, import_='sg-1',\n"
+        "    aliases=[pulumi.Alias(name='formerly', parent=group)]))\n",
+    )
+    synth(load(YULIN), YULIN, tmp_path / "build", stacks)
+    written = _openstack_json(tmp_path / "build", "opts")
+    network, group = "openstack:networking/network:Network", "openstack:networking/secGroup:SecGroup"
+    urn = "urn:pulumi:yulin-prod::dizuo-opts::"
+    assert {k: v for k, v in written["adopted"].items() if k not in {"type", "name", "inputs"}} == {
+        "protect": False,
+        "retain_on_delete": False,
+        # Under its former parent, the group: qualified by that parent's ancestors too, as the engine qualifies it.
+        "aliases": [f"{urn}{network}${group}${group}::formerly"],
+        "replace_on_changes": ["description", "name"],
+        "replace_with": [f"{urn}{network}${group}::group"],
+        "deleted_with": f"{urn}{network}::net",
+        "import": "sg-1",
+    }
 
 
 def test_summary_says_the_policy_pack_ran_on_every_stack_covering_what_the_host_audit_leaves_to_it(

@@ -34,6 +34,7 @@ from pulumi.runtime.mocks import (
     set_mocks,
 )
 from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import get_project, get_stack
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
@@ -71,6 +72,17 @@ class Registered:
     them for this one, so a rename is no replacement."""
     ignore_changes: tuple[str, ...] = ()
     """Inputs whose changes the engine ignores (``ignore_changes``): a deployed resource keeps what it was made with."""
+    engine_aliases: tuple[str, ...] = ()
+    """``aliases`` as the Pulumi engine names them (:func:`engine_urn`'s form): what ``pulumi up`` looks for in the
+    state, and what ``pulumi stack --show-urns`` of a stack deployed before shows."""
+    replace_on_changes: tuple[str, ...] = ()
+    """Inputs whose change replaces the resource even where the provider would update it (``replace_on_changes``)."""
+    deleted_with: str = ""
+    """The URN of the resource whose deletion takes this one with it (``deleted_with``): no delete of its own."""
+    replace_with: tuple[str, ...] = ()
+    """URNs of the resources whose replacement replaces this one too (``replace_with``)."""
+    import_id: str = ""
+    """The ID of the existing cloud resource ``pulumi up`` adopts for this one (``import_``), instead of making one."""
 
 
 class Exports(dict[str, Any]):
@@ -141,6 +153,9 @@ class _RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.records: list[Registered] = []
         self.duplicate_urns: list[str] = []
+        # Each registered URN's type qualified by its ancestors' but the stack's, as the engine qualifies it (the mock
+        # monitor qualifies it by its parent's only): what an alias's engine URN is made of.
+        self._engine_types: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -180,20 +195,39 @@ class _RecordingMonitor(MockMonitor):
             property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
             aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
             ignore_changes=tuple(request.ignoreChanges),
+            engine_aliases=tuple(self._alias_urn(request, alias, engine=True) for alias in request.aliases),
+            replace_on_changes=tuple(request.replaceOnChanges),
+            deleted_with=request.deletedWith,
+            replace_with=tuple(request.replace_with),
+            import_id=request.importId,
         )
+        engine_type = self._engine_type(request.parent, request.type)
         with self._lock:
             self.records.append(record)
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
+            self._engine_types[urn] = engine_type
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
-    def _alias_urn(self, request: Any, alias: Any) -> str:
-        """The URN an alias of ``request`` stands for: given as such, or a spec whose unset parts are the resource's."""
+    def _alias_urn(self, request: Any, alias: Any, *, engine: bool = False) -> str:
+        """The URN an alias of ``request`` stands for: given as such, or a spec whose unset parts are the resource's;
+        ``engine``: as the engine names it (its type qualified by every ancestor's but the stack's), else as this
+        monitor does."""
         if alias.urn:
             return str(alias.urn)
         spec = alias.spec
         parent = "" if spec.noParent else (spec.parentUrn or request.parent)
-        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+        type_, name = spec.type or request.type, spec.name or request.name
+        if engine:
+            return f"urn:pulumi:{get_stack()}::{get_project()}::{self._engine_type(parent, type_)}::{name}"
+        return self.make_urn(parent, type_, name)
+
+    def _engine_type(self, parent: str, type_: str) -> str:
+        """``type_`` qualified as the engine qualifies a child of ``parent``: by every ancestor's type but the stack's
+        (whose URN this monitor never records)."""
+        with self._lock:
+            ancestors = self._engine_types.get(parent)
+        return f"{ancestors}${type_}" if ancestors else type_
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         # Reads (StackReferences among them) are recorded too: they are how stacks depend on each other.
@@ -209,8 +243,10 @@ class _RecordingMonitor(MockMonitor):
             retain_on_delete=False,
             inputs=rpc.deserialize_properties(request.properties),
         )
+        engine_type = self._engine_type(request.parent, request.type)
         with self._lock:
             self.records.append(record)
+            self._engine_types[response.urn] = engine_type
         return response
 
 
@@ -944,7 +980,16 @@ def engine_urn(run: StackRun, resource: Registered) -> str:
     """The URN the Pulumi engine gives ``resource`` (``pulumi stack --show-urns``, ``pulumi state unprotect``): its type
     qualified by the types of all its ancestors but the stack. The mock monitor qualifies it by its parent's type only,
     the stack's included, which is good enough to tell resources apart but not to name them to the Pulumi CLI."""
+    return _engine_urn(run, resource, {r.urn: r for r in run.resources})
+
+
+def engine_urns(run: StackRun) -> dict[str, str]:
+    """:func:`engine_urn` of every resource of ``run``, by the URN the mock monitor gave it."""
     by_urn = {r.urn: r for r in run.resources}
+    return {r.urn: _engine_urn(run, r, by_urn) for r in run.resources}
+
+
+def _engine_urn(run: StackRun, resource: Registered, by_urn: Mapping[str, Registered]) -> str:
     types = [resource.type]
     parent = by_urn.get(resource.parent)
     while parent is not None:

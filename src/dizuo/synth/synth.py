@@ -2,7 +2,8 @@
 
 Output (written to a temporary directory and swapped in only when everything is valid):
 ``DIR/<stack>/<cluster>.yaml`` (Kubernetes manifests, applyable with kubectl or a GitOps tool),
-``DIR/<stack>/openstack.json`` (OpenStack resources with their inputs), ``DIR/dns/<domain>.zone`` (A records of
+``DIR/<stack>/openstack.json`` (OpenStack resources with their inputs and the options that change
+what ``pulumi up`` does to them), ``DIR/dns/<domain>.zone`` (A records of
 the hosts the Ingresses serve, for the city's DNS), ``DIR/summary.json`` (counts, what the policy pack checked, and
 the files written).
 """
@@ -32,6 +33,7 @@ from dizuo.synth.engine import (
     Registered,
     StackConfigError,
     StackRun,
+    engine_urns,
     map_keys,
     read_stack_config,
     run_stack,
@@ -223,17 +225,37 @@ def _kept(resource: Registered) -> bool:
 
 
 def _openstack(run: StackRun) -> list[dict[str, Any]]:
+    urns = engine_urns(run)
     return [
         {
             "type": r.type,
             "name": r.name,
             "protect": r.protect,
             "retain_on_delete": r.retain_on_delete,
+            **_replacement_options(r, urns),
             "inputs": _sorted(unwrap({k: v for k, v in r.inputs.items() if not k.startswith("__")})),
         }
         for r in run.resources
         if r.custom and r.type.startswith("openstack:")
     ]
+
+
+def _replacement_options(resource: Registered, urns: dict[str, str]) -> dict[str, Any]:
+    """The options of ``resource`` that change what ``pulumi up`` does to it beyond its inputs, those set only, in one
+    order and each list sorted, so that a reviewer sees them arrive or go in a diff: a rename taken in place
+    (``aliases``, as the engine's URNs it looks for in the state), inputs left as made (``ignore_changes``), a
+    replacement that deletes first, or one an input forces, or another resource's forces, a delete left to another
+    resource, an existing resource adopted. URNs are the engine's (``pulumi stack --show-urns``)."""
+    options: dict[str, Any] = {
+        "aliases": sorted(resource.engine_aliases),
+        "ignore_changes": sorted(resource.ignore_changes),
+        "delete_before_replace": resource.delete_before_replace,
+        "replace_on_changes": sorted(resource.replace_on_changes),
+        "replace_with": sorted(urns.get(urn, urn) for urn in resource.replace_with),
+        "deleted_with": urns.get(resource.deleted_with, resource.deleted_with),
+        "import": resource.import_id,
+    }
+    return {option: value for option, value in options.items() if value}
 
 
 def _policy_violations(run: StackRun) -> list[Violation]:
