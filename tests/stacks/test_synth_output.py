@@ -170,18 +170,21 @@ def test_openstack_json_names_a_renamed_zones_resources_by_the_urns_pulumi_finds
 
 
 def test_openstack_json_carries_every_option_that_changes_what_pulumi_up_does(tmp_path: Path) -> None:
-    """A program's replace_on_changes, replace_with, deleted_with and import reach openstack.json, each URN as the
-    engine's and each list sorted, so a reviewer sees a resource that an input or another resource replaces, that
-    another's deletion takes with it, or that `pulumi up` adopts rather than makes."""
+    """A program's replace_on_changes, replace_with, deleted_with, import and replacement_trigger reach openstack.json,
+    each URN as the engine's, each list sorted and a secret withheld, so a reviewer sees a resource that an input,
+    another resource or a trigger value replaces, that another's deletion takes with it, or that `pulumi up` adopts
+    rather than makes."""
     stacks = tmp_path / "stacks"
     one_file_stack(
         stacks / "0-opts",
         "import pulumi\nimport pulumi_openstack as openstack\n"
         "net = openstack.networking.Network('net', name='n')\n"
-        "group = openstack.networking.SecGroup('group', name='g', opts=pulumi.ResourceOptions(parent=net))\n"
+        "group = openstack.networking.SecGroup(\n"
+        "    'group', name='g', opts=pulumi.ResourceOptions(parent=net, replacement_trigger=0))\n"
         "openstack.networking.SecGroup('adopted', name='a', opts=pulumi.ResourceOptions(\n"
         "    replace_on_changes=['name', 'description'], replace_with=[group], deleted_with=net, import_='sg-1',\n"
-        "    aliases=[pulumi.Alias(name='formerly', parent=group)]))\n",
+        "    aliases=[pulumi.Alias(name='formerly', parent=group)],\n"
+        "    replacement_trigger={'release': 2, 'key': pulumi.Output.secret('k')}))\n",
     )
     synth(load(YULIN), YULIN, tmp_path / "build", stacks)
     written = _openstack_json(tmp_path / "build", "opts")
@@ -196,7 +199,10 @@ def test_openstack_json_carries_every_option_that_changes_what_pulumi_up_does(tm
         "replace_with": [f"{urn}{network}${group}::group"],
         "deleted_with": f"{urn}{network}::net",
         "import": "sg-1",
+        # One secret part makes the whole value secret, as Pulumi holds it: its keys are kept, its values withheld.
+        "replacement_trigger": {"key": "[secret]", "release": "[secret]"},
     }
+    assert written["group"]["replacement_trigger"] == 0, "a trigger of 0 is set all the same"
 
 
 def test_summary_says_the_policy_pack_ran_on_every_stack_covering_what_the_host_audit_leaves_to_it(

@@ -83,6 +83,9 @@ class Registered:
     """URNs of the resources whose replacement replaces this one too (``replace_with``)."""
     import_id: str = ""
     """The ID of the existing cloud resource ``pulumi up`` adopts for this one (``import_``), instead of making one."""
+    replacement_trigger: Any = None
+    """A value whose change from the one recorded in the state replaces the resource (``replacement_trigger``); None
+    when not set."""
 
 
 class Exports(dict[str, Any]):
@@ -200,6 +203,7 @@ class _RecordingMonitor(MockMonitor):
             deleted_with=request.deletedWith,
             replace_with=tuple(request.replace_with),
             import_id=request.importId,
+            replacement_trigger=_replacement_trigger(request),
         )
         engine_type = self._engine_type(request.parent, request.type)
         with self._lock:
@@ -248,6 +252,17 @@ class _RecordingMonitor(MockMonitor):
             self.records.append(record)
             self._engine_types[response.urn] = engine_type
         return response
+
+
+def _replacement_trigger(request: Any) -> Any:
+    """The ``replacement_trigger`` of a registration as the program gave it (secrets marked as in inputs), or None."""
+    if not request.HasField("replacement_trigger"):
+        return None
+    # The SDK sends one protobuf Value; Pulumi's reader takes a Struct of them, the type the inputs come in (named so,
+    # google.protobuf having no type stubs here).
+    holder = type(request.object)()
+    holder.fields["trigger"].CopyFrom(request.replacement_trigger)
+    return rpc.deserialize_properties(holder)["trigger"]
 
 
 class _StackConfigLoader(yaml.SafeLoader):

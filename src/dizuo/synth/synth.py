@@ -245,7 +245,8 @@ def _replacement_options(resource: Registered, urns: dict[str, str]) -> dict[str
     order and each list sorted, so that a reviewer sees them arrive or go in a diff: a rename taken in place
     (``aliases``, as the engine's URNs it looks for in the state), inputs left as made (``ignore_changes``), a
     replacement that deletes first, or one an input forces, or another resource's forces, a delete left to another
-    resource, an existing resource adopted. URNs are the engine's (``pulumi stack --show-urns``)."""
+    resource, an existing resource adopted, a value whose change replaces it (secrets withheld). URNs are the engine's
+    (``pulumi stack --show-urns``)."""
     options: dict[str, Any] = {
         "aliases": sorted(resource.engine_aliases),
         "ignore_changes": sorted(resource.ignore_changes),
@@ -255,7 +256,10 @@ def _replacement_options(resource: Registered, urns: dict[str, str]) -> dict[str
         "deleted_with": urns.get(resource.deleted_with, resource.deleted_with),
         "import": resource.import_id,
     }
-    return {option: value for option, value in options.items() if value}
+    chosen = {option: value for option, value in options.items() if value}
+    if resource.replacement_trigger is not None:  # a trigger of 0 or "" is set all the same
+        chosen["replacement_trigger"] = _sorted(unwrap(resource.replacement_trigger))
+    return chosen
 
 
 def _policy_violations(run: StackRun) -> list[Violation]:
