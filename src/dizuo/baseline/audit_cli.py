@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +28,7 @@ from dizuo.baseline.waivers import WaiverError
 from dizuo.declaration import DeclarationError
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import interruption_said
-from dizuo.refusal import print_error
+from dizuo.refusal import print_error, print_interruption
 
 MAX_LISTED_FAILURES = 40
 
@@ -75,12 +76,9 @@ def audit(
         raise typer.Exit(BAD_INPUT) from None
     unwritten: ReportWriteError | None = None
 
-    def say(line: str) -> None:
-        err.print(line, style="bold red", markup=False, highlight=False)
-
     # Ctrl-C or SIGTERM while the hosts are checked: say what became of the previous audit's reports.
     with (
-        interruption_said(report, "reports", say, files=AUDIT_FILES, plural=True),
+        interruption_said(report, "reports", partial(print_interruption, err), files=AUDIT_FILES, plural=True),
         Progress(
             TextColumn("auditing"),
             BarColumn(),

@@ -10,6 +10,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, NamedTuple
@@ -20,7 +21,7 @@ from rich.markup import escape
 
 from dizuo.capacity.commands_forecast import CalendarOption, calendar_warnings_as, load_calendar_option
 from dizuo.exit_codes import BAD_INPUT, FAILED
-from dizuo.refusal import print_error
+from dizuo.refusal import print_error, print_interruption
 
 # The Prometheus client and the declaration model load with the command that needs them: `dizuo capacity forecast`
 # is in this domain too and should start fast.
@@ -207,10 +208,6 @@ def read_older_writes(source: PrometheusSource, histories: Sequence[UsageHistory
             return []
 
 
-def _said_in_red(line: str) -> None:
-    err.print(line, style="bold red", markup=False, highlight=False)
-
-
 def run_report(
     prometheus_url: str | None,
     csv: Path | None,
@@ -246,7 +243,7 @@ def run_report(
     if problem:  # before the reading and the forecast, not after them
         raise fail(f"--out {out_dir}: {problem}")
     # Ctrl-C or SIGTERM while Prometheus is read, the forecast runs or the charts are drawn: say what became of --out.
-    with interruption_said(out_dir, "report", _said_in_red):
+    with interruption_said(out_dir, "report", partial(print_interruption, err)):
         city = load_declaration(declaration)
         calendar = load_calendar(calendar_file)
         reading, source = read_usage_and_source(prometheus_url, csv, config, city)
@@ -434,30 +431,51 @@ def dashboard_to_set(output: Path, dashboard: Path | None) -> Path | None:
     return dashboard
 
 
-def rendered_dashboard(config: AlertConfig, dashboard: Path) -> RenderedDashboard:
+class DashboardLabels(NamedTuple):
+    """The dashboard whose replica labels `dizuo capacity rules` sets, and its text with the config's."""
+
+    path: Path
+    rendered: RenderedDashboard
+
+    def write(self) -> None:
+        """Replace the dashboard by its rendered text atomically, unless its labels were the config's already."""
+        # Labels right: a dashboard Grafana exported in its own layout is not rewritten for its spacing.
+        replace_file(
+            self.path,
+            self.rendered.text,
+            changed=self.rendered.changed,
+            named=f"--dashboard {self.path}",
+            note=" (replica labels)",
+        )
+
+
+def dashboard_labels(config: AlertConfig, dashboard: Path) -> DashboardLabels:
     """``dashboard`` with its replica labels set from ``config``; a located refusal when it cannot be."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
     from dizuo.capacity.rules import render_dashboard  # noqa: PLC0415
 
     try:
-        return render_dashboard(config, dashboard.read_text(encoding="utf-8"), str(dashboard))
+        return DashboardLabels(
+            dashboard, render_dashboard(config, dashboard.read_text(encoding="utf-8"), str(dashboard))
+        )
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"--dashboard {dashboard}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except ConfigError as exc:
         raise fail(str(exc)) from None
 
 
-def write_dashboard(dashboard: Path, rendered: RenderedDashboard) -> None:
-    """Replace ``dashboard`` by its ``rendered`` text atomically, unless its labels were the config's already."""
+def replace_file(path: Path, text: str, *, changed: bool, named: str, note: str = "") -> None:
+    """Replace ``path`` by ``text`` atomically and say so (``note`` after its name), unless nothing ``changed``; a
+    refusal naming the file as ``named`` (``--output PATH``) when it cannot be written."""
     from dizuo.files import write_atomically  # noqa: PLC0415
 
-    if not rendered.changed:
-        return  # labels right: a dashboard Grafana exported in its own layout is not rewritten for its spacing
+    if not changed:
+        return
     try:
-        write_atomically(dashboard, rendered.text)
+        write_atomically(path, text)
     except OSError as exc:
-        raise fail(f"--dashboard {dashboard}: cannot write: {exc.strerror or exc}", FAILED) from None
-    out.print(f"wrote {dashboard} (replica labels)")
+        raise fail(f"{named}: cannot write: {exc.strerror or exc}", FAILED) from None
+    out.print(f"wrote {path}{note}")
 
 
 class RunbookPage(NamedTuple):
@@ -470,15 +488,13 @@ class RunbookPage(NamedTuple):
 
     def write(self) -> None:
         """Replace the page by what runbook.md makes, atomically, unless it already is."""
-        from dizuo.files import write_atomically  # noqa: PLC0415
-
-        if self.held == self.text:
-            return
-        try:
-            write_atomically(self.path, self.text)
-        except OSError as exc:
-            raise fail(f"{self.path}: cannot write: {exc.strerror or exc}", FAILED) from None
-        out.print(f"wrote {self.path} (the runbook the alerts link to)")
+        replace_file(
+            self.path,
+            self.text,
+            changed=self.held != self.text,
+            named=str(self.path),
+            note=" (the runbook the alerts link to)",
+        )
 
 
 def runbook_page(output: Path, *, check: bool) -> RunbookPage | None:
@@ -509,7 +525,6 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
     of the runbook.md beside ``output`` (runbook.html, which the city serves where the alerts' runbook_url points)."""
     from dizuo.capacity.config_files import ConfigError  # noqa: PLC0415
     from dizuo.capacity.rules import GENERATED, load_alert_config, render, source_from  # noqa: PLC0415
-    from dizuo.files import write_atomically  # noqa: PLC0415
 
     if not config.exists():
         # Both defaults are relative (monitoring/...): run anywhere but the clone, they name nothing.
@@ -523,7 +538,7 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
     except ConfigError as exc:
         raise fail(str(exc)) from None
     dashboard = dashboard_to_set(output, dashboard)
-    dashboard_text = None if dashboard is None else rendered_dashboard(alert_config, dashboard)
+    labels = None if dashboard is None else dashboard_labels(alert_config, dashboard)
     page = runbook_page(output, check=check)
     if output.is_dir():
         raise fail(f"--output {output}: is a directory; give the path of the rule file")
@@ -539,32 +554,28 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
     if check:
         if current != text:
             raise fail(f"{output} is not what {config} generates: run `dizuo capacity rules`", FAILED)
-        if dashboard is not None and dashboard_text is not None and dashboard_text.changed:
+        if labels is not None and labels.rendered.changed:
             raise fail(
-                f"{dashboard}: its replica labels are not {config}'s replica_labels: run `dizuo capacity rules`", FAILED
+                f"{labels.path}: its replica labels are not {config}'s replica_labels: run `dizuo capacity rules`",
+                FAILED,
             )
         if page is not None and page.held != page.text:
             raise fail(f"{page.path} is not what {page.source} makes: run `dizuo capacity rules`", FAILED)
-        also = "" if dashboard is None else f", and so do {dashboard}'s replica labels"
+        also = "" if labels is None else f", and so do {labels.path}'s replica labels"
         also += "" if page is None else f" and {page.path}"
         out.print(f"[green]ok[/green] {output} matches {config}{also}")
         return
     if current == text:
         out.print(f"{output} unchanged")
-    else:
-        if current is not None and not current.startswith(GENERATED):
-            what = "is the alert config itself" if output.samefile(config) else "is not a rule file this command wrote"
-            raise fail(
-                f"--output {output}: {what} (it does not begin '{GENERATED}'): not replaced; give the rule file's "
-                "path, or move that file away first"
-            )
-        try:
-            write_atomically(output, text)
-        except OSError as exc:
-            raise fail(f"--output {output}: cannot write: {exc.strerror or exc}", FAILED) from None
-        out.print(f"wrote {output}")
+    elif current is not None and not current.startswith(GENERATED):
+        what = "is the alert config itself" if output.samefile(config) else "is not a rule file this command wrote"
+        raise fail(
+            f"--output {output}: {what} (it does not begin '{GENERATED}'): not replaced; give the rule file's "
+            "path, or move that file away first"
+        )
+    replace_file(output, text, changed=current != text, named=f"--output {output}")
     # After the rules: a rule file refused leaves the dashboard and the runbook page as they were too.
-    if dashboard is not None and dashboard_text is not None:
-        write_dashboard(dashboard, dashboard_text)
+    if labels is not None:
+        labels.write()
     if page is not None:
         page.write()

@@ -23,10 +23,10 @@ def anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def render_runbook(markdown: str, source: str = "runbook.md") -> str:
+def render_runbook(markdown: str) -> str:
     """``markdown`` as a standalone HTML page (no script, no resource from elsewhere), each heading with its
-    :func:`anchor` as id (a repeated one numbered ``-1``, ``-2``, as GitHub does); ``source`` names the text in the
-    page's first line."""
+    :func:`anchor` as id (a repeated one numbered ``-1``, ``-2``, as GitHub does); its first line names
+    runbook.md, the text beside it to edit."""
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
     tokens = parser.parse(markdown)
     seen: dict[str, int] = {}
@@ -42,7 +42,7 @@ def render_runbook(markdown: str, source: str = "runbook.md") -> str:
             title = inline.content
     body = parser.renderer.render(tokens, parser.options, {})
     return (
-        f"{GENERATED} from {source} (its path from this file's folder): edit that file, not this one. -->\n"
+        f"{GENERATED} from runbook.md (its path from this file's folder): edit that file, not this one. -->\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title or 'runbook')}</title>\n"
         "<style>body{max-width:60em;margin:1em auto;padding:0 1em;font-family:sans-serif;line-height:1.45}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from importlib.metadata import version as installed
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +16,7 @@ from dizuo.declaration.cli import CityPath, load_or_exit
 from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import FAILED
 from dizuo.files import interruption_said
-from dizuo.refusal import print_error
+from dizuo.refusal import print_error, print_interruption
 from dizuo.synth.engine import StackRun
 from dizuo.synth.schemas import schema_version
 from dizuo.synth.synth import StackDir, SynthError, SynthResult, synth
@@ -118,13 +119,9 @@ def _synth_showing_progress(
     declaration: Declaration, path: Path, out_dir: Path, stacks: Path, stack: str | None
 ) -> SynthResult:
     """synth() with a progress bar; its errors, or an interruption, said on stderr."""
-
-    def say(line: str) -> None:
-        err.print(line, style="bold red", markup=False, highlight=False)
-
     # Ctrl-C, or SIGTERM (dizuo.cli): said below the bar, which stops as the exception leaves its block.
     with (
-        interruption_said(out_dir, "build", say),
+        interruption_said(out_dir, "build", partial(print_interruption, err)),
         Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
