@@ -404,7 +404,8 @@ def test_a_dataset_s_older_past_is_asked_of_the_selectors_that_name_datasets_onl
     assert len(asked) == 6, "used, capacity and bytes written of claims and of buckets"
     # The owners' matcher goes right after each metric name: Prometheus loads those volumes only.
     matcher = "{bucket=~`" + "|".join(re.escape(c) for c in sorted(codes)) + "`}"
-    assert "minio_bucket_usage_total_bytes" + matcher in asked
+    for bucket_usage in ("minio_bucket_usage_total_bytes", "minio_cluster_usage_buckets_total_bytes"):  # v2, v3
+        assert bucket_usage + matcher in " ".join(asked), bucket_usage
     assert (
         "max by (cluster, namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes"
         + matcher.replace("bucket", "namespace")

@@ -362,9 +362,20 @@ _CEPH_REPORTING = (
 # the last one out, so a server naming 100 buckets proves no deletion. No per-bucket series comes without the usage
 # (the quota and replication series are read in the same loop over the usage's buckets; traffic names only buckets
 # requested since the server started), so the bucket selector has no `listed`.
+# MinIO's v3 metrics (`/minio/metrics/v3/cluster/usage/buckets`, or a parent path: `/cluster`) export the same saved
+# usage under new names (minio/minio cmd/metrics-v3-cluster-usage.go, loadClusterUsageBucketMetrics:
+# `minio_cluster_usage_buckets_total_bytes` and `..._quota_total_bytes` by `bucket`, a quota only where one is set),
+# with none of it when the usage cannot be read or was never saved, and `minio_cluster_usage_buckets_since_last_update
+# _seconds` (no `bucket` label) from the same read whenever there is any: so it says a v3 server reports, as the last
+# activity says for v2. v3 names every bucket of the usage, no first 100 (no cap to allow for), but leaves out of a
+# scrape a bucket whose quota configuration it fails to read (`continue`): a bucket is gone only once it has had no
+# sample for max_age, so such a failure is read as a deletion only if it lasts that long. (MinIO releases where that
+# path is a per-bucket group, cmd/metrics-v3.go's NewBucketMetricsGroup, answer it 404 without `/bucket/...`: no
+# bucket read, and none deleted.)
 _MINIO_REPORTING = (
-    "max by (job, instance) (minio_bucket_usage_last_activity_nano_seconds or minio_usage_last_activity_nano_seconds) "
-    "unless on (job, instance) (count by (job, instance) (minio_bucket_usage_total_bytes) >= 100)"
+    "(max by (job, instance) (minio_bucket_usage_last_activity_nano_seconds or minio_usage_last_activity_nano_seconds) "
+    "unless on (job, instance) (count by (job, instance) (minio_bucket_usage_total_bytes) >= 100)) "
+    "or max by (job, instance) (minio_cluster_usage_buckets_since_last_update_seconds)"
 )
 
 # Bytes written to each claim's Ceph RBD image: kubelet counts none, ceph-mgr counts them per image (with
@@ -446,17 +457,22 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
         scraped_from=_CEPH_SCRAPED_FROM,
         reporting=_CEPH_REPORTING,
     ),
-    # MinIO bucket metrics (v2); buckets without a quota have no capacity series and are skipped. Every MinIO server
-    # counts the S3 bytes its clients send into a bucket: a reload of the same bytes is a write, not a stale dataset.
+    # MinIO bucket metrics, v2 or v3 (see _MINIO_REPORTING; scrape one of them per MinIO: both at once are one bucket
+    # read twice, which the log names); buckets without a quota have no capacity series and are skipped. Every MinIO
+    # server counts the S3 bytes its clients send into a bucket: a reload of the same bytes is a write, not a stale
+    # dataset (v3 exports that count only on `/minio/metrics/v3/bucket/api/<bucket>`, a path per bucket: minio/minio
+    # cmd/metrics-v3-handler.go).
     Selector(
         kind="bucket",
-        used="minio_bucket_usage_total_bytes$owners",
-        capacity="minio_bucket_quota_total_bytes$owners",
+        used="minio_bucket_usage_total_bytes$owners or minio_cluster_usage_buckets_total_bytes$owners",
+        capacity="minio_bucket_quota_total_bytes$owners or minio_cluster_usage_buckets_quota_total_bytes$owners",
         volume=("bucket",),
         owner_label="bucket",
-        written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes$owners[$range]))",
+        written="sum by (bucket) (increase(minio_bucket_traffic_received_bytes$owners[$range])) "
+        "or sum by (bucket) (increase(minio_bucket_api_traffic_received_bytes$owners[$range]))",
         # Every MinIO server that reported the bucket scraped since, exporting bucket usage, without it: it was deleted.
-        scraped_from="max by (bucket, job, instance) (minio_bucket_usage_total_bytes$owners)",
+        scraped_from="max by (bucket, job, instance) "
+        "(minio_bucket_usage_total_bytes$owners or minio_cluster_usage_buckets_total_bytes$owners)",
         reporting=_MINIO_REPORTING,
     ),
 )

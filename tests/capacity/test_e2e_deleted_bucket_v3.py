@@ -1,0 +1,122 @@
+"""MinIO's v3 bucket metrics read by the default bucket selector: a real Prometheus over backfilled blocks, scraping
+loopback targets that answer as MinIO's `/minio/metrics/v3/cluster/usage/buckets` does, and `dizuo capacity serve`
+with its default selectors reading it.
+
+Buckets as MinIO's v3 metrics export them (minio/minio cmd/metrics-v3-cluster-usage.go:
+minio_cluster_usage_buckets_total_bytes and minio_cluster_usage_buckets_quota_total_bytes by `bucket`), beside
+minio_cluster_usage_buckets_since_last_update_seconds, which MinIO exports exactly when it exports bucket usage.
+Buckets stopped reporting 2 hours before the last backfilled sample. A bucket of a server still exporting bucket usage
+is forecast; one such a server no longer names was deleted, and is gone, also on a server naming more than 100
+buckets (v3 names them all, unlike v2). A server restarted since and `up`, but exporting no bucket usage yet, names
+none of its buckets: they are left out, and DizuoCapacityVolumesLeftOut warns of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from test_e2e_deleted import GIB, Served, serving_targets
+
+from prometheus_server import REAL_PROMETHEUS, get, openmetrics, wait_for
+
+STEP = 900
+DAYS = 14
+ENDED_HOURS = 2
+
+pytestmark = REAL_PROMETHEUS
+
+REPORTING = "10.61.40.11:9000"  # exports bucket usage on /minio/metrics/v3/cluster/usage/buckets
+RESTARTED = "10.61.41.11:9000"  # restarted, `up`, exporting no bucket usage yet
+MANY = "10.61.42.11:9000"  # names 120 buckets: more than v2's first 100, all of them in v3
+SINCE_UPDATE = "minio_cluster_usage_buckets_since_last_update_seconds"
+# (the server reporting it, bucket, whether it reports it to the end)
+BUCKETS = (
+    (REPORTING, "yl-dp-v3-live", True),
+    (REPORTING, "yl-dp-v3-deleted", False),
+    (RESTARTED, "yl-dp-v3-restarted", False),
+    (MANY, "zz-v3-deleted", False),
+)
+# The 120 buckets the server naming many names all along, all sorting before the one deleted from it.
+MANY_BUCKETS = [f"b{i:03d}" for i in range(120)]
+
+
+def usage(buckets: list[str], quota: bool = True) -> str:
+    """A MinIO server's answer to a v3 scrape of its bucket usage: the time since the usage's last update, each
+    bucket's size and (``quota``) its quota; no `server` label, as on every `/cluster` path."""
+    lines = [f"{SINCE_UPDATE} 4.2e+11"]
+    for b in buckets:
+        lines.append(f'minio_cluster_usage_buckets_total_bytes{{bucket="{b}"}} {40 * GIB}')
+        if quota:
+            lines.append(f'minio_cluster_usage_buckets_quota_total_bytes{{bucket="{b}"}} {100 * GIB}')
+    return "\n".join(lines) + "\n"
+
+
+# What each server answers a scrape with now, as the backfilled series end: the restarted one answers with no
+# metrics, as MinIO's v3 path does while its usage cannot be read or was never saved.
+ANSWERS = {
+    REPORTING: usage(["yl-dp-v3-live"]),
+    RESTARTED: "",
+    MANY: usage(MANY_BUCKETS, quota=False),
+}
+
+
+def history(now: int) -> str:
+    """OpenMetrics text: 14 days at 15 min of the buckets' usage and quota, of each server's time since its usage's
+    last update and `up`."""
+    ts = np.arange(now - DAYS * 86400, now + 1, STEP, dtype=np.int64)
+    until_ended = ts <= now - ENDED_HOURS * 3600
+    series: defaultdict[str, list[tuple[dict[str, str], np.ndarray]]] = defaultdict(list)
+    for server, bucket, to_the_end in BUCKETS:
+        when = np.ones(ts.size, dtype=bool) if to_the_end else until_ended
+        labels = {"bucket": bucket, "job": "minio", "instance": server}
+        series["minio_cluster_usage_buckets_total_bytes"].append((labels, np.where(when, 40.0 * GIB, np.nan)))
+        series["minio_cluster_usage_buckets_quota_total_bytes"].append((labels, np.where(when, 100.0 * GIB, np.nan)))
+    # The many buckets, all along: no quota, so not forecast, only counted.
+    for bucket in MANY_BUCKETS:
+        labels = {"bucket": bucket, "job": "minio", "instance": MANY}
+        series["minio_cluster_usage_buckets_total_bytes"].append((labels, np.full(ts.size, 40.0 * GIB)))
+    # Each server exported the time since its usage's last update while it exported bucket usage: the restarted one
+    # until its restart, the others all along; all were up all along.
+    for server in (REPORTING, RESTARTED, MANY):
+        when = until_ended if server == RESTARTED else np.ones(ts.size, dtype=bool)
+        target = {"job": "minio", "instance": server}
+        series[SINCE_UPDATE].append((target, np.where(when, 4.2e11, np.nan)))
+        series["up"].append((target, np.ones(ts.size)))
+    return openmetrics(ts, series)
+
+
+def forecast_buckets(served: Served) -> set[str]:
+    """The buckets the exporter serves a forecast's last sample of (dizuo_storage_used_bytes, kind bucket)."""
+    text = get(f"{served.exporter_url}/metrics").decode()
+    families = {f.name: f.samples for f in text_string_to_metric_families(text)}
+    return {s.labels["volume"] for s in families.get("dizuo_storage_used_bytes", []) if s.labels["kind"] == "bucket"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    now = int(time.time()) // STEP * STEP
+    with serving_targets(tmp_path_factory.mktemp("e2e-bucket-v3"), history(now), {"minio": ANSWERS}) as served:
+        yield served
+
+
+def test_v3_buckets_are_forecast_and_a_deleted_one_is_gone(served):
+    """With the default selectors, a bucket MinIO's v3 metrics export is forecast; the buckets a server exporting v3
+    bucket usage no longer names (one of them among 120) are neither forecast nor left out; the bucket of a server
+    `up` but exporting no usage since its restart is left out, valued at its last sample."""
+    left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
+    assert set(left_out) == {"yl-dp-v3-restarted"}, f"left out: {left_out}"
+    assert all(time.time() - at > ENDED_HOURS * 3600 - STEP for at in left_out.values()), left_out
+    forecast = forecast_buckets(served)
+    assert forecast == {"yl-dp-v3-live"}, f"buckets forecast: {sorted(forecast)}"
+
+
+def test_only_the_v3_bucket_not_proven_deleted_warns(served):
+    """DizuoCapacityVolumesLeftOut fires for the restarted v3 server's bucket, never for a deleted one."""
+    fired = served.when_left_out_fires_for(["yl-dp-v3-restarted"])
+    deleted = [a for a in fired if a["labels"].get("volume") in ("yl-dp-v3-deleted", "zz-v3-deleted")]
+    assert deleted == [], f"alerts on the deleted buckets: {deleted}"
