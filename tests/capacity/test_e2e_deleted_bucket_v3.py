@@ -13,7 +13,9 @@ none of its buckets: they are left out, and DizuoCapacityVolumesLeftOut warns of
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -22,6 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from test_e2e_deleted import GIB, Served, serving_targets
 
+from dizuo.capacity.prometheus_source import DEFAULT_SELECTORS, query_text
 from prometheus_server import REAL_PROMETHEUS, get, openmetrics, wait_for
 
 STEP = 900
@@ -43,6 +46,7 @@ BUCKETS = (
 )
 # The 120 buckets the server naming many names all along, all sorting before the one deleted from it.
 MANY_BUCKETS = [f"b{i:03d}" for i in range(120)]
+RELOAD = 5.0 * GIB
 
 
 def usage(buckets: list[str], quota: bool = True) -> str:
@@ -80,6 +84,16 @@ def history(now: int) -> str:
     for bucket in MANY_BUCKETS:
         labels = {"bucket": bucket, "job": "minio", "instance": MANY}
         series["minio_cluster_usage_buckets_total_bytes"].append((labels, np.full(ts.size, 40.0 * GIB)))
+    # The bytes clients sent into the live bucket, as v3 counts them (on /minio/metrics/v3/bucket/api/<bucket>): a
+    # reload of 5 GiB between the two samples before the last.
+    received = {
+        "bucket": "yl-dp-v3-live",
+        "type": "s3",
+        "server": "minio-1:9000",
+        "job": "minio",
+        "instance": REPORTING,
+    }
+    series["minio_bucket_api_traffic_received_bytes"].append((received, np.where(ts < now - STEP, 0.0, RELOAD)))
     # Each server exported the time since its usage's last update while it exported bucket usage: the restarted one
     # until its restart, the others all along; all were up all along.
     for server in (REPORTING, RESTARTED, MANY):
@@ -98,8 +112,12 @@ def forecast_buckets(served: Served) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    now = int(time.time()) // STEP * STEP
+def now() -> int:
+    return int(time.time()) // STEP * STEP
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, now: int) -> Iterator[Served]:
     with serving_targets(tmp_path_factory.mktemp("e2e-bucket-v3"), history(now), {"minio": ANSWERS}) as served:
         yield served
 
@@ -120,3 +138,16 @@ def test_only_the_v3_bucket_not_proven_deleted_warns(served):
     fired = served.when_left_out_fires_for(["yl-dp-v3-restarted"])
     deleted = [a for a in fired if a["labels"].get("volume") in ("yl-dp-v3-deleted", "zz-v3-deleted")]
     assert deleted == [], f"alerts on the deleted buckets: {deleted}"
+
+
+def test_the_bytes_v3_counts_into_a_bucket_are_its_writes(served, now):
+    """The default bucket selector's `written`, evaluated by Prometheus over the step holding the reload, gives the
+    live bucket the 5 GiB v3 counted into it (minio_bucket_api_traffic_received_bytes): a reload of the same bytes is a
+    write to its dataset."""
+    (bucket,) = (s for s in DEFAULT_SELECTORS if s.kind == "bucket")
+    # Half a step before the last sample: the window of twice the step holds the samples on both sides of the reload.
+    query = urllib.parse.urlencode({"query": query_text(bucket.written or "", STEP), "time": now - STEP // 2})
+    answer = json.loads(get(f"{served.prometheus_url}/api/v1/query?{query}"))["data"]["result"]
+    written = {r["metric"]["bucket"]: float(r["value"][1]) for r in answer}
+    assert set(written) == {"yl-dp-v3-live"}, written
+    assert written["yl-dp-v3-live"] >= RELOAD, written
