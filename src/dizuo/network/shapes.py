@@ -48,19 +48,25 @@ def rule_name(zone: str, protocol: str, port: int | None, remote_cidr: str) -> s
     ignores the description). Two rules of one name are two rules Neutron holds once (``validate`` refuses them).
     A rule admitting every address says so, ``from-anywhere``: in digits (``from-0-0-0-0-0``) a reader of a preview
     could take the rule open to the world for one from some range."""
-    source = "anywhere" if ipaddress.IPv4Network(remote_cidr).prefixlen == 0 else range_key(remote_cidr)
-    return f"{zone}-{protocol}-{port or 'all'}-from-{source}"
+    anywhere = ipaddress.IPv4Network(remote_cidr).prefixlen == 0
+    return _rule_name(zone, protocol, port, "anywhere" if anywhere else range_key(remote_cidr))
 
 
 def former_rule_names(zone: str, protocol: str, port: int | None, remote_cidr: str, zone_was: str | None) -> set[str]:
     """The names a rule had before it was renamed (its aliases), but for the one of the 0.1.0 release
     (:func:`former_rule_name`): its zone's former name (``zone_was``, a zone's ``renamed_from``), and a rule from
     anywhere its range in digits (``from-0-0-0-0-0``, before :func:`rule_name` wrote ``from-anywhere``)."""
-    zones = [zone] if zone_was is None else [zone, zone_was]
-    digits = {f"{z}-{protocol}-{port or 'all'}-from-{range_key(remote_cidr)}" for z in zones}
-    return ({rule_name(z, protocol, port, remote_cidr) for z in zones} | digits) - {
-        rule_name(zone, protocol, port, remote_cidr)
-    }
+    names = set()
+    for named_zone in [zone] if zone_was is None else [zone, zone_was]:
+        names.add(rule_name(named_zone, protocol, port, remote_cidr))
+        names.add(_rule_name(named_zone, protocol, port, range_key(remote_cidr)))
+    names.discard(rule_name(zone, protocol, port, remote_cidr))
+    return names
+
+
+def _rule_name(zone: str, protocol: str, port: int | None, source: str) -> str:
+    """:func:`rule_name` with the remote range already a piece of a name (``anywhere``, ``172-16-0-0-12``)."""
+    return f"{zone}-{protocol}-{port or 'all'}-from-{source}"
 
 
 def former_rule_name(zone: str, entry: str, protocol: str, port: int | None) -> str:
