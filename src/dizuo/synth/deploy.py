@@ -194,9 +194,10 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         )
 
 
-def check_prerequisites() -> PulumiCommand:
-    """The Pulumi CLI to run; fails early, with what to install, when it or the secrets passphrase is missing, or when
-    the CLI on PATH is one the Automation API cannot drive (too old, or not answering `pulumi version`)."""
+def check_prerequisites() -> tuple[PulumiCommand, str]:
+    """The Pulumi CLI to run, and where on PATH it was found; fails early, with what to install, when it or the secrets
+    passphrase is missing, or when the CLI on PATH is one the Automation API cannot drive (too old, or not answering
+    `pulumi version`)."""
     found = shutil.which("pulumi")
     if found is None:
         raise DeployError(INSTALL_HINT)
@@ -204,7 +205,7 @@ def check_prerequisites() -> PulumiCommand:
     from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
 
     try:
-        return auto.PulumiCommand()  # runs `pulumi version` and checks it against the SDK's minimum
+        return auto.PulumiCommand(), found  # runs `pulumi version` and checks it against the SDK's minimum
     except (auto.InvalidVersionError, subprocess.CalledProcessError, OSError) as exc:
         raise DeployError(f"{found}: not a Pulumi CLI dizuo can use: {exc}. {INSTALL_HOW}") from None
 
@@ -294,7 +295,7 @@ def run(
             "there)"
         )
     check_declarations(selected, stack)
-    pulumi_command = check_prerequisites()
+    pulumi_command, pulumi_path = check_prerequisites()
     if folder is not None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -302,7 +303,7 @@ def run(
             raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
     # Pulumi in a session of its own: each signal reaches it from dizuo only, once (_cancel_pulumi).
     with tempfile.TemporaryDirectory(prefix="dizuo-pulumi-") as wrapper_root:
-        session_command = _in_a_session_of_its_own(pulumi_command, Path(wrapper_root))
+        session_command = _in_a_session_of_its_own(pulumi_command, pulumi_path, Path(wrapper_root))
         return _run_stacks(action, stack, selected, pack, url, session_command, on_output)
 
 
@@ -396,20 +397,17 @@ exec {python} -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:
 """
 
 
-def _in_a_session_of_its_own(pulumi_command: PulumiCommand, root: Path) -> PulumiCommand:
-    """``pulumi_command`` run through a wrapper in ``root/bin`` that starts the CLI in a session (and process group) of
-    its own. In dizuo's process group a terminal's Ctrl-C reached Pulumi directly, so dizuo could not hand on a SIGINT
-    sent to it alone (`kill -INT`) without a terminal's Ctrl-C reaching Pulumi twice, which stops it without saving;
-    signals are not told apart by their sender."""
-    real = shutil.which(pulumi_command.command)
-    if real is None:  # gone since check_prerequisites found it
-        raise DeployError(INSTALL_HINT)
+def _in_a_session_of_its_own(pulumi_command: PulumiCommand, pulumi_path: str, root: Path) -> PulumiCommand:
+    """``pulumi_command`` (the CLI at ``pulumi_path``) run through a wrapper in ``root/bin`` that starts the CLI in a
+    session (and process group) of its own. In dizuo's process group a terminal's Ctrl-C reached Pulumi directly, so
+    dizuo could not hand on a SIGINT sent to it alone (`kill -INT`) without a terminal's Ctrl-C reaching Pulumi twice,
+    which stops it without saving; signals are not told apart by their sender."""
     folder = root / "bin"
     folder.mkdir()
     wrapper = folder / "pulumi"
     wrapper.write_text(
         _SESSION_WRAPPER.format(
-            folder=shlex.quote(str(folder)), python=shlex.quote(sys.executable), pulumi=shlex.quote(real)
+            folder=shlex.quote(str(folder)), python=shlex.quote(sys.executable), pulumi=shlex.quote(pulumi_path)
         ),
         encoding="utf-8",
     )
