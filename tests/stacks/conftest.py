@@ -12,7 +12,7 @@ import yaml
 
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration import Declaration, load
-from dizuo.synth.engine import StackRun, read_stack_config, run_stack
+from dizuo.synth.engine import Registered, StackRun, read_stack_config, run_stack
 from dizuo.synth.synth import synth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,3 +99,21 @@ def run_tiers(
         upstream[stack_reference_name(run.project, stack)] = run.exports
         runs[folder] = run
     return runs
+
+
+def replaced_rules(
+    before: dict[str, Registered], after: dict[str, Registered], ids: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
+    """The security-group rules of ``after`` (by name) that an update from ``before`` (both by URN) replaces, each with
+    the inputs it is replaced for: Neutron edits no rule, so every changed input replaces it but those the rule ignores
+    changes to, and ``ids`` (the mock engine makes IDs from names, which a rename in place keeps). A renamed rule is
+    compared with the deployed one its alias names."""
+    replaced = {}
+    for urn, new in after.items():
+        was = before.get(urn) or next((before[a] for a in new.aliases if a in before), None)
+        assert was is not None, f"{new.name}: a new rule, neither deployed under its name nor under an alias"
+        old = was.inputs
+        changed = sorted(k for k in (old.keys() | new.inputs.keys()) - ids if old.get(k) != new.inputs.get(k))
+        if forcing := [k for k in changed if k not in new.ignore_changes]:
+            replaced[new.name] = forcing
+    return replaced

@@ -12,7 +12,7 @@ from dizuo.cli import app
 from dizuo.network.shapes import former_rule_names, rule_name
 from dizuo.synth.engine import Registered, StackRun
 
-from .conftest import ROOT, YULIN, city_copy, run_tiers
+from .conftest import ROOT, YULIN, city_copy, replaced_rules, run_tiers
 
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
 ROUTE = "openstack:networking/routerRoute:RouterRoute"
@@ -22,18 +22,6 @@ DEPLOYED_0_1_0 = Path(__file__).parent / "inventory" / "yulin-network-0.1.0.urns
 
 def _rules(run: StackRun) -> dict[str, Registered]:
     return {r.urn: r for r in run.of_type(RULE)}
-
-
-def _replaced(before: dict[str, Registered], after: dict[str, Registered]) -> dict[str, list[str]]:
-    """The rules of ``after`` (by name) that an update from ``before`` replaces, each with the inputs it is replaced
-    for: Neutron edits no rule, so every changed input replaces it but those the rule ignores changes to."""
-    replaced = {}
-    for urn, new in after.items():
-        old = before[urn].inputs
-        changed = sorted(k for k in old.keys() | new.inputs.keys() if old.get(k) != new.inputs.get(k))
-        if forcing := [k for k in changed if k not in new.ignore_changes]:
-            replaced[new.name] = forcing
-    return replaced
 
 
 def test_a_reworded_flow_description_replaces_no_rule(tmp_path: Path) -> None:
@@ -50,7 +38,7 @@ def test_a_reworded_flow_description_replaces_no_rule(tmp_path: Path) -> None:
     assert set(after) == set(before), "a reworded description renamed a rule"
     reworded_rules = [urn for urn in after if after[urn].inputs != before[urn].inputs]
     assert reworded_rules, "the edit changed no rule: the test edits the wrong entries"
-    replaced = _replaced(before, after)
+    replaced = replaced_rules(before, after)
     assert replaced == {}, (
         f"rules a reworded flow description replaces (the flow stops or the update fails): {replaced}"
     )
@@ -101,7 +89,7 @@ def test_renaming_a_flow_or_an_ingress_source_keeps_every_rule_and_route(tmp_pat
     old_rules, new_rules = _rules(before), _rules(after)
     reworded = [urn for urn in new_rules if new_rules[urn].inputs != old_rules[urn].inputs]
     assert len(reworded) == 3, f"the renamed flow opens 2 ports and the ingress source 1: {reworded}"
-    replaced = _replaced(old_rules, new_rules)
+    replaced = replaced_rules(old_rules, new_rules)
     assert replaced == {}, f"rules a rename replaces (the flow stops meanwhile): {replaced}"
     routes = {r.urn: r.inputs for r in before.of_type(ROUTE)}
     assert {r.urn: r.inputs for r in after.of_type(ROUTE)} == routes, "a renamed ingress source changed its route"
