@@ -1642,6 +1642,55 @@ def test_debian_cron_skips_crontabs_breaking_its_rules(logrotate_runners, tmp_pa
         assert f"cron.service skips {path}: {problems[0].rsplit('skips it: ', 1)[1]}" in finding.evidence
 
 
+class _RecordingUnitsHost(_UnitsHost):
+    """A ``_UnitsHost`` that keeps every command it was asked to run, with its arguments."""
+
+    def __init__(self, root: Path, *, systemd: bool, running: set[str], fail: str | None = None) -> None:
+        super().__init__(root, systemd=systemd, running=running)
+        self.asked: list[tuple[str, ...]] = []
+        self.fail = fail
+
+    def run(self, command: str, *args: str) -> Any:
+        self.asked.append((command, *args))
+        if command == self.fail:
+            return SimpleNamespace(rc=1, stdout_bytes=b"", stdout="", stderr="stat: Input/output error\n")
+        return super().run(command, *args)
+
+
+@ROOT_OWNS_CRONTABS
+def test_the_file_tests_of_a_skipped_crontab_s_lines_are_not_run_on_the_host(logrotate_runners, tmp_path):
+    """DZ-AU-05: a crontab its daemon skips is named for what its lines would run, past their leading file tests,
+    which the daemon never gets to and the host is not asked (Debian's /etc/crontab group-writable: its cron.daily
+    line's `test -x /usr/sbin/anacron ||` is not run)."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    (root / "etc/crontab").chmod(0o664)
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
+    host = _RecordingUnitsHost(root, systemd=False, running={"cron"})
+    finding = checks.logrotate_scheduled(host, args)
+    assert finding.problems == [
+        f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but cron.service skips it: mode 0664, writable by "
+        "group or others"
+    ], finding.evidence
+    assert ("test -x %s", "/usr/sbin/anacron") not in host.asked, host.asked
+
+
+def test_a_crontab_whose_stat_fails_names_the_command(logrotate_runners, tmp_path):
+    """DZ-AU-05: where the host cannot stat a crontab it read, the check cannot tell whether cron reads it and says
+    so with the whole command that failed and what it printed, as for any other command of the audit."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
+    host = _RecordingUnitsHost(root, systemd=False, running={"cron"}, fail="stat -c '%%f %%u %%U %%h' -- %s")
+    with pytest.raises(checks.CommandFailedError) as failed:
+        checks.logrotate_scheduled(host, args)
+    assert str(failed.value) == "`stat -c '%f %u %U %h' -- /etc/crontab` exited 1: stat: Input/output error"
+
+
 @pytest.mark.parametrize(
     ("tree", "path", "change", "problems"),
     [

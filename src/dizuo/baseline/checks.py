@@ -994,15 +994,9 @@ def _job_lines(text: str) -> list[str]:
     return [line for line in stripped if line and not line.startswith("#") and not _ASSIGNMENT.match(line)]
 
 
-def _stat(host: Host, path: str, *, follow: bool) -> tuple[int, int, str, int] | None:
-    """(st_mode, st_uid, owner's name, st_nlink) of ``path`` (of what a symlink points to with ``follow``), None when
-    there is nothing there."""
-    result = host.run(f"stat{' -L' if follow else ''} -c '%%f %%u %%U %%h' -- %s", path)
-    if result.rc != 0:
-        if host.run("test -e %s", path).rc == 1:
-            return None
-        raise CommandFailedError(f"cannot stat {path}: {_text(result, 'stderr').strip()[:200]}")
-    mode, uid, owner, links = _text(result).split()
+def _stat(host: Host, path: str, *, follow: bool) -> tuple[int, int, str, int]:
+    """(st_mode, st_uid, owner's name, st_nlink) of ``path`` (of what a symlink points to with ``follow``)."""
+    mode, uid, owner, links = _run(host, f"stat{' -L' if follow else ''} -c '%%f %%u %%U %%h' -- %s", path).split()
     return int(mode, 16), int(uid), owner, int(links)
 
 
@@ -1048,18 +1042,16 @@ def _cronie_permits_any_crontab(host: Host) -> bool:
 
 
 def _crontab_skipped(host: Host, file: str, daemon: str, *, users: bool) -> str | None:
-    """Why the cron daemon (its unit) skips the crontab ``file`` (a user's with ``users``), None when it reads it."""
-    found = _stat(host, file, follow=False)
+    """Why the cron daemon (its unit) skips the crontab ``file`` (a user's with ``users``), None when it reads it.
+    Asked only of a crontab that was read: there is a file there, or a link to one."""
+    mode, uid, owner, links = _stat(host, file, follow=False)
     debian = daemon == "cron.service"
-    if found is not None and stat.S_ISLNK(found[0]):
+    if stat.S_ISLNK(mode):
         if debian and users:
             return "a symlink, which it does not follow to a user's crontab"
-        if debian and found[1] != 0:
-            return f"a symlink owned by {found[2]}, not root"
-        found = _stat(host, file, follow=True)
-    if found is None:
-        return None  # nothing there, or a link to nothing: no job to read
-    mode, uid, owner, links = found
+        if debian and uid != 0:
+            return f"a symlink owned by {owner}, not root"
+        mode, uid, owner, links = _stat(host, file, follow=True)
     shown = f"{stat.S_IMODE(mode):04o}"
     refusals = [
         (not stat.S_ISREG(mode), "no regular file"),
@@ -1116,10 +1108,20 @@ _TESTED = {
 }
 
 
-def _command_runs(host: Host, command: str, systemd: bool) -> tuple[str, str | None]:
-    """The command after its leading file tests (up to the one that stops it), and which test stops it here (None
-    when they let it run)."""
+def _past_leading_tests(command: str) -> tuple[list[re.Match[str]], str]:
+    """A crontab command's leading file tests, and the command after them: what the line runs if they let it
+    (``test -x /usr/sbin/anacron ||`` starts no anacron)."""
+    tests = []
     while match := _COMMAND_TEST.match(command):
+        tests.append(match)
+        command = command[match.end() :]
+    return tests, command
+
+
+def _command_runs(host: Host, command: str, systemd: bool) -> tuple[str, str | None]:
+    """The command after its leading file tests, and which test stops it here (None when they let it run)."""
+    tests, rest = _past_leading_tests(command)
+    for match in tests:
         negated, test, path, joiner = match.groups()
         if (test, path) == ("d", "/run/systemd/system"):
             holds, state = systemd, ("systemd is PID 1" if systemd else "systemd is not PID 1")
@@ -1128,9 +1130,8 @@ def _command_runs(host: Host, command: str, systemd: bool) -> tuple[str, str | N
             state = f"{path} {_TESTED[test][0 if holds else 1]}"
         passed = holds != bool(negated)
         if passed == (joiner == "||"):  # `a || b` runs b when a fails, `a && b` and `if a; then b` when it passes
-            return command[match.end() :], f"`{match.group(0).strip()}` stops it: {state}"
-        command = command[match.end() :]
-    return command, None
+            return rest, f"`{match.group(0).strip()}` stops it: {state}"
+    return rest, None
 
 
 def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
@@ -1143,21 +1144,18 @@ def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
     return jobs
 
 
-def _what_a_line_does(
-    host: Host, command: str, daily: str, systemd: bool, hourly_starters: Callable[[], list[str]]
-) -> list[str]:
-    """What a crontab line would do towards running ``daily``: run it, run a cron.hourly script that starts anacron
-    (``hourly_starters``), start anacron; its leading file tests looked past (``test -x /usr/sbin/anacron ||`` starts
-    no anacron)."""
-    rest = _command_runs(host, command, systemd)[0]
+def _what_a_line_does(rest: str, daily: str, hourly_starters: Callable[[], list[str]]) -> list[tuple[str, str]]:
+    """What a crontab line's command past its leading file tests (``rest``) would do towards running ``daily``, each
+    as its kind and the phrase the evidence says it in: run it ("daily"), run a cron.hourly script that starts
+    anacron ("hourly", one per script of ``hourly_starters``), start anacron ("anacron")."""
     parts = _RUN_PARTS.findall(rest)
     return [
-        *([f"runs {daily}"] if daily in parts else []),
+        *([("daily", f"runs {daily}")] if daily in parts else []),
         *(
-            f"runs {hourly}, which starts anacron,"
+            ("hourly", f"runs {hourly}, which starts anacron")
             for hourly in (hourly_starters() if "/etc/cron.hourly" in parts else [])
         ),
-        *(["starts anacron"] if _STARTS_ANACRON.search(rest) else []),
+        *([("anacron", "starts anacron")] if _STARTS_ANACRON.search(rest) else []),
     ]
 
 
@@ -1180,36 +1178,36 @@ def _what_runs_cron_daily(
             if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
         ]
 
-    own = _root_crontab(daemon) if daemon else []
     skipped_files: set[str] = set()
     for file, user, command, skipped in _cron_commands(host, daemon) if daemon else []:
         if skipped:
             if file not in skipped_files:
                 skipped_files.add(file)
                 finding.see(f"{daemon} skips {file}: {skipped}")
-            if does := _what_a_line_does(host, command, daily, systemd, hourly_starters):
-                why_not.append(f"{file} {' and '.join(does)} but {daemon} skips it: {skipped}")
+            # What the line would do, whatever its tests would say here: the daemon never gets to them.
+            if does := _what_a_line_does(_past_leading_tests(command)[1], daily, hourly_starters):
+                # A "which starts anacron" clause closes with a comma before what follows it.
+                said = " and ".join(f"{phrase}," if kind == "hourly" else phrase for kind, phrase in does)
+                why_not.append(f"{file} {said} but {daemon} skips it: {skipped}")
             continue
         if user != "root":
             # logrotate needs root to rotate the system's logs and write its state; anacron, to keep its own.
             if daily in _RUN_PARTS.findall(command):
                 why_not.append(f"{file} runs {daily} as {user}, not root, who alone can rotate the system's logs")
             continue
-        if file in own and command.split(None, 1)[0] == "root":
+        if file == _ROOT_CRONTABS.get(daemon or "") and command.split(None, 1)[0] == "root":
             # A line copied from /etc/crontab: cron hands `root run-parts ...` to the shell, which finds no root.
             why_not.append(f"{file} names the user root, as /etc/crontab does, but root's crontab has no user field")
             continue
         rest, stopped = _command_runs(host, command, systemd)
-        parts = _RUN_PARTS.findall(rest)
-        if daily in parts and stopped:
-            why_not.append(f"{file} runs {daily} but {stopped}")
-        elif daily in parts:
-            chains.append((f"{file} runs {daily}", True))
-        if "/etc/cron.hourly" in parts and stopped is None:
-            starts_anacron += [f"{file} runs {hourly}, which starts anacron" for hourly in hourly_starters()]
-        if _STARTS_ANACRON.search(rest):
-            if stopped:
-                why_not.append(f"{file} starts anacron but {stopped}")
+        # A stopped line runs no cron.hourly script: which of them start anacron need not be read for it.
+        for kind, phrase in _what_a_line_does(rest, daily, hourly_starters if stopped is None else list):
+            if stopped is not None:
+                why_not.append(f"{file} {phrase} but {stopped}")
+            elif kind == "daily":
+                chains.append((f"{file} {phrase}", True))
+            elif kind == "hourly":
+                starts_anacron.append(f"{file} {phrase}")
             else:
                 starts_anacron.append(file)
     jobs = _anacron_daily_jobs(host, daily)
