@@ -1340,6 +1340,19 @@ def test_a_storage_pool_name_given_twice_is_judged_by_its_first_holder(city: Pat
     assert not blamed, "\n".join(blamed[:5])
 
 
+def test_a_node_pool_name_given_twice_is_judged_by_its_first_holder(city: Path, edit: Edit) -> None:
+    """xc-hygon renamed phase1-intel by mistake, with its one-core nodes: the duplicate, and the references to
+    xc-hygon, which is gone; the systems on the first phase1-intel are not told their replicas outgrow the second's
+    nodes (old code: a replica problem for each of them)."""
+    edit("clusters.yaml", _set(["clusters", 0, "node_pools", 1, "name"], "phase1-intel"))
+    edit("clusters.yaml", _set(["clusters", 0, "node_pools", 1, "cpu_per_node"], 1))
+    found = problems(city)
+    duplicate = "node_pools[1].name: duplicate node pool 'phase1-intel' (first at clusters[0].node_pools[0].name)"
+    assert any(p.endswith(duplicate) for p in found), "\n".join(found)
+    blamed = [p for p in found if not p.endswith(duplicate) and "'xc-hygon'" not in p]
+    assert not blamed, "\n".join(blamed[:5])
+
+
 def test_a_department_code_given_twice_is_not_held_to_the_first_holder_s_systems(city: Path, edit: Edit) -> None:
     """xzsp's entry given sjj's code is the duplicate, and xzsp's systems name a department that is gone; its quota is
     not also measured against sjj's 213 cores of systems (old code: three quota problems at departments[1])."""

@@ -1008,10 +1008,13 @@ def _replicas_fit_a_node(d: Declaration, shown: Shown) -> list[Problem]:
     """Each replica of a system fits on one node of its pool (see replica_oversize)."""
     from dizuo.cloud.shapes import REPLICAS  # noqa: PLC0415 - the cloud package imports the declaration
 
-    pools = {(c.name, p.name): p for c, p in d.node_pools()}
+    # The first cluster and node pool of each name, as _systems judges a system's node pool: a later pool of a
+    # repeated name is reported as the duplicate, not measured against every system of the first.
+    clusters = first_of_each(d.clusters, lambda c: c.name)
+    pools = {name: first_of_each(c.node_pools, lambda p: p.name) for name, c in clusters.items()}
     problems = []
     for i, s in enumerate(d.systems):
-        pool = pools.get((s.cluster, s.node_pool))
+        pool = pools.get(s.cluster, {}).get(s.node_pool)
         if pool is None:
             continue  # reported by _systems
         for key, asked, node, unit in replica_oversize(s, pool):
@@ -1031,8 +1034,8 @@ def _datasets(d: Declaration, shown: Shown) -> list[Problem]:
     file = shown("datasets.yaml")
     departments = {x.code for x in d.departments}
     systems = first_of_each(d.systems, lambda s: s.code)
-    pools = first_of_each(d.storage_pools(), lambda p: p.name)
     holders = first_of_each(((c, p) for c in d.clusters for p in c.storage_pools), lambda held: held[1].name)
+    pools = {name: p for name, (_, p) in holders.items()}
     pool_cluster = {name: c.name for name, (c, _) in holders.items()}
     pool_zone = {name: c.zone for name, (c, _) in holders.items()}
     exposed = {z.name for z in d.zones if z.kind is ZoneKind.INTERNET}
