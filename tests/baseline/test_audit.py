@@ -226,6 +226,10 @@ def test_bad_baseline_override_names_file_key_and_value(nowhere_host, tmp_path):
         ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-01-01\n"
          "  approved_by: '  '\n",
          "waivers[0].approved_by", "at least 1 character"),
+        # A key mistyped: told the key it stands for, once, not also 'approved_by: Field required'.
+        ("waivers:\n- control: DZ-IA-01\n  hosts: ['*']\n  reason: a good reason here\n  expires: 2030-01-01\n"
+         "  aproved_by: 安全管理员\n",
+         "waivers[0].aproved_by", "unknown key (did you mean 'approved_by', a required key missing here?)"),
         ("waivers: [\n", "", "invalid YAML: line 2"),
     ],
 )  # fmt: skip

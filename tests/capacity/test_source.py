@@ -734,7 +734,19 @@ def test_bad_config_names_file_key_and_value(tmp_path):
     assert "'15 minutes'" in message, message
     assert f"{path}: selectors[0].kind: " in message, message
     assert "'nfs'" in message, message
-    assert f"{path}: selectors[0].colour: unknown key" in message, message
+    # dizuo schema prints the declaration files' schemas only: a config file's keys are listed, however many.
+    assert f"{path}: selectors[0].colour: unknown key (the keys here are kind, used, capacity, volume," in message, (
+        message
+    )
+
+
+def test_a_mistyped_key_is_told_the_key_it_stands_for(tmp_path):
+    """`lookbak` in a sources file is told '(did you mean 'lookback'?)', as a declaration's mistyped key is."""
+    path = tmp_path / "sources.yaml"
+    path.write_text("lookbak: 14d\nselectors:\n- {kind: pvc, used: a, capacity: b, volume: [persistentvolumeclaim]}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: lookbak: unknown key (did you mean 'lookback'?)"
 
 
 def test_a_label_name_prometheus_does_not_take_is_refused_at_its_key(tmp_path):

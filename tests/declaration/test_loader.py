@@ -166,13 +166,14 @@ CASES = [
     pytest.param(
         "departments.yaml",
         _rename(["departments", 0, "quota", "cpu"], "cpus"),
-        "departments.yaml: departments[0].quota.cpus: unknown key (did you mean 'cpu'?)",
+        "departments.yaml: departments[0].quota.cpus: unknown key (did you mean 'cpu', a required key missing here?)",
         id="typo-of-a-required-key",
     ),
     pytest.param(
         "clusters.yaml",
         _rename(["clusters", 0, "node_pools", 0, "memory_gib_per_node"], "memory_per_node"),
-        "clusters.yaml: clusters[0].node_pools[0].memory_per_node: unknown key (did you mean 'memory_gib_per_node'?)",
+        "clusters.yaml: clusters[0].node_pools[0].memory_per_node: unknown key "
+        "(did you mean 'memory_gib_per_node', a required key missing here?)",
         id="unit-left-out",
     ),
     pytest.param(
@@ -190,7 +191,7 @@ CASES = [
     pytest.param(
         "datasets.yaml",
         _rename(["datasets"], "dataset"),
-        "datasets.yaml: dataset: unknown key (did you mean 'datasets'?)",
+        "datasets.yaml: dataset: unknown key (did you mean 'datasets', a required key missing here?)",
         id="top-level",
     ),
     pytest.param(
@@ -1338,6 +1339,23 @@ def test_a_storage_pool_name_given_twice_is_judged_by_its_first_holder(city: Pat
     assert any(p.endswith(duplicate) for p in found), "\n".join(found)
     blamed = [p for p in found if not p.endswith((duplicate, ".storage_pool: unknown storage pool 'datapool-s3'"))]
     assert not blamed, "\n".join(blamed[:5])
+
+
+def test_a_mistyped_required_key_is_reported_once(city: Path, edit: Edit) -> None:
+    """`cpus` written for a quota's required `cpu` is one problem, the unknown key naming the key it stands for, not
+    also 'cpu: Field required' beside it (old code: both)."""
+    edit("departments.yaml", _rename(["departments", 0, "quota", "cpu"], "cpus"))
+    found = [p for p in problems(city) if "departments[0].quota" in p]
+    assert len(found) == 1, "\n".join(found)
+    assert found[0].endswith("quota.cpus: unknown key (did you mean 'cpu', a required key missing here?)"), found[0]
+
+
+def test_a_missing_key_beside_an_unknown_key_of_another_name_is_still_reported(city: Path, edit: Edit) -> None:
+    """A key of no close name (`cores` where `cpu` was) is not taken to stand for the missing required key: 'Field
+    required' still says `cpu` is missing."""
+    edit("departments.yaml", _rename(["departments", 0, "quota", "cpu"], "cores"))
+    found = [p for p in problems(city) if "departments[0].quota" in p]
+    assert any(p.endswith("departments[0].quota.cpu: Field required") for p in found), "\n".join(found)
 
 
 def test_a_node_pool_name_given_twice_is_judged_by_its_first_holder(city: Path, edit: Edit) -> None:

@@ -605,7 +605,7 @@ def parse(text: str, shown: str = CATALOGUE_FILE) -> Catalogue:
     try:
         return Catalogue.model_validate(document)
     except ValidationError as exc:
-        raise CatalogueError(problems_from_validation(shown, exc)) from None
+        raise CatalogueError(problems_from_validation(shown, exc, model=Catalogue)) from None
 
 
 def load(path: Path | None = None) -> Catalogue:

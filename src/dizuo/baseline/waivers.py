@@ -108,7 +108,7 @@ def load(path: Path, catalogue: Catalogue | None = None, known_hosts: set[str] |
     try:
         parsed = WaiversFile.model_validate(document)
     except ValidationError as exc:
-        raise WaiverError(problems_from_validation(shown, exc)) from None
+        raise WaiverError(problems_from_validation(shown, exc, model=WaiversFile)) from None
     unknown = []
     if catalogue is not None:
         scopes = {c.id: c.scope for c in catalogue.controls}

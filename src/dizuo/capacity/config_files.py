@@ -34,4 +34,4 @@ def load_model(path: Path, model: type[ModelT]) -> ModelT:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError.of(problems_from_validation(str(path), exc)) from None
+        raise ConfigError.of(problems_from_validation(str(path), exc, model=model)) from None

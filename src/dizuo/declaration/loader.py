@@ -166,7 +166,8 @@ def problems_from_validation(
     locs = [
         tuple(p for p in i["loc"] if not (isinstance(p, str) and p.startswith(("function-", "lax-")))) for i in items
     ]
-    problems = []
+    problems: list[tuple[tuple[int | str, ...] | None, Problem]] = []  # with the location of a missing key
+    stood_for: set[tuple[int | str, ...]] = set()  # missing keys an unknown key is told it stands for
     for item, loc in zip(items, locs, strict=True):
         if item["type"] == "too_short" and any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
             continue
@@ -190,7 +191,16 @@ def problems_from_validation(
             elif model is not None and isinstance(loc[-1], str):
                 siblings = (other for other, i in zip(locs, items, strict=True) if i["type"] == "missing")
                 missing = [other[-1] for other in siblings if other[:-1] == loc[:-1]]
-                message += _which_key(loc[-1], _keys_at(model, loc[:-1]), missing, file)
+                keys = _keys_at(model, loc[:-1])
+                meant = _meant_key(loc[-1], keys, missing)
+                if meant in missing:
+                    # `cpus` for a required `cpu`: one mistake, said once here, not again as 'cpu: Field required'.
+                    stood_for.add((*loc[:-1], meant))
+                    message += f" (did you mean '{meant}', a required key missing here?)"
+                elif meant is not None:
+                    message += f" (did you mean '{meant}'?)"
+                else:
+                    message += _keys_here(keys, file, FILES.get(Path(file).name) is model)
         elif item["type"] != "missing":
             message = f"{YAML_SHAPES.get(item['type'], message)}: {show_value(item['input'])}"
             unseen = named_characters(filter(_looks_blank, item["input"])) if isinstance(item["input"], str) else ""
@@ -205,20 +215,24 @@ def problems_from_validation(
             message += _which_value(item["input"], _annotation_at(model, loc))
         if where and where[-1] == KEY:
             message = f"key: {message}"
-        problems.append(Problem(file, key_path(where), message))
-    return problems
+        problems.append((loc if item["type"] == "missing" else None, Problem(file, key_path(where), message)))
+    return [problem for missing_at, problem in problems if missing_at is None or missing_at not in stood_for]
 
 
-def _which_key(written: str, keys: Sequence[str], missing: Sequence[object], file: str) -> str:
-    """What an unknown key ``written`` may have meant: the close one of ``keys`` (a ``missing`` one first, as `cpus`
-    beside a missing `cpu`), else the keys its mapping takes, or where they are listed when there are many."""
-    if not keys:
-        return ""
+def _meant_key(written: str, keys: Sequence[str], missing: Sequence[object]) -> str | None:
+    """The one of ``keys`` an unknown key ``written`` may stand for, a ``missing`` one first (`cpus` beside a missing
+    `cpu`); None where none is close."""
     close = difflib.get_close_matches(written, [str(k) for k in missing if k in keys], n=1, cutoff=0.6)
     close = close or difflib.get_close_matches(written, keys, n=1, cutoff=0.75)
-    if close:
-        return f" (did you mean '{close[0]}'?)"
-    if len(keys) <= MAX_KEYS_LISTED:
+    return close[0] if close else None
+
+
+def _keys_here(keys: Sequence[str], file: str, in_schema: bool) -> str:
+    """For an unknown key of no close name: the keys its mapping takes, or, when there are many and ``file`` is a
+    declaration file (``in_schema``), where `dizuo schema` lists them; '' where no model's mapping holds it."""
+    if not keys:
+        return ""
+    if len(keys) <= MAX_KEYS_LISTED or not in_schema:  # dizuo schema prints the declaration files' schemas only
         return f" (the keys here are {', '.join(keys)})"
     return f" (dizuo schema {Path(file).name} lists the keys here)"
 

@@ -178,7 +178,7 @@ def parse_instance(document: object, shown: str) -> Instance:
     try:
         instance = Instance.model_validate(document)
     except ValidationError as exc:
-        raise InstanceError(problems_from_validation(shown, exc, from_yaml=False)) from None
+        raise InstanceError(problems_from_validation(shown, exc, from_yaml=False, model=Instance)) from None
     problems = cross_check(instance, shown)
     if problems:
         raise InstanceError(problems)
