@@ -285,6 +285,28 @@ def test_a_declaration_given_as_a_map_is_refused_naming_file_key_and_value(tmp_p
     assert not [c for c in calls if " up " in c or " preview " in c]
 
 
+def test_a_declaration_given_as_a_secret_is_refused_as_a_secret_not_as_missing(tmp_path: Path) -> None:
+    """`dizuo:declaration` set with `pulumi config set --secret` (a `secure:` ciphertext in the stack file) is refused
+    before Pulumi runs naming the file and the key and saying it is a secret, which dizuo up cannot read to check, not
+    that the declaration is missing."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(
+            config.read_text().replace(
+                "dizuo:declaration: ../../inventories/yulin", "dizuo:declaration: {secure: v1:c2VjcmV0:Y2lwaGVy}"
+            ),
+            encoding="utf-8",
+        )
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    refused = f"{stacks / '0-network' / 'Pulumi.yulin-prod.yaml'}: config.dizuo:declaration: a secret, which cannot"
+    assert refused in text, text
+    assert "missing" not in text, text
+    assert not [c for c in calls if " up " in c or " preview " in c]
+
+
 # Like the Pulumi CLI, an update or preview cancels on SIGINT: it keeps writing (the operations in flight finishing)
 # and only then saves its state; killed meanwhile (by SIGPIPE once nobody reads its output), it saves nothing.
 CANCELLABLE_PULUMI = """#!/bin/sh

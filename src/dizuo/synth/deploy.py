@@ -163,15 +163,24 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
             problems[f"{shown}: {exc}"] = None
             continue
         given = config.read.get("dizuo:declaration")
+        given_in = f"{stack_dir.shown}/Pulumi.yaml" if "dizuo:declaration" in config.from_project else shown
+        if "dizuo:declaration" in config.secrets:
+            # `pulumi config set --secret`: only the Pulumi CLI can decrypt it, so the declaration cannot be checked
+            # here, and the folder's name hides nothing a secret would keep.
+            problems[
+                f"{given_in}: config.dizuo:declaration: a secret, which cannot name the folder of the city "
+                "declaration for dizuo up to check: write the path in plain text (pulumi config set "
+                "dizuo:declaration ../../inventories/yulin)"
+            ] = None
+            continue
         if isinstance(given, dict | list):  # its JSON would be taken for a folder's name
-            given_in = f"{stack_dir.shown}/Pulumi.yaml" if "dizuo:declaration" in config.from_project else shown
             kind = "map" if isinstance(given, dict) else "list"
             problems[
                 f"{given_in}: config.dizuo:declaration: {show_value(given)}: a {kind}, not the folder of the city "
                 "declaration (a path, e.g. ../../inventories/yulin)"
             ] = None
             continue
-        named = None if "dizuo:declaration" in config.secrets else config.values.get("dizuo:declaration")
+        named = config.values.get("dizuo:declaration")
         # An empty value reaches the program as "", as the CLI hands it over: no declaration either.
         if not named:
             problems[f"{shown}: config.dizuo:declaration: missing (the folder of the city declaration)"] = None
