@@ -1371,6 +1371,18 @@ def test_a_node_pool_name_given_twice_is_judged_by_its_first_holder(city: Path, 
     assert not blamed, "\n".join(blamed[:5])
 
 
+def test_a_dependency_cycle_is_found_through_the_first_holder_of_a_code(city: Path, edit: Edit) -> None:
+    """sjj-tyrz made to depend on sjj-dzzz, which depends on it, is a cycle even where a later system is also given
+    the code sjj-dzzz with no dependencies: the cycle is judged by the first holder, as references are (old code: the
+    later one's empty list hid it)."""
+    edit("systems.yaml", _set(["systems", 0, "depends_on"], ["sjj-dzzz"]))
+    edit("systems.yaml", _set(["systems", 5, "code"], "sjj-dzzz"))
+    edit("systems.yaml", _set(["systems", 5, "depends_on"], []))
+    found = problems(city)
+    assert any("duplicate system 'sjj-dzzz'" in p for p in found), "\n".join(found)
+    assert any("dependency cycle sjj-tyrz -> sjj-dzzz -> sjj-tyrz" in p for p in found), "\n".join(found)
+
+
 def test_a_department_code_given_twice_is_not_held_to_the_first_holder_s_systems(city: Path, edit: Edit) -> None:
     """xzsp's entry given sjj's code is the duplicate, and xzsp's systems name a department that is gone; its quota is
     not also measured against sjj's 213 cores of systems (old code: three quota problems at departments[1])."""

@@ -835,8 +835,11 @@ def _some(codes: Iterable[str]) -> str:
 
 
 def _dependency_cycles(d: Declaration, file: str) -> list[Problem]:
-    graph = {s.code: [x for x in s.depends_on if x != s.code] for s in d.systems}
-    index = {s.code: i for i, s in enumerate(d.systems)}
+    # The first system of each code, as the other reference checks judge it: a later one is the duplicate, whose
+    # dependencies would otherwise hide the first's cycle.
+    first = first_of_each(enumerate(d.systems), lambda held: held[1].code)
+    graph = {code: [x for x in s.depends_on if x != code] for code, (_, s) in first.items()}
+    index = {code: i for code, (i, _) in first.items()}
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     problems = []
     for root, children_of_root in graph.items():
