@@ -142,6 +142,17 @@ def test_exit_codes_follow_one_convention(tmp_path: Path) -> None:
         assert "hosts.yaml: mystery: unknown key" in broken.output, broken.output
 
 
+def test_validate_names_a_declaration_folder_with_square_brackets_as_it_is(tmp_path: Path) -> None:
+    """`dizuo validate` of a declaration under a folder named `[x]` counts its problems in that folder, named whole:
+    rich markup would read `[x]` as a tag and drop it, naming another folder."""
+    city = tmp_path / "[x]" / "yulin"
+    shutil.copytree(Path(__file__).parents[1] / "inventories" / "yulin", city)
+    (city / "hosts.yaml").write_text("hosts: []\nmystery: 1\n", encoding="utf-8")
+    validated = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "400"})
+    assert validated.exit_code == FAILED, validated.output
+    assert f"1 problem(s) in {city}\n" in validated.output, validated.output
+
+
 def test_synth_outside_the_clone_says_where_it_looked_and_what_to_do(tmp_path: Path) -> None:
     """`dizuo synth CITY` run from a folder other than the clone (the README's commands assume the clone) finds no
     `stacks/` there: the error names the folder it looked in and says to run in the clone or pass --stacks."""

@@ -518,3 +518,23 @@ def test_written_rule_file_is_readable_by_prometheus(tmp_path):
         os.umask(previous)
     assert written.exit_code == 0, written.output
     assert output.stat().st_mode & 0o777 == 0o644
+
+
+def test_rules_name_a_folder_with_square_brackets_as_it_is(tmp_path):
+    """A rule file under a folder named `[x]` is named whole when written, unchanged and checked: rich markup would
+    read `[x]` as a tag and drop it, naming another file."""
+    folder = tmp_path / "[x]" / "[/old]"  # `[/old]` alone, as markup, would stop the command with a MarkupError
+    folder.mkdir(parents=True)
+    config = folder / "alerts-config.yaml"
+    shutil.copy(CONFIG, config)
+    output = folder / "alerts.yaml"
+    args = ["capacity", "rules", "--config", str(config), "--output", str(output)]
+    runner = CliRunner()
+    written = runner.invoke(app, args, env={"COLUMNS": "400"})
+    assert written.exit_code == 0, written.output
+    assert f"wrote {output}\n" in written.output, written.output
+    unchanged = runner.invoke(app, args, env={"COLUMNS": "400"})
+    assert f"{output} unchanged\n" in unchanged.output, unchanged.output
+    checked = runner.invoke(app, [*args, "--check"], env={"COLUMNS": "400"})
+    assert checked.exit_code == 0, checked.output
+    assert f"ok {output} matches {config}\n" in checked.output, checked.output

@@ -162,18 +162,20 @@ def harden_command(
                     notes.append(f"{host}: {data['res']['msg']}")
             progress.update(
                 hosts[host],
-                description=f"  {host}: ok {tally['ok']}  changed {tally['changed']}  failed {tally['failed']}",
+                description=f"  {escape(host)}: ok {tally['ok']}  changed {tally['changed']}  failed {tally['failed']}",
             )
 
         result = harden.run(declaration, limit=limit, check=check, on_event=on_event, playbook=playbook, tags=tags)
         progress.update(overall, description=f"done ({result.status})")
 
-    table = Table(title="dizuo harden" + (" --check" if check else "") + (f" (tags {', '.join(tags)})" if tags else ""))
+    table = Table(
+        title="dizuo harden" + (" --check" if check else "") + (f" (tags {escape(', '.join(tags))})" if tags else "")
+    )
     for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
         table.add_column(column, justify="left" if column == "host" else "right")
     for name, outcome in result.hosts.items():
         table.add_row(
-            name,
+            escape(name),
             str(outcome.ok),
             str(outcome.changed),
             f"[red]{outcome.failed}[/red]" if outcome.failed else "0",

@@ -275,7 +275,7 @@ def run_report(
                 raise fail(f"--out {out_dir}: {exc}") from None
             except OSError as exc:
                 raise fail(f"--out {out_dir}: cannot write: {exc.strerror or exc}", FAILED) from None
-    out.print(f"wrote {page}")
+    out.print(f"wrote {page}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -332,7 +332,9 @@ def register(app: typer.Typer) -> None:
             exporter = start_exporter(loop, allocations(city), host, port, refresh_periods(city))
         except OSError as exc:
             raise fail(f"--listen {listen}: cannot listen: {exc.strerror or exc}") from None
-        err.print(f"serving {exporter.url}, forecasting from {source.url} every {interval:g} s", highlight=False)
+        err.print(
+            f"serving {exporter.url}, forecasting from {source.url} every {interval:g} s", markup=False, highlight=False
+        )
         stop = threading.Event()
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -475,7 +477,7 @@ def replace_file(path: Path, text: str, *, changed: bool, named: str, note: str 
         write_atomically(path, text)
     except OSError as exc:
         raise fail(f"{named}: cannot write: {exc.strerror or exc}", FAILED) from None
-    out.print(f"wrote {path}{note}")
+    out.print(f"wrote {path}{note}", markup=False)
 
 
 class RunbookPage(NamedTuple):
@@ -563,10 +565,10 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
             raise fail(f"{page.path} is not what {page.source} makes: run `dizuo capacity rules`", FAILED)
         also = "" if labels is None else f", and so do {labels.path}'s replica labels"
         also += "" if page is None else f" and {page.path}"
-        out.print(f"[green]ok[/green] {output} matches {config}{also}")
+        out.print(f"[green]ok[/green] {escape(f'{output} matches {config}{also}')}")
         return
     if current == text:
-        out.print(f"{output} unchanged")
+        out.print(f"{output} unchanged", markup=False)
     elif current is not None and not current.startswith(GENERATED):
         what = "is the alert config itself" if output.samefile(config) else "is not a rule file this command wrote"
         raise fail(

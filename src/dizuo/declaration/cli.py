@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
 from dizuo.declaration.loader import DeclarationError, load, not_a_declaration
@@ -40,7 +41,7 @@ def load_or_exit(path: Path, code: int = BAD_INPUT) -> Declaration:
     except DeclarationError as exc:
         for problem in exc.problems:
             print_error(err, str(problem))
-        err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
+        err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red", markup=False)
         raise typer.Exit(code) from None
 
 
@@ -55,7 +56,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
         out.print(
-            f"[green]ok[/green] {d.city.name} ({d.city.code}): {len(d.zones)} zones, {len(d.clusters)} clusters, "
+            f"[green]ok[/green] {escape(d.city.name)} ({escape(d.city.code)}): {len(d.zones)} zones, "
+            f"{len(d.clusters)} clusters, "
             f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
             f"{len(d.inventory.hosts)} hosts"
         )

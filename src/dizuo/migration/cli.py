@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dizuo.capacity.commands_forecast import CalendarOption, calendar_warnings_as
@@ -190,7 +191,7 @@ def _summary(
     ``need_bytes``: the relief needed where the instance cannot say it (a city's unrelievable legacy pool)."""
     console = Console(stderr=True)
     dest = assignment.destinations or {}
-    head = Table(title=f"Migration plan: {instance.name}", show_header=False)
+    head = Table(title=f"Migration plan: {escape(instance.name)}", show_header=False)
     head.add_column("what")
     head.add_column("value", justify="right")
     head.add_row("solver status", _solver_status(assignment))
@@ -198,7 +199,7 @@ def _summary(
     need = instance.need_bytes if need_bytes is None else need_bytes
     head.add_row("relief needed", show_bytes(max(0, need)))
     if assignment.reason:
-        head.add_row("reason", assignment.reason)
+        head.add_row("reason", escape(assignment.reason))
     if waves is not None:
         moved = [s for s in instance.systems if dest.get(s.id) is not None]
         found = Plan(dest, [list(w) for w in waves.waves])
@@ -225,7 +226,7 @@ def _summary(
     for target in instance.targets:
         there = [s for s in instance.systems if dest.get(s.id) == target.name]
         pools.add_row(
-            target.name,
+            escape(target.name),
             target.arch.value,
             str(len(there)),
             f"{sum(s.room for s in there) / TIB:,.1f} / {target.storage_bytes / TIB:,.1f}",
@@ -235,7 +236,7 @@ def _summary(
     for share in instance.shared_storage:
         there = [s for s in instance.systems if dest.get(s.id) in share.targets]
         pools.add_row(
-            f"{share.name} (shared)",
+            f"{escape(share.name)} (shared)",
             "",
             str(len(there)),
             f"{sum(s.room for s in there) / TIB:,.1f} / {share.storage_bytes / TIB:,.1f}",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -66,7 +67,8 @@ def _older_schemas_note(versions: str) -> str:
 
 def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -> None:
     """What a synth run built: resources per stack, what the stacks keep, the declaration's size, the DNS records."""
-    table = Table(title=f"dizuo synth: {declaration.city.name} ({result.summary['stack']}) -> {out_dir}")
+    built = f"{declaration.city.name} ({result.summary['stack']}) -> {out_dir}"
+    table = Table(title=f"dizuo synth: {escape(built)}")
     table.add_column("stack")
     table.add_column("resources", justify="right")
     # Both ways a stack keeps a resource: `protect` (an update that would delete it fails) and retain_on_delete
@@ -78,7 +80,7 @@ def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -
     for short, info in result.summary["stacks"].items():
         top = sorted(info["by_type"].items(), key=lambda kv: -kv[1])[:4]
         table.add_row(
-            short,
+            escape(short),
             str(info["resources"]),
             str(info["protected"]),
             str(info["retained_on_delete"]),
@@ -101,7 +103,7 @@ def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -
         + _older_schemas_note(result.summary["kubernetes_version"])
     )
     if dns := result.summary.get("dns"):
-        out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}")
+        out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}", markup=False)
     out.print(_policy_pack_line(result.summary["policy_pack"]), markup=False, highlight=False)
 
 
@@ -135,7 +137,7 @@ def _synth_showing_progress(
 
         def on_stack(stack_dir: StackDir, run: StackRun | None) -> None:
             if run is None:
-                progress.update(task, description=stack_dir.shown)
+                progress.update(task, description=escape(stack_dir.shown))
             else:
                 progress.advance(task)
 
@@ -145,7 +147,7 @@ def _synth_showing_progress(
             progress.stop()
             for error in exc.errors:
                 print_error(err, error)
-            err.print(f"{len(exc.errors)} error(s); {out_dir} left unchanged", style="bold red")
+            err.print(f"{len(exc.errors)} error(s); {out_dir} left unchanged", style="bold red", markup=False)
             raise typer.Exit(exc.code) from None
     return result
 
@@ -186,11 +188,13 @@ def register(app: typer.Typer) -> None:
         except DeployError as exc:
             print_error(err, str(exc))
             raise typer.Exit(exc.code) from None
-        table = Table(title=f"pulumi {action}: {stack}")
+        table = Table(title=f"pulumi {action}: {escape(stack)}")
         table.add_column("stack")
         table.add_column("changes")
         for outcome in outcomes:
-            table.add_row(outcome.stack, ", ".join(f"{k} {v}" for k, v in sorted(outcome.changes.items())) or "none")
+            table.add_row(
+                escape(outcome.stack), ", ".join(f"{k} {v}" for k, v in sorted(outcome.changes.items())) or "none"
+            )
         out.print(table)
 
     @app.command()
@@ -255,7 +259,7 @@ def _register_released(app: typer.Typer) -> None:
         found = change.released
         for line in unprotect_commands(found, stack, url):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
-        err.print(_released_summary(change, stack), soft_wrap=True)
+        err.print(_released_summary(change, stack), markup=False, soft_wrap=True)
         for line in adopt_commands(change.redeclared, stack):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
         if change.redeclared:
