@@ -94,6 +94,16 @@ def filling_csv(path: Path, count: int) -> Path:
     return path
 
 
+def test_report_names_a_folder_with_square_brackets_as_it_is(tmp_path):
+    """A report written under a folder named `[x]` says the page it wrote by its whole path: rich markup would read
+    `[x]` as a tag and drop it, naming a page that is not there."""
+    out = tmp_path / "[x]" / "report"
+    args = ["capacity", "report", "--csv", str(usage_csv(tmp_path / "usage.csv")), "--out", str(out), "--charts", "0"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'index.html'}\n" in result.output, result.output
+
+
 def test_a_new_report_replaces_the_previous_one_whole(tmp_path):
     """Five charts, then one into the same folder: the folder holds the new page, its one chart and the marker,
     no chart of the old report that the new page does not show."""
