@@ -272,6 +272,36 @@ def test_every_command_refuses_with_one_prefix(command: list[str], said: str, tm
 
 
 @pytest.mark.parametrize(
+    ("given", "code"),
+    [(YULIN, 0), (f"{YULIN}/hosts.yaml", BAD_INPUT), (str(ROOT / "inventories"), BAD_INPUT)],
+    ids=["a-declaration", "a-file", "the-cities"],
+)
+def test_validate_asks_once_whether_it_is_given_a_declarations_folder(
+    given: str, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dizuo validate` asks once whether the path is a declaration's folder (validate asked, then load asked again),
+    and still refuses a declaration file or the folder of the cities as bad input (exit 2, that one line), not as a
+    declaration with one problem (exit 1)."""
+    import dizuo.declaration.cli  # noqa: PLC0415 - patched here, imported once the test runs
+    import dizuo.declaration.loader  # noqa: PLC0415
+
+    asked: list[Path] = []
+    looked = dizuo.declaration.loader.not_a_declaration
+
+    def counted(root: Path) -> str | None:
+        asked.append(Path(root))
+        return looked(root)
+
+    monkeypatch.setattr(dizuo.declaration.loader, "not_a_declaration", counted)
+    monkeypatch.setattr(dizuo.declaration.cli, "not_a_declaration", counted, raising=False)  # where validate asked
+    result = CliRunner().invoke(app, ["validate", given], env={"COLUMNS": "400"})
+    assert result.exit_code == code, result.output
+    assert asked == [Path(given)], asked
+    if code == BAD_INPUT:
+        assert [line for line in result.stderr.splitlines() if line] == [f"error: {given}: {looked(Path(given))}"]
+
+
+@pytest.mark.parametrize(
     ("command", "said", "usage"),
     [
         (["synth"], "Missing argument 'CITY_DIR'.", "Usage: dizuo synth [OPTIONS]"),

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dizuo.declaration.inventory import ansible_inventory, hosts_yml, to_json
-from dizuo.declaration.loader import DeclarationError, load, not_a_declaration
+from dizuo.declaration.loader import DeclarationError, NotADeclarationError, load
 from dizuo.declaration.model import FILES, Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.refusal import print_error
@@ -35,9 +35,13 @@ def file_schema(name: str) -> dict[str, Any]:
 
 
 def load_or_exit(path: Path, code: int = BAD_INPUT) -> Declaration:
-    """Load the declaration or print every problem and exit with ``code``: never a traceback on bad input."""
+    """Load the declaration or print every problem and exit with ``code``: never a traceback on bad input. A path that
+    is no declaration's folder is bad input whatever ``code`` says (exit 2), with its one line."""
     try:
         return load(path)
+    except NotADeclarationError as exc:
+        print_error(err, str(exc))
+        raise typer.Exit(BAD_INPUT) from None
     except DeclarationError as exc:
         for problem in exc.problems:
             print_error(err, str(problem))
@@ -51,9 +55,6 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(path: CityPath) -> None:
         """Check a city declaration: exit 0 when valid, 1 with one located error per problem."""
-        if (refused := not_a_declaration(path)) is not None:
-            print_error(err, f"{path}: {refused}")
-            raise typer.Exit(BAD_INPUT)
         d = load_or_exit(path, code=FAILED)  # the problems are validate's answer, not bad input to it
         out.print(
             f"[green]ok[/green] {escape(d.city.name)} ({escape(d.city.code)}): {len(d.zones)} zones, "

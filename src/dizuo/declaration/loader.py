@@ -64,6 +64,11 @@ class DeclarationError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class NotADeclarationError(DeclarationError):
+    """The folder given is no city declaration's (a declaration file, the folder of the cities, nothing): its one
+    problem says which folder was meant. Bad input to any command, never a problem of a declaration."""
+
+
 KEY = "[key]"  # pydantic's mark after a mapping key in a location: the key itself is what failed
 
 
@@ -650,7 +655,7 @@ def load(root: Path | str) -> Declaration:
     """
     root = Path(root)
     if (refused := not_a_declaration(root)) is not None:
-        raise DeclarationError([Problem(str(root), "", refused)])
+        raise NotADeclarationError([Problem(str(root), "", refused)])
     stamp = tuple((name, *_stat(root / name)) for name in FILES)
     return _load_unchanged(root.resolve(), stamp, str(Path.cwd()))
 
