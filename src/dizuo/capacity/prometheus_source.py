@@ -1090,8 +1090,9 @@ class PrometheusSource:
         step = self.config.step
         query = query_text(selector.scraped_from, step)
 
-        def reporters_and_reporting() -> tuple[dict[str, list[RangeSeries]], Reporting]:
+        def reporters_and_reporting() -> tuple[dict[str, list[RangeSeries]], dict[str, tuple[str, ...]], Reporting]:
             reporters: dict[str, list[RangeSeries]] = {}
+            keys: dict[str, tuple[str, ...]] = {}  # each volume's key, as its last reporter read names it
             now = self.query_range(query_text(selector.reporting or _TARGETS_UP, step), end, end, step)
             reporting = Reporting(s.labels for s in now if s.values.size)
             # What reported a volume at its last sample does not change: asked once per time, kept for the lookback.
@@ -1100,10 +1101,12 @@ class PrometheusSource:
                 if (query, at) not in self._reported:
                     self._reported[query, at] = self.query_range(query, at, at, step)
                 for s in self._reported[query, at]:
-                    volume = volume_id(selector, identity(volume_key(selector, s)))
+                    key = identity(volume_key(selector, s))
+                    volume = volume_id(selector, key)
                     if unsampled.get(volume) == at:
                         reporters.setdefault(volume, []).append(s)
-            return reporters, reporting
+                        keys[volume] = key
+            return reporters, keys, reporting
 
         answer = self._unless_failing(
             selector,
@@ -1113,13 +1116,9 @@ class PrometheusSource:
         )
         if answer is None:
             return set()
-        reporters, reporting = answer
+        reporters, keys, reporting = answer
         # Each deleted volume with its key (by which _still_listed tells its cluster): that of its last reporter read.
-        deleted = {
-            volume: identity(volume_key(selector, by[-1]))
-            for volume, by in reporters.items()
-            if all(reporting(s.labels) for s in by)
-        }
+        deleted = {volume: keys[volume] for volume, by in reporters.items() if all(reporting(s.labels) for s in by)}
         return set(deleted) - self._still_listed(selector, deleted, end, identity)
 
     def _still_listed(
