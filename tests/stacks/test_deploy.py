@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -17,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dizuo.cli import app
-from dizuo.synth.deploy import backend_url, state_folder
+from dizuo.synth.deploy import backend_url, check_declarations, selected_stacks, state_folder
 
 from .conftest import ROOT, YULIN
 
@@ -472,3 +473,27 @@ def test_a_signal_as_a_stack_is_selected_starts_no_update(tmp_path: Path) -> Non
     assert any("stack select" in c for c in calls), calls
     assert not [c for c in calls if " up " in c], calls
     assert f"stopped before {ROOT / 'stacks' / '0-network'}; not run: 0-network" in " ".join(done.stderr.split())
+
+
+def test_each_stack_file_is_read_once_to_check_the_declarations_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking the declarations before Pulumi runs reads each `Pulumi.<stack>.yaml` once: its problems, its config
+    and the order of its keys come from one reading, where it was read for its YAML, then again for the config, then
+    once more for its keys (and could be judged on one version and handed on as another)."""
+    read: list[str] = []
+    read_bytes, read_text = Path.read_bytes, Path.read_text
+
+    def counted_bytes(path: Path) -> bytes:
+        read.append(str(path))
+        return read_bytes(path)
+
+    def counted_text(path: Path, *args: Any, **kwargs: Any) -> str:
+        read.append(str(path))
+        return read_text(path, *args, **kwargs)
+
+    selected = selected_stacks(ROOT / "stacks", None)
+    monkeypatch.setattr(Path, "read_bytes", counted_bytes)
+    monkeypatch.setattr(Path, "read_text", counted_text)
+    check_declarations(selected, "yulin-prod")
+    stack_files = [str(s.path / "Pulumi.yulin-prod.yaml") for s in selected]
+    assert len(stack_files) > 1
+    assert sorted(p for p in read if p in stack_files) == sorted(stack_files), read

@@ -360,6 +360,15 @@ def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
 
     Every YAML file dizuo reads (declaration, catalogue, waivers, monitoring configs) goes through here.
     """
+    text, problems = read_utf8(path, shown)
+    if text is None:
+        return None, problems
+    return yaml_mapping(text, shown)
+
+
+def read_utf8(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
+    """The text of ``path``, or the problem (missing, unreadable, not UTF-8): :func:`read_yaml`'s reading, for a
+    caller that needs the text as well as the mapping (see :func:`yaml_mapping`)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -369,10 +378,9 @@ def read_yaml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
     except OSError as exc:
         return None, [Problem(shown, "", f"cannot read: {exc}")]
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         return None, [Problem(shown, "", _not_utf8(data, exc))]
-    return yaml_mapping(text, shown)
 
 
 def _not_utf8(data: bytes, exc: UnicodeDecodeError) -> str:

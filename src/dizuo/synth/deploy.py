@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from dizuo.declaration.loader import DeclarationError, load, read_yaml, show_value
+from dizuo.declaration.loader import DeclarationError, load, show_value
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.interrupt import held
-from dizuo.synth.engine import ProjectConfigError, StackConfigError, stack_config
+from dizuo.synth.engine import ProjectConfigError, StackConfigError, read_stack_file, stack_config
 from dizuo.synth.synth import StackDir, SynthError, configured_stacks, discover, folders_without_config
 
 if TYPE_CHECKING:
@@ -148,14 +148,14 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
     declarations: dict[Path, list[str]] = {}  # each declaration named, with the stacks that name it
     for stack_dir in selected:
         shown = f"{stack_dir.shown}/Pulumi.{stack}.yaml"
-        document, found = read_yaml(stack_dir.path / f"Pulumi.{stack}.yaml", shown)
+        stack_file, found = read_stack_file(stack_dir.path / f"Pulumi.{stack}.yaml", shown)
         problems.update((str(p), None) for p in found)
-        if document is None:
+        if stack_file is None:
             continue
         try:
             # The folder as the program will be handed it: `dizuo:declaration: 2026` or `no` is that folder's name
             # to the Pulumi CLI (yaml.v3 reads `no` as text), where YAML 1.1 (read_yaml) would make it a boolean.
-            config = stack_config(stack_dir.path, stack)
+            config = stack_config(stack_dir.path, stack, stack_file)
         except ProjectConfigError as exc:
             problems[f"{stack_dir.shown}/Pulumi.yaml: {exc}"] = None
             continue

@@ -39,7 +39,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from dizuo.contracts import ORGANIZATION
-from dizuo.declaration.loader import read_yaml, show_value
+from dizuo.declaration.loader import Problem, read_utf8, read_yaml, show_value, yaml_mapping
 from dizuo.interrupt import interruptible
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -426,7 +426,7 @@ _StackConfigLoader.add_constructor(_UNQUOTED_TIME, _v3_timestamp)
 
 def _config_entries(text: str) -> list[tuple[str, Any]]:
     """Each ``config`` entry of a stack config: its key as written and its value as yaml.v3 reads it. The caller has
-    read the file with ``read_yaml`` first, so its YAML is valid and ``config`` a mapping."""
+    read the file with :func:`read_stack_file` first, so its YAML is valid and ``config`` a mapping."""
     loader = _StackConfigLoader(text)
     try:
         root = loader.get_single_node()
@@ -731,13 +731,36 @@ class StackConfig:
     """The keys whose value is Pulumi.yaml's (a project ``value`` or ``default``), none of the stack file's."""
 
 
+@dataclass(frozen=True, slots=True)
+class StackFile:
+    """A stack's ``Pulumi.<stack>.yaml`` as read once (:func:`read_stack_file`), for :func:`stack_config`."""
+
+    text: str
+    """The file's text, whose keys in the order written :func:`_config_entries` reads."""
+    document: dict[str, Any]
+    """The mapping it holds, as :func:`~dizuo.declaration.loader.read_yaml` reads it."""
+
+
+def read_stack_file(path: Path, shown: str) -> tuple[StackFile | None, list[Problem]]:
+    """The stack file ``path``, or its problems named as ``shown`` (missing, unreadable, not UTF-8, bad YAML, a key
+    given twice, not a mapping), as `dizuo up` reads it first (check_declarations): a file in GBK, bad YAML or a key
+    given twice (which the Pulumi CLI refuses too) is named with its line, not a traceback or the last value kept."""
+    text, problems = read_utf8(path, shown)
+    if text is None:
+        return None, problems
+    document, problems = yaml_mapping(text, shown)
+    if document is None:
+        return None, problems
+    return StackFile(text, document), []
+
+
 def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
     """The plain values and secret keys of :func:`stack_config`."""
     config = stack_config(stack_dir, stack)
     return config.values, config.secrets
 
 
-def stack_config(stack_dir: Path, stack: str) -> StackConfig:
+def stack_config(stack_dir: Path, stack: str, stack_file: StackFile | None = None) -> StackConfig:
     """Plain values and secret keys of ``Pulumi.<stack>.yaml`` merged with the project's ``config:`` block in
     ``Pulumi.yaml``, each value as the Pulumi CLI passes it (see :func:`_config_value`), each key as it names it: one
     without a namespace (``replicas``) after the project (``dizuo-cloud:replicas``, as
@@ -751,6 +774,9 @@ def stack_config(stack_dir: Path, stack: str) -> StackConfig:
 
     Secure values cannot be decrypted offline: they enter the program as a placeholder that is itself a
     secret, so the program runs its secret paths and the writer withholds the value (and its type goes unchecked).
+
+    ``stack_file`` is ``Pulumi.<stack>.yaml`` where the caller has read it already (:func:`read_stack_file`), so that
+    the file is read once; without it, the file is read here.
     """
     document = _project_document(stack_dir)
     project = _project_name(document)
@@ -759,7 +785,7 @@ def stack_config(stack_dir: Path, stack: str) -> StackConfig:
     secrets: set[str] = set()
     written_values: dict[str, Any] = {}  # each value as yaml.v3 read it, by the key the program reads
     path = stack_dir / f"Pulumi.{stack}.yaml"
-    for written, key, value in _stack_entries(path, project):
+    for written, key, value in _stack_entries(path, project, stack_file):
         written_values[key] = value
         if _is_secure(value):
             values[key] = SECRET_PLACEHOLDER
@@ -786,22 +812,21 @@ def stack_config(stack_dir: Path, stack: str) -> StackConfig:
     return StackConfig(values, secrets, written_values, from_project)
 
 
-def _stack_entries(path: Path, project: str) -> list[tuple[str, str, Any]]:
-    """Each ``config`` entry of the stack file ``path`` (none when there is no such file): its key as written, the key
-    the program reads (:func:`_pulumi_key`) and the value as yaml.v3 reads it. StackConfigError for a file the CLI
-    refuses."""
-    if not path.exists():
-        return []
-    # Read as `dizuo up` reads it first (check_declarations): a file in GBK, bad YAML or a key given twice (which the
-    # Pulumi CLI refuses too) is named with its line, not a traceback or the last value silently kept.
-    checked, problems = read_yaml(path, path.name)
-    if checked is None:
-        raise StackConfigError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
-    config = checked.get("config") or {}
+def _stack_entries(path: Path, project: str, stack_file: StackFile | None) -> list[tuple[str, str, Any]]:
+    """Each ``config`` entry of the stack file ``path`` (none when there is no such file), read already where
+    ``stack_file`` is given: its key as written, the key the program reads (:func:`_pulumi_key`) and the value as
+    yaml.v3 reads it. StackConfigError for a file the CLI refuses."""
+    if stack_file is None:
+        if not path.exists():
+            return []
+        stack_file, problems = read_stack_file(path, path.name)
+        if stack_file is None:
+            raise StackConfigError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
+    config = stack_file.document.get("config") or {}
     if not isinstance(config, dict):
         raise StackConfigError(f"config: a mapping of keys to values, not {type(config).__name__}")
     try:
-        entries = _config_entries(path.read_text(encoding="utf-8"))
+        entries = _config_entries(stack_file.text)
     except yaml.YAMLError as exc:  # a value tagged !!int or !!bool that yaml.v3 reads as none: the CLI refuses it too
         raise StackConfigError(str(exc)) from None
     written_as: dict[str, str] = {}
