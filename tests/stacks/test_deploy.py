@@ -497,3 +497,39 @@ def test_each_stack_file_is_read_once_to_check_the_declarations_it_names(monkeyp
     stack_files = [str(s.path / "Pulumi.yulin-prod.yaml") for s in selected]
     assert len(stack_files) > 1
     assert sorted(p for p in read if p in stack_files) == sorted(stack_files), read
+
+
+def test_the_pulumi_whose_version_is_checked_is_the_one_that_runs_the_stacks(tmp_path: Path) -> None:
+    """With PATH naming `pulumi`'s folder relatively (PATH=bin:...), `dizuo up` checks the version of bin/pulumi where
+    it was started and runs that one in every stack: the stacks ran `bin/pulumi` from their own folders, another CLI
+    (here a v2 the Automation API cannot drive, which was never checked) or none."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    for config in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        config.write_text(config.read_text().replace("../../inventories/yulin", str(YULIN)), encoding="utf-8")
+    other = stacks / "0-network" / "bin" / "pulumi"  # bin/pulumi too, seen from the stack's folder
+    other.parent.mkdir()
+    other.write_text('#!/bin/sh\necho "other :: $*" >> "$FAKE_PULUMI_LOG"\necho v2.25.0\n')
+    other.chmod(0o755)
+    # The stand-in checked is FAKE_PULUMI at tmp_path/bin/pulumi, found through the relative PATH entry.
+    done, calls = deploy(tmp_path, *UPDATE_NETWORK, stacks=stacks, PATH="bin:/usr/bin:/bin")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not [c for c in calls if c.startswith("other :: ")], calls
+    assert calls[0].endswith(" :: version"), calls
+    assert any(c.startswith("0-network :: ") and " up " in c for c in calls), calls
+
+
+def test_a_pulumi_that_fails_its_version_is_named_by_its_own_path(tmp_path: Path) -> None:
+    """A `pulumi` on PATH whose `pulumi version` fails exits 2 naming that CLI and what to install, not the wrapper
+    dizuo runs it through (a temporary file the user never gave), and no stack runs."""
+    fails = '#!/bin/sh\necho "$(basename "$PWD") :: $*" >> "$FAKE_PULUMI_LOG"\nexit 3\n'
+    (tmp_path / "state" / ".pulumi").mkdir(parents=True)
+    args = [*UPDATE_NETWORK, "--stacks", str(ROOT / "stacks"), "--backend", f"file://{tmp_path / 'state'}"]
+    done, calls = with_fake_pulumi(tmp_path, args, fake=fails)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stderr.split())
+    assert (
+        f"{tmp_path / 'bin' / 'pulumi'}: not a Pulumi CLI dizuo can use: `pulumi version` exited with status 3" in text
+    )
+    assert "dizuo-pulumi-" not in text, text
+    assert [c.split(" :: ")[1] for c in calls] == ["version"]

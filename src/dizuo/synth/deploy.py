@@ -6,7 +6,6 @@ Air-gapped cities keep state on a file:// path or an S3-compatible store of thei
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import shlex
 import shutil
@@ -203,20 +202,17 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
         )
 
 
-def check_prerequisites() -> tuple[PulumiCommand, str]:
-    """The Pulumi CLI to run, and where on PATH it was found; fails early, with what to install, when it or the secrets
-    passphrase is missing, or when the CLI on PATH is one the Automation API cannot drive (too old, or not answering
-    `pulumi version`)."""
+def check_prerequisites() -> str:
+    """The Pulumi CLI to run, as found on PATH, made absolute; fails early, with what to install, when it or the
+    secrets passphrase is missing. Its version is checked as it is run (:func:`pulumi_in_a_session_of_its_own`).
+
+    Absolute, since Pulumi runs in each stack's folder: a relative PATH entry (`PATH=bin:...`) found `bin/pulumi` in
+    the folder dizuo was started in, which the stacks would have looked for in theirs (another CLI, or none)."""
     found = shutil.which("pulumi")
     if found is None:
         raise DeployError(INSTALL_HINT)
     passphrase_file()  # before any stack: Pulumi would fail on it in the first one
-    from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
-
-    try:
-        return auto.PulumiCommand(), found  # runs `pulumi version` and checks it against the SDK's minimum
-    except (auto.InvalidVersionError, subprocess.CalledProcessError, OSError) as exc:
-        raise DeployError(f"{found}: not a Pulumi CLI dizuo can use: {exc}. {INSTALL_HOW}") from None
+    return os.path.abspath(found)
 
 
 def passphrase_file() -> Path | None:
@@ -304,15 +300,15 @@ def run(
             "there)"
         )
     check_declarations(selected, stack)
-    pulumi_command, pulumi_path = check_prerequisites()
-    if folder is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
+    pulumi_path = check_prerequisites()
     # Pulumi in a session of its own: each signal reaches it from dizuo only, once (_cancel_pulumi).
     with tempfile.TemporaryDirectory(prefix="dizuo-pulumi-") as wrapper_root:
-        session_command = _in_a_session_of_its_own(pulumi_command, pulumi_path, Path(wrapper_root))
+        session_command = pulumi_in_a_session_of_its_own(pulumi_path, Path(wrapper_root))
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
         return _run_stacks(action, stack, selected, pack, url, session_command, on_output)
 
 
@@ -391,8 +387,9 @@ def _run_stacks(
 def _cancel_pulumi(_signum: int) -> None:
     """Ask the running `pulumi` to cancel, as one Ctrl-C at its terminal does, for each Ctrl-C or SIGTERM dizuo gets: a
     second one makes Pulumi stop at once without saving, as its own second Ctrl-C does. Pulumi runs in a session of its
-    own (:func:`_in_a_session_of_its_own`), so nothing else hands it the signal: not a terminal's Ctrl-C, which reaches
-    the foreground process group, nor `kill -INT` of dizuo alone, nor SIGTERM (`timeout`, a cancelled CI job)."""
+    own (:func:`pulumi_in_a_session_of_its_own`), so nothing else hands it the signal: not a terminal's Ctrl-C, which
+    reaches the foreground process group, nor `kill -INT` of dizuo alone, nor SIGTERM (`timeout`, a cancelled CI
+    job)."""
     for pid in _children():
         with contextlib.suppress(ProcessLookupError):  # it has just ended
             os.kill(pid, signal.SIGINT)
@@ -406,14 +403,18 @@ exec {python} -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:
 """
 
 
-def _in_a_session_of_its_own(pulumi_command: PulumiCommand, pulumi_path: str, root: Path) -> PulumiCommand:
-    """``pulumi_command`` (the CLI at ``pulumi_path``) run through a wrapper in ``root/bin`` that starts the CLI in a
-    session (and process group) of its own. In dizuo's process group a terminal's Ctrl-C reached Pulumi directly, so
-    dizuo could not hand on a SIGINT sent to it alone (`kill -INT`) without a terminal's Ctrl-C reaching Pulumi twice,
-    which stops it without saving; signals are not told apart by their sender."""
+def pulumi_in_a_session_of_its_own(pulumi_path: str, root: Path) -> PulumiCommand:
+    """The Pulumi CLI at ``pulumi_path`` run through a wrapper in ``root/bin`` that starts the CLI in a session (and
+    process group) of its own. In dizuo's process group a terminal's Ctrl-C reached Pulumi directly, so dizuo could
+    not hand on a SIGINT sent to it alone (`kill -INT`) without a terminal's Ctrl-C reaching Pulumi twice, which stops
+    it without saving; signals are not told apart by their sender.
+
+    The Automation API checks the CLI's version (`pulumi version` against the SDK's minimum) through the wrapper too,
+    so the CLI checked is the one run, not a `pulumi` of the API's own lookup on PATH. DeployError, with what to
+    install, for a CLI it cannot drive (too old, or not answering)."""
     folder = root / "bin"
     folder.mkdir()
-    wrapper = folder / "pulumi"
+    wrapper = folder / "pulumi"  # where PulumiCommand(root=...) runs the CLI from
     wrapper.write_text(
         _SESSION_WRAPPER.format(
             folder=shlex.quote(str(folder)), python=shlex.quote(sys.executable), pulumi=shlex.quote(pulumi_path)
@@ -421,9 +422,15 @@ def _in_a_session_of_its_own(pulumi_command: PulumiCommand, pulumi_path: str, ro
         encoding="utf-8",
     )
     wrapper.chmod(0o700)
-    session_command = copy.copy(pulumi_command)
-    session_command.command = str(wrapper)
-    return session_command
+    from pulumi import automation as auto  # noqa: PLC0415 - only needed when the CLI exists
+
+    try:
+        return auto.PulumiCommand(root=str(root))  # runs `pulumi version` and checks it against the SDK's minimum
+    except subprocess.CalledProcessError as exc:  # named by the wrapper's path, which the user never gave
+        said = f"`pulumi version` exited with status {exc.returncode}"
+    except (auto.InvalidVersionError, OSError) as exc:
+        said = str(exc)
+    raise DeployError(f"{pulumi_path}: not a Pulumi CLI dizuo can use: {said}. {INSTALL_HOW}")
 
 
 def _children() -> list[int]:
