@@ -1789,6 +1789,78 @@ def test_cronie_started_with_p_reads_any_crontab(logrotate_runners, tmp_path, se
     assert any(line.startswith("crond.service skips /etc/cron.d/dailyjobs") for line in finding.evidence) == skipped
 
 
+DEBIAN_DAILY_GUARD = "test -x /usr/sbin/anacron || "
+DEBIAN_AND_OR_LINE = (
+    "[ -x /usr/sbin/anacron ] && /usr/sbin/anacron -s || { cd / && run-parts --report /etc/cron.daily; }"
+)
+
+
+@pytest.mark.parametrize(
+    ("family", "line", "problems", "evidence"),
+    [
+        # Debian's /etc/crontab line with the guard turned round: no anacron, so `[ -x ] && anacron || run-parts` runs
+        # cron.daily (old code: the failing `[ -x ] &&` stopped the whole line); where anacron is installed, anacron
+        # starts and its anacrontab job runs cron.daily.
+        *(
+            pytest.param(family, DEBIAN_AND_OR_LINE, [], f"cron runs {DAILY}: /etc/crontab{runs}", id=case,
+                         marks=ROOT_OWNS_CRONTABS)
+            for family, runs, case in [
+                ("debian", " runs /etc/cron.daily", "debian-and-or-falls-through"),
+                ("debian anacron", ", whose /etc/anacrontab job cron.daily runs /etc/cron.daily",
+                 "debian-and-or-starts-anacron"),
+            ]
+        ),
+        # cronie-noanacron's dailyjobs with a second guard: `a || b && c` is `{ a || b; } && c`, so where there is no
+        # 0anacron cron.daily runs without b being asked (old code: `a ||` passing stopped the line).
+        pytest.param(
+            "noanacron", "[ ! -f /etc/cron.hourly/0anacron ] || [ ! -x /usr/sbin/anacron ] && run-parts "
+            "/etc/cron.daily", [], f"cron runs {DAILY}: /etc/cron.d/dailyjobs runs /etc/cron.daily",
+            id="cronie-or-and-runs", marks=ROOT_OWNS_CRONTABS,
+        ),
+        # With 0anacron there (and an anacrontab without its cron.daily job), `a && logger || run-parts` runs the
+        # logger and not run-parts, so nothing runs cron.daily (old code: the `||` fallback was read as running
+        # cron.daily, and it passed).
+        pytest.param(
+            "both", '[ -f /etc/cron.hourly/0anacron ] && logger -t cron skipped || run-parts '
+            "/etc/cron.daily",
+            [TIMER_DISABLED,
+             f"nor does cron run it: {NOTHING_RUNS_DAILY}: /etc/cron.d/dailyjobs runs /etc/cron.daily but "
+             '`[ -f /etc/cron.hourly/0anacron ] && logger -t cron skipped ||` stops it: '
+             "/etc/cron.hourly/0anacron is a file, logger is taken to succeed; anacron is started"],
+            None, id="cronie-and-or-skips-fallback", marks=ROOT_OWNS_CRONTABS,
+        ),
+    ],
+)  # fmt: skip
+def test_a_cron_line_s_guards_are_read_as_sh_reads_them(logrotate_runners, debian_anacron, tmp_path, family, line,
+                                                        problems, evidence):  # fmt: skip
+    """DZ-AU-05: the file tests guarding a cron line are weighed as sh runs the line, `&&` and `||` equal and from the
+    left (`a && b || c` runs c where a or b fails). The real packages' cron.daily line (Debian's /etc/crontab, cronie-
+    noanacron's dailyjobs) with its guard rewritten as an administrator might, on the trees of the tests above."""
+    root = tmp_path / "root"
+    if family.startswith("debian"):
+        shutil.copytree(logrotate_runners, root, symlinks=True)
+        if family == "debian anacron":
+            shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
+        crontab, unit, systemd, running = root / "etc/crontab", "cron.service", False, {"cron"}
+        shipped = f"{DEBIAN_DAILY_GUARD}{{ cd / && run-parts --report /etc/cron.daily; }}"
+    else:
+        _redhat_cron_tree(root, logrotate_runners, anacron=family == "both", noanacron=True)
+        if family == "both":
+            _drop_lines(root / "etc/anacrontab", "cron.daily")
+        crontab, unit, systemd, running = root / "etc/cron.d/dailyjobs", "crond.service", True, {"crond.service"}
+        shipped = "[ ! -f /etc/cron.hourly/0anacron ] && run-parts /etc/cron.daily"
+    assert shipped in crontab.read_text(), "the package's cron.daily line is the one rewritten"
+    crontab.write_text(crontab.read_text().replace(shipped, line))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", unit], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=systemd, running=running)
+    # Each problem as far as the case gives it: the report shortens a long one, which the case need not spell out.
+    shown = [actual[: len(wanted)] for actual, wanted in zip(finding.problems, problems, strict=False)]
+    assert (shown, len(finding.problems)) == (problems, len(problems)), finding.problems
+    if evidence is not None:
+        assert evidence in finding.evidence, finding.evidence
+
+
 def test_file_modes_reports_extra_permission_bits(tmp_path):
     """file_modes fails a file with any permission bit beyond the allowed mode, and passes a stricter one."""
     loose, strict = tmp_path / "loose", tmp_path / "strict"

@@ -33,6 +33,7 @@ import testinfra
 import testinfra.backend
 import testinfra.host
 
+from dizuo.baseline import sh_guards
 from dizuo.baseline.catalogue import CheckKind
 from dizuo.baseline.role import audit_query_tool_text
 
@@ -960,7 +961,8 @@ def _active_state(host: Host, name: str) -> str:
 #     root run-parts /etc/cron.hourly`) through cronie-anacron's /etc/cron.hourly/0anacron (`/usr/sbin/anacron -s`),
 #     and on Debian by anacron.timer under systemd or /etc/cron.d/anacron (`[ -x /etc/init.d/anacron ] && if [ ! -d
 #     /run/systemd/system ]; then /usr/sbin/invoke-rc.d anacron start ...`) without it.
-# Each of these tests a file before it runs; the check weighs the tests the shipped lines use, as the shell would.
+# Each of these tests a file before it runs; the check weighs a line's tests as sh does (sh_guards: `a && b || c`
+# runs c where a or b fails), asking the host what each file test says.
 _CRONTABS = ("/etc/crontab", "/etc/cron.d")
 # Root's own crontab, where its lines have no user field (crontab(5)), can run cron.daily too: Debian's cron reads the
 # users' crontabs from /var/spool/cron/crontabs (cron(8)), cronie from /var/spool/cron (crond(8)). Another user's
@@ -968,8 +970,6 @@ _CRONTABS = ("/etc/crontab", "/etc/cron.d")
 _ROOT_CRONTABS = {"cron.service": "/var/spool/cron/crontabs/root", "crond.service": "/var/spool/cron/root"}
 _ANACRONTAB = "/etc/anacrontab"
 _ANACRON_TIMER = "anacron.timer"
-# A leading `test -x PATH ||`, `[ ! -f PATH ] &&` or `if [ ! -d PATH ]; then` of a cron command.
-_COMMAND_TEST = re.compile(r"\s*(?:if\s+)?(?:test|\[)\s+(!\s+)?-([defx])\s+(\S+)(?:\s+\])?\s*(\|\||&&|;\s*then\b)\s*")
 _RUN_PARTS = re.compile(r"\brun-parts(?:\s+--?[a-z-]+)*\s+(/[^\s;&|}]+?)/?(?=$|[\s;&|}])")
 _STARTS_ANACRON = re.compile(
     r"(?:^|[\s;&|({])(?:/usr/sbin/)?anacron(?:\s+-[a-zA-Z]+)*\s*(?:$|[;&|)}<>])|invoke-rc\.d\s+anacron\s+start", re.M
@@ -1108,30 +1108,17 @@ _TESTED = {
 }
 
 
-def _past_leading_tests(command: str) -> tuple[list[re.Match[str]], str]:
-    """A crontab command's leading file tests, and the command after them: what the line runs if they let it
-    (``test -x /usr/sbin/anacron ||`` starts no anacron)."""
-    tests = []
-    while match := _COMMAND_TEST.match(command):
-        tests.append(match)
-        command = command[match.end() :]
-    return tests, command
+def _file_test_on(host: Host, systemd: bool) -> sh_guards.FileTest:
+    """A cron line's file test as the host answers it, with the state the evidence says; the test for systemd as
+    PID 1 (`[ -d /run/systemd/system ]`) is answered as the rest of the check took it."""
 
-
-def _command_runs(host: Host, command: str, systemd: bool) -> tuple[str, str | None]:
-    """The command after its leading file tests, and which test stops it here (None when they let it run)."""
-    tests, rest = _past_leading_tests(command)
-    for match in tests:
-        negated, test, path, joiner = match.groups()
+    def file_test(test: str, path: str) -> tuple[bool, str]:
         if (test, path) == ("d", "/run/systemd/system"):
-            holds, state = systemd, ("systemd is PID 1" if systemd else "systemd is not PID 1")
-        else:
-            holds = host.run(f"test -{test} %s", path).rc == 0
-            state = f"{path} {_TESTED[test][0 if holds else 1]}"
-        passed = holds != bool(negated)
-        if passed == (joiner == "||"):  # `a || b` runs b when a fails, `a && b` and `if a; then b` when it passes
-            return rest, f"`{match.group(0).strip()}` stops it: {state}"
-    return rest, None
+            return systemd, "systemd is PID 1" if systemd else "systemd is not PID 1"
+        holds = host.run(f"test -{test} %s", path).rc == 0
+        return holds, f"{path} {_TESTED[test][0 if holds else 1]}"
+
+    return file_test
 
 
 def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
@@ -1145,7 +1132,7 @@ def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
 
 
 def _what_a_line_does(rest: str, daily: str, hourly_starters: Callable[[], list[str]]) -> list[tuple[str, str]]:
-    """What a crontab line's command past its leading file tests (``rest``) would do towards running ``daily``, each
+    """What a crontab line's commands other than its file tests (``rest``) would do towards running ``daily``, each
     as its kind and the phrase the evidence says it in: run it ("daily"), run a cron.hourly script that starts
     anacron ("hourly", one per script of ``hourly_starters``), start anacron ("anacron")."""
     parts = _RUN_PARTS.findall(rest)
@@ -1185,7 +1172,7 @@ def _what_runs_cron_daily(
                 skipped_files.add(file)
                 finding.see(f"{daemon} skips {file}: {skipped}")
             # What the line would do, whatever its tests would say here: the daemon never gets to them.
-            if does := _what_a_line_does(_past_leading_tests(command)[1], daily, hourly_starters):
+            if does := _what_a_line_does(" ; ".join(sh_guards.commands_of(command)), daily, hourly_starters):
                 # A "which starts anacron" clause closes with a comma before what follows it.
                 said = " and ".join(f"{phrase}," if kind == "hourly" else phrase for kind, phrase in does)
                 why_not.append(f"{file} {said} but {daemon} skips it: {skipped}")
@@ -1199,17 +1186,23 @@ def _what_runs_cron_daily(
             # A line copied from /etc/crontab: cron hands `root run-parts ...` to the shell, which finds no root.
             why_not.append(f"{file} names the user root, as /etc/crontab does, but root's crontab has no user field")
             continue
-        rest, stopped = _command_runs(host, command, systemd)
-        # A stopped line runs no cron.hourly script: which of them start anacron need not be read for it.
-        for kind, phrase in _what_a_line_does(rest, daily, hourly_starters if stopped is None else list):
-            if stopped is not None:
-                why_not.append(f"{file} {phrase} but {stopped}")
-            elif kind == "daily":
-                chains.append((f"{file} {phrase}", True))
-            elif kind == "hourly":
-                starts_anacron.append(f"{file} {phrase}")
-            else:
-                starts_anacron.append(file)
+        # The line's commands as sh runs them, each with the test that stops it here (None when it runs).
+        by_stop: dict[str | None, list[str]] = {}
+        for ran in sh_guards.commands_run(command, _file_test_on(host, systemd)):
+            by_stop.setdefault(ran.stopped, []).append(ran.text)
+        for stopped, commands in by_stop.items():
+            # A stopped command runs no cron.hourly script: which of them start anacron need not be read for it.
+            for kind, phrase in _what_a_line_does(
+                " ; ".join(commands), daily, hourly_starters if stopped is None else list
+            ):
+                if stopped is not None:
+                    why_not.append(f"{file} {phrase} but {stopped}")
+                elif kind == "daily":
+                    chains.append((f"{file} {phrase}", True))
+                elif kind == "hourly":
+                    starts_anacron.append(f"{file} {phrase}")
+                else:
+                    starts_anacron.append(file)
     jobs = _anacron_daily_jobs(host, daily)
     timer_runs = systemd and _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
     if timer_runs and _active_state(host, _ANACRON_TIMER) == "active":
