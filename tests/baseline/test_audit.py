@@ -1202,12 +1202,15 @@ class _UnitsHost:
         "stat -L -c '%%f %%u %%U %%h' -- %s",
     }
 
-    def __init__(self, root: Path, *, systemd: bool, running: set[str]) -> None:
+    def __init__(self, root: Path, *, systemd: bool, running: set[str], cat_config: bool = True) -> None:
         self.local, self.root, self.systemd, self.running = testinfra.get_host("local://"), root, systemd, running
+        self.cat_config = cat_config  # False: a systemd before 239 (EL 7), which has no cat-config
 
     def run(self, command: str, *args: str) -> Any:
         if command == "test -d /run/systemd/system":
             return SimpleNamespace(rc=0 if self.systemd else 1, stdout="", stderr="")
+        if command == "systemd-analyze cat-config -- %s":
+            return self._cat_config(args[0])
         if command == "systemctl is-enabled -- %s":
             return self.local.run("systemctl --root=%s is-enabled -- %s", str(self.root), *args)
         if command == "systemctl is-active -- %s":
@@ -1220,6 +1223,14 @@ class _UnitsHost:
         # find names the files as the host would, without the tree's own path
         listed = result.stdout_bytes.replace(os.fsencode(f"{self.root}/"), b"/")
         return SimpleNamespace(rc=result.rc, stdout_bytes=listed, stdout=os.fsdecode(listed), stderr=result.stderr)
+
+    def _cat_config(self, name: str) -> Any:
+        """The real systemd-analyze cat-config of the tree, naming the files as the host would."""
+        if not self.cat_config:
+            return SimpleNamespace(rc=1, stdout="", stderr="Unknown operation 'cat-config'.\n")
+        result = self.local.run("systemd-analyze --root=%s cat-config -- %s", str(self.root), name)
+        shown = result.stdout.replace(f"# {self.root}/", "# /")
+        return SimpleNamespace(rc=result.rc, stdout=shown, stderr=result.stderr)
 
 
 def _drop_lines(path: Path, containing: str) -> None:
@@ -1859,6 +1870,57 @@ def test_a_cron_line_s_guards_are_read_as_sh_reads_them(logrotate_runners, debia
     assert (shown, len(finding.problems)) == (problems, len(problems)), finding.problems
     if evidence is not None:
         assert evidence in finding.evidence, finding.evidence
+
+
+RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"
+RESET_WITHOUT_CRONDARGS = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n\n"
+# A drop-in of /usr/lib giving -p, masked by one of the same name in /etc that does not.
+MASKED_P = {
+    "usr/lib/systemd/system/crond.service.d/50-args.conf": RESET_TO_P,
+    "etc/systemd/system/crond.service.d/50-args.conf": "[Service]\nKillMode=process\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("files", "cat_config", "skipped"),
+    [
+        # A drop-in replacing ExecStart= with -p of its own (old code: CRONDARGS alone was read, and dailyjobs skipped).
+        pytest.param({"etc/systemd/system/crond.service.d/override.conf": RESET_TO_P}, True, False, id="drop-in-p"),
+        pytest.param(
+            {"etc/systemd/system/crond.service.d/override.conf": RESET_TO_P}, False, False, id="drop-in-p-no-cat-config"
+        ),
+        pytest.param(
+            {"usr/lib/systemd/system/crond.service.d/50-args.conf": '[Service]\nEnvironment="CRONDARGS=-s -p"\n'},
+            True, False, id="environment-p",
+        ),
+        # A drop-in of /etc masks the one of the same name in /usr/lib: its ExecStart= is the shipped one.
+        pytest.param(MASKED_P, True, True, id="masked-drop-in", marks=ROOT_OWNS_CRONTABS),
+        pytest.param(MASKED_P, False, True, id="masked-drop-in-no-cat-config", marks=ROOT_OWNS_CRONTABS),
+        # CRONDARGS=-p where the drop-in's command no longer passes $CRONDARGS (old code: -p was read, and it passed).
+        pytest.param(
+            {"etc/sysconfig/crond": "CRONDARGS=-p\n",
+             "etc/systemd/system/crond.service.d/override.conf": RESET_WITHOUT_CRONDARGS},
+            True, True, id="crondargs-dropped", marks=ROOT_OWNS_CRONTABS,
+        ),
+    ],
+)  # fmt: skip
+def test_cronie_started_with_p_by_a_drop_in_reads_any_crontab(logrotate_runners, tmp_path, files, cat_config, skipped):
+    """DZ-AU-05: crond.service's drop-ins can replace ExecStart= (an empty assignment resets it) or set CRONDARGS, so
+    whether crond runs with -p is read from the unit as systemd loads it (systemd-analyze cat-config, or the files in
+    systemd's order where it has none): a drop-in of /etc masks one of the same name in /usr/lib. The RedHat-family
+    tree with cronie-noanacron and an executable dailyjobs, which crond reads only with -p."""
+    root = tmp_path / "root"
+    _redhat_cron_tree(root, logrotate_runners, anacron=False, noanacron=True)
+    subprocess.run(["systemctl", f"--root={root}", "enable", "crond.service"], capture_output=True, check=True)
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    _break_cron_rule(root / "etc/cron.d/dailyjobs", "mode 0755", root)
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
+    host = _UnitsHost(root, systemd=True, running={"crond.service"}, cat_config=cat_config)
+    finding = checks.logrotate_scheduled(host, args)
+    assert (finding.problems != []) == skipped, finding.evidence
+    assert any(line.startswith("crond.service skips /etc/cron.d/dailyjobs") for line in finding.evidence) == skipped
 
 
 def test_file_modes_reports_extra_permission_bits(tmp_path):

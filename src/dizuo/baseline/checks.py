@@ -1010,22 +1010,106 @@ def _stat(host: Host, path: str, *, follow: bool) -> tuple[int, int, str, int]:
 #   mode & 07533 == 0400 ("BAD FILE MODE": readable by its owner, not executable, not group- or other-writable, no
 #   setuid, setgid or sticky bit), owned by root or, for a user's crontab, its user ("WRONG FILE OWNER"), and of a
 #   user's crontab one hard link ("BAD LINK COUNT"). crond -p (PermitAnyCrontab) waives all of it: crond.service
-#   (contrib/cronie.systemd) starts `crond -n $CRONDARGS`, CRONDARGS from /etc/sysconfig/crond (empty as shipped).
+#   (contrib/cronie.systemd) starts `crond -n $CRONDARGS`, CRONDARGS from /etc/sysconfig/crond (empty as shipped),
+#   unless a drop-in changes the command (_crond_arguments).
 # Every crontab read here is root's or the system's, so root alone may own it.
 _CRONIE_MODE = "it must be readable by root, with no execute, group or other write, setuid, setgid or sticky bit"
 _CRONIE_ARGS = "/etc/sysconfig/crond"
 
 
-def _cronie_permits_any_crontab(host: Host) -> bool:
-    """Whether crond is started with -p, from CRONDARGS of /etc/sysconfig/crond (the last setting wins), its options
-    read as glibc's getopt reads cronie's "hnfpsiPx:m:cV": flags bundled, -x and -m taking the rest of their word or
-    the next one, other words skipped, none after --."""
-    args: list[str] = []
-    for line in _lines(_read(host, _CRONIE_ARGS) or ""):
-        name, _, value = line.strip().partition("=")
-        if name == "CRONDARGS":  # systemd drops the quotes round the value, $CRONDARGS splits at whitespace
-            args = value.strip().strip("\"'").split()
-    words = iter(args)
+# Where systemd is PID 1 it starts crond from crond.service as its drop-ins leave it: a drop-in
+# (/etc/systemd/system/crond.service.d/*.conf, the same under /run and /usr/lib) may reset ExecStart= (an empty
+# assignment) and give another command, with -p of its own or without $CRONDARGS, or set CRONDARGS by Environment=
+# (which EnvironmentFile= overrides). systemd itself shows the unit that way (`systemd-analyze cat-config`: the unit
+# file it loads, then the drop-ins, one of a name in /etc masking one in /usr/lib, sorted by name); systemd before
+# 239 (EL 7) has no cat-config, and the files are read here in that order. Without systemd as PID 1 cronie's init
+# script passes CRONDARGS alone.
+_CRONIE_UNIT = "crond.service"
+_UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+)
+
+
+def _unit_text(host: Host, unit: str) -> str:
+    """The unit file systemd loads for ``unit`` and its drop-ins, in systemd's order."""
+    shown = host.run("systemd-analyze cat-config -- %s", f"systemd/system/{unit}")
+    if shown.rc == 0:
+        return _text(shown)
+    main = next((text for folder in _UNIT_DIRS if (text := _read(host, f"{folder}/{unit}")) is not None), "")
+    drop_ins: dict[str, str] = {}
+    for folder in reversed(_UNIT_DIRS):  # a drop-in of a folder before masks one of the same name after it
+        for path in _files_in(host, f"{folder}/{unit}.d"):
+            if path.endswith(".conf"):
+                drop_ins[posixpath.basename(path)] = path
+    return "\n".join([main, *(_read(host, drop_ins[name]) or "" for name in sorted(drop_ins))])
+
+
+def _service_settings(text: str) -> dict[str, list[str]]:
+    """The [Service] settings of a unit and its drop-ins (``text``), each key's values since its last empty
+    assignment, which resets the list."""
+    settings: dict[str, list[str]] = {}
+    section = ""
+    # A trailing backslash continues the line.
+    for line in (raw.strip() for raw in re.sub(r"\\\n", " ", text).splitlines()):
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif section == "Service" and "=" in line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            values = settings.setdefault(key.strip(), [])
+            if value.strip():
+                values.append(value.strip())
+            else:
+                values.clear()
+    return settings
+
+
+def _environment_file(text: str) -> dict[str, str]:
+    """The assignments of an environment file (the last of a name wins), quotes round a value dropped."""
+    assigned = {}
+    for line in _lines(text):
+        name, equals, value = line.strip().partition("=")
+        if equals and not name.startswith(("#", ";")):
+            assigned[name.strip()] = value.strip().strip("\"'")
+    return assigned
+
+
+def _crond_arguments(host: Host, systemd: bool) -> list[str]:
+    """The arguments crond is started with: those of crond.service's ExecStart= in force, its $VAR and ${VAR}
+    expanded as systemd does ($VAR split at whitespace, ${VAR} one word), where systemd is PID 1; else CRONDARGS of
+    /etc/sysconfig/crond."""
+    if not systemd:
+        return _environment_file(_read(host, _CRONIE_ARGS) or "").get("CRONDARGS", "").split()
+    settings = _service_settings(_unit_text(host, _CRONIE_UNIT))
+    environment: dict[str, str] = {}
+    for value in settings.get("Environment", []):
+        for word in shlex.split(value):
+            name, _, assigned = word.partition("=")
+            environment[name] = assigned
+    for value in settings.get("EnvironmentFile", []):  # `-` before the path: the file may be missing
+        environment.update(_environment_file(_read(host, value.removeprefix("-")) or ""))
+    if not settings.get("ExecStart"):
+        return []
+    command = settings["ExecStart"][-1]
+    prefixes = re.match(r"[-@:+!]*", command)
+    words = shlex.split(command[prefixes.end() if prefixes else 0 :])
+    arguments: list[str] = []
+    for word in words[2 if prefixes and "@" in prefixes.group() else 1 :]:  # `@path argv0 args...`
+        if variable := re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", word):
+            arguments.extend(environment.get(variable.group(1), "").split())
+        else:
+            arguments.append(re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: environment.get(m.group(1), ""), word))
+    return arguments
+
+
+def _cronie_permits_any_crontab(host: Host, systemd: bool) -> bool:
+    """Whether crond is started with -p (see _crond_arguments), its options read as glibc's getopt reads cronie's
+    "hnfpsiPx:m:cV": flags bundled, -x and -m taking the rest of their word or the next one, other words skipped, none
+    after --."""
+    words = iter(_crond_arguments(host, systemd))
     for word in words:
         if word == "--":
             break
@@ -1067,13 +1151,13 @@ def _crontab_skipped(host: Host, file: str, daemon: str, *, users: bool) -> str 
     return next((why for refused, why in refusals if refused), None)
 
 
-def _cron_commands(host: Host, daemon: str) -> list[tuple[str, str, str, str | None]]:
+def _cron_commands(host: Host, daemon: str, systemd: bool) -> list[tuple[str, str, str, str | None]]:
     """(file, user, command, why the daemon skips the file or None) of every job of the crontabs the daemon reads for
     the system and for root: the system crontabs, /etc/crontab and /etc/cron.d/*, whose lines name their user, and
     root's own crontab (``crontab -e`` as root), whose lines do not."""
     system = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
     crontabs = [(file, True) for file in system] + [(file, False) for file in _root_crontab(daemon)]
-    checked = daemon == "cron.service" or not _cronie_permits_any_crontab(host)
+    checked = daemon == "cron.service" or not _cronie_permits_any_crontab(host, systemd)
     jobs = []
     for file, names_user in crontabs:
         text = _read(host, file)
@@ -1166,7 +1250,7 @@ def _what_runs_cron_daily(
         ]
 
     skipped_files: set[str] = set()
-    for file, user, command, skipped in _cron_commands(host, daemon) if daemon else []:
+    for file, user, command, skipped in _cron_commands(host, daemon, systemd) if daemon else []:
         if skipped:
             if file not in skipped_files:
                 skipped_files.add(file)
