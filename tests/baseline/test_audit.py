@@ -1800,6 +1800,42 @@ def test_cronie_started_with_p_reads_any_crontab(logrotate_runners, tmp_path, se
     assert any(line.startswith("crond.service skips /etc/cron.d/dailyjobs") for line in finding.evidence) == skipped
 
 
+SYSTEMD_STEP_ASIDE = "if [ -d /run/systemd/system ]; then\n    exit 0\nfi"
+# The step aside of Debian's script made to wait for the timer: only where logrotate.timer is installed.
+STEP_ASIDE_FOR_THE_TIMER = (
+    "if [ -d /run/systemd/system ] && [ -f /lib/systemd/system/logrotate.timer ]; then\n    exit 0\nfi"
+)
+
+
+@pytest.mark.parametrize(
+    ("host_is", "problems"),
+    [
+        # No timer installed: the script goes on and runs logrotate, from /etc/crontab's cron.daily line (old code:
+        # any test of /run/systemd/system in the script was read as stepping aside).
+        pytest.param(["no timer"], [], id="no-timer-cron-runs-it", marks=ROOT_OWNS_CRONTABS),
+        pytest.param([], [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="timer-there-script-steps-aside"),
+    ],
+)
+def test_the_cron_daily_script_s_step_aside_for_systemd_is_read_as_sh_runs_it(logrotate_runners, tmp_path, host_is,
+                                                                               problems):  # fmt: skip
+    """DZ-AU-05: Debian's /etc/cron.daily/logrotate steps aside where systemd is PID 1; whether it does on this host
+    is read from the script as sh runs it, its other file tests asked of the host. The real Debian 12 tree under
+    systemd, cron enabled and running, logrotate.timer disabled, the script's step aside made to wait for the timer."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    script = root / DAILY.lstrip("/")
+    assert SYSTEMD_STEP_ASIDE in script.read_text(), "the package's script steps aside for systemd"
+    script.write_text(script.read_text().replace(SYSTEMD_STEP_ASIDE, STEP_ASIDE_FOR_THE_TIMER))
+    if "no timer" in host_is:
+        next(root.glob("*/systemd/system/logrotate.timer")).unlink()
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=True, running={"cron.service"})
+    assert finding.problems == problems, finding.evidence
+    if not problems:
+        assert f"cron runs {DAILY}: /etc/crontab runs /etc/cron.daily" in finding.evidence, finding.evidence
+
+
 DEBIAN_DAILY_GUARD = "test -x /usr/sbin/anacron || "
 DEBIAN_AND_OR_LINE = (
     "[ -x /usr/sbin/anacron ] && /usr/sbin/anacron -s || { cd / && run-parts --report /etc/cron.daily; }"

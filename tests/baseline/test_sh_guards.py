@@ -37,6 +37,9 @@ def _answer(test: str, path: str) -> tuple[bool, str]:
          [Command("a", "`if [ -f /opt/none ]; then` stops it: /opt/none is not there"),
           Command("b", "`elif false; then` stops it: false always fails"),
           Command("run-parts /etc/cron.daily", None)]),
+        # `exit` ends the shell, a subshell's the subshell alone; `#` starts a comment.
+        ("# skip\nif [ -f /opt/none ]; then exit 0; fi # no\n( exit 1 ); [ -x /usr/sbin/anacron ] && exit 0\nlogrotate",
+         [Command("logrotate", "`exit 0` before it ends the shell")]),
         # A test this reader cannot answer is taken to succeed, and what it does not parse is one command that runs.
         ('[ "$(date +%d)" -le 7 ] && run-parts /etc/cron.monthly', [Command("run-parts /etc/cron.monthly", None)]),
         ("case x in x) run-parts /etc/cron.daily;; esac",

@@ -978,6 +978,8 @@ _STARTS_ANACRON = re.compile(
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*=")
 # Debian's cron.daily script steps aside where systemd is PID 1 (`if [ -d /run/systemd/system ]; then exit 0`).
 _STEPS_ASIDE_FOR_SYSTEMD = re.compile(r"\[\s+-d\s+/run/systemd/system\s+\]")
+# A command of the script that runs logrotate (`/usr/sbin/logrotate /etc/logrotate.conf`, `nice logrotate ...`).
+_RUNS_LOGROTATE = re.compile(r"(?:^|\s)(?:\S*/)?logrotate(?=\s|$)")
 
 
 def _cron_reads(name: str, daemon: str) -> bool:
@@ -1302,6 +1304,22 @@ def _what_runs_cron_daily(
     return chains, why_not
 
 
+def _steps_aside_for_systemd(host: Host, script: str) -> bool:
+    """Whether the cron.daily script, read as sh runs it, leaves logrotate alone where systemd is PID 1 and runs it
+    where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0; fi`, not `[ -d /run/systemd/system ] ||
+    exit 0`). A script that does not run logrotate either way, or that the reader does not follow, is judged by its
+    lines testing /run/systemd/system, as before."""
+
+    def runs_logrotate(systemd: bool) -> bool:
+        ran = sh_guards.commands_run(script, _file_test_on(host, systemd))
+        return any(command.stopped is None and _RUNS_LOGROTATE.search(command.text) for command in ran)
+
+    if sh_guards.readable(script) and runs_logrotate(systemd=False):
+        return not runs_logrotate(systemd=True)
+    lines = [line for line in _lines(script) if not line.lstrip().startswith("#")]
+    return any(_STEPS_ASIDE_FOR_SYSTEMD.search(line) for line in lines)
+
+
 def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, finding: Finding) -> list[str]:
     """Why cron does not run ``cron_script`` here (none when it does, the chain that runs it in the evidence):
     the script executable (and not one that steps aside under systemd, where systemd is PID 1), something running
@@ -1310,8 +1328,7 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     daily = posixpath.dirname(script)
     if host.run("test -f %s -a -x %s", script, script).rc != 0:
         return [f"{script} is missing or not executable: cron never runs logrotate"]
-    script_lines = [line for line in _lines(_read(host, script) or "") if not line.lstrip().startswith("#")]
-    if systemd and any(_STEPS_ASIDE_FOR_SYSTEMD.search(line) for line in script_lines):
+    if systemd and _steps_aside_for_systemd(host, _read(host, script) or ""):
         return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
     chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd, finding)

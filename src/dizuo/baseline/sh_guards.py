@@ -1,14 +1,16 @@
-"""Which commands of a cron line sh would run, given what its file tests say.
+"""Which commands of a cron line (or a cron script) sh would run, given what its file tests say.
 
 cron hands a job's command to the shell (/bin/sh on Debian, SHELL=/bin/bash in cronie's files), and the lines that run
 cron.daily guard it with file tests: `test -x /usr/sbin/anacron || { cd / && run-parts ...; }`, `[ ! -f
 /etc/cron.hourly/0anacron ] && run-parts ...`, `[ -x /etc/init.d/anacron ] && if [ ! -d /run/systemd/system ]; then
-...; fi`. They are read here as sh reads them (POSIX, 2.9.3): `&&` and `||` bind equally and from the left, so in
-`a && b || c` c runs where a or b fails; `;`, `&` and newlines sequence; `{ ...; }`, `( ... )` and `if ...; then ...;
-[elif ...; then ...;] [else ...;] fi` group; `!` negates a pipeline. A file test (`test` or `[` with one of -e, -f,
--d, -x, maybe negated) is answered by the caller, as the host would; `true`, `:` and `false` say what they always
-say; any other command is taken to succeed, as it does when it works (`cd /`, `run-parts`). A command this reader does
-not understand (`case`, loops, an unbalanced quote) is read as one command that runs, as before sh was read.
+...; fi`; Debian's /etc/cron.daily/logrotate steps aside for systemd with `if [ -d /run/systemd/system ]; then exit 0;
+fi`. They are read here as sh reads them (POSIX, 2.9.3): `&&` and `||` bind equally and from the left, so in `a && b
+|| c` c runs where a or b fails; `;`, `&` and newlines sequence; `{ ...; }`, `( ... )` and `if ...; then ...; [elif
+...; then ...;] [else ...;] fi` group; `!` negates a pipeline; `exit` ends the shell (a subshell alone); `#` starts a
+comment. A file test (`test` or `[` with one of -e, -f, -d, -x, maybe negated) is answered by the caller, as the host
+would; `true`, `:` and `false` say what they always say; any other command is taken to succeed, as it does when it
+works (`cd /`, `run-parts`). A command this reader does not understand (`case`, loops, an unbalanced quote) is read as
+one command that runs, as before sh was read.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _OPERATORS = ("&&", "||", ";", "&", "|", "(", ")", "\n")
 # A word: plain characters, escapes, quoted strings, $(...) and `...` substitutions, and redirections (`>/dev/null`,
 # `2>&1`), which stay part of their word so that their `&` separates nothing.
 _WORD = r"""(?:[^\s;&|()'"\\`<>$]|\\.|'[^']*'|"(?:[^"\\]|\\.)*"|`[^`]*`|\$\([^()]*\)|\$|[0-9]*[<>]+&?[0-9-]*)+"""
+_BLANKS_AND_COMMENT = re.compile(r"[ \t]*(?:#[^\n]*)?")
 _TOKEN = re.compile(rf"[ \t]*(?:(&&|\|\||[;&|()\n])|({_WORD}))")
 _REDIRECTION = re.compile(r"[0-9]*[<>]")
 # A redirection whose target is the next word (`> /dev/null`).
@@ -64,6 +67,11 @@ class _Parser:
         self.tokens: list[tuple[str, bool, int, int]] = []  # (text, is an operator, start, end)
         position = 0
         while position < len(line):
+            # Blanks, and a comment: `#` where a word would start, up to the end of its line.
+            blank = _BLANKS_AND_COMMENT.match(line, position)
+            position = blank.end() if blank else position
+            if position == len(line):
+                break
             match = _TOKEN.match(line, position)
             if match is None:
                 if line[position:].strip(" \t") == "":
@@ -204,10 +212,16 @@ class _Reader:
     def __init__(self, file_test: FileTest | None) -> None:
         self.file_test = file_test
         self.commands: list[Command] = []
+        self.exited: str | None = None  # why nothing after a reached `exit` runs
 
     def run(self, node: _Node, stopped: str | None) -> tuple[bool, str]:
         """The node's exit status (True for 0) and the state that decided it, each command in it noted as run or
         stopped by ``stopped``; a stopped node's status is no one's concern."""
+        stopped = stopped or self.exited
+        if node.kind == "group" and node.text.startswith("("):  # a subshell's exit ends the subshell alone
+            status, state = self.run(node.parts[0], stopped)
+            self.exited = None if stopped is None else self.exited
+            return status, state
         if node.kind == "simple":
             return self._simple(node, stopped)
         if node.kind == "not":
@@ -264,6 +278,10 @@ class _Reader:
         name = words[0] if words else ""
         if name in {"true", ":", "false"}:
             return name != "false", f"{name} always {'fails' if name == 'false' else 'succeeds'}"
+        if name == "exit":
+            if stopped is None:
+                self.exited = f"`{node.text}` before it ends the shell"
+            return True, ""
         if name in {"test", "["}:
             if stopped is None and self.file_test is not None:
                 return self._file_test(words, self.file_test)
@@ -281,6 +299,11 @@ class _Reader:
             return True, f"`{' '.join(words)}` is taken to succeed"
         holds, state = file_test(args[0][1], path)
         return holds != negated, state
+
+
+def readable(line: str) -> bool:
+    """Whether this reader understands all of ``line`` (a script, or a cron command)."""
+    return _parsed(line) is not None
 
 
 def _parsed(line: str) -> _Node | None:
