@@ -362,20 +362,29 @@ _CEPH_REPORTING = (
 # the last one out, so a server naming 100 buckets proves no deletion. No per-bucket series comes without the usage
 # (the quota and replication series are read in the same loop over the usage's buckets; traffic names only buckets
 # requested since the server started), so the bucket selector has no `listed`.
-# MinIO's v3 metrics (`/minio/metrics/v3/cluster/usage/buckets`, or a parent path: `/cluster`) export the same saved
-# usage under new names (minio/minio cmd/metrics-v3-cluster-usage.go, loadClusterUsageBucketMetrics:
+# MinIO's v3 metrics (`/minio/metrics/v3/cluster/usage/buckets`, or a parent path: `/cluster/usage`, `/cluster`) export
+# the same saved usage under new names (minio/minio cmd/metrics-v3-cluster-usage.go, loadClusterUsageBucketMetrics:
 # `minio_cluster_usage_buckets_total_bytes` and `..._quota_total_bytes` by `bucket`, a quota only where one is set),
-# with none of it when the usage cannot be read or was never saved, and `minio_cluster_usage_buckets_since_last_update
-# _seconds` (no `bucket` label) from the same read whenever there is any: so it says a v3 server reports, as the last
-# activity says for v2. v3 names every bucket of the usage, no first 100 (no cap to allow for), but leaves out of a
-# scrape a bucket whose quota configuration it fails to read (`continue`): a bucket is gone only once it has had no
-# sample for max_age, so such a failure is read as a deletion only if it lasts that long. (MinIO releases where that
-# path is a per-bucket group, cmd/metrics-v3.go's NewBucketMetricsGroup, answer it 404 without `/bucket/...`: no
+# with none of it when the usage cannot be read or was never saved, and
+# `minio_cluster_usage_buckets_since_last_update_seconds` (no `bucket` label) from the same read whenever there is any:
+# so it says a v3 server reports, as the last activity says for v2. v3 names every bucket of the usage, no first 100,
+# but leaves out of a scrape a bucket whose quota configuration it fails to read (`continue`), so a server naming some
+# buckets proves no deletion by itself. Its own count of the usage's buckets does:
+# `minio_cluster_usage_objects_buckets_count` (same file, loadClusterUsageObjectMetrics, on
+# `/minio/metrics/v3/cluster/usage/objects`: one per bucket of the usage, none skipped), read from the same cached usage
+# (cmd/metrics-v3-cache.go, newDataUsageInfoCache, shared by both paths). A v3 server proves a deletion only while it
+# names as many buckets as it counts (or counts none: its last bucket deleted); one that leaves some out proves none,
+# and its buckets without a sample are left out, not gone. So scrape `/minio/metrics/v3/cluster/usage` (both paths) in
+# one job: a server whose count is not scraped beside its buckets proves no deletion either. (MinIO releases where the
+# buckets path is a per-bucket group, cmd/metrics-v3.go's NewBucketMetricsGroup, answer it 404 without `/bucket/...`: no
 # bucket read, and none deleted.)
 _MINIO_REPORTING = (
     "(max by (job, instance) (minio_bucket_usage_last_activity_nano_seconds or minio_usage_last_activity_nano_seconds) "
     "unless on (job, instance) (count by (job, instance) (minio_bucket_usage_total_bytes) >= 100)) "
-    "or max by (job, instance) (minio_cluster_usage_buckets_since_last_update_seconds)"
+    "or (max by (job, instance) (minio_cluster_usage_buckets_since_last_update_seconds) "
+    "and on (job, instance) (max by (job, instance) (minio_cluster_usage_objects_buckets_count) "
+    "== on (job, instance) count by (job, instance) (minio_cluster_usage_buckets_total_bytes) "
+    "or max by (job, instance) (minio_cluster_usage_objects_buckets_count) == 0))"
 )
 
 # Bytes written to each claim's Ceph RBD image: kubelet counts none, ceph-mgr counts them per image (with
