@@ -6,7 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,25 @@ def test_a_set_of_files_is_written_all_or_none(tmp_path: Path) -> None:
     assert sorted(tmp_path.iterdir()) == [first, second]
     write_all_atomically({first: "new junit", second: b"new report"})
     assert (first.read_text(), second.read_text()) == ("new junit", "new report")
+
+
+def test_a_set_of_files_one_of_which_refuses_its_rename_is_put_back_whole(
+    tmp_path: Path, immutable: Callable[[Path], None]
+) -> None:
+    """When a file of a set refuses to be replaced (immutable, even to root), the files renamed before it are put back
+    with the bytes and mode they had, one new to the set is removed again, those after it are left as they were, the
+    refusal names the file refused, and no temporary file is left."""
+    rules, new, page, dashboard = (tmp_path / name for name in ("alerts.yaml", "new.json", "runbook.html", "d.json"))
+    for path in (rules, page, dashboard):
+        path.write_text(f"old {path.name}")
+    rules.chmod(0o640)
+    immutable(page)
+    with pytest.raises(PermissionError, match=r"Operation not permitted \(no file was replaced\)") as refused:
+        write_all_atomically({rules: "new rules", new: "new file", page: "new page", dashboard: "new dashboard"})
+    assert refused.value.filename == str(page)
+    assert [p.read_text() for p in (rules, page, dashboard)] == ["old alerts.yaml", "old runbook.html", "old d.json"]
+    assert rules.stat().st_mode & 0o777 == 0o640, oct(rules.stat().st_mode)
+    assert sorted(tmp_path.iterdir()) == sorted([rules, page, dashboard]), "a new or temporary file was left behind"
 
 
 def test_a_ctrl_c_while_a_set_of_files_is_renamed_into_place_is_taken_once_all_are(

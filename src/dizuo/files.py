@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import warnings
@@ -39,19 +40,26 @@ def plain_mode(*, directory: bool = False) -> int:
 
 
 @contextmanager
-def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
-    """A temporary path next to ``path`` to write to; on success it replaces ``path``, else it is removed."""
+def _temporary_beside(path: Path, suffix: str = "") -> Iterator[Path]:
+    """A new empty temporary file next to ``path`` (same directory, so a rename over ``path`` is atomic), removed on
+    the way out unless it was renamed meanwhile."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     partial = Path(name)
     try:
         yield partial
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
+    """A temporary path next to ``path`` to write to; on success it replaces ``path``, else it is removed."""
+    with _temporary_beside(path, suffix) as partial:
+        yield partial
         partial.chmod(plain_mode())
         partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 def write_atomically(path: Path, text: str) -> Path:
@@ -66,19 +74,71 @@ def write_all_atomically(contents: Mapping[Path, str | bytes]) -> list[Path]:
     renamed into place only once they all are, so a full disk or a failed write leaves every old file as it was
     (not some files of the new set beside the others of the old). Text is written as UTF-8. Returns the paths.
 
+    A write refused raises an OSError whose ``filename`` is the file it was for. A rename refused (a file made
+    immutable with `chattr +i` refuses it even to root) puts back the files renamed before it, each with the bytes and
+    mode it had, and raises an OSError whose ``filename`` is the file refused: the old set stays whole there too. Its
+    ``strerror`` says that no file was replaced, or names those that could not be put back.
+
     Ctrl-C and SIGTERM are held meanwhile (:func:`dizuo.interrupt.held`): one that comes while the files are written
     leaves the old ones (InterruptedError, if its handler did not end the command), one that comes during the renames
     is taken once they are all done."""
     with held() as interrupted, ExitStack() as stack:
+        partials: dict[Path, Path] = {}
         for path, content in contents.items():
-            partial = stack.enter_context(atomic_path(path))  # renamed into place as the stack closes
-            if isinstance(content, bytes):
-                partial.write_bytes(content)
-            else:
-                partial.write_text(content, encoding="utf-8")
+            try:
+                partials[path] = partial = stack.enter_context(_temporary_beside(path))
+                if isinstance(content, bytes):
+                    partial.write_bytes(content)
+                else:
+                    partial.write_text(content, encoding="utf-8")
+            except OSError as exc:  # named by the file it was to replace, not by its temporary name
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
         if interrupted():
             raise InterruptedError(errno.EINTR, "interrupted before the files were replaced; they are as they were")
+        _rename_all(partials)
     return list(contents)
+
+
+def _rename_all(partials: Mapping[Path, Path]) -> None:
+    """Rename each temporary file of ``partials`` (path: its temporary file) over its path, in order; when one rename
+    is refused, put back the paths renamed before it as they were, then raise the refusal naming its path."""
+    # What each path holds, to put back should a later rename be refused; read before any is replaced.
+    kept = {path: _contents_and_mode(path) for path in partials}
+    renamed: list[Path] = []
+    for path, partial in partials.items():
+        try:
+            partial.chmod(plain_mode())
+            partial.replace(path)
+        except OSError as exc:
+            lost = [str(done) for done in reversed(renamed) if not _put_back(done, kept[done])]
+            said = f"{', '.join(lost)} replaced already, and not put back" if lost else "no file was replaced"
+            raise OSError(exc.errno, f"{exc.strerror} ({said})", str(path)) from exc
+        renamed.append(path)
+
+
+def _contents_and_mode(path: Path) -> tuple[bytes, int] | None:
+    """The bytes and permission bits of the file at ``path``; None where there is none."""
+    try:
+        return path.read_bytes(), stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _put_back(path: Path, kept: tuple[bytes, int] | None) -> bool:
+    """Make ``path`` what ``kept`` says it was (atomically), or remove it where it was not there; False where that
+    fails too (a disk full since)."""
+    try:
+        if kept is None:
+            path.unlink(missing_ok=True)
+            return True
+        data, mode = kept
+        with _temporary_beside(path) as partial:
+            partial.write_bytes(data)
+            partial.chmod(mode)
+            partial.replace(path)
+    except OSError:
+        return False
+    return True
 
 
 class StdoutError(Exception):

@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -538,3 +539,33 @@ def test_rules_name_a_folder_with_square_brackets_as_it_is(tmp_path):
     checked = runner.invoke(app, [*args, "--check"], env={"COLUMNS": "400"})
     assert checked.exit_code == 0, checked.output
     assert f"ok {output} matches {config}\n" in checked.output, checked.output
+
+
+@pytest.mark.parametrize("refused", ["alerts.yaml", "dashboards/dizuo-capacity.json", "runbook.html"])
+def test_a_refused_write_names_the_file_and_leaves_every_output_as_it_was(tmp_path, immutable, refused):
+    """`dizuo capacity rules` (the installed command) with one of the files it writes refusing writes (immutable) exits
+    1 naming that file, and leaves the rule file, the dashboard and the runbook page byte for byte as they were, with
+    no temporary file beside them: never a new rule file beside an old runbook page or dashboard."""
+    monitoring = tmp_path / "monitoring"
+    shutil.copytree(MONITORING, monitoring, ignore=shutil.ignore_patterns("deploy", "tests"))
+    config = monitoring / "alerts-config.yaml"
+    command = [sys.executable, "-m", "dizuo", "capacity", "rules", "--config", str(config)]
+    command += ["--output", str(monitoring / "alerts.yaml")]
+    # Every output differs from what the edited config and runbook make: each of them is to be written.
+    config.write_text(config.read_text().replace("replica_labels: [instance, pod]", "replica_labels: [pod]"))
+    runbook = monitoring / "runbook.md"
+    runbook.write_text(runbook.read_text(encoding="utf-8") + "\nCall sjj.\n", encoding="utf-8")
+    outputs = [monitoring / name for name in ("alerts.yaml", "dashboards/dizuo-capacity.json", "runbook.html")]
+    before = {path: path.read_bytes() for path in outputs}
+    listed = sorted(monitoring.rglob("*"))
+    immutable(monitoring / refused)
+    env = {**os.environ, "COLUMNS": "400"}
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env, cwd=tmp_path)
+    assert result.returncode == FAILED, result.stdout + result.stderr
+    named = {"alerts.yaml": "--output ", "dashboards/dizuo-capacity.json": "--dashboard "}.get(refused, "")
+    refusal = f"error: {named}{monitoring / refused}: cannot write: Operation not permitted (no file was replaced)\n"
+    assert result.stderr == refusal, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    changed = [str(path.relative_to(monitoring)) for path in outputs if path.read_bytes() != before[path]]
+    assert changed == [], f"written although {refused} was refused: {changed}"
+    assert sorted(monitoring.rglob("*")) == listed, "a temporary file was left behind"

@@ -439,16 +439,12 @@ class DashboardLabels(NamedTuple):
     path: Path
     rendered: RenderedDashboard
 
-    def write(self) -> None:
-        """Replace the dashboard by its rendered text atomically, unless its labels were the config's already."""
+    def replacement(self) -> Replacement | None:
+        """The dashboard's rendered text to write, unless its labels were the config's already."""
         # Labels right: a dashboard Grafana exported in its own layout is not rewritten for its spacing.
-        replace_file(
-            self.path,
-            self.rendered.text,
-            changed=self.rendered.changed,
-            named=f"--dashboard {self.path}",
-            note=" (replica labels)",
-        )
+        if not self.rendered.changed:
+            return None
+        return Replacement(self.path, self.rendered.text, f"--dashboard {self.path}", " (replica labels)")
 
 
 def dashboard_labels(config: AlertConfig, dashboard: Path) -> DashboardLabels:
@@ -466,18 +462,28 @@ def dashboard_labels(config: AlertConfig, dashboard: Path) -> DashboardLabels:
         raise fail(str(exc)) from None
 
 
-def replace_file(path: Path, text: str, *, changed: bool, named: str, note: str = "") -> None:
-    """Replace ``path`` by ``text`` atomically and say so (``note`` after its name), unless nothing ``changed``; a
-    refusal naming the file as ``named`` (``--output PATH``) when it cannot be written."""
-    from dizuo.files import write_atomically  # noqa: PLC0415
+class Replacement(NamedTuple):
+    """A file `dizuo capacity rules` replaces, its new text, and how its messages name it."""
 
-    if not changed:
-        return
+    path: Path
+    text: str
+    named: str  # in a refusal: `--output PATH`, `--dashboard PATH`, or the path
+    note: str  # after its name in the `wrote` line
+
+
+def replace_files(replacements: Sequence[Replacement]) -> None:
+    """Replace every file of ``replacements`` atomically, all or none, and say which; a refusal naming the file that
+    cannot be written as its ``named`` says, every file then as it was (not a new rule file beside an old dashboard)."""
+    from dizuo.files import write_all_atomically  # noqa: PLC0415
+
     try:
-        write_atomically(path, text)
+        write_all_atomically({r.path: r.text for r in replacements})
     except OSError as exc:
-        raise fail(f"{named}: cannot write: {exc.strerror or exc}", FAILED) from None
-    out.print(f"wrote {path}{note}", markup=False)
+        named = {str(r.path): r.named for r in replacements}
+        refused = named.get(str(exc.filename), str(exc.filename))
+        raise fail(f"{refused}: cannot write: {exc.strerror or exc}", FAILED) from None
+    for r in replacements:
+        out.print(f"wrote {r.path}{r.note}", markup=False)
 
 
 class RunbookPage(NamedTuple):
@@ -488,15 +494,11 @@ class RunbookPage(NamedTuple):
     text: str  # what runbook.md makes
     held: str | None  # what the page holds now (None: no page, or not one this command wrote in UTF-8)
 
-    def write(self) -> None:
-        """Replace the page by what runbook.md makes, atomically, unless it already is."""
-        replace_file(
-            self.path,
-            self.text,
-            changed=self.held != self.text,
-            named=str(self.path),
-            note=" (the runbook the alerts link to)",
-        )
+    def replacement(self) -> Replacement | None:
+        """What runbook.md makes, to write over the page, unless the page already is that."""
+        if self.held == self.text:
+            return None
+        return Replacement(self.path, self.text, str(self.path), " (the runbook the alerts link to)")
 
 
 def runbook_page(output: Path, *, check: bool) -> RunbookPage | None:
@@ -575,9 +577,7 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
             f"--output {output}: {what} (it does not begin '{GENERATED}'): not replaced; give the rule file's "
             "path, or move that file away first"
         )
-    replace_file(output, text, changed=current != text, named=f"--output {output}")
-    # After the rules: a rule file refused leaves the dashboard and the runbook page as they were too.
-    if labels is not None:
-        labels.write()
-    if page is not None:
-        page.write()
+    # All or none: one file refused (immutable) leaves the rule file, the dashboard and the runbook page as they were.
+    rule_file = Replacement(output, text, f"--output {output}", "") if current != text else None
+    others = [None if labels is None else labels.replacement(), None if page is None else page.replacement()]
+    replace_files([r for r in (rule_file, *others) if r is not None])
