@@ -13,17 +13,21 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import pulumi
 import pytest
 import yaml
+from pulumi.runtime.proto import resource_pb2
 
+import dizuo.synth.engine as engine_module
 import dizuo.synth.synth as synth_module
 from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.baseline.policies import policies
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration, load
 from dizuo.exit_codes import BAD_INPUT
+from dizuo.synth.engine import read_stack_config, run_stack
 from dizuo.synth.released import released
 from dizuo.synth.schemas import _schema_dir as schema_dir
 from dizuo.synth.schemas import (
@@ -101,6 +105,7 @@ def test_summary_counts_what_was_written(synthesised: tuple[Path, dict], yulin: 
 
 
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
+SUBNET = "openstack:networking/subnet:Subnet"
 CITY_NETWORK = "dizuo:network:CityNetwork"
 
 
@@ -169,14 +174,142 @@ def test_openstack_json_names_a_renamed_zones_resources_by_the_urns_pulumi_finds
     assert aliases == {name: [urn] for name, urn in expected.items()}, aliases
 
 
+FORMER_COMPONENT = "ylc"  # the name the network component had before, in the inherited-alias tests
+
+
+def _network_stack_with_an_aliased_component(stacks: Path) -> Path:
+    """stacks/0-network copied under ``stacks``, its CityNetwork given an alias to its former name ``ylc``: the
+    component renamed, which Pulumi passes on to each of its children as an alias of theirs."""
+    folder = stacks / "0-network"
+    shutil.copytree(ROOT / "stacks" / "0-network", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    program = (folder / "__main__.py").read_text(encoding="utf-8")
+    built = "        host_addresses=tuple(h.address for h in declaration.inventory.hosts),\n    ),\n)\n"
+    assert program.count(built) == 1, "stacks/0-network/__main__.py no longer builds CityNetwork as this test expects"
+    aliased = built.replace(
+        "    ),\n)\n",
+        f"    ),\n    opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name={FORMER_COMPONENT!r})]),\n)\n",
+    )
+    (folder / "__main__.py").write_text(program.replace(built, aliased), encoding="utf-8")
+    return folder
+
+
+class _EngineWithoutAliasSpecs(engine_module._RecordingMonitor):
+    """The mock engine as an engine before alias specs: it takes aliases as URNs only, so the Pulumi SDK works each
+    one out itself (all_aliases: the resource's own, and those it inherits from its parent's) and sends their URNs
+    (aliasURNs); it names resources as the engine does, so that the SDK's URNs are the engine's. ``sent`` keeps the
+    URNs the SDK sent, by name."""
+
+    sent: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def GetDeploymentInfo(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        info = super().GetDeploymentInfo(request)
+        info.supportedFeatures.remove(resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS)
+        return info
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        parent_type = parent.split("::")[2] if parent else engine_module.ROOT_STACK
+        qualified = type_ if parent_type == engine_module.ROOT_STACK else f"{parent_type}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        assert not request.aliases, "the SDK sent alias specs to an engine without them"
+        self.sent[request.name] = tuple(request.aliasURNs)
+        return super().RegisterResource(request)
+
+
+def test_openstack_json_lists_the_aliases_a_renamed_zones_resources_inherit_from_a_renamed_component(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the network component aliased to its former name and the extranet renamed gov-extranet, every OpenStack
+    resource of network/openstack.json lists exactly the URNs `pulumi up` may find it under: its own aliases, and those
+    it inherits from the component (its name and each alias under the component's former URN, a name starting with
+    the component's taking its former name). The Pulumi SDK's own rule for engines without alias specs, run on the
+    same program, gives the same URNs for each."""
+    city = city_copy(tmp_path / "city", zone_renamed("extranet", "gov-extranet"))
+    stacks = tmp_path / "stacks"
+    folder = _network_stack_with_an_aliased_component(stacks)
+    result = synth(load(city), city, tmp_path / "build", stacks)
+    run = result.runs["network"]
+    written = _openstack_json(tmp_path / "build")
+    prefix = f"urn:pulumi:{run.stack}::{run.project}::{CITY_NETWORK}$"
+    within = f"{prefix}{RULE}::"
+    assert written["yl-gov-extranet-within"]["aliases"] == [
+        f"{within}yl-extranet-within",  # its own: the zone's former name
+        f"{within}ylc-extranet-within",  # its own, under the component's former name
+        f"{within}ylc-gov-extranet-within",  # its name, under the component's former name
+    ], written["yl-gov-extranet-within"]
+    # The zone's subnets, named after themselves and so no alias of their own, have the one they inherit.
+    subnets = {name: e.get("aliases") for name, e in written.items() if e["type"] == SUBNET and "-ext-" in name}
+    assert len(subnets) == 4, sorted(written)
+    assert subnets == {name: [f"{prefix}{SUBNET}::ylc{name.removeprefix('yl')}"] for name in subnets}, subnets
+
+    config, secret_keys = read_stack_config(folder, run.stack)
+    config["dizuo:declaration"] = str(city)
+    monkeypatch.setattr(engine_module, "_RecordingMonitor", _EngineWithoutAliasSpecs)
+    _EngineWithoutAliasSpecs.sent.clear()
+    run_stack(folder, run.stack, config, secret_keys, {})
+    sent = _EngineWithoutAliasSpecs.sent
+    names = [r.name for r in run.resources if r.custom and r.type.startswith("openstack:")]
+    assert len(written) == len(names), "two OpenStack resources of one name: openstack.json, by name, holds one"
+    # The SDK works out aliases only for a resource given some (prepare_aliases returns none for one without), where
+    # the engine gives each child of an aliased parent its URN under the parent's former one: the SDK is the judge of
+    # the first, the engine's rule (inheritedChildAlias: "yl" of the name becomes "ylc") of the second.
+    expected = {
+        name: sorted(sent[name]) or [f"{prefix}{entry['type']}::ylc{name.removeprefix('yl')}"]
+        for name, entry in written.items()
+    }
+    assert sum(1 for name in written if sent[name]) > 30, "few resources with aliases of their own: nothing compared"
+    differing = {
+        name: (entry.get("aliases"), expected[name])
+        for name, entry in written.items()
+        if entry.get("aliases") != expected[name]
+    }
+    assert differing == {}, differing
+
+
+def _openstack_json_of_program(tmp_path: Path, name: str, program: str) -> dict[str, dict[str, Any]]:
+    """The openstack.json, by resource name, of a one-file stack program ``stacks/0-<name>`` synthesised with Yulin."""
+    stacks = tmp_path / "stacks"
+    one_file_stack(stacks / f"0-{name}", program)
+    synth(load(YULIN), YULIN, tmp_path / "build", stacks)
+    return _openstack_json(tmp_path / "build", name)
+
+
+def test_a_resource_inherits_the_aliases_its_parent_inherited(tmp_path: Path) -> None:
+    """A resource two components down from a renamed one is found under the URNs its parent may have been found
+    under, the inherited ones too, as the engine passes down the alias its parent matched; an alias naming a former
+    parent stands under that parent's URN or any it may have been found under; a resource apart lists none."""
+    written = _openstack_json_of_program(
+        tmp_path,
+        "nested",
+        "import pulumi\nimport pulumi_openstack as openstack\n"
+        "outer = pulumi.ComponentResource('dizuo:test:Outer', 'city', opts=pulumi.ResourceOptions(\n"
+        "    aliases=[pulumi.Alias(name='town', type_='dizuo:old:Outer')]))\n"
+        "inner = pulumi.ComponentResource('dizuo:test:Inner', 'city-zone', opts=pulumi.ResourceOptions(parent=outer))\n"
+        "openstack.networking.Network('city-zone-net', name='n', opts=pulumi.ResourceOptions(parent=inner))\n"
+        "openstack.networking.Network('moved', name='m', opts=pulumi.ResourceOptions(\n"
+        "    aliases=[pulumi.Alias(name='was', parent=inner)]))\n"
+        "openstack.networking.Network('apart', name='a')\n",
+    )
+    urn, network = "urn:pulumi:yulin-prod::dizuo-nested::", "openstack:networking/network:Network"
+    assert written["city-zone-net"]["aliases"] == [f"{urn}dizuo:old:Outer$dizuo:test:Inner${network}::town-zone-net"], (
+        written["city-zone-net"]
+    )
+    assert written["moved"]["aliases"] == [
+        f"{urn}dizuo:old:Outer$dizuo:test:Inner${network}::was",
+        f"{urn}dizuo:test:Outer$dizuo:test:Inner${network}::was",
+    ], written["moved"]
+    assert "aliases" not in written["apart"], written["apart"]
+
+
 def test_openstack_json_carries_every_option_that_changes_what_pulumi_up_does(tmp_path: Path) -> None:
     """A program's replace_on_changes, replace_with, deleted_with, import and replacement_trigger reach openstack.json,
     each URN as the engine's, each list sorted and a secret withheld, so a reviewer sees a resource that an input,
     another resource or a trigger value replaces, that another's deletion takes with it, or that `pulumi up` adopts
     rather than makes."""
-    stacks = tmp_path / "stacks"
-    one_file_stack(
-        stacks / "0-opts",
+    written = _openstack_json_of_program(
+        tmp_path,
+        "opts",
         "import pulumi\nimport pulumi_openstack as openstack\n"
         "net = openstack.networking.Network('net', name='n')\n"
         "group = openstack.networking.SecGroup(\n"
@@ -186,8 +319,6 @@ def test_openstack_json_carries_every_option_that_changes_what_pulumi_up_does(tm
         "    aliases=[pulumi.Alias(name='formerly', parent=group)],\n"
         "    replacement_trigger={'release': 2, 'key': pulumi.Output.secret('k')}))\n",
     )
-    synth(load(YULIN), YULIN, tmp_path / "build", stacks)
-    written = _openstack_json(tmp_path / "build", "opts")
     network, group = "openstack:networking/network:Network", "openstack:networking/secGroup:SecGroup"
     urn = "urn:pulumi:yulin-prod::dizuo-opts::"
     assert {k: v for k, v in written["adopted"].items() if k not in {"type", "name", "inputs"}} == {

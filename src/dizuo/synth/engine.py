@@ -43,6 +43,7 @@ from dizuo.declaration.loader import Problem, read_utf8, read_yaml, show_value, 
 from dizuo.interrupt import interruptible
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+ROOT_STACK = "pulumi:pulumi:Stack"
 P = ParamSpec("P")
 T = TypeVar("T")
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - the marker that replaces secrets, not a secret
@@ -68,13 +69,14 @@ class Registered:
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """By input, the URNs of the resources whose outputs it takes."""
     aliases: tuple[str, ...] = ()
-    """URNs this resource was known by before (``aliases``): the engine takes a resource in the state under one of
-    them for this one, so a rename is no replacement."""
+    """URNs this resource was known by before: its own ``aliases``, then those it inherits from an aliased ancestor
+    (:meth:`_RecordingMonitor._aliases_taken`). The engine takes a resource in the state under one of them for this
+    one, so a rename is no replacement."""
     ignore_changes: tuple[str, ...] = ()
     """Inputs whose changes the engine ignores (``ignore_changes``): a deployed resource keeps what it was made with."""
     engine_aliases: tuple[str, ...] = ()
-    """``aliases`` as the Pulumi engine names them (:func:`engine_urn`'s form): what ``pulumi up`` looks for in the
-    state, and what ``pulumi stack --show-urns`` of a stack deployed before shows."""
+    """``aliases`` as the Pulumi engine names them (:func:`engine_urn`'s form), inherited ones included: what
+    ``pulumi up`` looks for in the state, and what ``pulumi stack --show-urns`` of a stack deployed before shows."""
     replace_on_changes: tuple[str, ...] = ()
     """Inputs whose change replaces the resource even where the provider would update it (``replace_on_changes``)."""
     deleted_with: str = ""
@@ -156,13 +158,14 @@ class _RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.records: list[Registered] = []
         self.duplicate_urns: list[str] = []
-        # Each registered URN's type qualified by its ancestors' but the stack's, as the engine qualifies it (the mock
-        # monitor qualifies it by its parent's only): what an alias's engine URN is made of.
-        self._engine_types: dict[str, str] = {}
+        # Each registered resource's URN and aliases as this monitor names them and as the engine does: what the
+        # aliases of its children are made of.
+        self._as_monitor = _UrnForm(engine=False)
+        self._as_engine = _UrnForm(engine=True)
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        if request.type == "pulumi:pulumi:Stack":
+        if request.type == ROOT_STACK:
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         _ensure_event_loop()  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -183,6 +186,9 @@ class _RecordingMonitor(MockMonitor):
         )
         new_id, state = self.mocks.new_resource(args)
         id_ = new_id or request.name
+        with self._lock:  # the parent's, and an alias's parent's, were recorded before: the program awaited their URNs
+            aliases = self._aliases_taken(request, self._as_monitor)
+            engine_aliases = self._aliases_taken(request, self._as_engine)
         record = Registered(
             type=request.type,
             name=request.name,
@@ -196,42 +202,56 @@ class _RecordingMonitor(MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             dependencies=tuple(request.dependencies),
             property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
-            aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
+            aliases=aliases,
             ignore_changes=tuple(request.ignoreChanges),
-            engine_aliases=tuple(self._alias_urn(request, alias, engine=True) for alias in request.aliases),
+            engine_aliases=engine_aliases,
             replace_on_changes=tuple(request.replaceOnChanges),
             deleted_with=request.deletedWith,
             replace_with=tuple(request.replace_with),
             import_id=request.importId,
             replacement_trigger=_replacement_trigger(request),
         )
-        engine_type = self._engine_type(request.parent, request.type)
         with self._lock:
             self.records.append(record)
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
-            self._engine_types[urn] = engine_type
+            self._as_monitor.record(urn, request.parent, request.type, request.name, aliases)
+            self._as_engine.record(urn, request.parent, request.type, request.name, engine_aliases)
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
-    def _alias_urn(self, request: Any, alias: Any, *, engine: bool = False) -> str:
-        """The URN an alias of ``request`` stands for: given as such, or a spec whose unset parts are the resource's;
-        ``engine``: as the engine names it (its type qualified by every ancestor's but the stack's), else as this
-        monitor does."""
-        if alias.urn:
-            return str(alias.urn)
-        spec = alias.spec
-        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
-        type_, name = spec.type or request.type, spec.name or request.name
-        if engine:
-            return f"urn:pulumi:{get_stack()}::{get_project()}::{self._engine_type(parent, type_)}::{name}"
-        return self.make_urn(parent, type_, name)
+    def _aliases_taken(self, request: Any, form: _UrnForm) -> tuple[str, ...]:
+        """The URNs, in ``form``, under which the engine may take a resource of the state for the one ``request``
+        registers, by the engine's rule (pulumi/pulumi pkg/resource/deploy/step_generator.go, generateAliases): each
+        alias the program gave, then, for each URN the parent may have been found under (its own aliases and those it
+        inherits in turn), the resource's URN under that one and each of its aliases under it too (inheritedChildAlias:
+        a name starting with the parent's name takes the parent's former name in its place). The SDK leaves all but the
+        first to the engine, since the monitor takes alias specs (aliasSpecs), so under the mock engine nothing else
+        works them out. Which of the parent's aliases counts depends on the one it was found under in the state: these
+        are the URNs of every state, in the engine's order, without repeats."""
+        own = [urn for alias in request.aliases for urn in self._collapsed(request, alias, form)]
+        taken = dict.fromkeys(own)
+        parent_name = _urn_name(request.parent)
+        for parent_alias in form.aliases.get(request.parent, ()):
+            for type_, name in [(request.type, request.name), *((_urn_type(a), _urn_name(a)) for a in own)]:
+                taken[form.inherited(type_, name, parent_name, parent_alias)] = None
+        return tuple(taken)
 
-    def _engine_type(self, parent: str, type_: str) -> str:
-        """``type_`` qualified as the engine qualifies a child of ``parent``: by every ancestor's type but the stack's
-        (whose URN this monitor never records)."""
-        with self._lock:
-            ancestors = self._engine_types.get(parent)
-        return f"{ancestors}${type_}" if ancestors else type_
+    def _collapsed(self, request: Any, alias: Any, form: _UrnForm) -> list[str]:
+        """The URNs, in ``form``, an alias of ``request`` stands for (the engine's collapseAliasToUrn): given as such,
+        or a spec whose unset parts are the resource's, its stack and project the program's. A spec naming a parent of
+        its own stands under that parent, or under the URN the engine found that parent by when an alias found it."""
+        if alias.urn:
+            return [str(alias.urn)]
+        spec = alias.spec
+        type_, name = spec.type or request.type, spec.name or request.name
+        stack, project = spec.stack or get_stack(), spec.project or get_project()
+        if spec.noParent:
+            parents = [""]
+        elif spec.parentUrn:
+            parents = [form.urns.get(spec.parentUrn, spec.parentUrn), *form.aliases.get(spec.parentUrn, ())]
+        else:
+            parents = [form.urns.get(request.parent, request.parent)]
+        return [form.urn(parent, type_, name, stack, project) for parent in parents]
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         # Reads (StackReferences among them) are recorded too: they are how stacks depend on each other.
@@ -247,11 +267,67 @@ class _RecordingMonitor(MockMonitor):
             retain_on_delete=False,
             inputs=rpc.deserialize_properties(request.properties),
         )
-        engine_type = self._engine_type(request.parent, request.type)
         with self._lock:
             self.records.append(record)
-            self._engine_types[response.urn] = engine_type
+            self._as_monitor.record(response.urn, request.parent, request.type, request.name, ())
+            self._as_engine.record(response.urn, request.parent, request.type, request.name, ())
         return response
+
+
+class _UrnForm:
+    """One way of naming resources by URN, and what it names each registered resource and its aliases. The engine
+    qualifies a resource's type by the types of all its ancestors but the stack's; Pulumi's mock monitor by its parent's
+    own type only, the stack's included."""
+
+    def __init__(self, *, engine: bool) -> None:
+        self.engine = engine
+        self.urns: dict[str, str] = {}
+        """This form's URN of each registered resource, by the URN the mock monitor gave it."""
+        self.aliases: dict[str, tuple[str, ...]] = {}
+        """The aliases (:meth:`_RecordingMonitor._aliases_taken`) of each registered resource that has any, likewise."""
+
+    def record(self, urn: str, parent: str, type_: str, name: str, aliases: tuple[str, ...]) -> None:
+        """Note the resource the mock monitor registered as ``urn``, a child of ``parent`` (a URN of the monitor's)."""
+        self.urns[urn] = self.urn(self.urns.get(parent, parent), type_, name, get_stack(), get_project())
+        if aliases:
+            self.aliases[urn] = aliases
+
+    def urn(self, parent: str, type_: str, name: str, stack: str, project: str) -> str:
+        """The URN of ``type_`` ``name`` under ``parent`` (a URN of this form; "" for none), in this form. Under the
+        stack the engine names a resource as without a parent (collapseAliasToUrn's parentIsRootStack)."""
+        qualified = type_
+        if parent:
+            parent_type = _urn_part(parent, 2)
+            if not self.engine:
+                qualified = f"{parent_type.rsplit('$', 1)[-1]}${type_}"
+            elif parent_type != ROOT_STACK:
+                qualified = f"{parent_type}${type_}"
+        return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+    def inherited(self, type_: str, name: str, parent_name: str, parent_alias: str) -> str:
+        """The URN a child ``type_`` ``name`` of the resource named ``parent_name`` had when that resource had the URN
+        ``parent_alias`` (the engine's inheritedChildAlias): its name keeps its own unless it starts with the parent's,
+        which the parent's former name replaces (``newapp-function`` of ``newapp``, once ``app``: ``app-function``)."""
+        if name.startswith(parent_name):
+            name = _urn_name(parent_alias) + name[len(parent_name) :]
+        return self.urn(parent_alias, type_, name, get_stack(), get_project())
+
+
+def _urn_part(urn: str, index: int) -> str:
+    """Part ``index`` of ``urn`` split as the engine splits it (resource.URN): ``urn:pulumi:<stack>``, the project,
+    the qualified type, the name (which may hold ``::`` itself); "" when there is no such part."""
+    parts = urn.split("::", 3)
+    return parts[index] if index < len(parts) else ""
+
+
+def _urn_name(urn: str) -> str:
+    """The resource name of ``urn`` (resource.URN.Name)."""
+    return _urn_part(urn, 3)
+
+
+def _urn_type(urn: str) -> str:
+    """The type of ``urn`` without its ancestors' (resource.URN.Type)."""
+    return _urn_part(urn, 2).rsplit("$", 1)[-1]
 
 
 def _replacement_trigger(request: Any) -> Any:
