@@ -308,6 +308,25 @@ def test_a_declaration_given_as_a_secret_is_refused_as_a_secret_not_as_missing(t
     assert not [c for c in calls if " up " in c or " preview " in c]
 
 
+def test_a_stack_file_importing_esc_environments_is_refused_before_any_stack_runs(tmp_path: Path) -> None:
+    """A Pulumi.<stack>.yaml importing Pulumi ESC environments (`environment:`), which only Pulumi Cloud opens, is
+    refused before Pulumi runs, naming the file and the key: against a self-managed backend `pulumi up` of that stack
+    would stop on them after the tiers below it were updated."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks", stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    for each in stacks.glob("*/Pulumi.yulin-prod.yaml"):
+        each.write_text(each.read_text().replace("../../inventories/yulin", str(YULIN)), encoding="utf-8")
+    config = stacks / "1-cloud" / "Pulumi.yulin-prod.yaml"
+    config.write_text("environment:\n  - yulin/prod\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+    done, calls = deploy(tmp_path, "up", "--stack", "yulin-prod", stacks=stacks)
+    assert done.returncode == 2, done.stderr[-3000:]
+    text = " ".join(done.stderr.split())
+    refused = f"{config}: environment: '[\"yulin/prod\"]': Pulumi ESC environments, which only Pulumi Cloud opens"
+    assert refused in text, text
+    assert "1 problem(s)" in text, text
+    assert not [c for c in calls if " up " in c or " preview " in c], calls
+
+
 # Like the Pulumi CLI, an update or preview cancels on SIGINT: it keeps writing (the operations in flight finishing)
 # and only then saves its state; killed meanwhile (by SIGPIPE once nobody reads its output), it saves nothing.
 CANCELLABLE_PULUMI = """#!/bin/sh

@@ -212,3 +212,25 @@ def test_a_project_key_declared_with_and_without_its_namespace_is_refused(tmp_pa
         run_program(StackDir(folder, 3, "proj"), "t", YULIN, {})
     said = "config.dizuo-proj:replicas: the same key as config.replicas to the Pulumi CLI (dizuo-proj:replicas)"
     assert f"{folder / 'Pulumi.yaml'}: not a Pulumi project file: {said}" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("written", "imports"), [("[]", False), ("", False), ("[yulin/prod]", True), ("{imports: [a]}", True)]
+)
+def test_a_stack_file_importing_esc_environments_is_refused_and_an_empty_environment_is_none(
+    tmp_path: Path, written: str, imports: bool
+) -> None:
+    """A stack file's `environment:` importing Pulumi ESC environments (a list of names, or a definition) is refused
+    naming the file and the key, as no self-managed backend opens them and the config they give is unknown offline;
+    an empty list or no value, which Pulumi takes for no environment, is none."""
+    folder = one_file_stack(tmp_path / "stacks" / "3-proj", "import pulumi\n")
+    (folder / "Pulumi.t.yaml").write_text(f"environment: {written}\nconfig: {{}}\n", encoding="utf-8")
+    if not imports:
+        run_program(StackDir(folder, 3, "proj"), "t", YULIN, {})
+        return
+    with pytest.raises(SynthError) as refused:
+        run_program(StackDir(folder, 3, "proj"), "t", YULIN, {})
+    assert refused.value.code == BAD_INPUT
+    said = f"{folder / 'Pulumi.t.yaml'}: not a readable stack config: environment: "
+    assert said in str(refused.value), refused.value
+    assert "which only Pulumi Cloud opens" in str(refused.value), refused.value

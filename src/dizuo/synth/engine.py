@@ -898,6 +898,15 @@ def _stack_entries(path: Path, project: str, stack_file: StackFile | None) -> li
         stack_file, problems = read_stack_file(path, path.name)
         if stack_file is None:
             raise StackConfigError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
+    if (environment := stack_file.document.get("environment")) not in (None, []):
+        # Pulumi's ProjectStack takes a null or an empty list for no environment (Environment.Definition gives nothing);
+        # any other value it opens before running the program (openStackEnv), which a self-managed backend cannot do.
+        raise StackConfigError(
+            f"environment: {show_value(environment)}: Pulumi ESC environments, which only Pulumi Cloud opens: against "
+            "the city's self-managed backend `pulumi up` stops with 'backend ... does not support environments', and "
+            "the config they would give the programs (pulumiConfig) cannot be known here; write those values under "
+            "config: instead"
+        )
     config = stack_file.document.get("config") or {}
     if not isinstance(config, dict):
         raise StackConfigError(f"config: a mapping of keys to values, not {type(config).__name__}")
