@@ -3,17 +3,22 @@
 import pulumi
 
 from dizuo import contracts
-from dizuo.baseline.cluster import ClusterBaseline, ClusterBaselineArgs, city_storage_classes
+from dizuo.baseline.cluster import ClusterBaseline, ClusterBaselineArgs, baseline_name, city_storage_classes
 from dizuo.cloud.providers import cluster_providers
 from dizuo.declaration import load
 
 declaration = load(pulumi.Config("dizuo").require("declaration"))
+providers = cluster_providers("baseline", declaration)
 baselines = [
     ClusterBaseline(
-        f"{cluster}-baseline",
-        ClusterBaselineArgs(cluster=cluster, storage_classes=city_storage_classes(declaration, cluster)),
-        pulumi.ResourceOptions(provider=provider),
+        baseline_name(cluster.name),
+        ClusterBaselineArgs(
+            cluster=cluster.name,
+            storage_classes=city_storage_classes(declaration, cluster.name),
+            former_name=cluster.renamed_from and baseline_name(cluster.renamed_from),
+        ),
+        pulumi.ResourceOptions(provider=providers[cluster.name]),
     )
-    for cluster, provider in cluster_providers("baseline", declaration).items()
+    for cluster in declaration.clusters
 ]
 contracts.export(baselines[0].contract)

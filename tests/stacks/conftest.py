@@ -85,6 +85,25 @@ def zone_renamed(old: str, new: str) -> dict[str, Callable[[dict[str, Any]], Non
     }
 
 
+def cluster_renamed(old: str, new: str) -> dict[str, Callable[[dict[str, Any]], None]]:
+    """Edits renaming cluster ``old`` to ``new`` everywhere the declaration names it, saying its former name."""
+
+    def clusters(doc: dict[str, Any]) -> None:
+        cluster = next(c for c in doc["clusters"] if c["name"] == old)
+        cluster["name"], cluster["renamed_from"] = new, old
+
+    def systems(doc: dict[str, Any]) -> None:
+        for system in doc["systems"]:
+            if system["cluster"] == old:
+                system["cluster"] = new
+
+    def city(doc: dict[str, Any]) -> None:
+        if doc.get("migration", {}).get("cluster") == old:
+            doc["migration"]["cluster"] = new
+
+    return {"clusters.yaml": clusters, "systems.yaml": systems, "city.yaml": city}
+
+
 def run_tiers(
     declaration: Path, *folders: str, upstream: dict[str, dict[str, Any]] | None = None, stack: str = "yulin-prod"
 ) -> dict[str, StackRun]:

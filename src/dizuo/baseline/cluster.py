@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from dizuo.aliases import aliased
 from dizuo.contracts import SYSADMIN_GROUP, SYSADMIN_WORKLOADS, BaselineContract
 from dizuo.declaration.model import Declaration
 from dizuo.naming import label, storage_class
@@ -213,6 +214,14 @@ class ClusterBaselineArgs:
     """The cluster's name (for logical names)."""
     storage_classes: tuple[str, ...] = ()
     """The city's StorageClasses on this cluster (``city_storage_classes``): the only ones systems may claim from."""
+    former_name: str | None = None
+    """The component's name before its cluster was renamed (clusters.yaml ``renamed_from``, :func:`baseline_name`):
+    its alias and, after it, each of its children's."""
+
+
+def baseline_name(cluster: str) -> str:
+    """Pulumi logical name of a cluster's baseline."""
+    return f"{cluster}-baseline"
 
 
 class ClusterBaseline(pulumi.ComponentResource):
@@ -221,12 +230,18 @@ class ClusterBaseline(pulumi.ComponentResource):
     contract: BaselineContract
 
     def __init__(self, name: str, args: ClusterBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("dizuo:baseline:ClusterBaseline", name, None, opts)
+        # A renamed cluster's baseline is the deployed one, and so is each of its objects (named after the component):
+        # a new one would be created beside the deployed object of its name, which the API refuses (AlreadyExists).
+        was = args.former_name
+        super().__init__("dizuo:baseline:ClusterBaseline", name, None, aliased(opts or pulumi.ResourceOptions(), was))
         child = pulumi.ResourceOptions(parent=self)
         meta_labels = {"app.kubernetes.io/managed-by": "dizuo"}
         for role, rules in cluster_roles().items():
             k8s.rbac.v1.ClusterRole(
-                f"{name}-{role}", metadata={"name": role, "labels": meta_labels}, rules=rules, opts=child
+                f"{name}-{role}",
+                metadata={"name": role, "labels": meta_labels},
+                rules=rules,
+                opts=aliased(child, was and f"{was}-{role}"),
             )
         for role, group in SEPARATION_OF_DUTIES.items():
             k8s.rbac.v1.ClusterRoleBinding(
@@ -234,7 +249,7 @@ class ClusterBaseline(pulumi.ComponentResource):
                 metadata={"name": role, "labels": meta_labels},
                 role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                 subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
-                opts=child,
+                opts=aliased(child, was and f"{was}-{role}-binding"),
             )
         policy = "dizuo-restricted-workloads"
         keep = "dizuo-keep-data"
@@ -274,13 +289,13 @@ class ClusterBaseline(pulumi.ComponentResource):
                     **({"variables": variables} if variables else {}),
                     "validations": validations,
                 },
-                opts=child,
+                opts=aliased(child, was and f"{was}-{policy_name}"),
             )
             k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
                 f"{name}-{policy_name}-binding",
                 metadata={"name": policy_name, "labels": meta_labels},
                 spec={"policyName": policy_name, "validationActions": ["Deny"], **binding},
-                opts=child,
+                opts=aliased(child, was and f"{was}-{policy_name}-binding"),
             )
         self.contract = BaselineContract(
             department_admin_role="dizuo-department-admin",

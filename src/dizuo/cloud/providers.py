@@ -8,6 +8,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from dizuo.aliases import aliased
 from dizuo.declaration.model import Declaration
 
 
@@ -44,6 +45,9 @@ def cluster_providers(
             # (create-then-delete would remove the object both name). Off by default, but the provider takes
             # PULUMI_K8S_UPSERT_EXISTING_OBJECTS from the environment when unset.
             upsert_existing_objects=False,
+            # A renamed cluster's provider is the deployed one: Pulumi replaces what a provider it takes for another
+            # one made, which is everything the stack has on the cluster (pulumi/pulumi#6453 spares an aliased one).
+            opts=aliased(pulumi.ResourceOptions(), cluster.renamed_from and f"{stack}-{cluster.renamed_from}"),
         )
     return providers
 

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_openstack as openstack
 
+from dizuo.aliases import aliased
 from dizuo.cloud.providers import configured_openstack_region
 from dizuo.cloud.shapes import loader_egress
 from dizuo.contracts import BaselineContract
@@ -80,8 +81,13 @@ class DataPool(pulumi.ComponentResource):
         # An owner's namespace and its quota in each cluster holding its volumes: a claim waits for both, so that a
         # dataset grown in the declaration is admitted only after the quota has grown with it (the API refuses a claim
         # beyond the quota).
+        # A renamed cluster's owner namespaces are the deployed ones, named after it: as new ones, the protected
+        # namespaces would fail the update, and the rest would be created beside the objects of their names.
+        formerly = {c.name: c.renamed_from for c in d.clusters if c.renamed_from is not None}
         namespaces = {
-            (cluster, owner): self._owner_namespace(name, cluster, owner, d, args.providers[cluster], args)
+            (cluster, owner): self._owner_namespace(
+                name, cluster, owner, d, args.providers[cluster], args, formerly.get(cluster)
+            )
             for owner in dict.fromkeys(ds.owner for ds in d.datasets)
             for cluster in d.loader_clusters(owner)
         }
@@ -133,8 +139,12 @@ class DataPool(pulumi.ComponentResource):
         d: Declaration,
         provider: k8s.Provider,
         args: DataPoolArgs,
+        cluster_was: str | None = None,
     ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.ResourceQuota]:
+        """``owner``'s namespace on ``cluster`` and what fences it; ``cluster_was``: the cluster's former name (its
+        ``renamed_from``), after which the deployed ones are named (their aliases)."""
         ns_name = shapes.dataset_namespace(owner)
+        was = cluster_was and f"{name}-{cluster_was}-{ns_name}"
         labels = {
             "app.kubernetes.io/managed-by": "dizuo",
             label("owner"): owner,
@@ -150,7 +160,9 @@ class DataPool(pulumi.ComponentResource):
                 "labels": labels,
                 "annotations": {label("owner-title"): d.department(owner).name},
             },
-            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, provider=provider), KEEP_DATA),
+            opts=aliased(
+                pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, provider=provider), KEEP_DATA), was
+            ),
         )
         k8s.rbac.v1.RoleBinding(
             f"{name}-{cluster}-{ns_name}-owner",
@@ -161,7 +173,9 @@ class DataPool(pulumi.ComponentResource):
                 "name": args.baseline.apply(lambda c: c.department_admin_role),
             },
             subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"dept:{owner}:admins"}],
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
+            opts=aliased(
+                pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]), was and f"{was}-owner"
+            ),
         )
         # Like every system namespace: what it may claim and run is what the declaration says, and no traffic flows
         # in or out unless a policy says so (the owner's loaders bring their own). The fence is retained on delete:
@@ -175,7 +189,7 @@ class DataPool(pulumi.ComponentResource):
             f"{name}-{cluster}-{ns_name}-quota",
             metadata={"name": "quota", "namespace": ns_name, "labels": labels},
             spec={"hard": shapes.dataset_quota(d, owner, cluster)},
-            opts=fence,
+            opts=aliased(fence, was and f"{was}-quota"),
         )
         # With CPU and memory in the quota, the API refuses a pod whose containers declare no requests or limits: the
         # LimitRange gives them defaults, and caps any one container at the namespace's limits.
@@ -183,13 +197,13 @@ class DataPool(pulumi.ComponentResource):
             f"{name}-{cluster}-{ns_name}-limits",
             metadata={"name": "limits", "namespace": ns_name, "labels": labels},
             spec={"limits": shapes.loader_limits(d, owner)},
-            opts=fence,
+            opts=aliased(fence, was and f"{was}-limits"),
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-{cluster}-{ns_name}-default-deny",
             metadata={"name": "default-deny", "namespace": ns_name, "labels": labels},
             spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-            opts=fence,
+            opts=aliased(fence, was and f"{was}-default-deny"),
         )
         # The owner's loaders resolve names and pull from each dataset's source_system (its namespace accepts this
         # one: cloud.shapes.dataset_loaders); the owner's role may not write network policies, so they come from here.
@@ -197,6 +211,6 @@ class DataPool(pulumi.ComponentResource):
             f"{name}-{cluster}-{ns_name}-declared-flows",
             metadata={"name": "declared-flows", "namespace": ns_name, "labels": labels},
             spec={"podSelector": {}, "policyTypes": ["Egress"], "egress": loader_egress(d, owner, cluster)},
-            opts=in_ns,
+            opts=aliased(in_ns, was and f"{was}-declared-flows"),
         )
         return ns, quota

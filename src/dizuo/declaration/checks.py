@@ -119,8 +119,8 @@ def _duplicates(
 
 
 def _former_names(file: str, entries: Iterable[tuple[str, str, str | None]], what: str) -> list[Problem]:
-    """Of ``entries`` (key path, name, ``renamed_from``) of one kind (zones, subnets), each former name that cannot
-    stand for one deployed entry: the network stack aliases the entry's resources to their former names, and Pulumi
+    """Of ``entries`` (key path, name, ``renamed_from``) of one kind (zones, subnets, clusters), each former name that
+    cannot stand for one deployed entry: the stacks alias the entry's resources to their former names, and Pulumi
     refuses an alias that two resources claim or that another resource has now."""
     listed = list(entries)
     named = {name: path for path, name, _ in listed}
@@ -198,6 +198,7 @@ def _unique_names(d: Declaration, shown: Shown) -> list[Problem]:
             "subnet",
         ),
         *_duplicates(clu, ((f"clusters[{i}].name", c.name) for i, c in enumerate(d.clusters)), "cluster"),
+        *_former_names(clu, ((f"clusters[{i}]", c.name, c.renamed_from) for i, c in enumerate(d.clusters)), "cluster"),
         *_duplicates(
             clu,
             (

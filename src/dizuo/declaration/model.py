@@ -524,6 +524,13 @@ class Cluster(Frozen):
         "namespace's network policy lets DNS (UDP and TCP 53) out to these addresses too, beside CoreDNS in "
         "kube-system. Empty (the default): pods resolve through CoreDNS only",
     )
+    renamed_from: Code | None = Field(
+        default=None,
+        description="The cluster's name before a rename, kept until `dizuo up` has run with the new one: the stacks "
+        "then rename what they named after the cluster in place (its ingress port, Kubernetes providers, baseline, "
+        "data-pool namespaces). Without it each is a new one, made before the old one goes: the protected ingress "
+        "port fails the update, and the data-pool namespaces and everything on the cluster are made anew",
+    )
 
 
 class ClustersFile(Frozen):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pulumi
 import pulumi_openstack as openstack
 
+from dizuo.aliases import aliased
 from dizuo.contracts import NetworkContract, ZoneContract
 from dizuo.declaration.model import NetworkFile
 from dizuo.naming import management_port_tag
@@ -50,6 +51,8 @@ class CityNetworkArgs:
     """The provider network the internet zone's router uses as gateway: its UUID, or its name (looked up)."""
     ingress_addresses: dict[str, str] = field(default_factory=dict)
     """Each cluster's ingress address (clusters.yaml), by cluster name: reserved on its subnet."""
+    renamed_clusters: dict[str, str] = field(default_factory=dict)
+    """Each renamed cluster's former name (clusters.yaml ``renamed_from``), by its name: its ingress port's alias."""
     host_addresses: tuple[str, ...] = ()
     """The addresses of the hosts of hosts.yaml: left out of their subnets' allocation pools, so that Neutron never
     hands one to another machine (a VM booted before the host, or beside a host outside Neutron)."""
@@ -78,16 +81,6 @@ def external_network_id(name_or_id: str, opts: pulumi.InvokeOptions | None = Non
         return str(uuid.UUID(name_or_id))
     except ValueError:
         return openstack.networking.get_network_output(name=name_or_id, external=True, opts=opts).id
-
-
-def _formerly(opts: pulumi.ResourceOptions, *names: str | None) -> pulumi.ResourceOptions:
-    """``opts`` with an alias to each of the resource's former ``names`` (None: none), its name under a zone's or
-    subnet's ``renamed_from`` or as dizuo 0.1.0 named it: Pulumi then takes the deployed resource for this one, and
-    updates what changed in place, instead of replacing it."""
-    formers = sorted({n for n in names if n is not None})
-    if not formers:
-        return opts
-    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=n) for n in formers]))
 
 
 class CityNetwork(pulumi.ComponentResource):
@@ -135,7 +128,7 @@ class CityNetwork(pulumi.ComponentResource):
                 description=neutron_description(f"{zone.title} ({zone.kind.value})"),
                 admin_state_up=True,
                 tags=["dizuo", f"zone:{zone.name}"],
-                opts=_formerly(child, was and f"{name}-{was}-net"),
+                opts=aliased(child, was and f"{name}-{was}-net"),
             )
             router = openstack.networking.Router(
                 f"{name}-{zone.name}-router",
@@ -144,7 +137,7 @@ class CityNetwork(pulumi.ComponentResource):
                 # Only the internet DMZ routes out; the other zones reach the world only through declared flows.
                 external_network_id=gateway_id if zone.kind.value == "internet" else None,
                 tags=["dizuo", f"zone:{zone.name}"],
-                opts=_formerly(child, was and f"{name}-{was}-router"),
+                opts=aliased(child, was and f"{name}-{was}-router"),
             )
             routers[zone.name] = router
             networks[zone.name] = network
@@ -159,7 +152,7 @@ class CityNetwork(pulumi.ComponentResource):
                     f"zone:{zone.name}",
                     *(management_port_tag(port) for port in args.network.management_ports),
                 ],
-                opts=_formerly(child, was and f"{name}-{was}-sg"),
+                opts=aliased(child, was and f"{name}-{was}-sg"),
             )
             groups[zone.name] = group
             # Members of a zone talk to each other (Kubernetes nodes and their API server, kubelets, the CNI's
@@ -174,7 +167,7 @@ class CityNetwork(pulumi.ComponentResource):
                 # the zone), so that it never goes out of date. Rules made before keep theirs (rule_child): the zone's
                 # title up to dizuo 0.1.0, its code since, the former code after a zone rename.
                 description=WITHIN_RULE_DESCRIPTION,
-                opts=_formerly(rule_child, was and f"{name}-{within_rule_name(was)}"),
+                opts=aliased(rule_child, was and f"{name}-{within_rule_name(was)}"),
             )
             subnet_ids = []
             for subnet in zone.subnets:
@@ -200,13 +193,13 @@ class CityNetwork(pulumi.ComponentResource):
                     # it would be made before the old one goes, and Neutron refuses a second subnet of one range on a
                     # network ("Requested subnet with cidr ... overlaps with another subnet"); deleting the old one
                     # first would cut its machines off, and Neutron deletes no subnet with their ports on it anyway.
-                    opts=_formerly(child, subnet.renamed_from and f"{name}-{subnet.renamed_from}-subnet"),
+                    opts=aliased(child, subnet.renamed_from and f"{name}-{subnet.renamed_from}-subnet"),
                 )
                 interfaces[subnet.name] = openstack.networking.RouterInterface(
                     f"{name}-{subnet.name}-rif",
                     router_id=router.id,
                     subnet_id=sub.id,
-                    opts=_formerly(child, subnet.renamed_from and f"{name}-{subnet.renamed_from}-rif"),
+                    opts=aliased(child, subnet.renamed_from and f"{name}-{subnet.renamed_from}-rif"),
                 )
                 subnet_ids.append(sub.id)
                 subnets[subnet.name] = sub
@@ -238,7 +231,7 @@ class CityNetwork(pulumi.ComponentResource):
                 port_range_max=rule.port,
                 remote_ip_prefix=rule.remote_cidr,
                 description=neutron_description(rule.description),
-                opts=_formerly(
+                opts=aliased(
                     rule_child,
                     up_to_0_1_0 and f"{name}-{up_to_0_1_0}",
                     *(
@@ -290,7 +283,7 @@ class CityNetwork(pulumi.ComponentResource):
                 router_id=routers[ingress.destination].id,
                 destination_cidr=ingress.cidr,
                 next_hop=ingress.via,
-                opts=_formerly(
+                opts=aliased(
                     # Neutron accepts a next hop only on a subnet the router is attached to.
                     pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[interfaces[held[1].name]])),
                     up_to_0_1_0 and f"{name}-{up_to_0_1_0}",
@@ -307,6 +300,9 @@ class CityNetwork(pulumi.ComponentResource):
                 subnets,
                 address,
                 f"ingress address of cluster {cluster}: the DNS names it serves point here",
+                # A renamed cluster's port is the deployed one, renamed in place: as a new one it would ask for the
+                # address the old one holds, and the old one is protected.
+                aliases=[f"{name}-{was}-ingress"] if (was := args.renamed_clusters.get(cluster)) else None,
             )
             for cluster, address in sorted(args.ingress_addresses.items())
         }
@@ -344,9 +340,7 @@ class CityNetwork(pulumi.ComponentResource):
             # Protected: names in the city's DNS resolve to this address. Moving or dropping it is a planned change
             # (DNS first, then `pulumi state unprotect`), never the side effect of an edit to the declaration, which
             # would hand the address back to DHCP while clients still go there.
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=True, aliases=[pulumi.Alias(name=n) for n in aliases or []]
-            ),
+            opts=aliased(pulumi.ResourceOptions(parent=self, protect=True), *(aliases or [])),
         )
 
     def _route_between_zones(
@@ -392,13 +386,13 @@ class CityNetwork(pulumi.ComponentResource):
                 admin_state_up=True,
                 fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=subnet.id, ip_address=addresses[zone.name])],
                 tags=["dizuo", f"zone:{zone.name}"],
-                opts=_formerly(child, was and f"{name}-{was}-transit-port"),
+                opts=aliased(child, was and f"{name}-{was}-transit-port"),
             )
             attached[zone.name] = openstack.networking.RouterInterface(
                 f"{name}-{zone.name}-transit-rif",
                 router_id=routers[zone.name].id,
                 port_id=port.id,
-                opts=_formerly(child, was and f"{name}-{was}-transit-rif"),
+                opts=aliased(child, was and f"{name}-{was}-transit-rif"),
             )
         cidr = {z.name: z.cidr for z in network.zones}
         for a, b in network.routed_zone_pairs():
@@ -409,7 +403,7 @@ class CityNetwork(pulumi.ComponentResource):
                     router_id=routers[here].id,
                     destination_cidr=cidr[there],
                     next_hop=addresses[there],
-                    opts=_formerly(
+                    opts=aliased(
                         # Neutron accepts a next hop only on a subnet the router is attached to.
                         pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[attached[here]])),
                         f"{name}-{zone_route_name(formerly.get(here, here), formerly.get(there, there))}"
