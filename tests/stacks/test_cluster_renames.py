@@ -8,9 +8,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from dizuo.declaration import load
 from dizuo.synth.engine import StackRun
-from dizuo.synth.synth import synth
+from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, city_copy, cluster_renamed, run_tiers
 
@@ -105,3 +108,22 @@ def test_openstack_json_names_a_renamed_clusters_ingress_port_by_the_urn_pulumi_
         f"urn:pulumi:{run.stack}::{run.project}::dizuo:network:CityNetwork${PORT}::yl-yl-gov-ingress"
     ], port
     assert port["protect"] is True, port
+
+
+def test_a_renamed_clusters_kubeconfig_left_under_its_former_name_is_refused_naming_the_key(tmp_path: Path) -> None:
+    """With yl-gov renamed yl-egov and its kubeconfig still under dizuo:kubeconfig-yl-gov, the provider would read
+    dizuo:kubeconfig-yl-egov, find none and take ~/.kube/config: the stack refuses to run, naming the config file and
+    the key to move, and synth writes nothing."""
+    city = city_copy(tmp_path / "city", cluster_renamed("yl-gov", "yl-egov"))
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-baseline", stacks / "0-baseline", ignore=shutil.ignore_patterns("__pycache__"))
+    config_file = stacks / "0-baseline" / "Pulumi.yulin-prod.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    config["config"]["dizuo:kubeconfig-yl-gov"] = "apiVersion: v1"
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(SynthError) as caught:
+        synth(load(city), city, tmp_path / "build", stacks)
+    said = " ".join(caught.value.errors)
+    assert f"{config_file.resolve()}: config.dizuo:kubeconfig-yl-gov: the kubeconfig of cluster 'yl-gov'" in said, said
+    assert "`pulumi config set --secret dizuo:kubeconfig-yl-egov <kubeconfig>`" in said, said
+    assert not (tmp_path / "build").exists()

@@ -24,6 +24,20 @@ def cluster_providers(
     for cluster in declaration.clusters:
         if clusters is not None and cluster.name not in clusters:
             continue
+        was = cluster.renamed_from
+        if (
+            was
+            and config.get_secret(f"kubeconfig-{was}") is not None
+            and config.get_secret(f"kubeconfig-{cluster.name}") is None
+        ):
+            # The provider would take ~/.kube/config instead, silently: whatever cluster its context names there.
+            raise pulumi.RunError(
+                f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.dizuo:kubeconfig-{was}: the "
+                f"kubeconfig of cluster {was!r}, which clusters.yaml renames {cluster.name!r} (renamed_from), whose "
+                f"provider reads dizuo:kubeconfig-{cluster.name}, which is not set, and would take ~/.kube/config "
+                f"instead; move it with `pulumi config set --secret dizuo:kubeconfig-{cluster.name} <kubeconfig>` and "
+                f"`pulumi config rm dizuo:kubeconfig-{was}` in this folder"
+            )
         providers[cluster.name] = k8s.Provider(
             f"{stack}-{cluster.name}",
             context=cluster.name,
