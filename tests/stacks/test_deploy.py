@@ -552,3 +552,18 @@ def test_a_pulumi_that_fails_its_version_is_named_by_its_own_path(tmp_path: Path
     )
     assert "dizuo-pulumi-" not in text, text
     assert [c.split(" :: ")[1] for c in calls] == ["version"]
+
+
+def test_a_pulumi_the_kernel_will_not_run_is_said_in_one_line(tmp_path: Path) -> None:
+    """A `pulumi` on PATH that cannot be executed (executable, but no `#!` line nor a binary) exits 2 with one line
+    from the session wrapper saying why and dizuo's refusal naming that CLI, not a Python traceback."""
+    (tmp_path / "state" / ".pulumi").mkdir(parents=True)
+    args = [*UPDATE_NETWORK, "--stacks", str(ROOT / "stacks"), "--backend", f"file://{tmp_path / 'state'}"]
+    done, calls = with_fake_pulumi(tmp_path, args, fake="\x7fELF not really\n")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    pulumi = tmp_path / "bin" / "pulumi"
+    text = " ".join(done.stderr.split())
+    assert f"{pulumi}: cannot run it: Exec format error" in text, text
+    assert f"{pulumi}: not a Pulumi CLI dizuo can use: `pulumi version` exited with status 126" in text, text
+    assert calls == []

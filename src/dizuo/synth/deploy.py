@@ -397,9 +397,18 @@ def _cancel_pulumi(_signum: int) -> None:
 
 # Run by the Automation API as `pulumi`: the real CLI, the same process (exec), in a session of its own. The API puts
 # this folder first on PATH; the CLI gets PATH as it was.
+# A CLI the kernel will not run (no `#!` line, a missing interpreter) is said in one line, as sh says it, with sh's
+# status for it (126), rather than a Python traceback above dizuo's own refusal.
 _SESSION_WRAPPER = """#!/bin/sh
 case "$PATH" in {folder}:*) PATH=${{PATH#*:}} ;; esac
-exec {python} -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' {pulumi} "$@"
+exec {python} -c 'import os, sys
+os.setsid()
+try:
+    os.execv(sys.argv[1], sys.argv[1:])
+except OSError as error:
+    print(f"{{sys.argv[1]}}: cannot run it: {{error.strerror}}", file=sys.stderr)
+    sys.exit(126)
+' {pulumi} "$@"
 """
 
 
