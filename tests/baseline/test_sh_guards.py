@@ -57,3 +57,44 @@ def test_the_commands_of_a_line_are_listed_without_asking_its_tests():
         "cd /",
         "run-parts --report /etc/cron.daily",
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "commands"),
+    [
+        # A substitution holding parentheses of its own no longer makes the line unreadable.
+        ('[ -x /opt/none ] && logger $(uname -r | (tr a-z A-Z)) || run-parts /etc/cron.daily',
+         [Command('logger $(uname -r | (tr a-z A-Z))', "`[ -x /opt/none ] &&` stops it: /opt/none is not there"),
+          Command("run-parts /etc/cron.daily", None)]),
+        # A `case` beside the guard is one command that runs; the guard after it is still read.
+        ('case "$(date +%u)" in 7) logger sunday;; esac; [ -x /usr/sbin/anacron ] || run-parts /etc/cron.daily',
+         [Command('case "$(date +%u)" in 7) logger sunday;; esac', None),
+          Command("run-parts /etc/cron.daily", "`[ -x /usr/sbin/anacron ] ||` stops it: /usr/sbin/anacron is there")]),
+        # A script whose guard goes on past a `\` at the end of its line.
+        ("#!/bin/sh\n[ -x /usr/sbin/anacron ] \\\n  || run-parts \\\n     /etc/cron.daily\n",
+         [Command("run-parts \\\n     /etc/cron.daily",
+                  "`[ -x /usr/sbin/anacron ] ||` stops it: /usr/sbin/anacron is there")]),
+        # A quoted path is asked as the shell hands it on, unquoted.
+        ("test ! -x '/usr/sbin/'\"anacron\" && run-parts /etc/cron.daily",
+         [Command("run-parts /etc/cron.daily",
+                  "`test ! -x '/usr/sbin/'\"anacron\" &&` stops it: /usr/sbin/anacron is there")]),
+    ],
+)  # fmt: skip
+def test_lines_the_grammar_reads_whole_are_read_as_sh_runs_them(line, commands):
+    """Substitutions with nested parentheses, a `case`, `\\` continuations and quoted paths no longer hide guards."""
+    assert commands_run(line, _answer) == commands
+
+
+def test_a_leading_bang_negates_the_whole_pipeline():
+    """`! a | b` is `! { a | b; }` in sh, though the grammar binds the `!` to a alone: its status is b's, negated."""
+    assert commands_run("! test -x /opt/none | cat && run-parts /etc/cron.daily", _answer) == [
+        Command("cat", None),
+        Command("run-parts /etc/cron.daily", "`! test -x /opt/none | cat &&` stops it: cat is taken to succeed"),
+    ]
+
+
+def test_a_line_the_grammar_cannot_parse_is_one_command_that_runs():
+    """An unbalanced quote leaves the line as written, one command that runs, as before sh was read."""
+    line = "[ -x /usr/sbin/anacron ] || run-parts '/etc/cron.daily"
+    assert commands_run(line, _answer) == [Command(line, None)]
+    assert commands_of(line) == [line]
