@@ -1539,6 +1539,13 @@ NOTHING_RUNS_DAILY = f"nothing runs /etc/cron.daily, so cron never runs {DAILY}"
              "does, but root's crontab has no user field"],
             None, id="redhat-user-field", marks=ROOT_OWNS_CRONTABS,
         ),
+        # A job that is all standard input (`%` first) hands the shell nothing: no command named, nothing run.
+        pytest.param(
+            "debian", DEBIAN_ROOT_CRONTAB, "30 6 * * * %run-parts --report /etc/cron.daily",
+            [f"{NOTHING_RUNS_DAILY}: no line of /etc/crontab, /etc/cron.d or {DEBIAN_ROOT_CRONTAB} runs run-parts on "
+             "/etc/cron.daily, nor any job of /etc/anacrontab"],
+            None, id="debian-all-standard-input", marks=ROOT_OWNS_CRONTABS,
+        ),
     ],
 )  # fmt: skip
 def test_roots_own_crontab_can_run_cron_daily(logrotate_runners, tmp_path, family, crontab, line, problems, evidence):
@@ -1906,6 +1913,44 @@ def test_a_cron_line_s_guards_are_read_as_sh_reads_them(logrotate_runners, debia
     assert (shown, len(finding.problems)) == (problems, len(problems)), finding.problems
     if evidence is not None:
         assert evidence in finding.evidence, finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("line", "problems"),
+    [
+        # cron ends the command at an unescaped %, handing the rest to it as standard input: run-parts is logger's
+        # input, and nothing runs cron.daily (old code: the whole line was read as sh, and run-parts counted).
+        pytest.param(
+            "logger -t cron daily %cd / && run-parts --report /etc/cron.daily",
+            [f"{NOTHING_RUNS_DAILY}: no line of /etc/crontab"],
+            id="percent-ends-the-command", marks=ROOT_OWNS_CRONTABS,
+        ),
+        # An escaped \\% is a % of the command, which goes on: run-parts runs.
+        pytest.param(
+            "logger -t cron 100\\% daily; cd / && run-parts --report /etc/cron.daily", [],
+            id="escaped-percent-goes-on", marks=ROOT_OWNS_CRONTABS,
+        ),
+        # A line that is all standard input hands the shell nothing: no job, and nothing to read.
+        pytest.param(
+            "%cd / && run-parts --report /etc/cron.daily",
+            [f"{NOTHING_RUNS_DAILY}: no line of /etc/crontab"],
+            id="all-standard-input", marks=ROOT_OWNS_CRONTABS,
+        ),
+    ],
+)  # fmt: skip
+def test_a_cron_command_ends_at_its_first_unescaped_percent(logrotate_runners, tmp_path, line, problems):
+    """DZ-AU-05: what follows an unescaped % of a crontab line is the command's standard input, not sh (crontab(5))."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    crontab = root / "etc/crontab"
+    shipped = f"{DEBIAN_DAILY_GUARD}{{ cd / && run-parts --report /etc/cron.daily; }}"
+    assert shipped in crontab.read_text(), "the package's cron.daily line is the one rewritten"
+    crontab.write_text(crontab.read_text().replace(shipped, line))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=False, running={"cron"})
+    shown = [actual[: len(wanted)] for actual, wanted in zip(finding.problems, problems, strict=False)]
+    assert (shown, len(finding.problems)) == (problems, len(problems)), finding.problems
 
 
 RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"

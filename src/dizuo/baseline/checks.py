@@ -1171,8 +1171,30 @@ def _cron_commands(host: Host, daemon: str, systemd: bool) -> list[tuple[str, st
             before = (1 if line.startswith("@") else 5) + names_user
             fields = line.split(None, before)
             if len(fields) == before + 1:
-                jobs.append((file, fields[-2] if names_user else "root", fields[-1], skipped))
+                jobs.append((file, fields[-2] if names_user else "root", _shell_command(fields[-1]), skipped))
     return jobs
+
+
+def _shell_command(job: str) -> str:
+    """What cron hands to the shell of a crontab line's command (crontab(5)): the command up to its first `%` that no
+    backslash escapes, the rest being the command's standard input, each `\\%` made a `%`. As cron's do_command
+    reads it, a backslash escapes the character after it and is dropped before a `%` alone (`\\\\%` ends the
+    command), so `logger done %run-parts /etc/cron.daily` hands run-parts to logger's input, and runs no cron.daily."""
+    command: list[str] = []
+    escaped = False
+    for character in job:
+        if escaped:
+            if character == "%":
+                command[-1] = "%"
+            else:
+                command.append(character)
+            escaped = False
+        elif character == "%":
+            break
+        else:
+            command.append(character)
+            escaped = character == "\\"
+    return "".join(command)
 
 
 def _root_crontab(daemon: str) -> list[str]:
@@ -1268,7 +1290,7 @@ def _what_runs_cron_daily(
             if daily in _RUN_PARTS.findall(command):
                 why_not.append(f"{file} runs {daily} as {user}, not root, who alone can rotate the system's logs")
             continue
-        if file == _ROOT_CRONTABS.get(daemon or "") and command.split(None, 1)[0] == "root":
+        if file == _ROOT_CRONTABS.get(daemon or "") and command.split(None, 1)[:1] == ["root"]:
             # A line copied from /etc/crontab: cron hands `root run-parts ...` to the shell, which finds no root.
             why_not.append(f"{file} names the user root, as /etc/crontab does, but root's crontab has no user field")
             continue
