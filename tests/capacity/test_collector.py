@@ -9,6 +9,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
+from declarations import with_cluster_renamed
 from dizuo.capacity.collector import GIB, CapacityCollector, LeftOut, Snapshot, allocations
 from dizuo.capacity.types import Forecast
 from dizuo.declaration import load
@@ -252,3 +253,25 @@ def test_a_refresh_period_the_exporter_cannot_see_past_is_named():
     )
     assert unwatched_refresh_periods(yearly, lookback) == [f"datasets[{statistics}].refresh_days: 365 days (tj-ndsj)"]
     assert unwatched_refresh_periods(yearly, lookback + 86400) == []
+
+
+def test_a_renamed_cluster_s_pool_is_told_by_its_former_name_until_relabelled():
+    """yl-gov renamed yl-egov (renamed_from): xc-ceph's Ceph series labelled by Rook with the former cluster name is the
+    pool's own, beside another cluster's of that name (not two unknown ones, none told); once a series carries the new
+    name, that one is."""
+    declaration = with_cluster_renamed(load(ROOT / "inventories" / "yulin"), "yl-gov", "yl-egov")
+
+    def told(*volumes: str) -> tuple[str, str]:
+        snapshot = Snapshot(forecasts=tuple(ceph_pool(v) for v in volumes), succeeded_at=NOW)
+        registry = collect(snapshot, allocations(declaration))
+        [told] = [
+            (s.labels["kind"], s.labels["volume"])
+            for f in registry.collect()
+            if f.name == "dizuo_storage_allocated_bytes"
+            for s in f.samples
+            if s.labels["scope"] == "pool" and s.labels["pool"] == "xc-ceph"
+        ]
+        return told
+
+    assert told("yl-gov/xc-ceph", "dc2/xc-ceph") == ("ceph_pool", "yl-gov/xc-ceph")
+    assert told("yl-gov/xc-ceph", "yl-egov/xc-ceph", "dc2/xc-ceph") == ("ceph_pool", "yl-egov/xc-ceph")

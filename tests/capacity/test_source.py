@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from declarations import with_cluster_renamed
 from dizuo.capacity import prometheus_source
 from dizuo.capacity.config_files import ConfigError
 from dizuo.capacity.prometheus_source import (
@@ -946,6 +947,33 @@ def test_a_csv_volume_named_with_its_cluster_belongs_to_its_owner_there(declarat
     assert [(h.labels["department"], h.labels["system"], h.labels["pool"]) for h in labelled] == [
         ("gaj", "", "datapool-ceph"),
         ("sjj", "sjj-tyrz", "xc-ceph"),
+        ("", "", ""),
+    ]
+
+
+def test_a_renamed_cluster_s_volumes_belong_to_their_owners_under_either_name(declaration):
+    """yl-gov renamed yl-egov (renamed_from): its claims labelled with either name, by Prometheus or in a CSV id, are
+    their owners' there (until the city relabels its `cluster`, its series carry the former name), and still no one's
+    in yl-dmz."""
+    from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
+
+    ownership = Ownership.from_declaration(with_cluster_renamed(declaration, "yl-gov", "yl-egov"))
+
+    def owner(cluster: str, namespace: str, claim: str = "data") -> tuple[str, str, str]:
+        labels = ownership.labels(PVC, {"cluster": cluster, "namespace": namespace, "persistentvolumeclaim": claim})
+        return labels["department"], labels["system"], labels["pool"]
+
+    for name in ("yl-egov", "yl-gov"):
+        assert owner(name, "sjj-tyrz") == ("sjj", "sjj-tyrz", "xc-ceph"), name
+        assert owner(name, "dp-gaj", "rk-jcxx") == ("gaj", "", "datapool-ceph"), name
+    assert owner("yl-dmz", "sjj-tyrz") == ("", "", "")
+    ids = ["pvc:yl-gov/dp-gaj/rk-jcxx", "yl-gov/sjj-tyrz/data", "yl-egov/sjj-tyrz/data", "yl-dmz/sjj-tyrz/data"]
+    histories = [UsageHistory(i, np.array([int(NOW)]), np.array([1.0]), np.array([2.0])) for i in ids]
+    labelled = label_from_declaration(histories, ownership)
+    assert [(h.labels["department"], h.labels["system"], h.labels.get("dataset", "")) for h in labelled] == [
+        ("gaj", "", "rk-jcxx"),
+        ("sjj", "sjj-tyrz", ""),
+        ("sjj", "sjj-tyrz", ""),
         ("", "", ""),
     ]
 

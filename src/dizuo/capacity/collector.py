@@ -137,7 +137,7 @@ class Allocation:
     bytes: float
     labels: dict[str, str] = field(default_factory=dict)
     # A pool's: the values the `cluster` label of its Ceph cluster's series may carry, its fsid (ceph_cluster_id)
-    # first, then the name of the Kubernetes cluster declaring it.
+    # first, then the names of the Kubernetes cluster declaring it (its name, then its former one: Cluster.names).
     clusters: tuple[str, ...] = ()
 
 
@@ -162,7 +162,11 @@ def allocations(declaration: Declaration | None) -> tuple[Allocation, ...]:
     out = [Allocation("department", d.code, d.quota.storage_gib * GIB) for d in declaration.departments]
     out += [
         Allocation(
-            "pool", p.name, p.capacity_gib * GIB, clusters=(*([p.ceph_cluster_id] if p.ceph_cluster_id else []), c.name)
+            # A renamed cluster's former name still labels its Ceph series until the city's monitoring relabels it.
+            "pool",
+            p.name,
+            p.capacity_gib * GIB,
+            clusters=(*([p.ceph_cluster_id] if p.ceph_cluster_id else []), *c.names),
         )
         for c in declaration.clusters
         for p in c.storage_pools
@@ -177,7 +181,8 @@ def own_ceph_series(
     cluster, and those of clusters no declared pool names (``declared``). ``clusters`` are the values its own
     cluster's ``cluster`` label may carry, its fsid first: the fsid names one Ceph cluster and wins; the name of the
     Kubernetes cluster declaring the pool (Rook's labelling) counts only where no series carries the fsid, since it
-    may label another Ceph cluster run beside it. Every cluster has ``.mgr`` and ``rbd`` is Ceph's usual name, so two
+    may label another Ceph cluster run beside it, and its former name (after a rename) only where none carries its
+    name. Every cluster has ``.mgr`` and ``rbd`` is Ceph's usual name, so two
     clusters' pools may share the name; the capacity report and the exporter both tell a declared pool's series so."""
     of_cluster = {s: s.rpartition("/")[0] for s in series}  # '' where it has none (a CSV's ``xc-ceph``)
     own = next(([s for s in series if of_cluster[s] == c] for c in clusters if c in of_cluster.values()), [])

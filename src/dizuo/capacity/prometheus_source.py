@@ -21,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -519,7 +519,8 @@ class Ownership:
 
     by_code: Mapping[str, Owner]
     pools: frozenset[str]
-    clusters: frozenset[str] = frozenset()
+    # Each name a declared cluster goes by (a renamed one's former name too), to its name (Declaration.cluster_names).
+    clusters: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_declaration(cls, declaration: Declaration | None) -> Ownership:
@@ -548,7 +549,7 @@ class Ownership:
         return cls(
             by_code=by_code,
             pools=frozenset(p.name for p in declaration.storage_pools()),
-            clusters=frozenset(c.name for c in declaration.clusters),
+            clusters=declaration.cluster_names(),
         )
 
     def dataset_codes(self, datasets: Collection[str]) -> frozenset[str]:
@@ -559,9 +560,9 @@ class Ownership:
         """The owner of a system, department or dataset code, or of the data-pool claim ``<code>/<claim>`` (a
         namespace and a claim name together say which dataset it holds); empty when the declaration does not know,
         or when ``cluster`` is a declared cluster other than the one the system or dataset is declared in (a
-        namespace of the same name there is not theirs)."""
+        namespace of the same name there is not theirs). A renamed cluster's former name is that cluster."""
         owner = self.by_code.get(f"{code}/{claim}") or self.by_code.get(code, Owner())
-        if cluster in self.clusters and owner.cluster and owner.cluster != cluster:
+        if cluster in self.clusters and owner.cluster and owner.cluster != self.clusters[cluster]:
             return Owner()
         return owner
 

@@ -532,6 +532,13 @@ class Cluster(Frozen):
         "port fails the update, and the data-pool namespaces and everything on the cluster are made anew",
     )
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names the cluster goes by, its name first, then its former one (``renamed_from``): until the city's
+        monitoring relabels it, what it reports (Rook's Ceph series, Prometheus' ``cluster`` label) carries the
+        former."""
+        return (self.name, *([self.renamed_from] if self.renamed_from else []))
+
 
 class ClustersFile(Frozen):
     """clusters.yaml."""
@@ -872,6 +879,11 @@ class Declaration(Frozen):
     def storage_pools(self) -> tuple[StoragePool, ...]:
         """Every storage pool of every cluster."""
         return tuple(p for c in self.clusters for p in c.storage_pools)
+
+    def cluster_names(self) -> dict[str, str]:
+        """Each name a cluster goes by (see ``Cluster.names``: its name, and its former one after a rename), to its
+        name: a former name is read as the cluster it now names."""
+        return {name: c.name for c in self.clusters for name in c.names}
 
     def loader_cluster(self, ds: Dataset) -> str | None:
         """The cluster whose ``dp-<owner>`` namespace holds and loads ``ds``: its storage pool's. None for a bucket (a
