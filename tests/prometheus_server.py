@@ -168,9 +168,11 @@ def quick_rules(work: Path, rules: Path) -> Path:
     return quick
 
 
-def start_exporter(root: Path, prometheus_url: str, listen: str, log: Path, *flags: str) -> subprocess.Popen[bytes]:
-    """`dizuo capacity serve` of the real CLI, reading ``prometheus_url`` with Yulin's declaration every 2 s and
-    serving on ``listen``, its output in ``log``; stop it with :func:`stop`."""
+def start_exporter(
+    root: Path, prometheus_url: str, listen: str, log: Path, *flags: str, declaration: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`dizuo capacity serve` of the real CLI, reading ``prometheus_url`` with Yulin's declaration (or
+    ``declaration``) every 2 s and serving on ``listen``, its output in ``log``; stop it with :func:`stop`."""
     with log.open("wb") as out:
         return subprocess.Popen(
             [
@@ -184,7 +186,7 @@ def start_exporter(root: Path, prometheus_url: str, listen: str, log: Path, *fla
                 "--listen",
                 listen,
                 "--declaration",
-                str(root / "inventories" / "yulin"),
+                str(declaration or root / "inventories" / "yulin"),
                 *flags,
                 "--interval",
                 "2",

@@ -1006,6 +1006,38 @@ def test_a_key_lacking_a_label_joins_the_one_volume_that_carries_it_only_when_it
     assert completed({old: 200, gov: 200}) == {}, "both scraped now: two volumes"
 
 
+def test_a_claim_s_history_under_its_cluster_s_former_name_joins_the_one_after_the_relabel(declaration):
+    """yl-gov renamed yl-egov, and the city's Prometheus relabelled its `cluster` label two samples before the end:
+    the claim is one volume under the new name with its whole history (its bytes written, still labelled with the
+    former name, joined to it), not a new one beside an ended one; with both names sampled last at once (one scrape
+    relabelled, another not) they are two, as with a claim lacking the label; a listed claim under one name, where
+    the volumes read carry only the other, is that volume."""
+    ts = np.array(grid(6), dtype=np.int64)
+    claim = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
+    before, after = {**claim, "cluster": "yl-gov"}, {**claim, "cluster": "yl-egov"}
+    used = [RangeSeries(before, ts[:4], np.arange(4.0)), RangeSeries(after, ts[4:], np.arange(4.0, 6.0))]
+    capacity = [RangeSeries(s.labels, s.timestamps, np.full(s.timestamps.size, 10.0)) for s in used]
+    written = [RangeSeries(before, ts, np.ones(6))]
+    ownership = Ownership.from_declaration(with_cluster_renamed(declaration, "yl-gov", "yl-egov"))
+    [joined] = join_series(PVC, used, capacity, ownership, written)
+    assert joined.series == "pvc:yl-egov/sjj-tyrz/data"
+    np.testing.assert_array_equal(joined.timestamps, ts)
+    np.testing.assert_array_equal(joined.used_bytes, np.arange(6.0))
+    np.testing.assert_array_equal(joined.written_bytes, np.ones(6))
+    assert (joined.labels["department"], joined.labels["system"]) == ("sjj", "sjj-tyrz")
+    both = [RangeSeries(before, ts, np.arange(6.0)), RangeSeries(after, ts, np.arange(6.0))]
+    capacities = [RangeSeries(s.labels, ts, np.full(6, 10.0)) for s in both]
+    assert sorted(h.series for h in join_series(PVC, both, capacities, ownership)) == [
+        "pvc:yl-egov/sjj-tyrz/data",
+        "pvc:yl-gov/sjj-tyrz/data",
+    ]
+    # One exporter's scrape relabelled, the other's not yet: kube-state-metrics' claim is kubelet's by either name.
+    former, new = ("yl-gov", "sjj-tyrz", "data"), ("yl-egov", "sjj-tyrz", "data")
+    for read, listed in ((former, new), (new, former)):
+        one = [RangeSeries(dict(zip(PVC.volume, read, strict=True)), ts, np.arange(6.0))]
+        assert VolumeIdentity(PVC, one, one, ownership.former_names())(listed) == read, f"{listed} is not {read}"
+
+
 @pytest.mark.parametrize(("kubelet", "state"), [("yl-gov", ""), ("", "yl-gov")])
 def test_bytes_written_join_a_claim_where_one_exporter_only_carries_the_cluster_label(declaration, kubelet, state):
     """Bytes written, joined from kube-state-metrics' claims, reach kubelet's claim where only one of the two

@@ -552,6 +552,10 @@ class Ownership:
             clusters=declaration.cluster_names(),
         )
 
+    def former_names(self) -> dict[str, str]:
+        """Each renamed cluster's former name, to the name it goes by now."""
+        return {name: now for name, now in self.clusters.items() if name != now}
+
     def dataset_codes(self, datasets: Collection[str]) -> frozenset[str]:
         """The owner-label values (bucket names, dataset namespaces, bare codes) a volume of ``datasets`` can carry."""
         return frozenset(key.partition("/")[0] for key, owner in self.by_code.items() if owner.dataset in datasets)
@@ -1073,7 +1077,7 @@ class PrometheusSource:
                 if selector.kind in self._written_failing:
                     log.info("%s: bytes written read again", selector.kind)
                 self._written_failing.discard(selector.kind)
-        identity = VolumeIdentity(selector, used, capacity)
+        identity = VolumeIdentity(selector, used, capacity, self.ownership.former_names())
         joined = join_series(selector, used, capacity, self.ownership, written, identity)
         if existing is not None:
             existing |= self._existing(selector, end, identity, exists_unread)
@@ -1325,7 +1329,7 @@ def join_series(
     history runs on in the new one; so does a series that gained a volume label (kubernetes-mixin's ``cluster``, added
     to the scrape) where one volume only carries it (see ``completed``). ``identity`` is that of these series, given
     where the caller names more series with it."""
-    known = identity if identity is not None else VolumeIdentity(selector, used, capacity)
+    known = identity if identity is not None else VolumeIdentity(selector, used, capacity, ownership.former_names())
 
     def identity_of(series: RangeSeries) -> tuple[str, ...]:
         return known(volume_key(selector, series))
@@ -1364,16 +1368,38 @@ class VolumeIdentity:
     written, exists or listed series, read from another exporter) is the one volume agreeing with it on every volume
     label both carry: kube-state-metrics' ``(namespace, claim)`` is kubelet's ``(cluster, namespace, claim)`` where
     only kubelet's scrape adds ``cluster``, and the reverse. Where it could be more than one, it stays its own (joined
-    to none) and is kept in ``ambiguous``."""
+    to none) and is kept in ``ambiguous``.
 
-    def __init__(self, selector: Selector, used: Sequence[RangeSeries], capacity: Sequence[RangeSeries]) -> None:
-        last: dict[tuple[str, ...], int] = {}
+    A renamed cluster's former name (``former_names``: former name to new) in the ``cluster`` volume label is the
+    cluster of its new name, where the volume was read under that name after (see ``relabelled``): the city relabelled
+    its scrape, and the volume's history runs on under the new name. Any other key naming a renamed cluster by one
+    name is the volume read under its other name, where only that one was read."""
+
+    def __init__(
+        self,
+        selector: Selector,
+        used: Sequence[RangeSeries],
+        capacity: Sequence[RangeSeries],
+        former_names: Mapping[str, str] | None = None,
+    ) -> None:
+        read: dict[tuple[str, ...], int] = {}
         for series in [*used, *capacity]:
             if series.timestamps.size:
                 key = volume_key(selector, series)
-                last[key] = max(last.get(key, int(series.timestamps[-1])), int(series.timestamps[-1]))
+                read[key] = max(read.get(key, int(series.timestamps[-1])), int(series.timestamps[-1]))
+        self._cluster = selector.volume.index("cluster") if "cluster" in selector.volume else None
+        # Each name of a renamed cluster, to its other one.
+        self._other_name = {
+            name: other
+            for former, now in (former_names or {}).items()
+            for name, other in ((former, now), (now, former))
+        }
+        moved = relabelled(read, self._cluster, former_names or {})
+        last: dict[tuple[str, ...], int] = {}
+        for key, at in read.items():
+            last[moved.get(key, key)] = max(last.get(moved.get(key, key), at), at)
         self._named = completed(last)
-        self._known = {key: self._named.get(key, key) for key in last}
+        self._known = {key: self._named.get(moved.get(key, key), moved.get(key, key)) for key in read}
         # The volumes by the labels they carry (which are empty), for a lookup on the labels a key shares with them.
         self._by_carried: dict[tuple[bool, ...], set[tuple[str, ...]]] = {}
         for volume in set(self._known.values()):
@@ -1386,6 +1412,11 @@ class VolumeIdentity:
         known = self._known.get(key)
         if known is not None:
             return known
+        if self._cluster is not None and key[self._cluster] in self._other_name:
+            # kube-state-metrics' scrape relabelled before kubelet's, or after: the same cluster by its other name.
+            named = (*key[: self._cluster], self._other_name[key[self._cluster]], *key[self._cluster + 1 :])
+            if named in self._known:
+                return self._known[named]
         if key not in self._resolved:
             found = self._agreeing(key)
             if len(found) > 1:
@@ -1413,6 +1444,27 @@ class VolumeIdentity:
 
 def _carried(key: tuple[str, ...], shared: tuple[bool, ...]) -> tuple[str, ...]:
     return tuple(v for v, keep in zip(key, shared, strict=True) if keep)
+
+
+def relabelled(
+    last: Mapping[tuple[str, ...], int], cluster: int | None, former_names: Mapping[str, str]
+) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The volume each key whose ``cluster`` label (its index in the keys; None: none) is a renamed cluster's former
+    name (``former_names``: to the new) is: the same key under the new name, where that key was sampled after it
+    (``last``: each key's last timestamp): the city's Prometheus relabelled ``yl-gov`` to ``yl-egov``, and the claim's
+    history before joins the one after. Both sampled last at once (one scrape relabelled, another not), or the former
+    name sampled last, it stays its own, as ``completed`` has it for a key lacking the label."""
+    if cluster is None or not former_names:
+        return {}
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for key, at in last.items():
+        now = former_names.get(key[cluster])
+        if now is None:
+            continue
+        renamed = (*key[:cluster], now, *key[cluster + 1 :])
+        if last.get(renamed, at) > at:
+            out[key] = renamed
+    return out
 
 
 def completed(last: Mapping[tuple[str, ...], int]) -> dict[tuple[str, ...], tuple[str, ...]]:
