@@ -20,10 +20,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import prometheus_server as server
+from declarations import city_copy, cluster_renamed
 from dizuo.capacity.collector import GIB
 from dizuo.capacity.prometheus_source import PrometheusSource
 from dizuo.declaration import load
-from stacks.conftest import city_copy, cluster_renamed
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP = 900

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from dizuo.contracts import stack_reference_name
 from dizuo.declaration import Declaration, load
@@ -45,63 +42,6 @@ def synthesised(tmp_path_factory: pytest.TempPathFactory, yulin: Declaration) ->
 @pytest.fixture(scope="session")
 def runs(synthesised: tuple[Path, dict[str, StackRun]]) -> dict[str, StackRun]:
     return synthesised[1]
-
-
-def city_copy(folder: Path, edits: dict[str, Callable[[dict[str, Any]], None]] | None = None) -> Path:
-    """A copy of Yulin's declaration in ``folder``, each file of ``edits`` changed by its function (comments go)."""
-    shutil.copytree(YULIN, folder)
-    for file, edit in (edits or {}).items():
-        document = yaml.safe_load((folder / file).read_text(encoding="utf-8"))
-        edit(document)
-        (folder / file).write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return folder
-
-
-def zone_renamed(old: str, new: str) -> dict[str, Callable[[dict[str, Any]], None]]:
-    """Edits renaming zone ``old`` to ``new`` everywhere the declaration names it, saying its former name."""
-
-    def network(doc: dict[str, Any]) -> None:
-        zone = next(z for z in doc["zones"] if z["name"] == old)
-        zone["name"], zone["renamed_from"] = new, old
-        doc["transit"]["routers"] = {new if k == old else k: v for k, v in doc["transit"]["routers"].items()}
-        for entry in (*doc["flows"], *doc["ingress"]):
-            for end in ("source", "destination"):
-                if entry.get(end) == old:
-                    entry[end] = new
-
-    def zoned(key: str) -> Callable[[dict[str, Any]], None]:
-        def rename(doc: dict[str, Any]) -> None:
-            for item in doc[key]:
-                if item.get("zone") == old:
-                    item["zone"] = new
-
-        return rename
-
-    return {
-        "network.yaml": network,
-        "clusters.yaml": zoned("clusters"),
-        "hosts.yaml": zoned("hosts"),
-        "systems.yaml": zoned("systems"),
-    }
-
-
-def cluster_renamed(old: str, new: str) -> dict[str, Callable[[dict[str, Any]], None]]:
-    """Edits renaming cluster ``old`` to ``new`` everywhere the declaration names it, saying its former name."""
-
-    def clusters(doc: dict[str, Any]) -> None:
-        cluster = next(c for c in doc["clusters"] if c["name"] == old)
-        cluster["name"], cluster["renamed_from"] = new, old
-
-    def systems(doc: dict[str, Any]) -> None:
-        for system in doc["systems"]:
-            if system["cluster"] == old:
-                system["cluster"] = new
-
-    def city(doc: dict[str, Any]) -> None:
-        if doc.get("migration", {}).get("cluster") == old:
-            doc["migration"]["cluster"] = new
-
-    return {"clusters.yaml": clusters, "systems.yaml": systems, "city.yaml": city}
 
 
 def run_tiers(

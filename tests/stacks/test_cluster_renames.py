@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
+from declarations import city_copy, cluster_renamed
 from dizuo.declaration import load
 from dizuo.synth.engine import StackRun
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, city_copy, cluster_renamed, run_tiers
+from .conftest import ROOT, run_tiers
 
 STACKS = ("0-network", "0-baseline", "1-cloud", "1-datapool")
 PORT = "openstack:networking/port:Port"

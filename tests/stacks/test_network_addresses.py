@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from declarations import city_copy
 from dizuo.declaration import Declaration
 from dizuo.declaration.model import Subnet
 from dizuo.network.shapes import allocation_pools
 from dizuo.synth.engine import Registered, StackRun
 
-from .conftest import city_copy, run_tiers
+from .conftest import run_tiers
 
 
 def test_each_cluster_s_ingress_address_is_reserved_on_its_subnet(

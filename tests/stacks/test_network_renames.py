@@ -6,9 +6,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from declarations import city_copy, zone_renamed
 from dizuo.synth.engine import Registered, StackRun
 
-from .conftest import YULIN, city_copy, replaced_rules, run_tiers, zone_renamed
+from .conftest import YULIN, replaced_rules, run_tiers
 
 SUBNET = "openstack:networking/subnet:Subnet"
 RULE = "openstack:networking/secGroupRule:SecGroupRule"

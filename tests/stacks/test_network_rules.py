@@ -8,11 +8,12 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from declarations import city_copy
 from dizuo.cli import app
 from dizuo.network.shapes import former_rule_names, rule_name
 from dizuo.synth.engine import Registered, StackRun
 
-from .conftest import ROOT, YULIN, city_copy, replaced_rules, run_tiers
+from .conftest import ROOT, YULIN, replaced_rules, run_tiers
 
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
 ROUTE = "openstack:networking/routerRoute:RouterRoute"

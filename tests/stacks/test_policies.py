@@ -15,6 +15,7 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from declarations import city_copy
 from dizuo.addresses import is_city_own
 from dizuo.cloud.providers import cluster_providers
 from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
@@ -26,7 +27,7 @@ from dizuo.network.shapes import needs_external_network
 from dizuo.synth.engine import Registered, StackRun, is_secret, run_stack
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, TEST_SECRET, YULIN, city_copy, run_tiers
+from .conftest import ROOT, TEST_SECRET, YULIN, run_tiers
 
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"

@@ -24,6 +24,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
+from declarations import city_copy
 from dizuo.baseline import policies as pol
 from dizuo.baseline.catalogue import CheckKind, Scope, packaged
 from dizuo.declaration import Declaration, load
@@ -31,7 +32,7 @@ from dizuo.naming import label
 from dizuo.synth.engine import StackRun, run_stack, unwrap
 from dizuo.synth.synth import SynthError, _policy_violations, synth
 
-from .conftest import ROOT, YULIN, city_copy, one_file_stack, run_tiers
+from .conftest import ROOT, YULIN, one_file_stack, run_tiers
 
 # A namespace's quota as the pack requires one: hard limits on its pods' CPU and memory (and more).
 CAPPING_QUOTA: dict[str, Any] = {"hard": {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10"}}

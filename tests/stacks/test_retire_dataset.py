@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from declarations import city_copy
 from dizuo.cli import app
 from dizuo.synth.engine import Registered, StackRun, engine_urn
 from dizuo.synth.released import replacing_changes
 
-from .conftest import ROOT, YULIN, city_copy, run_tiers
+from .conftest import ROOT, YULIN, run_tiers
 
 RELEASED = ["released", "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
 DATAPOOL = "urn:pulumi:yulin-prod::dizuo-datapool::dizuo:datapool:DataPool"

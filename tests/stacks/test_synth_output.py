@@ -22,6 +22,7 @@ from pulumi.runtime.proto import resource_pb2
 
 import dizuo.synth.engine as engine_module
 import dizuo.synth.synth as synth_module
+from declarations import city_copy, zone_renamed
 from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.baseline.policies import policies
 from dizuo.cloud import shapes
@@ -39,7 +40,7 @@ from dizuo.synth.schemas import (
 )
 from dizuo.synth.synth import SynthError, synth
 
-from .conftest import ROOT, TEST_SECRET, YULIN, city_copy, one_file_stack, zone_renamed
+from .conftest import ROOT, TEST_SECRET, YULIN, one_file_stack
 from .test_deploy import with_fake_pulumi
 
 
