@@ -545,6 +545,27 @@ def test_a_pod_is_ready_only_when_its_server_listens(runs: dict[str, StackRun]) 
         assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, deployment.name
 
 
+def test_a_system_declared_on_a_port_below_1024_can_bind_it(tmp_path: Path) -> None:
+    """A system declared on port 80 runs as user 10001 with every capability dropped: its pod lowers the unprivileged
+    port start to 80 (a safe, pod-namespaced sysctl), so its server can bind the port instead of failing for good, and
+    the manifests stay valid for Kubernetes 1.30 (strict) and pass the policy pack; systems on 8080 are unchanged."""
+
+    def on_port_80(document: dict[str, Any]) -> None:
+        document["systems"][0]["port"] = 80
+
+    folder = city_copy(tmp_path / "city", {"systems.yaml": on_port_80})
+    city = load(folder)
+    low = city.systems[0].code
+    runs = synth(city, folder, tmp_path / "build", ROOT / "stacks").runs
+    contexts = {
+        d.inputs["metadata"]["name"]: d.inputs["spec"]["template"]["spec"]["securityContext"]
+        for d in runs["cloud"].of_type("kubernetes:apps/v1:Deployment")
+    }
+    assert contexts[low].get("sysctls") == [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}], low
+    assert contexts[low]["runAsUser"] == 10001, low
+    assert all("sysctls" not in context for code, context in contexts.items() if code != low)
+
+
 def test_every_dataset_bucket_has_its_declared_size_as_quota(runs: dict[str, StackRun], yulin: Declaration) -> None:
     """A bucket cannot grow past the size datasets.yaml declares: Swift's container quota (metadata Quota-Bytes,
     sent as X-Container-Meta-Quota-Bytes) is set to it, as the claims' quota is for volumes."""

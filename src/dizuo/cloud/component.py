@@ -213,7 +213,7 @@ class SystemTenant(pulumi.ComponentResource):
                         "nodeSelector": shapes.placement(d, s),
                         "imagePullSecrets": pull_secrets,
                         "automountServiceAccountToken": False,
-                        "securityContext": shapes.POD_SECURITY_CONTEXT,
+                        "securityContext": shapes.pod_security_context(s),
                         "volumes": shapes.SCRATCH_VOLUMES,
                         "containers": [
                             {

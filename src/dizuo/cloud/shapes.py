@@ -410,6 +410,24 @@ POD_SECURITY_CONTEXT = {
     "fsGroupChangePolicy": "OnRootMismatch",
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+# The first port a process may bind without CAP_NET_BIND_SERVICE: the kernel's default of
+# net.ipv4.ip_unprivileged_port_start, which containerd 1.x (Kylin V10, openEuler 22.03) leaves in every pod's network
+# namespace. The container runs as 10001 with every capability dropped (and one added back would not reach a non-root
+# process), so a server declared on a lower port could never bind it.
+UNPRIVILEGED_PORT_START = 1024
+
+
+def pod_security_context(s: System) -> dict[str, Any]:
+    """The pod's securityContext: POD_SECURITY_CONTEXT and, for a system declared on a port below 1024 (80, 443), the
+    pod sysctl that lets its non-root user bind that port. It is namespaced to the pod and one of Kubernetes' safe
+    sysctls, which Pod Security's restricted level and the kubelet's defaults allow; a system on 1024 or above keeps
+    the context it had (no rollout)."""
+    if s.port >= UNPRIVILEGED_PORT_START:
+        return POD_SECURITY_CONTEXT
+    sysctl = {"name": "net.ipv4.ip_unprivileged_port_start", "value": str(s.port)}
+    return {**POD_SECURITY_CONTEXT, "sysctls": [sysctl]}
+
+
 # The root filesystem is read-only; Tomcat, TongWeb and most Java servers still need a writable /tmp.
 SCRATCH_VOLUMES = [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
 SCRATCH_MOUNTS = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - a pod-private emptyDir, not the host /tmp
