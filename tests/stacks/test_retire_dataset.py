@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from declarations import city_copy
@@ -19,6 +21,12 @@ from .conftest import ROOT, YULIN, run_tiers
 
 RELEASED = ["released", "--stack", "yulin-prod", "--stacks", str(ROOT / "stacks")]
 DATAPOOL = "urn:pulumi:yulin-prod::dizuo-datapool::dizuo:datapool:DataPool"
+
+
+def _released_from_yulin(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Result:
+    """`dizuo released` from Yulin as deployed to a copy whose datasets.yaml ``edit`` changed."""
+    changed = city_copy(tmp_path / "changed", {"datasets.yaml": edit})
+    return CliRunner().invoke(app, [*RELEASED, str(YULIN), str(changed), "--backend", f"file://{tmp_path / 's'}"])
 
 
 def _without_rk_jcxx(datasets: dict[str, Any]) -> None:
@@ -105,8 +113,7 @@ def test_released_refuses_a_change_that_would_replace_a_dataset_s_claim(tmp_path
     """Moving a dataset to another pool keeps its claim's name but changes its storage class: the provider would
     replace the claim with a new, empty one, which Pulumi refuses for a protected resource. `released` names the
     claim and what forces it, and exits 1, instead of saying `dizuo up` needs nothing."""
-    changed = city_copy(tmp_path / "changed", {"datasets.yaml": _rk_jcxx_on_the_xinchuang_pool})
-    result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(changed), "--backend", f"file://{tmp_path / 's'}"])
+    result = _released_from_yulin(tmp_path, _rk_jcxx_on_the_xinchuang_pool)
     assert result.exit_code == 1, result.output
     error = " ".join(result.stderr.split())
     claim = f"{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc"
@@ -168,11 +175,28 @@ def test_growing_a_dataset_replaces_nothing(tmp_path: Path) -> None:
     def grow(datasets: dict[str, Any]) -> None:
         datasets["datasets"][0]["size_gib"] += 10
 
-    changed = city_copy(tmp_path / "changed", {"datasets.yaml": grow})
-    result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(changed), "--backend", f"file://{tmp_path / 's'}"])
+    result = _released_from_yulin(tmp_path, grow)
     assert result.exit_code == 0, result.output
     assert "no protected resource is released" in result.stderr
     assert "replaced" not in result.stderr
+
+
+def test_released_refuses_a_change_that_would_shrink_a_dataset_s_claim(tmp_path: Path) -> None:
+    """A dataset's size_gib lowered asks its claim for less storage, which Kubernetes refuses (a claim never shrinks):
+    `released` names the claim with both sizes and exits 1, instead of saying `dizuo up` needs nothing while the update
+    would fail on the claim after shrinking the owner's quota."""
+
+    def shrink(datasets: dict[str, Any]) -> None:
+        rk = next(d for d in datasets["datasets"] if d["code"] == "rk-jcxx")
+        rk["size_gib"] -= 11
+
+    result = _released_from_yulin(tmp_path, shrink)
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.stderr.split())
+    claim = f"{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc"
+    assert f"{claim} would shrink from 211Gi to 200Gi" in said, said
+    assert "needs no unprotect" not in said, said
+    assert "1 claim(s) would shrink, which Kubernetes refuses: `dizuo up --stack yulin-prod` fails" in said, said
 
 
 def _adoption(lines: list[str]) -> tuple[set[str], dict[str, Any]]:

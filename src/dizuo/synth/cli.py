@@ -240,7 +240,8 @@ def _register_released(app: typer.Typer) -> None:
         until they are unprotected. For what CITY_DIR declares anew that an earlier retirement kept in the cluster
         (a retired dataset or system declared again), print, commented, the `pulumi import` that adopts it: `dizuo
         up` fails with AlreadyExists until it is imported. Exit 1 when the change would replace a protected resource
-        (a dataset moved to another pool or cluster): that is a data migration, not a stack update."""
+        (a dataset moved to another pool or cluster) or shrink a dataset's claim: that is a data migration, not a
+        stack update."""
         from dizuo.synth.deploy import DeployError, backend_url  # noqa: PLC0415 - only this command and up need it
         from dizuo.synth.released import adopt_commands, released, unprotect_commands  # noqa: PLC0415
 
@@ -277,21 +278,33 @@ def _register_released(app: typer.Typer) -> None:
                 " as deployed, declare the data's new home beside it and copy the data there (a migration wave,"
                 " roles/data_migration), then retire the old one as above.",
             )
-        if change.replaced:
+        for s in change.shrunk:
+            print_error(
+                err,
+                f"{s.urn} would shrink from {s.was} to {s.now}: Kubernetes never shrinks a claim (the API refuses a"
+                " smaller request), so `dizuo up` would fail on it after shrinking its owner's quota below what the"
+                f" claims hold. Keep the dataset's size_gib at {s.was.removesuffix('Gi')} or more (datasets.yaml), or"
+                " declare a smaller dataset beside it, copy the data there (a migration wave) and retire this one.",
+            )
+        if change.replaced or change.shrunk:
             raise typer.Exit(FAILED)
 
 
 def _released_summary(change: Change, stack: str) -> str:
     """What `dizuo released` found, in one line that stays true when a replacement makes it exit 1: then `dizuo up`
     fails whatever is unprotected, so neither "needs no unprotect" nor "run the commands, then dizuo up" is said."""
-    found, replaced = len(change.released), len(change.replaced)
-    if replaced:
+    found, replaced, shrunk = len(change.released), len(change.replaced), len(change.shrunk)
+    if replaced or shrunk:
         unprotect = (
             f"{found} protected resource(s) released (commands above), but" if found else "nothing to unprotect:"
         )
+        refused = [
+            *([f"{replaced} protected resource(s) would be replaced, which Pulumi refuses"] if replaced else []),
+            *([f"{shrunk} claim(s) would shrink, which Kubernetes refuses"] if shrunk else []),
+        ]
         return (
-            f"{unprotect} {replaced} protected resource(s) would be replaced, which Pulumi refuses: `dizuo up --stack"
-            f" {stack}` fails until the change is made as a migration (below)"
+            f"{unprotect} {'; '.join(refused)}: `dizuo up --stack {stack}` fails until the change is made as a"
+            " migration (below)"
         )
     if found:
         return f"{found} protected resource(s) released; run the commands, then `dizuo up --stack {stack}`"

@@ -9,7 +9,8 @@ name or an alias) is released.
 A change can also keep a protected resource but change an input its provider cannot change in place (a dataset moved
 to another storage pool: its claim's storage class): the provider replaces it, creating a new, empty one. Pulumi
 refuses that for a protected resource too, and unprotecting it would not move the data; such resources are named as
-replaced, with the inputs that force it, so that the change is made as a data migration instead.
+replaced, with the inputs that force it, so that the change is made as a data migration instead. A claim asked for
+less storage (a dataset's size_gib lowered) is named too: Kubernetes never shrinks a claim, so the update would fail.
 
 The other way round, a change can declare again what an earlier retirement only forgot (a retired dataset's owner
 namespace with its quota, limits and default-deny, its claim, a retired system's namespace): the object is still in the
@@ -55,6 +56,22 @@ class Replaced:
 
 
 @dataclass(frozen=True, slots=True)
+class Shrunk:
+    """A protected claim the changed declaration asks less storage of (a dataset's ``size_gib`` lowered): Kubernetes
+    never shrinks a bound claim (the API refuses a smaller request), so ``dizuo up`` would fail on it, after the
+    owner's quota had already shrunk below what its claims hold."""
+
+    stack_dir: Path
+    """Its stack's folder."""
+    urn: str
+    """Its URN, as the Pulumi engine writes it."""
+    was: str
+    """The storage it requests as deployed (``211Gi``)."""
+    now: str
+    """The smaller storage the changed declaration asks (``200Gi``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Redeclared:
     """Kubernetes objects of one stack that the changed declaration declares and the deployed one does not, of a kind
     the stack keeps in the cluster when it forgets them (``retain_on_delete``): if an earlier retirement kept them,
@@ -77,6 +94,7 @@ class Change:
     released: list[Released]
     replaced: list[Replaced]
     redeclared: list[Redeclared] = field(default_factory=list)
+    shrunk: list[Shrunk] = field(default_factory=list)
 
 
 # The inputs whose change makes the provider replace a resource of a kind that holds data, read from the providers:
@@ -111,6 +129,28 @@ def replacing_changes(before: Registered, after: Registered) -> tuple[str, ...]:
     return tuple(changes)
 
 
+CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
+CLAIM_SIZE = "spec.resources.requests.storage"
+
+
+def _gib(quantity: object) -> int | None:
+    """A claim's requested storage in GiB, as the data pool writes it (``211Gi``); None for any other form."""
+    if isinstance(quantity, str) and quantity.endswith("Gi") and quantity[:-2].isdigit():
+        return int(quantity[:-2])
+    return None
+
+
+def shrinking_claim(before: Registered, after: Registered) -> tuple[str, str] | None:
+    """(as deployed, as changed) when ``after`` requests less storage than claim ``before``; None otherwise."""
+    if before.type != CLAIM:
+        return None
+    was, now = _at(before.inputs, CLAIM_SIZE), _at(after.inputs, CLAIM_SIZE)
+    old, new = _gib(was), _gib(now)
+    if old is None or new is None or new >= old:
+        return None
+    return str(was), str(now)
+
+
 def _at(inputs: dict[str, Any], path: str) -> Any:
     """The input at a dotted path, None where any part is missing."""
     value: Any = inputs
@@ -121,7 +161,7 @@ def _at(inputs: dict[str, Any], path: str) -> Any:
 
 def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Change:
     """The protected resources of environment ``stack`` that declaration ``deployed`` makes and ``changed`` does not,
-    and those ``changed`` still makes but would replace, stack by stack, lowest tier first. Raises
+    and those ``changed`` still makes but would replace or shrink, stack by stack, lowest tier first. Raises
     :class:`dizuo.synth.synth.SynthError` when a stack folder has no ``Pulumi.<stack>.yaml`` or a stack program
     fails."""
     stacks = discover(stacks_root)
@@ -133,6 +173,7 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
     found: list[Released] = []
     replaced: list[Replaced] = []
     redeclared: list[Redeclared] = []
+    shrunk: list[Shrunk] = []
     for stack_dir, before, after in zip(stacks, *runs, strict=True):
         if (again := _redeclared(stack_dir.path, before, after)) is not None:
             redeclared.append(again)
@@ -144,7 +185,9 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
                 found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete))
             elif changes := replacing_changes(r, now):
                 replaced.append(Replaced(stack_dir.path, engine_urn(before, r), changes))
-    return Change(found, replaced, redeclared)
+            elif sizes := shrinking_claim(r, now):
+                shrunk.append(Shrunk(stack_dir.path, engine_urn(before, r), *sizes))
+    return Change(found, replaced, redeclared, shrunk)
 
 
 def _kubernetes_id(r: Registered) -> str:
