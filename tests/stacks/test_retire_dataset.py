@@ -79,6 +79,26 @@ def test_released_prints_the_unprotect_commands_a_retired_dataset_needs(
     ], result.stdout
 
 
+def test_released_says_a_kept_claim_still_counts_against_its_owner_s_quota(tmp_path: Path) -> None:
+    """Retiring one of an owner's datasets keeps its claim in dp-<owner>, whose quota shrinks to the claims still
+    declared while Kubernetes counts the kept one too: `released` says so beside its unprotect command, since until the
+    claim is deleted a dataset grown or declared there is refused (exceeded quota)."""
+
+    def without_fy_xx(datasets: dict[str, Any]) -> None:
+        datasets["datasets"] = [d for d in datasets["datasets"] if d["code"] != "fy-xx"]
+
+    result = _released_from_yulin(tmp_path, without_fy_xx)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    unprotect = next(
+        i for i, line in enumerate(lines) if line.endswith("PersistentVolumeClaim::yl-datapool-fy-xx-pvc'")
+    )
+    assert lines[unprotect - 1] == (
+        "# its storage still counts against the quota of dp-wjw, which no longer grants it: a dataset grown or "
+        "declared in dp-wjw is refused (exceeded quota) until this claim is deleted"
+    ), lines
+
+
 def test_a_change_that_releases_nothing_says_so(tmp_path: Path) -> None:
     """A declaration change that drops no protected resource prints no command: `dizuo up` goes through as it is."""
     result = CliRunner().invoke(app, [*RELEASED, str(YULIN), str(YULIN), "--backend", f"file://{tmp_path / 'state'}"])

@@ -40,6 +40,9 @@ class Released:
     """Its URN, as the Pulumi engine and ``pulumi stack --show-urns`` write it."""
     kept: bool
     """``retain_on_delete``: the update forgets it and leaves it where it is (else the update deletes it)."""
+    counted: str = ""
+    """For a kept claim whose namespace keeps a declared quota (its owner's other datasets there): that namespace, in
+    whose quota the claim's storage still counts until it is deleted; "" otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +185,28 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
             if not r.protect:
                 continue
             if (now := declared.get(r.urn)) is None:
-                found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete))
+                counted = _quota_still_counting(r, after) if r.retain_on_delete else ""
+                found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete, counted))
             elif changes := replacing_changes(r, now):
                 replaced.append(Replaced(stack_dir.path, engine_urn(before, r), changes))
             elif sizes := shrinking_claim(r, now):
                 shrunk.append(Shrunk(stack_dir.path, engine_urn(before, r), *sizes))
     return Change(found, replaced, redeclared, shrunk)
+
+
+def _quota_still_counting(claim: Registered, after: StackRun) -> str:
+    """The namespace of a claim the update forgets, when ``after`` still declares a ResourceQuota there, in the same
+    cluster: Kubernetes counts every claim of a namespace against its quota, the forgotten one too, while the quota
+    shrinks to the declared claims alone; "" for any other resource, or a namespace forgotten with it."""
+    if claim.type != CLAIM:
+        return ""
+    namespace = (claim.inputs.get("metadata") or {}).get("namespace")
+    quotas = {
+        ((r.inputs.get("metadata") or {}).get("namespace"), r.provider)
+        for r in after.resources
+        if r.type == "kubernetes:core/v1:ResourceQuota"
+    }
+    return str(namespace) if (namespace, claim.provider) in quotas else ""
 
 
 def _kubernetes_id(r: Registered) -> str:
@@ -261,6 +280,11 @@ def unprotect_commands(found: list[Released], stack: str, backend_url: str, cwd:
         folder = r.stack_dir.relative_to(here) if r.stack_dir.is_relative_to(here) else r.stack_dir
         fate = "kept where it is, forgotten by the stack" if r.kept else "DELETED by the next update"
         lines.append(f"# {folder}: {fate}")
+        if r.counted:
+            lines.append(
+                f"# its storage still counts against the quota of {r.counted}, which no longer grants it: a dataset"
+                f" grown or declared in {r.counted} is refused (exceeded quota) until this claim is deleted"
+            )
         unprotect = ["pulumi", "-C", str(folder), "state", "unprotect", "--stack", stack, "--yes", r.urn]
         lines.append(shlex.join(unprotect))
     return lines
