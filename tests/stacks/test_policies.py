@@ -157,6 +157,19 @@ def test_pods_change_volume_ownership_only_when_the_root_differs(runs: dict[str,
         assert context["fsGroupChangePolicy"] == "OnRootMismatch", deployment.name
 
 
+def test_every_dataset_claim_waits_for_its_storage_class(runs: dict[str, StackRun]) -> None:
+    """A dataset's claim is made only once the StorageClass it names exists (a first `dizuo up` makes both): made
+    before it, the claim would sit Pending until a provisioner retried."""
+    classes = {
+        sc.inputs["metadata"]["name"]: sc.urn
+        for sc in runs["datapool"].of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    }
+    claims = runs["datapool"].of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claims
+    for claim in claims:
+        assert classes[claim.inputs["spec"]["storageClassName"]] in claim.dependencies, claim.name
+
+
 def test_one_dataset_one_owner_label(runs: dict[str, StackRun], yulin: Declaration) -> None:
     """Every dataset carries its single owner department and classification as labels."""
     owners = {ds.code: ds.owner for ds in yulin.datasets if ds.kind == "volume"}

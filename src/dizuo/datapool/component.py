@@ -54,6 +54,7 @@ class DataPool(pulumi.ComponentResource):
         d = args.declaration
         prefix = d.city.prefix
         pools = {p.name: p for p in d.storage_pools()}
+        classes: dict[str, k8s.storage.v1.StorageClass] = {}
 
         for cluster in d.clusters:
             provider = args.providers.get(cluster.name)
@@ -62,7 +63,7 @@ class DataPool(pulumi.ComponentResource):
             for pool in cluster.storage_pools:
                 if pool.backend == "s3":
                     continue  # object pools hold buckets, not volumes
-                k8s.storage.v1.StorageClass(
+                classes[pool.name] = k8s.storage.v1.StorageClass(
                     f"{name}-{pool.name}-sc",
                     metadata={
                         "name": storage_class(prefix, pool.name),
@@ -125,8 +126,10 @@ class DataPool(pulumi.ComponentResource):
                     "storageClassName": storage_class(prefix, pool.name),
                     "resources": {"requests": {"storage": f"{ds.size_gib}Gi"}},
                 },
+                # Its storage class first: a claim made before it waits for a provisioner's retry instead of binding.
                 opts=pulumi.ResourceOptions.merge(
-                    pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns, quota]), KEEP_DATA
+                    pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns, quota, classes[pool.name]]),
+                    KEEP_DATA,
                 ),
             )
         self.register_outputs({"datasets": len(d.datasets)})
