@@ -1172,11 +1172,12 @@ def test_a_block_rotated_by_size_keeps_no_number_of_days(
 def logrotate_runners(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The files of Debian 12's real logrotate and cron packages (logrotate.timer, /etc/cron.daily/logrotate,
     cron.service, /etc/crontab of cron-daemon-common), none enabled: a host's unit files for the real `systemctl
-    --root` to read and change, and its crontabs for the check to read."""
+    --root` to read and change, and its crontabs for the check to read; with the shells cron may run a job with, dash
+    (/bin/dash and Debian's /bin/sh, a link to it) and bash (/bin/bash)."""
     if shutil.which("systemctl") is None:
         pytest.skip("systemctl is missing: no real unit file states to read")
     return debian_package_tree(
-        ("logrotate", "cron", "cron-daemon-common"), tmp_path_factory.mktemp("logrotate-runners")
+        ("logrotate", "cron", "cron-daemon-common", "dash", "bash"), tmp_path_factory.mktemp("logrotate-runners")
     )
 
 
@@ -1200,6 +1201,7 @@ class _UnitsHost:
         "find -L %s -mindepth 1 -maxdepth 1 -type f -print0",
         "stat -c '%%f %%u %%U %%h' -- %s",
         "stat -L -c '%%f %%u %%U %%h' -- %s",
+        "readlink -e -- %s",
     }
 
     def __init__(self, root: Path, *, systemd: bool, running: set[str], cat_config: bool = True) -> None:
@@ -1220,7 +1222,7 @@ class _UnitsHost:
             return SimpleNamespace(rc=0 if args[0] in self.running else 1, stdout="", stderr="")
         assert command in self.FILE_COMMANDS, command
         result = self.local.run(command, *[f"{self.root}{arg}" for arg in args])
-        # find names the files as the host would, without the tree's own path
+        # find and readlink name the files as the host would, without the tree's own path
         listed = result.stdout_bytes.replace(os.fsencode(f"{self.root}/"), b"/")
         return SimpleNamespace(rc=result.rc, stdout_bytes=listed, stdout=os.fsdecode(listed), stderr=result.stderr)
 
@@ -1374,10 +1376,15 @@ def _redhat_cron_tree(root: Path, debian: Path, *, anacron: bool, noanacron: boo
     """The files openEuler's and Kylin's logrotate and cronie packages install, as their spec files do: logrotate's
     upstream units (the same as Debian's) and cron.daily script (upstream examples/logrotate.cron: no systemd test);
     cronie's crond.service (contrib/cronie.systemd), /etc/cron.d/0hourly and an /etc/crontab of settings alone
-    (crontabs); with ``anacron``, cronie-anacron's /etc/cron.hourly/0anacron and /etc/anacrontab; with
-    ``noanacron``, cronie-noanacron's /etc/cron.d/dailyjobs."""
+    (crontabs); bash as /usr/bin/bash and /usr/bin/sh, reached through /bin (bash's spec links sh to it; /bin leads to
+    /usr/bin); with ``anacron``, cronie-anacron's /etc/cron.hourly/0anacron and /etc/anacrontab; with ``noanacron``,
+    cronie-noanacron's /etc/cron.d/dailyjobs."""
     units = root / "usr/lib/systemd/system"
     units.mkdir(parents=True)
+    (root / "usr/bin").mkdir()
+    shutil.copy(debian / "bin/bash", root / "usr/bin/bash")
+    (root / "usr/bin/sh").symlink_to("bash")
+    (root / "bin").symlink_to("usr/bin")
     for unit in ("logrotate.timer", "logrotate.service"):
         shutil.copy(next(debian.glob(f"*/systemd/system/{unit}")), units / unit)
     (units / "crond.service").write_text(
@@ -1951,6 +1958,110 @@ def test_a_cron_command_ends_at_its_first_unescaped_percent(logrotate_runners, t
     finding = _logrotate_scheduled_on(root, systemd=False, running={"cron"})
     shown = [actual[: len(wanted)] for actual, wanted in zip(finding.problems, problems, strict=False)]
     assert (shown, len(finding.problems)) == (problems, len(problems)), finding.problems
+
+
+DEBIAN_DAILY_OR = "[[ -x /usr/sbin/anacron ]] || { cd / && run-parts --report /etc/cron.daily; }"
+DEBIAN_DAILY_AND = "[[ ! -x /usr/sbin/anacron ]] && { cd / && run-parts --report /etc/cron.daily; }"
+DASH_STOPS_IT = (
+    f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but `[[ ! -x /usr/sbin/anacron ]] &&` stops it: /bin/sh "
+    "(dash) has no `[[`"
+)
+DEBIAN_RUNS_DAILY = f"cron runs {DAILY}: /etc/crontab runs /etc/cron.daily"
+CRONIE_RUNS_DAILY = f"cron runs {DAILY}: /etc/cron.d/dailyjobs runs /etc/cron.daily"
+
+
+@pytest.mark.parametrize(
+    ("family", "shell", "line", "problems", "evidence"),
+    [
+        # Debian's /etc/crontab sets SHELL=/bin/sh, which is dash: `[[` is a command not found, so `||` runs cron.daily
+        # (old code: `[[` was taken to succeed, stopping it) and `&&` does not (old code: it passed).
+        pytest.param("debian", None, DEBIAN_DAILY_OR, [], DEBIAN_RUNS_DAILY, id="dash-or-runs"),
+        pytest.param("debian", None, DEBIAN_DAILY_AND, [DASH_STOPS_IT], None, id="dash-and-stops"),
+        # SHELL=/bin/bash set above the line: `[[ -x ]]` is asked of the host, which has no anacron (old code: failed),
+        # the setting's blanks and quotes dropped as cron drops them.
+        pytest.param("debian", "SHELL=/bin/bash", DEBIAN_DAILY_OR, [], DEBIAN_RUNS_DAILY, id="bash-asks-the-host"),
+        pytest.param("debian", 'SHELL = "/bin/bash"', DEBIAN_DAILY_OR, [], DEBIAN_RUNS_DAILY, id="bash-quoted"),
+        pytest.param("debian", "SHELL=/bin/bash", DEBIAN_DAILY_AND, [], DEBIAN_RUNS_DAILY, id="bash-and-runs"),
+        # A setting below the line is not the line's: it runs with /bin/sh (old code: it passed).
+        pytest.param("debian", "after: SHELL=/bin/bash", DEBIAN_DAILY_AND, [DASH_STOPS_IT], None, id="bash-after"),
+        # cronie-noanacron's dailyjobs without its SHELL=/bin/bash: /bin/sh is bash on the RedHat family, and `[[`
+        # asks the host, which has no 0anacron (old code: `[[` succeeding stopped `||`).
+        pytest.param(
+            "redhat", "", "[[ -f /etc/cron.hourly/0anacron ]] || run-parts /etc/cron.daily", [], CRONIE_RUNS_DAILY,
+            id="bash-as-sh-or-runs",
+        ),
+        pytest.param(
+            "redhat", "", "[[ ! -f /etc/cron.hourly/0anacron ]] && run-parts /etc/cron.daily", [], CRONIE_RUNS_DAILY,
+            id="bash-as-sh-and-runs",
+        ),
+    ],
+)  # fmt: skip
+@ROOT_OWNS_CRONTABS
+def test_a_cron_line_s_double_brackets_are_read_as_its_shell_reads_them(logrotate_runners, tmp_path, family, shell,
+                                                                        line, problems, evidence):  # fmt: skip
+    """DZ-AU-05: cron runs a job with the shell of the last SHELL= above it in its crontab, else /bin/sh (crontab(5)),
+    and `[[` is a file test under bash (as /bin/sh too, the RedHat family's) but a command not found under dash
+    (Debian's /bin/sh), which fails. The real packages' cron.daily line (Debian's /etc/crontab, cronie-noanacron's
+    dailyjobs) with `[[` for its guard, on the trees of the tests above, their /bin/sh the real dash or bash."""
+    root = tmp_path / "root"
+    if family == "debian":
+        shutil.copytree(logrotate_runners, root, symlinks=True)
+        crontab, unit, systemd, running = root / "etc/crontab", "cron.service", False, {"cron"}
+        shipped, setting = f"{DEBIAN_DAILY_GUARD}{{ cd / && run-parts --report /etc/cron.daily; }}", "SHELL=/bin/sh\n"
+    else:
+        _redhat_cron_tree(root, logrotate_runners, anacron=False, noanacron=True)
+        crontab, unit, systemd, running = root / "etc/cron.d/dailyjobs", "crond.service", True, {"crond.service"}
+        shipped, setting = "[ ! -f /etc/cron.hourly/0anacron ] && run-parts /etc/cron.daily", "SHELL=/bin/bash\n"
+    text = crontab.read_text()
+    assert shipped in text, "the package's cron.daily line is the one rewritten"
+    assert setting in text, "the package's SHELL= setting is the one changed"
+    text = text.replace(shipped, line)
+    if shell is not None and shell.startswith("after: "):
+        text += shell.removeprefix("after: ") + "\n"
+    elif shell is not None:
+        text = text.replace(setting, f"{shell}\n" if shell else "")
+    crontab.write_text(text)
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", unit], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=systemd, running=running)
+    assert finding.problems == problems, finding.evidence
+    if evidence is not None:
+        assert evidence in finding.evidence, finding.evidence
+
+
+DOUBLE_BRACKET_STEP_ASIDE = "if [[ -d /run/systemd/system ]]; then\n    exit 0\nfi"
+
+
+@pytest.mark.parametrize(
+    ("shebang", "problems"),
+    [
+        # Run by dash, `[[` fails and the script goes on to run logrotate under systemd too, from /etc/crontab's
+        # cron.daily line (old code: read as stepping aside, and it failed).
+        pytest.param("#!/bin/sh", [], id="dash-runs-logrotate"),
+        # Run by bash, the script steps aside where systemd is PID 1: the disabled timer leaves nothing to run it.
+        pytest.param("#!/bin/bash", [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="bash-steps-aside"),
+        pytest.param("#! /bin/bash -e", [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="bash-with-args"),
+    ],
+)
+@ROOT_OWNS_CRONTABS
+def test_the_cron_daily_script_is_read_as_the_shell_of_its_hashbang_runs_it(logrotate_runners, tmp_path, shebang,
+                                                                            problems):  # fmt: skip
+    """DZ-AU-05: run-parts runs /etc/cron.daily/logrotate with the shell of its #! line, whose `[[` decides whether
+    it steps aside for systemd: dash has none (a command not found, which fails), bash has. The real Debian 12 tree
+    under systemd, cron enabled and running, logrotate.timer disabled, the script's step aside written with `[[`."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    script = root / DAILY.lstrip("/")
+    assert script.read_text().startswith("#!/bin/sh\n"), "the package's script is run by /bin/sh"
+    assert SYSTEMD_STEP_ASIDE in script.read_text(), "the package's script steps aside for systemd"
+    text = script.read_text().replace(SYSTEMD_STEP_ASIDE, DOUBLE_BRACKET_STEP_ASIDE)
+    script.write_text(text.replace("#!/bin/sh\n", f"{shebang}\n", 1))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=True, running={"cron.service"})
+    assert finding.problems == problems, finding.evidence
+    if not problems:
+        assert DEBIAN_RUNS_DAILY in finding.evidence, finding.evidence
 
 
 RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dizuo.baseline.sh_guards import Command, commands_of, commands_run
+from dizuo.baseline.sh_guards import Command, Shell, commands_of, commands_run
 
 EXECUTABLE = {"/usr/sbin/anacron"}
 
@@ -98,3 +98,41 @@ def test_a_line_the_grammar_cannot_parse_is_one_command_that_runs():
     line = "[ -x /usr/sbin/anacron ] || run-parts '/etc/cron.daily"
     assert commands_run(line, _answer) == [Command(line, None)]
     assert commands_of(line) == [line]
+
+
+DASH_AS_SH, BASH_AS_SH, BUSYBOX_AS_SH = Shell("/bin/sh", "dash"), Shell("/bin/sh", "bash"), Shell("/bin/sh", "busybox")
+DAILY_LINE = "[[ -x /usr/sbin/anacron ]] || run-parts /etc/cron.daily"
+GUARDED_LINE = "[[ ! -x /usr/sbin/anacron ]] && run-parts /etc/cron.daily"
+
+
+@pytest.mark.parametrize(
+    ("line", "shell", "commands"),
+    [
+        # dash (Debian's /bin/sh) has no `[[`: it is a command not found, which fails, so `||` runs run-parts and `&&`
+        # does not, whatever the file is.
+        (DAILY_LINE, DASH_AS_SH, [Command("run-parts /etc/cron.daily", None)]),
+        (GUARDED_LINE, DASH_AS_SH,
+         [Command("run-parts /etc/cron.daily",
+                  "`[[ ! -x /usr/sbin/anacron ]] &&` stops it: /bin/sh (dash) has no `[[`")]),
+        (GUARDED_LINE, Shell("/bin/dash", "dash"),
+         [Command("run-parts /etc/cron.daily", "`[[ ! -x /usr/sbin/anacron ]] &&` stops it: /bin/dash has no `[[`")]),
+        # bash has `[[`, also as /bin/sh (the RedHat family's): its file tests are asked as `[`'s are.
+        (DAILY_LINE, BASH_AS_SH,
+         [Command("run-parts /etc/cron.daily",
+                  "`[[ -x /usr/sbin/anacron ]] ||` stops it: /usr/sbin/anacron is there")]),
+        (GUARDED_LINE, Shell("/bin/bash", "bash"),
+         [Command("run-parts /etc/cron.daily",
+                  "`[[ ! -x /usr/sbin/anacron ]] &&` stops it: /usr/sbin/anacron is there")]),
+        ("[[ -d /opt/none ]] || run-parts /etc/cron.daily", BASH_AS_SH, [Command("run-parts /etc/cron.daily", None)]),
+        # A shell this reader does not know: `[[` is taken to succeed, and is no command the line runs.
+        (DAILY_LINE, BUSYBOX_AS_SH,
+         [Command("run-parts /etc/cron.daily",
+                  "`[[ -x /usr/sbin/anacron ]] ||` stops it: `[[ -x /usr/sbin/anacron ]]` is taken to succeed")]),
+        (DAILY_LINE, None,
+         [Command("run-parts /etc/cron.daily",
+                  "`[[ -x /usr/sbin/anacron ]] ||` stops it: `[[ -x /usr/sbin/anacron ]]` is taken to succeed")]),
+    ],
+)  # fmt: skip
+def test_double_brackets_are_read_as_the_shell_running_the_line_reads_them(line, shell, commands):
+    """`[[` fails under a shell without it (dash), is a file test under bash, and is taken to succeed elsewhere."""
+    assert commands_run(line, _answer, shell) == commands

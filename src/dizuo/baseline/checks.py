@@ -26,7 +26,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import testinfra
@@ -961,8 +961,11 @@ def _active_state(host: Host, name: str) -> str:
 #     root run-parts /etc/cron.hourly`) through cronie-anacron's /etc/cron.hourly/0anacron (`/usr/sbin/anacron -s`),
 #     and on Debian by anacron.timer under systemd or /etc/cron.d/anacron (`[ -x /etc/init.d/anacron ] && if [ ! -d
 #     /run/systemd/system ]; then /usr/sbin/invoke-rc.d anacron start ...`) without it.
-# Each of these tests a file before it runs; the check weighs a line's tests as sh does (sh_guards: `a && b || c`
-# runs c where a or b fails), asking the host what each file test says.
+# Each of these tests a file before it runs; the check weighs a line's tests as its shell does (sh_guards: `a && b ||
+# c` runs c where a or b fails), asking the host what each file test says. cron runs a job with the shell of the last
+# SHELL= setting above it in its crontab, /bin/sh without one (crontab(5); cronie's files set SHELL=/bin/bash), and
+# run-parts a cron.daily script with its #! line's: which program that is decides `[[`, which bash has (as sh too, the
+# RedHat family's /bin/sh) and dash (Debian's /bin/sh) has not.
 _CRONTABS = ("/etc/crontab", "/etc/cron.d")
 # Root's own crontab, where its lines have no user field (crontab(5)), can run cron.daily too: Debian's cron reads the
 # users' crontabs from /var/spool/cron/crontabs (cron(8)), cronie from /var/spool/cron (crond(8)). Another user's
@@ -992,8 +995,26 @@ def _cron_reads(name: str, daemon: str) -> bool:
 
 def _job_lines(text: str) -> list[str]:
     """The job lines of a crontab or anacrontab, stripped: blank lines, comments and environment settings left out."""
-    stripped = (line.strip() for line in _lines(text))
-    return [line for line in stripped if line and not line.startswith("#") and not _ASSIGNMENT.match(line)]
+    return [line for line, _ in _jobs_and_shells(text)]
+
+
+def _jobs_and_shells(text: str) -> list[tuple[str, str]]:
+    """The job lines of a crontab (see _job_lines), each with the shell cron runs it with: the last SHELL= setting
+    above it in the file, else /bin/sh. cron reads the settings in order, each job taking those read before it (load_env
+    in Debian's cron and cronie alike: blanks round the `=` and the value dropped, then quotes round the value)."""
+    shell = "/bin/sh"
+    jobs = []
+    for line in (raw.strip() for raw in _lines(text)):
+        if not line or line.startswith("#"):
+            continue
+        if _ASSIGNMENT.match(line):
+            name, _, value = (part.strip() for part in line.partition("="))
+            if name == "SHELL":
+                quoted = len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]
+                shell = value[1:-1] if quoted else value
+            continue
+        jobs.append((line, shell))
+    return jobs
 
 
 def _stat(host: Host, path: str, *, follow: bool) -> tuple[int, int, str, int]:
@@ -1153,10 +1174,20 @@ def _crontab_skipped(host: Host, file: str, daemon: str, *, users: bool) -> str 
     return next((why for refused, why in refusals if refused), None)
 
 
-def _cron_commands(host: Host, daemon: str, systemd: bool) -> list[tuple[str, str, str, str | None]]:
-    """(file, user, command, why the daemon skips the file or None) of every job of the crontabs the daemon reads for
-    the system and for root: the system crontabs, /etc/crontab and /etc/cron.d/*, whose lines name their user, and
-    root's own crontab (``crontab -e`` as root), whose lines do not."""
+class _CronJob(NamedTuple):
+    """A job of a crontab the daemon reads for the system or for root."""
+
+    file: str
+    user: str
+    command: str  # what cron hands to the shell (_shell_command)
+    shell: str  # as the crontab names it (SHELL=), /bin/sh by default
+    skipped: str | None  # why the daemon skips the file, None when it reads it
+
+
+def _cron_commands(host: Host, daemon: str, systemd: bool) -> list[_CronJob]:
+    """Every job of the crontabs the daemon reads for the system and for root: the system crontabs, /etc/crontab and
+    /etc/cron.d/*, whose lines name their user, and root's own crontab (``crontab -e`` as root), whose lines do
+    not."""
     system = [_CRONTABS[0]] + [path for path in _files_in(host, _CRONTABS[1]) if _cron_reads(Path(path).name, daemon)]
     crontabs = [(file, True) for file in system] + [(file, False) for file in _root_crontab(daemon)]
     checked = daemon == "cron.service" or not _cronie_permits_any_crontab(host, systemd)
@@ -1166,12 +1197,13 @@ def _cron_commands(host: Host, daemon: str, systemd: bool) -> list[tuple[str, st
         if text is None:
             continue
         skipped = _crontab_skipped(host, file, daemon, users=not names_user) if checked else None
-        for line in _job_lines(text):
+        for line, shell in _jobs_and_shells(text):
             # @daily or 5 time fields, then the user in a system crontab, then the command.
             before = (1 if line.startswith("@") else 5) + names_user
             fields = line.split(None, before)
             if len(fields) == before + 1:
-                jobs.append((file, fields[-2] if names_user else "root", _shell_command(fields[-1]), skipped))
+                user = fields[-2] if names_user else "root"
+                jobs.append(_CronJob(file, user, _shell_command(fields[-1]), shell, skipped))
     return jobs
 
 
@@ -1229,6 +1261,22 @@ def _file_test_on(host: Host, systemd: bool) -> sh_guards.FileTest:
     return file_test
 
 
+def _shell_on(host: Host, named: str) -> sh_guards.Shell | None:
+    """The shell ``named`` (by SHELL= or a #! line) as the host has it, the program its path leads to (/bin/sh is dash
+    on Debian, bash on the RedHat family); None where the path leads to no file, or where #! names no shell but a
+    program that finds one (``/usr/bin/env bash``)."""
+    real = host.run("readlink -e -- %s", named)
+    program = posixpath.basename(_text(real).strip())
+    return None if real.rc != 0 or program == "env" else sh_guards.Shell(named, program)
+
+
+def _interpreter(script: str) -> str:
+    """The program a script is run with when it is executed (run-parts on cron.daily): its #! line's, else /bin/sh."""
+    first = script.split("\n", 1)[0]
+    words = first[2:].split() if first.startswith("#!") else []
+    return words[0] if words else "/bin/sh"
+
+
 def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
     """The identifiers of the /etc/anacrontab jobs that run ``daily`` (period, delay, identifier, command)."""
     jobs = []
@@ -1273,8 +1321,9 @@ def _what_runs_cron_daily(
             if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
         ]
 
+    shells = functools.cache(functools.partial(_shell_on, host))  # a crontab's jobs mostly share one shell
     skipped_files: set[str] = set()
-    for file, user, command, skipped in _cron_commands(host, daemon, systemd) if daemon else []:
+    for file, user, command, shell, skipped in _cron_commands(host, daemon, systemd) if daemon else []:
         if skipped:
             if file not in skipped_files:
                 skipped_files.add(file)
@@ -1296,7 +1345,7 @@ def _what_runs_cron_daily(
             continue
         # The line's commands as sh runs them, each with the test that stops it here (None when it runs).
         by_stop: dict[str | None, list[str]] = {}
-        for ran in sh_guards.commands_run(command, _file_test_on(host, systemd)):
+        for ran in sh_guards.commands_run(command, _file_test_on(host, systemd), shells(shell)):
             by_stop.setdefault(ran.stopped, []).append(ran.text)
         for stopped, commands in by_stop.items():
             # A stopped command runs no cron.hourly script: which of them start anacron need not be read for it.
@@ -1327,13 +1376,15 @@ def _what_runs_cron_daily(
 
 
 def _steps_aside_for_systemd(host: Host, script: str) -> bool:
-    """Whether the cron.daily script, read as sh runs it, leaves logrotate alone where systemd is PID 1 and runs it
-    where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0; fi`, not `[ -d /run/systemd/system ] ||
-    exit 0`). A script that does not run logrotate either way, or that the reader does not follow, is judged by its
-    lines testing /run/systemd/system, as before."""
+    """Whether the cron.daily script, read as the shell of its #! line runs it, leaves logrotate alone where systemd
+    is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0; fi`, not `[ -d
+    /run/systemd/system ] || exit 0`). A script that does not run logrotate either way, or that the reader does not
+    follow, is judged by its lines testing /run/systemd/system, as before."""
+
+    shell = _shell_on(host, _interpreter(script))
 
     def runs_logrotate(systemd: bool) -> bool:
-        ran = sh_guards.commands_run(script, _file_test_on(host, systemd))
+        ran = sh_guards.commands_run(script, _file_test_on(host, systemd), shell)
         return any(command.stopped is None and _RUNS_LOGROTATE.search(command.text) for command in ran)
 
     if sh_guards.readable(script) and runs_logrotate(systemd=False):

@@ -8,8 +8,10 @@ fi`. tree-sitter-bash parses the line, and the tree is walked here as sh runs it
 equally and from the left (the grammar nests `a && b || c` as `{ a && b; } || c`), so c runs where a or b fails; `;`,
 `&` and newlines sequence; `{ ...; }`, `( ... )` and `if ...; then ...; [elif ...; then ...;] [else ...;] fi` group;
 `!` negates a pipeline; `exit` ends the shell (a subshell alone). A file test (`test` or `[` with one of -e, -f, -d,
--x, maybe negated) is answered by the caller, as the host would; `true`, `:` and `false` say what they always say; any
-other command is taken to succeed, as it does when it works (`cd /`, `run-parts`). A command this reader does not walk
+-x, maybe negated) is answered by the caller, as the host would; so is `[[` with one of them where the shell running the
+line has `[[` (bash, also as /bin/sh on the RedHat family); where it has none (dash, Debian's /bin/sh) `[[` is a
+command not found (status 127) and fails; `true`, `:` and `false` say what they always say; any other command is taken
+to succeed, as it does when it works (`cd /`, `run-parts`). A command this reader does not walk
 (`case`, loops, functions) is one command that runs, and a line the grammar cannot parse (an unbalanced quote) is read
 as one command that runs, as before sh was read.
 """
@@ -27,8 +29,28 @@ FileTest = Callable[[str, str], tuple[bool, str]]
 
 _BASH = tree_sitter.Language(tree_sitter_bash.language())
 _FILE_TESTS = {"-e", "-f", "-d", "-x"}
+# Shells that have `[[` and that do not, by the name of their program (bash run as sh keeps it); another shell's
+# `[[` is taken to succeed.
+_DOUBLE_BRACKETS = {"bash": True, "ksh": True, "ksh93": True, "mksh": True, "zsh": True, "dash": False, "posh": False}
 # Nodes that hold statements run one after the other; the tokens between them (`;`, `&`, `{`, `then`...) are unnamed.
 _SEQUENCES = {"program", "compound_statement", "subshell", "else_clause"}
+
+
+@dataclass(frozen=True)
+class Shell:
+    """The shell that runs a line: as its file names it (SHELL= of a crontab, a script's #! line) and the program that
+    is on the host (``/bin/sh`` is ``dash`` on Debian, ``bash`` on the RedHat family)."""
+
+    named: str
+    program: str
+
+    @property
+    def double_brackets(self) -> bool | None:
+        """Whether `[[` is a command of the shell, None where this reader does not know the shell."""
+        return _DOUBLE_BRACKETS.get(self.program)
+
+    def __str__(self) -> str:
+        return self.named if self.named.rsplit("/", 1)[-1] == self.program else f"{self.named} ({self.program})"
 
 
 @dataclass(frozen=True)
@@ -66,9 +88,10 @@ def _unquoted(node: tree_sitter.Node) -> str | None:
 class _Reader:
     """Walks a parsed line as sh would run it, noting for each simple command whether it runs."""
 
-    def __init__(self, source: bytes, file_test: FileTest | None) -> None:
+    def __init__(self, source: bytes, file_test: FileTest | None, shell: Shell | None = None) -> None:
         self.source = source
         self.file_test = file_test
+        self.shell = shell
         self.commands: list[Command] = []
         self.exited: str | None = None  # why nothing after a reached `exit` runs
 
@@ -172,11 +195,22 @@ class _Reader:
             if stopped is None:
                 self.exited = f"`{text}` before it ends the shell"
             return True, ""
-        if name in {"test", "["}:
+        if name == "[[" and (unasked := self._double_brackets_unasked(text)) is not None:
+            return unasked
+        if name in {"test", "[", "[["}:
             if stopped is None and self.file_test is not None:
                 return self._file_test(node, self.file_test)
             return True, ""
         return self._taken(node, stopped, text)
+
+    def _double_brackets_unasked(self, text: str) -> tuple[bool, str] | None:
+        """What a `[[` whose file test the host is not asked says: under a shell not known it is a test all the same,
+        taken to succeed; under one without `[[` (dash) a command not found (status 127), which fails. None where the
+        shell has `[[`, to be asked as `[` is."""
+        has_it = self.shell.double_brackets if self.shell is not None else None
+        if has_it is None:
+            return True, f"`{text}` is taken to succeed"
+        return None if has_it else (False, f"{self.shell} has no `[[`")
 
     def _taken(self, node: tree_sitter.Node, stopped: str | None, text: str) -> tuple[bool, str]:
         """A command that is noted and taken to succeed."""
@@ -185,9 +219,9 @@ class _Reader:
         return True, f"{_text(name) if name else text.split(None, 1)[0]} is taken to succeed"
 
     def _file_test(self, node: tree_sitter.Node, file_test: FileTest) -> tuple[bool, str]:
-        """A `test`/`[` the caller can answer, else one taken to succeed."""
+        """A `test`/`[`/`[[` the caller can answer, else one taken to succeed."""
         negated = False
-        if node.type == "test_command":  # [ ! -f path ]: a unary expression, maybe inside a `!` one
+        if node.type == "test_command":  # [ ! -f path ], [[ ! -f path ]]: a unary expression, maybe inside a `!` one
             args = node.named_children[0].children if node.named_child_count == 1 else []
             if args and args[0].type == "!" and args[1].type == "unary_expression":
                 negated, args = True, args[1].children
@@ -213,12 +247,13 @@ def _parsed(line: str) -> tree_sitter.Node | None:
     return None if root.has_error else root
 
 
-def commands_run(line: str, file_test: FileTest) -> list[Command]:
-    """Each simple command of ``line`` that is no test, with the test that stops it there (None when it runs)."""
+def commands_run(line: str, file_test: FileTest, shell: Shell | None = None) -> list[Command]:
+    """Each simple command of ``line`` that is no test, with the test that stops it there (None when it runs), as
+    ``shell`` runs it (None: a shell not known, whose `[[` is taken to succeed)."""
     node = _parsed(line)
     if node is None:
         return [Command(line, None)]
-    reader = _Reader(line.encode(), file_test)
+    reader = _Reader(line.encode(), file_test, shell)
     reader.run(node, None)
     return reader.commands
 
