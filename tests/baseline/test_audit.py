@@ -1984,6 +1984,13 @@ CRONIE_RUNS_DAILY = f"cron runs {DAILY}: /etc/cron.d/dailyjobs runs /etc/cron.da
         pytest.param("debian", "SHELL=/bin/bash", DEBIAN_DAILY_AND, [], DEBIAN_RUNS_DAILY, id="bash-and-runs"),
         # A setting below the line is not the line's: it runs with /bin/sh (old code: it passed).
         pytest.param("debian", "after: SHELL=/bin/bash", DEBIAN_DAILY_AND, [DASH_STOPS_IT], None, id="bash-after"),
+        # A shell the host does not have: cron cannot start the job, and nothing of it runs (old code: it passed).
+        pytest.param(
+            "debian", "SHELL=/bin/zsh", DEBIAN_DAILY_OR,
+            [f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but its shell, /bin/zsh, is missing or not "
+             "executable: cron cannot start it"],
+            None, id="no-such-shell",
+        ),
         # cronie-noanacron's dailyjobs without its SHELL=/bin/bash: /bin/sh is bash on the RedHat family, and `[[`
         # asks the host, which has no 0anacron (old code: `[[` succeeding stopped `||`).
         pytest.param(
@@ -1997,12 +2004,13 @@ CRONIE_RUNS_DAILY = f"cron runs {DAILY}: /etc/cron.d/dailyjobs runs /etc/cron.da
     ],
 )  # fmt: skip
 @ROOT_OWNS_CRONTABS
-def test_a_cron_line_s_double_brackets_are_read_as_its_shell_reads_them(logrotate_runners, tmp_path, family, shell,
-                                                                        line, problems, evidence):  # fmt: skip
+def test_a_cron_line_is_read_as_the_shell_cron_runs_it_with(logrotate_runners, tmp_path, family, shell, line,
+                                                            problems, evidence):  # fmt: skip
     """DZ-AU-05: cron runs a job with the shell of the last SHELL= above it in its crontab, else /bin/sh (crontab(5)),
     and `[[` is a file test under bash (as /bin/sh too, the RedHat family's) but a command not found under dash
-    (Debian's /bin/sh), which fails. The real packages' cron.daily line (Debian's /etc/crontab, cronie-noanacron's
-    dailyjobs) with `[[` for its guard, on the trees of the tests above, their /bin/sh the real dash or bash."""
+    (Debian's /bin/sh), which fails; with no such shell on the host, cron runs nothing of the job. The real packages'
+    cron.daily line (Debian's /etc/crontab, cronie-noanacron's dailyjobs) with `[[` for its guard, on the trees of the
+    tests above, their /bin/sh the real dash or bash."""
     root = tmp_path / "root"
     if family == "debian":
         shutil.copytree(logrotate_runners, root, symlinks=True)
@@ -2041,13 +2049,24 @@ DOUBLE_BRACKET_STEP_ASIDE = "if [[ -d /run/systemd/system ]]; then\n    exit 0\n
         # Run by bash, the script steps aside where systemd is PID 1: the disabled timer leaves nothing to run it.
         pytest.param("#!/bin/bash", [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="bash-steps-aside"),
         pytest.param("#! /bin/bash -e", [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="bash-with-args"),
+        # A #! line naming a program the host does not have: the script never starts (old code: cron ran it).
+        pytest.param(
+            "#!/bin/zsh",
+            [
+                TIMER_DISABLED,
+                f"nor does cron run it: {DAILY}'s #! line names /bin/zsh, which is missing or not "
+                "executable: cron never runs logrotate",
+            ],
+            id="no-such-shell",
+        ),
     ],
 )
 @ROOT_OWNS_CRONTABS
 def test_the_cron_daily_script_is_read_as_the_shell_of_its_hashbang_runs_it(logrotate_runners, tmp_path, shebang,
                                                                             problems):  # fmt: skip
     """DZ-AU-05: run-parts runs /etc/cron.daily/logrotate with the shell of its #! line, whose `[[` decides whether
-    it steps aside for systemd: dash has none (a command not found, which fails), bash has. The real Debian 12 tree
+    it steps aside for systemd: dash has none (a command not found, which fails), bash has; a shell the host does not
+    have runs nothing. The real Debian 12 tree
     under systemd, cron enabled and running, logrotate.timer disabled, the script's step aside written with `[[`."""
     root = tmp_path / "root"
     shutil.copytree(logrotate_runners, root, symlinks=True)

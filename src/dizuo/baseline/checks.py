@@ -1263,18 +1263,19 @@ def _file_test_on(host: Host, systemd: bool) -> sh_guards.FileTest:
 
 def _shell_on(host: Host, named: str) -> sh_guards.Shell | None:
     """The shell ``named`` (by SHELL= or a #! line) as the host has it, the program its path leads to (/bin/sh is dash
-    on Debian, bash on the RedHat family); None where the path leads to no file, or where #! names no shell but a
-    program that finds one (``/usr/bin/env bash``)."""
-    real = host.run("readlink -e -- %s", named)
-    program = posixpath.basename(_text(real).strip())
-    return None if real.rc != 0 or program == "env" else sh_guards.Shell(named, program)
+    on Debian, bash on the RedHat family; ``env`` for `#!/usr/bin/env bash`, a shell the reader does not know); None
+    where there is no such executable file, and nothing can be run with it."""
+    if host.run("test -x %s", named).rc != 0:
+        return None
+    return sh_guards.Shell(named, posixpath.basename(_text(host.run("readlink -e -- %s", named)).strip()))
 
 
-def _interpreter(script: str) -> str:
-    """The program a script is run with when it is executed (run-parts on cron.daily): its #! line's, else /bin/sh."""
+def _interpreter(script: str) -> str | None:
+    """The program a script is run with when it is executed (run-parts on cron.daily): its #! line's (None without
+    one)."""
     first = script.split("\n", 1)[0]
     words = first[2:].split() if first.startswith("#!") else []
-    return words[0] if words else "/bin/sh"
+    return words[0] if words else None
 
 
 def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
@@ -1343,7 +1344,14 @@ def _what_runs_cron_daily(
             # A line copied from /etc/crontab: cron hands `root run-parts ...` to the shell, which finds no root.
             why_not.append(f"{file} names the user root, as /etc/crontab does, but root's crontab has no user field")
             continue
-        # The line's commands as sh runs them, each with the test that stops it here (None when it runs).
+        if shells(shell) is None:
+            # cron's child cannot exec the shell: nothing of the line runs (a stopped line runs no cron.hourly script).
+            for _, phrase in _what_a_line_does(" ; ".join(sh_guards.commands_of(command)), daily, list):
+                why_not.append(
+                    f"{file} {phrase} but its shell, {shell}, is missing or not executable: cron cannot start it"
+                )
+            continue
+        # The line's commands as its shell runs them, each with the test that stops it here (None when it runs).
         by_stop: dict[str | None, list[str]] = {}
         for ran in sh_guards.commands_run(command, _file_test_on(host, systemd), shells(shell)):
             by_stop.setdefault(ran.stopped, []).append(ran.text)
@@ -1381,7 +1389,7 @@ def _steps_aside_for_systemd(host: Host, script: str) -> bool:
     /run/systemd/system ] || exit 0`). A script that does not run logrotate either way, or that the reader does not
     follow, is judged by its lines testing /run/systemd/system, as before."""
 
-    shell = _shell_on(host, _interpreter(script))
+    shell = _shell_on(host, _interpreter(script) or "/bin/sh")
 
     def runs_logrotate(systemd: bool) -> bool:
         ran = sh_guards.commands_run(script, _file_test_on(host, systemd), shell)
@@ -1401,7 +1409,13 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     daily = posixpath.dirname(script)
     if host.run("test -f %s -a -x %s", script, script).rc != 0:
         return [f"{script} is missing or not executable: cron never runs logrotate"]
-    if systemd and _steps_aside_for_systemd(host, _read(host, script) or ""):
+    text = _read(host, script) or ""
+    interpreter = _interpreter(text)
+    if interpreter is not None and _shell_on(host, interpreter) is None:  # the kernel cannot start the script
+        return [
+            f"{script}'s #! line names {interpreter}, which is missing or not executable: cron never runs logrotate"
+        ]
+    if systemd and _steps_aside_for_systemd(host, text):
         return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
     chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd, finding)
