@@ -962,6 +962,28 @@ def test_plan_md_gives_the_wave_limit_in_the_unit_of_the_waves(planned: Path) ->
         assert float(tib.replace(",", "")) <= 20.0 or systems == "1", (systems, tib, waves_line)
 
 
+def test_a_wave_longer_than_a_window_says_its_system_is_down_that_long(planned: Path) -> None:
+    """A wave that copies more than one maintenance window (one system larger than a window) says how many windows'
+    worth it copies and that its system stays stopped until the copy verifies: the owner agrees to that downtime,
+    not to one window's."""
+    text = (planned / "PLAN.md").read_text(encoding="utf-8")
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    window = 20_480 * GIB
+    sections = re.split(r"^(?=## )", text, flags=re.MULTILINE)
+    waves = [section for section in sections if section.startswith("## Wave ")]
+    assert len(waves) == len(plan["waves"]) > 0, "no wave sections"
+    for section, copied, wave in zip(waves, plan["wave_copy_bytes"], plan["waves"], strict=True):
+        heading = section.splitlines()[0]
+        note = re.search(r"^This wave copies .* times what one maintenance window copies .*$", section, re.MULTILINE)
+        if copied <= window:
+            assert note is None, f"{heading}: within a window, yet: {note.group(0) if note else ''}"
+            continue
+        assert note, f"{heading}: copies {copied / window:.1f} windows' worth and PLAN.md does not say so"
+        assert f"{copied / window:,.1f} times" in note.group(0), (heading, note.group(0))
+        assert all(f"{system['system']} stays stopped" in note.group(0) for system in wave), (heading, note.group(0))
+    assert any(copied > window for copied in plan["wave_copy_bytes"]), "Yulin's plan no longer has such a wave"
+
+
 def _parsed_by_the_cli(words: list[str]) -> None:
     """Parse ``words`` (after `dizuo`) as the CLI does before it runs a command: click's error when they do not."""
     command: Any = typer.main.get_command(app)

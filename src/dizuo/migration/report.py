@@ -967,7 +967,26 @@ def _markdown(
                 f"{_tenths_tib(shown.systems[c.code])} | {_cost(city, c.code, c.node_pool[1]):,} |"
             )
         lines.append("")
+        lines += _longer_than_a_window(city, wave, shown.waves[k - 1])
     return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves, shown.systems)])
+
+
+def _longer_than_a_window(city: CityInstance, wave: list[Change], tenths: int) -> list[str]:
+    """What PLAN.md says under a wave that copies more than one maintenance window does (one system larger than a
+    window, in a wave of its own): its system stays stopped from step 2 until its copy verifies, so its owner must
+    agree to that much downtime, not to one window's. Nothing for a wave within a window."""
+    copied = sum(_planned(city, c.code).copied for c in wave)
+    wave_bytes = city.instance.wave_bytes
+    if copied <= wave_bytes:
+        return []
+    codes = ", ".join(c.code for c in wave)
+    return [
+        f"This wave copies {_tenths_tib(tenths)} TiB, {copied / wave_bytes:,.1f} times what one maintenance window "
+        f"copies ({_tib(wave_bytes)} TiB, city.yaml `migration.wave_gib`): {codes} stays stopped from step 2 until "
+        "its copy verifies in step 4, that much longer than one window. Agree that downtime with its owner, or "
+        "book the windows back to back.",
+        "",
+    ]
 
 
 def _assessment_lines(
