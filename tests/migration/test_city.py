@@ -984,6 +984,30 @@ def test_a_wave_longer_than_a_window_says_its_system_is_down_that_long(planned: 
     assert any(copied > window for copied in plan["wave_copy_bytes"]), "Yulin's plan no longer has such a wave"
 
 
+@pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch is not installed")
+def test_plan_md_s_rollback_puts_back_the_file_each_wave_started_from(planned: Path, tmp_path: Path) -> None:
+    """PLAN.md says how to roll a wave back, and its command, run as written after wave 1 and after wave 2, gives
+    back the systems.yaml that wave started from, byte for byte, which check-wave then takes as that wave's start."""
+    text = (planned / "PLAN.md").read_text(encoding="utf-8")
+    rollback = re.search(r"^To roll back wave NN .*$", text, flags=re.MULTILINE)
+    assert rollback, "PLAN.md does not say how to roll a wave back"
+    command = re.search(r"`(patch -R [^`]+)`", rollback.group(0))
+    assert command, rollback.group(0)
+    declaration = tmp_path / "yulin"
+    shutil.copytree(YULIN, declaration)
+    started = [(YULIN / "systems.yaml").read_bytes(), (planned / "wave-01" / "systems.yaml").read_bytes()]
+    for wave, start in enumerate(started, start=1):
+        (declaration / "systems.yaml").write_bytes((planned / f"wave-{wave:02d}" / "systems.yaml").read_bytes())
+        filled = command.group(1).replace("<declaration>", str(declaration)).replace("<this folder>", str(planned))
+        argv = filled.replace("NN", f"{wave:02d}").split()
+        patched = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert patched.returncode == 0, patched.stdout + patched.stderr
+        assert (declaration / "systems.yaml").read_bytes() == start, f"wave {wave}'s rollback is not where it started"
+        result = CliRunner().invoke(app, ["migrate", "check-wave", str(planned), str(wave), str(declaration)])
+        assert result.exit_code == 0, result.output
+        assert f"where wave {wave} starts" in result.output, result.output
+
+
 def _parsed_by_the_cli(words: list[str]) -> None:
     """Parse ``words`` (after `dizuo`) as the CLI does before it runs a command: click's error when they do not."""
     command: Any = typer.main.get_command(app)

@@ -949,6 +949,18 @@ def _markdown(
         "5. Switch the workload to the new claims and start it; delete the old ones only after the system's owner "
         "accepts the copy.",
         "",
+        # The way back exists only while the old claims do: the copy reads them and no stack deletes a claim.
+        "To roll back wave NN (its system does not run on the new pool, or its copy does not verify), before its old "
+        "claims are deleted (and after rolling back, last first, any wave applied since): stop the system, put back "
+        "the `systems.yaml` the wave started from with `patch -R <declaration>/systems.yaml "
+        "<this folder>/wave-NN/systems.yaml.diff` (`dizuo migrate check-wave <this folder> NN <declaration>` then "
+        "says it is where wave NN starts), then `dizuo validate <declaration>`, `dizuo preview --stack <stack>`, "
+        "`dizuo up --stack <stack>`: the system's pods, database egress and storage quota go back to the node pool, "
+        f"database and `{m.legacy_storage_pool}` it had, where its old claims hold its data as it was when it "
+        "stopped (the copy only read them). Switch the workload back to the old claims and start it; what it wrote "
+        f"to the new ones after step 5 is on those alone, copy it back first. Its claims on `{m.target_storage_pool}` "
+        "stay bound (their quota is zero again): delete them once it runs on the old ones.",
+        "",
     ]
     for k, wave in enumerate(changes, start=1):
         lines += [
