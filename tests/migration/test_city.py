@@ -1127,6 +1127,19 @@ def test_check_wave_on_a_plan_that_moves_nothing_says_there_is_no_wave(tmp_path:
     assert "waves 1 to 0" not in checked.output
 
 
+def test_plan_md_of_a_plan_that_moves_nothing_says_so_and_gives_no_wave_steps(tmp_path: Path) -> None:
+    """At a 99 % fill target nothing moves: PLAN.md says the legacy pool stays within it as it is, with no wave to
+    apply, rather than the steps to apply and roll back waves that do not exist."""
+    _, out, _ = _plan_at_fill_target(tmp_path, "0.99")
+    text = (out / "PLAN.md").read_text(encoding="utf-8")
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["waves"] == [], "nothing moves (the premise)"
+    assert "## Nothing to move" in text, text[:2000]
+    assert "`phase1-ceph` stays within its 99% fill target with every candidate where it is" in text, text[:2000]
+    for misleading in ("## Applying a wave", "wave-NN", "To roll back"):
+        assert misleading not in text, f"PLAN.md of a plan with no wave still says {misleading!r}"
+    assert "## Assessment: every candidate" in text, "the assessment of every candidate is gone"
+
+
 def _fractional_memory(tmp_path: Path) -> Path:
     """Yulin planned onto xc-hygon alone (395 GiB of memory free), its three cheapest candidates asking 131.7, 131.7
     and 131.6 GiB (departments and phase1-intel grown to grant them): together exactly the 395 GiB free."""

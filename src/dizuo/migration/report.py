@@ -922,6 +922,20 @@ def _markdown(
         *(f"- {sentence}" for sentence in (deadline.sentences() if deadline is not None else ())),
         *_forecast_lines(city),
         *_target_usage_lines(city, [c.code for c in moved], shown),
+    ]
+    if not changes:  # no wave: steps to apply one, and how to roll one back, would only mislead
+        lines += [
+            "",
+            "## Nothing to move",
+            "",
+            f"`{m.legacy_storage_pool}` stays within its {m.fill_target:.0%} fill target with every candidate where "
+            f"it is ({'in allocations' if city.outlook is None else 'in the usage forecast'}): no wave, no data copy, "
+            "no change to the declaration (`dizuo migrate check-wave` has no wave to check). Plan again when the "
+            "declaration or the usage grows.",
+            "",
+        ]
+        return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, [], {})])
+    lines += [
         "",
         "## Applying a wave",
         "",
