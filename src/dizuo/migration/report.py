@@ -929,13 +929,38 @@ def _markdown(
             "## Nothing to move",
             "",
             f"`{m.legacy_storage_pool}` stays within its {m.fill_target:.0%} fill target with every candidate where "
-            f"it is ({'in allocations' if city.outlook is None else 'in the usage forecast'}): no wave, no data copy, "
+            f"it is (in {'allocations' if city.outlook is None else 'the usage forecast'}): no wave, no data copy, "
             "no change to the declaration (`dizuo migrate check-wave` has no wave to check). Plan again when the "
             "declaration or the usage grows.",
             "",
         ]
-        return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, [], {})])
-    lines += [
+    else:
+        lines += _applying_a_wave(city, base_sha256)
+    for k, wave in enumerate(changes, start=1):
+        lines += [
+            f"## Wave {k}: {len(wave)} system(s), {_tenths_tib(shown.waves[k - 1])} TiB",
+            "",
+            "| system | department | node pool | OS | image arch | database | TiB | cost CNY |",
+            "| --- | --- | --- | --- | --- | --- | ---: | ---: |",
+        ]
+        for c in wave:
+            s = city.system(c.code)
+            database = f"{c.database[0]} → {c.database[1]}" if c.database else s.database.value
+            lines.append(
+                f"| {c.code} {_text(s.name)} | {_text(d.department(s.department).name)} | "
+                f"{c.node_pool[0]} → {c.node_pool[1]} | "
+                f"{c.os[0]} → {c.os[1]} | {'rebuild for ' + c.new_arch if c.new_arch else 'as built'} | {database} | "
+                f"{_tenths_tib(shown.systems[c.code])} | {_cost(city, c.code, c.node_pool[1]):,} |"
+            )
+        lines.append("")
+        lines += _longer_than_a_window(city, wave, shown.waves[k - 1])
+    return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves, shown.systems)])
+
+
+def _applying_a_wave(city: CityInstance, base_sha256: str) -> list[str]:
+    """PLAN.md's steps to apply a wave, and to roll one back."""
+    m = city.migration
+    return [
         "",
         "## Applying a wave",
         "",
@@ -976,25 +1001,6 @@ def _markdown(
         "stay bound (their quota is zero again): delete them once it runs on the old ones.",
         "",
     ]
-    for k, wave in enumerate(changes, start=1):
-        lines += [
-            f"## Wave {k}: {len(wave)} system(s), {_tenths_tib(shown.waves[k - 1])} TiB",
-            "",
-            "| system | department | node pool | OS | image arch | database | TiB | cost CNY |",
-            "| --- | --- | --- | --- | --- | --- | ---: | ---: |",
-        ]
-        for c in wave:
-            s = city.system(c.code)
-            database = f"{c.database[0]} → {c.database[1]}" if c.database else s.database.value
-            lines.append(
-                f"| {c.code} {_text(s.name)} | {_text(d.department(s.department).name)} | "
-                f"{c.node_pool[0]} → {c.node_pool[1]} | "
-                f"{c.os[0]} → {c.os[1]} | {'rebuild for ' + c.new_arch if c.new_arch else 'as built'} | {database} | "
-                f"{_tenths_tib(shown.systems[c.code])} | {_cost(city, c.code, c.node_pool[1]):,} |"
-            )
-        lines.append("")
-        lines += _longer_than_a_window(city, wave, shown.waves[k - 1])
-    return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves, shown.systems)])
 
 
 def _longer_than_a_window(city: CityInstance, wave: list[Change], tenths: int) -> list[str]:
