@@ -87,6 +87,30 @@ def test_a_usage_line_writes_its_arguments_as_readme_does() -> None:
     assert "Usage: dizuo migrate city [OPTIONS] CITY_DIR" in usages
 
 
+def _help_lines(path: list[str]) -> list[str]:
+    """The lines of `dizuo <path> --help` on a terminal wide enough for every paragraph of help, box edges off."""
+    shown = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "2000"})
+    assert shown.exit_code == 0, (path, shown.output)
+    return [" ".join(line.strip(" │").split()) for line in shown.output.splitlines()]
+
+
+def test_help_breaks_lines_at_the_terminal_width_not_where_the_docstring_does() -> None:
+    """Each paragraph of a command's help is one line on a wide terminal, in its own help and (its first paragraph) in
+    its group's list of commands: the source's line breaks do not cut a sentence in two (`dizuo --help` showed
+    `released` as lines ending `(a`, `dizuo`)."""
+    broken: list[str] = []
+    groups: dict[tuple[str, ...], list[str]] = {}  # a group's --help, rendered once for all its commands
+    for path, command in _every_command():
+        paragraphs = [" ".join(p.split()) for p in (command.help or "").split("\n\n") if p.strip()]
+        own = _help_lines(path)
+        listed = groups.get(tuple(path[:-1])) or groups.setdefault(tuple(path[:-1]), _help_lines(path[:-1]))
+        broken += [f"{' '.join(['dizuo', *path])} --help: {p[:50]}" for p in paragraphs if not any(p in s for s in own)]
+        entry = f"{path[-1]} {paragraphs[0]}" if paragraphs else path[-1]
+        if not any(line.startswith(entry) for line in listed):
+            broken.append(f"{' '.join(['dizuo', *path[:-1]])} --help, its {path[-1]}: {entry[:60]}")
+    assert broken == [], broken
+
+
 def test_an_optional_argument_and_one_of_any_number_are_written_as_click_writes_them() -> None:
     """No dizuo command has them yet: an optional argument is `[NAME]`, one taking any number `FILES...`."""
     domain = typer.Typer(add_completion=False)

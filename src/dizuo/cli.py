@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import inspect
 import signal
 from collections.abc import Iterator
 from types import FrameType
@@ -60,12 +61,22 @@ class _Command(TyperCommand):
         return pieces
 
 
+def _reflowed(docstring: str) -> str:
+    """A command's help as paragraphs of one line each, for the help to wrap at the terminal's width. Typer keeps a
+    docstring's own line breaks in a group's list of commands and in every paragraph after the first, which then
+    breaks mid-sentence wherever the source line ended."""
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in inspect.cleandoc(docstring).split("\n\n"))
+
+
 def _usage_as_click(domain: typer.Typer) -> None:
-    """Build the domain's commands, and those of its sub-groups (`dizuo migrate ...`), as _Command: set here, where the
-    CLI is built, so that no domain module has to remember it for each command it adds."""
+    """Build the domain's commands, and those of its sub-groups (`dizuo migrate ...`), as _Command, their help
+    reflowed: set here, where the CLI is built, so that no domain module has to remember it for each command it adds."""
     for command in domain.registered_commands:
         if command.cls in (None, TyperCommand):  # typer's default (set as it registers), not a class of the domain's
             command.cls = _Command
+        docstring = command.help if command.help is not None else inspect.getdoc(command.callback)
+        if docstring:
+            command.help = _reflowed(docstring)
     for group in domain.registered_groups:
         if group.typer_instance is not None:
             _usage_as_click(group.typer_instance)
