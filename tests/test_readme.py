@@ -1,7 +1,8 @@
 """The documentation's commands are the CLI's: every `dizuo ...` a user copies from README.md, the runbook, the
 benchmark READMEs or the systemd unit names a command that exists, with flags that exist and no more arguments than
 the command takes, each command line parses as the command parses it (nothing it requires is missing), and each such
-command's `--help` runs."""
+command's `--help` runs; and the files, alerts and exporter metrics README.md names are the clone's, the rule files' and
+the exporter's."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from unittest import mock
 
 import pytest
 import typer
+import yaml
+from prometheus_client.registry import CollectorRegistry
 from typer.testing import CliRunner
 
+from dizuo.capacity.collector import CapacityCollector, Snapshot
 from dizuo.cli import app
 
 ROOT = Path(__file__).parents[1]
@@ -355,3 +359,80 @@ def test_the_check_takes_placeholders_as_values() -> None:
         "dizuo harden --inventory inventories/yulin --limit HOST [--check]",
     ):
         assert [problem for _, problem in problems(Documented("test", text))] == [None], text
+
+
+def readme_code() -> list[str]:
+    """The code of README.md: each fenced block, and each inline code span outside them, its whitespace joined."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return FENCE.findall(text) + [" ".join(span.split()) for _, span in SPAN.findall(FENCE.sub("", text))]
+
+
+# Folders of the clone a README path starts from (`dizuo/...` is the installed package, under src/).
+CLONE_FOLDERS = (".ci/", "bench/", "dizuo/", "inventories/", "monitoring/", "roles/", "src/", "stacks/", "tests/")
+# Words of README.md that start like a path of the clone and are none.
+NOT_CLONE_PATHS = {
+    "inventories/yulin/.schema": "the folder README's own `mkdir -p` makes for the editor's schema",
+    "inventories/yulin/.schema/departments.json": "the file README's own `dizuo schema ... >` writes",
+    "monitoring/prometheus-db": "a namespace/claim of the capacity example, not a file",
+}
+
+
+def readme_clone_paths() -> list[str]:
+    """Each word of README's code that names a path of the clone (`monitoring/alerts.yaml`, `bench/synth/run.py`),
+    without placeholders (`stacks/<stack>/Pulumi.<env>.yaml`) or globs."""
+    words = (word.strip(",;:()'\"").lstrip("@") for code in readme_code() for word in code.split())
+    paths = (word for word in words if word.startswith(CLONE_FOLDERS) and not re.search(r"[<>*{}|$]", word))
+    return sorted(set(paths) - NOT_CLONE_PATHS.keys())
+
+
+def test_each_file_the_readme_names_is_in_the_clone() -> None:
+    """`load monitoring/alerts.yaml`, `python bench/synth/run.py`: every file and folder of the clone README tells a
+    user to open, load or run is there, under that name."""
+    paths = readme_clone_paths()
+    assert {"monitoring/alerts.yaml", "roles/baseline.yml", "bench/synth/run.py"} <= set(paths), paths
+    missing = [p for p in paths if not (ROOT / ("src/" if p.startswith("dizuo/") else "") / p).exists()]
+    assert missing == [], f"README.md names these, which the clone does not hold: {missing}"
+
+
+RULE_FILES = ("monitoring/alerts.yaml", "monitoring/security-alerts.yaml")
+
+
+def test_each_alert_the_readme_names_is_one_dizuo_ships() -> None:
+    """`DizuoDatasetStale warns the owner department`: every alert README names is an alert of the rule files it says
+    to load, so the name an operator looks up in Prometheus or the runbook is one that can fire."""
+    shipped = {
+        rule["alert"]
+        for name in RULE_FILES
+        for group in yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    named = set(re.findall(r"\bDizuo[A-Z][A-Za-z]+\b", (ROOT / "README.md").read_text(encoding="utf-8")))
+    assert "DizuoMalwareFound" in named, sorted(named)
+    assert sorted(named - shipped) == [], f"README.md names alerts no rule file of {RULE_FILES} has"
+
+
+def exporter_metrics() -> set[str]:
+    """The sample names the capacity exporter serves (a counter with its `_total`), from a fresh registry."""
+    registry = CollectorRegistry()
+    CapacityCollector(Snapshot, stale_after=900, registry=registry)
+    return {f.name + ("_total" if f.type == "counter" else "") for f in registry.collect()}
+
+
+def readme_exporter_metrics() -> set[str]:
+    """The capacity exporter's metrics README names (its subsystems: storage, capacity, dataset), a brace list
+    spelled out (`dizuo_capacity_forecast_{stale,series}`) and a label matcher left off (`...{kind}`)."""
+    names: set[str] = set()
+    for code in readme_code():
+        for stem, braces in re.findall(r"\b(dizuo_(?:storage|capacity|dataset)_[a-z0-9_]*)(\{[a-z0-9_,]+\})?", code):
+            alternatives = braces.strip("{}").split(",") if braces and "," in braces else [""]
+            names |= {stem + alternative for alternative in alternatives}
+    return names
+
+
+def test_each_exporter_metric_the_readme_names_is_served() -> None:
+    """`dizuo_storage_exhaustion_timestamp_seconds (median)`, `dizuo_capacity_forecast_{...,runs_total,series}`: every
+    metric of the capacity exporter README names is one it serves, under that name, for dashboards and queries."""
+    named = readme_exporter_metrics()
+    assert {"dizuo_storage_used_bytes", "dizuo_capacity_forecast_runs_total"} <= named, sorted(named)
+    assert sorted(named - exporter_metrics()) == [], "README.md names metrics the capacity exporter does not serve"
