@@ -2,7 +2,7 @@
 benchmark READMEs or the systemd unit names a command that exists, with flags that exist and no more arguments than
 the command takes, each command line parses as the command parses it (nothing it requires is missing), and each such
 command's `--help` runs; and the files, alerts and exporter metrics README.md names are the clone's, the rule files' and
-the exporter's."""
+the exporter's, its `nox -s` sessions noxfile.py's, and its test command the one `.ci/run` runs."""
 
 from __future__ import annotations
 
@@ -436,3 +436,28 @@ def test_each_exporter_metric_the_readme_names_is_served() -> None:
     named = readme_exporter_metrics()
     assert {"dizuo_storage_used_bytes", "dizuo_capacity_forecast_runs_total"} <= named, sorted(named)
     assert sorted(named - exporter_metrics()) == [], "README.md names metrics the capacity exporter does not serve"
+
+
+def nox_sessions() -> set[str]:
+    """The sessions noxfile.py defines: the functions it decorates with @nox.session."""
+    return set(re.findall(r"^@nox\.session\b.*\ndef (\w+)\(", (ROOT / "noxfile.py").read_text(encoding="utf-8"), re.M))
+
+
+def test_each_nox_session_the_documents_name_is_defined() -> None:
+    """`nox -s bench runs them all`: every `nox -s NAME` of README.md and the benchmark READMEs is a session of
+    noxfile.py, so the command a user copies runs something."""
+    named = {
+        (name, session)
+        for name in MARKDOWN
+        for session in re.findall(r"\bnox -s (\w+)", (ROOT / name).read_text(encoding="utf-8"))
+    }
+    assert ("README.md", "tests") in named, sorted(named)
+    assert sorted(n for n in named if n[1] not in nox_sessions()) == [], sorted(nox_sessions())
+
+
+def test_ci_runs_the_readme_s_test_command() -> None:
+    """README says `.ci/run` runs its second set-up command: the script holds that command, word for word, so CI tests
+    what a user who follows README runs."""
+    blocks = FENCE.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    test_command = next(line for block in blocks for line in block.splitlines() if "nox -s tests" in line)
+    assert test_command in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines(), test_command
