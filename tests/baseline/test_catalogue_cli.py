@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,46 @@ def test_controls_table_shows_ids_and_titles() -> None:
     assert done.returncode == 0, done.stderr
     for control in packaged().controls:
         assert control.id in done.stdout, f"{control.id} missing from the table"
+
+
+def _table_cells(table: str) -> list[list[str]]:
+    """The cells of a rich table as printed, row by row, each cell's lines joined: a row starts on a line whose first
+    cell (the id) is filled."""
+    rows: list[list[str]] = []
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if not cells:
+            continue
+        if cells[0]:
+            rows.append(cells)
+        elif rows:
+            rows[-1] = [joined + more for joined, more in zip(rows[-1], cells, strict=True)]
+    return rows
+
+
+def test_controls_table_cuts_no_title_or_parameter_name_on_a_narrow_terminal() -> None:
+    """On an 80-column terminal (and in a CI log or a pipe, which rich prints 80 wide), each control's Chinese title
+    and every parameter name are there whole, folded over lines if need be, never cut to `password_…`."""
+    done = subprocess.run(
+        [DIZUO, "baseline", "controls"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {row[0]: row for row in _table_cells(done.stdout)}
+    cut = []
+    for control in packaged().controls:
+        _id, _clause, title, parameters, *_ = rows[control.id]
+        # a line wrapped at a space loses it in the joined cell: compared without spaces
+        cut += (
+            [f"{control.id} title {control.title.zh}"]
+            if "".join(control.title.zh.split()) not in "".join(title.split())
+            else []
+        )
+        cut += [f"{control.id} {p.name}" for p in control.parameters if f"{p.name}=" not in parameters]
+    assert cut == [], f"cut off in the 80-column table: {cut}"
 
 
 def test_harden_with_a_broken_declaration_names_the_problem(tmp_path: Path) -> None:

@@ -55,10 +55,10 @@ def controls(
     table = Table(title=f"{catalogue.standard} — {len(catalogue.controls)} controls", show_lines=False)
     table.add_column("id", style="bold", no_wrap=True)
     table.add_column("clause", no_wrap=True)
-    table.add_column("control")
-    table.add_column("parameters (default)")
-    table.add_column("enforced by")
-    table.add_column("checks")
+    # A word wider than its column (a parameter name, a title in Chinese, which has no spaces to wrap at) is folded
+    # over lines, not cut to `password_…`: on an 80-column terminal, and in a pipe or CI log, which rich prints 80 wide.
+    for heading in ("control", "parameters (default)", "enforced by", "checks"):
+        table.add_column(heading, overflow="fold")
     for control in catalogue.controls:
         params = "\n".join(f"{p.name}={_short(p.default)}" for p in control.parameters)
         checks = ", ".join(dict.fromkeys(c.kind.value for c in control.checks))
