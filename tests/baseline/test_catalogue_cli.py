@@ -14,6 +14,7 @@ import yaml
 from dizuo.baseline import harden
 from dizuo.baseline.catalogue import Scope, UnknownControlError, packaged
 from dizuo.declaration import load
+from rich_tables import table_cells
 
 REPO = Path(__file__).resolve().parents[2]
 YULIN = REPO / "inventories" / "yulin"
@@ -43,21 +44,6 @@ def test_controls_table_shows_ids_and_titles() -> None:
         assert control.id in done.stdout, f"{control.id} missing from the table"
 
 
-def _table_cells(table: str) -> list[list[str]]:
-    """The cells of a rich table as printed, row by row, each cell's lines joined: a row starts on a line whose first
-    cell (the id) is filled."""
-    rows: list[list[str]] = []
-    for line in table.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if not cells:
-            continue
-        if cells[0]:
-            rows.append(cells)
-        elif rows:
-            rows[-1] = [joined + more for joined, more in zip(rows[-1], cells, strict=True)]
-    return rows
-
-
 def test_controls_table_cuts_no_title_or_parameter_name_on_a_narrow_terminal() -> None:
     """On an 80-column terminal (and in a CI log or a pipe, which rich prints 80 wide), each control's Chinese title
     and every parameter name are there whole, folded over lines if need be, never cut to `password_…`."""
@@ -69,7 +55,7 @@ def test_controls_table_cuts_no_title_or_parameter_name_on_a_narrow_terminal() -
         env={**os.environ, "COLUMNS": "80"},
     )
     assert done.returncode == 0, done.stderr
-    rows = {row[0]: row for row in _table_cells(done.stdout)}
+    rows = {row[0]: row for row in table_cells(done.stdout)}
     cut = []
     for control in packaged().controls:
         _id, _clause, title, parameters, *_ = rows[control.id]

@@ -75,7 +75,8 @@ def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -
     # (deleted from the stack, left in the cloud); the second is most of what holds data, so both are shown.
     table.add_column("protected", justify="right")
     table.add_column("retained", justify="right")
-    table.add_column("top types")
+    # folded, not cut to `ValidatingAdmissionPolicyBind…` where a type is wider than the column (80 columns: a pipe)
+    table.add_column("top types", overflow="fold")
     stacks_run = result.summary["stacks"].values()
     for short, info in result.summary["stacks"].items():
         top = sorted(info["by_type"].items(), key=lambda kv: -kv[1])[:4]
