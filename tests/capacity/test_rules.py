@@ -569,3 +569,20 @@ def test_a_refused_write_names_the_file_and_leaves_every_output_as_it_was(tmp_pa
     changed = [str(path.relative_to(monitoring)) for path in outputs if path.read_bytes() != before[path]]
     assert changed == [], f"written although {refused} was refused: {changed}"
     assert sorted(monitoring.rglob("*")) == listed, "a temporary file was left behind"
+
+
+def test_check_says_ok_on_one_line_in_a_ci_log():
+    """`dizuo capacity rules --check`, as CI runs it (a pipe, which rich prints 80 wide), says its "ok" on one line,
+    naming every file it compared, so a grep of the log for it finds it whole."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dizuo", "capacity", "rules", "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok monitoring/alerts.yaml matches monitoring/alerts-config.yaml"), done.stdout
+    assert done.stdout.endswith(" monitoring/runbook.html\n"), done.stdout
+    assert done.stdout.count("\n") == 1, done.stdout

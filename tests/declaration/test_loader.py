@@ -1412,12 +1412,16 @@ def test_validate_cli_prints_errors_without_traceback(city: Path, edit: Edit) ->
 
 
 def test_validate_cli_accepts_yulin() -> None:
-    """`dizuo validate inventories/yulin` exits 0 and summarises the city."""
+    """`dizuo validate inventories/yulin` exits 0 and summarises the city on one line, also in a pipe or CI log (which
+    rich prints 80 wide), where a grep for it finds it whole."""
     done = subprocess.run(
         [sys.executable, "-m", "dizuo", "validate", str(YULIN)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
     assert "115 systems" in done.stdout
+    assert done.stdout.startswith("ok 榆林市 (yulin): "), done.stdout
+    assert done.stdout.endswith(" 11 hosts\n"), done.stdout
+    assert done.stdout.count("\n") == 1, done.stdout
 
 
 def test_a_zone_added_in_front_moves_no_router(city: Path, edit: Edit) -> None:

@@ -567,7 +567,7 @@ def run_rules(config: Path, output: Path, *, check: bool, dashboard: Path | None
             raise fail(f"{page.path} is not what {page.source} makes: run `dizuo capacity rules`", FAILED)
         also = "" if labels is None else f", and so do {labels.path}'s replica labels"
         also += "" if page is None else f" and {page.path}"
-        out.print(f"[green]ok[/green] {escape(f'{output} matches {config}{also}')}")
+        out.print(f"[green]ok[/green] {escape(f'{output} matches {config}{also}')}", soft_wrap=True)  # one line
         return
     if current == text:
         out.print(f"{output} unchanged", markup=False)

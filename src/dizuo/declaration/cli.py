@@ -60,7 +60,8 @@ def register(app: typer.Typer) -> None:
             f"[green]ok[/green] {escape(d.city.name)} ({escape(d.city.code)}): {len(d.zones)} zones, "
             f"{len(d.clusters)} clusters, "
             f"{len(d.departments)} departments, {len(d.systems)} systems, {len(d.datasets)} datasets, "
-            f"{len(d.inventory.hosts)} hosts"
+            f"{len(d.inventory.hosts)} hosts",
+            soft_wrap=True,  # one line, also in a pipe or CI log (which rich would cut at 80 columns)
         )
 
     @app.command()

@@ -95,17 +95,22 @@ def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -
             f"{marked} Kubernetes object{'s' if marked > 1 else ''} marked against GitOps pruning (Argo CD "
             "Prune=false, Flux prune: "
             "disabled): what the stacks protect or retain on delete stays in the cluster when a retirement drops "
-            "it from the build"
+            "it from the build",
+            soft_wrap=True,
         )
+    # Each line whole (soft_wrap): a pipe or CI log, which rich prints 80 wide, would otherwise get it cut in lines that
+    # a grep for "no violation" or a version misses; a terminal wraps it anyway.
     d = result.summary["declaration"]
     out.print(
         f"{d['departments']} departments, {d['systems']} systems, {d['datasets']} datasets; "
         f"manifests valid against Kubernetes {result.summary['kubernetes_version']} (strict)"
-        + _older_schemas_note(result.summary["kubernetes_version"])
+        + _older_schemas_note(result.summary["kubernetes_version"]),
+        soft_wrap=True,
     )
     if dns := result.summary.get("dns"):
-        out.print(f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}", markup=False)
-    out.print(_policy_pack_line(result.summary["policy_pack"]), markup=False, highlight=False)
+        records = f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}"
+        out.print(records, markup=False, soft_wrap=True)
+    out.print(_policy_pack_line(result.summary["policy_pack"]), markup=False, highlight=False, soft_wrap=True)
 
 
 def _policy_pack_line(pack: dict[str, Any]) -> str:
