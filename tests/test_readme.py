@@ -2,7 +2,8 @@
 benchmark READMEs or the systemd unit names a command that exists, with flags that exist and no more arguments than
 the command takes, each command line parses as the command parses it (nothing it requires is missing), and each such
 command's `--help` runs; and the files, alerts and exporter metrics README.md names are the clone's, the rule files' and
-the exporter's, its `nox -s` sessions noxfile.py's, and its test command the one `.ci/run` runs."""
+the exporter's, its `nox -s` sessions noxfile.py's, its test command the one `.ci/run` runs, and the counts it gives
+for the catalogue and for Yulin the catalogue's and the declaration's."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ import yaml
 from prometheus_client.registry import CollectorRegistry
 from typer.testing import CliRunner
 
+from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.capacity.collector import CapacityCollector, Snapshot
 from dizuo.cli import app
+from dizuo.declaration import load
 
 ROOT = Path(__file__).parents[1]
 MARKDOWN = (
@@ -461,3 +464,34 @@ def test_ci_runs_the_readme_s_test_command() -> None:
     blocks = FENCE.findall((ROOT / "README.md").read_text(encoding="utf-8"))
     test_command = next(line for block in blocks for line in block.splitlines() if "nox -s tests" in line)
     assert test_command in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines(), test_command
+
+
+def readme_prose() -> str:
+    """README.md's text with its lines joined, as a sentence reads across them."""
+    return " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+
+
+def test_the_catalogue_counts_the_readme_gives_are_the_catalogue_s() -> None:
+    """`32 host controls, ids DZ-IA-01…DZ-RI-01, and 6 network, cluster and data-pool controls`, and `today's 32` of
+    the audit benchmark: the counts and first and last ids an auditor reads are those `dizuo baseline controls`
+    lists."""
+    controls = packaged().controls
+    host = [c.id for c in controls if c.scope is Scope.HOST]
+    found = re.search(
+        r"\((\d+) host controls, ids `(\S+)`…`(\S+)`, and (\d+) network, cluster and data-pool", readme_prose()
+    )
+    assert found, "README.md no longer gives the catalogue's counts in the words this test reads"
+    assert found.groups() == (str(len(host)), host[0], host[-1], str(len(controls) - len(host)))
+    assert f"not measured since with today's {len(host)})" in readme_prose()
+
+
+def test_the_reference_city_the_readme_describes_is_the_declaration() -> None:
+    """`33 departments and counties, 115 business systems ... a data pool of 68 million records`: the numbers README
+    gives for Yulin are the bundled declaration's, which `dizuo validate inventories/yulin` prints."""
+    yulin = load(ROOT / "inventories" / "yulin")
+    records = sum(dataset.records for dataset in yulin.datasets)
+    said = (
+        f"{len(yulin.departments)} departments and counties, {len(yulin.systems)} business systems",
+        f"a data pool of {records / 1e6:g} million records",
+    )
+    assert [s for s in said if s not in readme_prose()] == [], said
