@@ -1,9 +1,9 @@
 """The documentation's commands are the CLI's: every `dizuo ...` a user copies from README.md, the runbook, the
 benchmark READMEs or the systemd unit names a command that exists, with flags that exist and no more arguments than
 the command takes, each command line parses as the command parses it (nothing it requires is missing), and each such
-command's `--help` runs; and the files, alerts and exporter metrics README.md names are the clone's, the rule files' and
-the exporter's, its `nox -s` sessions noxfile.py's, its test command the one `.ci/run` runs, and the counts it gives
-for the catalogue and for Yulin the catalogue's and the declaration's."""
+command's `--help` runs. And what else README.md names is there: the clone's files, the rule files' alerts, the
+exporter's metrics, noxfile.py's sessions, `.ci/run`'s test command, a waiver example the audit loads, and the
+catalogue's and Yulin's counts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import importlib
 import os
 import re
 import shlex
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -25,6 +26,7 @@ from prometheus_client.registry import CollectorRegistry
 from typer.testing import CliRunner
 
 from dizuo.baseline.catalogue import Scope, packaged
+from dizuo.baseline.waivers import load as load_waivers
 from dizuo.capacity.collector import CapacityCollector, Snapshot
 from dizuo.cli import app
 from dizuo.declaration import load
@@ -495,3 +497,15 @@ def test_the_reference_city_the_readme_describes_is_the_declaration() -> None:
         f"a data pool of {records / 1e6:g} million records",
     )
     assert [s for s in said if s not in readme_prose()] == [], said
+
+
+def test_the_waiver_readme_shows_is_one_the_audit_takes(tmp_path: Path) -> None:
+    """The `waivers.yaml` example README gives auditors (`--waivers waivers.yaml`) loads as the audit loads it for
+    Yulin: its control is a host control and its hosts are declared, so copying it is a start, not a refusal."""
+    blocks = re.findall(r"^( *)```yaml\n(.*?)^\1```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S | re.M)
+    examples = [textwrap.dedent(block) for _, block in blocks if block.lstrip().startswith("waivers:")]
+    assert len(examples) == 1, "README.md shows no waivers example, or more than one"
+    (tmp_path / "waivers.yaml").write_text(examples[0], encoding="utf-8")
+    declared = {host.name for host in load(ROOT / "inventories" / "yulin").inventory.hosts}
+    loaded = load_waivers(tmp_path / "waivers.yaml", known_hosts=declared)
+    assert [waiver.control for waiver in loaded.items] == ["DZ-IP-02"]
