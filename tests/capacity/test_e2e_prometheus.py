@@ -951,3 +951,19 @@ def test_a_claim_no_pod_mounts_is_not_left_out_where_one_exporter_only_carries_t
     assert snapshot.error is None, snapshot.error
     old = "yl-gov/sjj-tyrz/old" if labelled == "kubelet" else "sjj-tyrz/old"
     assert [lo.labels[1] for lo in snapshot.left_out] == [old], snapshot.left_out
+
+
+def test_a_prometheus_with_no_usage_series_is_named_in_the_refusal(tmp_path):
+    """`dizuo capacity report` pointed at a Prometheus that scrapes none of the exporters (a first mistake: another
+    Prometheus than the cluster's) exits 1 naming that Prometheus, its password hidden, and the selectors read, not
+    "or the CSV" of a command given no CSV."""
+    tsdb = tmp_path / "tsdb"
+    with serving(tmp_path, tsdb, {"global": {"scrape_interval": "1m"}}, tmp_path / "prometheus.log") as (_, url):
+        with_password = url.replace("http://", "http://ops:s3cret@")
+        args = ["capacity", "report", "--prometheus-url", with_password, "--out", str(tmp_path / "report")]
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    assert f"--prometheus-url http://***@{url.removeprefix('http://')}: no usage series found" in result.output
+    assert "the built-in selectors" in result.output, result.output
+    assert "s3cret" not in result.output, result.output
+    assert "CSV" not in result.output, result.output
