@@ -54,12 +54,19 @@ def _temporary_beside(path: Path, suffix: str = "") -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
-    """A temporary path next to ``path`` to write to; on success it replaces ``path``, else it is removed."""
+def atomic_path(path: Path, suffix: str = "", mode: int | None = None) -> Iterator[Path]:
+    """A temporary path next to ``path`` to write to; on success it replaces ``path`` with permission bits ``mode``
+    (:func:`plain_mode` where None), else it is removed."""
     with _temporary_beside(path, suffix) as partial:
         yield partial
-        partial.chmod(plain_mode())
-        partial.replace(path)
+        _install(partial, path, mode)
+
+
+def _install(partial: Path, path: Path, mode: int | None = None) -> None:
+    """Give the written temporary file ``partial`` its permission bits ``mode`` (:func:`plain_mode` where None), then
+    rename it over ``path``."""
+    partial.chmod(plain_mode() if mode is None else mode)
+    partial.replace(path)
 
 
 def write_atomically(path: Path, text: str) -> Path:
@@ -107,8 +114,7 @@ def _rename_all(partials: Mapping[Path, Path]) -> None:
     renamed: list[Path] = []
     for path, partial in partials.items():
         try:
-            partial.chmod(plain_mode())
-            partial.replace(path)
+            _install(partial, path)
         except OSError as exc:
             lost = [str(done) for done in reversed(renamed) if not _put_back(done, kept[done])]
             said = f"{', '.join(lost)} replaced already, and not put back" if lost else "no file was replaced"
@@ -132,10 +138,8 @@ def _put_back(path: Path, kept: tuple[bytes, int] | None) -> bool:
             path.unlink(missing_ok=True)
             return True
         data, mode = kept
-        with _temporary_beside(path) as partial:
+        with atomic_path(path, mode=mode) as partial:
             partial.write_bytes(data)
-            partial.chmod(mode)
-            partial.replace(path)
     except OSError:
         return False
     return True
