@@ -1104,9 +1104,8 @@ class PrometheusSource:
         step = self.config.step
         query = query_text(selector.scraped_from, step)
 
-        def reporters_and_reporting() -> tuple[dict[str, list[RangeSeries]], dict[str, tuple[str, ...]], Reporting]:
+        def reporters_and_reporting() -> tuple[dict[str, list[RangeSeries]], Reporting]:
             reporters: dict[str, list[RangeSeries]] = {}
-            keys: dict[str, tuple[str, ...]] = {}  # each volume's key, as its last reporter read names it
             now = self.query_range(query_text(selector.reporting or _TARGETS_UP, step), end, end, step)
             reporting = Reporting(s.labels for s in now if s.values.size)
             # What reported a volume at its last sample does not change: asked once per time, kept for the lookback.
@@ -1115,12 +1114,10 @@ class PrometheusSource:
                 if (query, at) not in self._reported:
                     self._reported[query, at] = self.query_range(query, at, at, step)
                 for s in self._reported[query, at]:
-                    key = identity(volume_key(selector, s))
-                    volume = volume_id(selector, key)
+                    volume = volume_id(selector, identity(volume_key(selector, s)))
                     if unsampled.get(volume) == at:
                         reporters.setdefault(volume, []).append(s)
-                        keys[volume] = key
-            return reporters, keys, reporting
+            return reporters, reporting
 
         answer = self._unless_failing(
             selector,
@@ -1130,9 +1127,13 @@ class PrometheusSource:
         )
         if answer is None:
             return set()
-        reporters, keys, reporting = answer
+        reporters, reporting = answer
         # Each deleted volume with its key (by which _still_listed tells its cluster): that of its last reporter read.
-        deleted = {volume: keys[volume] for volume, by in reporters.items() if all(reporting(s.labels) for s in by)}
+        deleted = {
+            volume: identity(volume_key(selector, by[-1]))
+            for volume, by in reporters.items()
+            if all(reporting(s.labels) for s in by)
+        }
         return set(deleted) - self._still_listed(selector, deleted, end, identity)
 
     def _still_listed(
@@ -1387,19 +1388,24 @@ class VolumeIdentity:
             if series.timestamps.size:
                 key = volume_key(selector, series)
                 read[key] = max(read.get(key, int(series.timestamps[-1])), int(series.timestamps[-1]))
-        self._cluster = selector.volume.index("cluster") if "cluster" in selector.volume else None
-        # Each name of a renamed cluster, to its other one.
-        self._other_name = {
-            name: other
-            for former, now in (former_names or {}).items()
-            for name, other in ((former, now), (now, former))
-        }
-        moved = relabelled(read, self._cluster, former_names or {})
+        cluster = selector.volume.index("cluster") if "cluster" in selector.volume else None
+        moved = relabelled(read, cluster, former_names or {})
+        under_new_name = {key: moved.get(key, key) for key in read}
         last: dict[tuple[str, ...], int] = {}
         for key, at in read.items():
-            last[moved.get(key, key)] = max(last.get(moved.get(key, key), at), at)
+            last[under_new_name[key]] = max(last.get(under_new_name[key], at), at)
         self._named = completed(last)
-        self._known = {key: self._named.get(moved.get(key, key), moved.get(key, key)) for key in read}
+        self._known = {key: self._named.get(renamed, renamed) for key, renamed in under_new_name.items()}
+        if cluster is not None:
+            # A key naming a renamed cluster by one name is the volume read under its other name, where only that one
+            # was read: kube-state-metrics' scrape relabelled before kubelet's, or after. (A former name is never
+            # another cluster's name, so each key has at most one such other.)
+            other_name = {
+                n: o for former, now in (former_names or {}).items() for n, o in ((former, now), (now, former))
+            }
+            for key, volume in list(self._known.items()):
+                if key[cluster] in other_name:
+                    self._known.setdefault((*key[:cluster], other_name[key[cluster]], *key[cluster + 1 :]), volume)
         # The volumes by the labels they carry (which are empty), for a lookup on the labels a key shares with them.
         self._by_carried: dict[tuple[bool, ...], set[tuple[str, ...]]] = {}
         for volume in set(self._known.values()):
@@ -1412,11 +1418,6 @@ class VolumeIdentity:
         known = self._known.get(key)
         if known is not None:
             return known
-        if self._cluster is not None and key[self._cluster] in self._other_name:
-            # kube-state-metrics' scrape relabelled before kubelet's, or after: the same cluster by its other name.
-            named = (*key[: self._cluster], self._other_name[key[self._cluster]], *key[self._cluster + 1 :])
-            if named in self._known:
-                return self._known[named]
         if key not in self._resolved:
             found = self._agreeing(key)
             if len(found) > 1:
