@@ -152,22 +152,15 @@ def served(tmp_path_factory: pytest.TempPathFactory, now: int) -> Iterator[Serve
 
 def test_v3_buckets_are_forecast_and_a_deleted_one_is_gone(served):
     """With the default selectors, a bucket MinIO's v3 metrics export is forecast; the buckets a server exporting v3
-    bucket usage no longer names (one of them among 120) are neither forecast nor left out; the bucket of a server
-    `up` but exporting no usage since its restart is left out, valued at its last sample."""
+    bucket usage neither names nor counts any more (one of them among 120) are neither forecast nor left out; the
+    bucket of a server `up` but exporting no usage since its restart, one a server leaves out of its bucket series
+    while its count of the usage's buckets still holds it (its quota configuration unread), and one of a server scraped
+    without that count are left out, valued at their last sample: live buckets are not dropped as deleted."""
     left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
     assert set(left_out) == {"yl-dp-v3-restarted"} | NOT_PROVEN_DELETED, f"left out: {left_out}"
     assert all(time.time() - at > ENDED_HOURS * 3600 - STEP for at in left_out.values()), left_out
     forecast = forecast_buckets(served)
     assert forecast == {"yl-dp-v3-live", "yl-dp-v3-quota-read"}, f"buckets forecast: {sorted(forecast)}"
-
-
-def test_a_v3_bucket_left_out_but_still_counted_is_not_deleted(served):
-    """A bucket a v3 server leaves out of its bucket series while its count of the usage's buckets still holds it (its
-    quota configuration unread), and one of a server scraped without that count, are left out, not gone: a live
-    bucket is not dropped from the forecasts as deleted; the bucket the server neither names nor counts is gone."""
-    left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
-    assert set(left_out) >= NOT_PROVEN_DELETED, f"left out: {left_out}"
-    assert "yl-dp-v3-deleted" not in set(left_out) | forecast_buckets(served), f"left out: {left_out}"
 
 
 def test_only_the_v3_buckets_not_proven_deleted_warn(served):
