@@ -287,9 +287,9 @@ def _register_released(app: typer.Typer) -> None:
         for s in change.shrunk:
             print_error(
                 err,
-                f"{s.urn} would shrink from {s.was} to {s.now}: Kubernetes never shrinks a claim (the API refuses a"
-                " smaller request), so `dizuo up` would fail on it after shrinking its owner's quota below what the"
-                f" claims hold. Keep the dataset's size_gib at {s.was.removesuffix('Gi')} or more (datasets.yaml), or"
+                f"{s.urn} would shrink from {s.was_gib}Gi to {s.now_gib}Gi: Kubernetes never shrinks a claim (the API"
+                " refuses a smaller request), so `dizuo up` would fail on it after shrinking its owner's quota below"
+                f" what the claims hold. Keep the dataset's size_gib at {s.was_gib} or more (datasets.yaml), or"
                 " declare a smaller dataset beside it, copy the data there (a migration wave) and retire this one.",
             )
         if change.replaced or change.shrunk:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dizuo.baseline.policies import BUCKET, PVC, QUOTA
 from dizuo.synth.engine import Registered, StackRun, engine_urn
 from dizuo.synth.synth import check_environment, discover, run_program
 
@@ -68,10 +69,10 @@ class Shrunk:
     """Its stack's folder."""
     urn: str
     """Its URN, as the Pulumi engine writes it."""
-    was: str
-    """The storage it requests as deployed (``211Gi``)."""
-    now: str
-    """The smaller storage the changed declaration asks (``200Gi``)."""
+    was_gib: int
+    """The storage it requests as deployed, in GiB (``211Gi``: 211)."""
+    now_gib: int
+    """The smaller storage the changed declaration asks, in GiB (``200Gi``: 200)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +107,14 @@ class Change:
 # any resource.
 KUBERNETES_REPLACING = ("metadata.name", "metadata.namespace")
 REPLACING_INPUTS: dict[str, tuple[str, ...]] = {
-    "kubernetes:core/v1:PersistentVolumeClaim": (
+    PVC: (
         *KUBERNETES_REPLACING,
         "spec.accessModes",
         "spec.selector",
         "spec.storageClassName",
         "spec.volumeName",
     ),
-    "openstack:objectstorage/container:Container": ("name", "region", "storagePolicy"),
+    BUCKET: ("name", "region", "storagePolicy"),
     "openstack:networking/port:Port": ("networkId", "region"),
 }
 
@@ -132,7 +133,6 @@ def replacing_changes(before: Registered, after: Registered) -> tuple[str, ...]:
     return tuple(changes)
 
 
-CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 CLAIM_SIZE = "spec.resources.requests.storage"
 
 
@@ -143,15 +143,14 @@ def _gib(quantity: object) -> int | None:
     return None
 
 
-def shrinking_claim(before: Registered, after: Registered) -> tuple[str, str] | None:
-    """(as deployed, as changed) when ``after`` requests less storage than claim ``before``; None otherwise."""
-    if before.type != CLAIM:
+def shrinking_claim(before: Registered, after: Registered) -> tuple[int, int] | None:
+    """(as deployed, as changed) in GiB when ``after`` requests less storage than claim ``before``; None otherwise."""
+    if before.type != PVC:
         return None
-    was, now = _at(before.inputs, CLAIM_SIZE), _at(after.inputs, CLAIM_SIZE)
-    old, new = _gib(was), _gib(now)
+    old, new = _gib(_at(before.inputs, CLAIM_SIZE)), _gib(_at(after.inputs, CLAIM_SIZE))
     if old is None or new is None or new >= old:
         return None
-    return str(was), str(now)
+    return old, new
 
 
 def _at(inputs: dict[str, Any], path: str) -> Any:
@@ -181,11 +180,12 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
         if (again := _redeclared(stack_dir.path, before, after)) is not None:
             redeclared.append(again)
         declared = {urn: r for r in after.resources for urn in (r.urn, *r.aliases)}
+        quotas = _quota_places(after)
         for r in before.resources:
             if not r.protect:
                 continue
             if (now := declared.get(r.urn)) is None:
-                counted = _quota_still_counting(r, after) if r.retain_on_delete else ""
+                counted = _quota_still_counting(r, quotas) if r.retain_on_delete else ""
                 found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete, counted))
             elif changes := replacing_changes(r, now):
                 replaced.append(Replaced(stack_dir.path, engine_urn(before, r), changes))
@@ -194,18 +194,19 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
     return Change(found, replaced, redeclared, shrunk)
 
 
-def _quota_still_counting(claim: Registered, after: StackRun) -> str:
-    """The namespace of a claim the update forgets, when ``after`` still declares a ResourceQuota there, in the same
-    cluster: Kubernetes counts every claim of a namespace against its quota, the forgotten one too, while the quota
-    shrinks to the declared claims alone; "" for any other resource, or a namespace forgotten with it."""
-    if claim.type != CLAIM:
+def _quota_places(run: StackRun) -> set[tuple[Any, str]]:
+    """(namespace, cluster provider) of every ResourceQuota ``run`` declares."""
+    return {(_at(r.inputs, "metadata.namespace"), r.provider) for r in run.resources if r.type == QUOTA}
+
+
+def _quota_still_counting(claim: Registered, quotas: set[tuple[Any, str]]) -> str:
+    """The namespace of a claim the update forgets, when the changed stack still declares a ResourceQuota there
+    (``quotas``, from :func:`_quota_places`), in the same cluster: Kubernetes counts every claim of a namespace against
+    its quota, the forgotten one too, while the quota shrinks to the declared claims alone; "" for any other resource,
+    or a namespace forgotten with it."""
+    if claim.type != PVC:
         return ""
-    namespace = (claim.inputs.get("metadata") or {}).get("namespace")
-    quotas = {
-        ((r.inputs.get("metadata") or {}).get("namespace"), r.provider)
-        for r in after.resources
-        if r.type == "kubernetes:core/v1:ResourceQuota"
-    }
+    namespace = _at(claim.inputs, "metadata.namespace")
     return str(namespace) if (namespace, claim.provider) in quotas else ""
 
 
