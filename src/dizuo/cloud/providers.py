@@ -25,11 +25,8 @@ def cluster_providers(
         if clusters is not None and cluster.name not in clusters:
             continue
         was = cluster.renamed_from
-        if (
-            was
-            and config.get_secret(f"kubeconfig-{was}") is not None
-            and config.get_secret(f"kubeconfig-{cluster.name}") is None
-        ):
+        kubeconfig = config.get_secret(f"kubeconfig-{cluster.name}")
+        if was and kubeconfig is None and config.get_secret(f"kubeconfig-{was}") is not None:
             # The provider would take ~/.kube/config instead, silently: whatever cluster its context names there.
             raise pulumi.RunError(
                 f"{Path(f'Pulumi.{pulumi.get_stack()}.yaml').resolve()}: config.dizuo:kubeconfig-{was}: the "
@@ -41,7 +38,7 @@ def cluster_providers(
         providers[cluster.name] = k8s.Provider(
             f"{stack}-{cluster.name}",
             context=cluster.name,
-            kubeconfig=config.get_secret(f"kubeconfig-{cluster.name}"),
+            kubeconfig=kubeconfig,
             # Server-Side Apply: the API server computes each change and records which fields Pulumi manages (no
             # last-applied-configuration annotation), and the *Patch kinds work only in this mode. It is the v4
             # provider's default, set here so that PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY=false in an operator's
@@ -61,7 +58,7 @@ def cluster_providers(
             upsert_existing_objects=False,
             # A renamed cluster's provider is the deployed one: Pulumi replaces what a provider it takes for another
             # one made, which is everything the stack has on the cluster (pulumi/pulumi#6453 spares an aliased one).
-            opts=aliased(pulumi.ResourceOptions(), cluster.renamed_from and f"{stack}-{cluster.renamed_from}"),
+            opts=aliased(pulumi.ResourceOptions(), was and f"{stack}-{was}"),
         )
     return providers
 
