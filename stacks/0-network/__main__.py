@@ -21,7 +21,7 @@ network = CityNetwork(
         network=declaration.network,
         external_network=external_network,
         ingress_addresses=ingress_addresses,
-        renamed_clusters={c.name: c.renamed_from for c in declaration.clusters if c.renamed_from is not None},
+        renamed_clusters=declaration.former_cluster_names(),
         host_addresses=tuple(h.address for h in declaration.inventory.hosts),
     ),
 )

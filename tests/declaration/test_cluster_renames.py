@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from declarations import city_copy, cluster_renamed
 from dizuo.cli import app
+from dizuo.declaration import load
 from dizuo.exit_codes import FAILED
 
 from .conftest import Edit
@@ -46,3 +48,11 @@ def test_a_former_name_must_stand_for_one_deployed_cluster(
     result = CliRunner().invoke(app, ["validate", str(city)])
     assert result.exit_code == FAILED, result.output
     assert said in " ".join(result.output.split()), result.output
+
+
+def test_former_cluster_names_map_each_renamed_cluster_to_its_former_name_only(tmp_path: Path) -> None:
+    """The stacks alias what they named after a cluster through former_cluster_names: yl-gov renamed yl-egov maps
+    yl-egov to yl-gov, and the clusters never renamed are not in it (an alias to a name they never had)."""
+    renamed = load(city_copy(tmp_path / "city", cluster_renamed("yl-gov", "yl-egov")))
+    assert renamed.former_cluster_names() == {"yl-egov": "yl-gov"}
+    assert load(city_copy(tmp_path / "as-deployed")).former_cluster_names() == {}

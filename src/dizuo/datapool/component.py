@@ -84,7 +84,7 @@ class DataPool(pulumi.ComponentResource):
         # beyond the quota).
         # A renamed cluster's owner namespaces are the deployed ones, named after it: as new ones, the protected
         # namespaces would fail the update, and the rest would be created beside the objects of their names.
-        formerly = {c.name: c.renamed_from for c in d.clusters if c.renamed_from is not None}
+        formerly = d.former_cluster_names()
         namespaces = {
             (cluster, owner): self._owner_namespace(
                 name, cluster, owner, d, args.providers[cluster], args, formerly.get(cluster)

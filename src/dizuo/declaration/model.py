@@ -885,6 +885,11 @@ class Declaration(Frozen):
         name: a former name is read as the cluster it now names."""
         return {name: c.name for c in self.clusters for name in c.names}
 
+    def former_cluster_names(self) -> dict[str, str]:
+        """Each renamed cluster's name to its former one (``renamed_from``), which the stacks alias what they named
+        after the cluster to; clusters never renamed are left out."""
+        return {c.name: c.renamed_from for c in self.clusters if c.renamed_from is not None}
+
     def loader_cluster(self, ds: Dataset) -> str | None:
         """The cluster whose ``dp-<owner>`` namespace holds and loads ``ds``: its storage pool's. None for a bucket (a
         container of the cloud's object store, which no cluster's loader holds) or a pool no cluster declares."""
