@@ -73,14 +73,9 @@ def test_a_cluster_renamed_with_its_former_name_keeps_every_resource_named_after
     assert ports["yl-yl-egov-ingress"].protect, "the ingress port stays protected under its new name"
 
 
-def _urn(provider: str) -> str:
-    """The provider's URN in a provider reference (``<urn>::<id>``)."""
-    return provider.rsplit("::", 1)[0]
-
-
 def test_a_cluster_renamed_without_its_former_name_loses_its_resources(tmp_path: Path) -> None:
-    """The same rename without `renamed_from` leaves the deployed ingress port, baseline and data-pool namespaces
-    unclaimed (Pulumi would delete them, and fails on the protected ones): what the former name is there for."""
+    """The same rename without `renamed_from` leaves the network stack's deployed ingress port unclaimed (Pulumi would
+    delete it, and fails on it, the port being protected): what the former name is there for."""
     edits = cluster_renamed("yl-gov", "yl-egov")
     renaming = edits["clusters.yaml"]
 
@@ -92,7 +87,8 @@ def test_a_cluster_renamed_without_its_former_name_loses_its_resources(tmp_path:
     before = run_tiers(city_copy(tmp_path / "before"), "0-network")["0-network"]
     city = city_copy(tmp_path / "after", {**edits, "clusters.yaml": without_former_name})
     after = run_tiers(city, "0-network")["0-network"]
-    lost = sorted(r.name for r in before.resources if _claimed(after)[r.urn] == 0)
+    claimed = _claimed(after)
+    lost = sorted(r.name for r in before.resources if claimed[r.urn] == 0)
     assert lost == ["yl-yl-gov-ingress"], lost
 
 
