@@ -212,8 +212,7 @@ def _quota_still_counting(claim: Registered, quotas: set[tuple[Any, str]]) -> st
 
 def _kubernetes_id(r: Registered) -> str:
     """The ID pulumi-kubernetes imports an object by: ``<namespace>/<name>``, or ``<name>`` when cluster-scoped."""
-    metadata = r.inputs.get("metadata") or {}
-    namespace, name = metadata.get("namespace"), metadata.get("name")
+    namespace, name = _at(r.inputs, "metadata.namespace"), _at(r.inputs, "metadata.name")
     return f"{namespace}/{name}" if namespace else str(name)
 
 
