@@ -2083,6 +2083,26 @@ def test_the_cron_daily_script_is_read_as_the_shell_of_its_hashbang_runs_it(logr
         assert DEBIAN_RUNS_DAILY in finding.evidence, finding.evidence
 
 
+@ROOT_OWNS_CRONTABS
+def test_each_shell_is_looked_up_on_the_host_once_per_check(logrotate_runners, tmp_path):
+    """DZ-AU-05: /bin/sh, named by the cron.daily script's #! line and by /etc/crontab, is asked of the host once
+    (`test -x`, `readlink -e`), not again for the step aside and for the crontab. The real Debian 12 tree under
+    systemd, cron enabled and running, the script's step aside written with `[[` (which dash fails) so that every
+    part of the check reads it."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    script = root / DAILY.lstrip("/")
+    script.write_text(script.read_text().replace(SYSTEMD_STEP_ASIDE, DOUBLE_BRACKET_STEP_ASIDE))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    host = _RecordingUnitsHost(root, systemd=True, running={"cron.service"})
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
+    finding = checks.logrotate_scheduled(host, args)
+    assert DEBIAN_RUNS_DAILY in finding.evidence, finding.evidence
+    about_sh = [asked for asked in host.asked if asked[1:] == ("/bin/sh",)]
+    assert about_sh == [("test -x %s", "/bin/sh"), ("readlink -e -- %s", "/bin/sh")], host.asked
+
+
 RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"
 RESET_WITHOUT_CRONDARGS = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n\n"
 # A drop-in of /usr/lib giving -p, masked by one of the same name in /etc that does not.

@@ -1117,10 +1117,11 @@ def _crond_arguments(host: Host, systemd: bool) -> list[str]:
     if not settings.get("ExecStart"):
         return []
     command = settings["ExecStart"][-1]
-    prefixes = re.match(r"[-@:+!]*", command)
-    words = shlex.split(command[prefixes.end() if prefixes else 0 :])
+    program = command.lstrip("-@:+!")
+    prefixes = command[: len(command) - len(program)]  # ExecStart='s special prefixes, before the path
+    words = shlex.split(program)
     arguments: list[str] = []
-    for word in words[2 if prefixes and "@" in prefixes.group() else 1 :]:  # `@path argv0 args...`
+    for word in words[2 if "@" in prefixes else 1 :]:  # `@path argv0 args...`
         if variable := re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", word):
             arguments.extend(environment.get(variable.group(1), "").split())
         else:
@@ -1261,6 +1262,10 @@ def _file_test_on(host: Host, systemd: bool) -> sh_guards.FileTest:
     return file_test
 
 
+# A shell looked up on the host by the path that names it (_shell_on), once for a whole check.
+_ShellLookup = Callable[[str], sh_guards.Shell | None]
+
+
 def _shell_on(host: Host, named: str) -> sh_guards.Shell | None:
     """The shell ``named`` (by SHELL= or a #! line) as the host has it, the program its path leads to (/bin/sh is dash
     on Debian, bash on the RedHat family; ``env`` for `#!/usr/bin/env bash`, a shell the reader does not know); None
@@ -1303,8 +1308,19 @@ def _what_a_line_does(rest: str, daily: str, hourly_starters: Callable[[], list[
     ]
 
 
+def _what_its_commands_do(command: str, daily: str, hourly_starters: Callable[[], list[str]]) -> list[tuple[str, str]]:
+    """What a crontab line's commands would do towards running ``daily`` (see _what_a_line_does), whatever its tests
+    would say: for a line that never gets to them."""
+    return _what_a_line_does(" ; ".join(sh_guards.commands_of(command)), daily, hourly_starters)
+
+
 def _what_runs_cron_daily(
-    host: Host, daily: str, daemon: str | None, systemd: bool, finding: Finding
+    host: Host,
+    daily: str,
+    daemon: str | None,
+    systemd: bool,
+    shells: _ShellLookup,
+    finding: Finding,
 ) -> tuple[list[tuple[str, bool]], list[str]]:
     """What runs ``daily`` here, each as its chain (for the evidence) and whether it goes through the cron daemon
     (Debian's anacron.timer does not); and, where nothing does, what stops each line that would. A crontab the
@@ -1322,7 +1338,7 @@ def _what_runs_cron_daily(
             if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
         ]
 
-    shells = functools.cache(functools.partial(_shell_on, host))  # a crontab's jobs mostly share one shell
+    file_test = _file_test_on(host, systemd)
     skipped_files: set[str] = set()
     for file, user, command, shell, skipped in _cron_commands(host, daemon, systemd) if daemon else []:
         if skipped:
@@ -1330,7 +1346,7 @@ def _what_runs_cron_daily(
                 skipped_files.add(file)
                 finding.see(f"{daemon} skips {file}: {skipped}")
             # What the line would do, whatever its tests would say here: the daemon never gets to them.
-            if does := _what_a_line_does(" ; ".join(sh_guards.commands_of(command)), daily, hourly_starters):
+            if does := _what_its_commands_do(command, daily, hourly_starters):
                 # A "which starts anacron" clause closes with a comma before what follows it.
                 said = " and ".join(f"{phrase}," if kind == "hourly" else phrase for kind, phrase in does)
                 why_not.append(f"{file} {said} but {daemon} skips it: {skipped}")
@@ -1346,14 +1362,14 @@ def _what_runs_cron_daily(
             continue
         if shells(shell) is None:
             # cron's child cannot exec the shell: nothing of the line runs (a stopped line runs no cron.hourly script).
-            for _, phrase in _what_a_line_does(" ; ".join(sh_guards.commands_of(command)), daily, list):
+            for _, phrase in _what_its_commands_do(command, daily, list):
                 why_not.append(
                     f"{file} {phrase} but its shell, {shell}, is missing or not executable: cron cannot start it"
                 )
             continue
         # The line's commands as its shell runs them, each with the test that stops it here (None when it runs).
         by_stop: dict[str | None, list[str]] = {}
-        for ran in sh_guards.commands_run(command, _file_test_on(host, systemd), shells(shell)):
+        for ran in sh_guards.commands_run(command, file_test, shells(shell)):
             by_stop.setdefault(ran.stopped, []).append(ran.text)
         for stopped, commands in by_stop.items():
             # A stopped command runs no cron.hourly script: which of them start anacron need not be read for it.
@@ -1383,13 +1399,13 @@ def _what_runs_cron_daily(
     return chains, why_not
 
 
-def _steps_aside_for_systemd(host: Host, script: str) -> bool:
+def _steps_aside_for_systemd(host: Host, script: str, shells: _ShellLookup) -> bool:
     """Whether the cron.daily script, read as the shell of its #! line runs it, leaves logrotate alone where systemd
     is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0; fi`, not `[ -d
     /run/systemd/system ] || exit 0`). A script that does not run logrotate either way, or that the reader does not
     follow, is judged by its lines testing /run/systemd/system, as before."""
 
-    shell = _shell_on(host, _interpreter(script) or "/bin/sh")
+    shell = shells(_interpreter(script) or "/bin/sh")
 
     def runs_logrotate(systemd: bool) -> bool:
         ran = sh_guards.commands_run(script, _file_test_on(host, systemd), shell)
@@ -1411,14 +1427,16 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
         return [f"{script} is missing or not executable: cron never runs logrotate"]
     text = _read(host, script) or ""
     interpreter = _interpreter(text)
-    if interpreter is not None and _shell_on(host, interpreter) is None:  # the kernel cannot start the script
+    # Each shell is looked up once for the whole check: the script's and the crontabs' are mostly the same /bin/sh.
+    shells = functools.cache(functools.partial(_shell_on, host))
+    if interpreter is not None and shells(interpreter) is None:  # the kernel cannot start the script
         return [
             f"{script}'s #! line names {interpreter}, which is missing or not executable: cron never runs logrotate"
         ]
-    if systemd and _steps_aside_for_systemd(host, text):
+    if systemd and _steps_aside_for_systemd(host, text, shells):
         return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
-    chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd, finding)
+    chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd, shells, finding)
     for chain, _ in chains:
         finding.see(f"cron runs {script}: {chain}")
     if any(not through_cron for _, through_cron in chains):

@@ -33,7 +33,8 @@ _FILE_TESTS = {"-e", "-f", "-d", "-x"}
 # `[[` is taken to succeed.
 _DOUBLE_BRACKETS = {"bash": True, "ksh": True, "ksh93": True, "mksh": True, "zsh": True, "dash": False, "posh": False}
 # Nodes that hold statements run one after the other; the tokens between them (`;`, `&`, `{`, `then`...) are unnamed.
-_SEQUENCES = {"program", "compound_statement", "subshell", "else_clause"}
+# A subshell is one too, walked in _Reader.run, where its `exit` is kept inside it.
+_SEQUENCES = {"program", "compound_statement", "else_clause"}
 
 
 @dataclass(frozen=True)
@@ -247,9 +248,10 @@ def _parsed(line: str) -> tree_sitter.Node | None:
     return None if root.has_error else root
 
 
-def commands_run(line: str, file_test: FileTest, shell: Shell | None = None) -> list[Command]:
+def commands_run(line: str, file_test: FileTest | None, shell: Shell | None = None) -> list[Command]:
     """Each simple command of ``line`` that is no test, with the test that stops it there (None when it runs), as
-    ``shell`` runs it (None: a shell not known, whose `[[` is taken to succeed)."""
+    ``shell`` runs it (None: a shell not known, whose `[[` is taken to succeed); without ``file_test`` no file test
+    is asked, and each is taken to succeed."""
     node = _parsed(line)
     if node is None:
         return [Command(line, None)]
@@ -260,9 +262,4 @@ def commands_run(line: str, file_test: FileTest, shell: Shell | None = None) -> 
 
 def commands_of(line: str) -> list[str]:
     """Each simple command of ``line`` that is no test, whatever its tests would say (none is asked)."""
-    node = _parsed(line)
-    if node is None:
-        return [line]
-    reader = _Reader(line.encode(), None)
-    reader.run(node, None)
-    return [command.text for command in reader.commands]
+    return [command.text for command in commands_run(line, None)]
