@@ -549,6 +549,32 @@ def test_what_fsck_recovered_into_the_source_s_lost_found_stops_the_copy_until_i
     assert (wave.destination("sys-a") / "recovered" / "#131074").read_text(encoding="utf-8").startswith("invoice")
 
 
+def test_a_source_holding_an_interrupted_copy_s_scratch_folder_is_refused_before_anything_is_copied(
+    tmp_path: Path,
+) -> None:
+    """A source volume that was once the destination of a killed copy still holds its top-level .dizuo-rsync-tmp,
+    which rsync leaves out: the run is refused before any copy, naming that folder and what to do, and the
+    destination is untouched (the verify would otherwise fail on every rerun); once it is removed, the copy runs."""
+    wave = Wave(tmp_path)
+    (wave.source() / "ledger.dat").write_bytes(b"ledger " * 1000)
+    scratch = wave.source() / ".dizuo-rsync-tmp"
+    scratch.mkdir(mode=0o700)
+    (scratch / ".ledger.dat.Xq3v9a").write_bytes(b"half-received")
+    before = {path: _tree(path) for path in (wave.root / "old", wave.root / "new")}
+    done = wave.play()
+    assert done.returncode != 0, "a copy whose source holds the scratch folder can never verify: it must be refused"
+    assert f"sys-a: source {wave.source()} holds {scratch}" in done.stdout, done.stdout
+    assert "the scratch folder of an interrupted dizuo copy into this volume" in done.stdout, done.stdout
+    assert "remove it, then rerun" in done.stdout, done.stdout
+    assert {path: _tree(path) for path in before} == before, "the refused run changed the source or destination"
+    assert not list(wave.evidence.glob("sys-a.sha256*")), "the refused copy was marked or recorded"
+    shutil.rmtree(scratch)  # checked: the half-received file of the earlier copy, not data of this volume
+    again = wave.play()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (wave.destination() / "ledger.dat").read_bytes() == b"ledger " * 1000
+    assert (wave.evidence / "sys-a.sha256").exists(), "the copy did not verify"
+
+
 def test_check_mode_says_a_copy_whose_source_s_lost_found_holds_files_would_fail(tmp_path: Path) -> None:
     """--check over a source whose lost+found holds what fsck recovered says, as the real run's verify would, that
     this copy would fail, naming the entries, while the wave's other copy would be copied; nothing is written."""
