@@ -889,6 +889,24 @@ def test_check_wave_allows_a_wave_only_over_the_file_it_starts_from(planned: Pat
     assert f"the plan has waves 1 to {waves}" in missing.output
 
 
+def test_check_wave_names_a_plan_folder_or_plan_json_that_does_not_exist(tmp_path: Path) -> None:
+    """A mistyped plan folder, or one without plan.json, exits 2 with the error naming the path and what is wrong,
+    not Python's raw "[Errno 2] ..."."""
+    declaration = tmp_path / "yulin"
+    shutil.copytree(YULIN, declaration)
+    gone = _check_wave(tmp_path / "plan-typo", 1, declaration)
+    said = " ".join(gone.output.split())
+    assert gone.exit_code == 2, said
+    assert f"{tmp_path / 'plan-typo'}: no such plan folder" in said, said
+    assert "Errno" not in said, said
+    (tmp_path / "empty").mkdir()
+    empty = _check_wave(tmp_path / "empty", 1, declaration)
+    said = " ".join(empty.output.split())
+    assert empty.exit_code == 2, said
+    assert f"{tmp_path / 'empty' / 'plan.json'}: cannot be read as a plan: No such file or directory" in said, said
+    assert "Errno" not in said, said
+
+
 def test_check_wave_refuses_a_wave_whose_data_copies_were_edited(planned: Path, tmp_path: Path) -> None:
     """An entry deleted by mistake from wave 1's data-copies.yml (a volume never copied): check-wave exits 1 naming the
     file and that it differs from the plan, though the declaration is where the wave starts; restored, it exits 0."""

@@ -134,9 +134,16 @@ def check_wave(plan_dir: Path, wave: int, declaration: Path) -> tuple[bool, str]
     `dizuo validate` would refuse the declaration; or the wave's data-copies.yml is not the planned one: an entry lost
     there is a volume never copied). PlanReadError for a plan folder or wave that cannot be read."""
     plan_json = plan_dir / "plan.json"
+    if not plan_dir.is_dir():
+        raise PlanReadError(
+            f"{plan_dir}: no such plan folder: give the folder `dizuo migrate city --out` wrote the plan into"
+        )
     try:
         plan = json.loads(plan_json.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except OSError as err:
+        # The reason only ("No such file or directory"): Python's "[Errno 2] ...: '<path>'" repeats the path.
+        raise PlanReadError(f"{plan_json}: cannot be read as a plan: {err.strerror}") from None
+    except (UnicodeDecodeError, ValueError) as err:
         raise PlanReadError(f"{plan_json}: cannot be read as a plan: {err}") from None
     base = plan.get("systems_yaml_sha256") if isinstance(plan, dict) else None
     after = _hashes(plan, "wave_systems_yaml_sha256")
