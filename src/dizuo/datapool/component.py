@@ -147,7 +147,8 @@ class DataPool(pulumi.ComponentResource):
         """``owner``'s namespace on ``cluster`` and what fences it; ``cluster_was``: the cluster's former name (its
         ``renamed_from``), after which the deployed ones are named (their aliases)."""
         ns_name = shapes.dataset_namespace(owner)
-        was = cluster_was and f"{name}-{cluster_was}-{ns_name}"
+        named = f"{name}-{shapes.owner_namespace_resource(cluster, owner)}"
+        was = cluster_was and f"{name}-{shapes.owner_namespace_resource(cluster_was, owner)}"
         labels = {
             "app.kubernetes.io/managed-by": "dizuo",
             label("owner"): owner,
@@ -157,7 +158,7 @@ class DataPool(pulumi.ComponentResource):
         }
         # Deleting a namespace deletes every claim in it: the namespace holds data too.
         ns = k8s.core.v1.Namespace(
-            f"{name}-{cluster}-{ns_name}",
+            named,
             metadata={
                 "name": ns_name,
                 "labels": labels,
@@ -168,7 +169,7 @@ class DataPool(pulumi.ComponentResource):
             ),
         )
         k8s.rbac.v1.RoleBinding(
-            f"{name}-{cluster}-{ns_name}-owner",
+            f"{named}-owner",
             metadata={"name": "dataset-owner", "namespace": ns_name, "labels": labels},
             role_ref={
                 "apiGroup": "rbac.authorization.k8s.io",
@@ -189,7 +190,7 @@ class DataPool(pulumi.ComponentResource):
         in_ns = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns])
         fence = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(retain_on_delete=True))
         quota = k8s.core.v1.ResourceQuota(
-            f"{name}-{cluster}-{ns_name}-quota",
+            f"{named}-quota",
             metadata={"name": "quota", "namespace": ns_name, "labels": labels},
             spec={"hard": shapes.dataset_quota(d, owner, cluster)},
             opts=aliased(fence, was and f"{was}-quota"),
@@ -197,13 +198,13 @@ class DataPool(pulumi.ComponentResource):
         # With CPU and memory in the quota, the API refuses a pod whose containers declare no requests or limits: the
         # LimitRange gives them defaults, and caps any one container at the namespace's limits.
         k8s.core.v1.LimitRange(
-            f"{name}-{cluster}-{ns_name}-limits",
+            f"{named}-limits",
             metadata={"name": "limits", "namespace": ns_name, "labels": labels},
             spec={"limits": shapes.loader_limits(d, owner)},
             opts=aliased(fence, was and f"{was}-limits"),
         )
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-{cluster}-{ns_name}-default-deny",
+            f"{named}-default-deny",
             metadata={"name": "default-deny", "namespace": ns_name, "labels": labels},
             spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
             opts=aliased(fence, was and f"{was}-default-deny"),
@@ -211,7 +212,7 @@ class DataPool(pulumi.ComponentResource):
         # The owner's loaders resolve names and pull from each dataset's source_system (its namespace accepts this
         # one: cloud.shapes.dataset_loaders); the owner's role may not write network policies, so they come from here.
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-{cluster}-{ns_name}-declared-flows",
+            f"{named}-declared-flows",
             metadata={"name": "declared-flows", "namespace": ns_name, "labels": labels},
             spec={"podSelector": {}, "policyTypes": ["Egress"], "egress": loader_egress(d, owner, cluster)},
             opts=aliased(in_ns, was and f"{was}-declared-flows"),

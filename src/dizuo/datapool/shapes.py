@@ -122,3 +122,10 @@ def loader_limits(d: Declaration, owner: str) -> list[dict[str, Any]]:
 def dataset_namespace(owner: str) -> str:
     """Datasets live in one namespace per owning department."""
     return f"dp-{owner}"
+
+
+def owner_namespace_resource(cluster: str, owner: str) -> str:
+    """What the Pulumi names of ``owner``'s namespace on ``cluster`` and of what fences it start with (after the
+    component's name): ``<cluster>-dp-<owner>``. Both codes hold hyphens, so two pairs can spell it alike
+    (declaration.checks refuses them); it stays as deployed stacks have it, since a new name would replace them."""
+    return f"{cluster}-{dataset_namespace(owner)}"

@@ -71,6 +71,7 @@ def cross_check(d: Declaration, shown: Shown) -> list[Problem]:
         _ingress,
         _generated_names,
         _network_resource_names,
+        _datapool_resource_names,
         _neutron_duplicates,
         _migration,
     ):
@@ -794,6 +795,40 @@ def _network_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
                     named.path,
                     f"{named.entry} makes the {named.kind} {d.city.prefix}-{named.name}, as {seen.path} "
                     f"({seen.entry}) does: two resources cannot share a name; rename one of them",
+                )
+            )
+    return problems
+
+
+def _datapool_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
+    """Two (cluster, owner) pairs whose data-pool namespaces come out alike: the datapool stack names an owner's
+    namespace and its fence ``<cluster>-dp-<owner>``, and both codes hold hyphens (cluster ``c1-dp-a`` with owner ``b``,
+    cluster ``c1`` with owner ``a-dp-b``); Pulumi refuses two resources of one name. The names stay as deployed stacks
+    have them, so `validate` refuses the pair instead, at the first dataset of each owner on each cluster."""
+    from dizuo.datapool.shapes import owner_namespace_resource  # noqa: PLC0415 - datapool imports the declaration
+
+    file = shown("datasets.yaml")
+    component = f"{d.city.prefix}-datapool"
+    first: dict[str, tuple[str, str, str]] = {}
+    said: set[tuple[str, str]] = set()  # one problem per pair, not one per dataset of it
+    problems = []
+    for i, ds in enumerate(d.datasets):
+        cluster = d.loader_cluster(ds)
+        if cluster is None:
+            continue  # a bucket, or a pool no cluster declares (_datasets says so): no namespace
+        at = f"datasets[{i}]"
+        named = owner_namespace_resource(cluster, ds.owner)
+        seen_at, seen_cluster, seen_owner = first.setdefault(named, (at, cluster, ds.owner))
+        if (seen_cluster, seen_owner) != (cluster, ds.owner) and (cluster, ds.owner) not in said:
+            said.add((cluster, ds.owner))
+            problems.append(
+                Problem(
+                    file,
+                    f"{at}.owner",
+                    f"owner {show_value(ds.owner)} on cluster {cluster!r} (storage pool {ds.storage_pool!r}) makes "
+                    f"the data-pool namespace resource {component}-{named}, as {seen_at} (owner {seen_owner!r} on "
+                    f"cluster {seen_cluster!r}) does: two resources cannot share a name; rename the department or the "
+                    "cluster",
                 )
             )
     return problems
