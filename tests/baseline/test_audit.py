@@ -33,7 +33,7 @@ from real_programs import debian_package_tree, network_namespace, real_logrotate
 from rich.console import Console
 
 from ctrl_c import dizuo_with_ctrl_c_at
-from dizuo.baseline import audit, checks, harden, waivers
+from dizuo.baseline import audit, checks, harden, sh_guards, waivers
 from dizuo.baseline.audit import AuditInputError, AuditRun, ready_report_dir
 from dizuo.baseline.audit_cli import _print
 from dizuo.baseline.catalogue import Scope, packaged
@@ -2040,6 +2040,23 @@ def test_a_cron_line_is_read_as_the_shell_cron_runs_it_with(logrotate_runners, t
 DOUBLE_BRACKET_STEP_ASIDE = "if [[ -d /run/systemd/system ]]; then\n    exit 0\nfi"
 
 
+def _assert_double_bracket_script_judged(root: Path, shebang: str, problems: list[str], tail: str = "") -> None:
+    """Give the Debian 12 tree ``root`` a /etc/cron.daily/logrotate whose step aside is written with `[[`, run by
+    ``shebang`` (``tail`` appended), enable cron.service, and assert DZ-AU-05 under systemd, cron running, finds
+    ``problems`` (and, where it finds none, that /etc/crontab runs cron.daily)."""
+    script = root / DAILY.lstrip("/")
+    assert script.read_text().startswith("#!/bin/sh\n"), "the package's script is run by /bin/sh"
+    assert SYSTEMD_STEP_ASIDE in script.read_text(), "the package's script steps aside for systemd"
+    text = script.read_text().replace(SYSTEMD_STEP_ASIDE, DOUBLE_BRACKET_STEP_ASIDE) + tail
+    script.write_text(text.replace("#!/bin/sh\n", f"{shebang}\n", 1))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=True, running={"cron.service"})
+    assert finding.problems == problems, finding.evidence
+    if not problems:
+        assert DEBIAN_RUNS_DAILY in finding.evidence, finding.evidence
+
+
 @pytest.mark.parametrize(
     ("shebang", "problems"),
     [
@@ -2070,17 +2087,111 @@ def test_the_cron_daily_script_is_read_as_the_shell_of_its_hashbang_runs_it(logr
     under systemd, cron enabled and running, logrotate.timer disabled, the script's step aside written with `[[`."""
     root = tmp_path / "root"
     shutil.copytree(logrotate_runners, root, symlinks=True)
+    _assert_double_bracket_script_judged(root, shebang, problems)
+
+
+DEBIAN_CRONTAB_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n"
+
+
+@pytest.mark.parametrize(
+    ("shebang", "crontab_path", "anacrontab_path", "problems"),
+    [
+        # env finds sh in /bin on /etc/crontab's PATH, and /bin/sh is dash: `[[` fails and the script runs logrotate
+        # under systemd too (old code: env was read as a shell not known, its `[[` taken to succeed, and it failed).
+        pytest.param("#!/usr/bin/env sh", DEBIAN_CRONTAB_PATH, None, [], id="env-sh-is-dash"),
+        # Without PATH= in /etc/crontab, cron's default /usr/bin:/bin: env finds /bin/dash.
+        pytest.param("#!/usr/bin/env dash", "", None, [], id="env-dash-on-cron-s-default-path"),
+        # env finds /bin/bash, which has `[[`: the script steps aside, and the disabled timer leaves nothing to run it.
+        pytest.param(
+            "#!/usr/bin/env bash",
+            DEBIAN_CRONTAB_PATH,
+            None,
+            [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+            id="env-bash-steps-aside",
+        ),
+        # A PATH without bash on it: env fails, and the script never starts (old code: read as stepping aside).
+        pytest.param(
+            "#!/usr/bin/env bash",
+            "PATH=/usr/local/bin\n",
+            None,
+            [
+                TIMER_DISABLED,
+                f"nor does cron run it: {DAILY}'s #! line runs bash through /usr/bin/env, and no bash is on the PATH "
+                "run-parts runs it with (/usr/local/bin): cron never runs logrotate",
+            ],
+            id="env-finds-no-bash",
+        ),
+        # With anacron installed /etc/crontab's line steps aside: anacron runs cron.daily with its anacrontab's PATH,
+        # here one without bash (old code: /etc/crontab's PATH would find /bin/bash).
+        pytest.param(
+            "#!/usr/bin/env bash",
+            DEBIAN_CRONTAB_PATH,
+            "PATH=/usr/local/bin\n",
+            [
+                TIMER_DISABLED,
+                f"nor does cron run it: {DAILY}'s #! line runs bash through /usr/bin/env, and no bash is on the PATH "
+                "run-parts runs it with (/usr/local/bin): cron never runs logrotate",
+            ],
+            id="env-on-anacrontab-s-path",
+        ),
+        # env given options: a shell not known, whose `[[` is taken to succeed, as before.
+        pytest.param(
+            "#!/usr/bin/env -S sh",
+            DEBIAN_CRONTAB_PATH,
+            None,
+            [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+            id="env-with-options-not-known",
+        ),
+    ],
+)
+@ROOT_OWNS_CRONTABS
+def test_a_cron_daily_script_run_through_env_is_read_as_the_shell_env_finds(logrotate_runners, debian_anacron,
+                                                                            tmp_path, shebang, crontab_path,
+                                                                            anacrontab_path, problems):  # fmt: skip
+    """DZ-AU-05: `#!/usr/bin/env NAME` runs the NAME that env finds on the PATH run-parts runs the script with (that of
+    /etc/crontab's PATH= line, cron's default /usr/bin:/bin without one; the anacrontab's where anacron runs it),
+    whose `[[` decides whether it steps aside for systemd; none found, the script never starts. The real Debian 12
+    tree with the real env, under systemd, cron enabled and running, logrotate.timer disabled, the script's step
+    aside written with `[[`."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    (root / "usr/bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/usr/bin/env", root / "usr/bin/env")
+    crontab = root / "etc/crontab"
+    assert DEBIAN_CRONTAB_PATH in crontab.read_text(), "Debian's /etc/crontab sets its PATH"
+    crontab.write_text(crontab.read_text().replace(DEBIAN_CRONTAB_PATH, crontab_path))
+    if anacrontab_path is not None:
+        shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
+        anacrontab = root / "etc/anacrontab"
+        assert DEBIAN_CRONTAB_PATH in anacrontab.read_text(), "Debian's /etc/anacrontab sets its PATH"
+        anacrontab.write_text(anacrontab.read_text().replace(DEBIAN_CRONTAB_PATH, anacrontab_path))
+    _assert_double_bracket_script_judged(root, shebang, problems)
+
+
+# A line the grammar cannot parse (an unbalanced quote): the reader does not follow the script.
+UNREADABLE_LINE = "\necho 'rotated\n"
+
+
+@pytest.mark.parametrize(
+    ("shebang", "problems"),
+    [
+        # dash has no `[[`: the script the reader cannot follow goes on to run logrotate under systemd too (old code:
+        # any line testing /run/systemd/system was read as stepping aside, and it failed).
+        pytest.param("#!/bin/sh", [], id="dash-runs-logrotate"),
+        pytest.param("#!/bin/bash", [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="bash-steps-aside"),
+    ],
+)
+@ROOT_OWNS_CRONTABS
+def test_a_cron_daily_script_not_followed_is_judged_by_its_shell_s_double_brackets(logrotate_runners, tmp_path,
+                                                                                    shebang, problems):  # fmt: skip
+    """DZ-AU-05: a cron.daily script the reader cannot follow is judged by its lines testing /run/systemd/system, a
+    `[[` one stepping aside only under a shell that has `[[`. The real Debian 12 tree under systemd, cron enabled and
+    running, logrotate.timer disabled, the script's step aside written with `[[` and a line no grammar parses."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
     script = root / DAILY.lstrip("/")
-    assert script.read_text().startswith("#!/bin/sh\n"), "the package's script is run by /bin/sh"
-    assert SYSTEMD_STEP_ASIDE in script.read_text(), "the package's script steps aside for systemd"
-    text = script.read_text().replace(SYSTEMD_STEP_ASIDE, DOUBLE_BRACKET_STEP_ASIDE)
-    script.write_text(text.replace("#!/bin/sh\n", f"{shebang}\n", 1))
-    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
-    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
-    finding = _logrotate_scheduled_on(root, systemd=True, running={"cron.service"})
-    assert finding.problems == problems, finding.evidence
-    if not problems:
-        assert DEBIAN_RUNS_DAILY in finding.evidence, finding.evidence
+    assert not sh_guards.readable(script.read_text() + UNREADABLE_LINE), "the script is one the reader does not follow"
+    _assert_double_bracket_script_judged(root, shebang, problems, tail=UNREADABLE_LINE)
 
 
 @ROOT_OWNS_CRONTABS

@@ -964,8 +964,9 @@ def _active_state(host: Host, name: str) -> str:
 # Each of these tests a file before it runs; the check weighs a line's tests as its shell does (sh_guards: `a && b ||
 # c` runs c where a or b fails), asking the host what each file test says. cron runs a job with the shell of the last
 # SHELL= setting above it in its crontab, /bin/sh without one (crontab(5); cronie's files set SHELL=/bin/bash), and
-# run-parts a cron.daily script with its #! line's: which program that is decides `[[`, which bash has (as sh too, the
-# RedHat family's /bin/sh) and dash (Debian's /bin/sh) has not.
+# run-parts a cron.daily script with its #! line's (`#!/usr/bin/env bash`: the bash found on the PATH of the crontab or
+# anacrontab line that runs run-parts, cron's default /usr/bin:/bin without one): which program that is decides `[[`,
+# which bash has (as sh too, the RedHat family's /bin/sh) and dash (Debian's /bin/sh) has not.
 _CRONTABS = ("/etc/crontab", "/etc/cron.d")
 # Root's own crontab, where its lines have no user field (crontab(5)), can run cron.daily too: Debian's cron reads the
 # users' crontabs from /var/spool/cron/crontabs (cron(8)), cronie from /var/spool/cron (crond(8)). Another user's
@@ -979,8 +980,11 @@ _STARTS_ANACRON = re.compile(
 )
 # An environment setting of a crontab or anacrontab (SHELL=/bin/sh, MAILTO=root), no job.
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*=")
-# Debian's cron.daily script steps aside where systemd is PID 1 (`if [ -d /run/systemd/system ]; then exit 0`).
-_STEPS_ASIDE_FOR_SYSTEMD = re.compile(r"\[\s+-d\s+/run/systemd/system\s+\]")
+# The PATH cron gives a job whose crontab sets none (_PATH_DEFPATH of Debian's cron and of cronie alike).
+_CRON_PATH = "/usr/bin:/bin"
+# Debian's cron.daily script steps aside where systemd is PID 1 (`if [ -d /run/systemd/system ]; then exit 0`); the
+# group is `[` or `[[`, which only a shell that has `[[` runs as a test.
+_STEPS_ASIDE_FOR_SYSTEMD = re.compile(r"(\[\[?)\s+-d\s+/run/systemd/system\s+\]")
 # A command of the script that runs logrotate (`/usr/sbin/logrotate /etc/logrotate.conf`, `nice logrotate ...`).
 _RUNS_LOGROTATE = re.compile(r"(?:^|\s)(?:\S*/)?logrotate(?=\s|$)")
 
@@ -995,25 +999,27 @@ def _cron_reads(name: str, daemon: str) -> bool:
 
 def _job_lines(text: str) -> list[str]:
     """The job lines of a crontab or anacrontab, stripped: blank lines, comments and environment settings left out."""
-    return [line for line, _ in _jobs_and_shells(text)]
+    return [line for line, _, _ in _jobs_and_shells(text)]
 
 
-def _jobs_and_shells(text: str) -> list[tuple[str, str]]:
-    """The job lines of a crontab (see _job_lines), each with the shell cron runs it with: the last SHELL= setting
-    above it in the file, else /bin/sh. cron reads the settings in order, each job taking those read before it (load_env
-    in Debian's cron and cronie alike: blanks round the `=` and the value dropped, then quotes round the value)."""
-    shell = "/bin/sh"
+def _jobs_and_shells(text: str) -> list[tuple[str, str, str]]:
+    """The job lines of a crontab or anacrontab (see _job_lines), each with the shell cron runs it with, the last
+    SHELL= setting above it in the file, else /bin/sh, and the PATH it runs with, the last PATH= setting above it,
+    else cron's default (_CRON_PATH). cron reads the settings in order, each job taking those read before it
+    (load_env in Debian's cron and cronie alike: blanks round the `=` and the value dropped, then quotes round the
+    value); anacron reads its anacrontab's the same way."""
+    settings = {"SHELL": "/bin/sh", "PATH": _CRON_PATH}
     jobs = []
     for line in (raw.strip() for raw in _lines(text)):
         if not line or line.startswith("#"):
             continue
         if _ASSIGNMENT.match(line):
             name, _, value = (part.strip() for part in line.partition("="))
-            if name == "SHELL":
+            if name in settings:
                 quoted = len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]
-                shell = value[1:-1] if quoted else value
+                settings[name] = value[1:-1] if quoted else value
             continue
-        jobs.append((line, shell))
+        jobs.append((line, settings["SHELL"], settings["PATH"]))
     return jobs
 
 
@@ -1182,6 +1188,7 @@ class _CronJob(NamedTuple):
     user: str
     command: str  # what cron hands to the shell (_shell_command)
     shell: str  # as the crontab names it (SHELL=), /bin/sh by default
+    path: str  # the PATH the job runs with (PATH=), cron's default without one
     skipped: str | None  # why the daemon skips the file, None when it reads it
 
 
@@ -1198,13 +1205,13 @@ def _cron_commands(host: Host, daemon: str, systemd: bool) -> list[_CronJob]:
         if text is None:
             continue
         skipped = _crontab_skipped(host, file, daemon, users=not names_user) if checked else None
-        for line, shell in _jobs_and_shells(text):
+        for line, shell, path in _jobs_and_shells(text):
             # @daily or 5 time fields, then the user in a system crontab, then the command.
             before = (1 if line.startswith("@") else 5) + names_user
             fields = line.split(None, before)
             if len(fields) == before + 1:
                 user = fields[-2] if names_user else "root"
-                jobs.append(_CronJob(file, user, _shell_command(fields[-1]), shell, skipped))
+                jobs.append(_CronJob(file, user, _shell_command(fields[-1]), shell, path, skipped))
     return jobs
 
 
@@ -1267,9 +1274,9 @@ _ShellLookup = Callable[[str], sh_guards.Shell | None]
 
 
 def _shell_on(host: Host, named: str) -> sh_guards.Shell | None:
-    """The shell ``named`` (by SHELL= or a #! line) as the host has it, the program its path leads to (/bin/sh is dash
-    on Debian, bash on the RedHat family; ``env`` for `#!/usr/bin/env bash`, a shell the reader does not know); None
-    where there is no such executable file, and nothing can be run with it."""
+    """The shell ``named`` (by SHELL=, a #! line, or found by env on a PATH) as the host has it, the program its path
+    leads to (/bin/sh is dash on Debian, bash on the RedHat family; ``env`` itself, for `#!/usr/bin/env -S bash`, a
+    shell the reader does not know); None where there is no such executable file, and nothing can be run with it."""
     if host.run("test -x %s", named).rc != 0:
         return None
     return sh_guards.Shell(named, posixpath.basename(_text(host.run("readlink -e -- %s", named)).strip()))
@@ -1283,13 +1290,51 @@ def _interpreter(script: str) -> str | None:
     return words[0] if words else None
 
 
-def _anacron_daily_jobs(host: Host, daily: str) -> list[str]:
-    """The identifiers of the /etc/anacrontab jobs that run ``daily`` (period, delay, identifier, command)."""
+def _env_runs(script: str) -> str | None:
+    """The program a script's `#!/usr/bin/env NAME` line has env run, None for another #! line, or for env given
+    options (`env -S bash -e`), read as a shell not known. The kernel hands env all of the line after its path as
+    one word (`#!/usr/bin/env bash -e` looks for a program named `bash -e`)."""
+    interpreter = _interpreter(script)
+    if interpreter is None or posixpath.basename(interpreter) != "env":
+        return None
+    name = script.split("\n", 1)[0][2:].strip()[len(interpreter) :].strip()
+    return name if name and not name.startswith("-") else None
+
+
+def _run_parts_path(host: Host, daily: str, daemon: str | None, systemd: bool, shells: _ShellLookup) -> str:
+    """The PATH run-parts runs ``daily``'s scripts with: that of the first root job of the crontabs ``daemon`` reads
+    whose run-parts on it its tests let run (Debian's /etc/crontab line steps aside where anacron is installed), else
+    of the first /etc/anacrontab job running it, else cron's default."""
+    file_test = _file_test_on(host, systemd)
+
+    def runs_daily(job: _CronJob) -> bool:
+        ran = sh_guards.commands_run(job.command, file_test, shells(job.shell))
+        return any(command.stopped is None and daily in _RUN_PARTS.findall(command.text) for command in ran)
+
+    crontab_jobs = _cron_commands(host, daemon, systemd) if daemon else []
+    paths = [job.path for job in crontab_jobs if not job.skipped and job.user == "root" and runs_daily(job)]
+    paths += [path for _, path in _anacron_daily_jobs(host, daily)]
+    return next(iter(paths), _CRON_PATH)
+
+
+def _found_on_path(name: str, path: str, shells: _ShellLookup) -> sh_guards.Shell | None:
+    """The program ``name`` as env finds it (execvp): itself where it holds a /, else the first executable file of
+    that name in a folder of ``path``; None where there is none. An empty or relative entry names a folder of the
+    working directory, which the check does not know: it is passed over."""
+    if "/" in name:
+        return shells(name)
+    folders = [folder for folder in path.split(":") if folder.startswith("/")]
+    return next((shell for folder in folders if (shell := shells(posixpath.join(folder, name))) is not None), None)
+
+
+def _anacron_daily_jobs(host: Host, daily: str) -> list[tuple[str, str]]:
+    """The /etc/anacrontab jobs that run ``daily`` (period, delay, identifier, command), each as its identifier and
+    the PATH it runs with."""
     jobs = []
-    for text in _job_lines(_read(host, _ANACRONTAB) or ""):
+    for text, _, path in _jobs_and_shells(_read(host, _ANACRONTAB) or ""):
         fields = text.split(None, 3)
         if len(fields) == 4 and daily in _RUN_PARTS.findall(fields[3]):
-            jobs.append(fields[2])
+            jobs.append((fields[2], path))
     return jobs
 
 
@@ -1340,7 +1385,7 @@ def _what_runs_cron_daily(
 
     file_test = _file_test_on(host, systemd)
     skipped_files: set[str] = set()
-    for file, user, command, shell, skipped in _cron_commands(host, daemon, systemd) if daemon else []:
+    for file, user, command, shell, _path, skipped in _cron_commands(host, daemon, systemd) if daemon else []:
         if skipped:
             if file not in skipped_files:
                 skipped_files.add(file)
@@ -1384,7 +1429,7 @@ def _what_runs_cron_daily(
                     starts_anacron.append(f"{file} {phrase}")
                 else:
                     starts_anacron.append(file)
-    jobs = _anacron_daily_jobs(host, daily)
+    jobs = [identifier for identifier, _ in _anacron_daily_jobs(host, daily)]
     timer_runs = systemd and _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
     if timer_runs and _active_state(host, _ANACRON_TIMER) == "active":
         starts_anacron.append(_ANACRON_TIMER)
@@ -1399,13 +1444,12 @@ def _what_runs_cron_daily(
     return chains, why_not
 
 
-def _steps_aside_for_systemd(host: Host, script: str, shells: _ShellLookup) -> bool:
-    """Whether the cron.daily script, read as the shell of its #! line runs it, leaves logrotate alone where systemd
-    is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0; fi`, not `[ -d
-    /run/systemd/system ] || exit 0`). A script that does not run logrotate either way, or that the reader does not
-    follow, is judged by its lines testing /run/systemd/system, as before."""
-
-    shell = shells(_interpreter(script) or "/bin/sh")
+def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | None) -> bool:
+    """Whether the cron.daily script, read as ``shell`` (the one its #! line runs it with) runs it, leaves logrotate
+    alone where systemd is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0;
+    fi`, not `[ -d /run/systemd/system ] || exit 0`). A script that does not run logrotate either way, or that the
+    reader does not follow, is judged by its lines testing /run/systemd/system, as before: a `[[` one only where the
+    shell has `[[` or is not known (under dash it is a command not found, which fails, so the script goes on)."""
 
     def runs_logrotate(systemd: bool) -> bool:
         ran = sh_guards.commands_run(script, _file_test_on(host, systemd), shell)
@@ -1413,8 +1457,31 @@ def _steps_aside_for_systemd(host: Host, script: str, shells: _ShellLookup) -> b
 
     if sh_guards.readable(script) and runs_logrotate(systemd=False):
         return not runs_logrotate(systemd=True)
+    double_brackets = shell.double_brackets if shell is not None else None
     lines = [line for line in _lines(script) if not line.lstrip().startswith("#")]
-    return any(_STEPS_ASIDE_FOR_SYSTEMD.search(line) for line in lines)
+    tests = (test for line in lines for test in _STEPS_ASIDE_FOR_SYSTEMD.finditer(line))
+    return any(test.group(1) == "[" or double_brackets is not False for test in tests)
+
+
+def _script_shell(
+    host: Host, script: str, text: str, daemon: str | None, systemd: bool, shells: _ShellLookup
+) -> sh_guards.Shell | str | None:
+    """The shell run-parts runs the cron.daily ``script`` (``text``) with, the one of its #! line (/bin/sh without
+    one), or why the script never starts."""
+    interpreter = _interpreter(text)
+    if interpreter is not None and shells(interpreter) is None:  # the kernel cannot start the script
+        return f"{script}'s #! line names {interpreter}, which is missing or not executable: cron never runs logrotate"
+    if (name := _env_runs(text)) is None:
+        return shells(interpreter or "/bin/sh")
+    # `#!/usr/bin/env bash`: env runs the bash it finds on the PATH run-parts was started with.
+    path = _run_parts_path(host, posixpath.dirname(script), daemon, systemd, shells)
+    found = _found_on_path(name, path, shells)
+    if found is None:  # env fails (status 127), and the script with it
+        return (
+            f"{script}'s #! line runs {name} through {interpreter}, and no {name} is on the PATH run-parts runs it "
+            f"with ({path}): cron never runs logrotate"
+        )
+    return found
 
 
 def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, finding: Finding) -> list[str]:
@@ -1426,16 +1493,14 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     if host.run("test -f %s -a -x %s", script, script).rc != 0:
         return [f"{script} is missing or not executable: cron never runs logrotate"]
     text = _read(host, script) or ""
-    interpreter = _interpreter(text)
     # Each shell is looked up once for the whole check: the script's and the crontabs' are mostly the same /bin/sh.
     shells = functools.cache(functools.partial(_shell_on, host))
-    if interpreter is not None and shells(interpreter) is None:  # the kernel cannot start the script
-        return [
-            f"{script}'s #! line names {interpreter}, which is missing or not executable: cron never runs logrotate"
-        ]
-    if systemd and _steps_aside_for_systemd(host, text, shells):
-        return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
+    shell = _script_shell(host, script, text, units[0][0] if units else None, systemd, shells)
+    if isinstance(shell, str):
+        return [shell]
+    if systemd and _steps_aside_for_systemd(host, text, shell):
+        return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
     chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd, shells, finding)
     for chain, _ in chains:
         finding.see(f"cron runs {script}: {chain}")
