@@ -55,6 +55,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("plan") / "yulin"
     result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", str(out)])
     assert result.exit_code == 0, result.output
+    (out.parent / "console.txt").write_text(result.output, encoding="utf-8")  # beside the plan folder, not in it
     return out
 
 
@@ -1000,6 +1001,31 @@ def test_a_wave_longer_than_a_window_says_its_system_is_down_that_long(planned: 
         assert f"{copied / window:,.1f} times" in note.group(0), (heading, note.group(0))
         assert all(f"{system['system']} stays stopped" in note.group(0) for system in wave), (heading, note.group(0))
     assert any(copied > window for copied in plan["wave_copy_bytes"]), "Yulin's plan no longer has such a wave"
+
+
+def test_a_wave_longer_than_a_window_is_a_warning_in_plan_json_and_on_the_console(planned: Path) -> None:
+    """Each wave that copies more than one maintenance window is one of plan.json's `warnings` and a console warning,
+    naming the wave, its system, its TiB and how many windows' worth, in PLAN.md's words: a tool or an engineer
+    reading only those learns of the downtime too."""
+    text = (planned / "PLAN.md").read_text(encoding="utf-8")
+    plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
+    console = " ".join((planned.parent / "console.txt").read_text(encoding="utf-8").split())
+    window = 20_480 * GIB
+    waves = enumerate(zip(plan["waves"], plan["wave_copy_bytes"], strict=True), start=1)
+    longer = [(k, wave, copied) for k, (wave, copied) in waves if copied > window]
+    assert len(longer) == len(plan["waves"]) == 3, "Yulin's three waves each copy more than a 20 TiB window"
+    notes = re.findall(r"^This wave copies (.*)$", text, flags=re.MULTILINE)
+    assert len(notes) == len(longer), notes
+    warned = [w for w in plan["warnings"] if " times what one maintenance window copies " in w]
+    assert len(warned) == len(longer), plan["warnings"]
+    for (k, wave, copied), warning, note in zip(longer, warned, notes, strict=True):
+        assert warning.startswith(f"Wave {k} copies "), warning
+        assert f"{copied / window:,.1f} times" in warning, warning
+        tib = re.match(r"[\d,.]+ TiB", note)
+        assert tib, note
+        assert warning.startswith(f"Wave {k} copies {tib.group(0)}, "), (warning, note)  # PLAN.md's heading figure
+        assert all(f"{system['system']} stays stopped" in warning for system in wave), warning
+        assert f"warning: {' '.join(warning.split())}" in console, (warning, console[-3000:])
 
 
 @pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch is not installed")

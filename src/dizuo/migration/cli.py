@@ -35,8 +35,9 @@ from dizuo.migration.report import (
     PlanReadError,
     PlanWriteError,
     check_wave,
-    idle_unread_warning,
+    plan_changes,
     plan_deadline,
+    plan_warnings,
     solver_document,
     write_city_plan,
 )
@@ -316,7 +317,7 @@ def city(
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
     else:
         _say_deadline(console, planned, waves)
-    _say_idle_unread(console, planned)
+    _say_warnings(console, planned, assignment, waves)
     files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
     folders = f", a folder for each of its {len(waves.waves)} waves" if waves is not None and waves.waves else ""
     console.print(f"Plan written to {written}/ ({files}{folders})", markup=False)
@@ -338,11 +339,14 @@ def _write_plan(path: Path, planned: CityInstance, assignment: Assignment, waves
         raise typer.Exit(BAD_INPUT if err.taken else FAILED) from None
 
 
-def _say_idle_unread(console: Console, planned: CityInstance) -> None:
-    """A warning, beside where the plan went, when no idle claim could be known (the `exists` query failed): the
-    source's own log line scrolled by long before, and no wave copies such a claim."""
-    if (unread := idle_unread_warning(planned)) is not None:
-        console.print(f"warning: {unread}", markup=False, highlight=False)
+def _say_warnings(console: Console, planned: CityInstance, assignment: Assignment, waves: Waves | None) -> None:
+    """plan.json's warnings, beside where the plan went: no idle claim could be known (the `exists` query failed;
+    the source's own log line scrolled by long before, and no wave copies such a claim), a wave longer than a
+    maintenance window (its system down for longer than one)."""
+    destinations = assignment.destinations
+    changes = [] if waves is None or destinations is None else plan_changes(planned, destinations, waves)
+    for warning in plan_warnings(planned, changes):
+        console.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 def _say_deadline(console: Console, planned: CityInstance, waves: Waves) -> None:

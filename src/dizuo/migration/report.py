@@ -589,14 +589,13 @@ def _plan_document(
     city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
 ) -> dict[str, Any]:
     instance = city.instance
-    unread = idle_unread_warning(city)
     head: dict[str, Any] = {
         "city": city.declaration.city.code,
         **solver_document(assignment),
         "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),
-        "warnings": [] if unread is None else [unread],
+        "warnings": plan_warnings(city, changes),
     }
     if waves is None or assignment.destinations is None:
         return {**head, "infeasible": True, "reason": assignment.reason}
@@ -960,7 +959,8 @@ def _markdown(
                 f"{_tenths_tib(shown.systems[c.code])} | {_cost(city, c.code, c.node_pool[1]):,} |"
             )
         lines.append("")
-        lines += _longer_than_a_window(city, wave, shown.waves[k - 1])
+        if (overrun := _longer_than_a_window(city, k, wave, shown.waves[k - 1], markdown=True)) is not None:
+            lines += [overrun, ""]
     return "\n".join([*lines, *_assessment_lines(city, assignment.destinations, waves.waves, shown.systems)])
 
 
@@ -1010,22 +1010,35 @@ def _applying_a_wave(city: CityInstance, base_sha256: str) -> list[str]:
     ]
 
 
-def _longer_than_a_window(city: CityInstance, wave: list[Change], tenths: int) -> list[str]:
-    """What PLAN.md says under a wave that copies more than one maintenance window does (one system larger than a
+def _longer_than_a_window(
+    city: CityInstance, k: int, wave: list[Change], tenths: int, *, markdown: bool = False
+) -> str | None:
+    """What is said of wave ``k`` when it copies more than one maintenance window does (one system larger than a
     window, in a wave of its own): its system stays stopped from step 2 until its copy verifies, so its owner must
-    agree to that much downtime, not to one window's. Nothing for a wave within a window."""
+    agree to that much downtime, not to one window's. None for a wave within a window. ``tenths``: what its heading
+    shows it copies. With ``markdown``, PLAN.md's line under the wave's table; without, the warning of plan.json and
+    the console, which names the wave and where its steps are."""
     copied = sum(_planned(city, c.code).copied for c in wave)
     wave_bytes = city.instance.wave_bytes
     if copied <= wave_bytes:
-        return []
+        return None
     codes = ", ".join(c.code for c in wave)
-    return [
-        f"This wave copies {_tenths_tib(tenths)} TiB, {copied / wave_bytes:,.1f} times what one maintenance window "
-        f"copies ({_tib(wave_bytes)} TiB, city.yaml `migration.wave_gib`): {codes} stays stopped from step 2 until "
+    subject, steps = ("This wave", "step 2") if markdown else (f"Wave {k}", "step 2 of PLAN.md's Applying a wave")
+    return (
+        f"{subject} copies {_tenths_tib(tenths)} TiB, {copied / wave_bytes:,.1f} times what one maintenance window "
+        f"copies ({_tib(wave_bytes)} TiB, city.yaml `migration.wave_gib`): {codes} stays stopped from {steps} until "
         "its copy verifies in step 4, that much longer than one window. Agree that downtime with its owner, or "
-        "book the windows back to back.",
-        "",
-    ]
+        "book the windows back to back."
+    )
+
+
+def plan_warnings(city: CityInstance, changes: list[list[Change]]) -> list[str]:
+    """plan.json's `warnings`, which the console prints too: what the operator must do by hand as no idle claim
+    could be read (if so), then each wave longer than a maintenance window, in PLAN.md's words."""
+    unread = idle_unread_warning(city)
+    shown = shown_copies(city, changes)
+    overruns = (_longer_than_a_window(city, k, wave, shown.waves[k - 1]) for k, wave in enumerate(changes, start=1))
+    return [said for said in (unread, *overruns) if said is not None]
 
 
 def _assessment_lines(
