@@ -2214,6 +2214,99 @@ def test_each_shell_is_looked_up_on_the_host_once_per_check(logrotate_runners, t
     assert about_sh == [("test -x %s", "/bin/sh"), ("readlink -e -- %s", "/bin/sh")], host.asked
 
 
+@ROOT_OWNS_CRONTABS
+def test_the_crontabs_and_the_anacrontab_are_read_once_per_check(logrotate_runners, debian_anacron, tmp_path):
+    """DZ-AU-05: a cron.daily script run through `#!/usr/bin/env sh` needs the PATH run-parts runs it with, found from
+    the crontabs and the anacrontab; the check reads each of them once, for that and for what runs cron.daily, not a
+    second time. The real Debian 12 tree with anacron and the real env, systemd not PID 1, cron enabled and running."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
+    (root / "usr/bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/usr/bin/env", root / "usr/bin/env")
+    script = root / DAILY.lstrip("/")
+    script.write_text(script.read_text().replace("#!/bin/sh\n", "#!/usr/bin/env sh\n", 1))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    host = _RecordingUnitsHost(root, systemd=False, running={"cron"})
+    (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
+    finding = checks.logrotate_scheduled(host, args)
+    assert finding.problems == [], finding.evidence
+    for table in ("/etc/crontab", "/etc/cron.d/anacron", "/etc/anacrontab"):
+        assert host.asked.count(("cat -- %s", table)) == 1, (table, host.asked)
+
+
+DEBIAN_ANACRON_DAILY = "run-parts --report /etc/cron.daily"
+ANACRON_STARTED_BUT = (
+    f"{NOTHING_RUNS_DAILY}: /etc/crontab runs /etc/cron.daily but `test -x /usr/sbin/anacron ||` stops it: "
+    "/usr/sbin/anacron is executable; anacron is started (/etc/cron.d/anacron), and /etc/anacrontab's job cron.daily "
+    "runs /etc/cron.daily but "
+)
+
+
+@pytest.mark.parametrize(
+    ("shell", "job", "problems"),
+    [
+        # A guard that holds lets the job run cron.daily.
+        pytest.param(None, f"test -x /usr/sbin/anacron && {DEBIAN_ANACRON_DAILY}", [], id="guard-holds"),
+        # A guard on a file the host lacks stops run-parts (old code: any run-parts of the job counted, and it passed).
+        pytest.param(
+            None, f"test -x /usr/local/sbin/daily-gate && {DEBIAN_ANACRON_DAILY}",
+            [f"{ANACRON_STARTED_BUT}`test -x /usr/local/sbin/daily-gate &&` stops it: /usr/local/sbin/daily-gate is "
+             "not executable"],
+            id="guard-stops",
+        ),
+        # anacron runs its jobs with /bin/sh whatever SHELL= says: dash, which has no `[[` (old code: it passed).
+        pytest.param(
+            "SHELL=/bin/bash", f"[[ -x /usr/sbin/anacron ]] && {DEBIAN_ANACRON_DAILY}",
+            [f"{ANACRON_STARTED_BUT}`[[ -x /usr/sbin/anacron ]] &&` stops it: /bin/sh (dash) has no `[[`"],
+            id="shell-setting-is-not-the-shell",
+        ),
+        # `a || b`: run-parts runs where the test fails under dash.
+        pytest.param(None, f"[[ -x /usr/sbin/anacron ]] || {DEBIAN_ANACRON_DAILY}", [], id="dash-or-runs"),
+    ],
+)  # fmt: skip
+@ROOT_OWNS_CRONTABS
+def test_an_anacrontab_job_is_read_as_sh_runs_it(logrotate_runners, debian_anacron, tmp_path, shell, job, problems):
+    """DZ-AU-05: anacron hands a job's command to /bin/sh (runjob.c: execl("/bin/sh", "/bin/sh", "-c", ...)), its
+    anacrontab's SHELL= being only the job's environment; the job's file tests are weighed as sh runs them, as a cron
+    line's are. The real Debian 12 tree with the real anacron package, its cron.daily job guarded, systemd not PID 1,
+    cron enabled and running (/etc/cron.d/anacron starts anacron)."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
+    anacrontab = root / "etc/anacrontab"
+    text = anacrontab.read_text()
+    shipped = f"cron.daily\t{DEBIAN_ANACRON_DAILY}\n"
+    assert shipped in text, "the package's cron.daily job is the one changed"
+    assert "SHELL=/bin/sh\n" in text, "the package's SHELL= setting is the one changed"
+    text = text.replace(shipped, f"cron.daily\t{job}\n")
+    anacrontab.write_text(text.replace("SHELL=/bin/sh\n", f"{shell}\n") if shell else text)
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=False, running={"cron"})
+    assert finding.problems == problems, finding.evidence
+    if not problems:
+        runs = f"cron runs {DAILY}: /etc/cron.d/anacron, whose /etc/anacrontab job cron.daily runs /etc/cron.daily"
+        assert runs in finding.evidence, finding.evidence
+
+
+def test_the_real_anacron_runs_a_job_with_bin_sh_whatever_shell_says(debian_anacron, tmp_path):
+    """anacron runs a job's command with /bin/sh, not its anacrontab's SHELL= (what the check's reading of anacrontab
+    jobs rests on): the real Debian 12 anacron, run in the foreground on a job whose `[[` only bash has."""
+    if Path("/bin/sh").resolve().name == "bash":
+        pytest.skip("this machine's /bin/sh is bash: a `[[` cannot tell it from SHELL=/bin/bash")
+    (tmp_path / "spool").mkdir()
+    tab = tmp_path / "anacrontab"
+    tab.write_text(f"SHELL=/bin/bash\n1 0 probe [[ -n x ]] && touch {tmp_path}/bash || touch {tmp_path}/sh\n")
+    anacron = debian_anacron / "usr/sbin/anacron"
+    subprocess.run(
+        [str(anacron), "-f", "-n", "-d", "-t", str(tab), "-S", str(tmp_path / "spool"), "probe"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_file()) == ["anacrontab", "sh"]
+
+
 RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"
 RESET_WITHOUT_CRONDARGS = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n\n"
 # A drop-in of /usr/lib giving -p, masked by one of the same name in /etc that does not.

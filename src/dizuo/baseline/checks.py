@@ -963,10 +963,11 @@ def _active_state(host: Host, name: str) -> str:
 #     /run/systemd/system ]; then /usr/sbin/invoke-rc.d anacron start ...`) without it.
 # Each of these tests a file before it runs; the check weighs a line's tests as its shell does (sh_guards: `a && b ||
 # c` runs c where a or b fails), asking the host what each file test says. cron runs a job with the shell of the last
-# SHELL= setting above it in its crontab, /bin/sh without one (crontab(5); cronie's files set SHELL=/bin/bash), and
-# run-parts a cron.daily script with its #! line's (`#!/usr/bin/env bash`: the bash found on the PATH of the crontab or
-# anacrontab line that runs run-parts, cron's default /usr/bin:/bin without one): which program that is decides `[[`,
-# which bash has (as sh too, the RedHat family's /bin/sh) and dash (Debian's /bin/sh) has not.
+# SHELL= setting above it in its crontab, /bin/sh without one (crontab(5); cronie's files set SHELL=/bin/bash), anacron
+# a job with /bin/sh whatever its anacrontab sets (_ANACRON_SHELL), and run-parts a cron.daily script with its #!
+# line's (`#!/usr/bin/env bash`: the bash found on the PATH of the crontab or anacrontab line that runs run-parts,
+# cron's default /usr/bin:/bin without one): which program that is decides `[[`, which bash has (as sh too, the RedHat
+# family's /bin/sh) and dash (Debian's /bin/sh) has not.
 _CRONTABS = ("/etc/crontab", "/etc/cron.d")
 # Root's own crontab, where its lines have no user field (crontab(5)), can run cron.daily too: Debian's cron reads the
 # users' crontabs from /var/spool/cron/crontabs (cron(8)), cronie from /var/spool/cron (crond(8)). Another user's
@@ -982,6 +983,10 @@ _STARTS_ANACRON = re.compile(
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*=")
 # The PATH cron gives a job whose crontab sets none (_PATH_DEFPATH of Debian's cron and of cronie alike).
 _CRON_PATH = "/usr/bin:/bin"
+# anacron runs a job's command with /bin/sh whatever its anacrontab's SHELL= says (runjob.c, run_job: `execl("/bin/sh",
+# "/bin/sh", "-c", command)`, in Debian's anacron and cronie's alike); SHELL=, PATH= and the rest are only the job's
+# environment, which run-parts and its scripts inherit.
+_ANACRON_SHELL = "/bin/sh"
 # Debian's cron.daily script steps aside where systemd is PID 1 (`if [ -d /run/systemd/system ]; then exit 0`); the
 # group is `[` or `[[`, which only a shell that has `[[` runs as a test.
 _STEPS_ASIDE_FOR_SYSTEMD = re.compile(r"(\[\[?)\s+-d\s+/run/systemd/system\s+\]")
@@ -1182,12 +1187,12 @@ def _crontab_skipped(host: Host, file: str, daemon: str, *, users: bool) -> str 
 
 
 class _CronJob(NamedTuple):
-    """A job of a crontab the daemon reads for the system or for root."""
+    """A job of a crontab the daemon reads for the system or for root, or of the anacrontab."""
 
     file: str
     user: str
-    command: str  # what cron hands to the shell (_shell_command)
-    shell: str  # as the crontab names it (SHELL=), /bin/sh by default
+    command: str  # what cron (_shell_command) or anacron hands to the shell
+    shell: str  # as the crontab names it (SHELL=), /bin/sh by default; anacron's /bin/sh
     path: str  # the PATH the job runs with (PATH=), cron's default without one
     skipped: str | None  # why the daemon skips the file, None when it reads it
 
@@ -1301,20 +1306,25 @@ def _env_runs(script: str) -> str | None:
     return name if name and not name.startswith("-") else None
 
 
-def _run_parts_path(host: Host, daily: str, daemon: str | None, systemd: bool, shells: _ShellLookup) -> str:
-    """The PATH run-parts runs ``daily``'s scripts with: that of the first root job of the crontabs ``daemon`` reads
-    whose run-parts on it its tests let run (Debian's /etc/crontab line steps aside where anacron is installed), else
-    of the first /etc/anacrontab job running it, else cron's default."""
+def _run_parts_path(host: Host, daily: str, tables: _CronTables, systemd: bool, shells: _ShellLookup) -> str:
+    """The PATH run-parts runs ``daily``'s scripts with: that of the first root job of the crontabs whose run-parts on
+    it its tests let run (Debian's /etc/crontab line steps aside where anacron is installed), else of the first
+    /etc/anacrontab job whose run-parts on it runs, else cron's default."""
     file_test = _file_test_on(host, systemd)
 
     def runs_daily(job: _CronJob) -> bool:
-        ran = sh_guards.commands_run(job.command, file_test, shells(job.shell))
-        return any(command.stopped is None and daily in _RUN_PARTS.findall(command.text) for command in ran)
+        shell = shells(job.shell)
+        return shell is not None and None in _daily_stops(job.command, daily, file_test, shell)
 
-    crontab_jobs = _cron_commands(host, daemon, systemd) if daemon else []
-    paths = [job.path for job in crontab_jobs if not job.skipped and job.user == "root" and runs_daily(job)]
-    paths += [path for _, path in _anacron_daily_jobs(host, daily)]
-    return next(iter(paths), _CRON_PATH)
+    jobs = [job for job in tables.crontab if not job.skipped and job.user == "root"]
+    jobs += [job for _, job in tables.anacrontab]
+    return next((job.path for job in jobs if runs_daily(job)), _CRON_PATH)
+
+
+def _daily_stops(command: str, daily: str, file_test: sh_guards.FileTest, shell: sh_guards.Shell) -> list[str | None]:
+    """Each run-parts on ``daily`` of ``command`` as ``shell`` runs it: what stops it there, None where it runs."""
+    ran = sh_guards.commands_run(command, file_test, shell)
+    return [command.stopped for command in ran if daily in _RUN_PARTS.findall(command.text)]
 
 
 def _found_on_path(name: str, path: str, shells: _ShellLookup) -> sh_guards.Shell | None:
@@ -1327,15 +1337,28 @@ def _found_on_path(name: str, path: str, shells: _ShellLookup) -> sh_guards.Shel
     return next((shell for folder in folders if (shell := shells(posixpath.join(folder, name))) is not None), None)
 
 
-def _anacron_daily_jobs(host: Host, daily: str) -> list[tuple[str, str]]:
-    """The /etc/anacrontab jobs that run ``daily`` (period, delay, identifier, command), each as its identifier and
-    the PATH it runs with."""
+def _anacron_jobs(host: Host) -> list[tuple[str, _CronJob]]:
+    """The jobs of /etc/anacrontab (period, delay, identifier, command), each as its identifier and the job: its
+    command as anacron hands it to /bin/sh (no `%` is special), with the PATH of the anacrontab."""
     jobs = []
     for text, _, path in _jobs_and_shells(_read(host, _ANACRONTAB) or ""):
         fields = text.split(None, 3)
-        if len(fields) == 4 and daily in _RUN_PARTS.findall(fields[3]):
-            jobs.append((fields[2], path))
+        if len(fields) == 4:
+            jobs.append((fields[2], _CronJob(_ANACRONTAB, "root", fields[3], _ANACRON_SHELL, path, None)))
     return jobs
+
+
+class _CronTables(NamedTuple):
+    """The jobs of the crontabs the cron daemon reads for the system and root, and of the anacrontab: read once for
+    the whole check."""
+
+    crontab: list[_CronJob]
+    anacrontab: list[tuple[str, _CronJob]]
+
+
+def _cron_tables(host: Host, daemon: str | None, systemd: bool) -> _CronTables:
+    """The crontabs' jobs (none without a cron daemon) and the anacrontab's, as the host has them."""
+    return _CronTables(_cron_commands(host, daemon, systemd) if daemon else [], _anacron_jobs(host))
 
 
 def _what_a_line_does(rest: str, daily: str, hourly_starters: Callable[[], list[str]]) -> list[tuple[str, str]]:
@@ -1359,17 +1382,39 @@ def _what_its_commands_do(command: str, daily: str, hourly_starters: Callable[[]
     return _what_a_line_does(" ; ".join(sh_guards.commands_of(command)), daily, hourly_starters)
 
 
+def _anacron_runs_daily(
+    anacrontab: list[tuple[str, _CronJob]], daily: str, file_test: sh_guards.FileTest, shells: _ShellLookup
+) -> tuple[list[str], list[str]]:
+    """The anacrontab's jobs read as /bin/sh runs them, as cron's lines are: the identifiers of those whose run-parts
+    on ``daily`` runs, and what stops each one that does not."""
+    jobs: list[str] = []
+    stopped: list[str] = []
+    for identifier, job in anacrontab:
+        if (shell := shells(job.shell)) is None:  # anacron's child cannot exec /bin/sh: nothing of the job runs
+            if daily in _RUN_PARTS.findall(job.command):
+                stopped.append(
+                    f"{_ANACRONTAB}'s job {identifier} runs {daily} but {job.shell}, which anacron runs it with, is "
+                    "missing or not executable"
+                )
+            continue
+        stops = _daily_stops(job.command, daily, file_test, shell)
+        jobs += [identifier] if None in stops else []
+        stopped += [f"{_ANACRONTAB}'s job {identifier} runs {daily} but {stop}" for stop in stops if stop]
+    return jobs, stopped
+
+
 def _what_runs_cron_daily(
     host: Host,
     daily: str,
     daemon: str | None,
+    tables: _CronTables,
     systemd: bool,
     shells: _ShellLookup,
     finding: Finding,
 ) -> tuple[list[tuple[str, bool]], list[str]]:
     """What runs ``daily`` here, each as its chain (for the evidence) and whether it goes through the cron daemon
-    (Debian's anacron.timer does not); and, where nothing does, what stops each line that would. A crontab the
-    daemon skips is named in the evidence, and its lines count for nothing."""
+    (Debian's anacron.timer does not); and, where nothing does, what stops each line or anacrontab job that would. A
+    crontab the daemon skips is named in the evidence, and its lines count for nothing."""
     chains: list[tuple[str, bool]] = []
     why_not: list[str] = []
     starts_anacron: list[str] = []
@@ -1385,7 +1430,7 @@ def _what_runs_cron_daily(
 
     file_test = _file_test_on(host, systemd)
     skipped_files: set[str] = set()
-    for file, user, command, shell, _path, skipped in _cron_commands(host, daemon, systemd) if daemon else []:
+    for file, user, command, shell, _path, skipped in tables.crontab:
         if skipped:
             if file not in skipped_files:
                 skipped_files.add(file)
@@ -1429,7 +1474,7 @@ def _what_runs_cron_daily(
                     starts_anacron.append(f"{file} {phrase}")
                 else:
                     starts_anacron.append(file)
-    jobs = [identifier for identifier, _ in _anacron_daily_jobs(host, daily)]
+    jobs, stopped_jobs = _anacron_runs_daily(tables.anacrontab, daily, file_test, shells)
     timer_runs = systemd and _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
     if timer_runs and _active_state(host, _ANACRON_TIMER) == "active":
         starts_anacron.append(_ANACRON_TIMER)
@@ -1438,7 +1483,13 @@ def _what_runs_cron_daily(
     if jobs and not starts_anacron:
         why_not.append(f"{_ANACRONTAB}'s job {jobs[0]} runs {daily}, but nothing starts anacron")
     elif starts_anacron and not jobs:
-        why_not.append(f"anacron is started ({starts_anacron[0]}), but {_ANACRONTAB} has no job running {daily}")
+        why_not.append(
+            f"anacron is started ({starts_anacron[0]}), and {stopped_jobs[0]}"
+            if stopped_jobs
+            else f"anacron is started ({starts_anacron[0]}), but {_ANACRONTAB} has no job running {daily}"
+        )
+    elif not jobs:
+        why_not += stopped_jobs
     if not chains and not why_not:
         why_not.append(f"no line of {_crontabs_read(daemon)} runs run-parts on {daily}, nor any job of {_ANACRONTAB}")
     return chains, why_not
@@ -1464,17 +1515,19 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
 
 
 def _script_shell(
-    host: Host, script: str, text: str, daemon: str | None, systemd: bool, shells: _ShellLookup
+    host: Host, script: str, text: str, daemon: str | None, tables: _CronTables, systemd: bool, shells: _ShellLookup
 ) -> sh_guards.Shell | str | None:
     """The shell run-parts runs the cron.daily ``script`` (``text``) with, the one of its #! line (/bin/sh without
     one), or why the script never starts."""
     interpreter = _interpreter(text)
-    if interpreter is not None and shells(interpreter) is None:  # the kernel cannot start the script
+    if interpreter is None:
+        return shells("/bin/sh")
+    if shells(interpreter) is None:  # the kernel cannot start the script
         return f"{script}'s #! line names {interpreter}, which is missing or not executable: cron never runs logrotate"
     if (name := _env_runs(text)) is None:
-        return shells(interpreter or "/bin/sh")
+        return shells(interpreter)
     # `#!/usr/bin/env bash`: env runs the bash it finds on the PATH run-parts was started with.
-    path = _run_parts_path(host, posixpath.dirname(script), daemon, systemd, shells)
+    path = _run_parts_path(host, posixpath.dirname(script), tables, systemd, shells)
     found = _found_on_path(name, path, shells)
     if found is None:  # env fails (status 127), and the script with it
         return (
@@ -1496,12 +1549,14 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     # Each shell is looked up once for the whole check: the script's and the crontabs' are mostly the same /bin/sh.
     shells = functools.cache(functools.partial(_shell_on, host))
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
-    shell = _script_shell(host, script, text, units[0][0] if units else None, systemd, shells)
+    daemon = units[0][0] if units else None
+    tables = _cron_tables(host, daemon, systemd)
+    shell = _script_shell(host, script, text, daemon, tables, systemd, shells)
     if isinstance(shell, str):
         return [shell]
     if systemd and _steps_aside_for_systemd(host, text, shell):
         return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
-    chains, why_not = _what_runs_cron_daily(host, daily, units[0][0] if units else None, systemd, shells, finding)
+    chains, why_not = _what_runs_cron_daily(host, daily, daemon, tables, systemd, shells, finding)
     for chain, _ in chains:
         finding.see(f"cron runs {script}: {chain}")
     if any(not through_cron for _, through_cron in chains):
