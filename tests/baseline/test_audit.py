@@ -2307,6 +2307,61 @@ def test_the_real_anacron_runs_a_job_with_bin_sh_whatever_shell_says(debian_anac
     assert sorted(path.name for path in tmp_path.iterdir() if path.is_file()) == ["anacrontab", "sh"]
 
 
+NO_HASHBANG_NEVER_RUNS = (
+    f"{DAILY} has no #! line, so Debian's run-parts cannot exec it (Exec format error): cron never runs logrotate"
+)
+
+
+@ROOT_OWNS_CRONTABS
+def test_a_cron_daily_script_without_a_hashbang_never_runs_under_debian_s_run_parts(logrotate_runners, tmp_path):
+    """DZ-AU-05: Debian's run-parts (debianutils, C) execs each cron.daily script itself, and the kernel execs no
+    script without a #! line: the script never runs. The real Debian 12 tree, its script's #! line taken off, systemd
+    not PID 1, cron enabled and running, /etc/crontab running cron.daily (old code: read as /bin/sh, and it passed)."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    script = root / DAILY.lstrip("/")
+    assert script.read_text().startswith("#!/bin/sh\n"), "the package's script has a #! line"
+    script.write_text(script.read_text().removeprefix("#!/bin/sh\n"))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=False, running={"cron"})
+    assert finding.problems == [NO_HASHBANG_NEVER_RUNS], finding.evidence
+
+
+def test_the_real_debian_run_parts_does_not_run_a_script_without_a_hashbang(tmp_path):
+    """What the check's reading of a script without a #! line rests on: the real Debian run-parts (debianutils) fails
+    to exec it (Exec format error), and runs nothing of it."""
+    run_parts = debian_package_tree(("debianutils",), tmp_path / "debianutils") / "bin/run-parts"
+    daily = tmp_path / "cron.daily"
+    daily.mkdir()
+    (daily / "probe").write_text(f"touch {tmp_path}/ran\n")
+    (daily / "probe").chmod(0o755)
+    said = subprocess.run([str(run_parts), "--report", str(daily)], capture_output=True, text=True, check=False)
+    assert "Exec format error" in said.stderr, said
+    assert not (tmp_path / "ran").exists(), "run-parts ran the script"
+
+
+@ROOT_OWNS_CRONTABS
+def test_a_cron_daily_script_without_a_hashbang_is_read_as_bash_under_cronie_s_run_parts(logrotate_runners, tmp_path):
+    """DZ-AU-05: cronie's run-parts (a bash script) runs a cron.daily script without a #! line as a command of its
+    bash, which reads the script itself: as bash, whatever /bin/sh is. The RedHat-family tree with cronie-noanacron
+    under systemd, logrotate.timer disabled, its /bin/sh made dash, the script's #! line taken off and a `[[` step
+    aside for systemd put in: bash steps aside, and nothing runs logrotate (old code: read as dash, whose `[[` fails,
+    it passed)."""
+    root = tmp_path / "root"
+    _redhat_cron_tree(root, logrotate_runners, anacron=False, noanacron=True)
+    shutil.copy(logrotate_runners / "bin/dash", root / "usr/bin/dash")
+    (root / "usr/bin/sh").unlink()
+    (root / "usr/bin/sh").symlink_to("dash")
+    script = root / DAILY.lstrip("/")
+    shipped = "#!/bin/sh\n\n"
+    assert script.read_text().startswith(shipped), "the package's script has a #! line"
+    script.write_text(f"{DOUBLE_BRACKET_STEP_ASIDE}\n" + script.read_text().removeprefix(shipped))
+    subprocess.run(["systemctl", f"--root={root}", "enable", "crond.service"], capture_output=True, check=True)
+    finding = _logrotate_scheduled_on(root, systemd=True, running={"crond.service"})
+    assert finding.problems == [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], finding.evidence
+
+
 RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"
 RESET_WITHOUT_CRONDARGS = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n\n"
 # A drop-in of /usr/lib giving -p, masked by one of the same name in /etc that does not.

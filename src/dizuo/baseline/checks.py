@@ -987,6 +987,12 @@ _CRON_PATH = "/usr/bin:/bin"
 # "/bin/sh", "-c", command)`, in Debian's anacron and cronie's alike); SHELL=, PATH= and the rest are only the job's
 # environment, which run-parts and its scripts inherit.
 _ANACRON_SHELL = "/bin/sh"
+# What a cron.daily script without a #! line is run with, which the kernel does not exec (ENOEXEC), by the daemon's
+# run-parts: cronie's (crontabs' /usr/bin/run-parts, a `#!/bin/bash` script) runs it as a command of its bash, which
+# then reads the file itself, as bash; Debian's (debianutils, C) execv()s it, fails ("failed to exec ...: Exec format
+# error") and goes on with the next script: none. Without a cron daemon only Debian's anacron.timer runs cron.daily,
+# through Debian's run-parts.
+_NO_HASHBANG_SHELL = {"crond.service": "/bin/bash"}
 # Debian's cron.daily script steps aside where systemd is PID 1 (`if [ -d /run/systemd/system ]; then exit 0`); the
 # group is `[` or `[[`, which only a shell that has `[[` runs as a test.
 _STEPS_ASIDE_FOR_SYSTEMD = re.compile(r"(\[\[?)\s+-d\s+/run/systemd/system\s+\]")
@@ -1496,7 +1502,7 @@ def _what_runs_cron_daily(
 
 
 def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | None) -> bool:
-    """Whether the cron.daily script, read as ``shell`` (the one its #! line runs it with) runs it, leaves logrotate
+    """Whether the cron.daily script, read as ``shell`` (the one run-parts runs it with) runs it, leaves logrotate
     alone where systemd is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0;
     fi`, not `[ -d /run/systemd/system ] || exit 0`). A script that does not run logrotate either way, or that the
     reader does not follow, is judged by its lines testing /run/systemd/system, as before: a `[[` one only where the
@@ -1517,11 +1523,16 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
 def _script_shell(
     host: Host, script: str, text: str, daemon: str | None, tables: _CronTables, systemd: bool, shells: _ShellLookup
 ) -> sh_guards.Shell | str | None:
-    """The shell run-parts runs the cron.daily ``script`` (``text``) with, the one of its #! line (/bin/sh without
-    one), or why the script never starts."""
+    """The shell run-parts runs the cron.daily ``script`` (``text``) with, the one of its #! line (without one, that
+    of the daemon's run-parts, _NO_HASHBANG_SHELL), or why the script never starts."""
     interpreter = _interpreter(text)
     if interpreter is None:
-        return shells("/bin/sh")
+        if (runs_it := _NO_HASHBANG_SHELL.get(daemon or "")) is None:
+            return (
+                f"{script} has no #! line, so Debian's run-parts cannot exec it (Exec format error): cron never runs "
+                "logrotate"
+            )
+        return shells(runs_it)
     if shells(interpreter) is None:  # the kernel cannot start the script
         return f"{script}'s #! line names {interpreter}, which is missing or not executable: cron never runs logrotate"
     if (name := _env_runs(text)) is None:
