@@ -1330,7 +1330,7 @@ def _run_parts_path(host: Host, daily: str, tables: _CronTables, systemd: bool, 
 def _daily_stops(command: str, daily: str, file_test: sh_guards.FileTest, shell: sh_guards.Shell) -> list[str | None]:
     """Each run-parts on ``daily`` of ``command`` as ``shell`` runs it: what stops it there, None where it runs."""
     ran = sh_guards.commands_run(command, file_test, shell)
-    return [command.stopped for command in ran if daily in _RUN_PARTS.findall(command.text)]
+    return [simple.stopped for simple in ran if daily in _RUN_PARTS.findall(simple.text)]
 
 
 def _found_on_path(name: str, path: str, shells: _ShellLookup) -> sh_guards.Shell | None:
