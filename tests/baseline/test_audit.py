@@ -1247,6 +1247,19 @@ def _logrotate_scheduled_on(root: Path, *, systemd: bool, running: set[str]) -> 
     return checks.logrotate_scheduled(_UnitsHost(root, systemd=systemd, running=running), args)
 
 
+def _assert_judged_with(
+    root: Path, unit: str, *, systemd: bool, running: set[str], problems: list[str], evidence: str | None
+) -> None:
+    """Enable the cron daemon's ``unit`` in the host tree ``root`` and assert DZ-AU-05 finds ``problems`` there, and
+    says ``evidence`` unless it is None."""
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", unit], capture_output=True, check=True, env=env)
+    finding = _logrotate_scheduled_on(root, systemd=systemd, running=running)
+    assert finding.problems == problems, finding.evidence
+    if evidence is not None:
+        assert evidence in finding.evidence, finding.evidence
+
+
 DAILY = "/etc/cron.daily/logrotate"
 STEPS_ASIDE = f"{DAILY} exits where systemd is PID 1 (it tests /run/systemd/system): only logrotate.timer runs it"
 # Each cron daemon reads only crontabs root owns, and some cases give one to nobody: only root makes such a tree (CI
@@ -2029,12 +2042,7 @@ def test_a_cron_line_is_read_as_the_shell_cron_runs_it_with(logrotate_runners, t
     elif shell is not None:
         text = text.replace(setting, f"{shell}\n" if shell else "")
     crontab.write_text(text)
-    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
-    subprocess.run(["systemctl", f"--root={root}", "enable", unit], capture_output=True, check=True, env=env)
-    finding = _logrotate_scheduled_on(root, systemd=systemd, running=running)
-    assert finding.problems == problems, finding.evidence
-    if evidence is not None:
-        assert evidence in finding.evidence, finding.evidence
+    _assert_judged_with(root, unit, systemd=systemd, running=running, problems=problems, evidence=evidence)
 
 
 DOUBLE_BRACKET_STEP_ASIDE = "if [[ -d /run/systemd/system ]]; then\n    exit 0\nfi"
@@ -2360,6 +2368,58 @@ def test_a_cron_daily_script_without_a_hashbang_is_read_as_bash_under_cronie_s_r
     subprocess.run(["systemctl", f"--root={root}", "enable", "crond.service"], capture_output=True, check=True)
     finding = _logrotate_scheduled_on(root, systemd=True, running={"crond.service"})
     assert finding.problems == [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("family", "lists", "problems", "evidence"),
+    [
+        # cronie's run-parts skips a script its folder's jobs.deny names, and, with a jobs.allow, one it does not name
+        # (old code: cron ran it, and it passed).
+        *(
+            pytest.param(
+                "cronie", {f"cron.daily/{listing}": text},
+                [TIMER_DISABLED,
+                 f"nor does cron run it: run-parts skips {DAILY}: /etc/cron.daily/{listing} {says}, so cron never runs "
+                 "logrotate"],
+                None, id=case,
+            )
+            for listing, text, says, case in [
+                ("jobs.deny", "logrotate\n", "names it", "daily-denied"),
+                ("jobs.allow", "0yum-daily.cron\n", "does not name it", "daily-not-allowed"),
+            ]
+        ),
+        pytest.param("cronie", {"cron.daily/jobs.allow": "logrotate\n"}, [], ANACRON_RUNS_DAILY, id="daily-allowed"),
+        # anacrontab(5)'s way to turn anacron off: 0anacron in cron.hourly's jobs.deny, so nothing starts anacron
+        # (old code: 0anacron was taken to start it, and it passed).
+        pytest.param(
+            "cronie", {"cron.hourly/jobs.deny": "0anacron\n"},
+            [TIMER_DISABLED,
+             f"nor does cron run it: {NOTHING_RUNS_DAILY}: /etc/anacrontab's job cron.daily runs /etc/cron.daily, but "
+             "nothing starts anacron"],
+            "run-parts skips /etc/cron.hourly/0anacron, which would start anacron: /etc/cron.hourly/jobs.deny names it",
+            id="anacron-denied",
+        ),
+        # Debian's run-parts reads no jobs.deny: /etc/crontab still runs the script.
+        pytest.param("debian", {"cron.daily/jobs.deny": "logrotate\n"}, [], DEBIAN_RUNS_DAILY, id="debian-reads-none"),
+    ],
+)  # fmt: skip
+@ROOT_OWNS_CRONTABS
+def test_cronie_s_run_parts_skips_the_scripts_its_job_lists_leave_out(logrotate_runners, tmp_path, family, lists,
+                                                                       problems, evidence):  # fmt: skip
+    """DZ-AU-05: cronie's run-parts (crontabs) skips a script named on a line of its folder's jobs.deny, and, where
+    the folder has a jobs.allow, one not named there: a denied cron.daily/logrotate never runs, and a denied
+    cron.hourly/0anacron starts no anacron; Debian's run-parts reads neither file. The RedHat-family tree with
+    cronie-anacron under systemd, logrotate.timer disabled; the real Debian 12 tree without systemd as PID 1."""
+    root = tmp_path / "root"
+    if family == "cronie":
+        _redhat_cron_tree(root, logrotate_runners, anacron=True, noanacron=False)
+        unit, systemd, running = "crond.service", True, {"crond.service"}
+    else:
+        shutil.copytree(logrotate_runners, root, symlinks=True)
+        unit, systemd, running = "cron.service", False, {"cron"}
+    for name, text in lists.items():
+        (root / "etc" / name).write_text(text)
+    _assert_judged_with(root, unit, systemd=systemd, running=running, problems=problems, evidence=evidence)
 
 
 RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"

@@ -1409,6 +1409,20 @@ def _anacron_runs_daily(
     return jobs, stopped
 
 
+def _hourly_anacron_starters(host: Host, daemon: str | None, finding: Finding) -> list[str]:
+    """The cron.hourly scripts that start anacron (cronie-anacron's 0anacron) and that run-parts runs; one it skips
+    is named in the evidence."""
+    starters = [
+        hourly
+        for hourly in _files_in(host, "/etc/cron.hourly")
+        if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
+    ]
+    skipped = {hourly: why for hourly in starters if (why := _run_parts_skips(host, hourly, daemon))}
+    for hourly, why in skipped.items():
+        finding.see(f"run-parts skips {hourly}, which would start anacron: {why}")
+    return [hourly for hourly in starters if hourly not in skipped]
+
+
 def _what_runs_cron_daily(
     host: Host,
     daily: str,
@@ -1425,15 +1439,8 @@ def _what_runs_cron_daily(
     why_not: list[str] = []
     starts_anacron: list[str] = []
 
-    @functools.cache
-    def hourly_starters() -> list[str]:
-        """The cron.hourly scripts that start anacron, read once if a line runs cron.hourly."""
-        return [
-            hourly
-            for hourly in _files_in(host, "/etc/cron.hourly")
-            if host.run("test -x %s", hourly).rc == 0 and _STARTS_ANACRON.search(_read(host, hourly) or "")
-        ]
-
+    # The cron.hourly scripts that start anacron, read once if a line runs cron.hourly.
+    hourly_starters = functools.cache(functools.partial(_hourly_anacron_starters, host, daemon, finding))
     file_test = _file_test_on(host, systemd)
     skipped_files: set[str] = set()
     for file, user, command, shell, _path, skipped in tables.crontab:
@@ -1520,6 +1527,21 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
     return any(test.group(1) == "[" or double_brackets is not False for test in tests)
 
 
+def _run_parts_skips(host: Host, script: str, daemon: str | None) -> str | None:
+    """Why the run-parts of the daemon skips ``script`` of the folder it runs, None where it runs it. cronie's
+    (crontabs' run-parts) skips a script whose name is a line of the folder's jobs.deny, and, where the folder has a
+    jobs.allow, one whose name is no line of it (`grep -q "^name$"`); Debian's reads neither file."""
+    if daemon != "crond.service":
+        return None
+    folder, name = posixpath.split(script)
+    deny, allow = _read(host, f"{folder}/jobs.deny"), _read(host, f"{folder}/jobs.allow")
+    if deny is not None and name in deny.split("\n"):
+        return f"{folder}/jobs.deny names it"
+    if allow is not None and name not in allow.split("\n"):
+        return f"{folder}/jobs.allow does not name it"
+    return None
+
+
 def _script_shell(
     host: Host, script: str, text: str, daemon: str | None, tables: _CronTables, systemd: bool, shells: _ShellLookup
 ) -> sh_guards.Shell | str | None:
@@ -1562,7 +1584,12 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
     daemon = units[0][0] if units else None
     tables = _cron_tables(host, daemon, systemd)
-    shell = _script_shell(host, script, text, daemon, tables, systemd, shells)
+    skipped = _run_parts_skips(host, script, daemon)
+    shell = (
+        f"run-parts skips {script}: {skipped}, so cron never runs logrotate"
+        if skipped
+        else _script_shell(host, script, text, daemon, tables, systemd, shells)
+    )
     if isinstance(shell, str):
         return [shell]
     if systemd and _steps_aside_for_systemd(host, text, shell):
