@@ -39,6 +39,7 @@ from grafana import as_sent
 from prometheus_server import (
     MISSING,
     MISSING_REASON,
+    answering_with,
     backfill,
     free_port,
     get,
@@ -967,3 +968,41 @@ def test_a_prometheus_with_no_usage_series_is_named_in_the_refusal(tmp_path):
     assert "the built-in selectors" in result.output, result.output
     assert "s3cret" not in result.output, result.output
     assert "CSV" not in result.output, result.output
+
+
+NEW_NODE = (
+    'node_filesystem_size_bytes{device="/dev/vdb",fstype="ext4",mountpoint="/srv"} 1e11\n'
+    'node_filesystem_avail_bytes{device="/dev/vdb",fstype="ext4",mountpoint="/srv"} 4e10\n'
+)
+
+
+def history_end(seconds: float) -> str:
+    """How a message names the end of the history read at ``seconds``: the last whole step before it, in UTC."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds // STEP * STEP))
+
+
+def test_a_prometheus_scraping_for_less_than_a_step_says_up_to_when_it_was_read(tmp_path, caplog):
+    """A new set-up: Prometheus has just begun scraping node_exporter, so its only samples are newer than the last whole
+    step, where the history read ends. `report` and the exporter's run find no volume, and say up to when they read,
+    not only "check the selectors" that do match it."""
+    tsdb = tmp_path / "tsdb"
+    with answering_with(NEW_NODE) as node:
+        scrape = {"job_name": "node", "scrape_interval": "1s", "static_configs": [{"targets": [node]}]}
+        config = {"global": {"scrape_interval": "1m"}, "scrape_configs": [scrape]}
+        with serving(tmp_path, tsdb, config, tmp_path / "prometheus.log") as (_, url):
+            used = DEFAULT_CONFIG.selectors[1].used
+            instant = f"{url}/api/v1/query?{urllib.parse.urlencode({'query': used})}"
+            wait_for(lambda: json.loads(get(instant))["data"]["result"], "the filesystem selector to match", [])
+            started = time.time()
+            report = CliRunner().invoke(
+                app, ["capacity", "report", "--prometheus-url", url, "--out", str(tmp_path / "r")]
+            )
+            with caplog.at_level("WARNING", logger="dizuo.capacity.exporter"):
+                snapshot = ForecastLoop(PrometheusSource(url), lambda _histories: [], interval=60).run_once()
+            ended = time.time()
+    assert snapshot.error is None, snapshot.error
+    assert report.exit_code == 1, report.output
+    said = [" ".join(report.output.split()), caplog.text]
+    ends = {f"history read up to {history_end(t)}, the last whole step" for t in (started, ended)}
+    for text in said:
+        assert any(end in text for end in ends), f"neither of {sorted(ends)} in: {text}"

@@ -187,20 +187,22 @@ def read_usage_and_source(
         except SourceError as exc:  # Prometheus unreachable or answering errors: the input was fine
             raise fail(str(exc), FAILED) from None
     if not reading.histories:
-        raise fail(_nothing_read(prometheus_url, csv, config), FAILED)
+        raise fail(_nothing_read(prometheus_url, csv, config, reading), FAILED)
     return reading, source
 
 
-def _nothing_read(prometheus_url: str | None, csv: Path | None, config: Path | None) -> str:
+def _nothing_read(prometheus_url: str | None, csv: Path | None, config: Path | None, reading: Reading) -> str:
     """Why a read found no usage series, naming what was read: a Prometheus that scrapes none of the exporters the
-    selectors read (another Prometheus than the cluster's, a first mistake) is told apart from a CSV with no rows."""
-    from dizuo.capacity.prometheus_source import redacted  # noqa: PLC0415 - see load_declaration
+    selectors read (another Prometheus than the cluster's, a first mistake) is told apart from a CSV with no rows, and
+    both from a Prometheus scraping for less than a step (``reading`` says up to when it read)."""
+    from dizuo.capacity.prometheus_source import read_until, redacted  # noqa: PLC0415 - see load_declaration
 
     if csv is not None:
         return f"--csv {csv}: no usage series in it"
     selectors = f"the selectors of --config {config}" if config is not None else "the built-in selectors"
     return (
-        f"--prometheus-url {redacted(prometheus_url or '')}: no usage series found by {selectors}: check that this "
+        f"--prometheus-url {redacted(prometheus_url or '')}: no usage series found by {selectors}"
+        f"{read_until(reading)}: check that this "
         "is the Prometheus scraping kubelet, node_exporter, ceph-mgr or MinIO, and the selectors "
         "(monitoring/capacity-sources.yaml spells out the defaults)"
     )

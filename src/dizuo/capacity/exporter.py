@@ -34,7 +34,7 @@ from dizuo.capacity.collector import (
     SelectorRead,
     Snapshot,
 )
-from dizuo.capacity.prometheus_source import LABELS, Said, SourceError, one_per_volume
+from dizuo.capacity.prometheus_source import LABELS, Said, SourceError, one_per_volume, read_until
 from dizuo.capacity.types import Forecast, Reading, UsageHistory
 
 if TYPE_CHECKING:
@@ -146,7 +146,9 @@ class ForecastLoop:
             return self._snapshot
         duration = time.monotonic() - started
         if not histories:
-            log.warning("the source returned no volume: check the selectors and the Prometheus URL")
+            log.warning(
+                "the source returned no volume%s: check the selectors and the Prometheus URL", read_until(reading)
+            )
         log.info("forecast run ok: %d volumes in %.2f s", len(forecasts), duration)
         now = self._clock()
         left_out = left_out_volumes(reading.left_out)

@@ -692,6 +692,16 @@ class RangeSeries:
     values: np.ndarray[Any, np.dtype[np.float64]]
 
 
+def read_until(reading: Reading) -> str:
+    """Where ``reading``'s history ended, for a message saying it found no volume: `` (history read up to <UTC time>,
+    ...)``, or nothing for a source not read on a step grid. Prometheus is read up to the last whole `step`, so for that
+    long after it began scraping (a new set-up) it gives no volume though the selectors are right."""
+    if reading.until is None:
+        return ""
+    at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(reading.until))
+    return f" (history read up to {at}, the last whole step: a series begun since is read from the next step on)"
+
+
 def range_series(item: object) -> RangeSeries:
     """One series of a range query's answer, ``{"metric": {label: value}, "values": [[unix s, "number"], ...]}``;
     TypeError or ValueError (KeyError, IndexError) when it has another shape."""
@@ -954,7 +964,14 @@ class PrometheusSource:
         # failed, so the other's volumes are carried.
         kinds = tuple(dict.fromkeys(s.kind for s in self.config.selectors))
         return Reading(
-            fresh, stopped, kinds=kinds, failed=failed, unmounted=unmounted, gone=deleted, exists_unread=exists_unread
+            fresh,
+            stopped,
+            kinds=kinds,
+            failed=failed,
+            unmounted=unmounted,
+            gone=deleted,
+            exists_unread=exists_unread,
+            until=end,
         )
 
     def _existing(

@@ -47,6 +47,10 @@ class Reading:
     # The kinds whose `exists` query failed (kind: why): which of their volumes exist unmounted is not known, so such
     # a volume is in neither ``unmounted`` nor the forecast (left out, or taken for gone).
     exists_unread: dict[str, str] = field(default_factory=dict)
+    # Where the history read ends (unix s), for a source read on a step grid (Prometheus: the last whole `step`
+    # before now), else None: a series younger than that is read from the next step on, so a Prometheus scraping
+    # for a few minutes only gives no volume yet.
+    until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
