@@ -943,12 +943,13 @@ def test_a_full_volume_s_chart_forecasts_no_fill_at_the_report_s_time(tmp_path, 
 
 def test_the_report_says_when_its_figures_are_from(tmp_path, declaration):
     """A report read later (a page mailed on, a CI log) says the time its '+2.3 d' counts from: its newest sample,
-    with the year, in the terminal and on the page."""
+    with the year and the city's zone (UTC+8: read beside Prometheus' UTC it is not 8 h off), in the terminal and on
+    the page."""
     histories = label_from_declaration(
         read_usage_csv(usage_csv(tmp_path / "usage.csv")), Ownership.from_declaration(declaration)
     )
     report = build_report(histories, default_forecaster(histories), declaration)
-    stamp = datetime.fromtimestamp(NOW, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    stamp = datetime.fromtimestamp(NOW, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M UTC+8")
     text = "\n".join(_render(table) for table in tables(report, limit=3))
     assert f"as of {stamp}" in text, text
     assert f"as of {stamp}" in write_report(report, tmp_path / "report").read_text()

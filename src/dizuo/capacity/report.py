@@ -50,7 +50,8 @@ GIB = 2**30
 DAY = 86400
 # Dates are shown in the city's local time: Asia/Shanghai, UTC+8 all year (no DST).
 LOCAL_OFFSET = 8 * 3600
-LOCAL = timezone(timedelta(seconds=LOCAL_OFFSET), "CST")
+# Named by its offset, as a reader comparing with Prometheus' UI (UTC) needs it ("CST" is also US Central).
+LOCAL = timezone(timedelta(seconds=LOCAL_OFFSET), f"UTC+{LOCAL_OFFSET // 3600}")
 HORIZON = 30 * DAY
 # A volume's usage at or above this share of its capacity is drawn bold, as at capacity: the last 1 % is about a line's
 # width on a chart. Only usage at the capacity itself is full (marked and dated, and 'full since' in the tables).
@@ -508,9 +509,10 @@ def tables(report: Report, limit: int = 20) -> list[Table]:
 
 
 def _as_of(report: Report) -> str:
-    """``, as of 2026-11-30 09:00``: the time the report's figures describe (its newest sample), with its year, so
-    that a report read later, or printed into a CI log, says when '+2.3 d' counts from; '' with no volume."""
-    return "" if report.asof is None else f", as of {_wall(report.asof):%Y-%m-%d %H:%M}"
+    """``, as of 2026-11-30 09:00 UTC+8``: the time the report's figures describe (its newest sample), with its year
+    and its zone (the city's, which Prometheus' UI, in UTC, is not), so that a report read later, or printed into a
+    CI log, says when '+2.3 d' counts from; '' with no volume."""
+    return "" if report.asof is None else f", as of {_wall(report.asof):%Y-%m-%d %H:%M %Z}"
 
 
 def _notes(groups: Sequence[Group]) -> list[str]:
