@@ -6,6 +6,9 @@ For 14 days at 15 min, kubelet reported sjj-tyrz/data (a system of yl-gov) and k
 yl-egov. The kubelet is scraped all along (`up` 1). The claim is one volume under its new name with all 14 days of
 history, not one of 3 days beside an ended one, read as deleted (its kubelet still scraped, no longer reporting it)
 or left out and warned of.
+
+A second claim, sjj-tyrz/archive, was relabelled likewise, and the relabelling rolled back 1 day before the last
+sample (yl-gov again): one volume either way, under the name it is reported by now, yl-gov.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 STEP = 900
 DAYS = 14
 RELABELLED_DAYS = 3
+ROLLED_BACK_DAYS = 1
 CLAIM = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data"}
+ROLLED_BACK = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "archive"}
 KUBELET = {"job": "kubelet", "instance": "10.61.16.31:10250"}
 KSM = {"job": "kube-state-metrics", "instance": "10.61.0.9:8080"}
 
@@ -38,17 +43,24 @@ pytestmark = server.REAL_PROMETHEUS
 
 def history(now: int) -> str:
     """OpenMetrics text: the claim's stats (filling from 40 to 68 GiB of 100) and listing, labelled yl-gov until 3
-    days before ``now`` and yl-egov since; its kubelet's `up` all along."""
+    days before ``now`` and yl-egov since; the rolled-back claim's the same, but yl-gov again for the last day; their
+    kubelet's `up` all along."""
     ts = np.arange(now - DAYS * 86400, now + 1, STEP, dtype=np.int64)
     before = ts < now - RELABELLED_DAYS * 86400
+    rolled_back = ts >= now - ROLLED_BACK_DAYS * 86400
     used = 40.0 * GIB + 2.0 * GIB * (ts - ts[0]) / 86400
     series: dict[str, list[tuple[dict[str, str], np.ndarray]]] = {
         "kubelet_volume_stats_used_bytes": [],
         "kubelet_volume_stats_capacity_bytes": [],
         "kube_persistentvolumeclaim_info": [],
     }
-    for cluster, when in (("yl-gov", before), ("yl-egov", ~before)):
-        labels = {"cluster": cluster, **CLAIM}
+    for claim, cluster, when in (
+        (CLAIM, "yl-gov", before),
+        (CLAIM, "yl-egov", ~before),
+        (ROLLED_BACK, "yl-gov", before | rolled_back),
+        (ROLLED_BACK, "yl-egov", ~before & ~rolled_back),
+    ):
+        labels = {"cluster": cluster, **claim}
         series["kubelet_volume_stats_used_bytes"].append(({**labels, **KUBELET}, np.where(when, used, np.nan)))
         series["kubelet_volume_stats_capacity_bytes"].append(
             ({**labels, **KUBELET}, np.where(when, 100.0 * GIB, np.nan))
@@ -85,19 +97,26 @@ def renamed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Renamed]:
 
 
 def test_the_source_reads_the_claim_as_one_volume_with_its_history_from_before_the_relabel(renamed):
-    """Read at the last sample: one claim, yl-egov/sjj-tyrz/data, sjj's, its samples from the first day on, and
-    nothing gone (deleted) or left out."""
+    """Read at the last sample: one claim, yl-egov/sjj-tyrz/data, sjj's, its samples from the first day on; the
+    rolled-back claim one too, yl-gov/sjj-tyrz/archive, with every sample under either name; nothing gone (deleted)
+    or left out."""
     reading = PrometheusSource(renamed.prometheus_url, declaration=load(renamed.city), clock=lambda: renamed.now).read()
-    claims = [h for h in reading.histories if h.labels["kind"] == "pvc"]
-    assert [h.series for h in claims] == ["pvc:yl-egov/sjj-tyrz/data"], [h.series for h in reading.histories]
-    [claim] = claims
-    assert (claim.labels["department"], claim.labels["system"]) == ("sjj", "sjj-tyrz")
-    assert claim.timestamps[0] <= renamed.now - (DAYS - 1) * 86400, "the history before the relabel was not joined"
-    assert [h.series for h in (*reading.gone, *reading.left_out)] == [], "the claim under its former name ended"
+    claims = {h.series: h for h in reading.histories if h.labels["kind"] == "pvc"}
+    assert sorted(claims) == ["pvc:yl-egov/sjj-tyrz/data", "pvc:yl-gov/sjj-tyrz/archive"], sorted(claims)
+    for claim in claims.values():
+        assert (claim.labels["department"], claim.labels["system"]) == ("sjj", "sjj-tyrz"), claim.series
+        assert claim.timestamps[0] <= renamed.now - (DAYS - 1) * 86400, f"{claim.series}: history before not joined"
+    archive = claims["pvc:yl-gov/sjj-tyrz/archive"]
+    relabelled = (archive.timestamps >= renamed.now - RELABELLED_DAYS * 86400) & (
+        archive.timestamps < renamed.now - ROLLED_BACK_DAYS * 86400
+    )
+    assert relabelled.sum() >= (RELABELLED_DAYS - ROLLED_BACK_DAYS) * 86400 // STEP - 1, "the yl-egov days not joined"
+    assert [h.series for h in (*reading.gone, *reading.left_out)] == [], "a claim under one of its names ended"
 
 
 def test_the_exporter_forecasts_the_claim_once_under_its_new_name(renamed):
-    """`dizuo capacity serve` exports the claim once, under yl-egov with its owner, and leaves nothing out."""
+    """`dizuo capacity serve` exports the claim once, under yl-egov with its owner, the rolled-back one once under
+    yl-gov, and leaves nothing out."""
 
     def families() -> dict[str, list] | None:
         text = server.get(f"{renamed.exporter_url}/metrics").decode()
@@ -107,6 +126,6 @@ def test_the_exporter_forecasts_the_claim_once_under_its_new_name(renamed):
 
     found = server.wait_for(families, "a forecast run", renamed.logs)
     used = {(s.labels["volume"], s.labels["department"]) for s in found["dizuo_storage_used_bytes"]}
-    assert used == {("yl-egov/sjj-tyrz/data", "sjj")}, used
+    assert used == {("yl-egov/sjj-tyrz/data", "sjj"), ("yl-gov/sjj-tyrz/archive", "sjj")}, used
     left_out = [s.labels["volume"] for s in found.get("dizuo_capacity_left_out_last_sample_timestamp_seconds", [])]
     assert left_out == [], left_out

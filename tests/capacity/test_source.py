@@ -35,6 +35,7 @@ from dizuo.capacity.prometheus_source import (
     load_config,
     parse_duration,
     query_text,
+    relabelled,
 )
 from dizuo.capacity.types import UsageHistory
 from dizuo.cli import app
@@ -1036,6 +1037,17 @@ def test_a_claim_s_history_under_its_cluster_s_former_name_joins_the_one_after_t
     for read, listed in ((former, new), (new, former)):
         one = [RangeSeries(dict(zip(PVC.volume, read, strict=True)), ts, np.arange(6.0))]
         assert VolumeIdentity(PVC, one, one, ownership.former_names())(listed) == read, f"{listed} is not {read}"
+
+
+def test_a_rolled_back_relabelling_joins_the_history_under_the_name_sampled_last():
+    """yl-gov renamed yl-egov: a key under either name joins the same key under the other where that was sampled
+    after it (relabelled, or the relabelling rolled back); both sampled last at once, or another cluster, stay apart."""
+    renamed = {"yl-gov": "yl-egov"}
+    gov, egov, dmz = ("yl-gov", "ns", "db"), ("yl-egov", "ns", "db"), ("yl-dmz", "ns", "db")
+    assert relabelled({gov: 100, egov: 200}, 0, renamed) == {gov: egov}
+    assert relabelled({gov: 300, egov: 200}, 0, renamed) == {egov: gov}, "rolled back: yl-gov's history goes on"
+    assert relabelled({gov: 200, egov: 200}, 0, renamed) == {}, "both scraped now: two volumes"
+    assert relabelled({dmz: 100, egov: 200}, 0, renamed) == {}
 
 
 @pytest.mark.parametrize(("kubelet", "state"), [("yl-gov", ""), ("", "yl-gov")])

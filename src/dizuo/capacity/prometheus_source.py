@@ -1390,7 +1390,8 @@ class VolumeIdentity:
 
     A renamed cluster's former name (``former_names``: former name to new) in the ``cluster`` volume label is the
     cluster of its new name, where the volume was read under that name after (see ``relabelled``): the city relabelled
-    its scrape, and the volume's history runs on under the new name. Any other key naming a renamed cluster by one
+    its scrape, and the volume's history runs on under the new name; the new name is the former one where the volume
+    was read under the former name after (the relabelling rolled back). Any other key naming a renamed cluster by one
     name is the volume read under its other name, where only that one was read."""
 
     def __init__(
@@ -1407,19 +1408,16 @@ class VolumeIdentity:
                 read[key] = max(read.get(key, int(series.timestamps[-1])), int(series.timestamps[-1]))
         cluster = selector.volume.index("cluster") if "cluster" in selector.volume else None
         moved = relabelled(read, cluster, former_names or {})
-        under_new_name = {key: moved.get(key, key) for key in read}
+        under_last_name = {key: moved.get(key, key) for key in read}
         last: dict[tuple[str, ...], int] = {}
         for key, at in read.items():
-            last[under_new_name[key]] = max(last.get(under_new_name[key], at), at)
+            last[under_last_name[key]] = max(last.get(under_last_name[key], at), at)
         self._named = completed(last)
-        self._known = {key: self._named.get(renamed, renamed) for key, renamed in under_new_name.items()}
+        self._known = {key: self._named.get(renamed, renamed) for key, renamed in under_last_name.items()}
         if cluster is not None:
             # A key naming a renamed cluster by one name is the volume read under its other name, where only that one
-            # was read: kube-state-metrics' scrape relabelled before kubelet's, or after. (A former name is never
-            # another cluster's name, so each key has at most one such other.)
-            other_name = {
-                n: o for former, now in (former_names or {}).items() for n, o in ((former, now), (now, former))
-            }
+            # was read: kube-state-metrics' scrape relabelled before kubelet's, or after.
+            other_name = other_cluster_names(former_names or {})
             for key, volume in list(self._known.items()):
                 if key[cluster] in other_name:
                     self._known.setdefault((*key[:cluster], other_name[key[cluster]], *key[cluster + 1 :]), volume)
@@ -1467,22 +1465,31 @@ def _carried(key: tuple[str, ...], shared: tuple[bool, ...]) -> tuple[str, ...]:
 def relabelled(
     last: Mapping[tuple[str, ...], int], cluster: int | None, former_names: Mapping[str, str]
 ) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """The volume each key whose ``cluster`` label (its index in the keys; None: none) is a renamed cluster's former
-    name (``former_names``: to the new) is: the same key under the new name, where that key was sampled after it
-    (``last``: each key's last timestamp): the city's Prometheus relabelled ``yl-gov`` to ``yl-egov``, and the claim's
-    history before joins the one after. Both sampled last at once (one scrape relabelled, another not), or the former
-    name sampled last, it stays its own, as ``completed`` has it for a key lacking the label."""
+    """The volume each key whose ``cluster`` label (its index in the keys; None: none) is one name of a renamed cluster
+    (``former_names``: former name to new) is: the same key under the cluster's other name, where that key was sampled
+    after it (``last``: each key's last timestamp). The city's Prometheus relabelled ``yl-gov`` to ``yl-egov``, and the
+    claim's history before joins the one after; or it rolled the relabelling back, and the history under ``yl-egov``
+    joins the one under ``yl-gov`` again: one volume either way, named as it was sampled last, as the exporters and
+    listers name it now. Both sampled last at once (one scrape relabelled, another not), it stays its own, as
+    ``completed`` has it for a key lacking the label."""
     if cluster is None or not former_names:
         return {}
+    other_name = other_cluster_names(former_names)
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
     for key, at in last.items():
-        now = former_names.get(key[cluster])
-        if now is None:
+        other = other_name.get(key[cluster])
+        if other is None:
             continue
-        renamed = (*key[:cluster], now, *key[cluster + 1 :])
+        renamed = (*key[:cluster], other, *key[cluster + 1 :])
         if last.get(renamed, at) > at:
             out[key] = renamed
     return out
+
+
+def other_cluster_names(former_names: Mapping[str, str]) -> dict[str, str]:
+    """Each name of a renamed cluster (``former_names``: former name to new) to its other name. A former name is never
+    another cluster's name (the declaration refuses it), so each name has one other."""
+    return {n: o for former, now in former_names.items() for n, o in ((former, now), (now, former))}
 
 
 def completed(last: Mapping[tuple[str, ...], int]) -> dict[tuple[str, ...], tuple[str, ...]]:
