@@ -988,3 +988,41 @@ def test_without_a_declaration_the_empty_department_table_says_why(tmp_path):
     text = " ".join("\n".join(_render(table) for table in tables(with_pool)).split())
     assert "No pools" not in text, text
     assert "No pools" not in write_report(with_pool, tmp_path / "with-pool").read_text()
+
+
+def test_a_csv_volume_under_its_renamed_cluster_s_two_names_is_one_volume(tmp_path):
+    """yl-gov renamed yl-egov (renamed_from): `report --csv` ids of xc-ceph's pool and sjj-tyrz's claim under the former
+    name until 3 days ago and the new one since are one pool series and one claim each, under the new name with their
+    whole history, as the Prometheus source joins them; the ids of a cluster never renamed stay apart."""
+    from declarations import city_copy, cluster_renamed  # noqa: PLC0415
+
+    city = city_copy(tmp_path / "city", cluster_renamed("yl-gov", "yl-egov"))
+    ts = np.arange(NOW - 14 * DAY, NOW + 1, 900, dtype=np.int64)
+    before = ts < NOW - 3 * DAY
+    rows = []
+    for name, used, capacity in (
+        ("ceph_pool:{}/xc-ceph", 300 * GIB, 400 * GIB),
+        ("pvc:{}/sjj-tyrz/data", 50 * GIB, 80 * GIB),
+        ("pvc:{}/gaj-01/data", 10 * GIB, 80 * GIB),
+    ):
+        cluster = ("yl-gov", "yl-egov") if "sjj" in name or "ceph" in name else ("yl-dmz", "yl-other")
+        rows += [f"{name.format(cluster[0])},{t},{used},{capacity}" for t in ts[before]]
+        rows += [f"{name.format(cluster[1])},{t},{used},{capacity}" for t in ts[~before]]
+    path = tmp_path / "usage.csv"
+    path.write_text("\n".join(["series,timestamp,used_bytes,capacity_bytes", *sorted(rows)]) + "\n")
+    histories = label_from_declaration(read_usage_csv(path), Ownership.from_declaration(load(city)))
+    assert {h.series: h.timestamps.size for h in histories} == {
+        "ceph_pool:yl-egov/xc-ceph": ts.size,
+        "pvc:yl-egov/sjj-tyrz/data": ts.size,
+        "pvc:yl-dmz/gaj-01/data": before.sum(),
+        "pvc:yl-other/gaj-01/data": (~before).sum(),
+    }
+    claim = next(h for h in histories if h.series == "pvc:yl-egov/sjj-tyrz/data")
+    assert (claim.labels["department"], claim.labels["system"]) == ("sjj", "sjj-tyrz"), claim.labels
+    result = CliRunner().invoke(
+        app, ["capacity", "report", "--csv", str(path), "--declaration", str(city), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    sjj = next(line for line in result.output.splitlines() if line.startswith("│ sjj "))
+    cells = [cell.strip() for cell in sjj.split("│")[1:-1]]
+    assert (cells[2], cells[5]) == ("80.0 GiB", "1"), f"sjj's claim counted twice (provisioned, volumes): {sjj}"

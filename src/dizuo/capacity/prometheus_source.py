@@ -1380,6 +1380,40 @@ def join_series(
     return out
 
 
+def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
+    """Unlabelled histories (CSV input) joined as ``join_series`` joins the series of one volume: ids of a kind whose
+    default selector has a ``cluster`` volume label, naming every volume label (``ceph_pool:<cluster>/<pool>``,
+    ``pvc:<cluster>/<namespace>/<claim>``), and naming one volume under a renamed cluster's two names (see
+    ``VolumeIdentity``), are one history under the id sampled last, in the place of the first. Others (and all where
+    no cluster was renamed) stay as they are: their ids say no more than the file does."""
+    former_names = ownership.former_names()
+    by_kind: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    selectors = {s.kind: s for s in DEFAULT_SELECTORS if "cluster" in s.volume}
+    for index, history in enumerate(histories if former_names else ()):
+        kind, _, name = history.series.partition(":")
+        key = tuple(name.split("/"))
+        if not history.labels and kind in selectors and len(key) == len(selectors[kind].volume) and all(key):
+            by_kind.setdefault(kind, []).append((index, key))
+    out: dict[int, UsageHistory | None] = {}
+    for kind, members in by_kind.items():
+        selector = selectors[kind]
+        used, capacity = [], []
+        for index, key in members:
+            labels = dict(zip(selector.volume, key, strict=True))
+            history = histories[index]
+            used.append(RangeSeries(labels, history.timestamps, history.used_bytes))
+            capacity.append(RangeSeries(labels, history.timestamps, history.capacity_bytes))
+        identity = VolumeIdentity(selector, used, capacity, former_names)
+        # Labelled by the caller from the id, as any other CSV history (not by the source's labels).
+        joined = {
+            h.series: UsageHistory(h.series, h.timestamps, h.used_bytes, h.capacity_bytes)
+            for h in join_series(selector, used, capacity, ownership, identity=identity)
+        }
+        for index, key in members:
+            out[index] = joined.pop(volume_id(selector, identity(key)), None)  # None: its volume's place is taken
+    return [history for index, one in enumerate(histories) if (history := out.get(index, one)) is not None]
+
+
 class VolumeIdentity:
     """Which volume of the used and capacity series read a volume key is. A key they carry is the volume it names,
     or, where it lacks a label that one volume gained later, that one (see ``completed``). Any other key (of a

@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dizuo.capacity.collector import allocations, own_ceph_series, refresh_periods
-from dizuo.capacity.prometheus_source import Kind, Owner, Ownership
+from dizuo.capacity.prometheus_source import Kind, Owner, Ownership, joined_ids
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
 from dizuo.files import (
@@ -163,10 +163,12 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
     ``pvc:sjj-tyrz/data`` are looked up by their first path part, ``sjj-tyrz`` (a system, department or dataset
     code), and ``gov-a/sjj-tyrz/data`` by its second, within the declared cluster ``gov-a``. A Ceph pool's
     (``ceph_pool:xc-ceph``, ``ceph_pool:<cluster>/xc-ceph``, ``ceph_pool:job:<job>/xc-ceph``) is that pool's own
-    series, as the exporter's: the pool's usage, not one more volume inside it.
+    series, as the exporter's: the pool's usage, not one more volume inside it. One volume under a renamed cluster's
+    two names (``ceph_pool:yl-gov/xc-ceph`` and ``ceph_pool:yl-egov/xc-ceph``) is one history, as the exporter's
+    (see ``joined_ids``).
     """
     out = []
-    for history in histories:
+    for history in joined_ids(histories, ownership):
         if history.labels:
             out.append(history)
             continue
