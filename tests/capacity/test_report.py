@@ -22,10 +22,11 @@ from dizuo.capacity.collector import GIB
 from dizuo.capacity.csvio import read_usage_csv
 from dizuo.capacity.exporter import default_forecaster
 from dizuo.capacity.prometheus_source import Ownership
-from dizuo.capacity.report import POOL_COLUMNS, build_report, label_from_declaration, tables, write_report
+from dizuo.capacity.report import POOL_COLUMNS, Report, build_report, label_from_declaration, tables, write_report
 from dizuo.capacity.types import Forecast, UsageHistory
 from dizuo.cli import app
 from dizuo.declaration import load
+from dizuo.declaration.model import Declaration
 from dizuo.exit_codes import BAD_INPUT, FAILED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,7 +298,8 @@ def test_department_and_pool_rows_join_quota_usage_and_forecast(tmp_path, declar
     gaj = next(g for g in report.departments if g.name == "gaj")
     assert (gaj.volumes, gaj.at_risk, gaj.earliest) == (1, 0, None), f"department gaj: {gaj}"
     phase1 = next(g for g in report.pools if g.name == "phase1-ceph")
-    assert phase1.volumes == 2, "the Ceph pool series and the PVC inside it both belong to pool phase1-ceph"
+    # The pool's id without `ceph_pool:` is its own usage still: its PVC (gaj-01/logs) is inside it, not added on top.
+    assert (phase1.volumes, phase1.capacity_bytes) == (1, 1000 * 2**40), f"pool phase1-ceph: {phase1}"
 
 
 def forecast(series: str, used: float, capacity: float, labels: dict[str, str], at: int | None = None) -> Forecast:
@@ -674,22 +676,29 @@ def test_within_past_the_30_day_horizon_is_honoured(tmp_path):
     assert ">30 d" not in row, "early, median and late are forecast past 30 days: " + row
 
 
+def flat_csv_report(
+    path: Path, series: dict[str, tuple[int, int]], declaration: Declaration
+) -> tuple[list[UsageHistory], Report]:
+    """A 2-day CSV at ``path`` of each series' (used, capacity) bytes, flat, read as `report --csv` reads it: its
+    histories labelled from ``declaration``, and their report."""
+    ts = np.arange(NOW - 2 * DAY, NOW + 1, 900, dtype=np.int64)
+    lines = ["series,timestamp,used_bytes,capacity_bytes"]
+    lines += [f"{name},{t},{used},{capacity}" for name, (used, capacity) in series.items() for t in ts]
+    path.write_text("\n".join(lines) + "\n")
+    histories = label_from_declaration(read_usage_csv(path), Ownership.from_declaration(declaration))
+    return histories, build_report(histories, default_forecaster(histories), declaration)
+
+
 def test_csv_ceph_pool_ids_are_their_pool_s_own_usage(tmp_path, declaration):
     """`--csv` ids take the exporter's forms: `ceph_pool:xc-ceph` is pool xc-ceph's own usage (its claims are inside
     it, not added on top), and `ceph_pool:<cluster>/<pool>`, `ceph_pool:job:<job>/<pool>` are their pool's."""
-    ts = np.arange(NOW - 2 * DAY, NOW + 1, 900, dtype=np.int64)
     series = {
         "ceph_pool:xc-ceph": (300 * GIB, 400 * GIB),
         "pvc:sjj-tyrz/data": (50 * GIB, 80 * GIB),
         "ceph_pool:yl-gov-ceph/phase1-ceph": (600 * GIB, 1000 * GIB),
         "ceph_pool:job:ceph/datapool-ceph": (20 * GIB, 40 * GIB),
     }
-    path = tmp_path / "usage.csv"
-    lines = ["series,timestamp,used_bytes,capacity_bytes"]
-    lines += [f"{name},{t},{used},{capacity}" for name, (used, capacity) in series.items() for t in ts]
-    path.write_text("\n".join(lines) + "\n")
-    histories = label_from_declaration(read_usage_csv(path), Ownership.from_declaration(declaration))
-    report = build_report(histories, default_forecaster(histories), declaration)
+    histories, report = flat_csv_report(tmp_path / "usage.csv", series, declaration)
     pools = {g.name: (g.used_bytes / GIB, g.capacity_bytes / GIB) for g in report.pools if g.measured}
     assert pools == {"xc-ceph": (300, 400), "phase1-ceph": (600, 1000), "datapool-ceph": (20, 40)}, pools
     kinds = {h.series: h.labels["kind"] for h in histories}
@@ -1026,3 +1035,23 @@ def test_a_csv_volume_under_its_renamed_cluster_s_two_names_is_one_volume(tmp_pa
     sjj = next(line for line in result.output.splitlines() if line.startswith("│ sjj "))
     cells = [cell.strip() for cell in sjj.split("│")[1:-1]]
     assert (cells[2], cells[5]) == ("80.0 GiB", "1"), f"sjj's claim counted twice (provisioned, volumes): {sjj}"
+
+
+def test_a_csv_ceph_pool_id_without_its_kind_is_its_pool_s_own_usage(tmp_path, declaration):
+    """`--csv` ids of declared Ceph pools without `ceph_pool:` (`xc-ceph`, `yl-dmz/dmz-ceph`, `<fsid>/datapool-ceph`)
+    are their pools' own usage as with it: xc-ceph's claim is inside it (not added on top), and a pool named with its
+    cluster keeps its row (it had none); a claim named after a pool in a system's namespace stays the system's claim."""
+    fsid = next(p for p in declaration.storage_pools() if p.name == "datapool-ceph").ceph_cluster_id
+    series = {
+        "xc-ceph": (300 * GIB, 400 * GIB),
+        "pvc:sjj-tyrz/data": (50 * GIB, 80 * GIB),
+        "yl-dmz/dmz-ceph": (3 * GIB, 9 * GIB),
+        f"{fsid}/datapool-ceph": (20 * GIB, 40 * GIB),
+        "sjj-tyrz/phase1-ceph": (1 * GIB, 2 * GIB),
+    }
+    histories, report = flat_csv_report(tmp_path / "usage.csv", series, declaration)
+    pools = {g.name: (g.used_bytes / GIB, g.capacity_bytes / GIB, g.volumes) for g in report.pools if g.measured}
+    # xc-ceph's two volumes: pvc:sjj-tyrz/data, and sjj-tyrz/phase1-ceph (sjj-tyrz's claims are on xc-ceph).
+    assert pools == {"xc-ceph": (300, 400, 2), "dmz-ceph": (3, 9, 0), "datapool-ceph": (20, 40, 0)}, pools
+    kinds = {h.series: (h.labels["kind"], h.labels["system"]) for h in histories}
+    assert kinds["sjj-tyrz/phase1-ceph"] == ("", "sjj-tyrz"), kinds

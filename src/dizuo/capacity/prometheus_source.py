@@ -34,7 +34,7 @@ from dizuo.capacity.deadline_http import open_by
 from dizuo.capacity.types import Reading, UsageHistory
 from dizuo.datapool.shapes import dataset_namespace
 from dizuo.declaration.loader import show_value
-from dizuo.declaration.model import Declaration
+from dizuo.declaration.model import CEPH_BACKENDS, Declaration
 from dizuo.naming import name as resource_name
 
 # Prometheus refuses range queries of more than 11,000 points per series.
@@ -521,6 +521,8 @@ class Ownership:
     pools: frozenset[str]
     # Each name a declared cluster goes by (a renamed one's former name too), to its name (Declaration.cluster_names).
     clusters: Mapping[str, str] = field(default_factory=dict)
+    # The declared pools of Ceph backends (ceph-rbd, cephfs): their usage is a ceph_pool series.
+    ceph_pools: frozenset[str] = frozenset()
 
     @classmethod
     def from_declaration(cls, declaration: Declaration | None) -> Ownership:
@@ -550,6 +552,7 @@ class Ownership:
             by_code=by_code,
             pools=frozenset(p.name for p in declaration.storage_pools()),
             clusters=declaration.cluster_names(),
+            ceph_pools=frozenset(p.name for p in declaration.storage_pools() if p.backend in CEPH_BACKENDS),
         )
 
     def former_names(self) -> dict[str, str]:
@@ -578,6 +581,13 @@ class Ownership:
             return self.owner(parts[1], parts[2], cluster=parts[0])
         code, _, claim = volume.partition("/")
         return self.owner(code, claim)
+
+    def names_ceph_pool(self, volume: str) -> bool:
+        """Whether a volume id without its kind (a CSV's) is a declared Ceph pool's as the exporter names a pool's own
+        series, ``<pool>`` or ``<cluster>/<pool>`` (its cluster's name, fsid, or ``job:<job>``), and the declaration
+        owns nothing else by it (``sjj-tyrz/xc-ceph`` is a claim of system sjj-tyrz)."""
+        cluster, _, pool = volume.rpartition("/")
+        return pool in self.ceph_pools and "/" not in cluster and self.volume_owner(volume) == Owner()
 
     @staticmethod
     def volume_labels(kind: str, volume: str, pool: str, owner: Owner) -> dict[str, str]:
@@ -1384,11 +1394,11 @@ def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[
     """Unlabelled histories (CSV input) joined as ``join_series`` joins the series of one volume: ids of a kind whose
     default selector has a ``cluster`` volume label, naming every volume label (``ceph_pool:<cluster>/<pool>``,
     ``pvc:<cluster>/<namespace>/<claim>``), and naming one volume under a renamed cluster's two names (see
-    ``VolumeIdentity``), are one history under the id sampled last, in the place of the first. Others (and all where
-    no cluster was renamed) stay as they are: their ids say no more than the file does."""
+    ``VolumeIdentity``), are one history under the id sampled last, in the place of the first. Other ids, and all of
+    them where no cluster was renamed, are returned as they are."""
     former_names = ownership.former_names()
     by_kind: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
-    selectors = {s.kind: s for s in DEFAULT_SELECTORS if "cluster" in s.volume}
+    selectors: dict[str, Selector] = {s.kind: s for s in DEFAULT_SELECTORS if "cluster" in s.volume}
     for index, history in enumerate(histories if former_names else ()):
         kind, _, name = history.series.partition(":")
         key = tuple(name.split("/"))
@@ -1400,9 +1410,9 @@ def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[
         used, capacity = [], []
         for index, key in members:
             labels = dict(zip(selector.volume, key, strict=True))
-            history = histories[index]
-            used.append(RangeSeries(labels, history.timestamps, history.used_bytes))
-            capacity.append(RangeSeries(labels, history.timestamps, history.capacity_bytes))
+            read = histories[index]
+            used.append(RangeSeries(labels, read.timestamps, read.used_bytes))
+            capacity.append(RangeSeries(labels, read.timestamps, read.capacity_bytes))
         identity = VolumeIdentity(selector, used, capacity, former_names)
         # Labelled by the caller from the id, as any other CSV history (not by the source's labels).
         joined = {
@@ -1411,7 +1421,7 @@ def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[
         }
         for index, key in members:
             out[index] = joined.pop(volume_id(selector, identity(key)), None)  # None: its volume's place is taken
-    return [history for index, one in enumerate(histories) if (history := out.get(index, one)) is not None]
+    return [kept for index, one in enumerate(histories) if (kept := out.get(index, one)) is not None]
 
 
 class VolumeIdentity:

@@ -163,9 +163,10 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
     ``pvc:sjj-tyrz/data`` are looked up by their first path part, ``sjj-tyrz`` (a system, department or dataset
     code), and ``gov-a/sjj-tyrz/data`` by its second, within the declared cluster ``gov-a``. A Ceph pool's
     (``ceph_pool:xc-ceph``, ``ceph_pool:<cluster>/xc-ceph``, ``ceph_pool:job:<job>/xc-ceph``) is that pool's own
-    series, as the exporter's: the pool's usage, not one more volume inside it. One volume under a renamed cluster's
-    two names (``ceph_pool:yl-gov/xc-ceph`` and ``ceph_pool:yl-egov/xc-ceph``) is one history, as the exporter's
-    (see ``joined_ids``).
+    series, as the exporter's: the pool's usage, not one more volume inside it; so is a declared Ceph pool's id
+    without its kind (``xc-ceph``, ``<cluster>/xc-ceph``: see ``Ownership.names_ceph_pool``). One volume under a
+    renamed cluster's two names (``ceph_pool:yl-gov/xc-ceph`` and ``ceph_pool:yl-egov/xc-ceph``) is one history, as
+    the exporter's (see ``joined_ids``).
     """
     out = []
     for history in joined_ids(histories, ownership):
@@ -174,7 +175,10 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
             continue
         kind, _, name = history.series.partition(":")
         if kind not in get_args(Kind):
-            kind, name = "", history.series.rpartition(":")[2]
+            # A Ceph pool's id without its `ceph_pool:` kind is still that pool's own usage, not a volume of no one's
+            # (in no pool, as `yl-gov/xc-ceph` was) or one more inside the pool (counted twice with its claims).
+            bare_pool = ownership.names_ceph_pool(history.series)
+            kind, name = ("ceph_pool", history.series) if bare_pool else ("", history.series.rpartition(":")[2])
         if kind == "ceph_pool":
             owner, pool = Owner(), name.rpartition("/")[2]
         else:

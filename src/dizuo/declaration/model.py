@@ -432,6 +432,8 @@ class NodePool(Frozen):
 
 
 StorageBackend = Literal["ceph-rbd", "cephfs", "s3", "local"]
+# The backends whose pools are a Ceph cluster's pools (ceph-mgr reports their usage as ceph_pool_*).
+CEPH_BACKENDS: frozenset[str] = frozenset({"ceph-rbd", "cephfs"})
 
 
 class StoragePool(Frozen):
@@ -451,7 +453,7 @@ class StoragePool(Frozen):
 
     @model_validator(mode="after")
     def _ceph_names_its_cluster(self) -> StoragePool:
-        if self.backend in {"ceph-rbd", "cephfs"} and self.ceph_cluster_id is None:
+        if self.backend in CEPH_BACKENDS and self.ceph_cluster_id is None:
             raise ValueError(f"a {self.backend} pool needs ceph_cluster_id (the fsid `ceph fsid` prints)")
         return self
 
