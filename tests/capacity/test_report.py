@@ -1002,7 +1002,8 @@ def test_without_a_declaration_the_empty_department_table_says_why(tmp_path):
 def test_a_csv_volume_under_its_renamed_cluster_s_two_names_is_one_volume(tmp_path):
     """yl-gov renamed yl-egov (renamed_from): `report --csv` ids of xc-ceph's pool and sjj-tyrz's claim under the former
     name until 3 days ago and the new one since are one pool series and one claim each, under the new name with their
-    whole history, as the Prometheus source joins them; the ids of a cluster never renamed stay apart."""
+    whole history, as the Prometheus source joins them (datapool-ceph's too, its ids without `ceph_pool:` as
+    written); the ids of a cluster never renamed stay apart."""
     from declarations import city_copy, cluster_renamed  # noqa: PLC0415
 
     city = city_copy(tmp_path / "city", cluster_renamed("yl-gov", "yl-egov"))
@@ -1012,6 +1013,7 @@ def test_a_csv_volume_under_its_renamed_cluster_s_two_names_is_one_volume(tmp_pa
     for name, used, capacity in (
         ("ceph_pool:{}/xc-ceph", 300 * GIB, 400 * GIB),
         ("pvc:{}/sjj-tyrz/data", 50 * GIB, 80 * GIB),
+        ("{}/datapool-ceph", 20 * GIB, 40 * GIB),
         ("pvc:{}/gaj-01/data", 10 * GIB, 80 * GIB),
     ):
         cluster = ("yl-gov", "yl-egov") if "sjj" in name or "ceph" in name else ("yl-dmz", "yl-other")
@@ -1023,6 +1025,7 @@ def test_a_csv_volume_under_its_renamed_cluster_s_two_names_is_one_volume(tmp_pa
     assert {h.series: h.timestamps.size for h in histories} == {
         "ceph_pool:yl-egov/xc-ceph": ts.size,
         "pvc:yl-egov/sjj-tyrz/data": ts.size,
+        "yl-egov/datapool-ceph": ts.size,
         "pvc:yl-dmz/gaj-01/data": before.sum(),
         "pvc:yl-other/gaj-01/data": (~before).sum(),
     }

@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
@@ -581,6 +581,15 @@ class Ownership:
             return self.owner(parts[1], parts[2], cluster=parts[0])
         code, _, claim = volume.partition("/")
         return self.owner(code, claim)
+
+    def id_kind(self, series: str) -> tuple[str, str]:
+        """The kind ('' where it says none) and volume of a CSV series id: ``<kind>:<volume>``, or a volume as the
+        exporter names them without its kind. A Ceph pool's id without its ``ceph_pool:`` kind is still that pool's
+        own usage (see ``names_ceph_pool``), not a volume of no one's or one more inside the pool."""
+        kind, _, name = series.partition(":")
+        if kind in get_args(Kind):
+            return kind, name
+        return ("ceph_pool", series) if self.names_ceph_pool(series) else ("", series.rpartition(":")[2])
 
     def names_ceph_pool(self, volume: str) -> bool:
         """Whether a volume id without its kind (a CSV's) is a declared Ceph pool's as the exporter names a pool's own
@@ -1391,16 +1400,17 @@ def join_series(
 
 
 def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
-    """Unlabelled histories (CSV input) joined as ``join_series`` joins the series of one volume: ids of a kind whose
-    default selector has a ``cluster`` volume label, naming every volume label (``ceph_pool:<cluster>/<pool>``,
-    ``pvc:<cluster>/<namespace>/<claim>``), and naming one volume under a renamed cluster's two names (see
-    ``VolumeIdentity``), are one history under the id sampled last, in the place of the first. Other ids, and all of
+    """Unlabelled histories (CSV input) joined as ``join_series`` joins the series of one volume: ids of a kind (see
+    ``Ownership.id_kind``) whose default selector has a ``cluster`` volume label, naming every volume label
+    (``ceph_pool:<cluster>/<pool>``, ``pvc:<cluster>/<namespace>/<claim>``), and naming one volume under a renamed
+    cluster's two names (see ``VolumeIdentity``), are one history under the id sampled last, in the place of the
+    first. Other ids, and all of
     them where no cluster was renamed, are returned as they are."""
     former_names = ownership.former_names()
     by_kind: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
     selectors: dict[str, Selector] = {s.kind: s for s in DEFAULT_SELECTORS if "cluster" in s.volume}
     for index, history in enumerate(histories if former_names else ()):
-        kind, _, name = history.series.partition(":")
+        kind, name = ownership.id_kind(history.series)
         key = tuple(name.split("/"))
         if not history.labels and kind in selectors and len(key) == len(selectors[kind].volume) and all(key):
             by_kind.setdefault(kind, []).append((index, key))
@@ -1414,9 +1424,11 @@ def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[
             used.append(RangeSeries(labels, read.timestamps, read.used_bytes))
             capacity.append(RangeSeries(labels, read.timestamps, read.capacity_bytes))
         identity = VolumeIdentity(selector, used, capacity, former_names)
-        # Labelled by the caller from the id, as any other CSV history (not by the source's labels).
+        # Under the id as the file writes it (`yl-egov/xc-ceph` has no kind), labelled by the caller from that id, as
+        # any other CSV history (not by the source's labels).
+        written = {volume_id(selector, key): histories[index].series for index, key in members}
         joined = {
-            h.series: UsageHistory(h.series, h.timestamps, h.used_bytes, h.capacity_bytes)
+            h.series: UsageHistory(written[h.series], h.timestamps, h.used_bytes, h.capacity_bytes)
             for h in join_series(selector, used, capacity, ownership, identity=identity)
         }
         for index, key in members:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dizuo.capacity.collector import allocations, own_ceph_series, refresh_periods
-from dizuo.capacity.prometheus_source import Kind, Owner, Ownership, joined_ids
+from dizuo.capacity.prometheus_source import Owner, Ownership, joined_ids
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
 from dizuo.files import (
@@ -173,12 +173,7 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
         if history.labels:
             out.append(history)
             continue
-        kind, _, name = history.series.partition(":")
-        if kind not in get_args(Kind):
-            # A Ceph pool's id without its `ceph_pool:` kind is still that pool's own usage, not a volume of no one's
-            # (in no pool, as `yl-gov/xc-ceph` was) or one more inside the pool (counted twice with its claims).
-            bare_pool = ownership.names_ceph_pool(history.series)
-            kind, name = ("ceph_pool", history.series) if bare_pool else ("", history.series.rpartition(":")[2])
+        kind, name = ownership.id_kind(history.series)
         if kind == "ceph_pool":
             owner, pool = Owner(), name.rpartition("/")[2]
         else:
