@@ -686,7 +686,8 @@ def test_waves_that_cannot_end_before_the_pool_fills_are_a_warning(
     yulin: Declaration, tmp_path: Path, every: int, late: bool
 ) -> None:
     """With a window every 60 days the waves end long after phase1-ceph passes its fill target (about three weeks
-    after the forecast's date): PLAN.md and the command warn; a window a day ends in time, and says so."""
+    after the forecast's date): PLAN.md, the command and plan.json's warnings (which tools read) say so, the last
+    two in the same words, once; a window a day ends in time, and says so."""
     city = tmp_path / "yulin"
     shutil.copytree(YULIN, city)
     text = (city / "city.yaml").read_text(encoding="utf-8")
@@ -703,11 +704,18 @@ def test_waves_that_cannot_end_before_the_pool_fills_are_a_warning(
     assert deadline["late"] is late
     markdown = (tmp_path / "plan" / "PLAN.md").read_text(encoding="utf-8")
     output = " ".join(result.output.split())
+    lateness = [warning for warning in plan["warnings"] if warning.startswith("Late: ")]
     if late:
         assert "- **Late**: at one wave every 60 days from " in markdown
-        assert "warning: Late: at one wave every 60 days" in output, output
-        assert "cannot finish before phase1-ceph passes its fill target" in output
+        day = datetime.fromtimestamp(deadline["at"], UTC).strftime("%Y-%m-%d %H:%M UTC")
+        assert len(lateness) == 1, plan["warnings"]
+        assert lateness[0].startswith("Late: at one wave every 60 days from "), lateness
+        assert f" days after the deadline ({day}): the " in lateness[0], lateness
+        assert "cannot finish before phase1-ceph passes its fill target" in lateness[0], lateness
+        assert output.count(f"warning: {lateness[0]}") == 1, output
+        assert output.count("Late:") == 1, output
     else:
+        assert lateness == [], plan["warnings"]
         assert "- In time: at one wave every 1 day from " in markdown
         # The only warnings are of waves longer than a maintenance window (each of Yulin's is): none is of lateness.
         assert set(re.findall(r"warning: (\w+)", output)) <= {"Wave"}, output

@@ -32,12 +32,11 @@ from dizuo.migration.city import CityInstance, MigrationSetupError, build_instan
 from dizuo.migration.instance import Instance, InstanceError, load_instance
 from dizuo.migration.outlook import OutlookError, UsageOutlook, usage_outlook
 from dizuo.migration.report import (
+    Deadline,
     PlanReadError,
     PlanWriteError,
+    WrittenPlan,
     check_wave,
-    plan_changes,
-    plan_deadline,
-    plan_warnings,
     solver_document,
     write_city_plan,
 )
@@ -315,16 +314,19 @@ def city(
     console = Console(stderr=True)
     if waves is None:
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
-    else:
-        _say_deadline(console, planned, waves)
-    _say_warnings(console, planned, assignment, waves)
+    elif written.deadline is not None:
+        _say_deadline(console, written.deadline)
+    for warning in written.warnings:
+        console.print(f"warning: {warning}", markup=False, highlight=False)
     files = "PLAN.md, plan.json" if planned.unrelievable is not None else "PLAN.md, plan.json, instance.json"
     folders = f", a folder for each of its {len(waves.waves)} waves" if waves is not None and waves.waves else ""
-    console.print(f"Plan written to {written}/ ({files}{folders})", markup=False)
+    console.print(f"Plan written to {written.out}/ ({files}{folders})", markup=False)
 
 
-def _write_plan(path: Path, planned: CityInstance, assignment: Assignment, waves: Waves | None, out: Path) -> Path:
-    """write_city_plan, its refusals said; returns where the plan went."""
+def _write_plan(
+    path: Path, planned: CityInstance, assignment: Assignment, waves: Waves | None, out: Path
+) -> WrittenPlan:
+    """write_city_plan, its refusals said; returns where the plan went and what the console says of it."""
     try:
         return write_city_plan(path, planned, assignment, waves, out)
     except DeclarationError as err:  # a wave's declaration that validate would refuse: a bug, never written
@@ -339,25 +341,12 @@ def _write_plan(path: Path, planned: CityInstance, assignment: Assignment, waves
         raise typer.Exit(BAD_INPUT if err.taken else FAILED) from None
 
 
-def _say_warnings(console: Console, planned: CityInstance, assignment: Assignment, waves: Waves | None) -> None:
-    """plan.json's warnings, beside where the plan went: no idle claim could be known (the `exists` query failed;
-    the source's own log line scrolled by long before, and no wave copies such a claim), a wave longer than a
-    maintenance window (its system down for longer than one)."""
-    destinations = assignment.destinations
-    changes = [] if waves is None or destinations is None else plan_changes(planned, destinations, waves)
-    for warning in plan_warnings(planned, changes):
-        console.print(f"warning: {warning}", markup=False, highlight=False)
-
-
-def _say_deadline(console: Console, planned: CityInstance, waves: Waves) -> None:
-    """A forecast plan's deadline, as PLAN.md states it; a warning when the declared cadence ends the waves late."""
-    deadline = plan_deadline(planned, len(waves.waves))
-    if deadline is None:
-        return
+def _say_deadline(console: Console, deadline: Deadline) -> None:
+    """A forecast plan's deadline, as PLAN.md states it, and what the declared cadence says of it unless the waves
+    end late: that is one of plan.json's warnings, printed with the others."""
     head, cadence = deadline.sentences()
-    prefix = "warning: " if deadline.late else ""
-    shown = f"{head}\n{prefix}{cadence}".replace("**", "").replace("`", "")  # Markdown in PLAN.md only
-    console.print(shown, markup=False, highlight=False)
+    shown = head if deadline.late else f"{head}\n{cadence}"
+    console.print(shown.replace("`", ""), markup=False, highlight=False)  # Markdown in PLAN.md only
 
 
 @migrate_app.command("check-wave")

@@ -58,8 +58,20 @@ def plan_changes(city: CityInstance, destinations: dict[str, str | None], waves:
     return [[change_of(city, code, destinations[code] or "") for code in wave] for wave in waves.waves]
 
 
-def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, waves: Waves | None, out: Path) -> Path:
-    """Write the plan (or the reason there is none) to ``out``, a new or empty directory; return ``out``.
+@dataclass(frozen=True, slots=True)
+class WrittenPlan:
+    """Where a plan went and what the console says of it as PLAN.md and plan.json do."""
+
+    out: Path
+    warnings: list[str]  # plan.json's
+    deadline: Deadline | None  # a forecast plan's, as PLAN.md states it
+
+
+def write_city_plan(
+    root: Path, city: CityInstance, assignment: Assignment, waves: Waves | None, out: Path
+) -> WrittenPlan:
+    """Write the plan (or the reason there is none) to ``out``, a new or empty directory; return where it went, its
+    warnings and deadline.
 
     Every wave's systems.yaml is checked as ``dizuo validate`` checks the declaration before anything is written
     (DeclarationError otherwise): a plan on disk is one whose every step the stacks accept.
@@ -99,7 +111,10 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
                 )
             )
             before, previous = after, f"{folder}/systems.yaml"
-    document = _plan_document(city, assignment, waves, changes)
+    shown = shown_copies(city, changes)
+    deadline = plan_deadline(city, len(changes))
+    warnings = plan_warnings(city, changes, shown, deadline)
+    document = _plan_document(city, assignment, waves, changes, warnings, deadline)
     if hashes:
         document |= {
             "systems_yaml_sha256": hashes[0],
@@ -107,9 +122,9 @@ def write_city_plan(root: Path, city: CityInstance, assignment: Assignment, wave
             "wave_data_copies_sha256": copy_hashes,
         }
     files["plan.json"] = json.dumps(document, ensure_ascii=False, indent=1)
-    files["PLAN.md"] = _markdown(city, assignment, waves, changes, hashes[0] if hashes else "")
+    files["PLAN.md"] = _markdown(city, assignment, waves, changes, shown, deadline, hashes[0] if hashes else "")
     _write_at_once(files, out)
-    return out
+    return WrittenPlan(out, warnings, deadline)
 
 
 def _sha256(text: str) -> str:
@@ -586,7 +601,12 @@ def solver_document(assignment: Assignment) -> dict[str, Any]:
 
 
 def _plan_document(
-    city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]]
+    city: CityInstance,
+    assignment: Assignment,
+    waves: Waves | None,
+    changes: list[list[Change]],
+    warnings: list[str],
+    deadline: Deadline | None,
 ) -> dict[str, Any]:
     instance = city.instance
     head: dict[str, Any] = {
@@ -595,7 +615,7 @@ def _plan_document(
         "relief_needed_bytes": max(0, city.need_bytes),
         "sizes": "allocations" if city.outlook is None else "usage forecast",
         "forecast": _forecast_document(city),
-        "warnings": plan_warnings(city, changes),
+        "warnings": warnings,
     }
     if waves is None or assignment.destinations is None:
         return {**head, "infeasible": True, "reason": assignment.reason}
@@ -629,7 +649,7 @@ def _plan_document(
         "copy_bytes": sum(copied),  # what the waves copy
         "wave_freed_bytes": freed,
         "wave_copy_bytes": copied,
-        "deadline": _deadline_document(plan_deadline(city, len(waves.waves))),
+        "deadline": _deadline_document(deadline),
         "assignments": dict(assignment.destinations),
         "waves_search": {"method": waves.method, "fewest": waves.fewest, "stopped": waves.stopped},
         "waves": waves_document,
@@ -789,17 +809,34 @@ class Deadline:
                 "No wave cadence is declared (city.yaml `migration.wave_interval_days`): nothing checks that "
                 f"{waves} end before the deadline; schedule their windows against it."
             )
-        cadence = (
+        if (late := self.lateness(markdown=True)) is not None:
+            return head, late
+        return head, f"In time: {self._cadence(last)}, {(self.at - last) / DAY_SECONDS:,.1f} days before the deadline."
+
+    def _cadence(self, last: int) -> str:
+        return (
             f"at one wave every {self.interval_days} day{'s' if self.interval_days != 1 else ''} from "
             f"{_when(self.asof)}, the last comes {_when(last)} at the earliest"
         )
-        days = abs(self.at - last) / DAY_SECONDS
-        if self.late:
-            return head, (
-                f"**Late**: {cadence}, {days:,.1f} days after the deadline: {waves} cannot finish before "
-                f"`{self.pool}` passes its fill target. Add capacity to it first, or hold windows more often."
+
+    def lateness(self, *, markdown: bool = False) -> str | None:
+        """What is said when the waves at the declared cadence end after the deadline, else None. With
+        ``markdown``, PLAN.md's sentence after the deadline's; without, the warning of plan.json and the console,
+        which dates the deadline itself."""
+        last = self.last_wave_at
+        if last is None or not self.late:
+            return None
+        waves = f"the {self.waves} wave{'s' if self.waves > 1 else ''}"
+        days = f"{(last - self.at) / DAY_SECONDS:,.1f} days after the deadline"
+        if markdown:
+            return (
+                f"**Late**: {self._cadence(last)}, {days}: {waves} cannot finish before `{self.pool}` passes its "
+                "fill target. Add capacity to it first, or hold windows more often."
             )
-        return head, f"In time: {cadence}, {days:,.1f} days before the deadline."
+        return (
+            f"Late: {self._cadence(last)}, {days} ({_when(self.at)}): {waves} cannot finish before {self.pool} "
+            "passes its fill target. Add capacity to it first, or hold windows more often."
+        )
 
 
 def plan_deadline(city: CityInstance, waves: int) -> Deadline | None:
@@ -886,7 +923,13 @@ def _forecast_lines(city: CityInstance) -> list[str]:
 
 
 def _markdown(
-    city: CityInstance, assignment: Assignment, waves: Waves | None, changes: list[list[Change]], base_sha256: str
+    city: CityInstance,
+    assignment: Assignment,
+    waves: Waves | None,
+    changes: list[list[Change]],
+    shown: ShownCopies,
+    deadline: Deadline | None,
+    base_sha256: str,
 ) -> str:
     d, m, instance = city.declaration, city.migration, city.instance
     lines = [
@@ -917,8 +960,6 @@ def _markdown(
         return "\n".join([*lines, *_assessment_lines(city, {}, [], {})])
     plan = Plan(assignment.destinations, [list(w) for w in waves.waves])
     moved = [c for wave in changes for c in wave]
-    deadline = plan_deadline(city, len(changes))
-    shown = shown_copies(city, changes)
     lines += [
         _moves_line(city, [c.code for c in moved], shown),
         f"- Adaptation cost: {plan_cost(instance, plan):,} CNY",
@@ -1032,13 +1073,16 @@ def _longer_than_a_window(
     )
 
 
-def plan_warnings(city: CityInstance, changes: list[list[Change]]) -> list[str]:
+def plan_warnings(
+    city: CityInstance, changes: list[list[Change]], shown: ShownCopies, deadline: Deadline | None
+) -> list[str]:
     """plan.json's `warnings`, which the console prints too: what the operator must do by hand as no idle claim
-    could be read (if so), then each wave longer than a maintenance window, in PLAN.md's words."""
+    could be read (if so), that the waves at the declared cadence end after the deadline (if so), then each wave
+    longer than a maintenance window, in PLAN.md's words."""
     unread = idle_unread_warning(city)
-    shown = shown_copies(city, changes)
+    late = None if deadline is None else deadline.lateness()
     overruns = (_longer_than_a_window(city, k, wave, shown.waves[k - 1]) for k, wave in enumerate(changes, start=1))
-    return [said for said in (unread, *overruns) if said is not None]
+    return [said for said in (unread, late, *overruns) if said is not None]
 
 
 def _assessment_lines(
