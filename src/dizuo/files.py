@@ -377,8 +377,16 @@ def _unwritable_place(out: Path, what: str) -> str | None:
     if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
         return "is not writable"
     existing = next(p for p in out.parents if p.exists())
+    beside = f"{what} is written beside {out.name} and renamed into place"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable ({what} is written beside {out.name} and renamed into place)"
+        return f"{existing} is not writable ({beside})"
+    # Permissions do not say it all (root may write anywhere, yet not in /proc nor on a read-only mount): a folder
+    # made where the first one would be, and removed at once (signals held: none stays behind), does.
+    try:
+        with held():
+            Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=existing)).rmdir()
+    except OSError as err:
+        return f"{existing} cannot take a new folder: {err.strerror} ({beside})"
     return None
 
 

@@ -230,6 +230,18 @@ def test_out_that_holds_anything_is_refused_and_left_alone(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
+@pytest.mark.parametrize("out", ["/proc/plan", "/proc/new/plan"])
+def test_out_where_no_folder_can_be_made_is_refused_before_the_solve(out: str) -> None:
+    """/proc takes no new folder, whatever the permissions say (root's are all): `--out /proc/plan` is refused up
+    front, exit 2 as for any --out that cannot take the plan, naming the path and why; no solve first."""
+    result = CliRunner().invoke(app, ["migrate", "city", str(YULIN), "--out", out])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert said.startswith(f"error: --out {out}: /proc "), said
+    assert "(the plan is written beside plan and renamed into place)" in said, said
+    assert "HiGHS" not in said, "refused before the solve"
+
+
 def _plan_at_fill_target(tmp_path: Path, fill_target: str) -> tuple[Path, Path, str]:
     """Yulin with ``fill_target`` in place of 0.90, and `dizuo migrate city`'s plan of it: (city, plan folder, what
     the command printed)."""
