@@ -140,7 +140,15 @@ class _Domains(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         module_name = COMMANDS.get(cmd_name)
-        return None if module_name is None else domain_commands(module_name).get_command(ctx, cmd_name)
+        if module_name is None:
+            return None
+        # Importing a domain takes a second or two (the MILP solver, Pulumi): a Ctrl-C meanwhile comes before any
+        # command could say what became of its output, and typer would end with 130 and not a word.
+        try:
+            return domain_commands(module_name).get_command(ctx, cmd_name)
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted while {ctx.command_path} {cmd_name} started: nothing was done", err=True)
+            raise
 
 
 app = typer.Typer(
