@@ -575,6 +575,29 @@ def test_a_source_holding_an_interrupted_copy_s_scratch_folder_is_refused_before
     assert (wave.evidence / "sys-a.sha256").exists(), "the copy did not verify"
 
 
+def test_a_source_the_checks_refuse_stops_its_own_copy_not_the_wave_s_others(tmp_path: Path) -> None:
+    """One system's source refused by the checks of the list (it holds an interrupted copy's scratch folder; it is not
+    a folder: its volume is not mounted): the wave's other system, stopped for the same window, is still copied and
+    verified; the run fails naming the refused copy and why, which is left untouched."""
+    wave = Wave(tmp_path, ("sys-a", "sys-b", "sys-c"))
+    for name in ("sys-a", "sys-b", "sys-c"):
+        (wave.source(name) / "data.csv").write_text(f"{name}\n", encoding="utf-8")
+    scratch = wave.source("sys-a") / ".dizuo-rsync-tmp"
+    scratch.mkdir(mode=0o700)
+    shutil.rmtree(wave.source("sys-c"))
+    done = wave.play()
+    assert done.returncode != 0, "a refused copy fails the run"
+    assert f"sys-a: source {wave.source('sys-a')} holds {scratch}" in done.stdout, done.stdout
+    assert f"sys-c: source {wave.source('sys-c')} is not a folder (is the volume mounted?)" in done.stdout, done.stdout
+    assert "2 of 3 copies failed, each named above where it failed: sys-a, sys-c. The others were copied" in " ".join(
+        done.stdout.split()
+    ), done.stdout
+    assert (wave.destination("sys-b") / "data.csv").read_text(encoding="utf-8") == "sys-b\n", done.stdout
+    assert (wave.evidence / "sys-b.sha256").exists(), "sys-b's copy did not verify"
+    assert list(wave.destination("sys-a").iterdir()) == [], "the refused copy was written to"
+    assert not list(wave.evidence.glob("sys-a.sha256*")), "the refused copy was marked or recorded"
+
+
 def test_check_mode_says_a_copy_whose_source_s_lost_found_holds_files_would_fail(tmp_path: Path) -> None:
     """--check over a source whose lost+found holds what fsck recovered says, as the real run's verify would, that
     this copy would fail, naming the entries, while the wave's other copy would be copied; nothing is written."""
