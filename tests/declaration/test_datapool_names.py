@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -45,12 +47,48 @@ def _datasets_on_both_clusters(doc: Any) -> None:
     ]
 
 
-def test_two_cluster_owner_pairs_whose_namespaces_share_a_name_are_refused_naming_both(city: Path, edit: Edit) -> None:
-    """An owner's namespace is named ``<component>-<cluster>-dp-<owner>``, and both codes hold hyphens: two (cluster,
-    owner) pairs spelling it alike are refused by `validate` once, naming both datasets, not left to synth's duplicate
-    URN error, which names neither."""
-    edit("clusters.yaml", _dmz_cluster_renamed)
-    edit("systems.yaml", _dmz_systems_moved)
+def _refused(city: Path) -> str:
+    """What `dizuo validate` says of ``city``, on one line, having refused it."""
+    result = CliRunner().invoke(app, ["validate", str(city)], env={"COLUMNS": "400"})
+    assert result.exit_code == FAILED, result.output
+    assert "Traceback" not in result.output
+    return " ".join(result.output.split())
+
+
+def _dmz_cluster_formerly_joined(doc: Any) -> None:
+    next(c for c in doc["clusters"] if c["name"] == "yl-dmz")["renamed_from"] = JOINED_CLUSTER
+
+
+# The two datasets that collide are the last but two (owner sjj-dp-gaj on yl-gov) and the last but one (gaj).
+JOINED_NAMES = [
+    pytest.param(
+        {"clusters.yaml": _dmz_cluster_renamed, "systems.yaml": _dmz_systems_moved},
+        "datasets[{b}].owner: owner 'gaj' on cluster 'yl-gov-dp-sjj' (storage pool 'dmz-ceph') makes the data-pool "
+        "namespace resource yl-datapool-yl-gov-dp-sjj-dp-gaj, as datasets[{a}] (owner 'sjj-dp-gaj' on cluster "
+        "'yl-gov') does: two resources cannot share a name",
+        id="two names",
+    ),
+    pytest.param(
+        {"clusters.yaml": _dmz_cluster_formerly_joined},
+        "datasets[{b}].owner: owner 'gaj' on cluster 'yl-dmz' (storage pool 'dmz-ceph') aliases (cluster "
+        "renamed_from 'yl-gov-dp-sjj') the data-pool namespace resource yl-datapool-yl-gov-dp-sjj-dp-gaj, which "
+        "datasets[{a}] (owner 'sjj-dp-gaj' on cluster 'yl-gov') makes: Pulumi would take one deployed resource for "
+        "two namespaces",
+        id="a former name and a name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cluster_edits", "expected"), JOINED_NAMES)
+def test_two_cluster_owner_pairs_whose_namespaces_share_a_name_are_refused_naming_both(
+    city: Path, edit: Edit, cluster_edits: dict[str, Callable[[Any], None]], expected: str
+) -> None:
+    """An owner's namespace is named ``<component>-<cluster>-dp-<owner>``, and both codes hold hyphens; a renamed
+    cluster's also keep their former names (``<former>-dp-<owner>``) as aliases: two (cluster, owner) pairs spelling
+    one name alike (Pulumi would refuse them or adopt the wrong namespace) are refused by `validate` once, naming both
+    datasets, not left to synth's duplicate URN error, which names neither."""
+    for file, change in cluster_edits.items():
+        edit(file, change)
     edit("departments.yaml", _department_with_a_joined_code)
     edit("datasets.yaml", _datasets_on_both_clusters)
     datasets = len(yaml.safe_load((city / "datasets.yaml").read_text(encoding="utf-8"))["datasets"])
@@ -58,9 +96,5 @@ def test_two_cluster_owner_pairs_whose_namespaces_share_a_name_are_refused_namin
     assert result.exit_code == FAILED, result.output
     assert "Traceback" not in result.output
     said = " ".join(result.output.split())
-    assert (
-        f"datasets.yaml: datasets[{datasets - 2}].owner: owner 'gaj' on cluster 'yl-gov-dp-sjj' (storage pool "
-        "'dmz-ceph') makes the data-pool namespace resource yl-datapool-yl-gov-dp-sjj-dp-gaj, as "
-        f"datasets[{datasets - 3}] (owner 'sjj-dp-gaj' on cluster 'yl-gov') does: two resources cannot share a name"
-    ) in said, result.output
+    assert "datasets.yaml: " + expected.format(a=datasets - 3, b=datasets - 2) in said, result.output
     assert f"1 problem(s) in {city}" in said, result.output

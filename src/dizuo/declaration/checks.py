@@ -803,13 +803,18 @@ def _network_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
 def _datapool_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
     """Two (cluster, owner) pairs whose data-pool namespaces come out alike: the datapool stack names an owner's
     namespace and its fence ``<cluster>-dp-<owner>``, and both codes hold hyphens (cluster ``c1-dp-a`` with owner ``b``,
-    cluster ``c1`` with owner ``a-dp-b``); Pulumi refuses two resources of one name. The names stay as deployed stacks
-    have them, so `validate` refuses the pair instead, at the first dataset of each owner on each cluster."""
+    cluster ``c1`` with owner ``a-dp-b``); Pulumi refuses two resources of one name. A renamed cluster's pairs also
+    claim their former name (``renamed_from``, the alias of the deployed resources): an alias that is another pair's
+    name, or another pair's alias too, has Pulumi take one deployed namespace for the wrong pair or for two. The names
+    stay as deployed stacks have them, so `validate` refuses the pair instead, at the first dataset of each owner on
+    each cluster."""
     from dizuo.datapool.shapes import owner_namespace_resource  # noqa: PLC0415 - datapool imports the declaration
 
     file = shown("datasets.yaml")
     component = f"{d.city.prefix}-datapool"
-    first: dict[str, tuple[str, str, str]] = {}
+    formerly = d.former_cluster_names()
+
+    first: dict[str, tuple[str, str, str, str | None]] = {}
     said: set[tuple[str, str]] = set()  # one problem per pair, not one per dataset of it
     problems = []
     for i, ds in enumerate(d.datasets):
@@ -817,20 +822,31 @@ def _datapool_resource_names(d: Declaration, shown: Shown) -> list[Problem]:
         if cluster is None:
             continue  # a bucket, or a pool no cluster declares (_datasets says so): no namespace
         at = f"datasets[{i}]"
-        named = owner_namespace_resource(cluster, ds.owner)
-        seen_at, seen_cluster, seen_owner = first.setdefault(named, (at, cluster, ds.owner))
-        if (seen_cluster, seen_owner) != (cluster, ds.owner) and (cluster, ds.owner) not in said:
+        former = formerly.get(cluster)
+        claimed: list[tuple[str, str | None]] = [(owner_namespace_resource(cluster, ds.owner), None)]
+        if former is not None:
+            claimed.append((owner_namespace_resource(former, ds.owner), former))
+        for named, as_former in claimed:
+            seen_at, seen_cluster, seen_owner, seen_former = first.setdefault(named, (at, cluster, ds.owner, as_former))
+            if (seen_cluster, seen_owner) == (cluster, ds.owner) or (cluster, ds.owner) in said:
+                continue
             said.add((cluster, ds.owner))
-            problems.append(
-                Problem(
-                    file,
-                    f"{at}.owner",
-                    f"owner {show_value(ds.owner)} on cluster {cluster!r} (storage pool {ds.storage_pool!r}) makes "
-                    f"the data-pool namespace resource {component}-{named}, as {seen_at} (owner {seen_owner!r} on "
-                    f"cluster {seen_cluster!r}) does: two resources cannot share a name; rename the department or the "
-                    "cluster",
+            pair = f"owner {show_value(ds.owner)} on cluster {cluster!r} (storage pool {ds.storage_pool!r})"
+            seen = f"{seen_at} (owner {seen_owner!r} on cluster {seen_cluster!r})"
+            resource = f"the data-pool namespace resource {component}-{named}"
+            if as_former is None and seen_former is None:
+                message = (
+                    f"{pair} makes {resource}, as {seen} does: two resources cannot share a name; rename the "
+                    "department or the cluster"
                 )
-            )
+            else:
+                this = "makes" if as_former is None else f"aliases (cluster renamed_from {as_former!r})"
+                that = "makes" if seen_former is None else f"aliases (cluster renamed_from {seen_former!r})"
+                message = (
+                    f"{pair} {this} {resource}, which {seen} {that}: Pulumi would take one deployed resource for two "
+                    "namespaces, adopting the wrong one; rename the department or the cluster"
+                )
+            problems.append(Problem(file, f"{at}.owner", message))
     return problems
 
 
