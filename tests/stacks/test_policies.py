@@ -22,12 +22,15 @@ from dizuo.cloud.shapes import K8S_ARCH, REGISTRY
 from dizuo.datapool.shapes import dataset_quota, loader_limits
 from dizuo.declaration import Declaration, load
 from dizuo.declaration.model import DataLoaders, IngressSource
+from dizuo.naming import storage_class
 from dizuo.network.component import external_network_id
 from dizuo.network.shapes import needs_external_network
 from dizuo.synth.engine import Registered, StackRun, is_secret, run_stack
+from dizuo.synth.schemas import manifest_errors
 from dizuo.synth.synth import SynthError, synth
 
 from .conftest import ROOT, TEST_SECRET, YULIN, run_tiers
+from .test_system_storage import quota_refuses
 
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
@@ -748,3 +751,40 @@ def test_an_unreachable_cluster_fails_the_update_whatever_the_environment_says(
         assert options == {"skipUpdateUnreachable": "false", "deleteUnreachable": "false"}, provider.name
         assert provider.inputs.get("enableServerSideApply") == "true", provider.name
         assert provider.inputs.get("upsertExistingObjects") == "false", f"{provider.name} takes over existing objects"
+
+
+def _rk_jcxx_with_a_sibling_on_the_xinchuang_pool(datasets: dict[str, Any]) -> None:
+    """The police (gaj) hold rk-jcxx (211 GiB, datapool-ceph) and a second volume of 50 GiB on xc-ceph, both on
+    yl-gov: one dp-gaj namespace, two storage classes."""
+    rk_jcxx = next(d for d in datasets["datasets"] if d["code"] == "rk-jcxx")
+    datasets["datasets"].append(
+        {**rk_jcxx, "code": "rk-bsj", "name": "人口变更记录", "size_gib": 50, "storage_pool": "xc-ceph"}
+    )
+
+
+def test_an_owner_s_datasets_on_two_pools_are_granted_per_storage_class(tmp_path: Path) -> None:
+    """An owner's quota grants each storage class of its cluster what its datasets there declare, the others none: a
+    claim grown past its dataset on one pool is refused even while the other pool's dataset is not yet claimed, and
+    the synthesised quota passes the real ResourceQuota schema."""
+    city = city_copy(tmp_path / "city", {"datasets.yaml": _rk_jcxx_with_a_sibling_on_the_xinchuang_pool})
+    result = synth(load(city), city, tmp_path / "out", ROOT / "stacks", secrets={"dizuo:registryPassword": TEST_SECRET})
+    (quota,) = (r for r in result.runs["datapool"].resources if r.name == "yl-datapool-yl-gov-dp-gaj-quota")
+    hard = quota.inputs["spec"]["hard"]
+    datapool, xinchuang = storage_class("yl", "datapool-ceph"), storage_class("yl", "xc-ceph")
+    per_class = {k: v for k, v in hard.items() if ".storageclass.storage.k8s.io/" in k}
+    assert per_class == {
+        "yl-phase1-ceph.storageclass.storage.k8s.io/requests.storage": "0",
+        "yl-xc-ceph.storageclass.storage.k8s.io/requests.storage": "50Gi",
+        "yl-datapool-ceph.storageclass.storage.k8s.io/requests.storage": "211Gi",
+        "yl-phase1-ceph.storageclass.storage.k8s.io/persistentvolumeclaims": "0",
+        "yl-xc-ceph.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
+        "yl-datapool-ceph.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
+    }, hard
+    assert (hard["requests.storage"], hard["persistentvolumeclaims"]) == ("261Gi", "2")
+    assert quota_refuses(hard, [], (datapool, 211)) == []
+    assert quota_refuses(hard, [], (datapool, 261)) != [], "rk-jcxx grown into the room of rk-bsj"
+    assert quota_refuses(hard, [(datapool, 211)], (xinchuang, 50)) == [], "rk-bsj still fits beside rk-jcxx"
+    written = yaml.safe_load_all((tmp_path / "out" / "datapool" / "yl-gov.yaml").read_text(encoding="utf-8"))
+    (manifest,) = (m for m in written if m["kind"] == "ResourceQuota" and m["metadata"]["namespace"] == "dp-gaj")
+    assert manifest_errors(manifest) == []
+    assert manifest["spec"]["hard"] == hard

@@ -107,15 +107,9 @@ def quota_hard(d: Declaration, s: System) -> dict[str, str]:
     r = s.resources
     pods = REPLICAS + 1
     cpu, memory, cpu_limit, memory_limit = _replica(s)
-    storage = {
-        f"{storage_class(d.city.prefix, pool.name)}.storageclass.storage.k8s.io/requests.storage": (
-            f"{r.storage_gib}Gi" if pool.name == s.storage_pool else "0"
-        )
-        for cluster in d.clusters
-        if cluster.name == s.cluster
-        for pool in cluster.storage_pools
-        if pool.backend != "s3"
-    }
+    storage = per_storage_class(
+        d, s.cluster, "requests.storage", {s.storage_pool: f"{r.storage_gib}Gi"} if s.storage_pool else {}
+    )
     return {
         "requests.cpu": f"{pods * cpu}m",
         "requests.memory": f"{pods * memory}Mi",
@@ -126,6 +120,19 @@ def quota_hard(d: Declaration, s: System) -> dict[str, str]:
         "pods": "50",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
+    }
+
+
+def per_storage_class(d: Declaration, cluster: str, resource: str, granted: Mapping[str, str]) -> dict[str, str]:
+    """ResourceQuota keys of ``resource`` (``requests.storage``, ``persistentvolumeclaims``) for each of the city's
+    storage classes on ``cluster`` (``<class>.storageclass.storage.k8s.io/<resource>``): ``granted`` by pool name, every
+    other class at zero, so that what one pool grants cannot be claimed from another."""
+    return {
+        f"{storage_class(d.city.prefix, pool.name)}.storageclass.storage.k8s.io/{resource}": granted.get(pool.name, "0")
+        for c in d.clusters
+        if c.name == cluster
+        for pool in c.storage_pools
+        if pool.backend != "s3"
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dizuo.cloud.shapes import LIMIT_FACTOR, container_limits, mebibytes, millicores
+from dizuo.cloud.shapes import LIMIT_FACTOR, container_limits, mebibytes, millicores, per_storage_class
 from dizuo.declaration.model import Dataset, Declaration, StoragePool, exact
 from dizuo.naming import label, metadata_key
 
@@ -95,8 +95,16 @@ def dataset_annotations(ds: Dataset, pool: StoragePool) -> dict[str, str]:
 
 def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
     """ResourceQuota of an owner's dataset namespace on ``cluster``: its declared volumes, and nothing more, and what
-    its loaders may run with (departments.yaml ``data_loaders``: requests, and LIMIT_FACTOR times that as limits)."""
+    its loaders may run with (departments.yaml ``data_loaders``: requests, and LIMIT_FACTOR times that as limits).
+
+    The volumes are granted per storage class too (each dataset's pool), the cluster's other classes at zero: with the
+    total alone, a claim grown or added on one pool past its datasets would be admitted while room lasts on another,
+    and the dataset declared there refused when it comes."""
     volumes = [ds for ds in d.datasets if ds.owner == owner and d.loader_cluster(ds) == cluster]
+    pools = dict.fromkeys(ds.storage_pool for ds in volumes)
+    on = {pool: [ds for ds in volumes if ds.storage_pool == pool] for pool in pools}
+    storage = {pool: f"{sum(ds.size_gib for ds in held)}Gi" for pool, held in on.items()}
+    claims = {pool: str(len(held)) for pool, held in on.items()}
     loaders = d.department(owner).data_loaders
     cpu, memory = exact(loaders.cpu), exact(loaders.memory_gib)
     return {
@@ -106,6 +114,8 @@ def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
         "limits.memory": f"{mebibytes(memory * LIMIT_FACTOR)}Mi",
         "requests.storage": f"{sum(ds.size_gib for ds in volumes)}Gi",
         "persistentvolumeclaims": str(len(volumes)),
+        **per_storage_class(d, cluster, "requests.storage", storage),
+        **per_storage_class(d, cluster, "persistentvolumeclaims", claims),
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }
