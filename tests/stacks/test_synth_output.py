@@ -1044,7 +1044,11 @@ def test_the_mock_engine_refuses_two_resources_of_one_urn() -> None:
         k8s.core.v1.Namespace("same", metadata={"name": "a"})
         k8s.core.v1.Namespace("same", metadata={"name": "b"})
 
-    with pytest.raises(Exception, match=r"duplicate resource URN .*::same"):
+    with pytest.raises(
+        Exception,
+        match=r"duplicate resource URN: same \(kubernetes:core/v1:Namespace\) is made 2 times: Namespace a and "
+        "Namespace b;",
+    ):
         run_stack(ROOT / "stacks" / "1-cloud", "yulin-prod", {}, set(), {}, program=program)
 
 
@@ -1512,3 +1516,43 @@ def test_a_pulumi_yaml_without_a_project_name_is_bad_input_naming_it(
         run_program(StackDir(folder, 3, "x"), "t", YULIN, {})
     assert refused.value.code == BAD_INPUT
     assert f"{folder / 'Pulumi.yaml'}: not a Pulumi project file: {said}" in str(refused.value)
+
+
+# A stack program of a test's own, naming one Namespace per dataset owner after what a careless component might join
+# them from: two owners are one logical name, which no check of the declaration foresees.
+_JOINED_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as k8s
+
+from dizuo.cloud.providers import cluster_providers
+from dizuo.datapool.shapes import dataset_labels, dataset_namespace
+from dizuo.declaration import load
+
+d = load(pulumi.Config("dizuo").require("declaration"))
+providers = cluster_providers("joined", d)
+for ds in [ds for ds in d.datasets if ds.owner in ("gaj", "sjj")][:2]:
+    k8s.core.v1.Namespace(
+        f"{d.city.prefix}-joined",
+        metadata={"name": dataset_namespace(ds.owner), "labels": dataset_labels(ds, d.city.code)},
+        opts=pulumi.ResourceOptions(provider=providers[d.loader_cluster(ds)]),
+    )
+"""
+
+
+def test_synth_names_what_made_a_duplicate_urn(tmp_path: Path) -> None:
+    """A duplicate URN the checks do not foresee fails synth with one line naming the stack, the resource and what
+    each of the two stands for (object, cluster provider, the dataset and owner its labels name), not the URN alone;
+    nothing is written."""
+    stack = one_file_stack(tmp_path / "stacks" / "0-joined", _JOINED_PROGRAM)
+    (stack / "Pulumi.yulin-prod.yaml").write_text("config: {}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(SynthError) as raised:
+        synth(load(YULIN), YULIN, out, tmp_path / "stacks")
+    (error,) = raised.value.errors
+    assert "\n" not in error, error
+    assert error.startswith(
+        f"{stack}: duplicate resource URN: yl-joined (kubernetes:core/v1:Namespace) is made 2 times: Namespace dp-gaj "
+        "(provider joined-yl-gov) of dataset 'rk-jcxx', owner 'gaj' and Namespace dp-sjj (provider joined-yl-gov) of "
+        "dataset 'dzzz-ml', owner 'sjj'; Pulumi refuses two resources of one name"
+    ), error
+    assert not out.exists()

@@ -41,6 +41,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 from dizuo.contracts import ORGANIZATION
 from dizuo.declaration.loader import Problem, read_utf8, read_yaml, show_value, yaml_mapping
 from dizuo.interrupt import interruptible
+from dizuo.naming import label
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 ROOT_STACK = "pulumi:pulumi:Stack"
@@ -149,6 +150,48 @@ class MissingUpstreamError(RuntimeError):
 
 class DuplicateUrnError(Exception):
     """Two resources of a stack program were given one URN."""
+
+
+# The labels by which an object says what of the declaration it stands for (datapool.shapes.dataset_labels, the
+# owner namespaces', cloud.shapes.system_labels, the StorageClasses'), in the order a reader looks for them.
+_DECLARED_BY = ("dataset", "system", "owner", "storage-pool")
+
+
+def _duplicates_said(urns: list[str], records: list[Registered]) -> str:
+    """One line for the first (up to three) of ``urns`` registered twice: the resource's name and type, and what each
+    registration stands for, as far as its inputs say (:func:`_stands_for`), which names the declaration entries whose
+    codes joined alike, where the URN names neither."""
+    said = []
+    for urn in dict.fromkeys(urns[:3]):
+        twins = [r for r in records if r.urn == urn]
+        # Sorted: the mock registers from several threads, so the order of the records is not the program's.
+        what = " and ".join(sorted(_stands_for(r, records) for r in twins))
+        said.append(f"{twins[0].name} ({twins[0].type}) is made {len(twins)} times: {what}")
+    return (
+        f"duplicate resource URN: {'; '.join(said)}; Pulumi refuses two resources of one name: rename one of the "
+        "declaration entries they are named after"
+    )
+
+
+def _stands_for(r: Registered, records: list[Registered]) -> str:
+    """What one registration is, from its inputs: a Kubernetes object's ``kind namespace/name`` with its provider and
+    the declaration entries its dizuo.io labels name; a cloud resource's name; else its type."""
+    metadata = r.inputs.get("metadata")
+    if isinstance(metadata, dict) and "name" in metadata:
+        namespace = metadata.get("namespace")
+        where = f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+        provider = next((p.name for p in records if r.provider.startswith(f"{p.urn}::")), None)
+        labels = metadata.get("labels")
+        labels = labels if isinstance(labels, dict) else {}
+        declared = [f"{key} {labels[label(key)]!r}" for key in _DECLARED_BY if label(key) in labels]
+        return (
+            f"{r.type.rpartition(':')[2]} {where}"
+            + (f" (provider {provider})" if provider else "")
+            + (f" of {', '.join(declared)}" if declared else "")
+        )
+    if isinstance(r.inputs.get("name"), str):
+        return f"{r.type.rpartition(':')[2]} {r.inputs['name']!r}"
+    return r.type
 
 
 class _RecordingMonitor(MockMonitor):
@@ -1094,8 +1137,7 @@ def run_stack(
 
     _sync_await(run_pulumi_func(program_body))
     if monitor.duplicate_urns:
-        shown = ", ".join(repr(urn) for urn in monitor.duplicate_urns[:3])
-        raise DuplicateUrnError(f"duplicate resource URN {shown}: two declared things map to one name")
+        raise DuplicateUrnError(_duplicates_said(monitor.duplicate_urns, monitor.records))
     run.exports = result.get("exports", Exports())
     run.resources = sorted(monitor.records, key=lambda r: r.urn)
     return run

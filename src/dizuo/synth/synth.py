@@ -29,6 +29,7 @@ from dizuo.exit_codes import BAD_INPUT, FAILED
 from dizuo.files import ChangedWhileWritingError, make_staging, output_place_problem, resolved_out, swap_in
 from dizuo.naming import label
 from dizuo.synth.engine import (
+    DuplicateUrnError,
     ProjectConfigError,
     Registered,
     StackConfigError,
@@ -406,6 +407,8 @@ def run_program(
             # Without the stack's config the program could not have run: the --stack given is the problem, and what
             # the program then missed first (a config key) would only hide it.
             raise SynthError([_no_such_config(stack_dir, stack)], BAD_INPUT) from exc
+        if isinstance(exc, DuplicateUrnError):  # what the declaration made twice, not a fault of the program's
+            raise SynthError([f"{stack_dir.shown}: {exc}"], FAILED) from exc
         raise SynthError([f"{stack_dir.shown}: the program failed: {exc}"], FAILED) from exc
     upstream[stack_reference_name(run.project, stack)] = run.exports
     return run
