@@ -2386,6 +2386,8 @@ def test_a_cron_daily_script_without_a_hashbang_is_read_as_bash_under_cronie_s_r
             for listing, text, says, case in [
                 ("jobs.deny", "logrotate\n", "names it", "daily-denied"),
                 ("jobs.allow", "0yum-daily.cron\n", "does not name it", "daily-not-allowed"),
+                # crontabs 1.11's run-parts skips a script its folder's whitelist names, a deny list despite its name.
+                ("whitelist", "man-db\nlogrotate\n", "names it (a deny list, whatever its name)", "daily-whitelisted"),
             ]
         ),
         pytest.param("cronie", {"cron.daily/jobs.allow": "logrotate\n"}, [], ANACRON_RUNS_DAILY, id="daily-allowed"),
@@ -2406,9 +2408,9 @@ def test_a_cron_daily_script_without_a_hashbang_is_read_as_bash_under_cronie_s_r
 @ROOT_OWNS_CRONTABS
 def test_cronie_s_run_parts_skips_the_scripts_its_job_lists_leave_out(logrotate_runners, tmp_path, family, lists,
                                                                        problems, evidence):  # fmt: skip
-    """DZ-AU-05: cronie's run-parts (crontabs) skips a script named on a line of its folder's jobs.deny, and, where
-    the folder has a jobs.allow, one not named there: a denied cron.daily/logrotate never runs, and a denied
-    cron.hourly/0anacron starts no anacron; Debian's run-parts reads neither file. The RedHat-family tree with
+    """DZ-AU-05: cronie's run-parts (crontabs) skips a script named on a line of its folder's jobs.deny or whitelist,
+    and, where the folder has a jobs.allow, one not named there: a denied cron.daily/logrotate never runs, and a denied
+    cron.hourly/0anacron starts no anacron; Debian's run-parts reads none of them. The RedHat-family tree with
     cronie-anacron under systemd, logrotate.timer disabled; the real Debian 12 tree without systemd as PID 1."""
     root = tmp_path / "root"
     if family == "cronie":

@@ -1529,16 +1529,27 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
 
 def _run_parts_skips(host: Host, script: str, daemon: str | None) -> str | None:
     """Why the run-parts of the daemon skips ``script`` of the folder it runs, None where it runs it. cronie's
-    (crontabs' run-parts) skips a script whose name is a line of the folder's jobs.deny, and, where the folder has a
-    jobs.allow, one whose name is no line of it (`grep -q "^name$"`); Debian's reads neither file."""
+    (crontabs' /usr/bin/run-parts) skips a script whose name is a line of the folder's jobs.deny, or, where the folder
+    has a jobs.allow, is no line of it, or is a line of its whitelist, a deny list despite its name (`grep -q
+    "^name$"` on each, in that order); Debian's reads none of them."""
+    # As crontabs 1.11's run-parts reads them (cronie-crond/crontabs run-parts at 9e74f2d, the script Fedora still
+    # installs, quoted in systemd-cron/systemd-cron#177). A later revision (0c600f0) reads no whitelist, and the one
+    # before --list/--test read no jobs.allow (`[ -r S1/jobs.allow ]`, a typo): the check follows the release.
     if daemon != "crond.service":
         return None
     folder, name = posixpath.split(script)
-    deny, allow = _read(host, f"{folder}/jobs.deny"), _read(host, f"{folder}/jobs.allow")
-    if deny is not None and name in deny.split("\n"):
+
+    def names_it(listing: str) -> bool | None:
+        """Whether a line of the folder's ``listing`` is the script's name; None where the folder has none."""
+        text = _read(host, f"{folder}/{listing}")
+        return None if text is None else name in text.split("\n")
+
+    if names_it("jobs.deny"):
         return f"{folder}/jobs.deny names it"
-    if allow is not None and name not in allow.split("\n"):
+    if names_it("jobs.allow") is False:
         return f"{folder}/jobs.allow does not name it"
+    if names_it("whitelist"):
+        return f"{folder}/whitelist names it (a deny list, whatever its name)"
     return None
 
 
