@@ -2336,6 +2336,55 @@ def test_a_cron_daily_script_without_a_hashbang_never_runs_under_debian_s_run_pa
     assert finding.problems == [NO_HASHBANG_NEVER_RUNS], finding.evidence
 
 
+DEBIAN_SYSTEMD_TEST = "# skip in favour of systemd timer\nif [ -d /run/systemd/system ]; then\n    exit 0\nfi\n"
+
+
+@pytest.mark.parametrize(
+    ("family", "problems"),
+    [
+        # A RedHat-family host without cronie: nothing runs cron.daily, and no Debian run-parts is there to blame (old
+        # code: "Debian's run-parts cannot exec it").
+        pytest.param(
+            "redhat",
+            [TIMER_DISABLED,
+             f"nor does cron run it: no cron daemon (crond.service, cron.service) is installed: nothing runs {DAILY}"],
+            id="redhat-without-cronie",
+        ),
+        # Debian without cron, its anacron.timer running cron.daily through Debian's run-parts, which cannot exec it.
+        pytest.param(
+            "debian", [TIMER_DISABLED, f"nor does cron run it: {NO_HASHBANG_NEVER_RUNS}"], id="debian-anacron-timer"
+        ),
+    ],
+)  # fmt: skip
+def test_without_a_cron_daemon_a_script_without_a_hashbang_is_judged_by_what_runs_cron_daily(
+    logrotate_runners, debian_anacron, tmp_path, family, problems
+):
+    """DZ-AU-05: with no cron daemon only Debian's anacron.timer runs cron.daily, through Debian's run-parts: where it
+    does, a script without a #! line never runs (Exec format error); where nothing does, that is what the check says.
+    Under systemd, logrotate.timer disabled, the script's #! line (and Debian's systemd test) taken off."""
+    root = tmp_path / "root"
+    if family == "redhat":
+        _redhat_cron_tree(root, logrotate_runners, anacron=False, noanacron=False)
+        (root / "usr/lib/systemd/system/crond.service").unlink()
+        shipped = "#!/bin/sh\n"
+    else:
+        shutil.copytree(logrotate_runners, root, symlinks=True)
+        shutil.copytree(debian_anacron, root, symlinks=True, dirs_exist_ok=True)
+        next(root.glob("*/systemd/system/cron.service")).unlink()
+        (root / "etc/init.d/cron").unlink()
+        shipped = f"#!/bin/sh\n\n{DEBIAN_SYSTEMD_TEST}"
+    script = root / DAILY.lstrip("/")
+    assert script.read_text().startswith(shipped), "the package's script has a #! line"
+    script.write_text(script.read_text().removeprefix(shipped))
+    if family == "redhat":
+        finding = _logrotate_scheduled_on(root, systemd=True, running=set())
+        assert finding.problems == problems, finding.evidence
+    else:
+        _assert_judged_with(
+            root, "anacron.timer", systemd=True, running={"anacron.timer"}, problems=problems, evidence=None
+        )
+
+
 def test_the_real_debian_run_parts_does_not_run_a_script_without_a_hashbang(tmp_path):
     """What the check's reading of a script without a #! line rests on: the real Debian run-parts (debianutils) fails
     to exec it (Exec format error), and runs nothing of it."""

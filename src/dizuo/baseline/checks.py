@@ -1317,20 +1317,26 @@ def _run_parts_path(host: Host, daily: str, tables: _CronTables, systemd: bool, 
     it its tests let run (Debian's /etc/crontab line steps aside where anacron is installed), else of the first
     /etc/anacrontab job whose run-parts on it runs, else cron's default."""
     file_test = _file_test_on(host, systemd)
-
-    def runs_daily(job: _CronJob) -> bool:
-        shell = shells(job.shell)
-        return shell is not None and None in _daily_stops(job.command, daily, file_test, shell)
-
     jobs = [job for job in tables.crontab if not job.skipped and job.user == "root"]
     jobs += [job for _, job in tables.anacrontab]
-    return next((job.path for job in jobs if runs_daily(job)), _CRON_PATH)
+    return next(
+        (job.path for job in jobs if None in (_job_daily_stops(job, daily, file_test, shells) or [])), _CRON_PATH
+    )
 
 
 def _daily_stops(command: str, daily: str, file_test: sh_guards.FileTest, shell: sh_guards.Shell) -> list[str | None]:
     """Each run-parts on ``daily`` of ``command`` as ``shell`` runs it: what stops it there, None where it runs."""
     ran = sh_guards.commands_run(command, file_test, shell)
     return [simple.stopped for simple in ran if daily in _RUN_PARTS.findall(simple.text)]
+
+
+def _job_daily_stops(
+    job: _CronJob, daily: str, file_test: sh_guards.FileTest, shells: _ShellLookup
+) -> list[str | None] | None:
+    """Each run-parts on ``daily`` of the job as its shell runs it (see _daily_stops); None where that shell is
+    missing or not executable, and nothing of the job runs."""
+    shell = shells(job.shell)
+    return None if shell is None else _daily_stops(job.command, daily, file_test, shell)
 
 
 def _found_on_path(name: str, path: str, shells: _ShellLookup) -> sh_guards.Shell | None:
@@ -1396,17 +1402,26 @@ def _anacron_runs_daily(
     jobs: list[str] = []
     stopped: list[str] = []
     for identifier, job in anacrontab:
-        if (shell := shells(job.shell)) is None:  # anacron's child cannot exec /bin/sh: nothing of the job runs
+        if (stops := _job_daily_stops(job, daily, file_test, shells)) is None:  # anacron's child cannot exec /bin/sh
             if daily in _RUN_PARTS.findall(job.command):
                 stopped.append(
                     f"{_ANACRONTAB}'s job {identifier} runs {daily} but {job.shell}, which anacron runs it with, is "
                     "missing or not executable"
                 )
             continue
-        stops = _daily_stops(job.command, daily, file_test, shell)
         jobs += [identifier] if None in stops else []
         stopped += [f"{_ANACRONTAB}'s job {identifier} runs {daily} but {stop}" for stop in stops if stop]
     return jobs, stopped
+
+
+def _anacron_timer_runs(host: Host, systemd: bool) -> bool:
+    """Whether Debian's anacron.timer starts anacron here: enabled (or static) and active, under systemd as PID 1."""
+    if not systemd:  # its timers never fire
+        return False
+    return (
+        _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
+        and _active_state(host, _ANACRON_TIMER) == "active"
+    )
 
 
 def _hourly_anacron_starters(host: Host, daemon: str | None, finding: Finding) -> list[str]:
@@ -1488,8 +1503,7 @@ def _what_runs_cron_daily(
                 else:
                     starts_anacron.append(file)
     jobs, stopped_jobs = _anacron_runs_daily(tables.anacrontab, daily, file_test, shells)
-    timer_runs = systemd and _unit_file_state(host, _ANACRON_TIMER) in {"enabled", "static"}
-    if timer_runs and _active_state(host, _ANACRON_TIMER) == "active":
+    if _anacron_timer_runs(host, systemd):
         starts_anacron.append(_ANACRON_TIMER)
     for starter in starts_anacron if jobs else []:
         chains.append((f"{starter}, whose {_ANACRONTAB} job {jobs[0]} runs {daily}", starter != _ANACRON_TIMER))
@@ -1553,6 +1567,27 @@ def _run_parts_skips(host: Host, script: str, daemon: str | None) -> str | None:
     return None
 
 
+def _no_hashbang_shell(
+    host: Host, script: str, daemon: str | None, tables: _CronTables, systemd: bool, shells: _ShellLookup
+) -> sh_guards.Shell | str | None:
+    """The shell the run-parts of the daemon runs ``script``, which has no #! line, with (_NO_HASHBANG_SHELL), or why
+    it never starts; None where no cron daemon and nothing else runs it, which the check then says as for any
+    script."""
+    if (runs_it := _NO_HASHBANG_SHELL.get(daemon or "")) is not None:
+        return shells(runs_it)
+    daily = posixpath.dirname(script)
+    # Without a cron daemon only Debian's anacron.timer runs cron.daily, through Debian's run-parts; where it does not,
+    # Debian's run-parts is no part of it (a RedHat-family host without cronie has none).
+    if daemon is None and not (
+        _anacron_timer_runs(host, systemd)
+        and _anacron_runs_daily(tables.anacrontab, daily, _file_test_on(host, systemd), shells)[0]
+    ):
+        return None
+    return (
+        f"{script} has no #! line, so Debian's run-parts cannot exec it (Exec format error): cron never runs logrotate"
+    )
+
+
 def _script_shell(
     host: Host, script: str, text: str, daemon: str | None, tables: _CronTables, systemd: bool, shells: _ShellLookup
 ) -> sh_guards.Shell | str | None:
@@ -1560,12 +1595,7 @@ def _script_shell(
     of the daemon's run-parts, _NO_HASHBANG_SHELL), or why the script never starts."""
     interpreter = _interpreter(text)
     if interpreter is None:
-        if (runs_it := _NO_HASHBANG_SHELL.get(daemon or "")) is None:
-            return (
-                f"{script} has no #! line, so Debian's run-parts cannot exec it (Exec format error): cron never runs "
-                "logrotate"
-            )
-        return shells(runs_it)
+        return _no_hashbang_shell(host, script, daemon, tables, systemd, shells)
     if shells(interpreter) is None:  # the kernel cannot start the script
         return f"{script}'s #! line names {interpreter}, which is missing or not executable: cron never runs logrotate"
     if (name := _env_runs(text)) is None:
