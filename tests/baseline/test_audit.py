@@ -2446,7 +2446,7 @@ def test_a_cron_daily_script_without_a_hashbang_is_read_as_bash_under_cronie_s_r
             "cronie", {"cron.hourly/jobs.deny": "0anacron\n"},
             [TIMER_DISABLED,
              f"nor does cron run it: {NOTHING_RUNS_DAILY}: /etc/anacrontab's job cron.daily runs /etc/cron.daily, but "
-             "nothing starts anacron"],
+             "nothing starts anacron: run-parts skips 0anacron: /etc/cron.hourly/jobs.deny names it"],
             "run-parts skips /etc/cron.hourly/0anacron, which would start anacron: /etc/cron.hourly/jobs.deny names it",
             id="anacron-denied",
         ),

@@ -1424,9 +1424,9 @@ def _anacron_timer_runs(host: Host, systemd: bool) -> bool:
     )
 
 
-def _hourly_anacron_starters(host: Host, daemon: str | None, finding: Finding) -> list[str]:
+def _hourly_anacron_starters(host: Host, daemon: str | None, finding: Finding, skips: list[str]) -> list[str]:
     """The cron.hourly scripts that start anacron (cronie-anacron's 0anacron) and that run-parts runs; one it skips
-    is named in the evidence."""
+    is named in the evidence, and why in ``skips``."""
     starters = [
         hourly
         for hourly in _files_in(host, "/etc/cron.hourly")
@@ -1435,6 +1435,7 @@ def _hourly_anacron_starters(host: Host, daemon: str | None, finding: Finding) -
     skipped = {hourly: why for hourly in starters if (why := _run_parts_skips(host, hourly, daemon))}
     for hourly, why in skipped.items():
         finding.see(f"run-parts skips {hourly}, which would start anacron: {why}")
+        skips.append(f"run-parts skips {posixpath.basename(hourly)}: {why}")
     return [hourly for hourly in starters if hourly not in skipped]
 
 
@@ -1455,7 +1456,10 @@ def _what_runs_cron_daily(
     starts_anacron: list[str] = []
 
     # The cron.hourly scripts that start anacron, read once if a line runs cron.hourly.
-    hourly_starters = functools.cache(functools.partial(_hourly_anacron_starters, host, daemon, finding))
+    skipped_starters: list[str] = []  # why run-parts skips a cron.hourly script that would start anacron
+    hourly_starters = functools.cache(
+        functools.partial(_hourly_anacron_starters, host, daemon, finding, skipped_starters)
+    )
     file_test = _file_test_on(host, systemd)
     skipped_files: set[str] = set()
     for file, user, command, shell, _path, skipped in tables.crontab:
@@ -1508,7 +1512,10 @@ def _what_runs_cron_daily(
     for starter in starts_anacron if jobs else []:
         chains.append((f"{starter}, whose {_ANACRONTAB} job {jobs[0]} runs {daily}", starter != _ANACRON_TIMER))
     if jobs and not starts_anacron:
-        why_not.append(f"{_ANACRONTAB}'s job {jobs[0]} runs {daily}, but nothing starts anacron")
+        why_not.append(
+            f"{_ANACRONTAB}'s job {jobs[0]} runs {daily}, but nothing starts anacron"
+            + "".join(f": {skip}" for skip in skipped_starters)
+        )
     elif starts_anacron and not jobs:
         why_not.append(
             f"anacron is started ({starts_anacron[0]}), and {stopped_jobs[0]}"
