@@ -2290,13 +2290,10 @@ def test_an_anacrontab_job_is_read_as_sh_runs_it(logrotate_runners, debian_anacr
     assert "SHELL=/bin/sh\n" in text, "the package's SHELL= setting is the one changed"
     text = text.replace(shipped, f"cron.daily\t{job}\n")
     anacrontab.write_text(text.replace("SHELL=/bin/sh\n", f"{shell}\n") if shell else text)
-    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
-    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
-    finding = _logrotate_scheduled_on(root, systemd=False, running={"cron"})
-    assert finding.problems == problems, finding.evidence
-    if not problems:
-        runs = f"cron runs {DAILY}: /etc/cron.d/anacron, whose /etc/anacrontab job cron.daily runs /etc/cron.daily"
-        assert runs in finding.evidence, finding.evidence
+    runs = f"cron runs {DAILY}: /etc/cron.d/anacron, whose /etc/anacrontab job cron.daily runs /etc/cron.daily"
+    _assert_judged_with(
+        root, "cron.service", systemd=False, running={"cron"}, problems=problems, evidence=None if problems else runs
+    )
 
 
 def test_the_real_anacron_runs_a_job_with_bin_sh_whatever_shell_says(debian_anacron, tmp_path):
@@ -2330,10 +2327,9 @@ def test_a_cron_daily_script_without_a_hashbang_never_runs_under_debian_s_run_pa
     script = root / DAILY.lstrip("/")
     assert script.read_text().startswith("#!/bin/sh\n"), "the package's script has a #! line"
     script.write_text(script.read_text().removeprefix("#!/bin/sh\n"))
-    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
-    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
-    finding = _logrotate_scheduled_on(root, systemd=False, running={"cron"})
-    assert finding.problems == [NO_HASHBANG_NEVER_RUNS], finding.evidence
+    _assert_judged_with(
+        root, "cron.service", systemd=False, running={"cron"}, problems=[NO_HASHBANG_NEVER_RUNS], evidence=None
+    )
 
 
 DEBIAN_SYSTEMD_TEST = "# skip in favour of systemd timer\nif [ -d /run/systemd/system ]; then\n    exit 0\nfi\n"
