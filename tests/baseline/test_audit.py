@@ -2394,25 +2394,49 @@ def test_the_real_debian_run_parts_does_not_run_a_script_without_a_hashbang(tmp_
     assert not (tmp_path / "ran").exists(), "run-parts ran the script"
 
 
+# A `[[` step aside that a shell not known (each `[[` taken to succeed) reads as never stepping aside.
+DOUBLE_BRACKET_STEP_ASIDE_NEGATED = "if [[ ! -d /run/systemd/system ]]; then\n    :\nelse\n    exit 0\nfi"
+NO_BASH_FOR_RUN_PARTS = (
+    f"{DAILY} has no #! line, so cronie's run-parts runs it with its own /bin/bash, which is missing or not executable "
+    "(run-parts itself cannot start): cron never runs logrotate"
+)
+
+
+@pytest.mark.parametrize(
+    ("step_aside", "bash", "problems"),
+    [
+        # Old code, before the #! reading: read as dash, whose `[[` fails, it passed.
+        pytest.param(DOUBLE_BRACKET_STEP_ASIDE, True, [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+                     id="bash-steps-aside"),
+        # Read as a shell not known, this one would pass: only bash's answer to the test steps aside.
+        pytest.param(DOUBLE_BRACKET_STEP_ASIDE_NEGATED, True, [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+                     id="bash-steps-aside-negated"),
+        # No /bin/bash: cronie's run-parts cannot start (old code: read as a shell not known).
+        pytest.param("", False, [TIMER_DISABLED, f"nor does cron run it: {NO_BASH_FOR_RUN_PARTS}"], id="no-bash"),
+    ],
+)  # fmt: skip
 @ROOT_OWNS_CRONTABS
-def test_a_cron_daily_script_without_a_hashbang_is_read_as_bash_under_cronie_s_run_parts(logrotate_runners, tmp_path):
+def test_a_cron_daily_script_without_a_hashbang_is_read_as_bash_under_cronie_s_run_parts(
+    logrotate_runners, tmp_path, step_aside, bash, problems
+):
     """DZ-AU-05: cronie's run-parts (a bash script) runs a cron.daily script without a #! line as a command of its
-    bash, which reads the script itself: as bash, whatever /bin/sh is. The RedHat-family tree with cronie-noanacron
-    under systemd, logrotate.timer disabled, its /bin/sh made dash, the script's #! line taken off and a `[[` step
-    aside for systemd put in: bash steps aside, and nothing runs logrotate (old code: read as dash, whose `[[` fails,
-    it passed)."""
+    bash, which reads the script itself: as bash, whatever /bin/sh is, and without /bin/bash run-parts runs nothing.
+    The RedHat-family tree with cronie-noanacron under systemd, logrotate.timer disabled, its /bin/sh made dash, the
+    script's #! line taken off and a `[[` step aside for systemd put in: bash steps aside, nothing runs logrotate."""
     root = tmp_path / "root"
     _redhat_cron_tree(root, logrotate_runners, anacron=False, noanacron=True)
     shutil.copy(logrotate_runners / "bin/dash", root / "usr/bin/dash")
     (root / "usr/bin/sh").unlink()
     (root / "usr/bin/sh").symlink_to("dash")
+    if not bash:
+        (root / "usr/bin/bash").unlink()
     script = root / DAILY.lstrip("/")
     shipped = "#!/bin/sh\n\n"
     assert script.read_text().startswith(shipped), "the package's script has a #! line"
-    script.write_text(f"{DOUBLE_BRACKET_STEP_ASIDE}\n" + script.read_text().removeprefix(shipped))
-    subprocess.run(["systemctl", f"--root={root}", "enable", "crond.service"], capture_output=True, check=True)
-    finding = _logrotate_scheduled_on(root, systemd=True, running={"crond.service"})
-    assert finding.problems == [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], finding.evidence
+    script.write_text(f"{step_aside}\n" + script.read_text().removeprefix(shipped))
+    _assert_judged_with(
+        root, "crond.service", systemd=True, running={"crond.service"}, problems=problems, evidence=None
+    )
 
 
 @pytest.mark.parametrize(

@@ -1581,7 +1581,11 @@ def _no_hashbang_shell(
     it never starts; None where no cron daemon and nothing else runs it, which the check then says as for any
     script."""
     if (runs_it := _NO_HASHBANG_SHELL.get(daemon or "")) is not None:
-        return shells(runs_it)
+        # cronie's run-parts is itself a `#!/bin/bash` script: without that bash it runs nothing of cron.daily.
+        return shells(runs_it) or (
+            f"{script} has no #! line, so cronie's run-parts runs it with its own {runs_it}, which is missing or not "
+            "executable (run-parts itself cannot start): cron never runs logrotate"
+        )
     daily = posixpath.dirname(script)
     # Without a cron daemon only Debian's anacron.timer runs cron.daily, through Debian's run-parts; where it does not,
     # Debian's run-parts is no part of it (a RedHat-family host without cronie has none).
