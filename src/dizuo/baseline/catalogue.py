@@ -178,11 +178,12 @@ class CheckKind(StrEnum):
     (daily 1, weekly 7, monthly 30) and no ``maxage`` below it. Args: ``path``, ``logs``, ``min_days``."""
     LOGROTATE_SCHEDULED = "logrotate_scheduled"
     """logrotate runs by either mechanism, as the host's packages run it: ``timer`` enabled and active where systemd
-    is PID 1, or cron: ``cron_script`` executable (and not one that exits under systemd, as Debian's does), something
-    running its folder (a crontab ``run-parts`` line, or an /etc/anacrontab job with anacron started by cronie's
-    0hourly/0anacron, Debian's cron.d/anacron or anacron.timer), and the first of ``cron_units`` the host has enabled
-    and running where that goes through cron. The evidence names the mechanism found. Args: ``timer``,
-    ``cron_units``, ``cron_script``."""
+    is PID 1, or cron: ``cron_script`` executable (and not one that exits under systemd, as Debian's does), run by
+    the daemon's run-parts (with a #! line where that is Debian's, which cannot exec one without; not left out by
+    cronie's, through its folder's jobs.deny, jobs.allow or whitelist), something running its folder (a crontab
+    ``run-parts`` line, or an /etc/anacrontab job with anacron started by cronie's 0hourly/0anacron, Debian's
+    cron.d/anacron or anacron.timer), and the first of ``cron_units`` the host has enabled and running where that goes
+    through cron. The evidence names the mechanism found. Args: ``timer``, ``cron_units``, ``cron_script``."""
     FILE_FRESH = "file_fresh"
     """The newest file matching glob ``path`` exists and is younger than ``max_age_hours``
     (``max_age_hours`` null = existence only). Args: ``path``, ``max_age_hours``."""
