@@ -1622,26 +1622,30 @@ def _script_shell(
     return found
 
 
+def _script_left_out(host: Host, script: str, daemon: str | None) -> str | None:
+    """Why run-parts never runs the cron.daily ``script``, whatever runs its folder: missing or not executable, or
+    skipped by the daemon's run-parts (_run_parts_skips); None where it is not left out."""
+    if host.run("test -f %s -a -x %s", script, script).rc != 0:
+        return f"{script} is missing or not executable: cron never runs logrotate"
+    skipped = _run_parts_skips(host, script, daemon)
+    return f"run-parts skips {script}: {skipped}, so cron never runs logrotate" if skipped else None
+
+
 def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, finding: Finding) -> list[str]:
     """Why cron does not run ``cron_script`` here (none when it does, the chain that runs it in the evidence):
     the script executable (and not one that steps aside under systemd, where systemd is PID 1), something running
     its folder, and the first of ``cron_units`` the host has enabled and running where that goes through cron."""
     script = args["cron_script"]
     daily = posixpath.dirname(script)
-    if host.run("test -f %s -a -x %s", script, script).rc != 0:
-        return [f"{script} is missing or not executable: cron never runs logrotate"]
+    units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
+    daemon = units[0][0] if units else None
+    if left_out := _script_left_out(host, script, daemon):
+        return [left_out]
     text = _read(host, script) or ""
     # Each shell is looked up once for the whole check: the script's and the crontabs' are mostly the same /bin/sh.
     shells = functools.cache(functools.partial(_shell_on, host))
-    units = [(unit, state) for unit in args["cron_units"] if (state := _unit_file_state(host, unit)) is not None]
-    daemon = units[0][0] if units else None
-    tables = _cron_tables(host, daemon, systemd)
-    skipped = _run_parts_skips(host, script, daemon)
-    shell = (
-        f"run-parts skips {script}: {skipped}, so cron never runs logrotate"
-        if skipped
-        else _script_shell(host, script, text, daemon, tables, systemd, shells)
-    )
+    tables = _cron_tables(host, daemon, systemd)  # read only for a script run-parts would run
+    shell = _script_shell(host, script, text, daemon, tables, systemd, shells)
     if isinstance(shell, str):
         return [shell]
     if systemd and _steps_aside_for_systemd(host, text, shell):
