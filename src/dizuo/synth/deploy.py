@@ -285,7 +285,36 @@ def run(
     """
     if action not in {"preview", "up"}:
         raise ValueError(action)
-    # What can be checked here comes first, so a mistake is not hidden behind "install Pulumi".
+    # A mistake in what was given and a missing CLI (or passphrase) are said together: said one at a time, a user who
+    # fixed the one said first would only then meet the other.
+    try:
+        pulumi_path, missing = check_prerequisites(), None
+    except DeployError as exc:
+        pulumi_path, missing = "", exc
+    try:
+        selected, pack, url, folder = _checked_inputs(stack, stacks_root, backend, only, new_backend=new_backend)
+    except DeployError as exc:
+        if missing is None:
+            raise
+        raise DeployError(f"{exc}\n{missing}", exc.code) from None
+    if missing is not None:
+        raise missing
+    # Pulumi in a session of its own: each signal reaches it from dizuo only, once (_cancel_pulumi).
+    with tempfile.TemporaryDirectory(prefix="dizuo-pulumi-") as wrapper_root:
+        session_command = pulumi_in_a_session_of_its_own(pulumi_path, Path(wrapper_root))
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
+        return _run_stacks(action, stack, selected, pack, url, session_command, on_output)
+
+
+def _checked_inputs(
+    stack: str, stacks_root: Path, backend: str | None, only: set[str] | None, *, new_backend: bool
+) -> tuple[list[StackDir], Path, str, Path | None]:
+    """:func:`run`'s checks of what it was given, before Pulumi runs: the stacks selected, their policy pack, the
+    backend's URL and its folder (None for a bucket). DeployError for the first problem."""
     selected = selected_stacks(stacks_root, only)
     check_stack_configs(selected, stack)
     pack = policy_pack(stacks_root)
@@ -300,16 +329,7 @@ def run(
             "there)"
         )
     check_declarations(selected, stack)
-    pulumi_path = check_prerequisites()
-    # Pulumi in a session of its own: each signal reaches it from dizuo only, once (_cancel_pulumi).
-    with tempfile.TemporaryDirectory(prefix="dizuo-pulumi-") as wrapper_root:
-        session_command = pulumi_in_a_session_of_its_own(pulumi_path, Path(wrapper_root))
-        if folder is not None:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DeployError(f"{backend_named(backend, url)}: cannot create it: {exc.strerror or exc}") from None
-        return _run_stacks(action, stack, selected, pack, url, session_command, on_output)
+    return selected, pack, url, folder
 
 
 def _run_stacks(
