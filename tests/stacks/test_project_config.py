@@ -10,10 +10,12 @@ Project.Validate, ValidateConfigValue), config.go (mergeConfig, validateStackCon
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dizuo.exit_codes import BAD_INPUT
+from dizuo.synth.deploy import check_declarations
 from dizuo.synth.engine import read_stack_config, run_stack
 from dizuo.synth.synth import StackDir, SynthError, run_program
 
@@ -234,3 +236,35 @@ def test_a_stack_file_importing_esc_environments_is_refused_and_an_empty_environ
     said = f"{folder / 'Pulumi.t.yaml'}: not a readable stack config: environment: "
     assert said in str(refused.value), refused.value
     assert "which only Pulumi Cloud opens" in str(refused.value), refused.value
+
+
+def test_each_pulumi_yaml_is_read_once_by_synth_and_by_the_check_before_an_update(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack's Pulumi.yaml with a config: block is read once to run its program offline (its config, then the
+    project name the engine runs it as) and once to check the declaration its stack config names before `dizuo up`,
+    where it was read for its YAML, again for its config keys and, by synth, once more for its name (and could be
+    judged on one version and run as another)."""
+    folder = one_file_stack(tmp_path / "stacks" / "3-proj", "import pulumi\n")
+    _project(folder, "  replicas: 2\n")
+    (folder / "Pulumi.t.yaml").write_text(f"config:\n  dizuo:declaration: {YULIN}\n", encoding="utf-8")
+    project = folder / "Pulumi.yaml"
+    read: list[Path] = []
+    read_bytes, read_text = Path.read_bytes, Path.read_text
+
+    def counted_bytes(path: Path) -> bytes:
+        read.append(path)
+        return read_bytes(path)
+
+    def counted_text(path: Path, *args: Any, **kwargs: Any) -> str:
+        read.append(path)
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_bytes", counted_bytes)
+    monkeypatch.setattr(Path, "read_text", counted_text)
+    run = run_program(StackDir(folder, 3, "proj"), "t", YULIN, {})
+    assert run.project == "dizuo-proj"
+    assert read.count(project) == 1, "synth"
+    read.clear()
+    check_declarations([StackDir(folder, 3, "proj")], "t")
+    assert read.count(project) == 1, "dizuo up's check of the declarations"

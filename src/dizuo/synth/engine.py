@@ -39,7 +39,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from dizuo.contracts import ORGANIZATION
-from dizuo.declaration.loader import Problem, read_utf8, read_yaml, show_value, yaml_mapping
+from dizuo.declaration.loader import Problem, read_utf8, show_value, yaml_mapping
 from dizuo.interrupt import interruptible
 from dizuo.naming import label
 
@@ -803,12 +803,11 @@ def _project_config_key(project: str, written: str, given: Any) -> _ProjectConfi
     )
 
 
-def read_project_config(stack_dir: Path, project: str, document: Mapping[str, Any]) -> list[_ProjectConfigKey]:
-    """The ``config:`` block of ``stack_dir/Pulumi.yaml`` (project-level config) of project ``project``, whose
-    ``document`` :func:`_project_document` read, each entry checked as the Pulumi CLI checks it when it loads the
-    project, its values read by yaml.v3 as the stack config's are. ProjectConfigError names the key Pulumi would
-    refuse, or a stack config folder elsewhere (``stackConfigDir``), which dizuo does not read from."""
-    path = stack_dir / "Pulumi.yaml"
+def read_project_config(project_file: ProjectFile) -> list[_ProjectConfigKey]:
+    """The ``config:`` block (project-level config) of ``project_file``, each entry checked as the Pulumi CLI checks it
+    when it loads the project, its values read by yaml.v3 as the stack config's are. ProjectConfigError names the key
+    Pulumi would refuse, or a stack config folder elsewhere (``stackConfigDir``), which dizuo does not read from."""
+    document, project = project_file.document, project_file.name
     config = document.get("config")
     if isinstance(config, str) or "stackConfigDir" in document:  # `config: <folder>` is the old spelling
         key = "stackConfigDir" if "stackConfigDir" in document else "config"
@@ -821,7 +820,7 @@ def read_project_config(stack_dir: Path, project: str, document: Mapping[str, An
     if not isinstance(config, dict):
         raise ProjectConfigError(f"config: a mapping of keys to their declarations, not {type(config).__name__}")
     try:
-        entries = _config_entries(path.read_text(encoding="utf-8"))
+        entries = _config_entries(project_file.text)
     except yaml.YAMLError as exc:
         raise ProjectConfigError(str(exc)) from None
     declared: dict[str, _ProjectConfigKey] = {}
@@ -851,6 +850,19 @@ class StackConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ProjectFile:
+    """A stack folder's ``Pulumi.yaml`` as read once (:func:`read_project_file`): the project's name, for the engine
+    to run the program under, and its ``config:`` block, for :func:`stack_config`."""
+
+    text: str
+    """The file's text, whose ``config:`` keys in the order written :func:`_config_entries` reads."""
+    document: dict[str, Any]
+    """The mapping it holds, as :func:`~dizuo.declaration.loader.read_yaml` reads it."""
+    name: str
+    """The project's name (:func:`_project_name`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StackFile:
     """A stack's ``Pulumi.<stack>.yaml`` as read once (:func:`read_stack_file`), for :func:`stack_config`."""
 
@@ -873,13 +885,17 @@ def read_stack_file(path: Path, shown: str) -> tuple[StackFile | None, list[Prob
     return StackFile(text, document), []
 
 
-def read_stack_config(stack_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
+def read_stack_config(
+    stack_dir: Path, stack: str, project_file: ProjectFile | None = None
+) -> tuple[dict[str, str], set[str]]:
     """The plain values and secret keys of :func:`stack_config`."""
-    config = stack_config(stack_dir, stack)
+    config = stack_config(stack_dir, stack, project_file=project_file)
     return config.values, config.secrets
 
 
-def stack_config(stack_dir: Path, stack: str, stack_file: StackFile | None = None) -> StackConfig:
+def stack_config(
+    stack_dir: Path, stack: str, stack_file: StackFile | None = None, project_file: ProjectFile | None = None
+) -> StackConfig:
     """Plain values and secret keys of ``Pulumi.<stack>.yaml`` merged with the project's ``config:`` block in
     ``Pulumi.yaml``, each value as the Pulumi CLI passes it (see :func:`_config_value`), each key as it names it: one
     without a namespace (``replicas``) after the project (``dizuo-cloud:replicas``, as
@@ -895,11 +911,11 @@ def stack_config(stack_dir: Path, stack: str, stack_file: StackFile | None = Non
     secret, so the program runs its secret paths and the writer withholds the value (and its type goes unchecked).
 
     ``stack_file`` is ``Pulumi.<stack>.yaml`` where the caller has read it already (:func:`read_stack_file`), so that
-    the file is read once; without it, the file is read here.
+    the file is read once; without it, the file is read here. ``project_file`` is ``stack_dir/Pulumi.yaml`` likewise.
     """
-    document = _project_document(stack_dir)
-    project = _project_name(document)
-    declared = read_project_config(stack_dir, project, document)
+    project_file = project_file or read_project_file(stack_dir)
+    project = project_file.name
+    declared = read_project_config(project_file)
     values: dict[str, str] = {}
     secrets: set[str] = set()
     written_values: dict[str, Any] = {}  # each value as yaml.v3 read it, by the key the program reads
@@ -1026,18 +1042,14 @@ def _pulumi_key(written: str, project: str) -> str:
     )
 
 
-def project_name(stack_dir: Path) -> str:
-    """The Pulumi project name from ``Pulumi.yaml``; ProjectConfigError, naming the line or key, when it has none."""
-    return _project_name(_project_document(stack_dir))
-
-
-def _project_document(stack_dir: Path) -> dict[str, Any]:
+def read_project_file(stack_dir: Path) -> ProjectFile:
     """``stack_dir/Pulumi.yaml``, read once: ProjectConfigError naming the line when it is no YAML mapping (or gives a
-    key twice)."""
-    document, problems = read_yaml(stack_dir / "Pulumi.yaml", "Pulumi.yaml")
-    if document is None:
+    key twice), or naming the key when it gives the project no name."""
+    text, problems = read_utf8(stack_dir / "Pulumi.yaml", "Pulumi.yaml")
+    document, problems = yaml_mapping(text, "Pulumi.yaml") if text is not None else (None, problems)
+    if text is None or document is None:
         raise ProjectConfigError("; ".join(p.message for p in problems))
-    return document
+    return ProjectFile(text, document, _project_name(document))
 
 
 def _project_name(document: Mapping[str, Any]) -> str:
@@ -1101,13 +1113,15 @@ def run_stack(
     secret_keys: set[str],
     upstream: Mapping[str, Mapping[str, Any]],
     program: Callable[[], None] | None = None,
+    project_file: ProjectFile | None = None,
 ) -> StackRun:
-    """Run ``stack_dir/__main__.py`` (or ``program``) under the mock engine, from inside ``stack_dir``.
+    """Run ``stack_dir/__main__.py`` (or ``program``) under the mock engine, from inside ``stack_dir``, as the project
+    of its ``Pulumi.yaml`` (``project_file`` where the caller has read it already).
 
     ``upstream`` maps fully qualified stack names (``organization/<project>/<stack>``) to their exports. It runs in a
     thread of its own, so that Ctrl-C and SIGTERM reach the caller at once.
     """
-    project = project_name(stack_dir)
+    project = (project_file or read_project_file(stack_dir)).name
     run = StackRun(project=project, stack=stack)
     monitor = _RecordingMonitor(_Mocks(upstream))
     settings.ROOT.set(None)  # a fresh root Stack per program: exports must not leak between stacks

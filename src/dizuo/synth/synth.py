@@ -36,6 +36,7 @@ from dizuo.synth.engine import (
     StackRun,
     engine_urns,
     map_keys,
+    read_project_file,
     read_stack_config,
     run_stack,
     unwrap,
@@ -389,7 +390,8 @@ def run_program(
     pointed at ``declaration_dir``, plus ``secrets``; add its exports to ``upstream``. Raises :class:`SynthError`."""
     config_file = stack_dir.path / f"Pulumi.{stack}.yaml"
     try:
-        config, secret_keys = read_stack_config(stack_dir.path, stack)
+        project_file = read_project_file(stack_dir.path)  # once: for the config and for the engine's project name
+        config, secret_keys = read_stack_config(stack_dir.path, stack, project_file)
     except ProjectConfigError as exc:  # its name first, then its config: block, which every stack of the folder reads
         raise SynthError([f"{stack_dir.path / 'Pulumi.yaml'}: not a Pulumi project file: {exc}"], BAD_INPUT) from exc
     except (OSError, yaml.YAMLError, AttributeError, StackConfigError) as exc:
@@ -401,7 +403,7 @@ def run_program(
         config[key] = value
         secret_keys.add(key)
     try:
-        run = run_stack(stack_dir.path, stack, config, secret_keys, upstream)
+        run = run_stack(stack_dir.path, stack, config, secret_keys, upstream, project_file=project_file)
     except Exception as exc:  # a failing stack program: report it, write nothing
         if not config_file.exists():
             # Without the stack's config the program could not have run: the --stack given is the problem, and what
