@@ -304,6 +304,40 @@ def test_a_resource_inherits_the_aliases_its_parent_inherited(tmp_path: Path) ->
     assert "aliases" not in written["apart"], written["apart"]
 
 
+def test_an_alias_given_as_the_engines_urn_claims_the_deployed_resource_once(tmp_path: Path) -> None:
+    """A resource renamed with an alias written as a URN, as `pulumi stack --show-urns` shows the deployed one (the
+    engine's form), is taken for that deployed resource in the mock monitor's URNs too, which `dizuo released` and the
+    rename checks compare: once, beside the same alias given by name, nested in components or at the top. The URN was
+    kept as written, in the engine's form, where the monitor names resources otherwise: the deployed resource went
+    unclaimed (`dizuo released` would unprotect it) and the alias was listed twice."""
+    urn, network = "urn:pulumi:yulin-prod::dizuo-net::", "openstack:networking/network:Network"
+    program = (
+        "import pulumi\nimport pulumi_openstack as openstack\n"
+        "outer = pulumi.ComponentResource('dizuo:test:Outer', 'city')\n"
+        "inner = pulumi.ComponentResource('dizuo:test:Inner', 'zone', opts=pulumi.ResourceOptions(parent=outer))\n"
+        "openstack.networking.Network(\n"
+        "    '{nested}', name='n', opts=pulumi.ResourceOptions(parent=inner{nested_aliases}))\n"
+        "openstack.networking.Network('{top}', name='t'{top_aliases})\n"
+    )
+    deployed = program.format(nested="old", nested_aliases="", top="was", top_aliases="")
+    renamed = program.format(
+        nested="new",
+        nested_aliases=f", aliases=['{urn}dizuo:test:Outer$dizuo:test:Inner${network}::old', pulumi.Alias(name='old')]",
+        top="now",
+        top_aliases=f", opts=pulumi.ResourceOptions(aliases=['{urn}{network}::was'])",
+    )
+    runs = {}
+    for when, text in (("before", deployed), ("after", renamed)):
+        folder = one_file_stack(tmp_path / when / "0-net", text)
+        runs[when] = run_stack(folder, "yulin-prod", {}, set(), {})
+    before = {r.name: r.urn for r in runs["before"].resources}
+    after = {r.name: r for r in runs["after"].resources}
+    assert after["new"].aliases == (before["old"],), after["new"].aliases
+    assert after["now"].aliases == (before["was"],), after["now"].aliases
+    assert after["new"].engine_aliases == (f"{urn}dizuo:test:Outer$dizuo:test:Inner${network}::old",)
+    assert after["now"].engine_aliases == (f"{urn}{network}::was",), "the engine's form, as given"
+
+
 def test_openstack_json_carries_every_option_that_changes_what_pulumi_up_does(tmp_path: Path) -> None:
     """A program's replace_on_changes, replace_with, deleted_with, import and replacement_trigger reach openstack.json,
     each URN as the engine's, each list sorted and a secret withheld, so a reviewer sees a resource that an input,

@@ -284,7 +284,7 @@ class _RecordingMonitor(MockMonitor):
         or a spec whose unset parts are the resource's, its stack and project the program's. A spec naming a parent of
         its own stands under that parent, or under the URN the engine found that parent by when an alias found it."""
         if alias.urn:
-            return [str(alias.urn)]
+            return [form.given(str(alias.urn))]
         spec = alias.spec
         type_, name = spec.type or request.type, spec.name or request.name
         stack, project = spec.stack or get_stack(), spec.project or get_project()
@@ -346,6 +346,19 @@ class _UrnForm:
             elif parent_type != ROOT_STACK:
                 qualified = f"{parent_type}${type_}"
         return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+    def given(self, urn: str) -> str:
+        """An alias ``urn`` as a program gives it, the engine's (``pulumi stack --show-urns``), in this form: the engine
+        takes it as it is; the mock monitor would have named that resource by its parent's own type only, the stack's
+        where it has no other parent, and only so does it match the URNs the monitor gave the stack's resources."""
+        if self.engine:
+            return urn
+        parts = urn.split("::", 3)
+        if len(parts) < 4:  # not a URN: left as given, as the engine leaves it
+            return urn
+        types = parts[2].split("$")
+        parts[2] = f"{types[-2] if len(types) > 1 else ROOT_STACK}${types[-1]}"
+        return "::".join(parts)
 
     def inherited(self, type_: str, name: str, parent_name: str, parent_alias: str) -> str:
         """The URN a child ``type_`` ``name`` of the resource named ``parent_name`` had when that resource had the URN
