@@ -19,12 +19,14 @@ import pulumi
 import pytest
 import yaml
 from pulumi.runtime.proto import resource_pb2
+from typer.testing import CliRunner
 
 import dizuo.synth.engine as engine_module
 import dizuo.synth.synth as synth_module
-from declarations import city_copy, zone_renamed
+from declarations import city_copy, cluster_renamed, zone_renamed
 from dizuo.baseline.catalogue import Scope, packaged
 from dizuo.baseline.policies import policies
+from dizuo.cli import app
 from dizuo.cloud import shapes
 from dizuo.declaration import Declaration, load
 from dizuo.exit_codes import BAD_INPUT
@@ -843,6 +845,40 @@ def test_synth_cli_prints_the_summary_table(tmp_path: Path) -> None:
     ) in lines, done.stdout
     assert "33 departments, 115 systems, 44 datasets; manifests valid against Kubernetes 1.30 (strict)" in lines
     assert (tmp_path / "out" / "summary.json").exists()
+
+
+def test_synth_names_the_files_of_the_previous_build_it_no_longer_writes(tmp_path: Path) -> None:
+    """After yl-gov is renamed yl-egov (renamed_from) and the network stack removed, `dizuo synth --out DIR` over the
+    previous build replaces it whole (exit 0: baseline/yl-gov.yaml and network/openstack.json are gone, so a GitOps
+    tool applying DIR never gets the cluster's objects twice) and names those files, which a GitOps source may still
+    name; a first build, or one that drops nothing, names none."""
+    stacks, out = tmp_path / "stacks", tmp_path / "build"
+    for stack in ("0-baseline", "0-network"):
+        shutil.copytree(ROOT / "stacks" / stack, stacks / stack, ignore=shutil.ignore_patterns("__pycache__"))
+    city = city_copy(tmp_path / "city")
+    runner = CliRunner()
+    synth_command = ["synth", str(city), "--out", str(out), "--stacks", str(stacks)]
+    first = runner.invoke(app, synth_command, env={"COLUMNS": "300"})
+    assert first.exit_code == 0, first.output
+    assert "no longer in the build" not in first.output
+    assert (out / "baseline" / "yl-gov.yaml").is_file()
+    shutil.rmtree(city)
+    city_copy(city, cluster_renamed("yl-gov", "yl-egov"))
+    shutil.rmtree(stacks / "0-network")
+    again = runner.invoke(app, synth_command, env={"COLUMNS": "300"})
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.output.split())
+    assert (
+        f"no longer in the build (the previous one in {out} had them): baseline/yl-gov.yaml, network/openstack.json;"
+        in text
+    ), text
+    assert "a GitOps source naming them" in text, text
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml")) == [
+        f"baseline/{c}.yaml" for c in sorted(c.name for c in load(city).clusters)
+    ]
+    unchanged = runner.invoke(app, synth_command, env={"COLUMNS": "300"})
+    assert unchanged.exit_code == 0, unchanged.output
+    assert "no longer in the build" not in unchanged.output
 
 
 @pytest.mark.parametrize("command", [["synth", str(YULIN), "--out", "build"], ["released", str(YULIN), str(YULIN)]])

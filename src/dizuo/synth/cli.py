@@ -111,6 +111,18 @@ def _print_built(declaration: Declaration, result: SynthResult, out_dir: Path) -
         records = f"{dns['records']} DNS records for the ingress names in {dns['zone_file']}"
         out.print(records, markup=False, soft_wrap=True)
     out.print(_policy_pack_line(result.summary["policy_pack"]), markup=False, highlight=False, soft_wrap=True)
+    if result.dropped:
+        # Replaced with the rest of the previous build: a GitOps source naming one (README's include of a cluster's
+        # files) would now sync nothing from it, and is to be pointed at the files that replace it.
+        out.print(
+            f"no longer in the build (the previous one in {out_dir} had them): {', '.join(result.dropped)}; a GitOps "
+            "source naming them (a renamed or removed cluster's include, a removed stack's folder) now finds nothing "
+            "there: point it at this build's files",
+            style="yellow",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _policy_pack_line(pack: dict[str, Any]) -> str:

@@ -148,6 +148,9 @@ class SynthResult:
     out: Path
     runs: dict[str, StackRun] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    """The files of the build ``out`` held before that this one no longer has (a cluster renamed or gone, a stack
+    removed), relative to ``out``: a GitOps source naming one of them finds nothing there now."""
 
 
 def _provider_clusters(run: StackRun) -> dict[str, str]:
@@ -312,6 +315,7 @@ def synth(
     stack = stack or f"{declaration.city.code}-{declaration.city.environment}"
     out = resolved_out(out)  # the folder checked is the folder written: `link/../x` is x beside link's target
     check_output_dir(out, declaration_dir, stacks_root, declaration)
+    previous = _previous_build(out, declaration)
     stacks = discover(stacks_root)
     if named:
         # The default environment may lack a config (manifests of a city whose stacks are not set up yet); a named
@@ -343,6 +347,7 @@ def synth(
         _write_dns_records(declaration, result, staging)
         # What this build wrote, so that the next one replaces exactly that, whatever its declaration has become.
         result.summary["files"] = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+        result.dropped = sorted(previous - {SUMMARY, *result.summary["files"]})
         _write(staging / SUMMARY, json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
         _swap_in_build(staging, out, declaration)
     except OSError as exc:  # the disk filled, a folder became unwritable: the build could not finish
@@ -514,6 +519,13 @@ def _foreign_content(out: Path, declaration: Declaration) -> str | None:
         f"is not a previous dizuo synth output (it holds {shown}), and it would be replaced as a whole; choose a new "
         "or empty directory"
     )
+
+
+def _previous_build(out: Path, declaration: Declaration) -> set[str]:
+    """The files of the previous build in ``out`` that are there (none when ``out`` is new or empty)."""
+    if not out.is_dir():
+        return set()
+    return {path for path in _previous_files(out, declaration) if (out / path).is_file()}
 
 
 def _previous_files(out: Path, declaration: Declaration) -> set[str]:
