@@ -1058,3 +1058,52 @@ def test_a_csv_ceph_pool_id_without_its_kind_is_its_pool_s_own_usage(tmp_path, d
     assert pools == {"xc-ceph": (300, 400, 2), "dmz-ceph": (3, 9, 0), "datapool-ceph": (20, 40, 0)}, pools
     kinds = {h.series: (h.labels["kind"], h.labels["system"]) for h in histories}
     assert kinds["sjj-tyrz/phase1-ceph"] == ("", "sjj-tyrz"), kinds
+
+
+def renamed_city_csv(tmp_path: Path, ids: dict[str, tuple[int, int]]) -> list[UsageHistory]:
+    """``ids`` (each to the first and last timestamp it is sampled at, 15-min steps) written as a flat `--csv` file in
+    sorted order, read with a copy of Yulin where yl-gov is renamed yl-egov."""
+    from declarations import city_copy, cluster_renamed  # noqa: PLC0415
+
+    city = city_copy(tmp_path / "city", cluster_renamed("yl-gov", "yl-egov"))
+    rows = [
+        f"{name},{t},{10 * GIB},{40 * GIB}"
+        for name, (first, last) in ids.items()
+        for t in np.arange(first, last + 1, 900, dtype=np.int64)
+    ]
+    path = tmp_path / "usage.csv"
+    path.write_text("\n".join(["series,timestamp,used_bytes,capacity_bytes", *sorted(rows)]) + "\n")
+    return label_from_declaration(read_usage_csv(path), Ownership.from_declaration(load(city)))
+
+
+def test_a_csv_claim_id_without_its_kind_under_a_renamed_cluster_s_two_names_is_one_claim(tmp_path):
+    """`yl-gov/sjj-tyrz/data` until the relabel and `yl-egov/sjj-tyrz/data` since, without `pvc:`, are one claim of
+    sjj-tyrz with its whole history under the name sampled last, as with `pvc:` (not the claim counted twice)."""
+    histories = renamed_city_csv(
+        tmp_path,
+        {"yl-gov/sjj-tyrz/data": (NOW - 14 * DAY, NOW - 3 * DAY), "yl-egov/sjj-tyrz/data": (NOW - 3 * DAY, NOW)},
+    )
+    assert {h.series: h.timestamps.size for h in histories} == {"yl-egov/sjj-tyrz/data": 14 * 96 + 1}
+    (claim,) = histories
+    assert (claim.labels["kind"], claim.labels["system"]) == ("pvc", "sjj-tyrz"), claim.labels
+
+
+def test_a_csv_id_without_a_kind_is_read_whole_and_a_pool_s_only_under_a_cluster_it_may_carry(tmp_path, declaration):
+    """Without its kind, a node filesystem's id keeps its instance's port (`yl-mon-01:9100//var` is not volume
+    `9100//var`, nor every root `9100//`), and a declared Ceph pool's name under a cluster it may be labelled with
+    (a declared cluster's name, its fsid, `job:<job>`) is the pool's own usage, under any other (`somens/xc-ceph`) a
+    volume of no kind."""
+    fsid = next(p for p in declaration.storage_pools() if p.name == "xc-ceph").ceph_cluster_id
+    ids = ["yl-mon-01:9100//var", "yl-mon-01:9100//", "yl-mon-02:9100//", "somens/xc-ceph"]
+    ids += ["yl-gov/xc-ceph", f"{fsid}/xc-ceph", "job:ceph/xc-ceph"]
+    histories, _ = flat_csv_report(tmp_path / "usage.csv", dict.fromkeys(ids, (1 * GIB, 2 * GIB)), declaration)
+    read = {h.series: (h.labels["kind"], h.labels["volume"]) for h in histories}
+    assert read == {
+        "yl-mon-01:9100//var": ("", "yl-mon-01:9100//var"),
+        "yl-mon-01:9100//": ("", "yl-mon-01:9100//"),
+        "yl-mon-02:9100//": ("", "yl-mon-02:9100//"),
+        "somens/xc-ceph": ("", "somens/xc-ceph"),
+        "yl-gov/xc-ceph": ("ceph_pool", "yl-gov/xc-ceph"),
+        f"{fsid}/xc-ceph": ("ceph_pool", f"{fsid}/xc-ceph"),
+        "job:ceph/xc-ceph": ("ceph_pool", "job:ceph/xc-ceph"),
+    }, read

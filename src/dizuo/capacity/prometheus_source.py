@@ -521,8 +521,9 @@ class Ownership:
     pools: frozenset[str]
     # Each name a declared cluster goes by (a renamed one's former name too), to its name (Declaration.cluster_names).
     clusters: Mapping[str, str] = field(default_factory=dict)
-    # The declared pools of Ceph backends (ceph-rbd, cephfs): their usage is a ceph_pool series.
-    ceph_pools: frozenset[str] = frozenset()
+    # The declared pools of Ceph backends (ceph-rbd, cephfs), whose usage is a ceph_pool series, each to its Ceph
+    # cluster's fsid (ceph_cluster_id; '' where not declared).
+    ceph_pools: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_declaration(cls, declaration: Declaration | None) -> Ownership:
@@ -552,7 +553,9 @@ class Ownership:
             by_code=by_code,
             pools=frozenset(p.name for p in declaration.storage_pools()),
             clusters=declaration.cluster_names(),
-            ceph_pools=frozenset(p.name for p in declaration.storage_pools() if p.backend in CEPH_BACKENDS),
+            ceph_pools={
+                p.name: p.ceph_cluster_id or "" for p in declaration.storage_pools() if p.backend in CEPH_BACKENDS
+            },
         )
 
     def former_names(self) -> dict[str, str]:
@@ -584,19 +587,28 @@ class Ownership:
 
     def id_kind(self, series: str) -> tuple[str, str]:
         """The kind ('' where it says none) and volume of a CSV series id: ``<kind>:<volume>``, or a volume as the
-        exporter names them without its kind. A Ceph pool's id without its ``ceph_pool:`` kind is still that pool's
-        own usage (see ``names_ceph_pool``), not a volume of no one's or one more inside the pool."""
+        exporter names them without its kind, whole (``yl-mon-01:9100//var`` is a filesystem whose instance has a port,
+        not a kind). Without its kind, a Ceph pool's id is still that pool's own usage (see ``names_ceph_pool``), not
+        a volume of no one's or one more inside the pool, and ``<cluster>/<namespace>/<claim>`` naming a declared
+        cluster (either name of a renamed one) is a claim, as ``volume_owner`` reads it."""
         kind, _, name = series.partition(":")
         if kind in get_args(Kind):
             return kind, name
-        return ("ceph_pool", series) if self.names_ceph_pool(series) else ("", series.rpartition(":")[2])
+        if self.names_ceph_pool(series):
+            return "ceph_pool", series
+        parts = series.split("/")
+        return ("pvc" if len(parts) == 3 and parts[0] in self.clusters and all(parts) else ""), series
 
     def names_ceph_pool(self, volume: str) -> bool:
         """Whether a volume id without its kind (a CSV's) is a declared Ceph pool's as the exporter names a pool's own
-        series, ``<pool>`` or ``<cluster>/<pool>`` (its cluster's name, fsid, or ``job:<job>``), and the declaration
-        owns nothing else by it (``sjj-tyrz/xc-ceph`` is a claim of system sjj-tyrz)."""
+        series, ``<pool>`` or ``<cluster>/<pool>`` where the cluster is one its series may carry (a declared cluster's
+        name, current or former, the pool's ``ceph_cluster_id``, or ``job:<job>``: ``somens/xc-ceph`` is not), and
+        the declaration owns nothing else by it (``sjj-tyrz/xc-ceph`` is a claim of system sjj-tyrz)."""
         cluster, _, pool = volume.rpartition("/")
-        return pool in self.ceph_pools and "/" not in cluster and self.volume_owner(volume) == Owner()
+        if pool not in self.ceph_pools or "/" in cluster:
+            return False
+        named_by = cluster in ("", self.ceph_pools[pool]) or cluster in self.clusters or cluster.startswith("job:")
+        return named_by and self.volume_owner(volume) == Owner()
 
     @staticmethod
     def volume_labels(kind: str, volume: str, pool: str, owner: Owner) -> dict[str, str]:
