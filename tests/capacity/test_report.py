@@ -1088,6 +1088,26 @@ def test_a_csv_claim_id_without_its_kind_under_a_renamed_cluster_s_two_names_is_
     assert (claim.labels["kind"], claim.labels["system"]) == ("pvc", "sjj-tyrz"), claim.labels
 
 
+def test_a_csv_volume_s_two_ids_are_joined_only_under_a_renamed_cluster_as_the_id_sampled_last(tmp_path):
+    """With yl-gov renamed yl-egov, a pool's id with and without `ceph_pool:` under the renamed cluster is one
+    history under the id sampled last (not the one last in the file), and under yl-dmz, never renamed, two ids stay
+    two, as they do where no cluster is renamed."""
+    histories = renamed_city_csv(
+        tmp_path,
+        {
+            "ceph_pool:yl-egov/xc-ceph": (NOW - 2 * DAY, NOW),
+            "yl-egov/xc-ceph": (NOW - 14 * DAY, NOW - 3 * DAY),
+            "ceph_pool:yl-dmz/dmz-ceph": (NOW - 2 * DAY, NOW),
+            "yl-dmz/dmz-ceph": (NOW - 14 * DAY, NOW - 3 * DAY),
+        },
+    )
+    assert {h.series: h.timestamps.size for h in histories} == {
+        "ceph_pool:yl-egov/xc-ceph": (11 + 2) * 96 + 2,
+        "ceph_pool:yl-dmz/dmz-ceph": 2 * 96 + 1,
+        "yl-dmz/dmz-ceph": 11 * 96 + 1,
+    }
+
+
 def test_a_csv_id_without_a_kind_is_read_whole_and_a_pool_s_only_under_a_cluster_it_may_carry(tmp_path, declaration):
     """Without its kind, a node filesystem's id keeps its instance's port (`yl-mon-01:9100//var` is not volume
     `9100//var`, nor every root `9100//`), and a declared Ceph pool's name under a cluster it may be labelled with

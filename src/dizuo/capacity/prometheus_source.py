@@ -1412,19 +1412,22 @@ def join_series(
 
 
 def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
-    """Unlabelled histories (CSV input) joined as ``join_series`` joins the series of one volume: ids of a kind (see
-    ``Ownership.id_kind``) whose default selector has a ``cluster`` volume label, naming every volume label
-    (``ceph_pool:<cluster>/<pool>``, ``pvc:<cluster>/<namespace>/<claim>``), and naming one volume under a renamed
-    cluster's two names (see ``VolumeIdentity``), are one history under the id sampled last, in the place of the
-    first. Other ids, and all of
-    them where no cluster was renamed, are returned as they are."""
+    """Unlabelled histories (CSV input) joined as ``join_series`` joins the series of one volume: the ids of one
+    volume under a renamed cluster's two names (see ``VolumeIdentity``), with or without their kind (see
+    ``Ownership.id_kind``: ``ceph_pool:yl-gov/xc-ceph``, ``yl-egov/xc-ceph``, ``pvc:yl-gov/sjj-tyrz/data``), are one
+    history under the id sampled last, in the place of the first. Only ids of a kind whose default selector has a
+    ``cluster`` volume label, naming every volume label and a renamed cluster by either name, are joined; every other
+    id (a cluster never renamed: ``ceph_pool:yl-dmz/xc-ceph`` beside ``yl-dmz/xc-ceph``) is returned as it is."""
     former_names = ownership.former_names()
+    renamed = other_cluster_names(former_names)
     by_kind: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
     selectors: dict[str, Selector] = {s.kind: s for s in DEFAULT_SELECTORS if "cluster" in s.volume}
-    for index, history in enumerate(histories if former_names else ()):
+    for index, history in enumerate(histories):
         kind, name = ownership.id_kind(history.series)
         key = tuple(name.split("/"))
-        if not history.labels and kind in selectors and len(key) == len(selectors[kind].volume) and all(key):
+        if history.labels or kind not in selectors or len(key) != len(selectors[kind].volume) or not all(key):
+            continue
+        if key[selectors[kind].volume.index("cluster")] in renamed:
             by_kind.setdefault(kind, []).append((index, key))
     out: dict[int, UsageHistory | None] = {}
     for kind, members in by_kind.items():
@@ -1438,7 +1441,9 @@ def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[
         identity = VolumeIdentity(selector, used, capacity, former_names)
         # Under the id as the file writes it (`yl-egov/xc-ceph` has no kind), labelled by the caller from that id, as
         # any other CSV history (not by the source's labels).
-        written = {volume_id(selector, key): histories[index].series for index, key in members}
+        # Two ids of one key (`ceph_pool:yl-egov/xc-ceph`, `yl-egov/xc-ceph`): the one sampled last, as for two keys.
+        by_last = sorted(members, key=lambda member: _last_sample(histories[member[0]]))
+        written = {volume_id(selector, key): histories[index].series for index, key in by_last}
         joined = {
             h.series: UsageHistory(written[h.series], h.timestamps, h.used_bytes, h.capacity_bytes)
             for h in join_series(selector, used, capacity, ownership, identity=identity)
@@ -1446,6 +1451,10 @@ def joined_ids(histories: Sequence[UsageHistory], ownership: Ownership) -> list[
         for index, key in members:
             out[index] = joined.pop(volume_id(selector, identity(key)), None)  # None: its volume's place is taken
     return [kept for index, one in enumerate(histories) if (kept := out.get(index, one)) is not None]
+
+
+def _last_sample(history: UsageHistory) -> int:
+    return int(history.timestamps[-1]) if history.timestamps.size else -1
 
 
 class VolumeIdentity:
