@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client.registry import CollectorRegistry
 from rich.console import Console
 from typer.testing import CliRunner
 
-from dizuo.capacity.collector import GIB
+from dizuo.capacity.collector import GIB, CapacityCollector, Snapshot, allocations
 from dizuo.capacity.csvio import read_usage_csv
 from dizuo.capacity.exporter import default_forecaster
 from dizuo.capacity.prometheus_source import Ownership
@@ -1058,6 +1059,13 @@ def test_a_csv_ceph_pool_id_without_its_kind_is_its_pool_s_own_usage(tmp_path, d
     assert pools == {"xc-ceph": (300, 400, 2), "dmz-ceph": (3, 9, 0), "datapool-ceph": (20, 40, 0)}, pools
     kinds = {h.series: (h.labels["kind"], h.labels["system"]) for h in histories}
     assert kinds["sjj-tyrz/phase1-ceph"] == ("", "sjj-tyrz"), kinds
+    # `serve --csv`: the exporter's allocated series for xc-ceph names the pool's own series, as with `ceph_pool:`.
+    registry = CollectorRegistry()
+    snapshot = Snapshot(forecasts=tuple(default_forecaster(histories)), succeeded_at=NOW)
+    CapacityCollector(lambda: snapshot, allocations(declaration), stale_after=900, registry=registry, clock=lambda: NOW)
+    allocated = {"scope": "pool", "department": "", "pool": "xc-ceph", "kind": "ceph_pool", "volume": "xc-ceph"}
+    declared = next(p for p in declaration.storage_pools() if p.name == "xc-ceph").capacity_gib * GIB
+    assert registry.get_sample_value("dizuo_storage_allocated_bytes", allocated) == declared, allocated
 
 
 def renamed_city_csv(tmp_path: Path, ids: dict[str, tuple[int, int]]) -> list[UsageHistory]:
