@@ -13,7 +13,7 @@ import re
 import shlex
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,8 @@ class Documented:
     # In prose (an inline code span): `dizuo up` or `dizuo harden --limit` there names the command or its option, and
     # is not a line to run. Any other word (a value, an argument) makes it one, as every line of a code block is.
     prose: bool = False
+    # What a systemd unit's Environment= lines give the command (its Prometheus URL), as systemd passes them.
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 def _commands_in(where: str, text: str, *, prose: bool = False) -> Iterator[Documented]:
@@ -89,10 +91,14 @@ def documented_commands() -> list[Documented]:
     for name in MARKDOWN:
         found += markdown_commands(name, (ROOT / name).read_text(encoding="utf-8"))
     for name in UNITS:
-        joined = (ROOT / name).read_text(encoding="utf-8").replace("\\\n", " ")
-        for line in joined.splitlines():
+        lines = (ROOT / name).read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+        assignments = [
+            word for line in lines if line.startswith("Environment=") for word in shlex.split(line.split("=", 1)[1])
+        ]
+        environment = tuple((key, value) for key, _, value in (word.partition("=") for word in assignments))
+        for line in lines:
             if line.startswith("ExecStart="):
-                found += _commands_in(name, line)
+                found += [replace(command, environment=environment) for command in _commands_in(name, line)]
     return list(dict.fromkeys(found))  # each line once, where it first appears
 
 
@@ -150,10 +156,16 @@ def problems(documented: Documented) -> Iterator[tuple[list[str], str | None]]:
     # Prose naming a command (`dizuo up`) or its options (`dizuo harden --limit`) is not a line to run.
     to_run = not documented.prose or any(not word.startswith("-") for word in words)
     for path, command in paths:
-        yield path, _arguments_problem(command, words) or (_parse_problem(path, command, words) if to_run else None)
+        yield (
+            path,
+            _arguments_problem(command, words)
+            or (_parse_problem(path, command, words, documented.environment) if to_run else None),
+        )
 
 
-def _parse_problem(path: list[str], command: Any, words: list[str]) -> str | None:
+def _parse_problem(
+    path: list[str], command: Any, words: list[str], environment: tuple[tuple[str, str], ...] = ()
+) -> str | None:
     """What the command itself says of the line (a required argument or option missing, an option without its value,
     a value of the wrong type), or None when it parses. Placeholders (`<stack>`, `PATH`, `...`) are values like any
     other: they parse wherever the command takes text or a path, which is where the documents use them."""
@@ -164,6 +176,7 @@ def _parse_problem(path: list[str], command: Any, words: list[str]) -> str | Non
         for param in command.params:
             for name in [param.envvar] if isinstance(param.envvar, str) else param.envvar or ():
                 os.environ.pop(name, None)
+        os.environ.update(environment)
         try:
             command.make_context(" ".join(["dizuo", *path]), list(words), resilient_parsing=False)
         except Exception as exc:  # click's UsageError, from click or from typer's vendored copy (see root())

@@ -30,8 +30,16 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     command = exec_start.removeprefix("ExecStart=").split()
     assert command[1:3] == ["capacity", "serve"]
-    for option in ("--prometheus-url", "--listen", "--declaration", "--config"):
+    for option in ("--listen", "--declaration", "--config"):
         assert option in command, f"{option} missing from {command}"
+    # The URL comes from the environment, so the commented EnvironmentFile (a root-only file for a URL with a
+    # password) can override it: a --prometheus-url on the command line would win over both.
+    assert "--prometheus-url" not in command, command
+    lines = unit.read_text().splitlines()
+    assert "Environment=DIZUO_PROMETHEUS_URL=http://127.0.0.1:9090" in lines
+    assert lines.index("#EnvironmentFile=/etc/dizuo/capacity.env") > lines.index(
+        "Environment=DIZUO_PROMETHEUS_URL=http://127.0.0.1:9090"
+    )
     config = Path(command[command.index("--config") + 1])
     declaration = Path(command[command.index("--declaration") + 1])
     assert config == ROOT / "monitoring" / "capacity-sources.yaml"
