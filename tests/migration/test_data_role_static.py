@@ -316,6 +316,24 @@ def test_copy_list_refuses_nesting_across_entries_symlinks_and_unmounted_folders
     assert "is not a mount point (is the volume mounted?)" in mounted.stdout
 
 
+def test_a_copy_s_own_problem_refuses_it_alone_on_a_last_line_no_problem_line_begins_like(tmp_path: Path) -> None:
+    """A copy whose source is gone is refused alone (exit 0), named on the last line, which the role reads as the
+    failed copies: a copy named `refused` says `refused: source ... is not a folder`, and that is no such line."""
+    (tmp_path / "old" / "a").mkdir(parents=True)
+    copies = [
+        {"name": "refused", "source": f"{tmp_path}/gone", "destination": f"{tmp_path}/new/refused"},
+        {"name": "a", "source": f"{tmp_path}/old/a", "destination": f"{tmp_path}/new/a"},
+    ]
+    listed = tmp_path / "copies.json"
+    listed.write_text(json.dumps(copies), encoding="utf-8")
+    done = _run("copies", str(listed), str(tmp_path / "evidence"), "--no-mounts")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"refused: source {tmp_path}/gone is not a folder"), lines
+    assert [line for line in lines if line.startswith("refused copies: ")] == ["refused copies: refused"], lines
+    assert lines[-1] == "refused copies: refused", "the refused copies end the output"
+
+
 def _digest_module(monkeypatch: pytest.MonkeyPatch, *, settled: bool = True) -> Any:
     """dizuo-tree-digest loaded in this process, to count the files it reads. ``settled``: files written just now
     count as older than the flush before the walk, and small files are kept too (the test trees are small)."""
