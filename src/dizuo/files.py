@@ -380,8 +380,9 @@ def _unwritable_place(out: Path, what: str) -> str | None:
     beside = f"{what} is written beside {out.name} and renamed into place"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing} is not writable ({beside})"
-    # Permissions do not say it all (root may write anywhere, yet not in /proc nor on a read-only mount): a folder
-    # made where the first one would be, and removed at once (signals held: none stays behind), does.
+    # Permissions do not say it all (root may write anywhere, yet not in /proc, an immutable folder, a full disk;
+    # access(2) does see a read-only mount): a folder made where the first one would be, and removed at once
+    # (signals held: none stays behind), does.
     try:
         with held():
             Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=existing)).rmdir()
