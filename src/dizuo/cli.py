@@ -143,11 +143,12 @@ class _Domains(TyperGroup):
         if module_name is None:
             return None
         # Importing a domain takes a second or two (the MILP solver, Pulumi): a Ctrl-C meanwhile comes before any
-        # command could say what became of its output, and typer would end with 130 and not a word.
+        # command could say what became of its output, and typer would end with 130 and not a word; a SIGTERM
+        # (stop_cleanly_on_sigterm's SystemExit) with 143 and not a word. `dizuo --help` loads every domain too.
         try:
             return domain_commands(module_name).get_command(ctx, cmd_name)
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted while {ctx.command_path} {cmd_name} started: nothing was done", err=True)
+        except (KeyboardInterrupt, SystemExit):
+            typer.echo(f"interrupted while loading {ctx.command_path} {cmd_name}: nothing was done", err=True)
             raise
 
 

@@ -77,12 +77,16 @@ def test_a_city_plan_interrupted_says_nothing_was_written_to_out(tmp_path: Path)
     assert list(tmp_path.iterdir()) == [], "nothing, not even a staging folder, is left"
 
 
-def test_a_city_plan_interrupted_while_dizuo_starts_says_so(tmp_path: Path) -> None:
-    """Ctrl-C while `dizuo migrate` is loaded (the solver's and the forecast's imports take a second or two, before
-    the command runs): exit 130 with a line saying nothing was done, not silently, and nothing at --out."""
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_city_plan_interrupted_while_dizuo_starts_says_so(tmp_path: Path, sent: signal.Signals) -> None:
+    """Ctrl-C or SIGTERM while `dizuo migrate` is loaded (the solver's and the forecast's imports take a second or
+    two, before the command runs): exit 130 or 143 with a line saying nothing was done, not silently, and nothing at
+    --out."""
     out = tmp_path / "plan"
-    done = dizuo_with_ctrl_c_at("dizuo.cli:domain_commands", "migrate", "city", str(YULIN), "--out", str(out))
-    assert done.returncode == 130, done.stderr[-2000:]
-    assert done.stderr.endswith("interrupted while dizuo migrate started: nothing was done\n"), done.stderr[-2000:]
+    done = dizuo_with_ctrl_c_at(
+        "dizuo.cli:domain_commands", "migrate", "city", str(YULIN), "--out", str(out), sent=sent
+    )
+    assert done.returncode == 128 + sent, done.stderr[-2000:]
+    assert done.stderr.endswith("interrupted while loading dizuo migrate: nothing was done\n"), done.stderr[-2000:]
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == [], "nothing is made"
