@@ -796,22 +796,25 @@ class Deadline:
 
     def sentences(self) -> tuple[str, str]:
         """The deadline, and what the cadence says of it (a warning when the waves end too late)."""
-        waves = f"the {self.waves} wave{'s' if self.waves > 1 else ''}"
         head = (
             f"Deadline: {_when(self.at)}, the early (p10) date `{self.pool}` passes its fill target"
             + (" (already past it)" if self.at <= self.asof else "")
-            + f": {waves}, and deleting each moved system's old claims on `{self.pool}` once its owner accepts the "
-            "copy (what frees its bytes), must be done before it."
+            + f": {self._the_waves}, and deleting each moved system's old claims on `{self.pool}` once its owner "
+            "accepts the copy (what frees its bytes), must be done before it."
         )
         last = self.last_wave_at
         if last is None:
             return head, (
                 "No wave cadence is declared (city.yaml `migration.wave_interval_days`): nothing checks that "
-                f"{waves} end before the deadline; schedule their windows against it."
+                f"{self._the_waves} end before the deadline; schedule their windows against it."
             )
         if (late := self.lateness(markdown=True)) is not None:
             return head, late
         return head, f"In time: {self._cadence(last)}, {(self.at - last) / DAY_SECONDS:,.1f} days before the deadline."
+
+    @property
+    def _the_waves(self) -> str:
+        return f"the {self.waves} wave{'s' if self.waves > 1 else ''}"
 
     def _cadence(self, last: int) -> str:
         return (
@@ -826,16 +829,15 @@ class Deadline:
         last = self.last_wave_at
         if last is None or not self.late:
             return None
-        waves = f"the {self.waves} wave{'s' if self.waves > 1 else ''}"
         days = f"{(last - self.at) / DAY_SECONDS:,.1f} days after the deadline"
         if markdown:
             return (
-                f"**Late**: {self._cadence(last)}, {days}: {waves} cannot finish before `{self.pool}` passes its "
-                "fill target. Add capacity to it first, or hold windows more often."
+                f"**Late**: {self._cadence(last)}, {days}: {self._the_waves} cannot finish before `{self.pool}` "
+                "passes its fill target. Add capacity to it first, or hold windows more often."
             )
         return (
-            f"Late: {self._cadence(last)}, {days} ({_when(self.at)}): {waves} cannot finish before {self.pool} "
-            "passes its fill target. Add capacity to it first, or hold windows more often."
+            f"Late: {self._cadence(last)}, {days} ({_when(self.at)}): {self._the_waves} cannot finish before "
+            f"{self.pool} passes its fill target. Add capacity to it first, or hold windows more often."
         )
 
 
