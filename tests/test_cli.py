@@ -16,6 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from ctrl_c import dizuo_with_ctrl_c_at
 from dizuo.cli import COMMANDS, _usage_as_click, app
 from dizuo.exit_codes import BAD_INPUT, FAILED
 
@@ -424,3 +425,13 @@ def test_main_gives_back_the_stdout_it_was_given() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "same", done.stdout
+
+
+def test_help_interrupted_while_it_loads_the_commands_says_so_not_that_a_command_started() -> None:
+    """`dizuo --help` loads every domain to list its commands: a Ctrl-C meanwhile says which it was loading and that
+    nothing was done (no command started), exit 130, no traceback."""
+    first = next(iter(COMMANDS))
+    done = dizuo_with_ctrl_c_at("dizuo.cli:domain_commands", "--help")
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stderr.endswith(f"interrupted while loading dizuo {first}: nothing was done\n"), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
