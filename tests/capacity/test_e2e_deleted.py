@@ -60,6 +60,7 @@ DR_SCRAPED = "10.62.16.31:10250"  # cluster yl-dr's kubelet, still scraped; its 
 UNLISTED = ({"cluster": "yl-dr", "namespace": "gaj-02", "persistentvolumeclaim": "db"}, DR_SCRAPED)
 NODE = "10.61.16.31:9100"  # the node's exporter, still scraped
 UNMOUNTED, HUNG = "/mnt/old", "/data"  # their sizes reported until the claims ended; the NFS mount /data still named
+SHARE = "10.61.20.5:/export/data"  # what the NFS mount is mounted from: its volume
 
 
 def history(now: int) -> str:
@@ -101,8 +102,8 @@ def history(now: int) -> str:
         )
         series["kube_pod_status_phase"].append(({**ksm, **pod, "phase": "Running"}, np.where(listed, 1.0, np.nan)))
     # node_exporter: both mounts sized until the claims ended; then /mnt/old is gone, and /data fails its statfs.
-    for mountpoint, device in ((UNMOUNTED, "/dev/sdb1"), (HUNG, "10.61.20.5:/export/data")):
-        mount = {"device": device, "fstype": "nfs4", "mountpoint": mountpoint, "job": "node", "instance": NODE}
+    for mountpoint, device, fstype in ((UNMOUNTED, "/dev/sdb1", "xfs"), (HUNG, SHARE, "nfs4")):
+        mount = {"device": device, "fstype": fstype, "mountpoint": mountpoint, "job": "node", "instance": NODE}
         series["node_filesystem_size_bytes"].append((mount, np.where(until_ended, 100.0 * GIB, np.nan)))
         series["node_filesystem_avail_bytes"].append((mount, np.where(until_ended, 60.0 * GIB, np.nan)))
         error = np.where(until_ended, 0.0, 1.0 if mountpoint == HUNG else np.nan)
@@ -227,7 +228,7 @@ def test_a_deleted_claim_is_gone_and_a_claim_whose_kubelet_stopped_is_left_out(s
     node_exporter still names, the claims whose kubelet is down or no longer a target, and the claim of the cluster
     whose kube-state-metrics lists nothing, are left out, valued at their last sample."""
     left_out = wait_for(served.left_out, "a forecast run with its left-out volumes", served.logs)
-    expected = {"gaj-01/db", "gaj-01/cache", "sjj-tyrz/archive", f"{NODE}/{HUNG}", "yl-dr/gaj-02/db"}
+    expected = {"gaj-01/db", "gaj-01/cache", "sjj-tyrz/archive", SHARE, "yl-dr/gaj-02/db"}
     assert set(left_out) == expected, f"left out: {left_out}"
     assert all(time.time() - at > ENDED_HOURS * 3600 - STEP for at in left_out.values()), left_out
 
@@ -236,8 +237,6 @@ def test_only_the_volumes_whose_exporter_stopped_warn(served):
     """DizuoCapacityVolumesLeftOut fires for the claims on the down and the retired node, for the claim its kubelet
     stopped reporting while kube-state-metrics lists it, for the claim of the cluster whose kube-state-metrics is down
     and for the hung NFS mount, never for the deleted claim or the unmounted filesystem."""
-    fired = served.when_left_out_fires_for(
-        ["10.61.16.31:9100//data", "gaj-01/cache", "gaj-01/db", "sjj-tyrz/archive", "yl-dr/gaj-02/db"]
-    )
+    fired = served.when_left_out_fires_for([SHARE, "gaj-01/cache", "gaj-01/db", "sjj-tyrz/archive", "yl-dr/gaj-02/db"])
     deleted = [a for a in fired if a["labels"].get("volume") in ("sjj-tyrz/tmp-import", f"{NODE}/{UNMOUNTED}")]
     assert deleted == [], f"alerts on the deleted volumes: {deleted}"

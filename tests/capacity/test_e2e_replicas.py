@@ -2,7 +2,8 @@
 
 Debian's Prometheus runs on 127.0.0.1 over a TSDB backfilled with promtool: a claim filling (full in ~36 h), a claim
 whose kubelet stopped reporting it 2 hours ago (left out), and one mountpoint `/data`, 97 % full, on two nodes (their
-node_exporter `instance` is part of the volume's name). Two exporter processes read it; Prometheus scrapes both as job
+node_exporter `instance` is part of the volume's name), and one NFS share, 97 % full, that both nodes mount (one
+volume, named by its device). Two exporter processes read it; Prometheus scrapes both as job
 dizuo-capacity (honor_labels: true, where a label of the exporter's own named `instance` would replace the target's)
 and evaluates monitoring/alerts.yaml with every `for:` cut to 3 s.
 """
@@ -46,6 +47,7 @@ pytestmark = REAL_PROMETHEUS
 FILLING = {"namespace": "sjj-tyrz", "persistentvolumeclaim": "data", "job": "kubelet"}
 STOPPED = {"namespace": "gaj-01", "persistentvolumeclaim": "db", "job": "kubelet"}
 NODES = ("10.61.16.21:9100", "10.61.16.22:9100")
+SHARE = "10.61.16.5:/export"
 # What each volume alert must carry besides its name and job, exactly: the volume's labels, no replica's `instance`.
 FILLING_LABELS = {
     "kind": "pvc",
@@ -73,6 +75,7 @@ EXPECTED = {
         }
         for node in NODES
     },
+    ("DizuoStorageUsageCritical", SHARE): {"severity": "critical", "kind": "filesystem", "volume": SHARE},
 }
 
 
@@ -98,6 +101,9 @@ def history(now: int) -> str:
         fs = {"instance": node, "job": "node", "mountpoint": "/data", "device": "/dev/sdb1", "fstype": "xfs"}
         series["node_filesystem_size_bytes"].append((fs, np.full(ts.size, 1000.0 * GIB)))
         series["node_filesystem_avail_bytes"].append((fs, np.full(ts.size, 30.0 * GIB)))
+        share = {"instance": node, "job": "node", "mountpoint": "/mnt/share", "device": SHARE, "fstype": "nfs4"}
+        series["node_filesystem_size_bytes"].append((share, np.full(ts.size, 500.0 * GIB)))
+        series["node_filesystem_avail_bytes"].append((share, np.full(ts.size, 15.0 * GIB)))
     return openmetrics(ts, series)
 
 
@@ -149,7 +155,7 @@ def volume_alerts(alerts: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
 def test_two_replicas_alert_once_per_volume_with_the_volume_s_labels(pair):
     """With both replicas scraped, each volume alert fires exactly once, with exactly the volume's labels and the job
     (no replica's `instance`), while both replicas' series are in Prometheus; the two nodes' /data, which differ only
-    in the node's `instance`, stay two alerts."""
+    in the node's `instance`, stay two alerts; the NFS share both mount is one alert."""
     fired = wait_for(
         lambda: (alerts := pair.alerts()) and set(volume_alerts(alerts)) >= set(EXPECTED) and alerts,
         f"every one of {sorted(EXPECTED)} firing",
@@ -169,6 +175,7 @@ def test_two_replicas_alert_once_per_volume_with_the_volume_s_labels(pair):
     assert {r["metric"]["volume"]: r["value"][1] for r in served} == {
         "sjj-tyrz/data": "2",
         **{f"{node}//data": "2" for node in NODES},
+        SHARE: "2",
     }, served
 
 

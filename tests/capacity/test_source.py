@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -721,6 +723,90 @@ def test_url_must_be_http():
 def test_committed_sources_file_spells_out_the_defaults():
     """monitoring/capacity-sources.yaml is exactly the built-in default configuration."""
     assert load_config(ROOT / "monitoring" / "capacity-sources.yaml") == DEFAULT_CONFIG
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_a_network_share_mounted_on_two_nodes_is_one_filesystem_local_ones_one_per_node(tmp_path):
+    """The default filesystem selector, evaluated by promtool over two nodes each with a local /data and the same NFS
+    export mounted: each /data is its node's volume, with its labels as before; the share is one volume, named by its
+    device, read once; its scraped_from and listed series keep each node's instance (deleted only when both are
+    scraped without it), naming the share's volume by its device."""
+    fs = DEFAULT_CONFIG.selectors[1]
+    share = "10.61.16.5:/export"
+    nodes = ("10.61.16.21:9100", "10.61.16.22:9100")
+    local = [
+        {"instance": n, "job": "node", "mountpoint": "/data", "device": "/dev/sdb1", "fstype": "xfs"} for n in nodes
+    ]
+    shared = [
+        {"instance": n, "job": "node", "mountpoint": "/mnt/share", "device": share, "fstype": "nfs4"} for n in nodes
+    ]
+
+    def series(metric: str, labels: dict[str, str], value: float) -> dict[str, str]:
+        inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        return {"series": f"{metric}{{{inner}}}", "values": f"{value}x2"}
+
+    def sample(labels: dict[str, str], value: float) -> dict[str, Any]:
+        return {"labels": "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}", "value": value}
+
+    inputs = [series("node_filesystem_size_bytes", labels, 100) for labels in [*local, *shared]]
+    inputs += [series("node_filesystem_avail_bytes", labels, 30) for labels in local]
+    # The nodes read the share's free space a moment apart: its one volume takes the larger used bytes.
+    inputs += [
+        series("node_filesystem_avail_bytes", labels, free) for labels, free in zip(shared, (12, 10), strict=True)
+    ]
+    inputs += [series("node_filesystem_device_error", labels, 0) for labels in [*local, *shared]]
+    per_node = [{"instance": n, "job": "node", "mountpoint": m} for n in nodes for m in ("/data", share)]
+    cases = [
+        (fs.used, [sample(labels, 70) for labels in local] + [sample({"mountpoint": share}, 90)]),
+        (
+            fs.capacity,
+            [sample({"__name__": "node_filesystem_size_bytes", **labels}, 100) for labels in local]
+            + [sample({"mountpoint": share}, 100)],
+        ),
+        (fs.scraped_from, [sample(labels, 100) for labels in per_node]),
+        (fs.listed, [sample({k: v for k, v in labels.items() if k != "job"}, 0) for labels in per_node]),
+    ]
+    tests = {
+        "rule_files": [],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "promql_expr_test": [{"expr": e, "eval_time": "1m", "exp_samples": exp} for e, exp in cases],
+            }
+        ],
+    }
+    (tmp_path / "tests.yaml").write_text(json.dumps(tests))
+    done = subprocess.run(
+        ["promtool", "test", "rules", "tests.yaml"], check=False, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("down", [False, True], ids=["both nodes up", "one node down"])
+def test_a_network_share_is_gone_once_every_node_that_mounted_it_is_scraped_without_it(caplog, down):
+    """A share (one volume, named by its device) whose series ended two hours ago on both nodes that mounted it: gone
+    where both nodes' exporters are up now, each node's scraped_from series naming the share by its device; left out
+    where one of them is down (its exporter stopped, not the mount)."""
+    fs = DEFAULT_CONFIG.selectors[1]
+    share = {"mountpoint": "10.61.16.5:/export"}
+    ended = [t - 7200 for t in grid(8)]
+    nodes = ("10.61.16.21:9100", "10.61.16.22:9100")
+    up = nodes[:1] if down else nodes
+    answers = {
+        fs.used: (200, matrix((share, [(t, GIB) for t in ended]))),
+        fs.capacity: (200, matrix((share, [(t, 9 * GIB) for t in ended]))),
+        "min by (job, instance) (up) == 1": (200, matrix(*(({"job": "node", "instance": n}, [(NOW, 1)]) for n in up))),
+        fs.scraped_from or "": (
+            200,
+            matrix(*(({**share, "job": "node", "instance": n}, [(ended[-1], 9 * GIB)]) for n in nodes)),
+        ),
+        fs.listed or "": (200, matrix(({"instance": nodes[0], "mountpoint": "/"}, [(NOW, 0)]))),
+    }
+    with FakePrometheus(answers) as server, caplog.at_level("INFO", logger="dizuo.capacity.source"):
+        reading = PrometheusSource(server.url, clock=lambda: NOW).read()
+    assert [h.series for h in reading.gone] == ([] if down else ["filesystem:10.61.16.5:/export"])
+    assert [h.series for h in reading.left_out] == (["filesystem:10.61.16.5:/export"] if down else [])
 
 
 def test_bad_config_names_file_key_and_value(tmp_path):

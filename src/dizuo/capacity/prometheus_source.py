@@ -302,6 +302,25 @@ def _within_limit(what: str, lookback: float | None, step: float) -> None:
 # makes of persistent volumes (`/var/lib/kubelet/pods/<uid>/volumes/...`, CSI's `.../globalmount`): the pvc selector
 # reads those, once per claim; as filesystems they would be forecast again, under a new name after each pod restart.
 _FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd|kubelet)/.+"'
+# A network share (NFS, SMB, CephFS, GlusterFS) mounted on N nodes is N node filesystems with one `device`
+# (`10.0.0.5:/export`): it is one volume, named by its device alone (no `instance`), its series the largest of its
+# nodes'. Its scraped_from and listed series keep each node's `instance`, and name the share's volume as every key
+# naming it by fewer labels does (see VolumeIdentity): gone once every node that mounted it is scraped without it.
+# (ceph-fuse mounts are all device `ceph-fuse`, whichever cluster: they stay one volume per node.)
+_SHARES = "nfs4?|cifs|smb3|ceph|glusterfs|fuse.glusterfs|lustre"
+_LOCAL_FS = f'{_FS},fstype!~"{_SHARES}"'
+_SHARE_FS = f'{_FS},fstype=~"{_SHARES}"'
+
+
+def _by_device(expression: str) -> str:
+    """``expression``'s series with the share's device for mountpoint: one key for every node mounting it."""
+    return f'label_replace({expression}, "mountpoint", "$1", "device", "(.+)")'
+
+
+def _filesystems(metric: str) -> str:
+    """``metric`` of each local filesystem, and of each network share once (the largest of its nodes')."""
+    return f"{metric.format(_LOCAL_FS)} or max by (mountpoint) ({_by_device(metric.format(_SHARE_FS))})"
+
 
 # Pool ids start at 1 in every Ceph cluster, and every cluster has a `.mgr` pool: the name is joined from the same
 # scrape (job, instance) and the cluster label ceph-mixin uses where there is one, or two clusters in one Prometheus
@@ -446,14 +465,16 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
     # "Full" for a non-root writer means avail = 0, so used = size - avail (reserved blocks count as used).
     Selector(
         kind="filesystem",
-        used=f"node_filesystem_size_bytes{{{_FS}}} - node_filesystem_avail_bytes{{{_FS}}}",
-        capacity=f"node_filesystem_size_bytes{{{_FS}}}",
+        used=_filesystems("(node_filesystem_size_bytes{{{0}}} - node_filesystem_avail_bytes{{{0}}})"),
+        capacity=_filesystems("node_filesystem_size_bytes{{{0}}}"),
         volume=("instance", "mountpoint"),
         # The node's exporter scraped since without the mountpoint: unmounted for good, not a node down.
-        scraped_from=f"max by (instance, mountpoint, job) (node_filesystem_size_bytes{{{_FS}}})",
+        scraped_from="max by (instance, mountpoint, job) "
+        f"(node_filesystem_size_bytes{{{_LOCAL_FS}}} or {_by_device(f'node_filesystem_size_bytes{{{_SHARE_FS}}}')})",
         # node_exporter names every mount in node_filesystem_device_error, also one whose statfs fails or hangs (an
         # NFS server gone), whose sizes it then leaves out: still mounted, left out, not gone.
-        listed=f"max by (instance, mountpoint) (node_filesystem_device_error{{{_FS}}})",
+        listed="max by (instance, mountpoint) (node_filesystem_device_error{"
+        f"{_LOCAL_FS}}} or {_by_device(f'node_filesystem_device_error{{{_SHARE_FS}}}')})",
     ),
     # ceph-mgr exports pools by id; the name comes from ceph_pool_metadata. max_avail already
     # accounts for replication and the full ratio, so stored + max_avail is what the pool can hold.
