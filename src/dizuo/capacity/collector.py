@@ -244,7 +244,12 @@ class CapacityCollector:
 
     def _families(self, snap: Snapshot | None = None) -> Iterator[Metric]:
         labels = list(LABELS)
-        used = GaugeMetricFamily("dizuo_storage_used_bytes", "Bytes in use at the last sample.", labels=labels)
+        used = GaugeMetricFamily(
+            "dizuo_storage_used_bytes",
+            "Bytes in use at the last step of the history read; for a filesystem, size minus avail (blocks reserved "
+            "for root count as used).",
+            labels=labels,
+        )
         capacity = GaugeMetricFamily(
             "dizuo_storage_capacity_bytes",
             "Bytes the volume holds when full, at the last sample.",
@@ -257,12 +262,12 @@ class CapacityCollector:
         )
         early = GaugeMetricFamily(
             "dizuo_storage_exhaustion_p10_timestamp_seconds",
-            "10th percentile (early) forecast of when the volume is full (unix s).",
+            "10th percentile (early) forecast of when the volume is full (unix s); absent when beyond the horizon.",
             labels=labels,
         )
         late = GaugeMetricFamily(
             "dizuo_storage_exhaustion_p90_timestamp_seconds",
-            "90th percentile (late) forecast of when the volume is full (unix s).",
+            "90th percentile (late) forecast of when the volume is full (unix s); absent when beyond the horizon.",
             labels=labels,
         )
         allocated = GaugeMetricFamily(
