@@ -2046,16 +2046,20 @@ def test_a_cron_line_is_read_as_the_shell_cron_runs_it_with(logrotate_runners, t
 
 
 DOUBLE_BRACKET_STEP_ASIDE = "if [[ -d /run/systemd/system ]]; then\n    exit 0\nfi"
+# A `[[` step aside that a shell not known (each `[[` taken to succeed) reads as never stepping aside.
+DOUBLE_BRACKET_STEP_ASIDE_NEGATED = "if [[ ! -d /run/systemd/system ]]; then\n    :\nelse\n    exit 0\nfi"
 
 
-def _assert_double_bracket_script_judged(root: Path, shebang: str, problems: list[str], tail: str = "") -> None:
-    """Give the Debian 12 tree ``root`` a /etc/cron.daily/logrotate whose step aside is written with `[[`, run by
-    ``shebang`` (``tail`` appended), enable cron.service, and assert DZ-AU-05 under systemd, cron running, finds
-    ``problems`` (and, where it finds none, that /etc/crontab runs cron.daily)."""
+def _assert_double_bracket_script_judged(
+    root: Path, shebang: str, problems: list[str], tail: str = "", step_aside: str = DOUBLE_BRACKET_STEP_ASIDE
+) -> None:
+    """Give the Debian 12 tree ``root`` a /etc/cron.daily/logrotate whose step aside is ``step_aside`` (written with
+    `[[`), run by ``shebang`` (``tail`` appended), enable cron.service, and assert DZ-AU-05 under systemd, cron
+    running, finds ``problems`` (and, where it finds none, that /etc/crontab runs cron.daily)."""
     script = root / DAILY.lstrip("/")
     assert script.read_text().startswith("#!/bin/sh\n"), "the package's script is run by /bin/sh"
     assert SYSTEMD_STEP_ASIDE in script.read_text(), "the package's script steps aside for systemd"
-    text = script.read_text().replace(SYSTEMD_STEP_ASIDE, DOUBLE_BRACKET_STEP_ASIDE) + tail
+    text = script.read_text().replace(SYSTEMD_STEP_ASIDE, step_aside) + tail
     script.write_text(text.replace("#!/bin/sh\n", f"{shebang}\n", 1))
     env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
     subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
@@ -2099,6 +2103,20 @@ def test_the_cron_daily_script_is_read_as_the_shell_of_its_hashbang_runs_it(logr
 
 
 DEBIAN_CRONTAB_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n"
+
+
+@pytest.mark.parametrize("shebang", ["#!/bin/sh", "#!/bin/bash"])
+@ROOT_OWNS_CRONTABS
+def test_a_negated_double_bracket_step_aside_exits_under_dash_and_bash(logrotate_runners, tmp_path, shebang):
+    """DZ-AU-05: `if [[ ! -d /run/systemd/system ]]; then :; else exit 0; fi` exits where systemd is PID 1 under
+    bash, and under dash, whose `[[` is a command not found, always: its `else` runs whatever the `!`. Either way cron
+    does not run logrotate under systemd (old code: under dash the script ran logrotate neither way, its `!` test
+    escaped the lines read instead, and it passed). The real Debian 12 tree under systemd, cron enabled and running,
+    logrotate.timer disabled."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    problems = [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"]
+    _assert_double_bracket_script_judged(root, shebang, problems, step_aside=DOUBLE_BRACKET_STEP_ASIDE_NEGATED)
 
 
 @pytest.mark.parametrize(
@@ -2394,8 +2412,6 @@ def test_the_real_debian_run_parts_does_not_run_a_script_without_a_hashbang(tmp_
     assert not (tmp_path / "ran").exists(), "run-parts ran the script"
 
 
-# A `[[` step aside that a shell not known (each `[[` taken to succeed) reads as never stepping aside.
-DOUBLE_BRACKET_STEP_ASIDE_NEGATED = "if [[ ! -d /run/systemd/system ]]; then\n    :\nelse\n    exit 0\nfi"
 NO_BASH_FOR_RUN_PARTS = (
     f"{DAILY} has no #! line, so cronie's run-parts runs it with its own /bin/bash, which is missing or not executable "
     "(run-parts itself cannot start): cron never runs logrotate"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dizuo.baseline.sh_guards import Command, Shell, commands_of, commands_run
+from dizuo.baseline.sh_guards import Command, Shell, commands_of, commands_run, exits_early
 
 EXECUTABLE = {"/usr/sbin/anacron"}
 
@@ -136,3 +136,28 @@ GUARDED_LINE = "[[ ! -x /usr/sbin/anacron ]] && run-parts /etc/cron.daily"
 def test_double_brackets_are_read_as_the_shell_running_the_line_reads_them(line, shell, commands):
     """`[[` fails under a shell without it (dash), is a file test under bash, and is taken to succeed elsewhere."""
     assert commands_run(line, _answer, shell) == commands
+
+
+NEGATED_STEP_ASIDE = "if [[ ! -x /usr/sbin/anacron ]]; then :; else exit 0; fi\n$LOGROTATE /etc/logrotate.conf"
+
+
+@pytest.mark.parametrize(
+    ("line", "shell", "exits"),
+    [
+        # dash's `[[` fails whatever the `!`: the `else` runs, and exit stops what follows.
+        (NEGATED_STEP_ASIDE, DASH_AS_SH, True),
+        # bash asks the host: anacron is there, `!` makes the test fail, and the `else` exits all the same.
+        (NEGATED_STEP_ASIDE, BASH_AS_SH, True),
+        (NEGATED_STEP_ASIDE.replace("anacron", "none"), BASH_AS_SH, False),
+        # `! [[ ... ]]` under dash is true: the `then` runs, and nothing exits.
+        ("if ! [[ -d /opt/none ]]; then :; else exit 0; fi\nlogrotate", DASH_AS_SH, False),
+        # An exit that stops nothing after it (the script's last word), or one in a subshell, is no early one.
+        ("logrotate /etc/logrotate.conf\nexit $?", DASH_AS_SH, False),
+        ("( exit 0 ); logrotate", DASH_AS_SH, False),
+        # A line the grammar cannot parse is not read.
+        ("exit 0; echo 'x", DASH_AS_SH, False),
+    ],
+)  # fmt: skip
+def test_an_exit_before_a_later_command_is_read_as_the_shell_runs_the_line(line, shell, exits):
+    """exits_early: the shell reaches an `exit` and a command after it never runs."""
+    assert exits_early(line, _answer, shell) is exits

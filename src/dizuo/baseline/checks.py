@@ -1532,16 +1532,20 @@ def _what_runs_cron_daily(
 def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | None) -> bool:
     """Whether the cron.daily script, read as ``shell`` (the one run-parts runs it with) runs it, leaves logrotate
     alone where systemd is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0;
-    fi`, not `[ -d /run/systemd/system ] || exit 0`). A script that does not run logrotate either way, or that the
-    reader does not follow, is judged by its lines testing /run/systemd/system, as before: a `[[` one only where the
-    shell has `[[` or is not known (under dash it is a command not found, which fails, so the script goes on)."""
+    fi`, not `[ -d /run/systemd/system ] || exit 0`). A script that runs no command seen to be logrotate either way
+    (`$LOGROTATE`, or a `[[` dash fails before it) steps aside where, systemd PID 1, it exits before a later command:
+    under dash `if [[ ! -d /run/systemd/system ]]; then ...; else exit 0; fi` always does. One the reader does not
+    follow is judged by its lines testing /run/systemd/system, as before: a `[[` one only where the shell has `[[` or
+    is not known (under dash it is a command not found, which fails, so the script goes on)."""
 
     def runs_logrotate(systemd: bool) -> bool:
         ran = sh_guards.commands_run(script, _file_test_on(host, systemd), shell)
         return any(command.stopped is None and _RUNS_LOGROTATE.search(command.text) for command in ran)
 
-    if sh_guards.readable(script) and runs_logrotate(systemd=False):
-        return not runs_logrotate(systemd=True)
+    if sh_guards.readable(script):
+        if runs_logrotate(systemd=False):
+            return not runs_logrotate(systemd=True)
+        return sh_guards.exits_early(script, _file_test_on(host, systemd=True), shell)
     double_brackets = shell.double_brackets if shell is not None else None
     lines = [line for line in _lines(script) if not line.lstrip().startswith("#")]
     tests = (test for line in lines for test in _STEPS_ASIDE_FOR_SYSTEMD.finditer(line))

@@ -260,6 +260,17 @@ def commands_run(line: str, file_test: FileTest | None, shell: Shell | None = No
     return reader.commands
 
 
+def exits_early(line: str, file_test: FileTest | None, shell: Shell | None = None) -> bool:
+    """Whether ``shell`` running ``line`` (read as commands_run reads it) reaches an `exit` of the shell before some
+    command of it, which it never runs; False where the grammar cannot parse the line."""
+    node = _parsed(line)
+    if node is None:
+        return False
+    reader = _Reader(line.encode(), file_test, shell)
+    reader.run(node, None)
+    return reader.exited is not None and any(command.stopped == reader.exited for command in reader.commands)
+
+
 def commands_of(line: str) -> list[str]:
     """Each simple command of ``line`` that is no test, whatever its tests would say (none is asked)."""
     return [command.text for command in commands_run(line, None)]
