@@ -2509,6 +2509,52 @@ def test_cronie_s_run_parts_skips_the_scripts_its_job_lists_leave_out(logrotate_
     _assert_judged_with(root, unit, systemd=systemd, running=running, problems=problems, evidence=evidence)
 
 
+@pytest.mark.parametrize(
+    ("listing", "problems"),
+    [
+        # `0anacron.cron`'s `.` matches the X: denied, nothing starts anacron (old code: no line was its name, and it
+        # passed).
+        ("jobs.deny",
+         [TIMER_DISABLED,
+          f"nor does cron run it: {NOTHING_RUNS_DAILY}: /etc/anacrontab's job cron.daily runs /etc/cron.daily, but "
+          "nothing starts anacron: run-parts skips 0anacron.cron: /etc/cron.hourly/jobs.deny names it"]),
+        # Allowed, 0anacron.cron starts anacron, which runs cron.daily (old code: not allowed, and it failed).
+        ("jobs.allow", []),
+    ],
+)  # fmt: skip
+@ROOT_OWNS_CRONTABS
+def test_cronie_s_run_parts_reads_a_script_s_name_as_grep_s_pattern(logrotate_runners, tmp_path, listing, problems):
+    """DZ-AU-05: cronie's run-parts asks `grep -q "^name$"` of its job lists, so the script's name is a basic regular
+    expression matched against each line: a line `0anacronXcron` names cron.hourly/0anacron.cron. The RedHat-family
+    tree with cronie-anacron under systemd, logrotate.timer disabled, its 0anacron renamed 0anacron.cron."""
+    root = tmp_path / "root"
+    _redhat_cron_tree(root, logrotate_runners, anacron=True, noanacron=False)
+    hourly = root / "etc/cron.hourly"
+    (hourly / "0anacron").rename(hourly / "0anacron.cron")
+    (hourly / listing).write_text("0anacronXcron\n")
+    said = subprocess.run(["grep", "-q", "^0anacron.cron$", hourly / listing], check=False)
+    assert said.returncode == 0, "grep finds the line"
+    _assert_judged_with(
+        root, "crond.service", systemd=True, running={"crond.service"}, problems=problems, evidence=None
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["0yum-daily.cron", "a*b", "*x", "a**b", "x[ab]y", "x[^ab]y", "x[]a]y", "x[a-c]y", "a\\.b", "x[y", "p+q"]
+)
+def test_a_script_s_name_matches_the_lines_grep_matches(name):
+    """The name read as a basic regular expression matches the very lines the real grep finds with `^name$` (an
+    unmatched `[`, which grep cannot read, none), as run-parts asks it."""
+    lines = ["0yum-daily.cron", "0yum-dailyXcron", "ab", "aab", "b", "*x", "x", "xay", "xzy", "x]y", "xcy", "a.b",
+             "aXb", "x[y", "p+q", "pq"]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    said = subprocess.run(["grep", "--", f"^{name}$"], input=text, capture_output=True, text=True, check=False)
+    assert said.returncode in {0, 1} or "Unmatched [" in said.stderr, said
+    pattern = checks._basic_regex(name)
+    matched = [line for line in lines if pattern is not None and pattern.fullmatch(line)]
+    assert matched == said.stdout.splitlines()
+
+
 RESET_TO_P = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n -p\n"
 RESET_WITHOUT_CRONDARGS = "[Service]\nExecStart=\nExecStart=/usr/sbin/crond -n\n"
 # A drop-in of /usr/lib giving -p, masked by one of the same name in /etc that does not.

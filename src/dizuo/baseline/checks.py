@@ -1552,11 +1552,45 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
     return any(test.group(1) == "[" or double_brackets is not False for test in tests)
 
 
+def _basic_regex(text: str) -> re.Pattern[str] | None:
+    """``text`` as grep reads a basic regular expression (POSIX BRE): `.` any character, `*` any number of what is
+    before it (itself where nothing is), `[...]` a bracket expression, `\\c` the character c, anything else itself;
+    None where grep cannot read it (an unmatched `[`), which then matches no line. GNU's `\\+`, `\\(`, `\\{`... and
+    `[:class:]` are read as their characters: no file name run-parts meets holds them."""
+    parts: list[str] = []
+    index = 0
+    while index < len(text):
+        character = text[index]
+        if character == "\\" and index + 1 < len(text):
+            parts.append(re.escape(text[index + 1]))
+            index += 2
+            continue
+        if character == "[":
+            # A leading `^` negates, and a `]` right after `[` or `[^` is one of the set; `\\` is itself in a set.
+            end = index + 1 + (text[index + 1 : index + 2] == "^")
+            end = text.find("]", end + (text[end : end + 1] == "]"))
+            if end == -1:
+                return None
+            body = text[index + 1 : end]
+            negated = body.startswith("^")
+            parts.append("[" + "^" * negated + re.escape(body[negated:]).replace("\\-", "-") + "]")
+            index = end + 1
+            continue
+        if character == "*" and not parts:  # nothing before it to repeat
+            parts.append(re.escape(character))
+        elif character == "*":
+            parts += [] if parts[-1] == "*" else ["*"]  # `a**` is `a*`
+        else:
+            parts.append("." if character == "." else re.escape(character))
+        index += 1
+    return re.compile("".join(parts))
+
+
 def _run_parts_skips(host: Host, script: str, daemon: str | None) -> str | None:
     """Why the run-parts of the daemon skips ``script`` of the folder it runs, None where it runs it. cronie's
-    (crontabs' /usr/bin/run-parts) skips a script whose name is a line of the folder's jobs.deny, or, where the folder
-    has a jobs.allow, is no line of it, or is a line of its whitelist, a deny list despite its name (`grep -q
-    "^name$"` on each, in that order); Debian's reads none of them."""
+    (crontabs' /usr/bin/run-parts) skips a script whose name matches a line of the folder's jobs.deny, or, where the
+    folder has a jobs.allow, no line of it, or a line of its whitelist, a deny list despite its name (`grep -q
+    "^name$"` on each, in that order, the name grep's pattern); Debian's reads none of them."""
     # As crontabs 1.11's run-parts reads them (cronie-crond/crontabs run-parts at 9e74f2d, the script Fedora still
     # installs, quoted in systemd-cron/systemd-cron#177). A later revision (0c600f0) reads no whitelist, and the one
     # before --list/--test read no jobs.allow (`[ -r S1/jobs.allow ]`, a typo): the check follows the release.
@@ -1564,10 +1598,16 @@ def _run_parts_skips(host: Host, script: str, daemon: str | None) -> str | None:
         return None
     folder, name = posixpath.split(script)
 
+    # The name is grep's pattern, a basic regular expression: `0yum-daily.cron` is also named by `0yum-dailyXcron`.
+    pattern = _basic_regex(name)
+
     def names_it(listing: str) -> bool | None:
-        """Whether a line of the folder's ``listing`` is the script's name; None where the folder has none."""
+        """Whether a line of the folder's ``listing`` matches the script's name as `grep "^name$"` does; None where the
+        folder has none."""
         text = _read(host, f"{folder}/{listing}")
-        return None if text is None else name in text.split("\n")
+        if text is None:
+            return None
+        return pattern is not None and any(pattern.fullmatch(line) for line in text.split("\n"))
 
     if names_it("jobs.deny"):
         return f"{folder}/jobs.deny names it"
