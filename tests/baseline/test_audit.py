@@ -2199,25 +2199,40 @@ UNREADABLE_LINE = "\necho 'rotated\n"
 
 
 @pytest.mark.parametrize(
-    ("shebang", "problems"),
+    ("shebang", "step_aside", "problems"),
     [
         # dash has no `[[`: the script the reader cannot follow goes on to run logrotate under systemd too (old code:
         # any line testing /run/systemd/system was read as stepping aside, and it failed).
-        pytest.param("#!/bin/sh", [], id="dash-runs-logrotate"),
-        pytest.param("#!/bin/bash", [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="bash-steps-aside"),
+        pytest.param("#!/bin/sh", DOUBLE_BRACKET_STEP_ASIDE, [], id="dash-runs-logrotate"),
+        pytest.param(
+            "#!/bin/bash",
+            DOUBLE_BRACKET_STEP_ASIDE,
+            [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+            id="bash-steps-aside",
+        ),
+        # Under dash the negated `[[` runs its `else`: the script exits before the line no grammar parses (old code:
+        # no line of the pattern, and it passed).
+        pytest.param(
+            "#!/bin/sh",
+            DOUBLE_BRACKET_STEP_ASIDE_NEGATED,
+            [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+            id="dash-negated-exits",
+        ),
     ],
 )
 @ROOT_OWNS_CRONTABS
 def test_a_cron_daily_script_not_followed_is_judged_by_its_shell_s_double_brackets(logrotate_runners, tmp_path,
-                                                                                    shebang, problems):  # fmt: skip
-    """DZ-AU-05: a cron.daily script the reader cannot follow is judged by its lines testing /run/systemd/system, a
-    `[[` one stepping aside only under a shell that has `[[`. The real Debian 12 tree under systemd, cron enabled and
-    running, logrotate.timer disabled, the script's step aside written with `[[` and a line no grammar parses."""
+                                                                                    shebang, step_aside,
+                                                                                    problems):  # fmt: skip
+    """DZ-AU-05: a cron.daily script the reader cannot follow whole is read as sh runs it up to the line it cannot
+    parse, where a `[[` step aside holds only under a shell that has `[[`, and dash's failing `[[` runs its `else`.
+    The real Debian 12 tree under systemd, cron enabled and running, logrotate.timer disabled, the script's step aside
+    written with `[[` and a line no grammar parses."""
     root = tmp_path / "root"
     shutil.copytree(logrotate_runners, root, symlinks=True)
     script = root / DAILY.lstrip("/")
     assert not sh_guards.readable(script.read_text() + UNREADABLE_LINE), "the script is one the reader does not follow"
-    _assert_double_bracket_script_judged(root, shebang, problems, tail=UNREADABLE_LINE)
+    _assert_double_bracket_script_judged(root, shebang, problems, tail=UNREADABLE_LINE, step_aside=step_aside)
 
 
 @ROOT_OWNS_CRONTABS

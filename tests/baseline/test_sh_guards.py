@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dizuo.baseline.sh_guards import Command, Shell, commands_of, commands_run, exits_early
+from dizuo.baseline.sh_guards import Command, Shell, commands_of, commands_run, exits_early, readable_head
 
 EXECUTABLE = {"/usr/sbin/anacron"}
 
@@ -161,3 +161,18 @@ NEGATED_STEP_ASIDE = "if [[ ! -x /usr/sbin/anacron ]]; then :; else exit 0; fi\n
 def test_an_exit_before_a_later_command_is_read_as_the_shell_runs_the_line(line, shell, exits):
     """exits_early: the shell reaches an `exit` and a command after it never runs."""
     assert exits_early(line, _answer, shell) is exits
+
+
+@pytest.mark.parametrize(
+    ("script", "head"),
+    [
+        ("if [ -d /x ]; then\n  exit 0\nfi\nlogrotate\n", "if [ -d /x ]; then\n  exit 0\nfi\nlogrotate\n"),
+        # The lines before the one where the first statement the grammar cannot parse begins, not that statement's
+        # parsed start (`echo`).
+        ("if [ -d /x ]; then\n  exit 0\nfi\necho 'x\nlogrotate\n", "if [ -d /x ]; then\n  exit 0\nfi\n"),
+        ("if [ -d /x ]; then\n  echo 'x\nfi\nlogrotate\n", ""),
+    ],
+)  # fmt: skip
+def test_the_head_of_a_script_is_what_sh_runs_before_what_the_grammar_cannot_parse(script, head):
+    """readable_head: sh runs each complete command before it reads the next."""
+    assert readable_head(script) == head

@@ -1534,18 +1534,21 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
     alone where systemd is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0;
     fi`, not `[ -d /run/systemd/system ] || exit 0`). A script that runs no command seen to be logrotate either way
     (`$LOGROTATE`, or a `[[` dash fails before it) steps aside where, systemd PID 1, it exits before a later command:
-    under dash `if [[ ! -d /run/systemd/system ]]; then ...; else exit 0; fi` always does. One the reader does not
-    follow is judged by its lines testing /run/systemd/system, as before: a `[[` one only where the shell has `[[` or
-    is not known (under dash it is a command not found, which fails, so the script goes on)."""
+    under dash `if [[ ! -d /run/systemd/system ]]; then ...; else exit 0; fi` always does. Of one the grammar cannot
+    parse whole, the lines before the statement it cannot parse are read so (sh runs them before it reads further);
+    where they say neither, its lines testing /run/systemd/system decide, as before: a `[[` one only where the shell
+    has `[[` or is not known (under dash it is a command not found, which fails, so the script goes on)."""
+    head = sh_guards.readable_head(script)
 
     def runs_logrotate(systemd: bool) -> bool:
-        ran = sh_guards.commands_run(script, _file_test_on(host, systemd), shell)
+        ran = sh_guards.commands_run(head, _file_test_on(host, systemd), shell)
         return any(command.stopped is None and _RUNS_LOGROTATE.search(command.text) for command in ran)
 
-    if sh_guards.readable(script):
-        if runs_logrotate(systemd=False):
-            return not runs_logrotate(systemd=True)
-        return sh_guards.exits_early(script, _file_test_on(host, systemd=True), shell)
+    if head and runs_logrotate(systemd=False):
+        return not runs_logrotate(systemd=True)
+    exits = bool(head) and sh_guards.exits_early(head, _file_test_on(host, systemd=True), shell)
+    if exits or head == script:
+        return exits
     double_brackets = shell.double_brackets if shell is not None else None
     lines = [line for line in _lines(script) if not line.lstrip().startswith("#")]
     tests = (test for line in lines for test in _STEPS_ASIDE_FOR_SYSTEMD.finditer(line))

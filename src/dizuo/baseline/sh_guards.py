@@ -242,6 +242,19 @@ def readable(line: str) -> bool:
     return _parsed(line) is not None
 
 
+def readable_head(script: str) -> str:
+    """The lines of ``script`` before the one where its first statement the grammar cannot parse begins (all of it
+    where it parses; empty where those do not parse alone): sh runs each complete command before it reads the next,
+    so these run as written whatever follows."""
+    root = tree_sitter.Parser(_BASH).parse(script.encode()).root_node
+    first = next((statement for statement in root.children if statement.has_error), None)
+    if first is None:
+        return script
+    source = script.encode()
+    head = source[: source.rfind(b"\n", 0, first.start_byte) + 1].decode("utf-8", "replace")
+    return head if readable(head) else ""
+
+
 def _parsed(line: str) -> tree_sitter.Node | None:
     """The line's tree, None where the grammar cannot parse it (ERROR or MISSING nodes)."""
     root = tree_sitter.Parser(_BASH).parse(line.encode()).root_node
