@@ -278,10 +278,11 @@ def test_a_renamed_cluster_s_pool_is_told_by_its_former_name_until_relabelled():
 
 
 def test_help_texts_say_what_a_value_is_and_when_it_is_absent():
-    """A metric's HELP is what a reader of /metrics sees: the used bytes are the history's last step (for a
+    """A metric's HELP is what a reader of /metrics sees: the used and capacity bytes are the history's last step (for a
     filesystem size minus avail), and each of the three exhaustion dates is absent beyond the horizon."""
     helps = {f.name: f.documentation for f in text_string_to_metric_families(generate_latest(collect(GOOD)).decode())}
     assert "last step" in helps["dizuo_storage_used_bytes"]
     assert "size minus avail" in helps["dizuo_storage_used_bytes"]
+    assert "last step" in helps["dizuo_storage_capacity_bytes"]
     for name in ("", "_p10", "_p90"):
         assert "absent when beyond the horizon" in helps[f"dizuo_storage_exhaustion{name}_timestamp_seconds"], name

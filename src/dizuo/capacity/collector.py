@@ -6,7 +6,7 @@ and never sees half a run.
 
 Metrics (labels ``kind, volume, pool, department, system`` on the per-volume ones):
 
-- ``dizuo_storage_used_bytes``, ``dizuo_storage_capacity_bytes``: the last sample the forecast saw.
+- ``dizuo_storage_used_bytes``, ``dizuo_storage_capacity_bytes``: the last step of the history the forecast read.
 - ``dizuo_storage_exhaustion_timestamp_seconds``: median forecast of when the volume is full.
   ``..._p10_...`` (early, pessimistic) and ``..._p90_...`` (late) bound the 80 % interval. A
   sample is absent when the date is beyond the forecast horizon (30 days): absent = "not soon".
@@ -252,7 +252,7 @@ class CapacityCollector:
         )
         capacity = GaugeMetricFamily(
             "dizuo_storage_capacity_bytes",
-            "Bytes the volume holds when full, at the last sample.",
+            "Bytes the volume holds when full, at the last step of the history read.",
             labels=labels,
         )
         median = GaugeMetricFamily(
