@@ -1141,6 +1141,27 @@ def test_the_mock_engine_refuses_two_resources_of_one_urn() -> None:
         run_stack(ROOT / "stacks" / "1-cloud", "yulin-prod", {}, set(), {}, program=program)
 
 
+def test_the_mock_engine_names_three_distinct_duplicate_urns() -> None:
+    """A URN made three times counts once among the (up to three) duplicates said: the others are named too."""
+    import pulumi_kubernetes as k8s  # noqa: PLC0415 - only this test builds a program of its own
+
+    from dizuo.synth.engine import run_stack  # noqa: PLC0415
+
+    def program() -> None:
+        for name in ("a", "b", "c"):
+            k8s.core.v1.Namespace("thrice", metadata={"name": name})
+        for twice in ("second", "third"):
+            k8s.core.v1.Namespace(twice, metadata={"name": f"{twice}-1"})
+            k8s.core.v1.Namespace(twice, metadata={"name": f"{twice}-2"})
+
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the message is what is checked
+        run_stack(ROOT / "stacks" / "1-cloud", "yulin-prod", {}, set(), {}, program=program)
+    said = str(raised.value)
+    for twice in ("second", "third"):  # in the order registered, which several threads make: checked one by one
+        assert f"{twice} (kubernetes:core/v1:Namespace) is made 2 times" in said, said
+    assert "thrice (kubernetes:core/v1:Namespace) is made 3 times" in said, said
+
+
 def _with_a_dedicated_source(target: Path) -> None:
     """Yulin with a cluster in the dedicated network, 税务专网系统 on it, and a dataset of the data pool (yl-gov)
     whose source it is: the extranet's data pool reaches the dedicated network through ext-to-ded-exchange (443)."""
@@ -1643,5 +1664,9 @@ def test_synth_names_what_made_a_duplicate_urn(tmp_path: Path) -> None:
         f"{stack}: duplicate resource URN: yl-joined (kubernetes:core/v1:Namespace) is made 2 times: Namespace dp-gaj "
         "(provider joined-yl-gov) of dataset 'rk-jcxx', owner 'gaj' and Namespace dp-sjj (provider joined-yl-gov) of "
         "dataset 'dzzz-ml', owner 'sjj'; Pulumi refuses two resources of one name"
+    ), error
+    # Here the program joined the names, not the declaration: the advice must cover both.
+    assert error.endswith(
+        "rename one of the declaration entries they are named after, or fix the stack program's names"
     ), error
     assert not out.exists()

@@ -162,14 +162,15 @@ def _duplicates_said(urns: list[str], records: list[Registered]) -> str:
     registration stands for, as far as its inputs say (:func:`_stands_for`), which names the declaration entries whose
     codes joined alike, where the URN names neither."""
     said = []
-    for urn in dict.fromkeys(urns[:3]):
+    # De-duplicated before cut: a URN made three times is noted twice, and must not take the place of another.
+    for urn in list(dict.fromkeys(urns))[:3]:
         twins = [r for r in records if r.urn == urn]
         # Sorted: the mock registers from several threads, so the order of the records is not the program's.
         what = " and ".join(sorted(_stands_for(r, records) for r in twins))
         said.append(f"{twins[0].name} ({twins[0].type}) is made {len(twins)} times: {what}")
     return (
         f"duplicate resource URN: {'; '.join(said)}; Pulumi refuses two resources of one name: rename one of the "
-        "declaration entries they are named after"
+        "declaration entries they are named after, or fix the stack program's names"
     )
 
 
