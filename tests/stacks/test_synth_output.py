@@ -1011,19 +1011,21 @@ def test_preview_checks_its_own_inputs_before_asking_for_pulumi(tmp_path: Path, 
 
 @pytest.mark.parametrize("action", ["preview", "up"])
 def test_a_backend_without_state_and_a_missing_pulumi_cli_are_said_in_one_run(tmp_path: Path, action: str) -> None:
-    """Without the Pulumi CLI, against a file:// backend holding no state, `dizuo preview|up` refuses both at once
-    (exit 2): a user who passed --new-backend or installed Pulumi would otherwise only then meet the other refusal.
-    With --new-backend, only the missing CLI is left to say."""
+    """Without the Pulumi CLI or a secrets passphrase, against a file:// backend holding no state, `dizuo preview|up`
+    refuses all three at once (exit 2): a user who passed --new-backend, installed Pulumi or set the passphrase would
+    otherwise only then meet the next refusal. With --new-backend, the missing CLI and passphrase are left to say."""
     done = _without_pulumi(tmp_path, action)
     assert done.returncode == 2, done.stderr
     text = " ".join(done.stderr.split())
     assert f"the default backend file://{tmp_path}/.pulumi-state: holds no Pulumi state" in text, text
     assert "the Pulumi CLI is not installed (no `pulumi` on PATH)" in text, text
+    assert "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)" in text, text
     assert "Traceback" not in done.stderr
     first_deployment = _without_pulumi(tmp_path, action, "--new-backend")
     assert first_deployment.returncode == 2, first_deployment.stderr
     assert "holds no Pulumi state" not in first_deployment.stderr
     assert "Pulumi CLI is not installed" in first_deployment.stderr
+    assert "set PULUMI_CONFIG_PASSPHRASE" in first_deployment.stderr, first_deployment.stderr
     assert not (tmp_path / ".pulumi-state").exists(), "no state folder is made for a run that cannot start"
 
 

@@ -209,9 +209,13 @@ def check_prerequisites() -> str:
     Absolute, since Pulumi runs in each stack's folder: a relative PATH entry (`PATH=bin:...`) found `bin/pulumi` in
     the folder dizuo was started in, which the stacks would have looked for in theirs (another CLI, or none)."""
     found = shutil.which("pulumi")
-    if found is None:
-        raise DeployError(INSTALL_HINT)
-    passphrase_file()  # before any stack: Pulumi would fail on it in the first one
+    missing = [] if found is not None else [INSTALL_HINT]
+    try:
+        passphrase_file()  # before any stack: Pulumi would fail on it in the first one
+    except DeployError as exc:
+        missing.append(str(exc))  # said with a missing CLI, not after it is installed
+    if missing or found is None:
+        raise DeployError("\n".join(missing))
     return os.path.abspath(found)
 
 
