@@ -200,6 +200,24 @@ def _said(output: str) -> str:
     return " ".join(output.split())
 
 
+def _interrupted_as_the_programs_run(
+    out: Path, stacks: Path, signum: int, prefix: tuple[str, ...] = ("-c", "from dizuo.cli import main; main()")
+) -> tuple[int, str]:
+    """The exit code and stderr of a real `dizuo synth` sent ``signum`` as its stack programs start to run."""
+    process = subprocess.Popen(
+        _synth(out, stacks, prefix=prefix),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=_ctrl_c_handled,  # noqa: PLW1509 - one signal call, no threads started in this test
+    )
+    while process.poll() is None and _staging(out.parent) is None:  # the programs run once the staging folder is
+        time.sleep(0.01)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=ENDED_WITHIN)
+    return process.returncode, stderr
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_synth_says_so_and_that_the_previous_build_is_left(tmp_path: Path, signum: int) -> None:
     """Ctrl-C or SIGTERM while the stack programs run: beside the frozen progress bar, one line on stderr says the run
@@ -210,21 +228,34 @@ def test_interrupted_synth_says_so_and_that_the_previous_build_is_left(tmp_path:
     for out in (tmp_path / "place" / "build", tmp_path / "new" / "build"):
         out.parent.mkdir()
         previous = _previous_build(reference, out) if out.parent.name == "place" else {}
-        process = subprocess.Popen(
-            _synth(out, stacks, prefix=("-c", "from dizuo.cli import main; main()")),
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            preexec_fn=_ctrl_c_handled,  # noqa: PLW1509 - one signal call, no threads started in this test
-        )
-        while process.poll() is None and _staging(out.parent) is None:  # the programs run once the staging folder is
-            time.sleep(0.01)
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=ENDED_WITHIN)
-        assert process.returncode in (128 + signum, -signum), stderr[-2000:]
+        code, stderr = _interrupted_as_the_programs_run(out, stacks, signum)
+        assert code in (128 + signum, -signum), stderr[-2000:]
         assert (_tree(out) if out.exists() else {}) == previous
         kept = f"the previous build in {out} is left unchanged" if previous else f"nothing was written to {out}"
         assert f"interrupted: {kept}" in _said(stderr), stderr[-2000:]
+
+
+# The child's own marker of Python's shutdown: its atexit callbacks run only there.
+_SHUTDOWN_SAID = (
+    "-c",
+    "import atexit, sys; atexit.register(lambda: print('python shut down', file=sys.stderr)); "
+    "from dizuo.cli import main; main()",
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_synth_ends_without_pythons_shutdown(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C or SIGTERM while a stack program runs: once the interruption is said, the process ends with 130 or 143
+    without Python's shutdown, which stops the program's still running thread inside grpc and then aborted the
+    process ("FATAL: exception not rethrown", exit -6) on a loaded machine."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "0-network", stacks / "0-network")
+    out = tmp_path / "place" / "build"
+    out.parent.mkdir()
+    code, stderr = _interrupted_as_the_programs_run(out, stacks, signum, prefix=_SHUTDOWN_SAID)
+    assert code == 128 + signum, stderr[-2000:]
+    assert f"interrupted: nothing was written to {out}" in _said(stderr), stderr[-2000:]
+    assert "python shut down" not in stderr, "Python's shutdown ran after the interruption was said"
 
 
 def test_a_stack_program_leaves_no_event_loop_for_the_garbage_collector_to_close() -> None:
