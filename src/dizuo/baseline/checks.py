@@ -1558,13 +1558,20 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
 def _basic_regex(text: str) -> re.Pattern[str] | None:
     """``text`` as grep reads a basic regular expression (POSIX BRE): `.` any character, `*` any number of what is
     before it (itself where nothing is), `[...]` a bracket expression, `\\c` the character c, anything else itself;
-    None where grep cannot read it (an unmatched `[`), which then matches no line. GNU's `\\+`, `\\(`, `\\{`... and
-    `[:class:]` are read as their characters: no file name run-parts meets holds them."""
+    None where grep cannot read it (an unmatched `[`, a range out of order, a back-reference), which then matches no
+    line. A trailing `\\` escapes the `$` of run-parts' `^name$`: the name then matches the lines starting with it
+    and a `$`. GNU's `\\+`, `\\(`, `\\{`... and `[:class:]` are read as their characters: no file name run-parts
+    meets holds them."""
     parts: list[str] = []
     index = 0
     while index < len(text):
         character = text[index]
-        if character == "\\" and index + 1 < len(text):
+        if character == "\\" and index + 1 == len(text):
+            parts += [re.escape("$"), ".*"]  # `^name\$`: a `$`, and no end to the match
+            break
+        if character == "\\" and text[index + 1] in "123456789":
+            return None  # grep: Invalid back reference (no group is read)
+        if character == "\\":
             parts.append(re.escape(text[index + 1]))
             index += 2
             continue
@@ -1586,7 +1593,10 @@ def _basic_regex(text: str) -> re.Pattern[str] | None:
         else:
             parts.append("." if character == "." else re.escape(character))
         index += 1
-    return re.compile("".join(parts))
+    try:
+        return re.compile("".join(parts))
+    except re.error:  # a bracket expression grep refuses too (`[z-a]`: Invalid range end)
+        return None
 
 
 def _run_parts_skips(host: Host, script: str, daemon: str | None) -> str | None:
