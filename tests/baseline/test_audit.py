@@ -2218,6 +2218,14 @@ UNREADABLE_LINE = "\necho 'rotated\n"
             [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
             id="dash-negated-exits",
         ),
+        # The line no grammar parses right after the step aside: its `exit` is the last thing the readable head runs,
+        # and stops the rest of the script all the same (old code: no command after it in the head, and it passed).
+        pytest.param(
+            "#!/bin/sh",
+            DOUBLE_BRACKET_STEP_ASIDE_NEGATED + '\necho "rotated',
+            [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+            id="dash-negated-exits-at-the-end-of-the-head",
+        ),
     ],
 )
 @ROOT_OWNS_CRONTABS

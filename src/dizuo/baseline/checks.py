@@ -1546,8 +1546,9 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
 
     if head and runs_logrotate(systemd=False):
         return not runs_logrotate(systemd=True)
-    exits = bool(head) and sh_guards.exits_early(head, _file_test_on(host, systemd=True), shell)
-    if exits or head == script:
+    whole = head == script
+    exits = bool(head) and sh_guards.exits_early(head, _file_test_on(host, systemd=True), shell, whole=whole)
+    if exits or whole:
         return exits
     double_brackets = shell.double_brackets if shell is not None else None
     lines = [line for line in _lines(script) if not line.lstrip().startswith("#")]

@@ -273,15 +273,18 @@ def commands_run(line: str, file_test: FileTest | None, shell: Shell | None = No
     return reader.commands
 
 
-def exits_early(line: str, file_test: FileTest | None, shell: Shell | None = None) -> bool:
+def exits_early(line: str, file_test: FileTest | None, shell: Shell | None = None, *, whole: bool = True) -> bool:
     """Whether ``shell`` running ``line`` (read as commands_run reads it) reaches an `exit` of the shell before some
-    command of it, which it never runs; False where the grammar cannot parse the line."""
+    command of it, which it never runs; False where the grammar cannot parse the line. Where ``line`` is not the
+    ``whole`` script but its readable_head, any `exit` it reaches is early: the rest of the script never runs."""
     node = _parsed(line)
     if node is None:
         return False
     reader = _Reader(line.encode(), file_test, shell)
     reader.run(node, None)
-    return reader.exited is not None and any(command.stopped == reader.exited for command in reader.commands)
+    if reader.exited is None:
+        return False
+    return not whole or any(command.stopped == reader.exited for command in reader.commands)
 
 
 def commands_of(line: str) -> list[str]:
