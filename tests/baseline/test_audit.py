@@ -1262,6 +1262,7 @@ def _assert_judged_with(
 
 DAILY = "/etc/cron.daily/logrotate"
 STEPS_ASIDE = f"{DAILY} exits where systemd is PID 1 (it tests /run/systemd/system): only logrotate.timer runs it"
+EXITS_EITHER_WAY = f"{DAILY} exits before running logrotate, with or without systemd: cron never runs logrotate"
 # Each cron daemon reads only crontabs root owns, and some cases give one to nobody: only root makes such a tree (CI
 # runs as root). Run by another user every crontab is skipped as that user's, so a case resting on a crontab's jobs,
 # or on why one is skipped, would fail or prove nothing; cases where no crontab's job counts run for any user.
@@ -2109,13 +2110,14 @@ DEBIAN_CRONTAB_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:
 @ROOT_OWNS_CRONTABS
 def test_a_negated_double_bracket_step_aside_exits_under_dash_and_bash(logrotate_runners, tmp_path, shebang):
     """DZ-AU-05: `if [[ ! -d /run/systemd/system ]]; then :; else exit 0; fi` exits where systemd is PID 1 under
-    bash, and under dash, whose `[[` is a command not found, always: its `else` runs whatever the `!`. Either way cron
-    does not run logrotate under systemd (old code: under dash the script ran logrotate neither way, its `!` test
-    escaped the lines read instead, and it passed). The real Debian 12 tree under systemd, cron enabled and running,
-    logrotate.timer disabled."""
+    bash, and under dash, whose `[[` is a command not found, always: its `else` runs whatever the `!`, with or without
+    systemd. Either way cron does not run logrotate under systemd (old code: under dash the script ran logrotate
+    neither way, its `!` test escaped the lines read instead, and it passed). The real Debian 12 tree under systemd,
+    cron enabled and running, logrotate.timer disabled."""
     root = tmp_path / "root"
     shutil.copytree(logrotate_runners, root, symlinks=True)
-    problems = [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"]
+    said = EXITS_EITHER_WAY if shebang == "#!/bin/sh" else STEPS_ASIDE
+    problems = [TIMER_DISABLED, f"nor does cron run it: {said}"]
     _assert_double_bracket_script_judged(root, shebang, problems, step_aside=DOUBLE_BRACKET_STEP_ASIDE_NEGATED)
 
 
@@ -2215,7 +2217,7 @@ UNREADABLE_LINE = "\necho 'rotated\n"
         pytest.param(
             "#!/bin/sh",
             DOUBLE_BRACKET_STEP_ASIDE_NEGATED,
-            [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+            [TIMER_DISABLED, f"nor does cron run it: {EXITS_EITHER_WAY}"],
             id="dash-negated-exits",
         ),
         # The line no grammar parses right after the step aside: its `exit` is the last thing the readable head runs,
@@ -2223,7 +2225,7 @@ UNREADABLE_LINE = "\necho 'rotated\n"
         pytest.param(
             "#!/bin/sh",
             DOUBLE_BRACKET_STEP_ASIDE_NEGATED + '\necho "rotated',
-            [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"],
+            [TIMER_DISABLED, f"nor does cron run it: {EXITS_EITHER_WAY}"],
             id="dash-negated-exits-at-the-end-of-the-head",
         ),
     ],
@@ -2243,18 +2245,50 @@ def test_a_cron_daily_script_not_followed_is_judged_by_its_shell_s_double_bracke
     _assert_double_bracket_script_judged(root, shebang, problems, tail=UNREADABLE_LINE, step_aside=step_aside)
 
 
+def _debian_tree_with_step_aside(logrotate_runners: Path, tmp_path: Path, step_aside: str) -> Path:
+    """A copy of the Debian 12 tree whose /etc/cron.daily/logrotate has ``step_aside`` for the step aside it ships,
+    cron.service enabled."""
+    root = tmp_path / "root"
+    shutil.copytree(logrotate_runners, root, symlinks=True)
+    script = root / DAILY.lstrip("/")
+    script.write_text(script.read_text().replace(SYSTEMD_STEP_ASIDE, step_aside))
+    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
+    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("step_aside", "systemd", "problems"),
+    [
+        # An `exit 0` where the step aside was: no stepping aside for the timer, the script never rotates (old code:
+        # under systemd said to exit where systemd is PID 1, "it tests /run/systemd/system"; without it, it passed).
+        pytest.param("exit 0", True, [TIMER_DISABLED, f"nor does cron run it: {EXITS_EITHER_WAY}"], id="systemd"),
+        pytest.param("exit 0", False, [EXITS_EITHER_WAY], id="no-systemd"),
+        # The step aside Debian ships exits under systemd alone: as before.
+        pytest.param(
+            SYSTEMD_STEP_ASIDE, True, [TIMER_DISABLED, f"nor does cron run it: {STEPS_ASIDE}"], id="step-aside"
+        ),
+    ],
+)
+@ROOT_OWNS_CRONTABS
+def test_a_cron_daily_script_exiting_either_way_never_rotates(logrotate_runners, tmp_path, step_aside, systemd,
+                                                               problems):  # fmt: skip
+    """DZ-AU-05: a cron.daily script that exits before logrotate with systemd PID 1 and without is no step aside for
+    the timer: it never rotates, and is said so. The real Debian 12 tree, cron enabled and running, logrotate.timer
+    disabled under systemd."""
+    root = _debian_tree_with_step_aside(logrotate_runners, tmp_path, step_aside)
+    running = {"cron.service"} if systemd else {"cron"}
+    finding = _logrotate_scheduled_on(root, systemd=systemd, running=running)
+    assert finding.problems == problems, finding.evidence
+
+
 @ROOT_OWNS_CRONTABS
 def test_each_shell_is_looked_up_on_the_host_once_per_check(logrotate_runners, tmp_path):
     """DZ-AU-05: /bin/sh, named by the cron.daily script's #! line and by /etc/crontab, is asked of the host once
     (`test -x`, `readlink -e`), not again for the step aside and for the crontab. The real Debian 12 tree under
     systemd, cron enabled and running, the script's step aside written with `[[` (which dash fails) so that every
     part of the check reads it."""
-    root = tmp_path / "root"
-    shutil.copytree(logrotate_runners, root, symlinks=True)
-    script = root / DAILY.lstrip("/")
-    script.write_text(script.read_text().replace(SYSTEMD_STEP_ASIDE, DOUBLE_BRACKET_STEP_ASIDE))
-    env = {**os.environ, "SYSTEMCTL_SKIP_SYSV": "1"}
-    subprocess.run(["systemctl", f"--root={root}", "enable", "cron.service"], capture_output=True, check=True, env=env)
+    root = _debian_tree_with_step_aside(logrotate_runners, tmp_path, DOUBLE_BRACKET_STEP_ASIDE)
     host = _RecordingUnitsHost(root, systemd=True, running={"cron.service"})
     (args,) = _control_checks("DZ-AU-05", "logrotate_scheduled")
     finding = checks.logrotate_scheduled(host, args)

@@ -1529,6 +1529,44 @@ def _what_runs_cron_daily(
     return chains, why_not
 
 
+def _head_runs_logrotate(host: Host, head: str, shell: sh_guards.Shell | None, systemd: bool) -> bool:
+    """Whether the readable ``head`` of a cron.daily script runs a command seen to be logrotate, systemd PID 1 or
+    not."""
+    ran = sh_guards.commands_run(head, _file_test_on(host, systemd), shell)
+    return any(command.stopped is None and _RUNS_LOGROTATE.search(command.text) for command in ran)
+
+
+def _exits_early(host: Host, script: str, head: str, shell: sh_guards.Shell | None, systemd: bool) -> bool:
+    """Whether the cron.daily ``script``, systemd PID 1 or not, reaches an `exit` in its readable ``head`` before
+    the rest of it runs."""
+    return bool(head) and sh_guards.exits_early(head, _file_test_on(host, systemd), shell, whole=head == script)
+
+
+def _never_runs_logrotate(host: Host, script: str, shell: sh_guards.Shell | None) -> bool:
+    """Whether the cron.daily ``script`` exits before running logrotate with systemd PID 1 and without (`exit 0`
+    first, or `[ -x /usr/sbin/logrotate ] || exit 0` where there is none): no stepping aside for the timer, it never
+    rotates, whatever runs it."""
+    head = sh_guards.readable_head(script)
+    return not _head_runs_logrotate(host, head, shell, systemd=False) and all(
+        _exits_early(host, script, head, shell, systemd) for systemd in (True, False)
+    )
+
+
+def _exits_before_logrotate(
+    host: Host, script: str, text: str, shell: sh_guards.Shell | None, systemd: bool, timer: str
+) -> str | None:
+    """Why the cron.daily ``script`` (``text``), run by ``shell``, runs no logrotate here: it exits before it with
+    systemd PID 1 and without (in a shell not known, whose `[[` is taken to succeed, that is not asked: a `[[ -d
+    /run/systemd/system ]]` step aside would exit either way), or steps aside for the timer under systemd; None where
+    it runs it."""
+    known = shell is not None and shell.double_brackets is not None
+    if known and _never_runs_logrotate(host, text, shell):
+        return f"{script} exits before running logrotate, with or without systemd: cron never runs logrotate"
+    if systemd and _steps_aside_for_systemd(host, text, shell):
+        return f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {timer} runs it"
+    return None
+
+
 def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | None) -> bool:
     """Whether the cron.daily script, read as ``shell`` (the one run-parts runs it with) runs it, leaves logrotate
     alone where systemd is PID 1 and runs it where it is not (Debian's `if [ -d /run/systemd/system ]; then exit 0;
@@ -1539,16 +1577,10 @@ def _steps_aside_for_systemd(host: Host, script: str, shell: sh_guards.Shell | N
     where they say neither, its lines testing /run/systemd/system decide, as before: a `[[` one only where the shell
     has `[[` or is not known (under dash it is a command not found, which fails, so the script goes on)."""
     head = sh_guards.readable_head(script)
-
-    def runs_logrotate(systemd: bool) -> bool:
-        ran = sh_guards.commands_run(head, _file_test_on(host, systemd), shell)
-        return any(command.stopped is None and _RUNS_LOGROTATE.search(command.text) for command in ran)
-
-    if head and runs_logrotate(systemd=False):
-        return not runs_logrotate(systemd=True)
-    whole = head == script
-    exits = bool(head) and sh_guards.exits_early(head, _file_test_on(host, systemd=True), shell, whole=whole)
-    if exits or whole:
+    if head and _head_runs_logrotate(host, head, shell, systemd=False):
+        return not _head_runs_logrotate(host, head, shell, systemd=True)
+    exits = _exits_early(host, script, head, shell, systemd=True)
+    if exits or head == script:
         return exits
     double_brackets = shell.double_brackets if shell is not None else None
     lines = [line for line in _lines(script) if not line.lstrip().startswith("#")]
@@ -1706,8 +1738,8 @@ def _cron_runs_logrotate(host: Host, args: dict[str, Any], systemd: bool, findin
     shell = _script_shell(host, script, text, daemon, tables, systemd, shells)
     if isinstance(shell, str):
         return [shell]
-    if systemd and _steps_aside_for_systemd(host, text, shell):
-        return [f"{script} exits where systemd is PID 1 (it tests /run/systemd/system): only {args['timer']} runs it"]
+    if exits := _exits_before_logrotate(host, script, text, shell, systemd, args["timer"]):
+        return [exits]
     chains, why_not = _what_runs_cron_daily(host, daily, daemon, tables, systemd, shells, finding)
     for chain, _ in chains:
         finding.see(f"cron runs {script}: {chain}")
