@@ -154,6 +154,9 @@ NEGATED_STEP_ASIDE = "if [[ ! -x /usr/sbin/anacron ]]; then :; else exit 0; fi\n
         # An exit that stops nothing after it (the script's last word), or one in a subshell, is no early one.
         ("logrotate /etc/logrotate.conf\nexit $?", DASH_AS_SH, False),
         ("( exit 0 ); logrotate", DASH_AS_SH, False),
+        # The commands a subshell's `exit 1` stops are not the script's last `exit 1`'s, written the same.
+        ("( [ -d /x ] || exit 1; echo a )\nlogger done\nexit 1", DASH_AS_SH, False),
+        ("( [ -d /x ] || exit 1; echo a )\nexit 1\nlogger done", DASH_AS_SH, True),
         # A line the grammar cannot parse is not read.
         ("exit 0; echo 'x", DASH_AS_SH, False),
     ],

@@ -95,6 +95,9 @@ class _Reader:
         self.shell = shell
         self.commands: list[Command] = []
         self.exited: str | None = None  # why nothing after a reached `exit` runs
+        # How many commands were noted when that `exit` was reached: those noted after it are the ones it stops (a
+        # subshell's earlier `exit` written the same stops others, with the same text).
+        self.exited_after = 0
 
     def run(self, node: tree_sitter.Node, stopped: str | None, text: str | None = None) -> tuple[bool, str]:
         """The node's exit status (True for 0) and the state that decided it, each command in it noted as run or
@@ -195,6 +198,7 @@ class _Reader:
         if name == "exit":
             if stopped is None:
                 self.exited = f"`{text}` before it ends the shell"
+                self.exited_after = len(self.commands)
             return True, ""
         if name == "[[" and (unasked := self._double_brackets_unasked(text)) is not None:
             return unasked
@@ -284,7 +288,7 @@ def exits_early(line: str, file_test: FileTest | None, shell: Shell | None = Non
     reader.run(node, None)
     if reader.exited is None:
         return False
-    return not whole or any(command.stopped == reader.exited for command in reader.commands)
+    return not whole or len(reader.commands) > reader.exited_after
 
 
 def commands_of(line: str) -> list[str]:
