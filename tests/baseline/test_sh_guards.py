@@ -166,6 +166,14 @@ def test_an_exit_before_a_later_command_is_read_as_the_shell_runs_the_line(line,
     assert exits_early(line, _answer, shell) is exits
 
 
+@pytest.mark.parametrize(("whole", "exits"), [(True, False), (False, True)])
+def test_any_exit_the_head_of_a_script_reaches_is_early(whole, exits):
+    """exits_early: an `exit` reached at the end of a readable head stops the rest of the script, which the head does
+    not hold; at the end of the whole script it stops nothing."""
+    head = "if [[ ! -d /run/systemd/system ]]; then :; else exit 0; fi\n"
+    assert exits_early(head, _answer, DASH_AS_SH, whole=whole) is exits
+
+
 @pytest.mark.parametrize(
     ("script", "head"),
     [
