@@ -274,11 +274,13 @@ def test_without_the_pool_s_series_what_else_stays_is_its_allocations(yulin: Dec
 
 def test_a_pool_measured_twice_is_refused_naming_both_series(yulin: Declaration, tmp_path: Path) -> None:
     """Two series of one pool (two scrape jobs) would be counted twice: exit 2, both named, nothing written."""
-    usage = write_usage(yulin, tmp_path / "usage.csv.gz", measured=set(), pool_series=("phase1-ceph", "x:phase1-ceph"))
+    usage = write_usage(
+        yulin, tmp_path / "usage.csv.gz", measured=set(), pool_series=("phase1-ceph", "ceph_pool:phase1-ceph")
+    )
     code, output = _plan(usage.csv, tmp_path / "plan")
     assert code == 2, output
     assert "2 series measure storage pool 'phase1-ceph'" in output
-    assert "phase1-ceph, x:phase1-ceph" in output
+    assert "ceph_pool:phase1-ceph, phase1-ceph" in output
     assert not (tmp_path / "plan").exists()
 
 
