@@ -4,6 +4,7 @@ the test's own (this machine's files are never changed)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -910,3 +911,53 @@ def test_an_empty_list_of_units_to_disable_masks_no_unit(tmp_path: Path) -> None
     masked = re.search(r"DZ-IP-01 \| Stop, disable and mask unneeded units\] \*+\n(.*?)\n\n", done.stdout, re.DOTALL)
     assert masked, done.stdout[-3000:]
     assert "item=" not in masked.group(1), f"units were to be masked: {masked.group(1)[:2000]}"
+
+
+MALWARE_NOTE_TASK = "DZ-MC-03 | Say what kept the first update or scan from working"
+
+
+def _malware_first_scan_note(work: Path, report: dict[str, object]) -> str:
+    """What the role's own note task (taken from tasks/malware.yml as written) says, run by the real ansible-playbook
+    on this machine, after a first scan that ended (rc 0) and left ``report`` as its malware-status.json: the note's
+    message, or "" when the task was skipped."""
+    tasks = yaml.safe_load((ROLES / "baseline" / "tasks" / "malware.yml").read_text(encoding="utf-8"))
+    note = next(task for task in tasks if task.get("name") == MALWARE_NOTE_TASK)
+    encoded = base64.b64encode(json.dumps(report).encode()).decode()
+    facts = {
+        "baseline_malware_mirror": "http://10.64.1.30/clamav",
+        "baseline_malware_first_scan_wait": 600,
+        "baseline_malware_first_scan": {"rc": 0},
+        "baseline_malware_status": {"content": encoded},
+    }
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
+             "tasks": [{"ansible.builtin.set_fact": facts}, note]}]  # fmt: skip
+    (work / "play.yml").write_text(yaml.safe_dump(play, allow_unicode=True), encoding="utf-8")
+    done = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+         str(work / "play.yml")],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "false"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    shown = done.stdout.split(f"TASK [{MALWARE_NOTE_TASK}]", 1)[1]
+    message = re.search(r'^\s*"msg": (".*")$', shown, re.MULTILINE)
+    return str(json.loads(message.group(1))) if message else ""
+
+
+def test_the_first_scan_note_tells_a_working_update_from_a_failed_one(tmp_path: Path) -> None:
+    """The run's DZ-MC-03 note reads the first scan's report: an update that worked is said to have worked (Jinja's
+    `.update` of the report found dict.update, so every update was said to have FAILED with "no report"), one that
+    failed is named with its error, and a run whose update and scan both worked says nothing."""
+    scan_ok = {"ok": True, "error": ""}
+    failed_scan = _malware_first_scan_note(
+        tmp_path, {"update": {"ok": True, "error": ""}, "scan": {"ok": False, "error": "clamscan: no database"}}
+    )
+    assert "update from http://10.64.1.30/clamav worked; scan FAILED: clamscan: no database." in failed_scan, (
+        failed_scan
+    )
+    failed_update = _malware_first_scan_note(
+        tmp_path, {"update": {"ok": False, "error": "mirror answered 404"}, "scan": scan_ok}
+    )
+    assert "update from http://10.64.1.30/clamav FAILED: mirror answered 404; scan ran." in failed_update, failed_update
+    both_worked = _malware_first_scan_note(tmp_path, {"update": {"ok": True, "error": ""}, "scan": scan_ok})
+    assert both_worked == "", f"a first scan whose update and scan worked was reported: {both_worked}"
