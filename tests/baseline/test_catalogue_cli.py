@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from click.testing import Result
 
 from dizuo.baseline import harden
 from dizuo.baseline.catalogue import Scope, UnknownControlError, packaged
@@ -179,24 +181,45 @@ def test_empty_control_selection_is_an_error() -> None:
         packaged().select(Scope.HOST, [])
 
 
-def test_harden_shows_what_the_role_tells_the_operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The role's notes to the operator (people who need a password, audit rules waiting for a reboot, kernel keys
-    it lacks) reach the person running `dizuo harden`, naming the host, through the real ansible-runner; skipped
-    notes do not."""
-    from typer.testing import CliRunner  # noqa: PLC0415 - only this test drives the CLI in-process
+def _harden_local_play(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tasks: list[dict[str, Any]]) -> Result:
+    """`dizuo harden` of yl-log-01 in-process, through the real ansible-runner, with a playbook of ``tasks`` run on
+    this machine in place of the role."""
+    from typer.testing import CliRunner  # noqa: PLC0415 - only these tests drive the CLI in-process
 
     from dizuo.cli import app  # noqa: PLC0415
 
     playbook = tmp_path / "baseline.yml"
-    tasks = [
-        {"name": "DZ-AU-02 | Say", "ansible.builtin.debug": {"msg": "DZ-AU-02: the rules wait for the next boot"}},
-        {"name": "DZ-AU-01 | Skip", "ansible.builtin.debug": {"msg": "DZ-AU-01: never shown"}, "when": False},
-    ]
     play = {"hosts": "all", "connection": "local", "gather_facts": False, "tasks": tasks}
     playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
     monkeypatch.setattr(harden, "find_playbook", lambda: playbook)
     monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
     done = CliRunner().invoke(app, ["harden", "--inventory", str(YULIN), "--limit", "yl-log-01"])
     assert done.exit_code == 0, done.output
+    return done
+
+
+def test_harden_shows_what_the_role_tells_the_operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The role's notes to the operator (people who need a password, audit rules waiting for a reboot, kernel keys
+    it lacks) reach the person running `dizuo harden`, naming the host, through the real ansible-runner; skipped
+    notes do not."""
+    tasks = [
+        {"name": "DZ-AU-02 | Say", "ansible.builtin.debug": {"msg": "DZ-AU-02: the rules wait for the next boot"}},
+        {"name": "DZ-AU-01 | Skip", "ansible.builtin.debug": {"msg": "DZ-AU-01: never shown"}, "when": False},
+    ]
+    done = _harden_local_play(tmp_path, monkeypatch, tasks)
     assert "yl-log-01: DZ-AU-02: the rules wait for the next boot" in " ".join(done.output.split())
     assert "never shown" not in done.output
+
+
+def test_harden_progress_counts_tasks_as_its_table_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-host progress line and the closing table count alike, as Ansible's recap does (a changed task is ok
+    too): a run of one changed and one unchanged task shows "ok 2 changed 1" in both, where the progress line said
+    "ok 1" beside the table's 2."""
+    tasks = [
+        {"name": "DZ-IA-08 | Change", "ansible.builtin.command": "true", "changed_when": True},
+        {"name": "DZ-IA-08 | Keep", "ansible.builtin.command": "true", "changed_when": False},
+    ]
+    done = _harden_local_play(tmp_path, monkeypatch, tasks)
+    assert "yl-log-01: ok 2  changed 1  failed 0" in done.output, done.output
+    row = next(cells for cells in table_cells(done.output) if cells[0] == "yl-log-01")
+    assert row[1:3] == ["2", "1"], f"table ok/changed: {row}"

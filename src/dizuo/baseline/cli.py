@@ -157,7 +157,9 @@ def harden_command(
                 message = str(data.get("res", {}).get("msg", ""))[:300]
                 failures.append(f"{host}: {data.get('task', '')}: {message}")
             elif kind == "runner_on_ok":
-                tally["changed" if data.get("res", {}).get("changed") else "ok"] += 1
+                # Counted as Ansible's recap (the table below) counts: a changed task is ok too.
+                tally["ok"] += 1
+                tally["changed"] += 1 if data.get("res", {}).get("changed") else 0
                 if data.get("task_action") in DEBUG_ACTIONS and data.get("res", {}).get("msg"):
                     notes.append(f"{host}: {data['res']['msg']}")
             progress.update(
