@@ -223,3 +223,14 @@ def test_harden_progress_counts_tasks_as_its_table_does(tmp_path: Path, monkeypa
     assert "yl-log-01: ok 2  changed 1  failed 0" in done.output, done.output
     row = next(cells for cells in table_cells(done.output) if cells[0] == "yl-log-01")
     assert row[1:3] == ["2", "1"], f"table ok/changed: {row}"
+
+
+def test_a_limit_whose_parts_together_leave_no_host_says_so() -> None:
+    """A pattern each part of which matches declared hosts, but whose exclusion or intersection leaves none, is
+    refused saying just that (it was said to match "no host or group", though every part of it does)."""
+    for limit in ("all:!all", "loghost:&ntp"):
+        with pytest.raises(harden.HardenError) as refused:
+            harden.hosts_matching(load(YULIN), limit)
+        assert (
+            str(refused.value) == f"--limit: {limit!r} selects no host: each part matches, but together they leave none"
+        )

@@ -153,7 +153,8 @@ def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
                 raise HardenError(f"--limit: {part!r} matches no host or group of hosts.yaml{hint}")
         matched = [host.name for host in manager.list_hosts(limit)]
     if not matched:
-        raise HardenError(f"--limit: {limit!r} matches no host or group of hosts.yaml")
+        # Every part matched (checked above): its exclusions (!) or intersections (&) left no host.
+        raise HardenError(f"--limit: {limit!r} selects no host: each part matches, but together they leave none")
     return matched
 
 
