@@ -1,13 +1,24 @@
-"""A real `dizuo` run that sends itself Ctrl-C (SIGINT) as one of its functions starts, as a terminal would send it
-(or SIGTERM, as `kill` or a cancelled CI job would)."""
+"""A real `dizuo` run that sends itself Ctrl-C (SIGINT) as one of its functions starts, or as one of the modules it
+loads is imported, as a terminal would send it (or SIGTERM, as `kill` or a cancelled CI job would)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
-# Wraps MODULE.FUNCTION so that the process sends itself SIGNAL as it is called, then runs `dizuo ARGS...`.
+# How the CTRL_C_AS_IT_STARTS child runs dizuo: as the console script and `python -m dizuo` do, or as a program
+# calling dizuo.cli.main() would, which then says what it got back.
+AS_THE_CONSOLE_SCRIPT = "from dizuo.entry import run\nrun()\n"
+AS_A_CALLER = (
+    "from dizuo.cli import main\n"
+    "try:\n    main()\nexcept SystemExit as ended:\n    print(f'the caller got SystemExit({ended.code})')\n"
+)
+
+# Wraps MODULE.FUNCTION so that the process sends itself SIGNAL as it is called, then runs `dizuo ARGS...` (the
+# caller's lines are added at its end).
 CTRL_C_AS_IT_STARTS = """
 import importlib, os, signal, sys
 
@@ -20,8 +31,23 @@ def ctrl_c_then_call(*args, **kwargs):
 
 setattr(module, name, ctrl_c_then_call)
 sys.argv = ["dizuo", *sys.argv[4:]]
-from dizuo.cli import main
-main()
+"""
+
+# A sitecustomize.py, which Python imports as it starts, before the script: it sends the process SIGNAL as MODULE is
+# first looked for, so while the script's own imports run.
+SIGNAL_AT_IMPORT = """
+import os, sys
+
+class SignalAtImport:
+    sent = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r} and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), {sent})
+        return None  # the import goes on, if the signal lets it
+
+sys.meta_path.insert(0, SignalAtImport())
 """
 
 
@@ -32,15 +58,32 @@ def _ctrl_c_handled() -> None:
 
 
 def dizuo_with_ctrl_c_at(
-    function: str, *args: str, sent: signal.Signals = signal.SIGINT
+    function: str, *args: str, sent: signal.Signals = signal.SIGINT, caller: str = AS_THE_CONSOLE_SCRIPT
 ) -> subprocess.CompletedProcess[str]:
     """Run `dizuo ARGS...`, Ctrl-C (or ``sent``) coming as ``function`` (``module:name``) is called."""
     module, name = function.split(":")
     return subprocess.run(
-        [sys.executable, "-c", CTRL_C_AS_IT_STARTS, module, name, str(int(sent)), *args],
+        [sys.executable, "-c", CTRL_C_AS_IT_STARTS + caller, module, name, str(int(sent)), *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
         preexec_fn=_ctrl_c_handled,
+    )
+
+
+def dizuo_with_signal_at_import(
+    module: str, command: list[str], sent: signal.Signals, site: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` (dizuo as a person starts it), ``sent`` coming as ``module`` is first imported; ``site`` is an
+    empty folder for the child's sitecustomize.py."""
+    (site / "sitecustomize.py").write_text(SIGNAL_AT_IMPORT.format(module=module, sent=int(sent)), encoding="utf-8")
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=_ctrl_c_handled,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))},
     )

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ctrl_c import dizuo_with_ctrl_c_at
+from ctrl_c import AS_A_CALLER, dizuo_with_ctrl_c_at, dizuo_with_signal_at_import
 from dizuo.cli import COMMANDS, _usage_as_click, app
 from dizuo.exit_codes import BAD_INPUT, FAILED
 
@@ -435,3 +436,25 @@ def test_help_interrupted_while_it_loads_the_commands_says_so_not_that_a_command
     assert done.returncode == 130, done.stderr[-2000:]
     assert done.stderr.endswith(f"interrupted while loading dizuo {first}: nothing was done\n"), done.stderr[-2000:]
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("started_by", ["console script", "python -m dizuo"])
+def test_interrupted_while_the_cli_itself_loads_says_nothing_was_done(
+    started_by: str, sent: signal.Signals, tmp_path: Path
+) -> None:
+    """Ctrl-C or SIGTERM while the CLI's own modules load (typer, rich: before any command is known) ends the run
+    as one while a domain loads does: exit 130 or 143, one line saying nothing was done, no traceback."""
+    dizuo = [str(Path(sys.executable).with_name("dizuo"))]
+    command = dizuo if started_by == "console script" else [sys.executable, "-m", "dizuo"]
+    done = dizuo_with_signal_at_import("typer", [*command, "validate", YULIN], sent, tmp_path)
+    assert (done.returncode, done.stderr) == (128 + sent, "interrupted while loading dizuo: nothing was done\n")
+    assert done.stdout == ""
+
+
+def test_a_program_calling_main_gets_an_interrupted_command_back_as_system_exit() -> None:
+    """A program calling dizuo.cli.main() gets a command a signal ended as SystemExit(130), as from any typer app,
+    and goes on; only the console script ends the process at once (dizuo.entry)."""
+    done = dizuo_with_ctrl_c_at("dizuo.cli:domain_commands", "validate", "--help", caller=AS_A_CALLER)
+    assert done.stderr.endswith("interrupted while loading dizuo validate: nothing was done\n"), done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1:] == ["the caller got SystemExit(130)"], (done.returncode, done.stderr[-2000:])

@@ -1,5 +1,5 @@
-"""`python -m dizuo` runs the CLI."""
+"""`python -m dizuo` runs the CLI as the `dizuo` console script does."""
 
-from dizuo.cli import main
+from dizuo.entry import run
 
-main()
+run()

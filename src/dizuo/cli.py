@@ -12,16 +12,13 @@ import contextlib
 import functools
 import importlib
 import inspect
-import os
-import signal
-import sys
 from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from dizuo.entry import stop_cleanly_on_sigterm
 from dizuo.exit_codes import FAILED
 from dizuo.files import StdoutError, guarded_stdout
 from dizuo.interrupt import watching
@@ -168,45 +165,14 @@ def _root() -> None:
     """底座: declare a city's network, government cloud, data pool and security baseline as code."""
 
 
-def stop_cleanly_on_sigterm() -> None:
-    """Make SIGTERM (a CI job cancelled, `timeout`, systemd stopping a unit) end the command the way Ctrl-C does:
-    by an exception, so that every ``finally`` runs and no staging folder or temporary file stays behind. Python's
-    default ends the process at once. Exit status 143, as the signal's own would be."""
-
-    def terminated(_signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, terminated)
-
-
-# The exit statuses of a command a signal ended: typer's for Ctrl-C (KeyboardInterrupt), stop_cleanly_on_sigterm's.
-INTERRUPTED = frozenset({128 + signal.SIGINT, 128 + signal.SIGTERM})
-
-
 def main() -> None:
-    """Entry point of the `dizuo` console script."""
+    """The CLI on this process's arguments. A command a signal ended raises SystemExit(130) or SystemExit(143) to the
+    caller, its cleanup done and said; the console script (dizuo.entry) then ends the process at once."""
     stop_cleanly_on_sigterm()
-    try:
-        with watching():
-            try:
-                with guarded_stdout():  # every command's stdout: what it cannot take is one error line, not a traceback
-                    app()
-            except StdoutError as err:  # its output cannot be delivered: found at a write, or before the work (>&-)
-                typer.echo(error_line(str(err)), err=True)
-                raise SystemExit(FAILED) from None
-    except SystemExit as ended:
-        if isinstance(ended.code, int) and ended.code in INTERRUPTED:
-            end_at_once(ended.code)
-        raise
-
-
-def end_at_once(code: int) -> None:
-    """End an interrupted command, its cleanup done and said, without Python's shutdown: that stops the worker thread
-    still running a Pulumi program (dizuo.interrupt.interruptible) inside grpc's C++, which aborts the process
-    ("FATAL: exception not rethrown", exit -6) after the interruption was said. Whatever the command: limited to runs
-    that left an interruptible worker behind, interrupted synths still aborted (2 of 20 under load), other grpc threads
-    being stopped alike. A program calling main() thus gets no SystemExit after an interrupt."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed or broken stream: nothing more can be said on it
-            stream.flush()
-    os._exit(code)
+    with watching():
+        try:
+            with guarded_stdout():  # every command's stdout: what it cannot take is one error line, not a traceback
+                app()
+        except StdoutError as err:  # its output cannot be delivered: found at a write, or before the work (>&-)
+            typer.echo(error_line(str(err)), err=True)
+            raise SystemExit(FAILED) from None

@@ -135,8 +135,8 @@ def chart_then_sigterm(volume, path, *args):
 
 report.volume_chart = chart_then_sigterm
 sys.argv = ["dizuo", "capacity", "report", "--csv", sys.argv[1], "--out", sys.argv[2]]
-from dizuo.cli import main
-main()
+from dizuo.entry import run
+run()
 """
 
 

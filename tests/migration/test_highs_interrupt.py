@@ -23,7 +23,7 @@ SOLVE = textwrap.dedent(
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint
 
-    from dizuo.cli import stop_cleanly_on_sigterm
+    from dizuo.entry import stop_cleanly_on_sigterm
     from dizuo.migration.highs import milp
 
     stop_cleanly_on_sigterm()

@@ -107,7 +107,7 @@ def test_synth_interrupted_at_any_moment_ends_and_leaves_one_whole_build(
     previous = _previous_build(reference, out)
     # The dizuo console script, as a person runs it: Ctrl-C's handler is Python's default (KeyboardInterrupt).
     process = subprocess.Popen(
-        _synth(out, ROOT / "stacks", prefix=("-c", "from dizuo.cli import main; main()")),
+        _synth(out, ROOT / "stacks", prefix=("-c", "from dizuo.entry import run; run()")),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -159,8 +159,8 @@ def rename_then_signal(self, target):
 
 Path.rename = rename_then_signal
 sys.argv = ["dizuo", *sys.argv[4:]]
-from dizuo.cli import main
-main()
+from dizuo.entry import run
+run()
 """
 
 
@@ -201,7 +201,7 @@ def _said(output: str) -> str:
 
 
 def _interrupted_as_the_programs_run(
-    out: Path, stacks: Path, signum: int, prefix: tuple[str, ...] = ("-c", "from dizuo.cli import main; main()")
+    out: Path, stacks: Path, signum: int, prefix: tuple[str, ...] = ("-c", "from dizuo.entry import run; run()")
 ) -> tuple[int, str]:
     """The exit code and stderr of a real `dizuo synth` sent ``signum`` as its stack programs start to run."""
     process = subprocess.Popen(
@@ -239,7 +239,7 @@ def test_interrupted_synth_says_so_and_that_the_previous_build_is_left(tmp_path:
 _SHUTDOWN_SAID = (
     "-c",
     "import atexit, sys; atexit.register(lambda: print('python shut down', file=sys.stderr)); "
-    "from dizuo.cli import main; main()",
+    "from dizuo.entry import run; run()",
 )
 
 
