@@ -340,6 +340,31 @@ def test_an_alias_given_as_the_engines_urn_claims_the_deployed_resource_once(tmp
     assert after["now"].engine_aliases == (f"{urn}{network}::was",), "the engine's form, as given"
 
 
+def test_an_alias_urn_naming_the_stacks_type_is_refused_with_the_engines_urn(tmp_path: Path) -> None:
+    """An alias given as a URN of the mock monitor's form for a resource under the stack (its type qualified by
+    pulumi:pulumi:Stack, as a mock test shows a URN and pulumi.create_urn makes one with the stack as parent) fails
+    synth naming the stack, the resource, the alias and the engine's URN to give instead: Pulumi's engine never writes
+    the stack's type, so it would find no deployed resource by it, while under the mock it matched and passed."""
+    urn, network = "urn:pulumi:yulin-prod::dizuo-net::", "openstack:networking/network:Network"
+    stack = one_file_stack(
+        tmp_path / "stacks" / "0-net",
+        "import pulumi\nimport pulumi_openstack as openstack\n"
+        f"openstack.networking.Network('now', name='t', opts=pulumi.ResourceOptions(aliases=[\n"
+        f"    '{urn}pulumi:pulumi:Stack${network}::was', '{urn}{network}::kept']))\n",
+    )
+    (stack / "Pulumi.yulin-prod.yaml").write_text("config: {}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(SynthError) as raised:
+        synth(load(YULIN), YULIN, out, tmp_path / "stacks")
+    assert raised.value.errors == [
+        f"{stack}: the program failed: now ({network}): its alias '{urn}pulumi:pulumi:Stack${network}::was' names the "
+        "stack's type pulumi:pulumi:Stack, as only a mock engine's URN (or pulumi.create_urn with the stack as parent) "
+        "does; Pulumi's engine leaves it out of every URN and would take no deployed resource for it: give the alias "
+        f"as '{urn}{network}::was', as `pulumi stack --show-urns` shows it"
+    ]
+    assert not out.exists()
+
+
 def test_openstack_json_carries_every_option_that_changes_what_pulumi_up_does(tmp_path: Path) -> None:
     """A program's replace_on_changes, replace_with, deleted_with, import and replacement_trigger reach openstack.json,
     each URN as the engine's, each list sorted and a secret withheld, so a reviewer sees a resource that an input,

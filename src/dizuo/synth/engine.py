@@ -152,6 +152,36 @@ class DuplicateUrnError(Exception):
     """Two resources of a stack program were given one URN."""
 
 
+class StackTypedAliasError(Exception):
+    """A stack program gave an alias as a URN that names the stack's type, which no URN of Pulumi's engine holds."""
+
+
+def _written_by_the_engine(urn: str) -> str | None:
+    """``urn`` as the engine writes it, where ``urn`` names a resource directly under the stack by the stack's type
+    (``...::pulumi:pulumi:Stack$<type>::<name>``, the mock monitor's own URN of it, and what ``pulumi.create_urn``
+    makes with the stack as parent); None for any other. The engine leaves the stack's type out of every URN (and
+    matches an alias URN as given), so it would take no deployed resource for such an alias."""
+    parts = urn.split("::", 3)
+    if len(parts) < 4:
+        return None
+    stack_type, _, type_ = parts[2].partition("$")
+    if stack_type != ROOT_STACK or not type_ or "$" in type_:
+        return None
+    return "::".join([parts[0], parts[1], type_, parts[3]])
+
+
+def _stack_typed_said(aliases: list[tuple[str, str, str]]) -> str:
+    """One line for each resource (``name``, ``type``) given an alias ``urn`` that names the stack's type."""
+    said = [
+        f"{name} ({type_}): its alias {urn!r} names the stack's type {ROOT_STACK}, as only a mock engine's URN (or "
+        f"pulumi.create_urn with the stack as parent) does; Pulumi's engine leaves it out of every URN and would take "
+        f"no deployed resource for it: give the alias as {_written_by_the_engine(urn)!r}, as "
+        "`pulumi stack --show-urns` shows it"
+        for name, type_, urn in sorted(set(aliases))  # sorted: the mock registers from several threads
+    ]
+    return "; ".join(said)
+
+
 # The labels by which an object says what of the declaration it stands for (datapool.shapes.dataset_labels, the
 # owner namespaces', cloud.shapes.system_labels, the StorageClasses'), in the order a reader looks for them.
 _DECLARED_BY = ("dataset", "system", "owner", "storage-pool")
@@ -202,6 +232,8 @@ class _RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.records: list[Registered] = []
         self.duplicate_urns: list[str] = []
+        self.stack_typed_aliases: list[tuple[str, str, str]] = []
+        """(name, type, alias) of each alias given as a URN naming the stack's type (_written_by_the_engine)."""
         # Each registered resource's URN and aliases as this monitor names them and as the engine does: what the
         # aliases of its children are made of.
         self._as_monitor = _UrnForm(engine=False)
@@ -218,6 +250,9 @@ class _RecordingMonitor(MockMonitor):
                 # What the real engine refuses at preview and up. Noted here and raised once the program is done:
                 # an exception inside the registration would sit in futures nobody awaits.
                 self.duplicate_urns.append(urn)
+            # Refused once the program is done, as a duplicate is: under the mock such an alias would match.
+            given = (str(alias.urn) for alias in request.aliases if alias.urn)
+            self.stack_typed_aliases += [(request.name, request.type, u) for u in given if _written_by_the_engine(u)]
         inputs = rpc.deserialize_properties(request.object)
         args = MockResourceArgs(
             typ=request.type,
@@ -1166,6 +1201,8 @@ def run_stack(
     _sync_await(run_pulumi_func(program_body))
     if monitor.duplicate_urns:
         raise DuplicateUrnError(_duplicates_said(monitor.duplicate_urns, monitor.records))
+    if monitor.stack_typed_aliases:
+        raise StackTypedAliasError(_stack_typed_said(monitor.stack_typed_aliases))
     run.exports = result.get("exports", Exports())
     run.resources = sorted(monitor.records, key=lambda r: r.urn)
     return run
