@@ -8,6 +8,7 @@ import ipaddress
 import json
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -753,6 +754,20 @@ def test_an_unreachable_cluster_fails_the_update_whatever_the_environment_says(
         assert provider.inputs.get("upsertExistingObjects") == "false", f"{provider.name} takes over existing objects"
 
 
+def _synthesised_dp_gaj_quota(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> dict[str, str]:
+    """The hard limits of dp-gaj's quota on yl-gov, Yulin synthesised with its datasets.yaml changed by ``edit``; the
+    manifest written holds them and passes the real ResourceQuota schema (kubernetes-validate)."""
+    city = city_copy(tmp_path / "city", {"datasets.yaml": edit})
+    result = synth(load(city), city, tmp_path / "out", ROOT / "stacks", secrets={"dizuo:registryPassword": TEST_SECRET})
+    (quota,) = (r for r in result.runs["datapool"].resources if r.name == "yl-datapool-yl-gov-dp-gaj-quota")
+    hard: dict[str, str] = quota.inputs["spec"]["hard"]
+    written = yaml.safe_load_all((tmp_path / "out" / "datapool" / "yl-gov.yaml").read_text(encoding="utf-8"))
+    (manifest,) = (m for m in written if m["kind"] == "ResourceQuota" and m["metadata"]["namespace"] == "dp-gaj")
+    assert manifest_errors(manifest) == []
+    assert manifest["spec"]["hard"] == hard
+    return hard
+
+
 def _rk_jcxx_with_a_sibling_on_the_xinchuang_pool(datasets: dict[str, Any]) -> None:
     """The police (gaj) hold rk-jcxx (211 GiB, datapool-ceph) and a second volume of 50 GiB on xc-ceph, both on
     yl-gov: one dp-gaj namespace, two storage classes."""
@@ -766,10 +781,7 @@ def test_an_owner_s_datasets_on_two_pools_are_granted_per_storage_class(tmp_path
     """An owner's quota grants each storage class of its cluster what its datasets there declare, the others none: a
     claim grown past its dataset on one pool is refused even while the other pool's dataset is not yet claimed, and
     the synthesised quota passes the real ResourceQuota schema."""
-    city = city_copy(tmp_path / "city", {"datasets.yaml": _rk_jcxx_with_a_sibling_on_the_xinchuang_pool})
-    result = synth(load(city), city, tmp_path / "out", ROOT / "stacks", secrets={"dizuo:registryPassword": TEST_SECRET})
-    (quota,) = (r for r in result.runs["datapool"].resources if r.name == "yl-datapool-yl-gov-dp-gaj-quota")
-    hard = quota.inputs["spec"]["hard"]
+    hard = _synthesised_dp_gaj_quota(tmp_path, _rk_jcxx_with_a_sibling_on_the_xinchuang_pool)
     datapool, xinchuang = storage_class("yl", "datapool-ceph"), storage_class("yl", "xc-ceph")
     per_class = {k: v for k, v in hard.items() if ".storageclass.storage.k8s.io/" in k}
     assert per_class == {
@@ -780,11 +792,26 @@ def test_an_owner_s_datasets_on_two_pools_are_granted_per_storage_class(tmp_path
         "yl-xc-ceph.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
         "yl-datapool-ceph.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
     }, hard
-    assert (hard["requests.storage"], hard["persistentvolumeclaims"]) == ("261Gi", "2")
+    assert {"requests.storage", "persistentvolumeclaims"}.isdisjoint(hard), "no total: a moved dataset's kept claim"
     assert quota_refuses(hard, [], (datapool, 211)) == []
     assert quota_refuses(hard, [], (datapool, 261)) != [], "rk-jcxx grown into the room of rk-bsj"
     assert quota_refuses(hard, [(datapool, 211)], (xinchuang, 50)) == [], "rk-bsj still fits beside rk-jcxx"
-    written = yaml.safe_load_all((tmp_path / "out" / "datapool" / "yl-gov.yaml").read_text(encoding="utf-8"))
-    (manifest,) = (m for m in written if m["kind"] == "ResourceQuota" and m["metadata"]["namespace"] == "dp-gaj")
-    assert manifest_errors(manifest) == []
-    assert manifest["spec"]["hard"] == hard
+
+
+def _rk_jcxx_moved_to_the_xinchuang_pool(datasets: dict[str, Any]) -> None:
+    """rk-jcxx (211 GiB, datapool-ceph) retired and declared again on xc-ceph as rk-jcxx-xc: a move, as `released`
+    asks for one (a new dataset on the new pool; the old claim is kept, forgotten by the stack, until deleted)."""
+    rk_jcxx = next(d for d in datasets["datasets"] if d["code"] == "rk-jcxx")
+    rk_jcxx.update(code="rk-jcxx-xc", storage_pool="xc-ceph")
+
+
+def test_a_moved_dataset_s_new_claim_is_admitted_beside_the_kept_old_one(tmp_path: Path) -> None:
+    """After a dataset moves to another pool its old claim stays in dp-<owner> (kept, not deleted): the quota still
+    counts it, and the new claim on the new pool, which its class grants, is admitted; the old pool takes nothing new
+    and the new one nothing past the dataset. The synthesised quota passes the real ResourceQuota schema."""
+    hard = _synthesised_dp_gaj_quota(tmp_path, _rk_jcxx_moved_to_the_xinchuang_pool)
+    old, new = storage_class("yl", "datapool-ceph"), storage_class("yl", "xc-ceph")
+    kept = [(old, 211)]
+    assert quota_refuses(hard, kept, (new, 211)) == [], f"rk-jcxx-xc refused beside the kept rk-jcxx: {hard}"
+    assert quota_refuses(hard, kept, (old, 1)) != [], "the old pool grants the owner nothing any more"
+    assert quota_refuses(hard, [*kept, (new, 211)], (new, 1)) != [], "the new pool grants rk-jcxx-xc alone"

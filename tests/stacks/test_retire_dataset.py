@@ -81,8 +81,9 @@ def test_released_prints_the_unprotect_commands_a_retired_dataset_needs(
 
 def test_released_says_a_kept_claim_still_counts_against_its_owner_s_quota(tmp_path: Path) -> None:
     """Retiring one of an owner's datasets keeps its claim in dp-<owner>, whose quota shrinks to the claims still
-    declared while Kubernetes counts the kept one too: `released` says so beside its unprotect command, since until the
-    claim is deleted a dataset grown or declared there is refused (exceeded quota)."""
+    declared while Kubernetes counts the kept one too, on its storage class: `released` says so beside its unprotect
+    command, since until the claim is deleted a dataset grown or declared there on that class is refused (exceeded
+    quota); the quota has no total, so the owner's other classes are not held up."""
 
     def without_fy_xx(datasets: dict[str, Any]) -> None:
         datasets["datasets"] = [d for d in datasets["datasets"] if d["code"] != "fy-xx"]
@@ -94,8 +95,9 @@ def test_released_says_a_kept_claim_still_counts_against_its_owner_s_quota(tmp_p
         i for i, line in enumerate(lines) if line.endswith("PersistentVolumeClaim::yl-datapool-fy-xx-pvc'")
     )
     assert lines[unprotect - 1] == (
-        "# its storage still counts against the quota of dp-wjw, which no longer grants it: a dataset grown or "
-        "declared in dp-wjw is refused (exceeded quota) until this claim is deleted"
+        "# its storage still counts against the quota of dp-wjw on storage class yl-datapool-ceph, which no longer "
+        "grants it: a dataset grown or declared in dp-wjw on yl-datapool-ceph is refused (exceeded quota) until this "
+        "claim is deleted"
     ), lines
 
 

@@ -25,12 +25,18 @@ def _gib(quantity: str) -> int:
 def quota_refuses(hard: dict[str, str], claims: list[tuple[str, int]], new: tuple[str, int]) -> list[str]:
     """The keys of ``hard`` on which the ResourceQuota admission refuses claim ``new`` (class, GiB) next to the bound
     ``claims``: a claim counts against ``requests.storage`` and ``persistentvolumeclaims``, and the same two keys of
-    its StorageClass (``<class>.storageclass.storage.k8s.io/...``), as Kubernetes' quota evaluator counts it."""
+    its StorageClass (``<class>.storageclass.storage.k8s.io/...``), as Kubernetes' quota evaluator counts it; only
+    the keys the new claim adds to are checked (a key already past its hard limit refuses only what adds to it)."""
 
     def usage(claim: tuple[str, int]) -> dict[str, int]:
         cls, gib = claim
         prefix = f"{cls}.storageclass.storage.k8s.io/"
-        return {"requests.storage": gib, "persistentvolumeclaims": 1, f"{prefix}requests.storage": gib}
+        return {
+            "requests.storage": gib,
+            "persistentvolumeclaims": 1,
+            f"{prefix}requests.storage": gib,
+            f"{prefix}persistentvolumeclaims": 1,
+        }
 
     used: dict[str, int] = {}
     for claim in claims:
@@ -93,20 +99,29 @@ def test_a_system_claims_only_from_the_city_s_storage_classes(
     assert {c.name for c in yulin.clusters if any(p.name == "xc-ceph" for p in c.storage_pools)} == {"yl-gov"}
 
 
-def test_the_storage_class_policy_binds_to_every_system_namespace(runs: dict[str, StackRun]) -> None:
-    """The binding selects the namespaces the cloud stack labels dizuo.io/system, on each cluster, and denies."""
+def test_the_storage_class_policy_binds_to_every_system_and_dataset_namespace(runs: dict[str, StackRun]) -> None:
+    """The binding selects every namespace a system or a dataset owner holds claims in, on each cluster, and denies:
+    neither quota has a total, so a claim on a class that is not the city's would be capped by nothing in either."""
     bindings = [
         b
         for b in runs["baseline"].of_type(BINDING)
         if b.type == BINDING and b.inputs["metadata"]["name"] == "dizuo-city-storage-classes"
     ]
     assert len(bindings) == 2, "one per cluster"
-    system_namespaces = [
-        ns.inputs["metadata"]["labels"] for ns in runs["cloud"].of_type("kubernetes:core/v1:Namespace")
-    ]
+    namespaces = {
+        ns.inputs["metadata"]["name"]: ns.inputs["metadata"]["labels"]
+        for stack in ("cloud", "datapool")
+        for ns in runs[stack].of_type("kubernetes:core/v1:Namespace")
+    }
+    assert any(name.startswith("dp-") for name in namespaces), "the data pool's owner namespaces are checked too"
     for binding in bindings:
         spec = binding.inputs["spec"]
         assert spec["validationActions"] == ["Deny"]
-        (expression,) = spec["matchResources"]["namespaceSelector"]["matchExpressions"]
-        assert expression == {"key": "dizuo.io/system", "operator": "Exists"}
-        assert all(expression["key"] in labels for labels in system_namespaces)
+        selector = spec["matchResources"]["namespaceSelector"]
+        assert set(selector) == {"matchLabels"}, selector
+        unselected = [
+            name
+            for name, labels in namespaces.items()
+            if any(labels.get(key) != value for key, value in selector["matchLabels"].items())
+        ]
+        assert unselected == [], f"{binding.name} does not select {unselected}"

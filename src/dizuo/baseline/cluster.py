@@ -172,21 +172,23 @@ KEEP_DATA_VALIDATIONS = [
 
 
 def storage_class_validations(classes: Sequence[str]) -> list[dict[str, str]]:
-    """A claim in a system's namespace names one of the city's StorageClasses on this cluster (``classes``).
+    """A claim in a managed namespace (a system's, a dataset owner's) names one of the city's StorageClasses on this
+    cluster (``classes``).
 
-    The system's ResourceQuota caps each of those classes (its own pool at its allocation, the others at zero) and
-    no total: a total would count the claims a migration wave leaves bound on the old pool against the new one. A
-    claim on any other class (the cluster's default, a chart's own) would then be capped by nothing, so it is
-    refused here. An empty class ("") binds a pre-made volume past every quota; a missing one is what is left when
-    the cluster has no default class (the DefaultStorageClass admission plugin runs before this policy and fills it
-    in when there is one, so a claim that names no class is judged by the class it gets).
+    The namespace's ResourceQuota caps each of those classes (a system's own pool at its allocation, an owner's pools
+    at its datasets, the others at zero) and no total: a total would count the claims a migration wave leaves bound
+    on the old pool, or a moved dataset's kept claim, against the new one. A claim on any other class (the cluster's
+    default, a chart's own) would then be capped by nothing, so it is refused here. An empty class ("") binds a
+    pre-made volume past every quota; a missing one is what is left when the cluster has no default class (the
+    DefaultStorageClass admission plugin runs before this policy and fills it in when there is one, so a claim that
+    names no class is judged by the class it gets).
     """
     listed = ", ".join(f"'{c}'" for c in sorted(classes))
     return [
         {
             "expression": f"has(object.spec.storageClassName) && object.spec.storageClassName in [{listed}]",
-            "message": "a system's claims use the city's storage classes on this cluster "
-            f"({', '.join(sorted(classes)) or 'none'}): the system's quota counts nothing else",
+            "message": "a system's or dataset owner's claims use the city's storage classes on this cluster "
+            f"({', '.join(sorted(classes)) or 'none'}): its namespace's quota counts nothing else",
         }
     ]
 
@@ -202,8 +204,9 @@ def city_storage_classes(d: Declaration, cluster: str) -> tuple[str, ...]:
     )
 
 
-# A system's namespace, as the cloud stack labels it (dizuo.cloud.shapes.system_labels).
-SYSTEM_NAMESPACES = {"matchExpressions": [{"key": label("system"), "operator": "Exists"}]}
+# A system's or dataset owner's namespace, as the cloud and data-pool stacks label them (cloud.shapes.system_labels,
+# DataPool._owner_namespace); the policy pack refuses such a namespace without the label, or a patch taking it off.
+MANAGED_NAMESPACES = {"matchLabels": {label("managed"): "true"}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,7 +216,8 @@ class ClusterBaselineArgs:
     cluster: str
     """The cluster's name (for logical names)."""
     storage_classes: tuple[str, ...] = ()
-    """The city's StorageClasses on this cluster (``city_storage_classes``): the only ones systems may claim from."""
+    """The city's StorageClasses on this cluster (``city_storage_classes``): the only ones systems and dataset owners
+    may claim from."""
     former_name: str | None = None
     """The component's name before its cluster was renamed (clusters.yaml ``renamed_from``, :func:`baseline_name`):
     its alias and, after it, each of its children's."""
@@ -265,7 +269,7 @@ class ClusterBaseline(pulumi.ComponentResource):
                 ["pods", "pods/ephemeralcontainers"],
                 RESTRICTED_POD_VARIABLES,
                 RESTRICTED_POD_VALIDATIONS,
-                {"matchResources": {"namespaceSelector": {"matchLabels": {label("managed"): "true"}}}},
+                {"matchResources": {"namespaceSelector": MANAGED_NAMESPACES}},
             ),
             (keep, ["DELETE"], ["persistentvolumeclaims", "namespaces"], [], KEEP_DATA_VALIDATIONS, {}),
             # CREATE only: a claim's class cannot change after it, and an existing claim stays updatable (resized).
@@ -275,7 +279,7 @@ class ClusterBaseline(pulumi.ComponentResource):
                 ["persistentvolumeclaims"],
                 [],
                 storage_class_validations(args.storage_classes),
-                {"matchResources": {"namespaceSelector": SYSTEM_NAMESPACES}},
+                {"matchResources": {"namespaceSelector": MANAGED_NAMESPACES}},
             ),
         )
         for policy_name, operations, resources, variables, validations, binding in admission:

@@ -97,9 +97,19 @@ def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
     """ResourceQuota of an owner's dataset namespace on ``cluster``: its declared volumes, and nothing more, and what
     its loaders may run with (departments.yaml ``data_loaders``: requests, and LIMIT_FACTOR times that as limits).
 
-    The volumes are granted per storage class too (each dataset's pool), the cluster's other classes at zero: with the
-    total alone, a claim grown or added on one pool past its datasets would be admitted while room lasts on another,
-    and the dataset declared there refused when it comes."""
+    The volumes are granted per storage class (each dataset's pool), the cluster's other classes at zero: with a
+    total, a claim grown or added on one pool past its datasets would be admitted while room lasts on another, and the
+    dataset declared there refused when it comes.
+
+    There is no total (``requests.storage``, ``persistentvolumeclaims``), as in a system's quota (``quota_hard``): a
+    dataset moved to another pool (retired, and declared again there) leaves its claim in the namespace, kept and
+    still counted, and a total would refuse the new claim that its class grants until the old data were deleted.
+    Counting the kept claims in a total instead would have the declaration list every claim the stack has forgotten,
+    and forget it again when it is deleted by hand. The kept claim counts against its own class, which no longer
+    grants it: that pool takes no new claim of the owner until it is deleted, which is where its data still is.
+    Without a total, a claim on a class that is not the city's on this cluster (the cluster's default, a chart's own;
+    no quota key can cap the classes it does not name) would be capped by nothing: the baseline's admission policy
+    ``dizuo-city-storage-classes`` refuses it in every managed namespace, a dataset owner's too."""
     volumes = [ds for ds in d.datasets if ds.owner == owner and d.loader_cluster(ds) == cluster]
     pools = dict.fromkeys(ds.storage_pool for ds in volumes)
     on = {pool: [ds for ds in volumes if ds.storage_pool == pool] for pool in pools}
@@ -112,8 +122,6 @@ def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
         "requests.memory": f"{mebibytes(memory)}Mi",
         "limits.cpu": f"{millicores(cpu * LIMIT_FACTOR)}m",
         "limits.memory": f"{mebibytes(memory * LIMIT_FACTOR)}Mi",
-        "requests.storage": f"{sum(ds.size_gib for ds in volumes)}Gi",
-        "persistentvolumeclaims": str(len(volumes)),
         **per_storage_class(d, cluster, "requests.storage", storage),
         **per_storage_class(d, cluster, "persistentvolumeclaims", claims),
         "services.loadbalancers": "0",

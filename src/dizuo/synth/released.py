@@ -44,6 +44,9 @@ class Released:
     counted: str = ""
     """For a kept claim whose namespace keeps a declared quota (its owner's other datasets there): that namespace, in
     whose quota the claim's storage still counts until it is deleted; "" otherwise."""
+    counted_class: str = ""
+    """With ``counted``: the claim's storage class, the one key of that quota it counts against (the quota has no
+    total: the owner's other classes are not touched by it); "" otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +189,8 @@ def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Ch
                 continue
             if (now := declared.get(r.urn)) is None:
                 counted = _quota_still_counting(r, quotas) if r.retain_on_delete else ""
-                found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete, counted))
+                on = str(_at(r.inputs, "spec.storageClassName") or "") if counted else ""
+                found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete, counted, on))
             elif changes := replacing_changes(r, now):
                 replaced.append(Replaced(stack_dir.path, engine_urn(before, r), changes))
             elif sizes := shrinking_claim(r, now):
@@ -282,8 +286,9 @@ def unprotect_commands(found: list[Released], stack: str, backend_url: str, cwd:
         lines.append(f"# {folder}: {fate}")
         if r.counted:
             lines.append(
-                f"# its storage still counts against the quota of {r.counted}, which no longer grants it: a dataset"
-                f" grown or declared in {r.counted} is refused (exceeded quota) until this claim is deleted"
+                f"# its storage still counts against the quota of {r.counted} on storage class {r.counted_class},"
+                f" which no longer grants it: a dataset grown or declared in {r.counted} on {r.counted_class} is"
+                " refused (exceeded quota) until this claim is deleted"
             )
         unprotect = ["pulumi", "-C", str(folder), "state", "unprotect", "--stack", stack, "--yes", r.urn]
         lines.append(shlex.join(unprotect))
