@@ -1038,6 +1038,26 @@ def test_a_csv_volume_named_with_its_cluster_belongs_to_its_owner_there(declarat
     ]
 
 
+def test_a_csv_claim_of_an_undeclared_cluster_is_labelled_as_prometheus_labels_it(declaration):
+    """A `cluster` value the declaration does not name (prod-east) still goes by the namespace: a `--csv` claim id
+    `pvc:prod-east/<ns>/<claim>` gets the labels the source gives the same claim's series, a system's, a dataset's
+    and a department's namespace alike (not the owner of a code `prod-east`, which is none)."""
+    from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
+
+    ownership = Ownership.from_declaration(declaration)
+    claims = [("prod-east", "sjj-tyrz", "data"), ("prod-east", "dp-gaj", "rk-jcxx"), ("prod-east", "dp-gaj", "tmp")]
+    ids = [f"pvc:{'/'.join(claim)}" for claim in claims]
+    histories = [UsageHistory(i, np.array([int(NOW)]), np.array([1.0]), np.array([2.0])) for i in ids]
+    from_csv = [h.labels for h in label_from_declaration(histories, ownership)]
+    from_prometheus = [ownership.labels(PVC, dict(zip(PVC.volume, claim, strict=True))) for claim in claims]
+    assert from_csv == from_prometheus
+    assert [(labels["department"], labels["system"]) for labels in from_csv] == [
+        ("sjj", "sjj-tyrz"),
+        ("gaj", ""),
+        ("gaj", ""),
+    ]
+
+
 def test_a_renamed_cluster_s_volumes_belong_to_their_owners_under_either_name(declaration):
     """yl-gov renamed yl-egov (renamed_from): its claims labelled with either name, by Prometheus or in a CSV id, are
     their owners' there (until the city relabels its `cluster`, its series carry the former name), and still no one's

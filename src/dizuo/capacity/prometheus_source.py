@@ -508,6 +508,16 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
 )
 
 DEFAULT_CONFIG = SourceConfig(selectors=DEFAULT_SELECTORS)
+DEFAULT_SELECTOR_OF: Mapping[str, Selector] = {selector.kind: selector for selector in DEFAULT_SELECTORS}
+
+
+def id_labels(selector: Selector, volume: str) -> dict[str, str]:
+    """The volume labels of ``selector`` a volume id names, as ``Ownership.labels`` names a volume by them (joined by
+    ``/``, those its series lack left out: ``<namespace>/<claim>`` without a cluster): the first label is everything
+    before the first ``/`` (a claim's cluster, a filesystem's instance), and the last parts, without ``/`` (namespace,
+    claim, pool, bucket) or the rest (a mountpoint), are the last labels."""
+    parts = volume.split("/", len(selector.volume) - 1)
+    return dict(zip(selector.volume[len(selector.volume) - len(parts) :], parts, strict=True))
 
 
 def load_config(path: Path | None) -> SourceConfig:

@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dizuo.capacity.collector import allocations, own_ceph_series, refresh_periods
-from dizuo.capacity.prometheus_source import Owner, Ownership, joined_ids
+from dizuo.capacity.prometheus_source import DEFAULT_SELECTOR_OF, Ownership, id_labels, joined_ids
 from dizuo.capacity.types import Forecast, IntArray, UsageHistory
 from dizuo.declaration.model import Declaration
 from dizuo.files import (
@@ -159,9 +159,12 @@ class Freshness:
 def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownership) -> list[UsageHistory]:
     """Label unlabelled histories (CSV input) from their series id, through the declaration.
 
-    The id names a pool, or a volume as the exporter names them, its kind first or not: ``sjj-tyrz/data`` and
-    ``pvc:sjj-tyrz/data`` are looked up by their first path part, ``sjj-tyrz`` (a system, department or dataset
-    code), and ``gov-a/sjj-tyrz/data`` by its second, within the declared cluster ``gov-a``. A Ceph pool's
+    The id names a pool, or a volume as the exporter names them, its kind first or not. An id of a kind (given, or
+    read by ``Ownership.id_kind``) is labelled as the source labels the series it names, by ``Ownership.labels``:
+    ``pvc:sjj-tyrz/data`` by its namespace ``sjj-tyrz`` (a system, department or dataset namespace) and claim, and
+    ``pvc:gov-a/sjj-tyrz/data`` and ``gov-a/sjj-tyrz/data`` by the same within the declared cluster ``gov-a`` (any
+    cluster the declaration does not name, as a series labelled so). An id of no kind is looked up by its first path
+    part (``sjj-tyrz/data``: ``sjj-tyrz``), or is a pool's name. A Ceph pool's
     (``ceph_pool:xc-ceph``, ``ceph_pool:<cluster>/xc-ceph``, ``ceph_pool:job:<job>/xc-ceph``) is that pool's own
     series, as the exporter's: the pool's usage, not one more volume inside it; so is a declared Ceph pool's id
     without its kind (``xc-ceph``, ``<cluster>/xc-ceph``: see ``Ownership.names_ceph_pool``). One volume under a
@@ -174,12 +177,14 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
             out.append(history)
             continue
         kind, name = ownership.id_kind(history.series)
-        if kind == "ceph_pool":
-            owner, pool = Owner(), name.rpartition("/")[2]
+        selector = DEFAULT_SELECTOR_OF.get(kind)
+        if selector is not None:
+            # Labelled as the source labels the series the id names (one owner rule for both), the id whole its volume.
+            labels = ownership.labels(selector, id_labels(selector, name)) | {"volume": name}
         else:
             owner = ownership.volume_owner(name)
             pool = name if name in ownership.pools else owner.pool
-        labels = Ownership.volume_labels(kind, name, pool, owner)
+            labels = Ownership.volume_labels(kind, name, pool, owner)
         out.append(UsageHistory(history.series, history.timestamps, history.used_bytes, history.capacity_bytes, labels))
     return out
 
