@@ -741,13 +741,6 @@ def test_a_network_share_mounted_on_two_nodes_is_one_filesystem_local_ones_one_p
         {"instance": n, "job": "node", "mountpoint": "/mnt/share", "device": share, "fstype": "nfs4"} for n in nodes
     ]
 
-    def series(metric: str, labels: dict[str, str], value: float) -> dict[str, str]:
-        inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
-        return {"series": f"{metric}{{{inner}}}", "values": f"{value}x2"}
-
-    def sample(labels: dict[str, str], value: float) -> dict[str, Any]:
-        return {"labels": "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}", "value": value}
-
     inputs = [series("node_filesystem_size_bytes", labels, 100) for labels in [*local, *shared]]
     inputs += [series("node_filesystem_avail_bytes", labels, 30) for labels in local]
     # The nodes read the share's free space a moment apart: its one volume takes the larger used bytes.
@@ -766,6 +759,22 @@ def test_a_network_share_mounted_on_two_nodes_is_one_filesystem_local_ones_one_p
         (fs.scraped_from, [sample(labels, 100) for labels in per_node]),
         (fs.listed, [sample({k: v for k, v in labels.items() if k != "job"}, 0) for labels in per_node]),
     ]
+    assert_promtool_evaluates(tmp_path, inputs, cases)
+
+
+def series(metric: str, labels: dict[str, str], value: float) -> dict[str, str]:
+    """A promtool input series of ``value`` at 0m, 1m and 2m."""
+    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{metric}{{{inner}}}", "values": f"{value}x2"}
+
+
+def sample(labels: dict[str, str], value: float) -> dict[str, Any]:
+    """A sample promtool is to find in an expression's result."""
+    return {"labels": "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}", "value": value}
+
+
+def assert_promtool_evaluates(tmp_path: Path, inputs: list[dict[str, str]], cases: list[tuple[str, Any]]) -> None:
+    """promtool, over ``inputs``, evaluates each expression of ``cases`` at 1m to its samples."""
     tests = {
         "rule_files": [],
         "tests": [
@@ -781,6 +790,41 @@ def test_a_network_share_mounted_on_two_nodes_is_one_filesystem_local_ones_one_p
         ["promtool", "test", "rules", "tests.yaml"], check=False, cwd=tmp_path, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_a_kernel_cephfs_share_is_one_volume_whichever_user_each_node_mounts_it_as(tmp_path):
+    """The default filesystem selector, evaluated by promtool over two nodes mounting one CephFS path in the new
+    device syntax, each as its own Ceph user (`yl-app-01@<fsid>.cephfs=/vol`), and a third mounting a second Ceph
+    cluster's filesystem at the same path: each filesystem is one volume named `<fsid>.<fs_name>=/<path>`, read once,
+    its scraped_from and listed series keeping each node's instance; a fourth node's old-syntax mount, whose device
+    names only the monitors the node listed, stays its own volume."""
+    fs = DEFAULT_CONFIG.selectors[1]
+    fsid, other_fsid = "07fe3187-00d9-42a3-814b-72a4d5e7d5be", "5b9a2c4e-1f0d-4e7a-9c3b-2d8e6f1a0b7c"
+    nodes = ("yl-app-01", "yl-app-02", "yl-app-03")
+    mounts = [(f"{n}:9100", f"{n}@{fsid}.cephfs=/vol", free) for n, free in zip(nodes[:2], (12, 10), strict=True)] + [
+        (f"{nodes[2]}:9100", f"{nodes[2]}@{other_fsid}.cephfs=/vol", 50),
+        ("yl-app-04:9100", "10.61.20.1:6789:/vol", 60),
+    ]
+    labels = [
+        {"instance": i, "job": "node", "mountpoint": "/mnt/vol", "device": d, "fstype": "ceph"} for i, d, _ in mounts
+    ]
+    inputs = [series("node_filesystem_size_bytes", one, 100) for one in labels]
+    inputs += [
+        series("node_filesystem_avail_bytes", one, free) for one, (_, _, free) in zip(labels, mounts, strict=True)
+    ]
+    inputs += [series("node_filesystem_device_error", one, 0) for one in labels]
+    volume = {mounts[0][1]: f"{fsid}.cephfs=/vol", mounts[1][1]: f"{fsid}.cephfs=/vol"}
+    volume |= {mounts[2][1]: f"{other_fsid}.cephfs=/vol", mounts[3][1]: mounts[3][1]}
+    used = {f"{fsid}.cephfs=/vol": 90, f"{other_fsid}.cephfs=/vol": 50, mounts[3][1]: 40}
+    per_node = [{"instance": i, "job": "node", "mountpoint": volume[d]} for i, d, _ in mounts]
+    cases = [
+        (fs.used, [sample({"mountpoint": v}, bytes_used) for v, bytes_used in used.items()]),
+        (fs.capacity, [sample({"mountpoint": v}, 100) for v in used]),
+        (fs.scraped_from, [sample(one, 100) for one in per_node]),
+        (fs.listed, [sample({k: v for k, v in one.items() if k != "job"}, 0) for one in per_node]),
+    ]
+    assert_promtool_evaluates(tmp_path, inputs, cases)
 
 
 @pytest.mark.parametrize("down", [False, True], ids=["both nodes up", "one node down"])

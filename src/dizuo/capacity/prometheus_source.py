@@ -312,9 +312,19 @@ _LOCAL_FS = f'{_FS},fstype!~"{_SHARES}"'
 _SHARE_FS = f'{_FS},fstype=~"{_SHARES}"'
 
 
+# A kernel CephFS mount's device (its mount source in /proc/self/mountinfo, node_exporter's `device`) in the syntax of
+# Linux 5.17 and mount.ceph since Quincy, `<user>@<fsid>.<fs_name>=/<path>` (the monitors go in the mon_addr option),
+# names the Ceph user a node mounts as, one per node where each has its own cephx key: the share is keyed by the
+# filesystem and path, `<fsid>.<fs_name>=/<path>`. The old syntax, `<mon>,<mon>:/<path>`, names no filesystem, only the
+# monitors a node listed: mounts listing other monitors stay apart, as two clusters' `:/` must.
+_CEPH_USER = "[^@/=]*@([^@/=]+=/.*)"
+
+
 def _by_device(expression: str) -> str:
-    """``expression``'s series with the share's device for mountpoint: one key for every node mounting it."""
-    return f'label_replace({expression}, "mountpoint", "$1", "device", "(.+)")'
+    """``expression``'s series with the share's device for mountpoint (a CephFS one's without its user): one key for
+    every node mounting it."""
+    named = f'label_replace({expression}, "mountpoint", "$1", "device", "(.+)")'
+    return f'label_replace({named}, "mountpoint", "$1", "device", "{_CEPH_USER}")'
 
 
 def _filesystems(metric: str) -> str:
