@@ -725,6 +725,62 @@ def test_committed_sources_file_spells_out_the_defaults():
     assert load_config(ROOT / "monitoring" / "capacity-sources.yaml") == DEFAULT_CONFIG
 
 
+# The filesystem selector of monitoring/capacity-sources.yaml before shares were read once (5610463): a share mounted
+# on N nodes is N volumes.
+_OLD_FS = (
+    'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd|kubelet)/.+"'
+)
+OLD_FILESYSTEM_SELECTOR = {
+    "kind": "filesystem",
+    "used": f"node_filesystem_size_bytes{{{_OLD_FS}}} - node_filesystem_avail_bytes{{{_OLD_FS}}}",
+    "capacity": f"node_filesystem_size_bytes{{{_OLD_FS}}}",
+    "volume": ["instance", "mountpoint"],
+    "scraped_from": f"max by (instance, mountpoint, job) (node_filesystem_size_bytes{{{_OLD_FS}}})",
+    "listed": f"max by (instance, mountpoint) (node_filesystem_device_error{{{_OLD_FS}}})",
+}
+
+
+def test_an_older_copy_of_the_sources_file_is_read_with_one_warning_saying_what_to_copy(tmp_path, caplog):
+    """A city's --config copied from an older monitoring/capacity-sources.yaml is still read, and the log says once,
+    naming the file and the selector, what its shares are read as and to copy the current filesystem selector: one
+    from before shares were read once (each share once per node), and one from before a CephFS share's device was
+    read without its Ceph user; the current file, and a selector of another kind or reading no node_exporter metric,
+    say nothing."""
+    committed = (ROOT / "monitoring" / "capacity-sources.yaml").read_text(encoding="utf-8")
+    per_user = committed.replace(', "mountpoint", "$1", "device", "[^@/=]*@([^@/=]+=/.*)")', ")").replace(
+        "label_replace(label_replace(", "label_replace("
+    )
+    own = {"kind": "filesystem", "used": "my_fs_used_bytes", "capacity": "my_fs_size_bytes", "volume": ["host"]}
+    files = {
+        "current.yaml": committed,
+        "per-user.yaml": per_user,
+        "before-shares.yaml": json.dumps(
+            {"selectors": [DEFAULT_CONFIG.selectors[0].model_dump(), OLD_FILESYSTEM_SELECTOR]}
+        ),
+        "own.yaml": json.dumps({"selectors": [own]}),
+    }
+    said = {}
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="dizuo.capacity.source"):
+            PrometheusSource("http://127.0.0.1:9", load_config(path), config_path=path)
+        said[name] = [r.getMessage() for r in caplog.records]
+    assert said["current.yaml"] == said["own.yaml"] == []
+    copy = "copy the filesystem selector of the current monitoring/capacity-sources.yaml"
+    assert said["before-shares.yaml"] == [
+        f"{tmp_path / 'before-shares.yaml'} is an older copy of monitoring/capacity-sources.yaml: selectors[1] (used, "
+        f"capacity, scraped_from, listed) reads each network share once per node that mounts it; {copy} (this "
+        "dizuo's) into it to read a share as one volume"
+    ]
+    assert said["per-user.yaml"] == [
+        f"{tmp_path / 'per-user.yaml'} is an older copy of monitoring/capacity-sources.yaml: selectors[1] (used, "
+        "capacity, scraped_from, listed) reads a kernel CephFS share once per Ceph user its nodes mount it as; "
+        f"{copy} (this dizuo's) into it to read a share as one volume"
+    ]
+
+
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
 def test_a_network_share_mounted_on_two_nodes_is_one_filesystem_local_ones_one_per_node(tmp_path):
     """The default filesystem selector, evaluated by promtool over two nodes each with a local /data and the same NFS

@@ -520,6 +520,28 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
 DEFAULT_CONFIG = SourceConfig(selectors=DEFAULT_SELECTORS)
 DEFAULT_SELECTOR_OF: Mapping[str, Selector] = {selector.kind: selector for selector in DEFAULT_SELECTORS}
 
+# What each node_exporter query of the default filesystem selector holds to read a share once (see _by_device), and
+# what a copy of an older monitoring/capacity-sources.yaml without it reads instead.
+_SHARE_READS = (
+    ('"device", "(.+)"', "each network share once per node that mounts it"),
+    (f'"device", "{_CEPH_USER}"', "a kernel CephFS share once per Ceph user its nodes mount it as"),
+)
+
+
+def older_share_reads(config: SourceConfig) -> list[str]:
+    """Where the filesystem selectors of ``config`` read network shares as an older copy of
+    monitoring/capacity-sources.yaml did, each ``selectors[<i>] (<fields>) reads <what>``: their node_exporter
+    queries lack what the default's hold to read a share once."""
+    older = []
+    for index, selector in enumerate(config.selectors):
+        queries = {f: getattr(selector, f) for f in ("used", "capacity", "scraped_from", "listed")}
+        read = {f: q for f, q in queries.items() if selector.kind == "filesystem" and q and "node_filesystem_" in q}
+        for needed, instead in _SHARE_READS:
+            if lacking := [f for f, q in read.items() if needed not in q]:
+                older.append(f"selectors[{index}] ({', '.join(lacking)}) reads {instead}")
+                break
+    return older
+
 
 def id_labels(selector: Selector, volume: str) -> dict[str, str]:
     """The volume labels of ``selector`` a volume id names, as ``Ownership.labels`` names a volume by them (joined by
@@ -859,6 +881,14 @@ class PrometheusSource:
         self.config = config
         # Where the selectors come from, for errors and warnings that name one (``<where>: selectors[2].used``).
         self.where = str(config_path) if config_path is not None else "the built-in selectors"
+        if older := older_share_reads(config):
+            # A copy is still read: its volumes are what the city had, and only its shares are read more than once.
+            log.warning(
+                "%s is an older copy of monitoring/capacity-sources.yaml: %s; copy the filesystem selector of the "
+                "current monitoring/capacity-sources.yaml (this dizuo's) into it to read a share as one volume",
+                self.where,
+                "; ".join(older),
+            )
         self.ownership = Ownership.from_declaration(declaration)
         self._fetch = fetch
         self._clock = clock
