@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import dizuo
 from declarations import with_cluster_renamed
 from dizuo.capacity import prometheus_source
 from dizuo.capacity.config_files import ConfigError
@@ -744,20 +745,34 @@ def test_an_older_copy_of_the_sources_file_is_read_with_one_warning_saying_what_
     """A city's --config copied from an older monitoring/capacity-sources.yaml is still read, and the log says once,
     naming the file and the selector, what its shares are read as and to copy the current filesystem selector: one
     from before shares were read once (each share once per node), and one from before a CephFS share's device was
-    read without its Ceph user; the current file, and a selector of another kind or reading no node_exporter metric,
-    say nothing."""
+    read without its Ceph user; the current file, spaced or quoted otherwise, and a city's own filesystem selectors
+    (reading no node_exporter metric, or local disks only) say nothing."""
     committed = (ROOT / "monitoring" / "capacity-sources.yaml").read_text(encoding="utf-8")
     per_user = committed.replace(', "mountpoint", "$1", "device", "[^@/=]*@([^@/=]+=/.*)")', ")").replace(
         "label_replace(label_replace(", "label_replace("
     )
-    own = {"kind": "filesystem", "used": "my_fs_used_bytes", "capacity": "my_fs_size_bytes", "volume": ["host"]}
+    local = 'node_filesystem_size_bytes{fstype=~"ext4|xfs"}'
+    local_disks = {
+        "kind": "filesystem",
+        "used": f'{local} - node_filesystem_avail_bytes{{fstype=~"ext4|xfs"}}',
+        "capacity": local,
+        "volume": ["instance", "mountpoint"],
+        "scraped_from": f"max by (instance, mountpoint, job) ({local})",
+        "listed": 'max by (instance, mountpoint) (node_filesystem_device_error{fstype=~"ext4|xfs"})',
+    }
+    own = [
+        {"kind": "filesystem", "used": "my_fs_used_bytes", "capacity": "my_fs_size_bytes", "volume": ["host"]},
+        local_disks,
+    ]
     files = {
         "current.yaml": committed,
+        "current-unspaced.yaml": committed.replace('"device", "(.+)"', '"device","(.+)"'),
+        "current-single-quoted.yaml": committed.replace('"device", "(.+)"', "'device', '(.+)'"),
         "per-user.yaml": per_user,
         "before-shares.yaml": json.dumps(
             {"selectors": [DEFAULT_CONFIG.selectors[0].model_dump(), OLD_FILESYSTEM_SELECTOR]}
         ),
-        "own.yaml": json.dumps({"selectors": [own]}),
+        "own.yaml": json.dumps({"selectors": own}),
     }
     said = {}
     for name, text in files.items():
@@ -767,17 +782,20 @@ def test_an_older_copy_of_the_sources_file_is_read_with_one_warning_saying_what_
         with caplog.at_level("WARNING", logger="dizuo.capacity.source"):
             PrometheusSource("http://127.0.0.1:9", load_config(path), config_path=path)
         said[name] = [r.getMessage() for r in caplog.records]
-    assert said["current.yaml"] == said["own.yaml"] == []
-    copy = "copy the filesystem selector of the current monitoring/capacity-sources.yaml"
+    assert {name: said[name] for name in files if "current" in name or name == "own.yaml"} == {
+        name: [] for name in files if "current" in name or name == "own.yaml"
+    }
+    copy = (
+        "to read a share as one volume, copy into it the filesystem selector of monitoring/capacity-sources.yaml in "
+        f"dizuo {dizuo.__version__}'s source (the built-in selectors, spelled out; read without --config)"
+    )
     assert said["before-shares.yaml"] == [
         f"{tmp_path / 'before-shares.yaml'} is an older copy of monitoring/capacity-sources.yaml: selectors[1] (used, "
-        f"capacity, scraped_from, listed) reads each network share once per node that mounts it; {copy} (this "
-        "dizuo's) into it to read a share as one volume"
+        f"capacity, scraped_from, listed) reads each network share once per node that mounts it; {copy}"
     ]
     assert said["per-user.yaml"] == [
         f"{tmp_path / 'per-user.yaml'} is an older copy of monitoring/capacity-sources.yaml: selectors[1] (used, "
-        "capacity, scraped_from, listed) reads a kernel CephFS share once per Ceph user its nodes mount it as; "
-        f"{copy} (this dizuo's) into it to read a share as one volume"
+        f"capacity, scraped_from, listed) reads a kernel CephFS share once per Ceph user its nodes mount it as; {copy}"
     ]
 
 

@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 import numpy as np
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from dizuo import __version__
 from dizuo.capacity.config_files import ConfigError, load_model
 from dizuo.capacity.deadline_http import open_by
 from dizuo.capacity.types import Reading, UsageHistory
@@ -301,7 +302,8 @@ def _within_limit(what: str, lookback: float | None, step: float) -> None:
 # Filesystems that never fill in a way a forecast helps with (memory-backed, read-only images), and the mounts kubelet
 # makes of persistent volumes (`/var/lib/kubelet/pods/<uid>/volumes/...`, CSI's `.../globalmount`): the pvc selector
 # reads those, once per claim; as filesystems they would be forecast again, under a new name after each pod restart.
-_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660",mountpoint!~"/run.*|/var/lib/(docker|containerd|kubelet)/.+"'
+_NOT_FILLING = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|iso9660"'
+_FS = f'{_NOT_FILLING},mountpoint!~"/run.*|/var/lib/(docker|containerd|kubelet)/.+"'
 # A network share (NFS, SMB, CephFS, GlusterFS) mounted on N nodes is N node filesystems with one `device`
 # (`10.0.0.5:/export`): it is one volume, named by its device alone (no `instance`), its series the largest of its
 # nodes'. Its scraped_from and listed series keep each node's `instance`, and name the share's volume as every key
@@ -318,13 +320,15 @@ _SHARE_FS = f'{_FS},fstype=~"{_SHARES}"'
 # filesystem and path, `<fsid>.<fs_name>=/<path>`. The old syntax, `<mon>,<mon>:/<path>`, names no filesystem, only the
 # monitors a node listed: mounts listing other monitors stay apart, as two clusters' `:/` must.
 _CEPH_USER = "[^@/=]*@([^@/=]+=/.*)"
+# The steps of _by_device: a share's device for its mountpoint, then a CephFS one's without its user.
+_DEVICE_KEY = '"mountpoint", "$1", "device", "(.+)"'
+_CEPH_DEVICE_KEY = f'"mountpoint", "$1", "device", "{_CEPH_USER}"'
 
 
 def _by_device(expression: str) -> str:
     """``expression``'s series with the share's device for mountpoint (a CephFS one's without its user): one key for
     every node mounting it."""
-    named = f'label_replace({expression}, "mountpoint", "$1", "device", "(.+)")'
-    return f'label_replace({named}, "mountpoint", "$1", "device", "{_CEPH_USER}")'
+    return f"label_replace(label_replace({expression}, {_DEVICE_KEY}), {_CEPH_DEVICE_KEY})"
 
 
 def _filesystems(metric: str) -> str:
@@ -520,26 +524,40 @@ DEFAULT_SELECTORS: tuple[Selector, ...] = (
 DEFAULT_CONFIG = SourceConfig(selectors=DEFAULT_SELECTORS)
 DEFAULT_SELECTOR_OF: Mapping[str, Selector] = {selector.kind: selector for selector in DEFAULT_SELECTORS}
 
-# What each node_exporter query of the default filesystem selector holds to read a share once (see _by_device), and
-# what a copy of an older monitoring/capacity-sources.yaml without it reads instead.
-_SHARE_READS = (
-    ('"device", "(.+)"', "each network share once per node that mounts it"),
-    (f'"device", "{_CEPH_USER}"', "a kernel CephFS share once per Ceph user its nodes mount it as"),
-)
+
+def _as_written(query: str) -> str:
+    """``query`` without whitespace, its strings in double quotes: one text however a copy spaces or quotes it."""
+    return re.sub(r"\s+", "", query).replace("'", '"').replace("`", '"')
+
+
+def _share_read(query: str) -> str:
+    """What a query of an older copy of monitoring/capacity-sources.yaml reads a network share as ('' where it is no
+    such query): one carrying the file's own filesystem matcher (_NOT_FILLING, in every version of it), reading shares
+    (not excluding them as the local-filesystem half of the default does) without the steps of _by_device."""
+    text = _as_written(query)
+    if "node_filesystem_" not in text or _as_written(_NOT_FILLING) not in text:
+        return ""  # a city's own query, not a copy of the file's: it keys shares as it means to
+    if _as_written(_DEVICE_KEY) not in text:
+        reads_shares = _as_written(f'fstype!~"{_SHARES}"') not in text
+        return "each network share once per node that mounts it" if reads_shares else ""
+    if _as_written(_CEPH_DEVICE_KEY) not in text:
+        return "a kernel CephFS share once per Ceph user its nodes mount it as"
+    return ""
 
 
 def older_share_reads(config: SourceConfig) -> list[str]:
-    """Where the filesystem selectors of ``config`` read network shares as an older copy of
-    monitoring/capacity-sources.yaml did, each ``selectors[<i>] (<fields>) reads <what>``: their node_exporter
-    queries lack what the default's hold to read a share once."""
+    """Where the filesystem selectors of ``config`` are an older copy of monitoring/capacity-sources.yaml's, reading
+    network shares more than once, each ``selectors[<i>] (<fields>) reads <what>`` (see _share_read)."""
     older = []
     for index, selector in enumerate(config.selectors):
-        queries = {f: getattr(selector, f) for f in ("used", "capacity", "scraped_from", "listed")}
-        read = {f: q for f, q in queries.items() if selector.kind == "filesystem" and q and "node_filesystem_" in q}
-        for needed, instead in _SHARE_READS:
-            if lacking := [f for f, q in read.items() if needed not in q]:
-                older.append(f"selectors[{index}] ({', '.join(lacking)}) reads {instead}")
-                break
+        if selector.kind != "filesystem":
+            continue
+        fields = ("used", "capacity", "scraped_from", "listed")
+        reads = {f: _share_read(q) for f in fields if (q := getattr(selector, f))}
+        for instead in dict.fromkeys(r for r in reads.values() if r):
+            older.append(
+                f"selectors[{index}] ({', '.join(f for f, r in reads.items() if r == instead)}) reads {instead}"
+            )
     return older
 
 
@@ -884,10 +902,13 @@ class PrometheusSource:
         if older := older_share_reads(config):
             # A copy is still read: its volumes are what the city had, and only its shares are read more than once.
             log.warning(
-                "%s is an older copy of monitoring/capacity-sources.yaml: %s; copy the filesystem selector of the "
-                "current monitoring/capacity-sources.yaml (this dizuo's) into it to read a share as one volume",
+                # An installed dizuo ships no monitoring/ folder: the file is in the source of this version.
+                "%s is an older copy of monitoring/capacity-sources.yaml: %s; to read a share as one volume, copy "
+                "into it the filesystem selector of monitoring/capacity-sources.yaml in dizuo %s's source (the "
+                "built-in selectors, spelled out; read without --config)",
                 self.where,
                 "; ".join(older),
+                __version__,
             )
         self.ownership = Ownership.from_declaration(declaration)
         self._fetch = fetch
