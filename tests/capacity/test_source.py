@@ -1176,6 +1176,25 @@ def test_a_csv_claim_of_an_undeclared_cluster_is_labelled_as_prometheus_labels_i
     ]
 
 
+def test_a_csv_id_of_a_kind_is_split_into_labels_as_its_series_are_named(declaration):
+    """A `--csv` id of a kind names the labels its series would carry: `pvc:<code>` alone is that namespace's, a
+    system's claim with its owner and pool; a pool's id keeps its last part as the pool whatever its cluster holds
+    (`ceph_pool:a/b/xc-ceph`, as names_ceph_pool reads it); a share's id is one mountpoint; and a claim of an
+    undeclared cluster without its `pvc:` is of no kind and no owner."""
+    from dizuo.capacity.report import label_from_declaration  # noqa: PLC0415
+
+    ids = ["pvc:sjj-tyrz", "ceph_pool:a/b/xc-ceph", "filesystem:10.0.0.5:/export/data", "prod-east/sjj-tyrz/data"]
+    histories = [UsageHistory(i, np.array([int(NOW)]), np.array([1.0]), np.array([2.0])) for i in ids]
+    labelled = label_from_declaration(histories, Ownership.from_declaration(declaration))
+    system = next(s for s in declaration.systems if s.code == "sjj-tyrz")
+    assert [{k: h.labels[k] for k in ("kind", "volume", "pool", "department", "system")} for h in labelled] == [
+        {"kind": "pvc", "volume": "sjj-tyrz", "pool": system.storage_pool, "department": "sjj", "system": "sjj-tyrz"},
+        {"kind": "ceph_pool", "volume": "a/b/xc-ceph", "pool": "xc-ceph", "department": "", "system": ""},
+        {"kind": "filesystem", "volume": "10.0.0.5:/export/data", "pool": "", "department": "", "system": ""},
+        {"kind": "", "volume": "prod-east/sjj-tyrz/data", "pool": "", "department": "", "system": ""},
+    ]
+
+
 def test_a_renamed_cluster_s_volumes_belong_to_their_owners_under_either_name(declaration):
     """yl-gov renamed yl-egov (renamed_from): its claims labelled with either name, by Prometheus or in a CSV id, are
     their owners' there (until the city relabels its `cluster`, its series carry the former name), and still no one's

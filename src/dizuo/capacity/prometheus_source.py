@@ -562,12 +562,24 @@ def older_share_reads(config: SourceConfig) -> list[str]:
 
 
 def id_labels(selector: Selector, volume: str) -> dict[str, str]:
-    """The volume labels of ``selector`` a volume id names, as ``Ownership.labels`` names a volume by them (joined by
-    ``/``, those its series lack left out: ``<namespace>/<claim>`` without a cluster): the first label is everything
-    before the first ``/`` (a claim's cluster, a filesystem's instance), and the last parts, without ``/`` (namespace,
-    claim, pool, bucket) or the rest (a mountpoint), are the last labels."""
-    parts = volume.split("/", len(selector.volume) - 1)
-    return dict(zip(selector.volume[len(selector.volume) - len(parts) :], parts, strict=True))
+    """The volume labels of ``selector`` a volume id names, as ``Ownership.labels`` joins them (by ``/``, those a
+    series lacks left out: ``<namespace>/<claim>`` without a cluster), for the owner rule to read them as a series'.
+
+    The parts name the last labels, a single one the owner label where the selector has one (``pvc:sjj-tyrz`` is
+    namespace sjj-tyrz's, as a code). Of the labels, only a cluster (any text: ``job:<job>``) and a mountpoint hold
+    ``/``: a cluster is what comes before the last parts (``ceph_pool:a/b/xc-ceph`` is pool xc-ceph of cluster
+    ``a/b``, as ``Ownership.names_ceph_pool`` reads it), a node filesystem's mountpoint the rest after its instance
+    (``yl-mon-01:9100//var``). A share's id, its device (``10.0.0.5:/export``), is not split: its series' mountpoint
+    is the whole device."""
+    names = selector.volume
+    if names[-1] == "mountpoint":
+        instance, _, mountpoint = volume.partition("/")
+        node_filesystem = len(names) > 1 and mountpoint.startswith("/")
+        return {names[0]: instance, "mountpoint": mountpoint} if node_filesystem else {"mountpoint": volume}
+    parts = volume.rsplit("/", len(names) - 1)
+    if len(parts) == 1 and selector.owner_label is not None:
+        return {selector.owner_label: volume}
+    return dict(zip(names[len(names) - len(parts) :], parts, strict=True))
 
 
 def load_config(path: Path | None) -> SourceConfig:
@@ -658,11 +670,7 @@ class Ownership:
         return owner
 
     def volume_owner(self, volume: str) -> Owner:
-        """The owner of a volume named as the exporter names them: ``<code>``, ``<namespace>/<claim>`` or, where
-        Prometheus labels the cluster, ``<cluster>/<namespace>/<claim>``."""
-        parts = volume.split("/")
-        if len(parts) == 3 and parts[0] in self.clusters:
-            return self.owner(parts[1], parts[2], cluster=parts[0])
+        """The owner of a volume id of no kind (see ``id_kind``): ``<code>`` or ``<namespace>/<claim>``."""
         code, _, claim = volume.partition("/")
         return self.owner(code, claim)
 
@@ -671,7 +679,8 @@ class Ownership:
         exporter names them without its kind, whole (``yl-mon-01:9100//var`` is a filesystem whose instance has a port,
         not a kind). Without its kind, a Ceph pool's id is still that pool's own usage (see ``names_ceph_pool``), not
         a volume of no one's or one more inside the pool, and ``<cluster>/<namespace>/<claim>`` naming a declared
-        cluster (either name of a renamed one) is a claim, as ``volume_owner`` reads it."""
+        cluster (either name of a renamed one) is a claim: of a cluster not declared, it is of no kind, since a
+        share's id may have three parts too (``10.0.0.5:/export/data``), and a claim's needs its ``pvc:``."""
         kind, _, name = series.partition(":")
         if kind in get_args(Kind):
             return kind, name
@@ -685,7 +694,8 @@ class Ownership:
         series, ``<pool>`` or ``<cluster>/<pool>`` where the cluster is one its series may carry (a declared cluster's
         name, current or former, the pool's ``ceph_cluster_id``, or ``job:<job>``: ``somens/xc-ceph`` is not), and
         the declaration owns nothing else by it (``sjj-tyrz/xc-ceph`` is a claim of system sjj-tyrz)."""
-        cluster, _, pool = volume.rpartition("/")
+        labels = id_labels(DEFAULT_SELECTOR_OF["ceph_pool"], volume)
+        cluster, pool = labels.get("cluster", ""), labels["name"]
         if pool not in self.ceph_pools or "/" in cluster:
             return False
         named_by = cluster in ("", self.ceph_pools[pool]) or cluster in self.clusters or cluster.startswith("job:")

@@ -162,9 +162,11 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
     The id names a pool, or a volume as the exporter names them, its kind first or not. An id of a kind (given, or
     read by ``Ownership.id_kind``) is labelled as the source labels the series it names, by ``Ownership.labels``:
     ``pvc:sjj-tyrz/data`` by its namespace ``sjj-tyrz`` (a system, department or dataset namespace) and claim, and
-    ``pvc:gov-a/sjj-tyrz/data`` and ``gov-a/sjj-tyrz/data`` by the same within the declared cluster ``gov-a`` (any
-    cluster the declaration does not name, as a series labelled so). An id of no kind is looked up by its first path
-    part (``sjj-tyrz/data``: ``sjj-tyrz``), or is a pool's name. A Ceph pool's
+    ``pvc:gov-a/sjj-tyrz/data`` by the same within the cluster ``gov-a``, declared or not, as a series labelled so;
+    without its kind, ``gov-a/sjj-tyrz/data`` is a claim only where ``gov-a`` is a declared cluster: of a cluster
+    the declaration does not name, a claim's id needs its ``pvc:`` (``prod-east/sjj-tyrz/data`` is of no kind and no
+    owner, as a share's ``10.0.0.5:/export/data`` is). An id of no kind is looked up by its first path part
+    (``sjj-tyrz/data``: ``sjj-tyrz``), or is a pool's name. A Ceph pool's
     (``ceph_pool:xc-ceph``, ``ceph_pool:<cluster>/xc-ceph``, ``ceph_pool:job:<job>/xc-ceph``) is that pool's own
     series, as the exporter's: the pool's usage, not one more volume inside it; so is a declared Ceph pool's id
     without its kind (``xc-ceph``, ``<cluster>/xc-ceph``: see ``Ownership.names_ceph_pool``). One volume under a
@@ -177,9 +179,10 @@ def label_from_declaration(histories: Sequence[UsageHistory], ownership: Ownersh
             out.append(history)
             continue
         kind, name = ownership.id_kind(history.series)
-        selector = DEFAULT_SELECTOR_OF.get(kind)
-        if selector is not None:
-            # Labelled as the source labels the series the id names (one owner rule for both), the id whole its volume.
+        if kind:
+            # Labelled as the source labels the series the id names (one owner rule for both); its volume is the id
+            # as written, whichever labels it names.
+            selector = DEFAULT_SELECTOR_OF[kind]
             labels = ownership.labels(selector, id_labels(selector, name)) | {"volume": name}
         else:
             owner = ownership.volume_owner(name)
