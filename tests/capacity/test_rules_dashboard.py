@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from dizuo.capacity.types import Forecast
 from dizuo.cli import app
 from dizuo.exit_codes import BAD_INPUT, FAILED
 from grafana import as_sent, check_dashboard
+from promtool import assert_promtool_passes
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "monitoring" / "dashboards" / "dizuo-capacity.json"
@@ -468,12 +468,3 @@ def test_a_department_over_a_quota_of_0_reads_over_0_quota_not_inf(tmp_path):
     )
     assert "over 0 quota" in targets["B"]["legendFormat"], targets["B"]["legendFormat"]
     assert {"id": "unit", "value": "bytes"} in override["properties"], "the bytes over a quota of 0 read as a share"
-
-
-def assert_promtool_passes(tmp_path: Path, case: dict[str, Any]) -> None:
-    """`promtool test rules` passes the unit test file ``case``, written in ``tmp_path``."""
-    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
-    done = subprocess.run(
-        ["promtool", "test", "rules", str(tmp_path / "case.yaml")], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr

@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import socket
-import subprocess
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +43,7 @@ from dizuo.capacity.types import UsageHistory
 from dizuo.cli import app
 from dizuo.declaration import load
 from loopback import QuietHandler, serving_http
+from promtool import assert_promtool_passes
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_717_200_000.0  # a multiple of 900: 2024-06-01 00:00 UTC
@@ -850,20 +850,11 @@ def sample(labels: dict[str, str], value: float) -> dict[str, Any]:
 def assert_promtool_evaluates(tmp_path: Path, inputs: list[dict[str, str]], cases: list[tuple[str, Any]]) -> None:
     """promtool, over ``inputs``, evaluates each expression of ``cases`` at 1m to its samples."""
     tests = {
-        "rule_files": [],
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": inputs,
-                "promql_expr_test": [{"expr": e, "eval_time": "1m", "exp_samples": exp} for e, exp in cases],
-            }
-        ],
+        "interval": "1m",
+        "input_series": inputs,
+        "promql_expr_test": [{"expr": e, "eval_time": "1m", "exp_samples": exp} for e, exp in cases],
     }
-    (tmp_path / "tests.yaml").write_text(json.dumps(tests))
-    done = subprocess.run(
-        ["promtool", "test", "rules", "tests.yaml"], check=False, cwd=tmp_path, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_promtool_passes(tmp_path, {"rule_files": [], "tests": [tests]})
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
