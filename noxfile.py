@@ -74,7 +74,8 @@ def tests(session: nox.Session) -> None:
     """The whole test suite against the installed package, real servers and hosts included."""
     _install_system_packages(session)
     _install(session, "test", "lint")
-    session.run("pytest", *(session.posargs or ["-q"]))
+    # The slowest tests are listed at the end: CI has a 90-minute limit, and they say where the time goes.
+    session.run("pytest", *(session.posargs or ["-q", "--durations=25"]))
 
 
 @nox.session(python="3.11")
