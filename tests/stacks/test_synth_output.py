@@ -964,6 +964,32 @@ def test_a_named_environment_no_stack_folder_configures_is_refused_even_if_the_p
     assert synth(yulin, YULIN, out, stacks).summary["stack"] == "yulin-prod", "the default environment needs no config"
 
 
+def test_released_says_which_stack_program_runs_for_which_declaration(tmp_path: Path) -> None:
+    """`dizuo released` runs every stack program twice, once per declaration (a minute for Yulin): it tells its
+    caller of each as it starts and once it ran, and the command shows that as a progress bar on stderr, as synth
+    does, where it printed nothing until the end."""
+    stacks = _stacks_needing_no_config(tmp_path / "stacks", {"0-first": ["yulin-prod"], "1-second": ["yulin-prod"]})
+    said: list[tuple[str, str, bool]] = []
+    released(
+        YULIN, YULIN, stacks, "yulin-prod", on_stack=lambda label, s, run: said.append((label, s.short, bool(run)))
+    )
+    assert said == [
+        (label, short, ran)
+        for label in ("deployed", "changed")
+        for short in ("first", "second")
+        for ran in (False, True)
+    ]
+    done = CliRunner().invoke(
+        app,
+        ["released", str(YULIN), str(YULIN), "--stack", "yulin-prod", "--stacks", str(stacks)],
+        env={"COLUMNS": "300"},
+    )
+    assert done.exit_code == 0, done.output
+    bar = next((line for line in done.stderr.splitlines() if f"changed: {stacks / '1-second'}" in line), None)
+    assert bar is not None, done.stderr
+    assert "━" in bar, bar
+
+
 def test_a_failing_program_is_named_by_the_folder_stacks_points_at(tmp_path: Path) -> None:
     """`dizuo synth --stacks DIR` names a failing stack program by DIR's folder (the copy the user ran), not
     `stacks/<name>`, which would send them to the clone's folder of that name."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dizuo.declaration.cli import CityPath, load_or_exit
@@ -135,6 +135,28 @@ def _policy_pack_line(pack: dict[str, Any]) -> str:
     )
 
 
+def _stack_progress() -> Progress:
+    """The progress bar of a command that runs the stack programs (each a few seconds, Yulin's cloud stack half a
+    minute), on stderr: which stack runs, how many are done and for how long."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _stack_run_shown(progress: Progress, task: TaskID, label: str, stack_dir: StackDir, run: StackRun | None) -> None:
+    """An ``on_stack`` callback moving ``task`` of ``progress``: the stack named (after ``label``) as it starts,
+    counted once it ran (``run``)."""
+    if run is None:
+        progress.update(task, description=escape(f"{label}{stack_dir.shown}"))
+    else:
+        progress.advance(task)
+
+
 def _synth_showing_progress(
     declaration: Declaration, path: Path, out_dir: Path, stacks: Path, stack: str | None
 ) -> SynthResult:
@@ -142,23 +164,10 @@ def _synth_showing_progress(
     # Ctrl-C, or SIGTERM (dizuo.cli): said below the bar, which stops as the exception leaves its block.
     with (
         interruption_said(out_dir, "build", partial(print_interruption, err)),
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=False,
-        ) as progress,
+        _stack_progress() as progress,
     ):
         task = progress.add_task("synthesising stacks", total=len(list(stacks.glob("*/Pulumi.yaml"))))
-
-        def on_stack(stack_dir: StackDir, run: StackRun | None) -> None:
-            if run is None:
-                progress.update(task, description=escape(stack_dir.shown))
-            else:
-                progress.advance(task)
-
+        on_stack = partial(_stack_run_shown, progress, task, "")
         try:
             result = synth(declaration, path, out_dir, stacks, stack=stack, on_stack=on_stack)
         except SynthError as exc:
@@ -267,7 +276,18 @@ def _register_released(app: typer.Typer) -> None:
         load_or_exit(changed)
         try:
             url = backend_url(backend)
-            change = released(deployed, changed, stacks, stack)
+            # Every stack program runs twice, for each declaration: a minute for Yulin, said as it goes.
+            with _stack_progress() as progress:
+                task = progress.add_task("running stacks", total=2 * len(list(stacks.glob("*/Pulumi.yaml"))))
+                change = released(
+                    deployed,
+                    changed,
+                    stacks,
+                    stack,
+                    on_stack=lambda label, stack_dir, run: _stack_run_shown(
+                        progress, task, f"{label}: ", stack_dir, run
+                    ),
+                )
         except DeployError as exc:
             print_error(err, str(exc))
             raise typer.Exit(exc.code) from None

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dizuo.baseline.policies import BUCKET, PVC, QUOTA
 from dizuo.synth.engine import Registered, StackRun, engine_urn
-from dizuo.synth.synth import check_environment, discover, run_program
+from dizuo.synth.synth import StackDir, check_environment, discover, run_program
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,17 +165,30 @@ def _at(inputs: dict[str, Any], path: str) -> Any:
     return value
 
 
-def released(deployed: Path, changed: Path, stacks_root: Path, stack: str) -> Change:
+def released(
+    deployed: Path,
+    changed: Path,
+    stacks_root: Path,
+    stack: str,
+    on_stack: Callable[[str, StackDir, StackRun | None], None] | None = None,
+) -> Change:
     """The protected resources of environment ``stack`` that declaration ``deployed`` makes and ``changed`` does not,
     and those ``changed`` still makes but would replace or shrink, stack by stack, lowest tier first. Raises
     :class:`dizuo.synth.synth.SynthError` when a stack folder has no ``Pulumi.<stack>.yaml`` or a stack program
-    fails."""
+    fails. ``on_stack`` is told of each program as it starts (``None``) and once it ran, with which declaration it
+    runs for ("deployed" or "changed"), as synth's is."""
     stacks = discover(stacks_root)
     check_environment(stacks, stack)
     runs: list[list[StackRun]] = []
-    for declaration in (deployed, changed):
+    for label, declaration in (("deployed", deployed), ("changed", changed)):
         upstream: dict[str, dict[str, object]] = {}
-        runs.append([run_program(stack_dir, stack, declaration, upstream) for stack_dir in stacks])
+        runs.append([])
+        for stack_dir in stacks:
+            if on_stack is not None:
+                on_stack(label, stack_dir, None)
+            runs[-1].append(run := run_program(stack_dir, stack, declaration, upstream))
+            if on_stack is not None:
+                on_stack(label, stack_dir, run)
     found: list[Released] = []
     replaced: list[Replaced] = []
     redeclared: list[Redeclared] = []
