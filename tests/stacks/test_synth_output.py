@@ -1081,6 +1081,33 @@ def test_a_backend_without_state_and_a_missing_pulumi_cli_are_said_in_one_run(tm
 
 
 @pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ([], ["holds no Pulumi state", "Pulumi CLI is not installed", "set PULUMI_CONFIG_PASSPHRASE"]),
+        (
+            ["--new-backend", "--stack", "yulin-prd"],
+            [
+                "--stack yulin-prd: not a stack of these folders",
+                *(f"stacks/{s}: there is no" for s in ("0-baseline", "0-network", "1-cloud", "1-datapool")),
+                "Pulumi CLI is not installed",
+                "set PULUMI_CONFIG_PASSPHRASE",
+            ],
+        ),
+    ],
+)
+def test_each_refusal_said_together_is_a_line_of_its_own(tmp_path: Path, args: list[str], said: list[str]) -> None:
+    """Where `dizuo up` refuses several things at once, each is its own line starting `error: ` (dizuo.refusal), as
+    `dizuo validate` says its problems: a script grepping `^error:` finds every one, not only the first."""
+    done = _without_pulumi(tmp_path, "up", *args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == len(said), done.stderr
+    for line, expected in zip(lines, said, strict=True):
+        assert line.startswith("error: "), done.stderr
+        assert expected in line, done.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "env", "message"),
     [
         (

@@ -213,7 +213,8 @@ def register(app: typer.Typer) -> None:
                 new_backend=new_backend,
             )
         except DeployError as exc:
-            print_error(err, str(exc))
+            for problem in exc.problems:
+                print_error(err, problem)
             raise typer.Exit(exc.code) from None
         table = Table(title=f"pulumi {action}: {escape(stack)}")
         table.add_column("stack")
@@ -289,7 +290,8 @@ def _register_released(app: typer.Typer) -> None:
                     ),
                 )
         except DeployError as exc:
-            print_error(err, str(exc))
+            for problem in exc.problems:
+                print_error(err, problem)
             raise typer.Exit(exc.code) from None
         except SynthError as exc:
             for error in exc.errors:

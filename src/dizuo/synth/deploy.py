@@ -37,10 +37,14 @@ INSTALL_HINT = f"the Pulumi CLI is not installed (no `pulumi` on PATH). {INSTALL
 
 
 class DeployError(Exception):
-    """Preview or update cannot start (``code`` BAD_INPUT) or failed (FAILED); the message says what to do."""
+    """Preview or update cannot start (``code`` BAD_INPUT) or failed (FAILED); the message says what to do.
 
-    def __init__(self, message: str, code: int = BAD_INPUT) -> None:
-        super().__init__(message)
+    ``problems`` are the refusals it stands for, each said on its own `error: ` line (dizuo.refusal): a script
+    finding the refusals by that prefix finds every one, not only the first of several said together."""
+
+    def __init__(self, *problems: str, code: int = BAD_INPUT) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
         self.code = code
 
 
@@ -136,7 +140,8 @@ def check_stack_configs(selected: list[StackDir], stack: str) -> None:
         ]
         raise DeployError(
             f"--stack {stack}: not a stack of {'these folders' if len(missing) > 1 else 'this folder'} (Pulumi would "
-            "create it, empty, in the backend):\n" + "\n".join(lines)
+            "create it, empty, in the backend):",
+            *lines,
         )
 
 
@@ -197,9 +202,7 @@ def check_declarations(selected: list[StackDir], stack: str) -> None:
             "the stacks of an environment deploy one declaration; name the same folder in each"
         ] = None
     if problems:
-        raise DeployError(
-            f"{len(problems)} problem(s) in the declaration(s) the stacks name; nothing ran:\n" + "\n".join(problems)
-        )
+        raise DeployError(f"{len(problems)} problem(s) in the declaration(s) the stacks name; nothing ran:", *problems)
 
 
 def check_prerequisites() -> str:
@@ -215,7 +218,7 @@ def check_prerequisites() -> str:
     except DeployError as exc:
         missing.append(str(exc))  # said with a missing CLI, not after it is installed
     if missing or found is None:
-        raise DeployError("\n".join(missing))
+        raise DeployError(*missing)
     return os.path.abspath(found)
 
 
@@ -300,7 +303,7 @@ def run(
     except DeployError as exc:
         if missing is None:
             raise
-        raise DeployError(f"{exc}\n{missing}", exc.code) from None
+        raise DeployError(*exc.problems, *missing.problems, code=exc.code) from None
     if missing is not None:
         raise missing
     # Pulumi in a session of its own: each signal reaches it from dizuo only, once (_cancel_pulumi).
@@ -391,13 +394,13 @@ def _run_stacks(
                     on_output(f"{where}: pulumi {action} cancelled:\n{said}\n{_progress(outcomes, selected)}")
                     return outcomes
                 raise DeployError(
-                    f"{where}: pulumi {action} failed:\n{said}\n{_progress(outcomes, selected)}", FAILED
+                    f"{where}: pulumi {action} failed:\n{said}\n{_progress(outcomes, selected)}", code=FAILED
                 ) from exc
             except Exception as exc:  # the Automation API reading an answer of the CLI it did not expect
                 raise DeployError(
                     f"{where}: pulumi {action}: could not read the CLI's answer: {type(exc).__name__}: {exc}\n"
                     f"{_progress(outcomes, selected)}",
-                    FAILED,
+                    code=FAILED,
                 ) from exc
             for line in stderr:
                 on_output(line)
