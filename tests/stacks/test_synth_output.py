@@ -69,6 +69,40 @@ def test_the_readme_s_gitops_include_takes_exactly_one_cluster_s_manifests(synth
     assert {"summary.json", "datapool/openstack.json", "network/openstack.json"} <= set(built), "what it must leave"
 
 
+def _readme_synth_table() -> dict[str, str]:
+    """README's table of what `dizuo synth` writes: each row's path under DIR (`<stack>/<cluster>.yaml`), with what the
+    row says the file holds."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What `dizuo synth` writes", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^\| `DIR/([^`]+)` \| (.*) \|$", section, flags=re.MULTILINE))
+
+
+def _keys(value: Any) -> set[str]:
+    """Every key of every mapping in a JSON value, however deep."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    return {k for v in value for k in _keys(v)} if isinstance(value, list) else set()
+
+
+def test_the_readme_s_table_of_what_synth_writes_is_the_build(synthesised: tuple[Path, dict]) -> None:
+    """Each file a build holds is one README's table of what `dizuo synth` writes lists (its `<placeholders>` standing
+    for a name), each row is a file the build holds, and each key the summary.json row names is in summary.json."""
+    out, _ = synthesised
+    table = _readme_synth_table()
+    assert "summary.json" in table, table
+    # re.escape leaves < and > alone: each placeholder, escaped or not, stands for one name.
+    rows = {row: re.compile(re.sub(r"<[^>]+>", "[^/]+", re.escape(row))) for row in table}
+    built = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    unlisted = [path for path in built if not any(r.fullmatch(path) for r in rows.values())]
+    assert not unlisted, f"written but not in README's table: {unlisted}"
+    unwritten = [row for row, r in rows.items() if not any(r.fullmatch(path) for path in built)]
+    assert not unwritten, f"in README's table but not written: {unwritten} (the build: {built})"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    named = set(re.findall(r"`([a-z_]+)`", table["summary.json"]))
+    assert named, table["summary.json"]
+    assert named <= _keys(summary), f"keys README names that summary.json lacks: {sorted(named - _keys(summary))}"
+
+
 def test_every_manifest_passes_kubernetes_validate_strict(synthesised: tuple[Path, dict]) -> None:
     """kubernetes-validate --strict (Kubernetes 1.30) accepts every file synth wrote."""
     out, _ = synthesised
