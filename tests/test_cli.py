@@ -113,6 +113,31 @@ def test_help_breaks_lines_at_the_terminal_width_not_where_the_docstring_does() 
     assert broken == [], broken
 
 
+def test_a_flag_s_help_shows_no_type_as_if_it_took_a_value() -> None:
+    """No help, of a command or of a group, shows a flag with a type (`--new-backend <bool>`, `--help <bool>`, as
+    typer 0.2x does), which reads as an option taking a value: a flag's row is its name, then its help."""
+    root = typer.main.get_command(app)
+    every = _every_command()
+    for path in sorted({tuple(path[:-1]) for path, _ in every}):  # the groups (the root too), as their help shows them
+        command = root
+        for name in path:
+            command = command.get_command(command.context_class(command), name)
+        every.append((list(path), command))
+    typed = []
+    for path, command in every:
+        ctx = command.context_class(command)
+        flags = [p.opts[-1] for p in command.get_params(ctx) if getattr(p, "is_flag", False)]
+        lines = _help_lines(path)
+        typed += [line for line in lines for flag in flags if line.startswith(f"{flag} <")]
+    assert (
+        _help_lines(["preview"]).count(
+            "--new-backend The city's first deployment: a file:// backend without state is expected"
+        )
+        == 1
+    )
+    assert typed == [], typed
+
+
 def test_an_optional_argument_and_one_of_any_number_are_written_as_click_writes_them() -> None:
     """No dizuo command has them yet: an optional argument is `[NAME]`, one taking any number `FILES...`."""
     domain = typer.Typer(add_completion=False)

@@ -42,10 +42,23 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def _flags_shown_without_a_type(params: list[Any]) -> list[Any]:
+    """``params`` with each flag's type left out of the help: typer 0.2x shows `--new-backend <bool>` and even
+    `--help <bool>`, which reads as an option taking a value (`--new-backend true` is refused as an extra argument).
+    An empty metavar is what typer shows in the type's place; click writes no metavar for a flag anywhere else."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
 class _Command(TyperCommand):
     """A command whose usage line writes its arguments as click, and the usage of most tools, do: `CITY_DIR` required,
     `[CITY_DIR]` optional, `FILES...` any number. Typer 0.2x writes a required one in braces, `{CITY_DIR}`, which reads
     as a literal to type or a set to choose from."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_shown_without_a_type(super().get_params(ctx))
 
     # Context is click's class, vendored by newer typer (see _Domains): Any keeps this independent of which.
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
@@ -58,6 +71,13 @@ class _Command(TyperCommand):
             name = name if param.required else f"[{name}]"
             pieces.append(f"{name}..." if param.nargs != 1 else name)
         return pieces
+
+
+class _Group(TyperGroup):
+    """A group of commands (`dizuo migrate`) whose help shows its flags as _Command does."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_shown_without_a_type(super().get_params(ctx))
 
 
 def _reflowed(docstring: str) -> str:
@@ -77,6 +97,9 @@ def _usage_as_click(domain: typer.Typer) -> None:
         if docstring:
             command.help = _reflowed(docstring)
     for group in domain.registered_groups:
+        given = [group.cls, group.typer_instance.info.cls if group.typer_instance is not None else None]
+        if all(not isinstance(cls, type) or cls is TyperGroup for cls in given):  # typer's defaults: no class chosen
+            group.cls = _Group
         if group.typer_instance is not None:
             _usage_as_click(group.typer_instance)
 
@@ -120,7 +143,7 @@ def _refusing_as_dizuo() -> Iterator[None]:
         raise typer.Exit(err.exit_code) from None
 
 
-class _Domains(TyperGroup):
+class _Domains(_Group):
     """The root group: lists COMMANDS, loads a command's domain when it is looked up; what click refuses on the way
     (in the root's own options, or in a command's, parsed as the root invokes it) is refused as dizuo refuses."""
 
