@@ -1022,11 +1022,12 @@ def test_a_wave_longer_than_a_window_says_its_system_is_down_that_long(planned: 
 
 def test_a_wave_longer_than_a_window_is_a_warning_in_plan_json_and_on_the_console(planned: Path) -> None:
     """Each wave that copies more than one maintenance window is one of plan.json's `warnings` and a console warning,
-    naming the wave, its system, its TiB and how many windows' worth, in PLAN.md's words: a tool or an engineer
-    reading only those learns of the downtime too."""
+    naming the wave, its system, its TiB and how many windows' worth, in PLAN.md's words, on one line however narrow
+    the console: a tool or an engineer reading only those (a grep of a CI log) learns of the downtime too."""
     text = (planned / "PLAN.md").read_text(encoding="utf-8")
     plan = json.loads((planned / "plan.json").read_text(encoding="utf-8"))
-    console = " ".join((planned.parent / "console.txt").read_text(encoding="utf-8").split())
+    lines = (planned.parent / "console.txt").read_text(encoding="utf-8").splitlines()
+    console = " ".join(" ".join(lines).split())
     window = 20_480 * GIB
     waves = enumerate(zip(plan["waves"], plan["wave_copy_bytes"], strict=True), start=1)
     longer = [(k, wave, copied) for k, (wave, copied) in waves if copied > window]
@@ -1043,6 +1044,7 @@ def test_a_wave_longer_than_a_window_is_a_warning_in_plan_json_and_on_the_consol
         assert warning.startswith(f"Wave {k} copies {tib.group(0)}, "), (warning, note)  # PLAN.md's heading figure
         assert all(f"{system['system']} stays stopped" in warning for system in wave), warning
         assert f"warning: {' '.join(warning.split())}" in console, (warning, console[-3000:])
+        assert f"warning: {warning}" in lines, "a warning is one line of the console, not cut at 80 columns"
 
 
 @pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch is not installed")

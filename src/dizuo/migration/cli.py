@@ -311,7 +311,9 @@ def city(
             assignment, waves = _solve(instance, time_limit, wave_time_limit)
         written = _write_plan(path, planned, assignment, waves, out)
     _summary(instance, assignment, waves, time.perf_counter() - start, planned.need_bytes)
-    console = Console(stderr=True)
+    # What is said in sentences keeps each on one line (soft_wrap), as errors are (dizuo.refusal): a CI log, which rich
+    # writes 80 wide, would otherwise cut a warning mid-sentence, and a grep for it would miss its system or windows.
+    console = Console(stderr=True, soft_wrap=True)
     if waves is None:
         console.print(f"No plan: {assignment.reason}", markup=False, highlight=False)
     elif written.deadline is not None:
