@@ -749,6 +749,20 @@ def synth_cli(city: Path, out: Path, stacks: Path, **env: str) -> subprocess.Com
     )
 
 
+def test_a_refusal_before_any_stack_runs_is_said_alone_without_a_progress_bar(tmp_path: Path) -> None:
+    """`dizuo synth --out` a folder of one's own is refused before any stack runs: stderr is the refusal and its
+    count, not the progress bar started empty above them ("synthesising stacks 0:00:00"), nor an empty line."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("mine", encoding="utf-8")
+    done = synth_cli(YULIN, tmp_path / "mine", ROOT / "stacks")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: --out {tmp_path / 'mine'}: is not a previous dizuo synth output (it holds keep.txt), and it would be "
+        "replaced as a whole; choose a new or empty directory",
+        f"1 error(s); {tmp_path / 'mine'} left unchanged",
+    ], done.stderr
+
+
 def test_synth_names_the_schemas_it_checked_a_cluster_newer_than_them_against(tmp_path: Path) -> None:
     """A cluster newer than every schema kubernetes-validate holds is checked against the newest it has; the run says
     so and names that version, instead of 'valid against' a version nothing checked."""

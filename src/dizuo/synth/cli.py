@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from functools import partial
 from importlib.metadata import version as installed
 from pathlib import Path
@@ -135,10 +137,13 @@ def _policy_pack_line(pack: dict[str, Any]) -> str:
     )
 
 
-def _stack_progress() -> Progress:
+@contextlib.contextmanager
+def _stack_progress() -> Iterator[Progress]:
     """The progress bar of a command that runs the stack programs (each a few seconds, Yulin's cloud stack half a
-    minute), on stderr: which stack runs, how many are done and for how long."""
-    return Progress(
+    minute), on stderr: which stack runs, how many are done and for how long. Shown from the first stack on
+    (:func:`_stack_run_shown` starts it), so that a refusal before any stack runs (an `--out` that would lose data,
+    an environment no stack has) is said alone, not under an empty bar; stopped as the block ends."""
+    progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
@@ -146,12 +151,23 @@ def _stack_progress() -> Progress:
         console=err,
         transient=False,
     )
+    try:
+        yield progress
+    finally:
+        _stop(progress)
+
+
+def _stop(progress: Progress) -> None:
+    """Stop ``progress`` where it was started: stopping one never started still writes an empty line off a terminal."""
+    if progress.live.is_started:
+        progress.stop()
 
 
 def _stack_run_shown(progress: Progress, task: TaskID, label: str, stack_dir: StackDir, run: StackRun | None) -> None:
     """An ``on_stack`` callback moving ``task`` of ``progress``: the stack named (after ``label``) as it starts,
     counted once it ran (``run``)."""
     if run is None:
+        progress.start()  # once: rich starts a started bar no more
         progress.update(task, description=escape(f"{label}{stack_dir.shown}"))
     else:
         progress.advance(task)
@@ -171,7 +187,7 @@ def _synth_showing_progress(
         try:
             result = synth(declaration, path, out_dir, stacks, stack=stack, on_stack=on_stack)
         except SynthError as exc:
-            progress.stop()
+            _stop(progress)
             for error in exc.errors:
                 print_error(err, error)
             err.print(f"{len(exc.errors)} error(s); {out_dir} left unchanged", style="bold red", markup=False)
