@@ -213,16 +213,28 @@ def test_harden_shows_what_the_role_tells_the_operator(tmp_path: Path, monkeypat
 
 def test_harden_progress_counts_tasks_as_its_table_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-host progress line and the closing table count alike, as Ansible's recap does (a changed task is ok
-    too): a run of one changed and one unchanged task shows "ok 2 changed 1" in both, where the progress line said
-    "ok 1" beside the table's 2."""
+    too, and so is a failed one whose errors are ignored): a run of one changed and one unchanged task, a report-only
+    assert that fails (as the role's DZ-IP-02 listener check does by default) and an ignored failure that changed
+    shows "ok 4 changed 2" in both, where the progress line said "ok 1" beside the table's 2, then left the ignored
+    failures out; the assert's message reaches the operator as a note."""
     tasks = [
         {"name": "DZ-IA-08 | Change", "ansible.builtin.command": "true", "changed_when": True},
         {"name": "DZ-IA-08 | Keep", "ansible.builtin.command": "true", "changed_when": False},
+        {
+            "name": "DZ-IP-02 | Report",
+            "ansible.builtin.assert": {
+                "that": False,
+                "fail_msg": "DZ-IP-02 listening outside the allow-list: tcp 8080",
+            },
+            "ignore_errors": True,
+        },
+        {"name": "DZ-IA-08 | Fail", "ansible.builtin.command": "false", "changed_when": True, "ignore_errors": True},
     ]
     done = _harden_local_play(tmp_path, monkeypatch, tasks)
-    assert "yl-log-01: ok 2  changed 1  failed 0" in done.output, done.output
+    assert "yl-log-01: ok 4  changed 2  failed 0" in done.output, done.output
     row = next(cells for cells in table_cells(done.output) if cells[0] == "yl-log-01")
-    assert row[1:3] == ["2", "1"], f"table ok/changed: {row}"
+    assert row[1:4] == ["4", "2", "0"], f"table ok/changed/failed: {row}"
+    assert "yl-log-01: DZ-IP-02 listening outside the allow-list: tcp 8080" in " ".join(done.output.split())
 
 
 def test_a_limit_whose_parts_together_leave_no_host_says_so() -> None:
