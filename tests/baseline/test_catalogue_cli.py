@@ -246,3 +246,35 @@ def test_a_limit_whose_parts_together_leave_no_host_says_so() -> None:
         assert (
             str(refused.value) == f"--limit: {limit!r} selects no host: each part matches, but together they leave none"
         )
+
+
+@pytest.mark.parametrize("command", ["harden", "audit"])
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [
+        ("loghost[5]", "'loghost[5]': the subscript selects no host of 'loghost' (it has 1: [0] to [0])"),
+        ("all[99]", "'all[99]': the subscript selects no host of 'all' (it has 11: [0] to [10])"),
+        ("loghost[3:9]", "'loghost[3:9]': the subscript selects no host of 'loghost' (it has 1: [0] to [0])"),
+        ("localhost", "'localhost' matches no host or group of hosts.yaml"),
+        ("127.0.0.1", "'127.0.0.1' matches no host or group of hosts.yaml"),
+        ("yl-log-01:localhost", "'localhost' matches no host or group of hosts.yaml"),
+        ("~[", "'~' (Ansible's reading of '~[') has an empty regular expression, which would select every host"),
+        ("~(", "'~(' is not a regular expression: missing ), unterminated subpattern at position 0"),
+    ],
+)
+def test_a_limit_selecting_no_declared_host_is_refused_naming_it(
+    command: str, limit: str, said: str, tmp_path: Path
+) -> None:
+    """A subscript past the end of its group (Ansible raised, a traceback and exit 1) or inside it but selecting none
+    (said to match "no host or group", though the group is there), Ansible's implicit localhost (harden ran on this
+    machine and failed, audit said hosts.yaml "declares no hosts to audit") and a `~` whose regular expression is
+    empty (Ansible reads '~[' as '~', every host) or broken are each refused, exit 2, naming the part."""
+    from typer.testing import CliRunner  # noqa: PLC0415 - only these tests drive the CLI in-process
+
+    from dizuo.cli import app  # noqa: PLC0415
+
+    where = ["--check"] if command == "harden" else ["--report", str(tmp_path / "report")]
+    done = CliRunner().invoke(app, [command, "-i", str(YULIN), *where, "--limit", limit], env={"COLUMNS": "400"})
+    assert done.exit_code == 2, done.output
+    assert f"error: --limit: {said}" in done.stderr, done.stderr
+    assert "Traceback" not in done.output

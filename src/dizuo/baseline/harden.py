@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -133,25 +134,60 @@ def _pattern_mismatch_unsaid() -> Iterator[None]:
         ansible.constants.HOST_PATTERN_MISMATCH = said
 
 
+def _declared_matching(manager: Any, pattern: str) -> list[str]:
+    """The declared hosts an Ansible host pattern selects: not Ansible's implicit localhost, which ``localhost`` and
+    ``127.0.0.1`` match in any inventory but which no hosts.yaml declares."""
+    return [host.name for host in manager.list_hosts(pattern) if not host.implicit]
+
+
+def _unmatched(manager: Any, part: str, limit: str) -> str | None:
+    """Why one part of a ``--limit`` (its ``!`` or ``&`` taken off) selects no declared host, or None when it selects
+    some."""
+    from ansible.errors import AnsibleError  # noqa: PLC0415 - Ansible is slow to import
+    from ansible.inventory.manager import PATTERN_WITH_SUBSCRIPT  # noqa: PLC0415
+
+    if part.startswith("~"):
+        # Ansible compiles the rest with Python's re; an empty one (all that is left of '~[') matches every host.
+        try:
+            re.compile(part[1:])
+        except re.error as exc:
+            return f"{part!r} is not a regular expression: {exc}"
+        if not part[1:]:
+            where = "" if part == limit else f" (Ansible's reading of {limit!r})"
+            return f"{part!r}{where} has an empty regular expression, which would select every host"
+    try:
+        if _declared_matching(manager, part):
+            return None
+    except AnsibleError:  # a subscript past the end of its group: loghost[5]
+        pass
+    subscripted = None if part.startswith("~") else PATTERN_WITH_SUBSCRIPT.match(part)
+    if subscripted:
+        group = subscripted.group(1)
+        with contextlib.suppress(AnsibleError):
+            if members := _declared_matching(manager, group):
+                numbered = f"it has {len(members)}: [0] to [{len(members) - 1}]"
+                return f"{part!r}: the subscript selects no host of {group!r} ({numbered})"
+    # A zone's group writes its name's '-' as '_' (dizuo.declaration.inventory.zone_group).
+    spelt = part.replace("-", "_") if part.startswith("zone_") else part
+    hint = (
+        f" (a zone's group writes '-' as '_': {spelt})" if spelt != part and _declared_matching(manager, spelt) else ""
+    )
+    return f"{part!r} matches no host or group of hosts.yaml{hint}"
+
+
 def hosts_matching(declaration: Declaration, limit: str) -> list[str]:
     """The declared hosts an Ansible host pattern (``--limit``) selects, as ansible-playbook would select them:
-    names, groups (``zone_<zone>`` too), globs, ``~regex``, ``,`` or ``:`` between patterns, ``!`` to exclude and
-    ``&`` to intersect. :class:`HardenError` names a part of the pattern that matches no host, where Ansible would only
-    warn and run on fewer hosts (or on none)."""
+    names, groups (``zone_<zone>`` too), subscripts, globs, ``~regex``, ``,`` or ``:`` between patterns, ``!`` to
+    exclude and ``&`` to intersect. :class:`HardenError` names a part of the pattern that selects no declared host
+    (Ansible's implicit localhost is none), where Ansible would only warn and run on fewer hosts (or on none), fail
+    with a traceback (a subscript past the end of its group) or select every host (an empty ``~`` regex)."""
     from ansible.inventory.manager import split_host_pattern  # noqa: PLC0415 - Ansible is slow to import
 
     with _ansible_inventory(declaration) as manager, _pattern_mismatch_unsaid():
         for part in (p.lstrip("!&") for p in split_host_pattern(limit)):
-            if not manager.list_hosts(part):
-                # A zone's group writes its name's '-' as '_' (dizuo.declaration.inventory.zone_group).
-                spelt = part.replace("-", "_") if part.startswith("zone_") else part
-                hint = (
-                    f" (a zone's group writes '-' as '_': {spelt})"
-                    if spelt != part and manager.list_hosts(spelt)
-                    else ""
-                )
-                raise HardenError(f"--limit: {part!r} matches no host or group of hosts.yaml{hint}")
-        matched = [host.name for host in manager.list_hosts(limit)]
+            if problem := _unmatched(manager, part, limit):
+                raise HardenError(f"--limit: {problem}")
+        matched = _declared_matching(manager, limit)
     if not matched:
         # Every part matched (checked above): its exclusions (!) or intersections (&) left no host.
         raise HardenError(f"--limit: {limit!r} selects no host: each part matches, but together they leave none")
