@@ -941,7 +941,10 @@ def _malware_first_scan_note(work: Path, report: dict[str, object]) -> str:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     shown = done.stdout.split(f"TASK [{MALWARE_NOTE_TASK}]", 1)[1]
     message = re.search(r'^\s*"msg": (".*")$', shown, re.MULTILINE)
-    return str(json.loads(message.group(1))) if message else ""
+    if message:
+        return str(json.loads(message.group(1)))
+    assert "skipping: [localhost]" in shown, f"the note task neither spoke nor was skipped: {shown}"
+    return ""
 
 
 def test_the_first_scan_note_tells_a_working_update_from_a_failed_one(tmp_path: Path) -> None:
@@ -961,3 +964,8 @@ def test_the_first_scan_note_tells_a_working_update_from_a_failed_one(tmp_path: 
     assert "update from http://10.64.1.30/clamav FAILED: mirror answered 404; scan ran." in failed_update, failed_update
     both_worked = _malware_first_scan_note(tmp_path, {"update": {"ok": True, "error": ""}, "scan": scan_ok})
     assert both_worked == "", f"a first scan whose update and scan worked was reported: {both_worked}"
+    # An error left empty is no report of what went wrong (default() alone kept the empty string: "FAILED: ;").
+    unsaid = _malware_first_scan_note(tmp_path, {"update": {"ok": False, "error": ""}, "scan": {"ok": False}})
+    assert "update from http://10.64.1.30/clamav FAILED: no report; scan FAILED: no report." in unsaid, unsaid
+    nothing = _malware_first_scan_note(tmp_path, {})
+    assert "update from http://10.64.1.30/clamav FAILED: no report; scan FAILED: no report." in nothing, nothing
