@@ -247,7 +247,7 @@ def test_harden_progress_counts_tasks_as_its_table_does(tmp_path: Path, monkeypa
         ("localhost", "'localhost' matches no host or group of hosts.yaml"),
         ("127.0.0.1", "'127.0.0.1' matches no host or group of hosts.yaml"),
         ("yl-log-01:localhost", "'localhost' matches no host or group of hosts.yaml"),
-        ("~[", "'~' (Ansible's reading of '~[') has an empty regular expression, which would select every host"),
+        ("~[", "'~' (read by Ansible from '~[') has an empty regular expression, which would select every host"),
         ("~(", "'~(' is not a regular expression: missing ), unterminated subpattern at position 0"),
         ("all:!all", "'all:!all' selects no host: each part matches, but together they leave none"),
         ("loghost:&ntp", "'loghost:&ntp' selects no host: each part matches, but together they leave none"),

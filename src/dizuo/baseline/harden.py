@@ -153,7 +153,7 @@ def _unmatched(manager: Any, part: str, limit: str) -> str | None:
         except re.error as exc:
             return f"{part!r} is not a regular expression: {exc}"
         if not part[1:]:
-            where = "" if part == limit else f" (Ansible's reading of {limit!r})"
+            where = "" if part == limit else f" (read by Ansible from {limit!r})"
             return f"{part!r}{where} has an empty regular expression, which would select every host"
     try:
         if _declared_matching(manager, part):
