@@ -69,34 +69,106 @@ def _policy(runs: dict[str, StackRun], name: str) -> list[Any]:
     return [r for r in runs["baseline"].of_type(POLICY) if r.type == POLICY and r.inputs["metadata"]["name"] == name]
 
 
+BETA = "volume.beta.kubernetes.io/storage-class"
+
+
+def _claim(spec: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata = {"name": "data", "namespace": "sjj-tyrz", **({"annotations": annotations} if annotations else {})}
+    return {"metadata": metadata, "spec": {"accessModes": ["ReadWriteOnce"], **spec}}
+
+
+def _admits(policy: Any, claim: dict[str, Any], old: dict[str, Any] | None = None) -> bool:
+    """Whether ``policy``'s validations all admit ``claim`` (``old``: the claim it updates), as the API server
+    evaluates them: its variables first."""
+    spec = policy.inputs["spec"]
+    request = {"operation": "CREATE" if old is None else "UPDATE"}
+    activation: dict[str, Any] = {
+        key: celpy.json_to_cel(value) for key, value in {"object": claim, "oldObject": old, "request": request}.items()
+    }
+    variables = {
+        v["name"]: CEL.program(CEL.compile(v["expression"])).evaluate(activation) for v in spec.get("variables", [])
+    }
+    activation["variables"] = celpy.celtypes.MapType({celpy.celtypes.StringType(k): v for k, v in variables.items()})
+    return all(bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation)) for v in spec["validations"])
+
+
+def _classes_policy(runs: dict[str, StackRun], cluster: str) -> Any:
+    (policy,) = [p for p in _policy(runs, "dizuo-city-storage-classes") if p.name.startswith(f"{cluster}-")]
+    return policy
+
+
 @pytest.mark.parametrize(
-    ("spec", "admitted"),
+    ("spec", "annotations", "admitted"),
     [
-        ({"storageClassName": "yl-xc-ceph"}, True),
-        ({"storageClassName": "yl-phase1-ceph"}, True),  # capped by the quota's per-class key (0 or the allocation)
-        ({"storageClassName": "local-path"}, False),  # the cluster's default, or a chart's own: no quota key caps it
-        ({"storageClassName": ""}, False),  # binds a pre-made volume, past every quota
-        ({}, False),  # no default class filled it in
+        ({"storageClassName": "yl-xc-ceph"}, None, True),
+        ({"storageClassName": "yl-phase1-ceph"}, None, True),  # capped by the quota's per-class key (0 or allocation)
+        ({"storageClassName": "local-path"}, None, False),  # the cluster's default, or a chart's own: no key caps it
+        ({"storageClassName": ""}, None, False),  # binds a pre-made volume, past every quota
+        ({}, None, False),  # no default class filled it in
+        # Kubernetes charges and provisions a claim on its beta annotation's class, whatever the spec names.
+        ({"storageClassName": "yl-xc-ceph"}, {BETA: "local-path"}, False),
+        ({"storageClassName": "yl-xc-ceph"}, {BETA: ""}, False),
+        ({"storageClassName": "local-path"}, {BETA: "yl-xc-ceph"}, True),
+        ({}, {BETA: "yl-xc-ceph"}, True),
+        ({"storageClassName": "yl-xc-ceph"}, {"other": "local-path"}, True),
     ],
 )
 def test_a_system_claims_only_from_the_city_s_storage_classes(
-    runs: dict[str, StackRun], yulin: Declaration, spec: dict[str, str], admitted: bool
+    runs: dict[str, StackRun],
+    yulin: Declaration,
+    spec: dict[str, str],
+    annotations: dict[str, str] | None,
+    admitted: bool,
 ) -> None:
     """In a system's namespace, a claim on a class that is not one of the city's on the cluster is refused: the
-    system's quota has a key for each of the city's classes and no total, so nothing else would cap it."""
-    (policy,) = [p for p in _policy(runs, "dizuo-city-storage-classes") if "yl-gov" in p.name]
+    system's quota has a key for each of the city's classes and no total, so nothing else would cap it. The class is
+    the one the quota charges: the beta annotation's if the claim has one, else spec.storageClassName."""
+    policy = _classes_policy(runs, "yl-gov")
+    assert _admits(policy, _claim(spec, annotations)) == admitted, (spec, annotations)
+    assert {c.name for c in yulin.clusters if any(p.name == "xc-ceph" for p in c.storage_pools)} == {"yl-gov"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "admitted"),
+    [
+        (_claim({"storageClassName": "yl-xc-ceph"}), _claim({"storageClassName": "yl-xc-ceph"}), True),
+        # a claim from before the policy, resized: its class is kept
+        (_claim({"storageClassName": "local-path"}), _claim({"storageClassName": "local-path"}), True),
+        (_claim({"storageClassName": "yl-xc-ceph"}), _claim({"storageClassName": "yl-xc-ceph"}, {BETA: ""}), False),
+        (_claim({}), _claim({"storageClassName": "local-path"}), False),  # no class, given one the quota cannot cap
+        (_claim({}), _claim({"storageClassName": "yl-xc-ceph"}), True),
+        (_claim({}, {BETA: "yl-xc-ceph"}), _claim({"storageClassName": "yl-xc-ceph"}), True),  # annotation to field
+    ],
+)
+def test_an_updated_claim_keeps_its_class_or_takes_one_of_the_city_s(
+    runs: dict[str, StackRun], old: dict[str, Any], new: dict[str, Any], admitted: bool
+) -> None:
+    """An update may not move a claim to a class the quota does not cap (its annotation set, a class given to a claim
+    that had none); one that keeps the class, a resize, is admitted even for a claim made before the policy."""
+    policy = _classes_policy(runs, "yl-gov")
     rules = policy.inputs["spec"]["matchConstraints"]["resourceRules"]
     assert rules == [
-        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["persistentvolumeclaims"]}
+        {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["persistentvolumeclaims"],
+        }
     ]
-    claim = {"metadata": {"name": "data", "namespace": "sjj-tyrz"}, "spec": {"accessModes": ["ReadWriteOnce"], **spec}}
-    activation = {"object": celpy.json_to_cel(claim)}
-    results = [
-        bool(CEL.program(CEL.compile(v["expression"])).evaluate(activation))
-        for v in policy.inputs["spec"]["validations"]
-    ]
-    assert all(results) == admitted, (spec, results)
-    assert {c.name for c in yulin.clusters if any(p.name == "xc-ceph" for p in c.storage_pools)} == {"yl-gov"}
+    assert _admits(policy, new, old) == admitted, (old, new)
+
+
+def test_the_data_pool_s_own_claims_pass_the_storage_class_policy(
+    runs: dict[str, StackRun], yulin: Declaration
+) -> None:
+    """Each claim the data-pool stack makes in an owner's namespace (named after its dataset) is admitted by the
+    policy of the dataset's cluster."""
+    claims = runs["datapool"].of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claims, "the data pool makes claims"
+    cluster_of = {ds.code: yulin.loader_cluster(ds) for ds in yulin.datasets}
+    for claim in claims:
+        policy = _classes_policy(runs, str(cluster_of[claim.inputs["metadata"]["name"]]))
+        assert _admits(policy, claim.inputs), claim.name
 
 
 def test_the_storage_class_policy_binds_to_every_system_and_dataset_namespace(runs: dict[str, StackRun]) -> None:

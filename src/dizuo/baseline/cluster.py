@@ -171,24 +171,52 @@ KEEP_DATA_VALIDATIONS = [
 ]
 
 
+# The annotation Kubernetes reads a claim's class from before spec.storageClassName (GetPersistentVolumeClaimClass:
+# the quota evaluator and the provisioner use it), without checking that the two agree.
+BETA_STORAGE_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+
+
+def _claim_class(claim: str) -> str:
+    """CEL of the class Kubernetes charges and provisions ``claim`` (``object``, ``oldObject``) on: its beta annotation
+    if present, else spec.storageClassName, else "" (no class, as Kubernetes reads it)."""
+    annotations = f"{claim}.metadata.annotations"
+    field = f"{claim}.spec.storageClassName"
+    return (
+        f"has({annotations}) && '{BETA_STORAGE_CLASS_ANNOTATION}' in {annotations}"
+        f" ? {annotations}['{BETA_STORAGE_CLASS_ANNOTATION}'] : has({field}) ? {field} : ''"
+    )
+
+
+# oldObject is null on CREATE: no class to keep.
+CLAIM_CLASS_VARIABLES = [
+    {"name": "claimClass", "expression": _claim_class("object")},
+    {"name": "oldClaimClass", "expression": f"request.operation == 'CREATE' ? '' : {_claim_class('oldObject')}"},
+]
+
+
 def storage_class_validations(classes: Sequence[str]) -> list[dict[str, str]]:
-    """A claim in a managed namespace (a system's, a dataset owner's) names one of the city's StorageClasses on this
-    cluster (``classes``).
+    """A claim in a managed namespace (a system's, a dataset owner's) is on one of the city's StorageClasses on this
+    cluster (``classes``), or, updated, stays on the class it was on.
 
     The namespace's ResourceQuota caps each of those classes (a system's own pool at its allocation, an owner's pools
     at its datasets, the others at zero) and no total: a total would count the claims a migration wave leaves bound
     on the old pool, or a moved dataset's kept claim, against the new one. A claim on any other class (the cluster's
-    default, a chart's own) would then be capped by nothing, so it is refused here. An empty class ("") binds a
-    pre-made volume past every quota; a missing one is what is left when the cluster has no default class (the
-    DefaultStorageClass admission plugin runs before this policy and fills it in when there is one, so a claim that
-    names no class is judged by the class it gets).
+    default, a chart's own) would then be capped by nothing, so it is refused here. The class judged is the one the
+    quota charges (``claimClass``: the beta annotation first), not only the spec field, which a claim may set to a
+    city class while its annotation names another. An empty class ("") binds a pre-made volume past every quota; a
+    missing one is what is left when the cluster has no default class (the DefaultStorageClass admission plugin runs
+    before this policy and fills it in when there is one, so a claim that names no class is judged by the class it
+    gets). An update that keeps the class (a resize, a label) is admitted, even of a claim made before the policy.
     """
     listed = ", ".join(f"'{c}'" for c in sorted(classes))
     return [
         {
-            "expression": f"has(object.spec.storageClassName) && object.spec.storageClassName in [{listed}]",
+            "expression": f"variables.claimClass in [{listed}]"
+            " || (request.operation == 'UPDATE' && variables.claimClass == variables.oldClaimClass)",
             "message": "a system's or dataset owner's claims use the city's storage classes on this cluster "
-            f"({', '.join(sorted(classes)) or 'none'}): its namespace's quota counts nothing else",
+            f"({', '.join(sorted(classes)) or 'none'}), in spec.storageClassName and in the "
+            f"{BETA_STORAGE_CLASS_ANNOTATION} annotation, and keep their class: its namespace's quota counts nothing "
+            "else",
         }
     ]
 
@@ -272,12 +300,13 @@ class ClusterBaseline(pulumi.ComponentResource):
                 {"matchResources": {"namespaceSelector": MANAGED_NAMESPACES}},
             ),
             (keep, ["DELETE"], ["persistentvolumeclaims", "namespaces"], [], KEEP_DATA_VALIDATIONS, {}),
-            # CREATE only: a claim's class cannot change after it, and an existing claim stays updatable (resized).
+            # UPDATE too: a claim without a class may be given one later, and its annotation may change the class
+            # the quota charges; an update that keeps the class (a resize) is admitted.
             (
                 classes,
-                ["CREATE"],
+                ["CREATE", "UPDATE"],
                 ["persistentvolumeclaims"],
-                [],
+                CLAIM_CLASS_VARIABLES,
                 storage_class_validations(args.storage_classes),
                 {"matchResources": {"namespaceSelector": MANAGED_NAMESPACES}},
             ),
