@@ -106,6 +106,10 @@ class BaselineContract:
     department_viewer_role: str
     audit_admin_role: str
     restricted_policy: str
+    storage_class_policy: str
+    """The admission policy that refuses, in every managed namespace (a system's, a dataset owner's), a claim on a
+    class that is not the city's. No default: an owner's quota has no storage total, safe only where this policy
+    binds its namespace, so a baseline published before it did stops the data-pool stack until it is updated."""
     # Fields added after the first release have a default where one is safe: a contract published before them reads.
     sysadmin_workloads_role: str = SYSADMIN_WORKLOADS
     """Bound in each managed namespace to ``sysadmin_group``: the system administrator runs workloads there only."""

@@ -27,9 +27,9 @@ def _cloud(upstream: dict[str, dict]) -> StackRun:
     return run_tiers(YULIN, "1-cloud", upstream=upstream)["1-cloud"]
 
 
-def _cloud_refuses(upstream: dict[str, dict], reference: str, lacks: str, only: str) -> None:
+def _refuses(upstream: dict[str, dict], reference: str, lacks: str, only: str, stack: str = "1-cloud") -> None:
     with pytest.raises(ContractError) as caught:
-        _cloud(upstream)
+        run_tiers(YULIN, stack, upstream=upstream)
     said = str(caught.value)
     assert f"stack {reference}: its published contract has no {lacks}" in said
     assert f"run `dizuo up --stack yulin-prod --only {only}` first" in said
@@ -43,7 +43,7 @@ def test_a_zone_the_network_stack_has_not_published_yet_says_which_stack_to_upda
     before_the_zone = copy.deepcopy(published)
     contract = before_the_zone[NETWORK]["contract"]
     contract["zones"] = [z for z in contract["zones"] if z["name"] != "internet"]
-    _cloud_refuses(before_the_zone, NETWORK, "zone 'internet'", "network")
+    _refuses(before_the_zone, NETWORK, "zone 'internet'", "network")
 
 
 def test_a_baseline_contract_from_before_the_sysadmin_fields_still_reads(published: dict[str, dict]) -> None:
@@ -66,7 +66,25 @@ def test_a_baseline_contract_lacking_a_field_without_default_names_it(published:
     and the command, not a KeyError."""
     old = copy.deepcopy(published)
     old[BASELINE]["contract"].pop("department_admin_role")
-    _cloud_refuses(old, BASELINE, "field 'department_admin_role'", "baseline")
+    _refuses(old, BASELINE, "field 'department_admin_role'", "baseline")
+
+
+def test_a_baseline_from_before_the_storage_class_policy_bound_dataset_owners_stops_the_data_pool(
+    published: dict[str, dict],
+) -> None:
+    """An owner's quota has no storage total: only the baseline's storage-class policy, bound to its namespace, caps a
+    claim on another class. A baseline published before it was (`dizuo up --only datapool` first) stops the data-pool
+    stack with the command that updates the baseline, instead of leaving the owner's claims unbounded."""
+    assert published[BASELINE]["contract"]["storage_class_policy"] == "dizuo-city-storage-classes"
+    datapool = run_tiers(YULIN, "1-datapool", upstream=published)["1-datapool"]
+    quotas = datapool.of_type("kubernetes:core/v1:ResourceQuota")
+    assert quotas
+    assert {q.inputs["metadata"]["annotations"]["dizuo.io/storage-class-policy"] for q in quotas} == {
+        "dizuo-city-storage-classes"
+    }
+    old = copy.deepcopy(published)
+    old[BASELINE]["contract"].pop("storage_class_policy")
+    _refuses(old, BASELINE, "field 'storage_class_policy'", "baseline", stack="1-datapool")
 
 
 def test_the_contract_publishes_what_it_did(published: dict[str, dict]) -> None:

@@ -25,18 +25,17 @@ def _gib(quantity: str) -> int:
 def quota_refuses(hard: dict[str, str], claims: list[tuple[str, int]], new: tuple[str, int]) -> list[str]:
     """The keys of ``hard`` on which the ResourceQuota admission refuses claim ``new`` (class, GiB) next to the bound
     ``claims``: a claim counts against ``requests.storage`` and ``persistentvolumeclaims``, and the same two keys of
-    its StorageClass (``<class>.storageclass.storage.k8s.io/...``), as Kubernetes' quota evaluator counts it; only
-    the keys the new claim adds to are checked (a key already past its hard limit refuses only what adds to it)."""
+    its StorageClass (``<class>.storageclass.storage.k8s.io/...``; none for class ""), as Kubernetes' quota evaluator
+    counts it; only the keys the new claim adds to are checked (a key already past its hard limit refuses only what
+    adds to it)."""
 
     def usage(claim: tuple[str, int]) -> dict[str, int]:
         cls, gib = claim
+        counted = {"requests.storage": gib, "persistentvolumeclaims": 1}
+        if cls == "":  # no class: Kubernetes charges no class's keys
+            return counted
         prefix = f"{cls}.storageclass.storage.k8s.io/"
-        return {
-            "requests.storage": gib,
-            "persistentvolumeclaims": 1,
-            f"{prefix}requests.storage": gib,
-            f"{prefix}persistentvolumeclaims": 1,
-        }
+        return {**counted, f"{prefix}requests.storage": gib, f"{prefix}persistentvolumeclaims": 1}
 
     used: dict[str, int] = {}
     for claim in claims:
@@ -63,6 +62,7 @@ def test_a_moved_system_claims_its_new_pool_while_its_claims_on_the_old_one_stay
     assert quota_refuses(hard, [(old, size)], (new, size)) == []
     assert quota_refuses(hard, [(old, size)], (old, 1)) != [], "the old pool takes no new claim"
     assert quota_refuses(hard, [(old, size), (new, size)], (new, 1)) != [], "the new pool holds the allocation"
+    assert quota_refuses(hard, [], ("", 100 * size)) == [], "no class: no key caps it, the baseline's policy refuses it"
 
 
 def _policy(runs: dict[str, StackRun], name: str) -> list[Any]:
@@ -197,3 +197,6 @@ def test_the_storage_class_policy_binds_to_every_system_and_dataset_namespace(ru
             if any(labels.get(key) != value for key, value in selector["matchLabels"].items())
         ]
         assert unselected == [], f"{binding.name} does not select {unselected}"
+        # a namespace the city does not manage (the cluster's own, a chart's) keeps its own classes
+        kube_system = {"kubernetes.io/metadata.name": "kube-system"}
+        assert any(kube_system.get(key) != value for key, value in selector["matchLabels"].items())

@@ -337,5 +337,6 @@ class ClusterBaseline(pulumi.ComponentResource):
             sysadmin_group=SYSADMIN_GROUP,
             audit_admin_role="dizuo-auditadmin",
             restricted_policy=policy,
+            storage_class_policy=classes,
         )
         self.register_outputs({"cluster": args.cluster})

@@ -191,7 +191,14 @@ class DataPool(pulumi.ComponentResource):
         fence = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(retain_on_delete=True))
         quota = k8s.core.v1.ResourceQuota(
             f"{named}-quota",
-            metadata={"name": "quota", "namespace": ns_name, "labels": labels},
+            # The quota caps only the city's classes (no total): the baseline's policy refuses the others. Naming it
+            # here reads it from the contract, which a baseline from before that policy bound dataset owners lacks.
+            metadata={
+                "name": "quota",
+                "namespace": ns_name,
+                "labels": labels,
+                "annotations": {label("storage-class-policy"): args.baseline.apply(lambda c: c.storage_class_policy)},
+            },
             spec={"hard": shapes.dataset_quota(d, owner, cluster)},
             opts=aliased(fence, was and f"{was}-quota"),
         )

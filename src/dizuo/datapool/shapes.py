@@ -101,7 +101,8 @@ def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
     total, a claim grown or added on one pool past its datasets would be admitted while room lasts on another, and the
     dataset declared there refused when it comes.
 
-    There is no total (``requests.storage``, ``persistentvolumeclaims``), as in a system's quota (``quota_hard``): a
+    There is no storage total (``requests.storage``), as in a system's quota (``quota_hard``), nor a claim count
+    (``persistentvolumeclaims``, which a system's quota keeps at 20: an owner's claims are its datasets): a
     dataset moved to another pool (retired, and declared again there) leaves its claim in the namespace, kept and
     still counted, and a total would refuse the new claim that its class grants until the old data were deleted.
     Counting the kept claims in a total instead would have the declaration list every claim the stack has forgotten,
@@ -109,7 +110,9 @@ def dataset_quota(d: Declaration, owner: str, cluster: str) -> dict[str, str]:
     grants it: that pool takes no new claim of the owner until it is deleted, which is where its data still is.
     Without a total, a claim on a class that is not the city's on this cluster (the cluster's default, a chart's own;
     no quota key can cap the classes it does not name) would be capped by nothing: the baseline's admission policy
-    ``dizuo-city-storage-classes`` refuses it in every managed namespace, a dataset owner's too."""
+    ``dizuo-city-storage-classes`` refuses it in every managed namespace, a dataset owner's too (the data-pool stack
+    reads that policy from the baseline's contract, ``storage_class_policy``, so it stops under a baseline published
+    before the policy bound owners' namespaces)."""
     volumes = [ds for ds in d.datasets if ds.owner == owner and d.loader_cluster(ds) == cluster]
     pools = dict.fromkeys(ds.storage_pool for ds in volumes)
     on = {pool: [ds for ds in volumes if ds.storage_pool == pool] for pool in pools}
