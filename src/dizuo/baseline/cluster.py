@@ -223,13 +223,7 @@ def storage_class_validations(classes: Sequence[str]) -> list[dict[str, str]]:
 
 def city_storage_classes(d: Declaration, cluster: str) -> tuple[str, ...]:
     """The StorageClasses the data-pool stack makes on ``cluster``: one per block or file storage pool."""
-    return tuple(
-        storage_class(d.city.prefix, pool.name)
-        for c in d.clusters
-        if c.name == cluster
-        for pool in c.storage_pools
-        if pool.backend != "s3"
-    )
+    return tuple(storage_class(d.city.prefix, pool.name) for pool in d.claimable_pools(cluster))
 
 
 # A system's or dataset owner's namespace, as the cloud and data-pool stacks label them (cloud.shapes.system_labels,

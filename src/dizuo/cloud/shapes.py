@@ -129,10 +129,7 @@ def per_storage_class(d: Declaration, cluster: str, resource: str, granted: Mapp
     other class at zero, so that what one pool grants cannot be claimed from another."""
     return {
         f"{storage_class(d.city.prefix, pool.name)}.storageclass.storage.k8s.io/{resource}": granted.get(pool.name, "0")
-        for c in d.clusters
-        if c.name == cluster
-        for pool in c.storage_pools
-        if pool.backend != "s3"
+        for pool in d.claimable_pools(cluster)
     }
 
 

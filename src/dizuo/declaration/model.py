@@ -892,6 +892,11 @@ class Declaration(Frozen):
         after the cluster to; clusters never renamed are left out."""
         return {c.name: c.renamed_from for c in self.clusters if c.renamed_from is not None}
 
+    def claimable_pools(self, cluster: str) -> tuple[StoragePool, ...]:
+        """The block and file storage pools of ``cluster``: each one of the city's StorageClasses there, that claims
+        are made from and quotas cap (a bucket's s3 pool is none)."""
+        return tuple(p for c in self.clusters if c.name == cluster for p in c.storage_pools if p.backend != "s3")
+
     def loader_cluster(self, ds: Dataset) -> str | None:
         """The cluster whose ``dp-<owner>`` namespace holds and loads ``ds``: its storage pool's. None for a bucket (a
         container of the cloud's object store, which no cluster's loader holds) or a pool no cluster declares."""
