@@ -17,7 +17,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ctrl_c import AS_A_CALLER, dizuo_with_ctrl_c_at, dizuo_with_signal_at_import
+from ctrl_c import (
+    AS_A_CALLER,
+    AS_THE_CONSOLE_SCRIPT_CTRL_C_AGAIN_AT_THE_END,
+    console_script,
+    dizuo_exiting_at_import,
+    dizuo_with_ctrl_c_at,
+    dizuo_with_signal_at_import,
+)
 from dizuo.cli import COMMANDS, _usage_as_click, app
 from dizuo.exit_codes import BAD_INPUT, FAILED
 
@@ -470,7 +477,7 @@ def test_interrupted_while_the_cli_itself_loads_says_nothing_was_done(
 ) -> None:
     """Ctrl-C or SIGTERM while the CLI's own modules load (typer, rich: before any command is known) ends the run
     as one while a domain loads does: exit 130 or 143, one line saying nothing was done, no traceback."""
-    dizuo = [str(Path(sys.executable).with_name("dizuo"))]
+    dizuo = [console_script()]
     command = dizuo if started_by == "console script" else [sys.executable, "-m", "dizuo"]
     done = dizuo_with_signal_at_import("typer", [*command, "validate", YULIN], sent, tmp_path)
     assert (done.returncode, done.stderr) == (128 + sent, "interrupted while loading dizuo: nothing was done\n")
@@ -483,3 +490,36 @@ def test_a_program_calling_main_gets_an_interrupted_command_back_as_system_exit(
     done = dizuo_with_ctrl_c_at("dizuo.cli:domain_commands", "validate", "--help", caller=AS_A_CALLER)
     assert done.stderr.endswith("interrupted while loading dizuo validate: nothing was done\n"), done.stderr[-2000:]
     assert done.stdout.splitlines()[-1:] == ["the caller got SystemExit(130)"], (done.returncode, done.stderr[-2000:])
+
+
+def test_a_second_ctrl_c_as_the_interrupted_command_ends_changes_nothing() -> None:
+    """Ctrl-C pressed again while the console script ends an interrupted command (end_at_once) neither raises in its
+    middle (a KeyboardInterrupt traceback, then Python's shutdown, which grpc's threads may abort) nor changes what
+    was said: the first one's line and exit 130."""
+    done = dizuo_with_ctrl_c_at(
+        "dizuo.cli:domain_commands", "validate", "--help", caller=AS_THE_CONSOLE_SCRIPT_CTRL_C_AGAIN_AT_THE_END
+    )
+    assert (done.returncode, done.stderr) == (130, "interrupted while loading dizuo validate: nothing was done\n")
+
+
+def test_ctrl_c_after_the_cli_loaded_but_before_it_runs_ends_the_run_at_once() -> None:
+    """Ctrl-C once dizuo.cli is imported but before main() is in click's hands (no command started) ends the console
+    script with exit 130, as any interrupted command, not in a KeyboardInterrupt traceback and Python's shutdown."""
+    done = dizuo_with_ctrl_c_at("dizuo.cli:main", "validate", "--help")
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
+def test_interrupted_while_loading_with_stderr_closed_writes_nothing_on_stdout(tmp_path: Path) -> None:
+    """Started with stderr closed (2>&-), a Ctrl-C while the CLI loads says nothing rather than putting its line on
+    stdout, which is the command's output."""
+    dizuo = [console_script(), "validate", YULIN]
+    done = dizuo_with_signal_at_import("typer", dizuo, signal.SIGINT, tmp_path, stderr_closed=True)
+    assert (done.returncode, done.stdout) == (130, "")
+
+
+def test_a_module_exiting_while_the_cli_loads_is_not_called_an_interruption(tmp_path: Path) -> None:
+    """Only stop_cleanly_on_sigterm's SystemExit(143) while the CLI loads is a signal; any other exit (a module
+    ending the process itself) goes on as it was, with its own status and no word of an interruption."""
+    dizuo = [console_script(), "validate", YULIN]
+    done = dizuo_exiting_at_import("typer", dizuo, 3, tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "", "")

@@ -38,10 +38,14 @@ def run() -> None:
         from dizuo.cli import main  # noqa: PLC0415 - imported once a signal during it ends the run as a command's would
     except KeyboardInterrupt:
         _nothing_done(128 + signal.SIGINT)
-    except SystemExit as ended:  # stop_cleanly_on_sigterm's
-        _nothing_done(ended.code if isinstance(ended.code, int) else 128 + signal.SIGTERM)
+    except SystemExit as ended:
+        if ended.code != 128 + signal.SIGTERM:  # not stop_cleanly_on_sigterm's: a module's own exit, as it was
+            raise
+        _nothing_done(ended.code)
     try:
         main()
+    except KeyboardInterrupt:  # after the import, before click's own handling (or after it): the command's end
+        end_at_once(128 + signal.SIGINT)
     except SystemExit as ended:
         if isinstance(ended.code, int) and ended.code in INTERRUPTED:
             end_at_once(ended.code)
@@ -49,7 +53,8 @@ def run() -> None:
 
 
 def _nothing_done(code: int) -> NoReturn:
-    print("interrupted while loading dizuo: nothing was done", file=sys.stderr)
+    if sys.stderr is not None:  # started with stderr closed: nothing can be said, and stdout is the output's
+        print("interrupted while loading dizuo: nothing was done", file=sys.stderr)
     end_at_once(code)
 
 
@@ -59,7 +64,9 @@ def end_at_once(code: int) -> NoReturn:
     ("FATAL: exception not rethrown", exit -6) after the interruption was said. Whatever the command: limited to runs
     that left an interruptible worker behind, interrupted synths still aborted (2 of 20 under load), other grpc threads
     being stopped alike. Only the process's own entry (:func:`run`) does so; a program calling dizuo.cli.main() gets
-    the SystemExit, and its own shutdown to answer for."""
+    the SystemExit, and its own shutdown to answer for. A further Ctrl-C or SIGTERM from here on would raise in the
+    middle (KeyboardInterrupt: a traceback and that shutdown), so both are blocked first: the exit status is this."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or broken stream: nothing more can be said on it
             stream.flush()
