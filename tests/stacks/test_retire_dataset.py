@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from declarations import city_copy
 from dizuo.cli import app
-from dizuo.synth.engine import Registered, StackRun, engine_urn
+from dizuo.synth.engine import Registered, StackRun
 from dizuo.synth.released import replacing_changes
 
 from .conftest import ROOT, YULIN, run_tiers
@@ -111,16 +111,14 @@ def test_a_change_that_releases_nothing_says_so(tmp_path: Path) -> None:
 
 def test_engine_urns_qualify_a_type_by_every_ancestor_but_the_stack() -> None:
     """The URNs printed for `pulumi state unprotect` are the engine's: a component's children carry its type, a
-    top-level resource none (the mock monitor's own URNs carry the stack's type and only the parent's)."""
+    top-level resource none (Pulumi's own mock monitor's URNs carry the stack's type and only the parent's; dizuo's
+    mock engine gives the engine's)."""
     run = run_tiers(YULIN, "0-baseline", "1-datapool")["1-datapool"]
 
     by_name = {r.name: r for r in run.resources}
-    assert (
-        engine_urn(run, by_name["yl-datapool"])
-        == "urn:pulumi:yulin-prod::dizuo-datapool::dizuo:datapool:DataPool::yl-datapool"
-    )
+    assert by_name["yl-datapool"].urn == "urn:pulumi:yulin-prod::dizuo-datapool::dizuo:datapool:DataPool::yl-datapool"
     claim = by_name["yl-datapool-rk-jcxx-pvc"]
-    assert engine_urn(run, claim) == f"{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc"
+    assert claim.urn == f"{DATAPOOL}$kubernetes:core/v1:PersistentVolumeClaim::yl-datapool-rk-jcxx-pvc"
 
 
 def _rk_jcxx_on_the_xinchuang_pool(datasets: dict[str, Any]) -> None:

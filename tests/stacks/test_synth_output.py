@@ -370,31 +370,35 @@ def test_an_alias_given_as_the_engines_urn_claims_the_deployed_resource_once(tmp
     after = {r.name: r for r in runs["after"].resources}
     assert after["new"].aliases == (before["old"],), after["new"].aliases
     assert after["now"].aliases == (before["was"],), after["now"].aliases
-    assert after["new"].engine_aliases == (f"{urn}dizuo:test:Outer$dizuo:test:Inner${network}::old",)
-    assert after["now"].engine_aliases == (f"{urn}{network}::was",), "the engine's form, as given"
+    assert after["new"].aliases == (f"{urn}dizuo:test:Outer$dizuo:test:Inner${network}::old",)
+    assert after["now"].aliases == (f"{urn}{network}::was",), "the engine's form, as given"
 
 
-def test_an_alias_urn_naming_the_stacks_type_is_refused_with_the_engines_urn(tmp_path: Path) -> None:
-    """An alias given as a URN of the mock monitor's form for a resource under the stack (its type qualified by
-    pulumi:pulumi:Stack, as a mock test shows a URN and pulumi.create_urn makes one with the stack as parent) fails
-    synth naming the stack, the resource, the alias and the engine's URN to give instead: Pulumi's engine never writes
-    the stack's type, so it would find no deployed resource by it, while under the mock it matched and passed."""
+@pytest.mark.parametrize("under", ["", "dizuo:test:Outer$"], ids=["under the stack", "under a top component"])
+def test_an_alias_urn_naming_the_stacks_type_is_refused_with_the_engines_urn(under: str, tmp_path: Path) -> None:
+    """An alias given as a URN whose type starts with the stack's (Pulumi's mock monitor's form of a resource under
+    the stack, or of one under a component at the top, ...::pulumi:pulumi:Stack$<component>$<type>::<name>, as a mock
+    test shows a URN and pulumi.create_urn makes one with the stack as parent) fails synth naming the stack, the
+    resource, the alias and the engine's URN to give instead: Pulumi's engine never writes the stack's type, so it
+    would find no deployed resource by it, while under the mock it matched and passed."""
     urn, network = "urn:pulumi:yulin-prod::dizuo-net::", "openstack:networking/network:Network"
     stack = one_file_stack(
         tmp_path / "stacks" / "0-net",
         "import pulumi\nimport pulumi_openstack as openstack\n"
-        f"openstack.networking.Network('now', name='t', opts=pulumi.ResourceOptions(aliases=[\n"
-        f"    '{urn}pulumi:pulumi:Stack${network}::was', '{urn}{network}::kept']))\n",
+        "outer = pulumi.ComponentResource('dizuo:test:Outer', 'outer')\n"
+        f"openstack.networking.Network('now', name='t', opts=pulumi.ResourceOptions("
+        f"parent={'outer' if under else None}, aliases=[\n"
+        f"    '{urn}pulumi:pulumi:Stack${under}{network}::was', '{urn}{under}{network}::kept']))\n",
     )
     (stack / "Pulumi.yulin-prod.yaml").write_text("config: {}\n", encoding="utf-8")
     out = tmp_path / "out"
     with pytest.raises(SynthError) as raised:
         synth(load(YULIN), YULIN, out, tmp_path / "stacks")
     assert raised.value.errors == [
-        f"{stack}: the program failed: now ({network}): its alias '{urn}pulumi:pulumi:Stack${network}::was' names the "
-        "stack's type pulumi:pulumi:Stack, as only a mock engine's URN (or pulumi.create_urn with the stack as parent) "
-        "does; Pulumi's engine leaves it out of every URN and would take no deployed resource for it: give the alias "
-        f"as '{urn}{network}::was', as `pulumi stack --show-urns` shows it"
+        f"{stack}: the program failed: now ({network}): its alias '{urn}pulumi:pulumi:Stack${under}{network}::was' "
+        "names the stack's type pulumi:pulumi:Stack, as only a mock engine's URN (or pulumi.create_urn with the stack "
+        "as parent) does; Pulumi's engine leaves it out of every URN and would take no deployed resource for it: give "
+        f"the alias as '{urn}{under}{network}::was', as `pulumi stack --show-urns` shows it"
     ]
     assert not out.exists()
 

@@ -75,9 +75,6 @@ class Registered:
     one, so a rename is no replacement."""
     ignore_changes: tuple[str, ...] = ()
     """Inputs whose changes the engine ignores (``ignore_changes``): a deployed resource keeps what it was made with."""
-    engine_aliases: tuple[str, ...] = ()
-    """``aliases`` as the Pulumi engine names them (:func:`engine_urn`'s form), inherited ones included: what
-    ``pulumi up`` looks for in the state, and what ``pulumi stack --show-urns`` of a stack deployed before shows."""
     replace_on_changes: tuple[str, ...] = ()
     """Inputs whose change replaces the resource even where the provider would update it (``replace_on_changes``)."""
     deleted_with: str = ""
@@ -157,17 +154,14 @@ class StackTypedAliasError(Exception):
 
 
 def _written_by_the_engine(urn: str) -> str | None:
-    """``urn`` as the engine writes it, where ``urn`` names a resource directly under the stack by the stack's type
-    (``...::pulumi:pulumi:Stack$<type>::<name>``, the mock monitor's own URN of it, and what ``pulumi.create_urn``
-    makes with the stack as parent); None for any other. The engine leaves the stack's type out of every URN (and
-    matches an alias URN as given), so it would take no deployed resource for such an alias."""
+    """``urn`` as the engine writes it, where ``urn``'s type starts with the stack's (``...::pulumi:pulumi:Stack$
+    <type>::<name>``, Pulumi's mock monitor's URN of a resource, and what ``pulumi.create_urn`` makes with the stack as
+    parent); None for any other. The engine leaves the stack's type out of every URN (and matches an alias URN as
+    given), so it would take no deployed resource for such an alias."""
     parts = urn.split("::", 3)
-    if len(parts) < 4:
+    if len(parts) < 4 or not parts[2].startswith(f"{ROOT_STACK}$"):
         return None
-    stack_type, _, type_ = parts[2].partition("$")
-    if stack_type != ROOT_STACK or not type_ or "$" in type_:
-        return None
-    return "::".join([parts[0], parts[1], type_, parts[3]])
+    return "::".join([parts[0], parts[1], parts[2].removeprefix(f"{ROOT_STACK}$"), parts[3]])
 
 
 def _stack_typed_said(aliases: list[tuple[str, str, str]]) -> str:
@@ -234,11 +228,17 @@ class _RecordingMonitor(MockMonitor):
         self.duplicate_urns: list[str] = []
         self.stack_typed_aliases: list[tuple[str, str, str]] = []
         """(name, type, alias) of each alias given as a URN naming the stack's type (_written_by_the_engine)."""
-        # Each registered resource's URN and aliases as this monitor names them and as the engine does: what the
-        # aliases of its children are made of.
-        self._as_monitor = _UrnForm(engine=False)
-        self._as_engine = _UrnForm(engine=True)
+        self._aliases: dict[str, tuple[str, ...]] = {}
+        """The aliases of each registered resource that has any, by its URN: what the aliases of its children are
+        made of."""
         self._lock = threading.Lock()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN Pulumi's engine gives ``type_`` ``name`` under ``parent`` (``pulumi stack --show-urns``): its type
+        qualified by the types of all its ancestors but the stack's. Pulumi's own mock monitor qualifies it by the
+        parent's type only, the stack's included, a URN no deployed resource has: an alias or ``pulumi.create_urn``
+        made from it would match under the mock and nothing under ``pulumi up``."""
+        return _engine_form(parent, type_, name, get_stack(), get_project())
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.type == ROOT_STACK:
@@ -266,8 +266,7 @@ class _RecordingMonitor(MockMonitor):
         new_id, state = self.mocks.new_resource(args)
         id_ = new_id or request.name
         with self._lock:  # the parent's, and an alias's parent's, were recorded before: the program awaited their URNs
-            aliases = self._aliases_taken(request, self._as_monitor)
-            engine_aliases = self._aliases_taken(request, self._as_engine)
+            aliases = self._aliases_taken(request)
         record = Registered(
             type=request.type,
             name=request.name,
@@ -283,7 +282,6 @@ class _RecordingMonitor(MockMonitor):
             property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
             aliases=aliases,
             ignore_changes=tuple(request.ignoreChanges),
-            engine_aliases=engine_aliases,
             replace_on_changes=tuple(request.replaceOnChanges),
             deleted_with=request.deletedWith,
             replace_with=tuple(request.replace_with),
@@ -293,13 +291,13 @@ class _RecordingMonitor(MockMonitor):
         with self._lock:
             self.records.append(record)
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
-            self._as_monitor.record(urn, request.parent, request.type, request.name, aliases)
-            self._as_engine.record(urn, request.parent, request.type, request.name, engine_aliases)
+            if aliases:
+                self._aliases[urn] = aliases
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
-    def _aliases_taken(self, request: Any, form: _UrnForm) -> tuple[str, ...]:
-        """The URNs, in ``form``, under which the engine may take a resource of the state for the one ``request``
+    def _aliases_taken(self, request: Any) -> tuple[str, ...]:
+        """The URNs under which the engine may take a resource of the state for the one ``request``
         registers, by the engine's rule (pulumi/pulumi pkg/resource/deploy/step_generator.go, generateAliases): each
         alias the program gave, then, for each URN the parent may have been found under (its own aliases and those it
         inherits in turn), the resource's URN under that one and each of its aliases under it too (inheritedChildAlias:
@@ -307,30 +305,30 @@ class _RecordingMonitor(MockMonitor):
         first to the engine, since the monitor takes alias specs (aliasSpecs), so under the mock engine nothing else
         works them out. Which of the parent's aliases counts depends on the one it was found under in the state: these
         are the URNs of every state, in the engine's order, without repeats."""
-        own = [urn for alias in request.aliases for urn in self._collapsed(request, alias, form)]
+        own = [urn for alias in request.aliases for urn in self._collapsed(request, alias)]
         taken = dict.fromkeys(own)
         parent_name = _urn_name(request.parent)
-        for parent_alias in form.aliases.get(request.parent, ()):
+        for parent_alias in self._aliases.get(request.parent, ()):
             for type_, name in [(request.type, request.name), *((_urn_type(a), _urn_name(a)) for a in own)]:
-                taken[form.inherited(type_, name, parent_name, parent_alias)] = None
+                taken[_inherited(type_, name, parent_name, parent_alias)] = None
         return tuple(taken)
 
-    def _collapsed(self, request: Any, alias: Any, form: _UrnForm) -> list[str]:
-        """The URNs, in ``form``, an alias of ``request`` stands for (the engine's collapseAliasToUrn): given as such,
+    def _collapsed(self, request: Any, alias: Any) -> list[str]:
+        """The URNs an alias of ``request`` stands for (the engine's collapseAliasToUrn): given as such,
         or a spec whose unset parts are the resource's, its stack and project the program's. A spec naming a parent of
         its own stands under that parent, or under the URN the engine found that parent by when an alias found it."""
         if alias.urn:
-            return [form.given(str(alias.urn))]
+            return [str(alias.urn)]  # as the engine takes it
         spec = alias.spec
         type_, name = spec.type or request.type, spec.name or request.name
         stack, project = spec.stack or get_stack(), spec.project or get_project()
         if spec.noParent:
             parents = [""]
         elif spec.parentUrn:
-            parents = [form.urns.get(spec.parentUrn, spec.parentUrn), *form.aliases.get(spec.parentUrn, ())]
+            parents = [spec.parentUrn, *self._aliases.get(spec.parentUrn, ())]
         else:
-            parents = [form.urns.get(request.parent, request.parent)]
-        return [form.urn(parent, type_, name, stack, project) for parent in parents]
+            parents = [request.parent]
+        return [_engine_form(parent, type_, name, stack, project) for parent in parents]
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         # Reads (StackReferences among them) are recorded too: they are how stacks depend on each other.
@@ -348,61 +346,24 @@ class _RecordingMonitor(MockMonitor):
         )
         with self._lock:
             self.records.append(record)
-            self._as_monitor.record(response.urn, request.parent, request.type, request.name, ())
-            self._as_engine.record(response.urn, request.parent, request.type, request.name, ())
         return response
 
 
-class _UrnForm:
-    """One way of naming resources by URN, and what it names each registered resource and its aliases. The engine
-    qualifies a resource's type by the types of all its ancestors but the stack's; Pulumi's mock monitor by its parent's
-    own type only, the stack's included."""
+def _engine_form(parent: str, type_: str, name: str, stack: str, project: str) -> str:
+    """The URN Pulumi's engine gives ``type_`` ``name`` under ``parent`` (a URN; "" for none): its type qualified by
+    the types of all its ancestors but the stack's (collapseAliasToUrn's parentIsRootStack)."""
+    parent_type = _urn_part(parent, 2)
+    qualified = f"{parent_type}${type_}" if parent_type and parent_type != ROOT_STACK else type_
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
-    def __init__(self, *, engine: bool) -> None:
-        self.engine = engine
-        self.urns: dict[str, str] = {}
-        """This form's URN of each registered resource, by the URN the mock monitor gave it."""
-        self.aliases: dict[str, tuple[str, ...]] = {}
-        """The aliases (:meth:`_RecordingMonitor._aliases_taken`) of each registered resource that has any, likewise."""
 
-    def record(self, urn: str, parent: str, type_: str, name: str, aliases: tuple[str, ...]) -> None:
-        """Note the resource the mock monitor registered as ``urn``, a child of ``parent`` (a URN of the monitor's)."""
-        self.urns[urn] = self.urn(self.urns.get(parent, parent), type_, name, get_stack(), get_project())
-        if aliases:
-            self.aliases[urn] = aliases
-
-    def urn(self, parent: str, type_: str, name: str, stack: str, project: str) -> str:
-        """The URN of ``type_`` ``name`` under ``parent`` (a URN of this form; "" for none), in this form. Under the
-        stack the engine names a resource as without a parent (collapseAliasToUrn's parentIsRootStack)."""
-        qualified = type_
-        if parent:
-            parent_type = _urn_part(parent, 2)
-            if not self.engine:
-                qualified = f"{parent_type.rsplit('$', 1)[-1]}${type_}"
-            elif parent_type != ROOT_STACK:
-                qualified = f"{parent_type}${type_}"
-        return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
-
-    def given(self, urn: str) -> str:
-        """An alias ``urn`` as a program gives it, the engine's (``pulumi stack --show-urns``), in this form: the engine
-        takes it as it is; the mock monitor would have named that resource by its parent's own type only, the stack's
-        where it has no other parent, and only so does it match the URNs the monitor gave the stack's resources."""
-        if self.engine:
-            return urn
-        parts = urn.split("::", 3)
-        if len(parts) < 4:  # not a URN: left as given, as the engine leaves it
-            return urn
-        types = parts[2].split("$")
-        parts[2] = f"{types[-2] if len(types) > 1 else ROOT_STACK}${types[-1]}"
-        return "::".join(parts)
-
-    def inherited(self, type_: str, name: str, parent_name: str, parent_alias: str) -> str:
-        """The URN a child ``type_`` ``name`` of the resource named ``parent_name`` had when that resource had the URN
-        ``parent_alias`` (the engine's inheritedChildAlias): its name keeps its own unless it starts with the parent's,
-        which the parent's former name replaces (``newapp-function`` of ``newapp``, once ``app``: ``app-function``)."""
-        if name.startswith(parent_name):
-            name = _urn_name(parent_alias) + name[len(parent_name) :]
-        return self.urn(parent_alias, type_, name, get_stack(), get_project())
+def _inherited(type_: str, name: str, parent_name: str, parent_alias: str) -> str:
+    """The URN a child ``type_`` ``name`` of the resource named ``parent_name`` had when that resource had the URN
+    ``parent_alias`` (the engine's inheritedChildAlias): its name keeps its own unless it starts with the parent's,
+    which the parent's former name replaces (``newapp-function`` of ``newapp``, once ``app``: ``app-function``)."""
+    if name.startswith(parent_name):
+        name = _urn_name(parent_alias) + name[len(parent_name) :]
+    return _engine_form(parent_alias, type_, name, get_stack(), get_project())
 
 
 def _urn_part(urn: str, index: int) -> str:
@@ -1206,28 +1167,6 @@ def run_stack(
     run.exports = result.get("exports", Exports())
     run.resources = sorted(monitor.records, key=lambda r: r.urn)
     return run
-
-
-def engine_urn(run: StackRun, resource: Registered) -> str:
-    """The URN the Pulumi engine gives ``resource`` (``pulumi stack --show-urns``, ``pulumi state unprotect``): its type
-    qualified by the types of all its ancestors but the stack. The mock monitor qualifies it by its parent's type only,
-    the stack's included, which is good enough to tell resources apart but not to name them to the Pulumi CLI."""
-    return _engine_urn(run, resource, {r.urn: r for r in run.resources})
-
-
-def engine_urns(run: StackRun) -> dict[str, str]:
-    """:func:`engine_urn` of every resource of ``run``, by the URN the mock monitor gave it."""
-    by_urn = {r.urn: r for r in run.resources}
-    return {r.urn: _engine_urn(run, r, by_urn) for r in run.resources}
-
-
-def _engine_urn(run: StackRun, resource: Registered, by_urn: Mapping[str, Registered]) -> str:
-    types = [resource.type]
-    parent = by_urn.get(resource.parent)
-    while parent is not None:
-        types.insert(0, parent.type)
-        parent = by_urn.get(parent.parent)
-    return f"urn:pulumi:{run.stack}::{run.project}::{'$'.join(types)}::{resource.name}"
 
 
 def is_secret(value: object) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dizuo.baseline.policies import BUCKET, PVC, QUOTA
-from dizuo.synth.engine import Registered, StackRun, engine_urn
+from dizuo.synth.engine import Registered, StackRun
 from dizuo.synth.synth import StackDir, check_environment, discover, run_program
 
 
@@ -204,11 +204,11 @@ def released(
             if (now := declared.get(r.urn)) is None:
                 counted = _quota_still_counting(r, quotas) if r.retain_on_delete else ""
                 on = str(_at(r.inputs, "spec.storageClassName") or "") if counted else ""
-                found.append(Released(stack_dir.path, engine_urn(before, r), r.retain_on_delete, counted, on))
+                found.append(Released(stack_dir.path, r.urn, r.retain_on_delete, counted, on))
             elif changes := replacing_changes(r, now):
-                replaced.append(Replaced(stack_dir.path, engine_urn(before, r), changes))
+                replaced.append(Replaced(stack_dir.path, r.urn, changes))
             elif sizes := shrinking_claim(r, now):
-                shrunk.append(Shrunk(stack_dir.path, engine_urn(before, r), *sizes))
+                shrunk.append(Shrunk(stack_dir.path, r.urn, *sizes))
     return Change(found, replaced, redeclared, shrunk)
 
 
@@ -264,7 +264,7 @@ def _redeclared(stack_dir: Path, before: StackRun, after: StackRun) -> Redeclare
         if r is None or r.type == "pulumi:pulumi:Stack":
             return None
         if urn in deployed:
-            name_table[r.name] = engine_urn(after, r)
+            name_table[r.name] = r.urn
         elif not any(c["name"] == r.name for c in components):
             component: dict[str, Any] = {"type": r.type, "name": r.name, "component": True}
             if (parent := reference(r.parent)) is not None:

@@ -34,7 +34,6 @@ from dizuo.synth.engine import (
     Registered,
     StackConfigError,
     StackRun,
-    engine_urns,
     map_keys,
     read_project_file,
     read_stack_config,
@@ -230,14 +229,13 @@ def _kept(resource: Registered) -> bool:
 
 
 def _openstack(run: StackRun) -> list[dict[str, Any]]:
-    urns = engine_urns(run)
     return [
         {
             "type": r.type,
             "name": r.name,
             "protect": r.protect,
             "retain_on_delete": r.retain_on_delete,
-            **_replacement_options(r, urns),
+            **_replacement_options(r),
             "inputs": _sorted(unwrap({k: v for k, v in r.inputs.items() if not k.startswith("__")})),
         }
         for r in run.resources
@@ -245,7 +243,7 @@ def _openstack(run: StackRun) -> list[dict[str, Any]]:
     ]
 
 
-def _replacement_options(resource: Registered, urns: dict[str, str]) -> dict[str, Any]:
+def _replacement_options(resource: Registered) -> dict[str, Any]:
     """The options of ``resource`` that change what ``pulumi up`` does to it beyond its inputs, those set only, in one
     order and each list sorted, so that a reviewer sees them arrive or go in a diff: a rename taken in place
     (``aliases``, as the engine's URNs it looks for in the state), inputs left as made (``ignore_changes``), a
@@ -253,12 +251,12 @@ def _replacement_options(resource: Registered, urns: dict[str, str]) -> dict[str
     resource, an existing resource adopted, a value whose change replaces it (secrets withheld). URNs are the engine's
     (``pulumi stack --show-urns``)."""
     options: dict[str, Any] = {
-        "aliases": sorted(resource.engine_aliases),
+        "aliases": sorted(resource.aliases),
         "ignore_changes": sorted(resource.ignore_changes),
         "delete_before_replace": resource.delete_before_replace,
         "replace_on_changes": sorted(resource.replace_on_changes),
-        "replace_with": sorted(urns.get(urn, urn) for urn in resource.replace_with),
-        "deleted_with": urns.get(resource.deleted_with, resource.deleted_with),
+        "replace_with": sorted(resource.replace_with),
+        "deleted_with": resource.deleted_with,
         "import": resource.import_id,
     }
     chosen = {option: value for option, value in options.items() if value}
