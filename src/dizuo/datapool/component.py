@@ -191,8 +191,9 @@ class DataPool(pulumi.ComponentResource):
         fence = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(retain_on_delete=True))
         quota = k8s.core.v1.ResourceQuota(
             f"{named}-quota",
-            # The quota caps only the city's classes (no total): the baseline's policy refuses the others. Naming it
-            # here reads it from the contract, which a baseline from before that policy bound dataset owners lacks.
+            # The quota caps only the city's classes (no total): the baseline's policy, named here for whoever reads
+            # the quota, refuses the others. An older baseline is refused by the contract itself: from_output fails on
+            # its missing storage_class_policy whichever field of it is read.
             metadata={
                 "name": "quota",
                 "namespace": ns_name,
